@@ -1,0 +1,152 @@
+// Object kinds, in the shape Kubernetes v1 uses so real manifests apply unchanged.
+// Only the fields podnet reads are typed; unknown fields are kept by the store as they came.
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+  /** The store revision of the last change, as a decimal string (Kubernetes' resourceVersion). */
+  resourceVersion?: string;
+}
+
+export interface TypeMeta {
+  apiVersion: string;
+  kind: string;
+}
+
+export interface Namespace extends TypeMeta {
+  kind: 'Namespace';
+  metadata: ObjectMeta;
+  spec?: Record<string, unknown>;
+  status?: { phase?: string };
+}
+
+export interface NodeAddress {
+  type: 'InternalIP' | 'ExternalIP' | 'Hostname';
+  address: string;
+}
+
+export interface NodeCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+export interface Node extends TypeMeta {
+  kind: 'Node';
+  metadata: ObjectMeta;
+  spec: { podCIDR?: string; podCIDRs?: string[] };
+  status?: { addresses?: NodeAddress[]; conditions?: NodeCondition[] };
+}
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  protocol?: Protocol;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  ports?: ContainerPort[];
+}
+
+export interface PodCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+}
+
+export interface Pod extends TypeMeta {
+  kind: 'Pod';
+  metadata: ObjectMeta;
+  spec: {
+    nodeName?: string;
+    hostname?: string;
+    subdomain?: string;
+    containers: Container[];
+  };
+  status?: {
+    phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+    podIP?: string;
+    podIPs?: { ip: string }[];
+    hostIP?: string;
+    conditions?: PodCondition[];
+  };
+}
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+export interface ServicePort {
+  name?: string;
+  protocol?: Protocol;
+  port: number;
+  /** A number, or the name of a container port resolved per pod. */
+  targetPort?: number | string;
+  nodePort?: number;
+}
+
+export interface Service extends TypeMeta {
+  kind: 'Service';
+  metadata: ObjectMeta;
+  spec: {
+    type?: 'ClusterIP' | 'NodePort' | 'ExternalName';
+    clusterIP?: string;
+    clusterIPs?: string[];
+    ports?: ServicePort[];
+    selector?: Record<string, string>;
+    sessionAffinity?: 'None' | 'ClientIP';
+    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+    externalName?: string;
+  };
+}
+
+export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto';
+export type ProxyMode = 'iptables' | 'nftables';
+export type RoutingMode = 'store' | 'bgp';
+
+/** podnet's own cluster-wide network settings (one object, named `default`). */
+export interface ClusterNetwork extends TypeMeta {
+  apiVersion: 'podnet.io/v1';
+  kind: 'ClusterNetwork';
+  metadata: ObjectMeta;
+  spec: {
+    clusterCIDR: string;
+    nodeSubnetPrefix: number;
+    serviceCIDR: string;
+    dnsIP: string;
+    domain: string;
+    backend: Backend;
+    proxyMode: ProxyMode;
+    routing: RoutingMode;
+    /** Underlay MTU; tunnel MTUs derive from it. */
+    mtu: number;
+  };
+}
+
+export type KubeObject = Namespace | Node | Pod | Service | ClusterNetwork;
+export type Kind = KubeObject['kind'];
+
+export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {
+  clusterCIDR: '10.244.0.0/16',
+  nodeSubnetPrefix: 24,
+  serviceCIDR: '10.96.0.0/16',
+  dnsIP: '10.96.0.10',
+  domain: 'cluster.local',
+  backend: 'auto',
+  proxyMode: 'iptables',
+  routing: 'store',
+  mtu: 1500,
+};
+
+/** Well-known labels (CONVENTIONS.md "Objects"). */
+export const LABEL_ZONE = 'topology.kubernetes.io/zone';
+export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
+export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';

@@ -1,0 +1,87 @@
+// What every verb needs to find: the cluster store (an explicit --store, PODNET_STORE, or the
+// lab that is up), root privileges where the kernel is touched, and output formats.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../util/errors.js';
+
+/** Where labs keep their state (CONVENTIONS.md "Files and sockets"). */
+export const LABS_DIR = process.env.PODNET_LABS_DIR ?? '/run/podnet/labs';
+
+/** The part of a lab's state file (`lab.json`) that other verbs read. */
+export interface LabInfo {
+  name: string;
+  storeUrl: string;
+  stateDir: string;
+}
+
+export function labInfo(name: string): LabInfo | undefined {
+  const file = join(LABS_DIR, name, 'lab.json');
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LabInfo;
+}
+
+export function labsUp(): string[] {
+  if (!existsSync(LABS_DIR)) return [];
+  return readdirSync(LABS_DIR).filter((n) => existsSync(join(LABS_DIR, n, 'lab.json')));
+}
+
+/** Global options, wherever on the command line they were given. */
+export function globalOptions(cmd: Command): { store?: string; lab?: string } {
+  return cmd.optsWithGlobals() as { store?: string; lab?: string };
+}
+
+/**
+ * The store URL a verb should use: --store, then PODNET_STORE, then --lab NAME, then the one
+ * lab that is up. Says what to do when none of these applies.
+ */
+export function resolveStoreUrl(cmd: Command): string {
+  const { store, lab } = globalOptions(cmd);
+  if (store) return store;
+  if (process.env.PODNET_STORE) return process.env.PODNET_STORE;
+  if (lab) {
+    const info = labInfo(lab);
+    if (!info) throw new UsageError(`--lab ${lab}: no such lab is up (see 'podnet lab status')`);
+    return info.storeUrl;
+  }
+  const up = labsUp();
+  if (up.length === 1) return labInfo(up[0]!)!.storeUrl;
+  if (up.length > 1) {
+    throw new UsageError(`several labs are up (${up.join(', ')}): pick one with --lab NAME`);
+  }
+  throw new UsageError(
+    "no cluster store: start a lab with 'podnet lab up', or give --store URL or PODNET_STORE",
+  );
+}
+
+/** The lab a verb should act on: --lab NAME, or the one lab that is up. */
+export function resolveLab(cmd: Command): LabInfo {
+  const { lab } = globalOptions(cmd);
+  if (lab) {
+    const info = labInfo(lab);
+    if (!info) throw new UsageError(`--lab ${lab}: no such lab is up (see 'podnet lab status')`);
+    return info;
+  }
+  const up = labsUp();
+  if (up.length === 1) return labInfo(up[0]!)!;
+  if (up.length > 1)
+    throw new UsageError(`several labs are up (${up.join(', ')}): pick one with --lab NAME`);
+  throw new UsageError("no lab is up: start one with 'podnet lab up'");
+}
+
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new UsageError(`${what} needs root (it changes network namespaces): run it with sudo`);
+  }
+}
+
+/** Parses a positive integer flag, naming the flag when it is not one. */
+export function parseCount(flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new UsageError(`${flag} ${value}: must be a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}

@@ -1,0 +1,10 @@
+// The verb groups of `podnet`, one file each. Add a verb group here and nowhere else.
+import type { Command } from 'commander';
+
+type Register = (program: Command) => void;
+
+const verbGroups: Register[] = [];
+
+export function registerVerbs(program: Command): void {
+  for (const register of verbGroups) register(program);
+}

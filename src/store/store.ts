@@ -1,0 +1,83 @@
+// The one narrow interface every podnet process sees the cluster through: list, then watch
+// from that revision, re-list when told the revision is too old (the Kubernetes list/watch
+// contract). Backends: sqlite (embedded, one machine) and etcd (many machines).
+
+export interface KeyValue {
+  key: string;
+  value: string;
+  /** Revision of the last change to this key. */
+  modRevision: number;
+  /** Revision at which this key was created (reset when deleted and created again). */
+  createRevision: number;
+  /** Lease the key is bound to, if any. */
+  lease?: string;
+}
+
+export interface ListResult {
+  items: KeyValue[];
+  /** Store revision the list was read at: watch from revision + 1 to see every later change. */
+  revision: number;
+}
+
+export type WatchEvent =
+  | { type: 'put'; kv: KeyValue; prevValue?: string }
+  | { type: 'delete'; key: string; modRevision: number; prevValue?: string };
+
+export interface WatchHandlers {
+  /** Events in revision order, each exactly once. */
+  onEvents(events: WatchEvent[]): void;
+  /**
+   * The watch cannot continue: `compacted` when the start revision is no longer kept
+   * (the caller re-lists and watches again), `error` for anything else.
+   */
+  onError(err: StoreWatchError): void;
+}
+
+export class StoreWatchError extends Error {
+  constructor(
+    readonly reason: 'compacted' | 'error',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreWatchError';
+  }
+}
+
+export interface Watch {
+  cancel(): Promise<void>;
+}
+
+export interface PutOptions {
+  /** Bind the key to this lease: it disappears when the lease expires or is revoked. */
+  lease?: string;
+}
+
+export interface Store {
+  /** A human-readable locator, e.g. `sqlite:/run/podnet/labs/podnet/store.db`. */
+  readonly url: string;
+  get(key: string): Promise<KeyValue | undefined>;
+  list(prefix: string): Promise<ListResult>;
+  /** Creates the key only if absent. Returns the new revision, or undefined if it existed. */
+  create(key: string, value: string, opts?: PutOptions): Promise<number | undefined>;
+  /**
+   * Writes the key only if its modRevision is still `expectedRevision` (0 = must be absent).
+   * Returns the new revision, or undefined on a conflict.
+   */
+  update(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<number | undefined>;
+  /** Unconditional write. Returns the new revision. */
+  put(key: string, value: string, opts?: PutOptions): Promise<number>;
+  /** Deletes the key; with `expectedRevision`, only if unchanged. Returns true if deleted. */
+  delete(key: string, expectedRevision?: number): Promise<boolean>;
+  /** Streams every change under `prefix` with revision >= fromRevision. */
+  watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch;
+  /** Grants a lease that expires `ttlSeconds` after its last keep-alive. */
+  grantLease(ttlSeconds: number): Promise<string>;
+  keepAlive(lease: string): Promise<void>;
+  revokeLease(lease: string): Promise<void>;
+  close(): Promise<void>;
+}
