@@ -1,0 +1,47 @@
+// The per-node daemon: opens the store, starts each controller in order, serves health and
+// metrics, and on SIGTERM stops watching while leaving the datapath exactly as it is.
+import { mkdirSync } from 'node:fs';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createLogger } from '../util/log.js';
+import { openStore } from '../store/open.js';
+import {
+  HealthState,
+  type AgentContext,
+  type AgentOptions,
+  type Controller,
+} from './controller.js';
+import { startHealthServer } from './http.js';
+
+/** Controllers in start order. Each issue's room adds its controller here. */
+async function controllers(): Promise<Controller[]> {
+  return [];
+}
+
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const log = createLogger('podnet-agent', { node: options.nodeName });
+  mkdirSync(options.stateDir, { recursive: true });
+  const store = await openStore(options.storeUrl);
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const health = new HealthState();
+  const ctx: AgentContext = { options, store, log, metrics, health };
+  const server = await startHealthServer(options.metricsAddress, metrics, health);
+
+  const started: Controller[] = [];
+  for (const controller of await controllers()) {
+    health.setReady(controller.name, false);
+    await controller.start(ctx);
+    started.push(controller);
+  }
+  log.info({ controllers: started.map((c) => c.name) }, 'agent started');
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  log.info('stopping; the datapath stays as it is');
+  for (const controller of started.reverse()) await controller.stop();
+  server.close();
+  await store.close();
+}

@@ -1,0 +1,34 @@
+// `podnet agent`: the per-node daemon.
+import type { Command } from 'commander';
+import { requireRoot, resolveStoreUrl } from './context.js';
+
+export function registerAgent(program: Command): void {
+  program
+    .command('agent')
+    .description('run the node agent (routes, services, CNI back end) on this host')
+    .requiredOption('--node <name>', "this node's name")
+    .option('--state-dir <dir>', 'durable state of this node', '/var/lib/podnet')
+    .option('--socket <path>', 'unix socket for the CNI plugin', '/run/podnet/agent.sock')
+    .option('--metrics <addr>', 'metrics and health address', '127.0.0.1:9101')
+    .option('--zone <zone>', 'zone label to publish on the Node')
+    .option('--node-ip <ip>', "InternalIP to publish (default: the default route's source)")
+    .option('--backend <backend>', 'override the ClusterNetwork backend on this node')
+    .option('--proxy <mode>', 'override the ClusterNetwork proxy mode on this node')
+    .action(async (opts, cmd: Command) => {
+      requireRoot('podnet agent');
+      const { runAgent } = await import('../agent/agent.js');
+      const overrides: Record<string, string> = {};
+      if (opts.backend) overrides.backend = opts.backend;
+      if (opts.proxy) overrides.proxy = opts.proxy;
+      await runAgent({
+        nodeName: opts.node,
+        storeUrl: resolveStoreUrl(cmd),
+        stateDir: opts.stateDir,
+        socketPath: opts.socket,
+        metricsAddress: opts.metrics,
+        zone: opts.zone,
+        nodeIP: opts.nodeIp,
+        overrides,
+      });
+    });
+}
