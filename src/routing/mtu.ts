@@ -1,0 +1,21 @@
+// MTUs derive from the underlay's: every encapsulation costs a fixed number of bytes
+// (Calico's figures: VXLAN 50, IP-in-IP 20). Pods get the smallest MTU any of their paths
+// needs, so a packet never has to be fragmented inside a tunnel.
+import type { Backend } from '../api/types.js';
+
+const OVERHEAD: Record<Backend, number> = {
+  'host-gw': 0,
+  vxlan: 50,
+  ipip: 20,
+  // auto may send any peer through VXLAN.
+  auto: 50,
+};
+
+export function encapsulationOverhead(backend: Backend): number {
+  return OVERHEAD[backend];
+}
+
+/** The MTU to give pod interfaces for this backend over an underlay of `underlayMTU`. */
+export function podMTU(backend: Backend, underlayMTU: number): number {
+  return underlayMTU - encapsulationOverhead(backend);
+}
