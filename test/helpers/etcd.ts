@@ -2,7 +2,7 @@
 // member on 127.0.0.1 with free ports and a temporary data dir, killed and removed by stop().
 // Members can be killed (SIGKILL) and started again to test failures.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +49,9 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
     process.once('exit', () => running.forEach((p) => p.kill('SIGKILL')));
     exitHook = true;
   }
-  const root = mkdtempSync(join(tmpdir(), 'podnet-etcd-'));
+  // tmpfs where there is one: etcd fsyncs every write, and tests measure podnet, not the disk.
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const root = mkdtempSync(join(base, 'podnet-etcd-'));
   const token = `podnet-test-${process.pid}-${Date.now()}`;
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
