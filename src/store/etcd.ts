@@ -21,6 +21,7 @@ import {
   type ListResult,
   type PutOptions,
   type Store,
+  type SwapResult,
   type Watch,
   type WatchEvent,
   type WatchHandlers,
@@ -181,9 +182,14 @@ export class EtcdStore implements Store {
     });
   }
 
-  private async txn(what: string, compare: ICompare, success: IRequestOp) {
+  private async txn(
+    what: string,
+    compare: ICompare,
+    success: IRequestOp,
+    failure: IRequestOp[] = [],
+  ) {
     const res = await this.call(what, () =>
-      this.client.kv.txn({ compare: [compare], success: [success], failure: [] }),
+      this.client.kv.txn({ compare: [compare], success: [success], failure }),
     );
     return { succeeded: res.succeeded, revision: Number(res.header.revision), res };
   }
@@ -204,22 +210,32 @@ export class EtcdStore implements Store {
     expectedRevision: number,
     opts?: PutOptions,
   ): Promise<number | undefined> {
+    const r = await this.compareAndSwap(key, value, expectedRevision, opts);
+    return r.ok ? r.revision : undefined;
+  }
+
+  async compareAndSwap(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<SwapResult> {
+    const k = Buffer.from(key);
     const compare: ICompare =
       expectedRevision === 0
-        ? {
-            key: Buffer.from(key),
-            target: CompareTarget.Create,
-            result: CompareResult.Equal,
-            create_revision: 0,
-          }
+        ? { key: k, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }
         : {
-            key: Buffer.from(key),
+            key: k,
             target: CompareTarget.Mod,
             result: CompareResult.Equal,
             mod_revision: expectedRevision,
           };
-    const r = await this.txn('update', compare, this.putOp(key, value, opts));
-    return r.succeeded ? r.revision : undefined;
+    const r = await this.txn('update', compare, this.putOp(key, value, opts), [
+      { request_range: { key: k } },
+    ]);
+    if (r.succeeded) return { ok: true, revision: r.revision };
+    const kv = r.res.responses[0]?.response_range?.kvs[0];
+    return { ok: false, current: kv && toKeyValue(kv) };
   }
 
   async put(key: string, value: string, opts?: PutOptions): Promise<number> {

@@ -149,17 +149,18 @@ export async function updateObject<K extends Kind>(
   mutate: (obj: ObjectOf<K>) => ObjectOf<K> | undefined,
 ): Promise<ObjectOf<K> | undefined> {
   const key = objectKey(kind, namespace, name);
+  let kv = await store.get(key);
   for (let attempt = 0; attempt < 1000; attempt++) {
-    const kv = await store.get(key);
     if (!kv) return undefined;
     const current = decodeObject<K>(kv);
     const next = mutate(structuredClone(current));
     if (next === undefined || sameContent(next, current)) return current;
-    const rev = await store.update(key, encodeObject(next), kv.modRevision);
-    if (rev !== undefined) {
-      next.metadata.resourceVersion = String(rev);
+    const r = await store.compareAndSwap(key, encodeObject(next), kv.modRevision);
+    if (r.ok) {
+      next.metadata.resourceVersion = String(r.revision);
       return next;
     }
+    kv = r.current;
   }
   throw new OperationError(`store: ${key} kept changing under update; try again`);
 }

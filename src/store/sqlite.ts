@@ -11,6 +11,7 @@ import {
   type ListResult,
   type PutOptions,
   type Store,
+  type SwapResult,
   type Watch,
   type WatchEvent,
   type WatchHandlers,
@@ -261,12 +262,24 @@ export class SqliteStore implements Store {
     expectedRevision: number,
     opts?: PutOptions,
   ): Promise<number | undefined> {
-    return this.write('update', (rev) => {
+    const r = await this.compareAndSwap(key, value, expectedRevision, opts);
+    return r.ok ? r.revision : undefined;
+  }
+
+  async compareAndSwap(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<SwapResult> {
+    return this.write('update', (rev): { changed: boolean; result: SwapResult } => {
       const prev = this.row(key);
       const current = prev ? prev.mod_revision : 0;
-      if (current !== expectedRevision) return { changed: false, result: undefined };
+      if (current !== expectedRevision) {
+        return { changed: false, result: { ok: false, current: prev && toKeyValue(prev) } };
+      }
       this.putLocked(rev, key, value, prev, opts?.lease);
-      return { changed: true, result: rev };
+      return { changed: true, result: { ok: true, revision: rev } };
     });
   }
 

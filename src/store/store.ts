@@ -47,6 +47,11 @@ export interface Watch {
   cancel(): Promise<void>;
 }
 
+export type SwapResult =
+  | { ok: true; revision: number }
+  /** `current` is undefined when the key does not exist. */
+  | { ok: false; current?: KeyValue };
+
 export interface PutOptions {
   /** Bind the key to this lease: it disappears when the lease expires or is revoked. */
   lease?: string;
@@ -69,6 +74,16 @@ export interface Store {
     expectedRevision: number,
     opts?: PutOptions,
   ): Promise<number | undefined>;
+  /**
+   * `update` that, on a conflict, also returns the key as it is now (read in the same step, so
+   * a retry loop needs no extra get): etcd's transaction with a read on failure.
+   */
+  compareAndSwap(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<SwapResult>;
   /** Unconditional write. Returns the new revision. */
   put(key: string, value: string, opts?: PutOptions): Promise<number>;
   /** Deletes the key; with `expectedRevision`, only if unchanged. Returns true if deleted. */

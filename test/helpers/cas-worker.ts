@@ -1,19 +1,24 @@
 // One of the processes of the concurrency test: `node cas-worker.js STORE_URL KEY N` adds 1 to
-// the number at KEY, N times, each with compare-and-swap (read, then write only if unchanged).
+// the number at KEY, N times, each with compare-and-swap (write only if unchanged since read;
+// a conflict hands back the current value to try again with).
 import { openStore } from '../../src/store/open.js';
 
 const [url, key, count] = process.argv.slice(2);
 const store = await openStore(url!);
 let conflicts = 0;
 try {
+  const first = await store.get(key!);
+  let [value, revision] = [Number(first?.value ?? '0'), first?.modRevision ?? 0];
   for (let done = 0; done < Number(count);) {
-    const kv = await store.get(key!);
-    const next = Number(kv?.value ?? '0') + 1;
-    if ((await store.update(key!, String(next), kv?.modRevision ?? 0)) !== undefined) done++;
-    else {
+    const r = await store.compareAndSwap(key!, String(value + 1), revision);
+    if (r.ok) {
+      done++;
+      [value, revision] = [value + 1, r.revision];
+    } else {
       // Back off a little, at random, as CAS clients do: fewer wasted round trips.
       conflicts++;
-      await new Promise((r) => setTimeout(r, Math.random() * 4));
+      [value, revision] = [Number(r.current?.value ?? '0'), r.current?.modRevision ?? 0];
+      await new Promise((res) => setTimeout(res, Math.random() * 4));
     }
   }
 } finally {

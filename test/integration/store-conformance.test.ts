@@ -113,8 +113,17 @@ for (const backend of [sqliteBackend(), etcdBackend()]) {
       const kv = (await store.get(`${p}k`))!;
       assert.equal(kv.value, results[0] !== undefined ? 'x' : 'y');
       assert.equal(kv.createRevision, r1);
+      // A conflict hands back the key as it is now, read in the same step.
+      const swap = await store.compareAndSwap(`${p}k`, 'z', r1);
+      assert.deepEqual(swap, { ok: false, current: kv });
+      assert.deepEqual(await store.compareAndSwap(`${p}absent`, 'z', r1), {
+        ok: false,
+        current: undefined,
+      });
+      const won = await store.compareAndSwap(`${p}k`, 'z', kv.modRevision);
+      assert.ok(won.ok && won.revision > kv.modRevision);
       assert.equal(await store.delete(`${p}k`, r1), false, 'delete with a stale revision');
-      assert.equal(await store.delete(`${p}k`, kv.modRevision), true);
+      assert.equal(await store.delete(`${p}k`, won.ok ? won.revision : 0), true);
       assert.equal(await store.get(`${p}k`), undefined);
       assert.ok(await store.update(`${p}k`, 'again', 0), 'revision 0 means must be absent');
     });
