@@ -8,6 +8,7 @@ import {
   CompareTarget,
   Etcd3,
   type ICompare,
+  type IOptions,
   type IDuplexStream,
   type IKeyValue,
   type IRequestOp,
@@ -97,6 +98,24 @@ function toKeyValue(kv: IKeyValue): KeyValue {
   return out;
 }
 
+/**
+ * The client's retry policy: try another member only when the call never reached one. The
+ * library's default also retries timeouts and dropped connections, which can apply a write
+ * twice, or report a compare-and-swap that did apply as a conflict.
+ */
+type GlobalPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+const retryUnsent = {
+  execute: async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= 3 || !/No connection established/.test(errorMessage(err))) throw err;
+      }
+    }
+  },
+};
+
 export class EtcdStore implements Store {
   readonly url: string;
   private readonly client: Etcd3;
@@ -122,6 +141,7 @@ export class EtcdStore implements Store {
       // Unary calls get a deadline so that gRPC gives up too; streams (watch) live on.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
       grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+      faultHandling: { global: retryUnsent as unknown as GlobalPolicy },
     });
   }
 
@@ -143,7 +163,10 @@ export class EtcdStore implements Store {
       return await Promise.race([fn(), timeout]);
     } catch (err) {
       if (err instanceof OperationError || err instanceof UsageError) throw err;
-      const msg = errorMessage(err);
+      // gRPC's text without its status code and resolver notes.
+      const msg = errorMessage(err)
+        .replace(/\s*Resolution note:[\s\S]*$/, '')
+        .replace(/^\d+ [A-Z_]+: /, '');
       if (/lease not found/i.test(msg)) {
         throw new OperationError(`store ${this.url}: ${what}: lease not found or expired`);
       }
