@@ -17,6 +17,7 @@ import {
 } from 'etcd3';
 import { OperationError, StoreUnavailableError, UsageError, errorMessage } from '../util/errors.js';
 import {
+  deliver,
   StoreWatchError,
   type KeyValue,
   type ListResult,
@@ -464,7 +465,7 @@ class EtcdWatch {
     if (events.length > 0) {
       const last = events[events.length - 1]!;
       this.next = (last.type === 'put' ? last.kv.modRevision : last.modRevision) + 1;
-      this.handlers.onEvents(events);
+      deliver(this.handlers, events);
     } else if (res.events.length === 0) {
       // A progress notification: nothing under the prefix up to this revision.
       this.next = Math.max(this.next, Number(res.header.revision) + 1);

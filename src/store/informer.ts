@@ -56,7 +56,14 @@ export function startInformer<K extends Kind>(
       if (stopped) return;
       if (ev.type === 'put') {
         const name = ev.kv.key.slice(strip);
-        const object = decodeObject<K>(ev.kv);
+        let object: T;
+        try {
+          object = decodeObject<K>(ev.kv);
+        } catch (err) {
+          // Something that is not an object was written under our prefix: skip it, say so.
+          opts.onError?.(errorMessage(err));
+          continue;
+        }
         const old = cache.get(name);
         cache.set(name, object);
         emit({ type: old ? 'modified' : 'added', name, object, old });

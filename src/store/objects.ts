@@ -36,11 +36,16 @@ export function keyOf(obj: KubeObject): string {
 
 /** The object stored in a key-value pair, with its resourceVersion. */
 export function decodeObject<K extends Kind = Kind>(kv: KeyValue): ObjectOf<K> {
-  let obj: ObjectOf<K>;
+  let obj: ObjectOf<K> | undefined;
   try {
     obj = JSON.parse(kv.value) as ObjectOf<K>;
   } catch {
-    throw new OperationError(`store: ${kv.key} does not hold JSON (written by something else?)`);
+    obj = undefined;
+  }
+  if (typeof obj?.metadata !== 'object' || obj.metadata === null) {
+    throw new OperationError(
+      `store: ${kv.key} does not hold an object (written by something else?)`,
+    );
   }
   obj.metadata.resourceVersion = String(kv.modRevision);
   return obj;

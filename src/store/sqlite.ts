@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { OperationError, StoreUnavailableError } from '../util/errors.js';
 import {
+  deliver,
   StoreWatchError,
   type KeyValue,
   type ListResult,
@@ -375,7 +376,7 @@ export class SqliteStore implements Store {
         .filter((r) => r.revision >= w.next && r.key >= w.prefix && (w.end === '' || r.key < w.end))
         .map(toEvent);
       w.next = revision + 1;
-      if (events.length > 0) w.handlers.onEvents(events);
+      if (events.length > 0) deliver(w.handlers, events);
     }
     if (this.watchers.size === 0) this.timer.unref();
   }

@@ -104,3 +104,17 @@ export interface Store {
   compact(revision: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Hands events to a watcher. A handler that throws is a bug of its own: it surfaces as an
+ * uncaught exception instead of breaking the store's other watches.
+ */
+export function deliver(handlers: WatchHandlers, events: WatchEvent[]): void {
+  try {
+    handlers.onEvents(events);
+  } catch (err) {
+    setImmediate(() => {
+      throw err;
+    });
+  }
+}

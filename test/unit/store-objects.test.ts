@@ -173,3 +173,22 @@ test('informer: synced cache, then every change; re-lists after compaction', asy
     await again.stop();
   });
 });
+
+test('informer: a value that is not an object is skipped and reported', async () => {
+  await withStore(async (store) => {
+    const errors: string[] = [];
+    const inf = startInformer(store, 'Pod', { onError: (m) => errors.push(m) });
+    await inf.synced;
+    await store.put(objectKey('Pod', 'default', 'junk'), 'not json');
+    await applyObject(store, pod('fine'));
+    const deadline = Date.now() + 3000;
+    while (!inf.cache.has('default/fine') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual([...inf.cache.keys()], ['default/fine']);
+    assert.deepEqual(errors, [
+      'store: /podnet/pods/default/junk does not hold an object (written by something else?)',
+    ]);
+    await inf.stop();
+  });
+});
