@@ -118,6 +118,7 @@ export class SqliteStore implements Store {
   readonly url: string;
   private readonly db: Database.Database;
   private readonly watchers = new Set<SqliteWatcher>();
+  private readonly statements = new Map<string, Database.Statement>();
   private readonly timer: NodeJS.Timeout;
   private readonly retain: number;
   private lastLeaseCheck = 0;
@@ -157,16 +158,26 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Prepared statements, compiled once per connection. */
+  private sql(text: string): Database.Statement {
+    let stmt = this.statements.get(text);
+    if (!stmt) {
+      stmt = this.db.prepare(text);
+      this.statements.set(text, stmt);
+    }
+    return stmt;
+  }
+
   private revision(): number {
     return (
-      this.db.prepare(`SELECT value FROM meta WHERE name = 'revision'`).get() as {
+      this.sql(`SELECT value FROM meta WHERE name = 'revision'`).get() as {
         value: number;
       }
     ).value;
   }
 
   private row(key: string): KvRow | undefined {
-    return this.db.prepare(`SELECT * FROM kv WHERE key = ?`).get(key) as KvRow | undefined;
+    return this.sql(`SELECT * FROM kv WHERE key = ?`).get(key) as KvRow | undefined;
   }
 
   /**
@@ -180,7 +191,7 @@ export class SqliteStore implements Store {
           const rev = this.revision() + 1;
           const r = fn(rev);
           if (r.changed) {
-            this.db.prepare(`UPDATE meta SET value = ? WHERE name = 'revision'`).run(rev);
+            this.sql(`UPDATE meta SET value = ? WHERE name = 'revision'`).run(rev);
             if (rev % 1000 === 0) this.compactLocked(rev - this.retain);
           }
           return r;
@@ -199,33 +210,32 @@ export class SqliteStore implements Store {
   ) {
     const leaseId = lease === undefined ? null : Number(lease);
     if (leaseId !== null) {
-      const alive = this.db
-        .prepare(`SELECT 1 FROM leases WHERE id = ? AND expires_at > ?`)
-        .get(leaseId, Date.now());
+      const alive = this.sql(`SELECT 1 FROM leases WHERE id = ? AND expires_at > ?`).get(
+        leaseId,
+        Date.now(),
+      );
       if (!alive)
         throw new OperationError(`store ${this.url}: lease ${lease} not found or expired`);
     }
     const createRev = prev ? prev.create_revision : rev;
-    this.db
-      .prepare(
-        `INSERT INTO kv (key, value, mod_revision, create_revision, lease) VALUES (?, ?, ?, ?, ?)
+    this.sql(
+      `INSERT INTO kv (key, value, mod_revision, create_revision, lease) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision,
            lease = excluded.lease`,
-      )
-      .run(key, value, rev, createRev, leaseId);
-    this.db
-      .prepare(
-        `INSERT INTO log (revision, key, type, value, create_revision, lease, prev_value)
+    ).run(key, value, rev, createRev, leaseId);
+    this.sql(
+      `INSERT INTO log (revision, key, type, value, create_revision, lease, prev_value)
          VALUES (?, ?, 'put', ?, ?, ?, ?)`,
-      )
-      .run(rev, key, value, createRev, leaseId, prev?.value ?? null);
+    ).run(rev, key, value, createRev, leaseId, prev?.value ?? null);
   }
 
   private deleteLocked(rev: number, row: KvRow): void {
-    this.db.prepare(`DELETE FROM kv WHERE key = ?`).run(row.key);
-    this.db
-      .prepare(`INSERT INTO log (revision, key, type, prev_value) VALUES (?, ?, 'delete', ?)`)
-      .run(rev, row.key, row.value);
+    this.sql(`DELETE FROM kv WHERE key = ?`).run(row.key);
+    this.sql(`INSERT INTO log (revision, key, type, prev_value) VALUES (?, ?, 'delete', ?)`).run(
+      rev,
+      row.key,
+      row.value,
+    );
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -242,10 +252,11 @@ export class SqliteStore implements Store {
           const end = prefixEnd(prefix);
           const rows = (
             end === ''
-              ? this.db.prepare(`SELECT * FROM kv WHERE key >= ? ORDER BY key`).all(prefix)
-              : this.db
-                  .prepare(`SELECT * FROM kv WHERE key >= ? AND key < ? ORDER BY key`)
-                  .all(prefix, end)
+              ? this.sql(`SELECT * FROM kv WHERE key >= ? ORDER BY key`).all(prefix)
+              : this.sql(`SELECT * FROM kv WHERE key >= ? AND key < ? ORDER BY key`).all(
+                  prefix,
+                  end,
+                )
           ) as KvRow[];
           return { items: rows.map(toKeyValue), revision: this.revision() };
         })
@@ -326,7 +337,7 @@ export class SqliteStore implements Store {
 
   private compactedRevision(): number {
     return (
-      this.db.prepare(`SELECT value FROM meta WHERE name = 'compacted'`).get() as {
+      this.sql(`SELECT value FROM meta WHERE name = 'compacted'`).get() as {
         value: number;
       }
     ).value;
@@ -357,9 +368,9 @@ export class SqliteStore implements Store {
         .transaction(() => {
           const revision = this.revision();
           if (revision < from) return { rows: [] as LogRow[], revision, compacted: 0 };
-          const rows = this.db
-            .prepare(`SELECT * FROM log WHERE revision >= ? ORDER BY revision, key`)
-            .all(from) as LogRow[];
+          const rows = this.sql(`SELECT * FROM log WHERE revision >= ? ORDER BY revision, key`).all(
+            from,
+          ) as LogRow[];
           return { rows, revision, compacted: this.compactedRevision() };
         })
         .deferred(),
@@ -386,12 +397,12 @@ export class SqliteStore implements Store {
     this.lastLeaseCheck = Date.now();
     const now = Date.now();
     const due = this.guard('expire leases', () =>
-      this.db.prepare(`SELECT 1 FROM leases WHERE expires_at <= ? LIMIT 1`).get(now),
+      this.sql(`SELECT 1 FROM leases WHERE expires_at <= ? LIMIT 1`).get(now),
     );
     if (!due) return;
     this.write('expire leases', (rev) => {
       const ids = (
-        this.db.prepare(`SELECT id FROM leases WHERE expires_at <= ?`).all(now) as { id: number }[]
+        this.sql(`SELECT id FROM leases WHERE expires_at <= ?`).all(now) as { id: number }[]
       ).map((r) => r.id);
       return { changed: this.dropLeasesLocked(rev, ids), result: undefined };
     });
@@ -401,10 +412,10 @@ export class SqliteStore implements Store {
   private dropLeasesLocked(rev: number, ids: number[]): boolean {
     let changed = false;
     for (const id of ids) {
-      const rows = this.db.prepare(`SELECT * FROM kv WHERE lease = ?`).all(id) as KvRow[];
+      const rows = this.sql(`SELECT * FROM kv WHERE lease = ?`).all(id) as KvRow[];
       for (const row of rows) this.deleteLocked(rev, row);
       changed ||= rows.length > 0;
-      this.db.prepare(`DELETE FROM leases WHERE id = ?`).run(id);
+      this.sql(`DELETE FROM leases WHERE id = ?`).run(id);
     }
     return changed;
   }
@@ -412,9 +423,10 @@ export class SqliteStore implements Store {
   async grantLease(ttlSeconds: number): Promise<string> {
     const ttlMs = Math.round(ttlSeconds * 1000);
     const info = this.guard('grant lease', () =>
-      this.db
-        .prepare(`INSERT INTO leases (ttl_ms, expires_at) VALUES (?, ?)`)
-        .run(ttlMs, Date.now() + ttlMs),
+      this.sql(`INSERT INTO leases (ttl_ms, expires_at) VALUES (?, ?)`).run(
+        ttlMs,
+        Date.now() + ttlMs,
+      ),
     );
     return String(info.lastInsertRowid);
   }
@@ -422,9 +434,11 @@ export class SqliteStore implements Store {
   async keepAlive(lease: string): Promise<void> {
     const now = Date.now();
     const info = this.guard('keep lease alive', () =>
-      this.db
-        .prepare(`UPDATE leases SET expires_at = ? + ttl_ms WHERE id = ? AND expires_at > ?`)
-        .run(now, Number(lease), now),
+      this.sql(`UPDATE leases SET expires_at = ? + ttl_ms WHERE id = ? AND expires_at > ?`).run(
+        now,
+        Number(lease),
+        now,
+      ),
     );
     if (info.changes === 0) {
       throw new OperationError(`store ${this.url}: lease ${lease} not found or expired`);
@@ -447,8 +461,8 @@ export class SqliteStore implements Store {
   /** Removes history before `revision` (etcd's meaning); meta `compacted` is the last removed. */
   private compactLocked(revision: number): void {
     if (revision - 1 <= this.compactedRevision()) return;
-    this.db.prepare(`DELETE FROM log WHERE revision < ?`).run(revision);
-    this.db.prepare(`UPDATE meta SET value = ? WHERE name = 'compacted'`).run(revision - 1);
+    this.sql(`DELETE FROM log WHERE revision < ?`).run(revision);
+    this.sql(`UPDATE meta SET value = ? WHERE name = 'compacted'`).run(revision - 1);
   }
 
   async close(): Promise<void> {
