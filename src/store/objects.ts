@@ -96,6 +96,11 @@ export async function createObject<T extends KubeObject>(
   return out;
 }
 
+/** After a compare-and-swap conflict: a random, growing pause, so that writers stop colliding. */
+function conflictBackoff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 64)));
+}
+
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
 /** Writes only what differs; `resourceVersion` is ignored in the comparison. */
@@ -127,6 +132,7 @@ export async function applyObject<T extends KubeObject>(
       merged.metadata.resourceVersion = String(rev);
       return { object: merged, action: 'configured' };
     }
+    await conflictBackoff(attempt);
   }
   throw new OperationError(`store: ${key} kept changing under apply; try again`);
 }
@@ -155,7 +161,7 @@ export async function updateObject<K extends Kind>(
 ): Promise<ObjectOf<K> | undefined> {
   const key = objectKey(kind, namespace, name);
   let kv = await store.get(key);
-  for (let attempt = 0; attempt < 1000; attempt++) {
+  for (let attempt = 0; attempt < 200; attempt++) {
     if (!kv) return undefined;
     const current = decodeObject<K>(kv);
     const next = mutate(structuredClone(current));
@@ -166,6 +172,7 @@ export async function updateObject<K extends Kind>(
       return next;
     }
     kv = r.current;
+    if (attempt > 0) await conflictBackoff(attempt);
   }
   throw new OperationError(`store: ${key} kept changing under update; try again`);
 }
