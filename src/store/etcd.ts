@@ -32,7 +32,7 @@ import {
 /** How long any one store call may take before it fails with StoreUnavailableError. */
 export const ETCD_TIMEOUT_MS = 5000;
 /** Keys per range request when listing, so that large lists stay under gRPC's message limit. */
-const PAGE = 1000;
+const PAGE = 2000;
 
 export interface EtcdConfig {
   hosts: string[];
