@@ -157,3 +157,17 @@ test('sqlite: revisions only go up, also across a reopen', async () => {
     }
   });
 });
+
+test('sqlite: sqlite::memory: is a private store for unit tests, watches included', async () => {
+  const { openStore } = await import('../../src/store/open.js');
+  const store = await openStore('sqlite::memory:');
+  try {
+    const events: WatchEvent[] = [];
+    store.watch('/m/', 0, { onEvents: (e) => events.push(...e), onError: assert.fail });
+    await store.put('/m/a', '1');
+    await until('event', () => events[0]);
+    assert.equal((await store.get('/m/a'))?.value, '1');
+  } finally {
+    await store.close();
+  }
+});
