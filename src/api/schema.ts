@@ -64,10 +64,15 @@ export const nodeSchema = z.strictObject({
     .strictObject({
       addresses: z
         .array(
-          z.strictObject({
-            type: z.enum(['InternalIP', 'ExternalIP', 'Hostname']),
-            address: z.string(),
-          }),
+          z
+            .strictObject({
+              type: z.enum(['InternalIP', 'ExternalIP', 'Hostname']),
+              address: z.string(),
+            })
+            .refine((a) => a.type === 'Hostname' || parseIPv4(a.address) !== undefined, {
+              path: ['address'],
+              error: 'must be an IPv4 address for InternalIP and ExternalIP',
+            }),
         )
         .optional(),
       conditions: z

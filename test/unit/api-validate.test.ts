@@ -71,6 +71,16 @@ test('api: a bad CIDR is rejected with the field path', () => {
     spec: { podCIDR: '10.244.1.7/24' },
   });
   assert.match(host.errors[0]!, /^Node n1: spec\.podCIDR: must be an IPv4 network/);
+  const address = validateObject({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'n1' },
+    spec: {},
+    status: { addresses: [{ type: 'InternalIP', address: '172.31.1.300' }] },
+  });
+  assert.deepEqual(address.errors, [
+    'Node n1: status.addresses[0].address: must be an IPv4 address for InternalIP and ExternalIP, got "172.31.1.300"',
+  ]);
 });
 
 test('api: an unknown kind is rejected and the known kinds are listed', () => {
