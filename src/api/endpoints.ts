@@ -124,3 +124,50 @@ export function serviceEndpoints(
     ports,
   };
 }
+
+/** The Kubernetes v1 `Endpoints` object for a set (what `kubectl get endpoints -o json` shows). */
+export interface EndpointsObject {
+  apiVersion: 'v1';
+  kind: 'Endpoints';
+  metadata: { name: string; namespace: string };
+  subsets: {
+    addresses: {
+      ip: string;
+      nodeName?: string;
+      hostname?: string;
+      targetRef: { kind: 'Pod'; name: string; namespace: string };
+    }[];
+    ports: { name?: string; port: number; protocol: Protocol }[];
+  }[];
+}
+
+/**
+ * Kubernetes' shape of the same facts: pods that resolve the service ports to the same numbers
+ * share a subset (named target ports can differ from pod to pod).
+ */
+export function toEndpointsObject(set: EndpointSet): EndpointsObject {
+  const subsets = new Map<string, EndpointsObject['subsets'][number]>();
+  for (const addr of set.addresses) {
+    const ports = set.ports.flatMap((sp) => {
+      const e = sp.endpoints.find((x) => x.podName === addr.podName);
+      return e
+        ? [{ ...(sp.name ? { name: sp.name } : {}), port: e.port, protocol: sp.protocol }]
+        : [];
+    });
+    const signature = JSON.stringify(ports);
+    const subset = subsets.get(signature) ?? { addresses: [], ports };
+    subset.addresses.push({
+      ip: addr.ip,
+      ...(addr.nodeName ? { nodeName: addr.nodeName } : {}),
+      ...(addr.hostname ? { hostname: addr.hostname } : {}),
+      targetRef: { kind: 'Pod', name: addr.podName, namespace: set.namespace },
+    });
+    subsets.set(signature, subset);
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: set.service, namespace: set.namespace },
+    subsets: [...subsets.values()],
+  };
+}

@@ -1,6 +1,6 @@
 // kubectl-like tables for `podnet get`: the columns kubectl shows for each kind, podnet's own
 // for ClusterNetwork, `-o wide` adding the network columns.
-import { isPodReady } from './endpoints.js';
+import { isPodReady, type EndpointsObject } from './endpoints.js';
 import {
   LABEL_ZONE,
   type KubeObject,
@@ -157,4 +157,20 @@ export function objectTable(kind: Kind, objects: KubeObject[], opts: TableOption
     ...(opts.wide ? cols.wideRow(o) : []),
   ]);
   return formatTable([head, ...rows]);
+}
+
+/** `kubectl get endpoints`: every ip:port, the first three shown, as kubectl does. */
+export function endpointsTable(objects: EndpointsObject[], opts: TableOptions = {}): string {
+  const rows = objects.map((o) => {
+    const pairs = o.subsets.flatMap((s) =>
+      s.addresses.flatMap((a) => s.ports.map((p) => `${a.ip}:${p.port}`)),
+    );
+    const shown = pairs.slice(0, 3).join(',') || '<none>';
+    const more = pairs.length > 3 ? ` + ${pairs.length - 3} more...` : '';
+    return [...(opts.allNamespaces ? [o.metadata.namespace] : []), o.metadata.name, shown + more];
+  });
+  return formatTable([
+    [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'ENDPOINTS'],
+    ...rows,
+  ]);
 }

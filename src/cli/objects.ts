@@ -127,7 +127,7 @@ function kindArg(word: string): KindInfo {
   const info = kindByAlias(word);
   if (!info) {
     throw new UsageError(
-      `${word}: unknown kind; use pods (po), services (svc), nodes (no), namespaces (ns) or clusternetworks`,
+      `${word}: unknown kind; use pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns) or clusternetworks`,
     );
   }
   return info;
@@ -140,7 +140,6 @@ interface GetOptions {
 }
 
 async function get(cmd: Command, kindWord: string, name: string | undefined, opts: GetOptions) {
-  const info = kindArg(kindWord);
   const output = opts.output;
   if (output !== undefined && !['json', 'yaml', 'wide'].includes(output)) {
     throw new UsageError(`-o ${output}: must be json, yaml or wide`);
@@ -148,6 +147,10 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
   if (name !== undefined && opts.allNamespaces) {
     throw new UsageError('-A: cannot be used with a NAME; give -n NAMESPACE instead');
   }
+  if (['endpoints', 'endpoint', 'ep'].includes(kindWord.toLowerCase())) {
+    return getEndpoints(cmd, name, opts);
+  }
+  const info = kindArg(kindWord);
   const ns = info.namespaced ? (opts.namespace ?? DEFAULT_NAMESPACE) : undefined;
   await withStore(cmd, async (store) => {
     const { getObject, listObjects } = await import('../store/objects.js');
@@ -182,6 +185,40 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
         allNamespaces: info.namespaced && opts.allNamespaces,
       }),
     );
+  });
+}
+
+/**
+ * `podnet get endpoints`: derived from services and pods on the spot (endpoints are never
+ * stored), shown as Kubernetes shows its Endpoints objects.
+ */
+async function getEndpoints(cmd: Command, name: string | undefined, opts: GetOptions) {
+  const ns = opts.namespace ?? DEFAULT_NAMESPACE;
+  const scope = opts.allNamespaces ? undefined : ns;
+  await withStore(cmd, async (store) => {
+    const { getObject, listObjects } = await import('../store/objects.js');
+    const { serviceEndpoints, toEndpointsObject } = await import('../api/endpoints.js');
+    const { toYaml } = await import('../api/manifest.js');
+    const { endpointsTable } = await import('../api/table.js');
+    let services: Service[];
+    if (name !== undefined) {
+      const svc = await getObject(store, 'Service', ns, name);
+      if (!svc) throw new OperationError(`endpoints "${name}" not found in namespace ${ns}`);
+      services = [svc];
+    } else {
+      services = (await listObjects(store, 'Service', scope)).items;
+    }
+    const pods = (await listObjects(store, 'Pod', scope)).items;
+    const objects = services.map((s) => toEndpointsObject(serviceEndpoints(s, pods)));
+    const doc =
+      name !== undefined ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects };
+    if (opts.output === 'json') return print(JSON.stringify(doc, null, 2));
+    if (opts.output === 'yaml') return print(toYaml([doc]));
+    if (objects.length === 0) {
+      process.stderr.write(`No resources found${scope ? ` in ${scope} namespace` : ''}.\n`);
+      return;
+    }
+    print(endpointsTable(objects, { allNamespaces: opts.allNamespaces }));
   });
 }
 
@@ -257,7 +294,10 @@ export function registerObjects(program: Command): void {
     .description(
       'list objects, or show one (kinds: pods, services, nodes, namespaces, clusternetworks)',
     )
-    .argument('<kind>', 'pods (po), services (svc), nodes (no), namespaces (ns), clusternetworks')
+    .argument(
+      '<kind>',
+      'pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns), clusternetworks',
+    )
     .argument('[name]', 'one object by name')
     .option('-n, --namespace <ns>', 'namespace', undefined)
     .option('-A, --all-namespaces', 'objects of every namespace')

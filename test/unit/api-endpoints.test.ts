@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serviceEndpoints } from '../../src/api/endpoints.js';
+import { serviceEndpoints, toEndpointsObject } from '../../src/api/endpoints.js';
+import { endpointsTable } from '../../src/api/table.js';
 import type { Pod, Service } from '../../src/api/types.js';
 
 function pod(
@@ -131,4 +132,39 @@ test('endpoints: a pod without conditions counts as ready when Running', () => {
   assert.equal(serviceEndpoints(service, [p]).addresses.length, 1);
   p.status!.phase = 'Pending';
   assert.equal(serviceEndpoints(service, [p]).addresses.length, 0);
+});
+
+test('endpoints: the Kubernetes Endpoints shape groups pods by their resolved ports', () => {
+  const set = serviceEndpoints(service, [
+    pod('a', '10.244.1.9', { portName: 'http', port: 8081, node: 'node-2' }),
+    pod('b', '10.244.1.10', { portName: 'http', port: 8080 }),
+    pod('c', '10.244.1.11', { portName: 'http', port: 8080 }),
+  ]);
+  const obj = toEndpointsObject(set);
+  assert.deepEqual(obj.metadata, { name: 'web', namespace: 'shop' });
+  assert.deepEqual(
+    obj.subsets.map((s) => [
+      s.addresses.map((a) => a.ip),
+      s.ports.map((p) => `${p.name}:${p.port}`),
+    ]),
+    [
+      [['10.244.1.9'], ['http:8081', 'metrics:9100']],
+      [
+        ['10.244.1.10', '10.244.1.11'],
+        ['http:8080', 'metrics:9100'],
+      ],
+    ],
+  );
+  assert.deepEqual(obj.subsets[0]!.addresses[0]!.targetRef, {
+    kind: 'Pod',
+    name: 'a',
+    namespace: 'shop',
+  });
+  assert.equal(
+    endpointsTable([obj]),
+    [
+      'NAME   ENDPOINTS',
+      'web    10.244.1.9:8081,10.244.1.9:9100,10.244.1.10:8080 + 3 more...',
+    ].join('\n'),
+  );
 });
