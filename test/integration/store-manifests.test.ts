@@ -110,6 +110,9 @@ test('manifests: a real Service and Pod manifest applies, unknown fields warned 
     /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE\nweb\s+NodePort\s/,
   );
 
+  // No pod has an IP yet: the derived endpoints are empty.
+  assert.match(cli(['get', 'ep', '-n', 'shop']).out, /^NAME\s+ENDPOINTS\nweb\s+<none>\n$/);
+
   // Applying the same manifest again changes nothing.
   const again = cli(['apply', '-f', file]);
   assert.equal(again.out, 'service/web unchanged\npod/web-0 unchanged\n');
