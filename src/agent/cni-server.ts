@@ -1,0 +1,93 @@
+// The agent's end of the CNI plugin: a unix socket (mode 0600, root only) on which the C shim
+// hands over each call. Calls for different containers run concurrently; the allocator's
+// synchronous create-if-absent keeps them from ever sharing an address.
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { Histogram } from 'prom-client';
+import { handleCniCall, type NodeNetwork, type PodBinder } from '../cni/handler.js';
+import { decodeRequest, encodeResponse } from '../cni/protocol.js';
+import { PodIPAllocator } from '../ipam/pod-ips.js';
+import { enableIPv4Forwarding } from '../kernel/pod-veth.js';
+import { errorMessage } from '../util/errors.js';
+import type { AgentContext, Controller } from './controller.js';
+
+export interface CniServerSource {
+  /** This node's pod network, once it holds a subnet lease. */
+  nodeNetwork(): NodeNetwork | undefined;
+  pods: PodBinder;
+}
+
+export class CniServer implements Controller {
+  readonly name = 'cni';
+  private server: Server | undefined;
+
+  constructor(private readonly source: CniServerSource) {}
+
+  async start(ctx: AgentContext): Promise<void> {
+    const { socketPath, stateDir } = ctx.options;
+    const ipam = PodIPAllocator.open(join(stateDir, 'ipam', 'pods'));
+    enableIPv4Forwarding();
+    const duration = new Histogram({
+      name: 'podnet_cni_call_duration_seconds',
+      help: 'Time the agent took to serve a CNI call, by command and outcome',
+      labelNames: ['command', 'outcome'],
+      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [ctx.metrics],
+    });
+    const cni = {
+      ipam,
+      node: () => this.source.nodeNetwork(),
+      pods: this.source.pods,
+      log: ctx.log.child({ controller: 'cni' }),
+    };
+
+    const serve = async (conn: Socket, request: Buffer): Promise<void> => {
+      const started = process.hrtime.bigint();
+      let command = 'unknown';
+      try {
+        const { env, stdin } = decodeRequest(request);
+        command = env.CNI_COMMAND ?? 'unknown';
+        const { exitCode, stdout } = await handleCniCall(env, stdin, cni);
+        conn.end(encodeResponse(exitCode, stdout));
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        duration.observe({ command, outcome: exitCode === 0 ? 'ok' : 'error' }, seconds);
+      } catch (err) {
+        cni.log.error({ err: errorMessage(err) }, 'could not serve a CNI call');
+        conn.destroy();
+      }
+    };
+
+    this.server = createServer((conn) => {
+      const chunks: Buffer[] = [];
+      conn.on('data', (b: Buffer) => chunks.push(b));
+      conn.on('end', () => void serve(conn, Buffer.concat(chunks)));
+      conn.on('error', () => conn.destroy());
+    });
+    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+    // A socket file left by an earlier agent (SIGKILL leaves it) would make listen fail.
+    rmSync(socketPath, { force: true });
+    await listenPrivately(this.server, socketPath);
+    ctx.health.setReady(this.name, true);
+    cni.log.info({ socket: socketPath, allocated: ipam.list().length }, 'CNI socket open');
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
+  }
+}
+
+/** Listens with a umask that makes the socket 0600 from its first moment, not after a chmod. */
+function listenPrivately(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const previous = process.umask(0o177);
+    server.once('error', reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolve();
+    });
+    process.umask(previous);
+  });
+}
