@@ -8,6 +8,7 @@ import { OperationError } from '../util/errors.js';
 import {
   containsCidr,
   formatCidr,
+  overlaps,
   parseCidr,
   pickFreeSubnet,
   subnetCount,
@@ -55,13 +56,15 @@ export type LeasePlan =
 
 /**
  * What a joining node should do, given every lease key: take back its own lease (matched by
- * node name, as flannel matches its publicIP), or create the lowest free subnet, or fail.
+ * node name, as flannel matches its publicIP), or create `preferred` (the subnet it last
+ * had, whose pods may still hold addresses from it) if free, or the lowest free subnet, or fail.
  */
 export function planSubnetLease(
   leases: KeyValue[],
   self: { node: string; publicIP: string },
   clusterCIDR: Cidr,
   prefix: number,
+  preferred?: Cidr,
 ): LeasePlan {
   const taken: Cidr[] = [];
   for (const kv of leases) {
@@ -72,6 +75,9 @@ export function planSubnetLease(
     if (record?.node === self.node && fits && kv.lease) return { action: 'reuse', existing: kv };
     taken.push(subnet);
   }
+  const usable = (c: Cidr): boolean =>
+    c.prefix === prefix && containsCidr(clusterCIDR, c) && !taken.some((t) => overlaps(t, c));
+  if (preferred && usable(preferred)) return { action: 'create', subnet: preferred };
   const subnet = pickFreeSubnet(clusterCIDR, prefix, taken);
   if (subnet) return { action: 'create', subnet };
   const fits = subnetCount(clusterCIDR, prefix);
@@ -100,12 +106,13 @@ export async function acquireSubnetLease(
   self: { node: string; publicIP: string },
   clusterCIDR: string,
   prefix: number,
-  ttlSeconds = DEFAULT_LEASE_TTL_SECONDS,
+  opts: { ttlSeconds?: number; preferred?: Cidr } = {},
 ): Promise<SubnetLease> {
+  const ttlSeconds = opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
   const cluster = parseCidr(clusterCIDR, 'clusterCIDR');
   for (let attempt = 0; attempt < 1000; attempt++) {
     const { items } = await store.list(SUBNET_LEASE_PREFIX);
-    const plan = planSubnetLease(items, self, cluster, prefix);
+    const plan = planSubnetLease(items, self, cluster, prefix, opts.preferred);
     if (plan.action === 'full') throw new OperationError(plan.message);
     const subnet = plan.action === 'reuse' ? subnetOfLeaseKey(plan.existing.key)! : plan.subnet;
     const record: SubnetLeaseRecord = { subnet: formatCidr(subnet), ...self };

@@ -61,6 +61,14 @@ test('ipam-subnet-lease: otherwise the lowest subnet neither leased nor reserved
   assert.deepEqual(resized, { action: 'create', subnet: parseCidr('10.244.1.0/24') });
 });
 
+test('ipam-subnet-lease: the subnet a node had before is taken again when still free', () => {
+  const leases = [lease('10.244.0.0/24', 'node-1')];
+  const back = planSubnetLease(leases, self, cluster, 24, parseCidr('10.244.7.0/24'));
+  assert.deepEqual(back, { action: 'create', subnet: parseCidr('10.244.7.0/24') });
+  const lost = planSubnetLease(leases, self, cluster, 24, parseCidr('10.244.0.0/24'));
+  assert.deepEqual(lost, { action: 'create', subnet: parseCidr('10.244.1.0/24') });
+});
+
 test('ipam-subnet-lease: exhaustion names the CIDR and how many nodes it fits', () => {
   const small = parseCidr('10.244.0.0/23');
   const plan = planSubnetLease(
