@@ -8,6 +8,7 @@ import { Histogram } from 'prom-client';
 import { handleCniCall, type NodeNetwork, type PodBinder } from '../cni/handler.js';
 import { decodeRequest, encodeResponse } from '../cni/protocol.js';
 import { PodIPAllocator } from '../ipam/pod-ips.js';
+import { IpSession } from '../kernel/ip-session.js';
 import { enableIPv4Forwarding } from '../kernel/pod-veth.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
@@ -21,6 +22,7 @@ export interface CniServerSource {
 export class CniServer implements Controller {
   readonly name = 'cni';
   private server: Server | undefined;
+  private host: IpSession | undefined;
 
   constructor(private readonly source: CniServerSource) {}
 
@@ -35,8 +37,10 @@ export class CniServer implements Controller {
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers: [ctx.metrics],
     });
+    this.host = new IpSession();
     const cni = {
       ipam,
+      host: this.host,
       node: () => this.source.nodeNetwork(),
       pods: this.source.pods,
       log: ctx.log.child({ controller: 'cni' }),
@@ -58,7 +62,8 @@ export class CniServer implements Controller {
       }
     };
 
-    this.server = createServer((conn) => {
+    // allowHalfOpen: the shim half-closes to mark the end of its request, then reads the answer.
+    this.server = createServer({ allowHalfOpen: true }, (conn) => {
       const chunks: Buffer[] = [];
       conn.on('data', (b: Buffer) => chunks.push(b));
       conn.on('end', () => void serve(conn, Buffer.concat(chunks)));
@@ -73,6 +78,7 @@ export class CniServer implements Controller {
   }
 
   async stop(): Promise<void> {
+    this.host?.close();
     await new Promise<void>((resolve) =>
       this.server ? this.server.close(() => resolve()) : resolve(),
     );

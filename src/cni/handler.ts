@@ -7,7 +7,6 @@ import { formatCidr, formatIPv4, hostRange, type Cidr } from '../ipam/cidr.js';
 import { PoolExhaustedError, type PodAllocation, type PodIPAllocator } from '../ipam/pod-ips.js';
 import {
   InterfaceExistsError,
-  deleteLink,
   deleteLinks,
   hostMacFor,
   hostVethName,
@@ -17,6 +16,7 @@ import {
   wirePodVeth,
   type PodVeth,
 } from '../kernel/pod-veth.js';
+import type { IpSession } from '../kernel/ip-session.js';
 import { prevResultAddress, wiringProblems } from './check.js';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, parseNetConf, type NetConf } from './config.js';
 import { parseCniEnv, type CniEnv } from './env.js';
@@ -46,6 +46,8 @@ export interface PodBinder {
 
 export interface CniContext {
   ipam: PodIPAllocator;
+  /** The agent's ip session in the host namespace. */
+  host: IpSession;
   /** Undefined until the node holds a subnet lease. */
   node(): NodeNetwork | undefined;
   pods: PodBinder;
@@ -112,7 +114,7 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
   };
 
   try {
-    await wirePodVeth(veth);
+    await wirePodVeth(ctx.host, veth);
   } catch (err) {
     undoAllocation();
     if (err instanceof InterfaceExistsError) {
@@ -125,7 +127,7 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     try {
       await ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID);
     } catch (err) {
-      await deleteLink(veth.hostVeth);
+      await deleteLinks(ctx.host, [veth.hostVeth]);
       undoAllocation();
       throw new CniError(
         CNI_ERR.internal,
@@ -156,7 +158,7 @@ async function del(call: CniEnv, ctx: CniContext): Promise<void> {
   // The link goes first, unlike ptp: while its host route exists the address must not be
   // handed to another pod. Deleting the host end takes the pod end and both routes with it,
   // and needs no netns (it may be gone already).
-  await deleteLink(allocation.hostVeth);
+  await deleteLinks(ctx.host, [allocation.hostVeth]);
   ctx.ipam.release(call.containerID, call.ifname);
   await unbind(ctx, allocation);
   ctx.log.info({ ip: allocation.ip, containerID: call.containerID }, 'pod deleted');
@@ -202,7 +204,7 @@ async function check(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<void
 /** Frees every attachment the runtime no longer knows, with its link and Pod binding. */
 async function gc(conf: NetConf, ctx: CniContext): Promise<void> {
   const stale = ctx.ipam.releaseAllExcept(conf.validAttachments ?? []);
-  await deleteLinks(stale.map((a) => a.hostVeth).filter(Boolean));
+  await deleteLinks(ctx.host, stale.map((a) => a.hostVeth).filter(Boolean));
   for (const allocation of stale) await unbind(ctx, allocation);
   if (stale.length > 0) ctx.log.info({ freed: stale.map((a) => a.ip) }, 'GC freed addresses');
 }

@@ -1,12 +1,13 @@
 // A routed pod's link to its host, as the reference ptp plugin builds it: a veth pair whose
 // pod end carries the pod's /32 and routes via the gateway, and whose host end carries the
-// gateway address and a host route to the pod (proto 80, podnet's mark). The work is two
-// processes per pod -- one `ip -batch` in the host namespace and one in the pod's -- because
-// process start, not the kernel, is what costs time here.
+// gateway address and a host route to the pod (proto 80, podnet's mark). Process start, not
+// the kernel, is what costs time here: the host side goes through the agent's long-lived ip
+// session, and the pod side is the one process per pod, an `ip -batch` inside the pod.
 import { createHash } from 'node:crypto';
 import { statfsSync, writeFileSync } from 'node:fs';
 import { OperationError } from '../util/errors.js';
 import { run } from './exec.js';
+import { IpBatchError, type IpSession } from './ip-session.js';
 
 /** Route protocol number marking every route podnet installs (CONVENTIONS.md). */
 export const PODNET_PROTO = 80;
@@ -43,16 +44,21 @@ export function hostMacFor(hostVeth: string): string {
   return ['02', ...(hex.match(/../g) ?? [])].join(':');
 }
 
-/** Host namespace: create the pair (pod end straight into the pod's namespace), address, route. */
-export function renderHostBatch(v: PodVeth): string {
-  return [
+/** Host namespace, first: the pair, with the pod end created straight in the pod's namespace. */
+export function vethAddCommand(v: PodVeth): string {
+  return (
     `link add ${v.hostVeth} mtu ${v.mtu} address ${v.hostMac} type veth` +
-      ` peer name ${v.ifname} mtu ${v.mtu} address ${v.podMac} netns ${v.netns}`,
+    ` peer name ${v.ifname} mtu ${v.mtu} address ${v.podMac} netns ${v.netns}`
+  );
+}
+
+/** Host namespace, then: the host end up, with the gateway address and the route to the pod. */
+export function hostSideCommands(v: PodVeth): string[] {
+  return [
     `link set ${v.hostVeth} up`,
     `addr add ${v.gateway}/32 dev ${v.hostVeth}`,
     `route add ${v.podIP}/32 dev ${v.hostVeth} proto ${PODNET_PROTO} scope link`,
-    '',
-  ].join('\n');
+  ];
 }
 
 /**
@@ -82,43 +88,47 @@ export function isNamespaceFile(path: string): boolean {
 export class InterfaceExistsError extends OperationError {}
 
 /**
- * Builds the pair. Fails with InterfaceExistsError when `ifname` is already in the pod; on
- * any other failure removes what it created, so a failed ADD leaves no link behind.
+ * Builds the pair: host-side work goes through `host` (this namespace's ip session), the pod
+ * side is one `ip -batch` inside the pod. Fails with InterfaceExistsError when `ifname` is
+ * already in the pod; on any other failure removes what it created, so nothing is left behind.
  */
-export async function wirePodVeth(v: PodVeth): Promise<void> {
+export async function wirePodVeth(host: IpSession, v: PodVeth): Promise<void> {
   try {
-    await run(['ip', '-batch', '-'], { input: renderHostBatch(v) });
+    await host.run([vethAddCommand(v)]);
   } catch (err) {
-    // Only the first line (link add) can fail because something already exists; then the
-    // existing links belong to someone else and must stay.
-    const firstLine = /Command failed -:1\b/.test((err as Error).message);
-    if (firstLine && (await linkExists(v.netns, v.ifname))) {
+    // The pair was not created, so whatever exists belongs to someone else and stays.
+    if (await linkExists(v.netns, v.ifname)) {
       throw new InterfaceExistsError(`interface ${v.ifname} already exists in ${v.netns}`);
     }
-    if (!firstLine) await deleteLink(v.hostVeth);
     throw err;
   }
   try {
-    await run(['ip', '-batch', '-'], { netns: v.netns, input: renderPodBatch(v) });
+    // The two ends are independent now: configure both at once.
+    await Promise.all([
+      host.run(hostSideCommands(v)),
+      run(['ip', '-batch', '-'], { netns: v.netns, input: renderPodBatch(v) }),
+    ]);
   } catch (err) {
-    await deleteLink(v.hostVeth);
+    await deleteLinks(host, [v.hostVeth]);
     throw err;
   }
 }
 
-/** Deletes a link of this namespace (its veth peer goes with it); succeeds if it is gone. */
-export async function deleteLink(name: string): Promise<void> {
-  const r = await run(['ip', 'link', 'del', name], { okCodes: [1] });
-  if (r.code !== 0 && !/Cannot find device/.test(r.stderr)) {
-    throw new OperationError(`could not delete link ${name}: ${r.stderr.trim()}`);
-  }
-}
-
-/** Deletes several links in one process; those already gone are no failure. */
-export async function deleteLinks(names: string[]): Promise<void> {
+/**
+ * Deletes links of the session's namespace (a veth's peer and routes go with it); links that
+ * are already gone are no failure.
+ */
+export async function deleteLinks(host: IpSession, names: string[]): Promise<void> {
   if (names.length === 0) return;
-  const input = names.map((n) => `link del ${n}\n`).join('');
-  await run(['ip', '-force', '-batch', '-'], { input, okCodes: [1] });
+  try {
+    await host.run(names.map((n) => `link del ${n}`));
+  } catch (err) {
+    const real = (err as IpBatchError).failures?.filter(
+      (f) => !/Cannot find device/.test(f.message),
+    );
+    if (!real) throw err;
+    if (real.length > 0) throw new IpBatchError(real);
+  }
 }
 
 export async function linkExists(netns: string | undefined, name: string): Promise<boolean> {

@@ -4,7 +4,8 @@ import {
   hostMacFor,
   hostVethName,
   podMacFor,
-  renderHostBatch,
+  hostSideCommands,
+  vethAddCommand,
   renderPodBatch,
 } from '../../src/kernel/pod-veth.js';
 
@@ -31,14 +32,16 @@ test('kernel-pod-veth: MACs come from the pod IP and the veth name', () => {
   assert.match(hostMacFor('pn0123456789a'), /^02(:[0-9a-f]{2}){5}$/);
 });
 
-test('kernel-pod-veth: one batch per namespace, host route marked proto 80', () => {
+test('kernel-pod-veth: the pair, the host side marked proto 80, and one pod batch', () => {
   assert.equal(
-    renderHostBatch(veth),
-    'link add pn0123456789a mtu 1450 address 02:01:02:03:04:05 type veth peer name eth0 mtu 1450 address 0a:58:0a:f4:01:05 netns /run/netns/pod\n' +
-      'link set pn0123456789a up\n' +
-      'addr add 10.244.1.1/32 dev pn0123456789a\n' +
-      'route add 10.244.1.5/32 dev pn0123456789a proto 80 scope link\n',
+    vethAddCommand(veth),
+    'link add pn0123456789a mtu 1450 address 02:01:02:03:04:05 type veth peer name eth0 mtu 1450 address 0a:58:0a:f4:01:05 netns /run/netns/pod',
   );
+  assert.deepEqual(hostSideCommands(veth), [
+    'link set pn0123456789a up',
+    'addr add 10.244.1.1/32 dev pn0123456789a',
+    'route add 10.244.1.5/32 dev pn0123456789a proto 80 scope link',
+  ]);
   assert.equal(
     renderPodBatch(veth),
     'link set eth0 up\naddr add 10.244.1.5/32 dev eth0\nroute add 10.244.1.1/32 dev eth0 scope link\nroute add default via 10.244.1.1 dev eth0\n',

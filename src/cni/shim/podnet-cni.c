@@ -100,16 +100,17 @@ static int cni_error(const char *version, int code, const char *msg, const char 
 }
 
 int main(void) {
+    /* Read the config even for VERSION, so the runtime's write to stdin never fails. */
+    struct buf config;
+    if (read_all(STDIN_FILENO, &config) != 0)
+        return cni_error(LATEST_VERSION, 5, "could not read", "stdin", strerror(errno));
+
     const char *command = getenv("CNI_COMMAND");
     if (command && strcmp(command, "VERSION") == 0) {
         printf("{\"cniVersion\":\"" LATEST_VERSION
                "\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n");
         return 0;
     }
-
-    struct buf config;
-    if (read_all(STDIN_FILENO, &config) != 0)
-        return cni_error(LATEST_VERSION, 5, "could not read", "stdin", strerror(errno));
 
     /* Errors are reported in the configuration's version when it can be read. */
     char version[32];
