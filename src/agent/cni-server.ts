@@ -5,13 +5,16 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Histogram } from 'prom-client';
-import { handleCniCall, type NodeNetwork, type PodBinder } from '../cni/handler.js';
+import { handleCniCall, reclaimOrphans, type NodeNetwork, type PodBinder } from '../cni/handler.js';
 import { decodeRequest, encodeResponse } from '../cni/protocol.js';
 import { PodIPAllocator } from '../ipam/pod-ips.js';
 import { IpSession } from '../kernel/ip-session.js';
 import { enableIPv4Forwarding } from '../kernel/pod-veth.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
+
+/** How often to look for pods that disappeared without a DEL. */
+const ORPHAN_SCAN_MS = 60_000;
 
 export interface CniServerSource {
   /** This node's pod network, once it holds a subnet lease. */
@@ -23,6 +26,7 @@ export class CniServer implements Controller {
   readonly name = 'cni';
   private server: Server | undefined;
   private host: IpSession | undefined;
+  private reclaimTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly source: CniServerSource) {}
 
@@ -73,11 +77,18 @@ export class CniServer implements Controller {
     // A socket file left by an earlier agent (SIGKILL leaves it) would make listen fail.
     rmSync(socketPath, { force: true });
     await listenPrivately(this.server, socketPath);
+    const reclaim = (): void =>
+      void reclaimOrphans(cni).catch((err: unknown) =>
+        cni.log.warn({ err: errorMessage(err) }, 'could not look for orphaned addresses'),
+      );
+    reclaim();
+    this.reclaimTimer = setInterval(reclaim, ORPHAN_SCAN_MS);
     ctx.health.setReady(this.name, true);
     cni.log.info({ socket: socketPath, allocated: ipam.list().length }, 'CNI socket open');
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.reclaimTimer);
     this.host?.close();
     await new Promise<void>((resolve) =>
       this.server ? this.server.close(() => resolve()) : resolve(),

@@ -1,6 +1,7 @@
 // One CNI call, as the agent serves it for the C shim. Each operation reads as its story:
 // check the call, allocate, wire, bind, answer -- and undo in reverse on any failure, so a
 // failed ADD leaves neither an address nor a link behind.
+import { existsSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { formatCidr, formatIPv4, hostRange, type Cidr } from '../ipam/cidr.js';
@@ -8,6 +9,7 @@ import { PoolExhaustedError, type PodAllocation, type PodIPAllocator } from '../
 import {
   InterfaceExistsError,
   deleteLinks,
+  existingLinks,
   hostMacFor,
   hostVethName,
   isNamespaceFile,
@@ -207,6 +209,28 @@ async function gc(conf: NetConf, ctx: CniContext): Promise<void> {
   await deleteLinks(ctx.host, stale.map((a) => a.hostVeth).filter(Boolean));
   for (const allocation of stale) await unbind(ctx, allocation);
   if (stale.length > 0) ctx.log.info({ freed: stale.map((a) => a.ip) }, 'GC freed addresses');
+}
+
+/**
+ * Frees the addresses of pods that went away without a DEL (a runtime that crashed; libcni
+ * before 1.1 never sends GC). Only when both the pod's netns and its host veth are gone: the
+ * pod's end of the pair died with its namespace, so nothing can still use the address.
+ */
+export async function reclaimOrphans(ctx: CniContext): Promise<PodAllocation[]> {
+  const gone = ctx.ipam.list().filter((a) => a.netns && !existsSync(a.netns));
+  if (gone.length === 0) return [];
+  const present = await existingLinks(
+    ctx.host,
+    gone.map((a) => a.hostVeth),
+  );
+  const orphans = gone.filter((a) => !present.has(a.hostVeth));
+  for (const a of orphans) {
+    ctx.ipam.release(a.containerID, a.ifname);
+    await unbind(ctx, a);
+  }
+  if (orphans.length > 0)
+    ctx.log.info({ freed: orphans.map((a) => a.ip) }, 'freed orphaned addresses');
+  return orphans;
 }
 
 /** STATUS: can an ADD be served right now? */

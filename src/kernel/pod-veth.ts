@@ -131,6 +131,18 @@ export async function deleteLinks(host: IpSession, names: string[]): Promise<voi
   }
 }
 
+/** Which of `names` exist as links in the session's namespace (one round trip for all). */
+export async function existingLinks(host: IpSession, names: string[]): Promise<Set<string>> {
+  const present = new Set(names);
+  try {
+    await host.run(names.map((n) => `link show dev ${n}`));
+  } catch (err) {
+    if (!(err instanceof IpBatchError)) throw err;
+    for (const f of err.failures) present.delete(f.command.slice('link show dev '.length));
+  }
+  return present;
+}
+
 export async function linkExists(netns: string | undefined, name: string): Promise<boolean> {
   const r = await run(['ip', '-o', 'link', 'show', 'dev', name], { netns, okCodes: [1, 255] });
   return r.code === 0;
