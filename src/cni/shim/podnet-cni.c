@@ -14,6 +14,7 @@
  * Built by `make build`: cc -O2 -o dist/bin/podnet-cni src/cni/shim/podnet-cni.c
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,9 @@ static int cni_error(const char *version, int code, const char *msg, const char 
 }
 
 int main(void) {
+    /* An agent that dies mid-call must give us EPIPE (and error 11), not a silent SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+
     /* Read the config even for VERSION, so the runtime's write to stdin never fails. */
     struct buf config;
     if (read_all(STDIN_FILENO, &config) != 0)
