@@ -3,7 +3,7 @@
 // failed ADD leaves neither an address nor a link behind.
 import { existsSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
-import { errorMessage } from '../util/errors.js';
+import { StoreUnavailableError, errorMessage } from '../util/errors.js';
 import { formatCidr, formatIPv4, hostRange, type Cidr } from '../ipam/cidr.js';
 import { PoolExhaustedError, type PodAllocation, type PodIPAllocator } from '../ipam/pod-ips.js';
 import {
@@ -131,8 +131,10 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     } catch (err) {
       await deleteLinks(ctx.host, [veth.hostVeth]);
       undoAllocation();
+      // A store that is away is worth a retry by the runtime; anything else is not.
+      const code = err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
       throw new CniError(
-        CNI_ERR.internal,
+        code,
         `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
       );
     }
