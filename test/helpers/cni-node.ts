@@ -2,8 +2,7 @@
 // running inside it, and the real plugin binary called exactly as a runtime calls it
 // (CNI_* environment, network config on stdin, result on stdout).
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -89,12 +88,13 @@ export interface AgentNodeOptions {
   storeUrl: string;
   nodeIP: string;
   zone?: string;
-  stateDir?: string;
+  /** The agent's state dir (and socket); inside the test's temp dir, removed with it. */
+  stateDir: string;
   env?: Record<string, string>;
 }
 
 export async function startAgentNode(opts: AgentNodeOptions): Promise<AgentNode> {
-  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), `podnet-${opts.name}-`));
+  const stateDir = opts.stateDir;
   const socket = join(stateDir, 'agent.sock');
   execFileSync('ip', ['-n', opts.netns, 'link', 'set', 'lo', 'up']);
   const launch = (): ChildProcess => {
