@@ -2,10 +2,11 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerCni } from './cni.js';
+import { registerObjects } from './objects.js';
 
 type Register = (program: Command) => void;
 
-const verbGroups: Register[] = [registerAgent, registerCni];
+const verbGroups: Register[] = [registerAgent, registerObjects, registerCni];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbGroups) register(program);
