@@ -13,11 +13,22 @@ export interface ConflistOptions {
   cniVersion?: '0.4.0' | '1.0.0' | '1.1.0';
 }
 
-export function renderConflist(opts: ConflistOptions = {}): string {
-  const conflist = {
+export interface Conflist {
+  cniVersion: string;
+  name: string;
+  plugins: { type: string; agentSocket: string }[];
+}
+
+/** The conflist as an object (what the lab's runtime reads), ... */
+export function podnetConflist(opts: ConflistOptions = {}): Conflist {
+  return {
     cniVersion: opts.cniVersion ?? '1.0.0',
     name: opts.name ?? 'podnet',
     plugins: [{ type: PLUGIN_TYPE, agentSocket: opts.agentSocket ?? DEFAULT_AGENT_SOCKET }],
   };
-  return `${JSON.stringify(conflist, null, 2)}\n`;
+}
+
+/** ... and as the file runtimes load. */
+export function renderConflist(opts: ConflistOptions = {}): string {
+  return `${JSON.stringify(podnetConflist(opts), null, 2)}\n`;
 }
