@@ -4,9 +4,11 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { Histogram } from 'prom-client';
+import { Gauge, Histogram } from 'prom-client';
 import { handleCniCall, reclaimOrphans, type NodeNetwork, type PodBinder } from '../cni/handler.js';
+import { CNI_COMMANDS, type CniCommand } from '../cni/env.js';
 import { decodeRequest, encodeResponse } from '../cni/protocol.js';
+import { hostCount } from '../ipam/cidr.js';
 import { PodIPAllocator } from '../ipam/pod-ips.js';
 import { IpSession } from '../kernel/ip-session.js';
 import { enableIPv4Forwarding } from '../kernel/pod-veth.js';
@@ -32,6 +34,7 @@ export class CniServer implements Controller {
 
   async start(ctx: AgentContext): Promise<void> {
     const { socketPath, stateDir } = ctx.options;
+    const { source } = this;
     const ipam = PodIPAllocator.open(join(stateDir, 'ipam', 'pods'));
     enableIPv4Forwarding();
     const duration = new Histogram({
@@ -41,12 +44,23 @@ export class CniServer implements Controller {
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers: [ctx.metrics],
     });
+    new Gauge({
+      name: 'podnet_ipam_pod_addresses',
+      help: "Pod addresses allocated on this node, and the size of the node's pool",
+      labelNames: ['state'],
+      registers: [ctx.metrics],
+      collect() {
+        const node = source.nodeNetwork();
+        this.set({ state: 'allocated' }, ipam.list().length);
+        if (node) this.set({ state: 'capacity' }, hostCount(node.podCIDR) - 1); // minus the gateway
+      },
+    });
     this.host = new IpSession();
     const cni = {
       ipam,
       host: this.host,
-      node: () => this.source.nodeNetwork(),
-      pods: this.source.pods,
+      node: () => source.nodeNetwork(),
+      pods: source.pods,
       log: ctx.log.child({ controller: 'cni' }),
     };
 
@@ -55,7 +69,8 @@ export class CniServer implements Controller {
       let command = 'unknown';
       try {
         const { env, stdin } = decodeRequest(request);
-        command = env.CNI_COMMAND ?? 'unknown';
+        // Only known commands become label values: bad input must not grow the metric.
+        if (CNI_COMMANDS.includes(env.CNI_COMMAND as CniCommand)) command = env.CNI_COMMAND!;
         const { exitCode, stdout } = await handleCniCall(env, stdin, cni);
         conn.end(encodeResponse(exitCode, stdout));
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -130,6 +130,18 @@ test('cni: the result carries mac, sandbox, ips, routes and the pod DNS settings
     encoding: 'utf8',
   });
   assert.match(hostRoute, new RegExp(`${ipOf(r)} dev ${res.interfaces[0]!.name}`));
+  // The agent's metrics count the address and time the call.
+  const metrics = execFileSync(
+    'ip',
+    ['netns', 'exec', hostNs, 'busybox', 'wget', '-q', '-O', '-', 'http://127.0.0.1:9101/metrics'],
+    { encoding: 'utf8' },
+  );
+  assert.match(metrics, /^podnet_ipam_pod_addresses\{state="allocated"\} 1$/m);
+  assert.match(metrics, /^podnet_ipam_pod_addresses\{state="capacity"\} 253$/m);
+  assert.match(
+    metrics,
+    /^podnet_cni_call_duration_seconds_count\{command="ADD",outcome="ok"\} \d+$/m,
+  );
   assert.equal(
     (await node.call({ command: 'DEL', containerID: 'result-1', netns: netnsPath(p!) })).code,
     0,
