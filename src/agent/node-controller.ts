@@ -11,7 +11,7 @@ import {
   type NodeCondition,
 } from '../api/types.js';
 import type { NodeNetwork, PodBinder } from '../cni/handler.js';
-import { parseCidr, tryParseCidr, type Cidr } from '../ipam/cidr.js';
+import { parseCidr, parseIPv4, tryParseCidr, type Cidr } from '../ipam/cidr.js';
 import {
   DEFAULT_LEASE_TTL_SECONDS,
   acquireSubnetLease,
@@ -67,6 +67,7 @@ export class NodeController implements Controller, CniServerSource {
     if (!nodeIP) {
       throw new UsageError('--node-ip: this host has no default route to take it from; give it');
     }
+    parseIPv4(nodeIP, '--node-ip');
     this.lease = await acquireSubnetLease(
       store,
       { node: options.nodeName, publicIP: nodeIP },
