@@ -1,10 +1,10 @@
 // `podnet cni install`: puts the CNI plugin where runtimes look for it and writes its conflist.
 import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
 import { CONFLIST_FILE, renderConflist } from '../cni/conflist.js';
 import { PLUGIN_TYPE } from '../cni/config.js';
-import { OperationError, errorMessage } from '../util/errors.js';
+import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 
 /** The C shim `make build` compiles (dist/bin/podnet-cni). */
 const SHIM = new URL('../../bin/podnet-cni', import.meta.url).pathname;
@@ -18,6 +18,9 @@ export function registerCni(program: Command): void {
     .option('--conf-dir <dir>', 'where the runtime looks for network configs', '/etc/cni/net.d')
     .option('--socket <path>', "the node agent's socket", '/run/podnet/agent.sock')
     .action((opts: { binDir: string; confDir: string; socket: string }) => {
+      if (!isAbsolute(opts.socket)) {
+        throw new UsageError(`--socket ${opts.socket}: must be an absolute path`);
+      }
       if (!existsSync(SHIM)) {
         throw new OperationError(`${SHIM} is missing: build it with 'make build'`);
       }
