@@ -1,0 +1,163 @@
+// `podnet lab up`: the namespaces and links of the plan, the sysctls, the store, then one
+// agent (and pod runner) per host; returns when the cluster is ready.
+import { mkdirSync } from 'node:fs';
+import { openStore } from '../store/open.js';
+import { OperationError, UsageError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
+import { ipBatch } from '../kernel/links.js';
+import { isRunning, listensOnTcp } from '../kernel/processes.js';
+import {
+  HOST_SYSCTLS,
+  UNDERLAY_SYSCTLS,
+  hostBatch,
+  ownsNetns,
+  planLab,
+  underlayBatch,
+  type HostPlan,
+  type LabOptions,
+  type LabPlan,
+} from './plan.js';
+import { readLabState, stateFromPlan, writeLabState, type LabState } from './state.js';
+import { startProcess, type ProcessRecord } from './supervisor.js';
+import { labDown } from './down.js';
+import { podnetBin } from './paths.js';
+import { pollUntil } from './wait.js';
+import { readFileSync } from 'node:fs';
+
+export interface UpRequest {
+  labsDir: string;
+  name: string;
+  options: LabOptions;
+  ownerPid: number;
+  log: Logger;
+  /** How long to wait for the cluster to become ready. */
+  readyTimeoutMs?: number;
+}
+
+export async function labUp(req: UpRequest): Promise<LabState> {
+  const plan = planLab(req.labsDir, req.name, req.options);
+  if (readLabState(plan.stateDir)) {
+    throw new UsageError(
+      `lab ${req.name} is already up: take it down first with 'podnet lab down --name ${req.name}'`,
+    );
+  }
+  const leftovers = (await listNetns()).filter((n) => ownsNetns(req.name, n));
+  if (leftovers.length > 0) {
+    throw new UsageError(
+      `namespaces of lab ${req.name} are left over (${leftovers.slice(0, 3).join(', ')}): ` +
+        `remove them with 'podnet lab down --name ${req.name}'`,
+    );
+  }
+  for (const h of plan.hosts) mkdirSync(h.stateDir, { recursive: true });
+  const state = stateFromPlan(plan, req.ownerPid);
+  writeLabState(state);
+  try {
+    await buildTopology(plan);
+    req.log.info({ hosts: plan.hosts.length }, 'topology built');
+    const storeBuilt = await prepareStore(plan, req.log);
+    if (storeBuilt) {
+      const agents = await Promise.all(plan.hosts.map((h) => startAgent(plan, h)));
+      await waitAgentsUp(plan, agents, req.readyTimeoutMs ?? 60_000);
+    }
+    state.phase = 'ready';
+    writeLabState(state);
+    return state;
+  } catch (err) {
+    req.log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
+    await labDown({ labsDir: req.labsDir, name: req.name });
+    throw err;
+  }
+}
+
+/** Namespaces, sysctls, then links: a handful of processes whatever the number of hosts. */
+async function buildTopology(plan: LabPlan): Promise<void> {
+  await addNetns([plan.underlayNetns, ...plan.hosts.map((h) => h.netns)]);
+  // Sysctls first, so interfaces created next inherit the `default` values.
+  await Promise.all([
+    setSysctls(plan.underlayNetns, UNDERLAY_SYSCTLS),
+    ...plan.hosts.map((h) => setSysctls(h.netns, HOST_SYSCTLS)),
+  ]);
+  await ipBatch(plan.underlayNetns, underlayBatch(plan));
+  await Promise.all(plan.hosts.map((h) => ipBatch(h.netns, hostBatch(h))));
+}
+
+/**
+ * Opens the lab's store (creating it). Returns false while no store backend is built yet:
+ * the agents would only fail on the same call, so they are not started (interim seam until
+ * the store issue lands; then this writes the `default` ClusterNetwork).
+ */
+async function prepareStore(plan: LabPlan, log: Logger): Promise<boolean> {
+  try {
+    const store = await openStore(plan.storeUrl);
+    await store.close();
+    return true;
+  } catch (err) {
+    if (err instanceof UsageError && /no store backend/.test(err.message)) {
+      log.warn('no store backend is built yet: agents not started');
+      return false;
+    }
+    throw err;
+  }
+}
+
+function agentArgv(plan: LabPlan, h: HostPlan): string[] {
+  return [
+    podnetBin(),
+    'agent',
+    '--node',
+    h.name,
+    '--zone',
+    h.zone,
+    '--node-ip',
+    h.ip,
+    '--state-dir',
+    h.stateDir,
+    '--socket',
+    h.agentSocket,
+    '--metrics',
+    h.metricsAddress,
+    '--store',
+    plan.storeUrl,
+  ];
+}
+
+function startAgent(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
+  return startProcess(plan.stateDir, {
+    id: `agent-${h.name}`,
+    argv: agentArgv(plan, h),
+    netns: h.netns,
+  });
+}
+
+/** An agent is up once it listens on its metrics address inside its host namespace. */
+async function waitAgentsUp(
+  plan: LabPlan,
+  agents: ProcessRecord[],
+  timeoutMs: number,
+): Promise<void> {
+  const pending = new Set(agents);
+  const done = await pollUntil(() => {
+    for (const a of pending) {
+      if (!isRunning(a)) {
+        throw new OperationError(`${a.id} exited: ${lastLine(a.log)} (log: ${a.log})`);
+      }
+      const host = plan.hosts.find((h) => a.id === `agent-${h.name}`)!;
+      if (listensOnTcp(a.pid, host.metricsAddress)) pending.delete(a);
+    }
+    return pending.size === 0 ? true : undefined;
+  }, timeoutMs);
+  if (!done) {
+    const names = [...pending].map((a) => a.id).join(', ');
+    throw new OperationError(`not ready after ${timeoutMs / 1000}s: ${names}`);
+  }
+}
+
+function lastLine(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines[lines.length - 1] ?? '';
+  } catch {
+    return '';
+  }
+}
