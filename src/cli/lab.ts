@@ -1,6 +1,6 @@
 // `podnet lab up|down|status`: a whole cluster on this machine out of network namespaces.
 import { Command, Option } from 'commander';
-import { LABS_DIR, parseCount, requireRoot } from './context.js';
+import { LABS_DIR, labInfo, parseCount, requireRoot, resolveLab, type LabInfo } from './context.js';
 import { UsageError } from '../util/errors.js';
 
 const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto'];
@@ -147,4 +147,47 @@ export function registerLab(program: Command): void {
       else if (all.length === 0) process.stdout.write('no lab is up\n');
       else process.stdout.write(all.map(formatStatus).join('\n'));
     });
+
+  lab
+    .command('exec')
+    .description("run a command inside a pod's network namespace, with the pod's resolv.conf")
+    .usage('[-n NAMESPACE] POD -- COMMAND [ARGS...]')
+    .option('-n, --namespace <ns>', "the pod's namespace", 'default')
+    .option('--name <lab>', 'lab name (default: --lab, or the one lab that is up)')
+    .argument('<pod>', 'pod name')
+    .argument('<command...>', 'command and arguments (after --)')
+    .action(async (pod: string, command: string[], opts, cmd: Command) => {
+      requireRoot('podnet lab exec');
+      const [{ findPodRecord }, { execInNetns }] = await Promise.all([
+        import('../lab/pods.js'),
+        import('../kernel/processes.js'),
+      ]);
+      const lab = labFor(opts.name, cmd);
+      const record = findPodRecord(lab.stateDir, opts.namespace, pod);
+      if (!record?.podIP) {
+        throw new UsageError(
+          `pod ${opts.namespace}/${pod} is not running in lab ${lab.name} (see 'podnet get pods -n ${opts.namespace}')`,
+        );
+      }
+      process.exitCode = execInNetns(record.netns, command);
+    });
+
+  lab
+    .command('kubelet', { hidden: true })
+    .description("the lab's pod runner for one host (started by 'lab up')")
+    .requiredOption('--node <name>', 'the host whose pods to run')
+    .option('--name <lab>', 'lab name (default: --lab, or the one lab that is up)')
+    .action(async (opts, cmd: Command) => {
+      requireRoot('podnet lab kubelet');
+      const { runKubelet } = await import('../lab/kubelet-main.js');
+      await runKubelet(labFor(opts.name, cmd).stateDir, opts.node);
+    });
+}
+
+/** The lab a verb acts on: --name, else --lab, else the one lab that is up. */
+function labFor(name: string | undefined, cmd: Command): LabInfo {
+  if (name === undefined) return resolveLab(cmd);
+  const info = labInfo(name);
+  if (!info) throw new UsageError(`lab ${name} is not up (see 'podnet lab status')`);
+  return info;
 }

@@ -2,10 +2,11 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerLab } from './lab.js';
+import { registerServeEcho } from './serve-echo.js';
 
 type Register = (program: Command) => void;
 
-const verbGroups: Register[] = [registerAgent, registerLab];
+const verbGroups: Register[] = [registerAgent, registerLab, registerServeEcho];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbGroups) register(program);

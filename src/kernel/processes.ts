@@ -1,8 +1,10 @@
 // Starting and signalling long-running processes, optionally inside a network namespace.
 // A process is identified by pid *and* start time, so a reused pid is never mistaken for it.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { OperationError } from '../util/errors.js';
+import { inNetns } from './exec.js';
 
 export interface DetachedSpec {
   argv: string[];
@@ -11,6 +13,12 @@ export interface DetachedSpec {
    * `/etc/netns/<netns>/*` over /etc (a pod's resolv.conf). It execs, so the pid is the program's.
    */
   netns?: string;
+  /**
+   * `nsenter` joins only the network namespace and stays in the caller's mount namespace:
+   * needed by a process that itself creates named namespaces (`ip netns add` mounts under
+   * /run/netns, which must be seen machine-wide).
+   */
+  enter?: 'ip-netns-exec' | 'nsenter';
   /** stdout and stderr are appended here. */
   logFile: string;
   env?: NodeJS.ProcessEnv;
@@ -25,7 +33,11 @@ export interface ProcessIdentity {
 
 /** Starts a process in its own session, detached from the caller (it outlives it). */
 export async function spawnDetached(spec: DetachedSpec): Promise<ProcessIdentity> {
-  const argv = spec.netns ? ['ip', 'netns', 'exec', spec.netns, ...spec.argv] : spec.argv;
+  const argv = !spec.netns
+    ? spec.argv
+    : spec.enter === 'nsenter'
+      ? inNetns(spec.netns, spec.argv)
+      : ['ip', 'netns', 'exec', spec.netns, ...spec.argv];
   const fd = openSync(spec.logFile, 'a');
   try {
     const child = spawn(argv[0]!, argv.slice(1), {
@@ -115,4 +127,17 @@ export function listensOnTcp(pid: number, hostPort: string): boolean {
     if (cols[3] === '0A' && (cols[1] === want || cols[1] === wildcard)) return true;
   }
   return false;
+}
+
+/**
+ * Runs a command in a named network namespace with the caller's terminal (`ip netns exec`, so
+ * the namespace's /etc/netns files such as resolv.conf apply). Returns its exit code; a
+ * signal becomes 128 + its number, as a shell reports it.
+ */
+export function execInNetns(netns: string, argv: string[]): number {
+  const r = spawnSync('ip', ['netns', 'exec', netns, ...argv], { stdio: 'inherit' });
+  if (r.error) throw new OperationError(`could not run ${argv[0]}: ${r.error.message}`);
+  if (r.status !== null) return r.status;
+  const signo = r.signal ? (osConstants.signals[r.signal] ?? 0) : 0;
+  return 128 + signo;
 }

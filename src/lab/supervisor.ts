@@ -24,6 +24,8 @@ export interface StartSpec {
   id: string;
   argv: string[];
   netns?: string;
+  /** How to enter `netns` (see spawnDetached); default `ip netns exec`. */
+  enter?: 'ip-netns-exec' | 'nsenter';
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -50,6 +52,7 @@ export async function startProcess(labDir: string, spec: StartSpec): Promise<Pro
   const identity = await spawnDetached({
     argv: spec.argv,
     netns: spec.netns,
+    enter: spec.enter,
     logFile: log,
     env: spec.env,
     cwd: spec.cwd,

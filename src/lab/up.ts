@@ -22,6 +22,7 @@ import { readLabState, stateFromPlan, writeLabState, type LabState } from './sta
 import { startProcess, type ProcessRecord } from './supervisor.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
+import { labNetwork, writeNetwork } from './network.js';
 import { pollUntil } from './wait.js';
 import { readFileSync } from 'node:fs';
 
@@ -49,7 +50,10 @@ export async function labUp(req: UpRequest): Promise<LabState> {
         `remove them with 'podnet lab down --name ${req.name}'`,
     );
   }
-  for (const h of plan.hosts) mkdirSync(h.stateDir, { recursive: true });
+  for (const h of plan.hosts) {
+    mkdirSync(h.stateDir, { recursive: true });
+    writeNetwork(h, labNetwork(h));
+  }
   const state = stateFromPlan(plan, req.ownerPid);
   writeLabState(state);
   try {

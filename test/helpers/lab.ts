@@ -1,7 +1,7 @@
 // Labs for integration tests: unique short names (`pnt-<pid36>-<rand>`, so the namespace sweep
 // of names.ts recognises them too), `podnet lab` run as a user would, and the sweep of labs
 // whose owning test process is gone.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { uniqueName } from './names.js';
@@ -106,4 +106,22 @@ function safeReaddir(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The root namespace's interfaces, addresses and routes, to check that the lab changed none
+ * of them (BRIEF: the machine's own network is never touched).
+ */
+export function rootNetwork(): { links: string[]; addresses: string[]; routes: string[] } {
+  const json = <T>(args: string[]): T =>
+    JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8' })) as T;
+  const links = json<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname);
+  const addresses = json<{ ifname: string; addr_info: { local: string; prefixlen: number }[] }[]>([
+    'addr',
+    'show',
+  ]).flatMap((l) => l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`));
+  const routes = json<{ dst: string; gateway?: string; dev?: string }[]>(['route', 'show']).map(
+    (r) => `${r.dst} ${r.gateway ?? ''} ${r.dev ?? ''}`,
+  );
+  return { links: links.sort(), addresses: addresses.sort(), routes: routes.sort() };
 }

@@ -10,6 +10,7 @@ import {
   labUp,
   podnet,
   readLab,
+  rootNetwork,
   sweepStaleLabs,
   testLabName,
   withLab,
@@ -27,13 +28,6 @@ function netnsOf(lab: string): string[] {
     .split('\n')
     .map((l) => l.split(' ')[0]!)
     .filter((n) => n.startsWith(`${lab}-`));
-}
-
-function rootLinks(): string[] {
-  const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as {
-    ifname: string;
-  }[];
-  return links.map((l) => l.ifname).sort();
 }
 
 function processesMentioning(text: string): number[] {
@@ -74,7 +68,7 @@ function busyboxPing(netns: string, dst: string): { ttl: number } {
 }
 
 test('lab: up then down leaves no namespace, interface, process or file behind', () => {
-  const linksBefore = rootLinks();
+  const rootBefore = rootNetwork();
   const name = testLabName();
   try {
     const lab = labUp(name);
@@ -94,12 +88,12 @@ test('lab: up then down leaves no namespace, interface, process or file behind',
       ],
     );
     assert.equal(lab.storeUrl, `sqlite:${LABS_DIR}/${name}/store.db`);
-    assert.deepEqual(rootLinks(), linksBefore, 'the root namespace got new interfaces');
+    assert.deepEqual(rootNetwork(), rootBefore, 'the root namespace got new interfaces');
   } finally {
     labDown(name);
   }
   assertGone(name);
-  assert.deepEqual(rootLinks(), linksBefore);
+  assert.deepEqual(rootNetwork(), rootBefore);
   // Nothing to remove is success.
   labDown(name);
 });
