@@ -26,8 +26,13 @@ export interface DownResult {
 
 export async function labDown(req: DownRequest): Promise<DownResult> {
   const stateDir = labStateDir(req.labsDir, req.name);
-  const records = listProcesses(stateDir);
-  await stopProcesses(stateDir, records);
+  // Daemons first (a pod runner could otherwise start pods while they are being removed),
+  // then everything recorded after that, pods included.
+  const daemons = listProcesses(stateDir).filter((p) => !p.id.startsWith('pod-'));
+  await stopProcesses(stateDir, daemons);
+  const rest = listProcesses(stateDir);
+  await stopProcesses(stateDir, rest);
+  const records = [...daemons, ...rest];
 
   const namespaces = (await listNetns()).filter((n) => ownsNetns(req.name, n));
   const leftover = [...pidsInNetns(namespaces).values()].flat();

@@ -4,7 +4,15 @@
 // every change and on a resync timer that also retries what failed.
 import type { Pod } from '../api/types.js';
 import { errorMessage } from '../util/errors.js';
-import { listPodRecords, podKey, startPod, stopPod, type PodHost, type PodRecord } from './pods.js';
+import {
+  listPodRecords,
+  podKey,
+  restartExitedContainers,
+  startPod,
+  stopPod,
+  type PodHost,
+  type PodRecord,
+} from './pods.js';
 
 /** The cluster's pods as the runner sees them (an informer's cache in practice). */
 export interface PodSource {
@@ -123,6 +131,12 @@ export function startKubelet(
     for (const p of desired) {
       const r = live.get(keyOfPod(p));
       if (!r) continue;
+      try {
+        const restarted = await restartExitedContainers(host, p, r);
+        if (restarted.length > 0) log.warn({ pod: keyOfPod(p), restarted }, 'containers restarted');
+      } catch (err) {
+        log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'container restart failed');
+      }
       const want = runningStatus(r, host.hostIP);
       if (statusUpToDate(p, want)) continue;
       try {

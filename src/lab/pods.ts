@@ -17,7 +17,7 @@ import {
   removeNetnsEtc,
   writeNetnsResolvConf,
 } from '../kernel/netns.js';
-import { signalPid } from '../kernel/processes.js';
+import { isRunning, signalPid } from '../kernel/processes.js';
 import {
   cniAdd,
   cniDel,
@@ -33,7 +33,7 @@ import { cniPath, netConfDir } from './network.js';
 import { repoBinDir } from './paths.js';
 import { podNetns } from './plan.js';
 import type { LabState } from './state.js';
-import { listProcesses, startProcess, stopProcesses } from './supervisor.js';
+import { findProcess, listProcesses, startProcess, stopProcesses } from './supervisor.js';
 
 /** What a pod runner knows about the host it runs pods on. */
 export interface PodHost {
@@ -281,4 +281,35 @@ export function podHostOf(state: LabState, node: string, log: Logger): PodHost {
     domain: DEFAULT_CLUSTER_NETWORK.domain,
     log,
   };
+}
+
+/**
+ * Starts again the containers of a running pod whose process has exited, as kubelet does for
+ * `restartPolicy: Always` (the default); `Never` leaves them. Returns the restarted containers.
+ */
+export async function restartExitedContainers(
+  host: PodHost,
+  pod: Pod,
+  record: PodRecord,
+): Promise<string[]> {
+  const policy = (pod.spec as { restartPolicy?: string }).restartPolicy ?? 'Always';
+  if (policy === 'Never' || !record.podIP) return [];
+  const restarted: string[] = [];
+  for (const c of pod.spec.containers) {
+    const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (argv.length === 0) continue;
+    const id = containerProcessId(record.netns, c.name);
+    const proc = findProcess(host.labDir, id);
+    if (proc && isRunning(proc)) continue;
+    await startProcess(host.labDir, {
+      id,
+      argv,
+      netns: record.netns,
+      env: podEnv(host, pod, record.podIP, c),
+    });
+    if (!record.processes.includes(id)) record.processes.push(id);
+    saveRecord(host.labDir, record);
+    restarted.push(c.name);
+  }
+  return restarted;
 }

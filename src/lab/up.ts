@@ -61,8 +61,10 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     req.log.info({ hosts: plan.hosts.length }, 'topology built');
     const storeBuilt = await prepareStore(plan, req.log);
     if (storeBuilt) {
-      const agents = await Promise.all(plan.hosts.map((h) => startAgent(plan, h)));
-      await waitAgentsUp(plan, agents, req.readyTimeoutMs ?? 60_000);
+      const started = await Promise.all(
+        plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
+      );
+      await waitUp(plan, started.flat(), req.readyTimeoutMs ?? 60_000);
     }
     state.phase = 'ready';
     writeLabState(state);
@@ -134,21 +136,33 @@ function startAgent(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
   });
 }
 
-/** An agent is up once it listens on its metrics address inside its host namespace. */
-async function waitAgentsUp(
-  plan: LabPlan,
-  agents: ProcessRecord[],
-  timeoutMs: number,
-): Promise<void> {
-  const pending = new Set(agents);
+/**
+ * The pod runner joins only the host's network namespace: it creates pod namespaces, whose
+ * mounts under /run/netns must be visible machine-wide (`ip netns exec` would hide them).
+ */
+function startKubelet(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
+  return startProcess(plan.stateDir, {
+    id: `kubelet-${h.name}`,
+    argv: [podnetBin(), 'lab', 'kubelet', '--name', plan.name, '--node', h.name],
+    netns: h.netns,
+    enter: 'nsenter',
+  });
+}
+
+/**
+ * The cluster is up when every process started is still running and every agent listens on
+ * its metrics address inside its host namespace.
+ */
+async function waitUp(plan: LabPlan, procs: ProcessRecord[], timeoutMs: number): Promise<void> {
+  const metricsOf = new Map(plan.hosts.map((h) => [`agent-${h.name}`, h.metricsAddress]));
+  const pending = new Set(procs.filter((p) => metricsOf.has(p.id)));
   const done = await pollUntil(() => {
-    for (const a of pending) {
-      if (!isRunning(a)) {
-        throw new OperationError(`${a.id} exited: ${lastLine(a.log)} (log: ${a.log})`);
+    for (const p of procs) {
+      if (!isRunning(p)) {
+        throw new OperationError(`${p.id} exited: ${lastLine(p.log)} (log: ${p.log})`);
       }
-      const host = plan.hosts.find((h) => a.id === `agent-${h.name}`)!;
-      if (listensOnTcp(a.pid, host.metricsAddress)) pending.delete(a);
     }
+    for (const a of pending) if (listensOnTcp(a.pid, metricsOf.get(a.id)!)) pending.delete(a);
     return pending.size === 0 ? true : undefined;
   }, timeoutMs);
   if (!done) {
