@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerLab } from './lab.js';
+import { registerObjects } from './objects.js';
 import { registerServeEcho } from './serve-echo.js';
 
 type Register = (program: Command) => void;
 
-const verbGroups: Register[] = [registerAgent, registerLab, registerServeEcho];
+const verbGroups: Register[] = [registerAgent, registerObjects, registerLab, registerServeEcho];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbGroups) register(program);

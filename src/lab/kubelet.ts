@@ -155,14 +155,20 @@ export function startKubelet(
     running = undefined;
   };
 
+  // Never reconcile against a partial list: before the first full list, a pod not yet seen
+  // would look deleted and be removed.
+  let synced = false;
   const trigger = (): void => {
-    if (stopped) return;
+    if (stopped || !synced) return;
     if (running) again = true;
     else running = loop();
   };
 
   const timer = setInterval(trigger, resyncMs);
-  void source.synced.then(trigger);
+  void source.synced.then(() => {
+    synced = true;
+    trigger();
+  });
 
   return {
     trigger,

@@ -5,16 +5,21 @@ import { join } from 'node:path';
 import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 import type { NetworkConfigList } from './cni-runtime.js';
 import type { HostPlan } from './plan.js';
-import { repoBinDir } from './paths.js';
 
 export function netConfDir(hostStateDir: string): string {
   return join(hostStateDir, 'net.d');
 }
 
-/** Where plugins are looked up: podnet's own build first, then Debian's and the usual place. */
-export function cniPath(): string[] {
-  const bin = repoBinDir();
-  return [join(bin, '..', 'dist', 'bin'), bin, '/usr/lib/cni', '/opt/cni/bin'];
+/**
+ * Where the lab's runtime looks for plugins: the lab's own plugin directory (where podnet's
+ * plugin is installed as `podnet`, as on a real host's /opt/cni/bin), then Debian's.
+ */
+export function cniPath(labDir: string): string[] {
+  return [cniBinDir(labDir), '/usr/lib/cni', '/opt/cni/bin'];
+}
+
+export function cniBinDir(labDir: string): string {
+  return join(labDir, 'cni', 'bin');
 }
 
 /**

@@ -275,7 +275,7 @@ export function podHostOf(state: LabState, node: string, log: Logger): PodHost {
     hostIP: host.ip,
     hostNetns: host.netns,
     network: loadNetworkConfigList(netConfDir(host.stateDir)),
-    cniPath: cniPath(),
+    cniPath: cniPath(state.stateDir),
     binDir: repoBinDir(),
     dnsIP: DEFAULT_CLUSTER_NETWORK.dnsIP,
     domain: DEFAULT_CLUSTER_NETWORK.domain,

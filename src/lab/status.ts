@@ -5,6 +5,7 @@ import { isRunning } from '../kernel/processes.js';
 import { labStateDir, ownsNetns } from './plan.js';
 import { readLabState, type LabHost, type LabState } from './state.js';
 import { listProcesses } from './supervisor.js';
+import { listPodRecords } from './pods.js';
 
 export interface LabStatus {
   name: string;
@@ -15,6 +16,8 @@ export interface LabStatus {
   options: LabState['options'];
   zones: LabState['underlay']['zones'];
   hosts: (LabHost & { netnsPresent: boolean })[];
+  /** Pods the pod runners made (from their records). */
+  pods: { namespace: string; name: string; node: string; podIP?: string; netns: string }[];
   /** Pod namespaces present on the kernel. */
   podNamespaces: string[];
   processes: { id: string; pid: number; running: boolean; netns?: string; log: string }[];
@@ -45,6 +48,13 @@ export async function labStatus(labsDir: string, name: string): Promise<LabStatu
     options: state.options,
     zones: state.underlay.zones,
     hosts: state.hosts.map((h) => ({ ...h, netnsPresent: namespaces.has(h.netns) })),
+    pods: listPodRecords(stateDir).map((r) => ({
+      namespace: r.namespace,
+      name: r.name,
+      node: r.node,
+      ...(r.podIP ? { podIP: r.podIP } : {}),
+      netns: r.netns,
+    })),
     podNamespaces: [...namespaces]
       .filter((n) => !hostNs.has(n) && n !== state.underlay.netns)
       .sort(),
@@ -85,7 +95,15 @@ export function formatStatus(s: LabStatus): string {
       ]),
     ),
   ];
-  if (s.podNamespaces.length > 0) lines.push('', `pod namespaces: ${s.podNamespaces.join(' ')}`);
+  if (s.pods.length > 0) {
+    lines.push(
+      '',
+      ...table(
+        ['POD', 'NODE', 'IP', 'NETNS'],
+        s.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, p.podIP ?? '-', p.netns]),
+      ),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -2,6 +2,8 @@
 // agent (and pod runner) per host; returns when the cluster is ready.
 import { mkdirSync } from 'node:fs';
 import { openStore } from '../store/open.js';
+import { applyObject } from '../store/objects.js';
+import { clusterNetworkFor } from './cluster.js';
 import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
@@ -59,13 +61,11 @@ export async function labUp(req: UpRequest): Promise<LabState> {
   try {
     await buildTopology(plan);
     req.log.info({ hosts: plan.hosts.length }, 'topology built');
-    const storeBuilt = await prepareStore(plan, req.log);
-    if (storeBuilt) {
-      const started = await Promise.all(
-        plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
-      );
-      await waitUp(plan, started.flat(), req.readyTimeoutMs ?? 60_000);
-    }
+    await prepareStore(plan);
+    const started = await Promise.all(
+      plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
+    );
+    await waitUp(plan, started.flat(), req.readyTimeoutMs ?? 60_000);
     state.phase = 'ready';
     writeLabState(state);
     return state;
@@ -88,22 +88,13 @@ async function buildTopology(plan: LabPlan): Promise<void> {
   await Promise.all(plan.hosts.map((h) => ipBatch(h.netns, hostBatch(h))));
 }
 
-/**
- * Opens the lab's store (creating it). Returns false while no store backend is built yet:
- * the agents would only fail on the same call, so they are not started (interim seam until
- * the store issue lands; then this writes the `default` ClusterNetwork).
- */
-async function prepareStore(plan: LabPlan, log: Logger): Promise<boolean> {
+/** Creates the lab's store and writes the `default` ClusterNetwork with the lab's choices. */
+async function prepareStore(plan: LabPlan): Promise<void> {
+  const store = await openStore(plan.storeUrl);
   try {
-    const store = await openStore(plan.storeUrl);
+    await applyObject(store, clusterNetworkFor(plan.options));
+  } finally {
     await store.close();
-    return true;
-  } catch (err) {
-    if (err instanceof UsageError && /no store backend/.test(err.message)) {
-      log.warn('no store backend is built yet: agents not started');
-      return false;
-    }
-    throw err;
   }
 }
 

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import {
   LABS_DIR,
@@ -13,10 +13,9 @@ import {
   rootNetwork,
   sweepStaleLabs,
   testLabName,
-  withLab,
 } from '../helpers/lab.js';
-import { startProcess } from '../../src/lab/supervisor.js';
-import { isRunning } from '../../src/kernel/processes.js';
+import { listProcesses, startProcess } from '../../src/lab/supervisor.js';
+import { isRunning, type ProcessIdentity } from '../../src/kernel/processes.js';
 
 before(() => {
   sweepStaleLabs();
@@ -34,7 +33,7 @@ function processesMentioning(text: string): number[] {
   const pids: number[] = [];
   for (const p of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
-      const cmd = execFileSync('cat', [`/proc/${p}/cmdline`], { encoding: 'utf8' });
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
       if (cmd.includes(text) && Number(p) !== process.pid) pids.push(Number(p));
     } catch {
       /* gone */
@@ -44,7 +43,7 @@ function processesMentioning(text: string): number[] {
 }
 
 /** Nothing of the lab is left: namespaces, state, /etc/netns files, processes. */
-function assertGone(lab: string): void {
+function assertGone(lab: string, recorded: ProcessIdentity[] = []): void {
   assert.deepEqual(netnsOf(lab), [], 'namespaces left');
   assert.equal(existsSync(`${LABS_DIR}/${lab}`), false, 'state dir left');
   const etc = existsSync('/etc/netns') ? readdirSync('/etc/netns') : [];
@@ -53,7 +52,12 @@ function assertGone(lab: string): void {
     [],
     '/etc/netns dirs left',
   );
-  assert.deepEqual(processesMentioning(`${LABS_DIR}/${lab}/`), [], 'processes left');
+  assert.deepEqual(processesMentioning(lab), [], 'processes left');
+  assert.deepEqual(
+    recorded.filter((p) => isRunning(p)),
+    [],
+    'recorded processes still running',
+  );
 }
 
 function busyboxPing(netns: string, dst: string): { ttl: number } {
@@ -67,9 +71,10 @@ function busyboxPing(netns: string, dst: string): { ttl: number } {
   return { ttl: Number(m[1]) };
 }
 
-test('lab: up then down leaves no namespace, interface, process or file behind', () => {
+test('lab: up then down leaves no namespace, interface, process or file behind; same zone is direct, other zones go through the router', () => {
   const rootBefore = rootNetwork();
   const name = testLabName();
+  let recorded: ProcessIdentity[] = [];
   try {
     const lab = labUp(name);
     assert.equal(lab.phase, 'ready');
@@ -88,11 +93,47 @@ test('lab: up then down leaves no namespace, interface, process or file behind',
       ],
     );
     assert.equal(lab.storeUrl, `sqlite:${LABS_DIR}/${name}/store.db`);
-    assert.deepEqual(rootNetwork(), rootBefore, 'the root namespace got new interfaces');
+    recorded = listProcesses(lab.stateDir);
+    assert.deepEqual(
+      listProcesses(lab.stateDir)
+        .map((p) => p.id)
+        .sort(),
+      [
+        'agent-node-1',
+        'agent-node-2',
+        'agent-node-3',
+        'kubelet-node-1',
+        'kubelet-node-2',
+        'kubelet-node-3',
+      ],
+    );
+    assert.ok(recorded.every((p) => isRunning(p)));
+
+    const n1 = lab.hosts[0]!.netns;
+    const route = (dst: string): { gateway?: string; dev: string } =>
+      JSON.parse(
+        execFileSync('ip', ['-n', n1, '-j', 'route', 'get', dst], { encoding: 'utf8' }),
+      )[0];
+    // node-3 shares zone-1 with node-1: on link, no gateway, no hop.
+    const direct = route('172.31.1.3');
+    assert.equal(direct.dev, 'eth0');
+    assert.equal(direct.gateway, undefined);
+    assert.equal(busyboxPing(n1, '172.31.1.3').ttl, 64);
+    // node-2 is in zone-2: through zone-1's router, which costs one hop of TTL.
+    assert.equal(route('172.31.2.2').gateway, '172.31.1.254');
+    assert.equal(busyboxPing(n1, '172.31.2.2').ttl, 63);
+    // Forwarding is on inside the lab's namespaces only.
+    const fwd = (ns: string): string =>
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.ip_forward'], {
+        encoding: 'utf8',
+      }).trim();
+    assert.equal(fwd(n1), '1');
+    assert.equal(fwd(`${name}-underlay`), '1');
+    assert.deepEqual(rootNetwork(), rootBefore, 'the root namespace changed');
   } finally {
     labDown(name);
   }
-  assertGone(name);
+  assertGone(name, recorded);
   assert.deepEqual(rootNetwork(), rootBefore);
   // Nothing to remove is success.
   labDown(name);
@@ -100,8 +141,8 @@ test('lab: up then down leaves no namespace, interface, process or file behind',
 
 test('lab: down cleans up after a lab whose up was killed midway and left processes and pods', async () => {
   const name = testLabName();
+  let recorded: ProcessIdentity[] = [];
   try {
-    // `lab up` killed at a random early point.
     const child = spawn(PODNET, ['lab', 'up', '--name', name], {
       stdio: 'ignore',
       env: { ...process.env, PODNET_LAB_OWNER_PID: String(process.pid) },
@@ -112,7 +153,7 @@ test('lab: down cleans up after a lab whose up was killed midway and left proces
     }
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
-    // What a half-run test may leave: a pod namespace with its resolv.conf and a process.
+    // What a half-run test may leave: a pod namespace with its resolv.conf and processes.
     const pod = `${name}-node-1-default-stray`;
     execFileSync('ip', ['netns', 'add', pod]);
     mkdirSync(`/etc/netns/${pod}`, { recursive: true });
@@ -123,6 +164,7 @@ test('lab: down cleans up after a lab whose up was killed midway and left proces
       argv: ['sleep', '600'],
       netns: pod,
     });
+    // And one nobody recorded.
     const hidden = spawn('ip', ['netns', 'exec', pod, 'sleep', '601'], {
       detached: true,
       stdio: 'ignore',
@@ -130,13 +172,14 @@ test('lab: down cleans up after a lab whose up was killed midway and left proces
     hidden.unref();
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(isRunning(stray));
+    recorded = [stray];
   } finally {
     labDown(name);
   }
-  assertGone(name);
+  assertGone(name, recorded);
 });
 
-test('lab: two labs with different names coexist', () => {
+test('lab: two labs with different names coexist, and a name that is up is refused', () => {
   const a = testLabName();
   const b = testLabName();
   try {
@@ -156,8 +199,15 @@ test('lab: two labs with different names coexist', () => {
     busyboxPing(`${b}-node-1`, '172.31.1.2');
     const status = JSON.parse(podnet(['lab', 'status', '-o', 'json']).stdout) as { name: string }[];
     assert.ok(status.some((s) => s.name === a) && status.some((s) => s.name === b));
+
+    const again = podnet(['lab', 'up', '--name', a, '--nodes', '1']);
+    assert.equal(again.status, 2, again.stderr);
+    assert.match(again.stderr, /already up/);
+    assert.equal(netnsOf(a).length, 3, 'a refused lab up touched the lab');
+
+    const recorded = listProcesses(la.stateDir);
     labDown(a);
-    assertGone(a);
+    assertGone(a, recorded);
     assert.equal(netnsOf(b).length, 3, 'taking one lab down touched the other');
     busyboxPing(`${b}-node-1`, '172.31.1.2');
   } finally {
@@ -167,32 +217,7 @@ test('lab: two labs with different names coexist', () => {
   assertGone(b);
 });
 
-test('lab: same-zone hosts reach each other directly, other zones only through the router', async () => {
-  await withLab(['--nodes', '3', '--zones', '2'], (lab) => {
-    const n1 = lab.hosts[0]!.netns;
-    const route = (dst: string): { gateway?: string; dev: string } =>
-      JSON.parse(
-        execFileSync('ip', ['-n', n1, '-j', 'route', 'get', dst], { encoding: 'utf8' }),
-      )[0];
-    // node-3 shares zone-1 with node-1: on link, no gateway, one hop.
-    const direct = route('172.31.1.3');
-    assert.equal(direct.dev, 'eth0');
-    assert.equal(direct.gateway, undefined);
-    assert.equal(busyboxPing(n1, '172.31.1.3').ttl, 64);
-    // node-2 is in zone-2: through zone-1's router, which costs one hop of TTL.
-    assert.equal(route('172.31.2.2').gateway, '172.31.1.254');
-    assert.equal(busyboxPing(n1, '172.31.2.2').ttl, 63);
-    // Forwarding is on inside the lab's namespaces only.
-    const fwd = (ns: string): string =>
-      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.ip_forward'], {
-        encoding: 'utf8',
-      }).trim();
-    assert.equal(fwd(n1), '1');
-    assert.equal(fwd(`${lab.name}-underlay`), '1');
-  });
-});
-
-test('lab: bad input is one line on stderr with exit code 2', () => {
+test('lab: bad input is one line on stderr with exit code 2', async () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown flag', ['lab', 'up', '--no-such-flag'], /unknown option '--no-such-flag'/],
     ['--nodes 0', ['lab', 'up', '--nodes', '0'], /--nodes 0: must be a whole number/],
@@ -200,30 +225,27 @@ test('lab: bad input is one line on stderr with exit code 2', () => {
     ['long name', ['lab', 'up', '--name', 'a'.repeat(16)], /at most 15 characters/],
     ['bad backend', ['lab', 'up', '--backend', 'carrier-pigeon'], /--backend/],
   ];
-  for (const [what, args, message] of cases) {
-    const r = podnet(args);
+  const run = (argv: string[]): Promise<{ status: number | null; stderr: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+  // One process each, all at once (node starts slowly here).
+  const results = await Promise.all([
+    ...cases.map(([, args]) => run([PODNET, ...args])),
+    run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', PODNET, 'lab', 'up']),
+  ]);
+  const all: [string, RegExp][] = [
+    ...cases.map(([what, , m]): [string, RegExp] => [what, m]),
+    ['not root', /needs root/],
+  ];
+  all.forEach(([what, message], i) => {
+    const r = results[i]!;
     assert.equal(r.status, 2, `${what}: exit ${r.status}: ${r.stderr}`);
     assert.match(r.stderr, message, what);
     assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /\bat .*\.js:\d+/, what);
-  }
-  const nonRoot = spawnSync(
-    'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', PODNET, 'lab', 'up'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  assert.equal(nonRoot.status, 2, nonRoot.stderr);
-  assert.match(nonRoot.stderr, /needs root/);
-  assert.equal(nonRoot.stderr.trim().split('\n').length, 1);
-});
-
-test('lab: up refuses a name that is already up, and leaves that lab alone', async () => {
-  await withLab(['--nodes', '1', '--zones', '1'], (lab) => {
-    const r = podnet(['lab', 'up', '--name', lab.name, '--nodes', '1']);
-    assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /already up/);
-    assert.equal(netnsOf(lab.name).length, 2);
   });
 });
