@@ -182,6 +182,21 @@ export function registerLab(program: Command): void {
       const { runKubelet } = await import('../lab/kubelet-main.js');
       await runKubelet(labFor(opts.name, cmd).stateDir, opts.node);
     });
+
+  lab
+    .command('relay', { hidden: true })
+    .description('carry connections accepted on fd 3 to HOST:PORT (started by lab up)')
+    .requiredOption('--to <address>', 'HOST:PORT to connect to')
+    .action(async (opts) => {
+      const { startRelay } = await import('../lab/relay.js');
+      const server = await startRelay(3, opts.to);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      server.close();
+      process.exit(0); // open connections would otherwise keep it alive
+    });
 }
 
 /** The lab a verb acts on: --name, else --lab, else the one lab that is up. */

@@ -21,6 +21,8 @@ export interface DetachedSpec {
   enter?: 'ip-netns-exec' | 'nsenter';
   /** stdout and stderr are appended here. */
   logFile: string;
+  /** Open descriptors handed to the process as fd 3, 4, ... (e.g. a listening socket). */
+  fds?: number[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -42,7 +44,7 @@ export async function spawnDetached(spec: DetachedSpec): Promise<ProcessIdentity
   try {
     const child = spawn(argv[0]!, argv.slice(1), {
       detached: true,
-      stdio: ['ignore', fd, fd],
+      stdio: ['ignore', fd, fd, ...(spec.fds ?? [])],
       env: spec.env ?? process.env,
       cwd: spec.cwd,
     });

@@ -16,7 +16,7 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   if (!state) throw new OperationError(`no lab.json in ${labDir}`);
   const log = createLogger('podnet-kubelet', { lab: state.name, node });
   const host = podHostOf(state, node, log);
-  const store = await openStore(state.storeUrl);
+  const store = await openStore(state.hostStoreUrl);
   // Informer changes reach the runner once it exists (the informer starts first).
   const changed = { notify: (): void => {} };
   const { source, writeStatus } = await storeBinding(store, () => changed.notify(), log);

@@ -64,7 +64,11 @@ export interface HostPlan {
 export interface LabPlan {
   name: string;
   stateDir: string;
-  storeUrl: string;
+  /**
+   * The store as seen from inside the lab (agents, pod runners, pods): the SQLite file, or
+   * etcd on the underlay. `podnet` in the machine's namespace may need another URL (lab.json).
+   */
+  hostStoreUrl: string;
   underlayNetns: string;
   zones: ZonePlan[];
   hosts: HostPlan[];
@@ -169,7 +173,10 @@ export function planLab(labsDir: string, name: string, options: LabOptions): Lab
   return {
     name,
     stateDir,
-    storeUrl: `sqlite:${join(stateDir, 'store.db')}`,
+    hostStoreUrl:
+      options.store === 'etcd'
+        ? `etcd:${zones[0]!.router}:2379`
+        : `sqlite:${join(stateDir, 'store.db')}`,
     underlayNetns: underlayNetns(name),
     zones,
     hosts,

@@ -270,7 +270,7 @@ export function podHostOf(state: LabState, node: string, log: Logger): PodHost {
   return {
     lab: state.name,
     labDir: state.stateDir,
-    storeUrl: state.storeUrl,
+    storeUrl: state.hostStoreUrl,
     node,
     hostIP: host.ip,
     hostNetns: host.netns,

@@ -28,7 +28,10 @@ export interface LabZone {
 
 export interface LabState {
   name: string;
+  /** The store for `podnet` in the machine's own namespace. */
   storeUrl: string;
+  /** The store for processes inside the lab (differs from storeUrl with etcd). */
+  hostStoreUrl: string;
   stateDir: string;
   /** `creating` while `lab up` runs, `ready` once every node is Ready. */
   phase: 'creating' | 'ready';
@@ -47,7 +50,8 @@ export function labFile(stateDir: string): string {
 export function stateFromPlan(plan: LabPlan, ownerPid: number): LabState {
   return {
     name: plan.name,
-    storeUrl: plan.storeUrl,
+    storeUrl: plan.hostStoreUrl,
+    hostStoreUrl: plan.hostStoreUrl,
     stateDir: plan.stateDir,
     phase: 'creating',
     ownerPid,

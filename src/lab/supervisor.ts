@@ -28,6 +28,8 @@ export interface StartSpec {
   enter?: 'ip-netns-exec' | 'nsenter';
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Open descriptors handed over as fd 3, 4, ... */
+  fds?: number[];
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -56,6 +58,7 @@ export async function startProcess(labDir: string, spec: StartSpec): Promise<Pro
     logFile: log,
     env: spec.env,
     cwd: spec.cwd,
+    fds: spec.fds,
   });
   const record: ProcessRecord = {
     id: spec.id,

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { openStore } from '../store/open.js';
 import { applyObject } from '../store/objects.js';
 import { clusterNetworkFor } from './cluster.js';
+import { startLabEtcd } from './etcd.js';
 import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
@@ -61,7 +62,12 @@ export async function labUp(req: UpRequest): Promise<LabState> {
   try {
     await buildTopology(plan);
     req.log.info({ hosts: plan.hosts.length }, 'topology built');
-    await prepareStore(plan);
+    if (plan.options.store === 'etcd') {
+      const etcd = await startLabEtcd(plan);
+      state.storeUrl = etcd.storeUrl;
+      writeLabState(state);
+    }
+    await prepareStore(state.storeUrl, plan.options);
     const started = await Promise.all(
       plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
     );
@@ -77,7 +83,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
 }
 
 /** Namespaces, sysctls, then links: a handful of processes whatever the number of hosts. */
-async function buildTopology(plan: LabPlan): Promise<void> {
+export async function buildTopology(plan: LabPlan): Promise<void> {
   await addNetns([plan.underlayNetns, ...plan.hosts.map((h) => h.netns)]);
   // Sysctls first, so interfaces created next inherit the `default` values.
   await Promise.all([
@@ -89,10 +95,10 @@ async function buildTopology(plan: LabPlan): Promise<void> {
 }
 
 /** Creates the lab's store and writes the `default` ClusterNetwork with the lab's choices. */
-async function prepareStore(plan: LabPlan): Promise<void> {
-  const store = await openStore(plan.storeUrl);
+async function prepareStore(storeUrl: string, options: LabOptions): Promise<void> {
+  const store = await openStore(storeUrl);
   try {
-    await applyObject(store, clusterNetworkFor(plan.options));
+    await applyObject(store, clusterNetworkFor(options));
   } finally {
     await store.close();
   }
@@ -115,7 +121,7 @@ function agentArgv(plan: LabPlan, h: HostPlan): string[] {
     '--metrics',
     h.metricsAddress,
     '--store',
-    plan.storeUrl,
+    plan.hostStoreUrl,
   ];
 }
 

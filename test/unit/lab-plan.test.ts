@@ -31,7 +31,9 @@ test('lab plan: hosts are dealt round-robin over the zones', () => {
 test('lab plan: addresses, routers and names follow DESIGN.md', () => {
   const plan = planLab('/run/podnet/labs', 'podnet', DEFAULT_LAB_OPTIONS);
   assert.equal(plan.underlayNetns, 'podnet-underlay');
-  assert.equal(plan.storeUrl, 'sqlite:/run/podnet/labs/podnet/store.db');
+  assert.equal(plan.hostStoreUrl, 'sqlite:/run/podnet/labs/podnet/store.db');
+  const etcd = planLab('/run/podnet/labs', 'podnet', { ...DEFAULT_LAB_OPTIONS, store: 'etcd' });
+  assert.equal(etcd.hostStoreUrl, 'etcd:172.31.1.254:2379');
   assert.deepEqual(
     plan.zones.map((z) => [z.zone, z.subnet, z.router]),
     [
