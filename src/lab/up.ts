@@ -1,15 +1,14 @@
 // `podnet lab up`: the namespaces and links of the plan, the sysctls, the store, then one
-// agent (and pod runner) per host; returns when the cluster is ready.
-import { mkdirSync } from 'node:fs';
-import { openStore } from '../store/open.js';
-import { applyObject } from '../store/objects.js';
-import { clusterNetworkFor } from './cluster.js';
-import { startLabEtcd } from './etcd.js';
-import { OperationError, UsageError, errorMessage } from '../util/errors.js';
+// agent and one pod runner per host; returns when the cluster is ready.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../util/log.js';
+import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
 import { ipBatch } from '../kernel/links.js';
 import { isRunning, listensOnTcp } from '../kernel/processes.js';
+import { openStore } from '../store/open.js';
+import { applyObject } from '../store/objects.js';
 import {
   HOST_SYSCTLS,
   UNDERLAY_SYSCTLS,
@@ -23,11 +22,12 @@ import {
 } from './plan.js';
 import { readLabState, stateFromPlan, writeLabState, type LabState } from './state.js';
 import { startProcess, type ProcessRecord } from './supervisor.js';
+import { clusterNetworkFor } from './cluster.js';
+import { startLabEtcd } from './etcd.js';
+import { labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
-import { labNetwork, writeNetwork } from './network.js';
 import { pollUntil } from './wait.js';
-import { readFileSync } from 'node:fs';
 
 export interface UpRequest {
   labsDir: string;
@@ -53,6 +53,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
         `remove them with 'podnet lab down --name ${req.name}'`,
     );
   }
+  claimStateDir(plan, req.name);
   for (const h of plan.hosts) {
     mkdirSync(h.stateDir, { recursive: true });
     writeNetwork(h, labNetwork(h));
@@ -79,6 +80,25 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     req.log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
     await labDown({ labsDir: req.labsDir, name: req.name });
     throw err;
+  }
+}
+
+/**
+ * Makes the lab's directory, atomically: of two `lab up` of one name, exactly one goes on (the
+ * other must not tear down what the first is building).
+ */
+function claimStateDir(plan: LabPlan, name: string): void {
+  mkdirSync(dirname(plan.stateDir), { recursive: true });
+  try {
+    mkdirSync(plan.stateDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const what = readLabState(plan.stateDir)
+      ? 'is already up'
+      : 'is being made, or was left half made';
+    throw new UsageError(
+      `lab ${name} ${what}: take it down first with 'podnet lab down --name ${name}'`,
+    );
   }
 }
 

@@ -179,11 +179,29 @@ test('lab: down cleans up after a lab whose up was killed midway and left proces
   assertGone(name, recorded);
 });
 
-test('lab: two labs with different names coexist, and a name that is up is refused', () => {
+function podnetAsync(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(PODNET, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, PODNET_LAB_OWNER_PID: String(process.pid) },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+test('lab: two labs with different names coexist, and a name that is up (or coming up) is refused', async () => {
   const a = testLabName();
   const b = testLabName();
   try {
-    labUp(a, ['--nodes', '2']);
+    // Two `lab up` of one name at once: exactly one builds it, the other leaves it alone.
+    const race = await Promise.all([
+      podnetAsync(['lab', 'up', '--name', a, '--nodes', '2']),
+      podnetAsync(['lab', 'up', '--name', a, '--nodes', '2']),
+    ]);
+    assert.deepEqual(race.map((r) => r.status).sort(), [0, 2], JSON.stringify(race));
+    assert.equal(readLab(a)?.phase, 'ready');
     labUp(b, ['--nodes', '2', '--zones', '1', '--backend', 'vxlan', '--proxy', 'nftables']);
     const la = readLab(a)!;
     const lb = readLab(b)!;
