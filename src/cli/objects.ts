@@ -1,11 +1,8 @@
 // `podnet apply`, `podnet get`, `podnet delete`: cluster objects in and out, kubectl's way.
+// Parsing, validation and tables are imported when a verb runs, so other verbs start small.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, kindByAlias, kindByName, type KindInfo } from '../api/kinds.js';
-import { parseDocuments, parseManifests, toYaml } from '../api/manifest.js';
-import { ImmutableFieldError, mergeForApply } from '../api/merge.js';
-import { schedulePods } from '../api/schedule.js';
-import { objectTable } from '../api/table.js';
 import type { ClusterNetwork, KubeObject, Node, Pod, Service } from '../api/types.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import { resolveStoreUrl } from './context.js';
@@ -57,6 +54,8 @@ async function prepareApply(
   network: ClusterNetwork['spec'],
 ): Promise<KubeObject[]> {
   const { getObject, listObjects } = await import('../store/objects.js');
+  const { ImmutableFieldError, mergeForApply } = await import('../api/merge.js');
+  const { schedulePods } = await import('../api/schedule.js');
   const errors: string[] = [];
   const existing = new Map<KubeObject, KubeObject | undefined>();
   for (const obj of objects) {
@@ -106,6 +105,7 @@ async function apply(cmd: Command, file: string, namespace: string | undefined):
   const { text, source } = readManifest(file);
   await withStore(cmd, async (store) => {
     const { applyObject, getClusterNetwork } = await import('../store/objects.js');
+    const { parseManifests } = await import('../api/manifest.js');
     const network = await getClusterNetwork(store);
     let parsed;
     try {
@@ -151,6 +151,8 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
   const ns = info.namespaced ? (opts.namespace ?? DEFAULT_NAMESPACE) : undefined;
   await withStore(cmd, async (store) => {
     const { getObject, listObjects } = await import('../store/objects.js');
+    const { toYaml } = await import('../api/manifest.js');
+    const { objectTable } = await import('../api/table.js');
     let objects: KubeObject[];
     if (name !== undefined) {
       const obj = await getObject(store, info.kind, ns, name);
@@ -194,7 +196,8 @@ interface Target {
 }
 
 /** The objects a `delete -f` manifest names (kind, namespace, name are all it needs). */
-function targetsFromFile(file: string, namespace: string | undefined): Target[] {
+async function targetsFromFile(file: string, namespace: string | undefined): Promise<Target[]> {
+  const { parseDocuments } = await import('../api/manifest.js');
   const { text, source } = readManifest(file);
   const docs = parseDocuments(text, source);
   return docs.map((doc, i) => {
@@ -218,7 +221,7 @@ async function del(
   if (opts.filename !== undefined) {
     if (args.length > 0)
       throw new UsageError('delete: give either -f FILE or KIND NAME..., not both');
-    targets = targetsFromFile(opts.filename, opts.namespace);
+    targets = await targetsFromFile(opts.filename, opts.namespace);
   } else {
     const [kindWord, ...names] = args;
     if (!kindWord || names.length === 0) {

@@ -8,11 +8,19 @@ export async function openStore(url: string): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = resolve(url.slice('sqlite:'.length));
     if (path === '' || url === 'sqlite:') {
+      if (url.startsWith('etcd:')) {
+        const { EtcdStore } = await import('./etcd.js');
+        return new EtcdStore(url);
+      }
       throw new UsageError(`store ${url}: give a file, e.g. sqlite:/var/lib/podnet/store.db`);
     }
     mkdirSync(dirname(path), { recursive: true });
     const { SqliteStore } = await import('./sqlite.js');
     return new SqliteStore(path);
+  }
+  if (url.startsWith('etcd:')) {
+    const { EtcdStore } = await import('./etcd.js');
+    return new EtcdStore(url);
   }
   throw new UsageError(
     `store ${url}: unknown kind of store: use sqlite:PATH or etcd:HOST:PORT[,HOST:PORT...]`,

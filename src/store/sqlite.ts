@@ -430,10 +430,11 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Removes history before `revision` (etcd's meaning); meta `compacted` is the last removed. */
   private compactLocked(revision: number): void {
-    if (revision <= this.compactedRevision()) return;
-    this.db.prepare(`DELETE FROM log WHERE revision <= ?`).run(revision);
-    this.db.prepare(`UPDATE meta SET value = ? WHERE name = 'compacted'`).run(revision);
+    if (revision - 1 <= this.compactedRevision()) return;
+    this.db.prepare(`DELETE FROM log WHERE revision < ?`).run(revision);
+    this.db.prepare(`UPDATE meta SET value = ? WHERE name = 'compacted'`).run(revision - 1);
   }
 
   async close(): Promise<void> {
@@ -448,6 +449,6 @@ export class SqliteStore implements Store {
 function compactedError(from: number, compacted: number): StoreWatchError {
   return new StoreWatchError(
     'compacted',
-    `revision ${from} is compacted (history kept after ${compacted}): list again and watch from there`,
+    `revision ${from} is compacted (history starts at ${compacted + 1}): list again and watch from there`,
   );
 }

@@ -83,7 +83,7 @@ export interface Store {
   keepAlive(lease: string): Promise<void>;
   revokeLease(lease: string): Promise<void>;
   /**
-   * Forgets the change history up to and including `revision`: a watch from there on is told
+   * Forgets the change history before `revision`: a watch from an earlier revision is told
    * `compacted`. Backends also compact on their own; this makes it happen now.
    */
   compact(revision: number): Promise<void>;
