@@ -158,7 +158,7 @@ export function registerLab(program: Command): void {
     .argument('<command...>', 'command and arguments (after --)')
     .action(async (pod: string, command: string[], opts, cmd: Command) => {
       requireRoot('podnet lab exec');
-      const [{ findPodRecord }, { execInNetns }] = await Promise.all([
+      const [{ findPodRecord, execEnv }, { execInNetns }] = await Promise.all([
         import('../lab/pods.js'),
         import('../kernel/processes.js'),
       ]);
@@ -169,7 +169,7 @@ export function registerLab(program: Command): void {
           `pod ${opts.namespace}/${pod} is not running in lab ${lab.name} (see 'podnet get pods -n ${opts.namespace}')`,
         );
       }
-      process.exitCode = execInNetns(record.netns, command);
+      process.exitCode = execInNetns(record.netns, command, execEnv(record, lab.stateDir));
     });
 
   lab

@@ -136,8 +136,8 @@ export function listensOnTcp(pid: number, hostPort: string): boolean {
  * the namespace's /etc/netns files such as resolv.conf apply). Returns its exit code; a
  * signal becomes 128 + its number, as a shell reports it.
  */
-export function execInNetns(netns: string, argv: string[]): number {
-  const r = spawnSync('ip', ['netns', 'exec', netns, ...argv], { stdio: 'inherit' });
+export function execInNetns(netns: string, argv: string[], env?: NodeJS.ProcessEnv): number {
+  const r = spawnSync('ip', ['netns', 'exec', netns, ...argv], { stdio: 'inherit', env });
   if (r.error) throw new OperationError(`could not run ${argv[0]}: ${r.error.message}`);
   if (r.status !== null) return r.status;
   const signo = r.signal ? (osConstants.signals[r.signal] ?? 0) : 0;

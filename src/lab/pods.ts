@@ -32,7 +32,7 @@ import {
 import { cniPath, netConfDir } from './network.js';
 import { repoBinDir } from './paths.js';
 import { podNetns } from './plan.js';
-import type { LabState } from './state.js';
+import { readLabState, type LabState } from './state.js';
 import { findProcess, listProcesses, startProcess, stopProcesses } from './supervisor.js';
 
 /** What a pod runner knows about the host it runs pods on. */
@@ -312,4 +312,21 @@ export async function restartExitedContainers(
     restarted.push(c.name);
   }
   return restarted;
+}
+
+/**
+ * The environment `lab exec` gives a command in a pod, like `kubectl exec` gives the
+ * container's: the pod's identity, the lab's store and `podnet` on PATH.
+ */
+export function execEnv(record: PodRecord, labDir: string): NodeJS.ProcessEnv {
+  const state = readLabState(labDir);
+  return {
+    ...process.env,
+    PATH: `${repoBinDir()}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+    POD_NAME: record.name,
+    POD_NAMESPACE: record.namespace,
+    POD_IP: record.podIP ?? '',
+    NODE_NAME: record.node,
+    ...(state ? { PODNET_STORE: state.hostStoreUrl, PODNET_LAB: state.name } : {}),
+  };
 }

@@ -103,7 +103,7 @@ function claimStateDir(plan: LabPlan, name: string): void {
 }
 
 /** Namespaces, sysctls, then links: a handful of processes whatever the number of hosts. */
-export async function buildTopology(plan: LabPlan): Promise<void> {
+async function buildTopology(plan: LabPlan): Promise<void> {
   await addNetns([plan.underlayNetns, ...plan.hosts.map((h) => h.netns)]);
   // Sysctls first, so interfaces created next inherit the `default` values.
   await Promise.all([

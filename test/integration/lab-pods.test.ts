@@ -10,6 +10,7 @@ import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervis
 import type { LabState } from '../../src/lab/state.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import {
+  PODNET,
   labDown,
   labUp,
   podnet,
@@ -122,6 +123,12 @@ describe('lab pods', () => {
       'nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n',
     );
     assert.equal(exec('web', ['sh', '-c', 'exit 7']).status, 7);
+    const env = exec('web', [
+      'sh',
+      '-c',
+      'echo $POD_NAME $POD_NAMESPACE $POD_IP $(command -v podnet)',
+    ]);
+    assert.equal(env.stdout.trim(), `web default ${ip} ${PODNET}`);
     const missing = exec('nope', ['true']);
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /pod default\/nope is not running/);
