@@ -26,8 +26,13 @@ deps: .stamps/debian .stamps/npm
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps
+build: deps dist/bin/podnet-cni
 	npx tsc -p tsconfig.json
+
+# The CNI plugin runtimes exec per pod: a small C client of the node agent (src/cni/shim/).
+dist/bin/podnet-cni: src/cni/shim/podnet-cni.c
+	@mkdir -p dist/bin
+	cc -O2 -Wall -Wextra -o $@ $<
 
 lint: build
 	npx eslint .

@@ -1,13 +1,20 @@
 // The verb groups of `podnet`, one file each. Add a verb group here and nowhere else.
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerCni } from './cni.js';
 import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
 import { registerServeEcho } from './serve-echo.js';
 
 type Register = (program: Command) => void;
 
-const verbGroups: Register[] = [registerAgent, registerObjects, registerLab, registerServeEcho];
+const verbGroups: Register[] = [
+  registerAgent,
+  registerObjects,
+  registerCni,
+  registerLab,
+  registerServeEcho,
+];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbGroups) register(program);

@@ -1,58 +1,54 @@
-// The CNI network configuration each lab host's pod runner uses, written where a runtime
-// looks for it (`<host state>/net.d/10-podnet.conflist`, the lab's /etc/cni/net.d).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// The CNI set-up of each lab host, as on a real host: podnet's plugin installed where the
+// runtime looks for plugins (`<lab>/cni/bin/podnet`, the lab's /opt/cni/bin) and its network
+// configuration where the runtime looks for configs (`<host state>/net.d/10-podnet.conflist`,
+// the host's /etc/cni/net.d), pointed at the host's own agent socket.
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
+import { CONFLIST_FILE, podnetConflist } from '../cni/conflist.js';
+import { PLUGIN_TYPE } from '../cni/config.js';
+import { OperationError } from '../util/errors.js';
 import type { NetworkConfigList } from './cni-runtime.js';
 import type { HostPlan } from './plan.js';
+import { repoBinDir } from './paths.js';
 
 export function netConfDir(hostStateDir: string): string {
   return join(hostStateDir, 'net.d');
-}
-
-/**
- * Where the lab's runtime looks for plugins: the lab's own plugin directory (where podnet's
- * plugin is installed as `podnet`, as on a real host's /opt/cni/bin), then Debian's.
- */
-export function cniPath(labDir: string): string[] {
-  return [cniBinDir(labDir), '/usr/lib/cni', '/opt/cni/bin'];
 }
 
 export function cniBinDir(labDir: string): string {
   return join(labDir, 'cni', 'bin');
 }
 
-/**
- * Stand-in until podnet's own plugin is in: Debian's reference `ptp` with `host-local` IPAM on
- * the host's /24 of the cluster CIDR (node-i gets 10.244.i.0/24), IPAM state kept in the lab.
- */
-export function standInNetwork(host: HostPlan): NetworkConfigList {
-  const { dnsIP, domain } = DEFAULT_CLUSTER_NETWORK;
-  return {
-    cniVersion: '1.0.0',
-    name: 'podnet',
-    plugins: [
-      {
-        type: 'ptp',
-        mtu: 1500,
-        ipMasq: false,
-        ipam: {
-          type: 'host-local',
-          ranges: [[{ subnet: `10.244.${host.index}.0/24` }]],
-          routes: [{ dst: '0.0.0.0/0' }],
-          dataDir: join(host.stateDir, 'cni-ipam'),
-        },
-        dns: { nameservers: [dnsIP], domain, options: ['ndots:5'] },
-      },
-    ],
-  };
+/** Where the lab's runtime looks for plugins: the lab's own directory, then Debian's. */
+export function cniPath(labDir: string): string[] {
+  return [cniBinDir(labDir), '/usr/lib/cni', '/opt/cni/bin'];
 }
 
-/** The one place that picks the lab's pod network (swap in podnet's conflist here). */
-export const labNetwork = standInNetwork;
+/** The network every lab host's pods join: podnet's plugin, talking to the host's agent. */
+export function labNetwork(host: HostPlan): NetworkConfigList {
+  return podnetConflist({ agentSocket: host.agentSocket });
+}
 
 export function writeNetwork(host: HostPlan, list: NetworkConfigList): void {
   const dir = netConfDir(host.stateDir);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, '10-podnet.conflist'), `${JSON.stringify(list, null, 2)}\n`);
+  writeFileSync(join(dir, CONFLIST_FILE), `${JSON.stringify(list, null, 2)}\n`);
+}
+
+/** The plugin binary `make build` compiles (the C client of the agent's CNI socket). */
+export function pluginBuild(): string {
+  return join(repoBinDir(), '..', 'dist', 'bin', 'podnet-cni');
+}
+
+/** Installs podnet's plugin for the lab's runtime: a link to this repo's build. */
+export function installPlugin(labDir: string): void {
+  const build = pluginBuild();
+  if (!existsSync(build)) {
+    throw new OperationError(`${build} is missing: build it with 'make build'`);
+  }
+  const dir = cniBinDir(labDir);
+  mkdirSync(dir, { recursive: true });
+  const plugin = join(dir, PLUGIN_TYPE);
+  rmSync(plugin, { force: true });
+  symlinkSync(build, plugin);
 }

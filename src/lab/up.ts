@@ -6,9 +6,9 @@ import type { Logger } from '../util/log.js';
 import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
 import { ipBatch } from '../kernel/links.js';
-import { isRunning, listensOnTcp } from '../kernel/processes.js';
+import { isRunning } from '../kernel/processes.js';
 import { openStore } from '../store/open.js';
-import { applyObject } from '../store/objects.js';
+import { applyObject, listObjects } from '../store/objects.js';
 import {
   HOST_SYSCTLS,
   UNDERLAY_SYSCTLS,
@@ -24,9 +24,10 @@ import { readLabState, stateFromPlan, writeLabState, type LabState } from './sta
 import { startProcess, type ProcessRecord } from './supervisor.js';
 import { clusterNetworkFor } from './cluster.js';
 import { startLabEtcd } from './etcd.js';
-import { labNetwork, writeNetwork } from './network.js';
+import { installPlugin, labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
+import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
 
 export interface UpRequest {
@@ -54,13 +55,14 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     );
   }
   claimStateDir(plan, req.name);
-  for (const h of plan.hosts) {
-    mkdirSync(h.stateDir, { recursive: true });
-    writeNetwork(h, labNetwork(h));
-  }
   const state = stateFromPlan(plan, req.ownerPid);
   writeLabState(state);
   try {
+    installPlugin(plan.stateDir);
+    for (const h of plan.hosts) {
+      mkdirSync(h.stateDir, { recursive: true });
+      writeNetwork(h, labNetwork(h));
+    }
     await buildTopology(plan);
     req.log.info({ hosts: plan.hosts.length }, 'topology built');
     if (plan.options.store === 'etcd') {
@@ -72,7 +74,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     const started = await Promise.all(
       plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
     );
-    await waitUp(plan, started.flat(), req.readyTimeoutMs ?? 60_000);
+    await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
     state.phase = 'ready';
     writeLabState(state);
     return state;
@@ -167,24 +169,36 @@ function startKubelet(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
 }
 
 /**
- * The cluster is up when every process started is still running and every agent listens on
- * its metrics address inside its host namespace.
+ * The cluster is ready when every Node object says Ready=True (each agent's node controller
+ * sets it once all its controllers are). Any lab process exiting meanwhile is a failure.
  */
-async function waitUp(plan: LabPlan, procs: ProcessRecord[], timeoutMs: number): Promise<void> {
-  const metricsOf = new Map(plan.hosts.map((h) => [`agent-${h.name}`, h.metricsAddress]));
-  const pending = new Set(procs.filter((p) => metricsOf.has(p.id)));
-  const done = await pollUntil(() => {
-    for (const p of procs) {
-      if (!isRunning(p)) {
-        throw new OperationError(`${p.id} exited: ${lastLine(p.log)} (log: ${p.log})`);
+async function waitReady(
+  plan: LabPlan,
+  storeUrl: string,
+  procs: ProcessRecord[],
+  timeoutMs: number,
+): Promise<void> {
+  const store = await openStore(storeUrl);
+  try {
+    let waiting: string[] = [];
+    const done = await pollUntil(async () => {
+      for (const p of procs) {
+        if (!isRunning(p)) {
+          throw new OperationError(`${p.id} exited: ${lastLine(p.log)} (log: ${p.log})`);
+        }
       }
+      const { items } = await listObjects(store, 'Node');
+      waiting = nodesNotReady(
+        items,
+        plan.hosts.map((h) => h.name),
+      );
+      return waiting.length === 0 ? true : undefined;
+    }, timeoutMs);
+    if (!done) {
+      throw new OperationError(`not ready after ${timeoutMs / 1000}s: ${waiting.join(', ')}`);
     }
-    for (const a of pending) if (listensOnTcp(a.pid, metricsOf.get(a.id)!)) pending.delete(a);
-    return pending.size === 0 ? true : undefined;
-  }, timeoutMs);
-  if (!done) {
-    const names = [...pending].map((a) => a.id).join(', ');
-    throw new OperationError(`not ready after ${timeoutMs / 1000}s: ${names}`);
+  } finally {
+    await store.close();
   }
 }
 

@@ -12,6 +12,8 @@ import {
   zoneOf,
 } from '../../src/lab/plan.js';
 import { UsageError } from '../../src/util/errors.js';
+import { nodesNotReady } from '../../src/lab/ready.js';
+import type { Node } from '../../src/api/types.js';
 
 test('lab plan: hosts are dealt round-robin over the zones', () => {
   assert.deepEqual(
@@ -94,4 +96,24 @@ test('lab plan: a lab owns exactly its underlay, hosts and pods', () => {
   assert.ok(!ownsNetns('lab', 'lab-x-node-1'));
   assert.ok(!ownsNetns('lab', 'other-underlay'));
   assert.ok(!ownsNetns('lab', 'lab-nodes'));
+});
+
+test('lab readiness: every host has a Node whose Ready condition is True', () => {
+  const node = (name: string, status?: 'True' | 'False'): Node => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name },
+    spec: {},
+    ...(status ? { status: { conditions: [{ type: 'Ready', status }] } } : {}),
+  });
+  const hosts = ['node-1', 'node-2', 'node-3'];
+  assert.deepEqual(
+    nodesNotReady([node('node-1', 'True'), node('node-2', 'True'), node('node-3', 'True')], hosts),
+    [],
+  );
+  assert.deepEqual(nodesNotReady([node('node-1', 'True'), node('node-2', 'False')], hosts), [
+    'node-2 (Ready=False)',
+    'node-3 (no Node object yet)',
+  ]);
+  assert.deepEqual(nodesNotReady([node('node-1')], ['node-1']), ['node-1 (Ready=unknown)']);
 });

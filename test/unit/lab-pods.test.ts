@@ -4,7 +4,7 @@ import type { Pod } from '../../src/api/types.js';
 import { cniArgs, cniEnv, pluginStdin, podIPOf } from '../../src/lab/cni-runtime.js';
 import { podActions, runningStatus, statusUpToDate } from '../../src/lab/kubelet.js';
 import { containerIdOf, podEnv, podResolvConf, type PodRecord } from '../../src/lab/pods.js';
-import { standInNetwork } from '../../src/lab/network.js';
+import { labNetwork } from '../../src/lab/network.js';
 import { DEFAULT_LAB_OPTIONS, planLab } from '../../src/lab/plan.js';
 
 function pod(name: string, uid = `uid-${name}`, namespace = 'default'): Pod {
@@ -70,12 +70,11 @@ test('cni runtime: each plugin gets its entry with the list name, version and pr
   assert.equal(podIPOf({ cniVersion: '1.0.0', ips: [{ address: 'fd00::2/64' }] }), undefined);
 });
 
-test('pods: the stand-in network gives node-i the subnet 10.244.i.0/24', () => {
+test("pods: each host's pods join podnet's network through the host's own agent socket", () => {
   const plan = planLab('/l', 'lab', DEFAULT_LAB_OPTIONS);
-  const net = standInNetwork(plan.hosts[1]!);
-  const ipam = net.plugins[0]!.ipam as { ranges: { subnet: string }[][]; dataDir: string };
-  assert.equal(ipam.ranges[0]![0]!.subnet, '10.244.2.0/24');
-  assert.equal(ipam.dataDir, '/l/lab/hosts/node-2/cni-ipam');
+  assert.deepEqual(labNetwork(plan.hosts[1]!).plugins, [
+    { type: 'podnet', agentSocket: '/l/lab/hosts/node-2/agent.sock' },
+  ]);
 });
 
 test('pods: resolv.conf points at the cluster DNS with the Kubernetes search path', () => {
