@@ -49,8 +49,9 @@ integration: build
 
 test: lint unit integration
 
+# Interim body until the demo issue: a lab, two pods on two hosts, HTTP between them.
 demo: build
-	bin/podnet demo
+	examples/lab-demo.sh
 
 bench: build
 	@for b in dist/bench/*.js; do echo "== $$b"; node $$b || exit 1; done

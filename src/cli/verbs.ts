@@ -2,11 +2,19 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerCni } from './cni.js';
+import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
+import { registerServeEcho } from './serve-echo.js';
 
 type Register = (program: Command) => void;
 
-const verbGroups: Register[] = [registerAgent, registerObjects, registerCni];
+const verbGroups: Register[] = [
+  registerAgent,
+  registerObjects,
+  registerCni,
+  registerLab,
+  registerServeEcho,
+];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbGroups) register(program);
