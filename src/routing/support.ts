@@ -1,0 +1,17 @@
+// Refuses a backend this kernel cannot run, before anything is programmed, naming the missing
+// kernel option rather than leaving the kernel's "Unknown device type" to be puzzled over.
+import { kernelConfig, probeIpip } from '../kernel/features.js';
+import { UsageError } from '../util/errors.js';
+import type { BackendDriver } from './desired.js';
+
+export async function checkBackendSupport(driver: BackendDriver): Promise<void> {
+  if (driver.needs !== 'ipip') return;
+  const probe = await probeIpip();
+  if (probe.ok) return;
+  const config = kernelConfig('NET_IPIP');
+  const seen = config === undefined ? '' : `, /proc/config.gz: CONFIG_NET_IPIP=${config}`;
+  throw new UsageError(
+    `backend ${driver.name}: this kernel has no IP-in-IP support (CONFIG_NET_IPIP is not enabled;` +
+      ` ip link add type ipip: ${probe.detail}${seen}); use backend vxlan or auto instead`,
+  );
+}
