@@ -2,7 +2,7 @@
 // namespace with one bridge per zone that also routes between zones (zone z: 172.31.z.0/24,
 // router .254), host namespaces with eth0 on their zone's bridge, and pod namespaces wired to
 // their host the way a ptp CNI plugin does (pod /32, host-side /32 route, gateway .1 onlink).
-import { exec as execCb, execFileSync } from 'node:child_process';
+import { exec as execCb, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Node } from '../../src/api/types.js';
 import { deleteNamespace, uniqueName } from './names.js';
@@ -180,4 +180,48 @@ export async function tcpTransfer(from: TestPod, to: TestPod, bytes: number): Pr
     `ip netns exec ${from.ns} node -e "const c=require('net').connect(${port},'${to.ip}',()=>{c.end(Buffer.alloc(${bytes},7))});c.on('error',e=>{console.error(e.message);process.exit(1)})"`,
   );
   return Number((await server).trim());
+}
+
+/**
+ * Keeps one TCP connection from pod `from` to pod `to` busy for `seconds` (1 KB every 10 ms)
+ * and resolves with the bytes received and the longest silence the receiver saw.
+ */
+export async function tcpStream(
+  from: TestPod,
+  to: TestPod,
+  seconds: number,
+): Promise<{ bytes: number; maxGapMs: number }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = shAsync(
+    `ip netns exec ${to.ns} node -e "let n=0,last=0,gap=0;const s=require('net').createServer(c=>{last=Date.now();c.on('data',d=>{const t=Date.now();gap=Math.max(gap,t-last);last=t;n+=d.length});c.on('end',()=>{console.log(JSON.stringify({bytes:n,maxGapMs:gap}));s.close()})}).listen(${port});setTimeout(()=>process.exit(3),${(seconds + 30) * 1000}).unref()"`,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  await shAsync(
+    `ip netns exec ${from.ns} node -e "const c=require('net').connect(${port},'${to.ip}',()=>{const t=setInterval(()=>c.write(Buffer.alloc(1024,1)),10);setTimeout(()=>{clearInterval(t);c.end()},${seconds * 1000})});c.on('error',e=>{console.error(e.message);process.exit(1)})"`,
+  );
+  return JSON.parse(await server) as { bytes: number; maxGapMs: number };
+}
+
+/**
+ * Watches a host's podnet kernel objects (routes with proto 80, anything on pn-vxlan, FDB
+ * entries) with `ip monitor`/`bridge monitor`; stop() returns the events seen.
+ */
+export function watchKernel(ns: string): { stop(): Promise<string[]> } {
+  const procs = [
+    spawn('ip', ['-n', ns, 'monitor', 'route', 'neigh', 'link', 'address'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+    spawn('bridge', ['-n', ns, 'monitor', 'fdb'], { stdio: ['ignore', 'pipe', 'ignore'] }),
+  ];
+  const lines: string[] = [];
+  for (const p of procs) {
+    p.stdout.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)));
+  }
+  return {
+    async stop() {
+      await new Promise((r) => setTimeout(r, 300));
+      for (const p of procs) p.kill();
+      return lines.filter((l) => /proto 80|pn-vxlan|pn-ipip|self permanent/.test(l));
+    },
+  };
 }
