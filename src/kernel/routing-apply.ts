@@ -3,6 +3,7 @@
 // one `sysctl -w`), never a process per route. `-force` lets independent lines go through
 // when one fails; the failures are reported together and retried on the next reconcile.
 import { run } from './exec.js';
+import { runIproute } from './iproute.js';
 import type { Change } from './netobjects.js';
 import { renderChange, type Command, type Tool } from './routing-render.js';
 import { OperationError } from '../util/errors.js';
@@ -19,11 +20,17 @@ export async function applyChanges(
   const groups = groupByTool(changes.flatMap(renderChange));
   const failures: string[] = [];
   for (const group of groups) {
-    const result = await run(argvFor(group.tool, group.lines), {
-      netns: opts.netns,
-      input: group.tool === 'sysctl' ? undefined : group.lines.join('\n') + '\n',
-      okCodes: [1, 255],
-    });
+    const runOpts = { netns: opts.netns, okCodes: [1, 255] };
+    const result =
+      group.tool === 'sysctl'
+        ? await run(
+            ['sysctl', '-q', '-w', ...group.lines.map((l) => l.replace(/^-w /, ''))],
+            runOpts,
+          )
+        : await runIproute(group.tool, ['-force', '-batch', '-'], {
+            ...runOpts,
+            input: group.lines.join('\n') + '\n',
+          });
     if (result.code !== 0) failures.push(...explain(group, result.stderr));
   }
   if (failures.length > 0) {
@@ -45,11 +52,6 @@ function groupByTool(commands: Command[]): Group[] {
     else groups.push({ tool: c.tool, lines: [c.line] });
   }
   return groups;
-}
-
-function argvFor(tool: Tool, lines: string[]): string[] {
-  if (tool === 'sysctl') return ['sysctl', '-q', '-w', ...lines.map((l) => l.replace(/^-w /, ''))];
-  return [tool, '-force', '-batch', '-'];
 }
 
 /** Pairs each "Command failed -:N" with the line it refers to and the kernel's reason. */

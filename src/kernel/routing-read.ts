@@ -11,6 +11,7 @@ import type {
 } from './netobjects.js';
 import { PODNET_ROUTE_PROTO } from './netobjects.js';
 import { run } from './exec.js';
+import { runIproute } from './iproute.js';
 import { OperationError } from '../util/errors.js';
 
 export interface ReadOptions {
@@ -59,7 +60,7 @@ interface BridgeFdb {
 }
 
 export async function readHostState(opts: ReadOptions): Promise<HostState> {
-  const { stdout } = await run(['ip', '-j', '-d', '-batch', '-'], {
+  const { stdout } = await runIproute('ip', ['-j', '-d', '-batch', '-'], {
     netns: opts.netns,
     input: `route show proto ${PODNET_ROUTE_PROTO}\naddr show\nneigh show nud permanent\n`,
   });
@@ -75,7 +76,7 @@ export async function readHostState(opts: ReadOptions): Promise<HostState> {
   const fdb: FdbEntry[] = [];
   for (const link of links.filter((l) => l.kind === 'vxlan')) {
     const entries = JSON.parse(
-      (await run(['bridge', '-j', 'fdb', 'show', 'dev', link.name], { netns: opts.netns }))
+      (await runIproute('bridge', ['-j', 'fdb', 'show', 'dev', link.name], { netns: opts.netns }))
         .stdout || '[]',
     ) as BridgeFdb[];
     for (const e of entries) {

@@ -1,12 +1,14 @@
 // Keeps one host's routing in line with the cluster: reconciles on every trigger (a Node
 // changed, the backend changed) and on a period, so that objects someone deleted by hand come
 // back. Triggers arriving during a reconcile fold into one more run; runs never overlap.
+// A trigger diffs against what the last reconcile left in the kernel (no listing: a joining
+// node costs two short batches); the periodic run and any run after an error read the kernel.
 import type { Node } from '../api/types.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { renderCommands } from '../kernel/routing-render.js';
 import { backendDriver } from './backends/registry.js';
-import { reconcileHost, type ReconcileResult } from './reconcile.js';
+import { reconcileHost, type KernelView, type ReconcileResult } from './reconcile.js';
 import { checkBackendSupport } from './support.js';
 
 export interface RoutingSnapshot {
@@ -33,6 +35,10 @@ export class RoutingLoop {
   private stopped = false;
   private readonly supported = new Set<string>();
   private lastProblems = '';
+  /** The kernel as the last successful reconcile left it (undefined after a failure). */
+  private view?: KernelView;
+  /** The next run reads the kernel instead of trusting `view`. */
+  private readNext = true;
 
   constructor(private readonly opts: RoutingLoopOptions) {}
 
@@ -41,9 +47,10 @@ export class RoutingLoop {
     this.timer = setInterval(() => this.trigger('period'), this.opts.periodMs);
   }
 
-  /** Asks for a reconcile soon; `reason` is logged with it. */
+  /** Asks for a reconcile soon; `reason` is logged with it ('period' reads the kernel). */
   trigger(reason: string): void {
     if (this.stopped) return;
+    if (reason === 'period' || reason === 'start') this.readNext = true;
     this.pending ??= reason;
     if (!this.running) this.running = this.drain();
   }
@@ -76,13 +83,20 @@ export class RoutingLoop {
     try {
       const snapshot = this.opts.snapshot();
       await this.ensureSupported(snapshot.backend);
-      const result = await reconcileHost({
-        nodes: snapshot.nodes,
-        selfName: this.opts.selfName,
-        backend: snapshot.backend,
-        vtepMac: this.opts.vtepMac,
-        netns: this.opts.netns,
-      });
+      const known = this.readNext ? undefined : this.view;
+      this.readNext = false;
+      this.view = undefined;
+      const result = await reconcileHost(
+        {
+          nodes: snapshot.nodes,
+          selfName: this.opts.selfName,
+          backend: snapshot.backend,
+          vtepMac: this.opts.vtepMac,
+          netns: this.opts.netns,
+        },
+        known,
+      );
+      this.view = result.after;
       this.report(result, snapshot.backend, reason);
       this.opts.onResult?.(result, reason, seconds());
     } catch (err) {

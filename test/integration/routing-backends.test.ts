@@ -30,6 +30,10 @@ function topology(zones: number[], podMTU: number): Topology {
 
 test('routing: host-gw in one zone: every pod reaches every other pod by plain routes', async () => {
   const topo = topology([1, 1, 1], 1500);
+  // Hosts start the way a fresh machine may: no forwarding, strict reverse-path filtering.
+  for (const h of topo.hosts) {
+    sh(`ip netns exec ${h.ns} sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.rp_filter=1`);
+  }
   const cluster = startCluster(topo, 'host-gw');
   try {
     await cluster.settle();

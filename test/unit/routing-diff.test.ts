@@ -5,6 +5,7 @@ import { renderCommands } from '../../src/kernel/routing-render.js';
 import { backendDriver } from '../../src/routing/backends/registry.js';
 import type { DesiredState } from '../../src/routing/desired.js';
 import { diffState } from '../../src/routing/diff.js';
+import { stateAfter } from '../../src/routing/expected.js';
 import { splitHosts } from '../../src/routing/peers.js';
 import { makeNode } from '../helpers/routing-nodes.js';
 
@@ -176,4 +177,14 @@ test('routing: a hand-deleted route is added back, a foreign podnet route remove
     'ip route add 10.244.2.0/24 via 172.31.1.2 dev eth0 proto 80',
     'ip route del 10.244.9.0/24 via 172.31.1.9 dev eth0 proto 80',
   ]);
+});
+
+test('routing: the state a diff leaves behind diffs to nothing (the loop trusts it between reads)', () => {
+  for (const backend of ['host-gw', 'vxlan', 'ipip', 'auto']) {
+    for (const from of [empty, asActual(desired('vxlan', allNodes.slice(0, 2)))]) {
+      const state = desired(backend);
+      const changes = diffState(state, from);
+      assert.deepEqual(diffState(state, stateAfter(state, from, changes)), [], backend);
+    }
+  }
 });
