@@ -1,6 +1,7 @@
 // Hosts as routing sees them: the fields of a Node that decide how to reach its pods.
 import { ANNOTATION_VTEP_MAC, LABEL_ZONE, type Node } from '../api/types.js';
 import { numberToIp, parseCidr } from './ipv4.js';
+import { isMac } from './vtep.js';
 
 export interface Host {
   name: string;
@@ -27,11 +28,9 @@ export function hostFromNode(node: Node): Host | undefined {
     podCIDR,
     ip,
     zone: node.metadata.labels?.[LABEL_ZONE],
-    vtepMac: mac && MAC.test(mac) ? mac : undefined,
+    vtepMac: mac && isMac(mac) ? mac : undefined,
   };
 }
-
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 function canonicalCidr(cidr: string | undefined): string | undefined {
   if (!cidr) return undefined;

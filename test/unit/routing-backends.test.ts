@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { backendDriver, BACKEND_NAMES } from '../../src/routing/backends/registry.js';
 import type { BackendInput } from '../../src/routing/desired.js';
 import { hostFromNode, splitHosts } from '../../src/routing/peers.js';
+import { isMac, vtepMacFrom } from '../../src/routing/vtep.js';
 import { makeNode } from '../helpers/routing-nodes.js';
 
 const underlay = { dev: 'eth0', address: '172.31.1.1', prefixLength: 24, mtu: 1500 };
@@ -125,4 +126,11 @@ test('routing: auto goes direct inside the zone and through VXLAN across', () =>
     { dev: 'pn-vxlan', ip: '10.244.3.0', mac: '02:00:00:00:00:03' },
   ]);
   assert.deepEqual(state.problems, []);
+});
+
+test('routing: VTEP MACs are unicast and locally administered', () => {
+  assert.equal(vtepMacFrom(new Uint8Array([0xff, 1, 2, 3, 4, 5])), 'fe:01:02:03:04:05');
+  assert.equal(vtepMacFrom(new Uint8Array([0, 0xab, 0, 0, 0, 0x10])), '02:ab:00:00:00:10');
+  assert.ok(isMac('02:ab:00:00:00:10'));
+  assert.ok(!isMac('02:AB:00:00:00'));
 });
