@@ -3,14 +3,26 @@
 // TODO(merge): switch to src/ipam/cidr.ts once it is in main.
 
 export function ipToNumber(ip: string): number {
-  const parts = ip.split('.');
-  if (parts.length !== 4) throw new Error(`${ip} is not an IPv4 address`);
+  // Hand-rolled: this runs for every peer on every reconcile.
   let n = 0;
-  for (const p of parts) {
-    const octet = Number(p);
-    if (!/^\d{1,3}$/.test(p) || octet > 255) throw new Error(`${ip} is not an IPv4 address`);
-    n = n * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46; // a final '.'
+    if (c >= 48 && c <= 57 && digits < 3) {
+      octet = octet * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && digits > 0 && octet <= 255) {
+      n = n * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      throw new Error(`${ip} is not an IPv4 address`);
+    }
   }
+  if (dots !== 4) throw new Error(`${ip} is not an IPv4 address`);
   return n;
 }
 
@@ -25,7 +37,8 @@ export function parseCidr(cidr: string): { base: number; prefix: number } {
     throw new Error(`${cidr} is not an IPv4 CIDR`);
   }
   const size = 2 ** (32 - prefix);
-  return { base: ipToNumber(ip) - (ipToNumber(ip) % size), prefix };
+  const n = ipToNumber(ip);
+  return { base: n - (n % size), prefix };
 }
 
 /** The network address of a CIDR: `10.244.3.0` for `10.244.3.0/24`. */

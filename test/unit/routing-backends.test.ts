@@ -4,6 +4,7 @@ import { backendDriver, BACKEND_NAMES } from '../../src/routing/backends/registr
 import type { BackendInput } from '../../src/routing/desired.js';
 import { hostFromNode, splitHosts } from '../../src/routing/peers.js';
 import { isMac, vtepMacFrom } from '../../src/routing/vtep.js';
+import { ipToNumber, networkAddress, sameSubnet } from '../../src/routing/ipv4.js';
 import { makeNode } from '../helpers/routing-nodes.js';
 
 const underlay = { dev: 'eth0', address: '172.31.1.1', prefixLength: 24, mtu: 1500 };
@@ -133,4 +134,22 @@ test('routing: VTEP MACs are unicast and locally administered', () => {
   assert.equal(vtepMacFrom(new Uint8Array([0, 0xab, 0, 0, 0, 0x10])), '02:ab:00:00:00:10');
   assert.ok(isMac('02:ab:00:00:00:10'));
   assert.ok(!isMac('02:AB:00:00:00'));
+});
+
+test('routing: IPv4 parsing accepts dotted quads only', () => {
+  assert.equal(ipToNumber('10.244.3.7'), 0x0af40307);
+  assert.equal(ipToNumber('255.255.255.255'), 0xffffffff);
+  for (const bad of [
+    '10.244.3',
+    '10.244.3.7.1',
+    '10.244.3.256',
+    '10..3.7',
+    'a.b.c.d',
+    '1.2.3.4 ',
+  ]) {
+    assert.throws(() => ipToNumber(bad), /is not an IPv4 address/, bad);
+  }
+  assert.equal(networkAddress('10.244.3.77/24'), '10.244.3.0');
+  assert.ok(sameSubnet('172.31.1.12', '172.31.1.11', 24));
+  assert.ok(!sameSubnet('172.31.2.12', '172.31.1.11', 24));
 });
