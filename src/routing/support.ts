@@ -9,9 +9,10 @@ export async function checkBackendSupport(driver: BackendDriver): Promise<void> 
   const probe = await probeIpip();
   if (probe.ok) return;
   const config = kernelConfig('NET_IPIP');
-  const seen = config === undefined ? '' : `, /proc/config.gz: CONFIG_NET_IPIP=${config}`;
+  const where = config === undefined ? '' : ` (/proc/config.gz: CONFIG_NET_IPIP=${config})`;
+  const said = (probe.detail ?? '').replace(/^Error: /, '').replace(/\.$/, '');
   throw new UsageError(
-    `backend ${driver.name}: this kernel has no IP-in-IP support (CONFIG_NET_IPIP is not enabled;` +
-      ` ip link add type ipip: ${probe.detail}${seen}); use backend vxlan or auto instead`,
+    `backend ${driver.name}: this kernel has no IP-in-IP support: CONFIG_NET_IPIP is not enabled${where}` +
+      ` and 'ip link add type ipip' says "${said}"; use backend vxlan or auto instead`,
   );
 }

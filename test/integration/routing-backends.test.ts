@@ -1,6 +1,9 @@
 // Cross-host pod traffic per backend, on real kernels in namespaces this file owns.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { probeIpip } from '../../src/kernel/features.js';
+import { backendDriver } from '../../src/routing/backends/registry.js';
+import { checkBackendSupport } from '../../src/routing/support.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { lastResult, startCluster } from '../helpers/routing-loops.js';
 import {
@@ -157,4 +160,24 @@ test('routing: auto goes direct inside a zone and through VXLAN across, seen in 
   } finally {
     await cluster.stop();
   }
+});
+
+test('routing: ipip is refused up front, naming the missing kernel option, when the kernel lacks it', async () => {
+  const probe = await probeIpip();
+  if (probe.ok) {
+    // A kernel with IP-in-IP: the backend is accepted.
+    await checkBackendSupport(backendDriver('ipip'));
+    return;
+  }
+  await assert.rejects(checkBackendSupport(backendDriver('ipip')), (err: Error) => {
+    assert.equal((err as { exitCode?: number }).exitCode, 2);
+    assert.match(
+      err.message,
+      /^backend ipip: this kernel has no IP-in-IP support: CONFIG_NET_IPIP is not enabled/,
+    );
+    assert.match(err.message, /use backend vxlan or auto instead$/);
+    return true;
+  });
+  // The other backends need nothing the kernel lacks.
+  for (const name of ['host-gw', 'vxlan', 'auto']) await checkBackendSupport(backendDriver(name));
 });
