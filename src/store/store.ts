@@ -73,11 +73,19 @@ export interface Store {
   put(key: string, value: string, opts?: PutOptions): Promise<number>;
   /** Deletes the key; with `expectedRevision`, only if unchanged. Returns true if deleted. */
   delete(key: string, expectedRevision?: number): Promise<boolean>;
-  /** Streams every change under `prefix` with revision >= fromRevision. */
+  /**
+   * Streams every change under `prefix` with revision >= fromRevision (0: from now on).
+   * A fromRevision that was compacted away is reported through `onError('compacted')`.
+   */
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch;
   /** Grants a lease that expires `ttlSeconds` after its last keep-alive. */
   grantLease(ttlSeconds: number): Promise<string>;
   keepAlive(lease: string): Promise<void>;
   revokeLease(lease: string): Promise<void>;
+  /**
+   * Forgets the change history before `revision`: a watch from an earlier revision is told
+   * `compacted`. Backends also compact on their own; this makes it happen now.
+   */
+  compact(revision: number): Promise<void>;
   close(): Promise<void>;
 }
