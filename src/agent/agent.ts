@@ -11,10 +11,11 @@ import {
   type Controller,
 } from './controller.js';
 import { startHealthServer } from './http.js';
+import { routingController } from './routing.js';
 
 /** Controllers in start order. Each issue's room adds its controller here. */
 async function controllers(): Promise<Controller[]> {
-  return [];
+  return [routingController()];
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {
@@ -28,10 +29,18 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const server = await startHealthServer(options.metricsAddress, metrics, health);
 
   const started: Controller[] = [];
-  for (const controller of await controllers()) {
-    health.setReady(controller.name, false);
-    await controller.start(ctx);
-    started.push(controller);
+  try {
+    for (const controller of await controllers()) {
+      health.setReady(controller.name, false);
+      await controller.start(ctx);
+      started.push(controller);
+    }
+  } catch (err) {
+    // A controller that cannot start (e.g. a backend this kernel lacks) ends the agent.
+    for (const controller of started.reverse()) await controller.stop();
+    server.close();
+    await store.close();
+    throw err;
   }
   log.info({ controllers: started.map((c) => c.name) }, 'agent started');
 

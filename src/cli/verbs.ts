@@ -2,10 +2,11 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerObjects } from './objects.js';
+import { registerPlan } from './plan.js';
 
 type Register = (program: Command) => void;
 
-const verbGroups: Register[] = [registerAgent, registerObjects];
+const verbGroups: Register[] = [registerAgent, registerObjects, registerPlan];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbGroups) register(program);
