@@ -47,7 +47,11 @@ export function routingController(): Controller {
 
       const nodes = startInformer(store, 'Node', {
         onChange: (c) => {
-          if (c.name === self) void publishVtepMac(ctx, vtepMac);
+          // Our Node may be (re)created by the node controller after we started.
+          const published = c.object.metadata.annotations?.[ANNOTATION_VTEP_MAC];
+          if (c.name === self && c.type !== 'deleted' && published !== vtepMac) {
+            void publishVtepMac(ctx, vtepMac);
+          }
           const before = c.old && JSON.stringify(hostFromNode(c.old));
           const after = c.type === 'deleted' ? undefined : JSON.stringify(hostFromNode(c.object));
           if (before !== after) loop?.trigger(`node ${c.name} ${c.type}`);
