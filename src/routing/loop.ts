@@ -8,7 +8,12 @@ import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { renderCommands } from '../kernel/routing-render.js';
 import { backendDriver } from './backends/registry.js';
-import { reconcileHost, type KernelView, type ReconcileResult } from './reconcile.js';
+import {
+  NodeNotReadyError,
+  reconcileHost,
+  type KernelView,
+  type ReconcileResult,
+} from './reconcile.js';
 import { checkBackendSupport } from './support.js';
 
 export interface RoutingSnapshot {
@@ -100,7 +105,8 @@ export class RoutingLoop {
       this.report(result, snapshot.backend, reason);
       this.opts.onResult?.(result, reason, seconds());
     } catch (err) {
-      log.error({ reason, err: errorMessage(err) }, 'routing reconcile failed');
+      if (err instanceof NodeNotReadyError) log.info({ reason }, `waiting: ${err.message}`);
+      else log.error({ reason, err: errorMessage(err) }, 'routing reconcile failed');
       this.opts.onResult?.(err instanceof Error ? err : new Error(String(err)), reason, seconds());
     }
   }

@@ -13,6 +13,14 @@ import { diffState } from './diff.js';
 import { stateAfter } from './expected.js';
 import { splitHosts } from './peers.js';
 
+/** This node has no Node object with a pod subnet and InternalIP yet (normal at start-up). */
+export class NodeNotReadyError extends OperationError {
+  constructor(node: string) {
+    super(`node ${node} has no pod subnet (spec.podCIDR) or InternalIP yet`);
+    this.name = 'NodeNotReadyError';
+  }
+}
+
 /** Every device podnet may create: the only links it ever changes or removes. */
 export const PODNET_DEVICES = [VXLAN_DEVICE, IPIP_DEVICE];
 
@@ -48,11 +56,7 @@ export interface HostPlan {
 export async function planHost(input: HostInput, known?: KernelView): Promise<HostPlan> {
   const driver = backendDriver(input.backend);
   const { self, peers } = splitHosts(input.nodes, input.selfName);
-  if (!self) {
-    throw new OperationError(
-      `node ${input.selfName} has no pod subnet (spec.podCIDR) or InternalIP yet`,
-    );
-  }
+  if (!self) throw new NodeNotReadyError(input.selfName);
   let view = known;
   if (!view) {
     const { actual, underlay } = await readHostState({
