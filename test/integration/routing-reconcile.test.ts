@@ -151,3 +151,31 @@ test('routing: switching backends moves every host without stalling a TCP connec
     await cluster.stop();
   }
 });
+
+test('routing: a route podnet does not own is never replaced; the failure names the command', async () => {
+  const topo = topology([1, 1, 1]);
+  const ns = topo.hosts[0]!.ns;
+  // Someone else's route to node-3's pod subnet (not proto 80).
+  sh(`ip -n ${ns} route add 10.244.3.0/24 via 172.31.1.254 proto static`);
+  const cluster = startCluster(topo, 'host-gw');
+  try {
+    await cluster.settle();
+    const err = cluster.results.get('node-1')!.at(-1);
+    assert.ok(err instanceof Error, 'node-1 reports the failed change');
+    assert.match(
+      err.message,
+      /ip route add 10\.244\.3\.0\/24 via 172\.31\.1\.13 dev eth0 proto 80: .*File exists/,
+    );
+    assert.match(
+      sh(`ip -n ${ns} route show 10.244.3.0/24`),
+      /via 172\.31\.1\.254 dev eth0 proto static/,
+    );
+    // The rest of the batch went through.
+    assert.deepEqual(podnetRoutes(ns), ['10.244.2.0/24 via 172.31.1.12 dev eth0']);
+    assert.ok(
+      cluster.logs.some((l) => l.includes('routing reconcile failed') && l.includes('File exists')),
+    );
+  } finally {
+    await cluster.stop();
+  }
+});
