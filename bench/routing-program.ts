@@ -12,7 +12,7 @@ import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../test/helpe
 import { makeNode } from '../test/helpers/routing-nodes.js';
 
 const PEERS = 1000;
-const JOINS = 5;
+const JOINS = 9;
 
 function sh(cmd: string, input?: string): void {
   execFileSync('sh', ['-c', cmd], { input, stdio: ['pipe', 'ignore', 'inherit'] });
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       /^(fdb-append|neigh-replace|route-add)$/.test(c.op),
     ).length;
 
-    // Five joins one after another, each from the state the previous one left; the median.
+    // Joins one after another, each from the state the previous one left; the median.
     let view = first.after;
     let all = nodes;
     const joins: number[] = [];
