@@ -4,6 +4,7 @@ import { registerAgent } from './agent.js';
 import { registerCni } from './cni.js';
 import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
+import { registerPlan } from './plan.js';
 import { registerServeEcho } from './serve-echo.js';
 
 type Register = (program: Command) => void;
@@ -14,6 +15,7 @@ const verbGroups: Register[] = [
   registerCni,
   registerLab,
   registerServeEcho,
+  registerPlan,
 ];
 
 export function registerVerbs(program: Command): void {
