@@ -1,6 +1,7 @@
 // From Service objects and their derived endpoints to the proxy's model. Headless and
 // ExternalName services get no rules; not-ready addresses are left out (a client must never
-// be sent to a pod that is not ready).
+// be sent to a pod that is not ready). Endpoints come from src/api/endpoints.ts, the one
+// derivation shared with DNS.
 import type { Protocol, Service } from '../api/types.js';
 import {
   DEFAULT_AFFINITY_SECONDS,
@@ -10,12 +11,15 @@ import {
   type ServicePortRule,
 } from './model.js';
 
-/** The part of a Kubernetes v1 Endpoints object the proxy reads. */
-export interface EndpointsSubsets {
-  subsets?: {
-    addresses?: { ip: string }[];
-    notReadyAddresses?: { ip: string }[];
-    ports?: { name?: string; port: number; protocol?: Protocol }[];
+/**
+ * The part of a service's derived endpoints (src/api/endpoints.ts, `serviceEndpoints`) the
+ * proxy reads: per service port, the pods behind it with that port resolved per pod.
+ */
+export interface ServicePortsEndpoints {
+  ports: {
+    name: string;
+    protocol: Protocol;
+    endpoints: { ip: string; port: number; ready: boolean }[];
   }[];
 }
 
@@ -25,7 +29,10 @@ export function hasClusterIP(svc: Service): boolean {
 }
 
 /** Service ports to program for one service (empty for headless and ExternalName). */
-export function servicePortRules(svc: Service, endpoints?: EndpointsSubsets): ServicePortRule[] {
+export function servicePortRules(
+  svc: Service,
+  endpoints?: ServicePortsEndpoints,
+): ServicePortRule[] {
   if (!hasClusterIP(svc)) return [];
   const ns = svc.metadata.namespace ?? 'default';
   const affinity =
@@ -48,21 +55,16 @@ export function servicePortRules(svc: Service, endpoints?: EndpointsSubsets): Se
   });
 }
 
-/** Ready addresses of the subsets that carry the named port, deduplicated and sorted. */
+/** Ready endpoints of the named port, deduplicated and sorted. */
 function readyEndpoints(
-  endpoints: EndpointsSubsets | undefined,
+  endpoints: ServicePortsEndpoints | undefined,
   portName: string,
   protocol: Protocol,
 ): Endpoint[] {
   const seen = new Map<string, Endpoint>();
-  for (const subset of endpoints?.subsets ?? []) {
-    const port = subset.ports?.find(
-      (p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === protocol,
-    );
-    if (!port) continue;
-    for (const addr of subset.addresses ?? []) {
-      seen.set(`${addr.ip}:${port.port}`, { ip: addr.ip, port: port.port });
-    }
+  const port = endpoints?.ports.find((p) => p.name === portName && p.protocol === protocol);
+  for (const ep of port?.endpoints ?? []) {
+    if (ep.ready) seen.set(`${ep.ip}:${ep.port}`, { ip: ep.ip, port: ep.port });
   }
   return [...seen.values()].sort(compareEndpoints);
 }
@@ -70,7 +72,7 @@ function readyEndpoints(
 /** All service ports of a cluster, in a stable order. */
 export function clusterServicePorts(
   services: Service[],
-  endpointsOf: (svc: Service) => EndpointsSubsets | undefined,
+  endpointsOf: (svc: Service) => ServicePortsEndpoints | undefined,
 ): ServicePortRule[] {
   return services
     .flatMap((svc) => servicePortRules(svc, endpointsOf(svc)))

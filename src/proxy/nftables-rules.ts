@@ -39,9 +39,10 @@ export const BASE_CHAINS: Record<string, string> = {
   'nat-prerouting': 'type nat hook prerouting priority -100; policy accept;',
   'nat-output': 'type nat hook output priority -100; policy accept;',
   'nat-postrouting': 'type nat hook postrouting priority 100; policy accept;',
-  'filter-input': 'type filter hook input priority 0; policy accept;',
-  'filter-forward': 'type filter hook forward priority 0; policy accept;',
-  'filter-output': 'type filter hook output priority 0; policy accept;',
+  // Before DNAT and before routing (kube-proxy's dstnat - 10): a service without endpoints is
+  // refused even on a host without a route for the service range.
+  'filter-prerouting': 'type filter hook prerouting priority -110; policy accept;',
+  'filter-output': 'type filter hook output priority -110; policy accept;',
 };
 
 /** Sets whose elements the kernel adds (affinity): never flushed on a full sync. */
@@ -94,7 +95,7 @@ export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftStat
     'ip daddr 224.0.0.0/4 return',
     `ip saddr ${net.clusterCIDR} masquerade fully-random`,
   ]);
-  for (const hook of ['filter-input', 'filter-forward', 'filter-output']) {
+  for (const hook of ['filter-prerouting', 'filter-output']) {
     chains.set(hook, ['ct state new jump reject-services']);
   }
   chains.set('reject-services', [

@@ -13,18 +13,25 @@ function service(spec: Partial<Service['spec']>, name = 'web'): Service {
   };
 }
 
+const pod = (ip: string, port: number, ready = true) => ({ ip, port, ready });
 const endpoints = {
-  subsets: [
+  ports: [
     {
-      addresses: [{ ip: '10.244.2.7' }, { ip: '10.244.1.3' }],
-      notReadyAddresses: [{ ip: '10.244.3.9' }],
-      ports: [
-        { name: 'http', port: 8080, protocol: 'TCP' as const },
-        { name: 'dns', port: 53, protocol: 'UDP' as const },
+      name: 'http',
+      protocol: 'TCP' as const,
+      // 10.244.3.4 resolves the named target port to another number (targetPort by name).
+      endpoints: [
+        pod('10.244.2.7', 8080),
+        pod('10.244.1.3', 8080),
+        pod('10.244.3.9', 8080, false),
+        pod('10.244.3.4', 9090),
       ],
     },
-    // A pod whose named port resolves to another number (targetPort by name).
-    { addresses: [{ ip: '10.244.3.4' }], ports: [{ name: 'http', port: 9090 }] },
+    {
+      name: 'dns',
+      protocol: 'UDP' as const,
+      endpoints: [pod('10.244.2.7', 53), pod('10.244.1.3', 53)],
+    },
   ],
 };
 

@@ -1,0 +1,136 @@
+// A proxier programs the model into the kernel in one mode. It remembers what its last
+// successful sync programmed, so the next one sends only the difference.
+import type { ProxyMode } from '../api/types.js';
+import {
+  iptablesListChain,
+  iptablesRestore,
+  iptablesSave,
+  type IptablesOptions,
+} from '../kernel/iptables.js';
+import { nftApply, nftChainRules, nftTableObjects } from '../kernel/nft.js';
+import {
+  CANARY_CHAIN,
+  countRules,
+  desiredChains,
+  missingJumpRules,
+  parseSave,
+  restoreText,
+  type ChainSet,
+} from './iptables-rules.js';
+import type { ProxyNetwork, ServicePortRule } from './model.js';
+import { CANARY, desiredNft, nftCounts, nftScript, type NftState } from './nftables-rules.js';
+
+export interface SyncOutcome {
+  /** Rules in the whole programmed state. */
+  rules: number;
+  /** nft set/map elements (0 in iptables mode). */
+  elements: number;
+  /** Lines sent to the kernel (0: nothing changed, nothing sent). */
+  sent: number;
+}
+
+export interface Proxier {
+  readonly mode: ProxyMode;
+  /** Programs `rules`; `full` rewrites everything and removes leftovers found in the kernel. */
+  sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome>;
+  /** False when someone flushed or deleted podnet's rules behind its back. */
+  intact(): Promise<boolean>;
+  /** Forget the last programmed state: the next sync is full. */
+  reset(): void;
+}
+
+export function createProxier(mode: ProxyMode, net: ProxyNetwork, netns?: string): Proxier {
+  return mode === 'nftables' ? new NftablesProxier(net, netns) : new IptablesProxier(net, netns);
+}
+
+export class IptablesProxier implements Proxier {
+  readonly mode = 'iptables' as const;
+  private programmed: ChainSet | undefined;
+  private readonly opts: IptablesOptions;
+
+  constructor(
+    private readonly net: ProxyNetwork,
+    netns?: string,
+  ) {
+    this.opts = { netns };
+  }
+
+  async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
+    const desired = desiredChains(rules, this.net);
+    let text: string;
+    if (full || !this.programmed) {
+      // Only a full sync reads the kernel: to find chains and jump rules of an earlier run.
+      const [nat, filter] = await Promise.all([
+        iptablesSave('nat', this.opts).then((t) => parseSave('nat', t)),
+        iptablesSave('filter', this.opts).then((t) => parseSave('filter', t)),
+      ]);
+      const missing = missingJumpRules([...nat.jumps, ...filter.jumps]);
+      text = restoreText(
+        desired,
+        undefined,
+        { nat: nat.chains, filter: filter.chains },
+        missing,
+      ).text;
+    } else {
+      text = restoreText(desired, this.programmed).text;
+    }
+    this.programmed = undefined;
+    if (text) await iptablesRestore(text, this.opts);
+    this.programmed = desired;
+    return { rules: countRules(desired), elements: 0, sent: lineCount(text) };
+  }
+
+  async intact(): Promise<boolean> {
+    const [nat, filter] = await Promise.all([
+      iptablesListChain('nat', CANARY_CHAIN, this.opts),
+      iptablesListChain('filter', CANARY_CHAIN, this.opts),
+    ]);
+    return !!nat?.length && !!filter?.length;
+  }
+
+  reset(): void {
+    this.programmed = undefined;
+  }
+}
+
+export class NftablesProxier implements Proxier {
+  readonly mode = 'nftables' as const;
+  private programmed: NftState | undefined;
+
+  constructor(
+    private readonly net: ProxyNetwork,
+    private readonly netns?: string,
+  ) {}
+
+  async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
+    const desired = desiredNft(rules, this.net);
+    let text: string;
+    if (full || !this.programmed) {
+      // Terse: names only, no elements, so this stays cheap at any size.
+      const kernel = await nftTableObjects('ip', 'podnet', { netns: this.netns });
+      text = nftScript(desired, undefined, kernel).text;
+    } else {
+      text = nftScript(desired, this.programmed).text;
+    }
+    this.programmed = undefined;
+    if (text) await nftApply(text, { netns: this.netns });
+    this.programmed = desired;
+    const counts = nftCounts(desired);
+    return { rules: counts.rules, elements: counts.elements, sent: lineCount(text) };
+  }
+
+  async intact(): Promise<boolean> {
+    const rules = await nftChainRules('ip', 'podnet', CANARY, { netns: this.netns });
+    return !!rules?.length;
+  }
+
+  reset(): void {
+    this.programmed = undefined;
+  }
+}
+
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
