@@ -28,6 +28,12 @@ export interface ServicePortRule {
 export interface ProxyNetwork {
   clusterCIDR: string;
   serviceCIDR: string;
+  /**
+   * This node's pod subnet. Hairpin traffic (a pod reaching itself through its service) can
+   * only start on the pod's own node, so only endpoints in it get hairpin rules. Unknown:
+   * every endpoint does.
+   */
+  nodePodCIDR?: string;
 }
 
 /** kube-proxy's default ClientIP affinity timeout (3 h). */
@@ -92,4 +98,17 @@ export function compareEndpoints(a: Endpoint, b: Endpoint): number {
 
 export function ipToNumber(ip: string): number {
   return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+export function inCIDR(ip: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const prefix = Number(bits);
+  if (prefix === 0) return true;
+  const mask = (0xffffffff << (32 - prefix)) >>> 0;
+  return (ipToNumber(ip) & mask) >>> 0 === (ipToNumber(base!) & mask) >>> 0;
+}
+
+/** Endpoints a pod on this node could reach through its own service (see nodePodCIDR). */
+export function mayHairpin(ep: Endpoint, net: ProxyNetwork): boolean {
+  return net.nodePodCIDR === undefined || inCIDR(ep.ip, net.nodePodCIDR);
 }

@@ -14,6 +14,7 @@ import {
   portKey,
   serviceHash,
   endpointText,
+  mayHairpin,
   type L4Protocol,
   type ProxyNetwork,
   type ServicePortRule,
@@ -45,8 +46,8 @@ export const BASE_CHAINS: Record<string, string> = {
   'filter-output': 'type filter hook output priority -110; policy accept;',
 };
 
-/** Sets whose elements the kernel adds (affinity): never flushed on a full sync. */
-export function isDynamicSet(name: string): boolean {
+/** Sets whose elements the kernel adds (affinity): podnet never lists their elements. */
+function isDynamicSet(name: string): boolean {
   return name.startsWith('aff-');
 }
 
@@ -102,7 +103,6 @@ export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftStat
     'ip daddr . meta l4proto . th dport @no-endpoints reject',
     'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports reject',
   ]);
-  chains.set(CANARY, ['return']);
 
   const hairpin = new Set<string>();
   for (const rule of rules) {
@@ -115,7 +115,7 @@ export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftStat
       if (npKey) addElement('no-endpoint-nodeports', npKey);
       continue;
     }
-    for (const ep of rule.endpoints) hairpin.add(ep.ip);
+    for (const ep of rule.endpoints) if (mayHairpin(ep, net)) hairpin.add(ep.ip);
     if (rule.affinitySeconds !== undefined) {
       const svc = affinityChains(rule, net, chains, sets);
       addElement('service-ips', key, `goto ${svc}`);
@@ -222,64 +222,52 @@ function affinityChains(
   return svc;
 }
 
-/** Names found in the kernel's table (from a terse listing) that podnet may have to remove. */
-export interface NftKernelObjects {
-  chains: string[];
-  sets: string[];
-  maps: string[];
-}
+/**
+ * A separate one-rule table: listing it is cheap whatever the size of `ip podnet` (nft 1.0.6
+ * fetches every set element of a table it lists: seconds at 10k services). If it is gone,
+ * the ruleset was flushed (a firewall reload, `nft flush ruleset`).
+ */
+export const CANARY_TABLE = 'ip podnet-canary';
 
 /**
- * The nft script that takes table `ip podnet` from `previous` (what the last sync programmed;
- * undefined for a full sync) to `desired`, as one transaction. A full sync rewrites every
- * chain and refills every static set; `kernel` then names what the table already holds, so
- * leftovers of an earlier run are deleted.
+ * The nft script that takes table `ip podnet` from `previous` (what the last sync programmed)
+ * to `desired`, as one transaction. Without `previous` (start, after a flush or an error)
+ * the table is replaced whole inside the transaction: no listing of the kernel's table, no
+ * moment without rules, and conntrack keeps every established flow on its backend. (The
+ * clients remembered for ClientIP affinity start afresh then.)
  */
 export function nftScript(
   desired: NftState,
   previous: NftState | undefined,
-  kernel: NftKernelObjects = { chains: [], sets: [], maps: [] },
 ): { text: string; changes: number } {
+  if (!previous) return fullScript(desired);
   const head: string[] = [];
   const flushes: string[] = [];
   const deletions: string[] = [];
   const removals: string[] = [];
   const rules: string[] = [];
   const additions: string[] = [];
-  const full = previous === undefined;
-  if (full) head.push(`add table ${TABLE}`);
 
   for (const [name, body] of desired.sets) {
-    if (full || !previous.sets.has(name)) {
-      head.push(`add ${setKind(body)} ${TABLE} ${name} { ${body} }`);
-    }
+    if (!previous.sets.has(name)) head.push(`add ${setKind(body)} ${TABLE} ${name} { ${body} }`);
   }
   for (const [name, lines] of desired.chains) {
-    const old = previous?.chains.get(name);
-    const base = BASE_CHAINS[name];
-    if (full || !old) head.push(`add chain ${TABLE} ${name}${base ? ` { ${base} }` : ''}`);
-    if (full || !old || !sameLines(old, lines)) {
-      if (full || old) flushes.push(`flush chain ${TABLE} ${name}`);
-      for (const line of lines) rules.push(`add rule ${TABLE} ${name} ${line}`);
-    }
+    const old = previous.chains.get(name);
+    if (!old) head.push(`add chain ${TABLE} ${name}`);
+    else if (sameLines(old, lines)) continue;
+    else flushes.push(`flush chain ${TABLE} ${name}`);
+    for (const line of lines) rules.push(`add rule ${TABLE} ${name} ${line}`);
   }
-  const staleChains = new Set(full ? kernel.chains : previous.chains.keys());
-  for (const name of desired.chains.keys()) staleChains.delete(name);
-  const isMap = (name: string): boolean =>
-    full ? kernel.maps.includes(name) : setKind(previous.sets.get(name)!) === 'map';
-  const staleSets = new Set(full ? [...kernel.sets, ...kernel.maps] : previous.sets.keys());
-  for (const name of desired.sets.keys()) staleSets.delete(name);
-  for (const name of staleChains) {
+  for (const name of previous.chains.keys()) {
+    if (desired.chains.has(name)) continue;
     flushes.push(`flush chain ${TABLE} ${name}`);
     deletions.push(`delete chain ${TABLE} ${name}`);
   }
-  for (const name of staleSets) {
-    deletions.push(`delete ${isMap(name) ? 'map' : 'set'} ${TABLE} ${name}`);
+  for (const [name, body] of previous.sets) {
+    if (!desired.sets.has(name)) deletions.push(`delete ${setKind(body)} ${TABLE} ${name}`);
   }
-
   for (const [set, els] of desired.elements) {
-    const old = full ? undefined : previous.elements.get(set);
-    if (full) flushes.push(`flush ${setKind(desired.sets.get(set)!)} ${TABLE} ${set}`);
+    const old = previous.elements.get(set);
     const gone: string[] = [];
     const added: string[] = [];
     for (const [key, text] of els) {
@@ -296,6 +284,30 @@ export function nftScript(
   // deleted, and an element whose value changes is deleted before it is added again.
   const all = [...head, ...flushes, ...removals, ...deletions, ...rules, ...additions];
   return { text: all.length ? `${all.join('\n')}\n` : '', changes: all.length };
+}
+
+function fullScript(desired: NftState): { text: string; changes: number } {
+  const out: string[] = [];
+  // `add` then `delete`: works whether or not the table exists.
+  for (const table of [TABLE, CANARY_TABLE])
+    out.push(`add table ${table}`, `delete table ${table}`);
+  out.push(`add table ${TABLE}`);
+  for (const [name, body] of desired.sets) {
+    out.push(`add ${setKind(body)} ${TABLE} ${name} { ${body} }`);
+  }
+  for (const name of desired.chains.keys()) {
+    const base = BASE_CHAINS[name];
+    out.push(`add chain ${TABLE} ${name}${base ? ` { ${base} }` : ''}`);
+  }
+  for (const [name, lines] of desired.chains) {
+    for (const line of lines) out.push(`add rule ${TABLE} ${name} ${line}`);
+  }
+  for (const [set, els] of desired.elements) {
+    if (els.size) out.push(`add element ${TABLE} ${set} { ${[...els.values()].join(', ')} }`);
+  }
+  out.push(`add table ${CANARY_TABLE}`, `add chain ${CANARY_TABLE} ${CANARY}`);
+  out.push(`add rule ${CANARY_TABLE} ${CANARY} return`);
+  return { text: `${out.join('\n')}\n`, changes: out.length };
 }
 
 /** Maps have a `key : value` type; sets do not. */

@@ -7,7 +7,7 @@ import {
   iptablesSave,
   type IptablesOptions,
 } from '../kernel/iptables.js';
-import { nftApply, nftChainRules, nftTableObjects } from '../kernel/nft.js';
+import { nftApply, nftChainRules } from '../kernel/nft.js';
 import {
   CANARY_CHAIN,
   countRules,
@@ -104,14 +104,7 @@ export class NftablesProxier implements Proxier {
 
   async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
     const desired = desiredNft(rules, this.net);
-    let text: string;
-    if (full || !this.programmed) {
-      // Terse: names only, no elements, so this stays cheap at any size.
-      const kernel = await nftTableObjects('ip', 'podnet', { netns: this.netns });
-      text = nftScript(desired, undefined, kernel).text;
-    } else {
-      text = nftScript(desired, this.programmed).text;
-    }
+    const { text } = nftScript(desired, full ? undefined : this.programmed);
     this.programmed = undefined;
     if (text) await nftApply(text, { netns: this.netns });
     this.programmed = desired;
@@ -120,7 +113,7 @@ export class NftablesProxier implements Proxier {
   }
 
   async intact(): Promise<boolean> {
-    const rules = await nftChainRules('ip', 'podnet', CANARY, { netns: this.netns });
+    const rules = await nftChainRules('ip', 'podnet-canary', CANARY, { netns: this.netns });
     return !!rules?.length;
   }
 

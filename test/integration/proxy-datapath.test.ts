@@ -75,7 +75,8 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       return list;
     };
     const newSyncer = (host: string): ProxySyncer => {
-      const syncer = new ProxySyncer(createProxier(mode, CLUSTER, host), {
+      const nodePodCIDR = `10.244.${topo.hosts.indexOf(host) + 1}.0/24`;
+      const syncer = new ProxySyncer(createProxier(mode, { ...CLUSTER, nodePodCIDR }, host), {
         log,
         minIntervalMs: 50,
         checkIntervalMs: 200,
@@ -89,17 +90,40 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       for (const s of syncers) s.update(rules(), reason);
       await Promise.all(syncers.map((s) => s.idle()));
     };
+    // A digest of podnet's rules as the kernel lists them, without counters, timestamps and
+    // the clients an affinity set has learned (kernel-made, and forgotten on a full nft sync).
     const checksum = (host: string): string => {
-      const text =
-        mode === 'iptables'
-          ? topo.exec(host, ['iptables-save'])
-          : topo.exec(host, ['nft', 'list', 'table', 'ip', 'podnet']);
-      const stable = text
-        .split('\n')
-        .filter((l) => !l.startsWith('#'))
-        .map((l) => l.replace(/\[\d+:\d+\]/g, '').replace(/ expires \S+/g, ''))
-        .join('\n');
-      return createHash('sha256').update(stable).digest('hex');
+      let text: string;
+      try {
+        text =
+          mode === 'iptables'
+            ? topo.exec(host, ['iptables-save'])
+            : topo.exec(host, ['nft', 'list', 'table', 'ip', 'podnet']);
+      } catch {
+        return 'missing';
+      }
+      const kept: string[] = [];
+      let inAffinitySet = false;
+      let skipping = false;
+      for (const line of text.split('\n')) {
+        if (line.startsWith('#') || line.startsWith('table ') || line === '}') continue;
+        if (/^\s*set aff-/.test(line)) inAffinitySet = true;
+        else if (/^\s*(set|map|chain) /.test(line)) inAffinitySet = false;
+        if (inAffinitySet && /^\s*elements = /.test(line)) skipping = true;
+        if (!skipping) kept.push(line.replace(/\[\d+:\d+\]/g, ''));
+        else if (line.trimEnd().endsWith('}')) skipping = false;
+      }
+      // nft lists objects in creation order; what matters is what they are.
+      const blocks =
+        mode === 'nftables'
+          ? kept
+              .join('\n')
+              .split(/\n\s*\n/)
+              .map((b) => b.trim())
+              .filter(Boolean)
+              .sort()
+          : kept;
+      return createHash('sha256').update(blocks.join('\n')).digest('hex');
     };
     const c1 = (): string => topo.pods.c1!.ns;
 
@@ -234,7 +258,7 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
         topo.exec(host, ['iptables', '-t', 'nat', '-F']);
         topo.exec(host, ['iptables', '-t', 'filter', '-F']);
       } else {
-        topo.exec(host, ['nft', 'flush', 'table', 'ip', 'podnet']);
+        topo.exec(host, ['nft', 'flush', 'ruleset']);
       }
       assert.notEqual(checksum(host), sum);
       await until('the rules to be repaired', () => checksum(host) === sum);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import {
   JUMP_RULES,
   desiredChains,
-  endpointChainName,
+  affinityListName,
   missingJumpRules,
   parseSave,
   restoreText,
@@ -27,7 +27,7 @@ function web(n: number, extra: Partial<ServicePortRule> = {}): ServicePortRule {
 test('chain names are PODNET-SVC-/PODNET-SEP- plus a hash, at most 28 characters', () => {
   const rule = web(1);
   assert.match(serviceChainName(rule), /^PODNET-SVC-[A-Z2-7]{16}$/);
-  assert.match(endpointChainName(rule, rule.endpoints[0]!), /^PODNET-SEP-[A-Z2-7]{16}$/);
+  assert.match(affinityListName(rule, rule.endpoints[0]!), /^PODNET-SEP-[A-Z2-7]{16}$/);
   assert.ok(serviceChainName(rule).length <= 28);
 });
 
@@ -40,13 +40,13 @@ test('the dispatch chain sends the cluster IP to the service chain, node ports l
   ]);
 });
 
-/** The share of new connections each endpoint chain gets, read from the statistic rules. */
+/** The share of new connections each endpoint gets, read from the statistic/DNAT rules. */
 function shares(lines: string[]): Map<string, number> {
   const out = new Map<string, number>();
   let left = 1;
   for (const line of lines) {
-    const target = /-j (PODNET-SEP-\S+)$/.exec(line)?.[1];
-    if (!target || line.includes('-m recent')) continue;
+    const target = /-j DNAT --to-destination (\S+)$/.exec(line)?.[1];
+    if (!target || line.includes('--rcheck')) continue;
     const p = /--probability (\S+)/.exec(line);
     const share = left * (p ? Number(p[1]) : 1);
     out.set(target, share);
@@ -65,24 +65,35 @@ test('each of n endpoints gets exactly 1/n of new connections', () => {
   }
 });
 
-test('the service chain: masquerade off-cluster clients, then 1/3, 1/2, the rest', () => {
+test('the service chain: masquerade off-cluster and hairpin, then 1/3, 1/2, the rest', () => {
   const rule = web(3);
-  const [a, b, c] = rule.endpoints.map((ep) => endpointChainName(rule, ep));
+  const c = '-m comment --comment "shop/web:http"';
   assert.deepEqual(desiredChains([rule], net).nat.get(serviceChainName(rule)), [
-    '! -s 10.244.0.0/16 -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -m comment --comment "shop/web:http" -j PODNET-MARK-MASQ',
-    `-m comment --comment "shop/web:http" -m statistic --mode random --probability 0.3333333333 -j ${a}`,
-    `-m comment --comment "shop/web:http" -m statistic --mode random --probability 0.5000000000 -j ${b}`,
-    `-m comment --comment "shop/web:http" -j ${c}`,
+    `! -s 10.244.0.0/16 -d 10.96.0.20/32 -p tcp -m tcp --dport 80 ${c} -j PODNET-MARK-MASQ`,
+    // Hairpin: an endpoint calling its own service is masqueraded.
+    `-s 10.244.1.5/32 ${c} -j PODNET-MARK-MASQ`,
+    `-s 10.244.2.5/32 ${c} -j PODNET-MARK-MASQ`,
+    `-s 10.244.3.5/32 ${c} -j PODNET-MARK-MASQ`,
+    `-p tcp -m tcp ${c} -m statistic --mode random --probability 0.3333333333 -j DNAT --to-destination 10.244.1.5:8080`,
+    `-p tcp -m tcp ${c} -m statistic --mode random --probability 0.5000000000 -j DNAT --to-destination 10.244.2.5:8080`,
+    `-p tcp -m tcp ${c} -j DNAT --to-destination 10.244.3.5:8080`,
   ]);
 });
 
-test('an endpoint chain marks hairpin traffic and DNATs to ip:port', () => {
-  const rule = web(1);
-  const sep = endpointChainName(rule, rule.endpoints[0]!);
-  assert.deepEqual(desiredChains([rule], net).nat.get(sep), [
-    '-s 10.244.1.5/32 -m comment --comment "shop/web:http" -j PODNET-MARK-MASQ',
-    '-p tcp -m tcp -m comment --comment "shop/web:http" -j DNAT --to-destination 10.244.1.5:8080',
-  ]);
+test('hairpin rules only for endpoints on this node', () => {
+  const rule = web(3);
+  const svc = desiredChains([rule], { ...net, nodePodCIDR: '10.244.2.0/24' }).nat.get(
+    serviceChainName(rule),
+  )!;
+  assert.deepEqual(
+    svc.filter((l) => l.startsWith('-s ')),
+    ['-s 10.244.2.5/32 -m comment --comment "shop/web:http" -j PODNET-MARK-MASQ'],
+  );
+});
+
+test('one chain per service port: no per-endpoint chains', () => {
+  const { nat } = desiredChains([web(10)], net);
+  assert.equal([...nat.keys()].filter((c) => /^PODNET-S(VC|EP)-/.test(c)).length, 1);
 });
 
 test('masquerade by mark, and pod egress beyond the cluster is masqueraded', () => {
@@ -111,18 +122,15 @@ test('NodePorts are marked for masquerade and sent to the service chain', () => 
 
 test('ClientIP affinity: recent checks before the random rules, recent set on DNAT', () => {
   const rule = web(2, { affinitySeconds: 60 });
-  const chains = desiredChains([rule], net).nat;
-  const [a, b] = rule.endpoints.map((ep) => endpointChainName(rule, ep));
-  const svc = chains.get(serviceChainName(rule))!;
-  assert.equal(
-    svc[1],
-    `-m recent --rcheck --seconds 60 --reap --name ${a} --mask 255.255.255.255 --rsource -j ${a}`,
-  );
-  assert.equal(
-    svc[2],
-    `-m recent --rcheck --seconds 60 --reap --name ${b} --mask 255.255.255.255 --rsource -j ${b}`,
-  );
-  assert.match(chains.get(a!)![1]!, /-m recent --set --name \S+ --mask 255.255.255.255 --rsource /);
+  const svc = desiredChains([rule], net).nat.get(serviceChainName(rule))!;
+  const [a, b] = rule.endpoints.map((ep) => affinityListName(rule, ep));
+  const c = '-m comment --comment "shop/web:http"';
+  assert.deepEqual(svc.slice(3), [
+    `-p tcp -m tcp -m recent --rcheck --seconds 60 --reap --name ${a} --mask 255.255.255.255 --rsource ${c} -j DNAT --to-destination 10.244.1.5:8080`,
+    `-p tcp -m tcp -m recent --rcheck --seconds 60 --reap --name ${b} --mask 255.255.255.255 --rsource ${c} -j DNAT --to-destination 10.244.2.5:8080`,
+    `-p tcp -m tcp ${c} -m statistic --mode random --probability 0.5000000000 -m recent --set --name ${a} --mask 255.255.255.255 --rsource -j DNAT --to-destination 10.244.1.5:8080`,
+    `-p tcp -m tcp ${c} -m recent --set --name ${b} --mask 255.255.255.255 --rsource -j DNAT --to-destination 10.244.2.5:8080`,
+  ]);
   for (const share of shares(svc).values()) assert.ok(Math.abs(share - 0.5) < 1e-9);
 });
 
@@ -154,36 +162,47 @@ test('a full restore declares every chain, fills it, and inserts missing jump ru
   for (const chain of desired.nat.keys()) assert.ok(text.includes(`:${chain} - [0:0]\n`));
 });
 
-test('a partial restore writes only changed chains plus the dispatch chains', () => {
-  const before = desiredChains(
-    [web(3), web(2, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
-    net,
-  );
-  const after = desiredChains(
-    [web(2), web(2, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
-    net,
-  );
-  const plan = restoreText(after, before);
-  const gone = endpointChainName(web(3), web(3).endpoints[2]!);
+test('a partial restore rewrites changed service chains and edits the dispatch chain', () => {
+  const api = web(2, { name: 'shop/api:', clusterIP: '10.96.0.21' });
+  const added = web(1, { name: 'shop/new:', clusterIP: '10.96.0.22' });
+  const plan = restoreText(desiredChains([web(2), added], net), desiredChains([web(3), api], net));
+  const lines = plan.text.trim().split('\n');
   assert.deepEqual(
-    plan.text.split('\n').filter((l) => l.startsWith(':')),
+    lines.filter((l) => l.startsWith(':')),
     [
-      ':PODNET-SVC-' + serviceChainName(web(3)).slice(11) + ' - [0:0]',
-      ':PODNET-SERVICES - [0:0]',
-      ':PODNET-NODEPORTS - [0:0]',
-      `:${gone} - [0:0]`,
+      `:${serviceChainName(web(3))} - [0:0]`,
+      `:${serviceChainName(added)} - [0:0]`,
+      `:${serviceChainName(api)} - [0:0]`,
     ],
   );
-  assert.ok(plan.text.includes(`-X ${gone}\nCOMMIT`));
+  assert.ok(
+    lines.includes(
+      `-D PODNET-SERVICES -d 10.96.0.21/32 -p tcp -m tcp --dport 80 -m comment --comment "shop/api:" -j ${serviceChainName(api)}`,
+    ),
+  );
+  assert.ok(
+    lines.includes(
+      `-I PODNET-SERVICES 1 -d 10.96.0.22/32 -p tcp -m tcp --dport 80 -m comment --comment "shop/new:" -j ${serviceChainName(added)}`,
+    ),
+  );
+  assert.equal(lines.at(-2), `-X ${serviceChainName(api)}`);
   assert.ok(!plan.text.includes('*filter'), 'the filter table did not change');
   assert.equal(plan.deleted, 1);
 });
 
-test('nothing changed: only the dispatch chains are rewritten', () => {
-  const chains = desiredChains([web(3)], net);
-  const plan = restoreText(chains, desiredChains([web(3)], net));
-  assert.equal(plan.written, 2);
-  assert.equal(plan.deleted, 0);
+test('new dispatch rules keep their order: inserted at the top in reverse', () => {
+  const plan = restoreText(
+    desiredChains([web(1, { nodePort: 30080 })], net),
+    desiredChains([], net),
+  );
+  const np = plan.text.split('\n').filter((l) => l.startsWith('-I PODNET-NODEPORTS 1'));
+  assert.match(np[0]!, /-j PODNET-SVC-/);
+  assert.match(np[1]!, /-j PODNET-MARK-MASQ$/);
+});
+
+test('nothing changed: nothing is sent', () => {
+  const plan = restoreText(desiredChains([web(3)], net), desiredChains([web(3)], net));
+  assert.equal(plan.text, '');
 });
 
 test('stray chains of an earlier run are flushed and deleted on a full sync', () => {

@@ -115,24 +115,38 @@ test('ClientIP affinity: per-endpoint timeout sets checked before the random pic
   assert.equal(state.sets.get(aff), 'type ipv4_addr; flags dynamic,timeout; timeout 60s;');
 });
 
-test('a full script creates, flushes and fills everything, never the affinity sets', () => {
-  const { text } = nftScript(
-    desiredNft([web(2, { affinitySeconds: 60 }), web(1, { name: 'x/y:' })], net),
-    undefined,
-  );
-  const lines = text.trim().split('\n');
-  assert.equal(lines[0], 'add table ip podnet');
+test('a full script replaces the table whole in one transaction, with the canary table', () => {
+  const state = desiredNft([web(2, { affinitySeconds: 60 }), web(1, { name: 'x/y:' })], net);
+  const lines = nftScript(state, undefined).text.trim().split('\n');
+  assert.deepEqual(lines.slice(0, 5), [
+    'add table ip podnet',
+    'delete table ip podnet',
+    'add table ip podnet-canary',
+    'delete table ip podnet-canary',
+    'add table ip podnet',
+  ]);
   assert.ok(
     lines.includes(
       'add chain ip podnet nat-prerouting { type nat hook prerouting priority -100; policy accept; }',
     ),
   );
-  assert.ok(lines.includes('flush map ip podnet service-ips'));
-  assert.ok(!lines.some((l) => /^flush set ip podnet aff-/.test(l)));
+  assert.ok(lines.some((l) => l.startsWith('add element ip podnet service-ips { ')));
+  assert.deepEqual(lines.slice(-3), [
+    'add table ip podnet-canary',
+    'add chain ip podnet-canary canary',
+    'add rule ip podnet-canary canary return',
+  ]);
+  // Sets are declared before the rules that use them, rules before elements.
+  const firstRule = lines.findIndex((l) => l.startsWith('add rule'));
   assert.ok(
-    lines.indexOf('flush map ip podnet service-ips') <
-      lines.findIndex((l) => l.startsWith('add element')),
+    lines.findLastIndex((l) => l.startsWith('add set') || l.startsWith('add map')) < firstRule,
   );
+  assert.ok(lines.findIndex((l) => l.startsWith('add element')) > firstRule);
+});
+
+test('hairpin entries only for endpoints on this node', () => {
+  const state = desiredNft([web(3)], { ...net, nodePodCIDR: '10.244.2.0/24' });
+  assert.deepEqual([...state.elements.get('hairpin')!.keys()], ['10.244.2.5 . 10.244.2.5']);
 });
 
 test('one endpoint change: delete and add of that element only', () => {
@@ -169,17 +183,6 @@ test('scaling 3 → 1 moves the service to the n1 chain and drops the unused n3 
 
 test('nothing changed: an empty script', () => {
   assert.equal(nftScript(desiredNft([web(3)], net), desiredNft([web(3)], net)).text, '');
-});
-
-test('a full sync removes chains and maps an earlier run left', () => {
-  const { text } = nftScript(desiredNft([], net), undefined, {
-    chains: ['backends-tcp-n7'],
-    sets: [],
-    maps: ['backends-tcp-n7'],
-  });
-  assert.ok(text.includes('flush chain ip podnet backends-tcp-n7\n'));
-  assert.ok(text.includes('delete chain ip podnet backends-tcp-n7\n'));
-  assert.ok(text.includes('delete map ip podnet backends-tcp-n7\n'));
 });
 
 test('counts of rules and elements', () => {
