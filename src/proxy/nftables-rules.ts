@@ -1,20 +1,24 @@
 // nftables mode: one table `ip podnet` whose per-packet cost does not grow with the number
 // of services. Dispatch is a verdict-map lookup on `ip daddr . meta l4proto . th dport`; the
-// random choice is a lookup in a *named* map shared by every service with the same endpoint
-// count N, keyed by `service . numgen random mod N` (reference/kube-proxy.md measured
-// anonymous per-service maps at 8.9 s for 10k services, named maps at 1.85 s). Services with
-// ClientIP affinity get kube-proxy's per-service chains and per-endpoint timeout sets.
+// random choice is a lookup in a *named* map shared by every service with the same protocol
+// and endpoint count N, keyed by `service . numgen random mod N` (reference/kube-proxy.md
+// measured anonymous per-service maps at 8.9 s for 10k services, named maps at 1.85 s).
+// Services with ClientIP affinity get kube-proxy's per-service chains and per-endpoint
+// timeout sets.
 //
-// The desired state is plain data (declarations, chains, elements); a sync sends the
-// difference from what the last sync programmed, so the table is never listed per change.
+// Each service port contributes a *fragment* (elements, and chains and sets it needs; shared
+// ones are reference-counted). A sync removes the fragments of changed services from the
+// programmed state and adds the new ones, and sends exactly the entries that changed: the
+// cost of one change does not depend on how many services exist, and the kernel's table is
+// never listed.
 import {
   MASQ_MARK,
   endpointHash,
+  endpointText,
+  mayHairpin,
   nameHash,
   portKey,
   serviceHash,
-  endpointText,
-  mayHairpin,
   type L4Protocol,
   type ProxyNetwork,
   type ServicePortRule,
@@ -22,18 +26,15 @@ import {
 
 export const TABLE = 'ip podnet';
 export const CANARY = 'canary';
+/**
+ * A separate one-rule table: listing it is cheap whatever the size of `ip podnet` (nft 1.0.6
+ * fetches every set element of a table it lists: seconds at 10k services). If it is gone,
+ * the ruleset was flushed (a firewall reload, `nft flush ruleset`).
+ */
+export const CANARY_TABLE = 'ip podnet-canary';
 
 const PROTO_NUMBER: Record<L4Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 const MARK = `0x${MASQ_MARK.toString(16)}`;
-
-export interface NftState {
-  /** Set or map name → its declaration body (immutable for a given name). */
-  sets: Map<string, string>;
-  /** Chain name → its rules. Base chains carry their hook in `baseChains`. */
-  chains: Map<string, string[]>;
-  /** Set or map name → element key → element text (`key` or `key : value`). */
-  elements: Map<string, Map<string, string>>;
-}
 
 /** Hooked chains: name → the `type ... hook ... priority ...; policy accept;` part. */
 export const BASE_CHAINS: Record<string, string> = {
@@ -45,6 +46,24 @@ export const BASE_CHAINS: Record<string, string> = {
   'filter-prerouting': 'type filter hook prerouting priority -110; policy accept;',
   'filter-output': 'type filter hook output priority -110; policy accept;',
 };
+
+export interface NftState {
+  /** Set or map name → its declaration body (immutable for a given name). */
+  sets: Map<string, string>;
+  /** Chain name → its rules. */
+  chains: Map<string, string[]>;
+  /** Set or map name → element key → element text (`key` or `key : value`). */
+  elements: Map<string, Map<string, string>>;
+  /** How many fragments use a shared chain, set or hairpin element. */
+  refs: Map<string, number>;
+}
+
+/** What one service port adds to the table. */
+export interface Fragment {
+  sets: [name: string, body: string][];
+  chains: [name: string, lines: string[]][];
+  elements: [set: string, key: string, text: string][];
+}
 
 /** Sets whose elements the kernel adds (affinity): podnet never lists their elements. */
 function isDynamicSet(name: string): boolean {
@@ -59,27 +78,24 @@ export function nftCounts(state: NftState): { rules: number; elements: number } 
   return { rules, elements };
 }
 
-/** The whole desired content of table `ip podnet`. */
-export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftState {
-  const sets = new Map<string, string>();
-  const chains = new Map<string, string[]>();
-  const elements = new Map<string, Map<string, string>>();
-  const addElement = (set: string, key: string, value?: string): void => {
-    let els = elements.get(set);
-    if (!els) elements.set(set, (els = new Map()));
-    els.set(key, value === undefined ? key : `${key} : ${value}`);
+/** The table with no services: dispatch, masquerade, refusal and egress rules. */
+export function baseNft(net: ProxyNetwork): NftState {
+  const state: NftState = {
+    sets: new Map(),
+    chains: new Map(),
+    elements: new Map(),
+    refs: new Map(),
   };
   const declare = (name: string, body: string): void => {
-    sets.set(name, body);
-    if (!elements.has(name) && !isDynamicSet(name)) elements.set(name, new Map());
+    state.sets.set(name, body);
+    state.elements.set(name, new Map());
   };
-
   declare('service-ips', 'type ipv4_addr . inet_proto . inet_service : verdict;');
   declare('service-nodeports', 'type inet_proto . inet_service : verdict;');
   declare('no-endpoints', 'type ipv4_addr . inet_proto . inet_service;');
   declare('no-endpoint-nodeports', 'type inet_proto . inet_service;');
   declare('hairpin', 'type ipv4_addr . ipv4_addr;');
-
+  const chains = state.chains;
   chains.set('nat-prerouting', ['jump services']);
   chains.set('nat-output', ['jump services']);
   chains.set('services', [
@@ -103,49 +119,58 @@ export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftStat
     'ip daddr . meta l4proto . th dport @no-endpoints reject',
     'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports reject',
   ]);
+  return state;
+}
 
-  const hairpin = new Set<string>();
-  for (const rule of rules) {
-    const proto = PROTO_NUMBER[rule.protocol];
-    const key = `${rule.clusterIP} . ${proto} . ${rule.port}`;
-    const npKey = rule.nodePort ? `${proto} . ${rule.nodePort}` : undefined;
-    const n = rule.endpoints.length;
-    if (n === 0) {
-      addElement('no-endpoints', key);
-      if (npKey) addElement('no-endpoint-nodeports', npKey);
-      continue;
-    }
-    for (const ep of rule.endpoints) if (mayHairpin(ep, net)) hairpin.add(ep.ip);
-    if (rule.affinitySeconds !== undefined) {
-      const svc = affinityChains(rule, net, chains, sets);
-      addElement('service-ips', key, `goto ${svc}`);
-      if (npKey) {
-        const ext = `ext-${serviceHash(rule).toLowerCase()}`;
-        chains.set(ext, [`meta mark set meta mark | ${MARK}`, `goto ${svc}`]);
-        addElement('service-nodeports', npKey, `goto ${ext}`);
-      }
-      continue;
-    }
-    const l4 = rule.protocol.toLowerCase();
-    const backends = ensureBackendsChain(l4, n, net, chains, declare);
-    addElement('service-ips', key, `goto ${backends}`);
-    rule.endpoints.forEach((ep, i) => {
-      addElement(backends, `${rule.clusterIP} . ${rule.port} . ${i}`, `${ep.ip} . ${ep.port}`);
-    });
-    if (rule.nodePort) {
-      const nodePorts = ensureNodePortChain(l4, n, chains, declare);
-      addElement('service-nodeports', npKey!, `goto ${nodePorts}`);
-      rule.endpoints.forEach((ep, i) => {
-        addElement(
-          `nodeport-backends-${l4}-n${n}`,
-          `${rule.nodePort} . ${i}`,
-          `${ep.ip} . ${ep.port}`,
-        );
-      });
-    }
+/** The whole desired content of table `ip podnet`. */
+export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftState {
+  const state = baseNft(net);
+  for (const rule of rules) addFragment(state, ruleFragment(rule, net));
+  return state;
+}
+
+/** What one service port needs in the table. */
+export function ruleFragment(rule: ServicePortRule, net: ProxyNetwork): Fragment {
+  const f: Fragment = { sets: [], chains: [], elements: [] };
+  const proto = PROTO_NUMBER[rule.protocol];
+  const key = `${rule.clusterIP} . ${proto} . ${rule.port}`;
+  const npKey = rule.nodePort ? `${proto} . ${rule.nodePort}` : undefined;
+  const n = rule.endpoints.length;
+  if (n === 0) {
+    f.elements.push(['no-endpoints', key, key]);
+    if (npKey) f.elements.push(['no-endpoint-nodeports', npKey, npKey]);
+    return f;
   }
-  for (const ip of hairpin) addElement('hairpin', `${ip} . ${ip}`);
-  return { sets, chains, elements };
+  for (const ep of rule.endpoints) {
+    if (mayHairpin(ep, net))
+      f.elements.push(['hairpin', `${ep.ip} . ${ep.ip}`, `${ep.ip} . ${ep.ip}`]);
+  }
+  if (rule.affinitySeconds !== undefined) {
+    const svc = affinityChains(rule, net, f);
+    f.elements.push(['service-ips', key, `${key} : goto ${svc}`]);
+    if (npKey) {
+      const ext = `ext-${serviceHash(rule).toLowerCase()}`;
+      f.chains.push([ext, [`meta mark set meta mark | ${MARK}`, `goto ${svc}`]]);
+      f.elements.push(['service-nodeports', npKey, `${npKey} : goto ${ext}`]);
+    }
+    return f;
+  }
+  const l4 = rule.protocol.toLowerCase();
+  const backends = backendsChain(l4, n, net, f);
+  f.elements.push(['service-ips', key, `${key} : goto ${backends}`]);
+  rule.endpoints.forEach((ep, i) => {
+    const k = `${rule.clusterIP} . ${rule.port} . ${i}`;
+    f.elements.push([backends, k, `${k} : ${ep.ip} . ${ep.port}`]);
+  });
+  if (rule.nodePort) {
+    const nodePorts = nodePortChain(l4, n, f);
+    f.elements.push(['service-nodeports', npKey!, `${npKey} : goto ${nodePorts}`]);
+    rule.endpoints.forEach((ep, i) => {
+      const k = `${rule.nodePort} . ${i}`;
+      f.elements.push([`nodeport-backends-${l4}-n${n}`, k, `${k} : ${ep.ip} . ${ep.port}`]);
+    });
+  }
+  return f;
 }
 
 /**
@@ -153,51 +178,39 @@ export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftStat
  * keyed by `service . numgen random mod n`. One map per protocol keeps the key free of
  * `meta l4proto` (nft 1.0.6 cannot re-read typeof keys that mix it with `th dport`).
  */
-function ensureBackendsChain(
-  proto: string,
-  n: number,
-  net: ProxyNetwork,
-  chains: Map<string, string[]>,
-  declare: (name: string, body: string) => void,
-): string {
+function backendsChain(proto: string, n: number, net: ProxyNetwork, f: Fragment): string {
   const name = `backends-${proto}-n${n}`;
-  if (chains.has(name)) return name;
-  declare(
+  f.sets.push([
     name,
     `typeof ip daddr . ${proto} dport . numgen random mod ${n} : ip daddr . ${proto} dport;`,
-  );
-  chains.set(name, [
-    `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
-    `meta l4proto ${proto} dnat ip to ip daddr . ${proto} dport . numgen random mod ${n} map @${name}`,
+  ]);
+  f.chains.push([
+    name,
+    [
+      `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
+      `meta l4proto ${proto} dnat ip to ip daddr . ${proto} dport . numgen random mod ${n} map @${name}`,
+    ],
   ]);
   return name;
 }
 
-/** Like ensureBackendsChain for NodePorts: keyed by the node port, always masqueraded. */
-function ensureNodePortChain(
-  proto: string,
-  n: number,
-  chains: Map<string, string[]>,
-  declare: (name: string, body: string) => void,
-): string {
+/** Like backendsChain for NodePorts: keyed by the node port, always masqueraded. */
+function nodePortChain(proto: string, n: number, f: Fragment): string {
   const name = `nodeport-${proto}-n${n}`;
-  if (chains.has(name)) return name;
   const map = `nodeport-backends-${proto}-n${n}`;
-  declare(map, `typeof ${proto} dport . numgen random mod ${n} : ip daddr . ${proto} dport;`);
-  chains.set(name, [
-    `meta mark set meta mark | ${MARK}`,
-    `meta l4proto ${proto} dnat ip to ${proto} dport . numgen random mod ${n} map @${map}`,
+  f.sets.push([map, `typeof ${proto} dport . numgen random mod ${n} : ip daddr . ${proto} dport;`]);
+  f.chains.push([
+    name,
+    [
+      `meta mark set meta mark | ${MARK}`,
+      `meta l4proto ${proto} dnat ip to ${proto} dport . numgen random mod ${n} map @${map}`,
+    ],
   ]);
   return name;
 }
 
 /** kube-proxy's affinity layout: remembered clients first, then a random endpoint. */
-function affinityChains(
-  rule: ServicePortRule,
-  net: ProxyNetwork,
-  chains: Map<string, string[]>,
-  sets: Map<string, string>,
-): string {
+function affinityChains(rule: ServicePortRule, net: ProxyNetwork, f: Fragment): string {
   const svc = `svc-${serviceHash(rule).toLowerCase()}`;
   const timeout = rule.affinitySeconds!;
   const remembered: string[] = [];
@@ -206,87 +219,156 @@ function affinityChains(
     const sep = `sep-${endpointHash(rule, ep).toLowerCase()}`;
     // The timeout is part of the set's name, so a declaration never changes under a name.
     const aff = `aff-${nameHash(portKey(rule), endpointText(ep), String(timeout)).toLowerCase()}`;
-    sets.set(aff, `type ipv4_addr; flags dynamic,timeout; timeout ${timeout}s;`);
-    chains.set(sep, [
-      `update @${aff} { ip saddr }`,
-      `meta l4proto ${rule.protocol.toLowerCase()} dnat ip to ${endpointText(ep)}`,
+    f.sets.push([aff, `type ipv4_addr; flags dynamic,timeout; timeout ${timeout}s;`]);
+    f.chains.push([
+      sep,
+      [
+        `update @${aff} { ip saddr }`,
+        `meta l4proto ${rule.protocol.toLowerCase()} dnat ip to ${endpointText(ep)}`,
+      ],
     ]);
     remembered.push(`ip saddr @${aff} goto ${sep}`);
     picks.push(`${i} : goto ${sep}`);
   });
-  chains.set(svc, [
-    `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
-    ...remembered,
-    `numgen random mod ${rule.endpoints.length} vmap { ${picks.join(', ')} }`,
+  f.chains.push([
+    svc,
+    [
+      `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
+      ...remembered,
+      `numgen random mod ${rule.endpoints.length} vmap { ${picks.join(', ')} }`,
+    ],
   ]);
   return svc;
 }
 
-/**
- * A separate one-rule table: listing it is cheap whatever the size of `ip podnet` (nft 1.0.6
- * fetches every set element of a table it lists: seconds at 10k services). If it is gone,
- * the ruleset was flushed (a firewall reload, `nft flush ruleset`).
- */
-export const CANARY_TABLE = 'ip podnet-canary';
+function incRef(state: NftState, ref: string): number {
+  const n = (state.refs.get(ref) ?? 0) + 1;
+  state.refs.set(ref, n);
+  return n;
+}
+
+function decRef(state: NftState, ref: string): number {
+  const n = (state.refs.get(ref) ?? 1) - 1;
+  if (n > 0) state.refs.set(ref, n);
+  else state.refs.delete(ref);
+  return n;
+}
+
+export function addFragment(state: NftState, f: Fragment): void {
+  for (const [name, body] of f.sets) {
+    if (incRef(state, `set:${name}`) > 1) continue;
+    state.sets.set(name, body);
+    if (!isDynamicSet(name)) state.elements.set(name, new Map());
+  }
+  for (const [name, lines] of f.chains) {
+    if (incRef(state, `chain:${name}`) === 1) state.chains.set(name, lines);
+  }
+  for (const [set, key, text] of f.elements) {
+    // Hairpin entries are per endpoint IP, which several services may share.
+    if (set === 'hairpin' && incRef(state, `hairpin:${key}`) > 1) continue;
+    state.elements.get(set)!.set(key, text);
+  }
+}
+
+export function removeFragment(state: NftState, f: Fragment): void {
+  for (const [set, key] of f.elements) {
+    if (set === 'hairpin' && decRef(state, `hairpin:${key}`) > 0) continue;
+    state.elements.get(set)?.delete(key);
+  }
+  for (const [name] of f.chains) {
+    if (decRef(state, `chain:${name}`) === 0) state.chains.delete(name);
+  }
+  for (const [name] of f.sets) {
+    if (decRef(state, `set:${name}`) > 0) continue;
+    state.sets.delete(name);
+    state.elements.delete(name);
+  }
+}
+
+/** What a partial sync touches, recorded before the state changes. */
+interface Before {
+  sets: Map<string, string | undefined>;
+  chains: Map<string, string[] | undefined>;
+  elements: Map<string, Map<string, string | undefined>>;
+}
 
 /**
- * The nft script that takes table `ip podnet` from `previous` (what the last sync programmed)
- * to `desired`, as one transaction. Without `previous` (start, after a flush or an error)
- * the table is replaced whole inside the transaction: no listing of the kernel's table, no
- * moment without rules, and conntrack keeps every established flow on its backend. (The
- * clients remembered for ClientIP affinity start afresh then.)
+ * Replaces fragments in `state` (mutated: it becomes the new programmed state) and returns the
+ * nft script that makes the kernel follow, touching only what these fragments concern.
  */
-export function nftScript(
-  desired: NftState,
-  previous: NftState | undefined,
-): { text: string; changes: number } {
-  if (!previous) return fullScript(desired);
+export function applyFragments(state: NftState, removed: Fragment[], added: Fragment[]): string {
+  const before: Before = { sets: new Map(), chains: new Map(), elements: new Map() };
+  for (const f of [...removed, ...added]) {
+    for (const [name] of f.sets)
+      if (!before.sets.has(name)) before.sets.set(name, state.sets.get(name));
+    for (const [name] of f.chains) {
+      if (!before.chains.has(name)) before.chains.set(name, state.chains.get(name));
+    }
+    for (const [set, key] of f.elements) {
+      let els = before.elements.get(set);
+      if (!els) before.elements.set(set, (els = new Map()));
+      if (!els.has(key)) els.set(key, state.elements.get(set)?.get(key));
+    }
+  }
+  for (const f of removed) removeFragment(state, f);
+  for (const f of added) addFragment(state, f);
+
   const head: string[] = [];
   const flushes: string[] = [];
-  const deletions: string[] = [];
   const removals: string[] = [];
+  const deletions: string[] = [];
+  const setDeletions: string[] = [];
   const rules: string[] = [];
   const additions: string[] = [];
-
-  for (const [name, body] of desired.sets) {
-    if (!previous.sets.has(name)) head.push(`add ${setKind(body)} ${TABLE} ${name} { ${body} }`);
+  for (const [name, old] of before.sets) {
+    const now = state.sets.get(name);
+    if (!old && now) head.push(`add ${setKind(now)} ${TABLE} ${name} { ${now} }`);
+    if (old && !now) setDeletions.push(`delete ${setKind(old)} ${TABLE} ${name}`);
   }
-  for (const [name, lines] of desired.chains) {
-    const old = previous.chains.get(name);
-    if (!old) head.push(`add chain ${TABLE} ${name}`);
-    else if (sameLines(old, lines)) continue;
-    else flushes.push(`flush chain ${TABLE} ${name}`);
-    for (const line of lines) rules.push(`add rule ${TABLE} ${name} ${line}`);
+  for (const [name, old] of before.chains) {
+    const now = state.chains.get(name);
+    if (old && now && sameLines(old, now)) continue;
+    if (!old && now) head.push(`add chain ${TABLE} ${name}`);
+    if (old) flushes.push(`flush chain ${TABLE} ${name}`);
+    if (old && !now) deletions.push(`delete chain ${TABLE} ${name}`);
+    for (const line of now ?? []) rules.push(`add rule ${TABLE} ${name} ${line}`);
   }
-  for (const name of previous.chains.keys()) {
-    if (desired.chains.has(name)) continue;
-    flushes.push(`flush chain ${TABLE} ${name}`);
-    deletions.push(`delete chain ${TABLE} ${name}`);
-  }
-  for (const [name, body] of previous.sets) {
-    if (!desired.sets.has(name)) deletions.push(`delete ${setKind(body)} ${TABLE} ${name}`);
-  }
-  for (const [set, els] of desired.elements) {
-    const old = previous.elements.get(set);
+  for (const [set, keys] of before.elements) {
+    const now = state.elements.get(set);
+    const setWasThere = before.sets.has(set) ? !!before.sets.get(set) : true;
     const gone: string[] = [];
     const added: string[] = [];
-    for (const [key, text] of els) {
-      const had = old?.get(key);
-      if (had === text) continue;
-      if (had !== undefined) gone.push(key);
-      added.push(text);
+    for (const [key, old] of keys) {
+      const text = now?.get(key);
+      if (old === text) continue;
+      // Elements of a set deleted whole go with it; a new set starts empty.
+      if (old !== undefined && now && setWasThere) gone.push(key);
+      if (text !== undefined) added.push(text);
     }
-    for (const key of old?.keys() ?? []) if (!els.has(key)) gone.push(key);
     if (gone.length) removals.push(`delete element ${TABLE} ${set} { ${gone.join(', ')} }`);
     if (added.length) additions.push(`add element ${TABLE} ${set} { ${added.join(', ')} }`);
   }
   // Order matters inside the transaction: nothing may refer to a chain or set when it is
   // deleted, and an element whose value changes is deleted before it is added again.
-  const all = [...head, ...flushes, ...removals, ...deletions, ...rules, ...additions];
-  return { text: all.length ? `${all.join('\n')}\n` : '', changes: all.length };
+  const all = [
+    ...head,
+    ...flushes,
+    ...removals,
+    ...deletions,
+    ...setDeletions,
+    ...rules,
+    ...additions,
+  ];
+  return all.length ? `${all.join('\n')}\n` : '';
 }
 
-function fullScript(desired: NftState): { text: string; changes: number } {
+/**
+ * The script that replaces table `ip podnet` whole, in one transaction (start, after a flush
+ * or an error): no listing of the kernel's table, no moment without rules, and conntrack
+ * keeps every established flow on its backend. (Clients remembered for ClientIP affinity
+ * start afresh then.)
+ */
+export function fullScript(desired: NftState): string {
   const out: string[] = [];
   // `add` then `delete`: works whether or not the table exists.
   for (const table of [TABLE, CANARY_TABLE])
@@ -307,7 +389,7 @@ function fullScript(desired: NftState): { text: string; changes: number } {
   }
   out.push(`add table ${CANARY_TABLE}`, `add chain ${CANARY_TABLE} ${CANARY}`);
   out.push(`add rule ${CANARY_TABLE} ${CANARY} return`);
-  return { text: `${out.join('\n')}\n`, changes: out.length };
+  return `${out.join('\n')}\n`;
 }
 
 /** Maps have a `key : value` type; sets do not. */

@@ -17,8 +17,18 @@ import {
   restoreText,
   type ChainSet,
 } from './iptables-rules.js';
-import type { ProxyNetwork, ServicePortRule } from './model.js';
-import { CANARY, desiredNft, nftCounts, nftScript, type NftState } from './nftables-rules.js';
+import { portKey, type ProxyNetwork, type ServicePortRule } from './model.js';
+import {
+  CANARY,
+  addFragment,
+  applyFragments,
+  baseNft,
+  fullScript,
+  nftCounts,
+  ruleFragment,
+  type Fragment,
+  type NftState,
+} from './nftables-rules.js';
 
 export interface SyncOutcome {
   /** Rules in the whole programmed state. */
@@ -95,7 +105,10 @@ export class IptablesProxier implements Proxier {
 
 export class NftablesProxier implements Proxier {
   readonly mode = 'nftables' as const;
-  private programmed: NftState | undefined;
+  /** The programmed table, and per service port the rule and fragment it came from. */
+  private programmed:
+    | { state: NftState; ports: Map<string, { fingerprint: string; fragment: Fragment }> }
+    | undefined;
 
   constructor(
     private readonly net: ProxyNetwork,
@@ -103,12 +116,43 @@ export class NftablesProxier implements Proxier {
   ) {}
 
   async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
-    const desired = desiredNft(rules, this.net);
-    const { text } = nftScript(desired, full ? undefined : this.programmed);
+    const prev = full ? undefined : this.programmed;
     this.programmed = undefined;
+    const ports = new Map<string, { fingerprint: string; fragment: Fragment }>();
+    let text: string;
+    let state: NftState;
+    if (!prev) {
+      state = baseNft(this.net);
+      for (const rule of rules) {
+        const fragment = ruleFragment(rule, this.net);
+        addFragment(state, fragment);
+        ports.set(portKey(rule), { fingerprint: JSON.stringify(rule), fragment });
+      }
+      text = fullScript(state);
+    } else {
+      // Only service ports whose rule changed are rendered again.
+      state = prev.state;
+      const removed: Fragment[] = [];
+      const added: Fragment[] = [];
+      for (const rule of rules) {
+        const key = portKey(rule);
+        const fingerprint = JSON.stringify(rule);
+        const old = prev.ports.get(key);
+        if (old?.fingerprint === fingerprint) {
+          ports.set(key, old);
+          continue;
+        }
+        if (old) removed.push(old.fragment);
+        const fragment = ruleFragment(rule, this.net);
+        added.push(fragment);
+        ports.set(key, { fingerprint, fragment });
+      }
+      for (const [key, old] of prev.ports) if (!ports.has(key)) removed.push(old.fragment);
+      text = applyFragments(state, removed, added);
+    }
     if (text) await nftApply(text, { netns: this.netns });
-    this.programmed = desired;
-    const counts = nftCounts(desired);
+    this.programmed = { state, ports };
+    const counts = nftCounts(state);
     return { rules: counts.rules, elements: counts.elements, sent: lineCount(text) };
   }
 

@@ -27,9 +27,12 @@ function tcpOnce(ip: string, port: number, src: string | undefined): Promise<Out
   const start = process.hrtime.bigint();
   return new Promise((resolve) => {
     let data = '';
+    let connectMs = 0;
     const sock = createConnection({ host: ip, port, localAddress: src, timeout: 3000 });
+    // TCP: the time to connect (SYN to SYN-ACK, the first packet's path through the rules).
+    sock.on('connect', () => (connectMs = elapsed(start)));
     sock.on('data', (b) => (data += b.toString()));
-    sock.on('end', () => resolve({ name: data, ms: elapsed(start) }));
+    sock.on('end', () => resolve({ name: data, ms: connectMs }));
     sock.on('timeout', () => {
       sock.destroy();
       resolve({ error: 'ETIMEDOUT', ms: elapsed(start) });

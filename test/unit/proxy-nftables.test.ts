@@ -1,9 +1,48 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServicePortRule } from '../../src/proxy/model.js';
-import { desiredNft, nftCounts, nftScript } from '../../src/proxy/nftables-rules.js';
+import { portKey } from '../../src/proxy/model.js';
+import {
+  addFragment,
+  applyFragments,
+  baseNft,
+  desiredNft,
+  fullScript,
+  nftCounts,
+  ruleFragment,
+  type NftState,
+} from '../../src/proxy/nftables-rules.js';
 
 const net = { clusterCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/16' };
+
+/** What a partial sync from `before` to `after` sends, and the state it leaves. */
+function partial(before: ServicePortRule[], after: ServicePortRule[]): [string, NftState] {
+  const state = baseNft(net);
+  const old = new Map(before.map((r) => [portKey(r), r]));
+  for (const r of before) addFragment(state, ruleFragment(r, net));
+  const removed = [];
+  const added = [];
+  for (const r of after) {
+    const was = old.get(portKey(r));
+    if (was && JSON.stringify(was) === JSON.stringify(r)) continue;
+    if (was) removed.push(ruleFragment(was, net));
+    added.push(ruleFragment(r, net));
+  }
+  const now = new Set(after.map(portKey));
+  for (const r of before) if (!now.has(portKey(r))) removed.push(ruleFragment(r, net));
+  return [applyFragments(state, removed, added), state];
+}
+
+/** The programmed state without reference counts, for comparing states. */
+function content(state: NftState): unknown {
+  const sorted = <T>(m: Map<string, T>): [string, T][] =>
+    [...m].sort(([a], [b]) => (a < b ? -1 : 1));
+  return {
+    sets: sorted(state.sets),
+    chains: sorted(state.chains),
+    elements: sorted(state.elements).map(([k, v]) => [k, sorted(v)]),
+  };
+}
 
 function web(n: number, extra: Partial<ServicePortRule> = {}): ServicePortRule {
   return {
@@ -117,7 +156,7 @@ test('ClientIP affinity: per-endpoint timeout sets checked before the random pic
 
 test('a full script replaces the table whole in one transaction, with the canary table', () => {
   const state = desiredNft([web(2, { affinitySeconds: 60 }), web(1, { name: 'x/y:' })], net);
-  const lines = nftScript(state, undefined).text.trim().split('\n');
+  const lines = fullScript(state).trim().split('\n');
   assert.deepEqual(lines.slice(0, 5), [
     'add table ip podnet',
     'delete table ip podnet',
@@ -150,11 +189,13 @@ test('hairpin entries only for endpoints on this node', () => {
 });
 
 test('one endpoint change: delete and add of that element only', () => {
-  const before = desiredNft([web(3), web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })], net);
   const changed = web(3);
   changed.endpoints[1] = { ip: '10.244.9.9', port: 8080 };
-  const after = desiredNft([changed, web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })], net);
-  assert.deepEqual(nftScript(after, before).text.trim().split('\n'), [
+  const [script] = partial(
+    [web(3), web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
+    [changed, web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
+  );
+  assert.deepEqual(script.trim().split('\n'), [
     'delete element ip podnet backends-tcp-n3 { 10.96.0.20 . 80 . 1 }',
     // 10.244.2.5 still serves shop/api, so it stays in the hairpin set.
     'add element ip podnet hairpin { 10.244.9.9 . 10.244.9.9 }',
@@ -163,15 +204,15 @@ test('one endpoint change: delete and add of that element only', () => {
 });
 
 test('scaling 3 → 1 moves the service to the n1 chain and drops the unused n3 chain and map', () => {
-  const before = desiredNft([web(3)], net);
-  const after = desiredNft([web(1)], net);
-  const lines = nftScript(after, before).text.trim().split('\n');
+  const [script, state] = partial([web(3)], [web(1)]);
+  const lines = script.trim().split('\n');
+  assert.deepEqual(content(state), content(desiredNft([web(1)], net)));
   assert.deepEqual(lines, [
     'add map ip podnet backends-tcp-n1 { typeof ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport; }',
     'add chain ip podnet backends-tcp-n1',
     'flush chain ip podnet backends-tcp-n3',
-    'delete element ip podnet service-ips { 10.96.0.20 . 6 . 80 }',
     'delete element ip podnet hairpin { 10.244.2.5 . 10.244.2.5, 10.244.3.5 . 10.244.3.5 }',
+    'delete element ip podnet service-ips { 10.96.0.20 . 6 . 80 }',
     'delete chain ip podnet backends-tcp-n3',
     'delete map ip podnet backends-tcp-n3',
     'add rule ip podnet backends-tcp-n1 ip saddr != 10.244.0.0/16 meta mark set meta mark | 0x4000',
@@ -182,11 +223,34 @@ test('scaling 3 → 1 moves the service to the n1 chain and drops the unused n3 
 });
 
 test('nothing changed: an empty script', () => {
-  assert.equal(nftScript(desiredNft([web(3)], net), desiredNft([web(3)], net)).text, '');
+  assert.equal(partial([web(3)], [web(3)])[0], '');
 });
 
 test('counts of rules and elements', () => {
   const counts = nftCounts(desiredNft([web(3)], net));
   assert.equal(counts.elements, 1 + 3 + 3);
   assert.ok(counts.rules > 10);
+});
+
+test('any sequence of partial syncs ends where a full render would', () => {
+  let seed = 7;
+  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const randomRules = (): ServicePortRule[] =>
+    Array.from({ length: rand(5) }, (_, i) =>
+      web(rand(4), {
+        name: `shop/s${i}:`,
+        clusterIP: `10.96.0.${20 + i}`,
+        protocol: rand(2) ? 'TCP' : 'UDP',
+        nodePort: rand(2) ? 30000 + i : undefined,
+        affinitySeconds: rand(3) === 0 ? 60 : undefined,
+      }),
+    );
+  for (let round = 0; round < 200; round++) {
+    const before = randomRules();
+    const after = randomRules();
+    const [script, state] = partial(before, after);
+    assert.deepEqual(content(state), content(desiredNft(after, net)), `round ${round}`);
+    // Never deletes an element of a set it also deletes, never adds twice.
+    assert.equal(new Set(script.split('\n')).size, script.split('\n').length);
+  }
 });
