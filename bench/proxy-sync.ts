@@ -70,12 +70,15 @@ async function main(): Promise<void> {
     made.push(bareNs);
     const text = restoreText(desiredChains(rules, NET), undefined, undefined, JUMP_RULES).text;
     const [bare] = await timed(() => iptablesRestore(text, { netns: bareNs }));
+    // Each mode runs alone: a namespace full of rules slows the next one's netlink work.
+    deleteNamespace(bareNs);
     const iptNs = namespace('ipt');
     made.push(iptNs);
     const ipt = createProxier('iptables', NET, iptNs);
     const [iptFull, iptOut] = await timed(() => ipt.sync(rules, true));
     const [iptOne, iptOneOut] = await timed(() => ipt.sync(changed, false));
     const [iptCanary] = await timed(() => ipt.intact());
+    deleteNamespace(iptNs);
 
     const nftNs = namespace('nft');
     made.push(nftNs);

@@ -106,9 +106,7 @@ export class IptablesProxier implements Proxier {
 export class NftablesProxier implements Proxier {
   readonly mode = 'nftables' as const;
   /** The programmed table, and per service port the rule and fragment it came from. */
-  private programmed:
-    | { state: NftState; ports: Map<string, { fingerprint: string; fragment: Fragment }> }
-    | undefined;
+  private programmed: { state: NftState; ports: Map<string, ProgrammedPort> } | undefined;
 
   constructor(
     private readonly net: ProxyNetwork,
@@ -118,7 +116,7 @@ export class NftablesProxier implements Proxier {
   async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
     const prev = full ? undefined : this.programmed;
     this.programmed = undefined;
-    const ports = new Map<string, { fingerprint: string; fragment: Fragment }>();
+    const ports = new Map<string, ProgrammedPort>();
     let text: string;
     let state: NftState;
     if (!prev) {
@@ -126,7 +124,7 @@ export class NftablesProxier implements Proxier {
       for (const rule of rules) {
         const fragment = ruleFragment(rule, this.net);
         addFragment(state, fragment);
-        ports.set(portKey(rule), { fingerprint: JSON.stringify(rule), fragment });
+        ports.set(portKey(rule), { rule, fingerprint: fingerprint(rule), fragment });
       }
       text = fullScript(state);
     } else {
@@ -136,16 +134,17 @@ export class NftablesProxier implements Proxier {
       const added: Fragment[] = [];
       for (const rule of rules) {
         const key = portKey(rule);
-        const fingerprint = JSON.stringify(rule);
         const old = prev.ports.get(key);
-        if (old?.fingerprint === fingerprint) {
-          ports.set(key, old);
+        // The same object is the same rule; otherwise compare what the rule says.
+        const print = old?.rule === rule ? old.fingerprint : fingerprint(rule);
+        if (old?.fingerprint === print) {
+          ports.set(key, { ...old, rule });
           continue;
         }
         if (old) removed.push(old.fragment);
         const fragment = ruleFragment(rule, this.net);
         added.push(fragment);
-        ports.set(key, { fingerprint, fragment });
+        ports.set(key, { rule, fingerprint: print, fragment });
       }
       for (const [key, old] of prev.ports) if (!ports.has(key)) removed.push(old.fragment);
       text = applyFragments(state, removed, added);
@@ -164,6 +163,19 @@ export class NftablesProxier implements Proxier {
   reset(): void {
     this.programmed = undefined;
   }
+}
+
+interface ProgrammedPort {
+  rule: ServicePortRule;
+  fingerprint: string;
+  fragment: Fragment;
+}
+
+/** Everything a service port's rules depend on, as one string (cheaper than JSON). */
+function fingerprint(r: ServicePortRule): string {
+  let s = `${r.clusterIP}|${r.protocol}|${r.port}|${r.nodePort ?? ''}|${r.affinitySeconds ?? ''}|`;
+  for (const ep of r.endpoints) s += `${ep.ip}:${ep.port},`;
+  return s;
 }
 
 function lineCount(text: string): number {

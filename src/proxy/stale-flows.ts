@@ -4,7 +4,8 @@ import type { StaleFlow } from '../kernel/conntrack.js';
 import { endpointText, portKey, type ServicePortRule } from './model.js';
 
 export function staleFlows(before: ServicePortRule[], after: ServicePortRule[]): StaleFlow[] {
-  const now = new Map(after.map((r) => [portKey(r), r]));
+  if (!before.some((r) => r.protocol !== 'TCP')) return [];
+  const now = new Map(after.filter((r) => r.protocol !== 'TCP').map((r) => [portKey(r), r]));
   const out: StaleFlow[] = [];
   for (const old of before) {
     if (old.protocol === 'TCP') continue;

@@ -11,6 +11,9 @@ import type { ServicePortRule } from './model.js';
 import type { Proxier, SyncOutcome } from './proxier.js';
 import { staleFlows } from './stale-flows.js';
 
+/** The service ports to program, or how to compute them from the current objects. */
+export type DesiredRules = ServicePortRule[] | (() => ServicePortRule[]);
+
 export interface SyncerOptions {
   log: Logger;
   /** Minimum time between the starts of two syncs (batches bursts). Default 100 ms. */
@@ -25,7 +28,7 @@ export interface SyncerOptions {
 }
 
 export class ProxySyncer {
-  private desired: ServicePortRule[] | undefined;
+  private desired: DesiredRules | undefined;
   /** What the last successful sync programmed (to find UDP endpoints that went away). */
   private programmed: ServicePortRule[] = [];
   private reasons = new Set<string>();
@@ -49,8 +52,11 @@ export class ProxySyncer {
     this.checkIntervalMs = opts.checkIntervalMs ?? 5000;
   }
 
-  /** The desired state changed (for `reason`); a sync follows within minIntervalMs. */
-  update(rules: ServicePortRule[], reason: string): void {
+  /**
+   * The desired state changed (for `reason`); a sync follows within minIntervalMs. A function
+   * is called at sync time, so a burst of changes computes the rules once.
+   */
+  update(rules: DesiredRules, reason: string): void {
     this.desired = rules;
     this.reasons.add(reason);
     this.schedule();
@@ -127,8 +133,8 @@ export class ProxySyncer {
   }
 
   private async syncOnce(): Promise<void> {
-    const rules = this.desired;
-    if (!rules) return;
+    if (!this.desired) return;
+    const rules = typeof this.desired === 'function' ? this.desired() : this.desired;
     const full = this.needFull;
     const reason = [...this.reasons].sort().join(',') || 'resync';
     this.reasons.clear();
