@@ -14,7 +14,7 @@ import { startHealthServer } from './http.js';
 
 /** Controllers in start order. Each issue's room adds its controller here. */
 async function controllers(): Promise<Controller[]> {
-  return [];
+  return [(await import('./proxy.js')).proxyController()];
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {

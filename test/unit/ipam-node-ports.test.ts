@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Service } from '../../src/api/types.js';
 import { assignNodePorts, releaseNodePorts } from '../../src/ipam/node-ports.js';
+import type { Store } from '../../src/store/store.js';
 import { UsageError } from '../../src/util/errors.js';
-import { memoryStore } from '../helpers/memory-store.js';
+import { openStore } from '../../src/store/open.js';
+
+const memoryStore = (): Promise<Store> => openStore('sqlite::memory:');
 
 function nodePortService(name: string, nodePorts: (number | undefined)[]): Service {
   return {
@@ -20,7 +23,7 @@ function nodePortService(name: string, nodePorts: (number | undefined)[]): Servi
 const ports = (svc: Service): (number | undefined)[] => svc.spec.ports!.map((p) => p.nodePort);
 
 test('node ports are allocated from 30000-32767 when none is given, all different', async () => {
-  const store = memoryStore();
+  const store = await memoryStore();
   const svc = await assignNodePorts(store, nodePortService('web', [undefined, undefined]));
   const [a, b] = ports(svc);
   for (const p of [a, b]) assert.ok(p! >= 30000 && p! <= 32767);
@@ -29,14 +32,14 @@ test('node ports are allocated from 30000-32767 when none is given, all differen
 });
 
 test('a given free node port is kept and reserved', async () => {
-  const store = memoryStore();
+  const store = await memoryStore();
   const svc = await assignNodePorts(store, nodePortService('web', [30080]));
   assert.deepEqual(ports(svc), [30080]);
   assert.ok(await store.get('/podnet/nodeports/30080'));
 });
 
 test('a node port held by another service is refused, naming the field', async () => {
-  const store = memoryStore();
+  const store = await memoryStore();
   await assignNodePorts(store, nodePortService('web', [30080]));
   await assert.rejects(
     assignNodePorts(store, nodePortService('api', [undefined, 30080])),
@@ -50,13 +53,13 @@ test('a node port held by another service is refused, naming the field', async (
 
 test('a node port outside the range is refused', async () => {
   await assert.rejects(
-    assignNodePorts(memoryStore(), nodePortService('web', [8080])),
+    assignNodePorts(await memoryStore(), nodePortService('web', [8080])),
     /spec\.ports\[0\]\.nodePort: 8080 is outside the node port range 30000-32767/,
   );
 });
 
 test('applying the same service again keeps its ports', async () => {
-  const store = memoryStore();
+  const store = await memoryStore();
   const first = await assignNodePorts(store, nodePortService('web', [undefined]));
   const again = await assignNodePorts(store, nodePortService('web', [undefined]));
   assert.deepEqual(ports(again), ports(first));
@@ -65,7 +68,7 @@ test('applying the same service again keeps its ports', async () => {
 });
 
 test('changing a node port releases the old one; release frees all', async () => {
-  const store = memoryStore();
+  const store = await memoryStore();
   await assignNodePorts(store, nodePortService('web', [30080]));
   await assignNodePorts(store, nodePortService('web', [30081]));
   assert.equal(await store.get('/podnet/nodeports/30080'), undefined);
@@ -78,7 +81,7 @@ test('changing a node port releases the old one; release frees all', async () =>
 });
 
 test('a service that is not NodePort holds no node ports', async () => {
-  const store = memoryStore();
+  const store = await memoryStore();
   await assignNodePorts(store, nodePortService('web', [30080]));
   const clusterIP = nodePortService('web', [undefined]);
   clusterIP.spec.type = 'ClusterIP';
