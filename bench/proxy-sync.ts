@@ -71,14 +71,14 @@ async function main(): Promise<void> {
     const text = restoreText(desiredChains(rules, NET), undefined, undefined, JUMP_RULES).text;
     const [bare] = await timed(() => iptablesRestore(text, { netns: bareNs }));
     // Each mode runs alone: a namespace full of rules slows the next one's netlink work.
-    deleteNamespace(bareNs);
+    deleteNamespace(made.pop()!);
     const iptNs = namespace('ipt');
     made.push(iptNs);
     const ipt = createProxier('iptables', NET, iptNs);
     const [iptFull, iptOut] = await timed(() => ipt.sync(rules, true));
     const [iptOne, iptOneOut] = await timed(() => ipt.sync(changed, false));
     const [iptCanary] = await timed(() => ipt.intact());
-    deleteNamespace(iptNs);
+    deleteNamespace(made.pop()!);
 
     const nftNs = namespace('nft');
     made.push(nftNs);
