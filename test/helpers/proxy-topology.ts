@@ -40,6 +40,13 @@ export interface Topology {
     proto: 'tcp' | 'udp',
     sources?: string[],
   ): ConnectResult;
+  /** Opens one long-lived TCP connection; resolves with the first backend that answered. */
+  hold(
+    fromNs: string,
+    ip: string,
+    port: number,
+    seconds: number,
+  ): Promise<{ first: string; done: Promise<{ answers: Record<string, number>; error?: string }> }>;
   destroy(): void;
 }
 
@@ -120,6 +127,44 @@ export function buildTopology(podSpecs: PodSpec[]): Topology {
       ]);
       return JSON.parse(out) as ConnectResult;
     },
+    hold: (fromNs, dst, port, seconds) =>
+      new Promise((resolve, reject) => {
+        const child = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            fromNs,
+            process.execPath,
+            ECHO,
+            'hold',
+            dst,
+            String(port),
+            String(seconds),
+          ],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        children.push(child);
+        let out = '';
+        let answered = false;
+        let finish: (v: { answers: Record<string, number>; error?: string }) => void;
+        const done = new Promise<{ answers: Record<string, number>; error?: string }>(
+          (r) => (finish = r),
+        );
+        child.stdout!.on('data', (b: Buffer) => {
+          out += b.toString();
+          const lines = out.split('\n');
+          if (!answered && lines.length > 1) {
+            answered = true;
+            resolve({ first: lines[0]!, done });
+          }
+        });
+        child.on('exit', () => {
+          const last = out.trim().split('\n').at(-1) ?? '';
+          if (!answered) reject(new Error(`hold ${dst}:${port} got no answer`));
+          else finish(JSON.parse(last) as { answers: Record<string, number>; error?: string });
+        });
+      }),
     destroy: () => {
       for (const c of children) c.kill('SIGKILL');
       for (const ns of created) deleteNamespace(ns);

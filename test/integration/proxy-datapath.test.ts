@@ -224,6 +224,24 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       assert.deepEqual(Object.keys(up.counts).sort(), BACKENDS);
     });
 
+    test(`proxy ${mode}: an open connection keeps its pod while endpoints change`, async () => {
+      const held = await topo.hold(c1(), '10.96.0.24', 80, 3);
+      // Take every other pod out of the service, then the held one too: its connection is
+      // already translated (conntrack) and stays on it; new connections go elsewhere.
+      scaled = BACKENDS.filter((b) => b === held.first);
+      await syncAll('keep only the held pod');
+      scaled = BACKENDS.filter((b) => b !== held.first);
+      await syncAll('remove the held pod');
+      const fresh = topo.connect(c1(), '10.96.0.24', 80, 30, 'tcp');
+      assert.equal(fresh.counts[held.first], undefined);
+      const { answers, error } = await held.done;
+      assert.equal(error, undefined);
+      assert.deepEqual(Object.keys(answers), [held.first]);
+      assert.ok(answers[held.first]! >= 10, `pinged throughout: ${JSON.stringify(answers)}`);
+      scaled = BACKENDS;
+      await syncAll('scale back');
+    });
+
     test(`proxy ${mode}: UDP flows to removed pods are deleted from conntrack`, async () => {
       topo.connect(c1(), '10.96.0.21', 53, 30, 'udp');
       const flowsTo = (ip: string): number =>
