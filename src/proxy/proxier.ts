@@ -10,6 +10,7 @@ import {
 import { nftApply, nftChainRules } from '../kernel/nft.js';
 import {
   CANARY_CHAIN,
+  JUMP_RULES,
   countRules,
   desiredChains,
   missingJumpRules,
@@ -90,12 +91,15 @@ export class IptablesProxier implements Proxier {
     return { rules: countRules(desired), elements: 0, sent: lineCount(text) };
   }
 
+  /** The canary chains still have their rule and every jump into podnet's chains is there. */
   async intact(): Promise<boolean> {
-    const [nat, filter] = await Promise.all([
+    const [nat, filter, ...builtins] = await Promise.all([
       iptablesListChain('nat', CANARY_CHAIN, this.opts),
       iptablesListChain('filter', CANARY_CHAIN, this.opts),
+      ...JUMP_RULES.map((j) => iptablesListChain(j.table, j.chain, this.opts)),
     ]);
-    return !!nat?.length && !!filter?.length;
+    const jumpsThere = JUMP_RULES.every((j, i) => builtins[i]?.includes(`-A ${j.chain} ${j.spec}`));
+    return !!nat?.length && !!filter?.length && jumpsThere;
   }
 
   reset(): void {

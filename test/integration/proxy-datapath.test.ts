@@ -284,6 +284,30 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       assert.deepEqual(r.errors, {});
     });
 
+    if (mode === 'iptables') {
+      test(`proxy ${mode}: a jump into podnet's chains deleted by hand is put back`, async () => {
+        const host = topo.hosts[0];
+        const sum = checksum(host);
+        topo.exec(host, [
+          'iptables',
+          '-t',
+          'nat',
+          '-D',
+          'PREROUTING',
+          '-m',
+          'comment',
+          '--comment',
+          'podnet service portals',
+          '-j',
+          'PODNET-SERVICES',
+        ]);
+        assert.notEqual(checksum(host), sum);
+        await until('the jump to be put back', () => checksum(host) === sum);
+        const r = topo.connect(c1(), '10.96.0.20', 80, 20, 'tcp');
+        assert.deepEqual(r.errors, {});
+      });
+    }
+
     test(`proxy ${mode}: a rule set the kernel rejects leaves the old one and is reported`, async () => {
       const host = topo.hosts[0];
       const sum = checksum(host);
