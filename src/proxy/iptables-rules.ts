@@ -69,8 +69,24 @@ export function affinityListName(
 
 const MARK = `0x${MASQ_MARK.toString(16)}`;
 
-/** Every chain podnet wants, with its rules: the whole desired state of both tables. */
-export function desiredChains(rules: ServicePortRule[], net: ProxyNetwork): ChainSet {
+/** What one service port contributes: its chain, and its lines in the shared chains. */
+export interface RuleChains {
+  services: string[];
+  nodePorts: string[];
+  rejects: string[];
+  /** Its own chain (absent when it has no endpoints). */
+  chain?: [name: string, lines: string[]];
+}
+
+/**
+ * Every chain podnet wants, with its rules: the whole desired state of both tables.
+ * `render` may return a cached rendering for a rule that did not change.
+ */
+export function desiredChains(
+  rules: ServicePortRule[],
+  net: ProxyNetwork,
+  render: (rule: ServicePortRule) => RuleChains = (rule) => ruleChains(rule, net),
+): ChainSet {
   const nat = new Map<string, string[]>();
   const filter = new Map<string, string[]>();
   const services: string[] = [];
@@ -97,64 +113,11 @@ export function desiredChains(rules: ServicePortRule[], net: ProxyNetwork): Chai
   filter.set(CANARY_CHAIN, ['-j RETURN']);
 
   for (const rule of rules) {
-    const proto = rule.protocol.toLowerCase();
-    const match = `-p ${proto} -m ${proto}`;
-    const comment = `-m comment --comment "${rule.name}"`;
-    if (rule.endpoints.length === 0) {
-      rejects.push(
-        `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port} -m comment --comment "${rule.name} has no endpoints" -j REJECT`,
-      );
-      if (rule.nodePort) {
-        rejects.push(
-          `-m addrtype --dst-type LOCAL ${match} --dport ${rule.nodePort} -m comment --comment "${rule.name} has no endpoints" -j REJECT`,
-        );
-      }
-      continue;
-    }
-    const svcChain = serviceChainName(rule);
-    services.push(
-      `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port} ${comment} -j ${svcChain}`,
-    );
-    if (rule.nodePort) {
-      nodePorts.push(`${match} --dport ${rule.nodePort} ${comment} -j ${MARK_MASQ_CHAIN}`);
-      nodePorts.push(`${match} --dport ${rule.nodePort} ${comment} -j ${svcChain}`);
-    }
-    const svcRules = [
-      // Off-cluster clients (the host itself, NodePort users) must see replies from the
-      // service's address path, so their traffic is masqueraded.
-      `! -s ${net.clusterCIDR} -d ${rule.clusterIP}/32 ${match} --dport ${rule.port} ${comment} -j ${MARK_MASQ_CHAIN}`,
-    ];
-    // Hairpin: a pod reaching itself through its service must not see its own address as
-    // the source, or it would answer itself directly. Marked before the pick, so any
-    // endpoint calling its own service is masqueraded (no per-endpoint chains: see below).
-    for (const ep of rule.endpoints.filter((e) => mayHairpin(e, net))) {
-      svcRules.push(`-s ${ep.ip}/32 ${comment} -j ${MARK_MASQ_CHAIN}`);
-    }
-    // DNAT straight from the service chain, no KUBE-SEP-style chain per endpoint:
-    // iptables-nft's `--noflush` restore slows down with the square of the chains it
-    // creates (5,500 chains 1.4 s, 11,000 chains 6.3 s on this machine), and 10k services x
-    // 10 endpoints would be 110k chains. Same datapath, one chain per service port.
-    const n = rule.endpoints.length;
-    const dnat = (ep: ServicePortRule['endpoints'][0]): string =>
-      `-j DNAT --to-destination ${endpointText(ep)}`;
-    if (rule.affinitySeconds !== undefined) {
-      for (const ep of rule.endpoints) {
-        svcRules.push(
-          `${match} -m recent --rcheck --seconds ${rule.affinitySeconds} --reap --name ${affinityListName(rule, ep)} --mask 255.255.255.255 --rsource ${comment} ${dnat(ep)}`,
-        );
-      }
-    }
-    rule.endpoints.forEach((ep, i) => {
-      // Endpoint i of n is taken with probability 1/(n-i) among those left: each gets 1/n.
-      const pick =
-        i < n - 1 ? `-m statistic --mode random --probability ${probability(n - i)} ` : '';
-      const remember =
-        rule.affinitySeconds !== undefined
-          ? `-m recent --set --name ${affinityListName(rule, ep)} --mask 255.255.255.255 --rsource `
-          : '';
-      svcRules.push(`${match} ${comment} ${pick}${remember}${dnat(ep)}`);
-    });
-    nat.set(svcChain, svcRules);
+    const r = render(rule);
+    services.push(...r.services);
+    nodePorts.push(...r.nodePorts);
+    rejects.push(...r.rejects);
+    if (r.chain) nat.set(r.chain[0], r.chain[1]);
   }
   services.push(
     `-m addrtype --dst-type LOCAL -m comment --comment "podnet service nodeports; NOTE: this must be the last rule in this chain" -j ${NODEPORTS_CHAIN}`,
@@ -163,6 +126,69 @@ export function desiredChains(rules: ServicePortRule[], net: ProxyNetwork): Chai
   nat.set(NODEPORTS_CHAIN, nodePorts);
   filter.set(SERVICES_CHAIN, rejects);
   return { nat, filter };
+}
+
+/** The rules of one service port. */
+export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains {
+  const out: RuleChains = { services: [], nodePorts: [], rejects: [] };
+  const proto = rule.protocol.toLowerCase();
+  const match = `-p ${proto} -m ${proto}`;
+  const comment = `-m comment --comment "${rule.name}"`;
+  if (rule.endpoints.length === 0) {
+    out.rejects.push(
+      `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port} -m comment --comment "${rule.name} has no endpoints" -j REJECT`,
+    );
+    if (rule.nodePort) {
+      out.rejects.push(
+        `-m addrtype --dst-type LOCAL ${match} --dport ${rule.nodePort} -m comment --comment "${rule.name} has no endpoints" -j REJECT`,
+      );
+    }
+    return out;
+  }
+  const svcChain = serviceChainName(rule);
+  out.services.push(
+    `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port} ${comment} -j ${svcChain}`,
+  );
+  if (rule.nodePort) {
+    out.nodePorts.push(`${match} --dport ${rule.nodePort} ${comment} -j ${MARK_MASQ_CHAIN}`);
+    out.nodePorts.push(`${match} --dport ${rule.nodePort} ${comment} -j ${svcChain}`);
+  }
+  const svcRules = [
+    // Off-cluster clients (the host itself, NodePort users) must see replies from the
+    // service's address path, so their traffic is masqueraded.
+    `! -s ${net.clusterCIDR} -d ${rule.clusterIP}/32 ${match} --dport ${rule.port} ${comment} -j ${MARK_MASQ_CHAIN}`,
+  ];
+  // Hairpin: a pod reaching itself through its service must not see its own address as
+  // the source, or it would answer itself directly. Marked before the pick, so any
+  // endpoint calling its own service is masqueraded (no per-endpoint chains: see below).
+  for (const ep of rule.endpoints.filter((e) => mayHairpin(e, net))) {
+    svcRules.push(`-s ${ep.ip}/32 ${comment} -j ${MARK_MASQ_CHAIN}`);
+  }
+  // DNAT straight from the service chain, no KUBE-SEP-style chain per endpoint:
+  // iptables-nft's `--noflush` restore slows down with the square of the chains it
+  // creates (5,500 chains 1.4 s, 11,000 chains 6.3 s on this machine), and 10k services x
+  // 10 endpoints would be 110k chains. Same datapath, one chain per service port.
+  const n = rule.endpoints.length;
+  const dnat = (ep: ServicePortRule['endpoints'][0]): string =>
+    `-j DNAT --to-destination ${endpointText(ep)}`;
+  if (rule.affinitySeconds !== undefined) {
+    for (const ep of rule.endpoints) {
+      svcRules.push(
+        `${match} -m recent --rcheck --seconds ${rule.affinitySeconds} --reap --name ${affinityListName(rule, ep)} --mask 255.255.255.255 --rsource ${comment} ${dnat(ep)}`,
+      );
+    }
+  }
+  rule.endpoints.forEach((ep, i) => {
+    // Endpoint i of n is taken with probability 1/(n-i) among those left: each gets 1/n.
+    const pick = i < n - 1 ? `-m statistic --mode random --probability ${probability(n - i)} ` : '';
+    const remember =
+      rule.affinitySeconds !== undefined
+        ? `-m recent --set --name ${affinityListName(rule, ep)} --mask 255.255.255.255 --rsource `
+        : '';
+    svcRules.push(`${match} ${comment} ${pick}${remember}${dnat(ep)}`);
+  });
+  out.chain = [svcChain, svcRules];
+  return out;
 }
 
 /** kube-proxy's formatting of 1/k: ten decimals. */
@@ -210,7 +236,7 @@ export function restoreText(
       const old = had?.get(chain);
       if (old && table === 'nat' && EDITED_IN_PLACE.has(chain)) {
         edits.push(...editLines(chain, old, lines));
-      } else if (!old || !sameLines(old, lines)) toWrite.push(chain);
+      } else if (!old || (old !== lines && !sameLines(old, lines))) toWrite.push(chain);
     }
     const toDelete = new Set(stray[table].filter((c) => !want.has(c)));
     for (const chain of had?.keys() ?? []) if (!want.has(chain)) toDelete.add(chain);

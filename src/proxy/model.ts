@@ -112,3 +112,10 @@ export function inCIDR(ip: string, cidr: string): boolean {
 export function mayHairpin(ep: Endpoint, net: ProxyNetwork): boolean {
   return net.nodePodCIDR === undefined || inCIDR(ep.ip, net.nodePodCIDR);
 }
+
+/** Everything a service port's rules depend on besides its name, as one string (cheap). */
+export function ruleFingerprint(r: ServicePortRule): string {
+  let s = `${r.clusterIP}|${r.protocol}|${r.port}|${r.nodePort ?? ''}|${r.affinitySeconds ?? ''}|`;
+  for (const ep of r.endpoints) s += `${ep.ip}:${ep.port},`;
+  return s;
+}

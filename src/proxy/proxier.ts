@@ -16,9 +16,11 @@ import {
   missingJumpRules,
   parseSave,
   restoreText,
+  ruleChains,
   type ChainSet,
+  type RuleChains,
 } from './iptables-rules.js';
-import { portKey, type ProxyNetwork, type ServicePortRule } from './model.js';
+import { portKey, ruleFingerprint, type ProxyNetwork, type ServicePortRule } from './model.js';
 import {
   CANARY,
   addFragment,
@@ -57,6 +59,8 @@ export function createProxier(mode: ProxyMode, net: ProxyNetwork, netns?: string
 export class IptablesProxier implements Proxier {
   readonly mode = 'iptables' as const;
   private programmed: ChainSet | undefined;
+  /** Per service port, its last rendering: unchanged rules are not rendered again. */
+  private rendered = new Map<string, { fingerprint: string; chains: RuleChains }>();
   private readonly opts: IptablesOptions;
 
   constructor(
@@ -67,7 +71,16 @@ export class IptablesProxier implements Proxier {
   }
 
   async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
-    const desired = desiredChains(rules, this.net);
+    const rendered = new Map<string, { fingerprint: string; chains: RuleChains }>();
+    const desired = desiredChains(rules, this.net, (rule) => {
+      const key = portKey(rule);
+      const fingerprint = ruleFingerprint(rule);
+      const old = this.rendered.get(key);
+      const chains = old?.fingerprint === fingerprint ? old.chains : ruleChains(rule, this.net);
+      rendered.set(key, { fingerprint, chains });
+      return chains;
+    });
+    this.rendered = rendered;
     let text: string;
     if (full || !this.programmed) {
       // Only a full sync reads the kernel: to find chains and jump rules of an earlier run.
@@ -128,7 +141,7 @@ export class NftablesProxier implements Proxier {
       for (const rule of rules) {
         const fragment = ruleFragment(rule, this.net);
         addFragment(state, fragment);
-        ports.set(portKey(rule), { rule, fingerprint: fingerprint(rule), fragment });
+        ports.set(portKey(rule), { rule, fingerprint: ruleFingerprint(rule), fragment });
       }
       text = fullScript(state);
     } else {
@@ -140,7 +153,7 @@ export class NftablesProxier implements Proxier {
         const key = portKey(rule);
         const old = prev.ports.get(key);
         // The same object is the same rule; otherwise compare what the rule says.
-        const print = old?.rule === rule ? old.fingerprint : fingerprint(rule);
+        const print = old?.rule === rule ? old.fingerprint : ruleFingerprint(rule);
         if (old?.fingerprint === print) {
           ports.set(key, { ...old, rule });
           continue;
@@ -173,13 +186,6 @@ interface ProgrammedPort {
   rule: ServicePortRule;
   fingerprint: string;
   fragment: Fragment;
-}
-
-/** Everything a service port's rules depend on, as one string (cheaper than JSON). */
-function fingerprint(r: ServicePortRule): string {
-  let s = `${r.clusterIP}|${r.protocol}|${r.port}|${r.nodePort ?? ''}|${r.affinitySeconds ?? ''}|`;
-  for (const ep of r.endpoints) s += `${ep.ip}:${ep.port},`;
-  return s;
 }
 
 function lineCount(text: string): number {
