@@ -115,6 +115,17 @@ function withHeader(type: number, body: Buffer): Buffer {
 /** Decodes one whole message (header included), as framed by frameMessages. */
 export function decodeMessage(msg: Buffer, ctx: CodecContext): Message {
   const { type } = readHeader(msg, 0);
+  try {
+    return decodeBody(type, msg, ctx);
+  } catch (err) {
+    if (err instanceof BgpMessageError) throw err;
+    // A bounds check this decoder missed must still end in a NOTIFICATION, never a crash.
+    const code = type === MessageType.OPEN ? ErrorCode.OPEN : ErrorCode.UPDATE;
+    throw new BgpMessageError(code, 0, Buffer.alloc(0), `undecodable message: ${String(err)}`);
+  }
+}
+
+function decodeBody(type: number, msg: Buffer, ctx: CodecContext): Message {
   const body = msg.subarray(HEADER_LENGTH);
   switch (type) {
     case MessageType.OPEN:
