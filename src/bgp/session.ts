@@ -36,7 +36,8 @@ export interface SessionConfig extends FsmConfig {
 
 /** What a session tells its speaker. Calls happen on the event loop, never re-entrantly. */
 export interface SessionEvents {
-  established(negotiated: Negotiated): void;
+  /** `localAddress`: our end of the connection, the next hop for next-hop-self. */
+  established(negotiated: Negotiated, localAddress: string): void;
   /** The session left Established (never called for a connection that was not established). */
   down(reason: DownReason, detail: string): void;
   update(update: UpdateMessage): void;
@@ -96,6 +97,15 @@ export class Session {
     this.stopped = true;
     for (const c of [...this.connections]) this.feed(c, { type: 'stop', subcode });
     this.connections = [];
+  }
+
+  /**
+   * Drops every connection without a NOTIFICATION, as a process exit would: a peer that
+   * negotiated graceful restart keeps our routes until we are back (RFC 4724 §4).
+   */
+  abandon(): void {
+    this.stopped = true;
+    for (const c of [...this.connections]) this.discard(c);
   }
 
   /** A connection the speaker's listener accepted from this peer's address. */
@@ -276,7 +286,10 @@ export class Session {
         for (const other of this.connections) if (other !== conn) this.discard(other);
         this.negotiated = action.negotiated;
         this.establishedAt = Date.now();
-        this.events.established(action.negotiated);
+        this.events.established(
+          action.negotiated,
+          plainIPv4(conn.socket?.localAddress ?? this.config.localAddress ?? ''),
+        );
         break;
       case 'down':
         if (before === 'Established') {
@@ -332,4 +345,9 @@ export class Session {
       if (loser === conn) return;
     }
   }
+}
+
+/** Node reports IPv4 peers on dual-stack sockets as ::ffff:a.b.c.d. */
+export function plainIPv4(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
