@@ -1,0 +1,121 @@
+// A speaker as a process: runs it from a config and serves its status (sessions and Loc-RIB)
+// as JSON on a unix socket, for `podnet bgp status` and for tests.
+import { createServer, request, type Server } from 'node:http';
+import { rmSync } from 'node:fs';
+import type { Logger } from '../util/log.js';
+import { OperationError } from '../util/errors.js';
+import { Speaker, type PeerStatus } from './speaker.js';
+import type { StandaloneConfig } from './config.js';
+
+export interface RouteStatus {
+  prefix: string;
+  nextHop: string;
+  /** 'local' for our own prefixes, else the peer address it was learnt from. */
+  from: string;
+  asPath: number[];
+  stale: boolean;
+  originatorId?: string;
+  clusterList?: string[];
+}
+
+export interface SpeakerStatus {
+  asNumber: number;
+  bgpId: string;
+  peers: PeerStatus[];
+  routes: RouteStatus[];
+}
+
+export function speakerStatus(speaker: Speaker): SpeakerStatus {
+  const routes: RouteStatus[] = [];
+  for (const [prefix, path] of speaker.rib.locRib()) {
+    routes.push({
+      prefix,
+      nextHop: path.attrs.nextHop ?? 'self',
+      from: path.source.key,
+      asPath: path.attrs.asPath.flatMap((s) => s.asns),
+      stale: path.stale,
+      ...(path.attrs.originatorId ? { originatorId: path.attrs.originatorId } : {}),
+      ...(path.attrs.clusterList ? { clusterList: path.attrs.clusterList } : {}),
+    });
+  }
+  return {
+    asNumber: speaker.config.asNumber,
+    bgpId: speaker.config.bgpId,
+    peers: speaker.status(),
+    routes,
+  };
+}
+
+/** Serves GET /status (add ?routes=0 to leave the Loc-RIB out) on a unix socket. */
+export async function serveStatus(speaker: Speaker, socketPath: string): Promise<Server> {
+  rmSync(socketPath, { force: true });
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://speaker');
+    if (url.pathname !== '/status') {
+      res.writeHead(404).end();
+      return;
+    }
+    const status = speakerStatus(speaker);
+    if (url.searchParams.get('routes') === '0') {
+      const count = status.routes.length;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...status, routes: [], routeCount: count }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...status, routeCount: status.routes.length }));
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return server;
+}
+
+/** Reads a speaker's status from its socket. */
+export function fetchStatus(
+  socketPath: string,
+  withRoutes = true,
+): Promise<SpeakerStatus & { routeCount: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath, path: withRoutes ? '/status' : '/status?routes=0' },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString()));
+          } catch (err) {
+            reject(new OperationError(`bad status from ${socketPath}: ${String(err)}`));
+          }
+        });
+      },
+    );
+    req.on('error', (err) =>
+      reject(new OperationError(`cannot reach the BGP speaker at ${socketPath}: ${err.message}`)),
+    );
+    req.end();
+  });
+}
+
+/**
+ * Runs a standalone speaker until SIGTERM/SIGINT. SIGTERM leaves as a restart would (no
+ * NOTIFICATION, so graceful-restart peers keep our routes); SIGINT says goodbye with a Cease.
+ */
+export async function runSpeaker(
+  config: StandaloneConfig,
+  statusSocket: string | undefined,
+  log: Logger,
+): Promise<void> {
+  const speaker = new Speaker(config.speaker, log);
+  await speaker.listen();
+  speaker.setLocalPrefixes(config.localPrefixes);
+  speaker.setPeers(config.peers);
+  const server = statusSocket ? await serveStatus(speaker, statusSocket) : undefined;
+  log.info({ as: config.speaker.asNumber, id: config.speaker.bgpId }, 'BGP speaker started');
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  await speaker.stop({ restarting: signal === 'SIGTERM' });
+  server?.close();
+  if (statusSocket) rmSync(statusSocket, { force: true });
+}

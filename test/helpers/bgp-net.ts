@@ -1,0 +1,196 @@
+// A small network for BGP tests: one L2 segment (a bridge in a hub namespace) and hosts as
+// namespaces on it, 172.30.0.<i+1>/24 each, plus the daemons that run inside them: podnet's
+// speaker, BIRD and GoBGP. Everything lives in namespaces named by uniqueName(); close()
+// kills what was started (by pid) and removes the namespaces.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deleteNamespace, uniqueName } from './names.js';
+import { fetchStatus } from '../../src/bgp/daemon.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export function inNs(ns: string, argv: string[], input?: string): string {
+  return execFileSync('nsenter', [`--net=/run/netns/${ns}`, '--', ...argv], {
+    encoding: 'utf8',
+    input: input ?? '',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 30000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  /** Output so far, for failure messages. */
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function startDaemon(ns: string, argv: string[]): Daemon {
+  const proc = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20000)));
+  proc.stderr!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20000)));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    proc,
+    output: () => out,
+    kill: async (signal = 'SIGKILL') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export interface SpeakerHandle extends Daemon {
+  socket: string;
+  status(withRoutes?: boolean): ReturnType<typeof fetchStatus>;
+  /** Loc-RIB learnt routes as prefix → next hop. */
+  learned(): Promise<Record<string, string>>;
+}
+
+export class BgpNet {
+  readonly hub = uniqueName('hub');
+  readonly hosts: string[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), 'pnt-bgp-'));
+  private readonly daemons: Daemon[] = [];
+
+  constructor(hostCount: number) {
+    ip('netns', 'add', this.hub);
+    ip('-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge');
+    ip('-n', this.hub, 'link', 'set', 'br0', 'up');
+    for (let i = 0; i < hostCount; i++) this.addHost();
+  }
+
+  /** Address of host i on the segment. */
+  address(i: number): string {
+    return `172.30.0.${i + 1}`;
+  }
+
+  addHost(): string {
+    const i = this.hosts.length;
+    const ns = uniqueName(`h${i}`);
+    ip('netns', 'add', ns);
+    this.hosts.push(ns);
+    ip('-n', this.hub, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('-n', this.hub, 'link', 'set', `v${i}`, 'master', 'br0', 'up');
+    ip('-n', ns, 'addr', 'add', `${this.address(i)}/24`, 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    return ns;
+  }
+
+  /** Runs `podnet bgp speaker` in host i with this config (JSON). */
+  async speaker(i: number, config: object, name = `speaker${i}`): Promise<SpeakerHandle> {
+    const file = join(this.dir, `${name}.json`);
+    const socket = join(this.dir, `${name}.sock`);
+    writeFileSync(file, JSON.stringify(config));
+    rmSync(socket, { force: true });
+    const d = startDaemon(this.hosts[i]!, [
+      process.execPath,
+      CLI,
+      'bgp',
+      'speaker',
+      '--config',
+      file,
+      '--status-socket',
+      socket,
+    ]);
+    this.daemons.push(d);
+    const handle: SpeakerHandle = {
+      ...d,
+      socket,
+      status: (withRoutes = true) => fetchStatus(socket, withRoutes),
+      learned: async () => {
+        const s = await fetchStatus(socket);
+        return Object.fromEntries(
+          s.routes.filter((r) => r.from !== 'local').map((r) => [r.prefix, r.nextHop]),
+        );
+      },
+    };
+    await until(`speaker ${name} up (${d.output()})`, () => handle.status(false));
+    return handle;
+  }
+
+  /** Runs BIRD in host i with this configuration text; birdc talks to it through `ctl`. */
+  bird(i: number, conf: string, name = `bird${i}`): Daemon & { ctl(...args: string[]): string } {
+    const file = join(this.dir, `${name}.conf`);
+    const sock = join(this.dir, `${name}.ctl`);
+    writeFileSync(file, conf);
+    const d = startDaemon(this.hosts[i]!, [
+      'bird',
+      '-f',
+      '-c',
+      file,
+      '-s',
+      sock,
+      '-P',
+      join(this.dir, `${name}.pid`),
+    ]);
+    this.daemons.push(d);
+    return {
+      ...d,
+      ctl: (...args: string[]) =>
+        execFileSync('birdc', ['-s', sock, ...args], { encoding: 'utf8' }),
+    };
+  }
+
+  /** Runs gobgpd in host i; `cli` runs the gobgp client against its API inside the namespace. */
+  gobgp(i: number, toml: string, name = `gobgp${i}`): Daemon & { cli(...args: string[]): string } {
+    const file = join(this.dir, `${name}.toml`);
+    writeFileSync(file, toml);
+    const ns = this.hosts[i]!;
+    const d = startDaemon(ns, [
+      'gobgpd',
+      '-f',
+      file,
+      '--api-hosts',
+      '127.0.0.1:50051',
+      '-p',
+      '--pprof-disable',
+    ]);
+    this.daemons.push(d);
+    return {
+      ...d,
+      cli: (...args: string[]) => inNs(ns, ['gobgp', '-u', '127.0.0.1', '-p', '50051', ...args]),
+    };
+  }
+
+  readFile(name: string): string {
+    return readFileSync(join(this.dir, name), 'utf8');
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.daemons) await d.kill().catch(() => undefined);
+    for (const ns of [...this.hosts, this.hub]) deleteNamespace(ns);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
