@@ -184,6 +184,34 @@ export class BgpNet {
     };
   }
 
+  /** Runs FRR's bgpd in host i without zebra; `vtysh` runs commands against it. */
+  frr(i: number, conf: string, name = `frr${i}`): Daemon & { vtysh(command: string): string } {
+    const dir = mkdtempSync(join(this.dir, `${name}-`));
+    const file = join(dir, 'bgpd.conf');
+    writeFileSync(file, conf);
+    const ns = this.hosts[i]!;
+    const d = startDaemon(ns, [
+      '/usr/lib/frr/bgpd',
+      '-f',
+      file,
+      '-i',
+      join(dir, 'bgpd.pid'),
+      '--vty_socket',
+      dir,
+      '-Z',
+      '-S',
+      '-u',
+      'root',
+      '-g',
+      'root',
+    ]);
+    this.daemons.push(d);
+    return {
+      ...d,
+      vtysh: (command: string) => inNs(ns, ['vtysh', '--vty_socket', dir, '-c', command]),
+    };
+  }
+
   readFile(name: string): string {
     return readFileSync(join(this.dir, name), 'utf8');
   }

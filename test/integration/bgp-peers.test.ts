@@ -1,6 +1,6 @@
 // podnet's speaker against real routers in namespaces: BIRD 2 and GoBGP. Sessions reach
 // Established, routes flow both ways, and each router's own view shows podnet's prefix with
-// the right next hop.
+// the right next hop. FRR as well.
 import { test, before } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
@@ -115,6 +115,42 @@ test('bgp peers: podnet ↔ GoBGP (eBGP): Established, routes both ways, GoBGP s
     // A withdrawal on the GoBGP side reaches podnet.
     gobgp.cli('global', 'rib', 'del', '10.251.0.0/24', '-a', 'ipv4');
     await until('withdrawn in podnet', async () => !('10.251.0.0/24' in (await speaker.learned())));
+  } finally {
+    await net.close();
+  }
+});
+
+test('bgp peers: podnet ↔ FRR (eBGP): Established, routes both ways, FRR sees our next hop', async () => {
+  const net = new BgpNet(2);
+  try {
+    const frr = net.frr(
+      1,
+      `router bgp 65002
+ bgp router-id ${net.address(1)}
+ no bgp ebgp-requires-policy
+ neighbor ${net.address(0)} remote-as ${PODNET_AS}
+ neighbor ${net.address(0)} timers 3 9
+ neighbor ${net.address(0)} timers connect 1
+ address-family ipv4 unicast
+  network 10.252.0.0/24
+ exit-address-family
+`,
+    );
+    const speaker = await net.speaker(0, podnetConfig(net, [{ i: 1, as: 65002 }]));
+    await until(
+      'podnet learns the FRR route',
+      async () => (await speaker.learned())['10.252.0.0/24'] === net.address(1),
+    );
+    assert.equal((await speaker.status()).peers[0]!.state, 'Established');
+    const route = await until('FRR has 10.244.1.0/24', () => {
+      const json = JSON.parse(frr.vtysh('show bgp ipv4 unicast 10.244.1.0/24 json')) as {
+        paths?: { valid?: boolean; aspath?: { string: string }; nexthops: { ip: string }[] }[];
+      };
+      return json.paths?.[0];
+    });
+    assert.equal(route.valid, true);
+    assert.equal(route.nexthops[0]!.ip, net.address(0));
+    assert.equal(route.aspath?.string, String(PODNET_AS));
   } finally {
     await net.close();
   }
