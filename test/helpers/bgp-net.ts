@@ -212,6 +212,54 @@ export class BgpNet {
     };
   }
 
+  /** Runs the raw test peer (bgp-raw-peer.ts) in host i; `request` sends one command. */
+  rawPeer(i: number): Daemon & { request(cmd: object): Promise<Record<string, unknown>> } {
+    const script = resolve(dirname(fileURLToPath(import.meta.url)), 'bgp-raw-peer.js');
+    const proc = spawn(
+      'nsenter',
+      [`--net=/run/netns/${this.hosts[i]!}`, '--', process.execPath, script],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let buffered = '';
+    let err = '';
+    const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+    proc.stdout!.on('data', (b: Buffer) => {
+      buffered += b.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        waiting.shift()?.resolve(line);
+      }
+    });
+    proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<void>((r) =>
+      proc.once('exit', () => {
+        for (const w of waiting.splice(0)) w.reject(new Error(`raw peer exited: ${err}`));
+        r();
+      }),
+    );
+    const d: Daemon = {
+      proc,
+      output: () => err,
+      kill: async (signal = 'SIGKILL') => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+        await exited;
+      },
+    };
+    this.daemons.push(d);
+    return {
+      ...d,
+      request: (cmd: object) =>
+        new Promise((resolveLine, reject) => {
+          waiting.push({ resolve: (line) => resolveLine(JSON.parse(line)), reject });
+          proc.stdin!.write(`${JSON.stringify(cmd)}\n`);
+        }),
+    };
+  }
+
   readFile(name: string): string {
     return readFileSync(join(this.dir, name), 'utf8');
   }
