@@ -25,9 +25,13 @@ export interface SpeakerStatus {
   routes: RouteStatus[];
 }
 
-export function speakerStatus(speaker: Speaker): SpeakerStatus {
+export function speakerStatus(
+  speaker: Speaker,
+  withRoutes = true,
+): SpeakerStatus & { routeCount: number } {
   const routes: RouteStatus[] = [];
-  for (const [prefix, path] of speaker.rib.locRib()) {
+  const locRib = speaker.rib.locRib();
+  for (const [prefix, path] of withRoutes ? locRib : []) {
     routes.push({
       prefix,
       nextHop: path.attrs.nextHop ?? 'self',
@@ -43,6 +47,7 @@ export function speakerStatus(speaker: Speaker): SpeakerStatus {
     bgpId: speaker.config.bgpId,
     peers: speaker.status(),
     routes,
+    routeCount: locRib.size,
   };
 }
 
@@ -55,15 +60,9 @@ export async function serveStatus(speaker: Speaker, socketPath: string): Promise
       res.writeHead(404).end();
       return;
     }
-    const status = speakerStatus(speaker);
-    if (url.searchParams.get('routes') === '0') {
-      const count = status.routes.length;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...status, routes: [], routeCount: count }));
-      return;
-    }
+    const status = speakerStatus(speaker, url.searchParams.get('routes') !== '0');
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ ...status, routeCount: status.routes.length }));
+    res.end(JSON.stringify(status));
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   return server;

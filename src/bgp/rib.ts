@@ -2,7 +2,7 @@
 // routes in and says which prefixes changed their best path, so the speaker sends and installs
 // only the difference.
 import {
-  bestPath,
+  comparePaths,
   exportAttributes,
   importAttributes,
   importRejection,
@@ -14,20 +14,21 @@ import {
 import type { PathAttributes } from './message.js';
 
 export class Rib {
-  /** Every path per prefix, one per source (the union of all Adj-RIBs-In). */
-  private readonly paths = new Map<string, Path[]>();
+  /** Adj-RIB-In per source (peer address, or 'local'): prefix → path. */
+  private readonly adjIn = new Map<string, Map<string, Path>>();
   /** Loc-RIB: the best path per prefix. */
   private readonly best = new Map<string, Path>();
-  /** Prefixes each source has paths for, to drop a peer without scanning everything. */
-  private readonly bySource = new Map<string, Set<string>>();
+  /** Sources with paths kept through a graceful restart. */
+  private readonly staleSources = new Set<string>();
   /** Paths refused by import checks (loops), per source, for status and tests. */
   readonly rejected = new Map<string, number>();
 
   constructor(readonly local: LocalConfig) {}
 
   /**
-   * Paths for `prefixes` from `source`, all with `attrs`. Returns the prefixes whose best
-   * path changed. A path that fails import checks withdraws the source's earlier path.
+   * Paths for `prefixes` from `source`, all with `attrs` (one Path object shared by all of
+   * them). Returns the prefixes whose best path changed. A path that fails import checks
+   * withdraws the source's earlier path.
    */
   announce(source: PeerInfo, attrs: PathAttributes, prefixes: readonly string[]): string[] {
     const why = source.kind === 'local' ? undefined : importRejection(this.local, source, attrs);
@@ -36,57 +37,63 @@ export class Rib {
       return this.withdraw(source, prefixes);
     }
     const stored = source.kind === 'local' ? attrs : importAttributes(source, attrs);
-    const mine = this.sourceSet(source.key);
+    const path: Path = { attrs: stored, source, stale: false };
+    const mine = this.sourceMap(source.key);
     const changed: string[] = [];
     for (const prefix of prefixes) {
-      const path: Path = { attrs: stored, source, stale: false };
-      const list = this.paths.get(prefix);
-      if (!list) this.paths.set(prefix, [path]);
-      else {
-        const i = list.findIndex((p) => p.source.key === source.key);
-        if (i >= 0) list[i] = path;
-        else list.push(path);
-      }
-      mine.add(prefix);
-      if (this.reselect(prefix)) changed.push(prefix);
+      mine.set(prefix, path);
+      const current = this.best.get(prefix);
+      // Only a replaced best path needs a full reselection; otherwise one comparison decides.
+      if (current && current.source.key === source.key) this.reselect(prefix);
+      else if (current && comparePaths(path, current) >= 0) continue;
+      else this.best.set(prefix, path);
+      changed.push(prefix);
     }
     return changed;
   }
 
   withdraw(source: PeerInfo | string, prefixes: Iterable<string>): string[] {
     const key = typeof source === 'string' ? source : source.key;
-    const mine = this.bySource.get(key);
+    const mine = this.adjIn.get(key);
     const changed: string[] = [];
+    if (!mine) return changed;
     for (const prefix of prefixes) {
-      if (!mine?.delete(prefix)) continue;
-      const list = this.paths.get(prefix)!;
-      const rest = list.filter((p) => p.source.key !== key);
-      if (rest.length) this.paths.set(prefix, rest);
-      else this.paths.delete(prefix);
-      if (this.reselect(prefix)) changed.push(prefix);
+      if (!mine.delete(prefix)) continue;
+      if (this.best.get(prefix)?.source.key !== key) continue;
+      this.reselect(prefix);
+      changed.push(prefix);
     }
     return changed;
   }
 
   /** Every path of a source goes (session down without graceful restart). */
   dropSource(key: string): string[] {
-    return this.withdraw(key, [...(this.bySource.get(key) ?? [])]);
+    this.staleSources.delete(key);
+    const changed = this.withdraw(key, [...(this.adjIn.get(key)?.keys() ?? [])]);
+    this.adjIn.delete(key);
+    return changed;
   }
 
   /** Graceful restart: the peer is away; its paths stay but are marked stale. */
   markStale(key: string): void {
-    for (const prefix of this.bySource.get(key) ?? []) {
-      for (const p of this.paths.get(prefix) ?? []) if (p.source.key === key) p.stale = true;
+    const mine = this.adjIn.get(key);
+    if (!mine) return;
+    this.staleSources.add(key);
+    const staleOf = new Map<Path, Path>();
+    for (const [prefix, path] of mine) {
+      let stale = staleOf.get(path);
+      if (!stale) staleOf.set(path, (stale = { ...path, stale: true }));
+      mine.set(prefix, stale);
+      // Same attributes, so nothing is re-advertised; the Loc-RIB just shows it stale.
+      if (this.best.get(prefix) === path) this.best.set(prefix, stale);
     }
   }
 
   /** End-of-RIB or restart time over: stale paths of the source that were not renewed go. */
   sweepStale(key: string): string[] {
+    if (!this.staleSources.delete(key)) return [];
     const stale: string[] = [];
-    for (const prefix of this.bySource.get(key) ?? []) {
-      const p = this.paths.get(prefix)?.find((x) => x.source.key === key);
-      if (p?.stale) stale.push(prefix);
-    }
+    for (const [prefix, path] of this.adjIn.get(key) ?? []) if (path.stale) stale.push(prefix);
     return this.withdraw(key, stale);
   }
 
@@ -96,29 +103,38 @@ export class Rib {
   }
 
   /** Adj-RIB-In of one source: prefix → path. */
-  adjRibIn(key: string): Map<string, Path> {
-    const out = new Map<string, Path>();
-    for (const prefix of this.bySource.get(key) ?? []) {
-      const p = this.paths.get(prefix)?.find((x) => x.source.key === key);
-      if (p) out.set(prefix, p);
+  adjRibIn(key: string): ReadonlyMap<string, Path> {
+    return this.adjIn.get(key) ?? new Map();
+  }
+
+  /** Number of paths a source has in the RIB. */
+  count(key: string): number {
+    return this.adjIn.get(key)?.size ?? 0;
+  }
+
+  /** Number of a source's paths still stale (0 unless it is in a graceful restart). */
+  staleCount(key: string): number {
+    if (!this.staleSources.has(key)) return 0;
+    let n = 0;
+    for (const path of this.adjIn.get(key)?.values() ?? []) if (path.stale) n++;
+    return n;
+  }
+
+  private sourceMap(key: string): Map<string, Path> {
+    let map = this.adjIn.get(key);
+    if (!map) this.adjIn.set(key, (map = new Map()));
+    return map;
+  }
+
+  /** Recomputes the best path of `prefix` from every source's Adj-RIB-In. */
+  private reselect(prefix: string): void {
+    let best: Path | undefined;
+    for (const mine of this.adjIn.values()) {
+      const p = mine.get(prefix);
+      if (p && (!best || comparePaths(p, best) < 0)) best = p;
     }
-    return out;
-  }
-
-  private sourceSet(key: string): Set<string> {
-    let set = this.bySource.get(key);
-    if (!set) this.bySource.set(key, (set = new Set()));
-    return set;
-  }
-
-  /** Recomputes the best path of `prefix`; true when it changed (or its attributes did). */
-  private reselect(prefix: string): boolean {
-    const list = this.paths.get(prefix);
-    const next = list ? bestPath(list) : undefined;
-    const prev = this.best.get(prefix);
-    if (next) this.best.set(prefix, next);
+    if (best) this.best.set(prefix, best);
     else this.best.delete(prefix);
-    return prev !== next;
   }
 }
 

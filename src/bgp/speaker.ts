@@ -60,7 +60,7 @@ export interface PeerStatus {
   lastError?: string;
 }
 
-/** Told after each batch of changes: the prefixes whose best path changed. */
+/** Told after each batch of changes: the prefixes whose best path changed (may repeat). */
 export type RoutesChanged = (prefixes: string[], speaker: Speaker) => void;
 
 interface PeerRuntime {
@@ -82,7 +82,8 @@ export class Speaker {
   private readonly localAttrs: PathAttributes = { origin: 0, asPath: [], unknown: [] };
   private readonly localSource: PeerInfo;
   private localPrefixes = new Set<string>();
-  private dirty = new Set<string>();
+  /** Prefixes whose best path changed since the last flush (may repeat; plans are idempotent). */
+  private dirty: string[][] = [];
   private flushScheduled = false;
   private readonly listeners: RoutesChanged[] = [];
 
@@ -189,9 +190,6 @@ export class Speaker {
   status(): PeerStatus[] {
     return [...this.peers.values()].map((p) => {
       const s = p.session;
-      const adjIn = this.rib.adjRibIn(p.config.address);
-      let stale = 0;
-      for (const path of adjIn.values()) if (path.stale) stale++;
       return {
         address: p.config.address,
         asNumber: p.config.asNumber,
@@ -199,10 +197,10 @@ export class Speaker {
         rrClient: Boolean(p.config.rrClient && this.config.routeReflector),
         state: s.state,
         ...(s.establishedAt ? { uptime: Math.floor((Date.now() - s.establishedAt) / 1000) } : {}),
-        prefixesReceived: adjIn.size,
+        prefixesReceived: this.rib.count(p.config.address),
         prefixesAdvertised: p.out?.size ?? 0,
         prefixesRejected: this.rib.rejected.get(p.config.address) ?? 0,
-        stalePrefixes: stale,
+        stalePrefixes: this.rib.staleCount(p.config.address),
         messagesIn: s.stats.messagesIn,
         messagesOut: s.stats.messagesOut,
         ...(s.lastError ? { lastError: s.lastError } : {}),
@@ -331,8 +329,9 @@ export class Speaker {
   }
 
   private markDirty(prefixes: string[]): void {
-    for (const prefix of prefixes) this.dirty.add(prefix);
-    if (this.dirty.size && !this.flushScheduled) {
+    if (prefixes.length === 0) return;
+    this.dirty.push(prefixes);
+    if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -341,8 +340,8 @@ export class Speaker {
   /** Sends each established peer what changed, then tells listeners. */
   private flush(): void {
     this.flushScheduled = false;
-    const changed = [...this.dirty];
-    this.dirty.clear();
+    const changed = this.dirty.length === 1 ? this.dirty[0]! : this.dirty.flat();
+    this.dirty = [];
     for (const p of this.peers.values()) {
       if (!p.out) continue;
       const changes = p.out.plan(this.rib, changed);
