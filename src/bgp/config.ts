@@ -39,12 +39,15 @@ const speakerSchema = z.strictObject({
     .array(z.string().refine((s) => parsePrefix(s) !== undefined, 'must be an IPv4 CIDR'))
     .optional(),
   peers: z.array(peerSchema).optional(),
+  /** Install learnt routes in this namespace's kernel (proto 80), as BIRD's kernel protocol. */
+  installRoutes: z.boolean().optional(),
 });
 
 export interface StandaloneConfig {
   speaker: SpeakerConfig;
   peers: PeerConfig[];
   localPrefixes: string[];
+  installRoutes: boolean;
 }
 
 /** Parses YAML or JSON text; throws UsageError naming the first bad field. */
@@ -61,6 +64,6 @@ export function parseSpeakerConfig(text: string, source: string): StandaloneConf
     const field = issue.path.join('.') || '(top level)';
     throw new UsageError(`${source}: field ${field}: ${issue.message}`);
   }
-  const { peers = [], localPrefixes = [], ...speaker } = result.data;
-  return { speaker, peers, localPrefixes };
+  const { peers = [], localPrefixes = [], installRoutes = false, ...speaker } = result.data;
+  return { speaker, peers, localPrefixes, installRoutes };
 }

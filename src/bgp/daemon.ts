@@ -5,6 +5,9 @@ import { rmSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
 import { OperationError } from '../util/errors.js';
 import { Speaker, type PeerStatus } from './speaker.js';
+import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
+import { routeLines } from './kernel-routes.js';
+import { errorMessage } from '../util/errors.js';
 import type { StandaloneConfig } from './config.js';
 
 export interface RouteStatus {
@@ -108,6 +111,7 @@ export async function runSpeaker(
   await speaker.listen();
   speaker.setLocalPrefixes(config.localPrefixes);
   speaker.setPeers(config.peers);
+  if (config.installRoutes) syncKernelRoutes(speaker, log);
   const server = statusSocket ? await serveStatus(speaker, statusSocket) : undefined;
   log.info({ as: config.speaker.asNumber, id: config.speaker.bgpId }, 'BGP speaker started');
   const signal = await new Promise<string>((resolve) => {
@@ -117,4 +121,40 @@ export async function runSpeaker(
   await speaker.stop({ restarting: signal === 'SIGTERM' });
   server?.close();
   if (statusSocket) rmSync(statusSocket, { force: true });
+}
+
+/**
+ * Keeps the kernel's podnet routes equal to the learnt routes: the kernel is read once (and
+ * again after a failure); each batch of changes is applied as one `ip -batch` of differences.
+ */
+function syncKernelRoutes(speaker: Speaker, log: Logger): void {
+  let installed: Map<string, string> | undefined;
+  let running = false;
+  let again = false;
+  const sync = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    do {
+      again = false;
+      try {
+        installed ??= await readPodnetRoutes();
+        const wanted = new Map<string, string>();
+        for (const [prefix, r] of speaker.learnedRoutes()) wanted.set(prefix, r.nextHop);
+        const lines = routeLines(wanted, installed);
+        await applyRouteLines(lines);
+        installed = wanted;
+        if (lines.length) log.info({ changes: lines.length }, 'kernel routes updated');
+      } catch (err) {
+        installed = undefined;
+        log.error({ err: errorMessage(err) }, 'kernel route sync failed; retrying');
+        setTimeout(() => void sync(), 1000).unref();
+      }
+    } while (again);
+    running = false;
+  };
+  speaker.onRoutesChanged(() => void sync());
+  void sync();
 }

@@ -83,29 +83,75 @@ export class BgpNet {
   readonly dir = mkdtempSync(join(tmpdir(), 'pnt-bgp-'));
   private readonly daemons: Daemon[] = [];
 
-  constructor(hostCount: number) {
+  private readonly addresses: string[] = [];
+
+  /**
+   * `hostCount` hosts on one segment (172.30.0.0/24), or, with `zones`, that many hosts per
+   * zone z on 172.31.z.0/24 (bridge brZ) and a router as the last host, at 172.31.z.254 on
+   * every zone, forwarding between them.
+   */
+  constructor(hostCount: number, zones?: number[]) {
     ip('netns', 'add', this.hub);
-    ip('-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', this.hub, 'link', 'set', 'br0', 'up');
-    for (let i = 0; i < hostCount; i++) this.addHost();
+    if (!zones) {
+      this.bridge('br0');
+      for (let i = 0; i < hostCount; i++) this.addHost();
+      return;
+    }
+    zones.forEach((count, z) => {
+      this.bridge(`br${z + 1}`);
+      for (let k = 0; k < count; k++) this.addHost(`br${z + 1}`, `172.31.${z + 1}.${k + 1}`);
+    });
+    const router = this.newNamespace('rtr');
+    zones.forEach((_, z) => this.plug(router, `br${z + 1}`, `eth${z + 1}`, `172.31.${z + 1}.254`));
+    inNs(router, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
   }
 
-  /** Address of host i on the segment. */
+  /** Address of host i on its segment. */
   address(i: number): string {
-    return `172.30.0.${i + 1}`;
+    return this.addresses[i]!;
   }
 
-  addHost(): string {
-    const i = this.hosts.length;
-    const ns = uniqueName(`h${i}`);
-    ip('netns', 'add', ns);
-    this.hosts.push(ns);
-    ip('-n', this.hub, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    ip('-n', this.hub, 'link', 'set', `v${i}`, 'master', 'br0', 'up');
-    ip('-n', ns, 'addr', 'add', `${this.address(i)}/24`, 'dev', 'eth0');
-    ip('-n', ns, 'link', 'set', 'eth0', 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
+  /** Index of the router (zoned layout). */
+  get router(): number {
+    return this.hosts.length - 1;
+  }
+
+  addHost(bridge = 'br0', address = `172.30.0.${this.hosts.length + 1}`): string {
+    const ns = this.newNamespace(`h${this.hosts.length}`);
+    this.plug(ns, bridge, 'eth0', address);
     return ns;
+  }
+
+  private bridge(name: string): void {
+    ip('-n', this.hub, 'link', 'add', name, 'type', 'bridge');
+    ip('-n', this.hub, 'link', 'set', name, 'up');
+  }
+
+  private newNamespace(suffix: string): string {
+    const ns = uniqueName(suffix);
+    ip('netns', 'add', ns);
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    this.hosts.push(ns);
+    this.addresses.push('');
+    return ns;
+  }
+
+  /** Connects namespace `ns` to a bridge of the hub as `ifname` with `address`/24. */
+  private plug(ns: string, bridge: string, ifname: string, address: string): void {
+    const i = this.hosts.indexOf(ns);
+    const hubSide = `v${i}${ifname.slice(-1)}`;
+    ip('-n', this.hub, 'link', 'add', hubSide, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns);
+    ip('-n', this.hub, 'link', 'set', hubSide, 'master', bridge, 'up');
+    ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', ifname);
+    ip('-n', ns, 'link', 'set', ifname, 'up');
+    if (!this.addresses[i]) this.addresses[i] = address;
+  }
+
+  /** Starts any program in host i (killed on close). */
+  spawn(i: number, argv: string[]): Daemon {
+    const d = startDaemon(this.hosts[i]!, argv);
+    this.daemons.push(d);
+    return d;
   }
 
   /** Runs `podnet bgp speaker` in host i with this config (JSON). */
