@@ -20,7 +20,7 @@ test('bgp fabric: BIRD config peers every host and overrides the cluster AS', ()
   assert.match(conf, /bgp_path\.delete\(64512\);/);
   assert.match(
     conf,
-    /protocol bgp host_node_2 from podnet_host \{\n  local 172\.31\.2\.254 as 65000;\n  neighbor 172\.31\.2\.1 as 64512;/,
+    /protocol bgp host_node_2 from podnet_host \{\n {2}local 172\.31\.2\.254 as 65000;\n {2}neighbor 172\.31\.2\.1 as 64512;/,
   );
   assert.match(conf, /hold time 9;/);
 });
@@ -29,7 +29,7 @@ test('bgp fabric: FRR and GoBGP configs carry as-override and one neighbor per h
   const frr = renderFrrFabric(spec);
   assert.match(frr, /^router bgp 65000$/m);
   assert.match(frr, /^ neighbor 172\.31\.1\.1 remote-as 64512$/m);
-  assert.match(frr, /^  neighbor 172\.31\.2\.1 as-override$/m);
+  assert.match(frr, /^ {2}neighbor 172\.31\.2\.1 as-override$/m);
   const gobgp = renderGobgpFabric(spec);
   assert.equal(gobgp.match(/\[\[neighbors\]\]/g)?.length, 2);
   assert.match(gobgp, /replace-peer-as = true/);
