@@ -6,7 +6,7 @@
 DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containernetworking-plugins busybox-static \
-	bird2 frr gobgpd build-essential python3
+	bird2 frr gobgpd build-essential python3 iputils-ping
 
 .PHONY: all deps build test unit integration lint format demo bench clean
 

@@ -3,7 +3,7 @@
 // speaker, BIRD and GoBGP. Everything lives in namespaces named by uniqueName(); close()
 // kills what was started (by pid) and removes the namespaces.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -230,26 +230,55 @@ export class BgpNet {
     };
   }
 
-  /** Runs FRR's bgpd in host i without zebra; `vtysh` runs commands against it. */
-  frr(i: number, conf: string, name = `frr${i}`): Daemon & { vtysh(command: string): string } {
+  /**
+   * Runs FRR's bgpd in host i; `vtysh` runs commands against it. With `zebra`, FRR's zebra
+   * runs beside it and installs the routes bgpd selects in the namespace's kernel.
+   */
+  async frr(
+    i: number,
+    conf: string,
+    opts: { name?: string; zebra?: boolean } = {},
+  ): Promise<Daemon & { vtysh(command: string): string }> {
+    const name = opts.name ?? `frr${i}`;
     const dir = mkdtempSync(join(this.dir, `${name}-`));
     const file = join(dir, 'bgpd.conf');
     writeFileSync(file, conf);
     const ns = this.hosts[i]!;
+    const common = ['--vty_socket', dir, '-u', 'root', '-g', 'root'];
+    const zserv = join(dir, 'zserv.api');
+    if (opts.zebra) {
+      // zebra refuses to run as root without the frrvty group: it runs as frr, in a
+      // directory frr can reach.
+      writeFileSync(join(dir, 'zebra.conf'), '');
+      chmodSync(this.dir, 0o711);
+      execFileSync('chown', ['-R', 'frr:frr', dir]);
+      const z = startDaemon(ns, [
+        '/usr/lib/frr/zebra',
+        '-f',
+        join(dir, 'zebra.conf'),
+        '-i',
+        join(dir, 'zebra.pid'),
+        '-z',
+        zserv,
+        '--vty_socket',
+        dir,
+        '-u',
+        'frr',
+        '-g',
+        'frr',
+      ]);
+      this.daemons.push(z);
+      await until(`zebra up (${z.output()})`, () => existsSync(zserv));
+    }
     const d = startDaemon(ns, [
       '/usr/lib/frr/bgpd',
       '-f',
       file,
       '-i',
       join(dir, 'bgpd.pid'),
-      '--vty_socket',
-      dir,
-      '-Z',
+      ...(opts.zebra ? ['-z', zserv] : ['-Z']),
       '-S',
-      '-u',
-      'root',
-      '-g',
-      'root',
+      ...common,
     ]);
     this.daemons.push(d);
     return {

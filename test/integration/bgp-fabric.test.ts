@@ -1,4 +1,5 @@
-// The top-of-rack pattern: a real router (BIRD) between two zones peers eBGP with every host;
+// The top-of-rack pattern: a real router (BIRD, or FRR with zebra) between two zones peers eBGP
+// with every host;
 // hosts learn each other's pod subnets through it, install them, and cross-zone pod traffic
 // goes through the router natively — captured on the router as plain, unencapsulated ICMP.
 import { test, before } from 'node:test';
@@ -6,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { BgpNet, inNs, until } from '../helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import { renderBirdFabric } from '../../src/bgp/fabric.js';
+import { renderBirdFabric, renderFrrFabric, type FabricSpec } from '../../src/bgp/fabric.js';
 
 before(() => {
   sweepStaleNamespaces();
@@ -15,27 +16,37 @@ before(() => {
 const subnet = (i: number) => `10.244.${i + 1}.0/24`;
 const podIP = (i: number) => `10.244.${i + 1}.1`;
 
-test('bgp fabric: BIRD between two zones carries pod routes natively, unencapsulated', async () => {
+async function fabric(router: 'bird' | 'frr'): Promise<void> {
   const net = new BgpNet(0, [2, 1]);
   try {
     const hosts = [0, 1, 2];
     const routerAddress = (i: number) => net.address(i).replace(/\.\d+$/, '.254');
-    const bird = net.bird(
-      net.router,
-      renderBirdFabric({
-        routerId: '172.31.1.254',
-        routerAs: 65000,
-        clusterAs: 64512,
-        holdTime: 9,
-        connectRetryTime: 1,
-        hosts: hosts.map((i) => ({
-          name: `host${i}`,
-          address: net.address(i),
-          routerAddress: routerAddress(i),
-        })),
-      }),
-      'fabric',
-    );
+    const spec: FabricSpec = {
+      routerId: '172.31.1.254',
+      routerAs: 65000,
+      clusterAs: 64512,
+      holdTime: 9,
+      connectRetryTime: 1,
+      hosts: hosts.map((i) => ({
+        name: `host${i}`,
+        address: net.address(i),
+        routerAddress: routerAddress(i),
+      })),
+    };
+    /** The router's own view of a subnet: its next hop. */
+    let routerView: (prefix: string) => string | undefined;
+    if (router === 'bird') {
+      const bird = net.bird(net.router, renderBirdFabric(spec), 'fabric');
+      routerView = (prefix) => /via (\S+) on/.exec(bird.ctl('show', 'route', 'for', prefix))?.[1];
+    } else {
+      const frr = await net.frr(net.router, renderFrrFabric(spec), { name: 'fabric', zebra: true });
+      routerView = (prefix) => {
+        const json = JSON.parse(frr.vtysh(`show bgp ipv4 unicast ${prefix} json`)) as {
+          paths?: { nexthops: { ip: string }[] }[];
+        };
+        return json.paths?.[0]?.nexthops[0]?.ip;
+      };
+    }
     const speakers = [];
     for (const i of hosts) {
       // A pod subnet on the host: a veth pair (no dummy module here) holding a pod address.
@@ -81,15 +92,11 @@ test('bgp fabric: BIRD between two zones carries pod routes natively, unencapsul
       encoding: 'utf8',
     });
     assert.match(r02, /via 172\.31\.1\.254 dev eth0 proto 80/);
-    // BIRD's own view: each host's subnet with that host as next hop.
+    // The router's own view: each host's subnet with that host as next hop.
     for (const i of hosts) {
-      const view = bird.ctl('show', 'route', 'for', subnet(i));
-      assert.match(
-        view,
-        new RegExp(
-          `via ${net.address(i).replace(/\./g, '\\.')} on eth${net.address(i).split('.')[2]}`,
-        ),
-        view,
+      assert.equal(
+        await until(`router has ${subnet(i)}`, () => routerView(subnet(i))),
+        net.address(i),
       );
     }
     // A ping from a pod address in zone 1 to one in zone 2, captured on the router's zone-2
@@ -121,4 +128,9 @@ test('bgp fabric: BIRD between two zones carries pod routes natively, unencapsul
   } finally {
     await net.close();
   }
-});
+}
+
+test('bgp fabric: BIRD between two zones carries pod routes natively, unencapsulated', () =>
+  fabric('bird'));
+
+test('bgp fabric: FRR (bgpd + zebra) between two zones does the same', () => fabric('frr'));
