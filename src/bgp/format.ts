@@ -23,11 +23,12 @@ export function formatUptime(seconds: number | undefined): string {
   return `${Math.floor(seconds / 3600)}h`;
 }
 
-export function formatSessions(peers: PeerStatus[], wide = false, node?: string): string {
+/** One row per session; `nodes[i]`, when given, names the node that session belongs to. */
+export function formatSessions(peers: PeerStatus[], wide = false, nodes?: string[]): string {
   const head = ['PEER', 'AS', 'TYPE', 'STATE', 'UPTIME', 'RECEIVED', 'ADVERTISED'];
-  if (node !== undefined) head.unshift('NODE');
+  if (nodes) head.unshift('NODE');
   if (wide) head.push('STALE', 'REJECTED', 'LAST ERROR');
-  const rows = peers.map((p) => {
+  const rows = peers.map((p, i) => {
     const row = [
       p.address,
       String(p.asNumber),
@@ -37,7 +38,7 @@ export function formatSessions(peers: PeerStatus[], wide = false, node?: string)
       String(p.prefixesReceived),
       String(p.prefixesAdvertised),
     ];
-    if (node !== undefined) row.unshift(node);
+    if (nodes) row.unshift(nodes[i] ?? '');
     if (wide) row.push(String(p.stalePrefixes), String(p.prefixesRejected), p.lastError ?? '');
     return row;
   });

@@ -123,7 +123,7 @@ test('bgp peers: podnet ↔ GoBGP (eBGP): Established, routes both ways, GoBGP s
 test('bgp peers: podnet ↔ FRR (eBGP): Established, routes both ways, FRR sees our next hop', async () => {
   const net = new BgpNet(2);
   try {
-    const frr = net.frr(
+    const frr = await net.frr(
       1,
       `router bgp 65002
  bgp router-id ${net.address(1)}
