@@ -3,7 +3,8 @@
 // routes when a peer dies, freezes, says goodbye or restarts gracefully.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpNet, until, type SpeakerHandle } from '../helpers/bgp-net.js';
+import { execFileSync } from 'node:child_process';
+import { BgpNet, inNs, until, type SpeakerHandle } from '../helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 
 before(() => {
@@ -39,10 +40,29 @@ async function learnedEquals(s: SpeakerHandle, want: Record<string, string>): Pr
   );
 }
 
-test("bgp speakers: full iBGP mesh of 3: every host has every other host's subnet", async () => {
+test("bgp speakers: full iBGP mesh of 3: every host has every other host's subnet; pods reach pods", async () => {
   const net = new BgpNet(3);
   try {
     const all = [0, 1, 2];
+    for (const i of all) {
+      // A pod address on each host (a veth pair inside the host namespace), in its subnet.
+      const ns = net.hosts[i]!;
+      execFileSync('ip', [
+        '-n',
+        ns,
+        'link',
+        'add',
+        'pod0',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'pod0p',
+      ]);
+      execFileSync('ip', ['-n', ns, 'addr', 'add', `10.244.${i}.1/24`, 'dev', 'pod0']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'pod0p', 'up']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'pod0', 'up']);
+    }
     const speakers = await Promise.all(
       all.map((i) =>
         net.speaker(
@@ -51,6 +71,7 @@ test("bgp speakers: full iBGP mesh of 3: every host has every other host's subne
             net,
             i,
             all.filter((j) => j !== i).map((j) => peer(net, j)),
+            { installRoutes: true },
           ),
         ),
       ),
@@ -68,6 +89,17 @@ test("bgp speakers: full iBGP mesh of 3: every host has every other host's subne
           ['Established', 'ibgp', 1, 1],
         ],
       );
+    }
+    // Installed in each kernel (proto 80), and pod addresses answer across hosts.
+    for (const i of all) {
+      for (const j of all.filter((x) => x !== i)) {
+        await until(`route ${i}→${j}`, () =>
+          execFileSync('ip', ['-n', net.hosts[i]!, 'route', 'show', subnet(j)], {
+            encoding: 'utf8',
+          }).includes(`via ${net.address(j)} dev eth0 proto 80`),
+        );
+        inNs(net.hosts[i]!, ['ping', '-c', '1', '-W', '2', '-I', `10.244.${i}.1`, `10.244.${j}.1`]);
+      }
     }
   } finally {
     await net.close();
