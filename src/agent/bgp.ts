@@ -30,6 +30,9 @@ export interface BgpControllerOptions {
   port?: number;
 }
 
+/** Longest wait for peers' End-of-RIB before routing is told what BGP has (a dead peer). */
+const MAX_DEFERRAL_SECONDS = 30;
+
 export class BgpController implements Controller {
   readonly name = 'bgp';
   private speaker: Speaker | undefined;
@@ -40,6 +43,8 @@ export class BgpController implements Controller {
   private publishTimer: NodeJS.Timeout | undefined;
   private lastPublished = '';
   private stopped = false;
+  private deferUntil = 0;
+  private deferTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -56,6 +61,7 @@ export class BgpController implements Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.publishTimer);
+    clearTimeout(this.deferTimer);
     await this.speaker?.stop({ restarting: true });
     this.speaker = undefined;
   }
@@ -120,6 +126,10 @@ export class BgpController implements Controller {
     );
     await speaker.listen();
     speaker.onRoutesChanged(() => this.routeTo());
+    const deferral = Math.min(plan.speaker.gracefulRestartTime, MAX_DEFERRAL_SECONDS);
+    this.deferUntil = Date.now() + deferral * 1000;
+    clearTimeout(this.deferTimer);
+    this.deferTimer = setTimeout(() => this.routeTo(), deferral * 1000 + 10);
     this.speaker = speaker;
     this.running = plan.speaker;
     this.log.info({ as: plan.speaker.asNumber, id: plan.speaker.bgpId }, 'BGP speaker started');
@@ -128,6 +138,10 @@ export class BgpController implements Controller {
   private routeTo(): void {
     const self = this.self();
     if (!self || !this.speaker) return;
+    // Selection deferral (RFC 4724 §4.1): after a (re)start, routing is told nothing until
+    // every peer has sent its End-of-RIB or the deferral time is over, so that routes left
+    // in the kernel by the previous run are not removed just before they are learnt again.
+    if (Date.now() < this.deferUntil && !this.speaker.initialTableComplete()) return;
     this.opts.routeTo(routedNodes(self, this.opts.view.nodes(), this.speaker.learnedRoutes()));
   }
 

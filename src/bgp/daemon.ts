@@ -111,7 +111,9 @@ export async function runSpeaker(
   await speaker.listen();
   speaker.setLocalPrefixes(config.localPrefixes);
   speaker.setPeers(config.peers);
-  if (config.installRoutes) syncKernelRoutes(speaker, log);
+  // Deferral: how long a restarted speaker keeps kernel routes its peers have not re-sent.
+  if (config.installRoutes)
+    syncKernelRoutes(speaker, log, Math.min(config.speaker.gracefulRestartTime ?? 30, 30));
   const server = statusSocket ? await serveStatus(speaker, statusSocket) : undefined;
   log.info({ as: config.speaker.asNumber, id: config.speaker.bgpId }, 'BGP speaker started');
   const signal = await new Promise<string>((resolve) => {
@@ -127,7 +129,9 @@ export async function runSpeaker(
  * Keeps the kernel's podnet routes equal to the learnt routes: the kernel is read once (and
  * again after a failure); each batch of changes is applied as one `ip -batch` of differences.
  */
-function syncKernelRoutes(speaker: Speaker, log: Logger): void {
+function syncKernelRoutes(speaker: Speaker, log: Logger, deferralSeconds: number): void {
+  const deferUntil = Date.now() + deferralSeconds * 1000;
+  setTimeout(() => void sync(), deferralSeconds * 1000 + 10).unref();
   let installed: Map<string, string> | undefined;
   let running = false;
   let again = false;
@@ -141,7 +145,10 @@ function syncKernelRoutes(speaker: Speaker, log: Logger): void {
       again = false;
       try {
         installed ??= await readPodnetRoutes();
-        const wanted = new Map<string, string>();
+        // Until every peer has sent its End-of-RIB (or the deferral time is over), routes
+        // already in the kernel stay: after a restart they are about to be learnt again.
+        const deferring = Date.now() < deferUntil && !speaker.initialTableComplete();
+        const wanted = new Map<string, string>(deferring ? installed : []);
         for (const [prefix, r] of speaker.learnedRoutes()) wanted.set(prefix, r.nextHop);
         const lines = routeLines(wanted, installed);
         await applyRouteLines(lines);

@@ -70,6 +70,8 @@ interface PeerRuntime {
   out?: AdjRibOut;
   /** Restart timer while the peer is away with its paths kept stale. */
   staleTimer?: NodeJS.Timeout;
+  /** The peer has sent its End-of-RIB since the session came up. */
+  endOfRib?: boolean;
 }
 
 const DEFAULTS = { holdTime: 90, connectRetryTime: 3, idleHoldTime: 5, listenPort: 179 };
@@ -187,6 +189,15 @@ export class Speaker {
     return out;
   }
 
+  /**
+   * Every configured peer is up and has sent its End-of-RIB: the Loc-RIB is complete. Until
+   * then a restarted speaker should not remove routes it left in the kernel (RFC 4724 §4.1's
+   * selection deferral), or a restart would withdraw what is about to come back.
+   */
+  initialTableComplete(): boolean {
+    return [...this.peers.values()].every((p) => p.endOfRib === true);
+  }
+
   status(): PeerStatus[] {
     return [...this.peers.values()].map((p) => {
       const s = p.session;
@@ -274,6 +285,7 @@ export class Speaker {
       address: p.config.address,
     };
     p.out = new AdjRibOut(this.local, p.info);
+    p.endOfRib = false;
     const changes = p.out.plan(this.rib, this.rib.locRib().keys());
     this.sendChanges(p, changes.announce, changes.withdraw);
     // End-of-RIB tells a restarting peer that our initial table is complete (RFC 4724 §4.1).
@@ -315,6 +327,7 @@ export class Speaker {
       this.markDirty(this.rib.announce(info, attrs, u.nlri));
     }
     if (u.endOfRib) {
+      p.endOfRib = true;
       clearTimeout(p.staleTimer);
       p.staleTimer = undefined;
       this.markDirty(this.rib.sweepStale(info.key));

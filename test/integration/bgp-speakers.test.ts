@@ -231,10 +231,10 @@ test("bgp speakers: a killed or departing peer's routes go at once; a frozen one
   }
 });
 
-test('bgp speakers: graceful restart: routes stay while the peer restarts, then are refreshed', async () => {
+test('bgp speakers: graceful restart: no route leaves either kernel while a speaker restarts', async () => {
   const net = new BgpNet(2);
   try {
-    const gr = { gracefulRestartTime: 20 };
+    const gr = { gracefulRestartTime: 20, installRoutes: true };
     const watcher = await net.speaker(1, config(net, 1, [peer(net, 0)], gr));
     const cfg = config(net, 0, [peer(net, 1)], gr);
     const first = await net.speaker(
@@ -242,13 +242,20 @@ test('bgp speakers: graceful restart: routes stay while the peer restarts, then 
       { ...cfg, localPrefixes: [subnet(0), '10.245.0.0/24'] },
       'first',
     );
-    await until('learned', async () => Object.keys(await watcher.learned()).length === 2);
-    // Watch continuously from here: the route must never disappear.
+    const kernelHas = (i: number, prefix: string) =>
+      execFileSync('ip', ['-n', net.hosts[i]!, 'route', 'show', prefix, 'proto', '80'], {
+        encoding: 'utf8',
+      }).includes(prefix);
+    await until(
+      'routes installed on both hosts',
+      () => kernelHas(1, subnet(0)) && kernelHas(1, '10.245.0.0/24') && kernelHas(0, subnet(1)),
+    );
+    // Watch both kernels continuously from here: neither route may disappear.
     let missing = 0;
     let watching = true;
     const watch = (async () => {
       while (watching) {
-        if (!(subnet(0) in (await watcher.learned()))) missing++;
+        if (!kernelHas(1, subnet(0)) || !kernelHas(0, subnet(1))) missing++;
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -258,8 +265,7 @@ test('bgp speakers: graceful restart: routes stay while the peer restarts, then 
       async () => (await watcher.status()).peers[0]!.state !== 'Established',
     );
     await new Promise((r) => setTimeout(r, 1000));
-    const away = await watcher.status();
-    assert.equal(away.peers[0]!.stalePrefixes, 2);
+    assert.equal((await watcher.status()).peers[0]!.stalePrefixes, 2);
     // Back, restarting, without 10.245.0.0/24: End-of-RIB sweeps the stale leftover.
     await net.speaker(0, { ...cfg, restarting: true }, 'second');
     await until('refreshed', async () => {
@@ -267,12 +273,15 @@ test('bgp speakers: graceful restart: routes stay while the peer restarts, then 
       return (
         st.peers[0]!.state === 'Established' &&
         st.peers[0]!.stalePrefixes === 0 &&
-        Object.keys(await watcher.learned()).length === 1
+        Object.keys(await watcher.learned()).length === 1 &&
+        !kernelHas(1, '10.245.0.0/24')
       );
     });
+    await new Promise((r) => setTimeout(r, 500));
     watching = false;
     await watch;
-    assert.equal(missing, 0, 'the route was missing while the peer restarted');
+    assert.equal(missing, 0, 'a route left the kernel while the speaker restarted');
+    assert.ok(kernelHas(0, subnet(1)) && kernelHas(1, subnet(0)));
   } finally {
     await net.close();
   }
