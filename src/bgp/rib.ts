@@ -169,6 +169,9 @@ export class AdjRibOut {
       const best = locRib.get(prefix);
       const attrs =
         best && mayAdvertise(this.local, best, this.peer) ? this.exportOf(best) : undefined;
+      // Nothing to withdraw from a peer that was never sent anything (the common case while
+      // a full table arrives from that very peer).
+      if (!attrs && this.sent.size === 0) continue;
       const before = this.sent.get(prefix);
       if (attrs === before) continue;
       if (attrs) {
