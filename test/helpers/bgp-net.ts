@@ -245,31 +245,7 @@ export class BgpNet {
     writeFileSync(file, conf);
     const ns = this.hosts[i]!;
     const common = ['--vty_socket', dir, '-u', 'root', '-g', 'root'];
-    const zserv = join(dir, 'zserv.api');
-    if (opts.zebra) {
-      // zebra refuses to run as root without the frrvty group: it runs as frr, in a
-      // directory frr can reach.
-      writeFileSync(join(dir, 'zebra.conf'), '');
-      chmodSync(this.dir, 0o711);
-      execFileSync('chown', ['-R', 'frr:frr', dir]);
-      const z = startDaemon(ns, [
-        '/usr/lib/frr/zebra',
-        '-f',
-        join(dir, 'zebra.conf'),
-        '-i',
-        join(dir, 'zebra.pid'),
-        '-z',
-        zserv,
-        '--vty_socket',
-        dir,
-        '-u',
-        'frr',
-        '-g',
-        'frr',
-      ]);
-      this.daemons.push(z);
-      await until(`zebra up (${z.output()})`, () => existsSync(zserv));
-    }
+    const zserv = opts.zebra ? await this.zebra(i, dir) : '';
     const d = startDaemon(ns, [
       '/usr/lib/frr/bgpd',
       '-f',
@@ -333,6 +309,36 @@ export class BgpNet {
           proc.stdin!.write(`${JSON.stringify(cmd)}\n`);
         }),
     };
+  }
+
+  /**
+   * Runs FRR's zebra in host i (it installs what routing daemons hand it) and returns its
+   * zserv socket. zebra refuses to run as root without the frrvty group: it runs as frr, in
+   * a directory frr can reach.
+   */
+  async zebra(i: number, dir = mkdtempSync(join(this.dir, `zebra${i}-`))): Promise<string> {
+    const zserv = join(dir, 'zserv.api');
+    writeFileSync(join(dir, 'zebra.conf'), '');
+    chmodSync(this.dir, 0o711);
+    execFileSync('chown', ['-R', 'frr:frr', dir]);
+    const z = startDaemon(this.hosts[i]!, [
+      '/usr/lib/frr/zebra',
+      '-f',
+      join(dir, 'zebra.conf'),
+      '-i',
+      join(dir, 'zebra.pid'),
+      '-z',
+      zserv,
+      '--vty_socket',
+      dir,
+      '-u',
+      'frr',
+      '-g',
+      'frr',
+    ]);
+    this.daemons.push(z);
+    await until(`zebra up (${z.output()})`, () => existsSync(zserv));
+    return zserv;
   }
 
   readFile(name: string): string {
