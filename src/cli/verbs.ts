@@ -1,6 +1,7 @@
 // The verb groups of `podnet`, one file each. Add a verb group here and nowhere else.
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerBgp } from './bgp.js';
 import { registerCni } from './cni.js';
 import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
@@ -16,6 +17,7 @@ const verbGroups: Register[] = [
   registerLab,
   registerServeEcho,
   registerPlan,
+  registerBgp,
 ];
 
 export function registerVerbs(program: Command): void {
