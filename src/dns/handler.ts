@@ -69,7 +69,7 @@ export class QueryHandler {
 
   /** Answers one message; never throws (a bug answers SERVFAIL). Responses go to `reply`. */
   handle(msg: Buffer, transport: Transport, reply: Reply): void {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const metrics = this.opts.metrics;
     try {
       if (this.cacheVersion !== this.opts.index.version) this.invalidate();
@@ -100,7 +100,7 @@ export class QueryHandler {
     transport: Transport,
     cacheKey: string | undefined,
     reply: Reply,
-    started: bigint,
+    started: number,
   ): void {
     const metrics = this.opts.metrics;
     if (msg.length < HEADER || msg[2]! & 0x80) return; // no header, or a response: never answer
@@ -173,7 +173,7 @@ export class QueryHandler {
     qtype: number,
     cacheKey: string | undefined,
     reply: Reply,
-    started: bigint,
+    started: number,
   ): void {
     const fwd = this.opts.forwarder;
     const metrics = this.opts.metrics;

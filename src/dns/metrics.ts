@@ -1,17 +1,36 @@
 // Prometheus metrics of the DNS server: queries by type and rcode, cache hits, latency.
 // Counting happens in plain maps on the hot path and reaches prom-client when scraped, so a
 // query costs a map update rather than a label lookup in the registry.
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Registry, type Metric } from 'prom-client';
+
+interface MetricValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName: string;
+}
 
 export type Source = 'cluster' | 'forward' | 'error' | 'refused';
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 
+const SOURCES: Source[] = ['cluster', 'forward', 'error', 'refused'];
+const SOURCE_INDEX: Record<Source, number> = { cluster: 0, forward: 1, error: 2, refused: 3 };
+const TYPE_SLOTS = 257; // query types 0-255, and one slot for every larger type
+const RCODE_SLOTS = 32;
+const LATENCY_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5,
+];
+
 export class DnsMetrics {
   readonly registry = new Registry();
-  private readonly pending = new Map<string, number>();
-  private readonly pendingHits = new Map<string, number>();
-  private readonly latency: Histogram;
+  /** Queries not yet handed to prom-client, by [type][rcode][source]. */
+  private readonly pending = new Float64Array(TYPE_SLOTS * RCODE_SLOTS * SOURCES.length);
+  private readonly pendingHits = new Float64Array(SOURCES.length);
+  private readonly latency = new LatencyHistogram(
+    'podnet_dns_request_duration_seconds',
+    'Time from receiving a query to handing its response to the socket',
+    LATENCY_BUCKETS,
+  );
 
   constructor() {
     const pending = this.pending;
@@ -22,11 +41,14 @@ export class DnsMetrics {
       labelNames: ['type', 'rcode', 'source'],
       registers: [this.registry],
       collect() {
-        for (const [key, n] of pending) {
-          const [type, rcode, source] = key.split('|') as [string, string, string];
-          this.inc({ type: typeName(Number(type)), rcode: rcodeName(Number(rcode)), source }, n);
-        }
-        pending.clear();
+        pending.forEach((n, slot) => {
+          if (n === 0) return;
+          const source = SOURCES[slot % SOURCES.length]!;
+          const rcode = Math.floor(slot / SOURCES.length) % RCODE_SLOTS;
+          const qtype = Math.floor(slot / SOURCES.length / RCODE_SLOTS);
+          this.inc({ type: typeName(qtype), rcode: rcodeName(rcode), source }, n);
+        });
+        pending.fill(0);
       },
     });
     new Counter({
@@ -35,23 +57,70 @@ export class DnsMetrics {
       labelNames: ['cache'],
       registers: [this.registry],
       collect() {
-        for (const [cache, n] of pendingHits) this.inc({ cache }, n);
-        pendingHits.clear();
+        pendingHits.forEach((n, i) => n > 0 && this.inc({ cache: SOURCES[i]! }, n));
+        pendingHits.fill(0);
       },
     });
-    this.latency = new Histogram({
-      name: 'podnet_dns_request_duration_seconds',
-      help: 'Time from receiving a query to handing its response to the socket',
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],
-      registers: [this.registry],
-    });
+    this.registry.registerMetric(this.latency as unknown as Metric);
   }
 
-  query(qtype: number, rcode: number, source: Source, cacheHit: boolean, started: bigint): void {
-    const key = `${qtype}|${rcode}|${source}`;
-    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
-    if (cacheHit) this.pendingHits.set(source, (this.pendingHits.get(source) ?? 0) + 1);
-    this.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  /** Counts one answered query; `started` is performance.now() at its arrival. */
+  query(qtype: number, rcode: number, source: Source, cacheHit: boolean, started: number): void {
+    const s = SOURCE_INDEX[source];
+    const t = qtype < TYPE_SLOTS - 1 ? qtype : TYPE_SLOTS - 1;
+    this.pending[(t * RCODE_SLOTS + (rcode & (RCODE_SLOTS - 1))) * SOURCES.length + s]! += 1;
+    if (cacheHit) this.pendingHits[s]! += 1;
+    this.latency.observe((performance.now() - started) / 1000);
+  }
+}
+
+/**
+ * A Prometheus histogram without labels, kept in a plain array: prom-client's own costs
+ * several times more per observation than answering a cached query does.
+ */
+class LatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(seconds: number): void {
+    const b = this.bounds;
+    for (let i = 0; i < b.length; i++) {
+      if (seconds <= b[i]!) {
+        this.counts[i]! += 1;
+        break;
+      }
+    }
+    this.sum += seconds;
+    this.count++;
+  }
+
+  get(): { name: string; help: string; type: string; values: MetricValue[]; aggregator: string } {
+    let cumulative = 0;
+    const values: MetricValue[] = this.bounds.map((le, i) => {
+      cumulative += this.counts[i]!;
+      return { value: cumulative, labels: { le }, metricName: `${this.name}_bucket` };
+    });
+    values.push({ value: this.count, labels: { le: '+Inf' }, metricName: `${this.name}_bucket` });
+    values.push({ value: this.sum, labels: {}, metricName: `${this.name}_sum` });
+    values.push({ value: this.count, labels: {}, metricName: `${this.name}_count` });
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values,
+      aggregator: this.aggregator,
+    };
   }
 }
 

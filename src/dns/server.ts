@@ -42,13 +42,15 @@ export async function startDnsServer(opts: ServerOptions): Promise<RunningServer
 }
 
 function bindUdp(opts: ServerOptions): Promise<Socket> {
-  const socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4' });
+  const family = opts.host.includes(':') ? 6 : 4;
+  const socket = createSocket({
+    type: family === 6 ? 'udp6' : 'udp4',
+    // Replies go to the sender's literal address: skip dns.lookup's extra tick per packet.
+    lookup: (address, _opts, callback) => callback(null, address, family),
+  });
   socket.on('message', (msg, rinfo) => {
-    opts.handler.handle(msg, 'udp', (resp) => {
-      socket.send(resp, rinfo.port, rinfo.address, (err) => {
-        if (err) opts.log.debug({ err: err.message, peer: rinfo.address }, 'udp send failed');
-      });
-    });
+    // No send callback: node then sends synchronously; a lost reply is the client's retry.
+    opts.handler.handle(msg, 'udp', (resp) => socket.send(resp, rinfo.port, rinfo.address));
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
