@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       '--user=root',
     ]),
   );
-  const serve = new URL('./dns-serve.js', import.meta.url).pathname;
+  const serve = new URL('../test/helpers/dns-serve.js', import.meta.url).pathname;
   const upstream = `127.0.0.1:${DNSMASQ_PORT}`;
   start(
     inNs([process.execPath, serve, join(dir, 'objects.json'), String(PODNET_PORT), '1', upstream]),

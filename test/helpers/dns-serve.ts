@@ -1,9 +1,10 @@
-// The benchmark's server: podnet's DNS server with a fixed set of cluster objects (read from a
-// JSON file) instead of a store, so that only answering is measured.
-// Usage: node dist/bench/dns-serve.js OBJECTS.json PORT WORKERS [UPSTREAM:PORT]
+// podnet's DNS server with a fixed set of cluster objects (read from a JSON file) instead of a
+// store: the benchmark measures only answering, and wire-level tests need no store.
+// Usage: node dist/test/helpers/dns-serve.js OBJECTS.json PORT WORKERS [UPSTREAM:PORT]
+// (DNS_LISTEN sets the address, default 0.0.0.0).
 import { readFileSync } from 'node:fs';
-import type { KubeObject } from '../src/api/types.js';
-import { runDns } from '../src/dns/run.js';
+import type { KubeObject } from '../../src/api/types.js';
+import { runDns } from '../../src/dns/run.js';
 
 const [file, port, workers, upstream] = process.argv.slice(2);
 const objects = JSON.parse(readFileSync(file!, 'utf8')) as KubeObject[];
