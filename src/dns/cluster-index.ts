@@ -40,6 +40,17 @@ export class ClusterIndex implements ClusterView {
 
   // ---- updates ----
 
+  /**
+   * The first full list has been applied: build what was deferred and start answering.
+   * Until then services are only marked, so that a sync of many pods costs one pass.
+   */
+  markSynced(): void {
+    this.synced = true;
+    for (const byName of this.services.values())
+      for (const svc of byName.values()) this.rebuild(svc);
+    this.version++;
+  }
+
   /** Replaces every object with this full list (first sync, or a re-list after compaction). */
   replaceAll(objects: KubeObject[]): void {
     this.namespaces.clear();
@@ -51,9 +62,9 @@ export class ClusterIndex implements ClusterView {
     for (const obj of objects) {
       if (obj.kind === 'Pod') this.byNamespace(this.pods, obj).set(obj.metadata.name, obj);
     }
+    this.synced = false;
     for (const obj of objects) if (obj.kind !== 'Pod') this.apply(obj);
-    this.synced = true;
-    this.version++;
+    this.markSynced();
   }
 
   apply(obj: KubeObject): void {
@@ -120,6 +131,7 @@ export class ClusterIndex implements ClusterView {
   }
 
   private rebuild(svc: Service): void {
+    if (!this.synced) return; // markSynced() builds every service once
     const ns = svc.metadata.namespace ?? '';
     this.setRecord(`${ns}/${svc.metadata.name}`, this.recordOf(svc, ns));
   }

@@ -148,6 +148,32 @@ export class QueryHandler {
       this.forward(msg, transport, qtype, cacheKey, reply, started);
       return;
     }
+    const target = externalTarget(result, q.type, this.zone);
+    if (target && this.opts.forwarder) {
+      // An ExternalName service: resolvers expect the target's addresses with the CNAME.
+      this.chase(result, target, q.type, this.opts.forwarder).then(
+        (chased) =>
+          this.finish(msg, rawName, transport, chased, ednsSize, undefined, reply, qtype, started),
+        () =>
+          this.finish(msg, rawName, transport, result, ednsSize, undefined, reply, qtype, started),
+      );
+      return;
+    }
+    this.finish(msg, rawName, transport, result, ednsSize, cacheKey, reply, qtype, started);
+  }
+
+  /** Encodes, truncates for UDP when too big, remembers what can be reused, and replies. */
+  private finish(
+    msg: Buffer,
+    rawName: Buffer,
+    transport: Transport,
+    result: AnswerResult,
+    ednsSize: number | undefined,
+    cacheKey: string | undefined,
+    reply: Reply,
+    qtype: number,
+    started: number,
+  ): void {
     const limit = transport === 'tcp' ? 65535 : udpLimit(ednsSize);
     let resp = this.encode(msg, rawName, result, ednsSize, 0);
     if (resp.length > limit) {
@@ -164,7 +190,28 @@ export class QueryHandler {
       if (indexed) this.remember(cacheKey, indexed);
     }
     reply(resp);
-    metrics?.query(qtype, RCODES[result.rcode], 'cluster', false, started);
+    this.opts.metrics?.query(qtype, RCODES[result.rcode], 'cluster', false, started);
+  }
+
+  /** Appends the upstream's answer for an ExternalName's target to the CNAME. */
+  private async chase(
+    result: AnswerResult,
+    target: string,
+    type: string,
+    forwarder: Forwarder,
+  ): Promise<AnswerResult> {
+    const query = dnsPacket.encode({
+      type: 'query',
+      id: 0,
+      flags: FLAG_RD,
+      questions: [{ name: target, type: type as 'A', class: 'IN' }],
+    });
+    const scanned = scanQuery(query, 'udp');
+    const resp =
+      (scanned && forwarder.cached(scanned, query)) ??
+      (await forwarder.resolve(query, 'tcp', scanned?.key));
+    const answers = dnsPacket.decode(resp).answers ?? [];
+    return { ...result, answers: [...result.answers, ...answers] };
   }
 
   private forward(
@@ -289,6 +336,18 @@ export class QueryHandler {
     const cidrs = net ? [net.serviceCIDR, net.clusterCIDR] : ['10.96.0.0/16', '10.244.0.0/16'];
     return { domain: this.opts.domain, reverseZones: reverseZonesFor(cidrs), ttl: this.opts.ttl };
   }
+}
+
+/** The CNAME target to resolve for an address query, when the answer is one CNAME out of the zone. */
+function externalTarget(result: AnswerResult, qtype: string, zone: ZoneConfig): string | undefined {
+  if (qtype !== 'A' && qtype !== 'AAAA') return undefined;
+  const only = result.answers.length === 1 ? result.answers[0] : undefined;
+  if (only?.type !== 'CNAME') return undefined;
+  const target = only.data.toLowerCase();
+  const inZone = [zone.domain, ...zone.reverseZones].some(
+    (z) => target === z || target.endsWith(`.${z}`),
+  );
+  return inZone ? undefined : target;
 }
 
 /** The question name's raw bytes (uncompressed labels up to the root), or throws. */

@@ -178,3 +178,20 @@ test('dns forwarder: a silent upstream is skipped for the next; none answering i
     await live.close();
   }
 });
+
+test('dns forwarder: an ExternalName answer carries the CNAME target addresses', async () => {
+  const up = await upstream();
+  const { handler, fwd } = handlerWith([up.port]);
+  try {
+    const r = await ask(handler, 'ext.my-namespace.svc.cluster.local');
+    assert.deepEqual(
+      r.answers?.map((a) => `${a.name} ${a.type} ${'data' in a ? String(a.data) : ''}`),
+      ['ext.my-namespace.svc.cluster.local CNAME db.example.org', 'db.example.org A 192.0.2.1'],
+    );
+    assert.equal(r.rcode, 'NOERROR');
+    assert.equal(r.flag_aa, true);
+  } finally {
+    fwd.close();
+    await up.close();
+  }
+});
