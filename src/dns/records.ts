@@ -93,6 +93,7 @@ export function answerQuestion(q: Question, view: ClusterView, zone: ZoneConfig)
   const inZone = zoneOf(lower, zone);
   if (!inZone) return { kind: 'forward' };
   if (q.class !== 'IN' && q.class !== 'ANY') return bare('REFUSED', false);
+  if (q.type === 'AXFR' || q.type === 'IXFR') return bare('REFUSED', true); // no zone transfers
   if (!view.synced) return bare('SERVFAIL', false);
 
   const labels = inZone.relative === '' ? [] : inZone.relative.split('.');

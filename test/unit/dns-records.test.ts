@@ -133,12 +133,14 @@ test('dns records: SRV answers carry the targets addresses as additionals', () =
   assert.equal(c.kind === 'answer' && c.additionals.map(show).join(), 'A 10.96.0.20');
 });
 
-test('dns records: names outside the zones are forwarded; other classes refused', () => {
+test('dns records: names outside the zones are forwarded; other classes and zone transfers refused', () => {
   assert.deepEqual(ask(indexOf(), 'example.com'), { kind: 'forward' });
   assert.deepEqual(ask(indexOf(), '1.1.168.192.in-addr.arpa', 'PTR'), { kind: 'forward' });
   assert.deepEqual(ask(indexOf(), 'cluster.localx'), { kind: 'forward' });
   const r = ask(indexOf(), `my-svc.${S}`, 'TXT', 'CH');
   assert.equal(r.kind === 'answer' && r.rcode, 'REFUSED');
+  const axfr = ask(indexOf(), 'cluster.local', 'AXFR');
+  assert.equal(axfr.kind === 'answer' && axfr.rcode, 'REFUSED');
 });
 
 test('dns records: SERVFAIL before the first sync, never a wrong NXDOMAIN', () => {
