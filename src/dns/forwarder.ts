@@ -43,6 +43,8 @@ interface Pending {
 }
 
 const FLAG_TC = 0x02; // in byte 2
+/** Queries in flight to upstreams at most (IDs are 16 bits; beyond this, SERVFAIL). */
+const MAX_PENDING = 30_000;
 
 export class Forwarder {
   private readonly cache = new Map<string, CacheEntry>();
@@ -128,6 +130,9 @@ export class Forwarder {
 
   private askUdp(msg: Buffer, upstream: Upstream): Promise<Buffer> {
     const socket = this.udpSocket();
+    if (this.pending.size >= MAX_PENDING) {
+      return Promise.reject(new Error('too many queries waiting for upstreams'));
+    }
     let id = randomInt(0, 65536);
     while (this.pending.has(id)) id = (id + 1) & 0xffff;
     const out = Buffer.from(msg);
