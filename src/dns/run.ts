@@ -88,13 +88,19 @@ export async function runDns(opts: DnsOptions): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  // A worker's channel to the primary would keep it alive.
+  cluster.worker?.disconnect();
 }
 
 function superviseWorkers(n: number, log: Logger): void {
   let stopping = false;
   for (let i = 0; i < n; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
+    if (stopping) {
+      // The primary holds the shared sockets open: leave once the last worker is gone.
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
     log.warn({ worker: worker.id, code, signal }, 'dns worker exited, starting another');
     cluster.fork();
   });
