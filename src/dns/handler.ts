@@ -104,6 +104,12 @@ export class QueryHandler {
   ): void {
     const metrics = this.opts.metrics;
     if (msg.length < HEADER || msg[2]! & 0x80) return; // no header, or a response: never answer
+    if ((msg[2]! >> 3) & 0x0f) {
+      // Only standard queries (opcode 0): NOTIFY, UPDATE and the like are not implemented.
+      this.safeReply(msg, NOTIMP, reply);
+      metrics?.query(0, NOTIMP, 'error', false, started);
+      return;
+    }
     let query: ReturnType<typeof dnsPacket.decode>;
     let rawName: Buffer;
     try {
@@ -119,12 +125,6 @@ export class QueryHandler {
     const opt = query.additionals?.find((a) => a.type === 'OPT');
     const ednsSize = opt?.type === 'OPT' ? opt.udpPayloadSize : undefined;
     const qtype = msg.readUInt16BE(HEADER + rawName.length);
-    const opcode = (msg[2]! >> 3) & 0x0f;
-    if (opcode !== 0) {
-      this.safeReply(msg, NOTIMP, reply);
-      metrics?.query(qtype, NOTIMP, 'error', false, started);
-      return;
-    }
     if (opt?.type === 'OPT' && opt.ednsVersion !== 0) {
       // BADVERS (16): extended rcode 1 in the OPT record, 0 in the header.
       const resp = this.encode(msg, rawName, bare('NOERROR', false), ednsSize, 1);
@@ -132,7 +132,7 @@ export class QueryHandler {
       metrics?.query(qtype, 16, 'error', false, started);
       return;
     }
-    const name = rawName.includes(0x2e) ? undefined : q.name; // a dot inside a label
+    const name = dotInLabel(rawName) ? undefined : q.name;
     let result: Result;
     if (name === undefined) {
       const zoneName = this.zoneOf(q.name);
@@ -348,6 +348,14 @@ function externalTarget(result: AnswerResult, qtype: string, zone: ZoneConfig): 
     (z) => target === z || target.endsWith(`.${z}`),
   );
   return inZone ? undefined : target;
+}
+
+/** A label holding a dot: its name cannot be written as text, and nothing in the zone has it. */
+function dotInLabel(raw: Buffer): boolean {
+  for (let off = 0; raw[off]! > 0; off += raw[off]! + 1) {
+    if (raw.subarray(off + 1, off + 1 + raw[off]!).includes(0x2e)) return true;
+  }
+  return false;
 }
 
 /** The question name's raw bytes (uncompressed labels up to the root), or throws. */

@@ -284,3 +284,38 @@ test('dns handler: random and mutated packets never throw and only get responses
   }
   assert.equal(ask(handler, `my-svc.${S}`).packet.answers?.length, 1);
 });
+
+test('dns handler: a dot inside a label never matches a cluster name', () => {
+  const { handler } = setup();
+  // "my-svc.my-namespace" as ONE label, then svc.cluster.local
+  const label = Buffer.from('my-svc.my-namespace');
+  const name = Buffer.concat([
+    Buffer.from([label.length]),
+    label,
+    Buffer.from([3]),
+    Buffer.from('svc'),
+    Buffer.from([7]),
+    Buffer.from('cluster'),
+    Buffer.from([5]),
+    Buffer.from('local'),
+    Buffer.from([0]),
+  ]);
+  const header = Buffer.from([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+  const out = raw(handler, Buffer.concat([header, name, Buffer.from([0, 1, 0, 1])]));
+  assert.equal(out[0]![3]! & 0x0f, 3, 'NXDOMAIN');
+  // a 46-byte label (length byte 0x2e) is an ordinary name
+  const long = `${'a'.repeat(46)}.my-namespace.svc.cluster.local`;
+  assert.equal(ask(handler, long).packet.rcode, 'NXDOMAIN');
+  const ok = setup([
+    ...fixtureObjects(),
+    service('my-namespace', 'a'.repeat(46), { clusterIP: '10.96.0.46' }),
+  ]);
+  assert.equal(ask(ok.handler, long).packet.answers?.length, 1);
+});
+
+test('dns handler: NOTIFY and other opcodes get NOTIMP even without a question', () => {
+  const { handler } = setup();
+  const notify = Buffer.from([0, 8, 4 << 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const out = raw(handler, notify);
+  assert.equal(out[0]![3]! & 0x0f, 4);
+});
