@@ -15,6 +15,7 @@ import {
   type Rcode,
   type Result,
   type ZoneConfig,
+  zoneOf,
 } from './records.js';
 import {
   HEADER,
@@ -135,8 +136,8 @@ export class QueryHandler {
     const name = dotInLabel(rawName) ? undefined : q.name;
     let result: Result;
     if (name === undefined) {
-      const zoneName = this.zoneOf(q.name);
-      result = zoneName ? nxdomain(zoneName, this.zone) : { kind: 'forward' };
+      const inZone = zoneOf(q.name.toLowerCase(), this.zone);
+      result = inZone ? nxdomain(inZone.zone, this.zone) : { kind: 'forward' };
     } else {
       result = answerQuestion(
         { name, type: q.type, class: q.class ?? 'IN' },
@@ -151,12 +152,12 @@ export class QueryHandler {
     const target = externalTarget(result, q.type, this.zone);
     if (target && this.opts.forwarder) {
       // An ExternalName service: resolvers expect the target's addresses with the CNAME.
-      this.chase(result, target, q.type, this.opts.forwarder).then(
-        (chased) =>
+      this.chase(result, target, q.type, this.opts.forwarder)
+        .catch(() => result) // the upstream failed: the CNAME alone
+        .then((chased) =>
           this.finish(msg, rawName, transport, chased, ednsSize, undefined, reply, qtype, started),
-        () =>
-          this.finish(msg, rawName, transport, result, ednsSize, undefined, reply, qtype, started),
-      );
+        )
+        .catch(() => this.safeReply(msg, RCODES.SERVFAIL, reply));
       return;
     }
     this.finish(msg, rawName, transport, result, ednsSize, cacheKey, reply, qtype, started);
@@ -229,23 +230,21 @@ export class QueryHandler {
       metrics?.query(qtype, RCODES.REFUSED, 'refused', false, started);
       return;
     }
-    fwd.resolve(msg, transport, cacheKey).then(
-      (resp) => {
-        reply(resp);
-        metrics?.query(qtype, resp[3]! & 0x0f, 'forward', false, started);
-      },
-      () => {
-        this.safeReply(msg, RCODES.SERVFAIL, reply);
-        metrics?.query(qtype, RCODES.SERVFAIL, 'forward', false, started);
-      },
-    );
-  }
-
-  private zoneOf(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    return [this.zone.domain, ...this.zone.reverseZones].find(
-      (z) => lower === z || lower.endsWith(`.${z}`),
-    );
+    fwd
+      .resolve(msg, transport, cacheKey)
+      .then(
+        (resp) => {
+          reply(resp);
+          metrics?.query(qtype, resp[3]! & 0x0f, 'forward', false, started);
+        },
+        () => {
+          this.safeReply(msg, RCODES.SERVFAIL, reply);
+          metrics?.query(qtype, RCODES.SERVFAIL, 'forward', false, started);
+        },
+      )
+      .catch(() => {
+        /* the reply could not be sent (socket closed): nothing left to do */
+      });
   }
 
   /**
@@ -344,10 +343,7 @@ function externalTarget(result: AnswerResult, qtype: string, zone: ZoneConfig): 
   const only = result.answers.length === 1 ? result.answers[0] : undefined;
   if (only?.type !== 'CNAME') return undefined;
   const target = only.data.toLowerCase();
-  const inZone = [zone.domain, ...zone.reverseZones].some(
-    (z) => target === z || target.endsWith(`.${z}`),
-  );
-  return inZone ? undefined : target;
+  return zoneOf(target, zone) ? undefined : target;
 }
 
 /** A label holding a dot: its name cannot be written as text, and nothing in the zone has it. */

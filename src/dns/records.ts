@@ -131,7 +131,11 @@ export function bare(rcode: Rcode, authoritative: boolean): AnswerResult {
   return { kind: 'answer', rcode, authoritative, answers: [], authorities: [], additionals: [] };
 }
 
-function zoneOf(lower: string, zone: ZoneConfig): { zone: string; relative: string } | undefined {
+/** The zone (cluster or reverse) holding a lower-case name, and the name relative to it. */
+export function zoneOf(
+  lower: string,
+  zone: ZoneConfig,
+): { zone: string; relative: string } | undefined {
   for (const z of [zone.domain, ...zone.reverseZones]) {
     if (lower === z) return { zone: z, relative: '' };
     if (lower.endsWith(`.${z}`)) return { zone: z, relative: lower.slice(0, -z.length - 1) };

@@ -50,7 +50,13 @@ function bindUdp(opts: ServerOptions): Promise<Socket> {
   });
   socket.on('message', (msg, rinfo) => {
     // No send callback: node then sends synchronously; a lost reply is the client's retry.
-    opts.handler.handle(msg, 'udp', (resp) => socket.send(resp, rinfo.port, rinfo.address));
+    opts.handler.handle(msg, 'udp', (resp) => {
+      try {
+        socket.send(resp, rinfo.port, rinfo.address);
+      } catch {
+        /* the socket is closing */
+      }
+    });
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
@@ -76,7 +82,7 @@ function listenTcp(opts: ServerOptions, port: number): Promise<Server> {
         const msg = buffered.subarray(2, 2 + len);
         buffered = buffered.subarray(2 + len);
         opts.handler.handle(msg, 'tcp', (resp) => {
-          if (conn.destroyed) return;
+          if (conn.destroyed || !conn.writable) return;
           const frame = Buffer.allocUnsafe(2 + resp.length);
           frame.writeUInt16BE(resp.length, 0);
           resp.copy(frame, 2);
