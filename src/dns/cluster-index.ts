@@ -1,7 +1,10 @@
 // The DNS server's cache of cluster objects, kept up to date one object at a time from the
 // store's list/watch (CoreDNS keeps this apart from answering too). It derives each service's
 // DNS view when the service or one of its pods changes, and keeps the reverse map for PTR.
-import type { ClusterNetwork, KubeObject, Namespace, Pod, Service } from '../api/types.js';
+import type { ClusterNetwork, KubeObject, Pod, Service } from '../api/types.js';
+
+/** Where objects without a namespace live (as in Kubernetes and the store). */
+const DEFAULT_NAMESPACE = 'default';
 import { endpointRecord, readyPods } from './endpoints.js';
 import type { ClusterView, PortRecord, ServiceRecord } from './records.js';
 
@@ -41,8 +44,8 @@ export class ClusterIndex implements ClusterView {
   // ---- updates ----
 
   /**
-   * The first full list has been applied: build what was deferred and start answering.
-   * Until then services are only marked, so that a sync of many pods costs one pass.
+   * The first full list has been applied: build every service and start answering. Until
+   * then changes are only stored, so that a first sync of many pods costs one pass.
    */
   markSynced(): void {
     this.synced = true;
@@ -59,18 +62,15 @@ export class ClusterIndex implements ClusterView {
     this.records.clear();
     this.reverse.clear();
     this.network = undefined;
-    for (const obj of objects) {
-      if (obj.kind === 'Pod') this.byNamespace(this.pods, obj).set(obj.metadata.name, obj);
-    }
     this.synced = false;
-    for (const obj of objects) if (obj.kind !== 'Pod') this.apply(obj);
+    for (const obj of objects) this.apply(obj);
     this.markSynced();
   }
 
   apply(obj: KubeObject): void {
     switch (obj.kind) {
       case 'Namespace':
-        this.namespaces.add(nameOf(obj));
+        this.namespaces.add(obj.metadata.name);
         break;
       case 'Service':
         this.byNamespace(this.services, obj).set(obj.metadata.name, obj);
@@ -89,7 +89,7 @@ export class ClusterIndex implements ClusterView {
   }
 
   remove(kind: string, namespace: string | undefined, name: string): void {
-    const ns = namespace ?? '';
+    const ns = namespace ?? DEFAULT_NAMESPACE;
     switch (kind) {
       case 'Namespace':
         this.namespaces.delete(name);
@@ -115,7 +115,7 @@ export class ClusterIndex implements ClusterView {
   }
 
   private applyPod(pod: Pod): void {
-    const ns = pod.metadata.namespace ?? '';
+    const ns = pod.metadata.namespace ?? DEFAULT_NAMESPACE;
     const old = this.pods.get(ns)?.get(pod.metadata.name);
     this.byNamespace(this.pods, pod).set(pod.metadata.name, pod);
     if (old) this.rebuildServicesOf(old, pod);
@@ -124,7 +124,7 @@ export class ClusterIndex implements ClusterView {
 
   /** Rebuilds the services in the pod's namespace whose selector matches either version of it. */
   private rebuildServicesOf(...versions: Pod[]): void {
-    const ns = versions[0]!.metadata.namespace ?? '';
+    const ns = versions[0]!.metadata.namespace ?? DEFAULT_NAMESPACE;
     for (const svc of this.services.get(ns)?.values() ?? []) {
       if (versions.some((p) => selects(svc, p))) this.rebuild(svc);
     }
@@ -132,7 +132,7 @@ export class ClusterIndex implements ClusterView {
 
   private rebuild(svc: Service): void {
     if (!this.synced) return; // markSynced() builds every service once
-    const ns = svc.metadata.namespace ?? '';
+    const ns = svc.metadata.namespace ?? DEFAULT_NAMESPACE;
     this.setRecord(`${ns}/${svc.metadata.name}`, this.recordOf(svc, ns));
   }
 
@@ -188,15 +188,11 @@ export class ClusterIndex implements ClusterView {
     map: Map<string, Map<string, T>>,
     obj: T,
   ): Map<string, T> {
-    const ns = obj.metadata.namespace ?? '';
+    const ns = obj.metadata.namespace ?? DEFAULT_NAMESPACE;
     let inner = map.get(ns);
     if (!inner) map.set(ns, (inner = new Map()));
     return inner;
   }
-}
-
-function nameOf(ns: Namespace): string {
-  return ns.metadata.name;
 }
 
 function selects(svc: Service, pod: Pod): boolean {
