@@ -13,6 +13,8 @@ export class ClusterIndex implements ClusterView {
   synced = false;
   /** Bumped on every change that can alter an answer: caches of answers compare it. */
   version = 0;
+  /** Set when the current update changed an answer (a pod's status alone often does not). */
+  private changed = false;
   network: ClusterNetwork['spec'] | undefined;
 
   private readonly namespaces = new Set<string>();
@@ -51,7 +53,8 @@ export class ClusterIndex implements ClusterView {
     this.synced = true;
     for (const byName of this.services.values())
       for (const svc of byName.values()) this.rebuild(svc);
-    this.version++;
+    this.changed = true;
+    this.commit();
   }
 
   /** Replaces every object with this full list (first sync, or a re-list after compaction). */
@@ -70,10 +73,12 @@ export class ClusterIndex implements ClusterView {
   apply(obj: KubeObject): void {
     switch (obj.kind) {
       case 'Namespace':
+        this.changed ||= !this.namespaces.has(obj.metadata.name);
         this.namespaces.add(obj.metadata.name);
         break;
       case 'Service':
         this.byNamespace(this.services, obj).set(obj.metadata.name, obj);
+        this.changed = true; // a new service makes its namespace exist
         this.rebuild(obj);
         break;
       case 'Pod':
@@ -81,21 +86,22 @@ export class ClusterIndex implements ClusterView {
         break;
       case 'ClusterNetwork':
         this.network = obj.spec;
+        this.changed = true;
         break;
       default:
         return;
     }
-    this.version++;
+    this.commit();
   }
 
   remove(kind: string, namespace: string | undefined, name: string): void {
     const ns = namespace ?? DEFAULT_NAMESPACE;
     switch (kind) {
       case 'Namespace':
-        this.namespaces.delete(name);
+        this.changed ||= this.namespaces.delete(name);
         break;
       case 'Service':
-        this.services.get(ns)?.delete(name);
+        this.changed ||= this.services.get(ns)?.delete(name) ?? false;
         this.setRecord(`${ns}/${name}`, undefined);
         break;
       case 'Pod': {
@@ -107,11 +113,17 @@ export class ClusterIndex implements ClusterView {
       }
       case 'ClusterNetwork':
         this.network = undefined;
+        this.changed = true;
         break;
       default:
         return;
     }
-    this.version++;
+    this.commit();
+  }
+
+  private commit(): void {
+    if (this.changed) this.version++;
+    this.changed = false;
   }
 
   private applyPod(pod: Pod): void {
@@ -161,6 +173,8 @@ export class ClusterIndex implements ClusterView {
 
   private setRecord(key: string, record: ServiceRecord | undefined): void {
     const old = this.records.get(key);
+    if (JSON.stringify(old) === JSON.stringify(record)) return;
+    this.changed = true;
     if (old) for (const [ip, n] of this.reverseNames(old)) this.reverse.get(ip)?.delete(n);
     if (record) {
       this.records.set(key, record);

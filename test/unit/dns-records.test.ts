@@ -180,6 +180,18 @@ test('dns records: the index follows changes one object at a time', () => {
   assert.equal(rcode(ask(index, `db.${S}`)), 'NXDOMAIN');
 });
 
+test('dns records: a pod change that alters no answer keeps the version (and the caches)', () => {
+  const index = indexOf();
+  const v0 = index.version;
+  // a status-only change of a pod behind a ClusterIP service: no record depends on it
+  index.apply(pod('my-namespace', 'web-1', '10.244.1.5', { app: 'web' }, { port: 9090 }));
+  index.apply(pod('my-namespace', 'lonely', '10.244.9.9', { app: 'nothing-selects-me' }));
+  assert.equal(index.version, v0);
+  // a pod joining a headless service does change answers
+  index.apply(pod('my-namespace', 'db-2', '10.244.9.10', { app: 'db' }));
+  assert.ok(index.version > v0);
+});
+
 test('dns records: reverse zones widen CIDRs to the octet boundary', () => {
   assert.deepEqual(reverseZonesFor(['10.96.0.0/12', '10.244.0.0/16', '192.168.1.0/24']), [
     '10.in-addr.arpa',
