@@ -23,6 +23,8 @@ export function registerDns(program: Command): void {
         import('../store/open.js'),
         import('../dns/store-source.js'),
       ]);
+      // A store URL that cannot work is a usage error now, not SERVFAIL forever.
+      await (await openStore(storeUrl)).close();
       await runDns({
         listen: opts.listen,
         port: opts.port,

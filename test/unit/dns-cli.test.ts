@@ -28,3 +28,16 @@ test('dns cli: a bad flag is one line on stderr and exit code 2', () => {
     assert.match(r.stderr, /^error: --(upstream|port|domain) /);
   }
 });
+
+test('dns cli: a store that cannot be opened stops it at once with exit code 2', () => {
+  const r = spawnSync(
+    podnet,
+    ['dns', '--store', 'bogus:x', '--listen', '127.0.0.1', '--port', '1'],
+    {
+      encoding: 'utf8',
+      timeout: 20_000,
+    },
+  );
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^error: store bogus:x/);
+});
