@@ -6,7 +6,7 @@
 DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containernetworking-plugins busybox-static \
-	bird2 frr gobgpd build-essential python3
+	bird2 frr gobgpd build-essential python3 iputils-ping
 
 .PHONY: all deps build test unit integration lint format demo bench clean
 
@@ -26,8 +26,13 @@ deps: .stamps/debian .stamps/npm
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps
+build: deps dist/bin/podnet-cni
 	npx tsc -p tsconfig.json
+
+# The CNI plugin runtimes exec per pod: a small C client of the node agent (src/cni/shim/).
+dist/bin/podnet-cni: src/cni/shim/podnet-cni.c
+	@mkdir -p dist/bin
+	cc -O2 -Wall -Wextra -o $@ $<
 
 lint: build
 	npx eslint .
@@ -44,8 +49,9 @@ integration: build
 
 test: lint unit integration
 
+# Interim body until the demo issue: a lab, two pods on two hosts, HTTP between them.
 demo: build
-	bin/podnet demo
+	examples/lab-demo.sh
 
 bench: build
 	@for b in dist/bench/*.js; do echo "== $$b"; node $$b || exit 1; done

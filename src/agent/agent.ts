@@ -11,10 +11,15 @@ import {
   type Controller,
 } from './controller.js';
 import { startHealthServer } from './http.js';
+import { NodeController } from './node-controller.js';
+import { CniServer } from './cni-server.js';
+import { routingController } from './routing.js';
 
 /** Controllers in start order. Each issue's room adds its controller here. */
 async function controllers(): Promise<Controller[]> {
-  return [];
+  // The node controller leases the pod subnet the CNI server hands addresses from.
+  const node = new NodeController(Number(process.env.PODNET_SUBNET_LEASE_TTL) || undefined);
+  return [node, new CniServer(node), routingController()];
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {
@@ -28,10 +33,18 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const server = await startHealthServer(options.metricsAddress, metrics, health);
 
   const started: Controller[] = [];
-  for (const controller of await controllers()) {
-    health.setReady(controller.name, false);
-    await controller.start(ctx);
-    started.push(controller);
+  try {
+    for (const controller of await controllers()) {
+      health.setReady(controller.name, false);
+      await controller.start(ctx);
+      started.push(controller);
+    }
+  } catch (err) {
+    // A controller that cannot start ends the agent (with its message), not a hung process.
+    for (const controller of started.reverse()) await controller.stop();
+    server.close();
+    await store.close();
+    throw err;
   }
   log.info({ controllers: started.map((c) => c.name) }, 'agent started');
 

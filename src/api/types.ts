@@ -150,3 +150,6 @@ export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {
 export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';
+
+/** The node port range Kubernetes uses by default (`--service-node-port-range`). */
+export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;

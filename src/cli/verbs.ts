@@ -1,11 +1,24 @@
 // The verb groups of `podnet`, one file each. Add a verb group here and nowhere else.
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
+import { registerLab } from './lab.js';
+import { registerObjects } from './objects.js';
+import { registerPlan } from './plan.js';
+import { registerServeEcho } from './serve-echo.js';
 
 type Register = (program: Command) => void;
 
-const verbGroups: Register[] = [registerAgent, registerDns];
+const verbGroups: Register[] = [
+  registerAgent,
+  registerObjects,
+  registerCni,
+  registerLab,
+  registerServeEcho,
+  registerPlan,
+  registerDns,
+];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbGroups) register(program);

@@ -5,7 +5,8 @@ import type { ClusterNetwork, KubeObject, Pod, Service } from '../api/types.js';
 
 /** Where objects without a namespace live (as in Kubernetes and the store). */
 const DEFAULT_NAMESPACE = 'default';
-import { endpointRecord, readyPods } from './endpoints.js';
+import { selectorMatches } from '../api/endpoints.js';
+import { dnsEndpoints } from './endpoints.js';
 import type { ClusterView, PortRecord, ServiceRecord } from './records.js';
 
 export class ClusterIndex implements ClusterView {
@@ -164,8 +165,7 @@ export class ClusterIndex implements ClusterView {
       .map((p) => ({ name: p.name!.toLowerCase(), protocol: p.protocol ?? 'TCP', port: p.port }));
     const clusterIPs = svc.spec.clusterIPs ?? (svc.spec.clusterIP ? [svc.spec.clusterIP] : []);
     if (clusterIPs.length === 0 || clusterIPs[0] === 'None') {
-      const pods = readyPods(svc, this.pods.get(namespace)?.values() ?? []);
-      const endpoints = pods.map((p) => endpointRecord(svc, p)).sort((a, b) => ipOrder(a.ip, b.ip));
+      const endpoints = dnsEndpoints(svc, this.pods.get(namespace)?.values() ?? []);
       return { kind: 'Headless', name, namespace: ns, ports, endpoints };
     }
     return { kind: 'ClusterIP', name, namespace: ns, clusterIPs, ports };
@@ -211,14 +211,7 @@ export class ClusterIndex implements ClusterView {
 
 function selects(svc: Service, pod: Pod): boolean {
   const selector = svc.spec.selector;
-  if (!selector || Object.keys(selector).length === 0) return false;
-  const labels = pod.metadata.labels ?? {};
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-function ipOrder(a: string, b: string): number {
-  const na = a.split('.').map(Number);
-  const nb = b.split('.').map(Number);
-  for (let i = 0; i < 4; i++) if (na[i] !== nb[i]) return (na[i] ?? 0) - (nb[i] ?? 0);
-  return 0;
+  return (
+    !!selector && Object.keys(selector).length > 0 && selectorMatches(selector, pod.metadata.labels)
+  );
 }

@@ -47,6 +47,11 @@ export interface Watch {
   cancel(): Promise<void>;
 }
 
+export type SwapResult =
+  | { ok: true; revision: number }
+  /** `current` is undefined when the key does not exist. */
+  | { ok: false; current?: KeyValue };
+
 export interface PutOptions {
   /** Bind the key to this lease: it disappears when the lease expires or is revoked. */
   lease?: string;
@@ -69,15 +74,47 @@ export interface Store {
     expectedRevision: number,
     opts?: PutOptions,
   ): Promise<number | undefined>;
+  /**
+   * `update` that, on a conflict, also returns the key as it is now (read in the same step, so
+   * a retry loop needs no extra get): etcd's transaction with a read on failure.
+   */
+  compareAndSwap(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<SwapResult>;
   /** Unconditional write. Returns the new revision. */
   put(key: string, value: string, opts?: PutOptions): Promise<number>;
   /** Deletes the key; with `expectedRevision`, only if unchanged. Returns true if deleted. */
   delete(key: string, expectedRevision?: number): Promise<boolean>;
-  /** Streams every change under `prefix` with revision >= fromRevision. */
+  /**
+   * Streams every change under `prefix` with revision >= fromRevision (0: from now on).
+   * A fromRevision that was compacted away is reported through `onError('compacted')`.
+   */
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch;
   /** Grants a lease that expires `ttlSeconds` after its last keep-alive. */
   grantLease(ttlSeconds: number): Promise<string>;
   keepAlive(lease: string): Promise<void>;
   revokeLease(lease: string): Promise<void>;
+  /**
+   * Forgets the change history before `revision`: a watch from an earlier revision is told
+   * `compacted`. Backends also compact on their own; this makes it happen now.
+   */
+  compact(revision: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Hands events to a watcher. A handler that throws is a bug of its own: it surfaces as an
+ * uncaught exception instead of breaking the store's other watches.
+ */
+export function deliver(handlers: WatchHandlers, events: WatchEvent[]): void {
+  try {
+    handlers.onEvents(events);
+  } catch (err) {
+    setImmediate(() => {
+      throw err;
+    });
+  }
 }

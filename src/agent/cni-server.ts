@@ -1,0 +1,125 @@
+// The agent's end of the CNI plugin: a unix socket (mode 0600, root only) on which the C shim
+// hands over each call. Calls for different containers run concurrently; the allocator's
+// synchronous create-if-absent keeps them from ever sharing an address.
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { Gauge, Histogram } from 'prom-client';
+import { handleCniCall, reclaimOrphans, type NodeNetwork, type PodBinder } from '../cni/handler.js';
+import { CNI_COMMANDS, type CniCommand } from '../cni/env.js';
+import { decodeRequest, encodeResponse } from '../cni/protocol.js';
+import { hostCount } from '../ipam/cidr.js';
+import { PodIPAllocator } from '../ipam/pod-ips.js';
+import { IpSession } from '../kernel/ip-session.js';
+import { enableIPv4Forwarding } from '../kernel/pod-veth.js';
+import { errorMessage } from '../util/errors.js';
+import type { AgentContext, Controller } from './controller.js';
+
+/** How often to look for pods that disappeared without a DEL. */
+const ORPHAN_SCAN_MS = 60_000;
+
+export interface CniServerSource {
+  /** This node's pod network, once it holds a subnet lease. */
+  nodeNetwork(): NodeNetwork | undefined;
+  pods: PodBinder;
+}
+
+export class CniServer implements Controller {
+  readonly name = 'cni';
+  private server: Server | undefined;
+  private host: IpSession | undefined;
+  private reclaimTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly source: CniServerSource) {}
+
+  async start(ctx: AgentContext): Promise<void> {
+    const { socketPath, stateDir } = ctx.options;
+    const { source } = this;
+    const ipam = PodIPAllocator.open(join(stateDir, 'ipam', 'pods'));
+    enableIPv4Forwarding();
+    const duration = new Histogram({
+      name: 'podnet_cni_call_duration_seconds',
+      help: 'Time the agent took to serve a CNI call, by command and outcome',
+      labelNames: ['command', 'outcome'],
+      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [ctx.metrics],
+    });
+    new Gauge({
+      name: 'podnet_ipam_pod_addresses',
+      help: "Pod addresses allocated on this node, and the size of the node's pool",
+      labelNames: ['state'],
+      registers: [ctx.metrics],
+      collect() {
+        const node = source.nodeNetwork();
+        this.set({ state: 'allocated' }, ipam.list().length);
+        if (node) this.set({ state: 'capacity' }, hostCount(node.podCIDR) - 1); // minus the gateway
+      },
+    });
+    this.host = new IpSession();
+    const cni = {
+      ipam,
+      host: this.host,
+      node: () => source.nodeNetwork(),
+      pods: source.pods,
+      log: ctx.log.child({ controller: 'cni' }),
+    };
+
+    const serve = async (conn: Socket, request: Buffer): Promise<void> => {
+      const started = process.hrtime.bigint();
+      let command = 'unknown';
+      try {
+        const { env, stdin } = decodeRequest(request);
+        // Only known commands become label values: bad input must not grow the metric.
+        if (CNI_COMMANDS.includes(env.CNI_COMMAND as CniCommand)) command = env.CNI_COMMAND!;
+        const { exitCode, stdout } = await handleCniCall(env, stdin, cni);
+        conn.end(encodeResponse(exitCode, stdout));
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        duration.observe({ command, outcome: exitCode === 0 ? 'ok' : 'error' }, seconds);
+      } catch (err) {
+        cni.log.error({ err: errorMessage(err) }, 'could not serve a CNI call');
+        conn.destroy();
+      }
+    };
+
+    // allowHalfOpen: the shim half-closes to mark the end of its request, then reads the answer.
+    this.server = createServer({ allowHalfOpen: true }, (conn) => {
+      const chunks: Buffer[] = [];
+      conn.on('data', (b: Buffer) => chunks.push(b));
+      conn.on('end', () => void serve(conn, Buffer.concat(chunks)));
+      conn.on('error', () => conn.destroy());
+    });
+    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+    // A socket file left by an earlier agent (SIGKILL leaves it) would make listen fail.
+    rmSync(socketPath, { force: true });
+    await listenPrivately(this.server, socketPath);
+    const reclaim = (): void =>
+      void reclaimOrphans(cni).catch((err: unknown) =>
+        cni.log.warn({ err: errorMessage(err) }, 'could not look for orphaned addresses'),
+      );
+    reclaim();
+    this.reclaimTimer = setInterval(reclaim, ORPHAN_SCAN_MS);
+    ctx.health.setReady(this.name, true);
+    cni.log.info({ socket: socketPath, allocated: ipam.list().length }, 'CNI socket open');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.reclaimTimer);
+    this.host?.close();
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
+  }
+}
+
+/** Listens with a umask that makes the socket 0600 from its first moment, not after a chmod. */
+function listenPrivately(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const previous = process.umask(0o177);
+    server.once('error', reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolve();
+    });
+    process.umask(previous);
+  });
+}

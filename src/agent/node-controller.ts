@@ -1,0 +1,272 @@
+// This node's membership in the cluster: its Node object (InternalIP, hostname and zone
+// labels, spec.podCIDR, the Ready condition) and the subnet lease behind spec.podCIDR,
+// renewed well before it expires. The CNI server asks it for the node's pod network.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  LABEL_HOSTNAME,
+  LABEL_ZONE,
+  type ClusterNetwork,
+  type Node,
+  type NodeCondition,
+} from '../api/types.js';
+import type { NodeNetwork, PodBinder } from '../cni/handler.js';
+import { parseCidr, parseIPv4, tryParseCidr, type Cidr } from '../ipam/cidr.js';
+import {
+  DEFAULT_LEASE_TTL_SECONDS,
+  acquireSubnetLease,
+  renewAfterSeconds,
+  releaseNodeSubnets,
+  renewSubnetLease,
+  type SubnetLease,
+} from '../ipam/subnet-lease.js';
+import { defaultRouteSource } from '../kernel/addresses.js';
+import { podMTU } from '../routing/mtu.js';
+import { startInformer, type Informer } from '../store/informer.js';
+import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
+import { errorMessage, UsageError } from '../util/errors.js';
+import type { AgentContext, Controller } from './controller.js';
+import type { CniServerSource } from './cni-server.js';
+import { storePodBinder } from './pod-binder.js';
+
+/** How often the Ready condition is compared with the controllers' health. */
+const READY_POLL_MS = 1000;
+/** Wait before retrying a failed renewal. */
+const RENEW_RETRY_MS = 10_000;
+
+export class NodeController implements Controller, CniServerSource {
+  readonly name = 'node';
+  private ctx: AgentContext | undefined;
+  private network: NodeNetwork | undefined;
+  private lease: SubnetLease | undefined;
+  private binder: PodBinder | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private readyTimer: NodeJS.Timeout | undefined;
+  private nodes: Informer<Node> | undefined;
+  private published: boolean | undefined;
+  private stopped = false;
+
+  constructor(private readonly leaseTTLSeconds = DEFAULT_LEASE_TTL_SECONDS) {}
+
+  nodeNetwork(): NodeNetwork | undefined {
+    return this.network;
+  }
+
+  /** The CNI server binds pod addresses to Pods through this (ready once started). */
+  get pods(): PodBinder {
+    if (!this.binder) throw new Error('node controller not started');
+    return this.binder;
+  }
+
+  async start(ctx: AgentContext): Promise<void> {
+    this.ctx = ctx;
+    const { options, store } = ctx;
+    this.binder = storePodBinder(store, options.nodeName);
+    const net = await getClusterNetwork(store);
+    const nodeIP = options.nodeIP ?? (await defaultRouteSource());
+    if (!nodeIP) {
+      throw new UsageError('--node-ip: this host has no default route to take it from; give it');
+    }
+    parseIPv4(nodeIP, '--node-ip');
+    this.lease = await acquireSubnetLease(
+      store,
+      { node: options.nodeName, publicIP: nodeIP },
+      net.clusterCIDR,
+      net.nodeSubnetPrefix,
+      { ttlSeconds: this.leaseTTLSeconds, preferred: this.lastSubnet() },
+    );
+    this.rememberSubnet(this.lease.subnet);
+    await this.register(nodeIP, this.lease.subnet);
+    this.network = nodeNetwork(net, this.lease.subnet, nodeIP, options.overrides.backend);
+    ctx.log.info({ subnet: this.lease.subnet, nodeIP }, 'node registered');
+
+    this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
+    this.nodes = startInformer(store, 'Node', {
+      onChange: (change) => {
+        if (change.type !== 'deleted') return;
+        if (change.name === options.nodeName) this.nodeDeleted();
+        else void this.freeSubnetOf(change.name);
+      },
+    });
+    ctx.health.setReady(this.name, true);
+    this.readyTimer = setInterval(() => void this.publishReadiness(), READY_POLL_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.renewTimer);
+    clearInterval(this.readyTimer);
+    await this.nodes?.stop();
+  }
+
+  /** Creates the Node object or brings an existing one (e.g. from before a restart) up to date. */
+  private async register(nodeIP: string, podCIDR: string): Promise<void> {
+    const { store, options } = this.ctx!;
+    const labels: Record<string, string> = { [LABEL_HOSTNAME]: options.nodeName };
+    if (options.zone) labels[LABEL_ZONE] = options.zone;
+    const addresses: NonNullable<Node['status']>['addresses'] = [
+      { type: 'InternalIP', address: nodeIP },
+      { type: 'Hostname', address: options.nodeName },
+    ];
+    for (;;) {
+      const updated = await updateObject(store, 'Node', undefined, options.nodeName, (node) => {
+        node.metadata.labels = { ...node.metadata.labels, ...labels };
+        node.spec = { ...node.spec, podCIDR, podCIDRs: [podCIDR] };
+        node.status = { ...node.status, addresses };
+        return node;
+      });
+      if (updated) return;
+      const node: Node = {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: options.nodeName, labels },
+        spec: { podCIDR, podCIDRs: [podCIDR] },
+        status: { addresses, conditions: [readyCondition(false)] },
+      };
+      if (await createObject(store, node)) return;
+    }
+  }
+
+  /** Renews the lease well before expiry; if it was lost (agent suspended), leases again. */
+  private scheduleRenewal(delayMs: number): void {
+    if (this.stopped) return;
+    this.renewTimer = setTimeout(() => void this.renew(), delayMs);
+  }
+
+  private async renew(): Promise<void> {
+    const { store, log, health } = this.ctx!;
+    try {
+      await renewSubnetLease(store, this.lease!);
+      health.setError(this.name, undefined);
+      this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'subnet lease renewal failed; retrying');
+      health.setError(this.name, `subnet lease renewal failed: ${errorMessage(err)}`);
+      if (!(await store.get(this.lease!.key))) {
+        // The lease expired: take the same subnet again if nobody has it (it is preferred).
+        await this.rejoin().catch((e: unknown) =>
+          log.error({ err: errorMessage(e) }, 'could not lease a subnet again'),
+        );
+      }
+      this.scheduleRenewal(RENEW_RETRY_MS);
+    }
+  }
+
+  private async rejoin(): Promise<void> {
+    const { store, options } = this.ctx!;
+    const net = await getClusterNetwork(store);
+    const lease = await acquireSubnetLease(
+      store,
+      { node: options.nodeName, publicIP: this.lease!.publicIP },
+      net.clusterCIDR,
+      net.nodeSubnetPrefix,
+      { ttlSeconds: this.leaseTTLSeconds, preferred: tryParseCidr(this.lease!.subnet) },
+    );
+    if (lease.subnet !== this.lease!.subnet) {
+      this.ctx!.log.error(
+        { old: this.lease!.subnet, new: lease.subnet },
+        'the old subnet went to another node; pods started before keep their old addresses',
+      );
+    }
+    this.lease = lease;
+    this.rememberSubnet(lease.subnet);
+    await this.register(lease.publicIP, lease.subnet);
+    this.network = { ...this.network!, podCIDR: parseCidr(lease.subnet) };
+  }
+
+  /** Mirrors the agent's readiness (every controller ready) into the Node's Ready condition. */
+  private async publishReadiness(): Promise<void> {
+    const { store, health, options, log } = this.ctx!;
+    const ready = health.isReady() && this.network !== undefined;
+    if (ready === this.published) return;
+    try {
+      await updateObject(store, 'Node', undefined, options.nodeName, (node) => {
+        const others = (node.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+        node.status = { ...node.status, conditions: [...others, readyCondition(ready)] };
+        return node;
+      });
+      this.published = ready;
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'could not publish the Ready condition');
+    }
+  }
+
+  /**
+   * `podnet delete node` removed this node: free its subnet (the verb does too, for a node
+   * whose agent is down) and serve no more pods until the agent is started again.
+   */
+  private nodeDeleted(): void {
+    const { store, log, options, health } = this.ctx!;
+    log.warn('this node was deleted from the cluster; restart the agent to join again');
+    this.network = undefined;
+    clearTimeout(this.renewTimer);
+    health.setReady(this.name, false);
+    releaseNodeSubnets(store, options.nodeName).catch((err: unknown) =>
+      log.warn({ err: errorMessage(err) }, 'could not free the subnet lease'),
+    );
+  }
+
+  /**
+   * Another node was deleted (`podnet delete node`): any live agent frees its subnet, so it
+   * does not wait for the lease to expire when that node's agent is gone. Deleting a lease key
+   * is idempotent; a node that re-registered meanwhile keeps its new lease.
+   */
+  private async freeSubnetOf(node: string): Promise<void> {
+    const { store, log } = this.ctx!;
+    try {
+      if (await getObject(store, 'Node', undefined, node)) return;
+      const freed = await releaseNodeSubnets(store, node);
+      if (freed.length > 0) log.info({ peer: node, freed }, 'freed the subnet of a deleted node');
+    } catch (err) {
+      log.warn(
+        { peer: node, err: errorMessage(err) },
+        'could not free the subnet of a deleted node',
+      );
+    }
+  }
+
+  /** flannel keeps its subnet in subnet.env; podnet keeps it in the state dir likewise. */
+  private lastSubnet(): Cidr | undefined {
+    try {
+      const { subnet } = JSON.parse(readFileSync(this.subnetFile(), 'utf8')) as { subnet: string };
+      return tryParseCidr(subnet);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private rememberSubnet(subnet: string): void {
+    writeFileSync(this.subnetFile(), JSON.stringify({ subnet }));
+  }
+
+  private subnetFile(): string {
+    return join(this.ctx!.options.stateDir, 'subnet.json');
+  }
+}
+
+function readyCondition(ready: boolean): NodeCondition {
+  return {
+    type: 'Ready',
+    status: ready ? 'True' : 'False',
+    reason: ready ? 'AgentReady' : 'AgentNotReady',
+    message: ready ? 'every podnet agent controller is ready' : 'some controllers are not ready',
+    lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}
+
+/** What CNI needs to know about this node's pods: subnet, MTU, DNS. */
+export function nodeNetwork(
+  net: ClusterNetwork['spec'],
+  podCIDR: string,
+  nodeIP: string,
+  backendOverride?: string,
+): NodeNetwork {
+  const backend = (backendOverride ?? net.backend) as ClusterNetwork['spec']['backend'];
+  return {
+    podCIDR: parseCidr(podCIDR),
+    nodeIP,
+    mtu: podMTU(backend, net.mtu),
+    dnsIP: net.dnsIP,
+    domain: net.domain,
+  };
+}

@@ -1,0 +1,182 @@
+// The routing controller: keeps this host's routes, neighbours, FDB entries, tunnel devices
+// and sysctls in line with the cluster's Nodes (src/routing/ decides, src/kernel/ applies).
+// It publishes this node's VTEP MAC, reconciles on every Node or ClusterNetwork change and
+// every PERIOD_MS (repairing what someone deleted by hand), and reports peers it cannot reach
+// as the Node's NetworkUnavailable condition.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import {
+  ANNOTATION_VTEP_MAC,
+  DEFAULT_CLUSTER_NETWORK,
+  type ClusterNetwork,
+  type Node,
+} from '../api/types.js';
+import { backendDriver } from '../routing/backends/registry.js';
+import { networkCondition, withCondition } from '../routing/condition.js';
+import { RoutingLoop } from '../routing/loop.js';
+import { hostFromNode } from '../routing/peers.js';
+import type { ReconcileResult } from '../routing/reconcile.js';
+import { checkBackendSupport } from '../routing/support.js';
+import { isMac, vtepMacFrom } from '../routing/vtep.js';
+import { startInformer, type Informer } from '../store/informer.js';
+import { getClusterNetwork, updateObject } from '../store/objects.js';
+import { errorMessage } from '../util/errors.js';
+import type { AgentContext, Controller } from './controller.js';
+
+const PERIOD_MS = 10_000;
+
+export function routingController(): Controller {
+  let loop: RoutingLoop | undefined;
+  const informers: Informer<unknown>[] = [];
+  return {
+    name: 'routing',
+    async start(ctx) {
+      const { options, store, log, health } = ctx;
+      const self = options.nodeName;
+      const override = options.overrides.backend;
+      const backendOf = (spec: ClusterNetwork['spec']): string => override ?? spec.backend;
+      let backend = backendOf(await getClusterNetwork(store));
+      // Refuse up front what this agent cannot do: an unknown name, a missing kernel module.
+      await checkBackendSupport(
+        backendDriver(backend, override ? '--backend' : 'ClusterNetwork backend'),
+      );
+      const vtepMac = loadVtepMac(options.stateDir);
+      const metrics = routingMetrics(ctx);
+
+      const nodes = startInformer(store, 'Node', {
+        onChange: (c) => {
+          // Our Node may be (re)created by the node controller after we started.
+          const published = c.object.metadata.annotations?.[ANNOTATION_VTEP_MAC];
+          if (c.name === self && c.type !== 'deleted' && published !== vtepMac) {
+            void publishVtepMac(ctx, vtepMac);
+          }
+          const before = c.old && JSON.stringify(hostFromNode(c.old));
+          const after = c.type === 'deleted' ? undefined : JSON.stringify(hostFromNode(c.object));
+          if (before !== after) loop?.trigger(`node ${c.name} ${c.type}`);
+        },
+        onError: (message) => log.warn({ err: message }, 'node watch interrupted'),
+      });
+      const networks = startInformer(store, 'ClusterNetwork', {
+        onChange: (c) => {
+          if (c.object.metadata.name !== 'default') return;
+          const next =
+            c.type === 'deleted'
+              ? (override ?? DEFAULT_CLUSTER_NETWORK.backend)
+              : backendOf(c.object.spec);
+          if (next === backend) return;
+          log.info({ from: backend, to: next }, 'backend changed');
+          backend = next;
+          loop?.trigger('backend');
+        },
+        onError: (message) => log.warn({ err: message }, 'ClusterNetwork watch interrupted'),
+      });
+      informers.push(nodes as Informer<unknown>, networks as Informer<unknown>);
+      await nodes.synced;
+      await publishVtepMac(ctx, vtepMac);
+
+      let lastCondition = '';
+      loop = new RoutingLoop({
+        selfName: self,
+        periodMs: PERIOD_MS,
+        vtepMac,
+        log,
+        snapshot: () => ({ nodes: [...nodes.cache.values()], backend }),
+        onResult: (result, _reason, seconds) => {
+          metrics.observe(result, seconds);
+          if (result instanceof Error) {
+            health.setError('routing', result.message);
+            return;
+          }
+          health.setError('routing', undefined);
+          health.setReady('routing', true);
+          const condition = JSON.stringify(networkCondition(result.problems));
+          if (condition !== lastCondition) {
+            lastCondition = condition;
+            void publishCondition(ctx, result).catch((err) =>
+              log.warn({ err: errorMessage(err) }, 'could not update the Node condition'),
+            );
+          }
+        },
+      });
+      loop.start();
+    },
+    async stop() {
+      await loop?.stop();
+      for (const i of informers) await i.stop();
+    },
+  };
+}
+
+/** This node's VTEP MAC: the one in the state directory, or a new one kept there. */
+function loadVtepMac(stateDir: string): string {
+  const file = join(stateDir, 'vtep-mac');
+  if (existsSync(file)) {
+    const mac = readFileSync(file, 'utf8').trim().toLowerCase();
+    if (isMac(mac)) return mac;
+  }
+  const mac = vtepMacFrom(randomBytes(6));
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(file, `${mac}\n`);
+  return mac;
+}
+
+/** Writes the annotation when the Node lacks it or says otherwise (compare-and-swap). */
+async function publishVtepMac(ctx: AgentContext, mac: string): Promise<void> {
+  try {
+    await updateObject(ctx.store, 'Node', undefined, ctx.options.nodeName, (node: Node) => {
+      if (node.metadata.annotations?.[ANNOTATION_VTEP_MAC] === mac) return undefined;
+      node.metadata.annotations = { ...node.metadata.annotations, [ANNOTATION_VTEP_MAC]: mac };
+      return node;
+    });
+  } catch (err) {
+    ctx.log.warn({ err: errorMessage(err) }, 'could not publish the VTEP MAC');
+  }
+}
+
+async function publishCondition(ctx: AgentContext, result: ReconcileResult): Promise<void> {
+  const wanted = networkCondition(result.problems);
+  await updateObject(ctx.store, 'Node', undefined, ctx.options.nodeName, (node: Node) =>
+    withCondition(node, wanted, new Date().toISOString().replace(/\.\d+Z$/, 'Z')),
+  );
+}
+
+function routingMetrics(ctx: AgentContext) {
+  const registers = [ctx.metrics];
+  const reconciles = new Counter({
+    name: 'podnet_routing_reconciles_total',
+    help: 'Routing reconciles, by result',
+    labelNames: ['result'],
+    registers,
+  });
+  const changes = new Counter({
+    name: 'podnet_routing_kernel_changes_total',
+    help: 'Kernel changes routing applied, by operation',
+    labelNames: ['op'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'podnet_routing_reconcile_seconds',
+    help: 'Time of one routing reconcile (read, diff, apply)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const unreachable = new Gauge({
+    name: 'podnet_routing_unreachable_peers',
+    help: 'Peers this host cannot route to',
+    registers,
+  });
+  return {
+    observe(result: ReconcileResult | Error, seconds: number): void {
+      duration.observe(seconds);
+      if (result instanceof Error) {
+        reconciles.inc({ result: 'error' });
+        return;
+      }
+      reconciles.inc({ result: 'ok' });
+      for (const c of result.changes) changes.inc({ op: c.op });
+      unreachable.set(result.problems.length);
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// The kinds podnet stores, with the names kubectl users type for them.
+import type { Kind } from './types.js';
+
+export interface KindInfo {
+  kind: Kind;
+  apiVersion: 'v1' | 'podnet.io/v1';
+  /** Lower-case plural: the resource name and the store key segment. */
+  plural: string;
+  namespaced: boolean;
+  /** Every name accepted on the command line (plural, singular, short forms). */
+  aliases: string[];
+}
+
+export const KINDS: readonly KindInfo[] = [
+  {
+    kind: 'Namespace',
+    apiVersion: 'v1',
+    plural: 'namespaces',
+    namespaced: false,
+    aliases: ['namespaces', 'namespace', 'ns'],
+  },
+  {
+    kind: 'Node',
+    apiVersion: 'v1',
+    plural: 'nodes',
+    namespaced: false,
+    aliases: ['nodes', 'node', 'no'],
+  },
+  {
+    kind: 'Pod',
+    apiVersion: 'v1',
+    plural: 'pods',
+    namespaced: true,
+    aliases: ['pods', 'pod', 'po'],
+  },
+  {
+    kind: 'Service',
+    apiVersion: 'v1',
+    plural: 'services',
+    namespaced: true,
+    aliases: ['services', 'service', 'svc'],
+  },
+  {
+    kind: 'ClusterNetwork',
+    apiVersion: 'podnet.io/v1',
+    plural: 'clusternetworks',
+    namespaced: false,
+    aliases: ['clusternetworks', 'clusternetwork', 'cn'],
+  },
+];
+
+export const DEFAULT_NAMESPACE = 'default';
+
+export function kindInfo(kind: Kind): KindInfo {
+  return KINDS.find((k) => k.kind === kind)!;
+}
+
+/** The kind a manifest's `kind:` names (exact Kubernetes spelling), or undefined. */
+export function kindByName(kind: string): KindInfo | undefined {
+  return KINDS.find((k) => k.kind === kind);
+}
+
+/** The kind a command-line word names (`po`, `svc`, `Pods`, ...), or undefined. */
+export function kindByAlias(word: string): KindInfo | undefined {
+  const w = word.toLowerCase();
+  return KINDS.find((k) => k.aliases.includes(w) || k.kind.toLowerCase() === w);
+}
+
+export function knownKindNames(): string {
+  return KINDS.map((k) => k.kind).join(', ');
+}

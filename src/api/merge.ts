@@ -1,0 +1,69 @@
+// What `apply` keeps of the object already stored: identity (uid, creation time), status that
+// agents write, fields that are allocated or decided once (cluster IP, node ports, a pod's node)
+// and annotations agents publish. Kubernetes keeps the same ones; this is the simple two-way
+// version of its merge, enough because podnet objects have one writer per field.
+import type { KubeObject, Pod, Service } from './types.js';
+
+export class ImmutableFieldError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path}: ${message}`);
+    this.name = 'ImmutableFieldError';
+  }
+}
+
+export function mergeForApply<T extends KubeObject>(existing: T | undefined, incoming: T): T {
+  if (!existing) return incoming;
+  const merged = structuredClone(incoming);
+  merged.metadata.uid = existing.metadata.uid;
+  merged.metadata.creationTimestamp = existing.metadata.creationTimestamp;
+  const annotations = { ...existing.metadata.annotations, ...incoming.metadata.annotations };
+  if (Object.keys(annotations).length > 0) merged.metadata.annotations = annotations;
+  if (
+    'status' in existing &&
+    existing.status !== undefined &&
+    !('status' in incoming && incoming.status)
+  ) {
+    (merged as { status?: unknown }).status = structuredClone(existing.status);
+  }
+  if (merged.kind === 'Service') keepServiceAllocations(existing as Service, merged);
+  if (merged.kind === 'Pod') keepPodPlacement(existing as Pod, merged);
+  return merged;
+}
+
+function keepServiceAllocations(existing: Service, merged: Service): void {
+  const was = existing.spec.clusterIP;
+  const now = merged.spec.clusterIP;
+  if (was && now && now !== was) {
+    throw new ImmutableFieldError(
+      'spec.clusterIP',
+      `cannot change from ${was} to ${now}: delete the service and apply it again`,
+    );
+  }
+  if (was && !now && merged.spec.type === existing.spec.type) {
+    merged.spec.clusterIP = was;
+    if (existing.spec.clusterIPs) merged.spec.clusterIPs = existing.spec.clusterIPs;
+  }
+  if (merged.spec.type !== 'NodePort' || existing.spec.type !== 'NodePort') return;
+  for (const p of merged.spec.ports ?? []) {
+    if (p.nodePort !== undefined) continue;
+    const old = existing.spec.ports?.find(
+      (q) => q.port === p.port && (q.protocol ?? 'TCP') === (p.protocol ?? 'TCP'),
+    );
+    if (old?.nodePort !== undefined) p.nodePort = old.nodePort;
+  }
+}
+
+function keepPodPlacement(existing: Pod, merged: Pod): void {
+  const was = existing.spec.nodeName;
+  const now = merged.spec.nodeName;
+  if (was && now && was !== now) {
+    throw new ImmutableFieldError(
+      'spec.nodeName',
+      `cannot move the pod from ${was} to ${now}: delete it and apply it again`,
+    );
+  }
+  if (was && !now) merged.spec.nodeName = was;
+}

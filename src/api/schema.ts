@@ -1,0 +1,228 @@
+// Schemas for the kinds podnet stores, checked against src/api/types.ts (the one source of the
+// TypeScript types). Objects are strict so that unknown fields show up as `unrecognized_keys`
+// issues, which validate.ts turns into warnings and keeps; every other issue is an error.
+import { z } from 'zod';
+import { parseCIDR, parseIPv4 } from './ip.js';
+import type { ClusterNetwork, Namespace, Node, Pod, Service } from './types.js';
+import { NODE_PORT_RANGE } from './types.js';
+
+// DNS-1123 label (namespaces, service names, host names) and subdomain (most object names).
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// IANA service name, the rule for container port names.
+const PORT_NAME = /^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const dnsLabel = z.string().regex(DNS_LABEL, {
+  error: 'must be a DNS label (lower-case letters, digits and "-", at most 63 characters)',
+});
+const dnsSubdomain = z.string().regex(DNS_SUBDOMAIN, {
+  error: 'must be a DNS name (lower-case letters, digits, "-" and ".")',
+});
+const portName = z.string().regex(PORT_NAME, {
+  error: 'must be a port name (lower-case letters, digits and "-", at most 15, one letter)',
+});
+const portNumber = z
+  .number()
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be 1-65535' })
+  .max(65535, { error: 'must be 1-65535' });
+const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, {
+  error: 'must be an IPv4 address like 10.96.0.10',
+});
+const cidr = z.string().refine((s) => parseCIDR(s) !== undefined, {
+  error: 'must be an IPv4 network like 10.244.0.0/16 (address bits past the prefix zero)',
+});
+const stringMap = z.record(z.string(), z.string({ error: 'must be a string (quote it)' }));
+const protocol = z.enum(['TCP', 'UDP', 'SCTP']);
+const conditionStatus = z.enum(['True', 'False', 'Unknown']);
+
+export const objectMetaSchema = z.strictObject({
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+  uid: z.string().optional(),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+  creationTimestamp: z.string().optional(),
+  resourceVersion: z.string().optional(),
+});
+
+export const namespaceSchema = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Namespace'),
+  metadata: objectMetaSchema.extend({ name: dnsLabel }),
+  spec: z.record(z.string(), z.unknown()).optional(),
+  status: z.strictObject({ phase: z.string().optional() }).optional(),
+});
+
+export const nodeSchema = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Node'),
+  metadata: objectMetaSchema,
+  spec: z.strictObject({ podCIDR: cidr.optional(), podCIDRs: z.array(cidr).optional() }),
+  status: z
+    .strictObject({
+      addresses: z
+        .array(
+          z
+            .strictObject({
+              type: z.enum(['InternalIP', 'ExternalIP', 'Hostname']),
+              address: z.string(),
+            })
+            .refine((a) => a.type === 'Hostname' || parseIPv4(a.address) !== undefined, {
+              path: ['address'],
+              error: 'must be an IPv4 address for InternalIP and ExternalIP',
+            }),
+        )
+        .optional(),
+      conditions: z
+        .array(
+          z.strictObject({
+            type: z.string(),
+            status: conditionStatus,
+            reason: z.string().optional(),
+            message: z.string().optional(),
+            lastTransitionTime: z.string().optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+
+const containerSchema = z.strictObject({
+  name: dnsLabel,
+  image: z.string().optional(),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  env: z.array(z.strictObject({ name: z.string(), value: z.string().optional() })).optional(),
+  ports: z
+    .array(
+      z.strictObject({
+        name: portName.optional(),
+        containerPort: portNumber,
+        protocol: protocol.optional(),
+      }),
+    )
+    .optional(),
+});
+
+export const podSchema = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Pod'),
+  metadata: objectMetaSchema,
+  spec: z.strictObject({
+    nodeName: z.string().optional(),
+    hostname: dnsLabel.optional(),
+    subdomain: dnsLabel.optional(),
+    containers: z.array(containerSchema).min(1, { error: 'must list at least one container' }),
+  }),
+  status: z
+    .strictObject({
+      phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']).optional(),
+      podIP: ipv4.optional(),
+      podIPs: z.array(z.strictObject({ ip: ipv4 })).optional(),
+      hostIP: ipv4.optional(),
+      conditions: z.array(z.strictObject({ type: z.string(), status: conditionStatus })).optional(),
+    })
+    .optional(),
+});
+
+const servicePortSchema = z.strictObject({
+  name: dnsLabel.optional(),
+  protocol: protocol.optional(),
+  port: portNumber,
+  targetPort: z
+    .union([portNumber, portName], {
+      error: 'must be a port number 1-65535 or a container port name',
+    })
+    .optional(),
+  nodePort: z
+    .number()
+    .int({ error: 'must be a whole number' })
+    .min(NODE_PORT_RANGE.min, { error: `must be ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max}` })
+    .max(NODE_PORT_RANGE.max, { error: `must be ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max}` })
+    .optional(),
+});
+
+export const serviceSchema = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Service'),
+  metadata: objectMetaSchema.extend({ name: dnsLabel }),
+  spec: z.strictObject({
+    type: z.enum(['ClusterIP', 'NodePort', 'ExternalName']).optional(),
+    clusterIP: z
+      .union([z.literal('None'), z.literal(''), ipv4], {
+        error: 'must be an IPv4 address, "None" (headless) or empty',
+      })
+      .optional(),
+    clusterIPs: z.array(z.string()).optional(),
+    ports: z.array(servicePortSchema).optional(),
+    selector: stringMap.optional(),
+    sessionAffinity: z.enum(['None', 'ClientIP']).optional(),
+    sessionAffinityConfig: z
+      .strictObject({
+        clientIP: z
+          .strictObject({
+            timeoutSeconds: z
+              .number()
+              .int()
+              .min(1, { error: 'must be 1-86400' })
+              .max(86400, { error: 'must be 1-86400' })
+              .optional(),
+          })
+          .optional(),
+      })
+      .optional(),
+    externalName: dnsSubdomain.optional(),
+  }),
+});
+
+/** The manifest form: every spec field may be left out and comes from DEFAULT_CLUSTER_NETWORK. */
+export const clusterNetworkSchema = z.strictObject({
+  apiVersion: z.literal('podnet.io/v1'),
+  kind: z.literal('ClusterNetwork'),
+  metadata: objectMetaSchema,
+  spec: z
+    .strictObject({
+      clusterCIDR: cidr,
+      nodeSubnetPrefix: z
+        .number()
+        .int()
+        .min(8, { error: 'must be 8-30' })
+        .max(30, { error: 'must be 8-30' }),
+      serviceCIDR: cidr,
+      dnsIP: ipv4,
+      domain: dnsSubdomain,
+      backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto']),
+      proxyMode: z.enum(['iptables', 'nftables']),
+      routing: z.enum(['store', 'bgp']),
+      mtu: z
+        .number()
+        .int()
+        .min(576, { error: 'must be 576-9216' })
+        .max(9216, { error: 'must be 576-9216' }),
+    })
+    .partial(),
+});
+
+// Compile-time check that each schema and its type in types.ts describe the same shape: the
+// same fields, optional the same way, the same value types (a field added on one side only
+// fails the build).
+type Deep<T> = T extends (infer U)[]
+  ? Deep<U>[]
+  : T extends object
+    ? { [K in keyof T]: Deep<T[K]> }
+    : T;
+type Same<A, B> =
+  (<X>() => X extends Deep<A> ? 1 : 2) extends <X>() => X extends Deep<B> ? 1 : 2 ? true : false;
+// types.ts types apiVersion as any string; the schemas pin the one each kind accepts.
+type Parsed<S extends z.ZodType> = Omit<z.infer<S>, 'apiVersion'> & { apiVersion: string };
+type PartialSpec<T extends { spec: object }> = Omit<T, 'spec'> & { spec: Partial<T['spec']> };
+export const schemasMatchTypes: [
+  Same<Parsed<typeof namespaceSchema>, Namespace>,
+  Same<Parsed<typeof nodeSchema>, Node>,
+  Same<Parsed<typeof podSchema>, Pod>,
+  Same<Parsed<typeof serviceSchema>, Service>,
+  Same<z.infer<typeof clusterNetworkSchema>, PartialSpec<ClusterNetwork>>,
+] = [true, true, true, true, true];

@@ -1,0 +1,176 @@
+// kubectl-like tables for `podnet get`: the columns kubectl shows for each kind, podnet's own
+// for ClusterNetwork, `-o wide` adding the network columns.
+import { isPodReady, type EndpointsObject } from './endpoints.js';
+import {
+  LABEL_ZONE,
+  type KubeObject,
+  type Kind,
+  type Node,
+  type Pod,
+  type Service,
+} from './types.js';
+
+export interface TableOptions {
+  wide?: boolean;
+  /** Adds a NAMESPACE column first (`-A`). */
+  allNamespaces?: boolean;
+  /** For AGE; a parameter so that tables are testable. */
+  now?: Date;
+}
+
+/** `45s`, `3m12s`, `2h5m`, `4d` as kubectl prints ages. */
+export function age(created: string | undefined, now: Date): string {
+  if (!created) return '<unknown>';
+  const s = Math.max(0, Math.floor((now.getTime() - Date.parse(created)) / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60 && h < 8 ? `${m % 60}m` : ''}`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+function or(value: string | undefined, none = '<none>'): string {
+  return value === undefined || value === '' ? none : value;
+}
+
+function servicePorts(svc: Service): string {
+  const ports = svc.spec.ports ?? [];
+  if (ports.length === 0) return '<none>';
+  return ports
+    .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`)
+    .join(',');
+}
+
+function nodeStatus(node: Node): string {
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  if (!ready) return 'Unknown';
+  return ready.status === 'True' ? 'Ready' : 'NotReady';
+}
+
+function podReady(pod: Pod): string {
+  const n = pod.spec.containers.length;
+  return `${isPodReady(pod) ? n : 0}/${n}`;
+}
+
+interface Columns<T> {
+  head: string[];
+  wide: string[];
+  row(obj: T, now: Date): string[];
+  wideRow(obj: T): string[];
+}
+
+const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
+  Namespace: {
+    head: ['NAME', 'STATUS', 'AGE'],
+    wide: [],
+    row: (o, now) => [
+      o.metadata.name,
+      o.status?.phase ?? 'Active',
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: () => [],
+  },
+  Node: {
+    head: ['NAME', 'STATUS', 'POD-CIDR', 'AGE'],
+    wide: ['INTERNAL-IP', 'ZONE'],
+    row: (o, now) => [
+      o.metadata.name,
+      nodeStatus(o),
+      or(o.spec.podCIDR),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: (o) => [
+      or(o.status?.addresses?.find((a) => a.type === 'InternalIP')?.address),
+      or(o.metadata.labels?.[LABEL_ZONE]),
+    ],
+  },
+  Pod: {
+    head: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
+    wide: ['IP', 'NODE'],
+    row: (o, now) => [
+      o.metadata.name,
+      podReady(o),
+      o.status?.phase ?? 'Pending',
+      '0',
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: (o) => [or(o.status?.podIP), or(o.spec.nodeName)],
+  },
+  Service: {
+    head: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
+    wide: ['SELECTOR'],
+    row: (o, now) => [
+      o.metadata.name,
+      o.spec.type ?? 'ClusterIP',
+      or(o.spec.clusterIP),
+      or(o.spec.externalName),
+      servicePorts(o),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: (o) => [
+      or(
+        Object.entries(o.spec.selector ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      ),
+    ],
+  },
+  ClusterNetwork: {
+    head: ['NAME', 'CLUSTER-CIDR', 'SERVICE-CIDR', 'BACKEND', 'PROXY', 'AGE'],
+    wide: ['DNS-IP', 'DOMAIN', 'ROUTING', 'MTU'],
+    row: (o, now) => [
+      o.metadata.name,
+      o.spec.clusterCIDR,
+      o.spec.serviceCIDR,
+      o.spec.backend,
+      o.spec.proxyMode,
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: (o) => [o.spec.dnsIP, o.spec.domain, o.spec.routing, String(o.spec.mtu)],
+  },
+};
+
+/** Left-aligned columns separated by three spaces, as kubectl prints them. */
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join(''),
+    )
+    .map((line) => line.trimEnd())
+    .join('\n');
+}
+
+export function objectTable(kind: Kind, objects: KubeObject[], opts: TableOptions = {}): string {
+  const cols = COLUMNS[kind] as Columns<KubeObject>;
+  const now = opts.now ?? new Date();
+  const head = [
+    ...(opts.allNamespaces ? ['NAMESPACE'] : []),
+    ...cols.head,
+    ...(opts.wide ? cols.wide : []),
+  ];
+  const rows = objects.map((o) => [
+    ...(opts.allNamespaces ? [o.metadata.namespace ?? ''] : []),
+    ...cols.row(o, now),
+    ...(opts.wide ? cols.wideRow(o) : []),
+  ]);
+  return formatTable([head, ...rows]);
+}
+
+/** `kubectl get endpoints`: every ip:port, the first three shown, as kubectl does. */
+export function endpointsTable(objects: EndpointsObject[], opts: TableOptions = {}): string {
+  const rows = objects.map((o) => {
+    const pairs = o.subsets.flatMap((s) =>
+      s.addresses.flatMap((a) => s.ports.map((p) => `${a.ip}:${p.port}`)),
+    );
+    const shown = pairs.slice(0, 3).join(',') || '<none>';
+    const more = pairs.length > 3 ? ` + ${pairs.length - 3} more...` : '';
+    return [...(opts.allNamespaces ? [o.metadata.namespace] : []), o.metadata.name, shown + more];
+  });
+  return formatTable([
+    [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'ENDPOINTS'],
+    ...rows,
+  ]);
+}

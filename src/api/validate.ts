@@ -1,0 +1,319 @@
+// Turns one raw manifest document into a checked, defaulted object, or into errors for people:
+// `Service my-ns/web: spec.ports[1].port: must be 1-65535, got 70000`. Unknown fields are
+// warnings and stay in the object (kubectl manifests carry `resources`, probes, volumes ...).
+import type { z } from 'zod';
+import { cidrContains, parseCIDR, parseIPv4 } from './ip.js';
+import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './kinds.js';
+import {
+  clusterNetworkSchema,
+  namespaceSchema,
+  nodeSchema,
+  podSchema,
+  serviceSchema,
+} from './schema.js';
+import {
+  DEFAULT_CLUSTER_NETWORK,
+  type ClusterNetwork,
+  type Kind,
+  type KubeObject,
+  type Pod,
+  type Service,
+} from './types.js';
+
+export interface ValidateOptions {
+  /** Network settings for checks that need them (a given clusterIP inside the service CIDR). */
+  network?: ClusterNetwork['spec'];
+  /** Namespace for namespaced objects that name none (kubectl's `-n`). */
+  namespace?: string;
+  /** How to name the document when it has no usable kind/name, e.g. `web.yaml document 2`. */
+  label?: string;
+}
+
+export interface ValidationResult {
+  /** The object with defaults filled in and unknown fields kept; absent when there are errors. */
+  object?: KubeObject;
+  errors: string[];
+  warnings: string[];
+}
+
+const SCHEMAS: Record<Kind, z.ZodType> = {
+  Namespace: namespaceSchema,
+  Node: nodeSchema,
+  Pod: podSchema,
+  Service: serviceSchema,
+  ClusterNetwork: clusterNetworkSchema,
+};
+
+type Path = readonly PropertyKey[];
+
+/** `['spec','ports',1,'port']` → `spec.ports[1].port`. */
+export function formatPath(path: Path): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(String(seg))) out += (out ? '.' : '') + String(seg);
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[seg];
+  }
+  return v;
+}
+
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+};
+
+function issueReason(issue: z.core.$ZodIssue, value: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (value === undefined) return 'is required';
+      return `must be ${TYPE_WORDS[issue.expected] ?? issue.expected}`;
+    case 'invalid_value':
+      return issue.values.length === 1
+        ? `must be ${shown(issue.values[0])}`
+        : `must be one of ${issue.values.map((v) => String(v)).join(', ')}`;
+    default:
+      return issue.message;
+  }
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `Service my-ns/web`, `Node node-1`, or the label when the document names nothing usable. */
+function describe(raw: Record<string, unknown>, info: KindInfo, opts: ValidateOptions): string {
+  const meta = isMapping(raw.metadata) ? raw.metadata : {};
+  if (typeof meta.name !== 'string' || meta.name === '') return opts.label ?? info.kind;
+  if (!info.namespaced) return `${info.kind} ${meta.name}`;
+  const ns = typeof meta.namespace === 'string' ? meta.namespace : namespaceFor(opts);
+  return `${info.kind} ${ns}/${meta.name}`;
+}
+
+function namespaceFor(opts: ValidateOptions): string {
+  return opts.namespace ?? DEFAULT_NAMESPACE;
+}
+
+export function validateObject(raw: unknown, opts: ValidateOptions = {}): ValidationResult {
+  const label = opts.label ?? 'object';
+  if (!isMapping(raw)) {
+    return {
+      errors: [`${label}: must be a mapping with apiVersion, kind and metadata`],
+      warnings: [],
+    };
+  }
+  const info = typeof raw.kind === 'string' ? kindByName(raw.kind) : undefined;
+  if (!info) {
+    const why = raw.kind === undefined ? 'is required' : `unknown kind ${shown(raw.kind)}`;
+    return {
+      errors: [`${label}: kind: ${why} (podnet knows ${knownKindNames()})`],
+      warnings: [],
+    };
+  }
+  const who = describe(raw, info, opts);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const result = SCHEMAS[info.kind].safeParse(raw);
+  for (const issue of result.success ? [] : result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        warnings.push(`${who}: ${formatPath([...issue.path, key])}: unknown field, kept as given`);
+      }
+      continue;
+    }
+    const value = valueAt(raw, issue.path);
+    const reason = issueReason(issue, value);
+    const got = value === undefined ? '' : `, got ${shown(value)}`;
+    errors.push(`${who}: ${formatPath(issue.path) || '(document)'}: ${reason}${got}`);
+  }
+  if (errors.length > 0) return { errors, warnings };
+
+  const object = structuredClone(raw) as unknown as KubeObject;
+  applyDefaults(object, info, opts, who, warnings);
+  for (const problem of crossChecks(object, opts)) errors.push(`${who}: ${problem}`);
+  return errors.length > 0 ? { errors, warnings } : { object, errors, warnings };
+}
+
+/** Kubernetes' defaults, written into the object so every reader sees the same values. */
+function applyDefaults(
+  obj: KubeObject,
+  info: KindInfo,
+  opts: ValidateOptions,
+  who: string,
+  warnings: string[],
+): void {
+  if (info.namespaced) {
+    obj.metadata.namespace ??= namespaceFor(opts);
+  } else if (obj.metadata.namespace !== undefined) {
+    warnings.push(`${who}: metadata.namespace: ignored, ${info.kind} is not namespaced`);
+    delete obj.metadata.namespace;
+  }
+  switch (obj.kind) {
+    case 'Service': {
+      const spec = obj.spec;
+      spec.type ??= 'ClusterIP';
+      if (spec.type !== 'ExternalName') spec.sessionAffinity ??= 'None';
+      for (const p of spec.ports ?? []) {
+        p.protocol ??= 'TCP';
+        p.targetPort ??= p.port;
+      }
+      break;
+    }
+    case 'Pod':
+      for (const c of obj.spec.containers) for (const p of c.ports ?? []) p.protocol ??= 'TCP';
+      break;
+    case 'ClusterNetwork':
+      obj.spec = { ...DEFAULT_CLUSTER_NETWORK, ...obj.spec };
+      break;
+    default:
+      break;
+  }
+}
+
+function crossChecks(obj: KubeObject, opts: ValidateOptions): string[] {
+  switch (obj.kind) {
+    case 'Service':
+      return serviceProblems(obj, opts.network);
+    case 'Pod':
+      return podProblems(obj);
+    case 'ClusterNetwork':
+      return clusterNetworkProblems(obj);
+    default:
+      return [];
+  }
+}
+
+/** Names that must be unique in a list: `path[i].name: duplicate ... (already spec.x[j])`. */
+function duplicates(names: (string | undefined)[], path: (i: number) => string, what: string) {
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  names.forEach((name, i) => {
+    if (name === undefined) return;
+    const first = seen.get(name);
+    if (first !== undefined) {
+      problems.push(`${path(i)}: duplicate ${what} ${JSON.stringify(name)} (also ${path(first)})`);
+    } else seen.set(name, i);
+  });
+  return problems;
+}
+
+function serviceProblems(svc: Service, network: ClusterNetwork['spec'] | undefined): string[] {
+  const spec = svc.spec;
+  const ports = spec.ports ?? [];
+  const problems: string[] = [];
+  if (spec.type === 'ExternalName') {
+    if (spec.selector !== undefined) {
+      problems.push('spec.selector: must not be set when spec.type is ExternalName');
+    }
+    if (!spec.externalName) {
+      problems.push('spec.externalName: is required when spec.type is ExternalName');
+    }
+    if (spec.clusterIP) {
+      problems.push(`spec.clusterIP: must not be set when spec.type is ExternalName`);
+    }
+  } else {
+    if (spec.externalName !== undefined) {
+      problems.push(`spec.externalName: may only be set when spec.type is ExternalName`);
+    }
+    if (ports.length === 0 && spec.clusterIP !== 'None') {
+      problems.push('spec.ports: must list at least one port (or set clusterIP: None)');
+    }
+  }
+  if (spec.type === 'NodePort' && spec.clusterIP === 'None') {
+    problems.push('spec.clusterIP: must not be None when spec.type is NodePort');
+  }
+  ports.forEach((p, i) => {
+    if (p.nodePort !== undefined && spec.type !== 'NodePort') {
+      problems.push(`spec.ports[${i}].nodePort: may only be set when spec.type is NodePort`);
+    }
+    if (ports.length > 1 && p.name === undefined) {
+      problems.push(`spec.ports[${i}].name: is required when a service has more than one port`);
+    }
+  });
+  problems.push(
+    ...duplicates(
+      ports.map((p) => p.name),
+      (i) => `spec.ports[${i}].name`,
+      'port name',
+    ),
+    ...duplicates(
+      ports.map((p) => `${p.port}/${p.protocol ?? 'TCP'}`),
+      (i) => `spec.ports[${i}].port`,
+      'port/protocol',
+    ),
+    ...duplicates(
+      ports.map((p) => (p.nodePort === undefined ? undefined : String(p.nodePort))),
+      (i) => `spec.ports[${i}].nodePort`,
+      'node port',
+    ),
+  );
+  const ip = spec.clusterIP ? parseIPv4(spec.clusterIP) : undefined;
+  const range = network ? parseCIDR(network.serviceCIDR) : undefined;
+  if (ip !== undefined && range && !cidrContains(range, ip)) {
+    problems.push(
+      `spec.clusterIP: must be inside the service CIDR ${network!.serviceCIDR}, got ${JSON.stringify(spec.clusterIP)}`,
+    );
+  }
+  return problems;
+}
+
+function podProblems(pod: Pod): string[] {
+  const containers = pod.spec.containers;
+  const portNames: (string | undefined)[] = [];
+  const portPaths: string[] = [];
+  containers.forEach((c, ci) =>
+    (c.ports ?? []).forEach((p, pi) => {
+      portNames.push(p.name);
+      portPaths.push(`spec.containers[${ci}].ports[${pi}].name`);
+    }),
+  );
+  return [
+    ...duplicates(
+      containers.map((c) => c.name),
+      (i) => `spec.containers[${i}].name`,
+      'container name',
+    ),
+    ...duplicates(portNames, (i) => portPaths[i]!, 'container port name'),
+  ];
+}
+
+function clusterNetworkProblems(cn: ClusterNetwork): string[] {
+  const problems: string[] = [];
+  const spec = cn.spec;
+  if (cn.metadata.name !== 'default') {
+    problems.push(
+      `metadata.name: must be "default" (podnet reads only that one), got ${JSON.stringify(cn.metadata.name)}`,
+    );
+  }
+  const cluster = parseCIDR(spec.clusterCIDR)!;
+  if (spec.nodeSubnetPrefix < cluster.prefix) {
+    problems.push(
+      `spec.nodeSubnetPrefix: must be at least the clusterCIDR prefix /${cluster.prefix}, got ${spec.nodeSubnetPrefix}`,
+    );
+  }
+  const services = parseCIDR(spec.serviceCIDR)!;
+  if (!cidrContains(services, parseIPv4(spec.dnsIP)!)) {
+    problems.push(
+      `spec.dnsIP: must be inside the service CIDR ${spec.serviceCIDR}, got ${JSON.stringify(spec.dnsIP)}`,
+    );
+  }
+  return problems;
+}

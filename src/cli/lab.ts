@@ -1,0 +1,208 @@
+// `podnet lab up|down|status`: a whole cluster on this machine out of network namespaces.
+import { Command, Option } from 'commander';
+import { LABS_DIR, labInfo, parseCount, requireRoot, resolveLab, type LabInfo } from './context.js';
+import { UsageError } from '../util/errors.js';
+
+const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto'];
+const PROXIES = ['iptables', 'nftables'];
+const STORES = ['sqlite', 'etcd'];
+const ROUTINGS = ['store', 'bgp'];
+const FABRICS = ['none', 'bird', 'frr', 'gobgp'];
+
+function nameOption(): Option {
+  return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
+}
+
+function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(['table', 'json']);
+}
+
+/** The process that owns a lab: whoever ran `lab up`, or PODNET_LAB_OWNER_PID (tests). */
+function ownerPid(): number {
+  const env = process.env.PODNET_LAB_OWNER_PID;
+  if (env === undefined) return process.ppid;
+  const pid = Number(env);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    throw new UsageError(`PODNET_LAB_OWNER_PID ${env}: must be a process id`);
+  }
+  return pid;
+}
+
+/**
+ * `lab up --store sqlite|etcd`: the program-wide `--store URL` option takes the flag wherever
+ * it stands, so the lab's store kind is read from there.
+ */
+function labStoreKind(cmd: Command): 'sqlite' | 'etcd' {
+  const { store } = cmd.optsWithGlobals() as { store?: string };
+  if (store === undefined) return 'sqlite';
+  if (store === 'sqlite' || store === 'etcd') return store;
+  throw new UsageError(`--store ${store}: lab up takes ${STORES.join(' or ')}`);
+}
+
+export function registerLab(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('a whole cluster on this machine, out of network namespaces');
+
+  lab
+    .command('up')
+    .description('build the lab (underlay, hosts, agents) and wait until it is ready')
+    .addOption(nameOption())
+    .option('--nodes <n>', 'number of hosts', parseCount('--nodes', 1, 250), 3)
+    .option(
+      '--zones <z>',
+      'number of zones (L2 segments joined by a router)',
+      parseCount('--zones', 1, 16),
+      2,
+    )
+    .addOption(
+      new Option('--backend <backend>', 'pod routing backend').choices(BACKENDS).default('auto'),
+    )
+    .addOption(
+      new Option('--proxy <mode>', 'service proxy mode').choices(PROXIES).default('iptables'),
+    )
+    .addOption(
+      new Option('--routing <mode>', 'where routes come from').choices(ROUTINGS).default('store'),
+    )
+    .addOption(
+      new Option('--fabric <daemon>', 'BGP daemon of the underlay fabric')
+        .choices(FABRICS)
+        .default('none'),
+    )
+    .addOption(outputOption())
+    .addHelpText('after', `\n  --store sqlite|etcd    the lab's cluster store (default: sqlite)`)
+    .action(async (opts, cmd: Command) => {
+      requireRoot('podnet lab up');
+      const store = labStoreKind(cmd);
+      const [{ validateLabName }, { labUp }, { createLogger }, { labStatus, formatStatus }] =
+        await Promise.all([
+          import('../lab/plan.js'),
+          import('../lab/up.js'),
+          import('../util/log.js'),
+          import('../lab/status.js'),
+        ]);
+      const name = validateLabName(opts.name);
+      await labUp({
+        labsDir: LABS_DIR,
+        name,
+        ownerPid: ownerPid(),
+        log: createLogger('podnet-lab', { lab: name }),
+        options: {
+          nodes: opts.nodes,
+          zones: opts.zones,
+          backend: opts.backend,
+          proxy: opts.proxy,
+          store,
+          routing: opts.routing,
+          fabric: opts.fabric,
+        },
+      });
+      const status = (await labStatus(LABS_DIR, name))!;
+      process.stdout.write(
+        opts.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status),
+      );
+    });
+
+  lab
+    .command('down')
+    .description('remove everything the lab made (succeeds when there is nothing to remove)')
+    .addOption(nameOption())
+    .action(async (opts) => {
+      requireRoot('podnet lab down');
+      const [{ validateLabName }, { labDown }] = await Promise.all([
+        import('../lab/plan.js'),
+        import('../lab/down.js'),
+      ]);
+      const name = validateLabName(opts.name);
+      const result = await labDown({ labsDir: LABS_DIR, name });
+      process.stderr.write(
+        `lab ${name} is down (${result.namespaces.length} namespaces, ${result.processes} processes removed)\n`,
+      );
+    });
+
+  lab
+    .command('status')
+    .description('hosts, zones, addresses and processes of one lab (--name) or of every lab')
+    .addOption(new Option('--name <name>', 'lab name (default: every lab that is up)'))
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const [{ validateLabName }, { labStatus, labNames, formatStatus }] = await Promise.all([
+        import('../lab/plan.js'),
+        import('../lab/status.js'),
+      ]);
+      const json = opts.output === 'json';
+      if (opts.name !== undefined) {
+        const name = validateLabName(opts.name);
+        const status = await labStatus(LABS_DIR, name);
+        if (!status)
+          throw new UsageError(
+            `lab ${name} is not up (start it with 'podnet lab up --name ${name}')`,
+          );
+        process.stdout.write(json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+        return;
+      }
+      const all = [];
+      for (const name of labNames(LABS_DIR)) all.push((await labStatus(LABS_DIR, name))!);
+      if (json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+      else if (all.length === 0) process.stdout.write('no lab is up\n');
+      else process.stdout.write(all.map(formatStatus).join('\n'));
+    });
+
+  lab
+    .command('exec')
+    .description("run a command inside a pod's network namespace, with the pod's resolv.conf")
+    .usage('[-n NAMESPACE] POD -- COMMAND [ARGS...]')
+    .option('-n, --namespace <ns>', "the pod's namespace", 'default')
+    .option('--name <lab>', 'lab name (default: --lab, or the one lab that is up)')
+    .argument('<pod>', 'pod name')
+    .argument('<command...>', 'command and arguments (after --)')
+    .action(async (pod: string, command: string[], opts, cmd: Command) => {
+      requireRoot('podnet lab exec');
+      const [{ findPodRecord, execEnv }, { execInNetns }] = await Promise.all([
+        import('../lab/pods.js'),
+        import('../kernel/processes.js'),
+      ]);
+      const lab = labFor(opts.name, cmd);
+      const record = findPodRecord(lab.stateDir, opts.namespace, pod);
+      if (!record?.podIP) {
+        throw new UsageError(
+          `pod ${opts.namespace}/${pod} is not running in lab ${lab.name} (see 'podnet get pods -n ${opts.namespace}')`,
+        );
+      }
+      process.exitCode = execInNetns(record.netns, command, execEnv(record, lab.stateDir));
+    });
+
+  lab
+    .command('kubelet', { hidden: true })
+    .description("the lab's pod runner for one host (started by 'lab up')")
+    .requiredOption('--node <name>', 'the host whose pods to run')
+    .option('--name <lab>', 'lab name (default: --lab, or the one lab that is up)')
+    .action(async (opts, cmd: Command) => {
+      requireRoot('podnet lab kubelet');
+      const { runKubelet } = await import('../lab/kubelet-main.js');
+      await runKubelet(labFor(opts.name, cmd).stateDir, opts.node);
+    });
+
+  lab
+    .command('relay', { hidden: true })
+    .description('carry connections accepted on fd 3 to HOST:PORT (started by lab up)')
+    .requiredOption('--to <address>', 'HOST:PORT to connect to')
+    .action(async (opts) => {
+      const { startRelay } = await import('../lab/relay.js');
+      const server = await startRelay(3, opts.to);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      server.close();
+      process.exit(0); // open connections would otherwise keep it alive
+    });
+}
+
+/** The lab a verb acts on: --name, else --lab, else the one lab that is up. */
+function labFor(name: string | undefined, cmd: Command): LabInfo {
+  if (name === undefined) return resolveLab(cmd);
+  const info = labInfo(name);
+  if (!info) throw new UsageError(`lab ${name} is not up (see 'podnet lab status')`);
+  return info;
+}

@@ -1,0 +1,321 @@
+// One CNI call, as the agent serves it for the C shim. Each operation reads as its story:
+// check the call, allocate, wire, bind, answer -- and undo in reverse on any failure, so a
+// failed ADD leaves neither an address nor a link behind.
+import { existsSync } from 'node:fs';
+import type { Logger } from '../util/log.js';
+import { StoreUnavailableError, errorMessage } from '../util/errors.js';
+import { formatCidr, formatIPv4, hostRange, type Cidr } from '../ipam/cidr.js';
+import { PoolExhaustedError, type PodAllocation, type PodIPAllocator } from '../ipam/pod-ips.js';
+import {
+  InterfaceExistsError,
+  deleteLinks,
+  existingLinks,
+  hostMacFor,
+  hostVethName,
+  isNamespaceFile,
+  podMacFor,
+  readPodVeth,
+  wirePodVeth,
+  type PodVeth,
+} from '../kernel/pod-veth.js';
+import type { IpSession } from '../kernel/ip-session.js';
+import { prevResultAddress, wiringProblems } from './check.js';
+import { LATEST_VERSION, SUPPORTED_VERSIONS, parseNetConf, type NetConf } from './config.js';
+import { parseCniEnv, type CniEnv } from './env.js';
+import { CNI_ERR, CniError, errorJson } from './errors.js';
+import { buildResult, type CniResult } from './result.js';
+
+/** What the node agent knows about this node's pod network (from its subnet lease). */
+export interface NodeNetwork {
+  podCIDR: Cidr;
+  nodeIP: string;
+  mtu: number;
+  dnsIP: string;
+  domain: string;
+}
+
+/** The Kubernetes pod a container belongs to, from CNI_ARGS. */
+export interface PodRef {
+  namespace: string;
+  name: string;
+}
+
+/** Binds pod addresses to Pod objects in the cluster store (status.podIP, status.hostIP). */
+export interface PodBinder {
+  bind(pod: PodRef, podIP: string, hostIP: string, containerID: string): Promise<void>;
+  unbind(pod: PodRef, podIP: string, containerID: string): Promise<void>;
+}
+
+export interface CniContext {
+  ipam: PodIPAllocator;
+  /** The agent's ip session in the host namespace. */
+  host: IpSession;
+  /** Undefined until the node holds a subnet lease. */
+  node(): NodeNetwork | undefined;
+  pods: PodBinder;
+  log: Logger;
+}
+
+export interface CniAnswer {
+  exitCode: number;
+  stdout: string;
+}
+
+export async function handleCniCall(
+  env: Record<string, string>,
+  stdin: string,
+  ctx: CniContext,
+): Promise<CniAnswer> {
+  let version: string = LATEST_VERSION;
+  try {
+    const call = parseCniEnv(env);
+    if (call.command === 'VERSION') {
+      return answer({ cniVersion: LATEST_VERSION, supportedVersions: SUPPORTED_VERSIONS });
+    }
+    const conf = parseNetConf(stdin, call.command);
+    version = conf.cniVersion;
+    switch (call.command) {
+      case 'ADD':
+        return answer(await add(call, conf, ctx));
+      case 'DEL':
+        await del(call, ctx);
+        return answer();
+      case 'CHECK':
+        await check(call, conf, ctx);
+        return answer();
+      case 'GC':
+        await gc(conf, ctx);
+        return answer();
+      case 'STATUS':
+        status(ctx);
+        return answer();
+    }
+  } catch (err) {
+    const cniErr =
+      err instanceof CniError ? err : new CniError(CNI_ERR.internal, errorMessage(err));
+    ctx.log.warn({ env, code: cniErr.code, err: cniErr.message }, 'CNI call failed');
+    return { exitCode: 1, stdout: `${JSON.stringify(errorJson(version, cniErr))}\n` };
+  }
+}
+
+function answer(body?: object): CniAnswer {
+  return { exitCode: 0, stdout: body ? `${JSON.stringify(body)}\n` : '' };
+}
+
+async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniResult> {
+  const node = requireNodeNetwork(ctx);
+  if (!isNamespaceFile(call.netns)) {
+    throw new CniError(CNI_ERR.invalidEnv, `CNI_NETNS "${call.netns}" is not a network namespace`);
+  }
+  const pod = podRef(call);
+  const gateway = gatewayOf(node.podCIDR);
+  const { allocation, fresh } = allocate(ctx, node, gateway, call, pod);
+  const veth = vethFor(allocation, call.netns, gateway, node.mtu);
+  const undoAllocation = (): void => {
+    if (fresh) ctx.ipam.release(call.containerID, call.ifname);
+  };
+
+  try {
+    await wirePodVeth(ctx.host, veth);
+  } catch (err) {
+    undoAllocation();
+    if (err instanceof InterfaceExistsError) {
+      throw new CniError(CNI_ERR.interfaceExists, err.message);
+    }
+    throw new CniError(CNI_ERR.internal, `could not wire ${call.ifname}: ${errorMessage(err)}`);
+  }
+
+  if (pod) {
+    try {
+      await ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID);
+    } catch (err) {
+      await deleteLinks(ctx.host, [veth.hostVeth]);
+      undoAllocation();
+      // A store that is away is worth a retry by the runtime; anything else is not.
+      const code = err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
+      throw new CniError(
+        code,
+        `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
+      );
+    }
+  }
+  ctx.log.info({ pod, ip: allocation.ip, containerID: call.containerID }, 'pod added');
+
+  return buildResult(conf.cniVersion, {
+    hostVeth: { name: veth.hostVeth, mac: veth.hostMac },
+    pod: { ifname: call.ifname, mac: veth.podMac, netns: call.netns },
+    address: `${allocation.ip}/32`,
+    gateway: veth.gateway,
+    mtu: node.mtu,
+    dns: { nameserver: node.dnsIP, domain: node.domain, podNamespace: pod?.namespace ?? 'default' },
+  });
+}
+
+/**
+ * DEL is idempotent on purpose: runtimes call it again after a timeout, after their own
+ * restart, and for containers whose ADD never finished -- with or without a netns. Only a
+ * container podnet has an allocation for has anything to undo.
+ */
+async function del(call: CniEnv, ctx: CniContext): Promise<void> {
+  const allocation = ctx.ipam.get(call.containerID, call.ifname);
+  if (!allocation) return;
+  // The link goes first, unlike ptp: while its host route exists the address must not be
+  // handed to another pod. Deleting the host end takes the pod end and both routes with it,
+  // and needs no netns (it may be gone already).
+  await deleteLinks(ctx.host, [allocation.hostVeth]);
+  ctx.ipam.release(call.containerID, call.ifname);
+  await unbind(ctx, allocation);
+  ctx.log.info({ ip: allocation.ip, containerID: call.containerID }, 'pod deleted');
+}
+
+async function check(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<void> {
+  const node = requireNodeNetwork(ctx);
+  const allocation = ctx.ipam.get(call.containerID, call.ifname);
+  if (!allocation) {
+    throw new CniError(
+      CNI_ERR.unknownContainer,
+      `podnet has no address for container ${call.containerID} interface ${call.ifname}`,
+    );
+  }
+  const previous = prevResultAddress(conf.prevResult);
+  if (previous !== undefined && previous !== `${allocation.ip}/32`) {
+    throw new CniError(
+      CNI_ERR.internal,
+      `prevResult says ${previous} but podnet gave ${call.containerID} ${allocation.ip}/32`,
+    );
+  }
+  let state;
+  try {
+    state = await readPodVeth(call.netns, call.ifname, allocation.ip);
+  } catch (err) {
+    throw new CniError(
+      CNI_ERR.internal,
+      `could not read ${call.ifname} in ${call.netns}: ${errorMessage(err)}`,
+    );
+  }
+  const problems = wiringProblems(
+    {
+      podIP: allocation.ip,
+      gateway: formatIPv4(gatewayOf(node.podCIDR)),
+      ifname: call.ifname,
+      hostVeth: allocation.hostVeth,
+    },
+    state,
+  );
+  if (problems.length > 0) throw new CniError(CNI_ERR.internal, problems.join('; '));
+}
+
+/** Frees every attachment the runtime no longer knows, with its link and Pod binding. */
+async function gc(conf: NetConf, ctx: CniContext): Promise<void> {
+  const stale = ctx.ipam.releaseAllExcept(conf.validAttachments ?? []);
+  await deleteLinks(ctx.host, stale.map((a) => a.hostVeth).filter(Boolean));
+  for (const allocation of stale) await unbind(ctx, allocation);
+  if (stale.length > 0) ctx.log.info({ freed: stale.map((a) => a.ip) }, 'GC freed addresses');
+}
+
+/**
+ * Frees the addresses of pods that went away without a DEL (a runtime that crashed; libcni
+ * before 1.1 never sends GC). Only when both the pod's netns and its host veth are gone: the
+ * pod's end of the pair died with its namespace, so nothing can still use the address.
+ */
+export async function reclaimOrphans(ctx: CniContext): Promise<PodAllocation[]> {
+  const gone = ctx.ipam.list().filter((a) => a.netns && !existsSync(a.netns));
+  if (gone.length === 0) return [];
+  const present = await existingLinks(
+    ctx.host,
+    gone.map((a) => a.hostVeth),
+  );
+  const orphans = gone.filter((a) => !present.has(a.hostVeth));
+  for (const a of orphans) {
+    ctx.ipam.release(a.containerID, a.ifname);
+    await unbind(ctx, a);
+  }
+  if (orphans.length > 0)
+    ctx.log.info({ freed: orphans.map((a) => a.ip) }, 'freed orphaned addresses');
+  return orphans;
+}
+
+/** STATUS: can an ADD be served right now? */
+function status(ctx: CniContext): void {
+  const node = ctx.node();
+  if (!node) {
+    throw new CniError(CNI_ERR.notAvailable, 'this node has no pod subnet yet');
+  }
+  const { first, last } = hostRange(node.podCIDR);
+  // The gateway takes one address of the range.
+  if (ctx.ipam.usedIn(node.podCIDR) >= last - first) {
+    throw new CniError(CNI_ERR.notAvailable, `no free pod address in ${formatCidr(node.podCIDR)}`);
+  }
+}
+
+function requireNodeNetwork(ctx: CniContext): NodeNetwork {
+  const node = ctx.node();
+  if (!node) {
+    throw new CniError(
+      CNI_ERR.tryAgainLater,
+      'this node has no pod subnet yet (the agent is still joining the cluster)',
+    );
+  }
+  return node;
+}
+
+/** K8S_POD_NAMESPACE / K8S_POD_NAME from CNI_ARGS; podman passes only the name. */
+function podRef(call: CniEnv): PodRef | undefined {
+  const name = call.args.K8S_POD_NAME;
+  if (!name) return undefined;
+  return { namespace: call.args.K8S_POD_NAMESPACE || 'default', name };
+}
+
+/** The gateway is the subnet's first address, carried by every host-side veth (like ptp). */
+function gatewayOf(podCIDR: Cidr): number {
+  return hostRange(podCIDR).first;
+}
+
+function allocate(
+  ctx: CniContext,
+  node: NodeNetwork,
+  gateway: number,
+  call: CniEnv,
+  pod: PodRef | undefined,
+): { allocation: PodAllocation; fresh: boolean } {
+  // The host veth's name comes from the pod, so it is stable across sandbox restarts.
+  const podKey = pod
+    ? `${pod.namespace}/${pod.name}/${call.ifname}`
+    : `${call.containerID}/${call.ifname}`;
+  try {
+    return ctx.ipam.allocate(node.podCIDR, [gateway], {
+      containerID: call.containerID,
+      ifname: call.ifname,
+      hostVeth: hostVethName(podKey),
+      netns: call.netns,
+      ...(pod ? { podNamespace: pod.namespace, podName: pod.name } : {}),
+    });
+  } catch (err) {
+    if (err instanceof PoolExhaustedError) throw new CniError(CNI_ERR.noAddresses, err.message);
+    throw err;
+  }
+}
+
+function vethFor(allocation: PodAllocation, netns: string, gateway: number, mtu: number): PodVeth {
+  return {
+    hostVeth: allocation.hostVeth,
+    hostMac: hostMacFor(allocation.hostVeth),
+    netns,
+    ifname: allocation.ifname,
+    podMac: podMacFor(allocation.ip),
+    podIP: allocation.ip,
+    gateway: formatIPv4(gateway),
+    mtu,
+  };
+}
+
+async function unbind(ctx: CniContext, allocation: PodAllocation): Promise<void> {
+  if (!allocation.podName) return;
+  const pod = { namespace: allocation.podNamespace ?? 'default', name: allocation.podName };
+  try {
+    await ctx.pods.unbind(pod, allocation.ip, allocation.containerID);
+  } catch (err) {
+    // The address is already free; a stale status.podIP is corrected by the next ADD.
+    ctx.log.warn({ pod, err: errorMessage(err) }, 'could not clear the pod address');
+  }
+}

@@ -1,0 +1,190 @@
+// A routed pod's link to its host, as the reference ptp plugin builds it: a veth pair whose
+// pod end carries the pod's /32 and routes via the gateway, and whose host end carries the
+// gateway address and a host route to the pod (proto 80, podnet's mark). Process start, not
+// the kernel, is what costs time here: the host side goes through the agent's long-lived ip
+// session, and the pod side is the one process per pod, an `ip -batch` inside the pod.
+import { createHash } from 'node:crypto';
+import { statfsSync, writeFileSync } from 'node:fs';
+import { OperationError } from '../util/errors.js';
+import { run } from './exec.js';
+import { IpBatchError, type IpSession } from './ip-session.js';
+
+/** Route protocol number marking every route podnet installs (CONVENTIONS.md). */
+export const PODNET_PROTO = 80;
+
+export interface PodVeth {
+  hostVeth: string;
+  hostMac: string;
+  /** Path of the pod's network namespace. */
+  netns: string;
+  ifname: string;
+  podMac: string;
+  podIP: string;
+  gateway: string;
+  mtu: number;
+}
+
+/** `pn` + 11 hex characters of a hash of the pod's key: stable, and within IFNAMSIZ (15). */
+export function hostVethName(podKey: string): string {
+  return `pn${sha256(podKey).slice(0, 11)}`;
+}
+
+/**
+ * The pod side's MAC, derived from its IP the way kubenet and OVN do (0a:58 + the address):
+ * known before the interface exists, so the result needs no read-back.
+ */
+export function podMacFor(ip: string): string {
+  const octets = ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'));
+  return ['0a', '58', ...octets].join(':');
+}
+
+/** The host side's MAC: locally administered (02:), from a hash of the veth's name. */
+export function hostMacFor(hostVeth: string): string {
+  const hex = sha256(hostVeth).slice(0, 10);
+  return ['02', ...(hex.match(/../g) ?? [])].join(':');
+}
+
+/** Host namespace, first: the pair, with the pod end created straight in the pod's namespace. */
+export function vethAddCommand(v: PodVeth): string {
+  return (
+    `link add ${v.hostVeth} mtu ${v.mtu} address ${v.hostMac} type veth` +
+    ` peer name ${v.ifname} mtu ${v.mtu} address ${v.podMac} netns ${v.netns}`
+  );
+}
+
+/** Host namespace, then: the host end up, with the gateway address and the route to the pod. */
+export function hostSideCommands(v: PodVeth): string[] {
+  return [
+    `link set ${v.hostVeth} up`,
+    `addr add ${v.gateway}/32 dev ${v.hostVeth}`,
+    `route add ${v.podIP}/32 dev ${v.hostVeth} proto ${PODNET_PROTO} scope link`,
+  ];
+}
+
+/**
+ * Pod namespace: the /32 needs no subnet route to delete (the long note in ptp), only a link
+ * route to the gateway, which the default route then goes through.
+ */
+export function renderPodBatch(v: PodVeth): string {
+  return [
+    `link set ${v.ifname} up`,
+    `addr add ${v.podIP}/32 dev ${v.ifname}`,
+    `route add ${v.gateway}/32 dev ${v.ifname} scope link`,
+    `route add default via ${v.gateway} dev ${v.ifname}`,
+    '',
+  ].join('\n');
+}
+
+/** True when `path` is a namespace file (nsfs), as CNI_NETNS must be. */
+export function isNamespaceFile(path: string): boolean {
+  const NSFS_MAGIC = 0x6e736673;
+  try {
+    return statfsSync(path).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+export class InterfaceExistsError extends OperationError {}
+
+/**
+ * Builds the pair: host-side work goes through `host` (this namespace's ip session), the pod
+ * side is one `ip -batch` inside the pod. Fails with InterfaceExistsError when `ifname` is
+ * already in the pod; on any other failure removes what it created, so nothing is left behind.
+ */
+export async function wirePodVeth(host: IpSession, v: PodVeth): Promise<void> {
+  try {
+    await host.run([vethAddCommand(v)]);
+  } catch (err) {
+    // The pair was not created, so whatever exists belongs to someone else and stays.
+    if (await linkExists(v.netns, v.ifname)) {
+      throw new InterfaceExistsError(`interface ${v.ifname} already exists in ${v.netns}`);
+    }
+    throw err;
+  }
+  try {
+    // The two ends are independent now: configure both at once.
+    await Promise.all([
+      host.run(hostSideCommands(v)),
+      run(['ip', '-batch', '-'], { netns: v.netns, input: renderPodBatch(v) }),
+    ]);
+  } catch (err) {
+    await deleteLinks(host, [v.hostVeth]);
+    throw err;
+  }
+}
+
+/**
+ * Deletes links of the session's namespace (a veth's peer and routes go with it); links that
+ * are already gone are no failure.
+ */
+export async function deleteLinks(host: IpSession, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  try {
+    await host.run(names.map((n) => `link del ${n}`));
+  } catch (err) {
+    const real = (err as IpBatchError).failures?.filter(
+      (f) => !/Cannot find device/.test(f.message),
+    );
+    if (!real) throw err;
+    if (real.length > 0) throw new IpBatchError(real);
+  }
+}
+
+/** Which of `names` exist as links in the session's namespace (one round trip for all). */
+export async function existingLinks(host: IpSession, names: string[]): Promise<Set<string>> {
+  const present = new Set(names);
+  try {
+    await host.run(names.map((n) => `link show dev ${n}`));
+  } catch (err) {
+    if (!(err instanceof IpBatchError)) throw err;
+    for (const f of err.failures) present.delete(f.command.slice('link show dev '.length));
+  }
+  return present;
+}
+
+export async function linkExists(netns: string | undefined, name: string): Promise<boolean> {
+  const r = await run(['ip', '-o', 'link', 'show', 'dev', name], { netns, okCodes: [1, 255] });
+  return r.code === 0;
+}
+
+/** What CHECK compares against the allocation: the pod's addresses and routes, the host route. */
+export interface PodVethState {
+  podAddresses: string[];
+  podRoutes: { dst: string; gateway?: string; dev?: string }[];
+  hostRoutes: { dst: string; dev?: string; protocol?: string }[];
+}
+
+interface IpAddrJson {
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+export async function readPodVeth(
+  netns: string,
+  ifname: string,
+  podIP: string,
+): Promise<PodVethState> {
+  const pod = await run(['ip', '-j', '-batch', '-'], {
+    netns,
+    input: `addr show dev ${ifname}\nroute show\n`,
+  });
+  const [addrs = '[]', routes = '[]'] = pod.stdout.trim().split('\n');
+  const host = await run(['ip', '-j', 'route', 'show', `${podIP}/32`]);
+  return {
+    podAddresses: (JSON.parse(addrs) as IpAddrJson[])
+      .flatMap((l) => l.addr_info ?? [])
+      .filter((a) => a.family === 'inet')
+      .map((a) => `${a.local}/${a.prefixlen}`),
+    podRoutes: JSON.parse(routes) as PodVethState['podRoutes'],
+    hostRoutes: JSON.parse(host.stdout.trim() || '[]') as PodVethState['hostRoutes'],
+  };
+}
+
+/** Routed pods need the host to forward (ptp turns it on too); per network namespace. */
+export function enableIPv4Forwarding(): void {
+  writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

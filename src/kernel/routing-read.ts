@@ -1,0 +1,162 @@
+// Reads what the kernel has of routing's objects, in a fixed number of programs whatever the
+// size of the cluster: one `ip -j -batch` (podnet routes, links with addresses, permanent
+// neighbours), one `bridge -j fdb show` per podnet VXLAN device, one `sysctl` for the keys.
+import type {
+  ActualLink,
+  ActualState,
+  FdbEntry,
+  Neighbour,
+  Route,
+  Underlay,
+} from './netobjects.js';
+import { PODNET_ROUTE_PROTO } from './netobjects.js';
+import { run } from './exec.js';
+import { runIproute } from './iproute.js';
+import { OperationError } from '../util/errors.js';
+
+export interface ReadOptions {
+  netns?: string;
+  /** podnet's device names: only these links, and neighbours/FDB on them, are read. */
+  devices: readonly string[];
+  /** The node IP, to find the underlay interface. */
+  nodeIP: string;
+}
+
+export interface HostState {
+  /** Everything but the sysctls, which depend on the underlay's name (see readSysctls). */
+  actual: Omit<ActualState, 'sysctls'>;
+  /** The interface holding the node IP, if it has one. */
+  underlay?: Underlay;
+}
+
+interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  flags?: string[];
+}
+
+interface IpLink {
+  ifname: string;
+  mtu: number;
+  address?: string;
+  flags?: string[];
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { id?: number; port?: number; local?: string; link?: string; learning?: boolean };
+  };
+}
+
+interface IpNeigh {
+  dst: string;
+  dev: string;
+  lladdr?: string;
+}
+
+interface BridgeFdb {
+  mac: string;
+  dst?: string;
+}
+
+export async function readHostState(opts: ReadOptions): Promise<HostState> {
+  const { stdout } = await runIproute('ip', ['-j', '-d', '-batch', '-'], {
+    netns: opts.netns,
+    input: `route show proto ${PODNET_ROUTE_PROTO}\naddr show\nneigh show nud permanent\n`,
+  });
+  const [routesJson, linksJson, neighJson] = stdout.trim().split('\n');
+  const routes = parse<IpRoute[]>(routesJson, 'ip route show').map(toRoute);
+  const allLinks = parse<IpLink[]>(linksJson, 'ip addr show');
+  const owned = new Set(opts.devices);
+  const links = allLinks.filter((l) => owned.has(l.ifname)).map(toLink);
+  const neighbours: Neighbour[] = parse<IpNeigh[]>(neighJson, 'ip neigh show')
+    .filter((n) => owned.has(n.dev) && n.lladdr)
+    .map((n) => ({ dev: n.dev, ip: n.dst, mac: n.lladdr!.toLowerCase() }));
+
+  const fdb: FdbEntry[] = [];
+  for (const link of links.filter((l) => l.kind === 'vxlan')) {
+    const entries = JSON.parse(
+      (await runIproute('bridge', ['-j', 'fdb', 'show', 'dev', link.name], { netns: opts.netns }))
+        .stdout || '[]',
+    ) as BridgeFdb[];
+    for (const e of entries) {
+      if (e.dst) fdb.push({ dev: link.name, mac: e.mac.toLowerCase(), dst: e.dst });
+    }
+  }
+
+  return {
+    actual: { routes, links, neighbours, fdb },
+    underlay: findUnderlay(allLinks, opts.nodeIP),
+  };
+}
+
+function parse<T>(line: string | undefined, what: string): T {
+  try {
+    return JSON.parse(line ?? '[]') as T;
+  } catch (err) {
+    throw new OperationError(`could not read the output of ${what}`, { cause: err });
+  }
+}
+
+function toRoute(r: IpRoute): Route {
+  return {
+    dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`,
+    gateway: r.gateway ?? '',
+    dev: r.dev ?? '',
+    onlink: r.flags?.includes('onlink') ?? false,
+  };
+}
+
+function toLink(l: IpLink): ActualLink {
+  const kind = l.linkinfo?.info_kind ?? '';
+  const data = l.linkinfo?.info_data ?? {};
+  return {
+    name: l.ifname,
+    kind,
+    mtu: l.mtu,
+    mac: (l.address ?? '').toLowerCase(),
+    up: l.flags?.includes('UP') ?? false,
+    addresses: (l.addr_info ?? [])
+      .filter((a) => a.family === 'inet')
+      .map((a) => `${a.local}/${a.prefixlen}`),
+    vxlan:
+      kind === 'vxlan'
+        ? {
+            vni: data.id ?? -1,
+            port: data.port ?? -1,
+            local: data.local ?? '',
+            underlayDev: data.link,
+            learning: data.learning ?? true,
+          }
+        : undefined,
+    ipip: kind === 'ipip' ? { local: data.local ?? '' } : undefined,
+  };
+}
+
+function findUnderlay(links: IpLink[], nodeIP: string): Underlay | undefined {
+  for (const link of links) {
+    const addr = link.addr_info?.find((a) => a.family === 'inet' && a.local === nodeIP);
+    if (addr) {
+      return { dev: link.ifname, address: nodeIP, prefixLength: addr.prefixlen, mtu: link.mtu };
+    }
+  }
+  return undefined;
+}
+
+/** Values of the keys that exist; a key of a device not created yet is simply absent. */
+export async function readSysctls(
+  keys: readonly string[],
+  netns?: string,
+): Promise<Record<string, string>> {
+  if (keys.length === 0) return {};
+  const { stdout } = await run(['sysctl', '-e', ...keys], {
+    netns,
+    okCodes: [255],
+  });
+  const values: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^(\S+) = (.*)$/.exec(line);
+    if (m) values[m[1]!] = m[2]!;
+  }
+  return values;
+}

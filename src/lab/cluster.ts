@@ -1,0 +1,18 @@
+// The lab's cluster-wide objects: the `default` ClusterNetwork that carries the lab's choices
+// (backend, proxy, routing) to every agent.
+import { DEFAULT_CLUSTER_NETWORK, type ClusterNetwork } from '../api/types.js';
+import type { LabOptions } from './plan.js';
+
+export function clusterNetworkFor(options: LabOptions): ClusterNetwork {
+  return {
+    apiVersion: 'podnet.io/v1',
+    kind: 'ClusterNetwork',
+    metadata: { name: 'default' },
+    spec: {
+      ...DEFAULT_CLUSTER_NETWORK,
+      backend: options.backend,
+      proxyMode: options.proxy,
+      routing: options.routing,
+    },
+  };
+}

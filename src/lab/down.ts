@@ -1,0 +1,48 @@
+// `podnet lab down`: stops the lab's recorded processes, kills whatever is left inside its
+// namespaces, removes the namespaces, their /etc/netns files and the state directory.
+// Idempotent: nothing to remove is success.
+import { rmSync } from 'node:fs';
+import {
+  deleteNetns,
+  listNetns,
+  listNetnsEtc,
+  pidsInNetns,
+  removeNetnsEtc,
+} from '../kernel/netns.js';
+import { processStartTime, signalPid } from '../kernel/processes.js';
+import { labStateDir, ownsNetns } from './plan.js';
+import { listProcesses, stopProcesses } from './supervisor.js';
+import { pollUntil } from './wait.js';
+
+export interface DownRequest {
+  labsDir: string;
+  name: string;
+}
+
+export interface DownResult {
+  processes: number;
+  namespaces: string[];
+}
+
+export async function labDown(req: DownRequest): Promise<DownResult> {
+  const stateDir = labStateDir(req.labsDir, req.name);
+  // Daemons first (a pod runner could otherwise start pods while they are being removed),
+  // then everything recorded after that, pods included.
+  const daemons = listProcesses(stateDir).filter((p) => !p.id.startsWith('pod-'));
+  await stopProcesses(stateDir, daemons);
+  const rest = listProcesses(stateDir);
+  await stopProcesses(stateDir, rest);
+  const records = [...daemons, ...rest];
+
+  const namespaces = (await listNetns()).filter((n) => ownsNetns(req.name, n));
+  const leftover = [...pidsInNetns(namespaces).values()].flat();
+  for (const pid of leftover) signalPid(pid, 'SIGKILL');
+  await pollUntil(
+    () => (leftover.every((p) => processStartTime(p) === undefined) ? true : undefined),
+    5000,
+  );
+  await deleteNetns(namespaces);
+  for (const dir of listNetnsEtc().filter((n) => ownsNetns(req.name, n))) removeNetnsEtc(dir);
+  rmSync(stateDir, { recursive: true, force: true });
+  return { processes: records.length + leftover.length, namespaces };
+}

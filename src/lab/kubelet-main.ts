@@ -1,0 +1,59 @@
+// `podnet lab kubelet --node N`: the pod runner process of one lab host. Binds the runner to
+// the lab's store: an informer over Pods, and status writes with compare-and-swap.
+import { createLogger } from '../util/log.js';
+import { OperationError } from '../util/errors.js';
+import { podHostOf } from './pods.js';
+import { readLabState } from './state.js';
+import { startKubelet, type PodSource, type StatusWriter } from './kubelet.js';
+import { openStore } from '../store/open.js';
+import { startInformer } from '../store/informer.js';
+import { updateObject } from '../store/objects.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../util/log.js';
+
+export async function runKubelet(labDir: string, node: string): Promise<void> {
+  const state = readLabState(labDir);
+  if (!state) throw new OperationError(`no lab.json in ${labDir}`);
+  const log = createLogger('podnet-kubelet', { lab: state.name, node });
+  const host = podHostOf(state, node, log);
+  const store = await openStore(state.hostStoreUrl);
+  // Informer changes reach the runner once it exists (the informer starts first).
+  const changed = { notify: (): void => {} };
+  const { source, writeStatus } = await storeBinding(store, () => changed.notify(), log);
+  const kubelet = startKubelet(host, source, writeStatus);
+  changed.notify = kubelet.trigger;
+  log.info('pod runner started');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  // Pods keep running: a restarted runner takes them over from their records.
+  await kubelet.stop();
+  await store.close();
+  log.info('pod runner stopped; pods left running');
+}
+
+/** Pods from an informer over the lab's store; status written with compare-and-swap. */
+async function storeBinding(
+  store: Store,
+  onChange: () => void,
+  log: Logger,
+): Promise<{ source: PodSource; writeStatus: StatusWriter }> {
+  const informer = startInformer(store, 'Pod', {
+    onChange,
+    onError: (message) => log.warn({ err: message }, 'pod watch failed; listing again'),
+  });
+  const source: PodSource = {
+    synced: informer.synced,
+    list: () => [...informer.cache.values()],
+    stop: () => informer.stop(),
+  };
+  const writeStatus: StatusWriter = async (pod, status) => {
+    await updateObject(store, 'Pod', pod.metadata.namespace, pod.metadata.name, (current) => {
+      // Only the pod the status was computed for: a pod replaced meanwhile keeps its own.
+      if (pod.metadata.uid && current.metadata.uid !== pod.metadata.uid) return undefined;
+      return { ...current, status: { ...current.status, ...status } };
+    });
+  };
+  return { source, writeStatus };
+}

@@ -1,0 +1,185 @@
+// The lab's pod runner (kubelet-like), one per host: follows the Pod objects placed on its
+// node, creates and removes pods (src/lab/pods.ts) to match, and reports each pod's status.
+// Deciding what to do is pure (podActions, runningStatus); one reconcile runs at a time, on
+// every change and on a resync timer that also retries what failed.
+import type { Pod } from '../api/types.js';
+import { errorMessage } from '../util/errors.js';
+import {
+  listPodRecords,
+  podKey,
+  restartExitedContainers,
+  startPod,
+  stopPod,
+  type PodHost,
+  type PodRecord,
+} from './pods.js';
+
+/** The cluster's pods as the runner sees them (an informer's cache in practice). */
+export interface PodSource {
+  readonly synced: Promise<void>;
+  list(): Pod[];
+  stop(): Promise<void>;
+}
+
+/** Writes a pod's status (compare-and-swap in the store). */
+export type StatusWriter = (pod: Pod, status: NonNullable<Pod['status']>) => Promise<void>;
+
+export interface PodActions {
+  start: Pod[];
+  stop: PodRecord[];
+}
+
+function keyOfPod(p: Pod): string {
+  return podKey(p.metadata.namespace ?? 'default', p.metadata.name);
+}
+
+/**
+ * What to change so that the pods on the host are the pods of the node: a record with no
+ * pod, a pod replaced under the same name (new uid), and a pod left half-made (no IP yet, by
+ * a runner killed midway) are removed; desired pods without a live record are started.
+ */
+export function podActions(desired: readonly Pod[], records: readonly PodRecord[]): PodActions {
+  const want = new Map(desired.map((p) => [keyOfPod(p), p]));
+  const stop: PodRecord[] = [];
+  const kept = new Set<string>();
+  for (const r of records) {
+    const key = podKey(r.namespace, r.name);
+    const pod = want.get(key);
+    const replaced = pod?.metadata.uid !== undefined && r.uid !== '' && pod.metadata.uid !== r.uid;
+    if (!pod || replaced || !r.podIP) stop.push(r);
+    else kept.add(key);
+  }
+  const start = [...want.entries()].filter(([k]) => !kept.has(k)).map(([, p]) => p);
+  return { start, stop };
+}
+
+/** The status of a pod whose network is up and whose processes were started. */
+export function runningStatus(record: PodRecord, hostIP: string): NonNullable<Pod['status']> {
+  return {
+    phase: 'Running',
+    podIP: record.podIP,
+    podIPs: [{ ip: record.podIP! }],
+    hostIP,
+    conditions: [
+      { type: 'PodScheduled', status: 'True' },
+      { type: 'Initialized', status: 'True' },
+      { type: 'ContainersReady', status: 'True' },
+      { type: 'Ready', status: 'True' },
+    ],
+  };
+}
+
+export function statusUpToDate(pod: Pod, want: NonNullable<Pod['status']>): boolean {
+  const s = pod.status;
+  if (!s) return false;
+  return (
+    s.phase === want.phase &&
+    s.podIP === want.podIP &&
+    s.hostIP === want.hostIP &&
+    JSON.stringify(s.conditions ?? []) === JSON.stringify(want.conditions)
+  );
+}
+
+export interface Kubelet {
+  /** Asks for a reconcile (coalesced with one already running). */
+  trigger(): void;
+  /** Resolves once no reconcile is running or asked for. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startKubelet(
+  host: PodHost,
+  source: PodSource,
+  writeStatus: StatusWriter,
+  resyncMs = 5000,
+): Kubelet {
+  const log = host.log;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+
+  const reconcile = async (): Promise<void> => {
+    const desired = source.list().filter((p) => p.spec.nodeName === host.node);
+    const records = listPodRecords(host.labDir).filter((r) => r.node === host.node);
+    const actions = podActions(desired, records);
+    for (const r of actions.stop) {
+      try {
+        await stopPod(host, r);
+        log.info({ pod: podKey(r.namespace, r.name), netns: r.netns }, 'pod removed');
+      } catch (err) {
+        log.error(
+          { pod: podKey(r.namespace, r.name), err: errorMessage(err) },
+          'pod removal failed',
+        );
+      }
+    }
+    for (const p of actions.start) {
+      if (stopped) return;
+      try {
+        const r = await startPod(host, p);
+        log.info({ pod: keyOfPod(p), netns: r.netns, podIP: r.podIP }, 'pod started');
+      } catch (err) {
+        log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'pod start failed; will retry');
+      }
+    }
+    const live = new Map(
+      listPodRecords(host.labDir)
+        .filter((r) => r.node === host.node && r.podIP)
+        .map((r) => [podKey(r.namespace, r.name), r]),
+    );
+    for (const p of desired) {
+      const r = live.get(keyOfPod(p));
+      if (!r) continue;
+      try {
+        const restarted = await restartExitedContainers(host, p, r);
+        if (restarted.length > 0) log.warn({ pod: keyOfPod(p), restarted }, 'containers restarted');
+      } catch (err) {
+        log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'container restart failed');
+      }
+      const want = runningStatus(r, host.hostIP);
+      if (statusUpToDate(p, want)) continue;
+      try {
+        await writeStatus(p, want);
+      } catch (err) {
+        log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'status update failed');
+      }
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    do {
+      again = false;
+      await reconcile();
+    } while (again && !stopped);
+    running = undefined;
+  };
+
+  // Never reconcile against a partial list: before the first full list, a pod not yet seen
+  // would look deleted and be removed.
+  let synced = false;
+  const trigger = (): void => {
+    if (stopped || !synced) return;
+    if (running) again = true;
+    else running = loop();
+  };
+
+  const timer = setInterval(trigger, resyncMs);
+  void source.synced.then(() => {
+    synced = true;
+    trigger();
+  });
+
+  return {
+    trigger,
+    idle: async () => {
+      while (running) await running;
+    },
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      while (running) await running;
+      await source.stop();
+    },
+  };
+}

@@ -1,0 +1,237 @@
+// The lab's topology as plain data: names, zones and the address plan of DESIGN.md "The lab".
+// Pure functions only; src/lab/up.ts turns a plan into kernel work.
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { UsageError } from '../util/errors.js';
+import type { Backend, ProxyMode, RoutingMode } from '../api/types.js';
+
+export type StoreKind = 'sqlite' | 'etcd';
+export type Fabric = 'none' | 'bird' | 'frr' | 'gobgp';
+
+/** What `podnet lab up` was asked for; recorded in lab.json for the other parts to read. */
+export interface LabOptions {
+  nodes: number;
+  zones: number;
+  backend: Backend;
+  proxy: ProxyMode;
+  store: StoreKind;
+  routing: RoutingMode;
+  fabric: Fabric;
+}
+
+export const DEFAULT_LAB_OPTIONS: LabOptions = {
+  nodes: 3,
+  zones: 2,
+  backend: 'auto',
+  proxy: 'iptables',
+  store: 'sqlite',
+  routing: 'store',
+  fabric: 'none',
+};
+
+export interface ZonePlan {
+  /** Zone label value, `zone-<z>`. */
+  zone: string;
+  index: number;
+  subnet: string;
+  /** The underlay namespace's address on this zone's bridge: the zone's router. */
+  router: string;
+  /** Bridge in the underlay namespace (interface names are per namespace, so they stay short). */
+  bridge: string;
+}
+
+export interface HostPlan {
+  /** Node name, `node-<i>`. */
+  name: string;
+  index: number;
+  zone: string;
+  zoneIndex: number;
+  /** Underlay address (no prefix length). */
+  ip: string;
+  prefixLength: number;
+  router: string;
+  netns: string;
+  /** The host's underlay interface, inside its own namespace. */
+  interface: string;
+  /** The veth end in the underlay namespace, enslaved to the zone bridge. */
+  underlayPeer: string;
+  /** Durable state of this host's agent (and its CNI socket). */
+  stateDir: string;
+  agentSocket: string;
+  metricsAddress: string;
+}
+
+export interface LabPlan {
+  name: string;
+  stateDir: string;
+  /**
+   * The store as seen from inside the lab (agents, pod runners, pods): the SQLite file, or
+   * etcd on the underlay. `podnet` in the machine's namespace may need another URL (lab.json).
+   */
+  hostStoreUrl: string;
+  underlayNetns: string;
+  zones: ZonePlan[];
+  hosts: HostPlan[];
+  options: LabOptions;
+}
+
+/**
+ * Lab names become the prefix of every namespace the lab makes; they are kept to a valid
+ * interface-name fragment (lowercase letters, digits, inner dashes, at most 15 characters) so
+ * a name derived from one never breaks a kernel limit. `-node-` is refused because it would
+ * make one lab's namespaces look like another lab's pods.
+ */
+export const LAB_NAME_MAX = 15;
+const LAB_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+export function labNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > LAB_NAME_MAX) return `must be at most ${LAB_NAME_MAX} characters`;
+  if (!LAB_NAME.test(name)) {
+    return 'must be lowercase letters, digits and inner dashes (a valid interface-name fragment)';
+  }
+  if (name.includes('-node-')) return "must not contain '-node-'";
+  return undefined;
+}
+
+export function validateLabName(name: string): string {
+  const problem = labNameProblem(name);
+  if (problem) throw new UsageError(`--name ${JSON.stringify(name)}: ${problem}`);
+  return name;
+}
+
+export const MAX_NODES = 250;
+export const MAX_ZONES = 16;
+
+/** Zone of host i (1-based): hosts are dealt round-robin over the zones. */
+export function zoneOf(hostIndex: number, zones: number): number {
+  return ((hostIndex - 1) % zones) + 1;
+}
+
+export function underlayNetns(lab: string): string {
+  return `${lab}-underlay`;
+}
+
+export function hostNetns(lab: string, host: string): string {
+  return `${lab}-${host}`;
+}
+
+/** Longest pod namespace name before it is shortened to a hash (keeps paths and `ip netns` output readable). */
+export const POD_NETNS_MAX = 63;
+
+/** `NAME-<host>-<namespace>-<pod>`, or `NAME-<host>-p<hash>` when that is too long. */
+export function podNetns(lab: string, host: string, namespace: string, pod: string): string {
+  const full = `${lab}-${host}-${namespace}-${pod}`;
+  if (full.length <= POD_NETNS_MAX) return full;
+  const hash = createHash('sha256').update(`${namespace}/${pod}`).digest('hex').slice(0, 16);
+  return `${lab}-${host}-p${hash}`;
+}
+
+/** True if a namespace name belongs to the lab (underlay, a host, or a pod of one of its hosts). */
+export function ownsNetns(lab: string, netns: string): boolean {
+  if (netns === underlayNetns(lab)) return true;
+  return new RegExp(`^${lab}-node-[0-9]+(-.+)?$`).test(netns);
+}
+
+export function labStateDir(labsDir: string, lab: string): string {
+  return join(labsDir, lab);
+}
+
+export function planLab(labsDir: string, name: string, options: LabOptions): LabPlan {
+  const stateDir = labStateDir(labsDir, name);
+  const zones: ZonePlan[] = [];
+  for (let z = 1; z <= options.zones; z++) {
+    zones.push({
+      zone: `zone-${z}`,
+      index: z,
+      subnet: `172.31.${z}.0/24`,
+      router: `172.31.${z}.254`,
+      bridge: `br${z}`,
+    });
+  }
+  const hosts: HostPlan[] = [];
+  for (let i = 1; i <= options.nodes; i++) {
+    const z = zoneOf(i, options.zones);
+    const host = `node-${i}`;
+    const hostDir = join(stateDir, 'hosts', host);
+    hosts.push({
+      name: host,
+      index: i,
+      zone: `zone-${z}`,
+      zoneIndex: z,
+      ip: `172.31.${z}.${i}`,
+      prefixLength: 24,
+      router: `172.31.${z}.254`,
+      netns: hostNetns(name, host),
+      interface: 'eth0',
+      underlayPeer: `h${i}`,
+      stateDir: hostDir,
+      agentSocket: join(hostDir, 'agent.sock'),
+      metricsAddress: '127.0.0.1:9101',
+    });
+  }
+  return {
+    name,
+    stateDir,
+    hostStoreUrl:
+      options.store === 'etcd'
+        ? `etcd:${zones[0]!.router}:2379`
+        : `sqlite:${join(stateDir, 'store.db')}`,
+    underlayNetns: underlayNetns(name),
+    zones,
+    hosts,
+    options,
+  };
+}
+
+/** Sysctls of the underlay (it routes between zones). Set inside its namespace only. */
+export const UNDERLAY_SYSCTLS: Record<string, string> = {
+  'net.ipv4.ip_forward': '1',
+  'net.ipv4.conf.all.rp_filter': '0',
+  'net.ipv4.conf.default.rp_filter': '0',
+};
+
+/**
+ * Sysctls of a host: it forwards between pods and the underlay, and loose reverse-path
+ * filtering lets tunnel and pod traffic through whatever way it arrives.
+ */
+export const HOST_SYSCTLS: Record<string, string> = {
+  'net.ipv4.ip_forward': '1',
+  'net.ipv4.conf.all.rp_filter': '0',
+  'net.ipv4.conf.default.rp_filter': '0',
+  'net.ipv4.ping_group_range': '0 2147483647',
+};
+
+/**
+ * `ip -batch` lines for the underlay namespace: one bridge per zone holding the zone's router
+ * address, and one veth per host whose other end is created straight in the host's namespace.
+ */
+export function underlayBatch(plan: LabPlan): string[] {
+  const lines = ['link set lo up'];
+  for (const z of plan.zones) {
+    lines.push(
+      `link add ${z.bridge} type bridge`,
+      `addr add ${z.router}/24 dev ${z.bridge}`,
+      `link set ${z.bridge} up`,
+    );
+  }
+  for (const h of plan.hosts) {
+    const bridge = plan.zones[h.zoneIndex - 1]!.bridge;
+    lines.push(
+      `link add ${h.underlayPeer} type veth peer name ${h.interface} netns ${h.netns}`,
+      `link set ${h.underlayPeer} master ${bridge}`,
+      `link set ${h.underlayPeer} up`,
+    );
+  }
+  return lines;
+}
+
+/** `ip -batch` lines for a host namespace: its underlay address and the route via its zone router. */
+export function hostBatch(host: HostPlan): string[] {
+  return [
+    'link set lo up',
+    `addr add ${host.ip}/${host.prefixLength} dev ${host.interface}`,
+    `link set ${host.interface} up`,
+    `route add default via ${host.router} dev ${host.interface}`,
+  ];
+}

@@ -1,0 +1,332 @@
+// A pod in the lab: a network namespace on its host, wired by the CNI plugin exactly as a
+// container runtime would, with its own resolv.conf, running `spec.containers[].command` as
+// supervised processes. What the runner did is kept in `pods/<netns>.json`, so a restarted
+// runner picks its pods up again without touching them.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_CLUSTER_NETWORK, type Pod } from '../api/types.js';
+import { UsageError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { netnsPath } from '../kernel/exec.js';
+import { ipBatch } from '../kernel/links.js';
+import {
+  deleteNetns,
+  ensureNetns,
+  pidsInNetns,
+  removeNetnsEtc,
+  writeNetnsResolvConf,
+} from '../kernel/netns.js';
+import { isRunning, signalPid } from '../kernel/processes.js';
+import {
+  cniAdd,
+  cniDel,
+  loadNetworkConfigList,
+  podIPOf,
+  type Attachment,
+  type CniDns,
+  type CniResult,
+  type NetworkConfigList,
+  type Runtime,
+} from './cni-runtime.js';
+import { cniPath, netConfDir } from './network.js';
+import { repoBinDir } from './paths.js';
+import { podNetns } from './plan.js';
+import { readLabState, type LabState } from './state.js';
+import { findProcess, listProcesses, startProcess, stopProcesses } from './supervisor.js';
+
+/** What a pod runner knows about the host it runs pods on. */
+export interface PodHost {
+  lab: string;
+  labDir: string;
+  storeUrl: string;
+  node: string;
+  hostIP: string;
+  /** The host's network namespace, where the CNI plugin runs. */
+  hostNetns: string;
+  network: NetworkConfigList;
+  cniPath: string[];
+  /** Put first on the PATH of pod processes (the repo's bin/, with `podnet`). */
+  binDir: string;
+  domain: string;
+  dnsIP: string;
+  log: Logger;
+}
+
+export interface PodRecord {
+  namespace: string;
+  name: string;
+  uid: string;
+  node: string;
+  netns: string;
+  containerId: string;
+  ifname: string;
+  /** The ADD result, kept for DEL and CHECK (libcni's cache). */
+  result?: CniResult;
+  podIP?: string;
+  /** Supervisor ids of the pod's processes. */
+  processes: string[];
+  createdAt: string;
+}
+
+export const POD_IFNAME = 'eth0';
+
+export function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** A CNI container id (`[A-Za-z0-9][A-Za-z0-9_.-]*`): the pod's uid, or a hash of its name. */
+export function containerIdOf(pod: Pod): string {
+  const uid = pod.metadata.uid;
+  if (uid && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(uid)) return uid;
+  const key = podKey(pod.metadata.namespace ?? 'default', pod.metadata.name);
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+/**
+ * The pod's resolv.conf: the nameservers of the CNI result (the cluster DNS), the Kubernetes
+ * search path for the pod's namespace, and ndots:5 (as kubelet writes it for ClusterFirst).
+ */
+export function podResolvConf(
+  dns: CniDns | undefined,
+  namespace: string,
+  defaults: { dnsIP: string; domain: string },
+): string {
+  const domain = dns?.domain || defaults.domain;
+  const nameservers = dns?.nameservers?.length ? dns.nameservers : [defaults.dnsIP];
+  const search = [`${namespace}.svc.${domain}`, `svc.${domain}`, domain];
+  const options = dns?.options?.length ? dns.options : ['ndots:5'];
+  return [
+    ...nameservers.map((n) => `nameserver ${n}`),
+    `search ${search.join(' ')}`,
+    `options ${options.join(' ')}`,
+    '',
+  ].join('\n');
+}
+
+/** Environment of a pod's processes. */
+export function podEnv(
+  host: Pick<PodHost, 'binDir' | 'node' | 'hostIP' | 'storeUrl' | 'lab'>,
+  pod: Pod,
+  podIP: string,
+  container: Pod['spec']['containers'][number],
+  basePath = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${host.binDir}:${basePath}`,
+    HOME: '/root',
+    HOSTNAME: pod.spec.hostname ?? pod.metadata.name,
+    POD_NAME: pod.metadata.name,
+    POD_NAMESPACE: pod.metadata.namespace ?? 'default',
+    POD_IP: podIP,
+    NODE_NAME: host.node,
+    HOST_IP: host.hostIP,
+    // `podnet` verbs run inside a pod (e.g. the cluster DNS) find the lab's store.
+    PODNET_STORE: host.storeUrl,
+    PODNET_LAB: host.lab,
+  };
+  for (const e of container.env ?? []) env[e.name] = e.value ?? '';
+  return env;
+}
+
+/** Supervisor id of a container's process. */
+export function containerProcessId(netns: string, container: string): string {
+  return `pod-${netns}-${container}`;
+}
+
+function podsDir(labDir: string): string {
+  return join(labDir, 'pods');
+}
+
+export function listPodRecords(labDir: string): PodRecord[] {
+  let files: string[];
+  try {
+    files = readdirSync(podsDir(labDir)).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const out: PodRecord[] = [];
+  for (const f of files.sort()) {
+    try {
+      out.push(JSON.parse(readFileSync(join(podsDir(labDir), f), 'utf8')) as PodRecord);
+    } catch {
+      /* removed meanwhile */
+    }
+  }
+  return out;
+}
+
+export function findPodRecord(
+  labDir: string,
+  namespace: string,
+  name: string,
+): PodRecord | undefined {
+  return listPodRecords(labDir).find((r) => r.namespace === namespace && r.name === name);
+}
+
+function saveRecord(labDir: string, r: PodRecord): void {
+  mkdirSync(podsDir(labDir), { recursive: true });
+  const file = join(podsDir(labDir), `${r.netns}.json`);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(r, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+function attachmentOf(r: PodRecord): Attachment {
+  return {
+    containerId: r.containerId,
+    netnsPath: netnsPath(r.netns),
+    ifname: r.ifname,
+    podNamespace: r.namespace,
+    podName: r.name,
+  };
+}
+
+function runtimeOf(host: PodHost): Runtime {
+  return { cniPath: host.cniPath, netns: host.hostNetns };
+}
+
+/**
+ * Creates the pod: namespace, CNI ADD, resolv.conf, processes. On a failure everything done
+ * so far is undone (CNI DEL included), so a retry starts clean.
+ */
+export async function startPod(host: PodHost, pod: Pod): Promise<PodRecord> {
+  const namespace = pod.metadata.namespace ?? 'default';
+  const netns = podNetns(host.lab, host.node, namespace, pod.metadata.name);
+  const record: PodRecord = {
+    namespace,
+    name: pod.metadata.name,
+    uid: pod.metadata.uid ?? '',
+    node: host.node,
+    netns,
+    containerId: containerIdOf(pod),
+    ifname: POD_IFNAME,
+    processes: [],
+    createdAt: new Date().toISOString(),
+  };
+  // Recorded before the kernel work, so that a runner killed halfway can undo it.
+  saveRecord(host.labDir, record);
+  try {
+    await ensureNetns(netns);
+    await ipBatch(netns, ['link set lo up']);
+    record.result = await cniAdd(host.network, attachmentOf(record), runtimeOf(host));
+    record.podIP = podIPOf(record.result);
+    if (!record.podIP)
+      throw new Error(`CNI ADD gave pod ${namespace}/${pod.metadata.name} no IPv4 address`);
+    saveRecord(host.labDir, record);
+    writeNetnsResolvConf(netns, podResolvConf(record.result.dns, namespace, host));
+    for (const c of pod.spec.containers) {
+      const argv = [...(c.command ?? []), ...(c.args ?? [])];
+      if (argv.length === 0) continue; // no image to supply an entrypoint: nothing to run
+      const id = containerProcessId(netns, c.name);
+      await startProcess(host.labDir, {
+        id,
+        argv,
+        netns,
+        env: podEnv(host, pod, record.podIP, c),
+      });
+      record.processes.push(id);
+      saveRecord(host.labDir, record);
+    }
+    return record;
+  } catch (err) {
+    await stopPod(host, record).catch((e) =>
+      host.log.warn({ pod: podKey(namespace, record.name), err: errorMessage(e) }, 'undo failed'),
+    );
+    throw err;
+  }
+}
+
+/**
+ * Removes the pod: stops its processes, CNI DEL (best effort: the plugin's DEL is idempotent
+ * and the namespace goes anyway), kills what is left inside, deletes the namespace, its
+ * /etc/netns files and the record.
+ */
+export async function stopPod(host: PodHost, record: PodRecord): Promise<void> {
+  const ids = new Set(record.processes);
+  const procs = listProcesses(host.labDir).filter((p) => ids.has(p.id));
+  await stopProcesses(host.labDir, procs, 3000);
+  try {
+    await cniDel(host.network, attachmentOf(record), runtimeOf(host), record.result);
+  } catch (err) {
+    host.log.warn(
+      { pod: podKey(record.namespace, record.name), err: errorMessage(err) },
+      'CNI DEL failed; removing the namespace anyway',
+    );
+  }
+  for (const pid of pidsInNetns([record.netns]).get(record.netns) ?? []) signalPid(pid, 'SIGKILL');
+  await deleteNetns([record.netns]);
+  removeNetnsEtc(record.netns);
+  rmSync(join(podsDir(host.labDir), `${record.netns}.json`), { force: true });
+}
+
+/** The pod runner's view of one lab host, from lab.json and the host's CNI configuration. */
+export function podHostOf(state: LabState, node: string, log: Logger): PodHost {
+  const host = state.hosts.find((h) => h.name === node);
+  if (!host) {
+    throw new UsageError(
+      `--node ${node}: lab ${state.name} has ${state.hosts.map((h) => h.name).join(', ')}`,
+    );
+  }
+  return {
+    lab: state.name,
+    labDir: state.stateDir,
+    storeUrl: state.hostStoreUrl,
+    node,
+    hostIP: host.ip,
+    hostNetns: host.netns,
+    network: loadNetworkConfigList(netConfDir(host.stateDir)),
+    cniPath: cniPath(state.stateDir),
+    binDir: repoBinDir(),
+    dnsIP: DEFAULT_CLUSTER_NETWORK.dnsIP,
+    domain: DEFAULT_CLUSTER_NETWORK.domain,
+    log,
+  };
+}
+
+/**
+ * Starts again the containers of a running pod whose process has exited, as kubelet does for
+ * `restartPolicy: Always` (the default); `Never` leaves them. Returns the restarted containers.
+ */
+export async function restartExitedContainers(
+  host: PodHost,
+  pod: Pod,
+  record: PodRecord,
+): Promise<string[]> {
+  const policy = (pod.spec as { restartPolicy?: string }).restartPolicy ?? 'Always';
+  if (policy === 'Never' || !record.podIP) return [];
+  const restarted: string[] = [];
+  for (const c of pod.spec.containers) {
+    const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (argv.length === 0) continue;
+    const id = containerProcessId(record.netns, c.name);
+    const proc = findProcess(host.labDir, id);
+    if (proc && isRunning(proc)) continue;
+    await startProcess(host.labDir, {
+      id,
+      argv,
+      netns: record.netns,
+      env: podEnv(host, pod, record.podIP, c),
+    });
+    if (!record.processes.includes(id)) record.processes.push(id);
+    saveRecord(host.labDir, record);
+    restarted.push(c.name);
+  }
+  return restarted;
+}
+
+/**
+ * The environment `lab exec` gives a command in a pod, like `kubectl exec` gives the
+ * container's: the pod's identity, the lab's store and `podnet` on PATH.
+ */
+export function execEnv(record: PodRecord, labDir: string): NodeJS.ProcessEnv {
+  const state = readLabState(labDir);
+  return {
+    ...process.env,
+    PATH: `${repoBinDir()}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+    POD_NAME: record.name,
+    POD_NAMESPACE: record.namespace,
+    POD_IP: record.podIP ?? '',
+    NODE_NAME: record.node,
+    ...(state ? { PODNET_STORE: state.hostStoreUrl, PODNET_LAB: state.name } : {}),
+  };
+}

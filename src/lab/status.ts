@@ -1,0 +1,118 @@
+// `podnet lab status`: what a lab has, read from lab.json, the process records and the kernel.
+import { readdirSync } from 'node:fs';
+import { listNetns } from '../kernel/netns.js';
+import { isRunning } from '../kernel/processes.js';
+import { labStateDir, ownsNetns } from './plan.js';
+import { readLabState, type LabHost, type LabState } from './state.js';
+import { listProcesses } from './supervisor.js';
+import { listPodRecords } from './pods.js';
+
+export interface LabStatus {
+  name: string;
+  phase: LabState['phase'];
+  storeUrl: string;
+  stateDir: string;
+  ownerPid: number;
+  options: LabState['options'];
+  zones: LabState['underlay']['zones'];
+  hosts: (LabHost & { netnsPresent: boolean })[];
+  /** Pods the pod runners made (from their records). */
+  pods: { namespace: string; name: string; node: string; podIP?: string; netns: string }[];
+  /** Pod namespaces present on the kernel. */
+  podNamespaces: string[];
+  processes: { id: string; pid: number; running: boolean; netns?: string; log: string }[];
+}
+
+export function labNames(labsDir: string): string[] {
+  try {
+    return readdirSync(labsDir)
+      .filter((n) => readLabState(labStateDir(labsDir, n)))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function labStatus(labsDir: string, name: string): Promise<LabStatus | undefined> {
+  const stateDir = labStateDir(labsDir, name);
+  const state = readLabState(stateDir);
+  if (!state) return undefined;
+  const namespaces = new Set((await listNetns()).filter((n) => ownsNetns(name, n)));
+  const hostNs = new Set(state.hosts.map((h) => h.netns));
+  return {
+    name: state.name,
+    phase: state.phase,
+    storeUrl: state.storeUrl,
+    stateDir: state.stateDir,
+    ownerPid: state.ownerPid,
+    options: state.options,
+    zones: state.underlay.zones,
+    hosts: state.hosts.map((h) => ({ ...h, netnsPresent: namespaces.has(h.netns) })),
+    pods: listPodRecords(stateDir).map((r) => ({
+      namespace: r.namespace,
+      name: r.name,
+      node: r.node,
+      ...(r.podIP ? { podIP: r.podIP } : {}),
+      netns: r.netns,
+    })),
+    podNamespaces: [...namespaces]
+      .filter((n) => !hostNs.has(n) && n !== state.underlay.netns)
+      .sort(),
+    processes: listProcesses(stateDir).map((p) => ({
+      id: p.id,
+      pid: p.pid,
+      running: isRunning(p),
+      ...(p.netns ? { netns: p.netns } : {}),
+      log: p.log,
+    })),
+  };
+}
+
+/** Human table: hosts, then processes. */
+export function formatStatus(s: LabStatus): string {
+  const lines = [
+    `lab ${s.name}: ${s.phase}, ${s.hosts.length} hosts in ${s.zones.length} zones, store ${s.storeUrl}`,
+    `options: backend=${s.options.backend} proxy=${s.options.proxy} store=${s.options.store} routing=${s.options.routing} fabric=${s.options.fabric}`,
+    '',
+    ...table(
+      ['HOST', 'ZONE', 'ADDRESS', 'ROUTER', 'NETNS'],
+      s.hosts.map((h) => [
+        h.name,
+        h.zone,
+        h.ip,
+        h.router,
+        h.netnsPresent ? h.netns : `${h.netns} (missing)`,
+      ]),
+    ),
+    '',
+    ...table(
+      ['PROCESS', 'PID', 'STATE', 'NETNS'],
+      s.processes.map((p) => [
+        p.id,
+        String(p.pid),
+        p.running ? 'running' : 'exited',
+        p.netns ?? '-',
+      ]),
+    ),
+  ];
+  if (s.pods.length > 0) {
+    lines.push(
+      '',
+      ...table(
+        ['POD', 'NODE', 'IP', 'NETNS'],
+        s.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, p.podIP ?? '-', p.netns]),
+      ),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}

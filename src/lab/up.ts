@@ -1,0 +1,212 @@
+// `podnet lab up`: the namespaces and links of the plan, the sysctls, the store, then one
+// agent and one pod runner per host; returns when the cluster is ready.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../util/log.js';
+import { OperationError, UsageError, errorMessage } from '../util/errors.js';
+import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
+import { ipBatch } from '../kernel/links.js';
+import { isRunning } from '../kernel/processes.js';
+import { openStore } from '../store/open.js';
+import { applyObject, listObjects } from '../store/objects.js';
+import {
+  HOST_SYSCTLS,
+  UNDERLAY_SYSCTLS,
+  hostBatch,
+  ownsNetns,
+  planLab,
+  underlayBatch,
+  type HostPlan,
+  type LabOptions,
+  type LabPlan,
+} from './plan.js';
+import { readLabState, stateFromPlan, writeLabState, type LabState } from './state.js';
+import { startProcess, type ProcessRecord } from './supervisor.js';
+import { clusterNetworkFor } from './cluster.js';
+import { startLabEtcd } from './etcd.js';
+import { installPlugin, labNetwork, writeNetwork } from './network.js';
+import { labDown } from './down.js';
+import { podnetBin } from './paths.js';
+import { nodesNotReady } from './ready.js';
+import { pollUntil } from './wait.js';
+
+export interface UpRequest {
+  labsDir: string;
+  name: string;
+  options: LabOptions;
+  ownerPid: number;
+  log: Logger;
+  /** How long to wait for the cluster to become ready. */
+  readyTimeoutMs?: number;
+}
+
+export async function labUp(req: UpRequest): Promise<LabState> {
+  const plan = planLab(req.labsDir, req.name, req.options);
+  if (readLabState(plan.stateDir)) {
+    throw new UsageError(
+      `lab ${req.name} is already up: take it down first with 'podnet lab down --name ${req.name}'`,
+    );
+  }
+  const leftovers = (await listNetns()).filter((n) => ownsNetns(req.name, n));
+  if (leftovers.length > 0) {
+    throw new UsageError(
+      `namespaces of lab ${req.name} are left over (${leftovers.slice(0, 3).join(', ')}): ` +
+        `remove them with 'podnet lab down --name ${req.name}'`,
+    );
+  }
+  claimStateDir(plan, req.name);
+  const state = stateFromPlan(plan, req.ownerPid);
+  writeLabState(state);
+  try {
+    installPlugin(plan.stateDir);
+    for (const h of plan.hosts) {
+      mkdirSync(h.stateDir, { recursive: true });
+      writeNetwork(h, labNetwork(h));
+    }
+    await buildTopology(plan);
+    req.log.info({ hosts: plan.hosts.length }, 'topology built');
+    if (plan.options.store === 'etcd') {
+      const etcd = await startLabEtcd(plan);
+      state.storeUrl = etcd.storeUrl;
+      writeLabState(state);
+    }
+    await prepareStore(state.storeUrl, plan.options);
+    const started = await Promise.all(
+      plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
+    );
+    await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
+    state.phase = 'ready';
+    writeLabState(state);
+    return state;
+  } catch (err) {
+    req.log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
+    await labDown({ labsDir: req.labsDir, name: req.name });
+    throw err;
+  }
+}
+
+/**
+ * Makes the lab's directory, atomically: of two `lab up` of one name, exactly one goes on (the
+ * other must not tear down what the first is building).
+ */
+function claimStateDir(plan: LabPlan, name: string): void {
+  mkdirSync(dirname(plan.stateDir), { recursive: true });
+  try {
+    mkdirSync(plan.stateDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const what = readLabState(plan.stateDir)
+      ? 'is already up'
+      : 'is being made, or was left half made';
+    throw new UsageError(
+      `lab ${name} ${what}: take it down first with 'podnet lab down --name ${name}'`,
+    );
+  }
+}
+
+/** Namespaces, sysctls, then links: a handful of processes whatever the number of hosts. */
+async function buildTopology(plan: LabPlan): Promise<void> {
+  await addNetns([plan.underlayNetns, ...plan.hosts.map((h) => h.netns)]);
+  // Sysctls first, so interfaces created next inherit the `default` values.
+  await Promise.all([
+    setSysctls(plan.underlayNetns, UNDERLAY_SYSCTLS),
+    ...plan.hosts.map((h) => setSysctls(h.netns, HOST_SYSCTLS)),
+  ]);
+  await ipBatch(plan.underlayNetns, underlayBatch(plan));
+  await Promise.all(plan.hosts.map((h) => ipBatch(h.netns, hostBatch(h))));
+}
+
+/** Creates the lab's store and writes the `default` ClusterNetwork with the lab's choices. */
+async function prepareStore(storeUrl: string, options: LabOptions): Promise<void> {
+  const store = await openStore(storeUrl);
+  try {
+    await applyObject(store, clusterNetworkFor(options));
+  } finally {
+    await store.close();
+  }
+}
+
+function agentArgv(plan: LabPlan, h: HostPlan): string[] {
+  return [
+    podnetBin(),
+    'agent',
+    '--node',
+    h.name,
+    '--zone',
+    h.zone,
+    '--node-ip',
+    h.ip,
+    '--state-dir',
+    h.stateDir,
+    '--socket',
+    h.agentSocket,
+    '--metrics',
+    h.metricsAddress,
+    '--store',
+    plan.hostStoreUrl,
+  ];
+}
+
+function startAgent(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
+  return startProcess(plan.stateDir, {
+    id: `agent-${h.name}`,
+    argv: agentArgv(plan, h),
+    netns: h.netns,
+  });
+}
+
+/**
+ * The pod runner joins only the host's network namespace: it creates pod namespaces, whose
+ * mounts under /run/netns must be visible machine-wide (`ip netns exec` would hide them).
+ */
+function startKubelet(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
+  return startProcess(plan.stateDir, {
+    id: `kubelet-${h.name}`,
+    argv: [podnetBin(), 'lab', 'kubelet', '--name', plan.name, '--node', h.name],
+    netns: h.netns,
+    enter: 'nsenter',
+  });
+}
+
+/**
+ * The cluster is ready when every Node object says Ready=True (each agent's node controller
+ * sets it once all its controllers are). Any lab process exiting meanwhile is a failure.
+ */
+async function waitReady(
+  plan: LabPlan,
+  storeUrl: string,
+  procs: ProcessRecord[],
+  timeoutMs: number,
+): Promise<void> {
+  const store = await openStore(storeUrl);
+  try {
+    let waiting: string[] = [];
+    const done = await pollUntil(async () => {
+      for (const p of procs) {
+        if (!isRunning(p)) {
+          throw new OperationError(`${p.id} exited: ${lastLine(p.log)} (log: ${p.log})`);
+        }
+      }
+      const { items } = await listObjects(store, 'Node');
+      waiting = nodesNotReady(
+        items,
+        plan.hosts.map((h) => h.name),
+      );
+      return waiting.length === 0 ? true : undefined;
+    }, timeoutMs);
+    if (!done) {
+      throw new OperationError(`not ready after ${timeoutMs / 1000}s: ${waiting.join(', ')}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function lastLine(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines[lines.length - 1] ?? '';
+  } catch {
+    return '';
+  }
+}

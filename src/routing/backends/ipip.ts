@@ -1,0 +1,34 @@
+// IP-in-IP, Calico-style: one tunnel device with any remote, and per peer an onlink route via
+// the peer's node IP (the kernel uses the gateway as the outer destination). Needs the
+// kernel's IPIP module (CONFIG_NET_IPIP); the driver says so and callers check up front.
+import type { IpipLink } from '../../kernel/netobjects.js';
+import { hostSysctls, emptyState, type BackendDriver, type BackendInput } from '../desired.js';
+import { networkAddress } from '../ipv4.js';
+
+export const IPIP_DEVICE = 'pn-ipip';
+/** The outer IPv4 header. */
+export const IPIP_OVERHEAD = 20;
+
+export function ipipDevice({ self, underlay }: BackendInput): IpipLink {
+  return {
+    kind: 'ipip',
+    name: IPIP_DEVICE,
+    local: self.ip,
+    mtu: underlay.mtu - IPIP_OVERHEAD,
+    addresses: [`${networkAddress(self.podCIDR)}/32`],
+  };
+}
+
+export const ipip: BackendDriver = {
+  name: 'ipip',
+  needs: 'ipip',
+  desired(input) {
+    const state = emptyState();
+    state.links.push(ipipDevice(input));
+    for (const peer of input.peers) {
+      state.routes.push({ dst: peer.podCIDR, gateway: peer.ip, dev: IPIP_DEVICE, onlink: true });
+    }
+    state.sysctls = hostSysctls(input.underlay, state.links);
+    return state;
+  },
+};

@@ -1,0 +1,60 @@
+// Hosts as routing sees them: the fields of a Node that decide how to reach its pods.
+import { ANNOTATION_VTEP_MAC, LABEL_ZONE, type Node } from '../api/types.js';
+import { numberToIp, parseCidr } from './ipv4.js';
+import { isMac } from './vtep.js';
+
+export interface Host {
+  name: string;
+  /** The node's pod subnet (spec.podCIDR). */
+  podCIDR: string;
+  /** The node's InternalIP on the underlay. */
+  ip: string;
+  zone?: string;
+  /** The MAC of the node's VXLAN device, as it publishes it. */
+  vtepMac?: string;
+}
+
+/**
+ * The routing view of a Node, or undefined while it has no pod subnet or InternalIP yet.
+ * Values are written the way the kernel prints them, so that comparing needs no parsing.
+ */
+export function hostFromNode(node: Node): Host | undefined {
+  const podCIDR = canonicalCidr(node.spec.podCIDR ?? node.spec.podCIDRs?.[0]);
+  const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  if (!podCIDR || !ip) return undefined;
+  const mac = node.metadata.annotations?.[ANNOTATION_VTEP_MAC]?.toLowerCase();
+  return {
+    name: node.metadata.name,
+    podCIDR,
+    ip,
+    zone: node.metadata.labels?.[LABEL_ZONE],
+    vtepMac: mac && isMac(mac) ? mac : undefined,
+  };
+}
+
+function canonicalCidr(cidr: string | undefined): string | undefined {
+  if (!cidr) return undefined;
+  try {
+    const { base, prefix } = parseCidr(cidr);
+    return `${numberToIp(base)}/${prefix}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This node and its peers (every other node that is ready to be routed to), sorted by name. */
+export function splitHosts(
+  nodes: readonly Node[],
+  selfName: string,
+): { self?: Host; peers: Host[] } {
+  let self: Host | undefined;
+  const peers: Host[] = [];
+  for (const node of nodes) {
+    const host = hostFromNode(node);
+    if (!host) continue;
+    if (host.name === selfName) self = host;
+    else peers.push(host);
+  }
+  peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { self, peers };
+}

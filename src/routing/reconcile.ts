@@ -1,0 +1,109 @@
+// One reconcile of one host: read what the kernel has (or take what the last reconcile left
+// there), build what the cluster wants, diff, and (unless only planning) apply the difference.
+import type { Node } from '../api/types.js';
+import type { ActualState, Change, Underlay } from '../kernel/netobjects.js';
+import { applyChanges } from '../kernel/routing-apply.js';
+import { readHostState, readSysctls } from '../kernel/routing-read.js';
+import { OperationError } from '../util/errors.js';
+import { backendDriver } from './backends/registry.js';
+import { IPIP_DEVICE } from './backends/ipip.js';
+import { VXLAN_DEVICE } from './backends/vxlan.js';
+import type { DesiredState, PeerProblem } from './desired.js';
+import { diffState } from './diff.js';
+import { stateAfter } from './expected.js';
+import { splitHosts } from './peers.js';
+
+/** This node has no Node object with a pod subnet and InternalIP yet (normal at start-up). */
+export class NodeNotReadyError extends OperationError {
+  constructor(node: string) {
+    super(`node ${node} has no pod subnet (spec.podCIDR) or InternalIP yet`);
+    this.name = 'NodeNotReadyError';
+  }
+}
+
+/** Every device podnet may create: the only links it ever changes or removes. */
+export const PODNET_DEVICES = [VXLAN_DEVICE, IPIP_DEVICE];
+
+export interface HostInput {
+  nodes: readonly Node[];
+  selfName: string;
+  backend: string;
+  /** This node's VTEP MAC (used by backends with a VXLAN device). */
+  vtepMac: string;
+  /** The network namespace of the host (absent: the namespace this process runs in). */
+  netns?: string;
+}
+
+/** The kernel as routing last saw or left it. */
+export interface KernelView {
+  actual: ActualState;
+  underlay: Underlay;
+}
+
+export interface HostPlan {
+  changes: Change[];
+  problems: PeerProblem[];
+  desired: DesiredState;
+  /** The kernel before the changes. */
+  view: KernelView;
+  peers: number;
+}
+
+/**
+ * What reconcile would change on this host, without changing it. With `known`, the kernel is
+ * taken to hold exactly that (no listing); without, it is read.
+ */
+export async function planHost(input: HostInput, known?: KernelView): Promise<HostPlan> {
+  const driver = backendDriver(input.backend);
+  const { self, peers } = splitHosts(input.nodes, input.selfName);
+  if (!self) throw new NodeNotReadyError(input.selfName);
+  let view = known;
+  if (!view) {
+    const { actual, underlay } = await readHostState({
+      netns: input.netns,
+      devices: PODNET_DEVICES,
+      nodeIP: self.ip,
+    });
+    if (!underlay) {
+      throw new OperationError(`node ${self.name}: no interface holds its InternalIP ${self.ip}`);
+    }
+    // The sysctl keys name the underlay device, so they are read once it is known.
+    const keys = driver
+      .desired({ self, peers: [], underlay, vtepMac: input.vtepMac })
+      .sysctls.map((s) => s.key);
+    const sysctls = await readSysctls(
+      [...keys, 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'],
+      input.netns,
+    );
+    view = { actual: { ...actual, sysctls }, underlay };
+  }
+  const desired = driver.desired({ self, peers, underlay: view.underlay, vtepMac: input.vtepMac });
+  return {
+    changes: diffState(desired, view.actual),
+    problems: desired.problems,
+    desired,
+    view,
+    peers: peers.length,
+  };
+}
+
+export interface ReconcileResult extends HostPlan {
+  /** Programs started to apply the changes. */
+  batches: number;
+  /** The kernel after the changes. */
+  after: KernelView;
+}
+
+export async function reconcileHost(
+  input: HostInput,
+  known?: KernelView,
+): Promise<ReconcileResult> {
+  const plan = await planHost(input, known);
+  const after: KernelView = {
+    underlay: plan.view.underlay,
+    actual: stateAfter(plan.desired, plan.view.actual, plan.changes),
+  };
+  if (plan.changes.length === 0) return { ...plan, batches: 0, after };
+  const { batches } = await applyChanges(plan.changes, { netns: input.netns });
+  return { ...plan, batches, after };
+}

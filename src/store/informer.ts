@@ -1,0 +1,134 @@
+// A local, always-current copy of one kind of object: list, then watch from the list's
+// revision + 1; when the watch breaks (history compacted, store away) list again and report
+// the difference as changes. Agents, DNS and the lab's pod runner all read the cluster this way.
+import type { Kind } from '../api/types.js';
+import { errorMessage } from '../util/errors.js';
+import { decodeObject, kindPrefix, listObjects, type ObjectOf } from './objects.js';
+import type { Store, Watch, WatchEvent } from './store.js';
+
+export interface Change<T> {
+  type: 'added' | 'modified' | 'deleted';
+  /** `namespace/name` for namespaced kinds, `name` otherwise: the cache key. */
+  name: string;
+  object: T;
+  /** The object before a modification or deletion. */
+  old?: T;
+}
+
+export interface InformerOptions<T> {
+  /** Only this namespace (namespaced kinds). */
+  namespace?: string;
+  /** Called after the cache has taken each change. */
+  onChange?: (change: Change<T>) => void;
+  /** Called when listing or watching failed; the informer retries on its own. */
+  onError?: (message: string) => void;
+  /** Wait before listing again after a failure. */
+  retryMs?: number;
+}
+
+export interface Informer<T> {
+  /** Current objects by `namespace/name` (or `name`). */
+  readonly cache: ReadonlyMap<string, T>;
+  /** Resolves once the first list is in the cache. */
+  readonly synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startInformer<K extends Kind>(
+  store: Store,
+  kind: K,
+  opts: InformerOptions<ObjectOf<K>> = {},
+): Informer<ObjectOf<K>> {
+  type T = ObjectOf<K>;
+  const prefix = kindPrefix(kind, opts.namespace);
+  const strip = kindPrefix(kind).length;
+  const cache = new Map<string, T>();
+  let watch: Watch | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let markSynced!: () => void;
+  const synced = new Promise<void>((resolve) => (markSynced = resolve));
+
+  const emit = (change: Change<T>): void => opts.onChange?.(change);
+
+  const apply = (events: WatchEvent[]): void => {
+    for (const ev of events) {
+      if (stopped) return;
+      if (ev.type === 'put') {
+        const name = ev.kv.key.slice(strip);
+        let object: T;
+        try {
+          object = decodeObject<K>(ev.kv);
+        } catch (err) {
+          // Something that is not an object was written under our prefix: skip it, say so.
+          opts.onError?.(errorMessage(err));
+          continue;
+        }
+        const old = cache.get(name);
+        cache.set(name, object);
+        emit({ type: old ? 'modified' : 'added', name, object, old });
+      } else {
+        const name = ev.key.slice(strip);
+        const old = cache.get(name);
+        if (!old) continue;
+        cache.delete(name);
+        emit({ type: 'deleted', name, object: old, old });
+      }
+    }
+  };
+
+  const later = (err: unknown, delayMs: number): void => {
+    opts.onError?.(errorMessage(err));
+    if (!stopped) retry = setTimeout(() => void relist(), delayMs);
+  };
+
+  const relist = async (): Promise<void> => {
+    retry = undefined;
+    try {
+      const { items, revision } = await listObjects(store, kind, opts.namespace);
+      if (stopped) return;
+      // Whatever happened while we were not watching arrives as the difference to the cache.
+      const fresh = new Map(items.map((o) => [keyName(o), o]));
+      for (const [name, old] of [...cache]) {
+        if (!fresh.has(name)) {
+          cache.delete(name);
+          emit({ type: 'deleted', name, object: old, old });
+        }
+      }
+      for (const [name, object] of fresh) {
+        const old = cache.get(name);
+        if (old?.metadata.resourceVersion === object.metadata.resourceVersion) continue;
+        cache.set(name, object);
+        emit({ type: old ? 'modified' : 'added', name, object, old });
+      }
+      markSynced();
+      watch = store.watch(prefix, revision + 1, {
+        onEvents: apply,
+        onError: (err) => {
+          watch = undefined;
+          later(err, err.reason === 'compacted' ? 0 : (opts.retryMs ?? 1000));
+        },
+      });
+    } catch (err) {
+      later(err, opts.retryMs ?? 1000);
+    }
+  };
+
+  void relist();
+  return {
+    cache,
+    synced,
+    stop: async () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      await watch?.cancel();
+    },
+  };
+}
+
+/** The cache key of an object: `namespace/name` or `name`. */
+export function keyName(obj: { metadata: { name: string; namespace?: string } }): string {
+  return obj.metadata.namespace
+    ? `${obj.metadata.namespace}/${obj.metadata.name}`
+    : obj.metadata.name;
+}

@@ -1,0 +1,482 @@
+// The embedded store: one SQLite file in WAL mode, shared by every podnet process on the
+// machine. A `kv` table holds the current keys; every write transaction takes the next
+// revision and appends its changes to `log`, which watchers poll (any process's writes reach
+// any process's watchers). Lease expiry is done by whichever process notices first, inside a
+// write transaction, so the deletes are logged exactly once.
+import Database from 'better-sqlite3';
+import { OperationError, StoreUnavailableError } from '../util/errors.js';
+import {
+  deliver,
+  StoreWatchError,
+  type KeyValue,
+  type ListResult,
+  type PutOptions,
+  type Store,
+  type SwapResult,
+  type Watch,
+  type WatchEvent,
+  type WatchHandlers,
+} from './store.js';
+
+export interface SqliteOptions {
+  /** How often watchers look for new revisions. */
+  pollMs?: number;
+  /** Revisions of history kept for watchers; older log rows are compacted away. */
+  retainRevisions?: number;
+  /** How long a write waits for another process's write lock before giving up. */
+  busyTimeoutMs?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS kv (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  mod_revision INTEGER NOT NULL,
+  create_revision INTEGER NOT NULL,
+  lease INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_lease ON kv (lease) WHERE lease IS NOT NULL;
+CREATE TABLE IF NOT EXISTS log (
+  revision INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  type TEXT NOT NULL,
+  value TEXT,
+  create_revision INTEGER,
+  lease INTEGER,
+  prev_value TEXT,
+  PRIMARY KEY (revision, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 1), ('compacted', 0);
+CREATE TABLE IF NOT EXISTS leases (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ttl_ms INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS leases_expiry ON leases (expires_at);
+`;
+
+interface KvRow {
+  key: string;
+  value: string;
+  mod_revision: number;
+  create_revision: number;
+  lease: number | null;
+}
+
+interface LogRow {
+  revision: number;
+  key: string;
+  type: 'put' | 'delete';
+  value: string | null;
+  create_revision: number | null;
+  lease: number | null;
+  prev_value: string | null;
+}
+
+interface SqliteWatcher {
+  prefix: string;
+  end: string;
+  next: number;
+  handlers: WatchHandlers;
+}
+
+/** The first key after every key that starts with `prefix` ('' = no upper bound). */
+function prefixEnd(prefix: string): string {
+  if (prefix === '') return '';
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
+
+function toKeyValue(row: KvRow): KeyValue {
+  const kv: KeyValue = {
+    key: row.key,
+    value: row.value,
+    modRevision: row.mod_revision,
+    createRevision: row.create_revision,
+  };
+  if (row.lease !== null) kv.lease = String(row.lease);
+  return kv;
+}
+
+function toEvent(row: LogRow): WatchEvent {
+  const prevValue = row.prev_value ?? undefined;
+  if (row.type === 'delete') {
+    return { type: 'delete', key: row.key, modRevision: row.revision, prevValue };
+  }
+  const kv = toKeyValue({
+    key: row.key,
+    value: row.value!,
+    mod_revision: row.revision,
+    create_revision: row.create_revision!,
+    lease: row.lease,
+  });
+  return { type: 'put', kv, prevValue };
+}
+
+export class SqliteStore implements Store {
+  readonly url: string;
+  private readonly db: Database.Database;
+  private readonly watchers = new Set<SqliteWatcher>();
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly retain: number;
+  private lastLeaseCheck = 0;
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    opts: SqliteOptions = {},
+  ) {
+    this.url = `sqlite:${path}`;
+    this.retain = opts.retainRevisions ?? 10_000;
+    this.db = this.guard('open', () => {
+      const db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+      db.pragma('journal_mode = WAL');
+      // WAL + NORMAL survives a crashed process (not a power cut), which is what a lab needs.
+      db.pragma('synchronous = NORMAL');
+      db.transaction(() => db.exec(SCHEMA)).immediate();
+      return db;
+    });
+    this.timer = setInterval(() => this.tick(), opts.pollMs ?? 20);
+    this.timer.unref();
+  }
+
+  /** Runs a database call, turning a locked or missing database into StoreUnavailableError. */
+  private guard<T>(what: string, fn: () => T): T {
+    if (this.closed) throw new OperationError(`store ${this.url}: already closed`);
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (/^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB)/.test(code)) {
+        throw new StoreUnavailableError(`store ${this.url}: ${what}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Prepared statements, compiled once per connection. */
+  private sql(text: string): Database.Statement {
+    let stmt = this.statements.get(text);
+    if (!stmt) {
+      stmt = this.db.prepare(text);
+      this.statements.set(text, stmt);
+    }
+    return stmt;
+  }
+
+  private revision(): number {
+    return (
+      this.sql(`SELECT value FROM meta WHERE name = 'revision'`).get() as {
+        value: number;
+      }
+    ).value;
+  }
+
+  private row(key: string): KvRow | undefined {
+    return this.sql(`SELECT * FROM kv WHERE key = ?`).get(key) as KvRow | undefined;
+  }
+
+  /**
+   * One write transaction. `fn` gets the revision its changes will carry and returns whether it
+   * changed anything; only then is the revision taken.
+   */
+  private write<T>(what: string, fn: (rev: number) => { changed: boolean; result: T }): T {
+    return this.guard(what, () => {
+      const out = this.db
+        .transaction(() => {
+          const rev = this.revision() + 1;
+          const r = fn(rev);
+          if (r.changed) {
+            this.sql(`UPDATE meta SET value = ? WHERE name = 'revision'`).run(rev);
+            if (rev % 1000 === 0) this.compactLocked(rev - this.retain);
+          }
+          return r;
+        })
+        .immediate();
+      return out.result;
+    });
+  }
+
+  private putLocked(
+    rev: number,
+    key: string,
+    value: string,
+    prev: KvRow | undefined,
+    lease?: string,
+  ) {
+    const leaseId = lease === undefined ? null : Number(lease);
+    if (leaseId !== null) {
+      const alive = this.sql(`SELECT 1 FROM leases WHERE id = ? AND expires_at > ?`).get(
+        leaseId,
+        Date.now(),
+      );
+      if (!alive)
+        throw new OperationError(`store ${this.url}: lease ${lease} not found or expired`);
+    }
+    const createRev = prev ? prev.create_revision : rev;
+    this.sql(
+      `INSERT INTO kv (key, value, mod_revision, create_revision, lease) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision,
+           lease = excluded.lease`,
+    ).run(key, value, rev, createRev, leaseId);
+    this.sql(
+      `INSERT INTO log (revision, key, type, value, create_revision, lease, prev_value)
+         VALUES (?, ?, 'put', ?, ?, ?, ?)`,
+    ).run(rev, key, value, createRev, leaseId, prev?.value ?? null);
+  }
+
+  private deleteLocked(rev: number, row: KvRow): void {
+    this.sql(`DELETE FROM kv WHERE key = ?`).run(row.key);
+    this.sql(`INSERT INTO log (revision, key, type, prev_value) VALUES (?, ?, 'delete', ?)`).run(
+      rev,
+      row.key,
+      row.value,
+    );
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    this.expireLeases();
+    const row = this.guard('get', () => this.row(key));
+    return row && toKeyValue(row);
+  }
+
+  async list(prefix: string): Promise<ListResult> {
+    this.expireLeases();
+    return this.guard('list', () =>
+      this.db
+        .transaction(() => {
+          const end = prefixEnd(prefix);
+          const rows = (
+            end === ''
+              ? this.sql(`SELECT * FROM kv WHERE key >= ? ORDER BY key`).all(prefix)
+              : this.sql(`SELECT * FROM kv WHERE key >= ? AND key < ? ORDER BY key`).all(
+                  prefix,
+                  end,
+                )
+          ) as KvRow[];
+          return { items: rows.map(toKeyValue), revision: this.revision() };
+        })
+        .deferred(),
+    );
+  }
+
+  async create(key: string, value: string, opts?: PutOptions): Promise<number | undefined> {
+    return this.update(key, value, 0, opts);
+  }
+
+  async update(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<number | undefined> {
+    const r = await this.compareAndSwap(key, value, expectedRevision, opts);
+    return r.ok ? r.revision : undefined;
+  }
+
+  async compareAndSwap(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<SwapResult> {
+    return this.write('update', (rev): { changed: boolean; result: SwapResult } => {
+      const prev = this.row(key);
+      const current = prev ? prev.mod_revision : 0;
+      if (current !== expectedRevision) {
+        return { changed: false, result: { ok: false, current: prev && toKeyValue(prev) } };
+      }
+      this.putLocked(rev, key, value, prev, opts?.lease);
+      return { changed: true, result: { ok: true, revision: rev } };
+    });
+  }
+
+  async put(key: string, value: string, opts?: PutOptions): Promise<number> {
+    return this.write('put', (rev) => {
+      this.putLocked(rev, key, value, this.row(key), opts?.lease);
+      return { changed: true, result: rev };
+    });
+  }
+
+  async delete(key: string, expectedRevision?: number): Promise<boolean> {
+    return this.write('delete', (rev) => {
+      const row = this.row(key);
+      if (!row || (expectedRevision !== undefined && row.mod_revision !== expectedRevision)) {
+        return { changed: false, result: false };
+      }
+      this.deleteLocked(rev, row);
+      return { changed: true, result: true };
+    });
+  }
+
+  watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch {
+    const compacted = this.guard('watch', () => this.compactedRevision());
+    const watcher: SqliteWatcher = {
+      prefix,
+      end: prefixEnd(prefix),
+      next: fromRevision > 0 ? fromRevision : this.guard('watch', () => this.revision()) + 1,
+      handlers,
+    };
+    if (fromRevision > 0 && fromRevision <= compacted) {
+      setImmediate(() => handlers.onError(compactedError(fromRevision, compacted)));
+      return { cancel: async () => {} };
+    }
+    this.watchers.add(watcher);
+    this.timer.ref();
+    return {
+      cancel: async () => {
+        this.watchers.delete(watcher);
+        if (this.watchers.size === 0) this.timer.unref();
+      },
+    };
+  }
+
+  private compactedRevision(): number {
+    return (
+      this.sql(`SELECT value FROM meta WHERE name = 'compacted'`).get() as {
+        value: number;
+      }
+    ).value;
+  }
+
+  /** One poll: expire leases now and then, and hand new log rows to the watchers. */
+  private tick(): void {
+    if (this.closed) return;
+    try {
+      if (Date.now() - this.lastLeaseCheck >= 200) this.expireLeases();
+      if (this.watchers.size > 0) this.pollWatchers();
+    } catch (err) {
+      // A locked database is retried on the next tick; anything else ends the watches.
+      if (err instanceof StoreUnavailableError) return;
+      const failure = new StoreWatchError('error', `store ${this.url}: watch: ${String(err)}`);
+      for (const w of [...this.watchers]) {
+        this.watchers.delete(w);
+        w.handlers.onError(failure);
+      }
+    }
+  }
+
+  private pollWatchers(): void {
+    const from = Math.min(...[...this.watchers].map((w) => w.next));
+    // One snapshot: the rows, the revision they lead up to and the compaction point agree.
+    const { rows, revision, compacted } = this.guard('watch', () =>
+      this.db
+        .transaction(() => {
+          const revision = this.revision();
+          if (revision < from) return { rows: [] as LogRow[], revision, compacted: 0 };
+          const rows = this.sql(`SELECT * FROM log WHERE revision >= ? ORDER BY revision, key`).all(
+            from,
+          ) as LogRow[];
+          return { rows, revision, compacted: this.compactedRevision() };
+        })
+        .deferred(),
+    );
+    if (revision < from) return;
+    for (const w of [...this.watchers]) {
+      if (!this.watchers.has(w) || w.next > revision) continue;
+      if (w.next <= compacted) {
+        this.watchers.delete(w);
+        w.handlers.onError(compactedError(w.next, compacted));
+        continue;
+      }
+      const events = rows
+        .filter((r) => r.revision >= w.next && r.key >= w.prefix && (w.end === '' || r.key < w.end))
+        .map(toEvent);
+      w.next = revision + 1;
+      if (events.length > 0) deliver(w.handlers, events);
+    }
+    if (this.watchers.size === 0) this.timer.unref();
+  }
+
+  /** Deletes the keys of expired leases (one revision for all of them) and the leases. */
+  private expireLeases(): void {
+    this.lastLeaseCheck = Date.now();
+    const now = Date.now();
+    const due = this.guard('expire leases', () =>
+      this.sql(`SELECT 1 FROM leases WHERE expires_at <= ? LIMIT 1`).get(now),
+    );
+    if (!due) return;
+    this.write('expire leases', (rev) => {
+      const ids = (
+        this.sql(`SELECT id FROM leases WHERE expires_at <= ?`).all(now) as { id: number }[]
+      ).map((r) => r.id);
+      return { changed: this.dropLeasesLocked(rev, ids), result: undefined };
+    });
+  }
+
+  /** Removes the leases and their keys; true if any key was deleted. */
+  private dropLeasesLocked(rev: number, ids: number[]): boolean {
+    let changed = false;
+    for (const id of ids) {
+      const rows = this.sql(`SELECT * FROM kv WHERE lease = ?`).all(id) as KvRow[];
+      for (const row of rows) this.deleteLocked(rev, row);
+      changed ||= rows.length > 0;
+      this.sql(`DELETE FROM leases WHERE id = ?`).run(id);
+    }
+    return changed;
+  }
+
+  async grantLease(ttlSeconds: number): Promise<string> {
+    const ttlMs = Math.round(ttlSeconds * 1000);
+    const info = this.guard('grant lease', () =>
+      this.sql(`INSERT INTO leases (ttl_ms, expires_at) VALUES (?, ?)`).run(
+        ttlMs,
+        Date.now() + ttlMs,
+      ),
+    );
+    return String(info.lastInsertRowid);
+  }
+
+  async keepAlive(lease: string): Promise<void> {
+    const now = Date.now();
+    const info = this.guard('keep lease alive', () =>
+      this.sql(`UPDATE leases SET expires_at = ? + ttl_ms WHERE id = ? AND expires_at > ?`).run(
+        now,
+        Number(lease),
+        now,
+      ),
+    );
+    if (info.changes === 0) {
+      throw new OperationError(`store ${this.url}: lease ${lease} not found or expired`);
+    }
+  }
+
+  async revokeLease(lease: string): Promise<void> {
+    this.write('revoke lease', (rev) => ({
+      changed: this.dropLeasesLocked(rev, [Number(lease)]),
+      result: undefined,
+    }));
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.guard('compact', () =>
+      this.db.transaction(() => this.compactLocked(revision)).immediate(),
+    );
+  }
+
+  /** Removes history before `revision` (etcd's meaning); meta `compacted` is the last removed. */
+  private compactLocked(revision: number): void {
+    if (revision - 1 <= this.compactedRevision()) return;
+    this.sql(`DELETE FROM log WHERE revision < ?`).run(revision);
+    this.sql(`UPDATE meta SET value = ? WHERE name = 'compacted'`).run(revision - 1);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    this.watchers.clear();
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function compactedError(from: number, compacted: number): StoreWatchError {
+  return new StoreWatchError(
+    'compacted',
+    `revision ${from} is compacted (history starts at ${compacted + 1}): list again and watch from there`,
+  );
+}

@@ -1,0 +1,127 @@
+// Labs for integration tests: unique short names (`pnt-<pid36>-<rand>`, so the namespace sweep
+// of names.ts recognises them too), `podnet lab` run as a user would, and the sweep of labs
+// whose owning test process is gone.
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { uniqueName } from './names.js';
+import type { LabState } from '../../src/lab/state.js';
+
+export const PODNET = new URL('../../../bin/podnet', import.meta.url).pathname;
+export const LABS_DIR = process.env.PODNET_LABS_DIR ?? '/run/podnet/labs';
+
+/** A lab name for a test: unique on this machine, at most 15 characters. */
+export function testLabName(): string {
+  return uniqueName();
+}
+
+/** Runs `bin/podnet ARGS` with this test process as the owner of any lab it makes. */
+export function podnet(
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): SpawnSyncReturns<string> {
+  return spawnSync(PODNET, args, {
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 120_000,
+    env: { ...process.env, PODNET_LAB_OWNER_PID: String(process.pid) },
+  });
+}
+
+/** Runs `bin/podnet ARGS` and fails with its stderr unless it exits 0. */
+export function podnetOk(
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): string {
+  const r = podnet(args, opts);
+  if (r.status !== 0) {
+    throw new Error(`podnet ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr.trim()}`);
+  }
+  return r.stdout;
+}
+
+export function labUp(name: string, flags: string[] = []): LabState {
+  podnetOk(['lab', 'up', '--name', name, ...flags]);
+  return readLab(name)!;
+}
+
+export function labDown(name: string): void {
+  podnetOk(['lab', 'down', '--name', name]);
+}
+
+export function readLab(name: string): LabState | undefined {
+  const file = join(LABS_DIR, name, 'lab.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LabState) : undefined;
+}
+
+/** Brings a lab up for `fn` and always takes it down again. */
+export async function withLab<T>(
+  flags: string[],
+  fn: (lab: LabState) => Promise<T> | T,
+): Promise<T> {
+  const name = testLabName();
+  try {
+    return await fn(labUp(name, flags));
+  } finally {
+    labDown(name);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes down test labs (`pnt-*`) whose owner process is gone: what a killed run left behind.
+ * A live run's labs are never touched.
+ */
+export function sweepStaleLabs(): string[] {
+  const names = safeReaddir(LABS_DIR);
+  const swept: string[] = [];
+  // /etc/netns dirs of pods whose lab is gone (the namespaces go with sweepStaleNamespaces).
+  for (const dir of safeReaddir('/etc/netns')) {
+    const m = /^pnt-([0-9a-z]+)-/.exec(dir);
+    if (m && !alive(parseInt(m[1]!, 36)))
+      rmSync(join('/etc/netns', dir), { recursive: true, force: true });
+  }
+  for (const name of names) {
+    const m = /^pnt-([0-9a-z]+)-/.exec(name);
+    if (!m) continue;
+    const owner = readLab(name)?.ownerPid ?? parseInt(m[1]!, 36);
+    if (alive(owner)) continue;
+    podnet(['lab', 'down', '--name', name]);
+    swept.push(name);
+  }
+  return swept;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The root namespace's interfaces, addresses and routes, to check that the lab changed none
+ * of them (BRIEF: the machine's own network is never touched).
+ */
+export function rootNetwork(): { links: string[]; addresses: string[]; routes: string[] } {
+  const json = <T>(args: string[]): T =>
+    JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8' })) as T;
+  const links = json<{ ifname: string }[]>(['link', 'show']).map((l) => l.ifname);
+  const addresses = json<{ ifname: string; addr_info: { local: string; prefixlen: number }[] }[]>([
+    'addr',
+    'show',
+  ]).flatMap((l) => l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`));
+  const routes = json<{ dst: string; gateway?: string; dev?: string }[]>(['route', 'show']).map(
+    (r) => `${r.dst} ${r.gateway ?? ''} ${r.dev ?? ''}`,
+  );
+  return { links: links.sort(), addresses: addresses.sort(), routes: routes.sort() };
+}

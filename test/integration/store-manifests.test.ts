@@ -1,0 +1,218 @@
+// Manifests through the real CLI (`bin/podnet apply/get/delete --store sqlite:<tmp>`): what
+// kubectl users write applies (unknown fields warned about and kept); bad manifests are
+// rejected with field paths, exit code 2, and nothing of them is written.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
+let dir = '';
+let storeUrl = '';
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'podnet-manifests-'));
+  storeUrl = `sqlite:${join(dir, 'store.db')}`;
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], input?: string) {
+  const r = spawnSync(podnet, ['--store', storeUrl, ...args], {
+    encoding: 'utf8',
+    input,
+    env: { ...process.env, PODNET_STORE: '' },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function manifest(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+// As kubectl users write them: resources, probes, imagePullPolicy, restartPolicy, named ports.
+const REAL = `
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app.kubernetes.io/name: web
+spec:
+  type: NodePort
+  selector:
+    app.kubernetes.io/name: web
+  ports:
+    - name: http
+      protocol: TCP
+      port: 80
+      targetPort: http
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-0
+  namespace: shop
+  labels:
+    app.kubernetes.io/name: web
+spec:
+  restartPolicy: Always
+  containers:
+    - name: nginx
+      image: nginx:1.27
+      imagePullPolicy: IfNotPresent
+      ports:
+        - name: http
+          containerPort: 8080
+      resources:
+        requests:
+          cpu: 100m
+          memory: 64Mi
+        limits:
+          memory: 128Mi
+      readinessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+`;
+
+test('manifests: a real Service and Pod manifest applies, unknown fields warned about and kept', () => {
+  const file = manifest('real.yaml', REAL);
+  const r = cli(['apply', '-f', file]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'service/web created\npod/web-0 created\n');
+  assert.match(
+    r.err,
+    /warning: Pod shop\/web-0: spec\.containers\[0\]\.resources: unknown field, kept as given/,
+  );
+  assert.match(r.err, /warning: Pod shop\/web-0: spec\.restartPolicy: unknown field/);
+
+  const pod = JSON.parse(cli(['get', 'pod', 'web-0', '-n', 'shop', '-o', 'json']).out);
+  assert.equal(pod.kind, 'Pod');
+  assert.deepEqual(pod.spec.containers[0].resources.limits, { memory: '128Mi' });
+  assert.equal(pod.spec.containers[0].ports[0].protocol, 'TCP');
+  assert.ok(pod.metadata.uid && pod.metadata.resourceVersion && pod.metadata.creationTimestamp);
+
+  const list = JSON.parse(cli(['get', 'svc', '-A', '-o', 'json']).out);
+  assert.equal(list.apiVersion, 'v1');
+  assert.equal(list.kind, 'List');
+  assert.deepEqual(
+    list.items.map((s: { metadata: { name: string } }) => s.metadata.name),
+    ['web'],
+  );
+  const table = cli(['get', 'services', '-n', 'shop']);
+  assert.match(
+    table.out,
+    /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE\nweb\s+NodePort\s/,
+  );
+
+  // No pod has an IP yet: the derived endpoints are empty.
+  assert.match(cli(['get', 'ep', '-n', 'shop']).out, /^NAME\s+ENDPOINTS\nweb\s+<none>\n$/);
+
+  // Applying the same manifest again changes nothing.
+  const again = cli(['apply', '-f', file]);
+  assert.equal(again.out, 'service/web unchanged\npod/web-0 unchanged\n');
+});
+
+test('manifests: the same objects as JSON on stdin apply too', () => {
+  const json = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'from-stdin' },
+  });
+  const r = cli(['apply', '-f', '-'], json);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'namespace/from-stdin created\n');
+  assert.match(cli(['get', 'ns']).out, /from-stdin\s+Active/);
+});
+
+const GOOD_POD = `
+apiVersion: v1
+kind: Pod
+metadata: {name: should-not-exist, namespace: bad}
+spec: {containers: [{name: c, image: busybox}]}
+`;
+
+const BAD: [string, string, RegExp][] = [
+  [
+    'bad CIDR',
+    `apiVersion: v1
+kind: Node
+metadata: {name: node-x}
+spec: {podCIDR: 10.244.1.0/33}`,
+    /^error: Node node-x: spec\.podCIDR: must be an IPv4 network .*got "10\.244\.1\.0\/33"$/m,
+  ],
+  [
+    'port 70000',
+    `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: bad}
+spec: {selector: {app: web}, ports: [{name: http, port: 80}, {name: big, port: 70000}]}`,
+    /^error: Service bad\/web: spec\.ports\[1\]\.port: must be 1-65535, got 70000$/m,
+  ],
+  [
+    'selector on ExternalName',
+    `apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: bad}
+spec: {type: ExternalName, externalName: db.example.com, selector: {app: db}}`,
+    /^error: Service bad\/db: spec\.selector: must not be set when spec\.type is ExternalName$/m,
+  ],
+  [
+    'duplicate port names',
+    `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: bad}
+spec: {selector: {app: web}, ports: [{name: http, port: 80}, {name: http, port: 8080}]}`,
+    /^error: Service bad\/web: spec\.ports\[1\]\.name: duplicate port name "http" \(also spec\.ports\[0\]\.name\)$/m,
+  ],
+  [
+    'unknown kind',
+    `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: bad}`,
+    /^error: .*document 2: kind: unknown kind "Deployment" \(podnet knows .*\)$/m,
+  ],
+];
+
+for (const [what, doc, message] of BAD) {
+  test(`manifests: ${what} is rejected with the field path, exit 2, nothing written`, () => {
+    // The good document comes first: all-or-nothing means it must not be written either.
+    const file = manifest(`bad-${what.replace(/\W+/g, '-')}.yaml`, `${GOOD_POD}---\n${doc}\n`);
+    const r = cli(['apply', '-f', file]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, message);
+    assert.match(r.err, /nothing was applied/);
+    assert.doesNotMatch(r.err, /\bat .*\.js:\d+/, 'no stack trace');
+    assert.equal(r.out, '');
+    const pods = JSON.parse(cli(['get', 'pods', '-n', 'bad', '-o', 'json']).out);
+    assert.deepEqual(pods.items, [], 'nothing partial is written');
+    const svcs = JSON.parse(cli(['get', 'svc', '-n', 'bad', '-o', 'json']).out);
+    assert.deepEqual(svcs.items, []);
+    const node = cli(['get', 'node', 'node-x']);
+    assert.equal(node.code, 1);
+  });
+}
+
+test('manifests: delete by name and by file; unknown kinds and names are clear errors', () => {
+  const file = manifest('real.yaml', REAL);
+  assert.equal(cli(['apply', '-f', file]).code, 0);
+  const byName = cli(['delete', 'po', 'web-0', '-n', 'shop']);
+  assert.equal(byName.code, 0, byName.err);
+  assert.equal(byName.out, 'pod "web-0" deleted\n');
+  const missing = cli(['delete', 'pods', 'web-0', '-n', 'shop']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^error: pods "web-0" not found$/m);
+  const byFile = cli(['delete', '-f', file]);
+  assert.match(byFile.out, /service "web" deleted/);
+  const kind = cli(['get', 'deployments']);
+  assert.equal(kind.code, 2);
+  assert.match(kind.err, /deployments: unknown kind/);
+  const output = cli(['get', 'pods', '-o', 'xml']);
+  assert.equal(output.code, 2);
+  assert.match(output.err, /-o xml: must be json, yaml or wide/);
+});

@@ -1,0 +1,243 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateObject } from '../../src/api/validate.js';
+import { parseManifests } from '../../src/api/manifest.js';
+import { kindByAlias } from '../../src/api/kinds.js';
+import { DEFAULT_CLUSTER_NETWORK, type Service } from '../../src/api/types.js';
+
+const svc = (spec: Record<string, unknown>, name = 'web', namespace = 'my-ns') => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace },
+  spec,
+});
+
+test('api: a port out of range names the object, the field path and the value', () => {
+  const r = validateObject(
+    svc({
+      selector: { app: 'web' },
+      ports: [
+        { name: 'a', port: 80 },
+        { name: 'b', port: 70000 },
+      ],
+    }),
+  );
+  assert.deepEqual(r.errors, ['Service my-ns/web: spec.ports[1].port: must be 1-65535, got 70000']);
+  assert.equal(r.object, undefined);
+});
+
+test('api: duplicate service port names are rejected', () => {
+  const r = validateObject(
+    svc({
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'http', port: 81 },
+      ],
+      selector: { a: 'b' },
+    }),
+  );
+  assert.equal(r.errors.length, 1);
+  assert.match(
+    r.errors[0]!,
+    /spec\.ports\[1\]\.name: duplicate port name "http" \(also spec\.ports\[0\]\.name\)/,
+  );
+});
+
+test('api: a selector on an ExternalName service is rejected', () => {
+  const r = validateObject(
+    svc({ type: 'ExternalName', externalName: 'db.example.com', selector: { app: 'db' } }),
+  );
+  assert.deepEqual(r.errors, [
+    'Service my-ns/web: spec.selector: must not be set when spec.type is ExternalName',
+  ]);
+});
+
+test('api: a bad CIDR is rejected with the field path', () => {
+  const r = validateObject({
+    apiVersion: 'podnet.io/v1',
+    kind: 'ClusterNetwork',
+    metadata: { name: 'default' },
+    spec: { clusterCIDR: '10.244.0.0/33' },
+  });
+  assert.equal(r.errors.length, 1);
+  assert.match(
+    r.errors[0]!,
+    /^ClusterNetwork default: spec\.clusterCIDR: must be an IPv4 network.*got "10\.244\.0\.0\/33"$/,
+  );
+  const host = validateObject({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'n1' },
+    spec: { podCIDR: '10.244.1.7/24' },
+  });
+  assert.match(host.errors[0]!, /^Node n1: spec\.podCIDR: must be an IPv4 network/);
+  const address = validateObject({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'n1' },
+    spec: {},
+    status: { addresses: [{ type: 'InternalIP', address: '172.31.1.300' }] },
+  });
+  assert.deepEqual(address.errors, [
+    'Node n1: status.addresses[0].address: must be an IPv4 address for InternalIP and ExternalIP, got "172.31.1.300"',
+  ]);
+});
+
+test('api: an unknown kind is rejected and the known kinds are listed', () => {
+  const r = validateObject(
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' } },
+    { label: 'f.yaml document 2' },
+  );
+  assert.deepEqual(r.errors, [
+    'f.yaml document 2: kind: unknown kind "Deployment" (podnet knows Namespace, Node, Pod, Service, ClusterNetwork)',
+  ]);
+});
+
+test('api: a clusterIP outside the service CIDR is rejected', () => {
+  const r = validateObject(
+    svc({ clusterIP: '10.200.0.1', ports: [{ port: 53 }], selector: { a: 'b' } }),
+    {
+      network: DEFAULT_CLUSTER_NETWORK,
+    },
+  );
+  assert.deepEqual(r.errors, [
+    'Service my-ns/web: spec.clusterIP: must be inside the service CIDR 10.96.0.0/16, got "10.200.0.1"',
+  ]);
+  const inside = validateObject(
+    svc({ clusterIP: '10.96.3.4', ports: [{ port: 53 }], selector: { a: 'b' } }),
+    {
+      network: DEFAULT_CLUSTER_NETWORK,
+    },
+  );
+  assert.deepEqual(inside.errors, []);
+});
+
+test('api: unknown fields are warnings and are kept; defaults are filled in', () => {
+  const r = validateObject({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web-1', labels: { app: 'web' } },
+    spec: {
+      restartPolicy: 'Always',
+      containers: [
+        {
+          name: 'web',
+          image: 'nginx',
+          resources: { limits: { cpu: '100m' } },
+          ports: [{ name: 'http', containerPort: 8080 }],
+        },
+      ],
+    },
+  });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.warnings, [
+    'Pod default/web-1: spec.containers[0].resources: unknown field, kept as given',
+    'Pod default/web-1: spec.restartPolicy: unknown field, kept as given',
+  ]);
+  const pod = r.object as unknown as {
+    metadata: { namespace: string };
+    spec: Record<string, unknown> & {
+      containers: { resources: unknown; ports: { protocol: string }[] }[];
+    };
+  };
+  assert.equal(pod.metadata.namespace, 'default');
+  assert.equal(pod.spec.restartPolicy, 'Always');
+  assert.deepEqual(pod.spec.containers[0]!.resources, { limits: { cpu: '100m' } });
+  assert.equal(pod.spec.containers[0]!.ports[0]!.protocol, 'TCP');
+});
+
+test('api: service defaults follow Kubernetes (ClusterIP, TCP, targetPort = port)', () => {
+  const r = validateObject(svc({ selector: { app: 'web' }, ports: [{ port: 80 }] }));
+  const s = r.object as Service;
+  assert.equal(s.spec.type, 'ClusterIP');
+  assert.equal(s.spec.sessionAffinity, 'None');
+  assert.deepEqual(s.spec.ports, [{ port: 80, protocol: 'TCP', targetPort: 80 }]);
+});
+
+test('api: wrong apiVersion, missing name and non-string label values are errors', () => {
+  const r = validateObject(
+    { apiVersion: 'v2', kind: 'Namespace', metadata: { labels: { a: 1 } } },
+    { label: 'stdin' },
+  );
+  assert.deepEqual(r.errors, [
+    'stdin: apiVersion: must be "v1", got "v2"',
+    'stdin: metadata.name: is required',
+    'stdin: metadata.labels.a: must be a string, got 1',
+  ]);
+});
+
+test('api: multi-document manifests are all checked; one bad document rejects the whole set', () => {
+  const text = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {ports: [{port: 70000}], selector: {app: web}}
+---
+`;
+  assert.throws(() => parseManifests(text, 'm.yaml'), {
+    name: 'UsageError',
+    message: 'Service shop/web: spec.ports[0].port: must be 1-65535, got 70000',
+  });
+  const ok = parseManifests(text.replace('70000', '80'), 'm.yaml', { namespace: 'x' });
+  assert.deepEqual(
+    ok.objects.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`),
+    ['Namespace /shop', 'Service shop/web'],
+  );
+});
+
+test('api: JSON documents and kind List are accepted', () => {
+  const list = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }],
+  });
+  assert.equal(parseManifests(list, 'l.json').objects[0]!.metadata.name, 'a');
+  assert.throws(
+    () => parseManifests('{"kind": ', 'x.json'),
+    /x\.json line \d+: not valid YAML or JSON/,
+  );
+});
+
+test('api: a ClusterNetwork in the same manifest sets the service CIDR for the others', () => {
+  const text = `
+apiVersion: podnet.io/v1
+kind: ClusterNetwork
+metadata: {name: default}
+spec: {serviceCIDR: 10.100.0.0/16, dnsIP: 10.100.0.10}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns}
+spec: {clusterIP: 10.100.0.10, ports: [{port: 53, protocol: UDP}], selector: {k8s-app: dns}}
+`;
+  const r = parseManifests(text, 'c.yaml', { network: DEFAULT_CLUSTER_NETWORK });
+  const cn = r.objects[0]!;
+  assert.equal(cn.kind, 'ClusterNetwork');
+  assert.equal(
+    cn.kind === 'ClusterNetwork' && cn.spec.clusterCIDR,
+    DEFAULT_CLUSTER_NETWORK.clusterCIDR,
+  );
+});
+
+test('api: kubectl kind names and short forms', () => {
+  for (const [word, kind] of [
+    ['po', 'Pod'],
+    ['pods', 'Pod'],
+    ['pod', 'Pod'],
+    ['svc', 'Service'],
+    ['services', 'Service'],
+    ['no', 'Node'],
+    ['nodes', 'Node'],
+    ['ns', 'Namespace'],
+    ['namespaces', 'Namespace'],
+    ['clusternetworks', 'ClusterNetwork'],
+    ['Pod', 'Pod'],
+  ]) {
+    assert.equal(kindByAlias(word!)?.kind, kind, word);
+  }
+  assert.equal(kindByAlias('deploy'), undefined);
+});

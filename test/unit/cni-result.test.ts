@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeRequest, encodeResponse } from '../../src/cni/protocol.js';
+import { buildResult, type PodNetwork } from '../../src/cni/result.js';
+import { wiringProblems } from '../../src/cni/check.js';
+
+const net: PodNetwork = {
+  hostVeth: { name: 'pn0123456789a', mac: '02:aa:bb:cc:dd:ee' },
+  pod: { ifname: 'eth0', mac: '0a:58:0a:f4:01:05', netns: '/run/netns/p' },
+  address: '10.244.1.5/32',
+  gateway: '10.244.1.1',
+  mtu: 1450,
+  dns: { nameserver: '10.96.0.10', domain: 'cluster.local', podNamespace: 'shop' },
+};
+
+test('cni-result: 1.0.0 result carries interfaces with mac and sandbox, ips, routes, dns', () => {
+  const r = buildResult('1.0.0', net);
+  assert.deepEqual(r.interfaces, [
+    { name: 'pn0123456789a', mac: '02:aa:bb:cc:dd:ee' },
+    { name: 'eth0', mac: '0a:58:0a:f4:01:05', sandbox: '/run/netns/p' },
+  ]);
+  assert.deepEqual(r.ips, [{ address: '10.244.1.5/32', gateway: '10.244.1.1', interface: 1 }]);
+  assert.deepEqual(r.routes, [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }]);
+  assert.deepEqual(r.dns, {
+    nameservers: ['10.96.0.10'],
+    domain: 'cluster.local',
+    search: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+    options: ['ndots:5'],
+  });
+});
+
+test('cni-result: 0.4.0 marks IP versions; 1.1.0 adds interface MTUs', () => {
+  assert.equal(buildResult('0.4.0', net).ips[0]!.version, '4');
+  assert.equal(buildResult('0.4.0', net).interfaces[1]!.mtu, undefined);
+  assert.equal(buildResult('1.1.0', net).interfaces[1]!.mtu, 1450);
+  assert.equal(buildResult('1.1.0', net).ips[0]!.version, undefined);
+});
+
+test('cni-protocol: the shim request splits into environment and stdin', () => {
+  const raw = Buffer.from('CNI_COMMAND=ADD\0CNI_ARGS=A=1;B=2\0\0{"cniVersion":"1.0.0"}');
+  assert.deepEqual(decodeRequest(raw), {
+    env: { CNI_COMMAND: 'ADD', CNI_ARGS: 'A=1;B=2' },
+    stdin: '{"cniVersion":"1.0.0"}',
+  });
+  assert.deepEqual(decodeRequest(Buffer.from('\0')), { env: {}, stdin: '' });
+  assert.throws(() => decodeRequest(Buffer.from('CNI_COMMAND=ADD')), /inside the environment/);
+  assert.equal(encodeResponse(7, '{"x":1}\n').toString(), '7\n{"x":1}\n');
+});
+
+test('cni-check: every kind of drift is named; intact wiring has none', () => {
+  const want = { podIP: '10.244.1.5', gateway: '10.244.1.1', ifname: 'eth0', hostVeth: 'pnX' };
+  const intact = {
+    podAddresses: ['10.244.1.5/32'],
+    podRoutes: [
+      { dst: 'default', gateway: '10.244.1.1', dev: 'eth0' },
+      { dst: '10.244.1.1', dev: 'eth0' },
+    ],
+    hostRoutes: [{ dst: '10.244.1.5', dev: 'pnX', protocol: '80' }],
+  };
+  assert.deepEqual(wiringProblems(want, intact), []);
+  assert.match(
+    wiringProblems(want, { ...intact, podAddresses: [] })[0]!,
+    /no longer has 10\.244\.1\.5\/32/,
+  );
+  assert.match(
+    wiringProblems(want, { ...intact, podRoutes: [intact.podRoutes[1]!] })[0]!,
+    /default route/,
+  );
+  assert.match(
+    wiringProblems(want, { ...intact, podRoutes: [intact.podRoutes[0]!] })[0]!,
+    /route to the gateway/,
+  );
+  assert.match(
+    wiringProblems(want, { ...intact, hostRoutes: [] })[0]!,
+    /host route 10\.244\.1\.5\/32 dev pnX proto 80/,
+  );
+});

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  hostMacFor,
+  hostVethName,
+  podMacFor,
+  hostSideCommands,
+  vethAddCommand,
+  renderPodBatch,
+} from '../../src/kernel/pod-veth.js';
+
+const veth = {
+  hostVeth: 'pn0123456789a',
+  hostMac: '02:01:02:03:04:05',
+  netns: '/run/netns/pod',
+  ifname: 'eth0',
+  podMac: '0a:58:0a:f4:01:05',
+  podIP: '10.244.1.5',
+  gateway: '10.244.1.1',
+  mtu: 1450,
+};
+
+test('kernel-pod-veth: host veth names are pn + 11 hex, stable, within 15 characters', () => {
+  const name = hostVethName('shop/web-0/eth0');
+  assert.match(name, /^pn[0-9a-f]{11}$/);
+  assert.equal(name, hostVethName('shop/web-0/eth0'));
+  assert.notEqual(name, hostVethName('shop/web-1/eth0'));
+});
+
+test('kernel-pod-veth: MACs come from the pod IP and the veth name', () => {
+  assert.equal(podMacFor('10.244.1.5'), '0a:58:0a:f4:01:05');
+  assert.match(hostMacFor('pn0123456789a'), /^02(:[0-9a-f]{2}){5}$/);
+});
+
+test('kernel-pod-veth: the pair, the host side marked proto 80, and one pod batch', () => {
+  assert.equal(
+    vethAddCommand(veth),
+    'link add pn0123456789a mtu 1450 address 02:01:02:03:04:05 type veth peer name eth0 mtu 1450 address 0a:58:0a:f4:01:05 netns /run/netns/pod',
+  );
+  assert.deepEqual(hostSideCommands(veth), [
+    'link set pn0123456789a up',
+    'addr add 10.244.1.1/32 dev pn0123456789a',
+    'route add 10.244.1.5/32 dev pn0123456789a proto 80 scope link',
+  ]);
+  assert.equal(
+    renderPodBatch(veth),
+    'link set eth0 up\naddr add 10.244.1.5/32 dev eth0\nroute add 10.244.1.1/32 dev eth0 scope link\nroute add default via 10.244.1.1 dev eth0\n',
+  );
+});

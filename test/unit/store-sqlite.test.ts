@@ -1,0 +1,173 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { StoreWatchError, WatchEvent } from '../../src/store/store.js';
+
+async function withStore(fn: (store: SqliteStore, path: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'podnet-sqlite-'));
+  const store = new SqliteStore(join(dir, 'store.db'), { pollMs: 10 });
+  try {
+    await fn(store, join(dir, 'store.db'));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('sqlite: get, create-if-absent, compare-and-swap, delete, list by prefix', async () => {
+  await withStore(async (store) => {
+    const r1 = await store.create('/a/1', 'one');
+    assert.ok(r1);
+    assert.equal(await store.create('/a/1', 'again'), undefined);
+    const kv = (await store.get('/a/1'))!;
+    assert.deepEqual(kv, { key: '/a/1', value: 'one', modRevision: r1, createRevision: r1 });
+    const r2 = await store.update('/a/1', 'two', r1);
+    assert.ok(r2 && r2 > r1);
+    assert.equal(
+      await store.update('/a/1', 'stale', r1),
+      undefined,
+      'stale revision is a conflict',
+    );
+    assert.equal((await store.get('/a/1'))!.createRevision, r1);
+    await store.put('/a/2', 'x');
+    await store.put('/b/1', 'y');
+    const list = await store.list('/a/');
+    assert.deepEqual(
+      list.items.map((i) => i.key),
+      ['/a/1', '/a/2'],
+    );
+    assert.ok(list.revision >= r2);
+    assert.equal(await store.delete('/a/1', r1), false, 'delete with a stale revision');
+    assert.equal(await store.delete('/a/1', r2), true);
+    assert.equal(await store.delete('/a/1'), false);
+    assert.equal(await store.get('/a/1'), undefined);
+  });
+});
+
+test('sqlite: a watch from a revision sees every later change under its prefix, in order', async () => {
+  await withStore(async (store) => {
+    const start = (await store.list('/w/')).revision;
+    await store.put('/w/a', '1');
+    await store.put('/other', 'x');
+    await store.put('/w/a', '2');
+    const events: WatchEvent[] = [];
+    const w = store.watch('/w/', start + 1, {
+      onEvents: (e) => events.push(...e),
+      onError: assert.fail,
+    });
+    await store.delete('/w/a');
+    await until('3 events', () => (events.length === 3 ? true : undefined));
+    assert.deepEqual(
+      events.map((e) => (e.type === 'put' ? `put ${e.kv.key}=${e.kv.value}` : `delete ${e.key}`)),
+      ['put /w/a=1', 'put /w/a=2', 'delete /w/a'],
+    );
+    assert.equal(events[1]!.prevValue, '1');
+    await w.cancel();
+  });
+});
+
+test('sqlite: a second connection to the file sees writes and watch events of the first', async () => {
+  await withStore(async (store, path) => {
+    const other = new SqliteStore(path, { pollMs: 10 });
+    try {
+      const events: WatchEvent[] = [];
+      const w = other.watch('/x/', 0, { onEvents: (e) => events.push(...e), onError: assert.fail });
+      const t0 = Date.now();
+      await store.put('/x/k', 'v');
+      await until('event', () => events[0]);
+      assert.ok(Date.now() - t0 < 100, 'event within 100 ms');
+      assert.equal((await other.get('/x/k'))!.value, 'v');
+      await w.cancel();
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+test('sqlite: leases expire and their keys are deleted with watch events', async () => {
+  await withStore(async (store) => {
+    const lease = await store.grantLease(0.3);
+    await store.put('/l/a', '1', { lease });
+    const kept = await store.grantLease(0.3);
+    await store.put('/l/b', '2', { lease: kept });
+    assert.equal((await store.get('/l/a'))!.lease, lease);
+    const events: WatchEvent[] = [];
+    store.watch('/l/', 0, { onEvents: (e) => events.push(...e), onError: assert.fail });
+    const deadline = Date.now() + 900;
+    while (Date.now() < deadline) {
+      await store.keepAlive(kept);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await store.get('/l/a'), undefined);
+    assert.ok(await store.get('/l/b'), 'a lease kept alive keeps its key');
+    await until('delete event', () => events.find((e) => e.type === 'delete' && e.key === '/l/a'));
+    await assert.rejects(store.keepAlive(lease), /lease .* not found or expired/);
+    await assert.rejects(store.put('/l/c', '3', { lease }), /not found or expired/);
+    await store.revokeLease(kept);
+    assert.equal(await store.get('/l/b'), undefined);
+  });
+});
+
+test('sqlite: a watch from a compacted revision is told so', async () => {
+  await withStore(async (store) => {
+    const r1 = await store.put('/c/a', '1');
+    const r2 = await store.put('/c/a', '2');
+    await store.compact(r2);
+    const err = await new Promise<StoreWatchError>((resolve) =>
+      store.watch('/c/', r1, {
+        onEvents: () => assert.fail('no events expected'),
+        onError: resolve,
+      }),
+    );
+    assert.equal(err.reason, 'compacted');
+    const events: WatchEvent[] = [];
+    store.watch('/c/', r2 + 1, { onEvents: (e) => events.push(...e), onError: assert.fail });
+    await store.put('/c/a', '3');
+    await until('event after the compaction point', () => events[0]);
+  });
+});
+
+test('sqlite: revisions only go up, also across a reopen', async () => {
+  await withStore(async (store, path) => {
+    let last = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await store.put(`/r/${i % 3}`, String(i));
+      assert.ok(r > last);
+      last = r;
+    }
+    await store.delete('/r/0');
+    const reopened = new SqliteStore(path);
+    try {
+      assert.ok((await reopened.put('/r/x', 'y')) > last + 1);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
+test('sqlite: sqlite::memory: is a private store for unit tests, watches included', async () => {
+  const { openStore } = await import('../../src/store/open.js');
+  const store = await openStore('sqlite::memory:');
+  try {
+    const events: WatchEvent[] = [];
+    store.watch('/m/', 0, { onEvents: (e) => events.push(...e), onError: assert.fail });
+    await store.put('/m/a', '1');
+    await until('event', () => events[0]);
+    assert.equal((await store.get('/m/a'))?.value, '1');
+  } finally {
+    await store.close();
+  }
+});
