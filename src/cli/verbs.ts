@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerBgp } from './bgp.js';
 import { registerCni } from './cni.js';
+import { registerDns } from './dns.js';
 import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
@@ -18,6 +19,7 @@ const verbGroups: Register[] = [
   registerServeEcho,
   registerPlan,
   registerBgp,
+  registerDns,
 ];
 
 export function registerVerbs(program: Command): void {

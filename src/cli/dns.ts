@@ -1,0 +1,71 @@
+// `podnet dns`: the cluster DNS server, reading the cluster from the store.
+import type { Command } from 'commander';
+import { UsageError } from '../util/errors.js';
+import { parseCount, resolveStoreUrl } from './context.js';
+
+export function registerDns(program: Command): void {
+  program
+    .command('dns')
+    .description('run the cluster DNS server (records per the Kubernetes DNS spec, forwarding)')
+    .option('--listen <addr>', 'address to answer on (UDP and TCP)', '0.0.0.0')
+    .option('--port <n>', 'port to answer on', parseCount('--port', 1, 65535), 53)
+    .option('--upstream <list>', 'resolvers for names outside the cluster: IP[:PORT],...', '')
+    .option('--metrics <addr>', 'metrics and health address (empty: none)', '0.0.0.0:9153')
+    .option('--domain <domain>', 'cluster domain', 'cluster.local')
+    .option('--ttl <seconds>', 'TTL of cluster records', parseCount('--ttl', 0, 86400), 5)
+    .option('--workers <n>', 'processes answering queries', parseCount('--workers', 1, 16), 1)
+    .action(async (opts, cmd: Command) => {
+      const upstreams = parseUpstreams(opts.upstream as string);
+      const domain = parseDomain(opts.domain as string);
+      const storeUrl = resolveStoreUrl(cmd);
+      const [{ runDns }, { openStore }, { storeSource }] = await Promise.all([
+        import('../dns/run.js'),
+        import('../store/open.js'),
+        import('../dns/store-source.js'),
+      ]);
+      // A store URL that cannot work is a usage error now, not SERVFAIL forever.
+      await (await openStore(storeUrl)).close();
+      await runDns({
+        listen: opts.listen,
+        port: opts.port,
+        domain,
+        ttl: opts.ttl,
+        upstreams,
+        metrics: opts.metrics,
+        workers: opts.workers,
+        source: async (index, log) => storeSource(await openStore(storeUrl))(index, log),
+      });
+    });
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** `IP[:PORT],...` → upstreams; names what is wrong otherwise. */
+export function parseUpstreams(text: string): { host: string; port: number }[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((item) => {
+    const [host, portText, extra] = item.trim().split(':');
+    const port = portText === undefined ? 53 : Number(portText);
+    if (
+      !host ||
+      !IPV4.test(host) ||
+      extra !== undefined ||
+      !Number.isInteger(port) ||
+      port < 1 ||
+      port > 65535
+    ) {
+      throw new UsageError(
+        `--upstream ${item}: expected an IPv4 address with an optional port, e.g. 172.31.0.53:53`,
+      );
+    }
+    return { host, port };
+  });
+}
+
+function parseDomain(text: string): string {
+  const domain = text.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domain)) {
+    throw new UsageError(`--domain ${text}: expected a DNS name such as cluster.local`);
+  }
+  return domain;
+}

@@ -1,0 +1,217 @@
+// The DNS server's cache of cluster objects, kept up to date one object at a time from the
+// store's list/watch (CoreDNS keeps this apart from answering too). It derives each service's
+// DNS view when the service or one of its pods changes, and keeps the reverse map for PTR.
+import type { ClusterNetwork, KubeObject, Pod, Service } from '../api/types.js';
+
+/** Where objects without a namespace live (as in Kubernetes and the store). */
+const DEFAULT_NAMESPACE = 'default';
+import { selectorMatches } from '../api/endpoints.js';
+import { dnsEndpoints } from './endpoints.js';
+import type { ClusterView, PortRecord, ServiceRecord } from './records.js';
+
+export class ClusterIndex implements ClusterView {
+  /** True once the first full list has been applied. */
+  synced = false;
+  /** Bumped on every change that can alter an answer: caches of answers compare it. */
+  version = 0;
+  /** Set when the current update changed an answer (a pod's status alone often does not). */
+  private changed = false;
+  network: ClusterNetwork['spec'] | undefined;
+
+  private readonly namespaces = new Set<string>();
+  /** namespace → name → Service */
+  private readonly services = new Map<string, Map<string, Service>>();
+  /** namespace → name → Pod */
+  private readonly pods = new Map<string, Map<string, Pod>>();
+  /** `ns/name` → the service's DNS view */
+  private readonly records = new Map<string, ServiceRecord>();
+  /** IP → names pointing at it (for PTR) */
+  private readonly reverse = new Map<string, Set<string>>();
+
+  constructor(private readonly domain: string) {}
+
+  // ---- ClusterView ----
+
+  namespaceExists(namespace: string): boolean {
+    return this.namespaces.has(namespace) || (this.services.get(namespace)?.size ?? 0) > 0;
+  }
+
+  service(namespace: string, name: string): ServiceRecord | undefined {
+    return this.records.get(`${namespace}/${name}`);
+  }
+
+  namesForIP(ip: string): string[] {
+    return [...(this.reverse.get(ip) ?? [])].sort();
+  }
+
+  // ---- updates ----
+
+  /**
+   * The first full list has been applied: build every service and start answering. Until
+   * then changes are only stored, so that a first sync of many pods costs one pass.
+   */
+  markSynced(): void {
+    this.synced = true;
+    for (const byName of this.services.values())
+      for (const svc of byName.values()) this.rebuild(svc);
+    this.changed = true;
+    this.commit();
+  }
+
+  /** Replaces every object with this full list (first sync, or a re-list after compaction). */
+  replaceAll(objects: KubeObject[]): void {
+    this.namespaces.clear();
+    this.services.clear();
+    this.pods.clear();
+    this.records.clear();
+    this.reverse.clear();
+    this.network = undefined;
+    this.synced = false;
+    for (const obj of objects) this.apply(obj);
+    this.markSynced();
+  }
+
+  apply(obj: KubeObject): void {
+    switch (obj.kind) {
+      case 'Namespace':
+        this.changed ||= !this.namespaces.has(obj.metadata.name);
+        this.namespaces.add(obj.metadata.name);
+        break;
+      case 'Service':
+        this.byNamespace(this.services, obj).set(obj.metadata.name, obj);
+        this.changed = true; // a new service makes its namespace exist
+        this.rebuild(obj);
+        break;
+      case 'Pod':
+        this.applyPod(obj);
+        break;
+      case 'ClusterNetwork':
+        this.network = obj.spec;
+        this.changed = true;
+        break;
+      default:
+        return;
+    }
+    this.commit();
+  }
+
+  remove(kind: string, namespace: string | undefined, name: string): void {
+    const ns = namespace ?? DEFAULT_NAMESPACE;
+    switch (kind) {
+      case 'Namespace':
+        this.changed ||= this.namespaces.delete(name);
+        break;
+      case 'Service':
+        this.changed ||= this.services.get(ns)?.delete(name) ?? false;
+        this.setRecord(`${ns}/${name}`, undefined);
+        break;
+      case 'Pod': {
+        const old = this.pods.get(ns)?.get(name);
+        if (!old) return;
+        this.pods.get(ns)!.delete(name);
+        this.rebuildServicesOf(old);
+        break;
+      }
+      case 'ClusterNetwork':
+        this.network = undefined;
+        this.changed = true;
+        break;
+      default:
+        return;
+    }
+    this.commit();
+  }
+
+  private commit(): void {
+    if (this.changed) this.version++;
+    this.changed = false;
+  }
+
+  private applyPod(pod: Pod): void {
+    const ns = pod.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const old = this.pods.get(ns)?.get(pod.metadata.name);
+    this.byNamespace(this.pods, pod).set(pod.metadata.name, pod);
+    if (old) this.rebuildServicesOf(old, pod);
+    else this.rebuildServicesOf(pod);
+  }
+
+  /** Rebuilds the services in the pod's namespace whose selector matches either version of it. */
+  private rebuildServicesOf(...versions: Pod[]): void {
+    const ns = versions[0]!.metadata.namespace ?? DEFAULT_NAMESPACE;
+    for (const svc of this.services.get(ns)?.values() ?? []) {
+      if (versions.some((p) => selects(svc, p))) this.rebuild(svc);
+    }
+  }
+
+  private rebuild(svc: Service): void {
+    if (!this.synced) return; // markSynced() builds every service once
+    const ns = svc.metadata.namespace ?? DEFAULT_NAMESPACE;
+    this.setRecord(`${ns}/${svc.metadata.name}`, this.recordOf(svc, ns));
+  }
+
+  private recordOf(svc: Service, namespace: string): ServiceRecord {
+    const name = svc.metadata.name.toLowerCase();
+    const ns = namespace.toLowerCase();
+    if (svc.spec.type === 'ExternalName') {
+      return {
+        kind: 'ExternalName',
+        name,
+        namespace: ns,
+        externalName: svc.spec.externalName ?? '',
+      };
+    }
+    const ports: PortRecord[] = (svc.spec.ports ?? [])
+      .filter((p) => p.name)
+      .map((p) => ({ name: p.name!.toLowerCase(), protocol: p.protocol ?? 'TCP', port: p.port }));
+    const clusterIPs = svc.spec.clusterIPs ?? (svc.spec.clusterIP ? [svc.spec.clusterIP] : []);
+    if (clusterIPs.length === 0 || clusterIPs[0] === 'None') {
+      const endpoints = dnsEndpoints(svc, this.pods.get(namespace)?.values() ?? []);
+      return { kind: 'Headless', name, namespace: ns, ports, endpoints };
+    }
+    return { kind: 'ClusterIP', name, namespace: ns, clusterIPs, ports };
+  }
+
+  private setRecord(key: string, record: ServiceRecord | undefined): void {
+    const old = this.records.get(key);
+    if (JSON.stringify(old) === JSON.stringify(record)) return;
+    this.changed = true;
+    if (old) for (const [ip, n] of this.reverseNames(old)) this.reverse.get(ip)?.delete(n);
+    if (record) {
+      this.records.set(key, record);
+      for (const [ip, n] of this.reverseNames(record)) {
+        let names = this.reverse.get(ip);
+        if (!names) this.reverse.set(ip, (names = new Set()));
+        names.add(n);
+      }
+    } else {
+      this.records.delete(key);
+    }
+    if (old)
+      for (const [ip] of this.reverseNames(old))
+        if (this.reverse.get(ip)?.size === 0) this.reverse.delete(ip);
+  }
+
+  private reverseNames(r: ServiceRecord): [string, string][] {
+    const fqdn = `${r.name}.${r.namespace}.svc.${this.domain}`;
+    if (r.kind === 'ClusterIP') return r.clusterIPs.map((ip) => [ip, fqdn]);
+    if (r.kind === 'Headless') return r.endpoints.map((e) => [e.ip, `${e.hostname}.${fqdn}`]);
+    return [];
+  }
+
+  private byNamespace<T extends Pod | Service>(
+    map: Map<string, Map<string, T>>,
+    obj: T,
+  ): Map<string, T> {
+    const ns = obj.metadata.namespace ?? DEFAULT_NAMESPACE;
+    let inner = map.get(ns);
+    if (!inner) map.set(ns, (inner = new Map()));
+    return inner;
+  }
+}
+
+function selects(svc: Service, pod: Pod): boolean {
+  const selector = svc.spec.selector;
+  return (
+    !!selector && Object.keys(selector).length > 0 && selectorMatches(selector, pod.metadata.labels)
+  );
+}

@@ -1,0 +1,102 @@
+// The sockets: UDP and TCP on one address and port, each message handed to the query
+// handler. TCP carries several length-prefixed queries per connection (RFC 7766) and closes
+// idle or misbehaving connections; nothing a client sends can end the process.
+import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
+import type { Logger } from '../util/log.js';
+import type { QueryHandler } from './handler.js';
+
+export interface ServerOptions {
+  host: string;
+  /** 0 picks a free port (the same for UDP and TCP). */
+  port: number;
+  handler: QueryHandler;
+  log: Logger;
+  tcpIdleMs?: number;
+}
+
+export interface RunningServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startDnsServer(opts: ServerOptions): Promise<RunningServer> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = await bindUdp(opts);
+    const port = udp.address().port;
+    try {
+      const tcp = await listenTcp(opts, port);
+      return {
+        port,
+        close: async () => {
+          await new Promise<void>((r) => udp.close(() => r()));
+          await new Promise<void>((r) => tcp.close(() => r()));
+        },
+      };
+    } catch (err) {
+      udp.close();
+      // With port 0 the TCP side of a free UDP port may be taken: try another.
+      if (opts.port !== 0 || attempt >= 10) throw err;
+    }
+  }
+}
+
+function bindUdp(opts: ServerOptions): Promise<Socket> {
+  const family = opts.host.includes(':') ? 6 : 4;
+  const socket = createSocket({
+    type: family === 6 ? 'udp6' : 'udp4',
+    // Replies go to the sender's literal address: skip dns.lookup's extra tick per packet.
+    lookup: (address, _opts, callback) => callback(null, address, family),
+  });
+  socket.on('message', (msg, rinfo) => {
+    // No send callback: node then sends synchronously; a lost reply is the client's retry.
+    opts.handler.handle(msg, 'udp', (resp) => {
+      try {
+        socket.send(resp, rinfo.port, rinfo.address);
+      } catch {
+        /* the socket is closing */
+      }
+    });
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(opts.port, opts.host, () => {
+      socket.off('error', reject);
+      socket.on('error', (err) => opts.log.warn({ err: err.message }, 'udp socket error'));
+      resolve(socket);
+    });
+  });
+}
+
+function listenTcp(opts: ServerOptions, port: number): Promise<Server> {
+  const idleMs = opts.tcpIdleMs ?? 10_000;
+  const server = createServer((conn) => {
+    let buffered = Buffer.alloc(0);
+    conn.setTimeout(idleMs, () => conn.destroy());
+    conn.on('error', () => conn.destroy());
+    conn.on('data', (chunk) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2) {
+        const len = buffered.readUInt16BE(0);
+        if (buffered.length < 2 + len) break;
+        const msg = buffered.subarray(2, 2 + len);
+        buffered = buffered.subarray(2 + len);
+        opts.handler.handle(msg, 'tcp', (resp) => {
+          if (conn.destroyed || !conn.writable) return;
+          const frame = Buffer.allocUnsafe(2 + resp.length);
+          frame.writeUInt16BE(resp.length, 0);
+          resp.copy(frame, 2);
+          conn.write(frame);
+        });
+      }
+    });
+  });
+  server.on('error', (err) => opts.log.warn({ err: err.message }, 'tcp server error'));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, opts.host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

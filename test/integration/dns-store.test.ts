@@ -1,0 +1,169 @@
+// `podnet dns` following a real store (a temp SQLite file this test writes): answers appear
+// within a second of an apply and disappear within a second of a delete; metrics are served.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/open.js';
+import { applyObject, deleteObject } from '../../src/store/objects.js';
+import type { Store } from '../../src/store/store.js';
+import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
+import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
+
+const serverNs = uniqueName('dnss');
+const clientNs = uniqueName('dnsc');
+const SERVER_IP = '192.0.2.1';
+const dir = mkdtempSync(join(tmpdir(), 'podnet-dns-store-'));
+const storeUrl = `sqlite:${join(dir, 'store.db')}`;
+const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
+const S = 'my-namespace.svc.cluster.local';
+let server: ChildProcess | undefined;
+let store: Store;
+
+function sh(argv: string[]): string {
+  return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+}
+
+function short(name: string, type = 'A'): string[] {
+  try {
+    const out = sh([
+      'ip',
+      'netns',
+      'exec',
+      clientNs,
+      'dig',
+      `@${SERVER_IP}`,
+      '+time=1',
+      '+tries=1',
+      '+short',
+      name,
+      type,
+    ]);
+    return out.trim().split('\n').filter(Boolean).sort();
+  } catch {
+    return ['(no answer)'];
+  }
+}
+
+function status(name: string): string {
+  const out = sh([
+    'ip',
+    'netns',
+    'exec',
+    clientNs,
+    'dig',
+    `@${SERVER_IP}`,
+    '+time=1',
+    '+tries=1',
+    name,
+  ]);
+  return /status: (\w+)/.exec(out)?.[1] ?? '?';
+}
+
+async function until(check: () => boolean, ms: number): Promise<number> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - started;
+}
+
+before(async () => {
+  sweepStaleNamespaces();
+  for (const ns of [serverNs, clientNs]) {
+    sh(['ip', 'netns', 'add', ns]);
+    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  sh([
+    'ip',
+    '-n',
+    serverNs,
+    'link',
+    'add',
+    'eth0',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    clientNs,
+  ]);
+  sh(['ip', '-n', serverNs, 'addr', 'add', `${SERVER_IP}/24`, 'dev', 'eth0']);
+  sh(['ip', '-n', clientNs, 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
+  sh(['ip', '-n', serverNs, 'link', 'set', 'eth0', 'up']);
+  sh(['ip', '-n', clientNs, 'link', 'set', 'eth0', 'up']);
+  store = await openStore(storeUrl);
+  for (const obj of fixtureObjects()) await applyObject(store, obj);
+  server = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      serverNs,
+      podnet,
+      'dns',
+      '--store',
+      storeUrl,
+      '--listen',
+      SERVER_IP,
+      '--metrics',
+      `${SERVER_IP}:9153`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  await until(() => short(`my-svc.${S}`)[0] === '10.96.0.20', 20_000);
+});
+
+after(async () => {
+  server?.kill('SIGTERM');
+  await store?.close();
+  deleteNamespace(serverNs);
+  deleteNamespace(clientNs);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('dns store: a new service answers within 1 s of apply; a deleted one stops', async (t) => {
+  assert.equal(status(`fresh.${S}`), 'NXDOMAIN');
+  await applyObject(
+    store,
+    service('my-namespace', 'fresh', { clusterIP: '10.96.0.77', ports: [] }),
+  );
+  const appeared = await until(() => short(`fresh.${S}`)[0] === '10.96.0.77', 1000);
+  await deleteObject(store, 'Service', 'my-namespace', 'fresh');
+  const gone = await until(() => status(`fresh.${S}`) === 'NXDOMAIN', 1000);
+  t.diagnostic(`answered ${appeared} ms after apply, NXDOMAIN ${gone} ms after delete`);
+});
+
+test('dns store: a headless service follows its pods', async () => {
+  assert.deepEqual(short(`db.${S}`), ['10.244.1.10', '10.244.2.7']);
+  await applyObject(
+    store,
+    pod('my-namespace', 'db-1', '10.244.3.3', { app: 'db' }, { hostname: 'db-1', subdomain: 'db' }),
+  );
+  await until(() => short(`db-1.db.${S}`)[0] === '10.244.3.3', 1000);
+  assert.deepEqual(short(`db.${S}`), ['10.244.1.10', '10.244.2.7', '10.244.3.3']);
+  await deleteObject(store, 'Pod', 'my-namespace', 'db-1');
+  await until(() => status(`db-1.db.${S}`) === 'NXDOMAIN', 1000);
+});
+
+test('dns store: metrics count queries by type and rcode', () => {
+  assert.equal(status(`nothing.${S}`), 'NXDOMAIN');
+  assert.equal(status(`nothing.${S}`), 'NXDOMAIN'); // from the cache
+  const text = sh([
+    'ip',
+    'netns',
+    'exec',
+    clientNs,
+    process.execPath,
+    '-e',
+    `fetch('http://${SERVER_IP}:9153/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`,
+  ]);
+  assert.match(text, /podnet_dns_requests_total\{type="A",rcode="NOERROR",source="cluster"\} \d+/);
+  assert.match(text, /podnet_dns_requests_total\{type="A",rcode="NXDOMAIN",source="cluster"\} \d+/);
+  assert.match(text, /podnet_dns_cache_hits_total\{cache="cluster"\} \d+/);
+  assert.match(text, /podnet_dns_request_duration_seconds_bucket\{le="0.001"\} \d+/);
+});
