@@ -49,9 +49,9 @@ integration: build
 
 test: lint unit integration
 
-# Interim body until the demo issue: a lab, two pods on two hosts, HTTP between them.
+# The request flow on a fresh 3-host lab; DEMO_FLAGS=--keep leaves the lab up to explore.
 demo: build
-	examples/lab-demo.sh
+	bin/podnet demo $(DEMO_FLAGS)
 
 bench: build
 	@for b in dist/bench/*.js; do echo "== $$b"; node $$b || exit 1; done

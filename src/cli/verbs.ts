@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerBgp } from './bgp.js';
+import { registerDemo } from './demo.js';
 import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
 import { registerLab } from './lab.js';
@@ -20,6 +21,7 @@ const verbGroups: Register[] = [
   registerPlan,
   registerBgp,
   registerDns,
+  registerDemo,
 ];
 
 export function registerVerbs(program: Command): void {

@@ -11,6 +11,8 @@ export interface RunOptions {
   okCodes?: number[];
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Pass the program's output through to our stderr as it comes (progress), not captured. */
+  passThrough?: boolean;
 }
 
 export interface RunResult {
@@ -34,14 +36,18 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = inNetns(opts.netns, argv);
   return new Promise((resolve, reject) => {
     const child = spawn(full[0]!, full.slice(1), {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [
+        'pipe',
+        opts.passThrough ? process.stderr : 'pipe',
+        opts.passThrough ? process.stderr : 'pipe',
+      ],
       env: opts.env ?? process.env,
       timeout: opts.timeoutMs,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) =>
       reject(new OperationError(`could not run ${argv[0]}: ${e.message}`, { cause: e })),
     );
@@ -62,10 +68,10 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
         );
       }
     });
-    child.stdin.on('error', () => {
+    child.stdin!.on('error', () => {
       /* the program may exit before reading all input; its exit code tells */
     });
-    child.stdin.end(opts.input ?? '');
+    child.stdin!.end(opts.input ?? '');
   });
 }
 

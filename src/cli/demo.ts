@@ -1,0 +1,46 @@
+// `podnet demo`: builds a lab and walks the whole request flow (see src/lab/demo.ts).
+import { Command, Option } from 'commander';
+import { parseCount, requireRoot } from './context.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'build a 3-host lab and walk the request flow: DNS, random DNAT, routes and tunnels',
+    )
+    .option('--name <lab>', 'lab name', 'demo')
+    .option('--requests <n>', 'HTTP requests to make', parseCount('--requests', 3, 1000), 30)
+    .option('--keep', 'leave the lab running to explore it')
+    .addOption(
+      new Option('-o, --output <format>', 'summary format')
+        .choices(['text', 'json'])
+        .default('text'),
+    )
+    .action(async (opts: { name: string; requests: number; keep?: boolean; output: string }) => {
+      requireRoot('podnet demo');
+      const { runDemo, formatSummary } = await import('../lab/demo.js');
+      const { run } = await import('../kernel/exec.js');
+      const { podnetBin } = await import('../lab/paths.js');
+      // Ctrl-C at any point: remove the lab, then stop.
+      const interrupted = async (): Promise<void> => {
+        process.stderr.write('\ninterrupted: removing the lab\n');
+        await run([podnetBin(), 'lab', 'down', '--name', opts.name]).catch(() => undefined);
+        process.exit(130);
+      };
+      process.once('SIGINT', () => void interrupted());
+      process.once('SIGTERM', () => void interrupted());
+      const say = (line: string): void => void process.stderr.write(`${line}\n`);
+      try {
+        const summary = await runDemo(
+          { lab: opts.name, requests: opts.requests, keep: opts.keep ?? false },
+          say,
+        );
+        if (opts.output === 'json') process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        else process.stdout.write(`${formatSummary(summary)}\n`);
+      } catch (err) {
+        if (!opts.keep)
+          await run([podnetBin(), 'lab', 'down', '--name', opts.name]).catch(() => undefined);
+        throw err;
+      }
+    });
+}

@@ -1,0 +1,54 @@
+// `podnet demo` end to end, non-interactively, asserting on its machine-readable summary.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { podnet, readLab, sweepStaleLabs, testLabName } from '../helpers/lab.js';
+import { sweepStaleNamespaces } from '../helpers/names.js';
+import type { DemoSummary } from '../../src/lab/demo.js';
+
+before(() => {
+  sweepStaleLabs();
+  sweepStaleNamespaces();
+});
+
+test('demo: requests to my-svc spread over all 3 pods, each path is the one its zone calls for, and the lab is removed', () => {
+  const name = testLabName();
+  try {
+    const r = podnet(['demo', '--name', name, '--requests', '45', '--output', 'json'], {
+      timeoutMs: 240_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as DemoSummary;
+    assert.equal(summary.answered, 45);
+    for (const pod of ['echo-1', 'echo-2', 'echo-3']) {
+      assert.ok(
+        summary.spread[pod]! > 0,
+        `${pod} served no request: ${JSON.stringify(summary.spread)}`,
+      );
+    }
+    // The client host's own conntrack shows the DNAT to each of the three pod IPs.
+    assert.deepEqual(Object.keys(summary.dnat).sort(), summary.paths.map((p) => p.podIP).sort());
+    // client on node-1 (zone 1): echo-1 is local, echo-3 shares zone 1, echo-2 is in zone 2.
+    assert.deepEqual(
+      summary.paths.map((p) => [p.pod, p.kind]),
+      [
+        ['echo-1', 'local'],
+        ['echo-2', 'vxlan'],
+        ['echo-3', 'direct'],
+      ],
+    );
+    assert.equal(summary.labRemoved, true);
+    assert.equal(readLab(name), undefined, 'lab state left behind');
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    assert.doesNotMatch(left, new RegExp(`^${name}-`, 'm'), 'lab namespaces left behind');
+  } finally {
+    podnet(['lab', 'down', '--name', name]);
+  }
+});
+
+test('demo: bad input is one line and exit code 2', () => {
+  const r = podnet(['demo', '--requests', '0']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--requests 0: must be a whole number from 3 to 1000/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
