@@ -85,3 +85,12 @@ export function parseCount(flag: string, min: number, max: number) {
     return n;
   };
 }
+
+/** The lab a host-level verb acts on, if any: --lab, or the one lab up when no store is given. */
+export function labFor(cmd: Command): string | undefined {
+  const { store, lab } = globalOptions(cmd);
+  if (lab) return labInfo(lab) ? lab : undefined;
+  if (store || process.env.PODNET_STORE) return undefined;
+  const up = labsUp();
+  return up.length === 1 ? up[0] : undefined;
+}

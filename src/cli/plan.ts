@@ -11,7 +11,7 @@ import { checkBackendSupport } from '../routing/support.js';
 import { getClusterNetwork, listObjects } from '../store/objects.js';
 import { openStore } from '../store/open.js';
 import { UsageError } from '../util/errors.js';
-import { globalOptions, labInfo, labsUp, requireRoot, resolveStoreUrl } from './context.js';
+import { labFor, requireRoot, resolveStoreUrl } from './context.js';
 
 export function registerPlan(program: Command): void {
   program
@@ -78,13 +78,4 @@ export function registerPlan(program: Command): void {
         await store.close();
       }
     });
-}
-
-/** The lab the command talks to, if any (--lab, or the one lab up when no --store is given). */
-function labFor(cmd: Command): string | undefined {
-  const { store, lab } = globalOptions(cmd);
-  if (lab) return labInfo(lab) ? lab : undefined;
-  if (store || process.env.PODNET_STORE) return undefined;
-  const up = labsUp();
-  return up.length === 1 ? up[0] : undefined;
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerBgp } from './bgp.js';
 import { registerDemo } from './demo.js';
+import { registerDoctor } from './doctor.js';
 import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
 import { registerLab } from './lab.js';
@@ -22,6 +23,7 @@ const verbGroups: Register[] = [
   registerBgp,
   registerDns,
   registerDemo,
+  registerDoctor,
 ];
 
 export function registerVerbs(program: Command): void {

@@ -1,0 +1,122 @@
+// `podnet doctor` in a real lab: silent on a healthy host, and each problem it checks for,
+// made on purpose in a host namespace, is found with its fix. The host's own processes are
+// frozen while a problem is in place, so the agent's periodic repair cannot race the check.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { labDown, labUp, podnet, sweepStaleLabs, testLabName } from '../helpers/lab.js';
+import { sweepStaleNamespaces } from '../helpers/names.js';
+import type { Verdict } from '../../src/diagnose/doctor.js';
+
+const name = testLabName();
+const host = `${name}-node-2`;
+
+before(() => {
+  sweepStaleLabs();
+  sweepStaleNamespaces();
+  labUp(name);
+});
+
+after(() => labDown(name));
+
+function doctor(): { status: number | null; verdicts: Verdict[] } {
+  const r = podnet(['--lab', name, 'doctor', '--node', 'node-2', '-o', 'json']);
+  assert.notEqual(r.stdout, '', r.stderr);
+  return { status: r.status, verdicts: (JSON.parse(r.stdout) as { verdicts: Verdict[] }).verdicts };
+}
+
+function sh(cmd: string): void {
+  execFileSync('ip', ['netns', 'exec', host, 'sh', '-c', cmd], { stdio: 'pipe' });
+}
+
+function freezeHost(signal: 'SIGSTOP' | 'SIGCONT'): void {
+  const pids = execFileSync('ip', ['netns', 'pids', host], { encoding: 'utf8' });
+  for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
+}
+
+test('doctor: a healthy lab host passes every check and exits 0', () => {
+  const { status, verdicts } = doctor();
+  assert.deepEqual(
+    verdicts.filter((v) => !v.ok),
+    [],
+  );
+  assert.equal(status, 0);
+});
+
+const problems: [string, string, string, string, RegExp][] = [
+  [
+    'ip_forward off',
+    'ip_forward',
+    'sysctl -qw net.ipv4.ip_forward=0',
+    'sysctl -qw net.ipv4.ip_forward=1',
+    /ip_forward=1/,
+  ],
+  [
+    'strict rp_filter on the tunnel',
+    'rp_filter',
+    'sysctl -qw net.ipv4.conf.pn-vxlan.rp_filter=1',
+    'sysctl -qw net.ipv4.conf.pn-vxlan.rp_filter=0',
+    /pn-vxlan\.rp_filter=2/,
+  ],
+  [
+    'FORWARD policy DROP',
+    'forward-policy',
+    'iptables -P FORWARD DROP',
+    'iptables -P FORWARD ACCEPT',
+    /iptables -I FORWARD -s 10\.244\.0\.0\/16 -j ACCEPT/,
+  ],
+  [
+    'a bridge that skips iptables',
+    'bridge-nf-call',
+    'ip link add pntbr0 type bridge && sysctl -qw net.bridge.bridge-nf-call-iptables=0',
+    'ip link del pntbr0 && sysctl -qw net.bridge.bridge-nf-call-iptables=1',
+    /bridge-nf-call-iptables=1/,
+  ],
+  [
+    // The kernel refuses a VXLAN MTU above its underlay's, so the underlay shrinks under it.
+    'a tunnel MTU larger than the underlay allows',
+    'mtu-tunnel',
+    'ip link set dev eth0 mtu 1400',
+    'ip link set dev eth0 mtu 1500',
+    /ip link set dev pn-vxlan mtu 1350/,
+  ],
+  [
+    'a changed VTEP MAC',
+    'vtep-mac',
+    'ip link set dev pn-vxlan address 02:00:00:00:be:ef',
+    '',
+    /ip link set dev pn-vxlan address /,
+  ],
+  [
+    'a stale podnet route',
+    'stale-routes',
+    'ip route add 10.244.200.0/24 via 172.31.2.254 proto 80',
+    'ip route del 10.244.200.0/24 proto 80',
+    /ip route del 10\.244\.200\.0\/24 proto 80/,
+  ],
+];
+
+for (const [what, check, breakIt, mendIt, fix] of problems) {
+  test(`doctor: finds ${what}, names the fix, exits 1`, () => {
+    freezeHost('SIGSTOP');
+    const macBefore = execFileSync('ip', ['-n', host, '-j', 'link', 'show', 'pn-vxlan'], {
+      encoding: 'utf8',
+    });
+    const mac = (JSON.parse(macBefore) as { address: string }[])[0]!.address;
+    try {
+      sh(breakIt);
+      const { status, verdicts } = doctor();
+      const failed = verdicts.filter((v) => !v.ok);
+      assert.deepEqual(
+        failed.map((v) => v.check),
+        [check],
+        JSON.stringify(failed),
+      );
+      assert.match(failed[0]!.fix ?? '', fix);
+      assert.equal(status, 1);
+    } finally {
+      sh(mendIt || `ip link set dev pn-vxlan address ${mac}`);
+      freezeHost('SIGCONT');
+    }
+  });
+}
