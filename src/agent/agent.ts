@@ -13,13 +13,14 @@ import {
 import { startHealthServer } from './http.js';
 import { NodeController } from './node-controller.js';
 import { CniServer } from './cni-server.js';
+import { proxyController } from './proxy.js';
 import { routingController } from './routing.js';
 
 /** Controllers in start order. Each issue's room adds its controller here. */
 async function controllers(): Promise<Controller[]> {
   // The node controller leases the pod subnet the CNI server hands addresses from.
   const node = new NodeController(Number(process.env.PODNET_SUBNET_LEASE_TTL) || undefined);
-  return [node, new CniServer(node), routingController()];
+  return [node, new CniServer(node), routingController(), proxyController()];
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {

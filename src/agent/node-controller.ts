@@ -68,12 +68,18 @@ export class NodeController implements Controller, CniServerSource {
       throw new UsageError('--node-ip: this host has no default route to take it from; give it');
     }
     parseIPv4(nodeIP, '--node-ip');
+    // Prefer the subnet this node had last, then one its Node object already records (given
+    // by an operator, or kept from before the state dir was lost).
+    const recorded = (await getObject(store, 'Node', undefined, options.nodeName))?.spec.podCIDR;
     this.lease = await acquireSubnetLease(
       store,
       { node: options.nodeName, publicIP: nodeIP },
       net.clusterCIDR,
       net.nodeSubnetPrefix,
-      { ttlSeconds: this.leaseTTLSeconds, preferred: this.lastSubnet() },
+      {
+        ttlSeconds: this.leaseTTLSeconds,
+        preferred: this.lastSubnet() ?? (recorded ? tryParseCidr(recorded) : undefined),
+      },
     );
     this.rememberSubnet(this.lease.subnet);
     await this.register(nodeIP, this.lease.subnet);

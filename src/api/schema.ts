@@ -197,6 +197,13 @@ export const clusterNetworkSchema = z.strictObject({
       backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto']),
       proxyMode: z.enum(['iptables', 'nftables']),
       routing: z.enum(['store', 'bgp']),
+      bgp: z
+        .strictObject({
+          asNumber: z.number().int().min(1, { error: 'must be 1-4294967295' }).max(4294967295),
+          holdTime: z.number().int().min(0).max(65535),
+          gracefulRestartTime: z.number().int().min(0).max(4095),
+        })
+        .partial(),
       mtu: z
         .number()
         .int()

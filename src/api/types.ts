@@ -128,6 +128,30 @@ export interface ClusterNetwork extends TypeMeta {
     routing: RoutingMode;
     /** Underlay MTU; tunnel MTUs derive from it. */
     mtu: number;
+    /** BGP settings when `routing: bgp` (all optional; defaults in src/bgp/cluster.ts). */
+    bgp?: BGPSettings;
+  };
+}
+
+/** The cluster's BGP speaker settings. */
+export interface BGPSettings {
+  /** The nodes' AS (default 64512, a full iBGP mesh). */
+  asNumber?: number;
+  holdTime?: number;
+  /** Seconds peers keep a restarting node's routes (default 120). */
+  gracefulRestartTime?: number;
+}
+
+/** A BGP router outside the cluster that matching nodes peer with (Calico's BGPPeer idea). */
+export interface BGPPeer extends TypeMeta {
+  apiVersion: 'podnet.io/v1';
+  kind: 'BGPPeer';
+  metadata: ObjectMeta;
+  spec: {
+    peerIP: string;
+    asNumber: number;
+    /** Labels a Node must have to peer with this router; absent or empty: every node. */
+    nodeSelector?: Record<string, string>;
   };
 }
 
@@ -153,3 +177,5 @@ export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';
 
 /** The node port range Kubernetes uses by default (`--service-node-port-range`). */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
+/** Nodes with this label (any value but "false") are BGP route reflectors. */
+export const LABEL_ROUTE_REFLECTOR = 'podnet.io/route-reflector';

@@ -37,11 +37,33 @@ function resourceName(obj: KubeObject): string {
  * the service CIDR); the allocators of src/ipam/ are wired in here.
  */
 export async function admitService(
-  _store: Store,
+  store: Store,
   svc: Service,
-  _network: ClusterNetwork['spec'],
+  network: ClusterNetwork['spec'],
 ): Promise<Service> {
-  return svc;
+  const { assignClusterIP, releaseClusterIP } = await import('../ipam/service-ips.js');
+  const { assignNodePorts } = await import('../ipam/node-ports.js');
+  const withIP = await assignClusterIP(store, svc, network);
+  try {
+    return await assignNodePorts(store, withIP);
+  } catch (err) {
+    // A rejected node port must not leave the cluster IP reserved for a service never written.
+    if (!svc.spec.clusterIP) await releaseClusterIP(store, withIP);
+    throw err;
+  }
+}
+
+/** Frees what a deleted object held: a service's cluster IP and node ports, a node's subnet. */
+async function releaseHeld(store: Store, obj: KubeObject): Promise<void> {
+  if (obj.kind === 'Service') {
+    const { releaseClusterIP } = await import('../ipam/service-ips.js');
+    const { releaseNodePorts } = await import('../ipam/node-ports.js');
+    await releaseClusterIP(store, obj);
+    await releaseNodePorts(store, obj);
+  } else if (obj.kind === 'Node') {
+    const { releaseNodeSubnets } = await import('../ipam/subnet-lease.js');
+    await releaseNodeSubnets(store, obj.metadata.name);
+  }
 }
 
 /**
@@ -269,10 +291,12 @@ async function del(
     targets = names.map((name) => ({ info, name, namespace }));
   }
   await withStore(cmd, async (store) => {
-    const { deleteObject } = await import('../store/objects.js');
+    const { deleteObject, getObject } = await import('../store/objects.js');
     const missing: string[] = [];
     for (const t of targets) {
+      const old = await getObject(store, t.info.kind, t.namespace, t.name);
       if (await deleteObject(store, t.info.kind, t.namespace, t.name)) {
+        if (old) await releaseHeld(store, old);
         process.stdout.write(`${t.info.kind.toLowerCase()} "${t.name}" deleted\n`);
       } else missing.push(`${t.info.plural} "${t.name}" not found`);
     }

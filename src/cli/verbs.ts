@@ -1,6 +1,7 @@
 // The verb groups of `podnet`, one file each. Add a verb group here and nowhere else.
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerBgp } from './bgp.js';
 import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
 import { registerLab } from './lab.js';
@@ -17,6 +18,7 @@ const verbGroups: Register[] = [
   registerLab,
   registerServeEcho,
   registerPlan,
+  registerBgp,
   registerDns,
 ];
 

@@ -93,10 +93,28 @@ export interface AgentNodeOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * The agent's routing controller needs an interface holding the node's InternalIP (its
+ * underlay); a veth pair with both ends in the host namespace stands in for one.
+ */
+export function holdAddress(netns: string, ip: string): void {
+  const held = execFileSync('ip', ['-n', netns, '-o', 'addr', 'show'], { encoding: 'utf8' });
+  if (held.includes(` ${ip}/`)) return;
+  execFileSync('ip', ['-n', netns, '-batch', '-'], {
+    input: [
+      'link add ul0 type veth peer name ul1',
+      `addr add ${ip}/24 dev ul0`,
+      'link set ul0 up',
+      'link set ul1 up',
+    ].join('\n'),
+  });
+}
+
 export async function startAgentNode(opts: AgentNodeOptions): Promise<AgentNode> {
   const stateDir = opts.stateDir;
   const socket = join(stateDir, 'agent.sock');
   execFileSync('ip', ['-n', opts.netns, 'link', 'set', 'lo', 'up']);
+  holdAddress(opts.netns, opts.nodeIP);
   const launch = (): ChildProcess => {
     const argv = ['netns', 'exec', opts.netns, 'node', MAIN, '--store', opts.storeUrl, 'agent'];
     argv.push('--node', opts.name, '--state-dir', stateDir, '--socket', socket);

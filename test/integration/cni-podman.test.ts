@@ -1,8 +1,8 @@
 // A real runtime: Debian's podman 4.3 (CNI backend, runc, cgroupfs) runs a busybox container
 // on a host namespace with podnet's conflist, installed by `podnet cni install`. The container
 // gets a podnet address, its Pod object is created in `default`, and it reaches a pod on a
-// second host of the same zone (two host namespaces on one underlay bridge; the plain route
-// between them is added here, since cross-host routing is another part's job).
+// second host of the same zone (two host namespaces on one underlay bridge, routed by the
+// agents' own routing controllers).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -102,9 +102,9 @@ test('cni-podman: podman runs busybox with a podnet address that reaches a pod o
   agents.push(a2);
   const cidr1 = (await getObject(store, 'Node', undefined, 'node-1'))!.spec.podCIDR!;
   const cidr2 = (await getObject(store, 'Node', undefined, 'node-2'))!.spec.podCIDR!;
-  // The plain same-zone routes between the two hosts (what host-gw routing would install).
-  execFileSync('ip', ['-n', h1, 'route', 'add', cidr2, 'via', '172.31.1.2']);
-  execFileSync('ip', ['-n', h2, 'route', 'add', cidr1, 'via', '172.31.1.1']);
+  // The agents' routing controllers install the direct same-zone routes between the hosts.
+  await waitForRoute(h1, cidr2, '172.31.1.2');
+  await waitForRoute(h2, cidr1, '172.31.1.1');
 
   // A pod on host 2, made through the plugin, serving a page.
   const target = uniqueName('t');
@@ -193,3 +193,13 @@ test('cni-podman: podman runs busybox with a podnet address that reaches a pod o
   assert.deepEqual(a1.podLinks(), []);
   assert.equal(await getObject(store, 'Pod', 'default', 'box'), undefined);
 });
+
+async function waitForRoute(netns: string, dst: string, via: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const routes = execFileSync('ip', ['-n', netns, 'route', 'show', dst], { encoding: 'utf8' });
+    if (routes.includes(`via ${via}`)) return;
+    if (Date.now() > deadline) throw new Error(`${netns}: no route to ${dst} via ${via}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,213 @@
+// The agent's BGP controller (`routing: bgp`): runs this node's speaker, keeps its peers and
+// its own prefix in line with the cluster (full mesh, route reflectors, BGPPeers), hands what
+// it learns to the routing reconciler as the set of Nodes to route to, publishes its sessions
+// for `podnet bgp status` and exports per-peer metrics. On stop it leaves as a graceful
+// restart would: no NOTIFICATION, so peers keep our routes, and nothing leaves the kernel.
+import { Gauge, type Registry } from 'prom-client';
+import type { BGPPeer, BGPSettings, Node } from '../api/types.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
+import { nodeBgpPlan, routedNodes, type NodeBgpPlan } from '../bgp/cluster.js';
+import { Speaker, type PeerStatus } from '../bgp/speaker.js';
+import { publishStatus } from '../bgp/status-store.js';
+import type { AgentContext, Controller } from './controller.js';
+
+/** The cluster as the controller needs it; the agent feeds it from its informers. */
+export interface BgpClusterView {
+  nodes(): readonly Node[];
+  bgpPeers(): readonly BGPPeer[];
+  settings(): BGPSettings | undefined;
+  /** Calls `listener` after any of the above changed. */
+  onChange(listener: () => void): void;
+}
+
+export interface BgpControllerOptions {
+  view: BgpClusterView;
+  /** Told the Nodes to route to (this node first) whenever BGP's best routes change. */
+  routeTo(nodes: Node[]): void;
+  /** TCP port for listening and for peers (179; tests on loopback use another). */
+  port?: number;
+}
+
+/** Longest wait for peers' End-of-RIB before routing is told what BGP has (a dead peer). */
+const MAX_DEFERRAL_SECONDS = 30;
+
+export class BgpController implements Controller {
+  readonly name = 'bgp';
+  private speaker: Speaker | undefined;
+  private running: NodeBgpPlan['speaker'] | undefined;
+  private log!: Logger;
+  private nodeName = '';
+  private store: Store | undefined;
+  private publishTimer: NodeJS.Timeout | undefined;
+  private lastPublished = '';
+  private stopped = false;
+  private deferUntil = 0;
+  private deferTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: BgpControllerOptions) {}
+
+  async start(ctx: AgentContext): Promise<void> {
+    this.log = ctx.log.child({ controller: 'bgp' });
+    this.nodeName = ctx.options.nodeName;
+    this.store = ctx.store;
+    registerMetrics(ctx.metrics, () => this.speaker);
+    this.opts.view.onChange(() => void this.sync(ctx));
+    await this.sync(ctx);
+    this.publishTimer = setInterval(() => void this.publish(), 2000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.publishTimer);
+    clearTimeout(this.deferTimer);
+    await this.speaker?.stop({ restarting: true });
+    this.speaker = undefined;
+  }
+
+  /** The current speaker (for status and tests). */
+  current(): Speaker | undefined {
+    return this.speaker;
+  }
+
+  private self(): Node | undefined {
+    return this.opts.view.nodes().find((n) => n.metadata.name === this.nodeName);
+  }
+
+  private async sync(ctx: AgentContext): Promise<void> {
+    if (this.stopped) return;
+    const self = this.self();
+    const plan = self
+      ? nodeBgpPlan(
+          self,
+          this.opts.view.nodes(),
+          this.opts.view.bgpPeers(),
+          this.opts.view.settings(),
+        )
+      : undefined;
+    if (!plan) {
+      ctx.health.setReady(this.name, false);
+      return;
+    }
+    try {
+      if (!this.speaker || JSON.stringify(plan.speaker) !== JSON.stringify(this.running)) {
+        await this.restartSpeaker(plan);
+      }
+      this.speaker!.setLocalPrefixes(plan.localPrefixes);
+      // Sessions come from the node's own address, the one its peers know it by.
+      this.speaker!.setPeers(
+        plan.peers.map((p) => ({
+          ...p,
+          port: this.opts.port ?? 179,
+          localAddress: plan.speaker.bgpId,
+        })),
+      );
+      this.routeTo();
+      ctx.health.setReady(this.name, true);
+      ctx.health.setError(this.name, undefined);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'BGP speaker could not start');
+      ctx.health.setError(this.name, errorMessage(err));
+    }
+  }
+
+  private async restartSpeaker(plan: NodeBgpPlan): Promise<void> {
+    await this.speaker?.stop();
+    const speaker = new Speaker(
+      {
+        ...plan.speaker,
+        listenAddress: plan.speaker.bgpId,
+        listenPort: this.opts.port ?? 179,
+        // An agent (re)start is a restart for its peers: they keep our routes meanwhile.
+        restarting: true,
+      },
+      this.log,
+    );
+    await speaker.listen();
+    speaker.onRoutesChanged(() => this.routeTo());
+    const deferral = Math.min(plan.speaker.gracefulRestartTime, MAX_DEFERRAL_SECONDS);
+    this.deferUntil = Date.now() + deferral * 1000;
+    clearTimeout(this.deferTimer);
+    this.deferTimer = setTimeout(() => this.routeTo(), deferral * 1000 + 10);
+    this.speaker = speaker;
+    this.running = plan.speaker;
+    this.log.info({ as: plan.speaker.asNumber, id: plan.speaker.bgpId }, 'BGP speaker started');
+  }
+
+  private routeTo(): void {
+    const self = this.self();
+    if (!self || !this.speaker) return;
+    // Selection deferral (RFC 4724 §4.1): after a (re)start, routing is told nothing until
+    // every peer has sent its End-of-RIB or the deferral time is over, so that routes left
+    // in the kernel by the previous run are not removed just before they are learnt again.
+    if (Date.now() < this.deferUntil && !this.speaker.initialTableComplete()) return;
+    this.opts.routeTo(routedNodes(self, this.opts.view.nodes(), this.speaker.learnedRoutes()));
+  }
+
+  private async publish(): Promise<void> {
+    if (!this.speaker || !this.store) return;
+    const peers = this.speaker.status();
+    // Uptime changes every second; publish on anything else changing, or every minute.
+    const digest = JSON.stringify(peers.map((p) => ({ ...p, uptime: undefined })));
+    const minute = Math.floor(Date.now() / 60000);
+    if (digest + minute === this.lastPublished) return;
+    try {
+      await publishStatus(this.store, this.nodeName, peers);
+      this.lastPublished = digest + minute;
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'could not publish BGP status');
+    }
+  }
+}
+
+/** Per-peer gauges, read from the speaker at scrape time. */
+function registerMetrics(registry: Registry, speaker: () => Speaker | undefined): void {
+  const perPeer = (name: string, help: string, value: (p: PeerStatus) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['peer', 'peer_as'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of speaker()?.status() ?? []) {
+          this.set({ peer: p.address, peer_as: String(p.asNumber) }, value(p));
+        }
+      },
+    });
+  };
+  perPeer('podnet_bgp_session_established', '1 when the session is Established', (p) =>
+    p.state === 'Established' ? 1 : 0,
+  );
+  perPeer('podnet_bgp_session_uptime_seconds', 'Seconds since Established', (p) => p.uptime ?? 0);
+  perPeer(
+    'podnet_bgp_prefixes_received',
+    "Prefixes in the peer's Adj-RIB-In",
+    (p) => p.prefixesReceived,
+  );
+  perPeer(
+    'podnet_bgp_prefixes_advertised',
+    "Prefixes in the peer's Adj-RIB-Out",
+    (p) => p.prefixesAdvertised,
+  );
+  perPeer(
+    'podnet_bgp_prefixes_rejected',
+    'Paths from the peer refused by loop checks',
+    (p) => p.prefixesRejected,
+  );
+  perPeer(
+    'podnet_bgp_messages_received',
+    'BGP messages received from the peer',
+    (p) => p.messagesIn,
+  );
+  perPeer('podnet_bgp_messages_sent', 'BGP messages sent to the peer', (p) => p.messagesOut);
+  new Gauge({
+    name: 'podnet_bgp_loc_rib_routes',
+    help: 'Routes in the Loc-RIB (own prefix included)',
+    registers: [registry],
+    collect() {
+      this.set(speaker()?.rib.locRib().size ?? 0);
+    },
+  });
+}

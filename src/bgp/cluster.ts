@@ -1,0 +1,136 @@
+// BGP in a cluster, as pure functions of the cluster's objects: whom a node peers with (full
+// iBGP mesh, or route reflectors chosen by a label, plus BGPPeer routers), and what the
+// routing reconciler should route to once BGP has spoken (Nodes whose pod subnet and address
+// are what BGP learnt).
+import {
+  LABEL_ROUTE_REFLECTOR,
+  LABEL_ZONE,
+  type BGPPeer,
+  type BGPSettings,
+  type Node,
+} from '../api/types.js';
+import type { PeerConfig, SpeakerConfig } from './speaker.js';
+
+export const DEFAULT_BGP: Required<BGPSettings> = {
+  asNumber: 64512,
+  holdTime: 90,
+  gracefulRestartTime: 120,
+};
+
+export function nodeIP(node: Node): string | undefined {
+  return node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+}
+
+export function isRouteReflector(node: Node): boolean {
+  const v = node.metadata.labels?.[LABEL_ROUTE_REFLECTOR];
+  return v !== undefined && v !== 'false';
+}
+
+function selects(selector: Record<string, string> | undefined, node: Node): boolean {
+  return Object.entries(selector ?? {}).every(([k, v]) => node.metadata.labels?.[k] === v);
+}
+
+function ipNumber(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+export interface NodeBgpPlan {
+  speaker: Pick<SpeakerConfig, 'asNumber' | 'bgpId' | 'routeReflector' | 'holdTime'> & {
+    gracefulRestartTime: number;
+  };
+  peers: PeerConfig[];
+  /** What this node originates: its pod subnet, the aggregate (never per-pod routes). */
+  localPrefixes: string[];
+}
+
+/**
+ * This node's speaker settings and peers. Without route reflectors every node peers with every
+ * other (one side of each pair passive, the higher address, as Calico does, so the pair opens
+ * one connection). With reflectors, reflectors peer with every node (the others as clients)
+ * and the other nodes only with the reflectors. BGPPeer routers matching the node come on top.
+ */
+export function nodeBgpPlan(
+  self: Node,
+  nodes: readonly Node[],
+  bgpPeers: readonly BGPPeer[],
+  settings: BGPSettings = {},
+): NodeBgpPlan | undefined {
+  const selfIP = nodeIP(self);
+  if (!selfIP) return undefined;
+  const s = { ...DEFAULT_BGP, ...settings };
+  const reflectors = nodes.filter(isRouteReflector);
+  const selfIsReflector = isRouteReflector(self);
+  const peers = new Map<string, PeerConfig>();
+  for (const node of nodes) {
+    const ip = nodeIP(node);
+    if (!ip || node.metadata.name === self.metadata.name) continue;
+    const reflector = isRouteReflector(node);
+    if (reflectors.length > 0 && !selfIsReflector && !reflector) continue;
+    peers.set(ip, {
+      address: ip,
+      asNumber: s.asNumber,
+      passive: ipNumber(selfIP) > ipNumber(ip),
+      ...(selfIsReflector && !reflector ? { rrClient: true } : {}),
+    });
+  }
+  for (const p of bgpPeers) {
+    if (!selects(p.spec.nodeSelector, self)) continue;
+    peers.set(p.spec.peerIP, { address: p.spec.peerIP, asNumber: p.spec.asNumber });
+  }
+  const podCIDR = self.spec.podCIDR ?? self.spec.podCIDRs?.[0];
+  return {
+    speaker: {
+      asNumber: s.asNumber,
+      bgpId: selfIP,
+      routeReflector: selfIsReflector,
+      holdTime: s.holdTime,
+      gracefulRestartTime: s.gracefulRestartTime,
+    },
+    peers: [...peers.values()].sort((a, b) => ipNumber(a.address) - ipNumber(b.address)),
+    localPrefixes: podCIDR ? [podCIDR] : [],
+  };
+}
+
+/**
+ * The Nodes the routing reconciler should route to, from what BGP learnt: each learnt
+ * prefix becomes a Node with that pod subnet and the next hop as its address. A next hop that
+ * is a cluster node keeps that node's name, labels and annotations (zone, VTEP MAC), so the
+ * backend can still choose direct routes or encapsulation; a next hop outside the cluster (a
+ * router) is taken to be in this node's zone, reached directly.
+ */
+export function routedNodes(
+  self: Node,
+  nodes: readonly Node[],
+  learned: ReadonlyMap<string, { nextHop: string }>,
+): Node[] {
+  const byIP = new Map<string, Node>();
+  for (const n of nodes) {
+    const ip = nodeIP(n);
+    if (ip) byIP.set(ip, n);
+  }
+  const out: Node[] = [self];
+  const used = new Map<string, number>();
+  const sorted = [...learned].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [prefix, { nextHop }] of sorted) {
+    const owner = byIP.get(nextHop);
+    if (owner?.metadata.name === self.metadata.name) continue;
+    const base = owner?.metadata.name ?? `bgp-${nextHop}`;
+    // A node announcing several prefixes becomes several Nodes, one subnet each.
+    const n = used.get(base) ?? 0;
+    used.set(base, n + 1);
+    const zone = self.metadata.labels?.[LABEL_ZONE];
+    out.push({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        ...(owner?.metadata ?? {
+          labels: zone ? { [LABEL_ZONE]: zone } : {},
+        }),
+        name: n === 0 ? base : `${base}-${n}`,
+      },
+      spec: { podCIDR: prefix },
+      status: { addresses: [{ type: 'InternalIP', address: nextHop }] },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,167 @@
+// A speaker as a process: runs it from a config and serves its status (sessions and Loc-RIB)
+// as JSON on a unix socket, for `podnet bgp status` and for tests.
+import { createServer, request, type Server } from 'node:http';
+import { rmSync } from 'node:fs';
+import type { Logger } from '../util/log.js';
+import { OperationError } from '../util/errors.js';
+import { Speaker, type PeerStatus } from './speaker.js';
+import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
+import { routeLines } from './kernel-routes.js';
+import { errorMessage } from '../util/errors.js';
+import type { StandaloneConfig } from './config.js';
+
+export interface RouteStatus {
+  prefix: string;
+  nextHop: string;
+  /** 'local' for our own prefixes, else the peer address it was learnt from. */
+  from: string;
+  asPath: number[];
+  stale: boolean;
+  originatorId?: string;
+  clusterList?: string[];
+}
+
+export interface SpeakerStatus {
+  asNumber: number;
+  bgpId: string;
+  peers: PeerStatus[];
+  routes: RouteStatus[];
+}
+
+export function speakerStatus(
+  speaker: Speaker,
+  withRoutes = true,
+): SpeakerStatus & { routeCount: number } {
+  const routes: RouteStatus[] = [];
+  const locRib = speaker.rib.locRib();
+  for (const [prefix, path] of withRoutes ? locRib : []) {
+    routes.push({
+      prefix,
+      nextHop: path.attrs.nextHop ?? 'self',
+      from: path.source.key,
+      asPath: path.attrs.asPath.flatMap((s) => s.asns),
+      stale: path.stale,
+      ...(path.attrs.originatorId ? { originatorId: path.attrs.originatorId } : {}),
+      ...(path.attrs.clusterList ? { clusterList: path.attrs.clusterList } : {}),
+    });
+  }
+  return {
+    asNumber: speaker.config.asNumber,
+    bgpId: speaker.config.bgpId,
+    peers: speaker.status(),
+    routes,
+    routeCount: locRib.size,
+  };
+}
+
+/** Serves GET /status (add ?routes=0 to leave the Loc-RIB out) on a unix socket. */
+export async function serveStatus(speaker: Speaker, socketPath: string): Promise<Server> {
+  rmSync(socketPath, { force: true });
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://speaker');
+    if (url.pathname !== '/status') {
+      res.writeHead(404).end();
+      return;
+    }
+    const status = speakerStatus(speaker, url.searchParams.get('routes') !== '0');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(status));
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return server;
+}
+
+/** Reads a speaker's status from its socket. */
+export function fetchStatus(
+  socketPath: string,
+  withRoutes = true,
+): Promise<SpeakerStatus & { routeCount: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath, path: withRoutes ? '/status' : '/status?routes=0' },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString()));
+          } catch (err) {
+            reject(new OperationError(`bad status from ${socketPath}: ${String(err)}`));
+          }
+        });
+      },
+    );
+    req.on('error', (err) =>
+      reject(new OperationError(`cannot reach the BGP speaker at ${socketPath}: ${err.message}`)),
+    );
+    req.end();
+  });
+}
+
+/**
+ * Runs a standalone speaker until SIGTERM/SIGINT. SIGTERM leaves as a restart would (no
+ * NOTIFICATION, so graceful-restart peers keep our routes); SIGINT says goodbye with a Cease.
+ */
+export async function runSpeaker(
+  config: StandaloneConfig,
+  statusSocket: string | undefined,
+  log: Logger,
+): Promise<void> {
+  const speaker = new Speaker(config.speaker, log);
+  await speaker.listen();
+  speaker.setLocalPrefixes(config.localPrefixes);
+  speaker.setPeers(config.peers);
+  // Deferral: how long a restarted speaker keeps kernel routes its peers have not re-sent.
+  if (config.installRoutes)
+    syncKernelRoutes(speaker, log, Math.min(config.speaker.gracefulRestartTime ?? 30, 30));
+  const server = statusSocket ? await serveStatus(speaker, statusSocket) : undefined;
+  log.info({ as: config.speaker.asNumber, id: config.speaker.bgpId }, 'BGP speaker started');
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  await speaker.stop({ restarting: signal === 'SIGTERM' });
+  server?.close();
+  if (statusSocket) rmSync(statusSocket, { force: true });
+}
+
+/**
+ * Keeps the kernel's podnet routes equal to the learnt routes: the kernel is read once (and
+ * again after a failure); each batch of changes is applied as one `ip -batch` of differences.
+ */
+function syncKernelRoutes(speaker: Speaker, log: Logger, deferralSeconds: number): void {
+  const deferUntil = Date.now() + deferralSeconds * 1000;
+  setTimeout(() => void sync(), deferralSeconds * 1000 + 10).unref();
+  let installed: Map<string, string> | undefined;
+  let running = false;
+  let again = false;
+  const sync = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    do {
+      again = false;
+      try {
+        installed ??= await readPodnetRoutes();
+        // Until every peer has sent its End-of-RIB (or the deferral time is over), routes
+        // already in the kernel stay: after a restart they are about to be learnt again.
+        const deferring = Date.now() < deferUntil && !speaker.initialTableComplete();
+        const wanted = new Map<string, string>(deferring ? installed : []);
+        for (const [prefix, r] of speaker.learnedRoutes()) wanted.set(prefix, r.nextHop);
+        const lines = routeLines(wanted, installed);
+        await applyRouteLines(lines);
+        installed = wanted;
+        if (lines.length) log.info({ changes: lines.length }, 'kernel routes updated');
+      } catch (err) {
+        installed = undefined;
+        log.error({ err: errorMessage(err) }, 'kernel route sync failed; retrying');
+        setTimeout(() => void sync(), 1000).unref();
+      }
+    } while (again);
+    running = false;
+  };
+  speaker.onRoutesChanged(() => void sync());
+  void sync();
+}

@@ -1,0 +1,110 @@
+// Configuration for a real router that carries pod routes between zones natively (the
+// top-of-rack pattern): BIRD 2, FRR or GoBGP, in its own AS, peering eBGP with every host.
+// All hosts share one AS, so the router overrides it in paths it passes on (FRR and GoBGP
+// call this as-override / replace-peer-as; BIRD deletes the AS in an export filter) — else
+// each host would drop the others' routes as AS_PATH loops.
+
+export interface FabricHost {
+  name: string;
+  /** The host's address on its zone's segment. */
+  address: string;
+  /** The router's own address on that segment. */
+  routerAddress: string;
+}
+
+export interface FabricSpec {
+  routerId: string;
+  routerAs: number;
+  /** The AS every host is in. */
+  clusterAs: number;
+  hosts: FabricHost[];
+  holdTime?: number;
+  connectRetryTime?: number;
+}
+
+function protocolName(host: FabricHost): string {
+  return `host_${host.name.replace(/[^A-Za-z0-9]/g, '_')}`;
+}
+
+/** bird.conf: BGP to each host, learnt routes into the router's kernel for forwarding. */
+export function renderBirdFabric(spec: FabricSpec): string {
+  const hold = spec.holdTime ?? 90;
+  const retry = spec.connectRetryTime ?? 3;
+  const hosts = spec.hosts.map(
+    (h) => `protocol bgp ${protocolName(h)} from podnet_host {
+  local ${h.routerAddress} as ${spec.routerAs};
+  neighbor ${h.address} as ${spec.clusterAs};
+}`,
+  );
+  return `# podnet fabric router (BIRD 2), generated
+router id ${spec.routerId};
+protocol device {}
+protocol kernel {
+  ipv4 { import none; export where source = RTS_BGP; };
+}
+filter podnet_out {
+  bgp_path.delete(${spec.clusterAs});
+  accept;
+}
+template bgp podnet_host {
+  hold time ${hold};
+  connect retry time ${retry};
+  graceful restart on;
+  ipv4 { import all; export filter podnet_out; };
+}
+${hosts.join('\n')}
+`;
+}
+
+/** bgpd.conf for FRR (zebra installs the routes; run zebra beside bgpd for forwarding). */
+export function renderFrrFabric(spec: FabricSpec): string {
+  const hold = spec.holdTime ?? 90;
+  const lines = [
+    '! podnet fabric router (FRR), generated',
+    `router bgp ${spec.routerAs}`,
+    ` bgp router-id ${spec.routerId}`,
+    ' no bgp ebgp-requires-policy',
+    ' bgp graceful-restart',
+  ];
+  for (const h of spec.hosts) {
+    lines.push(
+      ` neighbor ${h.address} remote-as ${spec.clusterAs}`,
+      ` neighbor ${h.address} update-source ${h.routerAddress}`,
+      ` neighbor ${h.address} timers ${Math.max(1, Math.floor(hold / 3))} ${hold}`,
+      ` neighbor ${h.address} timers connect ${spec.connectRetryTime ?? 3}`,
+    );
+  }
+  lines.push(' address-family ipv4 unicast');
+  for (const h of spec.hosts) lines.push(`  neighbor ${h.address} as-override`);
+  lines.push(' exit-address-family', '');
+  return lines.join('\n');
+}
+
+/** gobgpd.toml (GoBGP installs nothing itself; pair it with zebra for forwarding). */
+export function renderGobgpFabric(spec: FabricSpec): string {
+  const hold = spec.holdTime ?? 90;
+  const neighbors = spec.hosts.map(
+    (h) => `[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${h.address}"
+    peer-as = ${spec.clusterAs}
+  [neighbors.transport.config]
+    local-address = "${h.routerAddress}"
+  [neighbors.timers.config]
+    hold-time = ${hold}
+    keepalive-interval = ${Math.max(1, Math.floor(hold / 3))}
+    connect-retry = ${spec.connectRetryTime ?? 3}
+  [neighbors.as-path-options.config]
+    replace-peer-as = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"`,
+  );
+  return `# podnet fabric router (GoBGP), generated
+[global.config]
+  as = ${spec.routerAs}
+  router-id = "${spec.routerId}"
+  port = 179
+${neighbors.join('\n')}
+`;
+}

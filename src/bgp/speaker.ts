@@ -1,0 +1,390 @@
+// A BGP speaker: a listener, one Session per configured peer, and the RIBs between them.
+// Received paths go through the Rib; changed prefixes are collected and, once per turn of the
+// event loop, each established peer is sent the difference of its Adj-RIB-Out and the Loc-RIB
+// is reported to whoever installs routes. Graceful restart (RFC 4724) keeps a restarting peer's
+// paths, marked stale, until its End-of-RIB or the restart time.
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../util/log.js';
+import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals } from './codec.js';
+import type { DownReason, Negotiated, SessionState } from './fsm.js';
+import { CeaseSubcode, type PathAttributes, type UpdateMessage } from './message.js';
+import type { LocalConfig, Path, PeerInfo } from './policy.js';
+import { AdjRibOut, Rib } from './rib.js';
+import { Session, plainIPv4 } from './session.js';
+
+export interface SpeakerConfig {
+  asNumber: number;
+  bgpId: string;
+  /** Reflect routes between iBGP peers (RFC 4456); the cluster id defaults to bgpId. */
+  routeReflector?: boolean;
+  clusterId?: string;
+  /** Where to listen for peers; port 179 unless a test says otherwise. */
+  listenAddress?: string;
+  listenPort?: number;
+  holdTime?: number;
+  connectRetryTime?: number;
+  idleHoldTime?: number;
+  /** Offer graceful restart with this restart time (seconds); absent: not offered. */
+  gracefulRestartTime?: number;
+  /** Set when this speaker itself has just restarted (the R bit). */
+  restarting?: boolean;
+}
+
+export interface PeerConfig {
+  address: string;
+  asNumber: number;
+  port?: number;
+  passive?: boolean;
+  /** A route-reflector client of ours (only meaningful with routeReflector). */
+  rrClient?: boolean;
+  localAddress?: string;
+  holdTime?: number;
+}
+
+export interface PeerStatus {
+  address: string;
+  asNumber: number;
+  kind: 'ibgp' | 'ebgp';
+  rrClient: boolean;
+  state: SessionState;
+  /** Seconds since Established, when it is. */
+  uptime?: number;
+  prefixesReceived: number;
+  prefixesAdvertised: number;
+  /** Paths refused by loop checks. */
+  prefixesRejected: number;
+  /** Paths kept through the peer's graceful restart. */
+  stalePrefixes: number;
+  messagesIn: number;
+  messagesOut: number;
+  lastError?: string;
+}
+
+/** Told after each batch of changes: the prefixes whose best path changed (may repeat). */
+export type RoutesChanged = (prefixes: string[], speaker: Speaker) => void;
+
+interface PeerRuntime {
+  config: PeerConfig;
+  session: Session;
+  info?: PeerInfo;
+  out?: AdjRibOut;
+  /** Restart timer while the peer is away with its paths kept stale. */
+  staleTimer?: NodeJS.Timeout;
+  /** The peer has sent its End-of-RIB since the session came up. */
+  endOfRib?: boolean;
+}
+
+const DEFAULTS = { holdTime: 90, connectRetryTime: 3, idleHoldTime: 5, listenPort: 179 };
+
+export class Speaker {
+  readonly rib: Rib;
+  private readonly local: LocalConfig;
+  private readonly peers = new Map<string, PeerRuntime>();
+  private server: Server | undefined;
+  private readonly localAttrs: PathAttributes = { origin: 0, asPath: [], unknown: [] };
+  private readonly localSource: PeerInfo;
+  private localPrefixes = new Set<string>();
+  /** Prefixes whose best path changed since the last flush (may repeat; plans are idempotent). */
+  private dirty: string[][] = [];
+  private flushScheduled = false;
+  private readonly listeners: RoutesChanged[] = [];
+
+  constructor(
+    readonly config: SpeakerConfig,
+    private readonly log?: Logger,
+  ) {
+    this.local = {
+      asNumber: config.asNumber,
+      bgpId: config.bgpId,
+      ...(config.routeReflector ? { clusterId: config.clusterId ?? config.bgpId } : {}),
+    };
+    this.rib = new Rib(this.local);
+    this.localSource = {
+      key: 'local',
+      kind: 'local',
+      asNumber: config.asNumber,
+      bgpId: config.bgpId,
+      rrClient: false,
+      localAddress: '',
+      address: '0.0.0.0',
+    };
+  }
+
+  onRoutesChanged(listener: RoutesChanged): void {
+    this.listeners.push(listener);
+  }
+
+  /** Starts listening for peers. Port 0 picks a free port (tests); see listenPort(). */
+  async listen(): Promise<void> {
+    const server = createServer((socket) => this.incoming(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(
+        this.config.listenPort ?? DEFAULTS.listenPort,
+        this.config.listenAddress ?? '0.0.0.0',
+        () => resolve(),
+      );
+    });
+    server.on('error', (err) => this.log?.error({ err: err.message }, 'BGP listener failed'));
+    this.server = server;
+  }
+
+  boundPort(): number | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  /**
+   * Stops every session and the listener. `restarting`: close connections without a
+   * NOTIFICATION so that graceful-restart peers keep our routes while we are away.
+   */
+  async stop(options: { restarting?: boolean } = {}): Promise<void> {
+    for (const p of this.peers.values()) {
+      if (options.restarting) {
+        p.session.abandon();
+        clearTimeout(p.staleTimer);
+      } else this.removeRuntime(p, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN);
+    }
+    this.peers.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Makes the configured peers exactly `wanted`: new ones start, gone ones stop. */
+  setPeers(wanted: PeerConfig[]): void {
+    const keep = new Set(wanted.map((p) => p.address));
+    for (const [address, p] of this.peers) {
+      if (!keep.has(address)) {
+        this.removeRuntime(p, CeaseSubcode.PEER_DECONFIGURED);
+        this.peers.delete(address);
+      }
+    }
+    for (const p of wanted) {
+      const existing = this.peers.get(p.address);
+      if (existing && samePeer(existing.config, p)) continue;
+      if (existing) this.removeRuntime(existing, CeaseSubcode.PEER_DECONFIGURED);
+      this.addPeer(p);
+    }
+  }
+
+  /** Makes the locally originated prefixes exactly `prefixes`, advertised with next-hop self. */
+  setLocalPrefixes(prefixes: string[]): void {
+    const wanted = new Set(prefixes);
+    const gone = [...this.localPrefixes].filter((p) => !wanted.has(p));
+    const added = prefixes.filter((p) => !this.localPrefixes.has(p));
+    this.localPrefixes = wanted;
+    this.markDirty(this.rib.withdraw(this.localSource, gone));
+    this.markDirty(this.rib.announce(this.localSource, this.localAttrs, added));
+  }
+
+  /** Loc-RIB paths learnt from peers (what a host installs), prefix → next hop. */
+  learnedRoutes(): Map<string, { nextHop: string; path: Path }> {
+    const out = new Map<string, { nextHop: string; path: Path }>();
+    for (const [prefix, path] of this.rib.locRib()) {
+      if (path.source.kind !== 'local' && path.attrs.nextHop) {
+        out.set(prefix, { nextHop: path.attrs.nextHop, path });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Every configured peer is up and has sent its End-of-RIB: the Loc-RIB is complete. Until
+   * then a restarted speaker should not remove routes it left in the kernel (RFC 4724 §4.1's
+   * selection deferral), or a restart would withdraw what is about to come back.
+   */
+  initialTableComplete(): boolean {
+    return [...this.peers.values()].every((p) => p.endOfRib === true);
+  }
+
+  status(): PeerStatus[] {
+    return [...this.peers.values()].map((p) => {
+      const s = p.session;
+      return {
+        address: p.config.address,
+        asNumber: p.config.asNumber,
+        kind: p.config.asNumber === this.config.asNumber ? 'ibgp' : 'ebgp',
+        rrClient: Boolean(p.config.rrClient && this.config.routeReflector),
+        state: s.state,
+        ...(s.establishedAt ? { uptime: Math.floor((Date.now() - s.establishedAt) / 1000) } : {}),
+        prefixesReceived: this.rib.count(p.config.address),
+        prefixesAdvertised: p.out?.size ?? 0,
+        prefixesRejected: this.rib.rejected.get(p.config.address) ?? 0,
+        stalePrefixes: this.rib.staleCount(p.config.address),
+        messagesIn: s.stats.messagesIn,
+        messagesOut: s.stats.messagesOut,
+        ...(s.lastError ? { lastError: s.lastError } : {}),
+      };
+    });
+  }
+
+  private addPeer(config: PeerConfig): void {
+    const runtime: PeerRuntime = {
+      config,
+      session: undefined as unknown as Session,
+    };
+    const ibgp = config.asNumber === this.config.asNumber;
+    runtime.session = new Session(
+      {
+        localAs: this.config.asNumber,
+        peerAs: config.asNumber,
+        bgpId: this.config.bgpId,
+        holdTime: config.holdTime ?? this.config.holdTime ?? DEFAULTS.holdTime,
+        connectRetryTime: this.config.connectRetryTime ?? DEFAULTS.connectRetryTime,
+        idleHoldTime: this.config.idleHoldTime ?? DEFAULTS.idleHoldTime,
+        passive: config.passive ?? false,
+        peerAddress: config.address,
+        peerPort: config.port ?? DEFAULTS.listenPort,
+        ...(config.localAddress ? { localAddress: config.localAddress } : {}),
+        ...(this.config.gracefulRestartTime !== undefined
+          ? {
+              gracefulRestart: {
+                restartTime: this.config.gracefulRestartTime,
+                restarting: this.config.restarting ?? false,
+              },
+            }
+          : {}),
+      },
+      {
+        established: (n, localAddress) => this.established(runtime, n, localAddress, ibgp),
+        down: (reason, detail) => this.down(runtime, reason, detail),
+        update: (u) => this.received(runtime, u),
+        routeRefresh: () => this.refresh(runtime),
+        state: (state) => this.log?.debug({ peer: config.address, state }, 'BGP session state'),
+      },
+    );
+    this.peers.set(config.address, runtime);
+    runtime.session.start();
+  }
+
+  private removeRuntime(p: PeerRuntime, subcode: number): void {
+    p.session.stop(subcode);
+    clearTimeout(p.staleTimer);
+    this.markDirty(this.rib.dropSource(p.config.address));
+  }
+
+  private incoming(socket: Socket): void {
+    const peer = this.peers.get(plainIPv4(socket.remoteAddress ?? ''));
+    if (!peer) {
+      socket.destroy();
+      return;
+    }
+    peer.session.acceptIncoming(socket);
+  }
+
+  private established(p: PeerRuntime, n: Negotiated, localAddress: string, ibgp: boolean): void {
+    this.log?.info({ peer: p.config.address, as: n.peerAs, hold: n.holdTime }, 'BGP established');
+    p.info = {
+      key: p.config.address,
+      kind: ibgp ? 'ibgp' : 'ebgp',
+      asNumber: n.peerAs,
+      bgpId: n.peerBgpId,
+      rrClient: Boolean(p.config.rrClient && this.config.routeReflector),
+      localAddress,
+      address: p.config.address,
+    };
+    p.out = new AdjRibOut(this.local, p.info);
+    p.endOfRib = false;
+    const changes = p.out.plan(this.rib, this.rib.locRib().keys());
+    this.sendChanges(p, changes.announce, changes.withdraw);
+    // End-of-RIB tells a restarting peer that our initial table is complete (RFC 4724 §4.1).
+    p.session.send([encodeEndOfRib()]);
+  }
+
+  private down(p: PeerRuntime, reason: DownReason, detail: string): void {
+    p.out = undefined;
+    const grTime = p.session.negotiated?.peerGracefulRestart?.restartTime;
+    // RFC 4724 §4.2: the TCP connection went away without a NOTIFICATION: keep the paths.
+    if (reason === 'tcp-failed' && grTime !== undefined && grTime > 0) {
+      this.log?.info(
+        { peer: p.config.address, detail, restartTime: grTime },
+        'BGP peer away, keeping its routes',
+      );
+      this.rib.markStale(p.config.address);
+      clearTimeout(p.staleTimer);
+      p.staleTimer = setTimeout(() => {
+        p.staleTimer = undefined;
+        this.markDirty(this.rib.sweepStale(p.config.address));
+      }, grTime * 1000);
+      return;
+    }
+    this.log?.info({ peer: p.config.address, reason, detail }, 'BGP session down');
+    clearTimeout(p.staleTimer);
+    this.markDirty(this.rib.dropSource(p.config.address));
+  }
+
+  private received(p: PeerRuntime, u: UpdateMessage): void {
+    const info = p.info;
+    if (!info) return;
+    for (const e of u.errors) {
+      this.log?.warn({ peer: info.address, action: e.action, subcode: e.subcode }, e.reason);
+    }
+    if (u.withdrawn.length) this.markDirty(this.rib.withdraw(info, u.withdrawn));
+    if (u.nlri.length && u.attributes) {
+      const attrs =
+        u.mpNextHop !== undefined ? { ...u.attributes, nextHop: u.mpNextHop } : u.attributes;
+      this.markDirty(this.rib.announce(info, attrs, u.nlri));
+    }
+    if (u.endOfRib) {
+      p.endOfRib = true;
+      clearTimeout(p.staleTimer);
+      p.staleTimer = undefined;
+      this.markDirty(this.rib.sweepStale(info.key));
+    }
+  }
+
+  private refresh(p: PeerRuntime): void {
+    if (!p.out) return;
+    p.out.clear();
+    const changes = p.out.plan(this.rib, this.rib.locRib().keys());
+    this.sendChanges(p, changes.announce, changes.withdraw);
+  }
+
+  private markDirty(prefixes: string[]): void {
+    if (prefixes.length === 0) return;
+    this.dirty.push(prefixes);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Sends each established peer what changed, then tells listeners. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const changed = this.dirty.length === 1 ? this.dirty[0]! : this.dirty.flat();
+    this.dirty = [];
+    for (const p of this.peers.values()) {
+      if (!p.out) continue;
+      const changes = p.out.plan(this.rib, changed);
+      this.sendChanges(p, changes.announce, changes.withdraw);
+    }
+    for (const listener of this.listeners) listener(changed, this);
+  }
+
+  private sendChanges(
+    p: PeerRuntime,
+    announce: Map<PathAttributes, string[]>,
+    withdraw: string[],
+  ): void {
+    const ctx = { fourOctetAs: p.session.negotiated?.fourOctetAs ?? false };
+    const messages: Buffer[] = [];
+    if (withdraw.length) messages.push(...encodeWithdrawals(withdraw));
+    for (const [attrs, prefixes] of announce) {
+      messages.push(...encodeAnnouncements(attrs, prefixes, ctx));
+    }
+    if (messages.length) p.session.send(messages);
+  }
+}
+
+function samePeer(a: PeerConfig, b: PeerConfig): boolean {
+  return (
+    a.asNumber === b.asNumber &&
+    (a.port ?? 179) === (b.port ?? 179) &&
+    Boolean(a.passive) === Boolean(b.passive) &&
+    Boolean(a.rrClient) === Boolean(b.rrClient) &&
+    a.localAddress === b.localAddress &&
+    a.holdTime === b.holdTime
+  );
+}

@@ -1,0 +1,285 @@
+// `podnet doctor`: the checks that catch what breaks pod networks in practice (flannel's and
+// Calico's recurring user problems). Pure: facts in, one verdict per check out, each failing
+// verdict with the command that fixes it.
+import type { ClusterNetwork, Node } from '../api/types.js';
+import { ANNOTATION_VTEP_MAC } from '../api/types.js';
+import type { HostFacts } from '../kernel/host-facts.js';
+import { encapsulationOverhead } from '../routing/mtu.js';
+
+export const VXLAN_DEVICE = 'pn-vxlan';
+export const IPIP_DEVICE = 'pn-ipip';
+/** Host-side pod veths: `pn` + 11 hex characters (CONVENTIONS.md). */
+const POD_VETH = /^pn[0-9a-f]{11}$/;
+
+export interface DoctorInput {
+  host: HostFacts;
+  nodeName: string;
+  nodes: Node[];
+  network: ClusterNetwork['spec'];
+  /** `CONFIG_*` options of the running kernel, when it exposes them. */
+  kernelConfig?: Map<string, string>;
+}
+
+export interface Verdict {
+  check: string;
+  ok: boolean;
+  detail: string;
+  /** The command that fixes it, for failing checks. */
+  fix?: string;
+}
+
+type Check = (input: DoctorInput) => Verdict[];
+
+const pass = (check: string, detail: string): Verdict => ({ check, ok: true, detail });
+const fail = (check: string, detail: string, fix: string): Verdict => ({
+  check,
+  ok: false,
+  detail,
+  fix,
+});
+
+const ipForward: Check = ({ host }) => {
+  const v = host.sysctls['net.ipv4.ip_forward'];
+  return [
+    v === '1'
+      ? pass('ip_forward', 'net.ipv4.ip_forward = 1')
+      : fail(
+          'ip_forward',
+          `net.ipv4.ip_forward = ${v ?? 'unknown'}: this host drops every packet it should forward to or from its pods`,
+          'sysctl -w net.ipv4.ip_forward=1',
+        ),
+  ];
+};
+
+/**
+ * Strict reverse-path filtering drops packets that arrive on a device other than the one the
+ * reply would leave by; tunnels make that asymmetry normal. The kernel applies the larger of
+ * `all` and the device's own value.
+ */
+const rpFilter: Check = ({ host }) => {
+  const all = Number(host.sysctls['net.ipv4.conf.all.rp_filter'] ?? 0);
+  const devices = host.links.filter(
+    (l) => l.ifname === VXLAN_DEVICE || l.ifname === IPIP_DEVICE || POD_VETH.test(l.ifname),
+  );
+  const strict = devices.filter((l) => {
+    const own = Number(host.sysctls[`net.ipv4.conf.${l.ifname}.rp_filter`] ?? 0);
+    return Math.max(all, own) === 1;
+  });
+  if (strict.length === 0) {
+    return [pass('rp_filter', `no podnet device filters strictly (all = ${all})`)];
+  }
+  const names = strict.map((l) => l.ifname);
+  const fixes = names.map((n) => `sysctl -w net.ipv4.conf.${n}.rp_filter=2`);
+  if (all === 1) fixes.unshift('sysctl -w net.ipv4.conf.all.rp_filter=2');
+  return [
+    fail(
+      'rp_filter',
+      `strict rp_filter (1) on ${names.join(', ')}: asymmetric pod traffic is dropped`,
+      fixes.join(' && '),
+    ),
+  ];
+};
+
+/** Docker and some distributions set FORWARD to DROP; pod traffic then needs explicit accepts. */
+const forwardPolicy: Check = ({ host, network }) => {
+  if (host.forwardPolicy !== 'DROP') {
+    return [pass('forward-policy', `iptables FORWARD policy ${host.forwardPolicy ?? 'ACCEPT'}`)];
+  }
+  const cidr = network.clusterCIDR;
+  const accepts = (flag: '-s' | '-d') =>
+    host.forwardRules.some((r) => r.includes(`${flag} ${cidr}`) && r.endsWith('-j ACCEPT'));
+  if (accepts('-s') && accepts('-d')) {
+    return [pass('forward-policy', `FORWARD policy DROP, but ${cidr} is accepted both ways`)];
+  }
+  return [
+    fail(
+      'forward-policy',
+      `iptables FORWARD policy is DROP and nothing accepts ${cidr}: forwarded pod traffic is dropped`,
+      `iptables -I FORWARD -s ${cidr} -j ACCEPT && iptables -I FORWARD -d ${cidr} -j ACCEPT`,
+    ),
+  ];
+};
+
+/**
+ * podnet routes pods without a bridge, so bridged traffic never needs iptables here; but a host
+ * that bridges pods elsewhere and skips iptables on bridges bypasses service rules.
+ */
+const bridgeNetfilter: Check = ({ host }) => {
+  const v = host.sysctls['net.bridge.bridge-nf-call-iptables'];
+  const bridges = host.links.filter((l) => l.kind === 'bridge');
+  if (bridges.length === 0 || v === undefined || v === '1') {
+    return [
+      pass(
+        'bridge-nf-call',
+        bridges.length === 0
+          ? 'no bridges on this host (podnet routes pods, it does not bridge them)'
+          : `bridge-nf-call-iptables = ${v ?? 'n/a'}`,
+      ),
+    ];
+  }
+  return [
+    fail(
+      'bridge-nf-call',
+      `bridge-nf-call-iptables = ${v} with bridges ${bridges.map((b) => b.ifname).join(', ')}: bridged pod traffic skips service rules`,
+      'sysctl -w net.bridge.bridge-nf-call-iptables=1',
+    ),
+  ];
+};
+
+/** A tunnel MTU larger than the underlay allows, or pods larger than the tunnel, black-holes big packets. */
+const mtu: Check = ({ host, network }) => {
+  const verdicts: Verdict[] = [];
+  const tunnel = host.links.find((l) => l.ifname === VXLAN_DEVICE || l.ifname === IPIP_DEVICE);
+  if (tunnel) {
+    const underlay = host.links.find((l) => l.ifname === tunnel.vxlan?.link) ?? undefined;
+    const overhead = tunnel.ifname === VXLAN_DEVICE ? 50 : 20;
+    const limit = (underlay?.mtu ?? network.mtu) - overhead;
+    verdicts.push(
+      tunnel.mtu <= limit
+        ? pass(
+            'mtu-tunnel',
+            `${tunnel.ifname} MTU ${tunnel.mtu} fits the underlay (at most ${limit})`,
+          )
+        : fail(
+            'mtu-tunnel',
+            `${tunnel.ifname} MTU ${tunnel.mtu} exceeds underlay MTU minus ${overhead} bytes of encapsulation (${limit})`,
+            `ip link set dev ${tunnel.ifname} mtu ${limit}`,
+          ),
+    );
+  }
+  const podLimit = tunnel ? tunnel.mtu : network.mtu - encapsulationOverhead(network.backend);
+  const tooBig = host.links.filter((l) => POD_VETH.test(l.ifname) && l.mtu > podLimit);
+  verdicts.push(
+    tooBig.length === 0
+      ? pass('mtu-pods', `pod interfaces fit in ${podLimit} bytes`)
+      : fail(
+          'mtu-pods',
+          `pod interfaces ${tooBig.map((l) => `${l.ifname} (${l.mtu})`).join(', ')} exceed the path MTU ${podLimit}`,
+          tooBig.map((l) => `ip link set dev ${l.ifname} mtu ${podLimit}`).join(' && '),
+        ),
+  );
+  return verdicts;
+};
+
+/** Peers encapsulate to the VTEP MAC a node published; a changed or duplicated one is an outage. */
+const vtepMac: Check = ({ host, nodeName, nodes }) => {
+  const verdicts: Verdict[] = [];
+  const device = host.links.find((l) => l.ifname === VXLAN_DEVICE);
+  const self = nodes.find((n) => n.metadata.name === nodeName);
+  const published = self?.metadata.annotations?.[ANNOTATION_VTEP_MAC];
+  if (device && published && device.address?.toLowerCase() !== published.toLowerCase()) {
+    verdicts.push(
+      fail(
+        'vtep-mac',
+        `${VXLAN_DEVICE} has MAC ${device.address} but node ${nodeName} publishes ${published}: peers send to a MAC nobody owns`,
+        `ip link set dev ${VXLAN_DEVICE} address ${published}`,
+      ),
+    );
+  }
+  const owners = new Map<string, string[]>();
+  for (const n of nodes) {
+    const mac = n.metadata.annotations?.[ANNOTATION_VTEP_MAC]?.toLowerCase();
+    if (mac) owners.set(mac, [...(owners.get(mac) ?? []), n.metadata.name]);
+  }
+  for (const [mac, names] of owners) {
+    if (names.length > 1) {
+      verdicts.push(
+        fail(
+          'vtep-mac',
+          `nodes ${names.join(', ')} publish the same VTEP MAC ${mac}`,
+          `podnet delete node ${names[names.length - 1]} (its agent publishes a fresh MAC when it rejoins)`,
+        ),
+      );
+    }
+  }
+  if (verdicts.length === 0) {
+    verdicts.push(
+      pass(
+        'vtep-mac',
+        device ? `${VXLAN_DEVICE} MAC ${device.address} matches` : 'no VXLAN device',
+      ),
+    );
+  }
+  return verdicts;
+};
+
+/** A podnet route to a subnet no node owns any more sends traffic into the void. */
+const staleRoutes: Check = ({ host, nodes }) => {
+  const subnets = new Set(nodes.map((n) => n.spec.podCIDR).filter(Boolean));
+  const stale = host.podnetRoutes.filter(
+    (r) => r.dst.includes('/') && !r.dst.endsWith('/32') && !subnets.has(r.dst),
+  );
+  if (stale.length === 0)
+    return [pass('stale-routes', 'every podnet subnet route belongs to a node')];
+  return [
+    fail(
+      'stale-routes',
+      `podnet routes to subnets no node owns: ${stale.map((r) => r.dst).join(', ')}`,
+      stale.map((r) => `ip route del ${r.dst} proto 80`).join(' && '),
+    ),
+  ];
+};
+
+/** A full conntrack table drops new connections silently. */
+const conntrack: Check = ({ host }) => {
+  const count = Number(host.sysctls['net.netfilter.nf_conntrack_count']);
+  const max = Number(host.sysctls['net.netfilter.nf_conntrack_max']);
+  if (!Number.isFinite(count) || !Number.isFinite(max) || max === 0) {
+    return [pass('conntrack', 'conntrack table size not readable here')];
+  }
+  const fill = count / max;
+  const detail = `conntrack ${count} of ${max} entries (${(fill * 100).toFixed(1)} %)`;
+  return [
+    fill < 0.9
+      ? pass('conntrack', detail)
+      : fail(
+          'conntrack',
+          `${detail}: new connections are about to be dropped`,
+          `sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`,
+        ),
+  ];
+};
+
+/** Kernel options each backend and proxy mode cannot work without. */
+const kernelFeatures: Check = ({ network, kernelConfig }) => {
+  if (!kernelConfig)
+    return [pass('kernel-features', 'kernel options not exposed (/proc/config.gz); not checked')];
+  const needed: [string, string][] = [];
+  if (network.backend === 'vxlan' || network.backend === 'auto')
+    needed.push(['CONFIG_VXLAN', `backend ${network.backend}`]);
+  if (network.backend === 'ipip') needed.push(['CONFIG_NET_IPIP', 'backend ipip']);
+  if (network.proxyMode === 'nftables') needed.push(['CONFIG_NFT_NUMGEN', 'proxy nftables']);
+  if (network.proxyMode === 'iptables') {
+    needed.push(['CONFIG_NETFILTER_XT_MATCH_STATISTIC', 'proxy iptables']);
+    needed.push(['CONFIG_NETFILTER_XT_MATCH_RECENT', 'session affinity']);
+  }
+  const missing = needed.filter(([opt]) => !['y', 'm'].includes(kernelConfig.get(opt) ?? ''));
+  if (missing.length === 0) {
+    return [pass('kernel-features', `kernel has ${needed.map(([o]) => o).join(', ')}`)];
+  }
+  return missing.map(([opt, why]) =>
+    fail(
+      'kernel-features',
+      `${why} needs ${opt}, which this kernel lacks`,
+      opt === 'CONFIG_NET_IPIP'
+        ? 'podnet apply a ClusterNetwork with backend: vxlan (or a kernel built with CONFIG_NET_IPIP)'
+        : `use a kernel built with ${opt}`,
+    ),
+  );
+};
+
+const CHECKS: Check[] = [
+  ipForward,
+  rpFilter,
+  forwardPolicy,
+  bridgeNetfilter,
+  mtu,
+  vtepMac,
+  staleRoutes,
+  conntrack,
+  kernelFeatures,
+];
+
+export function diagnoseHost(input: DoctorInput): Verdict[] {
+  return CHECKS.flatMap((check) => check(input));
+}

@@ -1,0 +1,35 @@
+// The kernel side of a standalone BGP speaker that installs what it learns (like BIRD's kernel
+// protocol): read podnet's routes (proto 80) once, then apply differences with one `ip -batch`.
+// Inside the agent the routing reconciler installs routes instead; the two are not combined.
+import { run, runJson } from './exec.js';
+import { OperationError } from '../util/errors.js';
+
+/** Route protocol number of every route podnet installs (CONVENTIONS.md). */
+export const PODNET_ROUTE_PROTO = 80;
+
+/** podnet's IPv4 routes in the main table: prefix → next hop. */
+export async function readPodnetRoutes(netns?: string): Promise<Map<string, string>> {
+  const routes = await runJson<{ dst: string; gateway?: string }[]>(
+    ['ip', '-j', '-4', 'route', 'show', 'proto', String(PODNET_ROUTE_PROTO)],
+    { netns },
+  );
+  const out = new Map<string, string>();
+  for (const r of routes) {
+    if (!r.gateway) continue;
+    out.set(r.dst.includes('/') ? r.dst : `${r.dst}/32`, r.gateway);
+  }
+  return out;
+}
+
+/** Applies `ip route` lines (e.g. "replace 10.244.2.0/24 via 172.31.1.2 proto 80") in one batch. */
+export async function applyRouteLines(lines: string[], netns?: string): Promise<void> {
+  if (lines.length === 0) return;
+  const result = await run(['ip', '-force', '-batch', '-'], {
+    netns,
+    input: lines.map((l) => `route ${l}`).join('\n') + '\n',
+    okCodes: [1, 255],
+  });
+  if (result.code !== 0) {
+    throw new OperationError(`ip route batch failed: ${result.stderr.trim().split('\n')[0]}`);
+  }
+}

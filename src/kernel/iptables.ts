@@ -1,0 +1,30 @@
+// iptables through its restore/save programs: one atomic `iptables-restore --noflush` per
+// change, `iptables-save` only when the caller needs the whole picture (a full sync).
+import { run } from './exec.js';
+
+export interface IptablesOptions {
+  netns?: string;
+}
+
+/** Applies restore text atomically; the kernel keeps the old rules if any line is rejected. */
+export async function iptablesRestore(text: string, opts: IptablesOptions = {}): Promise<void> {
+  await run(['iptables-restore', '-w', '5', '--noflush'], { netns: opts.netns, input: text });
+}
+
+export async function iptablesSave(table: string, opts: IptablesOptions = {}): Promise<string> {
+  return (await run(['iptables-save', '-t', table], { netns: opts.netns })).stdout;
+}
+
+/** The rules of one chain (`-S`), or undefined when the chain does not exist. */
+export async function iptablesListChain(
+  table: string,
+  chain: string,
+  opts: IptablesOptions = {},
+): Promise<string[] | undefined> {
+  const r = await run(['iptables', '-w', '5', '-t', table, '-S', chain], {
+    netns: opts.netns,
+    okCodes: [1],
+  });
+  if (r.code !== 0) return undefined;
+  return r.stdout.split('\n').filter((l) => l.startsWith('-A '));
+}

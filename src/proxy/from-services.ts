@@ -1,0 +1,80 @@
+// From Service objects and their derived endpoints to the proxy's model. Headless and
+// ExternalName services get no rules; not-ready addresses are left out (a client must never
+// be sent to a pod that is not ready). Endpoints come from src/api/endpoints.ts, the one
+// derivation shared with DNS.
+import type { Protocol, Service } from '../api/types.js';
+import {
+  DEFAULT_AFFINITY_SECONDS,
+  compareEndpoints,
+  portKey,
+  type Endpoint,
+  type ServicePortRule,
+} from './model.js';
+
+/**
+ * The part of a service's derived endpoints (src/api/endpoints.ts, `serviceEndpoints`) the
+ * proxy reads: per service port, the pods behind it with that port resolved per pod.
+ */
+export interface ServicePortsEndpoints {
+  ports: {
+    name: string;
+    protocol: Protocol;
+    endpoints: { ip: string; port: number; ready: boolean }[];
+  }[];
+}
+
+export function hasClusterIP(svc: Service): boolean {
+  const ip = svc.spec.clusterIP;
+  return svc.spec.type !== 'ExternalName' && !!ip && ip !== 'None';
+}
+
+/** Service ports to program for one service (empty for headless and ExternalName). */
+export function servicePortRules(
+  svc: Service,
+  endpoints?: ServicePortsEndpoints,
+): ServicePortRule[] {
+  if (!hasClusterIP(svc)) return [];
+  const ns = svc.metadata.namespace ?? 'default';
+  const affinity =
+    svc.spec.sessionAffinity === 'ClientIP'
+      ? (svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS)
+      : undefined;
+  return (svc.spec.ports ?? []).map((sp) => {
+    const protocol = sp.protocol ?? 'TCP';
+    const portName = sp.name ?? '';
+    const rule: ServicePortRule = {
+      name: `${ns}/${svc.metadata.name}:${portName}`,
+      clusterIP: svc.spec.clusterIP!,
+      protocol,
+      port: sp.port,
+      endpoints: readyEndpoints(endpoints, portName, protocol),
+    };
+    if (svc.spec.type === 'NodePort' && sp.nodePort) rule.nodePort = sp.nodePort;
+    if (affinity !== undefined) rule.affinitySeconds = affinity;
+    return rule;
+  });
+}
+
+/** Ready endpoints of the named port, deduplicated and sorted. */
+function readyEndpoints(
+  endpoints: ServicePortsEndpoints | undefined,
+  portName: string,
+  protocol: Protocol,
+): Endpoint[] {
+  const seen = new Map<string, Endpoint>();
+  const port = endpoints?.ports.find((p) => p.name === portName && p.protocol === protocol);
+  for (const ep of port?.endpoints ?? []) {
+    if (ep.ready) seen.set(`${ep.ip}:${ep.port}`, { ip: ep.ip, port: ep.port });
+  }
+  return [...seen.values()].sort(compareEndpoints);
+}
+
+/** All service ports of a cluster, in a stable order. */
+export function clusterServicePorts(
+  services: Service[],
+  endpointsOf: (svc: Service) => ServicePortsEndpoints | undefined,
+): ServicePortRule[] {
+  return services
+    .flatMap((svc) => servicePortRules(svc, endpointsOf(svc)))
+    .sort((a, b) => (portKey(a) < portKey(b) ? -1 : portKey(a) > portKey(b) ? 1 : 0));
+}

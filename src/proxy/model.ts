@@ -1,0 +1,121 @@
+// What the proxy programs, in the proxy's own words: one entry per service port with its
+// cluster IP and the ready endpoints behind it. Both rule renderers (iptables, nftables) read
+// only this, so they never see Service or Pod objects.
+import { createHash } from 'node:crypto';
+
+export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+export interface ServicePortRule {
+  /** `namespace/name:portName` (Kubernetes' ServicePortName; portName may be empty). */
+  name: string;
+  clusterIP: string;
+  protocol: L4Protocol;
+  port: number;
+  /** Set when the service is of type NodePort. */
+  nodePort?: number;
+  /** `sessionAffinity: ClientIP`: how long a client stays with its endpoint. */
+  affinitySeconds?: number;
+  /** Ready endpoints, sorted by ip then port (so renderings are stable). */
+  endpoints: Endpoint[];
+}
+
+/** Cluster-wide address ranges the rules need (from the ClusterNetwork). */
+export interface ProxyNetwork {
+  clusterCIDR: string;
+  serviceCIDR: string;
+  /**
+   * This node's pod subnet. Hairpin traffic (a pod reaching itself through its service) can
+   * only start on the pod's own node, so only endpoints in it get hairpin rules. Unknown:
+   * every endpoint does.
+   */
+  nodePodCIDR?: string;
+}
+
+/** kube-proxy's default ClientIP affinity timeout (3 h). */
+export const DEFAULT_AFFINITY_SECONDS = 10800;
+
+/** Mark bit asking POSTROUTING to masquerade (kube-proxy's 0x4000). */
+export const MASQ_MARK = 0x4000;
+
+/** A stable key for a service port: its name plus protocol (names may repeat across protocols). */
+export function portKey(rule: Pick<ServicePortRule, 'name' | 'protocol'>): string {
+  return `${rule.name}/${rule.protocol}`;
+}
+
+export function endpointText(ep: Endpoint): string {
+  return `${ep.ip}:${ep.port}`;
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** RFC 4648 base32 (no padding) of the first bytes of `buf`, `chars` characters long. */
+function base32(buf: Buffer, chars: number): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of buf) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < chars) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+    if (out.length >= chars) break;
+  }
+  return out;
+}
+
+/**
+ * 16 characters of base32(sha256(parts)), kube-proxy's way to derive chain names from what
+ * they serve: the name is never stored, so a restarted proxy finds its own chains again.
+ */
+export function nameHash(...parts: string[]): string {
+  return base32(createHash('sha256').update(parts.join('\u0000')).digest(), 16);
+}
+
+/** Hash naming the chain of one service port. */
+export function serviceHash(rule: Pick<ServicePortRule, 'name' | 'protocol'>): string {
+  return nameHash(portKey(rule));
+}
+
+/** Hash naming the chain of one endpoint of one service port. */
+export function endpointHash(
+  rule: Pick<ServicePortRule, 'name' | 'protocol'>,
+  ep: Endpoint,
+): string {
+  return nameHash(portKey(rule), endpointText(ep));
+}
+
+export function compareEndpoints(a: Endpoint, b: Endpoint): number {
+  return ipToNumber(a.ip) - ipToNumber(b.ip) || a.port - b.port;
+}
+
+export function ipToNumber(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+export function inCIDR(ip: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const prefix = Number(bits);
+  if (prefix === 0) return true;
+  const mask = (0xffffffff << (32 - prefix)) >>> 0;
+  return (ipToNumber(ip) & mask) >>> 0 === (ipToNumber(base!) & mask) >>> 0;
+}
+
+/** Endpoints a pod on this node could reach through its own service (see nodePodCIDR). */
+export function mayHairpin(ep: Endpoint, net: ProxyNetwork): boolean {
+  return net.nodePodCIDR === undefined || inCIDR(ep.ip, net.nodePodCIDR);
+}
+
+/** Everything a service port's rules depend on besides its name, as one string (cheap). */
+export function ruleFingerprint(r: ServicePortRule): string {
+  let s = `${r.clusterIP}|${r.protocol}|${r.port}|${r.nodePort ?? ''}|${r.affinitySeconds ?? ''}|`;
+  for (const ep of r.endpoints) s += `${ep.ip}:${ep.port},`;
+  return s;
+}

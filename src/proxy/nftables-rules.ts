@@ -1,0 +1,402 @@
+// nftables mode: one table `ip podnet` whose per-packet cost does not grow with the number
+// of services. Dispatch is a verdict-map lookup on `ip daddr . meta l4proto . th dport`; the
+// random choice is a lookup in a *named* map shared by every service with the same protocol
+// and endpoint count N, keyed by `service . numgen random mod N` (reference/kube-proxy.md
+// measured anonymous per-service maps at 8.9 s for 10k services, named maps at 1.85 s).
+// Services with ClientIP affinity get kube-proxy's per-service chains and per-endpoint
+// timeout sets.
+//
+// Each service port contributes a *fragment* (elements, and chains and sets it needs; shared
+// ones are reference-counted). A sync removes the fragments of changed services from the
+// programmed state and adds the new ones, and sends exactly the entries that changed: the
+// cost of one change does not depend on how many services exist, and the kernel's table is
+// never listed.
+import {
+  MASQ_MARK,
+  endpointHash,
+  endpointText,
+  mayHairpin,
+  nameHash,
+  portKey,
+  serviceHash,
+  type L4Protocol,
+  type ProxyNetwork,
+  type ServicePortRule,
+} from './model.js';
+
+export const TABLE = 'ip podnet';
+export const CANARY = 'canary';
+/**
+ * A separate one-rule table: listing it is cheap whatever the size of `ip podnet` (nft 1.0.6
+ * fetches every set element of a table it lists: seconds at 10k services). If it is gone,
+ * the ruleset was flushed (a firewall reload, `nft flush ruleset`).
+ */
+export const CANARY_TABLE = 'ip podnet-canary';
+
+const PROTO_NUMBER: Record<L4Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+const MARK = `0x${MASQ_MARK.toString(16)}`;
+
+/** Hooked chains: name → the `type ... hook ... priority ...; policy accept;` part. */
+export const BASE_CHAINS: Record<string, string> = {
+  'nat-prerouting': 'type nat hook prerouting priority -100; policy accept;',
+  'nat-output': 'type nat hook output priority -100; policy accept;',
+  'nat-postrouting': 'type nat hook postrouting priority 100; policy accept;',
+  // Before DNAT and before routing (kube-proxy's dstnat - 10): a service without endpoints is
+  // refused even on a host without a route for the service range.
+  'filter-prerouting': 'type filter hook prerouting priority -110; policy accept;',
+  'filter-output': 'type filter hook output priority -110; policy accept;',
+};
+
+export interface NftState {
+  /** Set or map name → its declaration body (immutable for a given name). */
+  sets: Map<string, string>;
+  /** Chain name → its rules. */
+  chains: Map<string, string[]>;
+  /** Set or map name → element key → element text (`key` or `key : value`). */
+  elements: Map<string, Map<string, string>>;
+  /** How many fragments use a shared chain, set or hairpin element. */
+  refs: Map<string, number>;
+}
+
+/** What one service port adds to the table. */
+export interface Fragment {
+  sets: [name: string, body: string][];
+  chains: [name: string, lines: string[]][];
+  elements: [set: string, key: string, text: string][];
+}
+
+/** Sets whose elements the kernel adds (affinity): podnet never lists their elements. */
+function isDynamicSet(name: string): boolean {
+  return name.startsWith('aff-');
+}
+
+export function nftCounts(state: NftState): { rules: number; elements: number } {
+  let rules = 0;
+  let elements = 0;
+  for (const lines of state.chains.values()) rules += lines.length;
+  for (const els of state.elements.values()) elements += els.size;
+  return { rules, elements };
+}
+
+/** The table with no services: dispatch, masquerade, refusal and egress rules. */
+export function baseNft(net: ProxyNetwork): NftState {
+  const state: NftState = {
+    sets: new Map(),
+    chains: new Map(),
+    elements: new Map(),
+    refs: new Map(),
+  };
+  const declare = (name: string, body: string): void => {
+    state.sets.set(name, body);
+    state.elements.set(name, new Map());
+  };
+  declare('service-ips', 'type ipv4_addr . inet_proto . inet_service : verdict;');
+  declare('service-nodeports', 'type inet_proto . inet_service : verdict;');
+  declare('no-endpoints', 'type ipv4_addr . inet_proto . inet_service;');
+  declare('no-endpoint-nodeports', 'type inet_proto . inet_service;');
+  declare('hairpin', 'type ipv4_addr . ipv4_addr;');
+  const chains = state.chains;
+  chains.set('nat-prerouting', ['jump services']);
+  chains.set('nat-output', ['jump services']);
+  chains.set('services', [
+    'ip daddr . meta l4proto . th dport vmap @service-ips',
+    'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
+  ]);
+  chains.set('nat-postrouting', [
+    `meta mark & ${MARK} == ${MARK} meta mark set meta mark ^ ${MARK} masquerade fully-random`,
+    // Hairpin: a pod reaching itself through its service.
+    'ct status dnat ip saddr . ip daddr @hairpin masquerade fully-random',
+    // flannel's ip-masq: pods reaching beyond the cluster leave with their host's address.
+    `ip daddr ${net.clusterCIDR} return`,
+    `ip daddr ${net.serviceCIDR} return`,
+    'ip daddr 224.0.0.0/4 return',
+    `ip saddr ${net.clusterCIDR} masquerade fully-random`,
+  ]);
+  for (const hook of ['filter-prerouting', 'filter-output']) {
+    chains.set(hook, ['ct state new jump reject-services']);
+  }
+  chains.set('reject-services', [
+    'ip daddr . meta l4proto . th dport @no-endpoints reject',
+    'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports reject',
+  ]);
+  return state;
+}
+
+/** The whole desired content of table `ip podnet`. */
+export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftState {
+  const state = baseNft(net);
+  for (const rule of rules) addFragment(state, ruleFragment(rule, net));
+  return state;
+}
+
+/** What one service port needs in the table. */
+export function ruleFragment(rule: ServicePortRule, net: ProxyNetwork): Fragment {
+  const f: Fragment = { sets: [], chains: [], elements: [] };
+  const proto = PROTO_NUMBER[rule.protocol];
+  const key = `${rule.clusterIP} . ${proto} . ${rule.port}`;
+  const npKey = rule.nodePort ? `${proto} . ${rule.nodePort}` : undefined;
+  const n = rule.endpoints.length;
+  if (n === 0) {
+    f.elements.push(['no-endpoints', key, key]);
+    if (npKey) f.elements.push(['no-endpoint-nodeports', npKey, npKey]);
+    return f;
+  }
+  for (const ep of rule.endpoints) {
+    if (mayHairpin(ep, net))
+      f.elements.push(['hairpin', `${ep.ip} . ${ep.ip}`, `${ep.ip} . ${ep.ip}`]);
+  }
+  if (rule.affinitySeconds !== undefined) {
+    const svc = affinityChains(rule, net, f);
+    f.elements.push(['service-ips', key, `${key} : goto ${svc}`]);
+    if (npKey) {
+      const ext = `ext-${serviceHash(rule).toLowerCase()}`;
+      f.chains.push([ext, [`meta mark set meta mark | ${MARK}`, `goto ${svc}`]]);
+      f.elements.push(['service-nodeports', npKey, `${npKey} : goto ${ext}`]);
+    }
+    return f;
+  }
+  const l4 = rule.protocol.toLowerCase();
+  const backends = backendsChain(l4, n, net, f);
+  f.elements.push(['service-ips', key, `${key} : goto ${backends}`]);
+  rule.endpoints.forEach((ep, i) => {
+    const k = `${rule.clusterIP} . ${rule.port} . ${i}`;
+    f.elements.push([backends, k, `${k} : ${ep.ip} . ${ep.port}`]);
+  });
+  if (rule.nodePort) {
+    const nodePorts = nodePortChain(l4, n, f);
+    f.elements.push(['service-nodeports', npKey!, `${npKey} : goto ${nodePorts}`]);
+    rule.endpoints.forEach((ep, i) => {
+      const k = `${rule.nodePort} . ${i}`;
+      f.elements.push([`nodeport-backends-${l4}-n${n}`, k, `${k} : ${ep.ip} . ${ep.port}`]);
+    });
+  }
+  return f;
+}
+
+/**
+ * The chain and map shared by every service of one protocol with `n` endpoints: the map is
+ * keyed by `service . numgen random mod n`. One map per protocol keeps the key free of
+ * `meta l4proto` (nft 1.0.6 cannot re-read typeof keys that mix it with `th dport`).
+ */
+function backendsChain(proto: string, n: number, net: ProxyNetwork, f: Fragment): string {
+  const name = `backends-${proto}-n${n}`;
+  f.sets.push([
+    name,
+    `typeof ip daddr . ${proto} dport . numgen random mod ${n} : ip daddr . ${proto} dport;`,
+  ]);
+  f.chains.push([
+    name,
+    [
+      `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
+      `meta l4proto ${proto} dnat ip to ip daddr . ${proto} dport . numgen random mod ${n} map @${name}`,
+    ],
+  ]);
+  return name;
+}
+
+/** Like backendsChain for NodePorts: keyed by the node port, always masqueraded. */
+function nodePortChain(proto: string, n: number, f: Fragment): string {
+  const name = `nodeport-${proto}-n${n}`;
+  const map = `nodeport-backends-${proto}-n${n}`;
+  f.sets.push([map, `typeof ${proto} dport . numgen random mod ${n} : ip daddr . ${proto} dport;`]);
+  f.chains.push([
+    name,
+    [
+      `meta mark set meta mark | ${MARK}`,
+      `meta l4proto ${proto} dnat ip to ${proto} dport . numgen random mod ${n} map @${map}`,
+    ],
+  ]);
+  return name;
+}
+
+/** kube-proxy's affinity layout: remembered clients first, then a random endpoint. */
+function affinityChains(rule: ServicePortRule, net: ProxyNetwork, f: Fragment): string {
+  const svc = `svc-${serviceHash(rule).toLowerCase()}`;
+  const timeout = rule.affinitySeconds!;
+  const remembered: string[] = [];
+  const picks: string[] = [];
+  rule.endpoints.forEach((ep, i) => {
+    const sep = `sep-${endpointHash(rule, ep).toLowerCase()}`;
+    // The timeout is part of the set's name, so a declaration never changes under a name.
+    const aff = `aff-${nameHash(portKey(rule), endpointText(ep), String(timeout)).toLowerCase()}`;
+    f.sets.push([aff, `type ipv4_addr; flags dynamic,timeout; timeout ${timeout}s;`]);
+    f.chains.push([
+      sep,
+      [
+        `update @${aff} { ip saddr }`,
+        `meta l4proto ${rule.protocol.toLowerCase()} dnat ip to ${endpointText(ep)}`,
+      ],
+    ]);
+    remembered.push(`ip saddr @${aff} goto ${sep}`);
+    picks.push(`${i} : goto ${sep}`);
+  });
+  f.chains.push([
+    svc,
+    [
+      `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
+      ...remembered,
+      `numgen random mod ${rule.endpoints.length} vmap { ${picks.join(', ')} }`,
+    ],
+  ]);
+  return svc;
+}
+
+function incRef(state: NftState, ref: string): number {
+  const n = (state.refs.get(ref) ?? 0) + 1;
+  state.refs.set(ref, n);
+  return n;
+}
+
+function decRef(state: NftState, ref: string): number {
+  const n = (state.refs.get(ref) ?? 1) - 1;
+  if (n > 0) state.refs.set(ref, n);
+  else state.refs.delete(ref);
+  return n;
+}
+
+export function addFragment(state: NftState, f: Fragment): void {
+  for (const [name, body] of f.sets) {
+    if (incRef(state, `set:${name}`) > 1) continue;
+    state.sets.set(name, body);
+    if (!isDynamicSet(name)) state.elements.set(name, new Map());
+  }
+  for (const [name, lines] of f.chains) {
+    if (incRef(state, `chain:${name}`) === 1) state.chains.set(name, lines);
+  }
+  for (const [set, key, text] of f.elements) {
+    // Hairpin entries are per endpoint IP, which several services may share.
+    if (set === 'hairpin' && incRef(state, `hairpin:${key}`) > 1) continue;
+    state.elements.get(set)!.set(key, text);
+  }
+}
+
+export function removeFragment(state: NftState, f: Fragment): void {
+  for (const [set, key] of f.elements) {
+    if (set === 'hairpin' && decRef(state, `hairpin:${key}`) > 0) continue;
+    state.elements.get(set)?.delete(key);
+  }
+  for (const [name] of f.chains) {
+    if (decRef(state, `chain:${name}`) === 0) state.chains.delete(name);
+  }
+  for (const [name] of f.sets) {
+    if (decRef(state, `set:${name}`) > 0) continue;
+    state.sets.delete(name);
+    state.elements.delete(name);
+  }
+}
+
+/** What a partial sync touches, recorded before the state changes. */
+interface Before {
+  sets: Map<string, string | undefined>;
+  chains: Map<string, string[] | undefined>;
+  elements: Map<string, Map<string, string | undefined>>;
+}
+
+/**
+ * Replaces fragments in `state` (mutated: it becomes the new programmed state) and returns the
+ * nft script that makes the kernel follow, touching only what these fragments concern.
+ */
+export function applyFragments(state: NftState, removed: Fragment[], added: Fragment[]): string {
+  const before: Before = { sets: new Map(), chains: new Map(), elements: new Map() };
+  for (const f of [...removed, ...added]) {
+    for (const [name] of f.sets)
+      if (!before.sets.has(name)) before.sets.set(name, state.sets.get(name));
+    for (const [name] of f.chains) {
+      if (!before.chains.has(name)) before.chains.set(name, state.chains.get(name));
+    }
+    for (const [set, key] of f.elements) {
+      let els = before.elements.get(set);
+      if (!els) before.elements.set(set, (els = new Map()));
+      if (!els.has(key)) els.set(key, state.elements.get(set)?.get(key));
+    }
+  }
+  for (const f of removed) removeFragment(state, f);
+  for (const f of added) addFragment(state, f);
+
+  const head: string[] = [];
+  const flushes: string[] = [];
+  const removals: string[] = [];
+  const deletions: string[] = [];
+  const setDeletions: string[] = [];
+  const rules: string[] = [];
+  const additions: string[] = [];
+  for (const [name, old] of before.sets) {
+    const now = state.sets.get(name);
+    if (!old && now) head.push(`add ${setKind(now)} ${TABLE} ${name} { ${now} }`);
+    if (old && !now) setDeletions.push(`delete ${setKind(old)} ${TABLE} ${name}`);
+  }
+  for (const [name, old] of before.chains) {
+    const now = state.chains.get(name);
+    if (old && now && sameLines(old, now)) continue;
+    if (!old && now) head.push(`add chain ${TABLE} ${name}`);
+    if (old) flushes.push(`flush chain ${TABLE} ${name}`);
+    if (old && !now) deletions.push(`delete chain ${TABLE} ${name}`);
+    for (const line of now ?? []) rules.push(`add rule ${TABLE} ${name} ${line}`);
+  }
+  for (const [set, keys] of before.elements) {
+    const now = state.elements.get(set);
+    const setWasThere = before.sets.has(set) ? !!before.sets.get(set) : true;
+    const gone: string[] = [];
+    const added: string[] = [];
+    for (const [key, old] of keys) {
+      const text = now?.get(key);
+      if (old === text) continue;
+      // Elements of a set deleted whole go with it; a new set starts empty.
+      if (old !== undefined && now && setWasThere) gone.push(key);
+      if (text !== undefined) added.push(text);
+    }
+    if (gone.length) removals.push(`delete element ${TABLE} ${set} { ${gone.join(', ')} }`);
+    if (added.length) additions.push(`add element ${TABLE} ${set} { ${added.join(', ')} }`);
+  }
+  // Order matters inside the transaction: nothing may refer to a chain or set when it is
+  // deleted, and an element whose value changes is deleted before it is added again.
+  const all = [
+    ...head,
+    ...flushes,
+    ...removals,
+    ...deletions,
+    ...setDeletions,
+    ...rules,
+    ...additions,
+  ];
+  return all.length ? `${all.join('\n')}\n` : '';
+}
+
+/**
+ * The script that replaces table `ip podnet` whole, in one transaction (start, after a flush
+ * or an error): no listing of the kernel's table, no moment without rules, and conntrack
+ * keeps every established flow on its backend. (Clients remembered for ClientIP affinity
+ * start afresh then.)
+ */
+export function fullScript(desired: NftState): string {
+  const out: string[] = [];
+  // `add` then `delete`: works whether or not the table exists.
+  for (const table of [TABLE, CANARY_TABLE])
+    out.push(`add table ${table}`, `delete table ${table}`);
+  out.push(`add table ${TABLE}`);
+  for (const [name, body] of desired.sets) {
+    out.push(`add ${setKind(body)} ${TABLE} ${name} { ${body} }`);
+  }
+  for (const name of desired.chains.keys()) {
+    const base = BASE_CHAINS[name];
+    out.push(`add chain ${TABLE} ${name}${base ? ` { ${base} }` : ''}`);
+  }
+  for (const [name, lines] of desired.chains) {
+    for (const line of lines) out.push(`add rule ${TABLE} ${name} ${line}`);
+  }
+  for (const [set, els] of desired.elements) {
+    if (els.size) out.push(`add element ${TABLE} ${set} { ${[...els.values()].join(', ')} }`);
+  }
+  out.push(`add table ${CANARY_TABLE}`, `add chain ${CANARY_TABLE} ${CANARY}`);
+  out.push(`add rule ${CANARY_TABLE} ${CANARY} return`);
+  return `${out.join('\n')}\n`;
+}
+
+/** Maps have a `key : value` type; sets do not. */
+function setKind(declaration: string): 'map' | 'set' {
+  return declaration.includes(' : ') ? 'map' : 'set';
+}
+
+function sameLines(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((line, i) => line === b[i]);
+}

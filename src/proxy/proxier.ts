@@ -1,0 +1,195 @@
+// A proxier programs the model into the kernel in one mode. It remembers what its last
+// successful sync programmed, so the next one sends only the difference.
+import type { ProxyMode } from '../api/types.js';
+import {
+  iptablesListChain,
+  iptablesRestore,
+  iptablesSave,
+  type IptablesOptions,
+} from '../kernel/iptables.js';
+import { nftApply, nftChainRules } from '../kernel/nft.js';
+import {
+  CANARY_CHAIN,
+  JUMP_RULES,
+  countRules,
+  desiredChains,
+  missingJumpRules,
+  parseSave,
+  restoreText,
+  ruleChains,
+  type ChainSet,
+  type RuleChains,
+} from './iptables-rules.js';
+import { portKey, ruleFingerprint, type ProxyNetwork, type ServicePortRule } from './model.js';
+import {
+  CANARY,
+  addFragment,
+  applyFragments,
+  baseNft,
+  fullScript,
+  nftCounts,
+  ruleFragment,
+  type Fragment,
+  type NftState,
+} from './nftables-rules.js';
+
+export interface SyncOutcome {
+  /** Rules in the whole programmed state. */
+  rules: number;
+  /** nft set/map elements (0 in iptables mode). */
+  elements: number;
+  /** Lines sent to the kernel (0: nothing changed, nothing sent). */
+  sent: number;
+}
+
+export interface Proxier {
+  readonly mode: ProxyMode;
+  /** Programs `rules`; `full` rewrites everything and removes leftovers found in the kernel. */
+  sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome>;
+  /** False when someone flushed or deleted podnet's rules behind its back. */
+  intact(): Promise<boolean>;
+  /** Forget the last programmed state: the next sync is full. */
+  reset(): void;
+}
+
+export function createProxier(mode: ProxyMode, net: ProxyNetwork, netns?: string): Proxier {
+  return mode === 'nftables' ? new NftablesProxier(net, netns) : new IptablesProxier(net, netns);
+}
+
+export class IptablesProxier implements Proxier {
+  readonly mode = 'iptables' as const;
+  private programmed: ChainSet | undefined;
+  /** Per service port, its last rendering: unchanged rules are not rendered again. */
+  private rendered = new Map<string, { fingerprint: string; chains: RuleChains }>();
+  private readonly opts: IptablesOptions;
+
+  constructor(
+    private readonly net: ProxyNetwork,
+    netns?: string,
+  ) {
+    this.opts = { netns };
+  }
+
+  async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
+    const rendered = new Map<string, { fingerprint: string; chains: RuleChains }>();
+    const desired = desiredChains(rules, this.net, (rule) => {
+      const key = portKey(rule);
+      const fingerprint = ruleFingerprint(rule);
+      const old = this.rendered.get(key);
+      const chains = old?.fingerprint === fingerprint ? old.chains : ruleChains(rule, this.net);
+      rendered.set(key, { fingerprint, chains });
+      return chains;
+    });
+    this.rendered = rendered;
+    let text: string;
+    if (full || !this.programmed) {
+      // Only a full sync reads the kernel: to find chains and jump rules of an earlier run.
+      const [nat, filter] = await Promise.all([
+        iptablesSave('nat', this.opts).then((t) => parseSave('nat', t)),
+        iptablesSave('filter', this.opts).then((t) => parseSave('filter', t)),
+      ]);
+      const missing = missingJumpRules([...nat.jumps, ...filter.jumps]);
+      text = restoreText(
+        desired,
+        undefined,
+        { nat: nat.chains, filter: filter.chains },
+        missing,
+      ).text;
+    } else {
+      text = restoreText(desired, this.programmed).text;
+    }
+    this.programmed = undefined;
+    if (text) await iptablesRestore(text, this.opts);
+    this.programmed = desired;
+    return { rules: countRules(desired), elements: 0, sent: lineCount(text) };
+  }
+
+  /** The canary chains still have their rule and every jump into podnet's chains is there. */
+  async intact(): Promise<boolean> {
+    const [nat, filter, ...builtins] = await Promise.all([
+      iptablesListChain('nat', CANARY_CHAIN, this.opts),
+      iptablesListChain('filter', CANARY_CHAIN, this.opts),
+      ...JUMP_RULES.map((j) => iptablesListChain(j.table, j.chain, this.opts)),
+    ]);
+    const jumpsThere = JUMP_RULES.every((j, i) => builtins[i]?.includes(`-A ${j.chain} ${j.spec}`));
+    return !!nat?.length && !!filter?.length && jumpsThere;
+  }
+
+  reset(): void {
+    this.programmed = undefined;
+  }
+}
+
+export class NftablesProxier implements Proxier {
+  readonly mode = 'nftables' as const;
+  /** The programmed table, and per service port the rule and fragment it came from. */
+  private programmed: { state: NftState; ports: Map<string, ProgrammedPort> } | undefined;
+
+  constructor(
+    private readonly net: ProxyNetwork,
+    private readonly netns?: string,
+  ) {}
+
+  async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
+    const prev = full ? undefined : this.programmed;
+    this.programmed = undefined;
+    const ports = new Map<string, ProgrammedPort>();
+    let text: string;
+    let state: NftState;
+    if (!prev) {
+      state = baseNft(this.net);
+      for (const rule of rules) {
+        const fragment = ruleFragment(rule, this.net);
+        addFragment(state, fragment);
+        ports.set(portKey(rule), { rule, fingerprint: ruleFingerprint(rule), fragment });
+      }
+      text = fullScript(state);
+    } else {
+      // Only service ports whose rule changed are rendered again.
+      state = prev.state;
+      const removed: Fragment[] = [];
+      const added: Fragment[] = [];
+      for (const rule of rules) {
+        const key = portKey(rule);
+        const old = prev.ports.get(key);
+        // The same object is the same rule; otherwise compare what the rule says.
+        const print = old?.rule === rule ? old.fingerprint : ruleFingerprint(rule);
+        if (old?.fingerprint === print) {
+          ports.set(key, { ...old, rule });
+          continue;
+        }
+        if (old) removed.push(old.fragment);
+        const fragment = ruleFragment(rule, this.net);
+        added.push(fragment);
+        ports.set(key, { rule, fingerprint: print, fragment });
+      }
+      for (const [key, old] of prev.ports) if (!ports.has(key)) removed.push(old.fragment);
+      text = applyFragments(state, removed, added);
+    }
+    if (text) await nftApply(text, { netns: this.netns });
+    this.programmed = { state, ports };
+    const counts = nftCounts(state);
+    return { rules: counts.rules, elements: counts.elements, sent: lineCount(text) };
+  }
+
+  async intact(): Promise<boolean> {
+    const rules = await nftChainRules('ip', 'podnet-canary', CANARY, { netns: this.netns });
+    return !!rules?.length;
+  }
+
+  reset(): void {
+    this.programmed = undefined;
+  }
+}
+
+interface ProgrammedPort {
+  rule: ServicePortRule;
+  fingerprint: string;
+  fragment: Fragment;
+}
+
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nodeBgpPlan, routedNodes } from '../../src/bgp/cluster.js';
+import type { BGPPeer, Node } from '../../src/api/types.js';
+
+function node(
+  name: string,
+  ip: string,
+  podCIDR: string,
+  labels: Record<string, string> = {},
+): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'topology.kubernetes.io/zone': 'z1', ...labels } },
+    spec: { podCIDR },
+    status: { addresses: [{ type: 'InternalIP', address: ip }] },
+  };
+}
+
+const n1 = node('n1', '172.31.1.1', '10.244.1.0/24');
+const n2 = node('n2', '172.31.1.2', '10.244.2.0/24');
+const n3 = node('n3', '172.31.2.3', '10.244.3.0/24');
+
+test('bgp cluster: full iBGP mesh in AS 64512, one passive side per pair', () => {
+  const plan = nodeBgpPlan(n2, [n1, n2, n3], [])!;
+  assert.deepEqual(plan.speaker, {
+    asNumber: 64512,
+    bgpId: '172.31.1.2',
+    routeReflector: false,
+    holdTime: 90,
+    gracefulRestartTime: 120,
+  });
+  assert.deepEqual(plan.localPrefixes, ['10.244.2.0/24']);
+  assert.deepEqual(plan.peers, [
+    { address: '172.31.1.1', asNumber: 64512, passive: true },
+    { address: '172.31.2.3', asNumber: 64512, passive: false },
+  ]);
+  // Exactly one side of each pair is passive.
+  const p1 = nodeBgpPlan(n1, [n1, n2, n3], [])!.peers.find((p) => p.address === '172.31.1.2')!;
+  assert.equal(p1.passive, false);
+});
+
+test('bgp cluster: route reflectors by label; BGPPeers by node selector', () => {
+  const rr = node('rr', '172.31.1.9', '10.244.9.0/24', { 'podnet.io/route-reflector': 'true' });
+  const all = [n1, n2, n3, rr];
+  const rrPlan = nodeBgpPlan(rr, all, [])!;
+  assert.equal(rrPlan.speaker.routeReflector, true);
+  assert.deepEqual(
+    rrPlan.peers.map((p) => [p.address, p.rrClient]),
+    [
+      ['172.31.1.1', true],
+      ['172.31.1.2', true],
+      ['172.31.2.3', true],
+    ],
+  );
+  // A client peers with the reflector only.
+  assert.deepEqual(
+    nodeBgpPlan(n1, all, [])!.peers.map((p) => p.address),
+    ['172.31.1.9'],
+  );
+  const tor: BGPPeer = {
+    apiVersion: 'podnet.io/v1',
+    kind: 'BGPPeer',
+    metadata: { name: 'tor-z1' },
+    spec: {
+      peerIP: '172.31.1.254',
+      asNumber: 65000,
+      nodeSelector: { 'topology.kubernetes.io/zone': 'z1' },
+    },
+  };
+  const withTor = nodeBgpPlan(n1, [n1, n2], [tor], { asNumber: 64600 })!;
+  assert.deepEqual(withTor.peers, [
+    { address: '172.31.1.2', asNumber: 64600, passive: false },
+    { address: '172.31.1.254', asNumber: 65000 },
+  ]);
+  const otherZone = node('n4', '172.31.2.4', '10.244.4.0/24', {
+    'topology.kubernetes.io/zone': 'z2',
+  });
+  assert.equal(nodeBgpPlan(otherZone, [otherZone], [tor])!.peers.length, 0);
+  // No address yet: no plan.
+  assert.equal(nodeBgpPlan({ ...n1, status: {} }, [n1], []), undefined);
+});
+
+test('bgp cluster: learnt routes become the Nodes routing installs', () => {
+  const learned = new Map([
+    ['10.244.2.0/24', { nextHop: '172.31.1.2' }],
+    ['10.244.3.0/24', { nextHop: '172.31.1.254' }],
+    ['10.244.7.0/24', { nextHop: '172.31.1.254' }],
+  ]);
+  const nodes = routedNodes(n1, [n1, n2, n3], learned);
+  assert.equal(nodes[0], n1);
+  assert.deepEqual(
+    nodes
+      .slice(1)
+      .map((n) => [
+        n.metadata.name,
+        n.spec.podCIDR,
+        n.status!.addresses![0]!.address,
+        n.metadata.labels?.['topology.kubernetes.io/zone'],
+      ]),
+    [
+      ['n2', '10.244.2.0/24', '172.31.1.2', 'z1'],
+      // Routes through a router (eBGP next hop self) are reached directly in our zone.
+      ['bgp-172.31.1.254', '10.244.3.0/24', '172.31.1.254', 'z1'],
+      ['bgp-172.31.1.254-1', '10.244.7.0/24', '172.31.1.254', 'z1'],
+    ],
+  );
+});

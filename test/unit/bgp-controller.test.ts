@@ -1,0 +1,130 @@
+// The agent's BGP controller, three of them in one process on loopback addresses (127.x.0.N,
+// one shared free port, no root): they mesh from Node objects, hand each other's subnets to
+// routing, publish status in the store, export metrics, and leave gracefully.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { Registry } from 'prom-client';
+import { BgpController, type BgpClusterView } from '../../src/agent/bgp.js';
+import { HealthState, type AgentContext } from '../../src/agent/controller.js';
+import type { Node } from '../../src/api/types.js';
+import type { Store } from '../../src/store/store.js';
+import { readStatuses } from '../../src/bgp/status-store.js';
+import { createLogger } from '../../src/util/log.js';
+
+const NET = 100 + (process.pid % 50);
+const ip = (i: number) => `127.${NET}.1.${i + 1}`;
+
+function node(i: number, labels: Record<string, string> = {}): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: `n${i}`, labels },
+    spec: { podCIDR: `10.244.${i}.0/24` },
+    status: { addresses: [{ type: 'InternalIP', address: ip(i) }] },
+  };
+}
+
+/** A store that keeps puts in a map: all the status publication needs. */
+function memoryStore(): Store {
+  const data = new Map<string, string>();
+  let rev = 0;
+  return {
+    url: 'memory:',
+    put: async (key: string, value: string) => {
+      data.set(key, value);
+      return ++rev;
+    },
+    list: async (prefix: string) => ({
+      items: [...data]
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([key, value]) => ({ key, value, modRevision: rev, createRevision: rev })),
+      revision: rev,
+    }),
+  } as unknown as Store;
+}
+
+async function freePort(host: string): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function until(what: string, cond: () => boolean, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('bgp controller: nodes mesh, learn each other, feed routing, publish status and metrics', async () => {
+  const nodes = [node(0), node(1), node(2)];
+  const view: BgpClusterView = {
+    nodes: () => nodes,
+    bgpPeers: () => [],
+    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    onChange: () => undefined,
+  };
+  const port = await freePort(ip(0));
+  const store = memoryStore();
+  const routed: Node[][] = [[], [], []];
+  const registries = nodes.map(() => new Registry());
+  const controllers = nodes.map(
+    (_, i) => new BgpController({ view, port, routeTo: (n) => (routed[i] = n) }),
+  );
+  const log = createLogger('test', {});
+  log.level = 'warn';
+  try {
+    for (const [i, c] of controllers.entries()) {
+      const ctx = {
+        options: { nodeName: `n${i}` },
+        store,
+        log,
+        metrics: registries[i]!,
+        health: new HealthState(),
+      } as unknown as AgentContext;
+      await c.start(ctx);
+    }
+    const subnets = (i: number) =>
+      routed[i]!.slice(1)
+        .map((n) => `${n.spec.podCIDR} via ${n.status!.addresses![0]!.address}`)
+        .sort();
+    for (const i of [0, 1, 2]) {
+      const want = [0, 1, 2].filter((j) => j !== i).map((j) => `10.244.${j}.0/24 via ${ip(j)}`);
+      await until(`n${i} routes`, () => JSON.stringify(subnets(i)) === JSON.stringify(want));
+      assert.equal(routed[i]![0]!.metadata.name, `n${i}`);
+    }
+    const text = await registries[0]!.metrics();
+    assert.match(
+      text,
+      new RegExp(
+        `podnet_bgp_session_established\\{peer="${ip(1).replace(/\./g, '\\.')}",peer_as="64512"\\} 1`,
+      ),
+    );
+    assert.match(text, /podnet_bgp_loc_rib_routes 3/);
+    await until('status published', () => false, 2500).catch(() => undefined);
+    const statuses = await readStatuses(store);
+    assert.deepEqual(
+      statuses.map((s) => s.node),
+      ['n0', 'n1', 'n2'],
+    );
+    assert.deepEqual(
+      statuses[0]!.peers.map((p) => p.state),
+      ['Established', 'Established'],
+    );
+    // Agent stop: no NOTIFICATION, so the others keep n0's subnet (graceful restart).
+    await controllers[0]!.stop();
+    await until('n1 sees n0 away', () =>
+      controllers[1]!
+        .current()!
+        .status()
+        .some((p) => p.address === ip(0) && p.state !== 'Established'),
+    );
+    assert.ok(subnets(1).includes(`10.244.0.0/24 via ${ip(0)}`), 'n0 subnet kept while away');
+  } finally {
+    for (const c of controllers) await c.stop();
+  }
+});

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renderBirdFabric, renderFrrFabric, renderGobgpFabric } from '../../src/bgp/fabric.js';
+import { routeLines } from '../../src/bgp/kernel-routes.js';
+
+const spec = {
+  routerId: '172.31.1.254',
+  routerAs: 65000,
+  clusterAs: 64512,
+  holdTime: 9,
+  hosts: [
+    { name: 'node-1', address: '172.31.1.1', routerAddress: '172.31.1.254' },
+    { name: 'node-2', address: '172.31.2.1', routerAddress: '172.31.2.254' },
+  ],
+};
+
+test('bgp fabric: BIRD config peers every host and overrides the cluster AS', () => {
+  const conf = renderBirdFabric(spec);
+  assert.match(conf, /router id 172\.31\.1\.254;/);
+  assert.match(conf, /bgp_path\.delete\(64512\);/);
+  assert.match(
+    conf,
+    /protocol bgp host_node_2 from podnet_host \{\n {2}local 172\.31\.2\.254 as 65000;\n {2}neighbor 172\.31\.2\.1 as 64512;/,
+  );
+  assert.match(conf, /hold time 9;/);
+});
+
+test('bgp fabric: FRR and GoBGP configs carry as-override and one neighbor per host', () => {
+  const frr = renderFrrFabric(spec);
+  assert.match(frr, /^router bgp 65000$/m);
+  assert.match(frr, /^ neighbor 172\.31\.1\.1 remote-as 64512$/m);
+  assert.match(frr, /^ {2}neighbor 172\.31\.2\.1 as-override$/m);
+  const gobgp = renderGobgpFabric(spec);
+  assert.equal(gobgp.match(/\[\[neighbors\]\]/g)?.length, 2);
+  assert.match(gobgp, /replace-peer-as = true/);
+  assert.match(gobgp, /local-address = "172\.31\.2\.254"/);
+});
+
+test('bgp kernel routes: only the difference, marked proto 80', () => {
+  const installed = new Map([
+    ['10.244.2.0/24', '172.31.1.2'],
+    ['10.244.3.0/24', '172.31.1.254'],
+    ['10.244.9.0/24', '172.31.1.9'],
+  ]);
+  const wanted = new Map([
+    ['10.244.2.0/24', '172.31.1.2'],
+    ['10.244.3.0/24', '172.31.1.3'],
+    ['10.244.4.0/24', '172.31.1.254'],
+  ]);
+  assert.deepEqual(routeLines(wanted, installed), [
+    'del 10.244.9.0/24 via 172.31.1.9 proto 80',
+    'replace 10.244.3.0/24 via 172.31.1.3 proto 80',
+    'replace 10.244.4.0/24 via 172.31.1.254 proto 80',
+  ]);
+  assert.deepEqual(routeLines(wanted, wanted), []);
+});

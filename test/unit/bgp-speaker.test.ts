@@ -1,0 +1,147 @@
+// Speakers in one process, each on its own loopback address (127.0.0.x, ephemeral ports, no
+// root): full mesh, route reflection and graceful restart end to end through real TCP.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Speaker, type SpeakerConfig } from '../../src/bgp/speaker.js';
+
+const BASE = 100 + (process.pid % 100);
+
+async function speakers(n: number, over: (i: number) => Partial<SpeakerConfig> = () => ({})) {
+  const list: Speaker[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = new Speaker({
+      asNumber: 64512,
+      bgpId: `10.0.0.${i + 1}`,
+      listenAddress: addr(i),
+      listenPort: 0,
+      holdTime: 6,
+      connectRetryTime: 1,
+      idleHoldTime: 1,
+      ...over(i),
+    });
+    await s.listen();
+    list.push(s);
+  }
+  return list;
+}
+
+function addr(i: number): string {
+  return `127.${BASE}.0.${i + 1}`;
+}
+
+function peerOf(list: Speaker[], j: number, extra = {}) {
+  return { address: addr(j), asNumber: 64512, port: list[j]!.boundPort()!, ...extra };
+}
+
+/** Peers i with each j in `others`; the source address is i's loopback address. */
+function connect(
+  list: Speaker[],
+  i: number,
+  others: number[],
+  extra: (j: number) => object = () => ({}),
+) {
+  list[i]!.setPeers(others.map((j) => ({ ...peerOf(list, j, extra(j)), localAddress: addr(i) })));
+}
+
+async function until(what: string, cond: () => boolean, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const podCIDR = (i: number) => `10.244.${i}.0/24`;
+
+function learned(s: Speaker): Record<string, string> {
+  return Object.fromEntries([...s.learnedRoutes()].map(([p, r]) => [p, r.nextHop]));
+}
+
+test('bgp speaker: full iBGP mesh of 3, each learns the others with their next hop', async () => {
+  const list = await speakers(3);
+  try {
+    for (let i = 0; i < 3; i++) {
+      connect(
+        list,
+        i,
+        [0, 1, 2].filter((j) => j !== i),
+      );
+      list[i]!.setLocalPrefixes([podCIDR(i)]);
+    }
+    const want = (i: number) =>
+      Object.fromEntries([0, 1, 2].filter((j) => j !== i).map((j) => [podCIDR(j), addr(j)]));
+    await until('mesh converged', () =>
+      [0, 1, 2].every((i) => JSON.stringify(learned(list[i]!)) === JSON.stringify(want(i))),
+    );
+    const st = list[0]!.status();
+    assert.deepEqual(
+      st.map((p) => p.state),
+      ['Established', 'Established'],
+    );
+    assert.deepEqual(
+      st.map((p) => [p.prefixesReceived, p.prefixesAdvertised]),
+      [
+        [1, 1],
+        [1, 1],
+      ],
+    );
+    // iBGP-learned routes are not passed on, so a withdrawal is seen by all at once.
+    list[2]!.setLocalPrefixes([]);
+    await until(
+      'withdrawn',
+      () => !(podCIDR(2) in learned(list[0]!)) && !(podCIDR(2) in learned(list[1]!)),
+    );
+  } finally {
+    for (const s of list) await s.stop();
+  }
+});
+
+test('bgp speaker: one route reflector, three clients, no mesh: all routes everywhere', async () => {
+  const list = await speakers(4, (i) => (i === 0 ? { routeReflector: true } : {}));
+  try {
+    connect(list, 0, [1, 2, 3], () => ({ rrClient: true }));
+    for (let i = 1; i < 4; i++) connect(list, i, [0]);
+    for (let i = 0; i < 4; i++) list[i]!.setLocalPrefixes([podCIDR(i)]);
+    await until('reflected', () =>
+      list.every((s, i) => Object.keys(learned(s)).length === 3 && !(podCIDR(i) in learned(s))),
+    );
+    // Client 1 learns client 2's subnet through the reflector with client 2 as next hop and
+    // the reflection attributes set.
+    const r = list[1]!.learnedRoutes().get(podCIDR(2))!;
+    assert.equal(r.nextHop, addr(2));
+    assert.equal(r.path.attrs.originatorId, '10.0.0.3');
+    assert.deepEqual(r.path.attrs.clusterList, ['10.0.0.1']);
+    assert.equal(r.path.source.key, addr(0));
+  } finally {
+    for (const s of list) await s.stop();
+  }
+});
+
+test("bgp speaker: graceful restart keeps a peer's routes while it is away, then refreshes", async () => {
+  const list = await speakers(2, () => ({ gracefulRestartTime: 30 }));
+  try {
+    connect(list, 0, [1]);
+    connect(list, 1, [0]);
+    list[1]!.setLocalPrefixes([podCIDR(1), '10.245.0.0/16']);
+    await until('learned', () => Object.keys(learned(list[0]!)).length === 2);
+    // Speaker 1 vanishes without a NOTIFICATION (as when its process is killed).
+    const port = list[1]!.boundPort()!;
+    await list[1]!.stop({ restarting: true });
+    await until('peer down', () => list[0]!.status()[0]!.state !== 'Established');
+    assert.deepEqual(Object.keys(learned(list[0]!)).sort(), ['10.244.1.0/24', '10.245.0.0/16']);
+    assert.equal(list[0]!.status()[0]!.stalePrefixes, 2);
+    // It comes back (same address and port) with one prefix fewer: End-of-RIB sweeps the other.
+    const again = new Speaker({ ...list[1]!.config, listenPort: port, restarting: true });
+    await again.listen();
+    list[1] = again;
+    connect(list, 1, [0]);
+    again.setLocalPrefixes([podCIDR(1)]);
+    await until(
+      'stale swept',
+      () => JSON.stringify(Object.keys(learned(list[0]!))) === JSON.stringify([podCIDR(1)]),
+    );
+    assert.equal(list[0]!.status()[0]!.stalePrefixes, 0);
+  } finally {
+    for (const s of list) await s.stop();
+  }
+});

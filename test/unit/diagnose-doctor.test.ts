@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { diagnoseHost, type DoctorInput } from '../../src/diagnose/doctor.js';
+import { DEFAULT_CLUSTER_NETWORK, type Node } from '../../src/api/types.js';
+import type { HostFacts } from '../../src/kernel/host-facts.js';
+
+function node(name: string, podCIDR: string, mac: string): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, annotations: { 'podnet.io/vtep-mac': mac } },
+    spec: { podCIDR },
+  };
+}
+
+function healthy(): DoctorInput {
+  const host: HostFacts = {
+    sysctls: {
+      'net.ipv4.ip_forward': '1',
+      'net.ipv4.conf.all.rp_filter': '0',
+      'net.ipv4.conf.pn-vxlan.rp_filter': '2',
+      'net.netfilter.nf_conntrack_count': '10',
+      'net.netfilter.nf_conntrack_max': '1000',
+      'net.bridge.bridge-nf-call-iptables': '1',
+    },
+    forwardPolicy: 'ACCEPT',
+    forwardRules: [],
+    links: [
+      { ifname: 'lo', mtu: 65536 },
+      { ifname: 'eth0', mtu: 1500, address: '02:00:00:00:00:01' },
+      {
+        ifname: 'pn-vxlan',
+        mtu: 1450,
+        address: 'aa:bb:cc:00:00:01',
+        kind: 'vxlan',
+        vxlan: { id: 1, port: 8472, link: 'eth0' },
+      },
+      { ifname: 'pn0123456789a', mtu: 1450, kind: 'veth' },
+    ],
+    podnetRoutes: [
+      { dst: '10.244.2.0/24', gateway: '10.244.2.0', dev: 'pn-vxlan', flags: ['onlink'] },
+      { dst: '10.244.1.5', dev: 'pn0123456789a' },
+    ],
+  };
+  return {
+    host,
+    nodeName: 'node-1',
+    nodes: [
+      node('node-1', '10.244.1.0/24', 'aa:bb:cc:00:00:01'),
+      node('node-2', '10.244.2.0/24', 'aa:bb:cc:00:00:02'),
+    ],
+    network: { ...DEFAULT_CLUSTER_NETWORK },
+    kernelConfig: new Map([
+      ['CONFIG_VXLAN', 'y'],
+      ['CONFIG_NETFILTER_XT_MATCH_STATISTIC', 'y'],
+      ['CONFIG_NETFILTER_XT_MATCH_RECENT', 'y'],
+    ]),
+  };
+}
+
+function failing(input: DoctorInput): string[] {
+  return diagnoseHost(input)
+    .filter((v) => !v.ok)
+    .map((v) => v.check);
+}
+
+test('doctor: a healthy host passes every check', () => {
+  const verdicts = diagnoseHost(healthy());
+  assert.deepEqual(
+    verdicts.filter((v) => !v.ok),
+    [],
+  );
+  assert.ok(verdicts.length >= 9);
+});
+
+const broken: [string, string, (i: DoctorInput) => void, RegExp][] = [
+  [
+    'ip_forward off',
+    'ip_forward',
+    (i) => (i.host.sysctls['net.ipv4.ip_forward'] = '0'),
+    /ip_forward=1/,
+  ],
+  [
+    'strict rp_filter on the tunnel',
+    'rp_filter',
+    (i) => (i.host.sysctls['net.ipv4.conf.pn-vxlan.rp_filter'] = '1'),
+    /pn-vxlan\.rp_filter=2/,
+  ],
+  [
+    'strict rp_filter on all',
+    'rp_filter',
+    (i) => (i.host.sysctls['net.ipv4.conf.all.rp_filter'] = '1'),
+    /all\.rp_filter=2/,
+  ],
+  [
+    'FORWARD policy DROP',
+    'forward-policy',
+    (i) => (i.host.forwardPolicy = 'DROP'),
+    /-s 10\.244\.0\.0\/16 -j ACCEPT/,
+  ],
+  [
+    'bridges skip iptables',
+    'bridge-nf-call',
+    (i) => {
+      i.host.sysctls['net.bridge.bridge-nf-call-iptables'] = '0';
+      i.host.links.push({ ifname: 'br0', mtu: 1500, kind: 'bridge' });
+    },
+    /bridge-nf-call-iptables=1/,
+  ],
+  ['tunnel MTU too big', 'mtu-tunnel', (i) => (i.host.links[2]!.mtu = 1500), /mtu 1450/],
+  ['pod MTU too big', 'mtu-pods', (i) => (i.host.links[3]!.mtu = 1500), /pn0123456789a mtu 1450/],
+  [
+    'VTEP MAC changed',
+    'vtep-mac',
+    (i) => (i.host.links[2]!.address = 'aa:bb:cc:00:00:99'),
+    /address aa:bb:cc:00:00:01/,
+  ],
+  [
+    'duplicate VTEP MACs',
+    'vtep-mac',
+    (i) => (i.nodes[1]!.metadata.annotations!['podnet.io/vtep-mac'] = 'aa:bb:cc:00:00:01'),
+    /delete node/,
+  ],
+  [
+    'stale route',
+    'stale-routes',
+    (i) => i.host.podnetRoutes.push({ dst: '10.244.9.0/24', dev: 'pn-vxlan' }),
+    /ip route del 10\.244\.9\.0\/24 proto 80/,
+  ],
+  [
+    'conntrack nearly full',
+    'conntrack',
+    (i) => (i.host.sysctls['net.netfilter.nf_conntrack_count'] = '950'),
+    /nf_conntrack_max=2000/,
+  ],
+  ['kernel without IPIP', 'kernel-features', (i) => (i.network.backend = 'ipip'), /backend: vxlan/],
+];
+
+for (const [what, check, breakIt, fix] of broken) {
+  test(`doctor: finds ${what} and says how to fix it`, () => {
+    const input = healthy();
+    breakIt(input);
+    assert.deepEqual(failing(input), [check]);
+    const verdict = diagnoseHost(input).find((v) => !v.ok)!;
+    assert.match(verdict.fix ?? '', fix);
+  });
+}

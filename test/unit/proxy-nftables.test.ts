@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ServicePortRule } from '../../src/proxy/model.js';
+import { portKey } from '../../src/proxy/model.js';
+import {
+  addFragment,
+  applyFragments,
+  baseNft,
+  desiredNft,
+  fullScript,
+  nftCounts,
+  ruleFragment,
+  type NftState,
+} from '../../src/proxy/nftables-rules.js';
+
+const net = { clusterCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/16' };
+
+/** What a partial sync from `before` to `after` sends, and the state it leaves. */
+function partial(before: ServicePortRule[], after: ServicePortRule[]): [string, NftState] {
+  const state = baseNft(net);
+  const old = new Map(before.map((r) => [portKey(r), r]));
+  for (const r of before) addFragment(state, ruleFragment(r, net));
+  const removed = [];
+  const added = [];
+  for (const r of after) {
+    const was = old.get(portKey(r));
+    if (was && JSON.stringify(was) === JSON.stringify(r)) continue;
+    if (was) removed.push(ruleFragment(was, net));
+    added.push(ruleFragment(r, net));
+  }
+  const now = new Set(after.map(portKey));
+  for (const r of before) if (!now.has(portKey(r))) removed.push(ruleFragment(r, net));
+  return [applyFragments(state, removed, added), state];
+}
+
+/** The programmed state without reference counts, for comparing states. */
+function content(state: NftState): unknown {
+  const sorted = <T>(m: Map<string, T>): [string, T][] =>
+    [...m].sort(([a], [b]) => (a < b ? -1 : 1));
+  return {
+    sets: sorted(state.sets),
+    chains: sorted(state.chains),
+    elements: sorted(state.elements).map(([k, v]) => [k, sorted(v)]),
+  };
+}
+
+function web(n: number, extra: Partial<ServicePortRule> = {}): ServicePortRule {
+  return {
+    name: 'shop/web:http',
+    clusterIP: '10.96.0.20',
+    protocol: 'TCP',
+    port: 80,
+    endpoints: Array.from({ length: n }, (_, i) => ({ ip: `10.244.${i + 1}.5`, port: 8080 })),
+    ...extra,
+  };
+}
+
+test('dispatch: one verdict-map lookup on daddr . l4proto . dport, node ports by fib', () => {
+  const state = desiredNft([web(3)], net);
+  assert.deepEqual(state.chains.get('services'), [
+    'ip daddr . meta l4proto . th dport vmap @service-ips',
+    'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
+  ]);
+  assert.deepEqual(
+    [...state.elements.get('service-ips')!.values()],
+    ['10.96.0.20 . 6 . 80 : goto backends-tcp-n3'],
+  );
+});
+
+test('n endpoints: numgen random mod n over a named map, index i → endpoint i', () => {
+  const state = desiredNft([web(3)], net);
+  assert.equal(
+    state.sets.get('backends-tcp-n3'),
+    'typeof ip daddr . tcp dport . numgen random mod 3 : ip daddr . tcp dport;',
+  );
+  assert.deepEqual(state.chains.get('backends-tcp-n3'), [
+    'ip saddr != 10.244.0.0/16 meta mark set meta mark | 0x4000',
+    'meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 3 map @backends-tcp-n3',
+  ]);
+  // mod 3 draws 0, 1, 2 uniformly and each index holds one endpoint: exactly 1/3 each.
+  assert.deepEqual(
+    [...state.elements.get('backends-tcp-n3')!.values()],
+    [
+      '10.96.0.20 . 80 . 0 : 10.244.1.5 . 8080',
+      '10.96.0.20 . 80 . 1 : 10.244.2.5 . 8080',
+      '10.96.0.20 . 80 . 2 : 10.244.3.5 . 8080',
+    ],
+  );
+});
+
+test('services with the same endpoint count and protocol share one chain and map', () => {
+  const state = desiredNft([web(2), web(2, { name: 'shop/api:', clusterIP: '10.96.0.21' })], net);
+  assert.equal([...state.chains.keys()].filter((c) => c.startsWith('backends-')).length, 1);
+  assert.equal(state.elements.get('backends-tcp-n2')!.size, 4);
+});
+
+test('NodePort: a node-port map per protocol and count, always masqueraded', () => {
+  const state = desiredNft([web(2, { nodePort: 30080, protocol: 'UDP' })], net);
+  assert.deepEqual(
+    [...state.elements.get('service-nodeports')!.values()],
+    ['17 . 30080 : goto nodeport-udp-n2'],
+  );
+  assert.deepEqual(state.chains.get('nodeport-udp-n2'), [
+    'meta mark set meta mark | 0x4000',
+    'meta l4proto udp dnat ip to udp dport . numgen random mod 2 map @nodeport-backends-udp-n2',
+  ]);
+  assert.deepEqual(
+    [...state.elements.get('nodeport-backends-udp-n2')!.values()],
+    ['30080 . 0 : 10.244.1.5 . 8080', '30080 . 1 : 10.244.2.5 . 8080'],
+  );
+});
+
+test('no endpoints: the service and its node port are in the reject sets', () => {
+  const state = desiredNft([web(0, { nodePort: 30081 })], net);
+  assert.deepEqual([...state.elements.get('no-endpoints')!.keys()], ['10.96.0.20 . 6 . 80']);
+  assert.deepEqual([...state.elements.get('no-endpoint-nodeports')!.keys()], ['6 . 30081']);
+  assert.equal(state.elements.get('service-ips')!.size, 0);
+  assert.deepEqual(state.chains.get('reject-services'), [
+    'ip daddr . meta l4proto . th dport @no-endpoints reject',
+    'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports reject',
+  ]);
+});
+
+test('hairpin and egress masquerade in postrouting', () => {
+  const state = desiredNft([web(2)], net);
+  assert.deepEqual(
+    [...state.elements.get('hairpin')!.keys()],
+    ['10.244.1.5 . 10.244.1.5', '10.244.2.5 . 10.244.2.5'],
+  );
+  assert.deepEqual(state.chains.get('nat-postrouting'), [
+    'meta mark & 0x4000 == 0x4000 meta mark set meta mark ^ 0x4000 masquerade fully-random',
+    'ct status dnat ip saddr . ip daddr @hairpin masquerade fully-random',
+    'ip daddr 10.244.0.0/16 return',
+    'ip daddr 10.96.0.0/16 return',
+    'ip daddr 224.0.0.0/4 return',
+    'ip saddr 10.244.0.0/16 masquerade fully-random',
+  ]);
+});
+
+test('ClientIP affinity: per-endpoint timeout sets checked before the random pick', () => {
+  const state = desiredNft([web(2, { affinitySeconds: 60 })], net);
+  const target = [...state.elements.get('service-ips')!.values()][0]!;
+  const svc = /goto (svc-[a-z2-7]{16})$/.exec(target)![1]!;
+  const lines = state.chains.get(svc)!;
+  assert.equal(lines.length, 4);
+  assert.match(lines[1]!, /^ip saddr @aff-[a-z2-7]{16} goto sep-[a-z2-7]{16}$/);
+  assert.match(lines[3]!, /^numgen random mod 2 vmap \{ 0 : goto sep-\S+, 1 : goto sep-\S+ \}$/);
+  const sep = /goto (sep-\S+)$/.exec(lines[1]!)![1]!;
+  const aff = /@(aff-\S+) /.exec(lines[1]!)![1]!;
+  assert.deepEqual(state.chains.get(sep), [
+    `update @${aff} { ip saddr }`,
+    'meta l4proto tcp dnat ip to 10.244.1.5:8080',
+  ]);
+  assert.equal(state.sets.get(aff), 'type ipv4_addr; flags dynamic,timeout; timeout 60s;');
+});
+
+test('a full script replaces the table whole in one transaction, with the canary table', () => {
+  const state = desiredNft([web(2, { affinitySeconds: 60 }), web(1, { name: 'x/y:' })], net);
+  const lines = fullScript(state).trim().split('\n');
+  assert.deepEqual(lines.slice(0, 5), [
+    'add table ip podnet',
+    'delete table ip podnet',
+    'add table ip podnet-canary',
+    'delete table ip podnet-canary',
+    'add table ip podnet',
+  ]);
+  assert.ok(
+    lines.includes(
+      'add chain ip podnet nat-prerouting { type nat hook prerouting priority -100; policy accept; }',
+    ),
+  );
+  assert.ok(lines.some((l) => l.startsWith('add element ip podnet service-ips { ')));
+  assert.deepEqual(lines.slice(-3), [
+    'add table ip podnet-canary',
+    'add chain ip podnet-canary canary',
+    'add rule ip podnet-canary canary return',
+  ]);
+  // Sets are declared before the rules that use them, rules before elements.
+  const firstRule = lines.findIndex((l) => l.startsWith('add rule'));
+  assert.ok(
+    lines.findLastIndex((l) => l.startsWith('add set') || l.startsWith('add map')) < firstRule,
+  );
+  assert.ok(lines.findIndex((l) => l.startsWith('add element')) > firstRule);
+});
+
+test('hairpin entries only for endpoints on this node', () => {
+  const state = desiredNft([web(3)], { ...net, nodePodCIDR: '10.244.2.0/24' });
+  assert.deepEqual([...state.elements.get('hairpin')!.keys()], ['10.244.2.5 . 10.244.2.5']);
+});
+
+test('one endpoint change: delete and add of that element only', () => {
+  const changed = web(3);
+  changed.endpoints[1] = { ip: '10.244.9.9', port: 8080 };
+  const [script] = partial(
+    [web(3), web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
+    [changed, web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
+  );
+  assert.deepEqual(script.trim().split('\n'), [
+    'delete element ip podnet backends-tcp-n3 { 10.96.0.20 . 80 . 1 }',
+    // 10.244.2.5 still serves shop/api, so it stays in the hairpin set.
+    'add element ip podnet hairpin { 10.244.9.9 . 10.244.9.9 }',
+    'add element ip podnet backends-tcp-n3 { 10.96.0.20 . 80 . 1 : 10.244.9.9 . 8080 }',
+  ]);
+});
+
+test('scaling 3 → 1 moves the service to the n1 chain and drops the unused n3 chain and map', () => {
+  const [script, state] = partial([web(3)], [web(1)]);
+  const lines = script.trim().split('\n');
+  assert.deepEqual(content(state), content(desiredNft([web(1)], net)));
+  assert.deepEqual(lines, [
+    'add map ip podnet backends-tcp-n1 { typeof ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport; }',
+    'add chain ip podnet backends-tcp-n1',
+    'flush chain ip podnet backends-tcp-n3',
+    'delete element ip podnet hairpin { 10.244.2.5 . 10.244.2.5, 10.244.3.5 . 10.244.3.5 }',
+    'delete element ip podnet service-ips { 10.96.0.20 . 6 . 80 }',
+    'delete chain ip podnet backends-tcp-n3',
+    'delete map ip podnet backends-tcp-n3',
+    'add rule ip podnet backends-tcp-n1 ip saddr != 10.244.0.0/16 meta mark set meta mark | 0x4000',
+    'add rule ip podnet backends-tcp-n1 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 1 map @backends-tcp-n1',
+    'add element ip podnet service-ips { 10.96.0.20 . 6 . 80 : goto backends-tcp-n1 }',
+    'add element ip podnet backends-tcp-n1 { 10.96.0.20 . 80 . 0 : 10.244.1.5 . 8080 }',
+  ]);
+});
+
+test('nothing changed: an empty script', () => {
+  assert.equal(partial([web(3)], [web(3)])[0], '');
+});
+
+test('counts of rules and elements', () => {
+  const counts = nftCounts(desiredNft([web(3)], net));
+  assert.equal(counts.elements, 1 + 3 + 3);
+  assert.ok(counts.rules > 10);
+});
+
+test('any sequence of partial syncs ends where a full render would', () => {
+  let seed = 7;
+  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const randomRules = (): ServicePortRule[] =>
+    Array.from({ length: rand(5) }, (_, i) =>
+      web(rand(4), {
+        name: `shop/s${i}:`,
+        clusterIP: `10.96.0.${20 + i}`,
+        protocol: rand(2) ? 'TCP' : 'UDP',
+        nodePort: rand(2) ? 30000 + i : undefined,
+        affinitySeconds: rand(3) === 0 ? 60 : undefined,
+      }),
+    );
+  for (let round = 0; round < 200; round++) {
+    const before = randomRules();
+    const after = randomRules();
+    const [script, state] = partial(before, after);
+    assert.deepEqual(content(state), content(desiredNft(after, net)), `round ${round}`);
+    // Never deletes an element of a set it also deletes, never adds twice.
+    assert.equal(new Set(script.split('\n')).size, script.split('\n').length);
+  }
+});
