@@ -1,8 +1,7 @@
 // The cluster DNS in the lab, with real clients in real pods: DNS pods in kube-system running
-// `podnet dns` from the lab's store, asked by dig from a pod on another host (across the pod
-// network) for every record form, external names going to the underlay's resolver.
-// Through the kube-dns service IP (and so glibc's search path, whose nameserver it is) once
-// the agents run the service proxy.
+// `podnet dns` from the lab's store behind kube-system/kube-dns at 10.96.0.10, dig for every
+// record form, external names going to the underlay's resolver, and glibc's getent resolving
+// a short name through the pod's search path.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startClusterDns } from '../../src/lab/cluster-dns-up.js';
@@ -119,7 +118,8 @@ describe('dns in the lab', () => {
 
   const exec = (argv: string[]) =>
     podnet(['lab', 'exec', '--name', lab.name, '-n', 'my-namespace', 'client', '--', ...argv]);
-  const dig = (...args: string[]) => exec(['dig', `@${dnsIP}`, '+time=2', '+tries=2', ...args]);
+  /** dig through the kube-dns service IP (the proxy DNATs it to a DNS pod). */
+  const dig = (...args: string[]) => exec(['dig', '@10.96.0.10', '+time=2', '+tries=2', ...args]);
   const short = (...args: string[]): string[] =>
     dig('+short', ...args)
       .stdout.trim()
@@ -127,7 +127,7 @@ describe('dns in the lab', () => {
       .filter(Boolean)
       .sort();
 
-  test('A, SRV, PTR, TXT from a pod on another host', () => {
+  test('A, SRV, PTR, TXT through the kube-dns service', () => {
     assert.deepEqual(short(`my-svc.${S}`), ['10.96.0.20']);
     assert.deepEqual(short(`_http._tcp.my-svc.${S}`, 'SRV'), [`0 100 80 my-svc.${S}.`]);
     assert.deepEqual(short('-x', '10.96.0.20'), [`my-svc.${S}.`]);
@@ -153,5 +153,15 @@ describe('dns in the lab', () => {
     assert.match(nx, /^cluster\.local\.\s+\d+\s+IN\s+SOA\s/m);
     assert.deepEqual(short('+tcp', `my-svc.${S}`), ['10.96.0.20']);
     assert.deepEqual(short('api.example.test'), ['192.0.2.81']);
+  });
+  test('getent hosts my-svc from a pod in my-namespace, through the search path (glibc)', () => {
+    const r = exec(['getent', 'hosts', 'my-svc']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim().replace(/\s+/g, ' '), `10.96.0.20 my-svc.${S}`);
+  });
+
+  test('the DNS pods answer directly too, across hosts', () => {
+    const r = exec(['dig', `@${dnsIP}`, '+short', `my-svc.${S}`]);
+    assert.equal(r.stdout.trim(), '10.96.0.20');
   });
 });
