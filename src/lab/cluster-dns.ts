@@ -93,6 +93,7 @@ export function resolverArgv(pidFile: string): string[] {
     '--no-resolv',
     '--no-hosts',
     '--no-poll',
+    '--local-ttl=60', // so that forwarded answers can be cached downstream
     `--listen-address=${RESOLVER_IP}`,
     '--bind-interfaces',
     '--port=53',

@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/open.js';
 import { applyObject, deleteObject } from '../../src/store/objects.js';
 import type { Store } from '../../src/store/store.js';
-import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
+import { sweepStaleNamespaces } from '../helpers/names.js';
+import { SERVER_IP, namespacePair, type NamespacePair } from '../helpers/dns-netns.js';
 import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
 
-const serverNs = uniqueName('dnss');
-const clientNs = uniqueName('dnsc');
-const SERVER_IP = '192.0.2.1';
+let pair: NamespacePair;
 const dir = mkdtempSync(join(tmpdir(), 'podnet-dns-store-'));
 const storeUrl = `sqlite:${join(dir, 'store.db')}`;
 const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
@@ -32,7 +31,7 @@ function short(name: string, type = 'A'): string[] {
       'ip',
       'netns',
       'exec',
-      clientNs,
+      pair.clientNs,
       'dig',
       `@${SERVER_IP}`,
       '+time=1',
@@ -52,7 +51,7 @@ function status(name: string): string {
     'ip',
     'netns',
     'exec',
-    clientNs,
+    pair.clientNs,
     'dig',
     `@${SERVER_IP}`,
     '+time=1',
@@ -73,29 +72,7 @@ async function until(check: () => boolean, ms: number): Promise<number> {
 
 before(async () => {
   sweepStaleNamespaces();
-  for (const ns of [serverNs, clientNs]) {
-    sh(['ip', 'netns', 'add', ns]);
-    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  sh([
-    'ip',
-    '-n',
-    serverNs,
-    'link',
-    'add',
-    'eth0',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    clientNs,
-  ]);
-  sh(['ip', '-n', serverNs, 'addr', 'add', `${SERVER_IP}/24`, 'dev', 'eth0']);
-  sh(['ip', '-n', clientNs, 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
-  sh(['ip', '-n', serverNs, 'link', 'set', 'eth0', 'up']);
-  sh(['ip', '-n', clientNs, 'link', 'set', 'eth0', 'up']);
+  pair = namespacePair();
   store = await openStore(storeUrl);
   for (const obj of fixtureObjects()) await applyObject(store, obj);
   server = spawn(
@@ -103,7 +80,7 @@ before(async () => {
     [
       'netns',
       'exec',
-      serverNs,
+      pair.serverNs,
       podnet,
       'dns',
       '--store',
@@ -121,8 +98,7 @@ before(async () => {
 after(async () => {
   server?.kill('SIGTERM');
   await store?.close();
-  deleteNamespace(serverNs);
-  deleteNamespace(clientNs);
+  pair?.remove();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -157,7 +133,7 @@ test('dns store: metrics count queries by type and rcode', () => {
     'ip',
     'netns',
     'exec',
-    clientNs,
+    pair.clientNs,
     process.execPath,
     '-e',
     `fetch('http://${SERVER_IP}:9153/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`,

@@ -7,13 +7,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeObject } from '../../src/api/types.js';
-import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
+import { sweepStaleNamespaces } from '../helpers/names.js';
+import { SERVER_IP, namespacePair, type NamespacePair } from '../helpers/dns-netns.js';
 import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
 
-const serverNs = uniqueName('dnss');
-const clientNs = uniqueName('dnsc');
-const SERVER_IP = '192.0.2.1';
-const CLIENT_IP = '192.0.2.2';
+let pair: NamespacePair;
 const dir = mkdtempSync(join(tmpdir(), 'podnet-dns-wire-'));
 const children: ChildProcess[] = [];
 const S = 'my-namespace.svc.cluster.local';
@@ -27,7 +25,7 @@ function dig(...args: string[]): string {
     'ip',
     'netns',
     'exec',
-    clientNs,
+    pair.clientNs,
     'dig',
     `@${SERVER_IP}`,
     '+time=2',
@@ -68,33 +66,11 @@ function namespaceObj(name: string): KubeObject {
 
 before(async () => {
   sweepStaleNamespaces();
-  for (const ns of [serverNs, clientNs]) {
-    sh(['ip', 'netns', 'add', ns]);
-    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  sh([
-    'ip',
-    '-n',
-    serverNs,
-    'link',
-    'add',
-    'eth0',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    clientNs,
-  ]);
-  sh(['ip', '-n', serverNs, 'addr', 'add', `${SERVER_IP}/24`, 'dev', 'eth0']);
-  sh(['ip', '-n', clientNs, 'addr', 'add', `${CLIENT_IP}/24`, 'dev', 'eth0']);
-  sh(['ip', '-n', serverNs, 'link', 'set', 'eth0', 'up']);
-  sh(['ip', '-n', clientNs, 'link', 'set', 'eth0', 'up']);
+  pair = namespacePair();
   // The client is a pod of my-namespace: `ip netns exec` puts this over /etc/resolv.conf.
-  mkdirSync(`/etc/netns/${clientNs}`, { recursive: true });
+  mkdirSync(`/etc/netns/${pair.clientNs}`, { recursive: true });
   writeFileSync(
-    `/etc/netns/${clientNs}/resolv.conf`,
+    `/etc/netns/${pair.clientNs}/resolv.conf`,
     [
       `nameserver ${SERVER_IP}`,
       'search my-namespace.svc.cluster.local svc.cluster.local cluster.local',
@@ -110,7 +86,7 @@ before(async () => {
       [
         'netns',
         'exec',
-        serverNs,
+        pair.serverNs,
         'dnsmasq',
         '--keep-in-foreground',
         '--no-resolv',
@@ -132,7 +108,7 @@ before(async () => {
       [
         'netns',
         'exec',
-        serverNs,
+        pair.serverNs,
         process.execPath,
         serve,
         join(dir, 'objects.json'),
@@ -152,9 +128,8 @@ before(async () => {
 
 after(() => {
   for (const c of children) c.kill('SIGTERM');
-  deleteNamespace(serverNs);
-  deleteNamespace(clientNs);
-  rmSync(`/etc/netns/${clientNs}`, { recursive: true, force: true });
+  if (pair) rmSync(`/etc/netns/${pair.clientNs}`, { recursive: true, force: true });
+  pair?.remove();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -242,7 +217,7 @@ test('dns wire: 100,000 random and mutated packets leave the server answering; F
     'ip',
     'netns',
     'exec',
-    clientNs,
+    pair.clientNs,
     process.execPath,
     fuzz,
     SERVER_IP,
@@ -265,7 +240,7 @@ test('dns wire: 100,000 random and mutated packets leave the server answering; F
     'ip',
     'netns',
     'exec',
-    clientNs,
+    pair.clientNs,
     process.execPath,
     '-e',
     `const s=require('dgram').createSocket('udp4');s.on('message',m=>{console.log(m.toString('hex'));process.exit(0)});` +
@@ -279,7 +254,7 @@ test('dns wire: 100,000 random and mutated packets leave the server answering; F
 
 test('dns wire: glibc resolves short names through the search path (getent)', () => {
   const getent = (name: string): string =>
-    sh(['ip', 'netns', 'exec', clientNs, 'getent', 'hosts', name]).trim().replace(/\s+/g, ' ');
+    sh(['ip', 'netns', 'exec', pair.clientNs, 'getent', 'hosts', name]).trim().replace(/\s+/g, ' ');
   assert.equal(getent('my-svc'), `10.96.0.20 my-svc.${S}`);
   assert.equal(getent('my-svc.my-namespace'), `10.96.0.20 my-svc.${S}`);
   assert.equal(getent('my-svc.my-namespace.svc'), `10.96.0.20 my-svc.${S}`);

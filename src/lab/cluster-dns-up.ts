@@ -1,0 +1,57 @@
+// `podnet lab up`'s cluster DNS step, one call from up.ts once the nodes are ready: the
+// underlay's upstream resolver, routes for its replies to pods, and the kube-system objects;
+// the pod runners then start the DNS pods like any other pods.
+import { join } from 'node:path';
+import { ipBatch } from '../kernel/links.js';
+import { openStore } from '../store/open.js';
+import { applyObject, listObjects } from '../store/objects.js';
+import type { Store } from '../store/store.js';
+import { OperationError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import {
+  clusterDnsObjects,
+  resolverArgv,
+  resolverRouteBatch,
+  type NodeRoute,
+} from './cluster-dns.js';
+import type { LabPlan } from './plan.js';
+import { startProcess } from './supervisor.js';
+import { pollUntil } from './wait.js';
+
+/** DNS pods: two (on the first two hosts), or one on a one-host lab. */
+const REPLICAS = 2;
+
+export async function startClusterDns(plan: LabPlan, storeUrl: string, log: Logger): Promise<void> {
+  const store = await openStore(storeUrl);
+  try {
+    await ipBatch(plan.underlayNetns, resolverRouteBatch(await nodeRoutes(store, plan)));
+    await startProcess(plan.stateDir, {
+      id: 'dns-upstream',
+      argv: resolverArgv(join(plan.stateDir, 'dns-upstream.pid')),
+      netns: plan.underlayNetns,
+    });
+    const nodes = plan.hosts.slice(0, REPLICAS).map((h) => h.name);
+    for (const obj of clusterDnsObjects({ nodes })) await applyObject(store, obj);
+    log.info({ nodes }, 'cluster DNS applied');
+  } finally {
+    await store.close();
+  }
+}
+
+/** Each host's pod subnet (`spec.podCIDR`, published by its agent) and underlay address. */
+async function nodeRoutes(store: Store, plan: LabPlan): Promise<NodeRoute[]> {
+  const routes = await pollUntil(async () => {
+    const { items } = await listObjects(store, 'Node');
+    const out: NodeRoute[] = [];
+    for (const h of plan.hosts) {
+      const podCIDR = items.find((n) => n.metadata.name === h.name)?.spec.podCIDR;
+      if (!podCIDR) return undefined;
+      out.push({ podCIDR, nodeIP: h.ip });
+    }
+    return out;
+  }, 30_000);
+  if (!routes) {
+    throw new OperationError('cluster DNS: the nodes did not publish their pod subnets in 30 s');
+  }
+  return routes;
+}

@@ -1,0 +1,37 @@
+// Two network namespaces joined by a veth pair: a DNS server's and a client's
+// (192.0.2.1 and 192.0.2.2, documentation addresses that never leave the pair).
+import { execFileSync } from 'node:child_process';
+import { deleteNamespace, uniqueName } from './names.js';
+
+export const SERVER_IP = '192.0.2.1';
+export const CLIENT_IP = '192.0.2.2';
+
+export interface NamespacePair {
+  serverNs: string;
+  clientNs: string;
+  remove(): void;
+}
+
+export function namespacePair(): NamespacePair {
+  const serverNs = uniqueName('dnss');
+  const clientNs = uniqueName('dnsc');
+  const batch = (ns: string, lines: string[]): void => {
+    execFileSync('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  };
+  for (const ns of [serverNs, clientNs]) execFileSync('ip', ['netns', 'add', ns]);
+  batch(serverNs, [
+    'link set lo up',
+    `link add eth0 type veth peer name eth0 netns ${clientNs}`,
+    `addr add ${SERVER_IP}/24 dev eth0`,
+    'link set eth0 up',
+  ]);
+  batch(clientNs, ['link set lo up', `addr add ${CLIENT_IP}/24 dev eth0`, 'link set eth0 up']);
+  return {
+    serverNs,
+    clientNs,
+    remove: () => {
+      deleteNamespace(serverNs);
+      deleteNamespace(clientNs);
+    },
+  };
+}
