@@ -152,7 +152,7 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
       ? `    answer: ${dnsAnswer.join(', ')} (the service's cluster IP is ${serviceIP})`
       : `    no answer from the cluster DNS; using the cluster IP ${serviceIP} from the store`,
   );
-  const target = dnsAnswer[0] ?? serviceIP;
+  const target = dnsAnswer.length > 0 ? DEMO_NAME : serviceIP;
 
   say(
     `4/6 ${opts.requests} HTTP requests from the client to http://${target}/ (new connection each)`,

@@ -1,5 +1,6 @@
 // `podnet lab up`: the namespaces and links of the plan, the sysctls, the store, then one
 // agent and one pod runner per host; returns when the cluster is ready.
+import { startClusterDns } from './cluster-dns-up.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../util/log.js';
@@ -75,6 +76,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
     );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
+    await startClusterDns(plan, state.storeUrl, req.log);
     state.phase = 'ready';
     writeLabState(state);
     return state;

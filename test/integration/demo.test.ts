@@ -11,7 +11,7 @@ before(() => {
   sweepStaleNamespaces();
 });
 
-test('demo: requests to my-svc spread over all 3 pods, each path is the one its zone calls for, and the lab is removed', () => {
+test('demo: my-svc resolves to its cluster IP, requests by name spread over all 3 pods, each path is the one its zone calls for, and the lab is removed', () => {
   const name = testLabName();
   try {
     const r = podnet(['demo', '--name', name, '--requests', '45', '--output', 'json'], {
@@ -19,6 +19,9 @@ test('demo: requests to my-svc spread over all 3 pods, each path is the one its 
     });
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as DemoSummary;
+    // The client asked the cluster DNS for the name and got the service's cluster IP.
+    assert.deepEqual(summary.dnsAnswer, [summary.serviceIP]);
+    assert.match(summary.serviceIP, /^10\.96\./);
     assert.equal(summary.answered, 45);
     for (const pod of ['echo-1', 'echo-2', 'echo-3']) {
       assert.ok(
