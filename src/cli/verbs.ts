@@ -4,6 +4,7 @@ import { registerAgent } from './agent.js';
 import { registerBgp } from './bgp.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
+import { registerTrace } from './trace.js';
 import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
 import { registerLab } from './lab.js';
@@ -24,6 +25,7 @@ const verbGroups: Register[] = [
   registerDns,
   registerDemo,
   registerDoctor,
+  registerTrace,
 ];
 
 export function registerVerbs(program: Command): void {

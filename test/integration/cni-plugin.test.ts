@@ -318,7 +318,8 @@ test('cni: the address is bound to the Pod; a bare container gets a Pod in defau
 });
 
 test('cni: an agent killed during ADDs leaves nothing that GC does not reclaim', async () => {
-  const pods = newPods(20);
+  // Enough ADDs that some are still in flight when the kill lands, even on a loaded machine.
+  const pods = newPods(80);
   const calls = pods.map((p, i) =>
     node.call({ command: 'ADD', containerID: `kill-${i}`, netns: netnsPath(p) }),
   );

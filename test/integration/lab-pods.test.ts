@@ -119,6 +119,7 @@ describe('lab pods', () => {
     assert.equal(getPod('web')!.status!.hostIP, '172.31.2.2');
     const netns = `${lab.name}-node-2-default-web`;
     const hostNs = `${lab.name}-node-2`;
+    const vethsBefore = podVethsOf(hostNs).filter((v) => v !== webVeth(hostNs, ip));
     // The pod side of the wiring: eth0 with the pod IP.
     const addrs = execFileSync('ip', ['-n', netns, '-j', 'addr', 'show', 'eth0'], {
       encoding: 'utf8',
@@ -155,7 +156,7 @@ describe('lab pods', () => {
       execFileSync('ip', ['-n', hostNs, '-j', 'link'], { encoding: 'utf8' }),
     ) as { ifname: string }[];
     const podVeths = links.map((l) => l.ifname).filter((n) => /^pn[0-9a-f]{11}$/.test(n));
-    assert.deepEqual(podVeths, [], 'host-side veth left');
+    assert.deepEqual(podVeths, vethsBefore, 'host-side veth left');
   });
 
   test('lab: pods on one host exchange HTTP through serve-echo', async () => {
@@ -200,3 +201,21 @@ describe('lab pods', () => {
     assert.equal((await http('y', ipX, 8000)).node, 'node-1');
   });
 });
+
+/** Host-side pod veths in a host namespace (`pn` + 11 hex), in kernel order. */
+function podVethsOf(hostNs: string): string[] {
+  const links = JSON.parse(
+    execFileSync('ip', ['-n', hostNs, '-j', 'link'], { encoding: 'utf8' }),
+  ) as {
+    ifname: string;
+  }[];
+  return links.map((l) => l.ifname).filter((n) => /^pn[0-9a-f]{11}$/.test(n));
+}
+
+/** The host-side veth the kernel routes a pod IP to. */
+function webVeth(hostNs: string, podIP: string): string | undefined {
+  const [route] = JSON.parse(
+    execFileSync('ip', ['-n', hostNs, '-j', 'route', 'get', podIP], { encoding: 'utf8' }),
+  ) as { dev?: string }[];
+  return route?.dev;
+}

@@ -1,0 +1,103 @@
+// Kernel lookups `podnet trace` needs along one path: the kernel's own route decision
+// (`ip route get`, which also applies rp_filter when given the incoming device), the VXLAN
+// neighbour and FDB entries behind a tunnel hop, and whether a service's rule is programmed.
+import { run, runJson } from './exec.js';
+
+export interface RouteDecision {
+  ok: boolean;
+  dst?: string;
+  gateway?: string;
+  dev?: string;
+  prefsrc?: string;
+  /** The kernel's refusal, e.g. `Invalid cross-device link` when rp_filter drops. */
+  error?: string;
+}
+
+export async function routeGet(
+  netns: string | undefined,
+  dst: string,
+  from?: { src: string; iif: string },
+): Promise<RouteDecision> {
+  const argv = ['ip', '-j', 'route', 'get', dst];
+  if (from) argv.push('from', from.src, 'iif', from.iif);
+  const r = await run(argv, { netns, okCodes: [1, 2] });
+  if (r.code !== 0)
+    return { ok: false, error: r.stderr.trim().replace(/^RTNETLINK answers: /, '') };
+  const [route] = JSON.parse(r.stdout) as RouteDecision[];
+  return { ...route, ok: true };
+}
+
+export interface TunnelHop {
+  /** MAC the gateway resolves to on the tunnel device (a permanent neighbour entry). */
+  mac?: string;
+  /** Outer destination: the FDB entry for that MAC. */
+  outerDst?: string;
+}
+
+export async function vxlanHop(
+  netns: string | undefined,
+  gateway: string,
+  dev: string,
+): Promise<TunnelHop> {
+  const neigh = await runJson<{ dst: string; lladdr?: string }[]>(
+    ['ip', '-j', 'neigh', 'show', 'to', gateway, 'dev', dev],
+    { netns },
+  );
+  const mac = neigh[0]?.lladdr;
+  if (!mac) return {};
+  const fdb = await runJson<{ mac: string; dst?: string }[]>(
+    ['bridge', '-j', 'fdb', 'show', 'dev', dev],
+    {
+      netns,
+    },
+  );
+  return { mac, outerDst: fdb.find((f) => f.mac === mac && f.dst)?.dst };
+}
+
+/** Whether the host's service rules name this cluster IP and port at all. */
+export async function serviceRuleProgrammed(
+  netns: string | undefined,
+  mode: 'iptables' | 'nftables',
+  clusterIP: string,
+  port: number,
+): Promise<boolean> {
+  if (mode === 'iptables') {
+    const { stdout } = await run(['iptables-save', '-t', 'nat'], { netns });
+    return stdout
+      .split('\n')
+      .some(
+        (l) =>
+          l.startsWith('-A PODNET-SERVICES') &&
+          l.includes(`-d ${clusterIP}/32`) &&
+          l.includes(`--dport ${port} `),
+      );
+  }
+  const { stdout } = await run(['nft', 'list', 'map', 'ip', 'podnet', 'service-ips'], {
+    netns,
+    okCodes: [1],
+  });
+  return (
+    stdout.includes(`${clusterIP} . tcp . ${port}`) ||
+    stdout.includes(`${clusterIP} . udp . ${port}`)
+  );
+}
+
+/** Asks the cluster DNS for each candidate name in turn, from `netns`; the first A answer wins. */
+export async function askDns(
+  netns: string | undefined,
+  server: string,
+  names: string[],
+): Promise<{ name: string; ip: string } | undefined> {
+  for (const name of names) {
+    const { stdout } = await run(
+      ['dig', '+short', '+time=2', '+tries=1', `@${server}`, name, 'A'],
+      {
+        netns,
+        okCodes: [9, 10],
+      },
+    );
+    const ip = stdout.split('\n').find((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l.trim()));
+    if (ip) return { name, ip: ip.trim() };
+  }
+  return undefined;
+}
