@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { labDown, labUp, podnet, sweepStaleLabs, testLabName } from '../helpers/lab.js';
+import { labDown, labUp, podnet, readLab, sweepStaleLabs, testLabName } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import type { Verdict } from '../../src/diagnose/doctor.js';
 
@@ -30,7 +30,11 @@ function sh(cmd: string): void {
 }
 
 function freezeHost(signal: 'SIGSTOP' | 'SIGCONT'): void {
-  const pids = execFileSync('ip', ['netns', 'pids', host], { encoding: 'utf8' });
+  freeze(host, signal);
+}
+
+function freeze(netns: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  const pids = execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
   for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
 }
 
@@ -120,3 +124,35 @@ for (const [what, check, breakIt, mendIt, fix] of problems) {
     }
   });
 }
+
+test('doctor: finds two nodes publishing the same VTEP MAC', async () => {
+  const { openStore } = await import('../../src/store/open.js');
+  const { getObject, updateObject } = await import('../../src/store/objects.js');
+  const store = await openStore(readLab(name)!.storeUrl);
+  freezeHost('SIGSTOP');
+  freeze(`${name}-node-3`, 'SIGSTOP');
+  const key = 'podnet.io/vtep-mac';
+  const own = (await getObject(store, 'Node', undefined, 'node-3'))!.metadata.annotations![key]!;
+  const node2 = (await getObject(store, 'Node', undefined, 'node-2'))!.metadata.annotations![key]!;
+  const setMac = (mac: string) =>
+    updateObject(store, 'Node', undefined, 'node-3', (n) => {
+      n.metadata.annotations = { ...n.metadata.annotations, [key]: mac };
+      return n;
+    });
+  try {
+    await setMac(node2);
+    const { status, verdicts } = doctor();
+    const failed = verdicts.filter((v) => !v.ok);
+    assert.deepEqual(
+      failed.map((v) => v.check),
+      ['vtep-mac'],
+    );
+    assert.match(failed[0]!.detail, /nodes node-2, node-3 publish the same VTEP MAC/);
+    assert.equal(status, 1);
+  } finally {
+    await setMac(own);
+    freeze(`${name}-node-3`, 'SIGCONT');
+    freezeHost('SIGCONT');
+    await store.close();
+  }
+});
