@@ -55,3 +55,35 @@ test('demo: bad input is one line and exit code 2', () => {
   assert.match(r.stderr, /--requests 0: must be a whole number from 3 to 1000/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
+
+test('demo: Ctrl-C while it runs removes the lab', async () => {
+  const name = testLabName();
+  const { spawn } = await import('node:child_process');
+  const { PODNET } = await import('../helpers/lab.js');
+  const child = spawn(PODNET, ['demo', '--name', name], {
+    env: { ...process.env, PODNET_LAB_OWNER_PID: String(process.pid) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (b: Buffer) => {
+        stderr += b.toString();
+        // Interrupt once the lab exists and pods are being applied.
+        if (stderr.includes('2/6')) resolve();
+      });
+      child.once('exit', () =>
+        reject(new Error(`demo ended before it was interrupted: ${stderr}`)),
+      );
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    assert.equal(code, 130);
+    assert.equal(readLab(name), undefined, 'lab state left behind');
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    assert.doesNotMatch(left, new RegExp(`^${name}-`, 'm'), 'lab namespaces left behind');
+  } finally {
+    child.kill('SIGKILL');
+    podnet(['lab', 'down', '--name', name]);
+  }
+});
