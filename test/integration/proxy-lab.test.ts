@@ -28,7 +28,7 @@ const pod = (name: string, node: string, labels: string, command: string): strin
     '',
   ].join('\n');
 
-const service = (name: string, app: string, extra: string[] = []): string =>
+const service = (name: string, app: string, nodePort?: number): string =>
   [
     'apiVersion: v1',
     'kind: Service',
@@ -36,10 +36,10 @@ const service = (name: string, app: string, extra: string[] = []): string =>
     `  name: ${name}`,
     '  namespace: default',
     'spec:',
-    ...extra,
+    ...(nodePort ? ['  type: NodePort'] : []),
     `  selector: { app: ${app} }`,
     '  ports:',
-    `    - { name: http, protocol: TCP, port: 80, targetPort: 8080${extra.length ? `, nodePort: ${NODE_PORT}` : ''} }`,
+    `    - { name: http, protocol: TCP, port: 80, targetPort: 8080${nodePort ? `, nodePort: ${nodePort}` : ''} }`,
     '    - { name: echo, protocol: UDP, port: 81, targetPort: 8080 }',
     '',
   ].join('\n');
@@ -50,7 +50,7 @@ const WORKLOAD = [
   ),
   pod('client', 'node-2', '{ role: client }', '[sleep, infinity]'),
   service('web', 'echo'),
-  service('web-np', 'echo', ['  type: NodePort']),
+  service('web-np', 'echo', NODE_PORT),
   service('nobody', 'nothing-matches-this'),
 ].join('---\n');
 
