@@ -1,6 +1,6 @@
 // Hosts as routing sees them: the fields of a Node that decide how to reach its pods.
 import { ANNOTATION_VTEP_MAC, LABEL_ZONE, type Node } from '../api/types.js';
-import { numberToIp, parseCidr } from './ipv4.js';
+import { formatCidr, parseCidr } from '../ipam/cidr.js';
 import { isMac } from './vtep.js';
 
 export interface Host {
@@ -35,8 +35,7 @@ export function hostFromNode(node: Node): Host | undefined {
 function canonicalCidr(cidr: string | undefined): string | undefined {
   if (!cidr) return undefined;
   try {
-    const { base, prefix } = parseCidr(cidr);
-    return `${numberToIp(base)}/${prefix}`;
+    return formatCidr(parseCidr(cidr, 'podCIDR', { loose: true }));
   } catch {
     return undefined;
   }

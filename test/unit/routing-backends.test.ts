@@ -4,7 +4,8 @@ import { backendDriver, BACKEND_NAMES } from '../../src/routing/backends/registr
 import type { BackendInput } from '../../src/routing/desired.js';
 import { hostFromNode, splitHosts } from '../../src/routing/peers.js';
 import { isMac, vtepMacFrom } from '../../src/routing/vtep.js';
-import { ipToNumber, networkAddress, sameSubnet } from '../../src/routing/ipv4.js';
+import { formatIPv4, parseCidr, parseIPv4 } from '../../src/ipam/cidr.js';
+import { onLink } from '../../src/routing/backends/hostgw.js';
 import { makeNode } from '../helpers/routing-nodes.js';
 
 const underlay = { dev: 'eth0', address: '172.31.1.1', prefixLength: 24, mtu: 1500 };
@@ -137,8 +138,8 @@ test('routing: VTEP MACs are unicast and locally administered', () => {
 });
 
 test('routing: IPv4 parsing accepts dotted quads only', () => {
-  assert.equal(ipToNumber('10.244.3.7'), 0x0af40307);
-  assert.equal(ipToNumber('255.255.255.255'), 0xffffffff);
+  assert.equal(parseIPv4('10.244.3.7'), 0x0af40307);
+  assert.equal(parseIPv4('255.255.255.255'), 0xffffffff);
   for (const bad of [
     '10.244.3',
     '10.244.3.7.1',
@@ -147,9 +148,11 @@ test('routing: IPv4 parsing accepts dotted quads only', () => {
     'a.b.c.d',
     '1.2.3.4 ',
   ]) {
-    assert.throws(() => ipToNumber(bad), /is not an IPv4 address/, bad);
+    assert.throws(() => parseIPv4(bad), /not an IPv4 address/, bad);
   }
-  assert.equal(networkAddress('10.244.3.77/24'), '10.244.3.0');
-  assert.ok(sameSubnet('172.31.1.12', '172.31.1.11', 24));
-  assert.ok(!sameSubnet('172.31.2.12', '172.31.1.11', 24));
+  assert.equal(formatIPv4(parseCidr('10.244.3.77/24', 'x', { loose: true }).base), '10.244.3.0');
+  const underlay = { dev: 'eth0', address: '172.31.1.11', prefixLength: 24, mtu: 1500 };
+  const peer = (ip: string) => ({ name: 'p', podCIDR: '10.244.9.0/24', ip });
+  assert.ok(onLink(peer('172.31.1.12'), underlay));
+  assert.ok(!onLink(peer('172.31.2.12'), underlay));
 });

@@ -3,11 +3,14 @@
 // rather than handed to the kernel (which would only say "Network is unreachable").
 import type { Route, Underlay } from '../../kernel/netobjects.js';
 import { hostSysctls, emptyState, type BackendDriver, type PeerProblem } from '../desired.js';
-import { sameSubnet } from '../ipv4.js';
+import { containsIP, parseCidr, parseIPv4 } from '../../ipam/cidr.js';
 import type { Host } from '../peers.js';
 
 export function onLink(peer: Host, underlay: Underlay): boolean {
-  return sameSubnet(peer.ip, underlay.address, underlay.prefixLength);
+  const segment = parseCidr(`${underlay.address}/${underlay.prefixLength}`, 'underlay', {
+    loose: true,
+  });
+  return containsIP(segment, parseIPv4(peer.ip, `node ${peer.name} InternalIP`));
 }
 
 export function directRoute(peer: Host, underlay: Underlay): Route {

@@ -3,7 +3,7 @@
 // kernel's IPIP module (CONFIG_NET_IPIP); the driver says so and callers check up front.
 import type { IpipLink } from '../../kernel/netobjects.js';
 import { hostSysctls, emptyState, type BackendDriver, type BackendInput } from '../desired.js';
-import { networkAddress } from '../ipv4.js';
+import { formatIPv4, parseCidr } from '../../ipam/cidr.js';
 
 export const IPIP_DEVICE = 'pn-ipip';
 /** The outer IPv4 header. */
@@ -15,7 +15,7 @@ export function ipipDevice({ self, underlay }: BackendInput): IpipLink {
     name: IPIP_DEVICE,
     local: self.ip,
     mtu: underlay.mtu - IPIP_OVERHEAD,
-    addresses: [`${networkAddress(self.podCIDR)}/32`],
+    addresses: [`${subnetAddress(self.podCIDR)}/32`],
   };
 }
 
@@ -32,3 +32,8 @@ export const ipip: BackendDriver = {
     return state;
   },
 };
+
+/** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the tunnel's own address. */
+function subnetAddress(podCIDR: string): string {
+  return formatIPv4(parseCidr(podCIDR, 'podCIDR', { loose: true }).base);
+}

@@ -9,7 +9,7 @@ import {
   type BackendInput,
   type DesiredState,
 } from '../desired.js';
-import { networkAddress } from '../ipv4.js';
+import { formatIPv4, parseCidr } from '../../ipam/cidr.js';
 import type { Host } from '../peers.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
@@ -30,7 +30,7 @@ export function vxlanDevice({ self, underlay, vtepMac }: BackendInput): VxlanLin
     mtu: underlay.mtu - VXLAN_OVERHEAD,
     mac: vtepMac,
     // The subnet's network address gives the host a source address on the tunnel.
-    addresses: [`${networkAddress(self.podCIDR)}/32`],
+    addresses: [`${subnetAddress(self.podCIDR)}/32`],
   };
 }
 
@@ -40,7 +40,7 @@ export function addVxlanPeer(state: DesiredState, peer: Host): void {
     state.problems.push({ peer: peer.name, reason: 'has not published its VTEP MAC yet' });
     return;
   }
-  const gateway = networkAddress(peer.podCIDR);
+  const gateway = subnetAddress(peer.podCIDR);
   state.neighbours.push({ dev: VXLAN_DEVICE, ip: gateway, mac: peer.vtepMac });
   state.fdb.push({ dev: VXLAN_DEVICE, mac: peer.vtepMac, dst: peer.ip });
   state.routes.push({ dst: peer.podCIDR, gateway, dev: VXLAN_DEVICE, onlink: true });
@@ -56,3 +56,8 @@ export const vxlan: BackendDriver = {
     return state;
   },
 };
+
+/** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the tunnel's own address. */
+function subnetAddress(podCIDR: string): string {
+  return formatIPv4(parseCidr(podCIDR, 'podCIDR', { loose: true }).base);
+}
