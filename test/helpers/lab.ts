@@ -125,3 +125,35 @@ export function rootNetwork(): { links: string[]; addresses: string[]; routes: s
   );
   return { links: links.sort(), addresses: addresses.sort(), routes: routes.sort() };
 }
+
+/** A Pod manifest running `podnet serve-echo --port 8080` in `default` on `node`. */
+export function echoPodYaml(name: string, node: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Pod',
+    'metadata:',
+    `  name: ${name}`,
+    '  namespace: default',
+    'spec:',
+    `  nodeName: ${node}`,
+    '  containers:',
+    '    - name: echo',
+    "      command: [podnet, serve-echo, --port, '8080']",
+    '',
+  ].join('\n');
+}
+
+/** Polls `check` every 100 ms until it returns a value, or fails naming `what`. */
+export async function until<T>(
+  what: string,
+  check: () => T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -18,33 +18,9 @@ import {
   rootNetwork,
   sweepStaleLabs,
   testLabName,
+  echoPodYaml,
+  until,
 } from '../helpers/lab.js';
-
-function echoPodYaml(name: string, node: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Pod',
-    'metadata:',
-    `  name: ${name}`,
-    '  namespace: default',
-    'spec:',
-    `  nodeName: ${node}`,
-    '  containers:',
-    '    - name: echo',
-    "      command: [podnet, serve-echo, --port, '8080']",
-    '',
-  ].join('\n');
-}
-
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('lab pods', () => {
   const name = testLabName();

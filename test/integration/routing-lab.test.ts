@@ -16,35 +16,11 @@ import {
   podnetOk,
   sweepStaleLabs,
   testLabName,
+  echoPodYaml,
+  until,
 } from '../helpers/lab.js';
 
 const NODES = ['node-1', 'node-2', 'node-3'];
-
-function echoPodYaml(name: string, node: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Pod',
-    'metadata:',
-    `  name: ${name}`,
-    '  namespace: default',
-    'spec:',
-    `  nodeName: ${node}`,
-    '  containers:',
-    '    - name: echo',
-    "      command: [podnet, serve-echo, --port, '8080']",
-    '',
-  ].join('\n');
-}
-
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A lab of 3 hosts with one echo pod per host (`echo-1` on node-1, ...). */
 class EchoLab {
