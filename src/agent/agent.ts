@@ -15,12 +15,23 @@ import { NodeController } from './node-controller.js';
 import { CniServer } from './cni-server.js';
 import { proxyController } from './proxy.js';
 import { routingController } from './routing.js';
+import { BgpController } from './bgp.js';
+import { getClusterNetwork } from '../store/objects.js';
 
 /** Controllers in start order. Each issue's room adds its controller here. */
-async function controllers(): Promise<Controller[]> {
+async function controllers(ctx: AgentContext): Promise<Controller[]> {
   // The node controller leases the pod subnet the CNI server hands addresses from.
   const node = new NodeController(Number(process.env.PODNET_SUBNET_LEASE_TTL) || undefined);
-  return [node, new CniServer(node), routingController(), proxyController()];
+  // Where routes come from is read once: changing it takes an agent restart.
+  const bgp = (await getClusterNetwork(ctx.store)).routing === 'bgp';
+  const routing = routingController({ bgp });
+  return [
+    node,
+    new CniServer(node),
+    routing,
+    ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
+    proxyController(),
+  ];
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {
@@ -35,7 +46,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
 
   const started: Controller[] = [];
   try {
-    for (const controller of await controllers()) {
+    for (const controller of await controllers(ctx)) {
       health.setReady(controller.name, false);
       await controller.start(ctx);
       started.push(controller);

@@ -11,6 +11,7 @@ import { errorMessage } from '../util/errors.js';
 import { nodeBgpPlan, routedNodes, type NodeBgpPlan } from '../bgp/cluster.js';
 import { Speaker, type PeerStatus } from '../bgp/speaker.js';
 import { publishStatus } from '../bgp/status-store.js';
+import { startInformer } from '../store/informer.js';
 import type { AgentContext, Controller } from './controller.js';
 
 /** The cluster as the controller needs it; the agent feeds it from its informers. */
@@ -23,7 +24,8 @@ export interface BgpClusterView {
 }
 
 export interface BgpControllerOptions {
-  view: BgpClusterView;
+  /** Where the cluster is read from; default: informers on the agent's store. */
+  view?: BgpClusterView;
   /** Told the Nodes to route to (this node first) whenever BGP's best routes change. */
   routeTo(nodes: Node[]): void;
   /** TCP port for listening and for peers (179; tests on loopback use another). */
@@ -45,6 +47,9 @@ export class BgpController implements Controller {
   private stopped = false;
   private deferUntil = 0;
   private deferTimer: NodeJS.Timeout | undefined;
+  private view!: BgpClusterView;
+  private stopView: (() => Promise<void>) | undefined;
+  private lastRouted = '';
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -52,8 +57,15 @@ export class BgpController implements Controller {
     this.log = ctx.log.child({ controller: 'bgp' });
     this.nodeName = ctx.options.nodeName;
     this.store = ctx.store;
+    if (this.opts.view) {
+      this.view = this.opts.view;
+    } else {
+      const fromStore = await storeView(ctx.store, this.log);
+      this.view = fromStore.view;
+      this.stopView = fromStore.stop;
+    }
     registerMetrics(ctx.metrics, () => this.speaker);
-    this.opts.view.onChange(() => void this.sync(ctx));
+    this.view.onChange(() => void this.sync(ctx));
     await this.sync(ctx);
     this.publishTimer = setInterval(() => void this.publish(), 2000);
   }
@@ -62,6 +74,7 @@ export class BgpController implements Controller {
     this.stopped = true;
     clearInterval(this.publishTimer);
     clearTimeout(this.deferTimer);
+    await this.stopView?.();
     await this.speaker?.stop({ restarting: true });
     this.speaker = undefined;
   }
@@ -72,19 +85,14 @@ export class BgpController implements Controller {
   }
 
   private self(): Node | undefined {
-    return this.opts.view.nodes().find((n) => n.metadata.name === this.nodeName);
+    return this.view.nodes().find((n) => n.metadata.name === this.nodeName);
   }
 
   private async sync(ctx: AgentContext): Promise<void> {
     if (this.stopped) return;
     const self = this.self();
     const plan = self
-      ? nodeBgpPlan(
-          self,
-          this.opts.view.nodes(),
-          this.opts.view.bgpPeers(),
-          this.opts.view.settings(),
-        )
+      ? nodeBgpPlan(self, this.view.nodes(), this.view.bgpPeers(), this.view.settings())
       : undefined;
     if (!plan) {
       ctx.health.setReady(this.name, false);
@@ -141,8 +149,16 @@ export class BgpController implements Controller {
     // Selection deferral (RFC 4724 §4.1): after a (re)start, routing is told nothing until
     // every peer has sent its End-of-RIB or the deferral time is over, so that routes left
     // in the kernel by the previous run are not removed just before they are learnt again.
-    if (Date.now() < this.deferUntil && !this.speaker.initialTableComplete()) return;
-    this.opts.routeTo(routedNodes(self, this.opts.view.nodes(), this.speaker.learnedRoutes()));
+    if (Date.now() < this.deferUntil) {
+      if (!this.speaker.initialTableComplete()) return;
+      this.deferUntil = 0;
+    }
+    const nodes = routedNodes(self, this.view.nodes(), this.speaker.learnedRoutes());
+    // Node heartbeats change the view often; routing hears only of a real difference.
+    const digest = JSON.stringify(nodes);
+    if (digest === this.lastRouted) return;
+    this.lastRouted = digest;
+    this.opts.routeTo(nodes);
   }
 
   private async publish(): Promise<void> {
@@ -159,6 +175,33 @@ export class BgpController implements Controller {
       this.log.warn({ err: errorMessage(err) }, 'could not publish BGP status');
     }
   }
+}
+
+/** The view from informers on the store: Nodes, BGPPeers and the ClusterNetwork's settings. */
+async function storeView(
+  store: Store,
+  log: Logger,
+): Promise<{ view: BgpClusterView; stop(): Promise<void> }> {
+  const listeners: (() => void)[] = [];
+  const changed = (): void => {
+    for (const l of listeners) l();
+  };
+  const onError = (message: string): void => log.warn({ err: message }, 'watch interrupted');
+  const nodes = startInformer(store, 'Node', { onChange: changed, onError });
+  const peers = startInformer(store, 'BGPPeer', { onChange: changed, onError });
+  const networks = startInformer(store, 'ClusterNetwork', { onChange: changed, onError });
+  await Promise.all([nodes.synced, peers.synced, networks.synced]);
+  return {
+    view: {
+      nodes: () => [...nodes.cache.values()],
+      bgpPeers: () => [...peers.cache.values()],
+      settings: () => networks.cache.get('default')?.spec.bgp,
+      onChange: (listener) => listeners.push(listener),
+    },
+    stop: async () => {
+      await Promise.all([nodes.stop(), peers.stop(), networks.stop()]);
+    },
+  };
 }
 
 /** Per-peer gauges, read from the speaker at scrape time. */

@@ -3,6 +3,9 @@
 // It publishes this node's VTEP MAC, reconciles on every Node or ClusterNetwork change and
 // every PERIOD_MS (repairing what someone deleted by hand), and reports peers it cannot reach
 // as the Node's NetworkUnavailable condition.
+// With `routing: bgp` the Nodes to route to are what BGP learnt (handed in through `routeTo`
+// by the BGP controller) rather than the store's Nodes, and nothing is reconciled before BGP
+// has spoken once: after an agent restart the kernel keeps every route until then.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,11 +30,29 @@ import type { AgentContext, Controller } from './controller.js';
 
 const PERIOD_MS = 10_000;
 
-export function routingController(): Controller {
+export interface RoutingController extends Controller {
+  /** BGP mode: the Nodes BGP's best routes lead to (this node first). */
+  routeTo(nodes: Node[]): void;
+}
+
+export function routingController(opts: { bgp?: boolean } = {}): RoutingController {
   let loop: RoutingLoop | undefined;
+  let started = false;
+  /** What BGP last said; undefined until it has spoken (store mode: unused). */
+  let learned: Node[] | undefined;
   const informers: Informer<unknown>[] = [];
+  const startOnce = (): void => {
+    if (started || !loop || (opts.bgp && !learned)) return;
+    started = true;
+    loop.start();
+  };
   return {
     name: 'routing',
+    routeTo(nodes) {
+      learned = nodes;
+      if (started) loop?.trigger('bgp');
+      else startOnce();
+    },
     async start(ctx) {
       const { options, store, log, health } = ctx;
       const self = options.nodeName;
@@ -52,6 +73,7 @@ export function routingController(): Controller {
           if (c.name === self && c.type !== 'deleted' && published !== vtepMac) {
             void publishVtepMac(ctx, vtepMac);
           }
+          if (opts.bgp) return; // BGP hands over its own view of the Nodes.
           const before = c.old && JSON.stringify(hostFromNode(c.old));
           const after = c.type === 'deleted' ? undefined : JSON.stringify(hostFromNode(c.object));
           if (before !== after) loop?.trigger(`node ${c.name} ${c.type}`);
@@ -68,7 +90,7 @@ export function routingController(): Controller {
           if (next === backend) return;
           log.info({ from: backend, to: next }, 'backend changed');
           backend = next;
-          loop?.trigger('backend');
+          if (started) loop?.trigger('backend');
         },
         onError: (message) => log.warn({ err: message }, 'ClusterNetwork watch interrupted'),
       });
@@ -82,7 +104,7 @@ export function routingController(): Controller {
         periodMs: PERIOD_MS,
         vtepMac,
         log,
-        snapshot: () => ({ nodes: [...nodes.cache.values()], backend }),
+        snapshot: () => ({ nodes: learned ?? [...nodes.cache.values()], backend }),
         onResult: (result, _reason, seconds) => {
           metrics.observe(result, seconds);
           if (result instanceof Error) {
@@ -100,7 +122,7 @@ export function routingController(): Controller {
           }
         },
       });
-      loop.start();
+      startOnce();
     },
     async stop() {
       await loop?.stop();

@@ -47,6 +47,13 @@ export const KINDS: readonly KindInfo[] = [
     namespaced: false,
     aliases: ['clusternetworks', 'clusternetwork', 'cn'],
   },
+  {
+    kind: 'BGPPeer',
+    apiVersion: 'podnet.io/v1',
+    plural: 'bgppeers',
+    namespaced: false,
+    aliases: ['bgppeers', 'bgppeer'],
+  },
 ];
 
 export const DEFAULT_NAMESPACE = 'default';

@@ -3,7 +3,7 @@
 // issues, which validate.ts turns into warnings and keeps; every other issue is an error.
 import { z } from 'zod';
 import { parseCIDR, parseIPv4 } from './ip.js';
-import type { ClusterNetwork, Namespace, Node, Pod, Service } from './types.js';
+import type { BGPPeer, ClusterNetwork, Namespace, Node, Pod, Service } from './types.js';
 import { NODE_PORT_RANGE } from './types.js';
 
 // DNS-1123 label (namespaces, service names, host names) and subdomain (most object names).
@@ -202,6 +202,7 @@ export const clusterNetworkSchema = z.strictObject({
           asNumber: z.number().int().min(1, { error: 'must be 1-4294967295' }).max(4294967295),
           holdTime: z.number().int().min(0).max(65535),
           gracefulRestartTime: z.number().int().min(0).max(4095),
+          nodeToNodeMesh: z.boolean(),
         })
         .partial(),
       mtu: z
@@ -211,6 +212,21 @@ export const clusterNetworkSchema = z.strictObject({
         .max(9216, { error: 'must be 576-9216' }),
     })
     .partial(),
+});
+
+export const bgpPeerSchema = z.strictObject({
+  apiVersion: z.literal('podnet.io/v1'),
+  kind: z.literal('BGPPeer'),
+  metadata: objectMetaSchema,
+  spec: z.strictObject({
+    peerIP: ipv4,
+    asNumber: z
+      .number()
+      .int({ error: 'must be a whole number' })
+      .min(1, { error: 'must be 1-4294967295' })
+      .max(4294967295, { error: 'must be 1-4294967295' }),
+    nodeSelector: stringMap.optional(),
+  }),
 });
 
 // Compile-time check that each schema and its type in types.ts describe the same shape: the
@@ -232,4 +248,5 @@ export const schemasMatchTypes: [
   Same<Parsed<typeof podSchema>, Pod>,
   Same<Parsed<typeof serviceSchema>, Service>,
   Same<z.infer<typeof clusterNetworkSchema>, PartialSpec<ClusterNetwork>>,
-] = [true, true, true, true, true];
+  Same<z.infer<typeof bgpPeerSchema>, BGPPeer>,
+] = [true, true, true, true, true, true];

@@ -130,6 +130,23 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
     ],
     wideRow: (o) => [o.spec.dnsIP, o.spec.domain, o.spec.routing, String(o.spec.mtu)],
   },
+  BGPPeer: {
+    head: ['NAME', 'PEER-IP', 'AS', 'AGE'],
+    wide: ['NODE-SELECTOR'],
+    row: (o, now) => [
+      o.metadata.name,
+      o.spec.peerIP,
+      String(o.spec.asNumber),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: (o) => [
+      or(
+        Object.entries(o.spec.nodeSelector ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      ),
+    ],
+  },
 };
 
 /** Left-aligned columns separated by three spaces, as kubectl prints them. */

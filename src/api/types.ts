@@ -140,6 +140,11 @@ export interface BGPSettings {
   holdTime?: number;
   /** Seconds peers keep a restarting node's routes (default 120). */
   gracefulRestartTime?: number;
+  /**
+   * Whether nodes peer with each other (default true). Turn it off when every node peers with
+   * a router instead (BGPPeer objects), as in the top-of-rack design, or with route reflectors.
+   */
+  nodeToNodeMesh?: boolean;
 }
 
 /** A BGP router outside the cluster that matching nodes peer with (Calico's BGPPeer idea). */
@@ -155,7 +160,7 @@ export interface BGPPeer extends TypeMeta {
   };
 }
 
-export type KubeObject = Namespace | Node | Pod | Service | ClusterNetwork;
+export type KubeObject = Namespace | Node | Pod | Service | ClusterNetwork | BGPPeer;
 export type Kind = KubeObject['kind'];
 
 export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {

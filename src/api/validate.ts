@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { cidrContains, parseCIDR, parseIPv4 } from './ip.js';
 import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './kinds.js';
 import {
+  bgpPeerSchema,
   clusterNetworkSchema,
   namespaceSchema,
   nodeSchema,
@@ -42,6 +43,7 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
   Pod: podSchema,
   Service: serviceSchema,
   ClusterNetwork: clusterNetworkSchema,
+  BGPPeer: bgpPeerSchema,
 };
 
 type Path = readonly PropertyKey[];

@@ -15,6 +15,7 @@ export const DEFAULT_BGP: Required<BGPSettings> = {
   asNumber: 64512,
   holdTime: 90,
   gracefulRestartTime: 120,
+  nodeToNodeMesh: true,
 };
 
 export function nodeIP(node: Node): string | undefined {
@@ -65,7 +66,8 @@ export function nodeBgpPlan(
     const ip = nodeIP(node);
     if (!ip || node.metadata.name === self.metadata.name) continue;
     const reflector = isRouteReflector(node);
-    if (reflectors.length > 0 && !selfIsReflector && !reflector) continue;
+    // Reflectors always peer with every node; the other nodes mesh only if asked to.
+    if (!selfIsReflector && !reflector && (reflectors.length > 0 || !s.nodeToNodeMesh)) continue;
     peers.set(ip, {
       address: ip,
       asNumber: s.asNumber,
@@ -123,10 +125,10 @@ export function routedNodes(
       apiVersion: 'v1',
       kind: 'Node',
       metadata: {
-        ...(owner?.metadata ?? {
-          labels: zone ? { [LABEL_ZONE]: zone } : {},
-        }),
         name: n === 0 ? base : `${base}-${n}`,
+        // Only what routing reads: not resourceVersion, which every heartbeat changes.
+        labels: owner ? (owner.metadata.labels ?? {}) : zone ? { [LABEL_ZONE]: zone } : {},
+        ...(owner?.metadata.annotations ? { annotations: owner.metadata.annotations } : {}),
       },
       spec: { podCIDR: prefix },
       status: { addresses: [{ type: 'InternalIP', address: nextHop }] },

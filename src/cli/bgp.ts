@@ -1,6 +1,7 @@
 // `podnet bgp ...`: a standalone BGP speaker and its status.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { Store } from '../store/store.js';
 import { UsageError } from '../util/errors.js';
 
 export function registerBgp(program: Command): void {
@@ -32,30 +33,15 @@ export function registerBgp(program: Command): void {
     .option('-o, --output <format>', 'json or wide')
     .option('--routes', 'also list the Loc-RIB (with --socket)')
     .action(async (opts: { socket?: string; output?: string; routes?: boolean }, cmd: Command) => {
-      const { formatSessions, formatRoutes } = await import('../bgp/format.js');
       if (opts.output && opts.output !== 'json' && opts.output !== 'wide') {
         throw new UsageError(`--output ${opts.output}: use json or wide`);
       }
-      const wide = opts.output === 'wide';
       if (!opts.socket) {
         const { resolveStoreUrl } = await import('./context.js');
         const { openStore } = await import('../store/open.js');
-        const { readStatuses } = await import('../bgp/status-store.js');
         const store = await openStore(resolveStoreUrl(cmd));
         try {
-          const statuses = await readStatuses(store);
-          if (opts.output === 'json') {
-            process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
-            return;
-          }
-          const rows = statuses.flatMap((s) => s.peers.map((p) => ({ node: s.node, peer: p })));
-          process.stdout.write(
-            formatSessions(
-              rows.map((r) => r.peer),
-              wide,
-              rows.map((r) => r.node),
-            ),
-          );
+          await printClusterSessions(store, opts.output);
         } finally {
           await store.close();
         }
@@ -67,7 +53,36 @@ export function registerBgp(program: Command): void {
         process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
         return;
       }
-      process.stdout.write(formatSessions(status.peers, wide));
+      const { formatSessions, formatRoutes } = await import('../bgp/format.js');
+      process.stdout.write(formatSessions(status.peers, opts.output === 'wide'));
       if (opts.routes) process.stdout.write(`\n${formatRoutes(status.routes)}`);
     });
+}
+
+/** Every node's sessions as published in the store (`podnet bgp status`, `podnet get bgp`). */
+export async function printClusterSessions(
+  store: Store,
+  output: string | undefined,
+): Promise<void> {
+  const { formatSessions } = await import('../bgp/format.js');
+  const { readStatuses } = await import('../bgp/status-store.js');
+  const statuses = await readStatuses(store);
+  if (output === 'json') {
+    process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
+    return;
+  }
+  if (statuses.length === 0) {
+    process.stderr.write(
+      'No BGP sessions: no node runs BGP (ClusterNetwork spec.routing is not bgp).\n',
+    );
+    return;
+  }
+  const rows = statuses.flatMap((s) => s.peers.map((p) => ({ node: s.node, peer: p })));
+  process.stdout.write(
+    formatSessions(
+      rows.map((r) => r.peer),
+      output === 'wide',
+      rows.map((r) => r.node),
+    ),
+  );
 }

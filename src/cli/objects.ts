@@ -149,7 +149,7 @@ function kindArg(word: string): KindInfo {
   const info = kindByAlias(word);
   if (!info) {
     throw new UsageError(
-      `${word}: unknown kind; use pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns) or clusternetworks`,
+      `${word}: unknown kind; use pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns), clusternetworks (cn), bgppeers or bgp`,
     );
   }
   return info;
@@ -171,6 +171,12 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
   }
   if (['endpoints', 'endpoint', 'ep'].includes(kindWord.toLowerCase())) {
     return getEndpoints(cmd, name, opts);
+  }
+  if (kindWord.toLowerCase() === 'bgp') {
+    if (name !== undefined) throw new UsageError('get bgp: takes no NAME (it lists every session)');
+    if (output === 'yaml') throw new UsageError('-o yaml: get bgp prints json or wide');
+    const { printClusterSessions } = await import('./bgp.js');
+    return withStore(cmd, (store) => printClusterSessions(store, output));
   }
   const info = kindArg(kindWord);
   const ns = info.namespaced ? (opts.namespace ?? DEFAULT_NAMESPACE) : undefined;
@@ -316,11 +322,11 @@ export function registerObjects(program: Command): void {
   program
     .command('get')
     .description(
-      'list objects, or show one (kinds: pods, services, nodes, namespaces, clusternetworks)',
+      'list objects, or show one (kinds: pods, services, nodes, namespaces, clusternetworks, bgppeers; bgp: the BGP sessions)',
     )
     .argument(
       '<kind>',
-      'pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns), clusternetworks',
+      'pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns), clusternetworks (cn), bgppeers, bgp',
     )
     .argument('[name]', 'one object by name')
     .option('-n, --namespace <ns>', 'namespace', undefined)

@@ -89,7 +89,7 @@ test('api: an unknown kind is rejected and the known kinds are listed', () => {
     { label: 'f.yaml document 2' },
   );
   assert.deepEqual(r.errors, [
-    'f.yaml document 2: kind: unknown kind "Deployment" (podnet knows Namespace, Node, Pod, Service, ClusterNetwork)',
+    'f.yaml document 2: kind: unknown kind "Deployment" (podnet knows Namespace, Node, Pod, Service, ClusterNetwork, BGPPeer)',
   ]);
 });
 
@@ -240,4 +240,24 @@ test('api: kubectl kind names and short forms', () => {
     assert.equal(kindByAlias(word!)?.kind, kind, word);
   }
   assert.equal(kindByAlias('deploy'), undefined);
+});
+
+test('api: BGPPeer objects are checked (address, AS) and named bgppeers', () => {
+  const ok = validateObject({
+    apiVersion: 'podnet.io/v1',
+    kind: 'BGPPeer',
+    metadata: { name: 'tor-1' },
+    spec: { peerIP: '172.31.1.254', asNumber: 65000, nodeSelector: { rack: 'r1' } },
+  });
+  assert.deepEqual(ok.errors, []);
+  const bad = validateObject({
+    apiVersion: 'podnet.io/v1',
+    kind: 'BGPPeer',
+    metadata: { name: 'tor-2' },
+    spec: { peerIP: '172.31.1.300', asNumber: 0 },
+  });
+  assert.deepEqual(bad.errors.length, 2);
+  assert.match(bad.errors.join('\n'), /BGPPeer tor-2: spec\.peerIP: must be an IPv4 address/);
+  assert.match(bad.errors.join('\n'), /BGPPeer tor-2: spec\.asNumber: must be 1-4294967295/);
+  assert.equal(kindByAlias('bgppeers')?.kind, 'BGPPeer');
 });

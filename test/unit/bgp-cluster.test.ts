@@ -107,3 +107,41 @@ test('bgp cluster: learnt routes become the Nodes routing installs', () => {
     ],
   );
 });
+
+test('bgp cluster: nodeToNodeMesh false leaves only BGPPeer routers (the top-of-rack design)', () => {
+  const router: BGPPeer = {
+    apiVersion: 'podnet.io/v1',
+    kind: 'BGPPeer',
+    metadata: { name: 'tor-z1' },
+    spec: {
+      peerIP: '172.31.1.254',
+      asNumber: 65000,
+      nodeSelector: { 'topology.kubernetes.io/zone': 'z1' },
+    },
+  };
+  const plan = nodeBgpPlan(n1, [n1, n2, n3], [router], { nodeToNodeMesh: false })!;
+  assert.deepEqual(plan.peers, [{ address: '172.31.1.254', asNumber: 65000 }]);
+  // A node outside the selector has no peer at all.
+  const z2 = node('n3', '172.31.2.3', '10.244.3.0/24', { 'topology.kubernetes.io/zone': 'z2' });
+  assert.deepEqual(nodeBgpPlan(z2, [n1, n2, z2], [router], { nodeToNodeMesh: false })!.peers, []);
+  // Route reflectors still peer with their clients when the mesh is off.
+  const rr = node('rr', '172.31.1.9', '10.244.9.0/24', { 'podnet.io/route-reflector': 'true' });
+  const clientPeers = nodeBgpPlan(n1, [n1, n2, rr], [], { nodeToNodeMesh: false })!.peers;
+  assert.deepEqual(
+    clientPeers.map((p) => p.address),
+    ['172.31.1.9'],
+  );
+});
+
+test('bgp cluster: routed Nodes carry no resourceVersion, so heartbeats change nothing', () => {
+  const beating = { ...n2, metadata: { ...n2.metadata, resourceVersion: '42' } };
+  const learned = new Map([['10.244.2.0/24', { nextHop: '172.31.1.2' }]]);
+  const a = routedNodes(n1, [n1, beating], learned);
+  const b = routedNodes(
+    n1,
+    [n1, { ...beating, metadata: { ...beating.metadata, resourceVersion: '43' } }],
+    learned,
+  );
+  assert.equal(JSON.stringify(a), JSON.stringify(b));
+  assert.equal(a[1]!.metadata.resourceVersion, undefined);
+});
