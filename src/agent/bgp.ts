@@ -121,7 +121,8 @@ export class BgpController implements Controller {
   }
 
   private async restartSpeaker(plan: NodeBgpPlan): Promise<void> {
-    await this.speaker?.stop();
+    // New settings are a restart too: peers keep our routes until the new speaker's End-of-RIB.
+    await this.speaker?.stop({ restarting: true });
     const speaker = new Speaker(
       {
         ...plan.speaker,

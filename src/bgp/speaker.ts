@@ -330,7 +330,9 @@ export class Speaker {
       p.endOfRib = true;
       clearTimeout(p.staleTimer);
       p.staleTimer = undefined;
-      this.markDirty(this.rib.sweepStale(info.key));
+      // Listeners hear of an End-of-RIB even when it changed nothing: it may end their wait
+      // for the initial table (initialTableComplete).
+      this.markDirty(this.rib.sweepStale(info.key), true);
     }
   }
 
@@ -341,9 +343,9 @@ export class Speaker {
     this.sendChanges(p, changes.announce, changes.withdraw);
   }
 
-  private markDirty(prefixes: string[]): void {
-    if (prefixes.length === 0) return;
-    this.dirty.push(prefixes);
+  private markDirty(prefixes: string[], notifyAnyway = false): void {
+    if (prefixes.length === 0 && !notifyAnyway) return;
+    if (prefixes.length > 0) this.dirty.push(prefixes);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());

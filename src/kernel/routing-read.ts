@@ -84,9 +84,13 @@ export async function readHostState(opts: ReadOptions): Promise<HostState> {
     }
   }
 
+  const underlay = findUnderlay(allLinks, opts.nodeIP);
+  // Routing's routes go through the underlay or podnet's tunnels; the other proto 80 routes
+  // are the CNI's host routes to its pods (through pod veths), which routing must not touch.
+  const routing = routes.filter((r) => owned.has(r.dev) || r.dev === underlay?.dev);
   return {
-    actual: { routes, links, neighbours, fdb },
-    underlay: findUnderlay(allLinks, opts.nodeIP),
+    actual: { routes: routing, links, neighbours, fdb },
+    underlay,
   };
 }
 

@@ -113,7 +113,8 @@ function addPod(host: TestHost, k: number, netns: (s: string) => string, mtu: nu
   sh(`ip -n ${host.ns} link add p${k} mtu ${mtu} type veth peer name eth0 netns ${ns}`);
   sh(`ip -n ${host.ns} addr add ${gw}/32 dev p${k}`);
   sh(`ip -n ${host.ns} link set p${k} up`);
-  sh(`ip -n ${host.ns} route add ${ip}/32 dev p${k}`);
+  // proto 80, as the CNI plugin makes it: routing must leave it alone.
+  sh(`ip -n ${host.ns} route add ${ip}/32 dev p${k} proto 80`);
   sh(`ip -n ${ns} link set lo up`);
   sh(`ip -n ${ns} addr add ${ip}/32 dev eth0`);
   sh(`ip -n ${ns} link set eth0 mtu ${mtu} up`);
@@ -163,7 +164,8 @@ export function podnetRoutes(ns: string): string[] {
     gateway?: string;
     dev: string;
   }[];
-  return routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}`);
+  // Routing's routes have a gateway; the pods' host routes (also proto 80) have none.
+  return routes.filter((r) => r.gateway).map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}`);
 }
 
 /**

@@ -78,16 +78,15 @@ test('bgp controller: nodes mesh, learn each other, feed routing, publish status
   const log = createLogger('test', {});
   log.level = 'warn';
   try {
-    for (const [i, c] of controllers.entries()) {
-      const ctx = {
+    const ctx = (i: number, metrics = registries[i]!) =>
+      ({
         options: { nodeName: `n${i}` },
         store,
         log,
-        metrics: registries[i]!,
+        metrics,
         health: new HealthState(),
-      } as unknown as AgentContext;
-      await c.start(ctx);
-    }
+      }) as unknown as AgentContext;
+    for (const [i, c] of controllers.entries()) await c.start(ctx(i));
     const subnets = (i: number) =>
       routed[i]!.slice(1)
         .map((n) => `${n.spec.podCIDR} via ${n.status!.addresses![0]!.address}`)
@@ -124,6 +123,21 @@ test('bgp controller: nodes mesh, learn each other, feed routing, publish status
         .some((p) => p.address === ip(0) && p.state !== 'Established'),
     );
     assert.ok(subnets(1).includes(`10.244.0.0/24 via ${ip(0)}`), 'n0 subnet kept while away');
+    // Back (restarting): routing hears nothing until both peers' End-of-RIB, then the whole
+    // table at once, without waiting out the 30 s deferral limit.
+    const calls: Node[][] = [];
+    controllers[0] = new BgpController({ view, port, routeTo: (n) => calls.push(n) });
+    const started = Date.now();
+    await controllers[0].start(ctx(0, new Registry()));
+    await until('n0 to route again', () => calls.length > 0, 20000);
+    assert.ok(Date.now() - started < 15000, `first routes after ${Date.now() - started} ms`);
+    assert.deepEqual(
+      calls[0]!
+        .slice(1)
+        .map((n) => n.spec.podCIDR)
+        .sort(),
+      ['10.244.1.0/24', '10.244.2.0/24'],
+    );
   } finally {
     for (const c of controllers) await c.stop();
   }

@@ -1,0 +1,141 @@
+// A lab of 3 hosts with one echo pod per host, and the tools the lab tests use on it: HTTP and
+// ping between pods, child processes owned by the test, packet captures in a host namespace.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { Pod } from '../../src/api/types.js';
+import type { LabState } from '../../src/lab/state.js';
+import { echoPodYaml, labDown, labUp, podnet, podnetOk, testLabName, until } from './lab.js';
+
+export const NODES = ['node-1', 'node-2', 'node-3'];
+
+/** A lab of 3 hosts with one echo pod per host (`echo-1` on node-1, ...). */
+export class EchoLab {
+  readonly name = testLabName();
+  lab!: LabState;
+  /** Pod IP by pod name. */
+  readonly ips = new Map<string, string>();
+
+  constructor(readonly flags: string[]) {}
+
+  async up(): Promise<void> {
+    this.lab = labUp(this.name, ['--nodes', '3', ...this.flags]);
+    podnetOk(['--lab', this.name, 'apply', '-f', '-'], {
+      input: NODES.map((n, i) => echoPodYaml(`echo-${i + 1}`, n)).join('---\n'),
+    });
+    for (let i = 1; i <= NODES.length; i++)
+      this.ips.set(`echo-${i}`, await this.running(`echo-${i}`));
+  }
+
+  down(): void {
+    labDown(this.name);
+  }
+
+  ip(pod: string): string {
+    return this.ips.get(pod)!;
+  }
+
+  /** Waits until the pod reports Running and Ready; returns its IP. */
+  private running(pod: string): Promise<string> {
+    return until(`pod ${pod} to run`, () => {
+      const r = podnet(['--lab', this.name, 'get', 'pod', pod, '-o', 'json']);
+      if (r.status !== 0) return undefined;
+      const p = JSON.parse(r.stdout) as Pod;
+      const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return p.status?.phase === 'Running' && ready ? p.status.podIP : undefined;
+    });
+  }
+
+  exec(pod: string, argv: string[]): ReturnType<typeof podnet> {
+    return podnet(['lab', 'exec', '--name', this.name, pod, '--', ...argv]);
+  }
+
+  /** GET http://ip:8080/ from inside a pod, retried until the deadline; the echo's answer. */
+  http(from: string, to: string): Promise<{ pod: string; node: string }> {
+    return until(
+      `HTTP from ${from} to ${to}`,
+      () => {
+        // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
+        const r = this.exec(from, [
+          'timeout',
+          '3',
+          'busybox',
+          'wget',
+          '-q',
+          '-O',
+          '-',
+          `http://${this.ip(to)}:8080/`,
+        ]);
+        return r.status === 0 ? (JSON.parse(r.stdout) as { pod: string; node: string }) : undefined;
+      },
+      20_000,
+    );
+  }
+
+  /** Every pod fetches from every other pod; each answer names the pod and node asked. */
+  async allPairs(): Promise<void> {
+    for (const from of this.ips.keys()) {
+      for (const to of this.ips.keys()) {
+        if (from === to) continue;
+        const answer = await this.http(from, to);
+        assert.equal(answer.pod, to, `${from} -> ${to}`);
+        assert.equal(answer.node, `node-${to.slice('echo-'.length)}`, `${from} -> ${to}`);
+      }
+    }
+  }
+
+  ping(from: string, to: string, extra: string[] = []): ReturnType<typeof podnet> {
+    return this.exec(from, ['timeout', '10', 'busybox', 'ping', '-c', '3', ...extra, this.ip(to)]);
+  }
+}
+
+/** Starts `argv` as a child process with this test process as lab owner; resolves on exit. */
+export function startChild(argv: string[]): {
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  kill: () => void;
+  stderr: () => string;
+} {
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { ...process.env, PODNET_LAB_OWNER_PID: String(process.pid) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { done, kill: () => child.kill('SIGINT'), stderr: () => stderr };
+}
+
+/**
+ * Packets matching `filter` on eth0 of host namespace `ns` while `during` runs (tcpdump, bounded
+ * by `timeout`): one line per packet, without the decoded inner packet of an encapsulation
+ * (tcpdump prints that on continuation lines, which carry no timestamp).
+ */
+export async function capture(ns: string, filter: string, during: () => void): Promise<string[]> {
+  const td = startChild([
+    'timeout',
+    '20',
+    'ip',
+    'netns',
+    'exec',
+    ns,
+    'tcpdump',
+    '-i',
+    'eth0',
+    '-n',
+    '-tt',
+    '-l',
+    '-c',
+    '50',
+    filter,
+  ]);
+  await until('tcpdump to listen', () => (td.stderr().includes('listening on') ? true : undefined));
+  during();
+  // Let the last reply reach the wire, then stop the capture.
+  await new Promise((r) => setTimeout(r, 300));
+  td.kill();
+  const { stdout } = await td.done;
+  return stdout.split('\n').filter((l) => /^\d+\.\d+ /.test(l));
+}

@@ -1,0 +1,176 @@
+// `routing: bgp` through the real agents of a lab (3 hosts, 2 zones, podnet speakers in a full
+// iBGP mesh): every host learns every other host's pod subnet by BGP and pods reach pods; a
+// Node that no speaker announces gets no route (the routes are BGP's, not the store's); an
+// agent restart is a graceful restart that takes no route out of any kernel; a frozen agent's
+// routes leave its peers once the hold time is over, and come back when it wakes.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import type { ClusterNetwork, Node } from '../../src/api/types.js';
+import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
+import { signalGroup } from '../../src/kernel/processes.js';
+import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
+import { sweepStaleNamespaces } from '../helpers/names.js';
+import { podnet, podnetOk, sweepStaleLabs, until } from '../helpers/lab.js';
+import { EchoLab, NODES, startChild } from '../helpers/echo-lab.js';
+
+before(() => {
+  sweepStaleLabs();
+  sweepStaleNamespaces();
+});
+
+describe('bgp lab: podnet mesh, 3 hosts in 2 zones', () => {
+  const lab = new EchoLab(['--routing', 'bgp', '--zones', '2']);
+  before(() => lab.up());
+  after(() => lab.down());
+
+  const ns = (node: string): string => `${lab.name}-${node}`;
+  const podCIDR = (node: string): string =>
+    (JSON.parse(podnetOk(['--lab', lab.name, 'get', 'node', node, '-o', 'json'])) as Node).spec
+      .podCIDR!;
+  /** podnet's routes (proto 80) in a host namespace, by destination. */
+  const routes = (node: string): Map<string, { gateway?: string; dev?: string }> =>
+    new Map(
+      (
+        JSON.parse(
+          execFileSync('ip', ['-n', ns(node), '-j', 'route', 'show', 'proto', '80'], {
+            encoding: 'utf8',
+          }),
+        ) as { dst: string; gateway?: string; dev?: string }[]
+      ).map((r) => [r.dst, r]),
+    );
+  const sessions = (): NodeBgpStatus[] =>
+    JSON.parse(podnetOk(['--lab', lab.name, 'get', 'bgp', '-o', 'json'])) as NodeBgpStatus[];
+  const allEstablished = (): true | undefined => {
+    const s = sessions();
+    return s.length === NODES.length &&
+      s.every((n) => n.peers.length === 2 && n.peers.every((p) => p.state === 'Established'))
+      ? true
+      : undefined;
+  };
+  /** Every host holds a route to every other host's pod subnet. */
+  const meshRouted = (): true | undefined => {
+    for (const node of NODES) {
+      const mine = routes(node);
+      for (const other of NODES) {
+        if (other !== node && !mine.has(podCIDR(other))) return undefined;
+      }
+    }
+    return true;
+  };
+
+  test('bgp lab: mesh: sessions Established, every host routes to every other pod subnet, pods reach pods', async () => {
+    await until('every session Established', allEstablished);
+    await until('every host to route to every other subnet', meshRouted);
+    const table = podnetOk(['--lab', lab.name, 'get', 'bgp']);
+    assert.match(table, /^NODE\s+PEER\s+AS\s+TYPE\s+STATE\s+UPTIME\s+RECEIVED\s+ADVERTISED/);
+    assert.match(table, /node-1\s+172\.31\.2\.2\s+64512\s+ibgp\s+Established\s+\S+\s+1\s+1/);
+    for (const n of sessions()) {
+      for (const p of n.peers) assert.equal(p.prefixesReceived, 1, `${n.node} <- ${p.address}`);
+    }
+    // Same zone plainly via the peer, other zone through the auto backend's VXLAN.
+    const fromNode1 = routes('node-1');
+    assert.equal(fromNode1.get(podCIDR('node-3'))?.gateway, '172.31.1.3');
+    assert.equal(fromNode1.get(podCIDR('node-2'))?.dev, 'pn-vxlan');
+    await lab.allPairs();
+  });
+
+  test('bgp lab: routes are what BGP learnt: a Node no speaker announces gets none', async () => {
+    // In store mode every host would route to this Node at once; with BGP nobody announces it.
+    podnetOk(['--lab', lab.name, 'apply', '-f', '-'], {
+      input: [
+        'apiVersion: v1',
+        'kind: Node',
+        'metadata:',
+        '  name: ghost',
+        '  labels: {topology.kubernetes.io/zone: zone-1}',
+        'spec: {podCIDR: 10.244.200.0/24}',
+        'status:',
+        '  addresses: [{type: InternalIP, address: 172.31.1.200}]',
+        '',
+      ].join('\n'),
+    });
+    try {
+      // The speakers know the Node (they try to peer with it)...
+      await until('the ghost to be a BGP peer of every node', () =>
+        sessions().every((n) => n.peers.some((p) => p.address === '172.31.1.200'))
+          ? true
+          : undefined,
+      );
+      // ...and routing, which reconciles on every BGP change and every 10 s, installs nothing.
+      await new Promise((r) => setTimeout(r, 2000));
+      for (const node of NODES) assert.ok(!routes(node).has('10.244.200.0/24'), node);
+    } finally {
+      podnetOk(['--lab', lab.name, 'delete', 'node', 'ghost']);
+    }
+    await until('the ghost peer to go', () =>
+      sessions().every((n) => n.peers.length === 2) ? true : undefined,
+    );
+  });
+
+  test('bgp lab: graceful restart: an agent restart takes no route out of any kernel', async () => {
+    await until('every host to route to every other subnet', meshRouted);
+    const monitors = NODES.map((node) => startChild(['ip', '-n', ns(node), 'monitor', 'route']));
+    const before = NODES.map((node) => routes(node).size);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const agent = findProcess(lab.lab.stateDir, 'agent-node-2')!;
+      await stopProcesses(lab.lab.stateDir, [agent]);
+      // Away for a while: its peers keep its routes as stale, its own kernel keeps everything.
+      await new Promise((r) => setTimeout(r, 3000));
+      await startProcess(lab.lab.stateDir, { id: agent.id, argv: agent.argv, netns: agent.netns });
+      await until('node-2 sessions Established again', () =>
+        sessions()
+          .find((n) => n.node === 'node-2')
+          ?.peers.every((p) => p.state === 'Established' && p.prefixesReceived === 1)
+          ? true
+          : undefined,
+      );
+      // Let the new agent's routing run once on what BGP learnt, and the peers sweep stale paths.
+      await new Promise((r) => setTimeout(r, 2000));
+    } finally {
+      for (const m of monitors) m.kill();
+    }
+    const seen = await Promise.all(monitors.map((m) => m.done));
+    seen.forEach(({ stdout }, i) => {
+      assert.doesNotMatch(stdout, /^Deleted/m, `${NODES[i]} lost a route:\n${stdout}`);
+    });
+    assert.deepEqual(
+      NODES.map((node) => routes(node).size),
+      before,
+    );
+    await lab.allPairs();
+  });
+
+  test('bgp lab: a frozen agent: its routes leave its peers after the hold time, and come back', async () => {
+    // A 9 s hold time (3 s keepalives) for the test; the speakers restart gracefully to take it.
+    const cn = JSON.parse(
+      podnetOk(['--lab', lab.name, 'get', 'clusternetwork', 'default', '-o', 'json']),
+    ) as ClusterNetwork;
+    cn.spec.bgp = { ...cn.spec.bgp, holdTime: 9 };
+    podnetOk(['--lab', lab.name, 'apply', '-f', '-'], { input: JSON.stringify(cn) });
+    await until('every session Established with the new hold time', allEstablished, 60_000);
+    await until('every host to route to every other subnet', meshRouted, 60_000);
+    const cidr3 = podCIDR('node-3');
+    const agent = findProcess(lab.lab.stateDir, 'agent-node-3')!;
+    const frozenAt = Date.now();
+    signalGroup(agent, 'SIGSTOP');
+    try {
+      const gone = await until(
+        'node-3 routes to leave node-1 and node-2',
+        () => (['node-1', 'node-2'].every((n) => !routes(n).has(cidr3)) ? Date.now() : undefined),
+        30_000,
+      );
+      const seconds = (gone - frozenAt) / 1000;
+      // The hold time (9 s) counts from the last keepalive, sent at most 3 s before the freeze.
+      assert.ok(seconds >= 5 && seconds <= 15, `routes left after ${seconds} s`);
+      // The frozen host's own pods are still there: nothing but its peers' view changed.
+      assert.ok(routes('node-1').has(podCIDR('node-2')));
+    } finally {
+      signalGroup(agent, 'SIGCONT');
+    }
+    await until('node-3 routes to come back', meshRouted, 60_000);
+    await lab.allPairs();
+    assert.equal(podnet(['--lab', lab.name, 'get', 'bgp', 'x']).status, 2);
+  });
+});
