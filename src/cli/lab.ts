@@ -65,7 +65,10 @@ export function registerLab(program: Command): void {
       new Option('--routing <mode>', 'where routes come from').choices(ROUTINGS).default('store'),
     )
     .addOption(
-      new Option('--fabric <daemon>', 'BGP daemon of the underlay fabric')
+      new Option(
+        '--fabric <daemon>',
+        'with --routing bgp, a router running BIRD 2 or FRR in the underlay that every host peers with (no node mesh); gobgp is refused (it cannot install routes here)',
+      )
         .choices(FABRICS)
         .default('none'),
     )

@@ -1,5 +1,5 @@
 // The lab's cluster-wide objects: the `default` ClusterNetwork that carries the lab's choices
-// (backend, proxy, routing) to every agent.
+// (backend, proxy, routing) to every agent. With a fabric router, nodes peer only with it.
 import { DEFAULT_CLUSTER_NETWORK, type ClusterNetwork } from '../api/types.js';
 import type { LabOptions } from './plan.js';
 
@@ -13,6 +13,7 @@ export function clusterNetworkFor(options: LabOptions): ClusterNetwork {
       backend: options.backend,
       proxyMode: options.proxy,
       routing: options.routing,
+      ...(options.fabric !== 'none' ? { bgp: { nodeToNodeMesh: false } } : {}),
     },
   };
 }

@@ -24,6 +24,7 @@ import {
 import { readLabState, stateFromPlan, writeLabState, type LabState } from './state.js';
 import { startProcess, type ProcessRecord } from './supervisor.js';
 import { clusterNetworkFor } from './cluster.js';
+import { fabricPeers, startFabric, validateFabric } from './fabric.js';
 import { startLabEtcd } from './etcd.js';
 import { installPlugin, labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
@@ -42,6 +43,7 @@ export interface UpRequest {
 }
 
 export async function labUp(req: UpRequest): Promise<LabState> {
+  validateFabric(req.options);
   const plan = planLab(req.labsDir, req.name, req.options);
   if (readLabState(plan.stateDir)) {
     throw new UsageError(
@@ -71,7 +73,9 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       state.storeUrl = etcd.storeUrl;
       writeLabState(state);
     }
-    await prepareStore(state.storeUrl, plan.options);
+    await prepareStore(state.storeUrl, plan);
+    // The fabric router is up before the agents, whose first sessions then connect at once.
+    await startFabric(plan);
     const started = await Promise.all(
       plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
     );
@@ -118,11 +122,15 @@ async function buildTopology(plan: LabPlan): Promise<void> {
   await Promise.all(plan.hosts.map((h) => ipBatch(h.netns, hostBatch(h))));
 }
 
-/** Creates the lab's store and writes the `default` ClusterNetwork with the lab's choices. */
-async function prepareStore(storeUrl: string, options: LabOptions): Promise<void> {
+/**
+ * Creates the lab's store and writes the `default` ClusterNetwork with the lab's choices, and
+ * the fabric router's BGPPeers if there is one.
+ */
+async function prepareStore(storeUrl: string, plan: LabPlan): Promise<void> {
   const store = await openStore(storeUrl);
   try {
-    await applyObject(store, clusterNetworkFor(options));
+    await applyObject(store, clusterNetworkFor(plan.options));
+    for (const peer of fabricPeers(plan)) await applyObject(store, peer);
   } finally {
     await store.close();
   }

@@ -1,0 +1,203 @@
+// `lab up --routing bgp --fabric bird|frr`: a real BGP router in the underlay namespace, which
+// is every zone's router, peering eBGP with every host (the top-of-rack pattern). Hosts then
+// peer only with their zone's router (one BGPPeer per zone, no node-to-node mesh) and
+// cross-zone pod traffic is routed natively through it, unencapsulated.
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BGPPeer } from '../api/types.js';
+import { DEFAULT_BGP } from '../bgp/cluster.js';
+import { renderBirdFabric, renderFrrFabric, type FabricSpec } from '../bgp/fabric.js';
+import { isRunning } from '../kernel/processes.js';
+import { OperationError, UsageError } from '../util/errors.js';
+import type { LabOptions, LabPlan } from './plan.js';
+import { startProcess, type ProcessRecord } from './supervisor.js';
+import { pollUntil } from './wait.js';
+
+/** The fabric router's AS (a private AS apart from the cluster's). */
+export const FABRIC_AS = 65000;
+
+/** Why these options cannot make a lab, or undefined when they can. */
+export function fabricProblem(options: Pick<LabOptions, 'fabric' | 'routing'>): string | undefined {
+  if (options.fabric === 'none') return undefined;
+  if (options.routing !== 'bgp') {
+    return `--fabric ${options.fabric}: a fabric carries BGP routes, add --routing bgp (or use --fabric none)`;
+  }
+  if (options.fabric === 'gobgp') {
+    // GoBGP installs nothing in the kernel itself; its zebra client panics against the FRR 8.4
+    // zebra of this machine, so the router would learn routes and never forward by them.
+    return '--fabric gobgp: GoBGP cannot install routes in the router kernel here (its zebra client fails against FRR 8.4); use --fabric bird or frr';
+  }
+  return undefined;
+}
+
+export function validateFabric(options: Pick<LabOptions, 'fabric' | 'routing'>): void {
+  const problem = fabricProblem(options);
+  if (problem) throw new UsageError(problem);
+}
+
+/** The router's configuration: one eBGP session per host, from its zone's router address. */
+export function fabricSpec(plan: LabPlan): FabricSpec {
+  return {
+    routerId: plan.zones[0]!.router,
+    routerAs: FABRIC_AS,
+    clusterAs: DEFAULT_BGP.asNumber,
+    hosts: plan.hosts.map((h) => ({ name: h.name, address: h.ip, routerAddress: h.router })),
+  };
+}
+
+/** One BGPPeer per zone: the hosts of a zone peer with that zone's router address. */
+export function fabricPeers(plan: LabPlan): BGPPeer[] {
+  if (plan.options.fabric === 'none') return [];
+  return plan.zones.map((z) => ({
+    apiVersion: 'podnet.io/v1',
+    kind: 'BGPPeer',
+    metadata: { name: `fabric-${z.zone}` },
+    spec: {
+      peerIP: z.router,
+      asNumber: FABRIC_AS,
+      nodeSelector: { 'topology.kubernetes.io/zone': z.zone },
+    },
+  }));
+}
+
+export interface FabricDaemon {
+  /** Supervisor id (`fabric-bird`, `fabric-zebra`, `fabric-bgpd`). */
+  id: string;
+  argv: string[];
+  /** A file the daemon creates once it is up (its control socket). */
+  readyFile: string;
+}
+
+export interface FabricLayout {
+  /** Configs, pid files and control sockets: under the lab directory, so `lab down` removes them. */
+  dir: string;
+  files: { path: string; text: string }[];
+  /** In start order: each one is up before the next starts. */
+  daemons: FabricDaemon[];
+  /** zebra drops to user frr and must create its files in `dir`. */
+  ownedByFrr: boolean;
+}
+
+export function fabricDir(labDir: string): string {
+  return join(labDir, 'fabric');
+}
+
+/** birdc's control socket of a lab's BIRD fabric. */
+export function birdSocket(labDir: string): string {
+  return join(fabricDir(labDir), 'bird.ctl');
+}
+
+export function fabricLayout(plan: LabPlan): FabricLayout | undefined {
+  const dir = fabricDir(plan.stateDir);
+  const spec = fabricSpec(plan);
+  if (plan.options.fabric === 'bird') {
+    const conf = join(dir, 'bird.conf');
+    const sock = birdSocket(plan.stateDir);
+    return {
+      dir,
+      files: [{ path: conf, text: renderBirdFabric(spec) }],
+      daemons: [
+        {
+          id: 'fabric-bird',
+          argv: ['bird', '-f', '-c', conf, '-s', sock, '-P', join(dir, 'bird.pid')],
+          readyFile: sock,
+        },
+      ],
+      ownedByFrr: false,
+    };
+  }
+  if (plan.options.fabric === 'frr') {
+    const zserv = join(dir, 'zserv.api');
+    const vty = ['--vty_socket', dir];
+    return {
+      dir,
+      files: [
+        { path: join(dir, 'zebra.conf'), text: '' },
+        { path: join(dir, 'bgpd.conf'), text: renderFrrFabric(spec) },
+      ],
+      daemons: [
+        {
+          // zebra installs what bgpd selects in the underlay's kernel. It refuses to run as
+          // root without the frrvty group, so it runs as frr.
+          id: 'fabric-zebra',
+          argv: [
+            '/usr/lib/frr/zebra',
+            '-f',
+            join(dir, 'zebra.conf'),
+            '-i',
+            join(dir, 'zebra.pid'),
+            '-z',
+            zserv,
+            ...vty,
+            '-u',
+            'frr',
+            '-g',
+            'frr',
+          ],
+          readyFile: zserv,
+        },
+        {
+          id: 'fabric-bgpd',
+          argv: [
+            '/usr/lib/frr/bgpd',
+            '-f',
+            join(dir, 'bgpd.conf'),
+            '-i',
+            join(dir, 'bgpd.pid'),
+            '-z',
+            zserv,
+            '-S',
+            ...vty,
+            '-u',
+            'root',
+            '-g',
+            'root',
+          ],
+          readyFile: join(dir, 'bgpd.vty'),
+        },
+      ],
+      ownedByFrr: true,
+    };
+  }
+  return undefined;
+}
+
+/** uid and gid of a local user, from /etc/passwd. */
+function userIds(user: string): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  if (uid === undefined || gid === undefined) {
+    throw new OperationError(`user ${user} not found: is FRR installed (apt-get install frr)?`);
+  }
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Starts the lab's fabric router in the underlay namespace and waits until each daemon is up. */
+export async function startFabric(plan: LabPlan, timeoutMs = 20_000): Promise<ProcessRecord[]> {
+  const layout = fabricLayout(plan);
+  if (!layout) return [];
+  mkdirSync(layout.dir, { recursive: true });
+  for (const f of layout.files) writeFileSync(f.path, f.text);
+  if (layout.ownedByFrr) {
+    const { uid, gid } = userIds('frr');
+    chownSync(layout.dir, uid, gid);
+    for (const f of layout.files) chownSync(f.path, uid, gid);
+  }
+  const started: ProcessRecord[] = [];
+  for (const d of layout.daemons) {
+    const p = await startProcess(plan.stateDir, {
+      id: d.id,
+      argv: d.argv,
+      netns: plan.underlayNetns,
+    });
+    started.push(p);
+    const up = await pollUntil(() => {
+      if (!isRunning(p)) throw new OperationError(`${d.id} exited (log: ${p.log})`);
+      return existsSync(d.readyFile) ? true : undefined;
+    }, timeoutMs);
+    if (!up) throw new OperationError(`${d.id} not up after ${timeoutMs / 1000}s (log: ${p.log})`);
+  }
+  return started;
+}

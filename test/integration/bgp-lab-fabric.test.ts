@@ -1,0 +1,306 @@
+// `podnet lab up --routing bgp --fabric bird|frr`: a real router (BIRD 2, or FRR's bgpd with
+// zebra) in the underlay namespace peers with every host; hosts learn each other's pod subnets
+// through it, pods in different zones talk through it natively (a capture on the underlay shows
+// the pod addresses themselves, no VXLAN or IP-in-IP), and `lab down` leaves nothing behind.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Node, Pod } from '../../src/api/types.js';
+import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
+import type { LabStatus } from '../../src/lab/status.js';
+import { processStartTime } from '../../src/kernel/processes.js';
+import { sweepStaleNamespaces } from '../helpers/names.js';
+import {
+  LABS_DIR,
+  echoPodYaml,
+  labDown,
+  labUp,
+  podnet,
+  podnetOk,
+  sweepStaleLabs,
+  testLabName,
+  until,
+} from '../helpers/lab.js';
+
+before(() => {
+  sweepStaleLabs();
+  sweepStaleNamespaces();
+});
+
+const NODES = ['node-1', 'node-2', 'node-3'];
+/** Each host's address (3 hosts dealt over 2 zones) and its zone router. */
+const HOST_IP: Record<string, string> = {
+  'node-1': '172.31.1.1',
+  'node-2': '172.31.2.2',
+  'node-3': '172.31.1.3',
+};
+const ROUTER: Record<string, string> = {
+  'node-1': '172.31.1.254',
+  'node-2': '172.31.2.254',
+  'node-3': '172.31.1.254',
+};
+
+function inNetns(ns: string, argv: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' });
+}
+
+/** The router's own view of one prefix: its next hop, or undefined when it has none. */
+type RouterView = (prefix: string) => string | undefined;
+
+function birdView(labDir: string): RouterView {
+  const sock = join(labDir, 'fabric', 'bird.ctl');
+  return (prefix) =>
+    /via (\S+) on/.exec(
+      execFileSync('birdc', ['-s', sock, 'show', 'route', 'for', prefix], { encoding: 'utf8' }),
+    )?.[1];
+}
+
+function frrView(labDir: string, underlay: string): RouterView {
+  return (prefix) => {
+    const out = inNetns(underlay, [
+      'vtysh',
+      '--vty_socket',
+      join(labDir, 'fabric'),
+      '-c',
+      `show bgp ipv4 unicast ${prefix} json`,
+    ]);
+    const json = JSON.parse(out) as { paths?: { nexthops: { ip: string }[] }[] };
+    return json.paths?.[0]?.nexthops[0]?.ip;
+  };
+}
+
+/** The router's sessions that are Established, per its own daemon. */
+function routerEstablished(fabric: 'bird' | 'frr', labDir: string, underlay: string): number {
+  if (fabric === 'bird') {
+    const out = execFileSync(
+      'birdc',
+      ['-s', join(labDir, 'fabric', 'bird.ctl'), 'show', 'protocols'],
+      { encoding: 'utf8' },
+    );
+    return out.split('\n').filter((l) => /^host_\S+\s+BGP\s.*Established/.test(l)).length;
+  }
+  const json = JSON.parse(
+    inNetns(underlay, [
+      'vtysh',
+      '--vty_socket',
+      join(labDir, 'fabric'),
+      '-c',
+      'show bgp ipv4 unicast summary json',
+    ]),
+  ) as { peers?: Record<string, { state: string }> };
+  return Object.values(json.peers ?? {}).filter((p) => p.state === 'Established').length;
+}
+
+/** Starts a capture (or any program); `done` resolves with its output once it exits. */
+function startChildCapture(argv: string[]): {
+  done: Promise<{ stdout: string }>;
+  stop: () => void;
+  stderr: () => string;
+} {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const done = new Promise<{ stdout: string }>((resolve) =>
+    child.once('close', () => resolve({ stdout })),
+  );
+  return { done, stop: () => child.kill('SIGINT'), stderr: () => stderr };
+}
+
+function podRunning(lab: string, pod: string): string | undefined {
+  const r = podnet(['--lab', lab, 'get', 'pod', pod, '-o', 'json']);
+  if (r.status !== 0) return undefined;
+  const p = JSON.parse(r.stdout) as Pod;
+  const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return p.status?.phase === 'Running' && ready ? p.status.podIP : undefined;
+}
+
+/** GET http://ip:8080/ from inside a pod; the echo's answer, or undefined on failure. */
+function http(lab: string, from: string, ip: string): { pod: string; node: string } | undefined {
+  // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
+  const r = podnet([
+    'lab',
+    'exec',
+    '--name',
+    lab,
+    from,
+    '--',
+    'timeout',
+    '3',
+    'busybox',
+    'wget',
+    '-q',
+    '-O',
+    '-',
+    `http://${ip}:8080/`,
+  ]);
+  return r.status === 0 ? (JSON.parse(r.stdout) as { pod: string; node: string }) : undefined;
+}
+
+async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
+  const name = testLabName();
+  const daemons = fabric === 'bird' ? ['fabric-bird'] : ['fabric-bgpd', 'fabric-zebra'];
+  let fabricPids: { pid: number; startTime: number }[] = [];
+  try {
+    const lab = labUp(name, ['--routing', 'bgp', '--fabric', fabric, '--nodes', '3']);
+    const underlay = lab.underlay.netns;
+    assert.equal(lab.options.fabric, fabric);
+
+    // `lab status` shows the router's daemons, running in the underlay.
+    const status = JSON.parse(
+      podnetOk(['lab', 'status', '--name', name, '-o', 'json']),
+    ) as LabStatus;
+    for (const id of daemons) {
+      const p = status.processes.find((x) => x.id === id);
+      assert.ok(p?.running, `${id} in lab status: ${JSON.stringify(status.processes)}`);
+      assert.equal(p.netns, underlay);
+    }
+    fabricPids = status.processes
+      .filter((p) => daemons.includes(p.id))
+      .map((p) => ({ pid: p.pid, startTime: processStartTime(p.pid)! }));
+    assert.match(podnetOk(['lab', 'status', '--name', name]), new RegExp(daemons[0]!));
+
+    // Every host has one session, to its zone's router, Established (podnet's view and the
+    // router's own).
+    await until(
+      'every host Established with its router',
+      () => {
+        const sessions = JSON.parse(
+          podnetOk(['--lab', name, 'get', 'bgp', '-o', 'json']),
+        ) as NodeBgpStatus[];
+        const ok = NODES.every((n) => {
+          const s = sessions.find((x) => x.node === n);
+          return (
+            s?.peers.length === 1 &&
+            s.peers[0]!.address === ROUTER[n] &&
+            s.peers[0]!.asNumber === 65000 &&
+            s.peers[0]!.state === 'Established'
+          );
+        });
+        return ok ? true : undefined;
+      },
+      60_000,
+    );
+    await until('the router sees 3 sessions Established', () =>
+      routerEstablished(fabric, lab.stateDir, underlay) === 3 ? true : undefined,
+    );
+
+    const nodes = (
+      JSON.parse(podnetOk(['--lab', name, 'get', 'nodes', '-o', 'json'])) as { items: Node[] }
+    ).items;
+    const subnet = (n: string) => nodes.find((x) => x.metadata.name === n)!.spec.podCIDR!;
+
+    // The router holds every host's pod subnet, with that host as next hop.
+    const view = fabric === 'bird' ? birdView(lab.stateDir) : frrView(lab.stateDir, underlay);
+    for (const n of NODES) {
+      const hop = await until(`router route for ${subnet(n)}`, () => view(subnet(n)));
+      assert.equal(hop, HOST_IP[n], `router next hop for ${n}'s ${subnet(n)}`);
+    }
+
+    // Each host's kernel has the other hosts' subnets (proto 80, as routing installs them):
+    // the other zone's via the host's router, the same zone's directly or via the router.
+    for (const n of NODES) {
+      await until(`${n} routes to the other subnets`, () => {
+        type Route = { dst: string; gateway?: string; dev?: string };
+        const routes = JSON.parse(
+          execFileSync('ip', ['-n', `${name}-${n}`, '-j', 'route', 'show', 'proto', '80'], {
+            encoding: 'utf8',
+          }),
+        ) as Route[];
+        return NODES.filter((m) => m !== n).every((m) => {
+          const r = routes.find((x) => x.dst === subnet(m));
+          const sameZone = ROUTER[m] === ROUTER[n];
+          const hops = sameZone ? [HOST_IP[m], ROUTER[n]] : [ROUTER[n]];
+          return r?.gateway !== undefined && r.dev === 'eth0' && hops.includes(r.gateway);
+        })
+          ? true
+          : undefined;
+      });
+    }
+
+    // Pods on node-1 (zone-1), node-2 (zone-2) and node-3 (zone-1) talk by HTTP.
+    podnetOk(['--lab', name, 'apply', '-f', '-'], {
+      input: NODES.map((n, i) => echoPodYaml(`echo-${i + 1}`, n)).join('---\n'),
+    });
+    const ip: Record<string, string> = {};
+    for (const pod of ['echo-1', 'echo-2', 'echo-3']) {
+      ip[pod] = await until(`pod ${pod} to run`, () => podRunning(name, pod), 60_000);
+    }
+    for (const [from, to] of [
+      ['echo-1', 'echo-2'],
+      ['echo-2', 'echo-1'],
+      ['echo-1', 'echo-3'],
+      ['echo-3', 'echo-1'],
+    ] as const) {
+      const answer = await until(`HTTP ${from} -> ${to}`, () => http(name, from, ip[to]!), 20_000);
+      assert.equal(answer.pod, to);
+    }
+
+    // No pn-vxlan for the cross-zone pod: node-1 reaches echo-2 via its router on eth0.
+    const get = inNetns(`${name}-node-1`, ['ip', 'route', 'get', ip['echo-2']!]);
+    assert.match(get, new RegExp(`via ${ROUTER['node-1']!.replace(/\./g, '\\.')} dev eth0`));
+    assert.doesNotMatch(get, /pn-vxlan|pn-ipip/);
+
+    // On the underlay's zone-2 bridge the cross-zone request carries the pod addresses, plain.
+    const capture = startChildCapture([
+      'timeout',
+      '20',
+      'ip',
+      'netns',
+      'exec',
+      underlay,
+      'tcpdump',
+      '-i',
+      'br2',
+      '-n',
+      '-l',
+      '-c',
+      '40',
+      `host ${ip['echo-1']} or udp port 8472 or ip proto 4`,
+    ]);
+    await until('tcpdump to listen', () =>
+      capture.stderr().includes('listening on') ? true : undefined,
+    );
+    assert.ok(http(name, 'echo-1', ip['echo-2']!), 'HTTP echo-1 -> echo-2 during the capture');
+    await new Promise((r) => setTimeout(r, 300));
+    capture.stop();
+    const lines = (await capture.done).stdout.split('\n').filter((l) => / IP /.test(l));
+    const esc = (s: string) => s.replace(/\./g, '\\.');
+    assert.ok(
+      lines.some((l) =>
+        new RegExp(`IP ${esc(ip['echo-1']!)}\\.\\d+ > ${esc(ip['echo-2']!)}\\.8080: `).test(l),
+      ),
+      lines.join('\n'),
+    );
+    for (const l of lines) assert.doesNotMatch(l, /\.8472[ :]|VXLAN|OTV|ipip|IPIP/, l);
+  } finally {
+    labDown(name);
+  }
+  // `lab down` stopped the router's daemons and removed their files and namespaces.
+  for (const p of fabricPids) {
+    assert.notEqual(processStartTime(p.pid), p.startTime, `fabric pid ${p.pid} still running`);
+  }
+  assert.equal(existsSync(join(LABS_DIR, name)), false);
+  assert.doesNotMatch(
+    execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }),
+    new RegExp(name),
+  );
+}
+
+test('bgp lab fabric: --fabric bird peers every host with BIRD in the underlay; cross-zone pods talk natively, unencapsulated', () =>
+  fabricLab('bird'));
+
+test('bgp lab fabric: --fabric frr peers every host with FRR bgpd + zebra; cross-zone pods talk natively, unencapsulated', () =>
+  fabricLab('frr'));
+
+test('bgp lab fabric: --fabric bird without --routing bgp exits 2 with one line', () => {
+  const name = testLabName();
+  const r = podnet(['lab', 'up', '--name', name, '--fabric', 'bird']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /--fabric bird.*--routing bgp/);
+  assert.equal(existsSync(join(LABS_DIR, name)), false);
+});
