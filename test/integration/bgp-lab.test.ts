@@ -2,7 +2,8 @@
 // iBGP mesh): every host learns every other host's pod subnet by BGP and pods reach pods; a
 // Node that no speaker announces gets no route (the routes are BGP's, not the store's); an
 // agent restart is a graceful restart that takes no route out of any kernel; a frozen agent's
-// routes leave its peers once the hold time is over, and come back when it wakes.
+// routes leave its peers once the hold time is over, and come back when it wakes; a
+// route-reflector label turns the mesh into a star that still carries every route.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -140,6 +141,49 @@ describe('bgp lab: podnet mesh, 3 hosts in 2 zones', () => {
       before,
     );
     await lab.allPairs();
+  });
+
+  test('bgp lab: a route-reflector label turns the mesh into a star; routes still reach everyone', async () => {
+    const label = (value: string | undefined): void => {
+      const node = JSON.parse(
+        podnetOk(['--lab', lab.name, 'get', 'node', 'node-3', '-o', 'json']),
+      ) as Node;
+      const labels = { ...node.metadata.labels };
+      if (value === undefined) delete labels['podnet.io/route-reflector'];
+      else labels['podnet.io/route-reflector'] = value;
+      node.metadata.labels = labels;
+      podnetOk(['--lab', lab.name, 'apply', '-f', '-'], { input: JSON.stringify(node) });
+    };
+    const peersOf = (): Record<string, string[]> =>
+      Object.fromEntries(
+        sessions().map((n) => [
+          n.node,
+          n.peers
+            .filter((p) => p.state === 'Established')
+            .map((p) => `${p.address}${p.rrClient ? ' (client)' : ''}`)
+            .sort(),
+        ]),
+      );
+    label('true');
+    try {
+      const star = {
+        'node-1': ['172.31.1.3'],
+        'node-2': ['172.31.1.3'],
+        'node-3': ['172.31.1.1 (client)', '172.31.2.2 (client)'],
+      };
+      await until('node-1 and node-2 to peer only with the reflector', () =>
+        JSON.stringify(peersOf()) === JSON.stringify(star) ? true : undefined,
+      );
+      // node-1 learns node-2's subnet only through the reflector, next hop unchanged (node-2).
+      await until('every host to route to every other subnet', meshRouted);
+      assert.equal(routes('node-1').get(podCIDR('node-2'))?.dev, 'pn-vxlan');
+      assert.equal(routes('node-2').get(podCIDR('node-1'))?.dev, 'pn-vxlan');
+      await lab.allPairs();
+    } finally {
+      label(undefined);
+    }
+    await until('the full mesh again', allEstablished, 60_000);
+    await until('every host to route to every other subnet', meshRouted);
   });
 
   test('bgp lab: a frozen agent: its routes leave its peers after the hold time, and come back', async () => {
