@@ -37,6 +37,12 @@ export function registerPlan(program: Command): void {
       const store = await openStore(resolveStoreUrl(cmd));
       try {
         const spec = await getClusterNetwork(store);
+        if (spec.routing === 'bgp') {
+          // The routes would be what BGP learns, which the store does not hold.
+          throw new UsageError(
+            'ClusterNetwork routing is bgp: routes follow the BGP sessions, not the store; see podnet get bgp and ip route show proto 80',
+          );
+        }
         const backend = opts.backend ?? spec.backend;
         await checkBackendSupport(
           backendDriver(backend, opts.backend ? '--backend' : 'ClusterNetwork backend'),

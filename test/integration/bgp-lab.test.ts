@@ -216,5 +216,9 @@ describe('bgp lab: podnet mesh, 3 hosts in 2 zones', () => {
     await until('node-3 routes to come back', meshRouted, 60_000);
     await lab.allPairs();
     assert.equal(podnet(['--lab', lab.name, 'get', 'bgp', 'x']).status, 2);
+    // plan previews store-routed changes only; with BGP it says where routes come from.
+    const plan = podnet(['--lab', lab.name, 'plan', '--node', 'node-1']);
+    assert.equal(plan.status, 2);
+    assert.match(plan.stderr, /routing is bgp: routes follow the BGP sessions/);
   });
 });
