@@ -48,6 +48,8 @@ export interface Fsm {
   state: SessionState;
   config: FsmConfig;
   negotiated?: Negotiated;
+  /** Connection attempts that failed since the last connection came up (Connect, Active). */
+  connectFailures?: number;
 }
 
 export type FsmEvent =
@@ -88,6 +90,20 @@ const FSM_SUBCODE: Partial<Record<SessionState, number>> = {
   OpenConfirm: 2,
   Established: 3,
 };
+
+/** The first retry after a failed connection attempt, seconds; each further one doubles. */
+export const FIRST_CONNECT_RETRY = 0.1;
+
+/**
+ * When to try again after the `failures`-th failed connection attempt in a row: quickly at
+ * first, doubling up to connectRetryTime. A refused connection mostly means the peer's host is
+ * up and its speaker not listening yet: a node that has just joined registers its Node (which
+ * makes its peers connect) a moment before its speaker listens, and the higher address of each
+ * pair only waits (nodeBgpPlan), so a full connectRetryTime here is that long without routes.
+ */
+export function connectRetryAfter(config: FsmConfig, failures: number): number {
+  return Math.min(config.connectRetryTime, FIRST_CONNECT_RETRY * 2 ** (failures - 1));
+}
 
 export function newFsm(config: FsmConfig): Fsm {
   return { state: 'Idle', config };
@@ -223,18 +239,34 @@ export function step(fsm: Fsm, event: FsmEvent): { fsm: Fsm; actions: FsmAction[
             { type: 'send-open' },
             { type: 'start-timer', timer: 'hold', seconds: LARGE_HOLD_TIME },
           ]);
-        case 'tcp-failed':
-          return go('Active', [
-            { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
-          ]);
+        case 'tcp-failed': {
+          const failures = (fsm.connectFailures ?? 0) + 1;
+          return {
+            fsm: { state: 'Active', config, connectFailures: failures },
+            actions: [
+              {
+                type: 'start-timer',
+                timer: 'connect-retry',
+                seconds: connectRetryAfter(config, failures),
+              },
+            ],
+          };
+        }
         case 'timer':
           if (event.timer !== 'connect-retry') return stay();
-          return go(config.passive ? 'Active' : 'Connect', [
-            { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
-            ...(config.passive
-              ? []
-              : [{ type: 'disconnect' } as const, { type: 'connect' } as const]),
-          ]);
+          return {
+            fsm: {
+              state: config.passive ? 'Active' : 'Connect',
+              config,
+              ...(fsm.connectFailures ? { connectFailures: fsm.connectFailures } : {}),
+            },
+            actions: [
+              { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
+              ...(config.passive
+                ? []
+                : [{ type: 'disconnect' } as const, { type: 'connect' } as const]),
+            ],
+          };
         case 'message':
           // Nothing can arrive before a connection; a stray event is an FSM error.
           return toIdle(fsm, 'notification-sent', `${event.message.type} before OPEN`);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   collisionKeeps,
+  connectRetryAfter,
   newFsm,
   step,
   type Fsm,
@@ -94,6 +95,27 @@ test('bgp fsm: passive waits in Active; connect failures retry', () => {
   r = run(r.fsm, { type: 'timer', timer: 'connect-retry' });
   assert.equal(r.fsm.state, 'Connect');
   assert.ok(types(r.actions).includes('connect'));
+});
+
+test('bgp fsm: refused connections are retried soon, backing off to connectRetryTime', () => {
+  // A joining node's peers connect a moment before its speaker listens: the retry must not
+  // cost them the whole connect-retry time (bench/bgp-convergence.ts).
+  const retries: number[] = [];
+  let fsm = run(newFsm(CONFIG), { type: 'start' }).fsm;
+  for (let i = 0; i < 7; i++) {
+    const failed = step(fsm, { type: 'tcp-failed' });
+    const timer = failed.actions.find((a) => a.type === 'start-timer');
+    retries.push(timer?.type === 'start-timer' ? timer.seconds : NaN);
+    const retried = step(failed.fsm, { type: 'timer', timer: 'connect-retry' });
+    assert.equal(retried.fsm.state, 'Connect');
+    assert.ok(types(retried.actions).includes('connect'));
+    fsm = retried.fsm;
+  }
+  assert.deepEqual(retries, [0.1, 0.2, 0.4, 0.8, 1.6, 3, 3]);
+  // A connection that comes up starts the count again.
+  fsm = step(fsm, { type: 'tcp-connected' }).fsm;
+  assert.equal(fsm.connectFailures, undefined);
+  assert.equal(connectRetryAfter(CONFIG, 1), 0.1);
 });
 
 test('bgp fsm: hold time 0 means no keepalives and no hold timer', () => {
