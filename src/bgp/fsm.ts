@@ -100,9 +100,26 @@ export const FIRST_CONNECT_RETRY = 0.1;
  * up and its speaker not listening yet: a node that has just joined registers its Node (which
  * makes its peers connect) a moment before its speaker listens, and the higher address of each
  * pair only waits (nodeBgpPlan), so a full connectRetryTime here is that long without routes.
+ * The count goes back to zero once a session is Established.
  */
 export function connectRetryAfter(config: FsmConfig, failures: number): number {
   return Math.min(config.connectRetryTime, FIRST_CONNECT_RETRY * 2 ** (failures - 1));
+}
+
+/** To Active after a failed connection attempt, trying again after connectRetryAfter. */
+function retryLater(fsm: Fsm, actions: FsmAction[]): { fsm: Fsm; actions: FsmAction[] } {
+  const failures = (fsm.connectFailures ?? 0) + 1;
+  return {
+    fsm: { state: 'Active', config: fsm.config, connectFailures: failures },
+    actions: [
+      ...actions,
+      {
+        type: 'start-timer',
+        timer: 'connect-retry',
+        seconds: connectRetryAfter(fsm.config, failures),
+      },
+    ],
+  };
 }
 
 export function newFsm(config: FsmConfig): Fsm {
@@ -193,7 +210,15 @@ export function step(fsm: Fsm, event: FsmEvent): { fsm: Fsm; actions: FsmAction[
   const { state, config } = fsm;
   const stay = (actions: FsmAction[] = []) => ({ fsm, actions });
   const go = (next: SessionState, actions: FsmAction[], negotiated = fsm.negotiated) => ({
-    fsm: { state: next, config, ...(negotiated ? { negotiated } : {}) },
+    fsm: {
+      state: next,
+      config,
+      ...(negotiated ? { negotiated } : {}),
+      // Failed attempts count until a session is up (see connectRetryAfter).
+      ...(fsm.connectFailures && next !== 'Established'
+        ? { connectFailures: fsm.connectFailures }
+        : {}),
+    },
     actions,
   });
 
@@ -239,34 +264,16 @@ export function step(fsm: Fsm, event: FsmEvent): { fsm: Fsm; actions: FsmAction[
             { type: 'send-open' },
             { type: 'start-timer', timer: 'hold', seconds: LARGE_HOLD_TIME },
           ]);
-        case 'tcp-failed': {
-          const failures = (fsm.connectFailures ?? 0) + 1;
-          return {
-            fsm: { state: 'Active', config, connectFailures: failures },
-            actions: [
-              {
-                type: 'start-timer',
-                timer: 'connect-retry',
-                seconds: connectRetryAfter(config, failures),
-              },
-            ],
-          };
-        }
+        case 'tcp-failed':
+          return retryLater(fsm, []);
         case 'timer':
           if (event.timer !== 'connect-retry') return stay();
-          return {
-            fsm: {
-              state: config.passive ? 'Active' : 'Connect',
-              config,
-              ...(fsm.connectFailures ? { connectFailures: fsm.connectFailures } : {}),
-            },
-            actions: [
-              { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
-              ...(config.passive
-                ? []
-                : [{ type: 'disconnect' } as const, { type: 'connect' } as const]),
-            ],
-          };
+          return go(config.passive ? 'Active' : 'Connect', [
+            { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
+            ...(config.passive
+              ? []
+              : [{ type: 'disconnect' } as const, { type: 'connect' } as const]),
+          ]);
         case 'message':
           // Nothing can arrive before a connection; a stray event is an FSM error.
           return toIdle(fsm, 'notification-sent', `${event.message.type} before OPEN`);
@@ -307,12 +314,10 @@ function stepOpen(
       return stay();
     case 'tcp-failed':
       if (state === 'OpenSent') {
-        // RFC 4271 §8.2.2: back to Active and wait for the peer or the retry timer.
-        return go('Active', [
-          { type: 'stop-timer', timer: 'hold' },
-          { type: 'disconnect' },
-          { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
-        ]);
+        // RFC 4271 §8.2.2: back to Active and wait for the peer or the retry timer. A peer
+        // that closes before its OPEN (a speaker not configured for us yet: a node that has
+        // just joined) counts as a failed attempt like a refused connection.
+        return retryLater(fsm, [{ type: 'stop-timer', timer: 'hold' }, { type: 'disconnect' }]);
       }
       return toIdle(fsm, 'tcp-failed', 'connection closed by peer');
     case 'timer':

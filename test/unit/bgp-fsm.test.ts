@@ -112,10 +112,24 @@ test('bgp fsm: refused connections are retried soon, backing off to connectRetry
     fsm = retried.fsm;
   }
   assert.deepEqual(retries, [0.1, 0.2, 0.4, 0.8, 1.6, 3, 3]);
-  // A connection that comes up starts the count again.
-  fsm = step(fsm, { type: 'tcp-connected' }).fsm;
-  assert.equal(fsm.connectFailures, undefined);
-  assert.equal(connectRetryAfter(CONFIG, 1), 0.1);
+  // A session that comes up starts the count again.
+  const up = run(fsm, { type: 'tcp-connected' }, msg(peerOpen()), msg({ type: 'keepalive' }));
+  assert.equal(up.fsm.state, 'Established');
+  assert.equal(up.fsm.connectFailures, undefined);
+});
+
+test('bgp fsm: a peer closing before its OPEN is a failed attempt too, retried soon', () => {
+  // A node that has just joined accepts and closes connections from peers it does not know yet.
+  let r = run(newFsm(CONFIG), { type: 'start' }, { type: 'tcp-connected' }, { type: 'tcp-failed' });
+  assert.equal(r.fsm.state, 'Active');
+  assert.deepEqual(
+    r.actions.filter((a) => a.type === 'start-timer' && a.timer === 'connect-retry').pop(),
+    { type: 'start-timer', timer: 'connect-retry', seconds: connectRetryAfter(CONFIG, 1) },
+  );
+  // Accepting and closing again and again backs off all the same.
+  r = run(r.fsm, { type: 'timer', timer: 'connect-retry' });
+  r = run(r.fsm, { type: 'tcp-connected' }, { type: 'tcp-failed' });
+  assert.equal(r.fsm.connectFailures, 2);
 });
 
 test('bgp fsm: hold time 0 means no keepalives and no hold timer', () => {
