@@ -41,6 +41,8 @@ interface RouteEvent {
 class RouteMonitors {
   private readonly procs: ChildProcess[] = [];
   private readonly listeners = new Set<(e: RouteEvent) => void>();
+  /** Every event since the last clear(): a route may go in before we know the prefix. */
+  private events: RouteEvent[] = [];
 
   async start(namespaces: string[]): Promise<void> {
     const ready: Promise<void>[] = [];
@@ -57,6 +59,7 @@ class RouteMonitors {
         if (!m || !line.includes(' proto 80')) return;
         const at = Date.parse(`${m[1]}Z`) + Number(m[2]) / 1000;
         const ev = { netns, at, deleted: Boolean(m[3]), prefix: m[4]! };
+        this.events.push(ev);
         for (const l of this.listeners) l(ev);
       });
     }
@@ -65,7 +68,14 @@ class RouteMonitors {
     await new Promise((r) => setTimeout(r, 300));
   }
 
-  /** Resolves with the time each of `namespaces` installed `prefix` (first add after `since`). */
+  clear(): void {
+    this.events = [];
+  }
+
+  /**
+   * Resolves with the time each of `namespaces` installed `prefix` (first add after `since`),
+   * counting what arrived since the last clear().
+   */
   installed(namespaces: string[], prefix: string, since: number): Promise<Map<string, number>> {
     return new Promise((resolve, reject) => {
       const seen = new Map<string, number>();
@@ -84,6 +94,7 @@ class RouteMonitors {
         }
       };
       this.listeners.add(listener);
+      for (const e of this.events) listener(e);
     });
   }
 
@@ -169,6 +180,7 @@ async function measure(routing: 'store' | 'bgp', name: string): Promise<Join[]> 
       const visible = new Promise<{ node: Node; at: number }>((resolve) =>
         appeared.push((node, at) => resolve({ node, at })),
       );
+      monitors.clear();
       const started = Date.now();
       await startProcess(lab.stateDir, {
         id: agentId,
