@@ -48,6 +48,8 @@ export interface Fsm {
   state: SessionState;
   config: FsmConfig;
   negotiated?: Negotiated;
+  /** Connection attempts that failed since the last connection came up (Connect, Active). */
+  connectFailures?: number;
 }
 
 export type FsmEvent =
@@ -88,6 +90,37 @@ const FSM_SUBCODE: Partial<Record<SessionState, number>> = {
   OpenConfirm: 2,
   Established: 3,
 };
+
+/** The first retry after a failed connection attempt, seconds; each further one doubles. */
+export const FIRST_CONNECT_RETRY = 0.1;
+
+/**
+ * When to try again after the `failures`-th failed connection attempt in a row: quickly at
+ * first, doubling up to connectRetryTime. A refused connection mostly means the peer's host is
+ * up and its speaker not listening yet: a node that has just joined registers its Node (which
+ * makes its peers connect) a moment before its speaker listens, and the higher address of each
+ * pair only waits (nodeBgpPlan), so a full connectRetryTime here is that long without routes.
+ * The count goes back to zero once a session is Established.
+ */
+export function connectRetryAfter(config: FsmConfig, failures: number): number {
+  return Math.min(config.connectRetryTime, FIRST_CONNECT_RETRY * 2 ** (failures - 1));
+}
+
+/** To Active after a failed connection attempt, trying again after connectRetryAfter. */
+function retryLater(fsm: Fsm, actions: FsmAction[]): { fsm: Fsm; actions: FsmAction[] } {
+  const failures = (fsm.connectFailures ?? 0) + 1;
+  return {
+    fsm: { state: 'Active', config: fsm.config, connectFailures: failures },
+    actions: [
+      ...actions,
+      {
+        type: 'start-timer',
+        timer: 'connect-retry',
+        seconds: connectRetryAfter(fsm.config, failures),
+      },
+    ],
+  };
+}
 
 export function newFsm(config: FsmConfig): Fsm {
   return { state: 'Idle', config };
@@ -177,7 +210,15 @@ export function step(fsm: Fsm, event: FsmEvent): { fsm: Fsm; actions: FsmAction[
   const { state, config } = fsm;
   const stay = (actions: FsmAction[] = []) => ({ fsm, actions });
   const go = (next: SessionState, actions: FsmAction[], negotiated = fsm.negotiated) => ({
-    fsm: { state: next, config, ...(negotiated ? { negotiated } : {}) },
+    fsm: {
+      state: next,
+      config,
+      ...(negotiated ? { negotiated } : {}),
+      // Failed attempts count until a session is up (see connectRetryAfter).
+      ...(fsm.connectFailures && next !== 'Established'
+        ? { connectFailures: fsm.connectFailures }
+        : {}),
+    },
     actions,
   });
 
@@ -224,9 +265,7 @@ export function step(fsm: Fsm, event: FsmEvent): { fsm: Fsm; actions: FsmAction[
             { type: 'start-timer', timer: 'hold', seconds: LARGE_HOLD_TIME },
           ]);
         case 'tcp-failed':
-          return go('Active', [
-            { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
-          ]);
+          return retryLater(fsm, []);
         case 'timer':
           if (event.timer !== 'connect-retry') return stay();
           return go(config.passive ? 'Active' : 'Connect', [
@@ -275,12 +314,10 @@ function stepOpen(
       return stay();
     case 'tcp-failed':
       if (state === 'OpenSent') {
-        // RFC 4271 §8.2.2: back to Active and wait for the peer or the retry timer.
-        return go('Active', [
-          { type: 'stop-timer', timer: 'hold' },
-          { type: 'disconnect' },
-          { type: 'start-timer', timer: 'connect-retry', seconds: config.connectRetryTime },
-        ]);
+        // RFC 4271 §8.2.2: back to Active and wait for the peer or the retry timer. A peer
+        // that closes before its OPEN (a speaker not configured for us yet: a node that has
+        // just joined) counts as a failed attempt like a refused connection.
+        return retryLater(fsm, [{ type: 'stop-timer', timer: 'hold' }, { type: 'disconnect' }]);
       }
       return toIdle(fsm, 'tcp-failed', 'connection closed by peer');
     case 'timer':

@@ -1,6 +1,6 @@
 // Which `ip route` lines bring the kernel's podnet routes (proto 80) in line with the learnt
 // routes: pure, so the speaker's kernel sync applies only the difference.
-import { PODNET_ROUTE_PROTO } from '../kernel/bgp-routes.js';
+import { PODNET_ROUTE_PROTO } from '../kernel/netobjects.js';
 
 export function routeLines(
   wanted: ReadonlyMap<string, string>,

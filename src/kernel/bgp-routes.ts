@@ -3,9 +3,7 @@
 // Inside the agent the routing reconciler installs routes instead; the two are not combined.
 import { run, runJson } from './exec.js';
 import { OperationError } from '../util/errors.js';
-
-/** Route protocol number of every route podnet installs (CONVENTIONS.md). */
-export const PODNET_ROUTE_PROTO = 80;
+import { PODNET_ROUTE_PROTO } from './netobjects.js';
 
 /** podnet's IPv4 routes in the main table: prefix → next hop. */
 export async function readPodnetRoutes(netns?: string): Promise<Map<string, string>> {

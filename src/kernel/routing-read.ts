@@ -29,7 +29,7 @@ export interface HostState {
   underlay?: Underlay;
 }
 
-interface IpRoute {
+export interface IpRoute {
   dst: string;
   gateway?: string;
   dev?: string;
@@ -65,7 +65,7 @@ export async function readHostState(opts: ReadOptions): Promise<HostState> {
     input: `route show proto ${PODNET_ROUTE_PROTO}\naddr show\nneigh show nud permanent\n`,
   });
   const [routesJson, linksJson, neighJson] = stdout.trim().split('\n');
-  const routes = parse<IpRoute[]>(routesJson, 'ip route show').map(toRoute);
+  const routes = routingRoutes(parse<IpRoute[]>(routesJson, 'ip route show'));
   const allLinks = parse<IpLink[]>(linksJson, 'ip addr show');
   const owned = new Set(opts.devices);
   const links = allLinks.filter((l) => owned.has(l.ifname)).map(toLink);
@@ -84,13 +84,9 @@ export async function readHostState(opts: ReadOptions): Promise<HostState> {
     }
   }
 
-  const underlay = findUnderlay(allLinks, opts.nodeIP);
-  // Routing's routes go through the underlay or podnet's tunnels; the other proto 80 routes
-  // are the CNI's host routes to its pods (through pod veths), which routing must not touch.
-  const routing = routes.filter((r) => owned.has(r.dev) || r.dev === underlay?.dev);
   return {
-    actual: { routes: routing, links, neighbours, fdb },
-    underlay,
+    actual: { routes, links, neighbours, fdb },
+    underlay: findUnderlay(allLinks, opts.nodeIP),
   };
 }
 
@@ -100,6 +96,17 @@ function parse<T>(line: string | undefined, what: string): T {
   } catch (err) {
     throw new OperationError(`could not read the output of ${what}`, { cause: err });
   }
+}
+
+/**
+ * Routing's own routes among the kernel's `proto 80` routes: those with a next hop (every
+ * backend routes a peer's pod subnet via a gateway). The CNI plugin marks its per-pod host
+ * routes (`POD/32 dev VETH scope link`) with the same protocol; they belong to the pods, and
+ * a reconcile that took them for stale routes would try to remove them, and with no next hop
+ * to name would fail on every run that reads the kernel, on every host with a pod.
+ */
+export function routingRoutes(routes: readonly IpRoute[]): Route[] {
+  return routes.filter((r) => r.gateway !== undefined && r.gateway !== '').map(toRoute);
 }
 
 function toRoute(r: IpRoute): Route {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   collisionKeeps,
+  connectRetryAfter,
   newFsm,
   step,
   type Fsm,
@@ -94,6 +95,41 @@ test('bgp fsm: passive waits in Active; connect failures retry', () => {
   r = run(r.fsm, { type: 'timer', timer: 'connect-retry' });
   assert.equal(r.fsm.state, 'Connect');
   assert.ok(types(r.actions).includes('connect'));
+});
+
+test('bgp fsm: refused connections are retried soon, backing off to connectRetryTime', () => {
+  // A joining node's peers connect a moment before its speaker listens: the retry must not
+  // cost them the whole connect-retry time (bench/bgp-convergence.ts).
+  const retries: number[] = [];
+  let fsm = run(newFsm(CONFIG), { type: 'start' }).fsm;
+  for (let i = 0; i < 7; i++) {
+    const failed = step(fsm, { type: 'tcp-failed' });
+    const timer = failed.actions.find((a) => a.type === 'start-timer');
+    retries.push(timer?.type === 'start-timer' ? timer.seconds : NaN);
+    const retried = step(failed.fsm, { type: 'timer', timer: 'connect-retry' });
+    assert.equal(retried.fsm.state, 'Connect');
+    assert.ok(types(retried.actions).includes('connect'));
+    fsm = retried.fsm;
+  }
+  assert.deepEqual(retries, [0.1, 0.2, 0.4, 0.8, 1.6, 3, 3]);
+  // A session that comes up starts the count again.
+  const up = run(fsm, { type: 'tcp-connected' }, msg(peerOpen()), msg({ type: 'keepalive' }));
+  assert.equal(up.fsm.state, 'Established');
+  assert.equal(up.fsm.connectFailures, undefined);
+});
+
+test('bgp fsm: a peer closing before its OPEN is a failed attempt too, retried soon', () => {
+  // A node that has just joined accepts and closes connections from peers it does not know yet.
+  let r = run(newFsm(CONFIG), { type: 'start' }, { type: 'tcp-connected' }, { type: 'tcp-failed' });
+  assert.equal(r.fsm.state, 'Active');
+  assert.deepEqual(
+    r.actions.filter((a) => a.type === 'start-timer' && a.timer === 'connect-retry').pop(),
+    { type: 'start-timer', timer: 'connect-retry', seconds: connectRetryAfter(CONFIG, 1) },
+  );
+  // Accepting and closing again and again backs off all the same.
+  r = run(r.fsm, { type: 'timer', timer: 'connect-retry' });
+  r = run(r.fsm, { type: 'tcp-connected' }, { type: 'tcp-failed' });
+  assert.equal(r.fsm.connectFailures, 2);
 });
 
 test('bgp fsm: hold time 0 means no keepalives and no hold timer', () => {
