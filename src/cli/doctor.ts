@@ -32,9 +32,10 @@ export function registerDoctor(program: Command): void {
       ]);
       const store = await openStore(resolveStoreUrl(cmd));
       try {
-        const [network, { items: nodes }] = await Promise.all([
+        const [network, { items: nodes }, bgpStatuses] = await Promise.all([
           objects.getClusterNetwork(store),
           objects.listObjects(store, 'Node'),
+          import('../bgp/status-store.js').then((m) => m.readStatuses(store)),
         ]);
         if (!nodes.some((n) => n.metadata.name === nodeName)) {
           const known = nodes.map((n) => n.metadata.name).join(', ') || 'none';
@@ -47,6 +48,7 @@ export function registerDoctor(program: Command): void {
           nodes,
           network,
           kernelConfig: facts.readKernelConfig(),
+          bgp: bgpStatuses.find((b) => b.node === nodeName),
         });
         const failed = verdicts.filter((v) => !v.ok);
         if (opts.output === 'json') {

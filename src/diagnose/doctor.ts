@@ -4,6 +4,7 @@
 import type { ClusterNetwork, Node } from '../api/types.js';
 import { ANNOTATION_VTEP_MAC } from '../api/types.js';
 import type { HostFacts } from '../kernel/host-facts.js';
+import type { NodeBgpStatus } from '../bgp/status-store.js';
 import { encapsulationOverhead } from '../routing/mtu.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
@@ -18,6 +19,10 @@ export interface DoctorInput {
   network: ClusterNetwork['spec'];
   /** `CONFIG_*` options of the running kernel, when it exposes them. */
   kernelConfig?: Map<string, string>;
+  /** The BGP sessions this node's agent last published (`routing: bgp`). */
+  bgp?: NodeBgpStatus;
+  /** For the age of that publication. */
+  now?: Date;
 }
 
 export interface Verdict {
@@ -220,6 +225,42 @@ const staleRoutes: Check = ({ host, nodes }) => {
   ];
 };
 
+/** The agent republishes its sessions at least every minute; older means it is not running. */
+const BGP_STATUS_MAX_AGE_SECONDS = 120;
+
+/** With `routing: bgp` a peer that is not Established is a peer whose routes are missing. */
+const bgpSessions: Check = ({ network, bgp, nodeName, now = new Date() }) => {
+  if (network.routing !== 'bgp') return [];
+  const restart = `restart podnet agent on ${nodeName} and read its log`;
+  if (!bgp) return [fail('bgp-sessions', 'the agent has published no BGP sessions', restart)];
+  const age = Math.round((now.getTime() - Date.parse(bgp.updatedAt)) / 1000);
+  if (age > BGP_STATUS_MAX_AGE_SECONDS) {
+    return [fail('bgp-sessions', `the agent last published its sessions ${age} s ago`, restart)];
+  }
+  const down = bgp.peers.filter((p) => p.state !== 'Established');
+  const received = bgp.peers.reduce((n, p) => n + p.prefixesReceived, 0);
+  if (down.length === 0) {
+    return [
+      pass(
+        'bgp-sessions',
+        `${bgp.peers.length} session(s) Established, ${received} prefix(es) received`,
+      ),
+    ];
+  }
+  return [
+    fail(
+      'bgp-sessions',
+      `not Established: ${down
+        .map(
+          (p) =>
+            `${p.address} AS ${p.asNumber} (${p.state}${p.lastError ? `: ${p.lastError}` : ''})`,
+        )
+        .join(', ')}`,
+      `check that TCP 179 reaches ${down.map((p) => p.address).join(', ')} and that their AS and peer address for this node match; podnet get bgp -o wide`,
+    ),
+  ];
+};
+
 /** A full conntrack table drops new connections silently. */
 const conntrack: Check = ({ host }) => {
   const count = Number(host.sysctls['net.netfilter.nf_conntrack_count']);
@@ -276,6 +317,7 @@ const CHECKS: Check[] = [
   mtu,
   vtepMac,
   staleRoutes,
+  bgpSessions,
   conntrack,
   kernelFeatures,
 ];

@@ -145,3 +145,46 @@ for (const [what, check, breakIt, fix] of broken) {
     assert.match(verdict.fix ?? '', fix);
   });
 }
+
+test('doctor: with routing bgp, sessions not Established, or not published, fail with their peer', () => {
+  const now = new Date('2026-11-26T12:00:00Z');
+  const peer = (address: string, state: 'Established' | 'Active', lastError?: string) => ({
+    address,
+    asNumber: 64512,
+    kind: 'ibgp' as const,
+    rrClient: false,
+    state,
+    prefixesReceived: state === 'Established' ? 1 : 0,
+    prefixesAdvertised: 1,
+    prefixesRejected: 0,
+    stalePrefixes: 0,
+    messagesIn: 5,
+    messagesOut: 5,
+    ...(lastError ? { lastError } : {}),
+  });
+  const input = (peers: ReturnType<typeof peer>[], updatedAt = '2026-11-26T11:59:58Z') => ({
+    ...healthy(),
+    network: { ...DEFAULT_CLUSTER_NETWORK, routing: 'bgp' as const },
+    bgp: { node: 'node-1', updatedAt, peers },
+    now,
+  });
+  const verdict = (i: DoctorInput) => diagnoseHost(i).find((v) => v.check === 'bgp-sessions');
+  // Store routing: no BGP verdict at all.
+  assert.equal(verdict(healthy()), undefined);
+  assert.deepEqual(verdict(input([peer('172.31.1.3', 'Established')])), {
+    check: 'bgp-sessions',
+    ok: true,
+    detail: '1 session(s) Established, 1 prefix(es) received',
+  });
+  const down = verdict(
+    input([peer('172.31.1.3', 'Established'), peer('172.31.2.2', 'Active', 'hold timer expired')]),
+  )!;
+  assert.equal(down.ok, false);
+  assert.equal(down.detail, 'not Established: 172.31.2.2 AS 64512 (Active: hold timer expired)');
+  assert.match(down.fix!, /TCP 179 reaches 172\.31\.2\.2/);
+  assert.match(
+    verdict(input([], '2026-11-26T11:50:00Z'))!.detail,
+    /last published its sessions 600 s ago/,
+  );
+  assert.equal(verdict({ ...input([]), bgp: undefined })!.ok, false);
+});
