@@ -147,6 +147,15 @@ export class BgpNet {
     if (!this.addresses[i]) this.addresses[i] = address;
   }
 
+  /** Gives host i a pod address (`address`/24) on a veth pair, pod0 and pod0p: no dummy module. */
+  addPodAddress(i: number, address: string): void {
+    const ns = this.hosts[i]!;
+    ip('-n', ns, 'link', 'add', 'pod0', 'type', 'veth', 'peer', 'name', 'pod0p');
+    ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'pod0');
+    ip('-n', ns, 'link', 'set', 'pod0p', 'up');
+    ip('-n', ns, 'link', 'set', 'pod0', 'up');
+  }
+
   /** Starts any program in host i (killed on close). */
   spawn(i: number, argv: string[]): Daemon {
     const d = startDaemon(this.hosts[i]!, argv);
