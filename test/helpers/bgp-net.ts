@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deleteNamespace, uniqueName } from './names.js';
 import { fetchStatus } from '../../src/bgp/daemon.js';
+import { bgpdArgv, zebraArgv, zservSocket } from '../../src/lab/fabric.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
@@ -253,18 +254,8 @@ export class BgpNet {
     const file = join(dir, 'bgpd.conf');
     writeFileSync(file, conf);
     const ns = this.hosts[i]!;
-    const common = ['--vty_socket', dir, '-u', 'root', '-g', 'root'];
-    const zserv = opts.zebra ? await this.zebra(i, dir) : '';
-    const d = startDaemon(ns, [
-      '/usr/lib/frr/bgpd',
-      '-f',
-      file,
-      '-i',
-      join(dir, 'bgpd.pid'),
-      ...(opts.zebra ? ['-z', zserv] : ['-Z']),
-      '-S',
-      ...common,
-    ]);
+    if (opts.zebra) await this.zebra(i, dir);
+    const d = startDaemon(ns, bgpdArgv(dir, { zebra: opts.zebra ?? false }));
     this.daemons.push(d);
     return {
       ...d,
@@ -326,25 +317,11 @@ export class BgpNet {
    * a directory frr can reach.
    */
   async zebra(i: number, dir = mkdtempSync(join(this.dir, `zebra${i}-`))): Promise<string> {
-    const zserv = join(dir, 'zserv.api');
+    const zserv = zservSocket(dir);
     writeFileSync(join(dir, 'zebra.conf'), '');
     chmodSync(this.dir, 0o711);
     execFileSync('chown', ['-R', 'frr:frr', dir]);
-    const z = startDaemon(this.hosts[i]!, [
-      '/usr/lib/frr/zebra',
-      '-f',
-      join(dir, 'zebra.conf'),
-      '-i',
-      join(dir, 'zebra.pid'),
-      '-z',
-      zserv,
-      '--vty_socket',
-      dir,
-      '-u',
-      'frr',
-      '-g',
-      'frr',
-    ]);
+    const z = startDaemon(this.hosts[i]!, zebraArgv(dir));
     this.daemons.push(z);
     await until(`zebra up (${z.output()})`, () => existsSync(zserv));
     return zserv;
