@@ -2,7 +2,8 @@
 // the session throws BgpMessageError carrying the NOTIFICATION RFC 4271 §6 asks for; an UPDATE
 // whose attributes are merely malformed decodes with RFC 7606's lighter outcome recorded in
 // `errors` (treat-as-withdraw or attribute-discard).
-import { formatIPv4, parseIPv4, prefixWireSize, readPrefixes, writePrefix } from './ipv4.js';
+import { formatIPv4 } from '../ipam/cidr.js';
+import { parseIPv4, prefixWireSize, readPrefixes, writePrefix } from './ipv4.js';
 import {
   AFI_IPV4,
   AS_TRANS,

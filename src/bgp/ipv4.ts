@@ -1,8 +1,13 @@
 // IPv4 addresses and prefixes as BGP carries them: a prefix is a bit length followed by the
 // fewest octets that hold it (RFC 4271 §4.3). Prefixes are kept as "a.b.c.d/len" strings so
-// they can key RIB maps directly.
+// they can key RIB maps directly. The address math is ipam/cidr.ts's.
+import { formatCidr, prefixMask, type Cidr } from '../ipam/cidr.js';
 
-/** Dotted quad → unsigned 32-bit number. Undefined when it is not a dotted quad. */
+/**
+ * Dotted quad → unsigned 32-bit number. Undefined when it is not a dotted quad. It takes
+ * leading zeros ("010.0.0.1" is 10.0.0.1), which cidr.ts's tryParseIPv4 refuses: speaker
+ * configs that have them keep loading.
+ */
 export function parseIPv4(text: string): number | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;
@@ -16,12 +21,8 @@ export function parseIPv4(text: string): number | undefined {
   return value;
 }
 
-export function formatIPv4(value: number): string {
-  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
-}
-
-/** "10.244.1.0/24" → network and length, with host bits cleared. Undefined when malformed. */
-export function parsePrefix(text: string): { network: number; length: number } | undefined {
+/** "10.244.1.0/24" → its CIDR, with host bits cleared. Undefined when malformed. */
+export function parsePrefix(text: string): Cidr | undefined {
   const slash = text.indexOf('/');
   if (slash < 0) return undefined;
   const network = parseIPv4(text.slice(0, slash));
@@ -29,11 +30,7 @@ export function parsePrefix(text: string): { network: number; length: number } |
   if (network === undefined || !/^\d{1,2}$/.test(lenText)) return undefined;
   const length = Number(lenText);
   if (length > 32) return undefined;
-  return { network: (network & prefixMask(length)) >>> 0, length };
-}
-
-export function prefixMask(length: number): number {
-  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+  return { base: (network & prefixMask(length)) >>> 0, prefix: length };
 }
 
 /** Octets a prefix of `length` bits takes on the wire after its length octet. */
@@ -54,8 +51,7 @@ export function readPrefixes(buf: Buffer, start: number, end: number): string[] 
     if (length > 32 || pos + 1 + octets > end) return undefined;
     let network = 0;
     for (let i = 0; i < 4; i++) network = network * 256 + (i < octets ? buf[pos + 1 + i]! : 0);
-    network = (network & prefixMask(length)) >>> 0;
-    out.push(`${formatIPv4(network)}/${length}`);
+    out.push(formatCidr({ base: (network & prefixMask(length)) >>> 0, prefix: length }));
     pos += 1 + octets;
   }
   return out;
@@ -71,8 +67,8 @@ export function prefixWireSize(prefix: string): number {
 export function writePrefix(buf: Buffer, pos: number, prefix: string): number {
   const parsed = parsePrefix(prefix);
   if (!parsed) throw new Error(`not an IPv4 prefix: ${prefix}`);
-  buf[pos] = parsed.length;
-  const octets = prefixOctets(parsed.length);
-  for (let i = 0; i < octets; i++) buf[pos + 1 + i] = (parsed.network >>> (24 - 8 * i)) & 255;
+  buf[pos] = parsed.prefix;
+  const octets = prefixOctets(parsed.prefix);
+  for (let i = 0; i < octets; i++) buf[pos + 1 + i] = (parsed.base >>> (24 - 8 * i)) & 255;
   return pos + 1 + octets;
 }

@@ -87,6 +87,55 @@ export function birdSocket(labDir: string): string {
   return join(fabricDir(labDir), 'bird.ctl');
 }
 
+/** The socket through which FRR's zebra takes routes from bgpd, for FRR daemons run in `dir`. */
+export function zservSocket(dir: string): string {
+  return join(dir, 'zserv.api');
+}
+
+/**
+ * FRR's zebra with its config (zebra.conf), pid file and sockets in `dir`. It refuses to run as
+ * root without the frrvty group, so it runs as frr: `dir` must be frr's.
+ */
+export function zebraArgv(dir: string): string[] {
+  return [
+    '/usr/lib/frr/zebra',
+    '-f',
+    join(dir, 'zebra.conf'),
+    '-i',
+    join(dir, 'zebra.pid'),
+    '-z',
+    zservSocket(dir),
+    '--vty_socket',
+    dir,
+    '-u',
+    'frr',
+    '-g',
+    'frr',
+  ];
+}
+
+/**
+ * FRR's bgpd with its config (bgpd.conf), pid file and vty socket in `dir`, handing its routes
+ * to zebra (zebraArgv in the same `dir`) or, without zebra, to no kernel at all (-Z).
+ */
+export function bgpdArgv(dir: string, opts: { zebra: boolean }): string[] {
+  return [
+    '/usr/lib/frr/bgpd',
+    '-f',
+    join(dir, 'bgpd.conf'),
+    '-i',
+    join(dir, 'bgpd.pid'),
+    ...(opts.zebra ? ['-z', zservSocket(dir)] : ['-Z']),
+    '-S',
+    '--vty_socket',
+    dir,
+    '-u',
+    'root',
+    '-g',
+    'root',
+  ];
+}
+
 export function fabricLayout(plan: LabPlan): FabricLayout | undefined {
   const dir = fabricDir(plan.stateDir);
   const spec = fabricSpec(plan);
@@ -107,8 +156,6 @@ export function fabricLayout(plan: LabPlan): FabricLayout | undefined {
     };
   }
   if (plan.options.fabric === 'frr') {
-    const zserv = join(dir, 'zserv.api');
-    const vty = ['--vty_socket', dir];
     return {
       dir,
       files: [
@@ -116,43 +163,11 @@ export function fabricLayout(plan: LabPlan): FabricLayout | undefined {
         { path: join(dir, 'bgpd.conf'), text: renderFrrFabric(spec) },
       ],
       daemons: [
-        {
-          // zebra installs what bgpd selects in the underlay's kernel. It refuses to run as
-          // root without the frrvty group, so it runs as frr.
-          id: 'fabric-zebra',
-          argv: [
-            '/usr/lib/frr/zebra',
-            '-f',
-            join(dir, 'zebra.conf'),
-            '-i',
-            join(dir, 'zebra.pid'),
-            '-z',
-            zserv,
-            ...vty,
-            '-u',
-            'frr',
-            '-g',
-            'frr',
-          ],
-          readyFile: zserv,
-        },
+        // zebra installs what bgpd selects in the underlay's kernel.
+        { id: 'fabric-zebra', argv: zebraArgv(dir), readyFile: zservSocket(dir) },
         {
           id: 'fabric-bgpd',
-          argv: [
-            '/usr/lib/frr/bgpd',
-            '-f',
-            join(dir, 'bgpd.conf'),
-            '-i',
-            join(dir, 'bgpd.pid'),
-            '-z',
-            zserv,
-            '-S',
-            ...vty,
-            '-u',
-            'root',
-            '-g',
-            'root',
-          ],
+          argv: bgpdArgv(dir, { zebra: true }),
           readyFile: join(dir, 'bgpd.vty'),
         },
       ],

@@ -17,6 +17,7 @@ import {
 } from 'etcd3';
 import { OperationError, StoreUnavailableError, UsageError, errorMessage } from '../util/errors.js';
 import {
+  CompareAndSwapWrites,
   deliver,
   StoreWatchError,
   type KeyValue,
@@ -117,13 +118,14 @@ const retryUnsent = {
   },
 };
 
-export class EtcdStore implements Store {
+export class EtcdStore extends CompareAndSwapWrites implements Store {
   readonly url: string;
   private readonly client: Etcd3;
   private readonly timeoutMs: number;
   private readonly watches = new Set<EtcdWatch>();
 
   constructor(url: string) {
+    super();
     const config = parseEtcdUrl(url);
     this.url = url;
     this.timeoutMs = config.timeoutMs;
@@ -222,20 +224,6 @@ export class EtcdStore implements Store {
     return {
       request_put: { key: Buffer.from(key), value: Buffer.from(value), lease: opts?.lease ?? 0 },
     };
-  }
-
-  async create(key: string, value: string, opts?: PutOptions): Promise<number | undefined> {
-    return this.update(key, value, 0, opts);
-  }
-
-  async update(
-    key: string,
-    value: string,
-    expectedRevision: number,
-    opts?: PutOptions,
-  ): Promise<number | undefined> {
-    const r = await this.compareAndSwap(key, value, expectedRevision, opts);
-    return r.ok ? r.revision : undefined;
   }
 
   async compareAndSwap(

@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { OperationError, StoreUnavailableError } from '../util/errors.js';
 import {
+  CompareAndSwapWrites,
   deliver,
   StoreWatchError,
   type KeyValue,
@@ -114,7 +115,7 @@ function toEvent(row: LogRow): WatchEvent {
   return { type: 'put', kv, prevValue };
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore extends CompareAndSwapWrites implements Store {
   readonly url: string;
   private readonly db: Database.Database;
   private readonly watchers = new Set<SqliteWatcher>();
@@ -128,6 +129,7 @@ export class SqliteStore implements Store {
     readonly path: string,
     opts: SqliteOptions = {},
   ) {
+    super();
     this.url = `sqlite:${path}`;
     this.retain = opts.retainRevisions ?? 10_000;
     this.db = this.guard('open', () => {
@@ -262,20 +264,6 @@ export class SqliteStore implements Store {
         })
         .deferred(),
     );
-  }
-
-  async create(key: string, value: string, opts?: PutOptions): Promise<number | undefined> {
-    return this.update(key, value, 0, opts);
-  }
-
-  async update(
-    key: string,
-    value: string,
-    expectedRevision: number,
-    opts?: PutOptions,
-  ): Promise<number | undefined> {
-    const r = await this.compareAndSwap(key, value, expectedRevision, opts);
-    return r.ok ? r.revision : undefined;
   }
 
   async compareAndSwap(

@@ -106,6 +106,33 @@ export interface Store {
 }
 
 /**
+ * `create` and `update` for a backend: both are compareAndSwap without the current value, so a
+ * backend writes conditionally in one place only.
+ */
+export abstract class CompareAndSwapWrites {
+  abstract compareAndSwap(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<SwapResult>;
+
+  async create(key: string, value: string, opts?: PutOptions): Promise<number | undefined> {
+    return this.update(key, value, 0, opts);
+  }
+
+  async update(
+    key: string,
+    value: string,
+    expectedRevision: number,
+    opts?: PutOptions,
+  ): Promise<number | undefined> {
+    const r = await this.compareAndSwap(key, value, expectedRevision, opts);
+    return r.ok ? r.revision : undefined;
+  }
+}
+
+/**
  * Hands events to a watcher. A handler that throws is a bug of its own: it surfaces as an
  * uncaught exception instead of breaking the store's other watches.
  */

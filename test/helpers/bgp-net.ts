@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deleteNamespace, uniqueName } from './names.js';
 import { fetchStatus } from '../../src/bgp/daemon.js';
+import { bgpdArgv, zebraArgv, zservSocket } from '../../src/lab/fabric.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
@@ -147,6 +148,15 @@ export class BgpNet {
     if (!this.addresses[i]) this.addresses[i] = address;
   }
 
+  /** Gives host i a pod address (`address`/24) on a veth pair, pod0 and pod0p: no dummy module. */
+  addPodAddress(i: number, address: string): void {
+    const ns = this.hosts[i]!;
+    ip('-n', ns, 'link', 'add', 'pod0', 'type', 'veth', 'peer', 'name', 'pod0p');
+    ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'pod0');
+    ip('-n', ns, 'link', 'set', 'pod0p', 'up');
+    ip('-n', ns, 'link', 'set', 'pod0', 'up');
+  }
+
   /** Starts any program in host i (killed on close). */
   spawn(i: number, argv: string[]): Daemon {
     const d = startDaemon(this.hosts[i]!, argv);
@@ -244,18 +254,8 @@ export class BgpNet {
     const file = join(dir, 'bgpd.conf');
     writeFileSync(file, conf);
     const ns = this.hosts[i]!;
-    const common = ['--vty_socket', dir, '-u', 'root', '-g', 'root'];
-    const zserv = opts.zebra ? await this.zebra(i, dir) : '';
-    const d = startDaemon(ns, [
-      '/usr/lib/frr/bgpd',
-      '-f',
-      file,
-      '-i',
-      join(dir, 'bgpd.pid'),
-      ...(opts.zebra ? ['-z', zserv] : ['-Z']),
-      '-S',
-      ...common,
-    ]);
+    if (opts.zebra) await this.zebra(i, dir);
+    const d = startDaemon(ns, bgpdArgv(dir, { zebra: opts.zebra ?? false }));
     this.daemons.push(d);
     return {
       ...d,
@@ -317,25 +317,11 @@ export class BgpNet {
    * a directory frr can reach.
    */
   async zebra(i: number, dir = mkdtempSync(join(this.dir, `zebra${i}-`))): Promise<string> {
-    const zserv = join(dir, 'zserv.api');
+    const zserv = zservSocket(dir);
     writeFileSync(join(dir, 'zebra.conf'), '');
     chmodSync(this.dir, 0o711);
     execFileSync('chown', ['-R', 'frr:frr', dir]);
-    const z = startDaemon(this.hosts[i]!, [
-      '/usr/lib/frr/zebra',
-      '-f',
-      join(dir, 'zebra.conf'),
-      '-i',
-      join(dir, 'zebra.pid'),
-      '-z',
-      zserv,
-      '--vty_socket',
-      dir,
-      '-u',
-      'frr',
-      '-g',
-      'frr',
-    ]);
+    const z = startDaemon(this.hosts[i]!, zebraArgv(dir));
     this.daemons.push(z);
     await until(`zebra up (${z.output()})`, () => existsSync(zserv));
     return zserv;

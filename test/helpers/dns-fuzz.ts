@@ -3,6 +3,7 @@
 // Prints one JSON line: { sent, responses, notResponses, mismatchedIds, ms }.
 import { createSocket } from 'node:dgram';
 import dnsPacket from 'dns-packet';
+import { ednsOpt } from './dns-packets.js';
 
 const [host, portText, countText, seedText] = process.argv.slice(2);
 const port = Number(portText);
@@ -29,18 +30,7 @@ const seeds = [
     type: 'query',
     id: 2,
     questions: [{ name: '_http._tcp.my-svc.my-namespace.svc.cluster.local', type: 'SRV' }],
-    additionals: [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: 1232,
-        extendedRcode: 0,
-        ednsVersion: 0,
-        flags: 0,
-        flag_do: false,
-        options: [],
-      },
-    ],
+    additionals: [ednsOpt(1232)],
   }),
   dnsPacket.encode({
     type: 'query',

@@ -253,3 +253,16 @@ export function makeTestCerts(dir: string): EtcdTls & { clientCert: string; clie
     clientKey: f('client.key'),
   };
 }
+
+/** Retries a store call while it throws: the store is coming back after an interruption. */
+export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

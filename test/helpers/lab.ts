@@ -4,7 +4,7 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { uniqueName } from './names.js';
+import { ownerPidOf, processAlive, uniqueName } from './names.js';
 import type { LabState } from '../../src/lab/state.js';
 
 export const PODNET = new URL('../../../bin/podnet', import.meta.url).pathname;
@@ -67,15 +67,6 @@ export async function withLab<T>(
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes down test labs (`pnt-*`) whose owner process is gone: what a killed run left behind.
  * A live run's labs are never touched.
@@ -85,15 +76,14 @@ export function sweepStaleLabs(): string[] {
   const swept: string[] = [];
   // /etc/netns dirs of pods whose lab is gone (the namespaces go with sweepStaleNamespaces).
   for (const dir of safeReaddir('/etc/netns')) {
-    const m = /^pnt-([0-9a-z]+)-/.exec(dir);
-    if (m && !alive(parseInt(m[1]!, 36)))
+    const owner = ownerPidOf(dir);
+    if (owner !== undefined && !processAlive(owner))
       rmSync(join('/etc/netns', dir), { recursive: true, force: true });
   }
   for (const name of names) {
-    const m = /^pnt-([0-9a-z]+)-/.exec(name);
-    if (!m) continue;
-    const owner = readLab(name)?.ownerPid ?? parseInt(m[1]!, 36);
-    if (alive(owner)) continue;
+    const namedOwner = ownerPidOf(name);
+    if (namedOwner === undefined) continue;
+    if (processAlive(readLab(name)?.ownerPid ?? namedOwner)) continue;
     podnet(['lab', 'down', '--name', name]);
     swept.push(name);
   }

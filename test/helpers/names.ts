@@ -18,7 +18,14 @@ export function shortToken(): string {
   return `${RUN}${randomBytes(1).toString('hex')}`.slice(-6);
 }
 
-function alive(pid: number): boolean {
+/** The pid of the test process a `pnt-*` name belongs to; undefined for any other name. */
+export function ownerPidOf(name: string): number | undefined {
+  const m = /^pnt-([0-9a-z]+)-/.exec(name);
+  return m ? parseInt(m[1]!, 36) : undefined;
+}
+
+/** Whether process `pid` exists (EPERM: it does, but is not ours to signal). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -33,8 +40,8 @@ export function sweepStaleNamespaces(): string[] {
   const swept: string[] = [];
   for (const line of out.split('\n')) {
     const name = line.split(' ')[0] ?? '';
-    const m = /^pnt-([0-9a-z]+)-/.exec(name);
-    if (!m || alive(parseInt(m[1]!, 36))) continue;
+    const owner = ownerPidOf(name);
+    if (owner === undefined || processAlive(owner)) continue;
     deleteNamespace(name);
     swept.push(name);
   }

@@ -3,9 +3,10 @@
 // router .254), host namespaces with eth0 on their zone's bridge, and pod namespaces wired to
 // their host the way a ptp CNI plugin does (pod /32, host-side /32 route, gateway .1 onlink).
 import { exec as execCb, execFileSync, spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import type { Node } from '../../src/api/types.js';
-import { deleteNamespace, uniqueName } from './names.js';
+import { deleteNamespace, sweepStaleNamespaces, uniqueName } from './names.js';
 import { makeNode } from './routing-nodes.js';
 
 const execAsync = promisify(execCb);
@@ -103,6 +104,25 @@ export function buildTopology(
     destroy();
     throw err;
   }
+}
+
+/**
+ * buildTopology for one test file: sweeps what killed runs left before its tests, and destroys
+ * every topology it built after them, whether they passed or not.
+ */
+export function topologyBuilder(): typeof buildTopology {
+  const built: Topology[] = [];
+  before(() => {
+    sweepStaleNamespaces();
+  });
+  after(() => {
+    for (const t of built) t.destroy();
+  });
+  return (zones, opts) => {
+    const t = buildTopology(zones, opts);
+    built.push(t);
+    return t;
+  };
 }
 
 function addPod(host: TestHost, k: number, netns: (s: string) => string, mtu: number): TestPod {

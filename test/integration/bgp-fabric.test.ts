@@ -49,23 +49,7 @@ async function fabric(router: 'bird' | 'frr'): Promise<void> {
     }
     const speakers = [];
     for (const i of hosts) {
-      // A pod subnet on the host: a veth pair (no dummy module here) holding a pod address.
-      const ns = net.hosts[i]!;
-      execFileSync('ip', [
-        '-n',
-        ns,
-        'link',
-        'add',
-        'pod0',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'pod0p',
-      ]);
-      execFileSync('ip', ['-n', ns, 'addr', 'add', `${podIP(i)}/24`, 'dev', 'pod0']);
-      execFileSync('ip', ['-n', ns, 'link', 'set', 'pod0p', 'up']);
-      execFileSync('ip', ['-n', ns, 'link', 'set', 'pod0', 'up']);
+      net.addPodAddress(i, podIP(i));
       speakers.push(
         await net.speaker(i, {
           asNumber: 64512,

@@ -44,25 +44,7 @@ test("bgp speakers: full iBGP mesh of 3: every host has every other host's subne
   const net = new BgpNet(3);
   try {
     const all = [0, 1, 2];
-    for (const i of all) {
-      // A pod address on each host (a veth pair inside the host namespace), in its subnet.
-      const ns = net.hosts[i]!;
-      execFileSync('ip', [
-        '-n',
-        ns,
-        'link',
-        'add',
-        'pod0',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'pod0p',
-      ]);
-      execFileSync('ip', ['-n', ns, 'addr', 'add', `10.244.${i}.1/24`, 'dev', 'pod0']);
-      execFileSync('ip', ['-n', ns, 'link', 'set', 'pod0p', 'up']);
-      execFileSync('ip', ['-n', ns, 'link', 'set', 'pod0', 'up']);
-    }
+    for (const i of all) net.addPodAddress(i, `10.244.${i}.1`);
     const speakers = await Promise.all(
       all.map((i) =>
         net.speaker(

@@ -16,6 +16,7 @@ import {
 } from '../../src/lab/cluster-dns.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
 import { fixtureObjects } from '../helpers/dns-fixtures.js';
+import { digIn, spawnDnsServe } from '../helpers/dns-netns.js';
 
 const underlay = uniqueName('und');
 const host = uniqueName('host');
@@ -25,10 +26,6 @@ const children: ChildProcess[] = [];
 
 function sh(argv: string[], input?: string): string {
   return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input });
-}
-
-function digIn(ns: string, server: string, name: string): string {
-  return sh(['ip', 'netns', 'exec', ns, 'dig', `@${server}`, '+time=2', '+tries=2', name]);
 }
 
 async function until(check: () => boolean, ms: number): Promise<void> {
@@ -117,27 +114,10 @@ before(async () => {
   );
   // The DNS pod: podnet's server with the underlay resolver as its upstream.
   writeFileSync(join(dir, 'objects.json'), JSON.stringify(fixtureObjects()));
-  const serve = new URL('../helpers/dns-serve.js', import.meta.url).pathname;
-  children.push(
-    spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        podNs,
-        process.execPath,
-        serve,
-        join(dir, 'objects.json'),
-        '53',
-        '1',
-        `${RESOLVER_IP}:53`,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    ),
-  );
+  children.push(spawnDnsServe(podNs, join(dir, 'objects.json'), `${RESOLVER_IP}:53`));
   await until(() => {
     try {
-      return /status: NOERROR/.test(digIn(podNs, '127.0.0.1', 'www.example.test'));
+      return /status: NOERROR/.test(digIn(podNs, '127.0.0.1', ['www.example.test']));
     } catch {
       return false;
     }
@@ -151,21 +131,24 @@ after(() => {
 });
 
 test('dns lab resolver: a pod reaches the underlay resolver; it knows only made-up names', () => {
-  const www = digIn(podNs, RESOLVER_IP, 'www.example.test');
+  const www = digIn(podNs, RESOLVER_IP, ['www.example.test']);
   assert.match(
     www,
     new RegExp(`IN\\s+A\\s+${EXTERNAL_NAMES['www.example.test']!.replace(/\./g, '\\.')}`),
   );
-  assert.match(digIn(podNs, RESOLVER_IP, 'nothing.example.test'), /status: NXDOMAIN/);
+  assert.match(digIn(podNs, RESOLVER_IP, ['nothing.example.test']), /status: NXDOMAIN/);
   // never forwards: a real name is refused, not resolved
-  assert.match(digIn(podNs, RESOLVER_IP, 'debian.org'), /status: REFUSED/);
+  assert.match(digIn(podNs, RESOLVER_IP, ['debian.org']), /status: REFUSED/);
 });
 
 test('dns lab resolver: the DNS pod forwards external names to it and serves cluster names', () => {
-  const out = digIn(podNs, '127.0.0.1', 'api.example.test');
+  const out = digIn(podNs, '127.0.0.1', ['api.example.test']);
   assert.match(out, /status: NOERROR/);
   assert.match(out, /192\.0\.2\.81/);
-  assert.match(digIn(podNs, '127.0.0.1', 'my-svc.my-namespace.svc.cluster.local'), /10\.96\.0\.20/);
+  assert.match(
+    digIn(podNs, '127.0.0.1', ['my-svc.my-namespace.svc.cluster.local']),
+    /10\.96\.0\.20/,
+  );
 });
 
 test('dns lab resolver: only the resolver source address may route to pods', () => {

@@ -10,7 +10,7 @@ import { openStore } from '../../src/store/open.js';
 import { applyObject, deleteObject } from '../../src/store/objects.js';
 import type { Store } from '../../src/store/store.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import { SERVER_IP, namespacePair, type NamespacePair } from '../helpers/dns-netns.js';
+import { SERVER_IP, digIn, namespacePair, type NamespacePair } from '../helpers/dns-netns.js';
 import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
 
 let pair: NamespacePair;
@@ -25,21 +25,12 @@ function sh(argv: string[]): string {
   return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
 }
 
+/** One quick try: the tests poll, so a slow answer is just another round. */
+const QUICK = { time: 1, tries: 1 };
+
 function short(name: string, type = 'A'): string[] {
   try {
-    const out = sh([
-      'ip',
-      'netns',
-      'exec',
-      pair.clientNs,
-      'dig',
-      `@${SERVER_IP}`,
-      '+time=1',
-      '+tries=1',
-      '+short',
-      name,
-      type,
-    ]);
+    const out = digIn(pair.clientNs, SERVER_IP, ['+short', name, type], QUICK);
     return out.trim().split('\n').filter(Boolean).sort();
   } catch {
     return ['(no answer)'];
@@ -47,17 +38,7 @@ function short(name: string, type = 'A'): string[] {
 }
 
 function status(name: string): string {
-  const out = sh([
-    'ip',
-    'netns',
-    'exec',
-    pair.clientNs,
-    'dig',
-    `@${SERVER_IP}`,
-    '+time=1',
-    '+tries=1',
-    name,
-  ]);
+  const out = digIn(pair.clientNs, SERVER_IP, [name], QUICK);
   return /status: (\w+)/.exec(out)?.[1] ?? '?';
 }
 

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeObject } from '../../src/api/types.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import { SERVER_IP, namespacePair, type NamespacePair } from '../helpers/dns-netns.js';
+import {
+  SERVER_IP,
+  digIn,
+  namespacePair,
+  spawnDnsServe,
+  type NamespacePair,
+} from '../helpers/dns-netns.js';
 import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
 
 let pair: NamespacePair;
@@ -21,17 +27,7 @@ function sh(argv: string[]): string {
 }
 
 function dig(...args: string[]): string {
-  return sh([
-    'ip',
-    'netns',
-    'exec',
-    pair.clientNs,
-    'dig',
-    `@${SERVER_IP}`,
-    '+time=2',
-    '+tries=2',
-    ...args,
-  ]);
+  return digIn(pair.clientNs, SERVER_IP, args);
 }
 
 function short(...args: string[]): string[] {
@@ -101,24 +97,7 @@ before(async () => {
       { stdio: 'ignore' },
     ),
   );
-  const serve = new URL('../helpers/dns-serve.js', import.meta.url).pathname;
-  children.push(
-    spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        pair.serverNs,
-        process.execPath,
-        serve,
-        join(dir, 'objects.json'),
-        '53',
-        '1',
-        '127.0.0.1:5353',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    ),
-  );
+  children.push(spawnDnsServe(pair.serverNs, join(dir, 'objects.json'), '127.0.0.1:5353'));
   const deadline = Date.now() + 20_000;
   while (!answers(`my-svc.${S}`)) {
     if (Date.now() > deadline) throw new Error('the DNS server did not come up');

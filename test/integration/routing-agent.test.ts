@@ -48,9 +48,9 @@ function nodeOf(h: TestHost): Node {
   return node;
 }
 
-function startAgent(h: TestHost, extra: string[] = []): { proc: ChildProcess; log: string[] } {
-  const log: string[] = [];
-  const proc = spawn(
+/** `podnet agent` for host `h` in its namespace; `instance` names its state dir and socket. */
+function spawnAgent(h: TestHost, instance: string, metrics: string, extra: string[]): ChildProcess {
+  return spawn(
     'ip',
     [
       'netns',
@@ -64,19 +64,26 @@ function startAgent(h: TestHost, extra: string[] = []): { proc: ChildProcess; lo
       '--node',
       h.name,
       '--state-dir',
-      join(dir, h.name),
+      join(dir, instance),
       '--socket',
-      join(dir, `${h.name}.sock`),
+      join(dir, `${instance}.sock`),
       '--metrics',
-      '127.0.0.1:9101',
-      '--zone',
-      `zone-${h.zone}`,
-      '--node-ip',
-      h.ip,
+      metrics,
       ...extra,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+}
+
+function startAgent(h: TestHost, extra: string[] = []): { proc: ChildProcess; log: string[] } {
+  const log: string[] = [];
+  const proc = spawnAgent(h, h.name, '127.0.0.1:9101', [
+    '--zone',
+    `zone-${h.zone}`,
+    '--node-ip',
+    h.ip,
+    ...extra,
+  ]);
   proc.stderr!.on('data', (b: Buffer) => log.push(...b.toString().split('\n').filter(Boolean)));
   const agent = { proc, log };
   agents.set(h.name, agent);
@@ -247,30 +254,7 @@ test('routing agent: an agent told to use ipip on this kernel refuses to start, 
   const h = topo.hosts[0]!;
   // On a kernel with IP-in-IP this refusal does not apply (routing-backends covers both cases).
   assert.equal((await probeIpip()).ok, false, 'this machine has no CONFIG_NET_IPIP');
-  const probe = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      h.ns,
-      'node',
-      CLI,
-      '--store',
-      storeUrl,
-      'agent',
-      '--node',
-      h.name,
-      '--state-dir',
-      join(dir, 'probe'),
-      '--socket',
-      join(dir, 'probe.sock'),
-      '--metrics',
-      '127.0.0.1:9199',
-      '--backend',
-      'ipip',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const probe = spawnAgent(h, 'probe', '127.0.0.1:9199', ['--backend', 'ipip']);
   let stderr = '';
   probe.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   const code = await exited(probe);

@@ -1,38 +1,23 @@
 // Cross-host pod traffic per backend, on real kernels in namespaces this file owns.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeIpip } from '../../src/kernel/features.js';
 import { backendDriver } from '../../src/routing/backends/registry.js';
 import { checkBackendSupport } from '../../src/routing/support.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
 import { lastResult, startCluster } from '../helpers/routing-loops.js';
 import {
-  buildTopology,
   podnetRoutes,
   sh,
   shAsync,
   tcpTransfer,
   unreachablePairs,
-  type Topology,
+  topologyBuilder,
 } from '../helpers/routing-topology.js';
 
-before(() => {
-  sweepStaleNamespaces();
-});
-
-const topologies: Topology[] = [];
-after(() => {
-  for (const t of topologies) t.destroy();
-});
-
-function topology(zones: number[], podMTU: number): Topology {
-  const t = buildTopology(zones, { podMTU });
-  topologies.push(t);
-  return t;
-}
+const topology = topologyBuilder();
 
 test('routing: host-gw in one zone: every pod reaches every other pod by plain routes', async () => {
-  const topo = topology([1, 1, 1], 1500);
+  const topo = topology([1, 1, 1], { podMTU: 1500 });
   // Hosts start the way a fresh machine may: no forwarding, strict reverse-path filtering.
   for (const h of topo.hosts) {
     sh(`ip netns exec ${h.ns} sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.rp_filter=1`);
@@ -61,7 +46,7 @@ test('routing: host-gw in one zone: every pod reaches every other pod by plain r
 });
 
 test('routing: host-gw across zones names the peers that are not on-link', async () => {
-  const topo = topology([1, 1, 2], 1500);
+  const topo = topology([1, 1, 2], { podMTU: 1500 });
   const cluster = startCluster(topo, 'host-gw');
   try {
     await cluster.settle();
@@ -82,7 +67,7 @@ test('routing: host-gw across zones names the peers that are not on-link', async
 });
 
 test('routing: vxlan across two zones: all pods reach each other, MTU fits 1400-byte pings and 10 MB of TCP', async () => {
-  const topo = topology([1, 1, 2, 2], 1450);
+  const topo = topology([1, 1, 2, 2], { podMTU: 1450 });
   const cluster = startCluster(topo, 'vxlan');
   try {
     await cluster.settle();
@@ -120,7 +105,7 @@ test('routing: vxlan across two zones: all pods reach each other, MTU fits 1400-
 });
 
 test('routing: auto goes direct inside a zone and through VXLAN across, seen in routes and on the wire', async () => {
-  const topo = topology([1, 1, 2], 1450);
+  const topo = topology([1, 1, 2], { podMTU: 1450 });
   const cluster = startCluster(topo, 'auto');
   try {
     await cluster.settle();

@@ -1,36 +1,21 @@
 // The reconciler over time: repairs, restarts, hosts leaving and joining, backend switches.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sweepStaleNamespaces } from '../helpers/names.js';
 import { lastResult, startCluster } from '../helpers/routing-loops.js';
 import {
-  buildTopology,
   eventually,
   podnetRoutes,
   sh,
   tcpStream,
   unreachablePairs,
   watchKernel,
-  type Topology,
+  topologyBuilder,
 } from '../helpers/routing-topology.js';
 
-before(() => {
-  sweepStaleNamespaces();
-});
-
-const topologies: Topology[] = [];
-after(() => {
-  for (const t of topologies) t.destroy();
-});
-
-function topology(zones: number[]): Topology {
-  const t = buildTopology(zones, { podMTU: 1450 });
-  topologies.push(t);
-  return t;
-}
+const topology = topologyBuilder();
 
 test('routing: hand-deleted routes, neighbours and FDB entries are repaired within the period', async () => {
-  const topo = topology([1, 2, 2]);
+  const topo = topology([1, 2, 2], { podMTU: 1450 });
   const cluster = startCluster(topo, 'vxlan', 1000);
   try {
     await cluster.settle();
@@ -61,7 +46,7 @@ test('routing: hand-deleted routes, neighbours and FDB entries are repaired with
 });
 
 test('routing: a restarted reconciler makes zero kernel changes when nothing changed', async () => {
-  const topo = topology([1, 1, 2]);
+  const topo = topology([1, 1, 2], { podMTU: 1450 });
   const programming = watchKernel(topo.hosts[0]!.ns);
   const first = startCluster(topo, 'auto');
   await first.settle();
@@ -85,7 +70,7 @@ test('routing: a restarted reconciler makes zero kernel changes when nothing cha
 });
 
 test('routing: a removed host disappears from every other host; a new one is programmed everywhere', async () => {
-  const topo = topology([1, 1, 2, 2]);
+  const topo = topology([1, 1, 2, 2], { podMTU: 1450 });
   const cluster = startCluster(topo, 'vxlan');
   try {
     await cluster.settle();
@@ -120,7 +105,7 @@ test('routing: a removed host disappears from every other host; a new one is pro
 });
 
 test('routing: switching backends moves every host without stalling a TCP connection for 1 s', async (t) => {
-  const topo = topology([1, 1, 1]);
+  const topo = topology([1, 1, 1], { podMTU: 1450 });
   const cluster = startCluster(topo, 'vxlan');
   try {
     await cluster.settle();
@@ -153,7 +138,7 @@ test('routing: switching backends moves every host without stalling a TCP connec
 });
 
 test('routing: a route podnet does not own is never replaced; the failure names the command', async () => {
-  const topo = topology([1, 1, 1]);
+  const topo = topology([1, 1, 1], { podMTU: 1450 });
   const ns = topo.hosts[0]!.ns;
   // Someone else's route to node-3's pod subnet (not proto 80).
   sh(`ip -n ${ns} route add 10.244.3.0/24 via 172.31.1.254 proto static`);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open.js';
 import type { Store, StoreWatchError, WatchEvent } from '../../src/store/store.js';
-import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { retrying, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 
 interface Backend {
   name: string;
@@ -66,19 +66,6 @@ function show(e: WatchEvent): string {
 
 function revisionOf(e: WatchEvent): number {
   return e.type === 'put' ? e.kv.modRevision : e.modRevision;
-}
-
-/** Retries a write while the store comes back after an interruption. */
-async function retrying<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 for (const backend of [sqliteBackend(), etcdBackend()]) {

@@ -6,22 +6,10 @@ import assert from 'node:assert/strict';
 import { openStore } from '../../src/store/open.js';
 import type { Store, WatchEvent } from '../../src/store/store.js';
 import { StoreUnavailableError } from '../../src/util/errors.js';
-import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { retrying, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 
 /** The stated bound for one store call in this test (the default is ETCD_TIMEOUT_MS, 5 s). */
 const TIMEOUT_MS = 2000;
-
-async function retrying<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 /** The index of the member that serves a watch stream, from etcd's own metrics. */
 async function memberWithWatcher(cluster: EtcdCluster): Promise<number> {

@@ -22,6 +22,18 @@ const n1 = node('n1', '172.31.1.1', '10.244.1.0/24');
 const n2 = node('n2', '172.31.1.2', '10.244.2.0/24');
 const n3 = node('n3', '172.31.2.3', '10.244.3.0/24');
 
+/** The top-of-rack router of zone z1, in AS 65000. */
+const torZ1: BGPPeer = {
+  apiVersion: 'podnet.io/v1',
+  kind: 'BGPPeer',
+  metadata: { name: 'tor-z1' },
+  spec: {
+    peerIP: '172.31.1.254',
+    asNumber: 65000,
+    nodeSelector: { 'topology.kubernetes.io/zone': 'z1' },
+  },
+};
+
 test('bgp cluster: full iBGP mesh in AS 64512, one passive side per pair', () => {
   const plan = nodeBgpPlan(n2, [n1, n2, n3], [])!;
   assert.deepEqual(plan.speaker, {
@@ -59,17 +71,7 @@ test('bgp cluster: route reflectors by label; BGPPeers by node selector', () => 
     nodeBgpPlan(n1, all, [])!.peers.map((p) => p.address),
     ['172.31.1.9'],
   );
-  const tor: BGPPeer = {
-    apiVersion: 'podnet.io/v1',
-    kind: 'BGPPeer',
-    metadata: { name: 'tor-z1' },
-    spec: {
-      peerIP: '172.31.1.254',
-      asNumber: 65000,
-      nodeSelector: { 'topology.kubernetes.io/zone': 'z1' },
-    },
-  };
-  const withTor = nodeBgpPlan(n1, [n1, n2], [tor], { asNumber: 64600 })!;
+  const withTor = nodeBgpPlan(n1, [n1, n2], [torZ1], { asNumber: 64600 })!;
   assert.deepEqual(withTor.peers, [
     { address: '172.31.1.2', asNumber: 64600, passive: false },
     { address: '172.31.1.254', asNumber: 65000 },
@@ -77,7 +79,7 @@ test('bgp cluster: route reflectors by label; BGPPeers by node selector', () => 
   const otherZone = node('n4', '172.31.2.4', '10.244.4.0/24', {
     'topology.kubernetes.io/zone': 'z2',
   });
-  assert.equal(nodeBgpPlan(otherZone, [otherZone], [tor])!.peers.length, 0);
+  assert.equal(nodeBgpPlan(otherZone, [otherZone], [torZ1])!.peers.length, 0);
   // No address yet: no plan.
   assert.equal(nodeBgpPlan({ ...n1, status: {} }, [n1], []), undefined);
 });
@@ -109,21 +111,11 @@ test('bgp cluster: learnt routes become the Nodes routing installs', () => {
 });
 
 test('bgp cluster: nodeToNodeMesh false leaves only BGPPeer routers (the top-of-rack design)', () => {
-  const router: BGPPeer = {
-    apiVersion: 'podnet.io/v1',
-    kind: 'BGPPeer',
-    metadata: { name: 'tor-z1' },
-    spec: {
-      peerIP: '172.31.1.254',
-      asNumber: 65000,
-      nodeSelector: { 'topology.kubernetes.io/zone': 'z1' },
-    },
-  };
-  const plan = nodeBgpPlan(n1, [n1, n2, n3], [router], { nodeToNodeMesh: false })!;
+  const plan = nodeBgpPlan(n1, [n1, n2, n3], [torZ1], { nodeToNodeMesh: false })!;
   assert.deepEqual(plan.peers, [{ address: '172.31.1.254', asNumber: 65000 }]);
   // A node outside the selector has no peer at all.
   const z2 = node('n3', '172.31.2.3', '10.244.3.0/24', { 'topology.kubernetes.io/zone': 'z2' });
-  assert.deepEqual(nodeBgpPlan(z2, [n1, n2, z2], [router], { nodeToNodeMesh: false })!.peers, []);
+  assert.deepEqual(nodeBgpPlan(z2, [n1, n2, z2], [torZ1], { nodeToNodeMesh: false })!.peers, []);
   // Route reflectors still peer with their clients when the mesh is off.
   const rr = node('rr', '172.31.1.9', '10.244.9.0/24', { 'podnet.io/route-reflector': 'true' });
   const clientPeers = nodeBgpPlan(n1, [n1, n2, rr], [], { nodeToNodeMesh: false })!.peers;

@@ -1,20 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareVersions, parseNetConf } from '../../src/cni/config.js';
-import { CniError } from '../../src/cni/errors.js';
+import { cniErrorCode } from '../helpers/cni-errors.js';
 
 const conf = (extra: object = {}) =>
   JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'podnet', ...extra });
-
-function code(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof CniError);
-    return err.code;
-  }
-  assert.fail('expected a CniError');
-}
 
 test('cni-config: a plain config parses with the default agent socket', () => {
   const c = parseNetConf(conf(), 'ADD');
@@ -28,53 +18,53 @@ test('cni-config: a plain config parses with the default agent socket', () => {
 
 test('cni-config: undecodable stdin is error 6', () => {
   assert.equal(
-    code(() => parseNetConf('{"cniVersion":', 'ADD')),
+    cniErrorCode(() => parseNetConf('{"cniVersion":', 'ADD')),
     6,
   );
   assert.equal(
-    code(() => parseNetConf('[1,2]', 'ADD')),
+    cniErrorCode(() => parseNetConf('[1,2]', 'ADD')),
     6,
   );
   assert.equal(
-    code(() => parseNetConf('', 'ADD')),
+    cniErrorCode(() => parseNetConf('', 'ADD')),
     6,
   );
 });
 
 test('cni-config: missing or wrong fields are error 7', () => {
   assert.equal(
-    code(() => parseNetConf(conf({ name: undefined }), 'ADD')),
+    cniErrorCode(() => parseNetConf(conf({ name: undefined }), 'ADD')),
     7,
   );
   assert.equal(
-    code(() => parseNetConf(conf({ type: 'ptp' }), 'ADD')),
+    cniErrorCode(() => parseNetConf(conf({ type: 'ptp' }), 'ADD')),
     7,
   );
   assert.equal(
-    code(() => parseNetConf(conf({ agentSocket: 'rel.sock' }), 'ADD')),
+    cniErrorCode(() => parseNetConf(conf({ agentSocket: 'rel.sock' }), 'ADD')),
     7,
   );
   assert.equal(
-    code(() => parseNetConf(JSON.stringify({ name: 'x', type: 'podnet' }), 'ADD')),
+    cniErrorCode(() => parseNetConf(JSON.stringify({ name: 'x', type: 'podnet' }), 'ADD')),
     7,
   );
 });
 
 test('cni-config: an unknown cniVersion is error 1; GC and STATUS need 1.1.0', () => {
   assert.equal(
-    code(() => parseNetConf(conf({ cniVersion: '0.3.1' }), 'ADD')),
+    cniErrorCode(() => parseNetConf(conf({ cniVersion: '0.3.1' }), 'ADD')),
     1,
   );
   assert.equal(
-    code(() => parseNetConf(conf({ cniVersion: '9.0.0' }), 'ADD')),
+    cniErrorCode(() => parseNetConf(conf({ cniVersion: '9.0.0' }), 'ADD')),
     1,
   );
   assert.equal(
-    code(() => parseNetConf(conf(), 'GC')),
+    cniErrorCode(() => parseNetConf(conf(), 'GC')),
     1,
   );
   assert.equal(
-    code(() => parseNetConf(conf(), 'STATUS')),
+    cniErrorCode(() => parseNetConf(conf(), 'STATUS')),
     1,
   );
   for (const v of ['0.4.0', '1.0.0', '1.1.0']) {
@@ -87,12 +77,12 @@ test('cni-config: GC reads the valid attachments and refuses a config without th
   const c = parseNetConf(conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': valid }), 'GC');
   assert.deepEqual(c.validAttachments, valid);
   assert.equal(
-    code(() => parseNetConf(conf({ cniVersion: '1.1.0' }), 'GC')),
+    cniErrorCode(() => parseNetConf(conf({ cniVersion: '1.1.0' }), 'GC')),
     7,
   );
   const bad = conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 1 }] });
   assert.equal(
-    code(() => parseNetConf(bad, 'GC')),
+    cniErrorCode(() => parseNetConf(bad, 'GC')),
     7,
   );
 });

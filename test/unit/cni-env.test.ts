@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCniArgs, parseCniEnv } from '../../src/cni/env.js';
-import { CniError } from '../../src/cni/errors.js';
+import { cniErrorCode } from '../helpers/cni-errors.js';
 
 const base = {
   CNI_COMMAND: 'ADD',
@@ -11,16 +11,6 @@ const base = {
   CNI_PATH: '/opt/cni/bin:/usr/lib/cni',
   CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0',
 };
-
-function code(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof CniError);
-    return err.code;
-  }
-  assert.fail('expected a CniError');
-}
 
 test('cni-env: a full ADD environment parses', () => {
   const env = parseCniEnv(base);
@@ -38,7 +28,7 @@ test('cni-env: each missing variable is error 4 naming it', () => {
   for (const v of ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH']) {
     const env: Record<string, string | undefined> = { ...base, [v]: undefined };
     assert.equal(
-      code(() => parseCniEnv(env)),
+      cniErrorCode(() => parseCniEnv(env)),
       4,
       v,
     );
@@ -54,27 +44,27 @@ test('cni-env: DEL needs no netns; VERSION needs nothing but the command', () =>
 
 test('cni-env: malformed values are error 4', () => {
   assert.equal(
-    code(() => parseCniEnv({ ...base, CNI_COMMAND: 'FROB' })),
+    cniErrorCode(() => parseCniEnv({ ...base, CNI_COMMAND: 'FROB' })),
     4,
   );
   assert.equal(
-    code(() => parseCniEnv({ ...base, CNI_CONTAINERID: '-bad' })),
+    cniErrorCode(() => parseCniEnv({ ...base, CNI_CONTAINERID: '-bad' })),
     4,
   );
   assert.equal(
-    code(() => parseCniEnv({ ...base, CNI_IFNAME: 'a-very-long-name-x' })),
+    cniErrorCode(() => parseCniEnv({ ...base, CNI_IFNAME: 'a-very-long-name-x' })),
     4,
   );
   assert.equal(
-    code(() => parseCniEnv({ ...base, CNI_IFNAME: 'eth/0' })),
+    cniErrorCode(() => parseCniEnv({ ...base, CNI_IFNAME: 'eth/0' })),
     4,
   );
   assert.equal(
-    code(() => parseCniEnv({ ...base, CNI_NETNS: 'relative/path' })),
+    cniErrorCode(() => parseCniEnv({ ...base, CNI_NETNS: 'relative/path' })),
     4,
   );
   assert.equal(
-    code(() => parseCniEnv({ ...base, CNI_ARGS: 'K8S_POD_NAME' })),
+    cniErrorCode(() => parseCniEnv({ ...base, CNI_ARGS: 'K8S_POD_NAME' })),
     4,
   );
 });

@@ -5,6 +5,7 @@ import { ClusterIndex } from '../../src/dns/cluster-index.js';
 import { QueryHandler, type Transport } from '../../src/dns/handler.js';
 import { DnsMetrics } from '../../src/dns/metrics.js';
 import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
+import { ednsOpt } from '../helpers/dns-packets.js';
 
 const S = 'my-namespace.svc.cluster.local';
 
@@ -34,18 +35,7 @@ function ask(
     questions: [{ name, type: type as 'A', class: 'IN' }],
   };
   if (opts.edns !== undefined) {
-    packet.additionals = [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: opts.edns,
-        extendedRcode: 0,
-        ednsVersion: 0,
-        flags: 0,
-        flag_do: false,
-        options: [],
-      },
-    ];
+    packet.additionals = [ednsOpt(opts.edns)];
   }
   const out = raw(handler, dnsPacket.encode(packet), opts.transport);
   assert.equal(out.length, 1, 'exactly one response');
@@ -184,18 +174,7 @@ test('dns handler: other opcodes get NOTIMP, EDNS version 1 gets BADVERS', () =>
     type: 'query',
     id: 6,
     questions: [{ name: `my-svc.${S}`, type: 'A' }],
-    additionals: [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: 1232,
-        extendedRcode: 0,
-        ednsVersion: 1,
-        flags: 0,
-        flag_do: false,
-        options: [],
-      },
-    ],
+    additionals: [ednsOpt(1232, 1)],
   });
   const r = dnsPacket.decode(raw(handler, v1)[0]!);
   const opt = r.additionals?.find((a) => a.type === 'OPT');
@@ -250,18 +229,7 @@ test('dns handler: random and mutated packets never throw and only get responses
     type: 'query',
     id: 1,
     questions: [{ name: `_http._tcp.my-svc.${S}`, type: 'SRV' }],
-    additionals: [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: 1232,
-        extendedRcode: 0,
-        ednsVersion: 0,
-        flags: 0,
-        flag_do: false,
-        options: [],
-      },
-    ],
+    additionals: [ednsOpt(1232)],
   });
   let rnd = 12345;
   const next = () => (rnd = (rnd * 1103515245 + 12345) & 0x7fffffff);

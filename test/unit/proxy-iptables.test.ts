@@ -9,31 +9,19 @@ import {
   restoreText,
   serviceChainName,
 } from '../../src/proxy/iptables-rules.js';
-import type { ServicePortRule } from '../../src/proxy/model.js';
-
-const net = { clusterCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/16' };
-
-function web(n: number, extra: Partial<ServicePortRule> = {}): ServicePortRule {
-  return {
-    name: 'shop/web:http',
-    clusterIP: '10.96.0.20',
-    protocol: 'TCP',
-    port: 80,
-    endpoints: Array.from({ length: n }, (_, i) => ({ ip: `10.244.${i + 1}.5`, port: 8080 })),
-    ...extra,
-  };
-}
+import { CLUSTER } from '../helpers/proxy-topology.js';
+import { webRule } from '../helpers/proxy-rules.js';
 
 test('chain names are PODNET-SVC-/PODNET-SEP- plus a hash, at most 28 characters', () => {
-  const rule = web(1);
+  const rule = webRule(1);
   assert.match(serviceChainName(rule), /^PODNET-SVC-[A-Z2-7]{16}$/);
   assert.match(affinityListName(rule, rule.endpoints[0]!), /^PODNET-SEP-[A-Z2-7]{16}$/);
   assert.ok(serviceChainName(rule).length <= 28);
 });
 
 test('the dispatch chain sends the cluster IP to the service chain, node ports last', () => {
-  const rule = web(3);
-  const { nat } = desiredChains([rule], net);
+  const rule = webRule(3);
+  const { nat } = desiredChains([rule], CLUSTER);
   assert.deepEqual(nat.get('PODNET-SERVICES'), [
     `-d 10.96.0.20/32 -p tcp -m tcp --dport 80 -m comment --comment "shop/web:http" -j ${serviceChainName(rule)}`,
     '-m addrtype --dst-type LOCAL -m comment --comment "podnet service nodeports; NOTE: this must be the last rule in this chain" -j PODNET-NODEPORTS',
@@ -57,8 +45,8 @@ function shares(lines: string[]): Map<string, number> {
 
 test('each of n endpoints gets exactly 1/n of new connections', () => {
   for (const n of [1, 2, 3, 5, 10, 37]) {
-    const rule = web(n);
-    const svc = desiredChains([rule], net).nat.get(serviceChainName(rule))!;
+    const rule = webRule(n);
+    const svc = desiredChains([rule], CLUSTER).nat.get(serviceChainName(rule))!;
     const got = shares(svc);
     assert.equal(got.size, n);
     for (const share of got.values()) assert.ok(Math.abs(share - 1 / n) < 1e-9, `n=${n}`);
@@ -66,9 +54,9 @@ test('each of n endpoints gets exactly 1/n of new connections', () => {
 });
 
 test('the service chain: masquerade off-cluster and hairpin, then 1/3, 1/2, the rest', () => {
-  const rule = web(3);
+  const rule = webRule(3);
   const c = '-m comment --comment "shop/web:http"';
-  assert.deepEqual(desiredChains([rule], net).nat.get(serviceChainName(rule)), [
+  assert.deepEqual(desiredChains([rule], CLUSTER).nat.get(serviceChainName(rule)), [
     `! -s 10.244.0.0/16 -d 10.96.0.20/32 -p tcp -m tcp --dport 80 ${c} -j PODNET-MARK-MASQ`,
     // Hairpin: an endpoint calling its own service is masqueraded.
     `-s 10.244.1.5/32 ${c} -j PODNET-MARK-MASQ`,
@@ -81,8 +69,8 @@ test('the service chain: masquerade off-cluster and hairpin, then 1/3, 1/2, the 
 });
 
 test('hairpin rules only for endpoints on this node', () => {
-  const rule = web(3);
-  const svc = desiredChains([rule], { ...net, nodePodCIDR: '10.244.2.0/24' }).nat.get(
+  const rule = webRule(3);
+  const svc = desiredChains([rule], { ...CLUSTER, nodePodCIDR: '10.244.2.0/24' }).nat.get(
     serviceChainName(rule),
   )!;
   assert.deepEqual(
@@ -92,12 +80,12 @@ test('hairpin rules only for endpoints on this node', () => {
 });
 
 test('one chain per service port: no per-endpoint chains', () => {
-  const { nat } = desiredChains([web(10)], net);
+  const { nat } = desiredChains([webRule(10)], CLUSTER);
   assert.equal([...nat.keys()].filter((c) => /^PODNET-S(VC|EP)-/.test(c)).length, 1);
 });
 
 test('masquerade by mark, and pod egress beyond the cluster is masqueraded', () => {
-  const { nat } = desiredChains([], net);
+  const { nat } = desiredChains([], CLUSTER);
   assert.deepEqual(nat.get('PODNET-MARK-MASQ'), ['-j MARK --or-mark 0x4000']);
   assert.deepEqual(nat.get('PODNET-POSTROUTING'), [
     '-m mark ! --mark 0x4000/0x4000 -g PODNET-EGRESS',
@@ -113,16 +101,16 @@ test('masquerade by mark, and pod egress beyond the cluster is masqueraded', () 
 });
 
 test('NodePorts are marked for masquerade and sent to the service chain', () => {
-  const rule = web(2, { nodePort: 30080 });
-  assert.deepEqual(desiredChains([rule], net).nat.get('PODNET-NODEPORTS'), [
+  const rule = webRule(2, { nodePort: 30080 });
+  assert.deepEqual(desiredChains([rule], CLUSTER).nat.get('PODNET-NODEPORTS'), [
     '-p tcp -m tcp --dport 30080 -m comment --comment "shop/web:http" -j PODNET-MARK-MASQ',
     `-p tcp -m tcp --dport 30080 -m comment --comment "shop/web:http" -j ${serviceChainName(rule)}`,
   ]);
 });
 
 test('ClientIP affinity: recent checks before the random rules, recent set on DNAT', () => {
-  const rule = web(2, { affinitySeconds: 60 });
-  const svc = desiredChains([rule], net).nat.get(serviceChainName(rule))!;
+  const rule = webRule(2, { affinitySeconds: 60 });
+  const svc = desiredChains([rule], CLUSTER).nat.get(serviceChainName(rule))!;
   const [a, b] = rule.endpoints.map((ep) => affinityListName(rule, ep));
   const c = '-m comment --comment "shop/web:http"';
   assert.deepEqual(svc.slice(3), [
@@ -135,8 +123,8 @@ test('ClientIP affinity: recent checks before the random rules, recent set on DN
 });
 
 test('a service with no endpoints is rejected in the filter table, NodePort too', () => {
-  const rule = web(0, { nodePort: 30081, protocol: 'UDP' });
-  const { nat, filter } = desiredChains([rule], net);
+  const rule = webRule(0, { nodePort: 30081, protocol: 'UDP' });
+  const { nat, filter } = desiredChains([rule], CLUSTER);
   assert.ok(![...nat.keys()].some((c) => c.startsWith('PODNET-SVC-')));
   assert.deepEqual(filter.get('PODNET-SERVICES'), [
     '-d 10.96.0.20/32 -p udp -m udp --dport 80 -m comment --comment "shop/web:http has no endpoints" -j REJECT',
@@ -145,7 +133,7 @@ test('a service with no endpoints is rejected in the filter table, NodePort too'
 });
 
 test('a full restore declares every chain, fills it, and inserts missing jump rules', () => {
-  const desired = desiredChains([web(2)], net);
+  const desired = desiredChains([webRule(2)], CLUSTER);
   const { text } = restoreText(desired, undefined, undefined, JUMP_RULES);
   assert.match(text, /^\*filter\n:PODNET-CANARY - \[0:0\]\n/);
   assert.ok(
@@ -163,14 +151,17 @@ test('a full restore declares every chain, fills it, and inserts missing jump ru
 });
 
 test('a partial restore rewrites changed service chains and edits the dispatch chain', () => {
-  const api = web(2, { name: 'shop/api:', clusterIP: '10.96.0.21' });
-  const added = web(1, { name: 'shop/new:', clusterIP: '10.96.0.22' });
-  const plan = restoreText(desiredChains([web(2), added], net), desiredChains([web(3), api], net));
+  const api = webRule(2, { name: 'shop/api:', clusterIP: '10.96.0.21' });
+  const added = webRule(1, { name: 'shop/new:', clusterIP: '10.96.0.22' });
+  const plan = restoreText(
+    desiredChains([webRule(2), added], CLUSTER),
+    desiredChains([webRule(3), api], CLUSTER),
+  );
   const lines = plan.text.trim().split('\n');
   assert.deepEqual(
     lines.filter((l) => l.startsWith(':')),
     [
-      `:${serviceChainName(web(3))} - [0:0]`,
+      `:${serviceChainName(webRule(3))} - [0:0]`,
       `:${serviceChainName(added)} - [0:0]`,
       `:${serviceChainName(api)} - [0:0]`,
     ],
@@ -192,8 +183,8 @@ test('a partial restore rewrites changed service chains and edits the dispatch c
 
 test('new dispatch rules keep their order: inserted at the top in reverse', () => {
   const plan = restoreText(
-    desiredChains([web(1, { nodePort: 30080 })], net),
-    desiredChains([], net),
+    desiredChains([webRule(1, { nodePort: 30080 })], CLUSTER),
+    desiredChains([], CLUSTER),
   );
   const np = plan.text.split('\n').filter((l) => l.startsWith('-I PODNET-NODEPORTS 1'));
   assert.match(np[0]!, /-j PODNET-SVC-/);
@@ -201,12 +192,15 @@ test('new dispatch rules keep their order: inserted at the top in reverse', () =
 });
 
 test('nothing changed: nothing is sent', () => {
-  const plan = restoreText(desiredChains([web(3)], net), desiredChains([web(3)], net));
+  const plan = restoreText(
+    desiredChains([webRule(3)], CLUSTER),
+    desiredChains([webRule(3)], CLUSTER),
+  );
   assert.equal(plan.text, '');
 });
 
 test('stray chains of an earlier run are flushed and deleted on a full sync', () => {
-  const desired = desiredChains([web(1)], net);
+  const desired = desiredChains([webRule(1)], CLUSTER);
   const plan = restoreText(desired, undefined, { nat: ['PODNET-SVC-OLD'], filter: [] });
   assert.ok(plan.text.includes(':PODNET-SVC-OLD - [0:0]\n'));
   assert.ok(plan.text.includes('-X PODNET-SVC-OLD\nCOMMIT'));

@@ -12,24 +12,24 @@ import {
   ruleFragment,
   type NftState,
 } from '../../src/proxy/nftables-rules.js';
-
-const net = { clusterCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/16' };
+import { CLUSTER } from '../helpers/proxy-topology.js';
+import { webRule } from '../helpers/proxy-rules.js';
 
 /** What a partial sync from `before` to `after` sends, and the state it leaves. */
 function partial(before: ServicePortRule[], after: ServicePortRule[]): [string, NftState] {
-  const state = baseNft(net);
+  const state = baseNft(CLUSTER);
   const old = new Map(before.map((r) => [portKey(r), r]));
-  for (const r of before) addFragment(state, ruleFragment(r, net));
+  for (const r of before) addFragment(state, ruleFragment(r, CLUSTER));
   const removed = [];
   const added = [];
   for (const r of after) {
     const was = old.get(portKey(r));
     if (was && JSON.stringify(was) === JSON.stringify(r)) continue;
-    if (was) removed.push(ruleFragment(was, net));
-    added.push(ruleFragment(r, net));
+    if (was) removed.push(ruleFragment(was, CLUSTER));
+    added.push(ruleFragment(r, CLUSTER));
   }
   const now = new Set(after.map(portKey));
-  for (const r of before) if (!now.has(portKey(r))) removed.push(ruleFragment(r, net));
+  for (const r of before) if (!now.has(portKey(r))) removed.push(ruleFragment(r, CLUSTER));
   return [applyFragments(state, removed, added), state];
 }
 
@@ -44,19 +44,8 @@ function content(state: NftState): unknown {
   };
 }
 
-function web(n: number, extra: Partial<ServicePortRule> = {}): ServicePortRule {
-  return {
-    name: 'shop/web:http',
-    clusterIP: '10.96.0.20',
-    protocol: 'TCP',
-    port: 80,
-    endpoints: Array.from({ length: n }, (_, i) => ({ ip: `10.244.${i + 1}.5`, port: 8080 })),
-    ...extra,
-  };
-}
-
 test('dispatch: one verdict-map lookup on daddr . l4proto . dport, node ports by fib', () => {
-  const state = desiredNft([web(3)], net);
+  const state = desiredNft([webRule(3)], CLUSTER);
   assert.deepEqual(state.chains.get('services'), [
     'ip daddr . meta l4proto . th dport vmap @service-ips',
     'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
@@ -68,7 +57,7 @@ test('dispatch: one verdict-map lookup on daddr . l4proto . dport, node ports by
 });
 
 test('n endpoints: numgen random mod n over a named map, index i → endpoint i', () => {
-  const state = desiredNft([web(3)], net);
+  const state = desiredNft([webRule(3)], CLUSTER);
   assert.equal(
     state.sets.get('backends-tcp-n3'),
     'typeof ip daddr . tcp dport . numgen random mod 3 : ip daddr . tcp dport;',
@@ -89,13 +78,16 @@ test('n endpoints: numgen random mod n over a named map, index i → endpoint i'
 });
 
 test('services with the same endpoint count and protocol share one chain and map', () => {
-  const state = desiredNft([web(2), web(2, { name: 'shop/api:', clusterIP: '10.96.0.21' })], net);
+  const state = desiredNft(
+    [webRule(2), webRule(2, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
+    CLUSTER,
+  );
   assert.equal([...state.chains.keys()].filter((c) => c.startsWith('backends-')).length, 1);
   assert.equal(state.elements.get('backends-tcp-n2')!.size, 4);
 });
 
 test('NodePort: a node-port map per protocol and count, always masqueraded', () => {
-  const state = desiredNft([web(2, { nodePort: 30080, protocol: 'UDP' })], net);
+  const state = desiredNft([webRule(2, { nodePort: 30080, protocol: 'UDP' })], CLUSTER);
   assert.deepEqual(
     [...state.elements.get('service-nodeports')!.values()],
     ['17 . 30080 : goto nodeport-udp-n2'],
@@ -111,7 +103,7 @@ test('NodePort: a node-port map per protocol and count, always masqueraded', () 
 });
 
 test('no endpoints: the service and its node port are in the reject sets', () => {
-  const state = desiredNft([web(0, { nodePort: 30081 })], net);
+  const state = desiredNft([webRule(0, { nodePort: 30081 })], CLUSTER);
   assert.deepEqual([...state.elements.get('no-endpoints')!.keys()], ['10.96.0.20 . 6 . 80']);
   assert.deepEqual([...state.elements.get('no-endpoint-nodeports')!.keys()], ['6 . 30081']);
   assert.equal(state.elements.get('service-ips')!.size, 0);
@@ -122,7 +114,7 @@ test('no endpoints: the service and its node port are in the reject sets', () =>
 });
 
 test('hairpin and egress masquerade in postrouting', () => {
-  const state = desiredNft([web(2)], net);
+  const state = desiredNft([webRule(2)], CLUSTER);
   assert.deepEqual(
     [...state.elements.get('hairpin')!.keys()],
     ['10.244.1.5 . 10.244.1.5', '10.244.2.5 . 10.244.2.5'],
@@ -138,7 +130,7 @@ test('hairpin and egress masquerade in postrouting', () => {
 });
 
 test('ClientIP affinity: per-endpoint timeout sets checked before the random pick', () => {
-  const state = desiredNft([web(2, { affinitySeconds: 60 })], net);
+  const state = desiredNft([webRule(2, { affinitySeconds: 60 })], CLUSTER);
   const target = [...state.elements.get('service-ips')!.values()][0]!;
   const svc = /goto (svc-[a-z2-7]{16})$/.exec(target)![1]!;
   const lines = state.chains.get(svc)!;
@@ -155,7 +147,10 @@ test('ClientIP affinity: per-endpoint timeout sets checked before the random pic
 });
 
 test('a full script replaces the table whole in one transaction, with the canary table', () => {
-  const state = desiredNft([web(2, { affinitySeconds: 60 }), web(1, { name: 'x/y:' })], net);
+  const state = desiredNft(
+    [webRule(2, { affinitySeconds: 60 }), webRule(1, { name: 'x/y:' })],
+    CLUSTER,
+  );
   const lines = fullScript(state).trim().split('\n');
   assert.deepEqual(lines.slice(0, 5), [
     'add table ip podnet',
@@ -184,16 +179,16 @@ test('a full script replaces the table whole in one transaction, with the canary
 });
 
 test('hairpin entries only for endpoints on this node', () => {
-  const state = desiredNft([web(3)], { ...net, nodePodCIDR: '10.244.2.0/24' });
+  const state = desiredNft([webRule(3)], { ...CLUSTER, nodePodCIDR: '10.244.2.0/24' });
   assert.deepEqual([...state.elements.get('hairpin')!.keys()], ['10.244.2.5 . 10.244.2.5']);
 });
 
 test('one endpoint change: delete and add of that element only', () => {
-  const changed = web(3);
+  const changed = webRule(3);
   changed.endpoints[1] = { ip: '10.244.9.9', port: 8080 };
   const [script] = partial(
-    [web(3), web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
-    [changed, web(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
+    [webRule(3), webRule(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
+    [changed, webRule(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
   );
   assert.deepEqual(script.trim().split('\n'), [
     'delete element ip podnet backends-tcp-n3 { 10.96.0.20 . 80 . 1 }',
@@ -204,9 +199,9 @@ test('one endpoint change: delete and add of that element only', () => {
 });
 
 test('scaling 3 → 1 moves the service to the n1 chain and drops the unused n3 chain and map', () => {
-  const [script, state] = partial([web(3)], [web(1)]);
+  const [script, state] = partial([webRule(3)], [webRule(1)]);
   const lines = script.trim().split('\n');
-  assert.deepEqual(content(state), content(desiredNft([web(1)], net)));
+  assert.deepEqual(content(state), content(desiredNft([webRule(1)], CLUSTER)));
   assert.deepEqual(lines, [
     'add map ip podnet backends-tcp-n1 { typeof ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport; }',
     'add chain ip podnet backends-tcp-n1',
@@ -223,11 +218,11 @@ test('scaling 3 → 1 moves the service to the n1 chain and drops the unused n3 
 });
 
 test('nothing changed: an empty script', () => {
-  assert.equal(partial([web(3)], [web(3)])[0], '');
+  assert.equal(partial([webRule(3)], [webRule(3)])[0], '');
 });
 
 test('counts of rules and elements', () => {
-  const counts = nftCounts(desiredNft([web(3)], net));
+  const counts = nftCounts(desiredNft([webRule(3)], CLUSTER));
   assert.equal(counts.elements, 1 + 3 + 3);
   assert.ok(counts.rules > 10);
 });
@@ -237,7 +232,7 @@ test('any sequence of partial syncs ends where a full render would', () => {
   const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   const randomRules = (): ServicePortRule[] =>
     Array.from({ length: rand(5) }, (_, i) =>
-      web(rand(4), {
+      webRule(rand(4), {
         name: `shop/s${i}:`,
         clusterIP: `10.96.0.${20 + i}`,
         protocol: rand(2) ? 'TCP' : 'UDP',
@@ -249,7 +244,7 @@ test('any sequence of partial syncs ends where a full render would', () => {
     const before = randomRules();
     const after = randomRules();
     const [script, state] = partial(before, after);
-    assert.deepEqual(content(state), content(desiredNft(after, net)), `round ${round}`);
+    assert.deepEqual(content(state), content(desiredNft(after, CLUSTER)), `round ${round}`);
     // Never deletes an element of a set it also deletes, never adds twice.
     assert.equal(new Set(script.split('\n')).size, script.split('\n').length);
   }
