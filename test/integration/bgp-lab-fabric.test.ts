@@ -4,32 +4,22 @@
 // the pod addresses themselves, no VXLAN or IP-in-IP), and `lab down` leaves nothing behind.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Node, Pod } from '../../src/api/types.js';
+import type { Node } from '../../src/api/types.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { processStartTime } from '../../src/kernel/processes.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import {
-  LABS_DIR,
-  echoPodYaml,
-  labDown,
-  labUp,
-  podnet,
-  podnetOk,
-  sweepStaleLabs,
-  testLabName,
-  until,
-} from '../helpers/lab.js';
+import { LABS_DIR, podnet, podnetOk, sweepStaleLabs, testLabName, until } from '../helpers/lab.js';
+import { EchoLab, NODES, startChild } from '../helpers/echo-lab.js';
 
 before(() => {
   sweepStaleLabs();
   sweepStaleNamespaces();
 });
 
-const NODES = ['node-1', 'node-2', 'node-3'];
 /** Each host's address (3 hosts dealt over 2 zones) and its zone router. */
 const HOST_IP: Record<string, string> = {
   'node-1': '172.31.1.1',
@@ -93,59 +83,15 @@ function routerEstablished(fabric: 'bird' | 'frr', labDir: string, underlay: str
   return Object.values(json.peers ?? {}).filter((p) => p.state === 'Established').length;
 }
 
-/** Starts a capture (or any program); `done` resolves with its output once it exits. */
-function startChildCapture(argv: string[]): {
-  done: Promise<{ stdout: string }>;
-  stop: () => void;
-  stderr: () => string;
-} {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const done = new Promise<{ stdout: string }>((resolve) =>
-    child.once('close', () => resolve({ stdout })),
-  );
-  return { done, stop: () => child.kill('SIGINT'), stderr: () => stderr };
-}
-
-function podRunning(lab: string, pod: string): string | undefined {
-  const r = podnet(['--lab', lab, 'get', 'pod', pod, '-o', 'json']);
-  if (r.status !== 0) return undefined;
-  const p = JSON.parse(r.stdout) as Pod;
-  const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-  return p.status?.phase === 'Running' && ready ? p.status.podIP : undefined;
-}
-
-/** GET http://ip:8080/ from inside a pod; the echo's answer, or undefined on failure. */
-function http(lab: string, from: string, ip: string): { pod: string; node: string } | undefined {
-  // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
-  const r = podnet([
-    'lab',
-    'exec',
-    '--name',
-    lab,
-    from,
-    '--',
-    'timeout',
-    '3',
-    'busybox',
-    'wget',
-    '-q',
-    '-O',
-    '-',
-    `http://${ip}:8080/`,
-  ]);
-  return r.status === 0 ? (JSON.parse(r.stdout) as { pod: string; node: string }) : undefined;
-}
-
 async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
-  const name = testLabName();
+  // One echo pod per host: echo-1 on node-1 (zone-1), echo-2 on node-2 (zone-2), echo-3 on node-3.
+  const echo = new EchoLab(['--routing', 'bgp', '--fabric', fabric]);
+  const name = echo.name;
   const daemons = fabric === 'bird' ? ['fabric-bird'] : ['fabric-bgpd', 'fabric-zebra'];
   let fabricPids: { pid: number; startTime: number }[] = [];
   try {
-    const lab = labUp(name, ['--routing', 'bgp', '--fabric', fabric, '--nodes', '3']);
+    await echo.up();
+    const lab = echo.lab;
     const underlay = lab.underlay.netns;
     assert.equal(lab.options.fabric, fabric);
 
@@ -222,30 +168,22 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
     }
 
     // Pods on node-1 (zone-1), node-2 (zone-2) and node-3 (zone-1) talk by HTTP.
-    podnetOk(['--lab', name, 'apply', '-f', '-'], {
-      input: NODES.map((n, i) => echoPodYaml(`echo-${i + 1}`, n)).join('---\n'),
-    });
-    const ip: Record<string, string> = {};
-    for (const pod of ['echo-1', 'echo-2', 'echo-3']) {
-      ip[pod] = await until(`pod ${pod} to run`, () => podRunning(name, pod), 60_000);
-    }
     for (const [from, to] of [
       ['echo-1', 'echo-2'],
       ['echo-2', 'echo-1'],
       ['echo-1', 'echo-3'],
       ['echo-3', 'echo-1'],
     ] as const) {
-      const answer = await until(`HTTP ${from} -> ${to}`, () => http(name, from, ip[to]!), 20_000);
-      assert.equal(answer.pod, to);
+      assert.equal((await echo.http(from, to)).pod, to);
     }
 
     // No pn-vxlan for the cross-zone pod: node-1 reaches echo-2 via its router on eth0.
-    const get = inNetns(`${name}-node-1`, ['ip', 'route', 'get', ip['echo-2']!]);
+    const get = inNetns(`${name}-node-1`, ['ip', 'route', 'get', echo.ip('echo-2')]);
     assert.match(get, new RegExp(`via ${ROUTER['node-1']!.replace(/\./g, '\\.')} dev eth0`));
     assert.doesNotMatch(get, /pn-vxlan|pn-ipip/);
 
     // On the underlay's zone-2 bridge the cross-zone request carries the pod addresses, plain.
-    const capture = startChildCapture([
+    const capture = startChild([
       'timeout',
       '20',
       'ip',
@@ -259,25 +197,27 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
       '-l',
       '-c',
       '40',
-      `host ${ip['echo-1']} or udp port 8472 or ip proto 4`,
+      `host ${echo.ip('echo-1')} or udp port 8472 or ip proto 4`,
     ]);
     await until('tcpdump to listen', () =>
       capture.stderr().includes('listening on') ? true : undefined,
     );
-    assert.ok(http(name, 'echo-1', ip['echo-2']!), 'HTTP echo-1 -> echo-2 during the capture');
+    assert.equal((await echo.http('echo-1', 'echo-2')).pod, 'echo-2');
     await new Promise((r) => setTimeout(r, 300));
-    capture.stop();
+    capture.kill();
     const lines = (await capture.done).stdout.split('\n').filter((l) => / IP /.test(l));
     const esc = (s: string) => s.replace(/\./g, '\\.');
     assert.ok(
       lines.some((l) =>
-        new RegExp(`IP ${esc(ip['echo-1']!)}\\.\\d+ > ${esc(ip['echo-2']!)}\\.8080: `).test(l),
+        new RegExp(`IP ${esc(echo.ip('echo-1'))}\\.\\d+ > ${esc(echo.ip('echo-2'))}\\.8080: `).test(
+          l,
+        ),
       ),
       lines.join('\n'),
     );
     for (const l of lines) assert.doesNotMatch(l, /\.8472[ :]|VXLAN|OTV|ipip|IPIP/, l);
   } finally {
-    labDown(name);
+    echo.down();
   }
   // `lab down` stopped the router's daemons and removed their files and namespaces.
   for (const p of fabricPids) {
