@@ -4,7 +4,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { Pod } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
-import { echoPodYaml, labDown, labUp, podnet, podnetOk, testLabName, until } from './lab.js';
+import {
+  echoGet,
+  echoPodYaml,
+  labDown,
+  labUp,
+  podnet,
+  podnetOk,
+  testLabName,
+  until,
+  type EchoAnswer,
+} from './lab.js';
 
 export const NODES = ['node-1', 'node-2', 'node-3'];
 
@@ -50,25 +60,8 @@ export class EchoLab {
   }
 
   /** GET http://ip:8080/ from inside a pod, retried until the deadline; the echo's answer. */
-  http(from: string, to: string): Promise<{ pod: string; node: string }> {
-    return until(
-      `HTTP from ${from} to ${to}`,
-      () => {
-        // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
-        const r = this.exec(from, [
-          'timeout',
-          '3',
-          'busybox',
-          'wget',
-          '-q',
-          '-O',
-          '-',
-          `http://${this.ip(to)}:8080/`,
-        ]);
-        return r.status === 0 ? (JSON.parse(r.stdout) as { pod: string; node: string }) : undefined;
-      },
-      20_000,
-    );
+  http(from: string, to: string): Promise<EchoAnswer> {
+    return echoGet(this.name, from, this.ip(to));
   }
 
   /** Every pod fetches from every other pod; each answer names the pod and node asked. */

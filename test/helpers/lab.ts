@@ -133,6 +133,47 @@ export function echoPodYaml(name: string, node: string): string {
   ].join('\n');
 }
 
+/** What an echo pod (`podnet serve-echo`) answers: who served the request. */
+export interface EchoAnswer {
+  pod: string;
+  namespace: string;
+  ip: string;
+  node: string;
+}
+
+/** GET http://ip:8080/ from inside a pod of lab `lab`, retried until the deadline. */
+export function echoGet(
+  lab: string,
+  from: string,
+  ip: string,
+  timeoutMs = 20_000,
+): Promise<EchoAnswer> {
+  return until(
+    `HTTP from ${from} to ${ip}`,
+    () => {
+      // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
+      const r = podnet([
+        'lab',
+        'exec',
+        '--name',
+        lab,
+        from,
+        '--',
+        'timeout',
+        '3',
+        'busybox',
+        'wget',
+        '-q',
+        '-O',
+        '-',
+        `http://${ip}:8080/`,
+      ]);
+      return r.status === 0 ? (JSON.parse(r.stdout) as EchoAnswer) : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** Polls `check` every 100 ms until it returns a value, or fails naming `what`. */
 export async function until<T>(
   what: string,

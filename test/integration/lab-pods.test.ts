@@ -18,6 +18,7 @@ import {
   rootNetwork,
   sweepStaleLabs,
   testLabName,
+  echoGet,
   echoPodYaml,
   until,
 } from '../helpers/lab.js';
@@ -56,28 +57,8 @@ describe('lab pods', () => {
   };
   const exec = (pod: string, argv: string[]): ReturnType<typeof podnet> =>
     podnet(['lab', 'exec', '--name', lab.name, pod, '--', ...argv]);
-  /** GET http://ip:8080/ from inside a pod, retried until the deadline. */
-  const http = (from: string, ip: string, timeoutMs = 20_000) =>
-    until(
-      `HTTP from ${from} to ${ip}`,
-      () => {
-        // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
-        const r = exec(from, [
-          'timeout',
-          '3',
-          'busybox',
-          'wget',
-          '-q',
-          '-O',
-          '-',
-          `http://${ip}:8080/`,
-        ]);
-        return r.status === 0
-          ? (JSON.parse(r.stdout) as { pod: string; namespace: string; ip: string; node: string })
-          : undefined;
-      },
-      timeoutMs,
-    );
+  const http = (from: string, ip: string, timeoutMs?: number) =>
+    echoGet(lab.name, from, ip, timeoutMs);
 
   test('lab: an applied Pod is wired through CNI on its node, reports Running, and leaves no trace when deleted', async () => {
     apply(echoPodYaml('web', 'node-2'));
