@@ -22,7 +22,6 @@ import {
 } from '../ipam/subnet-lease.js';
 import { defaultRouteSource } from '../kernel/addresses.js';
 import { podMTU } from '../routing/mtu.js';
-import { startInformer, type Informer } from '../store/informer.js';
 import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
@@ -42,7 +41,6 @@ export class NodeController implements Controller, CniServerSource {
   private binder: PodBinder | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
-  private nodes: Informer<Node> | undefined;
   private published: boolean | undefined;
   private stopped = false;
 
@@ -87,12 +85,11 @@ export class NodeController implements Controller, CniServerSource {
     ctx.log.info({ subnet: this.lease.subnet, nodeIP }, 'node registered');
 
     this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
-    this.nodes = startInformer(store, 'Node', {
-      onChange: (change) => {
-        if (change.type !== 'deleted') return;
-        if (change.name === options.nodeName) this.nodeDeleted();
-        else void this.freeSubnetOf(change.name);
-      },
+    ctx.informers.informer('Node').addHandler((change) => {
+      if (change.type !== 'deleted') return undefined;
+      if (change.name !== options.nodeName) return this.freeSubnetOf(change.name);
+      this.nodeDeleted();
+      return undefined;
     });
     ctx.health.setReady(this.name, true);
     this.readyTimer = setInterval(() => void this.publishReadiness(), READY_POLL_MS);
@@ -102,7 +99,6 @@ export class NodeController implements Controller, CniServerSource {
     this.stopped = true;
     clearTimeout(this.renewTimer);
     clearInterval(this.readyTimer);
-    await this.nodes?.stop();
   }
 
   /** Creates the Node object or brings an existing one (e.g. from before a restart) up to date. */
