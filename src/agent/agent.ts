@@ -18,13 +18,25 @@ import { proxyController } from './proxy.js';
 import { routingController } from './routing.js';
 import { BgpController } from './bgp.js';
 import { getClusterNetwork } from '../store/objects.js';
+import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 
 /** Controllers in start order; a new capability with its own controller adds it here. */
 async function controllers(ctx: AgentContext): Promise<Controller[]> {
   // The node controller leases the pod subnet the CNI server hands addresses from.
   const node = new NodeController(Number(process.env.PODNET_SUBNET_LEASE_TTL) || undefined);
-  // Where routes come from is read once: changing it takes an agent restart.
-  const bgp = (await getClusterNetwork(ctx.store)).routing === 'bgp';
+  // Where routes come from is read once: changing it takes an agent restart (a staged
+  // rollout, not something every agent should do on its own the moment it is written).
+  const routingMode = (await getClusterNetwork(ctx.store)).routing;
+  const bgp = routingMode === 'bgp';
+  ctx.informers.informer('ClusterNetwork').addHandler((c) => {
+    if (c.object.metadata.name !== 'default') return;
+    const wanted = c.type === 'deleted' ? DEFAULT_CLUSTER_NETWORK.routing : c.object.spec.routing;
+    if (wanted === undefined || wanted === routingMode) return;
+    ctx.log.warn(
+      { running: routingMode, wanted },
+      'ClusterNetwork routing changed: this agent keeps its routing until it is restarted',
+    );
+  });
   const routing = routingController({ bgp });
   return [
     node,

@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  DEFAULT_CLUSTER_NETWORK,
   LABEL_HOSTNAME,
   LABEL_ZONE,
   type ClusterNetwork,
@@ -91,6 +92,11 @@ export class NodeController implements Controller, CniServerSource {
       this.nodeDeleted();
       return undefined;
     });
+    ctx.informers.informer('ClusterNetwork').addHandler((change) => {
+      if (change.object.metadata.name !== 'default') return;
+      const spec = change.type === 'deleted' ? undefined : change.object.spec;
+      this.networkChanged({ ...DEFAULT_CLUSTER_NETWORK, ...spec });
+    });
     ctx.health.setReady(this.name, true);
     this.readyTimer = setInterval(() => void this.publishReadiness(), READY_POLL_MS);
   }
@@ -174,6 +180,28 @@ export class NodeController implements Controller, CniServerSource {
     this.rememberSubnet(lease.subnet);
     await this.register(lease.publicIP, lease.subnet);
     this.network = { ...this.network!, podCIDR: parseCidr(lease.subnet) };
+  }
+
+  /**
+   * A changed ClusterNetwork reaches pods added from now on (MTU, DNS); the CNI server brings
+   * the running pods' MTU along. The subnet a node holds is not moved under running pods.
+   */
+  private networkChanged(spec: ClusterNetwork['spec']): void {
+    if (!this.network || !this.lease) return;
+    const { options, log } = this.ctx!;
+    const next = nodeNetwork(
+      spec,
+      this.lease.subnet,
+      this.network.nodeIP,
+      options.overrides.backend,
+    );
+    const { mtu, dnsIP, domain } = this.network;
+    if (next.mtu === mtu && next.dnsIP === dnsIP && next.domain === domain) return;
+    this.network = next;
+    log.info(
+      { mtu: next.mtu, dnsIP: next.dnsIP, domain: next.domain },
+      'pod network settings changed',
+    );
   }
 
   /** Mirrors the agent's readiness (every controller ready) into the Node's Ready condition. */

@@ -61,7 +61,9 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       const self = options.nodeName;
       const override = options.overrides.backend;
       const backendOf = (spec: ClusterNetwork['spec']): string => override ?? spec.backend;
-      let backend = backendOf(await getClusterNetwork(store));
+      const initial = await getClusterNetwork(store);
+      let backend = backendOf(initial);
+      let underlayMTU = initial.mtu;
       // Refuse up front what this agent cannot do: an unknown name, a missing kernel module.
       await checkBackendSupport(
         backendDriver(backend, override ? '--backend' : 'ClusterNetwork backend'),
@@ -87,14 +89,20 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       });
       ctx.informers.informer('ClusterNetwork').addHandler((c) => {
         if (c.object.metadata.name !== 'default') return undefined;
-        const next =
-          c.type === 'deleted'
-            ? (override ?? DEFAULT_CLUSTER_NETWORK.backend)
-            : backendOf(c.object.spec);
-        if (next === backend) return undefined;
-        log.info({ from: backend, to: next }, 'backend changed');
+        const spec = { ...DEFAULT_CLUSTER_NETWORK, ...(c.type === 'deleted' ? {} : c.object.spec) };
+        const next = backendOf(spec);
+        const reasons: string[] = [];
+        if (next !== backend) {
+          log.info({ from: backend, to: next }, 'backend changed');
+          reasons.push('backend');
+        }
+        if (spec.mtu !== underlayMTU) {
+          log.info({ from: underlayMTU, to: spec.mtu }, 'underlay MTU changed');
+          reasons.push('mtu');
+        }
         backend = next;
-        return started ? reconcile('backend') : undefined;
+        underlayMTU = spec.mtu;
+        return started && reasons.length > 0 ? reconcile(reasons.join(' ')) : undefined;
       });
       await nodes.synced;
       await publishVtepMac(ctx, vtepMac);
@@ -105,7 +113,7 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
         periodMs: PERIOD_MS,
         vtepMac,
         log,
-        snapshot: () => ({ nodes: learned ?? [...nodes.cache.values()], backend }),
+        snapshot: () => ({ nodes: learned ?? [...nodes.cache.values()], backend, underlayMTU }),
         onResult: (result, _reason, seconds) => {
           metrics.observe(result, seconds);
           if (result instanceof Error) {
