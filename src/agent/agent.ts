@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../util/log.js';
 import { openStore } from '../store/open.js';
+import { InformerCache } from '../store/shared-informers.js';
 import {
   HealthState,
   type AgentContext,
@@ -17,13 +18,25 @@ import { proxyController } from './proxy.js';
 import { routingController } from './routing.js';
 import { BgpController } from './bgp.js';
 import { getClusterNetwork } from '../store/objects.js';
+import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 
-/** Controllers in start order. Each issue's room adds its controller here. */
+/** Controllers in start order; a new capability with its own controller adds it here. */
 async function controllers(ctx: AgentContext): Promise<Controller[]> {
   // The node controller leases the pod subnet the CNI server hands addresses from.
   const node = new NodeController(Number(process.env.PODNET_SUBNET_LEASE_TTL) || undefined);
-  // Where routes come from is read once: changing it takes an agent restart.
-  const bgp = (await getClusterNetwork(ctx.store)).routing === 'bgp';
+  // Where routes come from is read once: changing it takes an agent restart (a staged
+  // rollout, not something every agent should do on its own the moment it is written).
+  const routingMode = (await getClusterNetwork(ctx.store)).routing;
+  const bgp = routingMode === 'bgp';
+  ctx.informers.informer('ClusterNetwork').addHandler((c) => {
+    if (c.object.metadata.name !== 'default') return;
+    const wanted = c.type === 'deleted' ? DEFAULT_CLUSTER_NETWORK.routing : c.object.spec.routing;
+    if (wanted === undefined || wanted === routingMode) return;
+    ctx.log.warn(
+      { running: routingMode, wanted },
+      'ClusterNetwork routing changed: this agent keeps its routing until it is restarted',
+    );
+  });
   const routing = routingController({ bgp });
   return [
     node,
@@ -41,7 +54,11 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const health = new HealthState();
-  const ctx: AgentContext = { options, store, log, metrics, health };
+  const informers = new InformerCache(store, {
+    metrics,
+    onError: (kind, message) => log.warn({ kind, err: message }, 'watch interrupted; retrying'),
+  });
+  const ctx: AgentContext = { options, store, informers, log, metrics, health };
   const server = await startHealthServer(options.metricsAddress, metrics, health);
 
   const started: Controller[] = [];
@@ -53,6 +70,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     }
   } catch (err) {
     // A controller that cannot start ends the agent (with its message), not a hung process.
+    await informers.stop();
     for (const controller of started.reverse()) await controller.stop();
     server.close();
     await store.close();
@@ -66,6 +84,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     process.once('SIGINT', stop);
   });
   log.info('stopping; the datapath stays as it is');
+  // No handler runs on a controller that is stopping.
+  await informers.stop();
   for (const controller of started.reverse()) await controller.stop();
   server.close();
   await store.close();

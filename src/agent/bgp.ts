@@ -5,13 +5,13 @@
 // restart would: no NOTIFICATION, so peers keep our routes, and nothing leaves the kernel.
 import { Gauge, type Registry } from 'prom-client';
 import type { BGPPeer, BGPSettings, Node } from '../api/types.js';
+import type { InformerCache } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { nodeBgpPlan, routedNodes, type NodeBgpPlan } from '../bgp/cluster.js';
 import { Speaker, type PeerStatus } from '../bgp/speaker.js';
 import { publishStatus } from '../bgp/status-store.js';
-import { startInformer } from '../store/informer.js';
 import type { AgentContext, Controller } from './controller.js';
 
 /** The cluster as the controller needs it; the agent feeds it from its informers. */
@@ -19,12 +19,12 @@ export interface BgpClusterView {
   nodes(): readonly Node[];
   bgpPeers(): readonly BGPPeer[];
   settings(): BGPSettings | undefined;
-  /** Calls `listener` after any of the above changed. */
-  onChange(listener: () => void): void;
+  /** Calls `listener` after any of the above changed (its promise: the change's handling). */
+  onChange(listener: () => Promise<void>): void;
 }
 
 export interface BgpControllerOptions {
-  /** Where the cluster is read from; default: informers on the agent's store. */
+  /** Where the cluster is read from; default: the agent's informers. */
   view?: BgpClusterView;
   /** Told the Nodes to route to (this node first) whenever BGP's best routes change. */
   routeTo(nodes: Node[]): void;
@@ -48,7 +48,6 @@ export class BgpController implements Controller {
   private deferUntil = 0;
   private deferTimer: NodeJS.Timeout | undefined;
   private view!: BgpClusterView;
-  private stopView: (() => Promise<void>) | undefined;
   private lastRouted = '';
 
   constructor(private readonly opts: BgpControllerOptions) {}
@@ -57,15 +56,9 @@ export class BgpController implements Controller {
     this.log = ctx.log.child({ controller: 'bgp' });
     this.nodeName = ctx.options.nodeName;
     this.store = ctx.store;
-    if (this.opts.view) {
-      this.view = this.opts.view;
-    } else {
-      const fromStore = await storeView(ctx.store, this.log);
-      this.view = fromStore.view;
-      this.stopView = fromStore.stop;
-    }
+    this.view = this.opts.view ?? (await informerView(ctx.informers));
     registerMetrics(ctx.metrics, () => this.speaker);
-    this.view.onChange(() => void this.sync(ctx));
+    this.view.onChange(() => this.sync(ctx));
     await this.sync(ctx);
     this.publishTimer = setInterval(() => void this.publish(), 2000);
   }
@@ -74,7 +67,6 @@ export class BgpController implements Controller {
     this.stopped = true;
     clearInterval(this.publishTimer);
     clearTimeout(this.deferTimer);
-    await this.stopView?.();
     await this.speaker?.stop({ restarting: true });
     this.speaker = undefined;
   }
@@ -178,30 +170,22 @@ export class BgpController implements Controller {
   }
 }
 
-/** The view from informers on the store: Nodes, BGPPeers and the ClusterNetwork's settings. */
-async function storeView(
-  store: Store,
-  log: Logger,
-): Promise<{ view: BgpClusterView; stop(): Promise<void> }> {
-  const listeners: (() => void)[] = [];
-  const changed = (): void => {
-    for (const l of listeners) l();
+/** The view from the agent's informers: Nodes, BGPPeers and the ClusterNetwork's settings. */
+async function informerView(informers: InformerCache): Promise<BgpClusterView> {
+  const listeners: (() => Promise<void>)[] = [];
+  const changed = async (): Promise<void> => {
+    await Promise.all(listeners.map((l) => l()));
   };
-  const onError = (message: string): void => log.warn({ err: message }, 'watch interrupted');
-  const nodes = startInformer(store, 'Node', { onChange: changed, onError });
-  const peers = startInformer(store, 'BGPPeer', { onChange: changed, onError });
-  const networks = startInformer(store, 'ClusterNetwork', { onChange: changed, onError });
+  const nodes = informers.informer('Node');
+  const peers = informers.informer('BGPPeer');
+  const networks = informers.informer('ClusterNetwork');
+  for (const kind of [nodes, peers, networks]) kind.addHandler(changed);
   await Promise.all([nodes.synced, peers.synced, networks.synced]);
   return {
-    view: {
-      nodes: () => [...nodes.cache.values()],
-      bgpPeers: () => [...peers.cache.values()],
-      settings: () => networks.cache.get('default')?.spec.bgp,
-      onChange: (listener) => listeners.push(listener),
-    },
-    stop: async () => {
-      await Promise.all([nodes.stop(), peers.stop(), networks.stop()]);
-    },
+    nodes: () => [...nodes.cache.values()],
+    bgpPeers: () => [...peers.cache.values()],
+    settings: () => networks.cache.get('default')?.spec.bgp,
+    onChange: (listener) => listeners.push(listener),
   };
 }
 

@@ -11,8 +11,10 @@ import { decodeRequest, encodeResponse } from '../cni/protocol.js';
 import { hostCount } from '../ipam/cidr.js';
 import { PodIPAllocator } from '../ipam/pod-ips.js';
 import { IpSession } from '../kernel/ip-session.js';
-import { enableIPv4Forwarding } from '../kernel/pod-veth.js';
+import { setPodMTU } from '../kernel/pod-mtu.js';
+import { enableIPv4Forwarding, isNamespaceFile } from '../kernel/pod-veth.js';
 import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
 import type { AgentContext, Controller } from './controller.js';
 
 /** How often to look for pods that disappeared without a DEL. */
@@ -29,6 +31,9 @@ export class CniServer implements Controller {
   private server: Server | undefined;
   private host: IpSession | undefined;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  /** The MTU running pods were last given. */
+  private podMTU: number | undefined;
+  private resizing = Promise.resolve();
 
   constructor(private readonly source: CniServerSource) {}
 
@@ -98,8 +103,32 @@ export class CniServer implements Controller {
       );
     reclaim();
     this.reclaimTimer = setInterval(reclaim, ORPHAN_SCAN_MS);
+    this.podMTU = source.nodeNetwork()?.mtu;
+    // The node controller was told first (it started first) and has the new pod MTU ready.
+    ctx.informers.informer('ClusterNetwork').addHandler(() => {
+      // One resize at a time, so that the last change is the one the pods end with.
+      this.resizing = this.resizing.then(() => this.resizePods(ipam, cni.log));
+      return this.resizing;
+    });
     ctx.health.setReady(this.name, true);
     cni.log.info({ socket: socketPath, allocated: ipam.list().length }, 'CNI socket open');
+  }
+
+  /** Brings every running pod to the node's current pod MTU, in place. */
+  private async resizePods(ipam: PodIPAllocator, log: Logger): Promise<void> {
+    const mtu = this.source.nodeNetwork()?.mtu;
+    if (mtu === undefined || mtu === this.podMTU || !this.host) return;
+    this.podMTU = mtu;
+    const pods = ipam.list().filter((a) => a.hostVeth && isNamespaceFile(a.netns));
+    for (const pod of pods) {
+      try {
+        await setPodMTU(this.host, pod, mtu);
+      } catch (err) {
+        // A pod that went away meanwhile has nothing to resize; DEL or the orphan scan clean up.
+        log.warn({ pod: pod.podName, err: errorMessage(err) }, 'could not change the pod MTU');
+      }
+    }
+    log.info({ mtu, pods: pods.length }, 'running pods moved to the new MTU');
   }
 
   async stop(): Promise<void> {

@@ -2,6 +2,7 @@
 // (node registration, CNI, routing, proxy, BGP) and is started in order by agent.ts.
 import type { Registry } from 'prom-client';
 import type { Logger } from '../util/log.js';
+import type { InformerCache } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 
 export interface AgentOptions {
@@ -56,6 +57,8 @@ export class HealthState {
 export interface AgentContext {
   options: AgentOptions;
   store: Store;
+  /** The agent's one list+watch per kind: controllers add handlers, never informers. */
+  informers: InformerCache;
   log: Logger;
   metrics: Registry;
   health: HealthState;

@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  DEFAULT_CLUSTER_NETWORK,
   LABEL_HOSTNAME,
   LABEL_ZONE,
   type ClusterNetwork,
@@ -22,7 +23,6 @@ import {
 } from '../ipam/subnet-lease.js';
 import { defaultRouteSource } from '../kernel/addresses.js';
 import { podMTU } from '../routing/mtu.js';
-import { startInformer, type Informer } from '../store/informer.js';
 import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
@@ -42,7 +42,6 @@ export class NodeController implements Controller, CniServerSource {
   private binder: PodBinder | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
-  private nodes: Informer<Node> | undefined;
   private published: boolean | undefined;
   private stopped = false;
 
@@ -87,12 +86,16 @@ export class NodeController implements Controller, CniServerSource {
     ctx.log.info({ subnet: this.lease.subnet, nodeIP }, 'node registered');
 
     this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
-    this.nodes = startInformer(store, 'Node', {
-      onChange: (change) => {
-        if (change.type !== 'deleted') return;
-        if (change.name === options.nodeName) this.nodeDeleted();
-        else void this.freeSubnetOf(change.name);
-      },
+    ctx.informers.informer('Node').addHandler((change) => {
+      if (change.type !== 'deleted') return undefined;
+      if (change.name !== options.nodeName) return this.freeSubnetOf(change.name);
+      this.nodeDeleted();
+      return undefined;
+    });
+    ctx.informers.informer('ClusterNetwork').addHandler((change) => {
+      if (change.object.metadata.name !== 'default') return;
+      const spec = change.type === 'deleted' ? undefined : change.object.spec;
+      this.networkChanged({ ...DEFAULT_CLUSTER_NETWORK, ...spec });
     });
     ctx.health.setReady(this.name, true);
     this.readyTimer = setInterval(() => void this.publishReadiness(), READY_POLL_MS);
@@ -102,7 +105,6 @@ export class NodeController implements Controller, CniServerSource {
     this.stopped = true;
     clearTimeout(this.renewTimer);
     clearInterval(this.readyTimer);
-    await this.nodes?.stop();
   }
 
   /** Creates the Node object or brings an existing one (e.g. from before a restart) up to date. */
@@ -178,6 +180,28 @@ export class NodeController implements Controller, CniServerSource {
     this.rememberSubnet(lease.subnet);
     await this.register(lease.publicIP, lease.subnet);
     this.network = { ...this.network!, podCIDR: parseCidr(lease.subnet) };
+  }
+
+  /**
+   * A changed ClusterNetwork reaches pods added from now on (MTU, DNS); the CNI server brings
+   * the running pods' MTU along. The subnet a node holds is not moved under running pods.
+   */
+  private networkChanged(spec: ClusterNetwork['spec']): void {
+    if (!this.network || !this.lease) return;
+    const { options, log } = this.ctx!;
+    const next = nodeNetwork(
+      spec,
+      this.lease.subnet,
+      this.network.nodeIP,
+      options.overrides.backend,
+    );
+    const { mtu, dnsIP, domain } = this.network;
+    if (next.mtu === mtu && next.dnsIP === dnsIP && next.domain === domain) return;
+    this.network = next;
+    log.info(
+      { mtu: next.mtu, dnsIP: next.dnsIP, domain: next.domain },
+      'pod network settings changed',
+    );
   }
 
   /** Mirrors the agent's readiness (every controller ready) into the Node's Ready condition. */

@@ -8,7 +8,6 @@ import { proxyMetrics } from '../proxy/metrics.js';
 import type { ProxyNetwork, ServicePortRule } from '../proxy/model.js';
 import { createProxier } from '../proxy/proxier.js';
 import { ProxySyncer } from '../proxy/syncer.js';
-import { startInformer, type Informer } from '../store/informer.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { UsageError } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
@@ -37,7 +36,6 @@ export function currentServicePorts(
 
 export function proxyController(): Controller {
   let syncer: ProxySyncer | undefined;
-  const informers: Informer<unknown>[] = [];
   return {
     name: NAME,
     async start(ctx: AgentContext): Promise<void> {
@@ -62,23 +60,22 @@ export function proxyController(): Controller {
         },
       });
       syncer = sync;
-      const services = startInformer(ctx.store, 'Service', {
-        onChange: (c) => sync.update(desired, `service ${c.name} ${c.type}`),
-        onError: (message) => log.warn({ err: message }, 'watching services'),
-      });
-      const pods = startInformer(ctx.store, 'Pod', {
-        onChange: (c) => sync.update(desired, `pod ${c.name} ${c.type}`),
-        onError: (message) => log.warn({ err: message }, 'watching pods'),
-      });
-      informers.push(services, pods);
+      const services = ctx.informers.informer('Service');
+      const pods = ctx.informers.informer('Pod');
       const desired = (): ServicePortRule[] =>
         currentServicePorts(services.cache.values(), pods.cache.values());
+      // A change is processed once the rules it led to are in the kernel.
+      const resync = (reason: string): Promise<void> => {
+        sync.update(desired, reason);
+        return sync.idle();
+      };
+      services.addHandler((c) => resync(`service ${c.name} ${c.type}`));
+      pods.addHandler((c) => resync(`pod ${c.name} ${c.type}`));
       await Promise.all([services.synced, pods.synced]);
       sync.start();
       sync.update(desired, 'start');
     },
     async stop(): Promise<void> {
-      await Promise.all(informers.map((i) => i.stop()));
       await syncer?.stop();
     },
   };

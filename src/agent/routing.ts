@@ -23,7 +23,6 @@ import { hostFromNode } from '../routing/peers.js';
 import type { ReconcileResult } from '../routing/reconcile.js';
 import { checkBackendSupport } from '../routing/support.js';
 import { isMac, vtepMacFrom } from '../routing/vtep.js';
-import { startInformer, type Informer } from '../store/informer.js';
 import { getClusterNetwork, updateObject } from '../store/objects.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
@@ -40,7 +39,11 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
   let started = false;
   /** What BGP last said; undefined until it has spoken (store mode: unused). */
   let learned: Node[] | undefined;
-  const informers: Informer<unknown>[] = [];
+  /** Asks for a reconcile; resolves once the loop has nothing left to do. */
+  const reconcile = async (reason: string): Promise<void> => {
+    loop?.trigger(reason);
+    await loop?.idle();
+  };
   const startOnce = (): void => {
     if (started || !loop || (opts.bgp && !learned)) return;
     started = true;
@@ -58,7 +61,9 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       const self = options.nodeName;
       const override = options.overrides.backend;
       const backendOf = (spec: ClusterNetwork['spec']): string => override ?? spec.backend;
-      let backend = backendOf(await getClusterNetwork(store));
+      const initial = await getClusterNetwork(store);
+      let backend = backendOf(initial);
+      let underlayMTU = initial.mtu;
       // Refuse up front what this agent cannot do: an unknown name, a missing kernel module.
       await checkBackendSupport(
         backendDriver(backend, override ? '--backend' : 'ClusterNetwork backend'),
@@ -66,35 +71,39 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       const vtepMac = loadVtepMac(options.stateDir);
       const metrics = routingMetrics(ctx);
 
-      const nodes = startInformer(store, 'Node', {
-        onChange: (c) => {
-          // Our Node may be (re)created by the node controller after we started.
-          const published = c.object.metadata.annotations?.[ANNOTATION_VTEP_MAC];
-          if (c.name === self && c.type !== 'deleted' && published !== vtepMac) {
-            void publishVtepMac(ctx, vtepMac);
-          }
-          if (opts.bgp) return; // BGP hands over its own view of the Nodes.
-          const before = c.old && JSON.stringify(hostFromNode(c.old));
-          const after = c.type === 'deleted' ? undefined : JSON.stringify(hostFromNode(c.object));
-          if (before !== after) loop?.trigger(`node ${c.name} ${c.type}`);
-        },
-        onError: (message) => log.warn({ err: message }, 'node watch interrupted'),
+      const nodes = ctx.informers.informer('Node');
+      nodes.addHandler((c) => {
+        // Our Node may be (re)created by the node controller after we started.
+        const published = c.object.metadata.annotations?.[ANNOTATION_VTEP_MAC];
+        const publishing =
+          c.name === self && c.type !== 'deleted' && published !== vtepMac
+            ? publishVtepMac(ctx, vtepMac)
+            : undefined;
+        if (opts.bgp) return publishing; // BGP hands over its own view of the Nodes.
+        const before = c.old && JSON.stringify(hostFromNode(c.old));
+        const after = c.type === 'deleted' ? undefined : JSON.stringify(hostFromNode(c.object));
+        if (before === after) return publishing;
+        return Promise.all([publishing, reconcile(`node ${c.name} ${c.type}`)]).then(
+          () => undefined,
+        );
       });
-      const networks = startInformer(store, 'ClusterNetwork', {
-        onChange: (c) => {
-          if (c.object.metadata.name !== 'default') return;
-          const next =
-            c.type === 'deleted'
-              ? (override ?? DEFAULT_CLUSTER_NETWORK.backend)
-              : backendOf(c.object.spec);
-          if (next === backend) return;
+      ctx.informers.informer('ClusterNetwork').addHandler((c) => {
+        if (c.object.metadata.name !== 'default') return undefined;
+        const spec = { ...DEFAULT_CLUSTER_NETWORK, ...(c.type === 'deleted' ? {} : c.object.spec) };
+        const next = backendOf(spec);
+        const reasons: string[] = [];
+        if (next !== backend) {
           log.info({ from: backend, to: next }, 'backend changed');
-          backend = next;
-          if (started) loop?.trigger('backend');
-        },
-        onError: (message) => log.warn({ err: message }, 'ClusterNetwork watch interrupted'),
+          reasons.push('backend');
+        }
+        if (spec.mtu !== underlayMTU) {
+          log.info({ from: underlayMTU, to: spec.mtu }, 'underlay MTU changed');
+          reasons.push('mtu');
+        }
+        backend = next;
+        underlayMTU = spec.mtu;
+        return started && reasons.length > 0 ? reconcile(reasons.join(' ')) : undefined;
       });
-      informers.push(nodes as Informer<unknown>, networks as Informer<unknown>);
       await nodes.synced;
       await publishVtepMac(ctx, vtepMac);
 
@@ -104,7 +113,7 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
         periodMs: PERIOD_MS,
         vtepMac,
         log,
-        snapshot: () => ({ nodes: learned ?? [...nodes.cache.values()], backend }),
+        snapshot: () => ({ nodes: learned ?? [...nodes.cache.values()], backend, underlayMTU }),
         onResult: (result, _reason, seconds) => {
           metrics.observe(result, seconds);
           if (result instanceof Error) {
@@ -126,7 +135,6 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
     },
     async stop() {
       await loop?.stop();
-      for (const i of informers) await i.stop();
     },
   };
 }

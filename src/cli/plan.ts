@@ -65,6 +65,7 @@ export function registerPlan(program: Command): void {
           backend,
           vtepMac,
           netns: lab ? `${lab}-${nodeName}` : undefined,
+          underlayMTU: spec.mtu,
         });
         const commands = renderCommands(plan.changes);
         if (opts.output === 'json') {

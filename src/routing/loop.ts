@@ -19,6 +19,8 @@ import { checkBackendSupport } from './support.js';
 export interface RoutingSnapshot {
   nodes: readonly Node[];
   backend: string;
+  /** ClusterNetwork spec.mtu: the underlay MTU tunnels derive from. */
+  underlayMTU?: number;
 }
 
 export interface RoutingLoopOptions {
@@ -98,6 +100,7 @@ export class RoutingLoop {
           backend: snapshot.backend,
           vtepMac: this.opts.vtepMac,
           netns: this.opts.netns,
+          underlayMTU: snapshot.underlayMTU,
         },
         known,
       );

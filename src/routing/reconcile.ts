@@ -32,6 +32,11 @@ export interface HostInput {
   vtepMac: string;
   /** The network namespace of the host (absent: the namespace this process runs in). */
   netns?: string;
+  /**
+   * The underlay MTU the cluster is configured for (ClusterNetwork spec.mtu): tunnels are
+   * sized from it, or from the underlay device's MTU where that is smaller.
+   */
+  underlayMTU?: number;
 }
 
 /** The kernel as routing last saw or left it. */
@@ -77,7 +82,11 @@ export async function planHost(input: HostInput, known?: KernelView): Promise<Ho
     );
     view = { actual: { ...actual, sysctls }, underlay };
   }
-  const desired = driver.desired({ self, peers, underlay: view.underlay, vtepMac: input.vtepMac });
+  const underlay =
+    input.underlayMTU === undefined
+      ? view.underlay
+      : { ...view.underlay, mtu: Math.min(view.underlay.mtu, input.underlayMTU) };
+  const desired = driver.desired({ self, peers, underlay, vtepMac: input.vtepMac });
   return {
     changes: diffState(desired, view.actual),
     problems: desired.problems,

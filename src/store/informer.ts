@@ -13,6 +13,8 @@ export interface Change<T> {
   object: T;
   /** The object before a modification or deletion. */
   old?: T;
+  /** Store revision of the change (of the list, for changes a re-list found). */
+  revision: number;
 }
 
 export interface InformerOptions<T> {
@@ -20,6 +22,11 @@ export interface InformerOptions<T> {
   namespace?: string;
   /** Called after the cache has taken each change. */
   onChange?: (change: Change<T>) => void;
+  /**
+   * Called once the cache holds everything up to `revision`: after each list and after each
+   * batch of watch events, when every change of it has gone to `onChange`.
+   */
+  onRevision?: (revision: number) => void;
   /** Called when listing or watching failed; the informer retries on its own. */
   onError?: (message: string) => void;
   /** Wait before listing again after a failure. */
@@ -54,6 +61,7 @@ export function startInformer<K extends Kind>(
   const apply = (events: WatchEvent[]): void => {
     for (const ev of events) {
       if (stopped) return;
+      const revision = ev.type === 'put' ? ev.kv.modRevision : ev.modRevision;
       if (ev.type === 'put') {
         const name = ev.kv.key.slice(strip);
         let object: T;
@@ -66,14 +74,18 @@ export function startInformer<K extends Kind>(
         }
         const old = cache.get(name);
         cache.set(name, object);
-        emit({ type: old ? 'modified' : 'added', name, object, old });
+        emit({ type: old ? 'modified' : 'added', name, object, old, revision });
       } else {
         const name = ev.key.slice(strip);
         const old = cache.get(name);
         if (!old) continue;
         cache.delete(name);
-        emit({ type: 'deleted', name, object: old, old });
+        emit({ type: 'deleted', name, object: old, old, revision });
       }
+    }
+    const last = events.at(-1);
+    if (last && !stopped) {
+      opts.onRevision?.(last.type === 'put' ? last.kv.modRevision : last.modRevision);
     }
   };
 
@@ -92,15 +104,16 @@ export function startInformer<K extends Kind>(
       for (const [name, old] of [...cache]) {
         if (!fresh.has(name)) {
           cache.delete(name);
-          emit({ type: 'deleted', name, object: old, old });
+          emit({ type: 'deleted', name, object: old, old, revision });
         }
       }
       for (const [name, object] of fresh) {
         const old = cache.get(name);
         if (old?.metadata.resourceVersion === object.metadata.resourceVersion) continue;
         cache.set(name, object);
-        emit({ type: old ? 'modified' : 'added', name, object, old });
+        emit({ type: old ? 'modified' : 'added', name, object, old, revision });
       }
+      opts.onRevision?.(revision);
       markSynced();
       watch = store.watch(prefix, revision + 1, {
         onEvents: apply,

@@ -7,7 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CLUSTER_NETWORK, type ClusterNetwork, type Node } from '../../src/api/types.js';
-import { applyObject, createObject, deleteObject, getObject } from '../../src/store/objects.js';
+import {
+  applyObject,
+  createObject,
+  deleteObject,
+  getObject,
+  listObjects,
+} from '../../src/store/objects.js';
 import { openStore } from '../../src/store/open.js';
 import { probeIpip } from '../../src/kernel/features.js';
 import type { Store } from '../../src/store/store.js';
@@ -101,6 +107,15 @@ async function vtepMac(name: string): Promise<string | undefined> {
   ];
 }
 
+/** The Node revision every handler of `h`'s agent has finished with (its metric). */
+async function processedNodes(h: TestHost): Promise<number> {
+  const metrics = await shAsync(
+    `ip netns exec ${h.ns} node -e "fetch('http://127.0.0.1:9101/metrics').then(r=>r.text()).then(console.log)"`,
+  );
+  const m = /podnet_informer_processed_revision\{kind="Node"\} (\d+)/.exec(metrics);
+  return m ? Number(m[1]) : 0;
+}
+
 before(async () => {
   sweepStaleNamespaces();
   topo = buildTopology([1, 1, 2], { podMTU: 1450 });
@@ -151,7 +166,8 @@ test('routing agent: SIGKILL loses no ping; the restarted agent makes zero kerne
   const watch = watchKernel(h1.ns);
   const agent = startAgent(h1);
   assert.ok(await eventually(() => agent.log.some((l) => l.includes('agent started')), 20_000));
-  // Wait for the first reconcile (readiness), then a bit for anything late.
+  // Wait for the first reconcile (readiness), then until the agent has finished with every
+  // Node change it was told of (the reconciles they asked for included): nothing is late.
   assert.ok(
     await eventually(
       async () =>
@@ -162,6 +178,13 @@ test('routing agent: SIGKILL loses no ping; the restarted agent makes zero kerne
         ).trim() === '200',
       20_000,
     ),
+  );
+  const latest = Math.max(
+    ...(await listObjects(store, 'Node')).items.map((n) => Number(n.metadata.resourceVersion)),
+  );
+  assert.ok(
+    await eventually(async () => (await processedNodes(h1)) >= latest, 20_000),
+    `the agent processed every Node change up to revision ${latest}`,
   );
   const events = await watch.stop();
   assert.deepEqual(events, [], 'no kernel change after restart');

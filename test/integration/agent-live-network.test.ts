@@ -1,0 +1,98 @@
+// A changed ClusterNetwork reaches every agent while it runs: a long-lived TCP connection
+// between pods on two hosts (through VXLAN, the hosts are in different zones) keeps carrying
+// data while the MTU and the DNS IP change; running pods and the tunnel are resized in place,
+// and a pod started afterwards gets the new MTU and nameserver.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { ClusterNetwork } from '../../src/api/types.js';
+import { podNetns } from '../../src/lab/plan.js';
+import { sweepStaleNamespaces } from '../helpers/names.js';
+import {
+  echoPodYaml,
+  labDown,
+  labUp,
+  podnet,
+  podnetOk,
+  sweepStaleLabs,
+  testLabName,
+  until,
+} from '../helpers/lab.js';
+import { sh, tcpStream } from '../helpers/routing-topology.js';
+
+const name = testLabName();
+const NODES = ['node-1', 'node-2'];
+
+before(() => {
+  sweepStaleLabs();
+  sweepStaleNamespaces();
+  labUp(name, ['--nodes', '2', '--zones', '2']);
+});
+after(() => labDown(name));
+
+const podIP = (pod: string): string | undefined => {
+  const r = podnet(['--lab', name, 'get', 'pod', pod, '-o', 'json']);
+  return r.status === 0
+    ? (JSON.parse(r.stdout) as { status?: { podIP?: string } }).status?.podIP
+    : undefined;
+};
+const mtuOf = (ns: string, dev: string): number =>
+  (JSON.parse(sh(`ip -j -n ${ns} link show dev ${dev}`)) as { mtu: number }[])[0]!.mtu;
+const podNs = (host: string, pod: string): string => podNetns(name, host, 'default', pod);
+/** The revision of the ClusterNetwork every handler of `host`'s agent has finished with. */
+const processed = (host: string): number => {
+  const metrics = sh(`ip netns exec ${name}-${host} curl -s http://127.0.0.1:9101/metrics`);
+  const m = /podnet_informer_processed_revision\{kind="ClusterNetwork"\} (\d+)/.exec(metrics);
+  return m ? Number(m[1]) : 0;
+};
+
+test('live ClusterNetwork: MTU and DNS IP change on every agent; no connection drops', async () => {
+  podnetOk(['--lab', name, 'apply', '-f', '-'], {
+    input: `${echoPodYaml('client', 'node-1')}---\n${echoPodYaml('server', 'node-2')}`,
+  });
+  const serverIP = await until('the server pod to have an IP', () => podIP('server'));
+  const clientIP = await until('the client pod to have an IP', () => podIP('client'));
+  const client = { ns: podNs('node-1', 'client'), ip: clientIP };
+  const server = { ns: podNs('node-2', 'server'), ip: serverIP };
+  await until('the pods to have their network', () =>
+    mtuOf(client.ns, 'eth0') === 1450 && mtuOf(server.ns, 'eth0') === 1450 ? true : undefined,
+  );
+  for (const host of NODES) assert.equal(mtuOf(`${name}-${host}`, 'pn-vxlan'), 1450);
+
+  const stream = tcpStream(client, server, 8);
+  await new Promise((r) => setTimeout(r, 2000)); // the connection is established and busy
+  const cn = JSON.parse(
+    podnetOk(['--lab', name, 'get', 'clusternetwork', 'default', '-o', 'json']),
+  ) as ClusterNetwork;
+  cn.spec = { ...cn.spec, mtu: 1400, dnsIP: '10.96.0.53' };
+  podnetOk(['--lab', name, 'apply', '-f', '-'], { input: JSON.stringify(cn) });
+  const revision = Number(
+    (
+      JSON.parse(
+        podnetOk(['--lab', name, 'get', 'clusternetwork', 'default', '-o', 'json']),
+      ) as ClusterNetwork
+    ).metadata.resourceVersion,
+  );
+  // Every agent has finished with the change: what it does about it is done by now.
+  await until('every agent to process the change', () =>
+    NODES.every((h) => processed(h) >= revision) ? true : undefined,
+  );
+  for (const host of NODES) {
+    assert.equal(mtuOf(`${name}-${host}`, 'pn-vxlan'), 1350, `${host}: tunnel resized`);
+  }
+  assert.equal(mtuOf(client.ns, 'eth0'), 1350, 'the running client pod was resized');
+  assert.equal(mtuOf(server.ns, 'eth0'), 1350, 'the running server pod was resized');
+
+  const { bytes } = await stream;
+  assert.ok(bytes > 300 * 1024, `the connection kept carrying data (${bytes} bytes)`);
+
+  podnetOk(['--lab', name, 'apply', '-f', '-'], { input: echoPodYaml('late', 'node-1') });
+  await until('the new pod to have an IP', () => podIP('late'));
+  const late = podNs('node-1', 'late');
+  assert.equal(mtuOf(late, 'eth0'), 1350, 'a new pod gets the new MTU');
+  assert.match(
+    readFileSync(`/etc/netns/${late}/resolv.conf`, 'utf8'),
+    /^nameserver 10\.96\.0\.53$/m,
+    'a new pod gets the new DNS IP',
+  );
+});
