@@ -103,7 +103,9 @@ async function deleteNamespace(
       await deleteObject(store, obj.kind, name, obj.metadata.name, opts);
     }
   }
-  return (await finalizeNamespace(store, name)) ? 'deleted' : 'terminating';
+  // The last of its contents may have finalized it already.
+  await finalizeNamespace(store, name);
+  return (await store.get(objectKey('Namespace', undefined, name))) ? 'terminating' : 'deleted';
 }
 
 const NAMESPACED_KINDS: readonly Kind[] = KINDS.filter((k) => k.namespaced).map((k) => k.kind);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
-import { getObject, applyObject, objectKey } from '../../src/store/objects.js';
+import { getObject, applyObject, objectKey, updateObject } from '../../src/store/objects.js';
 import {
   DEFAULT_CLUSTER_NETWORK,
   type Namespace,
@@ -14,7 +14,7 @@ import { Journal } from '../../src/registry/journal.js';
 import { applyManifest } from '../../src/registry/apply.js';
 import { deleteObject, finishPodDeletion } from '../../src/registry/delete.js';
 import { repair } from '../../src/registry/repair.js';
-import { LABEL_NAMESPACE_NAME } from '../../src/registry/namespaces.js';
+import { LABEL_NAMESPACE_NAME, markTerminating } from '../../src/registry/namespaces.js';
 
 const net = DEFAULT_CLUSTER_NETWORK;
 const memoryStore = (): Promise<Store> => openStore('sqlite::memory:');
@@ -310,3 +310,13 @@ function failingWrites(store: Store, key: string): Store {
     },
   });
 }
+
+test('repair: an interrupted namespace deletion is carried on until the namespace is gone', async () => {
+  const store = await memoryStore();
+  await applyManifest(store, [ns('shop'), nodePort('web')], net);
+  // As a delete killed right after marking the namespace would leave it.
+  await updateObject(store, 'Namespace', undefined, 'shop', (n) => markTerminating(n, new Date()));
+  const report = await repair(store, { settleMs: 0 });
+  assert.deepEqual(report.namespacesRemoved, ['shop']);
+  assert.deepEqual(await dump(store), []);
+});
