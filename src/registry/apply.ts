@@ -8,7 +8,7 @@ import { schedulePods } from '../api/schedule.js';
 import type { ClusterNetwork, KubeObject, Namespace, Node, Pod, Service } from '../api/types.js';
 import { applyObject, getObject, listObjects, type ApplyAction } from '../store/objects.js';
 import type { Store } from '../store/store.js';
-import { UsageError } from '../util/errors.js';
+import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import { Journal } from './journal.js';
 import {
   SYSTEM_NAMESPACES,
@@ -25,7 +25,7 @@ export interface Applied {
 }
 
 /** `Service shop/web` or `Node node-1`: how errors name an object. */
-export function describe(obj: KubeObject): string {
+export function describeObject(obj: KubeObject): string {
   const ns = namespaceOf(obj);
   return `${obj.kind} ${ns ? `${ns}/` : ''}${obj.metadata.name}`;
 }
@@ -48,7 +48,7 @@ export async function applyManifest(
     await createSystemNamespaces(journal, defaulted);
     const out: Applied[] = [];
     for (const obj of defaulted) {
-      const old = existing.get(describe(obj));
+      const old = existing.get(describeObject(obj));
       const merged = mergeForApply(old, obj);
       const admitted =
         merged.kind === 'Service'
@@ -59,7 +59,12 @@ export async function applyManifest(
     journal.commit();
     return out;
   } catch (err) {
-    await journal.rollback();
+    try {
+      await journal.rollback();
+    } catch (undo) {
+      // Both matter to whoever reads it: why the manifest failed, and what was left behind.
+      throw new OperationError(`${errorMessage(err)}\n${errorMessage(undo)}`);
+    }
     throw err;
   }
 }
@@ -69,7 +74,10 @@ type Existing = Map<string, KubeObject | undefined>;
 async function readExisting(store: Store, objects: readonly KubeObject[]): Promise<Existing> {
   const out: Existing = new Map();
   for (const obj of objects) {
-    out.set(describe(obj), await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name));
+    out.set(
+      describeObject(obj),
+      await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name),
+    );
   }
   return out;
 }
@@ -93,15 +101,15 @@ async function checkAgainstStore(
   }
   const errors: string[] = [];
   for (const obj of objects) {
-    const old = existing.get(describe(obj));
+    const old = existing.get(describeObject(obj));
     try {
       mergeForApply(old, obj);
     } catch (err) {
       if (!(err instanceof ImmutableFieldError)) throw err;
-      errors.push(`${describe(obj)}: ${err.message}`);
+      errors.push(`${describeObject(obj)}: ${err.message}`);
     }
     const problem = old ? undefined : namespaceProblem(obj, namespaces);
-    if (problem) errors.push(`${describe(obj)}: ${problem}`);
+    if (problem) errors.push(`${describeObject(obj)}: ${problem}`);
   }
   if (errors.length > 0) throw new UsageError(errors.join('\n'));
 }
@@ -122,7 +130,9 @@ async function placePods(
 ): Promise<KubeObject[]> {
   const pending = objects.filter(
     (o): o is Pod =>
-      o.kind === 'Pod' && !o.spec.nodeName && !(existing.get(describe(o)) as Pod)?.spec.nodeName,
+      o.kind === 'Pod' &&
+      !o.spec.nodeName &&
+      !(existing.get(describeObject(o)) as Pod)?.spec.nodeName,
   );
   if (pending.length === 0) return objects;
   const nodes = new Map<string, Node>();
@@ -154,7 +164,7 @@ async function named<T>(obj: KubeObject, work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (err) {
-    if (err instanceof UsageError) throw new UsageError(`${describe(obj)}: ${err.message}`);
+    if (err instanceof UsageError) throw new UsageError(`${describeObject(obj)}: ${err.message}`);
     throw err;
   }
 }
