@@ -44,6 +44,8 @@ export interface EndpointOptions {
 
 /** Ready condition True; without conditions, a Running phase counts as ready. */
 export function isPodReady(pod: Pod): boolean {
+  // A pod being deleted takes no new connections while its node tears it down.
+  if (pod.metadata.deletionTimestamp !== undefined) return false;
   const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
   if (ready) return ready.status === 'True';
   return pod.status?.phase === 'Running';

@@ -19,6 +19,15 @@ export function mergeForApply<T extends KubeObject>(existing: T | undefined, inc
   const merged = structuredClone(incoming);
   merged.metadata.uid = existing.metadata.uid;
   merged.metadata.creationTimestamp = existing.metadata.creationTimestamp;
+  // Deletion, once begun, is the registry's to finish: a manifest neither starts nor stops it.
+  delete merged.metadata.deletionTimestamp;
+  delete merged.metadata.deletionGracePeriodSeconds;
+  if (existing.metadata.deletionTimestamp !== undefined) {
+    merged.metadata.deletionTimestamp = existing.metadata.deletionTimestamp;
+  }
+  if (existing.metadata.deletionGracePeriodSeconds !== undefined) {
+    merged.metadata.deletionGracePeriodSeconds = existing.metadata.deletionGracePeriodSeconds;
+  }
   const annotations = { ...existing.metadata.annotations, ...incoming.metadata.annotations };
   if (Object.keys(annotations).length > 0) merged.metadata.annotations = annotations;
   if (

@@ -45,6 +45,8 @@ export const objectMetaSchema = z.strictObject({
   annotations: stringMap.optional(),
   creationTimestamp: z.string().optional(),
   resourceVersion: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  deletionGracePeriodSeconds: z.number().int().min(0).optional(),
 });
 
 export const namespaceSchema = z.strictObject({

@@ -92,7 +92,7 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
     row: (o, now) => [
       o.metadata.name,
       podReady(o),
-      o.status?.phase ?? 'Pending',
+      o.metadata.deletionTimestamp ? 'Terminating' : (o.status?.phase ?? 'Pending'),
       '0',
       age(o.metadata.creationTimestamp, now),
     ],

@@ -10,6 +10,10 @@ export interface ObjectMeta {
   creationTimestamp?: string;
   /** The store revision of the last change, as a decimal string (Kubernetes' resourceVersion). */
   resourceVersion?: string;
+  /** Set when deletion has begun: the object goes once what holds it (a node, its contents) lets go. */
+  deletionTimestamp?: string;
+  /** Seconds the holder was given to let go (a pod's graceful termination). */
+  deletionGracePeriodSeconds?: number;
 }
 
 export interface TypeMeta {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, kindByAlias, kindByName, type KindInfo } from '../api/kinds.js';
-import type { ClusterNetwork, KubeObject, Node, Pod, Service } from '../api/types.js';
+import type { KubeObject, Service } from '../api/types.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import { resolveStoreUrl } from './context.js';
 import type { Store } from '../store/store.js';
@@ -31,102 +31,10 @@ function resourceName(obj: KubeObject): string {
   return `${obj.kind.toLowerCase()}/${obj.metadata.name}`;
 }
 
-/**
- * Admission of a Service before it is written: where its cluster IP and node ports are
- * allocated. For now a given clusterIP is kept as it is (validation already checked it is in
- * the service CIDR); the allocators of src/ipam/ are wired in here.
- */
-export async function admitService(
-  store: Store,
-  svc: Service,
-  network: ClusterNetwork['spec'],
-): Promise<Service> {
-  const { assignClusterIP, releaseClusterIP } = await import('../ipam/service-ips.js');
-  const { assignNodePorts } = await import('../ipam/node-ports.js');
-  const withIP = await assignClusterIP(store, svc, network);
-  try {
-    return await assignNodePorts(store, withIP);
-  } catch (err) {
-    // A rejected node port must not leave the cluster IP reserved for a service never written.
-    if (!svc.spec.clusterIP) await releaseClusterIP(store, withIP);
-    throw err;
-  }
-}
-
-/** Frees what a deleted object held: a service's cluster IP and node ports, a node's subnet. */
-async function releaseHeld(store: Store, obj: KubeObject): Promise<void> {
-  if (obj.kind === 'Service') {
-    const { releaseClusterIP } = await import('../ipam/service-ips.js');
-    const { releaseNodePorts } = await import('../ipam/node-ports.js');
-    await releaseClusterIP(store, obj);
-    await releaseNodePorts(store, obj);
-  } else if (obj.kind === 'Node') {
-    const { releaseNodeSubnets } = await import('../ipam/subnet-lease.js');
-    await releaseNodeSubnets(store, obj.metadata.name);
-  }
-}
-
-/**
- * Everything that can reject a manifest, done before the first write: the checks against the
- * stored objects (immutable fields), pod placement and service admission.
- */
-async function prepareApply(
-  store: Store,
-  objects: KubeObject[],
-  network: ClusterNetwork['spec'],
-): Promise<KubeObject[]> {
-  const { getObject, listObjects } = await import('../store/objects.js');
-  const { ImmutableFieldError, mergeForApply } = await import('../api/merge.js');
-  const { schedulePods } = await import('../api/schedule.js');
-  const errors: string[] = [];
-  const existing = new Map<KubeObject, KubeObject | undefined>();
-  for (const obj of objects) {
-    const old = await getObject(store, obj.kind, obj.metadata.namespace, obj.metadata.name);
-    existing.set(obj, old);
-    try {
-      mergeForApply(old, obj);
-    } catch (err) {
-      if (!(err instanceof ImmutableFieldError)) throw err;
-      errors.push(`${obj.kind} ${describeName(obj)}: ${err.message}`);
-    }
-  }
-  if (errors.length > 0) throw new UsageError(errors.join('\n'));
-
-  // Pods without a node are spread over the nodes known now, including ones in this manifest.
-  const pending = objects.filter(
-    (o): o is Pod =>
-      o.kind === 'Pod' && !o.spec.nodeName && !(existing.get(o) as Pod)?.spec.nodeName,
-  );
-  let placed = new Map<Pod, Pod>();
-  if (pending.length > 0) {
-    const nodes = new Map<string, Node>();
-    for (const n of (await listObjects(store, 'Node')).items) nodes.set(n.metadata.name, n);
-    for (const o of objects) if (o.kind === 'Node') nodes.set(o.metadata.name, o);
-    const pods = (await listObjects(store, 'Pod')).items;
-    const scheduled = schedulePods(pending, [...nodes.values()], pods);
-    placed = new Map(pending.map((p, i) => [p, scheduled[i]!]));
-  }
-  const out: KubeObject[] = [];
-  for (const obj of objects) {
-    if (obj.kind === 'Pod') out.push(placed.get(obj) ?? obj);
-    else if (obj.kind === 'Service') {
-      const old = existing.get(obj) as Service | undefined;
-      out.push(await admitService(store, mergeForApply(old, obj), network));
-    } else out.push(obj);
-  }
-  return out;
-}
-
-function describeName(obj: KubeObject): string {
-  return obj.metadata.namespace
-    ? `${obj.metadata.namespace}/${obj.metadata.name}`
-    : obj.metadata.name;
-}
-
 async function apply(cmd: Command, file: string, namespace: string | undefined): Promise<void> {
   const { text, source } = readManifest(file);
   await withStore(cmd, async (store) => {
-    const { applyObject, getClusterNetwork } = await import('../store/objects.js');
+    const { getClusterNetwork } = await import('../store/objects.js');
     const { parseManifests } = await import('../api/manifest.js');
     const network = await getClusterNetwork(store);
     let parsed;
@@ -137,10 +45,16 @@ async function apply(cmd: Command, file: string, namespace: string | undefined):
       throw err;
     }
     for (const w of parsed.warnings) process.stderr.write(`warning: ${w}\n`);
-    const objects = await prepareApply(store, parsed.objects, network);
-    for (const obj of objects) {
-      const { action } = await applyObject(store, obj);
-      process.stdout.write(`${resourceName(obj)} ${action}\n`);
+    const { applyManifest } = await import('../registry/apply.js');
+    let applied;
+    try {
+      applied = await applyManifest(store, parsed.objects, network);
+    } catch (err) {
+      if (err instanceof UsageError) throw new UsageError(`${err.message}\nnothing was applied`);
+      throw err;
+    }
+    for (const { object, action } of applied) {
+      process.stdout.write(`${resourceName(object)} ${action}\n`);
     }
   });
 }
@@ -277,11 +191,14 @@ async function targetsFromFile(file: string, namespace: string | undefined): Pro
   });
 }
 
-async function del(
-  cmd: Command,
-  args: string[],
-  opts: { filename?: string; namespace?: string },
-): Promise<void> {
+interface DeleteFlags {
+  filename?: string;
+  namespace?: string;
+  force?: boolean;
+  gracePeriod?: string;
+}
+
+async function del(cmd: Command, args: string[], opts: DeleteFlags): Promise<void> {
   let targets: Target[];
   if (opts.filename !== undefined) {
     if (args.length > 0)
@@ -296,17 +213,48 @@ async function del(
     const namespace = info.namespaced ? (opts.namespace ?? DEFAULT_NAMESPACE) : undefined;
     targets = names.map((name) => ({ info, name, namespace }));
   }
+  const gracePeriodSeconds = gracePeriodOf(opts);
   await withStore(cmd, async (store) => {
-    const { deleteObject, getObject } = await import('../store/objects.js');
+    const { deleteObject } = await import('../registry/delete.js');
     const missing: string[] = [];
     for (const t of targets) {
-      const old = await getObject(store, t.info.kind, t.namespace, t.name);
-      if (await deleteObject(store, t.info.kind, t.namespace, t.name)) {
-        if (old) await releaseHeld(store, old);
-        process.stdout.write(`${t.info.kind.toLowerCase()} "${t.name}" deleted\n`);
-      } else missing.push(`${t.info.plural} "${t.name}" not found`);
+      const outcome = await deleteObject(store, t.info.kind, t.namespace, t.name, {
+        force: opts.force,
+        gracePeriodSeconds,
+      });
+      if (outcome === 'not-found') missing.push(`${t.info.plural} "${t.name}" not found`);
+      else process.stdout.write(`${t.info.kind.toLowerCase()} "${t.name}" deleted\n`);
     }
     if (missing.length > 0) throw new OperationError(missing.join('\n'));
+  });
+}
+
+/** `--grace-period`, kubectl's way: whole seconds; 0 only together with --force. */
+function gracePeriodOf(opts: DeleteFlags): number | undefined {
+  if (opts.gracePeriod === undefined) return opts.force ? 0 : undefined;
+  const n = Number(opts.gracePeriod);
+  if (!/^\d+$/.test(opts.gracePeriod) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--grace-period ${opts.gracePeriod}: must be a whole number of seconds`);
+  }
+  if (n === 0 && !opts.force) {
+    throw new UsageError(
+      '--grace-period 0: removes pods without waiting for their node; add --force to mean it',
+    );
+  }
+  return n;
+}
+
+async function repairStore(cmd: Command, settle: string): Promise<void> {
+  const settleMs = Number(settle);
+  if (!/^\d+$/.test(settle)) throw new UsageError(`--settle ${settle}: must be milliseconds`);
+  await withStore(cmd, async (store) => {
+    const { repair } = await import('../registry/repair.js');
+    const report = await repair(store, { settleMs });
+    for (const f of report.freed) print(`freed ${f.key} (held for ${f.heldFor})`);
+    for (const p of report.podsRemoved) print(`pod "${p}" removed (its node is gone)`);
+    for (const n of report.namespacesRemoved) print(`namespace "${n}" removed (empty)`);
+    const total = report.freed.length + report.podsRemoved.length + report.namespacesRemoved.length;
+    if (total === 0) process.stderr.write('nothing to repair\n');
   });
 }
 
@@ -341,9 +289,21 @@ export function registerObjects(program: Command): void {
     .argument('[args...]', 'KIND NAME...')
     .option('-f, --filename <file>', 'manifest naming the objects, or - for stdin')
     .option('-n, --namespace <ns>', 'namespace')
-    .action(
-      async (args: string[], opts: { filename?: string; namespace?: string }, cmd: Command) => {
-        await del(cmd, args, opts);
-      },
-    );
+    .option('--grace-period <seconds>', "seconds a pod's node gets to tear it down (default 30)")
+    .option(
+      '--force',
+      'with --grace-period 0 (the default then): remove pods at once, not waiting for their node',
+    )
+    .action(async (args: string[], opts: DeleteFlags, cmd: Command) => {
+      await del(cmd, args, opts);
+    });
+  program
+    .command('repair')
+    .description(
+      'free cluster IPs and node ports no Service holds; finish deletions nothing else will',
+    )
+    .option('--settle <ms>', 'how long a reservation must stay unheld before it is freed', '2000')
+    .action(async (opts: { settle: string }, cmd: Command) => {
+      await repairStore(cmd, opts.settle);
+    });
 }

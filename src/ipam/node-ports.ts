@@ -8,7 +8,7 @@ import { OperationError, UsageError } from '../util/errors.js';
 /** Kubernetes' default `--service-node-port-range`. */
 export const NODE_PORT_MIN = 30000;
 export const NODE_PORT_MAX = 32767;
-const PREFIX = '/podnet/nodeports/';
+export const NODE_PORT_PREFIX = '/podnet/nodeports/';
 
 interface Reservation {
   /** `namespace/name` of the service holding the port. */
@@ -20,14 +20,14 @@ function owner(svc: Service): string {
 }
 
 function keyOf(port: number): string {
-  return `${PREFIX}${port}`;
+  return `${NODE_PORT_PREFIX}${port}`;
 }
 
 async function holders(store: Store): Promise<Map<number, { service: string; rev: number }>> {
-  const { items } = await store.list(PREFIX);
+  const { items } = await store.list(NODE_PORT_PREFIX);
   const out = new Map<number, { service: string; rev: number }>();
   for (const kv of items) {
-    const port = Number(kv.key.slice(PREFIX.length));
+    const port = Number(kv.key.slice(NODE_PORT_PREFIX.length));
     out.set(port, { service: (JSON.parse(kv.value) as Reservation).service, rev: kv.modRevision });
   }
   return out;

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { ipBatch } from '../kernel/links.js';
 import { openStore } from '../store/open.js';
-import { applyObject, listObjects } from '../store/objects.js';
+import { applyManifest } from '../registry/apply.js';
+import { getClusterNetwork, listObjects } from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { OperationError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -31,7 +32,8 @@ export async function startClusterDns(plan: LabPlan, storeUrl: string, log: Logg
       netns: plan.underlayNetns,
     });
     const nodes = plan.hosts.slice(0, REPLICAS).map((h) => h.name);
-    for (const obj of clusterDnsObjects({ nodes })) await applyObject(store, obj);
+    // Through admission like any manifest: the DNS IP reserved for kube-dns, the name label set.
+    await applyManifest(store, clusterDnsObjects({ nodes }), await getClusterNetwork(store));
     log.info({ nodes }, 'cluster DNS applied');
   } finally {
     await store.close();

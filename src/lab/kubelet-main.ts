@@ -8,6 +8,7 @@ import { startKubelet, type PodSource, type StatusWriter } from './kubelet.js';
 import { openStore } from '../store/open.js';
 import { startInformer } from '../store/informer.js';
 import { updateObject } from '../store/objects.js';
+import { finishPodDeletion } from '../registry/delete.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 
@@ -20,7 +21,9 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   // Informer changes reach the runner once it exists (the informer starts first).
   const changed = { notify: (): void => {} };
   const { source, writeStatus } = await storeBinding(store, () => changed.notify(), log);
-  const kubelet = startKubelet(host, source, writeStatus);
+  const kubelet = startKubelet(host, source, writeStatus, async (pod) => {
+    await finishPodDeletion(store, pod);
+  });
   changed.notify = kubelet.trigger;
   log.info('pod runner started');
   await new Promise<void>((resolve) => {

@@ -24,6 +24,9 @@ export interface PodSource {
 /** Writes a pod's status (compare-and-swap in the store). */
 export type StatusWriter = (pod: Pod, status: NonNullable<Pod['status']>) => Promise<void>;
 
+/** Ends a pod's graceful deletion once it is torn down: removes the object (if still that pod). */
+export type PodRemover = (pod: Pod) => Promise<void>;
+
 export interface PodActions {
   start: Pod[];
   stop: PodRecord[];
@@ -51,6 +54,15 @@ export function podActions(desired: readonly Pod[], records: readonly PodRecord[
   }
   const start = [...want.entries()].filter(([k]) => !kept.has(k)).map(([, p]) => p);
   return { start, stop };
+}
+
+/**
+ * Pods being deleted whose teardown is done: no record of them is left on the host, so their
+ * objects can go (and a pod never started here has nothing to tear down).
+ */
+export function tornDown(terminating: readonly Pod[], records: readonly PodRecord[]): Pod[] {
+  const left = new Set(records.map((r) => podKey(r.namespace, r.name)));
+  return terminating.filter((p) => !left.has(keyOfPod(p)));
 }
 
 /** The status of a pod whose network is up and whose processes were started. */
@@ -92,6 +104,7 @@ export function startKubelet(
   host: PodHost,
   source: PodSource,
   writeStatus: StatusWriter,
+  removePod: PodRemover,
   resyncMs = 5000,
 ): Kubelet {
   const log = host.log;
@@ -100,7 +113,11 @@ export function startKubelet(
   let stopped = false;
 
   const reconcile = async (): Promise<void> => {
-    const desired = source.list().filter((p) => p.spec.nodeName === host.node);
+    const onNode = source.list().filter((p) => p.spec.nodeName === host.node);
+    // A pod with a deletionTimestamp is no longer wanted: torn down like a deleted one, then
+    // its object removed here, so that it is gone only once its host has let go of it.
+    const desired = onNode.filter((p) => p.metadata.deletionTimestamp === undefined);
+    const terminating = onNode.filter((p) => p.metadata.deletionTimestamp !== undefined);
     const records = listPodRecords(host.labDir).filter((r) => r.node === host.node);
     const actions = podActions(desired, records);
     for (const r of actions.stop) {
@@ -112,6 +129,15 @@ export function startKubelet(
           { pod: podKey(r.namespace, r.name), err: errorMessage(err) },
           'pod removal failed',
         );
+      }
+    }
+    const left = listPodRecords(host.labDir).filter((r) => r.node === host.node);
+    for (const p of tornDown(terminating, left)) {
+      try {
+        await removePod(p);
+        log.info({ pod: keyOfPod(p) }, 'pod deletion finished');
+      } catch (err) {
+        log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'pod deletion failed; will retry');
       }
     }
     for (const p of actions.start) {

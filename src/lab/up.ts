@@ -10,6 +10,8 @@ import { ipBatch } from '../kernel/links.js';
 import { isRunning } from '../kernel/processes.js';
 import { openStore } from '../store/open.js';
 import { applyObject, listObjects } from '../store/objects.js';
+import { ensureNamespace } from '../registry/apply.js';
+import { SYSTEM_NAMESPACES } from '../registry/namespaces.js';
 import {
   HOST_SYSCTLS,
   UNDERLAY_SYSCTLS,
@@ -123,12 +125,13 @@ async function buildTopology(plan: LabPlan): Promise<void> {
 }
 
 /**
- * Creates the lab's store and writes the `default` ClusterNetwork with the lab's choices, and
- * the fabric router's BGPPeers if there is one.
+ * Creates the lab's store and writes the system namespaces, the `default` ClusterNetwork with
+ * the lab's choices, and the fabric router's BGPPeers if there is one.
  */
 async function prepareStore(storeUrl: string, plan: LabPlan): Promise<void> {
   const store = await openStore(storeUrl);
   try {
+    for (const ns of SYSTEM_NAMESPACES) await ensureNamespace(store, ns);
     await applyObject(store, clusterNetworkFor(plan.options));
     for (const peer of fabricPeers(plan)) await applyObject(store, peer);
   } finally {

@@ -60,7 +60,7 @@ describe('lab pods', () => {
   const http = (from: string, ip: string, timeoutMs?: number) =>
     echoGet(lab.name, from, ip, timeoutMs);
 
-  test('lab: an applied Pod is wired through CNI on its node, reports Running, and leaves no trace when deleted', async () => {
+  test('lab: an applied Pod is wired through CNI on its node, reports Running, and when deleted is Terminating until its node has left no trace', async () => {
     apply(echoPodYaml('web', 'node-2'));
     const ip = await running('web');
     const node = JSON.parse(
@@ -103,10 +103,24 @@ describe('lab pods', () => {
     const proc = findProcess(lab.stateDir, `pod-${netns}-echo`)!;
     assert.ok(isRunning(proc));
 
-    podnetOk(['--lab', lab.name, 'delete', 'pod', 'web']);
-    await until('the pod namespace to go', () =>
-      existsSync(`/run/netns/${netns}`) ? undefined : true,
-    );
+    // Graceful deletion: with node-2's pod runner away, nothing tears the pod down, so the
+    // deleted pod stays, Terminating, with its namespace.
+    const kubelet = findProcess(lab.stateDir, 'kubelet-node-2')!;
+    await stopProcesses(lab.stateDir, [kubelet]);
+    assert.equal(podnetOk(['--lab', lab.name, 'delete', 'pod', 'web']), 'pod "web" deleted\n');
+    assert.ok(getPod('web')?.metadata.deletionTimestamp, 'no deletionTimestamp');
+    assert.equal(getPod('web')?.metadata.deletionGracePeriodSeconds, 30);
+    assert.match(podnetOk(['--lab', lab.name, 'get', 'pods']), /^web\s+0\/1\s+Terminating\s/m);
+    assert.ok(existsSync(`/run/netns/${netns}`), 'torn down with no pod runner');
+    // The runner back: it tears the pod down, and only then removes the object.
+    await startProcess(lab.stateDir, {
+      id: kubelet.id,
+      argv: kubelet.argv,
+      netns: kubelet.netns,
+      enter: 'nsenter',
+    });
+    await until('the pod object to go', () => (getPod('web') ? undefined : true));
+    assert.equal(existsSync(`/run/netns/${netns}`), false, 'pod object gone before its netns');
     assert.equal(existsSync(`/etc/netns/${netns}`), false, '/etc/netns dir left');
     assert.equal(isRunning(proc), false, 'pod process still running');
     const links = JSON.parse(

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '../../src/store/open.js';
 
 const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
 let dir = '';
@@ -15,6 +16,14 @@ let storeUrl = '';
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'podnet-manifests-'));
   storeUrl = `sqlite:${join(dir, 'store.db')}`;
+  // Objects go only into namespaces that exist.
+  for (const ns of ['shop', 'bad']) {
+    const r = cli(
+      ['apply', '-f', '-'],
+      `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"${ns}"}}`,
+    );
+    assert.equal(r.code, 0, r.err);
+  }
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -215,4 +224,129 @@ test('manifests: delete by name and by file; unknown kinds and names are clear e
   const output = cli(['get', 'pods', '-o', 'xml']);
   assert.equal(output.code, 2);
   assert.match(output.err, /-o xml: must be json, yaml or wide/);
+});
+
+/** Every key and value in the store, read as another process would. */
+async function storeDump(): Promise<[string, string][]> {
+  const store = await openStore(storeUrl);
+  try {
+    return (await store.list('/')).items.map((kv) => [kv.key, kv.value]);
+  } finally {
+    await store.close();
+  }
+}
+
+test('manifests: a manifest whose second Service is refused at admission leaves the store exactly as it was', async () => {
+  const holder = cli(
+    ['apply', '-f', '-'],
+    `{"apiVersion":"v1","kind":"Service","metadata":{"name":"holder","namespace":"shop"},
+      "spec":{"clusterIP":"10.96.0.40","selector":{"app":"h"},"ports":[{"port":80}]}}`,
+  );
+  assert.equal(holder.code, 0, holder.err);
+  const before = await storeDump();
+  const file = manifest(
+    'second-bad.yaml',
+    `apiVersion: v1
+kind: Service
+metadata: {name: first, namespace: shop}
+spec: {type: NodePort, selector: {app: first}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: second, namespace: shop}
+spec: {clusterIP: 10.96.0.40, selector: {app: second}, ports: [{port: 80}]}
+`,
+  );
+  const r = cli(['apply', '-f', file]);
+  assert.equal(r.code, 2, r.err);
+  assert.match(
+    r.err,
+    /^error: Service shop\/second: spec\.clusterIP 10\.96\.0\.40: already allocated to service shop\/holder$/m,
+  );
+  assert.match(r.err, /nothing was applied/);
+  assert.equal(r.out, '');
+  assert.deepEqual(await storeDump(), before);
+});
+
+test('namespaces: objects need their namespace; it carries its name label; deleting it is Terminating until its pods are gone', () => {
+  const missing = cli(
+    ['apply', '-f', '-'],
+    `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"nowhere"},"spec":{"containers":[{"name":"c"}]}}`,
+  );
+  assert.equal(missing.code, 2);
+  assert.match(
+    missing.err,
+    /^error: Pod nowhere\/p: metadata\.namespace: namespace "nowhere" not found; create it first/m,
+  );
+  const file = manifest(
+    'team.yaml',
+    `apiVersion: v1
+kind: Node
+metadata: {name: node-t}
+spec: {}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: team}
+spec: {type: NodePort, selector: {app: api}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-0, namespace: team}
+spec: {nodeName: node-t, containers: [{name: c}]}
+`,
+  );
+  assert.equal(cli(['apply', '-f', file]).code, 0);
+  const ns = JSON.parse(cli(['get', 'ns', 'team', '-o', 'json']).out);
+  assert.equal(ns.metadata.labels['kubernetes.io/metadata.name'], 'team');
+
+  const del = cli(['delete', 'ns', 'team']);
+  assert.equal(del.code, 0, del.err);
+  assert.equal(del.out, 'namespace "team" deleted\n');
+  assert.match(cli(['get', 'ns']).out, /^team\s+Terminating\s/m);
+  assert.match(cli(['get', 'pods', '-n', 'team']).out, /^api-0\s+0\/1\s+Terminating\s/m);
+  assert.equal(cli(['get', 'svc', 'api', '-n', 'team']).code, 1, 'the service goes at once');
+  const late = cli(
+    ['apply', '-f', '-'],
+    `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"late","namespace":"team"},"spec":{"containers":[{"name":"c"}]}}`,
+  );
+  assert.equal(late.code, 2);
+  assert.match(late.err, /namespace "team" is being deleted \(Terminating\)/);
+
+  // Its node will never tear it down: removed at once, and the namespace with it.
+  assert.equal(cli(['delete', 'pod', 'api-0', '-n', 'team', '--grace-period', '0']).code, 2);
+  const forced = cli(['delete', 'pod', 'api-0', '-n', 'team', '--force', '--grace-period', '0']);
+  assert.equal(forced.code, 0, forced.err);
+  assert.equal(cli(['get', 'ns', 'team']).code, 1, 'the namespace is gone with its last pod');
+  assert.equal(cli(['delete', 'node', 'node-t']).code, 0);
+  const sys = cli(['delete', 'ns', 'default']);
+  assert.equal(sys.code, 2);
+  assert.match(sys.err, /namespace "default": a system namespace cannot be deleted/);
+});
+
+test('repair: frees a cluster IP and a node port no Service holds', async () => {
+  const store = await openStore(storeUrl);
+  try {
+    await store.put('/podnet/reservations/serviceips/10-96-7-7', 'shop/killed-mid-apply');
+    await store.put(
+      '/podnet/nodeports/31999',
+      JSON.stringify({ service: 'shop/killed-mid-apply' }),
+    );
+  } finally {
+    await store.close();
+  }
+  const r = cli(['repair', '--settle', '0']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(
+    r.out,
+    'freed /podnet/reservations/serviceips/10-96-7-7 (held for shop/killed-mid-apply)\n' +
+      'freed /podnet/nodeports/31999 (held for shop/killed-mid-apply)\n',
+  );
+  const again = cli(['repair', '--settle', '0']);
+  assert.equal(again.out, '');
+  assert.match(again.err, /nothing to repair/);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from '../../src/api/types.js';
 import { cniArgs, cniEnv, pluginStdin, podIPOf } from '../../src/lab/cni-runtime.js';
-import { podActions, runningStatus, statusUpToDate } from '../../src/lab/kubelet.js';
+import { podActions, runningStatus, statusUpToDate, tornDown } from '../../src/lab/kubelet.js';
 import { containerIdOf, podEnv, podResolvConf, type PodRecord } from '../../src/lab/pods.js';
 import { labNetwork } from '../../src/lab/network.js';
 import { DEFAULT_LAB_OPTIONS, planLab } from '../../src/lab/plan.js';
@@ -131,6 +131,15 @@ test('kubelet: starts missing pods, removes pods gone, replaced or half made', (
   assert.deepEqual(a.stop.map((r) => r.name).sort(), ['gone', 'half', 'replaced']);
   const none = podActions([pod('keep')], [record('keep')]);
   assert.deepEqual(none, { start: [], stop: [] });
+});
+
+test('kubelet: a pod being deleted is finished only once no record of it is left on the host', () => {
+  const terminating = [pod('stopping'), pod('done'), pod('never-started')];
+  const left = [record('stopping'), record('other')];
+  assert.deepEqual(
+    tornDown(terminating, left).map((p) => p.metadata.name),
+    ['done', 'never-started'],
+  );
 });
 
 test('kubelet: a running pod reports phase, IPs and Ready; equal status is not rewritten', () => {
