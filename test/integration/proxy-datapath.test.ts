@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { HealthState } from '../../src/agent/controller.js';
 import type { ProxyMode } from '../../src/api/types.js';
+import { netfilterKernel } from '../../src/kernel/netfilter.js';
 import type { ServicePortRule } from '../../src/proxy/model.js';
 import { createProxier } from '../../src/proxy/proxier.js';
 import { ProxySyncer } from '../../src/proxy/syncer.js';
@@ -76,11 +77,12 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
     };
     const newSyncer = (host: string): ProxySyncer => {
       const nodePodCIDR = `10.244.${topo.hosts.indexOf(host) + 1}.0/24`;
-      const syncer = new ProxySyncer(createProxier(mode, { ...CLUSTER, nodePodCIDR }, host), {
+      const kernel = netfilterKernel(host);
+      const syncer = new ProxySyncer(createProxier(mode, { ...CLUSTER, nodePodCIDR }, kernel), {
         log,
+        conntrack: kernel.conntrack,
         minIntervalMs: 50,
         checkIntervalMs: 200,
-        netns: host,
         onSynced: (error) => health.setError(`proxy-${host}`, error),
       });
       syncer.start();
