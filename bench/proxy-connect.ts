@@ -2,6 +2,7 @@
 // OUTPUT hook) with a backend in a pod namespace, the service being the last of N (worst case
 // for a rule list), N = 100 / 1,000 / 10,000, both modes in one run. nftables should be flat
 // (one map lookup); iptables grows with N (a rule per service). Ends with BENCH lines.
+import { netfilterKernel } from '../src/kernel/netfilter.js';
 import { createProxier } from '../src/proxy/proxier.js';
 import type { ServicePortRule } from '../src/proxy/model.js';
 import type { ProxyMode } from '../src/api/types.js';
@@ -58,7 +59,11 @@ async function main(): Promise<void> {
         await topo.serve(['b1'], 8080);
         const host = topo.hosts[0];
         const rules = services(n, topo.pods.b1!.ip);
-        const proxier = createProxier(mode, { ...CLUSTER, nodePodCIDR: '10.244.1.0/24' }, host);
+        const proxier = createProxier(
+          mode,
+          { ...CLUSTER, nodePodCIDR: '10.244.1.0/24' },
+          netfilterKernel(host),
+        );
         await proxier.sync(rules, true);
         const target = rules[n - 1]!.clusterIP;
         const time = (count: number): number[] =>

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { iptablesRestore } from '../src/kernel/iptables.js';
+import { netfilterKernel } from '../src/kernel/netfilter.js';
 import { JUMP_RULES, desiredChains, restoreText } from '../src/proxy/iptables-rules.js';
 import type { ServicePortRule } from '../src/proxy/model.js';
 import { createProxier } from '../src/proxy/proxier.js';
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     deleteNamespace(made.pop()!);
     const iptNs = namespace('ipt');
     made.push(iptNs);
-    const ipt = createProxier('iptables', NET, iptNs);
+    const ipt = createProxier('iptables', NET, netfilterKernel(iptNs));
     const [iptFull, iptOut] = await timed(() => ipt.sync(rules, true));
     const [iptOne, iptOneOut] = await timed(() => ipt.sync(changed, false));
     const [iptCanary] = await timed(() => ipt.intact());
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
 
     const nftNs = namespace('nft');
     made.push(nftNs);
-    const nft = createProxier('nftables', NET, nftNs);
+    const nft = createProxier('nftables', NET, netfilterKernel(nftNs));
     const [nftFull, nftOut] = await timed(() => nft.sync(rules, true));
     const [nftOne, nftOneOut] = await timed(() => nft.sync(changed, false));
     const [nftCanary] = await timed(() => nft.intact());

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import type { Node } from '../src/api/types.js';
+import { routingKernel } from '../src/kernel/routing-kernel.js';
 import { reconcileHost } from '../src/routing/reconcile.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
 import { makeNode } from '../test/helpers/routing-nodes.js';
@@ -47,10 +48,11 @@ async function main(): Promise<void> {
     host(anchorNs);
     const self = makeNode('self', '10.0.1.0/24', '172.16.0.1');
     const nodes = [self, ...Array.from({ length: PEERS }, (_, i) => peer(i))];
-    const input = { selfName: 'self', backend: 'vxlan', vtepMac: '02:00:00:00:00:01', netns: ns };
+    const input = { selfName: 'self', backend: 'vxlan', vtepMac: '02:00:00:00:00:01' };
+    const kernel = routingKernel(ns);
 
     let t = performance.now();
-    const first = await reconcileHost({ ...input, nodes });
+    const first = await reconcileHost({ ...input, nodes }, kernel);
     const programMs = performance.now() - t;
     const objects = first.changes.filter((c) =>
       /^(fdb-append|neigh-replace|route-add)$/.test(c.op),
@@ -64,14 +66,14 @@ async function main(): Promise<void> {
     for (let k = 0; k < JOINS; k++) {
       all = [...all, peer(PEERS + k)];
       t = performance.now();
-      join = await reconcileHost({ ...input, nodes: all }, view);
+      join = await reconcileHost({ ...input, nodes: all }, kernel, view);
       joins.push(performance.now() - t);
       view = join.after;
     }
     const joinMs = joins.sort((a, b) => a - b)[Math.floor(JOINS / 2)]!;
 
     t = performance.now();
-    const noop = await reconcileHost({ ...input, nodes: all });
+    const noop = await reconcileHost({ ...input, nodes: all }, kernel);
     const noopMs = performance.now() - t;
 
     // Anchor: the same objects, written blind.

@@ -2,6 +2,7 @@
 // derivation in src/api/endpoints.ts), and hands the service ports to the sync loop, which
 // programs them in the mode the ClusterNetwork (or `--proxy`) asks for.
 import { serviceEndpoints } from '../api/endpoints.js';
+import { netfilterKernel } from '../kernel/netfilter.js';
 import type { Pod, ProxyMode, Service } from '../api/types.js';
 import { clusterServicePorts } from '../proxy/from-services.js';
 import { proxyMetrics } from '../proxy/metrics.js';
@@ -51,8 +52,10 @@ export function proxyController(): Controller {
         nodePodCIDR: node?.spec.podCIDR,
       };
       const log = ctx.log.child({ controller: NAME, mode });
-      const sync = new ProxySyncer(createProxier(mode, net), {
+      const kernel = netfilterKernel();
+      const sync = new ProxySyncer(createProxier(mode, net, kernel), {
         log,
+        conntrack: kernel.conntrack,
         metrics: proxyMetrics(ctx.metrics),
         onSynced: (error) => {
           ctx.health.setError(NAME, error);

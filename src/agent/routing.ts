@@ -16,6 +16,8 @@ import {
   type ClusterNetwork,
   type Node,
 } from '../api/types.js';
+import { kernelFeatures } from '../kernel/features.js';
+import { routingKernel } from '../kernel/routing-kernel.js';
 import { backendDriver } from '../routing/backends/registry.js';
 import { networkCondition, withCondition } from '../routing/condition.js';
 import { RoutingLoop } from '../routing/loop.js';
@@ -67,6 +69,7 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       // Refuse up front what this agent cannot do: an unknown name, a missing kernel module.
       await checkBackendSupport(
         backendDriver(backend, override ? '--backend' : 'ClusterNetwork backend'),
+        kernelFeatures,
       );
       const vtepMac = loadVtepMac(options.stateDir);
       const metrics = routingMetrics(ctx);
@@ -110,6 +113,8 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       let lastCondition = '';
       loop = new RoutingLoop({
         selfName: self,
+        kernel: routingKernel(),
+        features: kernelFeatures,
         periodMs: PERIOD_MS,
         vtepMac,
         log,

@@ -4,6 +4,8 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ANNOTATION_VTEP_MAC } from '../api/types.js';
+import { kernelFeatures } from '../kernel/features.js';
+import { routingKernel } from '../kernel/routing-kernel.js';
 import { renderCommands } from '../kernel/routing-render.js';
 import { backendDriver } from '../routing/backends/registry.js';
 import { planHost } from '../routing/reconcile.js';
@@ -46,6 +48,7 @@ export function registerPlan(program: Command): void {
         const backend = opts.backend ?? spec.backend;
         await checkBackendSupport(
           backendDriver(backend, opts.backend ? '--backend' : 'ClusterNetwork backend'),
+          kernelFeatures,
         );
         const { items: nodes } = await listObjects(store, 'Node');
         const self = nodes.find((n) => n.metadata.name === nodeName);
@@ -59,14 +62,10 @@ export function registerPlan(program: Command): void {
             `node ${nodeName} has not published its VTEP MAC (${ANNOTATION_VTEP_MAC}) yet: start its agent first`,
           );
         }
-        const plan = await planHost({
-          nodes,
-          selfName: nodeName,
-          backend,
-          vtepMac,
-          netns: lab ? `${lab}-${nodeName}` : undefined,
-          underlayMTU: spec.mtu,
-        });
+        const plan = await planHost(
+          { nodes, selfName: nodeName, backend, vtepMac, underlayMTU: spec.mtu },
+          routingKernel(lab ? `${lab}-${nodeName}` : undefined),
+        );
         const commands = renderCommands(plan.changes);
         if (opts.output === 'json') {
           process.stdout.write(

@@ -54,6 +54,7 @@ export function registerTrace(program: Command): void {
             import('../diagnose/trace.js'),
           ],
         );
+        const { SERVICE_DISPATCH, servicePortListed } = await import('../proxy/programmed.js');
         const lab = labFor(cmd);
         const hostNs = (node: string): string | undefined => (lab ? `${lab}-${node}` : undefined);
         const store = await openStore(resolveStoreUrl(cmd));
@@ -115,12 +116,12 @@ export function registerTrace(program: Command): void {
             if (!port)
               throw new UsageError(`service ${svc.metadata.name} has no port ${dest.port}`);
             const mode = network.proxyMode;
-            const programmed = await path.serviceRuleProgrammed(
-              hostNs(srcNode),
-              mode,
-              destIP,
-              port.port,
-            );
+            const where = SERVICE_DISPATCH.nftables;
+            const listing =
+              mode === 'iptables'
+                ? await path.iptablesTableText(hostNs(srcNode), SERVICE_DISPATCH.iptables.table)
+                : await path.nftMapText(hostNs(srcNode), where.family, where.table, where.map);
+            const programmed = servicePortListed(mode, listing, destIP, port.port);
             const endpoints = port.endpoints.map((e) => ({
               pod: e.podName,
               ip: e.ip,

@@ -21,3 +21,10 @@ export async function deleteStaleFlows(flows: StaleFlow[], netns?: string): Prom
     await run(argv, { netns, okCodes: [1] });
   }
 }
+
+/** conntrack bound to one network namespace: what the proxy's sync loop is given. */
+export function conntrackKernel(netns?: string): {
+  deleteStaleFlows(flows: StaleFlow[]): Promise<void>;
+} {
+  return { deleteStaleFlows: (flows) => deleteStaleFlows(flows, netns) };
+}

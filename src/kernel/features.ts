@@ -30,3 +30,6 @@ export function kernelConfig(option: string): string | undefined {
   const m = new RegExp(`^CONFIG_${option}=(\\w+)$`, 'm').exec(text);
   return m ? m[1] : 'n';
 }
+
+/** This machine's kernel features, as routing's support check is given them. */
+export const kernelFeatures = { probeIpip, kernelConfig };

@@ -28,3 +28,17 @@ export async function iptablesListChain(
   if (r.code !== 0) return undefined;
   return r.stdout.split('\n').filter((l) => l.startsWith('-A '));
 }
+
+/** iptables bound to one network namespace: what a proxier is given. */
+export function iptablesKernel(netns?: string): {
+  restore(text: string): Promise<void>;
+  save(table: string): Promise<string>;
+  listChain(table: string, chain: string): Promise<string[] | undefined>;
+} {
+  const opts = { netns };
+  return {
+    restore: (text) => iptablesRestore(text, opts),
+    save: (table) => iptablesSave(table, opts),
+    listChain: (table, chain) => iptablesListChain(table, chain, opts),
+  };
+}

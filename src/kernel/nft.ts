@@ -27,3 +27,14 @@ export async function nftChainRules(
   const open = lines.findIndex((l) => l.startsWith(`chain ${chain} {`));
   return lines.slice(open + 1).filter((l) => l && l !== '}');
 }
+
+/** nft bound to one network namespace: what a proxier is given. */
+export function nftKernel(netns?: string): {
+  run(script: string): Promise<void>;
+  listChain(family: string, table: string, chain: string): Promise<string[] | undefined>;
+} {
+  return {
+    run: (script) => nftApply(script, { netns }),
+    listChain: (family, table, chain) => nftChainRules(family, table, chain, { netns }),
+  };
+}

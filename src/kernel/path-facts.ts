@@ -1,6 +1,7 @@
 // Kernel lookups `podnet trace` needs along one path: the kernel's own route decision
 // (`ip route get`, which also applies rp_filter when given the incoming device), the VXLAN
-// neighbour and FDB entries behind a tunnel hop, and whether a service's rule is programmed.
+// neighbour and FDB entries behind a tunnel hop, and the listings that show whether a service's
+// rule is programmed (whose names the proxy gives).
 import { run, runJson } from './exec.js';
 
 export interface RouteDecision {
@@ -54,32 +55,20 @@ export async function vxlanHop(
   return { mac, outerDst: fdb.find((f) => f.mac === mac && f.dst)?.dst };
 }
 
-/** Whether the host's service rules name this cluster IP and port at all. */
-export async function serviceRuleProgrammed(
+/** One table as `iptables-save -t TABLE` prints it. */
+export async function iptablesTableText(netns: string | undefined, table: string): Promise<string> {
+  return (await run(['iptables-save', '-t', table], { netns })).stdout;
+}
+
+/** One nft set or map as `nft list map` prints it; empty when it (or its table) is missing. */
+export async function nftMapText(
   netns: string | undefined,
-  mode: 'iptables' | 'nftables',
-  clusterIP: string,
-  port: number,
-): Promise<boolean> {
-  if (mode === 'iptables') {
-    const { stdout } = await run(['iptables-save', '-t', 'nat'], { netns });
-    return stdout
-      .split('\n')
-      .some(
-        (l) =>
-          l.startsWith('-A PODNET-SERVICES') &&
-          l.includes(`-d ${clusterIP}/32`) &&
-          l.includes(`--dport ${port} `),
-      );
-  }
-  const { stdout } = await run(['nft', 'list', 'map', 'ip', 'podnet', 'service-ips'], {
-    netns,
-    okCodes: [1],
-  });
-  return (
-    stdout.includes(`${clusterIP} . tcp . ${port}`) ||
-    stdout.includes(`${clusterIP} . udp . ${port}`)
-  );
+  family: string,
+  table: string,
+  map: string,
+): Promise<string> {
+  const r = await run(['nft', 'list', 'map', family, table, map], { netns, okCodes: [1] });
+  return r.code === 0 ? r.stdout : '';
 }
 
 /** Asks the cluster DNS for each candidate name in turn, from `netns`; the first A answer wins. */

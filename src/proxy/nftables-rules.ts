@@ -26,6 +26,8 @@ import {
 
 export const TABLE = 'ip podnet';
 export const CANARY = 'canary';
+/** The verdict map every service's dispatch is an element of. */
+export const SERVICE_MAP = 'service-ips';
 /**
  * A separate one-rule table: listing it is cheap whatever the size of `ip podnet` (nft 1.0.6
  * fetches every set element of a table it lists: seconds at 10k services). If it is gone,
@@ -90,7 +92,7 @@ export function baseNft(net: ProxyNetwork): NftState {
     state.sets.set(name, body);
     state.elements.set(name, new Map());
   };
-  declare('service-ips', 'type ipv4_addr . inet_proto . inet_service : verdict;');
+  declare(SERVICE_MAP, 'type ipv4_addr . inet_proto . inet_service : verdict;');
   declare('service-nodeports', 'type inet_proto . inet_service : verdict;');
   declare('no-endpoints', 'type ipv4_addr . inet_proto . inet_service;');
   declare('no-endpoint-nodeports', 'type inet_proto . inet_service;');
@@ -99,7 +101,7 @@ export function baseNft(net: ProxyNetwork): NftState {
   chains.set('nat-prerouting', ['jump services']);
   chains.set('nat-output', ['jump services']);
   chains.set('services', [
-    'ip daddr . meta l4proto . th dport vmap @service-ips',
+    `ip daddr . meta l4proto . th dport vmap @${SERVICE_MAP}`,
     'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
   ]);
   chains.set('nat-postrouting', [
@@ -147,7 +149,7 @@ export function ruleFragment(rule: ServicePortRule, net: ProxyNetwork): Fragment
   }
   if (rule.affinitySeconds !== undefined) {
     const svc = affinityChains(rule, net, f);
-    f.elements.push(['service-ips', key, `${key} : goto ${svc}`]);
+    f.elements.push([SERVICE_MAP, key, `${key} : goto ${svc}`]);
     if (npKey) {
       const ext = `ext-${serviceHash(rule).toLowerCase()}`;
       f.chains.push([ext, [`meta mark set meta mark | ${MARK}`, `goto ${svc}`]]);
@@ -157,7 +159,7 @@ export function ruleFragment(rule: ServicePortRule, net: ProxyNetwork): Fragment
   }
   const l4 = rule.protocol.toLowerCase();
   const backends = backendsChain(l4, n, net, f);
-  f.elements.push(['service-ips', key, `${key} : goto ${backends}`]);
+  f.elements.push([SERVICE_MAP, key, `${key} : goto ${backends}`]);
   rule.endpoints.forEach((ep, i) => {
     const k = `${rule.clusterIP} . ${rule.port} . ${i}`;
     f.elements.push([backends, k, `${k} : ${ep.ip} . ${ep.port}`]);

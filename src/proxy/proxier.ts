@@ -2,13 +2,6 @@
 // successful sync programmed, so the next one sends only the difference.
 import type { ProxyMode } from '../api/types.js';
 import {
-  iptablesListChain,
-  iptablesRestore,
-  iptablesSave,
-  type IptablesOptions,
-} from '../kernel/iptables.js';
-import { nftApply, nftChainRules } from '../kernel/nft.js';
-import {
   CANARY_CHAIN,
   JUMP_RULES,
   countRules,
@@ -20,9 +13,11 @@ import {
   type ChainSet,
   type RuleChains,
 } from './iptables-rules.js';
+import type { IptablesKernel, NftablesKernel, ProxyKernel } from './kernel.js';
 import { portKey, ruleFingerprint, type ProxyNetwork, type ServicePortRule } from './model.js';
 import {
   CANARY,
+  CANARY_TABLE,
   addFragment,
   applyFragments,
   baseNft,
@@ -52,8 +47,10 @@ export interface Proxier {
   reset(): void;
 }
 
-export function createProxier(mode: ProxyMode, net: ProxyNetwork, netns?: string): Proxier {
-  return mode === 'nftables' ? new NftablesProxier(net, netns) : new IptablesProxier(net, netns);
+export function createProxier(mode: ProxyMode, net: ProxyNetwork, kernel: ProxyKernel): Proxier {
+  return mode === 'nftables'
+    ? new NftablesProxier(net, kernel.nftables)
+    : new IptablesProxier(net, kernel.iptables);
 }
 
 export class IptablesProxier implements Proxier {
@@ -61,14 +58,11 @@ export class IptablesProxier implements Proxier {
   private programmed: ChainSet | undefined;
   /** Per service port, its last rendering: unchanged rules are not rendered again. */
   private rendered = new Map<string, { fingerprint: string; chains: RuleChains }>();
-  private readonly opts: IptablesOptions;
 
   constructor(
     private readonly net: ProxyNetwork,
-    netns?: string,
-  ) {
-    this.opts = { netns };
-  }
+    private readonly kernel: IptablesKernel,
+  ) {}
 
   async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
     const rendered = new Map<string, { fingerprint: string; chains: RuleChains }>();
@@ -85,8 +79,8 @@ export class IptablesProxier implements Proxier {
     if (full || !this.programmed) {
       // Only a full sync reads the kernel: to find chains and jump rules of an earlier run.
       const [nat, filter] = await Promise.all([
-        iptablesSave('nat', this.opts).then((t) => parseSave('nat', t)),
-        iptablesSave('filter', this.opts).then((t) => parseSave('filter', t)),
+        this.kernel.save('nat').then((t) => parseSave('nat', t)),
+        this.kernel.save('filter').then((t) => parseSave('filter', t)),
       ]);
       const missing = missingJumpRules([...nat.jumps, ...filter.jumps]);
       text = restoreText(
@@ -99,7 +93,7 @@ export class IptablesProxier implements Proxier {
       text = restoreText(desired, this.programmed).text;
     }
     this.programmed = undefined;
-    if (text) await iptablesRestore(text, this.opts);
+    if (text) await this.kernel.restore(text);
     this.programmed = desired;
     return { rules: countRules(desired), elements: 0, sent: lineCount(text) };
   }
@@ -107,9 +101,9 @@ export class IptablesProxier implements Proxier {
   /** The canary chains still have their rule and every jump into podnet's chains is there. */
   async intact(): Promise<boolean> {
     const [nat, filter, ...builtins] = await Promise.all([
-      iptablesListChain('nat', CANARY_CHAIN, this.opts),
-      iptablesListChain('filter', CANARY_CHAIN, this.opts),
-      ...JUMP_RULES.map((j) => iptablesListChain(j.table, j.chain, this.opts)),
+      this.kernel.listChain('nat', CANARY_CHAIN),
+      this.kernel.listChain('filter', CANARY_CHAIN),
+      ...JUMP_RULES.map((j) => this.kernel.listChain(j.table, j.chain)),
     ]);
     const jumpsThere = JUMP_RULES.every((j, i) => builtins[i]?.includes(`-A ${j.chain} ${j.spec}`));
     return !!nat?.length && !!filter?.length && jumpsThere;
@@ -127,7 +121,7 @@ export class NftablesProxier implements Proxier {
 
   constructor(
     private readonly net: ProxyNetwork,
-    private readonly netns?: string,
+    private readonly kernel: NftablesKernel,
   ) {}
 
   async sync(rules: ServicePortRule[], full: boolean): Promise<SyncOutcome> {
@@ -166,14 +160,15 @@ export class NftablesProxier implements Proxier {
       for (const [key, old] of prev.ports) if (!ports.has(key)) removed.push(old.fragment);
       text = applyFragments(state, removed, added);
     }
-    if (text) await nftApply(text, { netns: this.netns });
+    if (text) await this.kernel.run(text);
     this.programmed = { state, ports };
     const counts = nftCounts(state);
     return { rules: counts.rules, elements: counts.elements, sent: lineCount(text) };
   }
 
   async intact(): Promise<boolean> {
-    const rules = await nftChainRules('ip', 'podnet-canary', CANARY, { netns: this.netns });
+    const [family, table] = CANARY_TABLE.split(' ') as [string, string];
+    const rules = await this.kernel.listChain(family, table, CANARY);
     return !!rules?.length;
   }
 

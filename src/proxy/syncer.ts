@@ -5,7 +5,7 @@
 // the error is reported and the next attempt is a full sync.
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
-import { deleteStaleFlows } from '../kernel/conntrack.js';
+import type { ConntrackKernel } from './kernel.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { ServicePortRule } from './model.js';
 import type { Proxier, SyncOutcome } from './proxier.js';
@@ -21,8 +21,8 @@ export interface SyncerOptions {
   /** How often the canary is checked. Default 5 s. */
   checkIntervalMs?: number;
   metrics?: ProxyMetrics;
-  /** Network namespace for conntrack (tests); the agent runs in its host's namespace. */
-  netns?: string;
+  /** Where the flows of UDP endpoints that went away are deleted. */
+  conntrack: ConntrackKernel;
   /** After every attempt: undefined when it succeeded, else the error for people. */
   onSynced?: (error: string | undefined, outcome?: SyncOutcome) => void;
 }
@@ -148,7 +148,7 @@ export class ProxySyncer {
       endTimer?.();
       const flows = staleFlows(this.programmed, rules);
       this.programmed = rules;
-      if (flows.length) await deleteStaleFlows(flows, this.opts.netns);
+      if (flows.length) await this.opts.conntrack.deleteStaleFlows(flows);
       const m = this.opts.metrics;
       m?.lastSync.set(Date.now() / 1000);
       m?.objects.set({ kind: 'rules' }, outcome.rules);

@@ -14,6 +14,7 @@ import {
   type KernelView,
   type ReconcileResult,
 } from './reconcile.js';
+import type { KernelFeatures, RoutingKernel } from './kernel.js';
 import { checkBackendSupport } from './support.js';
 
 export interface RoutingSnapshot {
@@ -25,7 +26,9 @@ export interface RoutingSnapshot {
 
 export interface RoutingLoopOptions {
   selfName: string;
-  netns?: string;
+  /** The host's kernel, and what it supports. */
+  kernel: RoutingKernel;
+  features: KernelFeatures;
   periodMs: number;
   vtepMac: string;
   log: Logger;
@@ -99,9 +102,9 @@ export class RoutingLoop {
           selfName: this.opts.selfName,
           backend: snapshot.backend,
           vtepMac: this.opts.vtepMac,
-          netns: this.opts.netns,
           underlayMTU: snapshot.underlayMTU,
         },
+        this.opts.kernel,
         known,
       );
       this.view = result.after;
@@ -116,7 +119,7 @@ export class RoutingLoop {
 
   private async ensureSupported(backend: string): Promise<void> {
     if (this.supported.has(backend)) return;
-    await checkBackendSupport(backendDriver(backend));
+    await checkBackendSupport(backendDriver(backend), this.opts.features);
     this.supported.add(backend);
   }
 

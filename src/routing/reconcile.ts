@@ -2,13 +2,12 @@
 // there), build what the cluster wants, diff, and (unless only planning) apply the difference.
 import type { Node } from '../api/types.js';
 import type { ActualState, Change, Underlay } from '../kernel/netobjects.js';
-import { applyChanges } from '../kernel/routing-apply.js';
-import { readHostState, readSysctls } from '../kernel/routing-read.js';
 import { OperationError } from '../util/errors.js';
 import { backendDriver } from './backends/registry.js';
 import { IPIP_DEVICE } from './backends/ipip.js';
 import { VXLAN_DEVICE } from './backends/vxlan.js';
 import type { DesiredState, PeerProblem } from './desired.js';
+import type { RoutingKernel } from './kernel.js';
 import { diffState } from './diff.js';
 import { stateAfter } from './expected.js';
 import { splitHosts } from './peers.js';
@@ -30,8 +29,6 @@ export interface HostInput {
   backend: string;
   /** This node's VTEP MAC (used by backends with a VXLAN device). */
   vtepMac: string;
-  /** The network namespace of the host (absent: the namespace this process runs in). */
-  netns?: string;
   /**
    * The underlay MTU the cluster is configured for (ClusterNetwork spec.mtu): tunnels are
    * sized from it, or from the underlay device's MTU where that is smaller.
@@ -58,14 +55,17 @@ export interface HostPlan {
  * What reconcile would change on this host, without changing it. With `known`, the kernel is
  * taken to hold exactly that (no listing); without, it is read.
  */
-export async function planHost(input: HostInput, known?: KernelView): Promise<HostPlan> {
+export async function planHost(
+  input: HostInput,
+  kernel: RoutingKernel,
+  known?: KernelView,
+): Promise<HostPlan> {
   const driver = backendDriver(input.backend);
   const { self, peers } = splitHosts(input.nodes, input.selfName);
   if (!self) throw new NodeNotReadyError(input.selfName);
   let view = known;
   if (!view) {
-    const { actual, underlay } = await readHostState({
-      netns: input.netns,
+    const { actual, underlay } = await kernel.readHostState({
       devices: PODNET_DEVICES,
       nodeIP: self.ip,
     });
@@ -76,10 +76,11 @@ export async function planHost(input: HostInput, known?: KernelView): Promise<Ho
     const keys = driver
       .desired({ self, peers: [], underlay, vtepMac: input.vtepMac })
       .sysctls.map((s) => s.key);
-    const sysctls = await readSysctls(
-      [...keys, 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'],
-      input.netns,
-    );
+    const sysctls = await kernel.readSysctls([
+      ...keys,
+      'net.ipv4.conf.all.rp_filter',
+      'net.ipv4.conf.default.rp_filter',
+    ]);
     view = { actual: { ...actual, sysctls }, underlay };
   }
   const underlay =
@@ -105,14 +106,15 @@ export interface ReconcileResult extends HostPlan {
 
 export async function reconcileHost(
   input: HostInput,
+  kernel: RoutingKernel,
   known?: KernelView,
 ): Promise<ReconcileResult> {
-  const plan = await planHost(input, known);
+  const plan = await planHost(input, kernel, known);
   const after: KernelView = {
     underlay: plan.view.underlay,
     actual: stateAfter(plan.desired, plan.view.actual, plan.changes),
   };
   if (plan.changes.length === 0) return { ...plan, batches: 0, after };
-  const { batches } = await applyChanges(plan.changes, { netns: input.netns });
+  const { batches } = await kernel.applyChanges(plan.changes);
   return { ...plan, batches, after };
 }

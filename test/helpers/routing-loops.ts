@@ -3,6 +3,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Node } from '../../src/api/types.js';
+import { kernelFeatures } from '../../src/kernel/features.js';
+import { routingKernel } from '../../src/kernel/routing-kernel.js';
 import { RoutingLoop } from '../../src/routing/loop.js';
 import type { ReconcileResult } from '../../src/routing/reconcile.js';
 import type { Topology } from './routing-topology.js';
@@ -57,7 +59,8 @@ export function startHostLoop(
   cluster.results.set(host.name, results);
   const loop = new RoutingLoop({
     selfName: host.name,
-    netns: host.ns,
+    kernel: routingKernel(host.ns),
+    features: kernelFeatures,
     periodMs,
     vtepMac: host.vtepMac,
     log: pino({ base: { node: host.name } }, sink),

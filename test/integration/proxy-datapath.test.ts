@@ -2,13 +2,23 @@
 // namespaces (test/helpers/proxy-topology.ts), the sync loop driven with the proxy's model.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { HealthState } from '../../src/agent/controller.js';
 import type { ProxyMode } from '../../src/api/types.js';
+import { netfilterKernel } from '../../src/kernel/netfilter.js';
 import type { ServicePortRule } from '../../src/proxy/model.js';
 import { createProxier } from '../../src/proxy/proxier.js';
 import { ProxySyncer } from '../../src/proxy/syncer.js';
 import { createLogger } from '../../src/util/log.js';
+import {
+  assertIptablesMatchesKernel,
+  assertNftMatchesKernel,
+  teeIptables,
+  teeNftables,
+  type Disagreements,
+} from '../helpers/fake-drift.js';
+import { FakeIptables } from '../helpers/fake-iptables.js';
+import { FakeNftables } from '../helpers/fake-nftables.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import {
   CHI2_P001,
@@ -74,13 +84,27 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       if (broken) list.push(svc('bad', '10.96.0.300', ['b1'], topo));
       return list;
     };
+    // Host 0's proxier also programs in-memory fakes through the same transactions: after each
+    // scenario the fake must hold what the kernel holds (the fakes cannot drift from it).
+    const fakeNft = new FakeNftables();
+    const fakeIpt = new FakeIptables();
+    const disagreements: Disagreements = [];
     const newSyncer = (host: string): ProxySyncer => {
       const nodePodCIDR = `10.244.${topo.hosts.indexOf(host) + 1}.0/24`;
-      const syncer = new ProxySyncer(createProxier(mode, { ...CLUSTER, nodePodCIDR }, host), {
+      const real = netfilterKernel(host);
+      const kernel =
+        host === topo.hosts[0]
+          ? {
+              ...real,
+              nftables: teeNftables(real.nftables, fakeNft, disagreements),
+              iptables: teeIptables(real.iptables, fakeIpt, disagreements),
+            }
+          : real;
+      const syncer = new ProxySyncer(createProxier(mode, { ...CLUSTER, nodePodCIDR }, kernel), {
         log,
+        conntrack: kernel.conntrack,
         minIntervalMs: 50,
         checkIntervalMs: 200,
-        netns: host,
         onSynced: (error) => health.setError(`proxy-${host}`, error),
       });
       syncer.start();
@@ -137,6 +161,11 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       await topo.serve(BACKENDS, PORT);
       syncers = topo.hosts.map(newSyncer);
       await syncAll('start');
+    });
+    afterEach(async () => {
+      assert.deepEqual(disagreements, []);
+      if (mode === 'nftables') assertNftMatchesKernel(fakeNft, topo.hosts[0], 'ip podnet');
+      else await assertIptablesMatchesKernel(fakeIpt, topo.hosts[0]);
     });
     after(async () => {
       await Promise.all(syncers.map((s) => s.stop()));
@@ -275,8 +304,11 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       if (mode === 'iptables') {
         topo.exec(host, ['iptables', '-t', 'nat', '-F']);
         topo.exec(host, ['iptables', '-t', 'filter', '-F']);
+        fakeIpt.flush('nat');
+        fakeIpt.flush('filter');
       } else {
         topo.exec(host, ['nft', 'flush', 'ruleset']);
+        fakeNft.flushRuleset();
       }
       assert.notEqual(checksum(host), sum);
       await until('the rules to be repaired', () => checksum(host) === sum);
@@ -301,6 +333,11 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
           '-j',
           'PODNET-SERVICES',
         ]);
+        fakeIpt.deleteRule(
+          'nat',
+          'PREROUTING',
+          '-m comment --comment "podnet service portals" -j PODNET-SERVICES',
+        );
         assert.notEqual(checksum(host), sum);
         await until('the jump to be put back', () => checksum(host) === sum);
         const r = topo.connect(c1(), '10.96.0.20', 80, 20, 'tcp');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { probeIpip } from '../../src/kernel/features.js';
 import { backendDriver } from '../../src/routing/backends/registry.js';
 import { checkBackendSupport } from '../../src/routing/support.js';
+import { kernelFeatures } from '../../src/kernel/features.js';
 import { lastResult, startCluster } from '../helpers/routing-loops.js';
 import {
   podnetRoutes,
@@ -151,10 +152,10 @@ test('routing: ipip is refused up front, naming the missing kernel option, when 
   const probe = await probeIpip();
   if (probe.ok) {
     // A kernel with IP-in-IP: the backend is accepted.
-    await checkBackendSupport(backendDriver('ipip'));
+    await checkBackendSupport(backendDriver('ipip'), kernelFeatures);
     return;
   }
-  await assert.rejects(checkBackendSupport(backendDriver('ipip')), (err: Error) => {
+  await assert.rejects(checkBackendSupport(backendDriver('ipip'), kernelFeatures), (err: Error) => {
     assert.equal((err as { exitCode?: number }).exitCode, 2);
     assert.match(
       err.message,
@@ -164,5 +165,6 @@ test('routing: ipip is refused up front, naming the missing kernel option, when 
     return true;
   });
   // The other backends need nothing the kernel lacks.
-  for (const name of ['host-gw', 'vxlan', 'auto']) await checkBackendSupport(backendDriver(name));
+  for (const name of ['host-gw', 'vxlan', 'auto'])
+    await checkBackendSupport(backendDriver(name), kernelFeatures);
 });

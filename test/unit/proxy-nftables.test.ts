@@ -1,48 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ServicePortRule } from '../../src/proxy/model.js';
-import { portKey } from '../../src/proxy/model.js';
-import {
-  addFragment,
-  applyFragments,
-  baseNft,
-  desiredNft,
-  fullScript,
-  nftCounts,
-  ruleFragment,
-  type NftState,
-} from '../../src/proxy/nftables-rules.js';
+import { desiredNft, fullScript, nftCounts } from '../../src/proxy/nftables-rules.js';
 import { CLUSTER } from '../helpers/proxy-topology.js';
 import { webRule } from '../helpers/proxy-rules.js';
-
-/** What a partial sync from `before` to `after` sends, and the state it leaves. */
-function partial(before: ServicePortRule[], after: ServicePortRule[]): [string, NftState] {
-  const state = baseNft(CLUSTER);
-  const old = new Map(before.map((r) => [portKey(r), r]));
-  for (const r of before) addFragment(state, ruleFragment(r, CLUSTER));
-  const removed = [];
-  const added = [];
-  for (const r of after) {
-    const was = old.get(portKey(r));
-    if (was && JSON.stringify(was) === JSON.stringify(r)) continue;
-    if (was) removed.push(ruleFragment(was, CLUSTER));
-    added.push(ruleFragment(r, CLUSTER));
-  }
-  const now = new Set(after.map(portKey));
-  for (const r of before) if (!now.has(portKey(r))) removed.push(ruleFragment(r, CLUSTER));
-  return [applyFragments(state, removed, added), state];
-}
-
-/** The programmed state without reference counts, for comparing states. */
-function content(state: NftState): unknown {
-  const sorted = <T>(m: Map<string, T>): [string, T][] =>
-    [...m].sort(([a], [b]) => (a < b ? -1 : 1));
-  return {
-    sets: sorted(state.sets),
-    chains: sorted(state.chains),
-    elements: sorted(state.elements).map(([k, v]) => [k, sorted(v)]),
-  };
-}
 
 test('dispatch: one verdict-map lookup on daddr . l4proto . dport, node ports by fib', () => {
   const state = desiredNft([webRule(3)], CLUSTER);
@@ -183,69 +143,8 @@ test('hairpin entries only for endpoints on this node', () => {
   assert.deepEqual([...state.elements.get('hairpin')!.keys()], ['10.244.2.5 . 10.244.2.5']);
 });
 
-test('one endpoint change: delete and add of that element only', () => {
-  const changed = webRule(3);
-  changed.endpoints[1] = { ip: '10.244.9.9', port: 8080 };
-  const [script] = partial(
-    [webRule(3), webRule(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
-    [changed, webRule(3, { name: 'shop/api:', clusterIP: '10.96.0.21' })],
-  );
-  assert.deepEqual(script.trim().split('\n'), [
-    'delete element ip podnet backends-tcp-n3 { 10.96.0.20 . 80 . 1 }',
-    // 10.244.2.5 still serves shop/api, so it stays in the hairpin set.
-    'add element ip podnet hairpin { 10.244.9.9 . 10.244.9.9 }',
-    'add element ip podnet backends-tcp-n3 { 10.96.0.20 . 80 . 1 : 10.244.9.9 . 8080 }',
-  ]);
-});
-
-test('scaling 3 → 1 moves the service to the n1 chain and drops the unused n3 chain and map', () => {
-  const [script, state] = partial([webRule(3)], [webRule(1)]);
-  const lines = script.trim().split('\n');
-  assert.deepEqual(content(state), content(desiredNft([webRule(1)], CLUSTER)));
-  assert.deepEqual(lines, [
-    'add map ip podnet backends-tcp-n1 { typeof ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport; }',
-    'add chain ip podnet backends-tcp-n1',
-    'flush chain ip podnet backends-tcp-n3',
-    'delete element ip podnet hairpin { 10.244.2.5 . 10.244.2.5, 10.244.3.5 . 10.244.3.5 }',
-    'delete element ip podnet service-ips { 10.96.0.20 . 6 . 80 }',
-    'delete chain ip podnet backends-tcp-n3',
-    'delete map ip podnet backends-tcp-n3',
-    'add rule ip podnet backends-tcp-n1 ip saddr != 10.244.0.0/16 meta mark set meta mark | 0x4000',
-    'add rule ip podnet backends-tcp-n1 meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 1 map @backends-tcp-n1',
-    'add element ip podnet service-ips { 10.96.0.20 . 6 . 80 : goto backends-tcp-n1 }',
-    'add element ip podnet backends-tcp-n1 { 10.96.0.20 . 80 . 0 : 10.244.1.5 . 8080 }',
-  ]);
-});
-
-test('nothing changed: an empty script', () => {
-  assert.equal(partial([webRule(3)], [webRule(3)])[0], '');
-});
-
 test('counts of rules and elements', () => {
   const counts = nftCounts(desiredNft([webRule(3)], CLUSTER));
   assert.equal(counts.elements, 1 + 3 + 3);
   assert.ok(counts.rules > 10);
-});
-
-test('any sequence of partial syncs ends where a full render would', () => {
-  let seed = 7;
-  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
-  const randomRules = (): ServicePortRule[] =>
-    Array.from({ length: rand(5) }, (_, i) =>
-      webRule(rand(4), {
-        name: `shop/s${i}:`,
-        clusterIP: `10.96.0.${20 + i}`,
-        protocol: rand(2) ? 'TCP' : 'UDP',
-        nodePort: rand(2) ? 30000 + i : undefined,
-        affinitySeconds: rand(3) === 0 ? 60 : undefined,
-      }),
-    );
-  for (let round = 0; round < 200; round++) {
-    const before = randomRules();
-    const after = randomRules();
-    const [script, state] = partial(before, after);
-    assert.deepEqual(content(state), content(desiredNft(after, CLUSTER)), `round ${round}`);
-    // Never deletes an element of a set it also deletes, never adds twice.
-    assert.equal(new Set(script.split('\n')).size, script.split('\n').length);
-  }
 });

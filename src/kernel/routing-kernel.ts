@@ -1,0 +1,17 @@
+// The kernel access routing is given, bound to one network namespace (absent: the namespace
+// this process runs in).
+import type { Change } from './netobjects.js';
+import { applyChanges, type ApplyResult } from './routing-apply.js';
+import { readHostState, readSysctls, type HostState } from './routing-read.js';
+
+export function routingKernel(netns?: string): {
+  readHostState(opts: { devices: readonly string[]; nodeIP: string }): Promise<HostState>;
+  readSysctls(keys: readonly string[]): Promise<Record<string, string>>;
+  applyChanges(changes: readonly Change[]): Promise<ApplyResult>;
+} {
+  return {
+    readHostState: (opts) => readHostState({ ...opts, netns }),
+    readSysctls: (keys) => readSysctls(keys, netns),
+    applyChanges: (changes) => applyChanges(changes, { netns }),
+  };
+}
