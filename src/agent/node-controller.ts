@@ -11,7 +11,7 @@ import {
   type NodeCondition,
 } from '../api/types.js';
 import type { NodeNetwork, PodBinder } from '../cni/handler.js';
-import { parseCidr, parseIPv4, tryParseCidr, type Cidr } from '../ipam/cidr.js';
+import { parseCidr, parseIPv4, tryParseCidr, type Cidr } from '../net/index.js';
 import {
   DEFAULT_LEASE_TTL_SECONDS,
   acquireSubnetLease,
@@ -24,7 +24,7 @@ import { defaultRouteSource } from '../kernel/addresses.js';
 import { podMTU } from '../routing/mtu.js';
 import { startInformer, type Informer } from '../store/informer.js';
 import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
-import { errorMessage, UsageError } from '../util/errors.js';
+import { errorMessage, parseInput, UsageError } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 import type { CniServerSource } from './cni-server.js';
 import { storePodBinder } from './pod-binder.js';
@@ -67,7 +67,7 @@ export class NodeController implements Controller, CniServerSource {
     if (!nodeIP) {
       throw new UsageError('--node-ip: this host has no default route to take it from; give it');
     }
-    parseIPv4(nodeIP, '--node-ip');
+    parseInput(parseIPv4, nodeIP, '--node-ip');
     // Prefer the subnet this node had last, then one its Node object already records (given
     // by an operator, or kept from before the state dir was lost).
     const recorded = (await getObject(store, 'Node', undefined, options.nodeName))?.spec.podCIDR;

@@ -1,6 +1,7 @@
 // Errors meant for people. The CLI maps them to exit codes (CONVENTIONS.md):
 // 2 for bad input or usage, 1 for an operation that failed. Anything else is a bug
 // and shows a stack trace only with PODNET_DEBUG=1.
+import { AddressError } from '../net/index.js';
 
 /** Bad input: a flag, field or value that is wrong. The message names it and what would be valid. */
 export class UsageError extends Error {
@@ -20,6 +21,18 @@ export class OperationError extends Error {
   }
 }
 
+/**
+ * An object read from the store is malformed (a field no validation would have let in, written
+ * by another tool or an older version). Exit 1: the user's own input was fine; the message
+ * names the object and the field, e.g. `Node node-3: spec.podCIDR "10.244.1/24": ...`.
+ */
+export class DataError extends OperationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataError';
+  }
+}
+
 /** The store cannot be reached or has no quorum; callers may retry later. */
 export class StoreUnavailableError extends OperationError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -30,4 +43,32 @@ export class StoreUnavailableError extends OperationError {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** `parse(text)`, its AddressError turned into a UsageError naming `what` (a flag or field). */
+export function parseInput<T>(parse: (text: string) => T, text: string, what: string): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    if (err instanceof AddressError) throw new UsageError(`${what} ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * `parse(text)` for a field of an object read from the store, its AddressError turned into a
+ * DataError naming the object (`Node node-3`) and the field (`spec.podCIDR`).
+ */
+export function parseStored<T>(
+  parse: (text: string) => T,
+  text: string,
+  object: string,
+  field: string,
+): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    if (err instanceof AddressError) throw new DataError(`${object}: ${field} ${err.message}`);
+    throw err;
+  }
 }
