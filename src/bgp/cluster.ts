@@ -9,7 +9,7 @@ import {
   type BGPSettings,
   type Node,
 } from '../api/types.js';
-import { compareIP, parseIP, type IP } from '../net/index.js';
+import { compareIP, parseCidr, parseIP, type IP } from '../net/index.js';
 import { parseStored } from '../util/errors.js';
 import type { PeerConfig, SpeakerConfig } from './speaker.js';
 
@@ -90,6 +90,8 @@ export function nodeBgpPlan(
     peers.set(p.spec.peerIP, { address: p.spec.peerIP, asNumber: p.spec.asNumber });
   }
   const podCIDR = self.spec.podCIDR ?? self.spec.podCIDRs?.[0];
+  // Checked here, where the Node is known, rather than when the codec meets it on the wire.
+  if (podCIDR) parseStored(parseCidr, podCIDR, `Node ${self.metadata.name}`, 'spec.podCIDR');
   return {
     speaker: {
       asNumber: s.asNumber,
