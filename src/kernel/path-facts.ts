@@ -1,6 +1,7 @@
 // Kernel lookups `podnet trace` needs along one path: the kernel's own route decision
 // (`ip route get`, which also applies rp_filter when given the incoming device), the VXLAN
 // neighbour and FDB entries behind a tunnel hop, and whether a service's rule is programmed.
+import { isIPv4 } from '../net/index.js';
 import { run, runJson } from './exec.js';
 
 export interface RouteDecision {
@@ -96,7 +97,7 @@ export async function askDns(
         okCodes: [9, 10],
       },
     );
-    const ip = stdout.split('\n').find((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l.trim()));
+    const ip = stdout.split('\n').find((l) => isIPv4(l.trim()));
     if (ip) return { name, ip: ip.trim() };
   }
   return undefined;
