@@ -4,7 +4,7 @@
 // Established to 99% of the feed in its Loc-RIB, polled the same way for both.
 import { BgpNet, until } from '../test/helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
-import { formatIPv4 } from '../src/ipam/cidr.js';
+import { formatIPv4 } from '../src/bgp/ipv4.js';
 
 const PREFIXES = Number(process.env.BGP_INGEST_PREFIXES ?? 100000);
 const POLL_MS = 10;

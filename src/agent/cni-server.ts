@@ -8,7 +8,7 @@ import { Gauge, Histogram } from 'prom-client';
 import { handleCniCall, reclaimOrphans, type NodeNetwork, type PodBinder } from '../cni/handler.js';
 import { CNI_COMMANDS, type CniCommand } from '../cni/env.js';
 import { decodeRequest, encodeResponse } from '../cni/protocol.js';
-import { hostCount } from '../ipam/cidr.js';
+import { hostCount } from '../net/index.js';
 import { PodIPAllocator } from '../ipam/pod-ips.js';
 import { IpSession } from '../kernel/ip-session.js';
 import { setPodMTU } from '../kernel/pod-mtu.js';
@@ -57,7 +57,7 @@ export class CniServer implements Controller {
       collect() {
         const node = source.nodeNetwork();
         this.set({ state: 'allocated' }, ipam.list().length);
-        if (node) this.set({ state: 'capacity' }, hostCount(node.podCIDR) - 1); // minus the gateway
+        if (node) this.set({ state: 'capacity' }, Number(hostCount(node.podCIDR)) - 1); // minus the gateway
       },
     });
     this.host = new IpSession();

@@ -12,7 +12,7 @@ import {
   type NodeCondition,
 } from '../api/types.js';
 import type { NodeNetwork, PodBinder } from '../cni/handler.js';
-import { parseCidr, parseIPv4, tryParseCidr, type Cidr } from '../ipam/cidr.js';
+import { parseCidr, parseIPv4, tryParseCidr, type Cidr, parseInput } from '../net/index.js';
 import {
   DEFAULT_LEASE_TTL_SECONDS,
   acquireSubnetLease,
@@ -66,7 +66,7 @@ export class NodeController implements Controller, CniServerSource {
     if (!nodeIP) {
       throw new UsageError('--node-ip: this host has no default route to take it from; give it');
     }
-    parseIPv4(nodeIP, '--node-ip');
+    parseInput(parseIPv4, nodeIP, '--node-ip');
     // Prefer the subnet this node had last, then one its Node object already records (given
     // by an operator, or kept from before the state dir was lost).
     const recorded = (await getObject(store, 'Node', undefined, options.nodeName))?.spec.podCIDR;

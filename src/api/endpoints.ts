@@ -1,6 +1,7 @@
 // Endpoints are derived, never stored: from a service and the pods, which pod IP and port each
 // service port reaches. One function, shared by the proxy (DNAT targets) and DNS (A/SRV records
 // of headless services, pod host names).
+import { compareIP, parseIP, type IP, parseStored } from '../net/index.js';
 import type { Pod, Protocol, Service } from './types.js';
 
 /** A pod behind a service. */
@@ -58,25 +59,22 @@ export function selectorMatches(
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
-function ipOrder(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
 /** The pods a service selects: same namespace, labels match, has an IP, not finished. */
 export function selectedPods(service: Service, pods: Iterable<Pod>): Pod[] {
   const selector = service.spec.selector;
   // No selector (or ExternalName): Kubernetes leaves endpoints to someone else; podnet has none.
   if (!selector || service.spec.type === 'ExternalName') return [];
   const ns = service.metadata.namespace ?? 'default';
-  const out: Pod[] = [];
+  const out: { pod: Pod; ip: IP }[] = [];
   for (const pod of pods) {
     if ((pod.metadata.namespace ?? 'default') !== ns) continue;
     if (!pod.status?.podIP) continue;
     if (pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
     if (!selectorMatches(selector, pod.metadata.labels)) continue;
-    out.push(pod);
+    const where = `Pod ${ns}/${pod.metadata.name}`;
+    out.push({ pod, ip: parseStored(parseIP, pod.status.podIP, where, 'status.podIP') });
   }
-  return out.sort((a, b) => ipOrder(a.status!.podIP!) - ipOrder(b.status!.podIP!));
+  return out.sort((a, b) => compareIP(a.ip, b.ip)).map((entry) => entry.pod);
 }
 
 /** The port a service port reaches on this pod, or undefined if the pod lacks that named port. */

@@ -2,7 +2,7 @@
 // TypeScript types). Objects are strict so that unknown fields show up as `unrecognized_keys`
 // issues, which validate.ts turns into warnings and keeps; every other issue is an error.
 import { z } from 'zod';
-import { parseCIDR, parseIPv4 } from './ip.js';
+import { isIPv4, tryParseCidr } from '../net/index.js';
 import type { BGPPeer, ClusterNetwork, Namespace, Node, Pod, Service } from './types.js';
 import { NODE_PORT_RANGE } from './types.js';
 
@@ -27,10 +27,10 @@ const portNumber = z
   .int({ error: 'must be a whole number' })
   .min(1, { error: 'must be 1-65535' })
   .max(65535, { error: 'must be 1-65535' });
-const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, {
+const ipv4 = z.string().refine(isIPv4, {
   error: 'must be an IPv4 address like 10.96.0.10',
 });
-const cidr = z.string().refine((s) => parseCIDR(s) !== undefined, {
+const cidr = z.string().refine((s) => tryParseCidr(s)?.family === 4, {
   error: 'must be an IPv4 network like 10.244.0.0/16 (address bits past the prefix zero)',
 });
 const stringMap = z.record(z.string(), z.string({ error: 'must be a string (quote it)' }));
@@ -71,7 +71,7 @@ export const nodeSchema = z.strictObject({
               type: z.enum(['InternalIP', 'ExternalIP', 'Hostname']),
               address: z.string(),
             })
-            .refine((a) => a.type === 'Hostname' || parseIPv4(a.address) !== undefined, {
+            .refine((a) => a.type === 'Hostname' || isIPv4(a.address), {
               path: ['address'],
               error: 'must be an IPv4 address for InternalIP and ExternalIP',
             }),

@@ -2,7 +2,7 @@
 // `Service my-ns/web: spec.ports[1].port: must be 1-65535, got 70000`. Unknown fields are
 // warnings and stay in the object (kubectl manifests carry `resources`, probes, volumes ...).
 import type { z } from 'zod';
-import { cidrContains, parseCIDR, parseIPv4 } from './ip.js';
+import { containsIP, parseCidr, parseIP, tryParseCidr, tryParseIP } from '../net/index.js';
 import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './kinds.js';
 import {
   bgpPeerSchema,
@@ -267,9 +267,9 @@ function serviceProblems(svc: Service, network: ClusterNetwork['spec'] | undefin
       'node port',
     ),
   );
-  const ip = spec.clusterIP ? parseIPv4(spec.clusterIP) : undefined;
-  const range = network ? parseCIDR(network.serviceCIDR) : undefined;
-  if (ip !== undefined && range && !cidrContains(range, ip)) {
+  const ip = spec.clusterIP ? tryParseIP(spec.clusterIP) : undefined;
+  const range = network ? tryParseCidr(network.serviceCIDR) : undefined;
+  if (ip && range && !containsIP(range, ip)) {
     problems.push(
       `spec.clusterIP: must be inside the service CIDR ${network!.serviceCIDR}, got ${JSON.stringify(spec.clusterIP)}`,
     );
@@ -305,14 +305,14 @@ function clusterNetworkProblems(cn: ClusterNetwork): string[] {
       `metadata.name: must be "default" (podnet reads only that one), got ${JSON.stringify(cn.metadata.name)}`,
     );
   }
-  const cluster = parseCIDR(spec.clusterCIDR)!;
+  const cluster = parseCidr(spec.clusterCIDR);
   if (spec.nodeSubnetPrefix < cluster.prefix) {
     problems.push(
       `spec.nodeSubnetPrefix: must be at least the clusterCIDR prefix /${cluster.prefix}, got ${spec.nodeSubnetPrefix}`,
     );
   }
-  const services = parseCIDR(spec.serviceCIDR)!;
-  if (!cidrContains(services, parseIPv4(spec.dnsIP)!)) {
+  const services = parseCidr(spec.serviceCIDR);
+  if (!containsIP(services, parseIP(spec.dnsIP))) {
     problems.push(
       `spec.dnsIP: must be inside the service CIDR ${spec.serviceCIDR}, got ${JSON.stringify(spec.dnsIP)}`,
     );

@@ -9,6 +9,7 @@ import {
   type BGPSettings,
   type Node,
 } from '../api/types.js';
+import { compareIP, parseCidr, parseIP, type IP, parseStored } from '../net/index.js';
 import type { PeerConfig, SpeakerConfig } from './speaker.js';
 
 export const DEFAULT_BGP: Required<BGPSettings> = {
@@ -31,8 +32,9 @@ function selects(selector: Record<string, string> | undefined, node: Node): bool
   return Object.entries(selector ?? {}).every(([k, v]) => node.metadata.labels?.[k] === v);
 }
 
-function ipNumber(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+/** The node's InternalIP as an address; a malformed one is a DataError naming the node. */
+function nodeAddress(node: Node, text: string): IP {
+  return parseStored(parseIP, text, `Node ${node.metadata.name}`, 'InternalIP');
 }
 
 export interface NodeBgpPlan {
@@ -58,28 +60,37 @@ export function nodeBgpPlan(
 ): NodeBgpPlan | undefined {
   const selfIP = nodeIP(self);
   if (!selfIP) return undefined;
+  const selfAddress = nodeAddress(self, selfIP);
   const s = { ...DEFAULT_BGP, ...settings };
   const reflectors = nodes.filter(isRouteReflector);
   const selfIsReflector = isRouteReflector(self);
   const peers = new Map<string, PeerConfig>();
+  /** Each peer's address, parsed once, to order the peers by. */
+  const addresses = new Map<string, IP>();
   for (const node of nodes) {
     const ip = nodeIP(node);
     if (!ip || node.metadata.name === self.metadata.name) continue;
     const reflector = isRouteReflector(node);
     // Reflectors always peer with every node; the other nodes mesh only if asked to.
     if (!selfIsReflector && !reflector && (reflectors.length > 0 || !s.nodeToNodeMesh)) continue;
+    const address = nodeAddress(node, ip);
+    addresses.set(ip, address);
     peers.set(ip, {
       address: ip,
       asNumber: s.asNumber,
-      passive: ipNumber(selfIP) > ipNumber(ip),
+      passive: compareIP(selfAddress, address) > 0,
       ...(selfIsReflector && !reflector ? { rrClient: true } : {}),
     });
   }
   for (const p of bgpPeers) {
     if (!selects(p.spec.nodeSelector, self)) continue;
+    const where = `BGPPeer ${p.metadata.name}`;
+    addresses.set(p.spec.peerIP, parseStored(parseIP, p.spec.peerIP, where, 'spec.peerIP'));
     peers.set(p.spec.peerIP, { address: p.spec.peerIP, asNumber: p.spec.asNumber });
   }
   const podCIDR = self.spec.podCIDR ?? self.spec.podCIDRs?.[0];
+  // Checked here, where the Node is known, rather than when the codec meets it on the wire.
+  if (podCIDR) parseStored(parseCidr, podCIDR, `Node ${self.metadata.name}`, 'spec.podCIDR');
   return {
     speaker: {
       asNumber: s.asNumber,
@@ -88,7 +99,9 @@ export function nodeBgpPlan(
       holdTime: s.holdTime,
       gracefulRestartTime: s.gracefulRestartTime,
     },
-    peers: [...peers.values()].sort((a, b) => ipNumber(a.address) - ipNumber(b.address)),
+    peers: [...peers.values()].sort((a, b) =>
+      compareIP(addresses.get(a.address)!, addresses.get(b.address)!),
+    ),
     localPrefixes: podCIDR ? [podCIDR] : [],
   };
 }

@@ -2,8 +2,7 @@
 // the session throws BgpMessageError carrying the NOTIFICATION RFC 4271 §6 asks for; an UPDATE
 // whose attributes are merely malformed decodes with RFC 7606's lighter outcome recorded in
 // `errors` (treat-as-withdraw or attribute-discard).
-import { formatIPv4 } from '../ipam/cidr.js';
-import { parseIPv4, prefixWireSize, readPrefixes, writePrefix } from './ipv4.js';
+import { formatIPv4, ipv4Word, prefixWireSize, readPrefixes, writePrefix } from './ipv4.js';
 import {
   AFI_IPV4,
   AS_TRANS,
@@ -651,7 +650,7 @@ export function encodeOpen(p: OpenParams): Buffer {
   body[0] = 4;
   body.writeUInt16BE(p.asNumber > 0xffff ? AS_TRANS : p.asNumber, 1);
   body.writeUInt16BE(p.holdTime, 3);
-  body.writeUInt32BE(parseIPv4(p.bgpId) ?? 0, 5);
+  body.writeUInt32BE(ipv4Word(p.bgpId), 5);
   body[9] = capBytes.length + 2;
   return withHeader(
     MessageType.OPEN,
@@ -722,7 +721,7 @@ export function encodeAttributes(attrs: PathAttributes, ctx: CodecContext): Buff
     attribute(T, AttrType.AS_PATH, encodeAsPath(attrs.asPath, asnSize)),
   ];
   if (attrs.nextHop !== undefined) {
-    parts.push(attribute(T, AttrType.NEXT_HOP, u32(parseIPv4(attrs.nextHop) ?? 0)));
+    parts.push(attribute(T, AttrType.NEXT_HOP, u32(ipv4Word(attrs.nextHop))));
   }
   if (attrs.med !== undefined) parts.push(attribute(O, AttrType.MED, u32(attrs.med)));
   if (attrs.localPref !== undefined) {
@@ -734,7 +733,7 @@ export function encodeAttributes(attrs: PathAttributes, ctx: CodecContext): Buff
     const v = Buffer.alloc(asnSize + 4);
     if (asnSize === 4) v.writeUInt32BE(asNumber);
     else v.writeUInt16BE(asNumber > 0xffff ? AS_TRANS : asNumber);
-    v.writeUInt32BE(parseIPv4(address) ?? 0, asnSize);
+    v.writeUInt32BE(ipv4Word(address), asnSize);
     parts.push(attribute(O | T, AttrType.AGGREGATOR, v));
     if (asnSize === 2 && asNumber > 0xffff) {
       parts.push(
@@ -746,10 +745,10 @@ export function encodeAttributes(attrs: PathAttributes, ctx: CodecContext): Buff
     parts.push(attribute(O | T, AttrType.COMMUNITIES, Buffer.concat(attrs.communities.map(u32))));
   }
   if (attrs.originatorId !== undefined) {
-    parts.push(attribute(O, AttrType.ORIGINATOR_ID, u32(parseIPv4(attrs.originatorId) ?? 0)));
+    parts.push(attribute(O, AttrType.ORIGINATOR_ID, u32(ipv4Word(attrs.originatorId))));
   }
   if (attrs.clusterList?.length) {
-    const ids = attrs.clusterList.map((c) => u32(parseIPv4(c) ?? 0));
+    const ids = attrs.clusterList.map((c) => u32(ipv4Word(c)));
     parts.push(attribute(O, AttrType.CLUSTER_LIST, Buffer.concat(ids)));
   }
   // A 2-octet peer sees AS_TRANS in AS_PATH and the real path in AS4_PATH (RFC 6793 §4.2.2).

@@ -3,10 +3,12 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../util/errors.js';
-import { parseIPv4, parsePrefix } from './ipv4.js';
+import { isIPv4, tryParseCidr } from '../net/index.js';
 import type { PeerConfig, SpeakerConfig } from './speaker.js';
 
-const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, 'must be an IPv4 address');
+const ipv4 = z
+  .string()
+  .refine(isIPv4, 'must be an IPv4 address: four decimal octets without leading zeros');
 const asn = z.number().int().min(1).max(4294967295);
 const holdTime = z
   .number()
@@ -36,7 +38,14 @@ const speakerSchema = z.strictObject({
   gracefulRestartTime: z.number().int().min(0).max(4095).optional(),
   restarting: z.boolean().optional(),
   localPrefixes: z
-    .array(z.string().refine((s) => parsePrefix(s) !== undefined, 'must be an IPv4 CIDR'))
+    .array(
+      z
+        .string()
+        .refine(
+          (s) => tryParseCidr(s, { loose: true })?.family === 4,
+          'must be an IPv4 CIDR (e.g. 10.244.1.0/24)',
+        ),
+    )
     .optional(),
   peers: z.array(peerSchema).optional(),
   /** Install learnt routes in this namespace's kernel (proto 80), as BIRD's kernel protocol. */

@@ -12,7 +12,7 @@ import {
   type OpenMessage,
   type UpdateMessage,
 } from './message.js';
-import { parseIPv4 } from './ipv4.js';
+import { ipv4Word } from './ipv4.js';
 
 export type SessionState =
   'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
@@ -393,5 +393,5 @@ function stepOpen(
  * by the side with the higher BGP identifier (compared as unsigned numbers).
  */
 export function collisionKeeps(localId: string, remoteId: string): 'outgoing' | 'incoming' {
-  return (parseIPv4(localId) ?? 0) > (parseIPv4(remoteId) ?? 0) ? 'outgoing' : 'incoming';
+  return ipv4Word(localId) > ipv4Word(remoteId) ? 'outgoing' : 'incoming';
 }

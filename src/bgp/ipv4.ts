@@ -1,36 +1,25 @@
-// IPv4 addresses and prefixes as BGP carries them: a prefix is a bit length followed by the
-// fewest octets that hold it (RFC 4271 §4.3). Prefixes are kept as "a.b.c.d/len" strings so
-// they can key RIB maps directly. The address math is ipam/cidr.ts's.
-import { formatCidr, prefixMask, type Cidr } from '../ipam/cidr.js';
+// IPv4 addresses and prefixes as BGP carries them: an address (router id, next hop, cluster
+// id) as a 32-bit word, a prefix as a bit length followed by the fewest octets that hold it
+// (RFC 4271 §4.3). Prefixes are kept as "a.b.c.d/len" strings so they can key RIB maps
+// directly. The address math is src/net's.
+import {
+  cidrOf,
+  formatCidr,
+  formatIP,
+  ipBytes,
+  ipFromBytes,
+  parseCidr,
+  parseIPv4,
+} from '../net/index.js';
 
-/**
- * Dotted quad → unsigned 32-bit number. Undefined when it is not a dotted quad. It takes
- * leading zeros ("010.0.0.1" is 10.0.0.1), which cidr.ts's tryParseIPv4 refuses: speaker
- * configs that have them keep loading.
- */
-export function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
+/** A 32-bit word from the wire → dotted quad. */
+export function formatIPv4(word: number): string {
+  return formatIP({ family: 4, value: BigInt(word >>> 0) });
 }
 
-/** "10.244.1.0/24" → its CIDR, with host bits cleared. Undefined when malformed. */
-export function parsePrefix(text: string): Cidr | undefined {
-  const slash = text.indexOf('/');
-  if (slash < 0) return undefined;
-  const network = parseIPv4(text.slice(0, slash));
-  const lenText = text.slice(slash + 1);
-  if (network === undefined || !/^\d{1,2}$/.test(lenText)) return undefined;
-  const length = Number(lenText);
-  if (length > 32) return undefined;
-  return { base: (network & prefixMask(length)) >>> 0, prefix: length };
+/** Dotted quad → the 32-bit word the wire carries; throws AddressError for anything else. */
+export function ipv4Word(text: string): number {
+  return Number(parseIPv4(text).value);
 }
 
 /** Octets a prefix of `length` bits takes on the wire after its length octet. */
@@ -49,9 +38,10 @@ export function readPrefixes(buf: Buffer, start: number, end: number): string[] 
     const length = buf[pos]!;
     const octets = prefixOctets(length);
     if (length > 32 || pos + 1 + octets > end) return undefined;
-    let network = 0;
-    for (let i = 0; i < 4; i++) network = network * 256 + (i < octets ? buf[pos + 1 + i]! : 0);
-    out.push(formatCidr({ base: (network & prefixMask(length)) >>> 0, prefix: length }));
+    const bytes = [0, 0, 0, 0];
+    for (let i = 0; i < octets; i++) bytes[i] = buf[pos + 1 + i]!;
+    // Bits past the length are noise on the wire: the prefix is what the length covers.
+    out.push(formatCidr(cidrOf(ipFromBytes(bytes), length)));
     pos += 1 + octets;
   }
   return out;
@@ -65,10 +55,11 @@ export function prefixWireSize(prefix: string): number {
 
 /** Writes one prefix at `pos`; returns the position after it. */
 export function writePrefix(buf: Buffer, pos: number, prefix: string): number {
-  const parsed = parsePrefix(prefix);
-  if (!parsed) throw new Error(`not an IPv4 prefix: ${prefix}`);
-  buf[pos] = parsed.prefix;
-  const octets = prefixOctets(parsed.prefix);
-  for (let i = 0; i < octets; i++) buf[pos + 1 + i] = (parsed.base >>> (24 - 8 * i)) & 255;
+  const cidr = parseCidr(prefix, { loose: true });
+  if (cidr.family !== 4) throw new Error(`not an IPv4 prefix: ${prefix}`);
+  buf[pos] = cidr.prefix;
+  const octets = prefixOctets(cidr.prefix);
+  const bytes = ipBytes({ family: 4, value: cidr.base });
+  for (let i = 0; i < octets; i++) buf[pos + 1 + i] = bytes[i]!;
   return pos + 1 + octets;
 }

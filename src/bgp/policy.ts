@@ -2,7 +2,8 @@
 // which of several paths is best (RFC 4271 §9.1.2, RFC 4456 §9), and what to tell each peer
 // (iBGP/eBGP rules and route reflection, RFC 4456 §8).
 import { asPathLength } from './codec.js';
-import { parseIPv4 } from './ipv4.js';
+import { isIPv4 } from '../net/index.js';
+import { ipv4Word } from './ipv4.js';
 import { AsSegmentType, type PathAttributes } from './message.js';
 
 /** A source or destination of routes: a peer, or this speaker itself ('local'). */
@@ -69,13 +70,14 @@ export function importAttributes(from: PeerInfo, attrs: PathAttributes): PathAtt
   return copy;
 }
 
+/** An address or router id for the tie-breaks; one that is none (a 'local' key) ranks lowest. */
+function ipNumber(address: string): number {
+  return isIPv4(address) ? ipv4Word(address) : 0;
+}
+
 function neighborAs(attrs: PathAttributes): number | undefined {
   const first = attrs.asPath[0];
   return first && first.type === AsSegmentType.SEQUENCE ? first.asns[0] : undefined;
-}
-
-function ipNumber(address: string): number {
-  return parseIPv4(address) ?? 0;
 }
 
 /**

@@ -3,10 +3,9 @@
 import type { Command } from 'commander';
 import type { Node, Pod, Service } from '../api/types.js';
 import type { HostPathFacts, Hop } from '../diagnose/trace.js';
+import { isIPv4 } from '../net/index.js';
 import { UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveLab, resolveStoreUrl } from './context.js';
-
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** `name`, `name:port`, `ip`, `ip:port`. */
 export function parseDestination(text: string): { host: string; port?: number } {
@@ -79,7 +78,7 @@ export function registerTrace(program: Command): void {
 
           // 1. Name resolution, asked of the cluster DNS from the pod's own namespace.
           let destIP = dest.host;
-          if (!IPV4.test(dest.host)) {
+          if (!isIPv4(dest.host)) {
             let podNetns = hostNs(srcNode);
             if (lab) {
               const { findPodRecord } = await import('../lab/pods.js');

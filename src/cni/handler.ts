@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
 import { StoreUnavailableError, errorMessage } from '../util/errors.js';
-import { formatCidr, formatIPv4, hostRange, type Cidr } from '../ipam/cidr.js';
+import { formatCidr, formatIP, hostCount, hostRange, type Cidr, type IP } from '../net/index.js';
 import { PoolExhaustedError, type PodAllocation, type PodIPAllocator } from '../ipam/pod-ips.js';
 import {
   InterfaceExistsError,
@@ -196,7 +196,7 @@ async function check(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<void
   const problems = wiringProblems(
     {
       podIP: allocation.ip,
-      gateway: formatIPv4(gatewayOf(node.podCIDR)),
+      gateway: formatIP(gatewayOf(node.podCIDR)),
       ifname: call.ifname,
       hostVeth: allocation.hostVeth,
     },
@@ -241,9 +241,8 @@ function status(ctx: CniContext): void {
   if (!node) {
     throw new CniError(CNI_ERR.notAvailable, 'this node has no pod subnet yet');
   }
-  const { first, last } = hostRange(node.podCIDR);
   // The gateway takes one address of the range.
-  if (ctx.ipam.usedIn(node.podCIDR) >= last - first) {
+  if (BigInt(ctx.ipam.usedIn(node.podCIDR)) >= hostCount(node.podCIDR) - 1n) {
     throw new CniError(CNI_ERR.notAvailable, `no free pod address in ${formatCidr(node.podCIDR)}`);
   }
 }
@@ -267,14 +266,14 @@ function podRef(call: CniEnv): PodRef | undefined {
 }
 
 /** The gateway is the subnet's first address, carried by every host-side veth (like ptp). */
-function gatewayOf(podCIDR: Cidr): number {
+function gatewayOf(podCIDR: Cidr): IP {
   return hostRange(podCIDR).first;
 }
 
 function allocate(
   ctx: CniContext,
   node: NodeNetwork,
-  gateway: number,
+  gateway: IP,
   call: CniEnv,
   pod: PodRef | undefined,
 ): { allocation: PodAllocation; fresh: boolean } {
@@ -296,7 +295,7 @@ function allocate(
   }
 }
 
-function vethFor(allocation: PodAllocation, netns: string, gateway: number, mtu: number): PodVeth {
+function vethFor(allocation: PodAllocation, netns: string, gateway: IP, mtu: number): PodVeth {
   return {
     hostVeth: allocation.hostVeth,
     hostMac: hostMacFor(allocation.hostVeth),
@@ -304,7 +303,7 @@ function vethFor(allocation: PodAllocation, netns: string, gateway: number, mtu:
     ifname: allocation.ifname,
     podMac: podMacFor(allocation.ip),
     podIP: allocation.ip,
-    gateway: formatIPv4(gateway),
+    gateway: formatIP(gateway),
     mtu,
   };
 }

@@ -3,6 +3,7 @@
 // of the cluster go in, records and a response code come out. Keeping the objects up to date is
 // cluster-index.ts's job; putting the answer on the wire is the server's.
 import type { Answer, RecordType } from 'dns-packet';
+import { ipBytes, isIPv4, tryParseCidr } from '../net/index.js';
 
 /** The spec version `dns-version.<zone>` announces. */
 export const SCHEMA_VERSION = '1.1.0';
@@ -288,22 +289,15 @@ function dashedIPv4(label: string): string | undefined {
   return isIPv4(ip) ? ip : undefined;
 }
 
-export function isIPv4(ip: string): boolean {
-  const parts = ip.split('.');
-  return (
-    parts.length === 4 &&
-    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255 && String(Number(p)) === p)
-  );
-}
-
 /** Reverse zones for IPv4 CIDRs, widened to the octet boundary (10.96.0.0/12 → 10.in-addr.arpa). */
 export function reverseZonesFor(cidrs: string[]): string[] {
   const zones = new Set<string>();
-  for (const cidr of cidrs) {
-    const [addr, bitsText] = cidr.split('/');
-    if (!addr || !isIPv4(addr)) continue;
-    const octets = Math.max(1, Math.floor(Number(bitsText ?? 32) / 8));
-    zones.add(`${addr.split('.').slice(0, octets).reverse().join('.')}.in-addr.arpa`);
+  for (const text of cidrs) {
+    const cidr = tryParseCidr(text, { loose: true });
+    if (cidr?.family !== 4) continue;
+    const octets = Math.max(1, Math.floor(cidr.prefix / 8));
+    const bytes = ipBytes({ family: 4, value: cidr.base });
+    zones.add(`${bytes.slice(0, octets).reverse().join('.')}.in-addr.arpa`);
   }
   return [...zones];
 }

@@ -7,7 +7,17 @@
 // DEL and GC release by, so a repeated DEL or a DEL after a crash finds nothing and succeeds.
 import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIPv4, pickFreeAddress, tryParseIPv4, type Cidr } from './cidr.js';
+import {
+  addToIP,
+  containsIP,
+  familyMax,
+  formatCidr,
+  formatIP,
+  tryParseIP,
+  type Cidr,
+  type IP,
+} from '../net/index.js';
+import { pickFreeAddress } from './pick-free.js';
 
 export interface PodAllocation {
   ip: string;
@@ -32,10 +42,11 @@ export class PoolExhaustedError extends Error {
 const key = (containerID: string, ifname: string): string => `${containerID}/${ifname}`;
 
 export class PodIPAllocator {
-  private readonly byIP = new Map<number, PodAllocation>();
+  /** Keyed by the address's canonical text (the allocation file's name). */
+  private readonly byIP = new Map<string, { ip: IP; allocation: PodAllocation }>();
   private readonly byKey = new Map<string, PodAllocation>();
   /** The last address handed out: the next search starts after it (host-local's round robin). */
-  private last: number | undefined;
+  private last: IP | undefined;
 
   private constructor(private readonly dir: string) {}
 
@@ -46,8 +57,8 @@ export class PodIPAllocator {
     for (const name of readdirSync(dir)) {
       // A crash between writing the temp file and linking it leaves only the temp file.
       if (name.endsWith('.tmp')) unlinkSync(join(dir, name));
-      const ip = tryParseIPv4(name);
-      if (ip === undefined) continue;
+      const ip = tryParseIP(name);
+      if (ip === undefined || formatIP(ip) !== name) continue;
       alloc.remember(ip, readRecord(join(dir, name), name));
     }
     return alloc;
@@ -58,13 +69,19 @@ export class PodIPAllocator {
   }
 
   list(): PodAllocation[] {
-    return [...this.byIP.values()];
+    return [...this.byIP.values()].map((entry) => entry.allocation);
   }
 
   /** How many addresses of `subnet` are allocated. */
   usedIn(subnet: Cidr): number {
-    const end = subnet.base + 2 ** (32 - subnet.prefix);
-    return [...this.byIP.keys()].filter((ip) => ip >= subnet.base && ip < end).length;
+    return this.addressesIn(subnet).size;
+  }
+
+  /** The values of the allocated addresses of `subnet`. */
+  private addressesIn(subnet: Cidr): Set<bigint> {
+    const out = new Set<bigint>();
+    for (const { ip } of this.byIP.values()) if (containsIP(subnet, ip)) out.add(ip.value);
+    return out;
   }
 
   /**
@@ -73,29 +90,24 @@ export class PodIPAllocator {
    */
   allocate(
     subnet: Cidr,
-    reserved: number[],
+    reserved: IP[],
     req: AllocationRequest,
   ): { allocation: PodAllocation; fresh: boolean } {
     const existing = this.get(req.containerID, req.ifname);
     if (existing) return { allocation: existing, fresh: false };
-    const taken = new Set(this.byIP.keys());
+    const taken = this.addressesIn(subnet);
     for (;;) {
-      const from = this.last === undefined ? undefined : this.last + 1;
+      const from = this.last && containsIP(subnet, this.last) ? nextOf(this.last) : undefined;
       const ip = pickFreeAddress(subnet, taken, { from, reserved });
-      if (ip === undefined) {
-        throw new PoolExhaustedError(
-          `${formatIPv4(subnet.base)}/${subnet.prefix}`,
-          this.usedIn(subnet),
-        );
-      }
-      const allocation: PodAllocation = { ...req, ip: formatIPv4(ip) };
+      if (ip === undefined) throw new PoolExhaustedError(formatCidr(subnet), this.usedIn(subnet));
+      const allocation: PodAllocation = { ...req, ip: formatIP(ip) };
       if (this.reserveFile(allocation)) {
         this.remember(ip, allocation);
         this.last = ip;
         return { allocation, fresh: true };
       }
       // Someone else holds the file (another process, or a record we failed to read): skip it.
-      taken.add(ip);
+      taken.add(ip.value);
     }
   }
 
@@ -120,13 +132,13 @@ export class PodIPAllocator {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    this.byIP.delete(tryParseIPv4(allocation.ip)!);
+    this.byIP.delete(allocation.ip);
     const k = key(allocation.containerID, allocation.ifname);
     if (this.byKey.get(k) === allocation) this.byKey.delete(k);
   }
 
-  private remember(ip: number, allocation: PodAllocation): void {
-    this.byIP.set(ip, allocation);
+  private remember(ip: IP, allocation: PodAllocation): void {
+    this.byIP.set(allocation.ip, { ip, allocation });
     this.byKey.set(key(allocation.containerID, allocation.ifname), allocation);
   }
 
@@ -159,4 +171,9 @@ function readRecord(path: string, ip: string): PodAllocation {
     // Owned by nobody the runtime knows, so the next GC frees it.
     return { ip, containerID: '', ifname: '', hostVeth: '', netns: '' };
   }
+}
+
+/** The address after `ip`, or undefined at the end of the family's space. */
+function nextOf(ip: IP): IP | undefined {
+  return ip.value < familyMax(ip.family) ? addToIP(ip, 1) : undefined;
 }

@@ -10,11 +10,12 @@ import {
   formatCidr,
   overlaps,
   parseCidr,
-  pickFreeSubnet,
   subnetCount,
   tryParseCidr,
   type Cidr,
-} from './cidr.js';
+  parseStored,
+} from '../net/index.js';
+import { pickFreeSubnet } from './pick-free.js';
 
 export const SUBNET_LEASE_PREFIX = '/podnet/leases/subnets/';
 /** flannel's lease TTL: a day, so a node may be down for hours and keep its subnet. */
@@ -109,7 +110,7 @@ export async function acquireSubnetLease(
   opts: { ttlSeconds?: number; preferred?: Cidr } = {},
 ): Promise<SubnetLease> {
   const ttlSeconds = opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
-  const cluster = parseCidr(clusterCIDR, 'clusterCIDR');
+  const cluster = parseStored(parseCidr, clusterCIDR, 'ClusterNetwork', 'spec.clusterCIDR');
   for (let attempt = 0; attempt < 1000; attempt++) {
     const { items } = await store.list(SUBNET_LEASE_PREFIX);
     const plan = planSubnetLease(items, self, cluster, prefix, opts.preferred);

@@ -2,6 +2,7 @@
 // (`ip route get`, which also applies rp_filter when given the incoming device), the VXLAN
 // neighbour and FDB entries behind a tunnel hop, and the listings that show whether a service's
 // rule is programmed (whose names the proxy gives).
+import { isIPv4 } from '../net/index.js';
 import { run, runJson } from './exec.js';
 
 export interface RouteDecision {
@@ -85,7 +86,7 @@ export async function askDns(
         okCodes: [9, 10],
       },
     );
-    const ip = stdout.split('\n').find((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l.trim()));
+    const ip = stdout.split('\n').find((l) => isIPv4(l.trim()));
     if (ip) return { name, ip: ip.trim() };
   }
   return undefined;

@@ -5,6 +5,7 @@
 // session, and the pod side is the one process per pod, an `ip -batch` inside the pod.
 import { createHash } from 'node:crypto';
 import { statfsSync, writeFileSync } from 'node:fs';
+import { ipBytes, parseIP } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
 import { run } from './exec.js';
 import { IpBatchError, type IpSession } from './ip-session.js';
@@ -30,12 +31,13 @@ export function hostVethName(podKey: string): string {
 }
 
 /**
- * The pod side's MAC, derived from its IP the way kubenet and OVN do (0a:58 + the address):
- * known before the interface exists, so the result needs no read-back.
+ * The pod side's MAC, derived from its IP the way kubenet and OVN do (0a:58 + the address's
+ * last four bytes, all of an IPv4 one): known before the interface exists, so the result
+ * needs no read-back.
  */
 export function podMacFor(ip: string): string {
-  const octets = ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'));
-  return ['0a', '58', ...octets].join(':');
+  const octets = ipBytes(parseIP(ip)).slice(-4);
+  return ['0a', '58', ...octets.map((o) => o.toString(16).padStart(2, '0'))].join(':');
 }
 
 /** The host side's MAC: locally administered (02:), from a hash of the veth's name. */

@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { ipBytes, parseIPv4 } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
 import { inNetns } from './exec.js';
 
@@ -111,12 +112,15 @@ export function signalPid(pid: number, signal: NodeJS.Signals): void {
  */
 export function listensOnTcp(pid: number, hostPort: string): boolean {
   const i = hostPort.lastIndexOf(':');
-  const [a, b, c, d] = hostPort.slice(0, i).split('.').map(Number);
+  const octets = ipBytes(parseIPv4(hostPort.slice(0, i)));
   const port = Number(hostPort.slice(i + 1));
   // /proc/net/tcp prints the address as little-endian hex and the port as big-endian hex.
   const hex = (n: number, width: number): string =>
     n.toString(16).toUpperCase().padStart(width, '0');
-  const want = `${hex(d!, 2)}${hex(c!, 2)}${hex(b!, 2)}${hex(a!, 2)}:${hex(port, 4)}`;
+  const want = `${octets
+    .reverse()
+    .map((o) => hex(o, 2))
+    .join('')}:${hex(port, 4)}`;
   const wildcard = `00000000:${hex(port, 4)}`;
   let table: string;
   try {

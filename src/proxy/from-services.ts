@@ -5,8 +5,8 @@
 import type { Protocol, Service } from '../api/types.js';
 import {
   DEFAULT_AFFINITY_SECONDS,
-  compareEndpoints,
   portKey,
+  sortEndpoints,
   type Endpoint,
   type ServicePortRule,
 } from './model.js';
@@ -66,7 +66,7 @@ function readyEndpoints(
   for (const ep of port?.endpoints ?? []) {
     if (ep.ready) seen.set(`${ep.ip}:${ep.port}`, { ip: ep.ip, port: ep.port });
   }
-  return [...seen.values()].sort(compareEndpoints);
+  return sortEndpoints(seen.values());
 }
 
 /** All service ports of a cluster, in a stable order. */

@@ -2,6 +2,7 @@
 // cluster IP and the ready endpoints behind it. Both rule renderers (iptables, nftables) read
 // only this, so they never see Service or Pod objects.
 import { createHash } from 'node:crypto';
+import { compareIP, containsIP, parseCidr, parseIP } from '../net/index.js';
 
 export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -92,25 +93,17 @@ export function endpointHash(
   return nameHash(portKey(rule), endpointText(ep));
 }
 
-export function compareEndpoints(a: Endpoint, b: Endpoint): number {
-  return ipToNumber(a.ip) - ipToNumber(b.ip) || a.port - b.port;
-}
-
-export function ipToNumber(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-export function inCIDR(ip: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const prefix = Number(bits);
-  if (prefix === 0) return true;
-  const mask = (0xffffffff << (32 - prefix)) >>> 0;
-  return (ipToNumber(ip) & mask) >>> 0 === (ipToNumber(base!) & mask) >>> 0;
+/** The endpoints ordered by address (IPv4 before IPv6) then port; each address parsed once. */
+export function sortEndpoints(endpoints: Iterable<Endpoint>): Endpoint[] {
+  const keyed = [...endpoints].map((ep) => ({ ep, ip: parseIP(ep.ip) }));
+  keyed.sort((a, b) => compareIP(a.ip, b.ip) || a.ep.port - b.ep.port);
+  return keyed.map((k) => k.ep);
 }
 
 /** Endpoints a pod on this node could reach through its own service (see nodePodCIDR). */
 export function mayHairpin(ep: Endpoint, net: ProxyNetwork): boolean {
-  return net.nodePodCIDR === undefined || inCIDR(ep.ip, net.nodePodCIDR);
+  if (net.nodePodCIDR === undefined) return true;
+  return containsIP(parseCidr(net.nodePodCIDR, { loose: true }), parseIP(ep.ip));
 }
 
 /** Everything a service port's rules depend on besides its name, as one string (cheap). */

@@ -1,6 +1,6 @@
 // Hosts as routing sees them: the fields of a Node that decide how to reach its pods.
 import { ANNOTATION_VTEP_MAC, LABEL_ZONE, type Node } from '../api/types.js';
-import { formatCidr, parseCidr } from '../ipam/cidr.js';
+import { formatCidr, tryParseCidr } from '../net/index.js';
 import { isMac } from './vtep.js';
 
 export interface Host {
@@ -33,12 +33,8 @@ export function hostFromNode(node: Node): Host | undefined {
 }
 
 function canonicalCidr(cidr: string | undefined): string | undefined {
-  if (!cidr) return undefined;
-  try {
-    return formatCidr(parseCidr(cidr, 'podCIDR', { loose: true }));
-  } catch {
-    return undefined;
-  }
+  const parsed = cidr ? tryParseCidr(cidr, { loose: true }) : undefined;
+  return parsed && formatCidr(parsed);
 }
 
 /** This node and its peers (every other node that is ready to be routed to), sorted by name. */

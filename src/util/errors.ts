@@ -1,4 +1,4 @@
-// Errors meant for people. The CLI maps them to exit codes (CONVENTIONS.md):
+// Errors meant for people. The CLI maps them to exit codes (docs/conventions.md):
 // 2 for bad input or usage, 1 for an operation that failed. Anything else is a bug
 // and shows a stack trace only with PODNET_DEBUG=1.
 
@@ -17,6 +17,18 @@ export class OperationError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'OperationError';
+  }
+}
+
+/**
+ * An object read from the store is malformed (a field no validation would have let in, written
+ * by another tool or an older version). Exit 1: the user's own input was fine; the message
+ * names the object and the field, e.g. `Node node-3: spec.podCIDR "10.244.1/24": ...`.
+ */
+export class DataError extends OperationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataError';
   }
 }
 

@@ -7,7 +7,7 @@ import type { Change, FdbEntry, Neighbour, Route, Underlay } from '../../src/ker
 import type { ActualLink } from '../../src/kernel/netobjects.js';
 import type { HostState } from '../../src/kernel/routing-read.js';
 import type { RoutingKernel } from '../../src/routing/kernel.js';
-import { inCIDR } from '../../src/proxy/model.js';
+import { inCIDR } from './in-cidr.js';
 
 export class FakeRoutingKernel implements RoutingKernel {
   links = new Map<string, ActualLink>();

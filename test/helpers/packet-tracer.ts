@@ -5,7 +5,7 @@
 // from the rules as programmed.
 import type { FakeIptables } from './fake-iptables.js';
 import type { FakeNftables, FakeTable } from './fake-nftables.js';
-import { inCIDR } from '../../src/proxy/model.js';
+import { inCIDR } from './in-cidr.js';
 
 export interface Packet {
   src: string;

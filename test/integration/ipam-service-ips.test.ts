@@ -12,7 +12,7 @@ import {
 } from '../../src/ipam/service-ips.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
-import { UsageError } from '../../src/util/errors.js';
+import { DataError, UsageError } from '../../src/util/errors.js';
 
 let dir: string;
 let store: Store;
@@ -70,7 +70,12 @@ test('ipam-service-ips: a requested address is kept when free, refused when take
     svc('b', { clusterIP: '10.97.0.1' }),
     /^spec\.clusterIP 10\.97\.0\.1: not a usable address of the service CIDR 10\.96\.0\.0\/24/,
   );
-  await refused(svc('b', { clusterIP: 'ten' }), /^spec\.clusterIP "ten": not an IPv4 address/);
+  await refused(
+    svc('b', { clusterIP: 'ten' }),
+    /^spec\.clusterIP "ten": not an IPv4 or IPv6 address/,
+  );
+  // Read as octal elsewhere (inet_aton: 8.96.0.5), so refused rather than taken as 10.96.0.5.
+  await refused(svc('b', { clusterIP: '010.96.0.5' }), /^spec\.clusterIP "010\.96\.0\.5": not an/);
   await refused(svc('b', { clusterIP: '10.96.0.10' }), /reserved for the cluster DNS/);
   const dns = await assignClusterIP(store, svc('kube-dns', {}, 'kube-system'), net);
   assert.equal(dns.spec.clusterIP, '10.96.0.10');
@@ -79,6 +84,18 @@ test('ipam-service-ips: a requested address is kept when free, refused when take
   assert.equal(
     (await assignClusterIP(store, svc('b', { clusterIP: '10.96.0.20' }), net)).spec.clusterIP,
     '10.96.0.20',
+  );
+});
+
+test("ipam-service-ips: a malformed stored ClusterNetwork is a data error, not the user's", async () => {
+  await assert.rejects(
+    assignClusterIP(store, svc('c'), { ...net, serviceCIDR: '10.96.0/24' }),
+    (e: Error) =>
+      e instanceof DataError &&
+      e.exitCode === 1 &&
+      /^ClusterNetwork: spec\.serviceCIDR "10\.96\.0\/24": not an IPv4 or IPv6 prefix/.test(
+        e.message,
+      ),
   );
 });
 

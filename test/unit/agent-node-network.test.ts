@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CLUSTER_NETWORK } from '../../src/api/types.js';
 import { nodeNetwork } from '../../src/agent/node-controller.js';
-import { formatCidr } from '../../src/ipam/cidr.js';
+import { formatCidr } from '../../src/net/index.js';
 
 test('agent-node-network: pods get the backend MTU, the DNS IP and domain of the cluster', () => {
   const net = { ...DEFAULT_CLUSTER_NETWORK, backend: 'vxlan' as const, mtu: 1500 };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { serviceEndpoints, toEndpointsObject } from '../../src/api/endpoints.js';
 import { endpointsTable } from '../../src/api/table.js';
 import type { Pod, Service } from '../../src/api/types.js';
+import { DataError } from '../../src/util/errors.js';
 
 function pod(
   name: string,
@@ -166,5 +167,24 @@ test('endpoints: the Kubernetes Endpoints shape groups pods by their resolved po
       'NAME   ENDPOINTS',
       'web    10.244.1.9:8081,10.244.1.9:9100,10.244.1.10:8080 + 3 more...',
     ].join('\n'),
+  );
+});
+
+test('endpoints: IPv4 before IPv6, by value; a malformed pod IP is a data error naming the pod', () => {
+  const set = serviceEndpoints(service, [
+    pod('v6', 'fd00::a', { portName: 'http' }),
+    pod('ten', '10.244.1.10', { portName: 'http' }),
+    pod('nine', '10.244.1.9', { portName: 'http' }),
+  ]);
+  assert.deepEqual(
+    set.addresses.map((a) => a.podName),
+    ['nine', 'ten', 'v6'],
+  );
+  assert.throws(
+    () => serviceEndpoints(service, [pod('bad', '10.244.1', { portName: 'http' })]),
+    (e: Error) =>
+      e instanceof DataError &&
+      e.exitCode === 1 &&
+      e.message === 'Pod shop/bad: status.podIP "10.244.1": not an IPv4 or IPv6 address',
   );
 });

@@ -50,4 +50,9 @@ test('bgp config: fields are checked one by one', () => {
     /x: field/,
   );
   assert.throws(() => parseSpeakerConfig('{', 'x'), /x: not YAML or JSON/);
+  // Leading zeros were once read as decimal here, while inet_aton reads them as octal.
+  assert.throws(
+    () => parseSpeakerConfig('asNumber: 1\nbgpId: 010.0.0.1\n', 'x'),
+    /^UsageError: x: field bgpId: must be an IPv4 address: four decimal octets without leading zeros$/,
+  );
 });

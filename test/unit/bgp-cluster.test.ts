@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nodeBgpPlan, routedNodes } from '../../src/bgp/cluster.js';
 import type { BGPPeer, Node } from '../../src/api/types.js';
+import { DataError } from '../../src/util/errors.js';
 
 function node(
   name: string,
@@ -136,4 +137,26 @@ test('bgp cluster: routed Nodes carry no resourceVersion, so heartbeats change n
   );
   assert.equal(JSON.stringify(a), JSON.stringify(b));
   assert.equal(a[1]!.metadata.resourceVersion, undefined);
+});
+
+test("bgp cluster: peers sort by address value; malformed addresses are the Node's data errors", () => {
+  const n9 = node('n9', '172.31.1.9', '10.244.9.0/24');
+  const n10 = node('n10', '172.31.1.10', '10.244.10.0/24');
+  const plan = nodeBgpPlan(n1, [n1, n10, n9], [])!;
+  assert.deepEqual(
+    plan.peers.map((p) => p.address),
+    ['172.31.1.9', '172.31.1.10'],
+  );
+  const isDataError = (message: string) => (e: Error) =>
+    e instanceof DataError && e.message === message;
+  assert.throws(
+    () => nodeBgpPlan(node('node-3', '172.31.1.3', '10.244.1/24'), [n1], []),
+    isDataError(
+      'Node node-3: spec.podCIDR "10.244.1/24": not an IPv4 or IPv6 prefix (expected e.g. 10.244.0.0/16)',
+    ),
+  );
+  assert.throws(
+    () => nodeBgpPlan(n1, [n1, node('node-4', '172.31.01.4', '10.244.4.0/24')], []),
+    isDataError('Node node-4: InternalIP "172.31.01.4": not an IPv4 or IPv6 address'),
+  );
 });

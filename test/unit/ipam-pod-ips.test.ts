@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCidr, parseIPv4 } from '../../src/ipam/cidr.js';
+import { parseCidr, parseIPv4 } from '../../src/net/index.js';
 import { PodIPAllocator, PoolExhaustedError } from '../../src/ipam/pod-ips.js';
 
 const subnet = parseCidr('10.244.1.0/29'); // hosts .1-.6

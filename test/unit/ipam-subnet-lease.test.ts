@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCidr, parseCidr } from '../../src/ipam/cidr.js';
+import { formatCidr, parseCidr } from '../../src/net/index.js';
 import {
   planSubnetLease,
   renewAfterSeconds,

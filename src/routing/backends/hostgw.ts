@@ -3,14 +3,12 @@
 // rather than handed to the kernel (which would only say "Network is unreachable").
 import type { Route, Underlay } from '../../kernel/netobjects.js';
 import { hostSysctls, emptyState, type BackendDriver, type PeerProblem } from '../desired.js';
-import { containsIP, parseCidr, parseIPv4 } from '../../ipam/cidr.js';
+import { containsIP, parseCidr, parseIP, parseStored } from '../../net/index.js';
 import type { Host } from '../peers.js';
 
 export function onLink(peer: Host, underlay: Underlay): boolean {
-  const segment = parseCidr(`${underlay.address}/${underlay.prefixLength}`, 'underlay', {
-    loose: true,
-  });
-  return containsIP(segment, parseIPv4(peer.ip, `node ${peer.name} InternalIP`));
+  const segment = parseCidr(`${underlay.address}/${underlay.prefixLength}`, { loose: true });
+  return containsIP(segment, parseStored(parseIP, peer.ip, `Node ${peer.name}`, 'InternalIP'));
 }
 
 export function directRoute(peer: Host, underlay: Underlay): Route {

@@ -3,7 +3,7 @@
 // kernel's IPIP module (CONFIG_NET_IPIP); the driver says so and callers check up front.
 import type { IpipLink } from '../../kernel/netobjects.js';
 import { hostSysctls, emptyState, type BackendDriver, type BackendInput } from '../desired.js';
-import { formatIPv4, parseCidr } from '../../ipam/cidr.js';
+import { formatIP, networkAddress, parseCidr } from '../../net/index.js';
 
 export const IPIP_DEVICE = 'pn-ipip';
 /** The outer IPv4 header. */
@@ -35,5 +35,5 @@ export const ipip: BackendDriver = {
 
 /** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the tunnel's own address. */
 function subnetAddress(podCIDR: string): string {
-  return formatIPv4(parseCidr(podCIDR, 'podCIDR', { loose: true }).base);
+  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
 }

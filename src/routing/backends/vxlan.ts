@@ -9,7 +9,7 @@ import {
   type BackendInput,
   type DesiredState,
 } from '../desired.js';
-import { formatIPv4, parseCidr } from '../../ipam/cidr.js';
+import { formatIP, networkAddress, parseCidr } from '../../net/index.js';
 import type { Host } from '../peers.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
@@ -59,5 +59,5 @@ export const vxlan: BackendDriver = {
 
 /** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the tunnel's own address. */
 function subnetAddress(podCIDR: string): string {
-  return formatIPv4(parseCidr(podCIDR, 'podCIDR', { loose: true }).base);
+  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
 }
