@@ -73,23 +73,25 @@ export function registerLab(program: Command): void {
         .default('none'),
     )
     .addOption(outputOption())
+    .option(
+      '-v, --verbose',
+      "also print lab up's log (logs/lab.log in the lab's directory) on stderr",
+    )
     .addHelpText('after', `\n  --store sqlite|etcd    the lab's cluster store (default: sqlite)`)
     .action(async (opts, cmd: Command) => {
       requireRoot('podnet lab up');
       const store = labStoreKind(cmd);
-      const [{ validateLabName }, { labUp }, { createLogger }, { labStatus, formatStatus }] =
-        await Promise.all([
-          import('../lab/plan.js'),
-          import('../lab/up.js'),
-          import('../util/log.js'),
-          import('../lab/status.js'),
-        ]);
+      const [{ validateLabName }, { labUp }, { labStatus, formatStatus }] = await Promise.all([
+        import('../lab/plan.js'),
+        import('../lab/up.js'),
+        import('../lab/status.js'),
+      ]);
       const name = validateLabName(opts.name);
       await labUp({
         labsDir: LABS_DIR,
         name,
         ownerPid: ownerPid(),
-        log: createLogger('podnet-lab', { lab: name }),
+        verbose: opts.verbose ?? false,
         options: {
           nodes: opts.nodes,
           zones: opts.zones,
