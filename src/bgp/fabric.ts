@@ -1,8 +1,8 @@
 // Configuration for a real router that carries pod routes between zones natively (the
-// top-of-rack pattern): BIRD 2, FRR or GoBGP, in its own AS, peering eBGP with every host.
-// All hosts share one AS, so the router overrides it in paths it passes on (FRR and GoBGP
-// call this as-override / replace-peer-as; BIRD deletes the AS in an export filter) — else
-// each host would drop the others' routes as AS_PATH loops.
+// top-of-rack pattern): BIRD 2 or FRR, in its own AS, peering eBGP with every host.
+// All hosts share one AS, so the router overrides it in paths it passes on (FRR calls this
+// as-override; BIRD deletes the AS in an export filter) — else each host would drop the
+// others' routes as AS_PATH loops.
 
 export interface FabricHost {
   name: string;
@@ -78,33 +78,4 @@ export function renderFrrFabric(spec: FabricSpec): string {
   for (const h of spec.hosts) lines.push(`  neighbor ${h.address} as-override`);
   lines.push(' exit-address-family', '');
   return lines.join('\n');
-}
-
-/** gobgpd.toml (GoBGP installs nothing itself; pair it with zebra for forwarding). */
-export function renderGobgpFabric(spec: FabricSpec): string {
-  const hold = spec.holdTime ?? 90;
-  const neighbors = spec.hosts.map(
-    (h) => `[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${h.address}"
-    peer-as = ${spec.clusterAs}
-  [neighbors.transport.config]
-    local-address = "${h.routerAddress}"
-  [neighbors.timers.config]
-    hold-time = ${hold}
-    keepalive-interval = ${Math.max(1, Math.floor(hold / 3))}
-    connect-retry = ${spec.connectRetryTime ?? 3}
-  [neighbors.as-path-options.config]
-    replace-peer-as = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"`,
-  );
-  return `# podnet fabric router (GoBGP), generated
-[global.config]
-  as = ${spec.routerAs}
-  router-id = "${spec.routerId}"
-  port = 179
-${neighbors.join('\n')}
-`;
 }

@@ -1,6 +1,7 @@
 // `podnet bgp ...`: a standalone BGP speaker and its status.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { listOf } from '../api/list.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from '../util/errors.js';
 
@@ -68,7 +69,7 @@ export async function printClusterSessions(
   const { readStatuses } = await import('../bgp/status-store.js');
   const statuses = await readStatuses(store);
   if (output === 'json') {
-    process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(listOf(statuses), null, 2)}\n`);
     return;
   }
   if (statuses.length === 0) {

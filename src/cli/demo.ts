@@ -2,6 +2,14 @@
 import { Command, Option } from 'commander';
 import { parseCount, requireRoot } from './context.js';
 
+interface DemoFlags {
+  name: string;
+  requests: number;
+  keep?: boolean;
+  verbose?: boolean;
+  output: string;
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -11,12 +19,13 @@ export function registerDemo(program: Command): void {
     .option('--name <lab>', 'lab name', 'demo')
     .option('--requests <n>', 'HTTP requests to make', parseCount('--requests', 3, 1000), 30)
     .option('--keep', 'leave the lab running to explore it')
+    .option('-v, --verbose', "also print the lab's log lines (they are in the lab's logs/ anyway)")
     .addOption(
       new Option('-o, --output <format>', 'summary format')
         .choices(['text', 'json'])
         .default('text'),
     )
-    .action(async (opts: { name: string; requests: number; keep?: boolean; output: string }) => {
+    .action(async (opts: DemoFlags) => {
       requireRoot('podnet demo');
       const { runDemo, formatSummary } = await import('../lab/demo.js');
       const { run } = await import('../kernel/exec.js');
@@ -32,7 +41,12 @@ export function registerDemo(program: Command): void {
       const say = (line: string): void => void process.stderr.write(`${line}\n`);
       try {
         const summary = await runDemo(
-          { lab: opts.name, requests: opts.requests, keep: opts.keep ?? false },
+          {
+            lab: opts.name,
+            requests: opts.requests,
+            keep: opts.keep ?? false,
+            verbose: opts.verbose ?? false,
+          },
           say,
         );
         if (opts.output === 'json') process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -7,7 +7,7 @@ const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto'];
 const PROXIES = ['iptables', 'nftables'];
 const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];
-const FABRICS = ['none', 'bird', 'frr', 'gobgp'];
+const FABRICS = ['none', 'bird', 'frr'];
 
 function nameOption(): Option {
   return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
@@ -67,29 +67,31 @@ export function registerLab(program: Command): void {
     .addOption(
       new Option(
         '--fabric <daemon>',
-        'with --routing bgp, a router running BIRD 2 or FRR in the underlay that every host peers with (no node mesh); gobgp is refused (it cannot install routes here)',
+        'with --routing bgp, a router running BIRD 2 or FRR in the underlay that every host peers with (no node mesh)',
       )
         .choices(FABRICS)
         .default('none'),
     )
     .addOption(outputOption())
+    .option(
+      '-v, --verbose',
+      "also print lab up's log (logs/lab.log in the lab's directory) on stderr",
+    )
     .addHelpText('after', `\n  --store sqlite|etcd    the lab's cluster store (default: sqlite)`)
     .action(async (opts, cmd: Command) => {
       requireRoot('podnet lab up');
       const store = labStoreKind(cmd);
-      const [{ validateLabName }, { labUp }, { createLogger }, { labStatus, formatStatus }] =
-        await Promise.all([
-          import('../lab/plan.js'),
-          import('../lab/up.js'),
-          import('../util/log.js'),
-          import('../lab/status.js'),
-        ]);
+      const [{ validateLabName }, { labUp }, { labStatus, formatStatus }] = await Promise.all([
+        import('../lab/plan.js'),
+        import('../lab/up.js'),
+        import('../lab/status.js'),
+      ]);
       const name = validateLabName(opts.name);
       await labUp({
         labsDir: LABS_DIR,
         name,
         ownerPid: ownerPid(),
-        log: createLogger('podnet-lab', { lab: name }),
+        verbose: opts.verbose ?? false,
         options: {
           nodes: opts.nodes,
           zones: opts.zones,

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, kindByAlias, kindByName, type KindInfo } from '../api/kinds.js';
+import { listOf } from '../api/list.js';
 import type { KubeObject, Service } from '../api/types.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import { resolveStoreUrl } from './context.js';
@@ -110,11 +111,8 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
       objects = [obj];
     } else {
       objects = (await listObjects(store, info.kind, opts.allNamespaces ? undefined : ns)).items;
-      if (output === 'json') {
-        return print(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2));
-      }
-      if (output === 'yaml')
-        return print(toYaml([{ apiVersion: 'v1', kind: 'List', items: objects }]));
+      if (output === 'json') return print(JSON.stringify(listOf(objects), null, 2));
+      if (output === 'yaml') return print(toYaml([listOf(objects)]));
     }
     if (objects.length === 0) {
       const where = ns && !opts.allNamespaces ? ` in ${ns} namespace` : '';
@@ -152,8 +150,7 @@ async function getEndpoints(cmd: Command, name: string | undefined, opts: GetOpt
     }
     const pods = (await listObjects(store, 'Pod', scope)).items;
     const objects = services.map((s) => toEndpointsObject(serviceEndpoints(s, pods)));
-    const doc =
-      name !== undefined ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects };
+    const doc = name !== undefined ? objects[0] : listOf(objects);
     if (opts.output === 'json') return print(JSON.stringify(doc, null, 2));
     if (opts.output === 'yaml') return print(toYaml([doc]));
     if (objects.length === 0) {

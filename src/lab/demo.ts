@@ -16,6 +16,8 @@ export interface DemoOptions {
   lab: string;
   requests: number;
   keep: boolean;
+  /** Show the lab's own log lines between the story's steps (they always go to its log files). */
+  verbose: boolean;
 }
 
 export interface DemoPath {
@@ -123,7 +125,9 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
   const { lab } = opts;
   say(`1/6 building the lab '${lab}': 3 hosts in 2 zones, backend auto (this takes a few seconds)`);
   await run([podnetBin(), 'lab', 'down', '--name', lab]);
-  await run([podnetBin(), 'lab', 'up', '--name', lab], { passThrough: true });
+  await run([podnetBin(), 'lab', 'up', '--name', lab, ...(opts.verbose ? ['--verbose'] : [])], {
+    passThrough: true,
+  });
 
   say(
     `2/6 applying examples/demo.yaml: 3 echo pods on 3 hosts behind ${DEMO_SERVICE}, and a client`,

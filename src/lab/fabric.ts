@@ -22,11 +22,6 @@ export function fabricProblem(options: Pick<LabOptions, 'fabric' | 'routing'>): 
   if (options.routing !== 'bgp') {
     return `--fabric ${options.fabric}: a fabric carries BGP routes, add --routing bgp (or use --fabric none)`;
   }
-  if (options.fabric === 'gobgp') {
-    // GoBGP installs nothing in the kernel itself; its zebra client panics against the FRR 8.4
-    // zebra of this machine, so the router would learn routes and never forward by them.
-    return '--fabric gobgp: GoBGP cannot install routes in the router kernel here (its zebra client fails against FRR 8.4); use --fabric bird or frr';
-  }
   return undefined;
 }
 

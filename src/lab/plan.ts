@@ -6,7 +6,7 @@ import { UsageError } from '../util/errors.js';
 import type { Backend, ProxyMode, RoutingMode } from '../api/types.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
-export type Fabric = 'none' | 'bird' | 'frr' | 'gobgp';
+export type Fabric = 'none' | 'bird' | 'frr';
 
 /** What `podnet lab up` was asked for; recorded in lab.json for the other parts to read. */
 export interface LabOptions {

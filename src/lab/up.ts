@@ -3,7 +3,7 @@
 import { startClusterDns } from './cluster-dns-up.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Logger } from '../util/log.js';
+import { createFileLogger } from '../util/log.js';
 import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
 import { ipBatch } from '../kernel/links.js';
@@ -24,7 +24,7 @@ import {
   type LabPlan,
 } from './plan.js';
 import { readLabState, stateFromPlan, writeLabState, type LabState } from './state.js';
-import { startProcess, type ProcessRecord } from './supervisor.js';
+import { logFile, startProcess, type ProcessRecord } from './supervisor.js';
 import { clusterNetworkFor } from './cluster.js';
 import { fabricPeers, startFabric, validateFabric } from './fabric.js';
 import { startLabEtcd } from './etcd.js';
@@ -39,7 +39,8 @@ export interface UpRequest {
   name: string;
   options: LabOptions;
   ownerPid: number;
-  log: Logger;
+  /** lab up's own log goes to the lab's logs/lab.log; verbose shows it on stderr as well. */
+  verbose: boolean;
   /** How long to wait for the cluster to become ready. */
   readyTimeoutMs?: number;
 }
@@ -60,6 +61,12 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     );
   }
   claimStateDir(plan, req.name);
+  const log = createFileLogger(
+    'podnet-lab',
+    { lab: req.name },
+    logFile(plan.stateDir, 'lab'),
+    req.verbose,
+  );
   const state = stateFromPlan(plan, req.ownerPid);
   writeLabState(state);
   try {
@@ -69,7 +76,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       writeNetwork(h, labNetwork(h));
     }
     await buildTopology(plan);
-    req.log.info({ hosts: plan.hosts.length }, 'topology built');
+    log.info({ hosts: plan.hosts.length }, 'topology built');
     if (plan.options.store === 'etcd') {
       const etcd = await startLabEtcd(plan);
       state.storeUrl = etcd.storeUrl;
@@ -82,12 +89,12 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
     );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
-    await startClusterDns(plan, state.storeUrl, req.log);
+    await startClusterDns(plan, state.storeUrl, log);
     state.phase = 'ready';
     writeLabState(state);
     return state;
   } catch (err) {
-    req.log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
+    log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
     await labDown({ labsDir: req.labsDir, name: req.name });
     throw err;
   }

@@ -3,7 +3,10 @@
 // revision and appends its changes to `log`, which watchers poll (any process's writes reach
 // any process's watchers). Lease expiry is done by whichever process notices first, inside a
 // write transaction, so the deletes are logged exactly once.
-import Database from 'better-sqlite3';
+//
+// It uses Node's built-in SQLite (`node:sqlite`): no native module to compile for each Node
+// release, and nothing fetched at install time beyond the npm registry.
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { OperationError, StoreUnavailableError } from '../util/errors.js';
 import {
   CompareAndSwapWrites,
@@ -117,9 +120,9 @@ function toEvent(row: LogRow): WatchEvent {
 
 export class SqliteStore extends CompareAndSwapWrites implements Store {
   readonly url: string;
-  private readonly db: Database.Database;
+  private readonly db: DatabaseSync;
   private readonly watchers = new Set<SqliteWatcher>();
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, StatementSync>();
   private readonly timer: NodeJS.Timeout;
   private readonly retain: number;
   private lastLeaseCheck = 0;
@@ -133,11 +136,11 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
     this.url = `sqlite:${path}`;
     this.retain = opts.retainRevisions ?? 10_000;
     this.db = this.guard('open', () => {
-      const db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
-      db.pragma('journal_mode = WAL');
+      const db = new DatabaseSync(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+      db.exec('PRAGMA journal_mode = WAL');
       // WAL + NORMAL survives a crashed process (not a power cut), which is what a lab needs.
-      db.pragma('synchronous = NORMAL');
-      db.transaction(() => db.exec(SCHEMA)).immediate();
+      db.exec('PRAGMA synchronous = NORMAL');
+      inTransaction(db, 'IMMEDIATE', () => db.exec(SCHEMA));
       return db;
     });
     this.timer = setInterval(() => this.tick(), opts.pollMs ?? 20);
@@ -150,8 +153,7 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
     try {
       return fn();
     } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      if (/^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB)/.test(code)) {
+      if (isUnavailable(err)) {
         throw new StoreUnavailableError(`store ${this.url}: ${what}: ${(err as Error).message}`, {
           cause: err,
         });
@@ -161,7 +163,7 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
   }
 
   /** Prepared statements, compiled once per connection. */
-  private sql(text: string): Database.Statement {
+  private sql(text: string): StatementSync {
     let stmt = this.statements.get(text);
     if (!stmt) {
       stmt = this.db.prepare(text);
@@ -188,17 +190,15 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
    */
   private write<T>(what: string, fn: (rev: number) => { changed: boolean; result: T }): T {
     return this.guard(what, () => {
-      const out = this.db
-        .transaction(() => {
-          const rev = this.revision() + 1;
-          const r = fn(rev);
-          if (r.changed) {
-            this.sql(`UPDATE meta SET value = ? WHERE name = 'revision'`).run(rev);
-            if (rev % 1000 === 0) this.compactLocked(rev - this.retain);
-          }
-          return r;
-        })
-        .immediate();
+      const out = inTransaction(this.db, 'IMMEDIATE', () => {
+        const rev = this.revision() + 1;
+        const r = fn(rev);
+        if (r.changed) {
+          this.sql(`UPDATE meta SET value = ? WHERE name = 'revision'`).run(rev);
+          if (rev % 1000 === 0) this.compactLocked(rev - this.retain);
+        }
+        return r;
+      });
       return out.result;
     });
   }
@@ -249,20 +249,16 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
   async list(prefix: string): Promise<ListResult> {
     this.expireLeases();
     return this.guard('list', () =>
-      this.db
-        .transaction(() => {
-          const end = prefixEnd(prefix);
-          const rows = (
-            end === ''
-              ? this.sql(`SELECT * FROM kv WHERE key >= ? ORDER BY key`).all(prefix)
-              : this.sql(`SELECT * FROM kv WHERE key >= ? AND key < ? ORDER BY key`).all(
-                  prefix,
-                  end,
-                )
-          ) as KvRow[];
-          return { items: rows.map(toKeyValue), revision: this.revision() };
-        })
-        .deferred(),
+      inTransaction(this.db, 'DEFERRED', () => {
+        const end = prefixEnd(prefix);
+        const rows = (end === ''
+          ? this.sql(`SELECT * FROM kv WHERE key >= ? ORDER BY key`).all(prefix)
+          : this.sql(`SELECT * FROM kv WHERE key >= ? AND key < ? ORDER BY key`).all(
+              prefix,
+              end,
+            )) as unknown as KvRow[];
+        return { items: rows.map(toKeyValue), revision: this.revision() };
+      }),
     );
   }
 
@@ -352,16 +348,14 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
     const from = Math.min(...[...this.watchers].map((w) => w.next));
     // One snapshot: the rows, the revision they lead up to and the compaction point agree.
     const { rows, revision, compacted } = this.guard('watch', () =>
-      this.db
-        .transaction(() => {
-          const revision = this.revision();
-          if (revision < from) return { rows: [] as LogRow[], revision, compacted: 0 };
-          const rows = this.sql(`SELECT * FROM log WHERE revision >= ? ORDER BY revision, key`).all(
-            from,
-          ) as LogRow[];
-          return { rows, revision, compacted: this.compactedRevision() };
-        })
-        .deferred(),
+      inTransaction(this.db, 'DEFERRED', () => {
+        const revision = this.revision();
+        if (revision < from) return { rows: [] as LogRow[], revision, compacted: 0 };
+        const rows = this.sql(`SELECT * FROM log WHERE revision >= ? ORDER BY revision, key`).all(
+          from,
+        ) as unknown as LogRow[];
+        return { rows, revision, compacted: this.compactedRevision() };
+      }),
     );
     if (revision < from) return;
     for (const w of [...this.watchers]) {
@@ -400,7 +394,7 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
   private dropLeasesLocked(rev: number, ids: number[]): boolean {
     let changed = false;
     for (const id of ids) {
-      const rows = this.sql(`SELECT * FROM kv WHERE lease = ?`).all(id) as KvRow[];
+      const rows = this.sql(`SELECT * FROM kv WHERE lease = ?`).all(id) as unknown as KvRow[];
       for (const row of rows) this.deleteLocked(rev, row);
       changed ||= rows.length > 0;
       this.sql(`DELETE FROM leases WHERE id = ?`).run(id);
@@ -442,7 +436,7 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
 
   async compact(revision: number): Promise<void> {
     this.guard('compact', () =>
-      this.db.transaction(() => this.compactLocked(revision)).immediate(),
+      inTransaction(this.db, 'IMMEDIATE', () => this.compactLocked(revision)),
     );
   }
 
@@ -460,6 +454,32 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
     this.closed = true;
     this.db.close();
   }
+}
+
+/**
+ * Runs `fn` in one transaction: IMMEDIATE takes the write lock up front (so a writer never
+ * fails half-way on another process's lock), DEFERRED reads one snapshot.
+ */
+function inTransaction<T>(db: DatabaseSync, mode: 'IMMEDIATE' | 'DEFERRED', fn: () => T): T {
+  db.exec(`BEGIN ${mode}`);
+  try {
+    const out = fn();
+    db.exec('COMMIT');
+    return out;
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+// SQLite's primary result codes that mean "the store cannot be used right now" (busy, locked,
+// cannot open, I/O error, disk full, read-only, corrupt, not a database), not a bug of ours.
+const UNAVAILABLE_CODES = new Set([5, 6, 14, 10, 13, 8, 11, 26]);
+
+function isUnavailable(err: unknown): boolean {
+  const errcode = (err as { errcode?: unknown }).errcode;
+  // Extended result codes carry the primary code in their low byte.
+  return typeof errcode === 'number' && UNAVAILABLE_CODES.has(errcode & 0xff);
 }
 
 function compactedError(from: number, compacted: number): StoreWatchError {

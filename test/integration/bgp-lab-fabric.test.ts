@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node } from '../../src/api/types.js';
+import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { processStartTime } from '../../src/kernel/processes.js';
@@ -114,9 +115,11 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
     await until(
       'every host Established with its router',
       () => {
-        const sessions = JSON.parse(
-          podnetOk(['--lab', name, 'get', 'bgp', '-o', 'json']),
-        ) as NodeBgpStatus[];
+        const sessions = (
+          JSON.parse(
+            podnetOk(['--lab', name, 'get', 'bgp', '-o', 'json']),
+          ) as ListDocument<NodeBgpStatus>
+        ).items;
         const ok = NODES.every((n) => {
           const s = sessions.find((x) => x.node === n);
           return (

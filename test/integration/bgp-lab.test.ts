@@ -8,6 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { ClusterNetwork, Node } from '../../src/api/types.js';
+import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import { signalGroup } from '../../src/kernel/processes.js';
 import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
@@ -41,7 +42,11 @@ describe('bgp lab: podnet mesh, 3 hosts in 2 zones', () => {
       ).map((r) => [r.dst, r]),
     );
   const sessions = (): NodeBgpStatus[] =>
-    JSON.parse(podnetOk(['--lab', lab.name, 'get', 'bgp', '-o', 'json'])) as NodeBgpStatus[];
+    (
+      JSON.parse(
+        podnetOk(['--lab', lab.name, 'get', 'bgp', '-o', 'json']),
+      ) as ListDocument<NodeBgpStatus>
+    ).items;
   const allEstablished = (): true | undefined => {
     const s = sessions();
     return s.length === NODES.length &&

@@ -18,6 +18,9 @@ test('demo: my-svc resolves to its cluster IP, requests by name spread over all 
       timeoutMs: 240_000,
     });
     assert.equal(r.status, 0, r.stderr);
+    // A person reads the story: the lab's JSON log lines stay in its log files (unless -v).
+    const logLines = r.stderr.split('\n').filter((line) => /^\s*\{.*"(level|msg)"/.test(line));
+    assert.deepEqual(logLines, [], 'JSON log lines in the demo');
     const summary = JSON.parse(r.stdout) as DemoSummary;
     // The client asked the cluster DNS for the name and got the service's cluster IP.
     assert.deepEqual(summary.dnsAnswer, [summary.serviceIP]);

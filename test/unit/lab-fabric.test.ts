@@ -13,17 +13,13 @@ import { UsageError } from '../../src/util/errors.js';
 
 const options = (fabric: Fabric) => ({ ...DEFAULT_LAB_OPTIONS, routing: 'bgp' as const, fabric });
 
-test('lab fabric: a fabric needs --routing bgp, gobgp is refused with the reason, none always goes', () => {
+test('lab fabric: a fabric needs --routing bgp, none always goes', () => {
   assert.equal(fabricProblem({ fabric: 'none', routing: 'store' }), undefined);
   assert.equal(fabricProblem({ fabric: 'bird', routing: 'bgp' }), undefined);
   assert.equal(fabricProblem({ fabric: 'frr', routing: 'bgp' }), undefined);
   assert.match(
     fabricProblem({ fabric: 'frr', routing: 'store' })!,
     /^--fabric frr: .*--routing bgp/,
-  );
-  assert.match(
-    fabricProblem({ fabric: 'gobgp', routing: 'bgp' })!,
-    /^--fabric gobgp: .*install routes.*use --fabric bird or frr/,
   );
   assert.throws(() => validateFabric({ fabric: 'bird', routing: 'store' }), UsageError);
 });

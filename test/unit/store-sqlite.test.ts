@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { StoreUnavailableError } from '../../src/util/errors.js';
 import type { StoreWatchError, WatchEvent } from '../../src/store/store.js';
 
 async function withStore(fn: (store: SqliteStore, path: string) => Promise<void>): Promise<void> {
@@ -170,4 +172,28 @@ test('sqlite: sqlite::memory: is a private store for unit tests, watches include
   } finally {
     await store.close();
   }
+});
+
+test('sqlite: a file that cannot be opened, or a write lock held too long, is an unavailable store', async () => {
+  assert.throws(
+    () => new SqliteStore('/nonexistent-podnet-dir/store.db'),
+    (err: unknown) =>
+      err instanceof StoreUnavailableError && /store sqlite:.*: open/.test(String(err)),
+  );
+  await withStore(async (store, path) => {
+    const other = new SqliteStore(path, { busyTimeoutMs: 50 });
+    // Another process in the middle of a write transaction holds the lock.
+    const holder = new DatabaseSync(path);
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      await assert.rejects(other.put('/a', '1'), StoreUnavailableError);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    // The failed write left no transaction behind: the next one goes through.
+    assert.ok((await other.put('/a', '1')) > 0);
+    assert.equal((await store.get('/a'))?.value, '1');
+    await other.close();
+  });
 });
