@@ -28,7 +28,7 @@ export function registerDemo(program: Command): void {
     .action(async (opts: DemoFlags) => {
       requireRoot('podnet demo');
       const { runDemo, formatSummary } = await import('../lab/demo.js');
-      const { run } = await import('../kernel/exec.js');
+      const { run } = await import('../process/run.js');
       const { podnetBin } = await import('../lab/paths.js');
       // Ctrl-C at any point: remove the lab, then stop.
       const interrupted = async (): Promise<void> => {

@@ -165,7 +165,7 @@ export function registerLab(program: Command): void {
       requireRoot('podnet lab exec');
       const [{ findPodRecord, execEnv }, { execInNetns }] = await Promise.all([
         import('../lab/pods.js'),
-        import('../kernel/processes.js'),
+        import('../process/daemons.js'),
       ]);
       const lab = labFor(opts.name, cmd);
       const record = findPodRecord(lab.stateDir, opts.namespace, pod);

@@ -1,5 +1,5 @@
 // Reading this namespace's own addresses (for the node's InternalIP).
-import { runJson } from './exec.js';
+import { runJson } from '../process/run.js';
 
 interface RouteJson {
   dev?: string;

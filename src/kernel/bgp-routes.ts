@@ -1,7 +1,7 @@
 // The kernel side of a standalone BGP speaker that installs what it learns (like BIRD's kernel
 // protocol): read podnet's routes (proto 80) once, then apply differences with one `ip -batch`.
 // Inside the agent the routing reconciler installs routes instead; the two are not combined.
-import { run, runJson } from './exec.js';
+import { run, runJson } from '../process/run.js';
 import { OperationError } from '../util/errors.js';
 import { PODNET_ROUTE_PROTO } from './netobjects.js';
 

@@ -1,6 +1,6 @@
 // Conntrack cleanup. UDP has no connection end: after an endpoint goes away, entries that
 // still translate to it keep clients sending to a dead pod until they time out.
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 
 export interface StaleFlow {
   protocol: 'udp' | 'sctp';

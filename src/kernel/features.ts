@@ -2,7 +2,7 @@
 // the device in a throw-away network namespace (so nothing of this host changes).
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 
 export interface FeatureCheck {
   ok: boolean;

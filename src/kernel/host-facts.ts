@@ -2,7 +2,7 @@
 // few processes as possible: one `sysctl` for every key, one `ip -j` per table.
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { run, runJson } from './exec.js';
+import { run, runJson } from '../process/run.js';
 
 export interface LinkFact {
   ifname: string;

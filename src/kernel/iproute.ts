@@ -1,6 +1,6 @@
 // Running `ip`/`bridge` in a named network namespace with their own `-n` option: one exec
 // instead of nsenter + the tool, which matters when a reconcile is a couple of batches.
-import { run, type RunOptions, type RunResult } from './exec.js';
+import { run, type RunOptions, type RunResult } from '../process/run.js';
 
 export function runIproute(
   tool: 'ip' | 'bridge',

@@ -1,6 +1,6 @@
 // iptables through its restore/save programs: one atomic `iptables-restore --noflush` per
 // change, `iptables-save` only when the caller needs the whole picture (a full sync).
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 
 export interface IptablesOptions {
   netns?: string;

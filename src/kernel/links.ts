@@ -1,6 +1,6 @@
 // Links, addresses and routes, written in batches (`ip -batch`: one process per namespace)
 // and read as JSON (`ip -j`).
-import { run, runJson } from './exec.js';
+import { run, runJson } from '../process/run.js';
 
 /** Applies `ip` commands (one per line, without the leading `ip`) in a namespace, in one process. */
 export async function ipBatch(netns: string | undefined, lines: string[]): Promise<void> {

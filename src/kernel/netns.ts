@@ -2,7 +2,7 @@
 // per-namespace /etc files that `ip netns exec` bind-mounts (resolv.conf).
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runJson, netnsPath } from './exec.js';
+import { run, runJson, netnsPath } from '../process/run.js';
 
 /** Where `ip netns exec NS` finds files it bind-mounts over /etc (see ip-netns(8)). */
 export const NETNS_ETC_DIR = '/etc/netns';

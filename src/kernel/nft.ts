@@ -1,6 +1,6 @@
 // nftables through `nft`: one `nft -f` transaction per change (all or nothing). Listings are
 // kept to small tables: nft 1.0.6 fetches every set element of a table it lists.
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 
 export interface NftOptions {
   netns?: string;

@@ -3,7 +3,7 @@
 // neighbour and FDB entries behind a tunnel hop, and the listings that show whether a service's
 // rule is programmed (whose names the proxy gives).
 import { isIPv4 } from '../net/index.js';
-import { run, runJson } from './exec.js';
+import { run, runJson } from '../process/run.js';
 
 export interface RouteDecision {
   ok: boolean;

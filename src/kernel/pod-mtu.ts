@@ -2,7 +2,7 @@
 // addresses, routes and sockets, so established connections carry on (TCP sizes its segments
 // by the route's MTU as it goes, and a peer still on a larger MTU learns the smaller one from
 // the host's "fragmentation needed").
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 import type { IpSession } from './ip-session.js';
 
 export interface RunningPodLink {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { statfsSync, writeFileSync } from 'node:fs';
 import { ipBytes, parseIP } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 import { IpBatchError, type IpSession } from './ip-session.js';
 
 /** Route protocol number marking every route podnet installs (CONVENTIONS.md). */

@@ -2,7 +2,7 @@
 // reconcile is typically one `ip -batch` (plus one `bridge -batch` for VXLAN FDB entries and
 // one `sysctl -w`), never a process per route. `-force` lets independent lines go through
 // when one fails; the failures are reported together and retried on the next reconcile.
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 import { runIproute } from './iproute.js';
 import type { Change } from './netobjects.js';
 import { renderChange, type Command, type Tool } from './routing-render.js';

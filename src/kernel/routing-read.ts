@@ -10,7 +10,7 @@ import type {
   Underlay,
 } from './netobjects.js';
 import { PODNET_ROUTE_PROTO } from './netobjects.js';
-import { run } from './exec.js';
+import { run } from '../process/run.js';
 import { runIproute } from './iproute.js';
 import { OperationError } from '../util/errors.js';
 

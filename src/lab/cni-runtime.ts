@@ -4,7 +4,7 @@
 // error object as a message for people.
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../kernel/exec.js';
+import { run } from '../process/run.js';
 import { OperationError } from '../util/errors.js';
 
 export interface PluginConf {

@@ -3,7 +3,7 @@
 // each new connection to one pod at random, and each packet crosses to that pod's host
 // directly (same zone) or through VXLAN (other zone).
 import { join } from 'node:path';
-import { run, runJson } from '../kernel/exec.js';
+import { run, runJson } from '../process/run.js';
 import { podnetBin, repoBinDir } from './paths.js';
 import { OperationError } from '../util/errors.js';
 

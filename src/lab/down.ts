@@ -9,7 +9,7 @@ import {
   pidsInNetns,
   removeNetnsEtc,
 } from '../kernel/netns.js';
-import { processStartTime, signalPid } from '../kernel/processes.js';
+import { processStartTime, signalPid } from '../process/daemons.js';
 import { labStateDir, ownsNetns } from './plan.js';
 import { listProcesses, stopProcesses } from './supervisor.js';
 import { pollUntil } from './wait.js';

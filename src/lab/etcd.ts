@@ -4,7 +4,7 @@
 // loopback port there (see relay.ts).
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { isRunning, listensOnTcp } from '../kernel/processes.js';
+import { isRunning, listensOnTcp } from '../process/daemons.js';
 import { OperationError } from '../util/errors.js';
 import type { LabPlan } from './plan.js';
 import { podnetBin } from './paths.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BGPPeer } from '../api/types.js';
 import { DEFAULT_BGP } from '../bgp/cluster.js';
 import { renderBirdFabric, renderFrrFabric, type FabricSpec } from '../bgp/fabric.js';
-import { isRunning } from '../kernel/processes.js';
+import { isRunning } from '../process/daemons.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import type { LabOptions, LabPlan } from './plan.js';
 import { startProcess, type ProcessRecord } from './supervisor.js';

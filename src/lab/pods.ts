@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DEFAULT_CLUSTER_NETWORK, type Pod } from '../api/types.js';
 import { UsageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { netnsPath } from '../kernel/exec.js';
+import { netnsPath } from '../process/run.js';
 import { ipBatch } from '../kernel/links.js';
 import {
   deleteNetns,
@@ -17,7 +17,7 @@ import {
   removeNetnsEtc,
   writeNetnsResolvConf,
 } from '../kernel/netns.js';
-import { isRunning, signalPid } from '../kernel/processes.js';
+import { isRunning, signalPid } from '../process/daemons.js';
 import {
   cniAdd,
   cniDel,

@@ -1,7 +1,7 @@
 // `podnet lab status`: what a lab has, read from lab.json, the process records and the kernel.
 import { readdirSync } from 'node:fs';
 import { listNetns } from '../kernel/netns.js';
-import { isRunning } from '../kernel/processes.js';
+import { isRunning } from '../process/daemons.js';
 import { labStateDir, ownsNetns } from './plan.js';
 import { readLabState, type LabHost, type LabState } from './state.js';
 import { listProcesses } from './supervisor.js';

@@ -3,12 +3,7 @@
 // `logs/<id>.log` under the lab directory. Stopping acts on exactly the recorded processes.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  isRunning,
-  signalGroup,
-  spawnDetached,
-  type ProcessIdentity,
-} from '../kernel/processes.js';
+import { isRunning, signalGroup, spawnDetached, type ProcessIdentity } from '../process/daemons.js';
 import { pollUntil } from './wait.js';
 
 export interface ProcessRecord extends ProcessIdentity {

@@ -7,7 +7,7 @@ import { createFileLogger } from '../util/log.js';
 import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import { addNetns, listNetns, setSysctls } from '../kernel/netns.js';
 import { ipBatch } from '../kernel/links.js';
-import { isRunning } from '../kernel/processes.js';
+import { isRunning } from '../process/daemons.js';
 import { openStore } from '../store/open.js';
 import { applyObject, listObjects } from '../store/objects.js';
 import { ensureNamespace } from '../registry/apply.js';

@@ -11,7 +11,7 @@ import type { Node } from '../../src/api/types.js';
 import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import type { LabStatus } from '../../src/lab/status.js';
-import { processStartTime } from '../../src/kernel/processes.js';
+import { processStartTime } from '../../src/process/daemons.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { LABS_DIR, podnet, podnetOk, sweepStaleLabs, testLabName, until } from '../helpers/lab.js';
 import { EchoLab, NODES, startChild } from '../helpers/echo-lab.js';

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import type { ClusterNetwork, Node } from '../../src/api/types.js';
 import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
-import { signalGroup } from '../../src/kernel/processes.js';
+import { signalGroup } from '../../src/process/daemons.js';
 import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { podnet, podnetOk, sweepStaleLabs, until } from '../helpers/lab.js';

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { run, runJson } from '../../src/kernel/exec.js';
+import { run, runJson } from '../../src/process/run.js';
 import { OperationError } from '../../src/util/errors.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
 

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { Pod } from '../../src/api/types.js';
-import { isRunning } from '../../src/kernel/processes.js';
+import { isRunning } from '../../src/process/daemons.js';
 import { findProcess, listProcesses } from '../../src/lab/supervisor.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { labDown, labUp, podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';

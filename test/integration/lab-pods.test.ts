@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Pod } from '../../src/api/types.js';
-import { isRunning } from '../../src/kernel/processes.js';
+import { isRunning } from '../../src/process/daemons.js';
 import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
 import type { LabState } from '../../src/lab/state.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';

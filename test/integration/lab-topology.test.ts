@@ -16,7 +16,7 @@ import {
   testLabName,
 } from '../helpers/lab.js';
 import { listProcesses, startProcess } from '../../src/lab/supervisor.js';
-import { isRunning, type ProcessIdentity } from '../../src/kernel/processes.js';
+import { isRunning, type ProcessIdentity } from '../../src/process/daemons.js';
 
 before(() => {
   sweepStaleLabs();

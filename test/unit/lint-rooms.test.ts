@@ -40,7 +40,7 @@ test('lint rooms: allowed imports pass', async () => {
   assert.deepEqual(
     await restrictedImports(
       'src/routing/fixture.ts',
-      "import { run } from '../kernel/exec.js';\nexport const use = run;\n",
+      "import { run } from '../kernel/routing-apply.js';\nexport const use = run;\n",
     ),
     [],
   );

@@ -1,4 +1,6 @@
-// Running kernel tools. The only place podnet starts programs (DESIGN.md: effects at the edge).
+// Running a program to completion, optionally inside a network namespace, with its output
+// captured and its failure turned into one line for people. The kernel room runs its tools
+// through this; nothing outside src/kernel/ and src/process/ starts programs.
 import { spawn } from 'node:child_process';
 import { OperationError } from '../util/errors.js';
 

@@ -5,7 +5,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ipBytes, parseIPv4 } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
-import { inNetns } from './exec.js';
+import { inNetns } from './run.js';
 
 export interface DetachedSpec {
   argv: string[];
