@@ -432,7 +432,7 @@ const peersReachable: Check = ({ nodes, nodeName, network }) => {
       'peers',
       `${nodeName} ${cond.message ?? 'cannot route to some peers'}${advice ? `: ${advice}` : ''}`,
       advice
-        ? `podnet get clusternetwork default -o yaml | sed 's/backend: ${network.backend}/backend: auto/' | podnet apply -f -`
+        ? `podnet get clusternetwork default -o yaml | sed 's/backend: ${network.backend}/backend: auto/' | podnet apply -f - (then recreate the pods: their MTU was sized for ${network.backend})`
         : `read the agent's log on ${nodeName} (podnet get nodes -o wide shows the condition)`,
     ),
   ];
