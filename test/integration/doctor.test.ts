@@ -86,8 +86,9 @@ const problems: [string, string | string[], string, string, RegExp][] = [
     /ip link set dev pn-vxlan mtu 1350/,
   ],
   [
+    // A new device MAC makes the kernel flush the device's neighbours: routing's are gone too.
     'a changed VTEP MAC',
-    'vtep-mac',
+    ['kernel-state', 'vtep-mac'],
     'ip link set dev pn-vxlan address 02:00:00:00:be:ef',
     '',
     /ip link set dev pn-vxlan address /,
@@ -102,7 +103,7 @@ const problems: [string, string | string[], string, string, RegExp][] = [
 ];
 
 for (const [what, check, breakIt, mendIt, fix] of problems) {
-  test(`doctor: finds ${what}, names the fix, exits 1`, () => {
+  test(`doctor: finds ${what}, names the fix, exits 1`, async () => {
     freezeHost('SIGSTOP');
     const macBefore = execFileSync('ip', ['-n', host, '-j', 'link', 'show', 'pn-vxlan'], {
       encoding: 'utf8',
@@ -117,11 +118,20 @@ for (const [what, check, breakIt, mendIt, fix] of problems) {
         [check].flat(),
         JSON.stringify(failed),
       );
-      assert.match(failed[0]!.fix ?? '', fix);
+      assert.ok(
+        failed.some((v) => fix.test(v.fix ?? '')),
+        JSON.stringify(failed),
+      );
       assert.equal(status, 1);
     } finally {
       sh(mendIt || `ip link set dev pn-vxlan address ${mac}`);
       freezeHost('SIGCONT');
+    }
+    // What the fault took with it (neighbours) the agent puts back within its resync period.
+    const deadline = Date.now() + 15_000;
+    while (doctor().status !== 0) {
+      assert.ok(Date.now() < deadline, `${what}: not repaired within 15 s`);
+      await new Promise((r) => setTimeout(r, 500));
     }
   });
 }
@@ -144,11 +154,13 @@ test('doctor: finds two nodes publishing the same VTEP MAC', async () => {
     await setMac(node2);
     const { status, verdicts } = doctor();
     const failed = verdicts.filter((v) => !v.ok);
+    // Routing on node-2 now wants node-3's neighbour at the MAC node-3 claims: not what the
+    // kernel holds, so the kernel-state check names it too.
     assert.deepEqual(
       failed.map((v) => v.check),
-      ['vtep-mac'],
+      ['kernel-state', 'vtep-mac'],
     );
-    assert.match(failed[0]!.detail, /nodes node-2, node-3 publish the same VTEP MAC/);
+    assert.match(failed[1]!.detail, /nodes node-2, node-3 publish the same VTEP MAC/);
     assert.equal(status, 1);
   } finally {
     await setMac(own);
