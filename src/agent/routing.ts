@@ -29,7 +29,7 @@ import { getClusterNetwork, updateObject } from '../store/objects.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 
-const PERIOD_MS = 10_000;
+export const PERIOD_MS = 10_000;
 
 export interface RoutingController extends Controller {
   /** BGP mode: the Nodes BGP's best routes lead to (this node first). */

@@ -3,20 +3,21 @@
 // any check fails. In a lab, --node picks the host namespace; on a real host it checks itself.
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { UsageError } from '../util/errors.js';
+import type { ClusterNetwork, Node } from '../api/types.js';
+import type { RoutingView } from '../diagnose/doctor.js';
+import type { HostFacts } from '../kernel/host-facts.js';
+import { errorMessage, UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveStoreUrl } from './context.js';
+import { outputOption } from './output.js';
 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description('check a host for what breaks pod networks, each failure with its fix')
     .option('--node <name>', 'the node to check (in a lab: its host namespace)')
-    .option('-o, --output <format>', 'json for one JSON document')
+    .addOption(outputOption(['json']))
     .action(async (opts: { node?: string; output?: string }, cmd: Command) => {
       requireRoot('podnet doctor');
-      if (opts.output !== undefined && opts.output !== 'json') {
-        throw new UsageError(`-o ${opts.output}: unknown output format (valid: json)`);
-      }
       const lab = labFor(cmd);
       if (lab && !opts.node) {
         throw new UsageError(
@@ -41,7 +42,8 @@ export function registerDoctor(program: Command): void {
           const known = nodes.map((n) => n.metadata.name).join(', ') || 'none';
           throw new UsageError(`--node ${nodeName}: no such Node (known: ${known})`);
         }
-        const host = await facts.readHostFacts(lab ? `${lab}-${nodeName}` : undefined);
+        const netns = lab ? `${lab}-${nodeName}` : undefined;
+        const host = await facts.readHostFacts(netns);
         const verdicts = diagnoseHost({
           host,
           nodeName,
@@ -49,6 +51,7 @@ export function registerDoctor(program: Command): void {
           network,
           kernelConfig: facts.readKernelConfig(),
           bgp: bgpStatuses.find((b) => b.node === nodeName),
+          routing: await routingView({ nodes, nodeName, network, host, netns }),
         });
         const failed = verdicts.filter((v) => !v.ok);
         if (opts.output === 'json') {
@@ -69,4 +72,53 @@ export function registerDoctor(program: Command): void {
         await store.close();
       }
     });
+}
+
+/**
+ * What the agent's routing reconciler would change on this host now: the same planning it
+ * runs, over the store's Nodes — or, with BGP, over the routes BGP installed, which the store
+ * does not hold.
+ */
+async function routingView(c: {
+  nodes: Node[];
+  nodeName: string;
+  network: ClusterNetwork['spec'];
+  host: HostFacts;
+  netns?: string;
+}): Promise<RoutingView | { error: string }> {
+  const [{ planHost, PODNET_DEVICES }, { PERIOD_MS }, { routedNodes }, { learnedRoutes }, types] =
+    await Promise.all([
+      import('../routing/reconcile.js'),
+      import('../agent/routing.js'),
+      import('../bgp/cluster.js'),
+      import('../diagnose/origin.js'),
+      import('../api/types.js'),
+    ]);
+  const { routingKernel } = await import('../kernel/routing-kernel.js');
+  const self = c.nodes.find((n) => n.metadata.name === c.nodeName)!;
+  const nodes =
+    c.network.routing === 'bgp'
+      ? routedNodes(self, c.nodes, learnedRoutes(c.host.podnetRoutes, PODNET_DEVICES))
+      : c.nodes;
+  try {
+    const plan = await planHost(
+      {
+        nodes,
+        selfName: c.nodeName,
+        backend: c.network.backend,
+        vtepMac: self.metadata.annotations?.[types.ANNOTATION_VTEP_MAC] ?? '',
+        underlayMTU: c.network.mtu,
+      },
+      routingKernel(c.netns),
+    );
+    return {
+      changes: plan.changes,
+      looseRpFilter: plan.desired.sysctls
+        .filter((s) => s.looseRpFilter)
+        .map((s) => s.key.slice('net.ipv4.conf.'.length, -'.rp_filter'.length)),
+      periodSeconds: PERIOD_MS / 1000,
+    };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
 }

@@ -1,19 +1,22 @@
 // `podnet plan [--node NAME]`: what the routing reconciler would change on a host, as the
 // commands a person would type. Reads the kernel, changes nothing. In a lab, --node picks the
-// host namespace; on a real host it plans for this machine.
+// host namespace; on a real host it plans for this machine. With `routing: bgp` the peers are
+// the routes BGP installed (the store does not hold them), each shown with where it came from.
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { ANNOTATION_VTEP_MAC } from '../api/types.js';
+import { ANNOTATION_VTEP_MAC, type Node } from '../api/types.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
 import { renderCommands } from '../kernel/routing-render.js';
 import { backendDriver } from '../routing/backends/registry.js';
-import { planHost } from '../routing/reconcile.js';
+import { PODNET_DEVICES, planHost } from '../routing/reconcile.js';
 import { checkBackendSupport } from '../routing/support.js';
 import { getClusterNetwork, listObjects } from '../store/objects.js';
 import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
 import { UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveStoreUrl } from './context.js';
+import { outputOption } from './output.js';
 
 export function registerPlan(program: Command): void {
   program
@@ -23,12 +26,9 @@ export function registerPlan(program: Command): void {
     )
     .option('--node <name>', 'the node to plan for (in a lab: its host namespace)')
     .option('--backend <backend>', 'plan for this backend instead of the ClusterNetwork one')
-    .option('-o, --output <format>', 'json for one JSON document')
+    .addOption(outputOption(['json']))
     .action(async (opts: { node?: string; backend?: string; output?: string }, cmd: Command) => {
       requireRoot('podnet plan');
-      if (opts.output !== undefined && opts.output !== 'json') {
-        throw new UsageError(`-o ${opts.output}: unknown output format (valid: json)`);
-      }
       const lab = labFor(cmd);
       if (lab && !opts.node) {
         throw new UsageError(
@@ -39,23 +39,23 @@ export function registerPlan(program: Command): void {
       const store = await openStore(resolveStoreUrl(cmd));
       try {
         const spec = await getClusterNetwork(store);
-        if (spec.routing === 'bgp') {
-          // The routes would be what BGP learns, which the store does not hold.
-          throw new UsageError(
-            'ClusterNetwork routing is bgp: routes follow the BGP sessions, not the store; see podnet get bgp and ip route show proto 80',
-          );
-        }
         const backend = opts.backend ?? spec.backend;
         await checkBackendSupport(
           backendDriver(backend, opts.backend ? '--backend' : 'ClusterNetwork backend'),
           kernelFeatures,
         );
-        const { items: nodes } = await listObjects(store, 'Node');
-        const self = nodes.find((n) => n.metadata.name === nodeName);
+        const { items: storeNodes } = await listObjects(store, 'Node');
+        const self = storeNodes.find((n) => n.metadata.name === nodeName);
         if (!self) {
-          const known = nodes.map((n) => n.metadata.name).join(', ') || 'none';
+          const known = storeNodes.map((n) => n.metadata.name).join(', ') || 'none';
           throw new UsageError(`--node ${nodeName}: no such Node (known: ${known})`);
         }
+        const netns = lab ? `${lab}-${nodeName}` : undefined;
+        const bgp =
+          spec.routing === 'bgp'
+            ? await bgpView(store, storeNodes, self, nodeName, netns)
+            : undefined;
+        const nodes = bgp?.nodes ?? storeNodes;
         const vtepMac = self.metadata.annotations?.[ANNOTATION_VTEP_MAC] ?? '';
         if (!vtepMac && backend !== 'host-gw' && backend !== 'ipip') {
           throw new UsageError(
@@ -64,12 +64,12 @@ export function registerPlan(program: Command): void {
         }
         const plan = await planHost(
           { nodes, selfName: nodeName, backend, vtepMac, underlayMTU: spec.mtu },
-          routingKernel(lab ? `${lab}-${nodeName}` : undefined),
+          routingKernel(netns),
         );
         const commands = renderCommands(plan.changes);
         if (opts.output === 'json') {
           process.stdout.write(
-            `${JSON.stringify({ node: nodeName, backend, commands, changes: plan.changes, problems: plan.problems }, null, 2)}\n`,
+            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, commands, changes: plan.changes, problems: plan.problems }, null, 2)}\n`,
           );
           return;
         }
@@ -77,6 +77,7 @@ export function registerPlan(program: Command): void {
         process.stdout.write(
           `# ${nodeName}${where}, backend ${backend}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}\n`,
         );
+        for (const o of bgp?.origins ?? []) process.stdout.write(`# ${o.prefix}: ${o.origin}\n`);
         for (const p of plan.problems)
           process.stdout.write(`# cannot route to ${p.peer}: ${p.reason}\n`);
         for (const line of commands) process.stdout.write(`${line}\n`);
@@ -84,4 +85,31 @@ export function registerPlan(program: Command): void {
         await store.close();
       }
     });
+}
+
+/** The peers as BGP made them: the subnet routes it installed, each with where it came from. */
+async function bgpView(
+  store: Store,
+  storeNodes: Node[],
+  self: Node,
+  nodeName: string,
+  netns: string | undefined,
+): Promise<{ nodes: Node[]; origins: { prefix: string; origin: string }[] }> {
+  const [{ readHostFacts }, { routedNodes }, { bgpRouteOrigin, learnedRoutes }, { readStatuses }] =
+    await Promise.all([
+      import('../kernel/host-facts.js'),
+      import('../bgp/cluster.js'),
+      import('../diagnose/origin.js'),
+      import('../bgp/status-store.js'),
+    ]);
+  const [host, statuses] = await Promise.all([readHostFacts(netns), readStatuses(store)]);
+  const learned = learnedRoutes(host.podnetRoutes, PODNET_DEVICES);
+  const status = statuses.find((s) => s.node === nodeName);
+  return {
+    nodes: routedNodes(self, storeNodes, learned),
+    origins: [...learned].map(([prefix, { nextHop }]) => ({
+      prefix,
+      origin: bgpRouteOrigin(nextHop, storeNodes, status),
+    })),
+  };
 }

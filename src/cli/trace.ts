@@ -1,11 +1,14 @@
 // `podnet trace [-n NS] POD DEST[:PORT]`: the path from a pod to a DNS name, service IP or pod
-// IP as the kernel will take it, hop by hop, and the first broken step (src/diagnose/trace.ts).
+// IP as the kernel will take it, hop by hop there and back, and the first broken step
+// (src/diagnose/trace.ts). This file reads the facts; the diagnosis is pure.
 import type { Command } from 'commander';
-import type { Node, Pod, Service } from '../api/types.js';
-import type { HostPathFacts, Hop } from '../diagnose/trace.js';
-import { isIPv4 } from '../net/index.js';
+import type { ClusterNetwork, Node, Pod, Service } from '../api/types.js';
+import type { NodeBgpStatus } from '../bgp/status-store.js';
+import type { Endpoint, HostPathFacts, Hop, Leg } from '../diagnose/trace.js';
+import { isIP } from '../net/index.js';
 import { UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveLab, resolveStoreUrl } from './context.js';
+import { outputOption } from './output.js';
 
 /** `name`, `name:port`, `ip`, `ip:port`. */
 export function parseDestination(text: string): { host: string; port?: number } {
@@ -33,7 +36,7 @@ export function registerTrace(program: Command): void {
     .argument('<pod>', 'source pod')
     .argument('<dest>', 'DNS name, service IP or pod IP, with an optional :PORT')
     .option('-n, --namespace <ns>', "the source pod's namespace", 'default')
-    .option('-o, --output <format>', 'json for one JSON document')
+    .addOption(outputOption(['json']))
     .action(
       async (
         podName: string,
@@ -43,26 +46,19 @@ export function registerTrace(program: Command): void {
       ) => {
         requireRoot('podnet trace');
         const dest = parseDestination(destText);
-        const [{ openStore }, objects, { serviceEndpoints }, facts, path, diag] = await Promise.all(
-          [
-            import('../store/open.js'),
-            import('../store/objects.js'),
-            import('../api/endpoints.js'),
-            import('../kernel/host-facts.js'),
-            import('../kernel/path-facts.js'),
-            import('../diagnose/trace.js'),
-          ],
-        );
-        const { SERVICE_DISPATCH, servicePortListed } = await import('../proxy/programmed.js');
-        const lab = labFor(cmd);
-        const hostNs = (node: string): string | undefined => (lab ? `${lab}-${node}` : undefined);
+        const [{ openStore }, objects, { readStatuses }] = await Promise.all([
+          import('../store/open.js'),
+          import('../store/objects.js'),
+          import('../bgp/status-store.js'),
+        ]);
         const store = await openStore(resolveStoreUrl(cmd));
         try {
-          const [network, pods, services, nodes] = await Promise.all([
+          const [network, pods, services, nodes, bgp] = await Promise.all([
             objects.getClusterNetwork(store),
             objects.listObjects(store, 'Pod').then((r) => r.items as Pod[]),
             objects.listObjects(store, 'Service').then((r) => r.items as Service[]),
             objects.listObjects(store, 'Node').then((r) => r.items as Node[]),
+            readStatuses(store),
           ]);
           const source = pods.find(
             (p) => p.metadata.name === podName && p.metadata.namespace === opts.namespace,
@@ -72,156 +68,298 @@ export function registerTrace(program: Command): void {
               `pod ${opts.namespace}/${podName} is not running (see 'podnet get pods -n ${opts.namespace}')`,
             );
           }
-          const srcNode = source.spec.nodeName;
-          const srcIP = source.status.podIP;
-          const hops: Hop[] = [];
-
-          // 1. Name resolution, asked of the cluster DNS from the pod's own namespace.
-          let destIP = dest.host;
-          if (!isIPv4(dest.host)) {
-            let podNetns = hostNs(srcNode);
-            if (lab) {
-              const { findPodRecord } = await import('../lab/pods.js');
-              podNetns =
-                findPodRecord(resolveLab(cmd).stateDir, opts.namespace, podName)?.netns ?? podNetns;
-            }
-            const answer = await path.askDns(
-              podNetns,
-              network.dnsIP,
-              searchCandidates(dest.host, opts.namespace, network.domain),
-            );
-            if (!answer) {
-              hops.push({
-                step: 'dns',
-                ok: false,
-                detail: `${dest.host}: no A record from the cluster DNS ${network.dnsIP} through the search path`,
-              });
-              return print(opts.output, hops, diag.verdict(hops));
-            }
-            hops.push({
-              step: 'dns',
-              ok: true,
-              detail: `${answer.name} → ${answer.ip} (cluster DNS ${network.dnsIP})`,
-            });
-            destIP = answer.ip;
-          }
-
-          // 2. A service IP is DNATed on the source host to one of its endpoints.
-          let targets: { ip: string; pod?: string; node?: string }[] = [];
-          const svc = services.find((s) => s.spec.clusterIP === destIP);
-          if (svc) {
-            const set = serviceEndpoints(svc, pods);
-            const port = set.ports.find((p) => dest.port === undefined || p.port === dest.port);
-            if (!port)
-              throw new UsageError(`service ${svc.metadata.name} has no port ${dest.port}`);
-            const mode = network.proxyMode;
-            const where = SERVICE_DISPATCH.nftables;
-            const listing =
-              mode === 'iptables'
-                ? await path.iptablesTableText(hostNs(srcNode), SERVICE_DISPATCH.iptables.table)
-                : await path.nftMapText(hostNs(srcNode), where.family, where.table, where.map);
-            const programmed = servicePortListed(mode, listing, destIP, port.port);
-            const endpoints = port.endpoints.map((e) => ({
-              pod: e.podName,
-              ip: e.ip,
-              port: e.port,
-              node: e.nodeName,
-            }));
-            hops.push(
-              diag.serviceHop({
-                name: `${svc.metadata.namespace}/${svc.metadata.name}`,
-                clusterIP: destIP,
-                port: port.port,
-                endpoints,
-                ruleProgrammed: programmed,
-                mode,
-              }),
-            );
-            targets = endpoints.map((e) => ({ ip: e.ip, pod: e.pod, node: e.node }));
-          } else {
-            const pod = pods.find((p) => p.status?.podIP === destIP);
-            targets = [{ ip: destIP, pod: pod?.metadata.name, node: pod?.spec.nodeName }];
-          }
-
-          // 3. Each pod-to-pod path, from the source host's route to the remote pod's veth.
-          const hostFacts = async (
-            node: string,
-            dst: string,
-            from?: { src: string; iif: string },
-          ): Promise<HostPathFacts> => {
-            const ns = hostNs(node);
-            const [host, route] = await Promise.all([
-              facts.readHostFacts(ns),
-              path.routeGet(ns, dst, from),
-            ]);
-            const dev = host.links.find((l) => l.ifname === route.dev);
-            const tunnel =
-              dev?.kind === 'vxlan' && route.gateway
-                ? await path.vxlanHop(ns, route.gateway, dev.ifname)
-                : undefined;
-            const accepts = (flag: string): boolean =>
-              host.forwardRules.some(
-                (r) => r.includes(`${flag} ${network.clusterCIDR}`) && r.endsWith('-j ACCEPT'),
-              );
-            const rp = (key: string): number => Number(host.sysctls[key] ?? 0);
-            return {
-              node,
-              route,
-              links: host.links,
-              forwardPolicy: host.forwardPolicy,
-              forwardAccepts: accepts('-s') && accepts('-d'),
-              tunnel,
-              rpFilterStrict:
-                from !== undefined &&
-                Math.max(
-                  rp('net.ipv4.conf.all.rp_filter'),
-                  rp(`net.ipv4.conf.${from.iif}.rp_filter`),
-                ) === 1,
-            };
-          };
-          const nodeIPOf = (name?: string): string | undefined =>
-            nodes
-              .find((n) => n.metadata.name === name)
-              ?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-          const srcVeth = (await path.routeGet(hostNs(srcNode), srcIP)).dev;
-          for (const t of targets.length > 0 ? targets : []) {
-            const from = srcVeth ? { src: srcIP, iif: srcVeth } : undefined;
-            const sourceHost = await hostFacts(srcNode, t.ip, from);
-            const podMtu = sourceHost.links.find((l) => l.ifname === srcVeth)?.mtu;
-            let destinationHost: HostPathFacts | undefined;
-            if (t.node && t.node !== srcNode && nodes.some((n) => n.metadata.name === t.node)) {
-              const tunnel = sourceHost.tunnel ? sourceHost.route.dev : undefined;
-              const srcNodeIP = nodes
-                .find((n) => n.metadata.name === srcNode)
-                ?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-              const incoming =
-                tunnel ??
-                (srcNodeIP ? (await path.routeGet(hostNs(t.node), srcNodeIP)).dev : undefined);
-              destinationHost = await hostFacts(
-                t.node,
-                t.ip,
-                incoming ? { src: srcIP, iif: incoming } : undefined,
-              );
-            }
-            const pathHops = diag.tracePath({
-              source: { pod: podName, ip: srcIP, node: srcNode, mtu: podMtu },
-              destination: { ...t, nodeIP: nodeIPOf(t.node) },
-              sourceHost,
-              destinationHost,
-            });
-            hops.push(
-              ...pathHops.map((h) => ({
-                ...h,
-                detail: targets.length > 1 ? `[${t.pod ?? t.ip}] ${h.detail}` : h.detail,
-              })),
-            );
-          }
-          return print(opts.output, hops, diag.verdict(hops));
+          const lab = labFor(cmd);
+          const tracer = await pathTracer({
+            lab,
+            network,
+            nodes,
+            pods,
+            bgp,
+          });
+          const hops = await traceFrom(tracer, {
+            cmd,
+            lab,
+            network,
+            pods,
+            services,
+            source,
+            dest,
+          });
+          print(opts.output, hops, tracer.verdict(hops));
         } finally {
           await store.close();
         }
       },
     );
+}
+
+interface TraceInput {
+  cmd: Command;
+  lab?: string;
+  network: ClusterNetwork['spec'];
+  pods: Pod[];
+  services: Service[];
+  source: Pod;
+  dest: { host: string; port?: number };
+}
+
+/** DNS, then the service choice, then each pod-to-pod path. */
+async function traceFrom(tracer: PathTracer, t: TraceInput): Promise<Hop[]> {
+  const { network, source, dest } = t;
+  const namespace = source.metadata.namespace!;
+  const from = { ...tracer.endpoint(source.status!.podIP!, source), node: source.spec.nodeName! };
+  const hops: Hop[] = [];
+  let destIP = dest.host;
+  if (!isIP(dest.host)) {
+    // Name resolution, asked of the cluster DNS from the pod's own namespace.
+    let podNetns = tracer.hostNs(from.node);
+    if (t.lab) {
+      const { findPodRecord } = await import('../lab/pods.js');
+      podNetns =
+        findPodRecord(resolveLab(t.cmd).stateDir, namespace, source.metadata.name)?.netns ??
+        podNetns;
+    }
+    const answer = await tracer.path.askDns(
+      podNetns,
+      network.dnsIP,
+      searchCandidates(dest.host, namespace, network.domain),
+    );
+    if (!answer) {
+      // No answer: the way to the DNS server is traced first, so that what blocks it is
+      // named rather than blamed on the records.
+      const toDns = await serviceHops(tracer, t, from, network.dnsIP, 53, 'dns ');
+      const blocked = toDns.some((h) => !h.ok);
+      hops.push(...toDns, {
+        step: 'dns',
+        ok: false,
+        detail: blocked
+          ? `${dest.host}: no answer from the cluster DNS ${network.dnsIP}: the path to it is broken (above)`
+          : `${dest.host}: no A record from the cluster DNS ${network.dnsIP} through the search path`,
+      });
+      return hops;
+    }
+    hops.push({
+      step: 'dns',
+      ok: true,
+      detail: `${answer.name} → ${answer.ip} (cluster DNS ${network.dnsIP})`,
+    });
+    destIP = answer.ip;
+  }
+  if (t.services.some((s) => s.spec.clusterIP === destIP)) {
+    hops.push(...(await serviceHops(tracer, t, from, destIP, dest.port, '')));
+  } else {
+    const pod = t.pods.find((p) => p.status?.podIP === destIP);
+    hops.push(...(await tracer.paths(from, [tracer.endpoint(destIP, pod)], '')));
+  }
+  return hops;
+}
+
+/** A service IP is DNATed on the source host to one of its endpoints; each is traced. */
+async function serviceHops(
+  tracer: PathTracer,
+  t: TraceInput,
+  from: Endpoint & { node: string },
+  clusterIP: string,
+  wantedPort: number | undefined,
+  label: string,
+): Promise<Hop[]> {
+  const { serviceEndpoints } = await import('../api/endpoints.js');
+  const svc = t.services.find((s) => s.spec.clusterIP === clusterIP);
+  if (!svc) {
+    return [{ step: 'service', ok: false, detail: `no Service has the cluster IP ${clusterIP}` }];
+  }
+  const set = serviceEndpoints(svc, t.pods);
+  const port = set.ports.find((p) => wantedPort === undefined || p.port === wantedPort);
+  if (!port) throw new UsageError(`service ${svc.metadata.name} has no port ${wantedPort}`);
+  const mode = t.network.proxyMode;
+  const ns = tracer.hostNs(from.node);
+  const { SERVICE_DISPATCH, servicePortListed } = await import('../proxy/programmed.js');
+  const nft = SERVICE_DISPATCH.nftables;
+  const listing =
+    mode === 'iptables'
+      ? await tracer.path.iptablesTableText(ns, SERVICE_DISPATCH.iptables.table)
+      : await tracer.path.nftMapText(ns, nft.family, nft.table, nft.map);
+  const programmed = servicePortListed(mode, listing, clusterIP, port.port);
+  const endpoints = port.endpoints.map((e) => ({
+    pod: e.podName,
+    ip: e.ip,
+    port: e.port,
+    node: e.nodeName,
+  }));
+  const hop = tracer.diag.serviceHop({
+    name: `${svc.metadata.namespace}/${svc.metadata.name}`,
+    clusterIP,
+    port: port.port,
+    endpoints,
+    ruleProgrammed: programmed,
+    mode,
+  });
+  const targets = endpoints.map((e) =>
+    tracer.endpoint(
+      e.ip,
+      t.pods.find((p) => p.status?.podIP === e.ip),
+    ),
+  );
+  return [
+    { ...hop, detail: `${label ? `[${label.trim()}] ` : ''}${hop.detail}` },
+    ...(await tracer.paths(from, targets, label)),
+  ];
+}
+
+interface PathTracer {
+  diag: typeof import('../diagnose/trace.js');
+  path: typeof import('../kernel/path-facts.js');
+  hostNs(node: string): string | undefined;
+  endpoint(ip: string, pod?: Pod): Endpoint;
+  /** Hops of every path from `from` to each target, labelled when there are several. */
+  paths(from: Endpoint & { node: string }, targets: Endpoint[], label: string): Promise<Hop[]>;
+  verdict(hops: Hop[]): { ok: boolean; text: string };
+}
+
+/** Reads, per host, what the path needs; the routing's view of nodes decides who owns an IP. */
+async function pathTracer(c: {
+  lab?: string;
+  network: ClusterNetwork['spec'];
+  nodes: Node[];
+  pods: Pod[];
+  bgp: NodeBgpStatus[];
+}): Promise<PathTracer> {
+  const [facts, path, diag, { bgpRouteOrigin }, cidr, { NETWORK_UNAVAILABLE }] = await Promise.all([
+    import('../kernel/host-facts.js'),
+    import('../kernel/path-facts.js'),
+    import('../diagnose/trace.js'),
+    import('../diagnose/origin.js'),
+    import('../net/index.js'),
+    import('../routing/condition.js'),
+  ]);
+  const { network, nodes } = c;
+  const hostNs = (node: string): string | undefined => (c.lab ? `${c.lab}-${node}` : undefined);
+  const nodeIP = (name?: string): string | undefined =>
+    nodes
+      .find((n) => n.metadata.name === name)
+      ?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  const ownerOf = (ip: string): string | undefined => {
+    const n = cidr.tryParseIP(ip);
+    return n === undefined
+      ? undefined
+      : nodes.find((node) => {
+          const subnet = node.spec.podCIDR && cidr.tryParseCidr(node.spec.podCIDR);
+          return subnet && cidr.containsIP(subnet, n);
+        })?.metadata.name;
+  };
+  const unreachable = (node: string): string | undefined => {
+    const cond = nodes
+      .find((n) => n.metadata.name === node)
+      ?.status?.conditions?.find((x) => x.type === NETWORK_UNAVAILABLE && x.status === 'True');
+    return cond?.message;
+  };
+  /** The host-side device of a pod's veth: the route the host has to the pod's IP. */
+  const vethOf = async (e: Endpoint & { node: string }): Promise<string | undefined> => {
+    if (!e.pod) return undefined;
+    const r = await path.routeGet(hostNs(e.node), e.ip);
+    return r.ok && r.dev?.startsWith('pn') ? r.dev : undefined;
+  };
+  const hostFacts = async (
+    node: string,
+    dst: string,
+    from?: { src: string; iif: string },
+  ): Promise<HostPathFacts> => {
+    const ns = hostNs(node);
+    const [host, route] = await Promise.all([
+      facts.readHostFacts(ns),
+      path.routeGet(ns, dst, from),
+    ]);
+    const dev = host.links.find((l) => l.ifname === route.dev);
+    const tunnel =
+      dev?.kind === 'vxlan' && route.gateway
+        ? await path.vxlanHop(ns, route.gateway, dev.ifname)
+        : undefined;
+    const accepts = (flag: string): boolean =>
+      host.forwardRules.some(
+        (r) => r.includes(`${flag} ${network.clusterCIDR}`) && r.endsWith('-j ACCEPT'),
+      );
+    const rp = (key: string): number => Number(host.sysctls[key] ?? 0);
+    const bgp = network.routing === 'bgp';
+    return {
+      node,
+      route,
+      links: host.links,
+      forwardPolicy: host.forwardPolicy,
+      forwardAccepts: accepts('-s') && accepts('-d'),
+      ipForward: host.sysctls['net.ipv4.ip_forward'] !== '0',
+      tunnel,
+      podnetRoutes: host.podnetRoutes,
+      routeOrigin:
+        bgp && route.ok && !tunnel
+          ? bgpRouteOrigin(
+              route.gateway,
+              nodes,
+              c.bgp.find((b) => b.node === node),
+            )
+          : undefined,
+      unreachable: unreachable(node),
+      rpFilterStrict:
+        from !== undefined &&
+        Math.max(rp('net.ipv4.conf.all.rp_filter'), rp(`net.ipv4.conf.${from.iif}.rp_filter`)) ===
+          1,
+    };
+  };
+  /** One direction: the sender's host as the packet leaves its veth, the receiver's as it arrives. */
+  const leg = async (
+    direction: Leg['direction'],
+    from: Endpoint & { node: string },
+    to: Endpoint,
+  ): Promise<Leg> => {
+    const veth = await vethOf(from);
+    const out = await hostFacts(from.node, to.ip, veth ? { src: from.ip, iif: veth } : undefined);
+    let incoming: HostPathFacts | undefined;
+    if (to.node && to.node !== from.node) {
+      // Through a tunnel the packet arrives on the peer's device of the same name; otherwise
+      // on whichever device faces the sender's host.
+      const fromIP = nodeIP(from.node);
+      const iif = out.tunnel
+        ? out.route.dev
+        : fromIP
+          ? (await path.routeGet(hostNs(to.node), fromIP)).dev
+          : undefined;
+      incoming = await hostFacts(to.node, to.ip, iif ? { src: from.ip, iif } : undefined);
+    }
+    const mtu = veth ? out.links.find((l) => l.ifname === veth)?.mtu : undefined;
+    return { direction, from: { ...from, mtu }, to, out, in: incoming };
+  };
+  return {
+    diag,
+    path,
+    hostNs,
+    endpoint(ip, pod) {
+      const node = pod?.spec.nodeName ?? ownerOf(ip);
+      return { ip, pod: pod?.metadata.name, node, nodeIP: nodeIP(node) };
+    },
+    async paths(from, targets, label) {
+      const hops: Hop[] = [];
+      for (const to of targets) {
+        const request = await leg('request', from, to);
+        // The reply comes back from a pod on another host; to a bare IP there is none to trace.
+        const reply =
+          to.pod && to.node && to.node !== from.node
+            ? await leg('reply', { ...to, node: to.node }, from)
+            : undefined;
+        const tag = label || targets.length > 1 ? `[${label}${to.pod ?? to.ip}] ` : '';
+        hops.push(
+          ...diag
+            .tracePath({
+              clusterCIDR: network.clusterCIDR,
+              backend: network.backend,
+              request,
+              reply,
+            })
+            .map((h) => ({ ...h, detail: `${tag}${h.detail}` })),
+        );
+      }
+      return hops;
+    },
+    verdict: diag.verdict,
+  };
 }
 
 function print(
@@ -232,8 +370,10 @@ function print(
   if (output === 'json') {
     process.stdout.write(`${JSON.stringify({ hops, verdict }, null, 2)}\n`);
   } else {
-    for (const h of hops)
-      process.stdout.write(`${h.ok ? 'ok  ' : 'FAIL'}  ${h.step.padEnd(13)} ${h.detail}\n`);
+    for (const h of hops) {
+      const step = h.direction === 'reply' ? `${h.step} ←` : h.step;
+      process.stdout.write(`${h.ok ? 'ok  ' : 'FAIL'}  ${step.padEnd(15)} ${h.detail}\n`);
+    }
     process.stdout.write(`${verdict.text}\n`);
   }
   if (!verdict.ok) process.exitCode = 1;

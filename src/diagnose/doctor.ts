@@ -4,8 +4,13 @@
 import type { ClusterNetwork, Node } from '../api/types.js';
 import { ANNOTATION_VTEP_MAC } from '../api/types.js';
 import type { HostFacts } from '../kernel/host-facts.js';
+import type { Change } from '../kernel/netobjects.js';
+import { renderCommands } from '../kernel/routing-render.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
+import { containsCidr, tryParseCidr } from '../net/index.js';
+import { NETWORK_UNAVAILABLE } from '../routing/condition.js';
 import { encapsulationOverhead } from '../routing/mtu.js';
+import { backendAdvice } from './trace.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
 export const IPIP_DEVICE = 'pn-ipip';
@@ -23,7 +28,22 @@ export interface DoctorInput {
   bgp?: NodeBgpStatus;
   /** For the age of that publication. */
   now?: Date;
+  /** What the routing reconciler wants on this host, or why it could not be worked out. */
+  routing?: RoutingView | { error: string };
 }
+
+/** The routing reconciler's own view of this host (the same pure planning the agent runs). */
+export interface RoutingView {
+  /** What a reconcile would change now. */
+  changes: Change[];
+  /** Devices whose rp_filter the agent keeps loose. */
+  looseRpFilter: string[];
+  /** How often the agent reconciles in full, repairing what was changed by hand. */
+  periodSeconds: number;
+}
+
+const routingView = (input: DoctorInput): RoutingView | undefined =>
+  input.routing && 'changes' in input.routing ? input.routing : undefined;
 
 export interface Verdict {
   check: string;
@@ -59,28 +79,35 @@ const ipForward: Check = ({ host }) => {
 /**
  * Strict reverse-path filtering drops packets that arrive on a device other than the one the
  * reply would leave by; tunnels make that asymmetry normal. The kernel applies the larger of
- * `all` and the device's own value.
+ * `all` and the device's own value. The devices checked are the ones the agent loosens (the
+ * underlay and the tunnels): a pod's veth is symmetric by construction — its pod's address
+ * is routed back out of it — so strict filtering there drops nothing.
  */
-const rpFilter: Check = ({ host }) => {
+const rpFilter: Check = (input) => {
+  const { host } = input;
   const all = Number(host.sysctls['net.ipv4.conf.all.rp_filter'] ?? 0);
-  const devices = host.links.filter(
-    (l) => l.ifname === VXLAN_DEVICE || l.ifname === IPIP_DEVICE || POD_VETH.test(l.ifname),
-  );
-  const strict = devices.filter((l) => {
-    const own = Number(host.sysctls[`net.ipv4.conf.${l.ifname}.rp_filter`] ?? 0);
+  const devices =
+    routingView(input)?.looseRpFilter ??
+    host.links
+      .filter((l) => l.ifname === VXLAN_DEVICE || l.ifname === IPIP_DEVICE)
+      .map((l) => l.ifname);
+  const strict = devices.filter((dev) => {
+    const own = Number(host.sysctls[`net.ipv4.conf.${dev}.rp_filter`] ?? 0);
     return Math.max(all, own) === 1;
   });
   if (strict.length === 0) {
-    return [pass('rp_filter', `no podnet device filters strictly (all = ${all})`)];
+    return [
+      pass(
+        'rp_filter',
+        `loose or off on ${devices.join(', ') || 'every podnet device'} (all = ${all})`,
+      ),
+    ];
   }
-  const names = strict.map((l) => l.ifname);
-  const fixes = names.map((n) => `sysctl -w net.ipv4.conf.${n}.rp_filter=2`);
-  if (all === 1) fixes.unshift('sysctl -w net.ipv4.conf.all.rp_filter=2');
   return [
     fail(
       'rp_filter',
-      `strict rp_filter (1) on ${names.join(', ')}: asymmetric pod traffic is dropped`,
-      fixes.join(' && '),
+      `strict rp_filter (1${all === 1 ? ', from all = 1' : ''}) on ${strict.join(', ')}: asymmetric pod traffic arriving there is dropped`,
+      strict.map((n) => `sysctl -w net.ipv4.conf.${n}.rp_filter=2`).join(' && '),
     ),
   ];
 };
@@ -132,7 +159,7 @@ const bridgeNetfilter: Check = ({ host }) => {
 };
 
 /** A tunnel MTU larger than the underlay allows, or pods larger than the tunnel, black-holes big packets. */
-const mtu: Check = ({ host, network }) => {
+const mtu: Check = ({ host, network, nodeName, nodes }) => {
   const verdicts: Verdict[] = [];
   const tunnel = host.links.find((l) => l.ifname === VXLAN_DEVICE || l.ifname === IPIP_DEVICE);
   if (tunnel) {
@@ -152,7 +179,11 @@ const mtu: Check = ({ host, network }) => {
           ),
     );
   }
-  const podLimit = tunnel ? tunnel.mtu : network.mtu - encapsulationOverhead(network.backend);
+  const underlay = underlayLink(host, nodeName, nodes);
+  const podLimit = Math.min(
+    tunnel ? tunnel.mtu : Infinity,
+    (underlay?.mtu ?? network.mtu) - encapsulationOverhead(network.backend),
+  );
   const tooBig = host.links.filter((l) => POD_VETH.test(l.ifname) && l.mtu > podLimit);
   verdicts.push(
     tooBig.length === 0
@@ -309,9 +340,135 @@ const kernelFeatures: Check = ({ network, kernelConfig }) => {
   );
 };
 
+/** The device holding this node's InternalIP: what its pods' packets leave by. */
+function underlayLink(host: HostFacts, nodeName: string, nodes: Node[]) {
+  const ip = nodes
+    .find((n) => n.metadata.name === nodeName)
+    ?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  return ip ? host.links.find((l) => l.addresses?.some((a) => a.startsWith(`${ip}/`))) : undefined;
+}
+
+/**
+ * The kernel against what the routing reconciler wants here: routes, neighbours, FDB entries,
+ * tunnel devices. What other checks report (sysctls, stale routes, MTUs, the VTEP MAC) is
+ * left to them.
+ */
+const kernelState: Check = (input) => {
+  if (input.routing && 'error' in input.routing) {
+    return [
+      fail(
+        'kernel-state',
+        `cannot work out what routing wants on ${input.nodeName}: ${input.routing.error}`,
+        `podnet get nodes -o wide (does ${input.nodeName} have a pod subnet and an InternalIP?)`,
+      ),
+    ];
+  }
+  const view = routingView(input);
+  if (!view) return [];
+  const differences = view.changes.filter(
+    (c) =>
+      c.op !== 'sysctl' &&
+      c.op !== 'route-del' &&
+      !(c.op === 'link-set' && (c.mac !== undefined || c.mtu !== undefined)),
+  );
+  if (differences.length === 0) {
+    return [
+      pass('kernel-state', 'routes, neighbours, FDB entries and devices are as routing wants'),
+    ];
+  }
+  return [
+    fail(
+      'kernel-state',
+      `${differences.map(describeChange).join('; ')}: the agent on ${input.nodeName} puts this back within its resync period (${view.periodSeconds} s) while it runs`,
+      renderCommands(differences).join(' && '),
+    ),
+  ];
+};
+
+function describeChange(c: Change): string {
+  switch (c.op) {
+    case 'route-add':
+      return `missing route ${c.route.dst}${c.route.gateway ? ` via ${c.route.gateway}` : ''} dev ${c.route.dev}`;
+    case 'route-replace':
+      return `wrong route to ${c.route.dst} (wanted${c.route.gateway ? ` via ${c.route.gateway}` : ''} dev ${c.route.dev})`;
+    case 'route-del':
+      return `stray route ${c.route.dst}`;
+    case 'neigh-replace':
+      return `missing or wrong neighbour ${c.neighbour.ip} → ${c.neighbour.mac} on ${c.neighbour.dev}`;
+    case 'neigh-del':
+      return `stray neighbour ${c.neighbour.ip} on ${c.neighbour.dev}`;
+    case 'fdb-append':
+      return `missing FDB entry ${c.entry.mac} → ${c.entry.dst} on ${c.entry.dev}`;
+    case 'fdb-del':
+      return `stray FDB entry ${c.entry.mac} → ${c.entry.dst} on ${c.entry.dev}`;
+    case 'link-add':
+      return `missing device ${c.link.name}`;
+    case 'link-del':
+      return `device ${c.name} is not wanted (or not as routing made it)`;
+    case 'link-set':
+      return `device ${c.name} is down`;
+    case 'addr-add':
+      return `missing address ${c.cidr} on ${c.dev}`;
+    case 'addr-del':
+      return `extra address ${c.cidr} on ${c.dev}`;
+    case 'sysctl':
+      return `${c.key} = ${c.was ?? 'unset'}, wanted ${c.value}`;
+  }
+}
+
+/** The Node condition routing sets when its backend cannot reach some peers. */
+const peersReachable: Check = ({ nodes, nodeName, network }) => {
+  const cond = nodes
+    .find((n) => n.metadata.name === nodeName)
+    ?.status?.conditions?.find((c) => c.type === NETWORK_UNAVAILABLE);
+  if (cond?.status !== 'True') {
+    return [
+      pass('peers', cond ? (cond.message ?? 'every peer routed') : 'no condition published yet'),
+    ];
+  }
+  const advice = backendAdvice(network.backend);
+  return [
+    fail(
+      'peers',
+      `${nodeName} ${cond.message ?? 'cannot route to some peers'}${advice ? `: ${advice}` : ''}`,
+      advice
+        ? `podnet get clusternetwork default -o yaml | sed 's/backend: ${network.backend}/backend: auto/' | podnet apply -f - (then recreate the pods: their MTU was sized for ${network.backend})`
+        : `read the agent's log on ${nodeName} (podnet get nodes -o wide shows the condition)`,
+    ),
+  ];
+};
+
+/** With `routing: bgp`, every other node's subnet must have a route BGP installed. */
+const bgpRoutes: Check = ({ network, host, nodes, nodeName }) => {
+  if (network.routing !== 'bgp') return [];
+  const covered = (subnet: string): boolean => {
+    const want = tryParseCidr(subnet);
+    return host.podnetRoutes.some((r) => {
+      const have = tryParseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
+      return want !== undefined && have !== undefined && containsCidr(have, want);
+    });
+  };
+  const missing = nodes.filter(
+    (n) => n.metadata.name !== nodeName && n.spec.podCIDR && !covered(n.spec.podCIDR),
+  );
+  if (missing.length === 0) {
+    return [pass('bgp-routes', "a BGP route to every other node's pod subnet")];
+  }
+  return [
+    fail(
+      'bgp-routes',
+      `no BGP route to ${missing.map((n) => `${n.metadata.name}'s ${n.spec.podCIDR}`).join(', ')}`,
+      `podnet get bgp -o wide (is each of ${missing.map((n) => n.metadata.name).join(', ')} announcing its subnet, and are the sessions Established?)`,
+    ),
+  ];
+};
+
 const CHECKS: Check[] = [
   ipForward,
   rpFilter,
+  kernelState,
+  peersReachable,
+  bgpRoutes,
   forwardPolicy,
   bridgeNetfilter,
   mtu,

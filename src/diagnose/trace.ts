@@ -1,13 +1,19 @@
 // `podnet trace`: the path a packet from a pod takes to a destination, as the kernel will take
-// it, and the first step that is broken. Pure: the facts read along the path in, hops and a
-// verdict out.
+// it, there and back, and the first step that is broken. A reply that cannot come back breaks
+// a connection as surely as a request that cannot go out, so both directions are walked with
+// the same rules. Pure: the facts read along the path in, hops and a verdict out.
 import type { RouteDecision, TunnelHop } from '../kernel/path-facts.js';
-import type { LinkFact } from '../kernel/host-facts.js';
+import type { LinkFact, RouteFact } from '../kernel/host-facts.js';
+import { containsIP, tryParseCidr, tryParseIP } from '../net/index.js';
+
+export type Direction = 'request' | 'reply';
 
 export interface Hop {
-  step: 'dns' | 'service' | 'route' | 'encapsulation' | 'forward' | 'delivery';
+  step: 'dns' | 'service' | 'route' | 'encapsulation' | 'mtu' | 'forward' | 'delivery';
   ok: boolean;
   detail: string;
+  /** The way the packet travels at this step (absent: before any packet leaves the pod). */
+  direction?: Direction;
 }
 
 export interface ServiceFacts {
@@ -22,115 +28,221 @@ export interface ServiceFacts {
 
 export interface HostPathFacts {
   node: string;
+  /** The kernel's decision for the packet as it arrives (from a pod's veth or the underlay). */
   route: RouteDecision;
   links: LinkFact[];
   forwardPolicy?: string;
   forwardAccepts: boolean;
+  /** `net.ipv4.ip_forward`: off, the host forwards nothing to or from its pods. */
+  ipForward?: boolean;
   tunnel?: TunnelHop;
   /** Strict reverse-path filtering on the device the packet arrives by. */
   rpFilterStrict?: boolean;
+  /** Routes podnet installed here (proto 80); the route the kernel picks must be one of them. */
+  podnetRoutes?: RouteFact[];
+  /** Where the chosen route came from, when routing is not the store's (BGP). */
+  routeOrigin?: string;
+  /** This host's NetworkUnavailable message: the peers its routing cannot reach, and why. */
+  unreachable?: string;
+}
+
+/** One end of a path: a pod (or a bare IP), the node that owns it and that node's address. */
+export interface Endpoint {
+  ip: string;
+  pod?: string;
+  node?: string;
+  nodeIP?: string;
+  /** MTU of the pod's interface: the largest packet it sends. */
+  mtu?: number;
+}
+
+/** One direction: from a pod on `out`'s host to `to`, delivered on `in`'s host. */
+export interface Leg {
+  direction: Direction;
+  from: Endpoint & { node: string };
+  to: Endpoint;
+  out: HostPathFacts;
+  /** The receiving host's view, when it is not the sending one. */
+  in?: HostPathFacts;
 }
 
 export interface PathFacts {
-  source: { pod: string; ip: string; node: string; mtu?: number };
-  destination: { ip: string; pod?: string; node?: string; nodeIP?: string };
-  /** The source host's view: route, devices, FORWARD chain, tunnel entries. */
-  sourceHost: HostPathFacts;
-  /** The destination host's view, with the route looked up as the packet arrives (rp_filter). */
-  destinationHost?: HostPathFacts;
+  clusterCIDR: string;
+  /** The backend routing uses, to name the one that would reach an unreachable peer. */
+  backend: string;
+  request: Leg;
+  /** The way back, when the destination is a pod on another host. */
+  reply?: Leg;
 }
 
-const forwardHop = (h: HostPathFacts): Hop | undefined =>
-  h.forwardPolicy === 'DROP' && !h.forwardAccepts
-    ? {
-        step: 'forward',
-        ok: false,
-        detail: `${h.node}: iptables FORWARD policy is DROP and nothing accepts pod traffic (see 'podnet doctor --node ${h.node}')`,
-      }
-    : undefined;
-
-/** Hops for one pod-to-pod path (after any service choice). */
+/** Hops for one pod-to-pod path (after any service choice): there, then back. */
 export function tracePath(f: PathFacts): Hop[] {
+  return [...legHops(f.request, f), ...(f.reply ? legHops(f.reply, f) : [])];
+}
+
+const TUNNEL_OVERHEAD: Record<string, number> = { vxlan: 50, ipip: 20 };
+
+function legHops(leg: Leg, f: PathFacts): Hop[] {
   const hops: Hop[] = [];
-  const src = f.sourceHost;
-  if (!src.route.ok) {
-    return [
-      {
-        step: 'route',
-        ok: false,
-        detail: `${src.node}: the kernel has no route to ${f.destination.ip}: ${src.route.error}`,
-      },
-    ];
+  const add = (step: Hop['step'], ok: boolean, detail: string): void => {
+    hops.push({ step, ok, detail, direction: leg.direction });
+  };
+  const { out, to } = leg;
+  const back = leg.direction === 'reply' ? ' back' : '';
+  if (out.ipForward === false) {
+    add('forward', false, ipForwardOff(out.node));
+    return hops;
   }
-  const via = src.route.gateway ? ` via ${src.route.gateway}` : '';
-  const sameHost = f.destination.node === src.node;
-  const dev = src.route.dev ?? '?';
-  const tunnelDev = src.links.find(
+  if (!out.route.ok) {
+    add(
+      'route',
+      false,
+      `${out.node}: the kernel has no route${back} to ${to.ip}: ${out.route.error}`,
+    );
+    return hops;
+  }
+  if (to.node === undefined && within(f.clusterCIDR, to.ip)) {
+    add(
+      'route',
+      false,
+      `${to.ip} is inside the cluster range ${f.clusterCIDR}, but no node owns a pod subnet containing it: no pod can have this address`,
+    );
+    return hops;
+  }
+  const dev = out.route.dev ?? '?';
+  const via = out.route.gateway ? ` via ${out.route.gateway}` : '';
+  const sameHost = to.node === out.node;
+  const tunnelDev = out.links.find(
     (l) => l.ifname === dev && (l.kind === 'vxlan' || l.kind === 'ipip'),
   );
-  // Off the host and not into a tunnel, the next hop must be the owning host itself; any other
-  // gateway (the default route's router) means podnet's route for that subnet is missing.
-  const strayGateway =
-    !sameHost &&
-    !tunnelDev &&
-    f.destination.nodeIP !== undefined &&
-    src.route.gateway !== f.destination.nodeIP;
-  const kind = sameHost
-    ? 'same host'
-    : tunnelDev
-      ? 'tunnel'
-      : `direct to ${f.destination.node ?? '?'}`;
-  hops.push(
-    strayGateway
-      ? {
-          step: 'route',
-          ok: false,
-          detail: `${src.node}: no podnet route to ${f.destination.ip} (${f.destination.node}'s subnet): it falls to${via} dev ${dev}, not to ${f.destination.nodeIP}`,
-        }
-      : {
-          step: 'route',
-          ok: !(sameHost && !dev.startsWith('pn')),
-          detail: `${src.node}: ${f.destination.ip}${via} dev ${dev} (${kind})`,
-        },
-  );
+  if (sameHost) {
+    add('route', dev.startsWith('pn'), `${out.node}: ${to.ip}${via} dev ${dev} (same host)`);
+  } else if (to.node === undefined) {
+    add('route', true, `${out.node}: ${to.ip}${via} dev ${dev} (outside the cluster range)`);
+  } else {
+    // Off the host and not into a tunnel, the next hop must be the owning host itself (or,
+    // with BGP, whatever podnet installed from it); any other gateway — the default route's
+    // router — means podnet's route for that subnet is missing.
+    const strayGateway =
+      out.routeOrigin === undefined &&
+      !tunnelDev &&
+      to.nodeIP !== undefined &&
+      out.route.gateway !== to.nodeIP;
+    const foreign =
+      out.podnetRoutes !== undefined &&
+      !out.podnetRoutes.some(
+        (r) => within(r.dst, to.ip) && r.dev === out.route.dev && r.gateway === out.route.gateway,
+      );
+    if (strayGateway || foreign) {
+      const expected =
+        out.routeOrigin === undefined && to.nodeIP
+          ? `, not to ${to.nodeIP}`
+          : ', not a podnet route';
+      add(
+        'route',
+        false,
+        `${out.node}: no podnet route${back} to ${to.ip} (${to.node}'s subnet): it falls to${via} dev ${dev}${expected}${unreachableReason(out, to.node, f.backend)}`,
+      );
+    } else {
+      const kind = out.routeOrigin ?? (tunnelDev ? 'tunnel' : `direct to ${to.node}`);
+      add('route', true, `${out.node}: ${to.ip}${via} dev ${dev} (${kind})`);
+    }
+  }
   if (tunnelDev) {
-    const t = src.tunnel ?? {};
-    const mtuOk = f.source.mtu === undefined || f.source.mtu <= tunnelDev.mtu;
-    hops.push({
-      step: 'encapsulation',
-      ok: Boolean(t.mac && t.outerDst) && mtuOk,
-      detail: !t.mac
-        ? `${dev}: no neighbour entry for ${src.route.gateway}: the tunnel hop is missing`
+    const t = out.tunnel ?? {};
+    const podMtuOk = leg.from.mtu === undefined || leg.from.mtu <= tunnelDev.mtu;
+    const overhead = TUNNEL_OVERHEAD[tunnelDev.kind ?? ''] ?? 0;
+    const underlay = underlayOf(out, tunnelDev);
+    const underlayOk = !underlay || tunnelDev.mtu + overhead <= underlay.mtu;
+    add(
+      'encapsulation',
+      Boolean(t.mac && t.outerDst) && podMtuOk && underlayOk,
+      !t.mac
+        ? `${dev}: no neighbour entry for ${out.route.gateway}: the tunnel hop is missing`
         : !t.outerDst
           ? `${dev}: no FDB entry for ${t.mac}: the outer destination is unknown`
-          : !mtuOk
-            ? `${dev} MTU ${tunnelDev.mtu} is smaller than the pod's MTU ${f.source.mtu}: large packets are dropped`
-            : `${tunnelDev.kind} ${dev} VNI ${tunnelDev.vxlan?.id ?? '-'} port ${tunnelDev.vxlan?.port ?? '-'}: inner → ${t.mac}, outer ${tunnelDev.vxlan?.local ?? src.route.prefsrc ?? '?'} → ${t.outerDst}, MTU ${tunnelDev.mtu}`,
-    });
-  }
-  const srcForward = forwardHop(src);
-  if (srcForward) hops.push(srcForward);
-  const dst = f.destinationHost;
-  if (dst && !sameHost) {
-    const fwd = forwardHop(dst);
-    if (fwd) hops.push(fwd);
-    hops.push(
-      dst.route.ok
-        ? {
-            step: 'delivery',
-            ok: Boolean(dst.route.dev?.startsWith('pn')),
-            detail: `${dst.node}: ${f.destination.ip} dev ${dst.route.dev}${dst.route.dev?.startsWith('pn') ? ` (the pod's veth${f.destination.pod ? `, ${f.destination.pod}` : ''})` : ': not a pod veth'}`,
-          }
-        : {
-            step: 'delivery',
-            ok: false,
-            detail: dst.rpFilterStrict
-              ? `${dst.node}: rp_filter drops the packet arriving on its underlay/tunnel device (${dst.route.error}); set rp_filter to 2 there`
-              : `${dst.node}: cannot deliver to ${f.destination.ip}: ${dst.route.error}`,
-          },
+          : !podMtuOk
+            ? `${dev} MTU ${tunnelDev.mtu} is smaller than the pod's MTU ${leg.from.mtu}: large packets are dropped`
+            : !underlayOk
+              ? `${out.node}: ${dev} MTU ${tunnelDev.mtu} plus ${overhead} bytes of encapsulation exceeds ${underlay!.ifname} MTU ${underlay!.mtu}: encapsulated packets over ${underlay!.mtu} bytes are dropped (see 'podnet doctor --node ${out.node}')`
+              : `${tunnelDev.kind} ${dev} VNI ${tunnelDev.vxlan?.id ?? '-'} port ${tunnelDev.vxlan?.port ?? '-'}: inner → ${t.mac}, outer ${tunnelDev.vxlan?.local ?? out.route.prefsrc ?? '?'} → ${t.outerDst}, MTU ${tunnelDev.mtu}`,
     );
+  } else if (!sameHost && to.node !== undefined) {
+    const link = out.links.find((l) => l.ifname === dev);
+    if (link && leg.from.mtu !== undefined && link.mtu < leg.from.mtu) {
+      add(
+        'mtu',
+        false,
+        `${out.node}: ${dev} MTU ${link.mtu} is smaller than the pod's MTU ${leg.from.mtu}: larger packets are dropped (see 'podnet doctor --node ${out.node}')`,
+      );
+    }
+  }
+  const outForward = forwardHop(out);
+  if (outForward) add('forward', false, outForward);
+  const dst = leg.in;
+  if (dst && !sameHost) {
+    if (dst.ipForward === false) {
+      add('forward', false, ipForwardOff(dst.node));
+      return hops;
+    }
+    const inForward = forwardHop(dst);
+    if (inForward) add('forward', false, inForward);
+    if (dst.route.ok) {
+      const veth = Boolean(dst.route.dev?.startsWith('pn'));
+      add(
+        'delivery',
+        veth,
+        `${dst.node}: ${to.ip} dev ${dst.route.dev}${veth ? ` (the pod's veth${to.pod ? `, ${to.pod}` : ''})` : ': not a pod veth'}`,
+      );
+    } else {
+      add(
+        'delivery',
+        false,
+        dst.rpFilterStrict
+          ? `${dst.node}: rp_filter drops the packet arriving on its underlay/tunnel device (${dst.route.error}); set rp_filter to 2 there`
+          : `${dst.node}: cannot deliver to ${to.ip}: ${dst.route.error}`,
+      );
+    }
   }
   return hops;
+}
+
+const ipForwardOff = (node: string): string =>
+  `${node}: net.ipv4.ip_forward = 0: the host forwards no packet to or from its pods (sysctl -w net.ipv4.ip_forward=1)`;
+
+const forwardHop = (h: HostPathFacts): string | undefined =>
+  h.forwardPolicy === 'DROP' && !h.forwardAccepts
+    ? `${h.node}: iptables FORWARD policy is DROP and nothing accepts pod traffic (see 'podnet doctor --node ${h.node}')`
+    : undefined;
+
+/** The device a tunnel sends its outer packets by: its `link`, else the one with an address. */
+function underlayOf(h: HostPathFacts, tunnel: LinkFact): LinkFact | undefined {
+  const named = tunnel.vxlan?.link;
+  if (named) return h.links.find((l) => l.ifname === named);
+  const local = tunnel.vxlan?.local;
+  return local
+    ? h.links.find((l) => l.addresses?.some((a) => a.startsWith(`${local}/`)))
+    : undefined;
+}
+
+/** The host's own account of why it cannot route to `peer`, with the backend that would. */
+function unreachableReason(h: HostPathFacts, peer: string, backend: string): string {
+  if (!h.unreachable?.includes(`${peer} (`)) return '';
+  const advice = backendAdvice(backend);
+  return `; ${h.node}'s routing reports: ${h.unreachable}${advice ? ` — ${advice}` : ''}`;
+}
+
+/** What to use instead of a backend that cannot reach some peers, if anything. */
+export function backendAdvice(backend: string): string | undefined {
+  return backend === 'host-gw'
+    ? 'backend host-gw needs every node on one L2 segment; backend auto (direct where on-link, VXLAN elsewhere) or vxlan reaches them'
+    : undefined;
+}
+
+function within(cidr: string, ip: string): boolean {
+  const c = tryParseCidr(cidr.includes('/') ? cidr : `${cidr}/32`);
+  const n = tryParseIP(ip);
+  return c !== undefined && n !== undefined && containsIP(c, n);
 }
 
 export function serviceHop(s: ServiceFacts): Hop {
@@ -160,6 +272,11 @@ export function serviceHop(s: ServiceFacts): Hop {
 export function verdict(hops: Hop[]): { ok: boolean; text: string } {
   const broken = hops.find((h) => !h.ok);
   return broken
-    ? { ok: false, text: `BROKEN at ${broken.step}: ${broken.detail}` }
-    : { ok: true, text: 'OK: the kernel delivers this path' };
+    ? { ok: false, text: `BROKEN at ${stepName(broken)}: ${broken.detail}` }
+    : { ok: true, text: 'OK: the kernel delivers this path both ways' };
+}
+
+/** `route`, or `reply route` for a step on the way back. */
+export function stepName(h: Hop): string {
+  return h.direction === 'reply' ? `reply ${h.step}` : h.step;
 }

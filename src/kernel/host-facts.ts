@@ -11,6 +11,8 @@ export interface LinkFact {
   operstate?: string;
   /** `vxlan`, `veth`, `ipip`, `bridge`, ... from `ip -d`; undefined for plain devices. */
   kind?: string;
+  /** IPv4 addresses on the device, `a.b.c.d/len`. */
+  addresses?: string[];
   vxlan?: { id?: number; port?: number; local?: string; link?: string };
 }
 
@@ -37,6 +39,7 @@ interface IpLink {
   address?: string;
   operstate?: string;
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
+  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
 }
 
 /** Every sysctl a check may need, for the devices that exist. Missing keys are skipped. */
@@ -55,7 +58,7 @@ function sysctlKeys(links: LinkFact[]): string[] {
 
 export async function readHostFacts(netns?: string): Promise<HostFacts> {
   const [rawLinks, routes] = await Promise.all([
-    runJson<IpLink[]>(['ip', '-j', '-d', 'link', 'show'], { netns }),
+    runJson<IpLink[]>(['ip', '-j', '-d', 'addr', 'show'], { netns }),
     runJson<RouteFact[]>(['ip', '-j', 'route', 'show', 'proto', '80'], { netns }),
   ]);
   const links: LinkFact[] = rawLinks.map((l) => ({
@@ -64,6 +67,9 @@ export async function readHostFacts(netns?: string): Promise<HostFacts> {
     address: l.address,
     operstate: l.operstate,
     kind: l.linkinfo?.info_kind,
+    addresses: (l.addr_info ?? [])
+      .filter((a) => a.family === 'inet' && a.local)
+      .map((a) => `${a.local}/${a.prefixlen}`),
     vxlan:
       l.linkinfo?.info_kind === 'vxlan'
         ? {

@@ -47,7 +47,7 @@ test('doctor: a healthy lab host passes every check and exits 0', () => {
   assert.equal(status, 0);
 });
 
-const problems: [string, string, string, string, RegExp][] = [
+const problems: [string, string | string[], string, string, RegExp][] = [
   [
     'ip_forward off',
     'ip_forward',
@@ -78,15 +78,17 @@ const problems: [string, string, string, string, RegExp][] = [
   ],
   [
     // The kernel refuses a VXLAN MTU above its underlay's, so the underlay shrinks under it.
+    // Pods sized for the old underlay no longer fit either.
     'a tunnel MTU larger than the underlay allows',
-    'mtu-tunnel',
+    ['mtu-tunnel', 'mtu-pods'],
     'ip link set dev eth0 mtu 1400',
     'ip link set dev eth0 mtu 1500',
     /ip link set dev pn-vxlan mtu 1350/,
   ],
   [
+    // A new device MAC makes the kernel flush the device's neighbours: routing's are gone too.
     'a changed VTEP MAC',
-    'vtep-mac',
+    ['kernel-state', 'vtep-mac'],
     'ip link set dev pn-vxlan address 02:00:00:00:be:ef',
     '',
     /ip link set dev pn-vxlan address /,
@@ -101,7 +103,7 @@ const problems: [string, string, string, string, RegExp][] = [
 ];
 
 for (const [what, check, breakIt, mendIt, fix] of problems) {
-  test(`doctor: finds ${what}, names the fix, exits 1`, () => {
+  test(`doctor: finds ${what}, names the fix, exits 1`, async () => {
     freezeHost('SIGSTOP');
     const macBefore = execFileSync('ip', ['-n', host, '-j', 'link', 'show', 'pn-vxlan'], {
       encoding: 'utf8',
@@ -113,14 +115,23 @@ for (const [what, check, breakIt, mendIt, fix] of problems) {
       const failed = verdicts.filter((v) => !v.ok);
       assert.deepEqual(
         failed.map((v) => v.check),
-        [check],
+        [check].flat(),
         JSON.stringify(failed),
       );
-      assert.match(failed[0]!.fix ?? '', fix);
+      assert.ok(
+        failed.some((v) => fix.test(v.fix ?? '')),
+        JSON.stringify(failed),
+      );
       assert.equal(status, 1);
     } finally {
       sh(mendIt || `ip link set dev pn-vxlan address ${mac}`);
       freezeHost('SIGCONT');
+    }
+    // What the fault took with it (neighbours) the agent puts back within its resync period.
+    const deadline = Date.now() + 15_000;
+    while (doctor().status !== 0) {
+      assert.ok(Date.now() < deadline, `${what}: not repaired within 15 s`);
+      await new Promise((r) => setTimeout(r, 500));
     }
   });
 }
@@ -143,11 +154,13 @@ test('doctor: finds two nodes publishing the same VTEP MAC', async () => {
     await setMac(node2);
     const { status, verdicts } = doctor();
     const failed = verdicts.filter((v) => !v.ok);
+    // Routing on node-2 now wants node-3's neighbour at the MAC node-3 claims: not what the
+    // kernel holds, so the kernel-state check names it too.
     assert.deepEqual(
       failed.map((v) => v.check),
-      ['vtep-mac'],
+      ['kernel-state', 'vtep-mac'],
     );
-    assert.match(failed[0]!.detail, /nodes node-2, node-3 publish the same VTEP MAC/);
+    assert.match(failed[1]!.detail, /nodes node-2, node-3 publish the same VTEP MAC/);
     assert.equal(status, 1);
   } finally {
     await setMac(own);

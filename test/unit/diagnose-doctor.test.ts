@@ -87,10 +87,14 @@ const broken: [string, string, (i: DoctorInput) => void, RegExp][] = [
     /pn-vxlan\.rp_filter=2/,
   ],
   [
-    'strict rp_filter on all',
+    // The agent loosens the underlay and the tunnel; eth0 has no value of its own here.
+    'strict rp_filter on all, for a device the agent loosens',
     'rp_filter',
-    (i) => (i.host.sysctls['net.ipv4.conf.all.rp_filter'] = '1'),
-    /all\.rp_filter=2/,
+    (i) => {
+      i.host.sysctls['net.ipv4.conf.all.rp_filter'] = '1';
+      i.routing = { changes: [], looseRpFilter: ['eth0', 'pn-vxlan'], periodSeconds: 10 };
+    },
+    /^sysctl -w net\.ipv4\.conf\.eth0\.rp_filter=2$/,
   ],
   [
     'FORWARD policy DROP',
@@ -132,6 +136,52 @@ const broken: [string, string, (i: DoctorInput) => void, RegExp][] = [
     'conntrack',
     (i) => (i.host.sysctls['net.netfilter.nf_conntrack_count'] = '950'),
     /nf_conntrack_max=2000/,
+  ],
+  [
+    'a route routing wants is missing',
+    'kernel-state',
+    (i) =>
+      (i.routing = {
+        changes: [
+          {
+            op: 'route-add',
+            route: { dst: '10.244.2.0/24', gateway: '10.244.2.0', dev: 'pn-vxlan', onlink: true },
+          },
+        ],
+        looseRpFilter: ['eth0', 'pn-vxlan'],
+        periodSeconds: 10,
+      }),
+    /^ip route add 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev pn-vxlan onlink proto 80$/,
+  ],
+  [
+    'a peer the backend cannot reach',
+    'peers',
+    (i) => {
+      i.network.backend = 'host-gw';
+      i.nodes[0]!.status = {
+        conditions: [
+          {
+            type: 'NetworkUnavailable',
+            status: 'True',
+            reason: 'PeersUnreachable',
+            message: 'cannot route to node-2 (172.31.2.2 is not on-link)',
+          },
+        ],
+      };
+    },
+    /backend: host-gw\/backend: auto/,
+  ],
+  [
+    'pods larger than the underlay lets through',
+    'mtu-pods',
+    (i) => {
+      i.network.backend = 'host-gw';
+      i.host.links = i.host.links.filter((l) => l.ifname !== 'pn-vxlan');
+      i.host.links[1]!.addresses = ['172.31.1.1/24'];
+      i.host.links[1]!.mtu = 1400;
+      i.nodes[0]!.status = { addresses: [{ type: 'InternalIP', address: '172.31.1.1' }] };
+    },
+    /pn0123456789a mtu 1400/,
   ],
   ['kernel without IPIP', 'kernel-features', (i) => (i.network.backend = 'ipip'), /backend: vxlan/],
 ];
@@ -187,4 +237,12 @@ test('doctor: with routing bgp, sessions not Established, or not published, fail
     /last published its sessions 600 s ago/,
   );
   assert.equal(verdict({ ...input([]), bgp: undefined })!.ok, false);
+});
+
+test('doctor: with routing bgp, a node whose subnet has no BGP route is named', () => {
+  const input = { ...healthy(), network: { ...DEFAULT_CLUSTER_NETWORK, routing: 'bgp' as const } };
+  const check = (i: DoctorInput) => diagnoseHost(i).find((v) => v.check === 'bgp-routes')!;
+  assert.equal(check(input).ok, true);
+  input.host.podnetRoutes = input.host.podnetRoutes.filter((r) => r.dst !== '10.244.2.0/24');
+  assert.equal(check(input).detail, "no BGP route to node-2's 10.244.2.0/24");
 });

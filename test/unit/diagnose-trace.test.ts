@@ -20,61 +20,99 @@ test('trace: short names walk the search list; names with 5 dots or a final dot 
   assert.deepEqual(searchCandidates('x.example.', 'ns', 'cluster.local'), ['x.example']);
 });
 
+const vxlanLink = (local: string) => ({
+  ifname: 'pn-vxlan',
+  mtu: 1450,
+  kind: 'vxlan',
+  vxlan: { id: 1, port: 8472, local, link: 'eth0' },
+});
+const eth0 = (mtu = 1500) => ({ ifname: 'eth0', mtu });
+
+const client = { ip: '10.244.1.3', pod: 'client', node: 'node-1', nodeIP: '172.31.1.1', mtu: 1450 };
+const echo = { ip: '10.244.2.3', pod: 'echo-2', node: 'node-2', nodeIP: '172.31.2.2', mtu: 1450 };
+
+/** A healthy cross-zone path over VXLAN, both ways. */
 function facts(): PathFacts {
   return {
-    source: { pod: 'client', ip: '10.244.1.3', node: 'node-1', mtu: 1450 },
-    destination: { ip: '10.244.2.3', pod: 'echo-2', node: 'node-2', nodeIP: '172.31.2.2' },
-    sourceHost: {
-      node: 'node-1',
-      route: { ok: true, dst: '10.244.2.3', gateway: '10.244.2.0', dev: 'pn-vxlan' },
-      links: [
-        {
-          ifname: 'pn-vxlan',
-          mtu: 1450,
-          kind: 'vxlan',
-          vxlan: { id: 1, port: 8472, local: '172.31.1.1' },
-        },
-      ],
-      forwardAccepts: false,
-      tunnel: { mac: 'aa:bb:cc:dd:ee:02', outerDst: '172.31.2.2' },
+    clusterCIDR: '10.244.0.0/16',
+    backend: 'auto',
+    request: {
+      direction: 'request',
+      from: client,
+      to: echo,
+      out: {
+        node: 'node-1',
+        route: { ok: true, dst: '10.244.2.3', gateway: '10.244.2.0', dev: 'pn-vxlan' },
+        links: [eth0(), vxlanLink('172.31.1.1')],
+        forwardAccepts: false,
+        ipForward: true,
+        tunnel: { mac: 'aa:bb:cc:dd:ee:02', outerDst: '172.31.2.2' },
+      },
+      in: {
+        node: 'node-2',
+        route: { ok: true, dst: '10.244.2.3', dev: 'pn0123456789a' },
+        links: [],
+        forwardAccepts: false,
+        ipForward: true,
+      },
     },
-    destinationHost: {
-      node: 'node-2',
-      route: { ok: true, dst: '10.244.2.3', dev: 'pn0123456789a' },
-      links: [],
-      forwardAccepts: false,
+    reply: {
+      direction: 'reply',
+      from: echo,
+      to: client,
+      out: {
+        node: 'node-2',
+        route: { ok: true, dst: '10.244.1.3', gateway: '10.244.1.0', dev: 'pn-vxlan' },
+        links: [eth0(), vxlanLink('172.31.2.2')],
+        forwardAccepts: false,
+        ipForward: true,
+        tunnel: { mac: 'aa:bb:cc:dd:ee:01', outerDst: '172.31.1.1' },
+      },
+      in: {
+        node: 'node-1',
+        route: { ok: true, dst: '10.244.1.3', dev: 'pn0123456789b' },
+        links: [],
+        forwardAccepts: false,
+        ipForward: true,
+      },
     },
   };
 }
 
-test('trace: a healthy cross-zone path names route, tunnel and delivery', () => {
+test('trace: a healthy cross-zone path names route, tunnel and delivery, there and back', () => {
   const hops = tracePath(facts());
   assert.deepEqual(
-    hops.map((h) => [h.step, h.ok]),
+    hops.map((h) => [h.direction, h.step, h.ok]),
     [
-      ['route', true],
-      ['encapsulation', true],
-      ['delivery', true],
+      ['request', 'route', true],
+      ['request', 'encapsulation', true],
+      ['request', 'delivery', true],
+      ['reply', 'route', true],
+      ['reply', 'encapsulation', true],
+      ['reply', 'delivery', true],
     ],
   );
   assert.match(hops[1]!.detail, /outer 172\.31\.1\.1 → 172\.31\.2\.2, MTU 1450/);
+  assert.match(
+    hops[5]!.detail,
+    /node-1: 10\.244\.1\.3 dev pn0123456789b \(the pod's veth, client\)/,
+  );
   assert.equal(verdict(hops).ok, true);
 });
 
-test('trace: each broken step is named', () => {
+test('trace: each broken step is named, with its direction', () => {
   const noFdb = facts();
-  noFdb.sourceHost.tunnel = { mac: 'aa:bb:cc:dd:ee:02' };
+  noFdb.request.out.tunnel = { mac: 'aa:bb:cc:dd:ee:02' };
   assert.match(verdict(tracePath(noFdb)).text, /BROKEN at encapsulation: .*no FDB entry/);
   const stray = facts();
-  stray.sourceHost.route = { ok: true, gateway: '172.31.1.254', dev: 'eth0' };
-  stray.sourceHost.links = [];
+  stray.request.out.route = { ok: true, gateway: '172.31.1.254', dev: 'eth0' };
   assert.match(verdict(tracePath(stray)).text, /BROKEN at route: .*no podnet route/);
   const rp = facts();
-  rp.destinationHost!.route = { ok: false, error: 'Invalid argument' };
-  rp.destinationHost!.rpFilterStrict = true;
+  rp.request.in!.route = { ok: false, error: 'Invalid argument' };
+  rp.request.in!.rpFilterStrict = true;
   assert.match(verdict(tracePath(rp)).text, /BROKEN at delivery: node-2: rp_filter drops/);
   const drop = facts();
-  drop.sourceHost.forwardPolicy = 'DROP';
+  drop.request.out.forwardPolicy = 'DROP';
   assert.match(verdict(tracePath(drop)).text, /BROKEN at forward: node-1/);
   assert.match(
     serviceHop({
@@ -86,5 +124,81 @@ test('trace: each broken step is named', () => {
       mode: 'iptables',
     }).detail,
     /no ready endpoints/,
+  );
+});
+
+test('trace: a reply that falls to the default route breaks the path on the way back', () => {
+  const f = facts();
+  f.reply!.out.route = { ok: true, gateway: '172.31.2.254', dev: 'eth0' };
+  assert.equal(
+    verdict(tracePath(f)).text,
+    "BROKEN at reply route: node-2: no podnet route back to 10.244.1.3 (node-1's subnet): it falls to via 172.31.2.254 dev eth0, not to 172.31.1.1",
+  );
+});
+
+test('trace: ip_forward off on the receiving host is named as the sysctl', () => {
+  const f = facts();
+  f.request.in!.ipForward = false;
+  f.request.in!.route = { ok: false, error: 'No route to host' };
+  assert.match(
+    verdict(tracePath(f)).text,
+    /^BROKEN at forward: node-2: net\.ipv4\.ip_forward = 0: .*sysctl -w net\.ipv4\.ip_forward=1/,
+  );
+});
+
+test('trace: an underlay MTU below the tunnel plus its headers is not OK', () => {
+  const f = facts();
+  f.request.out.links = [eth0(1400), vxlanLink('172.31.1.1')];
+  assert.match(
+    verdict(tracePath(f)).text,
+    /BROKEN at encapsulation: node-1: pn-vxlan MTU 1450 plus 50 bytes of encapsulation exceeds eth0 MTU 1400/,
+  );
+  const direct = facts();
+  direct.request.out.route = { ok: true, gateway: '172.31.2.2', dev: 'eth0' };
+  direct.request.out.links = [eth0(1400)];
+  assert.match(
+    verdict(tracePath(direct)).text,
+    /BROKEN at mtu: node-1: eth0 MTU 1400 is smaller than the pod's MTU 1450/,
+  );
+});
+
+test('trace: an address in the cluster range that no node owns says so', () => {
+  const f = facts();
+  f.request.to = { ip: '10.244.99.5' };
+  f.reply = undefined;
+  assert.match(
+    verdict(tracePath(f)).text,
+    /BROKEN at route: 10\.244\.99\.5 is inside the cluster range 10\.244\.0\.0\/16, but no node owns/,
+  );
+});
+
+test('trace: with BGP a route via a router is fine when podnet installed it, and says where from', () => {
+  const f = facts();
+  const origin = 'learned by BGP from 172.31.1.254 AS 65000, next hop router 172.31.1.254';
+  f.request.out.route = { ok: true, gateway: '172.31.1.254', dev: 'eth0' };
+  f.request.out.tunnel = undefined;
+  f.request.out.podnetRoutes = [{ dst: '10.244.2.0/24', gateway: '172.31.1.254', dev: 'eth0' }];
+  f.request.out.routeOrigin = origin;
+  f.reply = undefined;
+  const hops = tracePath(f);
+  assert.equal(hops[0]!.detail, `node-1: 10.244.2.3 via 172.31.1.254 dev eth0 (${origin})`);
+  assert.equal(verdict(hops).ok, true);
+  f.request.out.podnetRoutes = [];
+  assert.match(
+    verdict(tracePath(f)).text,
+    /BROKEN at route: node-1: no podnet route to 10\.244\.2\.3 .*, not a podnet route/,
+  );
+});
+
+test('trace: a peer its backend cannot reach is given as the reason', () => {
+  const f = facts();
+  f.backend = 'host-gw';
+  f.request.out.route = { ok: true, gateway: '172.31.1.254', dev: 'eth0' };
+  f.request.out.tunnel = undefined;
+  f.request.out.unreachable =
+    "cannot route to node-2 (172.31.2.2 is not on-link (outside eth0's 172.31.1.1/24))";
+  assert.match(
+    verdict(tracePath(f)).text,
+    /node-1's routing reports: cannot route to node-2 \(172\.31\.2\.2 is not on-link .*backend auto .* reaches them/,
   );
 });
