@@ -179,7 +179,7 @@ export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {
   mtu: 1500,
 };
 
-/** Well-known labels (CONVENTIONS.md "Objects"). */
+/** Well-known labels (Kubernetes' own, and podnet.io/ for podnet's: docs/conventions.md). */
 export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
 
-/** Where labs keep their state (CONVENTIONS.md "Files and sockets"). */
+/** Where labs keep their state (docs/conventions.md, "Files and sockets"). */
 export const LABS_DIR = process.env.PODNET_LABS_DIR ?? '/run/podnet/labs';
 
 /** The part of a lab's state file (`lab.json`) that other verbs read. */

@@ -14,7 +14,7 @@ import { backendAdvice } from './trace.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
 export const IPIP_DEVICE = 'pn-ipip';
-/** Host-side pod veths: `pn` + 11 hex characters (CONVENTIONS.md). */
+/** Host-side pod veths: `pn` + 11 hex characters (docs/conventions.md). */
 const POD_VETH = /^pn[0-9a-f]{11}$/;
 
 export interface DoctorInput {

@@ -2,7 +2,7 @@
 // from, what the kernel reader returns, and what the writer and the recorder turn into
 // `ip`/`bridge`/`sysctl` commands.
 
-/** Route protocol number that marks every route podnet installs (CONVENTIONS.md). */
+/** Route protocol number that marks every route podnet installs: only those are ever changed. */
 export const PODNET_ROUTE_PROTO = 80;
 
 /** A route in the main table. `onlink` tells the kernel the gateway is reachable on `dev`. */

@@ -9,9 +9,7 @@ import { ipBytes, parseIP } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
 import { run } from '../process/run.js';
 import { IpBatchError, type IpSession } from './ip-session.js';
-
-/** Route protocol number marking every route podnet installs (CONVENTIONS.md). */
-export const PODNET_PROTO = 80;
+import { PODNET_ROUTE_PROTO } from './netobjects.js';
 
 export interface PodVeth {
   hostVeth: string;
@@ -59,7 +57,7 @@ export function hostSideCommands(v: PodVeth): string[] {
   return [
     `link set ${v.hostVeth} up`,
     `addr add ${v.gateway}/32 dev ${v.hostVeth}`,
-    `route add ${v.podIP}/32 dev ${v.hostVeth} proto ${PODNET_PROTO} scope link`,
+    `route add ${v.podIP}/32 dev ${v.hostVeth} proto ${PODNET_ROUTE_PROTO} scope link`,
   ];
 }
 

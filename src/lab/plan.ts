@@ -1,4 +1,4 @@
-// The lab's topology as plain data: names, zones and the address plan of DESIGN.md "The lab".
+// The lab's topology as plain data: names, zones and the address plan in docs/architecture.md ("The lab").
 // Pure functions only; src/lab/up.ts turns a plan into kernel work.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';

@@ -30,7 +30,7 @@ test('lab plan: hosts are dealt round-robin over the zones', () => {
   );
 });
 
-test('lab plan: addresses, routers and names follow DESIGN.md', () => {
+test("lab plan: addresses, routers and names follow the lab's address plan", () => {
   const plan = planLab('/run/podnet/labs', 'podnet', DEFAULT_LAB_OPTIONS);
   assert.equal(plan.underlayNetns, 'podnet-underlay');
   assert.equal(plan.hostStoreUrl, 'sqlite:/run/podnet/labs/podnet/store.db');
