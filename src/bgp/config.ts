@@ -35,6 +35,7 @@ const speakerSchema = z.strictObject({
   idleHoldTime: z.number().int().min(0).optional(),
   gracefulRestartTime: z.number().int().min(0).max(4095).optional(),
   restarting: z.boolean().optional(),
+  ipv6Unicast: z.boolean().optional(),
   localPrefixes: z
     .array(z.string().refine((s) => parsePrefix(s) !== undefined, 'must be an IPv4 CIDR'))
     .optional(),
