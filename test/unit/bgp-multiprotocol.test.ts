@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAttributes } from '../../src/bgp/attributes/table.js';
 import { decodeMessage } from '../../src/bgp/codec.js';
 import { negotiate, type FsmConfig } from '../../src/bgp/fsm.js';
 import {
@@ -162,23 +161,4 @@ test('bgp multiprotocol: IPv6 unicast is offered when asked, and negotiated when
   assert.equal(agreed({ ...config, ipv6Unicast: true }, dual), true);
   assert.equal(agreed(config, dual), false, 'we did not offer it');
   assert.equal(agreed({ ...config, ipv6Unicast: true }, plain), false, 'the peer did not');
-});
-
-test('bgp attributes: the table shows a path for people', () => {
-  const text = formatAttributes({
-    origin: 2,
-    asPath: [
-      { type: 2, asns: [65001, 65002] },
-      { type: 1, asns: [65003, 65004] },
-    ],
-    nextHop: '10.0.0.1',
-    med: 10,
-    communities: [(65000 << 16) | 7],
-    unknown: [{ flags: 0xc0, typeCode: 99, value: Buffer.alloc(3) }],
-  });
-  assert.equal(
-    text,
-    'ORIGIN INCOMPLETE, AS_PATH 65001 65002 {65003 65004}, NEXT_HOP 10.0.0.1, ' +
-      'MULTI_EXIT_DISC 10, COMMUNITIES 65000:7, attribute 99 (3 octets)',
-  );
 });

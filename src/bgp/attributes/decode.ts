@@ -12,7 +12,7 @@ import {
   type UpdateMessage,
 } from '../message.js';
 import { mergeAs4Path } from './as-path.js';
-import type { AttributeDecoding } from './descriptor.js';
+import type { AttributeDecoding, Malformed } from './descriptor.js';
 import { attributeDescriptor } from './table.js';
 
 export function treatAsWithdraw(update: UpdateMessage, subcode: number, reason: string): void {
@@ -91,7 +91,7 @@ export function decodeAttributes(attrs: Buffer, ctx: CodecContext, update: Updat
       continue;
     }
 
-    let problem: { subcode: number; reason: string } | undefined;
+    let problem: Malformed | undefined;
     const fixedLength = descriptor.length?.(ctx);
     if ((flags & (AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)) !== descriptor.flags) {
       problem = {
