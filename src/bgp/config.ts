@@ -37,6 +37,7 @@ const speakerSchema = z.strictObject({
   idleHoldTime: z.number().int().min(0).optional(),
   gracefulRestartTime: z.number().int().min(0).max(4095).optional(),
   restarting: z.boolean().optional(),
+  ipv6Unicast: z.boolean().optional(),
   localPrefixes: z
     .array(
       z

@@ -30,6 +30,8 @@ export interface FsmConfig {
   idleHoldTime: number;
   /** Wait for the peer to connect rather than connecting out. */
   passive: boolean;
+  /** Offer IPv6 unicast beside IPv4 unicast. */
+  ipv6Unicast?: boolean;
 }
 
 /** What both OPENs settled. */
@@ -40,6 +42,8 @@ export interface Negotiated {
   peerBgpId: string;
   peerAs: number;
   routeRefresh: boolean;
+  /** Both sides offered IPv6 unicast, so its MP attributes are read. */
+  ipv6Unicast?: boolean;
   /** The peer's graceful restart capability, when it sent one. */
   peerGracefulRestart?: GracefulRestartCapability;
 }
@@ -193,6 +197,9 @@ export function negotiate(
     peerBgpId: open.bgpId,
     peerAs: open.asNumber,
     routeRefresh: open.routeRefresh,
+    ...(config.ipv6Unicast && open.multiprotocol.some((f) => f.afi === 2 && f.safi === 1)
+      ? { ipv6Unicast: true }
+      : {}),
     ...(open.gracefulRestart ? { peerGracefulRestart: open.gracefulRestart } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // BGP-4 messages as plain data (RFC 4271 §4, with RFC 5492 capabilities, RFC 6793 4-octet AS,
 // RFC 4760 multiprotocol, RFC 2918 route refresh, RFC 4724 graceful restart, RFC 4456
 // reflection attributes). The codec turns these into bytes and back.
+import type { Ipv6NextHop, Ipv6Prefix } from './nlri.js';
 
 export const MessageType = {
   OPEN: 1,
@@ -15,6 +16,7 @@ export const MAX_MESSAGE_LENGTH = 4096;
 /** Stands in for a 4-octet AS in 2-octet fields (RFC 6793). */
 export const AS_TRANS = 23456;
 export const AFI_IPV4 = 1;
+export const AFI_IPV6 = 2;
 export const SAFI_UNICAST = 1;
 
 export const AttrType = {
@@ -149,7 +151,20 @@ export interface PathAttributes {
   unknown: UnknownAttribute[];
 }
 
-/** What a peer sent in one UPDATE, IPv4 unicast only (other families are ignored). */
+/** IPv6 unicast routes of one UPDATE, carried in the MP attributes (RFC 4760). */
+export interface Ipv6Routes {
+  withdrawn: Ipv6Prefix[];
+  nlri: Ipv6Prefix[];
+  /** From MP_REACH_NLRI; absent when nothing is announced. */
+  nextHop?: Ipv6NextHop;
+  /** End-of-RIB for IPv6 unicast: the UPDATE held only an empty MP_UNREACH_NLRI (RFC 4724 §2). */
+  endOfRib: boolean;
+}
+
+/**
+ * What a peer sent in one UPDATE: IPv4 unicast, and IPv6 unicast when the session negotiated
+ * it (other families are ignored).
+ */
 export interface UpdateMessage {
   type: 'update';
   withdrawn: string[];
@@ -165,6 +180,8 @@ export interface UpdateMessage {
   errors: UpdateError[];
   /** End-of-RIB marker for IPv4 unicast (RFC 4724 §2): an UPDATE with nothing in it. */
   endOfRib: boolean;
+  /** Present when the UPDATE carried IPv6 unicast MP attributes. */
+  ipv6?: Ipv6Routes;
 }
 
 export interface NotificationMessage {
@@ -214,7 +231,20 @@ export class BgpMessageError extends Error {
   }
 }
 
-/** What the decoder must know of the session: whether AS numbers are 4 octets wide. */
+/**
+ * What the decoder must know of the session: whether AS numbers are 4 octets wide, and whether
+ * IPv6 unicast was negotiated (without it, IPv6 MP attributes are ignored as RFC 4760 §7 allows).
+ */
 export interface CodecContext {
   fourOctetAs: boolean;
+  ipv6Unicast?: boolean;
+}
+
+/** An UPDATE error that resets the session (RFC 4271 §6.3). */
+export function updateError(
+  subcode: number,
+  reason: string,
+  data: Buffer = Buffer.alloc(0),
+): BgpMessageError {
+  return new BgpMessageError(ErrorCode.UPDATE, subcode, data, reason);
 }

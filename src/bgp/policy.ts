@@ -1,7 +1,7 @@
 // The rules that decide routes, as pure functions: what to accept from a peer (loop checks),
 // which of several paths is best (RFC 4271 §9.1.2, RFC 4456 §9), and what to tell each peer
 // (iBGP/eBGP rules and route reflection, RFC 4456 §8).
-import { asPathLength } from './codec.js';
+import { asPathLength } from './attributes/as-path.js';
 import { isIPv4 } from '../net/index.js';
 import { ipv4Word } from './ipv4.js';
 import { AsSegmentType, type PathAttributes } from './message.js';

@@ -2,13 +2,8 @@
 // and carries its actions out. Holds up to two connections while a collision is being resolved
 // (RFC 4271 §6.8); everything else about the session is decided in fsm.ts.
 import { connect, type Socket } from 'node:net';
-import {
-  decodeMessage,
-  encodeKeepalive,
-  encodeNotification,
-  encodeOpen,
-  frameMessages,
-} from './codec.js';
+import { decodeMessage, encodeKeepalive, encodeNotification } from './codec.js';
+import { frameMessages } from './framing.js';
 import {
   collisionKeeps,
   newFsm,
@@ -23,6 +18,7 @@ import {
   type TimerName,
 } from './fsm.js';
 import { BgpMessageError, CeaseSubcode, type UpdateMessage } from './message.js';
+import { encodeOpen } from './open.js';
 
 export interface SessionConfig extends FsmConfig {
   peerAddress: string;
@@ -193,7 +189,11 @@ export class Session {
     for (const bytes of messages) {
       if (conn.socket !== socket || conn.closed) return;
       this.stats.messagesIn++;
-      const ctx = { fourOctetAs: conn.fsm.negotiated?.fourOctetAs ?? false };
+      const negotiated = conn.fsm.negotiated;
+      const ctx = {
+        fourOctetAs: negotiated?.fourOctetAs ?? false,
+        ipv6Unicast: negotiated?.ipv6Unicast ?? false,
+      };
       let event: FsmEvent;
       try {
         event = { type: 'message', message: decodeMessage(bytes, ctx) };
@@ -255,6 +255,7 @@ export class Session {
             asNumber: this.config.localAs,
             holdTime: this.config.holdTime,
             bgpId: this.config.bgpId,
+            ...(this.config.ipv6Unicast ? { ipv6Unicast: true } : {}),
             ...(this.config.gracefulRestart
               ? { gracefulRestart: { ...this.config.gracefulRestart, forwardingPreserved: true } }
               : {}),

@@ -5,7 +5,8 @@
 // paths, marked stale, until its End-of-RIB or the restart time.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../util/log.js';
-import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals } from './codec.js';
+import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals } from './update.js';
+import { formatAttributes } from './attributes/table.js';
 import type { DownReason, Negotiated, SessionState } from './fsm.js';
 import { CeaseSubcode, type PathAttributes, type UpdateMessage } from './message.js';
 import type { LocalConfig, Path, PeerInfo } from './policy.js';
@@ -28,6 +29,8 @@ export interface SpeakerConfig {
   gracefulRestartTime?: number;
   /** Set when this speaker itself has just restarted (the R bit). */
   restarting?: boolean;
+  /** Offer IPv6 unicast to peers (RFC 4760); its routes are read but not yet used. */
+  ipv6Unicast?: boolean;
 }
 
 export interface PeerConfig {
@@ -237,6 +240,7 @@ export class Speaker {
         peerAddress: config.address,
         peerPort: config.port ?? DEFAULTS.listenPort,
         ...(config.localAddress ? { localAddress: config.localAddress } : {}),
+        ...(this.config.ipv6Unicast ? { ipv6Unicast: true } : {}),
         ...(this.config.gracefulRestartTime !== undefined
           ? {
               gracefulRestart: {
@@ -318,7 +322,11 @@ export class Speaker {
     const info = p.info;
     if (!info) return;
     for (const e of u.errors) {
-      this.log?.warn({ peer: info.address, action: e.action, subcode: e.subcode }, e.reason);
+      const attributes = u.attributes && formatAttributes(u.attributes);
+      this.log?.warn(
+        { peer: info.address, action: e.action, subcode: e.subcode, attributes },
+        e.reason,
+      );
     }
     if (u.withdrawn.length) this.markDirty(this.rib.withdraw(info, u.withdrawn));
     if (u.nlri.length && u.attributes) {

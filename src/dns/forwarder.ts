@@ -4,7 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
-import type { Transport } from './handler.js';
+import type { Transport } from './request.js';
 import {
   HEADER,
   indexResponse,

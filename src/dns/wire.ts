@@ -160,3 +160,17 @@ export function minTtl(r: EncodedResponse): number | undefined {
   }
   return min;
 }
+
+/** The question name's raw bytes (uncompressed labels up to the root), or throws. */
+export function questionName(msg: Buffer): Buffer {
+  let off = HEADER;
+  for (;;) {
+    const l = msg[off];
+    if (l === undefined) throw new RangeError('question name runs past the end');
+    if (l === 0) break;
+    if (l > 63) throw new RangeError('compressed or extended label in the question');
+    off += l + 1;
+  }
+  if (off + 1 - HEADER > 255) throw new RangeError('question name longer than 255 bytes');
+  return msg.subarray(HEADER, off + 1);
+}

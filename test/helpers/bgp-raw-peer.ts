@@ -7,7 +7,9 @@
 //        → {"sent":n,"sessions":n,"notifications":{"3/1":n,..},"ms":n}
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { encodeKeepalive, encodeOpen, frameMessages } from '../../src/bgp/codec.js';
+import { encodeKeepalive } from '../../src/bgp/codec.js';
+import { frameMessages } from '../../src/bgp/framing.js';
+import { encodeOpen } from '../../src/bgp/open.js';
 
 interface Conn {
   socket: Socket;

@@ -2,16 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   decodeMessage,
-  encodeAnnouncements,
-  encodeEndOfRib,
   encodeKeepalive,
   encodeNotification,
-  encodeOpen,
   encodeRouteRefresh,
+} from '../../src/bgp/codec.js';
+import { frameMessages } from '../../src/bgp/framing.js';
+import { encodeOpen } from '../../src/bgp/open.js';
+import {
+  encodeAnnouncements,
+  encodeEndOfRib,
   encodeUpdate,
   encodeWithdrawals,
-  frameMessages,
-} from '../../src/bgp/codec.js';
+} from '../../src/bgp/update.js';
 import {
   BgpMessageError,
   type Message,

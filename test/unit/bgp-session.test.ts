@@ -6,7 +6,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Session, type SessionConfig, type SessionEvents } from '../../src/bgp/session.js';
 import type { DownReason } from '../../src/bgp/fsm.js';
 import type { UpdateMessage } from '../../src/bgp/message.js';
-import { encodeAnnouncements } from '../../src/bgp/codec.js';
+import { encodeAnnouncements } from '../../src/bgp/update.js';
 
 interface Probe extends SessionEvents {
   log: string[];

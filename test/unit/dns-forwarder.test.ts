@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:net';
 import dnsPacket, { type Answer } from 'dns-packet';
 import { ClusterIndex } from '../../src/dns/cluster-index.js';
 import { Forwarder } from '../../src/dns/forwarder.js';
-import { QueryHandler, type Transport } from '../../src/dns/handler.js';
+import { QueryHandler } from '../../src/dns/handler.js';
+import type { Transport } from '../../src/dns/request.js';
 import { fixtureObjects } from '../helpers/dns-fixtures.js';
 
 interface Upstream {
