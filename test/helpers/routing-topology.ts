@@ -243,7 +243,13 @@ export function watchKernel(ns: string): { stop(): Promise<string[]> } {
     async stop() {
       await new Promise((r) => setTimeout(r, 300));
       for (const p of procs) p.kill();
-      return lines.filter((l) => /proto 80|pn-vxlan|pn-ipip|self permanent/.test(l));
+      // The kernel gives a new tunnel device an IPv6 link-local address on its own, some time
+      // after it comes up: that is not podnet changing anything.
+      return lines.filter(
+        (l) =>
+          /proto 80|pn-vxlan|pn-ipip|self permanent/.test(l) &&
+          !/inet6 fe80:|fe80:\S* dev \S+ table local proto kernel/.test(l),
+      );
     },
   };
 }
