@@ -117,6 +117,10 @@ export function registerLab(program: Command): void {
       process.stdout.write(
         opts.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status),
       );
+      const { labNetworkWarnings } = await import('../lab/network-warnings.js');
+      for (const line of await labNetworkWarnings(labInfo(name)!.storeUrl)) {
+        process.stderr.write(`warning: ${line}\n`);
+      }
     });
 
   lab

@@ -181,3 +181,47 @@ test('lab cli: podman runs a container on a lab host by the README recipe, and t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('lab cli: host-gw across two zones is ready but says which peers it cannot reach and which backend would (lab up, the agent log once, get nodes)', async () => {
+  const lab = testLabName();
+  try {
+    const up = podnet([
+      'lab',
+      'up',
+      '--name',
+      lab,
+      '--nodes',
+      '2',
+      '--zones',
+      '2',
+      '--backend',
+      'host-gw',
+    ]);
+    assert.equal(up.status, 0, up.stderr);
+    const warnings = up.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+    assert.deepEqual(
+      warnings.map((w) =>
+        /^warning: (node-\d) cannot route to (node-\d) \(.*not on-link.*\): backend host-gw needs every node on one L2 segment; backend auto .* or vxlan reaches them$/
+          .exec(w)
+          ?.slice(1),
+      ),
+      [
+        ['node-1', 'node-2'],
+        ['node-2', 'node-1'],
+      ],
+      up.stderr,
+    );
+    const nodes = podnet(['--lab', lab, 'get', 'nodes']);
+    assert.match(nodes.stdout, /^node-1\s+Ready,NetworkUnavailable\s/m);
+    assert.match(nodes.stdout, /^node-2\s+Ready,NetworkUnavailable\s/m);
+    // Past a resync period: the agent said it when it found out, and not again.
+    await new Promise((r) => setTimeout(r, 11_000));
+    const log = readFileSync(join(LABS_DIR, lab, 'logs', 'agent-node-1.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"msg":"cannot route to node-2'));
+    assert.equal(log.length, 1, log.join('\n'));
+    assert.match(log[0]!, /"advice":"backend host-gw needs every node on one L2 segment/);
+  } finally {
+    labDown(lab);
+  }
+});
