@@ -18,6 +18,7 @@ import {
 } from '../api/types.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
+import { backendAdvice } from '../routing/advice.js';
 import { backendDriver } from '../routing/backends/registry.js';
 import { networkCondition, withCondition } from '../routing/condition.js';
 import { RoutingLoop } from '../routing/loop.js';
@@ -130,6 +131,17 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
           const condition = JSON.stringify(networkCondition(result.problems));
           if (condition !== lastCondition) {
             lastCondition = condition;
+            // Said once per change (not every resync): the peers this backend cannot reach.
+            if (result.problems.length > 0) {
+              log.warn(
+                {
+                  backend,
+                  peers: result.problems.map((p) => p.peer),
+                  advice: backendAdvice(backend),
+                },
+                `cannot route to ${result.problems.map((p) => `${p.peer} (${p.reason})`).join('; ')}`,
+              );
+            }
             void publishCondition(ctx, result).catch((err) =>
               log.warn({ err: errorMessage(err) }, 'could not update the Node condition'),
             );

@@ -43,10 +43,13 @@ function servicePorts(svc: Service): string {
     .join(',');
 }
 
+/** kubectl's STATUS, with the network plugin's NetworkUnavailable added when it is True. */
 function nodeStatus(node: Node): string {
-  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-  if (!ready) return 'Unknown';
-  return ready.status === 'True' ? 'Ready' : 'NotReady';
+  const conditions = node.status?.conditions ?? [];
+  const ready = conditions.find((c) => c.type === 'Ready');
+  const readiness = !ready ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady';
+  const network = conditions.find((c) => c.type === 'NetworkUnavailable');
+  return network?.status === 'True' ? `${readiness},NetworkUnavailable` : readiness;
 }
 
 function podReady(pod: Pod): string {

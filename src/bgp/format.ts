@@ -23,8 +23,19 @@ export function formatUptime(seconds: number | undefined): string {
   return `${Math.floor(seconds / 3600)}h`;
 }
 
+/** Seconds a session has been up at `now`: from when it was established, else as reported. */
+export function uptimeAt(peer: PeerStatus, now: number): number | undefined {
+  if (peer.establishedSince === undefined) return peer.uptime;
+  return Math.max(0, Math.floor((now - Date.parse(peer.establishedSince)) / 1000));
+}
+
 /** One row per session; `nodes[i]`, when given, names the node that session belongs to. */
-export function formatSessions(peers: PeerStatus[], wide = false, nodes?: string[]): string {
+export function formatSessions(
+  peers: PeerStatus[],
+  wide = false,
+  nodes?: string[],
+  now = Date.now(),
+): string {
   const head = ['PEER', 'AS', 'TYPE', 'STATE', 'UPTIME', 'RECEIVED', 'ADVERTISED'];
   if (nodes) head.unshift('NODE');
   if (wide) head.push('STALE', 'REJECTED', 'LAST ERROR');
@@ -34,7 +45,7 @@ export function formatSessions(peers: PeerStatus[], wide = false, nodes?: string
       String(p.asNumber),
       p.kind + (p.rrClient ? ' (rr-client)' : ''),
       p.state,
-      formatUptime(p.uptime),
+      formatUptime(uptimeAt(p, now)),
       String(p.prefixesReceived),
       String(p.prefixesAdvertised),
     ];

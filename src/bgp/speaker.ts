@@ -50,8 +50,13 @@ export interface PeerStatus {
   kind: 'ibgp' | 'ebgp';
   rrClient: boolean;
   state: SessionState;
-  /** Seconds since Established, when it is. */
+  /** Seconds since Established, when it is (as of the moment the status was taken). */
   uptime?: number;
+  /**
+   * When the session became Established (ISO time): readers that show a status published
+   * earlier compute the uptime from it at display time, so it never lags the publication.
+   */
+  establishedSince?: string;
   prefixesReceived: number;
   prefixesAdvertised: number;
   /** Paths refused by loop checks. */
@@ -210,7 +215,12 @@ export class Speaker {
         kind: p.config.asNumber === this.config.asNumber ? 'ibgp' : 'ebgp',
         rrClient: Boolean(p.config.rrClient && this.config.routeReflector),
         state: s.state,
-        ...(s.establishedAt ? { uptime: Math.floor((Date.now() - s.establishedAt) / 1000) } : {}),
+        ...(s.establishedAt
+          ? {
+              uptime: Math.floor((Date.now() - s.establishedAt) / 1000),
+              establishedSince: new Date(s.establishedAt).toISOString(),
+            }
+          : {}),
         prefixesReceived: this.rib.count(p.config.address),
         prefixesAdvertised: p.out?.size ?? 0,
         prefixesRejected: this.rib.rejected.get(p.config.address) ?? 0,

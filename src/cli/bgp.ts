@@ -40,7 +40,7 @@ export function registerBgp(program: Command): void {
       if (!opts.socket) {
         const { resolveStoreUrl } = await import('./context.js');
         const { openStore } = await import('../store/open.js');
-        const store = await openStore(resolveStoreUrl(cmd));
+        const store = await openStore(resolveStoreUrl(cmd), { create: false });
         try {
           await printClusterSessions(store, opts.output);
         } finally {
@@ -65,9 +65,14 @@ export async function printClusterSessions(
   store: Store,
   output: string | undefined,
 ): Promise<void> {
-  const { formatSessions } = await import('../bgp/format.js');
+  const { formatSessions, uptimeAt } = await import('../bgp/format.js');
   const { readStatuses } = await import('../bgp/status-store.js');
-  const statuses = await readStatuses(store);
+  const now = Date.now();
+  // Statuses are published when a session changes, not every second: uptime is as of now.
+  const statuses = (await readStatuses(store)).map((s) => ({
+    ...s,
+    peers: s.peers.map((p) => ({ ...p, uptime: uptimeAt(p, now) })),
+  }));
   if (output === 'json') {
     process.stdout.write(`${JSON.stringify(listOf(statuses), null, 2)}\n`);
     return;
@@ -84,6 +89,7 @@ export async function printClusterSessions(
       rows.map((r) => r.peer),
       output === 'wide',
       rows.map((r) => r.node),
+      now,
     ),
   );
 }

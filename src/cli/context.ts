@@ -31,19 +31,25 @@ export function globalOptions(cmd: Command): { store?: string; lab?: string } {
   return cmd.optsWithGlobals() as { store?: string; lab?: string };
 }
 
+/** The lab `--lab NAME` names; a name that is not up is bad input, never silently ignored. */
+function namedLab(lab: string): LabInfo {
+  const info = labInfo(lab);
+  if (!info) throw new UsageError(`--lab ${lab}: no such lab is up (see 'podnet lab status')`);
+  return info;
+}
+
 /**
- * The store URL a verb should use: --store, then PODNET_STORE, then --lab NAME, then the one
- * lab that is up. Says what to do when none of these applies.
+ * The store URL a verb should use: --store, then --lab NAME (a flag outranks the environment),
+ * then PODNET_STORE, then the one lab that is up. Says what to do when none of these applies.
  */
 export function resolveStoreUrl(cmd: Command): string {
   const { store, lab } = globalOptions(cmd);
-  if (store) return store;
-  if (process.env.PODNET_STORE) return process.env.PODNET_STORE;
-  if (lab) {
-    const info = labInfo(lab);
-    if (!info) throw new UsageError(`--lab ${lab}: no such lab is up (see 'podnet lab status')`);
-    return info.storeUrl;
+  if (store && lab) {
+    throw new UsageError(`--store and --lab ${lab} both name a store: give one of them`);
   }
+  if (store) return store;
+  if (lab) return namedLab(lab).storeUrl;
+  if (process.env.PODNET_STORE) return process.env.PODNET_STORE;
   const up = labsUp();
   if (up.length === 1) return labInfo(up[0]!)!.storeUrl;
   if (up.length > 1) {
@@ -57,11 +63,7 @@ export function resolveStoreUrl(cmd: Command): string {
 /** The lab a verb should act on: --lab NAME, or the one lab that is up. */
 export function resolveLab(cmd: Command): LabInfo {
   const { lab } = globalOptions(cmd);
-  if (lab) {
-    const info = labInfo(lab);
-    if (!info) throw new UsageError(`--lab ${lab}: no such lab is up (see 'podnet lab status')`);
-    return info;
-  }
+  if (lab) return namedLab(lab);
   const up = labsUp();
   if (up.length === 1) return labInfo(up[0]!)!;
   if (up.length > 1)
@@ -89,8 +91,22 @@ export function parseCount(flag: string, min: number, max: number) {
 /** The lab a host-level verb acts on, if any: --lab, or the one lab up when no store is given. */
 export function labFor(cmd: Command): string | undefined {
   const { store, lab } = globalOptions(cmd);
-  if (lab) return labInfo(lab) ? lab : undefined;
+  if (lab) return namedLab(lab).name;
   if (store || process.env.PODNET_STORE) return undefined;
   const up = labsUp();
   return up.length === 1 ? up[0] : undefined;
+}
+
+/**
+ * The lab a lab verb names: its own --name (when given on the command line) or the global
+ * --lab; both given and different is bad input rather than a guess.
+ */
+export function labNameGiven(cmd: Command): string | undefined {
+  const { lab } = globalOptions(cmd);
+  const name =
+    cmd.getOptionValueSource('name') === 'cli' ? (cmd.opts() as { name: string }).name : undefined;
+  if (name !== undefined && lab !== undefined && name !== lab) {
+    throw new UsageError(`--name ${name} and --lab ${lab} name different labs: give one of them`);
+  }
+  return name ?? lab;
 }

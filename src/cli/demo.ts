@@ -1,6 +1,6 @@
 // `podnet demo`: builds a lab and walks the whole request flow (see src/lab/demo.ts).
 import { Command, Option } from 'commander';
-import { parseCount, requireRoot } from './context.js';
+import { labNameGiven, parseCount, requireRoot } from './context.js';
 
 interface DemoFlags {
   name: string;
@@ -16,7 +16,7 @@ export function registerDemo(program: Command): void {
     .description(
       'build a 3-host lab and walk the request flow: DNS, random DNAT, routes and tunnels',
     )
-    .option('--name <lab>', 'lab name', 'demo')
+    .option('--name <lab>', 'lab name (or --lab)', 'demo')
     .option('--requests <n>', 'HTTP requests to make', parseCount('--requests', 3, 1000), 30)
     .option('--keep', 'leave the lab running to explore it')
     .option('-v, --verbose', "also print the lab's log lines (they are in the lab's logs/ anyway)")
@@ -25,7 +25,8 @@ export function registerDemo(program: Command): void {
         .choices(['text', 'json'])
         .default('text'),
     )
-    .action(async (opts: DemoFlags) => {
+    .action(async (opts: DemoFlags, cmd: Command) => {
+      const lab = labNameGiven(cmd) ?? opts.name;
       requireRoot('podnet demo');
       const { runDemo, formatSummary } = await import('../lab/demo.js');
       const { run } = await import('../process/run.js');
@@ -33,7 +34,7 @@ export function registerDemo(program: Command): void {
       // Ctrl-C at any point: remove the lab, then stop.
       const interrupted = async (): Promise<void> => {
         process.stderr.write('\ninterrupted: removing the lab\n');
-        await run([podnetBin(), 'lab', 'down', '--name', opts.name]).catch(() => undefined);
+        await run([podnetBin(), 'lab', 'down', '--name', lab]).catch(() => undefined);
         process.exit(130);
       };
       process.once('SIGINT', () => void interrupted());
@@ -42,7 +43,7 @@ export function registerDemo(program: Command): void {
       try {
         const summary = await runDemo(
           {
-            lab: opts.name,
+            lab,
             requests: opts.requests,
             keep: opts.keep ?? false,
             verbose: opts.verbose ?? false,
@@ -53,7 +54,7 @@ export function registerDemo(program: Command): void {
         else process.stdout.write(`${formatSummary(summary)}\n`);
       } catch (err) {
         if (!opts.keep)
-          await run([podnetBin(), 'lab', 'down', '--name', opts.name]).catch(() => undefined);
+          await run([podnetBin(), 'lab', 'down', '--name', lab]).catch(() => undefined);
         throw err;
       }
     });

@@ -31,7 +31,7 @@ export function registerDoctor(program: Command): void {
         import('../store/open.js'),
         import('../store/objects.js'),
       ]);
-      const store = await openStore(resolveStoreUrl(cmd));
+      const store = await openStore(resolveStoreUrl(cmd), { create: false });
       try {
         const [network, { items: nodes }, bgpStatuses] = await Promise.all([
           objects.getClusterNetwork(store),

@@ -1,6 +1,15 @@
 // `podnet lab up|down|status`: a whole cluster on this machine out of network namespaces.
 import { Command, Option } from 'commander';
-import { LABS_DIR, labInfo, parseCount, requireRoot, resolveLab, type LabInfo } from './context.js';
+import {
+  LABS_DIR,
+  labInfo,
+  labNameGiven,
+  labsUp,
+  parseCount,
+  requireRoot,
+  resolveLab,
+  type LabInfo,
+} from './context.js';
 import { UsageError } from '../util/errors.js';
 
 const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto'];
@@ -51,9 +60,8 @@ export function registerLab(program: Command): void {
     .option('--nodes <n>', 'number of hosts', parseCount('--nodes', 1, 250), 3)
     .option(
       '--zones <z>',
-      'number of zones (L2 segments joined by a router)',
+      'number of zones (L2 segments joined by a router), at most --nodes (default: 2)',
       parseCount('--zones', 1, 16),
-      2,
     )
     .addOption(
       new Option('--backend <backend>', 'pod routing backend').choices(BACKENDS).default('auto'),
@@ -79,14 +87,17 @@ export function registerLab(program: Command): void {
     )
     .addHelpText('after', `\n  --store sqlite|etcd    the lab's cluster store (default: sqlite)`)
     .action(async (opts, cmd: Command) => {
+      const chosen = labNameGiven(cmd) ?? opts.name;
       requireRoot('podnet lab up');
       const store = labStoreKind(cmd);
-      const [{ validateLabName }, { labUp }, { labStatus, formatStatus }] = await Promise.all([
-        import('../lab/plan.js'),
-        import('../lab/up.js'),
-        import('../lab/status.js'),
-      ]);
-      const name = validateLabName(opts.name);
+      const [{ validateLabName, zonesFor }, { labUp }, { labStatus, formatStatus }] =
+        await Promise.all([
+          import('../lab/plan.js'),
+          import('../lab/up.js'),
+          import('../lab/status.js'),
+        ]);
+      const name = validateLabName(chosen);
+      const zones = zonesFor(opts.nodes, opts.zones);
       await labUp({
         labsDir: LABS_DIR,
         name,
@@ -94,7 +105,7 @@ export function registerLab(program: Command): void {
         verbose: opts.verbose ?? false,
         options: {
           nodes: opts.nodes,
-          zones: opts.zones,
+          zones,
           backend: opts.backend,
           proxy: opts.proxy,
           store,
@@ -106,19 +117,29 @@ export function registerLab(program: Command): void {
       process.stdout.write(
         opts.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status),
       );
+      const { labNetworkWarnings } = await import('../lab/network-warnings.js');
+      for (const line of await labNetworkWarnings(labInfo(name)!.storeUrl)) {
+        process.stderr.write(`warning: ${line}\n`);
+      }
     });
 
   lab
     .command('down')
     .description('remove everything the lab made (succeeds when there is nothing to remove)')
-    .addOption(nameOption())
-    .action(async (opts) => {
+    .addOption(
+      new Option(
+        '--name <name>',
+        'lab name (default: --lab, or the one lab that is up, or "podnet")',
+      ),
+    )
+    .action(async (_opts, cmd: Command) => {
+      const chosen = labNameGiven(cmd) ?? onlyLabUp();
       requireRoot('podnet lab down');
       const [{ validateLabName }, { labDown }] = await Promise.all([
         import('../lab/plan.js'),
         import('../lab/down.js'),
       ]);
-      const name = validateLabName(opts.name);
+      const name = validateLabName(chosen);
       const result = await labDown({ labsDir: LABS_DIR, name });
       process.stderr.write(
         `lab ${name} is down (${result.namespaces.length} namespaces, ${result.processes} processes removed)\n`,
@@ -128,16 +149,17 @@ export function registerLab(program: Command): void {
   lab
     .command('status')
     .description('hosts, zones, addresses and processes of one lab (--name) or of every lab')
-    .addOption(new Option('--name <name>', 'lab name (default: every lab that is up)'))
+    .addOption(new Option('--name <name>', 'lab name (default: --lab, or every lab that is up)'))
     .addOption(outputOption())
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
+      const chosen = labNameGiven(cmd);
       const [{ validateLabName }, { labStatus, labNames, formatStatus }] = await Promise.all([
         import('../lab/plan.js'),
         import('../lab/status.js'),
       ]);
       const json = opts.output === 'json';
-      if (opts.name !== undefined) {
-        const name = validateLabName(opts.name);
+      if (chosen !== undefined) {
+        const name = validateLabName(chosen);
         const status = await labStatus(LABS_DIR, name);
         if (!status)
           throw new UsageError(
@@ -167,7 +189,7 @@ export function registerLab(program: Command): void {
         import('../lab/pods.js'),
         import('../process/daemons.js'),
       ]);
-      const lab = labFor(opts.name, cmd);
+      const lab = labFor(cmd);
       const record = findPodRecord(lab.stateDir, opts.namespace, pod);
       if (!record?.podIP) {
         throw new UsageError(
@@ -185,7 +207,7 @@ export function registerLab(program: Command): void {
     .action(async (opts, cmd: Command) => {
       requireRoot('podnet lab kubelet');
       const { runKubelet } = await import('../lab/kubelet-main.js');
-      await runKubelet(labFor(opts.name, cmd).stateDir, opts.node);
+      await runKubelet(labFor(cmd).stateDir, opts.node);
     });
 
   lab
@@ -204,8 +226,23 @@ export function registerLab(program: Command): void {
     });
 }
 
-/** The lab a verb acts on: --name, else --lab, else the one lab that is up. */
-function labFor(name: string | undefined, cmd: Command): LabInfo {
+/**
+ * The lab `lab down` removes when none is named: the one that is up, or the default name
+ * (down succeeds when there is nothing to remove). Several up is a choice for the person.
+ */
+function onlyLabUp(): string {
+  const up = labsUp();
+  if (up.length > 1) {
+    throw new UsageError(
+      `several labs are up (${up.join(', ')}): say which to remove with --name NAME`,
+    );
+  }
+  return up[0] ?? 'podnet';
+}
+
+/** The lab a verb acts on: --name (or --lab), else the one lab that is up. */
+function labFor(cmd: Command): LabInfo {
+  const name = labNameGiven(cmd);
   if (name === undefined) return resolveLab(cmd);
   const info = labInfo(name);
   if (!info) throw new UsageError(`lab ${name} is not up (see 'podnet lab status')`);

@@ -9,9 +9,17 @@ import { OperationError, UsageError } from '../util/errors.js';
 import { resolveStoreUrl } from './context.js';
 import type { Store } from '../store/store.js';
 
-async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
+/**
+ * `existing`: the verb reads (or deletes from) a cluster, so a store that does not exist is an
+ * error, never created; only `apply` may start a store.
+ */
+async function withStore<T>(
+  cmd: Command,
+  which: 'existing' | 'create',
+  fn: (store: Store) => Promise<T>,
+): Promise<T> {
   const { openStore } = await import('../store/open.js');
-  const store = await openStore(resolveStoreUrl(cmd));
+  const store = await openStore(resolveStoreUrl(cmd), { create: which === 'create' });
   try {
     return await fn(store);
   } finally {
@@ -34,7 +42,7 @@ function resourceName(obj: KubeObject): string {
 
 async function apply(cmd: Command, file: string, namespace: string | undefined): Promise<void> {
   const { text, source } = readManifest(file);
-  await withStore(cmd, async (store) => {
+  await withStore(cmd, 'create', async (store) => {
     const { getClusterNetwork } = await import('../store/objects.js');
     const { parseManifests } = await import('../api/manifest.js');
     const network = await getClusterNetwork(store);
@@ -91,11 +99,11 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
     if (name !== undefined) throw new UsageError('get bgp: takes no NAME (it lists every session)');
     if (output === 'yaml') throw new UsageError('-o yaml: get bgp prints json or wide');
     const { printClusterSessions } = await import('./bgp.js');
-    return withStore(cmd, (store) => printClusterSessions(store, output));
+    return withStore(cmd, 'existing', (store) => printClusterSessions(store, output));
   }
   const info = kindArg(kindWord);
   const ns = info.namespaced ? (opts.namespace ?? DEFAULT_NAMESPACE) : undefined;
-  await withStore(cmd, async (store) => {
+  await withStore(cmd, 'existing', async (store) => {
     const { getObject, listObjects } = await import('../store/objects.js');
     const { toYaml } = await import('../api/manifest.js');
     const { objectTable } = await import('../api/table.js');
@@ -135,7 +143,7 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
 async function getEndpoints(cmd: Command, name: string | undefined, opts: GetOptions) {
   const ns = opts.namespace ?? DEFAULT_NAMESPACE;
   const scope = opts.allNamespaces ? undefined : ns;
-  await withStore(cmd, async (store) => {
+  await withStore(cmd, 'existing', async (store) => {
     const { getObject, listObjects } = await import('../store/objects.js');
     const { serviceEndpoints, toEndpointsObject } = await import('../api/endpoints.js');
     const { toYaml } = await import('../api/manifest.js');
@@ -211,7 +219,7 @@ async function del(cmd: Command, args: string[], opts: DeleteFlags): Promise<voi
     targets = names.map((name) => ({ info, name, namespace }));
   }
   const gracePeriodSeconds = gracePeriodOf(opts);
-  await withStore(cmd, async (store) => {
+  await withStore(cmd, 'existing', async (store) => {
     const { deleteObject } = await import('../registry/delete.js');
     const missing: string[] = [];
     for (const t of targets) {
@@ -244,7 +252,7 @@ function gracePeriodOf(opts: DeleteFlags): number | undefined {
 async function repairStore(cmd: Command, settle: string): Promise<void> {
   const settleMs = Number(settle);
   if (!/^\d+$/.test(settle)) throw new UsageError(`--settle ${settle}: must be milliseconds`);
-  await withStore(cmd, async (store) => {
+  await withStore(cmd, 'existing', async (store) => {
     const { repair } = await import('../registry/repair.js');
     const report = await repair(store, { settleMs });
     for (const f of report.freed) print(`freed ${f.key} (held for ${f.heldFor})`);

@@ -36,7 +36,7 @@ export function registerPlan(program: Command): void {
         );
       }
       const nodeName = opts.node ?? hostname();
-      const store = await openStore(resolveStoreUrl(cmd));
+      const store = await openStore(resolveStoreUrl(cmd), { create: false });
       try {
         const spec = await getClusterNetwork(store);
         const backend = opts.backend ?? spec.backend;

@@ -51,7 +51,7 @@ export function registerTrace(program: Command): void {
           import('../store/objects.js'),
           import('../bgp/status-store.js'),
         ]);
-        const store = await openStore(resolveStoreUrl(cmd));
+        const store = await openStore(resolveStoreUrl(cmd), { create: false });
         try {
           const [network, pods, services, nodes, bgp] = await Promise.all([
             objects.getClusterNetwork(store),

@@ -10,7 +10,7 @@ import type { NodeBgpStatus } from '../bgp/status-store.js';
 import { containsCidr, tryParseCidr } from '../net/index.js';
 import { NETWORK_UNAVAILABLE } from '../routing/condition.js';
 import { encapsulationOverhead } from '../routing/mtu.js';
-import { backendAdvice } from './trace.js';
+import { backendAdvice } from '../routing/advice.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
 export const IPIP_DEVICE = 'pn-ipip';

@@ -5,6 +5,7 @@
 import type { RouteDecision, TunnelHop } from '../kernel/path-facts.js';
 import type { LinkFact, RouteFact } from '../kernel/host-facts.js';
 import { containsIP, tryParseCidr, tryParseIP } from '../net/index.js';
+import { backendAdvice } from '../routing/advice.js';
 
 export type Direction = 'request' | 'reply';
 
@@ -230,13 +231,6 @@ function unreachableReason(h: HostPathFacts, peer: string, backend: string): str
   if (!h.unreachable?.includes(`${peer} (`)) return '';
   const advice = backendAdvice(backend);
   return `; ${h.node}'s routing reports: ${h.unreachable}${advice ? ` — ${advice}` : ''}`;
-}
-
-/** What to use instead of a backend that cannot reach some peers, if anything. */
-export function backendAdvice(backend: string): string | undefined {
-  return backend === 'host-gw'
-    ? 'backend host-gw needs every node on one L2 segment; backend auto (direct where on-link, VXLAN elsewhere) or vxlan reaches them'
-    : undefined;
 }
 
 function within(cidr: string, ip: string): boolean {

@@ -43,6 +43,22 @@ export interface DemoSummary {
   dnat: Record<string, number>;
   paths: DemoPath[];
   labRemoved: boolean;
+  /** With --keep: commands to explore the lab with (arguments after `podnet`). */
+  tryCommands: string[][];
+}
+
+/**
+ * What to try in a kept lab, each naming the lab: a person may have other labs up, and a
+ * command that relies on "the one lab that is up" would then refuse.
+ */
+export function tryCommands(lab: string): string[][] {
+  return [
+    ['--lab', lab, 'get', 'pods', '-A', '-o', 'wide'],
+    ['--lab', lab, 'lab', 'exec', '-n', DEMO_NAMESPACE, 'client', '--', 'dig', DEMO_NAME],
+    ['--lab', lab, 'plan', '--node', 'node-1'],
+    ['--lab', lab, 'doctor', '--node', 'node-2'],
+    ['lab', 'down', '--name', lab],
+  ];
 }
 
 interface PodJson {
@@ -217,6 +233,7 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
     dnat,
     paths,
     labRemoved,
+    tryCommands: labRemoved ? [] : tryCommands(lab),
   };
 }
 
@@ -235,11 +252,7 @@ export function formatSummary(s: DemoSummary): string {
       ? `  lab      '${s.lab}' removed`
       : [
           `  lab      '${s.lab}' kept. Try:`,
-          `             bin/podnet --lab ${s.lab} get pods -A -o wide`,
-          `             bin/podnet lab exec -n ${DEMO_NAMESPACE} client -- dig ${s.name}`,
-          `             bin/podnet plan --lab ${s.lab} --node node-1`,
-          `             bin/podnet doctor --lab ${s.lab} --node node-2`,
-          `             bin/podnet lab down --name ${s.lab}`,
+          ...s.tryCommands.map((argv) => `             bin/podnet ${argv.join(' ')}`),
         ].join('\n'),
   ];
   return lines.join('\n');

@@ -13,6 +13,7 @@ import {
   type PodHost,
   type PodRecord,
 } from './pods.js';
+import { runnerPods } from './runner-pods.js';
 
 /** The cluster's pods as the runner sees them (an informer's cache in practice). */
 export interface PodSource {
@@ -113,7 +114,7 @@ export function startKubelet(
   let stopped = false;
 
   const reconcile = async (): Promise<void> => {
-    const onNode = source.list().filter((p) => p.spec.nodeName === host.node);
+    const onNode = runnerPods(source.list(), host.node);
     // A pod with a deletionTimestamp is no longer wanted: torn down like a deleted one, then
     // its object removed here, so that it is gone only once its host has let go of it.
     const desired = onNode.filter((p) => p.metadata.deletionTimestamp === undefined);

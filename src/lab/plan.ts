@@ -103,6 +103,23 @@ export function validateLabName(name: string): string {
 export const MAX_NODES = 250;
 export const MAX_ZONES = 16;
 
+/** Zones when --zones is not given: two, or one per host when there are fewer hosts. */
+export const DEFAULT_ZONES = 2;
+
+/**
+ * The zone count for `lab up`: hosts are dealt round-robin, so more zones than hosts would
+ * leave zones with no host in them — refused rather than built empty.
+ */
+export function zonesFor(nodes: number, zones: number | undefined): number {
+  if (zones === undefined) return Math.min(DEFAULT_ZONES, nodes);
+  if (zones > nodes) {
+    throw new UsageError(
+      `--zones ${zones}: more zones than hosts (--nodes ${nodes}) would leave ${zones - nodes} zone(s) empty; use --zones 1 to ${nodes}`,
+    );
+  }
+  return zones;
+}
+
 /** Zone of host i (1-based): hosts are dealt round-robin over the zones. */
 export function zoneOf(hostIndex: number, zones: number): number {
   return ((hostIndex - 1) % zones) + 1;

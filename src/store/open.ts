@@ -1,10 +1,18 @@
 // Opens a store from its URL: `sqlite:PATH` (`sqlite::memory:` for tests) or `etcd:HOST:PORT[,HOST:PORT...][?ca=F&cert=F&key=F]`.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UsageError } from '../util/errors.js';
+import { OperationError, UsageError } from '../util/errors.js';
 import type { Store } from './store.js';
 
-export async function openStore(url: string): Promise<Store> {
+export interface OpenOptions {
+  /**
+   * Make a SQLite store (its directory and file) when it does not exist yet. Commands that only
+   * read pass false: a mistyped path must fail, not quietly start an empty cluster.
+   */
+  create?: boolean;
+}
+
+export async function openStore(url: string, options: OpenOptions = {}): Promise<Store> {
   if (url === 'sqlite::memory:') {
     // A private in-memory store (one process, gone on close): for unit tests.
     const { SqliteStore } = await import('./sqlite.js');
@@ -18,6 +26,11 @@ export async function openStore(url: string): Promise<Store> {
         return new EtcdStore(url);
       }
       throw new UsageError(`store ${url}: give a file, e.g. sqlite:/var/lib/podnet/store.db`);
+    }
+    if (options.create === false && !existsSync(path)) {
+      throw new OperationError(
+        `store ${url}: ${path} does not exist (start a lab with 'podnet lab up', or give the path of an existing store)`,
+      );
     }
     mkdirSync(dirname(path), { recursive: true });
     const { SqliteStore } = await import('./sqlite.js');

@@ -2,7 +2,9 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { podnet, readLab, sweepStaleLabs, testLabName } from '../helpers/lab.js';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LABS_DIR, podnet, readLab, sweepStaleLabs, testLabName } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import type { DemoSummary } from '../../src/lab/demo.js';
 
@@ -48,6 +50,31 @@ test('demo: my-svc resolves to its cluster IP, requests by name spread over all 
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     assert.doesNotMatch(left, new RegExp(`^${name}-`, 'm'), 'lab namespaces left behind');
   } finally {
+    podnet(['lab', 'down', '--name', name]);
+  }
+});
+
+test('demo --keep: every Try line it prints runs as printed (exit 0), even with another lab up', () => {
+  const name = testLabName();
+  // A second lab on the machine: commands that count on "the one lab that is up" would refuse.
+  const other = testLabName();
+  try {
+    const r = podnet(['demo', '--name', name, '--requests', '3', '--keep', '--output', 'json'], {
+      timeoutMs: 240_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as DemoSummary;
+    assert.ok(summary.tryCommands.length >= 4, r.stdout);
+    mkdirSync(join(LABS_DIR, other));
+    const info = JSON.parse(readFileSync(join(LABS_DIR, name, 'lab.json'), 'utf8')) as object;
+    writeFileSync(join(LABS_DIR, other, 'lab.json'), JSON.stringify({ ...info, name: other }));
+    for (const argv of summary.tryCommands) {
+      const t = podnet(argv, { timeoutMs: 60_000 });
+      assert.equal(t.status, 0, `podnet ${argv.join(' ')}: ${t.stderr}`);
+    }
+    assert.equal(readLab(name), undefined, 'the last Try line removes the lab');
+  } finally {
+    rmSync(join(LABS_DIR, other), { recursive: true, force: true });
     podnet(['lab', 'down', '--name', name]);
   }
 });

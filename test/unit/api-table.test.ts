@@ -76,6 +76,25 @@ test('table: pods and nodes', () => {
   );
 });
 
+test('table: a node that cannot route to some peers shows NetworkUnavailable beside its readiness', () => {
+  const node = (conditions: { type: string; status: 'True' | 'False' }[]): Node => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'node-1', creationTimestamp: created },
+    spec: { podCIDR: '10.244.1.0/24' },
+    status: { conditions },
+  });
+  const ready = { type: 'Ready', status: 'True' } as const;
+  assert.match(
+    objectTable('Node', [node([ready, { type: 'NetworkUnavailable', status: 'True' }])], { now }),
+    /^node-1\s+Ready,NetworkUnavailable\s+10\.244\.1\.0\/24/m,
+  );
+  assert.match(
+    objectTable('Node', [node([ready, { type: 'NetworkUnavailable', status: 'False' }])], { now }),
+    /^node-1\s+Ready\s+10\.244/m,
+  );
+});
+
 test('merge: apply keeps identity, status, cluster IP, node ports and the pod node', () => {
   const old: Service = {
     apiVersion: 'v1',

@@ -56,3 +56,44 @@ test('bgp config: fields are checked one by one', () => {
     /^UsageError: x: field bgpId: must be an IPv4 address: four decimal octets without leading zeros$/,
   );
 });
+
+test('bgp cli: get bgp shows uptime as of now, from when the session was established, not as of the last publication', async () => {
+  const { openStore } = await import('../../src/store/open.js');
+  const { publishStatus } = await import('../../src/bgp/status-store.js');
+  const dir = mkdtempSync(join(tmpdir(), 'pnt-bgp-uptime-'));
+  const url = `sqlite:${join(dir, 'store.db')}`;
+  try {
+    const store = await openStore(url);
+    const since = new Date(Date.now() - 10 * 60_000).toISOString();
+    // Published once, 9 minutes ago (uptime 60 s then); nothing about the session changed since.
+    await publishStatus(store, 'node-1', [
+      {
+        address: '172.31.1.2',
+        asNumber: 64512,
+        kind: 'ibgp',
+        rrClient: false,
+        state: 'Established',
+        uptime: 60,
+        establishedSince: since,
+        prefixesReceived: 1,
+        prefixesAdvertised: 1,
+        prefixesRejected: 0,
+        stalePrefixes: 0,
+        messagesIn: 3,
+        messagesOut: 3,
+      },
+    ]);
+    await store.close();
+    const table = spawnSync(podnet, ['--store', url, 'get', 'bgp'], { encoding: 'utf8' });
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout, /node-1\s+172\.31\.1\.2\s+64512\s+ibgp\s+Established\s+10m\s/);
+    const json = spawnSync(podnet, ['--store', url, 'get', 'bgp', '-o', 'json'], {
+      encoding: 'utf8',
+    });
+    const uptime = (JSON.parse(json.stdout) as { items: { peers: { uptime: number }[] }[] })
+      .items[0]!.peers[0]!.uptime;
+    assert.ok(uptime >= 600 && uptime < 620, `uptime ${uptime}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -117,3 +117,18 @@ test('lab readiness: every host has a Node whose Ready condition is True', () =>
   ]);
   assert.deepEqual(nodesNotReady([node('node-1')], ['node-1']), ['node-1 (Ready=unknown)']);
 });
+
+test('lab plan: zones default to two (or one per host) and more zones than hosts are refused', async () => {
+  const { zonesFor } = await import('../../src/lab/plan.js');
+  assert.equal(zonesFor(3, undefined), 2);
+  assert.equal(zonesFor(1, undefined), 1);
+  assert.equal(zonesFor(2, 2), 2);
+  assert.throws(
+    () => zonesFor(2, 5),
+    (err: unknown) =>
+      err instanceof UsageError &&
+      /^--zones 5: more zones than hosts \(--nodes 2\) would leave 3 zone\(s\) empty/.test(
+        err.message,
+      ),
+  );
+});
