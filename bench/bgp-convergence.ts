@@ -12,7 +12,7 @@
 // Percentiles are nearest-rank: with the default 20 joins, p99 is the slowest join.
 // BGP_CONVERGENCE_JOINS, BGP_CONVERGENCE_NODES change the run; BGP_CONVERGENCE_KEEP_LOGS=1
 // copies the agents' logs to /tmp (they are always kept when a join fails).
-// Goal (issue 7): < 1 s p99 for both.
+// Goal: < 1 s p99 for both.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';

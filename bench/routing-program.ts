@@ -3,7 +3,7 @@
 // exist, as the agent applies a Node event (diffed against what the last reconcile left, no
 // kernel listing); then the periodic reconcile with nothing to do (which lists the kernel). Anchor: the same 3,000 objects written by a
 // bare `ip -batch` + `bridge -batch` (the kernel's floor: no reading, no diffing).
-// Goals (issue 5): < 2 s from empty, < 50 ms for a join.
+// Goals: < 2 s from empty, < 50 ms for a join.
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import type { Node } from '../src/api/types.js';

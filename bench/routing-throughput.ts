@@ -1,6 +1,6 @@
 // Pod-to-pod TCP throughput across two hosts (iperf3, 1 and 4 streams) for host-gw and vxlan,
 // each beside host-to-host throughput over the same underlay measured in the same run.
-// Runs alternate host and pod, ROUNDS times, and compare medians. Goals (issue 5): host-gw >= 0.95, vxlan >= 0.90 of host-to-host. Anchors (Ducastel 2024,
+// Runs alternate host and pod, ROUNDS times, and compare medians. Goals: host-gw >= 0.95, vxlan >= 0.90 of host-to-host. Anchors (Ducastel 2024,
 // 40 GbE): flannel VXLAN 98 % with 8 streams, 64 % with 1.
 import { execFileSync, spawn } from 'node:child_process';
 import { podMTU } from '../src/routing/mtu.js';

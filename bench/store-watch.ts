@@ -5,7 +5,7 @@
 // both latencies are measured from the same put (paired; the difference is what podnet's watch
 // path adds). Watch, sqlite: the watcher is a second connection to the file (as another process
 // would be), polling. List: podnet's listObjects (JSON decoded) against `etcdctl get --prefix`
-// (a process, as users run it). Goals (issue 3): etcd adds < 2 ms p50; sqlite p99 < 100 ms.
+// (a process, as users run it). Goals: etcd adds < 2 ms p50; sqlite p99 < 100 ms.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

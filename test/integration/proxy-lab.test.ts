@@ -1,4 +1,4 @@
-// Issue 6 in the real lab, in both proxy modes: services load-balance over pods on three hosts
+// Services in the real lab, in both proxy modes: they load-balance over pods on three hosts
 // (TCP and UDP), NodePort answers on every host's address, a pod reaches itself through its
 // own service, and a service without pods refuses at once. After each scenario every host's
 // rules equal what a fresh proxier programs into the fakes from the lab's store.
