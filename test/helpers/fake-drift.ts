@@ -5,9 +5,13 @@
 // kernel itself normalises what it prints.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import type { ProxyMode } from '../../src/api/types.js';
 import type { IptablesKernel, NftablesKernel } from '../../src/proxy/kernel.js';
-import type { FakeIptables } from './fake-iptables.js';
-import type { FakeNftables } from './fake-nftables.js';
+import type { ProxyNetwork, ServicePortRule } from '../../src/proxy/model.js';
+import { createProxier } from '../../src/proxy/proxier.js';
+import { FakeConntrack } from './fake-conntrack.js';
+import { FakeIptables } from './fake-iptables.js';
+import { FakeNftables } from './fake-nftables.js';
 import { deleteNamespace, uniqueName } from './names.js';
 
 /** Transactions the fake and the kernel did not agree on (one took it, one refused it). */
@@ -147,4 +151,30 @@ export async function assertIptablesMatchesKernel(fake: FakeIptables, ns: string
     (s) => list(s),
   );
   assert.deepEqual(fromFake, kernel, `the fake's iptables differ from the kernel's in ${ns}`);
+}
+
+/** The fake of `mode` (table `ip podnet`, or iptables' nat and filter) equals namespace `ns`. */
+export async function assertProxyFakeMatchesKernel(
+  mode: ProxyMode,
+  fakes: { nftables: FakeNftables; iptables: FakeIptables },
+  ns: string,
+): Promise<void> {
+  if (mode === 'nftables') assertNftMatchesKernel(fakes.nftables, ns, 'ip podnet');
+  else await assertIptablesMatchesKernel(fakes.iptables, ns);
+}
+
+/**
+ * What a proxier that has only ever seen `rules` programs, compared with what a long-running
+ * proxier left in namespace `ns`: a fresh proxier's one full sync into empty fakes. Where they
+ * differ, either the fakes drifted from the kernel or incremental syncs drifted from a full one.
+ */
+export async function assertProxyRulesMatchKernel(
+  mode: ProxyMode,
+  net: ProxyNetwork,
+  rules: ServicePortRule[],
+  ns: string,
+): Promise<void> {
+  const fakes = { nftables: new FakeNftables(), iptables: new FakeIptables() };
+  await createProxier(mode, net, { ...fakes, conntrack: new FakeConntrack() }).sync(rules, true);
+  await assertProxyFakeMatchesKernel(mode, fakes, ns);
 }

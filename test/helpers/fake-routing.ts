@@ -2,7 +2,7 @@
 // permanent neighbours, VXLAN FDB entries and sysctls. Changes are applied as `ip -force
 // -batch` would: each on its own, failures reported together; and refused where the kernel
 // refuses (a route or neighbour on a device that does not exist, a route or link added twice,
-// a delete of something absent).
+// a route added where a route podnet does not own already goes, a delete of something absent).
 import type { Change, FdbEntry, Neighbour, Route, Underlay } from '../../src/kernel/netobjects.js';
 import type { ActualLink } from '../../src/kernel/netobjects.js';
 import type { HostState } from '../../src/kernel/routing-read.js';
@@ -12,6 +12,8 @@ import { inCIDR } from './in-cidr.js';
 export class FakeRoutingKernel implements RoutingKernel {
   links = new Map<string, ActualLink>();
   routes: Route[] = [];
+  /** Routes someone else made (not podnet's protocol): never read, but they block an add. */
+  foreignRoutes: Route[] = [];
   neighbours: Neighbour[] = [];
   fdb: FdbEntry[] = [];
   sysctls: Record<string, string> = {
@@ -53,8 +55,21 @@ export class FakeRoutingKernel implements RoutingKernel {
 
   async readSysctls(keys: readonly string[]): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    for (const k of keys) if (this.sysctls[k] !== undefined) out[k] = this.sysctls[k];
+    for (const k of keys) {
+      const value = this.sysctls[k] ?? this.deviceDefault(k);
+      if (value !== undefined) out[k] = value;
+    }
     return out;
+  }
+
+  /**
+   * A device's `net.ipv4.conf.DEV.*` key nobody set: the kernel gives every device its own
+   * copy of the `default` value when the device appears, and none once it is gone.
+   */
+  private deviceDefault(key: string): string | undefined {
+    const m = /^net\.ipv4\.conf\.([^.]+)\.(.+)$/.exec(key);
+    if (!m || m[1] === 'all' || m[1] === 'default' || !this.links.has(m[1]!)) return undefined;
+    return this.sysctls[`net.ipv4.conf.default.${m[2]}`];
   }
 
   async applyChanges(changes: readonly Change[]): Promise<{ batches: number }> {
@@ -137,6 +152,8 @@ export class FakeRoutingKernel implements RoutingKernel {
         this.routes = this.routes.filter((r) => r.dev !== c.name);
         this.neighbours = this.neighbours.filter((n) => n.dev !== c.name);
         this.fdb = this.fdb.filter((f) => f.dev !== c.name);
+        for (const key of Object.keys(this.sysctls))
+          if (key.startsWith(`net.ipv4.conf.${c.name}.`)) delete this.sysctls[key];
         return;
       case 'addr-add': {
         const l = this.device(c.dev);
@@ -184,8 +201,11 @@ export class FakeRoutingKernel implements RoutingKernel {
         if (!c.route.onlink && !dev.addresses.some((a) => inCIDR(c.route.gateway, a)))
           throw new Error('Nexthop has invalid gateway');
         const i = this.routes.findIndex((r) => r.dst === c.route.dst);
-        if (i !== -1 && c.op === 'route-add') throw new Error('File exists');
+        const taken = i !== -1 || this.foreignRoutes.some((r) => r.dst === c.route.dst);
+        if (taken && c.op === 'route-add') throw new Error('File exists');
         if (i !== -1) this.routes.splice(i, 1);
+        // A replace takes the destination over, whoever made the route there.
+        this.foreignRoutes = this.foreignRoutes.filter((r) => r.dst !== c.route.dst);
         this.routes.push({ ...c.route });
         return;
       }

@@ -1,17 +1,19 @@
 // The proxy inside the real agent, both modes: `podnet agent` runs in a host namespace
 // against a sqlite store; Services and Pods written to the store become rules; a rule set the
-// kernel rejects shows on the agent's /healthz while the old rules keep working.
+// kernel rejects shows on the agent's /healthz while the old rules keep working. After each
+// scenario the host's rules equal what a fresh proxier programs into the fakes from the store.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Pod, ProxyMode, Service } from '../../src/api/types.js';
 import { applyObject, keyOf } from '../../src/store/objects.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
+import { agentsCaughtUp, assertAgentProxyMatchesKernel } from '../helpers/agent-proxy-drift.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { buildTopology, type Topology } from '../helpers/proxy-topology.js';
 
@@ -113,6 +115,21 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       );
       agent.stderr!.on('data', () => undefined);
       await until('the agent to be ready', () => health().ready);
+    });
+    afterEach(async () => {
+      const host = { node: 'h0', ns: topo.hosts[0], metrics: '127.0.0.1:9101' };
+      // A stopped agent has nothing left to catch up on: its rules are what it last made.
+      if (agent) {
+        await agentsCaughtUp(
+          store,
+          [host],
+          [
+            { kind: 'Service', namespace: 'test', name: 'web' },
+            { kind: 'Pod', namespace: 'test', name: 'b1' },
+          ],
+        );
+      }
+      await assertAgentProxyMatchesKernel(store, host, mode);
     });
     after(async () => {
       agent?.kill('SIGTERM');

@@ -11,8 +11,7 @@ import { createProxier } from '../../src/proxy/proxier.js';
 import { ProxySyncer } from '../../src/proxy/syncer.js';
 import { createLogger } from '../../src/util/log.js';
 import {
-  assertIptablesMatchesKernel,
-  assertNftMatchesKernel,
+  assertProxyFakeMatchesKernel,
   teeIptables,
   teeNftables,
   type Disagreements,
@@ -164,8 +163,11 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
     });
     afterEach(async () => {
       assert.deepEqual(disagreements, []);
-      if (mode === 'nftables') assertNftMatchesKernel(fakeNft, topo.hosts[0], 'ip podnet');
-      else await assertIptablesMatchesKernel(fakeIpt, topo.hosts[0]);
+      await assertProxyFakeMatchesKernel(
+        mode,
+        { nftables: fakeNft, iptables: fakeIpt },
+        topo.hosts[0],
+      );
     });
     after(async () => {
       await Promise.all(syncers.map((s) => s.stop()));

@@ -1,9 +1,18 @@
-// Issue 6 in the real lab, in both proxy modes: services load-balance over pods on three hosts
+// Services in the real lab, in both proxy modes: they load-balance over pods on three hosts
 // (TCP and UDP), NodePort answers on every host's address, a pod reaches itself through its
-// own service, and a service without pods refuses at once.
-import { after, before, describe, test } from 'node:test';
+// own service, and a service without pods refuses at once. After each scenario every host's
+// rules equal what a fresh proxier programs into the fakes from the lab's store.
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod, ProxyMode, Service } from '../../src/api/types.js';
+import type { LabState } from '../../src/lab/state.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
+import {
+  agentsCaughtUp,
+  assertAgentProxyMatchesKernel,
+  type RunningAgent,
+} from '../helpers/agent-proxy-drift.js';
 import { labDown, labUp, podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { CHI2_P001, chiSquareUniform } from '../helpers/proxy-topology.js';
@@ -123,6 +132,8 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
   describe(`proxy lab ${mode}`, { concurrency: false }, () => {
     const name = testLabName();
     const ips: Record<string, string> = {};
+    let store: Store | undefined;
+    let agents: RunningAgent[] = [];
 
     const exec = (from: string, argv: string[], timeoutMs = 60_000): ReturnType<typeof podnet> =>
       podnet(['lab', 'exec', '--name', name, '-n', 'default', from, '--', ...argv], { timeoutMs });
@@ -138,7 +149,9 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
         .clusterIP!;
 
     before(async () => {
-      labUp(name, ['--nodes', '3', '--zones', '2', '--proxy', mode]);
+      const lab: LabState = labUp(name, ['--nodes', '3', '--zones', '2', '--proxy', mode]);
+      store = await openStore(lab.storeUrl);
+      agents = lab.hosts.map((h) => ({ node: h.name, ns: h.netns, metrics: h.metricsAddress }));
       podnetOk(['--lab', name, 'apply', '-f', '-'], { input: WORKLOAD });
       for (const p of [...ECHOES, 'client']) {
         ips[p] = await until(`pod ${p} to run`, () => {
@@ -157,7 +170,17 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
         return ECHOES.every((p) => seen.has(p)) ? true : undefined;
       });
     });
-    after(() => labDown(name));
+    afterEach(async () => {
+      await agentsCaughtUp(store!, agents, [
+        { kind: 'Service', namespace: 'default', name: 'web' },
+        { kind: 'Pod', namespace: 'default', name: 'echo-1' },
+      ]);
+      for (const agent of agents) await assertAgentProxyMatchesKernel(store!, agent, mode);
+    });
+    after(async () => {
+      await store?.close();
+      labDown(name);
+    });
 
     test(`proxy lab ${mode}: 300 new TCP connections to a ClusterIP reach 3 pods on 3 hosts evenly`, (t) => {
       const ip = clusterIP('web');

@@ -1,7 +1,11 @@
 // The reconciler over time: repairs, restarts, hosts leaving and joining, backend switches.
+// After each scenario every host's kernel holds what a fresh reconcile makes of a fake copy of
+// it, so the fake routing host cannot drift from the kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lastResult, startCluster } from '../helpers/routing-loops.js';
+import type { Route } from '../../src/kernel/netobjects.js';
+import { lastResult, startCluster, type Cluster } from '../helpers/routing-loops.js';
+import { assertRoutingMatchesKernel } from '../helpers/routing-drift.js';
 import {
   eventually,
   podnetRoutes,
@@ -10,9 +14,31 @@ import {
   unreachablePairs,
   watchKernel,
   topologyBuilder,
+  type Topology,
 } from '../helpers/routing-topology.js';
 
 const topology = topologyBuilder();
+
+/** Each host of `topo` equals a fake copy of it after one fresh reconcile of the same input. */
+async function assertFakesMatchKernel(
+  cluster: Cluster,
+  topo: Topology,
+  foreignRoutes: Record<string, Route[]> = {},
+): Promise<void> {
+  for (const host of topo.hosts) {
+    await assertRoutingMatchesKernel(
+      {
+        nodes: cluster.nodes,
+        selfName: host.name,
+        backend: cluster.backend,
+        vtepMac: host.vtepMac,
+      },
+      host,
+      cluster.results.get(host.name)?.at(-1),
+      foreignRoutes[host.name],
+    );
+  }
+}
 
 test('routing: hand-deleted routes, neighbours and FDB entries are repaired within the period', async () => {
   const topo = topology([1, 2, 2], { podMTU: 1450 });
@@ -40,6 +66,7 @@ test('routing: hand-deleted routes, neighbours and FDB entries are repaired with
       `repaired within the 1 s period (+ slack): ${Date.now() - started} ms`,
     );
     assert.deepEqual(await unreachablePairs(topo.hosts), []);
+    await assertFakesMatchKernel(cluster, topo);
   } finally {
     await cluster.stop();
   }
@@ -64,6 +91,7 @@ test('routing: a restarted reconciler makes zero kernel changes when nothing cha
     }
     const events = (await Promise.all(watches.map((w) => w.stop()))).flat();
     assert.deepEqual(events, [], 'the kernel saw no change to podnet objects');
+    await assertFakesMatchKernel(second, topo);
   } finally {
     await second.stop();
   }
@@ -99,6 +127,7 @@ test('routing: a removed host disappears from every other host; a new one is pro
       );
     }
     assert.deepEqual(await unreachablePairs(topo.hosts), []);
+    await assertFakesMatchKernel(cluster, topo);
   } finally {
     await cluster.stop();
   }
@@ -132,6 +161,7 @@ test('routing: switching backends moves every host without stalling a TCP connec
     assert.ok(bytes > 300 * 1024, `the connection kept carrying data (${bytes} bytes)`);
     assert.ok(maxGapMs < 1000, `longest stall ${maxGapMs} ms`);
     assert.deepEqual(await unreachablePairs(topo.hosts), []);
+    await assertFakesMatchKernel(cluster, topo);
   } finally {
     await cluster.stop();
   }
@@ -141,7 +171,13 @@ test('routing: a route podnet does not own is never replaced; the failure names 
   const topo = topology([1, 1, 1], { podMTU: 1450 });
   const ns = topo.hosts[0]!.ns;
   // Someone else's route to node-3's pod subnet (not proto 80).
-  sh(`ip -n ${ns} route add 10.244.3.0/24 via 172.31.1.254 proto static`);
+  const foreign: Route = {
+    dst: '10.244.3.0/24',
+    gateway: '172.31.1.254',
+    dev: 'eth0',
+    onlink: false,
+  };
+  sh(`ip -n ${ns} route add ${foreign.dst} via ${foreign.gateway} proto static`);
   const cluster = startCluster(topo, 'host-gw');
   try {
     await cluster.settle();
@@ -160,6 +196,7 @@ test('routing: a route podnet does not own is never replaced; the failure names 
     assert.ok(
       cluster.logs.some((l) => l.includes('routing reconcile failed') && l.includes('File exists')),
     );
+    await assertFakesMatchKernel(cluster, topo, { 'node-1': [foreign] });
   } finally {
     await cluster.stop();
   }

@@ -64,3 +64,28 @@ test('the fake host refuses a route on a device that does not exist', async () =
     /Cannot find device "pn-vxlan"/,
   );
 });
+
+test('the fake host refuses to add a route where someone else has one, and lets replace take it', async () => {
+  const host = new FakeRoutingKernel(UNDERLAY);
+  const route = { dst: '10.244.9.0/24', gateway: '172.31.1.9', dev: 'eth0', onlink: false };
+  host.foreignRoutes = [{ ...route, gateway: '172.31.1.254' }];
+  await assert.rejects(host.applyChanges([{ op: 'route-add', route }]), /File exists/);
+  assert.deepEqual(host.routes, []);
+  await host.applyChanges([{ op: 'route-replace', route }]);
+  assert.deepEqual(host.routes, [route]);
+  assert.deepEqual(host.foreignRoutes, []);
+});
+
+test("the fake host gives each device the default's value of its conf keys while it exists", async () => {
+  const host = new FakeRoutingKernel(UNDERLAY);
+  host.sysctls['net.ipv4.conf.default.rp_filter'] = '2';
+  const key = 'net.ipv4.conf.pn-vxlan.rp_filter';
+  assert.deepEqual(await host.readSysctls([key]), {}, 'no device, no key');
+  await reconcileHost(input('vxlan'), host);
+  assert.equal((await host.readSysctls([key]))[key], '2', 'a new device starts from the default');
+  await host.applyChanges([{ op: 'link-del', name: 'pn-vxlan' }]);
+  assert.deepEqual(await host.readSysctls([key]), {}, 'gone with the device');
+  assert.deepEqual(await host.readSysctls(['net.ipv4.conf.eth0.rp_filter']), {
+    'net.ipv4.conf.eth0.rp_filter': '2',
+  });
+});
