@@ -5,15 +5,15 @@
 // writes, so this is a compensating one, as Kubernetes' service storage does it: each undo is
 // conditional on the key still holding what this journal wrote, so it never overwrites a
 // change someone else made meanwhile (that key is reported instead).
-import {
-  CompareAndSwapWrites,
-  type KeyValue,
-  type ListResult,
-  type PutOptions,
-  type Store,
-  type SwapResult,
-  type Watch,
-  type WatchHandlers,
+import { CompareAndSwapWrites } from '../store/store.js';
+import type {
+  KeyValue,
+  ListResult,
+  PutOptions,
+  Store,
+  SwapResult,
+  Watch,
+  WatchHandlers,
 } from '../store/store.js';
 import { OperationError } from '../util/errors.js';
 
