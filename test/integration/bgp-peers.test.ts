@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { withBgpNet, until } from '../helpers/bgp-net.js';
+import { withBgpNet, until, type BgpNet } from '../helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 
 before(() => {

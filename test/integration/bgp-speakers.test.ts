@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { withBgpNet, inNs, until, type SpeakerHandle } from '../helpers/bgp-net.js';
+import { withBgpNet, inNs, until, type BgpNet, type SpeakerHandle } from '../helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 
 before(() => {
