@@ -4,11 +4,12 @@
 // its goals (full < 1 s, one change < 100 ms). Ends with BENCH lines.
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import type { ProxyMode } from '../src/api/types.js';
 import { iptablesRestore } from '../src/kernel/iptables.js';
 import { netfilterKernel } from '../src/kernel/netfilter.js';
 import { JUMP_RULES, desiredChains, restoreText } from '../src/proxy/iptables-rules.js';
 import type { ServicePortRule } from '../src/proxy/model.js';
-import { createProxier } from '../src/proxy/proxier.js';
+import { createProxier, type SyncOutcome } from '../src/proxy/proxier.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
 import { CLUSTER } from '../test/helpers/proxy-topology.js';
 
@@ -59,6 +60,36 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 
 const fmt = (s: number): string => s.toFixed(3);
 
+/** Seconds of each step, and what the proxier says it programmed. */
+interface Measured {
+  full: number;
+  fullOut: SyncOutcome;
+  one: number;
+  oneOut: SyncOutcome;
+  canary: number;
+}
+
+/**
+ * A full sync, then one changed endpoint, then the canary check, of one mode alone in a
+ * namespace of its own: a namespace full of rules slows the next one's netlink work.
+ */
+async function measure(
+  mode: ProxyMode,
+  rules: ServicePortRule[],
+  changed: ServicePortRule[],
+): Promise<Measured> {
+  const ns = namespace(mode === 'iptables' ? 'ipt' : 'nft');
+  try {
+    const proxier = createProxier(mode, NET, netfilterKernel(ns));
+    const [full, fullOut] = await timed(() => proxier.sync(rules, true));
+    const [one, oneOut] = await timed(() => proxier.sync(changed, false));
+    const [canary] = await timed(() => proxier.intact());
+    return { full, fullOut, one, oneOut, canary };
+  } finally {
+    deleteNamespace(ns);
+  }
+}
+
 async function main(): Promise<void> {
   sweepStaleNamespaces();
   const rules = services();
@@ -71,37 +102,24 @@ async function main(): Promise<void> {
     made.push(bareNs);
     const text = restoreText(desiredChains(rules, NET), undefined, undefined, JUMP_RULES).text;
     const [bare] = await timed(() => iptablesRestore(text, { netns: bareNs }));
-    // Each mode runs alone: a namespace full of rules slows the next one's netlink work.
     deleteNamespace(made.pop()!);
-    const iptNs = namespace('ipt');
-    made.push(iptNs);
-    const ipt = createProxier('iptables', NET, netfilterKernel(iptNs));
-    const [iptFull, iptOut] = await timed(() => ipt.sync(rules, true));
-    const [iptOne, iptOneOut] = await timed(() => ipt.sync(changed, false));
-    const [iptCanary] = await timed(() => ipt.intact());
-    deleteNamespace(made.pop()!);
-
-    const nftNs = namespace('nft');
-    made.push(nftNs);
-    const nft = createProxier('nftables', NET, netfilterKernel(nftNs));
-    const [nftFull, nftOut] = await timed(() => nft.sync(rules, true));
-    const [nftOne, nftOneOut] = await timed(() => nft.sync(changed, false));
-    const [nftCanary] = await timed(() => nft.intact());
+    const ipt = await measure('iptables', rules, changed);
+    const nft = await measure('nftables', rules, changed);
 
     console.log(`${SERVICES} services x ${ENDPOINTS} endpoints`);
     console.log('mode      full sync  one change  canary   programmed');
     console.log(
-      `iptables  ${fmt(iptFull)} s  ${fmt(iptOne)} s    ${fmt(iptCanary)} s  ${iptOut.rules} rules (${iptOut.sent} restore lines; one change sent ${iptOneOut.sent})`,
+      `iptables  ${fmt(ipt.full)} s  ${fmt(ipt.one)} s    ${fmt(ipt.canary)} s  ${ipt.fullOut.rules} rules (${ipt.fullOut.sent} restore lines; one change sent ${ipt.oneOut.sent})`,
     );
     console.log(`  bare iptables-restore of the same text: ${fmt(bare)} s`);
     console.log(
-      `nftables  ${fmt(nftFull)} s  ${fmt(nftOne)} s    ${fmt(nftCanary)} s  ${nftOut.rules} rules, ${nftOut.elements} elements (one change sent ${nftOneOut.sent} lines)`,
+      `nftables  ${fmt(nft.full)} s  ${fmt(nft.one)} s    ${fmt(nft.canary)} s  ${nft.fullOut.rules} rules, ${nft.fullOut.elements} elements (one change sent ${nft.oneOut.sent} lines)`,
     );
     lines.push(
-      `BENCH proxy-sync-iptables-full seconds=${fmt(iptFull)} anchor=${fmt(bare)} ratio=${(iptFull / bare).toFixed(2)}`,
-      `BENCH proxy-sync-iptables-one-change seconds=${fmt(iptOne)} anchor=${fmt(iptFull)} ratio=${(iptOne / iptFull).toFixed(3)}`,
-      `BENCH proxy-sync-nftables-full seconds=${fmt(nftFull)} anchor=1.000 ratio=${nftFull.toFixed(2)}`,
-      `BENCH proxy-sync-nftables-one-change seconds=${fmt(nftOne)} anchor=0.100 ratio=${(nftOne / 0.1).toFixed(2)}`,
+      `BENCH proxy-sync-iptables-full seconds=${fmt(ipt.full)} anchor=${fmt(bare)} ratio=${(ipt.full / bare).toFixed(2)}`,
+      `BENCH proxy-sync-iptables-one-change seconds=${fmt(ipt.one)} anchor=${fmt(ipt.full)} ratio=${(ipt.one / ipt.full).toFixed(3)}`,
+      `BENCH proxy-sync-nftables-full seconds=${fmt(nft.full)} anchor=1.000 ratio=${nft.full.toFixed(2)}`,
+      `BENCH proxy-sync-nftables-one-change seconds=${fmt(nft.one)} anchor=0.100 ratio=${(nft.one / 0.1).toFixed(2)}`,
     );
     for (const l of lines) console.log(l);
   } finally {

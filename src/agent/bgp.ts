@@ -189,9 +189,32 @@ async function informerView(informers: InformerCache): Promise<BgpClusterView> {
   };
 }
 
+/** Gauges with one series a peer: name, help, and the value from the peer's status. */
+const PEER_GAUGES: [name: string, help: string, value: (p: PeerStatus) => number][] = [
+  [
+    'podnet_bgp_session_established',
+    '1 when the session is Established',
+    (p) => (p.state === 'Established' ? 1 : 0),
+  ],
+  ['podnet_bgp_session_uptime_seconds', 'Seconds since Established', (p) => p.uptime ?? 0],
+  ['podnet_bgp_prefixes_received', "Prefixes in the peer's Adj-RIB-In", (p) => p.prefixesReceived],
+  [
+    'podnet_bgp_prefixes_advertised',
+    "Prefixes in the peer's Adj-RIB-Out",
+    (p) => p.prefixesAdvertised,
+  ],
+  [
+    'podnet_bgp_prefixes_rejected',
+    'Paths from the peer refused by loop checks',
+    (p) => p.prefixesRejected,
+  ],
+  ['podnet_bgp_messages_received', 'BGP messages received from the peer', (p) => p.messagesIn],
+  ['podnet_bgp_messages_sent', 'BGP messages sent to the peer', (p) => p.messagesOut],
+];
+
 /** Per-peer gauges, read from the speaker at scrape time. */
 function registerMetrics(registry: Registry, speaker: () => Speaker | undefined): void {
-  const perPeer = (name: string, help: string, value: (p: PeerStatus) => number): void => {
+  for (const [name, help, value] of PEER_GAUGES) {
     new Gauge({
       name,
       help,
@@ -204,32 +227,7 @@ function registerMetrics(registry: Registry, speaker: () => Speaker | undefined)
         }
       },
     });
-  };
-  perPeer('podnet_bgp_session_established', '1 when the session is Established', (p) =>
-    p.state === 'Established' ? 1 : 0,
-  );
-  perPeer('podnet_bgp_session_uptime_seconds', 'Seconds since Established', (p) => p.uptime ?? 0);
-  perPeer(
-    'podnet_bgp_prefixes_received',
-    "Prefixes in the peer's Adj-RIB-In",
-    (p) => p.prefixesReceived,
-  );
-  perPeer(
-    'podnet_bgp_prefixes_advertised',
-    "Prefixes in the peer's Adj-RIB-Out",
-    (p) => p.prefixesAdvertised,
-  );
-  perPeer(
-    'podnet_bgp_prefixes_rejected',
-    'Paths from the peer refused by loop checks',
-    (p) => p.prefixesRejected,
-  );
-  perPeer(
-    'podnet_bgp_messages_received',
-    'BGP messages received from the peer',
-    (p) => p.messagesIn,
-  );
-  perPeer('podnet_bgp_messages_sent', 'BGP messages sent to the peer', (p) => p.messagesOut);
+  }
   new Gauge({
     name: 'podnet_bgp_loc_rib_routes',
     help: 'Routes in the Loc-RIB (own prefix included)',

@@ -45,12 +45,7 @@ export function mergeForApply<T extends KubeObject>(existing: T | undefined, inc
 function keepServiceAllocations(existing: Service, merged: Service): void {
   const was = existing.spec.clusterIP;
   const now = merged.spec.clusterIP;
-  if (was && now && now !== was) {
-    throw new ImmutableFieldError(
-      'spec.clusterIP',
-      `cannot change from ${was} to ${now}: delete the service and apply it again`,
-    );
-  }
+  refuseChange('spec.clusterIP', was, now, 'change', 'delete the service and apply it again');
   if (was && !now && merged.spec.type === existing.spec.type) {
     merged.spec.clusterIP = was;
     if (existing.spec.clusterIPs) merged.spec.clusterIPs = existing.spec.clusterIPs;
@@ -68,11 +63,19 @@ function keepServiceAllocations(existing: Service, merged: Service): void {
 function keepPodPlacement(existing: Pod, merged: Pod): void {
   const was = existing.spec.nodeName;
   const now = merged.spec.nodeName;
-  if (was && now && was !== now) {
-    throw new ImmutableFieldError(
-      'spec.nodeName',
-      `cannot move the pod from ${was} to ${now}: delete it and apply it again`,
-    );
-  }
+  refuseChange('spec.nodeName', was, now, 'move the pod', 'delete it and apply it again');
   if (was && !now) merged.spec.nodeName = was;
+}
+
+/** A field that is set for good: an apply may leave it out, but not change it. */
+function refuseChange(
+  field: string,
+  was: string | undefined,
+  now: string | undefined,
+  what: string,
+  instead: string,
+): void {
+  if (was && now && was !== now) {
+    throw new ImmutableFieldError(field, `cannot ${what} from ${was} to ${now}: ${instead}`);
+  }
 }

@@ -35,6 +35,15 @@ function or(value: string | undefined, none = '<none>'): string {
   return value === undefined || value === '' ? none : value;
 }
 
+/** `k=v,k=v` as kubectl prints a selector; `<none>` when there is none. */
+function labelSelector(labels: Record<string, string> | undefined): string {
+  return or(
+    Object.entries(labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+  );
+}
+
 function servicePorts(svc: Service): string {
   const ports = svc.spec.ports ?? [];
   if (ports.length === 0) return '<none>';
@@ -112,13 +121,7 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
       servicePorts(o),
       age(o.metadata.creationTimestamp, now),
     ],
-    wideRow: (o) => [
-      or(
-        Object.entries(o.spec.selector ?? {})
-          .map(([k, v]) => `${k}=${v}`)
-          .join(','),
-      ),
-    ],
+    wideRow: (o) => [labelSelector(o.spec.selector)],
   },
   ClusterNetwork: {
     head: ['NAME', 'CLUSTER-CIDR', 'SERVICE-CIDR', 'BACKEND', 'PROXY', 'AGE'],
@@ -142,13 +145,7 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
       String(o.spec.asNumber),
       age(o.metadata.creationTimestamp, now),
     ],
-    wideRow: (o) => [
-      or(
-        Object.entries(o.spec.nodeSelector ?? {})
-          .map(([k, v]) => `${k}=${v}`)
-          .join(','),
-      ),
-    ],
+    wideRow: (o) => [labelSelector(o.spec.nodeSelector)],
   },
 };
 

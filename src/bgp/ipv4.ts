@@ -11,6 +11,7 @@ import {
   parseCidr,
   parseIPv4,
 } from '../net/index.js';
+import { prefixOctets, readPrefixList } from './nlri.js';
 
 /** A 32-bit word from the wire → dotted quad. */
 export function formatIPv4(word: number): string {
@@ -22,29 +23,14 @@ export function ipv4Word(text: string): number {
   return Number(parseIPv4(text).value);
 }
 
-/** Octets a prefix of `length` bits takes on the wire after its length octet. */
-export function prefixOctets(length: number): number {
-  return (length + 7) >> 3;
-}
-
-/**
- * Reads prefixes from buf[start, end). Returns undefined when a length is over 32 or a prefix
- * runs past the end: the caller decides what that means (RFC 7606 makes it a session reset).
- */
+/** Reads IPv4 prefixes from buf[start, end); undefined as for readPrefixList. */
 export function readPrefixes(buf: Buffer, start: number, end: number): string[] | undefined {
-  const out: string[] = [];
-  let pos = start;
-  while (pos < end) {
-    const length = buf[pos]!;
-    const octets = prefixOctets(length);
-    if (length > 32 || pos + 1 + octets > end) return undefined;
+  return readPrefixList(buf, start, end, 32, (octets, length) => {
     const bytes = [0, 0, 0, 0];
-    for (let i = 0; i < octets; i++) bytes[i] = buf[pos + 1 + i]!;
+    for (let i = 0; i < octets.length; i++) bytes[i] = octets[i]!;
     // Bits past the length are noise on the wire: the prefix is what the length covers.
-    out.push(formatCidr(cidrOf(ipFromBytes(bytes), length)));
-    pos += 1 + octets;
-  }
-  return out;
+    return formatCidr(cidrOf(ipFromBytes(bytes), length));
+  });
 }
 
 /** Wire size of one prefix string (length octet included). */

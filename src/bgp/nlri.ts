@@ -1,7 +1,8 @@
 // Network layer reachability as BGP carries it: a prefix is a bit length followed by the fewest
-// octets that hold it (RFC 4271 §4.3, RFC 4760 §5). IPv4 prefixes are "a.b.c.d/len" strings
-// (ipv4.ts); IPv6 prefixes stay bytes here, so that they sit on whatever address type the rest
-// of podnet uses for IPv6 without this module knowing its text form.
+// octets that hold it (RFC 4271 §4.3, RFC 4760 §5). The walk over a list of them is the same for
+// both families and lives here. IPv4 prefixes are "a.b.c.d/len" strings (ipv4.ts); IPv6
+// prefixes stay bytes here, so that they sit on whatever address type the rest of podnet uses
+// for IPv6 without this module knowing its text form.
 
 /** An IPv6 prefix as it travels: 16 address octets (host bits zero) and a bit length. */
 export interface Ipv6Prefix {
@@ -18,33 +19,47 @@ export interface Ipv6NextHop {
 export const IPV6_OCTETS = 16;
 
 /** Octets a prefix of `length` bits takes on the wire after its length octet. */
-function prefixOctets(length: number): number {
+export function prefixOctets(length: number): number {
   return (length + 7) >> 3;
 }
 
 /**
- * Reads IPv6 prefixes from buf[start, end). Undefined when a length is over 128 or a prefix
- * runs past the end: the caller decides what that costs.
+ * Walks the prefixes in buf[start, end), handing each one's octets (those its length covers,
+ * without the length octet) to `make`. Undefined when a length is over `maxLength` or a prefix
+ * runs past the end: the caller decides what that costs (RFC 7606 makes it a session reset).
  */
+export function readPrefixList<T>(
+  buf: Buffer,
+  start: number,
+  end: number,
+  maxLength: number,
+  make: (octets: Buffer, length: number) => T,
+): T[] | undefined {
+  const out: T[] = [];
+  let pos = start;
+  while (pos < end) {
+    const length = buf[pos]!;
+    const octets = prefixOctets(length);
+    if (length > maxLength || pos + 1 + octets > end) return undefined;
+    out.push(make(buf.subarray(pos + 1, pos + 1 + octets), length));
+    pos += 1 + octets;
+  }
+  return out;
+}
+
+/** Reads IPv6 prefixes from buf[start, end); undefined as for readPrefixList. */
 export function readIpv6Prefixes(
   buf: Buffer,
   start: number,
   end: number,
 ): Ipv6Prefix[] | undefined {
-  const out: Ipv6Prefix[] = [];
-  let pos = start;
-  while (pos < end) {
-    const length = buf[pos]!;
-    const octets = prefixOctets(length);
-    if (length > 128 || pos + 1 + octets > end) return undefined;
+  return readPrefixList(buf, start, end, 128, (octets, length) => {
     const address = new Uint8Array(IPV6_OCTETS);
-    address.set(buf.subarray(pos + 1, pos + 1 + octets));
+    address.set(octets);
     // Bits past the length are not part of the prefix, whatever the sender put there.
-    if (length % 8 !== 0) address[octets - 1]! &= 0xff << (8 - (length % 8));
-    out.push({ address, length });
-    pos += 1 + octets;
-  }
-  return out;
+    if (length % 8 !== 0) address[octets.length - 1]! &= 0xff << (8 - (length % 8));
+    return { address, length };
+  });
 }
 
 /** Wire size of one IPv6 prefix (length octet included). */

@@ -5,6 +5,7 @@
 // writes, so this is a compensating one, as Kubernetes' service storage does it: each undo is
 // conditional on the key still holding what this journal wrote, so it never overwrites a
 // change someone else made meanwhile (that key is reported instead).
+import { CompareAndSwapWrites } from '../store/store.js';
 import type {
   KeyValue,
   ListResult,
@@ -24,10 +25,14 @@ interface Undo {
   written: number;
 }
 
-export class Journal implements Store {
+// Its create and update are compareAndSwap below (CompareAndSwapWrites): every conditional
+// write is remembered in one place.
+export class Journal extends CompareAndSwapWrites implements Store {
   private readonly undo = new Map<string, Undo>();
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    super();
+  }
 
   get url(): string {
     return this.store.url;
@@ -44,21 +49,6 @@ export class Journal implements Store {
 
   list(prefix: string): Promise<ListResult> {
     return this.store.list(prefix);
-  }
-
-  async create(key: string, value: string, opts?: PutOptions): Promise<number | undefined> {
-    return this.written(key, undefined, await this.store.create(key, value, opts));
-  }
-
-  async update(
-    key: string,
-    value: string,
-    expectedRevision: number,
-    opts?: PutOptions,
-  ): Promise<number | undefined> {
-    const before = await this.store.get(key);
-    if ((before?.modRevision ?? 0) !== expectedRevision) return undefined;
-    return this.written(key, before, await this.store.update(key, value, expectedRevision, opts));
   }
 
   async compareAndSwap(

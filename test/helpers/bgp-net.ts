@@ -337,3 +337,13 @@ export class BgpNet {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** Runs `fn` on a fresh BgpNet of `hosts` hosts, removing it afterwards whatever happened. */
+export async function withBgpNet<T>(hosts: number, fn: (net: BgpNet) => Promise<T>): Promise<T> {
+  const net = new BgpNet(hosts);
+  try {
+    return await fn(net);
+  } finally {
+    await net.close();
+  }
+}

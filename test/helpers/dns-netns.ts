@@ -51,6 +51,11 @@ export function digIn(
   );
 }
 
+/** Node running `args` (a script file, or `-e` and code) in namespace `ns`; its stdout. */
+export function nodeIn(ns: string, args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, process.execPath, ...args], { encoding: 'utf8' });
+}
+
 /**
  * podnet's DNS server (dns-serve.js: one worker on port 53) in namespace `ns`, answering for the
  * objects in `objectsFile` and forwarding other names to `upstream` (host:port).

@@ -124,8 +124,7 @@ function applyCommand(tables: Map<string, FakeTable>, line: string): void {
       return;
     case 'delete chain': {
       chainOf(table, name);
-      const users = chainUsers(table, name);
-      if (users.length) throw new NftError(`Device or resource busy (used by ${users[0]})`);
+      refuseInUse(chainUsers(table, name));
       table.chains.delete(name);
       return;
     }
@@ -150,8 +149,7 @@ function applyCommand(tables: Map<string, FakeTable>, line: string): void {
     case 'delete map':
     case 'delete set': {
       setOf(table, name);
-      const users = setUsers(table, name);
-      if (users.length) throw new NftError(`Device or resource busy (used by ${users[0]})`);
+      refuseInUse(setUsers(table, name));
       table.sets.delete(name);
       return;
     }
@@ -218,6 +216,11 @@ function chainUsers(table: FakeTable, name: string): string[] {
     for (const el of set.elements.values())
       if (chainRefs(el).includes(name)) users.push(`element of ${s}`);
   return users;
+}
+
+/** nft refuses to delete what a rule or a map element still refers to. */
+function refuseInUse(users: string[]): void {
+  if (users.length) throw new NftError(`Device or resource busy (used by ${users[0]})`);
 }
 
 function setUsers(table: FakeTable, name: string): string[] {

@@ -129,10 +129,8 @@ function nftChain(
   path: Path,
   depth: number,
 ): Result[] {
-  if (depth > 16) throw new Error(`tracer: jumps nest too deep at ${name}`);
-  const chain = table.chains.get(name);
-  if (!chain) throw new Error(`tracer: no chain ${name}`);
-  return walkChain(chain.rules, path, (rule, p) => nftRule(table, rule, pkt, p, depth));
+  const rules = entered(table.chains.get(name)?.rules, name, depth);
+  return walkChain(rules, path, (rule, p) => nftRule(table, rule, pkt, p, depth));
 }
 
 /** One rule: its statements left to right; a random choice splits the path. */
@@ -252,10 +250,15 @@ function iptChain(
   path: Path,
   depth: number,
 ): Result[] {
-  if (depth > 16) throw new Error(`tracer: jumps nest too deep at ${name}`);
-  const rules = ipt.tables[table].get(name);
-  if (!rules) throw new Error(`tracer: no chain ${table} ${name}`);
+  const rules = entered(ipt.tables[table].get(name), `${table} ${name}`, depth);
   return walkChain(rules, path, (rule, p) => iptRule(ipt, table, rule, pkt, p, depth));
+}
+
+/** The rules of the chain a packet enters at jump `depth`; a missing chain or a loop is a bug. */
+function entered<T>(rules: T | undefined, chain: string, depth: number): T {
+  if (depth > 16) throw new Error(`tracer: jumps nest too deep at ${chain}`);
+  if (!rules) throw new Error(`tracer: no chain ${chain}`);
+  return rules;
 }
 
 /** Words of a rule, quoted comments kept whole. */

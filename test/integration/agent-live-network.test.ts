@@ -2,33 +2,17 @@
 // between pods on two hosts (through VXLAN, the hosts are in different zones) keeps carrying
 // data while the MTU and the DNS IP change; running pods and the tunnel are resized in place,
 // and a pod started afterwards gets the new MTU and nameserver.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { ClusterNetwork } from '../../src/api/types.js';
 import { podNetns } from '../../src/lab/plan.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
-import {
-  echoPodYaml,
-  labDown,
-  labUp,
-  podnet,
-  podnetOk,
-  sweepStaleLabs,
-  testLabName,
-  until,
-} from '../helpers/lab.js';
+import { echoPodYaml, podnet, podnetOk, until } from '../helpers/lab.js';
+import { sharedLab } from '../helpers/shared-lab.js';
 import { sh, tcpStream } from '../helpers/routing-topology.js';
 
-const name = testLabName();
+const name = sharedLab(['--nodes', '2', '--zones', '2']);
 const NODES = ['node-1', 'node-2'];
-
-before(() => {
-  sweepStaleLabs();
-  sweepStaleNamespaces();
-  labUp(name, ['--nodes', '2', '--zones', '2']);
-});
-after(() => labDown(name));
 
 const podIP = (pod: string): string | undefined => {
   const r = podnet(['--lab', name, 'get', 'pod', pod, '-o', 'json']);

@@ -3,7 +3,7 @@
 // a well-behaved session (BIRD) beside it is never disturbed.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BgpNet, until } from '../helpers/bgp-net.js';
+import { withBgpNet, until } from '../helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 
 before(() => {
@@ -35,9 +35,8 @@ const NEXT_HOP = '40 03 04 ac1e0002'; // 172.30.0.2
 const announce = (k: number, ...extra: string[]) =>
   msg(2, '0000' + attrs(ORIGIN, AS_PATH, NEXT_HOP, ...extra) + nlri(k));
 
-test('bgp malformed: right NOTIFICATION or treat-as-withdraw, fuzzing never crashes, BIRD unaffected', async () => {
-  const net = new BgpNet(3);
-  try {
+test('bgp malformed: right NOTIFICATION or treat-as-withdraw, fuzzing never crashes, BIRD unaffected', () =>
+  withBgpNet(3, async (net) => {
     const bird = net.bird(
       2,
       `router id ${net.address(2)};
@@ -186,7 +185,4 @@ protocol bgp podnet {
     assert.ok(Math.abs(upAt - birdUpAt) < 2500, 'BIRD session was not re-established');
     assert.match(bird.ctl('show', 'protocols', 'podnet'), /Established/);
     await establish();
-  } finally {
-    await net.close();
-  }
-});
+  }));

@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { BgpNet, until } from '../helpers/bgp-net.js';
+import { withBgpNet, until, type BgpNet } from '../helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 
 before(() => {
@@ -26,9 +26,8 @@ function podnetConfig(net: BgpNet, peers: { i: number; as: number }[]) {
   };
 }
 
-test('bgp peers: podnet ↔ BIRD (eBGP): Established, routes both ways, BIRD sees our next hop', async () => {
-  const net = new BgpNet(2);
-  try {
+test('bgp peers: podnet ↔ BIRD (eBGP): Established, routes both ways, BIRD sees our next hop', () =>
+  withBgpNet(2, async (net) => {
     const bird = net.bird(
       1,
       `router id ${net.address(1)};
@@ -67,14 +66,10 @@ protocol bgp podnet {
         execFileSync('ip', ['-n', net.hosts[1]!, 'route', 'show'], { encoding: 'utf8' }),
       ),
     );
-  } finally {
-    await net.close();
-  }
-});
+  }));
 
-test('bgp peers: podnet ↔ GoBGP (eBGP): Established, routes both ways, GoBGP sees our next hop', async () => {
-  const net = new BgpNet(2);
-  try {
+test('bgp peers: podnet ↔ GoBGP (eBGP): Established, routes both ways, GoBGP sees our next hop', () =>
+  withBgpNet(2, async (net) => {
     const gobgp = net.gobgp(
       1,
       `[global.config]
@@ -115,14 +110,10 @@ test('bgp peers: podnet ↔ GoBGP (eBGP): Established, routes both ways, GoBGP s
     // A withdrawal on the GoBGP side reaches podnet.
     gobgp.cli('global', 'rib', 'del', '10.251.0.0/24', '-a', 'ipv4');
     await until('withdrawn in podnet', async () => !('10.251.0.0/24' in (await speaker.learned())));
-  } finally {
-    await net.close();
-  }
-});
+  }));
 
-test('bgp peers: podnet ↔ FRR (eBGP): Established, routes both ways, FRR sees our next hop', async () => {
-  const net = new BgpNet(2);
-  try {
+test('bgp peers: podnet ↔ FRR (eBGP): Established, routes both ways, FRR sees our next hop', () =>
+  withBgpNet(2, async (net) => {
     const frr = await net.frr(
       1,
       `router bgp 65002
@@ -151,7 +142,4 @@ test('bgp peers: podnet ↔ FRR (eBGP): Established, routes both ways, FRR sees 
     assert.equal(route.valid, true);
     assert.equal(route.nexthops[0]!.ip, net.address(0));
     assert.equal(route.aspath?.string, String(PODNET_AS));
-  } finally {
-    await net.close();
-  }
-});
+  }));

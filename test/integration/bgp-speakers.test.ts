@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { BgpNet, inNs, until, type SpeakerHandle } from '../helpers/bgp-net.js';
+import { withBgpNet, inNs, until, type BgpNet, type SpeakerHandle } from '../helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 
 before(() => {
@@ -40,9 +40,8 @@ async function learnedEquals(s: SpeakerHandle, want: Record<string, string>): Pr
   );
 }
 
-test("bgp speakers: full iBGP mesh of 3: every host has every other host's subnet; pods reach pods", async () => {
-  const net = new BgpNet(3);
-  try {
+test("bgp speakers: full iBGP mesh of 3: every host has every other host's subnet; pods reach pods", () =>
+  withBgpNet(3, async (net) => {
     const all = [0, 1, 2];
     for (const i of all) net.addPodAddress(i, `10.244.${i}.1`);
     const speakers = await Promise.all(
@@ -83,14 +82,10 @@ test("bgp speakers: full iBGP mesh of 3: every host has every other host's subne
         inNs(net.hosts[i]!, ['ping', '-c', '1', '-W', '2', '-I', `10.244.${i}.1`, `10.244.${j}.1`]);
       }
     }
-  } finally {
-    await net.close();
-  }
-});
+  }));
 
-test('bgp speakers: one route reflector, three clients, no mesh: all routes everywhere', async () => {
-  const net = new BgpNet(4);
-  try {
+test('bgp speakers: one route reflector, three clients, no mesh: all routes everywhere', () =>
+  withBgpNet(4, async (net) => {
     const rr = await net.speaker(
       0,
       config(
@@ -117,17 +112,13 @@ test('bgp speakers: one route reflector, three clients, no mesh: all routes ever
     assert.deepEqual(r.clusterList, [net.address(0)]);
     // Clients have exactly one session each: no mesh.
     assert.equal((await clients[1]!.status()).peers.length, 1);
-  } finally {
-    await net.close();
-  }
-});
+  }));
 
-test('bgp speakers: a ring of reflectors settles after a withdrawal (ORIGINATOR_ID/CLUSTER_LIST)', async () => {
-  // Host i treats host i+1 as its client: 0 → 1 → 2 → 0. Without the reflection loop checks
-  // this ring keeps re-reflecting a withdrawn route (see bgp-rib's ring test, which removes
-  // them and loops); with them every copy dies.
-  const net = new BgpNet(3);
-  try {
+test('bgp speakers: a ring of reflectors settles after a withdrawal (ORIGINATOR_ID/CLUSTER_LIST)', () =>
+  withBgpNet(3, async (net) => {
+    // Host i treats host i+1 as its client: 0 → 1 → 2 → 0. Without the reflection loop checks
+    // this ring keeps re-reflecting a withdrawn route (see bgp-rib's ring test, which removes
+    // them and loops); with them every copy dies.
     const speakers = await Promise.all(
       [0, 1, 2].map((i) =>
         net.speaker(
@@ -165,10 +156,7 @@ test('bgp speakers: a ring of reflectors settles after a withdrawal (ORIGINATOR_
     await new Promise((r) => setTimeout(r, 1500));
     assert.ok((await count()) - before <= 4, 'only keepalives may arrive once settled');
     for (const s of speakers.slice(1)) assert.equal((await s.learned())['10.99.0.0/24'], undefined);
-  } finally {
-    await net.close();
-  }
-});
+  }));
 
 /** Host 1 watches host 0's subnet; returns how long after `act` it disappeared. */
 async function timeToWithdraw(
@@ -182,9 +170,8 @@ async function timeToWithdraw(
   return Date.now() - start;
 }
 
-test("bgp speakers: a killed or departing peer's routes go at once; a frozen one's after the hold time", async () => {
-  const net = new BgpNet(2);
-  try {
+test("bgp speakers: a killed or departing peer's routes go at once; a frozen one's after the hold time", () =>
+  withBgpNet(2, async (net) => {
     const watcher = await net.speaker(1, config(net, 1, [peer(net, 0)], { holdTime: 3 }));
     const up = async (name: string) => {
       const s = await net.speaker(0, config(net, 0, [peer(net, 1)], { holdTime: 3 }), name);
@@ -208,14 +195,10 @@ test("bgp speakers: a killed or departing peer's routes go at once; a frozen one
     const st = (await watcher.status()).peers[0]!;
     assert.match(st.lastError ?? '', /hold timer expired/);
     s.proc.kill('SIGKILL');
-  } finally {
-    await net.close();
-  }
-});
+  }));
 
-test('bgp speakers: graceful restart: no route leaves either kernel while a speaker restarts', async () => {
-  const net = new BgpNet(2);
-  try {
+test('bgp speakers: graceful restart: no route leaves either kernel while a speaker restarts', () =>
+  withBgpNet(2, async (net) => {
     const gr = { gracefulRestartTime: 20, installRoutes: true };
     const watcher = await net.speaker(1, config(net, 1, [peer(net, 0)], gr));
     const cfg = config(net, 0, [peer(net, 1)], gr);
@@ -264,7 +247,4 @@ test('bgp speakers: graceful restart: no route leaves either kernel while a spea
     await watch;
     assert.equal(missing, 0, 'a route left the kernel while the speaker restarted');
     assert.ok(kernelHas(0, subnet(1)) && kernelHas(1, subnet(0)));
-  } finally {
-    await net.close();
-  }
-});
+  }));

@@ -28,6 +28,11 @@ function sh(argv: string[], input?: string): string {
   return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input });
 }
 
+/** A veth `dev` in `ns` whose other end is `eth0` in `peerNs`. */
+function vethTo(ns: string, dev: string, peerNs: string): void {
+  sh(['ip', '-n', ns, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peerNs]);
+}
+
 async function until(check: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -46,36 +51,8 @@ before(async () => {
     sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   }
   // underlay <-> host (the zone's L2), host <-> pod (the pod's veth)
-  sh([
-    'ip',
-    '-n',
-    underlay,
-    'link',
-    'add',
-    'zone0',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    host,
-  ]);
-  sh([
-    'ip',
-    '-n',
-    host,
-    'link',
-    'add',
-    'pod0',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    podNs,
-  ]);
+  vethTo(underlay, 'zone0', host);
+  vethTo(host, 'pod0', podNs);
   sh(
     ['ip', '-batch', '-', '-n', underlay],
     'addr add 172.31.0.254/24 dev zone0\nlink set zone0 up\n',

@@ -2,23 +2,15 @@
 // `podnet dns` from the lab's store behind kube-system/kube-dns at 10.96.0.10, dig for every
 // record form, external names going to the underlay's resolver, and glibc's getent resolving
 // a short name through the pod's search path.
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startClusterDns } from '../../src/lab/cluster-dns-up.js';
 import { planLab } from '../../src/lab/plan.js';
 import type { Pod } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
 import { createLogger } from '../../src/util/log.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
-import {
-  LABS_DIR,
-  labDown,
-  labUp,
-  podnet,
-  podnetOk,
-  sweepStaleLabs,
-  testLabName,
-} from '../helpers/lab.js';
+import { LABS_DIR, podnet, podnetOk, readLab } from '../helpers/lab.js';
+import { sharedLab } from '../helpers/shared-lab.js';
 
 const S = 'my-namespace.svc.cluster.local';
 
@@ -73,14 +65,12 @@ spec:
 `;
 
 describe('dns in the lab', () => {
-  const name = testLabName();
+  const name = sharedLab(['--nodes', '2', '--zones', '2']);
   let lab: LabState;
   let dnsIP = '';
 
   before(async () => {
-    sweepStaleLabs();
-    sweepStaleNamespaces();
-    lab = labUp(name, ['--nodes', '2', '--zones', '2']);
+    lab = readLab(name)!;
     // Until `lab up` calls the cluster DNS step itself, the test does (exactly once).
     const dnsSvc = podnet(['--lab', lab.name, 'get', 'svc', 'kube-dns', '-n', 'kube-system']);
     if (dnsSvc.status !== 0) {
@@ -114,7 +104,6 @@ describe('dns in the lab', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
   });
-  after(() => labDown(name));
 
   const exec = (argv: string[]) =>
     podnet(['lab', 'exec', '--name', lab.name, '-n', 'my-namespace', 'client', '--', ...argv]);

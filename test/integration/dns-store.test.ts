@@ -2,7 +2,7 @@
 // within a second of an apply and disappear within a second of a delete; metrics are served.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,13 @@ import { openStore } from '../../src/store/open.js';
 import { applyObject, deleteObject } from '../../src/store/objects.js';
 import type { Store } from '../../src/store/store.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import { SERVER_IP, digIn, namespacePair, type NamespacePair } from '../helpers/dns-netns.js';
+import {
+  SERVER_IP,
+  digIn,
+  nodeIn,
+  namespacePair,
+  type NamespacePair,
+} from '../helpers/dns-netns.js';
 import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
 
 let pair: NamespacePair;
@@ -20,10 +26,6 @@ const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
 const S = 'my-namespace.svc.cluster.local';
 let server: ChildProcess | undefined;
 let store: Store;
-
-function sh(argv: string[]): string {
-  return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-}
 
 /** One quick try: the tests poll, so a slow answer is just another round. */
 const QUICK = { time: 1, tries: 1 };
@@ -110,12 +112,7 @@ test('dns store: a headless service follows its pods', async () => {
 test('dns store: metrics count queries by type and rcode', () => {
   assert.equal(status(`nothing.${S}`), 'NXDOMAIN');
   assert.equal(status(`nothing.${S}`), 'NXDOMAIN'); // from the cache
-  const text = sh([
-    'ip',
-    'netns',
-    'exec',
-    pair.clientNs,
-    process.execPath,
+  const text = nodeIn(pair.clientNs, [
     '-e',
     `fetch('http://${SERVER_IP}:9153/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`,
   ]);

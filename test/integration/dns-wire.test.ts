@@ -11,6 +11,7 @@ import { sweepStaleNamespaces } from '../helpers/names.js';
 import {
   SERVER_IP,
   digIn,
+  nodeIn,
   namespacePair,
   spawnDnsServe,
   type NamespacePair,
@@ -192,18 +193,7 @@ test('dns wire: names outside the cluster are forwarded to the upstream and cach
 test('dns wire: 100,000 random and mutated packets leave the server answering; FORMERR for garbage', (t) => {
   const fuzz = new URL('../helpers/dns-fuzz.js', import.meta.url).pathname;
   const started = Date.now();
-  const out = sh([
-    'ip',
-    'netns',
-    'exec',
-    pair.clientNs,
-    process.execPath,
-    fuzz,
-    SERVER_IP,
-    '53',
-    '100000',
-    '7',
-  ]);
+  const out = nodeIn(pair.clientNs, [fuzz, SERVER_IP, '53', '100000', '7']);
   const r = JSON.parse(out) as { responses: number; notResponses: number; mismatchedIds: number };
   t.diagnostic(`fuzz: ${out.trim()}`);
   assert.ok(Date.now() - started < 60_000, 'bounded in time');
@@ -215,12 +205,7 @@ test('dns wire: 100,000 random and mutated packets leave the server answering; F
   assert.deepEqual(short('+tcp', `db.${S}`), ['10.244.1.10', '10.244.2.7']);
   // a malformed query (question cut short) gets FORMERR
   const garbage = Buffer.from('abcd010000010000000000000a6d792d737663', 'hex');
-  const reply = sh([
-    'ip',
-    'netns',
-    'exec',
-    pair.clientNs,
-    process.execPath,
+  const reply = nodeIn(pair.clientNs, [
     '-e',
     `const s=require('dgram').createSocket('udp4');s.on('message',m=>{console.log(m.toString('hex'));process.exit(0)});` +
       `s.send(Buffer.from('${garbage.toString('hex')}','hex'),53,'${SERVER_IP}');setTimeout(()=>process.exit(3),3000)`,

@@ -1,22 +1,15 @@
 // `podnet trace`, `plan` and `doctor` with routes learnt by BGP (`--routing bgp --fabric bird`,
 // proxy nftables): a route via the zone's router is the one BGP installed, each route says where
 // it came from, and `plan` plans instead of refusing.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from '../../src/api/types.js';
 import type { Hop } from '../../src/diagnose/trace.js';
-import {
-  labDown,
-  labUp,
-  podnet,
-  podnetOk,
-  sweepStaleLabs,
-  testLabName,
-  until,
-} from '../helpers/lab.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
+import { podnet, podnetOk, until } from '../helpers/lab.js';
+import { sharedLab } from '../helpers/shared-lab.js';
 
-const lab = testLabName();
+const BGP_LAB = ['--nodes', '3', '--routing', 'bgp', '--fabric', 'bird', '--proxy', 'nftables'];
+const lab = sharedLab(BGP_LAB);
 const ip: Record<string, string> = {};
 
 /** An echo pod labelled `app: echo` on `node`. */
@@ -29,9 +22,6 @@ spec:
 `;
 
 before(async () => {
-  sweepStaleLabs();
-  sweepStaleNamespaces();
-  labUp(lab, ['--nodes', '3', '--routing', 'bgp', '--fabric', 'bird', '--proxy', 'nftables']);
   podnetOk(['--lab', lab, 'apply', '-f', '-'], {
     input: [
       echoPod('echo-1', 'node-1'),
@@ -54,8 +44,6 @@ spec:
     });
   }
 });
-
-after(() => labDown(lab));
 
 function trace(dest: string): { status: number | null; hops: Hop[]; verdict: string } {
   const r = podnet(['--lab', lab, 'trace', 'echo-1', dest, '-o', 'json']);

@@ -11,6 +11,7 @@ import type { Node } from '../../src/api/types.js';
 import type { Store } from '../../src/store/store.js';
 import { readStatuses } from '../../src/bgp/status-store.js';
 import { createLogger } from '../../src/util/log.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NET = 100 + (process.pid % 50);
 const ip = (i: number) => `127.${NET}.1.${i + 1}`;
@@ -52,13 +53,8 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
-async function until(what: string, cond: () => boolean, ms = 15000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 15000): Promise<true> =>
+  waitFor(what, cond, ms, 25);
 
 test('bgp controller: nodes mesh, learn each other, feed routing, publish status and metrics', async () => {
   const nodes = [node(0), node(1), node(2)];

@@ -50,6 +50,13 @@ function run(fsm: Fsm, ...events: FsmEvent[]): { fsm: Fsm; actions: FsmAction[] 
 
 const types = (actions: FsmAction[]) => actions.map((a) => a.type);
 const msg = (message: Message): FsmEvent => ({ type: 'message', message });
+/** The NOTIFICATION action with no data, as the FSM sends for its own errors. */
+const notification = (code: number, subcode: number): FsmAction => ({
+  type: 'send-notification',
+  code,
+  subcode,
+  data: Buffer.alloc(0),
+});
 
 function established(config = CONFIG, open = peerOpen()): Fsm {
   return run(
@@ -162,20 +169,10 @@ test('bgp fsm: bad OPENs get the right NOTIFICATION and go Idle', () => {
 test('bgp fsm: unexpected messages are FSM errors with RFC 6608 subcodes', () => {
   const sent = run(newFsm(CONFIG), { type: 'start' }, { type: 'tcp-connected' }).fsm;
   let r = step(sent, msg({ type: 'keepalive' }));
-  assert.deepEqual(r.actions[0], {
-    type: 'send-notification',
-    code: 5,
-    subcode: 1,
-    data: Buffer.alloc(0),
-  });
+  assert.deepEqual(r.actions[0], notification(5, 1));
   r = step(established(), msg(peerOpen()));
   assert.equal(r.fsm.state, 'Idle');
-  assert.deepEqual(r.actions[0], {
-    type: 'send-notification',
-    code: 5,
-    subcode: 3,
-    data: Buffer.alloc(0),
-  });
+  assert.deepEqual(r.actions[0], notification(5, 3));
 });
 
 test('bgp fsm: Established restarts the hold timer on traffic and delivers UPDATEs', () => {
@@ -199,12 +196,7 @@ test('bgp fsm: Established restarts the hold timer on traffic and delivers UPDAT
 test('bgp fsm: hold timer expiry, NOTIFICATION, TCP reset and decode errors end the session', () => {
   let r = step(established(), { type: 'timer', timer: 'hold' });
   assert.equal(r.fsm.state, 'Idle');
-  assert.deepEqual(r.actions[0], {
-    type: 'send-notification',
-    code: 4,
-    subcode: 0,
-    data: Buffer.alloc(0),
-  });
+  assert.deepEqual(r.actions[0], notification(4, 0));
   assert.deepEqual(
     r.actions.find((a) => a.type === 'down'),
     { type: 'down', reason: 'notification-sent', detail: 'hold timer expired' },
@@ -235,12 +227,7 @@ test('bgp fsm: hold timer expiry, NOTIFICATION, TCP reset and decode errors end 
 
 test('bgp fsm: stop sends Cease only when a session is open, and does not restart', () => {
   let r = step(established(), { type: 'stop' });
-  assert.deepEqual(r.actions[0], {
-    type: 'send-notification',
-    code: 6,
-    subcode: 2,
-    data: Buffer.alloc(0),
-  });
+  assert.deepEqual(r.actions[0], notification(6, 2));
   assert.ok(!r.actions.some((a) => a.type === 'start-timer'));
   r = step(established(), { type: 'stop', subcode: 7 });
   assert.equal((r.actions[0] as { subcode: number }).subcode, 7);

@@ -7,6 +7,7 @@ import { Session, type SessionConfig, type SessionEvents } from '../../src/bgp/s
 import type { DownReason } from '../../src/bgp/fsm.js';
 import type { UpdateMessage } from '../../src/bgp/message.js';
 import { encodeAnnouncements } from '../../src/bgp/update.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Probe extends SessionEvents {
   log: string[];
@@ -36,13 +37,8 @@ async function listen(onSocket: (s: import('node:net').Socket) => void): Promise
   return server;
 }
 
-async function until(what: string, cond: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 10000): Promise<true> =>
+  waitFor(what, cond, ms, 20);
 
 function config(over: Partial<SessionConfig>): SessionConfig {
   return {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Speaker, type SpeakerConfig } from '../../src/bgp/speaker.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BASE = 100 + (process.pid % 100);
 
@@ -43,13 +44,8 @@ function connect(
   list[i]!.setPeers(others.map((j) => ({ ...peerOf(list, j, extra(j)), localAddress: addr(i) })));
 }
 
-async function until(what: string, cond: () => boolean, ms = 15000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 15000): Promise<true> =>
+  waitFor(what, cond, ms, 25);
 
 const podCIDR = (i: number) => `10.244.${i}.0/24`;
 

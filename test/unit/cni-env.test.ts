@@ -43,30 +43,20 @@ test('cni-env: DEL needs no netns; VERSION needs nothing but the command', () =>
 });
 
 test('cni-env: malformed values are error 4', () => {
-  assert.equal(
-    cniErrorCode(() => parseCniEnv({ ...base, CNI_COMMAND: 'FROB' })),
-    4,
-  );
-  assert.equal(
-    cniErrorCode(() => parseCniEnv({ ...base, CNI_CONTAINERID: '-bad' })),
-    4,
-  );
-  assert.equal(
-    cniErrorCode(() => parseCniEnv({ ...base, CNI_IFNAME: 'a-very-long-name-x' })),
-    4,
-  );
-  assert.equal(
-    cniErrorCode(() => parseCniEnv({ ...base, CNI_IFNAME: 'eth/0' })),
-    4,
-  );
-  assert.equal(
-    cniErrorCode(() => parseCniEnv({ ...base, CNI_NETNS: 'relative/path' })),
-    4,
-  );
-  assert.equal(
-    cniErrorCode(() => parseCniEnv({ ...base, CNI_ARGS: 'K8S_POD_NAME' })),
-    4,
-  );
+  for (const bad of [
+    { CNI_COMMAND: 'FROB' },
+    { CNI_CONTAINERID: '-bad' },
+    { CNI_IFNAME: 'a-very-long-name-x' },
+    { CNI_IFNAME: 'eth/0' },
+    { CNI_NETNS: 'relative/path' },
+    { CNI_ARGS: 'K8S_POD_NAME' },
+  ]) {
+    assert.equal(
+      cniErrorCode(() => parseCniEnv({ ...base, ...bad })),
+      4,
+      JSON.stringify(bad),
+    );
+  }
 });
 
 test('cni-env: CNI_ARGS keeps values with = and skips empty pairs', () => {

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDestination, searchCandidates } from '../../src/cli/trace.js';
-import { serviceHop, tracePath, verdict, type PathFacts } from '../../src/diagnose/trace.js';
+import {
+  serviceHop,
+  tracePath,
+  verdict,
+  type Leg,
+  type PathFacts,
+} from '../../src/diagnose/trace.js';
 
 test('trace: destinations parse with and without a port; a bad port is a usage error', () => {
   assert.deepEqual(parseDestination('my-svc'), { host: 'my-svc', port: undefined });
@@ -31,51 +37,50 @@ const eth0 = (mtu = 1500) => ({ ifname: 'eth0', mtu });
 const client = { ip: '10.244.1.3', pod: 'client', node: 'node-1', nodeIP: '172.31.1.1', mtu: 1450 };
 const echo = { ip: '10.244.2.3', pod: 'echo-2', node: 'node-2', nodeIP: '172.31.2.2', mtu: 1450 };
 
+/** One direction of a healthy VXLAN crossing, from `from`'s host to `to`'s pod. */
+function crossing(
+  direction: 'request' | 'reply',
+  from: typeof client,
+  to: typeof client,
+  there: { gateway: string; vtepMac: string; veth: string },
+): Leg {
+  return {
+    direction,
+    from,
+    to,
+    out: {
+      node: from.node,
+      route: { ok: true, dst: to.ip, gateway: there.gateway, dev: 'pn-vxlan' },
+      links: [eth0(), vxlanLink(from.nodeIP)],
+      forwardAccepts: false,
+      ipForward: true,
+      tunnel: { mac: there.vtepMac, outerDst: to.nodeIP },
+    },
+    in: {
+      node: to.node,
+      route: { ok: true, dst: to.ip, dev: there.veth },
+      links: [],
+      forwardAccepts: false,
+      ipForward: true,
+    },
+  };
+}
+
 /** A healthy cross-zone path over VXLAN, both ways. */
 function facts(): PathFacts {
   return {
     clusterCIDR: '10.244.0.0/16',
     backend: 'auto',
-    request: {
-      direction: 'request',
-      from: client,
-      to: echo,
-      out: {
-        node: 'node-1',
-        route: { ok: true, dst: '10.244.2.3', gateway: '10.244.2.0', dev: 'pn-vxlan' },
-        links: [eth0(), vxlanLink('172.31.1.1')],
-        forwardAccepts: false,
-        ipForward: true,
-        tunnel: { mac: 'aa:bb:cc:dd:ee:02', outerDst: '172.31.2.2' },
-      },
-      in: {
-        node: 'node-2',
-        route: { ok: true, dst: '10.244.2.3', dev: 'pn0123456789a' },
-        links: [],
-        forwardAccepts: false,
-        ipForward: true,
-      },
-    },
-    reply: {
-      direction: 'reply',
-      from: echo,
-      to: client,
-      out: {
-        node: 'node-2',
-        route: { ok: true, dst: '10.244.1.3', gateway: '10.244.1.0', dev: 'pn-vxlan' },
-        links: [eth0(), vxlanLink('172.31.2.2')],
-        forwardAccepts: false,
-        ipForward: true,
-        tunnel: { mac: 'aa:bb:cc:dd:ee:01', outerDst: '172.31.1.1' },
-      },
-      in: {
-        node: 'node-1',
-        route: { ok: true, dst: '10.244.1.3', dev: 'pn0123456789b' },
-        links: [],
-        forwardAccepts: false,
-        ipForward: true,
-      },
-    },
+    request: crossing('request', client, echo, {
+      gateway: '10.244.2.0',
+      vtepMac: 'aa:bb:cc:dd:ee:02',
+      veth: 'pn0123456789a',
+    }),
+    reply: crossing('reply', echo, client, {
+      gateway: '10.244.1.0',
+      vtepMac: 'aa:bb:cc:dd:ee:01',
+      veth: 'pn0123456789b',
+    }),
   };
 }
 

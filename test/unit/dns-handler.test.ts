@@ -17,6 +17,16 @@ function setup(objects = fixtureObjects()): { index: ClusterIndex; handler: Quer
   return { index, handler };
 }
 
+/** The wire form of an A query for my-svc, as a client would send it. */
+function myServiceQuery(id: number, extra: Partial<Packet> = {}): Buffer {
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    questions: [{ name: `my-svc.${S}`, type: 'A' }],
+    ...extra,
+  });
+}
+
 function raw(handler: QueryHandler, msg: Buffer, transport: Transport = 'udp'): Buffer[] {
   const out: Buffer[] = [];
   handler.handle(msg, transport, (b) => out.push(b));
@@ -126,11 +136,7 @@ test('dns handler: an answer too big for UDP is truncated with TC; TCP gets all 
 
 test('dns handler: malformed queries get FORMERR, responses are never answered', () => {
   const { handler } = setup();
-  const good = dnsPacket.encode({
-    type: 'query',
-    id: 9,
-    questions: [{ name: `my-svc.${S}`, type: 'A' }],
-  });
+  const good = myServiceQuery(9);
   // question cut short
   const cut = good.subarray(0, 20);
   let out = raw(handler, cut);
@@ -163,20 +169,11 @@ test('dns handler: malformed queries get FORMERR, responses are never answered',
 
 test('dns handler: other opcodes get NOTIMP, EDNS version 1 gets BADVERS', () => {
   const { handler } = setup();
-  const q = dnsPacket.encode({
-    type: 'query',
-    id: 5,
-    questions: [{ name: `my-svc.${S}`, type: 'A' }],
-  });
+  const q = myServiceQuery(5);
   q[2] = (2 << 3) | (q[2]! & 0x87); // opcode STATUS
   const out = raw(handler, q);
   assert.equal(out[0]![3]! & 0x0f, 4);
-  const v1 = dnsPacket.encode({
-    type: 'query',
-    id: 6,
-    questions: [{ name: `my-svc.${S}`, type: 'A' }],
-    additionals: [ednsOpt(1232, 1)],
-  });
+  const v1 = myServiceQuery(6, { additionals: [ednsOpt(1232, 1)] });
   const r = dnsPacket.decode(raw(handler, v1)[0]!);
   const opt = r.additionals?.find((a) => a.type === 'OPT');
   assert.ok(opt && opt.type === 'OPT' && opt.extendedRcode === 1, 'BADVERS = 16');

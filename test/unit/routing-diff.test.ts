@@ -28,37 +28,19 @@ function desired(backend: string, nodes = allNodes): DesiredState {
 
 const empty: ActualState = { routes: [], links: [], neighbours: [], fdb: [], sysctls: {} };
 
+/** A kernel with forwarding on and loose rp_filter, as a reconciled host has it. */
+const forwarding: ActualState = {
+  ...empty,
+  sysctls: {
+    'net.ipv4.ip_forward': '1',
+    'net.ipv4.conf.all.rp_filter': '0',
+    'net.ipv4.conf.default.rp_filter': '0',
+  },
+};
+
 /** What the kernel would hold after applying `state` (the reader's view of it). */
 function asActual(state: DesiredState): ActualState {
-  return {
-    routes: state.routes,
-    links: state.links.map((l) => ({
-      name: l.name,
-      kind: l.kind,
-      mtu: l.mtu,
-      mac: l.kind === 'vxlan' ? l.mac : '',
-      up: true,
-      addresses: l.addresses,
-      vxlan:
-        l.kind === 'vxlan'
-          ? {
-              vni: l.vni,
-              port: l.port,
-              local: l.local,
-              underlayDev: l.underlayDev,
-              learning: false,
-            }
-          : undefined,
-      ipip: l.kind === 'ipip' ? { local: l.local } : undefined,
-    })),
-    neighbours: state.neighbours,
-    fdb: state.fdb,
-    sysctls: {
-      'net.ipv4.ip_forward': '1',
-      'net.ipv4.conf.all.rp_filter': '0',
-      'net.ipv4.conf.default.rp_filter': '0',
-    },
-  };
+  return stateAfter(state, forwarding, []);
 }
 
 const ops = (changes: Change[]): string[] => changes.map((c) => c.op);
@@ -119,19 +101,21 @@ test('routing: a peer whose VTEP MAC changed gets its FDB entry and neighbour sw
   ]);
 });
 
+/** What a two-node host changes when its backend goes from `from` to `to`. */
+function switchBackend(from: string, to: string): Change[] {
+  const twoNodes = allNodes.slice(0, 2);
+  return diffState(desired(to, twoNodes), asActual(desired(from, twoNodes)));
+}
+
 test('routing: switching vxlan to host-gw replaces routes in place, then removes the device', () => {
-  const before = asActual(desired('vxlan', allNodes.slice(0, 2)));
-  const changes = diffState(desired('host-gw', allNodes.slice(0, 2)), before);
-  assert.deepEqual(renderCommands(changes), [
+  assert.deepEqual(renderCommands(switchBackend('vxlan', 'host-gw')), [
     'ip route replace 10.244.2.0/24 via 172.31.1.2 dev eth0 proto 80',
     'ip link del pn-vxlan',
   ]);
 });
 
 test('routing: switching host-gw to vxlan builds the tunnel before replacing routes', () => {
-  const before = asActual(desired('host-gw', allNodes.slice(0, 2)));
-  const changes = diffState(desired('vxlan', allNodes.slice(0, 2)), before);
-  assert.deepEqual(ops(changes), [
+  assert.deepEqual(ops(switchBackend('host-gw', 'vxlan')), [
     'link-add',
     'addr-add',
     'fdb-append',

@@ -1,9 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteStore } from '../../src/store/sqlite.js';
 import {
   applyObject,
   getClusterNetwork,
@@ -16,17 +12,7 @@ import {
 import { startInformer, type Change } from '../../src/store/informer.js';
 import { StoreWatchError, type Store, type WatchHandlers } from '../../src/store/store.js';
 import { DEFAULT_CLUSTER_NETWORK, type Pod, type Service } from '../../src/api/types.js';
-
-async function withStore(fn: (store: SqliteStore) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'podnet-objects-'));
-  const store = new SqliteStore(join(dir, 'store.db'), { pollMs: 10 });
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withTempStore } from '../helpers/temp-store.js';
 
 const pod = (name: string, ns = 'default'): Pod => ({
   apiVersion: 'v1',
@@ -46,7 +32,7 @@ test('objects: keys follow /podnet/<plural>/<ns>/<name>', () => {
 });
 
 test('objects: apply creates, then keeps uid, status and allocations on re-apply', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const a = await applyObject(store, pod('web-1'));
     assert.equal(a.action, 'created');
     assert.ok(
@@ -91,7 +77,7 @@ test('objects: apply creates, then keeps uid, status and allocations on re-apply
 });
 
 test('objects: concurrent updateObject calls all land (compare-and-swap retry)', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     await applyObject(store, pod('p'));
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
@@ -108,7 +94,7 @@ test('objects: concurrent updateObject calls all land (compare-and-swap retry)',
 });
 
 test('objects: list by namespace or all, and the ClusterNetwork over the defaults', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     await applyObject(store, pod('a', 'shop'));
     await applyObject(store, pod('b', 'dev'));
     assert.deepEqual(
@@ -128,7 +114,7 @@ test('objects: list by namespace or all, and the ClusterNetwork over the default
 });
 
 test('informer: synced cache, then every change; re-lists after compaction', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     await applyObject(store, pod('a'));
     const changes: string[] = [];
     const inf = startInformer(store, 'Pod', {
@@ -175,7 +161,7 @@ test('informer: synced cache, then every change; re-lists after compaction', asy
 });
 
 test('informer: a value that is not an object is skipped and reported', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const errors: string[] = [];
     const inf = startInformer(store, 'Pod', { onError: (m) => errors.push(m) });
     await inf.synced;

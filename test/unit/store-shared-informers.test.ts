@@ -2,26 +2,12 @@
 // handlers told the cache, and a processed revision that waits for the handlers' own work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Node } from '../../src/api/types.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
 import { applyObject, deleteObject } from '../../src/store/objects.js';
 import { InformerCache } from '../../src/store/shared-informers.js';
 import type { Store } from '../../src/store/store.js';
-
-async function withStore(fn: (store: SqliteStore) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'podnet-shared-'));
-  const store = new SqliteStore(join(dir, 'store.db'), { pollMs: 10 });
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withTempStore } from '../helpers/temp-store.js';
 
 const node = (name: string, heartbeat = 0): Node => ({
   apiVersion: 'v1',
@@ -47,7 +33,7 @@ const revisionOf = (o: { metadata: { resourceVersion?: string } }): number =>
   Number(o.metadata.resourceVersion);
 
 test('informer cache: one list and one watch per kind, however many handlers', async () => {
-  await withStore(async (sqlite) => {
+  await withTempStore(async (sqlite) => {
     const { store, lists, watches } = counting(sqlite);
     const cache = new InformerCache(store);
     try {
@@ -69,7 +55,7 @@ test('informer cache: one list and one watch per kind, however many handlers', a
 });
 
 test('informer cache: a handler added after the first list is told every cached object', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     await applyObject(store, node('n1'));
     await applyObject(store, node('n2'));
     const cache = new InformerCache(store);
@@ -89,7 +75,7 @@ test('informer cache: a handler added after the first list is told every cached 
 });
 
 test('informer cache: a change counts as processed only once the work its handlers started is done', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const cache = new InformerCache(store);
     try {
       const nodes = cache.informer('Node');
@@ -122,7 +108,7 @@ test('informer cache: a change counts as processed only once the work its handle
 });
 
 test('informer cache: deletions are processed too, and the revision is a metric per kind', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const metrics = new Registry();
     const cache = new InformerCache(store, { metrics });
     try {

@@ -1,36 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { StoreUnavailableError } from '../../src/util/errors.js';
 import type { StoreWatchError, WatchEvent } from '../../src/store/store.js';
+import { withTempStore } from '../helpers/temp-store.js';
+import { waitFor } from '../helpers/wait.js';
 
-async function withStore(fn: (store: SqliteStore, path: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'podnet-sqlite-'));
-  const store = new SqliteStore(join(dir, 'store.db'), { pollMs: 10 });
-  try {
-    await fn(store, join(dir, 'store.db'));
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = <T>(what: string, check: () => T | undefined, timeoutMs = 3000): Promise<T> =>
+  waitFor(what, check, timeoutMs, 5);
 
 test('sqlite: get, create-if-absent, compare-and-swap, delete, list by prefix', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const r1 = await store.create('/a/1', 'one');
     assert.ok(r1);
     assert.equal(await store.create('/a/1', 'again'), undefined);
@@ -60,7 +41,7 @@ test('sqlite: get, create-if-absent, compare-and-swap, delete, list by prefix', 
 });
 
 test('sqlite: a watch from a revision sees every later change under its prefix, in order', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const start = (await store.list('/w/')).revision;
     await store.put('/w/a', '1');
     await store.put('/other', 'x');
@@ -82,7 +63,7 @@ test('sqlite: a watch from a revision sees every later change under its prefix, 
 });
 
 test('sqlite: a second connection to the file sees writes and watch events of the first', async () => {
-  await withStore(async (store, path) => {
+  await withTempStore(async (store, path) => {
     const other = new SqliteStore(path, { pollMs: 10 });
     try {
       const events: WatchEvent[] = [];
@@ -100,7 +81,7 @@ test('sqlite: a second connection to the file sees writes and watch events of th
 });
 
 test('sqlite: leases expire and their keys are deleted with watch events', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const lease = await store.grantLease(0.3);
     await store.put('/l/a', '1', { lease });
     const kept = await store.grantLease(0.3);
@@ -124,7 +105,7 @@ test('sqlite: leases expire and their keys are deleted with watch events', async
 });
 
 test('sqlite: a watch from a compacted revision is told so', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const r1 = await store.put('/c/a', '1');
     const r2 = await store.put('/c/a', '2');
     await store.compact(r2);
@@ -143,7 +124,7 @@ test('sqlite: a watch from a compacted revision is told so', async () => {
 });
 
 test('sqlite: revisions only go up, also across a reopen', async () => {
-  await withStore(async (store, path) => {
+  await withTempStore(async (store, path) => {
     let last = 0;
     for (let i = 0; i < 20; i++) {
       const r = await store.put(`/r/${i % 3}`, String(i));
@@ -180,7 +161,7 @@ test('sqlite: a file that cannot be opened, or a write lock held too long, is an
     (err: unknown) =>
       err instanceof StoreUnavailableError && /store sqlite:.*: open/.test(String(err)),
   );
-  await withStore(async (store, path) => {
+  await withTempStore(async (store, path) => {
     const other = new SqliteStore(path, { busyTimeoutMs: 50 });
     // Another process in the middle of a write transaction holds the lock.
     const holder = new DatabaseSync(path);

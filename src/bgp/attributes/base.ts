@@ -10,7 +10,7 @@ import {
   type Origin,
 } from '../message.js';
 import { decodeAsPath, encodeAsPath, formatAsPath } from './as-path.js';
-import { u32, type AttributeDescriptor } from './descriptor.js';
+import { numberAttribute, u32, type AttributeDescriptor } from './descriptor.js';
 
 const T = AttrFlag.TRANSITIVE;
 const O = AttrFlag.OPTIONAL;
@@ -71,33 +71,9 @@ export const nextHop: AttributeDescriptor = {
   format: (attrs) => attrs.nextHop,
 };
 
-export const med: AttributeDescriptor = {
-  code: AttrType.MED,
-  name: 'MULTI_EXIT_DISC',
-  flags: O,
-  onMalformed: 'treat-as-withdraw',
-  length: () => 4,
-  decode(value, into) {
-    into.attributes.med = value.readUInt32BE(0);
-    return undefined;
-  },
-  encode: (attrs) => (attrs.med === undefined ? undefined : u32(attrs.med)),
-  format: (attrs) => attrs.med?.toString(),
-};
+export const med = numberAttribute(AttrType.MED, 'MULTI_EXIT_DISC', O, 'med');
 
-export const localPref: AttributeDescriptor = {
-  code: AttrType.LOCAL_PREF,
-  name: 'LOCAL_PREF',
-  flags: T,
-  onMalformed: 'treat-as-withdraw',
-  length: () => 4,
-  decode(value, into) {
-    into.attributes.localPref = value.readUInt32BE(0);
-    return undefined;
-  },
-  encode: (attrs) => (attrs.localPref === undefined ? undefined : u32(attrs.localPref)),
-  format: (attrs) => attrs.localPref?.toString(),
-};
+export const localPref = numberAttribute(AttrType.LOCAL_PREF, 'LOCAL_PREF', T, 'localPref');
 
 export const atomicAggregate: AttributeDescriptor = {
   code: AttrType.ATOMIC_AGGREGATE,

@@ -59,6 +59,34 @@ export function attributeBytes(flags: number, typeCode: number, value: Buffer): 
   return Buffer.concat([head, value]);
 }
 
+/**
+ * MULTI_EXIT_DISC and LOCAL_PREF: one 32-bit number, kept in `field` of the path attributes
+ * and sent whenever it is set. A value of the wrong length is a withdrawal (RFC 7606 §7.4, §7.5).
+ */
+export function numberAttribute(
+  code: number,
+  name: string,
+  flags: number,
+  field: 'med' | 'localPref',
+): AttributeDescriptor {
+  return {
+    code,
+    name,
+    flags,
+    onMalformed: 'treat-as-withdraw',
+    length: () => 4,
+    decode(value, into) {
+      into.attributes[field] = value.readUInt32BE(0);
+      return undefined;
+    },
+    encode: (attrs) => {
+      const value = attrs[field];
+      return value === undefined ? undefined : u32(value);
+    },
+    format: (attrs) => attrs[field]?.toString(),
+  };
+}
+
 export function u32(value: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(value >>> 0);
