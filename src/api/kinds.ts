@@ -3,7 +3,7 @@ import type { Kind } from './types.js';
 
 export interface KindInfo {
   kind: Kind;
-  apiVersion: 'v1' | 'podnet.io/v1';
+  apiVersion: 'v1' | 'podnet.io/v1' | 'coordination.k8s.io/v1';
   /** Lower-case plural: the resource name and the store key segment. */
   plural: string;
   namespaced: boolean;
@@ -53,6 +53,13 @@ export const KINDS: readonly KindInfo[] = [
     plural: 'bgppeers',
     namespaced: false,
     aliases: ['bgppeers', 'bgppeer'],
+  },
+  {
+    kind: 'Lease',
+    apiVersion: 'coordination.k8s.io/v1',
+    plural: 'leases',
+    namespaced: true,
+    aliases: ['leases', 'lease'],
   },
 ];
 
