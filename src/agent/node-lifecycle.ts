@@ -5,14 +5,18 @@
 // no supervisor (real hosts have none) and it keeps working whichever agents are left.
 // Silence is measured on this agent's own clock from when it saw the Lease change, so clock
 // skew between hosts cannot make a live node look dead.
-import type { Lease, Node, NodeCondition } from '../api/types.js';
+import {
+  AGENT_STOPPED,
+  NODE_LEASE_NAMESPACE,
+  NODE_STATUS_UNKNOWN,
+  type Lease,
+  type Node,
+  type NodeCondition,
+} from '../api/types.js';
 import { updateObject } from '../store/objects.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 import { DEFAULT_NODE_LEASE_SECONDS, nodeLeaseSeconds } from './node-lease.js';
-
-export const NODE_STATUS_UNKNOWN = 'NodeStatusUnknown';
-export const AGENT_STOPPED = 'agent stopped posting status';
 
 /** When each node's Lease was last seen to change (ms on this agent's clock). */
 export type LeaseObservations = ReadonlyMap<string, { renewTime?: string; seenAt: number }>;
@@ -63,7 +67,7 @@ export class NodeLifecycleController implements Controller {
     const leases = ctx.informers.informer('Lease');
     leases.addHandler((change) => {
       const lease = change.object;
-      if (lease.metadata.namespace !== 'kube-node-lease') return;
+      if (lease.metadata.namespace !== NODE_LEASE_NAMESPACE) return;
       const name = lease.metadata.name;
       if (change.type === 'deleted') {
         this.seen.delete(name);
@@ -78,7 +82,7 @@ export class NodeLifecycleController implements Controller {
     this.timer = setInterval(() => {
       const byNode = new Map<string, Lease>();
       for (const l of leases.cache.values()) {
-        if (l.metadata.namespace === 'kube-node-lease') byNode.set(l.metadata.name, l);
+        if (l.metadata.namespace === NODE_LEASE_NAMESPACE) byNode.set(l.metadata.name, l);
       }
       const silent = silentNodes(
         [...nodes.cache.values()],

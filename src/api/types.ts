@@ -212,6 +212,9 @@ export interface Lease extends TypeMeta {
 }
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** The Ready condition's reason and message on a node whose agent stopped renewing its Lease. */
+export const NODE_STATUS_UNKNOWN = 'NodeStatusUnknown';
+export const AGENT_STOPPED = 'agent stopped posting status';
 
 export type KubeObject = Namespace | Node | Pod | Service | ClusterNetwork | BGPPeer | Lease;
 export type Kind = KubeObject['kind'];
