@@ -87,6 +87,13 @@ export function registerLab(program: Command): void {
         import('../lab/status.js'),
       ]);
       const name = validateLabName(opts.name);
+      const { readLabState } = await import('../lab/state.js');
+      const { labStateDir } = await import('../lab/plan.js');
+      if (readLabState(labStateDir(LABS_DIR, name))?.phase === 'ready') {
+        // Up already: bring back what died, as `lab repair` does, and build nothing.
+        await repairAndReport(name);
+        return;
+      }
       await labUp({
         labsDir: LABS_DIR,
         name,
@@ -106,6 +113,16 @@ export function registerLab(program: Command): void {
       process.stdout.write(
         opts.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status),
       );
+    });
+
+  lab
+    .command('repair')
+    .description('start again exactly the lab processes that died (agents, pod runners, etcd ...)')
+    .addOption(nameOption())
+    .action(async (opts) => {
+      requireRoot('podnet lab repair');
+      const { validateLabName } = await import('../lab/plan.js');
+      await repairAndReport(validateLabName(opts.name));
     });
 
   lab
@@ -210,4 +227,18 @@ function labFor(name: string | undefined, cmd: Command): LabInfo {
   const info = labInfo(name);
   if (!info) throw new UsageError(`lab ${name} is not up (see 'podnet lab status')`);
   return info;
+}
+
+/** Restarts the lab's dead processes and says which (stderr), or that none had died. */
+async function repairAndReport(name: string): Promise<void> {
+  const { labRepair } = await import('../lab/repair.js');
+  const restarted = await labRepair(LABS_DIR, name);
+  if (restarted.length === 0) {
+    process.stderr.write(`lab ${name}: every process is running; nothing to repair\n`);
+    return;
+  }
+  for (const r of restarted) process.stderr.write(`restarted ${r.id} (pid ${r.pid})\n`);
+  process.stderr.write(
+    `lab ${name}: ${restarted.length} process(es) restarted; pod containers are restarted by their pod runner\n`,
+  );
 }
