@@ -64,3 +64,11 @@ test('node lifecycle: the condition Kubernetes sets on a silent node', () => {
     lastTransitionTime: '2026-01-01T00:00:00Z',
   });
 });
+
+test('node lease: Lease objects are stored apart from the subnet leases under /podnet/leases/', async () => {
+  const { objectKey, kindPrefix } = await import('../../src/store/objects.js');
+  const { SUBNET_LEASE_PREFIX } = await import('../../src/ipam/subnet-lease.js');
+  const key = objectKey('Lease', 'kube-node-lease', 'node-1');
+  assert.equal(key, '/podnet/coordination.k8s.io/leases/kube-node-lease/node-1');
+  assert.ok(!SUBNET_LEASE_PREFIX.startsWith(kindPrefix('Lease')));
+});
