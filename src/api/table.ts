@@ -52,7 +52,8 @@ function nodeStatus(node: Node): string {
 function podReady(pod: Pod): string {
   const n = pod.spec.containers.length;
   const statuses = pod.status?.containerStatuses;
-  if (statuses) return `${statuses.filter((c) => c.ready).length}/${n}`;
+  // A pod being deleted takes no new connections: none of its containers counts as ready.
+  if (statuses && !pod.metadata.deletionTimestamp) return `${statuses.filter((c) => c.ready).length}/${n}`;
   return `${isPodReady(pod) ? n : 0}/${n}`;
 }
 
