@@ -53,7 +53,8 @@ function podReady(pod: Pod): string {
   const n = pod.spec.containers.length;
   const statuses = pod.status?.containerStatuses;
   // A pod being deleted takes no new connections: none of its containers counts as ready.
-  if (statuses && !pod.metadata.deletionTimestamp) return `${statuses.filter((c) => c.ready).length}/${n}`;
+  if (statuses && !pod.metadata.deletionTimestamp)
+    return `${statuses.filter((c) => c.ready).length}/${n}`;
   return `${isPodReady(pod) ? n : 0}/${n}`;
 }
 
