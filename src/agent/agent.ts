@@ -13,6 +13,8 @@ import {
 } from './controller.js';
 import { startHealthServer } from './http.js';
 import { NodeController } from './node-controller.js';
+import { NodeLeaseController } from './node-lease.js';
+import { NodeLifecycleController } from './node-lifecycle.js';
 import { CniServer } from './cni-server.js';
 import { proxyController } from './proxy.js';
 import { routingController } from './routing.js';
@@ -40,6 +42,8 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
   const routing = routingController({ bgp });
   return [
     node,
+    new NodeLeaseController(),
+    new NodeLifecycleController(),
     new CniServer(node),
     routing,
     ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),

@@ -204,11 +204,18 @@ export class NodeController implements Controller, CniServerSource {
     );
   }
 
-  /** Mirrors the agent's readiness (every controller ready) into the Node's Ready condition. */
+  /**
+   * Mirrors the agent's readiness (every controller ready) into the Node's Ready condition,
+   * also putting it back when a peer marked this node Unknown while this agent was silent.
+   */
   private async publishReadiness(): Promise<void> {
-    const { store, health, options, log } = this.ctx!;
+    const { store, health, options, log, informers } = this.ctx!;
     const ready = health.isReady() && this.network !== undefined;
-    if (ready === this.published) return;
+    const stored = informers
+      .informer('Node')
+      .cache.get(options.nodeName)
+      ?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    if (ready === this.published && stored === (ready ? 'True' : 'False')) return;
     try {
       await updateObject(store, 'Node', undefined, options.nodeName, (node) => {
         const others = (node.status?.conditions ?? []).filter((c) => c.type !== 'Ready');

@@ -3,9 +3,11 @@ import type { Kind } from './types.js';
 
 export interface KindInfo {
   kind: Kind;
-  apiVersion: 'v1' | 'podnet.io/v1';
-  /** Lower-case plural: the resource name and the store key segment. */
+  apiVersion: 'v1' | 'podnet.io/v1' | 'coordination.k8s.io/v1';
+  /** Lower-case plural: the resource name and (unless storeSegment says otherwise) the store key segment. */
   plural: string;
+  /** The store key segment when the plural's is taken (`/podnet/leases/` holds subnet leases). */
+  storeSegment?: string;
   namespaced: boolean;
   /** Every name accepted on the command line (plural, singular, short forms). */
   aliases: string[];
@@ -53,6 +55,14 @@ export const KINDS: readonly KindInfo[] = [
     plural: 'bgppeers',
     namespaced: false,
     aliases: ['bgppeers', 'bgppeer'],
+  },
+  {
+    kind: 'Lease',
+    apiVersion: 'coordination.k8s.io/v1',
+    plural: 'leases',
+    storeSegment: 'coordination.k8s.io/leases',
+    namespaced: true,
+    aliases: ['leases', 'lease'],
   },
 ];
 

@@ -3,7 +3,7 @@
 // issues, which validate.ts turns into warnings and keeps; every other issue is an error.
 import { z } from 'zod';
 import { isIPv4, tryParseCidr } from '../net/index.js';
-import type { BGPPeer, ClusterNetwork, Namespace, Node, Pod, Service } from './types.js';
+import type { BGPPeer, ClusterNetwork, Lease, Namespace, Node, Pod, Service } from './types.js';
 import { NODE_PORT_RANGE } from './types.js';
 
 // DNS-1123 label (namespaces, service names, host names) and subdomain (most object names).
@@ -109,6 +109,32 @@ const containerSchema = z.strictObject({
     .optional(),
 });
 
+const containerStateSchema = z.strictObject({
+  waiting: z
+    .strictObject({ reason: z.string().optional(), message: z.string().optional() })
+    .optional(),
+  running: z.strictObject({ startedAt: z.string().optional() }).optional(),
+  terminated: z
+    .strictObject({
+      exitCode: z.number().int(),
+      reason: z.string().optional(),
+      message: z.string().optional(),
+      startedAt: z.string().optional(),
+      finishedAt: z.string().optional(),
+    })
+    .optional(),
+});
+
+const containerStatusSchema = z.strictObject({
+  name: dnsLabel,
+  image: z.string().optional(),
+  state: containerStateSchema,
+  lastState: containerStateSchema.optional(),
+  ready: z.boolean(),
+  restartCount: z.number().int().min(0),
+  started: z.boolean().optional(),
+});
+
 export const podSchema = z.strictObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('Pod'),
@@ -125,7 +151,19 @@ export const podSchema = z.strictObject({
       podIP: ipv4.optional(),
       podIPs: z.array(z.strictObject({ ip: ipv4 })).optional(),
       hostIP: ipv4.optional(),
-      conditions: z.array(z.strictObject({ type: z.string(), status: conditionStatus })).optional(),
+      reason: z.string().optional(),
+      message: z.string().optional(),
+      conditions: z
+        .array(
+          z.strictObject({
+            type: z.string(),
+            status: conditionStatus,
+            reason: z.string().optional(),
+            message: z.string().optional(),
+          }),
+        )
+        .optional(),
+      containerStatuses: z.array(containerStatusSchema).optional(),
     })
     .optional(),
 });
@@ -231,6 +269,27 @@ export const bgpPeerSchema = z.strictObject({
   }),
 });
 
+export const leaseSchema = z.strictObject({
+  apiVersion: z.literal('coordination.k8s.io/v1'),
+  kind: z.literal('Lease'),
+  metadata: objectMetaSchema,
+  spec: z.strictObject({
+    holderIdentity: z.string().optional(),
+    leaseDurationSeconds: z
+      .number()
+      .int({ error: 'must be a whole number' })
+      .min(1, { error: 'must be 1 or more' })
+      .optional(),
+    renewTime: z
+      .string()
+      .refine((t) => !Number.isNaN(Date.parse(t)), {
+        error: 'must be a time like 2024-05-01T10:00:00.000000Z',
+      })
+      .optional(),
+    acquireTime: z.string().optional(),
+  }),
+});
+
 // Compile-time check that each schema and its type in types.ts describe the same shape: the
 // same fields, optional the same way, the same value types (a field added on one side only
 // fails the build).
@@ -251,4 +310,5 @@ export const schemasMatchTypes: [
   Same<Parsed<typeof serviceSchema>, Service>,
   Same<z.infer<typeof clusterNetworkSchema>, PartialSpec<ClusterNetwork>>,
   Same<z.infer<typeof bgpPeerSchema>, BGPPeer>,
-] = [true, true, true, true, true, true];
+  Same<z.infer<typeof leaseSchema>, Lease>,
+] = [true, true, true, true, true, true, true];

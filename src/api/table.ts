@@ -63,7 +63,40 @@ function nodeStatus(node: Node): string {
 
 function podReady(pod: Pod): string {
   const n = pod.spec.containers.length;
+  const statuses = pod.status?.containerStatuses;
+  // A pod being deleted takes no new connections: none of its containers counts as ready.
+  if (statuses && !pod.metadata.deletionTimestamp)
+    return `${statuses.filter((c) => c.ready).length}/${n}`;
   return `${isPodReady(pod) ? n : 0}/${n}`;
+}
+
+/**
+ * kubectl's STATUS: the pod's reason or phase, overridden by the reason of a container that is
+ * waiting or has terminated (`CrashLoopBackOff`, `Error`, `ExitCode:3`), `Terminating` once its
+ * deletion has begun.
+ */
+export function podStatusWord(pod: Pod): string {
+  if (pod.metadata.deletionTimestamp) return 'Terminating';
+  let word: string = pod.status?.reason ?? pod.status?.phase ?? 'Pending';
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const { waiting, terminated } = c.state;
+    if (waiting?.reason) word = waiting.reason;
+    else if (terminated?.reason) word = terminated.reason;
+    else if (terminated) word = `ExitCode:${terminated.exitCode}`;
+  }
+  return word;
+}
+
+/** kubectl's RESTARTS: the total, and how long ago the last container ended (`3 (42s ago)`). */
+export function podRestarts(pod: Pod, now: Date): string {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const total = statuses.reduce((n, c) => n + c.restartCount, 0);
+  const ends = statuses
+    .map((c) => c.lastState?.terminated?.finishedAt)
+    .filter((t): t is string => t !== undefined)
+    .sort();
+  const last = ends[ends.length - 1];
+  return total > 0 && last ? `${total} (${age(last, now)} ago)` : String(total);
 }
 
 interface Columns<T> {
@@ -100,15 +133,15 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
   },
   Pod: {
     head: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
-    wide: ['IP', 'NODE'],
     row: (o, now) => [
       o.metadata.name,
       podReady(o),
-      o.metadata.deletionTimestamp ? 'Terminating' : (o.status?.phase ?? 'Pending'),
-      '0',
+      podStatusWord(o),
+      podRestarts(o, now),
       age(o.metadata.creationTimestamp, now),
     ],
-    wideRow: (o) => [or(o.status?.podIP), or(o.spec.nodeName)],
+    wide: ['IP', 'NODE', 'MESSAGE'],
+    wideRow: (o) => [or(o.status?.podIP), or(o.spec.nodeName), podMessage(o)],
   },
   Service: {
     head: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
@@ -147,7 +180,32 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
     ],
     wideRow: (o) => [labelSelector(o.spec.nodeSelector)],
   },
+  Lease: {
+    head: ['NAME', 'HOLDER', 'AGE'],
+    wide: ['RENEWED', 'DURATION'],
+    row: (o, now) => [
+      o.metadata.name,
+      or(o.spec.holderIdentity),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: (o) => [
+      or(o.spec.renewTime),
+      o.spec.leaseDurationSeconds === undefined ? '<none>' : `${o.spec.leaseDurationSeconds}s`,
+    ],
+  },
 };
+
+/**
+ * Why a pod is not simply running, for `-o wide`: the pod's own message (a scheduling
+ * failure, a container with nothing to run) or the first container's waiting or exit message.
+ */
+function podMessage(pod: Pod): string {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const container = pod.status?.containerStatuses
+    ?.map((c) => c.state.waiting?.message ?? c.lastState?.terminated?.message)
+    .find((m) => m !== undefined);
+  return or(pod.status?.message ?? (scheduled?.status === 'False' ? scheduled.message : container));
+}
 
 /** Left-aligned columns separated by three spaces, as kubectl prints them. */
 export function formatTable(rows: string[][]): string {

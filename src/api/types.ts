@@ -66,6 +66,31 @@ export interface Container {
 export interface PodCondition {
   type: string;
   status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+}
+
+/** One of a container's states, as Kubernetes reports them (exactly one is set). */
+export interface ContainerState {
+  waiting?: { reason?: string; message?: string };
+  running?: { startedAt?: string };
+  terminated?: {
+    exitCode: number;
+    reason?: string;
+    message?: string;
+    startedAt?: string;
+    finishedAt?: string;
+  };
+}
+
+export interface ContainerStatus {
+  name: string;
+  image?: string;
+  state: ContainerState;
+  lastState?: ContainerState;
+  ready: boolean;
+  restartCount: number;
+  started?: boolean;
 }
 
 export interface Pod extends TypeMeta {
@@ -82,7 +107,11 @@ export interface Pod extends TypeMeta {
     podIP?: string;
     podIPs?: { ip: string }[];
     hostIP?: string;
+    /** Why the pod is in its phase, for people (`reason` is one CamelCase word). */
+    reason?: string;
+    message?: string;
     conditions?: PodCondition[];
+    containerStatuses?: ContainerStatus[];
   };
 }
 
@@ -164,7 +193,30 @@ export interface BGPPeer extends TypeMeta {
   };
 }
 
-export type KubeObject = Namespace | Node | Pod | Service | ClusterNetwork | BGPPeer;
+/**
+ * A node's heartbeat (`coordination.k8s.io/v1`, namespace `kube-node-lease`, named after the
+ * node), renewed by its agent as kubelet renews its own: a node whose Lease stops being renewed
+ * for longer than `leaseDurationSeconds` has a dead agent.
+ */
+export interface Lease extends TypeMeta {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: ObjectMeta;
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    /** RFC 3339 with microseconds, as Kubernetes writes MicroTime. */
+    renewTime?: string;
+    acquireTime?: string;
+  };
+}
+
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** The Ready condition's reason and message on a node whose agent stopped renewing its Lease. */
+export const NODE_STATUS_UNKNOWN = 'NodeStatusUnknown';
+export const AGENT_STOPPED = 'agent stopped posting status';
+
+export type KubeObject = Namespace | Node | Pod | Service | ClusterNetwork | BGPPeer | Lease;
 export type Kind = KubeObject['kind'];
 
 export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {

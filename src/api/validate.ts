@@ -7,6 +7,7 @@ import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './
 import {
   bgpPeerSchema,
   clusterNetworkSchema,
+  leaseSchema,
   namespaceSchema,
   nodeSchema,
   podSchema,
@@ -44,6 +45,7 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
   Service: serviceSchema,
   ClusterNetwork: clusterNetworkSchema,
   BGPPeer: bgpPeerSchema,
+  Lease: leaseSchema,
 };
 
 type Path = readonly PropertyKey[];

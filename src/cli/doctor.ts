@@ -33,10 +33,11 @@ export function registerDoctor(program: Command): void {
       ]);
       const store = await openStore(resolveStoreUrl(cmd), { create: false });
       try {
-        const [network, { items: nodes }, bgpStatuses] = await Promise.all([
+        const [network, { items: nodes }, bgpStatuses, { items: leases }] = await Promise.all([
           objects.getClusterNetwork(store),
           objects.listObjects(store, 'Node'),
           import('../bgp/status-store.js').then((m) => m.readStatuses(store)),
+          objects.listObjects(store, 'Lease', 'kube-node-lease'),
         ]);
         if (!nodes.some((n) => n.metadata.name === nodeName)) {
           const known = nodes.map((n) => n.metadata.name).join(', ') || 'none';
@@ -52,6 +53,8 @@ export function registerDoctor(program: Command): void {
           kernelConfig: facts.readKernelConfig(),
           bgp: bgpStatuses.find((b) => b.node === nodeName),
           routing: await routingView({ nodes, nodeName, network, host, netns }),
+          leases,
+          ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
         });
         const failed = verdicts.filter((v) => !v.ok);
         if (opts.output === 'json') {

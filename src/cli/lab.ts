@@ -98,6 +98,13 @@ export function registerLab(program: Command): void {
         ]);
       const name = validateLabName(chosen);
       const zones = zonesFor(opts.nodes, opts.zones);
+      const { readLabState } = await import('../lab/state.js');
+      const { labStateDir } = await import('../lab/plan.js');
+      if (readLabState(labStateDir(LABS_DIR, name))?.phase === 'ready') {
+        // Up already: bring back what died, as `lab repair` does, and build nothing.
+        await repairAndReport(name);
+        return;
+      }
       await labUp({
         labsDir: LABS_DIR,
         name,
@@ -121,6 +128,17 @@ export function registerLab(program: Command): void {
       for (const line of await labNetworkWarnings(labInfo(name)!.storeUrl)) {
         process.stderr.write(`warning: ${line}\n`);
       }
+    });
+
+  lab
+    .command('repair')
+    .description('start again exactly the lab processes that died (agents, pod runners, etcd ...)')
+    .addOption(new Option('--name <name>', 'lab name (default: --lab, or the one lab that is up)'))
+    .action(async (_opts, cmd: Command) => {
+      const chosen = labNameGiven(cmd) ?? onlyLabUp();
+      requireRoot('podnet lab repair');
+      const { validateLabName } = await import('../lab/plan.js');
+      await repairAndReport(validateLabName(chosen));
     });
 
   lab
@@ -233,9 +251,7 @@ export function registerLab(program: Command): void {
 function onlyLabUp(): string {
   const up = labsUp();
   if (up.length > 1) {
-    throw new UsageError(
-      `several labs are up (${up.join(', ')}): say which to remove with --name NAME`,
-    );
+    throw new UsageError(`several labs are up (${up.join(', ')}): say which one with --name NAME`);
   }
   return up[0] ?? 'podnet';
 }
@@ -247,4 +263,18 @@ function labFor(cmd: Command): LabInfo {
   const info = labInfo(name);
   if (!info) throw new UsageError(`lab ${name} is not up (see 'podnet lab status')`);
   return info;
+}
+
+/** Restarts the lab's dead processes and says which (stderr), or that none had died. */
+async function repairAndReport(name: string): Promise<void> {
+  const { labRepair } = await import('../lab/repair.js');
+  const restarted = await labRepair(LABS_DIR, name);
+  if (restarted.length === 0) {
+    process.stderr.write(`lab ${name}: every process is running; nothing to repair\n`);
+    return;
+  }
+  for (const r of restarted) process.stderr.write(`restarted ${r.id} (pid ${r.pid})\n`);
+  process.stderr.write(
+    `lab ${name}: ${restarted.length} process(es) restarted; pod containers are restarted by their pod runner\n`,
+  );
 }

@@ -62,7 +62,8 @@ async function apply(cmd: Command, file: string, namespace: string | undefined):
       if (err instanceof UsageError) throw new UsageError(`${err.message}\nnothing was applied`);
       throw err;
     }
-    for (const { object, action } of applied) {
+    for (const { object, action, warnings } of applied) {
+      for (const w of warnings ?? []) process.stderr.write(`Warning: ${w}\n`);
       process.stdout.write(`${resourceName(object)} ${action}\n`);
     }
   });

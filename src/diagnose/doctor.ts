@@ -1,8 +1,8 @@
 // `podnet doctor`: the checks that catch what breaks pod networks in practice (flannel's and
 // Calico's recurring user problems). Pure: facts in, one verdict per check out, each failing
 // verdict with the command that fixes it.
-import type { ClusterNetwork, Node } from '../api/types.js';
-import { ANNOTATION_VTEP_MAC } from '../api/types.js';
+import type { ClusterNetwork, Lease, Node } from '../api/types.js';
+import { ANNOTATION_VTEP_MAC, NODE_STATUS_UNKNOWN } from '../api/types.js';
 import type { HostFacts } from '../kernel/host-facts.js';
 import type { Change } from '../kernel/netobjects.js';
 import { renderCommands } from '../kernel/routing-render.js';
@@ -30,6 +30,37 @@ export interface DoctorInput {
   now?: Date;
   /** What the routing reconciler wants on this host, or why it could not be worked out. */
   routing?: RoutingView | { error: string };
+  /** The nodes' heartbeats (`kube-node-lease`), to tell a dead agent. */
+  leases?: Lease[];
+  /** The command that starts a dead agent again (`podnet lab repair` in a lab). */
+  restartAgent?: string;
+}
+
+/**
+ * Why a node's agent counts as dead, or undefined while it posts status: a peer marked its
+ * Node Unknown, or its Lease is older than its duration (also when no agent is left to mark).
+ */
+export function agentSilence(input: DoctorInput, node: string): string | undefined {
+  const now = (input.now ?? new Date()).getTime();
+  const lease = input.leases?.find((l) => l.metadata.name === node);
+  const renewed = lease?.spec.renewTime ? Date.parse(lease.spec.renewTime) : undefined;
+  const ago = renewed === undefined ? undefined : Math.round((now - renewed) / 1000);
+  const since = ago === undefined ? '' : ` (last heartbeat ${ago} s ago)`;
+  const ready = input.nodes
+    .find((n) => n.metadata.name === node)
+    ?.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status === 'Unknown' && ready.reason === NODE_STATUS_UNKNOWN) {
+    return `the agent on ${node} stopped posting status${since}`;
+  }
+  const duration = lease?.spec.leaseDurationSeconds;
+  if (ago !== undefined && duration !== undefined && ago > duration) {
+    return `the agent on ${node} stopped posting status${since}`;
+  }
+  return undefined;
+}
+
+function restartAgentFix(input: DoctorInput, node: string): string {
+  return input.restartAgent ?? `start 'podnet agent' on ${node} again`;
 }
 
 /** The routing reconciler's own view of this host (the same pure planning the agent runs). */
@@ -376,13 +407,35 @@ const kernelState: Check = (input) => {
       pass('kernel-state', 'routes, neighbours, FDB entries and devices are as routing wants'),
     ];
   }
+  const dead = agentSilence(input, input.nodeName);
+  const who = dead
+    ? `${dead}: nobody repairs this until it is restarted (${restartAgentFix(input, input.nodeName)})`
+    : `the agent on ${input.nodeName} puts this back within its resync period (${view.periodSeconds} s) while it runs`;
   return [
     fail(
       'kernel-state',
-      `${differences.map(describeChange).join('; ')}: the agent on ${input.nodeName} puts this back within its resync period (${view.periodSeconds} s) while it runs`,
+      `${differences.map(describeChange).join('; ')}: ${who}`,
       renderCommands(differences).join(' && '),
     ),
   ];
+};
+
+/** Every node's agent posting status: a dead one leaves its node's datapath unmaintained. */
+const agents: Check = (input) => {
+  const dead = input.nodes
+    .map((n) => n.metadata.name)
+    .map((name) => ({ name, why: agentSilence(input, name) }))
+    .filter((d) => d.why !== undefined);
+  if (dead.length === 0) {
+    return [pass('agents', "every node's agent is posting status")];
+  }
+  return dead.map((d) =>
+    fail(
+      'agents',
+      `${d.why}: its routes, rules and pods' network are not kept in step until it is restarted`,
+      restartAgentFix(input, d.name),
+    ),
+  );
 };
 
 function describeChange(c: Change): string {
@@ -464,6 +517,7 @@ const bgpRoutes: Check = ({ network, host, nodes, nodeName }) => {
 };
 
 const CHECKS: Check[] = [
+  agents,
   ipForward,
   rpFilter,
   kernelState,

@@ -48,6 +48,40 @@ export interface LabEtcd {
   processes: ProcessRecord[];
 }
 
+/**
+ * The relay that lets `podnet` in the machine's namespace reach etcd on the underlay. Its
+ * listening socket is made here, in the machine's namespace, on `port` (a free one when 0).
+ */
+export async function startEtcdRelay(
+  stateDir: string,
+  underlayNetns: string,
+  address: string,
+  port = 0,
+): Promise<{ relay: ProcessRecord; port: number }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  try {
+    // Node has no public accessor for a server's descriptor; the handle's fd is stable on Linux.
+    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+    const relay = await startProcess(stateDir, {
+      id: ETCD_RELAY,
+      argv: [podnetBin(), 'lab', 'relay', '--to', address],
+      netns: underlayNetns,
+      enter: 'nsenter',
+      fds: [fd],
+    });
+    return { relay, port: (server.address() as AddressInfo).port };
+  } finally {
+    server.close();
+  }
+}
+
+/** The relay's supervisor id: it is started again by startEtcdRelay, not from its record. */
+export const ETCD_RELAY = 'etcd-relay';
+
 export async function startLabEtcd(plan: LabPlan, timeoutMs = 30_000): Promise<LabEtcd> {
   const address = etcdClientAddress(plan);
   const etcd = await startProcess(plan.stateDir, {
@@ -56,27 +90,7 @@ export async function startLabEtcd(plan: LabPlan, timeoutMs = 30_000): Promise<L
     netns: plan.underlayNetns,
     enter: 'nsenter',
   });
-  // The relay's listening socket is made here, in the machine's namespace, on a free port.
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  let relay: ProcessRecord;
-  try {
-    // Node has no public accessor for a server's descriptor; the handle's fd is stable on Linux.
-    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-    relay = await startProcess(plan.stateDir, {
-      id: 'etcd-relay',
-      argv: [podnetBin(), 'lab', 'relay', '--to', address],
-      netns: plan.underlayNetns,
-      enter: 'nsenter',
-      fds: [fd],
-    });
-  } finally {
-    server.close();
-  }
+  const { relay, port } = await startEtcdRelay(plan.stateDir, plan.underlayNetns, address);
   const up = await pollUntil(() => {
     if (!isRunning(etcd)) throw new OperationError(`etcd exited (log: ${etcd.log})`);
     return listensOnTcp(etcd.pid, address) ? true : undefined;

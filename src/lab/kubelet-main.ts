@@ -21,9 +21,16 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   // Informer changes reach the runner once it exists (the informer starts first).
   const changed = { notify: (): void => {} };
   const { source, writeStatus } = await storeBinding(store, () => changed.notify(), log);
-  const kubelet = startKubelet(host, source, writeStatus, async (pod) => {
-    await finishPodDeletion(store, pod);
-  });
+  const kubelet = startKubelet(
+    host,
+    source,
+    writeStatus,
+    async (pod) => {
+      await finishPodDeletion(store, pod);
+    },
+    undefined,
+    backoffBaseSeconds(),
+  );
   changed.notify = kubelet.trigger;
   log.info('pod runner started');
   await new Promise<void>((resolve) => {
@@ -34,6 +41,15 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   await kubelet.stop();
   await store.close();
   log.info('pod runner stopped; pods left running');
+}
+
+/**
+ * The crash-loop back-off's first delay: kubelet's 10 s, or `PODNET_BACKOFF_BASE_SECONDS`
+ * (tests shorten it so that a crash loop shows in seconds).
+ */
+function backoffBaseSeconds(): number | undefined {
+  const v = Number(process.env.PODNET_BACKOFF_BASE_SECONDS);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
 }
 
 /** Pods from an informer over the lab's store; status written with compare-and-swap. */
@@ -55,7 +71,11 @@ async function storeBinding(
     await updateObject(store, 'Pod', pod.metadata.namespace, pod.metadata.name, (current) => {
       // Only the pod the status was computed for: a pod replaced meanwhile keeps its own.
       if (pod.metadata.uid && current.metadata.uid !== pod.metadata.uid) return undefined;
-      return { ...current, status: { ...current.status, ...status } };
+      // The runner owns the why of a pod's state: a reason or message it no longer gives goes.
+      const next = { ...current.status, ...status };
+      if (status.reason === undefined) delete next.reason;
+      if (status.message === undefined) delete next.message;
+      return { ...current, status: next };
     });
   };
   return { source, writeStatus };

@@ -1,15 +1,17 @@
 // The lab's pod runner (kubelet-like), one per host: follows the Pod objects placed on its
 // node, creates and removes pods (src/lab/pods.ts) to match, and reports each pod's status.
 // Deciding what to do is pure (podActions, runningStatus); one reconcile runs at a time, on
-// every change and on a resync timer that also retries what failed.
-import type { Pod } from '../api/types.js';
+// every change, on a resync timer that also retries what failed, and when a crash-looping
+// container's back-off ends.
+import type { ContainerStatus, Pod } from '../api/types.js';
 import { errorMessage } from '../util/errors.js';
+import { nextWake } from './containers.js';
 import {
   listPodRecords,
   podKey,
-  restartExitedContainers,
   startPod,
   stopPod,
+  syncContainers,
   type PodHost,
   type PodRecord,
 } from './pods.js';
@@ -66,30 +68,57 @@ export function tornDown(terminating: readonly Pod[], records: readonly PodRecor
   return terminating.filter((p) => !left.has(keyOfPod(p)));
 }
 
-/** The status of a pod whose network is up and whose processes were started. */
-export function runningStatus(record: PodRecord, hostIP: string): NonNullable<Pod['status']> {
+/**
+ * The status of a pod whose network is up, from its containers' statuses: Running while any
+ * container runs or will be restarted, Succeeded or Failed once all have ended for good; Ready
+ * only when every container runs.
+ */
+export function podStatus(
+  record: PodRecord,
+  hostIP: string,
+  containers: ContainerStatus[],
+): NonNullable<Pod['status']> {
+  const unready = containers.filter((c) => !c.ready).map((c) => c.name);
+  const ended = containers.map((c) => c.state.terminated).filter((t) => t !== undefined);
+  const phase =
+    ended.length === containers.length && containers.length > 0
+      ? ended.every((t) => t.exitCode === 0)
+        ? 'Succeeded'
+        : 'Failed'
+      : 'Running';
+  const ready = unready.length === 0;
+  const notReady = {
+    reason: 'ContainersNotReady',
+    message: `containers with unready status: [${unready.join(' ')}]`,
+  };
+  const readiness = ready ? { status: 'True' as const } : { status: 'False' as const, ...notReady };
+  const noCommand = containers
+    .map((c) => (c.state.waiting?.reason === 'NoCommand' ? c.state.waiting.message : undefined))
+    .filter((m) => m !== undefined);
   return {
-    phase: 'Running',
+    phase,
     podIP: record.podIP,
     podIPs: [{ ip: record.podIP! }],
     hostIP,
+    ...(noCommand.length > 0 ? { message: noCommand.join('; ') } : {}),
     conditions: [
       { type: 'PodScheduled', status: 'True' },
       { type: 'Initialized', status: 'True' },
-      { type: 'ContainersReady', status: 'True' },
-      { type: 'Ready', status: 'True' },
+      { type: 'ContainersReady', ...readiness },
+      { type: 'Ready', ...readiness },
     ],
+    containerStatuses: containers,
   };
 }
 
+/** True when the stored status already says everything `want` says. */
 export function statusUpToDate(pod: Pod, want: NonNullable<Pod['status']>): boolean {
   const s = pod.status;
   if (!s) return false;
+  const keys = Object.keys(want) as (keyof typeof want)[];
   return (
-    s.phase === want.phase &&
-    s.podIP === want.podIP &&
-    s.hostIP === want.hostIP &&
-    JSON.stringify(s.conditions ?? []) === JSON.stringify(want.conditions)
+    keys.every((k) => JSON.stringify(s[k]) === JSON.stringify(want[k])) &&
+    (want.message !== undefined || s.message === undefined)
   );
 }
 
@@ -107,11 +136,29 @@ export function startKubelet(
   writeStatus: StatusWriter,
   removePod: PodRemover,
   resyncMs = 5000,
+  backoffBaseSeconds?: number,
 ): Kubelet {
   const log = host.log;
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
+  // Woken when the earliest back-off ends, so a restart is not held to the resync period.
+  let wakeTimer: NodeJS.Timeout | undefined;
+  let wakeTime: number | undefined;
+  const wakeAt = (r: PodRecord): void => {
+    const t = nextWake(Object.values(r.containers ?? {}));
+    if (t === undefined || (wakeTime !== undefined && wakeTime > Date.now() && wakeTime <= t))
+      return;
+    clearTimeout(wakeTimer);
+    wakeTime = t;
+    wakeTimer = setTimeout(
+      () => {
+        wakeTime = undefined;
+        trigger();
+      },
+      Math.max(0, t - Date.now()) + 50,
+    );
+  };
 
   const reconcile = async (): Promise<void> => {
     const onNode = runnerPods(source.list(), host.node);
@@ -158,13 +205,15 @@ export function startKubelet(
     for (const p of desired) {
       const r = live.get(keyOfPod(p));
       if (!r) continue;
+      let want: NonNullable<Pod['status']>;
       try {
-        const restarted = await restartExitedContainers(host, p, r);
-        if (restarted.length > 0) log.warn({ pod: keyOfPod(p), restarted }, 'containers restarted');
+        const containers = await syncContainers(host, p, r, new Date(), backoffBaseSeconds);
+        want = podStatus(r, host.hostIP, containers);
       } catch (err) {
-        log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'container restart failed');
+        log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'container start failed');
+        continue;
       }
-      const want = runningStatus(r, host.hostIP);
+      wakeAt(r);
       if (statusUpToDate(p, want)) continue;
       try {
         await writeStatus(p, want);
@@ -205,6 +254,7 @@ export function startKubelet(
     stop: async () => {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(wakeTimer);
       while (running) await running;
       await source.stop();
     },

@@ -3,9 +3,35 @@
 // supervised processes. What the runner did is kept in `pods/<netns>.json`, so a restarted
 // runner picks its pods up again without touching them.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CLUSTER_NETWORK, type Pod } from '../api/types.js';
+import {
+  DEFAULT_CLUSTER_NETWORK,
+  type Container,
+  type ContainerStatus,
+  type Pod,
+} from '../api/types.js';
+import {
+  argvOf,
+  containerStatus,
+  exitReason,
+  nextAction,
+  noCommandMessage,
+  recordExit,
+  restartPolicyOf,
+  type ContainerExit,
+  type ContainerRecord,
+} from './containers.js';
 import { UsageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { netnsPath } from '../process/run.js';
@@ -66,6 +92,8 @@ export interface PodRecord {
   podIP?: string;
   /** Supervisor ids of the pod's processes. */
   processes: string[];
+  /** Each container's starts, exits and back-off, by container name. */
+  containers?: Record<string, ContainerRecord>;
   createdAt: string;
 }
 
@@ -186,8 +214,9 @@ function runtimeOf(host: PodHost): Runtime {
 }
 
 /**
- * Creates the pod: namespace, CNI ADD, resolv.conf, processes. On a failure everything done
- * so far is undone (CNI DEL included), so a retry starts clean.
+ * Creates the pod's sandbox: namespace, CNI ADD, resolv.conf (its containers are started by
+ * syncContainers). On a failure everything done so far is undone (CNI DEL included), so a
+ * retry starts clean.
  */
 export async function startPod(host: PodHost, pod: Pod): Promise<PodRecord> {
   const namespace = pod.metadata.namespace ?? 'default';
@@ -214,19 +243,7 @@ export async function startPod(host: PodHost, pod: Pod): Promise<PodRecord> {
       throw new Error(`CNI ADD gave pod ${namespace}/${pod.metadata.name} no IPv4 address`);
     saveRecord(host.labDir, record);
     writeNetnsResolvConf(netns, podResolvConf(record.result.dns, namespace, host));
-    for (const c of pod.spec.containers) {
-      const argv = [...(c.command ?? []), ...(c.args ?? [])];
-      if (argv.length === 0) continue; // no image to supply an entrypoint: nothing to run
-      const id = containerProcessId(netns, c.name);
-      await startProcess(host.labDir, {
-        id,
-        argv,
-        netns,
-        env: podEnv(host, pod, record.podIP, c),
-      });
-      record.processes.push(id);
-      saveRecord(host.labDir, record);
-    }
+    saveRecord(host.labDir, record);
     return record;
   } catch (err) {
     await stopPod(host, record).catch((e) =>
@@ -256,6 +273,8 @@ export async function stopPod(host: PodHost, record: PodRecord): Promise<void> {
   for (const pid of pidsInNetns([record.netns]).get(record.netns) ?? []) signalPid(pid, 'SIGKILL');
   await deleteNetns([record.netns]);
   removeNetnsEtc(record.netns);
+  for (const c of Object.keys(record.containers ?? {}))
+    rmSync(exitFileOf(host, record, c), { force: true });
   rmSync(join(podsDir(host.labDir), `${record.netns}.json`), { force: true });
 }
 
@@ -284,34 +303,147 @@ export function podHostOf(state: LabState, node: string, log: Logger): PodHost {
 }
 
 /**
- * Starts again the containers of a running pod whose process has exited, as kubelet does for
- * `restartPolicy: Always` (the default); `Never` leaves them. Returns the restarted containers.
+ * Brings a running pod's containers to what kubelet would have: a container never started is
+ * started, one that exited is restarted per the pod's restartPolicy after its back-off, one
+ * running is left alone. Returns each container's status.
  */
-export async function restartExitedContainers(
+export async function syncContainers(
   host: PodHost,
   pod: Pod,
   record: PodRecord,
-): Promise<string[]> {
-  const policy = (pod.spec as { restartPolicy?: string }).restartPolicy ?? 'Always';
-  if (policy === 'Never' || !record.podIP) return [];
-  const restarted: string[] = [];
+  now: Date,
+  backoffBaseSeconds?: number,
+): Promise<ContainerStatus[]> {
+  const policy = restartPolicyOf(pod);
+  const records = (record.containers ??= {});
+  const statuses: ContainerStatus[] = [];
   for (const c of pod.spec.containers) {
-    const argv = [...(c.command ?? []), ...(c.args ?? [])];
-    if (argv.length === 0) continue;
+    const argv = argvOf(c);
     const id = containerProcessId(record.netns, c.name);
-    const proc = findProcess(host.labDir, id);
-    if (proc && isRunning(proc)) continue;
-    await startProcess(host.labDir, {
-      id,
-      argv,
-      netns: record.netns,
-      env: podEnv(host, pod, record.podIP, c),
-    });
-    if (!record.processes.includes(id)) record.processes.push(id);
-    saveRecord(host.labDir, record);
-    restarted.push(c.name);
+    let rec = records[c.name];
+    let running = false;
+    if (argv.length > 0 && record.podIP) {
+      const proc = findProcess(host.labDir, id);
+      running = proc !== undefined && isRunning(proc) && rec?.startedAt !== undefined;
+      if (!running && rec?.startedAt !== undefined) {
+        rec = recordExit(
+          rec,
+          readExit(host, record, c.name, rec.startedAt, now),
+          backoffBaseSeconds,
+        );
+      }
+      if (!running && nextAction(rec, policy, now) === 'start') {
+        rec = await startContainer(host, pod, record, c, rec, now, backoffBaseSeconds);
+        running = rec.startedAt !== undefined;
+      }
+      records[c.name] = rec!;
+      saveRecord(host.labDir, record);
+    }
+    const key = { namespace: record.namespace, name: record.name, uid: pod.metadata.uid };
+    statuses.push(containerStatus(c, rec, running, key, policy, noCommandMessage(c)));
   }
-  return restarted;
+  return statuses;
+}
+
+/**
+ * Starts one container's process. A program that cannot be found fails the start as a
+ * runtime's would (`StartError`, exit code 128), and counts as an exit for the back-off.
+ */
+async function startContainer(
+  host: PodHost,
+  pod: Pod,
+  record: PodRecord,
+  c: Container,
+  rec: ContainerRecord | undefined,
+  now: Date,
+  backoffBaseSeconds?: number,
+): Promise<ContainerRecord> {
+  const argv = argvOf(c);
+  const env = podEnv(host, pod, record.podIP!, c);
+  const started: ContainerRecord = { ...rec, starts: (rec?.starts ?? 0) + 1 };
+  const missing = missingExecutable(argv[0]!, env.PATH ?? '');
+  if (missing) {
+    const at = now.toISOString();
+    const exit = {
+      exitCode: 128,
+      reason: 'StartError',
+      message: missing,
+      startedAt: at,
+      finishedAt: at,
+    };
+    return recordExit(started, exit, backoffBaseSeconds);
+  }
+  const id = containerProcessId(record.netns, c.name);
+  const exitFile = exitFileOf(host, record, c.name);
+  rmSync(exitFile, { force: true });
+  await startProcess(host.labDir, {
+    id,
+    argv: withExitFile(exitFile, argv),
+    netns: record.netns,
+    env,
+  });
+  if (!record.processes.includes(id)) record.processes.push(id);
+  return { ...started, startedAt: now.toISOString() };
+}
+
+/**
+ * Runs the program under a shell that writes its exit status to a file when it ends, as a
+ * runtime's shim does: the runner (not the program's parent, and perhaps restarted since)
+ * can then report the exit code. A signal shows as 128 + its number, as the shell reports it.
+ */
+function withExitFile(exitFile: string, argv: string[]): string[] {
+  return ['sh', '-c', '"$@"; code=$?; echo "$code" > "$0"; exit "$code"', exitFile, ...argv];
+}
+
+function exitFileOf(host: PodHost, record: PodRecord, container: string): string {
+  return join(podsDir(host.labDir), `${record.netns}.${container}.exit`);
+}
+
+/** How the container ended: its exit file, or killed outright (SIGKILL to its group) if none. */
+function readExit(
+  host: PodHost,
+  record: PodRecord,
+  container: string,
+  startedAt: string,
+  now: Date,
+): ContainerExit {
+  const file = exitFileOf(host, record, container);
+  try {
+    const exitCode = Number(readFileSync(file, 'utf8').trim());
+    const finishedAt = statSync(file).mtime.toISOString();
+    rmSync(file, { force: true });
+    return { exitCode, reason: exitReason(exitCode), startedAt, finishedAt };
+  } catch {
+    const at = now.toISOString();
+    return {
+      exitCode: 137,
+      reason: 'Error',
+      message: 'killed (no exit status was written)',
+      startedAt,
+      finishedAt: at,
+    };
+  }
+}
+
+/** Why `program` cannot be run with this PATH, as a runtime says it, or undefined if it can. */
+function missingExecutable(program: string, path: string): string | undefined {
+  const candidates = program.includes('/')
+    ? [program]
+    : path
+        .split(':')
+        .filter((d) => d !== '')
+        .map((d) => join(d, program));
+  for (const file of candidates) {
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return undefined;
+    } catch {
+      /* not this one */
+    }
+  }
+  return program.includes('/')
+    ? `exec: "${program}": no such executable file`
+    : `exec: "${program}": executable file not found in $PATH`;
 }
 
 /**

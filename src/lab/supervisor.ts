@@ -11,6 +11,9 @@ export interface ProcessRecord extends ProcessIdentity {
   id: string;
   argv: string[];
   netns?: string;
+  /** How `netns` was entered, so that the process can be started again the same way. */
+  enter?: StartSpec['enter'];
+  cwd?: string;
   log: string;
   startedAt: string;
 }
@@ -60,6 +63,8 @@ export async function startProcess(labDir: string, spec: StartSpec): Promise<Pro
     ...identity,
     argv: spec.argv,
     ...(spec.netns ? { netns: spec.netns } : {}),
+    ...(spec.enter ? { enter: spec.enter } : {}),
+    ...(spec.cwd ? { cwd: spec.cwd } : {}),
     log,
     startedAt: new Date().toISOString(),
   };

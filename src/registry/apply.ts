@@ -17,11 +17,14 @@ import {
   namespaceProblem,
   withNameLabel,
 } from './namespaces.js';
+import { admitPod } from './pods.js';
 import { admitService } from './services.js';
 
 export interface Applied {
   object: KubeObject;
   action: ApplyAction;
+  /** What the author should know about the object as admitted (kubectl's `Warning:`). */
+  warnings?: string[];
 }
 
 /** `Service shop/web` or `Node node-1`: how errors name an object. */
@@ -41,20 +44,22 @@ export async function applyManifest(
 ): Promise<Applied[]> {
   const existing = await readExisting(store, objects);
   await checkAgainstStore(store, objects, existing);
-  const defaulted = await placePods(store, objects.map(withDefaults), existing);
+  const placed = await placePods(store, objects.map(withDefaults), existing);
+  const pods = await admitPods(store, placed);
 
   const journal = new Journal(store);
   try {
-    await createSystemNamespaces(journal, defaulted);
+    await createSystemNamespaces(journal, pods.objects);
     const out: Applied[] = [];
-    for (const obj of defaulted) {
+    for (const obj of pods.objects) {
       const old = existing.get(describeObject(obj));
       const merged = mergeForApply(old, obj);
       const admitted =
         merged.kind === 'Service'
           ? await named(merged, admitService(journal, merged, old as Service | undefined, network))
           : merged;
-      out.push(await applyObject(journal, admitted));
+      const warnings = pods.warnings.get(obj);
+      out.push({ ...(await applyObject(journal, admitted)), ...(warnings ? { warnings } : {}) });
     }
     journal.commit();
     return out;
@@ -142,6 +147,24 @@ async function placePods(
   const scheduled = schedulePods(pending, [...nodes.values()], pods);
   const placed = new Map<KubeObject, Pod>(pending.map((p, i) => [p, scheduled[i]!]));
   return objects.map((o) => placed.get(o) ?? o);
+}
+
+/** Each Pod through Pod admission: its warnings, and why it cannot be placed yet. */
+async function admitPods(
+  store: Store,
+  objects: KubeObject[],
+): Promise<{ objects: KubeObject[]; warnings: Map<KubeObject, string[]> }> {
+  const warnings = new Map<KubeObject, string[]>();
+  if (!objects.some((o) => o.kind === 'Pod')) return { objects, warnings };
+  const nodes = (await listObjects(store, 'Node')).items;
+  for (const o of objects) if (o.kind === 'Node') nodes.push(o);
+  const admitted = objects.map((o) => {
+    if (o.kind !== 'Pod') return o;
+    const { pod, warnings: w } = admitPod(o, nodes);
+    if (w.length > 0) warnings.set(pod, w);
+    return pod;
+  });
+  return { objects: admitted, warnings };
 }
 
 /** The system namespaces the manifest's objects live in, created when they do not exist yet. */

@@ -9,10 +9,10 @@ export const LABEL_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
 
 /**
  * Namespaces that exist from the start and cannot be deleted: `default` for objects that name
- * none, `kube-system` for the cluster DNS. Admission creates them when first needed (as
+ * none, `kube-system` for the cluster DNS, `kube-node-lease` for the nodes' heartbeats. Admission creates them when first needed (as
  * Kubernetes' API server does at start), so a fresh store is a usable cluster.
  */
-export const SYSTEM_NAMESPACES: readonly string[] = ['default', 'kube-system'];
+export const SYSTEM_NAMESPACES: readonly string[] = ['default', 'kube-system', 'kube-node-lease'];
 
 export const TERMINATING = 'Terminating';
 

@@ -19,14 +19,15 @@ export const KEY_ROOT = '/podnet/';
 
 export function objectKey(kind: Kind, namespace: string | undefined, name: string): string {
   const info = kindInfo(kind);
-  if (!info.namespaced) return `${KEY_ROOT}${info.plural}/${name}`;
-  return `${KEY_ROOT}${info.plural}/${namespace ?? DEFAULT_NAMESPACE}/${name}`;
+  const segment = info.storeSegment ?? info.plural;
+  if (!info.namespaced) return `${KEY_ROOT}${segment}/${name}`;
+  return `${KEY_ROOT}${segment}/${namespace ?? DEFAULT_NAMESPACE}/${name}`;
 }
 
 /** The key prefix of all objects of a kind, or of one namespace's objects of a namespaced kind. */
 export function kindPrefix(kind: Kind, namespace?: string): string {
   const info = kindInfo(kind);
-  const base = `${KEY_ROOT}${info.plural}/`;
+  const base = `${KEY_ROOT}${info.storeSegment ?? info.plural}/`;
   return info.namespaced && namespace !== undefined ? `${base}${namespace}/` : base;
 }
 

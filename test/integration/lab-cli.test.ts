@@ -64,7 +64,7 @@ test('lab cli: --lab picks the lab for status and down, lab down refuses to gues
 
     const guess = podnet(['lab', 'down']);
     assert.equal(guess.status, 2);
-    assert.match(guess.stderr, /several labs are up \(.*\): say which to remove with --name NAME/);
+    assert.match(guess.stderr, /several labs are up \(.*\): say which one with --name NAME/);
     assert.ok(guess.stderr.includes(mine) && guess.stderr.includes(theirs), guess.stderr);
 
     const status = podnet(['--lab', theirs, 'lab', 'status', '-o', 'json']);

@@ -55,8 +55,8 @@ test('table: pods and nodes', () => {
   assert.equal(
     objectTable('Pod', [pod], { now, wide: true }),
     [
-      'NAME    READY   STATUS    RESTARTS   AGE     IP           NODE',
-      'web-0   1/1     Running   0          2m30s   10.244.1.5   node-1',
+      'NAME    READY   STATUS    RESTARTS   AGE     IP           NODE     MESSAGE',
+      'web-0   1/1     Running   0          2m30s   10.244.1.5   node-1   <none>',
     ].join('\n'),
   );
   const node: Node = {

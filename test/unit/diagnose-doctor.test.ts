@@ -246,3 +246,53 @@ test('doctor: with routing bgp, a node whose subnet has no BGP route is named', 
   input.host.podnetRoutes = input.host.podnetRoutes.filter((r) => r.dst !== '10.244.2.0/24');
   assert.equal(check(input).detail, "no BGP route to node-2's 10.244.2.0/24");
 });
+
+test('doctor: a dead agent is named, and kernel state it would repair says nobody will', async () => {
+  const { nodeLease } = await import('../../src/agent/node-lease.js');
+  const input = healthy();
+  const now = new Date('2026-01-01T00:01:00Z');
+  input.now = now;
+  input.restartAgent = 'podnet lab repair --name lab1';
+  input.leases = [nodeLease('node-1', 40, now), nodeLease('node-2', 40, now)];
+  assert.deepEqual(failing(input), []);
+  assert.equal(diagnoseHost(input)[0]!.detail, "every node's agent is posting status");
+  // node-1's agent silent for 50 s: nobody has marked it yet (every agent is gone).
+  input.leases[0] = nodeLease('node-1', 40, new Date('2026-01-01T00:00:10Z'));
+  input.routing = {
+    changes: [
+      {
+        op: 'route-add',
+        route: { dst: '10.244.2.0/24', gateway: '10.244.2.0', dev: 'pn-vxlan', onlink: false },
+      },
+    ],
+    looseRpFilter: [],
+    periodSeconds: 10,
+  };
+  const verdicts = diagnoseHost(input).filter((v) => !v.ok);
+  assert.deepEqual(
+    verdicts.map((v) => [v.check, v.detail, v.fix]),
+    [
+      [
+        'agents',
+        "the agent on node-1 stopped posting status (last heartbeat 50 s ago): its routes, rules and pods' network are not kept in step until it is restarted",
+        'podnet lab repair --name lab1',
+      ],
+      [
+        'kernel-state',
+        'missing route 10.244.2.0/24 via 10.244.2.0 dev pn-vxlan: the agent on node-1 stopped posting status (last heartbeat 50 s ago): nobody repairs this until it is restarted (podnet lab repair --name lab1)',
+        'ip route add 10.244.2.0/24 via 10.244.2.0 dev pn-vxlan proto 80',
+      ],
+    ],
+  );
+  // A node a peer marked Unknown counts as dead whatever its Lease says.
+  input.leases[0] = nodeLease('node-1', 40, now);
+  input.nodes[1]!.status = {
+    conditions: [
+      { type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'agent stopped' },
+    ],
+  };
+  assert.match(
+    diagnoseHost(input).find((v) => v.check === 'agents' && !v.ok)!.detail,
+    /^the agent on node-2 stopped posting status \(last heartbeat 0 s ago\)/,
+  );
+});

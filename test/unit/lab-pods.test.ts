@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from '../../src/api/types.js';
 import { cniArgs, cniEnv, pluginStdin, podIPOf } from '../../src/lab/cni-runtime.js';
-import { podActions, runningStatus, statusUpToDate, tornDown } from '../../src/lab/kubelet.js';
+import { podActions, podStatus, statusUpToDate, tornDown } from '../../src/lab/kubelet.js';
 import { containerIdOf, podEnv, podResolvConf, type PodRecord } from '../../src/lab/pods.js';
 import { labNetwork } from '../../src/lab/network.js';
 import { DEFAULT_LAB_OPTIONS, planLab } from '../../src/lab/plan.js';
@@ -143,7 +143,13 @@ test('kubelet: a pod being deleted is finished only once no record of it is left
 });
 
 test('kubelet: a running pod reports phase, IPs and Ready; equal status is not rewritten', () => {
-  const want = runningStatus(record('web'), '172.31.1.1');
+  const running = {
+    name: 'c',
+    state: { running: { startedAt: '2026-01-01T00:00:01.000Z' } },
+    ready: true,
+    restartCount: 0,
+  };
+  const want = podStatus(record('web'), '172.31.1.1', [running]);
   assert.equal(want.phase, 'Running');
   assert.equal(want.podIP, '10.244.1.9');
   assert.deepEqual(want.podIPs, [{ ip: '10.244.1.9' }]);
@@ -152,4 +158,16 @@ test('kubelet: a running pod reports phase, IPs and Ready; equal status is not r
   assert.equal(statusUpToDate(p, want), false);
   p.status = structuredClone(want);
   assert.equal(statusUpToDate(p, want), true);
+  const crashed = { ...running, state: { waiting: { reason: 'CrashLoopBackOff' } }, ready: false };
+  const after = podStatus(record('web'), '172.31.1.1', [crashed]);
+  assert.equal(statusUpToDate(p, after), false);
+  assert.deepEqual(
+    after.conditions!.find((c) => c.type === 'Ready'),
+    {
+      type: 'Ready',
+      status: 'False',
+      reason: 'ContainersNotReady',
+      message: 'containers with unready status: [c]',
+    },
+  );
 });
