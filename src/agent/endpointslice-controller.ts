@@ -103,6 +103,8 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
       /** Works through the queue, one service at a time, while this agent leads. */
       const drain = (): Promise<void> =>
         (draining ??= (async () => {
+          // Yield first, so that `draining` is set before the loop can end and clear it.
+          await Promise.resolve();
           while (leading && !stopped && dirty.size > 0) {
             const key = dirty.values().next().value!;
             dirty.delete(key);
