@@ -17,6 +17,7 @@ import { NodeLeaseController } from './node-lease.js';
 import { NodeLifecycleController } from './node-lifecycle.js';
 import { CniServer } from './cni-server.js';
 import { proxyController } from './proxy.js';
+import { endpointSliceController } from './endpointslice-controller.js';
 import { routingController } from './routing.js';
 import { BgpController } from './bgp.js';
 import { getClusterNetwork } from '../store/objects.js';
@@ -47,6 +48,10 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     new CniServer(node),
     routing,
     ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
+    // Every agent stands for election; the leader writes every service's slices.
+    endpointSliceController({
+      leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
+    }),
     proxyController(),
   ];
 }

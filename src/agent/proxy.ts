@@ -1,9 +1,15 @@
-// The proxy controller: watches Services and Pods, derives each service's endpoints (the one
-// derivation in src/api/endpoints.ts), and hands the service ports to the sync loop, which
+// The proxy controller: watches Services and EndpointSlices, reads each service's endpoints
+// from its slices as kube-proxy does, and hands the service ports to the sync loop, which
 // programs them in the mode the ClusterNetwork (or `--proxy`) asks for.
-import { serviceEndpoints } from '../api/endpoints.js';
+import { endpointsFromSlices, serviceKey, slicesByService } from '../api/slice-endpoints.js';
 import { netfilterKernel } from '../kernel/netfilter.js';
-import type { Pod, ProxyMode, Service } from '../api/types.js';
+import {
+  LABEL_HEADLESS,
+  LABEL_SERVICE_PROXY_NAME,
+  type EndpointSlice,
+  type ProxyMode,
+  type Service,
+} from '../api/types.js';
 import { clusterServicePorts } from '../proxy/from-services.js';
 import { proxyMetrics } from '../proxy/metrics.js';
 import type { ProxyNetwork, ServicePortRule } from '../proxy/model.js';
@@ -20,18 +26,23 @@ export function parseProxyMode(value: string, source: string): ProxyMode {
   throw new UsageError(`${source} ${value}: the proxy mode must be iptables or nftables`);
 }
 
-/** Service ports from the current objects: pods grouped by namespace, endpoints per service. */
+/**
+ * kube-proxy's label selector on Services and slices alike: what another proxy handles, and the
+ * slices of headless services, are not this proxy's.
+ */
+function forThisProxy(obj: Service | EndpointSlice): boolean {
+  const labels = obj.metadata.labels ?? {};
+  return !(LABEL_SERVICE_PROXY_NAME in labels) && !(LABEL_HEADLESS in labels);
+}
+
+/** Service ports from the current objects: each service with the endpoints its slices list. */
 export function currentServicePorts(
   services: Iterable<Service>,
-  pods: Iterable<Pod>,
+  slices: Iterable<EndpointSlice>,
 ): ServicePortRule[] {
-  const byNamespace = new Map<string, Pod[]>();
-  for (const pod of pods) {
-    const ns = pod.metadata.namespace ?? 'default';
-    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), pod]);
-  }
-  return clusterServicePorts([...services], (svc) =>
-    serviceEndpoints(svc, byNamespace.get(svc.metadata.namespace ?? 'default') ?? []),
+  const byService = slicesByService([...slices].filter(forThisProxy));
+  return clusterServicePorts([...services].filter(forThisProxy), (svc) =>
+    endpointsFromSlices(svc, byService.get(serviceKey(svc)) ?? []),
   );
 }
 
@@ -64,17 +75,17 @@ export function proxyController(): Controller {
       });
       syncer = sync;
       const services = ctx.informers.informer('Service');
-      const pods = ctx.informers.informer('Pod');
+      const slices = ctx.informers.informer('EndpointSlice');
       const desired = (): ServicePortRule[] =>
-        currentServicePorts(services.cache.values(), pods.cache.values());
+        currentServicePorts(services.cache.values(), slices.cache.values());
       // A change is processed once the rules it led to are in the kernel.
       const resync = (reason: string): Promise<void> => {
         sync.update(desired, reason);
         return sync.idle();
       };
       services.addHandler((c) => resync(`service ${c.name} ${c.type}`));
-      pods.addHandler((c) => resync(`pod ${c.name} ${c.type}`));
-      await Promise.all([services.synced, pods.synced]);
+      slices.addHandler((c) => resync(`endpointslice ${c.name} ${c.type}`));
+      await Promise.all([services.synced, slices.synced]);
       sync.start();
       sync.update(desired, 'start');
     },

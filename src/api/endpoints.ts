@@ -1,55 +1,22 @@
-// Endpoints are derived, never stored: from a service and the pods, which pod IP and port each
-// service port reaches. One function, shared by the proxy (DNAT targets) and DNS (A/SRV records
-// of headless services, pod host names).
+// Which pods stand behind a service: selection by labels, readiness, and the port a service
+// port reaches on each pod. The endpoint-slice controller writes what these say; everything
+// else reads the slices it wrote.
 import { compareIP, parseIP, type IP, parseStored } from '../net/index.js';
 import type { Pod, Protocol, Service } from './types.js';
 
-/** A pod behind a service. */
-export interface EndpointAddress {
-  ip: string;
-  podName: string;
-  nodeName?: string;
-  /** `spec.hostname`/`spec.subdomain` of the pod, for DNS's per-pod records. */
-  hostname?: string;
-  subdomain?: string;
-  ready: boolean;
-}
-
-/** A pod behind one service port, with that port resolved for that pod. */
-export interface PortEndpoint extends EndpointAddress {
-  port: number;
-}
-
-export interface ServicePortEndpoints {
-  /** The service port's name ('' when unnamed). */
-  name: string;
-  protocol: Protocol;
-  port: number;
-  nodePort?: number;
-  endpoints: PortEndpoint[];
-}
-
-export interface EndpointSet {
-  namespace: string;
-  service: string;
-  /** Every selected pod with an IP (ordered by IP), whatever the ports: headless DNS A records. */
-  addresses: EndpointAddress[];
-  /** One entry per service port, in the service's order. */
-  ports: ServicePortEndpoints[];
-}
-
-export interface EndpointOptions {
-  /** Keep pods that are not ready (with `ready: false`), as publishNotReadyAddresses does. */
-  includeNotReady?: boolean;
-}
-
-/** Ready condition True; without conditions, a Running phase counts as ready. */
-export function isPodReady(pod: Pod): boolean {
-  // A pod being deleted takes no new connections while its node tears it down.
-  if (pod.metadata.deletionTimestamp !== undefined) return false;
+/**
+ * The pod's Ready condition (without conditions, a Running phase counts), whether or not it
+ * is being deleted: an endpoint's `serving`.
+ */
+export function isPodServing(pod: Pod): boolean {
   const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
   if (ready) return ready.status === 'True';
   return pod.status?.phase === 'Running';
+}
+
+/** Serving and not being deleted: a pod being deleted takes no new connections. */
+export function isPodReady(pod: Pod): boolean {
+  return pod.metadata.deletionTimestamp === undefined && isPodServing(pod);
 }
 
 export function selectorMatches(
@@ -92,82 +59,4 @@ export function resolveTargetPort(
     }
   }
   return undefined;
-}
-
-export function serviceEndpoints(
-  service: Service,
-  pods: Iterable<Pod>,
-  opts: EndpointOptions = {},
-): EndpointSet {
-  const chosen = selectedPods(service, pods).filter((p) => opts.includeNotReady || isPodReady(p));
-  const addresses = chosen.map((pod): EndpointAddress => ({
-    ip: pod.status!.podIP!,
-    podName: pod.metadata.name,
-    nodeName: pod.spec.nodeName,
-    hostname: pod.spec.hostname,
-    subdomain: pod.spec.subdomain,
-    ready: isPodReady(pod),
-  }));
-  const ports = (service.spec.ports ?? []).map((sp): ServicePortEndpoints => {
-    const protocol = sp.protocol ?? 'TCP';
-    const endpoints: PortEndpoint[] = [];
-    chosen.forEach((pod, i) => {
-      const port = resolveTargetPort(sp.targetPort, sp.port, protocol, pod);
-      if (port !== undefined) endpoints.push({ ...addresses[i]!, port });
-    });
-    return { name: sp.name ?? '', protocol, port: sp.port, nodePort: sp.nodePort, endpoints };
-  });
-  return {
-    namespace: service.metadata.namespace ?? 'default',
-    service: service.metadata.name,
-    addresses,
-    ports,
-  };
-}
-
-/** The Kubernetes v1 `Endpoints` object for a set (what `kubectl get endpoints -o json` shows). */
-export interface EndpointsObject {
-  apiVersion: 'v1';
-  kind: 'Endpoints';
-  metadata: { name: string; namespace: string };
-  subsets: {
-    addresses: {
-      ip: string;
-      nodeName?: string;
-      hostname?: string;
-      targetRef: { kind: 'Pod'; name: string; namespace: string };
-    }[];
-    ports: { name?: string; port: number; protocol: Protocol }[];
-  }[];
-}
-
-/**
- * Kubernetes' shape of the same facts: pods that resolve the service ports to the same numbers
- * share a subset (named target ports can differ from pod to pod).
- */
-export function toEndpointsObject(set: EndpointSet): EndpointsObject {
-  const subsets = new Map<string, EndpointsObject['subsets'][number]>();
-  for (const addr of set.addresses) {
-    const ports = set.ports.flatMap((sp) => {
-      const e = sp.endpoints.find((x) => x.podName === addr.podName);
-      return e
-        ? [{ ...(sp.name ? { name: sp.name } : {}), port: e.port, protocol: sp.protocol }]
-        : [];
-    });
-    const signature = JSON.stringify(ports);
-    const subset = subsets.get(signature) ?? { addresses: [], ports };
-    subset.addresses.push({
-      ip: addr.ip,
-      ...(addr.nodeName ? { nodeName: addr.nodeName } : {}),
-      ...(addr.hostname ? { hostname: addr.hostname } : {}),
-      targetRef: { kind: 'Pod', name: addr.podName, namespace: set.namespace },
-    });
-    subsets.set(signature, subset);
-  }
-  return {
-    apiVersion: 'v1',
-    kind: 'Endpoints',
-    metadata: { name: set.service, namespace: set.namespace },
-    subsets: [...subsets.values()],
-  };
 }

@@ -3,7 +3,12 @@ import type { Kind } from './types.js';
 
 export interface KindInfo {
   kind: Kind;
-  apiVersion: 'v1' | 'podnet.io/v1' | 'coordination.k8s.io/v1';
+  apiVersion:
+    | 'v1'
+    | 'discovery.k8s.io/v1'
+    | 'rbac.authorization.k8s.io/v1'
+    | 'coordination.k8s.io/v1'
+    | 'podnet.io/v1';
   /** Lower-case plural: the resource name and (unless storeSegment says otherwise) the store key segment. */
   plural: string;
   /** The store key segment when the plural's is taken (`/podnet/leases/` holds subnet leases). */
@@ -41,6 +46,55 @@ export const KINDS: readonly KindInfo[] = [
     plural: 'services',
     namespaced: true,
     aliases: ['services', 'service', 'svc'],
+  },
+  {
+    kind: 'Endpoints',
+    apiVersion: 'v1',
+    plural: 'endpoints',
+    namespaced: true,
+    aliases: ['endpoints', 'ep'],
+  },
+  {
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    plural: 'endpointslices',
+    namespaced: true,
+    aliases: ['endpointslices', 'endpointslice'],
+  },
+  {
+    kind: 'ServiceAccount',
+    apiVersion: 'v1',
+    plural: 'serviceaccounts',
+    namespaced: true,
+    aliases: ['serviceaccounts', 'serviceaccount', 'sa'],
+  },
+  {
+    kind: 'Role',
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    plural: 'roles',
+    namespaced: true,
+    aliases: ['roles', 'role'],
+  },
+  {
+    kind: 'ClusterRole',
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    plural: 'clusterroles',
+    namespaced: false,
+    aliases: ['clusterroles', 'clusterrole'],
+  },
+  {
+    kind: 'RoleBinding',
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    plural: 'rolebindings',
+    namespaced: true,
+    aliases: ['rolebindings', 'rolebinding'],
+  },
+  {
+    kind: 'ClusterRoleBinding',
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    plural: 'clusterrolebindings',
+    namespaced: false,
+    aliases: ['clusterrolebindings', 'clusterrolebinding'],
   },
   {
     kind: 'ClusterNetwork',

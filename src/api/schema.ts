@@ -3,7 +3,22 @@
 // issues, which validate.ts turns into warnings and keeps; every other issue is an error.
 import { z } from 'zod';
 import { isIPv4, tryParseCidr } from '../net/index.js';
-import type { BGPPeer, ClusterNetwork, Lease, Namespace, Node, Pod, Service } from './types.js';
+import type {
+  BGPPeer,
+  ClusterNetwork,
+  ClusterRole,
+  ClusterRoleBinding,
+  EndpointSlice,
+  Lease,
+  Endpoints,
+  Namespace,
+  Node,
+  Pod,
+  Role,
+  RoleBinding,
+  Service,
+  ServiceAccount,
+} from './types.js';
 import { NODE_PORT_RANGE } from './types.js';
 
 // DNS-1123 label (namespaces, service names, host names) and subdomain (most object names).
@@ -218,6 +233,151 @@ export const serviceSchema = z.strictObject({
   }),
 });
 
+const objectReference = z.strictObject({
+  kind: z.string().optional(),
+  namespace: z.string().optional(),
+  name: z.string().optional(),
+  uid: z.string().optional(),
+});
+
+const endpointAddress = z.strictObject({
+  ip: ipv4,
+  hostname: dnsLabel.optional(),
+  nodeName: z.string().optional(),
+  targetRef: objectReference.optional(),
+});
+
+const endpointPort = z.strictObject({
+  name: dnsLabel.optional(),
+  port: portNumber,
+  protocol: protocol.optional(),
+  appProtocol: z.string().optional(),
+});
+
+export const endpointsSchema = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Endpoints'),
+  metadata: objectMetaSchema,
+  subsets: z
+    .array(
+      z.strictObject({
+        addresses: z.array(endpointAddress).optional(),
+        notReadyAddresses: z.array(endpointAddress).optional(),
+        ports: z.array(endpointPort).optional(),
+      }),
+    )
+    .optional(),
+});
+
+const sliceEndpoint = z.strictObject({
+  addresses: z
+    .array(z.string())
+    .min(1, { error: 'must list at least one address' })
+    .max(100, { error: 'must list at most 100 addresses' }),
+  conditions: z
+    .strictObject({
+      ready: z.boolean().optional(),
+      serving: z.boolean().optional(),
+      terminating: z.boolean().optional(),
+    })
+    .optional(),
+  hostname: dnsLabel.optional(),
+  targetRef: objectReference.optional(),
+  nodeName: z.string().optional(),
+  zone: z.string().optional(),
+  hints: z
+    .strictObject({ forZones: z.array(z.strictObject({ name: z.string() })).optional() })
+    .optional(),
+});
+
+export const endpointSliceSchema = z.strictObject({
+  apiVersion: z.literal('discovery.k8s.io/v1'),
+  kind: z.literal('EndpointSlice'),
+  metadata: objectMetaSchema,
+  addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
+  endpoints: z.array(sliceEndpoint).max(1000, { error: 'must list at most 1000 endpoints' }),
+  ports: z
+    .array(
+      z.strictObject({
+        name: z.union([dnsLabel, z.literal('')]).optional(),
+        protocol: protocol.optional(),
+        port: portNumber.optional(),
+        appProtocol: z.string().optional(),
+      }),
+    )
+    .max(100, { error: 'must list at most 100 ports' })
+    .optional(),
+});
+
+export const serviceAccountSchema = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('ServiceAccount'),
+  metadata: objectMetaSchema,
+  secrets: z.array(objectReference).optional(),
+  imagePullSecrets: z.array(z.strictObject({ name: z.string().optional() })).optional(),
+  automountServiceAccountToken: z.boolean().optional(),
+});
+
+// RBAC names may hold ':' (`system:node`): anything but '/', '%', '.' and '..' (a path segment).
+const rbacName = z
+  .string()
+  .min(1, { error: 'is required' })
+  .refine((s) => !/[/%]/.test(s) && s !== '.' && s !== '..', {
+    error: 'must not contain "/" or "%", nor be "." or ".."',
+  });
+const rbacMeta = objectMetaSchema.extend({ name: rbacName });
+
+const policyRule = z.strictObject({
+  verbs: z.array(z.string()).min(1, { error: 'must list at least one verb' }),
+  apiGroups: z.array(z.string()).optional(),
+  resources: z.array(z.string()).optional(),
+  resourceNames: z.array(z.string()).optional(),
+  nonResourceURLs: z.array(z.string()).optional(),
+});
+
+const subject = z.strictObject({
+  kind: z.enum(['User', 'Group', 'ServiceAccount']),
+  name: z.string().min(1, { error: 'is required' }),
+  namespace: z.string().optional(),
+  apiGroup: z.string().optional(),
+});
+
+const roleRef = z.strictObject({
+  apiGroup: z.literal('rbac.authorization.k8s.io'),
+  kind: z.enum(['Role', 'ClusterRole']),
+  name: rbacName,
+});
+
+export const roleSchema = z.strictObject({
+  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
+  kind: z.literal('Role'),
+  metadata: rbacMeta,
+  rules: z.array(policyRule).optional(),
+});
+
+export const clusterRoleSchema = z.strictObject({
+  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
+  kind: z.literal('ClusterRole'),
+  metadata: rbacMeta,
+  rules: z.array(policyRule).optional(),
+});
+
+export const roleBindingSchema = z.strictObject({
+  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
+  kind: z.literal('RoleBinding'),
+  metadata: rbacMeta,
+  subjects: z.array(subject).optional(),
+  roleRef,
+});
+
+export const clusterRoleBindingSchema = z.strictObject({
+  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
+  kind: z.literal('ClusterRoleBinding'),
+  metadata: rbacMeta,
+  subjects: z.array(subject).optional(),
+  roleRef,
+});
+
 /** The manifest form: every spec field may be left out and comes from DEFAULT_CLUSTER_NETWORK. */
 export const clusterNetworkSchema = z.strictObject({
   apiVersion: z.literal('podnet.io/v1'),
@@ -308,7 +468,14 @@ export const schemasMatchTypes: [
   Same<Parsed<typeof nodeSchema>, Node>,
   Same<Parsed<typeof podSchema>, Pod>,
   Same<Parsed<typeof serviceSchema>, Service>,
+  Same<Parsed<typeof endpointsSchema>, Endpoints>,
+  Same<Parsed<typeof endpointSliceSchema>, EndpointSlice>,
+  Same<Parsed<typeof serviceAccountSchema>, ServiceAccount>,
+  Same<Parsed<typeof roleSchema>, Role>,
+  Same<Parsed<typeof clusterRoleSchema>, ClusterRole>,
+  Same<Parsed<typeof roleBindingSchema>, RoleBinding>,
+  Same<Parsed<typeof clusterRoleBindingSchema>, ClusterRoleBinding>,
   Same<z.infer<typeof clusterNetworkSchema>, PartialSpec<ClusterNetwork>>,
   Same<z.infer<typeof bgpPeerSchema>, BGPPeer>,
   Same<z.infer<typeof leaseSchema>, Lease>,
-] = [true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];

@@ -1,12 +1,16 @@
 // kubectl-like tables for `podnet get`: the columns kubectl shows for each kind, podnet's own
 // for ClusterNetwork, `-o wide` adding the network columns.
-import { isPodReady, type EndpointsObject } from './endpoints.js';
+import { isPodReady } from './endpoints.js';
 import {
   LABEL_ZONE,
+  type ClusterRoleBinding,
+  type EndpointSlice,
+  type Endpoints,
   type KubeObject,
   type Kind,
   type Node,
   type Pod,
+  type RoleBinding,
   type Service,
 } from './types.js';
 
@@ -99,6 +103,50 @@ export function podRestarts(pod: Pod, now: Date): string {
   return total > 0 && last ? `${total} (${age(last, now)} ago)` : String(total);
 }
 
+/** The first three of a list, then how many more, as kubectl abbreviates endpoints. */
+function firstThree(items: string[], none: string): string {
+  if (items.length === 0) return none;
+  const more = items.length > 3 ? ` + ${items.length - 3} more...` : '';
+  return items.slice(0, 3).join(',') + more;
+}
+
+/** `kubectl get endpoints`: every ready ip:port. */
+function endpointsPairs(o: Endpoints): string {
+  const pairs = (o.subsets ?? []).flatMap((s) =>
+    (s.addresses ?? []).flatMap((a) =>
+      (s.ports ?? []).length === 0 ? [a.ip] : s.ports!.map((p) => `${a.ip}:${p.port}`),
+    ),
+  );
+  return firstThree(pairs, '<none>');
+}
+
+function slicePorts(o: EndpointSlice): string {
+  const ports = (o.ports ?? []).map((p) => (p.port === undefined ? '<unset>' : String(p.port)));
+  return ports.length === 0 ? '<unset>' : ports.join(',');
+}
+
+function sliceAddresses(o: EndpointSlice): string {
+  return firstThree(
+    o.endpoints.flatMap((e) => e.addresses),
+    '<unset>',
+  );
+}
+
+function bindingRole(o: RoleBinding | ClusterRoleBinding): string {
+  return `${o.roleRef.kind}/${o.roleRef.name}`;
+}
+
+/** The subjects of one kind, comma-separated (`ns:name` for service accounts). */
+function bindingSubjects(o: RoleBinding | ClusterRoleBinding, kind: string): string {
+  const names = (o.subjects ?? [])
+    .filter((s) => s.kind === kind)
+    .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}:${s.name}` : s.name));
+  return names.join(', ');
+}
+
+const BINDING_WIDE = ['USERS', 'GROUPS', 'SERVICEACCOUNTS'];
+const SUBJECT_KINDS = ['User', 'Group', 'ServiceAccount'];
+
 interface Columns<T> {
   head: string[];
   wide: string[];
@@ -155,6 +203,58 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
       age(o.metadata.creationTimestamp, now),
     ],
     wideRow: (o) => [labelSelector(o.spec.selector)],
+  },
+  Endpoints: {
+    head: ['NAME', 'ENDPOINTS', 'AGE'],
+    wide: [],
+    row: (o, now) => [o.metadata.name, endpointsPairs(o), age(o.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
+  EndpointSlice: {
+    head: ['NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE'],
+    wide: [],
+    row: (o, now) => [
+      o.metadata.name,
+      o.addressType,
+      slicePorts(o),
+      sliceAddresses(o),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: () => [],
+  },
+  ServiceAccount: {
+    head: ['NAME', 'SECRETS', 'AGE'],
+    wide: [],
+    row: (o, now) => [
+      o.metadata.name,
+      String(o.secrets?.length ?? 0),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: () => [],
+  },
+  Role: {
+    head: ['NAME', 'CREATED AT'],
+    wide: [],
+    row: (o) => [o.metadata.name, or(o.metadata.creationTimestamp, '<unknown>')],
+    wideRow: () => [],
+  },
+  ClusterRole: {
+    head: ['NAME', 'CREATED AT'],
+    wide: [],
+    row: (o) => [o.metadata.name, or(o.metadata.creationTimestamp, '<unknown>')],
+    wideRow: () => [],
+  },
+  RoleBinding: {
+    head: ['NAME', 'ROLE', 'AGE'],
+    wide: BINDING_WIDE,
+    row: (o, now) => [o.metadata.name, bindingRole(o), age(o.metadata.creationTimestamp, now)],
+    wideRow: (o) => SUBJECT_KINDS.map((kind) => bindingSubjects(o, kind)),
+  },
+  ClusterRoleBinding: {
+    head: ['NAME', 'ROLE', 'AGE'],
+    wide: BINDING_WIDE,
+    row: (o, now) => [o.metadata.name, bindingRole(o), age(o.metadata.creationTimestamp, now)],
+    wideRow: (o) => SUBJECT_KINDS.map((kind) => bindingSubjects(o, kind)),
   },
   ClusterNetwork: {
     head: ['NAME', 'CLUSTER-CIDR', 'SERVICE-CIDR', 'BACKEND', 'PROXY', 'AGE'],
@@ -232,20 +332,4 @@ export function objectTable(kind: Kind, objects: KubeObject[], opts: TableOption
     ...(opts.wide ? cols.wideRow(o) : []),
   ]);
   return formatTable([head, ...rows]);
-}
-
-/** `kubectl get endpoints`: every ip:port, the first three shown, as kubectl does. */
-export function endpointsTable(objects: EndpointsObject[], opts: TableOptions = {}): string {
-  const rows = objects.map((o) => {
-    const pairs = o.subsets.flatMap((s) =>
-      s.addresses.flatMap((a) => s.ports.map((p) => `${a.ip}:${p.port}`)),
-    );
-    const shown = pairs.slice(0, 3).join(',') || '<none>';
-    const more = pairs.length > 3 ? ` + ${pairs.length - 3} more...` : '';
-    return [...(opts.allNamespaces ? [o.metadata.namespace] : []), o.metadata.name, shown + more];
-  });
-  return formatTable([
-    [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'ENDPOINTS'],
-    ...rows,
-  ]);
 }

@@ -216,7 +216,153 @@ export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 export const NODE_STATUS_UNKNOWN = 'NodeStatusUnknown';
 export const AGENT_STOPPED = 'agent stopped posting status';
 
-export type KubeObject = Namespace | Node | Pod | Service | ClusterNetwork | BGPPeer | Lease;
+/** Which object an endpoint or binding points at (Kubernetes' ObjectReference, the fields used). */
+export interface ObjectReference {
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+}
+
+/** One address behind a service in the legacy Endpoints shape. */
+export interface EndpointAddress {
+  ip: string;
+  hostname?: string;
+  nodeName?: string;
+  targetRef?: ObjectReference;
+}
+
+export interface EndpointPort {
+  name?: string;
+  port: number;
+  protocol?: Protocol;
+  appProtocol?: string;
+}
+
+/**
+ * The legacy (core v1) list of a service's endpoints: addresses that share the same resolved
+ * ports form one subset. Written beside the slices for clients that still read it.
+ */
+export interface Endpoints extends TypeMeta {
+  kind: 'Endpoints';
+  metadata: ObjectMeta;
+  subsets?: {
+    addresses?: EndpointAddress[];
+    notReadyAddresses?: EndpointAddress[];
+    ports?: EndpointPort[];
+  }[];
+}
+
+/**
+ * An endpoint's state as kube-proxy reads it. Absent `ready` and `serving` mean true, absent
+ * `terminating` means false (a hand-written slice usually says nothing).
+ */
+export interface EndpointConditions {
+  ready?: boolean;
+  serving?: boolean;
+  terminating?: boolean;
+}
+
+export interface SliceEndpoint {
+  /** The first address is the one consumers use (Kubernetes allows more, all equivalent). */
+  addresses: string[];
+  conditions?: EndpointConditions;
+  hostname?: string;
+  targetRef?: ObjectReference;
+  nodeName?: string;
+  zone?: string;
+  hints?: { forZones?: { name: string }[] };
+}
+
+export interface SlicePort {
+  name?: string;
+  protocol?: Protocol;
+  port?: number;
+  appProtocol?: string;
+}
+
+export type AddressType = 'IPv4' | 'IPv6' | 'FQDN';
+
+/** A slice of a service's endpoints (discovery.k8s.io/v1), what kube-proxy and DNS read. */
+export interface EndpointSlice extends TypeMeta {
+  kind: 'EndpointSlice';
+  metadata: ObjectMeta;
+  addressType: AddressType;
+  endpoints: SliceEndpoint[];
+  ports?: SlicePort[];
+}
+
+/** An identity for processes in pods; stored only (tokens come with the API server). */
+export interface ServiceAccount extends TypeMeta {
+  kind: 'ServiceAccount';
+  metadata: ObjectMeta;
+  secrets?: ObjectReference[];
+  imagePullSecrets?: { name?: string }[];
+  automountServiceAccountToken?: boolean;
+}
+
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+export interface Role extends TypeMeta {
+  kind: 'Role';
+  metadata: ObjectMeta;
+  rules?: PolicyRule[];
+}
+
+export interface ClusterRole extends TypeMeta {
+  kind: 'ClusterRole';
+  metadata: ObjectMeta;
+  rules?: PolicyRule[];
+}
+
+export interface Subject {
+  kind: 'User' | 'Group' | 'ServiceAccount';
+  name: string;
+  namespace?: string;
+  apiGroup?: string;
+}
+
+export interface RoleRef {
+  apiGroup: 'rbac.authorization.k8s.io';
+  kind: 'Role' | 'ClusterRole';
+  name: string;
+}
+
+export interface RoleBinding extends TypeMeta {
+  kind: 'RoleBinding';
+  metadata: ObjectMeta;
+  subjects?: Subject[];
+  roleRef: RoleRef;
+}
+
+export interface ClusterRoleBinding extends TypeMeta {
+  kind: 'ClusterRoleBinding';
+  metadata: ObjectMeta;
+  subjects?: Subject[];
+  roleRef: RoleRef;
+}
+
+export type KubeObject =
+  | Namespace
+  | Node
+  | Pod
+  | Service
+  | Endpoints
+  | EndpointSlice
+  | ServiceAccount
+  | Role
+  | ClusterRole
+  | RoleBinding
+  | ClusterRoleBinding
+  | ClusterNetwork
+  | BGPPeer
+  | Lease;
 export type Kind = KubeObject['kind'];
 
 export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {
@@ -240,3 +386,13 @@ export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 /** Nodes with this label (any value but "false") are BGP route reflectors. */
 export const LABEL_ROUTE_REFLECTOR = 'podnet.io/route-reflector';
+
+/** The Service an EndpointSlice belongs to (how kube-proxy finds a service's slices). */
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+/** Who writes an EndpointSlice; podnet's controller leaves slices managed by others alone. */
+export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
+export const ENDPOINTSLICE_CONTROLLER = 'endpointslice-controller.podnet.io';
+/** On a Service or slice: another proxy implementation handles it (kube-proxy skips it). */
+export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
+/** On the slices of a headless service: nothing to proxy (kube-proxy skips them). */
+export const LABEL_HEADLESS = 'service.kubernetes.io/headless';

@@ -2,23 +2,40 @@
 // `Service my-ns/web: spec.ports[1].port: must be 1-65535, got 70000`. Unknown fields are
 // warnings and stay in the object (kubectl manifests carry `resources`, probes, volumes ...).
 import type { z } from 'zod';
-import { containsIP, parseCidr, parseIP, tryParseCidr, tryParseIP } from '../net/index.js';
+import {
+  containsIP,
+  parseCidr,
+  parseIP,
+  tryParseCidr,
+  tryParseIP,
+  type Family,
+} from '../net/index.js';
 import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './kinds.js';
 import {
   bgpPeerSchema,
   clusterNetworkSchema,
+  clusterRoleBindingSchema,
+  clusterRoleSchema,
+  endpointSliceSchema,
+  endpointsSchema,
   leaseSchema,
   namespaceSchema,
   nodeSchema,
   podSchema,
+  roleBindingSchema,
+  roleSchema,
+  serviceAccountSchema,
   serviceSchema,
 } from './schema.js';
 import {
   DEFAULT_CLUSTER_NETWORK,
   type ClusterNetwork,
   type Kind,
+  type ClusterRoleBinding,
+  type EndpointSlice,
   type KubeObject,
   type Pod,
+  type RoleBinding,
   type Service,
 } from './types.js';
 
@@ -43,6 +60,13 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
   Node: nodeSchema,
   Pod: podSchema,
   Service: serviceSchema,
+  Endpoints: endpointsSchema,
+  EndpointSlice: endpointSliceSchema,
+  ServiceAccount: serviceAccountSchema,
+  Role: roleSchema,
+  ClusterRole: clusterRoleSchema,
+  RoleBinding: roleBindingSchema,
+  ClusterRoleBinding: clusterRoleBindingSchema,
   ClusterNetwork: clusterNetworkSchema,
   BGPPeer: bgpPeerSchema,
   Lease: leaseSchema,
@@ -200,6 +224,11 @@ function crossChecks(obj: KubeObject, opts: ValidateOptions): string[] {
       return podProblems(obj);
     case 'ClusterNetwork':
       return clusterNetworkProblems(obj);
+    case 'EndpointSlice':
+      return endpointSliceProblems(obj);
+    case 'RoleBinding':
+    case 'ClusterRoleBinding':
+      return bindingProblems(obj);
     default:
       return [];
   }
@@ -319,5 +348,48 @@ function clusterNetworkProblems(cn: ClusterNetwork): string[] {
       `spec.dnsIP: must be inside the service CIDR ${spec.serviceCIDR}, got ${JSON.stringify(spec.dnsIP)}`,
     );
   }
+  return problems;
+}
+
+const ADDRESS_FAMILY: Record<string, Family> = { IPv4: 4, IPv6: 6 };
+
+/** Each address must be of the slice's type; port names unique, as kube-proxy keys them. */
+function endpointSliceProblems(slice: EndpointSlice): string[] {
+  const problems: string[] = [];
+  const family = ADDRESS_FAMILY[slice.addressType];
+  slice.endpoints.forEach((ep, i) =>
+    ep.addresses.forEach((address, j) => {
+      if (family === undefined || tryParseIP(address)?.family === family) return;
+      problems.push(
+        `endpoints[${i}].addresses[${j}]: must be an ${slice.addressType} address, got ${JSON.stringify(address)}`,
+      );
+    }),
+  );
+  problems.push(
+    ...duplicates(
+      (slice.ports ?? []).map((p) => p.name ?? ''),
+      (i) => `ports[${i}].name`,
+      'port name',
+    ),
+  );
+  return problems;
+}
+
+/** Kubernetes' rules for bindings: what a ClusterRoleBinding may refer to, whose accounts. */
+function bindingProblems(binding: RoleBinding | ClusterRoleBinding): string[] {
+  const problems: string[] = [];
+  if (binding.kind === 'ClusterRoleBinding' && binding.roleRef.kind !== 'ClusterRole') {
+    problems.push('roleRef.kind: must be ClusterRole in a ClusterRoleBinding');
+  }
+  (binding.subjects ?? []).forEach((s, i) => {
+    if (s.kind === 'ServiceAccount') {
+      if (s.apiGroup) problems.push(`subjects[${i}].apiGroup: must be empty for a ServiceAccount`);
+      if (!s.namespace && binding.kind === 'ClusterRoleBinding') {
+        problems.push(`subjects[${i}].namespace: is required for a ServiceAccount`);
+      }
+    } else if (s.apiGroup !== 'rbac.authorization.k8s.io') {
+      problems.push(`subjects[${i}].apiGroup: must be "rbac.authorization.k8s.io" for a ${s.kind}`);
+    }
+  });
   return problems;
 }

@@ -2,9 +2,9 @@
 // Parsing, validation and tables are imported when a verb runs, so other verbs start small.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_NAMESPACE, kindByAlias, kindByName, type KindInfo } from '../api/kinds.js';
+import { DEFAULT_NAMESPACE, KINDS, kindByAlias, kindByName, type KindInfo } from '../api/kinds.js';
 import { listOf } from '../api/list.js';
-import type { KubeObject, Service } from '../api/types.js';
+import type { KubeObject } from '../api/types.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import { resolveStoreUrl } from './context.js';
 import type { Store } from '../store/store.js';
@@ -69,12 +69,16 @@ async function apply(cmd: Command, file: string, namespace: string | undefined):
   });
 }
 
+/** Every kind with its shortest alias: `pods (po), services (svc), ...`. */
+const KIND_WORDS = KINDS.map((k) => {
+  const short = k.aliases.reduce((a, b) => (b.length < a.length ? b : a));
+  return short === k.plural || short.length > 3 ? k.plural : `${k.plural} (${short})`;
+}).join(', ');
+
 function kindArg(word: string): KindInfo {
   const info = kindByAlias(word);
   if (!info) {
-    throw new UsageError(
-      `${word}: unknown kind; use pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns), clusternetworks (cn), bgppeers or bgp`,
-    );
+    throw new UsageError(`${word}: unknown kind; use ${KIND_WORDS} or bgp`);
   }
   return info;
 }
@@ -92,9 +96,6 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
   }
   if (name !== undefined && opts.allNamespaces) {
     throw new UsageError('-A: cannot be used with a NAME; give -n NAMESPACE instead');
-  }
-  if (['endpoints', 'endpoint', 'ep'].includes(kindWord.toLowerCase())) {
-    return getEndpoints(cmd, name, opts);
   }
   if (kindWord.toLowerCase() === 'bgp') {
     if (name !== undefined) throw new UsageError('get bgp: takes no NAME (it lists every session)');
@@ -134,39 +135,6 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
         allNamespaces: info.namespaced && opts.allNamespaces,
       }),
     );
-  });
-}
-
-/**
- * `podnet get endpoints`: derived from services and pods on the spot (endpoints are never
- * stored), shown as Kubernetes shows its Endpoints objects.
- */
-async function getEndpoints(cmd: Command, name: string | undefined, opts: GetOptions) {
-  const ns = opts.namespace ?? DEFAULT_NAMESPACE;
-  const scope = opts.allNamespaces ? undefined : ns;
-  await withStore(cmd, 'existing', async (store) => {
-    const { getObject, listObjects } = await import('../store/objects.js');
-    const { serviceEndpoints, toEndpointsObject } = await import('../api/endpoints.js');
-    const { toYaml } = await import('../api/manifest.js');
-    const { endpointsTable } = await import('../api/table.js');
-    let services: Service[];
-    if (name !== undefined) {
-      const svc = await getObject(store, 'Service', ns, name);
-      if (!svc) throw new OperationError(`endpoints "${name}" not found in namespace ${ns}`);
-      services = [svc];
-    } else {
-      services = (await listObjects(store, 'Service', scope)).items;
-    }
-    const pods = (await listObjects(store, 'Pod', scope)).items;
-    const objects = services.map((s) => toEndpointsObject(serviceEndpoints(s, pods)));
-    const doc = name !== undefined ? objects[0] : listOf(objects);
-    if (opts.output === 'json') return print(JSON.stringify(doc, null, 2));
-    if (opts.output === 'yaml') return print(toYaml([doc]));
-    if (objects.length === 0) {
-      process.stderr.write(`No resources found${scope ? ` in ${scope} namespace` : ''}.\n`);
-      return;
-    }
-    print(endpointsTable(objects, { allNamespaces: opts.allNamespaces }));
   });
 }
 
@@ -275,13 +243,8 @@ export function registerObjects(program: Command): void {
     });
   program
     .command('get')
-    .description(
-      'list objects, or show one (kinds: pods, services, nodes, namespaces, clusternetworks, bgppeers; bgp: the BGP sessions)',
-    )
-    .argument(
-      '<kind>',
-      'pods (po), services (svc), endpoints (ep), nodes (no), namespaces (ns), clusternetworks (cn), bgppeers, bgp',
-    )
+    .description('list objects, or show one (any stored kind; bgp: the BGP sessions)')
+    .argument('<kind>', `${KIND_WORDS}, bgp`)
     .argument('[name]', 'one object by name')
     .option('-n, --namespace <ns>', 'namespace', undefined)
     .option('-A, --all-namespaces', 'objects of every namespace')

@@ -2,7 +2,7 @@
 // IP as the kernel will take it, hop by hop there and back, and the first broken step
 // (src/diagnose/trace.ts). This file reads the facts; the diagnosis is pure.
 import type { Command } from 'commander';
-import type { ClusterNetwork, Node, Pod, Service } from '../api/types.js';
+import type { ClusterNetwork, EndpointSlice, Node, Pod, Service } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
 import type { Endpoint, HostPathFacts, Hop, Leg } from '../diagnose/trace.js';
 import { isIP } from '../net/index.js';
@@ -53,10 +53,11 @@ export function registerTrace(program: Command): void {
         ]);
         const store = await openStore(resolveStoreUrl(cmd), { create: false });
         try {
-          const [network, pods, services, nodes, bgp] = await Promise.all([
+          const [network, pods, services, slices, nodes, bgp] = await Promise.all([
             objects.getClusterNetwork(store),
             objects.listObjects(store, 'Pod').then((r) => r.items as Pod[]),
             objects.listObjects(store, 'Service').then((r) => r.items as Service[]),
+            objects.listObjects(store, 'EndpointSlice').then((r) => r.items),
             objects.listObjects(store, 'Node').then((r) => r.items as Node[]),
             readStatuses(store),
           ]);
@@ -82,6 +83,7 @@ export function registerTrace(program: Command): void {
             network,
             pods,
             services,
+            slices,
             source,
             dest,
           });
@@ -99,6 +101,7 @@ interface TraceInput {
   network: ClusterNetwork['spec'];
   pods: Pod[];
   services: Service[];
+  slices: EndpointSlice[];
   source: Pod;
   dest: { host: string; port?: number };
 }
@@ -163,12 +166,12 @@ async function serviceHops(
   wantedPort: number | undefined,
   label: string,
 ): Promise<Hop[]> {
-  const { serviceEndpoints } = await import('../api/endpoints.js');
+  const { endpointsFromSlices, usableEndpoints } = await import('../api/slice-endpoints.js');
   const svc = t.services.find((s) => s.spec.clusterIP === clusterIP);
   if (!svc) {
     return [{ step: 'service', ok: false, detail: `no Service has the cluster IP ${clusterIP}` }];
   }
-  const set = serviceEndpoints(svc, t.pods);
+  const set = endpointsFromSlices(svc, t.slices);
   const port = set.ports.find((p) => wantedPort === undefined || p.port === wantedPort);
   if (!port) throw new UsageError(`service ${svc.metadata.name} has no port ${wantedPort}`);
   const mode = t.network.proxyMode;
@@ -180,8 +183,9 @@ async function serviceHops(
       ? await tracer.path.iptablesTableText(ns, SERVICE_DISPATCH.iptables.table)
       : await tracer.path.nftMapText(ns, nft.family, nft.table, nft.map);
   const programmed = servicePortListed(mode, listing, clusterIP, port.port);
-  const endpoints = port.endpoints.map((e) => ({
-    pod: e.podName,
+  const endpoints = usableEndpoints(port.endpoints).map((e) => ({
+    // A hand-written slice may name no pod: the address stands for it.
+    pod: e.podName ?? e.ip,
     ip: e.ip,
     port: e.port,
     node: e.nodeName,

@@ -1,12 +1,13 @@
 // The DNS server's cache of cluster objects, kept up to date one object at a time from the
 // store's list/watch (CoreDNS keeps this apart from answering too). It derives each service's
-// DNS view when the service or one of its pods changes, and keeps the reverse map for PTR.
-import type { ClusterNetwork, KubeObject, Pod, Service } from '../api/types.js';
+// DNS view when the service or one of its EndpointSlices changes, and keeps the reverse map
+// for PTR.
+import type { ClusterNetwork, EndpointSlice, KubeObject, Service } from '../api/types.js';
+import { LABEL_SERVICE_NAME } from '../api/types.js';
+import { dnsEndpoints } from './endpoints.js';
 
 /** Where objects without a namespace live (as in Kubernetes and the store). */
 const DEFAULT_NAMESPACE = 'default';
-import { selectorMatches } from '../api/endpoints.js';
-import { dnsEndpoints } from './endpoints.js';
 import type { ClusterView, PortRecord, ServiceRecord } from './records.js';
 
 export class ClusterIndex implements ClusterView {
@@ -21,8 +22,10 @@ export class ClusterIndex implements ClusterView {
   private readonly namespaces = new Set<string>();
   /** namespace → name → Service */
   private readonly services = new Map<string, Map<string, Service>>();
-  /** namespace → name → Pod */
-  private readonly pods = new Map<string, Map<string, Pod>>();
+  /** `ns/service` → slice name → EndpointSlice (by the slice's service-name label) */
+  private readonly slices = new Map<string, Map<string, EndpointSlice>>();
+  /** `ns/slice` → the `ns/service` it is filed under */
+  private readonly sliceOwners = new Map<string, string>();
   /** `ns/name` → the service's DNS view */
   private readonly records = new Map<string, ServiceRecord>();
   /** IP → names pointing at it (for PTR) */
@@ -62,7 +65,8 @@ export class ClusterIndex implements ClusterView {
   replaceAll(objects: KubeObject[]): void {
     this.namespaces.clear();
     this.services.clear();
-    this.pods.clear();
+    this.slices.clear();
+    this.sliceOwners.clear();
     this.records.clear();
     this.reverse.clear();
     this.network = undefined;
@@ -82,8 +86,8 @@ export class ClusterIndex implements ClusterView {
         this.changed = true; // a new service makes its namespace exist
         this.rebuild(obj);
         break;
-      case 'Pod':
-        this.applyPod(obj);
+      case 'EndpointSlice':
+        this.applySlice(obj);
         break;
       case 'ClusterNetwork':
         this.network = obj.spec;
@@ -105,11 +109,12 @@ export class ClusterIndex implements ClusterView {
         this.changed ||= this.services.get(ns)?.delete(name) ?? false;
         this.setRecord(`${ns}/${name}`, undefined);
         break;
-      case 'Pod': {
-        const old = this.pods.get(ns)?.get(name);
-        if (!old) return;
-        this.pods.get(ns)!.delete(name);
-        this.rebuildServicesOf(old);
+      case 'EndpointSlice': {
+        const owner = this.sliceOwners.get(`${ns}/${name}`);
+        if (owner === undefined) return;
+        this.sliceOwners.delete(`${ns}/${name}`);
+        this.slices.get(owner)?.delete(name);
+        this.rebuildService(owner);
         break;
       }
       case 'ClusterNetwork':
@@ -127,20 +132,32 @@ export class ClusterIndex implements ClusterView {
     this.changed = false;
   }
 
-  private applyPod(pod: Pod): void {
-    const ns = pod.metadata.namespace ?? DEFAULT_NAMESPACE;
-    const old = this.pods.get(ns)?.get(pod.metadata.name);
-    this.byNamespace(this.pods, pod).set(pod.metadata.name, pod);
-    if (old) this.rebuildServicesOf(old, pod);
-    else this.rebuildServicesOf(pod);
+  /** Files the slice under its service (moving it if its label changed) and rebuilds both. */
+  private applySlice(slice: EndpointSlice): void {
+    const ns = slice.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const name = slice.metadata.name;
+    const before = this.sliceOwners.get(`${ns}/${name}`);
+    const service = slice.metadata.labels?.[LABEL_SERVICE_NAME];
+    const owner = service === undefined ? undefined : `${ns}/${service}`;
+    if (before !== undefined && before !== owner) {
+      this.slices.get(before)?.delete(name);
+      this.rebuildService(before);
+    }
+    if (owner === undefined) {
+      this.sliceOwners.delete(`${ns}/${name}`);
+      return;
+    }
+    this.sliceOwners.set(`${ns}/${name}`, owner);
+    let slices = this.slices.get(owner);
+    if (!slices) this.slices.set(owner, (slices = new Map()));
+    slices.set(name, slice);
+    this.rebuildService(owner);
   }
 
-  /** Rebuilds the services in the pod's namespace whose selector matches either version of it. */
-  private rebuildServicesOf(...versions: Pod[]): void {
-    const ns = versions[0]!.metadata.namespace ?? DEFAULT_NAMESPACE;
-    for (const svc of this.services.get(ns)?.values() ?? []) {
-      if (versions.some((p) => selects(svc, p))) this.rebuild(svc);
-    }
+  private rebuildService(key: string): void {
+    const [ns, name] = key.split('/') as [string, string];
+    const svc = this.services.get(ns)?.get(name);
+    if (svc) this.rebuild(svc);
   }
 
   private rebuild(svc: Service): void {
@@ -165,7 +182,8 @@ export class ClusterIndex implements ClusterView {
       .map((p) => ({ name: p.name!.toLowerCase(), protocol: p.protocol ?? 'TCP', port: p.port }));
     const clusterIPs = svc.spec.clusterIPs ?? (svc.spec.clusterIP ? [svc.spec.clusterIP] : []);
     if (clusterIPs.length === 0 || clusterIPs[0] === 'None') {
-      const endpoints = dnsEndpoints(svc, this.pods.get(namespace)?.values() ?? []);
+      const slices = this.slices.get(`${namespace}/${svc.metadata.name}`)?.values() ?? [];
+      const endpoints = dnsEndpoints(svc, slices);
       return { kind: 'Headless', name, namespace: ns, ports, endpoints };
     }
     return { kind: 'ClusterIP', name, namespace: ns, clusterIPs, ports };
@@ -198,20 +216,10 @@ export class ClusterIndex implements ClusterView {
     return [];
   }
 
-  private byNamespace<T extends Pod | Service>(
-    map: Map<string, Map<string, T>>,
-    obj: T,
-  ): Map<string, T> {
+  private byNamespace<T extends Service>(map: Map<string, Map<string, T>>, obj: T): Map<string, T> {
     const ns = obj.metadata.namespace ?? DEFAULT_NAMESPACE;
     let inner = map.get(ns);
     if (!inner) map.set(ns, (inner = new Map()));
     return inner;
   }
-}
-
-function selects(svc: Service, pod: Pod): boolean {
-  const selector = svc.spec.selector;
-  return (
-    !!selector && Object.keys(selector).length > 0 && selectorMatches(selector, pod.metadata.labels)
-  );
 }

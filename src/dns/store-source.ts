@@ -7,7 +7,7 @@ import type { Logger } from '../util/log.js';
 import type { ClusterIndex } from './cluster-index.js';
 import type { ClusterSource } from './run.js';
 
-const KINDS: Kind[] = ['Namespace', 'Service', 'Pod', 'ClusterNetwork'];
+const KINDS: Kind[] = ['Namespace', 'Service', 'EndpointSlice', 'ClusterNetwork'];
 
 export function storeSource(store: Store): ClusterSource {
   return async (index: ClusterIndex, log: Logger) => {

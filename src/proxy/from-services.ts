@@ -1,7 +1,7 @@
-// From Service objects and their derived endpoints to the proxy's model. Headless and
-// ExternalName services get no rules; not-ready addresses are left out (a client must never
-// be sent to a pod that is not ready). Endpoints come from src/api/endpoints.ts, the one
-// derivation shared with DNS.
+// From Service objects and their endpoints (read from EndpointSlices) to the proxy's model.
+// Headless and ExternalName services get no rules; a client is sent to ready endpoints only,
+// or, when none is ready, to those still serving while they terminate (kube-proxy's rule).
+import { usableEndpoints } from '../api/slice-endpoints.js';
 import type { Protocol, Service } from '../api/types.js';
 import {
   DEFAULT_AFFINITY_SECONDS,
@@ -12,14 +12,20 @@ import {
 } from './model.js';
 
 /**
- * The part of a service's derived endpoints (src/api/endpoints.ts, `serviceEndpoints`) the
- * proxy reads: per service port, the pods behind it with that port resolved per pod.
+ * The part of a service's endpoints (src/api/slice-endpoints.ts) the proxy reads: per service
+ * port, the addresses behind it with their port and conditions.
  */
 export interface ServicePortsEndpoints {
   ports: {
     name: string;
     protocol: Protocol;
-    endpoints: { ip: string; port: number; ready: boolean }[];
+    endpoints: {
+      ip: string;
+      port: number;
+      ready: boolean;
+      serving: boolean;
+      terminating: boolean;
+    }[];
   }[];
 }
 
@@ -47,7 +53,7 @@ export function servicePortRules(
       clusterIP: svc.spec.clusterIP!,
       protocol,
       port: sp.port,
-      endpoints: readyEndpoints(endpoints, portName, protocol),
+      endpoints: chosenEndpoints(endpoints, portName, protocol),
     };
     if (svc.spec.type === 'NodePort' && sp.nodePort) rule.nodePort = sp.nodePort;
     if (affinity !== undefined) rule.affinitySeconds = affinity;
@@ -55,16 +61,16 @@ export function servicePortRules(
   });
 }
 
-/** Ready endpoints of the named port, deduplicated and sorted. */
-function readyEndpoints(
+/** The endpoints of the named port new connections may go to, deduplicated and sorted. */
+function chosenEndpoints(
   endpoints: ServicePortsEndpoints | undefined,
   portName: string,
   protocol: Protocol,
 ): Endpoint[] {
   const seen = new Map<string, Endpoint>();
   const port = endpoints?.ports.find((p) => p.name === portName && p.protocol === protocol);
-  for (const ep of port?.endpoints ?? []) {
-    if (ep.ready) seen.set(`${ep.ip}:${ep.port}`, { ip: ep.ip, port: ep.port });
+  for (const ep of usableEndpoints(port?.endpoints ?? [])) {
+    seen.set(`${ep.ip}:${ep.port}`, { ip: ep.ip, port: ep.port });
   }
   return sortEndpoints(seen.values());
 }

@@ -148,6 +148,31 @@ export async function deleteObject(
 }
 
 /**
+ * Writes the object over the version it was read at (its `resourceVersion`), for a controller
+ * that decided from its cache. Returns it as stored, or undefined when someone changed or
+ * deleted it since: the caller reads again and decides again.
+ */
+export async function replaceObject<T extends KubeObject>(
+  store: Store,
+  obj: T,
+): Promise<T | undefined> {
+  const expected = Number(obj.metadata.resourceVersion);
+  if (!Number.isInteger(expected) || expected <= 0) {
+    throw new OperationError(`store: ${keyOf(obj)}: no resourceVersion to replace at`);
+  }
+  const out = structuredClone(obj);
+  const rev = await store.update(keyOf(out), encodeObject(out), expected);
+  if (rev === undefined) return undefined;
+  out.metadata.resourceVersion = String(rev);
+  return out;
+}
+
+/** Deletes the object only if it is still the version that was read; true if it went. */
+export async function deleteObjectAt(store: Store, obj: KubeObject): Promise<boolean> {
+  return store.delete(keyOf(obj), Number(obj.metadata.resourceVersion));
+}
+
+/**
  * Reads, changes and writes one object with compare-and-swap, retrying when someone else wrote
  * in between (agents write status and annotations of the same objects concurrently).
  * `mutate` gets a private copy; returning undefined means "no change". Returns the object as

@@ -91,16 +91,42 @@ async function proxyNetwork(store: Store, node: string): Promise<ProxyNetwork> {
   };
 }
 
+/** The newest revision among the stored EndpointSlices (0 when there are none). */
+async function newestSlice(store: Store): Promise<number> {
+  const { items } = await listObjects(store, 'EndpointSlice');
+  return Math.max(0, ...items.map((o) => Number(o.metadata.resourceVersion)));
+}
+
+/**
+ * Slices are written by the endpoint-slice controller after the pods change, so a mark on a Pod
+ * does not cover them: wait until the newest slice stays the newest for a moment and the agent
+ * has processed it.
+ */
+async function slicesSettled(store: Store, agent: RunningAgent, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  for (;;) {
+    const newest = await newestSlice(store);
+    if (newest === last && processedRevision(agent, 'EndpointSlice') >= newest) return;
+    if (Date.now() > deadline) {
+      throw new Error(`agent ${agent.node} never processed EndpointSlice revision ${newest}`);
+    }
+    last = newest;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
 /** The rules in `agent`'s host kernel are those the store's services and pods call for. */
 export async function assertAgentProxyMatchesKernel(
   store: Store,
-  agent: Pick<RunningAgent, 'node' | 'ns'>,
+  agent: RunningAgent,
   mode: ProxyMode,
 ): Promise<void> {
-  const [services, pods] = await Promise.all([
+  await slicesSettled(store, agent);
+  const [services, slices] = await Promise.all([
     listObjects(store, 'Service'),
-    listObjects(store, 'Pod'),
+    listObjects(store, 'EndpointSlice'),
   ]);
-  const rules = currentServicePorts(services.items, pods.items);
+  const rules = currentServicePorts(services.items, slices.items);
   await assertProxyRulesMatchKernel(mode, await proxyNetwork(store, agent.node), rules, agent.ns);
 }

@@ -1,6 +1,8 @@
 // Cluster objects for DNS tests: a ClusterIP service with named and unnamed ports, a headless
 // service with named and unnamed pods (one not ready), an ExternalName service.
-import type { KubeObject, Namespace, Pod, Service } from '../../src/api/types.js';
+import { planEndpointSlices } from '../../src/api/endpoint-slices.js';
+import type { EndpointSlice, KubeObject, Namespace, Pod, Service } from '../../src/api/types.js';
+import type { ClusterIndex } from '../../src/dns/cluster-index.js';
 
 export function namespace(name: string): Namespace {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
@@ -36,8 +38,58 @@ export function pod(
   };
 }
 
+/** The slices the endpoint-slice controller would write for these objects' services. */
+export function withSlices(objects: KubeObject[]): KubeObject[] {
+  const pods = objects.filter((o): o is Pod => o.kind === 'Pod');
+  const slices = objects
+    .filter((o): o is Service => o.kind === 'Service')
+    .flatMap((svc) => planEndpointSlices(svc, pods, []).create);
+  return [...objects, ...slices];
+}
+
+/**
+ * Pod and service changes as the DNS index sees them on a cluster: through the slices the
+ * controller's own reconcile writes (created, rewritten in place, deleted).
+ */
+export function sliceWriter(index: ClusterIndex, objects: KubeObject[]) {
+  const pods = new Map<string, Pod>();
+  const services = new Map<string, Service>();
+  const slices = new Map<string, EndpointSlice>();
+  for (const o of objects) {
+    if (o.kind === 'Pod') pods.set(o.metadata.name, o);
+    if (o.kind === 'Service') services.set(o.metadata.name, o);
+    if (o.kind === 'EndpointSlice') slices.set(o.metadata.name, o);
+  }
+  const reconcile = (): void => {
+    for (const svc of services.values()) {
+      const mine = [...slices.values()].filter(
+        (s) => s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name,
+      );
+      const plan = planEndpointSlices(svc, pods.values(), mine);
+      for (const s of plan.delete) {
+        slices.delete(s.metadata.name);
+        index.remove('EndpointSlice', s.metadata.namespace, s.metadata.name);
+      }
+      for (const s of [...plan.create, ...plan.update]) {
+        slices.set(s.metadata.name, s);
+        index.apply(s);
+      }
+    }
+  };
+  return {
+    applyPod(pod: Pod): void {
+      pods.set(pod.metadata.name, pod);
+      reconcile();
+    },
+    removePod(name: string): void {
+      pods.delete(name);
+      reconcile();
+    },
+  };
+}
+
 export function fixtureObjects(): KubeObject[] {
-  return [
+  return withSlices([
     namespace('my-namespace'),
     namespace('empty-ns'),
     service('my-namespace', 'my-svc', {
@@ -72,5 +124,5 @@ export function fixtureObjects(): KubeObject[] {
     pod('my-namespace', 'db-x', '10.244.2.7', { app: 'db' }, { hostname: 'other', subdomain: 'x' }),
     pod('my-namespace', 'db-down', '10.244.2.8', { app: 'db' }, { ready: false }),
     pod('my-namespace', 'none-1', '10.244.2.9', { app: 'none' }, { ready: false }),
-  ];
+  ]);
 }

@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open.js';
-import { applyObject, deleteObject } from '../../src/store/objects.js';
+import { planEndpointSlices } from '../../src/api/endpoint-slices.js';
+import type { Pod, Service } from '../../src/api/types.js';
+import { applyObject, deleteObject, listObjects } from '../../src/store/objects.js';
 import type { Store } from '../../src/store/store.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import {
@@ -97,15 +99,33 @@ test('dns store: a new service answers within 1 s of apply; a deleted one stops'
   t.diagnostic(`answered ${appeared} ms after apply, NXDOMAIN ${gone} ms after delete`);
 });
 
-test('dns store: a headless service follows its pods', async () => {
-  assert.deepEqual(short(`db.${S}`), ['10.244.1.10', '10.244.2.7']);
-  await applyObject(
-    store,
-    pod('my-namespace', 'db-1', '10.244.3.3', { app: 'db' }, { hostname: 'db-1', subdomain: 'db' }),
+/** What the endpoint-slice controller writes for the headless `db` after a pod change. */
+async function reconcileDb(pods: Pod[]): Promise<void> {
+  const db = fixtureObjects().find((o) => o.kind === 'Service' && o.metadata.name === 'db');
+  const stored = (await listObjects(store, 'EndpointSlice', 'my-namespace')).items.filter(
+    (s) => s.metadata.labels?.['kubernetes.io/service-name'] === 'db',
   );
+  const plan = planEndpointSlices(db as Service, pods, stored);
+  for (const slice of [...plan.create, ...plan.update]) await applyObject(store, slice);
+  for (const slice of plan.delete) {
+    await deleteObject(store, 'EndpointSlice', 'my-namespace', slice.metadata.name);
+  }
+}
+
+test('dns store: a headless service follows its EndpointSlices', async () => {
+  assert.deepEqual(short(`db.${S}`), ['10.244.1.10', '10.244.2.7']);
+  const pods = fixtureObjects().filter((o): o is Pod => o.kind === 'Pod');
+  const db1 = pod(
+    'my-namespace',
+    'db-1',
+    '10.244.3.3',
+    { app: 'db' },
+    { hostname: 'db-1', subdomain: 'db' },
+  );
+  await reconcileDb([...pods, db1]);
   await until(() => short(`db-1.db.${S}`)[0] === '10.244.3.3', 1000);
   assert.deepEqual(short(`db.${S}`), ['10.244.1.10', '10.244.2.7', '10.244.3.3']);
-  await deleteObject(store, 'Pod', 'my-namespace', 'db-1');
+  await reconcileDb(pods);
   await until(() => status(`db-1.db.${S}`) === 'NXDOMAIN', 1000);
 });
 

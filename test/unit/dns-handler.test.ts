@@ -5,7 +5,8 @@ import { ClusterIndex } from '../../src/dns/cluster-index.js';
 import { QueryHandler } from '../../src/dns/handler.js';
 import type { Transport } from '../../src/dns/request.js';
 import { DnsMetrics } from '../../src/dns/metrics.js';
-import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
+import { fixtureObjects, pod, service, withSlices } from '../helpers/dns-fixtures.js';
+import type { KubeObject } from '../../src/api/types.js';
 import { ednsOpt } from '../helpers/dns-packets.js';
 
 const S = 'my-namespace.svc.cluster.local';
@@ -110,14 +111,15 @@ test('dns handler: EDNS queries get an OPT record back', () => {
 });
 
 function bigHeadless(n: number) {
-  const objects = fixtureObjects();
-  objects.push(service('big', 'many', { clusterIP: 'None', selector: { app: 'many' } }));
+  const objects: KubeObject[] = [
+    service('big', 'many', { clusterIP: 'None', selector: { app: 'many' } }),
+  ];
   for (let i = 0; i < n; i++) {
     objects.push(
       pod('big', `p${i}`, `10.244.${10 + Math.floor(i / 200)}.${i % 200}`, { app: 'many' }),
     );
   }
-  return objects;
+  return [...fixtureObjects(), ...withSlices(objects)];
 }
 
 test('dns handler: an answer too big for UDP is truncated with TC; TCP gets all 300', () => {

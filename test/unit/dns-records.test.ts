@@ -8,7 +8,7 @@ import {
   type Result,
   type ZoneConfig,
 } from '../../src/dns/records.js';
-import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
+import { fixtureObjects, pod, service, sliceWriter } from '../helpers/dns-fixtures.js';
 
 const zone: ZoneConfig = {
   domain: 'cluster.local',
@@ -169,26 +169,28 @@ test('dns records: the index follows changes one object at a time', () => {
   assert.equal(rcode(ask(index, `new.${S}`)), 'NXDOMAIN');
   assert.equal(rcode(ask(index, '30.0.96.10.in-addr.arpa', 'PTR')), 'NXDOMAIN');
   // a pod becoming ready joins the headless service; relabelled away, it leaves
-  index.apply(pod('my-namespace', 'db-down', '10.244.2.8', { app: 'db' }));
+  const cluster = sliceWriter(index, fixtureObjects());
+  cluster.applyPod(pod('my-namespace', 'db-down', '10.244.2.8', { app: 'db' }));
   assert.deepEqual(names(ask(index, `db.${S}`)), ['A 10.244.1.10', 'A 10.244.2.7', 'A 10.244.2.8']);
-  index.apply(pod('my-namespace', 'db-down', '10.244.2.8', { app: 'other' }));
+  cluster.applyPod(pod('my-namespace', 'db-down', '10.244.2.8', { app: 'other' }));
   assert.deepEqual(names(ask(index, `db.${S}`)), ['A 10.244.1.10', 'A 10.244.2.7']);
-  index.remove('Pod', 'my-namespace', 'db-0');
+  cluster.removePod('db-0');
   assert.deepEqual(names(ask(index, `db.${S}`)), ['A 10.244.2.7']);
   assert.equal(rcode(ask(index, '10.1.244.10.in-addr.arpa', 'PTR')), 'NXDOMAIN');
-  index.remove('Pod', 'my-namespace', 'db-x');
+  cluster.removePod('db-x');
   assert.equal(rcode(ask(index, `db.${S}`)), 'NXDOMAIN');
 });
 
 test('dns records: a pod change that alters no answer keeps the version (and the caches)', () => {
   const index = indexOf();
+  const cluster = sliceWriter(index, fixtureObjects());
   const v0 = index.version;
-  // a status-only change of a pod behind a ClusterIP service: no record depends on it
-  index.apply(pod('my-namespace', 'web-1', '10.244.1.5', { app: 'web' }, { port: 9090 }));
-  index.apply(pod('my-namespace', 'lonely', '10.244.9.9', { app: 'nothing-selects-me' }));
+  // a port change of a pod behind a ClusterIP service: no record depends on its slice
+  cluster.applyPod(pod('my-namespace', 'web-1', '10.244.1.5', { app: 'web' }, { port: 9090 }));
+  cluster.applyPod(pod('my-namespace', 'lonely', '10.244.9.9', { app: 'nothing-selects-me' }));
   assert.equal(index.version, v0);
   // a pod joining a headless service does change answers
-  index.apply(pod('my-namespace', 'db-2', '10.244.9.10', { app: 'db' }));
+  cluster.applyPod(pod('my-namespace', 'db-2', '10.244.9.10', { app: 'db' }));
   assert.ok(index.version > v0);
 });
 

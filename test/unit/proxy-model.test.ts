@@ -13,7 +13,13 @@ function service(spec: Partial<Service['spec']>, name = 'web'): Service {
   };
 }
 
-const pod = (ip: string, port: number, ready = true) => ({ ip, port, ready });
+const pod = (ip: string, port: number, ready = true, terminating = false) => ({
+  ip,
+  port,
+  ready,
+  serving: ready || terminating,
+  terminating,
+});
 const endpoints = {
   ports: [
     {
@@ -53,6 +59,33 @@ test('a ClusterIP service port gets its ready endpoints, sorted, per named port'
 test('not-ready addresses are never endpoints', () => {
   const [rule] = servicePortRules(service({}), endpoints);
   assert.ok(!rule!.endpoints.some((e) => e.ip === '10.244.3.9'));
+});
+
+test('with no ready endpoint, those serving while they terminate take the connections', () => {
+  const draining = {
+    ports: [
+      {
+        name: 'http',
+        protocol: 'TCP' as const,
+        endpoints: [
+          pod('10.244.1.3', 8080, false, true),
+          pod('10.244.2.7', 8080, false),
+          { ...pod('10.244.3.4', 8080, false, true), serving: false },
+        ],
+      },
+    ],
+  };
+  const [rule] = servicePortRules(service({}), draining);
+  assert.deepEqual(rule!.endpoints, [{ ip: '10.244.1.3', port: 8080 }]);
+  const [mixed] = servicePortRules(service({}), {
+    ports: [
+      {
+        ...draining.ports[0]!,
+        endpoints: [...draining.ports[0]!.endpoints, pod('10.244.9.9', 80)],
+      },
+    ],
+  });
+  assert.deepEqual(mixed!.endpoints, [{ ip: '10.244.9.9', port: 80 }]);
 });
 
 test('UDP ports match endpoints by name and protocol', () => {

@@ -1,0 +1,205 @@
+// The endpoint-slice controller: for each Service with a selector, writes the EndpointSlices
+// and the legacy Endpoints object that list the pods behind it, which is what the proxy and
+// DNS on every node read. Every agent runs it, but only the elected leader writes (it must
+// happen once per cluster). Writes are compare-and-swap over what the cache held, one service
+// at a time; a conflict sends the service back to the queue.
+import {
+  desiredEndpoints,
+  isManagedEndpoints,
+  isManagedSlice,
+  managesService,
+  planEndpointSlices,
+  sliceServiceName,
+} from '../api/endpoint-slices.js';
+import { selectorMatches } from '../api/endpoints.js';
+import { LABEL_ZONE, type EndpointSlice, type Pod, type Service } from '../api/types.js';
+import { createObject, deleteObjectAt, replaceObject, type ObjectOf } from '../store/objects.js';
+import type { Change } from '../store/informer.js';
+import { errorMessage } from '../util/errors.js';
+import type { AgentContext, Controller } from './controller.js';
+import { campaign, type Election } from './leader.js';
+
+const NAME = 'endpointslices';
+/** Kubernetes' default leader-election lease duration. */
+const DEFAULT_LEASE_SECONDS = 15;
+/** Wait before retrying a service whose write conflicted, for the cache to catch up. */
+const RETRY_MS = 200;
+
+export interface EndpointSliceControllerOptions {
+  leaseSeconds?: number;
+}
+
+export function endpointSliceController(opts: EndpointSliceControllerOptions = {}): Controller {
+  let election: Election | undefined;
+  let stopped = false;
+  const retries = new Set<NodeJS.Timeout>();
+  return {
+    name: NAME,
+    async start(ctx: AgentContext): Promise<void> {
+      const log = ctx.log.child({ controller: NAME });
+      const services = ctx.informers.informer('Service');
+      const pods = ctx.informers.informer('Pod');
+      const nodes = ctx.informers.informer('Node');
+      const slices = ctx.informers.informer('EndpointSlice');
+      const endpoints = ctx.informers.informer('Endpoints');
+      const dirty = new Set<string>();
+      let draining: Promise<void> | undefined;
+      let leading = false;
+
+      const zoneOf = (node: string): string | undefined =>
+        nodes.cache.get(node)?.metadata.labels?.[LABEL_ZONE];
+
+      const storedSlices = (key: string): EndpointSlice[] =>
+        [...slices.cache.values()].filter(
+          (s) => isManagedSlice(s) && `${namespaceOf(s)}/${sliceServiceName(s)}` === key,
+        );
+
+      /** Makes one service's slices and Endpoints what its pods say; false on a conflict. */
+      const reconcile = async (key: string): Promise<boolean> => {
+        const svc = services.cache.get(key);
+        const [ns, name] = key.split('/') as [string, string];
+        const owned = svc !== undefined && managesService(svc);
+        const nsPods = [...pods.cache.values()].filter((p) => namespaceOf(p) === ns);
+        const plan = owned
+          ? planEndpointSlices(svc, nsPods, storedSlices(key), zoneOf)
+          : { create: [], update: [], delete: storedSlices(key) };
+        let ok = true;
+        for (const slice of plan.create)
+          ok = (await createObject(ctx.store, slice)) !== undefined && ok;
+        for (const slice of plan.update)
+          ok = (await replaceObject(ctx.store, slice)) !== undefined && ok;
+        for (const slice of plan.delete) ok = (await deleteObjectAt(ctx.store, slice)) && ok;
+        const current = endpoints.cache.get(key);
+        if (owned) {
+          const want = desiredEndpoints(svc, nsPods, zoneOf);
+          if (!current) ok = (await createObject(ctx.store, want)) !== undefined && ok;
+          else if (isManagedEndpoints(current) && !sameEndpoints(current, want)) {
+            const next = {
+              ...want,
+              metadata: { ...current.metadata, labels: want.metadata.labels },
+            };
+            ok = (await replaceObject(ctx.store, next)) !== undefined && ok;
+          }
+        } else if (current && isManagedEndpoints(current) && !svc) {
+          ok = (await deleteObjectAt(ctx.store, current)) && ok;
+        }
+        if (plan.create.length + plan.update.length + plan.delete.length > 0) {
+          log.info(
+            { service: `${ns}/${name}`, ...counts(plan) },
+            ok ? 'endpoint slices written' : 'endpoint slices changed meanwhile; retrying',
+          );
+        }
+        return ok;
+      };
+
+      const retryLater = (key: string): void => {
+        const timer = setTimeout(() => {
+          retries.delete(timer);
+          enqueue([key]);
+        }, RETRY_MS);
+        retries.add(timer);
+      };
+
+      /** Works through the queue, one service at a time, while this agent leads. */
+      const drain = (): Promise<void> =>
+        (draining ??= (async () => {
+          // Yield first, so that `draining` is set before the loop can end and clear it.
+          await Promise.resolve();
+          while (leading && !stopped && dirty.size > 0) {
+            const key = dirty.values().next().value!;
+            dirty.delete(key);
+            try {
+              if (!(await reconcile(key))) retryLater(key);
+            } catch (err) {
+              ctx.health.setError(NAME, errorMessage(err));
+              log.warn({ service: key, err: errorMessage(err) }, 'endpoint slices not written');
+              retryLater(key);
+            }
+          }
+          draining = undefined;
+        })());
+
+      const enqueue = (keys: Iterable<string>): Promise<void> | undefined => {
+        for (const key of keys) dirty.add(key);
+        return leading ? drain() : undefined;
+      };
+
+      /** Every service there is and every one slices or Endpoints still name (orphans). */
+      const everything = (): string[] => [
+        ...services.cache.keys(),
+        ...[...slices.cache.values()]
+          .filter(isManagedSlice)
+          .map((s) => `${namespaceOf(s)}/${sliceServiceName(s)}`),
+        ...[...endpoints.cache.entries()].filter(([, e]) => isManagedEndpoints(e)).map(([k]) => k),
+      ];
+
+      services.addHandler((c) => enqueue([c.name]));
+      pods.addHandler((c) => enqueue(servicesOfPod(services.cache.values(), c)));
+      // A node's zone label is on every endpoint of it.
+      nodes.addHandler((c) =>
+        c.type === 'added' || zoneChanged(c) ? enqueue(services.cache.keys()) : undefined,
+      );
+      slices.addHandler((c) => {
+        const service = sliceServiceName(c.object);
+        return isManagedSlice(c.object) && service !== undefined
+          ? enqueue([`${namespaceOf(c.object)}/${service}`])
+          : undefined;
+      });
+      endpoints.addHandler((c) => enqueue([c.name]));
+      await Promise.all(
+        [services, pods, nodes, slices, endpoints].map((informer) => informer.synced),
+      );
+
+      election = campaign(ctx.store, 'endpointslice-controller', ctx.options.nodeName, {
+        ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+        log,
+        onElected: () => {
+          leading = true;
+          void enqueue(everything());
+        },
+        onDeposed: () => {
+          leading = false;
+        },
+      });
+      ctx.health.setReady(NAME, true);
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      for (const timer of retries) clearTimeout(timer);
+      await election?.stop();
+    },
+  };
+}
+
+function namespaceOf(obj: { metadata: { namespace?: string } }): string {
+  return obj.metadata.namespace ?? 'default';
+}
+
+/** The services whose selector matches the pod before or after the change. */
+function servicesOfPod(services: Iterable<Service>, change: Change<Pod>): string[] {
+  const versions = [change.object, ...(change.old ? [change.old] : [])];
+  const keys: string[] = [];
+  for (const svc of services) {
+    const selector = svc.spec.selector;
+    if (!selector || namespaceOf(svc) !== namespaceOf(change.object)) continue;
+    if (versions.some((p) => selectorMatches(selector, p.metadata.labels))) {
+      keys.push(`${namespaceOf(svc)}/${svc.metadata.name}`);
+    }
+  }
+  return keys;
+}
+
+function zoneChanged(change: Change<ObjectOf<'Node'>>): boolean {
+  return change.old?.metadata.labels?.[LABEL_ZONE] !== change.object.metadata.labels?.[LABEL_ZONE];
+}
+
+function sameEndpoints(a: ObjectOf<'Endpoints'>, b: ObjectOf<'Endpoints'>): boolean {
+  return (
+    JSON.stringify([a.metadata.labels, a.subsets]) ===
+    JSON.stringify([b.metadata.labels, b.subsets])
+  );
+}
+
+function counts(plan: { create: unknown[]; update: unknown[]; delete: unknown[] }) {
+  return { created: plan.create.length, updated: plan.update.length, deleted: plan.delete.length };
+}
