@@ -42,6 +42,7 @@ import {
   type Reply,
   type Target,
 } from './handlers.js';
+import { openApiV3 } from './openapi.js';
 import { dryRun, flag, integer, selectionOf } from './query.js';
 import { resourceFor } from './resources.js';
 import {
@@ -187,7 +188,13 @@ async function handle(opts: ApiServerOptions, req: IncomingMessage, res: ServerR
   }
 }
 
-type Discovered = { json: unknown } | { octets: Buffer } | 'missing';
+type Discovered = { json: unknown } | { text: string } | { octets: Buffer } | 'missing';
+
+let openApiCache: ReturnType<typeof openApiV3> | undefined;
+/** Made once, on first request: the kinds do not change while the server runs. */
+function openApi() {
+  return (openApiCache ??= openApiV3());
+}
 
 function discovery(path: string, host: string): Discovered | undefined {
   const p = path.replace(/\/+$/, '') || '/';
@@ -195,6 +202,11 @@ function discovery(path: string, host: string): Discovered | undefined {
   if (p === '/api') return { json: coreVersions(host) };
   if (p === '/apis') return { json: groupList() };
   if (p === '/openapi/v2' || p === '/swagger-2.0.0.pb-v1') return { octets: OPENAPI_V2_MINIMAL };
+  if (p === '/openapi/v3') return { json: openApi().index };
+  if (p.startsWith('/openapi/v3/')) {
+    const doc = openApi().documents.get(p.slice('/openapi/v3/'.length));
+    return doc === undefined ? 'missing' : { text: doc };
+  }
   if (p.startsWith('/openapi/')) return 'missing';
   const core = /^\/api\/([^/]+)$/.exec(p);
   if (core) return found(resourceList('', core[1]!));
@@ -212,6 +224,11 @@ function found(doc: unknown): Discovered {
 function sendDiscovery(res: ServerResponse, d: Discovered) {
   if (d === 'missing')
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  if ('text' in d) {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(d.text);
+    return;
+  }
   if ('octets' in d) {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
     res.end(d.octets);

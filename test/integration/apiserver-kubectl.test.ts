@@ -56,6 +56,15 @@ test('api-resources lists every kind with its short names and group', () => {
   }
 });
 
+test('explain describes fields from the schemas the server validates with', () => {
+  const out = ok(api.kubectl(['explain', 'pod.spec.nodeName']));
+  assert.match(out, /^KIND:\s+Pod$/m);
+  assert.match(out, /^FIELD: nodeName <string>$/m);
+  const cn = ok(api.kubectl(['explain', 'clusternetworks.spec']));
+  assert.match(cn, /^GROUP:\s+podnet\.io$/m);
+  assert.match(cn, /^\s+backend\s+<string>$/m);
+});
+
 test('apply creates, applies again unchanged, and an edited label is configured and seen by podnet get', () => {
   const first = ok(api.kubectl(['apply', '-f', DEMO]));
   assert.match(first, /^namespace\/my-namespace created$/m);
