@@ -50,7 +50,7 @@ export function checkObject(raw: unknown, opts: CheckOptions): Checked {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw badRequest(`the body must be a ${resource.kind} object`);
   }
-  const body = structuredClone(raw) as Record<string, unknown> & {
+  const body = withoutNulls(raw) as Record<string, unknown> & {
     metadata?: { namespace?: string };
   };
   const gv = groupVersion(resource);
@@ -86,6 +86,18 @@ export function checkObject(raw: unknown, opts: CheckOptions): Checked {
   const warnings =
     opts.fieldValidation === 'Warn' ? unknown.map((f) => `unknown field "${f}"`) : [];
   return { object: r.object, warnings };
+}
+
+/**
+ * A copy without null members: in a Kubernetes body, null means "not set" (kubectl sends
+ * `creationTimestamp: null`), which podnet's schemas say by leaving the field out.
+ */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+  return out;
 }
 
 /** The unknown fields an object as stored carries (kept from a lenient write). */

@@ -20,6 +20,9 @@ export interface RunningApiServer {
   fetch(
     path: string,
     opts?: {
+      /** Another client certificate than the admin's. */
+      cert?: Buffer;
+      key?: Buffer;
       anonymous?: boolean;
       method?: string;
       body?: string;
@@ -79,7 +82,7 @@ export async function startApiServer(dir: string, storeUrl: string): Promise<Run
           {
             method: opts.method ?? 'GET',
             ca,
-            ...(opts.anonymous ? {} : { cert, key }),
+            ...(opts.anonymous ? {} : { cert: opts.cert ?? cert, key: opts.key ?? key }),
             headers: opts.headers,
             timeout: opts.timeoutMs ?? 10_000,
           },

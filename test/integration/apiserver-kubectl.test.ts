@@ -4,7 +4,7 @@
 // way kubectl users know them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -252,6 +252,78 @@ test('refusals as kubectl prints them: invalid, strict fields, conflict, not fou
   assert.match(missing.err, /Error from server \(NotFound\): pods "nope" not found/);
 });
 
+test('server-side apply is refused with 415, not answered wrongly', () => {
+  const r = api.kubectl(['apply', '--server-side', '-f', DEMO]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /UnsupportedMediaType|415|server-side apply is not supported/);
+});
+
+test('the status subresource writes only the status; paging with limit and continue', async () => {
+  ok(
+    api.kubectl([
+      'patch',
+      'pod',
+      '-n',
+      'my-namespace',
+      'echo-2',
+      '--subresource',
+      'status',
+      '--type',
+      'merge',
+      '-p',
+      '{"status":{"phase":"Running","podIP":"10.244.2.7"},"metadata":{"labels":{"ignored":"yes"}}}',
+    ]),
+  );
+  const wide = ok(
+    api.kubectl(['get', 'pod', '-n', 'my-namespace', 'echo-2', '-o', 'wide', '--show-labels']),
+  );
+  assert.match(wide, /^echo-2\s+1\/1\s+Running\s+0\s+\S+\s+10\.244\.2\.7\s+node-2\s/m);
+  assert.doesNotMatch(wide, /ignored=yes/);
+
+  type Page = { metadata: { continue?: string }; items: { metadata: { name: string } }[] };
+  const names: string[] = [];
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const q = `limit=2${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+    const page = JSON.parse(
+      (await api.fetch(`/api/v1/namespaces/my-namespace/pods?${q}`)).body,
+    ) as Page;
+    names.push(...page.items.map((p) => p.metadata.name));
+    token = page.metadata.continue;
+    pages++;
+  } while (token);
+  assert.ok(pages >= 3, `pages: ${pages}`);
+  const all = JSON.parse((await api.fetch('/api/v1/namespaces/my-namespace/pods')).body) as Page;
+  assert.deepEqual(
+    names,
+    all.items.map((p) => p.metadata.name),
+  );
+});
+
+test('a user outside system:masters is refused with 403 naming the verb, resource and user', async () => {
+  const pki = join(dir, 'pki');
+  const sh = spawnSync(
+    'sh',
+    [
+      '-c',
+      `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout jane.key -out jane.csr -subj /O=devs/CN=jane 2>/dev/null &&
+       openssl x509 -req -in jane.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out jane.crt 2>/dev/null`,
+    ],
+    { cwd: pki },
+  );
+  assert.equal(sh.status, 0);
+  const r = await api.fetch('/api/v1/pods', {
+    cert: readFileSync(join(pki, 'jane.crt')),
+    key: readFileSync(join(pki, 'jane.key')),
+  });
+  assert.equal(r.status, 403);
+  assert.equal(
+    (JSON.parse(r.body) as { message: string }).message,
+    'pods is forbidden: User "jane" cannot list resource "pods" in API group "" at the cluster scope',
+  );
+});
+
 test('no credentials or a wrong token: 401 as a Status', async () => {
   const anonymous = await api.fetch('/api/v1/pods', { anonymous: true });
   assert.equal(anonymous.status, 401);
@@ -326,6 +398,36 @@ test('a watch from a compacted revision gets 410 Expired; the client re-lists an
   assert.deepEqual(
     events.map((e) => `${e.type} ${e.object.metadata.name}`),
     ['MODIFIED echo-2'],
+  );
+});
+
+test('deletecollection: pods on a live node turn Terminating; with grace 0 they are gone', async () => {
+  // No nodeName: admission places them on node-a or node-b, which exist.
+  ok(
+    api.kubectl(['run', 'extra-1', '-n', 'my-namespace', '--image', 'x', '--labels', 'batch=gone']),
+  );
+  ok(
+    api.kubectl(['run', 'extra-2', '-n', 'my-namespace', '--image', 'x', '--labels', 'batch=gone']),
+  );
+  const path = '/api/v1/namespaces/my-namespace/pods?labelSelector=batch%3Dgone';
+  type Items = { items: { metadata: { name: string; deletionTimestamp?: string } }[] };
+  const graceful = await api.fetch(path, { method: 'DELETE' });
+  assert.equal(graceful.status, 200);
+  const marked = (JSON.parse(graceful.body) as Items).items;
+  assert.deepEqual(
+    marked.map((p) => p.metadata.name),
+    ['extra-1', 'extra-2'],
+  );
+  assert.ok(marked.every((p) => p.metadata.deletionTimestamp));
+  assert.match(
+    ok(api.kubectl(['get', 'pods', '-n', 'my-namespace', 'extra-1'])),
+    /extra-1\s+0\/1\s+Terminating/,
+  );
+  const forced = await api.fetch(`${path}&gracePeriodSeconds=0`, { method: 'DELETE' });
+  assert.equal(forced.status, 200);
+  assert.equal(
+    ok(api.kubectl(['get', 'pods', '-n', 'my-namespace', '-l', 'batch', '-o', 'name'])).trim(),
+    '',
   );
 });
 

@@ -296,6 +296,23 @@ test('request bodies: the same validation as podnet apply, one cause per field',
   });
 });
 
+test('null members of a body mean "not set", as kubectl run sends them', () => {
+  const { object } = checkObject(
+    {
+      metadata: { name: 'p', creationTimestamp: null },
+      spec: { containers: [{ name: 'c', resources: {} }] },
+      status: {},
+    },
+    {
+      resource: podResource,
+      namespace: 'shop',
+      network: DEFAULT_CLUSTER_NETWORK,
+      fieldValidation: 'Strict',
+    },
+  );
+  assert.equal('creationTimestamp' in object.metadata, false);
+});
+
 test('unknown fields: Strict refuses a typo, accepts Kubernetes fields podnet keeps; Ignore keeps it', () => {
   const base = { resource: podResource, namespace: 'shop', network: DEFAULT_CLUSTER_NETWORK };
   const typo = {
