@@ -1,6 +1,7 @@
 // The verbs on a resource, over the store and through the registry: get, list, create, update,
 // patch, delete, deletecollection (watch is in watch.ts). Each returns the status code and the
 // body to send; refusals are thrown as ApiError.
+import { ImmutableFieldError } from '../api/merge.js';
 import type { KubeObject } from '../api/types.js';
 import { deleteObject } from '../registry/delete.js';
 import { WriteRefusedError, createOne, replaceOne } from '../registry/write.js';
@@ -269,7 +270,7 @@ function refusal(err: unknown, t: Target): unknown {
     );
   }
   if (err instanceof UsageError) return admissionError(err, t.resource, t.name ?? '');
-  if (err instanceof Error && err.name === 'ImmutableFieldError') {
+  if (err instanceof ImmutableFieldError) {
     return admissionError(new UsageError(err.message), t.resource, t.name ?? '');
   }
   return err;

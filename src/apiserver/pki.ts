@@ -2,7 +2,7 @@
 // a CA, the server's certificate (names clients reach it by), and an admin client certificate
 // (CN admin, O system:masters). The CA and the admin certificate are kept across restarts; the
 // server certificate is made again when the names it must carry change.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../process/run.js';
 
@@ -57,6 +57,7 @@ export async function ensurePki(dir: string, names: readonly string[]): Promise<
       '-addext',
       'keyUsage=critical,keyCertSign,cRLSign',
     ]);
+    chmodSync(p.caKey, 0o600);
   }
   const sans = subjectAltNames(['127.0.0.1', 'localhost', ...names]);
   const sansFile = join(dir, 'apiserver.sans');
@@ -107,4 +108,8 @@ async function signed(p: Pki, base: string, subject: string, extensions: string[
     '-extfile',
     ext,
   ]);
+  chmodSync(key, 0o600);
+  // The request and its extensions were only the way to the certificate.
+  rmSync(csr);
+  rmSync(ext);
 }
