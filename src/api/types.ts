@@ -3,6 +3,10 @@
 
 export interface ObjectMeta {
   name: string;
+  /** A prefix the API server completes into a unique name when `name` is not given. */
+  generateName?: string;
+  /** Counts changes to the spec (set by the API server; status writes leave it alone). */
+  generation?: number;
   namespace?: string;
   uid?: string;
   labels?: Record<string, string>;

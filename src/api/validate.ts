@@ -55,7 +55,8 @@ export interface ValidationResult {
   warnings: string[];
 }
 
-const SCHEMAS: Record<Kind, z.ZodType> = {
+/** Each kind's schema: what validation checks, and what the API server publishes as OpenAPI. */
+export const SCHEMAS: Record<Kind, z.ZodType> = {
   Namespace: namespaceSchema,
   Node: nodeSchema,
   Pod: podSchema,

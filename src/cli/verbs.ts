@@ -1,6 +1,7 @@
 // The verb groups of `podnet`, one file each. Add a verb group here and nowhere else.
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerApiServer } from './apiserver.js';
 import { registerBgp } from './bgp.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
@@ -26,6 +27,7 @@ const verbGroups: Register[] = [
   registerDemo,
   registerDoctor,
   registerTrace,
+  registerApiServer,
 ];
 
 export function registerVerbs(program: Command): void {

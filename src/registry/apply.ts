@@ -74,7 +74,7 @@ export async function applyManifest(
   }
 }
 
-type Existing = Map<string, KubeObject | undefined>;
+export type Existing = Map<string, KubeObject | undefined>;
 
 async function readExisting(store: Store, objects: readonly KubeObject[]): Promise<Existing> {
   const out: Existing = new Map();
@@ -91,7 +91,7 @@ async function readExisting(store: Store, objects: readonly KubeObject[]): Promi
  * The checks against what is stored, for every object before anything is written: fields that
  * cannot change, and the namespace each new object goes into.
  */
-async function checkAgainstStore(
+export async function checkAgainstStore(
   store: Store,
   objects: readonly KubeObject[],
   existing: Existing,
@@ -120,7 +120,7 @@ async function checkAgainstStore(
 }
 
 /** Defaults no manifest can override: a Namespace's name label; deletion is not applied. */
-function withDefaults(obj: KubeObject): KubeObject {
+export function withDefaults(obj: KubeObject): KubeObject {
   const out = structuredClone(obj);
   delete out.metadata.deletionTimestamp;
   delete out.metadata.deletionGracePeriodSeconds;
@@ -128,7 +128,7 @@ function withDefaults(obj: KubeObject): KubeObject {
 }
 
 /** Pods without a node are spread over the nodes known now, including ones in this manifest. */
-async function placePods(
+export async function placePods(
   store: Store,
   objects: KubeObject[],
   existing: Existing,
@@ -168,7 +168,7 @@ async function admitPods(
 }
 
 /** The system namespaces the manifest's objects live in, created when they do not exist yet. */
-async function createSystemNamespaces(store: Store, objects: readonly KubeObject[]) {
+export async function createSystemNamespaces(store: Store, objects: readonly KubeObject[]) {
   const used = new Set(objects.map(namespaceOf).filter((ns) => ns !== undefined));
   for (const ns of used) {
     if (objects.some((o) => o.kind === 'Namespace' && o.metadata.name === ns)) continue;
@@ -183,7 +183,7 @@ export async function ensureNamespace(store: Store, name: string): Promise<void>
 }
 
 /** Admission errors name the object they are about, as validation errors do. */
-async function named<T>(obj: KubeObject, work: Promise<T>): Promise<T> {
+export async function named<T>(obj: KubeObject, work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (err) {

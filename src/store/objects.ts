@@ -138,6 +138,22 @@ export async function applyObject<T extends KubeObject>(
   throw new OperationError(`store: ${key} kept changing under apply; try again`);
 }
 
+/**
+ * Writes the object over the stored one only if that is still at `expectedRevision` (the
+ * Kubernetes API's update). Returns it as stored, or undefined when the key changed meanwhile.
+ */
+export async function replaceObject<T extends KubeObject>(
+  store: Store,
+  obj: T,
+  expectedRevision: number,
+): Promise<T | undefined> {
+  const out = structuredClone(obj);
+  const rev = await store.update(keyOf(out), encodeObject(out), expectedRevision);
+  if (rev === undefined) return undefined;
+  out.metadata.resourceVersion = String(rev);
+  return out;
+}
+
 export async function deleteObject(
   store: Store,
   kind: Kind,

@@ -1,0 +1,277 @@
+// The verbs on a resource, over the store and through the registry: get, list, create, update,
+// patch, delete, deletecollection (watch is in watch.ts). Each returns the status code and the
+// body to send; refusals are thrown as ApiError.
+import { ImmutableFieldError } from '../api/merge.js';
+import type { KubeObject } from '../api/types.js';
+import { deleteObject } from '../registry/delete.js';
+import { WriteRefusedError, createOne, replaceOne } from '../registry/write.js';
+import { getClusterNetwork, getObject, listObjects } from '../store/objects.js';
+import type { Store } from '../store/store.js';
+import { UsageError } from '../util/errors.js';
+import { admissionError, checkObject, unknownFields, type FieldValidation } from './admission.js';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
+import { decodeContinue, encodeContinue, selects, type Selection } from './query.js';
+import { groupVersion, type Resource } from './resources.js';
+import {
+  ApiError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  invalid,
+  notFound,
+  unsupportedMediaType,
+} from './status.js';
+
+export interface Target {
+  resource: Resource;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+export interface Reply {
+  code: number;
+  body: unknown;
+  warnings?: string[];
+}
+
+const subject = (t: Target, name = t.name) => ({
+  resource: t.resource.plural,
+  group: t.resource.group,
+  name,
+});
+
+export async function getOne(store: Store, t: Target): Promise<KubeObject> {
+  const obj = await getObject(store, t.resource.kind, t.namespace, t.name!);
+  if (!obj) throw notFound(subject(t));
+  return obj;
+}
+
+export interface ListPage {
+  items: KubeObject[];
+  revision: number;
+  continueToken?: string;
+}
+
+export async function listPage(
+  store: Store,
+  t: Target,
+  sel: Selection,
+  limit: number | undefined,
+  continueToken: string | null,
+): Promise<ListPage> {
+  const { items, revision } = await listObjects(store, t.resource.kind, t.namespace);
+  const position = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  let matching = items
+    .filter((o) => selects(t.resource, sel, o))
+    .sort((a, b) => (position(a) < position(b) ? -1 : position(a) > position(b) ? 1 : 0));
+  if (continueToken) {
+    const { after } = decodeContinue(continueToken);
+    matching = matching.filter((o) => position(o) > after);
+  }
+  if (limit === undefined || limit <= 0 || matching.length <= limit) {
+    return { items: matching, revision };
+  }
+  const page = matching.slice(0, limit);
+  return { items: page, revision, continueToken: encodeContinue(revision, position(page.at(-1)!)) };
+}
+
+export function listBody(t: Target, page: ListPage) {
+  return {
+    kind: `${t.resource.kind}List`,
+    apiVersion: groupVersion(t.resource),
+    metadata: {
+      resourceVersion: String(page.revision),
+      ...(page.continueToken ? { continue: page.continueToken } : {}),
+    },
+    items: page.items,
+  };
+}
+
+export interface WriteRequest {
+  store: Store;
+  target: Target;
+  body: unknown;
+  dryRun: boolean;
+  fieldValidation: FieldValidation;
+}
+
+/** A name from `generateName`: the prefix and five random characters, as Kubernetes makes it. */
+function generatedName(prefix: string): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let out = prefix;
+  for (let i = 0; i < 5; i++) out += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return out;
+}
+
+export async function create(w: WriteRequest): Promise<Reply> {
+  const { resource } = w.target;
+  const body = structuredClone(w.body) as { metadata?: { name?: string; generateName?: string } };
+  if (body && typeof body === 'object' && body.metadata) {
+    if (!body.metadata.name && body.metadata.generateName) {
+      body.metadata.name = generatedName(body.metadata.generateName);
+    }
+  }
+  if (!body?.metadata?.name) {
+    throw invalid(resource.kind, resource.group, '', [
+      {
+        field: 'metadata.name',
+        reason: 'FieldValueRequired',
+        message: 'Required value: name or generateName is required',
+      },
+    ]);
+  }
+  const network = await getClusterNetwork(w.store);
+  const { object, warnings } = checkObject(body, {
+    resource,
+    namespace: w.target.namespace,
+    network,
+    fieldValidation: w.fieldValidation,
+  });
+  try {
+    const created = await createOne(w.store, object, { network, dryRun: w.dryRun });
+    return { code: 201, body: created, warnings };
+  } catch (err) {
+    throw refusal(err, { ...w.target, name: object.metadata.name });
+  }
+}
+
+export async function update(w: WriteRequest): Promise<Reply> {
+  const { resource } = w.target;
+  const network = await getClusterNetwork(w.store);
+  const { object, warnings } = checkObject(w.body, {
+    resource,
+    namespace: w.target.namespace,
+    network,
+    fieldValidation: w.fieldValidation,
+  });
+  if (object.metadata.name !== w.target.name) {
+    throw badRequest(
+      `the name of the object (${object.metadata.name}) does not match the name on the URL (${w.target.name})`,
+    );
+  }
+  try {
+    const part = w.target.subresource === 'status' ? 'status' : 'main';
+    const written = await replaceOne(w.store, object, { network, dryRun: w.dryRun, part });
+    return { code: 200, body: written, warnings };
+  } catch (err) {
+    throw refusal(err, w.target);
+  }
+}
+
+export type PatchType = 'json' | 'merge' | 'strategic';
+
+export function patchTypeOf(contentType: string | undefined, resource: Resource): PatchType {
+  const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (media === 'application/json-patch+json') return 'json';
+  if (media === 'application/merge-patch+json') return 'merge';
+  if (media === 'application/strategic-merge-patch+json' && resource.mergeKeys) {
+    return 'strategic';
+  }
+  throw unsupportedMediaType(media);
+}
+
+export async function patch(w: WriteRequest & { type: PatchType }): Promise<Reply> {
+  const { resource } = w.target;
+  const network = await getClusterNetwork(w.store);
+  for (let attempt = 0; ; attempt++) {
+    const current = await getOne(w.store, w.target);
+    const patched = patchedObject(current, w.body, w.type, resource) as KubeObject;
+    const pinned = patched.metadata?.resourceVersion !== current.metadata.resourceVersion;
+    const { object, warnings } = checkObject(patched, {
+      resource,
+      namespace: w.target.namespace,
+      network,
+      fieldValidation: w.fieldValidation,
+      alreadyUnknown: unknownFields(current, network),
+    });
+    if (object.metadata.name !== current.metadata.name) {
+      throw badRequest('a patch cannot change metadata.name');
+    }
+    try {
+      const part = w.target.subresource === 'status' ? 'status' : 'main';
+      const written = await replaceOne(w.store, object, { network, dryRun: w.dryRun, part });
+      return { code: 200, body: written, warnings };
+    } catch (err) {
+      // Someone wrote in between: patch the newer object, unless the patch named a version.
+      const raced = err instanceof WriteRefusedError && err.reason === 'changed';
+      if (raced && !pinned && attempt < 10) continue;
+      throw refusal(err, w.target);
+    }
+  }
+}
+
+function patchedObject(current: KubeObject, body: unknown, type: PatchType, r: Resource) {
+  switch (type) {
+    case 'json':
+      return applyJsonPatch(current, body);
+    case 'merge':
+      return applyMergePatch(current, body);
+    case 'strategic':
+      return applyStrategicMergePatch(current, body, r.mergeKeys!);
+  }
+}
+
+export interface DeleteRequest {
+  store: Store;
+  target: Target;
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun: boolean;
+}
+
+export async function remove(d: DeleteRequest): Promise<Reply> {
+  const current = await getOne(d.store, d.target);
+  const pre = d.preconditions;
+  if (pre?.uid && pre.uid !== current.metadata.uid) {
+    throw conflict(
+      subject(d.target),
+      `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`,
+    );
+  }
+  if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+    throw conflict(
+      subject(d.target),
+      `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+    );
+  }
+  if (d.dryRun) return { code: 200, body: current };
+  try {
+    const outcome = await deleteObject(
+      d.store,
+      current.kind,
+      d.target.namespace,
+      current.metadata.name,
+      {
+        gracePeriodSeconds: d.gracePeriodSeconds,
+        force: d.gracePeriodSeconds === 0,
+      },
+    );
+    if (outcome === 'not-found') throw notFound(subject(d.target));
+    const after =
+      outcome === 'terminating'
+        ? await getObject(d.store, current.kind, d.target.namespace, current.metadata.name)
+        : undefined;
+    return { code: 200, body: after ?? current };
+  } catch (err) {
+    throw refusal(err, d.target);
+  }
+}
+
+/** The registry's refusals as Kubernetes words them. */
+function refusal(err: unknown, t: Target): unknown {
+  if (err instanceof ApiError) return err;
+  if (err instanceof WriteRefusedError) {
+    if (err.reason === 'exists') return alreadyExists(subject(t));
+    if (err.reason === 'not-found') return notFound(subject(t));
+    return conflict(
+      subject(t),
+      'the object has been modified; please apply your changes to the latest version and try again',
+    );
+  }
+  if (err instanceof UsageError) return admissionError(err, t.resource, t.name ?? '');
+  if (err instanceof ImmutableFieldError) {
+    return admissionError(new UsageError(err.message), t.resource, t.name ?? '');
+  }
+  return err;
+}

@@ -1,0 +1,140 @@
+// `?watch=1`: changes to a resource as one JSON event per line on a response held open. From
+// the caller's resourceVersion on, or (none or "0") the current objects as ADDED first; an
+// object that stops or starts matching the selectors is DELETED or ADDED, as Kubernetes does;
+// a revision no longer kept ends the watch with an ERROR event holding 410 Expired.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KubeObject } from '../api/types.js';
+import { decodeObject, kindPrefix, listObjects } from '../store/objects.js';
+import type { KeyValue, Store, WatchEvent } from '../store/store.js';
+import { selects, type Selection } from './query.js';
+import { groupVersion, type Resource } from './resources.js';
+import { expired, internalError, badRequest, type Status } from './status.js';
+import { toTable, type IncludeObject } from './table.js';
+
+export interface WatchRequest {
+  store: Store;
+  resource: Resource;
+  namespace?: string;
+  selection: Selection;
+  resourceVersion?: string;
+  bookmarks: boolean;
+  timeoutSeconds?: number;
+  table?: 'v1' | 'v1beta1';
+  include?: IncludeObject;
+}
+
+type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+const BOOKMARK_EVERY_MS = 60_000;
+/** Kubernetes holds a watch 30-60 minutes before the client starts a new one. */
+const DEFAULT_TIMEOUT_S = 1800;
+
+export async function serveWatch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  w: WatchRequest,
+): Promise<void> {
+  let from: number;
+  const initial: KubeObject[] = [];
+  let lastRevision: number;
+  if (w.resourceVersion === undefined || w.resourceVersion === '' || w.resourceVersion === '0') {
+    const list = await listObjects(w.store, w.resource.kind, w.namespace);
+    initial.push(...list.items.filter((o) => selects(w.resource, w.selection, o)));
+    from = list.revision + 1;
+    lastRevision = list.revision;
+  } else {
+    if (!/^\d+$/.test(w.resourceVersion)) {
+      throw badRequest(`resourceVersion: must be a number, got "${w.resourceVersion}"`);
+    }
+    lastRevision = Number(w.resourceVersion);
+    from = lastRevision + 1;
+  }
+
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+  let open = true;
+  const send = (type: EventType, object: unknown) => {
+    if (open) res.write(`${JSON.stringify({ type, object })}\n`);
+  };
+  const render = (obj: KubeObject) =>
+    w.table ? toTable(w.resource, [obj], { version: w.table, include: w.include }) : obj;
+  for (const obj of initial) send('ADDED', render(obj));
+
+  // Set once the store watch and the timers exist; an early finish runs it when they do.
+  const cleanup: { stop?: () => void } = {};
+  const finish = () => {
+    if (!open) return;
+    open = false;
+    cleanup.stop?.();
+    res.end();
+  };
+  const fail = (status: Status) => {
+    send('ERROR', status);
+    finish();
+  };
+
+  const watch = w.store.watch(kindPrefix(w.resource.kind, w.namespace), from, {
+    onEvents(events) {
+      for (const ev of events) {
+        const out = translate(w, ev);
+        lastRevision = ev.type === 'put' ? ev.kv.modRevision : ev.modRevision;
+        if (out) send(out.type, render(out.object));
+      }
+    },
+    onError(err) {
+      fail(
+        err.reason === 'compacted'
+          ? expired(`too old resource version: ${from - 1} (${err.message})`).status
+          : internalError(err.message).status,
+      );
+    },
+  });
+  const bookmarks = setInterval(() => {
+    if (!w.bookmarks) return;
+    send('BOOKMARK', {
+      kind: w.resource.kind,
+      apiVersion: groupVersion(w.resource),
+      metadata: { resourceVersion: String(lastRevision) },
+    });
+  }, BOOKMARK_EVERY_MS);
+  const timeout = setTimeout(finish, (w.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000);
+  cleanup.stop = () => {
+    clearInterval(bookmarks);
+    clearTimeout(timeout);
+    void watch.cancel();
+  };
+  if (!open) cleanup.stop();
+  req.on('close', finish);
+  res.on('close', finish);
+}
+
+/** A store event as the watcher sees it through its selectors, or undefined when unseen. */
+function translate(
+  w: WatchRequest,
+  ev: WatchEvent,
+): { type: EventType; object: KubeObject } | undefined {
+  const matches = (o: KubeObject | undefined) =>
+    o !== undefined && selects(w.resource, w.selection, o);
+  if (ev.type === 'delete') {
+    const prev = decoded(ev.key, ev.prevValue, ev.modRevision);
+    return prev && matches(prev) ? { type: 'DELETED', object: prev } : undefined;
+  }
+  const obj = decoded(ev.kv.key, ev.kv.value, ev.kv.modRevision);
+  if (!obj) return undefined;
+  const prev = decoded(ev.kv.key, ev.prevValue, ev.kv.modRevision);
+  const now = matches(obj);
+  const before = prev !== undefined ? matches(prev) : false;
+  if (now && before) return { type: 'MODIFIED', object: obj };
+  if (now) return { type: 'ADDED', object: obj };
+  if (before) return { type: 'DELETED', object: obj };
+  return undefined;
+}
+
+function decoded(key: string, value: string | undefined, revision: number) {
+  if (value === undefined) return undefined;
+  const kv: KeyValue = { key, value, modRevision: revision, createRevision: 0 };
+  try {
+    return decodeObject(kv);
+  } catch {
+    return undefined;
+  }
+}

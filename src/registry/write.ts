@@ -1,0 +1,156 @@
+// Writing one object at a time, the Kubernetes API's way: create refuses a name that exists,
+// replace refuses an object changed since the caller read it. Admission is applyManifest's own
+// (namespace checks, pod placement, cluster IPs and node ports from the one allocator), and a
+// write that fails gives back what it took. `dryRun` runs the checks and writes nothing.
+import { randomUUID } from 'node:crypto';
+import { mergeForApply } from '../api/merge.js';
+import type { ClusterNetwork, KubeObject, Service } from '../api/types.js';
+import { createObject, getObject, replaceObject } from '../store/objects.js';
+import type { Store } from '../store/store.js';
+import { OperationError } from '../util/errors.js';
+import {
+  checkAgainstStore,
+  createSystemNamespaces,
+  describeObject,
+  named,
+  placePods,
+  withDefaults,
+} from './apply.js';
+import { Journal } from './journal.js';
+import { namespaceOf, stamp } from './namespaces.js';
+import { admitService } from './services.js';
+
+/** Why a single-object write was refused, for callers that answer with a status code. */
+export class WriteRefusedError extends Error {
+  constructor(
+    readonly reason: 'exists' | 'not-found' | 'changed',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WriteRefusedError';
+  }
+}
+
+export interface WriteOptions {
+  network: ClusterNetwork['spec'];
+  dryRun?: boolean;
+}
+
+/** Creates the object (already validated); returns it as stored. */
+export async function createOne(
+  store: Store,
+  obj: KubeObject,
+  opts: WriteOptions,
+): Promise<KubeObject> {
+  const who = describeObject(obj);
+  const exists = () => new WriteRefusedError('exists', `${who} already exists`);
+  if (await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name)) throw exists();
+  await checkAgainstStore(store, [obj], new Map([[who, undefined]]));
+  const [placed] = await placePods(store, [withDefaults(obj)], new Map());
+  const fresh = structuredClone(placed!);
+  fresh.metadata.uid = randomUUID();
+  fresh.metadata.creationTimestamp = stamp(new Date());
+  fresh.metadata.generation = 1;
+  delete fresh.metadata.resourceVersion;
+  if (opts.dryRun) return fresh;
+  const journal = new Journal(store);
+  try {
+    await createSystemNamespaces(journal, [fresh]);
+    const admitted = await admit(journal, fresh, undefined, opts.network);
+    const created = await createObject(journal, admitted);
+    if (!created) throw exists();
+    journal.commit();
+    return created;
+  } catch (err) {
+    await journal.rollback();
+    throw err;
+  }
+}
+
+export interface ReplaceOptions extends WriteOptions {
+  /** Which part the caller writes: the object without its status, or only the status. */
+  part: 'main' | 'status';
+}
+
+/**
+ * Replaces the stored object. When `obj.metadata.resourceVersion` is set the stored one must
+ * still be at it; without one, the write is retried over concurrent writers (agents write
+ * status meanwhile).
+ */
+export async function replaceOne(
+  store: Store,
+  obj: KubeObject,
+  opts: ReplaceOptions,
+): Promise<KubeObject> {
+  const who = describeObject(obj);
+  const expected = obj.metadata.resourceVersion;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const old = await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name);
+    if (!old) throw new WriteRefusedError('not-found', `${who} not found`);
+    if (expected !== undefined && expected !== old.metadata.resourceVersion) throw changed(who);
+    const next = opts.part === 'status' ? withStatusOf(old, obj) : replaced(old, obj);
+    if (opts.dryRun) return next;
+    const journal = new Journal(store);
+    try {
+      const admitted = await admit(journal, next, old, opts.network);
+      const written = await replaceObject(journal, admitted, Number(old.metadata.resourceVersion));
+      if (written) {
+        journal.commit();
+        return written;
+      }
+      await journal.rollback();
+    } catch (err) {
+      await journal.rollback();
+      throw err;
+    }
+    if (expected !== undefined) throw changed(who);
+  }
+  throw new OperationError(`store: ${who} kept changing under update; try again`);
+}
+
+function changed(who: string): WriteRefusedError {
+  return new WriteRefusedError(
+    'changed',
+    `${who}: the object has been modified; please apply your changes to the latest version and try again`,
+  );
+}
+
+/**
+ * The new object over the old: identity, allocations, placement and deletion kept as `apply`
+ * keeps them, but labels and annotations exactly as given (a replace may remove them), the
+ * status as stored, and the generation counting spec changes.
+ */
+function replaced(old: KubeObject, obj: KubeObject): KubeObject {
+  const next = mergeForApply(old, withDefaults(obj));
+  if (obj.metadata.annotations) next.metadata.annotations = { ...obj.metadata.annotations };
+  else delete next.metadata.annotations;
+  if ('status' in old && old.status !== undefined) {
+    (next as { status?: unknown }).status = structuredClone(old.status);
+  } else delete (next as { status?: unknown }).status;
+  const specChanged =
+    JSON.stringify((old as { spec?: unknown }).spec) !==
+    JSON.stringify((next as { spec?: unknown }).spec);
+  const generation = old.metadata.generation ?? 1;
+  next.metadata.generation = specChanged ? generation + 1 : generation;
+  return next;
+}
+
+/** The stored object with only its status taken from `obj` (the status subresource). */
+function withStatusOf(old: KubeObject, obj: KubeObject): KubeObject {
+  const next = structuredClone(old) as KubeObject & { status?: unknown };
+  const status = (obj as { status?: unknown }).status;
+  if (status === undefined) delete next.status;
+  else next.status = structuredClone(status);
+  return next;
+}
+
+/** Services get their cluster IP and node ports here, as in applyManifest. */
+async function admit(
+  journal: Journal,
+  obj: KubeObject,
+  old: KubeObject | undefined,
+  network: ClusterNetwork['spec'],
+): Promise<KubeObject> {
+  if (obj.kind !== 'Service') return obj;
+  return named(obj, admitService(journal, obj, old as Service | undefined, network));
+}
