@@ -138,22 +138,6 @@ export async function applyObject<T extends KubeObject>(
   throw new OperationError(`store: ${key} kept changing under apply; try again`);
 }
 
-/**
- * Writes the object over the stored one only if that is still at `expectedRevision` (the
- * Kubernetes API's update). Returns it as stored, or undefined when the key changed meanwhile.
- */
-export async function replaceObject<T extends KubeObject>(
-  store: Store,
-  obj: T,
-  expectedRevision: number,
-): Promise<T | undefined> {
-  const out = structuredClone(obj);
-  const rev = await store.update(keyOf(out), encodeObject(out), expectedRevision);
-  if (rev === undefined) return undefined;
-  out.metadata.resourceVersion = String(rev);
-  return out;
-}
-
 export async function deleteObject(
   store: Store,
   kind: Kind,
@@ -164,15 +148,17 @@ export async function deleteObject(
 }
 
 /**
- * Writes the object over the version it was read at (its `resourceVersion`), for a controller
- * that decided from its cache. Returns it as stored, or undefined when someone changed or
- * deleted it since: the caller reads again and decides again.
+ * Writes the object over the version it was read at (its `resourceVersion`, or
+ * `expectedRevision` when the caller read it elsewhere) — the Kubernetes API's update, and a
+ * controller's write of what it decided from its cache. Returns it as stored, or undefined when
+ * someone changed or deleted it since: the caller reads again and decides again.
  */
 export async function replaceObject<T extends KubeObject>(
   store: Store,
   obj: T,
+  expectedRevision = Number(obj.metadata.resourceVersion),
 ): Promise<T | undefined> {
-  const expected = Number(obj.metadata.resourceVersion);
+  const expected = expectedRevision;
   if (!Number.isInteger(expected) || expected <= 0) {
     throw new OperationError(`store: ${keyOf(obj)}: no resourceVersion to replace at`);
   }
