@@ -180,12 +180,10 @@ async function serviceHops(
       ? await tracer.path.iptablesTableText(ns, SERVICE_DISPATCH.iptables.table)
       : await tracer.path.nftMapText(ns, nft.family, nft.table, nft.map);
   const programmed = servicePortListed(mode, listing, clusterIP, port.port);
-  const endpoints = port.endpoints.map((e) => ({
-    pod: e.podName,
-    ip: e.ip,
-    port: e.port,
-    node: e.nodeName,
-  }));
+  // By pod name, so that the list and the paths after it read the same on every run.
+  const endpoints = port.endpoints
+    .map((e) => ({ pod: e.podName, ip: e.ip, port: e.port, node: e.nodeName }))
+    .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   const hop = tracer.diag.serviceHop({
     name: `${svc.metadata.namespace}/${svc.metadata.name}`,
     clusterIP,
