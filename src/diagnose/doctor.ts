@@ -432,7 +432,8 @@ const peersReachable: Check = ({ nodes, nodeName, network }) => {
       'peers',
       `${nodeName} ${cond.message ?? 'cannot route to some peers'}${advice ? `: ${advice}` : ''}`,
       advice
-        ? `podnet get clusternetwork default -o yaml | sed 's/backend: ${network.backend}/backend: auto/' | podnet apply -f - (then recreate the pods: their MTU was sized for ${network.backend})`
+        ? // The agents resize running pods' veths to the new backend's MTU in place.
+          `podnet get clusternetwork default -o yaml | sed 's/backend: ${network.backend}/backend: auto/' | podnet apply -f -`
         : `read the agent's log on ${nodeName} (podnet get nodes -o wide shows the condition)`,
     ),
   ];
