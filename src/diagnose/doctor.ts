@@ -29,7 +29,13 @@ export interface DoctorInput {
   /** For the age of that publication. */
   now?: Date;
   /** What the routing reconciler wants on this host, or why it could not be worked out. */
-  routing?: RoutingView | { error: string };
+  routing?: RoutingView | RoutingUnknown;
+}
+
+/** Why what routing wants could not be worked out, and what to look at (default: the Node). */
+export interface RoutingUnknown {
+  error: string;
+  fix?: string;
 }
 
 /** The routing reconciler's own view of this host (the same pure planning the agent runs). */
@@ -359,7 +365,8 @@ const kernelState: Check = (input) => {
       fail(
         'kernel-state',
         `cannot work out what routing wants on ${input.nodeName}: ${input.routing.error}`,
-        `podnet get nodes -o wide (does ${input.nodeName} have a pod subnet and an InternalIP?)`,
+        input.routing.fix ??
+          `podnet get nodes -o wide (does ${input.nodeName} have a pod subnet and an InternalIP?)`,
       ),
     ];
   }
