@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { nodeBgpPlan, routedNodes, type NodeBgpPlan } from '../bgp/cluster.js';
 import { Speaker, type PeerStatus } from '../bgp/speaker.js';
-import { publishStatus } from '../bgp/status-store.js';
+import { publishStatus, type BgpRoute } from '../bgp/status-store.js';
 import type { AgentContext, Controller } from './controller.js';
 
 /** The cluster as the controller needs it; the agent feeds it from its informers. */
@@ -44,11 +44,15 @@ export class BgpController implements Controller {
   private store: Store | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
   private lastPublished = '';
+  /** Publications one at a time, so that an older one never lands after a newer one. */
+  private publishing: Promise<void> = Promise.resolve();
   private stopped = false;
   private deferUntil = 0;
   private deferTimer: NodeJS.Timeout | undefined;
   private view!: BgpClusterView;
   private lastRouted = '';
+  /** The routes routing was last told of (published for `podnet doctor` and `plan`). */
+  private routed: BgpRoute[] | undefined;
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -60,7 +64,7 @@ export class BgpController implements Controller {
     registerMetrics(ctx.metrics, () => this.speaker);
     this.view.onChange(() => this.sync(ctx));
     await this.sync(ctx);
-    this.publishTimer = setInterval(() => void this.publish(), 2000);
+    this.publishTimer = setInterval(() => this.publishSoon(), 2000);
   }
 
   async stop(): Promise<void> {
@@ -146,23 +150,36 @@ export class BgpController implements Controller {
       if (!this.speaker.initialTableComplete()) return;
       this.deferUntil = 0;
     }
-    const nodes = routedNodes(self, this.view.nodes(), this.speaker.learnedRoutes());
+    const learned = this.speaker.learnedRoutes();
+    const nodes = routedNodes(self, this.view.nodes(), learned);
     // Node heartbeats change the view often; routing hears only of a real difference.
     const digest = JSON.stringify(nodes);
     if (digest === this.lastRouted) return;
     this.lastRouted = digest;
     this.opts.routeTo(nodes);
+    this.routed = [...learned]
+      .map(([prefix, { nextHop }]) => ({ prefix, nextHop }))
+      .sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+    // Routes change when a session goes down or comes up: readers see both at once.
+    this.publishSoon();
+  }
+
+  private publishSoon(): void {
+    this.publishing = this.publishing.then(() => this.publish());
   }
 
   private async publish(): Promise<void> {
     if (!this.speaker || !this.store) return;
     const peers = this.speaker.status();
     // Uptime changes every second; publish on anything else changing, or every minute.
-    const digest = JSON.stringify(peers.map((p) => ({ ...p, uptime: undefined })));
+    const digest = JSON.stringify({
+      peers: peers.map((p) => ({ ...p, uptime: undefined })),
+      routes: this.routed,
+    });
     const minute = Math.floor(Date.now() / 60000);
     if (digest + minute === this.lastPublished) return;
     try {
-      await publishStatus(this.store, this.nodeName, peers);
+      await publishStatus(this.store, this.nodeName, peers, this.routed);
       this.lastPublished = digest + minute;
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'could not publish BGP status');

@@ -4,8 +4,8 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { ClusterNetwork, Node } from '../api/types.js';
-import type { RoutingView } from '../diagnose/doctor.js';
-import type { HostFacts } from '../kernel/host-facts.js';
+import type { NodeBgpStatus } from '../bgp/status-store.js';
+import type { RoutingUnknown, RoutingView } from '../diagnose/doctor.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveStoreUrl } from './context.js';
 import { outputOption } from './output.js';
@@ -45,14 +45,15 @@ export function registerDoctor(program: Command): void {
         }
         const netns = lab ? `${lab}-${nodeName}` : undefined;
         const host = await facts.readHostFacts(netns);
+        const bgp = bgpStatuses.find((b) => b.node === nodeName);
         const verdicts = diagnoseHost({
           host,
           nodeName,
           nodes,
           network,
           kernelConfig: facts.readKernelConfig(),
-          bgp: bgpStatuses.find((b) => b.node === nodeName),
-          routing: await routingView({ nodes, nodeName, network, host, netns }),
+          bgp,
+          routing: await routingView({ nodes, nodeName, network, bgp, netns }),
           leases,
           ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
         });
@@ -79,17 +80,17 @@ export function registerDoctor(program: Command): void {
 
 /**
  * What the agent's routing reconciler would change on this host now: the same planning it
- * runs, over the store's Nodes — or, with BGP, over the routes BGP installed, which the store
- * does not hold.
+ * runs, over the store's Nodes — or, with BGP, over the routes the agent last handed to its
+ * routing (published with its sessions), which the store does not hold.
  */
 async function routingView(c: {
   nodes: Node[];
   nodeName: string;
   network: ClusterNetwork['spec'];
-  host: HostFacts;
+  bgp: NodeBgpStatus | undefined;
   netns?: string;
-}): Promise<RoutingView | { error: string }> {
-  const [{ planHost, PODNET_DEVICES }, { PERIOD_MS }, { routedNodes }, { learnedRoutes }, types] =
+}): Promise<RoutingView | RoutingUnknown> {
+  const [{ planHost }, { PERIOD_MS }, { routedNodes }, { learnedRoutes }, types] =
     await Promise.all([
       import('../routing/reconcile.js'),
       import('../agent/routing.js'),
@@ -99,10 +100,17 @@ async function routingView(c: {
     ]);
   const { routingKernel } = await import('../kernel/routing-kernel.js');
   const self = c.nodes.find((n) => n.metadata.name === c.nodeName)!;
-  const nodes =
-    c.network.routing === 'bgp'
-      ? routedNodes(self, c.nodes, learnedRoutes(c.host.podnetRoutes, PODNET_DEVICES))
-      : c.nodes;
+  let nodes = c.nodes;
+  if (c.network.routing === 'bgp') {
+    const learned = learnedRoutes(c.bgp);
+    if (!learned) {
+      return {
+        error: `its agent has handed no BGP routes to routing yet (after a start it waits for every peer's End-of-RIB)`,
+        fix: `podnet get bgp -o wide (are ${c.nodeName}'s sessions Established?), then read its agent's log`,
+      };
+    }
+    nodes = routedNodes(self, c.nodes, learned);
+  }
   try {
     const plan = await planHost(
       {

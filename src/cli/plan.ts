@@ -1,7 +1,8 @@
 // `podnet plan [--node NAME]`: what the routing reconciler would change on a host, as the
 // commands a person would type. Reads the kernel, changes nothing. In a lab, --node picks the
 // host namespace; on a real host it plans for this machine. With `routing: bgp` the peers are
-// the routes BGP installed (the store does not hold them), each shown with where it came from.
+// the routes the node's agent handed to its routing (the store does not hold them), each shown
+// with where it came from.
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ANNOTATION_VTEP_MAC, type Node } from '../api/types.js';
@@ -9,7 +10,7 @@ import { kernelFeatures } from '../kernel/features.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
 import { renderCommands } from '../kernel/routing-render.js';
 import { backendDriver } from '../routing/backends/registry.js';
-import { PODNET_DEVICES, planHost } from '../routing/reconcile.js';
+import { planHost } from '../routing/reconcile.js';
 import { checkBackendSupport } from '../routing/support.js';
 import { getClusterNetwork, listObjects } from '../store/objects.js';
 import { openStore } from '../store/open.js';
@@ -52,9 +53,7 @@ export function registerPlan(program: Command): void {
         }
         const netns = lab ? `${lab}-${nodeName}` : undefined;
         const bgp =
-          spec.routing === 'bgp'
-            ? await bgpView(store, storeNodes, self, nodeName, netns)
-            : undefined;
+          spec.routing === 'bgp' ? await bgpView(store, storeNodes, self, nodeName) : undefined;
         const nodes = bgp?.nodes ?? storeNodes;
         const vtepMac = self.metadata.annotations?.[ANNOTATION_VTEP_MAC] ?? '';
         if (!vtepMac && backend !== 'host-gw' && backend !== 'ipip') {
@@ -87,24 +86,28 @@ export function registerPlan(program: Command): void {
     });
 }
 
-/** The peers as BGP made them: the subnet routes it installed, each with where it came from. */
+/**
+ * The peers as BGP made them: the routes the node's agent last handed to its routing (published
+ * with its sessions), each with where it came from.
+ */
 async function bgpView(
   store: Store,
   storeNodes: Node[],
   self: Node,
   nodeName: string,
-  netns: string | undefined,
 ): Promise<{ nodes: Node[]; origins: { prefix: string; origin: string }[] }> {
-  const [{ readHostFacts }, { routedNodes }, { bgpRouteOrigin, learnedRoutes }, { readStatuses }] =
-    await Promise.all([
-      import('../kernel/host-facts.js'),
-      import('../bgp/cluster.js'),
-      import('../diagnose/origin.js'),
-      import('../bgp/status-store.js'),
-    ]);
-  const [host, statuses] = await Promise.all([readHostFacts(netns), readStatuses(store)]);
-  const learned = learnedRoutes(host.podnetRoutes, PODNET_DEVICES);
-  const status = statuses.find((s) => s.node === nodeName);
+  const [{ routedNodes }, { bgpRouteOrigin, learnedRoutes }, { readStatuses }] = await Promise.all([
+    import('../bgp/cluster.js'),
+    import('../diagnose/origin.js'),
+    import('../bgp/status-store.js'),
+  ]);
+  const status = (await readStatuses(store)).find((s) => s.node === nodeName);
+  const learned = learnedRoutes(status);
+  if (!learned) {
+    throw new Error(
+      `node ${nodeName}'s agent has published no BGP routes yet (after a start it waits for every peer's End-of-RIB): podnet get bgp -o wide`,
+    );
+  }
   return {
     nodes: routedNodes(self, storeNodes, learned),
     origins: [...learned].map(([prefix, { nextHop }]) => ({

@@ -183,13 +183,16 @@ async function serviceHops(
       ? await tracer.path.iptablesTableText(ns, SERVICE_DISPATCH.iptables.table)
       : await tracer.path.nftMapText(ns, nft.family, nft.table, nft.map);
   const programmed = servicePortListed(mode, listing, clusterIP, port.port);
-  const endpoints = usableEndpoints(port.endpoints).map((e) => ({
-    // A hand-written slice may name no pod: the address stands for it.
-    pod: e.podName ?? e.ip,
-    ip: e.ip,
-    port: e.port,
-    node: e.nodeName,
-  }));
+  // By pod name, so that the list and the paths after it read the same on every run.
+  const endpoints = usableEndpoints(port.endpoints)
+    .map((e) => ({
+      // A hand-written slice may name no pod: the address stands for it.
+      pod: e.podName ?? e.ip,
+      ip: e.ip,
+      port: e.port,
+      node: e.nodeName,
+    }))
+    .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   const hop = tracer.diag.serviceHop({
     name: `${svc.metadata.namespace}/${svc.metadata.name}`,
     clusterIP,

@@ -29,7 +29,7 @@ export interface DoctorInput {
   /** For the age of that publication. */
   now?: Date;
   /** What the routing reconciler wants on this host, or why it could not be worked out. */
-  routing?: RoutingView | { error: string };
+  routing?: RoutingView | RoutingUnknown;
   /** The nodes' heartbeats (`kube-node-lease`), to tell a dead agent. */
   leases?: Lease[];
   /** The command that starts a dead agent again (`podnet lab repair` in a lab). */
@@ -61,6 +61,12 @@ export function agentSilence(input: DoctorInput, node: string): string | undefin
 
 function restartAgentFix(input: DoctorInput, node: string): string {
   return input.restartAgent ?? `start 'podnet agent' on ${node} again`;
+}
+
+/** Why what routing wants could not be worked out, and what to look at (default: the Node). */
+export interface RoutingUnknown {
+  error: string;
+  fix?: string;
 }
 
 /** The routing reconciler's own view of this host (the same pure planning the agent runs). */
@@ -390,7 +396,8 @@ const kernelState: Check = (input) => {
       fail(
         'kernel-state',
         `cannot work out what routing wants on ${input.nodeName}: ${input.routing.error}`,
-        `podnet get nodes -o wide (does ${input.nodeName} have a pod subnet and an InternalIP?)`,
+        input.routing.fix ??
+          `podnet get nodes -o wide (does ${input.nodeName} have a pod subnet and an InternalIP?)`,
       ),
     ];
   }
@@ -485,7 +492,8 @@ const peersReachable: Check = ({ nodes, nodeName, network }) => {
       'peers',
       `${nodeName} ${cond.message ?? 'cannot route to some peers'}${advice ? `: ${advice}` : ''}`,
       advice
-        ? `podnet get clusternetwork default -o yaml | sed 's/backend: ${network.backend}/backend: auto/' | podnet apply -f - (then recreate the pods: their MTU was sized for ${network.backend})`
+        ? // The agents resize running pods' veths to the new backend's MTU in place.
+          `podnet get clusternetwork default -o yaml | sed 's/backend: ${network.backend}/backend: auto/' | podnet apply -f -`
         : `read the agent's log on ${nodeName} (podnet get nodes -o wide shows the condition)`,
     ),
   ];

@@ -1,9 +1,9 @@
 // Where a route podnet installed came from when routing is BGP's: the session it was learnt
 // over and what its next hop is — a node, or a router (a fabric, a top-of-rack switch) that
-// forwards for the nodes behind it. Pure: the route's gateway, the Nodes and the sessions in.
+// forwards for the nodes behind it; and the routes the agent's routing works from. Pure: the
+// route's gateway, the Nodes and the published sessions in.
 import type { Node } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
-import type { RouteFact } from '../kernel/host-facts.js';
 
 export function bgpRouteOrigin(
   gateway: string | undefined,
@@ -27,16 +27,12 @@ export function bgpRouteOrigin(
     : `${source}, next hop router ${gateway}`;
 }
 
-/** The subnet routes BGP installed (proto 80 with a gateway), prefix → next hop. */
+/**
+ * The routes a node's agent last handed to its routing, prefix → next hop (what its routing
+ * plans the kernel from); undefined when it has published none.
+ */
 export function learnedRoutes(
-  routes: readonly RouteFact[],
-  podnetDevices: readonly string[],
-): Map<string, { nextHop: string }> {
-  const learned = new Map<string, { nextHop: string }>();
-  for (const r of routes) {
-    if (r.gateway && r.dst.includes('/') && !podnetDevices.includes(r.dev ?? '')) {
-      learned.set(r.dst, { nextHop: r.gateway });
-    }
-  }
-  return learned;
+  status: NodeBgpStatus | undefined,
+): Map<string, { nextHop: string }> | undefined {
+  return status?.routes && new Map(status.routes.map((r) => [r.prefix, { nextHop: r.nextHop }]));
 }

@@ -91,7 +91,11 @@ test('bgp: a service through nftables reaches every pod over BGP routes', async 
     spec: { clusterIP: string };
   };
   const hops = await traceOk(`${svc.spec.clusterIP}:80`);
-  assert.match(hops[0]!.detail, /^default\/echo .* DNAT at random \(nftables\) to echo-1 /);
+  // Every endpoint, listed by pod name whatever order the store keeps them in.
+  assert.equal(
+    hops[0]!.detail,
+    `default/echo ${svc.spec.clusterIP}:80 → DNAT at random (nftables) to ${['echo-1', 'echo-2', 'echo-3'].map((p) => `${p} ${ip[p]}:8080 (33.3 %)`).join(', ')}`,
+  );
   assert.equal(hops.filter((h) => h.step === 'delivery').length, 4, 'two remote pods, both ways');
 });
 

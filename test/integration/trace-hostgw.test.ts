@@ -1,7 +1,8 @@
 // host-gw across zones (`lab up --backend host-gw --zones 2`): doctor fails on the peers the
 // backend cannot reach, naming the backend that would, and trace gives that as the reason for a
 // cross-zone destination while a same-zone one is OK. After doctor's fix (backend auto) the
-// peers are routed, and what is left — pods sized for host-gw — is named, not called OK.
+// peers are routed through the tunnel, the running pods are resized to fit it, and doctor
+// passes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
@@ -50,7 +51,7 @@ test('host-gw across zones: doctor fails on the unreachable peer with the backen
       [
         'peers',
         `node-1 cannot route to node-2 (172.31.2.2 is not on-link (outside eth0's 172.31.1.1/24)): ${advice}`,
-        "podnet get clusternetwork default -o yaml | sed 's/backend: host-gw/backend: auto/' | podnet apply -f - (then recreate the pods: their MTU was sized for host-gw)",
+        "podnet get clusternetwork default -o yaml | sed 's/backend: host-gw/backend: auto/' | podnet apply -f -",
       ],
     ],
   );
@@ -71,32 +72,27 @@ test('host-gw across zones: trace gives the condition as the reason; the same zo
   );
 });
 
-test('host-gw across zones: after the fix, peers are routed, and pods sized for host-gw are named', async () => {
-  // doctor's fix, as a person would run it (the pods are not recreated yet).
+test('host-gw across zones: after the fix, peers are routed through the tunnel, running pods fit it, doctor passes', async () => {
+  // doctor's fix, as a person would run it: the pods stay, the agents resize their veths.
   execSync(
     `${PODNET} --lab ${echo.name} get clusternetwork default -o yaml | sed 's/backend: host-gw/backend: auto/' | ${PODNET} --lab ${echo.name} apply -f -`,
     { stdio: 'pipe' },
   );
-  // Pods made under host-gw keep MTU 1500, too large for the tunnel auto now uses: trace must
-  // not call that OK, and doctor must say so instead of the peers.
-  const cross = await until('the tunnel to node-2', () => {
+  // Until its pod is resized, trace rightly calls the tunnel too small for it.
+  const cross = await until('the path to node-2 through the tunnel to be OK', () => {
     const t = trace('echo-2');
-    return t.hops.some((h) => h.step === 'encapsulation') ? t : undefined;
+    return t.status === 0 && t.hops.some((h) => h.step === 'encapsulation') ? t : undefined;
   });
-  assert.equal(cross.status, 1);
-  assert.equal(
-    cross.verdict,
-    "BROKEN at encapsulation: pn-vxlan MTU 1450 is smaller than the pod's MTU 1500: large packets are dropped",
+  assert.match(
+    cross.hops.find((h) => h.step === 'encapsulation')!.detail,
+    /^vxlan pn-vxlan .* MTU 1450$/,
   );
   const same = trace('echo-3');
   assert.equal(same.status, 0, same.verdict);
-  const d = await until('doctor to stop naming the peers', () => {
+  // mtu-pods among them: every pod veth on node-1 now fits the tunnel.
+  const d = await until('doctor to pass on node-1', () => {
     const r = doctor('node-1');
-    return r.failed.some((v) => v.check === 'peers') ? undefined : r;
+    return r.status === 0 ? r : undefined;
   });
-  assert.deepEqual(
-    d.failed.map((v) => v.check),
-    ['mtu-pods'],
-  );
-  assert.match(d.failed[0]!.fix!, /^ip link set dev pn[0-9a-f]{11} mtu 1450/);
+  assert.deepEqual(d.failed, []);
 });

@@ -110,6 +110,11 @@ test('bgp controller: nodes mesh, learn each other, feed routing, publish status
       statuses[0]!.peers.map((p) => p.state),
       ['Established', 'Established'],
     );
+    // With them, the routes routing was handed: what doctor and plan plan the kernel from.
+    assert.deepEqual(statuses[0]!.routes, [
+      { prefix: '10.244.1.0/24', nextHop: ip(1) },
+      { prefix: '10.244.2.0/24', nextHop: ip(2) },
+    ]);
     // Agent stop: no NOTIFICATION, so the others keep n0's subnet (graceful restart).
     await controllers[0]!.stop();
     await until('n1 sees n0 away', () =>

@@ -154,6 +154,16 @@ const broken: [string, string, (i: DoctorInput) => void, RegExp][] = [
     /^ip route add 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev pn-vxlan onlink proto 80$/,
   ],
   [
+    'what routing wants unknown, with the reason and what to look at',
+    'kernel-state',
+    (i) =>
+      (i.routing = {
+        error: 'its agent has handed no BGP routes to routing yet',
+        fix: 'podnet get bgp -o wide',
+      }),
+    /^podnet get bgp -o wide$/,
+  ],
+  [
     'a peer the backend cannot reach',
     'peers',
     (i) => {
