@@ -111,7 +111,7 @@ function firstThree(items: string[], none: string): string {
 }
 
 /** `kubectl get endpoints`: every ready ip:port. */
-function endpointsPairs(o: Endpoints): string {
+export function endpointsPairs(o: Endpoints): string {
   const pairs = (o.subsets ?? []).flatMap((s) =>
     (s.addresses ?? []).flatMap((a) =>
       (s.ports ?? []).length === 0 ? [a.ip] : s.ports!.map((p) => `${a.ip}:${p.port}`),
@@ -120,27 +120,29 @@ function endpointsPairs(o: Endpoints): string {
   return firstThree(pairs, '<none>');
 }
 
-function slicePorts(o: EndpointSlice): string {
+export function slicePorts(o: EndpointSlice): string {
   const ports = (o.ports ?? []).map((p) => (p.port === undefined ? '<unset>' : String(p.port)));
   return ports.length === 0 ? '<unset>' : ports.join(',');
 }
 
-function sliceAddresses(o: EndpointSlice): string {
+export function sliceAddresses(o: EndpointSlice): string {
   return firstThree(
     o.endpoints.flatMap((e) => e.addresses),
     '<unset>',
   );
 }
 
-function bindingRole(o: RoleBinding | ClusterRoleBinding): string {
+export function bindingRole(o: RoleBinding | ClusterRoleBinding): string {
   return `${o.roleRef.kind}/${o.roleRef.name}`;
 }
 
-/** The subjects of one kind, comma-separated (`ns:name` for service accounts). */
-function bindingSubjects(o: RoleBinding | ClusterRoleBinding, kind: string): string {
+/** The subjects of one kind, comma-separated (`ns/name` for service accounts, as kubectl prints them). */
+export function bindingSubjects(o: RoleBinding | ClusterRoleBinding, kind: string): string {
   const names = (o.subjects ?? [])
     .filter((s) => s.kind === kind)
-    .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}:${s.name}` : s.name));
+    .map((s) =>
+      kind === 'ServiceAccount' ? (s.namespace ? `${s.namespace}/${s.name}` : s.name) : s.name,
+    );
   return names.join(', ');
 }
 

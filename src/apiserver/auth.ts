@@ -1,8 +1,12 @@
 // Who is asking, and may they. Authentication is a chain of authenticators, each looking at
-// one kind of credential (client certificates now; bearer tokens slot in as another link);
-// authorization is one decision per request from the user and what the request does.
+// one kind of credential (client certificates, ServiceAccount tokens); authorization is one
+// decision per request from the user and what the request does: `system:masters` may do
+// anything, everyone else what the stored RBAC roles and bindings grant.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { listObjects } from '../store/objects.js';
+import type { Store } from '../store/store.js';
+import { authorize, type Decision } from './rbac.js';
 
 export interface UserInfo {
   name: string;
@@ -14,23 +18,34 @@ export interface UserInfo {
  * 401) when it carries one that is not valid.
  */
 export interface Authenticator {
-  authenticate(req: IncomingMessage): UserInfo | undefined;
+  authenticate(req: IncomingMessage): UserInfo | undefined | Promise<UserInfo | undefined>;
 }
 
 export class InvalidCredentialsError extends Error {}
 
-/** The request as an authorizer sees it (Kubernetes' request attributes). */
-export interface RequestAttributes {
+/**
+ * The request as an authorizer sees it (Kubernetes' request attributes): a verb on a resource,
+ * or (discovery, /version, /openapi) the lower-case HTTP method on a path.
+ */
+export type RequestAttributes = ResourceAttributes | NonResourceAttributes;
+
+export interface ResourceAttributes {
   verb: string;
   group: string;
   resource: string;
   subresource?: string;
+  /** Unset for cluster-scoped resources and for lists across all namespaces. */
   namespace?: string;
   name?: string;
 }
 
+export interface NonResourceAttributes {
+  verb: string;
+  path: string;
+}
+
 export interface Authorizer {
-  authorize(user: UserInfo, request: RequestAttributes): boolean;
+  authorize(user: UserInfo, request: RequestAttributes): Promise<Decision>;
 }
 
 /** The group whose members may do anything, as in Kubernetes. */
@@ -69,19 +84,55 @@ export const unknownBearerTokens: Authenticator = {
   },
 };
 
-/** The first authenticator that recognises a credential decides; none: anonymous (undefined). */
-export function authenticate(
+/** The bearer token of the request, if it carries one. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const m = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+/** The group every authenticated user is in, whatever the credential. */
+export const SYSTEM_AUTHENTICATED = 'system:authenticated';
+
+/**
+ * The first authenticator that recognises a credential decides, and its user joins
+ * `system:authenticated`; none: anonymous (undefined).
+ */
+export async function authenticate(
   chain: readonly Authenticator[],
   req: IncomingMessage,
-): UserInfo | undefined {
+): Promise<UserInfo | undefined> {
   for (const a of chain) {
-    const user = a.authenticate(req);
-    if (user) return user;
+    const user = await a.authenticate(req);
+    if (!user) continue;
+    if (user.groups.includes(SYSTEM_AUTHENTICATED)) return user;
+    return { ...user, groups: [...user.groups, SYSTEM_AUTHENTICATED] };
   }
   return undefined;
 }
 
-/** Until roles exist, only `system:masters` may do anything. */
-export const systemMastersOnly: Authorizer = {
-  authorize: (user) => user.groups.includes(SYSTEM_MASTERS),
-};
+/**
+ * `system:masters` is allowed before any role is read (as in Kubernetes, so that the admin
+ * keeps access whatever happens to the stored roles); everyone else by the stored RBAC
+ * objects, read afresh for each request so that a new binding counts at once.
+ */
+export function rbacAuthorizer(store: Store): Authorizer {
+  return {
+    async authorize(user, request) {
+      if (user.groups.includes(SYSTEM_MASTERS)) {
+        return { allowed: true, reason: `${SYSTEM_MASTERS} may do anything` };
+      }
+      const [roles, clusterRoles, roleBindings, clusterRoleBindings] = await Promise.all([
+        listObjects(store, 'Role'),
+        listObjects(store, 'ClusterRole'),
+        listObjects(store, 'RoleBinding'),
+        listObjects(store, 'ClusterRoleBinding'),
+      ]);
+      return authorize(user, request, {
+        roles: roles.items,
+        clusterRoles: clusterRoles.items,
+        roleBindings: roleBindings.items,
+        clusterRoleBindings: clusterRoleBindings.items,
+      });
+    },
+  };
+}

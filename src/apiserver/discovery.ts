@@ -1,6 +1,6 @@
 // Discovery documents: what kubectl reads first to learn which resources exist, their names,
 // scope and verbs (legacy JSON forms; clients that prefer aggregated discovery fall back to them).
-import { RESOURCES, SUBRESOURCE_VERBS, VERBS, groupVersion, type Resource } from './resources.js';
+import { RESOURCES, SUBRESOURCES, VERBS, groupVersion, type Resource } from './resources.js';
 
 /** The Kubernetes minor version whose API this server speaks. */
 export const SERVED_VERSION = { major: '1', minor: '32' };
@@ -66,13 +66,17 @@ function entries(r: Resource) {
     ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
     ...(r.categories.length > 0 ? { categories: r.categories } : {}),
   };
-  const subs = r.subresources.map((s) => ({
-    name: `${r.plural}/${s}`,
-    singularName: '',
-    namespaced: r.namespaced,
-    kind: r.kind,
-    verbs: [...SUBRESOURCE_VERBS],
-  }));
+  const subs = r.subresources.map((s) => {
+    const { verbs, kind, group, version } = SUBRESOURCES[s]!;
+    return {
+      name: `${r.plural}/${s}`,
+      singularName: '',
+      namespaced: r.namespaced,
+      ...(group !== undefined ? { group, version } : {}),
+      kind: kind ?? r.kind,
+      verbs: [...verbs],
+    };
+  });
   return [main, ...subs];
 }
 

@@ -1,7 +1,9 @@
 // The cluster's certificates, made with Debian's openssl on first start under the state dir:
 // a CA, the server's certificate (names clients reach it by), and an admin client certificate
-// (CN admin, O system:masters). The CA and the admin certificate are kept across restarts; the
-// server certificate is made again when the names it must carry change.
+// (CN admin, O system:masters), and the key that signs ServiceAccount tokens. The CA, the admin
+// certificate and the token key are kept across restarts (tokens stay valid); the server
+// certificate is made again when the names it must carry change.
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../process/run.js';
@@ -14,6 +16,8 @@ export interface Pki {
   serverKey: string;
   adminCert: string;
   adminKey: string;
+  /** The private key (PEM) that signs ServiceAccount tokens. */
+  serviceAccountKey: string;
 }
 
 export function pkiPaths(dir: string): Pki {
@@ -25,6 +29,7 @@ export function pkiPaths(dir: string): Pki {
     serverKey: join(dir, 'apiserver.key'),
     adminCert: join(dir, 'admin.crt'),
     adminKey: join(dir, 'admin.key'),
+    serviceAccountKey: join(dir, 'sa.key'),
   };
 }
 
@@ -71,6 +76,12 @@ export async function ensurePki(dir: string, names: readonly string[]): Promise<
   }
   if (!existsSync(p.adminCert)) {
     await signed(p, 'admin', '/O=system:masters/CN=admin', ['extendedKeyUsage=clientAuth']);
+  }
+  if (!existsSync(p.serviceAccountKey)) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    writeFileSync(p.serviceAccountKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o600,
+    });
   }
   return p;
 }

@@ -3,13 +3,20 @@
 // `fieldSelector` may name). A kind added to src/api is served by adding its entry here.
 import { isPodReady } from '../api/endpoints.js';
 import { kindInfo } from '../api/kinds.js';
-import { age } from '../api/table.js';
+import {
+  age,
+  bindingRole,
+  bindingSubjects,
+  endpointsPairs,
+  sliceAddresses,
+  slicePorts,
+} from '../api/table.js';
 import type { Kind, KubeObject } from '../api/types.js';
 import type { MergeKeys } from './patch.js';
 
 export interface ColumnDefinition {
   name: string;
-  type: 'string' | 'integer' | 'number' | 'boolean';
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   format: string;
   description: string;
   /** 0: always shown; 1: only with `-o wide`. */
@@ -47,7 +54,18 @@ export const VERBS = [
   'update',
   'watch',
 ] as const;
-export const SUBRESOURCE_VERBS = ['get', 'patch', 'update'] as const;
+
+/**
+ * What a subresource answers, for discovery: `status` is read and written beside its object;
+ * `token` (of a ServiceAccount) only mints TokenRequests, a kind of another group.
+ */
+export const SUBRESOURCES: Record<
+  string,
+  { verbs: readonly string[]; kind?: string; group?: string; version?: string }
+> = {
+  status: { verbs: ['get', 'patch', 'update'] },
+  token: { verbs: ['create'], kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1' },
+};
 
 function col<T>(
   name: string,
@@ -78,6 +96,12 @@ const AGE = col<KubeObject>('Age', (o, now) => age(o.metadata.creationTimestamp,
     'CreationTimestamp is a timestamp representing the server time when this object was created.',
 });
 const WIDE = { priority: 1 };
+/** RBAC kinds print their creation time itself rather than an age, as Kubernetes does. */
+const CREATED_AT = col<KubeObject>('Created At', (o) => o.metadata.creationTimestamp ?? '', {
+  type: 'date',
+  description:
+    'CreationTimestamp is a timestamp representing the server time when this object was created.',
+});
 
 function none(v: string | undefined): string {
   return v === undefined || v === '' ? '<none>' : v;
@@ -113,6 +137,17 @@ function base<K extends Kind>(
     fields: {},
     ...rest,
   };
+}
+
+/** The subjects of a binding, by kind, as the wide columns of kubectl list them. */
+function subjectColumns<
+  T extends Extract<KubeObject, { kind: 'RoleBinding' | 'ClusterRoleBinding' }>,
+>() {
+  return [
+    col<T>('Users', (o) => bindingSubjects(o, 'User'), WIDE),
+    col<T>('Groups', (o) => bindingSubjects(o, 'Group'), WIDE),
+    col<T>('ServiceAccounts', (o) => bindingSubjects(o, 'ServiceAccount'), WIDE),
+  ];
 }
 
 /** The list merge keys of ObjectMeta, the same in every Kubernetes kind. */
@@ -224,6 +259,40 @@ export const RESOURCES: readonly Resource[] = [
       AGE,
       col('Selector', (o) => pairs(o.spec.selector), WIDE),
     ],
+  }),
+  base('Endpoints', {
+    // Subsets are replaced whole by a strategic merge patch, as in Kubernetes.
+    mergeKeys: META_KEYS,
+    columns: [NAME, col('Endpoints', (o) => endpointsPairs(o)), AGE],
+  }),
+  base('EndpointSlice', {
+    mergeKeys: META_KEYS,
+    columns: [
+      NAME,
+      col('AddressType', (o) => o.addressType),
+      col('Ports', (o) => slicePorts(o)),
+      col('Endpoints', (o) => sliceAddresses(o)),
+      AGE,
+    ],
+  }),
+  base('ServiceAccount', {
+    subresources: ['token'],
+    mergeKeys: { ...META_KEYS, secrets: 'name' },
+    columns: [NAME, col('Secrets', (o) => o.secrets?.length ?? 0, { type: 'integer' }), AGE],
+  }),
+  base('Role', { mergeKeys: META_KEYS, columns: [NAME, CREATED_AT] }),
+  base('ClusterRole', { mergeKeys: META_KEYS, columns: [NAME, CREATED_AT] }),
+  base('RoleBinding', {
+    mergeKeys: META_KEYS,
+    columns: [NAME, col('Role', (o) => bindingRole(o)), AGE, ...subjectColumns()],
+  }),
+  base('ClusterRoleBinding', {
+    mergeKeys: META_KEYS,
+    columns: [NAME, col('Role', (o) => bindingRole(o)), AGE, ...subjectColumns()],
+  }),
+  base('Lease', {
+    mergeKeys: META_KEYS,
+    columns: [NAME, col('Holder', (o) => o.spec.holderIdentity ?? ''), AGE],
   }),
   base('ClusterNetwork', {
     columns: [

@@ -1,6 +1,6 @@
 // The API server: HTTPS over the cluster store, speaking the Kubernetes REST API. A request is
-// authenticated (a chain of authenticators), authorized, routed to discovery or to a verb on a
-// resource, and answered with JSON (a Table when the client asks for one, a Status when it is
+// authenticated (a chain of authenticators), routed to discovery or to a verb on a resource,
+// authorized, and answered with JSON (a Table when the client asks for one, a Status when it is
 // refused). Plain HTTP, when asked for, serves only /healthz and /readyz.
 import {
   createServer as createHttpServer,
@@ -21,6 +21,7 @@ import {
   type Authenticator,
   type Authorizer,
   type RequestAttributes,
+  type UserInfo,
 } from './auth.js';
 import {
   OPENAPI_V2_MINIMAL,
@@ -44,7 +45,7 @@ import {
 } from './handlers.js';
 import { openApiV3 } from './openapi.js';
 import { dryRun, flag, integer, selectionOf } from './query.js';
-import { resourceFor } from './resources.js';
+import { SUBRESOURCES, resourceFor } from './resources.js';
 import {
   ApiError,
   badRequest,
@@ -55,6 +56,7 @@ import {
   type Status,
 } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
+import { requestToken, type TokenIssuer } from './token-request.js';
 import { serveWatch } from './watch.js';
 
 export interface ApiServerOptions {
@@ -64,6 +66,8 @@ export interface ApiServerOptions {
   tls: { key: string; cert: string; ca: string };
   authenticators: readonly Authenticator[];
   authorizer: Authorizer;
+  /** Signs ServiceAccount tokens for TokenRequests (`kubectl create token`); none: 404. */
+  issueToken?: TokenIssuer;
   log: Logger;
   /** Plain-HTTP health endpoint, if any. */
   health?: { host: string; port: number };
@@ -145,36 +149,33 @@ async function handle(opts: ApiServerOptions, req: IncomingMessage, res: ServerR
     if (health(req, res)) return;
     let user;
     try {
-      user = authenticate(opts.authenticators, req);
+      user = await authenticate(opts.authenticators, req);
     } catch (err) {
-      if (err instanceof InvalidCredentialsError) throw unauthorized();
+      if (err instanceof InvalidCredentialsError) {
+        opts.log.info({ url: req.url, why: errorMessage(err) }, 'credentials refused');
+        throw unauthorized();
+      }
       throw err;
     }
     if (!user) throw unauthorized();
     const url = new URL(req.url ?? '/', 'https://x');
     const discovered = discovery(url.pathname, req.headers.host ?? '');
     if (discovered !== undefined) {
+      const method = (req.method ?? 'GET').toLowerCase();
+      await mayDo(opts, user, { verb: method, path: url.pathname });
       if (req.method !== 'GET') throw methodNotAllowed(`${req.method} is not allowed here`);
       return sendDiscovery(res, discovered);
     }
     const target = route(url.pathname);
     const verb = verbOf(req.method ?? 'GET', target, url.searchParams);
-    const attrs: RequestAttributes = {
+    await mayDo(opts, user, {
       verb,
       group: target.resource.group,
       resource: target.resource.plural,
       subresource: target.subresource,
       namespace: target.namespace,
       name: target.name,
-    };
-    if (!opts.authorizer.authorize(user, attrs)) {
-      throw forbidden(
-        user.name,
-        verb,
-        { resource: target.resource.plural, group: target.resource.group, name: target.name },
-        target.namespace,
-      );
-    }
+    });
     await serve(opts, req, res, target, verb, url.searchParams);
   } catch (err) {
     if (res.headersSent) {
@@ -186,6 +187,11 @@ async function handle(opts: ApiServerOptions, req: IncomingMessage, res: ServerR
       opts.log.error({ err: errorMessage(err), url: req.url }, 'request failed');
     sendStatus(res, apiErr.status);
   }
+}
+
+async function mayDo(opts: ApiServerOptions, user: UserInfo, request: RequestAttributes) {
+  const decision = await opts.authorizer.authorize(user, request);
+  if (!decision.allowed) throw forbidden(user.name, request);
 }
 
 type Discovered = { json: unknown } | { text: string } | { octets: Buffer } | 'missing';
@@ -271,13 +277,22 @@ export function route(path: string): Target {
 }
 
 function verbOf(method: string, t: Target, query: URLSearchParams): string {
+  const verb = resourceVerbOf(method, t, query);
+  if (t.subresource !== undefined && !SUBRESOURCES[t.subresource]!.verbs.includes(verb)) {
+    throw methodNotAllowed(`${method} is not allowed on ${t.resource.plural}/${t.subresource}`);
+  }
+  return verb;
+}
+
+function resourceVerbOf(method: string, t: Target, query: URLSearchParams): string {
   const named = t.name !== undefined;
   switch (method) {
     case 'GET':
       if (named) return 'get';
       return flag(query, 'watch') ? 'watch' : 'list';
     case 'POST':
-      if (!named) return 'create';
+      // A subresource that makes something from its object (a ServiceAccount's token).
+      if (!named || t.subresource !== undefined) return 'create';
       break;
     case 'PUT':
       if (named) return 'update';
@@ -365,6 +380,10 @@ async function serve(
       const contentType = req.headers['content-type'];
       const type = verb === 'patch' ? patchTypeOf(contentType, t.resource) : undefined;
       const body = await readBody(req, contentType);
+      if (t.subresource === 'token') {
+        if (!opts.issueToken) throw notFoundPath();
+        return write(() => requestToken(store, t.namespace!, t.name!, body, opts.issueToken!));
+      }
       const w = {
         store,
         target: t,

@@ -109,15 +109,45 @@ export function unauthorized(): ApiError {
   return new ApiError(401, 'Unauthorized', 'Unauthorized');
 }
 
-export function forbidden(user: string, verb: string, s: Subject, namespace?: string): ApiError {
-  const scope = namespace ? `in the namespace "${namespace}"` : 'at the cluster scope';
+/**
+ * 403 in Kubernetes' words: what was refused (resource, with its subresource, and scope; or
+ * the path of a non-resource request) and to whom.
+ */
+export function forbidden(user: string, request: ForbiddenRequest): ApiError {
+  if (!('resource' in request)) {
+    return new ApiError(
+      403,
+      'Forbidden',
+      `forbidden: User "${user}" cannot ${request.verb} path "${request.path}"`,
+      {},
+    );
+  }
+  const s: Subject = { resource: request.resource, group: request.group, name: request.name };
+  const resource = request.subresource
+    ? `${request.resource}/${request.subresource}`
+    : request.resource;
+  const scope = request.namespace
+    ? `in the namespace "${request.namespace}"`
+    : 'at the cluster scope';
   return new ApiError(
     403,
     'Forbidden',
-    `${qualified(s)}${s.name ? ` "${s.name}"` : ''} is forbidden: User "${user}" cannot ${verb} resource "${s.resource}" in API group "${s.group}" ${scope}`,
+    `${qualified(s)}${s.name ? ` "${s.name}"` : ''} is forbidden: User "${user}" cannot ${request.verb} resource "${resource}" in API group "${s.group}" ${scope}`,
     { name: s.name, group: s.group, kind: s.resource },
   );
 }
+
+/** The request attributes a 403 names (the authorizer's, restated to keep this module alone). */
+export type ForbiddenRequest =
+  | {
+      verb: string;
+      group: string;
+      resource: string;
+      subresource?: string;
+      namespace?: string;
+      name?: string;
+    }
+  | { verb: string; path: string };
 
 export function methodNotAllowed(message: string): ApiError {
   return new ApiError(405, 'MethodNotAllowed', message);

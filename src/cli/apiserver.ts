@@ -1,5 +1,7 @@
 // `podnet apiserver`: the Kubernetes API over the cluster store, for kubectl and client
-// libraries; `podnet apiserver kubeconfig` prints the admin's kubeconfig for it.
+// libraries; `podnet apiserver kubeconfig` prints the admin's kubeconfig for it, and
+// `podnet apiserver token` a ServiceAccount's token.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -31,7 +33,9 @@ function hostPort(flag: string, text: string): { host: string; port: number } {
 export function registerApiServer(program: Command): void {
   const apiserver = program
     .command('apiserver')
-    .description('serve the Kubernetes API over the cluster store (HTTPS, client certificates)')
+    .description(
+      'serve the Kubernetes API over the cluster store (HTTPS; client certificates and ServiceAccount tokens; RBAC)',
+    )
     .option('--listen <addr>', 'address to serve HTTPS on', '127.0.0.1')
     .option('--port <n>', 'HTTPS port (0: any free port)', parseCount('--port', 0, 65535), 6443)
     .option('--health <host:port>', 'also serve /healthz and /readyz over plain HTTP here')
@@ -52,14 +56,25 @@ export function registerApiServer(program: Command): void {
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s !== '');
-      const [{ ensurePki }, { startApiServer }, auth, { openStore }, { createLogger }] =
-        await Promise.all([
-          import('../apiserver/pki.js'),
-          import('../apiserver/server.js'),
-          import('../apiserver/auth.js'),
-          import('../store/open.js'),
-          import('../util/log.js'),
-        ]);
+      const [
+        { ensurePki },
+        { startApiServer },
+        auth,
+        tokens,
+        { ensureBootstrapPolicy },
+        { openStore },
+        { getObject },
+        { createLogger },
+      ] = await Promise.all([
+        import('../apiserver/pki.js'),
+        import('../apiserver/server.js'),
+        import('../apiserver/auth.js'),
+        import('../apiserver/tokens.js'),
+        import('../apiserver/bootstrap-policy.js'),
+        import('../store/open.js'),
+        import('../store/objects.js'),
+        import('../util/log.js'),
+      ]);
       const log = createLogger('apiserver');
       const listen = opts.listen as string;
       const pki = await ensurePki(
@@ -67,6 +82,10 @@ export function registerApiServer(program: Command): void {
         listen === '0.0.0.0' || listen === '::' ? sans : [listen, ...sans],
       );
       const store = await openStore(storeUrl);
+      const made = await ensureBootstrapPolicy(store);
+      if (made.length > 0) log.info({ made }, 'default RBAC roles and bindings made');
+      const signingKey = createPrivateKey(readFileSync(pki.serviceAccountKey, 'utf8'));
+      const issuer = tokens.DEFAULT_ISSUER;
       const server = await startApiServer({
         store,
         host: listen,
@@ -76,8 +95,19 @@ export function registerApiServer(program: Command): void {
           cert: readFileSync(pki.serverCert, 'utf8'),
           ca: readFileSync(pki.caCert, 'utf8'),
         },
-        authenticators: [auth.clientCertificates, auth.unknownBearerTokens],
-        authorizer: auth.systemMastersOnly,
+        authenticators: [
+          auth.clientCertificates,
+          tokens.serviceAccountTokens({
+            publicKey: createPublicKey(signingKey),
+            issuer,
+            audiences: [issuer],
+            lookup: (ns, name) => getObject(store, 'ServiceAccount', ns, name),
+          }),
+          auth.unknownBearerTokens,
+        ],
+        authorizer: auth.rbacAuthorizer(store),
+        issueToken: (account, spec) =>
+          tokens.issueToken(signingKey, account, spec, { issuer, now: new Date() }),
         log,
         health,
       });
@@ -116,4 +146,65 @@ export function registerApiServer(program: Command): void {
         (existsSync(urlFile) ? readFileSync(urlFile, 'utf8').trim() : 'https://127.0.0.1:6443');
       process.stdout.write(adminKubeconfig(pki, server));
     });
+
+  apiserver
+    .command('token')
+    .description(
+      "print a token for a ServiceAccount (signed with the server's key, as `kubectl create token`)",
+    )
+    .argument('<serviceaccount>', 'the ServiceAccount')
+    .option('-n, --namespace <ns>', "the ServiceAccount's namespace", 'default')
+    .option(
+      '--duration <d>',
+      'how long the token is valid: 10m at least, e.g. 1h, 90m, 3600s',
+      '1h',
+    )
+    .option('--audience <aud>', 'whom the token is for (default: the API server itself)')
+    .option('--state-dir <dir>', 'where the signing key lives (as given to podnet apiserver)')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      const seconds = parseDuration('--duration', opts.duration as string);
+      const dir = stateDir(cmd, opts.stateDir as string | undefined);
+      const [{ pkiPaths }, tokens, { openStore }, { getObject }] = await Promise.all([
+        import('../apiserver/pki.js'),
+        import('../apiserver/tokens.js'),
+        import('../store/open.js'),
+        import('../store/objects.js'),
+      ]);
+      if (seconds < tokens.MIN_EXPIRATION_SECONDS) {
+        throw new UsageError(`--duration ${opts.duration as string}: must be at least 10m`);
+      }
+      const keyFile = pkiPaths(dir).serviceAccountKey;
+      if (!existsSync(keyFile)) {
+        throw new OperationError(
+          `${dir}: no token signing key yet; start 'podnet apiserver' once (it makes it) or give --state-dir`,
+        );
+      }
+      const namespace = opts.namespace as string;
+      const store = await openStore(resolveStoreUrl(cmd));
+      try {
+        const account = await getObject(store, 'ServiceAccount', namespace, name);
+        if (!account) throw new OperationError(`serviceaccount ${namespace}/${name} not found`);
+        const audience = opts.audience as string | undefined;
+        const { token } = tokens.issueToken(
+          createPrivateKey(readFileSync(keyFile, 'utf8')),
+          account,
+          { expirationSeconds: seconds, audiences: audience ? [audience] : undefined },
+          { issuer: tokens.DEFAULT_ISSUER, now: new Date() },
+        );
+        process.stdout.write(`${token}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/** A Go-style duration (`1h`, `1h30m`, `90m`, `3600s`) in whole seconds. */
+function parseDuration(flag: string, text: string): number {
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1 };
+  const parts = [...text.matchAll(/(\d+)([hms])/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    throw new UsageError(`${flag} ${text}: expected a duration such as 1h, 90m or 3600s`);
+  }
+  return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
 }
