@@ -44,6 +44,7 @@ import {
   type Target,
 } from './handlers.js';
 import { openApiV3 } from './openapi.js';
+import { decodeProtobufBody } from './protobuf.js';
 import { dryRun, flag, integer, selectionOf } from './query.js';
 import { SUBRESOURCES, resourceFor } from './resources.js';
 import {
@@ -449,6 +450,14 @@ function readBody(
     });
     req.on('error', reject);
     req.on('end', () => {
+      const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+      if (media === 'application/vnd.kubernetes.protobuf') {
+        try {
+          return resolve(decodeProtobufBody(Buffer.concat(chunks), media));
+        } catch (err) {
+          return reject(err);
+        }
+      }
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') {
         if (optional) return resolve(undefined);
