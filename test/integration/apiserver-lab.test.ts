@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { findProcess } from '../../src/lab/supervisor.js';
+import { isRunning, signalGroup } from '../../src/process/daemons.js';
 import { podnet, readLab, until, type EchoAnswer } from '../helpers/lab.js';
 import { sharedLab } from '../helpers/shared-lab.js';
 
@@ -215,4 +217,20 @@ test("Debian's Python client lists pods in all namespaces, creates a service and
   assert.match(seen.created.clusterIP, /^10\.96\.\d+\.\d+$/);
   assert.equal(seen.watched.type, 'MODIFIED');
   assert.equal(seen.watched.labels.seen, 'yes');
+});
+
+test('lab repair brings back the API server and its relay on the port the kubeconfig names', async () => {
+  const state = readLab(lab)!;
+  const killed = ['apiserver', 'apiserver-relay'].map((id) => findProcess(state.stateDir, id)!);
+  for (const p of killed) signalGroup(p, 'SIGKILL');
+  await until('the API server and its relay gone', () =>
+    killed.every((p) => !isRunning(p)) ? true : undefined,
+  );
+  assert.notEqual(kubectl(['get', 'nodes']).code, 0);
+  const repaired = podnet(['lab', 'repair', '--name', lab]);
+  assert.equal(repaired.status, 0, repaired.stderr);
+  assert.match(repaired.stderr, /restarted apiserver-relay/);
+  await until('kubectl through the same kubeconfig', () =>
+    kubectl(['get', 'nodes']).code === 0 ? true : undefined,
+  );
 });
