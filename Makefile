@@ -14,7 +14,7 @@ export PATH := $(NODE_BIN):$(PATH)
 DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containernetworking-plugins busybox-static \
-	bird2 frr gobgpd build-essential python3 iputils-ping openssl
+	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes
 
 .PHONY: all deps build test unit integration lint format demo bench clean
 

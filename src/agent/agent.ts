@@ -18,6 +18,7 @@ import { NodeLifecycleController } from './node-lifecycle.js';
 import { CniServer } from './cni-server.js';
 import { proxyController } from './proxy.js';
 import { endpointSliceController } from './endpointslice-controller.js';
+import { namespaceController } from './namespace-controller.js';
 import { routingController } from './routing.js';
 import { BgpController } from './bgp.js';
 import { getClusterNetwork } from '../store/objects.js';
@@ -50,6 +51,10 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
     // Every agent stands for election; the leader writes every service's slices.
     endpointSliceController({
+      leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
+    }),
+    // Likewise elected: the leader finishes the deletion of Terminating namespaces.
+    namespaceController({
       leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
     }),
     proxyController(),

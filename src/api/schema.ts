@@ -145,6 +145,7 @@ const containerStateSchema = z.strictObject({
 const containerStatusSchema = z.strictObject({
   name: dnsLabel,
   image: z.string().optional(),
+  imageID: z.string().optional(),
   state: containerStateSchema,
   lastState: containerStateSchema.optional(),
   ready: z.boolean(),

@@ -90,6 +90,7 @@ export interface ContainerState {
 export interface ContainerStatus {
   name: string;
   image?: string;
+  imageID?: string;
   state: ContainerState;
   lastState?: ContainerState;
   ready: boolean;

@@ -245,6 +245,8 @@ export async function remove(d: DeleteRequest): Promise<Reply> {
       {
         gracePeriodSeconds: d.gracePeriodSeconds,
         force: d.gracePeriodSeconds === 0,
+        // As Kubernetes: the namespace controller deletes a namespace's contents afterwards.
+        namespaceContents: 'later',
       },
     );
     if (outcome === 'not-found') throw notFound(subject(d.target));

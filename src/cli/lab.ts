@@ -124,6 +124,12 @@ export function registerLab(program: Command): void {
       process.stdout.write(
         opts.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status),
       );
+      if (status.apiServer) {
+        // For kubectl and client libraries; -o json keeps stdout to the one document.
+        const line = `export KUBECONFIG=${status.apiServer.kubeconfig}\n`;
+        if (opts.output === 'json') process.stderr.write(line);
+        else process.stdout.write(`\n${line}`);
+      }
       const { labNetworkWarnings } = await import('../lab/network-warnings.js');
       for (const line of await labNetworkWarnings(labInfo(name)!.storeUrl)) {
         process.stderr.write(`warning: ${line}\n`);

@@ -96,7 +96,10 @@ export function containerStatus(
   const restartCount = Math.max(0, (rec?.starts ?? 0) - 1);
   const base = {
     name: c.name,
-    ...(c.image ? { image: c.image } : {}),
+    // Kubernetes always reports both (client libraries refuse a status without them); the lab
+    // runs the machine's own programs, so there is no image to identify.
+    image: c.image ?? '',
+    imageID: '',
     restartCount,
     ...(rec?.last ? { lastState: terminatedState(rec.last) } : {}),
   };

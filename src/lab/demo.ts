@@ -45,6 +45,8 @@ export interface DemoSummary {
   labRemoved: boolean;
   /** With --keep: commands to explore the lab with (arguments after `podnet`). */
   tryCommands: string[][];
+  /** With --keep: the lab's kubeconfig, for kubectl and Kubernetes client libraries. */
+  kubeconfig?: string;
 }
 
 /**
@@ -155,9 +157,10 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
   );
   const serviceIP = service.spec.clusterIP;
   const client = pods.get('client')!;
-  const labState = await runJson<{ hosts: { name: string; netns: string; zone: string }[] }>(
-    podnet(lab, ['lab', 'status', '--name', lab, '-o', 'json']),
-  );
+  const labState = await runJson<{
+    hosts: { name: string; netns: string; zone: string }[];
+    apiServer?: { kubeconfig: string };
+  }>(podnet(lab, ['lab', 'status', '--name', lab, '-o', 'json']));
   const clientHost = labState.hosts.find((h) => h.name === client.spec.nodeName)!;
   for (const name of [...ECHO_PODS, 'client']) {
     const p = pods.get(name)!;
@@ -234,6 +237,7 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
     paths,
     labRemoved,
     tryCommands: labRemoved ? [] : tryCommands(lab),
+    ...(!labRemoved && labState.apiServer ? { kubeconfig: labState.apiServer.kubeconfig } : {}),
   };
 }
 
@@ -252,6 +256,9 @@ export function formatSummary(s: DemoSummary): string {
       ? `  lab      '${s.lab}' removed`
       : [
           `  lab      '${s.lab}' kept. Try:`,
+          ...(s.kubeconfig
+            ? [`             KUBECONFIG=${s.kubeconfig} kubectl get pods -A -o wide`]
+            : []),
           ...s.tryCommands.map((argv) => `             bin/podnet ${argv.join(' ')}`),
         ].join('\n'),
   ];

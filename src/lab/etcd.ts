@@ -2,12 +2,11 @@
 // agents, pod runners and pods reach it over the lab's network as they would on real hosts.
 // `podnet` in the machine's own namespace reaches it through a relay listening on a free
 // loopback port there (see relay.ts).
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isRunning, listensOnTcp } from '../process/daemons.js';
 import { OperationError } from '../util/errors.js';
 import type { LabPlan } from './plan.js';
-import { podnetBin } from './paths.js';
+import { startLoopbackRelay } from './relay-process.js';
 import { startProcess, type ProcessRecord } from './supervisor.js';
 import { pollUntil } from './wait.js';
 
@@ -48,38 +47,7 @@ export interface LabEtcd {
   processes: ProcessRecord[];
 }
 
-/**
- * The relay that lets `podnet` in the machine's namespace reach etcd on the underlay. Its
- * listening socket is made here, in the machine's namespace, on `port` (a free one when 0).
- */
-export async function startEtcdRelay(
-  stateDir: string,
-  underlayNetns: string,
-  address: string,
-  port = 0,
-): Promise<{ relay: ProcessRecord; port: number }> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  try {
-    // Node has no public accessor for a server's descriptor; the handle's fd is stable on Linux.
-    const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-    const relay = await startProcess(stateDir, {
-      id: ETCD_RELAY,
-      argv: [podnetBin(), 'lab', 'relay', '--to', address],
-      netns: underlayNetns,
-      enter: 'nsenter',
-      fds: [fd],
-    });
-    return { relay, port: (server.address() as AddressInfo).port };
-  } finally {
-    server.close();
-  }
-}
-
-/** The relay's supervisor id: it is started again by startEtcdRelay, not from its record. */
+/** The relay's supervisor id: it is started again on the same port (repair.ts), not from its record. */
 export const ETCD_RELAY = 'etcd-relay';
 
 export async function startLabEtcd(plan: LabPlan, timeoutMs = 30_000): Promise<LabEtcd> {
@@ -90,7 +58,12 @@ export async function startLabEtcd(plan: LabPlan, timeoutMs = 30_000): Promise<L
     netns: plan.underlayNetns,
     enter: 'nsenter',
   });
-  const { relay, port } = await startEtcdRelay(plan.stateDir, plan.underlayNetns, address);
+  const { relay, port } = await startLoopbackRelay(
+    plan.stateDir,
+    ETCD_RELAY,
+    plan.underlayNetns,
+    address,
+  );
   const up = await pollUntil(() => {
     if (!isRunning(etcd)) throw new OperationError(`etcd exited (log: ${etcd.log})`);
     return listensOnTcp(etcd.pid, address) ? true : undefined;

@@ -1,10 +1,12 @@
 // `podnet lab repair` (and `lab up` on a lab that is up): starts again exactly the lab's
-// processes that died — agents, pod runners, etcd and its relay, the fabric router, the DNS
-// upstream — each as it was started, and leaves every live one alone. Pod containers are not
+// processes that died — agents, pod runners, etcd, the API server and their relays, the fabric
+// router, the DNS upstream — each as it was started, and leaves every live one alone. Pod containers are not
 // among them: their pod runner restarts them with its back-off, as kubelet would.
 import { isRunning } from '../process/daemons.js';
 import { OperationError } from '../util/errors.js';
-import { ETCD_RELAY, startEtcdRelay } from './etcd.js';
+import { API_SERVER_RELAY } from './apiserver.js';
+import { ETCD_RELAY } from './etcd.js';
+import { portOf, startLoopbackRelay } from './relay-process.js';
 import { labStateDir } from './plan.js';
 import { readLabState, type LabState } from './state.js';
 import { listProcesses, startProcess, type ProcessRecord } from './supervisor.js';
@@ -27,7 +29,8 @@ export async function labRepair(labsDir: string, name: string): Promise<Repaired
   if (!state) throw new OperationError(`lab ${name} is not up (see 'podnet lab status')`);
   const out: Repaired[] = [];
   for (const p of deadDaemons(listProcesses(state.stateDir), isRunning)) {
-    const again = p.id === ETCD_RELAY ? await restartRelay(state, p) : await restart(state, p);
+    const port = relayPorts(state).get(p.id);
+    const again = port ? await restartRelay(state, p, port) : await restart(state, p);
     out.push({ id: again.id, pid: again.pid });
   }
   return out;
@@ -43,10 +46,26 @@ function restart(state: LabState, p: ProcessRecord): Promise<ProcessRecord> {
   });
 }
 
-/** The relay on the port `podnet` already uses (lab.json's storeUrl), to the same etcd. */
-async function restartRelay(state: LabState, p: ProcessRecord): Promise<ProcessRecord> {
-  const port = Number(state.storeUrl.slice(state.storeUrl.lastIndexOf(':') + 1));
+/**
+ * The loopback ports the relays must serve on again: the ones lab.json's store URL and the
+ * kubeconfig name, which `podnet` and kubectl already use.
+ */
+function relayPorts(state: LabState): Map<string, number> {
+  const ports = new Map<string, number>();
+  if (state.storeUrl !== state.hostStoreUrl) ports.set(ETCD_RELAY, portOf(state.storeUrl));
+  if (state.apiServer) ports.set(API_SERVER_RELAY, portOf(state.apiServer.url));
+  return ports;
+}
+
+/** The relay on the same loopback port, to the same server. */
+async function restartRelay(state: LabState, p: ProcessRecord, port: number) {
   const address = p.argv[p.argv.indexOf('--to') + 1]!;
-  const { relay } = await startEtcdRelay(state.stateDir, state.underlay.netns, address, port);
+  const { relay } = await startLoopbackRelay(
+    state.stateDir,
+    p.id,
+    state.underlay.netns,
+    address,
+    port,
+  );
   return relay;
 }

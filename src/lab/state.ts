@@ -3,6 +3,7 @@
 // and stateDir).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LabApiServer } from './apiserver.js';
 import type { LabOptions, LabPlan } from './plan.js';
 
 export interface LabHost {
@@ -32,6 +33,8 @@ export interface LabState {
   storeUrl: string;
   /** The store for processes inside the lab (differs from storeUrl with etcd). */
   hostStoreUrl: string;
+  /** The Kubernetes API server, once started. */
+  apiServer?: LabApiServer;
   stateDir: string;
   /** `creating` while `lab up` runs, `ready` once every node is Ready. */
   phase: 'creating' | 'ready';

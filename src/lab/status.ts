@@ -13,6 +13,8 @@ export interface LabStatus {
   name: string;
   phase: LabState['phase'];
   storeUrl: string;
+  /** The Kubernetes API server: its URL from this machine and over the underlay, the kubeconfig. */
+  apiServer?: LabState['apiServer'];
   stateDir: string;
   ownerPid: number;
   options: LabState['options'];
@@ -110,6 +112,7 @@ export async function labStatus(labsDir: string, name: string): Promise<LabStatu
     name: state.name,
     phase: state.phase,
     storeUrl: state.storeUrl,
+    ...(state.apiServer ? { apiServer: state.apiServer } : {}),
     stateDir: state.stateDir,
     ownerPid: state.ownerPid,
     options: state.options,
@@ -137,6 +140,11 @@ export function formatStatus(s: LabStatus): string {
   const lines = [
     `lab ${s.name}: ${phase}, ${s.hosts.length} hosts in ${s.zones.length} zones, store ${s.storeUrl}`,
     `options: backend=${s.options.backend} proxy=${s.options.proxy} store=${s.options.store} routing=${s.options.routing} fabric=${s.options.fabric}`,
+    ...(s.apiServer
+      ? [
+          `api server: ${s.apiServer.url} (hosts: ${s.apiServer.hostUrl}), kubeconfig ${s.apiServer.kubeconfig}`,
+        ]
+      : []),
     ...s.problems.map((p) => `problem: ${p}`),
     '',
     ...table(

@@ -1,5 +1,5 @@
-// `podnet lab up`: the namespaces and links of the plan, the sysctls, the store, then one
-// agent and one pod runner per host; returns when the cluster is ready.
+// `podnet lab up`: the namespaces and links of the plan, the sysctls, the store and the API
+// server, then one agent and one pod runner per host; returns when the cluster is ready.
 import { startClusterDns } from './cluster-dns-up.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,6 +28,7 @@ import { logFile, startProcess, type ProcessRecord } from './supervisor.js';
 import { clusterNetworkFor } from './cluster.js';
 import { fabricPeers, startFabric, validateFabric } from './fabric.js';
 import { startLabEtcd } from './etcd.js';
+import { startLabApiServer } from './apiserver.js';
 import { installPlugin, labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
@@ -83,6 +84,8 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       writeLabState(state);
     }
     await prepareStore(state.storeUrl, plan);
+    state.apiServer = await startLabApiServer(plan);
+    writeLabState(state);
     // The fabric router is up before the agents, whose first sessions then connect at once.
     await startFabric(plan);
     const started = await Promise.all(

@@ -1,7 +1,8 @@
 // Deleting objects, Kubernetes' way: what an object held (cluster IP, node ports, a node's pod
 // subnet) is given back with it; a Pod on a live node is only marked (deletionTimestamp), and
 // its node's pod runner removes it once the pod is torn down; a Namespace turns Terminating,
-// its contents are deleted, and it goes when the last of them has gone.
+// its contents are deleted (at once, or later by the namespace controller), and it goes when
+// the last of them has gone.
 import { KINDS, kindInfo } from '../api/kinds.js';
 import type { Kind, KubeObject, Namespace, Pod } from '../api/types.js';
 import { releaseNodeSubnets } from '../ipam/subnet-lease.js';
@@ -29,6 +30,13 @@ export interface DeleteOptions {
   gracePeriodSeconds?: number;
   force?: boolean;
   now?: Date;
+  /**
+   * A Namespace's contents: deleted `now`, before returning (the default: `podnet delete` works
+   * on the store with no controller necessarily running), or `later` by the namespace
+   * controller, as Kubernetes' API server leaves them, so that a client deleting the namespace
+   * together with its contents (`kubectl delete -f`) still finds them and deletes them itself.
+   */
+  namespaceContents?: 'now' | 'later';
 }
 
 /** `deleted`: the object is gone; `terminating`: its deletion has begun and finishes later. */
@@ -98,6 +106,24 @@ async function deleteNamespace(
     const now = opts.now ?? new Date();
     await updateObject(store, 'Namespace', undefined, name, (n) => markTerminating(n, now));
   }
+  if (opts.namespaceContents !== 'later') return deleteNamespaceContents(store, name, opts);
+  // Nothing in it to wait for: it goes at once.
+  return (await finalizeNamespace(store, name)) ? 'deleted' : 'terminating';
+}
+
+/**
+ * The namespace controller's work on a Terminating namespace: deletes what is in it (pods
+ * gracefully, so they may stay a while) and removes the namespace once that emptied it.
+ * `not-found` when the namespace is not being deleted (a new one of the same name keeps its
+ * contents).
+ */
+export async function deleteNamespaceContents(
+  store: Store,
+  name: string,
+  opts: DeleteOptions = {},
+): Promise<DeleteOutcome> {
+  const ns = await getObject(store, 'Namespace', undefined, name);
+  if (!ns || !isTerminating(ns)) return 'not-found';
   for (const kind of NAMESPACED_KINDS) {
     for (const obj of (await listObjects(store, kind, name)).items) {
       await deleteObject(store, obj.kind, name, obj.metadata.name, opts);

@@ -113,6 +113,8 @@ test('lab: up then down leaves no namespace, interface, process or file behind; 
         'agent-node-1',
         'agent-node-2',
         'agent-node-3',
+        'apiserver',
+        'apiserver-relay',
         'dns-upstream',
         'kubelet-node-1',
         'kubelet-node-2',

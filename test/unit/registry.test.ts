@@ -12,7 +12,12 @@ import {
 } from '../../src/api/types.js';
 import { Journal } from '../../src/registry/journal.js';
 import { applyManifest } from '../../src/registry/apply.js';
-import { deleteObject, finishPodDeletion } from '../../src/registry/delete.js';
+import {
+  deleteNamespaceContents,
+  deleteObject,
+  finishPodDeletion,
+} from '../../src/registry/delete.js';
+import { SETTLE_MS, contentsDeletionDelayMs } from '../../src/agent/namespace-controller.js';
 import { repair } from '../../src/registry/repair.js';
 import { LABEL_NAMESPACE_NAME, markTerminating } from '../../src/registry/namespaces.js';
 
@@ -214,6 +219,59 @@ test('namespaces: deletion is Terminating until the pods in it are torn down; ne
   assert.equal(await getObject(store, 'Namespace', undefined, 'shop'), undefined);
   // Then the name can be used again.
   await applyManifest(store, [ns('shop'), svc('late')], net);
+});
+
+test('namespaces through the API: only marked Terminating; the contents stay deletable until the controller deletes them', async () => {
+  const store = await memoryStore();
+  await applyManifest(
+    store,
+    [node('node-1'), ns('shop'), nodePort('web'), pod('web-0', 'shop', 'node-1')],
+    net,
+  );
+  const later = { namespaceContents: 'later' } as const;
+  assert.equal(await deleteObject(store, 'Namespace', undefined, 'shop', later), 'terminating');
+  assert.equal(
+    (await getObject(store, 'Namespace', undefined, 'shop'))?.status?.phase,
+    'Terminating',
+  );
+  // Still there, as kubectl expects when it deletes the rest of a manifest next.
+  assert.ok(await getObject(store, 'Service', 'shop', 'web'));
+  assert.equal(
+    (await getObject(store, 'Pod', 'shop', 'web-0'))?.metadata.deletionTimestamp,
+    undefined,
+  );
+  assert.equal(await deleteObject(store, 'Service', 'shop', 'web'), 'deleted');
+  // The controller's pass: the pod is marked for its node, the namespace waits for it.
+  assert.equal(await deleteNamespaceContents(store, 'shop'), 'terminating');
+  const web0 = await getObject(store, 'Pod', 'shop', 'web-0');
+  assert.ok(web0?.metadata.deletionTimestamp);
+  assert.ok(await finishPodDeletion(store, web0));
+  assert.equal(await getObject(store, 'Namespace', undefined, 'shop'), undefined);
+  assert.equal(await deleteNamespaceContents(store, 'shop'), 'not-found');
+
+  // An empty namespace has nothing to wait for; one not being deleted keeps its contents.
+  await applyManifest(store, [ns('empty'), ns('kept'), svc('s', {}, 'kept')], net);
+  assert.equal(await deleteObject(store, 'Namespace', undefined, 'empty', later), 'deleted');
+  assert.equal(await deleteNamespaceContents(store, 'kept'), 'not-found');
+  assert.ok(await getObject(store, 'Service', 'kept', 's'));
+});
+
+test('namespace controller: contents are deleted a moment after the namespace turns Terminating', () => {
+  const at = (deletionTimestamp?: string) =>
+    ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'shop', deletionTimestamp },
+    }) as const;
+  const marked = at('2026-01-02T03:04:05Z');
+  assert.equal(
+    contentsDeletionDelayMs(marked, new Date('2026-01-02T03:04:05.500Z')),
+    SETTLE_MS - 500,
+  );
+  assert.equal(contentsDeletionDelayMs(marked, new Date('2026-01-02T03:05:00Z')), 0);
+  // A clock behind the stamp never waits longer than the settle time.
+  assert.equal(contentsDeletionDelayMs(marked, new Date('2026-01-02T03:00:00Z')), SETTLE_MS);
+  assert.equal(contentsDeletionDelayMs(at(undefined), new Date()), 0);
 });
 
 test('pods: deletion on a live node is graceful; unplaced, node gone or forced pods go at once', async () => {
