@@ -390,9 +390,14 @@ async function startContainer(
  * Runs the program under a shell that writes its exit status to a file when it ends, as a
  * runtime's shim does: the runner (not the program's parent, and perhaps restarted since)
  * can then report the exit code. A signal shows as 128 + its number, as the shell reports it.
+ * The shell outlives the SIGTERM sent to the pod's process group (its trap runs only once the
+ * program has ended; the program itself gets the signal as it is): otherwise the shell would
+ * die at once, the stop would look done, and a program that takes its time to exit would be
+ * killed without its grace period, its exit unrecorded.
  */
 function withExitFile(exitFile: string, argv: string[]): string[] {
-  return ['sh', '-c', '"$@"; code=$?; echo "$code" > "$0"; exit "$code"', exitFile, ...argv];
+  const shim = 'trap : TERM; "$@"; code=$?; echo "$code" > "$0"; exit "$code"';
+  return ['sh', '-c', shim, exitFile, ...argv];
 }
 
 function exitFileOf(host: PodHost, record: PodRecord, container: string): string {

@@ -16,7 +16,7 @@ import {
   spawnDnsServe,
   type NamespacePair,
 } from '../helpers/dns-netns.js';
-import { fixtureObjects, pod, service } from '../helpers/dns-fixtures.js';
+import { fixtureObjects, pod, service, withSlices } from '../helpers/dns-fixtures.js';
 
 let pair: NamespacePair;
 const dir = mkdtempSync(join(tmpdir(), 'podnet-dns-wire-'));
@@ -48,13 +48,16 @@ function answers(name: string): boolean {
 }
 
 function objects(): KubeObject[] {
-  const all = fixtureObjects();
-  all.push(namespaceObj('big'));
-  all.push(service('big', 'many', { clusterIP: 'None', selector: { app: 'many' } }));
+  // No agent runs here, so the slices the endpoint-slice controller would write come with the
+  // objects; 300 endpoints span several slices, which DNS must merge.
+  const big: KubeObject[] = [
+    namespaceObj('big'),
+    service('big', 'many', { clusterIP: 'None', selector: { app: 'many' } }),
+  ];
   for (let i = 0; i < 300; i++) {
-    all.push(pod('big', `p${i}`, `10.244.${10 + Math.floor(i / 200)}.${i % 200}`, { app: 'many' }));
+    big.push(pod('big', `p${i}`, `10.244.${10 + Math.floor(i / 200)}.${i % 200}`, { app: 'many' }));
   }
-  return all;
+  return [...fixtureObjects(), ...withSlices(big)];
 }
 
 function namespaceObj(name: string): KubeObject {

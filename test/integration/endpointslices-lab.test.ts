@@ -156,6 +156,17 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
     await until('the controller to list the pod', () =>
       endpointOf()?.conditions?.ready ? true : undefined,
     );
+    // Beside the slices, the controller writes the legacy Endpoints, which `get endpoints` lists.
+    const table = await until('the Endpoints to list the pod', () => {
+      const r = podnet(['--lab', name, 'get', 'endpoints', 'slow']);
+      return r.stdout.includes(`${ip}:8080`) ? r.stdout : undefined;
+    });
+    assert.match(
+      table,
+      new RegExp(
+        `^NAME\\s+ENDPOINTS\\s+AGE\\nslow\\s+${ip.replaceAll('.', '\\.')}:8080\\s+\\S+\\n$`,
+      ),
+    );
     podnetOk(['--lab', name, 'delete', 'pod', 'slow']);
     const terminating = await until('the endpoint to turn terminating', () => {
       const e = endpointOf();

@@ -205,7 +205,7 @@ function podnetAsync(args: string[]): Promise<{ status: number | null; stderr: s
   });
 }
 
-test('lab: two labs with different names coexist, and a name that is up (or coming up) is refused', async () => {
+test('lab: two labs with different names coexist; a name coming up is refused, one that is up is repaired', async () => {
   const a = testLabName();
   const b = testLabName();
   try {
@@ -232,10 +232,21 @@ test('lab: two labs with different names coexist, and a name that is up (or comi
     const status = JSON.parse(podnet(['lab', 'status', '-o', 'json']).stdout) as { name: string }[];
     assert.ok(status.some((s) => s.name === a) && status.some((s) => s.name === b));
 
+    // `lab up` on a lab that is up repairs it: with every process alive, it restarts none,
+    // and builds nothing (even when asked for another shape).
+    const running = (): string[] =>
+      listProcesses(la.stateDir)
+        .map((p) => `${p.id} ${p.pid} ${p.startTime}`)
+        .sort();
+    const before = running();
     const again = podnet(['lab', 'up', '--name', a, '--nodes', '1']);
-    assert.equal(again.status, 2, again.stderr);
-    assert.match(again.stderr, /already up/);
-    assert.equal(hostNetnsOf(a).length, 3, 'a refused lab up touched the lab');
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(
+      again.stderr,
+      new RegExp(`^lab ${a}: every process is running; nothing to repair$`, 'm'),
+    );
+    assert.deepEqual(running(), before, 'lab up on a lab that is up restarted processes');
+    assert.equal(hostNetnsOf(a).length, 3, 'lab up on a lab that is up rebuilt it');
 
     const recorded = listProcesses(la.stateDir);
     labDown(a);
