@@ -16,11 +16,16 @@ DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tc
 	podman runc containernetworking-plugins busybox-static \
 	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes
 
+# kubectl 1.20 (Debian 12's kubernetes-client), the oldest client the API server speaks to. Its
+# package owns /usr/bin/kubectl, which is the machine's kubectl 1.32, so it is unpacked here
+# rather than installed; the tests call it by this path.
+KUBECTL_1_20 := tools/kubectl-1.20/usr/bin/kubectl
+
 .PHONY: all deps build test unit integration lint format demo bench clean
 
 all: build
 
-deps: .stamps/debian .stamps/node .stamps/npm
+deps: .stamps/debian .stamps/node .stamps/npm $(KUBECTL_1_20)
 
 # npm comes from Debian only where the machine has none (it is all that fetches the runtime).
 .stamps/debian:
@@ -31,6 +36,14 @@ deps: .stamps/debian .stamps/node .stamps/npm
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@mkdir -p .stamps && touch $@
+
+$(KUBECTL_1_20): .stamps/debian
+	@rm -rf tools/kubectl-1.20 && mkdir -p tools/kubectl-1.20
+	cd tools/kubectl-1.20 && { apt-get download kubernetes-client 2>/dev/null || \
+		{ apt-get update -qq && apt-get download kubernetes-client; }; }
+	dpkg -x tools/kubectl-1.20/kubernetes-client_*.deb tools/kubectl-1.20
+	rm -f tools/kubectl-1.20/kubernetes-client_*.deb
+	@touch $@
 
 .stamps/node: tools/node/package-lock.json .stamps/debian
 	npm ci --prefix tools/node --no-audit --no-fund

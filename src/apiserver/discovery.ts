@@ -79,22 +79,3 @@ function entries(r: Resource) {
   });
   return [main, ...subs];
 }
-
-/**
- * The smallest OpenAPI v2 document clients accept (protobuf: swagger "2.0", info title and
- * version). Kinds it does not list are not validated on the client; this server validates
- * them itself (`fieldValidation`).
- */
-export const OPENAPI_V2_MINIMAL = Buffer.from([
-  0x0a,
-  0x03,
-  ...Buffer.from('2.0'),
-  0x12,
-  0x0c,
-  0x0a,
-  0x06,
-  ...Buffer.from('podnet'),
-  0x12,
-  0x02,
-  ...Buffer.from('v1'),
-]);

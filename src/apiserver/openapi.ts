@@ -12,15 +12,23 @@ function pathOf(r: Pick<Resource, 'group' | 'version'>): string {
 }
 
 /** Kubernetes' naming of schema components: io.k8s.api.core.v1.Pod, io.podnet.v1.BGPPeer. */
-function componentName(r: Resource): string {
+export function componentName(r: Resource): string {
   if (!r.group) return `io.k8s.api.core.${r.version}.${r.kind}`;
   return `${r.group.split('.').reverse().join('.')}.${r.version}.${r.kind}`;
 }
 
-function schemaOf(r: Resource): Record<string, unknown> {
+/**
+ * One kind's JSON schema (OpenAPI 3.0 flavour). `input` describes what a client may send (fields
+ * with defaults are optional), `output` what the server stores.
+ */
+export function kindSchema(
+  r: Resource,
+  io: 'input' | 'output' = 'output',
+): Record<string, unknown> {
   const json = z.toJSONSchema(SCHEMAS[r.kind], {
     target: 'openapi-3.0',
     unrepresentable: 'any',
+    io,
   }) as Record<string, unknown>;
   delete json.$schema;
   return {
@@ -31,7 +39,7 @@ function schemaOf(r: Resource): Record<string, unknown> {
 }
 
 /** Where one object lives: clients find a resource's kind through this path's operation. */
-function objectPath(r: Resource): string {
+export function objectPath(r: Resource): string {
   const base = `/${pathOf(r)}`;
   return r.namespaced
     ? `${base}/namespaces/{namespace}/${r.plural}/{name}`
@@ -76,7 +84,7 @@ export function openApiV3(): OpenApiV3 {
       info: { title: 'podnet', version: resources[0]!.version },
       paths: Object.fromEntries(resources.map((r) => [objectPath(r), { get: readOperation(r) }])),
       components: {
-        schemas: Object.fromEntries(resources.map((r) => [componentName(r), schemaOf(r)])),
+        schemas: Object.fromEntries(resources.map((r) => [componentName(r), kindSchema(r)])),
       },
     });
     documents.set(path, doc);

@@ -23,14 +23,7 @@ import {
   type RequestAttributes,
   type UserInfo,
 } from './auth.js';
-import {
-  OPENAPI_V2_MINIMAL,
-  coreVersions,
-  group,
-  groupList,
-  resourceList,
-  versionInfo,
-} from './discovery.js';
+import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
 import {
   create,
   getOne,
@@ -44,7 +37,8 @@ import {
   type Target,
 } from './handlers.js';
 import { openApiV3 } from './openapi.js';
-import { decodeProtobufBody } from './protobuf.js';
+import { openApiV2 } from './openapi-v2.js';
+import { decodeProtobufBody } from './protobuf-decode.js';
 import { dryRun, flag, integer, selectionOf } from './query.js';
 import { SUBRESOURCES, resourceFor } from './resources.js';
 import {
@@ -198,9 +192,13 @@ async function mayDo(opts: ApiServerOptions, user: UserInfo, request: RequestAtt
 type Discovered = { json: unknown } | { text: string } | { octets: Buffer } | 'missing';
 
 let openApiCache: ReturnType<typeof openApiV3> | undefined;
+let openApiV2Cache: Buffer | undefined;
 /** Made once, on first request: the kinds do not change while the server runs. */
 function openApi() {
   return (openApiCache ??= openApiV3());
+}
+function openApiProtobuf() {
+  return (openApiV2Cache ??= openApiV2());
 }
 
 function discovery(path: string, host: string): Discovered | undefined {
@@ -208,7 +206,7 @@ function discovery(path: string, host: string): Discovered | undefined {
   if (p === '/version') return { json: versionInfo() };
   if (p === '/api') return { json: coreVersions(host) };
   if (p === '/apis') return { json: groupList() };
-  if (p === '/openapi/v2' || p === '/swagger-2.0.0.pb-v1') return { octets: OPENAPI_V2_MINIMAL };
+  if (p === '/openapi/v2' || p === '/swagger-2.0.0.pb-v1') return { octets: openApiProtobuf() };
   if (p === '/openapi/v3') return { json: openApi().index };
   if (p.startsWith('/openapi/v3/')) {
     const doc = openApi().documents.get(p.slice('/openapi/v3/'.length));
@@ -237,6 +235,7 @@ function sendDiscovery(res: ServerResponse, d: Discovered) {
     return;
   }
   if ('octets' in d) {
+    // Not the protobuf media type kubectl asks for: its '@' breaks clients' MIME parsing.
     res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
     res.end(d.octets);
     return;

@@ -3,7 +3,7 @@
 // the Kubernetes fields it keeps without reading are listed here: those are accepted.
 
 /** Kubernetes fields podnet keeps as given; `*` stands for any list index. */
-const KUBERNETES_FIELDS: readonly string[] = [
+export const KUBERNETES_FIELDS: readonly string[] = [
   'metadata.managedFields',
   'metadata.ownerReferences',
   'metadata.finalizers',

@@ -1,5 +1,6 @@
 // `podnet apiserver` on 127.0.0.1 (a free port) over a store, with its admin kubeconfig, and
-// kubectl (the machine's, 1.32) pointed at it with a private discovery cache.
+// kubectl (the machine's 1.32, or the 1.20 `make` unpacks) pointed at it with a private
+// discovery cache.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -7,11 +8,22 @@ import { join } from 'node:path';
 
 const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
 
+/** The kubectl versions the API server is tested with, newest first. */
+export const KUBECTLS = [
+  { version: '1.32', bin: 'kubectl' },
+  {
+    version: '1.20',
+    bin: new URL('../../../tools/kubectl-1.20/usr/bin/kubectl', import.meta.url).pathname,
+  },
+] as const;
+
 export interface RunningApiServer {
   url: string;
   dir: string;
   kubeconfig: string;
   storeUrl: string;
+  /** The kubectl binary `kubectl` runs. */
+  kubectlBin: string;
   /** kubectl with the admin kubeconfig; never prompts (stdin is closed or `input`). */
   kubectl(args: string[], input?: string): { code: number | null; out: string; err: string };
   /** podnet with the same store. */
@@ -33,7 +45,11 @@ export interface RunningApiServer {
   stop(): Promise<void>;
 }
 
-export async function startApiServer(dir: string, storeUrl: string): Promise<RunningApiServer> {
+export async function startApiServer(
+  dir: string,
+  storeUrl: string,
+  kubectlBin = 'kubectl',
+): Promise<RunningApiServer> {
   const pki = join(dir, 'pki');
   mkdirSync(dir, { recursive: true });
   const log = join(dir, 'apiserver.log');
@@ -71,8 +87,9 @@ export async function startApiServer(dir: string, storeUrl: string): Promise<Run
     dir,
     kubeconfig,
     storeUrl,
+    kubectlBin,
     kubectl: (args, input) =>
-      cli('kubectl', ['--cache-dir', join(dir, 'kube-cache'), ...args], kubeEnv, input),
+      cli(kubectlBin, ['--cache-dir', join(dir, 'kube-cache'), ...args], kubeEnv, input),
     podnet: (args, input) =>
       cli(podnet, ['--store', storeUrl, ...args], { ...process.env, PODNET_STORE: '' }, input),
     fetch: (path, opts = {}) =>

@@ -1,455 +1,509 @@
-// kubectl 1.32 (the machine's /usr/bin/kubectl) against `podnet apiserver` on 127.0.0.1 over a
-// temporary SQLite store: what people do with kubectl every day works, objects written
-// through it are the ones `podnet get` sees and the other way round, and refusals read the
-// way kubectl users know them.
-import { after, before, test } from 'node:test';
+// kubectl 1.32 (the machine's /usr/bin/kubectl) and 1.20 (the oldest client served) against
+// `podnet apiserver` on 127.0.0.1 over a temporary SQLite store: what people do with kubectl
+// every day works, objects written through it are the ones `podnet get` sees and the other way
+// round, and refusals read the way kubectl users know them. Where the two versions print
+// differently, each is held to its own output.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open.js';
-import { startApiServer, type RunningApiServer } from '../helpers/apiserver.js';
+import { KUBECTLS, startApiServer, type RunningApiServer } from '../helpers/apiserver.js';
 
 const DEMO = new URL('../../../examples/demo.yaml', import.meta.url).pathname;
-let dir = '';
-let api: RunningApiServer;
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pnt-apiserver-'));
-  api = await startApiServer(dir, `sqlite:${join(dir, 'store.db')}`);
-});
+for (const kubectl of KUBECTLS)
+  describe(`kubectl ${kubectl.version}`, () => {
+    const old = kubectl.version === '1.20';
+    let dir = '';
+    let api: RunningApiServer;
 
-after(async () => {
-  await api?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'pnt-apiserver-'));
+      api = await startApiServer(dir, `sqlite:${join(dir, 'store.db')}`, kubectl.bin);
+    });
 
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
+    after(async () => {
+      await api?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-function ok(r: { code: number | null; out: string; err: string }): string {
-  assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`);
-  return r.out;
-}
+    function file(name: string, text: string): string {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    }
 
-function podnetPod(ns: string, name: string) {
-  return JSON.parse(ok(api.podnet(['get', 'pods', name, '-n', ns, '-o', 'json']))) as {
-    metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  };
-}
+    function ok(r: { code: number | null; out: string; err: string }): string {
+      assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`);
+      return r.out;
+    }
 
-test('api-resources lists every kind with its short names and group', () => {
-  const out = ok(api.kubectl(['api-resources']));
-  for (const line of [
-    /^namespaces\s+ns\s+v1\s+false\s+Namespace$/m,
-    /^nodes\s+no\s+v1\s+false\s+Node$/m,
-    /^pods\s+po\s+v1\s+true\s+Pod$/m,
-    /^services\s+svc\s+v1\s+true\s+Service$/m,
-    /^clusternetworks\s+cn\s+podnet.io\/v1\s+false\s+ClusterNetwork$/m,
-    /^bgppeers\s+podnet.io\/v1\s+false\s+BGPPeer$/m,
-  ]) {
-    assert.match(out, line);
-  }
-});
+    function podnetPod(ns: string, name: string) {
+      return JSON.parse(ok(api.podnet(['get', 'pods', name, '-n', ns, '-o', 'json']))) as {
+        metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      };
+    }
 
-test('explain describes fields from the schemas the server validates with', () => {
-  const out = ok(api.kubectl(['explain', 'pod.spec.nodeName']));
-  assert.match(out, /^KIND:\s+Pod$/m);
-  assert.match(out, /^FIELD: nodeName <string>$/m);
-  const cn = ok(api.kubectl(['explain', 'clusternetworks.spec']));
-  assert.match(cn, /^GROUP:\s+podnet\.io$/m);
-  assert.match(cn, /^\s+backend\s+<string>$/m);
-});
+    test('api-resources lists every kind with its short names and group', () => {
+      const out = ok(api.kubectl(['api-resources']));
+      for (const line of [
+        /^namespaces\s+ns\s+v1\s+false\s+Namespace$/m,
+        /^nodes\s+no\s+v1\s+false\s+Node$/m,
+        /^pods\s+po\s+v1\s+true\s+Pod$/m,
+        /^services\s+svc\s+v1\s+true\s+Service$/m,
+        /^clusternetworks\s+cn\s+podnet.io\/v1\s+false\s+ClusterNetwork$/m,
+        /^bgppeers\s+podnet.io\/v1\s+false\s+BGPPeer$/m,
+      ]) {
+        assert.match(out, line);
+      }
+    });
 
-test('apply creates, applies again unchanged, and an edited label is configured and seen by podnet get', () => {
-  const first = ok(api.kubectl(['apply', '-f', DEMO]));
-  assert.match(first, /^namespace\/my-namespace created$/m);
-  assert.match(first, /^service\/my-svc created$/m);
-  assert.match(first, /^pod\/echo-2 created$/m);
-  const again = ok(api.kubectl(['apply', '-f', DEMO]));
-  assert.equal(again.match(/unchanged$/gm)?.length, 6, again);
-  const edited = file(
-    'demo-edited.yaml',
-    readFileSync(DEMO, 'utf8').replace(
-      /labels: \{ app: echo \}/g,
-      'labels: { app: echo, tier: web }',
-    ),
-  );
-  const third = ok(api.kubectl(['apply', '-f', edited]));
-  assert.match(third, /^pod\/echo-1 configured$/m);
-  assert.match(third, /^service\/my-svc unchanged$/m);
-  assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.tier, 'web');
-});
+    test('explain describes fields from the schemas the server validates with', () => {
+      const out = ok(api.kubectl(['explain', 'pod.spec.nodeName']));
+      assert.match(out, /^KIND:\s+Pod$/m);
+      assert.match(out, /^FIELD:\s+nodeName <string>$/m);
+      const cn = ok(api.kubectl(['explain', 'clusternetworks.spec']));
+      // 1.20 reads the protobuf OpenAPI v2, 1.32 the v3 JSON; each prints the group its own way.
+      assert.match(cn, old ? /^VERSION:\s+podnet\.io\/v1$/m : /^GROUP:\s+podnet\.io$/m);
+      assert.match(cn, /^\s+backend\s+<string>$/m);
+    });
 
-test('get: nodes, pods -A -o wide, svc -o yaml, label and field selectors', () => {
-  ok(
-    api.podnet(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: ['node-a', 'node-b'].map((name) => ({
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: { name },
-          spec: {},
-          status: {
-            addresses: [{ type: 'InternalIP', address: '172.31.1.1' }],
-            conditions: [{ type: 'Ready', status: 'True' }],
-          },
-        })),
-      }),
-    ),
-  );
-  const nodes = ok(api.kubectl(['get', 'nodes']));
-  assert.match(nodes, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION$/m);
-  assert.match(nodes, /^node-a\s+Ready\s+<none>/m);
+    test('apply creates, applies again unchanged, and an edited label is configured and seen by podnet get', () => {
+      const first = ok(api.kubectl(['apply', '-f', DEMO]));
+      assert.match(first, /^namespace\/my-namespace created$/m);
+      assert.match(first, /^service\/my-svc created$/m);
+      assert.match(first, /^pod\/echo-2 created$/m);
+      const again = ok(api.kubectl(['apply', '-f', DEMO]));
+      assert.equal(again.match(/unchanged$/gm)?.length, 6, again);
+      const edited = file(
+        'demo-edited.yaml',
+        readFileSync(DEMO, 'utf8').replace(
+          /labels: \{ app: echo \}/g,
+          'labels: { app: echo, tier: web }',
+        ),
+      );
+      const third = ok(api.kubectl(['apply', '-f', edited]));
+      assert.match(third, /^pod\/echo-1 configured$/m);
+      assert.match(third, /^service\/my-svc unchanged$/m);
+      assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.tier, 'web');
+    });
 
-  const wide = ok(api.kubectl(['get', 'pods', '-A', '-o', 'wide']));
-  assert.match(
-    wide,
-    /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/m,
-  );
-  assert.match(wide, /^my-namespace\s+echo-2\s+0\/1\s+Pending\s+0\s+\S+\s+<none>\s+node-2\s/m);
+    test('get: nodes, pods -A -o wide, svc -o yaml, label and field selectors', () => {
+      ok(
+        api.podnet(
+          ['apply', '-f', '-'],
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'List',
+            items: ['node-a', 'node-b'].map((name) => ({
+              apiVersion: 'v1',
+              kind: 'Node',
+              metadata: { name },
+              spec: {},
+              status: {
+                addresses: [{ type: 'InternalIP', address: '172.31.1.1' }],
+                conditions: [{ type: 'Ready', status: 'True' }],
+              },
+            })),
+          }),
+        ),
+      );
+      const nodes = ok(api.kubectl(['get', 'nodes']));
+      assert.match(nodes, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION$/m);
+      assert.match(nodes, /^node-a\s+Ready\s+<none>/m);
 
-  const yaml = ok(api.kubectl(['get', 'svc', '-n', 'my-namespace', '-o', 'yaml']));
-  assert.match(yaml, /^kind: List$/m);
-  assert.match(yaml, /^\s+clusterIP: 10\.96\.\d+\.\d+$/m);
+      const wide = ok(api.kubectl(['get', 'pods', '-A', '-o', 'wide']));
+      assert.match(
+        wide,
+        /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/m,
+      );
+      assert.match(wide, /^my-namespace\s+echo-2\s+0\/1\s+Pending\s+0\s+\S+\s+<none>\s+node-2\s/m);
 
-  const labelled = ok(
-    api.kubectl([
-      'get',
-      'pods',
-      '-n',
-      'my-namespace',
-      '-l',
-      'app=echo,tier in (web)',
-      '-o',
-      'name',
-    ]),
-  );
-  assert.deepEqual(labelled.trim().split('\n'), ['pod/echo-1', 'pod/echo-2', 'pod/echo-3']);
-  const onNode = ok(
-    api.kubectl(['get', 'pods', '-A', '--field-selector', 'spec.nodeName=node-2', '-o', 'name']),
-  );
-  assert.deepEqual(onNode.trim().split('\n'), ['pod/echo-2']);
-  const refused = api.kubectl(['get', 'pods', '-A', '--field-selector', 'spec.image=x']);
-  assert.equal(refused.code, 1);
-  assert.match(refused.err, /field label not supported: spec.image/);
-});
+      const yaml = ok(api.kubectl(['get', 'svc', '-n', 'my-namespace', '-o', 'yaml']));
+      assert.match(yaml, /^kind: List$/m);
+      assert.match(yaml, /^\s+clusterIP: 10\.96\.\d+\.\d+$/m);
 
-test('label, annotate, patch --type merge and --type json change the stored object', () => {
-  ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-1', 'color=blue']));
-  ok(api.kubectl(['annotate', 'pod', '-n', 'my-namespace', 'echo-1', 'note=hello']));
-  let seen = podnetPod('my-namespace', 'echo-1');
-  assert.equal(seen.metadata.labels?.color, 'blue');
-  assert.equal(seen.metadata.annotations?.note, 'hello');
-  ok(
-    api.kubectl([
-      'patch',
-      'pod',
-      '-n',
-      'my-namespace',
-      'echo-1',
-      '--type',
-      'merge',
-      '-p',
-      '{"metadata":{"labels":{"color":"red"}}}',
-    ]),
-  );
-  assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.color, 'red');
-  ok(
-    api.kubectl([
-      'patch',
-      'pod',
-      '-n',
-      'my-namespace',
-      'echo-1',
-      '--type',
-      'json',
-      '-p',
-      '[{"op":"remove","path":"/metadata/labels/color"}]',
-    ]),
-  );
-  ok(api.kubectl(['annotate', 'pod', '-n', 'my-namespace', 'echo-1', 'note-']));
-  seen = podnetPod('my-namespace', 'echo-1');
-  assert.equal(seen.metadata.labels?.color, undefined);
-  assert.equal(seen.metadata.annotations?.note, undefined);
-});
+      const labelled = ok(
+        api.kubectl([
+          'get',
+          'pods',
+          '-n',
+          'my-namespace',
+          '-l',
+          'app=echo,tier in (web)',
+          '-o',
+          'name',
+        ]),
+      );
+      assert.deepEqual(labelled.trim().split('\n'), ['pod/echo-1', 'pod/echo-2', 'pod/echo-3']);
+      const onNode = ok(
+        api.kubectl([
+          'get',
+          'pods',
+          '-A',
+          '--field-selector',
+          'spec.nodeName=node-2',
+          '-o',
+          'name',
+        ]),
+      );
+      assert.deepEqual(onNode.trim().split('\n'), ['pod/echo-2']);
+      const refused = api.kubectl(['get', 'pods', '-A', '--field-selector', 'spec.image=x']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.err, /field label not supported: spec.image/);
+    });
 
-test('get pods -w prints a pod that podnet apply creates', async () => {
-  const watcher = spawn(
-    'kubectl',
-    ['--cache-dir', join(dir, 'kube-cache'), 'get', 'pods', '-n', 'my-namespace', '-w'],
-    {
-      env: { ...process.env, KUBECONFIG: api.kubeconfig, HOME: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  watcher.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  try {
-    await until(() => /^echo-1\s/m.test(out), 'the initial list');
-    ok(
-      api.podnet(
-        ['apply', '-f', '-'],
-        'apiVersion: v1\nkind: Pod\nmetadata: {name: watched, namespace: my-namespace}\nspec:\n  containers: [{name: c}]\n',
-      ),
-    );
-    await until(() => /^watched\s+0\/1\s+Pending/m.test(out), 'the new pod');
-  } finally {
-    watcher.kill('SIGTERM');
-  }
-});
+    test('label, annotate, patch --type merge and --type json change the stored object', () => {
+      ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-1', 'color=blue']));
+      ok(api.kubectl(['annotate', 'pod', '-n', 'my-namespace', 'echo-1', 'note=hello']));
+      let seen = podnetPod('my-namespace', 'echo-1');
+      assert.equal(seen.metadata.labels?.color, 'blue');
+      assert.equal(seen.metadata.annotations?.note, 'hello');
+      ok(
+        api.kubectl([
+          'patch',
+          'pod',
+          '-n',
+          'my-namespace',
+          'echo-1',
+          '--type',
+          'merge',
+          '-p',
+          '{"metadata":{"labels":{"color":"red"}}}',
+        ]),
+      );
+      assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.color, 'red');
+      ok(
+        api.kubectl([
+          'patch',
+          'pod',
+          '-n',
+          'my-namespace',
+          'echo-1',
+          '--type',
+          'json',
+          '-p',
+          '[{"op":"remove","path":"/metadata/labels/color"}]',
+        ]),
+      );
+      ok(api.kubectl(['annotate', 'pod', '-n', 'my-namespace', 'echo-1', 'note-']));
+      seen = podnetPod('my-namespace', 'echo-1');
+      assert.equal(seen.metadata.labels?.color, undefined);
+      assert.equal(seen.metadata.annotations?.note, undefined);
+    });
 
-test('refusals as kubectl prints them: invalid, strict fields, conflict, not found', () => {
-  const bad = file(
-    'bad.yaml',
-    'apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: my-namespace}\nspec:\n  containers: [{name: Bad_Name}]\n',
-  );
-  const invalid = api.kubectl(['apply', '-f', bad]);
-  assert.equal(invalid.code, 1);
-  assert.match(
-    invalid.err,
-    /The Pod "bad" is invalid: (\n\* )?spec\.containers\[0\]\.name: must be a DNS label/,
-  );
+    test('get pods -w prints a pod that podnet apply creates', async () => {
+      const watcher = spawn(
+        api.kubectlBin,
+        ['--cache-dir', join(dir, 'kube-cache'), 'get', 'pods', '-n', 'my-namespace', '-w'],
+        {
+          env: { ...process.env, KUBECONFIG: api.kubeconfig, HOME: dir },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      watcher.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      try {
+        await until(() => /^echo-1\s/m.test(out), 'the initial list');
+        ok(
+          api.podnet(
+            ['apply', '-f', '-'],
+            'apiVersion: v1\nkind: Pod\nmetadata: {name: watched, namespace: my-namespace}\nspec:\n  containers: [{name: c}]\n',
+          ),
+        );
+        await until(() => /^watched\s+0\/1\s+Pending/m.test(out), 'the new pod');
+      } finally {
+        watcher.kill('SIGTERM');
+      }
+    });
 
-  const typo = file(
-    'typo.yaml',
-    'apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: my-namespace}\nspec:\n  containers: [{name: c, imagee: busybox, imagePullPolicy: Always}]\n',
-  );
-  const strict = api.kubectl(['apply', '-f', typo]);
-  assert.equal(strict.code, 1);
-  assert.match(
-    strict.err,
-    /Error from server \(BadRequest\).*strict decoding error: unknown field "spec\.containers\[0\]\.imagee"/,
-  );
-  assert.equal(
-    api.podnet(['get', 'pods', 'typo', '-n', 'my-namespace']).code,
-    1,
-    'nothing written',
-  );
-  assert.match(ok(api.kubectl(['apply', '--validate=false', '-f', typo])), /pod\/typo created/);
+    test('refusals as kubectl prints them: invalid, strict fields, conflict, not found', () => {
+      const bad = file(
+        'bad.yaml',
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: my-namespace}\nspec:\n  containers: [{name: Bad_Name}]\n',
+      );
+      const invalid = api.kubectl(['apply', '-f', bad]);
+      assert.equal(invalid.code, 1);
+      assert.match(
+        invalid.err,
+        /The Pod "bad" is invalid: (\n\* )?spec\.containers\[0\]\.name: must be a DNS label/,
+      );
 
-  const stale = file(
-    'stale.yaml',
-    ok(api.kubectl(['get', 'pod', '-n', 'my-namespace', 'echo-3', '-o', 'yaml'])),
-  );
-  ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-3', 'moved=yes']));
-  const conflict = api.kubectl(['replace', '-f', stale]);
-  assert.equal(conflict.code, 1);
-  assert.match(
-    conflict.err,
-    /Error from server \(Conflict\).*Operation cannot be fulfilled on pods "echo-3": the object has been modified/,
-  );
+      const typo = file(
+        'typo.yaml',
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: my-namespace}\nspec:\n  containers: [{name: c, imagee: busybox, imagePullPolicy: Always}]\n',
+      );
+      const strict = api.kubectl(['apply', '-f', typo]);
+      assert.equal(strict.code, 1);
+      // 1.32 leaves the check to the server (fieldValidation=Strict); 1.20 checks the manifest
+      // against the OpenAPI v2 schema itself before sending anything.
+      assert.match(
+        strict.err,
+        old
+          ? /error validating data: ValidationError\(Pod\.spec\.containers\[0\]\): unknown field "imagee"/
+          : /Error from server \(BadRequest\).*strict decoding error: unknown field "spec\.containers\[0\]\.imagee"/,
+      );
+      assert.equal(
+        api.podnet(['get', 'pods', 'typo', '-n', 'my-namespace']).code,
+        1,
+        'nothing written',
+      );
+      assert.match(ok(api.kubectl(['apply', '--validate=false', '-f', typo])), /pod\/typo created/);
 
-  const missing = api.kubectl(['get', 'pod', '-n', 'my-namespace', 'nope']);
-  assert.equal(missing.code, 1);
-  assert.match(missing.err, /Error from server \(NotFound\): pods "nope" not found/);
-});
+      const stale = file(
+        'stale.yaml',
+        ok(api.kubectl(['get', 'pod', '-n', 'my-namespace', 'echo-3', '-o', 'yaml'])),
+      );
+      ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-3', 'moved=yes']));
+      const conflict = api.kubectl(['replace', '-f', stale]);
+      assert.equal(conflict.code, 1);
+      assert.match(
+        conflict.err,
+        /Error from server \(Conflict\).*Operation cannot be fulfilled on pods "echo-3": the object has been modified/,
+      );
 
-test('server-side apply is refused with 415, not answered wrongly', () => {
-  const r = api.kubectl(['apply', '--server-side', '-f', DEMO]);
-  assert.equal(r.code, 1);
-  assert.match(r.err, /UnsupportedMediaType|415|server-side apply is not supported/);
-});
+      const missing = api.kubectl(['get', 'pod', '-n', 'my-namespace', 'nope']);
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, /Error from server \(NotFound\): pods "nope" not found/);
+    });
 
-test('the status subresource writes only the status; paging with limit and continue', async () => {
-  ok(
-    api.kubectl([
-      'patch',
-      'pod',
-      '-n',
-      'my-namespace',
-      'echo-2',
-      '--subresource',
-      'status',
-      '--type',
-      'merge',
-      '-p',
-      '{"status":{"phase":"Running","podIP":"10.244.2.7"},"metadata":{"labels":{"ignored":"yes"}}}',
-    ]),
-  );
-  const wide = ok(
-    api.kubectl(['get', 'pod', '-n', 'my-namespace', 'echo-2', '-o', 'wide', '--show-labels']),
-  );
-  assert.match(wide, /^echo-2\s+1\/1\s+Running\s+0\s+\S+\s+10\.244\.2\.7\s+node-2\s/m);
-  assert.doesNotMatch(wide, /ignored=yes/);
+    test('server-side apply is refused with 415, not answered wrongly', () => {
+      const r = api.kubectl(['apply', '--server-side', '-f', DEMO]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /UnsupportedMediaType|415|server-side apply is not supported/);
+    });
 
-  type Page = { metadata: { continue?: string }; items: { metadata: { name: string } }[] };
-  const names: string[] = [];
-  let token: string | undefined;
-  let pages = 0;
-  do {
-    const q = `limit=2${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
-    const page = JSON.parse(
-      (await api.fetch(`/api/v1/namespaces/my-namespace/pods?${q}`)).body,
-    ) as Page;
-    names.push(...page.items.map((p) => p.metadata.name));
-    token = page.metadata.continue;
-    pages++;
-  } while (token);
-  assert.ok(pages >= 3, `pages: ${pages}`);
-  const all = JSON.parse((await api.fetch('/api/v1/namespaces/my-namespace/pods')).body) as Page;
-  assert.deepEqual(
-    names,
-    all.items.map((p) => p.metadata.name),
-  );
-});
+    test('the status subresource writes only the status; paging with limit and continue', async () => {
+      const statusPatch =
+        '{"status":{"phase":"Running","podIP":"10.244.2.7"},"metadata":{"labels":{"ignored":"yes"}}}';
+      if (old) {
+        // kubectl 1.20 has no --subresource: the same request, sent by hand.
+        const r = await api.fetch('/api/v1/namespaces/my-namespace/pods/echo-2/status', {
+          method: 'PATCH',
+          headers: { 'Content-Type': 'application/merge-patch+json' },
+          body: statusPatch,
+        });
+        assert.equal(r.status, 200, r.body);
+      } else {
+        ok(
+          api.kubectl([
+            'patch',
+            'pod',
+            '-n',
+            'my-namespace',
+            'echo-2',
+            '--subresource',
+            'status',
+            '--type',
+            'merge',
+            '-p',
+            statusPatch,
+          ]),
+        );
+      }
+      const wide = ok(
+        api.kubectl(['get', 'pod', '-n', 'my-namespace', 'echo-2', '-o', 'wide', '--show-labels']),
+      );
+      assert.match(wide, /^echo-2\s+1\/1\s+Running\s+0\s+\S+\s+10\.244\.2\.7\s+node-2\s/m);
+      assert.doesNotMatch(wide, /ignored=yes/);
 
-test('a user outside system:masters is refused with 403 naming the verb, resource and user', async () => {
-  const pki = join(dir, 'pki');
-  const sh = spawnSync(
-    'sh',
-    [
-      '-c',
-      `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout jane.key -out jane.csr -subj /O=devs/CN=jane 2>/dev/null &&
+      type Page = { metadata: { continue?: string }; items: { metadata: { name: string } }[] };
+      const names: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const q = `limit=2${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+        const page = JSON.parse(
+          (await api.fetch(`/api/v1/namespaces/my-namespace/pods?${q}`)).body,
+        ) as Page;
+        names.push(...page.items.map((p) => p.metadata.name));
+        token = page.metadata.continue;
+        pages++;
+      } while (token);
+      assert.ok(pages >= 3, `pages: ${pages}`);
+      const all = JSON.parse(
+        (await api.fetch('/api/v1/namespaces/my-namespace/pods')).body,
+      ) as Page;
+      assert.deepEqual(
+        names,
+        all.items.map((p) => p.metadata.name),
+      );
+    });
+
+    test('a user outside system:masters is refused with 403 naming the verb, resource and user', async () => {
+      const pki = join(dir, 'pki');
+      const sh = spawnSync(
+        'sh',
+        [
+          '-c',
+          `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout jane.key -out jane.csr -subj /O=devs/CN=jane 2>/dev/null &&
        openssl x509 -req -in jane.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out jane.crt 2>/dev/null`,
-    ],
-    { cwd: pki },
-  );
-  assert.equal(sh.status, 0);
-  const r = await api.fetch('/api/v1/pods', {
-    cert: readFileSync(join(pki, 'jane.crt')),
-    key: readFileSync(join(pki, 'jane.key')),
+        ],
+        { cwd: pki },
+      );
+      assert.equal(sh.status, 0);
+      const r = await api.fetch('/api/v1/pods', {
+        cert: readFileSync(join(pki, 'jane.crt')),
+        key: readFileSync(join(pki, 'jane.key')),
+      });
+      assert.equal(r.status, 403);
+      assert.equal(
+        (JSON.parse(r.body) as { message: string }).message,
+        'pods is forbidden: User "jane" cannot list resource "pods" in API group "" at the cluster scope',
+      );
+    });
+
+    test('no credentials or a wrong token: 401 as a Status', async () => {
+      const anonymous = await api.fetch('/api/v1/pods', { anonymous: true });
+      assert.equal(anonymous.status, 401);
+      assert.deepEqual(JSON.parse(anonymous.body), {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: 'Unauthorized',
+        reason: 'Unauthorized',
+        code: 401,
+      });
+      const token = await api.fetch('/api/v1/pods', {
+        anonymous: true,
+        headers: { Authorization: 'Bearer wrong' },
+      });
+      assert.equal(token.status, 401);
+      const health = await api.fetch('/healthz', { anonymous: true });
+      assert.equal(health.status, 200);
+    });
+
+    test('kubectl diff shows a change and makes none', () => {
+      const changed = file(
+        'demo-diff.yaml',
+        readFileSync(DEMO, 'utf8').replace(
+          /labels: \{ app: echo \}/g,
+          'labels: { app: echo, tier: db }',
+        ),
+      );
+      const diff = api.kubectl(['diff', '-f', changed]);
+      assert.equal(diff.code, 1, diff.err);
+      assert.match(diff.out, /^-\s+tier: web$/m);
+      assert.match(diff.out, /^\+\s+tier: db$/m);
+      assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.tier, 'web');
+    });
+
+    test('a watch from a compacted revision gets 410 Expired; the client re-lists and watches on', async () => {
+      const store = await openStore(api.storeUrl);
+      try {
+        const { revision } = await store.list('/');
+        await store.compact(revision);
+      } finally {
+        await store.close();
+      }
+      const old = await api.fetch(
+        '/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=1',
+        {
+          timeoutMs: 5000,
+        },
+      );
+      assert.equal(old.status, 200);
+      const event = JSON.parse(old.body.trim().split('\n')[0]!) as {
+        type: string;
+        object: { code: number; reason: string };
+      };
+      assert.equal(event.type, 'ERROR');
+      assert.equal(event.object.code, 410);
+      assert.equal(event.object.reason, 'Expired');
+
+      const list = JSON.parse((await api.fetch('/api/v1/namespaces/my-namespace/pods')).body) as {
+        metadata: { resourceVersion: string };
+        items: unknown[];
+      };
+      assert.ok(list.items.length > 0);
+      const watching = api.fetch(
+        `/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=2`,
+        { timeoutMs: 8000 },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-2', 'after=relist']));
+      const events = (await watching).body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+      assert.deepEqual(
+        events.map((e) => `${e.type} ${e.object.metadata.name}`),
+        ['MODIFIED echo-2'],
+      );
+    });
+
+    test('deletecollection: pods on a live node turn Terminating; with grace 0 they are gone', async () => {
+      // No nodeName: admission places them on node-a or node-b, which exist.
+      ok(
+        api.kubectl([
+          'run',
+          'extra-1',
+          '-n',
+          'my-namespace',
+          '--image',
+          'x',
+          '--labels',
+          'batch=gone',
+        ]),
+      );
+      ok(
+        api.kubectl([
+          'run',
+          'extra-2',
+          '-n',
+          'my-namespace',
+          '--image',
+          'x',
+          '--labels',
+          'batch=gone',
+        ]),
+      );
+      const path = '/api/v1/namespaces/my-namespace/pods?labelSelector=batch%3Dgone';
+      type Items = { items: { metadata: { name: string; deletionTimestamp?: string } }[] };
+      const graceful = await api.fetch(path, { method: 'DELETE' });
+      assert.equal(graceful.status, 200);
+      const marked = (JSON.parse(graceful.body) as Items).items;
+      assert.deepEqual(
+        marked.map((p) => p.metadata.name),
+        ['extra-1', 'extra-2'],
+      );
+      assert.ok(marked.every((p) => p.metadata.deletionTimestamp));
+      assert.match(
+        ok(api.kubectl(['get', 'pods', '-n', 'my-namespace', 'extra-1'])),
+        /extra-1\s+0\/1\s+Terminating/,
+      );
+      const forced = await api.fetch(`${path}&gracePeriodSeconds=0`, { method: 'DELETE' });
+      assert.equal(forced.status, 200);
+      assert.equal(
+        ok(api.kubectl(['get', 'pods', '-n', 'my-namespace', '-l', 'batch', '-o', 'name'])).trim(),
+        '',
+      );
+    });
+
+    test('delete -f removes the objects and returns once they are gone', () => {
+      const pods = file(
+        'pods.yaml',
+        readFileSync(DEMO, 'utf8')
+          .split('---')
+          .filter((d) => /kind: (Pod|Service)/.test(d))
+          .join('---'),
+      );
+      const out = ok(api.kubectl(['delete', '-f', pods]));
+      assert.match(out, /^pod "echo-1" deleted$/m);
+      assert.match(out, /^service "my-svc" deleted$/m);
+      const left = ok(api.podnet(['get', 'pods', '-n', 'my-namespace', '-o', 'json']));
+      assert.deepEqual(
+        (JSON.parse(left) as { items: { metadata: { name: string } }[] }).items
+          .map((p) => p.metadata.name)
+          .sort(),
+        ['typo', 'watched'],
+      );
+    });
   });
-  assert.equal(r.status, 403);
-  assert.equal(
-    (JSON.parse(r.body) as { message: string }).message,
-    'pods is forbidden: User "jane" cannot list resource "pods" in API group "" at the cluster scope',
-  );
-});
-
-test('no credentials or a wrong token: 401 as a Status', async () => {
-  const anonymous = await api.fetch('/api/v1/pods', { anonymous: true });
-  assert.equal(anonymous.status, 401);
-  assert.deepEqual(JSON.parse(anonymous.body), {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: 'Unauthorized',
-    reason: 'Unauthorized',
-    code: 401,
-  });
-  const token = await api.fetch('/api/v1/pods', {
-    anonymous: true,
-    headers: { Authorization: 'Bearer wrong' },
-  });
-  assert.equal(token.status, 401);
-  const health = await api.fetch('/healthz', { anonymous: true });
-  assert.equal(health.status, 200);
-});
-
-test('kubectl diff shows a change and makes none', () => {
-  const changed = file(
-    'demo-diff.yaml',
-    readFileSync(DEMO, 'utf8').replace(
-      /labels: \{ app: echo \}/g,
-      'labels: { app: echo, tier: db }',
-    ),
-  );
-  const diff = api.kubectl(['diff', '-f', changed]);
-  assert.equal(diff.code, 1, diff.err);
-  assert.match(diff.out, /^-\s+tier: web$/m);
-  assert.match(diff.out, /^\+\s+tier: db$/m);
-  assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.tier, 'web');
-});
-
-test('a watch from a compacted revision gets 410 Expired; the client re-lists and watches on', async () => {
-  const store = await openStore(api.storeUrl);
-  try {
-    const { revision } = await store.list('/');
-    await store.compact(revision);
-  } finally {
-    await store.close();
-  }
-  const old = await api.fetch('/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=1', {
-    timeoutMs: 5000,
-  });
-  assert.equal(old.status, 200);
-  const event = JSON.parse(old.body.trim().split('\n')[0]!) as {
-    type: string;
-    object: { code: number; reason: string };
-  };
-  assert.equal(event.type, 'ERROR');
-  assert.equal(event.object.code, 410);
-  assert.equal(event.object.reason, 'Expired');
-
-  const list = JSON.parse((await api.fetch('/api/v1/namespaces/my-namespace/pods')).body) as {
-    metadata: { resourceVersion: string };
-    items: unknown[];
-  };
-  assert.ok(list.items.length > 0);
-  const watching = api.fetch(
-    `/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=2`,
-    { timeoutMs: 8000 },
-  );
-  await new Promise((r) => setTimeout(r, 300));
-  ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-2', 'after=relist']));
-  const events = (await watching).body
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
-  assert.deepEqual(
-    events.map((e) => `${e.type} ${e.object.metadata.name}`),
-    ['MODIFIED echo-2'],
-  );
-});
-
-test('deletecollection: pods on a live node turn Terminating; with grace 0 they are gone', async () => {
-  // No nodeName: admission places them on node-a or node-b, which exist.
-  ok(
-    api.kubectl(['run', 'extra-1', '-n', 'my-namespace', '--image', 'x', '--labels', 'batch=gone']),
-  );
-  ok(
-    api.kubectl(['run', 'extra-2', '-n', 'my-namespace', '--image', 'x', '--labels', 'batch=gone']),
-  );
-  const path = '/api/v1/namespaces/my-namespace/pods?labelSelector=batch%3Dgone';
-  type Items = { items: { metadata: { name: string; deletionTimestamp?: string } }[] };
-  const graceful = await api.fetch(path, { method: 'DELETE' });
-  assert.equal(graceful.status, 200);
-  const marked = (JSON.parse(graceful.body) as Items).items;
-  assert.deepEqual(
-    marked.map((p) => p.metadata.name),
-    ['extra-1', 'extra-2'],
-  );
-  assert.ok(marked.every((p) => p.metadata.deletionTimestamp));
-  assert.match(
-    ok(api.kubectl(['get', 'pods', '-n', 'my-namespace', 'extra-1'])),
-    /extra-1\s+0\/1\s+Terminating/,
-  );
-  const forced = await api.fetch(`${path}&gracePeriodSeconds=0`, { method: 'DELETE' });
-  assert.equal(forced.status, 200);
-  assert.equal(
-    ok(api.kubectl(['get', 'pods', '-n', 'my-namespace', '-l', 'batch', '-o', 'name'])).trim(),
-    '',
-  );
-});
-
-test('delete -f removes the objects and returns once they are gone', () => {
-  const pods = file(
-    'pods.yaml',
-    readFileSync(DEMO, 'utf8')
-      .split('---')
-      .filter((d) => /kind: (Pod|Service)/.test(d))
-      .join('---'),
-  );
-  const out = ok(api.kubectl(['delete', '-f', pods]));
-  assert.match(out, /^pod "echo-1" deleted$/m);
-  assert.match(out, /^service "my-svc" deleted$/m);
-  const left = ok(api.podnet(['get', 'pods', '-n', 'my-namespace', '-o', 'json']));
-  assert.deepEqual(
-    (JSON.parse(left) as { items: { metadata: { name: string } }[] }).items
-      .map((p) => p.metadata.name)
-      .sort(),
-    ['typo', 'watched'],
-  );
-});
 
 async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;

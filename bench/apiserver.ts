@@ -1,0 +1,346 @@
+// API server benchmark, SQLite and etcd, each on a store holding 10,000 pods, every figure
+// beside the store itself in the same run (the anchor):
+// - list: all pods through `GET /api/v1/namespaces/bench/pods` (received and JSON-decoded)
+//   against listObjects on the store (median of 5). Goal: <= 1.5x.
+// - single object: create, get and merge-patch through the API, one request every 5 ms
+//   (200/s, open loop), against a bare store put and get of the same object at the same rate.
+//   Goal: p99 <= the store's p99 + 5 ms.
+// - watch fan-out: 100 concurrent API watchers see each put made on the store, against the
+//   store's own watch of the same puts. Goal: p99 <= the store watch's p99 + 10 ms.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request, Agent } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../src/store/open.js';
+import { listObjects, objectKey } from '../src/store/objects.js';
+import type { Store } from '../src/store/store.js';
+import type { Pod } from '../src/api/types.js';
+import { startEtcd } from '../test/helpers/etcd.js';
+import { startApiServer, type RunningApiServer } from '../test/helpers/apiserver.js';
+
+const PODS = 10_000;
+const RATE_GAP_MS = 5;
+const SINGLE_SAMPLES = 400;
+const WATCHERS = 100;
+const WATCH_SAMPLES = 100;
+const NS = 'bench';
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+const ms = (n: number): string => n.toFixed(2);
+const sleep = (n: number) => new Promise<void>((r) => setTimeout(r, n));
+
+function podObject(name: string, i: number): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS, labels: { app: `app-${i % 50}` } },
+    spec: {
+      nodeName: `node-${i % 20}`,
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.example/app:1.0',
+          ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+        },
+      ],
+    },
+    status: { phase: 'Running', podIP: `10.244.${i % 20}.${(i % 250) + 2}` },
+  };
+}
+
+/** HTTPS to the API server as the admin, over kept-alive connections. */
+class Client {
+  private readonly agent: Agent;
+  constructor(
+    private readonly api: RunningApiServer,
+    maxSockets = 64,
+  ) {
+    const pki = join(api.dir, 'pki');
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets,
+      ca: readFileSync(join(pki, 'ca.crt')),
+      cert: readFileSync(join(pki, 'admin.crt')),
+      key: readFileSync(join(pki, 'admin.key')),
+    });
+  }
+  call(method: string, path: string, body?: unknown, contentType = 'application/json') {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${this.api.url}${path}`,
+        { method, agent: this.agent, headers: { 'Content-Type': contentType } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+  /**
+   * A watch whose each event line is handed to `onLine`; returns its stop. The server sends
+   * its headers with the first event, so nothing is awaited here.
+   */
+  watch(path: string, onLine: (line: string) => void): () => void {
+    const req = request(`${this.api.url}${path}`, { agent: this.agent }, (res) => {
+      let rest = '';
+      res.on('data', (c: Buffer) => {
+        const lines = (rest + c.toString()).split('\n');
+        rest = lines.pop()!;
+        for (const l of lines) if (l) onLine(l);
+      });
+      res.on('error', () => undefined);
+    });
+    req.on('error', () => undefined);
+    req.end();
+    return () => req.destroy();
+  }
+  close() {
+    this.agent.destroy();
+  }
+}
+
+async function fillPods(store: Store): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < PODS) {
+        const i = next++;
+        const pod = podObject(`pod-${String(i).padStart(5, '0')}`, i);
+        await store.put(objectKey('Pod', NS, pod.metadata.name), JSON.stringify(pod));
+      }
+    }),
+  );
+}
+
+async function median5(fn: () => Promise<number>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const n = await fn();
+    times.push(performance.now() - t0);
+    if (n !== PODS) throw new Error(`listed ${n} pods, not ${PODS}`);
+  }
+  return percentile(times, 50);
+}
+
+/** Starts one call every RATE_GAP_MS (not waiting for the last) and returns each latency. */
+async function atRate(samples: number, call: (i: number) => Promise<void>): Promise<number[]> {
+  const latencies: number[] = [];
+  const running: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < samples; i++) {
+    const due = start + i * RATE_GAP_MS;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    running.push(
+      (async () => {
+        const t0 = performance.now();
+        await call(i);
+        latencies.push(performance.now() - t0);
+      })(),
+    );
+  }
+  await Promise.all(running);
+  return latencies;
+}
+
+interface Figures {
+  list: { api: number; store: number };
+  single: Record<'create' | 'get' | 'patch' | 'storePut' | 'storeGet', number[]>;
+  watch: { api: number[]; store: number[] };
+}
+
+function expectOk(r: { status: number; body: string }, what: string) {
+  if (r.status >= 300) throw new Error(`${what}: ${r.status} ${r.body.slice(0, 200)}`);
+}
+
+async function measure(storeUrl: string, dir: string): Promise<Figures> {
+  const store = await openStore(storeUrl);
+  const api = await startApiServer(dir, storeUrl);
+  const client = new Client(api);
+  try {
+    expectOk(
+      await client.call('POST', '/api/v1/namespaces', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: NS },
+      }),
+      'create namespace',
+    );
+    await fillPods(store);
+
+    const list = {
+      api: await median5(async () => {
+        const r = await client.call('GET', `/api/v1/namespaces/${NS}/pods`);
+        expectOk(r, 'list');
+        return (JSON.parse(r.body) as { items: unknown[] }).items.length;
+      }),
+      store: await median5(async () => (await listObjects(store, 'Pod', NS)).items.length),
+    };
+
+    const path = (name: string) => `/api/v1/namespaces/${NS}/pods/${name}`;
+    const single = {
+      create: await atRate(SINGLE_SAMPLES, async (i) =>
+        expectOk(
+          await client.call('POST', `/api/v1/namespaces/${NS}/pods`, podObject(`api-${i}`, i)),
+          'create',
+        ),
+      ),
+      get: await atRate(SINGLE_SAMPLES, async (i) =>
+        expectOk(await client.call('GET', path(`api-${i}`)), 'get'),
+      ),
+      patch: await atRate(SINGLE_SAMPLES, async (i) =>
+        expectOk(
+          await client.call(
+            'PATCH',
+            path(`api-${i}`),
+            { metadata: { labels: { patched: 'yes' } } },
+            'application/merge-patch+json',
+          ),
+          'patch',
+        ),
+      ),
+      storePut: await atRate(SINGLE_SAMPLES, async (i) => {
+        const pod = podObject(`direct-${i}`, i);
+        await store.put(objectKey('Pod', NS, pod.metadata.name), JSON.stringify(pod));
+      }),
+      storeGet: await atRate(SINGLE_SAMPLES, async (i) => {
+        if (!(await store.get(objectKey('Pod', NS, `direct-${i}`)))) throw new Error('missing');
+      }),
+    };
+
+    // Watch fan-out: every watcher and the store's own watch see the same puts of one pod.
+    const watched = 'watched';
+    const key = objectKey('Pod', NS, watched);
+    const seen = new Map<string, { api: number[]; store?: number }>();
+    const { revision } = await store.list(key);
+    const storeWatch = store.watch(key, revision + 1, {
+      onEvents: (es) => {
+        const t = performance.now();
+        for (const e of es) {
+          if (e.type !== 'put') continue;
+          const mark = (JSON.parse(e.kv.value) as Pod).metadata.labels?.mark ?? '';
+          const entry = seen.get(mark);
+          if (entry) entry.store = t;
+        }
+      },
+      onError: (e) => {
+        throw e;
+      },
+    });
+    const watchClient = new Client(api, WATCHERS + 4);
+    const stops = Array.from({ length: WATCHERS }, () =>
+      watchClient.watch(
+        `/api/v1/namespaces/${NS}/pods?watch=1&resourceVersion=${revision}&fieldSelector=metadata.name%3D${watched}`,
+        (line) => {
+          const t = performance.now();
+          const event = JSON.parse(line) as { object: Pod };
+          seen.get(event.object.metadata.labels?.mark ?? '')?.api.push(t);
+        },
+      ),
+    );
+    await sleep(2000);
+    const api99: number[] = [];
+    const store99: number[] = [];
+    for (let i = 0; i < WATCH_SAMPLES; i++) {
+      const mark = `m${i}`;
+      const entry = { api: [] as number[], store: undefined as number | undefined };
+      seen.set(mark, entry);
+      const pod = podObject(watched, i);
+      pod.metadata.labels = { mark };
+      const t0 = performance.now();
+      await store.put(key, JSON.stringify(pod));
+      const deadline = performance.now() + 5000;
+      while (
+        (entry.api.length < WATCHERS || entry.store === undefined) &&
+        performance.now() < deadline
+      )
+        await sleep(1);
+      if (entry.api.length < WATCHERS || entry.store === undefined) {
+        throw new Error(`event ${mark} reached ${entry.api.length} watchers in 5 s`);
+      }
+      api99.push(...entry.api.map((t) => t - t0));
+      store99.push(entry.store - t0);
+      await sleep(Math.random() * 20);
+    }
+    for (const stop of stops) stop();
+    watchClient.close();
+    await storeWatch.cancel();
+    return { list, single, watch: { api: api99, store: store99 } };
+  } finally {
+    client.close();
+    await api.stop();
+    await store.close();
+  }
+}
+
+function report(backend: string, f: Figures): string[] {
+  const lines: string[] = [];
+  const row = (what: string, p50: number, p99: number) =>
+    console.log(`${what.padEnd(34)}${ms(p50).padStart(10)}${ms(p99).padStart(10)}`);
+  console.log(`\n== ${backend}: ${PODS} pods`);
+  console.log(`${'list all pods (median of 5)'.padEnd(34)}${'ms'.padStart(10)}`);
+  console.log(`${'  API'.padEnd(34)}${ms(f.list.api).padStart(10)}`);
+  console.log(`${'  store listObjects (anchor)'.padEnd(34)}${ms(f.list.store).padStart(10)}`);
+  console.log(
+    `${'single object at 200/s'.padEnd(34)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
+  );
+  const s = f.single;
+  for (const [what, v] of [
+    ['  API create', s.create],
+    ['  API get', s.get],
+    ['  API patch', s.patch],
+    ['  store put (anchor)', s.storePut],
+    ['  store get (anchor)', s.storeGet],
+  ] as const)
+    row(what, percentile(v, 50), percentile(v, 99));
+  console.log(
+    `${`watch delivery, ${WATCHERS} watchers`.padEnd(34)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
+  );
+  row('  API watchers', percentile(f.watch.api, 50), percentile(f.watch.api, 99));
+  row('  store watch (anchor)', percentile(f.watch.store, 50), percentile(f.watch.store, 99));
+
+  const bench = (metric: string, value: number, anchor: number) =>
+    lines.push(
+      `BENCH apiserver-${backend} ${metric}=${ms(value)} anchor=${ms(anchor)} ratio=${(value / anchor).toFixed(2)}`,
+    );
+  bench('list_10000_pods_ms', f.list.api, f.list.store);
+  const putP99 = percentile(s.storePut, 99);
+  const getP99 = percentile(s.storeGet, 99);
+  bench('create_p50_ms', percentile(s.create, 50), percentile(s.storePut, 50));
+  bench('create_p99_ms', percentile(s.create, 99), putP99);
+  bench('get_p50_ms', percentile(s.get, 50), percentile(s.storeGet, 50));
+  bench('get_p99_ms', percentile(s.get, 99), getP99);
+  bench('patch_p50_ms', percentile(s.patch, 50), percentile(s.storePut, 50));
+  bench('patch_p99_ms', percentile(s.patch, 99), putP99);
+  bench('watch_p99_ms', percentile(f.watch.api, 99), percentile(f.watch.store, 99));
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'podnet-bench-apiserver-'));
+  const cluster = await startEtcd(1);
+  const lines: string[] = [];
+  try {
+    lines.push(
+      ...report('sqlite', await measure(`sqlite:${join(dir, 'store.db')}`, join(dir, 'sqlite'))),
+    );
+    lines.push(...report('etcd', await measure(cluster.storeUrl, join(dir, 'etcd'))));
+    console.log('');
+    for (const l of lines) console.log(l);
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
