@@ -7,6 +7,7 @@ import type {
   NetworkPolicy,
   NetworkPolicyPeer,
   NetworkPolicyPort,
+  PolicyType,
 } from './types.js';
 
 /**
@@ -14,12 +15,15 @@ import type {
  * seems to speak about egress still isolates its pods for ingress. An empty `egress: []` adds
  * nothing, exactly as upstream counts it.
  */
+export function effectivePolicyTypes(spec: NetworkPolicy['spec']): PolicyType[] {
+  if (spec.policyTypes && spec.policyTypes.length > 0) return spec.policyTypes;
+  return (spec.egress?.length ?? 0) > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+}
+
 export function defaultNetworkPolicy(policy: NetworkPolicy): void {
   const spec = policy.spec;
   spec.podSelector ??= {};
-  if (!spec.policyTypes || spec.policyTypes.length === 0) {
-    spec.policyTypes = (spec.egress?.length ?? 0) > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
-  }
+  spec.policyTypes = effectivePolicyTypes(spec);
   for (const rule of [...(spec.ingress ?? []), ...(spec.egress ?? [])]) {
     for (const port of rule.ports ?? []) port.protocol ??= 'TCP';
   }
