@@ -7,8 +7,8 @@
 import { selectorMatches } from '../api/label-selector.js';
 import { effectivePolicyTypes } from '../api/network-policy.js';
 import type { Namespace, NetworkPolicy, Node, Pod, PolicyType, Protocol } from '../api/types.js';
-import { parseIP, sameIP, tryParseIP, type IP } from '../net/index.js';
-import { ruleAdmits, type Destination, type Peer } from './rules.js';
+import { parseIP, sameIP, tryParseIP } from '../net/index.js';
+import { podAddresses, ruleAdmits, type Destination, type Peer } from './rules.js';
 
 /** Every namespace carries its name as this label (set by the API server, immutable). */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -62,14 +62,6 @@ export interface Verdict {
 
 export function policyName(policy: NetworkPolicy): PolicyName {
   return `${policy.metadata.namespace ?? ''}/${policy.metadata.name}`;
-}
-
-function podAddresses(pod: Pod): IP[] {
-  const texts = pod.status?.podIPs?.map((p) => p.ip) ?? [pod.status?.podIP];
-  return texts.flatMap((t) => {
-    const ip = t === undefined ? undefined : tryParseIP(t);
-    return ip ? [ip] : [];
-  });
 }
 
 /** An address that a pod holds is that pod, whichever way the caller named it. */

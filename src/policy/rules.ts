@@ -20,14 +20,18 @@ export interface Destination {
   port: number;
 }
 
-/** The addresses a peer stands for: a pod's own, or the one address. */
-function peerAddresses(peer: Peer): IP[] {
-  if ('ip' in peer) return [peer.ip];
-  const texts = peer.pod.status?.podIPs?.map((p) => p.ip) ?? [peer.pod.status?.podIP];
+/** A pod's own addresses (podIPs, or podIP when that is all it has). */
+export function podAddresses(pod: Pod): IP[] {
+  const texts = pod.status?.podIPs?.map((p) => p.ip) ?? [pod.status?.podIP];
   return texts.flatMap((t) => {
     const ip = t === undefined ? undefined : tryParseIP(t);
     return ip ? [ip] : [];
   });
+}
+
+/** The addresses a peer stands for: a pod's own, or the one address. */
+function peerAddresses(peer: Peer): IP[] {
+  return 'ip' in peer ? [peer.ip] : podAddresses(peer.pod);
 }
 
 /**
