@@ -20,6 +20,7 @@ export const ROOMS = {
   dns: ['api', 'store', 'net', 'util'],
   bgp: ['api', 'store', 'ipam', 'kernel', 'net', 'util'],
   diagnose: ['api', 'kernel', 'routing', 'proxy', 'bgp', 'net', 'util'],
+  policy: ['api', 'net', 'util'],
   agent: [
     'api',
     'store',
@@ -30,6 +31,7 @@ export const ROOMS = {
     'routing',
     'proxy',
     'bgp',
+    'policy',
     'net',
     'util',
   ],
@@ -45,6 +47,7 @@ export const ROOMS = {
     'proxy',
     'dns',
     'bgp',
+    'policy',
     'agent',
     'apiserver',
     'net',

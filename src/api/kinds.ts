@@ -8,6 +8,7 @@ export interface KindInfo {
     | 'discovery.k8s.io/v1'
     | 'rbac.authorization.k8s.io/v1'
     | 'coordination.k8s.io/v1'
+    | 'networking.k8s.io/v1'
     | 'podnet.io/v1';
   /** Lower-case plural: the resource name and (unless storeSegment says otherwise) the store key segment. */
   plural: string;
@@ -117,6 +118,13 @@ export const KINDS: readonly KindInfo[] = [
     storeSegment: 'coordination.k8s.io/leases',
     namespaced: true,
     aliases: ['leases', 'lease'],
+  },
+  {
+    kind: 'NetworkPolicy',
+    apiVersion: 'networking.k8s.io/v1',
+    plural: 'networkpolicies',
+    namespaced: true,
+    aliases: ['networkpolicies', 'networkpolicy', 'netpol'],
   },
 ];
 

@@ -12,6 +12,7 @@ import type {
   Lease,
   Endpoints,
   Namespace,
+  NetworkPolicy,
   Node,
   Pod,
   Role,
@@ -453,6 +454,71 @@ export const leaseSchema = z.strictObject({
   }),
 });
 
+const labelSelector = z.strictObject({
+  matchLabels: stringMap.optional(),
+  matchExpressions: z
+    .array(
+      z.strictObject({
+        key: z.string().min(1, { error: 'is required' }),
+        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+
+// Which combinations of fields a peer or port may hold, and whether ipBlock CIDRs nest, are
+// checked in network-policy.ts, where the messages can name the exact field.
+const networkPolicyPeer = z.strictObject({
+  podSelector: labelSelector.optional(),
+  namespaceSelector: labelSelector.optional(),
+  ipBlock: z
+    .strictObject({
+      cidr: z.string(),
+      except: z.array(z.string()).optional(),
+    })
+    .optional(),
+});
+
+const networkPolicyPort = z.strictObject({
+  protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
+  port: z
+    .union([portNumber, portName], {
+      error: 'must be a port number 1-65535 or a container port name',
+    })
+    .optional(),
+  endPort: portNumber.optional(),
+});
+
+export const networkPolicySchema = z.strictObject({
+  apiVersion: z.literal('networking.k8s.io/v1'),
+  kind: z.literal('NetworkPolicy'),
+  metadata: objectMetaSchema,
+  spec: z.strictObject({
+    podSelector: labelSelector.optional(),
+    policyTypes: z
+      .array(z.enum(['Ingress', 'Egress']))
+      .max(2, { error: 'may not list more than two policy types' })
+      .optional(),
+    ingress: z
+      .array(
+        z.strictObject({
+          from: z.array(networkPolicyPeer).optional(),
+          ports: z.array(networkPolicyPort).optional(),
+        }),
+      )
+      .optional(),
+    egress: z
+      .array(
+        z.strictObject({
+          to: z.array(networkPolicyPeer).optional(),
+          ports: z.array(networkPolicyPort).optional(),
+        }),
+      )
+      .optional(),
+  }),
+});
+
 // Compile-time check that each schema and its type in types.ts describe the same shape: the
 // same fields, optional the same way, the same value types (a field added on one side only
 // fails the build).
@@ -481,4 +547,5 @@ export const schemasMatchTypes: [
   Same<z.infer<typeof clusterNetworkSchema>, PartialSpec<ClusterNetwork>>,
   Same<z.infer<typeof bgpPeerSchema>, BGPPeer>,
   Same<z.infer<typeof leaseSchema>, Lease>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<Parsed<typeof networkPolicySchema>, NetworkPolicy>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];

@@ -1,6 +1,7 @@
 // kubectl-like tables for `podnet get`: the columns kubectl shows for each kind, podnet's own
 // for ClusterNetwork, `-o wide` adding the network columns.
 import { isPodReady } from './endpoints.js';
+import { formatLabelSelector } from './label-selector.js';
 import {
   LABEL_ZONE,
   type ClusterRoleBinding,
@@ -294,6 +295,16 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
       or(o.spec.renewTime),
       o.spec.leaseDurationSeconds === undefined ? '<none>' : `${o.spec.leaseDurationSeconds}s`,
     ],
+  },
+  NetworkPolicy: {
+    head: ['NAME', 'POD-SELECTOR', 'AGE'],
+    wide: [],
+    row: (o, now) => [
+      o.metadata.name,
+      formatLabelSelector(o.spec.podSelector),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: () => [],
   },
 };
 

@@ -353,6 +353,67 @@ export interface ClusterRoleBinding extends TypeMeta {
   roleRef: RoleRef;
 }
 
+/** One requirement of a label selector (`key In (a, b)`, `key Exists`, ...). */
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** Kubernetes' LabelSelector: every matchLabels pair AND every expression; `{}` selects all. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export type PolicyType = 'Ingress' | 'Egress';
+
+/** Addresses a rule admits: `cidr` minus each `except`. */
+export interface IPBlock {
+  cidr: string;
+  except?: string[];
+}
+
+/** Who a rule admits: an ipBlock, or pod and/or namespace selectors (both given: AND). */
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: IPBlock;
+}
+
+export interface NetworkPolicyPort {
+  /** Defaulted to TCP at admission. */
+  protocol?: Protocol;
+  /** A number, or a container port name resolved on the destination pod. */
+  port?: number | string;
+  /** With a numeric `port`: the last port of an inclusive range. */
+  endPort?: number;
+}
+
+export interface NetworkPolicyIngressRule {
+  from?: NetworkPolicyPeer[];
+  ports?: NetworkPolicyPort[];
+}
+
+export interface NetworkPolicyEgressRule {
+  to?: NetworkPolicyPeer[];
+  ports?: NetworkPolicyPort[];
+}
+
+/** networking.k8s.io/v1 NetworkPolicy: what the selected pods of its namespace may exchange. */
+export interface NetworkPolicy extends TypeMeta {
+  kind: 'NetworkPolicy';
+  metadata: ObjectMeta;
+  spec: {
+    /** Defaulted to `{}` (every pod of the namespace) at admission. */
+    podSelector?: LabelSelector;
+    /** Defaulted at admission as the Kubernetes API server does (see validate.ts). */
+    policyTypes?: PolicyType[];
+    ingress?: NetworkPolicyIngressRule[];
+    egress?: NetworkPolicyEgressRule[];
+  };
+}
+
 export type KubeObject =
   | Namespace
   | Node
@@ -367,7 +428,8 @@ export type KubeObject =
   | ClusterRoleBinding
   | ClusterNetwork
   | BGPPeer
-  | Lease;
+  | Lease
+  | NetworkPolicy;
 export type Kind = KubeObject['kind'];
 
 export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {

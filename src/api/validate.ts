@@ -11,6 +11,7 @@ import {
   type Family,
 } from '../net/index.js';
 import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './kinds.js';
+import { defaultNetworkPolicy, networkPolicyProblems } from './network-policy.js';
 import {
   bgpPeerSchema,
   clusterNetworkSchema,
@@ -20,6 +21,7 @@ import {
   endpointsSchema,
   leaseSchema,
   namespaceSchema,
+  networkPolicySchema,
   nodeSchema,
   podSchema,
   roleBindingSchema,
@@ -71,6 +73,7 @@ export const SCHEMAS: Record<Kind, z.ZodType> = {
   ClusterNetwork: clusterNetworkSchema,
   BGPPeer: bgpPeerSchema,
   Lease: leaseSchema,
+  NetworkPolicy: networkPolicySchema,
 };
 
 type Path = readonly PropertyKey[];
@@ -212,6 +215,9 @@ function applyDefaults(
     case 'ClusterNetwork':
       obj.spec = { ...DEFAULT_CLUSTER_NETWORK, ...obj.spec };
       break;
+    case 'NetworkPolicy':
+      defaultNetworkPolicy(obj);
+      break;
     default:
       break;
   }
@@ -230,6 +236,8 @@ function crossChecks(obj: KubeObject, opts: ValidateOptions): string[] {
     case 'RoleBinding':
     case 'ClusterRoleBinding':
       return bindingProblems(obj);
+    case 'NetworkPolicy':
+      return networkPolicyProblems(obj);
     default:
       return [];
   }

@@ -3,6 +3,7 @@
 // `fieldSelector` may name). A kind added to src/api is served by adding its entry here.
 import { isPodReady } from '../api/endpoints.js';
 import { kindInfo } from '../api/kinds.js';
+import { formatLabelSelector } from '../api/label-selector.js';
 import {
   age,
   bindingRole,
@@ -293,6 +294,16 @@ export const RESOURCES: readonly Resource[] = [
   base('Lease', {
     mergeKeys: META_KEYS,
     columns: [NAME, col('Holder', (o) => o.spec.holderIdentity ?? ''), AGE],
+  }),
+  base('NetworkPolicy', {
+    mergeKeys: META_KEYS,
+    columns: [
+      NAME,
+      col('Pod-Selector', (o) => formatLabelSelector(o.spec.podSelector), {
+        description: 'Selects the pods to which this NetworkPolicy object applies.',
+      }),
+      AGE,
+    ],
   }),
   base('ClusterNetwork', {
     columns: [
