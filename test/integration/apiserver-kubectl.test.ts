@@ -5,35 +5,28 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../../src/store/open.js';
-import { startApiServer, type RunningApiServer } from '../helpers/apiserver.js';
+import {
+  checkRelistAfterCompaction,
+  ok,
+  startTempApiServer,
+  type TempApiServer,
+} from '../helpers/apiserver.js';
+import { DEMO_MANIFEST } from '../helpers/lab.js';
 
-const DEMO = new URL('../../../examples/demo.yaml', import.meta.url).pathname;
-let dir = '';
-let api: RunningApiServer;
+let api: TempApiServer;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pnt-apiserver-'));
-  api = await startApiServer(dir, `sqlite:${join(dir, 'store.db')}`);
+  api = await startTempApiServer('pnt-apiserver-');
 });
 
-after(async () => {
-  await api?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => api?.close());
 
 function file(name: string, text: string): string {
-  const path = join(dir, name);
+  const path = join(api.dir, name);
   writeFileSync(path, text);
   return path;
-}
-
-function ok(r: { code: number | null; out: string; err: string }): string {
-  assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`);
-  return r.out;
 }
 
 function podnetPod(ns: string, name: string) {
@@ -66,15 +59,15 @@ test('explain describes fields from the schemas the server validates with', () =
 });
 
 test('apply creates, applies again unchanged, and an edited label is configured and seen by podnet get', () => {
-  const first = ok(api.kubectl(['apply', '-f', DEMO]));
+  const first = ok(api.kubectl(['apply', '-f', DEMO_MANIFEST]));
   assert.match(first, /^namespace\/my-namespace created$/m);
   assert.match(first, /^service\/my-svc created$/m);
   assert.match(first, /^pod\/echo-2 created$/m);
-  const again = ok(api.kubectl(['apply', '-f', DEMO]));
+  const again = ok(api.kubectl(['apply', '-f', DEMO_MANIFEST]));
   assert.equal(again.match(/unchanged$/gm)?.length, 6, again);
   const edited = file(
     'demo-edited.yaml',
-    readFileSync(DEMO, 'utf8').replace(
+    readFileSync(DEMO_MANIFEST, 'utf8').replace(
       /labels: \{ app: echo \}/g,
       'labels: { app: echo, tier: web }',
     ),
@@ -143,38 +136,16 @@ test('get: nodes, pods -A -o wide, svc -o yaml, label and field selectors', () =
 });
 
 test('label, annotate, patch --type merge and --type json change the stored object', () => {
+  const patchEcho1 = (type: string, patch: string): string =>
+    ok(api.kubectl(['patch', 'pod', '-n', 'my-namespace', 'echo-1', '--type', type, '-p', patch]));
   ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-1', 'color=blue']));
   ok(api.kubectl(['annotate', 'pod', '-n', 'my-namespace', 'echo-1', 'note=hello']));
   let seen = podnetPod('my-namespace', 'echo-1');
   assert.equal(seen.metadata.labels?.color, 'blue');
   assert.equal(seen.metadata.annotations?.note, 'hello');
-  ok(
-    api.kubectl([
-      'patch',
-      'pod',
-      '-n',
-      'my-namespace',
-      'echo-1',
-      '--type',
-      'merge',
-      '-p',
-      '{"metadata":{"labels":{"color":"red"}}}',
-    ]),
-  );
+  patchEcho1('merge', '{"metadata":{"labels":{"color":"red"}}}');
   assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.color, 'red');
-  ok(
-    api.kubectl([
-      'patch',
-      'pod',
-      '-n',
-      'my-namespace',
-      'echo-1',
-      '--type',
-      'json',
-      '-p',
-      '[{"op":"remove","path":"/metadata/labels/color"}]',
-    ]),
-  );
+  patchEcho1('json', '[{"op":"remove","path":"/metadata/labels/color"}]');
   ok(api.kubectl(['annotate', 'pod', '-n', 'my-namespace', 'echo-1', 'note-']));
   seen = podnetPod('my-namespace', 'echo-1');
   assert.equal(seen.metadata.labels?.color, undefined);
@@ -184,9 +155,9 @@ test('label, annotate, patch --type merge and --type json change the stored obje
 test('get pods -w prints a pod that podnet apply creates', async () => {
   const watcher = spawn(
     'kubectl',
-    ['--cache-dir', join(dir, 'kube-cache'), 'get', 'pods', '-n', 'my-namespace', '-w'],
+    ['--cache-dir', join(api.dir, 'kube-cache'), 'get', 'pods', '-n', 'my-namespace', '-w'],
     {
-      env: { ...process.env, KUBECONFIG: api.kubeconfig, HOME: dir },
+      env: { ...process.env, KUBECONFIG: api.kubeconfig, HOME: api.dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -253,7 +224,7 @@ test('refusals as kubectl prints them: invalid, strict fields, conflict, not fou
 });
 
 test('server-side apply is refused with 415, not answered wrongly', () => {
-  const r = api.kubectl(['apply', '--server-side', '-f', DEMO]);
+  const r = api.kubectl(['apply', '--server-side', '-f', DEMO_MANIFEST]);
   assert.equal(r.code, 1);
   assert.match(r.err, /UnsupportedMediaType|415|server-side apply is not supported/);
 });
@@ -302,7 +273,7 @@ test('the status subresource writes only the status; paging with limit and conti
 });
 
 test('a user outside system:masters is refused with 403 naming the verb, resource and user', async () => {
-  const pki = join(dir, 'pki');
+  const pki = join(api.dir, 'pki');
   const sh = spawnSync(
     'sh',
     [
@@ -348,7 +319,7 @@ test('no credentials or a wrong token: 401 as a Status', async () => {
 test('kubectl diff shows a change and makes none', () => {
   const changed = file(
     'demo-diff.yaml',
-    readFileSync(DEMO, 'utf8').replace(
+    readFileSync(DEMO_MANIFEST, 'utf8').replace(
       /labels: \{ app: echo \}/g,
       'labels: { app: echo, tier: db }',
     ),
@@ -361,44 +332,7 @@ test('kubectl diff shows a change and makes none', () => {
 });
 
 test('a watch from a compacted revision gets 410 Expired; the client re-lists and watches on', async () => {
-  const store = await openStore(api.storeUrl);
-  try {
-    const { revision } = await store.list('/');
-    await store.compact(revision);
-  } finally {
-    await store.close();
-  }
-  const old = await api.fetch('/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=1', {
-    timeoutMs: 5000,
-  });
-  assert.equal(old.status, 200);
-  const event = JSON.parse(old.body.trim().split('\n')[0]!) as {
-    type: string;
-    object: { code: number; reason: string };
-  };
-  assert.equal(event.type, 'ERROR');
-  assert.equal(event.object.code, 410);
-  assert.equal(event.object.reason, 'Expired');
-
-  const list = JSON.parse((await api.fetch('/api/v1/namespaces/my-namespace/pods')).body) as {
-    metadata: { resourceVersion: string };
-    items: unknown[];
-  };
-  assert.ok(list.items.length > 0);
-  const watching = api.fetch(
-    `/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=2`,
-    { timeoutMs: 8000 },
-  );
-  await new Promise((r) => setTimeout(r, 300));
-  ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-2', 'after=relist']));
-  const events = (await watching).body
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
-  assert.deepEqual(
-    events.map((e) => `${e.type} ${e.object.metadata.name}`),
-    ['MODIFIED echo-2'],
-  );
+  await checkRelistAfterCompaction(api, '/api/v1/namespaces/my-namespace/pods', '1', 'echo-2');
 });
 
 test('deletecollection: pods on a live node turn Terminating; with grace 0 they are gone', async () => {
@@ -434,7 +368,7 @@ test('deletecollection: pods on a live node turn Terminating; with grace 0 they 
 test('delete -f removes the objects and returns once they are gone', () => {
   const pods = file(
     'pods.yaml',
-    readFileSync(DEMO, 'utf8')
+    readFileSync(DEMO_MANIFEST, 'utf8')
       .split('---')
       .filter((d) => /kind: (Pod|Service)/.test(d))
       .join('---'),
