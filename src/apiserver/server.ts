@@ -20,9 +20,9 @@ import {
   authenticate,
   type Authenticator,
   type Authorizer,
-  type RequestAttributes,
   type UserInfo,
 } from './auth.js';
+import type { RequestAttributes } from './request-attributes.js';
 import {
   OPENAPI_V2_MINIMAL,
   coreVersions,
