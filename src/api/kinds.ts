@@ -19,105 +19,41 @@ export interface KindInfo {
   aliases: string[];
 }
 
+/**
+ * One kind's entry: its plural is the lower-case kind plus `s` unless given, and the command line
+ * accepts the plural, the singular and the `short` forms.
+ */
+function entry(
+  kind: Kind,
+  apiVersion: KindInfo['apiVersion'],
+  scope: 'namespaced' | 'cluster',
+  short: string[] = [],
+  plural = `${kind.toLowerCase()}s`,
+): KindInfo {
+  const aliases = [...new Set([plural, kind.toLowerCase(), ...short])];
+  return { kind, apiVersion, plural, namespaced: scope === 'namespaced', aliases };
+}
+
+const RBAC = 'rbac.authorization.k8s.io/v1';
+
 export const KINDS: readonly KindInfo[] = [
+  entry('Namespace', 'v1', 'cluster', ['ns']),
+  entry('Node', 'v1', 'cluster', ['no']),
+  entry('Pod', 'v1', 'namespaced', ['po']),
+  entry('Service', 'v1', 'namespaced', ['svc']),
+  entry('Endpoints', 'v1', 'namespaced', ['ep'], 'endpoints'),
+  entry('EndpointSlice', 'discovery.k8s.io/v1', 'namespaced'),
+  entry('ServiceAccount', 'v1', 'namespaced', ['sa']),
+  entry('Role', RBAC, 'namespaced'),
+  entry('ClusterRole', RBAC, 'cluster'),
+  entry('RoleBinding', RBAC, 'namespaced'),
+  entry('ClusterRoleBinding', RBAC, 'cluster'),
+  entry('ClusterNetwork', 'podnet.io/v1', 'cluster', ['cn']),
+  entry('BGPPeer', 'podnet.io/v1', 'cluster'),
+  // `/podnet/leases/` already holds subnet leases.
   {
-    kind: 'Namespace',
-    apiVersion: 'v1',
-    plural: 'namespaces',
-    namespaced: false,
-    aliases: ['namespaces', 'namespace', 'ns'],
-  },
-  {
-    kind: 'Node',
-    apiVersion: 'v1',
-    plural: 'nodes',
-    namespaced: false,
-    aliases: ['nodes', 'node', 'no'],
-  },
-  {
-    kind: 'Pod',
-    apiVersion: 'v1',
-    plural: 'pods',
-    namespaced: true,
-    aliases: ['pods', 'pod', 'po'],
-  },
-  {
-    kind: 'Service',
-    apiVersion: 'v1',
-    plural: 'services',
-    namespaced: true,
-    aliases: ['services', 'service', 'svc'],
-  },
-  {
-    kind: 'Endpoints',
-    apiVersion: 'v1',
-    plural: 'endpoints',
-    namespaced: true,
-    aliases: ['endpoints', 'ep'],
-  },
-  {
-    kind: 'EndpointSlice',
-    apiVersion: 'discovery.k8s.io/v1',
-    plural: 'endpointslices',
-    namespaced: true,
-    aliases: ['endpointslices', 'endpointslice'],
-  },
-  {
-    kind: 'ServiceAccount',
-    apiVersion: 'v1',
-    plural: 'serviceaccounts',
-    namespaced: true,
-    aliases: ['serviceaccounts', 'serviceaccount', 'sa'],
-  },
-  {
-    kind: 'Role',
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    plural: 'roles',
-    namespaced: true,
-    aliases: ['roles', 'role'],
-  },
-  {
-    kind: 'ClusterRole',
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    plural: 'clusterroles',
-    namespaced: false,
-    aliases: ['clusterroles', 'clusterrole'],
-  },
-  {
-    kind: 'RoleBinding',
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    plural: 'rolebindings',
-    namespaced: true,
-    aliases: ['rolebindings', 'rolebinding'],
-  },
-  {
-    kind: 'ClusterRoleBinding',
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    plural: 'clusterrolebindings',
-    namespaced: false,
-    aliases: ['clusterrolebindings', 'clusterrolebinding'],
-  },
-  {
-    kind: 'ClusterNetwork',
-    apiVersion: 'podnet.io/v1',
-    plural: 'clusternetworks',
-    namespaced: false,
-    aliases: ['clusternetworks', 'clusternetwork', 'cn'],
-  },
-  {
-    kind: 'BGPPeer',
-    apiVersion: 'podnet.io/v1',
-    plural: 'bgppeers',
-    namespaced: false,
-    aliases: ['bgppeers', 'bgppeer'],
-  },
-  {
-    kind: 'Lease',
-    apiVersion: 'coordination.k8s.io/v1',
-    plural: 'leases',
+    ...entry('Lease', 'coordination.k8s.io/v1', 'namespaced'),
     storeSegment: 'coordination.k8s.io/leases',
-    namespaced: true,
-    aliases: ['leases', 'lease'],
   },
   {
     kind: 'NetworkPolicy',

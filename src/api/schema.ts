@@ -52,6 +52,13 @@ const cidr = z.string().refine((s) => tryParseCidr(s)?.family === 4, {
 const stringMap = z.record(z.string(), z.string({ error: 'must be a string (quote it)' }));
 const protocol = z.enum(['TCP', 'UDP', 'SCTP']);
 const conditionStatus = z.enum(['True', 'False', 'Unknown']);
+/** A node's or pod's status condition (a node's also says when it last changed). */
+const condition = z.strictObject({
+  type: z.string(),
+  status: conditionStatus,
+  reason: z.string().optional(),
+  message: z.string().optional(),
+});
 
 export const objectMetaSchema = z.strictObject({
   name: dnsSubdomain,
@@ -96,15 +103,7 @@ export const nodeSchema = z.strictObject({
         )
         .optional(),
       conditions: z
-        .array(
-          z.strictObject({
-            type: z.string(),
-            status: conditionStatus,
-            reason: z.string().optional(),
-            message: z.string().optional(),
-            lastTransitionTime: z.string().optional(),
-          }),
-        )
+        .array(condition.extend({ lastTransitionTime: z.string().optional() }))
         .optional(),
     })
     .optional(),
@@ -172,16 +171,7 @@ export const podSchema = z.strictObject({
       hostIP: ipv4.optional(),
       reason: z.string().optional(),
       message: z.string().optional(),
-      conditions: z
-        .array(
-          z.strictObject({
-            type: z.string(),
-            status: conditionStatus,
-            reason: z.string().optional(),
-            message: z.string().optional(),
-          }),
-        )
-        .optional(),
+      conditions: z.array(condition).optional(),
       containerStatuses: z.array(containerStatusSchema).optional(),
     })
     .optional(),
@@ -352,35 +342,29 @@ const roleRef = z.strictObject({
   name: rbacName,
 });
 
-export const roleSchema = z.strictObject({
-  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
-  kind: z.literal('Role'),
-  metadata: rbacMeta,
-  rules: z.array(policyRule).optional(),
-});
+/** Role and ClusterRole differ only in kind (and in where they apply, which is not their shape). */
+const roleOf = <K extends 'Role' | 'ClusterRole'>(kind: K) =>
+  z.strictObject({
+    apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
+    kind: z.literal(kind),
+    metadata: rbacMeta,
+    rules: z.array(policyRule).optional(),
+  });
 
-export const clusterRoleSchema = z.strictObject({
-  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
-  kind: z.literal('ClusterRole'),
-  metadata: rbacMeta,
-  rules: z.array(policyRule).optional(),
-});
+/** Likewise RoleBinding and ClusterRoleBinding. */
+const bindingOf = <K extends 'RoleBinding' | 'ClusterRoleBinding'>(kind: K) =>
+  z.strictObject({
+    apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
+    kind: z.literal(kind),
+    metadata: rbacMeta,
+    subjects: z.array(subject).optional(),
+    roleRef,
+  });
 
-export const roleBindingSchema = z.strictObject({
-  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
-  kind: z.literal('RoleBinding'),
-  metadata: rbacMeta,
-  subjects: z.array(subject).optional(),
-  roleRef,
-});
-
-export const clusterRoleBindingSchema = z.strictObject({
-  apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
-  kind: z.literal('ClusterRoleBinding'),
-  metadata: rbacMeta,
-  subjects: z.array(subject).optional(),
-  roleRef,
-});
+export const roleSchema = roleOf('Role');
+export const clusterRoleSchema = roleOf('ClusterRole');
+export const roleBindingSchema = bindingOf('RoleBinding');
+export const clusterRoleBindingSchema = bindingOf('ClusterRoleBinding');
 
 /** The manifest form: every spec field may be left out and comes from DEFAULT_CLUSTER_NETWORK. */
 export const clusterNetworkSchema = z.strictObject({

@@ -7,6 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { listObjects } from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { authorize, type Decision } from './rbac.js';
+import type { RequestAttributes } from './request-attributes.js';
 
 export interface UserInfo {
   name: string;
@@ -22,27 +23,6 @@ export interface Authenticator {
 }
 
 export class InvalidCredentialsError extends Error {}
-
-/**
- * The request as an authorizer sees it (Kubernetes' request attributes): a verb on a resource,
- * or (discovery, /version, /openapi) the lower-case HTTP method on a path.
- */
-export type RequestAttributes = ResourceAttributes | NonResourceAttributes;
-
-export interface ResourceAttributes {
-  verb: string;
-  group: string;
-  resource: string;
-  subresource?: string;
-  /** Unset for cluster-scoped resources and for lists across all namespaces. */
-  namespace?: string;
-  name?: string;
-}
-
-export interface NonResourceAttributes {
-  verb: string;
-  path: string;
-}
 
 export interface Authorizer {
   authorize(user: UserInfo, request: RequestAttributes): Promise<Decision>;

@@ -10,7 +10,8 @@ import type {
   RoleBinding,
   Subject,
 } from '../api/types.js';
-import type { RequestAttributes, UserInfo } from './auth.js';
+import type { UserInfo } from './auth.js';
+import type { RequestAttributes } from './request-attributes.js';
 
 export interface RbacObjects {
   roles: readonly Role[];

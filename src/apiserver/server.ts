@@ -20,9 +20,9 @@ import {
   authenticate,
   type Authenticator,
   type Authorizer,
-  type RequestAttributes,
   type UserInfo,
 } from './auth.js';
+import type { RequestAttributes } from './request-attributes.js';
 import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
 import {
   create,

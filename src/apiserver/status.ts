@@ -1,6 +1,7 @@
 // Errors as the Kubernetes API reports them: a `Status` object whose `reason` and `code` tell
 // clients what happened (kubectl prints `Error from server (Reason): message`, and for Invalid
 // one `* field: message` line per cause).
+import type { RequestAttributes } from './request-attributes.js';
 
 export interface StatusCause {
   reason?: string;
@@ -113,7 +114,7 @@ export function unauthorized(): ApiError {
  * 403 in Kubernetes' words: what was refused (resource, with its subresource, and scope; or
  * the path of a non-resource request) and to whom.
  */
-export function forbidden(user: string, request: ForbiddenRequest): ApiError {
+export function forbidden(user: string, request: RequestAttributes): ApiError {
   if (!('resource' in request)) {
     return new ApiError(
       403,
@@ -136,18 +137,6 @@ export function forbidden(user: string, request: ForbiddenRequest): ApiError {
     { name: s.name, group: s.group, kind: s.resource },
   );
 }
-
-/** The request attributes a 403 names (the authorizer's, restated to keep this module alone). */
-export type ForbiddenRequest =
-  | {
-      verb: string;
-      group: string;
-      resource: string;
-      subresource?: string;
-      namespace?: string;
-      name?: string;
-    }
-  | { verb: string; path: string };
 
 export function methodNotAllowed(message: string): ApiError {
   return new ApiError(405, 'MethodNotAllowed', message);

@@ -2,9 +2,12 @@
 // kubectl (the machine's 1.32, or the 1.20 `make` unpacks) pointed at it with a private
 // discovery cache.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '../../src/store/open.js';
 
 const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
 
@@ -25,9 +28,9 @@ export interface RunningApiServer {
   /** The kubectl binary `kubectl` runs. */
   kubectlBin: string;
   /** kubectl with the admin kubeconfig; never prompts (stdin is closed or `input`). */
-  kubectl(args: string[], input?: string): { code: number | null; out: string; err: string };
+  kubectl(args: string[], input?: string): CommandResult;
   /** podnet with the same store. */
-  podnet(args: string[], input?: string): { code: number | null; out: string; err: string };
+  podnet(args: string[], input?: string): CommandResult;
   /** A raw HTTPS request, with the admin's certificate unless `anonymous`. */
   fetch(
     path: string,
@@ -43,6 +46,91 @@ export interface RunningApiServer {
     },
   ): Promise<{ status: number; body: string }>;
   stop(): Promise<void>;
+}
+
+export interface CommandResult {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** The output of a command that must have exited 0; fails with all it printed otherwise. */
+export function ok(r: CommandResult): string {
+  assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`);
+  return r.out;
+}
+
+export type TempApiServer = RunningApiServer & { close(): Promise<void> };
+
+/**
+ * An API server in a new temporary folder named `prefix…`, over `storeUrl` or else a new SQLite
+ * store in that folder; `close` stops it and removes the folder.
+ */
+export async function startTempApiServer(
+  prefix: string,
+  storeUrl?: string,
+): Promise<TempApiServer> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const api = await startApiServer(dir, storeUrl ?? `sqlite:${join(dir, 'store.db')}`);
+  return {
+    ...api,
+    close: async () => {
+      await api.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Compacts the store behind `api` up to its current revision, as etcd does to old history; then a
+ * watch of `path` from `oldRevision` must get 410 Expired, and a watch from a fresh list must see
+ * the label the client puts on `pod` (in my-namespace) meanwhile, and nothing else.
+ */
+export async function checkRelistAfterCompaction(
+  api: RunningApiServer,
+  path: string,
+  oldRevision: string,
+  pod: string,
+): Promise<void> {
+  const store = await openStore(api.storeUrl);
+  try {
+    const { revision } = await store.list('/');
+    await store.compact(revision);
+  } finally {
+    await store.close();
+  }
+  const old = await api.fetch(`${path}?watch=1&resourceVersion=${oldRevision}`, {
+    timeoutMs: 5000,
+  });
+  assert.equal(old.status, 200);
+  const event = JSON.parse(old.body.trim().split('\n')[0]!) as {
+    type: string;
+    object: { code: number; reason: string };
+  };
+  assert.equal(event.type, 'ERROR');
+  assert.equal(event.object.code, 410);
+  assert.equal(event.object.reason, 'Expired');
+
+  const list = JSON.parse((await api.fetch(path)).body) as {
+    metadata: { resourceVersion: string };
+    items: unknown[];
+  };
+  assert.ok(list.items.length > 0);
+  const watching = api.fetch(
+    `${path}?watch=1&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=2`,
+    { timeoutMs: 8000 },
+  );
+  // Let the watch start before the change it should see.
+  await new Promise((r) => setTimeout(r, 300));
+  ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', pod, 'after=relist']));
+  const events = (await watching).body
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+  assert.deepEqual(
+    events.map((e) => `${e.type} ${e.object.metadata.name}`),
+    [`MODIFIED ${pod}`],
+  );
 }
 
 export async function startApiServer(

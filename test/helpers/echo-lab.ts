@@ -1,6 +1,7 @@
 // A lab of 3 hosts with one echo pod per host, and the tools the lab tests use on it: HTTP and
 // ping between pods, child processes owned by the test, packet captures in a host namespace.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { spawn } from 'node:child_process';
 import type { Pod } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
@@ -11,6 +12,7 @@ import {
   labUp,
   podnet,
   podnetOk,
+  sweepLeftovers,
   testLabName,
   until,
   type EchoAnswer,
@@ -79,6 +81,20 @@ export class EchoLab {
   ping(from: string, to: string, extra: string[] = []): ReturnType<typeof podnet> {
     return this.exec(from, ['timeout', '10', 'busybox', 'ping', '-c', '3', ...extra, this.ip(to)]);
   }
+}
+
+/**
+ * An EchoLab shared by the tests of one file: brought up before them (after sweeping what dead
+ * test runs left behind) and taken down after them.
+ */
+export function echoLabForFile(flags: string[]): EchoLab {
+  const echo = new EchoLab(flags);
+  before(async () => {
+    sweepLeftovers();
+    await echo.up();
+  });
+  after(() => echo.down());
+  return echo;
 }
 
 /** Starts `argv` as a child process with this test process as lab owner; resolves on exit. */

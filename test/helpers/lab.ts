@@ -4,15 +4,23 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ownerPidOf, processAlive, uniqueName } from './names.js';
+import { ownerPidOf, processAlive, sweepStaleNamespaces, uniqueName } from './names.js';
 import type { LabState } from '../../src/lab/state.js';
 
 export const PODNET = new URL('../../../bin/podnet', import.meta.url).pathname;
+/** The demo's manifest: 3 echo pods behind a service, and a client. */
+export const DEMO_MANIFEST = new URL('../../../examples/demo.yaml', import.meta.url).pathname;
 export const LABS_DIR = process.env.PODNET_LABS_DIR ?? '/run/podnet/labs';
 
 /** A lab name for a test: unique on this machine, at most 15 characters. */
 export function testLabName(): string {
   return uniqueName();
+}
+
+/** Removes what test runs that are gone left behind: their labs, then their namespaces. */
+export function sweepLeftovers(): void {
+  sweepStaleLabs();
+  sweepStaleNamespaces();
 }
 
 /** Runs `bin/podnet ARGS` with this test process as the owner of any lab it makes. */
@@ -141,6 +149,28 @@ export interface EchoAnswer {
   node: string;
 }
 
+/** One GET of `url` from inside a pod of lab `lab`: the echo's answer, or undefined if it failed. */
+export function echoGetOnce(lab: string, from: string, url: string): EchoAnswer | undefined {
+  // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
+  const r = podnet([
+    'lab',
+    'exec',
+    '--name',
+    lab,
+    from,
+    '--',
+    'timeout',
+    '3',
+    'busybox',
+    'wget',
+    '-q',
+    '-O',
+    '-',
+    url,
+  ]);
+  return r.status === 0 ? (JSON.parse(r.stdout) as EchoAnswer) : undefined;
+}
+
 /** GET http://ip:8080/ from inside a pod of lab `lab`, retried until the deadline. */
 export function echoGet(
   lab: string,
@@ -150,26 +180,7 @@ export function echoGet(
 ): Promise<EchoAnswer> {
   return until(
     `HTTP from ${from} to ${ip}`,
-    () => {
-      // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
-      const r = podnet([
-        'lab',
-        'exec',
-        '--name',
-        lab,
-        from,
-        '--',
-        'timeout',
-        '3',
-        'busybox',
-        'wget',
-        '-q',
-        '-O',
-        '-',
-        `http://${ip}:8080/`,
-      ]);
-      return r.status === 0 ? (JSON.parse(r.stdout) as EchoAnswer) : undefined;
-    },
+    () => echoGetOnce(lab, from, `http://${ip}:8080/`),
     timeoutMs,
   );
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { PODNET_DEVICES, reconcileHost, type HostInput } from '../../src/routing/reconcile.js';
 import type { ReconcileResult } from '../../src/routing/reconcile.js';
-import type { Route } from '../../src/kernel/netobjects.js';
+import type { ActualLink, Route } from '../../src/kernel/netobjects.js';
 import { FakeRoutingKernel } from './fake-routing.js';
 
 /** Routing's objects on one host, in an order that does not depend on how they were made. */
@@ -36,16 +36,7 @@ function ipJson<T>(ns: string, argv: string[]): T {
 const routeText = (r: Route): string =>
   `${r.dst} via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
 
-function linkView(l: {
-  name: string;
-  kind: string;
-  mtu: number;
-  mac: string;
-  up: boolean;
-  addresses: string[];
-  vxlan?: { vni: number; port: number; local: string; underlayDev?: string; learning: boolean };
-  ipip?: { local: string };
-}): Record<string, unknown> {
+function linkView(l: ActualLink): Record<string, unknown> {
   return {
     name: l.name,
     kind: l.kind,

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
-import { podnet, readLab, until, type EchoAnswer } from '../helpers/lab.js';
+import { DEMO_MANIFEST, echoGetOnce, podnet, readLab, until } from '../helpers/lab.js';
+import { ok } from '../helpers/apiserver.js';
 import { sharedLab } from '../helpers/shared-lab.js';
 
-const DEMO = new URL('../../../examples/demo.yaml', import.meta.url).pathname;
 const PYTHON_CLIENT = new URL('../../../test/integration/python/client_library.py', import.meta.url)
   .pathname;
 
@@ -29,11 +29,6 @@ function kubectl(args: string[], input?: string) {
     env: { ...process.env, KUBECONFIG: kubeconfig() },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function ok(r: { code: number | null; out: string; err: string }): string {
-  assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`);
-  return r.out;
 }
 
 /** An echo pod (`podnet serve-echo`, as the lab's pods run) labelled app=APP. */
@@ -137,17 +132,8 @@ test('kubectl alone: pods get IPs and run; a Service is answered by the cluster 
   await until(
     'requests served by both pods',
     () => {
-      const r = inPod('kclient', [
-        'timeout',
-        '3',
-        'busybox',
-        'wget',
-        '-q',
-        '-O',
-        '-',
-        `http://${name}/`,
-      ]);
-      if (r.status === 0) served.add((JSON.parse(r.stdout) as EchoAnswer).pod);
+      const answer = echoGetOnce(lab, 'kclient', `http://${name}/`);
+      if (answer) served.add(answer.pod);
       return served.size === 2 ? true : undefined;
     },
     60_000,
@@ -163,7 +149,7 @@ test('kubectl alone: pods get IPs and run; a Service is answered by the cluster 
 });
 
 test('kubectl delete -f of a manifest with its Namespace exits 0; the namespace goes once it is empty', async () => {
-  ok(kubectl(['apply', '-f', DEMO]));
+  ok(kubectl(['apply', '-f', DEMO_MANIFEST]));
   await until(
     'a demo pod running',
     () =>
@@ -173,7 +159,7 @@ test('kubectl delete -f of a manifest with its Namespace exits 0; the namespace 
         : undefined,
     60_000,
   );
-  const out = ok(kubectl(['delete', '-f', DEMO]));
+  const out = ok(kubectl(['delete', '-f', DEMO_MANIFEST]));
   assert.match(out, /^namespace "my-namespace" deleted$/m);
   assert.match(out, /^service "my-svc" deleted$/m);
   assert.match(out, /^pod "client" deleted$/m);

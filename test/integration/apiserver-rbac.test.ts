@@ -4,32 +4,21 @@
 // newer kinds (endpoints, endpoint slices, roles and bindings) print Kubernetes' columns.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startApiServer, type RunningApiServer } from '../helpers/apiserver.js';
+import { ok, startTempApiServer, type TempApiServer } from '../helpers/apiserver.js';
 
-let dir = '';
-let api: RunningApiServer;
+let api: TempApiServer;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pnt-apiauth-'));
-  api = await startApiServer(dir, `sqlite:${join(dir, 'store.db')}`);
+  api = await startTempApiServer('pnt-apiauth-');
 });
 
-after(async () => {
-  await api?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function ok(r: { code: number | null; out: string; err: string }): string {
-  assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`);
-  return r.out;
-}
+after(() => api?.close());
 
 /** kubectl as the holder of this bearer token (a kubeconfig with no client certificate). */
 function kubectlWithToken(token: string, args: string[]) {
-  const kubeconfig = join(dir, 'kubeconfig-token');
+  const kubeconfig = join(api.dir, 'kubeconfig-token');
   writeFileSync(
     kubeconfig,
     JSON.stringify({
@@ -38,7 +27,7 @@ function kubectlWithToken(token: string, args: string[]) {
       clusters: [
         {
           name: 'c',
-          cluster: { server: api.url, 'certificate-authority': join(dir, 'pki/ca.crt') },
+          cluster: { server: api.url, 'certificate-authority': join(api.dir, 'pki/ca.crt') },
         },
       ],
       users: [{ name: 'u', user: { token } }],
@@ -106,7 +95,7 @@ test('podnet apiserver token signs the same way; a wrong token or a deleted acco
       '--duration',
       '20m',
       '--state-dir',
-      join(dir, 'pki'),
+      join(api.dir, 'pki'),
     ]),
   ).trim();
   ok(kubectlWithToken(minted, ['get', 'services']));
@@ -117,7 +106,7 @@ test('podnet apiserver token signs the same way; a wrong token or a deleted acco
     '--duration',
     '5m',
     '--state-dir',
-    join(dir, 'pki'),
+    join(api.dir, 'pki'),
   ]);
   assert.equal(short.code, 2);
   assert.match(short.err, /--duration 5m: must be at least 10m/);

@@ -4,8 +4,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EndpointSlice, Pod, Service } from '../../src/api/types.js';
-import { labDown, labUp, podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
+import {
+  labDown,
+  labUp,
+  podnet,
+  podnetOk,
+  sweepLeftovers,
+  testLabName,
+  until as untilWithin,
+} from '../helpers/lab.js';
 
 const WORKLOAD = `
 apiVersion: v1
@@ -72,15 +79,9 @@ endpoints:
 ${ips.map((ip) => `  - addresses: ['${ip}']`).join('\n')}
 `;
 
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Pods starting and the elected controller acting may take up to a minute in this lab. */
+const until = <T>(what: string, check: () => T | undefined): Promise<T> =>
+  untilWithin(what, check, 60_000);
 
 describe('endpoint slices in the lab', { concurrency: false }, () => {
   const name = testLabName();
@@ -99,8 +100,7 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
     });
 
   before(async () => {
-    sweepStaleLabs();
-    sweepStaleNamespaces();
+    sweepLeftovers();
     labUp(name, ['--nodes', '2']);
     podnetOk(['--lab', name, 'apply', '-f', '-'], { input: WORKLOAD });
     for (const p of ['echo-1', 'echo-2', 'slow', 'client']) {

@@ -7,6 +7,7 @@ import type { Pod } from '../../src/api/types.js';
 import type { Hop } from '../../src/diagnose/trace.js';
 import { podnet, podnetOk, until } from '../helpers/lab.js';
 import { sharedLab } from '../helpers/shared-lab.js';
+import { traceJson } from '../helpers/trace-lab.js';
 
 const BGP_LAB = ['--nodes', '3', '--routing', 'bgp', '--fabric', 'bird', '--proxy', 'nftables'];
 const lab = sharedLab(BGP_LAB);
@@ -45,12 +46,7 @@ spec:
   }
 });
 
-function trace(dest: string): { status: number | null; hops: Hop[]; verdict: string } {
-  const r = podnet(['--lab', lab, 'trace', 'echo-1', dest, '-o', 'json']);
-  assert.notEqual(r.stdout, '', r.stderr);
-  const out = JSON.parse(r.stdout) as { hops: Hop[]; verdict: { text: string } };
-  return { status: r.status, hops: out.hops, verdict: out.verdict.text };
-}
+const trace = (dest: string): ReturnType<typeof traceJson> => traceJson(lab, ['echo-1', dest]);
 
 /** Retries while BGP is still converging (routes arrive a moment after the sessions). */
 async function traceOk(dest: string): Promise<Hop[]> {
@@ -58,7 +54,7 @@ async function traceOk(dest: string): Promise<Hop[]> {
     `trace to ${dest} to be OK`,
     () => {
       const t = trace(dest);
-      return t.status === 0 ? t.hops : undefined;
+      return t.status === 0 ? t.out.hops : undefined;
     },
     30_000,
   );

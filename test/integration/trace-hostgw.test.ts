@@ -3,37 +3,19 @@
 // cross-zone destination while a same-zone one is OK. After doctor's fix (backend auto) the
 // peers are routed through the tunnel, the running pods are resized to fit it, and doctor
 // passes.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
-import type { Hop } from '../../src/diagnose/trace.js';
-import type { Verdict } from '../../src/diagnose/doctor.js';
-import { EchoLab } from '../helpers/echo-lab.js';
-import { PODNET, podnet, sweepStaleLabs, until } from '../helpers/lab.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
+import { echoLabForFile } from '../helpers/echo-lab.js';
+import { PODNET, until } from '../helpers/lab.js';
+import { doctorJson, traceJson } from '../helpers/trace-lab.js';
 
-const echo = new EchoLab(['--backend', 'host-gw', '--zones', '2']);
+const echo = echoLabForFile(['--backend', 'host-gw', '--zones', '2']);
 
-before(async () => {
-  sweepStaleLabs();
-  sweepStaleNamespaces();
-  await echo.up();
-});
+const trace = (to: string): ReturnType<typeof traceJson> =>
+  traceJson(echo.name, ['echo-1', echo.ip(to)]);
 
-after(() => echo.down());
-
-function trace(to: string): { status: number | null; hops: Hop[]; verdict: string } {
-  const r = podnet(['--lab', echo.name, 'trace', 'echo-1', echo.ip(to), '-o', 'json']);
-  assert.notEqual(r.stdout, '', r.stderr);
-  const out = JSON.parse(r.stdout) as { hops: Hop[]; verdict: { text: string } };
-  return { status: r.status, hops: out.hops, verdict: out.verdict.text };
-}
-
-function doctor(node: string): { status: number | null; failed: Verdict[] } {
-  const r = podnet(['--lab', echo.name, 'doctor', '--node', node, '-o', 'json']);
-  const { verdicts } = JSON.parse(r.stdout) as { verdicts: Verdict[] };
-  return { status: r.status, failed: verdicts.filter((v) => !v.ok) };
-}
+const doctor = (node: string): ReturnType<typeof doctorJson> => doctorJson(echo.name, node);
 
 const advice =
   'backend host-gw needs every node on one L2 segment; backend auto (direct where on-link, VXLAN elsewhere) or vxlan reaches them';
@@ -61,13 +43,13 @@ test('host-gw across zones: trace gives the condition as the reason; the same zo
   const cross = trace('echo-2');
   assert.equal(cross.status, 1);
   assert.equal(
-    cross.verdict,
+    cross.out.verdict.text,
     `BROKEN at route: node-1: no podnet route to ${echo.ip('echo-2')} (node-2's subnet): it falls to via 172.31.1.254 dev eth0, not to 172.31.2.2; node-1's routing reports: cannot route to node-2 (172.31.2.2 is not on-link (outside eth0's 172.31.1.1/24)) — ${advice}`,
   );
   const same = trace('echo-3');
-  assert.equal(same.status, 0, same.verdict);
+  assert.equal(same.status, 0, same.out.verdict.text);
   assert.equal(
-    same.hops[0]!.detail,
+    same.out.hops[0]!.detail,
     `node-1: ${echo.ip('echo-3')} via 172.31.1.3 dev eth0 (direct to node-3)`,
   );
 });
@@ -81,14 +63,14 @@ test('host-gw across zones: after the fix, peers are routed through the tunnel, 
   // Until its pod is resized, trace rightly calls the tunnel too small for it.
   const cross = await until('the path to node-2 through the tunnel to be OK', () => {
     const t = trace('echo-2');
-    return t.status === 0 && t.hops.some((h) => h.step === 'encapsulation') ? t : undefined;
+    return t.status === 0 && t.out.hops.some((h) => h.step === 'encapsulation') ? t : undefined;
   });
   assert.match(
-    cross.hops.find((h) => h.step === 'encapsulation')!.detail,
+    cross.out.hops.find((h) => h.step === 'encapsulation')!.detail,
     /^vxlan pn-vxlan .* MTU 1450$/,
   );
   const same = trace('echo-3');
-  assert.equal(same.status, 0, same.verdict);
+  assert.equal(same.status, 0, same.out.verdict.text);
   // mtu-pods among them: every pod veth on node-1 now fits the tunnel.
   const d = await until('doctor to pass on node-1', () => {
     const r = doctor('node-1');

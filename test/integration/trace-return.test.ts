@@ -6,62 +6,18 @@
 // fault is undone in `finally`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
-import type { Hop } from '../../src/diagnose/trace.js';
-import type { Verdict } from '../../src/diagnose/doctor.js';
+import { podnet, podnetOk, sweepLeftovers, testLabName } from '../helpers/lab.js';
+import { doctorJson, hostSh, traceJson, withFault } from '../helpers/trace-lab.js';
 
 const lab = testLabName();
-const ns = (node: string): string => `${lab}-${node}`;
 const podIP: Record<string, string> = {};
 const podNode: Record<string, string> = {};
 const nodeSubnet: Record<string, string> = {};
 const nodeIP: Record<string, string> = {};
 
-interface TraceOut {
-  hops: Hop[];
-  verdict: { ok: boolean; text: string };
-}
-
-function trace(dest: string): { status: number | null; out: TraceOut } {
-  const r = podnet(['--lab', lab, 'trace', '-n', 'my-namespace', 'client', dest, '-o', 'json']);
-  assert.notEqual(r.stdout, '', r.stderr);
-  return { status: r.status, out: JSON.parse(r.stdout) as TraceOut };
-}
-
-function doctor(node: string): { status: number | null; failed: Verdict[] } {
-  const r = podnet(['--lab', lab, 'doctor', '--node', node, '-o', 'json']);
-  assert.notEqual(r.stdout, '', r.stderr);
-  const { verdicts } = JSON.parse(r.stdout) as { verdicts: Verdict[] };
-  return { status: r.status, failed: verdicts.filter((v) => !v.ok) };
-}
-
-function sh(node: string, cmd: string): void {
-  execFileSync('ip', ['netns', 'exec', ns(node), 'sh', '-c', cmd], { stdio: 'pipe' });
-}
-
-function freeze(node: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
-  const pids = execFileSync('ip', ['netns', 'pids', ns(node)], { encoding: 'utf8' });
-  for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
-}
-
-/** Runs `fn` with `node`'s processes frozen and `breakIt` applied, undoing both afterwards. */
-async function withFault<T>(
-  node: string,
-  breakIt: string,
-  mendIt: string,
-  fn: () => T | Promise<T>,
-): Promise<T> {
-  freeze(node, 'SIGSTOP');
-  try {
-    sh(node, breakIt);
-    return await fn();
-  } finally {
-    if (mendIt) sh(node, mendIt);
-    freeze(node, 'SIGCONT');
-  }
-}
+const trace = (dest: string): ReturnType<typeof traceJson> =>
+  traceJson(lab, ['-n', 'my-namespace', 'client', dest]);
+const doctor = (node: string): ReturnType<typeof doctorJson> => doctorJson(lab, node);
 
 async function eventually(what: string, ok: () => boolean, timeoutMs: number): Promise<number> {
   const started = Date.now();
@@ -73,8 +29,7 @@ async function eventually(what: string, ok: () => boolean, timeoutMs: number): P
 }
 
 before(() => {
-  sweepStaleLabs();
-  sweepStaleNamespaces();
+  sweepLeftovers();
   podnetOk(['demo', '--name', lab, '--keep', '--requests', '3'], { timeoutMs: 240_000 });
   const pods = JSON.parse(podnetOk(['--lab', lab, 'get', 'pods', '-A', '-o', 'json'])) as {
     items: { metadata: { name: string }; spec: { nodeName: string }; status: { podIP: string } }[];
@@ -129,7 +84,7 @@ test('healthy: the service path is OK both ways, with the replies traced; doctor
 test("the return path: node-2 without node-1's subnet route breaks the reply, and doctor says what routing wants", async () => {
   const subnet = nodeSubnet['node-1']!;
   const gateway = subnet.replace(/\/\d+$/, '');
-  await withFault('node-2', `ip route del ${subnet}`, '', () => {
+  await withFault(lab, ['node-2'], `ip route del ${subnet}`, '', () => {
     const { status, out } = trace(podIP['echo-2']!);
     assert.equal(status, 1);
     assert.equal(
@@ -159,7 +114,7 @@ test("the return path: node-2 without node-1's subnet route breaks the reply, an
 });
 
 test('the right cause: FORWARD DROP on the client host is named on the way to the DNS server', async () => {
-  await withFault('node-1', 'iptables -P FORWARD DROP', 'iptables -P FORWARD ACCEPT', () => {
+  await withFault(lab, ['node-1'], 'iptables -P FORWARD DROP', 'iptables -P FORWARD ACCEPT', () => {
     const { status, out } = trace('my-svc');
     assert.equal(status, 1);
     assert.doesNotMatch(out.verdict.text, /no A record/);
@@ -177,7 +132,7 @@ test('the right cause: FORWARD DROP on the client host is named on the way to th
 
 test('the right cause: peer routes deleted on the client host are named, not the DNS records', async () => {
   const peers = ['node-2', 'node-3'].map((n) => nodeSubnet[n]!);
-  await withFault('node-1', peers.map((s) => `ip route del ${s}`).join(' && '), '', () => {
+  await withFault(lab, ['node-1'], peers.map((s) => `ip route del ${s}`).join(' && '), '', () => {
     const { status, out } = trace('my-svc');
     assert.equal(status, 1);
     assert.doesNotMatch(out.verdict.text, /no A record/);
@@ -191,7 +146,8 @@ test('the right cause: peer routes deleted on the client host are named, not the
 
 test('the right cause: ip_forward=0 on the destination host names the sysctl', async () => {
   await withFault(
-    'node-2',
+    lab,
+    ['node-2'],
     'sysctl -qw net.ipv4.ip_forward=0',
     'sysctl -qw net.ipv4.ip_forward=1',
     () => {
@@ -207,7 +163,8 @@ test('the right cause: ip_forward=0 on the destination host names the sysctl', a
 
 test('the right cause: an underlay MTU below what pods send is not OK, and doctor flags it', async () => {
   await withFault(
-    'node-1',
+    lab,
+    ['node-1'],
     'ip link set dev eth0 mtu 1400',
     'ip link set dev eth0 mtu 1500',
     () => {
@@ -245,7 +202,8 @@ test('the right cause: an address in the cluster range that no node owns says so
 test('rp_filter: doctor names exactly the devices the agent loosens, and the agent loosens them', async () => {
   const key = (dev: string): string => `net.ipv4.conf.${dev}.rp_filter`;
   await withFault(
-    'node-2',
+    lab,
+    ['node-2'],
     `sysctl -qw net.ipv4.conf.all.rp_filter=1 ${key('eth0')}=0 ${key('pn-vxlan')}=0`,
     '',
     () => {
@@ -288,7 +246,7 @@ test('rp_filter: doctor names exactly the devices the agent loosens, and the age
     assert.equal(r.status, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { pod: string }).pod, 'echo-2');
   } finally {
-    sh('node-2', 'sysctl -qw net.ipv4.conf.all.rp_filter=0');
+    hostSh(lab, 'node-2', 'sysctl -qw net.ipv4.conf.all.rp_filter=0');
   }
 });
 

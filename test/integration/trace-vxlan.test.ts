@@ -2,46 +2,18 @@
 // in the same zone as in another. trace names the tunnel hop both ways and calls the path OK;
 // with the FDB entry for a peer's VTEP gone (its agent frozen so that it cannot put it back),
 // trace names the encapsulation step and doctor the missing entry with its fix.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import type { Hop } from '../../src/diagnose/trace.js';
-import type { Verdict } from '../../src/diagnose/doctor.js';
-import { EchoLab } from '../helpers/echo-lab.js';
-import { podnet, sweepStaleLabs } from '../helpers/lab.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
+import { echoLabForFile } from '../helpers/echo-lab.js';
+import { doctorJson, freezeHost, hostNs, traceJson } from '../helpers/trace-lab.js';
 
-const echo = new EchoLab(['--backend', 'vxlan', '--zones', '2']);
+const echo = echoLabForFile(['--backend', 'vxlan', '--zones', '2']);
 
-before(async () => {
-  sweepStaleLabs();
-  sweepStaleNamespaces();
-  await echo.up();
-});
+const trace = (to: string): ReturnType<typeof traceJson> =>
+  traceJson(echo.name, ['echo-1', echo.ip(to)]);
 
-after(() => echo.down());
-
-function trace(to: string): { status: number | null; hops: Hop[]; verdict: string } {
-  const r = podnet(['--lab', echo.name, 'trace', 'echo-1', echo.ip(to), '-o', 'json']);
-  assert.notEqual(r.stdout, '', r.stderr);
-  const out = JSON.parse(r.stdout) as { hops: Hop[]; verdict: { text: string } };
-  return { status: r.status, hops: out.hops, verdict: out.verdict.text };
-}
-
-function doctor(node: string): { status: number | null; failed: Verdict[] } {
-  const r = podnet(['--lab', echo.name, 'doctor', '--node', node, '-o', 'json']);
-  const { verdicts } = JSON.parse(r.stdout) as { verdicts: Verdict[] };
-  return { status: r.status, failed: verdicts.filter((v) => !v.ok) };
-}
-
-function hostNs(node: string): string {
-  return `${echo.name}-${node}`;
-}
-
-function signalHost(node: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
-  const pids = execFileSync('ip', ['netns', 'pids', hostNs(node)], { encoding: 'utf8' });
-  for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
-}
+const doctor = (node: string): ReturnType<typeof doctorJson> => doctorJson(echo.name, node);
 
 for (const [to, where] of [
   ['echo-3', 'the same zone'],
@@ -49,9 +21,9 @@ for (const [to, where] of [
 ] as const) {
   test(`vxlan: a pod in ${where} is reached through pn-vxlan, both ways, OK`, () => {
     const t = trace(to);
-    assert.equal(t.status, 0, t.verdict);
-    assert.match(t.verdict, /^OK/);
-    const tunnels = t.hops.filter((h) => h.step === 'encapsulation');
+    assert.equal(t.status, 0, t.out.verdict.text);
+    assert.match(t.out.verdict.text, /^OK/);
+    const tunnels = t.out.hops.filter((h) => h.step === 'encapsulation');
     assert.deepEqual(
       tunnels.map((h) => h.direction),
       ['request', 'reply'],
@@ -60,7 +32,7 @@ for (const [to, where] of [
       assert.ok(h.ok);
       assert.match(h.detail, /^vxlan pn-vxlan VNI 1 port 8472: inner → [0-9a-f:]{17}, outer /);
     }
-    assert.ok(t.hops.some((h) => h.step === 'delivery' && h.ok && h.detail.includes(to)));
+    assert.ok(t.out.hops.some((h) => h.step === 'delivery' && h.ok && h.detail.includes(to)));
   });
 }
 
@@ -77,17 +49,21 @@ test('vxlan: doctor passes on every host', () => {
 });
 
 test('vxlan: a missing FDB entry is the broken encapsulation step, and doctor names it', () => {
-  const fdb = execFileSync('bridge', ['-n', hostNs('node-1'), 'fdb', 'show', 'dev', 'pn-vxlan'], {
-    encoding: 'utf8',
-  });
+  const fdb = execFileSync(
+    'bridge',
+    ['-n', hostNs(echo.name, 'node-1'), 'fdb', 'show', 'dev', 'pn-vxlan'],
+    {
+      encoding: 'utf8',
+    },
+  );
   const entry = fdb.split('\n').find((l) => l.includes('dst 172.31.2.2'));
   assert.ok(entry, `node-1 has an FDB entry for node-2's VTEP:\n${fdb}`);
   const mac = entry.split(' ')[0]!;
-  signalHost('node-1', 'SIGSTOP');
+  freezeHost(echo.name, 'node-1', 'SIGSTOP');
   try {
     execFileSync('bridge', [
       '-n',
-      hostNs('node-1'),
+      hostNs(echo.name, 'node-1'),
       'fdb',
       'del',
       mac,
@@ -99,7 +75,7 @@ test('vxlan: a missing FDB entry is the broken encapsulation step, and doctor na
     ]);
     const t = trace('echo-2');
     assert.equal(t.status, 1);
-    const broken = t.hops.find((h) => !h.ok)!;
+    const broken = t.out.hops.find((h) => !h.ok)!;
     assert.equal(broken.step, 'encapsulation');
     assert.equal(broken.direction, 'request');
     assert.equal(
@@ -119,6 +95,6 @@ test('vxlan: a missing FDB entry is the broken encapsulation step, and doctor na
       new RegExp(`bridge fdb (add|append|replace) ${mac} dev pn-vxlan dst 172\\.31\\.2\\.2`),
     );
   } finally {
-    signalHost('node-1', 'SIGCONT');
+    freezeHost(echo.name, 'node-1', 'SIGCONT');
   }
 });

@@ -4,38 +4,17 @@
 // repair cannot race the trace.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';
-import { sweepStaleNamespaces } from '../helpers/names.js';
-import type { Hop } from '../../src/diagnose/trace.js';
+import { podnet, podnetOk, sweepLeftovers, testLabName } from '../helpers/lab.js';
+import { traceJson, withFault } from '../helpers/trace-lab.js';
 
 const lab = testLabName();
-const ns = (node: string): string => `${lab}-${node}`;
 const podIP: Record<string, string> = {};
 
-interface TraceOut {
-  hops: Hop[];
-  verdict: { ok: boolean; text: string };
-}
-
-function trace(dest: string): { status: number | null; out: TraceOut } {
-  const r = podnet(['--lab', lab, 'trace', '-n', 'my-namespace', 'client', dest, '-o', 'json']);
-  assert.notEqual(r.stdout, '', r.stderr);
-  return { status: r.status, out: JSON.parse(r.stdout) as TraceOut };
-}
-
-function sh(node: string, cmd: string): void {
-  execFileSync('ip', ['netns', 'exec', ns(node), 'sh', '-c', cmd], { stdio: 'pipe' });
-}
-
-function freeze(node: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
-  const pids = execFileSync('ip', ['netns', 'pids', ns(node)], { encoding: 'utf8' });
-  for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
-}
+const trace = (dest: string): ReturnType<typeof traceJson> =>
+  traceJson(lab, ['-n', 'my-namespace', 'client', dest]);
 
 before(() => {
-  sweepStaleLabs();
-  sweepStaleNamespaces();
+  sweepLeftovers();
   podnetOk(['demo', '--name', lab, '--keep', '--requests', '3'], { timeoutMs: 240_000 });
   const pods = JSON.parse(
     podnetOk(['--lab', lab, 'get', 'pods', '-n', 'my-namespace', '-o', 'json']),
@@ -118,16 +97,11 @@ const broken: [string, string[], () => string, string, () => string, RegExp][] =
 
 for (const [what, nodes, breakIt, mendIt, dest, expected] of broken) {
   test(`trace: points at ${what}`, async () => {
-    for (const n of nodes) freeze(n, 'SIGSTOP');
-    try {
-      sh(nodes[0]!, breakIt());
+    await withFault(lab, nodes, breakIt(), mendIt, () => {
       const { status, out } = trace(dest());
       assert.equal(status, 1, JSON.stringify(out));
       assert.match(out.verdict.text, expected);
-    } finally {
-      if (mendIt) sh(nodes[0]!, mendIt);
-      for (const n of nodes) freeze(n, 'SIGCONT');
-    }
+    });
     // The agents repair what the test broke by hand (routes within the reconcile period).
     const deadline = Date.now() + 30_000;
     while (!trace('my-svc').out.verdict.ok) {

@@ -11,7 +11,11 @@ import type {
   RoleBinding,
   Subject,
 } from '../../src/api/types.js';
-import type { RequestAttributes, ResourceAttributes, UserInfo } from '../../src/apiserver/auth.js';
+import type { UserInfo } from '../../src/apiserver/auth.js';
+import type {
+  RequestAttributes,
+  ResourceAttributes,
+} from '../../src/apiserver/request-attributes.js';
 import { bootstrapPolicy } from '../../src/apiserver/bootstrap-policy.js';
 import { authorize, type RbacObjects } from '../../src/apiserver/rbac.js';
 import { forbidden } from '../../src/apiserver/status.js';
