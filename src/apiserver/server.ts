@@ -27,8 +27,6 @@ import { coreVersions, group, groupList, resourceList, versionInfo } from './dis
 import {
   create,
   getOne,
-  listBody,
-  listPage,
   patch,
   patchTypeOf,
   remove,
@@ -36,6 +34,7 @@ import {
   type Reply,
   type Target,
 } from './handlers.js';
+import { listBody, listPage, sendList } from './list.js';
 import { openApiV3 } from './openapi.js';
 import { openApiV2 } from './openapi-v2.js';
 import { decodeProtobufBody } from './protobuf-decode.js';
@@ -344,22 +343,26 @@ async function serve(
     case 'list': {
       const page = await listPage(
         store,
-        t,
+        t.resource,
+        t.namespace,
         selectionOf(t.resource, query),
         integer(query, 'limit'),
         query.get('continue'),
       );
+      if (!table) return sendList(res, t.resource, page);
       return sendJson(
         res,
         200,
-        table
-          ? toTable(t.resource, page.items, {
-              version: table,
-              include,
-              resourceVersion: String(page.revision),
-              continueToken: page.continueToken,
-            })
-          : listBody(t, page),
+        toTable(
+          t.resource,
+          page.items.map((l) => l.object),
+          {
+            version: table,
+            include,
+            resourceVersion: String(page.revision),
+            continueToken: page.continueToken,
+          },
+        ),
       );
     }
     case 'watch':
@@ -409,9 +412,16 @@ async function serve(
     }
     case 'deletecollection': {
       const options = (await readBody(req, req.headers['content-type'], true)) as DeleteBody;
-      const page = await listPage(store, t, selectionOf(t.resource, query), undefined, null);
+      const page = await listPage(
+        store,
+        t.resource,
+        t.namespace,
+        selectionOf(t.resource, query),
+        undefined,
+        null,
+      );
       const deleted = [];
-      for (const obj of page.items) {
+      for (const { object: obj } of page.items) {
         const reply = await remove({
           store,
           target: { ...t, namespace: obj.metadata.namespace, name: obj.metadata.name },
@@ -420,7 +430,7 @@ async function serve(
         });
         deleted.push(reply.body);
       }
-      return sendJson(res, 200, listBody(t, { ...page, items: deleted as typeof page.items }));
+      return sendJson(res, 200, listBody(t.resource, page.revision, deleted));
     }
   }
   throw methodNotAllowed(`${verb} is not served`);
