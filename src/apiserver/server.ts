@@ -51,6 +51,7 @@ import {
 } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { requestToken, type TokenIssuer } from './token-request.js';
+import { SharedWatches } from './shared-watch.js';
 import { serveWatch } from './watch.js';
 
 export interface ApiServerOptions {
@@ -76,7 +77,13 @@ export interface ApiServer {
 
 const MAX_BODY = 3 * 1024 * 1024;
 
-export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+/** The options and what the server shares between requests. */
+interface Serving extends ApiServerOptions {
+  watches: SharedWatches;
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const opts: Serving = { ...options, watches: new SharedWatches(options.store) };
   const https = createHttpsServer(
     {
       key: opts.tls.key,
@@ -138,7 +145,7 @@ function health(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
-async function handle(opts: ApiServerOptions, req: IncomingMessage, res: ServerResponse) {
+async function handle(opts: Serving, req: IncomingMessage, res: ServerResponse) {
   try {
     if (health(req, res)) return;
     let user;
@@ -306,7 +313,7 @@ function resourceVerbOf(method: string, t: Target, query: URLSearchParams): stri
 }
 
 async function serve(
-  opts: ApiServerOptions,
+  opts: Serving,
   req: IncomingMessage,
   res: ServerResponse,
   t: Target,
@@ -368,6 +375,7 @@ async function serve(
     case 'watch':
       return serveWatch(req, res, {
         store,
+        watches: opts.watches,
         resource: t.resource,
         namespace: t.namespace,
         selection: selectionOf(t.resource, query),
