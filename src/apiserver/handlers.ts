@@ -131,9 +131,12 @@ export function patchTypeOf(contentType: string | undefined, resource: Resource)
 
 export async function patch(w: WriteRequest & { type: PatchType }): Promise<Reply> {
   const { resource } = w.target;
-  const network = await getClusterNetwork(w.store);
+  const [network, read] = await Promise.all([
+    getClusterNetwork(w.store),
+    getOne(w.store, w.target),
+  ]);
   for (let attempt = 0; ; attempt++) {
-    const current = await getOne(w.store, w.target);
+    const current = attempt === 0 ? read : await getOne(w.store, w.target);
     const patched = patchedObject(current, w.body, w.type, resource) as KubeObject;
     const pinned = patched.metadata?.resourceVersion !== current.metadata.resourceVersion;
     const { object, warnings } = checkObject(patched, {
@@ -148,7 +151,12 @@ export async function patch(w: WriteRequest & { type: PatchType }): Promise<Repl
     }
     try {
       const part = w.target.subresource === 'status' ? 'status' : 'main';
-      const written = await replaceOne(w.store, object, { network, dryRun: w.dryRun, part });
+      const written = await replaceOne(w.store, object, {
+        network,
+        dryRun: w.dryRun,
+        part,
+        current,
+      });
       return { code: 200, body: written, warnings };
     } catch (err) {
       // Someone wrote in between: patch the newer object, unless the patch named a version.
