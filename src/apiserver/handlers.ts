@@ -5,13 +5,12 @@ import { ImmutableFieldError } from '../api/merge.js';
 import type { KubeObject } from '../api/types.js';
 import { deleteObject } from '../registry/delete.js';
 import { WriteRefusedError, createOne, replaceOne } from '../registry/write.js';
-import { getClusterNetwork, getObject, listObjects } from '../store/objects.js';
+import { getClusterNetwork, getObject } from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from '../util/errors.js';
 import { admissionError, checkObject, unknownFields, type FieldValidation } from './admission.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
-import { decodeContinue, encodeContinue, selects, type Selection } from './query.js';
-import { groupVersion, type Resource } from './resources.js';
+import type { Resource } from './resources.js';
 import {
   ApiError,
   alreadyExists,
@@ -45,47 +44,6 @@ export async function getOne(store: Store, t: Target): Promise<KubeObject> {
   const obj = await getObject(store, t.resource.kind, t.namespace, t.name!);
   if (!obj) throw notFound(subject(t));
   return obj;
-}
-
-export interface ListPage {
-  items: KubeObject[];
-  revision: number;
-  continueToken?: string;
-}
-
-export async function listPage(
-  store: Store,
-  t: Target,
-  sel: Selection,
-  limit: number | undefined,
-  continueToken: string | null,
-): Promise<ListPage> {
-  const { items, revision } = await listObjects(store, t.resource.kind, t.namespace);
-  const position = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-  let matching = items
-    .filter((o) => selects(t.resource, sel, o))
-    .sort((a, b) => (position(a) < position(b) ? -1 : position(a) > position(b) ? 1 : 0));
-  if (continueToken) {
-    const { after } = decodeContinue(continueToken);
-    matching = matching.filter((o) => position(o) > after);
-  }
-  if (limit === undefined || limit <= 0 || matching.length <= limit) {
-    return { items: matching, revision };
-  }
-  const page = matching.slice(0, limit);
-  return { items: page, revision, continueToken: encodeContinue(revision, position(page.at(-1)!)) };
-}
-
-export function listBody(t: Target, page: ListPage) {
-  return {
-    kind: `${t.resource.kind}List`,
-    apiVersion: groupVersion(t.resource),
-    metadata: {
-      resourceVersion: String(page.revision),
-      ...(page.continueToken ? { continue: page.continueToken } : {}),
-    },
-    items: page.items,
-  };
 }
 
 export interface WriteRequest {
@@ -173,9 +131,12 @@ export function patchTypeOf(contentType: string | undefined, resource: Resource)
 
 export async function patch(w: WriteRequest & { type: PatchType }): Promise<Reply> {
   const { resource } = w.target;
-  const network = await getClusterNetwork(w.store);
+  const [network, read] = await Promise.all([
+    getClusterNetwork(w.store),
+    getOne(w.store, w.target),
+  ]);
   for (let attempt = 0; ; attempt++) {
-    const current = await getOne(w.store, w.target);
+    const current = attempt === 0 ? read : await getOne(w.store, w.target);
     const patched = patchedObject(current, w.body, w.type, resource) as KubeObject;
     const pinned = patched.metadata?.resourceVersion !== current.metadata.resourceVersion;
     const { object, warnings } = checkObject(patched, {
@@ -190,7 +151,12 @@ export async function patch(w: WriteRequest & { type: PatchType }): Promise<Repl
     }
     try {
       const part = w.target.subresource === 'status' ? 'status' : 'main';
-      const written = await replaceOne(w.store, object, { network, dryRun: w.dryRun, part });
+      const written = await replaceOne(w.store, object, {
+        network,
+        dryRun: w.dryRun,
+        part,
+        current,
+      });
       return { code: 200, body: written, warnings };
     } catch (err) {
       // Someone wrote in between: patch the newer object, unless the patch named a version.

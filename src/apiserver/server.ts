@@ -27,8 +27,6 @@ import { coreVersions, group, groupList, resourceList, versionInfo } from './dis
 import {
   create,
   getOne,
-  listBody,
-  listPage,
   patch,
   patchTypeOf,
   remove,
@@ -36,6 +34,7 @@ import {
   type Reply,
   type Target,
 } from './handlers.js';
+import { listBody, listPage, sendList } from './list.js';
 import { openApiV3 } from './openapi.js';
 import { openApiV2 } from './openapi-v2.js';
 import { decodeProtobufBody } from './protobuf-decode.js';
@@ -52,6 +51,7 @@ import {
 } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { requestToken, type TokenIssuer } from './token-request.js';
+import { SharedWatches } from './shared-watch.js';
 import { serveWatch } from './watch.js';
 
 export interface ApiServerOptions {
@@ -77,7 +77,13 @@ export interface ApiServer {
 
 const MAX_BODY = 3 * 1024 * 1024;
 
-export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+/** The options and what the server shares between requests. */
+interface Serving extends ApiServerOptions {
+  watches: SharedWatches;
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const opts: Serving = { ...options, watches: new SharedWatches(options.store) };
   const https = createHttpsServer(
     {
       key: opts.tls.key,
@@ -139,7 +145,7 @@ function health(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
-async function handle(opts: ApiServerOptions, req: IncomingMessage, res: ServerResponse) {
+async function handle(opts: Serving, req: IncomingMessage, res: ServerResponse) {
   try {
     if (health(req, res)) return;
     let user;
@@ -307,7 +313,7 @@ function resourceVerbOf(method: string, t: Target, query: URLSearchParams): stri
 }
 
 async function serve(
-  opts: ApiServerOptions,
+  opts: Serving,
   req: IncomingMessage,
   res: ServerResponse,
   t: Target,
@@ -344,27 +350,32 @@ async function serve(
     case 'list': {
       const page = await listPage(
         store,
-        t,
+        t.resource,
+        t.namespace,
         selectionOf(t.resource, query),
         integer(query, 'limit'),
         query.get('continue'),
       );
+      if (!table) return sendList(res, t.resource, page);
       return sendJson(
         res,
         200,
-        table
-          ? toTable(t.resource, page.items, {
-              version: table,
-              include,
-              resourceVersion: String(page.revision),
-              continueToken: page.continueToken,
-            })
-          : listBody(t, page),
+        toTable(
+          t.resource,
+          page.items.map((l) => l.object),
+          {
+            version: table,
+            include,
+            resourceVersion: String(page.revision),
+            continueToken: page.continueToken,
+          },
+        ),
       );
     }
     case 'watch':
       return serveWatch(req, res, {
         store,
+        watches: opts.watches,
         resource: t.resource,
         namespace: t.namespace,
         selection: selectionOf(t.resource, query),
@@ -409,9 +420,16 @@ async function serve(
     }
     case 'deletecollection': {
       const options = (await readBody(req, req.headers['content-type'], true)) as DeleteBody;
-      const page = await listPage(store, t, selectionOf(t.resource, query), undefined, null);
+      const page = await listPage(
+        store,
+        t.resource,
+        t.namespace,
+        selectionOf(t.resource, query),
+        undefined,
+        null,
+      );
       const deleted = [];
-      for (const obj of page.items) {
+      for (const { object: obj } of page.items) {
         const reply = await remove({
           store,
           target: { ...t, namespace: obj.metadata.namespace, name: obj.metadata.name },
@@ -420,7 +438,7 @@ async function serve(
         });
         deleted.push(reply.body);
       }
-      return sendJson(res, 200, listBody(t, { ...page, items: deleted as typeof page.items }));
+      return sendJson(res, 200, listBody(t.resource, page.revision, deleted));
     }
   }
   throw methodNotAllowed(`${verb} is not served`);

@@ -1,18 +1,23 @@
 // `?watch=1`: changes to a resource as one JSON event per line on a response held open. From
 // the caller's resourceVersion on, or (none or "0") the current objects as ADDED first; an
 // object that stops or starts matching the selectors is DELETED or ADDED, as Kubernetes does;
-// a revision no longer kept ends the watch with an ERROR event holding 410 Expired.
+// a revision no longer kept ends the watch with an ERROR event holding 410 Expired. Watchers
+// share store watches (shared-watch.ts), and each event is decoded once and encoded once per
+// way of rendering it, however many watchers send it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeObject } from '../api/types.js';
 import { decodeObject, kindPrefix, listObjects } from '../store/objects.js';
 import type { KeyValue, Store, WatchEvent } from '../store/store.js';
 import { selects, type Selection } from './query.js';
 import { groupVersion, type Resource } from './resources.js';
+import type { SharedWatches } from './shared-watch.js';
+import { storedJson } from './stored-json.js';
 import { expired, internalError, badRequest, type Status } from './status.js';
 import { toTable, type IncludeObject } from './table.js';
 
 export interface WatchRequest {
   store: Store;
+  watches: SharedWatches;
   resource: Resource;
   namespace?: string;
   selection: Selection;
@@ -58,6 +63,21 @@ export async function serveWatch(
   const render = (obj: KubeObject) =>
     w.table ? toTable(w.resource, [obj], { version: w.table, include: w.include }) : obj;
   for (const obj of initial) send('ADDED', render(obj));
+  const rendering = w.table ? `${w.table}/${w.include ?? ''}` : 'json';
+  const sendSeen = (ev: WatchEvent, seen: Seen) => {
+    if (!open) return;
+    const encoded = encodings(ev);
+    const key = `${seen.type} ${rendering}`;
+    let line = encoded.get(key);
+    if (line === undefined) {
+      const object = w.table
+        ? JSON.stringify(render(seen.object))
+        : storedJson(seen.key, seen.value, seen.revision);
+      line = `{"type":"${seen.type}","object":${object}}\n`;
+      encoded.set(key, line);
+    }
+    res.write(line);
+  };
 
   // Set once the store watch and the timers exist; an early finish runs it when they do.
   const cleanup: { stop?: () => void } = {};
@@ -72,12 +92,12 @@ export async function serveWatch(
     finish();
   };
 
-  const watch = w.store.watch(kindPrefix(w.resource.kind, w.namespace), from, {
+  const watch = w.watches.watch(kindPrefix(w.resource.kind, w.namespace), from, {
     onEvents(events) {
       for (const ev of events) {
-        const out = translate(w, ev);
+        const seen = translate(w, ev);
         lastRevision = ev.type === 'put' ? ev.kv.modRevision : ev.modRevision;
-        if (out) send(out.type, render(out.object));
+        if (seen) sendSeen(ev, seen);
       }
     },
     onError(err) {
@@ -107,26 +127,66 @@ export async function serveWatch(
   res.on('close', finish);
 }
 
+/** What a watcher sends for an event: its type, and the object as decoded and as stored. */
+interface Seen {
+  type: EventType;
+  object: KubeObject;
+  key: string;
+  value: string;
+  revision: number;
+}
+
 /** A store event as the watcher sees it through its selectors, or undefined when unseen. */
-function translate(
-  w: WatchRequest,
-  ev: WatchEvent,
-): { type: EventType; object: KubeObject } | undefined {
+function translate(w: WatchRequest, ev: WatchEvent): Seen | undefined {
   const matches = (o: KubeObject | undefined) =>
     o !== undefined && selects(w.resource, w.selection, o);
+  const { object, prev } = decodedEvent(ev);
   if (ev.type === 'delete') {
-    const prev = decoded(ev.key, ev.prevValue, ev.modRevision);
-    return prev && matches(prev) ? { type: 'DELETED', object: prev } : undefined;
+    return prev && matches(prev)
+      ? {
+          type: 'DELETED',
+          object: prev,
+          key: ev.key,
+          value: ev.prevValue!,
+          revision: ev.modRevision,
+        }
+      : undefined;
   }
-  const obj = decoded(ev.kv.key, ev.kv.value, ev.kv.modRevision);
-  if (!obj) return undefined;
-  const prev = decoded(ev.kv.key, ev.prevValue, ev.kv.modRevision);
-  const now = matches(obj);
+  if (!object) return undefined;
+  const now = matches(object);
   const before = prev !== undefined ? matches(prev) : false;
-  if (now && before) return { type: 'MODIFIED', object: obj };
-  if (now) return { type: 'ADDED', object: obj };
-  if (before) return { type: 'DELETED', object: obj };
-  return undefined;
+  const type = now && before ? 'MODIFIED' : now ? 'ADDED' : before ? 'DELETED' : undefined;
+  if (!type) return undefined;
+  return { type, object, key: ev.kv.key, value: ev.kv.value, revision: ev.kv.modRevision };
+}
+
+// Shared by every watcher the event reaches: read-only once made.
+const decodedEvents = new WeakMap<WatchEvent, { object?: KubeObject; prev?: KubeObject }>();
+const encodedEvents = new WeakMap<WatchEvent, Map<string, string>>();
+
+function decodedEvent(ev: WatchEvent): { object?: KubeObject; prev?: KubeObject } {
+  let out = decodedEvents.get(ev);
+  if (!out) {
+    out =
+      ev.type === 'delete'
+        ? { prev: decoded(ev.key, ev.prevValue, ev.modRevision) }
+        : {
+            object: decoded(ev.kv.key, ev.kv.value, ev.kv.modRevision),
+            prev: decoded(ev.kv.key, ev.prevValue, ev.kv.modRevision),
+          };
+    decodedEvents.set(ev, out);
+  }
+  return out;
+}
+
+/** The event's lines as sent, by type and rendering. */
+function encodings(ev: WatchEvent): Map<string, string> {
+  let out = encodedEvents.get(ev);
+  if (!out) {
+    out = new Map();
+    encodedEvents.set(ev, out);
+  }
+  return out;
 }
 
 function decoded(key: string, value: string | undefined, revision: number) {

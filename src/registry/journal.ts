@@ -57,6 +57,12 @@ export class Journal extends CompareAndSwapWrites implements Store {
     expectedRevision: number,
     opts?: PutOptions,
   ): Promise<SwapResult> {
+    // A key that must be absent had nothing before: no read needed to undo the write.
+    if (expectedRevision === 0) {
+      const r = await this.store.compareAndSwap(key, value, 0, opts);
+      if (r.ok) this.written(key, undefined, r.revision);
+      return r;
+    }
     const before = await this.store.get(key);
     if ((before?.modRevision ?? 0) !== expectedRevision) return { ok: false, current: before };
     const r = await this.store.compareAndSwap(key, value, expectedRevision, opts);

@@ -44,8 +44,16 @@ export async function createOne(
 ): Promise<KubeObject> {
   const who = describeObject(obj);
   const exists = () => new WriteRefusedError('exists', `${who} already exists`);
-  if (await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name)) throw exists();
-  await checkAgainstStore(store, [obj], new Map([[who, undefined]]));
+  // Both reads at once; that the name is taken is the first thing to say.
+  const [found, problem] = await Promise.all([
+    getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name),
+    checkAgainstStore(store, [obj], new Map([[who, undefined]])).then(
+      () => undefined,
+      (err: unknown) => err,
+    ),
+  ]);
+  if (found) throw exists();
+  if (problem) throw problem;
   const [placed] = await placePods(store, [withDefaults(obj)], new Map());
   const fresh = structuredClone(placed!);
   fresh.metadata.uid = randomUUID();
@@ -70,6 +78,8 @@ export async function createOne(
 export interface ReplaceOptions extends WriteOptions {
   /** Which part the caller writes: the object without its status, or only the status. */
   part: 'main' | 'status';
+  /** The stored object as the caller has just read it, so that the first try reads nothing. */
+  current?: KubeObject;
 }
 
 /**
@@ -85,7 +95,10 @@ export async function replaceOne(
   const who = describeObject(obj);
   const expected = obj.metadata.resourceVersion;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const old = await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name);
+    const old =
+      attempt === 0 && opts.current
+        ? opts.current
+        : await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name);
     if (!old) throw new WriteRefusedError('not-found', `${who} not found`);
     if (expected !== undefined && expected !== old.metadata.resourceVersion) throw changed(who);
     const next = opts.part === 'status' ? withStatusOf(old, obj) : replaced(old, obj);

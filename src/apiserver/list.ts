@@ -1,0 +1,95 @@
+// The list verb: a page of a resource's objects in `namespace/name` order, read once from the
+// store. An object is decoded only when something needs it (a selector, a Table, a delete);
+// the JSON answer streams the stored bytes (stored-json.ts) in chunks as it goes.
+import type { ServerResponse } from 'node:http';
+import type { KubeObject } from '../api/types.js';
+import { kindInfo } from '../api/kinds.js';
+import { decodeObject, kindPrefix } from '../store/objects.js';
+import type { KeyValue, Store } from '../store/store.js';
+import { decodeContinue, encodeContinue, selects, type Selection } from './query.js';
+import { groupVersion, type Resource } from './resources.js';
+import { storedJson } from './stored-json.js';
+
+/** One listed object: where it sorts, its stored key-value, and the object when decoded. */
+export class Listed {
+  private decoded?: KubeObject;
+  constructor(
+    readonly position: string,
+    readonly kv: KeyValue,
+  ) {}
+  get object(): KubeObject {
+    return (this.decoded ??= decodeObject(this.kv));
+  }
+  json(): string {
+    return storedJson(this.kv.key, this.kv.value, this.kv.modRevision);
+  }
+}
+
+export interface ListPage {
+  items: Listed[];
+  revision: number;
+  continueToken?: string;
+}
+
+/** `namespace/name` (cluster-scoped: `/name`) from the key, as objects are keyed. */
+function positionOf(resource: Resource, key: string): string {
+  const rest = key.slice(kindPrefix(resource.kind).length);
+  return kindInfo(resource.kind).namespaced ? rest : `/${rest}`;
+}
+
+export async function listPage(
+  store: Store,
+  resource: Resource,
+  namespace: string | undefined,
+  sel: Selection,
+  limit: number | undefined,
+  continueToken: string | null,
+): Promise<ListPage> {
+  const { items, revision } = await store.list(kindPrefix(resource.kind, namespace));
+  const selecting = sel.labels.length > 0 || sel.fields.length > 0;
+  const after = continueToken ? decodeContinue(continueToken).after : undefined;
+  const matching = items
+    .map((kv) => new Listed(positionOf(resource, kv.key), kv))
+    .filter((l) => after === undefined || l.position > after)
+    .filter((l) => !selecting || selects(resource, sel, l.object))
+    .sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  if (limit === undefined || limit <= 0 || matching.length <= limit) {
+    return { items: matching, revision };
+  }
+  const page = matching.slice(0, limit);
+  return { items: page, revision, continueToken: encodeContinue(revision, page.at(-1)!.position) };
+}
+
+function listHead(resource: Resource, revision: number, continueToken: string | undefined) {
+  return {
+    kind: `${resource.kind}List`,
+    apiVersion: groupVersion(resource),
+    metadata: {
+      resourceVersion: String(revision),
+      ...(continueToken ? { continue: continueToken } : {}),
+    },
+  };
+}
+
+/** A list of objects already decoded (what deletecollection answers with). */
+export function listBody(resource: Resource, revision: number, items: unknown[]) {
+  return { ...listHead(resource, revision, undefined), items };
+}
+
+/** Big enough that TLS records stay full, small enough that sending starts early. */
+const CHUNK_CHARS = 256 * 1024;
+
+/** The page as a `<Kind>List`, written in chunks (chunked transfer encoding). */
+export function sendList(res: ServerResponse, resource: Resource, page: ListPage): void {
+  const head = JSON.stringify(listHead(resource, page.revision, page.continueToken));
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  let chunk = `${head.slice(0, -1)},"items":[`;
+  page.items.forEach((item, i) => {
+    chunk += i === 0 ? item.json() : `,${item.json()}`;
+    if (chunk.length >= CHUNK_CHARS) {
+      res.write(chunk);
+      chunk = '';
+    }
+  });
+  res.end(`${chunk}]}`);
+}
