@@ -38,6 +38,11 @@ for (const kubectl of KUBECTLS)
       return path;
     }
 
+    /** A pod of my-namespace with the one container `container` (YAML flow), as YAML. */
+    function podYaml(name: string, container: string): string {
+      return `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: my-namespace}\nspec:\n  containers: [${container}]\n`;
+    }
+
     /** The demo manifest with its pods' label `tier` set to `tier`. */
     function demoWithTier(name: string, tier: string): string {
       return file(
@@ -204,12 +209,7 @@ for (const kubectl of KUBECTLS)
       watcher.stdout.on('data', (c: Buffer) => (out += c.toString()));
       try {
         await waitFor('the initial list', () => /^echo-1\s/m.test(out), 15_000, 50);
-        ok(
-          api.podnet(
-            ['apply', '-f', '-'],
-            'apiVersion: v1\nkind: Pod\nmetadata: {name: watched, namespace: my-namespace}\nspec:\n  containers: [{name: c}]\n',
-          ),
-        );
+        ok(api.podnet(['apply', '-f', '-'], podYaml('watched', '{name: c}')));
         await waitFor('the new pod', () => /^watched\s+0\/1\s+Pending/m.test(out), 15_000, 50);
       } finally {
         watcher.kill('SIGTERM');
@@ -217,10 +217,7 @@ for (const kubectl of KUBECTLS)
     });
 
     test('refusals as kubectl prints them: invalid, strict fields, conflict, not found', () => {
-      const bad = file(
-        'bad.yaml',
-        'apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: my-namespace}\nspec:\n  containers: [{name: Bad_Name}]\n',
-      );
+      const bad = file('bad.yaml', podYaml('bad', '{name: Bad_Name}'));
       const invalid = api.kubectl(['apply', '-f', bad]);
       assert.equal(invalid.code, 1);
       assert.match(
@@ -230,7 +227,7 @@ for (const kubectl of KUBECTLS)
 
       const typo = file(
         'typo.yaml',
-        'apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: my-namespace}\nspec:\n  containers: [{name: c, imagee: busybox, imagePullPolicy: Always}]\n',
+        podYaml('typo', '{name: c, imagee: busybox, imagePullPolicy: Always}'),
       );
       const strict = api.kubectl(['apply', '-f', typo]);
       assert.equal(strict.code, 1);
