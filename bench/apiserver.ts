@@ -17,6 +17,7 @@ import type { Store } from '../src/store/store.js';
 import type { Pod } from '../src/api/types.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { startApiServer, type RunningApiServer } from '../test/helpers/apiserver.js';
+import { benchPod } from './lib/pods.js';
 
 const PODS = 10_000;
 const RATE_GAP_MS = 5;
@@ -33,22 +34,7 @@ const ms = (n: number): string => n.toFixed(2);
 const sleep = (n: number) => new Promise<void>((r) => setTimeout(r, n));
 
 function podObject(name: string, i: number): Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: NS, labels: { app: `app-${i % 50}` } },
-    spec: {
-      nodeName: `node-${i % 20}`,
-      containers: [
-        {
-          name: 'app',
-          image: 'registry.example/app:1.0',
-          ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
-        },
-      ],
-    },
-    status: { phase: 'Running', podIP: `10.244.${i % 20}.${(i % 250) + 2}` },
-  };
+  return benchPod(NS, name, i);
 }
 
 /** HTTPS to the API server as the admin, over kept-alive connections. */

@@ -16,6 +16,7 @@ import { listObjects, objectKey } from '../src/store/objects.js';
 import type { Store } from '../src/store/store.js';
 import type { Pod } from '../src/api/types.js';
 import { startEtcd } from '../test/helpers/etcd.js';
+import { benchPod } from './lib/pods.js';
 
 const SAMPLES = 300;
 const PODS = 10_000;
@@ -98,33 +99,18 @@ function sleep(n: number): Promise<void> {
   return new Promise((r) => setTimeout(r, n));
 }
 
+/** A bench pod as a controller-made one is stored: with a uid, creation time and template hash. */
 function podObject(i: number): Pod {
-  const name = `pod-${String(i).padStart(5, '0')}`;
+  const pod = benchPod('bench', `pod-${String(i).padStart(5, '0')}`, i);
   return {
-    apiVersion: 'v1',
-    kind: 'Pod',
+    ...pod,
     metadata: {
-      name,
-      namespace: 'bench',
+      ...pod.metadata,
       uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      labels: { app: `app-${i % 50}`, 'pod-template-hash': '5d8f7c9b4' },
+      labels: { ...pod.metadata.labels, 'pod-template-hash': '5d8f7c9b4' },
       creationTimestamp: '2026-01-01T00:00:00Z',
     },
-    spec: {
-      nodeName: `node-${i % 20}`,
-      containers: [
-        {
-          name: 'app',
-          image: 'registry.example/app:1.0',
-          ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
-        },
-      ],
-    },
-    status: {
-      phase: 'Running',
-      podIP: `10.244.${i % 20}.${(i % 250) + 2}`,
-      conditions: [{ type: 'Ready', status: 'True' }],
-    },
+    status: { ...pod.status, conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }
 

@@ -64,14 +64,15 @@ export type TempApiServer = RunningApiServer & { close(): Promise<void> };
 
 /**
  * An API server in a new temporary folder named `prefix…`, over `storeUrl` or else a new SQLite
- * store in that folder; `close` stops it and removes the folder.
+ * store in that folder, driven by `kubectlBin` (the machine's kubectl unless told); `close` stops
+ * it and removes the folder.
  */
 export async function startTempApiServer(
   prefix: string,
-  storeUrl?: string,
+  { storeUrl, kubectlBin }: { storeUrl?: string; kubectlBin?: string } = {},
 ): Promise<TempApiServer> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const api = await startApiServer(dir, storeUrl ?? `sqlite:${join(dir, 'store.db')}`);
+  const api = await startApiServer(dir, storeUrl ?? `sqlite:${join(dir, 'store.db')}`, kubectlBin);
   return {
     ...api,
     close: async () => {

@@ -39,6 +39,19 @@ export function matrixNamespace(name: string): Namespace {
   };
 }
 
+export function netpol(
+  namespace: string,
+  name: string,
+  spec: NetworkPolicy['spec'],
+): NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace },
+    spec,
+  };
+}
+
 /** Pod `pod` of `namespace`, labelled pod=<name>, serving TCP and UDP on 80 and 81. */
 export function matrixPod(namespace: string, pod: string, index: number): Pod {
   const node = index % MATRIX_NODES.length;

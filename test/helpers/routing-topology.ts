@@ -189,19 +189,37 @@ export function podnetRoutes(ns: string): string[] {
 }
 
 /**
+ * One TCP connection from pod `from` to pod `to` on a random port, each end a `node -e` script
+ * given the port: the receiver starts first (the sender gets half a second to find it
+ * listening); resolves with what the receiver printed.
+ */
+async function tcpExchange(
+  from: TestPod,
+  to: TestPod,
+  receiver: (port: number) => string,
+  sender: (port: number) => string,
+): Promise<string> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const received = shAsync(`ip netns exec ${to.ns} node -e "${receiver(port)}"`);
+  await new Promise((r) => setTimeout(r, 500));
+  await shAsync(`ip netns exec ${from.ns} node -e "${sender(port)}"`);
+  return received;
+}
+
+/**
  * Sends `bytes` over one TCP connection from pod `from` to pod `to` (node's net module in each
  * namespace) and returns how many bytes the receiver counted.
  */
 export async function tcpTransfer(from: TestPod, to: TestPod, bytes: number): Promise<number> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = shAsync(
-    `ip netns exec ${to.ns} node -e "let n=0;const s=require('net').createServer(c=>{c.on('data',d=>n+=d.length);c.on('end',()=>{console.log(n);s.close()})}).listen(${port});setTimeout(()=>process.exit(3),30000).unref()"`,
+  const received = await tcpExchange(
+    from,
+    to,
+    (port) =>
+      `let n=0;const s=require('net').createServer(c=>{c.on('data',d=>n+=d.length);c.on('end',()=>{console.log(n);s.close()})}).listen(${port});setTimeout(()=>process.exit(3),30000).unref()`,
+    (port) =>
+      `const c=require('net').connect(${port},'${to.ip}',()=>{c.end(Buffer.alloc(${bytes},7))});c.on('error',e=>{console.error(e.message);process.exit(1)})`,
   );
-  await new Promise((r) => setTimeout(r, 500));
-  await shAsync(
-    `ip netns exec ${from.ns} node -e "const c=require('net').connect(${port},'${to.ip}',()=>{c.end(Buffer.alloc(${bytes},7))});c.on('error',e=>{console.error(e.message);process.exit(1)})"`,
-  );
-  return Number((await server).trim());
+  return Number(received.trim());
 }
 
 /**
@@ -213,15 +231,15 @@ export async function tcpStream(
   to: TestPod,
   seconds: number,
 ): Promise<{ bytes: number; maxGapMs: number }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = shAsync(
-    `ip netns exec ${to.ns} node -e "let n=0,last=0,gap=0;const s=require('net').createServer(c=>{last=Date.now();c.on('data',d=>{const t=Date.now();gap=Math.max(gap,t-last);last=t;n+=d.length});c.on('end',()=>{console.log(JSON.stringify({bytes:n,maxGapMs:gap}));s.close()})}).listen(${port});setTimeout(()=>process.exit(3),${(seconds + 30) * 1000}).unref()"`,
+  const received = await tcpExchange(
+    from,
+    to,
+    (port) =>
+      `let n=0,last=0,gap=0;const s=require('net').createServer(c=>{last=Date.now();c.on('data',d=>{const t=Date.now();gap=Math.max(gap,t-last);last=t;n+=d.length});c.on('end',()=>{console.log(JSON.stringify({bytes:n,maxGapMs:gap}));s.close()})}).listen(${port});setTimeout(()=>process.exit(3),${(seconds + 30) * 1000}).unref()`,
+    (port) =>
+      `const c=require('net').connect(${port},'${to.ip}',()=>{const t=setInterval(()=>c.write(Buffer.alloc(1024,1)),10);setTimeout(()=>{clearInterval(t);c.end()},${seconds * 1000})});c.on('error',e=>{console.error(e.message);process.exit(1)})`,
   );
-  await new Promise((r) => setTimeout(r, 500));
-  await shAsync(
-    `ip netns exec ${from.ns} node -e "const c=require('net').connect(${port},'${to.ip}',()=>{const t=setInterval(()=>c.write(Buffer.alloc(1024,1)),10);setTimeout(()=>{clearInterval(t);c.end()},${seconds * 1000})});c.on('error',e=>{console.error(e.message);process.exit(1)})"`,
-  );
-  return JSON.parse(await server) as { bytes: number; maxGapMs: number };
+  return JSON.parse(received) as { bytes: number; maxGapMs: number };
 }
 
 /**

@@ -17,7 +17,7 @@ let api: TempApiServer;
 
 before(async () => {
   etcd = await startEtcd(1);
-  api = await startTempApiServer('pnt-apiserver-etcd-', etcd.storeUrl);
+  api = await startTempApiServer('pnt-apiserver-etcd-', { storeUrl: etcd.storeUrl });
 });
 
 after(async () => {

@@ -6,39 +6,70 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../../src/store/open.js';
-import { KUBECTLS, startApiServer, type RunningApiServer } from '../helpers/apiserver.js';
+import {
+  checkRelistAfterCompaction,
+  KUBECTLS,
+  ok,
+  startTempApiServer,
+  type TempApiServer,
+} from '../helpers/apiserver.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DEMO = new URL('../../../examples/demo.yaml', import.meta.url).pathname;
 
 for (const kubectl of KUBECTLS)
   describe(`kubectl ${kubectl.version}`, () => {
     const old = kubectl.version === '1.20';
-    let dir = '';
-    let api: RunningApiServer;
+    let api: TempApiServer;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'pnt-apiserver-'));
-      api = await startApiServer(dir, `sqlite:${join(dir, 'store.db')}`, kubectl.bin);
+      api = await startTempApiServer('pnt-apiserver-', { kubectlBin: kubectl.bin });
     });
 
     after(async () => {
-      await api?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await api?.close();
     });
 
     function file(name: string, text: string): string {
-      const path = join(dir, name);
+      const path = join(api.dir, name);
       writeFileSync(path, text);
       return path;
     }
 
-    function ok(r: { code: number | null; out: string; err: string }): string {
-      assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`);
-      return r.out;
+    /** A pod of my-namespace with the one container `container` (YAML flow), as YAML. */
+    function podYaml(name: string, container: string): string {
+      return `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: my-namespace}\nspec:\n  containers: [${container}]\n`;
+    }
+
+    /** The demo manifest with its pods' label `tier` set to `tier`. */
+    function demoWithTier(name: string, tier: string): string {
+      return file(
+        name,
+        readFileSync(DEMO, 'utf8').replace(
+          /labels: \{ app: echo \}/g,
+          `labels: { app: echo, tier: ${tier} }`,
+        ),
+      );
+    }
+
+    /** `kubectl patch` of a pod in my-namespace with a patch of `type` (merge or json). */
+    function patchPod(name: string, type: string, patch: string, ...flags: string[]): string {
+      return ok(
+        api.kubectl([
+          'patch',
+          'pod',
+          '-n',
+          'my-namespace',
+          name,
+          ...flags,
+          '--type',
+          type,
+          '-p',
+          patch,
+        ]),
+      );
     }
 
     function podnetPod(ns: string, name: string) {
@@ -78,13 +109,7 @@ for (const kubectl of KUBECTLS)
       assert.match(first, /^pod\/echo-2 created$/m);
       const again = ok(api.kubectl(['apply', '-f', DEMO]));
       assert.equal(again.match(/unchanged$/gm)?.length, 6, again);
-      const edited = file(
-        'demo-edited.yaml',
-        readFileSync(DEMO, 'utf8').replace(
-          /labels: \{ app: echo \}/g,
-          'labels: { app: echo, tier: web }',
-        ),
-      );
+      const edited = demoWithTier('demo-edited.yaml', 'web');
       const third = ok(api.kubectl(['apply', '-f', edited]));
       assert.match(third, /^pod\/echo-1 configured$/m);
       assert.match(third, /^service\/my-svc unchanged$/m);
@@ -162,33 +187,9 @@ for (const kubectl of KUBECTLS)
       let seen = podnetPod('my-namespace', 'echo-1');
       assert.equal(seen.metadata.labels?.color, 'blue');
       assert.equal(seen.metadata.annotations?.note, 'hello');
-      ok(
-        api.kubectl([
-          'patch',
-          'pod',
-          '-n',
-          'my-namespace',
-          'echo-1',
-          '--type',
-          'merge',
-          '-p',
-          '{"metadata":{"labels":{"color":"red"}}}',
-        ]),
-      );
+      patchPod('echo-1', 'merge', '{"metadata":{"labels":{"color":"red"}}}');
       assert.equal(podnetPod('my-namespace', 'echo-1').metadata.labels?.color, 'red');
-      ok(
-        api.kubectl([
-          'patch',
-          'pod',
-          '-n',
-          'my-namespace',
-          'echo-1',
-          '--type',
-          'json',
-          '-p',
-          '[{"op":"remove","path":"/metadata/labels/color"}]',
-        ]),
-      );
+      patchPod('echo-1', 'json', '[{"op":"remove","path":"/metadata/labels/color"}]');
       ok(api.kubectl(['annotate', 'pod', '-n', 'my-namespace', 'echo-1', 'note-']));
       seen = podnetPod('my-namespace', 'echo-1');
       assert.equal(seen.metadata.labels?.color, undefined);
@@ -198,33 +199,25 @@ for (const kubectl of KUBECTLS)
     test('get pods -w prints a pod that podnet apply creates', async () => {
       const watcher = spawn(
         api.kubectlBin,
-        ['--cache-dir', join(dir, 'kube-cache'), 'get', 'pods', '-n', 'my-namespace', '-w'],
+        ['--cache-dir', join(api.dir, 'kube-cache'), 'get', 'pods', '-n', 'my-namespace', '-w'],
         {
-          env: { ...process.env, KUBECONFIG: api.kubeconfig, HOME: dir },
+          env: { ...process.env, KUBECONFIG: api.kubeconfig, HOME: api.dir },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
       let out = '';
       watcher.stdout.on('data', (c: Buffer) => (out += c.toString()));
       try {
-        await until(() => /^echo-1\s/m.test(out), 'the initial list');
-        ok(
-          api.podnet(
-            ['apply', '-f', '-'],
-            'apiVersion: v1\nkind: Pod\nmetadata: {name: watched, namespace: my-namespace}\nspec:\n  containers: [{name: c}]\n',
-          ),
-        );
-        await until(() => /^watched\s+0\/1\s+Pending/m.test(out), 'the new pod');
+        await waitFor('the initial list', () => /^echo-1\s/m.test(out), 15_000, 50);
+        ok(api.podnet(['apply', '-f', '-'], podYaml('watched', '{name: c}')));
+        await waitFor('the new pod', () => /^watched\s+0\/1\s+Pending/m.test(out), 15_000, 50);
       } finally {
         watcher.kill('SIGTERM');
       }
     });
 
     test('refusals as kubectl prints them: invalid, strict fields, conflict, not found', () => {
-      const bad = file(
-        'bad.yaml',
-        'apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: my-namespace}\nspec:\n  containers: [{name: Bad_Name}]\n',
-      );
+      const bad = file('bad.yaml', podYaml('bad', '{name: Bad_Name}'));
       const invalid = api.kubectl(['apply', '-f', bad]);
       assert.equal(invalid.code, 1);
       assert.match(
@@ -234,7 +227,7 @@ for (const kubectl of KUBECTLS)
 
       const typo = file(
         'typo.yaml',
-        'apiVersion: v1\nkind: Pod\nmetadata: {name: typo, namespace: my-namespace}\nspec:\n  containers: [{name: c, imagee: busybox, imagePullPolicy: Always}]\n',
+        podYaml('typo', '{name: c, imagee: busybox, imagePullPolicy: Always}'),
       );
       const strict = api.kubectl(['apply', '-f', typo]);
       assert.equal(strict.code, 1);
@@ -288,21 +281,7 @@ for (const kubectl of KUBECTLS)
         });
         assert.equal(r.status, 200, r.body);
       } else {
-        ok(
-          api.kubectl([
-            'patch',
-            'pod',
-            '-n',
-            'my-namespace',
-            'echo-2',
-            '--subresource',
-            'status',
-            '--type',
-            'merge',
-            '-p',
-            statusPatch,
-          ]),
-        );
+        patchPod('echo-2', 'merge', statusPatch, '--subresource', 'status');
       }
       const wide = ok(
         api.kubectl(['get', 'pod', '-n', 'my-namespace', 'echo-2', '-o', 'wide', '--show-labels']),
@@ -334,7 +313,7 @@ for (const kubectl of KUBECTLS)
     });
 
     test('a user outside system:masters is refused with 403 naming the verb, resource and user', async () => {
-      const pki = join(dir, 'pki');
+      const pki = join(api.dir, 'pki');
       const sh = spawnSync(
         'sh',
         [
@@ -378,13 +357,7 @@ for (const kubectl of KUBECTLS)
     });
 
     test('kubectl diff shows a change and makes none', () => {
-      const changed = file(
-        'demo-diff.yaml',
-        readFileSync(DEMO, 'utf8').replace(
-          /labels: \{ app: echo \}/g,
-          'labels: { app: echo, tier: db }',
-        ),
-      );
+      const changed = demoWithTier('demo-diff.yaml', 'db');
       const diff = api.kubectl(['diff', '-f', changed]);
       assert.equal(diff.code, 1, diff.err);
       assert.match(diff.out, /^-\s+tier: web$/m);
@@ -393,75 +366,24 @@ for (const kubectl of KUBECTLS)
     });
 
     test('a watch from a compacted revision gets 410 Expired; the client re-lists and watches on', async () => {
-      const store = await openStore(api.storeUrl);
-      try {
-        const { revision } = await store.list('/');
-        await store.compact(revision);
-      } finally {
-        await store.close();
-      }
-      const old = await api.fetch(
-        '/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=1',
-        {
-          timeoutMs: 5000,
-        },
-      );
-      assert.equal(old.status, 200);
-      const event = JSON.parse(old.body.trim().split('\n')[0]!) as {
-        type: string;
-        object: { code: number; reason: string };
-      };
-      assert.equal(event.type, 'ERROR');
-      assert.equal(event.object.code, 410);
-      assert.equal(event.object.reason, 'Expired');
-
-      const list = JSON.parse((await api.fetch('/api/v1/namespaces/my-namespace/pods')).body) as {
-        metadata: { resourceVersion: string };
-        items: unknown[];
-      };
-      assert.ok(list.items.length > 0);
-      const watching = api.fetch(
-        `/api/v1/namespaces/my-namespace/pods?watch=1&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=2`,
-        { timeoutMs: 8000 },
-      );
-      await new Promise((r) => setTimeout(r, 300));
-      ok(api.kubectl(['label', 'pod', '-n', 'my-namespace', 'echo-2', 'after=relist']));
-      const events = (await watching).body
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
-      assert.deepEqual(
-        events.map((e) => `${e.type} ${e.object.metadata.name}`),
-        ['MODIFIED echo-2'],
-      );
+      await checkRelistAfterCompaction(api, '/api/v1/namespaces/my-namespace/pods', '1', 'echo-2');
     });
 
     test('deletecollection: pods on a live node turn Terminating; with grace 0 they are gone', async () => {
       // No nodeName: admission places them on node-a or node-b, which exist.
-      ok(
-        api.kubectl([
-          'run',
-          'extra-1',
-          '-n',
-          'my-namespace',
-          '--image',
-          'x',
-          '--labels',
-          'batch=gone',
-        ]),
-      );
-      ok(
-        api.kubectl([
-          'run',
-          'extra-2',
-          '-n',
-          'my-namespace',
-          '--image',
-          'x',
-          '--labels',
-          'batch=gone',
-        ]),
-      );
+      for (const name of ['extra-1', 'extra-2'])
+        ok(
+          api.kubectl([
+            'run',
+            name,
+            '-n',
+            'my-namespace',
+            '--image',
+            'x',
+            '--labels',
+            'batch=gone',
+          ]),
+        );
       const path = '/api/v1/namespaces/my-namespace/pods?labelSelector=batch%3Dgone';
       type Items = { items: { metadata: { name: string; deletionTimestamp?: string } }[] };
       const graceful = await api.fetch(path, { method: 'DELETE' });
@@ -504,11 +426,3 @@ for (const kubectl of KUBECTLS)
       );
     });
   });
-
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -18,6 +18,7 @@ import {
   startAgentNode,
   waitFor,
   type AgentNode,
+  type PluginAnswer,
 } from '../helpers/cni-node.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
 
@@ -37,6 +38,18 @@ function newPods(count: number): string[] {
 const netnsPath = (name: string): string => `/run/netns/${name}`;
 const ipOf = (r: { json?: Record<string, unknown> }): string =>
   ((r.json?.ips as { address: string }[])[0]!.address ?? '').split('/')[0]!;
+
+/** A call for pod namespace `pod` that must succeed; `args` is CNI_ARGS (the pod's name). */
+async function succeeds(
+  command: 'ADD' | 'DEL',
+  containerID: string,
+  pod: string,
+  args?: string,
+): Promise<PluginAnswer> {
+  const r = await node.call({ command, containerID, netns: netnsPath(pod), args });
+  assert.equal(r.code, 0, r.stdout);
+  return r;
+}
 
 before(async () => {
   sweepStaleNamespaces();
@@ -93,13 +106,12 @@ test('cni: 200 concurrent ADDs get 200 distinct addresses; 200 DELs make the poo
 
 test('cni: the result carries mac, sandbox, ips, routes and the pod DNS settings', async () => {
   const [p] = newPods(1);
-  const r = await node.call({
-    command: 'ADD',
-    containerID: 'result-1',
-    netns: netnsPath(p!),
-    args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0',
-  });
-  assert.equal(r.code, 0, r.stdout);
+  const r = await succeeds(
+    'ADD',
+    'result-1',
+    p!,
+    'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0',
+  );
   const res = r.json as {
     cniVersion: string;
     interfaces: { name: string; mac: string; sandbox?: string }[];
@@ -142,18 +154,12 @@ test('cni: the result carries mac, sandbox, ips, routes and the pod DNS settings
     metrics,
     /^podnet_cni_call_duration_seconds_count\{command="ADD",outcome="ok"\} \d+$/m,
   );
-  assert.equal(
-    (await node.call({ command: 'DEL', containerID: 'result-1', netns: netnsPath(p!) })).code,
-    0,
-  );
+  await succeeds('DEL', 'result-1', p!);
 });
 
 test('cni: DEL twice, DEL of an unknown container and DEL after the netns is gone succeed', async () => {
   const [p, q] = newPods(2);
-  assert.equal(
-    (await node.call({ command: 'ADD', containerID: 'del-1', netns: netnsPath(p!) })).code,
-    0,
-  );
+  await succeeds('ADD', 'del-1', p!);
   for (let i = 0; i < 2; i++) {
     const r = await node.call({ command: 'DEL', containerID: 'del-1', netns: netnsPath(p!) });
     assert.equal(r.code, 0, r.stdout);
@@ -166,13 +172,9 @@ test('cni: DEL twice, DEL of an unknown container and DEL after the netns is gon
   });
   assert.equal(unknown.code, 0, unknown.stdout);
 
-  assert.equal(
-    (await node.call({ command: 'ADD', containerID: 'del-2', netns: netnsPath(q!) })).code,
-    0,
-  );
+  await succeeds('ADD', 'del-2', q!);
   deleteNamespace(q!);
-  const gone = await node.call({ command: 'DEL', containerID: 'del-2', netns: netnsPath(q!) });
-  assert.equal(gone.code, 0, gone.stdout);
+  await succeeds('DEL', 'del-2', q!);
   const noNetns = await node.call({ command: 'DEL', containerID: 'del-2', netns: '' });
   assert.equal(noNetns.code, 0, noNetns.stdout);
   assert.deepEqual(node.allocations(), []);
@@ -181,8 +183,7 @@ test('cni: DEL twice, DEL of an unknown container and DEL after the netns is gon
 
 test('cni: CHECK passes on an intact pod and names a removed route', async () => {
   const [p] = newPods(1);
-  const add = await node.call({ command: 'ADD', containerID: 'check-1', netns: netnsPath(p!) });
-  assert.equal(add.code, 0, add.stdout);
+  const add = await succeeds('ADD', 'check-1', p!);
   const prevResult = add.json;
   const check = () =>
     node.call({ command: 'CHECK', containerID: 'check-1', netns: netnsPath(p!) }, { prevResult });
@@ -196,10 +197,7 @@ test('cni: CHECK passes on an intact pod and names a removed route', async () =>
 
   execFileSync('ip', ['-n', hostNs, 'route', 'del', `${ipOf(add)}/32`]);
   assert.match(String((await check()).json?.msg), /host route .* proto 80 is missing/);
-  assert.equal(
-    (await node.call({ command: 'DEL', containerID: 'check-1', netns: netnsPath(p!) })).code,
-    0,
-  );
+  await succeeds('DEL', 'check-1', p!);
 });
 
 test('cni: ADD on an interface name that exists in the pod fails and allocates nothing', async () => {
@@ -274,46 +272,26 @@ test('cni: the address is bound to the Pod; a bare container gets a Pod in defau
     spec: { containers: [{ name: 'web' }] },
   };
   await createObject(store, existing);
-  const a = await node.call({
-    command: 'ADD',
-    containerID: 'bind-1',
-    netns: netnsPath(p!),
-    args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1',
-  });
-  assert.equal(a.code, 0, a.stdout);
+  const a = await succeeds(
+    'ADD',
+    'bind-1',
+    p!,
+    'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1',
+  );
   const bound = await getObject(store, 'Pod', 'shop', 'web-1');
   assert.equal(bound?.status?.podIP, ipOf(a));
   assert.deepEqual(bound?.status?.podIPs, [{ ip: ipOf(a) }]);
   assert.equal(bound?.status?.hostIP, '172.31.1.1');
 
   // podman passes only K8S_POD_NAME.
-  const b = await node.call({
-    command: 'ADD',
-    containerID: 'bind-2',
-    netns: netnsPath(q!),
-    args: 'IgnoreUnknown=1;K8S_POD_NAME=bare-box',
-  });
-  assert.equal(b.code, 0, b.stdout);
+  const b = await succeeds('ADD', 'bind-2', q!, 'IgnoreUnknown=1;K8S_POD_NAME=bare-box');
   const created = await getObject(store, 'Pod', 'default', 'bare-box');
   assert.equal(created?.status?.podIP, ipOf(b));
   assert.equal(created?.spec.nodeName, 'node-1');
 
-  assert.equal(
-    (
-      await node.call({
-        command: 'DEL',
-        containerID: 'bind-1',
-        netns: netnsPath(p!),
-        args: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1',
-      })
-    ).code,
-    0,
-  );
+  await succeeds('DEL', 'bind-1', p!, 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1');
   assert.equal((await getObject(store, 'Pod', 'shop', 'web-1'))?.status?.podIP, undefined);
-  assert.equal(
-    (await node.call({ command: 'DEL', containerID: 'bind-2', netns: netnsPath(q!) })).code,
-    0,
-  );
+  await succeeds('DEL', 'bind-2', q!);
   assert.equal(await getObject(store, 'Pod', 'default', 'bare-box'), undefined);
 });
 
@@ -357,18 +335,12 @@ test('cni: an agent killed during ADDs leaves nothing that GC does not reclaim',
 
 test('cni: a pod whose netns vanished without a DEL is reclaimed when the agent starts', async () => {
   const [p] = newPods(1);
-  assert.equal(
-    (await node.call({ command: 'ADD', containerID: 'orphan-1', netns: netnsPath(p!) })).code,
-    0,
-  );
+  await succeeds('ADD', 'orphan-1', p!);
   deleteNamespace(p!); // the runtime crashed: no DEL will come
   await node.stop('SIGTERM');
   await node.restart();
   await waitFor('the orphan to be freed', 10_000, () => node.allocations().length === 0);
   assert.deepEqual(node.podLinks(), []);
   // A late DEL from the runtime is still harmless.
-  assert.equal(
-    (await node.call({ command: 'DEL', containerID: 'orphan-1', netns: netnsPath(p!) })).code,
-    0,
-  );
+  await succeeds('DEL', 'orphan-1', p!);
 });

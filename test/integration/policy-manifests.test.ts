@@ -3,40 +3,13 @@
 // it; a bad one is refused with its field path and exit 2, and nothing of its manifest is written.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { CliOnTempStore } from '../helpers/cli-store.js';
 
-const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
-let dir = '';
-let storeUrl = '';
+const podnet = new CliOnTempStore('podnet-netpol-');
+const { cli, manifest } = podnet;
 
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'podnet-netpol-'));
-  storeUrl = `sqlite:${join(dir, 'store.db')}`;
-  const r = cli(
-    ['apply', '-f', '-'],
-    '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"}}',
-  );
-  assert.equal(r.code, 0, r.err);
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function cli(args: string[], input?: string) {
-  const r = spawnSync(podnet, ['--store', storeUrl, ...args], {
-    encoding: 'utf8',
-    input,
-    env: { ...process.env, PODNET_STORE: '' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function manifest(name: string, text: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, text);
-  return file;
-}
+before(() => podnet.createNamespaces(['x']));
+after(() => podnet.remove());
 
 const DNS_ONLY = `
 apiVersion: networking.k8s.io/v1

@@ -9,42 +9,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Pod, ProxyMode, Service } from '../../src/api/types.js';
+import type { Pod, ProxyMode } from '../../src/api/types.js';
 import { applyObject, keyOf } from '../../src/store/objects.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
 import { agentsCaughtUp, assertAgentProxyMatchesKernel } from '../helpers/agent-proxy-drift.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { buildTopology, type Topology } from '../helpers/proxy-topology.js';
+import { waitFor } from '../helpers/wait.js';
+import { webPod, webService } from '../helpers/web-objects.js';
 
 before(() => sweepStaleNamespaces());
 
 const PODNET = fileURLToPath(new URL('../../../bin/podnet', import.meta.url));
 
 function backend(name: string, ip: string, ready: boolean): Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'test', labels: { app: 'web' } },
-    spec: { nodeName: 'h0', containers: [{ name: 'echo' }] },
-    status: {
-      phase: 'Running',
-      podIP: ip,
-      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
-    },
-  };
+  return webPod('test', name, ip, ready, { nodeName: 'h0' });
 }
 
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  ms = 20000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Every check here is quick and synchronous: polled every 100 ms for up to 20 s. */
+function until(what: string, check: () => boolean): Promise<boolean> {
+  return waitFor(what, check, 20_000, 100);
 }
 
 for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
@@ -77,16 +62,7 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       dir = mkdtempSync(join(tmpdir(), 'pnt-proxy-agent-'));
       const url = `sqlite:${join(dir, 'store.db')}`;
       store = await openStore(url);
-      const web: Service = {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'web', namespace: 'test' },
-        spec: {
-          clusterIP: '10.96.0.20',
-          selector: { app: 'web' },
-          ports: [{ name: 'http', port: 80, targetPort: 8080 }],
-        },
-      };
+      const web = webService('test', [{ name: 'http', port: 80, targetPort: 8080 }]);
       await applyObject(store, web);
       await applyObject(store, backend('b1', topo.pods.b1!.ip, true));
       await applyObject(store, backend('b2', topo.pods.b2!.ip, true));
@@ -152,16 +128,10 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
     });
 
     test(`proxy agent ${mode}: a rejected rule set keeps the old rules and shows on /healthz`, async () => {
-      const bad: Service = {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'bad', namespace: 'test' },
-        spec: {
-          clusterIP: '10.96.0.300',
-          selector: { app: 'web' },
-          ports: [{ port: 80, targetPort: 8080 }],
-        },
-      };
+      const bad = webService('test', [{ port: 80, targetPort: 8080 }], {
+        name: 'bad',
+        clusterIP: '10.96.0.300',
+      });
       // Written past validation on purpose: the kernel is the last line of defence.
       await store.put(keyOf(bad), JSON.stringify(bad));
       await until('the error on /healthz', () => /sync failed/.test(health().errors.proxy ?? ''));

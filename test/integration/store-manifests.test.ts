@@ -3,44 +3,14 @@
 // rejected with field paths, exit code 2, and nothing of them is written.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openStore } from '../../src/store/open.js';
+import { CliOnTempStore } from '../helpers/cli-store.js';
 
-const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
-let dir = '';
-let storeUrl = '';
+const podnet = new CliOnTempStore('podnet-manifests-');
+const { cli, manifest, storeUrl } = podnet;
 
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'podnet-manifests-'));
-  storeUrl = `sqlite:${join(dir, 'store.db')}`;
-  // Objects go only into namespaces that exist.
-  for (const ns of ['shop', 'bad']) {
-    const r = cli(
-      ['apply', '-f', '-'],
-      `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"${ns}"}}`,
-    );
-    assert.equal(r.code, 0, r.err);
-  }
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function cli(args: string[], input?: string) {
-  const r = spawnSync(podnet, ['--store', storeUrl, ...args], {
-    encoding: 'utf8',
-    input,
-    env: { ...process.env, PODNET_STORE: '' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function manifest(name: string, text: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, text);
-  return file;
-}
+before(() => podnet.createNamespaces(['shop', 'bad']));
+after(() => podnet.remove());
 
 // As kubectl users write them: resources, probes, imagePullPolicy, restartPolicy, named ports.
 const REAL = `

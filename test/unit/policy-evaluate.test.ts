@@ -5,16 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkPolicy, Pod, Protocol } from '../../src/api/types.js';
 import { evaluate, type Cluster, type Endpoint } from '../../src/policy/evaluate.js';
-import { matrixCluster, matrixNamespace, matrixPod } from '../helpers/netpol-matrix.js';
-
-function netpol(namespace: string, name: string, spec: NetworkPolicy['spec']): NetworkPolicy {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name, namespace },
-    spec,
-  };
-}
+import { matrixCluster, matrixNamespace, matrixPod, netpol } from '../helpers/netpol-matrix.js';
 
 function cluster(policies: NetworkPolicy[], extraPods: Pod[] = []): Cluster {
   const c = matrixCluster(policies);

@@ -14,18 +14,10 @@ import {
   matrixCluster,
   matrixPodIP,
   mismatches,
+  netpol,
   newMatrix,
   type Matrix,
 } from '../helpers/netpol-matrix.js';
-
-function netpol(namespace: string, name: string, spec: NetworkPolicy['spec']): NetworkPolicy {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name, namespace },
-    spec,
-  };
-}
 
 interface Case {
   name: string;

@@ -4,31 +4,13 @@ import { planEndpointSlices } from '../../src/api/endpoint-slices.js';
 import type { EndpointSlice, Pod, Service } from '../../src/api/types.js';
 import { currentServicePorts, parseProxyMode } from '../../src/agent/proxy.js';
 import { UsageError } from '../../src/util/errors.js';
+import { webPod, webService } from '../helpers/web-objects.js';
 
 function pod(name: string, ip: string, ready: boolean, labels = { app: 'web' }): Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'shop', labels },
-    spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 }] }] },
-    status: {
-      phase: 'Running',
-      podIP: ip,
-      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
-    },
-  };
+  return webPod('shop', name, ip, ready, { labels });
 }
 
-const web: Service = {
-  apiVersion: 'v1',
-  kind: 'Service',
-  metadata: { name: 'web', namespace: 'shop' },
-  spec: {
-    clusterIP: '10.96.0.20',
-    selector: { app: 'web' },
-    ports: [{ name: 'http', port: 80, targetPort: 'http' }],
-  },
-};
+const web = webService('shop', [{ name: 'http', port: 80, targetPort: 'http' }]);
 
 function slicesOf(svc: Service, pods: Pod[]): EndpointSlice[] {
   return planEndpointSlices(svc, pods, []).create;
