@@ -255,7 +255,9 @@ export function renderPolicyTable(
   const established = 'ct state established,related accept';
   state.chains.set('egress-forward', [established, `ip saddr vmap @${EGRESS_MAP}`]);
   state.chains.set('egress-input', [established, `ip saddr vmap @${EGRESS_MAP}`]);
-  // The pod's own node always gets in (kubelet probes), whatever isolates the pod.
+  // The pod's own node always gets in (kubelet probes), whatever isolates the pod. Its own
+  // packets leave through output and never meet this chain; this is for node-sourced packets
+  // that come back in through prerouting (another namespace of the host holding its address).
   state.chains.set('ingress-forward', [
     established,
     'fib saddr type local accept',

@@ -250,3 +250,139 @@ test('the rendered tables give the evaluator’s verdict on random policies, pod
     }
   }
 });
+
+// ---------------------------------------------------------------- examples
+
+const web = (labels: Record<string, string>, ip = '10.244.1.10'): Pod => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'web', namespace: 'x', labels },
+  spec: {
+    nodeName: 'node-1',
+    containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 }] }],
+  },
+  status: { podIP: ip, hostIP: '172.31.1.1' },
+});
+const client = (labels: Record<string, string>): Pod => ({
+  ...web(labels, '10.244.2.20'),
+  metadata: { name: 'client', namespace: 'x', labels },
+});
+const namespaceX: Namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } };
+const allowFromClients = netpol('x', 'allow-clients', {
+  podSelector: { matchLabels: { app: 'web' } },
+  ingress: [
+    {
+      from: [{ podSelector: { matchLabels: { role: 'client' } } }],
+      ports: [{ port: 'http' }, { protocol: 'UDP', port: 1000, endPort: 2000 }],
+    },
+  ],
+});
+
+test('an isolated pod is a verdict-map element pointing at its policies, then a drop', () => {
+  const pod = web({ app: 'web' });
+  const lines = renderPolicyTable([allowFromClients], [namespaceX], [pod], [pod]).split('\n');
+  const has = (re: RegExp) =>
+    assert.ok(
+      lines.some((l) => re.test(l)),
+      `no line ${re}\n${lines.join('\n')}`,
+    );
+  has(
+    /^add chain ip podnet-policy ingress-forward \{ type filter hook forward priority 10; policy accept; \}$/,
+  );
+  has(
+    /^add chain ip podnet-policy egress-input \{ type filter hook input priority 0; policy accept; \}$/,
+  );
+  const forward = lines.filter((l) => l.startsWith('add rule ip podnet-policy ingress-forward '));
+  assert.deepEqual(
+    forward.map((l) => l.slice('add rule ip podnet-policy ingress-forward '.length)),
+    [
+      'ct state established,related accept',
+      'fib saddr type local accept',
+      'ip daddr vmap @ingress-pods',
+    ],
+  );
+  has(/^add element ip podnet-policy ingress-pods \{ 10\.244\.1\.10 : goto in-[0-9a-f]{12} \}$/);
+  has(/^add rule ip podnet-policy in-[0-9a-f]{12} drop$/);
+  has(
+    /^add rule ip podnet-policy pol-[0-9a-f]{12}-in ip saddr @sel-[0-9a-f]{12} ip daddr \. meta l4proto \. th dport @named-[0-9a-f]{12} accept$/,
+  );
+  has(/^add element ip podnet-policy ports-[0-9a-f]{12} \{ 17 \. 1000-2000 \}$/);
+  has(/^add element ip podnet-policy named-[0-9a-f]{12} \{ 10\.244\.1\.10 \. 6 \. 8080 \}$/);
+  // Nothing isolates egress: no element, the pod's packets pass.
+  assert.ok(!lines.some((l) => l.startsWith('add element ip podnet-policy egress-pods')));
+});
+
+test('pod and label churn change set elements, never rules, chains or sets', () => {
+  const rulesOf = (script: string) =>
+    script.split('\n').filter((l) => !l.startsWith('add element'));
+  const target = web({ app: 'web' });
+  const before = renderPolicyTable(
+    [allowFromClients],
+    [namespaceX],
+    [target, client({})],
+    [target],
+  );
+  const relabelled = renderPolicyTable(
+    [allowFromClients],
+    [namespaceX],
+    [target, client({ role: 'client' })],
+    [target],
+  );
+  const second = {
+    ...web({ app: 'web' }, '10.244.1.11'),
+    metadata: { name: 'web-2', namespace: 'x', labels: { app: 'web' } },
+  };
+  const added = renderPolicyTable(
+    [allowFromClients],
+    [namespaceX],
+    [target, second, client({})],
+    [target, second],
+  );
+  assert.notEqual(relabelled, before);
+  assert.notEqual(added, before);
+  assert.deepEqual(rulesOf(relabelled), rulesOf(before));
+  assert.deepEqual(rulesOf(added), rulesOf(before));
+});
+
+test('a relabelled client is let in by the new elements; the node itself always is', async () => {
+  const target = web({ app: 'web' });
+  const trace = async (pods: Pod[], src: string, local = ['172.31.1.1']) => {
+    const nft = new FakeNftables();
+    await nft.run(renderPolicyTable([allowFromClients], [namespaceX], pods, [target]));
+    const packet: Packet = {
+      src,
+      dst: '10.244.1.10',
+      protocol: 'TCP',
+      dport: 8080,
+      from: 'pod',
+      local,
+    };
+    return traceNft(nft, packet).map((o) => o.verdict);
+  };
+  assert.deepEqual(await trace([target, client({})], '10.244.2.20'), ['drop']);
+  assert.deepEqual(await trace([target, client({ role: 'client' })], '10.244.2.20'), ['accept']);
+  assert.deepEqual(await trace([target, client({})], '172.31.1.1'), ['accept']);
+  assert.deepEqual(await trace([target, client({})], '172.31.1.2'), ['drop']);
+});
+
+test('the fake nft refuses what nft refuses in policy tables', async () => {
+  const nft = new FakeNftables();
+  const t = 'ip podnet-policy';
+  await nft.run(
+    `add table ${t}\nadd set ${t} ports { type inet_proto . inet_service; }\nadd set ${t} blocks { type ipv4_addr; flags interval; }`,
+  );
+  await assert.rejects(nft.run(`add element ${t} ports { 6 . 80-90 }`), /flags interval/);
+  await assert.rejects(
+    nft.run(`add element ${t} blocks { 10.0.0.0/8, 10.1.0.0/16 }`),
+    /conflicting intervals/,
+  );
+  await assert.rejects(
+    nft.run(`add chain ${t} c\nadd rule ${t} c ip saddr vmap @blocks`),
+    /not a verdict map/,
+  );
+  await assert.rejects(
+    nft.run(`add chain ${t} c\nadd rule ${t} c ip saddr @ports accept`),
+    /datatype mismatch/,
+  );
+  await nft.run(`add element ${t} blocks { 10.0.0.0/8, 192.168.0.0/16 }`);
+});
