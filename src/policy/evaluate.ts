@@ -72,7 +72,8 @@ function resolve(end: Endpoint, cluster: Cluster): Endpoint {
   return pod ? { pod } : end;
 }
 
-function namespaceLabels(name: string, cluster: Cluster): Record<string, string> {
+/** A namespace's labels with its automatic name label, as selectors see them. */
+export function namespaceLabels(name: string, cluster: Cluster): Record<string, string> {
   const ns = cluster.namespaces.find((n) => n.metadata.name === name);
   return { ...ns?.metadata.labels, [NAMESPACE_NAME_LABEL]: name };
 }

@@ -2,7 +2,10 @@
 // sets and elements as the kernel would after each script. It understands the commands podnet
 // sends and refuses what the kernel refuses (a rule or element naming a missing chain or set,
 // deleting a chain or set something still refers to, a missing element, a changed element
-// value, a malformed address), all or nothing per script, like `nft -f`.
+// value, a malformed address, a range or prefix in a set without `flags interval`, overlapping
+// intervals, a verdict map that is a set, an address looked up in a set of another type), all
+// or nothing per script, like `nft -f`.
+import { overlaps, parseCidr } from '../../src/net/index.js';
 import type { NftablesKernel } from '../../src/proxy/kernel.js';
 
 export interface FakeChain {
@@ -133,6 +136,7 @@ function applyCommand(tables: Map<string, FakeTable>, line: string): void {
       const chain = chainOf(table, name);
       for (const target of chainRefs(rest)) chainOf(table, target);
       for (const set of setRefs(rest)) setOf(table, set);
+      checkLookups(table, rest);
       chain.rules.push(rest);
       return;
     }
@@ -162,6 +166,7 @@ function applyCommand(tables: Map<string, FakeTable>, line: string): void {
         for (const target of chainRefs(value ?? '')) chainOf(table, target);
         const had = set.elements.get(elKey!);
         if (had !== undefined && had !== item) throw new NftError(`File exists (${elKey})`);
+        if (had === undefined) checkInterval(set, elKey!);
         set.elements.set(elKey!, item);
       }
       return;
@@ -235,5 +240,57 @@ function validateAddresses(line: string): void {
   for (const m of line.matchAll(/(?<![\w.])(\d+)\.(\d+)\.(\d+)\.(\d+)(?![\w.])/g)) {
     if (m.slice(1, 5).some((o) => Number(o) > 255))
       throw new NftError(`Could not resolve hostname: ${m[0]}`);
+  }
+}
+
+/** One part of an interval element as a range: a prefix or `first-last` of ports. */
+function interval(
+  part: string,
+): { lo: bigint; hi: bigint } | { cidr: ReturnType<typeof parseCidr> } {
+  if (part.includes('/')) return { cidr: parseCidr(part, { loose: true }) };
+  const range = /^(\d+)-(\d+)$/.exec(part);
+  if (range) return { lo: BigInt(range[1]!), hi: BigInt(range[2]!) };
+  if (/^\d+$/.test(part)) return { lo: BigInt(part), hi: BigInt(part) };
+  return { cidr: parseCidr(`${part}/32`) };
+}
+
+function partsOverlap(a: string, b: string): boolean {
+  const x = interval(a);
+  const y = interval(b);
+  if ('cidr' in x && 'cidr' in y) return overlaps(x.cidr, y.cidr);
+  if ('lo' in x && 'lo' in y) return x.lo <= y.hi && y.lo <= x.hi;
+  return false;
+}
+
+/**
+ * Prefixes and ranges need `flags interval` (nft: "you must add 'flags interval' to your
+ * set"), and intervals of one set may not overlap ("conflicting intervals specified").
+ */
+function checkInterval(set: FakeSet, key: string): void {
+  const parts = key.split(' . ');
+  const ranged = parts.some((p) => p.includes('/') || /^\d+-\d+$/.test(p));
+  const isInterval = /\binterval\b/.test(set.body);
+  if (ranged && !isInterval)
+    throw new NftError(`you must add 'flags interval' to your set for ${key}`);
+  if (!isInterval) return;
+  for (const other of set.elements.keys()) {
+    const otherParts = other.split(' . ');
+    if (
+      otherParts.length === parts.length &&
+      parts.every((p, i) => partsOverlap(p, otherParts[i]!))
+    )
+      throw new NftError(`conflicting intervals specified (${key} and ${other})`);
+  }
+}
+
+/** `vmap @x` needs a verdict map; an address looked up needs a set of addresses. */
+function checkLookups(table: FakeTable, rule: string): void {
+  for (const m of rule.matchAll(/vmap @([\w-]+)/g)) {
+    if (!/: verdict;/.test(table.sets.get(m[1]!)!.body))
+      throw new NftError(`@${m[1]} is not a verdict map`);
+  }
+  for (const m of rule.matchAll(/(?<!\. )ip [sd]addr (?:!= )?(?:vmap )?@([\w-]+)/g)) {
+    if (!/^type ipv4_addr[;:\s]/.test(table.sets.get(m[1]!)!.body))
+      throw new NftError(`datatype mismatch: @${m[1]} does not hold addresses`);
   }
 }

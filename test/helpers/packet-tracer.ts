@@ -103,11 +103,23 @@ export function traceNft(nft: FakeNftables, packet: Packet): Outcome[] {
   let results: Result[] = [
     { path: { probability: 1, mark: 0, masquerade: false }, verdict: 'accept' },
   ];
-  for (const hook of [packet.from === 'pod' ? 'prerouting' : 'output', 'postrouting']) {
-    for (const [table, chain] of baseChains(nft, hook)) {
-      results = stage(results, (p) => nftChain(table, chain, packet, p, 0));
-    }
+  const through = (hook: (p: Path) => string): void => {
+    results = stage(results, (p) => {
+      let paths: Result[] = [{ path: p, verdict: 'accept' }];
+      for (const [table, chain] of baseChains(nft, hook(p))) {
+        paths = stage(paths, (q) => nftChain(table, chain, packet, q, 0));
+      }
+      return paths;
+    });
+  };
+  if (packet.from === 'pod') {
+    through(() => 'prerouting');
+    // The routing decision after DNAT: to this host (input) or through it (forward).
+    through((p) => (packet.local.includes(p.to?.ip ?? packet.dst) ? 'input' : 'forward'));
+  } else {
+    through(() => 'output');
   }
+  through(() => 'postrouting');
   return summarise(results);
 }
 
@@ -159,7 +171,13 @@ function nftRule(table: FakeTable, rule: string, pkt: Packet, path: Path, depth:
       const addr = m[1] === 'saddr' ? pkt.src : daddr(p);
       return then(inCIDR(addr, m[3]!.includes('/') ? m[3]! : `${m[3]}/32`) !== !!m[2], m);
     }
-    if ((m = /^ct state new/.exec(rest))) return then(true, m);
+    // Every traced packet is the first of its connection: state new, never established.
+    if ((m = /^ct state ([\w,]+)/.exec(rest))) return then(m[1]!.split(',').includes('new'), m);
+    if ((m = /^fib saddr type local/.exec(rest))) return then(pkt.local.includes(pkt.src), m);
+    if ((m = /^ip (saddr|daddr) vmap @([\w-]+)$/.exec(rest))) {
+      const el = elements(m[2]!).get(m[1] === 'saddr' ? pkt.src : daddr(p));
+      return el === undefined ? miss : call(el.split(' : ')[1]!, p);
+    }
     if ((m = /^ct status dnat/.exec(rest))) return then(!!p.to, m);
     if ((m = /^meta l4proto (tcp|udp|sctp)(?=\s)/.exec(rest))) return then(m[1] === proto, m);
     if ((m = /^meta mark & (0x[0-9a-f]+) == (0x[0-9a-f]+)/.exec(rest)))
@@ -173,16 +191,22 @@ function nftRule(table: FakeTable, rule: string, pkt: Packet, path: Path, depth:
     }
     if ((m = /^fib daddr type local/.exec(rest))) return then(pkt.local.includes(daddr(p)), m);
     if ((m = /^(ip daddr \. )?meta l4proto \. th dport (vmap )?@([\w-]+)/.exec(rest))) {
-      const key = `${m[1] ? `${daddr(p)} . ` : ''}${PROTO_NUMBER[pkt.protocol]} . ${dport(p)}`;
-      const el = elements(m[3]!).get(key);
+      const key = [
+        ...(m[1] ? [daddr(p)] : []),
+        String(PROTO_NUMBER[pkt.protocol]),
+        String(dport(p)),
+      ];
+      const el = lookup(table, m[3]!, key);
       if (el === undefined) return miss;
       return m[2] ? call(el.split(' : ')[1]!, p) : then(true, m);
     }
     if ((m = /^ip saddr \. ip daddr @([\w-]+)/.exec(rest)))
       return then(elements(m[1]!).has(`${pkt.src} . ${daddr(p)}`), m);
     // Affinity sets learn clients as packets pass; a fake's are empty: no client is remembered.
-    if ((m = /^ip saddr @([\w-]+)/.exec(rest)))
-      return then(table.sets.get(m[1]!)?.elements.has(pkt.src) ?? false, m);
+    if ((m = /^ip (saddr|daddr) (!= )?@([\w-]+)/.exec(rest))) {
+      const addr = m[1] === 'saddr' ? pkt.src : daddr(p);
+      return then((lookup(table, m[3]!, [addr]) !== undefined) !== !!m[2], m);
+    }
     if ((m = /^update @[\w-]+ \{ ip saddr \}/.exec(rest))) return then(true, m);
     const pick =
       /^dnat ip to (ip daddr \. )?(?:tcp|udp|sctp) dport \. numgen random mod (\d+) map @([\w-]+)$/;
@@ -217,6 +241,29 @@ function nftRule(table: FakeTable, rule: string, pkt: Packet, path: Path, depth:
     throw new Error(`tracer: cannot read "${rest}" in rule "${rule}"`);
   };
   return run(rule, path);
+}
+
+/**
+ * The element of a set or map whose key covers `key` (its parts joined by ` . `): the exact
+ * key, or in an interval set an element whose parts are prefixes or `first-last` ranges.
+ */
+function lookup(table: FakeTable, name: string, key: string[]): string | undefined {
+  const set = table.sets.get(name);
+  if (!set) throw new Error(`tracer: no set ${name}`);
+  const exact = set.elements.get(key.join(' . '));
+  if (exact !== undefined || !/\binterval\b/.test(set.body)) return exact;
+  for (const [elKey, el] of set.elements) {
+    const parts = elKey.split(' . ');
+    if (parts.length === key.length && parts.every((part, i) => covers(part, key[i]!))) return el;
+  }
+  return undefined;
+}
+
+function covers(part: string, value: string): boolean {
+  if (part.includes('/')) return inCIDR(value, part);
+  const range = /^(\d+)-(\d+)$/.exec(part);
+  if (range) return Number(value) >= Number(range[1]) && Number(value) <= Number(range[2]);
+  return part === value;
 }
 
 // ---------------------------------------------------------------- iptables

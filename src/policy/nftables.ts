@@ -1,0 +1,291 @@
+// NetworkPolicy as an nftables table, rendered whole from the cluster as a node sees it (pure:
+// the script is the desired state; applying and diffing it belong to the kernel edge).
+//
+// Hooks: egress and ingress are judged in `forward` (pod to pod, pod to anywhere off the
+// node) and egress also in `input` (a pod reaching its own node). Both hooks come after
+// prerouting, so after the service DNAT (prerouting priority -100): the rules see the backend
+// pod and its target port, never a cluster IP, as upstream defines it. The chains sit at the
+// `filter` priority (0); ingress at filter + 10 so that an egress `accept` (which ends only
+// its own base chain) still meets the destination's ingress.
+//
+// Layout, so that pod and label churn change set elements and not rules:
+// - `egress-pods`/`ingress-pods`: verdict maps from a LOCAL isolated pod's address to the
+//   chain of the policies that isolate it (one chain per distinct set of policies, shared by
+//   every pod with that set); a pod no policy isolates has no element and is let through;
+// - one chain per policy and direction, one rule per (peer, port kind) of each of its rules,
+//   accepting what it admits; the pod's chain jumps to each, then drops;
+// - named sets per selector peer (pod addresses), interval sets per ipBlock and its
+//   excepts, interval sets of `protocol . port` (endPort ranges), and for named ports sets
+//   of `pod address . protocol . port` resolved on every pod that names that port.
+// IPv4 only, like the service table.
+import { createHash } from 'node:crypto';
+import type {
+  Namespace,
+  NetworkPolicy,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+  Pod,
+  PolicyType,
+  Protocol,
+} from '../api/types.js';
+import { containsCidr, formatCidr, formatIP, tryParseCidr, type Cidr } from '../net/index.js';
+import { isolatingPolicies, namespaceLabels, policyName, type Cluster } from './evaluate.js';
+import { peerMatches, podAddresses } from './rules.js';
+
+/** A table of its own: the service table is replaced whole on resync, policy is not. */
+export const POLICY_TABLE = 'ip podnet-policy';
+
+export const EGRESS_MAP = 'egress-pods';
+export const INGRESS_MAP = 'ingress-pods';
+
+export const POLICY_BASE_CHAINS: Record<string, string> = {
+  'egress-forward': 'type filter hook forward priority 0; policy accept;',
+  'egress-input': 'type filter hook input priority 0; policy accept;',
+  'ingress-forward': 'type filter hook forward priority 10; policy accept;',
+};
+
+const PROTO_NUMBER: Record<Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+
+export interface RenderOptions {
+  /** Defaults to POLICY_TABLE. */
+  table?: string;
+}
+
+const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/** What a table holds, in the order a script must create it. */
+interface TableState {
+  sets: Map<string, { body: string; elements: string[] }>;
+  chains: Map<string, string[]>;
+}
+
+function declare(state: TableState, name: string, body: string, elements: () => string[]): void {
+  if (!state.sets.has(name)) state.sets.set(name, { body, elements: elements() });
+}
+
+function ipv4Addresses(pod: Pod): string[] {
+  return podAddresses(pod)
+    .filter((ip) => ip.family === 4)
+    .map(formatIP);
+}
+
+function ipv4Cidr(text: string): Cidr | undefined {
+  const cidr = tryParseCidr(text, { loose: true });
+  return cidr?.family === 4 ? cidr : undefined;
+}
+
+/** The pods a selector peer stands for, as a set shared by every rule with that peer. */
+function selectorSet(
+  state: TableState,
+  cluster: Cluster,
+  peer: NetworkPolicyPeer,
+  policyNamespace: string,
+): string {
+  const scope = peer.namespaceSelector ? { namespaceSelector: peer.namespaceSelector } : {};
+  const key = JSON.stringify([
+    peer.namespaceSelector ? '' : policyNamespace,
+    scope,
+    peer.podSelector,
+  ]);
+  const name = `sel-${hash(key)}`;
+  declare(state, name, 'type ipv4_addr;', () => {
+    const members = cluster.pods.filter((pod) =>
+      peerMatches(peer, policyNamespace, {
+        pod,
+        namespaceLabels: namespaceLabels(pod.metadata.namespace ?? '', cluster),
+      }),
+    );
+    return [...new Set(members.flatMap(ipv4Addresses))].sort();
+  });
+  return name;
+}
+
+/** Interval sets refuse overlapping elements: an except inside another is left out. */
+function outermost(cidrs: Cidr[]): Cidr[] {
+  const kept: Cidr[] = [];
+  for (const c of [...cidrs].sort((a, b) => a.prefix - b.prefix))
+    if (!kept.some((k) => containsCidr(k, c))) kept.push(c);
+  return kept;
+}
+
+/** The match of an ipBlock peer, or undefined when it cannot hold an IPv4 address. */
+function ipBlockMatch(
+  state: TableState,
+  block: NonNullable<NetworkPolicyPeer['ipBlock']>,
+  addr: string,
+): string | undefined {
+  const cidr = ipv4Cidr(block.cidr);
+  if (!cidr) return undefined;
+  const blockSet = `blk-${hash(formatCidr(cidr))}`;
+  declare(state, blockSet, 'type ipv4_addr; flags interval;', () => [formatCidr(cidr)]);
+  const excepts = outermost((block.except ?? []).flatMap((t) => ipv4Cidr(t) ?? []))
+    .map(formatCidr)
+    .sort();
+  if (excepts.length === 0) return `${addr} @${blockSet}`;
+  const exceptSet = `exc-${hash(excepts.join(','))}`;
+  declare(state, exceptSet, 'type ipv4_addr; flags interval;', () => excepts);
+  return `${addr} @${blockSet} ${addr} != @${exceptSet}`;
+}
+
+/** Numeric ports as `protocol . first-last` intervals, merged where they touch or overlap. */
+function portIntervals(ports: NetworkPolicyPort[]): string[] {
+  const out: string[] = [];
+  for (const protocol of Object.keys(PROTO_NUMBER) as Protocol[]) {
+    const ranges = ports
+      .filter((p) => (p.protocol ?? 'TCP') === protocol)
+      .map((p): [number, number] =>
+        p.port === undefined ? [0, 65535] : [p.port as number, p.endPort ?? (p.port as number)],
+      )
+      .sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const [lo, hi] of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+      else merged.push([lo, hi]);
+    }
+    for (const [lo, hi] of merged)
+      out.push(`${PROTO_NUMBER[protocol]} . ${lo === hi ? lo : `${lo}-${hi}`}`);
+  }
+  return out;
+}
+
+/** A named port resolved on every pod that has it: `address . protocol . number`. */
+function namedPortElements(pods: readonly Pod[], named: NetworkPolicyPort[]): string[] {
+  const out = new Set<string>();
+  for (const pod of pods) {
+    for (const container of pod.spec.containers ?? []) {
+      for (const cp of container.ports ?? []) {
+        const protocol = cp.protocol ?? 'TCP';
+        if (!named.some((n) => n.port === cp.name && (n.protocol ?? 'TCP') === protocol)) continue;
+        for (const ip of ipv4Addresses(pod))
+          out.add(`${ip} . ${PROTO_NUMBER[protocol]} . ${cp.containerPort}`);
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+/** The port halves of a rule's matches: ports OR, so numeric and named are two matches. */
+function portMatches(state: TableState, cluster: Cluster, ports: NetworkPolicyPort[]): string[] {
+  if (ports.length === 0) return [''];
+  const out: string[] = [];
+  const numeric = ports.filter((p) => typeof p.port !== 'string');
+  if (numeric.length) {
+    const elements = portIntervals(numeric);
+    const name = `ports-${hash(elements.join(','))}`;
+    declare(state, name, 'type inet_proto . inet_service; flags interval;', () => elements);
+    out.push(`meta l4proto . th dport @${name}`);
+  }
+  const named = ports.filter((p) => typeof p.port === 'string');
+  if (named.length) {
+    const key = named.map((p) => `${p.protocol ?? 'TCP'}/${p.port as string}`).sort();
+    const name = `named-${hash(key.join(','))}`;
+    declare(state, name, 'type ipv4_addr . inet_proto . inet_service;', () =>
+      namedPortElements(cluster.pods, named),
+    );
+    out.push(`ip daddr . meta l4proto . th dport @${name}`);
+  }
+  return out;
+}
+
+function policyChain(policy: NetworkPolicy, direction: PolicyType): string {
+  return `pol-${hash(policyName(policy))}-${direction === 'Ingress' ? 'in' : 'eg'}`;
+}
+
+/** One rule per (peer, port kind) of each rule of the policy, accepting what it admits. */
+function renderPolicy(
+  state: TableState,
+  cluster: Cluster,
+  policy: NetworkPolicy,
+  direction: PolicyType,
+): void {
+  const chain = policyChain(policy, direction);
+  if (state.chains.has(chain)) return;
+  const namespace = policy.metadata.namespace ?? '';
+  const addr = direction === 'Ingress' ? 'ip saddr' : 'ip daddr';
+  const rules =
+    direction === 'Ingress'
+      ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from ?? [], ports: r.ports ?? [] }))
+      : (policy.spec.egress ?? []).map((r) => ({ peers: r.to ?? [], ports: r.ports ?? [] }));
+  const lines: string[] = [];
+  for (const rule of rules) {
+    const peers =
+      rule.peers.length === 0
+        ? ['']
+        : rule.peers.flatMap((peer) => {
+            if (peer.ipBlock) return ipBlockMatch(state, peer.ipBlock, addr) ?? [];
+            return `${addr} @${selectorSet(state, cluster, peer, namespace)}`;
+          });
+    const ports = portMatches(state, cluster, rule.ports);
+    for (const peer of peers)
+      for (const port of ports) lines.push([peer, port, 'accept'].filter(Boolean).join(' '));
+  }
+  state.chains.set(chain, lines);
+}
+
+/** The chain of one set of isolating policies: each policy's rules, then drop. */
+function isolationChain(
+  state: TableState,
+  cluster: Cluster,
+  policies: NetworkPolicy[],
+  direction: PolicyType,
+): string {
+  const names = policies.map(policyName).sort();
+  const chain = `${direction === 'Ingress' ? 'in' : 'eg'}-${hash(names.join(','))}`;
+  if (!state.chains.has(chain)) {
+    const sorted = [...policies].sort((a, b) => policyName(a).localeCompare(policyName(b)));
+    for (const policy of sorted) renderPolicy(state, cluster, policy, direction);
+    state.chains.set(chain, [...sorted.map((p) => `jump ${policyChain(p, direction)}`), 'drop']);
+  }
+  return chain;
+}
+
+export function renderPolicyTable(
+  policies: readonly NetworkPolicy[],
+  namespaces: readonly Namespace[],
+  pods: readonly Pod[],
+  localPods: readonly Pod[],
+  opts: RenderOptions = {},
+): string {
+  const table = opts.table ?? POLICY_TABLE;
+  const cluster: Cluster = { policies, namespaces, pods };
+  const state: TableState = { sets: new Map(), chains: new Map() };
+  state.sets.set(EGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
+  state.sets.set(INGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
+  const established = 'ct state established,related accept';
+  state.chains.set('egress-forward', [established, `ip saddr vmap @${EGRESS_MAP}`]);
+  state.chains.set('egress-input', [established, `ip saddr vmap @${EGRESS_MAP}`]);
+  // The pod's own node always gets in (kubelet probes), whatever isolates the pod. Its own
+  // packets leave through output and never meet this chain; this is for node-sourced packets
+  // that come back in through prerouting (another namespace of the host holding its address).
+  state.chains.set('ingress-forward', [
+    established,
+    'fib saddr type local accept',
+    `ip daddr vmap @${INGRESS_MAP}`,
+  ]);
+  for (const pod of localPods) {
+    for (const [direction, map] of [
+      ['Egress', EGRESS_MAP],
+      ['Ingress', INGRESS_MAP],
+    ] as const) {
+      const isolating = isolatingPolicies(pod, direction, policies);
+      if (isolating.length === 0) continue;
+      const chain = isolationChain(state, cluster, isolating, direction);
+      for (const ip of ipv4Addresses(pod))
+        state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
+    }
+  }
+  const out = [`add table ${table}`];
+  for (const [name, set] of state.sets)
+    out.push(`add ${set.body.includes(' : ') ? 'map' : 'set'} ${table} ${name} { ${set.body} }`);
+  for (const name of state.chains.keys()) {
+    const base = POLICY_BASE_CHAINS[name];
+    out.push(`add chain ${table} ${name}${base ? ` { ${base} }` : ''}`);
+  }
+  for (const [name, lines] of state.chains)
+    for (const line of lines) out.push(`add rule ${table} ${name} ${line}`);
+  for (const [name, set] of state.sets)
+    if (set.elements.length)
+      out.push(`add element ${table} ${name} { ${set.elements.join(', ')} }`);
+  return `${out.join('\n')}\n`;
+}
