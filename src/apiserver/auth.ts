@@ -33,23 +33,38 @@ export const SYSTEM_MASTERS = 'system:masters';
 
 /**
  * Client certificates signed by the cluster CA (the TLS layer checks the signature): the
- * subject's CN is the user, each O a group.
+ * subject's CN is the user, each O a group. A connection's certificate cannot change, so it is
+ * read once per connection (kubectl keeps its connection open) and not on every request.
  */
 export const clientCertificates: Authenticator = {
   authenticate(req) {
     const socket = req.socket as TLSSocket;
     if (typeof socket.getPeerCertificate !== 'function') return undefined;
-    const cert = socket.getPeerCertificate();
-    if (!cert || Object.keys(cert).length === 0) return undefined;
-    if (!socket.authorized) throw new InvalidCredentialsError('client certificate not trusted');
-    const subject = cert.subject as unknown as Record<string, string | string[] | undefined>;
-    const cn = subject.CN;
-    const o = subject.O;
-    const name = Array.isArray(cn) ? cn[0] : cn;
-    if (!name) throw new InvalidCredentialsError('client certificate has no CN');
-    return { name, groups: o === undefined ? [] : Array.isArray(o) ? o : [o] };
+    let identity = certificateIdentities.get(socket);
+    if (!identity) {
+      identity = certificateIdentity(socket);
+      certificateIdentities.set(socket, identity);
+    }
+    if ('invalid' in identity) throw new InvalidCredentialsError(identity.invalid);
+    return identity.user;
   },
 };
+
+type CertificateIdentity = { user: UserInfo | undefined } | { invalid: string };
+
+const certificateIdentities = new WeakMap<TLSSocket, CertificateIdentity>();
+
+function certificateIdentity(socket: TLSSocket): CertificateIdentity {
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return { user: undefined };
+  if (!socket.authorized) return { invalid: 'client certificate not trusted' };
+  const subject = cert.subject as unknown as Record<string, string | string[] | undefined>;
+  const cn = subject.CN;
+  const o = subject.O;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (!name) return { invalid: 'client certificate has no CN' };
+  return { user: { name, groups: o === undefined ? [] : Array.isArray(o) ? o : [o] } };
+}
 
 /**
  * A bearer token no authenticator accepts is invalid rather than absent (a wrong token gets
