@@ -29,16 +29,17 @@ export function registerDemo(program: Command): void {
       const lab = labNameGiven(cmd) ?? opts.name;
       requireRoot('podnet demo');
       const { runDemo, formatSummary } = await import('../lab/demo.js');
-      const { run } = await import('../process/run.js');
+      const { run, runBlocking } = await import('../process/run.js');
       const { podnetBin } = await import('../lab/paths.js');
-      // Ctrl-C at any point: remove the lab, then stop.
-      const interrupted = async (): Promise<void> => {
+      // Ctrl-C at any point: remove the lab, then stop. Blocking, so that the demo's own steps
+      // (lab up writing its state, say) cannot go on and recreate what is being removed.
+      const interrupted = (): void => {
         process.stderr.write('\ninterrupted: removing the lab\n');
-        await run([podnetBin(), 'lab', 'down', '--name', lab]).catch(() => undefined);
+        runBlocking([podnetBin(), 'lab', 'down', '--name', lab]);
         process.exit(130);
       };
-      process.once('SIGINT', () => void interrupted());
-      process.once('SIGTERM', () => void interrupted());
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
       const say = (line: string): void => void process.stderr.write(`${line}\n`);
       try {
         const summary = await runDemo(

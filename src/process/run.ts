@@ -1,7 +1,7 @@
 // Running a program to completion, optionally inside a network namespace, with its output
 // captured and its failure turned into one line for people. The kernel room runs its tools
 // through this; nothing outside src/kernel/ and src/process/ starts programs.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { OperationError } from '../util/errors.js';
 
 export interface RunOptions {
@@ -82,4 +82,13 @@ export async function runJson<T>(argv: string[], opts: RunOptions = {}): Promise
   const { stdout } = await run(argv, opts);
   const text = stdout.trim();
   return (text === '' ? [] : JSON.parse(text)) as T;
+}
+
+/**
+ * Runs a program to its end while blocking this process's event loop, so that none of this
+ * process's own work goes on meanwhile (a Ctrl-C handler removing what that work builds).
+ * Returns the exit code; output is discarded.
+ */
+export function runBlocking(argv: string[]): number | null {
+  return spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' }).status;
 }
