@@ -19,7 +19,7 @@ export const ROOMS = {
   proxy: ['api', 'kernel', 'net', 'util'],
   dns: ['api', 'store', 'net', 'util'],
   bgp: ['api', 'store', 'ipam', 'kernel', 'net', 'util'],
-  diagnose: ['api', 'kernel', 'routing', 'proxy', 'bgp', 'net', 'util'],
+  diagnose: ['api', 'kernel', 'routing', 'proxy', 'policy', 'bgp', 'net', 'util'],
   policy: ['api', 'net', 'util'],
   agent: [
     'api',

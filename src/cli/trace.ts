@@ -2,7 +2,16 @@
 // IP as the kernel will take it, hop by hop there and back, and the first broken step
 // (src/diagnose/trace.ts). This file reads the facts; the diagnosis is pure.
 import type { Command } from 'commander';
-import type { ClusterNetwork, EndpointSlice, Node, Pod, Service } from '../api/types.js';
+import type {
+  ClusterNetwork,
+  EndpointSlice,
+  Namespace,
+  NetworkPolicy,
+  Node,
+  Pod,
+  Protocol,
+  Service,
+} from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
 import type { Endpoint, HostPathFacts, Hop, Leg } from '../diagnose/trace.js';
 import { isIP } from '../net/index.js';
@@ -36,16 +45,18 @@ export function registerTrace(program: Command): void {
     .argument('<pod>', 'source pod')
     .argument('<dest>', 'DNS name, service IP or pod IP, with an optional :PORT')
     .option('-n, --namespace <ns>', "the source pod's namespace", 'default')
+    .option('--protocol <protocol>', 'TCP, UDP or SCTP, for judging NetworkPolicy', 'TCP')
     .addOption(outputOption(['json']))
     .action(
       async (
         podName: string,
         destText: string,
-        opts: { namespace: string; output?: string },
+        opts: { namespace: string; protocol: string; output?: string },
         cmd: Command,
       ) => {
         requireRoot('podnet trace');
         const dest = parseDestination(destText);
+        const protocol = parseProtocol(opts.protocol);
         const [{ openStore }, objects, { readStatuses }] = await Promise.all([
           import('../store/open.js'),
           import('../store/objects.js'),
@@ -53,14 +64,17 @@ export function registerTrace(program: Command): void {
         ]);
         const store = await openStore(resolveStoreUrl(cmd), { create: false });
         try {
-          const [network, pods, services, slices, nodes, bgp] = await Promise.all([
-            objects.getClusterNetwork(store),
-            objects.listObjects(store, 'Pod').then((r) => r.items as Pod[]),
-            objects.listObjects(store, 'Service').then((r) => r.items as Service[]),
-            objects.listObjects(store, 'EndpointSlice').then((r) => r.items),
-            objects.listObjects(store, 'Node').then((r) => r.items as Node[]),
-            readStatuses(store),
-          ]);
+          const [network, pods, services, slices, nodes, bgp, policies, namespaces] =
+            await Promise.all([
+              objects.getClusterNetwork(store),
+              objects.listObjects(store, 'Pod').then((r) => r.items as Pod[]),
+              objects.listObjects(store, 'Service').then((r) => r.items as Service[]),
+              objects.listObjects(store, 'EndpointSlice').then((r) => r.items),
+              objects.listObjects(store, 'Node').then((r) => r.items as Node[]),
+              readStatuses(store),
+              objects.listObjects(store, 'NetworkPolicy').then((r) => r.items as NetworkPolicy[]),
+              objects.listObjects(store, 'Namespace').then((r) => r.items as Namespace[]),
+            ]);
           const source = pods.find(
             (p) => p.metadata.name === podName && p.metadata.namespace === opts.namespace,
           );
@@ -76,6 +90,9 @@ export function registerTrace(program: Command): void {
             nodes,
             pods,
             bgp,
+            policies,
+            namespaces,
+            source,
           });
           const hops = await traceFrom(tracer, {
             cmd,
@@ -86,6 +103,7 @@ export function registerTrace(program: Command): void {
             slices,
             source,
             dest,
+            protocol,
           });
           print(opts.output, hops, tracer.verdict(hops));
         } finally {
@@ -104,6 +122,13 @@ interface TraceInput {
   slices: EndpointSlice[];
   source: Pod;
   dest: { host: string; port?: number };
+  protocol: Protocol;
+}
+
+function parseProtocol(text: string): Protocol {
+  const upper = text.toUpperCase();
+  if (upper === 'TCP' || upper === 'UDP' || upper === 'SCTP') return upper;
+  throw new UsageError(`--protocol ${text}: give TCP, UDP or SCTP`);
 }
 
 /** DNS, then the service choice, then each pod-to-pod path. */
@@ -130,7 +155,14 @@ async function traceFrom(tracer: PathTracer, t: TraceInput): Promise<Hop[]> {
     if (!answer) {
       // No answer: the way to the DNS server is traced first, so that what blocks it is
       // named rather than blamed on the records.
-      const toDns = await serviceHops(tracer, t, from, network.dnsIP, 53, 'dns ');
+      const toDns = await serviceHops(
+        tracer,
+        { ...t, protocol: 'UDP' },
+        from,
+        network.dnsIP,
+        53,
+        'dns ',
+      );
       const blocked = toDns.some((h) => !h.ok);
       hops.push(...toDns, {
         step: 'dns',
@@ -152,7 +184,8 @@ async function traceFrom(tracer: PathTracer, t: TraceInput): Promise<Hop[]> {
     hops.push(...(await serviceHops(tracer, t, from, destIP, dest.port, '')));
   } else {
     const pod = t.pods.find((p) => p.status?.podIP === destIP);
-    hops.push(...(await tracer.paths(from, [tracer.endpoint(destIP, pod)], '')));
+    const target = { ...tracer.endpoint(destIP, pod), port: dest.port };
+    hops.push(...(await tracer.paths(from, [target], '', t.protocol)));
   }
   return hops;
 }
@@ -201,15 +234,16 @@ async function serviceHops(
     ruleProgrammed: programmed,
     mode,
   });
-  const targets = endpoints.map((e) =>
-    tracer.endpoint(
+  const targets = endpoints.map((e) => ({
+    ...tracer.endpoint(
       e.ip,
       t.pods.find((p) => p.status?.podIP === e.ip),
     ),
-  );
+    port: e.port,
+  }));
   return [
     { ...hop, detail: `${label ? `[${label.trim()}] ` : ''}${hop.detail}` },
-    ...(await tracer.paths(from, targets, label)),
+    ...(await tracer.paths(from, targets, label, t.protocol)),
   ];
 }
 
@@ -218,8 +252,16 @@ interface PathTracer {
   path: typeof import('../kernel/path-facts.js');
   hostNs(node: string): string | undefined;
   endpoint(ip: string, pod?: Pod): Endpoint;
-  /** Hops of every path from `from` to each target, labelled when there are several. */
-  paths(from: Endpoint & { node: string }, targets: Endpoint[], label: string): Promise<Hop[]>;
+  /**
+   * Hops of every path from `from` to each target (at its port after DNAT), labelled when
+   * there are several: NetworkPolicy's verdict first, then the kernel's path.
+   */
+  paths(
+    from: Endpoint & { node: string },
+    targets: (Endpoint & { port?: number })[],
+    label: string,
+    protocol: Protocol,
+  ): Promise<Hop[]>;
   verdict(hops: Hop[]): { ok: boolean; text: string };
 }
 
@@ -230,14 +272,28 @@ async function pathTracer(c: {
   nodes: Node[];
   pods: Pod[];
   bgp: NodeBgpStatus[];
+  policies: NetworkPolicy[];
+  namespaces: Namespace[];
+  source: Pod;
 }): Promise<PathTracer> {
-  const [facts, path, diag, { bgpRouteOrigin }, cidr, { NETWORK_UNAVAILABLE }] = await Promise.all([
+  const [
+    facts,
+    path,
+    diag,
+    { bgpRouteOrigin },
+    cidr,
+    { NETWORK_UNAVAILABLE },
+    { evaluate, isolatingPolicies },
+    { policyHop },
+  ] = await Promise.all([
     import('../kernel/host-facts.js'),
     import('../kernel/path-facts.js'),
     import('../diagnose/trace.js'),
     import('../diagnose/origin.js'),
     import('../net/index.js'),
     import('../routing/condition.js'),
+    import('../policy/evaluate.js'),
+    import('../diagnose/policy.js'),
   ]);
   const { network, nodes } = c;
   const hostNs = (node: string): string | undefined => (c.lab ? `${c.lab}-${node}` : undefined);
@@ -259,6 +315,42 @@ async function pathTracer(c: {
       .find((n) => n.metadata.name === node)
       ?.status?.conditions?.find((x) => x.type === NETWORK_UNAVAILABLE && x.status === 'True');
     return cond?.message;
+  };
+  /**
+   * NetworkPolicy on the first packet to `to`, or nothing when no policy could apply. Without a
+   * port only the absence of isolation can be told.
+   */
+  const judgePolicy = (to: Endpoint & { port?: number }, protocol: Protocol): Hop | undefined => {
+    const cluster = { pods: c.pods, namespaces: c.namespaces, policies: c.policies, nodes };
+    const target = c.pods.find((p) => p.status?.podIP === to.ip);
+    const isolated =
+      isolatingPolicies(c.source, 'Egress', c.policies).length > 0 ||
+      (target !== undefined && isolatingPolicies(target, 'Ingress', c.policies).length > 0);
+    if (!isolated) return undefined;
+    const destination = to.pod ?? to.ip;
+    if (to.port === undefined) {
+      return {
+        step: 'policy',
+        ok: true,
+        detail: `NetworkPolicy isolates ${c.source.metadata.name} or ${destination}: give DEST:PORT to judge this connection`,
+      };
+    }
+    const verdict = evaluate(
+      {
+        src: { pod: c.source },
+        dst: target ? { pod: target } : { ip: to.ip },
+        protocol,
+        port: to.port,
+      },
+      cluster,
+    );
+    return policyHop({
+      verdict,
+      source: c.source.metadata.name,
+      destination,
+      protocol,
+      port: to.port,
+    });
   };
   /** The host-side device of a pod's veth: the route the host has to the pod's IP. */
   const vethOf = async (e: Endpoint & { node: string }): Promise<string | undefined> => {
@@ -342,16 +434,18 @@ async function pathTracer(c: {
       const node = pod?.spec.nodeName ?? ownerOf(ip);
       return { ip, pod: pod?.metadata.name, node, nodeIP: nodeIP(node) };
     },
-    async paths(from, targets, label) {
+    async paths(from, targets, label, protocol) {
       const hops: Hop[] = [];
       for (const to of targets) {
+        const tag = label || targets.length > 1 ? `[${label}${to.pod ?? to.ip}] ` : '';
+        const policy = judgePolicy(to, protocol);
+        if (policy) hops.push({ ...policy, detail: `${tag}${policy.detail}` });
         const request = await leg('request', from, to);
         // The reply comes back from a pod on another host; to a bare IP there is none to trace.
         const reply =
           to.pod && to.node && to.node !== from.node
             ? await leg('reply', { ...to, node: to.node }, from)
             : undefined;
-        const tag = label || targets.length > 1 ? `[${label}${to.pod ?? to.ip}] ` : '';
         hops.push(
           ...diag
             .tracePath({

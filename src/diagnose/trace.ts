@@ -10,7 +10,7 @@ import { backendAdvice } from '../routing/advice.js';
 export type Direction = 'request' | 'reply';
 
 export interface Hop {
-  step: 'dns' | 'service' | 'route' | 'encapsulation' | 'mtu' | 'forward' | 'delivery';
+  step: 'dns' | 'service' | 'policy' | 'route' | 'encapsulation' | 'mtu' | 'forward' | 'delivery';
   ok: boolean;
   detail: string;
   /** The way the packet travels at this step (absent: before any packet leaves the pod). */

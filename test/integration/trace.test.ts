@@ -55,6 +55,57 @@ spec:
   assert.match(out.verdict.text, /BROKEN at service: .*empty .* has no ready endpoints/);
 });
 
+test('trace: NetworkPolicy is judged after the DNAT and the deciding policy is named', () => {
+  const policies = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: deny-echo, namespace: my-namespace }
+spec:
+  podSelector: { matchLabels: { app: echo } }
+  policyTypes: [Ingress]
+`;
+  const allowHttp = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: allow-http, namespace: my-namespace }
+spec:
+  podSelector: { matchLabels: { app: echo } }
+  ingress: [{ from: [{ podSelector: {} }], ports: [{ port: http }] }]
+`;
+  try {
+    podnetOk(['--lab', lab, 'apply', '-f', '-'], { input: policies });
+    const denied = trace('my-svc:80');
+    assert.equal(denied.status, 1);
+    assert.match(
+      denied.out.verdict.text,
+      /BROKEN at policy: \[echo-1\] TCP echo-1:8080 denied by my-namespace\/deny-echo \(ingress of echo-1\)/,
+    );
+    podnetOk(['--lab', lab, 'apply', '-f', '-'], { input: allowHttp });
+    const allowed = trace('my-svc:80');
+    assert.equal(allowed.status, 0, allowed.out.verdict.text);
+    const text = allowed.out.hops.map((h) => `${h.step} ${h.detail}`).join('\n');
+    assert.match(
+      text,
+      /policy \[echo-2\] TCP echo-2:8080 allowed: egress of client: no policy isolates it; ingress of echo-2 allowed by my-namespace\/allow-http/,
+    );
+    // The named port is TCP: the same connection over UDP is denied by both isolating policies.
+    const udp = traceJson(lab, ['-n', 'my-namespace', '--protocol', 'udp', 'client', 'my-svc:80']);
+    assert.match(
+      udp.out.verdict.text,
+      /denied by my-namespace\/allow-http, my-namespace\/deny-echo \(ingress of echo-1\)/,
+    );
+  } finally {
+    podnet([
+      '--lab',
+      lab,
+      'delete',
+      '-n',
+      'my-namespace',
+      'networkpolicy',
+      'deny-echo',
+      'allow-http',
+    ]);
+  }
+});
+
 const subnetOf = (ip: string): string => `${ip.split('.').slice(0, 3).join('.')}.0/24`;
 
 const broken: [string, string[], () => string, string, () => string, RegExp][] = [
