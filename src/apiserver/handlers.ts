@@ -4,7 +4,7 @@
 import { ImmutableFieldError } from '../api/merge.js';
 import type { KubeObject } from '../api/types.js';
 import { deleteObject } from '../registry/delete.js';
-import { WriteRefusedError, createOne, replaceOne } from '../registry/write.js';
+import { WriteRefusedError, createOne, readForCreate, replaceOne } from '../registry/write.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from '../util/errors.js';
@@ -79,7 +79,13 @@ export async function create(w: WriteRequest): Promise<Reply> {
       },
     ]);
   }
-  const network = await getClusterNetwork(w.store);
+  // Every read the create needs, in one round trip: the ClusterNetwork for validation, and
+  // the name and namespace the object will have once validated.
+  const namespace = resource.namespaced ? w.target.namespace : undefined;
+  const [network, read] = await Promise.all([
+    getClusterNetwork(w.store),
+    readForCreate(w.store, resource.kind, namespace, body.metadata.name),
+  ]);
   const { object, warnings } = checkObject(body, {
     resource,
     namespace: w.target.namespace,
@@ -87,7 +93,7 @@ export async function create(w: WriteRequest): Promise<Reply> {
     fieldValidation: w.fieldValidation,
   });
   try {
-    const created = await createOne(w.store, object, { network, dryRun: w.dryRun });
+    const created = await createOne(w.store, object, { network, dryRun: w.dryRun, read });
     return { code: 201, body: created, warnings };
   } catch (err) {
     throw refusal(err, { ...w.target, name: object.metadata.name });

@@ -99,6 +99,15 @@ export async function checkAgainstStore(
   const namespaces = new Map<string, Namespace>();
   for (const ns of (await listObjects(store, 'Namespace')).items)
     namespaces.set(ns.metadata.name, ns);
+  checkAgainstNamespaces(objects, existing, namespaces);
+}
+
+/** checkAgainstStore with the namespaces the objects go into already read. */
+export function checkAgainstNamespaces(
+  objects: readonly KubeObject[],
+  existing: Existing,
+  namespaces: Map<string, Namespace>,
+): void {
   for (const obj of objects) {
     if (obj.kind === 'Namespace' && !namespaces.has(obj.metadata.name)) {
       namespaces.set(obj.metadata.name, obj);

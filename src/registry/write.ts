@@ -4,12 +4,12 @@
 // write that fails gives back what it took. `dryRun` runs the checks and writes nothing.
 import { randomUUID } from 'node:crypto';
 import { mergeForApply } from '../api/merge.js';
-import type { ClusterNetwork, KubeObject, Service } from '../api/types.js';
+import type { ClusterNetwork, Kind, KubeObject, Namespace, Service } from '../api/types.js';
 import { createObject, getObject, replaceObject } from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { OperationError } from '../util/errors.js';
 import {
-  checkAgainstStore,
+  checkAgainstNamespaces,
   createSystemNamespaces,
   describeObject,
   named,
@@ -36,24 +36,56 @@ export interface WriteOptions {
   dryRun?: boolean;
 }
 
+/** What a create reads before it writes: whether the name is taken, and its namespace. */
+export interface CreateRead {
+  kind: Kind;
+  namespace: string | undefined;
+  name: string;
+  found: KubeObject | undefined;
+  home: Namespace | undefined;
+}
+
+/**
+ * Both reads at once: each is a store call (with etcd, a network round trip), and a caller
+ * that has other reads to make (the API server's ClusterNetwork) can make them alongside.
+ */
+export async function readForCreate(
+  store: Store,
+  kind: Kind,
+  namespace: string | undefined,
+  name: string,
+): Promise<CreateRead> {
+  const [found, home] = await Promise.all([
+    getObject(store, kind, namespace, name),
+    namespace === undefined ? undefined : getObject(store, 'Namespace', undefined, namespace),
+  ]);
+  return { kind, namespace, name, found, home };
+}
+
+export interface CreateOptions extends WriteOptions {
+  /** readForCreate's answer for this object, when the caller has already asked. */
+  read?: CreateRead;
+}
+
 /** Creates the object (already validated); returns it as stored. */
 export async function createOne(
   store: Store,
   obj: KubeObject,
-  opts: WriteOptions,
+  opts: CreateOptions,
 ): Promise<KubeObject> {
   const who = describeObject(obj);
   const exists = () => new WriteRefusedError('exists', `${who} already exists`);
-  // Both reads at once; that the name is taken is the first thing to say.
-  const [found, problem] = await Promise.all([
-    getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name),
-    checkAgainstStore(store, [obj], new Map([[who, undefined]])).then(
-      () => undefined,
-      (err: unknown) => err,
-    ),
-  ]);
-  if (found) throw exists();
-  if (problem) throw problem;
+  const namespace = namespaceOf(obj);
+  const read =
+    opts.read?.kind === obj.kind &&
+    opts.read.namespace === namespace &&
+    opts.read.name === obj.metadata.name
+      ? opts.read
+      : await readForCreate(store, obj.kind, namespace, obj.metadata.name);
+  // That the name is taken is the first thing to say.
+  if (read.found) throw exists();
+  const namespaces = new Map(read.home ? [[read.home.metadata.name, read.home]] : []);
+  checkAgainstNamespaces([obj], new Map([[who, undefined]]), namespaces);
   const [placed] = await placePods(store, [withDefaults(obj)], new Map());
   const fresh = structuredClone(placed!);
   fresh.metadata.uid = randomUUID();
@@ -103,22 +135,36 @@ export async function replaceOne(
     if (expected !== undefined && expected !== old.metadata.resourceVersion) throw changed(who);
     const next = opts.part === 'status' ? withStatusOf(old, obj) : replaced(old, obj);
     if (opts.dryRun) return next;
-    const journal = new Journal(store);
-    try {
-      const admitted = await admit(journal, next, old, opts.network);
-      const written = await replaceObject(journal, admitted, Number(old.metadata.resourceVersion));
-      if (written) {
-        journal.commit();
-        return written;
-      }
-      await journal.rollback();
-    } catch (err) {
-      await journal.rollback();
-      throw err;
-    }
+    const written =
+      next.kind === 'Service'
+        ? await replaceService(store, next, old, opts.network)
+        : // Nothing else is allocated: the one conditional write needs no journal (whose undo
+          // record would cost a read before it).
+          await replaceObject(store, next, Number(old.metadata.resourceVersion));
+    if (written) return written;
     if (expected !== undefined) throw changed(who);
   }
   throw new OperationError(`store: ${who} kept changing under update; try again`);
+}
+
+/** A Service's write with its cluster IP and node ports, all given back if it fails. */
+async function replaceService(
+  store: Store,
+  next: KubeObject,
+  old: KubeObject,
+  network: ClusterNetwork['spec'],
+): Promise<KubeObject | undefined> {
+  const journal = new Journal(store);
+  try {
+    const admitted = await admit(journal, next, old, network);
+    const written = await replaceObject(journal, admitted, Number(old.metadata.resourceVersion));
+    if (written) journal.commit();
+    else await journal.rollback();
+    return written;
+  } catch (err) {
+    await journal.rollback();
+    throw err;
+  }
 }
 
 function changed(who: string): WriteRefusedError {
