@@ -103,6 +103,11 @@ export function bootstrapPolicy(): (ClusterRole | ClusterRoleBinding)[] {
         resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
         verbs: ['create'],
       },
+      {
+        apiGroups: ['authentication.k8s.io'],
+        resources: ['selfsubjectreviews'],
+        verbs: ['create'],
+      },
     ]),
     bound('system:basic-user', [group('system:authenticated')]),
     clusterRole('system:public-info-viewer', [{ nonResourceURLs: PUBLIC_PATHS, verbs: ['get'] }]),

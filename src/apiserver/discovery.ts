@@ -1,6 +1,7 @@
 // Discovery documents: what kubectl reads first to learn which resources exist, their names,
 // scope and verbs (legacy JSON forms; clients that prefer aggregated discovery fall back to them).
 import { RESOURCES, SUBRESOURCES, VERBS, groupVersion, type Resource } from './resources.js';
+import { REVIEWS, type Review } from './reviews.js';
 
 /** The Kubernetes minor version whose API this server speaks. */
 export const SERVED_VERSION = { major: '1', minor: '32' };
@@ -27,14 +28,15 @@ export function coreVersions(serverAddress: string) {
 }
 
 function apiGroup(name: string) {
-  const versions = [...new Set(RESOURCES.filter((r) => r.group === name).map((r) => r.version))];
+  const served = [...RESOURCES, ...REVIEWS].filter((r) => r.group === name);
+  const versions = [...new Set(served.map((r) => r.version))];
   const list = versions.map((version) => ({ groupVersion: `${name}/${version}`, version }));
   return { kind: 'APIGroup', apiVersion: 'v1', name, versions: list, preferredVersion: list[0] };
 }
 
 /** The named groups (everything but the core group), in table order. */
 export function groupNames(): string[] {
-  return [...new Set(RESOURCES.map((r) => r.group).filter((g) => g !== ''))];
+  return [...new Set([...RESOURCES, ...REVIEWS].map((r) => r.group).filter((g) => g !== ''))];
 }
 
 export function groupList() {
@@ -47,13 +49,19 @@ export function group(name: string) {
 
 export function resourceList(groupName: string, version: string) {
   const served = RESOURCES.filter((r) => r.group === groupName && r.version === version);
-  if (served.length === 0) return undefined;
+  const reviews = REVIEWS.filter((r) => r.group === groupName && r.version === version);
+  if (served.length === 0 && reviews.length === 0) return undefined;
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion: groupVersion({ group: groupName, version }),
-    resources: served.flatMap(entries),
+    resources: [...served.flatMap(entries), ...reviews.map(reviewEntry)],
   };
+}
+
+/** A review is only ever created: asked and answered, never stored. */
+function reviewEntry(r: Review) {
+  return { name: r.plural, singularName: '', namespaced: false, kind: r.kind, verbs: ['create'] };
 }
 
 function entries(r: Resource) {

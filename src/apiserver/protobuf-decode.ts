@@ -1,6 +1,6 @@
 // Request bodies in Kubernetes' protobuf encoding, turned into the JSON the rest of the server
 // reads. kubectl 1.32's typed `create` commands (`create serviceaccount`, `create rolebinding`,
-// `create token`, `create namespace`) send only this, and client-go does not fall back to JSON
+// `create token`, `create namespace`, `auth can-i`, `auth whoami`) send only this, and client-go does not fall back to JSON
 // on a 415. One table entry per message names its fields; fields not in the table are skipped,
 // as a protobuf reader must.
 import { unsupportedMediaType } from './status.js';
@@ -111,6 +111,25 @@ const MESSAGES: Record<string, Message> = {
     4: i('expirationSeconds'),
   },
   BoundObjectReference: { 1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid') },
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': {
+    1: m('metadata', 'ObjectMeta'),
+    2: m('spec', 'SelfSubjectAccessReviewSpec'),
+  },
+  SelfSubjectAccessReviewSpec: {
+    1: m('resourceAttributes', 'ResourceAttributes'),
+    2: m('nonResourceAttributes', 'NonResourceAttributes'),
+  },
+  ResourceAttributes: {
+    1: s('namespace'),
+    2: s('verb'),
+    3: s('group'),
+    4: s('version'),
+    5: s('resource'),
+    6: s('subresource'),
+    7: s('name'),
+  },
+  NonResourceAttributes: { 1: s('path'), 2: s('verb') },
+  'authentication.k8s.io/v1/SelfSubjectReview': { 1: m('metadata', 'ObjectMeta') },
 };
 
 /** runtime.Unknown: the envelope every protobuf body comes in, after the `k8s\0` magic. */

@@ -50,6 +50,7 @@ import {
   type Status,
 } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
+import { answerReview, reviewAt } from './reviews.js';
 import { requestToken, type TokenIssuer } from './token-request.js';
 import { SharedWatches } from './shared-watch.js';
 import { serveWatch } from './watch.js';
@@ -166,6 +167,17 @@ async function handle(opts: Serving, req: IncomingMessage, res: ServerResponse) 
       await mayDo(opts, user, { verb: method, path: url.pathname });
       if (req.method !== 'GET') throw methodNotAllowed(`${req.method} is not allowed here`);
       return sendDiscovery(res, discovered);
+    }
+    const review = reviewAt(url.pathname);
+    if (review) {
+      await mayDo(opts, user, {
+        verb: req.method === 'POST' ? 'create' : (req.method ?? 'GET').toLowerCase(),
+        group: review.group,
+        resource: review.plural,
+      });
+      if (req.method !== 'POST') throw methodNotAllowed(`${req.method} is not allowed here`);
+      const body = await readBody(req, req.headers['content-type']);
+      return sendJson(res, 201, await answerReview(review, user, body, opts.authorizer));
     }
     const target = route(url.pathname);
     const verb = verbOf(req.method ?? 'GET', target, url.searchParams);

@@ -1,7 +1,7 @@
 // ServiceAccount tokens and RBAC through kubectl 1.32 against `podnet apiserver`: a token from
 // `kubectl create token` (and from `podnet apiserver token`) authenticates its account, which
-// may do nothing until a binding grants it; a wrong token or a deleted account gets 401; the
-// newer kinds (endpoints, endpoint slices, roles and bindings) print Kubernetes' columns.
+// may do nothing until a binding grants it, and can ask what it may do (`auth can-i`,
+// `auth whoami`); a wrong token or a deleted account gets 401; the newer kinds (endpoints, endpoint slices, roles and bindings) print Kubernetes' columns.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -82,6 +82,27 @@ test('a role binding lets the account through, in its namespace and for its verb
   const wide = ok(api.kubectl(['get', 'rolebindings', '-o', 'wide']));
   assert.match(wide, /^NAME\s+ROLE\s+AGE\s+USERS\s+GROUPS\s+SERVICEACCOUNTS$/m);
   assert.match(wide, /^robot-view\s+ClusterRole\/view\s+\S+\s+default\/robot$/m);
+});
+
+test('kubectl auth can-i and whoami ask the server about the caller itself', () => {
+  const can = (args: string[]) => kubectlWithToken(token, ['auth', 'can-i', ...args]);
+  const yes = can(['list', 'pods']);
+  assert.equal(yes.code, 0, yes.err);
+  assert.equal(yes.out.trim(), 'yes');
+  const elsewhere = can(['list', 'pods', '-n', 'kube-system']);
+  assert.equal(elsewhere.code, 1);
+  assert.equal(elsewhere.out.trim(), 'no');
+  assert.equal(can(['create', 'pods']).out.trim(), 'no');
+  assert.equal(can(['get', 'pods/status']).out.trim(), 'yes');
+  const who = kubectlWithToken(token, ['auth', 'whoami', '-o', 'json']);
+  assert.equal(who.code, 0, who.err);
+  const info = (
+    JSON.parse(who.out) as { status: { userInfo: { username: string; groups: string[] } } }
+  ).status.userInfo;
+  assert.equal(info.username, ROBOT);
+  assert.ok(info.groups.includes('system:serviceaccounts:default'), info.groups.join(','));
+  // The admin (system:masters) may do anything.
+  assert.equal(ok(api.kubectl(['auth', 'can-i', '*', '*'])).trim(), 'yes');
 });
 
 test('podnet apiserver token signs the same way; a wrong token or a deleted account gets 401', () => {
