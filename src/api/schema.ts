@@ -89,7 +89,11 @@ export const nodeSchema = z.strictObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('Node'),
   metadata: objectMetaSchema,
-  spec: z.strictObject({ podCIDR: cidr.optional(), podCIDRs: z.array(cidr).optional() }),
+  spec: z.strictObject({
+    podCIDR: cidr.optional(),
+    podCIDRs: z.array(cidr).optional(),
+    providerID: z.string().optional(),
+  }),
   status: z
     .strictObject({
       addresses: z

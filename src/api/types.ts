@@ -48,7 +48,8 @@ export interface NodeCondition {
 export interface Node extends TypeMeta {
   kind: 'Node';
   metadata: ObjectMeta;
-  spec: { podCIDR?: string; podCIDRs?: string[] };
+  /** providerID: the node's machine in its cloud, e.g. `aws:///eu-west-1a/i-0abc`. */
+  spec: { podCIDR?: string; podCIDRs?: string[]; providerID?: string };
   status?: { addresses?: NodeAddress[]; conditions?: NodeCondition[] };
 }
 
@@ -476,6 +477,8 @@ export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';
 export const ANNOTATION_CLOUD_ROUTE = 'podnet.io/cloud-route';
 /** The node's network interface in the cloud (e.g. eni-0abc), as its agent learnt it. */
 export const ANNOTATION_CLOUD_INTERFACE = 'podnet.io/cloud-interface';
+/** Whether the node's cloud interface still drops foreign addresses (on) or forwards (off). */
+export const ANNOTATION_CLOUD_SOURCE_DEST_CHECK = 'podnet.io/cloud-source-dest-check';
 
 /** The node port range Kubernetes uses by default (`--service-node-port-range`). */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
