@@ -21,6 +21,7 @@ export const ROOMS = {
   bgp: ['api', 'store', 'ipam', 'kernel', 'net', 'util'],
   diagnose: ['api', 'kernel', 'routing', 'proxy', 'policy', 'bgp', 'net', 'util'],
   policy: ['api', 'net', 'util'],
+  cloud: ['api', 'net', 'util'],
   agent: [
     'api',
     'store',
@@ -32,6 +33,7 @@ export const ROOMS = {
     'proxy',
     'bgp',
     'policy',
+    'cloud',
     'net',
     'util',
   ],
@@ -50,6 +52,7 @@ export const ROOMS = {
     'policy',
     'agent',
     'apiserver',
+    'cloud',
     'net',
     'util',
   ],

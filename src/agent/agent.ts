@@ -21,6 +21,8 @@ import { endpointSliceController } from './endpointslice-controller.js';
 import { namespaceController } from './namespace-controller.js';
 import { routingController } from './routing.js';
 import { BgpController } from './bgp.js';
+import { cloudIdentityController } from './cloud-identity.js';
+import { cloudRouteController } from './cloud-routes.js';
 import { getClusterNetwork } from '../store/objects.js';
 import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 
@@ -47,6 +49,11 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     new NodeLeaseController(),
     new NodeLifecycleController(),
     new CniServer(node),
+    // backend cloud only: this node's interface, then (elected) the route tables.
+    cloudIdentityController(),
+    cloudRouteController({
+      leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
+    }),
     routing,
     ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
     // Every agent stands for election; the leader writes every service's slices.

@@ -129,7 +129,8 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
           health.setError('routing', undefined);
           health.setReady('routing', true);
           const condition = JSON.stringify(networkCondition(result.problems));
-          if (condition !== lastCondition) {
+          // With backend cloud the route controller owns NetworkUnavailable, as in Kubernetes.
+          if (condition !== lastCondition && backend !== 'cloud') {
             lastCondition = condition;
             // Said once per change (not every resync): the peers this backend cannot reach.
             if (result.problems.length > 0) {

@@ -49,6 +49,9 @@ const ipv4 = z.string().refine(isIPv4, {
 const cidr = z.string().refine((s) => tryParseCidr(s)?.family === 4, {
   error: 'must be an IPv4 network like 10.244.0.0/16 (address bits past the prefix zero)',
 });
+const httpURL = z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
+  error: 'must be an http or https URL like http://127.0.0.1:5000',
+});
 const stringMap = z.record(z.string(), z.string({ error: 'must be a string (quote it)' }));
 const protocol = z.enum(['TCP', 'UDP', 'SCTP']);
 const conditionStatus = z.enum(['True', 'False', 'Unknown']);
@@ -86,7 +89,11 @@ export const nodeSchema = z.strictObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('Node'),
   metadata: objectMetaSchema,
-  spec: z.strictObject({ podCIDR: cidr.optional(), podCIDRs: z.array(cidr).optional() }),
+  spec: z.strictObject({
+    podCIDR: cidr.optional(),
+    podCIDRs: z.array(cidr).optional(),
+    providerID: z.string().optional(),
+  }),
   status: z
     .strictObject({
       addresses: z
@@ -367,6 +374,27 @@ export const roleBindingSchema = bindingOf('RoleBinding');
 export const clusterRoleBindingSchema = bindingOf('ClusterRoleBinding');
 
 /** The manifest form: every spec field may be left out and comes from DEFAULT_CLUSTER_NETWORK. */
+const cloudSettingsSchema = z.strictObject({
+  provider: z.literal('aws', { error: 'must be "aws" (the only cloud podnet writes routes to)' }),
+  routeTableIDs: z
+    .array(
+      z.string().regex(/^rtb-[0-9a-f]{1,17}$/, { error: 'must be a route table ID like rtb-0abc' }),
+    )
+    .min(1, { error: 'must list at least one route table ID' }),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'must be an AWS region like eu-west-1' }),
+  endpoint: httpURL.optional(),
+  metadataEndpoint: httpURL.optional(),
+  routeLimit: z
+    .number()
+    .int()
+    .min(1, { error: 'must be 1-1000 (AWS allows at most 1,000 routes per table)' })
+    .max(1000, { error: 'must be 1-1000 (AWS allows at most 1,000 routes per table)' })
+    .optional(),
+  overflow: z.enum(['refuse', 'vxlan']).optional(),
+});
+
 export const clusterNetworkSchema = z.strictObject({
   apiVersion: z.literal('podnet.io/v1'),
   kind: z.literal('ClusterNetwork'),
@@ -382,7 +410,8 @@ export const clusterNetworkSchema = z.strictObject({
       serviceCIDR: cidr,
       dnsIP: ipv4,
       domain: dnsSubdomain,
-      backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto']),
+      backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto', 'cloud']),
+      cloud: cloudSettingsSchema,
       proxyMode: z.enum(['iptables', 'nftables']),
       routing: z.enum(['store', 'bgp']),
       bgp: z

@@ -48,7 +48,8 @@ export interface NodeCondition {
 export interface Node extends TypeMeta {
   kind: 'Node';
   metadata: ObjectMeta;
-  spec: { podCIDR?: string; podCIDRs?: string[] };
+  /** providerID: the node's machine in its cloud, e.g. `aws:///eu-west-1a/i-0abc`. */
+  spec: { podCIDR?: string; podCIDRs?: string[]; providerID?: string };
   status?: { addresses?: NodeAddress[]; conditions?: NodeCondition[] };
 }
 
@@ -146,7 +147,7 @@ export interface Service extends TypeMeta {
   };
 }
 
-export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto';
+export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto' | 'cloud';
 export type ProxyMode = 'iptables' | 'nftables';
 export type RoutingMode = 'store' | 'bgp';
 
@@ -168,7 +169,31 @@ export interface ClusterNetwork extends TypeMeta {
     mtu: number;
     /** BGP settings when `routing: bgp` (all optional; defaults in src/bgp/cluster.ts). */
     bgp?: BGPSettings;
+    /** The cloud's route tables when `backend: cloud`. */
+    cloud?: CloudSettings;
   };
+}
+
+/** What a node that does not fit in the route tables gets: nothing, or VXLAN to every peer. */
+export type CloudOverflow = 'refuse' | 'vxlan';
+
+/** routed: the cloud's route tables carry its subnet; overflow: peers use VXLAN; refused: neither. */
+export type CloudPlacement = 'routed' | 'overflow' | 'refused';
+
+/** Where `backend: cloud` writes one route per node (AWS VPC route tables). */
+export interface CloudSettings {
+  provider: 'aws';
+  /** Every route table that serves a node subnet: each needs every node's route. */
+  routeTableIDs: string[];
+  region: string;
+  /** The EC2 API endpoint (default: the region's own). */
+  endpoint?: string;
+  /** The instance metadata service (default http://169.254.169.254). */
+  metadataEndpoint?: string;
+  /** Routes one table may hold, the account's quota (default 500, AWS's ceiling 1,000). */
+  routeLimit?: number;
+  /** What nodes past the quota get (default refuse). */
+  overflow?: CloudOverflow;
 }
 
 /** The cluster's BGP speaker settings. */
@@ -448,6 +473,12 @@ export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {
 export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';
+/** How the cloud route controller placed a node: routed, overflow (VXLAN) or refused. */
+export const ANNOTATION_CLOUD_ROUTE = 'podnet.io/cloud-route';
+/** The node's network interface in the cloud (e.g. eni-0abc), as its agent learnt it. */
+export const ANNOTATION_CLOUD_INTERFACE = 'podnet.io/cloud-interface';
+/** Whether the node's cloud interface still drops foreign addresses (on) or forwards (off). */
+export const ANNOTATION_CLOUD_SOURCE_DEST_CHECK = 'podnet.io/cloud-source-dest-check';
 
 /** The node port range Kubernetes uses by default (`--service-node-port-range`). */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;

@@ -357,6 +357,23 @@ function clusterNetworkProblems(cn: ClusterNetwork): string[] {
       `spec.dnsIP: must be inside the service CIDR ${spec.serviceCIDR}, got ${JSON.stringify(spec.dnsIP)}`,
     );
   }
+  if (spec.backend === 'cloud' && !spec.cloud) {
+    problems.push(
+      'spec.cloud: is required when spec.backend is cloud (provider, routeTableIDs, region)',
+    );
+  }
+  if (spec.cloud && spec.backend !== 'cloud') {
+    problems.push(
+      `spec.cloud: may only be set when spec.backend is cloud, got backend ${spec.backend}`,
+    );
+  }
+  problems.push(
+    ...duplicates(
+      spec.cloud?.routeTableIDs ?? [],
+      (i) => `spec.cloud.routeTableIDs[${i}]`,
+      'route table',
+    ),
+  );
   return problems;
 }
 

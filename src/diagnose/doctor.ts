@@ -2,7 +2,13 @@
 // Calico's recurring user problems). Pure: facts in, one verdict per check out, each failing
 // verdict with the command that fixes it.
 import type { ClusterNetwork, Lease, Node } from '../api/types.js';
-import { ANNOTATION_VTEP_MAC, NODE_STATUS_UNKNOWN } from '../api/types.js';
+import {
+  ANNOTATION_CLOUD_INTERFACE,
+  ANNOTATION_CLOUD_ROUTE,
+  ANNOTATION_CLOUD_SOURCE_DEST_CHECK,
+  ANNOTATION_VTEP_MAC,
+  NODE_STATUS_UNKNOWN,
+} from '../api/types.js';
 import type { HostFacts } from '../kernel/host-facts.js';
 import type { Change } from '../kernel/netobjects.js';
 import { renderCommands } from '../kernel/routing-render.js';
@@ -524,6 +530,42 @@ const bgpRoutes: Check = ({ network, host, nodes, nodeName }) => {
   ];
 };
 
+/**
+ * backend cloud: whether the cloud's route tables carry this node (the route controller's
+ * condition names the full table, its count, the quota and the ways out) and whether the
+ * node's interface still has its source/destination check on (the VPC then drops pod traffic).
+ */
+const cloudRoutes: Check = ({ network, nodes, nodeName }) => {
+  if (network.backend !== 'cloud') return [];
+  const self = nodes.find((n) => n.metadata.name === nodeName);
+  const annotations = self?.metadata.annotations ?? {};
+  const eni = annotations[ANNOTATION_CLOUD_INTERFACE];
+  const verdicts: Verdict[] = [];
+  if (annotations[ANNOTATION_CLOUD_SOURCE_DEST_CHECK] === 'on' && eni) {
+    verdicts.push(
+      fail(
+        'cloud-source-dest-check',
+        `${eni} has its source/destination check on: the VPC drops every packet to or from this node's pods`,
+        `aws ec2 modify-network-interface-attribute --network-interface-id ${eni} --no-source-dest-check`,
+      ),
+    );
+  }
+  const placement = annotations[ANNOTATION_CLOUD_ROUTE];
+  const condition = self?.status?.conditions?.find((c) => c.type === NETWORK_UNAVAILABLE);
+  if (placement === 'refused') {
+    verdicts.push(
+      fail(
+        'cloud-route',
+        condition?.message ?? 'no cloud route: the route table is full',
+        'raise the AWS route quota and spec.cloud.routeLimit, or set spec.cloud.overflow: vxlan',
+      ),
+    );
+  } else if (placement) {
+    verdicts.push(pass('cloud-route', condition?.message ?? `placed ${placement}`));
+  }
+  return verdicts;
+};
+
 const CHECKS: Check[] = [
   agents,
   ipForward,
@@ -539,6 +581,7 @@ const CHECKS: Check[] = [
   bgpSessions,
   conntrack,
   kernelFeatures,
+  cloudRoutes,
 ];
 
 export function diagnoseHost(input: DoctorInput): Verdict[] {

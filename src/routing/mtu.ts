@@ -9,6 +9,8 @@ const OVERHEAD: Record<Backend, number> = {
   ipip: 20,
   // auto may send any peer through VXLAN.
   auto: 50,
+  // cloud may reach a node past the route quota through VXLAN.
+  cloud: 50,
 };
 
 export function encapsulationOverhead(backend: Backend): number {

@@ -1,5 +1,11 @@
 // Hosts as routing sees them: the fields of a Node that decide how to reach its pods.
-import { ANNOTATION_VTEP_MAC, LABEL_ZONE, type Node } from '../api/types.js';
+import {
+  ANNOTATION_CLOUD_ROUTE,
+  ANNOTATION_VTEP_MAC,
+  LABEL_ZONE,
+  type CloudPlacement,
+  type Node,
+} from '../api/types.js';
 import { formatCidr, tryParseCidr } from '../net/index.js';
 import { isMac } from './vtep.js';
 
@@ -12,6 +18,12 @@ export interface Host {
   zone?: string;
   /** The MAC of the node's VXLAN device, as it publishes it. */
   vtepMac?: string;
+  /** How the cloud route controller placed the node (backend cloud only). */
+  cloudRoute?: CloudPlacement;
+}
+
+function cloudPlacement(value: string | undefined): CloudPlacement | undefined {
+  return value === 'routed' || value === 'overflow' || value === 'refused' ? value : undefined;
 }
 
 /**
@@ -29,6 +41,7 @@ export function hostFromNode(node: Node): Host | undefined {
     ip,
     zone: node.metadata.labels?.[LABEL_ZONE],
     vtepMac: mac && isMac(mac) ? mac : undefined,
+    cloudRoute: cloudPlacement(node.metadata.annotations?.[ANNOTATION_CLOUD_ROUTE]),
   };
 }
 

@@ -306,3 +306,46 @@ test('doctor: a dead agent is named, and kernel state it would repair says nobod
     /^the agent on node-2 stopped posting status \(last heartbeat 0 s ago\)/,
   );
 });
+
+test('doctor: backend cloud names a full route table and a source/destination check left on', () => {
+  const input = healthy();
+  input.network = {
+    ...input.network,
+    backend: 'cloud',
+    cloud: { provider: 'aws', routeTableIDs: ['rtb-1'], region: 'us-east-1' },
+  };
+  const self = input.nodes[0]!;
+  self.metadata.annotations = {
+    ...self.metadata.annotations,
+    'podnet.io/cloud-interface': 'eni-1',
+    'podnet.io/cloud-source-dest-check': 'on',
+    'podnet.io/cloud-route': 'refused',
+  };
+  self.status = {
+    conditions: [
+      {
+        type: 'NetworkUnavailable',
+        status: 'True',
+        reason: 'NoRouteCreated',
+        message: 'no cloud route for 10.244.1.0/24: route table rtb-1 is full: 3 of 3 routes',
+      },
+    ],
+  };
+  const verdicts = diagnoseHost(input).filter((v) => v.check.startsWith('cloud-'));
+  assert.deepEqual(
+    verdicts.map((v) => [v.check, v.ok, v.detail]),
+    [
+      [
+        'cloud-source-dest-check',
+        false,
+        "eni-1 has its source/destination check on: the VPC drops every packet to or from this node's pods",
+      ],
+      [
+        'cloud-route',
+        false,
+        'no cloud route for 10.244.1.0/24: route table rtb-1 is full: 3 of 3 routes',
+      ],
+    ],
+  );
+  assert.match(verdicts[0]!.fix!, /--no-source-dest-check/);
+});

@@ -3,6 +3,7 @@ import type { Backend } from '../../api/types.js';
 import { UsageError } from '../../util/errors.js';
 import type { BackendDriver } from '../desired.js';
 import { auto } from './auto.js';
+import { cloud } from './cloud.js';
 import { hostGw } from './hostgw.js';
 import { ipip } from './ipip.js';
 import { vxlan } from './vxlan.js';
@@ -12,6 +13,7 @@ const registry: Record<Backend, BackendDriver> = {
   vxlan,
   ipip,
   auto,
+  cloud,
 };
 
 export const BACKEND_NAMES = Object.keys(registry) as Backend[];

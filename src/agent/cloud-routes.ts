@@ -1,0 +1,310 @@
+// The cloud route controller: with `backend: cloud`, one agent (elected by a lease in the
+// store) keeps every configured route table in line with the Nodes — one route per node's pod
+// subnet to that node's interface, as many as the quota allows — and tells each Node how it is
+// placed (annotation for the peers' routing, NetworkUnavailable condition for people).
+// Node changes are planned against the tables as last read and as changed since, so a node
+// joining costs one CreateRoute; the tables are read again every resync, and after changes
+// under a growing backoff (AWS's reads are eventually consistent: a route just written may be
+// missing from the next read, so what this controller wrote recently is trusted over it).
+import { Counter, Gauge } from 'prom-client';
+import {
+  ANNOTATION_CLOUD_INTERFACE,
+  ANNOTATION_CLOUD_ROUTE,
+  DEFAULT_CLUSTER_NETWORK,
+  type ClusterNetwork,
+  type CloudSettings,
+  type Node,
+} from '../api/types.js';
+import { cloudRouteCondition } from '../cloud/condition.js';
+import { ec2Api, type CallObserver, type CloudApi, type RouteOutcome } from '../cloud/ec2.js';
+import { planRoutes, type RouteCall, type RoutePlan, type RouteTable } from '../cloud/routes.js';
+import { withCondition } from '../routing/condition.js';
+import { hostFromNode } from '../routing/peers.js';
+import { updateObject } from '../store/objects.js';
+import { errorMessage } from '../util/errors.js';
+import type { AgentContext, Controller } from './controller.js';
+import { campaign, type Election } from './leader.js';
+
+const NAME = 'cloud-routes';
+const DEFAULT_LEASE_SECONDS = 15;
+/** Kubernetes' route controller resyncs every 10 s; a full read costs one DescribeRouteTables. */
+const DEFAULT_RESYNC_MS = 10_000;
+/** How long a route this controller wrote is trusted over a read that lacks it. */
+const TRUST_WRITES_MS = 60_000;
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 60_000;
+/** Routes one table may hold when spec.cloud.routeLimit is not set: AWS's default quota. */
+export const DEFAULT_ROUTE_LIMIT = 500;
+
+export interface CloudRouteOptions {
+  leaseSeconds?: number;
+  resyncMs?: number;
+  /** The EC2 API (tests hand in a fake). */
+  api?: (settings: CloudSettings, observe: CallObserver) => CloudApi;
+}
+
+interface Written {
+  table: string;
+  destination: string;
+  /** The target written, or undefined for a delete. */
+  networkInterfaceId?: string;
+  at: number;
+}
+
+export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
+  let election: Election | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  return {
+    name: NAME,
+    async start(ctx: AgentContext): Promise<void> {
+      const log = ctx.log.child({ controller: NAME });
+      const nodes = ctx.informers.informer('Node');
+      const networks = ctx.informers.informer('ClusterNetwork');
+      const metrics = cloudMetrics(ctx);
+      const resyncMs =
+        opts.resyncMs ?? (Number(process.env.PODNET_CLOUD_RESYNC_MS) || DEFAULT_RESYNC_MS);
+      let leading = false;
+      let api: CloudApi | undefined;
+      let apiFor = '';
+      let tables: RouteTable[] | undefined;
+      let lastFullRead = 0;
+      let backoffMs = 0;
+      let learnedLimit: number | undefined;
+      let written: Written[] = [];
+      let wanted = false;
+
+      const network = (): ClusterNetwork['spec'] => getSpec(networks.cache.values());
+      const schedule = (delayMs: number): void => {
+        if (stopped || !leading) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => trigger(), delayMs);
+      };
+      // One pass at a time; a trigger during a pass runs one more pass after it.
+      let busy = false;
+      const trigger = (): void => {
+        if (stopped || !leading) return;
+        wanted = true;
+        if (busy) return;
+        busy = true;
+        running = (async () => {
+          while (wanted && leading && !stopped) {
+            wanted = false;
+            await pass();
+          }
+          busy = false;
+        })();
+      };
+
+      const pass = async (): Promise<void> => {
+        const spec = network();
+        const cloud = spec.cloud;
+        if (spec.backend !== 'cloud' || !cloud) return;
+        try {
+          const key = JSON.stringify([cloud.region, cloud.endpoint]);
+          if (!api || apiFor !== key) {
+            api = (opts.api ?? ec2Api)(cloud, (action, outcome) =>
+              metrics.calls.inc({ action, outcome }),
+            );
+            apiFor = key;
+            tables = undefined;
+          }
+          const now = Date.now();
+          if (!tables || now - lastFullRead >= resyncMs || backoffMs > 0) {
+            tables = trustWrites(await api.describeRouteTables(cloud.routeTableIDs), written, now);
+            written = written.filter((w) => now - w.at < TRUST_WRITES_MS);
+            lastFullRead = now;
+            learnedLimit = undefined;
+          }
+          const limit = Math.min(cloud.routeLimit ?? DEFAULT_ROUTE_LIMIT, learnedLimit ?? Infinity);
+          const plan = planRoutes({
+            tables,
+            nodes: [...nodes.cache.values()].flatMap(routedNode),
+            clusterCIDR: spec.clusterCIDR,
+            routeLimit: limit,
+            overflow: cloud.overflow ?? 'refuse',
+          });
+          let changed = 0;
+          for (const call of plan.calls) {
+            if (!leading || stopped) return;
+            const outcome = await apply(api, call);
+            if (outcome === 'route-limit') {
+              // The account's quota is lower than configured: plan again within what fits.
+              learnedLimit = tables.find((t) => t.id === call.table)?.routes.length ?? limit;
+              log.warn(
+                { table: call.table, routes: learnedLimit },
+                'RouteLimitExceeded: the table is full',
+              );
+              wanted = true;
+              break;
+            }
+            changed++;
+            tables = applied(tables, call);
+            written.push({
+              table: call.table,
+              destination: call.destination,
+              ...(call.op === 'delete' ? {} : { networkInterfaceId: call.networkInterfaceId }),
+              at: Date.now(),
+            });
+            log.info({ ...call }, `route ${call.op}d`);
+          }
+          await publish(ctx, plan, cloud);
+          metrics.placed(plan);
+          ctx.health.setError(NAME, undefined);
+          // After changes, read again soon (then less and less often) to confirm them.
+          backoffMs =
+            changed > 0
+              ? Math.min(MAX_BACKOFF_MS, backoffMs ? backoffMs * 2 : FIRST_BACKOFF_MS)
+              : 0;
+          schedule(backoffMs || resyncMs);
+        } catch (err) {
+          ctx.health.setError(NAME, errorMessage(err));
+          log.warn({ err: errorMessage(err) }, 'cloud routes not reconciled');
+          tables = undefined;
+          backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs ? backoffMs * 2 : FIRST_BACKOFF_MS);
+          schedule(backoffMs);
+        }
+      };
+
+      nodes.addHandler((c) => {
+        const before = c.old && JSON.stringify(routedNode(c.old));
+        const after = c.type === 'deleted' ? undefined : JSON.stringify(routedNode(c.object));
+        if (before !== after) trigger();
+      });
+      networks.addHandler(() => trigger());
+      await Promise.all([nodes.synced, networks.synced]);
+
+      election = campaign(ctx.store, 'cloud-route-controller', ctx.options.nodeName, {
+        ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+        log,
+        onElected: () => {
+          leading = true;
+          tables = undefined;
+          trigger();
+        },
+        onDeposed: () => {
+          leading = false;
+          clearTimeout(timer);
+        },
+      });
+      ctx.health.setReady(NAME, true);
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await election?.stop();
+      await running;
+    },
+  };
+}
+
+function getSpec(items: Iterable<ClusterNetwork>): ClusterNetwork['spec'] {
+  for (const cn of items) {
+    if (cn.metadata.name === 'default') return { ...DEFAULT_CLUSTER_NETWORK, ...cn.spec };
+  }
+  return DEFAULT_CLUSTER_NETWORK;
+}
+
+function routedNode(node: Node) {
+  const host = hostFromNode(node);
+  if (!host) return [];
+  const eni = node.metadata.annotations?.[ANNOTATION_CLOUD_INTERFACE];
+  return [{ name: host.name, podCIDR: host.podCIDR, ...(eni ? { networkInterfaceId: eni } : {}) }];
+}
+
+function apply(api: CloudApi, call: RouteCall): Promise<RouteOutcome> {
+  switch (call.op) {
+    case 'create':
+      return api.createRoute(call.table, call.destination, call.networkInterfaceId);
+    case 'replace':
+      return api.replaceRoute(call.table, call.destination, call.networkInterfaceId);
+    case 'delete':
+      return api.deleteRoute(call.table, call.destination);
+  }
+}
+
+/** The tables as they are after `call` succeeded. */
+function applied(tables: RouteTable[], call: RouteCall): RouteTable[] {
+  return tables.map((t) => {
+    if (t.id !== call.table) return t;
+    const routes = t.routes.filter((r) => r.destination !== call.destination);
+    if (call.op !== 'delete') {
+      routes.push({
+        destination: call.destination,
+        networkInterfaceId: call.networkInterfaceId,
+        state: 'active',
+      });
+    }
+    return { ...t, routes };
+  });
+}
+
+/** A fresh read with this controller's recent writes laid over it (the read may predate them). */
+function trustWrites(tables: RouteTable[], written: readonly Written[], now: number): RouteTable[] {
+  let result = tables;
+  for (const w of written) {
+    if (now - w.at >= TRUST_WRITES_MS) continue;
+    const call: RouteCall =
+      w.networkInterfaceId === undefined
+        ? { op: 'delete', table: w.table, destination: w.destination, why: '' }
+        : {
+            op: 'create',
+            table: w.table,
+            destination: w.destination,
+            networkInterfaceId: w.networkInterfaceId,
+          };
+    result = applied(result, call);
+  }
+  return result;
+}
+
+/** Each Node's placement annotation and condition, written only where they differ. */
+async function publish(ctx: AgentContext, plan: RoutePlan, cloud: CloudSettings): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  for (const node of ctx.informers.informer('Node').cache.values()) {
+    const host = hostFromNode(node);
+    if (!host) continue;
+    const placement = plan.placements.get(host.name);
+    const annotation = node.metadata.annotations?.[ANNOTATION_CLOUD_ROUTE];
+    const wanted = cloudRouteCondition(placement, {
+      tables: cloud.routeTableIDs,
+      podCIDR: host.podCIDR,
+      ...(plan.shortfall ? { shortfall: plan.shortfall } : {}),
+    });
+    if (annotation === placement && !withCondition(node, wanted, now)) continue;
+    await updateObject(ctx.store, 'Node', undefined, host.name, (current: Node) => {
+      const annotations = { ...current.metadata.annotations };
+      if (placement) annotations[ANNOTATION_CLOUD_ROUTE] = placement;
+      else delete annotations[ANNOTATION_CLOUD_ROUTE];
+      const next = { ...current, metadata: { ...current.metadata, annotations } };
+      return withCondition(next, wanted, now) ?? (annotation === placement ? undefined : next);
+    }).catch((err) =>
+      ctx.log.warn({ node: host.name, err: errorMessage(err) }, 'could not update the Node'),
+    );
+  }
+}
+
+function cloudMetrics(ctx: AgentContext) {
+  const registers = [ctx.metrics];
+  const calls = new Counter({
+    name: 'podnet_cloud_api_calls_total',
+    help: 'Cloud API calls the route controller made, by action and outcome (ok or the error code)',
+    labelNames: ['action', 'outcome'],
+    registers,
+  });
+  const nodes = new Gauge({
+    name: 'podnet_cloud_route_nodes',
+    help: 'Nodes by how the cloud route tables carry them (routed, overflow, refused)',
+    labelNames: ['placement'],
+    registers,
+  });
+  return {
+    calls,
+    placed(plan: RoutePlan): void {
+      const counts = { routed: 0, overflow: 0, refused: 0 };
+      for (const p of plan.placements.values()) counts[p]++;
+      for (const [placement, n] of Object.entries(counts)) nodes.set({ placement }, n);
+    },
+  };
+}
