@@ -13,7 +13,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # a peer of podnet's speaker in the BGP tests; openssl makes the API server's certificates).
 DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
-	podman runc containernetworking-plugins busybox-static \
+	podman runc containerd containernetworking-plugins busybox-static \
 	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes
 
 # kubectl 1.20 (Debian 12's kubernetes-client), the oldest client the API server speaks to. Its

@@ -17,6 +17,7 @@ const PROXIES = ['iptables', 'nftables'];
 const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];
 const FABRICS = ['none', 'bird', 'frr'];
+const RUNTIMES = ['lab', 'containerd'];
 
 function nameOption(): Option {
   return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
@@ -80,6 +81,14 @@ export function registerLab(program: Command): void {
         .choices(FABRICS)
         .default('none'),
     )
+    .addOption(
+      new Option(
+        '--runtime <runtime>',
+        "who runs the pods: the lab's own runner, or a private containerd per host through its CRI (as kubelet)",
+      )
+        .choices(RUNTIMES)
+        .default('lab'),
+    )
     .addOption(outputOption())
     .option(
       '-v, --verbose',
@@ -118,6 +127,7 @@ export function registerLab(program: Command): void {
           store,
           routing: opts.routing,
           fabric: opts.fabric,
+          runtime: opts.runtime,
         },
       });
       const status = (await labStatus(LABS_DIR, name))!;

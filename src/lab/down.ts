@@ -13,6 +13,8 @@ import { processStartTime, signalPid } from '../process/daemons.js';
 import { labStateDir, ownsNetns } from './plan.js';
 import { listProcesses, stopProcesses } from './supervisor.js';
 import { pollUntil } from './wait.js';
+import { sweepContainerd } from './containerd.js';
+import { readLabState } from './state.js';
 
 export interface DownRequest {
   labsDir: string;
@@ -34,6 +36,10 @@ export async function labDown(req: DownRequest): Promise<DownResult> {
   await stopProcesses(stateDir, rest);
   const records = [...daemons, ...rest];
 
+  // Pods containerd ran live in namespaces of its own, under each host's directory.
+  let sandboxProcesses = 0;
+  for (const h of readLabState(stateDir)?.hosts ?? [])
+    sandboxProcesses += await sweepContainerd(h.stateDir);
   const namespaces = (await listNetns()).filter((n) => ownsNetns(req.name, n));
   const leftover = [...pidsInNetns(namespaces).values()].flat();
   for (const pid of leftover) signalPid(pid, 'SIGKILL');
@@ -44,5 +50,5 @@ export async function labDown(req: DownRequest): Promise<DownResult> {
   await deleteNetns(namespaces);
   for (const dir of listNetnsEtc().filter((n) => ownsNetns(req.name, n))) removeNetnsEtc(dir);
   rmSync(stateDir, { recursive: true, force: true });
-  return { processes: records.length + leftover.length, namespaces };
+  return { processes: records.length + leftover.length + sandboxProcesses, namespaces };
 }

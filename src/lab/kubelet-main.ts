@@ -11,26 +11,43 @@ import { updateObject } from '../store/objects.js';
 import { finishPodDeletion } from '../registry/delete.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
+import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
+import { dirname, join } from 'node:path';
+import { repoBinDir } from './paths.js';
+import { containerdPaths } from './containerd.js';
+import { CriClient } from './cri-client.js';
+import { startCriKubelet, type CriHost } from './cri-kubelet.js';
+import type { Pod } from '../api/types.js';
+import type { LabState } from './state.js';
 
 export async function runKubelet(labDir: string, node: string): Promise<void> {
   const state = readLabState(labDir);
   if (!state) throw new OperationError(`no lab.json in ${labDir}`);
   const log = createLogger('podnet-kubelet', { lab: state.name, node });
-  const host = podHostOf(state, node, log);
   const store = await openStore(state.hostStoreUrl);
   // Informer changes reach the runner once it exists (the informer starts first).
   const changed = { notify: (): void => {} };
   const { source, writeStatus } = await storeBinding(store, () => changed.notify(), log);
-  const kubelet = startKubelet(
-    host,
-    source,
-    writeStatus,
-    async (pod) => {
-      await finishPodDeletion(store, pod);
-    },
-    undefined,
-    backoffBaseSeconds(),
-  );
+  const removePod = async (pod: Pod): Promise<void> => {
+    await finishPodDeletion(store, pod);
+  };
+  const kubelet =
+    state.options.runtime === 'containerd'
+      ? startCriKubelet(
+          criClientOf(state, node),
+          criHostOf(state, node, log),
+          source,
+          writeStatus,
+          removePod,
+        )
+      : startKubelet(
+          podHostOf(state, node, log),
+          source,
+          writeStatus,
+          removePod,
+          undefined,
+          backoffBaseSeconds(),
+        );
   changed.notify = kubelet.trigger;
   log.info('pod runner started');
   await new Promise<void>((resolve) => {
@@ -41,6 +58,38 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   await kubelet.stop();
   await store.close();
   log.info('pod runner stopped; pods left running');
+}
+
+function labHost(state: LabState, node: string): LabState['hosts'][number] {
+  const host = state.hosts.find((h) => h.name === node);
+  if (!host) throw new OperationError(`--node ${node}: lab ${state.name} has no such host`);
+  return host;
+}
+
+function criClientOf(state: LabState, node: string): CriClient {
+  return new CriClient(containerdPaths(labHost(state, node).stateDir).socket);
+}
+
+function criHostOf(state: LabState, node: string, log: Logger): CriHost {
+  const host = labHost(state, node);
+  return {
+    node,
+    hostIP: host.ip,
+    dns: { ip: DEFAULT_CLUSTER_NETWORK.dnsIP, domain: DEFAULT_CLUSTER_NETWORK.domain },
+    logDir: join(containerdPaths(host.stateDir).dir, 'pods'),
+    share: {
+      binDir: repoBinDir(),
+      readOnly: [dirname(repoBinDir()), '/usr', '/lib', '/lib64'],
+      readWrite: [state.stateDir],
+      env: {
+        PODNET_STORE: state.hostStoreUrl,
+        PODNET_LAB: state.name,
+        NODE_NAME: node,
+        HOST_IP: host.ip,
+      },
+    },
+    log,
+  };
 }
 
 /**

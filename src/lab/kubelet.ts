@@ -74,7 +74,7 @@ export function tornDown(terminating: readonly Pod[], records: readonly PodRecor
  * only when every container runs.
  */
 export function podStatus(
-  record: PodRecord,
+  record: Pick<PodRecord, 'podIP'>,
   hostIP: string,
   containers: ContainerStatus[],
 ): NonNullable<Pod['status']> {

@@ -7,6 +7,8 @@ import type { Backend, ProxyMode, RoutingMode } from '../api/types.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
+/** Who runs the pods: the lab's own runner, or containerd's CRI as on a Kubernetes node. */
+export type PodRuntime = 'lab' | 'containerd';
 
 /** What `podnet lab up` was asked for; recorded in lab.json for the other parts to read. */
 export interface LabOptions {
@@ -17,6 +19,8 @@ export interface LabOptions {
   store: StoreKind;
   routing: RoutingMode;
   fabric: Fabric;
+  /** Absent in labs made before there was a choice: the lab's own runner. */
+  runtime?: PodRuntime;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {

@@ -34,6 +34,7 @@ import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
 import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
+import { startContainerd } from './containerd.js';
 
 export interface UpRequest {
   labsDir: string;
@@ -88,6 +89,10 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     writeLabState(state);
     // The fabric router is up before the agents, whose first sessions then connect at once.
     await startFabric(plan);
+    if (plan.options.runtime === 'containerd') {
+      // Before the pod runners, which are its CRI clients.
+      await Promise.all(plan.hosts.map((h) => startContainerd(plan.stateDir, h)));
+    }
     const started = await Promise.all(
       plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
     );

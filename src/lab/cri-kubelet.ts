@@ -1,0 +1,202 @@
+// The lab's pod runner as kubelet runs pods: through containerd's CRI. For each Pod placed on
+// its node it runs a sandbox (containerd then calls the CNI plugin), creates and starts the
+// containers, and reports the sandbox's address; a pod deleted is torn down in kubelet's
+// order, containers stopped, then the sandbox stopped (CNI DEL) and removed. One reconcile
+// at a time, on every change and on a resync timer that also retries what failed.
+import type { Pod } from '../api/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { CriClient, Sandbox } from './cri-client.js';
+import {
+  containerConfigs,
+  containerStatusOf,
+  missingContainers,
+  sandboxActions,
+  sandboxConfig,
+  sandboxIP,
+  type ClusterDns,
+  type LabShare,
+} from './cri-pods.js';
+import {
+  podStatus,
+  statusUpToDate,
+  type Kubelet,
+  type PodRemover,
+  type PodSource,
+  type StatusWriter,
+} from './kubelet.js';
+import { runnerPods } from './runner-pods.js';
+
+export interface CriHost {
+  node: string;
+  hostIP: string;
+  dns: ClusterDns;
+  /** Where containerd writes the containers' logs. */
+  logDir: string;
+  share: LabShare;
+  log: Logger;
+}
+
+function keyOf(p: Pod): string {
+  return `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
+}
+
+function sandboxKey(s: Sandbox): string {
+  return `${s.metadata.namespace}/${s.metadata.name}`;
+}
+
+/** kubelet's teardown: the containers, then the sandbox (its network), then its record. */
+export async function removeSandbox(cri: CriClient, id: string): Promise<void> {
+  for (const c of await cri.listContainers(id)) await cri.stopContainer(c.id, 0);
+  await cri.stopPodSandbox(id);
+  await cri.removePodSandbox(id);
+}
+
+async function runSandbox(cri: CriClient, host: CriHost, pod: Pod): Promise<string> {
+  const config = sandboxConfig(
+    pod,
+    host.dns,
+    `${host.logDir}/${pod.metadata.uid ?? pod.metadata.name}`,
+  );
+  const id = await cri.runPodSandbox(config);
+  for (const c of containerConfigs(pod, host.share)) {
+    const cid = await cri.createContainer(id, c, config);
+    await cri.startContainer(cid);
+  }
+  return id;
+}
+
+/** The status of a pod from its sandbox and containers; undefined while it has no address. */
+async function statusOf(
+  cri: CriClient,
+  host: CriHost,
+  pod: Pod,
+  sandbox: Sandbox,
+): Promise<NonNullable<Pod['status']> | undefined> {
+  const podIP = sandboxIP(await cri.podSandboxStatus(sandbox.id));
+  if (!podIP) return undefined;
+  const existing = await cri.listContainers(sandbox.id);
+  // A container whose create failed on an earlier pass (the sandbox stayed) is made now.
+  if (missingContainers(pod, existing).length > 0) {
+    const config = sandboxConfig(
+      pod,
+      host.dns,
+      `${host.logDir}/${pod.metadata.uid ?? pod.metadata.name}`,
+    );
+    for (const c of containerConfigs(pod, host.share).filter((c) =>
+      missingContainers(pod, existing).includes(c.metadata.name),
+    )) {
+      await cri.startContainer(await cri.createContainer(sandbox.id, c, config));
+    }
+  }
+  const statuses = await Promise.all(
+    (await cri.listContainers(sandbox.id)).map((c) => cri.containerStatus(c.id)),
+  );
+  const byName = new Map(statuses.map((s) => [s.metadata.name, containerStatusOf(s)]));
+  const containers = pod.spec.containers
+    .map((c) => byName.get(c.name))
+    .filter((c) => c !== undefined);
+  return podStatus({ podIP }, host.hostIP, containers);
+}
+
+export function startCriKubelet(
+  cri: CriClient,
+  host: CriHost,
+  source: PodSource,
+  writeStatus: StatusWriter,
+  removePod: PodRemover,
+  resyncMs = 5000,
+): Kubelet {
+  const log = host.log;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let synced = false;
+
+  const reconcile = async (): Promise<void> => {
+    const onNode = runnerPods(source.list(), host.node);
+    const desired = onNode.filter((p) => p.metadata.deletionTimestamp === undefined);
+    const terminating = onNode.filter((p) => p.metadata.deletionTimestamp !== undefined);
+    const actions = sandboxActions(desired, await cri.listPodSandbox());
+    for (const s of actions.remove) {
+      try {
+        await removeSandbox(cri, s.id);
+        log.info({ pod: sandboxKey(s), sandbox: s.id }, 'pod sandbox removed');
+      } catch (err) {
+        log.error({ pod: sandboxKey(s), err: errorMessage(err) }, 'pod sandbox removal failed');
+      }
+    }
+    const left = new Set((await cri.listPodSandbox()).map(sandboxKey));
+    for (const p of terminating.filter((p) => !left.has(keyOf(p)))) {
+      try {
+        await removePod(p);
+        log.info({ pod: keyOf(p) }, 'pod deletion finished');
+      } catch (err) {
+        log.error({ pod: keyOf(p), err: errorMessage(err) }, 'pod deletion failed; will retry');
+      }
+    }
+    for (const p of actions.run) {
+      if (stopped) return;
+      try {
+        const id = await runSandbox(cri, host, p);
+        log.info({ pod: keyOf(p), sandbox: id }, 'pod sandbox running');
+      } catch (err) {
+        log.error({ pod: keyOf(p), err: errorMessage(err) }, 'pod start failed; will retry');
+      }
+    }
+    const ready = new Map(
+      (await cri.listPodSandbox())
+        .filter((s) => s.state === 'SANDBOX_READY')
+        .map((s) => [sandboxKey(s), s]),
+    );
+    for (const p of desired) {
+      const s = ready.get(keyOf(p));
+      if (!s || s.metadata.uid !== (p.metadata.uid ?? '')) continue;
+      try {
+        const want = await statusOf(cri, host, p, s);
+        if (!want || statusUpToDate(p, want)) continue;
+        await writeStatus(p, want);
+      } catch (err) {
+        log.error({ pod: keyOf(p), err: errorMessage(err) }, 'status update failed');
+      }
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    do {
+      again = false;
+      try {
+        await reconcile();
+      } catch (err) {
+        // containerd itself not answering (restarting, say): the next resync tries again.
+        log.warn({ err: errorMessage(err) }, 'containerd did not answer; will retry');
+      }
+    } while (again && !stopped);
+    running = undefined;
+  };
+
+  // Never reconcile against a partial list: a pod not yet seen would look deleted.
+  const trigger = (): void => {
+    if (stopped || !synced) return;
+    if (running) again = true;
+    else running = loop();
+  };
+  const timer = setInterval(trigger, resyncMs);
+  void source.synced.then(() => {
+    synced = true;
+    trigger();
+  });
+  return {
+    trigger,
+    idle: async () => {
+      while (running) await running;
+    },
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      while (running) await running;
+      await source.stop();
+      cri.close();
+    },
+  };
+}
