@@ -20,6 +20,7 @@ import { proxyController } from './proxy.js';
 import { endpointSliceController } from './endpointslice-controller.js';
 import { namespaceController } from './namespace-controller.js';
 import { routingController } from './routing.js';
+import { policyController } from './policy.js';
 import { BgpController } from './bgp.js';
 import { getClusterNetwork } from '../store/objects.js';
 import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
@@ -42,11 +43,14 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     );
   });
   const routing = routingController({ bgp });
+  // Before the CNI server, so that the first ADD finds the policies already programmed.
+  const policy = policyController();
   return [
     node,
     new NodeLeaseController(),
     new NodeLifecycleController(),
-    new CniServer(node),
+    policy,
+    new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip)),
     routing,
     ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
     // Every agent stands for election; the leader writes every service's slices.
