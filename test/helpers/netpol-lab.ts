@@ -80,7 +80,7 @@ function labService(namespace: string, pod: string): Service {
   } as Service;
 }
 
-class Prober {
+export class Prober {
   private readonly waiting = new Map<string, (ok: boolean) => void>();
   private next = 0;
   readonly ready: Promise<void>;
@@ -114,6 +114,7 @@ export class NetpolLab {
   private readonly probers = new Map<PodKey, Prober>();
   private readonly clusterIPs = new Map<PodKey, string>();
   private barrierCount = 0;
+  private podCache: Pod[] | undefined;
 
   constructor(readonly proxy: ProxyMode) {}
 
@@ -133,6 +134,7 @@ export class NetpolLab {
     await until(
       'the matrix pods to run',
       () => {
+        this.podsChanged();
         const pods = this.pods();
         const ready = pods.filter((p) =>
           p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -171,16 +173,27 @@ export class NetpolLab {
     return JSON.parse(podnetOk(['--lab', this.name, ...args, '-o', 'json'])) as T;
   }
 
-  /** The matrix pods as the store has them now (labels, addresses, named ports). */
+  /** The pods of x, y and z as the store has them (labels, addresses, named ports). */
   pods(): Pod[] {
-    return MATRIX_NAMESPACES.flatMap(
-      (ns) => this.getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns]).items,
+    this.podCache ??= this.getJson<{ items: Pod[] }>(['get', 'pods', '-A']).items.filter((p) =>
+      (MATRIX_NAMESPACES as readonly string[]).includes(p.metadata.namespace!),
     );
+    return this.podCache;
+  }
+
+  /** Forgets the pods read so far (after a pod was created, changed or deleted). */
+  podsChanged(): void {
+    this.podCache = undefined;
   }
 
   podIP(key: PodKey): string {
-    const [ns, name] = key.split('/');
-    return this.getJson<Pod>(['get', 'pod', name!, '-n', ns!]).status!.podIP!;
+    return this.pods().find((p) => `${p.metadata.namespace}/${p.metadata.name}` === key)!.status!
+      .podIP!;
+  }
+
+  /** The long-lived prober of matrix pod `key`. */
+  prober(key: PodKey): Prober {
+    return this.probers.get(key)!;
   }
 
   netns(pod: Pod): string {
@@ -213,6 +226,7 @@ export class NetpolLab {
    * to `podRevision`: a barrier policy is written and its revision awaited on each host.
    */
   async settle(podRevision = 0): Promise<void> {
+    if (podRevision) this.podsChanged();
     this.apply([
       {
         apiVersion: 'networking.k8s.io/v1',

@@ -3,7 +3,11 @@
 // new pod: isolated from its first packet, and reachable within a second where allowed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetworkPolicy, Pod } from '../../src/api/types.js';
+import { existsSync } from 'node:fs';
+import type { NetworkPolicy, Node, Pod } from '../../src/api/types.js';
+import { podNetns } from '../../src/lab/plan.js';
+import { formatIP, hostAddresses, parseCidr } from '../../src/net/index.js';
+import { until } from '../helpers/lab.js';
 import { NetpolLab, type Probe } from '../helpers/netpol-lab.js';
 import { netpol, type PodKey } from '../helpers/netpol-matrix.js';
 
@@ -270,5 +274,95 @@ test('a pod relabelled between probes', async () => {
     assert.equal(await lab.check([policy], [TCP80]), '');
   } finally {
     lab.delete('netpol', 'x', 'clients');
+  }
+});
+
+/** A pod of namespace x on node-1 with one TCP/UDP echo on 80. */
+function newPod(name: string, labels: Record<string, string>): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'x', labels },
+    spec: {
+      nodeName: 'node-1',
+      containers: [{ name: 'serve-80', command: ['podnet', 'serve-echo', '--port', '80'] }],
+    },
+  };
+}
+
+/** Waits until pod x/`name` is Ready; returns its address. */
+async function readyIP(name: string): Promise<string> {
+  return until(`pod x/${name} to be ready`, () => {
+    lab.podsChanged();
+    const p = lab.pods().find((q) => q.metadata.namespace === 'x' && q.metadata.name === name);
+    const ready = p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    return ready ? p!.status!.podIP : undefined;
+  });
+}
+
+test('a new pod a deny-all policy selects never answers, not even in its first second', async () => {
+  const deny = netpol('x', 'deny-new', { podSelector: pod('d'), policyTypes: ['Ingress'] });
+  lab.apply([deny]);
+  await lab.settle();
+  // The new pod's address is not known before its ADD: probe every free address of node-1's
+  // pod subnet, over and over, from before the pod is created until a second after it runs.
+  const node = lab.getJson<Node>(['get', 'node', 'node-1']);
+  const used = new Set(lab.pods().map((p) => p.status?.podIP));
+  const candidates = [...hostAddresses(parseCidr(node.spec.podCIDR!))]
+    .map(formatIP)
+    .slice(1, 48)
+    .filter((ip) => !used.has(ip));
+  const answered = new Set<string>();
+  let probing = true;
+  const loop = (async () => {
+    while (probing) {
+      const results = await Promise.all(
+        candidates.map(
+          async (ip) => [ip, await lab.prober('y/a').probe('TCP', ip, 80, 150)] as const,
+        ),
+      );
+      for (const [ip, ok] of results) if (ok) answered.add(ip);
+    }
+  })();
+  try {
+    lab.apply([newPod('d', { pod: 'd' })]);
+    const ip = await readyIP('d');
+    await new Promise((r) => setTimeout(r, 1000)); // the second after it runs is part of the claim
+    probing = false;
+    await loop;
+    assert.ok(candidates.includes(ip), `x/d got ${ip}, outside the probed addresses`);
+    assert.ok(!answered.has(ip), `x/d at ${ip} answered a probe although deny-new isolates it`);
+  } finally {
+    probing = false;
+    await loop;
+    lab.delete('pod', 'x', 'd');
+    lab.delete('netpol', 'x', 'deny-new');
+    lab.podsChanged();
+  }
+});
+
+test('a new pod another namespace allows reaches it within a second of getting its address', async () => {
+  const allow = netpol('y', 'from-new', {
+    podSelector: pod('a'),
+    ingress: [
+      { from: [{ namespaceSelector: ns('x'), podSelector: { matchLabels: { role: 'new' } } }] },
+    ],
+  });
+  lab.apply([allow]);
+  await lab.settle();
+  const target = lab.podIP('y/a');
+  const netns = podNetns(lab.name, 'node-1', 'x', 'e');
+  try {
+    lab.apply([newPod('e', { pod: 'e', role: 'new' })]);
+    await until(`namespace ${netns}`, () => (existsSync(`/run/netns/${netns}`) ? true : undefined));
+    // The prober waits for the pod's address (set before the ADD returns) and then connects
+    // until y/a answers: the time between is an upper bound on the lag after the ADD.
+    const out = await lab.proberOnce(netns, ['first-contact', target, '80']);
+    const { ms } = JSON.parse(out) as { ms: number | null };
+    assert.ok(ms !== null && ms < 1000, `x/e reached y/a ${ms ?? 'never'} ms after its address`);
+  } finally {
+    lab.delete('pod', 'x', 'e');
+    lab.delete('netpol', 'y', 'from-new');
+    lab.podsChanged();
   }
 });
