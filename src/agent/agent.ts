@@ -20,6 +20,7 @@ import { proxyController } from './proxy.js';
 import { endpointSliceController } from './endpointslice-controller.js';
 import { namespaceController } from './namespace-controller.js';
 import { routingController } from './routing.js';
+import { policyController } from './policy.js';
 import { BgpController } from './bgp.js';
 import { cloudIdentityController } from './cloud-identity.js';
 import { cloudRouteController } from './cloud-routes.js';
@@ -44,11 +45,14 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     );
   });
   const routing = routingController({ bgp });
+  // Before the CNI server, so that the first ADD finds the policies already programmed.
+  const policy = policyController();
   return [
     node,
     new NodeLeaseController(),
     new NodeLifecycleController(),
-    new CniServer(node),
+    policy,
+    new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip)),
     // backend cloud only: this node's interface, then (elected) the route tables.
     cloudIdentityController(),
     cloudRouteController({

@@ -5,7 +5,13 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Gauge, Histogram } from 'prom-client';
-import { handleCniCall, reclaimOrphans, type NodeNetwork, type PodBinder } from '../cni/handler.js';
+import {
+  handleCniCall,
+  reclaimOrphans,
+  type NodeNetwork,
+  type PodBinder,
+  type PodRef,
+} from '../cni/handler.js';
 import { CNI_COMMANDS, type CniCommand } from '../cni/env.js';
 import { decodeRequest, encodeResponse } from '../cni/protocol.js';
 import { hostCount } from '../net/index.js';
@@ -26,6 +32,9 @@ export interface CniServerSource {
   pods: PodBinder;
 }
 
+/** What runs between recording a new pod's address and answering its ADD. */
+export type BeforeAddReturns = (pod: PodRef, ip: string) => Promise<void>;
+
 export class CniServer implements Controller {
   readonly name = 'cni';
   private server: Server | undefined;
@@ -35,7 +44,10 @@ export class CniServer implements Controller {
   private podMTU: number | undefined;
   private resizing = Promise.resolve();
 
-  constructor(private readonly source: CniServerSource) {}
+  constructor(
+    private readonly source: CniServerSource,
+    private readonly beforeReturn?: BeforeAddReturns,
+  ) {}
 
   async start(ctx: AgentContext): Promise<void> {
     const { socketPath, stateDir } = ctx.options;
@@ -66,6 +78,7 @@ export class CniServer implements Controller {
       host: this.host,
       node: () => source.nodeNetwork(),
       pods: source.pods,
+      beforeReturn: this.beforeReturn,
       log: ctx.log.child({ controller: 'cni' }),
     };
 

@@ -53,6 +53,11 @@ export interface CniContext {
   /** Undefined until the node holds a subnet lease. */
   node(): NodeNetwork | undefined;
   pods: PodBinder;
+  /**
+   * Called once a pod's address is recorded and before ADD answers: the datapath enforces what
+   * concerns the pod (its policies) from its first packet. A failure fails the ADD.
+   */
+  beforeReturn?: (pod: PodRef, ip: string) => Promise<void>;
   log: Logger;
 }
 
@@ -136,6 +141,20 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
       throw new CniError(
         code,
         `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
+      );
+    }
+  }
+  if (pod && ctx.beforeReturn) {
+    try {
+      await ctx.beforeReturn(pod, allocation.ip);
+    } catch (err) {
+      await deleteLinks(ctx.host, [veth.hostVeth]);
+      undoAllocation();
+      // The policy error is the one to report; an address left on the Pod is replaced by its next ADD.
+      await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
+      throw new CniError(
+        CNI_ERR.tryAgainLater,
+        `could not enforce the policies of pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
       );
     }
   }

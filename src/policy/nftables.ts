@@ -235,21 +235,34 @@ function isolationChain(
   if (!state.chains.has(chain)) {
     const sorted = [...policies].sort((a, b) => policyName(a).localeCompare(policyName(b)));
     for (const policy of sorted) renderPolicy(state, cluster, policy, direction);
-    state.chains.set(chain, [...sorted.map((p) => `jump ${policyChain(p, direction)}`), 'drop']);
+    state.chains.set(chain, [
+      ...sorted.map((p) => `jump ${policyChain(p, direction)}`),
+      COUNTED_DROP,
+    ]);
   }
   return chain;
 }
 
-export function renderPolicyTable(
+/** The table a node wants: its sets with their elements and its chains with their rules. */
+export interface PolicyTable {
+  sets: ReadonlyMap<string, { body: string; elements: readonly string[] }>;
+  chains: ReadonlyMap<string, readonly string[]>;
+  /** The isolation chains (each ends in a counted drop) and the policies each stands for. */
+  isolation: ReadonlyMap<string, { direction: PolicyType; policies: string[] }>;
+}
+
+/** The drop that ends an isolation chain, counted so drops can be read per policy. */
+export const COUNTED_DROP = 'counter drop';
+
+export function desiredPolicyTable(
   policies: readonly NetworkPolicy[],
   namespaces: readonly Namespace[],
   pods: readonly Pod[],
   localPods: readonly Pod[],
-  opts: RenderOptions = {},
-): string {
-  const table = opts.table ?? POLICY_TABLE;
+): PolicyTable {
   const cluster: Cluster = { policies, namespaces, pods };
   const state: TableState = { sets: new Map(), chains: new Map() };
+  const isolation = new Map<string, { direction: PolicyType; policies: string[] }>();
   state.sets.set(EGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
   state.sets.set(INGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
   const established = 'ct state established,related accept';
@@ -271,21 +284,38 @@ export function renderPolicyTable(
       const isolating = isolatingPolicies(pod, direction, policies);
       if (isolating.length === 0) continue;
       const chain = isolationChain(state, cluster, isolating, direction);
+      isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
       for (const ip of ipv4Addresses(pod))
         state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
     }
   }
+  for (const set of state.sets.values()) set.elements.sort();
+  return { sets: state.sets, chains: state.chains, isolation };
+}
+
+/** The script that creates `desired` in a table that does not exist yet. */
+export function policyTableScript(desired: PolicyTable, table = POLICY_TABLE): string {
   const out = [`add table ${table}`];
-  for (const [name, set] of state.sets)
+  for (const [name, set] of desired.sets)
     out.push(`add ${set.body.includes(' : ') ? 'map' : 'set'} ${table} ${name} { ${set.body} }`);
-  for (const name of state.chains.keys()) {
+  for (const name of desired.chains.keys()) {
     const base = POLICY_BASE_CHAINS[name];
     out.push(`add chain ${table} ${name}${base ? ` { ${base} }` : ''}`);
   }
-  for (const [name, lines] of state.chains)
+  for (const [name, lines] of desired.chains)
     for (const line of lines) out.push(`add rule ${table} ${name} ${line}`);
-  for (const [name, set] of state.sets)
+  for (const [name, set] of desired.sets)
     if (set.elements.length)
       out.push(`add element ${table} ${name} { ${set.elements.join(', ')} }`);
   return `${out.join('\n')}\n`;
+}
+
+export function renderPolicyTable(
+  policies: readonly NetworkPolicy[],
+  namespaces: readonly Namespace[],
+  pods: readonly Pod[],
+  localPods: readonly Pod[],
+  opts: RenderOptions = {},
+): string {
+  return policyTableScript(desiredPolicyTable(policies, namespaces, pods, localPods), opts.table);
 }

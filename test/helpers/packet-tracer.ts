@@ -233,6 +233,8 @@ function nftRule(table: FakeTable, rule: string, pkt: Packet, path: Path, depth:
         return arm ? call(arm, branch) : [{ path: branch, verdict: 'next' as const }];
       }).flat();
     }
+    // A counter counts and matches every packet.
+    if ((m = /^counter(?=\s|$)/.exec(rest))) return then(true, m);
     if (/^(jump|goto) [\w-]+$/.test(rest)) return call(rest, p);
     if (rest === 'return' || rest === 'accept' || rest === 'reject' || rest === 'drop')
       return [{ path: p, verdict: rest }];

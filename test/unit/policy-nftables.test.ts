@@ -302,7 +302,7 @@ test('an isolated pod is a verdict-map element pointing at its policies, then a 
     ],
   );
   has(/^add element ip podnet-policy ingress-pods \{ 10\.244\.1\.10 : goto in-[0-9a-f]{12} \}$/);
-  has(/^add rule ip podnet-policy in-[0-9a-f]{12} drop$/);
+  has(/^add rule ip podnet-policy in-[0-9a-f]{12} counter drop$/);
   has(
     /^add rule ip podnet-policy pol-[0-9a-f]{12}-in ip saddr @sel-[0-9a-f]{12} ip daddr \. meta l4proto \. th dport @named-[0-9a-f]{12} accept$/,
   );

@@ -1,0 +1,214 @@
+// The policy controller: from the shared Pods, Namespaces and NetworkPolicies it keeps this
+// node's policy datapath in step, one transaction per sync, with bursts of changes batched into
+// one sync. The CNI server asks it to isolate a new pod before ADD returns, so that a pod a
+// policy selects never sends or receives a packet its policies do not allow. nftables is the
+// only datapath so far: in iptables mode policies are logged as not enforced.
+import { Counter, Histogram } from 'prom-client';
+import type { Pod } from '../api/types.js';
+import type { PodRef } from '../cni/handler.js';
+import { nftKernel } from '../kernel/nft.js';
+import type { PolicyDatapath, PolicyInputs } from '../policy/datapath.js';
+import { nftablesPolicyDatapath } from '../policy/nftables-datapath.js';
+import { getClusterNetwork, getObject } from '../store/objects.js';
+import { errorMessage, OperationError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { AgentContext, Controller } from './controller.js';
+import { parseProxyMode } from './proxy.js';
+
+const NAME = 'policy';
+
+/** Changes closer together than this are programmed in one sync. */
+const BATCH_MS = 50;
+/** A failed sync is tried again after this long, whether or not anything changes. */
+const RETRY_MS = 2000;
+
+export interface PolicyController extends Controller {
+  /**
+   * Programs the datapath with `pod` at `ip` included and resolves once it is enforced; rejects
+   * when that failed (the pod must then not start unisolated).
+   */
+  isolateNewPod(pod: PodRef, ip: string): Promise<void>;
+}
+
+/**
+ * Runs `work` at most once at a time, batching the requests that arrive while one waits; a
+ * request that cannot wait starts the waiting one at once.
+ */
+class Batcher {
+  private queued: { done: Promise<void>; start: () => void; timer: NodeJS.Timeout } | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly work: () => Promise<void>,
+    private readonly delayMs: number,
+  ) {}
+
+  request(now = false): Promise<void> {
+    if (!this.queued) {
+      let start!: () => void;
+      const started = new Promise<void>((resolve) => (start = resolve));
+      const timer = setTimeout(start, this.delayMs);
+      const done = started.then(async () => {
+        await this.running;
+        // Requests from here on need a sync of their own: this one has read its inputs.
+        this.queued = undefined;
+        this.running = this.work();
+        await this.running;
+      });
+      this.queued = { done, start, timer };
+    }
+    if (now) {
+      clearTimeout(this.queued.timer);
+      this.queued.start();
+    }
+    return this.queued.done;
+  }
+
+  stop(): Promise<void> {
+    if (this.queued) clearTimeout(this.queued.timer);
+    return this.running;
+  }
+}
+
+export function policyController(): PolicyController {
+  let batcher: Batcher | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let lastError: string | undefined;
+  /** Pods whose address CNI just gave, until the informer has them with it. */
+  const newPods = new Map<string, Pod>();
+  let ctx: AgentContext | undefined;
+  let log: Logger | undefined;
+
+  return {
+    name: NAME,
+    async start(context: AgentContext): Promise<void> {
+      ctx = context;
+      const cluster = await getClusterNetwork(context.store);
+      const override = context.options.overrides.proxy;
+      const mode = override
+        ? parseProxyMode(override, '--proxy')
+        : parseProxyMode(cluster.proxyMode, 'ClusterNetwork spec.proxyMode');
+      log = context.log.child({ controller: NAME, mode });
+      if (mode !== 'nftables') {
+        log.warn(
+          'NetworkPolicy is not enforced on this node: policy enforcement needs the nftables proxy mode',
+        );
+        context.health.setReady(NAME, true);
+        return;
+      }
+      const datapath = nftablesPolicyDatapath(nftKernel());
+      const metrics = policyMetrics(context, datapath);
+      const pods = context.informers.informer('Pod');
+      const namespaces = context.informers.informer('Namespace');
+      const policies = context.informers.informer('NetworkPolicy');
+      const nodeName = context.options.nodeName;
+
+      const inputs = (): PolicyInputs => {
+        const all = new Map(pods.cache);
+        for (const [key, pod] of newPods) {
+          if (all.get(key)?.status?.podIP === pod.status?.podIP) newPods.delete(key);
+          else all.set(key, pod);
+        }
+        const every = [...all.values()];
+        return {
+          policies: [...policies.cache.values()],
+          namespaces: [...namespaces.cache.values()],
+          pods: every,
+          localPods: every.filter((p) => p.spec.nodeName === nodeName),
+        };
+      };
+      const sync = async (): Promise<void> => {
+        clearTimeout(retry);
+        const end = metrics.duration.startTimer();
+        try {
+          const outcome = await datapath.apply(inputs());
+          end({ change: outcome.change });
+          metrics.syncs.inc({ result: 'ok' });
+          if (outcome.change !== 'none') log!.info(outcome, 'policy datapath synced');
+          lastError = undefined;
+          context.health.setError(NAME, undefined);
+          context.health.setReady(NAME, true);
+        } catch (err) {
+          metrics.syncs.inc({ result: 'error' });
+          lastError = `${datapath.mode} policy sync failed: ${errorMessage(err)}`;
+          log!.error({ err: errorMessage(err) }, 'policy sync failed; the kernel kept what it had');
+          context.health.setError(NAME, lastError);
+          if (!stopped) retry = setTimeout(() => void batcher?.request(), RETRY_MS);
+        }
+      };
+      const b = new Batcher(sync, BATCH_MS);
+      batcher = b;
+      // A change counts as processed once the datapath enforces it.
+      pods.addHandler((c) => {
+        if (c.type === 'deleted') newPods.delete(c.name);
+        return b.request();
+      });
+      namespaces.addHandler(() => b.request());
+      policies.addHandler(() => b.request());
+      await Promise.all([pods.synced, namespaces.synced, policies.synced]);
+      await b.request(true);
+    },
+
+    async isolateNewPod(ref: PodRef, ip: string): Promise<void> {
+      if (!batcher || !ctx) return;
+      const key = `${ref.namespace}/${ref.name}`;
+      const known =
+        ctx.informers.informer('Pod').cache.get(key) ??
+        (await getObject(ctx.store, 'Pod', ref.namespace, ref.name));
+      if (!known) throw new OperationError(`pod ${key} is not in the store`);
+      newPods.set(key, {
+        ...known,
+        spec: { ...known.spec, nodeName: known.spec.nodeName ?? ctx.options.nodeName },
+        status: { ...known.status, podIP: ip, podIPs: [{ ip }] },
+      });
+      await batcher.request(true);
+      if (lastError) throw new OperationError(lastError);
+    },
+
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(retry);
+      await batcher?.stop();
+    },
+  };
+}
+
+function policyMetrics(
+  ctx: AgentContext,
+  datapath: PolicyDatapath,
+): { syncs: Counter<'result'>; duration: Histogram<'change'> } {
+  new Counter({
+    name: 'podnet_policy_drops_total',
+    help: 'Packets dropped by NetworkPolicy on this node, by the policies isolating the pod and direction (restarts from zero when the policy table is replaced)',
+    labelNames: ['policy', 'direction'],
+    registers: [ctx.metrics],
+    async collect() {
+      this.reset();
+      try {
+        for (const drop of await datapath.drops())
+          this.inc(
+            { policy: drop.policies.join(','), direction: drop.direction.toLowerCase() },
+            drop.packets,
+          );
+      } catch (err) {
+        ctx.log.warn({ controller: NAME, err: errorMessage(err) }, 'could not read policy drops');
+      }
+    },
+  });
+  return {
+    syncs: new Counter({
+      name: 'podnet_policy_syncs_total',
+      help: 'Syncs of the policy datapath, by result',
+      labelNames: ['result'],
+      registers: [ctx.metrics],
+    }),
+    duration: new Histogram({
+      name: 'podnet_policy_sync_duration_seconds',
+      help: 'Time a policy sync took, by what it changed (none, elements, table)',
+      labelNames: ['change'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [ctx.metrics],
+    }),
+  };
+}

@@ -1,0 +1,36 @@
+// Where a node's NetworkPolicy is enforced, as the policy controller sees it: it hands over the
+// cluster as the node sees it, the datapath makes the kernel match it in one transaction and can
+// say how many packets each set of policies dropped. nftables is one datapath; iptables with
+// ipsets plugs in behind the same interface.
+import type { Namespace, NetworkPolicy, Pod, PolicyType } from '../api/types.js';
+
+/** What the node enforces: every pod (peers), and the pods bound to this node (isolated). */
+export interface PolicyInputs {
+  policies: readonly NetworkPolicy[];
+  namespaces: readonly Namespace[];
+  pods: readonly Pod[];
+  localPods: readonly Pod[];
+}
+
+export interface PolicyApplyOutcome {
+  /** `none`: the kernel already held it; `elements`: only set elements changed; `table`: rules changed. */
+  change: 'none' | 'elements' | 'table';
+  /** Lines of the script sent (0 when nothing was). */
+  sent: number;
+}
+
+/** Packets dropped because the policies named isolate their destination or source. */
+export interface PolicyDrops {
+  direction: PolicyType;
+  /** `namespace/name` of every policy that isolates the pods of this drop, sorted. */
+  policies: string[];
+  packets: number;
+}
+
+export interface PolicyDatapath {
+  readonly mode: string;
+  /** Makes the kernel enforce `inputs`; on failure the kernel keeps what it had. */
+  apply(inputs: PolicyInputs): Promise<PolicyApplyOutcome>;
+  /** The drop counters of what the last apply programmed. */
+  drops(): Promise<PolicyDrops[]>;
+}

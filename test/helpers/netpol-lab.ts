@@ -1,0 +1,315 @@
+// The NetworkPolicy reachability matrix in the real lab, in the style of Kubernetes' e2e netpol
+// suite: namespaces x, y, z with pods a, b, c (on two hosts) serving TCP and UDP on 80 and 81
+// under named ports, a Service per pod, and a long-lived prober in every pod. A case applies
+// its policies, waits until every agent has processed them (the informers' processed revision,
+// not a sleep), probes all 81 pairs through the Services' cluster IPs with a 1 s timeout, and
+// compares with the evaluator's matrix, re-probing once before it reports a mismatch. The proxy
+// mode is a parameter, so the same suite runs over either datapath.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {
+  Namespace,
+  NetworkPolicy,
+  Pod,
+  Protocol,
+  ProxyMode,
+  Service,
+} from '../../src/api/types.js';
+import type { Cluster } from '../../src/policy/evaluate.js';
+import { hostNetns, podNetns } from '../../src/lab/plan.js';
+import { labDown, labUp, podnetOk, sweepLeftovers, testLabName, until } from './lab.js';
+import {
+  MATRIX_NAMESPACES,
+  MATRIX_PODS,
+  MATRIX_PORTS,
+  MATRIX_PROTOCOLS,
+  allKeys,
+  evaluatedMatrix,
+  formatMatrices,
+  matrixNamespace,
+  matrixPod,
+  mismatches,
+  type Matrix,
+  type PodKey,
+} from './netpol-matrix.js';
+
+const PROBE_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'netpol-probe-main.js');
+const NODES = ['node-1', 'node-2'];
+/** A policy that selects no pod: written after a case's changes, its revision is a barrier. */
+const BARRIER = 'netpol-lab-barrier';
+
+export interface Probe {
+  protocol: Protocol;
+  port: number;
+}
+
+const yamlDocs = (objects: object[]): string =>
+  objects.map((o) => JSON.stringify(o)).join('\n---\n');
+
+/** Pod `ns/pod` as the lab runs it: one serve-echo per port, its TCP and UDP ports named. */
+function labPod(namespace: string, pod: string, index: number): Pod {
+  const model = matrixPod(namespace, pod, index);
+  const containers = MATRIX_PORTS.map((port) => ({
+    name: `serve-${port}`,
+    command: ['podnet', 'serve-echo', '--port', String(port)],
+    ports: model.spec.containers!.flatMap((c) =>
+      (c.ports ?? []).filter((p) => p.containerPort === port),
+    ),
+  }));
+  return { ...model, spec: { nodeName: model.spec.nodeName, containers }, status: undefined };
+}
+
+function labService(namespace: string, pod: string): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `s-${namespace}-${pod}`, namespace },
+    spec: {
+      selector: { pod },
+      ports: MATRIX_PORTS.flatMap((port) =>
+        MATRIX_PROTOCOLS.map((protocol) => ({
+          name: `p${port}-${protocol.toLowerCase()}`,
+          port,
+          targetPort: port,
+          protocol,
+        })),
+      ),
+    },
+  } as Service;
+}
+
+export class Prober {
+  private readonly waiting = new Map<string, (ok: boolean) => void>();
+  private next = 0;
+  readonly ready: Promise<void>;
+
+  constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    let ready!: () => void;
+    this.ready = new Promise((r) => (ready = r));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line === 'ready') return ready();
+      const [id, ok] = line.split(' ');
+      this.waiting.get(id!)?.(ok === '1');
+      this.waiting.delete(id!);
+    });
+  }
+
+  probe(protocol: Protocol, ip: string, port: number, timeoutMs = 1000): Promise<boolean> {
+    const id = String(this.next++);
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.child.stdin.write(`${id} ${protocol} ${ip} ${port} ${timeoutMs}\n`);
+    });
+  }
+
+  stop(): void {
+    this.child.kill();
+  }
+}
+
+export class NetpolLab {
+  readonly name = testLabName();
+  private readonly probers = new Map<PodKey, Prober>();
+  private readonly clusterIPs = new Map<PodKey, string>();
+  private barrierCount = 0;
+  private podCache: Pod[] | undefined;
+
+  constructor(readonly proxy: ProxyMode) {}
+
+  async up(): Promise<void> {
+    sweepLeftovers();
+    labUp(this.name, ['--nodes', String(NODES.length), '--proxy', this.proxy]);
+    const objects: object[] = [
+      ...MATRIX_NAMESPACES.map(matrixNamespace),
+      ...MATRIX_NAMESPACES.flatMap((ns, i) =>
+        MATRIX_PODS.flatMap((pod, j) => [
+          labPod(ns, pod, i * MATRIX_PODS.length + j),
+          labService(ns, pod),
+        ]),
+      ),
+    ];
+    this.apply(objects);
+    await until(
+      'the matrix pods to run',
+      () => {
+        this.podsChanged();
+        const pods = this.pods();
+        const ready = pods.filter((p) =>
+          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return ready.length === allKeys().length ? true : undefined;
+      },
+      120_000,
+    );
+    for (const ns of MATRIX_NAMESPACES) {
+      const list = this.getJson<{ items: Service[] }>(['get', 'svc', '-n', ns]);
+      for (const svc of list.items)
+        this.clusterIPs.set(`${ns}/${svc.metadata.name.split('-')[2]}`, svc.spec.clusterIP!);
+    }
+    for (const pod of this.pods()) {
+      const key: PodKey = `${pod.metadata.namespace}/${pod.metadata.name}`;
+      this.probers.set(key, this.startProber(pod, ['serve']));
+    }
+    await Promise.all([...this.probers.values()].map((p) => p.ready));
+  }
+
+  down(): void {
+    for (const p of this.probers.values()) p.stop();
+    labDown(this.name);
+  }
+
+  /** `podnet apply -f -` of these objects (JSON documents). */
+  apply(objects: object[]): void {
+    podnetOk(['--lab', this.name, 'apply', '-f', '-'], { input: yamlDocs(objects) });
+  }
+
+  delete(kind: string, namespace: string, name: string): void {
+    podnetOk(['--lab', this.name, 'delete', kind, name, '-n', namespace]);
+  }
+
+  getJson<T>(args: string[]): T {
+    return JSON.parse(podnetOk(['--lab', this.name, ...args, '-o', 'json'])) as T;
+  }
+
+  /** The pods of x, y and z as the store has them (labels, addresses, named ports). */
+  pods(): Pod[] {
+    this.podCache ??= this.getJson<{ items: Pod[] }>(['get', 'pods', '-A']).items.filter((p) =>
+      (MATRIX_NAMESPACES as readonly string[]).includes(p.metadata.namespace!),
+    );
+    return this.podCache;
+  }
+
+  /** Forgets the pods read so far (after a pod was created, changed or deleted). */
+  podsChanged(): void {
+    this.podCache = undefined;
+  }
+
+  podIP(key: PodKey): string {
+    return this.pods().find((p) => `${p.metadata.namespace}/${p.metadata.name}` === key)!.status!
+      .podIP!;
+  }
+
+  /** The long-lived prober of matrix pod `key`. */
+  prober(key: PodKey): Prober {
+    return this.probers.get(key)!;
+  }
+
+  netns(pod: Pod): string {
+    return podNetns(this.name, pod.spec.nodeName!, pod.metadata.namespace!, pod.metadata.name);
+  }
+
+  startProber(pod: Pod, args: string[]): Prober {
+    const child = spawn('ip', [
+      'netns',
+      'exec',
+      this.netns(pod),
+      process.execPath,
+      PROBE_MAIN,
+      ...args,
+    ]);
+    return new Prober(child);
+  }
+
+  /** Runs the prober in `netns` once with `args` and returns what it printed. */
+  async proberOnce(netns: string, args: string[]): Promise<string> {
+    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, PROBE_MAIN, ...args]);
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    await new Promise((r) => child.once('close', r));
+    return out;
+  }
+
+  /**
+   * Waits until every agent has processed every NetworkPolicy change made so far and Pods up
+   * to `podRevision`: a barrier policy is written and its revision awaited on each host.
+   */
+  async settle(podRevision = 0): Promise<void> {
+    if (podRevision) this.podsChanged();
+    this.apply([
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: {
+          name: BARRIER,
+          namespace: 'default',
+          labels: { round: String(this.barrierCount++) },
+        },
+        spec: { podSelector: { matchLabels: { 'netpol-lab': 'none' } }, policyTypes: ['Ingress'] },
+      },
+    ]);
+    const barrier = this.getJson<NetworkPolicy>(['get', 'netpol', BARRIER, '-n', 'default']);
+    const wanted = { NetworkPolicy: Number(barrier.metadata.resourceVersion), Pod: podRevision };
+    for (const node of NODES)
+      await until(`${node} to process revision ${wanted.NetworkPolicy}`, () =>
+        Object.entries(wanted).every(([kind, rev]) => this.processed(node, kind) >= rev)
+          ? true
+          : undefined,
+      );
+  }
+
+  private processed(node: string, kind: string): number {
+    const out = spawnSyncText([
+      'ip',
+      'netns',
+      'exec',
+      hostNetns(this.name, node),
+      'busybox',
+      'wget',
+      '-q',
+      '-O',
+      '-',
+      'http://127.0.0.1:9101/metrics',
+    ]);
+    const m = new RegExp(
+      `^podnet_informer_processed_revision\\{kind="${kind}"\\} (\\d+)`,
+      'm',
+    ).exec(out);
+    return m ? Number(m[1]) : 0;
+  }
+
+  /** Every pair probed once with `probe`, in parallel. */
+  async observe(probe: Probe): Promise<Matrix> {
+    const keys = allKeys();
+    const cells = await Promise.all(
+      keys.map((from) =>
+        Promise.all(
+          keys.map((to) =>
+            from === to
+              ? Promise.resolve(true)
+              : this.probers.get(from)!.probe(probe.protocol, this.clusterIPs.get(to)!, probe.port),
+          ),
+        ),
+      ),
+    );
+    return { keys, cells };
+  }
+
+  /** The evaluator's matrix for the lab's current pods and namespaces under `policies`. */
+  expected(policies: NetworkPolicy[], probe: Probe): Matrix {
+    const namespaces: Namespace[] = MATRIX_NAMESPACES.map(matrixNamespace);
+    const cluster: Cluster = { policies, namespaces, pods: this.pods() };
+    return evaluatedMatrix(cluster, probe.protocol, probe.port);
+  }
+
+  /**
+   * Probes the matrix for each probe kind and returns a description of every disagreement with
+   * the evaluator (after one re-probe), or '' when the lab matches it.
+   */
+  async check(policies: NetworkPolicy[], probes: Probe[]): Promise<string> {
+    const failures: string[] = [];
+    for (const probe of probes) {
+      const expected = this.expected(policies, probe);
+      let observed = await this.observe(probe);
+      if (mismatches(expected, observed).length) observed = await this.observe(probe);
+      if (mismatches(expected, observed).length)
+        failures.push(`${probe.protocol}/${probe.port}:\n${formatMatrices(expected, observed)}`);
+    }
+    return failures.join('\n\n');
+  }
+}
+
+function spawnSyncText(argv: string[]): string {
+  return spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).stdout ?? '';
+}
