@@ -1,7 +1,8 @@
 // The iptables + ipset rendering of NetworkPolicy on the real kernel, in one network namespace
 // of its own: the kernel takes every form the rendering writes and prints it back the same (so
-// a resync sends nothing), churn changes set members and leaves the rules as they were, and a
-// rendering with nothing isolated leaves no podnet set, chain or jump behind.
+// a resync sends nothing), a pod's real packets meet its egress policy, churn changes set
+// members and leaves the rules as they were, and a rendering with nothing isolated leaves no
+// podnet set, chain or jump behind.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -120,6 +121,40 @@ test('policy on iptables: kernel forms round-trip, churn is members only, remova
     const sets = parseIpsetSave(await ipsetSave(ns));
     for (const want of first.sets)
       assert.deepEqual([...sets.get(want.name)!.members].sort(), want.members, want.name);
+
+    // Real packets: the web pod's address on the namespace's loopback, sending to another local address,
+    // meets INPUT, so its egress policy judges it (UDP 53 is allowed, 54 is not).
+    for (const args of [
+      ['addr', 'add', '10.244.1.10/32', 'dev', 'lo'],
+      ['addr', 'add', '10.244.1.1/32', 'dev', 'lo'],
+      ['link', 'set', 'lo', 'up'],
+    ])
+      execFileSync('ip', ['-n', ns, ...args]);
+    const egressDrops = () => {
+      const save = execFileSync(
+        'ip',
+        ['netns', 'exec', ns, 'iptables-save', '-c', '-t', 'filter'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      const drop = /^\[(\d+):\d+\] -A PODNET-NP-EG-\w+ -j DROP$/m.exec(save);
+      assert.ok(drop, save);
+      return Number(drop[1]);
+    };
+    const sendUdp = (port: number) =>
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        ns,
+        'python3',
+        '-c',
+        `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.244.1.10', 0)); s.sendto(b'x', ('10.244.1.1', ${port}))`,
+      ]);
+    sendUdp(53);
+    assert.equal(egressDrops(), 0);
+    sendUdp(54);
+    assert.equal(egressDrops(), 1);
 
     // Churn: a second web pod, and the other pod relabelled into the allowed clients.
     const web2 = pod('web-2', '10.244.1.12', { app: 'web' });
