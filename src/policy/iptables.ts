@@ -199,22 +199,19 @@ function numericPortMatches(ports: NetworkPolicyPort[]): PortMatch[] {
     } else if (ranges.length === 1) {
       out.push({ protocol: proto, match: `-m ${proto} --dport ${text(ranges[0]!)}` });
     } else {
-      let chunk: string[] = [];
+      const chunks: string[][] = [[]];
       let slots = 0;
-      const flush = () =>
-        chunk.length &&
-        out.push({ protocol: proto, match: `-m multiport --dports ${chunk.join(',')}` });
       for (const range of ranges) {
         const need = range[0] === range[1] ? 1 : 2;
         if (slots + need > MULTIPORT_SLOTS) {
-          flush();
-          chunk = [];
+          chunks.push([]);
           slots = 0;
         }
-        chunk.push(text(range));
+        chunks[chunks.length - 1]!.push(text(range));
         slots += need;
       }
-      flush();
+      for (const chunk of chunks)
+        out.push({ protocol: proto, match: `-m multiport --dports ${chunk.join(',')}` });
     }
   }
   return out;
