@@ -11,7 +11,7 @@ export PATH := $(NODE_BIN):$(PATH)
 
 # Debian packages the lab, the tests and the benchmarks use (real programs, no mocks; GoBGP is
 # a peer of podnet's speaker in the BGP tests; openssl makes the API server's certificates).
-DEBIAN_PACKAGES := iproute2 iptables nftables conntrack ethtool procps psmisc tcpdump \
+DEBIAN_PACKAGES := iproute2 iptables ipset nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containerd containernetworking-plugins busybox-static \
 	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes
@@ -28,7 +28,7 @@ all: build
 deps: .stamps/debian .stamps/node .stamps/npm $(KUBECTL_1_20)
 
 # npm comes from Debian only where the machine has none (it is all that fetches the runtime).
-.stamps/debian:
+.stamps/debian: Makefile
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \

@@ -280,7 +280,10 @@ export function countRules(chains: ChainSet): number {
   return n;
 }
 
-/** What an `iptables-save` of one table says about podnet: its chains and its jump rules. */
+/** `PODNET-` chains that other parts of podnet keep in the same tables (network policy). */
+const OTHER_OWNERS = ['PODNET-NP-'];
+
+/** What an `iptables-save` of one table says about the proxy: its chains and its jump rules. */
 export function parseSave(
   table: IptablesTable,
   saveText: string,
@@ -288,7 +291,8 @@ export function parseSave(
   const chains: string[] = [];
   const lines = saveText.split('\n');
   for (const line of lines) {
-    if (line.startsWith(`:${CHAIN_PREFIX}`)) chains.push(line.slice(1).split(' ')[0]!);
+    const chain = line.startsWith(`:${CHAIN_PREFIX}`) ? line.slice(1).split(' ')[0]! : undefined;
+    if (chain && !OTHER_OWNERS.some((prefix) => chain.startsWith(prefix))) chains.push(chain);
   }
   const jumps = JUMP_RULES.filter(
     (j) => j.table === table && lines.includes(`-A ${j.chain} ${j.spec}`),

@@ -2,9 +2,11 @@
 // `iptables-restore --noflush` text as the kernel does — `:CHAIN` creates or flushes, `-A`,
 // `-I`, `-D`, `-X`, one commit per `*table` block — and refuses what iptables refuses: a jump to
 // a missing chain, deleting a rule that is not there, deleting a chain still jumped to or not
-// empty, a malformed address.
+// empty, a malformed address. Given the namespace's fake ipset, it also refuses a rule naming
+// a set that does not exist, and tells the ipset which sets its rules name.
 import type { IptablesTable } from '../../src/proxy/iptables-rules.js';
 import type { IptablesKernel } from '../../src/proxy/kernel.js';
+import type { FakeIpset } from './fake-ipset.js';
 
 const BUILTIN: Record<IptablesTable, string[]> = {
   nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
@@ -25,6 +27,15 @@ export class FakeIptables implements IptablesKernel {
   /** Restore texts accepted, in order. */
   readonly transactions: string[] = [];
 
+  constructor(readonly ipset?: FakeIpset) {
+    if (ipset) {
+      ipset.inUse = (name) =>
+        Object.values(this.tables).some((chains) =>
+          [...chains.values()].some((rules) => rules.some((r) => setsNamed(r).includes(name))),
+        );
+    }
+  }
+
   async restore(text: string): Promise<void> {
     let table: IptablesTable | undefined;
     let next: FakeIptablesTable | undefined;
@@ -44,7 +55,7 @@ export class FakeIptables implements IptablesKernel {
           this.tables[table] = next;
           table = next = undefined;
         } else {
-          applyLine(next, line);
+          applyLine(next, line, this.ipset);
         }
       } catch (err) {
         throw new Error(`iptables-restore: line ${i + 1} failed: ${(err as Error).message}`);
@@ -79,7 +90,7 @@ export class FakeIptables implements IptablesKernel {
   }
 }
 
-function applyLine(chains: FakeIptablesTable, line: string): void {
+function applyLine(chains: FakeIptablesTable, line: string, ipset?: FakeIpset): void {
   validateAddresses(line);
   const declared = /^:(\S+) (\S+) \[\d+:\d+\]$/.exec(line);
   if (declared) {
@@ -113,10 +124,17 @@ function applyLine(chains: FakeIptablesTable, line: string): void {
     spec = pos ? pos[2]! : rest;
     if (at > rules.length) throw new Error(`index ${at + 1} is past the end of ${chain}`);
   }
+  for (const set of setsNamed(spec))
+    if (ipset && !ipset.sets.has(set)) throw new Error(`Set ${set} doesn't exist.`);
   const target = jumpTarget(spec);
   if (target && !TARGETS.has(target) && !chains.has(target))
     throw new Error(`Couldn't load target ${target}`);
   rules.splice(at, 0, spec);
+}
+
+/** The ipsets a rule matches on (`-m set --match-set NAME …`). */
+function setsNamed(spec: string): string[] {
+  return [...spec.matchAll(/--match-set (\S+)/g)].map((m) => m[1]!);
 }
 
 /** The chain or target after `-j` / `-g`. */

@@ -291,6 +291,12 @@ export function traceIptables(ipt: FakeIptables, packet: Packet): Outcome[] {
   return summarise(results);
 }
 
+/** Whether `port` is `n` or within `first:last`. */
+function inPorts(ports: string, port: number): boolean {
+  const [first, last = first] = ports.split(':').map(Number) as [number, number?];
+  return port >= first && port <= last!;
+}
+
 function iptChain(
   ipt: FakeIptables,
   table: 'nat' | 'filter',
@@ -360,6 +366,8 @@ function iptRule(
             'mark',
             'statistic',
             'recent',
+            'set',
+            'multiport',
           ].includes(module)
         )
           throw new Error(`tracer: cannot read -m ${module} in "${rule}"`);
@@ -372,8 +380,29 @@ function iptRule(
         if (!test(arg() === pkt.protocol.toLowerCase())) return miss;
         continue;
       case '--dport':
-        if (!test(Number(arg()) === dport)) return miss;
+        if (!test(inPorts(arg(), dport))) return miss;
         continue;
+      case '--dports':
+        if (
+          !test(
+            arg()
+              .split(',')
+              .some((ports) => inPorts(ports, dport)),
+          )
+        )
+          return miss;
+        continue;
+      case '--match-set': {
+        if (!ipt.ipset) throw new Error(`tracer: ${rule} names a set, and no ipset was given`);
+        const name = arg();
+        const dirs = arg().split(',');
+        const ip = dirs[0] === 'src' ? pkt.src : dirs[0] === 'dst' ? daddr : undefined;
+        if (ip === undefined || (dirs[1] !== undefined && dirs[1] !== 'dst') || dirs.length > 2)
+          throw new Error(`tracer: cannot read --match-set directions in "${rule}"`);
+        const port = dirs[1] ? { protocol: pkt.protocol.toLowerCase(), port: dport } : {};
+        if (!test(ipt.ipset.matches(name, { ip, ...port }))) return miss;
+        continue;
+      }
       case '-d':
         if (!test(inCIDR(daddr, cidr(arg())))) return miss;
         continue;
@@ -383,6 +412,10 @@ function iptRule(
       case '--dst-type':
         if (arg() !== 'LOCAL') throw new Error(`tracer: --dst-type in "${rule}"`);
         if (!test(pkt.local.includes(daddr))) return miss;
+        continue;
+      case '--src-type':
+        if (arg() !== 'LOCAL') throw new Error(`tracer: --src-type in "${rule}"`);
+        if (!test(pkt.local.includes(pkt.src))) return miss;
         continue;
       case '--ctstate':
         if (!test(arg().split(',').includes('NEW'))) return miss;
@@ -462,6 +495,11 @@ function iptTarget(
       if (opts[0] === '--or-mark') return [{ path: { ...p, mark: p.mark | bit }, verdict: 'next' }];
       if (opts[0] === '--xor-mark')
         return [{ path: { ...p, mark: p.mark ^ bit }, verdict: 'next' }];
+      if (opts[0] === '--set-xmark') {
+        // value/mask: the mask's bits cleared, then the value's toggled (iptables-save's form).
+        const [value, mask] = opts[1]!.split('/').map(Number) as [number, number];
+        return [{ path: { ...p, mark: (p.mark & ~mask) ^ value }, verdict: 'next' }];
+      }
       throw new Error(`tracer: cannot read MARK ${opts.join(' ')} in "${rule}"`);
     }
     default:

@@ -5,250 +5,37 @@
 // be the evaluator's. Then a few readable examples of the script itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type {
-  LabelSelector,
-  Namespace,
-  NetworkPolicy,
-  NetworkPolicyPeer,
-  NetworkPolicyPort,
-  Node,
-  Pod,
-  Protocol,
-} from '../../src/api/types.js';
-import { evaluate, type Endpoint } from '../../src/policy/evaluate.js';
+import type { Namespace, Pod } from '../../src/api/types.js';
 import { renderPolicyTable } from '../../src/policy/nftables.js';
 import { FakeNftables } from '../helpers/fake-nftables.js';
 import { traceNft, type Packet } from '../helpers/packet-tracer.js';
 import { netpol } from '../helpers/netpol-matrix.js';
-
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const NODES = ['node-1', 'node-2'];
-const nodeAddress = (node: string) => `172.31.1.${NODES.indexOf(node) + 1}`;
-const OUTSIDE = ['192.168.7.7', '8.8.8.8'];
-const PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
-const PORTS = [53, 80, 81, 8080];
-/** A prefix and the excepts that fit strictly inside it. */
-const BLOCKS: [string, string[]][] = [
-  ['10.244.0.0/16', ['10.244.1.0/24', '10.244.2.8/29', '10.244.1.0/26']],
-  ['10.244.1.0/24', ['10.244.1.10/32', '10.244.1.8/30']],
-  ['0.0.0.0/0', ['10.0.0.0/8', '172.31.1.1/32', '8.8.8.8/32']],
-  ['192.168.0.0/16', ['192.168.7.0/24']],
-  ['172.31.1.0/24', []],
-];
-
-interface Case {
-  namespaces: Namespace[];
-  pods: Pod[];
-  nodes: Node[];
-  policies: NetworkPolicy[];
-}
-
-function generate(rand: () => number): Case {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const some = <T>(xs: readonly T[], max: number): T[] =>
-    Array.from({ length: Math.floor(rand() * (max + 1)) }, () => pick(xs));
-  const namespaces: Namespace[] = ['x', 'y', 'z'].map((name): Namespace => ({
-    apiVersion: 'v1' as const,
-    kind: 'Namespace',
-    metadata: { name, labels: rand() < 0.7 ? { team: pick(['red', 'blue']) } : {} },
-  }));
-  const pods: Pod[] = Array.from({ length: 3 + Math.floor(rand() * 4) }, (_, i) => {
-    const node = pick(NODES);
-    return {
-      apiVersion: 'v1' as const,
-      kind: 'Pod',
-      metadata: {
-        name: `p${i}`,
-        namespace: pick(namespaces).metadata.name,
-        labels: rand() < 0.8 ? { app: pick(['web', 'db', 'dns']) } : ({} as Record<string, string>),
-      },
-      spec: {
-        nodeName: node,
-        containers: [
-          {
-            name: 'main',
-            ports: [
-              { name: 'http', containerPort: pick([80, 81, 8080]) },
-              ...(rand() < 0.5
-                ? [{ name: 'dns', containerPort: 53, protocol: 'UDP' as const }]
-                : []),
-              ...(rand() < 0.3
-                ? [{ name: 'http', containerPort: 81, protocol: 'SCTP' as const }]
-                : []),
-            ],
-          },
-        ],
-      },
-      status: {
-        podIP: `10.244.${NODES.indexOf(node) + 1}.${10 + i}`,
-        hostIP: nodeAddress(node),
-      },
-    };
-  });
-  const nodes: Node[] = NODES.map((name): Node => ({
-    apiVersion: 'v1' as const,
-    kind: 'Node',
-    metadata: { name },
-    spec: { podCIDR: `10.244.${NODES.indexOf(name) + 1}.0/24` },
-    status: { addresses: [{ type: 'InternalIP', address: nodeAddress(name) }] },
-  }));
-  const selector = (key: string, values: string[]): LabelSelector =>
-    pick<LabelSelector>([
-      {},
-      { matchLabels: { [key]: pick(values) } },
-      { matchExpressions: [{ key, operator: 'In', values: some(values, 2) }] },
-      {
-        matchExpressions: [
-          { key, operator: pick(['NotIn', 'Exists', 'DoesNotExist']), values: [] },
-        ],
-      },
-    ]);
-  const fixExpressions = (s: LabelSelector): LabelSelector => ({
-    ...s,
-    ...(s.matchExpressions
-      ? {
-          matchExpressions: s.matchExpressions.map((e) =>
-            e.operator === 'Exists' || e.operator === 'DoesNotExist'
-              ? { key: e.key, operator: e.operator }
-              : { ...e, values: e.values?.length ? e.values : ['web'] },
-          ),
-        }
-      : {}),
-  });
-  const podSel = () => fixExpressions(selector('app', ['web', 'db', 'dns']));
-  const nsSel = () => fixExpressions(selector('team', ['red', 'blue']));
-  const peer = (): NetworkPolicyPeer => {
-    const kind = pick(['pod', 'ns', 'both', 'block']);
-    if (kind === 'block') {
-      const [cidr, excepts] = pick(BLOCKS);
-      return {
-        ipBlock: { cidr, ...(excepts.length && rand() < 0.6 ? { except: some(excepts, 2) } : {}) },
-      };
-    }
-    return {
-      ...(kind !== 'ns' ? { podSelector: podSel() } : {}),
-      ...(kind !== 'pod' ? { namespaceSelector: nsSel() } : {}),
-    };
-  };
-  const port = (): NetworkPolicyPort => {
-    const protocol = pick(PROTOCOLS);
-    const kind = pick(['number', 'range', 'named', 'any']);
-    if (kind === 'any') return { protocol };
-    if (kind === 'named') return { protocol, port: pick(['http', 'dns']) };
-    const first = pick([53, 80, 81]);
-    return kind === 'range'
-      ? { protocol, port: first, endPort: first + pick([0, 1, 8000]) }
-      : { protocol, port: first };
-  };
-  const rules = () =>
-    some([0], 2).map(() => ({
-      ...(rand() < 0.8 ? { peers: some([0], 2).map(peer) } : {}),
-      ...(rand() < 0.7 ? { ports: some([0], 2).map(port) } : {}),
-    }));
-  const policies = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, i) => {
-    const ingress =
-      rand() < 0.8 ? rules().map((r) => ({ from: r.peers, ports: r.ports })) : undefined;
-    const egress = rand() < 0.6 ? rules().map((r) => ({ to: r.peers, ports: r.ports })) : undefined;
-    const types = pick([undefined, ['Ingress'], ['Egress'], ['Ingress', 'Egress']] as const);
-    return netpol(pick(namespaces).metadata.name, `np${i}`, {
-      podSelector: podSel(),
-      ...(types ? { policyTypes: [...types] } : {}),
-      ...(ingress ? { ingress } : {}),
-      ...(egress ? { egress } : {}),
-    });
-  });
-  return { namespaces, pods, nodes, policies };
-}
-
-type End = { pod: Pod } | { ip: string; node?: string };
-
-const ipOf = (end: End) => ('pod' in end ? end.pod.status!.podIP! : end.ip);
-const nodeOf = (end: End) => ('pod' in end ? end.pod.spec.nodeName : end.node);
-
-/** Each node's table, loaded into its own fake kernel. */
-async function load(c: Case): Promise<Map<string, FakeNftables>> {
-  const kernels = new Map<string, FakeNftables>();
-  for (const node of NODES) {
-    const nft = new FakeNftables();
-    const local = c.pods.filter((p) => p.spec.nodeName === node);
-    await nft.run(renderPolicyTable(c.policies, c.namespaces, c.pods, local));
-    kernels.set(node, nft);
-  }
-  return kernels;
-}
-
-/** The tables a first packet crosses: its sender's node, then its receiver's. */
-function traced(
-  kernels: Map<string, FakeNftables>,
-  src: End,
-  dst: End,
-  protocol: Protocol,
-  dport: number,
-): boolean {
-  const hops: [string, Packet['from']][] = [];
-  const from = nodeOf(src);
-  const to = nodeOf(dst);
-  if (from) hops.push([from, 'pod' in src ? 'pod' : 'host']);
-  if (to && to !== from) hops.push([to, 'pod']);
-  return hops.every(([node, kind]) => {
-    const outcomes = traceNft(kernels.get(node)!, {
-      src: ipOf(src),
-      dst: ipOf(dst),
-      protocol,
-      dport,
-      from: kind,
-      local: [nodeAddress(node)],
-    });
-    return outcomes.every((o) => o.verdict === 'accept');
-  });
-}
+import { NODES, checkAgainstEvaluator, nodeAddress } from '../helpers/random-policies.js';
 
 test('the rendered tables give the evaluator’s verdict on random policies, pods and ports', async () => {
-  const seed = Number(process.env.POLICY_SEED ?? 18);
-  const rand = prng(seed);
-  for (let n = 0; n < 250; n++) {
-    const c = generate(rand);
-    const kernels = await load(c);
-    const ends: End[] = [
-      ...c.pods.map((pod) => ({ pod })),
-      ...NODES.map((node) => ({ ip: nodeAddress(node), node })),
-      ...OUTSIDE.map((ip) => ({ ip })),
-    ];
-    for (const src of ends) {
-      for (const dst of ends) {
-        if (src === dst || (!('pod' in src) && !('pod' in dst))) continue;
-        for (const protocol of PROTOCOLS) {
-          for (const port of PORTS) {
-            const endpoint = (e: End): Endpoint => ('pod' in e ? { pod: e.pod } : { ip: e.ip });
-            const want = evaluate(
-              { src: endpoint(src), dst: endpoint(dst), protocol, port },
-              { ...c, nodes: c.nodes },
-            ).allowed;
-            const got = traced(kernels, src, dst, protocol, port);
-            if (got !== want) {
-              assert.fail(
-                `seed ${seed} case ${n}: ${ipOf(src)} -> ${ipOf(dst)} ${protocol}/${port}: ` +
-                  `evaluator ${want ? 'allows' : 'denies'}, rules ${got ? 'allow' : 'deny'}\n` +
-                  `${JSON.stringify(c.policies, null, 1)}\n${JSON.stringify(c.pods.map((p) => [p.metadata, p.status?.podIP, p.spec.containers[0]!.ports]))}\n` +
-                  `${JSON.stringify(c.namespaces.map((ns) => ns.metadata))}`,
-              );
-            }
-          }
-        }
+  await checkAgainstEvaluator({
+    seed: Number(process.env.POLICY_SEED ?? 18),
+    cases: 250,
+    // Each node's table, loaded into its own fake kernel.
+    async load(c) {
+      const kernels = new Map<string, FakeNftables>();
+      for (const node of NODES) {
+        const nft = new FakeNftables();
+        const local = c.pods.filter((p) => p.spec.nodeName === node);
+        await nft.run(renderPolicyTable(c.policies, c.namespaces, c.pods, local));
+        kernels.set(node, nft);
       }
-    }
-  }
+      return kernels;
+    },
+    judge: (kernels, hops, packet) =>
+      hops.every((hop) =>
+        traceNft(kernels.get(hop.node)!, {
+          ...packet,
+          from: hop.from,
+          local: [nodeAddress(hop.node)],
+        }).every((o) => o.verdict === 'accept'),
+      ),
+  });
 });
 
 // ---------------------------------------------------------------- examples
