@@ -21,6 +21,7 @@ export const ROOMS = {
   bgp: ['api', 'store', 'ipam', 'kernel', 'net', 'util'],
   diagnose: ['api', 'kernel', 'routing', 'proxy', 'bgp', 'net', 'util'],
   policy: ['api', 'net', 'util'],
+  kube: ['api', 'store', 'util'],
   agent: [
     'api',
     'store',
@@ -32,6 +33,7 @@ export const ROOMS = {
     'proxy',
     'bgp',
     'policy',
+    'kube',
     'net',
     'util',
   ],
@@ -50,6 +52,7 @@ export const ROOMS = {
     'policy',
     'agent',
     'apiserver',
+    'kube',
     'net',
     'util',
   ],
