@@ -9,9 +9,9 @@ import type { Store } from '../store/store.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import { KubeClient } from './client.js';
 import { KubeStore, type KubeStoreOptions } from './store.js';
+import { IN_CLUSTER, KUBERNETES_SCHEME } from './url.js';
 
-export const KUBERNETES_SCHEME = 'kubernetes:';
-export const IN_CLUSTER = 'in-cluster';
+export { kubernetesUrl } from './url.js';
 
 /**
  * Prefixed to /var/run/secrets/kubernetes.io/serviceaccount/ (token, CA, namespace) in-cluster:
@@ -19,11 +19,6 @@ export const IN_CLUSTER = 'in-cluster';
  */
 function serviceAccountPrefix(): string {
   return process.env.PODNET_SERVICEACCOUNT_PREFIX ?? '';
-}
-
-/** `kubernetes:` + a kubeconfig path or `in-cluster`, with the API server to use, if given. */
-export function kubernetesUrl(config: string, server?: string): string {
-  return `${KUBERNETES_SCHEME}${config}${server ? `?server=${encodeURIComponent(server)}` : ''}`;
 }
 
 export function loadKubeConfig(config: string): KubeConfig {

@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -20,6 +21,8 @@ import { startInformer } from '../../src/store/informer.js';
 import { createObject, getObject, listObjects, updateObject } from '../../src/store/objects.js';
 import type { Node, Pod } from '../../src/api/types.js';
 import { locate, resourcePath } from '../../src/kube/keys.js';
+
+const podnet = new URL('../../../bin/podnet', import.meta.url).pathname;
 
 let api: TempApiServer;
 before(async () => {
@@ -241,6 +244,7 @@ test('refused credentials and permissions say so in one line', async () => {
     );
     return path;
   };
+  write('bad.kubeconfig', 'not-a-token');
   const refused: string[] = [];
   const limited = openKubeStore(kubernetesUrl(write('reader.kubeconfig', token)), {
     onRefused: (err) => refused.push(err.message),
@@ -250,10 +254,58 @@ test('refused credentials and permissions say so in one line', async () => {
     /refused to list endpointslices\.discovery\.k8s\.io \(403 Forbidden\)/,
   );
   assert.equal(refused.length, 1);
+  // A daemon given such a credential says so in one line and exits 1, instead of retrying.
+  const port = String(20000 + Math.floor(Math.random() * 20000));
+  for (const [file, expected] of [
+    ['reader.kubeconfig', /refused to list (namespaces|services|endpointslices|clusternetworks)/],
+    ['bad.kubeconfig', /401 Unauthorized/],
+  ] as const) {
+    const r = spawnSync(
+      podnet,
+      [
+        '--kubeconfig',
+        join(api.dir, file),
+        'dns',
+        '--listen',
+        '127.0.0.1',
+        '--port',
+        port,
+        '--metrics',
+        '',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, expected);
+    assert.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => /refused/.test(l)).length,
+      1,
+    );
+  }
   const stranger = openKubeStore(kubernetesUrl(write('bad.kubeconfig', 'not-a-token')));
   await assert.rejects(listObjects(stranger, 'Node'), (err: Error) => {
     assert.match(err.message, /refused this client's credentials \(401 Unauthorized\)/);
     assert.doesNotMatch(err.message, /\n/);
     return true;
   });
+});
+
+test('--api-server needs --kubeconfig or --in-cluster, and one cluster at a time', () => {
+  const alone = spawnSync(podnet, ['--api-server', 'https://10.0.0.1:6443', 'get', 'nodes'], {
+    encoding: 'utf8',
+  });
+  assert.equal(alone.status, 2);
+  assert.match(alone.stderr, /--api-server: give it with --kubeconfig or --in-cluster/);
+  const both = spawnSync(
+    podnet,
+    ['--kubeconfig', api.kubeconfig, '--store', 'sqlite::memory:', 'get', 'nodes'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /give one of them/);
 });
