@@ -22,6 +22,7 @@ export const ROOMS = {
   diagnose: ['api', 'kernel', 'routing', 'proxy', 'policy', 'bgp', 'net', 'util'],
   policy: ['api', 'net', 'util'],
   cloud: ['api', 'net', 'util'],
+  kube: ['api', 'store', 'util'],
   agent: [
     'api',
     'store',
@@ -34,6 +35,7 @@ export const ROOMS = {
     'bgp',
     'policy',
     'cloud',
+    'kube',
     'net',
     'util',
   ],
@@ -53,6 +55,7 @@ export const ROOMS = {
     'agent',
     'apiserver',
     'cloud',
+    'kube',
     'net',
     'util',
   ],

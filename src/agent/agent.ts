@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../util/log.js';
-import { openStore } from '../store/open.js';
+import { openSource } from '../kube/open.js';
 import { InformerCache } from '../store/shared-informers.js';
 import {
   HealthState,
@@ -75,9 +75,16 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
 export async function runAgent(options: AgentOptions): Promise<void> {
   const log = createLogger('podnet-agent', { node: options.nodeName });
   mkdirSync(options.stateDir, { recursive: true });
-  const store = await openStore(options.storeUrl);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  const store = await openSource(options.storeUrl, {
+    metrics,
+    // Refused credentials or permissions do not heal by retrying: say which, and stop.
+    onRefused: (err) => {
+      log.error({ err: err.message }, 'the Kubernetes API refused this agent');
+      process.exit(1);
+    },
+  });
   const health = new HealthState();
   const informers = new InformerCache(store, {
     metrics,

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
+import { IN_CLUSTER, kubernetesUrl } from '../kube/url.js';
 
 /** Where labs keep their state (docs/conventions.md, "Files and sockets"). */
 export const LABS_DIR = process.env.PODNET_LABS_DIR ?? '/run/podnet/labs';
@@ -27,8 +28,14 @@ export function labsUp(): string[] {
 }
 
 /** Global options, wherever on the command line they were given. */
-export function globalOptions(cmd: Command): { store?: string; lab?: string } {
-  return cmd.optsWithGlobals() as { store?: string; lab?: string };
+export function globalOptions(cmd: Command): {
+  store?: string;
+  lab?: string;
+  kubeconfig?: string;
+  inCluster?: boolean;
+  apiServer?: string;
+} {
+  return cmd.optsWithGlobals();
 }
 
 /** The lab `--lab NAME` names; a name that is not up is bad input, never silently ignored. */
@@ -43,7 +50,16 @@ function namedLab(lab: string): LabInfo {
  * then PODNET_STORE, then the one lab that is up. Says what to do when none of these applies.
  */
 export function resolveStoreUrl(cmd: Command): string {
-  const { store, lab } = globalOptions(cmd);
+  const { store, lab, kubeconfig, inCluster, apiServer } = globalOptions(cmd);
+  if (kubeconfig || inCluster) {
+    if (store || lab || (kubeconfig && inCluster)) {
+      throw new UsageError(
+        '--kubeconfig, --in-cluster, --store and --lab each name a cluster: give one of them',
+      );
+    }
+    return kubernetesUrl(kubeconfig ?? IN_CLUSTER, apiServer);
+  }
+  if (apiServer) throw new UsageError('--api-server: give it with --kubeconfig or --in-cluster');
   if (store && lab) {
     throw new UsageError(`--store and --lab ${lab} both name a store: give one of them`);
   }

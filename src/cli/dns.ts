@@ -18,13 +18,13 @@ export function registerDns(program: Command): void {
       const upstreams = parseUpstreams(opts.upstream as string);
       const domain = parseDomain(opts.domain as string);
       const storeUrl = resolveStoreUrl(cmd);
-      const [{ runDns }, { openStore }, { storeSource }] = await Promise.all([
+      const [{ runDns }, { openSource }, { storeSource }] = await Promise.all([
         import('../dns/run.js'),
-        import('../store/open.js'),
+        import('../kube/open.js'),
         import('../dns/store-source.js'),
       ]);
       // A store URL that cannot work is a usage error now, not SERVFAIL forever.
-      await (await openStore(storeUrl)).close();
+      await (await openSource(storeUrl, { onRefused: refusedExit })).close();
       await runDns({
         listen: opts.listen,
         port: opts.port,
@@ -33,9 +33,16 @@ export function registerDns(program: Command): void {
         upstreams,
         metrics: opts.metrics,
         workers: opts.workers,
-        source: async (index, log) => storeSource(await openStore(storeUrl))(index, log),
+        source: async (index, log) =>
+          storeSource(await openSource(storeUrl, { onRefused: refusedExit }))(index, log),
       });
     });
+}
+
+/** Refused credentials or permissions do not heal by retrying: say which, and stop. */
+function refusedExit(err: Error): never {
+  process.stderr.write(`podnet dns: ${err.message}\n`);
+  process.exit(1);
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;

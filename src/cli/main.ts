@@ -13,6 +13,12 @@ export function buildProgram(): Command {
       'cluster store: sqlite:PATH or etcd:HOST:PORT[,...] (env PODNET_STORE)',
     )
     .option('--lab <name>', 'talk to this lab (default: the one lab that is up)')
+    .option('--kubeconfig <path>', 'read the cluster from the Kubernetes API this kubeconfig names')
+    .option(
+      '--in-cluster',
+      "read the cluster from the Kubernetes API as this pod's service account",
+    )
+    .option('--api-server <url>', 'reach the Kubernetes API at https://HOST:PORT directly')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerVerbs(program);

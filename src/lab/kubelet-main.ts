@@ -5,7 +5,7 @@ import { OperationError } from '../util/errors.js';
 import { podHostOf } from './pods.js';
 import { readLabState } from './state.js';
 import { startKubelet, type PodSource, type StatusWriter } from './kubelet.js';
-import { openStore } from '../store/open.js';
+import { openSource } from '../kube/open.js';
 import { startInformer } from '../store/informer.js';
 import { updateObject } from '../store/objects.js';
 import { finishPodDeletion } from '../registry/delete.js';
@@ -24,7 +24,12 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   const state = readLabState(labDir);
   if (!state) throw new OperationError(`no lab.json in ${labDir}`);
   const log = createLogger('podnet-kubelet', { lab: state.name, node });
-  const store = await openStore(state.hostStoreUrl);
+  const store = await openSource(state.hostStoreUrl, {
+    onRefused: (err) => {
+      log.error({ err: err.message }, 'the Kubernetes API refused this pod runner');
+      process.exit(1);
+    },
+  });
   // Informer changes reach the runner once it exists (the informer starts first).
   const changed = { notify: (): void => {} };
   const { source, writeStatus } = await storeBinding(store, () => changed.notify(), log);
