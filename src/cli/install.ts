@@ -7,8 +7,10 @@ import { hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
 import { OperationError, UsageError, errorMessage } from '../util/errors.js';
+import { isIPv4 } from '../net/index.js';
 import { installCniFiles, replaceFile } from './cni.js';
 import { globalOptions } from './context.js';
+import { parseUpstreams } from './dns.js';
 import {
   AGENT_UNIT,
   DNS_UNIT,
@@ -41,7 +43,7 @@ interface InstallFlags {
 function hostSettings(opts: InstallFlags, store: string | undefined): HostSettings {
   if (!store) {
     throw new UsageError(
-      '--store: give the cluster store every host shares, e.g. --store etcd:10.0.0.1:2379',
+      '--store: give the cluster store every host shares, e.g. --store etcd:10.0.0.1:2379 (or PODNET_STORE)',
     );
   }
   const values: [string, string | undefined][] = [
@@ -69,6 +71,11 @@ function hostSettings(opts: InstallFlags, store: string | undefined): HostSettin
     ['--root', opts.root],
   ] as const) {
     if (!isAbsolute(path)) throw new UsageError(`${flag} ${path}: must be an absolute path`);
+  }
+  // Refused here rather than by a unit that keeps restarting.
+  if (opts.upstream !== undefined) parseUpstreams(opts.upstream);
+  if (opts.nodeIp !== undefined && !isIPv4(opts.nodeIp)) {
+    throw new UsageError(`--node-ip ${opts.nodeIp}: must be an IPv4 address like 10.0.0.5`);
   }
   // The units hide /root and /home (ProtectHome), and the DNS runs as a user of its own.
   if (/^\/(root|home)(\/|$)/.test(opts.podnet)) {

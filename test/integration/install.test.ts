@@ -116,6 +116,14 @@ test('install refuses what the units could not carry, naming the flag (exit 2)',
     [[], /--store: give the cluster store every host shares/],
     [['--store', 'etcd:10.0.0.1:2379', '--node', 'a b'], /--node "a b": must be one word/],
     [
+      ['--store', 'etcd:10.0.0.1:2379', '--upstream', 'dns.example'],
+      /--upstream dns\.example: expected an IPv4 address/,
+    ],
+    [
+      ['--store', 'etcd:10.0.0.1:2379', '--node-ip', '10.0.0.300'],
+      /--node-ip 10\.0\.0\.300: must be an IPv4 address/,
+    ],
+    [
       ['--store', 'etcd:10.0.0.1:2379', '--podnet', 'bin/podnet'],
       /--podnet bin\/podnet: must be an absolute path/,
     ],
