@@ -17,13 +17,40 @@ interface InstallFlags {
   socket: string;
   runtime?: 'podman';
   containersConf?: string;
+  portmap?: boolean;
 }
 
 /** Writes beside the target, then renames: a runtime may be reading (or running) the old file. */
-function replaceFile(path: string, write: (tmp: string) => void): void {
+export function replaceFile(path: string, write: (tmp: string) => void): void {
   mkdirSync(dirname(path), { recursive: true });
   write(`${path}.tmp`);
   renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * The plugin binary and its conflist, at `binDir` and `confDir` (already under any root the
+ * caller installs into); returns the paths written.
+ */
+export function installCniFiles(opts: {
+  binDir: string;
+  confDir: string;
+  socket: string;
+  portmap?: boolean;
+}): { plugin: string; conflist: string } {
+  if (!existsSync(SHIM)) {
+    throw new OperationError(`${SHIM} is missing: build it with 'make build'`);
+  }
+  const plugin = join(opts.binDir, PLUGIN_TYPE);
+  const conflist = join(opts.confDir, CONFLIST_FILE);
+  try {
+    replaceFile(plugin, (tmp) => copyFileSync(SHIM, tmp));
+    replaceFile(conflist, (tmp) =>
+      writeFileSync(tmp, renderConflist({ agentSocket: opts.socket, portmap: opts.portmap })),
+    );
+  } catch (err) {
+    throw new OperationError(`could not install the CNI plugin: ${errorMessage(err)}`);
+  }
+  return { plugin, conflist };
 }
 
 export function registerCni(program: Command): void {
@@ -34,6 +61,7 @@ export function registerCni(program: Command): void {
     .option('--bin-dir <dir>', 'where the runtime looks for plugins', '/opt/cni/bin')
     .option('--conf-dir <dir>', 'where the runtime looks for network configs', '/etc/cni/net.d')
     .option('--socket <path>', "the node agent's socket", '/run/podnet/agent.sock')
+    .option('--portmap', 'chain the portmap plugin after podnet, for pods with a hostPort')
     .addOption(
       new Option(
         '--runtime <runtime>',
@@ -55,18 +83,10 @@ export function registerCni(program: Command): void {
       if (opts.containersConf !== undefined && opts.runtime !== 'podman') {
         throw new UsageError('--containers-conf: only with --runtime podman');
       }
-      if (!existsSync(SHIM)) {
-        throw new OperationError(`${SHIM} is missing: build it with 'make build'`);
-      }
-      const plugin = join(opts.binDir, PLUGIN_TYPE);
-      const conflist = join(opts.confDir, CONFLIST_FILE);
       const dropIn =
         opts.runtime === 'podman' ? (opts.containersConf ?? PODMAN_DROP_IN) : undefined;
+      const { plugin, conflist } = installCniFiles(opts);
       try {
-        replaceFile(plugin, (tmp) => copyFileSync(SHIM, tmp));
-        replaceFile(conflist, (tmp) =>
-          writeFileSync(tmp, renderConflist({ agentSocket: opts.socket })),
-        );
         if (dropIn) {
           replaceFile(dropIn, (tmp) =>
             writeFileSync(tmp, renderPodmanDropIn({ binDir: opts.binDir, confDir: opts.confDir })),

@@ -8,6 +8,7 @@ import { registerDoctor } from './doctor.js';
 import { registerTrace } from './trace.js';
 import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
+import { registerInstall } from './install.js';
 import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
@@ -28,6 +29,7 @@ const verbGroups: Register[] = [
   registerDoctor,
   registerTrace,
   registerApiServer,
+  registerInstall,
 ];
 
 export function registerVerbs(program: Command): void {

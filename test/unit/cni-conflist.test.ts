@@ -17,3 +17,11 @@ test('cni-conflist: one podnet plugin at the given socket, 1.0.0 by default', ()
   );
   assert.equal(conf.agentSocket, '/run/podnet/labs/x/node-1.sock');
 });
+
+test('cni-conflist: portmap chained after podnet when asked, for hostPort', () => {
+  const list = JSON.parse(renderConflist({ portmap: true }));
+  assert.deepEqual(list.plugins, [
+    { type: 'podnet', agentSocket: '/run/podnet/agent.sock' },
+    { type: 'portmap', capabilities: { portMappings: true } },
+  ]);
+});
