@@ -38,7 +38,13 @@ test('every spec field podnet validates is in the CRD schema, with its bounds', 
     minimum: 8,
     maximum: 30,
   });
-  assert.deepEqual(network.properties!.backend!.enum, ['host-gw', 'vxlan', 'ipip', 'auto']);
+  assert.deepEqual(network.properties!.backend!.enum, [
+    'host-gw',
+    'vxlan',
+    'ipip',
+    'auto',
+    'cloud',
+  ]);
   assert.equal(network.required, undefined, 'every ClusterNetwork field has a default');
 
   const peer = specSchemaOf('BGPPeer');
