@@ -36,9 +36,9 @@ import type {
   PolicyType,
   Protocol,
 } from '../api/types.js';
-import { formatCidr, formatIP, tryParseCidr, type Cidr } from '../net/index.js';
-import { isolatingPolicies, namespaceLabels, policyName, type Cluster } from './evaluate.js';
-import { peerMatches, podAddresses } from './rules.js';
+import { formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
+import { ClusterIndex } from './cluster-index.js';
+import { isolatingPolicies, policyName } from './evaluate.js';
 
 /** Every chain and ipset the policy datapath owns starts with this; nothing else does. */
 export const POLICY_PREFIX = 'PODNET-NP-';
@@ -98,12 +98,6 @@ function declare(state: State, name: string, type: PolicySetType, members: () =>
   return name;
 }
 
-function ipv4Addresses(pod: Pod): string[] {
-  return podAddresses(pod)
-    .filter((ip) => ip.family === 4)
-    .map(formatIP);
-}
-
 function ipv4Cidr(text: string): Cidr | undefined {
   const cidr = tryParseCidr(text, { loose: true });
   return cidr?.family === 4 ? cidr : undefined;
@@ -119,7 +113,7 @@ function netMembers(cidr: Cidr): string[] {
 /** The pods a selector peer stands for, as a set shared by every rule with that peer. */
 function selectorSet(
   state: State,
-  cluster: Cluster,
+  index: ClusterIndex,
   peer: NetworkPolicyPeer,
   policyNamespace: string,
 ): string {
@@ -128,15 +122,9 @@ function selectorSet(
     peer.namespaceSelector ?? null,
     peer.podSelector ?? null,
   ]);
-  return declare(state, `${POLICY_PREFIX}SEL-${hash(key)}`, 'hash:ip', () => {
-    const members = cluster.pods.filter((pod) =>
-      peerMatches(peer, policyNamespace, {
-        pod,
-        namespaceLabels: namespaceLabels(pod.metadata.namespace ?? '', cluster),
-      }),
-    );
-    return [...new Set(members.flatMap(ipv4Addresses))].sort();
-  });
+  return declare(state, `${POLICY_PREFIX}SEL-${hash(key)}`, 'hash:ip', () =>
+    index.selectorMembers(peer, policyNamespace),
+  );
 }
 
 /** The match of an ipBlock peer, or undefined when it cannot hold an IPv4 address. */
@@ -218,30 +206,22 @@ function numericPortMatches(ports: NetworkPolicyPort[]): PortMatch[] {
 }
 
 /** A named port resolved on every pod that has it: `address,protocol:number`. */
-function namedPortMembers(pods: readonly Pod[], named: NetworkPolicyPort[]): string[] {
-  const out = new Set<string>();
-  for (const pod of pods) {
-    for (const container of pod.spec.containers ?? []) {
-      for (const cp of container.ports ?? []) {
-        const protocol = cp.protocol ?? 'TCP';
-        if (!named.some((n) => n.port === cp.name && (n.protocol ?? 'TCP') === protocol)) continue;
-        for (const ip of ipv4Addresses(pod))
-          out.add(`${ip},${protocol.toLowerCase()}:${cp.containerPort}`);
-      }
-    }
-  }
+function namedPortMembers(index: ClusterIndex, named: NetworkPolicyPort[]): string[] {
+  const out = new Set(
+    index.namedPortMembers(named).map((m) => `${m.ip},${m.protocol.toLowerCase()}:${m.port}`),
+  );
   return [...out].sort();
 }
 
 /** The port halves of a rule's matches: ports OR, so each protocol and named ports apart. */
-function portMatches(state: State, cluster: Cluster, ports: NetworkPolicyPort[]): PortMatch[] {
+function portMatches(state: State, index: ClusterIndex, ports: NetworkPolicyPort[]): PortMatch[] {
   if (ports.length === 0) return [{ match: '' }];
   const out = numericPortMatches(ports.filter((p) => typeof p.port !== 'string'));
   const named = ports.filter((p) => typeof p.port === 'string');
   if (named.length) {
     const key = named.map((p) => `${p.protocol ?? 'TCP'}/${p.port as string}`).sort();
     const set = declare(state, `${POLICY_PREFIX}PORT-${hash(key.join(','))}`, 'hash:ip,port', () =>
-      namedPortMembers(cluster.pods, named),
+      namedPortMembers(index, named),
     );
     // The destination address and port (and its protocol) are what names a pod's port.
     out.push({ match: `-m set --match-set ${set} dst,dst` });
@@ -258,7 +238,7 @@ function policyChain(policy: NetworkPolicy, direction: PolicyType): string {
 /** One rule per (peer, port match) of each rule of the policy, marking what it admits. */
 function renderPolicy(
   state: State,
-  cluster: Cluster,
+  index: ClusterIndex,
   policy: NetworkPolicy,
   direction: PolicyType,
 ): void {
@@ -277,9 +257,9 @@ function renderPolicy(
         ? ['']
         : rule.peers.flatMap((peer) => {
             if (peer.ipBlock) return ipBlockMatch(state, peer.ipBlock, dir) ?? [];
-            return `-m set --match-set ${selectorSet(state, cluster, peer, namespace)} ${dir}`;
+            return `-m set --match-set ${selectorSet(state, index, peer, namespace)} ${dir}`;
           });
-    const ports = portMatches(state, cluster, rule.ports);
+    const ports = portMatches(state, index, rule.ports);
     for (const peer of peers)
       for (const port of ports) {
         const proto = port.protocol ? `-p ${port.protocol}` : '';
@@ -292,7 +272,7 @@ function renderPolicy(
 /** The chain (and ipset of pods) of one set of isolating policies: each policy, then drop. */
 function isolationChain(
   state: State,
-  cluster: Cluster,
+  index: ClusterIndex,
   policies: NetworkPolicy[],
   direction: PolicyType,
 ): string {
@@ -302,7 +282,7 @@ function isolationChain(
     const sorted = [...policies].sort((a, b) => policyName(a).localeCompare(policyName(b)));
     const lines = [CLEAR_MARK];
     for (const policy of sorted) {
-      renderPolicy(state, cluster, policy, direction);
+      renderPolicy(state, index, policy, direction);
       lines.push(
         `-m comment --comment "policy ${policyName(policy)}" -j ${policyChain(policy, direction)}`,
         `-m mark --mark ${MARK}/${MARK} -j RETURN`,
@@ -320,15 +300,15 @@ export function renderPolicyIptables(
   pods: readonly Pod[],
   localPods: readonly Pod[],
 ): PolicyIptables {
-  const cluster: Cluster = { policies, namespaces, pods };
+  const index = new ClusterIndex({ policies, namespaces, pods });
   const state: State = { sets: new Map(), chains: new Map() };
   const dispatch = { Egress: new Set<string>(), Ingress: new Set<string>() };
   for (const pod of localPods) {
     for (const direction of ['Egress', 'Ingress'] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
-      const addresses = ipv4Addresses(pod);
+      const addresses = index.ipv4(pod);
       if (isolating.length === 0 || addresses.length === 0) continue;
-      const chain = isolationChain(state, cluster, isolating, direction);
+      const chain = isolationChain(state, index, isolating, direction);
       dispatch[direction].add(chain);
       state.sets.get(chain)!.members.push(...addresses);
     }

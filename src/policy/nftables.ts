@@ -28,9 +28,9 @@ import type {
   PolicyType,
   Protocol,
 } from '../api/types.js';
-import { containsCidr, formatCidr, formatIP, tryParseCidr, type Cidr } from '../net/index.js';
-import { isolatingPolicies, namespaceLabels, policyName, type Cluster } from './evaluate.js';
-import { peerMatches, podAddresses } from './rules.js';
+import { containsCidr, formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
+import { ClusterIndex, type NamedPortMember } from './cluster-index.js';
+import { isolatingPolicies, policyName } from './evaluate.js';
 
 /** A table of its own: the service table is replaced whole on resync, policy is not. */
 export const POLICY_TABLE = 'ip podnet-policy';
@@ -63,12 +63,6 @@ function declare(state: TableState, name: string, body: string, elements: () => 
   if (!state.sets.has(name)) state.sets.set(name, { body, elements: elements() });
 }
 
-function ipv4Addresses(pod: Pod): string[] {
-  return podAddresses(pod)
-    .filter((ip) => ip.family === 4)
-    .map(formatIP);
-}
-
 function ipv4Cidr(text: string): Cidr | undefined {
   const cidr = tryParseCidr(text, { loose: true });
   return cidr?.family === 4 ? cidr : undefined;
@@ -77,7 +71,7 @@ function ipv4Cidr(text: string): Cidr | undefined {
 /** The pods a selector peer stands for, as a set shared by every rule with that peer. */
 function selectorSet(
   state: TableState,
-  cluster: Cluster,
+  index: ClusterIndex,
   peer: NetworkPolicyPeer,
   policyNamespace: string,
 ): string {
@@ -88,15 +82,7 @@ function selectorSet(
     peer.podSelector,
   ]);
   const name = `sel-${hash(key)}`;
-  declare(state, name, 'type ipv4_addr;', () => {
-    const members = cluster.pods.filter((pod) =>
-      peerMatches(peer, policyNamespace, {
-        pod,
-        namespaceLabels: namespaceLabels(pod.metadata.namespace ?? '', cluster),
-      }),
-    );
-    return [...new Set(members.flatMap(ipv4Addresses))].sort();
-  });
+  declare(state, name, 'type ipv4_addr;', () => index.selectorMembers(peer, policyNamespace));
   return name;
 }
 
@@ -149,24 +135,25 @@ function portIntervals(ports: NetworkPolicyPort[]): string[] {
   return out;
 }
 
+/** A named port's element text, made once per member (members live as long as their pod). */
+const elementText = new WeakMap<NamedPortMember, string>();
+
 /** A named port resolved on every pod that has it: `address . protocol . number`. */
-function namedPortElements(pods: readonly Pod[], named: NetworkPolicyPort[]): string[] {
+function namedPortElements(index: ClusterIndex, named: NetworkPolicyPort[]): string[] {
   const out = new Set<string>();
-  for (const pod of pods) {
-    for (const container of pod.spec.containers ?? []) {
-      for (const cp of container.ports ?? []) {
-        const protocol = cp.protocol ?? 'TCP';
-        if (!named.some((n) => n.port === cp.name && (n.protocol ?? 'TCP') === protocol)) continue;
-        for (const ip of ipv4Addresses(pod))
-          out.add(`${ip} . ${PROTO_NUMBER[protocol]} . ${cp.containerPort}`);
-      }
+  for (const m of index.namedPortMembers(named)) {
+    let text = elementText.get(m);
+    if (text === undefined) {
+      text = `${m.ip} . ${PROTO_NUMBER[m.protocol]} . ${m.port}`;
+      elementText.set(m, text);
     }
+    out.add(text);
   }
   return [...out].sort();
 }
 
 /** The port halves of a rule's matches: ports OR, so numeric and named are two matches. */
-function portMatches(state: TableState, cluster: Cluster, ports: NetworkPolicyPort[]): string[] {
+function portMatches(state: TableState, index: ClusterIndex, ports: NetworkPolicyPort[]): string[] {
   if (ports.length === 0) return [''];
   const out: string[] = [];
   const numeric = ports.filter((p) => typeof p.port !== 'string');
@@ -181,7 +168,7 @@ function portMatches(state: TableState, cluster: Cluster, ports: NetworkPolicyPo
     const key = named.map((p) => `${p.protocol ?? 'TCP'}/${p.port as string}`).sort();
     const name = `named-${hash(key.join(','))}`;
     declare(state, name, 'type ipv4_addr . inet_proto . inet_service;', () =>
-      namedPortElements(cluster.pods, named),
+      namedPortElements(index, named),
     );
     out.push(`ip daddr . meta l4proto . th dport @${name}`);
   }
@@ -195,7 +182,7 @@ function policyChain(policy: NetworkPolicy, direction: PolicyType): string {
 /** One rule per (peer, port kind) of each rule of the policy, accepting what it admits. */
 function renderPolicy(
   state: TableState,
-  cluster: Cluster,
+  index: ClusterIndex,
   policy: NetworkPolicy,
   direction: PolicyType,
 ): void {
@@ -214,9 +201,9 @@ function renderPolicy(
         ? ['']
         : rule.peers.flatMap((peer) => {
             if (peer.ipBlock) return ipBlockMatch(state, peer.ipBlock, addr) ?? [];
-            return `${addr} @${selectorSet(state, cluster, peer, namespace)}`;
+            return `${addr} @${selectorSet(state, index, peer, namespace)}`;
           });
-    const ports = portMatches(state, cluster, rule.ports);
+    const ports = portMatches(state, index, rule.ports);
     for (const peer of peers)
       for (const port of ports) lines.push([peer, port, 'accept'].filter(Boolean).join(' '));
   }
@@ -226,7 +213,7 @@ function renderPolicy(
 /** The chain of one set of isolating policies: each policy's rules, then drop. */
 function isolationChain(
   state: TableState,
-  cluster: Cluster,
+  index: ClusterIndex,
   policies: NetworkPolicy[],
   direction: PolicyType,
 ): string {
@@ -234,7 +221,7 @@ function isolationChain(
   const chain = `${direction === 'Ingress' ? 'in' : 'eg'}-${hash(names.join(','))}`;
   if (!state.chains.has(chain)) {
     const sorted = [...policies].sort((a, b) => policyName(a).localeCompare(policyName(b)));
-    for (const policy of sorted) renderPolicy(state, cluster, policy, direction);
+    for (const policy of sorted) renderPolicy(state, index, policy, direction);
     state.chains.set(chain, [
       ...sorted.map((p) => `jump ${policyChain(p, direction)}`),
       COUNTED_DROP,
@@ -260,7 +247,7 @@ export function desiredPolicyTable(
   pods: readonly Pod[],
   localPods: readonly Pod[],
 ): PolicyTable {
-  const cluster: Cluster = { policies, namespaces, pods };
+  const index = new ClusterIndex({ policies, namespaces, pods });
   const state: TableState = { sets: new Map(), chains: new Map() };
   const isolation = new Map<string, { direction: PolicyType; policies: string[] }>();
   state.sets.set(EGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
@@ -283,10 +270,9 @@ export function desiredPolicyTable(
     ] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
       if (isolating.length === 0) continue;
-      const chain = isolationChain(state, cluster, isolating, direction);
+      const chain = isolationChain(state, index, isolating, direction);
       isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
-      for (const ip of ipv4Addresses(pod))
-        state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
+      for (const ip of index.ipv4(pod)) state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
     }
   }
   for (const set of state.sets.values()) set.elements.sort();
