@@ -21,6 +21,7 @@ import { endpointSliceController } from './endpointslice-controller.js';
 import { namespaceController } from './namespace-controller.js';
 import { routingController } from './routing.js';
 import { BgpController } from './bgp.js';
+import { guardController } from './guard.js';
 import { getClusterNetwork } from '../store/objects.js';
 import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 
@@ -42,11 +43,13 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     );
   });
   const routing = routingController({ bgp });
+  const cni = new CniServer(node);
   return [
     node,
     new NodeLeaseController(),
     new NodeLifecycleController(),
-    new CniServer(node),
+    cni,
+    guardController(cni),
     routing,
     ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
     // Every agent stands for election; the leader writes every service's slices.

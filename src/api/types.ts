@@ -168,7 +168,15 @@ export interface ClusterNetwork extends TypeMeta {
     mtu: number;
     /** BGP settings when `routing: bgp` (all optional; defaults in src/bgp/cluster.ts). */
     bgp?: BGPSettings;
+    /** What pods may reach of the hosts (podnet's control ports are closed to them). */
+    hostProtection?: HostProtection;
   };
+}
+
+/** Host protection settings of the node guard. */
+export interface HostProtection {
+  /** Control ports opened to pods on purpose (TCP and UDP), e.g. 6443 for in-cluster clients. */
+  allowPorts?: number[];
 }
 
 /** The cluster's BGP speaker settings. */

@@ -1,0 +1,149 @@
+// The node guard's table: what it holds for a node's pods, nodes and opened ports, and how a
+// sync against the fake nft changes only what differs (elements for pod churn, nothing at all
+// for an unchanged restart, one rewritten chain for a rule someone deleted).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CONTROL_PORTS,
+  desiredGuard,
+  protectedPortElements,
+  syncGuard,
+  type GuardInput,
+} from '../../src/policy/guard.js';
+import { validateObject } from '../../src/api/validate.js';
+import { FakeGuardKernel } from '../helpers/fake-guard.js';
+
+const input = (over: Partial<GuardInput> = {}): GuardInput => ({
+  pods: [
+    { hostVeth: 'pn0123456789a', ip: '10.244.1.5' },
+    { hostVeth: 'pn0123456789b', ip: '10.244.1.6' },
+  ],
+  protectedAddresses: ['172.31.1.1', '172.31.2.1', '172.31.1.1', 'fd00::1', 'etcd.example'],
+  controlPorts: CONTROL_PORTS,
+  allowPorts: [],
+  ...over,
+});
+
+const elements = (i: GuardInput, set: string): string[] =>
+  desiredGuard(i).sets.find((s) => s.name === set)!.elements;
+
+test('guard: each pod veth may send only its own address, per family', () => {
+  const i = input({ pods: [...input().pods, { hostVeth: 'pn0123456789c', ip: 'fd00:10::5' }] });
+  assert.deepEqual(elements(i, 'pod-sources-v4'), [
+    '"pn0123456789a" . 10.244.1.5',
+    '"pn0123456789b" . 10.244.1.6',
+  ]);
+  assert.deepEqual(elements(i, 'pod-sources-v6'), ['"pn0123456789c" . fd00:10::5']);
+});
+
+test('guard: node and control-plane addresses are protected once each; names are skipped', () => {
+  assert.deepEqual(elements(input(), 'node-addresses-v4'), ['172.31.1.1', '172.31.2.1']);
+  assert.deepEqual(elements(input(), 'node-addresses-v6'), ['fd00::1']);
+});
+
+test('guard: control ports for TCP and UDP, minus what the operator opened', () => {
+  assert.deepEqual(protectedPortElements(CONTROL_PORTS, []), [
+    '6 . 179',
+    '6 . 2379-2380',
+    '6 . 6443',
+    '6 . 9101',
+    '6 . 9153',
+    '17 . 179',
+    '17 . 2379-2380',
+    '17 . 6443',
+    '17 . 9101',
+    '17 . 9153',
+  ]);
+  assert.deepEqual(
+    protectedPortElements(
+      [
+        { first: 2379, last: 2380 },
+        { first: 2381, last: 2381 },
+        { first: 6443, last: 6443 },
+      ],
+      [2380, 6443],
+    ),
+    ['6 . 2379', '6 . 2381', '17 . 2379', '17 . 2381'],
+  );
+});
+
+test('guard: the first sync creates the table; an unchanged restart sends nothing', async () => {
+  const kernel = new FakeGuardKernel();
+  assert.equal(await syncGuard(kernel, input()), true);
+  const table = kernel.nft.tables.get('inet podnet-guard')!;
+  assert.deepEqual(table.chains.get('prerouting')!.rules.slice(-1), [
+    'counter name "spoofed" drop',
+  ]);
+  assert.deepEqual([...kernel.packets.keys()], ['spoofed', 'tunnel', 'host-port']);
+  // A restarted agent reads the same table back: nothing to do, no nft call.
+  assert.equal(await syncGuard(kernel, input()), false);
+  assert.equal(kernel.transactions.length, 1);
+});
+
+test('guard: pods coming and going change elements, never rules', async () => {
+  const kernel = new FakeGuardKernel();
+  await syncGuard(kernel, input());
+  const pods = [
+    { hostVeth: 'pn0123456789a', ip: '10.244.1.5' },
+    { hostVeth: 'pn0123456789d', ip: '10.244.1.9' },
+  ];
+  assert.equal(await syncGuard(kernel, input({ pods })), true);
+  const script = kernel.transactions.at(-1)!;
+  assert.doesNotMatch(script, / rule | chain /);
+  assert.match(
+    script,
+    /^delete element inet podnet-guard pod-sources-v4 \{ "pn0123456789b" \. 10\.244\.1\.6 \}$/m,
+  );
+  assert.match(
+    script,
+    /^add element inet podnet-guard pod-sources-v4 \{ "pn0123456789d" \. 10\.244\.1\.9 \}$/m,
+  );
+  assert.deepEqual(await kernel.listSet('pod-sources-v4'), [
+    '"pn0123456789a" . 10.244.1.5',
+    '"pn0123456789d" . 10.244.1.9',
+  ]);
+});
+
+test('guard: an opened port leaves the set, and closing it again puts it back', async () => {
+  const kernel = new FakeGuardKernel();
+  await syncGuard(kernel, input());
+  await syncGuard(kernel, input({ allowPorts: [6443] }));
+  assert.match(
+    kernel.transactions.at(-1)!,
+    /^delete element inet podnet-guard protected-ports \{ 6 \. 6443, 17 \. 6443 \}$/m,
+  );
+  await syncGuard(kernel, input());
+  assert.ok((await kernel.listSet('protected-ports'))!.includes('6 . 6443'));
+});
+
+test('guard: a chain changed behind its back is rewritten, alone, in one transaction', async () => {
+  const kernel = new FakeGuardKernel();
+  await syncGuard(kernel, input());
+  await kernel.nft.run('flush chain inet podnet-guard forward\n');
+  assert.equal(await syncGuard(kernel, input()), true);
+  const script = kernel.transactions.at(-1)!;
+  assert.match(script, /^flush chain inet podnet-guard forward$/m);
+  assert.doesNotMatch(script, /prerouting|input|element/);
+  assert.equal(kernel.nft.tables.get('inet podnet-guard')!.chains.get('forward')!.rules.length, 2);
+});
+
+test('guard: a deleted table comes back whole, counters included', async () => {
+  const kernel = new FakeGuardKernel();
+  await syncGuard(kernel, input());
+  kernel.nft.flushRuleset();
+  kernel.packets.clear();
+  assert.equal(await syncGuard(kernel, input()), true);
+  assert.deepEqual(await kernel.listSet('node-addresses-v4'), ['172.31.1.1', '172.31.2.1']);
+  assert.equal(kernel.packets.size, 3);
+});
+
+test('guard: an opened port must be a port, and the error names the field', () => {
+  const r = validateObject({
+    apiVersion: 'podnet.io/v1',
+    kind: 'ClusterNetwork',
+    metadata: { name: 'default' },
+    spec: { hostProtection: { allowPorts: [6443, 70000] } },
+  });
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!, /spec\.hostProtection\.allowPorts\[1\]: must be 1-65535/);
+});
