@@ -79,7 +79,11 @@ export function guardController(
         );
         return {
           pods: source.wiredPods(),
-          protectedAddresses: [...nodeAddresses(nodes.cache.values()), ...store.hosts],
+          protectedAddresses: [
+            ...nodeAddresses(nodes.cache.values()),
+            ...store.hosts,
+            ...(ctx.options.controlPlane ?? []),
+          ],
           controlPorts: ports,
           allowPorts: network?.spec.hostProtection?.allowPorts ?? [],
         };
