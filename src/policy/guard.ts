@@ -11,7 +11,8 @@
 //   all, so nothing a pod sends can be decapsulated by a host as if another host had sent it;
 // - host protection: after the service DNAT (so a Service pointing at a host is caught too)
 //   and before masquerade, in input (this host, any of its addresses) and forward (every
-//   other node and control-plane address), pods cannot reach podnet's control ports.
+//   other node and control-plane address), pods cannot reach podnet's control ports; the
+//   cluster's own add-ons (kube-system) are the exception.
 // Each kind of drop has a named counter, which the agent exports as a metric.
 import { formatIP, tryParseIP } from '../net/index.js';
 
@@ -47,7 +48,16 @@ export interface PortRange {
 export interface WiredPod {
   hostVeth: string;
   ip: string;
+  /** Its Kubernetes namespace, when the runtime said (podman, for one, does not). */
+  podNamespace?: string;
 }
+
+/**
+ * The cluster's own add-ons (the cluster DNS, which reads the store) run here, and only
+ * administrators create pods here: its pods keep the hosts' control ports. The other guards
+ * hold for them too.
+ */
+export const HOST_ACCESS_NAMESPACE = 'kube-system';
 
 export interface GuardInput {
   /** Pods wired on this node. */
@@ -87,6 +97,7 @@ export interface ListedGuard {
 
 const SOURCES = { 4: 'pod-sources-v4', 6: 'pod-sources-v6' } as const;
 const NODES = { 4: 'node-addresses-v4', 6: 'node-addresses-v6' } as const;
+const HOST_ACCESS = { 4: 'host-access-v4', 6: 'host-access-v6' } as const;
 const PORTS = 'protected-ports';
 /** The ports set keys on protocol numbers (nft lists them by name; the kernel edge maps back). */
 const PROTOCOLS = [6, 17] as const;
@@ -138,7 +149,12 @@ function podSources(pods: readonly WiredPod[]): { 4: string[]; 6: string[] } {
 export function desiredGuard(input: GuardInput): GuardTable {
   const sources = podSources(input.pods);
   const nodes = byFamily(input.protectedAddresses);
+  const hostAccess = byFamily(
+    input.pods.filter((p) => p.podNamespace === HOST_ACCESS_NAMESPACE).map((p) => p.ip),
+  );
   const fromPod = `iifname ${POD_VETH_MATCH}`;
+  // An accept ends only this chain: NetworkPolicy's chains still judge the packet.
+  const exempt = [`ip saddr @${HOST_ACCESS[4]} accept`, `ip6 saddr @${HOST_ACCESS[6]} accept`];
   const toControl = `meta l4proto . th dport @${PORTS} ${drop('host-port')}`;
   return {
     counters: DROP_REASONS,
@@ -147,6 +163,8 @@ export function desiredGuard(input: GuardInput): GuardTable {
       { name: SOURCES[6], body: 'type ifname . ipv6_addr;', elements: sources[6] },
       { name: NODES[4], body: 'type ipv4_addr;', elements: nodes[4] },
       { name: NODES[6], body: 'type ipv6_addr;', elements: nodes[6] },
+      { name: HOST_ACCESS[4], body: 'type ipv4_addr;', elements: hostAccess[4] },
+      { name: HOST_ACCESS[6], body: 'type ipv6_addr;', elements: hostAccess[6] },
       {
         name: PORTS,
         body: 'type inet_proto . inet_service; flags interval;',
@@ -173,12 +191,13 @@ export function desiredGuard(input: GuardInput): GuardTable {
         // Before the policy chains (filter): a drop here is final whatever they accept.
         name: 'input',
         base: 'type filter hook input priority filter - 10; policy accept;',
-        rules: [`${fromPod} ${toControl}`],
+        rules: [...exempt, `${fromPod} ${toControl}`],
       },
       {
         name: 'forward',
         base: 'type filter hook forward priority filter - 10; policy accept;',
         rules: [
+          ...exempt,
           `${fromPod} ip daddr @${NODES[4]} ${toControl}`,
           `${fromPod} ip6 daddr @${NODES[6]} ${toControl}`,
         ],

@@ -3,7 +3,7 @@
 // own reaches nothing and is counted, while its own address keeps working; a pod cannot send
 // VXLAN or IP-in-IP to a host; podnet's control ports on its own host, on another host and on
 // the control plane are closed to pods (a BGP OPEN gets no session) while the hosts use them;
-// a port the operator opens answers pods.
+// a port the operator opens answers pods; the cluster DNS (kube-system) still reads the store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import type { ClusterNetwork, Node } from '../../src/api/types.js';
 import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import { EchoLab, startChild } from '../helpers/echo-lab.js';
-import { PODNET, podnetOk, sweepLeftovers, until } from '../helpers/lab.js';
+import { PODNET, podnet, podnetOk, sweepLeftovers, until } from '../helpers/lab.js';
 
 const PROBE = new URL('../../../test/integration/python/guard_probe.py', import.meta.url).pathname;
 const PYTHON = '/usr/bin/python3';
@@ -154,6 +154,23 @@ for (const proxy of ['iptables', 'nftables']) {
         assert.equal(inPod('echo-1', ['tcp', ip, String(port)]), 'timeout', `pod -> ${ip}:${port}`);
       }
       assert.ok(drops('node-1', 'host-port') >= before + targets.length);
+      // The cluster DNS (kube-system) reads the store: it keeps the control plane.
+      const dns = podnet([
+        'lab',
+        'exec',
+        '--name',
+        lab.name,
+        '-n',
+        'kube-system',
+        'coredns-0',
+        '--',
+        PYTHON,
+        PROBE,
+        'tcp',
+        CONTROL_PLANE,
+        '2379',
+      ]);
+      assert.equal(dns.stdout.trim(), 'connected', dns.stderr);
     });
 
     test('a BGP OPEN from a pod gets no session, while the hosts keep theirs', () => {

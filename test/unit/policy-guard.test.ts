@@ -124,7 +124,7 @@ test('guard: a chain changed behind its back is rewritten, alone, in one transac
   const script = kernel.transactions.at(-1)!;
   assert.match(script, /^flush chain inet podnet-guard forward$/m);
   assert.doesNotMatch(script, /prerouting|input|element/);
-  assert.equal(kernel.nft.tables.get('inet podnet-guard')!.chains.get('forward')!.rules.length, 2);
+  assert.equal(kernel.nft.tables.get('inet podnet-guard')!.chains.get('forward')!.rules.length, 4);
 });
 
 test('guard: a deleted table comes back whole, counters included', async () => {
@@ -146,4 +146,21 @@ test('guard: an opened port must be a port, and the error names the field', () =
   });
   assert.equal(r.errors.length, 1);
   assert.match(r.errors[0]!, /spec\.hostProtection\.allowPorts\[1\]: must be 1-65535/);
+});
+
+test('guard: kube-system pods keep the control ports, and only those; none may spoof', () => {
+  const pods = [
+    { hostVeth: 'pn0123456789a', ip: '10.244.1.5', podNamespace: 'default' },
+    { hostVeth: 'pn0123456789e', ip: '10.244.1.7', podNamespace: 'kube-system' },
+  ];
+  const table = desiredGuard(input({ pods }));
+  assert.deepEqual(elements(input({ pods }), 'host-access-v4'), ['10.244.1.7']);
+  assert.deepEqual(elements(input({ pods }), 'pod-sources-v4'), [
+    '"pn0123456789a" . 10.244.1.5',
+    '"pn0123456789e" . 10.244.1.7',
+  ]);
+  for (const name of ['input', 'forward']) {
+    const rules = table.chains.find((c) => c.name === name)!.rules;
+    assert.equal(rules[0], 'ip saddr @host-access-v4 accept', name);
+  }
 });
