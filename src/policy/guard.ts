@@ -20,6 +20,14 @@ export const GUARD_TABLE = 'inet podnet-guard';
 
 /** Host-side pod veths are `pn` + a hash: what the guard treats as "from a pod". */
 export const POD_VETH_MATCH = '"pn*"';
+/**
+ * podnet's tunnel devices share the prefix (docs/conventions.md), and what they deliver comes
+ * from other hosts' pods, checked on their own hosts: never judged as a local pod's.
+ */
+const NOT_FROM_A_LOCAL_POD = [
+  `iifname != ${POD_VETH_MATCH} accept`,
+  'iifname { "pn-ipip", "pn-vxlan" } accept',
+];
 
 export const DROP_REASONS = ['spoofed', 'tunnel', 'host-port'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -152,7 +160,6 @@ export function desiredGuard(input: GuardInput): GuardTable {
   const hostAccess = byFamily(
     input.pods.filter((p) => p.podNamespace === HOST_ACCESS_NAMESPACE).map((p) => p.ip),
   );
-  const fromPod = `iifname ${POD_VETH_MATCH}`;
   // An accept ends only this chain: NetworkPolicy's chains still judge the packet.
   const exempt = [`ip saddr @${HOST_ACCESS[4]} accept`, `ip6 saddr @${HOST_ACCESS[6]} accept`];
   const toControl = `meta l4proto . th dport @${PORTS} ${drop('host-port')}`;
@@ -176,7 +183,7 @@ export function desiredGuard(input: GuardInput): GuardTable {
         name: 'prerouting',
         base: 'type filter hook prerouting priority raw; policy accept;',
         rules: [
-          `iifname != ${POD_VETH_MATCH} accept`,
+          ...NOT_FROM_A_LOCAL_POD,
           `meta l4proto ipencap ${drop('tunnel')}`,
           `udp dport ${VXLAN_PORT} ${drop('tunnel')}`,
           `iifname . ip saddr @${SOURCES[4]} accept`,
@@ -191,15 +198,16 @@ export function desiredGuard(input: GuardInput): GuardTable {
         // Before the policy chains (filter): a drop here is final whatever they accept.
         name: 'input',
         base: 'type filter hook input priority filter - 10; policy accept;',
-        rules: [...exempt, `${fromPod} ${toControl}`],
+        rules: [...NOT_FROM_A_LOCAL_POD, ...exempt, toControl],
       },
       {
         name: 'forward',
         base: 'type filter hook forward priority filter - 10; policy accept;',
         rules: [
+          ...NOT_FROM_A_LOCAL_POD,
           ...exempt,
-          `${fromPod} ip daddr @${NODES[4]} ${toControl}`,
-          `${fromPod} ip6 daddr @${NODES[6]} ${toControl}`,
+          `ip daddr @${NODES[4]} ${toControl}`,
+          `ip6 daddr @${NODES[6]} ${toControl}`,
         ],
       },
     ],

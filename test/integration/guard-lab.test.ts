@@ -78,6 +78,10 @@ for (const proxy of ['iptables', 'nftables']) {
       return Number(line.split(' ').pop());
     };
 
+    test('pods still reach pods on every host, in the zone and through the tunnel', async () => {
+      await lab.allPairs();
+    });
+
     test('a pod sending from a second address reaches nothing; its own address still works', async () => {
       const spoofed = lab.ip('echo-2'); // a neighbour's address
       const own = lab.ip('echo-1');

@@ -12,6 +12,7 @@ import {
 } from '../../src/policy/guard.js';
 import { validateObject } from '../../src/api/validate.js';
 import { FakeGuardKernel } from '../helpers/fake-guard.js';
+import { traceGuard, type GuardPacket, type GuardVerdict } from '../helpers/guard-tracer.js';
 
 const input = (over: Partial<GuardInput> = {}): GuardInput => ({
   pods: [
@@ -124,7 +125,7 @@ test('guard: a chain changed behind its back is rewritten, alone, in one transac
   const script = kernel.transactions.at(-1)!;
   assert.match(script, /^flush chain inet podnet-guard forward$/m);
   assert.doesNotMatch(script, /prerouting|input|element/);
-  assert.equal(kernel.nft.tables.get('inet podnet-guard')!.chains.get('forward')!.rules.length, 4);
+  assert.equal(kernel.nft.tables.get('inet podnet-guard')!.chains.get('forward')!.rules.length, 6);
 });
 
 test('guard: a deleted table comes back whole, counters included', async () => {
@@ -161,6 +162,67 @@ test('guard: kube-system pods keep the control ports, and only those; none may s
   ]);
   for (const name of ['input', 'forward']) {
     const rules = table.chains.find((c) => c.name === name)!.rules;
-    assert.equal(rules[0], 'ip saddr @host-access-v4 accept', name);
+    assert.equal(rules[2], 'ip saddr @host-access-v4 accept', name);
   }
+});
+
+/** The guard of a node with pods a (10.244.1.5) and b (10.244.1.6), walked by the tracer. */
+async function tracedGuard(
+  over: Partial<GuardInput> = {},
+): Promise<(chain: string, p: GuardPacket) => GuardVerdict> {
+  const kernel = new FakeGuardKernel();
+  await syncGuard(kernel, input(over));
+  const table = kernel.nft.tables.get('inet podnet-guard')!;
+  return (chain, p) => traceGuard(table, chain, p);
+}
+
+const fromA = { iif: 'pn0123456789a', proto: 17, dport: 53 };
+
+test('guard: a pod sends only from its own address, whatever it poses as', async () => {
+  const trace = await tracedGuard();
+  const pre = (p: Partial<GuardPacket>): GuardVerdict =>
+    trace('prerouting', { ...fromA, src: '10.244.1.5', dst: '10.244.2.9', ...p });
+  assert.deepEqual(pre({}), { verdict: 'accept', counter: undefined });
+  assert.deepEqual(pre({ src: '10.244.1.6' }), { verdict: 'drop', counter: 'spoofed' }); // b's
+  assert.deepEqual(pre({ src: '10.244.1.77' }), { verdict: 'drop', counter: 'spoofed' });
+  assert.deepEqual(pre({ src: '10.244.1.6', iif: 'pn0123456789b' }).verdict, 'accept');
+  // IPv6: neighbour discovery from link-local passes, router advertisements do not.
+  const nd = { src: 'fe80::1', dst: 'ff02::1', proto: 58 } as const;
+  assert.equal(pre({ ...nd, icmpv6Type: 'nd-neighbor-solicit' }).verdict, 'accept');
+  assert.deepEqual(pre({ ...nd, icmpv6Type: 'nd-router-advert' }), {
+    verdict: 'drop',
+    counter: 'spoofed',
+  });
+  assert.equal(pre({ src: 'fd00:10::9', dst: 'fd00:10::1', proto: 58 }).verdict, 'drop');
+});
+
+test('guard: tunnels from pods are dropped; what the tunnels deliver is not judged', async () => {
+  const trace = await tracedGuard();
+  const pre = (p: Partial<GuardPacket>): GuardVerdict =>
+    trace('prerouting', { ...fromA, src: '10.244.1.5', dst: '172.31.2.1', ...p });
+  assert.deepEqual(pre({ dport: 8472 }), { verdict: 'drop', counter: 'tunnel' });
+  assert.deepEqual(pre({ proto: 4, dport: undefined }), { verdict: 'drop', counter: 'tunnel' });
+  for (const iif of ['pn-vxlan', 'pn-ipip', 'eth0'])
+    assert.equal(pre({ iif, src: '10.244.2.9', dst: '10.244.1.5', dport: 8472 }).verdict, 'accept');
+});
+
+test('guard: control ports of every node are closed to pods, opened ones and add-ons excepted', async () => {
+  const pods = [
+    { hostVeth: 'pn0123456789a', ip: '10.244.1.5', podNamespace: 'default' },
+    { hostVeth: 'pn0123456789e', ip: '10.244.1.7', podNamespace: 'kube-system' },
+  ];
+  const trace = await tracedGuard({ pods, allowPorts: [6443] });
+  const tcp = (chain: string, p: Partial<GuardPacket>): GuardVerdict =>
+    trace(chain, { iif: 'pn0123456789a', src: '10.244.1.5', dst: '172.31.2.1', proto: 6, ...p });
+  const drop = { verdict: 'drop', counter: 'host-port' };
+  assert.deepEqual(tcp('forward', { dport: 2379 }), drop); // another node
+  assert.deepEqual(tcp('forward', { dport: 179, proto: 17 }), drop);
+  assert.deepEqual(tcp('input', { dst: '10.244.1.1', dport: 9101 }), drop); // own host, any address
+  assert.equal(tcp('forward', { dport: 6443 }).verdict, 'accept'); // opened
+  assert.equal(tcp('forward', { dport: 8080 }).verdict, 'accept');
+  assert.equal(tcp('forward', { dst: '10.244.2.9', dport: 2379 }).verdict, 'accept'); // a pod
+  assert.equal(tcp('forward', { iif: 'eth0', src: '172.31.3.1', dport: 2379 }).verdict, 'accept');
+  const dns = { iif: 'pn0123456789e', src: '10.244.1.7' };
+  assert.equal(tcp('forward', { ...dns, dport: 2379 }).verdict, 'accept');
+  assert.equal(tcp('input', { ...dns, dport: 9101 }).verdict, 'accept');
 });
