@@ -3,13 +3,15 @@
 // own reaches nothing and is counted, while its own address keeps working; a pod cannot send
 // VXLAN or IP-in-IP to a host; podnet's control ports on its own host, on another host and on
 // the control plane are closed to pods (a BGP OPEN gets no session) while the hosts use them;
-// a port the operator opens answers pods; the cluster DNS (kube-system) still reads the store.
+// a port the operator opens answers pods; the cluster DNS (kube-system) still reads the store;
+// a restarted agent leaves the guard's table exactly as it was.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { ClusterNetwork, Node } from '../../src/api/types.js';
 import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
+import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
 import { EchoLab, startChild } from '../helpers/echo-lab.js';
 import { PODNET, podnet, podnetOk, sweepLeftovers, until } from '../helpers/lab.js';
 
@@ -219,6 +221,36 @@ for (const proxy of ['iptables', 'nftables']) {
       await until('9153 closed again', () =>
         inPod('echo-1', ['tcp', nodeIP('node-2'), '9153']) === 'timeout' ? true : undefined,
       );
+    });
+
+    test('a restarted agent with nothing new changes nothing in the guard', async () => {
+      // Handles (-a) change when an object is made again; packet counts change on their own.
+      const listing = (): string =>
+        spawnSync(
+          'ip',
+          ['netns', 'exec', hostNs('node-2'), 'nft', '-a', 'list', 'table', 'inet', 'podnet-guard'],
+          {
+            encoding: 'utf8',
+          },
+        ).stdout.replace(/packets \d+ bytes \d+/g, '');
+      const ready = (): true | undefined =>
+        spawnSync('ip', [
+          'netns',
+          'exec',
+          hostNs('node-2'),
+          'curl',
+          '-sf',
+          'http://127.0.0.1:9101/readyz',
+        ]).status === 0
+          ? true
+          : undefined;
+      const before = listing();
+      assert.match(before, /pod-sources-v4/);
+      const agent = findProcess(lab.lab.stateDir, 'agent-node-2')!;
+      await stopProcesses(lab.lab.stateDir, [agent]);
+      await startProcess(lab.lab.stateDir, { id: agent.id, argv: agent.argv, netns: agent.netns });
+      await until('the restarted agent to be ready', ready, 60_000);
+      assert.equal(listing(), before);
     });
   });
 }
