@@ -5,12 +5,13 @@
 // pod runs; changes to Pods, Nodes and the ClusterNetwork, and a periodic pass that repairs
 // what someone else changed, bring it up to date too.
 import { Counter } from 'prom-client';
-import type { ClusterNetwork, Node } from '../api/types.js';
+import type { ClusterNetwork } from '../api/types.js';
 import { nftTable } from '../kernel/nft-table.js';
 import {
   CONTROL_PORTS,
   DROP_REASONS,
   GUARD_TABLE,
+  protectedNodeAddresses,
   syncGuard,
   type GuardInput,
   type GuardKernel,
@@ -29,15 +30,6 @@ export interface GuardSource {
   wiredPods(): WiredPod[];
   /** Set by the guard: the CNI server awaits it before answering an ADD or DEL. */
   guardSync: (() => Promise<void>) | undefined;
-}
-
-/** The node's InternalIP and ExternalIP addresses. */
-function nodeAddresses(nodes: Iterable<Node>): string[] {
-  return [...nodes].flatMap((n) =>
-    (n.status?.addresses ?? [])
-      .filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
-      .map((a) => a.address),
-  );
 }
 
 /** `etcd:H:P,...` → its hosts and ports (a store on the network is part of the control plane). */
@@ -80,7 +72,7 @@ export function guardController(
         return {
           pods: source.wiredPods(),
           protectedAddresses: [
-            ...nodeAddresses(nodes.cache.values()),
+            ...protectedNodeAddresses(nodes.cache.values()),
             ...store.hosts,
             ...(ctx.options.controlPlane ?? []),
           ],

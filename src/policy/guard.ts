@@ -14,7 +14,8 @@
 //   other node and control-plane address), pods cannot reach podnet's control ports; the
 //   cluster's own add-ons (kube-system) are the exception.
 // Each kind of drop has a named counter, which the agent exports as a metric.
-import { formatIP, tryParseIP } from '../net/index.js';
+import type { Node } from '../api/types.js';
+import { formatIP, hostRange, tryParseCidr, tryParseIP } from '../net/index.js';
 
 export const GUARD_TABLE = 'inet podnet-guard';
 
@@ -151,6 +152,23 @@ function podSources(pods: readonly WiredPod[]): { 4: string[]; 6: string[] } {
     if (ip && pod.hostVeth) out[ip.family].add(`"${pod.hostVeth}" . ${formatIP(ip)}`);
   }
   return { 4: [...out[4]].sort(), 6: [...out[6]].sort() };
+}
+
+/**
+ * What a pod could reach a node's daemons on: its InternalIP and ExternalIP, and the gateway
+ * of its pod subnet (the first address, on every pod veth of that node), which pods of other
+ * nodes reach over the routes and tunnels between nodes.
+ */
+export function protectedNodeAddresses(nodes: Iterable<Node>): string[] {
+  return [...nodes].flatMap((n) => [
+    ...(n.status?.addresses ?? [])
+      .filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
+      .map((a) => a.address),
+    ...[...new Set([n.spec.podCIDR, ...(n.spec.podCIDRs ?? [])])].flatMap((text) => {
+      const cidr = text === undefined ? undefined : tryParseCidr(text);
+      return cidr ? [formatIP(hostRange(cidr).first)] : [];
+    }),
+  ]);
 }
 
 /** The whole guard table for one node. Rules are written as nft lists them, to compare. */

@@ -12,6 +12,7 @@ import type { ClusterNetwork, Node } from '../../src/api/types.js';
 import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
+import { formatIP, hostRange, parseCidr } from '../../src/net/index.js';
 import { EchoLab, startChild } from '../helpers/echo-lab.js';
 import { PODNET, podnet, podnetOk, sweepLeftovers, until } from '../helpers/lab.js';
 
@@ -29,22 +30,24 @@ for (const proxy of ['iptables', 'nftables']) {
     before(async () => {
       sweepLeftovers();
       await lab.up();
-      for (const node of ['node-1', 'node-2']) {
+      // On each host's own address and on its pod gateway (on every pod veth of the host).
+      for (const [node, ip] of ['node-1', 'node-2'].flatMap((n) => [
+        [n, nodeIP(n)],
+        [n, podGateway(n)],
+      ])) {
         const l = startChild([
           'ip',
           'netns',
           'exec',
-          hostNs(node),
+          hostNs(node!),
           PYTHON,
           PROBE,
           'listen',
-          nodeIP(node),
+          ip!,
           ...SERVED_PORTS.map(String),
         ]);
         listeners.push(l);
-        await until(`listeners on ${node}`, () =>
-          l.stderr().includes('ready') ? true : undefined,
-        );
+        await until(`listeners on ${ip}`, () => (l.stderr().includes('ready') ? true : undefined));
       }
     });
     after(() => {
@@ -57,6 +60,13 @@ for (const proxy of ['iptables', 'nftables']) {
       (
         JSON.parse(podnetOk(['--lab', lab.name, 'get', 'node', node, '-o', 'json'])) as Node
       ).status!.addresses!.find((a) => a.type === 'InternalIP')!.address;
+    /** The first address of the node's pod subnet, which every pod veth of the node carries. */
+    const podGateway = (node: string): string => {
+      const cidr = (
+        JSON.parse(podnetOk(['--lab', lab.name, 'get', 'node', node, '-o', 'json'])) as Node
+      ).spec.podCIDR!;
+      return formatIP(hostRange(parseCidr(cidr)).first);
+    };
     const inPod = (pod: string, args: string[]): string => {
       const r = lab.exec(pod, [PYTHON, PROBE, ...args]);
       assert.equal(r.status, 0, r.stderr);
@@ -142,6 +152,9 @@ for (const proxy of ['iptables', 'nftables']) {
       const targets = [
         ...SERVED_PORTS.map((port) => [nodeIP('node-1'), port] as const),
         ...SERVED_PORTS.map((port) => [nodeIP('node-2'), port] as const),
+        [podGateway('node-1'), 9101] as const,
+        [podGateway('node-2'), 2379] as const,
+        [podGateway('node-2'), 9153] as const,
         [CONTROL_PLANE, 2379] as const,
         [CONTROL_PLANE, 6443] as const,
       ];

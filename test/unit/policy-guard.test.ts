@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import {
   CONTROL_PORTS,
   desiredGuard,
+  protectedNodeAddresses,
   protectedPortElements,
   syncGuard,
   type GuardInput,
 } from '../../src/policy/guard.js';
+import type { Node } from '../../src/api/types.js';
 import { validateObject } from '../../src/api/validate.js';
 import { FakeGuardKernel } from '../helpers/fake-guard.js';
 import { traceGuard, type GuardPacket, type GuardVerdict } from '../helpers/guard-tracer.js';
@@ -225,4 +227,26 @@ test('guard: control ports of every node are closed to pods, opened ones and add
   const dns = { iif: 'pn0123456789e', src: '10.244.1.7' };
   assert.equal(tcp('forward', { ...dns, dport: 2379 }).verdict, 'accept');
   assert.equal(tcp('input', { ...dns, dport: 9101 }).verdict, 'accept');
+});
+
+test('guard: a node is protected on its addresses and on its pod gateway', () => {
+  const node = (name: string, ip: string, podCIDR?: string): Node => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name },
+    spec: podCIDR ? { podCIDR, podCIDRs: [podCIDR] } : {},
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: ip },
+        { type: 'Hostname', address: name },
+      ],
+    },
+  });
+  assert.deepEqual(
+    protectedNodeAddresses([
+      node('node-1', '172.31.1.1', '10.244.1.0/24'),
+      node('node-2', '172.31.2.1'),
+    ]),
+    ['172.31.1.1', '10.244.1.1', '172.31.2.1'],
+  );
 });
