@@ -1,6 +1,6 @@
 // The guard controller: keeps the node guard (anti-spoofing, no tunnels from pods, host
-// protection) in step with the pods this node wired, the Nodes' addresses and the
-// ClusterNetwork, whatever the proxy mode and whatever NetworkPolicy says. The CNI server
+// protection) in step with the pods this node wired, the Nodes' addresses, the BGP peers and
+// the ClusterNetwork, whatever the proxy mode and whatever NetworkPolicy says. The CNI server
 // waits for it on every ADD and DEL, so a pod's address is let out of its veth before the
 // pod runs; changes to Pods, Nodes and the ClusterNetwork, and a periodic pass that repairs
 // what someone else changed, bring it up to date too.
@@ -65,6 +65,8 @@ export function guardController(
       const nodes = ctx.informers.informer('Node');
       const pods = ctx.informers.informer('Pod');
       const networks = ctx.informers.informer('ClusterNetwork');
+      // Routers the nodes peer with: a pod masqueraded to its node would look like that node.
+      const peers = ctx.informers.informer('BGPPeer');
       const input = (): GuardInput => {
         const network = [...networks.cache.values()].find(
           (n: ClusterNetwork) => n.metadata.name === 'default',
@@ -73,6 +75,7 @@ export function guardController(
           pods: source.wiredPods(),
           protectedAddresses: [
             ...protectedNodeAddresses(nodes.cache.values()),
+            ...[...peers.cache.values()].map((p) => p.spec.peerIP),
             ...store.hosts,
             ...(ctx.options.controlPlane ?? []),
           ],
@@ -114,8 +117,9 @@ export function guardController(
       nodes.addHandler((c) => sync(`node ${c.name} ${c.type}`));
       pods.addHandler((c) => sync(`pod ${c.name} ${c.type}`));
       networks.addHandler((c) => sync(`clusternetwork ${c.name} ${c.type}`));
+      peers.addHandler((c) => sync(`bgppeer ${c.name} ${c.type}`));
       // Not before every cache is full: a pass over half the Nodes would take protection away.
-      await Promise.all([nodes.synced, pods.synced, networks.synced]);
+      await Promise.all([nodes.synced, pods.synced, networks.synced, peers.synced]);
       source.guardSync = () => sync('cni');
       await sync('start');
       timer = setInterval(() => void sync('resync'), RESYNC_MS);

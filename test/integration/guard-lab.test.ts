@@ -4,7 +4,8 @@
 // VXLAN or IP-in-IP to a host; podnet's control ports on its own host, on another host and on
 // the control plane are closed to pods (a BGP OPEN gets no session) while the hosts use them;
 // a port the operator opens answers pods; the cluster DNS (kube-system) still reads the store;
-// a restarted agent leaves the guard's table exactly as it was.
+// a restarted agent leaves the guard's table exactly as it was. With a BIRD fabric, a pod cannot
+// open a session with its zone's router, which would see the pod masqueraded as its node.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,22 @@ const PYTHON = '/usr/bin/python3';
 const SERVED_PORTS = [2379, 2380, 6443, 9101, 9153];
 /** Where the lab runs etcd and the API server: zone 1's router. */
 const CONTROL_PLANE = '172.31.1.254';
+
+/** podnet_guard_drops_total{reason} from the agent in host namespace `ns`. */
+function dropsIn(ns: string, reason: string): number {
+  const text = spawnSync(
+    'ip',
+    ['netns', 'exec', ns, 'curl', '-s', 'http://127.0.0.1:9101/metrics'],
+    {
+      encoding: 'utf8',
+    },
+  ).stdout;
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`podnet_guard_drops_total{reason="${reason}"}`));
+  assert.ok(line, `no podnet_guard_drops_total{reason="${reason}"} in ${ns}`);
+  return Number(line.split(' ').pop());
+}
 
 for (const proxy of ['iptables', 'nftables']) {
   describe(`guard, ${proxy} proxy`, () => {
@@ -76,19 +93,7 @@ for (const proxy of ['iptables', 'nftables']) {
       spawnSync('ip', ['netns', 'exec', hostNs(node), PYTHON, PROBE, ...args], {
         encoding: 'utf8',
       }).stdout.trim();
-    /** podnet_guard_drops_total{reason} from the agent of `node`. */
-    const drops = (node: string, reason: string): number => {
-      const text = spawnSync(
-        'ip',
-        ['netns', 'exec', hostNs(node), 'curl', '-s', 'http://127.0.0.1:9101/metrics'],
-        { encoding: 'utf8' },
-      ).stdout;
-      const line = text
-        .split('\n')
-        .find((l) => l.startsWith(`podnet_guard_drops_total{reason="${reason}"}`));
-      assert.ok(line, `no podnet_guard_drops_total{reason="${reason}"} on ${node}`);
-      return Number(line.split(' ').pop());
-    };
+    const drops = (node: string, reason: string): number => dropsIn(hostNs(node), reason);
 
     test('pods still reach pods on every host, in the zone and through the tunnel', async () => {
       await lab.allPairs();
@@ -267,3 +272,30 @@ for (const proxy of ['iptables', 'nftables']) {
     });
   });
 }
+
+describe('guard, BGP fabric (BIRD) router', () => {
+  const lab = new EchoLab(['--routing', 'bgp', '--fabric', 'bird']);
+  before(async () => {
+    sweepLeftovers();
+    await lab.up();
+  });
+  after(() => lab.down());
+
+  test("a pod's BGP OPEN to its zone's router gets no session, though masquerade would pass it off as its node", () => {
+    // echo-2 runs on node-2, in zone 2, whose hosts peer with that zone's router address.
+    const before = dropsIn(`${lab.name}-node-2`, 'host-port');
+    const r = lab.exec('echo-2', [PYTHON, PROBE, 'tcp', '172.31.2.254', '179', 'bgp']);
+    assert.equal(r.stdout.trim(), 'timeout', r.stderr);
+    assert.ok(dropsIn(`${lab.name}-node-2`, 'host-port') > before);
+    const sessions = (
+      JSON.parse(
+        podnetOk(['--lab', lab.name, 'get', 'bgp', '-o', 'json']),
+      ) as ListDocument<NodeBgpStatus>
+    ).items;
+    for (const s of sessions)
+      assert.ok(
+        s.peers.length > 0 && s.peers.every((p) => p.state === 'Established'),
+        JSON.stringify(s),
+      );
+  });
+});

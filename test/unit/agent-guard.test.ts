@@ -1,11 +1,11 @@
-// The guard controller over a real store and the fake nft: the table follows the Nodes and the
-// ClusterNetwork as they change, the CNI server's hook brings a new pod's element in before it
+// The guard controller over a real store and the fake nft: the table follows the Nodes, the BGP
+// peers and the ClusterNetwork as they change, the CNI server's hook brings a new pod's element in before it
 // returns, and the kernel's counters show as podnet_guard_drops_total.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
-import type { ClusterNetwork, Node } from '../../src/api/types.js';
+import type { BGPPeer, ClusterNetwork, Node } from '../../src/api/types.js';
 import { HealthState, type AgentContext } from '../../src/agent/controller.js';
 import { guardController, type GuardSource } from '../../src/agent/guard.js';
 import type { WiredPod } from '../../src/policy/guard.js';
@@ -72,6 +72,15 @@ test('guard controller: Nodes, the ClusterNetwork and CNI calls keep the table; 
       const opened = await applyObject(store, network([6443]));
       await informers.informer('ClusterNetwork').waitForRevision(revisionOf(opened.object));
       assert.ok(!(await kernel.listSet('protected-ports'))!.includes('6 . 6443'));
+
+      const router = await applyObject(store, {
+        apiVersion: 'podnet.io/v1',
+        kind: 'BGPPeer',
+        metadata: { name: 'tor-1' },
+        spec: { peerIP: '172.31.1.250', asNumber: 64600 },
+      } as BGPPeer);
+      await informers.informer('BGPPeer').waitForRevision(revisionOf(router.object));
+      assert.ok((await kernel.listSet('node-addresses-v4'))!.includes('172.31.1.250'));
 
       pods.push({ hostVeth: 'pn0123456789a', ip: '10.244.1.5' });
       await source.guardSync!();
