@@ -20,7 +20,7 @@ import { formatIP, hostRange, tryParseCidr, tryParseIP } from '../net/index.js';
 export const GUARD_TABLE = 'inet podnet-guard';
 
 /** Host-side pod veths are `pn` + a hash: what the guard treats as "from a pod". */
-export const POD_VETH_MATCH = '"pn*"';
+const POD_VETH_MATCH = '"pn*"';
 /**
  * podnet's tunnel devices share the prefix (docs/conventions.md), and what they deliver comes
  * from other hosts' pods, checked on their own hosts: never judged as a local pod's.
@@ -34,7 +34,7 @@ export const DROP_REASONS = ['spoofed', 'tunnel', 'host-port'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /** podnet's VXLAN port (docs/conventions.md). */
-export const VXLAN_PORT = 8472;
+const VXLAN_PORT = 8472;
 
 /**
  * The ports podnet's daemons listen on: BGP, etcd client and peer, the API server, agent
