@@ -24,6 +24,7 @@ import { policyController } from './policy.js';
 import { BgpController } from './bgp.js';
 import { cloudIdentityController } from './cloud-identity.js';
 import { cloudRouteController } from './cloud-routes.js';
+import { guardController } from './guard.js';
 import { getClusterNetwork } from '../store/objects.js';
 import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 
@@ -47,12 +48,14 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
   const routing = routingController({ bgp });
   // Before the CNI server, so that the first ADD finds the policies already programmed.
   const policy = policyController();
+  const cni = new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip));
   return [
     node,
     new NodeLeaseController(),
     new NodeLifecycleController(),
     policy,
-    new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip)),
+    cni,
+    guardController(cni),
     // backend cloud only: this node's interface, then (elected) the route tables.
     cloudIdentityController(),
     cloudRouteController({

@@ -15,7 +15,7 @@ import {
 import { CNI_COMMANDS, type CniCommand } from '../cni/env.js';
 import { decodeRequest, encodeResponse } from '../cni/protocol.js';
 import { hostCount } from '../net/index.js';
-import { PodIPAllocator } from '../ipam/pod-ips.js';
+import { PodIPAllocator, type PodAllocation } from '../ipam/pod-ips.js';
 import { IpSession } from '../kernel/ip-session.js';
 import { setPodMTU } from '../kernel/pod-mtu.js';
 import { enableIPv4Forwarding, isNamespaceFile } from '../kernel/pod-veth.js';
@@ -43,6 +43,9 @@ export class CniServer implements Controller {
   /** The MTU running pods were last given. */
   private podMTU: number | undefined;
   private resizing = Promise.resolve();
+  private ipam: PodIPAllocator | undefined;
+  /** Brings the node guard up to date; awaited before an ADD or DEL answers. */
+  guardSync: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly source: CniServerSource,
@@ -53,6 +56,7 @@ export class CniServer implements Controller {
     const { socketPath, stateDir } = ctx.options;
     const { source } = this;
     const ipam = PodIPAllocator.open(join(stateDir, 'ipam', 'pods'));
+    this.ipam = ipam;
     enableIPv4Forwarding();
     const duration = new Histogram({
       name: 'podnet_cni_call_duration_seconds',
@@ -90,6 +94,8 @@ export class CniServer implements Controller {
         // Only known commands become label values: bad input must not grow the metric.
         if (CNI_COMMANDS.includes(env.CNI_COMMAND as CniCommand)) command = env.CNI_COMMAND!;
         const { exitCode, stdout } = await handleCniCall(env, stdin, cni);
+        // The pod's own address is let out of its veth before the runtime starts it.
+        if (exitCode === 0 && ['ADD', 'DEL', 'GC'].includes(command)) await this.guardSync?.();
         conn.end(encodeResponse(exitCode, stdout));
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         duration.observe({ command, outcome: exitCode === 0 ? 'ok' : 'error' }, seconds);
@@ -125,6 +131,11 @@ export class CniServer implements Controller {
     });
     ctx.health.setReady(this.name, true);
     cni.log.info({ socket: socketPath, allocated: ipam.list().length }, 'CNI socket open');
+  }
+
+  /** The pods this node has wired (veth and address), as the allocator records them. */
+  wiredPods(): PodAllocation[] {
+    return this.ipam?.list().filter((a) => a.hostVeth) ?? [];
   }
 
   /** Brings every running pod to the node's current pod MTU, in place. */

@@ -18,6 +18,8 @@ export interface AgentOptions {
   zone?: string;
   /** Address to publish as InternalIP; default: the address of the interface of the default route. */
   nodeIP?: string;
+  /** Addresses of the API server and store: the node guard closes control ports on them too. */
+  controlPlane?: string[];
   /** Flags that override the ClusterNetwork for this agent (e.g. `--proxy`). */
   overrides: Record<string, string>;
 }

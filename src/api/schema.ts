@@ -427,6 +427,7 @@ export const clusterNetworkSchema = z.strictObject({
         .int()
         .min(576, { error: 'must be 576-9216' })
         .max(9216, { error: 'must be 576-9216' }),
+      hostProtection: z.strictObject({ allowPorts: z.array(portNumber) }).partial(),
     })
     .partial(),
 });

@@ -171,7 +171,15 @@ export interface ClusterNetwork extends TypeMeta {
     bgp?: BGPSettings;
     /** The cloud's route tables when `backend: cloud`. */
     cloud?: CloudSettings;
+    /** What pods may reach of the hosts (podnet's control ports are closed to them). */
+    hostProtection?: HostProtection;
   };
+}
+
+/** Host protection settings of the node guard. */
+export interface HostProtection {
+  /** Control ports opened to pods on purpose (TCP and UDP), e.g. 6443 for in-cluster clients. */
+  allowPorts?: number[];
 }
 
 /** What a node that does not fit in the route tables gets: nothing, or VXLAN to every peer. */

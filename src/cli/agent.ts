@@ -1,6 +1,18 @@
 // `podnet agent`: the per-node daemon.
 import type { Command } from 'commander';
+import { isIP } from '../net/index.js';
+import { UsageError } from '../util/errors.js';
 import { requireRoot, resolveStoreUrl } from './context.js';
+
+function parseAddressList(flag: string): (value: string) => string[] {
+  return (value) => {
+    const addresses = value.split(',').filter(Boolean);
+    const bad = addresses.find((a) => !isIP(a));
+    if (bad !== undefined || addresses.length === 0)
+      throw new UsageError(`${flag} ${value}: give IP addresses separated by commas`);
+    return addresses;
+  };
+}
 
 export function registerAgent(program: Command): void {
   program
@@ -14,6 +26,11 @@ export function registerAgent(program: Command): void {
     .option('--node-ip <ip>', "InternalIP to publish (default: the default route's source)")
     .option('--backend <backend>', 'override the ClusterNetwork backend on this node')
     .option('--proxy <mode>', 'override the ClusterNetwork proxy mode on this node')
+    .option(
+      '--control-plane <addresses>',
+      'comma-separated addresses of the API server and store, closed to pods like the nodes',
+      parseAddressList('--control-plane'),
+    )
     .action(async (opts, cmd: Command) => {
       requireRoot('podnet agent');
       const { runAgent } = await import('../agent/agent.js');
@@ -28,6 +45,7 @@ export function registerAgent(program: Command): void {
         metricsAddress: opts.metrics,
         zone: opts.zone,
         nodeIP: opts.nodeIp,
+        controlPlane: opts.controlPlane,
         overrides,
       });
     });

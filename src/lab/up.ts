@@ -28,7 +28,7 @@ import { logFile, startProcess, type ProcessRecord } from './supervisor.js';
 import { clusterNetworkFor } from './cluster.js';
 import { fabricPeers, startFabric, validateFabric } from './fabric.js';
 import { startLabEtcd } from './etcd.js';
-import { startLabApiServer } from './apiserver.js';
+import { apiServerAddress, startLabApiServer } from './apiserver.js';
 import { installPlugin, labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
@@ -172,6 +172,8 @@ function agentArgv(plan: LabPlan, h: HostPlan): string[] {
     h.metricsAddress,
     '--store',
     plan.hostStoreUrl,
+    '--control-plane',
+    apiServerAddress(plan).host,
   ];
 }
 

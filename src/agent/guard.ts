@@ -1,0 +1,132 @@
+// The guard controller: keeps the node guard (anti-spoofing, no tunnels from pods, host
+// protection) in step with the pods this node wired, the Nodes' addresses, the BGP peers and
+// the ClusterNetwork, whatever the proxy mode and whatever NetworkPolicy says. The CNI server
+// waits for it on every ADD and DEL, so a pod's address is let out of its veth before the
+// pod runs; changes to Pods, Nodes and the ClusterNetwork, and a periodic pass that repairs
+// what someone else changed, bring it up to date too.
+import { Counter } from 'prom-client';
+import type { ClusterNetwork } from '../api/types.js';
+import { nftTable } from '../kernel/nft-table.js';
+import {
+  CONTROL_PORTS,
+  DROP_REASONS,
+  GUARD_TABLE,
+  protectedNodeAddresses,
+  syncGuard,
+  type GuardInput,
+  type GuardKernel,
+  type PortRange,
+  type WiredPod,
+} from '../policy/guard.js';
+import { parseEtcdUrl } from '../store/etcd.js';
+import { errorMessage } from '../util/errors.js';
+import type { AgentContext, AgentOptions, Controller } from './controller.js';
+
+const NAME = 'guard';
+/** A periodic pass puts back what was changed behind the agent's back. */
+const RESYNC_MS = 30_000;
+
+export interface GuardSource {
+  wiredPods(): WiredPod[];
+  /** Set by the guard: the CNI server awaits it before answering an ADD or DEL. */
+  guardSync: (() => Promise<void>) | undefined;
+}
+
+/** `etcd:H:P,...` → its hosts and ports (a store on the network is part of the control plane). */
+function storeEndpoints(storeUrl: string): { hosts: string[]; ports: number[] } {
+  if (!storeUrl.startsWith('etcd:')) return { hosts: [], ports: [] };
+  const endpoints = parseEtcdUrl(storeUrl).hosts.map((h) => h.replace(/^https?:\/\//, ''));
+  return {
+    hosts: endpoints.map((h) => h.slice(0, h.lastIndexOf(':'))),
+    ports: endpoints.map((h) => Number(h.slice(h.lastIndexOf(':') + 1))),
+  };
+}
+
+/** The control ports of this agent's own configuration, beside the well-known ones. */
+function controlPorts(options: AgentOptions, storePorts: number[]): PortRange[] {
+  const metricsPort = Number(
+    options.metricsAddress.slice(options.metricsAddress.lastIndexOf(':') + 1),
+  );
+  const own = [metricsPort, ...storePorts].filter((p) => p > 0 && p <= 65535);
+  return [...CONTROL_PORTS, ...own.map((p) => ({ first: p, last: p }))];
+}
+
+export function guardController(
+  source: GuardSource,
+  kernel: GuardKernel = nftTable(GUARD_TABLE),
+): Controller {
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    name: NAME,
+    async start(ctx: AgentContext): Promise<void> {
+      const log = ctx.log.child({ controller: NAME });
+      const store = storeEndpoints(ctx.options.storeUrl);
+      const ports = controlPorts(ctx.options, store.ports);
+      const nodes = ctx.informers.informer('Node');
+      const pods = ctx.informers.informer('Pod');
+      const networks = ctx.informers.informer('ClusterNetwork');
+      // Routers the nodes peer with: a pod masqueraded to its node would look like that node.
+      const peers = ctx.informers.informer('BGPPeer');
+      const input = (): GuardInput => {
+        const network = [...networks.cache.values()].find(
+          (n: ClusterNetwork) => n.metadata.name === 'default',
+        );
+        return {
+          pods: source.wiredPods(),
+          protectedAddresses: [
+            ...protectedNodeAddresses(nodes.cache.values()),
+            ...[...peers.cache.values()].map((p) => p.spec.peerIP),
+            ...store.hosts,
+            ...(ctx.options.controlPlane ?? []),
+          ],
+          controlPorts: ports,
+          allowPorts: network?.spec.hostProtection?.allowPorts ?? [],
+        };
+      };
+      // One pass at a time. A pass reads everything afresh when it begins, so changes that
+      // arrive while one waits to begin are all served by it.
+      let running = Promise.resolve();
+      let waiting: Promise<void> | undefined;
+      const sync = (reason: string): Promise<void> => {
+        if (waiting) return waiting;
+        waiting = running.then(async () => {
+          waiting = undefined;
+          try {
+            if (await syncGuard(kernel, input())) log.info({ reason }, 'guard updated');
+            ctx.health.setError(NAME, undefined);
+          } catch (err) {
+            ctx.health.setError(NAME, errorMessage(err));
+            log.error({ reason, err: errorMessage(err) }, 'could not update the guard');
+          }
+        });
+        running = waiting;
+        return waiting;
+      };
+      new Counter({
+        name: 'podnet_guard_drops_total',
+        help: 'Packets from pods the node guard dropped, by reason (spoofed source, tunnel, host port)',
+        labelNames: ['reason'],
+        registers: [ctx.metrics],
+        async collect() {
+          // The kernel counts; the metric shows its count.
+          const counts = await kernel.counters().catch(() => new Map<string, number>());
+          this.reset();
+          for (const reason of DROP_REASONS) this.inc({ reason }, counts.get(reason) ?? 0);
+        },
+      });
+      nodes.addHandler((c) => sync(`node ${c.name} ${c.type}`));
+      pods.addHandler((c) => sync(`pod ${c.name} ${c.type}`));
+      networks.addHandler((c) => sync(`clusternetwork ${c.name} ${c.type}`));
+      peers.addHandler((c) => sync(`bgppeer ${c.name} ${c.type}`));
+      // Not before every cache is full: a pass over half the Nodes would take protection away.
+      await Promise.all([nodes.synced, pods.synced, networks.synced, peers.synced]);
+      source.guardSync = () => sync('cni');
+      await sync('start');
+      timer = setInterval(() => void sync('resync'), RESYNC_MS);
+      ctx.health.setReady(NAME, true);
+    },
+    async stop(): Promise<void> {
+      clearInterval(timer);
+    },
+  };
+}
