@@ -23,6 +23,7 @@ export const ROOMS = {
   policy: ['api', 'net', 'util'],
   cloud: ['api', 'net', 'util'],
   kube: ['api', 'store', 'util'],
+  flows: ['api', 'net', 'util'],
   agent: [
     'api',
     'store',
@@ -36,6 +37,7 @@ export const ROOMS = {
     'policy',
     'cloud',
     'kube',
+    'flows',
     'net',
     'util',
   ],
@@ -56,6 +58,7 @@ export const ROOMS = {
     'apiserver',
     'cloud',
     'kube',
+    'flows',
     'net',
     'util',
   ],

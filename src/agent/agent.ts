@@ -11,7 +11,7 @@ import {
   type AgentOptions,
   type Controller,
 } from './controller.js';
-import { startHealthServer } from './http.js';
+import { HttpRoutes, startHealthServer } from './http.js';
 import { NodeController } from './node-controller.js';
 import { NodeLeaseController } from './node-lease.js';
 import { NodeLifecycleController } from './node-lifecycle.js';
@@ -25,6 +25,7 @@ import { BgpController } from './bgp.js';
 import { cloudIdentityController } from './cloud-identity.js';
 import { cloudRouteController } from './cloud-routes.js';
 import { guardController } from './guard.js';
+import { flowsController } from './flows.js';
 import { getClusterNetwork } from '../store/objects.js';
 import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 
@@ -72,6 +73,7 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
       leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
     }),
     proxyController(),
+    flowsController(),
   ];
 }
 
@@ -93,8 +95,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     metrics,
     onError: (kind, message) => log.warn({ kind, err: message }, 'watch interrupted; retrying'),
   });
-  const ctx: AgentContext = { options, store, informers, log, metrics, health };
-  const server = await startHealthServer(options.metricsAddress, metrics, health);
+  const http = new HttpRoutes();
+  const ctx: AgentContext = { options, store, informers, log, metrics, health, http };
+  const server = await startHealthServer(options.metricsAddress, metrics, health, http);
 
   const started: Controller[] = [];
   try {

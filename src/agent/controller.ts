@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../util/log.js';
 import type { InformerCache } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
+import type { HttpRoutes } from './http.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -64,6 +65,8 @@ export interface AgentContext {
   log: Logger;
   metrics: Registry;
   health: HealthState;
+  /** JSON endpoints on the metrics port (e.g. the flow log's /flows). */
+  http: HttpRoutes;
 }
 
 export interface Controller {

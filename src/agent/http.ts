@@ -1,12 +1,30 @@
-// The agent's metrics and health endpoints (Prometheus text; /healthz alive, /readyz synced).
+// The agent's metrics and health endpoints (Prometheus text; /healthz alive, /readyz synced),
+// and the JSON endpoints controllers add (GET only: nothing on this port changes the node).
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { HealthState } from './controller.js';
+
+/** A JSON endpoint: the query string in, the document to send out. */
+export type JsonHandler = (query: URLSearchParams) => unknown;
+
+/** The endpoints controllers serve beside metrics and health, by path. */
+export class HttpRoutes {
+  private readonly handlers = new Map<string, JsonHandler>();
+
+  add(path: string, handler: JsonHandler): void {
+    this.handlers.set(path, handler);
+  }
+
+  get(path: string): JsonHandler | undefined {
+    return this.handlers.get(path);
+  }
+}
 
 export function startHealthServer(
   address: string,
   metrics: Registry,
   health: HealthState,
+  routes: HttpRoutes = new HttpRoutes(),
 ): Promise<Server> {
   const [host, portText] = splitHostPort(address);
   const server = createServer((req, res) => {
@@ -22,6 +40,10 @@ export function startHealthServer(
         const report = health.report();
         res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify(report));
+      } else if (req.method === 'GET' && routes.get(pathOf(req.url))) {
+        const url = new URL(req.url ?? '/', 'http://agent');
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(routes.get(url.pathname)!(url.searchParams)));
       } else {
         res.writeHead(404).end();
       }
@@ -36,4 +58,8 @@ export function startHealthServer(
 function splitHostPort(address: string): [string, string] {
   const i = address.lastIndexOf(':');
   return [address.slice(0, i), address.slice(i + 1)];
+}
+
+function pathOf(url: string | undefined): string {
+  return new URL(url ?? '/', 'http://agent').pathname;
 }

@@ -5,6 +5,7 @@ import { registerApiServer } from './apiserver.js';
 import { registerBgp } from './bgp.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
+import { registerFlows } from './flows.js';
 import { registerTrace } from './trace.js';
 import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
@@ -28,6 +29,7 @@ const verbGroups: Register[] = [
   registerDemo,
   registerDoctor,
   registerTrace,
+  registerFlows,
   registerApiServer,
   registerInstall,
 ];

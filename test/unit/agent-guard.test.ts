@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import type { BGPPeer, ClusterNetwork, Node } from '../../src/api/types.js';
 import { HealthState, type AgentContext } from '../../src/agent/controller.js';
+import { HttpRoutes } from '../../src/agent/http.js';
 import { guardController, type GuardSource } from '../../src/agent/guard.js';
 import type { WiredPod } from '../../src/policy/guard.js';
 import { applyObject } from '../../src/store/objects.js';
@@ -52,6 +53,7 @@ test('guard controller: Nodes, the ClusterNetwork and CNI calls keep the table; 
       log: pino({ level: 'silent' }),
       metrics,
       health: new HealthState(),
+      http: new HttpRoutes(),
     };
     const pods: WiredPod[] = [];
     const source: GuardSource = { wiredPods: () => pods, guardSync: undefined };

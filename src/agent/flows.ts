@@ -1,0 +1,152 @@
+// The flow log: every connection this node's pods open (and those pods outside the pod network
+// open to them), read from the kernel's conntrack events, named as pods and services from the
+// shared informers, kept in a bounded ring served as GET /flows, and counted per service.
+import { Counter } from 'prom-client';
+import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
+import {
+  enableConntrackAccounting,
+  readConntrackEvents,
+  type ConntrackEventReader,
+} from '../kernel/conntrack-events.js';
+import { readPodnetRouteTable } from '../kernel/podnet-routes.js';
+import { IPIP_DEVICE } from '../routing/backends/ipip.js';
+import { VXLAN_DEVICE } from '../routing/backends/vxlan.js';
+import { isLostEventsWarning, parseConntrackEvent } from '../flows/conntrack-event.js';
+import { FlowLog, type FlowChange } from '../flows/log.js';
+import type { FlowPage } from '../flows/types.js';
+import { clusterView, type ClusterView, type HostRoute } from '../flows/view.js';
+import { errorMessage } from '../util/errors.js';
+import type { AgentContext, Controller } from './controller.js';
+
+const NAME = 'flows';
+/** Flows kept per agent: about 2 MB of records. */
+const CAPACITY = Number(process.env.PODNET_FLOW_CAPACITY) || 5000;
+/** Routes change with Nodes; re-reading them now and then also catches a repair. */
+const ROUTES_PERIOD_MS = 10_000;
+
+export function flowsController(): Controller {
+  let reader: ConntrackEventReader | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    name: NAME,
+    async start(ctx: AgentContext): Promise<void> {
+      const log = ctx.log.child({ controller: NAME });
+      const metrics = flowMetrics(ctx);
+      const flows = new FlowLog(CAPACITY);
+      try {
+        enableConntrackAccounting();
+      } catch (err) {
+        log.warn(
+          { err: errorMessage(err) },
+          'conntrack accounting is off: flows carry no counters',
+        );
+      }
+      const pods = ctx.informers.informer('Pod');
+      const services = ctx.informers.informer('Service');
+      const nodes = ctx.informers.informer('Node');
+      const networks = ctx.informers.informer('ClusterNetwork');
+      let routes: HostRoute[] = [];
+      let view: ClusterView | undefined;
+      const forget = (): void => {
+        view = undefined;
+      };
+      for (const informer of [pods, services, nodes, networks]) informer.addHandler(forget);
+      const currentView = (): ClusterView => {
+        if (view) return view;
+        const network = networks.cache.get('default')?.spec ?? DEFAULT_CLUSTER_NETWORK;
+        view = clusterView({
+          self: ctx.options.nodeName,
+          pods: pods.cache.values(),
+          services: services.cache.values(),
+          nodes: nodes.cache.values(),
+          routes,
+          routing: network.routing,
+          backend: ctx.options.overrides.backend ?? network.backend,
+          tunnels: { [VXLAN_DEVICE]: 'vxlan', [IPIP_DEVICE]: 'ipip' },
+        });
+        return view;
+      };
+      const readRoutes = async (): Promise<void> => {
+        try {
+          routes = await readPodnetRouteTable();
+          view = undefined;
+        } catch (err) {
+          log.warn({ err: errorMessage(err) }, 'could not read routes: paths may show unknown');
+        }
+      };
+      await readRoutes();
+      timer = setInterval(() => void readRoutes(), ROUTES_PERIOD_MS);
+      nodes.addHandler(() => void readRoutes());
+
+      reader = readConntrackEvents({
+        onEvent(line) {
+          const ev = parseConntrackEvent(line);
+          if (!ev) return;
+          const change = flows.apply(currentView(), ev);
+          if (change) metrics.count(change);
+        },
+        onWarning(line) {
+          if (isLostEventsWarning(line)) metrics.countOverrun();
+          else log.warn({ err: line }, 'conntrack -E warned');
+        },
+        onExit(reason) {
+          log.warn({ err: reason }, 'conntrack event reader stopped; starting it again');
+        },
+      });
+      ctx.http.add('/flows', (query): FlowPage => {
+        const since = Number(query.get('since') ?? 0) || 0;
+        return {
+          node: ctx.options.nodeName,
+          seq: flows.latest,
+          lost: metrics.lost(),
+          flows: flows.since(since),
+        };
+      });
+      ctx.health.setReady(NAME, true);
+    },
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      reader?.stop();
+    },
+  };
+}
+
+function flowMetrics(ctx: AgentContext): {
+  countOverrun(): void;
+  lost(): number;
+  count(change: FlowChange): void;
+} {
+  const overruns = new Counter({
+    name: 'podnet_flow_event_overruns_total',
+    help: 'Times the kernel dropped conntrack events before the agent read them (each loses one or more flows)',
+    registers: [ctx.metrics],
+  });
+  const connections = new Counter({
+    name: 'podnet_service_connections_total',
+    help: "Connections this node's clients opened to a service",
+    labelNames: ['namespace', 'service'],
+    registers: [ctx.metrics],
+  });
+  const bytes = new Counter({
+    name: 'podnet_service_bytes_total',
+    help: 'Bytes both ways of the closed connections to a service',
+    labelNames: ['namespace', 'service'],
+    registers: [ctx.metrics],
+  });
+  let lost = 0;
+  return {
+    countOverrun() {
+      lost++;
+      overruns.inc();
+    },
+    lost: () => lost,
+    count({ flow, opened, closed }) {
+      if (!flow.service) return;
+      const labels = { namespace: flow.service.namespace, service: flow.service.name };
+      if (opened) connections.inc(labels);
+      if (closed && flow.traffic) {
+        bytes.inc(labels, flow.traffic.sent.bytes + flow.traffic.received.bytes);
+      }
+    },
+  };
+}

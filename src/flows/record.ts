@@ -1,0 +1,97 @@
+// From a conntrack event to a flow record: which agent reports the connection, what its ends
+// are called, and how its record changes as the kernel reports it closing.
+import type { ConntrackEvent } from './conntrack-event.js';
+import type { Flow, FlowEnd, FlowPath, FlowProtocol, FlowService } from './types.js';
+import { nodePortKey, serviceKey, subnetOf, type ClusterView } from './view.js';
+
+const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'sctp', 'icmp'];
+
+/**
+ * Every host a connection crosses sees it in its own conntrack table; one of them reports it,
+ * so that a connection is one flow: the client's host when the client is one of its pods (it
+ * also chose the endpoint), else the server's host when the server is one of its pods
+ * (a client outside the pod network).
+ */
+export function reportsFlow(view: ClusterView, ev: ConntrackEvent): boolean {
+  if (!PROTOCOLS.includes(ev.protocol)) return false;
+  const client = subnetOf(view, ev.original.src);
+  if (client) return client.node === view.self;
+  return subnetOf(view, ev.reply.src)?.node === view.self;
+}
+
+/** The flow a connection's first event opens (a DESTROY of one opened before the agent started). */
+export function openFlow(view: ClusterView, ev: ConntrackEvent, seq: number): Flow {
+  const { original, reply } = ev;
+  // The reply comes from whoever really answers: after DNAT, the endpoint the kernel chose.
+  const translated = reply.src !== original.dst || reply.sport !== original.dport;
+  const service = translated ? serviceOf(view, ev) : undefined;
+  const source = end(view, original.src, original.sport);
+  const destination = end(view, reply.src, reply.sport);
+  const flow: Flow = {
+    seq,
+    id: `${view.self}/${ev.id}`,
+    node: view.self,
+    protocol: ev.protocol as FlowProtocol,
+    source,
+    ...(service ? { service } : {}),
+    destination,
+    path: pathOf(view, source, destination),
+    verdict: 'forwarded',
+    state: 'open',
+    start: isoTime(ev.type === 'DESTROY' && ev.lifetime ? ev.time - ev.lifetime : ev.time),
+  };
+  return ev.type === 'NEW' ? flow : advanceFlow(flow, ev, seq);
+}
+
+/** The flow after a later event: TCP's closing states end it, DESTROY brings the counters. */
+export function advanceFlow(flow: Flow, ev: ConntrackEvent, seq: number): Flow {
+  if (ev.type === 'DESTROY') {
+    const traffic =
+      ev.original.packets !== undefined && ev.reply.packets !== undefined
+        ? {
+            sent: { packets: ev.original.packets, bytes: ev.original.bytes ?? 0 },
+            received: { packets: ev.reply.packets, bytes: ev.reply.bytes ?? 0 },
+          }
+        : undefined;
+    return {
+      ...flow,
+      seq,
+      state: 'closed',
+      end: flow.end ?? isoTime(ev.time),
+      ...(traffic ? { traffic } : {}),
+    };
+  }
+  // A TCP connection lingers in TIME_WAIT for minutes after its last packet: it ended here.
+  if (flow.state === 'open' && !flow.end && ev.state && CLOSING.has(ev.state)) {
+    return { ...flow, seq, end: isoTime(ev.time) };
+  }
+  return flow;
+}
+
+const CLOSING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK']);
+
+function serviceOf(view: ClusterView, ev: ConntrackEvent): FlowService | undefined {
+  const { dst, dport } = ev.original;
+  const ref =
+    view.services.get(serviceKey(ev.protocol, dst, dport)) ??
+    view.nodePorts.get(nodePortKey(ev.protocol, dport));
+  return ref ? { ...ref, ip: dst, port: dport } : undefined;
+}
+
+function end(view: ClusterView, ip: string, port: number): FlowEnd {
+  const pod = view.pods.get(ip);
+  return { ip, port, ...(pod ? { pod: pod.pod, ...(pod.node ? { node: pod.node } : {}) } : {}) };
+}
+
+/** The path between the two ends as this host routes it: toward the end that is not its own. */
+function pathOf(view: ClusterView, source: FlowEnd, destination: FlowEnd): FlowPath {
+  const from = subnetOf(view, source.ip);
+  const to = subnetOf(view, destination.ip);
+  if (!from || !to) return 'external';
+  if (from.node === to.node) return 'local';
+  return from.node === view.self ? to.path : from.path;
+}
+
+function isoTime(seconds: number): string {
+  return new Date(Math.round(seconds * 1000)).toISOString();
+}

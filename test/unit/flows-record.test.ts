@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Node } from '../../src/api/types.js';
+import { parseConntrackEvent } from '../../src/flows/conntrack-event.js';
+import { flowLine, matchesFlow } from '../../src/flows/filter.js';
+import { FlowLog } from '../../src/flows/log.js';
+import { clusterView, type ViewInput } from '../../src/flows/view.js';
+import { webPod, webService } from '../helpers/web-objects.js';
+
+function node(name: string, podCIDR: string): Node {
+  return { apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: { podCIDR } };
+}
+
+const input: ViewInput = {
+  self: 'node-1',
+  pods: [
+    webPod('my-namespace', 'client', '10.244.1.5', true, { nodeName: 'node-1' }),
+    webPod('my-namespace', 'echo-1', '10.244.1.6', true, { nodeName: 'node-1' }),
+    webPod('my-namespace', 'echo-2', '10.244.2.7', true, { nodeName: 'node-2' }),
+    webPod('my-namespace', 'echo-3', '10.244.3.8', true, { nodeName: 'node-3' }),
+  ],
+  services: [
+    webService('my-namespace', [{ port: 80, nodePort: 30080 }], { name: 'my-svc' }),
+    webService('my-namespace', [{ port: 80 }], { name: 'empty', clusterIP: '10.96.0.30' }),
+  ],
+  nodes: [
+    node('node-1', '10.244.1.0/24'),
+    node('node-2', '10.244.2.0/24'),
+    node('node-3', '10.244.3.0/24'),
+  ],
+  routes: [
+    { dst: '10.244.2.0/24', gateway: '172.31.1.2', dev: 'eth0' },
+    { dst: '10.244.3.0/24', gateway: '10.244.3.0', dev: 'pn-vxlan' },
+    { dst: '10.244.1.6', dev: 'pnabc' },
+  ],
+  routing: 'store',
+  backend: 'auto',
+  tunnels: { 'pn-vxlan': 'vxlan', 'pn-ipip': 'ipip' },
+};
+
+function line(type: string, src: string, dst: string, rsrc: string, extra = ''): string {
+  const [s, sp] = src.split(':');
+  const [d, dp] = dst.split(':');
+  const [r, rp] = rsrc.split(':');
+  return `[1700000000.5]\t[${type}] ipv4 2 tcp 6 120 SYN_SENT src=${s} dst=${d} sport=${sp} dport=${dp} ${extra} src=${r} dst=${s} sport=${rp} dport=${sp} id=${sp}`;
+}
+
+const ev = (text: string) => parseConntrackEvent(text)!;
+
+test('a connection through a service names client, service and the chosen pod, with the path', () => {
+  const log = new FlowLog(10);
+  const view = clusterView(input);
+  const c = log.apply(
+    view,
+    ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.3.8:8080')),
+  )!;
+  assert.equal(c.opened, true);
+  assert.equal(c.flow.source.pod, 'my-namespace/client');
+  assert.deepEqual(c.flow.service, {
+    namespace: 'my-namespace',
+    name: 'my-svc',
+    ip: '10.96.0.20',
+    port: 80,
+  });
+  assert.equal(c.flow.destination.pod, 'my-namespace/echo-3');
+  assert.equal(c.flow.destination.node, 'node-3');
+  assert.equal(c.flow.path, 'vxlan');
+  assert.equal(c.flow.verdict, 'forwarded');
+  assert.equal(c.flow.state, 'open');
+  assert.equal(
+    flowLine(c.flow),
+    '22:13:20.500 my-namespace/client:40000 → my-namespace/my-svc:80 → my-namespace/echo-3:8080 tcp vxlan forwarded open',
+  );
+});
+
+test('paths: local on one host, direct by next hop, external off the pod network', () => {
+  const log = new FlowLog(10);
+  const view = clusterView(input);
+  const path = (src: string, dst: string) =>
+    log.apply(view, ev(line('NEW', src, dst, dst)))!.flow.path;
+  assert.equal(path('10.244.1.5:1', '10.244.1.6:8080'), 'local');
+  assert.equal(path('10.244.1.5:2', '10.244.2.7:8080'), 'direct');
+  assert.equal(path('10.244.1.5:3', '172.31.1.2:22'), 'external');
+  const bgp = clusterView({ ...input, routing: 'bgp' });
+  assert.equal(
+    log.apply(bgp, ev(line('NEW', '10.244.1.5:4', '10.244.2.7:8080', '10.244.2.7:8080')))!.flow
+      .path,
+    'bgp',
+  );
+});
+
+test('one host reports a connection: the client’s, or the server’s for a client off the pod network', () => {
+  const log = new FlowLog(10);
+  const view = clusterView(input);
+  // A client on node-2 is node-2's to report, even to a pod here.
+  assert.equal(
+    log.apply(view, ev(line('NEW', '10.244.2.7:1', '10.244.1.6:8080', '10.244.1.6:8080'))),
+    undefined,
+  );
+  // From outside through a node port, to a pod here: this node reports it, with the service.
+  const c = log.apply(
+    view,
+    ev(line('NEW', '172.31.9.9:5', '172.31.1.1:30080', '10.244.1.6:8080')),
+  )!;
+  assert.equal(c.flow.service?.name, 'my-svc');
+  assert.equal(c.flow.path, 'external');
+});
+
+test('DESTROY closes the flow with counters; since() returns only what changed', () => {
+  const log = new FlowLog(10);
+  const view = clusterView(input);
+  log.apply(view, ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080')));
+  const seen = log.latest;
+  const destroy = ev(
+    line(
+      'DESTROY',
+      '10.244.1.5:40000',
+      '10.96.0.20:80 packets=6 bytes=412',
+      '10.244.2.7:8080',
+      '',
+    ).replace('id=40000', 'packets=4 bytes=880 delta-time=0 id=40000'),
+  );
+  const c = log.apply(view, destroy)!;
+  assert.equal(c.closed, true);
+  assert.deepEqual(c.flow.traffic, {
+    sent: { packets: 6, bytes: 412 },
+    received: { packets: 4, bytes: 880 },
+  });
+  assert.deepEqual(
+    log.since(seen).map((f) => f.state),
+    ['closed'],
+  );
+  assert.equal(log.since(0).length, 1);
+});
+
+test('the ring keeps the newest flows; UPDATE of an unknown connection opens nothing', () => {
+  const log = new FlowLog(2);
+  const view = clusterView(input);
+  for (const port of [1, 2, 3])
+    log.apply(view, ev(line('NEW', `10.244.1.5:${port}`, '10.244.1.6:80', '10.244.1.6:80')));
+  assert.deepEqual(
+    log.since().map((f) => f.source.port),
+    [2, 3],
+  );
+  assert.equal(
+    log.apply(view, ev(line('UPDATE', '10.244.1.5:9', '10.244.1.6:80', '10.244.1.6:80'))),
+    undefined,
+  );
+});
+
+test('filters by namespace, pod, service and verdict', () => {
+  const log = new FlowLog(10);
+  const view = clusterView(input);
+  const flow = log.apply(
+    view,
+    ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080')),
+  )!.flow;
+  assert.ok(matchesFlow(flow, { namespace: 'my-namespace', pod: 'echo-2', service: 'my-svc' }));
+  assert.ok(matchesFlow(flow, { pod: 'my-namespace/client', verdict: 'forwarded' }));
+  assert.ok(!matchesFlow(flow, { namespace: 'other' }));
+  assert.ok(!matchesFlow(flow, { service: 'empty' }));
+  assert.ok(!matchesFlow(flow, { verdict: 'refused' }));
+});
