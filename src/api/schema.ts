@@ -382,7 +382,8 @@ export const clusterNetworkSchema = z.strictObject({
       serviceCIDR: cidr,
       dnsIP: ipv4,
       domain: dnsSubdomain,
-      backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto']),
+      backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto', 'wireguard']),
+      encryption: z.enum(['wireguard']),
       proxyMode: z.enum(['iptables', 'nftables']),
       routing: z.enum(['store', 'bgp']),
       bgp: z

@@ -146,7 +146,9 @@ export interface Service extends TypeMeta {
   };
 }
 
-export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto';
+export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto' | 'wireguard';
+/** Encryption of pod traffic between hosts, on top of any backend. */
+export type Encryption = 'wireguard';
 export type ProxyMode = 'iptables' | 'nftables';
 export type RoutingMode = 'store' | 'bgp';
 
@@ -166,6 +168,8 @@ export interface ClusterNetwork extends TypeMeta {
     routing: RoutingMode;
     /** Underlay MTU; tunnel MTUs derive from it. */
     mtu: number;
+    /** `wireguard`: traffic to every peer goes through WireGuard, however the backend reaches it. */
+    encryption?: Encryption;
     /** BGP settings when `routing: bgp` (all optional; defaults in src/bgp/cluster.ts). */
     bgp?: BGPSettings;
   };
@@ -448,6 +452,10 @@ export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {
 export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';
+/** The public key of a node's WireGuard device (its private key never leaves the node). */
+export const ANNOTATION_WIREGUARD_KEY = 'podnet.io/wireguard-public-key';
+/** Set by `podnet wireguard rotate`: the node's agent makes a new key when this value changes. */
+export const ANNOTATION_WIREGUARD_ROTATE = 'podnet.io/wireguard-rotate';
 
 /** The node port range Kubernetes uses by default (`--service-node-port-range`). */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;

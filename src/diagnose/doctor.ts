@@ -473,6 +473,12 @@ function describeChange(c: Change): string {
       return `extra address ${c.cidr} on ${c.dev}`;
     case 'sysctl':
       return `${c.key} = ${c.was ?? 'unset'}, wanted ${c.value}`;
+    case 'wg-device':
+      return `WireGuard device ${c.name} does not hold this node's key or port ${c.listenPort}`;
+    case 'wg-peer-set':
+      return `missing or wrong WireGuard peer ${c.peer.publicKey} (${c.peer.endpoint}) on ${c.name}`;
+    case 'wg-peer-remove':
+      return `stray WireGuard peer ${c.publicKey} on ${c.name}`;
   }
 }
 

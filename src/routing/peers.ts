@@ -1,5 +1,10 @@
 // Hosts as routing sees them: the fields of a Node that decide how to reach its pods.
-import { ANNOTATION_VTEP_MAC, LABEL_ZONE, type Node } from '../api/types.js';
+import {
+  ANNOTATION_VTEP_MAC,
+  ANNOTATION_WIREGUARD_KEY,
+  LABEL_ZONE,
+  type Node,
+} from '../api/types.js';
 import { formatCidr, tryParseCidr } from '../net/index.js';
 import { isMac } from './vtep.js';
 
@@ -12,6 +17,8 @@ export interface Host {
   zone?: string;
   /** The MAC of the node's VXLAN device, as it publishes it. */
   vtepMac?: string;
+  /** The public key of the node's WireGuard device, as it publishes it. */
+  wireguardKey?: string;
 }
 
 /**
@@ -29,7 +36,20 @@ export function hostFromNode(node: Node): Host | undefined {
     ip,
     zone: node.metadata.labels?.[LABEL_ZONE],
     vtepMac: mac && isMac(mac) ? mac : undefined,
+    wireguardKey: wireguardKeyOf(node),
   };
+}
+
+/** A WireGuard key is 32 bytes in base64: 43 characters and one `=`. */
+const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+export function isWireguardKey(text: string): boolean {
+  return WIREGUARD_KEY.test(text);
+}
+
+function wireguardKeyOf(node: Node): string | undefined {
+  const key = node.metadata.annotations?.[ANNOTATION_WIREGUARD_KEY]?.trim();
+  return key && isWireguardKey(key) ? key : undefined;
 }
 
 function canonicalCidr(cidr: string | undefined): string | undefined {

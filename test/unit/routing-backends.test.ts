@@ -21,10 +21,10 @@ function input(): BackendInput {
 }
 
 test('routing: backends are found by name; an unknown one names the valid ones', () => {
-  assert.deepEqual(BACKEND_NAMES, ['host-gw', 'vxlan', 'ipip', 'auto']);
+  assert.deepEqual(BACKEND_NAMES, ['host-gw', 'vxlan', 'ipip', 'auto', 'wireguard']);
   assert.equal(backendDriver('vxlan').name, 'vxlan');
   assert.throws(() => backendDriver('geneve', '--backend'), {
-    message: '--backend geneve: unknown backend (valid: host-gw, vxlan, ipip, auto)',
+    message: '--backend geneve: unknown backend (valid: host-gw, vxlan, ipip, auto, wireguard)',
   });
 });
 
@@ -38,6 +38,7 @@ test('routing: a node without pod subnet or InternalIP is not routed to yet', ()
     ip: '172.31.1.8',
     zone: undefined,
     vtepMac: '02:aa:00:00:00:08',
+    wireguardKey: undefined,
   });
 });
 

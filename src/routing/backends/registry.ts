@@ -6,12 +6,14 @@ import { auto } from './auto.js';
 import { hostGw } from './hostgw.js';
 import { ipip } from './ipip.js';
 import { vxlan } from './vxlan.js';
+import { wireguard } from './wireguard.js';
 
 const registry: Record<Backend, BackendDriver> = {
   'host-gw': hostGw,
   vxlan,
   ipip,
   auto,
+  wireguard,
 };
 
 export const BACKEND_NAMES = Object.keys(registry) as Backend[];
