@@ -18,6 +18,8 @@ export interface AgentOptions {
   zone?: string;
   /** Address to publish as InternalIP; default: the address of the interface of the default route. */
   nodeIP?: string;
+  /** wireguard-go's control socket directory, where not the machine's /run/wireguard. */
+  wireguardSocketDir?: string;
   /** Flags that override the ClusterNetwork for this agent (e.g. `--proxy`). */
   overrides: Record<string, string>;
 }

@@ -14,6 +14,10 @@ export function registerAgent(program: Command): void {
     .option('--node-ip <ip>', "InternalIP to publish (default: the default route's source)")
     .option('--backend <backend>', 'override the ClusterNetwork backend on this node')
     .option('--proxy <mode>', 'override the ClusterNetwork proxy mode on this node')
+    .option(
+      '--wireguard-socket-dir <dir>',
+      "wireguard-go's control socket directory (default /run/wireguard)",
+    )
     .action(async (opts, cmd: Command) => {
       requireRoot('podnet agent');
       const { runAgent } = await import('../agent/agent.js');
@@ -28,6 +32,7 @@ export function registerAgent(program: Command): void {
         metricsAddress: opts.metrics,
         zone: opts.zone,
         nodeIP: opts.nodeIp,
+        wireguardSocketDir: opts.wireguardSocketDir,
         overrides,
       });
     });

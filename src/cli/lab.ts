@@ -12,7 +12,7 @@ import {
 } from './context.js';
 import { UsageError } from '../util/errors.js';
 
-const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto'];
+const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto', 'wireguard'];
 const PROXIES = ['iptables', 'nftables'];
 const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];

@@ -12,6 +12,7 @@ import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
 import { registerServeEcho } from './serve-echo.js';
+import { registerWireguard } from './wireguard.js';
 
 type Register = (program: Command) => void;
 
@@ -28,6 +29,7 @@ const verbGroups: Register[] = [
   registerDoctor,
   registerTrace,
   registerApiServer,
+  registerWireguard,
 ];
 
 export function registerVerbs(program: Command): void {

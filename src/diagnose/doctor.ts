@@ -10,6 +10,7 @@ import type { NodeBgpStatus } from '../bgp/status-store.js';
 import { containsCidr, tryParseCidr } from '../net/index.js';
 import { NETWORK_UNAVAILABLE } from '../routing/condition.js';
 import { encapsulationOverhead } from '../routing/mtu.js';
+import { describeWireguard, type WireguardStatus } from '../routing/wireguard-status.js';
 import { backendAdvice } from '../routing/advice.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
@@ -77,6 +78,8 @@ export interface RoutingView {
   looseRpFilter: string[];
   /** How often the agent reconciles in full, repairing what was changed by hand. */
   periodSeconds: number;
+  /** podnet's WireGuard device, where it has one. */
+  wireguard?: WireguardStatus;
 }
 
 const routingView = (input: DoctorInput): RoutingView | undefined =>
@@ -219,7 +222,7 @@ const mtu: Check = ({ host, network, nodeName, nodes }) => {
   const underlay = underlayLink(host, nodeName, nodes);
   const podLimit = Math.min(
     tunnel ? tunnel.mtu : Infinity,
-    (underlay?.mtu ?? network.mtu) - encapsulationOverhead(network.backend),
+    (underlay?.mtu ?? network.mtu) - encapsulationOverhead(network.backend, network.encryption),
   );
   const tooBig = host.links.filter((l) => POD_VETH.test(l.ifname) && l.mtu > podLimit);
   verdicts.push(
@@ -530,6 +533,17 @@ const bgpRoutes: Check = ({ network, host, nodes, nodeName }) => {
   ];
 };
 
+/**
+ * Which WireGuard runs podnet's device and each peer's last handshake. Informational: a peer
+ * nothing was sent to has no handshake, and WireGuard handshakes only when there is traffic.
+ */
+const wireguard: Check = (input) => {
+  const status = routingView(input)?.wireguard;
+  if (!status) return [];
+  const [summary, ...peers] = describeWireguard(status);
+  return [pass('wireguard', [summary, ...peers].join('; '))];
+};
+
 const CHECKS: Check[] = [
   agents,
   ipForward,
@@ -545,6 +559,7 @@ const CHECKS: Check[] = [
   bgpSessions,
   conntrack,
   kernelFeatures,
+  wireguard,
 ];
 
 export function diagnoseHost(input: DoctorInput): Verdict[] {

@@ -252,3 +252,8 @@ export function hostBatch(host: HostPlan): string[] {
     `route add default via ${host.router} dev ${host.interface}`,
   ];
 }
+
+/** A host's wireguard-go control socket directory: its own, not the machine's /run/wireguard. */
+export function wireguardSocketDir(hostStateDir: string): string {
+  return join(hostStateDir, 'wireguard');
+}
