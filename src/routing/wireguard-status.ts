@@ -43,7 +43,8 @@ export function wireguardStatus(
       node: byKey.get(p.publicKey),
       publicKey: p.publicKey,
       endpoint: p.endpoint,
-      handshakeAge: p.latestHandshake > 0 ? Math.max(0, nowSeconds - p.latestHandshake) : undefined,
+      handshakeAge:
+        p.latestHandshake > 0 ? Math.max(0, Math.round(nowSeconds - p.latestHandshake)) : undefined,
     })),
   };
 }
