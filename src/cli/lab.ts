@@ -67,6 +67,12 @@ export function registerLab(program: Command): void {
       new Option('--backend <backend>', 'pod routing backend').choices(BACKENDS).default('auto'),
     )
     .addOption(
+      new Option(
+        '--encryption <kind>',
+        'encrypt pod traffic between hosts, whatever the backend',
+      ).choices(['wireguard']),
+    )
+    .addOption(
       new Option('--proxy <mode>', 'service proxy mode').choices(PROXIES).default('iptables'),
     )
     .addOption(
@@ -118,6 +124,7 @@ export function registerLab(program: Command): void {
           store,
           routing: opts.routing,
           fabric: opts.fabric,
+          ...(opts.encryption ? { encryption: opts.encryption } : {}),
         },
       });
       const status = (await labStatus(LABS_DIR, name))!;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
-import type { Backend, ProxyMode, RoutingMode } from '../api/types.js';
+import type { Backend, Encryption, ProxyMode, RoutingMode } from '../api/types.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
@@ -17,6 +17,8 @@ export interface LabOptions {
   store: StoreKind;
   routing: RoutingMode;
   fabric: Fabric;
+  /** Pod traffic between hosts through WireGuard, whatever the backend. */
+  encryption?: Encryption;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {
