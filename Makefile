@@ -15,7 +15,8 @@ export PATH := $(NODE_BIN):$(PATH)
 DEBIAN_PACKAGES := iproute2 iptables ipset nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containerd containernetworking-plugins busybox-static \
-	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes systemd
+	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes systemd \
+	wireguard-go wireguard-tools
 
 # kubectl 1.20 (Debian 12's kubernetes-client), the oldest client the API server speaks to. Its
 # package owns /usr/bin/kubectl, which is the machine's kubectl 1.32, so it is unpacked here

@@ -21,6 +21,8 @@ export interface AgentOptions {
   nodeIP?: string;
   /** Addresses of the API server and store: the node guard closes control ports on them too. */
   controlPlane?: string[];
+  /** wireguard-go's control socket directory, where not the machine's /run/wireguard. */
+  wireguardSocketDir?: string;
   /** Flags that override the ClusterNetwork for this agent (e.g. `--proxy`). */
   overrides: Record<string, string>;
 }

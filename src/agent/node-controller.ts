@@ -302,7 +302,7 @@ export function nodeNetwork(
   return {
     podCIDR: parseCidr(podCIDR),
     nodeIP,
-    mtu: podMTU(backend, net.mtu),
+    mtu: podMTU(backend, net.mtu, net.encryption),
     dnsIP: net.dnsIP,
     domain: net.domain,
   };

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import {
   ANNOTATION_VTEP_MAC,
+  ANNOTATION_WIREGUARD_KEY,
+  ANNOTATION_WIREGUARD_ROTATE,
   DEFAULT_CLUSTER_NETWORK,
   type ClusterNetwork,
   type Node,
@@ -29,6 +31,13 @@ import { isMac, vtepMacFrom } from '../routing/vtep.js';
 import { getClusterNetwork, updateObject } from '../store/objects.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
+import {
+  lastRotation,
+  loadWireguardKey,
+  recordRotation,
+  rotateWireguardKey,
+  type WireguardKey,
+} from './wireguard-keys.js';
 
 export const PERIOD_MS = 10_000;
 
@@ -67,22 +76,40 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       const initial = await getClusterNetwork(store);
       let backend = backendOf(initial);
       let underlayMTU = initial.mtu;
+      let encryption = initial.encryption;
       // Refuse up front what this agent cannot do: an unknown name, a missing kernel module.
       await checkBackendSupport(
         backendDriver(backend, override ? '--backend' : 'ClusterNetwork backend'),
         kernelFeatures,
       );
       const vtepMac = loadVtepMac(options.stateDir);
+      let wgKey = loadWireguardKey(options.stateDir);
+      // The kernel's WireGuard where it has one, wireguard-go otherwise: configured alike.
+      const wgUserspace = !(await kernelFeatures.probeWireguard()).ok;
+      const published = (): Record<string, string> => ({
+        [ANNOTATION_VTEP_MAC]: vtepMac,
+        [ANNOTATION_WIREGUARD_KEY]: wgKey.publicKey,
+      });
       const metrics = routingMetrics(ctx);
 
       const nodes = ctx.informers.informer('Node');
       nodes.addHandler((c) => {
         // Our Node may be (re)created by the node controller after we started.
-        const published = c.object.metadata.annotations?.[ANNOTATION_VTEP_MAC];
+        const own = c.name === self && c.type !== 'deleted';
+        const rotated = own && rotateIfAsked(options.stateDir, c.object);
+        if (rotated) {
+          wgKey = rotated;
+          log.info({ node: self, publicKey: wgKey.publicKey }, 'WireGuard key rotated');
+        }
         const publishing =
-          c.name === self && c.type !== 'deleted' && published !== vtepMac
-            ? publishVtepMac(ctx, vtepMac)
+          own && !annotated(c.object, published())
+            ? publishAnnotations(ctx, published())
             : undefined;
+        if (rotated && started) {
+          return Promise.all([publishing, reconcile('wireguard key rotated')]).then(
+            () => undefined,
+          );
+        }
         if (opts.bgp) return publishing; // BGP hands over its own view of the Nodes.
         const before = c.old && JSON.stringify(hostFromNode(c.old));
         const after = c.type === 'deleted' ? undefined : JSON.stringify(hostFromNode(c.object));
@@ -104,22 +131,39 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
           log.info({ from: underlayMTU, to: spec.mtu }, 'underlay MTU changed');
           reasons.push('mtu');
         }
+        if (spec.encryption !== encryption) {
+          log.info(
+            { from: encryption ?? 'none', to: spec.encryption ?? 'none' },
+            'encryption changed',
+          );
+          reasons.push('encryption');
+        }
         backend = next;
         underlayMTU = spec.mtu;
+        encryption = spec.encryption;
         return started && reasons.length > 0 ? reconcile(reasons.join(' ')) : undefined;
       });
       await nodes.synced;
-      await publishVtepMac(ctx, vtepMac);
+      await publishAnnotations(ctx, published());
 
       let lastCondition = '';
       loop = new RoutingLoop({
         selfName: self,
-        kernel: routingKernel(),
+        kernel: routingKernel(undefined, {
+          socketDir: options.wireguardSocketDir,
+          logFile: join(options.stateDir, 'wireguard-go.log'),
+        }),
         features: kernelFeatures,
         periodMs: PERIOD_MS,
         vtepMac,
         log,
-        snapshot: () => ({ nodes: learned ?? [...nodes.cache.values()], backend, underlayMTU }),
+        snapshot: () => ({
+          nodes: learned ?? [...nodes.cache.values()],
+          backend,
+          underlayMTU,
+          encryption,
+          wireguard: { ...wgKey, userspace: wgUserspace },
+        }),
         onResult: (result, _reason, seconds) => {
           metrics.observe(result, seconds);
           if (result instanceof Error) {
@@ -170,16 +214,35 @@ function loadVtepMac(stateDir: string): string {
   return mac;
 }
 
-/** Writes the annotation when the Node lacks it or says otherwise (compare-and-swap). */
-async function publishVtepMac(ctx: AgentContext, mac: string): Promise<void> {
+/** A new key when the Node asks for a rotation this node has not acted on yet. */
+function rotateIfAsked(stateDir: string, node: Node): WireguardKey | undefined {
+  const request = node.metadata.annotations?.[ANNOTATION_WIREGUARD_ROTATE];
+  if (!request || request === lastRotation(stateDir)) return undefined;
+  const key = rotateWireguardKey(stateDir);
+  recordRotation(stateDir, request);
+  return key;
+}
+
+function annotated(node: Node, wanted: Record<string, string>): boolean {
+  return Object.entries(wanted).every(([k, v]) => node.metadata.annotations?.[k] === v);
+}
+
+/**
+ * Writes what peers need of this node (VTEP MAC, WireGuard public key) where the Node lacks
+ * it or says otherwise (compare-and-swap).
+ */
+async function publishAnnotations(
+  ctx: AgentContext,
+  wanted: Record<string, string>,
+): Promise<void> {
   try {
     await updateObject(ctx.store, 'Node', undefined, ctx.options.nodeName, (node: Node) => {
-      if (node.metadata.annotations?.[ANNOTATION_VTEP_MAC] === mac) return undefined;
-      node.metadata.annotations = { ...node.metadata.annotations, [ANNOTATION_VTEP_MAC]: mac };
+      if (annotated(node, wanted)) return undefined;
+      node.metadata.annotations = { ...node.metadata.annotations, ...wanted };
       return node;
     });
   } catch (err) {
-    ctx.log.warn({ err: errorMessage(err) }, 'could not publish the VTEP MAC');
+    ctx.log.warn({ err: errorMessage(err) }, 'could not publish the VTEP MAC and WireGuard key');
   }
 }
 

@@ -410,8 +410,9 @@ export const clusterNetworkSchema = z.strictObject({
       serviceCIDR: cidr,
       dnsIP: ipv4,
       domain: dnsSubdomain,
-      backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto', 'cloud']),
+      backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto', 'cloud', 'wireguard']),
       cloud: cloudSettingsSchema,
+      encryption: z.enum(['wireguard']),
       proxyMode: z.enum(['iptables', 'nftables']),
       routing: z.enum(['store', 'bgp']),
       bgp: z

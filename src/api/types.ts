@@ -147,7 +147,9 @@ export interface Service extends TypeMeta {
   };
 }
 
-export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto' | 'cloud';
+export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto' | 'cloud' | 'wireguard';
+/** Encryption of pod traffic between hosts, on top of any backend. */
+export type Encryption = 'wireguard';
 export type ProxyMode = 'iptables' | 'nftables';
 export type RoutingMode = 'store' | 'bgp';
 
@@ -167,6 +169,8 @@ export interface ClusterNetwork extends TypeMeta {
     routing: RoutingMode;
     /** Underlay MTU; tunnel MTUs derive from it. */
     mtu: number;
+    /** `wireguard`: traffic to every peer goes through WireGuard, however the backend reaches it. */
+    encryption?: Encryption;
     /** BGP settings when `routing: bgp` (all optional; defaults in src/bgp/cluster.ts). */
     bgp?: BGPSettings;
     /** The cloud's route tables when `backend: cloud`. */
@@ -487,6 +491,10 @@ export const ANNOTATION_CLOUD_ROUTE = 'podnet.io/cloud-route';
 export const ANNOTATION_CLOUD_INTERFACE = 'podnet.io/cloud-interface';
 /** Whether the node's cloud interface still drops foreign addresses (on) or forwards (off). */
 export const ANNOTATION_CLOUD_SOURCE_DEST_CHECK = 'podnet.io/cloud-source-dest-check';
+/** The public key of a node's WireGuard device (its private key never leaves the node). */
+export const ANNOTATION_WIREGUARD_KEY = 'podnet.io/wireguard-public-key';
+/** Set by `podnet wireguard rotate`: the node's agent makes a new key when this value changes. */
+export const ANNOTATION_WIREGUARD_ROTATE = 'podnet.io/wireguard-rotate';
 
 /** The node port range Kubernetes uses by default (`--service-node-port-range`). */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;

@@ -31,6 +31,10 @@ export function registerAgent(program: Command): void {
       'comma-separated addresses of the API server and store, closed to pods like the nodes',
       parseAddressList('--control-plane'),
     )
+    .option(
+      '--wireguard-socket-dir <dir>',
+      "wireguard-go's control socket directory (default /run/wireguard)",
+    )
     .action(async (opts, cmd: Command) => {
       requireRoot('podnet agent');
       const { runAgent } = await import('../agent/agent.js');
@@ -46,6 +50,7 @@ export function registerAgent(program: Command): void {
         zone: opts.zone,
         nodeIP: opts.nodeIp,
         controlPlane: opts.controlPlane,
+        wireguardSocketDir: opts.wireguardSocketDir,
         overrides,
       });
     });

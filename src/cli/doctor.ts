@@ -8,6 +8,8 @@ import type { NodeBgpStatus } from '../bgp/status-store.js';
 import type { RoutingUnknown, RoutingView } from '../diagnose/doctor.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveStoreUrl } from './context.js';
+import { wireguardStatus } from '../routing/wireguard-status.js';
+import { wireguardOf } from './wireguard.js';
 import { outputOption } from './output.js';
 
 export function registerDoctor(program: Command): void {
@@ -53,7 +55,7 @@ export function registerDoctor(program: Command): void {
           network,
           kernelConfig: facts.readKernelConfig(),
           bgp,
-          routing: await routingView({ nodes, nodeName, network, bgp, netns }),
+          routing: await routingView({ nodes, nodeName, network, bgp, netns, lab }),
           leases,
           ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
         });
@@ -89,6 +91,7 @@ async function routingView(c: {
   network: ClusterNetwork['spec'];
   bgp: NodeBgpStatus | undefined;
   netns?: string;
+  lab?: string;
 }): Promise<RoutingView | RoutingUnknown> {
   const [{ planHost }, { PERIOD_MS }, { routedNodes }, { learnedRoutes }, types] =
     await Promise.all([
@@ -112,6 +115,7 @@ async function routingView(c: {
     nodes = routedNodes(self, c.nodes, learned);
   }
   try {
+    const wg = await wireguardOf(c.lab, self);
     const plan = await planHost(
       {
         nodes,
@@ -119,11 +123,14 @@ async function routingView(c: {
         backend: c.network.backend,
         vtepMac: self.metadata.annotations?.[types.ANNOTATION_VTEP_MAC] ?? '',
         underlayMTU: c.network.mtu,
+        encryption: c.network.encryption,
+        wireguard: wg.wireguard,
       },
-      routingKernel(c.netns),
+      routingKernel(c.netns, wg.run),
     );
     return {
       changes: plan.changes,
+      wireguard: wireguardStatus(plan.view.actual.links, c.nodes, Date.now() / 1000),
       looseRpFilter: plan.desired.sysctls
         .filter((s) => s.looseRpFilter)
         .map((s) => s.key.slice('net.ipv4.conf.'.length, -'.rp_filter'.length)),

@@ -12,7 +12,7 @@ import {
 } from './context.js';
 import { UsageError } from '../util/errors.js';
 
-const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto'];
+const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto', 'wireguard'];
 const PROXIES = ['iptables', 'nftables'];
 const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];
@@ -66,6 +66,12 @@ export function registerLab(program: Command): void {
     )
     .addOption(
       new Option('--backend <backend>', 'pod routing backend').choices(BACKENDS).default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--encryption <kind>',
+        'encrypt pod traffic between hosts, whatever the backend',
+      ).choices(['wireguard']),
     )
     .addOption(
       new Option('--proxy <mode>', 'service proxy mode').choices(PROXIES).default('iptables'),
@@ -128,6 +134,7 @@ export function registerLab(program: Command): void {
           routing: opts.routing,
           fabric: opts.fabric,
           runtime: opts.runtime,
+          ...(opts.encryption ? { encryption: opts.encryption } : {}),
         },
       });
       const status = (await labStatus(LABS_DIR, name))!;

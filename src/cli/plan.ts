@@ -17,6 +17,8 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveStoreUrl } from './context.js';
+import { describeWireguard, wireguardStatus } from '../routing/wireguard-status.js';
+import { wireguardOf } from './wireguard.js';
 import { outputOption } from './output.js';
 
 export function registerPlan(program: Command): void {
@@ -56,19 +58,29 @@ export function registerPlan(program: Command): void {
           spec.routing === 'bgp' ? await bgpView(store, storeNodes, self, nodeName) : undefined;
         const nodes = bgp?.nodes ?? storeNodes;
         const vtepMac = self.metadata.annotations?.[ANNOTATION_VTEP_MAC] ?? '';
-        if (!vtepMac && backend !== 'host-gw' && backend !== 'ipip') {
+        if (!vtepMac && backend !== 'host-gw' && backend !== 'ipip' && backend !== 'wireguard') {
           throw new UsageError(
             `node ${nodeName} has not published its VTEP MAC (${ANNOTATION_VTEP_MAC}) yet: start its agent first`,
           );
         }
+        const wg = await wireguardOf(lab, self);
         const plan = await planHost(
-          { nodes, selfName: nodeName, backend, vtepMac, underlayMTU: spec.mtu },
-          routingKernel(netns),
+          {
+            nodes,
+            selfName: nodeName,
+            backend,
+            vtepMac,
+            underlayMTU: spec.mtu,
+            encryption: spec.encryption,
+            wireguard: wg.wireguard,
+          },
+          routingKernel(netns, wg.run),
         );
         const commands = renderCommands(plan.changes);
+        const wireguard = wireguardStatus(plan.view.actual.links, nodes, Date.now() / 1000);
         if (opts.output === 'json') {
           process.stdout.write(
-            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, commands, changes: plan.changes, problems: plan.problems }, null, 2)}\n`,
+            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, commands, changes: plan.changes, problems: plan.problems, wireguard }, null, 2)}\n`,
           );
           return;
         }
@@ -77,6 +89,9 @@ export function registerPlan(program: Command): void {
           `# ${nodeName}${where}, backend ${backend}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}\n`,
         );
         for (const o of bgp?.origins ?? []) process.stdout.write(`# ${o.prefix}: ${o.origin}\n`);
+        for (const line of wireguard ? describeWireguard(wireguard) : []) {
+          process.stdout.write(`# ${line}\n`);
+        }
         for (const p of plan.problems)
           process.stdout.write(`# cannot route to ${p.peer}: ${p.reason}\n`);
         for (const line of commands) process.stdout.write(`${line}\n`);

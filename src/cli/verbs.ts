@@ -14,6 +14,7 @@ import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
 import { registerServeEcho } from './serve-echo.js';
+import { registerWireguard } from './wireguard.js';
 
 type Register = (program: Command) => void;
 
@@ -32,6 +33,7 @@ const verbGroups: Register[] = [
   registerFlows,
   registerApiServer,
   registerInstall,
+  registerWireguard,
 ];
 
 export function registerVerbs(program: Command): void {

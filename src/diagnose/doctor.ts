@@ -16,6 +16,7 @@ import type { NodeBgpStatus } from '../bgp/status-store.js';
 import { containsCidr, tryParseCidr } from '../net/index.js';
 import { NETWORK_UNAVAILABLE } from '../routing/condition.js';
 import { encapsulationOverhead } from '../routing/mtu.js';
+import { describeWireguard, type WireguardStatus } from '../routing/wireguard-status.js';
 import { backendAdvice } from '../routing/advice.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
@@ -83,6 +84,8 @@ export interface RoutingView {
   looseRpFilter: string[];
   /** How often the agent reconciles in full, repairing what was changed by hand. */
   periodSeconds: number;
+  /** podnet's WireGuard device, where it has one. */
+  wireguard?: WireguardStatus;
 }
 
 const routingView = (input: DoctorInput): RoutingView | undefined =>
@@ -225,7 +228,7 @@ const mtu: Check = ({ host, network, nodeName, nodes }) => {
   const underlay = underlayLink(host, nodeName, nodes);
   const podLimit = Math.min(
     tunnel ? tunnel.mtu : Infinity,
-    (underlay?.mtu ?? network.mtu) - encapsulationOverhead(network.backend),
+    (underlay?.mtu ?? network.mtu) - encapsulationOverhead(network.backend, network.encryption),
   );
   const tooBig = host.links.filter((l) => POD_VETH.test(l.ifname) && l.mtu > podLimit);
   verdicts.push(
@@ -479,6 +482,12 @@ function describeChange(c: Change): string {
       return `extra address ${c.cidr} on ${c.dev}`;
     case 'sysctl':
       return `${c.key} = ${c.was ?? 'unset'}, wanted ${c.value}`;
+    case 'wg-device':
+      return `WireGuard device ${c.name} does not hold this node's key or port ${c.listenPort}`;
+    case 'wg-peer-set':
+      return `missing or wrong WireGuard peer ${c.peer.publicKey} (${c.peer.endpoint}) on ${c.name}`;
+    case 'wg-peer-remove':
+      return `stray WireGuard peer ${c.publicKey} on ${c.name}`;
   }
 }
 
@@ -566,6 +575,17 @@ const cloudRoutes: Check = ({ network, nodes, nodeName }) => {
   return verdicts;
 };
 
+/**
+ * Which WireGuard runs podnet's device and each peer's last handshake. Informational: a peer
+ * nothing was sent to has no handshake, and WireGuard handshakes only when there is traffic.
+ */
+const wireguard: Check = (input) => {
+  const status = routingView(input)?.wireguard;
+  if (!status) return [];
+  const [summary, ...peers] = describeWireguard(status);
+  return [pass('wireguard', [summary, ...peers].join('; '))];
+};
+
 const CHECKS: Check[] = [
   agents,
   ipForward,
@@ -582,6 +602,7 @@ const CHECKS: Check[] = [
   conntrack,
   kernelFeatures,
   cloudRoutes,
+  wireguard,
 ];
 
 export function diagnoseHost(input: DoctorInput): Verdict[] {

@@ -6,6 +6,7 @@ import type { RouteDecision, TunnelHop } from '../kernel/path-facts.js';
 import type { LinkFact, RouteFact } from '../kernel/host-facts.js';
 import { containsIP, tryParseCidr, tryParseIP } from '../net/index.js';
 import { backendAdvice } from '../routing/advice.js';
+import { WIREGUARD_DEVICE, WIREGUARD_PORT } from '../routing/backends/wireguard.js';
 
 export type Direction = 'request' | 'reply';
 
@@ -116,6 +117,8 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
   const tunnelDev = out.links.find(
     (l) => l.ifname === dev && (l.kind === 'vxlan' || l.kind === 'ipip'),
   );
+  // WireGuard picks the peer by the inner destination: its device is the whole tunnel hop.
+  const wireguardDev = out.links.find((l) => l.ifname === dev && dev === WIREGUARD_DEVICE);
   if (sameHost) {
     add('route', dev.startsWith('pn'), `${out.node}: ${to.ip}${via} dev ${dev} (same host)`);
   } else if (to.node === undefined) {
@@ -127,6 +130,7 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
     const strayGateway =
       out.routeOrigin === undefined &&
       !tunnelDev &&
+      !wireguardDev &&
       to.nodeIP !== undefined &&
       out.route.gateway !== to.nodeIP;
     const foreign =
@@ -145,7 +149,9 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
         `${out.node}: no podnet route${back} to ${to.ip} (${to.node}'s subnet): it falls to${via} dev ${dev}${expected}${unreachableReason(out, to.node, f.backend)}`,
       );
     } else {
-      const kind = out.routeOrigin ?? (tunnelDev ? 'tunnel' : `direct to ${to.node}`);
+      const kind =
+        out.routeOrigin ??
+        (tunnelDev ? 'tunnel' : wireguardDev ? 'WireGuard' : `direct to ${to.node}`);
       add('route', true, `${out.node}: ${to.ip}${via} dev ${dev} (${kind})`);
     }
   }
@@ -167,6 +173,15 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
             : !underlayOk
               ? `${out.node}: ${dev} MTU ${tunnelDev.mtu} plus ${overhead} bytes of encapsulation exceeds ${underlay!.ifname} MTU ${underlay!.mtu}: encapsulated packets over ${underlay!.mtu} bytes are dropped (see 'podnet doctor --node ${out.node}')`
               : `${tunnelDev.kind} ${dev} VNI ${tunnelDev.vxlan?.id ?? '-'} port ${tunnelDev.vxlan?.port ?? '-'}: inner → ${t.mac}, outer ${tunnelDev.vxlan?.local ?? out.route.prefsrc ?? '?'} → ${t.outerDst}, MTU ${tunnelDev.mtu}`,
+    );
+  } else if (wireguardDev && !sameHost && to.node !== undefined) {
+    const podMtuOk = leg.from.mtu === undefined || leg.from.mtu <= wireguardDev.mtu;
+    add(
+      'encapsulation',
+      podMtuOk,
+      podMtuOk
+        ? `wireguard ${dev}: encrypted to ${to.node} at ${to.nodeIP ?? '?'}:${WIREGUARD_PORT}, MTU ${wireguardDev.mtu}`
+        : `${dev} MTU ${wireguardDev.mtu} is smaller than the pod's MTU ${leg.from.mtu}: large packets are dropped`,
     );
   } else if (!sameHost && to.node !== undefined) {
     const link = out.links.find((l) => l.ifname === dev);

@@ -10,13 +10,22 @@ export interface FeatureCheck {
   detail?: string;
 }
 
-export async function probeIpip(): Promise<FeatureCheck> {
+async function probeDevice(type: string): Promise<FeatureCheck> {
   const result = await run(
-    ['unshare', '--net', '--', 'ip', 'link', 'add', 'pn-probe', 'type', 'ipip'],
+    ['unshare', '--net', '--', 'ip', 'link', 'add', 'pn-probe', 'type', type],
     { okCodes: [1, 2, 255] },
   );
   if (result.code === 0) return { ok: true };
   return { ok: false, detail: result.stderr.trim() || `exit ${result.code}` };
+}
+
+export function probeIpip(): Promise<FeatureCheck> {
+  return probeDevice('ipip');
+}
+
+/** The kernel's own WireGuard device; without it podnet runs wireguard-go over TUN. */
+export function probeWireguard(): Promise<FeatureCheck> {
+  return probeDevice('wireguard');
 }
 
 /** CONFIG_<option> from /proc/config.gz: 'y', 'm', 'n', or undefined when the file is absent. */
@@ -32,4 +41,4 @@ export function kernelConfig(option: string): string | undefined {
 }
 
 /** This machine's kernel features, as routing's support check is given them. */
-export const kernelFeatures = { probeIpip, kernelConfig };
+export const kernelFeatures = { probeIpip, probeWireguard, kernelConfig };

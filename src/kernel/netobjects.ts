@@ -52,7 +52,45 @@ export interface IpipLink {
   addresses: string[];
 }
 
-export type TunnelLink = VxlanLink | IpipLink;
+/** A WireGuard peer: another host, reached at its node address, owning its pod subnet. */
+export interface WireguardPeer {
+  publicKey: string;
+  /** `address:port` (`[address]:port` for IPv6), as `wg` prints it. */
+  endpoint: string;
+  allowedIPs: string[];
+}
+
+/**
+ * A WireGuard device: the kernel's (`ip link add type wireguard`) or, where the kernel has
+ * none, `wireguard-go` over TUN. Either is configured with `wg` in the same way.
+ */
+export interface WireguardLink {
+  kind: 'wireguard';
+  name: string;
+  userspace: boolean;
+  mtu: number;
+  addresses: string[];
+  listenPort: number;
+  /** The public key of the private key in `privateKeyFile`: the device holds that key. */
+  publicKey: string;
+  privateKeyFile: string;
+  peers: WireguardPeer[];
+}
+
+export type TunnelLink = VxlanLink | IpipLink | WireguardLink;
+
+/** A WireGuard device as `wg show dump` reports it. */
+export interface ActualWireguard {
+  /** Absent while the device has no private key. */
+  publicKey?: string;
+  listenPort: number;
+  peers: (WireguardPeer & {
+    /** Seconds since the epoch of the last handshake; 0: never. */
+    latestHandshake: number;
+    rxBytes: number;
+    txBytes: number;
+  })[];
+}
 
 /** A link as the kernel reports it (only the fields routing compares). */
 export interface ActualLink {
@@ -64,6 +102,7 @@ export interface ActualLink {
   addresses: string[];
   vxlan?: { vni: number; port: number; local: string; underlayDev?: string; learning: boolean };
   ipip?: { local: string };
+  wireguard?: ActualWireguard;
 }
 
 /** The underlay: the interface holding the node IP, its subnet and MTU. */
@@ -97,4 +136,7 @@ export type Change =
   | { op: 'fdb-append' | 'fdb-del'; entry: FdbEntry }
   | { op: 'neigh-replace' | 'neigh-del'; neighbour: Neighbour }
   | { op: 'route-add' | 'route-replace' | 'route-del'; route: Route }
-  | { op: 'sysctl'; key: string; value: string; was?: string };
+  | { op: 'sysctl'; key: string; value: string; was?: string }
+  | { op: 'wg-device'; name: string; privateKeyFile: string; listenPort: number }
+  | { op: 'wg-peer-set'; name: string; peer: WireguardPeer }
+  | { op: 'wg-peer-remove'; name: string; publicKey: string };

@@ -6,7 +6,8 @@ import { run } from '../process/run.js';
 import { runIproute } from './iproute.js';
 import type { Change } from './netobjects.js';
 import { renderChange, type Command, type Tool } from './routing-render.js';
-import { OperationError } from '../util/errors.js';
+import { OperationError, errorMessage } from '../util/errors.js';
+import { runWg, startWireguardGo, type WireguardRunOptions } from './wireguard.js';
 
 export interface ApplyResult {
   /** Programs started (one per batch). */
@@ -15,11 +16,16 @@ export interface ApplyResult {
 
 export async function applyChanges(
   changes: readonly Change[],
-  opts: { netns?: string } = {},
+  opts: { netns?: string; wireguard?: WireguardRunOptions } = {},
 ): Promise<ApplyResult> {
   const groups = groupByTool(changes.flatMap(renderChange));
   const failures: string[] = [];
+  const wgOpts = { ...opts.wireguard, netns: opts.netns };
   for (const group of groups) {
+    if (group.tool === 'wg' || group.tool === 'wireguard-go') {
+      failures.push(...(await applyWireguard(group, wgOpts)));
+      continue;
+    }
     const runOpts = { netns: opts.netns, okCodes: [1, 255] };
     const result =
       group.tool === 'sysctl'
@@ -37,6 +43,27 @@ export async function applyChanges(
     throw new OperationError(`${failures.length} kernel change(s) failed: ${failures.join('; ')}`);
   }
   return { batches: groups.length };
+}
+
+/**
+ * `wg set` takes any number of peer clauses, so the lines for one device become one command;
+ * wireguard-go lines start the daemon for their device.
+ */
+async function applyWireguard(group: Group, opts: WireguardRunOptions): Promise<string[]> {
+  const failures: string[] = [];
+  const byDevice = new Map<string, string[]>();
+  for (const line of group.lines) {
+    const [verb, device, ...rest] = line.split(' ');
+    if (group.tool === 'wireguard-go') {
+      await startWireguardGo(line, opts).catch((err) => failures.push(errorMessage(err)));
+    } else if (verb === 'set' && device) {
+      byDevice.set(device, [...(byDevice.get(device) ?? []), ...rest]);
+    }
+  }
+  for (const [device, args] of byDevice) {
+    await runWg(['set', device, ...args], opts).catch((err) => failures.push(errorMessage(err)));
+  }
+  return failures;
 }
 
 interface Group {

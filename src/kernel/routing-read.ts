@@ -13,6 +13,7 @@ import { PODNET_ROUTE_PROTO } from './netobjects.js';
 import { run } from '../process/run.js';
 import { runIproute } from './iproute.js';
 import { OperationError } from '../util/errors.js';
+import { readWireguard, type WireguardRunOptions } from './wireguard.js';
 
 export interface ReadOptions {
   netns?: string;
@@ -20,6 +21,8 @@ export interface ReadOptions {
   devices: readonly string[];
   /** The node IP, to find the underlay interface. */
   nodeIP: string;
+  /** Where `wg` finds a userspace device's control socket. */
+  wireguard?: WireguardRunOptions;
 }
 
 export interface HostState {
@@ -82,6 +85,11 @@ export async function readHostState(opts: ReadOptions): Promise<HostState> {
     for (const e of entries) {
       if (e.dst) fdb.push({ dev: link.name, mac: e.mac.toLowerCase(), dst: e.dst });
     }
+  }
+
+  // A podnet device of kind wireguard (the kernel's) or tun (wireguard-go's) is WireGuard.
+  for (const link of links.filter((l) => l.kind === 'wireguard' || l.kind === 'tun')) {
+    link.wireguard = await readWireguard(link.name, { ...opts.wireguard, netns: opts.netns });
   }
 
   return {

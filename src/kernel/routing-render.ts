@@ -2,7 +2,7 @@
 // the program name) and `podnet plan` (with it), so what plan shows is what apply runs.
 import { PODNET_ROUTE_PROTO, type Change, type Route, type TunnelLink } from './netobjects.js';
 
-export type Tool = 'ip' | 'bridge' | 'sysctl';
+export type Tool = 'ip' | 'bridge' | 'sysctl' | 'wg' | 'wireguard-go';
 
 export interface Command {
   tool: Tool;
@@ -13,6 +13,11 @@ export interface Command {
 export function renderChange(change: Change): Command[] {
   switch (change.op) {
     case 'link-add':
+      if (change.link.kind === 'wireguard' && change.link.userspace) {
+        // wireguard-go makes the TUN device itself.
+        const { name, mtu } = change.link;
+        return [{ tool: 'wireguard-go', line: name }, ip(`link set ${name} mtu ${mtu} up`)];
+      }
       return [ip(linkAdd(change.link)), ip(`link set ${change.link.name} up`)];
     case 'link-set': {
       const mtu = change.mtu !== undefined ? ` mtu ${change.mtu}` : '';
@@ -44,6 +49,22 @@ export function renderChange(change: Change): Command[] {
       return [ip(`route ${change.op.slice(6)} ${route(change.route)}`)];
     case 'sysctl':
       return [{ tool: 'sysctl', line: `-w ${change.key}=${change.value}` }];
+    case 'wg-device':
+      return [
+        wg(
+          `set ${change.name} private-key ${change.privateKeyFile} listen-port ${change.listenPort}`,
+        ),
+      ];
+    case 'wg-peer-set': {
+      const p = change.peer;
+      return [
+        wg(
+          `set ${change.name} peer ${p.publicKey} endpoint ${p.endpoint} allowed-ips ${p.allowedIPs.join(',')}`,
+        ),
+      ];
+    }
+    case 'wg-peer-remove':
+      return [wg(`set ${change.name} peer ${change.publicKey} remove`)];
   }
 }
 
@@ -56,6 +77,10 @@ function ip(line: string): Command {
   return { tool: 'ip', line };
 }
 
+function wg(line: string): Command {
+  return { tool: 'wg', line };
+}
+
 function bridge(line: string): Command {
   return { tool: 'bridge', line };
 }
@@ -64,6 +89,7 @@ function linkAdd(link: TunnelLink): string {
   if (link.kind === 'ipip') {
     return `link add ${link.name} mtu ${link.mtu} type ipip local ${link.local}`;
   }
+  if (link.kind === 'wireguard') return `link add ${link.name} mtu ${link.mtu} type wireguard`;
   return (
     `link add ${link.name} address ${link.mac} mtu ${link.mtu} type vxlan id ${link.vni}` +
     ` local ${link.local} dev ${link.underlayDev} dstport ${link.port}` +

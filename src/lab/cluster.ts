@@ -13,6 +13,7 @@ export function clusterNetworkFor(options: LabOptions): ClusterNetwork {
       backend: options.backend,
       proxyMode: options.proxy,
       routing: options.routing,
+      ...(options.encryption ? { encryption: options.encryption } : {}),
       ...(options.fabric !== 'none' ? { bgp: { nodeToNodeMesh: false } } : {}),
     },
   };

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
-import type { Backend, ProxyMode, RoutingMode } from '../api/types.js';
+import type { Backend, Encryption, ProxyMode, RoutingMode } from '../api/types.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
@@ -21,6 +21,8 @@ export interface LabOptions {
   fabric: Fabric;
   /** Absent in labs made before there was a choice: the lab's own runner. */
   runtime?: PodRuntime;
+  /** Pod traffic between hosts through WireGuard, whatever the backend. */
+  encryption?: Encryption;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {
@@ -255,4 +257,9 @@ export function hostBatch(host: HostPlan): string[] {
     `link set ${host.interface} up`,
     `route add default via ${host.router} dev ${host.interface}`,
   ];
+}
+
+/** A host's wireguard-go control socket directory: its own, not the machine's /run/wireguard. */
+export function wireguardSocketDir(hostStateDir: string): string {
+  return join(hostStateDir, 'wireguard');
 }

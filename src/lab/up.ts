@@ -32,6 +32,7 @@ import { apiServerAddress, startLabApiServer } from './apiserver.js';
 import { installPlugin, labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
+import { wireguardSocketDir } from './plan.js';
 import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
 import { startContainerd } from './containerd.js';
@@ -168,6 +169,9 @@ function agentArgv(plan: LabPlan, h: HostPlan): string[] {
     h.stateDir,
     '--socket',
     h.agentSocket,
+    // Every host's wireguard-go would otherwise share the machine's /run/wireguard/pn-wg.sock.
+    '--wireguard-socket-dir',
+    wireguardSocketDir(h.stateDir),
     '--metrics',
     h.metricsAddress,
     '--store',

@@ -32,6 +32,16 @@ export interface BackendInput {
   underlay: Underlay;
   /** This node's VXLAN device MAC (stable across restarts). */
   vtepMac: string;
+  /** This node's WireGuard key (absent until it has one) and which device it runs. */
+  wireguard?: WireguardSelf;
+}
+
+export interface WireguardSelf {
+  publicKey: string;
+  /** Where the agent keeps the private key; `wg` reads it from there. */
+  privateKeyFile: string;
+  /** wireguard-go over TUN, where the kernel has no WireGuard. */
+  userspace: boolean;
 }
 
 /** A way of reaching peers (flannel's backend idea): found by name, one module each. */

@@ -15,6 +15,7 @@ import type {
   TunnelLink,
 } from '../kernel/netobjects.js';
 import type { DesiredState, SysctlWant } from './desired.js';
+import { diffWireguard } from './wireguard-diff.js';
 
 export function diffState(desired: DesiredState, actual: ActualState): Change[] {
   const changes: Change[] = [];
@@ -34,6 +35,7 @@ export function diffState(desired: DesiredState, actual: ActualState): Change[] 
       fresh.add(link.name);
       changes.push({ op: 'link-add', link });
       for (const cidr of link.addresses) changes.push({ op: 'addr-add', dev: link.name, cidr });
+      if (link.kind === 'wireguard') changes.push(...diffWireguard(link, undefined));
       continue;
     }
     changes.push(...linkSettings(link, have));
@@ -43,6 +45,7 @@ export function diffState(desired: DesiredState, actual: ActualState): Change[] 
     for (const cidr of have.addresses) {
       if (!link.addresses.includes(cidr)) changes.push({ op: 'addr-del', dev: link.name, cidr });
     }
+    if (link.kind === 'wireguard') changes.push(...diffWireguard(link, have.wireguard));
   }
 
   const live = <T extends { dev: string }>(items: T[]): T[] =>
@@ -91,8 +94,10 @@ export function diffState(desired: DesiredState, actual: ActualState): Change[] 
 
 /** Whether the device can stay: the attributes the kernel cannot change in place match. */
 function sameTunnel(link: TunnelLink, have: ActualLink): boolean {
-  if (link.kind !== have.kind) return false;
+  if (link.kind !== have.kind && link.kind !== 'wireguard') return false;
   if (link.kind === 'ipip') return have.ipip?.local === link.local;
+  // wireguard-go's device is a TUN device; a kernel that gains WireGuard gets its own device.
+  if (link.kind === 'wireguard') return have.kind === (link.userspace ? 'tun' : 'wireguard');
   const v = have.vxlan;
   return (
     v !== undefined &&

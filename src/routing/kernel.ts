@@ -18,6 +18,7 @@ export interface RoutingKernel {
 /** Whether this kernel can run a backend's devices. */
 export interface KernelFeatures {
   probeIpip(): Promise<FeatureCheck>;
+  probeWireguard(): Promise<FeatureCheck>;
   /** CONFIG_<option>: 'y', 'm', 'n', or undefined when the kernel does not say. */
   kernelConfig(option: string): string | undefined;
 }

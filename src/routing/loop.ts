@@ -3,7 +3,8 @@
 // back. Triggers arriving during a reconcile fold into one more run; runs never overlap.
 // A trigger diffs against what the last reconcile left in the kernel (no listing: a joining
 // node costs two short batches); the periodic run and any run after an error read the kernel.
-import type { Node } from '../api/types.js';
+import type { Encryption, Node } from '../api/types.js';
+import type { WireguardSelf } from './desired.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { renderCommands } from '../kernel/routing-render.js';
@@ -22,6 +23,9 @@ export interface RoutingSnapshot {
   backend: string;
   /** ClusterNetwork spec.mtu: the underlay MTU tunnels derive from. */
   underlayMTU?: number;
+  encryption?: Encryption;
+  /** This node's WireGuard key and device kind. */
+  wireguard?: WireguardSelf;
 }
 
 export interface RoutingLoopOptions {
@@ -103,6 +107,8 @@ export class RoutingLoop {
           backend: snapshot.backend,
           vtepMac: this.opts.vtepMac,
           underlayMTU: snapshot.underlayMTU,
+          encryption: snapshot.encryption,
+          wireguard: snapshot.wireguard,
         },
         this.opts.kernel,
         known,

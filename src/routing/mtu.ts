@@ -1,7 +1,7 @@
 // MTUs derive from the underlay's: every encapsulation costs a fixed number of bytes
 // (Calico's figures: VXLAN 50, IP-in-IP 20). Pods get the smallest MTU any of their paths
 // needs, so a packet never has to be fragmented inside a tunnel.
-import type { Backend } from '../api/types.js';
+import type { Backend, Encryption } from '../api/types.js';
 
 const OVERHEAD: Record<Backend, number> = {
   'host-gw': 0,
@@ -11,13 +11,16 @@ const OVERHEAD: Record<Backend, number> = {
   auto: 50,
   // cloud may reach a node past the route quota through VXLAN.
   cloud: 50,
+  // Over an IPv4 underlay (IPv6: 80).
+  wireguard: 60,
 };
 
-export function encapsulationOverhead(backend: Backend): number {
-  return OVERHEAD[backend];
+/** With encryption every peer is reached through WireGuard, whatever the backend. */
+export function encapsulationOverhead(backend: Backend, encryption?: Encryption): number {
+  return encryption === 'wireguard' ? OVERHEAD.wireguard : OVERHEAD[backend];
 }
 
 /** The MTU to give pod interfaces for this backend over an underlay of `underlayMTU`. */
-export function podMTU(backend: Backend, underlayMTU: number): number {
-  return underlayMTU - encapsulationOverhead(backend);
+export function podMTU(backend: Backend, underlayMTU: number, encryption?: Encryption): number {
+  return underlayMTU - encapsulationOverhead(backend, encryption);
 }

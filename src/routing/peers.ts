@@ -2,6 +2,7 @@
 import {
   ANNOTATION_CLOUD_ROUTE,
   ANNOTATION_VTEP_MAC,
+  ANNOTATION_WIREGUARD_KEY,
   LABEL_ZONE,
   type CloudPlacement,
   type Node,
@@ -20,6 +21,8 @@ export interface Host {
   vtepMac?: string;
   /** How the cloud route controller placed the node (backend cloud only). */
   cloudRoute?: CloudPlacement;
+  /** The public key of the node's WireGuard device, as it publishes it. */
+  wireguardKey?: string;
 }
 
 function cloudPlacement(value: string | undefined): CloudPlacement | undefined {
@@ -42,7 +45,20 @@ export function hostFromNode(node: Node): Host | undefined {
     zone: node.metadata.labels?.[LABEL_ZONE],
     vtepMac: mac && isMac(mac) ? mac : undefined,
     cloudRoute: cloudPlacement(node.metadata.annotations?.[ANNOTATION_CLOUD_ROUTE]),
+    wireguardKey: wireguardKeyOf(node),
   };
+}
+
+/** A WireGuard key is 32 bytes in base64: 43 characters and one `=`. */
+const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+export function isWireguardKey(text: string): boolean {
+  return WIREGUARD_KEY.test(text);
+}
+
+function wireguardKeyOf(node: Node): string | undefined {
+  const key = node.metadata.annotations?.[ANNOTATION_WIREGUARD_KEY]?.trim();
+  return key && isWireguardKey(key) ? key : undefined;
 }
 
 function canonicalCidr(cidr: string | undefined): string | undefined {

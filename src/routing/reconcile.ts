@@ -6,7 +6,15 @@ import { OperationError } from '../util/errors.js';
 import { backendDriver } from './backends/registry.js';
 import { IPIP_DEVICE } from './backends/ipip.js';
 import { VXLAN_DEVICE } from './backends/vxlan.js';
-import type { DesiredState, PeerProblem } from './desired.js';
+import { encrypted, WIREGUARD_DEVICE } from './backends/wireguard.js';
+import type {
+  BackendDriver,
+  BackendInput,
+  DesiredState,
+  PeerProblem,
+  WireguardSelf,
+} from './desired.js';
+import type { Encryption } from '../api/types.js';
 import type { RoutingKernel } from './kernel.js';
 import { diffState } from './diff.js';
 import { stateAfter } from './expected.js';
@@ -21,7 +29,7 @@ export class NodeNotReadyError extends OperationError {
 }
 
 /** Every device podnet may create: the only links it ever changes or removes. */
-export const PODNET_DEVICES = [VXLAN_DEVICE, IPIP_DEVICE];
+export const PODNET_DEVICES = [VXLAN_DEVICE, IPIP_DEVICE, WIREGUARD_DEVICE];
 
 export interface HostInput {
   nodes: readonly Node[];
@@ -34,6 +42,22 @@ export interface HostInput {
    * sized from it, or from the underlay device's MTU where that is smaller.
    */
   underlayMTU?: number;
+  /** ClusterNetwork spec.encryption: every peer through WireGuard, whatever the backend. */
+  encryption?: Encryption;
+  /** This node's WireGuard key and device kind (needed by `wireguard` and encryption). */
+  wireguard?: WireguardSelf;
+}
+
+/** What the backend wants, through WireGuard where the cluster encrypts. */
+export function desiredFor(
+  driver: BackendDriver,
+  encryption: Encryption | undefined,
+  input: BackendInput,
+): DesiredState {
+  const state = driver.desired(input);
+  return encryption === 'wireguard' && driver.name !== 'wireguard'
+    ? encrypted(state, input)
+    : state;
 }
 
 /** The kernel as routing last saw or left it. */
@@ -73,9 +97,13 @@ export async function planHost(
       throw new OperationError(`node ${self.name}: no interface holds its InternalIP ${self.ip}`);
     }
     // The sysctl keys name the underlay device, so they are read once it is known.
-    const keys = driver
-      .desired({ self, peers: [], underlay, vtepMac: input.vtepMac })
-      .sysctls.map((s) => s.key);
+    const keys = desiredFor(driver, input.encryption, {
+      self,
+      peers: [],
+      underlay,
+      vtepMac: input.vtepMac,
+      wireguard: input.wireguard,
+    }).sysctls.map((s) => s.key);
     const sysctls = await kernel.readSysctls([
       ...keys,
       'net.ipv4.conf.all.rp_filter',
@@ -87,7 +115,13 @@ export async function planHost(
     input.underlayMTU === undefined
       ? view.underlay
       : { ...view.underlay, mtu: Math.min(view.underlay.mtu, input.underlayMTU) };
-  const desired = driver.desired({ self, peers, underlay, vtepMac: input.vtepMac });
+  const desired = desiredFor(driver, input.encryption, {
+    self,
+    peers,
+    underlay,
+    vtepMac: input.vtepMac,
+    wireguard: input.wireguard,
+  });
   return {
     changes: diffState(desired, view.actual),
     problems: desired.problems,

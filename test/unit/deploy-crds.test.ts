@@ -44,6 +44,7 @@ test('every spec field podnet validates is in the CRD schema, with its bounds', 
     'ipip',
     'auto',
     'cloud',
+    'wireguard',
   ]);
   assert.equal(network.required, undefined, 'every ClusterNetwork field has a default');
 

@@ -21,10 +21,11 @@ function input(): BackendInput {
 }
 
 test('routing: backends are found by name; an unknown one names the valid ones', () => {
-  assert.deepEqual(BACKEND_NAMES, ['host-gw', 'vxlan', 'ipip', 'auto', 'cloud']);
+  assert.deepEqual(BACKEND_NAMES, ['host-gw', 'vxlan', 'ipip', 'auto', 'cloud', 'wireguard']);
   assert.equal(backendDriver('vxlan').name, 'vxlan');
   assert.throws(() => backendDriver('geneve', '--backend'), {
-    message: '--backend geneve: unknown backend (valid: host-gw, vxlan, ipip, auto, cloud)',
+    message:
+      '--backend geneve: unknown backend (valid: host-gw, vxlan, ipip, auto, cloud, wireguard)',
   });
 });
 
@@ -39,6 +40,7 @@ test('routing: a node without pod subnet or InternalIP is not routed to yet', ()
     zone: undefined,
     vtepMac: '02:aa:00:00:00:08',
     cloudRoute: undefined,
+    wireguardKey: undefined,
   });
 });
 

@@ -7,6 +7,7 @@ import { cloud } from './cloud.js';
 import { hostGw } from './hostgw.js';
 import { ipip } from './ipip.js';
 import { vxlan } from './vxlan.js';
+import { wireguard } from './wireguard.js';
 
 const registry: Record<Backend, BackendDriver> = {
   'host-gw': hostGw,
@@ -14,6 +15,7 @@ const registry: Record<Backend, BackendDriver> = {
   ipip,
   auto,
   cloud,
+  wireguard,
 };
 
 export const BACKEND_NAMES = Object.keys(registry) as Backend[];

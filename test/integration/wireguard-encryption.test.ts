@@ -1,0 +1,55 @@
+// `encryption: wireguard` over backend auto (`lab up --backend auto --encryption wireguard`):
+// auto alone reaches a same-zone peer by a plain route, in the clear; encrypted, every peer —
+// in the same zone as in another — is reached through pn-wg, and node-1's underlay carries
+// nothing but UDP to port 51820 between hosts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { echoLabForFile, startChild } from '../helpers/echo-lab.js';
+import { until } from '../helpers/lab.js';
+import { hostNs } from '../helpers/trace-lab.js';
+
+const echo = echoLabForFile(['--backend', 'auto', '--encryption', 'wireguard', '--zones', '2']);
+
+test('encryption over auto: every pod reaches every other pod by HTTP', () => echo.allPairs());
+
+test('encryption over auto: the same-zone peer (node-3) and the other-zone one (node-2) are both behind pn-wg', () => {
+  const routes = JSON.parse(
+    execFileSync('ip', ['-n', hostNs(echo.name, 'node-1'), '-j', 'route', 'show', 'proto', '80'], {
+      encoding: 'utf8',
+    }),
+  ) as { dst: string; gateway?: string; dev: string }[];
+  const peers = routes.filter((r) => r.gateway !== undefined);
+  assert.equal(peers.length, 2, JSON.stringify(routes));
+  for (const r of peers) assert.equal(r.dev, 'pn-wg', JSON.stringify(r));
+});
+
+test('encryption over auto: on node-1 eth0 a same-zone HTTP exchange is only UDP 51820', async () => {
+  const td = startChild([
+    'timeout',
+    '20',
+    'ip',
+    'netns',
+    'exec',
+    hostNs(echo.name, 'node-1'),
+    'tcpdump',
+    '-i',
+    'eth0',
+    '-n',
+    '-l',
+    'host 172.31.1.3',
+  ]);
+  await until('tcpdump to listen', () => (td.stderr().includes('listening on') ? true : undefined));
+  const answer = await echo.http('echo-1', 'echo-3');
+  assert.equal(answer.pod, 'echo-3');
+  await new Promise((r) => setTimeout(r, 300));
+  td.kill();
+  const { stdout } = await td.done;
+  const packets = stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d+ /.test(l));
+  const ip = packets.filter((l) => / IP /.test(l));
+  assert.ok(ip.length >= 4, stdout);
+  for (const line of ip) {
+    assert.match(line, /IP 172\.31\.1\.\d+\.51820 > 172\.31\.1\.\d+\.51820: UDP/, line);
+  }
+  assert.doesNotMatch(stdout, /10\.244\.\d+\.\d+/);
+});
