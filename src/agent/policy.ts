@@ -1,13 +1,17 @@
 // The policy controller: from the shared Pods, Namespaces and NetworkPolicies it keeps this
 // node's policy datapath in step, one transaction per sync, with bursts of changes batched into
 // one sync. The CNI server asks it to isolate a new pod before ADD returns, so that a pod a
-// policy selects never sends or receives a packet its policies do not allow. nftables is the
-// only datapath so far: in iptables mode policies are logged as not enforced.
+// policy selects never sends or receives a packet its policies do not allow. The datapath
+// follows the node's proxy mode: an nftables table, or ipsets and `PODNET-NP-` chains.
 import { Counter, Histogram } from 'prom-client';
 import type { Pod } from '../api/types.js';
 import type { PodRef } from '../cni/handler.js';
+import { applySetsAndRules } from '../kernel/ipset-rules.js';
+import { ipsetKernel } from '../kernel/ipset.js';
+import { iptablesKernel, iptablesSave } from '../kernel/iptables.js';
 import { nftKernel } from '../kernel/nft.js';
 import type { PolicyDatapath, PolicyInputs } from '../policy/datapath.js';
+import { iptablesPolicyDatapath, type PolicyIptablesKernel } from '../policy/iptables-datapath.js';
 import { nftablesPolicyDatapath } from '../policy/nftables-datapath.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { errorMessage, OperationError } from '../util/errors.js';
@@ -90,14 +94,10 @@ export function policyController(): PolicyController {
         ? parseProxyMode(override, '--proxy')
         : parseProxyMode(cluster.proxyMode, 'ClusterNetwork spec.proxyMode');
       log = context.log.child({ controller: NAME, mode });
-      if (mode !== 'nftables') {
-        log.warn(
-          'NetworkPolicy is not enforced on this node: policy enforcement needs the nftables proxy mode',
-        );
-        context.health.setReady(NAME, true);
-        return;
-      }
-      const datapath = nftablesPolicyDatapath(nftKernel());
+      const datapath =
+        mode === 'nftables'
+          ? nftablesPolicyDatapath(nftKernel())
+          : iptablesPolicyDatapath(policyIptablesKernel());
       const metrics = policyMetrics(context, datapath);
       const pods = context.informers.informer('Pod');
       const namespaces = context.informers.informer('Namespace');
@@ -171,6 +171,16 @@ export function policyController(): PolicyController {
       clearTimeout(retry);
       await batcher?.stop();
     },
+  };
+}
+
+/** The host's ipset and iptables, as the iptables datapath uses them. */
+function policyIptablesKernel(): PolicyIptablesKernel {
+  const iptables = iptablesKernel();
+  return {
+    apply: (wanted) => applySetsAndRules({ ipset: ipsetKernel(), iptables }, wanted),
+    listChain: (chain) => iptables.listChain('filter', chain),
+    saveCounters: () => iptablesSave('filter', { counters: true }),
   };
 }
 

@@ -29,6 +29,7 @@ import type {
   Protocol,
 } from '../api/types.js';
 import { containsCidr, formatCidr, formatIP, tryParseCidr, type Cidr } from '../net/index.js';
+import type { PolicyLogOptions } from './datapath.js';
 import { isolatingPolicies, namespaceLabels, policyName, type Cluster } from './evaluate.js';
 import { peerMatches, podAddresses } from './rules.js';
 
@@ -229,14 +230,22 @@ function isolationChain(
   cluster: Cluster,
   policies: NetworkPolicy[],
   direction: PolicyType,
+  log: PolicyLogOptions | undefined,
 ): string {
   const names = policies.map(policyName).sort();
   const chain = `${direction === 'Ingress' ? 'in' : 'eg'}-${hash(names.join(','))}`;
   if (!state.chains.has(chain)) {
     const sorted = [...policies].sort((a, b) => policyName(a).localeCompare(policyName(b)));
     for (const policy of sorted) renderPolicy(state, cluster, policy, direction);
+    // The prefix names the chain, which the log's reader maps back to its policies.
+    const logged = log
+      ? [
+          `limit rate ${log.perSecond}/second burst ${log.perSecond} packets log prefix "${chain}" group ${log.group}`,
+        ]
+      : [];
     state.chains.set(chain, [
       ...sorted.map((p) => `jump ${policyChain(p, direction)}`),
+      ...logged,
       COUNTED_DROP,
     ]);
   }
@@ -259,6 +268,7 @@ export function desiredPolicyTable(
   namespaces: readonly Namespace[],
   pods: readonly Pod[],
   localPods: readonly Pod[],
+  log?: PolicyLogOptions,
 ): PolicyTable {
   const cluster: Cluster = { policies, namespaces, pods };
   const state: TableState = { sets: new Map(), chains: new Map() };
@@ -283,7 +293,7 @@ export function desiredPolicyTable(
     ] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
       if (isolating.length === 0) continue;
-      const chain = isolationChain(state, cluster, isolating, direction);
+      const chain = isolationChain(state, cluster, isolating, direction, log);
       isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
       for (const ip of ipv4Addresses(pod))
         state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
