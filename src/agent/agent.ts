@@ -8,6 +8,7 @@ import { InformerCache } from '../store/shared-informers.js';
 import {
   HealthState,
   type AgentContext,
+  type AgentRoutes,
   type AgentOptions,
   type Controller,
 } from './controller.js';
@@ -90,8 +91,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     metrics,
     onError: (kind, message) => log.warn({ kind, err: message }, 'watch interrupted; retrying'),
   });
-  const ctx: AgentContext = { options, store, informers, log, metrics, health };
-  const server = await startHealthServer(options.metricsAddress, metrics, health);
+  const routes: AgentRoutes = new Map();
+  const ctx: AgentContext = { options, store, informers, log, metrics, health, routes };
+  const server = await startHealthServer(options.metricsAddress, metrics, health, routes);
 
   const started: Controller[] = [];
   try {

@@ -54,6 +54,9 @@ export class HealthState {
   }
 }
 
+/** A JSON document a controller serves on the agent's metrics address, at its path. */
+export type AgentRoutes = Map<string, () => unknown>;
+
 export interface AgentContext {
   options: AgentOptions;
   store: Store;
@@ -62,6 +65,8 @@ export interface AgentContext {
   log: Logger;
   metrics: Registry;
   health: HealthState;
+  /** Extra JSON documents served beside /metrics (absent where nothing serves them). */
+  routes?: AgentRoutes;
 }
 
 export interface Controller {

@@ -1,12 +1,13 @@
 // The agent's metrics and health endpoints (Prometheus text; /healthz alive, /readyz synced).
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { HealthState } from './controller.js';
+import type { AgentRoutes, HealthState } from './controller.js';
 
 export function startHealthServer(
   address: string,
   metrics: Registry,
   health: HealthState,
+  routes: AgentRoutes = new Map(),
 ): Promise<Server> {
   const [host, portText] = splitHostPort(address);
   const server = createServer((req, res) => {
@@ -22,6 +23,9 @@ export function startHealthServer(
         const report = health.report();
         res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify(report));
+      } else if (req.url && routes.has(req.url)) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(routes.get(req.url)!()));
       } else {
         res.writeHead(404).end();
       }

@@ -10,6 +10,7 @@ import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
 import { registerInstall } from './install.js';
 import { registerLab } from './lab.js';
+import { registerLogs } from './logs.js';
 import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
 import { registerServeEcho } from './serve-echo.js';
@@ -30,6 +31,7 @@ const verbGroups: Register[] = [
   registerTrace,
   registerApiServer,
   registerInstall,
+  registerLogs,
 ];
 
 export function registerVerbs(program: Command): void {

@@ -33,6 +33,8 @@ export interface PolicyDatapath {
   apply(inputs: PolicyInputs): Promise<PolicyApplyOutcome>;
   /** The drop counters of what the last apply programmed. */
   drops(): Promise<PolicyDrops[]>;
+  /** What an isolation chain (a logged packet's prefix) stands for in what was programmed. */
+  isolationOf(chain: string): { direction: PolicyType; policies: string[] } | undefined;
 }
 
 /**

@@ -119,6 +119,7 @@ export function iptablesPolicyDatapath(
       else if (kernelRules === print.rules) change = 'elements';
       return { change, sent };
     },
+    isolationOf: (chain) => programmed?.desired.isolation.get(chain),
     async drops(): Promise<PolicyDrops[]> {
       const desired = programmed?.desired;
       if (!desired || desired.isolation.size === 0) return [];

@@ -134,6 +134,7 @@ export function nftablesPolicyDatapath(
       programmed = { table: desired, marker };
       return { change, sent: lines(script) };
     },
+    isolationOf: (chain) => programmed?.table.isolation.get(chain),
     async drops(): Promise<PolicyDrops[]> {
       const table = programmed?.table;
       if (!table) return [];

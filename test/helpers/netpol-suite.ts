@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { NetworkPolicy, Node, Pod, ProxyMode } from '../../src/api/types.js';
+import type { ClusterNetwork, NetworkPolicy, Node, Pod, ProxyMode } from '../../src/api/types.js';
 import { podNetns } from '../../src/lab/plan.js';
 import { formatIP, hostAddresses, parseCidr } from '../../src/net/index.js';
-import { until } from './lab.js';
+import { podnetOk, until } from './lab.js';
 import { NetpolLab, type Probe } from './netpol-lab.js';
 import { netpol, type PodKey } from './netpol-matrix.js';
 
@@ -423,6 +423,53 @@ export function netpolSuite(mode: ProxyMode): void {
       await until('the TCP drop to be counted', () => (drops() > dropped + 5 ? true : undefined));
     } finally {
       lab.delete('netpol', 'x', 'sctp-only');
+    }
+  });
+
+  /** Sets the ClusterNetwork annotation that turns the log of denied connections on or off. */
+  function policyLog(on: boolean): void {
+    const cn = lab.getJson<ClusterNetwork>(['get', 'cn', 'default']);
+    const annotations = { ...cn.metadata.annotations };
+    if (on) annotations['podnet.io/policy-log'] = 'true';
+    else delete annotations['podnet.io/policy-log'];
+    lab.apply([{ ...cn, metadata: { ...cn.metadata, annotations } }]);
+  }
+
+  test('with the log on, a denied connection is logged once, with its policy, 5-tuple and pods', async () => {
+    policyLog(true);
+    lab.apply([denyIngress]);
+    try {
+      await lab.settle();
+      const target = lab.podIP('x/a');
+      const node = lab.nodeOf('x/a');
+      const deniedLines = () =>
+        podnetOk(['--lab', lab.name, 'logs', 'policy', '--node', node])
+          .split('\n')
+          .filter((l) => l.includes(`-> ${target}:80 (x/a)`) && l.includes('(y/b)'));
+      // The agent turns its reader on as it processes the annotation: probe until it logs.
+      let line: string | undefined;
+      const deadline = Date.now() + 60_000;
+      while (!line && Date.now() < deadline) {
+        assert.equal(await lab.prober('y/b').probe('TCP', target, 80, 1500), false);
+        line = deniedLines()[0];
+      }
+      assert.ok(line, 'no denied connection from y/b to x/a was logged');
+      assert.match(
+        line,
+        new RegExp(
+          `^${node} \\S+ TCP [\\d.]+:\\d+ \\(y/b\\) -> ${target.replace(/\./g, '\\.')}:80 \\(x/a\\) denied by x/deny-ingress \\(ingress of x/a\\)$`,
+        ),
+      );
+      // One connection retransmits its SYN, yet it is one line: each probe is one connection.
+      const before = deniedLines().length;
+      assert.equal(await lab.prober('y/b').probe('TCP', target, 80, 2500), false);
+      await until('the next connection to be logged', () =>
+        deniedLines().length > before ? true : undefined,
+      );
+      assert.equal(deniedLines().length, before + 1);
+    } finally {
+      lab.delete('netpol', 'x', 'deny-ingress');
+      policyLog(false);
     }
   });
 }
