@@ -1,13 +1,24 @@
 // The policy controller: from the shared Pods, Namespaces and NetworkPolicies it keeps this
 // node's policy datapath in step, one transaction per sync, with bursts of changes batched into
 // one sync. The CNI server asks it to isolate a new pod before ADD returns, so that a pod a
-// policy selects never sends or receives a packet its policies do not allow. nftables is the
-// only datapath so far: in iptables mode policies are logged as not enforced.
+// policy selects never sends or receives a packet its policies do not allow. The datapath
+// follows the node's proxy mode: an nftables table, or ipsets and `PODNET-NP-` chains.
 import { Counter, Histogram } from 'prom-client';
-import type { Pod } from '../api/types.js';
+import type { ClusterNetwork, Pod } from '../api/types.js';
 import type { PodRef } from '../cni/handler.js';
+import { applySetsAndRules } from '../kernel/ipset-rules.js';
+import { ipsetKernel } from '../kernel/ipset.js';
+import { iptablesKernel, iptablesSave } from '../kernel/iptables.js';
+import { subscribeNflog, type LoggedPacket, type NflogSubscription } from '../kernel/nflog.js';
 import { nftKernel } from '../kernel/nft.js';
-import type { PolicyDatapath, PolicyInputs } from '../policy/datapath.js';
+import type { PolicyDatapath, PolicyInputs, PolicyLogOptions } from '../policy/datapath.js';
+import {
+  DeniedLog,
+  formatDenied,
+  protocolName,
+  type DeniedConnection,
+} from '../policy/denied-log.js';
+import { iptablesPolicyDatapath, type PolicyIptablesKernel } from '../policy/iptables-datapath.js';
 import { nftablesPolicyDatapath } from '../policy/nftables-datapath.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { errorMessage, OperationError } from '../util/errors.js';
@@ -16,6 +27,13 @@ import type { AgentContext, Controller } from './controller.js';
 import { parseProxyMode } from './proxy.js';
 
 const NAME = 'policy';
+
+/** On the ClusterNetwork `default`, `"true"` turns the log of denied connections on. */
+export const ANNOTATION_POLICY_LOG = 'podnet.io/policy-log';
+/** The agent's path for the recent denied connections (JSON), read by `podnet logs policy`. */
+export const DENIED_PATH = '/policy/denied';
+/** The netlink log group isolation chains send what they drop to when the log is on. */
+const LOG: PolicyLogOptions = { group: 18, perSecond: 20 };
 
 /** Changes closer together than this are programmed in one sync. */
 const BATCH_MS = 50;
@@ -79,6 +97,7 @@ export function policyController(): PolicyController {
   const newPods = new Map<string, Pod>();
   let ctx: AgentContext | undefined;
   let log: Logger | undefined;
+  let stopLogging = (): void => {};
 
   return {
     name: NAME,
@@ -90,14 +109,14 @@ export function policyController(): PolicyController {
         ? parseProxyMode(override, '--proxy')
         : parseProxyMode(cluster.proxyMode, 'ClusterNetwork spec.proxyMode');
       log = context.log.child({ controller: NAME, mode });
-      if (mode !== 'nftables') {
-        log.warn(
-          'NetworkPolicy is not enforced on this node: policy enforcement needs the nftables proxy mode',
-        );
-        context.health.setReady(NAME, true);
-        return;
-      }
-      const datapath = nftablesPolicyDatapath(nftKernel());
+      const logging = deniedLogging(context, log);
+      const logOptions = () => (logging.on ? LOG : undefined);
+      const datapath =
+        mode === 'nftables'
+          ? nftablesPolicyDatapath(nftKernel(), logOptions)
+          : iptablesPolicyDatapath(policyIptablesKernel(), logOptions);
+      logging.datapath = datapath;
+      stopLogging = () => logging.stop();
       const metrics = policyMetrics(context, datapath);
       const pods = context.informers.informer('Pod');
       const namespaces = context.informers.informer('Namespace');
@@ -146,7 +165,14 @@ export function policyController(): PolicyController {
       });
       namespaces.addHandler(() => b.request());
       policies.addHandler(() => b.request());
-      await Promise.all([pods.synced, namespaces.synced, policies.synced]);
+      const networks = context.informers.informer('ClusterNetwork');
+      networks.addHandler(async (c) => {
+        if (c.object.metadata.name !== 'default') return;
+        if (logging.set(c.type !== 'deleted' && wantsLog(c.object))) await b.request();
+      });
+      await Promise.all([pods.synced, namespaces.synced, policies.synced, networks.synced]);
+      const network = [...networks.cache.values()].find((n) => n.metadata.name === 'default');
+      logging.set(network !== undefined && wantsLog(network));
       await b.request(true);
     },
 
@@ -169,8 +195,78 @@ export function policyController(): PolicyController {
     async stop(): Promise<void> {
       stopped = true;
       clearTimeout(retry);
+      stopLogging();
       await batcher?.stop();
     },
+  };
+}
+
+const wantsLog = (cluster: ClusterNetwork): boolean =>
+  cluster.metadata.annotations?.[ANNOTATION_POLICY_LOG] === 'true';
+
+/**
+ * The opt-in log of denied connections: while on, the datapath logs before it drops and the
+ * agent reads the log group, names the pods and policies, writes each connection to its own
+ * log and keeps the recent ones for DENIED_PATH.
+ */
+function deniedLogging(ctx: AgentContext, log: Logger) {
+  const denied = new DeniedLog();
+  let reader: NflogSubscription | undefined;
+  const podsByIP = (): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const pod of ctx.informers.informer('Pod').cache.values())
+      for (const { ip } of pod.status?.podIPs ?? [])
+        out.set(ip, `${pod.metadata.namespace}/${pod.metadata.name}`);
+    return out;
+  };
+  const onPacket = (packet: LoggedPacket): void => {
+    const isolation = state.datapath?.isolationOf(packet.prefix);
+    if (!isolation) return;
+    const pods = podsByIP();
+    const connection: DeniedConnection = {
+      time: new Date().toISOString(),
+      ...isolation,
+      protocol: protocolName(packet.protocol),
+      source: { ip: packet.source, port: packet.sourcePort, pod: pods.get(packet.source) },
+      destination: {
+        ip: packet.destination,
+        port: packet.destinationPort,
+        pod: pods.get(packet.destination),
+      },
+    };
+    if (denied.add(connection)) log.info({ denied: connection }, formatDenied(connection));
+  };
+  ctx.http.add(DENIED_PATH, () => denied.recent());
+  const state = {
+    on: false,
+    datapath: undefined as PolicyDatapath | undefined,
+    /** Turns the log on or off; says whether that changed anything. */
+    set(on: boolean): boolean {
+      if (on === state.on) return false;
+      state.on = on;
+      reader?.stop();
+      reader = on
+        ? subscribeNflog(LOG.group, onPacket, (err) =>
+            log.error({ err }, 'the log of denied connections stopped'),
+          )
+        : undefined;
+      log.info({ on }, 'log of denied connections');
+      return true;
+    },
+    stop(): void {
+      reader?.stop();
+    },
+  };
+  return state;
+}
+
+/** The host's ipset and iptables, as the iptables datapath uses them. */
+function policyIptablesKernel(): PolicyIptablesKernel {
+  const iptables = iptablesKernel();
+  return {
+    apply: (wanted) => applySetsAndRules({ ipset: ipsetKernel(), iptables }, wanted),
+    listChain: (chain) => iptables.listChain('filter', chain),
+    saveCounters: () => iptablesSave('filter', { counters: true }),
   };
 }
 

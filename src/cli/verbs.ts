@@ -11,6 +11,7 @@ import { registerCni } from './cni.js';
 import { registerDns } from './dns.js';
 import { registerInstall } from './install.js';
 import { registerLab } from './lab.js';
+import { registerLogs } from './logs.js';
 import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
 import { registerServeEcho } from './serve-echo.js';
@@ -34,6 +35,7 @@ const verbGroups: Register[] = [
   registerApiServer,
   registerInstall,
   registerWireguard,
+  registerLogs,
 ];
 
 export function registerVerbs(program: Command): void {

@@ -4,6 +4,8 @@ import { run } from '../process/run.js';
 
 export interface IptablesOptions {
   netns?: string;
+  /** `-c`: every rule preceded by its `[packets:bytes]` counters. */
+  counters?: boolean;
 }
 
 /** Applies restore text atomically; the kernel keeps the old rules if any line is rejected. */
@@ -12,7 +14,8 @@ export async function iptablesRestore(text: string, opts: IptablesOptions = {}):
 }
 
 export async function iptablesSave(table: string, opts: IptablesOptions = {}): Promise<string> {
-  return (await run(['iptables-save', '-t', table], { netns: opts.netns })).stdout;
+  const argv = ['iptables-save', ...(opts.counters ? ['-c'] : []), '-t', table];
+  return (await run(argv, { netns: opts.netns })).stdout;
 }
 
 /** The rules of one chain (`-S`), or undefined when the chain does not exist. */

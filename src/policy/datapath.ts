@@ -33,4 +33,17 @@ export interface PolicyDatapath {
   apply(inputs: PolicyInputs): Promise<PolicyApplyOutcome>;
   /** The drop counters of what the last apply programmed. */
   drops(): Promise<PolicyDrops[]>;
+  /** What an isolation chain (a logged packet's prefix) stands for in what was programmed. */
+  isolationOf(chain: string): { direction: PolicyType; policies: string[] } | undefined;
+}
+
+/**
+ * The opt-in log of denied connections: before an isolation chain drops a packet, it sends it
+ * to a netlink log group (NFLOG), prefixed with the chain's name, at a limited rate.
+ */
+export interface PolicyLogOptions {
+  /** The netlink log group the agent reads. */
+  group: number;
+  /** At most this many packets a second are logged per isolation chain. */
+  perSecond: number;
 }

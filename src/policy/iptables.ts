@@ -39,6 +39,7 @@ import type {
 import { formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex } from './cluster-index.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
+import type { PolicyLogOptions } from './datapath.js';
 
 /** Every chain and ipset the policy datapath owns starts with this; nothing else does. */
 export const POLICY_PREFIX = 'PODNET-NP-';
@@ -80,6 +81,8 @@ export interface PolicyIptables {
   /** Filter-table chains → their rules as `iptables-save` prints them (without `-A CHAIN`). */
   chains: Map<string, string[]>;
   jumps: PolicyJump[];
+  /** The isolation chains (each ends in `-j DROP`) and the policies each stands for. */
+  isolation: Map<string, { direction: PolicyType; policies: string[] }>;
 }
 
 const PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -275,6 +278,7 @@ function isolationChain(
   index: ClusterIndex,
   policies: NetworkPolicy[],
   direction: PolicyType,
+  log: PolicyLogOptions | undefined,
 ): string {
   const names = policies.map(policyName).sort();
   const chain = `${POLICY_PREFIX}${short(direction)}-${hash(names.join(','))}`;
@@ -288,6 +292,11 @@ function isolationChain(
         `-m mark --mark ${MARK}/${MARK} -j RETURN`,
       );
     }
+    // The prefix names the chain, which the reader maps back to its policies.
+    if (log)
+      lines.push(
+        `-m limit --limit ${log.perSecond}/sec --limit-burst ${log.perSecond} -j NFLOG --nflog-prefix ${chain} --nflog-group ${log.group}`,
+      );
     state.chains.set(chain, [...lines, '-j DROP']);
     state.sets.set(chain, { name: chain, type: 'hash:ip', members: [] });
   }
@@ -299,22 +308,25 @@ export function renderPolicyIptables(
   namespaces: readonly Namespace[],
   pods: readonly Pod[],
   localPods: readonly Pod[],
+  log?: PolicyLogOptions,
 ): PolicyIptables {
   const index = new ClusterIndex({ policies, namespaces, pods });
   const state: State = { sets: new Map(), chains: new Map() };
+  const isolation: PolicyIptables['isolation'] = new Map();
   const dispatch = { Egress: new Set<string>(), Ingress: new Set<string>() };
   for (const pod of localPods) {
     for (const direction of ['Egress', 'Ingress'] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
       const addresses = index.ipv4(pod);
       if (isolating.length === 0 || addresses.length === 0) continue;
-      const chain = isolationChain(state, index, isolating, direction);
+      const chain = isolationChain(state, index, isolating, direction, log);
+      isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
       dispatch[direction].add(chain);
       state.sets.get(chain)!.members.push(...addresses);
     }
   }
   if (dispatch.Egress.size + dispatch.Ingress.size === 0) {
-    return { sets: [], chains: new Map(), jumps: [] };
+    return { sets: [], chains: new Map(), jumps: [], isolation };
   }
   const established = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
   // Dispatch by goto: the group's chain returns straight to the caller, PODNET-NP-FORWARD.
@@ -340,7 +352,7 @@ export function renderPolicyIptables(
   const sets = [...state.sets.values()]
     .map((s) => ({ ...s, members: [...new Set(s.members)].sort() }))
     .sort((a, b) => a.name.localeCompare(b.name));
-  return { sets, chains, jumps: POLICY_JUMPS };
+  return { sets, chains, jumps: POLICY_JUMPS, isolation };
 }
 
 /** What an `iptables-save -t filter` holds of the policy datapath. */

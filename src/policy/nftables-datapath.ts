@@ -7,7 +7,13 @@
 // restarted agent that wants the same table sends nothing, and a table someone flushed or
 // changed is noticed and rewritten.
 import { createHash } from 'node:crypto';
-import type { PolicyApplyOutcome, PolicyDatapath, PolicyDrops, PolicyInputs } from './datapath.js';
+import type {
+  PolicyApplyOutcome,
+  PolicyDatapath,
+  PolicyDrops,
+  PolicyInputs,
+  PolicyLogOptions,
+} from './datapath.js';
 import {
   POLICY_TABLE,
   desiredPolicyTable,
@@ -88,7 +94,10 @@ export function replaceScript(desired: PolicyTable, marker: string, table = POLI
 
 const lines = (text: string): number => text.split('\n').filter(Boolean).length;
 
-export function nftablesPolicyDatapath(kernel: PolicyNftKernel): PolicyDatapath {
+export function nftablesPolicyDatapath(
+  kernel: PolicyNftKernel,
+  log: () => PolicyLogOptions | undefined = () => undefined,
+): PolicyDatapath {
   const [family, name] = POLICY_TABLE.split(' ') as [string, string];
   let programmed: { table: PolicyTable; marker: string } | undefined;
   return {
@@ -99,6 +108,7 @@ export function nftablesPolicyDatapath(kernel: PolicyNftKernel): PolicyDatapath 
         inputs.namespaces,
         inputs.pods,
         inputs.localPods,
+        log(),
       );
       const print = policyFingerprint(desired);
       const marker = markerRule(print);
@@ -124,6 +134,7 @@ export function nftablesPolicyDatapath(kernel: PolicyNftKernel): PolicyDatapath 
       programmed = { table: desired, marker };
       return { change, sent: lines(script) };
     },
+    isolationOf: (chain) => programmed?.table.isolation.get(chain),
     async drops(): Promise<PolicyDrops[]> {
       const table = programmed?.table;
       if (!table) return [];

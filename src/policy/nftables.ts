@@ -31,6 +31,7 @@ import type {
 import { containsCidr, formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex, type NamedPortMember } from './cluster-index.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
+import type { PolicyLogOptions } from './datapath.js';
 
 /** A table of its own: the service table is replaced whole on resync, policy is not. */
 export const POLICY_TABLE = 'ip podnet-policy';
@@ -216,14 +217,22 @@ function isolationChain(
   index: ClusterIndex,
   policies: NetworkPolicy[],
   direction: PolicyType,
+  log: PolicyLogOptions | undefined,
 ): string {
   const names = policies.map(policyName).sort();
   const chain = `${direction === 'Ingress' ? 'in' : 'eg'}-${hash(names.join(','))}`;
   if (!state.chains.has(chain)) {
     const sorted = [...policies].sort((a, b) => policyName(a).localeCompare(policyName(b)));
     for (const policy of sorted) renderPolicy(state, index, policy, direction);
+    // The prefix names the chain, which the log's reader maps back to its policies.
+    const logged = log
+      ? [
+          `limit rate ${log.perSecond}/second burst ${log.perSecond} packets log prefix "${chain}" group ${log.group}`,
+        ]
+      : [];
     state.chains.set(chain, [
       ...sorted.map((p) => `jump ${policyChain(p, direction)}`),
+      ...logged,
       COUNTED_DROP,
     ]);
   }
@@ -246,6 +255,7 @@ export function desiredPolicyTable(
   namespaces: readonly Namespace[],
   pods: readonly Pod[],
   localPods: readonly Pod[],
+  log?: PolicyLogOptions,
 ): PolicyTable {
   const index = new ClusterIndex({ policies, namespaces, pods });
   const state: TableState = { sets: new Map(), chains: new Map() };
@@ -270,7 +280,7 @@ export function desiredPolicyTable(
     ] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
       if (isolating.length === 0) continue;
-      const chain = isolationChain(state, index, isolating, direction);
+      const chain = isolationChain(state, index, isolating, direction, log);
       isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
       for (const ip of index.ipv4(pod)) state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
     }

@@ -14,7 +14,16 @@ const BUILTIN: Record<IptablesTable, string[]> = {
 };
 
 /** Targets that are not chains. */
-const TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'MASQUERADE', 'MARK']);
+const TARGETS = new Set([
+  'ACCEPT',
+  'DROP',
+  'RETURN',
+  'REJECT',
+  'DNAT',
+  'MASQUERADE',
+  'MARK',
+  'NFLOG',
+]);
 
 /** Chain → rules (the part after `-A CHAIN`). */
 export type FakeIptablesTable = Map<string, string[]>;

@@ -35,6 +35,15 @@ import {
   type PodKey,
 } from './netpol-matrix.js';
 
+/** argv: address, destination port, count. Source ports differ so each INIT is a new flow. */
+const SCTP_SENDER = `
+import socket, struct, sys
+ip, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+init = struct.pack('!BBHIIHHI', 1, 0, 20, 1, 65535, 1, 1, 1)
+for i in range(count):
+    sock.sendto(struct.pack('!HHII', 40000 + i, port, 0, 0) + init, (ip, 0))
+`;
 const PROBE_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'netpol-probe-main.js');
 const NODES = ['node-1', 'node-2'];
 /** A policy that selects no pod: written after a case's changes, its revision is a barrier. */
@@ -250,7 +259,16 @@ export class NetpolLab {
   }
 
   private processed(node: string, kind: string): number {
-    const out = spawnSyncText([
+    const m = new RegExp(
+      `^podnet_informer_processed_revision\\{kind="${kind}"\\} (\\d+)`,
+      'm',
+    ).exec(this.agentMetrics(node));
+    return m ? Number(m[1]) : 0;
+  }
+
+  /** The Prometheus text of `node`'s agent. */
+  agentMetrics(node: string): string {
+    return spawnSyncText([
       'ip',
       'netns',
       'exec',
@@ -262,11 +280,61 @@ export class NetpolLab {
       '-',
       'http://127.0.0.1:9101/metrics',
     ]);
-    const m = new RegExp(
-      `^podnet_informer_processed_revision\\{kind="${kind}"\\} (\\d+)`,
-      'm',
-    ).exec(out);
-    return m ? Number(m[1]) : 0;
+  }
+
+  /** `podnet_policy_drops_total` of `node` for the pods `policies` (comma-joined) isolate. */
+  policyDrops(node: string, policies: string, direction: 'ingress' | 'egress'): number {
+    const line = this.agentMetrics(node)
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('podnet_policy_drops_total{') &&
+          l.includes(`policy="${policies}"`) &&
+          l.includes(`direction="${direction}"`),
+      );
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  }
+
+  /** The node matrix pod `key` runs on. */
+  nodeOf(key: PodKey): string {
+    return this.pods().find((p) => `${p.metadata.namespace}/${p.metadata.name}` === key)!.spec
+      .nodeName!;
+  }
+
+  /**
+   * Sends `count` SCTP INIT packets from pod `from` to `ip`:`port` through a raw protocol-132
+   * socket: this kernel has no SCTP sockets, but the datapath sees real SCTP headers.
+   */
+  sendSctp(from: PodKey, ip: string, port: number, count: number): void {
+    const pod = this.pods().find((p) => `${p.metadata.namespace}/${p.metadata.name}` === from)!;
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.netns(pod),
+        'python3',
+        '-c',
+        SCTP_SENDER,
+        ip,
+        String(port),
+        String(count),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`sending SCTP from ${from} failed: ${r.stderr}`);
+  }
+
+  /**
+   * Packets pod `key`'s IP layer received for a protocol it has no handler for: with no SCTP in
+   * the kernel, every SCTP packet the datapath let through to the pod is counted here.
+   */
+  unknownProtocols(key: PodKey): number {
+    const pod = this.pods().find((p) => `${p.metadata.namespace}/${p.metadata.name}` === key)!;
+    const snmp = spawnSyncText(['ip', 'netns', 'exec', this.netns(pod), 'cat', '/proc/net/snmp']);
+    const [names, values] = snmp.split('\n').filter((l) => l.startsWith('Ip: '));
+    const at = names!.split(' ').indexOf('InUnknownProtos');
+    return Number(values!.split(' ')[at]);
   }
 
   /** Every pair probed once with `probe`, in parallel. */

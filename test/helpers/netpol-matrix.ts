@@ -15,9 +15,9 @@ export const MATRIX_NODES = ['node-1', 'node-2'] as const;
 /** `x/a`: how a matrix names a pod. */
 export type PodKey = `${string}/${string}`;
 
-/** TCP named serve-<port>, UDP serve-<port>-udp: container port names are unique per pod. */
+/** `serve-<port>-<protocol>`, as upstream names them: unique per pod and protocol. */
 export function servePortName(port: number, protocol: Protocol): string {
-  return protocol === 'TCP' ? `serve-${port}` : `serve-${port}-${protocol.toLowerCase()}`;
+  return `serve-${port}-${protocol.toLowerCase()}`;
 }
 
 export function matrixNode(index: number): Node {

@@ -157,10 +157,10 @@ test('named ports resolve per destination pod: the same name may be a different 
   const alt: Pod = matrixPod('x', 'alt', 9);
   alt.metadata.labels = { pod: 'alt' };
   alt.spec.containers = [
-    { name: 'web', ports: [{ name: 'serve-80', containerPort: 8080, protocol: 'TCP' }] },
+    { name: 'web', ports: [{ name: 'serve-80-tcp', containerPort: 8080, protocol: 'TCP' }] },
   ];
   const c = cluster(
-    [netpol('x', 'named', { podSelector: {}, ingress: [{ ports: [{ port: 'serve-80' }] }] })],
+    [netpol('x', 'named', { podSelector: {}, ingress: [{ ports: [{ port: 'serve-80-tcp' }] }] })],
     [alt],
   );
   assert.equal(check(c, pod(c, 'y/a'), { pod: alt }, 'TCP', 8080).allowed, true);
@@ -171,7 +171,7 @@ test('named ports resolve per destination pod: the same name may be a different 
   const egress = cluster([
     netpol('x', 'named-out', {
       podSelector: {},
-      egress: [{ ports: [{ port: 'serve-80' }] }],
+      egress: [{ ports: [{ port: 'serve-80-tcp' }] }],
       policyTypes: ['Egress'],
     }),
   ]);

@@ -198,22 +198,22 @@ const CASES: Case[] = [
     expected: () => undefined,
   },
   {
-    name: 'named port serve-81 into x: port 80 is closed',
+    name: 'named port serve-81-tcp into x: port 80 is closed',
     policies: [
       netpol('x', 'named-81', {
         podSelector: {},
-        ingress: [{ ports: [{ port: 'serve-81', protocol: 'TCP' }] }],
+        ingress: [{ ports: [{ port: 'serve-81-tcp', protocol: 'TCP' }] }],
       }),
     ],
     probe: TCP80,
     expected: (m) => expectPeer(m, {}, { namespace: 'x' }, false),
   },
   {
-    name: 'named port serve-81 into x: port 81 is open',
+    name: 'named port serve-81-tcp into x: port 81 is open',
     policies: [
       netpol('x', 'named-81', {
         podSelector: {},
-        ingress: [{ ports: [{ port: 'serve-81', protocol: 'TCP' }] }],
+        ingress: [{ ports: [{ port: 'serve-81-tcp', protocol: 'TCP' }] }],
       }),
     ],
     probe: TCP81,
@@ -222,7 +222,10 @@ const CASES: Case[] = [
   {
     name: 'named TCP port does not open the UDP port of the same number',
     policies: [
-      netpol('x', 'named-81', { podSelector: {}, ingress: [{ ports: [{ port: 'serve-80' }] }] }),
+      netpol('x', 'named-81', {
+        podSelector: {},
+        ingress: [{ ports: [{ port: 'serve-80-tcp' }] }],
+      }),
     ],
     probe: UDP80,
     expected: (m) => expectPeer(m, {}, { namespace: 'x' }, false),
