@@ -52,7 +52,7 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     new NodeLeaseController(),
     new NodeLifecycleController(),
     policy,
-    new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip)),
+    new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip), orphanScanMs()),
     // backend cloud only: this node's interface, then (elected) the route tables.
     cloudIdentityController(),
     cloudRouteController({
@@ -70,6 +70,15 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     }),
     proxyController(),
   ];
+}
+
+/**
+ * How often the CNI server sweeps addresses of pods gone without a DEL: a minute, or
+ * `PODNET_ORPHAN_SCAN_SECONDS` (tests shorten it so that a lost sandbox is reclaimed in seconds).
+ */
+function orphanScanMs(): number | undefined {
+  const v = Number(process.env.PODNET_ORPHAN_SCAN_SECONDS);
+  return Number.isFinite(v) && v > 0 ? v * 1000 : undefined;
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {
