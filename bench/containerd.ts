@@ -1,7 +1,9 @@
 // Pod sandbox start latency as kubelet sees it (RunPodSandbox until the sandbox is ready with
-// its address): podnet's plugin beside Debian's ptp + host-local, each behind a containerd of
-// its own configured alike (the lab's containerd config; only the CNI directories differ),
-// both in the same lab host, alternating sandbox by sandbox so machine noise falls on both.
+// its address): podnet's plugin beside Debian's ptp + host-local, each behind a containerd
+// configured alike (the lab's containerd config; only the CNI directories differ): the lab
+// host's own, whose pod runner is stopped so that it leaves the benchmark's sandboxes alone,
+// and a second one started beside it in the same host. Alternating sandbox by sandbox, so
+// machine noise falls on both.
 // Each sandbox is removed before the next is run, so the figure is one start on a quiet host.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,8 +18,7 @@ import {
 import { CriClient } from '../src/lab/cri-client.js';
 import { removeSandbox } from '../src/lab/cri-kubelet.js';
 import { sandboxConfig } from '../src/lab/cri-pods.js';
-import { cniBinDir, netConfDir } from '../src/lab/network.js';
-import { stopProcesses, type ProcessRecord } from '../src/lab/supervisor.js';
+import { findProcess, stopProcesses, type ProcessRecord } from '../src/lab/supervisor.js';
 import type { LabState } from '../src/lab/state.js';
 import type { Pod } from '../src/api/types.js';
 
@@ -26,8 +27,6 @@ const PODS = Number(process.env.PODS ?? 100);
 interface Runtime {
   name: string;
   cri: CriClient;
-  process: ProcessRecord;
-  stateDir: string;
   times: number[];
 }
 
@@ -58,26 +57,19 @@ function writePtpConflist(confDir: string, dataDir: string): void {
   writeFileSync(join(confDir, '10-bench-ptp.conflist'), JSON.stringify(list));
 }
 
-async function startRuntime(
-  lab: LabState,
-  name: string,
-  cni: { binDir: string; confDir: string },
-): Promise<Runtime> {
+/** A second containerd in the lab's host, for Debian's plugins; its pods' namespaces stay its own. */
+async function startAnchor(lab: LabState, dir: string): Promise<ProcessRecord> {
   const host = lab.hosts[0]!;
-  const stateDir = join(host.stateDir, 'bench', name);
-  mkdirSync(stateDir, { recursive: true });
-  const proc = await startContainerd(
+  const confDir = join(dir, 'net.d');
+  writePtpConflist(confDir, join(dir, 'host-local'));
+  return startContainerd(
     lab.stateDir,
-    { ...host, name: `bench-${name}`, stateDir } as Parameters<typeof startContainerd>[1],
-    cni,
+    { ...host, name: 'bench-ptp', stateDir: dir },
+    {
+      binDir: DEBIAN_CNI_DIR,
+      confDir,
+    },
   );
-  return {
-    name,
-    cri: new CriClient(containerdPaths(stateDir).socket),
-    process: proc,
-    stateDir,
-    times: [],
-  };
 }
 
 /** One sandbox: RunPodSandbox, then status until ready with an address; then it is removed. */
@@ -104,20 +96,20 @@ async function main(): Promise<void> {
   sweepStaleNamespaces();
   const name = testLabName();
   const lab = labUp(name, ['--nodes', '1', '--runtime', 'containerd']);
+  const host = lab.hosts[0]!;
+  const anchorDir = join(host.stateDir, 'bench-ptp');
+  let anchor: ProcessRecord | undefined;
   const runtimes: Runtime[] = [];
   try {
-    const host = lab.hosts[0]!;
-    const anchorDir = join(host.stateDir, 'bench', 'ptp-net');
-    writePtpConflist(join(anchorDir, 'net.d'), join(anchorDir, 'host-local'));
+    // The host's runner would remove sandboxes that belong to no Pod: the benchmark's.
+    await stopProcesses(lab.stateDir, [findProcess(lab.stateDir, `kubelet-${host.name}`)!]);
+    anchor = await startAnchor(lab, anchorDir);
     runtimes.push(
-      await startRuntime(lab, 'podnet', {
-        binDir: cniBinDir(lab.stateDir),
-        confDir: netConfDir(host.stateDir),
-      }),
-      await startRuntime(lab, 'ptp', { binDir: DEBIAN_CNI_DIR, confDir: join(anchorDir, 'net.d') }),
+      { name: 'podnet', cri: new CriClient(containerdPaths(host.stateDir).socket), times: [] },
+      { name: 'ptp', cri: new CriClient(containerdPaths(anchorDir).socket), times: [] },
     );
     const [podnet, ptp] = runtimes as [Runtime, Runtime];
-    const logDir = join(host.stateDir, 'bench', 'logs');
+    const logDir = join(anchorDir, 'logs');
     for (let i = 0; i < PODS; i++) {
       // Alternate which goes first, so neither always follows the other's work.
       for (const rt of i % 2 === 0 ? [podnet, ptp] : [ptp, podnet]) {
@@ -140,11 +132,9 @@ async function main(): Promise<void> {
         `ratio=${(ours.p50 / ref.p50).toFixed(2)}`,
     );
   } finally {
-    for (const rt of runtimes) {
-      rt.cri.close();
-      await stopProcesses(lab.stateDir, [rt.process]);
-      await sweepContainerd(rt.stateDir);
-    }
+    for (const rt of runtimes) rt.cri.close();
+    if (anchor) await stopProcesses(lab.stateDir, [anchor]);
+    await sweepContainerd(anchorDir);
     labDown(name);
   }
 }
