@@ -1,8 +1,9 @@
 // podnet's plugin as containerd's CRI plugin (go-cni over libcni) calls it, held to the CNI
 // spec: the result containerd caches is the agent's allocation; CHECK, which containerd 1.6
 // never calls, passes when called with containerd's cached config and result as libcni would;
-// DEL repeated after containerd's own succeeds and leaves nothing; and a sandbox whose
-// containerd state was wiped has its address reclaimed by the agent's sweep. One host.
+// DEL repeated after containerd's own succeeds and leaves nothing; an exited container is
+// restarted with back-off; and a sandbox whose containerd state was wiped has its address
+// reclaimed by the agent's sweep. One host.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -64,6 +65,8 @@ describe('containerd calls podnet as the CNI spec says', () => {
     sweepStaleNamespaces();
     // The agents inherit it through `lab up`: a lost sandbox is then swept in seconds.
     process.env.PODNET_ORPHAN_SCAN_SECONDS = String(ORPHAN_SCAN_SECONDS);
+    // And the pod runner's crash-loop back-off starts at a second, not kubelet's ten.
+    process.env.PODNET_BACKOFF_BASE_SECONDS = '1';
     lab = labUp(name, ['--nodes', '1', '--runtime', 'containerd']);
     cri = new CriClient(containerdPaths(host().stateDir).socket);
   });
@@ -71,6 +74,7 @@ describe('containerd calls podnet as the CNI spec says', () => {
     cri?.close();
     labDown(name);
     delete process.env.PODNET_ORPHAN_SCAN_SECONDS;
+    delete process.env.PODNET_BACKOFF_BASE_SECONDS;
   });
 
   const host = () => lab.hosts[0]!;
@@ -211,6 +215,26 @@ describe('containerd calls podnet as the CNI spec says', () => {
     assert.ok(!links.includes(mine.hostVeth), `${mine.hostVeth} is left`);
     const routes = execFileSync('ip', ['-n', host().netns, 'route', 'show'], { encoding: 'utf8' });
     assert.ok(!routes.includes(`${mine.ip} `), `a route to ${mine.ip} is left`);
+  });
+
+  test('a container that exits is started again in its sandbox, with back-off, as a new attempt', async () => {
+    podnetOk(['--lab', lab.name, 'apply', '-f', '-'], {
+      input: podYaml('crash').replace('[httpd, -f, -p, "8080"]', '[sh, -c, "sleep 1; exit 3"]'),
+    });
+    const status = await until(
+      'crash to be restarted twice',
+      () => {
+        const c = getPod('crash')?.status?.containerStatuses?.[0];
+        return c && c.restartCount >= 2 ? c : undefined;
+      },
+      60_000,
+    );
+    assert.equal(status.lastState?.terminated?.exitCode, 3);
+    const sandbox = await sandboxOf('crash');
+    // One container per name is kept: each attempt replaces the one before.
+    assert.equal((await cri.listContainers(sandbox.id)).length, 1);
+    podnetOk(['--lab', lab.name, 'delete', 'pod', 'crash']);
+    await until('crash to be gone', () => (getPod('crash') ? undefined : true), 60_000);
   });
 
   test("a sandbox whose containerd state was wiped has its address reclaimed by the agent's sweep", async () => {
