@@ -49,7 +49,7 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
   const routing = routingController({ bgp });
   // Before the CNI server, so that the first ADD finds the policies already programmed.
   const policy = policyController();
-  const cni = new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip));
+  const cni = new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip), orphanScanMs());
   return [
     node,
     new NodeLeaseController(),
@@ -75,6 +75,15 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     proxyController(),
     flowsController(),
   ];
+}
+
+/**
+ * How often the CNI server sweeps addresses of pods gone without a DEL: a minute, or
+ * `PODNET_ORPHAN_SCAN_SECONDS` (tests shorten it so that a lost sandbox is reclaimed in seconds).
+ */
+function orphanScanMs(): number | undefined {
+  const v = Number(process.env.PODNET_ORPHAN_SCAN_SECONDS);
+  return Number.isFinite(v) && v > 0 ? v * 1000 : undefined;
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {

@@ -23,7 +23,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { AgentContext, Controller } from './controller.js';
 
-/** How often to look for pods that disappeared without a DEL. */
+/** How often to look for pods that disappeared without a DEL, unless told otherwise. */
 const ORPHAN_SCAN_MS = 60_000;
 
 export interface CniServerSource {
@@ -50,6 +50,7 @@ export class CniServer implements Controller {
   constructor(
     private readonly source: CniServerSource,
     private readonly beforeReturn?: BeforeAddReturns,
+    private readonly orphanScanMs = ORPHAN_SCAN_MS,
   ) {}
 
   async start(ctx: AgentContext): Promise<void> {
@@ -121,7 +122,7 @@ export class CniServer implements Controller {
         cni.log.warn({ err: errorMessage(err) }, 'could not look for orphaned addresses'),
       );
     reclaim();
-    this.reclaimTimer = setInterval(reclaim, ORPHAN_SCAN_MS);
+    this.reclaimTimer = setInterval(reclaim, this.orphanScanMs);
     this.podMTU = source.nodeNetwork()?.mtu;
     // The node controller was told first (it started first) and has the new pod MTU ready.
     ctx.informers.informer('ClusterNetwork').addHandler(() => {

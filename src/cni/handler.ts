@@ -248,9 +248,16 @@ export async function reclaimOrphans(ctx: CniContext): Promise<PodAllocation[]> 
   for (const a of orphans) {
     ctx.ipam.release(a.containerID, a.ifname);
     await unbind(ctx, a);
+    ctx.log.info(
+      {
+        pod: a.podName ? `${a.podNamespace ?? 'default'}/${a.podName}` : undefined,
+        ip: a.ip,
+        containerID: a.containerID,
+        netns: a.netns,
+      },
+      'address of a pod gone without a DEL reclaimed',
+    );
   }
-  if (orphans.length > 0)
-    ctx.log.info({ freed: orphans.map((a) => a.ip) }, 'freed orphaned addresses');
   return orphans;
 }
 

@@ -100,7 +100,7 @@ export function containerdConfig(
  */
 export async function startContainerd(
   labDir: string,
-  host: HostPlan,
+  host: Pick<HostPlan, 'name' | 'netns' | 'stateDir'>,
   cni: ContainerdCni = { binDir: cniBinDir(labDir), confDir: netConfDir(host.stateDir) },
 ): Promise<ProcessRecord> {
   const p = containerdPaths(host.stateDir);

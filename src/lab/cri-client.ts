@@ -152,6 +152,10 @@ export class CriClient {
     await this.call('StopContainer', { container_id: id, timeout: timeoutSeconds });
   }
 
+  async removeContainer(id: string): Promise<void> {
+    await this.call('RemoveContainer', { container_id: id });
+  }
+
   async listContainers(sandboxId: string): Promise<Container[]> {
     const r = await this.call<{ containers: Container[] }>('ListContainers', {
       filter: { pod_sandbox_id: sandboxId },

@@ -10,7 +10,9 @@ import type { CriClient, Sandbox } from './cri-client.js';
 import {
   containerConfigs,
   containerStatusOf,
+  latestAttempts,
   missingContainers,
+  restartedConfig,
   sandboxActions,
   sandboxConfig,
   sandboxIP,
@@ -26,6 +28,8 @@ import {
   type StatusWriter,
 } from './kubelet.js';
 import { runnerPods } from './runner-pods.js';
+import { nextWake, restartPolicyOf, type ContainerRecord } from './containers.js';
+import { restartStep } from './cri-restarts.js';
 
 export interface CriHost {
   node: string;
@@ -34,6 +38,8 @@ export interface CriHost {
   /** Where containerd writes the containers' logs. */
   logDir: string;
   share: LabShare;
+  /** The crash-loop back-off's first delay, when not kubelet's. */
+  backoffBaseSeconds?: number;
   log: Logger;
 }
 
@@ -66,36 +72,66 @@ async function runSandbox(cri: CriClient, host: CriHost, pod: Pod): Promise<stri
   return id;
 }
 
-/** The status of a pod from its sandbox and containers; undefined while it has no address. */
+/** What the runner remembers of each pod's containers, by pod uid and container name. */
+type Restarts = Map<string, ContainerRecord>;
+
+const restartKey = (pod: Pod, container: string): string =>
+  `${pod.metadata.uid ?? ''}/${container}`;
+
+/**
+ * The status of a pod from its sandbox and containers; undefined while it has no address.
+ * Containers never made are made now (their create failed on an earlier pass, the sandbox
+ * stayed), and exited ones are restarted once their back-off is over.
+ */
 async function statusOf(
   cri: CriClient,
   host: CriHost,
   pod: Pod,
   sandbox: Sandbox,
+  restarts: Restarts,
 ): Promise<NonNullable<Pod['status']> | undefined> {
   const podIP = sandboxIP(await cri.podSandboxStatus(sandbox.id));
   if (!podIP) return undefined;
-  const existing = await cri.listContainers(sandbox.id);
-  // A container whose create failed on an earlier pass (the sandbox stayed) is made now.
-  if (missingContainers(pod, existing).length > 0) {
-    const config = sandboxConfig(
-      pod,
-      host.dns,
-      `${host.logDir}/${pod.metadata.uid ?? pod.metadata.name}`,
-    );
-    for (const c of containerConfigs(pod, host.share).filter((c) =>
-      missingContainers(pod, existing).includes(c.metadata.name),
-    )) {
-      await cri.startContainer(await cri.createContainer(sandbox.id, c, config));
-    }
-  }
-  const statuses = await Promise.all(
-    (await cri.listContainers(sandbox.id)).map((c) => cri.containerStatus(c.id)),
+  const config = sandboxConfig(
+    pod,
+    host.dns,
+    `${host.logDir}/${pod.metadata.uid ?? pod.metadata.name}`,
   );
-  const byName = new Map(statuses.map((s) => [s.metadata.name, containerStatusOf(s)]));
-  const containers = pod.spec.containers
-    .map((c) => byName.get(c.name))
-    .filter((c) => c !== undefined);
+  const configs = containerConfigs(pod, host.share);
+  const missing = missingContainers(pod, await cri.listContainers(sandbox.id));
+  for (const c of configs.filter((c) => missing.includes(c.metadata.name))) {
+    await cri.startContainer(await cri.createContainer(sandbox.id, c, config));
+  }
+  const latest = latestAttempts(
+    await Promise.all((await cri.listContainers(sandbox.id)).map((c) => cri.containerStatus(c.id))),
+  );
+  const policy = restartPolicyOf(pod);
+  const containers = [];
+  for (const c of pod.spec.containers) {
+    let status = latest.get(c.name);
+    if (!status) continue;
+    const key = restartKey(pod, c.name);
+    let step = restartStep(restarts.get(key), status, policy, new Date(), host.backoffBaseSeconds);
+    if (step.action === 'start') {
+      const previous = status;
+      const again = restartedConfig(
+        configs.find((x) => x.metadata.name === c.name)!,
+        previous,
+      );
+      const id = await cri.createContainer(sandbox.id, again, config);
+      await cri.startContainer(id);
+      // containerd keeps every attempt; the one replaced is of no further use.
+      await cri.removeContainer(previous.id);
+      status = await cri.containerStatus(id);
+      step = restartStep(step.record, status, policy, new Date(), host.backoffBaseSeconds);
+      host.log.info(
+        { pod: keyOf(pod), container: c.name, restartCount: status.metadata.attempt },
+        'container restarted',
+      );
+    }
+    restarts.set(key, step.record);
+    containers.push(containerStatusOf(status, step));
+  }
   return podStatus({ podIP }, host.hostIP, containers);
 }
 
@@ -112,6 +148,15 @@ export function startCriKubelet(
   let again = false;
   let stopped = false;
   let synced = false;
+  const restarts: Restarts = new Map();
+  // Woken when the earliest back-off ends, so a restart is not held to the resync period.
+  let wakeTimer: NodeJS.Timeout | undefined;
+  const wakeAtNextRestart = (): void => {
+    clearTimeout(wakeTimer);
+    const t = nextWake([...restarts.values()]);
+    if (t === undefined) return;
+    wakeTimer = setTimeout(() => trigger(), Math.max(0, t - Date.now()) + 50);
+  };
 
   const reconcile = async (): Promise<void> => {
     const onNode = runnerPods(source.list(), host.node);
@@ -153,13 +198,19 @@ export function startCriKubelet(
       const s = ready.get(keyOf(p));
       if (!s || s.metadata.uid !== (p.metadata.uid ?? '')) continue;
       try {
-        const want = await statusOf(cri, host, p, s);
+        const want = await statusOf(cri, host, p, s, restarts);
         if (!want || statusUpToDate(p, want)) continue;
         await writeStatus(p, want);
       } catch (err) {
         log.error({ pod: keyOf(p), err: errorMessage(err) }, 'status update failed');
       }
     }
+    // Pods gone (or replaced under their name) take their containers' records with them.
+    const uids = new Set(desired.map((p) => p.metadata.uid ?? ''));
+    for (const key of restarts.keys()) {
+      if (!uids.has(key.slice(0, key.lastIndexOf('/')))) restarts.delete(key);
+    }
+    wakeAtNextRestart();
   };
 
   const loop = async (): Promise<void> => {
@@ -194,6 +245,7 @@ export function startCriKubelet(
     stop: async () => {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(wakeTimer);
       while (running) await running;
       await source.stop();
       cri.close();

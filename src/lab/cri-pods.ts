@@ -11,6 +11,7 @@ import type {
   SandboxStatus,
 } from './cri-client.js';
 import { WORKLOAD_IMAGE } from './images.js';
+import { criExit, criTime, type RestartStep } from './cri-restarts.js';
 
 export interface ClusterDns {
   ip: string;
@@ -119,29 +120,59 @@ export function sandboxActions(
   return { run: desired.filter((p) => !kept.has(p)), remove };
 }
 
-/** A CRI container's state as the Pod's containerStatuses say it. */
-export function containerStatusOf(c: CriContainerStatus): ContainerStatus {
-  const nsToIso = (ns: string): string => new Date(Number(BigInt(ns) / 1_000_000n)).toISOString();
-  const state: ContainerStatus['state'] =
-    c.state === 'CONTAINER_RUNNING'
-      ? { running: { startedAt: nsToIso(c.started_at) } }
-      : c.state === 'CONTAINER_EXITED'
-        ? {
-            terminated: {
-              exitCode: c.exit_code,
-              reason: c.reason || (c.exit_code === 0 ? 'Completed' : 'Error'),
-              finishedAt: nsToIso(c.finished_at),
-            },
-          }
-        : { waiting: { reason: 'ContainerCreating' } };
-  return {
+/**
+ * A CRI container's state as the Pod's containerStatuses say it; `step` (the runner's restart
+ * decision) tells an exited container waiting out its back-off from one that ended for good.
+ */
+export function containerStatusOf(c: CriContainerStatus, step?: RestartStep): ContainerStatus {
+  const last = step?.record.last;
+  const base = {
     name: c.metadata.name,
     image: WORKLOAD_IMAGE,
-    state,
-    ready: c.state === 'CONTAINER_RUNNING',
     restartCount: c.metadata.attempt,
+    ready: c.state === 'CONTAINER_RUNNING',
     started: c.state === 'CONTAINER_RUNNING',
   };
+  if (c.state === 'CONTAINER_RUNNING') {
+    return {
+      ...base,
+      state: { running: { startedAt: criTime(c.started_at) } },
+      ...(last ? { lastState: { terminated: { ...last } } } : {}),
+    };
+  }
+  if (c.state !== 'CONTAINER_EXITED') {
+    return { ...base, state: { waiting: { reason: 'ContainerCreating' } } };
+  }
+  const exit = criExit(c);
+  if (step?.action === 'wait') {
+    const message = `back-off ${step.record.backoffSeconds}s restarting failed container=${c.metadata.name}`;
+    return {
+      ...base,
+      state: { waiting: { reason: 'CrashLoopBackOff', message } },
+      lastState: { terminated: exit },
+    };
+  }
+  return { ...base, state: { terminated: exit } };
+}
+
+/** A container's config for its next run: the next attempt, with a log file of its own. */
+export function restartedConfig(config: ContainerConfig, previous: Container): ContainerConfig {
+  const attempt = previous.metadata.attempt + 1;
+  return {
+    ...config,
+    metadata: { name: config.metadata.name, attempt },
+    log_path: `${config.metadata.name}.${attempt}.log`,
+  };
+}
+
+/** The latest attempt of each of the pod's containers in its sandbox, by container name. */
+export function latestAttempts<T extends Container>(containers: readonly T[]): Map<string, T> {
+  const latest = new Map<string, T>();
+  for (const c of containers) {
+    const seen = latest.get(c.metadata.name);
+    if (!seen || seen.metadata.attempt < c.metadata.attempt) latest.set(c.metadata.name, c);
+  }
+  return latest;
 }
 
 /** Containers of the pod that were never created in this sandbox. */

@@ -93,6 +93,7 @@ function criHostOf(state: LabState, node: string, log: Logger): CriHost {
         HOST_IP: host.ip,
       },
     },
+    backoffBaseSeconds: backoffBaseSeconds(),
     log,
   };
 }

@@ -1,0 +1,145 @@
+// Pod sandbox start latency as kubelet sees it (RunPodSandbox until the sandbox is ready with
+// its address): podnet's plugin beside Debian's ptp + host-local, each behind a containerd
+// configured alike (the lab's containerd config; only the CNI directories differ): the lab
+// host's own, whose pod runner is stopped so that it leaves the benchmark's sandboxes alone,
+// and a second one started beside it in the same host. Alternating sandbox by sandbox, so
+// machine noise falls on both.
+// Each sandbox is removed before the next is run, so the figure is one start on a quiet host.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sweepStaleNamespaces } from '../test/helpers/names.js';
+import { labDown, labUp, sweepStaleLabs, testLabName } from '../test/helpers/lab.js';
+import {
+  DEBIAN_CNI_DIR,
+  containerdPaths,
+  startContainerd,
+  sweepContainerd,
+} from '../src/lab/containerd.js';
+import { CriClient } from '../src/lab/cri-client.js';
+import { removeSandbox } from '../src/lab/cri-kubelet.js';
+import { sandboxConfig } from '../src/lab/cri-pods.js';
+import { findProcess, stopProcesses, type ProcessRecord } from '../src/lab/supervisor.js';
+import type { LabState } from '../src/lab/state.js';
+import type { Pod } from '../src/api/types.js';
+
+const PODS = Number(process.env.PODS ?? 100);
+
+interface Runtime {
+  name: string;
+  cri: CriClient;
+  times: number[];
+}
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** The anchor's network: Debian's reference plugins, in a range of their own. */
+function writePtpConflist(confDir: string, dataDir: string): void {
+  mkdirSync(confDir, { recursive: true });
+  const list = {
+    cniVersion: '1.0.0',
+    name: 'bench-ptp',
+    plugins: [
+      {
+        type: 'ptp',
+        mtu: 1500,
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: '10.245.0.0/16' }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir,
+        },
+      },
+    ],
+  };
+  writeFileSync(join(confDir, '10-bench-ptp.conflist'), JSON.stringify(list));
+}
+
+/** A second containerd in the lab's host, for Debian's plugins; its pods' namespaces stay its own. */
+async function startAnchor(lab: LabState, dir: string): Promise<ProcessRecord> {
+  const host = lab.hosts[0]!;
+  const confDir = join(dir, 'net.d');
+  writePtpConflist(confDir, join(dir, 'host-local'));
+  return startContainerd(
+    lab.stateDir,
+    { ...host, name: 'bench-ptp', stateDir: dir },
+    {
+      binDir: DEBIAN_CNI_DIR,
+      confDir,
+    },
+  );
+}
+
+/** One sandbox: RunPodSandbox, then status until ready with an address; then it is removed. */
+async function timeOneSandbox(rt: Runtime, i: number, logDir: string): Promise<void> {
+  const pod: Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `bench-${rt.name}-${i}`, namespace: 'bench', uid: `bench-${rt.name}-${i}` },
+    spec: { containers: [] },
+  };
+  const config = sandboxConfig(pod, { ip: '10.96.0.10', domain: 'cluster.local' }, logDir);
+  const started = process.hrtime.bigint();
+  const id = await rt.cri.runPodSandbox(config);
+  for (;;) {
+    const s = await rt.cri.podSandboxStatus(id);
+    if (s.state === 'SANDBOX_READY' && s.network?.ip) break;
+  }
+  rt.times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  await removeSandbox(rt.cri, id);
+}
+
+async function main(): Promise<void> {
+  sweepStaleLabs();
+  sweepStaleNamespaces();
+  const name = testLabName();
+  const lab = labUp(name, ['--nodes', '1', '--runtime', 'containerd']);
+  const host = lab.hosts[0]!;
+  const anchorDir = join(host.stateDir, 'bench-ptp');
+  let anchor: ProcessRecord | undefined;
+  const runtimes: Runtime[] = [];
+  try {
+    // The host's runner would remove sandboxes that belong to no Pod: the benchmark's.
+    await stopProcesses(lab.stateDir, [findProcess(lab.stateDir, `kubelet-${host.name}`)!]);
+    anchor = await startAnchor(lab, anchorDir);
+    runtimes.push(
+      { name: 'podnet', cri: new CriClient(containerdPaths(host.stateDir).socket), times: [] },
+      { name: 'ptp', cri: new CriClient(containerdPaths(anchorDir).socket), times: [] },
+    );
+    const [podnet, ptp] = runtimes as [Runtime, Runtime];
+    const logDir = join(anchorDir, 'logs');
+    for (let i = 0; i < PODS; i++) {
+      // Alternate which goes first, so neither always follows the other's work.
+      for (const rt of i % 2 === 0 ? [podnet, ptp] : [ptp, podnet]) {
+        await timeOneSandbox(rt, i, logDir);
+      }
+    }
+    console.log(`containerd RunPodSandbox to ready, ${PODS} sandboxes each, ms:`);
+    console.log('plugin            p50     p99');
+    for (const rt of [podnet, ptp]) {
+      const label = rt === podnet ? 'podnet' : 'ptp+host-local';
+      console.log(
+        `${label.padEnd(15)} ${percentile(rt.times, 50).toFixed(1).padStart(6)} ${percentile(rt.times, 99).toFixed(1).padStart(7)}`,
+      );
+    }
+    const ours = { p50: percentile(podnet.times, 50), p99: percentile(podnet.times, 99) };
+    const ref = { p50: percentile(ptp.times, 50), p99: percentile(ptp.times, 99) };
+    console.log(
+      `BENCH containerd-sandbox p50_ms=${ours.p50.toFixed(1)} p99_ms=${ours.p99.toFixed(1)} ` +
+        `anchor_p50_ms=${ref.p50.toFixed(1)} anchor_p99_ms=${ref.p99.toFixed(1)} ` +
+        `ratio=${(ours.p50 / ref.p50).toFixed(2)}`,
+    );
+  } finally {
+    for (const rt of runtimes) rt.cri.close();
+    if (anchor) await stopProcesses(lab.stateDir, [anchor]);
+    await sweepContainerd(anchorDir);
+    labDown(name);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(String(err));
+  process.exit(1);
+});
