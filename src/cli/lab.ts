@@ -18,6 +18,7 @@ const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];
 const FABRICS = ['none', 'bird', 'frr'];
 const RUNTIMES = ['lab', 'containerd'];
+const LAB_APIS = ['podnet', 'kubernetes'];
 
 function nameOption(): Option {
   return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
@@ -89,6 +90,14 @@ export function registerLab(program: Command): void {
         .choices(RUNTIMES)
         .default('lab'),
     )
+    .addOption(
+      new Option(
+        '--api <api>',
+        "what agents, DNS and pod runners read: podnet's store, or the lab's Kubernetes API (each with its own least-privilege token)",
+      )
+        .choices(LAB_APIS)
+        .default('podnet'),
+    )
     .addOption(outputOption())
     .option(
       '-v, --verbose',
@@ -128,6 +137,7 @@ export function registerLab(program: Command): void {
           routing: opts.routing,
           fabric: opts.fabric,
           runtime: opts.runtime,
+          api: opts.api,
         },
       });
       const status = (await labStatus(LABS_DIR, name))!;
