@@ -359,11 +359,11 @@ test('kube-lab: watches told 410 Gone re-list and count it', async () => {
   const store = await openStore(readLab(lab)!.storeUrl);
   process.kill(apiserver.pid, 'SIGSTOP');
   try {
-    await applyObject(store, {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'compacted-behind' },
-    });
+    // Two revisions, and everything before the second removed: the server's watches wait
+    // at the first.
+    for (const name of ['compacted-behind-1', 'compacted-behind-2']) {
+      await applyObject(store, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    }
     const { revision } = await store.list('/podnet/namespaces/');
     await store.compact(revision);
   } finally {
