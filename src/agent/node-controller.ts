@@ -1,9 +1,16 @@
 // This node's membership in the cluster: its Node object (InternalIP, hostname and zone
-// labels, spec.podCIDR, the Ready condition) and the subnet lease behind spec.podCIDR,
-// renewed well before it expires. The CNI server asks it for the node's pod network.
+// labels, pod subnet, the Ready condition) and the subnet lease behind that subnet, renewed
+// well before it expires. The CNI server asks it for the node's pod network.
+//
+// On a Kubernetes cluster the Node is kubelet's and spec.podCIDR is node IPAM's: a subnet
+// Kubernetes allocated is used as it is (no lease), one podnet leases is recorded in an
+// annotation, and the agent's address is an annotation beside kubelet's status.addresses.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { nodePodCIDR } from '../api/node-network.js';
 import {
+  ANNOTATION_NODE_IP,
+  ANNOTATION_POD_CIDR,
   DEFAULT_CLUSTER_NETWORK,
   LABEL_HOSTNAME,
   LABEL_ZONE,
@@ -22,6 +29,7 @@ import {
   type SubnetLease,
 } from '../ipam/subnet-lease.js';
 import { defaultRouteSource } from '../kernel/addresses.js';
+import { KUBERNETES_SCHEME } from '../kube/url.js';
 import { podMTU } from '../routing/mtu.js';
 import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
 import { errorMessage, UsageError } from '../util/errors.js';
@@ -38,7 +46,9 @@ export class NodeController implements Controller, CniServerSource {
   readonly name = 'node';
   private ctx: AgentContext | undefined;
   private network: NodeNetwork | undefined;
+  /** Set while podnet leases the subnet; a subnet Kubernetes allocated has none. */
   private lease: SubnetLease | undefined;
+  private subnet: string | undefined;
   private binder: PodBinder | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
@@ -67,25 +77,35 @@ export class NodeController implements Controller, CniServerSource {
       throw new UsageError('--node-ip: this host has no default route to take it from; give it');
     }
     parseInput(parseIPv4, nodeIP, '--node-ip');
-    // Prefer the subnet this node had last, then one its Node object already records (given
-    // by an operator, or kept from before the state dir was lost).
-    const recorded = (await getObject(store, 'Node', undefined, options.nodeName))?.spec.podCIDR;
-    this.lease = await acquireSubnetLease(
-      store,
-      { node: options.nodeName, publicIP: nodeIP },
-      net.clusterCIDR,
-      net.nodeSubnetPrefix,
-      {
-        ttlSeconds: this.leaseTTLSeconds,
-        preferred: this.lastSubnet() ?? (recorded ? tryParseCidr(recorded) : undefined),
-      },
+    const existing = await getObject(store, 'Node', undefined, options.nodeName);
+    const allocated = onKubernetes(options.storeUrl) ? kubernetesPodCIDR(existing) : undefined;
+    if (allocated) {
+      this.subnet = allocated;
+    } else {
+      // Prefer the subnet this node had last, then one its Node object already records (given
+      // by an operator, or kept from before the state dir was lost).
+      const recorded = existing && nodePodCIDR(existing);
+      this.lease = await acquireSubnetLease(
+        store,
+        { node: options.nodeName, publicIP: nodeIP },
+        net.clusterCIDR,
+        net.nodeSubnetPrefix,
+        {
+          ttlSeconds: this.leaseTTLSeconds,
+          preferred: this.lastSubnet() ?? (recorded ? tryParseCidr(recorded) : undefined),
+        },
+      );
+      this.subnet = this.lease.subnet;
+    }
+    this.rememberSubnet(this.subnet);
+    await this.register(nodeIP, this.subnet);
+    this.network = nodeNetwork(net, this.subnet, nodeIP, options.overrides.backend);
+    ctx.log.info(
+      { subnet: this.subnet, nodeIP, allocatedBy: allocated ? 'kubernetes' : 'podnet' },
+      'node registered',
     );
-    this.rememberSubnet(this.lease.subnet);
-    await this.register(nodeIP, this.lease.subnet);
-    this.network = nodeNetwork(net, this.lease.subnet, nodeIP, options.overrides.backend);
-    ctx.log.info({ subnet: this.lease.subnet, nodeIP }, 'node registered');
 
-    this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
+    if (this.lease) this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
     ctx.informers.informer('Node').addHandler((change) => {
       if (change.type !== 'deleted') return undefined;
       if (change.name !== options.nodeName) return this.freeSubnetOf(change.name);
@@ -110,28 +130,19 @@ export class NodeController implements Controller, CniServerSource {
   /** Creates the Node object or brings an existing one (e.g. from before a restart) up to date. */
   private async register(nodeIP: string, podCIDR: string): Promise<void> {
     const { store, options } = this.ctx!;
-    const labels: Record<string, string> = { [LABEL_HOSTNAME]: options.nodeName };
-    if (options.zone) labels[LABEL_ZONE] = options.zone;
-    const addresses: NonNullable<Node['status']>['addresses'] = [
-      { type: 'InternalIP', address: nodeIP },
-      { type: 'Hostname', address: options.nodeName },
-    ];
+    const registration: NodeRegistration = {
+      name: options.nodeName,
+      nodeIP,
+      podCIDR,
+      zone: options.zone,
+      kubernetes: onKubernetes(options.storeUrl),
+    };
     for (;;) {
-      const updated = await updateObject(store, 'Node', undefined, options.nodeName, (node) => {
-        node.metadata.labels = { ...node.metadata.labels, ...labels };
-        node.spec = { ...node.spec, podCIDR, podCIDRs: [podCIDR] };
-        node.status = { ...node.status, addresses };
-        return node;
-      });
+      const updated = await updateObject(store, 'Node', undefined, options.nodeName, (node) =>
+        registeredNode(registration, node),
+      );
       if (updated) return;
-      const node: Node = {
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: { name: options.nodeName, labels },
-        spec: { podCIDR, podCIDRs: [podCIDR] },
-        status: { addresses, conditions: [readyCondition(false)] },
-      };
-      if (await createObject(store, node)) return;
+      if (await createObject(store, registeredNode(registration, undefined))) return;
     }
   }
 
@@ -177,6 +188,7 @@ export class NodeController implements Controller, CniServerSource {
       );
     }
     this.lease = lease;
+    this.subnet = lease.subnet;
     this.rememberSubnet(lease.subnet);
     await this.register(lease.publicIP, lease.subnet);
     this.network = { ...this.network!, podCIDR: parseCidr(lease.subnet) };
@@ -187,14 +199,9 @@ export class NodeController implements Controller, CniServerSource {
    * the running pods' MTU along. The subnet a node holds is not moved under running pods.
    */
   private networkChanged(spec: ClusterNetwork['spec']): void {
-    if (!this.network || !this.lease) return;
+    if (!this.network || !this.subnet) return;
     const { options, log } = this.ctx!;
-    const next = nodeNetwork(
-      spec,
-      this.lease.subnet,
-      this.network.nodeIP,
-      options.overrides.backend,
-    );
+    const next = nodeNetwork(spec, this.subnet, this.network.nodeIP, options.overrides.backend);
     const { mtu, dnsIP, domain } = this.network;
     if (next.mtu === mtu && next.dnsIP === dnsIP && next.domain === domain) return;
     this.network = next;
@@ -279,6 +286,59 @@ export class NodeController implements Controller, CniServerSource {
   private subnetFile(): string {
     return join(this.ctx!.options.stateDir, 'subnet.json');
   }
+}
+
+function onKubernetes(storeUrl: string): boolean {
+  return storeUrl.startsWith(KUBERNETES_SCHEME);
+}
+
+/** The subnet Kubernetes' node IPAM gave the node, if it did (podnet's own is an annotation). */
+export function kubernetesPodCIDR(node: Node | undefined): string | undefined {
+  return node?.spec?.podCIDR ?? node?.spec?.podCIDRs?.[0];
+}
+
+export interface NodeRegistration {
+  name: string;
+  nodeIP: string;
+  podCIDR: string;
+  zone?: string;
+  /** The cluster is Kubernetes: spec.podCIDR and status.addresses are not the agent's. */
+  kubernetes: boolean;
+}
+
+/**
+ * The Node as this agent registers it: created from nothing, or an existing one brought up to
+ * date. On Kubernetes a subnet podnet leased goes into an annotation (spec.podCIDR is set-once
+ * and node IPAM's), and addresses are written only on a Node nobody else registered.
+ */
+export function registeredNode(reg: NodeRegistration, existing: Node | undefined): Node {
+  const labels: Record<string, string> = { [LABEL_HOSTNAME]: reg.name };
+  if (reg.zone) labels[LABEL_ZONE] = reg.zone;
+  const addresses: NonNullable<Node['status']>['addresses'] = [
+    { type: 'InternalIP', address: reg.nodeIP },
+    { type: 'Hostname', address: reg.name },
+  ];
+  const annotations: Record<string, string> = { [ANNOTATION_NODE_IP]: reg.nodeIP };
+  const allocated = kubernetesPodCIDR(existing);
+  const subnetInSpec = !reg.kubernetes || allocated !== undefined;
+  if (!subnetInSpec) annotations[ANNOTATION_POD_CIDR] = reg.podCIDR;
+  const spec = subnetInSpec ? { podCIDR: reg.podCIDR, podCIDRs: [reg.podCIDR] } : {};
+  if (!existing) {
+    return {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: reg.name, labels, annotations },
+      spec,
+      status: { addresses, conditions: [readyCondition(false)] },
+    };
+  }
+  const node = structuredClone(existing);
+  node.metadata.labels = { ...node.metadata.labels, ...labels };
+  node.metadata.annotations = { ...node.metadata.annotations, ...annotations };
+  if (reg.kubernetes) return node;
+  node.spec = { ...node.spec, ...spec };
+  node.status = { ...node.status, addresses };
+  return node;
 }
 
 function readyCondition(ready: boolean): NodeCondition {

@@ -1,6 +1,7 @@
 // The proxy controller: watches Services and EndpointSlices, reads each service's endpoints
 // from its slices as kube-proxy does, and hands the service ports to the sync loop, which
 // programs them in the mode the ClusterNetwork (or `--proxy`) asks for.
+import { nodePodCIDR } from '../api/node-network.js';
 import { endpointsFromSlices, serviceKey, slicesByService } from '../api/slice-endpoints.js';
 import { netfilterKernel } from '../kernel/netfilter.js';
 import {
@@ -60,7 +61,7 @@ export function proxyController(): Controller {
       const net: ProxyNetwork = {
         clusterCIDR: cluster.clusterCIDR,
         serviceCIDR: cluster.serviceCIDR,
-        nodePodCIDR: node?.spec.podCIDR,
+        nodePodCIDR: node && nodePodCIDR(node),
       };
       const log = ctx.log.child({ controller: NAME, mode });
       const kernel = netfilterKernel();

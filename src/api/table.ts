@@ -1,5 +1,6 @@
 // kubectl-like tables for `podnet get`: the columns kubectl shows for each kind, podnet's own
 // for ClusterNetwork, `-o wide` adding the network columns.
+import { nodeInternalIP, nodePodCIDR } from './node-network.js';
 import { isPodReady } from './endpoints.js';
 import { formatLabelSelector } from './label-selector.js';
 import {
@@ -174,13 +175,10 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
     row: (o, now) => [
       o.metadata.name,
       nodeStatus(o),
-      or(o.spec.podCIDR),
+      or(nodePodCIDR(o)),
       age(o.metadata.creationTimestamp, now),
     ],
-    wideRow: (o) => [
-      or(o.status?.addresses?.find((a) => a.type === 'InternalIP')?.address),
-      or(o.metadata.labels?.[LABEL_ZONE]),
-    ],
+    wideRow: (o) => [or(nodeInternalIP(o)), or(o.metadata.labels?.[LABEL_ZONE])],
   },
   Pod: {
     head: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],

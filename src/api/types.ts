@@ -485,6 +485,13 @@ export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {
 export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname';
 export const ANNOTATION_VTEP_MAC = 'podnet.io/vtep-mac';
+/**
+ * The pod subnet podnet leased for a node on a Kubernetes cluster whose node IPAM left
+ * spec.podCIDR unset: that field can be set only once and belongs to kube-controller-manager.
+ */
+export const ANNOTATION_POD_CIDR = 'podnet.io/pod-cidr';
+/** The underlay address the node's agent routes over (kubelet owns status.addresses there). */
+export const ANNOTATION_NODE_IP = 'podnet.io/node-ip';
 /** How the cloud route controller placed a node: routed, overflow (VXLAN) or refused. */
 export const ANNOTATION_CLOUD_ROUTE = 'podnet.io/cloud-route';
 /** The node's network interface in the cloud (e.g. eni-0abc), as its agent learnt it. */

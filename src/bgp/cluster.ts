@@ -2,6 +2,7 @@
 // iBGP mesh, or route reflectors chosen by a label, plus BGPPeer routers), and what the
 // routing reconciler should route to once BGP has spoken (Nodes whose pod subnet and address
 // are what BGP learnt).
+import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import {
   LABEL_ROUTE_REFLECTOR,
   LABEL_ZONE,
@@ -20,7 +21,7 @@ export const DEFAULT_BGP: Required<BGPSettings> = {
 };
 
 export function nodeIP(node: Node): string | undefined {
-  return node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  return nodeInternalIP(node);
 }
 
 export function isRouteReflector(node: Node): boolean {
@@ -88,7 +89,7 @@ export function nodeBgpPlan(
     addresses.set(p.spec.peerIP, parseStored(parseIP, p.spec.peerIP, where, 'spec.peerIP'));
     peers.set(p.spec.peerIP, { address: p.spec.peerIP, asNumber: p.spec.asNumber });
   }
-  const podCIDR = self.spec.podCIDR ?? self.spec.podCIDRs?.[0];
+  const podCIDR = nodePodCIDR(self);
   // Checked here, where the Node is known, rather than when the codec meets it on the wire.
   if (podCIDR) parseStored(parseCidr, podCIDR, `Node ${self.metadata.name}`, 'spec.podCIDR');
   return {

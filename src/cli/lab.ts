@@ -18,6 +18,7 @@ const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];
 const FABRICS = ['none', 'bird', 'frr'];
 const RUNTIMES = ['lab', 'containerd'];
+const LAB_APIS = ['podnet', 'kubernetes'];
 
 function nameOption(): Option {
   return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
@@ -95,6 +96,14 @@ export function registerLab(program: Command): void {
         .choices(RUNTIMES)
         .default('lab'),
     )
+    .addOption(
+      new Option(
+        '--api <api>',
+        "what agents, DNS and pod runners read: podnet's store, or the lab's Kubernetes API (each with its own least-privilege token)",
+      )
+        .choices(LAB_APIS)
+        .default('podnet'),
+    )
     .addOption(outputOption())
     .option(
       '-v, --verbose',
@@ -135,6 +144,7 @@ export function registerLab(program: Command): void {
           fabric: opts.fabric,
           runtime: opts.runtime,
           ...(opts.encryption ? { encryption: opts.encryption } : {}),
+          api: opts.api,
         },
       });
       const status = (await labStatus(LABS_DIR, name))!;

@@ -1,6 +1,7 @@
 // `podnet trace [-n NS] POD DEST[:PORT]`: the path from a pod to a DNS name, service IP or pod
 // IP as the kernel will take it, hop by hop there and back, and the first broken step
 // (src/diagnose/trace.ts). This file reads the facts; the diagnosis is pure.
+import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import type { Command } from 'commander';
 import type {
   ClusterNetwork,
@@ -297,16 +298,17 @@ async function pathTracer(c: {
   ]);
   const { network, nodes } = c;
   const hostNs = (node: string): string | undefined => (c.lab ? `${c.lab}-${node}` : undefined);
-  const nodeIP = (name?: string): string | undefined =>
-    nodes
-      .find((n) => n.metadata.name === name)
-      ?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  const nodeIP = (name?: string): string | undefined => {
+    const node = nodes.find((n) => n.metadata.name === name);
+    return node && nodeInternalIP(node);
+  };
   const ownerOf = (ip: string): string | undefined => {
     const n = cidr.tryParseIP(ip);
     return n === undefined
       ? undefined
       : nodes.find((node) => {
-          const subnet = node.spec.podCIDR && cidr.tryParseCidr(node.spec.podCIDR);
+          const podCIDR = nodePodCIDR(node);
+          const subnet = podCIDR && cidr.tryParseCidr(podCIDR);
           return subnet && cidr.containsIP(subnet, n);
         })?.metadata.name;
   };

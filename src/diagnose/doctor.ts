@@ -1,6 +1,7 @@
 // `podnet doctor`: the checks that catch what breaks pod networks in practice (flannel's and
 // Calico's recurring user problems). Pure: facts in, one verdict per check out, each failing
 // verdict with the command that fixes it.
+import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import type { ClusterNetwork, Lease, Node } from '../api/types.js';
 import {
   ANNOTATION_CLOUD_INTERFACE,
@@ -287,7 +288,7 @@ const vtepMac: Check = ({ host, nodeName, nodes }) => {
 
 /** A podnet route to a subnet no node owns any more sends traffic into the void. */
 const staleRoutes: Check = ({ host, nodes }) => {
-  const subnets = new Set(nodes.map((n) => n.spec.podCIDR).filter(Boolean));
+  const subnets = new Set(nodes.map((n) => nodePodCIDR(n)).filter(Boolean));
   const stale = host.podnetRoutes.filter(
     (r) => r.dst.includes('/') && !r.dst.endsWith('/32') && !subnets.has(r.dst),
   );
@@ -388,9 +389,8 @@ const kernelFeatures: Check = ({ network, kernelConfig }) => {
 
 /** The device holding this node's InternalIP: what its pods' packets leave by. */
 function underlayLink(host: HostFacts, nodeName: string, nodes: Node[]) {
-  const ip = nodes
-    .find((n) => n.metadata.name === nodeName)
-    ?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  const node = nodes.find((n) => n.metadata.name === nodeName);
+  const ip = node && nodeInternalIP(node);
   return ip ? host.links.find((l) => l.addresses?.some((a) => a.startsWith(`${ip}/`))) : undefined;
 }
 
@@ -524,16 +524,17 @@ const bgpRoutes: Check = ({ network, host, nodes, nodeName }) => {
       return want !== undefined && have !== undefined && containsCidr(have, want);
     });
   };
-  const missing = nodes.filter(
-    (n) => n.metadata.name !== nodeName && n.spec.podCIDR && !covered(n.spec.podCIDR),
-  );
+  const missing = nodes.filter((n) => {
+    const subnet = nodePodCIDR(n);
+    return n.metadata.name !== nodeName && subnet && !covered(subnet);
+  });
   if (missing.length === 0) {
     return [pass('bgp-routes', "a BGP route to every other node's pod subnet")];
   }
   return [
     fail(
       'bgp-routes',
-      `no BGP route to ${missing.map((n) => `${n.metadata.name}'s ${n.spec.podCIDR}`).join(', ')}`,
+      `no BGP route to ${missing.map((n) => `${n.metadata.name}'s ${nodePodCIDR(n)}`).join(', ')}`,
       `podnet get bgp -o wide (is each of ${missing.map((n) => n.metadata.name).join(', ')} announcing its subnet, and are the sessions Established?)`,
     ),
   ];

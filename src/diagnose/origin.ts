@@ -2,6 +2,7 @@
 // over and what its next hop is — a node, or a router (a fabric, a top-of-rack switch) that
 // forwards for the nodes behind it; and the routes the agent's routing works from. Pure: the
 // route's gateway, the Nodes and the published sessions in.
+import { nodeInternalIP } from '../api/node-network.js';
 import type { Node } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
 
@@ -19,9 +20,7 @@ export function bgpRouteOrigin(
     ? `learned by BGP from ${peer.address} AS ${peer.asNumber}`
     : 'learned by BGP';
   if (!gateway) return `${source}, no next hop`;
-  const owner = nodes.find((n) =>
-    n.status?.addresses?.some((a) => a.type === 'InternalIP' && a.address === gateway),
-  );
+  const owner = nodes.find((n) => nodeInternalIP(n) === gateway);
   return owner
     ? `${source}, next hop ${owner.metadata.name} ${gateway}`
     : `${source}, next hop router ${gateway}`;

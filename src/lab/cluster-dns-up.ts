@@ -1,6 +1,7 @@
 // `podnet lab up`'s cluster DNS step, one call from up.ts once the nodes are ready: the
 // underlay's upstream resolver, routes for its replies to pods, and the kube-system objects;
 // the pod runners then start the DNS pods like any other pods.
+import { nodePodCIDR } from '../api/node-network.js';
 import { join } from 'node:path';
 import { ipBatch } from '../kernel/links.js';
 import { openStore } from '../store/open.js';
@@ -22,7 +23,13 @@ import { pollUntil } from './wait.js';
 /** DNS pods: two (on the first two hosts), or one on a one-host lab. */
 const REPLICAS = 2;
 
-export async function startClusterDns(plan: LabPlan, storeUrl: string, log: Logger): Promise<void> {
+/** `dnsSource`: the cluster the DNS pods read (their PODNET_STORE), when not the lab's store. */
+export async function startClusterDns(
+  plan: LabPlan,
+  storeUrl: string,
+  log: Logger,
+  dnsSource?: string,
+): Promise<void> {
   const store = await openStore(storeUrl);
   try {
     await ipBatch(plan.underlayNetns, resolverRouteBatch(await nodeRoutes(store, plan)));
@@ -33,20 +40,25 @@ export async function startClusterDns(plan: LabPlan, storeUrl: string, log: Logg
     });
     const nodes = plan.hosts.slice(0, REPLICAS).map((h) => h.name);
     // Through admission like any manifest: the DNS IP reserved for kube-dns, the name label set.
-    await applyManifest(store, clusterDnsObjects({ nodes }), await getClusterNetwork(store));
+    await applyManifest(
+      store,
+      clusterDnsObjects({ nodes, source: dnsSource }),
+      await getClusterNetwork(store),
+    );
     log.info({ nodes }, 'cluster DNS applied');
   } finally {
     await store.close();
   }
 }
 
-/** Each host's pod subnet (`spec.podCIDR`, published by its agent) and underlay address. */
+/** Each host's pod subnet (spec.podCIDR or its agent's annotation) and underlay address. */
 async function nodeRoutes(store: Store, plan: LabPlan): Promise<NodeRoute[]> {
   const routes = await pollUntil(async () => {
     const { items } = await listObjects(store, 'Node');
     const out: NodeRoute[] = [];
     for (const h of plan.hosts) {
-      const podCIDR = items.find((n) => n.metadata.name === h.name)?.spec.podCIDR;
+      const node = items.find((n) => n.metadata.name === h.name);
+      const podCIDR = node && nodePodCIDR(node);
       if (!podCIDR) return undefined;
       out.push({ podCIDR, nodeIP: h.ip });
     }

@@ -37,6 +37,8 @@ export interface ClusterDnsOptions {
   dnsIP?: string;
   /** `podnet dns --upstream`. */
   upstream?: string;
+  /** The cluster `podnet dns` reads (PODNET_STORE) when not the lab's store given to every pod. */
+  source?: string;
 }
 
 export function clusterDnsObjects(opts: ClusterDnsOptions): KubeObject[] {
@@ -73,6 +75,7 @@ export function clusterDnsObjects(opts: ClusterDnsOptions): KubeObject[] {
             '--metrics',
             '0.0.0.0:9153',
           ],
+          ...(opts.source ? { env: [{ name: 'PODNET_STORE', value: opts.source }] } : {}),
           ports: [
             { name: 'dns', containerPort: 53, protocol: 'UDP' },
             { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },

@@ -6,6 +6,7 @@ import { podHostOf } from './pods.js';
 import { readLabState } from './state.js';
 import { startKubelet, type PodSource, type StatusWriter } from './kubelet.js';
 import { openSource } from '../kube/open.js';
+import { labSourceUrl } from './kube-accounts.js';
 import { startInformer } from '../store/informer.js';
 import { updateObject } from '../store/objects.js';
 import { finishPodDeletion } from '../registry/delete.js';
@@ -24,7 +25,7 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   const state = readLabState(labDir);
   if (!state) throw new OperationError(`no lab.json in ${labDir}`);
   const log = createLogger('podnet-kubelet', { lab: state.name, node });
-  const store = await openSource(state.hostStoreUrl, {
+  const store = await openSource(labSourceUrl(state, { role: 'pod-runner', host: node }), {
     onRefused: (err) => {
       log.error({ err: err.message }, 'the Kubernetes API refused this pod runner');
       process.exit(1);

@@ -9,6 +9,8 @@ export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
 /** Who runs the pods: the lab's own runner, or containerd's CRI as on a Kubernetes node. */
 export type PodRuntime = 'lab' | 'containerd';
+/** Which cluster the lab's processes read: podnet's store, or its Kubernetes API. */
+export type LabApi = 'podnet' | 'kubernetes';
 
 /** What `podnet lab up` was asked for; recorded in lab.json for the other parts to read. */
 export interface LabOptions {
@@ -23,6 +25,8 @@ export interface LabOptions {
   runtime?: PodRuntime;
   /** Pod traffic between hosts through WireGuard, whatever the backend. */
   encryption?: Encryption;
+  /** Absent in labs made before there was a choice: podnet's store. */
+  api?: LabApi;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {

@@ -28,7 +28,8 @@ import { logFile, startProcess, type ProcessRecord } from './supervisor.js';
 import { clusterNetworkFor } from './cluster.js';
 import { fabricPeers, startFabric, validateFabric } from './fabric.js';
 import { startLabEtcd } from './etcd.js';
-import { apiServerAddress, startLabApiServer } from './apiserver.js';
+import { apiServerStateDir, startLabApiServer } from './apiserver.js';
+import { labSourceUrl, writeLabAccounts } from './kube-accounts.js';
 import { installPlugin, labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
@@ -36,6 +37,7 @@ import { wireguardSocketDir } from './plan.js';
 import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
 import { startContainerd } from './containerd.js';
+import { KUBERNETES_SCHEME } from '../kube/url.js';
 
 export interface UpRequest {
   labsDir: string;
@@ -88,6 +90,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     await prepareStore(state.storeUrl, plan);
     state.apiServer = await startLabApiServer(plan);
     writeLabState(state);
+    if (plan.options.api === 'kubernetes') await prepareAccounts(state, plan);
     // The fabric router is up before the agents, whose first sessions then connect at once.
     await startFabric(plan);
     if (plan.options.runtime === 'containerd') {
@@ -95,10 +98,10 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       await Promise.all(plan.hosts.map((h) => startContainerd(plan.stateDir, h)));
     }
     const started = await Promise.all(
-      plan.hosts.map((h) => Promise.all([startAgent(plan, h), startKubelet(plan, h)])),
+      plan.hosts.map((h) => Promise.all([startAgent(state, h), startKubelet(plan, h)])),
     );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
-    await startClusterDns(plan, state.storeUrl, log);
+    await startClusterDns(plan, state.storeUrl, log, labSourceUrl(state, { role: 'dns' }));
     state.phase = 'ready';
     writeLabState(state);
     return state;
@@ -155,7 +158,31 @@ async function prepareStore(storeUrl: string, plan: LabPlan): Promise<void> {
   }
 }
 
-function agentArgv(plan: LabPlan, h: HostPlan): string[] {
+/** Each lab process's ServiceAccount, RBAC and kubeconfig, before any of them starts. */
+async function prepareAccounts(state: LabState, plan: LabPlan): Promise<void> {
+  const store = await openStore(state.storeUrl);
+  try {
+    await writeLabAccounts(
+      store,
+      plan.stateDir,
+      apiServerStateDir(plan.stateDir),
+      state.apiServer!.hostUrl,
+      plan.hosts.map((h) => h.name),
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+/** `--store URL`, or with `--api kubernetes` the agent's kubeconfig and the API server. */
+function clusterArgs(source: string): string[] {
+  if (!source.startsWith(KUBERNETES_SCHEME)) return ['--store', source];
+  const [config = '', query = ''] = source.slice(KUBERNETES_SCHEME.length).split('?');
+  const server = new URLSearchParams(query).get('server');
+  return ['--kubeconfig', config, ...(server ? ['--api-server', server] : [])];
+}
+
+function agentArgv(state: LabState, h: HostPlan): string[] {
   return [
     podnetBin(),
     'agent',
@@ -174,17 +201,17 @@ function agentArgv(plan: LabPlan, h: HostPlan): string[] {
     wireguardSocketDir(h.stateDir),
     '--metrics',
     h.metricsAddress,
-    '--store',
-    plan.hostStoreUrl,
+    ...clusterArgs(labSourceUrl(state, { role: 'agent', host: h.name })),
+    // The lab's API server listens on zone 1's router: closed to pods like the nodes.
     '--control-plane',
-    apiServerAddress(plan).host,
+    state.underlay.zones[0]!.router,
   ];
 }
 
-function startAgent(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
-  return startProcess(plan.stateDir, {
+function startAgent(state: LabState, h: HostPlan): Promise<ProcessRecord> {
+  return startProcess(state.stateDir, {
     id: `agent-${h.name}`,
-    argv: agentArgv(plan, h),
+    argv: agentArgv(state, h),
     netns: h.netns,
   });
 }

@@ -1,4 +1,5 @@
 // Hosts as routing sees them: the fields of a Node that decide how to reach its pods.
+import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import {
   ANNOTATION_CLOUD_ROUTE,
   ANNOTATION_VTEP_MAC,
@@ -12,7 +13,7 @@ import { isMac } from './vtep.js';
 
 export interface Host {
   name: string;
-  /** The node's pod subnet (spec.podCIDR). */
+  /** The node's pod subnet (spec.podCIDR or podnet's annotation). */
   podCIDR: string;
   /** The node's InternalIP on the underlay. */
   ip: string;
@@ -34,8 +35,8 @@ function cloudPlacement(value: string | undefined): CloudPlacement | undefined {
  * Values are written the way the kernel prints them, so that comparing needs no parsing.
  */
 export function hostFromNode(node: Node): Host | undefined {
-  const podCIDR = canonicalCidr(node.spec.podCIDR ?? node.spec.podCIDRs?.[0]);
-  const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+  const podCIDR = canonicalCidr(nodePodCIDR(node));
+  const ip = nodeInternalIP(node);
   if (!podCIDR || !ip) return undefined;
   const mac = node.metadata.annotations?.[ANNOTATION_VTEP_MAC]?.toLowerCase();
   return {
