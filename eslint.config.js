@@ -23,6 +23,7 @@ export const ROOMS = {
   policy: ['api', 'net', 'util'],
   cloud: ['api', 'net', 'util'],
   kube: ['api', 'store', 'util'],
+  ui: ['api', 'store', 'routing', 'bgp', 'process', 'net', 'util'],
   agent: [
     'api',
     'store',

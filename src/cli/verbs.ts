@@ -13,6 +13,7 @@ import { registerLab } from './lab.js';
 import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
 import { registerServeEcho } from './serve-echo.js';
+import { registerUi } from './ui.js';
 
 type Register = (program: Command) => void;
 
@@ -30,6 +31,7 @@ const verbGroups: Register[] = [
   registerTrace,
   registerApiServer,
   registerInstall,
+  registerUi,
 ];
 
 export function registerVerbs(program: Command): void {

@@ -35,6 +35,7 @@ import { podnetBin } from './paths.js';
 import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
 import { startContainerd } from './containerd.js';
+import { startLabUi } from './ui.js';
 
 export interface UpRequest {
   labsDir: string;
@@ -98,6 +99,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
     await startClusterDns(plan, state.storeUrl, log);
+    state.uiUrl = await startLabUi(plan);
     state.phase = 'ready';
     writeLabState(state);
     return state;
