@@ -121,9 +121,15 @@ function definition(e: MapElement): ElementDefinition {
 
 const NODE_ORDER: ElementKind[] = ['zone', 'host', 'pod', 'service'];
 
-/** Puts elements on the map: parents before children, nodes before the edges between them. */
+/** Kinds whose arrival or departure reshapes the map; a pod just joins its host. */
+const SHAPING: ElementKind[] = ['zone', 'host', 'service'];
+
+/**
+ * Puts elements on the map: parents before children, nodes before the edges between them.
+ * Returns whether the map needs laying out again.
+ */
 function draw(list: MapElement[]): boolean {
-  let structural = false;
+  let reshaped = false;
   const ordered = [...list].sort((a, b) => rank(a) - rank(b));
   for (const e of ordered) {
     const existing = cy.getElementById(e.id);
@@ -135,10 +141,15 @@ function draw(list: MapElement[]): boolean {
     existing.remove();
     if (e.source && (cy.getElementById(e.source).empty() || cy.getElementById(e.target!).empty()))
       continue;
+    const parent = e.parent ? cy.getElementById(e.parent) : undefined;
+    if (parent?.nonempty() && !SHAPING.includes(e.kind)) {
+      // Beside its host's other pods, without moving anything else.
+      const { x, y } = parent.position();
+      def.position = { x: x + (Math.random() - 0.5) * 40, y: y + (Math.random() - 0.5) * 40 };
+    } else if (!e.source) reshaped = true;
     cy.add(def);
-    structural = true;
   }
-  return structural;
+  return reshaped;
 }
 
 function rank(e: MapElement): number {
@@ -169,7 +180,9 @@ function applySnapshot(list: MapElement[]): void {
 }
 
 function applyPatch(patch: MapPatch): void {
+  let reshaped = false;
   for (const id of patch.remove) {
+    reshaped ||= SHAPING.includes(elements.get(id)?.kind ?? 'pod');
     elements.delete(id);
     cy.getElementById(id).remove();
   }
@@ -177,7 +190,7 @@ function applyPatch(patch: MapPatch): void {
   // Children whose parent just arrived are drawn again so they move inside it.
   const touched = new Set(patch.upsert.map((e) => e.id));
   const children = [...elements.values()].filter((e) => e.parent && touched.has(e.parent));
-  if (draw([...patch.upsert, ...children]) || patch.remove.length > 0) relayout();
+  if (draw([...patch.upsert, ...children]) || reshaped) relayout();
   renderTables();
 }
 
