@@ -96,11 +96,11 @@ const cy: Core = cytoscape({
       style: { label: 'data(label)', 'line-style': 'dashed', 'line-color': 'data(colour)' },
     },
     {
-      selector: '.traced',
-      style: { 'border-color': '#1565c0', 'line-color': '#1565c0', 'border-width': 5, width: 4 },
+      selector: 'node.traced',
+      style: { 'border-color': '#1565c0', 'border-width': 5 },
     },
     {
-      selector: '.broken',
+      selector: 'node.broken',
       style: { 'border-color': '#c62828', 'background-color': '#fde2e1', 'border-width': 6 },
     },
   ],
