@@ -131,6 +131,7 @@ const SHAPING: ElementKind[] = ['zone', 'host', 'service'];
 function draw(list: MapElement[]): boolean {
   let reshaped = false;
   const ordered = [...list].sort((a, b) => rank(a) - rank(b));
+  cy.startBatch();
   for (const e of ordered) {
     const existing = cy.getElementById(e.id);
     const def = definition(e);
@@ -149,6 +150,7 @@ function draw(list: MapElement[]): boolean {
     } else if (!e.source) reshaped = true;
     cy.add(def);
   }
+  cy.endBatch();
   return reshaped;
 }
 
@@ -157,16 +159,75 @@ function rank(e: MapElement): number {
   return i < 0 ? NODE_ORDER.length : i;
 }
 
+/**
+ * Past this many elements a force-directed layout takes seconds in the browser; a big map is
+ * laid out as nested grids instead (zones side by side, hosts in a grid, pods in a grid).
+ */
+const FORCE_LAYOUT_LIMIT = 400;
+const POD_W = 70;
+const POD_H = 30;
+
+function gridOf(count: number): { cols: number; rows: number } {
+  const cols = Math.max(1, Math.ceil(Math.sqrt(count)));
+  return { cols, rows: Math.max(1, Math.ceil(count / cols)) };
+}
+
+function nestedGridPositions(): Record<string, { x: number; y: number }> {
+  const positions: Record<string, { x: number; y: number }> = {};
+  const childrenOf = new Map<string, MapElement[]>();
+  for (const e of elements.values()) {
+    if (e.source || !e.parent) continue;
+    childrenOf.set(e.parent, [...(childrenOf.get(e.parent) ?? []), e]);
+  }
+  const zones = [...elements.values()].filter((e) => e.kind === 'zone');
+  const podGrid = gridOf(Math.max(1, ...[...childrenOf.values()].map((c) => c.length)));
+  const hostW = podGrid.cols * POD_W + 40;
+  const hostH = podGrid.rows * POD_H + 40;
+  let zoneX = 0;
+  let bottom = 0;
+  for (const zone of zones) {
+    const hosts = childrenOf.get(zone.id) ?? [];
+    const hostGrid = gridOf(hosts.length);
+    hosts.forEach((host, h) => {
+      const hx = zoneX + (h % hostGrid.cols) * hostW;
+      const hy = Math.floor(h / hostGrid.cols) * hostH;
+      (childrenOf.get(host.id) ?? []).forEach((pod, i) => {
+        positions[pod.id] = {
+          x: hx + (i % podGrid.cols) * POD_W,
+          y: hy + Math.floor(i / podGrid.cols) * POD_H,
+        };
+      });
+      positions[host.id] ??= { x: hx, y: hy };
+    });
+    zoneX += hostGrid.cols * hostW + 80;
+    bottom = Math.max(bottom, hostGrid.rows * hostH);
+  }
+  [...elements.values()]
+    .filter((e) => e.kind === 'service')
+    .forEach(
+      (svc, i) =>
+        (positions[svc.id] = { x: (i % 40) * 90, y: bottom + 120 + Math.floor(i / 40) * 50 }),
+    );
+  return positions;
+}
+
 let layoutTimer: number | undefined;
 function relayout(): void {
   window.clearTimeout(layoutTimer);
   layoutTimer = window.setTimeout(() => {
-    cy.layout({
-      name: 'cose',
-      animate: false,
-      nodeDimensionsIncludeLabels: true,
-      padding: 20,
-    }).run();
+    if (cy.nodes().length > FORCE_LAYOUT_LIMIT) {
+      const positions = nestedGridPositions();
+      // Nodes the grids do not place (compound parents, pods without a host) keep where they are.
+      cy.nodes().forEach((n) => void (positions[n.id()] ??= { ...n.position() }));
+      cy.layout({ name: 'preset', positions, fit: true }).run();
+    } else {
+      cy.layout({
+        name: 'cose',
+        animate: false,
+        nodeDimensionsIncludeLabels: true,
+        padding: 20,
+      }).run();
+    }
   }, 50);
 }
 
@@ -181,7 +242,9 @@ function applySnapshot(list: MapElement[]): void {
 
 function applyPatch(patch: MapPatch): void {
   let reshaped = false;
+  const touchedKinds = new Set(patch.upsert.map((e) => e.kind as string));
   for (const id of patch.remove) {
+    touchedKinds.add(elements.get(id)?.kind ?? 'pod');
     reshaped ||= SHAPING.includes(elements.get(id)?.kind ?? 'pod');
     elements.delete(id);
     cy.getElementById(id).remove();
@@ -191,7 +254,7 @@ function applyPatch(patch: MapPatch): void {
   const touched = new Set(patch.upsert.map((e) => e.id));
   const children = [...elements.values()].filter((e) => e.parent && touched.has(e.parent));
   if (draw([...patch.upsert, ...children]) || reshaped) relayout();
-  renderTables();
+  renderTables(touchedKinds);
 }
 
 // ---- tables: every view also as rows, for people who do not read pictures ----
@@ -235,8 +298,10 @@ function fillTable(
   }
 }
 
-function renderTables(): void {
+/** Fills the tables of `kinds` (all when not given) from the elements. */
+function renderTables(kinds?: ReadonlySet<string>): void {
   for (const { kind, title } of TABLES) {
+    if (kinds && !kinds.has(kind)) continue;
     if (kind === 'trace') {
       tableFor(kind, title);
       continue;
