@@ -11,12 +11,13 @@ export PATH := $(NODE_BIN):$(PATH)
 
 # Debian packages the lab, the tests and the benchmarks use (real programs, no mocks; GoBGP is
 # a peer of podnet's speaker in the BGP tests; openssl makes the API server's certificates;
-# systemd brings systemd-analyze, which checks the units `podnet install` writes).
+# systemd brings systemd-analyze, which checks the units `podnet install` writes; Chromium is the
+# headless browser the map's tests drive).
 DEBIAN_PACKAGES := iproute2 iptables ipset nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containerd containernetworking-plugins busybox-static \
 	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes systemd \
-	wireguard-go wireguard-tools
+	wireguard-go wireguard-tools chromium
 
 # kubectl 1.20 (Debian 12's kubernetes-client), the oldest client the API server speaks to. Its
 # package owns /usr/bin/kubectl, which is the machine's kubectl 1.32, so it is unpacked here
@@ -58,6 +59,9 @@ $(KUBECTL_1_20): .stamps/debian
 build: deps dist/bin/podnet-cni
 	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
+	npx tsc -p src/ui/web/tsconfig.json
+	npx esbuild src/ui/web/main.ts --bundle --format=esm --minify --sourcemap \
+		--outfile=dist/src/ui/web/app.js --log-level=warning
 
 # The CNI plugin runtimes exec per pod: a small C client of the node agent (src/cni/shim/).
 dist/bin/podnet-cni: src/cni/shim/podnet-cni.c

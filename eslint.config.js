@@ -24,6 +24,7 @@ export const ROOMS = {
   cloud: ['api', 'net', 'util'],
   kube: ['api', 'store', 'util'],
   flows: ['api', 'net', 'util'],
+  ui: ['api', 'store', 'routing', 'bgp', 'process', 'net', 'util'],
   agent: [
     'api',
     'store',

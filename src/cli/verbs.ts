@@ -16,6 +16,7 @@ import { registerObjects } from './objects.js';
 import { registerPlan } from './plan.js';
 import { registerServeEcho } from './serve-echo.js';
 import { registerWireguard } from './wireguard.js';
+import { registerUi } from './ui.js';
 
 type Register = (program: Command) => void;
 
@@ -36,6 +37,7 @@ const verbGroups: Register[] = [
   registerInstall,
   registerWireguard,
   registerLogs,
+  registerUi,
 ];
 
 export function registerVerbs(program: Command): void {

@@ -35,6 +35,8 @@ export interface LabState {
   hostStoreUrl: string;
   /** The Kubernetes API server, once started. */
   apiServer?: LabApiServer;
+  /** The live map (`podnet ui`), once started. */
+  uiUrl?: string;
   stateDir: string;
   /** `creating` while `lab up` runs, `ready` once every node is Ready. */
   phase: 'creating' | 'ready';

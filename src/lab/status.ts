@@ -15,6 +15,7 @@ export interface LabStatus {
   storeUrl: string;
   /** The Kubernetes API server: its URL from this machine and over the underlay, the kubeconfig. */
   apiServer?: LabState['apiServer'];
+  uiUrl?: string;
   stateDir: string;
   ownerPid: number;
   options: LabState['options'];
@@ -113,6 +114,7 @@ export async function labStatus(labsDir: string, name: string): Promise<LabStatu
     phase: state.phase,
     storeUrl: state.storeUrl,
     ...(state.apiServer ? { apiServer: state.apiServer } : {}),
+    ...(state.uiUrl ? { uiUrl: state.uiUrl } : {}),
     stateDir: state.stateDir,
     ownerPid: state.ownerPid,
     options: state.options,
@@ -145,6 +147,7 @@ export function formatStatus(s: LabStatus): string {
           `api server: ${s.apiServer.url} (hosts: ${s.apiServer.hostUrl}), kubeconfig ${s.apiServer.kubeconfig}`,
         ]
       : []),
+    ...(s.uiUrl ? [`map: ${s.uiUrl}`] : []),
     ...s.problems.map((p) => `problem: ${p}`),
     '',
     ...table(

@@ -38,6 +38,7 @@ import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
 import { startContainerd } from './containerd.js';
 import { KUBERNETES_SCHEME } from '../kube/url.js';
+import { startLabUi } from './ui.js';
 
 export interface UpRequest {
   labsDir: string;
@@ -102,6 +103,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
     await startClusterDns(plan, state.storeUrl, log, labSourceUrl(state, { role: 'dns' }));
+    state.uiUrl = await startLabUi(plan);
     state.phase = 'ready';
     writeLabState(state);
     return state;

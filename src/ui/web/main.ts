@@ -1,0 +1,418 @@
+// The map in the browser: the server's elements drawn with Cytoscape.js (zones holding hosts
+// holding pods, services beside their pods, links and BGP sessions between hosts), kept current
+// from the server-sent events, every element also a row of its kind's table, and traces drawn
+// over the map. Types of the elements are the server's own (map-model.ts).
+import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
+import type { ElementKind, MapElement, MapPatch } from '../server/map-model.js';
+import type { PlacedHop } from '../server/trace-overlay.js';
+
+/** The page's own query (the token, when the server needs one) goes with every request. */
+const query = location.search;
+const elements = new Map<string, MapElement>();
+const statusLine = document.getElementById('status')!;
+const tip = document.getElementById('tip')!;
+
+const HEALTH_COLOURS = { ok: '#2e7d32', warn: '#e0a100', bad: '#c62828' };
+
+const cy: Core = cytoscape({
+  container: document.getElementById('map'),
+  wheelSensitivity: 0.3,
+  style: [
+    {
+      selector: 'node',
+      style: {
+        label: 'data(label)',
+        'font-size': 10,
+        'text-valign': 'center',
+        'text-halign': 'center',
+      },
+    },
+    {
+      selector: 'node[kind = "zone"]',
+      style: {
+        'background-color': '#eef2f7',
+        'border-color': '#9aa7b8',
+        'border-width': 1,
+        'text-valign': 'top',
+        'font-size': 13,
+      },
+    },
+    {
+      selector: 'node[kind = "host"]',
+      style: {
+        'background-color': '#dce8f5',
+        'border-width': 3,
+        'border-color': 'data(colour)',
+        'text-valign': 'top',
+        'font-size': 12,
+      },
+    },
+    {
+      selector: 'node[kind = "pod"]',
+      style: {
+        shape: 'round-rectangle',
+        width: 60,
+        height: 22,
+        'background-color': '#ffffff',
+        'border-width': 2,
+        'border-color': 'data(colour)',
+      },
+    },
+    {
+      selector: 'node[kind = "service"]',
+      style: {
+        shape: 'hexagon',
+        width: 70,
+        height: 34,
+        'background-color': '#ede7f6',
+        'border-width': 2,
+        'border-color': 'data(colour)',
+      },
+    },
+    {
+      selector: 'edge',
+      style: {
+        width: 1.5,
+        'curve-style': 'bezier',
+        'font-size': 9,
+        'text-background-color': '#fff',
+        'text-background-opacity': 0.8,
+      },
+    },
+    {
+      selector: 'edge[kind = "endpoint"]',
+      style: {
+        'line-color': '#9575cd',
+        'target-arrow-shape': 'triangle',
+        'target-arrow-color': '#9575cd',
+      },
+    },
+    {
+      selector: 'edge[kind = "link"]',
+      style: { label: 'data(label)', 'line-color': 'data(colour)', 'line-opacity': 0.6 },
+    },
+    {
+      selector: 'edge[kind = "bgp"]',
+      style: { label: 'data(label)', 'line-style': 'dashed', 'line-color': 'data(colour)' },
+    },
+    {
+      selector: 'node.traced',
+      style: { 'border-color': '#1565c0', 'border-width': 5 },
+    },
+    {
+      selector: 'node.broken',
+      style: { 'border-color': '#c62828', 'background-color': '#fde2e1', 'border-width': 6 },
+    },
+  ],
+});
+
+function definition(e: MapElement): ElementDefinition {
+  const data: Record<string, unknown> = {
+    id: e.id,
+    kind: e.kind,
+    label: e.label,
+    colour: HEALTH_COLOURS[e.health],
+  };
+  if (e.parent && elements.has(e.parent)) data.parent = e.parent;
+  if (e.source) data.source = e.source;
+  if (e.target) data.target = e.target;
+  return { group: e.source ? 'edges' : 'nodes', data };
+}
+
+const NODE_ORDER: ElementKind[] = ['zone', 'host', 'pod', 'service'];
+
+/** Kinds whose arrival or departure reshapes the map; a pod just joins its host. */
+const SHAPING: ElementKind[] = ['zone', 'host', 'service'];
+
+/**
+ * Puts elements on the map: parents before children, nodes before the edges between them.
+ * Returns whether the map needs laying out again.
+ */
+function draw(list: MapElement[]): boolean {
+  let reshaped = false;
+  const ordered = [...list].sort((a, b) => rank(a) - rank(b));
+  cy.startBatch();
+  for (const e of ordered) {
+    const existing = cy.getElementById(e.id);
+    const def = definition(e);
+    if (existing.nonempty() && existing.data('parent') === def.data.parent) {
+      existing.data(def.data);
+      continue;
+    }
+    existing.remove();
+    if (e.source && (cy.getElementById(e.source).empty() || cy.getElementById(e.target!).empty()))
+      continue;
+    const parent = e.parent ? cy.getElementById(e.parent) : undefined;
+    if (parent?.nonempty() && !SHAPING.includes(e.kind)) {
+      // Beside its host's other pods, without moving anything else.
+      const { x, y } = parent.position();
+      def.position = { x: x + (Math.random() - 0.5) * 40, y: y + (Math.random() - 0.5) * 40 };
+    } else if (!e.source) reshaped = true;
+    cy.add(def);
+  }
+  cy.endBatch();
+  return reshaped;
+}
+
+function rank(e: MapElement): number {
+  const i = NODE_ORDER.indexOf(e.kind);
+  return i < 0 ? NODE_ORDER.length : i;
+}
+
+/**
+ * Past this many elements a force-directed layout takes seconds in the browser; a big map is
+ * laid out as nested grids instead (zones side by side, hosts in a grid, pods in a grid).
+ */
+const FORCE_LAYOUT_LIMIT = 400;
+const POD_W = 70;
+const POD_H = 30;
+
+function gridOf(count: number): { cols: number; rows: number } {
+  const cols = Math.max(1, Math.ceil(Math.sqrt(count)));
+  return { cols, rows: Math.max(1, Math.ceil(count / cols)) };
+}
+
+function nestedGridPositions(): Record<string, { x: number; y: number }> {
+  const positions: Record<string, { x: number; y: number }> = {};
+  const childrenOf = new Map<string, MapElement[]>();
+  for (const e of elements.values()) {
+    if (e.source || !e.parent) continue;
+    childrenOf.set(e.parent, [...(childrenOf.get(e.parent) ?? []), e]);
+  }
+  const zones = [...elements.values()].filter((e) => e.kind === 'zone');
+  const podGrid = gridOf(Math.max(1, ...[...childrenOf.values()].map((c) => c.length)));
+  const hostW = podGrid.cols * POD_W + 40;
+  const hostH = podGrid.rows * POD_H + 40;
+  let zoneX = 0;
+  let bottom = 0;
+  for (const zone of zones) {
+    const hosts = childrenOf.get(zone.id) ?? [];
+    const hostGrid = gridOf(hosts.length);
+    hosts.forEach((host, h) => {
+      const hx = zoneX + (h % hostGrid.cols) * hostW;
+      const hy = Math.floor(h / hostGrid.cols) * hostH;
+      (childrenOf.get(host.id) ?? []).forEach((pod, i) => {
+        positions[pod.id] = {
+          x: hx + (i % podGrid.cols) * POD_W,
+          y: hy + Math.floor(i / podGrid.cols) * POD_H,
+        };
+      });
+      positions[host.id] ??= { x: hx, y: hy };
+    });
+    zoneX += hostGrid.cols * hostW + 80;
+    bottom = Math.max(bottom, hostGrid.rows * hostH);
+  }
+  [...elements.values()]
+    .filter((e) => e.kind === 'service')
+    .forEach(
+      (svc, i) =>
+        (positions[svc.id] = { x: (i % 40) * 90, y: bottom + 120 + Math.floor(i / 40) * 50 }),
+    );
+  return positions;
+}
+
+let layoutTimer: number | undefined;
+function relayout(): void {
+  window.clearTimeout(layoutTimer);
+  layoutTimer = window.setTimeout(() => {
+    if (cy.nodes().length > FORCE_LAYOUT_LIMIT) {
+      const positions = nestedGridPositions();
+      // Nodes the grids do not place (compound parents, pods without a host) keep where they are.
+      cy.nodes().forEach((n) => void (positions[n.id()] ??= { ...n.position() }));
+      cy.layout({ name: 'preset', positions, fit: true }).run();
+    } else {
+      cy.layout({
+        name: 'cose',
+        animate: false,
+        nodeDimensionsIncludeLabels: true,
+        padding: 20,
+      }).run();
+    }
+  }, 50);
+}
+
+function applySnapshot(list: MapElement[]): void {
+  elements.clear();
+  cy.elements().remove();
+  for (const e of list) elements.set(e.id, e);
+  draw(list);
+  relayout();
+  renderTables();
+}
+
+function applyPatch(patch: MapPatch): void {
+  let reshaped = false;
+  const touchedKinds = new Set(patch.upsert.map((e) => e.kind as string));
+  for (const id of patch.remove) {
+    touchedKinds.add(elements.get(id)?.kind ?? 'pod');
+    reshaped ||= SHAPING.includes(elements.get(id)?.kind ?? 'pod');
+    elements.delete(id);
+    cy.getElementById(id).remove();
+  }
+  for (const e of patch.upsert) elements.set(e.id, e);
+  // Children whose parent just arrived are drawn again so they move inside it.
+  const touched = new Set(patch.upsert.map((e) => e.id));
+  const children = [...elements.values()].filter((e) => e.parent && touched.has(e.parent));
+  if (draw([...patch.upsert, ...children]) || reshaped) relayout();
+  renderTables(touchedKinds);
+}
+
+// ---- tables: every view also as rows, for people who do not read pictures ----
+
+const TABLES: { kind: ElementKind | 'trace'; title: string }[] = [
+  { kind: 'host', title: 'Hosts' },
+  { kind: 'pod', title: 'Pods' },
+  { kind: 'service', title: 'Services' },
+  { kind: 'link', title: 'Links between hosts' },
+  { kind: 'bgp', title: 'BGP sessions' },
+  { kind: 'trace', title: 'Trace' },
+];
+
+function tableFor(kind: string, title: string): HTMLTableElement {
+  let table = document.querySelector<HTMLTableElement>(`table[data-kind="${kind}"]`);
+  if (!table) {
+    table = document.createElement('table');
+    table.dataset.kind = kind;
+    table.createCaption().textContent = title;
+    document.getElementById('tables')!.append(table);
+  }
+  return table;
+}
+
+function fillTable(
+  table: HTMLTableElement,
+  columns: string[],
+  rows: { id: string; health: string; hint?: string; cells: string[] }[],
+): void {
+  for (const section of [...table.tBodies, ...(table.tHead ? [table.tHead] : [])]) section.remove();
+  const head = table.createTHead().insertRow();
+  for (const c of columns)
+    head.append(Object.assign(document.createElement('th'), { textContent: c }));
+  const body = table.createTBody();
+  for (const r of rows) {
+    const row = body.insertRow();
+    row.dataset.id = r.id;
+    row.className = r.health;
+    if (r.hint) row.title = r.hint;
+    for (const c of r.cells) row.insertCell().textContent = c;
+  }
+}
+
+/** Fills the tables of `kinds` (all when not given) from the elements. */
+function renderTables(kinds?: ReadonlySet<string>): void {
+  for (const { kind, title } of TABLES) {
+    if (kinds && !kinds.has(kind)) continue;
+    if (kind === 'trace') {
+      tableFor(kind, title);
+      continue;
+    }
+    const rows = [...elements.values()].filter((e) => e.kind === kind);
+    const columns = [...Object.keys(rows[0]?.fields ?? {}), 'problem'];
+    fillTable(
+      tableFor(kind, title),
+      columns,
+      rows.map((e) => ({
+        id: e.id,
+        health: e.health,
+        ...(e.hint ? { hint: e.hint } : {}),
+        cells: [...Object.values(e.fields), e.hint ?? ''],
+      })),
+    );
+  }
+  renderPodChoices();
+}
+
+function renderPodChoices(): void {
+  const select = document.getElementById('trace-pod') as HTMLSelectElement;
+  const pods = [...elements.values()]
+    .filter((e) => e.kind === 'pod')
+    .map((e) => `${e.fields.namespace}/${e.fields.pod}`);
+  const chosen = select.value;
+  if ([...select.options].map((o) => o.value).join() === pods.join()) return;
+  select.replaceChildren(...pods.map((p) => new Option(p, p)));
+  if (pods.includes(chosen)) select.value = chosen;
+}
+
+// ---- hover: what is wrong and its fix ----
+
+cy.on('mouseover', 'node, edge', (evt) => {
+  const hint = elements.get(evt.target.id() as string)?.hint;
+  if (!hint) return;
+  tip.textContent = hint;
+  tip.style.display = 'block';
+  const { x, y } = evt.renderedPosition ?? { x: 0, y: 0 };
+  const box = (document.getElementById('map') as HTMLElement).getBoundingClientRect();
+  tip.style.left = `${box.left + x + 12}px`;
+  tip.style.top = `${box.top + y + 12}px`;
+});
+cy.on('mouseout', 'node, edge', () => (tip.style.display = 'none'));
+
+// ---- trace ----
+
+function clearTrace(): void {
+  cy.elements().removeClass('traced broken');
+  fillTable(tableFor('trace', 'Trace'), [], []);
+}
+
+function drawTrace(hops: PlacedHop[], verdict: { ok: boolean; text: string }): void {
+  clearTrace();
+  const broken = hops.find((h) => !h.ok);
+  for (const hop of hops) {
+    for (const id of hop.on) cy.getElementById(id).addClass(hop === broken ? 'broken' : 'traced');
+  }
+  fillTable(
+    tableFor('trace', 'Trace'),
+    ['step', 'direction', 'ok', 'detail', 'on the map'],
+    hops.map((h, i) => ({
+      id: `hop/${i}`,
+      health: h.ok ? 'ok' : 'bad',
+      cells: [h.step, h.direction ?? '', h.ok ? 'ok' : 'FAIL', h.detail, h.on.join(' ')],
+    })),
+  );
+  tableFor('trace', 'Trace').caption!.textContent = `Trace: ${verdict.text}`;
+}
+
+document.getElementById('trace-form')!.addEventListener('submit', (evt) => {
+  evt.preventDefault();
+  const [namespace, pod] = (document.getElementById('trace-pod') as HTMLSelectElement).value.split(
+    '/',
+  );
+  const destination = (document.getElementById('trace-dest') as HTMLInputElement).value.trim();
+  statusLine.textContent = 'tracing…';
+  void fetch(`api/trace${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ namespace, pod, destination }),
+  })
+    .then(async (res) => {
+      const body = (await res.json()) as {
+        hops?: PlacedHop[];
+        verdict?: { ok: boolean; text: string };
+        error?: string;
+      };
+      if (body.error || !body.hops || !body.verdict)
+        throw new Error(body.error ?? `HTTP ${res.status}`);
+      drawTrace(body.hops, body.verdict);
+      statusLine.textContent = body.verdict.text;
+    })
+    .catch((err: Error) => (statusLine.textContent = `trace: ${err.message}`));
+});
+document.getElementById('trace-clear')!.addEventListener('click', clearTrace);
+
+// ---- live ----
+
+const events = new EventSource(`api/events${query}`);
+events.addEventListener('snapshot', (m) => {
+  applySnapshot(
+    (JSON.parse((m as MessageEvent<string>).data) as { elements: MapElement[] }).elements,
+  );
+  statusLine.textContent = 'live';
+  document.body.dataset.ready = 'true';
+});
+events.addEventListener('patch', (m) =>
+  applyPatch(JSON.parse((m as MessageEvent<string>).data) as MapPatch),
+);
+events.addEventListener('error', () => (statusLine.textContent = 'reconnecting…'));
+
+/** For tests and the curious: the drawn graph and the elements behind it. */
+(window as unknown as { podnetMap: unknown }).podnetMap = { cy, elements };
