@@ -1,9 +1,9 @@
 // The lab's cluster-wide objects: the `default` ClusterNetwork that carries the lab's choices
 // (backend, proxy, routing) to every agent. With a fabric router, nodes peer only with it.
-import { DEFAULT_CLUSTER_NETWORK, type ClusterNetwork } from '../api/types.js';
+import { DEFAULT_CLUSTER_NETWORK, type CloudSettings, type ClusterNetwork } from '../api/types.js';
 import type { LabOptions } from './plan.js';
 
-export function clusterNetworkFor(options: LabOptions): ClusterNetwork {
+export function clusterNetworkFor(options: LabOptions, cloud?: CloudSettings): ClusterNetwork {
   return {
     apiVersion: 'podnet.io/v1',
     kind: 'ClusterNetwork',
@@ -14,6 +14,7 @@ export function clusterNetworkFor(options: LabOptions): ClusterNetwork {
       proxyMode: options.proxy,
       routing: options.routing,
       ...(options.fabric !== 'none' ? { bgp: { nodeToNodeMesh: false } } : {}),
+      ...(cloud ? { cloud } : {}),
     },
   };
 }

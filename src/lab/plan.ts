@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
 import type { Backend, ProxyMode, RoutingMode } from '../api/types.js';
+import type { LabCloudOptions } from './cloud-plan.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
@@ -21,6 +22,8 @@ export interface LabOptions {
   fabric: Fabric;
   /** Absent in labs made before there was a choice: the lab's own runner. */
   runtime?: PodRuntime;
+  /** With backend cloud: the emulated route tables' quota and what nodes past it get. */
+  cloud?: LabCloudOptions;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {

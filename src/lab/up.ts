@@ -35,6 +35,9 @@ import { podnetBin } from './paths.js';
 import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
 import { startContainerd } from './containerd.js';
+import { LAB_AWS_ENV, startLabCloud } from './cloud-up.js';
+import { labCloudSettings } from './cloud-plan.js';
+import type { CloudSettings } from '../api/types.js';
 
 export interface UpRequest {
   labsDir: string;
@@ -84,7 +87,10 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       state.storeUrl = etcd.storeUrl;
       writeLabState(state);
     }
-    await prepareStore(state.storeUrl, plan);
+    // The VPC exists before the ClusterNetwork, which names its route tables.
+    const cloud =
+      plan.options.backend === 'cloud' ? labCloudSettings(await startLabCloud(plan)) : undefined;
+    await prepareStore(state.storeUrl, plan, cloud);
     state.apiServer = await startLabApiServer(plan);
     writeLabState(state);
     // The fabric router is up before the agents, whose first sessions then connect at once.
@@ -143,11 +149,15 @@ async function buildTopology(plan: LabPlan): Promise<void> {
  * Creates the lab's store and writes the system namespaces, the `default` ClusterNetwork with
  * the lab's choices, and the fabric router's BGPPeers if there is one.
  */
-async function prepareStore(storeUrl: string, plan: LabPlan): Promise<void> {
+async function prepareStore(
+  storeUrl: string,
+  plan: LabPlan,
+  cloud: CloudSettings | undefined,
+): Promise<void> {
   const store = await openStore(storeUrl);
   try {
     for (const ns of SYSTEM_NAMESPACES) await ensureNamespace(store, ns);
-    await applyObject(store, clusterNetworkFor(plan.options));
+    await applyObject(store, clusterNetworkFor(plan.options, cloud));
     for (const peer of fabricPeers(plan)) await applyObject(store, peer);
   } finally {
     await store.close();
@@ -180,6 +190,7 @@ function startAgent(plan: LabPlan, h: HostPlan): Promise<ProcessRecord> {
     id: `agent-${h.name}`,
     argv: agentArgv(plan, h),
     netns: h.netns,
+    ...(plan.options.backend === 'cloud' ? { env: { ...process.env, ...LAB_AWS_ENV } } : {}),
   });
 }
 
