@@ -17,13 +17,18 @@ import {
 import { Registry } from 'prom-client';
 import { cloudRouteController } from '../src/agent/cloud-routes.js';
 import { HealthState, type AgentContext } from '../src/agent/controller.js';
-import { ANNOTATION_CLOUD_INTERFACE, type ClusterNetwork, type Node } from '../src/api/types.js';
+import {
+  ANNOTATION_CLOUD_INTERFACE,
+  ANNOTATION_CLOUD_ROUTE,
+  type ClusterNetwork,
+  type Node,
+} from '../src/api/types.js';
 import { AWS_BUCKETS } from '../src/cloud/pacing.js';
 import { routingKernel } from '../src/kernel/routing-kernel.js';
 import { startGuard, type GuardStats } from '../src/lab/cloud-guard.js';
 import { motoClient, readRoutes } from '../src/lab/cloud-moto.js';
 import { reconcileHost } from '../src/routing/reconcile.js';
-import { applyObject } from '../src/store/objects.js';
+import { applyObject, listObjects } from '../src/store/objects.js';
 import { InformerCache } from '../src/store/shared-informers.js';
 import type { Store } from '../src/store/store.js';
 import { createLogger } from '../src/util/log.js';
@@ -46,6 +51,20 @@ async function freePort(): Promise<number> {
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` every `everyMs` until it holds, or fails naming `what`. */
+async function within(
+  what: string,
+  ms: number,
+  check: () => Promise<boolean>,
+  everyMs = 50,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
 }
 
 function node(i: number, eni: string): Node {
@@ -114,15 +133,26 @@ async function runSize(motoUrl: string, size: number): Promise<Run> {
       const agent = await startAgent(store);
       try {
         const t0 = performance.now();
-        while ((await nodeRoutes()) < size) await sleep(500);
+        await within(`${size} routes`, 600_000, async () => (await nodeRoutes()) >= size, 500);
         const seconds = (performance.now() - t0) / 1000;
         const calls = { ...(await stats()).calls };
-        // Let the confirming reads after the changes die down, then one node joins.
-        await sleep(3000);
+        // Steady state: every Node told it is routed, and the reads confirming the changes
+        // over (the API has been quiet for 3 s). Then one node joins.
+        await within('every Node marked routed', 120_000, async () => {
+          const { items } = await listObjects(store, 'Node');
+          return items.every((n) => n.metadata.annotations?.[ANNOTATION_CLOUD_ROUTE] === 'routed');
+        });
+        let last = '';
+        let quietSince = performance.now();
+        await within('the API to go quiet', 120_000, async () => {
+          const now = JSON.stringify((await stats()).calls);
+          if (now !== last) [last, quietSince] = [now, performance.now()];
+          return performance.now() - quietSince >= 3000;
+        });
         const before = (await stats()).calls;
         const t1 = performance.now();
         await applyObject(store, node(size + 1, enis[0]!));
-        while ((await nodeRoutes()) < size + 1) await sleep(20);
+        await within('the joining node routed', 60_000, async () => (await nodeRoutes()) > size);
         const ms = performance.now() - t1;
         const after = (await stats()).calls;
         const delta = (action: string): number => (after[action] ?? 0) - (before[action] ?? 0);
@@ -188,7 +218,8 @@ async function hostGwSeconds(size: number): Promise<number> {
   const ns = uniqueName('cloudb');
   execFileSync('ip', ['netns', 'add', ns]);
   try {
-    execFileSync('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'dummy']);
+    execFileSync('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'eth1', 'up']);
     execFileSync('ip', ['-n', ns, 'addr', 'add', '172.17.255.254/16', 'dev', 'eth0']);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     const self = makeNode('self', '10.99.0.0/24', '172.17.255.254');
@@ -206,7 +237,12 @@ async function hostGwSeconds(size: number): Promise<number> {
 
 async function main(): Promise<void> {
   sweepStaleNamespaces();
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  // The controller takes credentials as an agent does; moto accepts any.
+  Object.assign(process.env, {
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+  });
   const port = await freePort();
   const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const motoUrl = `http://127.0.0.1:${port}`;

@@ -8,10 +8,13 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  CreateRouteCommand,
   DeleteRouteCommand,
   DescribeRouteTablesCommand,
   EC2Client,
   ModifyNetworkInterfaceAttributeCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { ec2Api } from '../../src/cloud/ec2.js';
 import type { LabCloud } from '../../src/lab/cloud-plan.js';
@@ -287,6 +290,52 @@ test(
     }
     // The agent turns it off again: traffic flows.
     assert.equal((await echoGet(lab, 'echo-1', ips.get('echo-2')!, 30_000)).pod, 'echo-2');
+  },
+);
+
+test(
+  'a route to a terminated instance is a blackhole, in the API and in the VPC router; outside the cluster CIDR it stays',
+  { skip },
+  async () => {
+    const cloud = cloudOf();
+    const api = ec2(cloud);
+    const table = cloud.routeTables[0]!;
+    const run = await api.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-12c6146b',
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: table.subnetId,
+        PrivateIpAddress: '172.31.1.200',
+      }),
+    );
+    const instance = run.Instances![0]!;
+    const eni = instance.NetworkInterfaces![0]!.NetworkInterfaceId!;
+    await api.send(
+      new CreateRouteCommand({
+        RouteTableId: table.id,
+        DestinationCidrBlock: '192.168.50.0/24',
+        NetworkInterfaceId: eni,
+      }),
+    );
+    const underlay = readLab(lab)!.underlay.netns;
+    const kernel = (): string =>
+      execFileSync('ip', ['-n', underlay, 'route', 'show', 'table', '101'], { encoding: 'utf8' });
+    await until('the router to route it', () =>
+      kernel().includes('192.168.50.0/24 via 172.31.1.200 dev br1') ? true : undefined,
+    );
+    await api.send(new TerminateInstancesCommand({ InstanceIds: [instance.InstanceId!] }));
+    await until('the router to drop it', () =>
+      kernel().includes('blackhole 192.168.50.0/24') ? true : undefined,
+    );
+    const out = await api.send(new DescribeRouteTablesCommand({ RouteTableIds: [table.id] }));
+    const route = out.RouteTables![0]!.Routes!.find(
+      (r) => r.DestinationCidrBlock === '192.168.50.0/24',
+    );
+    assert.equal(route?.State, 'blackhole');
+    // Outside the cluster CIDR: the route controller leaves it, blackhole or not.
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.match(kernel(), /blackhole 192\.168\.50\.0\/24/);
   },
 );
 
