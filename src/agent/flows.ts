@@ -11,6 +11,7 @@ import {
 import { readPodnetRouteTable } from '../kernel/podnet-routes.js';
 import { IPIP_DEVICE } from '../routing/backends/ipip.js';
 import { VXLAN_DEVICE } from '../routing/backends/vxlan.js';
+import { WIREGUARD_DEVICE } from '../routing/backends/wireguard.js';
 import { isLostEventsWarning, parseConntrackEvent } from '../flows/conntrack-event.js';
 import { FlowLog, type FlowChange } from '../flows/log.js';
 import type { FlowPage } from '../flows/types.js';
@@ -62,7 +63,11 @@ export function flowsController(): Controller {
           routes,
           routing: network.routing,
           backend: ctx.options.overrides.backend ?? network.backend,
-          tunnels: { [VXLAN_DEVICE]: 'vxlan', [IPIP_DEVICE]: 'ipip' },
+          tunnels: {
+            [VXLAN_DEVICE]: 'vxlan',
+            [IPIP_DEVICE]: 'ipip',
+            [WIREGUARD_DEVICE]: 'wireguard',
+          },
         });
         return view;
       };

@@ -11,8 +11,10 @@ import {
   type LabInfo,
 } from './context.js';
 import { UsageError } from '../util/errors.js';
+import { registerLabCloud } from './lab-cloud.js';
 
-const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto', 'wireguard'];
+const BACKENDS = ['host-gw', 'vxlan', 'ipip', 'auto', 'wireguard', 'cloud'];
+const OVERFLOWS = ['refuse', 'vxlan'];
 const PROXIES = ['iptables', 'nftables'];
 const STORES = ['sqlite', 'etcd'];
 const ROUTINGS = ['store', 'bgp'];
@@ -104,6 +106,17 @@ export function registerLab(program: Command): void {
         .choices(LAB_APIS)
         .default('podnet'),
     )
+    .option(
+      '--route-limit <n>',
+      'with --backend cloud, routes each emulated route table may hold besides its local one (default: 50)',
+      parseCount('--route-limit', 1, 999),
+    )
+    .addOption(
+      new Option(
+        '--overflow <what>',
+        'with --backend cloud, what nodes past the route limit get: nothing, or VXLAN (default: refuse)',
+      ).choices(OVERFLOWS),
+    )
     .addOption(outputOption())
     .option(
       '-v, --verbose',
@@ -122,6 +135,10 @@ export function registerLab(program: Command): void {
         ]);
       const name = validateLabName(chosen);
       const zones = zonesFor(opts.nodes, opts.zones);
+      const cloudFlags = opts.routeLimit !== undefined || opts.overflow !== undefined;
+      if (cloudFlags && opts.backend !== 'cloud') {
+        throw new UsageError('--route-limit and --overflow are for --backend cloud');
+      }
       const { readLabState } = await import('../lab/state.js');
       const { labStateDir } = await import('../lab/plan.js');
       if (readLabState(labStateDir(LABS_DIR, name))?.phase === 'ready') {
@@ -145,6 +162,14 @@ export function registerLab(program: Command): void {
           runtime: opts.runtime,
           ...(opts.encryption ? { encryption: opts.encryption } : {}),
           api: opts.api,
+          ...(opts.backend === 'cloud'
+            ? {
+                cloud: {
+                  routeLimit: opts.routeLimit ?? 50,
+                  overflow: opts.overflow ?? 'refuse',
+                },
+              }
+            : {}),
         },
       });
       const status = (await labStatus(LABS_DIR, name))!;
@@ -260,6 +285,8 @@ export function registerLab(program: Command): void {
       const { runKubelet } = await import('../lab/kubelet-main.js');
       await runKubelet(labFor(cmd).stateDir, opts.node);
     });
+
+  registerLabCloud(lab);
 
   lab
     .command('relay', { hidden: true })

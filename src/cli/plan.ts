@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ANNOTATION_VTEP_MAC, type Node } from '../api/types.js';
+import { cloudPlacements, placementLines } from '../cloud/placements.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
 import { renderCommands } from '../kernel/routing-render.js';
@@ -78,9 +79,10 @@ export function registerPlan(program: Command): void {
         );
         const commands = renderCommands(plan.changes);
         const wireguard = wireguardStatus(plan.view.actual.links, nodes, Date.now() / 1000);
+        const cloud = backend === 'cloud' ? cloudPlacements(storeNodes) : undefined;
         if (opts.output === 'json') {
           process.stdout.write(
-            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, commands, changes: plan.changes, problems: plan.problems, wireguard }, null, 2)}\n`,
+            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, cloud, commands, changes: plan.changes, problems: plan.problems, wireguard }, null, 2)}\n`,
           );
           return;
         }
@@ -92,6 +94,7 @@ export function registerPlan(program: Command): void {
         for (const line of wireguard ? describeWireguard(wireguard) : []) {
           process.stdout.write(`# ${line}\n`);
         }
+        for (const line of placementLines(cloud ?? [])) process.stdout.write(`${line}\n`);
         for (const p of plan.problems)
           process.stdout.write(`# cannot route to ${p.peer}: ${p.reason}\n`);
         for (const line of commands) process.stdout.write(`${line}\n`);

@@ -33,6 +33,14 @@ export class TokenBucket {
     return turn;
   }
 
+  /** Takes a token if one is there, without waiting: how AWS meters (it answers, never queues). */
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   private async takeNow(): Promise<void> {
     this.refill();
     if (this.tokens < 1) {

@@ -27,11 +27,12 @@ export type FlowProtocol = 'tcp' | 'udp' | 'sctp' | 'icmp';
 
 /**
  * How the packets went between hosts: `local` (both ends on this host), `direct` (routed to the
- * peer's underlay address), `vxlan`/`ipip` (encapsulated), `bgp` (a BGP-learnt route), `cloud`
+ * peer's underlay address), `vxlan`/`ipip` (encapsulated), `wireguard` (encrypted), `bgp` (a
+ * BGP-learnt route), `cloud`
  * (the cloud's route table), `external` (not a pod network address), `unknown` (no route).
  */
 export type FlowPath =
-  'local' | 'direct' | 'vxlan' | 'ipip' | 'bgp' | 'cloud' | 'external' | 'unknown';
+  'local' | 'direct' | 'vxlan' | 'ipip' | 'wireguard' | 'bgp' | 'cloud' | 'external' | 'unknown';
 
 /** forwarded: conntrack confirmed it; refused: a service without endpoints rejected it. */
 export type FlowVerdict = 'forwarded' | 'refused' | 'denied';

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
 import type { Backend, Encryption, ProxyMode, RoutingMode } from '../api/types.js';
+import type { LabCloudOptions } from './cloud-plan.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
@@ -27,6 +28,8 @@ export interface LabOptions {
   encryption?: Encryption;
   /** Absent in labs made before there was a choice: podnet's store. */
   api?: LabApi;
+  /** With backend cloud: the emulated route tables' quota and what nodes past it get. */
+  cloud?: LabCloudOptions;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {

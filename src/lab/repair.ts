@@ -6,6 +6,7 @@ import { isRunning } from '../process/daemons.js';
 import { OperationError } from '../util/errors.js';
 import { API_SERVER_RELAY } from './apiserver.js';
 import { ETCD_RELAY } from './etcd.js';
+import { CLOUD_RELAY, LAB_AWS_ENV, readLabCloud } from './cloud-up.js';
 import { portOf, startLoopbackRelay } from './relay-process.js';
 import { labStateDir } from './plan.js';
 import { readLabState, type LabState } from './state.js';
@@ -43,6 +44,7 @@ function restart(state: LabState, p: ProcessRecord): Promise<ProcessRecord> {
     ...(p.netns ? { netns: p.netns } : {}),
     ...(p.enter ? { enter: p.enter } : {}),
     ...(p.cwd ? { cwd: p.cwd } : {}),
+    ...(state.options.backend === 'cloud' ? { env: { ...process.env, ...LAB_AWS_ENV } } : {}),
   });
 }
 
@@ -54,6 +56,8 @@ function relayPorts(state: LabState): Map<string, number> {
   const ports = new Map<string, number>();
   if (state.storeUrl !== state.hostStoreUrl) ports.set(ETCD_RELAY, portOf(state.storeUrl));
   if (state.apiServer) ports.set(API_SERVER_RELAY, portOf(state.apiServer.url));
+  const cloud = state.options.backend === 'cloud' ? readLabCloud(state.stateDir) : undefined;
+  if (cloud) ports.set(CLOUD_RELAY, portOf(cloud.hostEndpoint));
   return ports;
 }
 

@@ -39,6 +39,9 @@ import { pollUntil } from './wait.js';
 import { startContainerd } from './containerd.js';
 import { KUBERNETES_SCHEME } from '../kube/url.js';
 import { startLabUi } from './ui.js';
+import { LAB_AWS_ENV, startLabCloud } from './cloud-up.js';
+import { labCloudSettings } from './cloud-plan.js';
+import type { CloudSettings } from '../api/types.js';
 
 export interface UpRequest {
   labsDir: string;
@@ -88,7 +91,10 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       state.storeUrl = etcd.storeUrl;
       writeLabState(state);
     }
-    await prepareStore(state.storeUrl, plan);
+    // The VPC exists before the ClusterNetwork, which names its route tables.
+    const cloud =
+      plan.options.backend === 'cloud' ? labCloudSettings(await startLabCloud(plan)) : undefined;
+    await prepareStore(state.storeUrl, plan, cloud);
     state.apiServer = await startLabApiServer(plan);
     writeLabState(state);
     if (plan.options.api === 'kubernetes') await prepareAccounts(state, plan);
@@ -149,11 +155,15 @@ async function buildTopology(plan: LabPlan): Promise<void> {
  * Creates the lab's store and writes the system namespaces, the `default` ClusterNetwork with
  * the lab's choices, and the fabric router's BGPPeers if there is one.
  */
-async function prepareStore(storeUrl: string, plan: LabPlan): Promise<void> {
+async function prepareStore(
+  storeUrl: string,
+  plan: LabPlan,
+  cloud: CloudSettings | undefined,
+): Promise<void> {
   const store = await openStore(storeUrl);
   try {
     for (const ns of SYSTEM_NAMESPACES) await ensureNamespace(store, ns);
-    await applyObject(store, clusterNetworkFor(plan.options));
+    await applyObject(store, clusterNetworkFor(plan.options, cloud));
     for (const peer of fabricPeers(plan)) await applyObject(store, peer);
   } finally {
     await store.close();
@@ -215,6 +225,7 @@ function startAgent(state: LabState, h: HostPlan): Promise<ProcessRecord> {
     id: `agent-${h.name}`,
     argv: agentArgv(state, h),
     netns: h.netns,
+    ...(state.options.backend === 'cloud' ? { env: { ...process.env, ...LAB_AWS_ENV } } : {}),
   });
 }
 

@@ -16,9 +16,12 @@ const BACKEND_WORDS: Record<string, string> = {
   'host-gw': 'direct route',
   vxlan: 'VXLAN',
   ipip: 'IP-in-IP',
+  wireguard: 'WireGuard',
 };
 
 function backendCarrier(network: ClusterNetwork['spec'], a: Host, b: Host): Carrier {
+  // Encryption sends every peer through WireGuard, whatever the backend would do.
+  if (network.encryption === 'wireguard') return { label: 'WireGuard', ok: true };
   switch (network.backend) {
     case 'auto':
       return { label: a.zone === b.zone ? 'direct route' : 'VXLAN', ok: true };
