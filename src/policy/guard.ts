@@ -27,7 +27,7 @@ const POD_VETH_MATCH = '"pn*"';
  */
 const NOT_FROM_A_LOCAL_POD = [
   `iifname != ${POD_VETH_MATCH} accept`,
-  'iifname { "pn-ipip", "pn-vxlan" } accept',
+  'iifname { "pn-ipip", "pn-vxlan", "pn-wg" } accept',
 ];
 
 export const DROP_REASONS = ['spoofed', 'tunnel', 'host-port'] as const;

@@ -198,13 +198,13 @@ test('guard: a pod sends only from its own address, whatever it poses as', async
   assert.equal(pre({ src: 'fd00:10::9', dst: 'fd00:10::1', proto: 58 }).verdict, 'drop');
 });
 
-test('guard: tunnels from pods are dropped; what the tunnels deliver is not judged', async () => {
+test('guard: tunnels from pods are dropped; what the tunnels (and WireGuard) deliver is not judged', async () => {
   const trace = await tracedGuard();
   const pre = (p: Partial<GuardPacket>): GuardVerdict =>
     trace('prerouting', { ...fromA, src: '10.244.1.5', dst: '172.31.2.1', ...p });
   assert.deepEqual(pre({ dport: 8472 }), { verdict: 'drop', counter: 'tunnel' });
   assert.deepEqual(pre({ proto: 4, dport: undefined }), { verdict: 'drop', counter: 'tunnel' });
-  for (const iif of ['pn-vxlan', 'pn-ipip', 'eth0'])
+  for (const iif of ['pn-vxlan', 'pn-ipip', 'pn-wg', 'eth0'])
     assert.equal(pre({ iif, src: '10.244.2.9', dst: '10.244.1.5', dport: 8472 }).verdict, 'accept');
 });
 
