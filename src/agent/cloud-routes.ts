@@ -29,7 +29,7 @@ const NAME = 'cloud-routes';
 const DEFAULT_LEASE_SECONDS = 15;
 /** Kubernetes' route controller resyncs every 10 s; a full read costs one DescribeRouteTables. */
 const DEFAULT_RESYNC_MS = 10_000;
-/** How long a route this controller wrote is trusted over a read that lacks it. */
+/** How long a route this controller wrote, and no read has shown yet, is trusted over a read. */
 const TRUST_WRITES_MS = 60_000;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 60_000;
@@ -112,8 +112,11 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
           }
           const now = Date.now();
           if (!tables || now - lastFullRead >= resyncMs || backoffMs > 0) {
-            tables = trustWrites(await api.describeRouteTables(cloud.routeTableIDs), written, now);
-            written = written.filter((w) => now - w.at < TRUST_WRITES_MS);
+            const read = await api.describeRouteTables(cloud.routeTableIDs);
+            // A write a read has shown is settled: a later read that lacks it means someone
+            // else changed the table, which is repaired, not trusted away.
+            written = written.filter((w) => now - w.at < TRUST_WRITES_MS && !shown(read, w));
+            tables = trustWrites(read, written, now);
             lastFullRead = now;
             learnedLimit = undefined;
           }
@@ -240,7 +243,17 @@ function applied(tables: RouteTable[], call: RouteCall): RouteTable[] {
   });
 }
 
-/** A fresh read with this controller's recent writes laid over it (the read may predate them). */
+/** Whether a read already reflects a write: the route there with its target, or gone. */
+function shown(tables: readonly RouteTable[], w: Written): boolean {
+  const route = tables
+    .find((t) => t.id === w.table)
+    ?.routes.find((r) => r.destination === w.destination);
+  return w.networkInterfaceId === undefined
+    ? route === undefined
+    : route?.networkInterfaceId === w.networkInterfaceId;
+}
+
+/** A fresh read with this controller's unsettled writes laid over it (the read may predate them). */
 function trustWrites(tables: RouteTable[], written: readonly Written[], now: number): RouteTable[] {
   let result = tables;
   for (const w of written) {

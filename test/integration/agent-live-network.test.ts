@@ -4,7 +4,7 @@
 // and a pod started afterwards gets the new MTU and nameserver.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ClusterNetwork } from '../../src/api/types.js';
 import { podNetns } from '../../src/lab/plan.js';
 import { echoPodYaml, podnet, podnetOk, until } from '../helpers/lab.js';
@@ -74,9 +74,11 @@ test('live ClusterNetwork: MTU and DNS IP change on every agent; no connection d
   await until('the new pod to have an IP', () => podIP('late'));
   const late = podNs('node-1', 'late');
   assert.equal(mtuOf(late, 'eth0'), 1350, 'a new pod gets the new MTU');
-  assert.match(
-    readFileSync(`/etc/netns/${late}/resolv.conf`, 'utf8'),
-    /^nameserver 10\.96\.0\.53$/m,
-    'a new pod gets the new DNS IP',
+  // The address is written during the CNI ADD; the runner writes the pod's resolver after it.
+  const resolv = await until('the new pod to have its resolver', () =>
+    existsSync(`/etc/netns/${late}/resolv.conf`)
+      ? readFileSync(`/etc/netns/${late}/resolv.conf`, 'utf8')
+      : undefined,
   );
+  assert.match(resolv, /^nameserver 10\.96\.0\.53$/m, 'a new pod gets the new DNS IP');
 });

@@ -2,7 +2,8 @@
 // loopback port: real SDK calls, real route tables, two agents' controllers electing one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import {
   CreateRouteCommand,
@@ -106,11 +107,11 @@ interface Agent {
 
 async function startAgent(store: Store, name: string): Promise<Agent> {
   const log = createLogger('test', { node: name });
-  log.level = 'error';
+  log.level = 'warn';
   const metrics = new Registry();
   const health = new HealthState();
   const informers = new InformerCache(store, { metrics });
-  const controller = cloudRouteController({ leaseSeconds: 2, resyncMs: 1000 });
+  const controller = cloudRouteController({ leaseSeconds: 6, resyncMs: 1000 });
   const ctx = {
     options: { nodeName: name },
     store,
@@ -200,7 +201,9 @@ test('cloud: the route controller keeps a real EC2 route table in line with the 
           [1, 2, 3].every((n) => r[`10.244.${n}.0/24`] === enis[n - 1]),
         );
         assert.equal((await routes())['192.168.0.0/16'], enis[3]);
-        const cli = execFileSync(
+        // Asynchronously: the controllers run in this process, and their leases must not lapse
+        // while the AWS CLI starts.
+        const { stdout: cli } = await promisify(execFile)(
           'aws',
           [
             'ec2',
@@ -249,7 +252,7 @@ test('cloud: the route controller keeps a real EC2 route table in line with the 
         await until(
           'repaired',
           (r) => r['10.244.2.0/24'] === enis[1] && r['10.244.3.0/24'] === enis[2],
-          5000,
+          15000,
         );
 
         // A stale in-cluster route matching no node goes; a deleted node's route goes.

@@ -119,6 +119,7 @@ test('lab: up then down leaves no namespace, interface, process or file behind; 
         'kubelet-node-1',
         'kubelet-node-2',
         'kubelet-node-3',
+        'ui',
       ],
     );
     assert.ok(recorded.every((p) => isRunning(p)));
