@@ -107,7 +107,7 @@ interface Agent {
 
 async function startAgent(store: Store, name: string): Promise<Agent> {
   const log = createLogger('test', { node: name });
-  log.level = 'warn';
+  log.level = 'error';
   const metrics = new Registry();
   const health = new HealthState();
   const informers = new InformerCache(store, { metrics });

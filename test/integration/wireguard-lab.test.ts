@@ -3,7 +3,8 @@
 // pn-wg; the underlay carries only UDP to port 51820 between the hosts, never a pod address or
 // payload; a key rotated under a running connection leaves it intact while a peer holding the
 // stale key delivers nothing; a host removed and added is a peer removed and added everywhere;
-// an agent restart leaves the device as it was; Services and trace work over the encrypted path.
+// an agent restart leaves the device as it was; Services, NetworkPolicy and trace work over the
+// encrypted path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -235,6 +236,44 @@ test('wireguard: a Service and trace work over the encrypted path', async () => 
       'wireguard pn-wg: encrypted to node-1 at 172.31.1.1:51820, MTU 1440',
     ],
   );
+});
+
+test('wireguard: NetworkPolicy holds over the encrypted path, judged after decryption', async () => {
+  // web-2 and wg-web come from the test above; the receiving host judges the decrypted packet.
+  const svc = JSON.parse(
+    podnetOk(['--lab', echo.name, 'get', 'service', 'wg-web', '-o', 'json']),
+  ) as { spec: { clusterIP: string } };
+  const get = () =>
+    echo.exec('echo-1', [
+      'timeout',
+      '2',
+      'busybox',
+      'wget',
+      '-q',
+      '-O',
+      '-',
+      `http://${svc.spec.clusterIP}/`,
+    ]).status === 0;
+  podnetOk(['--lab', echo.name, 'apply', '-f', '-'], {
+    input: [
+      'apiVersion: networking.k8s.io/v1',
+      'kind: NetworkPolicy',
+      'metadata: {name: wg-deny, namespace: default}',
+      'spec:',
+      '  podSelector: {matchLabels: {app: wg-web}}',
+      '  policyTypes: [Ingress]',
+      '',
+    ].join('\n'),
+  });
+  try {
+    await until('the policy to shut web-2', () => (get() ? undefined : true), 30_000);
+    const t = traceJson(echo.name, ['echo-1', `${svc.spec.clusterIP}:80`]);
+    assert.equal(t.status, 1);
+    assert.match(t.out.verdict.text, /denied by default\/wg-deny \(ingress of web-2\)/);
+  } finally {
+    podnet(['--lab', echo.name, 'delete', 'networkpolicy', 'wg-deny']);
+  }
+  await until('web-2 to answer again', () => (get() ? true : undefined), 30_000);
 });
 
 test('wireguard: plan shows wireguard-go and a handshake age for each peer', () => {
