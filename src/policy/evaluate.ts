@@ -8,7 +8,7 @@ import { selectorMatches } from '../api/label-selector.js';
 import { effectivePolicyTypes } from '../api/network-policy.js';
 import type { Namespace, NetworkPolicy, Node, Pod, PolicyType, Protocol } from '../api/types.js';
 import { parseIP, sameIP, tryParseIP } from '../net/index.js';
-import { podAddresses, ruleAdmits, type Destination, type Peer } from './rules.js';
+import { directionRules, podAddresses, ruleAdmits, type Destination, type Peer } from './rules.js';
 
 /** Every namespace carries its name as this label (set by the API server, immutable). */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -111,13 +111,9 @@ function judge(
 ): DirectionVerdict {
   const isolating = isolatingPolicies(pod, direction, cluster.policies);
   if (isolating.length === 0) return { isolated: false, allowed: true, policies: [] };
-  const admitting = isolating.filter((policy) => {
-    const rules =
-      direction === 'Ingress'
-        ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
-        : (policy.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
-    return rules.some((rule) => ruleAdmits(rule, policy, peer, dst));
-  });
+  const admitting = isolating.filter((policy) =>
+    directionRules(policy, direction).some((rule) => ruleAdmits(rule, policy, peer, dst)),
+  );
   const allowed = admitting.length > 0;
   return { isolated: true, allowed, policies: (allowed ? admitting : isolating).map(policyName) };
 }

@@ -39,6 +39,7 @@ import type {
 import { formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex } from './cluster-index.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
+import { directionRules } from './rules.js';
 import type { PolicyLogOptions } from './datapath.js';
 
 /** Every chain and ipset the policy datapath owns starts with this; nothing else does. */
@@ -249,10 +250,7 @@ function renderPolicy(
   if (state.chains.has(chain)) return;
   const namespace = policy.metadata.namespace ?? '';
   const dir = direction === 'Ingress' ? 'src' : 'dst';
-  const rules =
-    direction === 'Ingress'
-      ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from ?? [], ports: r.ports ?? [] }))
-      : (policy.spec.egress ?? []).map((r) => ({ peers: r.to ?? [], ports: r.ports ?? [] }));
+  const rules = directionRules(policy, direction);
   const lines: string[] = [];
   for (const rule of rules) {
     const peers =

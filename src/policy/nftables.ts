@@ -31,6 +31,7 @@ import type {
 import { containsCidr, formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex, type NamedPortMember } from './cluster-index.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
+import { directionRules } from './rules.js';
 import type { PolicyLogOptions } from './datapath.js';
 
 /** A table of its own: the service table is replaced whole on resync, policy is not. */
@@ -191,10 +192,7 @@ function renderPolicy(
   if (state.chains.has(chain)) return;
   const namespace = policy.metadata.namespace ?? '';
   const addr = direction === 'Ingress' ? 'ip saddr' : 'ip daddr';
-  const rules =
-    direction === 'Ingress'
-      ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from ?? [], ports: r.ports ?? [] }))
-      : (policy.spec.egress ?? []).map((r) => ({ peers: r.to ?? [], ports: r.ports ?? [] }));
+  const rules = directionRules(policy, direction);
   const lines: string[] = [];
   for (const rule of rules) {
     const peers =

@@ -6,6 +6,7 @@ import type {
   NetworkPolicyPeer,
   NetworkPolicyPort,
   Pod,
+  PolicyType,
   Protocol,
 } from '../api/types.js';
 import { containsIP, tryParseCidr, tryParseIP, type IP } from '../net/index.js';
@@ -83,6 +84,16 @@ export function portMatches(spec: NetworkPolicyPort, dst: Destination): boolean 
     return namedPort(dst.pod, spec.port, dst.protocol) === dst.port;
   }
   return dst.port >= spec.port && dst.port <= (spec.endPort ?? spec.port);
+}
+
+/** A policy's rules in one direction, its peers (`from` or `to`) and ports, absent as empty. */
+export function directionRules(
+  policy: NetworkPolicy,
+  direction: PolicyType,
+): { peers: NetworkPolicyPeer[]; ports: NetworkPolicyPort[] }[] {
+  return direction === 'Ingress'
+    ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from ?? [], ports: r.ports ?? [] }))
+    : (policy.spec.egress ?? []).map((r) => ({ peers: r.to ?? [], ports: r.ports ?? [] }));
 }
 
 /** A rule admits when some peer and some port match; a missing or empty list matches all. */
