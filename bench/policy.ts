@@ -21,6 +21,7 @@ import { desiredPolicyTable, policyTableScript } from '../src/policy/nftables.js
 import { nftablesPolicyDatapath } from '../src/policy/nftables-datapath.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
 import { buildTopology, type Topology } from '../test/helpers/proxy-topology.js';
+import { CONNECT_TIMER } from './lib/connect-timer.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 5000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 1000);
@@ -31,20 +32,6 @@ const CONNECTS = 300;
 const ROUNDS = 5;
 const LABEL_CHANGES = 40;
 const PORT = 8080;
-
-/** Times `count` TCP connects (SYN to SYN-ACK, microseconds) with blocking sockets. */
-const CONNECT_TIMER = `
-import socket, sys, time, json
-ip, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-out = []
-for _ in range(count):
-    s = socket.socket()
-    t = time.perf_counter()
-    s.connect((ip, port))
-    out.append((time.perf_counter() - t) * 1e6)
-    s.close()
-print(json.dumps(out))
-`;
 
 /** Whether one connect succeeds within 300 ms. */
 const CONNECT_ONCE = `

@@ -8,26 +8,10 @@ import type { ServicePortRule } from '../src/proxy/model.js';
 import type { ProxyMode } from '../src/api/types.js';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
 import { CLUSTER, buildTopology } from '../test/helpers/proxy-topology.js';
+import { CONNECT_TIMER } from './lib/connect-timer.js';
 
 const SIZES = [100, 1000, 10000];
 const CONNECTS = 300;
-
-/**
- * Times `count` TCP connects (SYN to SYN-ACK, in microseconds) with blocking sockets: a
- * Python loop adds far less than Node's event loop to what the kernel's rules cost.
- */
-const CONNECT_TIMER = `
-import socket, sys, time, json
-ip, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-out = []
-for _ in range(count):
-    s = socket.socket()
-    t = time.perf_counter()
-    s.connect((ip, port))
-    out.append((time.perf_counter() - t) * 1e6)
-    s.close()
-print(json.dumps(out))
-`;
 
 function octets(n: number): string {
   return `${(n >> 8) & 255}.${n & 255}`;
