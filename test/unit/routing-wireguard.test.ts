@@ -208,9 +208,12 @@ test('wireguard: a peer endpoint or allowed IPs that drifted is set again', () =
   );
 });
 
-test('wireguard: wg show dump is read into the device and its peers, with handshake times', () => {
+test('wireguard: wg show dump is read into the device and its peers (sorted by key: wireguard-go lists them in map order), with handshake times', () => {
   const dump = [
     ['cHJpdmF0ZQ==', keys['node-1'], '51820', 'off'].join('\t'),
+    [keys['node-3'], '(none)', '(none)', '10.244.3.0/24,10.244.30.0/24', '0', '0', '0', 'off'].join(
+      '\t',
+    ),
     [
       keys['node-2'],
       '(none)',
@@ -221,9 +224,6 @@ test('wireguard: wg show dump is read into the device and its peers, with handsh
       '3400',
       'off',
     ].join('\t'),
-    [keys['node-3'], '(none)', '(none)', '10.244.3.0/24,10.244.30.0/24', '0', '0', '0', 'off'].join(
-      '\t',
-    ),
     '',
   ].join('\n');
   assert.deepEqual(parseWireguardDump(dump), {
