@@ -5,6 +5,7 @@
 // at a time, on every change and on a resync timer that also retries what failed.
 import type { Pod } from '../api/types.js';
 import { errorMessage } from '../util/errors.js';
+import { serialRuns } from '../util/serial-runs.js';
 import type { Logger } from '../util/log.js';
 import type { CriClient, Sandbox } from './cri-client.js';
 import {
@@ -144,10 +145,7 @@ export function startCriKubelet(
   resyncMs = 5000,
 ): Kubelet {
   const log = host.log;
-  let running: Promise<void> | undefined;
-  let again = false;
   let stopped = false;
-  let synced = false;
   const restarts: Restarts = new Map();
   // Woken when the earliest back-off ends, so a restart is not held to the resync period.
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -213,40 +211,22 @@ export function startCriKubelet(
     wakeAtNextRestart();
   };
 
-  const loop = async (): Promise<void> => {
-    do {
-      again = false;
-      try {
-        await reconcile();
-      } catch (err) {
-        // containerd itself not answering (restarting, say): the next resync tries again.
-        log.warn({ err: errorMessage(err) }, 'containerd did not answer; will retry');
-      }
-    } while (again && !stopped);
-    running = undefined;
-  };
-
-  // Never reconcile against a partial list: a pod not yet seen would look deleted.
-  const trigger = (): void => {
-    if (stopped || !synced) return;
-    if (running) again = true;
-    else running = loop();
-  };
+  // containerd itself not answering (restarting, say): the next resync tries again.
+  const runs = serialRuns(reconcile, (err) =>
+    log.warn({ err: errorMessage(err) }, 'containerd did not answer; will retry'),
+  );
+  const trigger = runs.trigger;
   const timer = setInterval(trigger, resyncMs);
-  void source.synced.then(() => {
-    synced = true;
-    trigger();
-  });
+  // Never reconcile against a partial list: a pod not yet seen would look deleted.
+  void source.synced.then(() => runs.open());
   return {
     trigger,
-    idle: async () => {
-      while (running) await running;
-    },
+    idle: runs.idle,
     stop: async () => {
       stopped = true;
       clearInterval(timer);
       clearTimeout(wakeTimer);
-      while (running) await running;
+      await runs.stop();
       await source.stop();
       cri.close();
     },

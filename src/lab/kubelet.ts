@@ -5,6 +5,7 @@
 // container's back-off ends.
 import type { ContainerStatus, Pod } from '../api/types.js';
 import { errorMessage } from '../util/errors.js';
+import { serialRuns } from '../util/serial-runs.js';
 import { nextWake } from './containers.js';
 import {
   listPodRecords,
@@ -139,8 +140,6 @@ export function startKubelet(
   backoffBaseSeconds?: number,
 ): Kubelet {
   const log = host.log;
-  let running: Promise<void> | undefined;
-  let again = false;
   let stopped = false;
   // Woken when the earliest back-off ends, so a restart is not held to the resync period.
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -223,39 +222,23 @@ export function startKubelet(
     }
   };
 
-  const loop = async (): Promise<void> => {
-    do {
-      again = false;
-      await reconcile();
-    } while (again && !stopped);
-    running = undefined;
-  };
-
+  const runs = serialRuns(reconcile, (err) =>
+    log.error({ err: errorMessage(err) }, 'pod runner pass failed; will retry'),
+  );
+  const trigger = runs.trigger;
+  const timer = setInterval(trigger, resyncMs);
   // Never reconcile against a partial list: before the first full list, a pod not yet seen
   // would look deleted and be removed.
-  let synced = false;
-  const trigger = (): void => {
-    if (stopped || !synced) return;
-    if (running) again = true;
-    else running = loop();
-  };
-
-  const timer = setInterval(trigger, resyncMs);
-  void source.synced.then(() => {
-    synced = true;
-    trigger();
-  });
+  void source.synced.then(() => runs.open());
 
   return {
     trigger,
-    idle: async () => {
-      while (running) await running;
-    },
+    idle: runs.idle,
     stop: async () => {
       stopped = true;
       clearInterval(timer);
       clearTimeout(wakeTimer);
-      while (running) await running;
+      await runs.stop();
       await source.stop();
     },
   };
