@@ -118,11 +118,15 @@ export function startChild(argv: string[]): {
 }
 
 /**
- * Packets matching `filter` on eth0 of host namespace `ns` while `during` runs (tcpdump, bounded
- * by `timeout`): one line per packet, without the decoded inner packet of an encapsulation
- * (tcpdump prints that on continuation lines, which carry no timestamp).
+ * tcpdump on `iface` of namespace `ns`, bounded to 20 s, already listening when this resolves.
+ * `stop()` lets the last replies reach the wire, ends the capture and returns what it printed.
  */
-export async function capture(ns: string, filter: string, during: () => void): Promise<string[]> {
+export async function startCapture(
+  ns: string,
+  iface: string,
+  filter: string,
+  flags: string[] = [],
+): Promise<{ stop: () => Promise<string> }> {
   const td = startChild([
     'timeout',
     '20',
@@ -132,19 +136,30 @@ export async function capture(ns: string, filter: string, during: () => void): P
     ns,
     'tcpdump',
     '-i',
-    'eth0',
+    iface,
     '-n',
-    '-tt',
     '-l',
-    '-c',
-    '50',
+    ...flags,
     filter,
   ]);
   await until('tcpdump to listen', () => (td.stderr().includes('listening on') ? true : undefined));
+  return {
+    stop: async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      td.kill();
+      return (await td.done).stdout;
+    },
+  };
+}
+
+/**
+ * Packets matching `filter` on eth0 of host namespace `ns` while `during` runs: one line per
+ * packet, without the decoded inner packet of an encapsulation (tcpdump prints that on
+ * continuation lines, which carry no timestamp).
+ */
+export async function capture(ns: string, filter: string, during: () => void): Promise<string[]> {
+  const td = await startCapture(ns, 'eth0', filter, ['-tt', '-c', '50']);
   during();
-  // Let the last reply reach the wire, then stop the capture.
-  await new Promise((r) => setTimeout(r, 300));
-  td.kill();
-  const { stdout } = await td.done;
+  const stdout = await td.stop();
   return stdout.split('\n').filter((l) => /^\d+\.\d+ /.test(l));
 }

@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { echoLabForFile, startChild } from '../helpers/echo-lab.js';
-import { until } from '../helpers/lab.js';
+import { echoLabForFile, startCapture } from '../helpers/echo-lab.js';
 import { hostNs } from '../helpers/trace-lab.js';
 
 const echo = echoLabForFile(['--backend', 'auto', '--encryption', 'wireguard', '--zones', '2']);
@@ -25,26 +24,10 @@ test('encryption over auto: the same-zone peer (node-3) and the other-zone one (
 });
 
 test('encryption over auto: on node-1 eth0 a same-zone HTTP exchange is only UDP 51820', async () => {
-  const td = startChild([
-    'timeout',
-    '20',
-    'ip',
-    'netns',
-    'exec',
-    hostNs(echo.name, 'node-1'),
-    'tcpdump',
-    '-i',
-    'eth0',
-    '-n',
-    '-l',
-    'host 172.31.1.3',
-  ]);
-  await until('tcpdump to listen', () => (td.stderr().includes('listening on') ? true : undefined));
+  const td = await startCapture(hostNs(echo.name, 'node-1'), 'eth0', 'host 172.31.1.3');
   const answer = await echo.http('echo-1', 'echo-3');
   assert.equal(answer.pod, 'echo-3');
-  await new Promise((r) => setTimeout(r, 300));
-  td.kill();
-  const { stdout } = await td.done;
+  const stdout = await td.stop();
   const packets = stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d+ /.test(l));
   const ip = packets.filter((l) => / IP /.test(l));
   assert.ok(ip.length >= 4, stdout);

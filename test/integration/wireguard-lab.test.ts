@@ -18,7 +18,7 @@ import { wireguardSocketDir } from '../../src/lab/plan.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
 import { PODNET, podnet, podnetOk, until } from '../helpers/lab.js';
-import { echoLabForFile, startChild } from '../helpers/echo-lab.js';
+import { echoLabForFile, startCapture, startChild } from '../helpers/echo-lab.js';
 import { hostNs, traceJson } from '../helpers/trace-lab.js';
 
 const echo = echoLabForFile(['--backend', 'wireguard', '--zones', '2']);
@@ -143,22 +143,12 @@ test('wireguard: 10 MB over TCP across zones arrive byte for byte', async () => 
 
 test('wireguard: the underlay sees only UDP to port 51820 between hosts, no pod address or payload', async () => {
   const marker = 'podnet-cleartext-marker';
-  const td = startChild([
-    'timeout',
-    '20',
-    'ip',
-    'netns',
-    'exec',
+  const td = await startCapture(
     hostNs(echo.name, 'node-1'),
-    'tcpdump',
-    '-i',
     'eth0',
-    '-n',
-    '-l',
-    '-A',
     'ip and not host 172.31.1.254',
-  ]);
-  await until('tcpdump to listen', () => (td.stderr().includes('listening on') ? true : undefined));
+    ['-A'],
+  );
   for (const to of ['echo-2', 'echo-3']) {
     const r = echo.exec('echo-1', [
       'timeout',
@@ -172,9 +162,7 @@ test('wireguard: the underlay sees only UDP to port 51820 between hosts, no pod 
     ]);
     assert.equal(r.status, 0, r.stderr);
   }
-  await new Promise((r) => setTimeout(r, 300));
-  td.kill();
-  const { stdout } = await td.done;
+  const stdout = await td.stop();
   const packets = stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d+ IP /.test(l));
   assert.ok(packets.length >= 8, stdout);
   for (const line of packets) {
@@ -312,22 +300,10 @@ test('wireguard: a key rotated under a running connection: it survives, and the 
     process.kill(agent2.pid, 'SIGSTOP');
     try {
       wg('node-2', ['set', 'pn-wg', 'private-key', staleFile]);
-      const td = startChild([
-        'timeout',
-        '15',
-        'ip',
-        'netns',
-        'exec',
+      const td = await startCapture(
         hostNs(echo.name, 'node-1'),
-        'tcpdump',
-        '-i',
         'pn-wg',
-        '-n',
-        '-l',
         `src ${echo.ip('echo-2')}`,
-      ]);
-      await until('tcpdump to listen', () =>
-        td.stderr().includes('listening on') ? true : undefined,
       );
       const ping = podnet([
         'lab',
@@ -346,8 +322,7 @@ test('wireguard: a key rotated under a running connection: it survives, and the 
         '1',
         echo.ip('echo-1'),
       ]);
-      td.kill();
-      const { stdout } = await td.done;
+      const stdout = await td.stop();
       assert.notEqual(ping.status, 0, 'a ping got through with the stale key');
       assert.equal(stdout.trim(), '', `packets from echo-2 arrived: ${stdout}`);
     } finally {
