@@ -34,6 +34,8 @@ export function offloadsController(): Controller {
           log.warn({ node: self, err: errorMessage(err) }, 'offloads not set');
           health.setError('offloads', errorMessage(err));
         }
+        // Ready once tried: an offload the driver refuses costs speed, never reachability.
+        health.setReady('offloads', true);
       };
       // One reconcile at a time; a trigger meanwhile runs one more after it.
       const trigger = (): void => {
