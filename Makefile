@@ -12,12 +12,13 @@ export PATH := $(NODE_BIN):$(PATH)
 # Debian packages the lab, the tests and the benchmarks use (real programs, no mocks; GoBGP is
 # a peer of podnet's speaker in the BGP tests; openssl makes the API server's certificates;
 # systemd brings systemd-analyze, which checks the units `podnet install` writes; Chromium is the
-# headless browser the map's tests drive).
+# headless browser the map's tests drive; linux-perf is perf, which shows where the data path
+# spends its cycles).
 DEBIAN_PACKAGES := iproute2 iptables ipset nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containerd containernetworking-plugins busybox-static \
 	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes systemd \
-	wireguard-go wireguard-tools chromium
+	wireguard-go wireguard-tools chromium linux-perf
 
 # kubectl 1.20 (Debian 12's kubernetes-client), the oldest client the API server speaks to. Its
 # package owns /usr/bin/kubectl, which is the machine's kubectl 1.32, so it is unpacked here

@@ -19,6 +19,7 @@ import { CniServer } from './cni-server.js';
 import { proxyController } from './proxy.js';
 import { endpointSliceController } from './endpointslice-controller.js';
 import { namespaceController } from './namespace-controller.js';
+import { offloadsController } from './offloads.js';
 import { routingController } from './routing.js';
 import { policyController } from './policy.js';
 import { BgpController } from './bgp.js';
@@ -63,6 +64,7 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
       leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
     }),
     routing,
+    offloadsController(),
     ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
     // Every agent stands for election; the leader writes every service's slices.
     endpointSliceController({

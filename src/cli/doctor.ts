@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { ClusterNetwork, Node } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
 import type { RoutingUnknown, RoutingView } from '../diagnose/doctor.js';
+import type { OffloadPlan } from '../routing/offloads.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveStoreUrl } from './context.js';
 import { wireguardStatus } from '../routing/wireguard-status.js';
@@ -56,6 +57,10 @@ export function registerDoctor(program: Command): void {
           kernelConfig: facts.readKernelConfig(),
           bgp,
           routing: await routingView({ nodes, nodeName, network, bgp, netns, lab }),
+          offloads: await offloadsView(
+            netns,
+            nodes.find((n) => n.metadata.name === nodeName)!,
+          ),
           leases,
           ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
         });
@@ -136,6 +141,25 @@ async function routingView(c: {
         .map((s) => s.key.slice('net.ipv4.conf.'.length, -'.rp_filter'.length)),
       periodSeconds: PERIOD_MS / 1000,
     };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
+/** The offloads the agent keeps on this host, against what its links have now. */
+async function offloadsView(
+  netns: string | undefined,
+  self: Node,
+): Promise<OffloadPlan | RoutingUnknown | undefined> {
+  const [{ reconcileOffloads }, { offloadKernel }, { hostFromNode }] = await Promise.all([
+    import('../routing/offloads.js'),
+    import('../kernel/link-features.js'),
+    import('../routing/peers.js'),
+  ]);
+  const ip = hostFromNode(self)?.ip;
+  if (!ip) return undefined;
+  try {
+    return await reconcileOffloads(offloadKernel(netns), ip, { apply: false });
   } catch (err) {
     return { error: errorMessage(err) };
   }

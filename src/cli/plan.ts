@@ -9,8 +9,10 @@ import { ANNOTATION_VTEP_MAC, type Node } from '../api/types.js';
 import { cloudPlacements, placementLines } from '../cloud/placements.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
+import { offloadKernel } from '../kernel/link-features.js';
 import { renderCommands } from '../kernel/routing-render.js';
 import { backendDriver } from '../routing/backends/registry.js';
+import { describeSettled, offloadCommands, reconcileOffloads } from '../routing/offloads.js';
 import { planHost } from '../routing/reconcile.js';
 import { checkBackendSupport } from '../routing/support.js';
 import { getClusterNetwork, listObjects } from '../store/objects.js';
@@ -77,12 +79,18 @@ export function registerPlan(program: Command): void {
           },
           routingKernel(netns, wg.run),
         );
-        const commands = renderCommands(plan.changes);
+        const offloads = await reconcileOffloads(offloadKernel(netns), plan.view.underlay.address, {
+          apply: false,
+        });
+        const commands = [
+          ...renderCommands(plan.changes),
+          ...offloadCommands(offloads?.changes ?? []),
+        ];
         const wireguard = wireguardStatus(plan.view.actual.links, nodes, Date.now() / 1000);
         const cloud = backend === 'cloud' ? cloudPlacements(storeNodes) : undefined;
         if (opts.output === 'json') {
           process.stdout.write(
-            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, cloud, commands, changes: plan.changes, problems: plan.problems, wireguard }, null, 2)}\n`,
+            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, cloud, commands, changes: plan.changes, offloads, problems: plan.problems, wireguard }, null, 2)}\n`,
           );
           return;
         }
@@ -95,6 +103,9 @@ export function registerPlan(program: Command): void {
           process.stdout.write(`# ${line}\n`);
         }
         for (const line of placementLines(cloud ?? [])) process.stdout.write(`${line}\n`);
+        if (offloads?.settled.length) {
+          process.stdout.write(`# offloads in place: ${describeSettled(offloads.settled)}\n`);
+        }
         for (const p of plan.problems)
           process.stdout.write(`# cannot route to ${p.peer}: ${p.reason}\n`);
         for (const line of commands) process.stdout.write(`${line}\n`);

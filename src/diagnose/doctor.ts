@@ -19,6 +19,7 @@ import { NETWORK_UNAVAILABLE } from '../routing/condition.js';
 import { encapsulationOverhead } from '../routing/mtu.js';
 import { describeWireguard, type WireguardStatus } from '../routing/wireguard-status.js';
 import { backendAdvice } from '../routing/advice.js';
+import { describeSettled, offloadCommands, type OffloadPlan } from '../routing/offloads.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
 export const IPIP_DEVICE = 'pn-ipip';
@@ -38,6 +39,8 @@ export interface DoctorInput {
   now?: Date;
   /** What the routing reconciler wants on this host, or why it could not be worked out. */
   routing?: RoutingView | RoutingUnknown;
+  /** The device features the agent keeps, against what the links have, or why unknown. */
+  offloads?: OffloadPlan | RoutingUnknown;
   /** The nodes' heartbeats (`kube-node-lease`), to tell a dead agent. */
   leases?: Lease[];
   /** The command that starts a dead agent again (`podnet lab repair` in a lab). */
@@ -587,6 +590,32 @@ const wireguard: Check = (input) => {
   return [pass('wireguard', [summary, ...peers].join('; '))];
 };
 
+/**
+ * Offloads the agent keeps (GRO on veths and the underlay, UDP-tunnel segmentation): one off
+ * means forwarding and the tunnel handle every segment on its own, at a cost in throughput.
+ */
+const offloads: Check = ({ offloads: plan }) => {
+  if (!plan) return [];
+  if ('error' in plan)
+    return [fail('offloads', `cannot read: ${plan.error}`, plan.fix ?? 'ethtool -k <device>')];
+  const unsupported = plan.unsupported.length
+    ? `; not offered by the driver: ${plan.unsupported.map((w) => `${w.dev} ${w.feature}`).join(', ')}`
+    : '';
+  if (plan.changes.length === 0) {
+    return [
+      pass('offloads', `${describeSettled(plan.settled) || 'nothing to keep'}${unsupported}`),
+    ];
+  }
+  const off = plan.changes.flatMap((c) => Object.keys(c.features).map((f) => `${c.dev} ${f}`));
+  return [
+    fail(
+      'offloads',
+      `off where the agent keeps them on: ${off.join(', ')} (its next reconcile turns them on)`,
+      offloadCommands(plan.changes).join('; '),
+    ),
+  ];
+};
+
 const CHECKS: Check[] = [
   agents,
   ipForward,
@@ -597,6 +626,7 @@ const CHECKS: Check[] = [
   forwardPolicy,
   bridgeNetfilter,
   mtu,
+  offloads,
   vtepMac,
   staleRoutes,
   bgpSessions,
