@@ -219,6 +219,20 @@ function readySliceRevision(service: string, ip: string): number | undefined {
   return holding ? Number(holding.metadata.resourceVersion) : undefined;
 }
 
+/** Waits until every agent has programmed the named slices as they are now. */
+async function programmedEverywhere(slices: string[]): Promise<void> {
+  const revision = Math.max(
+    ...slices.map((name) =>
+      Number(kubectl(['get', 'endpointslice', name, '-o', 'jsonpath={.metadata.resourceVersion}'])),
+    ),
+  );
+  await until(
+    `every agent to have programmed ${slices.join(', ')}`,
+    () => (NODES.every((n) => agentMetric(n, PROCESSED_SLICES) >= revision) ? true : undefined),
+    20_000,
+  );
+}
+
 /** Every process of the lab (found by its lab name in argv or environment) with its argv. */
 function labProcesses(): { pid: number; argv: string[]; env: string[] }[] {
   const found: { pid: number; parent: number; argv: string[]; env: string[] }[] = [];
@@ -374,6 +388,7 @@ test('kube-lab: a selectorless Service over two hand-written slices; not-ready a
 
   // echo-b not ready (still serving, not terminating): new connections go to echo-a only.
   apply([slice('manual-b', [{ ip: b, ready: false, serving: true, terminating: false }])]);
+  await programmedEverywhere(['manual-b']);
   const onlyA = (pods: Set<string>) => (pods.size === 1 && pods.has('echo-a') ? pods : undefined);
   await until('only echo-a answering', () => onlyA(answering(host, 3)), 20_000);
   assert.deepEqual([...answering(host, 12)], ['echo-a']);
@@ -383,6 +398,7 @@ test('kube-lab: a selectorless Service over two hand-written slices; not-ready a
     slice('manual-a', [{ ip: a, ready: false, serving: false, terminating: true }]),
     slice('manual-b', [{ ip: b, ready: false, serving: true, terminating: true }]),
   ]);
+  await programmedEverywhere(['manual-a', 'manual-b']);
   const onlyB = (pods: Set<string>) => (pods.size === 1 && pods.has('echo-b') ? pods : undefined);
   await until(
     'the serving-terminating endpoint answering',
