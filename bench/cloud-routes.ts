@@ -181,6 +181,9 @@ function network(table: string, endpoint: string): ClusterNetwork {
     metadata: { name: 'default' },
     spec: {
       backend: 'cloud',
+      // The nodes' subnets (10.100.x, 10.101.x) must lie inside it: routes outside the cluster
+      // CIDR are not podnet's, so they would be created again on every pass and fill the quota.
+      clusterCIDR: '10.100.0.0/15',
       cloud: {
         provider: 'aws',
         routeTableIDs: [table],
