@@ -24,6 +24,7 @@ import {
   type Node,
 } from '../src/api/types.js';
 import { AWS_BUCKETS } from '../src/cloud/pacing.js';
+import { addToIP, formatCidr, formatIP, nthSubnet, parseCidr, parseIP } from '../src/net/index.js';
 import { routingKernel } from '../src/kernel/routing-kernel.js';
 import { startGuard, type GuardStats } from '../src/lab/cloud-guard.js';
 import { motoClient, readRoutes } from '../src/lab/cloud-moto.js';
@@ -67,14 +68,19 @@ async function within(
   }
 }
 
+/** The cluster CIDR the nodes' subnets are cut from. */
+const CLUSTER_CIDR = '10.100.0.0/15';
+
 function node(i: number, eni: string): Node {
-  const n = makeNode(`node-${i}`, `10.${100 + (i >> 8)}.${i & 255}.0/24`, ipOf(i));
+  const podCIDR = formatCidr(nthSubnet(parseCidr(CLUSTER_CIDR), 24, i));
+  const n = makeNode(`node-${i}`, podCIDR, ipOf(i));
   n.metadata.annotations = { [ANNOTATION_CLOUD_INTERFACE]: eni };
   return n;
 }
 
+/** Node i's address in the VPC (172.17.0.0/16; the host-gw host itself is 172.17.255.254). */
 function ipOf(i: number): string {
-  return `172.17.${i >> 8}.${(i & 255) + 1}`;
+  return formatIP(addToIP(parseIP('172.17.0.1'), i));
 }
 
 /** The route bucket's floor: a burst at once, then the refill rate. */
@@ -181,6 +187,9 @@ function network(table: string, endpoint: string): ClusterNetwork {
     metadata: { name: 'default' },
     spec: {
       backend: 'cloud',
+      // The nodes' subnets must lie inside it: routes outside the cluster CIDR are not
+      // podnet's, so they would be created again on every pass and fill the quota.
+      clusterCIDR: CLUSTER_CIDR,
       cloud: {
         provider: 'aws',
         routeTableIDs: [table],

@@ -21,6 +21,7 @@ import { planRoutes, type RouteCall, type RoutePlan, type RouteTable } from '../
 import { withCondition } from '../routing/condition.js';
 import { hostFromNode } from '../routing/peers.js';
 import { updateObject } from '../store/objects.js';
+import { DeadlineError, withDeadline } from '../util/deadline.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 import { campaign, type Election } from './leader.js';
@@ -33,12 +34,18 @@ const DEFAULT_RESYNC_MS = 10_000;
 const TRUST_WRITES_MS = 60_000;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 60_000;
+/**
+ * The longest one step of a pass (a cloud call, the Node updates) may take. A step that never
+ * answers would otherwise hold the pass, and with it every later pass, forever.
+ */
+const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 /** Routes one table may hold when spec.cloud.routeLimit is not set: AWS's default quota. */
 export const DEFAULT_ROUTE_LIMIT = 500;
 
 export interface CloudRouteOptions {
   leaseSeconds?: number;
   resyncMs?: number;
+  stepTimeoutMs?: number;
   /** The EC2 API (tests hand in a fake). */
   api?: (settings: CloudSettings, observe: CallObserver) => CloudApi;
 }
@@ -65,6 +72,9 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
       const metrics = cloudMetrics(ctx);
       const resyncMs =
         opts.resyncMs ?? (Number(process.env.PODNET_CLOUD_RESYNC_MS) || DEFAULT_RESYNC_MS);
+      const stepTimeoutMs = opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+      const step = <T>(what: string, work: Promise<T>): Promise<T> =>
+        withDeadline(work, stepTimeoutMs, what);
       let leading = false;
       let api: CloudApi | undefined;
       let apiFor = '';
@@ -89,19 +99,24 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
         if (busy) return;
         busy = true;
         running = (async () => {
-          while (wanted && leading && !stopped) {
-            wanted = false;
-            await pass();
+          try {
+            while (wanted && leading && !stopped) {
+              wanted = false;
+              await pass();
+            }
+          } finally {
+            busy = false;
           }
-          busy = false;
         })();
       };
 
+      // Every pass that runs while leading ends by scheduling the next, whatever happened in it.
       const pass = async (): Promise<void> => {
-        const spec = network();
-        const cloud = spec.cloud;
-        if (spec.backend !== 'cloud' || !cloud) return;
+        let nextMs = resyncMs;
         try {
+          const spec = network();
+          const cloud = spec.cloud;
+          if (spec.backend !== 'cloud' || !cloud) return;
           const key = JSON.stringify([cloud.region, cloud.endpoint]);
           if (!api || apiFor !== key) {
             api = (opts.api ?? ec2Api)(cloud, (action, outcome) =>
@@ -112,7 +127,10 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
           }
           const now = Date.now();
           if (!tables || now - lastFullRead >= resyncMs || backoffMs > 0) {
-            const read = await api.describeRouteTables(cloud.routeTableIDs);
+            const read = await step(
+              'DescribeRouteTables',
+              api.describeRouteTables(cloud.routeTableIDs),
+            );
             // A write a read has shown is settled: a later read that lacks it means someone
             // else changed the table, which is repaired, not trusted away.
             written = written.filter((w) => now - w.at < TRUST_WRITES_MS && !shown(read, w));
@@ -131,7 +149,7 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
           let changed = 0;
           for (const call of plan.calls) {
             if (!leading || stopped) return;
-            const outcome = await apply(api, call);
+            const outcome = await step(`${call.op} route ${call.destination}`, apply(api, call));
             if (outcome === 'route-limit') {
               // The account's quota is lower than configured: plan again within what fits.
               learnedLimit = tables.find((t) => t.id === call.table)?.routes.length ?? limit;
@@ -152,7 +170,7 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
             });
             log.info({ ...call }, `route ${call.op}d`);
           }
-          await publish(ctx, plan, cloud);
+          await step('the Node updates', publish(ctx, plan, cloud));
           metrics.placed(plan);
           ctx.health.setError(NAME, undefined);
           // After changes, read again soon (then less and less often) to confirm them.
@@ -160,13 +178,21 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
             changed > 0
               ? Math.min(MAX_BACKOFF_MS, backoffMs ? backoffMs * 2 : FIRST_BACKOFF_MS)
               : 0;
-          schedule(backoffMs || resyncMs);
+          nextMs = backoffMs || resyncMs;
         } catch (err) {
+          const timedOut = err instanceof DeadlineError;
+          metrics.failedPasses.inc({ reason: timedOut ? 'timeout' : 'error' });
           ctx.health.setError(NAME, errorMessage(err));
-          log.warn({ err: errorMessage(err) }, 'cloud routes not reconciled');
+          log.warn(
+            { err: errorMessage(err) },
+            timedOut ? 'cloud routes pass timed out' : 'cloud routes not reconciled',
+          );
+          // What the tables hold is unknown now (an abandoned call may still land): read again.
           tables = undefined;
           backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs ? backoffMs * 2 : FIRST_BACKOFF_MS);
-          schedule(backoffMs);
+          nextMs = backoffMs;
+        } finally {
+          schedule(nextMs);
         }
       };
 
@@ -312,8 +338,15 @@ function cloudMetrics(ctx: AgentContext) {
     labelNames: ['placement'],
     registers,
   });
+  const failedPasses = new Counter({
+    name: 'podnet_cloud_route_pass_failures_total',
+    help: 'Route controller passes given up, by reason (timeout: a step never answered; error)',
+    labelNames: ['reason'],
+    registers,
+  });
   return {
     calls,
+    failedPasses,
     placed(plan: RoutePlan): void {
       const counts = { routed: 0, overflow: 0, refused: 0 };
       for (const p of plan.placements.values()) counts[p]++;

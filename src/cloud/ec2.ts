@@ -29,8 +29,20 @@ export interface CloudApi {
   primaryInterface(instanceId: string): Promise<{ eni: string; ip?: string }>;
 }
 
+/** What each SDK call is sent with. */
+interface SendOptions {
+  abortSignal: AbortSignal;
+}
+
 /** Told once per API call: the action and how it ended (ok, or the error code). */
 export type CallObserver = (action: string, outcome: string) => void;
+
+/**
+ * How long one call may take, retries included (the standard retries' backoff on throttling
+ * adds up to about a minute over 8 attempts). A server that takes a request and never answers
+ * would otherwise hold the caller forever: the SDK sets no timeout of its own.
+ */
+const SEND_TIMEOUT_MS = 90_000;
 
 /** Error codes that mean the route is already as wanted (a stale read, or a retried call). */
 const CONVERGED: Record<string, string[]> = {
@@ -53,12 +65,12 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
   const call = async <T>(
     action: string,
     pace: TokenBucket,
-    send: () => Promise<T>,
+    send: (options: SendOptions) => Promise<T>,
     context: string,
   ): Promise<T> => {
     await pace.take();
     try {
-      const out = await send();
+      const out = await send({ abortSignal: AbortSignal.timeout(SEND_TIMEOUT_MS) });
       observe(action, 'ok');
       return out;
     } catch (err) {
@@ -68,7 +80,7 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
   };
   const change = async (
     action: string,
-    send: () => Promise<unknown>,
+    send: (options: SendOptions) => Promise<unknown>,
     context: string,
   ): Promise<RouteOutcome> => {
     try {
@@ -87,11 +99,12 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
       const out = await call(
         'DescribeRouteTables',
         describeBucket,
-        () =>
+        (o) =>
           client.send(
             new DescribeRouteTablesCommand({
               Filters: [{ Name: 'route-table-id', Values: [...ids] }],
             }),
+            o,
           ),
         ids.join(', '),
       );
@@ -117,35 +130,38 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
     createRoute: (table, destination, eni) =>
       change(
         'CreateRoute',
-        () =>
+        (o) =>
           client.send(
             new CreateRouteCommand({
               RouteTableId: table,
               DestinationCidrBlock: destination,
               NetworkInterfaceId: eni,
             }),
+            o,
           ),
         `${table} ${destination}`,
       ),
     replaceRoute: (table, destination, eni) =>
       change(
         'ReplaceRoute',
-        () =>
+        (o) =>
           client.send(
             new ReplaceRouteCommand({
               RouteTableId: table,
               DestinationCidrBlock: destination,
               NetworkInterfaceId: eni,
             }),
+            o,
           ),
         `${table} ${destination}`,
       ),
     deleteRoute: (table, destination) =>
       change(
         'DeleteRoute',
-        () =>
+        (o) =>
           client.send(
             new DeleteRouteCommand({ RouteTableId: table, DestinationCidrBlock: destination }),
+            o,
           ),
         `${table} ${destination}`,
       ),
@@ -153,12 +169,13 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
       await call(
         'ModifyNetworkInterfaceAttribute',
         modifyBucket,
-        () =>
+        (o) =>
           client.send(
             new ModifyNetworkInterfaceAttributeCommand({
               NetworkInterfaceId: eni,
               SourceDestCheck: { Value: false },
             }),
+            o,
           ),
         eni,
       );
@@ -167,7 +184,7 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
       const out = await call(
         'DescribeInstances',
         instancesBucket,
-        () => client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
+        (o) => client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), o),
         instanceId,
       );
       const instance = out.Reservations?.[0]?.Instances?.[0];
@@ -226,6 +243,11 @@ function cloudError(
       return new CloudError(
         code,
         `route table ${context.split(' ')[0]} does not exist in ${settings.region} (spec.cloud.routeTableIDs)`,
+      );
+    case 'AbortError':
+      return new CloudError(
+        'Timeout',
+        `${action} ${context}: no answer from ${where} within ${SEND_TIMEOUT_MS / 1000} s (spec.cloud.endpoint)`,
       );
     default:
       if ((err as { code?: string }).code === 'ECONNREFUSED') {
