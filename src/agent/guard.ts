@@ -15,6 +15,7 @@ import {
   syncGuard,
   type GuardInput,
   type GuardKernel,
+  type GuardTable,
   type PortRange,
   type WiredPod,
 } from '../policy/guard.js';
@@ -83,18 +84,29 @@ export function guardController(
           allowPorts: network?.spec.hostProtection?.allowPorts ?? [],
         };
       };
-      // One pass at a time. A pass reads everything afresh when it begins, so changes that
-      // arrive while one waits to begin are all served by it.
+      // One pass at a time. A pass reads its inputs afresh when it begins, so changes that
+      // arrive while one waits to begin are all served by it. Pod churn and CNI calls diff
+      // against the table this process programmed; the start, the periodic pass and changes
+      // to Nodes, peers and the ClusterNetwork read the kernel, which repairs hand changes.
+      let programmed: GuardTable | undefined;
+      let readKernel = true;
       let running = Promise.resolve();
       let waiting: Promise<void> | undefined;
-      const sync = (reason: string): Promise<void> => {
+      const sync = (reason: string, fromKernel: boolean): Promise<void> => {
+        readKernel ||= fromKernel;
         if (waiting) return waiting;
         waiting = running.then(async () => {
           waiting = undefined;
+          const remembered = readKernel ? undefined : programmed;
+          readKernel = false;
           try {
-            if (await syncGuard(kernel, input())) log.info({ reason }, 'guard updated');
+            const { table, changed } = await syncGuard(kernel, input(), remembered);
+            programmed = table;
+            if (changed) log.info({ reason }, 'guard updated');
             ctx.health.setError(NAME, undefined);
           } catch (err) {
+            programmed = undefined;
+            readKernel = true;
             ctx.health.setError(NAME, errorMessage(err));
             log.error({ reason, err: errorMessage(err) }, 'could not update the guard');
           }
@@ -114,15 +126,15 @@ export function guardController(
           for (const reason of DROP_REASONS) this.inc({ reason }, counts.get(reason) ?? 0);
         },
       });
-      nodes.addHandler((c) => sync(`node ${c.name} ${c.type}`));
-      pods.addHandler((c) => sync(`pod ${c.name} ${c.type}`));
-      networks.addHandler((c) => sync(`clusternetwork ${c.name} ${c.type}`));
-      peers.addHandler((c) => sync(`bgppeer ${c.name} ${c.type}`));
+      nodes.addHandler((c) => sync(`node ${c.name} ${c.type}`, true));
+      pods.addHandler((c) => sync(`pod ${c.name} ${c.type}`, false));
+      networks.addHandler((c) => sync(`clusternetwork ${c.name} ${c.type}`, true));
+      peers.addHandler((c) => sync(`bgppeer ${c.name} ${c.type}`, true));
       // Not before every cache is full: a pass over half the Nodes would take protection away.
       await Promise.all([nodes.synced, pods.synced, networks.synced, peers.synced]);
-      source.guardSync = () => sync('cni');
-      await sync('start');
-      timer = setInterval(() => void sync('resync'), RESYNC_MS);
+      source.guardSync = () => sync('cni', false);
+      await sync('start', true);
+      timer = setInterval(() => void sync('resync', true), RESYNC_MS);
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {

@@ -93,6 +93,8 @@ export function policyController(): PolicyController {
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastError: string | undefined;
+  /** The next sync reads the kernel's marker rather than trusting what was programmed. */
+  let verifyNext = true;
   /** Pods whose address CNI just gave, until the informer has them with it. */
   const newPods = new Map<string, Pod>();
   let ctx: AgentContext | undefined;
@@ -139,9 +141,11 @@ export function policyController(): PolicyController {
       };
       const sync = async (): Promise<void> => {
         clearTimeout(retry);
+        const trust = !verifyNext;
+        verifyNext = false;
         const end = metrics.duration.startTimer();
         try {
-          const outcome = await datapath.apply(inputs());
+          const outcome = await datapath.apply(inputs(), trust);
           end({ change: outcome.change });
           metrics.syncs.inc({ result: 'ok' });
           if (outcome.change !== 'none') log!.info(outcome, 'policy datapath synced');
@@ -153,22 +157,29 @@ export function policyController(): PolicyController {
           lastError = `${datapath.mode} policy sync failed: ${errorMessage(err)}`;
           log!.error({ err: errorMessage(err) }, 'policy sync failed; the kernel kept what it had');
           context.health.setError(NAME, lastError);
+          verifyNext = true;
           if (!stopped) retry = setTimeout(() => void batcher?.request(), RETRY_MS);
         }
       };
       const b = new Batcher(sync, BATCH_MS);
       batcher = b;
       // A change counts as processed once the datapath enforces it.
+      // Store changes check the kernel's marker too (a table changed behind the agent's back
+      // is repaired with them); a new pod's ADD trusts what was programmed.
+      const verified = (): Promise<void> => {
+        verifyNext = true;
+        return b.request();
+      };
       pods.addHandler((c) => {
         if (c.type === 'deleted') newPods.delete(c.name);
-        return b.request();
+        return verified();
       });
-      namespaces.addHandler(() => b.request());
-      policies.addHandler(() => b.request());
+      namespaces.addHandler(verified);
+      policies.addHandler(verified);
       const networks = context.informers.informer('ClusterNetwork');
       networks.addHandler(async (c) => {
         if (c.object.metadata.name !== 'default') return;
-        if (logging.set(c.type !== 'deleted' && wantsLog(c.object))) await b.request();
+        if (logging.set(c.type !== 'deleted' && wantsLog(c.object))) await verified();
       });
       await Promise.all([pods.synced, namespaces.synced, policies.synced, networks.synced]);
       const network = [...networks.cache.values()].find((n) => n.metadata.name === 'default');

@@ -29,8 +29,12 @@ export interface PolicyDrops {
 
 export interface PolicyDatapath {
   readonly mode: string;
-  /** Makes the kernel enforce `inputs`; on failure the kernel keeps what it had. */
-  apply(inputs: PolicyInputs): Promise<PolicyApplyOutcome>;
+  /**
+   * Makes the kernel enforce `inputs`; on failure the kernel keeps what it had. With
+   * `trustProgrammed`, what this process programmed last stands for the kernel's state
+   * instead of reading it back: a new pod's ADD then waits for no listing.
+   */
+  apply(inputs: PolicyInputs, trustProgrammed?: boolean): Promise<PolicyApplyOutcome>;
   /** The drop counters of what the last apply programmed. */
   drops(): Promise<PolicyDrops[]>;
   /** What an isolation chain (a logged packet's prefix) stands for in what was programmed. */

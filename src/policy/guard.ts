@@ -282,20 +282,48 @@ export interface GuardKernel {
   counters(): Promise<Map<string, number>>;
 }
 
-/** Reads the guard's table, and changes only what differs from the input; true if it did. */
-export async function syncGuard(kernel: GuardKernel, input: GuardInput): Promise<boolean> {
-  const want = desiredGuard(input);
+/** A table this process programmed, as a listing of it would show it. */
+function listedFrom(table: GuardTable): ListedGuard {
+  return {
+    counters: new Set(table.counters),
+    sets: new Map(table.sets.map((s) => [s.name, s.elements])),
+    chains: new Map(table.chains.map((c) => [c.name, c.rules])),
+  };
+}
+
+async function readGuard(kernel: GuardKernel, want: GuardTable): Promise<ListedGuard> {
   const [counters, sets, chains] = await Promise.all([
     kernel.counters(),
     Promise.all(want.sets.map(async (s) => [s.name, await kernel.listSet(s.name)] as const)),
     Promise.all(want.chains.map(async (c) => [c.name, await kernel.listChain(c.name)] as const)),
   ]);
-  const script = guardScript(want, {
-    counters: new Set(counters.keys()),
-    sets: new Map(sets),
-    chains: new Map(chains),
-  });
-  if (script === undefined) return false;
-  await kernel.run(script);
-  return true;
+  return { counters: new Set(counters.keys()), sets: new Map(sets), chains: new Map(chains) };
+}
+
+/**
+ * Changes only what differs from the input and returns the table now in the kernel, and
+ * whether anything was sent. Given the table it programmed last, it diffs against that
+ * instead of reading the kernel (a new pod's ADD then costs one `nft` run, not a dozen
+ * listings); should that script fail, the table was changed behind its back, and it reads
+ * the kernel and tries again. A pass without it reads the kernel: that is what repairs.
+ */
+export async function syncGuard(
+  kernel: GuardKernel,
+  input: GuardInput,
+  programmed?: GuardTable,
+): Promise<{ table: GuardTable; changed: boolean }> {
+  const want = desiredGuard(input);
+  if (programmed) {
+    const script = guardScript(want, listedFrom(programmed));
+    if (script === undefined) return { table: want, changed: false };
+    try {
+      await kernel.run(script);
+      return { table: want, changed: true };
+    } catch {
+      // Read below: the kernel no longer holds what was remembered.
+    }
+  }
+  const script = guardScript(want, await readGuard(kernel, want));
+  if (script !== undefined) await kernel.run(script);
+  return { table: want, changed: script !== undefined };
 }

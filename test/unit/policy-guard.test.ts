@@ -10,6 +10,7 @@ import {
   protectedPortElements,
   syncGuard,
   type GuardInput,
+  type GuardKernel,
 } from '../../src/policy/guard.js';
 import type { Node } from '../../src/api/types.js';
 import { validateObject } from '../../src/api/validate.js';
@@ -72,14 +73,14 @@ test('guard: control ports for TCP and UDP, minus what the operator opened', () 
 
 test('guard: the first sync creates the table; an unchanged restart sends nothing', async () => {
   const kernel = new FakeGuardKernel();
-  assert.equal(await syncGuard(kernel, input()), true);
+  assert.equal((await syncGuard(kernel, input())).changed, true);
   const table = kernel.nft.tables.get('inet podnet-guard')!;
   assert.deepEqual(table.chains.get('prerouting')!.rules.slice(-1), [
     'counter name "spoofed" drop',
   ]);
   assert.deepEqual([...kernel.packets.keys()], ['spoofed', 'tunnel', 'host-port']);
   // A restarted agent reads the same table back: nothing to do, no nft call.
-  assert.equal(await syncGuard(kernel, input()), false);
+  assert.equal((await syncGuard(kernel, input())).changed, false);
   assert.equal(kernel.transactions.length, 1);
 });
 
@@ -90,7 +91,7 @@ test('guard: pods coming and going change elements, never rules', async () => {
     { hostVeth: 'pn0123456789a', ip: '10.244.1.5' },
     { hostVeth: 'pn0123456789d', ip: '10.244.1.9' },
   ];
-  assert.equal(await syncGuard(kernel, input({ pods })), true);
+  assert.equal((await syncGuard(kernel, input({ pods }))).changed, true);
   const script = kernel.transactions.at(-1)!;
   assert.doesNotMatch(script, / rule | chain /);
   assert.match(
@@ -123,7 +124,7 @@ test('guard: a chain changed behind its back is rewritten, alone, in one transac
   const kernel = new FakeGuardKernel();
   await syncGuard(kernel, input());
   await kernel.nft.run('flush chain inet podnet-guard forward\n');
-  assert.equal(await syncGuard(kernel, input()), true);
+  assert.equal((await syncGuard(kernel, input())).changed, true);
   const script = kernel.transactions.at(-1)!;
   assert.match(script, /^flush chain inet podnet-guard forward$/m);
   assert.doesNotMatch(script, /prerouting|input|element/);
@@ -135,7 +136,7 @@ test('guard: a deleted table comes back whole, counters included', async () => {
   await syncGuard(kernel, input());
   kernel.nft.flushRuleset();
   kernel.packets.clear();
-  assert.equal(await syncGuard(kernel, input()), true);
+  assert.equal((await syncGuard(kernel, input())).changed, true);
   assert.deepEqual(await kernel.listSet('node-addresses-v4'), ['172.31.1.1', '172.31.2.1']);
   assert.equal(kernel.packets.size, 3);
 });
@@ -249,4 +250,38 @@ test('guard: a node is protected on its addresses and on its pod gateway', () =>
     ]),
     ['172.31.1.1', '10.244.1.1', '172.31.2.1'],
   );
+});
+
+test('guard: from the table it programmed, a new pod costs one nft run and no listing; a table gone behind its back is read and rebuilt', async () => {
+  const kernel = new FakeGuardKernel();
+  let reads = 0;
+  const counted: GuardKernel = {
+    run: (script) => kernel.run(script),
+    listChain: (c) => (reads++, kernel.listChain(c)),
+    listSet: (s) => (reads++, kernel.listSet(s)),
+    counters: () => (reads++, kernel.counters()),
+  };
+  const first = await syncGuard(counted, input());
+  reads = 0;
+  const pods = [{ hostVeth: 'pn0123456789f', ip: '10.244.1.20' }];
+  const next = await syncGuard(counted, input({ pods }), first.table);
+  assert.equal(next.changed, true);
+  assert.equal(reads, 0);
+  assert.match(
+    kernel.transactions.at(-1)!,
+    /^add element .* "pn0123456789f" \. 10\.244\.1\.20 \}$/m,
+  );
+  assert.equal((await syncGuard(counted, input({ pods }), next.table)).changed, false);
+  assert.equal(reads, 0);
+
+  // Gone behind its back: the next pod's script fails, so the pass reads and rebuilds.
+  kernel.nft.flushRuleset();
+  const more = [...pods, { hostVeth: 'pn01234567890', ip: '10.244.1.21' }];
+  const repaired = await syncGuard(counted, input({ pods: more }), next.table);
+  assert.equal(repaired.changed, true);
+  assert.ok(reads > 0);
+  assert.deepEqual(await kernel.listSet('pod-sources-v4'), [
+    '"pn01234567890" . 10.244.1.21',
+    '"pn0123456789f" . 10.244.1.20',
+  ]);
 });

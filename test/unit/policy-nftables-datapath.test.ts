@@ -133,3 +133,34 @@ test('drops are read per isolating policy set from the counted drop of its chain
     'Ingress x/deny-ingress 7',
   ]);
 });
+
+test('trusting what it programmed, an unchanged apply reads nothing and churn sends elements unread; a table gone meanwhile is read and rewritten', async () => {
+  const fake = new FakeNftables();
+  let reads = 0;
+  const counted = {
+    run: (script: string) => fake.run(script),
+    listChain: (...args: Parameters<FakeNftables['listChain']>) => {
+      reads++;
+      return fake.listChain(...args);
+    },
+  };
+  const datapath = nftablesPolicyDatapath(counted);
+  const want = inputs([denyIngressX, allowFromB(80)]);
+  await datapath.apply(want);
+  reads = 0;
+  assert.deepEqual(await datapath.apply(want, true), { change: 'none', sent: 0 });
+  const moved = inputs([denyIngressX, allowFromB(80)], (pods) =>
+    pods.map((p) =>
+      p.metadata.name === 'a' && p.metadata.namespace === 'x'
+        ? { ...p, status: { ...p.status, podIP: '10.244.1.98' } }
+        : p,
+    ),
+  );
+  assert.equal((await datapath.apply(moved, true)).change, 'elements');
+  assert.equal(reads, 0);
+  assert.equal(withoutMarker(fake), await freshTable(moved));
+  fake.flushRuleset();
+  assert.equal((await datapath.apply(want, true)).change, 'table');
+  assert.ok(reads > 0);
+  assert.equal(withoutMarker(fake), await freshTable(want));
+});
