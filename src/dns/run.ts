@@ -1,7 +1,7 @@
 // `podnet dns` as a daemon: the cluster index fed by a source (the store's informers), the
 // query handler, UDP+TCP sockets, and the metrics/health endpoint. With several workers the
-// primary process only supervises: each worker keeps its own index and answers on the shared
-// sockets (node:cluster hands every worker the same UDP and TCP handles).
+// primary process only supervises: each worker keeps its own index and answers on sockets of
+// its own bound to the same port (SO_REUSEPORT), which the kernel balances by flow.
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { createLogger, type Logger } from '../util/log.js';
@@ -25,7 +25,7 @@ export interface DnsOptions {
   upstreams: Upstream[];
   /** host:port for /metrics, /healthz, /readyz; empty for none. */
   metrics: string;
-  /** Processes answering queries (1: this process answers itself). */
+  /** Processes answering queries (1: this process answers itself); see workers.ts. */
   workers: number;
   source: ClusterSource;
 }
@@ -37,7 +37,11 @@ export interface DnsInstance {
 }
 
 /** Runs the server in this process; resolves once the sockets are bound. */
-export async function startDns(opts: DnsOptions, log: Logger): Promise<DnsInstance> {
+export async function startDns(
+  opts: DnsOptions,
+  log: Logger,
+  reusePort = false,
+): Promise<DnsInstance> {
   const index = new ClusterIndex(opts.domain);
   const metrics = new DnsMetrics();
   const forwarder =
@@ -50,7 +54,13 @@ export async function startDns(opts: DnsOptions, log: Logger): Promise<DnsInstan
     metrics,
   });
   // Sockets first: until the first sync the server answers SERVFAIL rather than nothing.
-  const server = await startDnsServer({ host: opts.listen, port: opts.port, handler, log });
+  const server = await startDnsServer({
+    host: opts.listen,
+    port: opts.port,
+    handler,
+    log,
+    reusePort,
+  });
   const http = opts.metrics ? await startMetrics(opts.metrics, metrics, index) : undefined;
   let source: { stop(): Promise<void> } | undefined;
   const sourceReady = opts.source(index, log).then((s) => {
@@ -79,7 +89,11 @@ export async function runDns(opts: DnsOptions): Promise<void> {
   }
   // Workers share the sockets; only the first serves metrics (one port per pod).
   const first = cluster.isPrimary || cluster.worker?.id === 1;
-  const instance = await startDns({ ...opts, metrics: first ? opts.metrics : '' }, log);
+  const instance = await startDns(
+    { ...opts, metrics: first ? opts.metrics : '' },
+    log,
+    cluster.isWorker,
+  );
   log.info({ listen: opts.listen, port: instance.server.port }, 'dns server listening');
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -97,7 +111,7 @@ function superviseWorkers(n: number, log: Logger): void {
   for (let i = 0; i < n; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      // The primary holds the shared sockets open: leave once the last worker is gone.
+      // Leave once the last worker is gone.
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
