@@ -1,7 +1,7 @@
 // `podnet dns`: the cluster DNS server, reading the cluster from the store.
 import type { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
-import { defaultWorkers, MAX_WORKERS } from '../dns/workers.js';
+import { defaultWorkers, giveUp, MAX_WORKERS } from '../dns/workers.js';
 import { parseCount, resolveStoreUrl } from './context.js';
 
 export function registerDns(program: Command): void {
@@ -46,8 +46,7 @@ export function registerDns(program: Command): void {
 
 /** Refused credentials or permissions do not heal by retrying: say which, and stop. */
 function refusedExit(err: Error): never {
-  process.stderr.write(`podnet dns: ${err.message}\n`);
-  process.exit(1);
+  giveUp(`podnet dns: ${err.message}`);
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;

@@ -10,6 +10,7 @@ import { Forwarder, type Upstream } from './forwarder.js';
 import { QueryHandler } from './handler.js';
 import { DnsMetrics } from './metrics.js';
 import { startDnsServer, type RunningServer } from './server.js';
+import { WORKER_GAVE_UP } from './workers.js';
 
 /** Keeps an index current; resolves once the index holds the first full list. */
 export type ClusterSource = (
@@ -84,6 +85,9 @@ export async function startDns(
 export async function runDns(opts: DnsOptions): Promise<void> {
   const log = createLogger('dns', cluster.isPrimary ? {} : { worker: cluster.worker?.id });
   if (opts.workers > 1 && cluster.isPrimary) {
+    // One read of the cluster before forking: a source that refuses this server's credentials
+    // ends it here, said once, rather than in every worker.
+    await (await opts.source(new ClusterIndex(opts.domain), log)).stop();
     superviseWorkers(opts.workers, log);
     return;
   }
@@ -108,11 +112,18 @@ export async function runDns(opts: DnsOptions): Promise<void> {
 
 function superviseWorkers(n: number, log: Logger): void {
   let stopping = false;
+  let exitCode = 0;
   for (let i = 0; i < n; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
+    if (code === WORKER_GAVE_UP && !stopping) {
+      // It said why on stderr; the others would fail the same way.
+      stopping = true;
+      exitCode = 1;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    }
     if (stopping) {
       // Leave once the last worker is gone.
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
       return;
     }
     log.warn({ worker: worker.id, code, signal }, 'dns worker exited, starting another');

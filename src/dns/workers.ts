@@ -1,4 +1,6 @@
-// How many processes answer queries when `podnet dns` is not told.
+// How many processes answer queries when `podnet dns` is not told, and how a worker that
+// cannot go on stops them all.
+import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 
 /** Most workers `podnet dns --workers` takes. */
@@ -10,4 +12,16 @@ export const MAX_WORKERS = 16;
  */
 export function defaultWorkers(cores = availableParallelism()): number {
   return Math.max(1, Math.min(cores, MAX_WORKERS));
+}
+
+/**
+ * The exit code of a worker that gave up (sysexits' EX_CONFIG): the supervisor stops instead
+ * of starting another worker that would fail the same way.
+ */
+export const WORKER_GAVE_UP = 78;
+
+/** Ends this process for a failure retrying cannot heal, and with workers the whole server. */
+export function giveUp(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(cluster.isWorker ? WORKER_GAVE_UP : 1);
 }
