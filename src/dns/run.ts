@@ -91,7 +91,7 @@ export async function runDns(opts: DnsOptions): Promise<void> {
     superviseWorkers(opts.workers, log);
     return;
   }
-  // Workers share the sockets; only the first serves metrics (one port per pod).
+  // Each worker binds its own sockets; only the first serves metrics (one port per pod).
   const first = cluster.isPrimary || cluster.worker?.id === 1;
   const instance = await startDns(
     { ...opts, metrics: first ? opts.metrics : '' },
