@@ -2,20 +2,12 @@
 // id) as a 32-bit word, a prefix as a bit length followed by the fewest octets that hold it
 // (RFC 4271 §4.3). Prefixes are kept as "a.b.c.d/len" strings so they can key RIB maps
 // directly. The address math is src/net's.
-import {
-  cidrOf,
-  formatCidr,
-  formatIP,
-  ipBytes,
-  ipFromBytes,
-  parseCidr,
-  parseIPv4,
-} from '../net/index.js';
+import { formatIPv4Word, ipBytes, parseCidr, parseIPv4 } from '../net/index.js';
 import { prefixOctets, readPrefixList } from './nlri.js';
 
 /** A 32-bit word from the wire → dotted quad. */
 export function formatIPv4(word: number): string {
-  return formatIP({ family: 4, value: BigInt(word >>> 0) });
+  return formatIPv4Word(word >>> 0);
 }
 
 /** Dotted quad → the 32-bit word the wire carries; throws AddressError for anything else. */
@@ -25,11 +17,13 @@ export function ipv4Word(text: string): number {
 
 /** Reads IPv4 prefixes from buf[start, end); undefined as for readPrefixList. */
 export function readPrefixes(buf: Buffer, start: number, end: number): string[] | undefined {
-  return readPrefixList(buf, start, end, 32, (octets, length) => {
-    const bytes = [0, 0, 0, 0];
-    for (let i = 0; i < octets.length; i++) bytes[i] = octets[i]!;
+  // Plain 32-bit arithmetic: this runs once per prefix of a full table.
+  return readPrefixList(buf, start, end, 32, (from, octets, length) => {
+    let word = 0;
+    for (let i = 0; i < 4; i++) word = word * 256 + (i < octets ? buf[from + i]! : 0);
     // Bits past the length are noise on the wire: the prefix is what the length covers.
-    return formatCidr(cidrOf(ipFromBytes(bytes), length));
+    const mask = length === 0 ? 0 : 0xffffffff << (32 - length);
+    return `${formatIPv4Word((word & mask) >>> 0)}/${length}`;
   });
 }
 

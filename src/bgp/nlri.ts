@@ -24,16 +24,17 @@ export function prefixOctets(length: number): number {
 }
 
 /**
- * Walks the prefixes in buf[start, end), handing each one's octets (those its length covers,
- * without the length octet) to `make`. Undefined when a length is over `maxLength` or a prefix
- * runs past the end: the caller decides what that costs (RFC 7606 makes it a session reset).
+ * Walks the prefixes in buf[start, end), handing `make` where each one's octets start in `buf`
+ * (those its length covers, without the length octet) and how many there are. Undefined when a
+ * length is over `maxLength` or a prefix runs past the end: the caller decides what that costs
+ * (RFC 7606 makes it a session reset).
  */
 export function readPrefixList<T>(
   buf: Buffer,
   start: number,
   end: number,
   maxLength: number,
-  make: (octets: Buffer, length: number) => T,
+  make: (from: number, octets: number, length: number) => T,
 ): T[] | undefined {
   const out: T[] = [];
   let pos = start;
@@ -41,7 +42,7 @@ export function readPrefixList<T>(
     const length = buf[pos]!;
     const octets = prefixOctets(length);
     if (length > maxLength || pos + 1 + octets > end) return undefined;
-    out.push(make(buf.subarray(pos + 1, pos + 1 + octets), length));
+    out.push(make(pos + 1, octets, length));
     pos += 1 + octets;
   }
   return out;
@@ -53,11 +54,11 @@ export function readIpv6Prefixes(
   start: number,
   end: number,
 ): Ipv6Prefix[] | undefined {
-  return readPrefixList(buf, start, end, 128, (octets, length) => {
+  return readPrefixList(buf, start, end, 128, (from, octets, length) => {
     const address = new Uint8Array(IPV6_OCTETS);
-    address.set(octets);
+    address.set(buf.subarray(from, from + octets));
     // Bits past the length are not part of the prefix, whatever the sender put there.
-    if (length % 8 !== 0) address[octets.length - 1]! &= 0xff << (8 - (length % 8));
+    if (length % 8 !== 0) address[octets - 1]! &= 0xff << (8 - (length % 8));
     return { address, length };
   });
 }

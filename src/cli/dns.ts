@@ -1,6 +1,7 @@
 // `podnet dns`: the cluster DNS server, reading the cluster from the store.
 import type { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
+import { defaultWorkers, giveUp, MAX_WORKERS } from '../dns/workers.js';
 import { parseCount, resolveStoreUrl } from './context.js';
 
 export function registerDns(program: Command): void {
@@ -13,7 +14,11 @@ export function registerDns(program: Command): void {
     .option('--metrics <addr>', 'metrics and health address (empty: none)', '0.0.0.0:9153')
     .option('--domain <domain>', 'cluster domain', 'cluster.local')
     .option('--ttl <seconds>', 'TTL of cluster records', parseCount('--ttl', 0, 86400), 5)
-    .option('--workers <n>', 'processes answering queries', parseCount('--workers', 1, 16), 1)
+    .option(
+      '--workers <n>',
+      'processes answering queries (default: one per core)',
+      parseCount('--workers', 1, MAX_WORKERS),
+    )
     .action(async (opts, cmd: Command) => {
       const upstreams = parseUpstreams(opts.upstream as string);
       const domain = parseDomain(opts.domain as string);
@@ -32,7 +37,7 @@ export function registerDns(program: Command): void {
         ttl: opts.ttl,
         upstreams,
         metrics: opts.metrics,
-        workers: opts.workers,
+        workers: opts.workers ?? defaultWorkers(),
         source: async (index, log) =>
           storeSource(await openSource(storeUrl, { onRefused: refusedExit }))(index, log),
       });
@@ -41,8 +46,7 @@ export function registerDns(program: Command): void {
 
 /** Refused credentials or permissions do not heal by retrying: say which, and stop. */
 function refusedExit(err: Error): never {
-  process.stderr.write(`podnet dns: ${err.message}\n`);
-  process.exit(1);
+  giveUp(`podnet dns: ${err.message}`);
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;

@@ -1,7 +1,7 @@
 // `podnet dns` as a daemon: the cluster index fed by a source (the store's informers), the
 // query handler, UDP+TCP sockets, and the metrics/health endpoint. With several workers the
-// primary process only supervises: each worker keeps its own index and answers on the shared
-// sockets (node:cluster hands every worker the same UDP and TCP handles).
+// primary process only supervises: each worker keeps its own index and answers on sockets of
+// its own bound to the same port (SO_REUSEPORT), which the kernel balances by flow.
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { createLogger, type Logger } from '../util/log.js';
@@ -10,6 +10,7 @@ import { Forwarder, type Upstream } from './forwarder.js';
 import { QueryHandler } from './handler.js';
 import { DnsMetrics } from './metrics.js';
 import { startDnsServer, type RunningServer } from './server.js';
+import { WORKER_GAVE_UP } from './workers.js';
 
 /** Keeps an index current; resolves once the index holds the first full list. */
 export type ClusterSource = (
@@ -25,7 +26,7 @@ export interface DnsOptions {
   upstreams: Upstream[];
   /** host:port for /metrics, /healthz, /readyz; empty for none. */
   metrics: string;
-  /** Processes answering queries (1: this process answers itself). */
+  /** Processes answering queries (1: this process answers itself); see workers.ts. */
   workers: number;
   source: ClusterSource;
 }
@@ -37,7 +38,11 @@ export interface DnsInstance {
 }
 
 /** Runs the server in this process; resolves once the sockets are bound. */
-export async function startDns(opts: DnsOptions, log: Logger): Promise<DnsInstance> {
+export async function startDns(
+  opts: DnsOptions,
+  log: Logger,
+  reusePort = false,
+): Promise<DnsInstance> {
   const index = new ClusterIndex(opts.domain);
   const metrics = new DnsMetrics();
   const forwarder =
@@ -50,7 +55,13 @@ export async function startDns(opts: DnsOptions, log: Logger): Promise<DnsInstan
     metrics,
   });
   // Sockets first: until the first sync the server answers SERVFAIL rather than nothing.
-  const server = await startDnsServer({ host: opts.listen, port: opts.port, handler, log });
+  const server = await startDnsServer({
+    host: opts.listen,
+    port: opts.port,
+    handler,
+    log,
+    reusePort,
+  });
   const http = opts.metrics ? await startMetrics(opts.metrics, metrics, index) : undefined;
   let source: { stop(): Promise<void> } | undefined;
   const sourceReady = opts.source(index, log).then((s) => {
@@ -74,12 +85,19 @@ export async function startDns(opts: DnsOptions, log: Logger): Promise<DnsInstan
 export async function runDns(opts: DnsOptions): Promise<void> {
   const log = createLogger('dns', cluster.isPrimary ? {} : { worker: cluster.worker?.id });
   if (opts.workers > 1 && cluster.isPrimary) {
+    // One read of the cluster before forking: a source that refuses this server's credentials
+    // ends it here, said once, rather than in every worker.
+    await (await opts.source(new ClusterIndex(opts.domain), log)).stop();
     superviseWorkers(opts.workers, log);
     return;
   }
-  // Workers share the sockets; only the first serves metrics (one port per pod).
+  // Each worker binds its own sockets; only the first serves metrics (one port per pod).
   const first = cluster.isPrimary || cluster.worker?.id === 1;
-  const instance = await startDns({ ...opts, metrics: first ? opts.metrics : '' }, log);
+  const instance = await startDns(
+    { ...opts, metrics: first ? opts.metrics : '' },
+    log,
+    cluster.isWorker,
+  );
   log.info({ listen: opts.listen, port: instance.server.port }, 'dns server listening');
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -94,11 +112,18 @@ export async function runDns(opts: DnsOptions): Promise<void> {
 
 function superviseWorkers(n: number, log: Logger): void {
   let stopping = false;
+  let exitCode = 0;
   for (let i = 0; i < n; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
+    if (code === WORKER_GAVE_UP && !stopping) {
+      // It said why on stderr; the others would fail the same way.
+      stopping = true;
+      exitCode = 1;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    }
     if (stopping) {
-      // The primary holds the shared sockets open: leave once the last worker is gone.
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      // Leave once the last worker is gone.
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
       return;
     }
     log.warn({ worker: worker.id, code, signal }, 'dns worker exited, starting another');

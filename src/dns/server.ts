@@ -1,6 +1,8 @@
 // The sockets: UDP and TCP on one address and port, each message handed to the query
 // handler. TCP carries several length-prefixed queries per connection (RFC 7766) and closes
-// idle or misbehaving connections; nothing a client sends can end the process.
+// idle or misbehaving connections; nothing a client sends can end the process. Worker processes
+// each bind sockets of their own on the same port (SO_REUSEPORT): the kernel spreads clients
+// over them by flow hash, rather than every worker waking on one shared socket.
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from '../util/log.js';
@@ -13,6 +15,8 @@ export interface ServerOptions {
   handler: QueryHandler;
   log: Logger;
   tcpIdleMs?: number;
+  /** Bind with SO_REUSEPORT, beside other sockets on the same port (one per worker). */
+  reusePort?: boolean;
 }
 
 export interface RunningServer {
@@ -47,6 +51,7 @@ function bindUdp(opts: ServerOptions): Promise<Socket> {
     type: family === 6 ? 'udp6' : 'udp4',
     // Replies go to the sender's literal address: skip dns.lookup's extra tick per packet.
     lookup: (address, _opts, callback) => callback(null, address, family),
+    reusePort: opts.reusePort ?? false,
   });
   socket.on('message', (msg, rinfo) => {
     // No send callback: node then sends synchronously; a lost reply is the client's retry.
@@ -60,7 +65,8 @@ function bindUdp(opts: ServerOptions): Promise<Socket> {
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(opts.port, opts.host, () => {
+    // exclusive: a cluster worker binds its own socket rather than the primary's shared one.
+    socket.bind({ port: opts.port, address: opts.host, exclusive: opts.reusePort }, () => {
       socket.off('error', reject);
       socket.on('error', (err) => opts.log.warn({ err: err.message }, 'udp socket error'));
       resolve(socket);
@@ -94,7 +100,8 @@ function listenTcp(opts: ServerOptions, port: number): Promise<Server> {
   server.on('error', (err) => opts.log.warn({ err: err.message }, 'tcp server error'));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, opts.host, () => {
+    const reuse = opts.reusePort ?? false;
+    server.listen({ port, host: opts.host, reusePort: reuse, exclusive: reuse }, () => {
       server.off('error', reject);
       resolve(server);
     });

@@ -74,6 +74,9 @@ export function clusterDnsObjects(opts: ClusterDnsOptions): KubeObject[] {
             opts.upstream ?? `${RESOLVER_IP}:53`,
             '--metrics',
             '0.0.0.0:9153',
+            // The lab's hosts share one machine's cores: one answering process per DNS pod.
+            '--workers',
+            '1',
           ],
           ...(opts.source ? { env: [{ name: 'PODNET_STORE', value: opts.source }] } : {}),
           ports: [

@@ -33,18 +33,35 @@ export function familyMax(family: Family): bigint {
 
 // Decimal octets without leading zeros: "010.0.0.1" is not an address, because other readers
 // (inet_aton, older Go) take the 010 as octal and would see 8.0.0.1 where we see 10.0.0.1.
-const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+// Read character by character rather than with a regular expression: the proxy parses every
+// endpoint of every service on a full sync (100k at 10k services), and this is its hot path.
+const DOT = 46;
+const ZERO = 48;
 
 function tryParseDottedQuad(text: string): bigint | undefined {
-  const m = DOTTED_QUAD.exec(text);
-  if (!m) return undefined;
+  const end = text.length;
+  if (end < 7 || end > 15) return undefined;
   let value = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) return undefined;
+  let i = 0;
+  for (let octetIndex = 0; octetIndex < 4; octetIndex++) {
+    if (octetIndex > 0) {
+      if (text.charCodeAt(i) !== DOT) return undefined;
+      i++;
+    }
+    const start = i;
+    let octet = 0;
+    while (i < end) {
+      const digit = text.charCodeAt(i) - ZERO;
+      if (digit < 0 || digit > 9) break;
+      octet = octet * 10 + digit;
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || octet > 255) return undefined;
+    if (digits > 1 && text.charCodeAt(start) === ZERO) return undefined;
     value = value * 256 + octet;
   }
-  return BigInt(value);
+  return i === end ? BigInt(value) : undefined;
 }
 
 function tryParseColonHex(text: string): bigint | undefined {
@@ -91,8 +108,15 @@ export function isIPv4(text: string): boolean {
 }
 
 function formatDottedQuad(value: bigint): string {
-  const n = Number(value);
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  return formatIPv4Word(Number(value));
+}
+
+/**
+ * The dotted quad of an IPv4 address given as a 32-bit number, for readers of wire formats
+ * that hold one (BGP reads 100k of them in a full table: no IP value made per address).
+ */
+export function formatIPv4Word(word: number): string {
+  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
 }
 
 /** RFC 5952: lowercase, no leading zeros, the longest run of two or more zero groups as "::". */

@@ -2,7 +2,7 @@
 // cluster IP and the ready endpoints behind it. Both rule renderers (iptables, nftables) read
 // only this, so they never see Service or Pod objects.
 import { createHash } from 'node:crypto';
-import { compareIP, containsIP, parseCidr, parseIP } from '../net/index.js';
+import { compareIP, containsIP, parseCidr, parseIP, type Cidr } from '../net/index.js';
 
 export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -103,7 +103,17 @@ export function sortEndpoints(endpoints: Iterable<Endpoint>): Endpoint[] {
 /** Endpoints a pod on this node could reach through its own service (see nodePodCIDR). */
 export function mayHairpin(ep: Endpoint, net: ProxyNetwork): boolean {
   if (net.nodePodCIDR === undefined) return true;
-  return containsIP(parseCidr(net.nodePodCIDR, { loose: true }), parseIP(ep.ip));
+  return containsIP(nodePodPrefix(net.nodePodCIDR), parseIP(ep.ip));
+}
+
+// A full sync asks once per endpoint (100k at 10k services) about the same node subnet.
+let lastNodePodPrefix: { text: string; cidr: Cidr } | undefined;
+
+function nodePodPrefix(text: string): Cidr {
+  if (lastNodePodPrefix?.text !== text) {
+    lastNodePodPrefix = { text, cidr: parseCidr(text, { loose: true }) };
+  }
+  return lastNodePodPrefix.cidr;
 }
 
 /** Everything a service port's rules depend on besides its name, as one string (cheap). */

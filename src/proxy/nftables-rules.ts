@@ -7,7 +7,9 @@
 // timeout sets.
 //
 // Each service port contributes a *fragment* (elements, and chains and sets it needs; shared
-// ones are reference-counted). A sync removes the fragments of changed services from the
+// ones are reference-counted). A service's backends are one entry: the run of its `n`
+// elements, which change together. At 10k services x 10 endpoints that keeps 20k strings
+// instead of 200k (the full sync's cost in the agent was its allocation, not nft's). A sync removes the fragments of changed services from the
 // programmed state and adds the new ones, and sends exactly the entries that changed: the
 // cost of one change does not depend on how many services exist, and the kernel's table is
 // never listed.
@@ -54,8 +56,13 @@ export interface NftState {
   sets: Map<string, string>;
   /** Chain name → its rules. */
   chains: Map<string, string[]>;
-  /** Set or map name → element key → element text (`key` or `key : value`). */
+  /**
+   * Set or map name → entry key → entry text. An entry is one element (`key` or
+   * `key : value`) or a run of them (`k1, k2` → `k1 : v1, k2 : v2`).
+   */
   elements: Map<string, Map<string, string>>;
+  /** How many elements the entries hold. */
+  elementCount: number;
   /** How many fragments use a shared chain, set or hairpin element. */
   refs: Map<string, number>;
 }
@@ -64,7 +71,8 @@ export interface NftState {
 export interface Fragment {
   sets: [name: string, body: string][];
   chains: [name: string, lines: string[]][];
-  elements: [set: string, key: string, text: string][];
+  /** `count`: how many elements the entry holds (see NftState.elements). */
+  elements: [set: string, key: string, text: string, count: number][];
 }
 
 /** Sets whose elements the kernel adds (affinity): podnet never lists their elements. */
@@ -74,10 +82,8 @@ function isDynamicSet(name: string): boolean {
 
 export function nftCounts(state: NftState): { rules: number; elements: number } {
   let rules = 0;
-  let elements = 0;
   for (const lines of state.chains.values()) rules += lines.length;
-  for (const els of state.elements.values()) elements += els.size;
-  return { rules, elements };
+  return { rules, elements: state.elementCount };
 }
 
 /** The table with no services: dispatch, masquerade, refusal and egress rules. */
@@ -86,6 +92,7 @@ export function baseNft(net: ProxyNetwork): NftState {
     sets: new Map(),
     chains: new Map(),
     elements: new Map(),
+    elementCount: 0,
     refs: new Map(),
   };
   const declare = (name: string, body: string): void => {
@@ -139,40 +146,53 @@ export function ruleFragment(rule: ServicePortRule, net: ProxyNetwork): Fragment
   const npKey = rule.nodePort ? `${proto} . ${rule.nodePort}` : undefined;
   const n = rule.endpoints.length;
   if (n === 0) {
-    f.elements.push(['no-endpoints', key, key]);
-    if (npKey) f.elements.push(['no-endpoint-nodeports', npKey, npKey]);
+    f.elements.push(['no-endpoints', key, key, 1]);
+    if (npKey) f.elements.push(['no-endpoint-nodeports', npKey, npKey, 1]);
     return f;
   }
   for (const ep of rule.endpoints) {
-    if (mayHairpin(ep, net))
-      f.elements.push(['hairpin', `${ep.ip} . ${ep.ip}`, `${ep.ip} . ${ep.ip}`]);
+    if (mayHairpin(ep, net)) {
+      const pair = `${ep.ip} . ${ep.ip}`;
+      f.elements.push(['hairpin', pair, pair, 1]);
+    }
   }
   if (rule.affinitySeconds !== undefined) {
     const svc = affinityChains(rule, net, f);
-    f.elements.push([SERVICE_MAP, key, `${key} : goto ${svc}`]);
+    f.elements.push([SERVICE_MAP, key, `${key} : goto ${svc}`, 1]);
     if (npKey) {
       const ext = `ext-${serviceHash(rule).toLowerCase()}`;
       f.chains.push([ext, [`meta mark set meta mark | ${MARK}`, `goto ${svc}`]]);
-      f.elements.push(['service-nodeports', npKey, `${npKey} : goto ${ext}`]);
+      f.elements.push(['service-nodeports', npKey, `${npKey} : goto ${ext}`, 1]);
     }
     return f;
   }
   const l4 = rule.protocol.toLowerCase();
   const backends = backendsChain(l4, n, net, f);
-  f.elements.push([SERVICE_MAP, key, `${key} : goto ${backends}`]);
-  rule.endpoints.forEach((ep, i) => {
-    const k = `${rule.clusterIP} . ${rule.port} . ${i}`;
-    f.elements.push([backends, k, `${k} : ${ep.ip} . ${ep.port}`]);
-  });
+  f.elements.push([SERVICE_MAP, key, `${key} : goto ${backends}`, 1]);
+  f.elements.push(endpointRun(backends, `${rule.clusterIP} . ${rule.port}`, rule));
   if (rule.nodePort) {
     const nodePorts = nodePortChain(l4, n, f);
-    f.elements.push(['service-nodeports', npKey!, `${npKey} : goto ${nodePorts}`]);
-    rule.endpoints.forEach((ep, i) => {
-      const k = `${rule.nodePort} . ${i}`;
-      f.elements.push([`nodeport-backends-${l4}-n${n}`, k, `${k} : ${ep.ip} . ${ep.port}`]);
-    });
+    f.elements.push(['service-nodeports', npKey!, `${npKey} : goto ${nodePorts}`, 1]);
+    f.elements.push(endpointRun(`nodeport-backends-${l4}-n${n}`, String(rule.nodePort), rule));
   }
   return f;
+}
+
+/** The entry `prefix . i : endpoint i` for every endpoint, as one run (see NftState). */
+function endpointRun(
+  map: string,
+  prefix: string,
+  rule: ServicePortRule,
+): [string, string, string, number] {
+  const keys: string[] = [];
+  const texts: string[] = [];
+  for (let i = 0; i < rule.endpoints.length; i++) {
+    const ep = rule.endpoints[i]!;
+    const k = `${prefix} . ${i}`;
+    keys.push(k);
+    texts.push(`${k} : ${ep.ip} . ${ep.port}`);
+  }
+  return [map, keys.join(', '), texts.join(', '), keys.length];
 }
 
 /**
@@ -265,17 +285,18 @@ export function addFragment(state: NftState, f: Fragment): void {
   for (const [name, lines] of f.chains) {
     if (incRef(state, `chain:${name}`) === 1) state.chains.set(name, lines);
   }
-  for (const [set, key, text] of f.elements) {
+  for (const [set, key, text, count] of f.elements) {
     // Hairpin entries are per endpoint IP, which several services may share.
     if (set === 'hairpin' && incRef(state, `hairpin:${key}`) > 1) continue;
     state.elements.get(set)!.set(key, text);
+    state.elementCount += count;
   }
 }
 
 export function removeFragment(state: NftState, f: Fragment): void {
-  for (const [set, key] of f.elements) {
+  for (const [set, key, , count] of f.elements) {
     if (set === 'hairpin' && decRef(state, `hairpin:${key}`) > 0) continue;
-    state.elements.get(set)?.delete(key);
+    if (state.elements.get(set)?.delete(key)) state.elementCount -= count;
   }
   for (const [name] of f.chains) {
     if (decRef(state, `chain:${name}`) === 0) state.chains.delete(name);
@@ -343,6 +364,10 @@ export function applyFragments(state: NftState, removed: Fragment[], added: Frag
     for (const [key, old] of keys) {
       const text = now?.get(key);
       if (old === text) continue;
+      if (old !== undefined && text !== undefined) {
+        changedElements(key, old, text, gone, added);
+        continue;
+      }
       // Elements of a set deleted whole go with it; a new set starts empty.
       if (old !== undefined && now && setWasThere) gone.push(key);
       if (text !== undefined) added.push(text);
@@ -362,6 +387,28 @@ export function applyFragments(state: NftState, removed: Fragment[], added: Frag
     ...additions,
   ];
   return all.length ? `${all.join('\n')}\n` : '';
+}
+
+/**
+ * An entry under the same key whose text changed: only its elements that differ are deleted
+ * and added again (one endpoint of a run of ten changes one element). The same key means the
+ * same keys in the same order, so old and new elements pair up by position.
+ */
+function changedElements(
+  key: string,
+  old: string,
+  text: string,
+  gone: string[],
+  added: string[],
+): void {
+  const keys = key.split(', ');
+  const olds = old.split(', ');
+  const news = text.split(', ');
+  for (let i = 0; i < keys.length; i++) {
+    if (olds[i] === news[i]) continue;
+    gone.push(keys[i]!);
+    added.push(news[i]!);
+  }
 }
 
 /**

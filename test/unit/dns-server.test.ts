@@ -7,6 +7,7 @@ import dnsPacket from 'dns-packet';
 import { ClusterIndex } from '../../src/dns/cluster-index.js';
 import { QueryHandler } from '../../src/dns/handler.js';
 import { startDnsServer } from '../../src/dns/server.js';
+import { defaultWorkers } from '../../src/dns/workers.js';
 import { createLogger } from '../../src/util/log.js';
 import { fixtureObjects } from '../helpers/dns-fixtures.js';
 
@@ -76,4 +77,39 @@ test('dns server: TCP takes pipelined queries, split anywhere, and answers each'
   } finally {
     await server.close();
   }
+});
+
+test('dns server: workers bind the same port with SO_REUSEPORT, and each answers', async () => {
+  const index = new ClusterIndex('cluster.local');
+  index.replaceAll(fixtureObjects());
+  const handler = new QueryHandler({ index, domain: 'cluster.local', ttl: 5 });
+  const log = createLogger('test');
+  const first = await startDnsServer({ host: '127.0.0.1', port: 0, handler, log, reusePort: true });
+  const opts = { host: '127.0.0.1', port: first.port, handler, log };
+  try {
+    // Without SO_REUSEPORT the port is taken; with it a second socket joins the first.
+    await assert.rejects(startDnsServer(opts), /EADDRINUSE/);
+    const second = await startDnsServer({ ...opts, reusePort: true });
+    try {
+      await first.close();
+      const udp = createSocket('udp4');
+      const reply = new Promise<Buffer>((r) => udp.once('message', r));
+      udp.send(query(7, `my-svc.${S}`), second.port, '127.0.0.1');
+      const a = dnsPacket.decode(await reply);
+      udp.close();
+      assert.equal(a.answers?.[0]?.type === 'A' && a.answers[0].data, '10.96.0.20');
+    } finally {
+      await second.close();
+    }
+  } catch (err) {
+    await first.close().catch(() => {});
+    throw err;
+  }
+});
+
+test('dns workers: one per core by default, at least one, at most 16', () => {
+  assert.equal(defaultWorkers(1), 1);
+  assert.equal(defaultWorkers(2), 2);
+  assert.equal(defaultWorkers(64), 16);
+  assert.equal(defaultWorkers(0), 1);
 });

@@ -54,6 +54,40 @@ test('net-address: IPv4 text other readers would take differently is refused', (
   }
 });
 
+test('net-address: IPv4 parsing agrees with the dotted-quad grammar on generated texts', () => {
+  // The grammar, written the slow way: decimal octets 0-255 without leading zeros.
+  const grammar = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+  const pieces = [
+    '0',
+    '1',
+    '9',
+    '00',
+    '01',
+    '10',
+    '99',
+    '255',
+    '256',
+    '300',
+    '0255',
+    '1000',
+    '',
+    'a',
+    ' ',
+    '.',
+    '-1',
+  ];
+  let seed = 7;
+  const pick = (): string =>
+    pieces[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % pieces.length]!;
+  for (let n = 0; n < 5000; n++) {
+    const parts = Array.from({ length: 3 + (n % 3) }, pick);
+    const text = parts.join('.');
+    const valid = grammar.test(text) && parts.every((p) => Number(p) <= 255);
+    assert.equal(isIPv4(text), valid, text);
+    if (valid) assert.equal(formatIP(parseIP(text)), text, text);
+  }
+});
+
 test('net-address: IPv6 is printed per RFC 5952', () => {
   assert.equal(canonical('::'), '::');
   assert.equal(canonical('0:0:0:0:0:0:0:1'), '::1');

@@ -26,13 +26,17 @@ test('n endpoints: numgen random mod n over a named map, index i → endpoint i'
     'ip saddr != 10.244.0.0/16 meta mark set meta mark | 0x4000',
     'meta l4proto tcp dnat ip to ip daddr . tcp dport . numgen random mod 3 map @backends-tcp-n3',
   ]);
-  // mod 3 draws 0, 1, 2 uniformly and each index holds one endpoint: exactly 1/3 each.
+  // mod 3 draws 0, 1, 2 uniformly and each index holds one endpoint: exactly 1/3 each. The
+  // service's elements are one entry, keyed by the run of their keys.
   assert.deepEqual(
-    [...state.elements.get('backends-tcp-n3')!.values()],
+    [...state.elements.get('backends-tcp-n3')!],
     [
-      '10.96.0.20 . 80 . 0 : 10.244.1.5 . 8080',
-      '10.96.0.20 . 80 . 1 : 10.244.2.5 . 8080',
-      '10.96.0.20 . 80 . 2 : 10.244.3.5 . 8080',
+      [
+        '10.96.0.20 . 80 . 0, 10.96.0.20 . 80 . 1, 10.96.0.20 . 80 . 2',
+        '10.96.0.20 . 80 . 0 : 10.244.1.5 . 8080, ' +
+          '10.96.0.20 . 80 . 1 : 10.244.2.5 . 8080, ' +
+          '10.96.0.20 . 80 . 2 : 10.244.3.5 . 8080',
+      ],
     ],
   );
 });
@@ -43,7 +47,9 @@ test('services with the same endpoint count and protocol share one chain and map
     CLUSTER,
   );
   assert.equal([...state.chains.keys()].filter((c) => c.startsWith('backends-')).length, 1);
-  assert.equal(state.elements.get('backends-tcp-n2')!.size, 4);
+  assert.equal(state.elements.get('backends-tcp-n2')!.size, 2);
+  // Two dispatch elements, four backends, and the two endpoints' hairpin pairs, shared.
+  assert.equal(nftCounts(state).elements, 2 + 4 + 2);
 });
 
 test('NodePort: a node-port map per protocol and count, always masqueraded', () => {
@@ -58,7 +64,7 @@ test('NodePort: a node-port map per protocol and count, always masqueraded', () 
   ]);
   assert.deepEqual(
     [...state.elements.get('nodeport-backends-udp-n2')!.values()],
-    ['30080 . 0 : 10.244.1.5 . 8080', '30080 . 1 : 10.244.2.5 . 8080'],
+    ['30080 . 0 : 10.244.1.5 . 8080, 30080 . 1 : 10.244.2.5 . 8080'],
   );
 });
 
