@@ -121,6 +121,8 @@ export function policyController(): PolicyController {
       const pods = context.informers.informer('Pod');
       const namespaces = context.informers.informer('Namespace');
       const policies = context.informers.informer('NetworkPolicy');
+      const adminPolicies = context.informers.informer('AdminNetworkPolicy');
+      const baselinePolicies = context.informers.informer('BaselineAdminNetworkPolicy');
       const nodeName = context.options.nodeName;
 
       const inputs = (): PolicyInputs => {
@@ -132,6 +134,8 @@ export function policyController(): PolicyController {
         const every = [...all.values()];
         return {
           policies: [...policies.cache.values()],
+          adminPolicies: [...adminPolicies.cache.values()],
+          baselinePolicies: [...baselinePolicies.cache.values()],
           namespaces: [...namespaces.cache.values()],
           pods: every,
           localPods: every.filter((p) => p.spec.nodeName === nodeName),
@@ -165,12 +169,21 @@ export function policyController(): PolicyController {
       });
       namespaces.addHandler(() => b.request());
       policies.addHandler(() => b.request());
+      adminPolicies.addHandler(() => b.request());
+      baselinePolicies.addHandler(() => b.request());
       const networks = context.informers.informer('ClusterNetwork');
       networks.addHandler(async (c) => {
         if (c.object.metadata.name !== 'default') return;
         if (logging.set(c.type !== 'deleted' && wantsLog(c.object))) await b.request();
       });
-      await Promise.all([pods.synced, namespaces.synced, policies.synced, networks.synced]);
+      await Promise.all([
+        pods.synced,
+        namespaces.synced,
+        policies.synced,
+        adminPolicies.synced,
+        baselinePolicies.synced,
+        networks.synced,
+      ]);
       const network = [...networks.cache.values()].find((n) => n.metadata.name === 'default');
       logging.set(network !== undefined && wantsLog(network));
       await b.request(true);

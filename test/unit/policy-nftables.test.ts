@@ -38,6 +38,33 @@ test('the rendered tables give the evaluator’s verdict on random policies, pod
   });
 });
 
+test('with admin tiers, the rendered tables still give the evaluator’s verdict', async () => {
+  await checkAgainstEvaluator({
+    seed: Number(process.env.POLICY_SEED ?? 18),
+    cases: 200,
+    admin: true,
+    async load(c) {
+      const kernels = new Map<string, FakeNftables>();
+      const admin = { admin: c.adminPolicies, baseline: c.baselinePolicies };
+      for (const node of NODES) {
+        const nft = new FakeNftables();
+        const local = c.pods.filter((p) => p.spec.nodeName === node);
+        await nft.run(renderPolicyTable(c.policies, c.namespaces, c.pods, local, {}, admin));
+        kernels.set(node, nft);
+      }
+      return kernels;
+    },
+    judge: (kernels, hops, packet) =>
+      hops.every((hop) =>
+        traceNft(kernels.get(hop.node)!, {
+          ...packet,
+          from: hop.from,
+          local: [nodeAddress(hop.node)],
+        }).every((o) => o.verdict === 'accept'),
+      ),
+  });
+});
+
 // ---------------------------------------------------------------- examples
 
 const web = (labels: Record<string, string>, ip = '10.244.1.10'): Pod => ({
