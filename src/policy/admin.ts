@@ -115,30 +115,60 @@ export function byPriority(policies: readonly AdminNetworkPolicy[]): AdminNetwor
   );
 }
 
+/** One admin policy as the tiers read it: whom it holds, and its rules per direction. */
+interface TierPolicy {
+  subject: AdminNetworkPolicyPeer;
+  rules: Record<PolicyType, AdminRule[]>;
+}
+
+/** The admin policies read once for every pod they are asked about: in judging order. */
+export interface AdminTiers {
+  admin: readonly TierPolicy[];
+  baseline: readonly TierPolicy[];
+}
+
+function tierPolicy(policy: AdminNetworkPolicy | BaselineAdminNetworkPolicy): TierPolicy {
+  return {
+    subject: policy.spec.subject,
+    rules: { Ingress: adminRules(policy, 'Ingress'), Egress: adminRules(policy, 'Egress') },
+  };
+}
+
+export function adminTiers(policies: AdminPolicies): AdminTiers {
+  return {
+    admin: byPriority(policies.admin).map(tierPolicy),
+    baseline: policies.baseline.map(tierPolicy),
+  };
+}
+
 /** What judges one pod in one direction beside NetworkPolicy. */
 export interface PodAdminTiers {
   /** The admin rules of the policies whose subject holds the pod, in judging order. */
   admin: AdminRule[];
   /** The baseline's rules, when its subject holds the pod and no NetworkPolicy isolates it. */
   baseline: AdminRule[];
+  /** The same for every pod the same policies hold (within one AdminTiers). */
+  key: string;
 }
 
 export function podAdminTiers(
   pod: Pod,
   direction: PolicyType,
-  namespaceLabels: Record<string, string>,
-  policies: AdminPolicies,
+  namespaceLabels: () => Record<string, string>,
+  tiers: AdminTiers,
   isolatedByNetworkPolicy: boolean,
 ): PodAdminTiers {
-  const admin = byPriority(policies.admin)
-    .filter((p) => subjectHolds(p.spec.subject, pod, namespaceLabels))
-    .flatMap((p) => adminRules(p, direction));
-  const baseline = isolatedByNetworkPolicy
-    ? []
-    : policies.baseline
-        .filter((p) => subjectHolds(p.spec.subject, pod, namespaceLabels))
-        .flatMap((p) => adminRules(p, direction));
-  return { admin, baseline };
+  const out: PodAdminTiers = { admin: [], baseline: [], key: '' };
+  if (tiers.admin.length + tiers.baseline.length === 0) return out;
+  const labels = namespaceLabels();
+  const held = (list: readonly TierPolicy[]) =>
+    list.flatMap((p, i) => (subjectHolds(p.subject, pod, labels) ? [i] : []));
+  const admin = held(tiers.admin);
+  const baseline = isolatedByNetworkPolicy ? [] : held(tiers.baseline);
+  out.admin = admin.flatMap((i) => tiers.admin[i]!.rules[direction]);
+  out.baseline = baseline.flatMap((i) => tiers.baseline[i]!.rules[direction]);
+  out.key = `${direction} ${admin.join(',')} ${baseline.join(',')}`;
+  return out;
 }
 
 /** Whether an admin rule matches: some peer AND (no ports, or some port). */

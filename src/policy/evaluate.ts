@@ -20,7 +20,13 @@ import type {
   Protocol,
 } from '../api/types.js';
 import { parseIP, sameIP, tryParseIP } from '../net/index.js';
-import { adminRuleMatches, podAdminTiers, type AdminRule, type AdminTier } from './admin.js';
+import {
+  adminRuleMatches,
+  adminTiers,
+  podAdminTiers,
+  type AdminRule,
+  type AdminTier,
+} from './admin.js';
 import { directionRules, podAddresses, ruleAdmits, type Destination, type Peer } from './rules.js';
 
 /** Every namespace carries its name as this label (set by the API server, immutable). */
@@ -150,8 +156,8 @@ function judge(
   const tiers = podAdminTiers(
     pod,
     direction,
-    namespaceLabels(pod.metadata.namespace ?? '', cluster),
-    { admin: cluster.adminPolicies ?? [], baseline: cluster.baselinePolicies ?? [] },
+    () => namespaceLabels(pod.metadata.namespace ?? '', cluster),
+    adminTiers({ admin: cluster.adminPolicies ?? [], baseline: cluster.baselinePolicies ?? [] }),
     isolated,
   );
   let passedBy: AdminDecision | undefined;

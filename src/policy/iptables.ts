@@ -44,12 +44,13 @@ import { formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex } from './cluster-index.js';
 import {
   NO_ADMIN_POLICIES,
+  adminTiers,
   podAdminTiers,
   type AdminPolicies,
   type AdminRule,
   type PodAdminTiers,
 } from './admin.js';
-import { isolatingPolicies, namespaceLabels, policyName } from './evaluate.js';
+import { isolatingPolicies, policyName } from './evaluate.js';
 import { directionRules } from './rules.js';
 import type { PolicyLogOptions } from './datapath.js';
 
@@ -106,6 +107,8 @@ const hash = (text: string): string => createHash('sha256').update(text).digest(
 interface State {
   sets: Map<string, PolicySet>;
   chains: Map<string, string[]>;
+  /** Tier chains by the pod tiers' key and what follows them: named once per render. */
+  tiers: Map<string, string>;
 }
 
 function declare(state: State, name: string, type: PolicySetType, members: () => string[]): string {
@@ -331,6 +334,9 @@ function tierChain(
   isolation: string | undefined,
   direction: PolicyType,
 ): string {
+  const memo = `${tiers.key} ${isolation ?? ''}`;
+  const known = state.tiers.get(memo);
+  if (known) return known;
   let next = isolation ? `-g ${isolation}` : '-j RETURN';
   if (!isolation && tiers.baseline.length > 0) {
     const baseline = `${POLICY_PREFIX}${short(direction)}B-${hash(JSON.stringify(tiers.baseline))}`;
@@ -346,6 +352,7 @@ function tierChain(
     state.chains.set(chain, [...lines, next]);
     state.sets.set(chain, { name: chain, type: 'hash:ip', members: [] });
   }
+  state.tiers.set(memo, chain);
   return chain;
 }
 
@@ -389,16 +396,17 @@ export function renderPolicyIptables(
   admin: AdminPolicies = NO_ADMIN_POLICIES,
 ): PolicyIptables {
   const index = new ClusterIndex({ policies, namespaces, pods });
-  const state: State = { sets: new Map(), chains: new Map() };
+  const prepared = adminTiers(admin);
+  const state: State = { sets: new Map(), chains: new Map(), tiers: new Map() };
   const isolation: PolicyIptables['isolation'] = new Map();
   const dispatch = { Egress: new Set<string>(), Ingress: new Set<string>() };
   for (const pod of localPods) {
     const addresses = index.ipv4(pod);
     if (addresses.length === 0) continue;
-    const labels = namespaceLabels(pod.metadata.namespace ?? '', { pods, namespaces, policies });
+    const labels = () => index.namespaceLabels(pod.metadata.namespace ?? '');
     for (const direction of ['Egress', 'Ingress'] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
-      const tiers = podAdminTiers(pod, direction, labels, admin, isolating.length > 0);
+      const tiers = podAdminTiers(pod, direction, labels, prepared, isolating.length > 0);
       const judged = tiers.admin.length + tiers.baseline.length > 0;
       if (isolating.length === 0 && !judged) continue;
       let chain: string | undefined;

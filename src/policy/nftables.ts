@@ -35,12 +35,13 @@ import { containsCidr, formatCidr, tryParseCidr, type Cidr } from '../net/index.
 import { ClusterIndex, type NamedPortMember } from './cluster-index.js';
 import {
   NO_ADMIN_POLICIES,
+  adminTiers,
   podAdminTiers,
   type AdminPolicies,
   type AdminRule,
   type PodAdminTiers,
 } from './admin.js';
-import { isolatingPolicies, namespaceLabels, policyName } from './evaluate.js';
+import { isolatingPolicies, policyName } from './evaluate.js';
 import { directionRules } from './rules.js';
 import type { PolicyLogOptions } from './datapath.js';
 
@@ -69,6 +70,8 @@ const hash = (text: string): string => createHash('sha256').update(text).digest(
 interface TableState {
   sets: Map<string, { body: string; elements: string[] }>;
   chains: Map<string, string[]>;
+  /** Tier chains by the pod tiers' key and what follows them: named once per render. */
+  tiers: Map<string, string>;
 }
 
 function declare(state: TableState, name: string, body: string, elements: () => string[]): void {
@@ -267,6 +270,9 @@ function tierChain(
   isolation: string | undefined,
   direction: PolicyType,
 ): string {
+  const memo = `${tiers.key} ${isolation ?? ''}`;
+  const known = state.tiers.get(memo);
+  if (known) return known;
   const short = direction === 'Ingress' ? 'in' : 'eg';
   let next = isolation ? `goto ${isolation}` : 'accept';
   if (!isolation && tiers.baseline.length > 0) {
@@ -282,6 +288,7 @@ function tierChain(
     const lines = adminRuleLines(state, index, tiers.admin, direction, next);
     state.chains.set(chain, [...lines, next]);
   }
+  state.tiers.set(memo, chain);
   return chain;
 }
 
@@ -333,7 +340,8 @@ export function desiredPolicyTable(
   admin: AdminPolicies = NO_ADMIN_POLICIES,
 ): PolicyTable {
   const index = new ClusterIndex({ policies, namespaces, pods });
-  const state: TableState = { sets: new Map(), chains: new Map() };
+  const prepared = adminTiers(admin);
+  const state: TableState = { sets: new Map(), chains: new Map(), tiers: new Map() };
   const isolation = new Map<string, { direction: PolicyType; policies: string[] }>();
   state.sets.set(EGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
   state.sets.set(INGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
@@ -349,13 +357,13 @@ export function desiredPolicyTable(
     `ip daddr vmap @${INGRESS_MAP}`,
   ]);
   for (const pod of localPods) {
-    const labels = namespaceLabels(pod.metadata.namespace ?? '', { pods, namespaces, policies });
+    const labels = () => index.namespaceLabels(pod.metadata.namespace ?? '');
     for (const [direction, map] of [
       ['Egress', EGRESS_MAP],
       ['Ingress', INGRESS_MAP],
     ] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
-      const tiers = podAdminTiers(pod, direction, labels, admin, isolating.length > 0);
+      const tiers = podAdminTiers(pod, direction, labels, prepared, isolating.length > 0);
       const judged = tiers.admin.length + tiers.baseline.length > 0;
       if (isolating.length === 0 && !judged) continue;
       let chain: string | undefined;
