@@ -123,6 +123,8 @@ export function policyController(): PolicyController {
       const pods = context.informers.informer('Pod');
       const namespaces = context.informers.informer('Namespace');
       const policies = context.informers.informer('NetworkPolicy');
+      const adminPolicies = context.informers.informer('AdminNetworkPolicy');
+      const baselinePolicies = context.informers.informer('BaselineAdminNetworkPolicy');
       const nodeName = context.options.nodeName;
 
       const inputs = (): PolicyInputs => {
@@ -134,6 +136,8 @@ export function policyController(): PolicyController {
         const every = [...all.values()];
         return {
           policies: [...policies.cache.values()],
+          adminPolicies: [...adminPolicies.cache.values()],
+          baselinePolicies: [...baselinePolicies.cache.values()],
           namespaces: [...namespaces.cache.values()],
           pods: every,
           localPods: every.filter((p) => p.spec.nodeName === nodeName),
@@ -176,12 +180,21 @@ export function policyController(): PolicyController {
       });
       namespaces.addHandler(verified);
       policies.addHandler(verified);
+      adminPolicies.addHandler(verified);
+      baselinePolicies.addHandler(verified);
       const networks = context.informers.informer('ClusterNetwork');
       networks.addHandler(async (c) => {
         if (c.object.metadata.name !== 'default') return;
         if (logging.set(c.type !== 'deleted' && wantsLog(c.object))) await verified();
       });
-      await Promise.all([pods.synced, namespaces.synced, policies.synced, networks.synced]);
+      await Promise.all([
+        pods.synced,
+        namespaces.synced,
+        policies.synced,
+        adminPolicies.synced,
+        baselinePolicies.synced,
+        networks.synced,
+      ]);
       const network = [...networks.cache.values()].find((n) => n.metadata.name === 'default');
       logging.set(network !== undefined && wantsLog(network));
       await b.request(true);

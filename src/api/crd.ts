@@ -3,7 +3,12 @@
 // drift apart.
 import { z } from 'zod';
 import { kindInfo } from './kinds.js';
-import { bgpPeerSchema, clusterNetworkSchema } from './schema.js';
+import {
+  adminNetworkPolicySchema,
+  baselineAdminNetworkPolicySchema,
+  bgpPeerSchema,
+  clusterNetworkSchema,
+} from './schema.js';
 
 /** One node of a structural OpenAPI v3 schema, as CustomResourceDefinitions take it. */
 export interface OpenApiSchema {
@@ -74,22 +79,39 @@ export function openApiSchemaOf(spec: z.ZodType, specRequired: boolean): OpenApi
 const CRD_KINDS = {
   ClusterNetwork: {
     spec: clusterNetworkSchema.shape.spec,
+    specRequired: false,
     description: "the cluster's network: address ranges, backend, proxy mode, routing",
   },
   BGPPeer: {
     spec: bgpPeerSchema.shape.spec,
+    specRequired: true,
     description: 'a BGP router outside the cluster that matching nodes peer with',
+  },
+  AdminNetworkPolicy: {
+    spec: adminNetworkPolicySchema.shape.spec,
+    specRequired: true,
+    description:
+      "a cluster administrator's rules for the subject's pods, judged before NetworkPolicy by priority",
+  },
+  BaselineAdminNetworkPolicy: {
+    spec: baselineAdminNetworkPolicySchema.shape.spec,
+    specRequired: true,
+    description: 'the default rules for pods no NetworkPolicy selects (one, named default)',
   },
 } as const;
 
 export type CrdKind = keyof typeof CRD_KINDS;
 export const CRD_KIND_NAMES = Object.keys(CRD_KINDS) as CrdKind[];
 
-/** The CustomResourceDefinition that serves `kind` under podnet.io/v1 on a Kubernetes cluster. */
+/**
+ * The CustomResourceDefinition that serves `kind` on a Kubernetes cluster: podnet.io/v1 for
+ * podnet's own kinds, policy.networking.k8s.io/v1alpha1 for the admin policies (where the
+ * upstream project's own CRDs, if installed, serve the same shape).
+ */
 export function customResourceDefinition(kind: CrdKind): Record<string, unknown> {
   const info = kindInfo(kind);
   const [group, version] = info.apiVersion.split('/') as [string, string];
-  const schema = openApiSchemaOf(CRD_KINDS[kind].spec, kind === 'BGPPeer');
+  const schema = openApiSchemaOf(CRD_KINDS[kind].spec, CRD_KINDS[kind].specRequired);
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

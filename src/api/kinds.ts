@@ -9,6 +9,7 @@ export interface KindInfo {
     | 'rbac.authorization.k8s.io/v1'
     | 'coordination.k8s.io/v1'
     | 'networking.k8s.io/v1'
+    | 'policy.networking.k8s.io/v1alpha1'
     | 'podnet.io/v1';
   /** Lower-case plural: the resource name and (unless storeSegment says otherwise) the store key segment. */
   plural: string;
@@ -35,6 +36,7 @@ function entry(
 }
 
 const RBAC = 'rbac.authorization.k8s.io/v1';
+const ANP = 'policy.networking.k8s.io/v1alpha1';
 
 export const KINDS: readonly KindInfo[] = [
   entry('Namespace', 'v1', 'cluster', ['ns']),
@@ -62,6 +64,8 @@ export const KINDS: readonly KindInfo[] = [
     namespaced: true,
     aliases: ['networkpolicies', 'networkpolicy', 'netpol'],
   },
+  entry('AdminNetworkPolicy', ANP, 'cluster', ['anp'], 'adminnetworkpolicies'),
+  entry('BaselineAdminNetworkPolicy', ANP, 'cluster', ['banp'], 'baselineadminnetworkpolicies'),
 ];
 
 export const DEFAULT_NAMESPACE = 'default';

@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { isIPv4, tryParseCidr } from '../net/index.js';
 import type {
+  AdminNetworkPolicy,
+  BaselineAdminNetworkPolicy,
   BGPPeer,
   ClusterNetwork,
   ClusterRole,
@@ -534,6 +536,66 @@ export const networkPolicySchema = z.strictObject({
   }),
 });
 
+// Which one field a subject, peer or port gives, and a range's order, are checked in
+// admin-network-policy.ts, where the messages can name the exact field.
+const namespacedPod = z.strictObject({
+  namespaceSelector: labelSelector,
+  podSelector: labelSelector,
+});
+const adminPeer = z.strictObject({
+  namespaces: labelSelector.optional(),
+  pods: namespacedPod.optional(),
+  networks: z.array(z.string()).max(25, { error: 'may list at most 25 networks' }).optional(),
+});
+const adminPort = z.strictObject({
+  portNumber: z.strictObject({ protocol: protocol.default('TCP'), port: portNumber }).optional(),
+  portRange: z
+    .strictObject({ protocol: protocol.default('TCP'), start: portNumber, end: portNumber })
+    .optional(),
+  namedPort: portName.optional(),
+});
+const adminRuleFields = {
+  name: z.string().max(100, { error: 'may be at most 100 characters' }).optional(),
+  action: z.enum(['Allow', 'Deny', 'Pass']),
+  ports: z.array(adminPort).max(100, { error: 'may list at most 100 ports' }).optional(),
+};
+const adminPeers = z
+  .array(adminPeer)
+  .min(1, { error: 'must list at least one peer' })
+  .max(100, { error: 'may list at most 100 peers' });
+const adminRules = {
+  ingress: z
+    .array(z.strictObject({ ...adminRuleFields, from: adminPeers }))
+    .max(100, { error: 'may hold at most 100 rules' })
+    .optional(),
+  egress: z
+    .array(z.strictObject({ ...adminRuleFields, to: adminPeers }))
+    .max(100, { error: 'may hold at most 100 rules' })
+    .optional(),
+};
+
+export const adminNetworkPolicySchema = z.strictObject({
+  apiVersion: z.literal('policy.networking.k8s.io/v1alpha1'),
+  kind: z.literal('AdminNetworkPolicy'),
+  metadata: objectMetaSchema,
+  spec: z.strictObject({
+    priority: z
+      .number()
+      .int({ error: 'must be a whole number' })
+      .min(0, { error: 'must be 0-1000' })
+      .max(1000, { error: 'must be 0-1000' }),
+    subject: adminPeer,
+    ...adminRules,
+  }),
+});
+
+export const baselineAdminNetworkPolicySchema = z.strictObject({
+  apiVersion: z.literal('policy.networking.k8s.io/v1alpha1'),
+  kind: z.literal('BaselineAdminNetworkPolicy'),
+  metadata: objectMetaSchema,
+  spec: z.strictObject({ subject: adminPeer, ...adminRules }),
+});
+
 // Compile-time check that each schema and its type in types.ts describe the same shape: the
 // same fields, optional the same way, the same value types (a field added on one side only
 // fails the build).
@@ -563,4 +625,24 @@ export const schemasMatchTypes: [
   Same<z.infer<typeof bgpPeerSchema>, BGPPeer>,
   Same<z.infer<typeof leaseSchema>, Lease>,
   Same<Parsed<typeof networkPolicySchema>, NetworkPolicy>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<Parsed<typeof adminNetworkPolicySchema>, AdminNetworkPolicy>,
+  Same<Parsed<typeof baselineAdminNetworkPolicySchema>, BaselineAdminNetworkPolicy>,
+] = [
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+];

@@ -304,6 +304,22 @@ const COLUMNS: { [K in Kind]: Columns<Extract<KubeObject, { kind: K }>> } = {
     ],
     wideRow: () => [],
   },
+  AdminNetworkPolicy: {
+    head: ['NAME', 'PRIORITY', 'AGE'],
+    wide: ['INGRESS', 'EGRESS'],
+    row: (o, now) => [
+      o.metadata.name,
+      String(o.spec.priority),
+      age(o.metadata.creationTimestamp, now),
+    ],
+    wideRow: (o) => [String(o.spec.ingress?.length ?? 0), String(o.spec.egress?.length ?? 0)],
+  },
+  BaselineAdminNetworkPolicy: {
+    head: ['NAME', 'AGE'],
+    wide: ['INGRESS', 'EGRESS'],
+    row: (o, now) => [o.metadata.name, age(o.metadata.creationTimestamp, now)],
+    wideRow: (o) => [String(o.spec.ingress?.length ?? 0), String(o.spec.egress?.length ?? 0)],
+  },
 };
 
 /**

@@ -451,6 +451,74 @@ export interface NetworkPolicy extends TypeMeta {
   };
 }
 
+/** Pods by their namespace's labels and their own (both required; `{}` selects all). */
+export interface NamespacedPod {
+  namespaceSelector: LabelSelector;
+  podSelector: LabelSelector;
+}
+
+/** Whom an admin policy applies to, or a peer of one of its rules: exactly one field given. */
+export interface AdminNetworkPolicyPeer {
+  namespaces?: LabelSelector;
+  pods?: NamespacedPod;
+  /** Egress peers only: CIDRs (inside or outside the cluster). */
+  networks?: string[];
+}
+
+/** Exactly one field given; protocols default to TCP. A named port keeps its container's protocol. */
+export interface AdminNetworkPolicyPort {
+  portNumber?: { protocol: Protocol; port: number };
+  portRange?: { protocol: Protocol; start: number; end: number };
+  namedPort?: string;
+}
+
+export type AdminNetworkPolicyAction = 'Allow' | 'Deny' | 'Pass';
+
+export interface AdminNetworkPolicyIngressRule {
+  name?: string;
+  action: AdminNetworkPolicyAction;
+  from: AdminNetworkPolicyPeer[];
+  ports?: AdminNetworkPolicyPort[];
+}
+
+export interface AdminNetworkPolicyEgressRule {
+  name?: string;
+  action: AdminNetworkPolicyAction;
+  to: AdminNetworkPolicyPeer[];
+  ports?: AdminNetworkPolicyPort[];
+}
+
+/**
+ * policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy: a cluster administrator's rules, judged
+ * before NetworkPolicy, lowest priority first; the first rule that matches decides (Pass hands
+ * the connection to NetworkPolicy).
+ */
+export interface AdminNetworkPolicy extends TypeMeta {
+  kind: 'AdminNetworkPolicy';
+  metadata: ObjectMeta;
+  spec: {
+    /** 0-1000, lower first. */
+    priority: number;
+    subject: AdminNetworkPolicyPeer;
+    ingress?: AdminNetworkPolicyIngressRule[];
+    egress?: AdminNetworkPolicyEgressRule[];
+  };
+}
+
+/**
+ * policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy (one, named `default`): rules
+ * (Allow or Deny) for the pods no NetworkPolicy selects in that direction.
+ */
+export interface BaselineAdminNetworkPolicy extends TypeMeta {
+  kind: 'BaselineAdminNetworkPolicy';
+  metadata: ObjectMeta;
+  spec: {
+    subject: AdminNetworkPolicyPeer;
+    ingress?: AdminNetworkPolicyIngressRule[];
+    egress?: AdminNetworkPolicyEgressRule[];
+  };
+}
+
 export type KubeObject =
   | Namespace
   | Node
@@ -466,7 +534,9 @@ export type KubeObject =
   | ClusterNetwork
   | BGPPeer
   | Lease
-  | NetworkPolicy;
+  | NetworkPolicy
+  | AdminNetworkPolicy
+  | BaselineAdminNetworkPolicy;
 export type Kind = KubeObject['kind'];
 
 export const DEFAULT_CLUSTER_NETWORK: ClusterNetwork['spec'] = {

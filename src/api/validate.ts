@@ -11,8 +11,11 @@ import {
   type Family,
 } from '../net/index.js';
 import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './kinds.js';
+import { adminNetworkPolicyProblems, defaultAdminNetworkPolicy } from './admin-network-policy.js';
 import { defaultNetworkPolicy, networkPolicyProblems } from './network-policy.js';
 import {
+  adminNetworkPolicySchema,
+  baselineAdminNetworkPolicySchema,
   bgpPeerSchema,
   clusterNetworkSchema,
   clusterRoleBindingSchema,
@@ -74,6 +77,8 @@ export const SCHEMAS: Record<Kind, z.ZodType> = {
   BGPPeer: bgpPeerSchema,
   Lease: leaseSchema,
   NetworkPolicy: networkPolicySchema,
+  AdminNetworkPolicy: adminNetworkPolicySchema,
+  BaselineAdminNetworkPolicy: baselineAdminNetworkPolicySchema,
 };
 
 type Path = readonly PropertyKey[];
@@ -218,6 +223,10 @@ function applyDefaults(
     case 'NetworkPolicy':
       defaultNetworkPolicy(obj);
       break;
+    case 'AdminNetworkPolicy':
+    case 'BaselineAdminNetworkPolicy':
+      defaultAdminNetworkPolicy(obj);
+      break;
     default:
       break;
   }
@@ -238,6 +247,9 @@ function crossChecks(obj: KubeObject, opts: ValidateOptions): string[] {
       return bindingProblems(obj);
     case 'NetworkPolicy':
       return networkPolicyProblems(obj);
+    case 'AdminNetworkPolicy':
+    case 'BaselineAdminNetworkPolicy':
+      return adminNetworkPolicyProblems(obj);
     default:
       return [];
   }

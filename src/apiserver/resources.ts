@@ -305,6 +305,11 @@ export const RESOURCES: readonly Resource[] = [
       AGE,
     ],
   }),
+  base('AdminNetworkPolicy', {
+    mergeKeys: META_KEYS,
+    columns: [NAME, col('Priority', (o) => o.spec.priority, { type: 'integer' }), AGE],
+  }),
+  base('BaselineAdminNetworkPolicy', { mergeKeys: META_KEYS, columns: [NAME, AGE] }),
   base('ClusterNetwork', {
     columns: [
       NAME,

@@ -4,6 +4,8 @@
 import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import type { Command } from 'commander';
 import type {
+  AdminNetworkPolicy,
+  BaselineAdminNetworkPolicy,
   ClusterNetwork,
   EndpointSlice,
   Namespace,
@@ -65,17 +67,33 @@ export function registerTrace(program: Command): void {
         ]);
         const store = await openStore(resolveStoreUrl(cmd), { create: false });
         try {
-          const [network, pods, services, slices, nodes, bgp, policies, namespaces] =
-            await Promise.all([
-              objects.getClusterNetwork(store),
-              objects.listObjects(store, 'Pod').then((r) => r.items as Pod[]),
-              objects.listObjects(store, 'Service').then((r) => r.items as Service[]),
-              objects.listObjects(store, 'EndpointSlice').then((r) => r.items),
-              objects.listObjects(store, 'Node').then((r) => r.items as Node[]),
-              readStatuses(store),
-              objects.listObjects(store, 'NetworkPolicy').then((r) => r.items as NetworkPolicy[]),
-              objects.listObjects(store, 'Namespace').then((r) => r.items as Namespace[]),
-            ]);
+          const [
+            network,
+            pods,
+            services,
+            slices,
+            nodes,
+            bgp,
+            policies,
+            namespaces,
+            adminPolicies,
+            baselinePolicies,
+          ] = await Promise.all([
+            objects.getClusterNetwork(store),
+            objects.listObjects(store, 'Pod').then((r) => r.items as Pod[]),
+            objects.listObjects(store, 'Service').then((r) => r.items as Service[]),
+            objects.listObjects(store, 'EndpointSlice').then((r) => r.items),
+            objects.listObjects(store, 'Node').then((r) => r.items as Node[]),
+            readStatuses(store),
+            objects.listObjects(store, 'NetworkPolicy').then((r) => r.items as NetworkPolicy[]),
+            objects.listObjects(store, 'Namespace').then((r) => r.items as Namespace[]),
+            objects
+              .listObjects(store, 'AdminNetworkPolicy')
+              .then((r) => r.items as AdminNetworkPolicy[]),
+            objects
+              .listObjects(store, 'BaselineAdminNetworkPolicy')
+              .then((r) => r.items as BaselineAdminNetworkPolicy[]),
+          ]);
           const source = pods.find(
             (p) => p.metadata.name === podName && p.metadata.namespace === opts.namespace,
           );
@@ -93,6 +111,8 @@ export function registerTrace(program: Command): void {
             bgp,
             policies,
             namespaces,
+            adminPolicies,
+            baselinePolicies,
             source,
           });
           const hops = await traceFrom(tracer, {
@@ -275,6 +295,8 @@ async function pathTracer(c: {
   bgp: NodeBgpStatus[];
   policies: NetworkPolicy[];
   namespaces: Namespace[];
+  adminPolicies: AdminNetworkPolicy[];
+  baselinePolicies: BaselineAdminNetworkPolicy[];
   source: Pod;
 }): Promise<PathTracer> {
   const [
@@ -323,9 +345,18 @@ async function pathTracer(c: {
    * port only the absence of isolation can be told.
    */
   const judgePolicy = (to: Endpoint & { port?: number }, protocol: Protocol): Hop | undefined => {
-    const cluster = { pods: c.pods, namespaces: c.namespaces, policies: c.policies, nodes };
+    const cluster = {
+      pods: c.pods,
+      namespaces: c.namespaces,
+      policies: c.policies,
+      adminPolicies: c.adminPolicies,
+      baselinePolicies: c.baselinePolicies,
+      nodes,
+    };
     const target = c.pods.find((p) => p.status?.podIP === to.ip);
+    // Admin policies may speak about any pod: with any at all, every connection is judged.
     const isolated =
+      c.adminPolicies.length + c.baselinePolicies.length > 0 ||
       isolatingPolicies(c.source, 'Egress', c.policies).length > 0 ||
       (target !== undefined && isolatingPolicies(target, 'Ingress', c.policies).length > 0);
     if (!isolated) return undefined;

@@ -1,7 +1,8 @@
 // The NetworkPolicy step of `podnet trace`: the evaluator's verdict on the first packet of the
-// connection, after the service DNAT, read out as the policies that decide it. Pure.
+// connection, after the service DNAT, read out as the policies that decide it (an admin
+// policy by its rule, `anp/NAME rule RULE`). Pure.
 import type { Protocol } from '../api/types.js';
-import type { DirectionVerdict, Verdict } from '../policy/evaluate.js';
+import type { AdminDecision, DirectionVerdict, Verdict } from '../policy/evaluate.js';
 import type { Hop } from './trace.js';
 
 export interface PolicyHopInput {
@@ -13,11 +14,23 @@ export interface PolicyHopInput {
   port: number;
 }
 
+const ruleText = (d: AdminDecision): string => `${d.policy} rule ${d.rule}`;
+
+/** Who decided one direction: the admin rule, or the NetworkPolicies (and who passed it on). */
+function deciders(v: DirectionVerdict): string {
+  if (v.admin) return ruleText(v.admin);
+  const passed = v.passedBy ? ` (passed on by ${ruleText(v.passedBy)})` : '';
+  return `${v.policies.join(', ')}${passed}`;
+}
+
 function side(name: string, direction: 'egress' | 'ingress', v?: DirectionVerdict): string {
   if (!v) return '';
   if (v.fromOwnNode) return `ingress of ${name} from its own node (always allowed)`;
-  if (!v.isolated) return `${direction} of ${name}: no policy isolates it`;
-  return `${direction} of ${name} allowed by ${v.policies.join(', ')}`;
+  if (!v.isolated && !v.admin) {
+    const passed = v.passedBy ? ` (passed on by ${ruleText(v.passedBy)})` : '';
+    return `${direction} of ${name}: no policy isolates it${passed}`;
+  }
+  return `${direction} of ${name} allowed by ${deciders(v)}`;
 }
 
 /** `policy` hop: which policies allow the connection, or the first direction that denies it. */
@@ -27,10 +40,11 @@ export function policyHop(p: PolicyHopInput): Hop {
   if (!verdict.allowed) {
     const direction = verdict.direction === 'Egress' ? 'egress' : 'ingress';
     const whose = verdict.direction === 'Egress' ? p.source : p.destination;
+    const denying = verdict.direction === 'Egress' ? verdict.egress : verdict.ingress;
     return {
       step: 'policy',
       ok: false,
-      detail: `${what} denied by ${verdict.by.join(', ')} (${direction} of ${whose})`,
+      detail: `${what} denied by ${denying ? deciders(denying) : verdict.by.join(', ')} (${direction} of ${whose})`,
     };
   }
   const sides = [

@@ -16,6 +16,11 @@ export const AGENT_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['pods/status', 'services/status'], verbs: ['update'] },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: [...READ, ...WRITE] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: READ },
+  {
+    apiGroups: ['policy.networking.k8s.io'],
+    resources: ['adminnetworkpolicies', 'baselineadminnetworkpolicies'],
+    verbs: READ,
+  },
   { apiGroups: ['podnet.io'], resources: ['clusternetworks', 'bgppeers'], verbs: READ },
   // Subnet leases, elections and reservations are Leases; so is each node's heartbeat.
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...READ, ...WRITE] },

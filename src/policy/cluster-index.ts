@@ -71,6 +71,11 @@ export class ClusterIndex {
       this.labelsByNamespace.set(ns, namespaceLabels(ns, cluster));
   }
 
+  /** A namespace's labels with its automatic name label, as selectors see them. */
+  namespaceLabels(namespace: string): Record<string, string> {
+    return this.labelsByNamespace.get(namespace) ?? namespaceLabels(namespace, this.cluster);
+  }
+
   /** A pod's IPv4 addresses, as text. */
   ipv4(pod: Pod): string[] {
     return ipv4Of(pod);

@@ -2,14 +2,31 @@
 // cluster as the node sees it, the datapath makes the kernel match it in one transaction and can
 // say how many packets each set of policies dropped. nftables is one datapath; iptables with
 // ipsets plugs in behind the same interface.
-import type { Namespace, NetworkPolicy, Pod, PolicyType } from '../api/types.js';
+import type {
+  AdminNetworkPolicy,
+  BaselineAdminNetworkPolicy,
+  Namespace,
+  NetworkPolicy,
+  Pod,
+  PolicyType,
+} from '../api/types.js';
+import type { AdminPolicies } from './admin.js';
 
 /** What the node enforces: every pod (peers), and the pods bound to this node (isolated). */
 export interface PolicyInputs {
   policies: readonly NetworkPolicy[];
+  /** Judged before NetworkPolicy (none when absent). */
+  adminPolicies?: readonly AdminNetworkPolicy[];
+  /** Judged after NetworkPolicy, for pods it does not isolate (none when absent). */
+  baselinePolicies?: readonly BaselineAdminNetworkPolicy[];
   namespaces: readonly Namespace[];
   pods: readonly Pod[];
   localPods: readonly Pod[];
+}
+
+/** The admin tiers of `inputs`, as the renderings take them. */
+export function adminPoliciesOf(inputs: PolicyInputs): AdminPolicies {
+  return { admin: inputs.adminPolicies ?? [], baseline: inputs.baselinePolicies ?? [] };
 }
 
 export interface PolicyApplyOutcome {

@@ -4,10 +4,29 @@
 // is isolated only when a policy of its namespace selects it with that policy type; then the
 // union of those policies' rules is what it may do, else everything. Replies are never judged
 // (conntrack lets them through), so a verdict is for the first packet of a connection.
+// AdminNetworkPolicy is judged before NetworkPolicy and the BaselineAdminNetworkPolicy after
+// it, in each direction (see admin.ts).
 import { selectorMatches } from '../api/label-selector.js';
 import { effectivePolicyTypes } from '../api/network-policy.js';
-import type { Namespace, NetworkPolicy, Node, Pod, PolicyType, Protocol } from '../api/types.js';
+import type {
+  AdminNetworkPolicy,
+  AdminNetworkPolicyAction,
+  BaselineAdminNetworkPolicy,
+  Namespace,
+  NetworkPolicy,
+  Node,
+  Pod,
+  PolicyType,
+  Protocol,
+} from '../api/types.js';
 import { parseIP, sameIP, tryParseIP } from '../net/index.js';
+import {
+  adminRuleMatches,
+  adminTiers,
+  podAdminTiers,
+  type AdminRule,
+  type AdminTier,
+} from './admin.js';
 import { directionRules, podAddresses, ruleAdmits, type Destination, type Peer } from './rules.js';
 
 /** Every namespace carries its name as this label (set by the API server, immutable). */
@@ -30,6 +49,18 @@ export interface Cluster {
   policies: readonly NetworkPolicy[];
   /** For knowing a node's own addresses (probes from the node are always let in). */
   nodes?: readonly Node[];
+  adminPolicies?: readonly AdminNetworkPolicy[];
+  baselinePolicies?: readonly BaselineAdminNetworkPolicy[];
+}
+
+/** The admin rule that decided a direction, or handed it on to NetworkPolicy (Pass). */
+export interface AdminDecision {
+  tier: AdminTier;
+  /** `anp/NAME` or `banp/NAME`. */
+  policy: string;
+  /** The rule's name, or its place (`ingress[0]`) when it has none. */
+  rule: string;
+  action: AdminNetworkPolicyAction;
 }
 
 /** `namespace/name` of a policy. */
@@ -46,6 +77,10 @@ export interface DirectionVerdict {
   policies: PolicyName[];
   /** Ingress from the destination's own node (kubelet probes): allowed whatever isolates it. */
   fromOwnNode?: boolean;
+  /** An admin rule decided (then `policies` names its policy alone). */
+  admin?: AdminDecision;
+  /** An admin rule passed the connection on to NetworkPolicy before anything decided. */
+  passedBy?: AdminDecision;
 }
 
 export interface Verdict {
@@ -102,6 +137,13 @@ export function isolatingPolicies(
   );
 }
 
+const decision = (tier: AdminTier, rule: AdminRule): AdminDecision => ({
+  tier,
+  policy: rule.policy,
+  rule: rule.rule,
+  action: rule.action,
+});
+
 function judge(
   pod: Pod,
   direction: PolicyType,
@@ -110,12 +152,44 @@ function judge(
   cluster: Cluster,
 ): DirectionVerdict {
   const isolating = isolatingPolicies(pod, direction, cluster.policies);
-  if (isolating.length === 0) return { isolated: false, allowed: true, policies: [] };
+  const isolated = isolating.length > 0;
+  const tiers = podAdminTiers(
+    pod,
+    direction,
+    () => namespaceLabels(pod.metadata.namespace ?? '', cluster),
+    adminTiers({ admin: cluster.adminPolicies ?? [], baseline: cluster.baselinePolicies ?? [] }),
+    isolated,
+  );
+  let passedBy: AdminDecision | undefined;
+  for (const rule of tiers.admin) {
+    if (!adminRuleMatches(rule, peer, dst)) continue;
+    if (rule.action === 'Pass') {
+      passedBy = decision('Admin', rule);
+      break;
+    }
+    const allowed = rule.action === 'Allow';
+    return { isolated, allowed, policies: [rule.policy], admin: decision('Admin', rule) };
+  }
+  const passed = passedBy ? { passedBy } : {};
+  if (!isolated) {
+    const rule = tiers.baseline.find((r) => adminRuleMatches(r, peer, dst));
+    if (rule) {
+      const allowed = rule.action === 'Allow';
+      const admin = decision('Baseline', rule);
+      return { isolated, allowed, policies: [rule.policy], admin, ...passed };
+    }
+    return { isolated: false, allowed: true, policies: [], ...passed };
+  }
   const admitting = isolating.filter((policy) =>
     directionRules(policy, direction).some((rule) => ruleAdmits(rule, policy, peer, dst)),
   );
   const allowed = admitting.length > 0;
-  return { isolated: true, allowed, policies: (allowed ? admitting : isolating).map(policyName) };
+  return {
+    isolated: true,
+    allowed,
+    policies: (allowed ? admitting : isolating).map(policyName),
+    ...passed,
+  };
 }
 
 /** Whether `end` is an address of `pod`'s own node. */

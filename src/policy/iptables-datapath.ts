@@ -6,12 +6,13 @@
 // apply reads one chain and sends nothing; otherwise it reads the sets and the filter table and
 // sends only the difference, so a restarted agent that wants the same state changes nothing.
 import { createHash } from 'node:crypto';
-import type {
-  PolicyApplyOutcome,
-  PolicyDatapath,
-  PolicyDrops,
-  PolicyInputs,
-  PolicyLogOptions,
+import {
+  adminPoliciesOf,
+  type PolicyApplyOutcome,
+  type PolicyDatapath,
+  type PolicyDrops,
+  type PolicyInputs,
+  type PolicyLogOptions,
 } from './datapath.js';
 import {
   POLICY_PREFIX,
@@ -92,6 +93,7 @@ export function iptablesPolicyDatapath(
         inputs.pods,
         inputs.localPods,
         log(),
+        adminPoliciesOf(inputs),
       );
       const print = iptablesFingerprint(desired);
       const marker = markerRule(print);

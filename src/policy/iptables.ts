@@ -24,6 +24,10 @@
 //   excepts, `hash:ip,port` sets of `address,protocol:port` for named ports resolved on every
 //   pod that names them. Numeric ports are in the rules (`--dport lo:hi`, `multiport`): they
 //   change only when a policy does.
+// - a pod an AdminNetworkPolicy or the BaselineAdminNetworkPolicy speaks about is dispatched
+//   to a tier chain instead (PODNET-NP-EGT-… / -INT-…): the admin rules in priority order
+//   with their own verdicts, then the isolation chain above, or the baseline's chain
+//   (PODNET-NP-EGB-… / -INB-…) when no NetworkPolicy isolates the pod.
 // A node with no isolated local pod has nothing: no chains, no jump rules, no sets.
 // IPv4 only, like the nftables table.
 import { createHash } from 'node:crypto';
@@ -38,6 +42,14 @@ import type {
 } from '../api/types.js';
 import { formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex } from './cluster-index.js';
+import {
+  NO_ADMIN_POLICIES,
+  adminTiers,
+  podAdminTiers,
+  type AdminPolicies,
+  type AdminRule,
+  type PodAdminTiers,
+} from './admin.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
 import { directionRules } from './rules.js';
 import type { PolicyLogOptions } from './datapath.js';
@@ -95,6 +107,8 @@ const hash = (text: string): string => createHash('sha256').update(text).digest(
 interface State {
   sets: Map<string, PolicySet>;
   chains: Map<string, string[]>;
+  /** Tier chains by the pod tiers' key and what follows them: named once per render. */
+  tiers: Map<string, string>;
 }
 
 function declare(state: State, name: string, type: PolicySetType, members: () => string[]): string {
@@ -239,6 +253,35 @@ function policyChain(policy: NetworkPolicy, direction: PolicyType): string {
   return `${POLICY_PREFIX}${short(direction)}P-${hash(policyName(policy))}`;
 }
 
+/**
+ * The matches of one rule, one per (peer, port match): peers OR, ports OR. No peers means
+ * every peer (NetworkPolicy's reading); a peer that cannot hold an IPv4 address gives none.
+ */
+function ruleMatches(
+  state: State,
+  index: ClusterIndex,
+  rule: { peers: NetworkPolicyPeer[]; ports: NetworkPolicyPort[] },
+  namespace: string,
+  dir: 'src' | 'dst',
+): string[] {
+  const peers =
+    rule.peers.length === 0
+      ? ['']
+      : rule.peers.flatMap((peer) => {
+          if (peer.ipBlock) return ipBlockMatch(state, peer.ipBlock, dir) ?? [];
+          return `-m set --match-set ${selectorSet(state, index, peer, namespace)} ${dir}`;
+        });
+  const ports = portMatches(state, index, rule.ports);
+  return peers.flatMap((peer) =>
+    ports.map((port) => {
+      const proto = port.protocol ? `-p ${port.protocol}` : '';
+      return [proto, peer, port.match].filter(Boolean).join(' ');
+    }),
+  );
+}
+
+const peerDir = (direction: PolicyType) => (direction === 'Ingress' ? 'src' : 'dst');
+
 /** One rule per (peer, port match) of each rule of the policy, marking what it admits. */
 function renderPolicy(
   state: State,
@@ -249,25 +292,68 @@ function renderPolicy(
   const chain = policyChain(policy, direction);
   if (state.chains.has(chain)) return;
   const namespace = policy.metadata.namespace ?? '';
-  const dir = direction === 'Ingress' ? 'src' : 'dst';
-  const rules = directionRules(policy, direction);
-  const lines: string[] = [];
-  for (const rule of rules) {
-    const peers =
-      rule.peers.length === 0
-        ? ['']
-        : rule.peers.flatMap((peer) => {
-            if (peer.ipBlock) return ipBlockMatch(state, peer.ipBlock, dir) ?? [];
-            return `-m set --match-set ${selectorSet(state, index, peer, namespace)} ${dir}`;
-          });
-    const ports = portMatches(state, index, rule.ports);
-    for (const peer of peers)
-      for (const port of ports) {
-        const proto = port.protocol ? `-p ${port.protocol}` : '';
-        lines.push([proto, peer, port.match, SET_MARK].filter(Boolean).join(' '));
-      }
-  }
+  const lines = directionRules(policy, direction).flatMap((rule) =>
+    ruleMatches(state, index, rule, namespace, peerDir(direction)).map((m) =>
+      [m, SET_MARK].filter(Boolean).join(' '),
+    ),
+  );
   state.chains.set(chain, lines);
+}
+
+/**
+ * Admin rules in their order, each match ending in the rule's verdict: Allow returns (the
+ * direction is allowed; the other one is still judged), Deny drops, Pass goes on to `next`.
+ * An admin peer always names someone, so a rule whose peers all fell away matches nothing.
+ */
+function adminRuleLines(
+  state: State,
+  index: ClusterIndex,
+  rules: readonly AdminRule[],
+  direction: PolicyType,
+  next: string,
+): string[] {
+  const verdicts = { Allow: '-j RETURN', Deny: '-j DROP', Pass: next };
+  return rules.flatMap((rule) =>
+    rule.peers.length === 0
+      ? []
+      : ruleMatches(state, index, rule, '', peerDir(direction)).map((m) =>
+          [m, verdicts[rule.action]].filter(Boolean).join(' '),
+        ),
+  );
+}
+
+/**
+ * The chain (and ipset of pods) of a pod the admin tiers speak about: the admin rules by
+ * priority, then NetworkPolicy's isolation chain or, when none isolates the pod, the
+ * baseline's rules (a chain of their own, so that a Pass can skip the admin rules left).
+ */
+function tierChain(
+  state: State,
+  index: ClusterIndex,
+  tiers: PodAdminTiers,
+  isolation: string | undefined,
+  direction: PolicyType,
+): string {
+  const memo = `${tiers.key} ${isolation ?? ''}`;
+  const known = state.tiers.get(memo);
+  if (known) return known;
+  let next = isolation ? `-g ${isolation}` : '-j RETURN';
+  if (!isolation && tiers.baseline.length > 0) {
+    const baseline = `${POLICY_PREFIX}${short(direction)}B-${hash(JSON.stringify(tiers.baseline))}`;
+    if (!state.chains.has(baseline)) {
+      const lines = adminRuleLines(state, index, tiers.baseline, direction, '-j RETURN');
+      state.chains.set(baseline, lines);
+    }
+    next = `-g ${baseline}`;
+  }
+  const chain = `${POLICY_PREFIX}${short(direction)}T-${hash(JSON.stringify([tiers.admin, next]))}`;
+  if (!state.chains.has(chain)) {
+    const lines = adminRuleLines(state, index, tiers.admin, direction, next);
+    state.chains.set(chain, [...lines, next]);
+    state.sets.set(chain, { name: chain, type: 'hash:ip', members: [] });
+  }
+  state.tiers.set(memo, chain);
+  return chain;
 }
 
 /** The chain (and ipset of pods) of one set of isolating policies: each policy, then drop. */
@@ -307,20 +393,30 @@ export function renderPolicyIptables(
   pods: readonly Pod[],
   localPods: readonly Pod[],
   log?: PolicyLogOptions,
+  admin: AdminPolicies = NO_ADMIN_POLICIES,
 ): PolicyIptables {
   const index = new ClusterIndex({ policies, namespaces, pods });
-  const state: State = { sets: new Map(), chains: new Map() };
+  const prepared = adminTiers(admin);
+  const state: State = { sets: new Map(), chains: new Map(), tiers: new Map() };
   const isolation: PolicyIptables['isolation'] = new Map();
   const dispatch = { Egress: new Set<string>(), Ingress: new Set<string>() };
   for (const pod of localPods) {
+    const addresses = index.ipv4(pod);
+    if (addresses.length === 0) continue;
+    const labels = () => index.namespaceLabels(pod.metadata.namespace ?? '');
     for (const direction of ['Egress', 'Ingress'] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
-      const addresses = index.ipv4(pod);
-      if (isolating.length === 0 || addresses.length === 0) continue;
-      const chain = isolationChain(state, index, isolating, direction, log);
-      isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
-      dispatch[direction].add(chain);
-      state.sets.get(chain)!.members.push(...addresses);
+      const tiers = podAdminTiers(pod, direction, labels, prepared, isolating.length > 0);
+      const judged = tiers.admin.length + tiers.baseline.length > 0;
+      if (isolating.length === 0 && !judged) continue;
+      let chain: string | undefined;
+      if (isolating.length > 0) {
+        chain = isolationChain(state, index, isolating, direction, log);
+        isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
+      }
+      if (judged) chain = tierChain(state, index, tiers, chain, direction);
+      dispatch[direction].add(chain!);
+      state.sets.get(chain!)!.members.push(...addresses);
     }
   }
   if (dispatch.Egress.size + dispatch.Ingress.size === 0) {

@@ -7,12 +7,13 @@
 // restarted agent that wants the same table sends nothing, and a table someone flushed or
 // changed is noticed and rewritten.
 import { createHash } from 'node:crypto';
-import type {
-  PolicyApplyOutcome,
-  PolicyDatapath,
-  PolicyDrops,
-  PolicyInputs,
-  PolicyLogOptions,
+import {
+  adminPoliciesOf,
+  type PolicyApplyOutcome,
+  type PolicyDatapath,
+  type PolicyDrops,
+  type PolicyInputs,
+  type PolicyLogOptions,
 } from './datapath.js';
 import {
   POLICY_TABLE,
@@ -109,6 +110,7 @@ export function nftablesPolicyDatapath(
         inputs.pods,
         inputs.localPods,
         log(),
+        adminPoliciesOf(inputs),
       );
       const print = policyFingerprint(desired);
       const marker = markerRule(print);

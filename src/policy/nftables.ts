@@ -17,6 +17,9 @@
 // - named sets per selector peer (pod addresses), interval sets per ipBlock and its
 //   excepts, interval sets of `protocol . port` (endPort ranges), and for named ports sets
 //   of `pod address . protocol . port` resolved on every pod that names that port.
+// - a pod an AdminNetworkPolicy or the BaselineAdminNetworkPolicy speaks about points at a
+//   tier chain instead: the admin rules in priority order with their own verdicts, then the
+//   isolation chain above, or the baseline's chain when no NetworkPolicy isolates the pod.
 // IPv4 only, like the service table.
 import { createHash } from 'node:crypto';
 import type {
@@ -30,6 +33,14 @@ import type {
 } from '../api/types.js';
 import { containsCidr, formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex, type NamedPortMember } from './cluster-index.js';
+import {
+  NO_ADMIN_POLICIES,
+  adminTiers,
+  podAdminTiers,
+  type AdminPolicies,
+  type AdminRule,
+  type PodAdminTiers,
+} from './admin.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
 import { directionRules } from './rules.js';
 import type { PolicyLogOptions } from './datapath.js';
@@ -59,6 +70,8 @@ const hash = (text: string): string => createHash('sha256').update(text).digest(
 interface TableState {
   sets: Map<string, { body: string; elements: string[] }>;
   chains: Map<string, string[]>;
+  /** Tier chains by the pod tiers' key and what follows them: named once per render. */
+  tiers: Map<string, string>;
 }
 
 function declare(state: TableState, name: string, body: string, elements: () => string[]): void {
@@ -181,6 +194,30 @@ function policyChain(policy: NetworkPolicy, direction: PolicyType): string {
   return `pol-${hash(policyName(policy))}-${direction === 'Ingress' ? 'in' : 'eg'}`;
 }
 
+/**
+ * The matches of one rule, one per (peer, port kind): peers OR, ports OR. No peers means every
+ * peer (NetworkPolicy's reading); a peer that cannot hold an IPv4 address gives no match.
+ */
+function ruleMatches(
+  state: TableState,
+  index: ClusterIndex,
+  rule: { peers: NetworkPolicyPeer[]; ports: NetworkPolicyPort[] },
+  namespace: string,
+  addr: string,
+): string[] {
+  const peers =
+    rule.peers.length === 0
+      ? ['']
+      : rule.peers.flatMap((peer) => {
+          if (peer.ipBlock) return ipBlockMatch(state, peer.ipBlock, addr) ?? [];
+          return `${addr} @${selectorSet(state, index, peer, namespace)}`;
+        });
+  const ports = portMatches(state, index, rule.ports);
+  return peers.flatMap((peer) => ports.map((port) => [peer, port].filter(Boolean).join(' ')));
+}
+
+const peerAddress = (direction: PolicyType) => (direction === 'Ingress' ? 'ip saddr' : 'ip daddr');
+
 /** One rule per (peer, port kind) of each rule of the policy, accepting what it admits. */
 function renderPolicy(
   state: TableState,
@@ -191,22 +228,68 @@ function renderPolicy(
   const chain = policyChain(policy, direction);
   if (state.chains.has(chain)) return;
   const namespace = policy.metadata.namespace ?? '';
-  const addr = direction === 'Ingress' ? 'ip saddr' : 'ip daddr';
-  const rules = directionRules(policy, direction);
-  const lines: string[] = [];
-  for (const rule of rules) {
-    const peers =
-      rule.peers.length === 0
-        ? ['']
-        : rule.peers.flatMap((peer) => {
-            if (peer.ipBlock) return ipBlockMatch(state, peer.ipBlock, addr) ?? [];
-            return `${addr} @${selectorSet(state, index, peer, namespace)}`;
-          });
-    const ports = portMatches(state, index, rule.ports);
-    for (const peer of peers)
-      for (const port of ports) lines.push([peer, port, 'accept'].filter(Boolean).join(' '));
-  }
+  const lines = directionRules(policy, direction).flatMap((rule) =>
+    ruleMatches(state, index, rule, namespace, peerAddress(direction)).map((m) =>
+      [m, 'accept'].filter(Boolean).join(' '),
+    ),
+  );
   state.chains.set(chain, lines);
+}
+
+/**
+ * Admin rules in their order, each match ending in the rule's verdict: Allow accepts, Deny
+ * drops, Pass goes on to `next`. An admin peer always names someone, so a rule whose peers
+ * all fell away (no IPv4 address) matches nothing rather than everyone.
+ */
+function adminRuleLines(
+  state: TableState,
+  index: ClusterIndex,
+  rules: readonly AdminRule[],
+  direction: PolicyType,
+  next: string,
+): string[] {
+  const verdicts = { Allow: 'accept', Deny: 'drop', Pass: next };
+  return rules.flatMap((rule) =>
+    rule.peers.length === 0
+      ? []
+      : ruleMatches(state, index, rule, '', peerAddress(direction)).map(
+          (m) => `${m} ${verdicts[rule.action]}`,
+        ),
+  );
+}
+
+/**
+ * The chain of a pod the admin tiers speak about: the admin rules by priority, then what
+ * NetworkPolicy says (its isolation chain) or, when none isolates the pod, the baseline's
+ * rules (a chain of their own, so that a Pass can skip the admin rules left), then accept.
+ */
+function tierChain(
+  state: TableState,
+  index: ClusterIndex,
+  tiers: PodAdminTiers,
+  isolation: string | undefined,
+  direction: PolicyType,
+): string {
+  const memo = `${tiers.key} ${isolation ?? ''}`;
+  const known = state.tiers.get(memo);
+  if (known) return known;
+  const short = direction === 'Ingress' ? 'in' : 'eg';
+  let next = isolation ? `goto ${isolation}` : 'accept';
+  if (!isolation && tiers.baseline.length > 0) {
+    const baseline = `base-${short}-${hash(JSON.stringify(tiers.baseline))}`;
+    if (!state.chains.has(baseline)) {
+      const lines = adminRuleLines(state, index, tiers.baseline, direction, 'accept');
+      state.chains.set(baseline, [...lines, 'accept']);
+    }
+    next = `goto ${baseline}`;
+  }
+  const chain = `tier-${short}-${hash(JSON.stringify([tiers.admin, next]))}`;
+  if (!state.chains.has(chain)) {
+    const lines = adminRuleLines(state, index, tiers.admin, direction, next);
+    state.chains.set(chain, [...lines, next]);
+  }
+  state.tiers.set(memo, chain);
+  return chain;
 }
 
 /** The chain of one set of isolating policies: each policy's rules, then drop. */
@@ -254,9 +337,11 @@ export function desiredPolicyTable(
   pods: readonly Pod[],
   localPods: readonly Pod[],
   log?: PolicyLogOptions,
+  admin: AdminPolicies = NO_ADMIN_POLICIES,
 ): PolicyTable {
   const index = new ClusterIndex({ policies, namespaces, pods });
-  const state: TableState = { sets: new Map(), chains: new Map() };
+  const prepared = adminTiers(admin);
+  const state: TableState = { sets: new Map(), chains: new Map(), tiers: new Map() };
   const isolation = new Map<string, { direction: PolicyType; policies: string[] }>();
   state.sets.set(EGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
   state.sets.set(INGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
@@ -272,14 +357,21 @@ export function desiredPolicyTable(
     `ip daddr vmap @${INGRESS_MAP}`,
   ]);
   for (const pod of localPods) {
+    const labels = () => index.namespaceLabels(pod.metadata.namespace ?? '');
     for (const [direction, map] of [
       ['Egress', EGRESS_MAP],
       ['Ingress', INGRESS_MAP],
     ] as const) {
       const isolating = isolatingPolicies(pod, direction, policies);
-      if (isolating.length === 0) continue;
-      const chain = isolationChain(state, index, isolating, direction, log);
-      isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
+      const tiers = podAdminTiers(pod, direction, labels, prepared, isolating.length > 0);
+      const judged = tiers.admin.length + tiers.baseline.length > 0;
+      if (isolating.length === 0 && !judged) continue;
+      let chain: string | undefined;
+      if (isolating.length > 0) {
+        chain = isolationChain(state, index, isolating, direction, log);
+        isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
+      }
+      if (judged) chain = tierChain(state, index, tiers, chain, direction);
       for (const ip of index.ipv4(pod)) state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
     }
   }
@@ -310,6 +402,10 @@ export function renderPolicyTable(
   pods: readonly Pod[],
   localPods: readonly Pod[],
   opts: RenderOptions = {},
+  admin: AdminPolicies = NO_ADMIN_POLICIES,
 ): string {
-  return policyTableScript(desiredPolicyTable(policies, namespaces, pods, localPods), opts.table);
+  return policyTableScript(
+    desiredPolicyTable(policies, namespaces, pods, localPods, undefined, admin),
+    opts.table,
+  );
 }

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
+  AdminNetworkPolicy,
   Namespace,
   NetworkPolicy,
   Pod,
@@ -258,6 +259,36 @@ export class NetpolLab {
       );
   }
 
+  /**
+   * Waits until every agent has processed the admin policy changes made so far: a barrier
+   * AdminNetworkPolicy (its subject holds no pod) is written and its revision awaited, and the
+   * baseline's changes by the revision past `baselineAbove` (its last revision before a delete)
+   * or its own (after an apply).
+   */
+  async settleAdmin(baseline?: { above: number } | { atLeast: number }): Promise<void> {
+    this.apply([
+      {
+        apiVersion: 'policy.networking.k8s.io/v1alpha1',
+        kind: 'AdminNetworkPolicy',
+        metadata: { name: BARRIER, labels: { round: String(this.barrierCount++) } },
+        spec: {
+          priority: 1000,
+          subject: { namespaces: { matchLabels: { 'netpol-lab': 'none' } } },
+        },
+      },
+    ]);
+    const barrier = this.getJson<AdminNetworkPolicy>(['get', 'anp', BARRIER]);
+    const wanted = Number(barrier.metadata.resourceVersion);
+    const baselineRev = !baseline ? 0 : 'above' in baseline ? baseline.above + 1 : baseline.atLeast;
+    for (const node of NODES)
+      await until(`${node} to process admin revision ${wanted}`, () =>
+        this.processed(node, 'AdminNetworkPolicy') >= wanted &&
+        this.processed(node, 'BaselineAdminNetworkPolicy') >= baselineRev
+          ? true
+          : undefined,
+      );
+  }
+
   private processed(node: string, kind: string): number {
     const m = new RegExp(
       `^podnet_informer_processed_revision\\{kind="${kind}"\\} (\\d+)`,
@@ -355,9 +386,9 @@ export class NetpolLab {
   }
 
   /** The evaluator's matrix for the lab's current pods and namespaces under `policies`. */
-  expected(policies: NetworkPolicy[], probe: Probe): Matrix {
+  expected(policies: NetworkPolicy[], probe: Probe, admin: AdminObjects = {}): Matrix {
     const namespaces: Namespace[] = MATRIX_NAMESPACES.map(matrixNamespace);
-    const cluster: Cluster = { policies, namespaces, pods: this.pods() };
+    const cluster: Cluster = { policies, namespaces, pods: this.pods(), ...admin };
     return evaluatedMatrix(cluster, probe.protocol, probe.port);
   }
 
@@ -365,10 +396,14 @@ export class NetpolLab {
    * Probes the matrix for each probe kind and returns a description of every disagreement with
    * the evaluator (after one re-probe), or '' when the lab matches it.
    */
-  async check(policies: NetworkPolicy[], probes: Probe[]): Promise<string> {
+  async check(
+    policies: NetworkPolicy[],
+    probes: Probe[],
+    admin: AdminObjects = {},
+  ): Promise<string> {
     const failures: string[] = [];
     for (const probe of probes) {
-      const expected = this.expected(policies, probe);
+      const expected = this.expected(policies, probe, admin);
       let observed = await this.observe(probe);
       if (mismatches(expected, observed).length) observed = await this.observe(probe);
       if (mismatches(expected, observed).length)
@@ -377,6 +412,9 @@ export class NetpolLab {
     return failures.join('\n\n');
   }
 }
+
+/** The admin policies of a case, as the evaluator takes them. */
+export type AdminObjects = Pick<Cluster, 'adminPolicies' | 'baselinePolicies'>;
 
 function spawnSyncText(argv: string[]): string {
   return spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).stdout ?? '';

@@ -2,11 +2,20 @@
 // drift apart): the reachability matrix of upstream's e2e cases (all 81 pairs through the
 // Services, compared with the evaluator), the timing of a new pod (isolated from its first
 // packet, reachable within a second where allowed), SCTP shown with raw protocol-132 packets
-// against the drop counters, and drops counted per policy in the agent's metrics.
+// against the drop counters, drops counted per policy in the agent's metrics, and the admin
+// tiers (AdminNetworkPolicy before NetworkPolicy, the baseline after it) against the evaluator.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { ClusterNetwork, NetworkPolicy, Node, Pod, ProxyMode } from '../../src/api/types.js';
+import type {
+  AdminNetworkPolicy,
+  BaselineAdminNetworkPolicy,
+  ClusterNetwork,
+  NetworkPolicy,
+  Node,
+  Pod,
+  ProxyMode,
+} from '../../src/api/types.js';
 import { podNetns } from '../../src/lab/plan.js';
 import { formatIP, hostAddresses, parseCidr } from '../../src/net/index.js';
 import { podnetOk, until } from './lab.js';
@@ -472,4 +481,131 @@ export function netpolSuite(mode: ProxyMode): void {
       policyLog(false);
     }
   });
+
+  // ------------------------------------------------------------ admin tiers
+
+  const anp = (
+    name: string,
+    priority: number,
+    spec: Omit<AdminNetworkPolicy['spec'], 'priority'>,
+  ): AdminNetworkPolicy => ({
+    apiVersion: 'policy.networking.k8s.io/v1alpha1',
+    kind: 'AdminNetworkPolicy',
+    metadata: { name },
+    spec: { priority, ...spec },
+  });
+  const inX = { namespaces: ns('x') };
+
+  /** matrixCase with admin policies beside the NetworkPolicies, all removed afterwards. */
+  async function adminCase(
+    objects: {
+      policies?: NetworkPolicy[];
+      admin?: AdminNetworkPolicy[];
+      baseline?: BaselineAdminNetworkPolicy;
+    },
+    probes: Probe[] = [TCP80],
+  ): Promise<void> {
+    const { policies = [], admin = [], baseline } = objects;
+    lab.apply([...policies, ...admin, ...(baseline ? [baseline] : [])]);
+    const baselineRev = () =>
+      Number(
+        lab.getJson<BaselineAdminNetworkPolicy>(['get', 'banp', 'default']).metadata
+          .resourceVersion,
+      );
+    let applied = 0;
+    try {
+      if (baseline) applied = baselineRev();
+      await lab.settle();
+      await lab.settleAdmin(baseline ? { atLeast: applied } : undefined);
+      const failure = await lab.check(policies, probes, {
+        adminPolicies: admin,
+        baselinePolicies: baseline ? [baseline] : [],
+      });
+      assert.equal(failure, '', `the lab disagrees with the evaluator:\n${failure}`);
+    } finally {
+      for (const p of policies) lab.delete('netpol', p.metadata.namespace!, p.metadata.name);
+      for (const p of admin) podnetOk(['--lab', lab.name, 'delete', 'anp', p.metadata.name]);
+      if (baseline) podnetOk(['--lab', lab.name, 'delete', 'banp', 'default']);
+      await lab.settleAdmin(baseline ? { above: applied } : undefined);
+    }
+  }
+
+  const allowFromY = netpol('x', 'allow-y', {
+    podSelector: {},
+    ingress: [{ from: [{ namespaceSelector: ns('y') }] }],
+  });
+
+  test('admin: a Deny AdminNetworkPolicy blocks what a NetworkPolicy allows', () =>
+    adminCase({
+      policies: [allowFromY],
+      admin: [
+        anp('deny-yb', 10, {
+          subject: inX,
+          ingress: [
+            {
+              name: 'no-yb',
+              action: 'Deny',
+              from: [{ pods: { namespaceSelector: ns('y'), podSelector: pod('b') } }],
+            },
+          ],
+        }),
+      ],
+    }));
+
+  test('admin: a Pass hands the connection to NetworkPolicy past a lower Deny', () =>
+    adminCase(
+      {
+        policies: [allowFromY],
+        admin: [
+          anp('pass-y', 5, {
+            subject: inX,
+            ingress: [{ action: 'Pass', from: [{ namespaces: ns('y') }] }],
+          }),
+          anp('deny-all', 10, {
+            subject: inX,
+            ingress: [{ action: 'Deny', from: [{ namespaces: {} }] }],
+          }),
+        ],
+      },
+      [TCP80, UDP81],
+    ));
+
+  test('admin: the baseline denies for pods no NetworkPolicy selects, not for those it does', () =>
+    adminCase({
+      policies: [
+        netpol('x', 'a-from-y', {
+          podSelector: pod('a'),
+          ingress: [{ from: [{ namespaceSelector: ns('y') }] }],
+        }),
+      ],
+      baseline: {
+        apiVersion: 'policy.networking.k8s.io/v1alpha1',
+        kind: 'BaselineAdminNetworkPolicy',
+        metadata: { name: 'default' },
+        spec: { subject: inX, ingress: [{ action: 'Deny', from: [{ namespaces: ns('y') }] }] },
+      },
+    }));
+
+  test('admin: a higher-priority Allow overrides a lower Deny, egress by pods and ports', () =>
+    adminCase(
+      {
+        admin: [
+          anp('allow-zc', 1, {
+            subject: { pods: { namespaceSelector: ns('x'), podSelector: pod('a') } },
+            egress: [
+              {
+                action: 'Allow',
+                to: [{ pods: { namespaceSelector: ns('z'), podSelector: pod('c') } }],
+                ports: [{ portNumber: { protocol: 'TCP', port: 80 } }],
+              },
+            ],
+          }),
+          anp('deny-z', 2, {
+            subject: { pods: { namespaceSelector: ns('x'), podSelector: pod('a') } },
+            egress: [{ action: 'Deny', to: [{ namespaces: ns('z') }] }],
+          }),
+        ],
+      },
+      [TCP80, TCP81],
+    ));
 }

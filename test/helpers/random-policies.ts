@@ -5,6 +5,10 @@
 // source's node, then the destination's) and fails on the first verdict that differs.
 import assert from 'node:assert/strict';
 import type {
+  AdminNetworkPolicy,
+  AdminNetworkPolicyPeer,
+  AdminNetworkPolicyPort,
+  BaselineAdminNetworkPolicy,
   LabelSelector,
   Namespace,
   NetworkPolicy,
@@ -48,9 +52,16 @@ export interface Case {
   pods: Pod[];
   nodes: Node[];
   policies: NetworkPolicy[];
+  adminPolicies: AdminNetworkPolicy[];
+  baselinePolicies: BaselineAdminNetworkPolicy[];
 }
 
-export function generate(rand: () => number): Case {
+/**
+ * With `admin`, the case also holds AdminNetworkPolicies (priorities that may tie, every
+ * action and peer kind) and sometimes the BaselineAdminNetworkPolicy; without, none, and the
+ * random sequence is the one the NetworkPolicy-only checks have always drawn.
+ */
+export function generate(rand: () => number, opts: { admin?: boolean } = {}): Case {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const some = <T>(xs: readonly T[], max: number): T[] =>
     Array.from({ length: Math.floor(rand() * (max + 1)) }, () => pick(xs));
@@ -164,7 +175,69 @@ export function generate(rand: () => number): Case {
       ...(egress ? { egress } : {}),
     });
   });
-  return { namespaces, pods, nodes, policies };
+  if (!opts.admin)
+    return { namespaces, pods, nodes, policies, adminPolicies: [], baselinePolicies: [] };
+  const adminPeer = (egress: boolean): AdminNetworkPolicyPeer => {
+    const kind = pick(egress ? ['ns', 'pods', 'networks'] : ['ns', 'pods']);
+    if (kind === 'ns') return { namespaces: nsSel() };
+    if (kind === 'pods') return { pods: { namespaceSelector: nsSel(), podSelector: podSel() } };
+    return {
+      networks: some(
+        BLOCKS.map(([cidr]) => cidr),
+        2,
+      ).concat('10.244.1.0/24'),
+    };
+  };
+  const adminPort = (): AdminNetworkPolicyPort => {
+    const protocol = pick(PROTOCOLS);
+    const kind = pick(['number', 'range', 'named']);
+    if (kind === 'named') return { namedPort: pick(['http', 'dns']) };
+    const start = pick([53, 80, 81]);
+    return kind === 'range'
+      ? { portRange: { protocol, start, end: start + pick([1, 8000]) } }
+      : { portNumber: { protocol, port: start } };
+  };
+  const adminRules = <A extends string>(actions: A[]) => {
+    const make = (egress: boolean) =>
+      some([0], 3).map((_, i) => ({
+        ...(rand() < 0.5 ? { name: `r${i}` } : {}),
+        action: pick(actions),
+        peers: Array.from({ length: 1 + Math.floor(rand() * 2) }, () => adminPeer(egress)),
+        ...(rand() < 0.6 ? { ports: some([0], 2).map(adminPort) } : {}),
+      }));
+    const ingress = make(false).map(({ peers, ...r }) => ({ ...r, from: peers }));
+    const egress = make(true).map(({ peers, ...r }) => ({ ...r, to: peers }));
+    return { ingress, egress };
+  };
+  const subject = (): AdminNetworkPolicyPeer =>
+    rand() < 0.5
+      ? { namespaces: nsSel() }
+      : { pods: { namespaceSelector: nsSel(), podSelector: podSel() } };
+  const adminPolicies = Array.from(
+    { length: Math.floor(rand() * 3) },
+    (_, i): AdminNetworkPolicy => ({
+      apiVersion: 'policy.networking.k8s.io/v1alpha1',
+      kind: 'AdminNetworkPolicy',
+      metadata: { name: `anp${i}` },
+      spec: {
+        priority: pick([1, 5, 5, 20]),
+        subject: subject(),
+        ...adminRules<'Allow' | 'Deny' | 'Pass'>(['Allow', 'Deny', 'Pass']),
+      },
+    }),
+  );
+  const baselinePolicies: BaselineAdminNetworkPolicy[] =
+    rand() < 0.6
+      ? [
+          {
+            apiVersion: 'policy.networking.k8s.io/v1alpha1',
+            kind: 'BaselineAdminNetworkPolicy',
+            metadata: { name: 'default' },
+            spec: { subject: subject(), ...adminRules<'Allow' | 'Deny'>(['Allow', 'Deny']) },
+          },
+        ]
+      : [];
+  return { namespaces, pods, nodes, policies, adminPolicies, baselinePolicies };
 }
 
 export type End = { pod: Pod } | { ip: string; node?: string };
@@ -186,6 +259,8 @@ export interface Hop {
 export async function checkAgainstEvaluator<K>(opts: {
   seed: number;
   cases: number;
+  /** Random admin policies too (see generate). */
+  admin?: boolean;
   load(c: Case): Promise<K>;
   judge(
     kernel: K,
@@ -195,7 +270,7 @@ export async function checkAgainstEvaluator<K>(opts: {
 }): Promise<void> {
   const rand = prng(opts.seed);
   for (let n = 0; n < opts.cases; n++) {
-    const c = generate(rand);
+    const c = generate(rand, { admin: opts.admin });
     const kernel = await opts.load(c);
     const ends: End[] = [
       ...c.pods.map((pod) => ({ pod })),
@@ -223,7 +298,7 @@ export async function checkAgainstEvaluator<K>(opts: {
               assert.fail(
                 `seed ${opts.seed} case ${n}: ${ipOf(src)} -> ${ipOf(dst)} ${protocol}/${port}: ` +
                   `evaluator ${want ? 'allows' : 'denies'}, rules ${got ? 'allow' : 'deny'}\n` +
-                  `${JSON.stringify(c.policies, null, 1)}\n${JSON.stringify(c.pods.map((p) => [p.metadata, p.status?.podIP, p.spec.containers[0]!.ports]))}\n` +
+                  `${JSON.stringify([c.policies, c.adminPolicies, c.baselinePolicies], null, 1)}\n${JSON.stringify(c.pods.map((p) => [p.metadata, p.status?.podIP, p.spec.containers[0]!.ports]))}\n` +
                   `${JSON.stringify(c.namespaces.map((ns) => ns.metadata))}`,
               );
             }

@@ -89,7 +89,7 @@ test('api: an unknown kind is rejected and the known kinds are listed', () => {
     { label: 'f.yaml document 2' },
   );
   assert.deepEqual(r.errors, [
-    'f.yaml document 2: kind: unknown kind "Deployment" (podnet knows Namespace, Node, Pod, Service, Endpoints, EndpointSlice, ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding, ClusterNetwork, BGPPeer, Lease, NetworkPolicy)',
+    'f.yaml document 2: kind: unknown kind "Deployment" (podnet knows Namespace, Node, Pod, Service, Endpoints, EndpointSlice, ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding, ClusterNetwork, BGPPeer, Lease, NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy)',
   ]);
 });
 

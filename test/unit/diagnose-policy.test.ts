@@ -47,3 +47,47 @@ test('policy hop: an allowed connection names what allowed each side', () => {
     'TCP y/b:80 allowed: egress of x/a: no policy isolates it; ingress of y/b allowed by y/from-x',
   );
 });
+
+test('policy hop: an admin rule that decides is named with its policy; a Pass beside NetworkPolicy', () => {
+  const admin = (action: 'Deny' | 'Pass') => ({
+    apiVersion: 'policy.networking.k8s.io/v1alpha1',
+    kind: 'AdminNetworkPolicy' as const,
+    metadata: { name: 'guard' },
+    spec: {
+      priority: 1,
+      subject: { namespaces: { matchLabels: { ns: 'y' } } },
+      ingress: [{ name: 'no-x', action, from: [{ namespaces: { matchLabels: { ns: 'x' } } }] }],
+    },
+  });
+  const denied = { ...matrixCluster(), adminPolicies: [admin('Deny')] };
+  assert.equal(
+    hop(denied, 'x/a', 'y/b').detail,
+    'TCP y/b:80 denied by anp/guard rule no-x (ingress of y/b)',
+  );
+  const passed = {
+    ...matrixCluster([netpol('y', 'deny-all', { podSelector: {}, policyTypes: ['Ingress'] })]),
+    adminPolicies: [admin('Pass')],
+  };
+  assert.equal(
+    hop(passed, 'x/a', 'y/b').detail,
+    'TCP y/b:80 denied by y/deny-all (passed on by anp/guard rule no-x) (ingress of y/b)',
+  );
+  const baseline = {
+    ...matrixCluster(),
+    baselinePolicies: [
+      {
+        apiVersion: 'policy.networking.k8s.io/v1alpha1',
+        kind: 'BaselineAdminNetworkPolicy' as const,
+        metadata: { name: 'default' },
+        spec: {
+          subject: { namespaces: {} },
+          ingress: [{ action: 'Allow' as const, from: [{ namespaces: {} }] }],
+        },
+      },
+    ],
+  };
+  assert.equal(
+    hop(baseline, 'x/a', 'y/b').detail,
+    'TCP y/b:80 allowed: egress of x/a: no policy isolates it; ingress of y/b allowed by banp/default rule ingress[0]',
+  );
+});

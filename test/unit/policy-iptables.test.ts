@@ -63,6 +63,38 @@ test('the rendered sets and chains give the evaluator’s verdict on random poli
   });
 });
 
+test('with admin tiers, the rendered sets and chains still give the evaluator’s verdict', async () => {
+  await checkAgainstEvaluator({
+    seed: Number(process.env.POLICY_SEED ?? 18),
+    cases: 200,
+    admin: true,
+    async load(c) {
+      const kernels = new Map<string, ReturnType<typeof node>>();
+      for (const name of NODES) {
+        const kernel = node();
+        const local = c.pods.filter((p) => p.spec.nodeName === name);
+        await apply(
+          kernel,
+          renderPolicyIptables(c.policies, c.namespaces, c.pods, local, undefined, {
+            admin: c.adminPolicies,
+            baseline: c.baselinePolicies,
+          }),
+        );
+        kernels.set(name, kernel);
+      }
+      return kernels;
+    },
+    judge: (kernels, hops, packet) =>
+      hops.every((hop) =>
+        traceIptables(kernels.get(hop.node)!.iptables, {
+          ...packet,
+          from: hop.from,
+          local: [nodeAddress(hop.node)],
+        }).every((o) => o.verdict === 'accept'),
+      ),
+  });
+});
+
 // ---------------------------------------------------------------- apply and examples
 
 const web = (labels: Record<string, string>, ip = '10.244.1.10', name = 'web'): Pod => ({

@@ -5,7 +5,7 @@
 // be the evaluator's. Then a few readable examples of the script itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Namespace, Pod } from '../../src/api/types.js';
+import type { AdminNetworkPolicy, Namespace, Pod } from '../../src/api/types.js';
 import { renderPolicyTable } from '../../src/policy/nftables.js';
 import { FakeNftables } from '../helpers/fake-nftables.js';
 import { traceNft, type Packet } from '../helpers/packet-tracer.js';
@@ -23,6 +23,33 @@ test('the rendered tables give the evaluator’s verdict on random policies, pod
         const nft = new FakeNftables();
         const local = c.pods.filter((p) => p.spec.nodeName === node);
         await nft.run(renderPolicyTable(c.policies, c.namespaces, c.pods, local));
+        kernels.set(node, nft);
+      }
+      return kernels;
+    },
+    judge: (kernels, hops, packet) =>
+      hops.every((hop) =>
+        traceNft(kernels.get(hop.node)!, {
+          ...packet,
+          from: hop.from,
+          local: [nodeAddress(hop.node)],
+        }).every((o) => o.verdict === 'accept'),
+      ),
+  });
+});
+
+test('with admin tiers, the rendered tables still give the evaluator’s verdict', async () => {
+  await checkAgainstEvaluator({
+    seed: Number(process.env.POLICY_SEED ?? 18),
+    cases: 200,
+    admin: true,
+    async load(c) {
+      const kernels = new Map<string, FakeNftables>();
+      const admin = { admin: c.adminPolicies, baseline: c.baselinePolicies };
+      for (const node of NODES) {
+        const nft = new FakeNftables();
+        const local = c.pods.filter((p) => p.spec.nodeName === node);
+        await nft.run(renderPolicyTable(c.policies, c.namespaces, c.pods, local, {}, admin));
         kernels.set(node, nft);
       }
       return kernels;
@@ -172,4 +199,43 @@ test('the fake nft refuses what nft refuses in policy tables', async () => {
     /datatype mismatch/,
   );
   await nft.run(`add element ${t} blocks { 10.0.0.0/8, 192.168.0.0/16 }`);
+});
+
+test('a pod an admin policy holds points at its tier chain: admin verdicts, then its isolation', () => {
+  const pod = web({ app: 'web' });
+  const guard: AdminNetworkPolicy = {
+    apiVersion: 'policy.networking.k8s.io/v1alpha1',
+    kind: 'AdminNetworkPolicy',
+    metadata: { name: 'guard' },
+    spec: {
+      priority: 1,
+      subject: { namespaces: {} },
+      ingress: [
+        { action: 'Deny', from: [{ namespaces: { matchLabels: { team: 'red' } } }] },
+        { action: 'Pass', from: [{ namespaces: {} }] },
+      ],
+    },
+  };
+  const lines = renderPolicyTable(
+    [allowFromClients],
+    [namespaceX],
+    [pod],
+    [pod],
+    {},
+    {
+      admin: [guard],
+      baseline: [],
+    },
+  ).split('\n');
+  const tier =
+    /^add element ip podnet-policy ingress-pods \{ 10\.244\.1\.10 : goto (tier-in-[0-9a-f]{12}) \}$/;
+  const chain = lines.map((l) => tier.exec(l)?.[1]).find(Boolean);
+  assert.ok(chain, lines.join('\n'));
+  const rules = lines
+    .filter((l) => l.startsWith(`add rule ip podnet-policy ${chain} `))
+    .map((l) => l.slice(`add rule ip podnet-policy ${chain} `.length));
+  assert.equal(rules.length, 3);
+  assert.match(rules[0]!, /^ip saddr @sel-[0-9a-f]{12} drop$/);
+  assert.match(rules[1]!, /^ip saddr @sel-[0-9a-f]{12} goto in-[0-9a-f]{12}$/);
+  assert.match(rules[2]!, /^goto in-[0-9a-f]{12}$/);
 });
