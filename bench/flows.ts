@@ -45,8 +45,9 @@ print(done, failed)
 interface Phase {
   connections: number;
   failed: number;
-  /** Share of one core the flow log used (0 when off). */
-  cpu: number;
+  /** Shares of one core the flow log used (0 when off): the agent's parsing, conntrack -E. */
+  node: number;
+  conntrack: number;
   events: number;
   lost: number;
   gbps: number;
@@ -71,11 +72,16 @@ async function startReader(host: string, args: string[]): Promise<ChildProcess> 
 
 async function stopReader(
   child: ChildProcess,
-): Promise<{ events: number; lost: number; cpu: number }> {
+): Promise<{ events: number; lost: number; node: number; conntrack: number }> {
   const lines = createInterface({ input: child.stdout! });
   const report = new Promise<string>((resolve) => lines.once('line', resolve));
   child.kill('SIGTERM');
-  return JSON.parse(await report) as { events: number; lost: number; cpu: number };
+  return JSON.parse(await report) as {
+    events: number;
+    lost: number;
+    node: number;
+    conntrack: number;
+  };
 }
 
 function iperf(topo: Topology, from: string, to: { ns: string; ip: string }): number {
@@ -114,11 +120,18 @@ async function phase(topo: Topology, flows: boolean): Promise<Phase> {
     .split(' ')
     .map(Number) as [number, number];
   const seconds = (Date.now() - started) / 1000;
-  const seen = reader ? await stopReader(reader) : { events: 0, lost: 0, cpu: 0 };
+  const seen = reader ? await stopReader(reader) : { events: 0, lost: 0, node: 0, conntrack: 0 };
   reader = flows ? await startReader(host, readerArgs) : undefined;
   const gbps = iperf(topo, client.ns, topo.pods.b2!);
   if (reader) await stopReader(reader);
-  return { connections, failed, gbps, ...seen, cpu: seen.cpu / seconds };
+  return {
+    connections,
+    failed,
+    gbps,
+    ...seen,
+    node: seen.node / seconds,
+    conntrack: seen.conntrack / seconds,
+  };
 }
 
 async function main(): Promise<void> {
@@ -152,20 +165,20 @@ async function main(): Promise<void> {
     );
     const off: Phase[] = [];
     const on: Phase[] = [];
-    console.log('flows  connections  failed  flow-log CPU  events  lost  iperf3');
+    console.log('flows  connections  failed  CPU agent  conntrack  events  lost  iperf3');
     for (let round = 0; round < ROUNDS; round++) {
       for (const flows of [false, true]) {
         const p = await phase(topo, flows);
         (flows ? on : off).push(p);
         console.log(
-          `${(flows ? 'on' : 'off').padEnd(5)}  ${String(p.connections).padStart(11)}  ${String(p.failed).padStart(6)}  ${p.cpu.toFixed(3).padStart(12)}  ${String(p.events).padStart(6)}  ${String(p.lost).padStart(4)}  ${p.gbps.toFixed(2)} Gbit/s`,
+          `${(flows ? 'on' : 'off').padEnd(5)}  ${String(p.connections).padStart(11)}  ${String(p.failed).padStart(6)}  ${p.node.toFixed(3).padStart(9)}  ${p.conntrack.toFixed(3).padStart(9)}  ${String(p.events).padStart(6)}  ${String(p.lost).padStart(4)}  ${p.gbps.toFixed(2)} Gbit/s`,
         );
       }
     }
     const sum = (list: Phase[], f: (p: Phase) => number) => list.reduce((s, p) => s + f(p), 0);
     const connOff = sum(off, (p) => p.connections);
     const connOn = sum(on, (p) => p.connections);
-    const cpu = sum(on, (p) => p.cpu) / on.length;
+    const cpu = sum(on, (p) => p.node + p.conntrack) / on.length;
     const gbpsOff = sum(off, (p) => p.gbps) / off.length;
     const gbpsOn = sum(on, (p) => p.gbps) / on.length;
     console.log(

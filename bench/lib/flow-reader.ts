@@ -69,18 +69,20 @@ const reader = readConntrackEvents({
 });
 process.stdout.write('ready\n');
 
-/** Seconds of CPU this process and its waited-for children (conntrack) used. */
-function cpuSeconds(): number {
+/** Seconds of CPU this process and its waited-for children (conntrack) used, apart. */
+function cpuSeconds(): { node: number; conntrack: number } {
   const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  // utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the command name.
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
+  // utime, stime, cutime, cstime: fields 14-17 of stat, 11-14 after the command name.
+  const ticks = (i: number) => Number(fields[i]) / 100;
+  return { node: ticks(11) + ticks(12), conntrack: ticks(13) + ticks(14) };
 }
 
 process.once('SIGTERM', () => {
   reader.stop();
   // conntrack counts as a child once it has exited and been waited for.
   setTimeout(() => {
-    process.stdout.write(`${JSON.stringify({ events, opened, lost, cpu: cpuSeconds() })}\n`);
+    const cpu = cpuSeconds();
+    process.stdout.write(`${JSON.stringify({ events, opened, lost, ...cpu })}\n`);
     process.exit(0);
   }, 300);
 });
