@@ -28,7 +28,10 @@ import { parseProxyMode } from './proxy.js';
 
 const NAME = 'policy';
 
-/** On the ClusterNetwork `default`, `"true"` writes each denied connection to the agent's log. */
+/**
+ * On the ClusterNetwork `default`, `"true"` writes each denied connection to the agent's log and
+ * to DENIED_PATH.
+ */
 export const ANNOTATION_POLICY_LOG = 'podnet.io/policy-log';
 /** The agent's path for the recent denied connections (JSON), read by `podnet logs policy`. */
 export const DENIED_PATH = '/policy/denied';
@@ -212,15 +215,19 @@ const wantsLog = (cluster: ClusterNetwork): boolean =>
 
 /**
  * The log of denied connections: the datapath logs before it drops, and the agent reads the log
- * group, names the pods and policies, keeps the recent connections for DENIED_PATH, hands each
- * to `onDenied` and, when the annotation asks for it, writes it to its own log.
+ * group, names the pods and policies and hands each connection to `onDenied`; when the
+ * annotation asks for it, it also writes each to its own log and keeps the recent ones for
+ * DENIED_PATH.
  */
 function deniedLogging(
   ctx: AgentContext,
   log: Logger,
   onDenied: ((c: DeniedConnection) => void) | undefined,
 ) {
-  const denied = new DeniedLog();
+  // Every denied connection once, for the flow log; those while the annotation is on, for
+  // DENIED_PATH.
+  const seen = new DeniedLog();
+  const recorded = new DeniedLog();
   let reader: NflogSubscription | undefined;
   const podsByIP = (): Map<string, string> => {
     const out = new Map<string, string>();
@@ -244,11 +251,13 @@ function deniedLogging(
         pod: pods.get(packet.destination),
       },
     };
-    if (!denied.add(connection)) return;
+    if (!seen.add(connection)) return;
     onDenied?.(connection);
-    if (state.on) log.info({ denied: connection }, formatDenied(connection));
+    if (!state.on) return;
+    recorded.add(connection);
+    log.info({ denied: connection }, formatDenied(connection));
   };
-  ctx.http.add(DENIED_PATH, () => denied.recent());
+  ctx.http.add(DENIED_PATH, () => recorded.recent());
   const state = {
     on: false,
     datapath: undefined as PolicyDatapath | undefined,

@@ -37,7 +37,7 @@ export function registerLogs(program: Command): void {
   const logs = program.command('logs').description('what the daemons logged');
   logs
     .command('policy')
-    .description('connections NetworkPolicy denied, as each agent logged them')
+    .description('connections NetworkPolicy denied (needs ClusterNetwork podnet.io/policy-log)')
     .option('--node <name>', 'only this node (in a lab; default: every node)')
     .option('--agent <host:port>', "the agent's metrics address on this host", '127.0.0.1:9101')
     .option('-o, --output <format>', 'json for one JSON document')
