@@ -24,7 +24,7 @@ export const ROOMS = {
   cloud: ['api', 'net', 'util'],
   kube: ['api', 'store', 'util'],
   flows: ['api', 'net', 'util'],
-  ui: ['api', 'store', 'routing', 'bgp', 'process', 'net', 'util'],
+  ui: ['api', 'store', 'routing', 'bgp', 'flows', 'process', 'net', 'util'],
   agent: [
     'api',
     'store',

@@ -49,7 +49,8 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
   });
   const routing = routingController({ bgp });
   // Before the CNI server, so that the first ADD finds the policies already programmed.
-  const policy = policyController();
+  const flows = flowsController();
+  const policy = policyController({ onDenied: (c) => flows.addDenied(c) });
   const cni = new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip), orphanScanMs());
   return [
     node,
@@ -75,7 +76,7 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
       leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
     }),
     proxyController(),
-    flowsController(),
+    flows,
   ];
 }
 

@@ -1,6 +1,8 @@
 // The flow log: every connection this node's pods open (and those pods outside the pod network
 // open to them), read from the kernel's conntrack events, named as pods and services from the
-// shared informers, kept in a bounded ring served as GET /flows, and counted per service.
+// shared informers, kept in a bounded ring served as GET /flows, and counted per service. What
+// conntrack never confirms comes from the log groups of podnet's own rules: connections the
+// proxy refused (read here) and those NetworkPolicy denied (read by the policy controller).
 import { Counter } from 'prom-client';
 import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 import {
@@ -8,13 +10,16 @@ import {
   readConntrackEvents,
   type ConntrackEventReader,
 } from '../kernel/conntrack-events.js';
+import { subscribeNflog, type LoggedPacket, type NflogSubscription } from '../kernel/nflog.js';
 import { readPodnetRouteTable } from '../kernel/podnet-routes.js';
+import type { DeniedConnection } from '../policy/denied-log.js';
+import { REFUSED_LOG_GROUP } from '../proxy/refused-log.js';
 import { IPIP_DEVICE } from '../routing/backends/ipip.js';
 import { VXLAN_DEVICE } from '../routing/backends/vxlan.js';
 import { WIREGUARD_DEVICE } from '../routing/backends/wireguard.js';
 import { isLostEventsWarning, parseConntrackEvent } from '../flows/conntrack-event.js';
 import { FlowLog, type FlowChange } from '../flows/log.js';
-import type { FlowPage } from '../flows/types.js';
+import type { FlowPage, FlowProtocol, UnconfirmedConnection } from '../flows/types.js';
 import { clusterView, type ClusterView, type HostRoute } from '../flows/view.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
@@ -25,15 +30,36 @@ const CAPACITY = Number(process.env.PODNET_FLOW_CAPACITY) || 5000;
 /** Routes change with Nodes; re-reading them now and then also catches a repair. */
 const ROUTES_PERIOD_MS = 10_000;
 
-export function flowsController(): Controller {
+export interface FlowsController extends Controller {
+  /** Keeps a connection NetworkPolicy denied (before start: not kept). */
+  addDenied(c: DeniedConnection): void;
+}
+
+export function flowsController(): FlowsController {
   let reader: ConntrackEventReader | undefined;
+  let refusedReader: NflogSubscription | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const flows = new FlowLog(CAPACITY);
+  let viewOf: (() => ClusterView) | undefined;
   return {
     name: NAME,
+    addDenied(c: DeniedConnection): void {
+      const protocol = FLOW_PROTOCOLS.find((p) => p === c.protocol.toLowerCase());
+      if (!viewOf || !protocol) return;
+      const whose = c.direction === 'Ingress' ? c.destination : c.source;
+      flows.addUnconfirmed(viewOf(), {
+        time: c.time,
+        protocol,
+        source: c.source,
+        destination: c.destination,
+        verdict: 'denied',
+        reason: `${c.direction.toLowerCase()} of ${whose.pod ?? whose.ip}`,
+        policies: c.policies,
+      });
+    },
     async start(ctx: AgentContext): Promise<void> {
       const log = ctx.log.child({ controller: NAME });
       const metrics = flowMetrics(ctx);
-      const flows = new FlowLog(CAPACITY);
       try {
         enableConntrackAccounting();
       } catch (err) {
@@ -79,6 +105,7 @@ export function flowsController(): Controller {
           log.warn({ err: errorMessage(err) }, 'could not read routes: paths may show unknown');
         }
       };
+      viewOf = currentView;
       await readRoutes();
       timer = setInterval(() => void readRoutes(), ROUTES_PERIOD_MS);
       nodes.addHandler(() => void readRoutes());
@@ -98,6 +125,14 @@ export function flowsController(): Controller {
           log.warn({ err: reason }, 'conntrack event reader stopped; starting it again');
         },
       });
+      refusedReader = subscribeNflog(
+        REFUSED_LOG_GROUP,
+        (packet) => {
+          const refused = refusedConnection(packet);
+          if (refused) flows.addUnconfirmed(currentView(), refused);
+        },
+        (err) => log.warn({ err }, 'the log of refused connections stopped: flows miss them'),
+      );
       ctx.http.add('/flows', (query): FlowPage => {
         const since = Number(query.get('since') ?? 0) || 0;
         return {
@@ -112,9 +147,32 @@ export function flowsController(): Controller {
     async stop(): Promise<void> {
       clearInterval(timer);
       reader?.stop();
+      refusedReader?.stop();
     },
   };
 }
+
+/** A packet the proxy's reject rule logged: a connection to a service without endpoints. */
+function refusedConnection(packet: LoggedPacket): UnconfirmedConnection | undefined {
+  const protocol = PROTOCOL_NUMBERS[packet.protocol];
+  if (!protocol) return undefined;
+  return {
+    time: new Date().toISOString(),
+    protocol,
+    source: { ip: packet.source, port: packet.sourcePort },
+    destination: { ip: packet.destination, port: packet.destinationPort },
+    verdict: 'refused',
+    reason: 'no endpoints',
+  };
+}
+
+const PROTOCOL_NUMBERS: Record<number, FlowProtocol> = {
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  132: 'sctp',
+};
+const FLOW_PROTOCOLS = Object.values(PROTOCOL_NUMBERS);
 
 function flowMetrics(ctx: AgentContext): {
   countOverrun(): void;

@@ -28,11 +28,14 @@ import { parseProxyMode } from './proxy.js';
 
 const NAME = 'policy';
 
-/** On the ClusterNetwork `default`, `"true"` turns the log of denied connections on. */
+/**
+ * On the ClusterNetwork `default`, `"true"` writes each denied connection to the agent's log and
+ * to DENIED_PATH.
+ */
 export const ANNOTATION_POLICY_LOG = 'podnet.io/policy-log';
 /** The agent's path for the recent denied connections (JSON), read by `podnet logs policy`. */
 export const DENIED_PATH = '/policy/denied';
-/** The netlink log group isolation chains send what they drop to when the log is on. */
+/** The netlink log group isolation chains send what they drop to (rate-limited: a flood costs nothing). */
 const LOG: PolicyLogOptions = { group: 18, perSecond: 20 };
 
 /** Changes closer together than this are programmed in one sync. */
@@ -88,7 +91,12 @@ class Batcher {
   }
 }
 
-export function policyController(): PolicyController {
+export interface PolicyControllerOptions {
+  /** Hears each denied connection once (the flow log shows them). */
+  onDenied?: (c: DeniedConnection) => void;
+}
+
+export function policyController(options: PolicyControllerOptions = {}): PolicyController {
   let batcher: Batcher | undefined;
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -111,8 +119,8 @@ export function policyController(): PolicyController {
         ? parseProxyMode(override, '--proxy')
         : parseProxyMode(cluster.proxyMode, 'ClusterNetwork spec.proxyMode');
       log = context.log.child({ controller: NAME, mode });
-      const logging = deniedLogging(context, log);
-      const logOptions = () => (logging.on ? LOG : undefined);
+      const logging = deniedLogging(context, log, options.onDenied);
+      const logOptions = () => LOG;
       const datapath =
         mode === 'nftables'
           ? nftablesPolicyDatapath(nftKernel(), logOptions)
@@ -185,7 +193,7 @@ export function policyController(): PolicyController {
       const networks = context.informers.informer('ClusterNetwork');
       networks.addHandler(async (c) => {
         if (c.object.metadata.name !== 'default') return;
-        if (logging.set(c.type !== 'deleted' && wantsLog(c.object))) await verified();
+        logging.set(c.type !== 'deleted' && wantsLog(c.object));
       });
       await Promise.all([
         pods.synced,
@@ -197,6 +205,7 @@ export function policyController(): PolicyController {
       ]);
       const network = [...networks.cache.values()].find((n) => n.metadata.name === 'default');
       logging.set(network !== undefined && wantsLog(network));
+      logging.start();
       await b.request(true);
     },
 
@@ -229,12 +238,20 @@ const wantsLog = (cluster: ClusterNetwork): boolean =>
   cluster.metadata.annotations?.[ANNOTATION_POLICY_LOG] === 'true';
 
 /**
- * The opt-in log of denied connections: while on, the datapath logs before it drops and the
- * agent reads the log group, names the pods and policies, writes each connection to its own
- * log and keeps the recent ones for DENIED_PATH.
+ * The log of denied connections: the datapath logs before it drops, and the agent reads the log
+ * group, names the pods and policies and hands each connection to `onDenied`; when the
+ * annotation asks for it, it also writes each to its own log and keeps the recent ones for
+ * DENIED_PATH.
  */
-function deniedLogging(ctx: AgentContext, log: Logger) {
-  const denied = new DeniedLog();
+function deniedLogging(
+  ctx: AgentContext,
+  log: Logger,
+  onDenied: ((c: DeniedConnection) => void) | undefined,
+) {
+  // Every denied connection once, for the flow log; those while the annotation is on, for
+  // DENIED_PATH.
+  const seen = new DeniedLog();
+  const recorded = new DeniedLog();
   let reader: NflogSubscription | undefined;
   const podsByIP = (): Map<string, string> => {
     const out = new Map<string, string>();
@@ -258,24 +275,26 @@ function deniedLogging(ctx: AgentContext, log: Logger) {
         pod: pods.get(packet.destination),
       },
     };
-    if (denied.add(connection)) log.info({ denied: connection }, formatDenied(connection));
+    if (!seen.add(connection)) return;
+    onDenied?.(connection);
+    if (!state.on) return;
+    recorded.add(connection);
+    log.info({ denied: connection }, formatDenied(connection));
   };
-  ctx.http.add(DENIED_PATH, () => denied.recent());
+  ctx.http.add(DENIED_PATH, () => recorded.recent());
   const state = {
     on: false,
     datapath: undefined as PolicyDatapath | undefined,
-    /** Turns the log on or off; says whether that changed anything. */
-    set(on: boolean): boolean {
-      if (on === state.on) return false;
+    /** Turns writing each denied connection to the agent's log on or off. */
+    set(on: boolean): void {
+      if (on === state.on) return;
       state.on = on;
-      reader?.stop();
-      reader = on
-        ? subscribeNflog(LOG.group, onPacket, (err) =>
-            log.error({ err }, 'the log of denied connections stopped'),
-          )
-        : undefined;
       log.info({ on }, 'log of denied connections');
-      return true;
+    },
+    start(): void {
+      reader ??= subscribeNflog(LOG.group, onPacket, (err) =>
+        log.error({ err }, 'the log of denied connections stopped'),
+      );
     },
     stop(): void {
       reader?.stop();

@@ -29,15 +29,23 @@ export function registerUi(program: Command): void {
       '127.0.0.1:8080',
     )
     .option('--no-doctor', 'do not run podnet doctor on each node for the map')
-    .action(async (opts: { listen: string; doctor: boolean }, cmd: Command) => {
-      const [{ parseListen, isLoopback }, { openStore }, { LiveMap }, probes, { startUiServer }] =
-        await Promise.all([
-          import('../ui/server/access.js'),
-          import('../store/open.js'),
-          import('../ui/server/live-map.js'),
-          import('../ui/server/probes.js'),
-          import('../ui/server/server.js'),
-        ]);
+    .option('--no-flows', "do not draw the agents' flows on the map")
+    .action(async (opts: { listen: string; doctor: boolean; flows: boolean }, cmd: Command) => {
+      const [
+        { parseListen, isLoopback },
+        { openStore },
+        { LiveMap },
+        { LiveFlows },
+        probes,
+        { startUiServer },
+      ] = await Promise.all([
+        import('../ui/server/access.js'),
+        import('../store/open.js'),
+        import('../ui/server/live-map.js'),
+        import('../ui/server/live-flows.js'),
+        import('../ui/server/probes.js'),
+        import('../ui/server/server.js'),
+      ]);
       const listen = parseListen(opts.listen);
       const token = isLoopback(listen.host) ? undefined : randomBytes(24).toString('base64url');
       const onError = (message: string): void => {
@@ -48,7 +56,10 @@ export function registerUi(program: Command): void {
       const store = await openStore(resolveStoreUrl(cmd), { create: false });
       const live = new LiveMap(store, onError);
       await live.start();
-      const podnet = probes.podnetRunner([process.execPath, process.argv[1]!], clusterArgs(cmd));
+      const self = [process.execPath, process.argv[1]!];
+      const podnet = probes.podnetRunner(self, clusterArgs(cmd));
+      const flows = opts.flows ? new LiveFlows([...self, ...clusterArgs(cmd)], onError) : undefined;
+      flows?.start();
       const stopDoctor = opts.doctor
         ? probes.startDoctorRounds(
             podnet,
@@ -58,10 +69,11 @@ export function registerUi(program: Command): void {
             DOCTOR_INTERVAL_MS,
           )
         : () => undefined;
-      const { server, url } = await startUiServer({ listen, token, live, podnet, onError });
+      const { server, url } = await startUiServer({ listen, token, live, flows, podnet, onError });
       process.stdout.write(`podnet map: ${url}\n`);
       const stop = (): void => {
         stopDoctor();
+        flows?.stop();
         server.closeAllConnections();
         server.close();
         void live

@@ -40,11 +40,17 @@ export function flowLine(flow: Flow): string {
   if (flow.service)
     hops.push(`${flow.service.namespace}/${flow.service.name}:${flow.service.port}`);
   if (flow.verdict === 'forwarded' || !flow.service) hops.push(endText(flow.destination));
-  const verdict = flow.reason ? `${flow.verdict} (${flow.reason})` : flow.verdict;
+  const verdict = verdictText(flow);
   const parts = [time, hops.join(' → '), flow.protocol, flow.path, verdict];
   if (flow.traffic) parts.push(`↑${flow.traffic.sent.bytes}B ↓${flow.traffic.received.bytes}B`);
   else if (flow.state === 'open' && !flow.end) parts.push('open');
   return parts.join(' ');
+}
+
+/** `forwarded`, `refused (no endpoints)`, `denied by x/deny-all (ingress of x/a)`. */
+function verdictText(flow: Flow): string {
+  const by = flow.policies?.length ? ` by ${flow.policies.join(', ')}` : '';
+  return `${flow.verdict}${by}${flow.reason ? ` (${flow.reason})` : ''}`;
 }
 
 function endText(end: FlowEnd): string {

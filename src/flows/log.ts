@@ -1,8 +1,8 @@
 // An agent's flows: a bounded ring, newest last, each record carrying the sequence number of
 // its latest change so that a reader asks only for what changed since its last look.
 import type { ConntrackEvent } from './conntrack-event.js';
-import { advanceFlow, openFlow, reportsFlow } from './record.js';
-import type { Flow } from './types.js';
+import { advanceFlow, openFlow, reportsFlow, unconfirmedFlow } from './record.js';
+import type { Flow, UnconfirmedConnection } from './types.js';
 import type { ClusterView } from './view.js';
 
 /** What an event did to the log, for the agent's counters. */
@@ -38,6 +38,13 @@ export class FlowLog {
     this.seq++;
     this.put(flow);
     return { flow, opened: false, closed: flow.state === 'closed' && known.state === 'open' };
+  }
+
+  /** Keeps a connection a rule refused or denied, which no conntrack event will ever name. */
+  addUnconfirmed(view: ClusterView, c: UnconfirmedConnection): Flow {
+    const flow = unconfirmedFlow(view, c, ++this.seq);
+    this.put(flow);
+    return flow;
   }
 
   /** Flows that began or changed after `since`, oldest first. */

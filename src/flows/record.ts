@@ -1,7 +1,14 @@
 // From a conntrack event to a flow record: which agent reports the connection, what its ends
 // are called, and how its record changes as the kernel reports it closing.
 import type { ConntrackEvent } from './conntrack-event.js';
-import type { Flow, FlowEnd, FlowPath, FlowProtocol, FlowService } from './types.js';
+import type {
+  Flow,
+  FlowEnd,
+  FlowPath,
+  FlowProtocol,
+  FlowService,
+  UnconfirmedConnection,
+} from './types.js';
 import { nodePortKey, serviceKey, subnetOf, type ClusterView } from './view.js';
 
 const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'sctp', 'icmp'];
@@ -66,6 +73,35 @@ export function advanceFlow(flow: Flow, ev: ConntrackEvent, seq: number): Flow {
     return { ...flow, seq, end: isoTime(ev.time) };
   }
   return flow;
+}
+
+/**
+ * The flow of a connection a rule refused or denied: the agent that logged it reports it. A
+ * refused connection never left this host; its destination is the service's address.
+ */
+export function unconfirmedFlow(view: ClusterView, c: UnconfirmedConnection, seq: number): Flow {
+  const source = end(view, c.source.ip, c.source.port);
+  const destination = end(view, c.destination.ip, c.destination.port);
+  const ref =
+    view.services.get(serviceKey(c.protocol, c.destination.ip, c.destination.port)) ??
+    view.nodePorts.get(nodePortKey(c.protocol, c.destination.port));
+  const service = ref ? { ...ref, ip: c.destination.ip, port: c.destination.port } : undefined;
+  return {
+    seq,
+    id: `${view.self}/${c.verdict}-${seq}`,
+    node: view.self,
+    protocol: c.protocol,
+    source,
+    ...(service ? { service } : {}),
+    destination,
+    path: c.verdict === 'refused' ? 'local' : pathOf(view, source, destination),
+    verdict: c.verdict,
+    ...(c.reason ? { reason: c.reason } : {}),
+    ...(c.policies ? { policies: c.policies } : {}),
+    state: 'closed',
+    start: c.time,
+    end: c.time,
+  };
 }
 
 const CLOSING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK']);

@@ -21,7 +21,9 @@
 // }
 // `service` is absent when the client did not go through a cluster IP; `pod` when an address is
 // no pod's; `end` and `traffic` until conntrack has destroyed the entry (the kernel reports
-// counters only then); `reason` says why a flow was refused or denied.
+// counters only then); `reason` says why a flow was refused or denied, and `policies` which
+// NetworkPolicies denied it. A refused or denied flow is one a rule logged before conntrack
+// confirmed it: it is closed from the start and carries no counters.
 
 export type FlowProtocol = 'tcp' | 'udp' | 'sctp' | 'icmp';
 
@@ -34,7 +36,10 @@ export type FlowProtocol = 'tcp' | 'udp' | 'sctp' | 'icmp';
 export type FlowPath =
   'local' | 'direct' | 'vxlan' | 'ipip' | 'wireguard' | 'bgp' | 'cloud' | 'external' | 'unknown';
 
-/** forwarded: conntrack confirmed it; refused: a service without endpoints rejected it. */
+/**
+ * forwarded: conntrack confirmed it; refused: a service without endpoints rejected it; denied:
+ * a NetworkPolicy dropped it.
+ */
 export type FlowVerdict = 'forwarded' | 'refused' | 'denied';
 
 export interface FlowEnd {
@@ -69,6 +74,8 @@ export interface Flow {
   path: FlowPath;
   verdict: FlowVerdict;
   reason?: string;
+  /** `namespace/name` of the policies that denied it. */
+  policies?: string[];
   state: 'open' | 'closed';
   start: string;
   end?: string;
@@ -82,4 +89,19 @@ export interface FlowPage {
   seq: number;
   lost: number;
   flows: Flow[];
+}
+
+/**
+ * A connection a podnet rule refused or denied before conntrack confirmed it, as the rule
+ * logged its first packet.
+ */
+export interface UnconfirmedConnection {
+  /** ISO time the packet was logged. */
+  time: string;
+  protocol: FlowProtocol;
+  source: { ip: string; port: number };
+  destination: { ip: string; port: number };
+  verdict: 'refused' | 'denied';
+  reason?: string;
+  policies?: string[];
 }

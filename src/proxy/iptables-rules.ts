@@ -11,6 +11,7 @@ import {
   type ProxyNetwork,
   type ServicePortRule,
 } from './model.js';
+import { IPTABLES_REFUSED_LOG } from './refused-log.js';
 
 export const CHAIN_PREFIX = 'PODNET-';
 export const SERVICES_CHAIN = 'PODNET-SERVICES';
@@ -135,13 +136,13 @@ export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains
   const match = `-p ${proto} -m ${proto}`;
   const comment = `-m comment --comment "${rule.name}"`;
   if (rule.endpoints.length === 0) {
-    out.rejects.push(
-      `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port} -m comment --comment "${rule.name} has no endpoints" -j REJECT`,
-    );
-    if (rule.nodePort) {
-      out.rejects.push(
-        `-m addrtype --dst-type LOCAL ${match} --dport ${rule.nodePort} -m comment --comment "${rule.name} has no endpoints" -j REJECT`,
-      );
+    const refused = [
+      `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port}`,
+      ...(rule.nodePort ? [`-m addrtype --dst-type LOCAL ${match} --dport ${rule.nodePort}`] : []),
+    ];
+    for (const packets of refused) {
+      const why = `${packets} -m comment --comment "${rule.name} has no endpoints"`;
+      out.rejects.push(`${why} ${IPTABLES_REFUSED_LOG}`, `${why} -j REJECT`);
     }
     return out;
   }

@@ -25,6 +25,7 @@ import {
   type ProxyNetwork,
   type ServicePortRule,
 } from './model.js';
+import { NFT_REFUSED_LOG } from './refused-log.js';
 
 export const TABLE = 'ip podnet';
 export const CANARY = 'canary';
@@ -124,9 +125,13 @@ export function baseNft(net: ProxyNetwork): NftState {
   for (const hook of ['filter-prerouting', 'filter-output']) {
     chains.set(hook, ['ct state new jump reject-services']);
   }
+  const noEndpoints = 'ip daddr . meta l4proto . th dport @no-endpoints';
+  const noEndpointNodePorts = 'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports';
   chains.set('reject-services', [
-    'ip daddr . meta l4proto . th dport @no-endpoints reject',
-    'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports reject',
+    `${noEndpoints} ${NFT_REFUSED_LOG}`,
+    `${noEndpoints} reject`,
+    `${noEndpointNodePorts} ${NFT_REFUSED_LOG}`,
+    `${noEndpointNodePorts} reject`,
   ]);
   return state;
 }

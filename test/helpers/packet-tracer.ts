@@ -235,6 +235,9 @@ function nftRule(table: FakeTable, rule: string, pkt: Packet, path: Path, depth:
     }
     // A counter counts and matches every packet.
     if ((m = /^counter(?=\s|$)/.exec(rest))) return then(true, m);
+    // A traced packet is one packet: always under a rate limit. Logging lets it go on.
+    if ((m = /^limit rate \d+\/second burst \d+ packets(?=\s|$)/.exec(rest))) return then(true, m);
+    if ((m = /^log prefix "[^"]*" group \d+(?=\s|$)/.exec(rest))) return then(true, m);
     if (/^(jump|goto) [\w-]+$/.test(rest)) return call(rest, p);
     if (rest === 'return' || rest === 'accept' || rest === 'reject' || rest === 'drop')
       return [{ path: p, verdict: rest }];
@@ -368,6 +371,7 @@ function iptRule(
             'recent',
             'set',
             'multiport',
+            'limit',
           ].includes(module)
         )
           throw new Error(`tracer: cannot read -m ${module} in "${rule}"`);
@@ -442,6 +446,8 @@ function iptRule(
       case '--seconds':
       case '--name':
       case '--mask':
+      case '--limit':
+      case '--limit-burst':
         arg();
         continue;
       case '-j':
@@ -485,6 +491,8 @@ function iptTarget(
       return [{ path: p, verdict: 'drop' }];
     case 'MASQUERADE':
       return [{ path: { ...p, masquerade: true }, verdict: 'accept' }];
+    case 'NFLOG':
+      return [{ path: p, verdict: 'next' }];
     case 'DNAT': {
       const to = opts[opts.indexOf('--to-destination') + 1] ?? '';
       const [ip, port] = to.split(':');

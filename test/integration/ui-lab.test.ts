@@ -1,7 +1,7 @@
 // The map in a real browser (Debian's Chromium, headless, driven by puppeteer-core) on the demo's
 // cluster: what it shows, how fast it follows the store, a stopped agent, a trace drawn hop by
-// hop, the token off loopback and that nothing but a trace is accepted. Screenshots go to
-// PODNET_TEST_OUTPUT (default /tmp/podnet-test-output/ui).
+// hop, the demo's requests as flows, the token off loopback and that nothing but a trace is
+// accepted. Screenshots go to PODNET_TEST_OUTPUT (default /tmp/podnet-test-output/ui).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -166,6 +166,46 @@ spec:
       assert.ok(drawn.traced.includes(id), `${id} is not drawn: ${drawn.traced.join(' ')}`);
     }
     await shot('trace.png');
+  });
+
+  test("ui: the flows view lists the demo's 30 requests with their pods, drawn as edges with rates", async () => {
+    const svc = JSON.parse(ok(['get', 'svc', 'my-svc', '-n', 'my-namespace', '-o', 'json'])) as {
+      spec: { clusterIP: string };
+    };
+    const requests = `for i in $(seq 30); do timeout 3 busybox wget -q -O - http://${svc.spec.clusterIP}/ >/dev/null; done`;
+    podnetOk(
+      ['lab', 'exec', '--name', name, '-n', 'my-namespace', 'client', '--', 'sh', '-c', requests],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    const demoRows = `[...document.querySelectorAll('table[data-kind="flow"] tbody tr')]
+      .map((tr) => [...tr.cells].map((c) => c.textContent))
+      .filter((cells) => cells[2] === 'my-namespace/my-svc:80')`;
+    await page.waitForFunction(`${demoRows}.length >= 30`, { timeout: 15_000 });
+    const rows = (await page.evaluate(demoRows)) as string[][];
+    for (const [, source, , destination, protocol, , verdict] of rows) {
+      assert.match(source!, /^my-namespace\/client:\d+$/);
+      assert.match(destination!, /^my-namespace\/echo-[123]:8080$/);
+      assert.equal(protocol, 'tcp');
+      assert.equal(verdict, 'forwarded');
+    }
+    // The client's edges to the echo pods behind my-svc (it also asks the cluster DNS).
+    const edges = (await page.evaluate(`window.podnetMap.cy
+      .edges('[kind = "flow"]')
+      .filter((e) => e.source().id() === 'pod/my-namespace/client')
+      .map((e) => [e.target().id(), e.data('label')])
+      .filter(([target]) => target.startsWith('pod/my-namespace/echo-'))`)) as [string, string][];
+    assert.ok(edges.length >= 1, 'no flow edge from the client to an echo pod');
+    for (const [, label] of edges) assert.match(label, /^\d+\.\d\/s$/);
+    await shot('flows.png');
+    // Another namespace's flows only: the demo's requests leave the table and the map (the
+    // client's DNS queries to kube-system stay).
+    await page.select('#flow-namespace', 'kube-system');
+    assert.equal(((await page.evaluate(demoRows)) as string[][]).length, 0);
+    const echoEdges = `window.podnetMap.cy.edges('[kind = "flow"]').filter((e) => e.target().id().startsWith('pod/my-namespace/echo-')).length`;
+    assert.equal(await page.evaluate(echoEdges), 0);
+    await page.select('#flow-namespace', '');
   });
 
   test('ui: read-only: every method but GET, and POST anywhere but the trace, is refused', async () => {

@@ -161,3 +161,46 @@ test('filters by namespace, pod, service and verdict', () => {
   assert.ok(!matchesFlow(flow, { service: 'empty' }));
   assert.ok(!matchesFlow(flow, { verdict: 'refused' }));
 });
+
+test('a connection refused for no endpoints is a closed flow to the service, on this host', () => {
+  const log = new FlowLog(10);
+  const flow = log.addUnconfirmed(clusterView(input), {
+    time: '2025-01-01T10:00:00.000Z',
+    protocol: 'tcp',
+    source: { ip: '10.244.1.5', port: 40001 },
+    destination: { ip: '10.96.0.30', port: 80 },
+    verdict: 'refused',
+    reason: 'no endpoints',
+  });
+  assert.deepEqual(flow.service, {
+    namespace: 'my-namespace',
+    name: 'empty',
+    ip: '10.96.0.30',
+    port: 80,
+  });
+  assert.equal(flow.state, 'closed');
+  assert.ok(matchesFlow(flow, { verdict: 'refused', service: 'empty' }));
+  assert.equal(
+    flowLine(flow),
+    '10:00:00.000 my-namespace/client:40001 → my-namespace/empty:80 tcp local refused (no endpoints)',
+  );
+  assert.deepEqual(log.since(0), [flow]);
+});
+
+test('a connection a policy denied names the policy and both pods', () => {
+  const log = new FlowLog(10);
+  const flow = log.addUnconfirmed(clusterView(input), {
+    time: '2025-01-01T10:00:00.000Z',
+    protocol: 'tcp',
+    source: { ip: '10.244.2.7', port: 40002 },
+    destination: { ip: '10.244.1.6', port: 8080 },
+    verdict: 'denied',
+    reason: 'ingress of my-namespace/echo-1',
+    policies: ['my-namespace/deny-all'],
+  });
+  assert.ok(matchesFlow(flow, { verdict: 'denied', pod: 'echo-1' }));
+  assert.equal(
+    flowLine(flow),
+    '10:00:00.000 my-namespace/echo-2:40002 → my-namespace/echo-1:8080 tcp direct denied by my-namespace/deny-all (ingress of my-namespace/echo-1)',
+  );
+});

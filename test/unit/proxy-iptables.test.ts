@@ -122,13 +122,21 @@ test('ClientIP affinity: recent checks before the random rules, recent set on DN
   for (const share of shares(svc).values()) assert.ok(Math.abs(share - 0.5) < 1e-9);
 });
 
-test('a service with no endpoints is rejected in the filter table, NodePort too', () => {
+test('a service with no endpoints is logged as refused, then rejected in the filter table, NodePort too', () => {
   const rule = webRule(0, { nodePort: 30081, protocol: 'UDP' });
   const { nat, filter } = desiredChains([rule], CLUSTER);
   assert.ok(![...nat.keys()].some((c) => c.startsWith('PODNET-SVC-')));
+  const log =
+    '-m limit --limit 20/sec --limit-burst 20 -j NFLOG --nflog-prefix podnet-refused --nflog-group 19';
+  const clusterIP =
+    '-d 10.96.0.20/32 -p udp -m udp --dport 80 -m comment --comment "shop/web:http has no endpoints"';
+  const nodePort =
+    '-m addrtype --dst-type LOCAL -p udp -m udp --dport 30081 -m comment --comment "shop/web:http has no endpoints"';
   assert.deepEqual(filter.get('PODNET-SERVICES'), [
-    '-d 10.96.0.20/32 -p udp -m udp --dport 80 -m comment --comment "shop/web:http has no endpoints" -j REJECT',
-    '-m addrtype --dst-type LOCAL -p udp -m udp --dport 30081 -m comment --comment "shop/web:http has no endpoints" -j REJECT',
+    `${clusterIP} ${log}`,
+    `${clusterIP} -j REJECT`,
+    `${nodePort} ${log}`,
+    `${nodePort} -j REJECT`,
   ]);
 });
 

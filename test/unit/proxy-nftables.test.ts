@@ -68,13 +68,16 @@ test('NodePort: a node-port map per protocol and count, always masqueraded', () 
   );
 });
 
-test('no endpoints: the service and its node port are in the reject sets', () => {
+test('no endpoints: the service and its node port are in the reject sets, logged as refused', () => {
   const state = desiredNft([webRule(0, { nodePort: 30081 })], CLUSTER);
   assert.deepEqual([...state.elements.get('no-endpoints')!.keys()], ['10.96.0.20 . 6 . 80']);
   assert.deepEqual([...state.elements.get('no-endpoint-nodeports')!.keys()], ['6 . 30081']);
   assert.equal(state.elements.get('service-ips')!.size, 0);
+  const log = 'limit rate 20/second burst 20 packets log prefix "podnet-refused" group 19';
   assert.deepEqual(state.chains.get('reject-services'), [
+    `ip daddr . meta l4proto . th dport @no-endpoints ${log}`,
     'ip daddr . meta l4proto . th dport @no-endpoints reject',
+    `fib daddr type local meta l4proto . th dport @no-endpoint-nodeports ${log}`,
     'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports reject',
   ]);
 });

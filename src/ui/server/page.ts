@@ -28,6 +28,7 @@ export function page(): string {
   <button id="trace-run" type="submit">trace</button>
   <button id="trace-clear" type="button">clear</button>
 </form>
+<label>flows of <select id="flow-namespace"><option value="">every namespace</option></select></label>
 <span id="status">connecting…</span></header>
 <div id="map"></div><div id="tip"></div>
 <main id="tables"></main>

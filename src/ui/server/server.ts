@@ -1,10 +1,11 @@
-// The map's HTTP server: the page and its script, the map as JSON, its changes as server-sent
-// events, and traces on request. Every request passes access.ts first.
+// The map's HTTP server: the page and its script, the map and the flows as JSON, their changes
+// as server-sent events, and traces on request. Every request passes access.ts first.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../../util/errors.js';
 import { refusal, TRACE_PATH, type ListenAddress } from './access.js';
+import type { LiveFlows } from './live-flows.js';
 import type { LiveMap } from './live-map.js';
 import { page } from './page.js';
 import { runTrace, type PodnetRunner, type TraceRequest } from './probes.js';
@@ -15,6 +16,8 @@ export interface UiServerOptions {
   /** Required of every request when set. */
   token?: string;
   live: LiveMap;
+  /** The flows drawn on the map; absent when the map shows none. */
+  flows?: LiveFlows;
   podnet: PodnetRunner;
   onError: (message: string) => void;
 }
@@ -86,8 +89,11 @@ async function handle(
     case '/api/map':
       send(res, 200, { elements: opts.live.elements() });
       return;
+    case '/api/flows':
+      send(res, 200, opts.flows?.view() ?? { flows: [], edges: [] });
+      return;
     case '/api/events':
-      streamEvents(req, res, opts.live);
+      streamEvents(req, res, opts.live, opts.flows);
       return;
     case TRACE_PATH:
       await trace(req, res, opts);
@@ -97,8 +103,13 @@ async function handle(
   }
 }
 
-/** The whole map once, then each change as it happens. */
-function streamEvents(req: IncomingMessage, res: ServerResponse, live: LiveMap): void {
+/** The whole map once, then each change as it happens; the flows each second they change. */
+function streamEvents(
+  req: IncomingMessage,
+  res: ServerResponse,
+  live: LiveMap,
+  flows: LiveFlows | undefined,
+): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-store',
@@ -109,10 +120,13 @@ function streamEvents(req: IncomingMessage, res: ServerResponse, live: LiveMap):
   };
   event('snapshot', { elements: live.elements() });
   const unsubscribe = live.subscribe((patch) => event('patch', patch));
+  if (flows) event('flows', flows.view());
+  const unsubscribeFlows = flows?.subscribe((view) => event('flows', view));
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
   req.on('close', () => {
     clearInterval(keepalive);
     unsubscribe();
+    unsubscribeFlows?.();
   });
 }
 

@@ -1,8 +1,11 @@
 // The map in the browser: the server's elements drawn with Cytoscape.js (zones holding hosts
 // holding pods, services beside their pods, links and BGP sessions between hosts), kept current
-// from the server-sent events, every element also a row of its kind's table, and traces drawn
-// over the map. Types of the elements are the server's own (map-model.ts).
+// from the server-sent events, every element also a row of its kind's table, the recent flows
+// as edges with their rates (and a table), filtered by namespace, and traces drawn over the map.
+// Types are the server's own (map-model.ts, flow-edges.ts, the flow record).
 import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
+import type { Flow } from '../../flows/types.js';
+import type { FlowEdge } from '../server/flow-edges.js';
 import type { ElementKind, MapElement, MapPatch } from '../server/map-model.js';
 import type { PlacedHop } from '../server/trace-overlay.js';
 
@@ -94,6 +97,17 @@ const cy: Core = cytoscape({
     {
       selector: 'edge[kind = "bgp"]',
       style: { label: 'data(label)', 'line-style': 'dashed', 'line-color': 'data(colour)' },
+    },
+    {
+      selector: 'edge[kind = "flow"]',
+      style: {
+        label: 'data(label)',
+        width: 'data(width)',
+        'line-color': 'data(colour)',
+        'target-arrow-shape': 'triangle',
+        'target-arrow-color': 'data(colour)',
+        'line-opacity': 0.8,
+      },
     },
     {
       selector: 'node.traced',
@@ -238,6 +252,7 @@ function applySnapshot(list: MapElement[]): void {
   draw(list);
   relayout();
   renderTables();
+  renderFlows();
 }
 
 function applyPatch(patch: MapPatch): void {
@@ -259,13 +274,14 @@ function applyPatch(patch: MapPatch): void {
 
 // ---- tables: every view also as rows, for people who do not read pictures ----
 
-const TABLES: { kind: ElementKind | 'trace'; title: string }[] = [
+const TABLES: { kind: ElementKind | 'trace' | 'flow'; title: string }[] = [
   { kind: 'host', title: 'Hosts' },
   { kind: 'pod', title: 'Pods' },
   { kind: 'service', title: 'Services' },
   { kind: 'link', title: 'Links between hosts' },
   { kind: 'bgp', title: 'BGP sessions' },
   { kind: 'trace', title: 'Trace' },
+  { kind: 'flow', title: 'Flows' },
 ];
 
 function tableFor(kind: string, title: string): HTMLTableElement {
@@ -302,7 +318,7 @@ function fillTable(
 function renderTables(kinds?: ReadonlySet<string>): void {
   for (const { kind, title } of TABLES) {
     if (kinds && !kinds.has(kind)) continue;
-    if (kind === 'trace') {
+    if (kind === 'trace' || kind === 'flow') {
       tableFor(kind, title);
       continue;
     }
@@ -332,6 +348,78 @@ function renderPodChoices(): void {
   select.replaceChildren(...pods.map((p) => new Option(p, p)));
   if (pods.includes(chosen)) select.value = chosen;
 }
+
+// ---- flows: edges with rates and a table, filtered by namespace ----
+
+const VERDICT_COLOURS = { forwarded: '#00897b', refused: '#e0a100', denied: '#c62828' };
+let flowsView: { flows: Flow[]; edges: FlowEdge[] } = { flows: [], edges: [] };
+const namespaceChoice = document.getElementById('flow-namespace') as HTMLSelectElement;
+
+function inNamespace(namespaces: (string | undefined)[]): boolean {
+  return !namespaceChoice.value || namespaces.includes(namespaceChoice.value);
+}
+
+function flowNamespaces(f: Flow): (string | undefined)[] {
+  return [f.source.pod, f.destination.pod]
+    .map((p) => p?.split('/')[0])
+    .concat(f.service?.namespace);
+}
+
+/** Replaces the flow edges (drawn only between ends on the map) and the flows table. */
+function renderFlows(): void {
+  cy.startBatch();
+  cy.edges('[kind = "flow"]').remove();
+  for (const e of flowsView.edges) {
+    if (!inNamespace(e.namespaces)) continue;
+    if (cy.getElementById(e.source).empty() || cy.getElementById(e.target).empty()) continue;
+    cy.add({
+      group: 'edges',
+      data: {
+        id: e.id,
+        kind: 'flow',
+        source: e.source,
+        target: e.target,
+        label: `${e.rate.toFixed(1)}/s`,
+        width: Math.min(8, 1.5 + e.rate),
+        colour: VERDICT_COLOURS[e.verdict],
+      },
+    });
+  }
+  cy.endBatch();
+  const end = (pod: string | undefined, ip: string, port: number) => `${pod ?? ip}:${port}`;
+  const rows = flowsView.flows.filter((f) => inNamespace(flowNamespaces(f))).reverse();
+  fillTable(
+    tableFor('flow', 'Flows'),
+    ['start', 'source', 'service', 'destination', 'protocol', 'path', 'verdict', 'bytes'],
+    rows.map((f) => ({
+      id: f.id,
+      health: f.verdict === 'forwarded' ? 'ok' : f.verdict === 'refused' ? 'warn' : 'bad',
+      cells: [
+        f.start.slice(11, 23),
+        end(f.source.pod, f.source.ip, f.source.port),
+        f.service ? `${f.service.namespace}/${f.service.name}:${f.service.port}` : '',
+        end(f.destination.pod, f.destination.ip, f.destination.port),
+        f.protocol,
+        f.path,
+        f.policies ? `${f.verdict} by ${f.policies.join(', ')}` : f.verdict,
+        f.traffic ? `↑${f.traffic.sent.bytes} ↓${f.traffic.received.bytes}` : '',
+      ],
+    })),
+  );
+  renderNamespaceChoices();
+}
+
+function renderNamespaceChoices(): void {
+  const namespaces = new Set<string>();
+  for (const e of elements.values()) if (e.kind === 'pod') namespaces.add(e.fields.namespace!);
+  const wanted = ['', ...[...namespaces].sort()];
+  if ([...namespaceChoice.options].map((o) => o.value).join() === wanted.join()) return;
+  const chosen = namespaceChoice.value;
+  namespaceChoice.replaceChildren(...wanted.map((ns) => new Option(ns || 'every namespace', ns)));
+  namespaceChoice.value = wanted.includes(chosen) ? chosen : '';
+}
+
+namespaceChoice.addEventListener('change', renderFlows);
 
 // ---- hover: what is wrong and its fix ----
 
@@ -412,7 +500,11 @@ events.addEventListener('snapshot', (m) => {
 events.addEventListener('patch', (m) =>
   applyPatch(JSON.parse((m as MessageEvent<string>).data) as MapPatch),
 );
+events.addEventListener('flows', (m) => {
+  flowsView = JSON.parse((m as MessageEvent<string>).data) as typeof flowsView;
+  renderFlows();
+});
 events.addEventListener('error', () => (statusLine.textContent = 'reconnecting…'));
 
 /** For tests and the curious: the drawn graph and the elements behind it. */
-(window as unknown as { podnetMap: unknown }).podnetMap = { cy, elements };
+(window as unknown as { podnetMap: unknown }).podnetMap = { cy, elements, flows: () => flowsView };
