@@ -31,10 +31,15 @@ export interface ListPage {
   continueToken?: string;
 }
 
-/** `namespace/name` (cluster-scoped: `/name`) from the key, as objects are keyed. */
-function positionOf(resource: Resource, key: string): string {
-  const rest = key.slice(kindPrefix(resource.kind).length);
-  return kindInfo(resource.kind).namespaced ? rest : `/${rest}`;
+/**
+ * How a key becomes its position, `namespace/name` (cluster-scoped: `/name`), as objects are
+ * keyed: worked out once per list, not per object.
+ */
+function positionOfKey(resource: Resource): (key: string) => string {
+  const skip = kindPrefix(resource.kind).length;
+  return kindInfo(resource.kind).namespaced
+    ? (key) => key.slice(skip)
+    : (key) => `/${key.slice(skip)}`;
 }
 
 export async function listPage(
@@ -48,11 +53,23 @@ export async function listPage(
   const { items, revision } = await store.list(kindPrefix(resource.kind, namespace));
   const selecting = sel.labels.length > 0 || sel.fields.length > 0;
   const after = continueToken ? decodeContinue(continueToken).after : undefined;
-  const matching = items
-    .map((kv) => new Listed(positionOf(resource, kv.key), kv))
-    .filter((l) => after === undefined || l.position > after)
-    .filter((l) => !selecting || selects(resource, sel, l.object))
-    .sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  const positionOf = positionOfKey(resource);
+  // One pass, one array: a list of every pod is the API's biggest answer.
+  const matching: Listed[] = [];
+  let ordered = true;
+  for (const kv of items) {
+    const listed = new Listed(positionOf(kv.key), kv);
+    if (after !== undefined && listed.position <= after) continue;
+    if (selecting && !selects(resource, sel, listed.object)) continue;
+    if (ordered && matching.length > 0 && matching.at(-1)!.position > listed.position) {
+      ordered = false;
+    }
+    matching.push(listed);
+  }
+  // The store lists in key order, which is position order; sorting is for a store that does not.
+  if (!ordered) {
+    matching.sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  }
   if (limit === undefined || limit <= 0 || matching.length <= limit) {
     return { items: matching, revision };
   }
