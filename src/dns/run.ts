@@ -1,9 +1,11 @@
 // `podnet dns` as a daemon: the cluster index fed by a source (the store's informers), the
 // query handler, UDP+TCP sockets, and the metrics/health endpoint. With several workers the
-// primary process only supervises: each worker keeps its own index and answers on sockets of
-// its own bound to the same port (SO_REUSEPORT), which the kernel balances by flow.
+// primary process supervises and serves that endpoint: each worker keeps its own index and
+// answers on sockets of its own bound to the same port (SO_REUSEPORT), which the kernel
+// balances by flow; /metrics sums the workers' counts and /readyz waits for every worker.
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
+import { AggregatorRegistry } from 'prom-client';
 import { createLogger, type Logger } from '../util/log.js';
 import { ClusterIndex } from './cluster-index.js';
 import { Forwarder, type Upstream } from './forwarder.js';
@@ -33,6 +35,7 @@ export interface DnsOptions {
 
 export interface DnsInstance {
   index: ClusterIndex;
+  metrics: DnsMetrics;
   server: RunningServer;
   stop(): Promise<void>;
 }
@@ -62,15 +65,23 @@ export async function startDns(
     log,
     reusePort,
   });
-  const http = opts.metrics ? await startMetrics(opts.metrics, metrics, index) : undefined;
+  const http = opts.metrics
+    ? await startMetrics(opts.metrics, {
+        metrics: () => metrics.registry.metrics(),
+        contentType: metrics.registry.contentType,
+        ready: () => index.synced,
+      })
+    : undefined;
   let source: { stop(): Promise<void> } | undefined;
   const sourceReady = opts.source(index, log).then((s) => {
     source = s;
     log.info({ version: index.version }, 'cluster state synced');
+    if (cluster.isWorker) process.send?.(SYNCED);
   });
   sourceReady.catch((err: unknown) => log.error({ err: String(err) }, 'cluster source failed'));
   return {
     index,
+    metrics,
     server,
     stop: async () => {
       await source?.stop();
@@ -88,16 +99,20 @@ export async function runDns(opts: DnsOptions): Promise<void> {
     // One read of the cluster before forking: a source that refuses this server's credentials
     // ends it here, said once, rather than in every worker.
     await (await opts.source(new ClusterIndex(opts.domain), log)).stop();
-    superviseWorkers(opts.workers, log);
+    await superviseWorkers(opts, log);
     return;
   }
-  // Each worker binds its own sockets; only the first serves metrics (one port per pod).
-  const first = cluster.isPrimary || cluster.worker?.id === 1;
+  // A worker's metrics reach the endpoint through the primary.
   const instance = await startDns(
-    { ...opts, metrics: first ? opts.metrics : '' },
+    { ...opts, metrics: cluster.isWorker ? '' : opts.metrics },
     log,
     cluster.isWorker,
   );
+  if (cluster.isWorker) {
+    // Constructing one is what makes a worker answer the primary's requests for its metrics.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([instance.metrics.registry]);
+  }
   log.info({ listen: opts.listen, port: instance.server.port }, 'dns server listening');
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -110,11 +125,28 @@ export async function runDns(opts: DnsOptions): Promise<void> {
   cluster.worker?.disconnect();
 }
 
-function superviseWorkers(n: number, log: Logger): void {
+/** What a worker tells the primary once its index holds the first full list. */
+const SYNCED = 'podnet-dns-synced';
+
+async function superviseWorkers(opts: DnsOptions, log: Logger): Promise<void> {
   let stopping = false;
   let exitCode = 0;
-  for (let i = 0; i < n; i++) cluster.fork();
+  const synced = new Set<number>();
+  cluster.on('message', (worker, message) => {
+    if (message === SYNCED) synced.add(worker.id);
+  });
+  const live = (): number[] => Object.values(cluster.workers ?? {}).map((w) => w!.id);
+  if (opts.metrics) {
+    const aggregator = new AggregatorRegistry();
+    await startMetrics(opts.metrics, {
+      metrics: () => aggregator.clusterMetrics(),
+      contentType: aggregator.contentType,
+      ready: () => live().length > 0 && live().every((id) => synced.has(id)),
+    });
+  }
+  for (let i = 0; i < opts.workers; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
+    synced.delete(worker.id);
     if (code === WORKER_GAVE_UP && !stopping) {
       // It said why on stderr; the others would fail the same way.
       stopping = true;
@@ -137,20 +169,27 @@ function superviseWorkers(n: number, log: Logger): void {
   process.once('SIGINT', stop);
 }
 
-function startMetrics(address: string, metrics: DnsMetrics, index: ClusterIndex): Promise<Server> {
+interface MetricsEndpoint {
+  metrics(): Promise<string>;
+  contentType: string;
+  ready(): boolean;
+}
+
+function startMetrics(address: string, endpoint: MetricsEndpoint): Promise<Server> {
   const i = address.lastIndexOf(':');
   const host = address.slice(0, i) || '0.0.0.0';
   const port = Number(address.slice(i + 1));
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      endpoint.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': endpoint.contentType }).end(text),
         () => res.writeHead(500).end(),
       );
     } else if (req.url === '/healthz') {
       res.writeHead(200).end('ok\n');
     } else if (req.url === '/readyz') {
-      res.writeHead(index.synced ? 200 : 503).end(index.synced ? 'ok\n' : 'not synced\n');
+      const ready = endpoint.ready();
+      res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'not synced\n');
     } else {
       res.writeHead(404).end();
     }
