@@ -114,8 +114,9 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
         writing = turn.catch(() => {});
         return turn;
       }
-      if (!/^(Describe|Get|List)/.test(action)) counts.forgetAll();
       const answer = await forward(opts.upstream, req, body);
+      // Any other write (a new table, a reset) may change what a table holds.
+      if (!/^(Describe|Get|List)/.test(action)) counts.forgetAll();
       if (action === 'DescribeRouteTables' && answer.status === 200) {
         const text = markBlackholes(answer.body.toString('utf8'), await readInterfaces(moto));
         return reply(res, 200, answer.contentType, text);
