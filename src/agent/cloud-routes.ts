@@ -39,6 +39,11 @@ const MAX_BACKOFF_MS = 60_000;
  * answers would otherwise hold the pass, and with it every later pass, forever.
  */
 const DEFAULT_STEP_TIMEOUT_MS = 120_000;
+/**
+ * Route calls sent at once. The token bucket, not this, sets the pace; a few in flight keep a
+ * slow answer from holding the next token unused.
+ */
+const ROUTE_CALLS_IN_FLIGHT = 4;
 /** Routes one table may hold when spec.cloud.routeLimit is not set: AWS's default quota. */
 export const DEFAULT_ROUTE_LIMIT = 500;
 
@@ -147,21 +152,10 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
             overflow: cloud.overflow ?? 'refuse',
           });
           let changed = 0;
-          for (const call of plan.calls) {
-            if (!leading || stopped) return;
-            const outcome = await step(`${call.op} route ${call.destination}`, apply(api, call));
-            if (outcome === 'route-limit') {
-              // The account's quota is lower than configured: plan again within what fits.
-              learnedLimit = tables.find((t) => t.id === call.table)?.routes.length ?? limit;
-              log.warn(
-                { table: call.table, routes: learnedLimit },
-                'RouteLimitExceeded: the table is full',
-              );
-              wanted = true;
-              break;
-            }
+          let refused: RouteCall | undefined;
+          const done = (call: RouteCall): void => {
             changed++;
-            tables = applied(tables, call);
+            tables = applied(tables!, call);
             written.push({
               table: call.table,
               destination: call.destination,
@@ -169,6 +163,28 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
               at: Date.now(),
             });
             log.info({ ...call }, `route ${call.op}d`);
+          };
+          // Deletes first (they free the slots creates need), each phase a few calls at a time.
+          for (const phase of phases(plan.calls)) {
+            await inFlight(phase, ROUTE_CALLS_IN_FLIGHT, async (call) => {
+              if (!leading || stopped || refused) return false;
+              const outcome = await step(`${call.op} route ${call.destination}`, apply(api!, call));
+              if (outcome === 'route-limit') refused ??= call;
+              else done(call);
+              return true;
+            });
+            if (!leading || stopped) return;
+            if (refused) {
+              // The account's quota is lower than configured: plan again within what fits.
+              const full = refused.table;
+              learnedLimit = tables.find((t) => t.id === full)?.routes.length ?? limit;
+              log.warn(
+                { table: full, routes: learnedLimit },
+                'RouteLimitExceeded: the table is full',
+              );
+              wanted = true;
+              break;
+            }
           }
           await step('the Node updates', publish(ctx, plan, cloud));
           metrics.placed(plan);
@@ -240,6 +256,42 @@ function routedNode(node: Node) {
   if (!host) return [];
   const eni = node.metadata.annotations?.[ANNOTATION_CLOUD_INTERFACE];
   return [{ name: host.name, podCIDR: host.podCIDR, ...(eni ? { networkInterfaceId: eni } : {}) }];
+}
+
+/** The plan's calls as runs of one op, in the plan's order. */
+function phases(calls: readonly RouteCall[]): RouteCall[][] {
+  const out: RouteCall[][] = [];
+  for (const call of calls) {
+    const last = out[out.length - 1];
+    if (last && last[0]!.op === call.op) last.push(call);
+    else out.push([call]);
+  }
+  return out;
+}
+
+/**
+ * Runs `work` over `items` in order, at most `limit` at once, until one answers false. Settles
+ * when every started call has; the first failure is thrown then (none is left running).
+ */
+async function inFlight<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<boolean>,
+): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failure) {
+      const item = items[next++]!;
+      try {
+        if (!(await work(item))) return;
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
 }
 
 function apply(api: CloudApi, call: RouteCall): Promise<RouteOutcome> {

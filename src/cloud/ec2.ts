@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { CloudSettings } from '../api/types.js';
 import { OperationError } from '../util/errors.js';
-import { AWS_BUCKETS, TokenBucket } from './pacing.js';
+import { AWS_BUCKETS, TokenBucket, paceBelow } from './pacing.js';
 import type { RouteTable } from './routes.js';
 
 /** What a route change came to; anything else throws. */
@@ -57,7 +57,7 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
     maxAttempts: 8,
     retryMode: 'standard',
   });
-  const routeBucket = bucket(AWS_BUCKETS.routes);
+  const routeBucket = bucket(paceBelow(AWS_BUCKETS.routes));
   const describeBucket = bucket(AWS_BUCKETS.describeRouteTables);
   const modifyBucket = bucket(AWS_BUCKETS.modifyNetworkInterfaceAttribute);
   const instancesBucket = bucket(AWS_BUCKETS.describeInstances);

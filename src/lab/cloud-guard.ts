@@ -1,7 +1,8 @@
 // The lab's guard in front of moto: what moto leaves out of EC2 and podnet must cope with.
 // It meters route calls and DescribeRouteTables with AWS's token buckets (answering
 // RequestLimitExceeded, never queueing), refuses CreateRoute past the quota
-// (RouteLimitExceeded), and reports routes to terminated instances as blackholes. Tests reach
+// (RouteLimitExceeded; each table's routes counted once, then followed through the guard's own
+// writes), and reports routes to terminated instances as blackholes. Tests reach
 // it under /guard/: POST /guard/throttle?calls=N throttles the next N metered calls, GET
 // /guard/stats counts what it answered.
 import {
@@ -11,10 +12,10 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import { AWS_BUCKETS, TokenBucket } from '../cloud/pacing.js';
 import { routeState, type EmulatedInterface } from './cloud-plan.js';
 import { motoClient, readInterfaces, readRoutes } from './cloud-moto.js';
+import { RouteCounts } from './cloud-route-counts.js';
 
 export interface GuardOptions {
   host: string;
@@ -73,8 +74,12 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
   };
   const stats: GuardStats = { calls: {}, throttled: 0, routeLimitExceeded: 0 };
   let throttleNext = 0;
-  // CreateRoutes one at a time: the count and the create must not interleave.
-  let creating: Promise<unknown> = Promise.resolve();
+  const counts = new RouteCounts(
+    async (table) => (await readRoutes(moto, [table])).get(table)?.length,
+  );
+  // Route writes one at a time: a count and the write it admits must not interleave with
+  // another write to the table.
+  let writing: Promise<unknown> = Promise.resolve();
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -104,12 +109,14 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
           ec2ErrorXml('RequestLimitExceeded', 'Request limit exceeded.'),
         );
       }
-      if (action === 'CreateRoute') {
-        const turn = creating.then(() => createRoute(req, body, res));
-        creating = turn.catch(() => {});
+      if (ROUTE_CALLS.has(action)) {
+        const turn = writing.then(() => routeCall(action, req, body, res));
+        writing = turn.catch(() => {});
         return turn;
       }
       const answer = await forward(opts.upstream, req, body);
+      // Any other write (a new table, a reset) may change what a table holds.
+      if (!/^(Describe|Get|List)/.test(action)) counts.forgetAll();
       if (action === 'DescribeRouteTables' && answer.status === 200) {
         const text = markBlackholes(answer.body.toString('utf8'), await readInterfaces(moto));
         return reply(res, 200, answer.contentType, text);
@@ -121,13 +128,14 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
     });
   });
 
-  async function createRoute(
+  async function routeCall(
+    action: string,
     req: IncomingMessage,
     body: Buffer,
     res: ServerResponse,
   ): Promise<void> {
     const table = new URLSearchParams(body.toString('utf8')).get('RouteTableId') ?? '';
-    const count = await routeCount(moto, table);
+    const count = action === 'CreateRoute' ? await counts.count(table) : undefined;
     if (count !== undefined && count >= opts.quota) {
       stats.routeLimitExceeded++;
       return reply(
@@ -140,7 +148,11 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
         ),
       );
     }
-    const answer = await forward(opts.upstream, req, body);
+    const answer = await forward(opts.upstream, req, body).catch((err: unknown) => {
+      counts.routeCall(action, table, false);
+      throw err;
+    });
+    counts.routeCall(action, table, answer.status === 200);
     reply(res, answer.status, answer.contentType, answer.body);
   }
 
@@ -149,11 +161,6 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
     server.listen(opts.port, opts.host, () => resolve());
   });
   return server;
-}
-
-/** Routes in a table, or undefined when it does not exist (moto then answers the error). */
-async function routeCount(moto: EC2Client, table: string): Promise<number | undefined> {
-  return (await readRoutes(moto, [table])).get(table)?.length;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

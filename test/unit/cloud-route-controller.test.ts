@@ -16,16 +16,27 @@ import { waitFor } from '../helpers/wait.js';
 
 const TABLE = 'rtb-1';
 
-/** One in-memory route table; `misbehave` decides, per call, whether that call hangs or throws. */
-function fakeCloud(misbehave: (action: string, n: number) => 'hang' | 'throw' | undefined) {
+/**
+ * One in-memory route table; `misbehave` decides, per call, whether that call hangs, throws or
+ * is slow (answers after 30 ms). `inFlight.most` is the most calls it held at once.
+ */
+function fakeCloud(
+  misbehave: (action: string, n: number) => 'hang' | 'throw' | 'slow' | undefined,
+) {
   const routes = new Map<string, string>();
   const counts = new Map<string, number>();
+  const inFlight = { now: 0, most: 0 };
   const act = async <T>(action: string, work: () => T): Promise<T> => {
     const n = (counts.get(action) ?? 0) + 1;
     counts.set(action, n);
     const how = misbehave(action, n);
     if (how === 'hang') return new Promise<T>(() => {});
     if (how === 'throw') throw new Error(`${action} broke`);
+    if (how === 'slow') {
+      inFlight.most = Math.max(inFlight.most, ++inFlight.now);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      inFlight.now--;
+    }
     return work();
   };
   const api: CloudApi = {
@@ -58,7 +69,7 @@ function fakeCloud(misbehave: (action: string, n: number) => 'hang' | 'throw' | 
     disableSourceDestCheck: async () => {},
     primaryInterface: async () => ({ eni: 'eni-x' }),
   };
-  return { api, routes, counts };
+  return { api, routes, counts, inFlight };
 }
 
 function node(n: number): Node {
@@ -166,5 +177,16 @@ test('cloud controller: a read that hangs again and again never stops the loop',
     await waitFor('five reads', () => (cloud.counts.get('DescribeRouteTables') ?? 0) >= 5, 15_000);
     assert.ok((await failedPasses(metrics, 'timeout')) >= 2);
     assert.equal(cloud.routes.get('10.244.1.0/24'), 'eni-1');
+  });
+});
+
+test('cloud controller: route calls go out a few at a time, not one by one', async () => {
+  const cloud = fakeCloud((action) => (action === 'CreateRoute' ? 'slow' : undefined));
+  await withController(cloud.api, async ({ addNode }) => {
+    await waitFor('node-1 routed', () => cloud.routes.get('10.244.1.0/24') === 'eni-1', 5000);
+    await Promise.all(Array.from({ length: 15 }, (_, i) => addNode(i + 2)));
+    await waitFor('16 routes', () => (cloud.routes.size === 16 ? true : undefined), 10_000);
+    assert.ok(cloud.inFlight.most > 1, `at most ${cloud.inFlight.most} call at once`);
+    assert.ok(cloud.inFlight.most <= 4, `${cloud.inFlight.most} calls at once`);
   });
 });

@@ -1,0 +1,41 @@
+// The guard's route counts: one read per table, then its own writes, and a read again after a
+// write it cannot follow.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RouteCounts } from '../../src/lab/cloud-route-counts.js';
+
+function counted(tables: Record<string, number>) {
+  const reads: string[] = [];
+  const counts = new RouteCounts(async (table) => {
+    reads.push(table);
+    return tables[table];
+  });
+  return { counts, reads };
+}
+
+test('the guard reads a table once, then counts its own creates and deletes', async () => {
+  const { counts, reads } = counted({ 'rtb-1': 10 });
+  assert.equal(await counts.count('rtb-1'), 10);
+  counts.routeCall('CreateRoute', 'rtb-1', true);
+  counts.routeCall('CreateRoute', 'rtb-1', true);
+  counts.routeCall('DeleteRoute', 'rtb-1', true);
+  counts.routeCall('ReplaceRoute', 'rtb-1', true);
+  assert.equal(await counts.count('rtb-1'), 11);
+  assert.deepEqual(reads, ['rtb-1']);
+});
+
+test('the guard reads a table again after a failed call or another write, and never caches a missing one', async () => {
+  const tables: Record<string, number> = { 'rtb-1': 3 };
+  const { counts, reads } = counted(tables);
+  assert.equal(await counts.count('rtb-1'), 3);
+  counts.routeCall('CreateRoute', 'rtb-1', false);
+  tables['rtb-1'] = 4;
+  assert.equal(await counts.count('rtb-1'), 4);
+  counts.forgetAll();
+  tables['rtb-1'] = 7;
+  assert.equal(await counts.count('rtb-1'), 7);
+  assert.equal(await counts.count('rtb-2'), undefined);
+  tables['rtb-2'] = 1;
+  assert.equal(await counts.count('rtb-2'), 1);
+  assert.deepEqual(reads, ['rtb-1', 'rtb-1', 'rtb-1', 'rtb-2', 'rtb-2']);
+});
