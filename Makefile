@@ -39,6 +39,10 @@ deps: .stamps/debian .stamps/node .stamps/npm $(KUBECTL_1_20)
 		echo "installing Debian packages:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@# moto_server (the EC2 emulator of the cloud lab) and aws (the AWS CLI) come with this kind
+	@# of machine, not from Debian 12: said plainly here rather than failing a test later.
+	@for t in moto_server aws; do command -v $$t >/dev/null || \
+		{ echo "$$t is not on PATH: the cloud lab needs moto 5 (moto_server) and the AWS CLI" >&2; exit 1; }; done
 	@mkdir -p .stamps && touch $@
 
 $(KUBECTL_1_20): .stamps/debian

@@ -30,12 +30,9 @@ import {
 } from '../helpers/lab.js';
 import { sharedLab } from '../helpers/shared-lab.js';
 
-const hasMoto = spawnSync('sh', ['-c', 'command -v moto_server']).status === 0;
-const skip = hasMoto ? false : 'moto_server (the EC2 emulator) is not installed';
-
 // The agents inherit this: a resync every 2 s keeps the repair cases short.
 process.env.PODNET_CLOUD_RESYNC_MS = '2000';
-const lab = hasMoto ? sharedLab(['--backend', 'cloud', '--nodes', '4', '--zones', '2']) : '';
+const lab = sharedLab(['--backend', 'cloud', '--nodes', '4', '--zones', '2']);
 
 function cloudOf(): LabCloud {
   return JSON.parse(
@@ -89,7 +86,7 @@ async function allRoutesInPlace(cloud: LabCloud): Promise<boolean> {
   );
 }
 
-test('pods in different zones talk through the VPC route tables alone', { skip }, async () => {
+test('pods in different zones talk through the VPC route tables alone', async () => {
   const cloud = cloudOf();
   const ips = await podIPs();
   assert.ok(await allRoutesInPlace(cloud), 'every node subnet routed to its ENI in every table');
@@ -181,7 +178,7 @@ test('pods in different zones talk through the VPC route tables alone', { skip }
   }
 });
 
-test('instance metadata answers the host and gives a pod nothing', { skip }, async () => {
+test('instance metadata answers the host and gives a pod nothing', async () => {
   const host = readLab(lab)!.hosts[0]!;
   const token = (netns: string[]): ReturnType<typeof spawnSync> =>
     spawnSync(
@@ -209,7 +206,7 @@ test('instance metadata answers the host and gives a pod nothing', { skip }, asy
   assert.equal(String(fromPod.stdout), '');
 });
 
-test('throttling slows the route controller but loses no route', { skip }, async () => {
+test('throttling slows the route controller but loses no route', async () => {
   const cloud = cloudOf();
   const api = ec2(cloud);
   const nodes = JSON.parse(podnetOk(['--lab', lab, 'get', 'nodes', '-o', 'json'])) as {
@@ -237,109 +234,101 @@ test('throttling slows the route controller but loses no route', { skip }, async
   assert.ok(after.throttled >= before.throttled + 6, 'the burst was answered');
 });
 
-test(
-  'with the source/destination check left on, the VPC drops pod traffic and doctor says why',
-  { skip },
-  async () => {
-    const cloud = cloudOf();
-    const ips = await podIPs();
-    const state = readLab(lab)!;
-    const node2 = cloud.instances.find((i) => i.host === 'node-2')!;
-    const restartAgent = (env: NodeJS.ProcessEnv): void => {
-      const record = JSON.parse(
-        readFileSync(join(state.stateDir, 'procs', 'agent-node-2.json'), 'utf8'),
-      ) as { pid: number };
-      process.kill(-record.pid, 'SIGTERM');
-      execFileSync('sh', ['-c', `while kill -0 ${record.pid} 2>/dev/null; do sleep 0.1; done`]);
-      const r = spawnSync(PODNET, ['lab', 'repair', '--name', lab], {
-        encoding: 'utf8',
-        env: { ...process.env, ...env },
-      });
-      assert.equal(r.status, 0, r.stderr);
-    };
-    try {
-      await ec2(cloud).send(
-        new ModifyNetworkInterfaceAttributeCommand({
-          NetworkInterfaceId: node2.networkInterfaceId,
-          SourceDestCheck: { Value: true },
-        }),
-      );
-      restartAgent({ PODNET_CLOUD_KEEP_SOURCE_DEST_CHECK: '1' });
-      await until(
-        'the VPC to drop traffic to node-2',
-        () => (echoGetOnce(lab, 'echo-1', `http://${ips.get('echo-2')}:8080/`) ? undefined : true),
-        20_000,
-      );
-      const doctor = await until(
-        'doctor to name the check',
-        () => {
-          const r = podnet(['--lab', lab, 'doctor', '--node', 'node-2']);
-          return r.stdout.includes('cloud-source-dest-check') ? r : undefined;
-        },
-        20_000,
-      );
-      assert.equal(doctor.status, 1);
-      assert.match(
-        doctor.stdout,
-        new RegExp(
-          `${node2.networkInterfaceId} has its source/destination check on: the VPC drops every packet to or from this node's pods`,
-        ),
-      );
-    } finally {
-      restartAgent({ PODNET_CLOUD_KEEP_SOURCE_DEST_CHECK: '' });
-    }
-    // The agent turns it off again: traffic flows.
-    assert.equal((await echoGet(lab, 'echo-1', ips.get('echo-2')!, 30_000)).pod, 'echo-2');
-  },
-);
-
-test(
-  'a route to a terminated instance is a blackhole, in the API and in the VPC router; outside the cluster CIDR it stays',
-  { skip },
-  async () => {
-    const cloud = cloudOf();
-    const api = ec2(cloud);
-    const table = cloud.routeTables[0]!;
-    const run = await api.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-12c6146b',
-        MinCount: 1,
-        MaxCount: 1,
-        SubnetId: table.subnetId,
-        PrivateIpAddress: '172.31.1.200',
+test('with the source/destination check left on, the VPC drops pod traffic and doctor says why', async () => {
+  const cloud = cloudOf();
+  const ips = await podIPs();
+  const state = readLab(lab)!;
+  const node2 = cloud.instances.find((i) => i.host === 'node-2')!;
+  const restartAgent = (env: NodeJS.ProcessEnv): void => {
+    const record = JSON.parse(
+      readFileSync(join(state.stateDir, 'procs', 'agent-node-2.json'), 'utf8'),
+    ) as { pid: number };
+    process.kill(-record.pid, 'SIGTERM');
+    execFileSync('sh', ['-c', `while kill -0 ${record.pid} 2>/dev/null; do sleep 0.1; done`]);
+    const r = spawnSync(PODNET, ['lab', 'repair', '--name', lab], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  try {
+    await ec2(cloud).send(
+      new ModifyNetworkInterfaceAttributeCommand({
+        NetworkInterfaceId: node2.networkInterfaceId,
+        SourceDestCheck: { Value: true },
       }),
     );
-    const instance = run.Instances![0]!;
-    const eni = instance.NetworkInterfaces![0]!.NetworkInterfaceId!;
-    await api.send(
-      new CreateRouteCommand({
-        RouteTableId: table.id,
-        DestinationCidrBlock: '192.168.50.0/24',
-        NetworkInterfaceId: eni,
-      }),
+    restartAgent({ PODNET_CLOUD_KEEP_SOURCE_DEST_CHECK: '1' });
+    await until(
+      'the VPC to drop traffic to node-2',
+      () => (echoGetOnce(lab, 'echo-1', `http://${ips.get('echo-2')}:8080/`) ? undefined : true),
+      20_000,
     );
-    const underlay = readLab(lab)!.underlay.netns;
-    const kernel = (): string =>
-      execFileSync('ip', ['-n', underlay, 'route', 'show', 'table', '101'], { encoding: 'utf8' });
-    await until('the router to route it', () =>
-      kernel().includes('192.168.50.0/24 via 172.31.1.200 dev br1') ? true : undefined,
+    const doctor = await until(
+      'doctor to name the check',
+      () => {
+        const r = podnet(['--lab', lab, 'doctor', '--node', 'node-2']);
+        return r.stdout.includes('cloud-source-dest-check') ? r : undefined;
+      },
+      20_000,
     );
-    await api.send(new TerminateInstancesCommand({ InstanceIds: [instance.InstanceId!] }));
-    await until('the router to drop it', () =>
-      kernel().includes('blackhole 192.168.50.0/24') ? true : undefined,
+    assert.equal(doctor.status, 1);
+    assert.match(
+      doctor.stdout,
+      new RegExp(
+        `${node2.networkInterfaceId} has its source/destination check on: the VPC drops every packet to or from this node's pods`,
+      ),
     );
-    const out = await api.send(new DescribeRouteTablesCommand({ RouteTableIds: [table.id] }));
-    const route = out.RouteTables![0]!.Routes!.find(
-      (r) => r.DestinationCidrBlock === '192.168.50.0/24',
-    );
-    assert.equal(route?.State, 'blackhole');
-    // Outside the cluster CIDR: the route controller leaves it, blackhole or not.
-    await new Promise((r) => setTimeout(r, 4000));
-    assert.match(kernel(), /blackhole 192\.168\.50\.0\/24/);
-  },
-);
+  } finally {
+    restartAgent({ PODNET_CLOUD_KEEP_SOURCE_DEST_CHECK: '' });
+  }
+  // The agent turns it off again: traffic flows.
+  assert.equal((await echoGet(lab, 'echo-1', ips.get('echo-2')!, 30_000)).pod, 'echo-2');
+});
 
-test('no credentials, or an unknown route table: one clear line each', { skip }, async () => {
+test('a route to a terminated instance is a blackhole, in the API and in the VPC router; outside the cluster CIDR it stays', async () => {
+  const cloud = cloudOf();
+  const api = ec2(cloud);
+  const table = cloud.routeTables[0]!;
+  const run = await api.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-12c6146b',
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: table.subnetId,
+      PrivateIpAddress: '172.31.1.200',
+    }),
+  );
+  const instance = run.Instances![0]!;
+  const eni = instance.NetworkInterfaces![0]!.NetworkInterfaceId!;
+  await api.send(
+    new CreateRouteCommand({
+      RouteTableId: table.id,
+      DestinationCidrBlock: '192.168.50.0/24',
+      NetworkInterfaceId: eni,
+    }),
+  );
+  const underlay = readLab(lab)!.underlay.netns;
+  const kernel = (): string =>
+    execFileSync('ip', ['-n', underlay, 'route', 'show', 'table', '101'], { encoding: 'utf8' });
+  await until('the router to route it', () =>
+    kernel().includes('192.168.50.0/24 via 172.31.1.200 dev br1') ? true : undefined,
+  );
+  await api.send(new TerminateInstancesCommand({ InstanceIds: [instance.InstanceId!] }));
+  await until('the router to drop it', () =>
+    kernel().includes('blackhole 192.168.50.0/24') ? true : undefined,
+  );
+  const out = await api.send(new DescribeRouteTablesCommand({ RouteTableIds: [table.id] }));
+  const route = out.RouteTables![0]!.Routes!.find(
+    (r) => r.DestinationCidrBlock === '192.168.50.0/24',
+  );
+  assert.equal(route?.State, 'blackhole');
+  // Outside the cluster CIDR: the route controller leaves it, blackhole or not.
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.match(kernel(), /blackhole 192\.168\.50\.0\/24/);
+});
+
+test('no credentials, or an unknown route table: one clear line each', async () => {
   const cloud = cloudOf();
   const saved = { ...process.env };
   Object.assign(process.env, {
