@@ -58,6 +58,8 @@ export interface CniContext {
    * concerns the pod (its policies) from its first packet. A failure fails the ADD.
    */
   beforeReturn?: (pod: PodRef, ip: string) => Promise<void>;
+  /** Brings the node guard up to date with the allocations (it never fails: it reports). */
+  guardSync?: () => Promise<void>;
   log: Logger;
 }
 
@@ -120,44 +122,56 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     if (fresh) ctx.ipam.release(call.containerID, call.ifname);
   };
 
+  // The guard needs only the allocation to let the pod's address out of its veth: it is
+  // brought up to date alongside the wiring, and ADD answers once it is.
+  const guarded = ctx.guardSync?.();
   try {
-    await wirePodVeth(ctx.host, veth);
-  } catch (err) {
-    undoAllocation();
-    if (err instanceof InterfaceExistsError) {
-      throw new CniError(CNI_ERR.interfaceExists, err.message);
+    try {
+      await wirePodVeth(ctx.host, veth);
+    } catch (err) {
+      undoAllocation();
+      if (err instanceof InterfaceExistsError) {
+        throw new CniError(CNI_ERR.interfaceExists, err.message);
+      }
+      throw new CniError(CNI_ERR.internal, `could not wire ${call.ifname}: ${errorMessage(err)}`);
     }
-    throw new CniError(CNI_ERR.internal, `could not wire ${call.ifname}: ${errorMessage(err)}`);
-  }
 
-  if (pod) {
-    try {
-      await ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID);
-    } catch (err) {
-      await deleteLinks(ctx.host, [veth.hostVeth]);
-      undoAllocation();
-      // A store that is away is worth a retry by the runtime; anything else is not.
-      const code = err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
-      throw new CniError(
-        code,
-        `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
-      );
+    if (pod) {
+      try {
+        await ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID);
+      } catch (err) {
+        await deleteLinks(ctx.host, [veth.hostVeth]);
+        undoAllocation();
+        // A store that is away is worth a retry by the runtime; anything else is not.
+        const code =
+          err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
+        throw new CniError(
+          code,
+          `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
+        );
+      }
     }
-  }
-  if (pod && ctx.beforeReturn) {
-    try {
-      await ctx.beforeReturn(pod, allocation.ip);
-    } catch (err) {
-      await deleteLinks(ctx.host, [veth.hostVeth]);
-      undoAllocation();
-      // The policy error is the one to report; an address left on the Pod is replaced by its next ADD.
-      await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
-      throw new CniError(
-        CNI_ERR.tryAgainLater,
-        `could not enforce the policies of pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
-      );
+    if (pod && ctx.beforeReturn) {
+      try {
+        await ctx.beforeReturn(pod, allocation.ip);
+      } catch (err) {
+        await deleteLinks(ctx.host, [veth.hostVeth]);
+        undoAllocation();
+        // The policy error is the one to report; an address left on the Pod is replaced by its next ADD.
+        await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
+        throw new CniError(
+          CNI_ERR.tryAgainLater,
+          `could not enforce the policies of pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
+        );
+      }
     }
+  } catch (err) {
+    // The allocation was taken back: the guard forgets the address again before ADD fails.
+    await guarded;
+    await ctx.guardSync?.();
+    throw err;
   }
+  await guarded;
   ctx.log.info({ pod, ip: allocation.ip, containerID: call.containerID }, 'pod added');
 
   return buildResult(conf.cniVersion, {
