@@ -44,7 +44,7 @@ export class CniServer implements Controller {
   private podMTU: number | undefined;
   private resizing = Promise.resolve();
   private ipam: PodIPAllocator | undefined;
-  /** Brings the node guard up to date; awaited before an ADD or DEL answers. */
+  /** Brings the node guard up to date; an ADD, DEL or GC answers once it has. */
   guardSync: (() => Promise<void>) | undefined;
 
   constructor(
@@ -84,6 +84,7 @@ export class CniServer implements Controller {
       node: () => source.nodeNetwork(),
       pods: source.pods,
       beforeReturn: this.beforeReturn,
+      guardSync: () => this.guardSync?.() ?? Promise.resolve(),
       log: ctx.log.child({ controller: 'cni' }),
     };
 
@@ -95,8 +96,8 @@ export class CniServer implements Controller {
         // Only known commands become label values: bad input must not grow the metric.
         if (CNI_COMMANDS.includes(env.CNI_COMMAND as CniCommand)) command = env.CNI_COMMAND!;
         const { exitCode, stdout } = await handleCniCall(env, stdin, cni);
-        // The pod's own address is let out of its veth before the runtime starts it.
-        if (exitCode === 0 && ['ADD', 'DEL', 'GC'].includes(command)) await this.guardSync?.();
+        // ADD brings the guard up to date itself, alongside its wiring.
+        if (exitCode === 0 && ['DEL', 'GC'].includes(command)) await this.guardSync?.();
         conn.end(encodeResponse(exitCode, stdout));
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         duration.observe({ command, outcome: exitCode === 0 ? 'ok' : 'error' }, seconds);

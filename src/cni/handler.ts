@@ -19,6 +19,7 @@ import {
   type PodVeth,
 } from '../kernel/pod-veth.js';
 import type { IpSession } from '../kernel/ip-session.js';
+import { netnsIdentity, netnsWithProcesses } from '../kernel/netns.js';
 import { prevResultAddress, wiringProblems } from './check.js';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, parseNetConf, type NetConf } from './config.js';
 import { parseCniEnv, type CniEnv } from './env.js';
@@ -58,6 +59,8 @@ export interface CniContext {
    * concerns the pod (its policies) from its first packet. A failure fails the ADD.
    */
   beforeReturn?: (pod: PodRef, ip: string) => Promise<void>;
+  /** Brings the node guard up to date with the allocations (it never fails: it reports). */
+  guardSync?: () => Promise<void>;
   log: Logger;
 }
 
@@ -120,44 +123,56 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     if (fresh) ctx.ipam.release(call.containerID, call.ifname);
   };
 
+  // The guard needs only the allocation to let the pod's address out of its veth: it is
+  // brought up to date alongside the wiring, and ADD answers once it is.
+  const guarded = ctx.guardSync?.();
   try {
-    await wirePodVeth(ctx.host, veth);
-  } catch (err) {
-    undoAllocation();
-    if (err instanceof InterfaceExistsError) {
-      throw new CniError(CNI_ERR.interfaceExists, err.message);
+    try {
+      await wirePodVeth(ctx.host, veth);
+    } catch (err) {
+      undoAllocation();
+      if (err instanceof InterfaceExistsError) {
+        throw new CniError(CNI_ERR.interfaceExists, err.message);
+      }
+      throw new CniError(CNI_ERR.internal, `could not wire ${call.ifname}: ${errorMessage(err)}`);
     }
-    throw new CniError(CNI_ERR.internal, `could not wire ${call.ifname}: ${errorMessage(err)}`);
-  }
 
-  if (pod) {
-    try {
-      await ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID);
-    } catch (err) {
-      await deleteLinks(ctx.host, [veth.hostVeth]);
-      undoAllocation();
-      // A store that is away is worth a retry by the runtime; anything else is not.
-      const code = err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
-      throw new CniError(
-        code,
-        `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
-      );
+    if (pod) {
+      try {
+        await ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID);
+      } catch (err) {
+        await deleteLinks(ctx.host, [veth.hostVeth]);
+        undoAllocation();
+        // A store that is away is worth a retry by the runtime; anything else is not.
+        const code =
+          err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
+        throw new CniError(
+          code,
+          `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
+        );
+      }
     }
-  }
-  if (pod && ctx.beforeReturn) {
-    try {
-      await ctx.beforeReturn(pod, allocation.ip);
-    } catch (err) {
-      await deleteLinks(ctx.host, [veth.hostVeth]);
-      undoAllocation();
-      // The policy error is the one to report; an address left on the Pod is replaced by its next ADD.
-      await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
-      throw new CniError(
-        CNI_ERR.tryAgainLater,
-        `could not enforce the policies of pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
-      );
+    if (pod && ctx.beforeReturn) {
+      try {
+        await ctx.beforeReturn(pod, allocation.ip);
+      } catch (err) {
+        await deleteLinks(ctx.host, [veth.hostVeth]);
+        undoAllocation();
+        // The policy error is the one to report; an address left on the Pod is replaced by its next ADD.
+        await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
+        throw new CniError(
+          CNI_ERR.tryAgainLater,
+          `could not enforce the policies of pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
+        );
+      }
     }
+  } catch (err) {
+    // The allocation was taken back: the guard forgets the address again before ADD fails.
+    await guarded;
+    await ctx.guardSync?.();
+    throw err;
   }
+  await guarded;
   ctx.log.info({ pod, ip: allocation.ip, containerID: call.containerID }, 'pod added');
 
   return buildResult(conf.cniVersion, {
@@ -233,18 +248,27 @@ async function gc(conf: NetConf, ctx: CniContext): Promise<void> {
 }
 
 /**
- * Frees the addresses of pods that went away without a DEL (a runtime that crashed; libcni
- * before 1.1 never sends GC). Only when both the pod's netns and its host veth are gone: the
- * pod's end of the pair died with its namespace, so nothing can still use the address.
+ * Frees the addresses of pods that went away without a DEL (a runtime that crashed or lost its
+ * state; libcni before 1.1 never sends GC). A pod is gone when its netns path is gone and
+ * nothing can reach its namespace any more: no process lives in it (its identity, recorded at
+ * ADD, tells) -- or, for a pod recorded without one, its host veth is gone too, which happens
+ * only once the kernel has freed the namespace, and that can take minutes on a busy host.
  */
 export async function reclaimOrphans(ctx: CniContext): Promise<PodAllocation[]> {
   const gone = ctx.ipam.list().filter((a) => a.netns && !existsSync(a.netns));
   if (gone.length === 0) return [];
+  const inhabited = netnsWithProcesses(gone.flatMap((a) => a.netnsIdentity ?? []));
+  const unreachable = gone.filter((a) => a.netnsIdentity && !inhabited.has(a.netnsIdentity));
   const present = await existingLinks(
     ctx.host,
     gone.map((a) => a.hostVeth),
   );
-  const orphans = gone.filter((a) => !present.has(a.hostVeth));
+  const orphans = gone.filter((a) => unreachable.includes(a) || !present.has(a.hostVeth));
+  // The host end goes before the address is free, as in DEL: its route must not outlive it.
+  await deleteLinks(
+    ctx.host,
+    unreachable.filter((a) => present.has(a.hostVeth)).map((a) => a.hostVeth),
+  );
   for (const a of orphans) {
     ctx.ipam.release(a.containerID, a.ifname);
     await unbind(ctx, a);
@@ -313,12 +337,18 @@ function allocate(
       ifname: call.ifname,
       hostVeth: hostVethName(podKey),
       netns: call.netns,
+      ...netnsIdentityOf(call.netns),
       ...(pod ? { podNamespace: pod.namespace, podName: pod.name } : {}),
     });
   } catch (err) {
     if (err instanceof PoolExhaustedError) throw new CniError(CNI_ERR.noAddresses, err.message);
     throw err;
   }
+}
+
+function netnsIdentityOf(netns: string): { netnsIdentity?: string } {
+  const identity = netnsIdentity(netns);
+  return identity ? { netnsIdentity: identity } : {};
 }
 
 function vethFor(allocation: PodAllocation, netns: string, gateway: IP, mtu: number): PodVeth {

@@ -26,6 +26,8 @@ export interface PodAllocation {
   /** What the agent needs to undo the wiring without the runtime's help (GC, DEL without netns). */
   hostVeth: string;
   netns: string;
+  /** The namespace's identity at ADD (`dev:inode`), which outlives its path. */
+  netnsIdentity?: string;
   podNamespace?: string;
   podName?: string;
 }

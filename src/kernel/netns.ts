@@ -49,30 +49,51 @@ export async function deleteNetns(names: string[]): Promise<void> {
  * /proc (instead of one `ip netns pids` per namespace).
  */
 export function pidsInNetns(names: string[]): Map<string, number[]> {
-  const byInode = new Map<string, string>();
+  const byIdentity = new Map<string, string>();
   for (const name of names) {
-    try {
-      const st = statSync(netnsPath(name));
-      byInode.set(`${st.dev}:${st.ino}`, name);
-    } catch {
-      /* gone already */
-    }
+    const identity = netnsIdentity(netnsPath(name));
+    if (identity) byIdentity.set(identity, name);
   }
   const found = new Map<string, number[]>();
-  if (byInode.size === 0) return found;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    let key: string;
-    try {
-      const st = statSync(`/proc/${entry}/ns/net`);
-      key = `${st.dev}:${st.ino}`;
-    } catch {
-      continue; // exited meanwhile, or a kernel thread
-    }
-    const ns = byInode.get(key);
-    if (ns) found.set(ns, [...(found.get(ns) ?? []), Number(entry)]);
+  if (byIdentity.size === 0) return found;
+  for (const [pid, identity] of processNamespaces()) {
+    const ns = byIdentity.get(identity);
+    if (ns) found.set(ns, [...(found.get(ns) ?? []), pid]);
   }
   return found;
+}
+
+/**
+ * A network namespace's identity, the device and inode of its nsfs file: unlike its path, it
+ * names the namespace for as long as the namespace exists. Undefined when the path is gone.
+ */
+export function netnsIdentity(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which of the namespaces (by identity) some process still lives in, in one pass over /proc. */
+export function netnsWithProcesses(identities: string[]): Set<string> {
+  const wanted = new Set(identities);
+  const found = new Set<string>();
+  if (wanted.size === 0) return found;
+  for (const [, identity] of processNamespaces()) {
+    if (wanted.has(identity)) found.add(identity);
+  }
+  return found;
+}
+
+function* processNamespaces(): Generator<[number, string]> {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    // Undefined for a process that exited meanwhile, or a kernel thread.
+    const identity = netnsIdentity(`/proc/${entry}/ns/net`);
+    if (identity) yield [Number(entry), identity];
+  }
 }
 
 /** Sets sysctls inside a namespace with one `sysctl` process (never in the root namespace). */

@@ -2,7 +2,8 @@
 // pod end carries the pod's /32 and routes via the gateway, and whose host end carries the
 // gateway address and a host route to the pod (proto 80, podnet's mark). Process start, not
 // the kernel, is what costs time here: the host side goes through the agent's long-lived ip
-// session, and the pod side is the one process per pod, an `ip -batch` inside the pod.
+// session, and the pod side is the one process per pod, an `ip -batch` inside the pod, started
+// before the pair exists so that its start overlaps the host's work.
 import { createHash } from 'node:crypto';
 import { statfsSync, writeFileSync } from 'node:fs';
 import { ipBytes, parseIP } from '../net/index.js';
@@ -93,22 +94,32 @@ export class InterfaceExistsError extends OperationError {}
  * already in the pod; on any other failure removes what it created, so nothing is left behind.
  */
 export async function wirePodVeth(host: IpSession, v: PodVeth): Promise<void> {
+  // The pod's ip starts while the pair is created and is given its commands once the pod end
+  // exists: its start is the slow part, and it does nothing before its input arrives.
+  let podInput!: { give: (batch: string) => void; withhold: (err: unknown) => void };
+  const podSide = run(['ip', '-batch', '-'], {
+    netns: v.netns,
+    input: new Promise<string>((give, withhold) => (podInput = { give, withhold })),
+  });
+  // Its failure is reported where it is awaited below, not as an unhandled one meanwhile.
+  podSide.catch(() => undefined);
   try {
     await host.run([vethAddCommand(v)]);
   } catch (err) {
+    podInput.withhold(err);
+    await podSide.catch(() => undefined);
     // The pair was not created, so whatever exists belongs to someone else and stays.
     if (await linkExists(v.netns, v.ifname)) {
       throw new InterfaceExistsError(`interface ${v.ifname} already exists in ${v.netns}`);
     }
     throw err;
   }
+  podInput.give(renderPodBatch(v));
   try {
     // The two ends are independent now: configure both at once.
-    await Promise.all([
-      host.run(hostSideCommands(v)),
-      run(['ip', '-batch', '-'], { netns: v.netns, input: renderPodBatch(v) }),
-    ]);
+    await Promise.all([host.run(hostSideCommands(v)), podSide]);
   } catch (err) {
+    await podSide.catch(() => undefined);
     await deleteLinks(host, [v.hostVeth]);
     throw err;
   }

@@ -7,8 +7,11 @@ import { OperationError } from '../util/errors.js';
 export interface RunOptions {
   /** Run inside this network namespace (a name under /run/netns, or a path). */
   netns?: string;
-  /** Written to the program's stdin. */
-  input?: string;
+  /**
+   * Written to the program's stdin. A promise lets the program start before its input is
+   * known, since starting it is what costs; if the promise fails, stdin is closed empty.
+   */
+  input?: string | Promise<string>;
   /** Exit codes that are not failures (e.g. `ip route get` on no route). */
   okCodes?: number[];
   timeoutMs?: number;
@@ -73,7 +76,10 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     child.stdin!.on('error', () => {
       /* the program may exit before reading all input; its exit code tells */
     });
-    child.stdin!.end(opts.input ?? '');
+    Promise.resolve(opts.input ?? '').then(
+      (text) => child.stdin!.end(text),
+      () => child.stdin!.end(),
+    );
   });
 }
 
