@@ -292,7 +292,11 @@ test('routing agent: podnet plan prints the ip commands the agent would run and 
     shAsync(
       `ip netns exec ${h1.ns} node ${CLI} --store ${storeUrl} plan --node ${h1.name} ${extra.join(' ')}`,
     );
-  assert.match(await plan(), /^# node-1, backend auto: nothing to change\n$/);
+  // The device features the agent keeps are reported beside the routes.
+  const offloads = /^# offloads in place: .*\n/m;
+  const settled = await plan();
+  assert.match(settled, /^# offloads in place: generic-receive-offload on \d+ link\(s\)/m);
+  assert.match(settled.replace(offloads, ''), /^# node-1, backend auto: nothing to change\n$/);
   // With the agent gone, a route deleted by hand stays deleted: plan shows it, and only shows it.
   const agent = agents.get(h1.name)!;
   agent.proc.kill('SIGKILL');
@@ -300,7 +304,7 @@ test('routing agent: podnet plan prints the ip commands the agent would run and 
   sh(`ip -n ${h1.ns} route del 10.244.3.0/24`);
   const before = sh(`ip -n ${h1.ns} route show`);
   assert.equal(
-    await plan(),
+    (await plan()).replace(offloads, ''),
     '# node-1, backend auto: 1 command(s)\nip route add 10.244.3.0/24 via 10.244.3.0 dev pn-vxlan onlink proto 80\n',
   );
   const json = JSON.parse(await plan('-o', 'json')) as { commands: string[]; backend: string };
