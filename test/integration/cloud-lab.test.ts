@@ -4,7 +4,7 @@
 // destination check, metadata's hop limit, throttling and missing credentials behave as on AWS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -17,6 +17,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { ec2Api } from '../../src/cloud/ec2.js';
+import type { GuardStats } from '../../src/lab/cloud-guard.js';
 import type { LabCloud } from '../../src/lab/cloud-plan.js';
 import {
   PODNET,
@@ -28,6 +29,7 @@ import {
   readLab,
   until,
 } from '../helpers/lab.js';
+import { startCapture } from '../helpers/echo-lab.js';
 import { sharedLab } from '../helpers/shared-lab.js';
 
 // The agents inherit this: a resync every 2 s keeps the repair cases short.
@@ -108,30 +110,13 @@ test('pods in different zones talk through the VPC route tables alone', async ()
   // tcpdump on the zone-2 bridge sees plain pod-to-pod TCP (not VXLAN, not IP-in-IP).
   const underlay = readLab(lab)!.underlay.netns;
   const target = ips.get('echo-2')!;
-  const dump = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      underlay,
-      'tcpdump',
-      '-n',
-      '-l',
-      '-c',
-      '1',
-      '-i',
-      'br2',
-      `tcp and dst host ${target} and dst port 8080`,
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  let seen = '';
-  dump.stdout.on('data', (b: Buffer) => (seen += b.toString()));
-  await new Promise((r) => setTimeout(r, 1000));
+  const dump = await startCapture(underlay, 'br2', `tcp and dst host ${target} and dst port 8080`, [
+    '-c',
+    '1',
+  ]);
   const answer = await echoGet(lab, 'echo-1', target);
   assert.equal(answer.node, 'node-2');
-  await until('tcpdump to see the packet', () => (seen.includes(target) ? true : undefined), 5000);
-  dump.kill();
+  const seen = await dump.stop();
   assert.match(
     seen,
     new RegExp(
@@ -323,8 +308,17 @@ test('a route to a terminated instance is a blackhole, in the API and in the VPC
     (r) => r.DestinationCidrBlock === '192.168.50.0/24',
   );
   assert.equal(route?.State, 'blackhole');
-  // Outside the cluster CIDR: the route controller leaves it, blackhole or not.
-  await new Promise((r) => setTimeout(r, 4000));
+  // Outside the cluster CIDR: the route controller leaves it, blackhole or not, through two
+  // passes that read the tables after the route went blackhole.
+  const describes = async (): Promise<number> =>
+    ((await (await fetch(`${cloud.hostEndpoint}/guard/stats`)).json()) as GuardStats).calls
+      .DescribeRouteTables ?? 0;
+  const seen = await describes();
+  const deadline = Date.now() + 30_000;
+  while ((await describes()) < seen + 2) {
+    assert.ok(Date.now() < deadline, 'the route controller made no two passes in 30 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
   assert.match(kernel(), /blackhole 192\.168\.50\.0\/24/);
 });
 
