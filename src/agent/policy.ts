@@ -35,7 +35,7 @@ const NAME = 'policy';
 export const ANNOTATION_POLICY_LOG = 'podnet.io/policy-log';
 /** The agent's path for the recent denied connections (JSON), read by `podnet logs policy`. */
 export const DENIED_PATH = '/policy/denied';
-/** The netlink log group isolation chains send what they drop to (rate-limited: a flood costs nothing). */
+/** The netlink log group isolation and admin Deny chains send what they drop to (rate-limited: a flood costs nothing). */
 const LOG: PolicyLogOptions = { group: 18, perSecond: 20 };
 
 /** Changes closer together than this are programmed in one sync. */
@@ -319,7 +319,7 @@ function policyMetrics(
 ): { syncs: Counter<'result'>; duration: Histogram<'change'> } {
   new Counter({
     name: 'podnet_policy_drops_total',
-    help: 'Packets dropped by NetworkPolicy on this node, by the policies isolating the pod and direction (restarts from zero when the policy table is replaced)',
+    help: 'Packets dropped by policy on this node, by the NetworkPolicies isolating the pod (or the admin Deny rule, `anp/NAME rule RULE`) and direction (restarts from zero when the policy table is replaced)',
     labelNames: ['policy', 'direction'],
     registers: [ctx.metrics],
     async collect() {

@@ -69,6 +69,11 @@ export function adminPolicyName(policy: AdminNetworkPolicy | BaselineAdminNetwor
   return `${policy.kind === 'AdminNetworkPolicy' ? 'anp' : 'banp'}/${policy.metadata.name}`;
 }
 
+/** How drops and denied connections name an admin rule: `anp/NAME rule RULE`. */
+export function adminRuleName(rule: AdminRule): string {
+  return `${rule.policy} rule ${rule.rule}`;
+}
+
 /** A policy's rules in one direction, in their order, in NetworkPolicy's terms. */
 export function adminRules(
   policy: AdminNetworkPolicy | BaselineAdminNetworkPolicy,

@@ -36,11 +36,17 @@ export interface PolicyApplyOutcome {
   sent: number;
 }
 
-/** Packets dropped because the policies named isolate their destination or source. */
-export interface PolicyDrops {
+/**
+ * What a chain that ends in a counted drop stands for: the policies isolating its pods
+ * (`namespace/name`, sorted), or the one admin Deny rule it drops for (`anp/NAME rule RULE`).
+ */
+export interface DropChain {
   direction: PolicyType;
-  /** `namespace/name` of every policy that isolates the pods of this drop, sorted. */
   policies: string[];
+}
+
+/** Packets dropped because of the policies named, in one direction. */
+export interface PolicyDrops extends DropChain {
   packets: number;
 }
 
@@ -54,17 +60,18 @@ export interface PolicyDatapath {
   apply(inputs: PolicyInputs, trustProgrammed?: boolean): Promise<PolicyApplyOutcome>;
   /** The drop counters of what the last apply programmed. */
   drops(): Promise<PolicyDrops[]>;
-  /** What an isolation chain (a logged packet's prefix) stands for in what was programmed. */
-  isolationOf(chain: string): { direction: PolicyType; policies: string[] } | undefined;
+  /** What a dropping chain (a logged packet's prefix) stands for in what was programmed. */
+  isolationOf(chain: string): DropChain | undefined;
 }
 
 /**
- * The opt-in log of denied connections: before an isolation chain drops a packet, it sends it
- * to a netlink log group (NFLOG), prefixed with the chain's name, at a limited rate.
+ * The opt-in log of denied connections: before an isolation chain or an admin Deny rule drops
+ * a packet, it sends it to a netlink log group (NFLOG), prefixed with its chain's name, at a
+ * limited rate.
  */
 export interface PolicyLogOptions {
   /** The netlink log group the agent reads. */
   group: number;
-  /** At most this many packets a second are logged per isolation chain. */
+  /** At most this many packets a second are logged per dropping chain. */
   perSecond: number;
 }

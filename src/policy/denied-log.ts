@@ -1,6 +1,6 @@
-// The log of denied connections: packets an isolation chain sent to the log group before
-// dropping them, turned into one line per connection (policy, 5-tuple, pod names) and kept in
-// a bounded ring for `podnet logs policy`. A refused connection never reaches conntrack (its
+// The log of denied connections: packets an isolation or admin Deny chain sent to the log group
+// before dropping them, turned into one line per connection (policy, 5-tuple, pod names) and kept
+// in a bounded ring for `podnet logs policy`. A refused connection never reaches conntrack (its
 // first packet is dropped), so every retransmission looks new to the kernel: the first packet
 // of each 5-tuple is kept and repeats within a window are left out.
 import type { PolicyType } from '../api/types.js';
@@ -9,7 +9,7 @@ export interface DeniedConnection {
   /** ISO time the first packet was logged. */
   time: string;
   direction: PolicyType;
-  /** `namespace/name` of every policy isolating the pod that refused it. */
+  /** `namespace/name` of every policy isolating the pod that refused it, or `anp/NAME rule RULE`. */
   policies: string[];
   protocol: string;
   source: Endpoint;

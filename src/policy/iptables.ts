@@ -27,7 +27,8 @@
 // - a pod an AdminNetworkPolicy or the BaselineAdminNetworkPolicy speaks about is dispatched
 //   to a tier chain instead (PODNET-NP-EGT-… / -INT-…): the admin rules in priority order
 //   with their own verdicts, then the isolation chain above, or the baseline's chain
-//   (PODNET-NP-EGB-… / -INB-…) when no NetworkPolicy isolates the pod.
+//   (PODNET-NP-EGB-… / -INB-…) when no NetworkPolicy isolates the pod. A Deny rule goes to
+//   a chain of its own (PODNET-NP-EGD-… / -IND-…) that logs and counts what it drops.
 // A node with no isolated local pod has nothing: no chains, no jump rules, no sets.
 // IPv4 only, like the nftables table.
 import { createHash } from 'node:crypto';
@@ -44,6 +45,7 @@ import { formatCidr, tryParseCidr, type Cidr } from '../net/index.js';
 import { ClusterIndex } from './cluster-index.js';
 import {
   NO_ADMIN_POLICIES,
+  adminRuleName,
   adminTiers,
   podAdminTiers,
   type AdminPolicies,
@@ -52,7 +54,7 @@ import {
 } from './admin.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
 import { directionRules } from './rules.js';
-import type { PolicyLogOptions } from './datapath.js';
+import type { DropChain, PolicyLogOptions } from './datapath.js';
 
 /** Every chain and ipset the policy datapath owns starts with this; nothing else does. */
 export const POLICY_PREFIX = 'PODNET-NP-';
@@ -94,8 +96,11 @@ export interface PolicyIptables {
   /** Filter-table chains → their rules as `iptables-save` prints them (without `-A CHAIN`). */
   chains: Map<string, string[]>;
   jumps: PolicyJump[];
-  /** The isolation chains (each ends in `-j DROP`) and the policies each stands for. */
-  isolation: Map<string, { direction: PolicyType; policies: string[] }>;
+  /**
+   * The chains that end in `-j DROP`, and what each stands for: an isolation chain its
+   * policies, an admin Deny rule's chain that rule.
+   */
+  isolation: Map<string, DropChain>;
 }
 
 const PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -109,6 +114,9 @@ interface State {
   chains: Map<string, string[]>;
   /** Tier chains by the pod tiers' key and what follows them: named once per render. */
   tiers: Map<string, string>;
+  /** The chains that end in `-j DROP`, and what each stands for. */
+  dropping: Map<string, DropChain>;
+  log: PolicyLogOptions | undefined;
 }
 
 function declare(state: State, name: string, type: PolicySetType, members: () => string[]): string {
@@ -312,14 +320,41 @@ function adminRuleLines(
   direction: PolicyType,
   next: string,
 ): string[] {
-  const verdicts = { Allow: '-j RETURN', Deny: '-j DROP', Pass: next };
-  return rules.flatMap((rule) =>
-    rule.peers.length === 0
-      ? []
-      : ruleMatches(state, index, rule, '', peerDir(direction)).map((m) =>
-          [m, verdicts[rule.action]].filter(Boolean).join(' '),
-        ),
-  );
+  return rules.flatMap((rule) => {
+    if (rule.peers.length === 0) return [];
+    const verdict =
+      rule.action === 'Allow'
+        ? '-j RETURN'
+        : rule.action === 'Pass'
+          ? next
+          : `-g ${denyChain(state, rule, direction)}`;
+    return ruleMatches(state, index, rule, '', peerDir(direction)).map((m) =>
+      [m, verdict].filter(Boolean).join(' '),
+    );
+  });
+}
+
+/**
+ * The chain an admin Deny rule drops in: of its own, so that its drops are counted and logged
+ * under its name the way an isolation chain's are under its policies'.
+ */
+function denyChain(state: State, rule: AdminRule, direction: PolicyType): string {
+  const chain = `${POLICY_PREFIX}${short(direction)}D-${hash(JSON.stringify([rule.policy, rule.rule]))}`;
+  if (!state.chains.has(chain)) {
+    state.chains.set(chain, [...logLines(chain, state.log), '-j DROP']);
+    state.dropping.set(chain, { direction, policies: [adminRuleName(rule)] });
+  }
+  return chain;
+}
+
+/** The rate-limited NFLOG rule that comes before a drop, when the log is asked for. */
+function logLines(chain: string, log: PolicyLogOptions | undefined): string[] {
+  // The prefix names the chain, which the reader maps back to what it stands for.
+  return log
+    ? [
+        `-m limit --limit ${log.perSecond}/sec --limit-burst ${log.perSecond} -j NFLOG --nflog-prefix ${chain} --nflog-group ${log.group}`,
+      ]
+    : [];
 }
 
 /**
@@ -362,7 +397,6 @@ function isolationChain(
   index: ClusterIndex,
   policies: NetworkPolicy[],
   direction: PolicyType,
-  log: PolicyLogOptions | undefined,
 ): string {
   const names = policies.map(policyName).sort();
   const chain = `${POLICY_PREFIX}${short(direction)}-${hash(names.join(','))}`;
@@ -376,13 +410,9 @@ function isolationChain(
         `-m mark --mark ${MARK}/${MARK} -j RETURN`,
       );
     }
-    // The prefix names the chain, which the reader maps back to its policies.
-    if (log)
-      lines.push(
-        `-m limit --limit ${log.perSecond}/sec --limit-burst ${log.perSecond} -j NFLOG --nflog-prefix ${chain} --nflog-group ${log.group}`,
-      );
-    state.chains.set(chain, [...lines, '-j DROP']);
+    state.chains.set(chain, [...lines, ...logLines(chain, state.log), '-j DROP']);
     state.sets.set(chain, { name: chain, type: 'hash:ip', members: [] });
+    state.dropping.set(chain, { direction, policies: names });
   }
   return chain;
 }
@@ -397,8 +427,13 @@ export function renderPolicyIptables(
 ): PolicyIptables {
   const index = new ClusterIndex({ policies, namespaces, pods });
   const prepared = adminTiers(admin);
-  const state: State = { sets: new Map(), chains: new Map(), tiers: new Map() };
-  const isolation: PolicyIptables['isolation'] = new Map();
+  const state: State = {
+    sets: new Map(),
+    chains: new Map(),
+    tiers: new Map(),
+    dropping: new Map(),
+    log,
+  };
   const dispatch = { Egress: new Set<string>(), Ingress: new Set<string>() };
   for (const pod of localPods) {
     const addresses = index.ipv4(pod);
@@ -410,17 +445,14 @@ export function renderPolicyIptables(
       const judged = tiers.admin.length + tiers.baseline.length > 0;
       if (isolating.length === 0 && !judged) continue;
       let chain: string | undefined;
-      if (isolating.length > 0) {
-        chain = isolationChain(state, index, isolating, direction, log);
-        isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
-      }
+      if (isolating.length > 0) chain = isolationChain(state, index, isolating, direction);
       if (judged) chain = tierChain(state, index, tiers, chain, direction);
       dispatch[direction].add(chain!);
       state.sets.get(chain!)!.members.push(...addresses);
     }
   }
   if (dispatch.Egress.size + dispatch.Ingress.size === 0) {
-    return { sets: [], chains: new Map(), jumps: [], isolation };
+    return { sets: [], chains: new Map(), jumps: [], isolation: state.dropping };
   }
   const established = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
   // Dispatch by goto: the group's chain returns straight to the caller, PODNET-NP-FORWARD.
@@ -446,7 +478,7 @@ export function renderPolicyIptables(
   const sets = [...state.sets.values()]
     .map((s) => ({ ...s, members: [...new Set(s.members)].sort() }))
     .sort((a, b) => a.name.localeCompare(b.name));
-  return { sets, chains, jumps: POLICY_JUMPS, isolation };
+  return { sets, chains, jumps: POLICY_JUMPS, isolation: state.dropping };
 }
 
 /** What an `iptables-save -t filter` holds of the policy datapath. */

@@ -20,6 +20,7 @@
 // - a pod an AdminNetworkPolicy or the BaselineAdminNetworkPolicy speaks about points at a
 //   tier chain instead: the admin rules in priority order with their own verdicts, then the
 //   isolation chain above, or the baseline's chain when no NetworkPolicy isolates the pod.
+//   A Deny rule goes to a chain of its own (`deny-…`) that logs and counts what it drops.
 // IPv4 only, like the service table.
 import { createHash } from 'node:crypto';
 import type {
@@ -35,6 +36,7 @@ import { containsCidr, formatCidr, tryParseCidr, type Cidr } from '../net/index.
 import { ClusterIndex, type NamedPortMember } from './cluster-index.js';
 import {
   NO_ADMIN_POLICIES,
+  adminRuleName,
   adminTiers,
   podAdminTiers,
   type AdminPolicies,
@@ -43,7 +45,7 @@ import {
 } from './admin.js';
 import { isolatingPolicies, policyName } from './evaluate.js';
 import { directionRules } from './rules.js';
-import type { PolicyLogOptions } from './datapath.js';
+import type { DropChain, PolicyLogOptions } from './datapath.js';
 
 /** A table of its own: the service table is replaced whole on resync, policy is not. */
 export const POLICY_TABLE = 'ip podnet-policy';
@@ -72,6 +74,9 @@ interface TableState {
   chains: Map<string, string[]>;
   /** Tier chains by the pod tiers' key and what follows them: named once per render. */
   tiers: Map<string, string>;
+  /** The chains that end in a counted drop, and what each stands for. */
+  dropping: Map<string, DropChain>;
+  log: PolicyLogOptions | undefined;
 }
 
 function declare(state: TableState, name: string, body: string, elements: () => string[]): void {
@@ -248,14 +253,41 @@ function adminRuleLines(
   direction: PolicyType,
   next: string,
 ): string[] {
-  const verdicts = { Allow: 'accept', Deny: 'drop', Pass: next };
-  return rules.flatMap((rule) =>
-    rule.peers.length === 0
-      ? []
-      : ruleMatches(state, index, rule, '', peerAddress(direction)).map(
-          (m) => `${m} ${verdicts[rule.action]}`,
-        ),
-  );
+  return rules.flatMap((rule) => {
+    if (rule.peers.length === 0) return [];
+    const verdict =
+      rule.action === 'Allow'
+        ? 'accept'
+        : rule.action === 'Pass'
+          ? next
+          : `goto ${denyChain(state, rule, direction)}`;
+    return ruleMatches(state, index, rule, '', peerAddress(direction)).map(
+      (m) => `${m} ${verdict}`,
+    );
+  });
+}
+
+/**
+ * The chain an admin Deny rule drops in: of its own, so that its drops are counted and logged
+ * under its name the way an isolation chain's are under its policies'.
+ */
+function denyChain(state: TableState, rule: AdminRule, direction: PolicyType): string {
+  const chain = `deny-${direction === 'Ingress' ? 'in' : 'eg'}-${hash(JSON.stringify([rule.policy, rule.rule]))}`;
+  if (!state.chains.has(chain)) {
+    state.chains.set(chain, [...logLines(chain, state.log), COUNTED_DROP]);
+    state.dropping.set(chain, { direction, policies: [adminRuleName(rule)] });
+  }
+  return chain;
+}
+
+/** The rate-limited log line that comes before a counted drop, when the log is asked for. */
+function logLines(chain: string, log: PolicyLogOptions | undefined): string[] {
+  // The prefix names the chain, which the log's reader maps back to what it stands for.
+  return log
+    ? [
+        `limit rate ${log.perSecond}/second burst ${log.perSecond} packets log prefix "${chain}" group ${log.group}`,
+      ]
+    : [];
 }
 
 /**
@@ -298,24 +330,18 @@ function isolationChain(
   index: ClusterIndex,
   policies: NetworkPolicy[],
   direction: PolicyType,
-  log: PolicyLogOptions | undefined,
 ): string {
   const names = policies.map(policyName).sort();
   const chain = `${direction === 'Ingress' ? 'in' : 'eg'}-${hash(names.join(','))}`;
   if (!state.chains.has(chain)) {
     const sorted = [...policies].sort((a, b) => policyName(a).localeCompare(policyName(b)));
     for (const policy of sorted) renderPolicy(state, index, policy, direction);
-    // The prefix names the chain, which the log's reader maps back to its policies.
-    const logged = log
-      ? [
-          `limit rate ${log.perSecond}/second burst ${log.perSecond} packets log prefix "${chain}" group ${log.group}`,
-        ]
-      : [];
     state.chains.set(chain, [
       ...sorted.map((p) => `jump ${policyChain(p, direction)}`),
-      ...logged,
+      ...logLines(chain, state.log),
       COUNTED_DROP,
     ]);
+    state.dropping.set(chain, { direction, policies: names });
   }
   return chain;
 }
@@ -324,11 +350,14 @@ function isolationChain(
 export interface PolicyTable {
   sets: ReadonlyMap<string, { body: string; elements: readonly string[] }>;
   chains: ReadonlyMap<string, readonly string[]>;
-  /** The isolation chains (each ends in a counted drop) and the policies each stands for. */
-  isolation: ReadonlyMap<string, { direction: PolicyType; policies: string[] }>;
+  /**
+   * The chains that end in a counted drop, and what each stands for: an isolation chain its
+   * policies, an admin Deny rule's chain that rule.
+   */
+  isolation: ReadonlyMap<string, DropChain>;
 }
 
-/** The drop that ends an isolation chain, counted so drops can be read per policy. */
+/** The drop that ends an isolation or Deny chain, counted so drops can be read per policy. */
 export const COUNTED_DROP = 'counter drop';
 
 export function desiredPolicyTable(
@@ -341,8 +370,13 @@ export function desiredPolicyTable(
 ): PolicyTable {
   const index = new ClusterIndex({ policies, namespaces, pods });
   const prepared = adminTiers(admin);
-  const state: TableState = { sets: new Map(), chains: new Map(), tiers: new Map() };
-  const isolation = new Map<string, { direction: PolicyType; policies: string[] }>();
+  const state: TableState = {
+    sets: new Map(),
+    chains: new Map(),
+    tiers: new Map(),
+    dropping: new Map(),
+    log,
+  };
   state.sets.set(EGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
   state.sets.set(INGRESS_MAP, { body: 'type ipv4_addr : verdict;', elements: [] });
   const established = 'ct state established,related accept';
@@ -367,16 +401,13 @@ export function desiredPolicyTable(
       const judged = tiers.admin.length + tiers.baseline.length > 0;
       if (isolating.length === 0 && !judged) continue;
       let chain: string | undefined;
-      if (isolating.length > 0) {
-        chain = isolationChain(state, index, isolating, direction, log);
-        isolation.set(chain, { direction, policies: isolating.map(policyName).sort() });
-      }
+      if (isolating.length > 0) chain = isolationChain(state, index, isolating, direction);
       if (judged) chain = tierChain(state, index, tiers, chain, direction);
       for (const ip of index.ipv4(pod)) state.sets.get(map)!.elements.push(`${ip} : goto ${chain}`);
     }
   }
   for (const set of state.sets.values()) set.elements.sort();
-  return { sets: state.sets, chains: state.chains, isolation };
+  return { sets: state.sets, chains: state.chains, isolation: state.dropping };
 }
 
 /** The script that creates `desired` in a table that does not exist yet. */

@@ -3,7 +3,8 @@
 // Services, compared with the evaluator), the timing of a new pod (isolated from its first
 // packet, reachable within a second where allowed), SCTP shown with raw protocol-132 packets
 // against the drop counters, drops counted per policy in the agent's metrics, and the admin
-// tiers (AdminNetworkPolicy before NetworkPolicy, the baseline after it) against the evaluator.
+// tiers (AdminNetworkPolicy before NetworkPolicy, the baseline after it) against the evaluator,
+// a Deny's drops counted and named by its rule.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -504,6 +505,8 @@ export function netpolSuite(mode: ProxyMode): void {
       baseline?: BaselineAdminNetworkPolicy;
     },
     probes: Probe[] = [TCP80],
+    /** More checks while the objects are in place. */
+    andThen: () => Promise<void> = async () => {},
   ): Promise<void> {
     const { policies = [], admin = [], baseline } = objects;
     lab.apply([...policies, ...admin, ...(baseline ? [baseline] : [])]);
@@ -522,6 +525,7 @@ export function netpolSuite(mode: ProxyMode): void {
         baselinePolicies: baseline ? [baseline] : [],
       });
       assert.equal(failure, '', `the lab disagrees with the evaluator:\n${failure}`);
+      await andThen();
     } finally {
       for (const p of policies) lab.delete('netpol', p.metadata.namespace!, p.metadata.name);
       for (const p of admin) podnetOk(['--lab', lab.name, 'delete', 'anp', p.metadata.name]);
@@ -535,22 +539,46 @@ export function netpolSuite(mode: ProxyMode): void {
     ingress: [{ from: [{ namespaceSelector: ns('y') }] }],
   });
 
-  test('admin: a Deny AdminNetworkPolicy blocks what a NetworkPolicy allows', () =>
-    adminCase({
-      policies: [allowFromY],
-      admin: [
-        anp('deny-yb', 10, {
-          subject: inX,
-          ingress: [
-            {
-              name: 'no-yb',
-              action: 'Deny',
-              from: [{ pods: { namespaceSelector: ns('y'), podSelector: pod('b') } }],
-            },
-          ],
-        }),
-      ],
-    }));
+  /** The denied flows the agents report for `key`, from the CLI's JSON. */
+  const deniedFlows = (key: PodKey) =>
+    (
+      JSON.parse(
+        podnetOk(['--lab', lab.name, 'flows', '--verdict', 'denied', '--pod', key, '-o', 'json']),
+      ) as { flows: { source: { pod?: string }; policies?: string[] }[] }
+    ).flows;
+
+  test('admin: a Deny AdminNetworkPolicy blocks what a NetworkPolicy allows, counted and named by its rule', () =>
+    adminCase(
+      {
+        policies: [allowFromY],
+        admin: [
+          anp('deny-yb', 10, {
+            subject: inX,
+            ingress: [
+              {
+                name: 'no-yb',
+                action: 'Deny',
+                from: [{ pods: { namespaceSelector: ns('y'), podSelector: pod('b') } }],
+              },
+            ],
+          }),
+        ],
+      },
+      [TCP80],
+      async () => {
+        const rule = 'anp/deny-yb rule no-yb';
+        const node = lab.nodeOf('x/a');
+        const before = lab.policyDrops(node, rule, 'ingress');
+        assert.equal(await lab.prober('y/b').probe('TCP', lab.podIP('x/a'), 80), false);
+        await until('the admin drop to be counted', () =>
+          lab.policyDrops(node, rule, 'ingress') > before ? true : undefined,
+        );
+        const flow = await until('a denied flow from y/b naming the admin rule', () =>
+          deniedFlows('x/a').find((f) => f.source.pod === 'y/b' && f.policies?.includes(rule)),
+        );
+        assert.deepEqual(flow.policies, [rule]);
+      },
+    ));
 
   test('admin: a Pass hands the connection to NetworkPolicy past a lower Deny', () =>
     adminCase(

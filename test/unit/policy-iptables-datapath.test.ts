@@ -2,10 +2,10 @@
 // and chains, an unchanged apply reads one chain and sends nothing, a restarted agent that
 // wants the same state sends nothing either, pod and label churn changes set members only, a
 // rule change rewrites chains, a flushed table is noticed, drops are read per isolating policy
-// set from the drop rules' counters, and the opt-in log sends drops to an NFLOG group first.
+// set and per admin Deny rule from the drop rules' counters, and the opt-in log sends drops to an NFLOG group first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetworkPolicy, Pod } from '../../src/api/types.js';
+import type { AdminNetworkPolicy, NetworkPolicy, Pod } from '../../src/api/types.js';
 import { applySetsAndRules } from '../../src/kernel/ipset-rules.js';
 import type { PolicyInputs } from '../../src/policy/datapath.js';
 import {
@@ -24,6 +24,19 @@ const allowFromB = (port: number): NetworkPolicy =>
     podSelector: { matchLabels: { pod: 'a' } },
     ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port }] }],
   });
+
+const denyFromY: AdminNetworkPolicy = {
+  apiVersion: 'policy.networking.k8s.io/v1alpha1',
+  kind: 'AdminNetworkPolicy',
+  metadata: { name: 'deny-y' },
+  spec: {
+    priority: 1,
+    subject: { namespaces: { matchLabels: { ns: 'x' } } },
+    ingress: [
+      { name: 'no-y', action: 'Deny', from: [{ namespaces: { matchLabels: { ns: 'y' } } }] },
+    ],
+  },
+};
 
 function inputs(policies: NetworkPolicy[], edit: (pods: Pod[]) => Pod[] = (p) => p): PolicyInputs {
   const cluster = matrixCluster(policies);
@@ -156,6 +169,40 @@ test('with the log on, each isolation chain sends what it drops to the NFLOG gro
     `-m limit --limit 20/sec --limit-burst 20 -j NFLOG --nflog-prefix ${chain[0]} --nflog-group 7`,
     '-j DROP',
   ]);
+});
+
+test('an admin Deny rule’s drops are logged, counted and named by its rule; a restart sends nothing', async () => {
+  const node = new Node();
+  const log = { group: 18, perSecond: 20 };
+  const want: PolicyInputs = { ...inputs([]), adminPolicies: [denyFromY] };
+  const datapath = iptablesPolicyDatapath(node, () => log);
+  assert.equal((await datapath.apply(want)).change, 'table');
+  node.dropCount = 3;
+  assert.deepEqual(await datapath.drops(), [
+    { direction: 'Ingress', policies: ['anp/deny-y rule no-y'], packets: 3 },
+  ]);
+  const [deny, rules] = [...node.iptables.tables.filter].find(([c]) =>
+    c.startsWith('PODNET-NP-IND-'),
+  )!;
+  assert.deepEqual(rules, [
+    `-m limit --limit 20/sec --limit-burst 20 -j NFLOG --nflog-prefix ${deny} --nflog-group 18`,
+    '-j DROP',
+  ]);
+  const tier = [...node.iptables.tables.filter].find(([c]) => c.startsWith('PODNET-NP-INT-'))!;
+  assert.match(
+    tier[1][0]!,
+    new RegExp(`^-m set --match-set PODNET-NP-SEL-\\w{12} src -g ${deny}$`),
+  );
+  assert.deepEqual(datapath.isolationOf(deny), {
+    direction: 'Ingress',
+    policies: ['anp/deny-y rule no-y'],
+  });
+  const writes = node.writes();
+  assert.deepEqual(await iptablesPolicyDatapath(node, () => log).apply(want), {
+    change: 'none',
+    sent: 0,
+  });
+  assert.equal(node.writes(), writes, 'a restarted agent rewrote what the kernel lists back');
 });
 
 test('trusting what it programmed, an unchanged apply reads nothing', async () => {

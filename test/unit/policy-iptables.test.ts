@@ -4,7 +4,7 @@
 // crosses. Then the churn and removal behaviour of the apply, and readable examples.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Namespace, NetworkPolicy, Pod } from '../../src/api/types.js';
+import type { AdminNetworkPolicy, Namespace, NetworkPolicy, Pod } from '../../src/api/types.js';
 import { applySetsAndRules } from '../../src/kernel/ipset-rules.js';
 import { ipsetScripts, parseIpsetSave } from '../../src/kernel/ipset.js';
 import {
@@ -166,6 +166,41 @@ test('an isolated pod is dispatched by its group’s set to its policies, then d
   assert.deepEqual(members('PODNET-NP-NET-'), ['0.0.0.0/1', '128.0.0.0/1']);
   assert.deepEqual(members('PODNET-NP-EXC-'), ['10.0.0.0/8', '172.31.1.2']);
   assert.deepEqual(members('PODNET-NP-PORT-'), ['10.244.1.10,tcp:8080', '10.244.2.20,tcp:8080']);
+});
+
+test('an admin Deny rule goes to a chain of its own that logs, then drops, named by its rule', () => {
+  const pod = web({ app: 'web' });
+  const guard: AdminNetworkPolicy = {
+    apiVersion: 'policy.networking.k8s.io/v1alpha1',
+    kind: 'AdminNetworkPolicy',
+    metadata: { name: 'guard' },
+    spec: {
+      priority: 1,
+      subject: { namespaces: {} },
+      egress: [{ name: 'no-red', action: 'Deny', to: [{ networks: ['192.0.2.0/24'] }] }],
+    },
+  };
+  const { chains, isolation } = renderPolicyIptables(
+    [],
+    [namespaceX],
+    [pod],
+    [pod],
+    { group: 18, perSecond: 20 },
+    { admin: [guard], baseline: [] },
+  );
+  const tier = [...chains].find(([c]) => c.startsWith('PODNET-NP-EGT-'))![1];
+  const deny = /^-m set --match-set PODNET-NP-NET-\w{12} dst -g (PODNET-NP-EGD-[0-9a-f]{12})$/.exec(
+    tier[0]!,
+  )?.[1];
+  assert.ok(deny, tier[0]);
+  assert.deepEqual(chains.get(deny), [
+    `-m limit --limit 20/sec --limit-burst 20 -j NFLOG --nflog-prefix ${deny} --nflog-group 18`,
+    '-j DROP',
+  ]);
+  assert.deepEqual(isolation.get(deny), {
+    direction: 'Egress',
+    policies: ['anp/guard rule no-red'],
+  });
 });
 
 test('many numeric ports go in multiport rules of at most 15 slots, all ports as -p alone', () => {

@@ -1,11 +1,11 @@
 // The nftables policy datapath against the fake nft: the first apply writes the table, an
 // unchanged apply (also by a restarted agent) sends nothing, pod and label churn sends element
 // changes only, a rule change replaces the table in one transaction, a flushed table is
-// noticed, and drops are read per isolating policy set. After every apply the fake holds
+// noticed, and drops are read per isolating policy set and per admin Deny rule. After every apply the fake holds
 // exactly what a fresh render would create.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetworkPolicy, Pod } from '../../src/api/types.js';
+import type { AdminNetworkPolicy, NetworkPolicy, Pod } from '../../src/api/types.js';
 import type { PolicyInputs } from '../../src/policy/datapath.js';
 import { renderPolicyTable } from '../../src/policy/nftables.js';
 import { nftablesPolicyDatapath } from '../../src/policy/nftables-datapath.js';
@@ -20,6 +20,19 @@ const allowFromB = (port: number): NetworkPolicy =>
     podSelector: { matchLabels: { pod: 'a' } },
     ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port }] }],
   });
+
+const denyFromY: AdminNetworkPolicy = {
+  apiVersion: 'policy.networking.k8s.io/v1alpha1',
+  kind: 'AdminNetworkPolicy',
+  metadata: { name: 'deny-y' },
+  spec: {
+    priority: 1,
+    subject: { namespaces: { matchLabels: { ns: 'x' } } },
+    ingress: [
+      { name: 'no-y', action: 'Deny', from: [{ namespaces: { matchLabels: { ns: 'y' } } }] },
+    ],
+  },
+};
 
 function inputs(policies: NetworkPolicy[], edit: (pods: Pod[]) => Pod[] = (p) => p): PolicyInputs {
   const cluster = matrixCluster(policies);
@@ -132,6 +145,40 @@ test('drops are read per isolating policy set from the counted drop of its chain
     'Ingress x/allow-from-b,x/deny-ingress 7',
     'Ingress x/deny-ingress 7',
   ]);
+});
+
+test('an admin Deny rule’s drops are logged, counted and named by its rule; a restart sends nothing', async () => {
+  const fake = new FakeNftables();
+  const counted = {
+    run: (script: string) => fake.run(script),
+    async listChain(family: string, table: string, chain: string) {
+      const rules = await fake.listChain(family, table, chain);
+      return rules?.map((r) => r.replace(/^counter drop$/, 'counter packets 3 bytes 180 drop'));
+    },
+  };
+  const log = { group: 18, perSecond: 20 };
+  const want: PolicyInputs = { ...inputs([]), adminPolicies: [denyFromY] };
+  const datapath = nftablesPolicyDatapath(counted, () => log);
+  assert.equal((await datapath.apply(want)).change, 'table');
+  assert.deepEqual(await datapath.drops(), [
+    { direction: 'Ingress', policies: ['anp/deny-y rule no-y'], packets: 3 },
+  ]);
+  const deny = fake
+    .script(TABLE)
+    .match(/^add chain ip podnet-policy (deny-in-[0-9a-f]{12})$/m)?.[1];
+  assert.ok(deny, fake.script(TABLE));
+  assert.deepEqual(await fake.listChain('ip', 'podnet-policy', deny), [
+    `limit rate 20/second burst 20 packets log prefix "${deny}" group 18`,
+    'counter drop',
+  ]);
+  assert.deepEqual(datapath.isolationOf(deny), {
+    direction: 'Ingress',
+    policies: ['anp/deny-y rule no-y'],
+  });
+  assert.deepEqual(await nftablesPolicyDatapath(counted, () => log).apply(want), {
+    change: 'none',
+    sent: 0,
+  });
 });
 
 test('trusting what it programmed, an unchanged apply reads nothing and churn sends elements unread; a table gone meanwhile is read and rewritten', async () => {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdminNetworkPolicy, Namespace, Pod } from '../../src/api/types.js';
-import { renderPolicyTable } from '../../src/policy/nftables.js';
+import { desiredPolicyTable, renderPolicyTable } from '../../src/policy/nftables.js';
 import { FakeNftables } from '../helpers/fake-nftables.js';
 import { traceNft, type Packet } from '../helpers/packet-tracer.js';
 import { netpol } from '../helpers/netpol-matrix.js';
@@ -235,7 +235,25 @@ test('a pod an admin policy holds points at its tier chain: admin verdicts, then
     .filter((l) => l.startsWith(`add rule ip podnet-policy ${chain} `))
     .map((l) => l.slice(`add rule ip podnet-policy ${chain} `.length));
   assert.equal(rules.length, 3);
-  assert.match(rules[0]!, /^ip saddr @sel-[0-9a-f]{12} drop$/);
+  const deny = /^ip saddr @sel-[0-9a-f]{12} goto (deny-in-[0-9a-f]{12})$/.exec(rules[0]!)?.[1];
+  assert.ok(deny, rules[0]);
   assert.match(rules[1]!, /^ip saddr @sel-[0-9a-f]{12} goto in-[0-9a-f]{12}$/);
   assert.match(rules[2]!, /^goto in-[0-9a-f]{12}$/);
+  // The Deny drops in a chain of its own, logged first and counted, named by its rule.
+  const table = desiredPolicyTable(
+    [allowFromClients],
+    [namespaceX],
+    [pod],
+    [pod],
+    { group: 18, perSecond: 20 },
+    { admin: [guard], baseline: [] },
+  );
+  assert.deepEqual(table.chains.get(deny), [
+    `limit rate 20/second burst 20 packets log prefix "${deny}" group 18`,
+    'counter drop',
+  ]);
+  assert.deepEqual(table.isolation.get(deny), {
+    direction: 'Ingress',
+    policies: ['anp/guard rule ingress[0]'],
+  });
 });
