@@ -238,7 +238,27 @@ test('cloud: the route controller keeps a real EC2 route table in line with the 
           'RouteCreated',
         );
 
-        // Deleted by hand, pointed elsewhere by hand: repaired within a resync.
+        // Deleted by hand, pointed elsewhere by hand: repaired within a resync. First a read of
+        // the tables that shows the controller its own writes: until one has, a write missing
+        // from a read is taken for the API's eventual consistency, not for a hand change.
+        const reads = async (): Promise<number> => {
+          let sum = 0;
+          for (const agent of [a, b]) {
+            const metric = await agent.metrics
+              .getSingleMetric('podnet_cloud_api_calls_total')
+              ?.get();
+            for (const v of metric?.values ?? [])
+              if (v.labels.action === 'DescribeRouteTables' && v.labels.outcome === 'ok')
+                sum += v.value;
+          }
+          return sum;
+        };
+        const readsAfterWrites = (await reads()) + 1;
+        const deadline = Date.now() + 15000;
+        while ((await reads()) < readsAfterWrites) {
+          assert.ok(Date.now() < deadline, 'no read of the route tables after the writes');
+          await new Promise((res) => setTimeout(res, 100));
+        }
         await ec2.send(
           new DeleteRouteCommand({ RouteTableId: table, DestinationCidrBlock: '10.244.2.0/24' }),
         );
