@@ -3,7 +3,15 @@
 // (expectPeer with wildcards, whole rows and columns), the matrix the evaluator computes, and
 // the side-by-side print of two matrices on a mismatch ('.' reachable, 'X' blocked). The
 // diagonal (a pod reaching itself) is printed but never scored, as upstream does not score it.
-import type { Namespace, NetworkPolicy, Node, Pod, Protocol } from '../../src/api/types.js';
+import type {
+  AdminNetworkPolicy,
+  Namespace,
+  NetworkPolicy,
+  Node,
+  Pod,
+  Protocol,
+} from '../../src/api/types.js';
+import type { PolicyInputs } from '../../src/policy/datapath.js';
 import { evaluate, type Cluster } from '../../src/policy/evaluate.js';
 
 export const MATRIX_NAMESPACES = ['x', 'y', 'z'] as const;
@@ -92,6 +100,48 @@ export function matrixCluster(policies: NetworkPolicy[] = []): Cluster & {
     policies,
   };
 }
+
+/** The matrix cluster as node-1's policy datapath is handed it, pods edited by `edit`. */
+export function matrixInputs(
+  policies: NetworkPolicy[],
+  edit: (pods: Pod[]) => Pod[] = (p) => p,
+): PolicyInputs {
+  const cluster = matrixCluster(policies);
+  const pods = edit(cluster.pods);
+  return {
+    policies,
+    namespaces: cluster.namespaces,
+    pods,
+    localPods: pods.filter((p) => p.spec.nodeName === 'node-1'),
+  };
+}
+
+/** Every pod of namespace x isolated for ingress. */
+export const denyIngressX = netpol('x', 'deny-ingress', {
+  podSelector: {},
+  policyTypes: ['Ingress'],
+});
+
+/** Namespace x closed to namespace y for ingress by an AdminNetworkPolicy Deny. */
+export const denyFromY: AdminNetworkPolicy = {
+  apiVersion: 'policy.networking.k8s.io/v1alpha1',
+  kind: 'AdminNetworkPolicy',
+  metadata: { name: 'deny-y' },
+  spec: {
+    priority: 1,
+    subject: { namespaces: { matchLabels: { ns: 'x' } } },
+    ingress: [
+      { name: 'no-y', action: 'Deny', from: [{ namespaces: { matchLabels: { ns: 'y' } } }] },
+    ],
+  },
+};
+
+/** x/a open to pods labelled b (of its own namespace) on `port`. */
+export const allowFromB = (port: number): NetworkPolicy =>
+  netpol('x', 'allow-from-b', {
+    podSelector: { matchLabels: { pod: 'a' } },
+    ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port }] }],
+  });
 
 export function matrixPodIP(cluster: Cluster, key: PodKey): string {
   const pod = cluster.pods.find((p) => `${p.metadata.namespace}/${p.metadata.name}` === key);

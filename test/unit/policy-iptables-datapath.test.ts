@@ -5,7 +5,6 @@
 // set and per admin Deny rule from the drop rules' counters, and the opt-in log sends drops to an NFLOG group first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AdminNetworkPolicy, NetworkPolicy, Pod } from '../../src/api/types.js';
 import { applySetsAndRules } from '../../src/kernel/ipset-rules.js';
 import type { PolicyInputs } from '../../src/policy/datapath.js';
 import {
@@ -16,38 +15,12 @@ import {
 } from '../../src/policy/iptables-datapath.js';
 import { FakeIpset } from '../helpers/fake-ipset.js';
 import { FakeIptables } from '../helpers/fake-iptables.js';
-import { matrixCluster, netpol } from '../helpers/netpol-matrix.js';
-
-const denyIngressX = netpol('x', 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] });
-const allowFromB = (port: number): NetworkPolicy =>
-  netpol('x', 'allow-from-b', {
-    podSelector: { matchLabels: { pod: 'a' } },
-    ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port }] }],
-  });
-
-const denyFromY: AdminNetworkPolicy = {
-  apiVersion: 'policy.networking.k8s.io/v1alpha1',
-  kind: 'AdminNetworkPolicy',
-  metadata: { name: 'deny-y' },
-  spec: {
-    priority: 1,
-    subject: { namespaces: { matchLabels: { ns: 'x' } } },
-    ingress: [
-      { name: 'no-y', action: 'Deny', from: [{ namespaces: { matchLabels: { ns: 'y' } } }] },
-    ],
-  },
-};
-
-function inputs(policies: NetworkPolicy[], edit: (pods: Pod[]) => Pod[] = (p) => p): PolicyInputs {
-  const cluster = matrixCluster(policies);
-  const pods = edit(cluster.pods);
-  return {
-    policies,
-    namespaces: cluster.namespaces,
-    pods,
-    localPods: pods.filter((p) => p.spec.nodeName === 'node-1'),
-  };
-}
+import {
+  allowFromB,
+  denyFromY,
+  denyIngressX,
+  matrixInputs as inputs,
+} from '../helpers/netpol-matrix.js';
 
 /** One node's fake kernel, counting every read and write the datapath makes. */
 class Node implements PolicyIptablesKernel {

@@ -5,45 +5,18 @@
 // exactly what a fresh render would create.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AdminNetworkPolicy, NetworkPolicy, Pod } from '../../src/api/types.js';
 import type { PolicyInputs } from '../../src/policy/datapath.js';
 import { renderPolicyTable } from '../../src/policy/nftables.js';
 import { nftablesPolicyDatapath } from '../../src/policy/nftables-datapath.js';
 import { FakeNftables } from '../helpers/fake-nftables.js';
-import { matrixCluster, netpol } from '../helpers/netpol-matrix.js';
+import {
+  allowFromB,
+  denyFromY,
+  denyIngressX,
+  matrixInputs as inputs,
+} from '../helpers/netpol-matrix.js';
 
 const TABLE = 'ip podnet-policy';
-
-const denyIngressX = netpol('x', 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] });
-const allowFromB = (port: number): NetworkPolicy =>
-  netpol('x', 'allow-from-b', {
-    podSelector: { matchLabels: { pod: 'a' } },
-    ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port }] }],
-  });
-
-const denyFromY: AdminNetworkPolicy = {
-  apiVersion: 'policy.networking.k8s.io/v1alpha1',
-  kind: 'AdminNetworkPolicy',
-  metadata: { name: 'deny-y' },
-  spec: {
-    priority: 1,
-    subject: { namespaces: { matchLabels: { ns: 'x' } } },
-    ingress: [
-      { name: 'no-y', action: 'Deny', from: [{ namespaces: { matchLabels: { ns: 'y' } } }] },
-    ],
-  },
-};
-
-function inputs(policies: NetworkPolicy[], edit: (pods: Pod[]) => Pod[] = (p) => p): PolicyInputs {
-  const cluster = matrixCluster(policies);
-  const pods = edit(cluster.pods);
-  return {
-    policies,
-    namespaces: cluster.namespaces,
-    pods,
-    localPods: pods.filter((p) => p.spec.nodeName === 'node-1'),
-  };
-}
 
 /** The table a fresh render of `want` creates, loaded into an empty fake. */
 async function freshTable(want: PolicyInputs): Promise<string> {
