@@ -10,6 +10,7 @@ import {
   echoPodYaml,
   labDown,
   labUp,
+  PODNET,
   podnet,
   podnetOk,
   sweepLeftovers,
@@ -115,6 +116,40 @@ export function startChild(argv: string[]): {
     child.once('close', (code) => resolve({ code, stdout, stderr })),
   );
   return { done, kill: () => child.kill('SIGINT'), stderr: () => stderr };
+}
+
+/**
+ * A one-connection TCP listener in pod `pod` of lab `lab` (busybox nc) that hands the
+ * connection to `script` as its stdin; busybox nc leaves stderr alone, so what the script
+ * writes there comes back as this child's stderr. Bounded by `seconds`.
+ */
+export function podListener(
+  lab: string,
+  pod: string,
+  port: string,
+  script: string,
+  seconds: number,
+): ReturnType<typeof startChild> {
+  return startChild([
+    PODNET,
+    'lab',
+    'exec',
+    '--name',
+    lab,
+    pod,
+    '--',
+    'timeout',
+    String(seconds),
+    'busybox',
+    'nc',
+    '-l',
+    '-p',
+    port,
+    '-e',
+    'sh',
+    '-c',
+    script,
+  ]);
 }
 
 /**

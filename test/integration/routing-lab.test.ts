@@ -6,8 +6,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import { PODNET, podnetOk, sweepStaleLabs, until } from '../helpers/lab.js';
-import { EchoLab, capture, startChild } from '../helpers/echo-lab.js';
+import { podnetOk, sweepStaleLabs, until } from '../helpers/lab.js';
+import { EchoLab, capture, podListener } from '../helpers/echo-lab.js';
 
 before(() => {
   sweepStaleLabs();
@@ -43,26 +43,7 @@ describe('routing lab: vxlan, 2 zones', () => {
     const port = '9000';
     // The receiver counts what arrives on the connection (`-e` hands it the socket as stdin;
     // busybox nc leaves stderr alone, so the count comes out of lab exec's stderr).
-    const receiver = startChild([
-      PODNET,
-      'lab',
-      'exec',
-      '--name',
-      lab.name,
-      'echo-2',
-      '--',
-      'timeout',
-      '30',
-      'busybox',
-      'nc',
-      '-l',
-      '-p',
-      port,
-      '-e',
-      'sh',
-      '-c',
-      'wc -c >&2',
-    ]);
+    const receiver = podListener(lab.name, 'echo-2', port, 'wc -c >&2', 30);
     // The listener is up once the sender connects; retry until then.
     await until('the 10 MB send to succeed', () => {
       const r = lab.exec('echo-1', [

@@ -18,7 +18,7 @@ import { wireguardSocketDir } from '../../src/lab/plan.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
 import { PODNET, podnet, podnetOk, until } from '../helpers/lab.js';
-import { echoLabForFile, startCapture, startChild } from '../helpers/echo-lab.js';
+import { echoLabForFile, podListener, startCapture, startChild } from '../helpers/echo-lab.js';
 import { hostNs, traceJson } from '../helpers/trace-lab.js';
 
 const echo = echoLabForFile(['--backend', 'wireguard', '--zones', '2']);
@@ -54,27 +54,8 @@ function peerKeys(node: string): string[] {
 
 /** Streams `lines` numbered lines, one every 100 ms, from echo-1 to echo-2; resolves with what echo-2 got. */
 async function slowStream(port: string, lines: number): Promise<() => Promise<string>> {
-  const receiver = startChild([
-    PODNET,
-    'lab',
-    'exec',
-    '--name',
-    echo.name,
-    'echo-2',
-    '--',
-    'timeout',
-    '60',
-    'busybox',
-    'nc',
-    '-l',
-    '-p',
-    port,
-    // The connection is the program's stdin (nc's own stdin is closed, which would end it).
-    '-e',
-    'sh',
-    '-c',
-    'cat >&2',
-  ]);
+  // The connection is the script's stdin (nc's own stdin is closed, which would end it).
+  const receiver = podListener(echo.name, 'echo-2', port, 'cat >&2', 60);
   await until('the receiver to listen', () =>
     echo.exec('echo-2', ['busybox', 'netstat', '-ltn']).stdout.includes(`:${port} `)
       ? true
@@ -105,26 +86,7 @@ test('wireguard: every pod reaches every other pod by HTTP, across hosts and zon
 
 test('wireguard: 10 MB over TCP across zones arrive byte for byte', async () => {
   const port = '9000';
-  const receiver = startChild([
-    PODNET,
-    'lab',
-    'exec',
-    '--name',
-    echo.name,
-    'echo-2',
-    '--',
-    'timeout',
-    '60',
-    'busybox',
-    'nc',
-    '-l',
-    '-p',
-    port,
-    '-e',
-    'sh',
-    '-c',
-    'md5sum >&2',
-  ]);
+  const receiver = podListener(echo.name, 'echo-2', port, 'md5sum >&2', 60);
   await until('the 10 MB send to succeed', () => {
     const r = echo.exec('echo-1', [
       'timeout',
