@@ -189,11 +189,12 @@ export class Speaker {
   /** Loc-RIB paths learnt from peers (what a host installs), prefix → next hop. */
   learnedRoutes(): Map<string, { nextHop: string; path: Path }> {
     const out = new Map<string, { nextHop: string; path: Path }>();
-    for (const [prefix, path] of this.rib.locRib()) {
+    // forEach, not for-of: the Loc-RIB is a view whose iterators yield one entry at a time.
+    this.rib.locRib().forEach((path, prefix) => {
       if (path.source.kind !== 'local' && path.attrs.nextHop) {
         out.set(prefix, { nextHop: path.attrs.nextHop, path });
       }
-    }
+    });
     return out;
   }
 
