@@ -332,6 +332,20 @@ function ring(stripReflectionAttributes: boolean): { messages: number; leftover:
   return { messages, leftover: ribs.reduce((n, r) => n + r.locRib().size, 0) };
 }
 
+test('bgp adj-rib-out: prefixes whose best paths alternate each get their own export decision', () => {
+  const rib = new Rib(LOCAL);
+  const a = peer('10.0.0.2', { kind: 'ebgp', asNumber: 65001 });
+  const to = peer('10.0.0.3', { kind: 'ebgp', asNumber: 65002 });
+  rib.announce(a, attrs({ asPath: seq(65001) }), ['10.1.0.0/16', '10.3.0.0/16']);
+  rib.announce(to, attrs({ asPath: seq(65002) }), ['10.2.0.0/16']);
+  const out = new AdjRibOut(LOCAL, to);
+  // 10.2.0.0/16 came from `to` itself: never sent back, however the runs fall.
+  const changes = out.plan(rib, ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16', '10.2.0.0/16']);
+  assert.deepEqual([...changes.announce.values()], [['10.1.0.0/16', '10.3.0.0/16']]);
+  assert.deepEqual(changes.withdraw, []);
+  assert.equal(out.size, 2);
+});
+
 test('bgp route reflection: ORIGINATOR_ID/CLUSTER_LIST stop a reflection loop', () => {
   const safe = ring(false);
   assert.ok(safe.messages < 20, `settled after ${safe.messages} messages`);
