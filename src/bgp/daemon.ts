@@ -4,7 +4,7 @@ import { createServer, request, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
 import { OperationError } from '../util/errors.js';
-import { Speaker, type PeerStatus } from './speaker.js';
+import { Speaker, type PeerStatus, type RefusedReason } from './speaker.js';
 import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
 import { routeLines } from './kernel-routes.js';
 import { errorMessage } from '../util/errors.js';
@@ -26,6 +26,8 @@ export interface SpeakerStatus {
   bgpId: string;
   peers: PeerStatus[];
   routes: RouteStatus[];
+  /** Connections closed unread, by reason. */
+  refusedConnections: Record<RefusedReason, number>;
 }
 
 export function speakerStatus(
@@ -50,6 +52,7 @@ export function speakerStatus(
     bgpId: speaker.config.bgpId,
     peers: speaker.status(),
     routes,
+    refusedConnections: speaker.refusedConnections(),
     routeCount: locRib.size,
   };
 }

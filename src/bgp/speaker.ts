@@ -68,6 +68,9 @@ export interface PeerStatus {
   lastError?: string;
 }
 
+/** Why a connection was closed before any message of it was read. */
+export type RefusedReason = 'unknown-peer';
+
 /** Told after each batch of changes: the prefixes whose best path changed (may repeat). */
 export type RoutesChanged = (prefixes: string[], speaker: Speaker) => void;
 
@@ -96,6 +99,7 @@ export class Speaker {
   private dirty: string[][] = [];
   private flushScheduled = false;
   private readonly listeners: RoutesChanged[] = [];
+  private readonly refused = new Map<RefusedReason, number>();
 
   constructor(
     readonly config: SpeakerConfig,
@@ -278,10 +282,19 @@ export class Speaker {
     this.markDirty(this.rib.dropSource(p.config.address));
   }
 
+  /** Connections closed unread, by reason, since the speaker started. */
+  refusedConnections(): Record<RefusedReason, number> {
+    return { 'unknown-peer': this.refused.get('unknown-peer') ?? 0 };
+  }
+
   private incoming(socket: Socket): void {
-    const peer = this.peers.get(plainIPv4(socket.remoteAddress ?? ''));
+    const address = plainIPv4(socket.remoteAddress ?? '');
+    const peer = this.peers.get(address);
     if (!peer) {
+      // Sessions only with configured peers: closed before a byte of it is read.
       socket.destroy();
+      this.refused.set('unknown-peer', (this.refused.get('unknown-peer') ?? 0) + 1);
+      this.log?.warn({ peer: address }, 'BGP connection from an unknown address refused');
       return;
     }
     peer.session.acceptIncoming(socket);
