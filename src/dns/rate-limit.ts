@@ -1,5 +1,5 @@
-// Response rate limiting, as BIND's RRL does it: identical responses (same question name and
-// rcode) to one client network get a token bucket each. Over the rate, a response is dropped,
+// Response rate limiting, as BIND's RRL does it: identical responses (same question and rcode)
+// to one client network get a token bucket each. Over the rate, a response is dropped,
 // except every `slip`-th, which goes out truncated: a real client behind a spoofed flood retries
 // over TCP (which cannot be spoofed) and is answered, while the flood's victim gets nothing
 // bigger than the query that caused it.
@@ -45,26 +45,26 @@ export class ResponseRateLimiter {
     return this.opts.perSecond > 0;
   }
 
-  /** What to do with one response of `rcode` for question `qname` to a client on `network`. */
-  decide(network: string, qname: string, rcode: number): RateDecision {
+  /** What to do with one response of `rcode` for `question` to a client on `network`. */
+  decide(network: string, question: string, rcode: number): RateDecision {
     if (!this.enabled) return 'send';
-    const key = `${network}|${qname}|${rcode}`;
+    const key = `${network}|${question}|${rcode}`;
     const now = this.now();
     const rate = this.opts.perSecond;
     let bucket = this.buckets.get(key);
     if (bucket) {
       bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) * rate) / 1000);
       bucket.at = now;
-      // Map order is insertion order: re-inserting keeps the busiest buckets from eviction.
-      this.buckets.delete(key);
     } else {
-      bucket = { tokens: rate, at: now, limited: 0 };
+      // Full: the oldest bucket goes (Map order is insertion order). A flood of distinct
+      // questions can thus refill a bucket early, by one burst at most.
       if (this.buckets.size >= this.maxBuckets) {
         const oldest = this.buckets.keys().next().value;
         if (oldest !== undefined) this.buckets.delete(oldest);
       }
+      bucket = { tokens: rate, at: now, limited: 0 };
+      this.buckets.set(key, bucket);
     }
-    this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       bucket.limited = 0;

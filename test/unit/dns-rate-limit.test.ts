@@ -42,12 +42,33 @@ test('dns rate limit: clients of one /24 share a bucket; slip 0 drops every limi
   assert.equal(off.enabled, false);
 });
 
-function ask(handler: QueryHandler, name: string, transport: Transport, client: string) {
+function ask(
+  handler: QueryHandler,
+  name: string,
+  transport: Transport,
+  client: string,
+  ednsSize?: number,
+) {
   const msg = dnsPacket.encode({
     type: 'query',
     id: 9,
     flags: 256,
     questions: [{ name, type: 'A' }],
+    additionals:
+      ednsSize === undefined
+        ? []
+        : [
+            {
+              type: 'OPT',
+              name: '.',
+              udpPayloadSize: ednsSize,
+              extendedRcode: 0,
+              ednsVersion: 0,
+              flags: 0,
+              flag_do: false,
+              options: [],
+            },
+          ],
   });
   const replies: Buffer[] = [];
   handler.handle(msg, transport, (b) => replies.push(b), client);
@@ -70,9 +91,15 @@ test('dns rate limit: the handler truncates or drops identical UDP answers, coun
     r.length === 0 ? 'dropped' : r[0]!.flag_tc ? `tc ${r[0]!.answers!.length}` : 'answered',
   );
   assert.deepEqual(seen, ['answered', 'answered', 'dropped', 'tc 0', 'dropped', 'tc 0']);
+  const sizes = [1232, 4096].map((size) => ask(handler, `my-svc.${S}`, 'udp', '10.244.1.9', size));
+  assert.deepEqual(
+    sizes.map((r) => (r.length === 0 ? 'dropped' : r[0]!.flag_tc ? 'tc' : 'answered')),
+    ['dropped', 'tc'],
+    'another buffer size is the same question: limited too',
+  );
   const tcp = ask(handler, `my-svc.${S}`, 'tcp', '10.244.1.5');
   assert.equal(tcp[0]?.answers?.length, 1, 'over TCP the client is answered in full');
   const text = await metrics.registry.metrics();
-  assert.match(text, /podnet_dns_rate_limited_total\{action="slip"\} 2/);
-  assert.match(text, /podnet_dns_rate_limited_total\{action="drop"\} 2/);
+  assert.match(text, /podnet_dns_rate_limited_total\{action="slip"\} 3/);
+  assert.match(text, /podnet_dns_rate_limited_total\{action="drop"\} 3/);
 });
