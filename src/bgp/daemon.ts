@@ -7,12 +7,11 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
-import { Speaker, type PeerStatus, type RefusedReason } from './speaker.js';
+import { Speaker, type PeerConfig, type PeerStatus, type RefusedReason } from './speaker.js';
 import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
 import { routeLines } from './kernel-routes.js';
 import { errorMessage } from '../util/errors.js';
 import type { StandaloneConfig } from './config.js';
-import type { PeerConfig } from './speaker.js';
 
 export interface RouteStatus {
   prefix: string;
@@ -162,8 +161,11 @@ async function tcpMd5Relay(
   const keys = new Map<string, string>();
   for (const p of peers) if (p.password !== undefined) keys.set(p.address, p.password);
   if (keys.size === 0) return undefined;
+  const listenAddress = config.speaker.listenAddress;
+  // Relayed connections do not show our address: the next hop we announce must be given.
+  if (!listenAddress) throw new UsageError('listenAddress: required when a peer has passwordFile');
   return startTcpMd5Relay({
-    listenAddress: config.speaker.listenAddress ?? '0.0.0.0',
+    listenAddress,
     listenPort: config.speaker.listenPort ?? 179,
     keys,
     dir: mkdtempSync(join(tmpdir(), 'podnet-bgp-md5-')),
