@@ -22,7 +22,7 @@ interface Waiter {
 
 export class ResourceCache {
   private readonly objects = new Map<string, Listed>();
-  /** The keys in order; undefined after a key came or went, until the next read sorts them. */
+  /** The keys in order, kept so as keys come and go; undefined until a read first sorts them. */
   private sorted: string[] | undefined;
   /** Every change up to this revision is in the cache (0: not primed). */
   private revision = 0;
@@ -107,10 +107,12 @@ export class ResourceCache {
         const listed = new Listed(this.positionOf(ev.kv.key), ev.kv);
         // Rendered now, on the watch's time, so a list only joins what is ready.
         listed.json();
-        if (!this.objects.has(ev.kv.key)) this.sorted = undefined;
+        if (!this.objects.has(ev.kv.key) && this.sorted) {
+          this.sorted.splice(lowerBound(this.sorted, ev.kv.key), 0, ev.kv.key);
+        }
         this.objects.set(ev.kv.key, listed);
-      } else if (this.objects.delete(ev.key)) {
-        this.sorted = undefined;
+      } else if (this.objects.delete(ev.key) && this.sorted) {
+        this.sorted.splice(lowerBound(this.sorted, ev.key), 1);
       }
     }
     const last = events.at(-1);

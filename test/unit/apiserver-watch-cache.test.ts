@@ -62,18 +62,23 @@ test('a cache lists what the store held when primed, in order, one namespace or 
 test('a most-recent read waits for the watch to bring every write made before it', () =>
   withCache(async (store, cache) => {
     await put(store, 'a', 'one');
+    await put(store, 'a', 'four');
     await cache.prime();
+    assert.deepEqual(names((await cache.mostRecent('a'))!), ['a/four', 'a/one']);
     // Written after priming: only the watch can bring these, and the read must wait for it.
     await put(store, 'a', 'two');
     await put(store, 'a', 'one', { changed: 'yes' });
     await store.delete(objectKey('Pod', 'a', 'two'));
+    await store.delete(objectKey('Pod', 'a', 'four'));
     await put(store, 'a', 'three');
+    await put(store, 'a', 'eight');
     const read = (await cache.mostRecent('a'))!;
-    assert.deepEqual(names(read), ['a/one', 'a/three']);
+    assert.deepEqual(names(read), ['a/eight', 'a/one', 'a/three']);
     assert.equal(read.revision, await store.revision());
-    assert.deepEqual(read.items[0]!.object.metadata.labels, { changed: 'yes' });
-    assert.equal(read.items[0]!.object.metadata.resourceVersion, String(read.revision - 2));
-    assert.match(read.items[0]!.json(), /"resourceVersion":"\d+".*"changed":"yes"/);
+    const one = read.items[1]!;
+    assert.deepEqual(one.object.metadata.labels, { changed: 'yes' });
+    assert.equal(one.object.metadata.resourceVersion, String(read.revision - 4));
+    assert.match(one.json(), /"resourceVersion":"\d+".*"changed":"yes"/);
   }));
 
 test('a cache is current after writes to other kinds, from the watch reporting progress', () =>
