@@ -247,6 +247,8 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
   }
 
   async revision(): Promise<number> {
+    // As a list would: keys whose lease is over are gone before the revision is read.
+    this.expireLeases();
     return this.guard('revision', () => this.storedRevision());
   }
 
