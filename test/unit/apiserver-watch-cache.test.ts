@@ -11,7 +11,7 @@ import { selectableFields } from '../../src/apiserver/resources.js';
 import { ResourceCache } from '../../src/apiserver/watch-cache.js';
 import { objectKey } from '../../src/store/objects.js';
 import { openStore } from '../../src/store/open.js';
-import type { Store } from '../../src/store/store.js';
+import { StoreWatchError, type Store } from '../../src/store/store.js';
 
 const pods = resourceFor('', 'v1', 'pods')!;
 const all: Selection = { labels: [], fields: [] };
@@ -152,3 +152,43 @@ test('pages and selectors over the cache are those of a list read from the store
       }
     }
   }));
+
+test('a cache whose watch breaks forgets what it holds, then lists and watches again', async () => {
+  let breakWatch: (() => void) | undefined;
+  await withCache(
+    async (store, cache) => {
+      await put(store, 'a', 'one');
+      await cache.prime();
+      assert.deepEqual(names(cache.anyRecent('a')!), ['a/one']);
+      await put(store, 'a', 'two');
+      breakWatch!();
+      // Until primed again nothing is served from it, not even for resourceVersion=0.
+      assert.equal(cache.anyRecent('a'), undefined);
+      assert.equal(await cache.mostRecent('a'), undefined);
+      const deadline = Date.now() + 5000;
+      while (!cache.anyRecent('a') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(names((await cache.mostRecent('a'))!), ['a/one', 'a/two']);
+    },
+    {
+      // The first watch is broken by hand; those after it are the store's own.
+      wrap: (s) =>
+        Object.create(s, {
+          watch: {
+            value: (...args: Parameters<Store['watch']>) => {
+              if (breakWatch) return s.watch(...args);
+              const watch = s.watch(args[0], args[1], {
+                ...args[2],
+                onEvents: () => undefined,
+                onProgress: undefined,
+              });
+              breakWatch = () =>
+                args[2].onError(new StoreWatchError('compacted', 'revision compacted'));
+              return watch;
+            },
+          },
+        }) as Store,
+    },
+  );
+});
