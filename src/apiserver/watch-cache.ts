@@ -29,6 +29,8 @@ export class ResourceCache {
   private watch: Watch | undefined;
   private waiters: Waiter[] = [];
   private stopped = false;
+  /** Which priming the cache holds: counted up each time it is forgotten. */
+  private generation = 0;
   private readonly prefix: string;
   private readonly positionOf: (key: string) => string;
 
@@ -51,14 +53,21 @@ export class ResourceCache {
       return;
     }
     if (this.stopped) return;
-    this.objects.clear();
+    this.forget();
+    // Only this watch may change the cache: a stale one's late calls are ignored.
+    const generation = this.generation;
+    const current = () => generation === this.generation;
     for (const kv of listed.items)
       this.objects.set(kv.key, new Listed(this.positionOf(kv.key), kv));
-    this.sorted = undefined;
     this.watch = this.store.watch(this.prefix, listed.revision + 1, {
-      onEvents: (events) => this.apply(events),
-      onProgress: (revision) => this.advance(revision),
+      onEvents: (events) => {
+        if (current()) this.apply(events);
+      },
+      onProgress: (revision) => {
+        if (current()) this.advance(revision);
+      },
       onError: () => {
+        if (!current()) return;
         this.forget();
         this.reprimeLater();
       },
@@ -149,6 +158,7 @@ export class ResourceCache {
 
   /** Drops what the cache holds: until primed again, every read goes to the store. */
   private forget(): void {
+    this.generation++;
     void this.watch?.cancel();
     this.watch = undefined;
     this.revision = 0;
