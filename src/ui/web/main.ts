@@ -144,13 +144,24 @@ const SHAPING: ElementKind[] = ['zone', 'host', 'service'];
 
 type Positions = Record<string, { x: number; y: number }>;
 
+/** A map past the force layout's limit: laid out as grids, its links between hosts left out. */
+let dense = false;
+
 /**
- * Puts elements on the map: parents before children, nodes before the edges between them, at
- * `positions` where given. Returns whether the map needs laying out again.
+ * Between a hundred hosts there are thousands of links, a thicket that reads as nothing and
+ * costs most of every frame: a dense map lists them in their table only.
  */
-function draw(list: MapElement[], positions: Positions = {}): boolean {
+function drawn(e: MapElement): boolean {
+  return !(dense && e.kind === 'link');
+}
+
+/**
+ * Puts elements on the map: parents before children, nodes before the edges between them.
+ * Returns whether the map needs laying out again.
+ */
+function draw(list: MapElement[]): boolean {
   let reshaped = false;
-  const ordered = [...list].sort((a, b) => rank(a) - rank(b));
+  const ordered = list.filter(drawn).sort((a, b) => rank(a) - rank(b));
   cy.startBatch();
   for (const e of ordered) {
     const existing = cy.getElementById(e.id);
@@ -163,8 +174,7 @@ function draw(list: MapElement[], positions: Positions = {}): boolean {
     if (e.source && (cy.getElementById(e.source).empty() || cy.getElementById(e.target!).empty()))
       continue;
     const parent = e.parent ? cy.getElementById(e.parent) : undefined;
-    if (positions[e.id]) def.position = positions[e.id];
-    else if (parent?.nonempty() && !SHAPING.includes(e.kind)) {
+    if (parent?.nonempty() && !SHAPING.includes(e.kind)) {
       // Beside its host's other pods, without moving anything else.
       const { x, y } = parent.position();
       def.position = { x: x + (Math.random() - 0.5) * 40, y: y + (Math.random() - 0.5) * 40 };
@@ -258,15 +268,21 @@ function applySnapshot(list: MapElement[]): void {
   elements.clear();
   cy.elements().remove();
   for (const e of list) elements.set(e.id, e);
-  const nodes = list.filter((e) => !e.source).length;
-  if (nodes > FORCE_LAYOUT_LIMIT) {
-    // Placed as they are added, so that the first paint is already the finished map.
-    draw(list, nestedGridPositions());
-    cy.fit();
-  } else {
-    draw(list);
-    relayout();
-  }
+  const nodes = new Set(list.filter((e) => !e.source).map((e) => e.id));
+  dense = nodes.size > FORCE_LAYOUT_LIMIT;
+  // Placed as they are added, in one call, so that the first paint is already the finished map.
+  const positions: Positions = dense ? nestedGridPositions() : {};
+  cy.add(
+    [...list]
+      .sort((a, b) => rank(a) - rank(b))
+      .filter((e) => drawn(e) && (!e.source || (nodes.has(e.source) && nodes.has(e.target!))))
+      .map((e) => ({
+        ...definition(e),
+        ...(positions[e.id] ? { position: positions[e.id] } : {}),
+      })),
+  );
+  if (dense) cy.fit();
+  else relayout();
   renderTables();
   renderFlows();
 }
