@@ -156,6 +156,25 @@ function drawn(e: MapElement): boolean {
 }
 
 /**
+ * Zoomed out on a dense map, thousands of pods are specks that cost most of every frame (each
+ * is drawn on its own): they are hidden, and shown again from this zoom in, where one can be
+ * read. Their hosts keep their size, so nothing moves.
+ */
+const PODS_ZOOM = 0.4;
+let podsShown = true;
+
+function showPodsByZoom(): void {
+  const show = !dense || cy.zoom() >= PODS_ZOOM;
+  if (show === podsShown) return;
+  podsShown = show;
+  cy.style()
+    .selector('node[kind = "pod"]')
+    .style('visibility', show ? 'visible' : 'hidden')
+    .update();
+}
+cy.on('zoom', showPodsByZoom);
+
+/**
  * Puts elements on the map: parents before children, nodes before the edges between them.
  * Returns whether the map needs laying out again.
  */
@@ -283,6 +302,7 @@ function applySnapshot(list: MapElement[]): void {
   );
   if (dense) cy.fit();
   else relayout();
+  showPodsByZoom();
   renderTables();
   renderFlows();
 }
