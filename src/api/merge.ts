@@ -46,9 +46,17 @@ function keepServiceAllocations(existing: Service, merged: Service): void {
   const was = existing.spec.clusterIP;
   const now = merged.spec.clusterIP;
   refuseChange('spec.clusterIP', was, now, 'change', 'delete the service and apply it again');
+  refuseChange(
+    'spec.ipFamilies[0]',
+    existing.spec.ipFamilies?.[0],
+    merged.spec.ipFamilies?.[0],
+    'change the primary family',
+    'delete the service and apply it again',
+  );
   if (was && !now && merged.spec.type === existing.spec.type) {
     merged.spec.clusterIP = was;
     if (existing.spec.clusterIPs) merged.spec.clusterIPs = existing.spec.clusterIPs;
+    keepServiceFamilies(existing, merged);
   }
   if (merged.spec.type !== 'NodePort' || existing.spec.type !== 'NodePort') return;
   for (const p of merged.spec.ports ?? []) {
@@ -58,6 +66,18 @@ function keepServiceAllocations(existing: Service, merged: Service): void {
     );
     if (old?.nodePort !== undefined) p.nodePort = old.nodePort;
   }
+}
+
+/**
+ * The families that came with the kept addresses, unless the apply names its own. Asking for
+ * SingleStack drops the secondary family and its address, as Kubernetes' downgrade does.
+ */
+function keepServiceFamilies(existing: Service, merged: Service): void {
+  merged.spec.ipFamilies ??= existing.spec.ipFamilies;
+  merged.spec.ipFamilyPolicy ??= existing.spec.ipFamilyPolicy;
+  if (merged.spec.ipFamilyPolicy !== 'SingleStack') return;
+  merged.spec.clusterIPs = merged.spec.clusterIPs?.slice(0, 1);
+  merged.spec.ipFamilies = merged.spec.ipFamilies?.slice(0, 1);
 }
 
 function keepPodPlacement(existing: Pod, merged: Pod): void {
