@@ -264,7 +264,7 @@ const objectReference = z.strictObject({
 });
 
 const endpointAddress = z.strictObject({
-  ip: ipv4,
+  ip: anyIP,
   hostname: dnsLabel.optional(),
   nodeName: z.string().optional(),
   targetRef: objectReference.optional(),
