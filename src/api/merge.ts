@@ -54,9 +54,13 @@ function keepServiceAllocations(existing: Service, merged: Service): void {
     'delete the service and apply it again',
   );
   if (was && !now && merged.spec.type === existing.spec.type) {
-    merged.spec.clusterIP = was;
-    if (existing.spec.clusterIPs) merged.spec.clusterIPs = existing.spec.clusterIPs;
     keepServiceFamilies(existing, merged);
+    const ips = existing.spec.clusterIPs ?? merged.spec.clusterIPs;
+    delete merged.spec.clusterIPs;
+    merged.spec.clusterIP = was;
+    if (ips) {
+      merged.spec.clusterIPs = merged.spec.ipFamilyPolicy === 'SingleStack' ? ips.slice(0, 1) : ips;
+    }
   }
   if (merged.spec.type !== 'NodePort' || existing.spec.type !== 'NodePort') return;
   for (const p of merged.spec.ports ?? []) {
@@ -73,11 +77,13 @@ function keepServiceAllocations(existing: Service, merged: Service): void {
  * SingleStack drops the secondary family and its address, as Kubernetes' downgrade does.
  */
 function keepServiceFamilies(existing: Service, merged: Service): void {
-  merged.spec.ipFamilies ??= existing.spec.ipFamilies;
-  merged.spec.ipFamilyPolicy ??= existing.spec.ipFamilyPolicy;
-  if (merged.spec.ipFamilyPolicy !== 'SingleStack') return;
-  merged.spec.clusterIPs = merged.spec.clusterIPs?.slice(0, 1);
-  merged.spec.ipFamilies = merged.spec.ipFamilies?.slice(0, 1);
+  const { ipFamilies, ipFamilyPolicy } = merged.spec;
+  delete merged.spec.ipFamilies;
+  delete merged.spec.ipFamilyPolicy;
+  const families = ipFamilies ?? existing.spec.ipFamilies;
+  const policy = ipFamilyPolicy ?? existing.spec.ipFamilyPolicy;
+  if (families) merged.spec.ipFamilies = policy === 'SingleStack' ? families.slice(0, 1) : families;
+  if (policy) merged.spec.ipFamilyPolicy = policy;
 }
 
 function keepPodPlacement(existing: Pod, merged: Pod): void {

@@ -1,7 +1,7 @@
 // Which address families a Service gets, decided as Kubernetes decides them: from its
 // ipFamilyPolicy, ipFamilies and any clusterIPs it asks for, against the cluster's service
 // families (primary first). Pure: validation reports the problems, IPAM allocates the plan.
-import { tryParseIP, type Family, type IP } from '../net/index.js';
+import { AddressError, parseIP, tryParseIP, type Family, type IP } from '../net/index.js';
 import { FAMILY_NAMES, FAMILY_OF_NAME } from './cluster-families.js';
 import type { IPFamilyPolicy, Service } from './types.js';
 
@@ -46,7 +46,7 @@ export function planServiceFamilies(
   const bad = texts.findIndex((t) => tryParseIP(t) === undefined);
   if (bad >= 0) {
     const field = spec.clusterIPs ? `spec.clusterIPs[${bad}]` : 'spec.clusterIP';
-    return problem(`${field}: must be an IPv4 or IPv6 address, got ${JSON.stringify(texts[bad])}`);
+    return problem(`${field} ${addressProblem(texts[bad]!)}`);
   }
   const addresses = texts.map((t) => tryParseIP(t)!);
   const named = (spec.ipFamilies ?? []).map((f) => FAMILY_OF_NAME[f]);
@@ -94,6 +94,17 @@ export function planServiceFamilies(
   return {
     plan: { policy, families, requested: families.map((_, i) => addresses[i]) },
   };
+}
+
+/** Why a text is no address, as net words it: `"ten": not an IPv4 or IPv6 address`. */
+function addressProblem(text: string): string {
+  try {
+    parseIP(text);
+    return JSON.stringify(text);
+  } catch (err) {
+    if (err instanceof AddressError) return err.message;
+    throw err;
+  }
 }
 
 /** The Kubernetes names of a plan's families, for spec.ipFamilies. */

@@ -3,7 +3,11 @@
 // the same IP; the key names its service, so applying the same service again keeps its
 // addresses. The DNS IPs are reserved for kube-system/kube-dns.
 import { dnsIPFor, serviceCIDRFor, serviceFamilies } from '../api/cluster-families.js';
-import { familyNames, planServiceFamilies } from '../api/service-families.js';
+import {
+  familyNames,
+  planServiceFamilies,
+  type ServiceFamilyPlan,
+} from '../api/service-families.js';
 import type { ClusterNetwork, Service } from '../api/types.js';
 import type { Store } from '../store/store.js';
 import { OperationError, UsageError } from '../util/errors.js';
@@ -67,12 +71,7 @@ export async function assignClusterIP(
   const decision = planServiceFamilies(out.spec, serviceFamilies(net));
   if (decision.problem !== undefined) throw new UsageError(decision.problem);
   const { plan } = decision;
-  out.spec.ipFamilyPolicy = plan.policy;
-  out.spec.ipFamilies = familyNames(plan);
-  if (out.spec.clusterIP === 'None') {
-    out.spec.clusterIPs = ['None'];
-    return out;
-  }
+  if (out.spec.clusterIP === 'None') return withAllocation(out, ['None'], plan);
   const owner = ownerOf(out);
   const ips: string[] = [];
   for (const [i, family] of plan.families.entries()) {
@@ -94,9 +93,27 @@ export async function assignClusterIP(
       : await reserveAny(store, range, dnsIP, owner);
     ips.push(formatIP(ip));
   }
-  out.spec.clusterIP = ips[0];
-  out.spec.clusterIPs = ips;
-  return out;
+  return withAllocation(out, ips, plan);
+}
+
+/**
+ * The service with its allocated fields written last in one order (the one mergeForApply keeps
+ * them in), so that applying the same manifest again stores the same bytes.
+ */
+function withAllocation(svc: Service, ips: string[], plan: ServiceFamilyPlan): Service {
+  const spec = { ...svc.spec };
+  delete spec.clusterIP;
+  delete spec.clusterIPs;
+  delete spec.ipFamilies;
+  delete spec.ipFamilyPolicy;
+  svc.spec = {
+    ...spec,
+    ipFamilies: familyNames(plan),
+    ipFamilyPolicy: plan.policy,
+    clusterIP: ips[0],
+    clusterIPs: ips,
+  };
+  return svc;
 }
 
 /**
