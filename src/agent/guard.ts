@@ -6,6 +6,7 @@
 // what someone else changed, bring it up to date too.
 import { Counter } from 'prom-client';
 import type { ClusterNetwork } from '../api/types.js';
+import { NftSession } from '../kernel/nft-session.js';
 import { nftTable } from '../kernel/nft-table.js';
 import {
   CONTROL_PORTS,
@@ -54,7 +55,8 @@ function controlPorts(options: AgentOptions, storePorts: number[]): PortRange[] 
 
 export function guardController(
   source: GuardSource,
-  kernel: GuardKernel = nftTable(GUARD_TABLE),
+  // A long-lived nft: the CNI server waits for a pass on every ADD, so no process start there.
+  kernel: GuardKernel = nftTable(GUARD_TABLE, undefined, new NftSession()),
 ): Controller {
   let timer: NodeJS.Timeout | undefined;
   return {
