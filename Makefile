@@ -61,7 +61,7 @@ $(KUBECTL_1_20): .stamps/debian
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps dist/bin/podnet-cni
+build: deps dist/bin/podnet-cni dist/bin/podnet-pod-link
 	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
 	npx tsc -p src/ui/web/tsconfig.json
@@ -70,6 +70,11 @@ build: deps dist/bin/podnet-cni
 
 # The CNI plugin runtimes exec per pod: a small C client of the node agent (src/cni/shim/).
 dist/bin/podnet-cni: src/cni/shim/podnet-cni.c
+	@mkdir -p dist/bin
+	cc -O2 -Wall -Wextra -o $@ $<
+
+# The agent's long-lived helper that configures pods' ends of their veths (src/kernel/pod-link/).
+dist/bin/podnet-pod-link: src/kernel/pod-link/podnet-pod-link.c
 	@mkdir -p dist/bin
 	cc -O2 -Wall -Wextra -o $@ $<
 
