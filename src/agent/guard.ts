@@ -53,11 +53,10 @@ function controlPorts(options: AgentOptions, storePorts: number[]): PortRange[] 
   return [...CONTROL_PORTS, ...own.map((p) => ({ first: p, last: p }))];
 }
 
-export function guardController(
-  source: GuardSource,
+export function guardController(source: GuardSource, given?: GuardKernel): Controller {
   // A long-lived nft: the CNI server waits for a pass on every ADD, so no process start there.
-  kernel: GuardKernel = nftTable(GUARD_TABLE, undefined, new NftSession()),
-): Controller {
+  const session = given ? undefined : new NftSession();
+  const kernel = given ?? nftTable(GUARD_TABLE, undefined, session);
   let timer: NodeJS.Timeout | undefined;
   return {
     name: NAME,
@@ -141,6 +140,8 @@ export function guardController(
     },
     async stop(): Promise<void> {
       clearInterval(timer);
+      // Its nft would keep the agent from exiting.
+      session?.close();
     },
   };
 }

@@ -58,32 +58,58 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** One nft process and the scripts it has not answered yet. */
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  pending: Pending[];
+  scripts: number;
+}
+
+/**
+ * nft -i keeps every line it read as history, in memory and in a file under HOME when it
+ * exits: a session hands over to a fresh nft after this many scripts, and its HOME is one no
+ * file can be written in.
+ */
+const SCRIPTS_PER_PROCESS = 1000;
+const NO_HISTORY_HOME = '/proc';
+
 export class NftSession {
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private readonly pending: Pending[] = [];
+  private running: Running | undefined;
 
   /** In `netns` (a name or path), else in this process's namespace. */
   constructor(private readonly netns?: string) {}
 
   /** Runs `script` as one transaction; rejects with NftScriptError naming nft's errors. */
   run(script: string): Promise<void> {
-    const child = this.child ?? this.start();
-    return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
-      child.stdin.write(`${scriptLine(script)}\n${SENTINEL}\n`);
+    const running = this.running ?? this.start();
+    const done = new Promise<void>((resolve, reject) => {
+      running.pending.push({ resolve, reject });
+      running.child.stdin.write(`${scriptLine(script)}\n${SENTINEL}\n`);
     });
+    if (++running.scripts >= SCRIPTS_PER_PROCESS) this.retire(running);
+    return done;
   }
 
   close(): void {
-    this.child?.stdin.end();
+    if (this.running) this.retire(this.running);
   }
 
-  private start(): ChildProcessWithoutNullStreams {
+  /** No new scripts go to it; it answers what it was given, then ends at end of input. */
+  private retire(running: Running): void {
+    if (this.running === running) this.running = undefined;
+    running.child.stdin.end();
+  }
+
+  private start(): Running {
     const [program, ...args] = inNetns(this.netns, ['nft', '-i']) as [string, ...string[]];
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
+    const child = spawn(program, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: NO_HISTORY_HOME },
+    });
+    const running: Running = { child, pending: [], scripts: 0 };
+    this.running = running;
     const reader = new NftErrorReader((errors) => {
-      const done = this.pending.shift();
+      const done = running.pending.shift();
       if (errors.length === 0) done?.resolve();
       else done?.reject(new NftScriptError(errors));
     });
@@ -92,18 +118,13 @@ export class NftSession {
     child.stdin.on('error', () => {
       /* the process ended; 'close' fails what is pending */
     });
-    // A session that ended is started again by the next script.
-    child.on('close', () => {
-      if (this.child === child) this.child = undefined;
-      for (const p of this.pending.splice(0)) {
-        p.reject(new OperationError('the nft session ended unexpectedly'));
-      }
-    });
-    child.on('error', (err) => {
-      for (const p of this.pending.splice(0)) {
-        p.reject(new OperationError(`could not run nft: ${err.message}`));
-      }
-    });
-    return child;
+    // A session whose nft ended is started again by the next script.
+    const fail = (message: string): void => {
+      if (this.running === running) this.running = undefined;
+      for (const p of running.pending.splice(0)) p.reject(new OperationError(message));
+    };
+    child.on('close', () => fail('the nft session ended unexpectedly'));
+    child.on('error', (err) => fail(`could not run nft: ${err.message}`));
+    return running;
   }
 }

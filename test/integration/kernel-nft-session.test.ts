@@ -38,6 +38,14 @@ test('kernel-nft-session: concurrent scripts, each all or nothing with its own e
     assert.doesNotMatch(listed, /10\.0\.0\.2/);
     assert.match(listed, /10\.0\.0\.4/);
 
+    // A retired nft answers what it was given; the next script goes to a fresh one.
+    const last = nft.run('add element inet t s { 10.0.0.7 }');
+    nft.close();
+    await last;
+    await nft.run('add element inet t s { 10.0.0.8 }');
+    assert.match(elements(netns), /10\.0\.0\.7\b/);
+    assert.match(elements(netns), /10\.0\.0\.8\b/);
+
     // nft killed behind the session's back (the namespace's only process): a script sent
     // before the session noticed fails, and the next one starts a new nft.
     const pids = execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
