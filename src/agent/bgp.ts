@@ -95,7 +95,7 @@ export class BgpController implements Controller {
     this.publishTimer = setInterval(() => this.publishSoon(), 2000);
     // Key files change without any object changing (a rotated Secret): look at them again.
     this.keyTimer = setInterval(() => {
-      if (this.keyedPeers.length > 0 && keyDigest(this.keyedPeers) !== this.keyDigest) {
+      if (this.keyedPeers.length > 0 && keyDigest(withKeys(this.keyedPeers)) !== this.keyDigest) {
         void this.sync(ctx);
       }
     }, this.opts.keyCheckIntervalMs ?? 2000);
@@ -138,7 +138,7 @@ export class BgpController implements Controller {
       const keyed = withKeys(plan.peers);
       this.reportKeyProblems(keyed.problems);
       this.keyedPeers = plan.peers.filter((p) => p.passwordFile !== undefined);
-      this.keyDigest = keyDigest(this.keyedPeers);
+      this.keyDigest = keyDigest(keyed);
       const keys = new Map<string, string>();
       for (const p of keyed.peers) if (p.password !== undefined) keys.set(p.address, p.password);
       // The helper owns the BGP port or not at all: starting or ending it is a restart.
@@ -339,10 +339,10 @@ export function withKeys(
   return { peers: out, problems };
 }
 
-/** What the keyed peers' files hold now, to notice a change (keys never leave this digest). */
-function keyDigest(keyedPeers: NodeBgpPlan['peers']): string {
-  const { peers: keyed, problems } = withKeys(keyedPeers);
-  return JSON.stringify([keyed.map((p) => [p.address, p.password]), problems]);
+/** What the key files held, to notice a change (it stays in memory, as the keys do). */
+function keyDigest({ peers, problems }: ReturnType<typeof withKeys>): string {
+  const keys = peers.filter((p) => p.password !== undefined).map((p) => [p.address, p.password]);
+  return JSON.stringify([keys, problems]);
 }
 
 /** The view from the agent's informers: Nodes, BGPPeers and the ClusterNetwork's settings. */

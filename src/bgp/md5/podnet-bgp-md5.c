@@ -284,6 +284,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     for (;;) {
+        /* Key changes first: a connection waiting beside them is made with the new keys. */
         char line[512];
         while (take_line(line, sizeof line))
             if (line[0]) key_line(line, listener);
@@ -293,7 +294,10 @@ int main(int argc, char **argv) {
             if (errno == EINTR) continue;
             fail("poll");
         }
-        if (fds[2].revents & (POLLIN | POLLHUP)) read_input();
+        if (fds[2].revents & (POLLIN | POLLHUP)) {
+            read_input();
+            continue;
+        }
         for (int i = 0; i < 2; i++) {
             if (!(fds[i].revents & POLLIN)) continue;
             int conn = accept4(fds[i].fd, NULL, NULL, SOCK_CLOEXEC);
