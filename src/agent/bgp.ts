@@ -3,6 +3,12 @@
 // it learns to the routing reconciler as the set of Nodes to route to, publishes its sessions
 // for `podnet bgp status` and exports per-peer metrics. On stop it leaves as a graceful
 // restart would: no NOTIFICATION, so peers keep our routes, and nothing leaves the kernel.
+// BGPPeers with a passwordFile are signed with TCP-MD5: the TCP-MD5 helper then owns the BGP
+// port (all sessions pass through it), their keys are re-read while running, and a helper
+// that dies is restarted.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BGPPeer, BGPSettings, Node } from '../api/types.js';
 import type { InformerCache } from '../store/shared-informers.js';
@@ -10,7 +16,9 @@ import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { nodeBgpPlan, routedNodes, type NodeBgpPlan } from '../bgp/cluster.js';
-import { Speaker, type PeerStatus } from '../bgp/speaker.js';
+import { readPasswordFile } from '../bgp/password-file.js';
+import { Speaker, type PeerConfig, type PeerStatus } from '../bgp/speaker.js';
+import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
 import { publishStatus, type BgpRoute } from '../bgp/status-store.js';
 import type { AgentContext, Controller } from './controller.js';
 
@@ -30,7 +38,12 @@ export interface BgpControllerOptions {
   routeTo(nodes: Node[]): void;
   /** TCP port for listening and for peers (179; tests on loopback use another). */
   port?: number;
+  /** How often keyed peers' password files are re-read (ms; default 2000). */
+  keyCheckIntervalMs?: number;
 }
+
+/** How long after the TCP-MD5 helper died it is started again (no tight restart loop). */
+const HELPER_RESTART_DELAY_MS = 1000;
 
 /** Longest wait for peers' End-of-RIB before routing is told what BGP has (a dead peer). */
 const MAX_DEFERRAL_SECONDS = 30;
@@ -53,6 +66,17 @@ export class BgpController implements Controller {
   private lastRouted = '';
   /** The routes routing was last told of (published for `podnet doctor` and `plan`). */
   private routed: BgpRoute[] | undefined;
+  /** The TCP-MD5 helper, while any peer has a key; its unix sockets live in relayDir. */
+  private relay: TcpMd5Relay | undefined;
+  private relayDir: string | undefined;
+  /** The keys the helper was last given (peer → key) and what the key files held then. */
+  private keys: ReadonlyMap<string, string> = new Map();
+  private keyDigest = '';
+  /** The planned peers that have a password file, to re-read between syncs. */
+  private keyedPeers: NodeBgpPlan['peers'] = [];
+  private keyTimer: NodeJS.Timeout | undefined;
+  private helperRestarts = 0;
+  private lastKeyProblems = '';
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -61,18 +85,30 @@ export class BgpController implements Controller {
     this.nodeName = ctx.options.nodeName;
     this.store = ctx.store;
     this.view = this.opts.view ?? (await informerView(ctx.informers));
-    registerMetrics(ctx.metrics, () => this.speaker);
+    registerMetrics(
+      ctx.metrics,
+      () => this.speaker,
+      () => this.helperRestarts,
+    );
     this.view.onChange(() => this.sync(ctx));
     await this.sync(ctx);
     this.publishTimer = setInterval(() => this.publishSoon(), 2000);
+    // Key files change without any object changing (a rotated Secret): look at them again.
+    this.keyTimer = setInterval(() => {
+      if (this.keyedPeers.length > 0 && keyDigest(withKeys(this.keyedPeers)) !== this.keyDigest) {
+        void this.sync(ctx);
+      }
+    }, this.opts.keyCheckIntervalMs ?? 2000);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.publishTimer);
+    clearInterval(this.keyTimer);
     clearTimeout(this.deferTimer);
     await this.speaker?.stop({ restarting: true });
     this.speaker = undefined;
+    await this.stopRelay();
   }
 
   /** The current speaker (for status and tests). */
@@ -84,24 +120,44 @@ export class BgpController implements Controller {
     return this.view.nodes().find((n) => n.metadata.name === this.nodeName);
   }
 
-  private async sync(ctx: AgentContext): Promise<void> {
-    if (this.stopped) return;
+  private plan(): NodeBgpPlan | undefined {
     const self = this.self();
-    const plan = self
+    return self
       ? nodeBgpPlan(self, this.view.nodes(), this.view.bgpPeers(), this.view.settings())
       : undefined;
+  }
+
+  private async sync(ctx: AgentContext): Promise<void> {
+    if (this.stopped) return;
+    const plan = this.plan();
     if (!plan) {
       ctx.health.setReady(this.name, false);
       return;
     }
     try {
-      if (!this.speaker || JSON.stringify(plan.speaker) !== JSON.stringify(this.running)) {
-        await this.restartSpeaker(plan);
+      const keyed = withKeys(plan.peers);
+      this.reportKeyProblems(keyed.problems);
+      this.keyedPeers = plan.peers.filter((p) => p.passwordFile !== undefined);
+      this.keyDigest = keyDigest(keyed);
+      const keys = new Map<string, string>();
+      for (const p of keyed.peers) if (p.password !== undefined) keys.set(p.address, p.password);
+      // The helper owns the BGP port or not at all: starting or ending it is a restart.
+      if (
+        !this.speaker ||
+        JSON.stringify(plan.speaker) !== JSON.stringify(this.running) ||
+        keys.size > 0 !== Boolean(this.relayDir)
+      ) {
+        await this.restartSpeaker(plan, keys);
+      } else {
+        // Before the sessions hear of it, so the new connection is made with the new key.
+        this.relay?.setKeys(keys);
       }
+      this.keys = keys;
       this.speaker!.setLocalPrefixes(plan.localPrefixes);
-      // Sessions come from the node's own address, the one its peers know it by.
+      // Sessions come from the node's own address, the one its peers know it by. A peer whose
+      // key changed is a changed peer: only its session is dropped and made again.
       this.speaker!.setPeers(
-        plan.peers.map((p) => ({
+        keyed.peers.map((p) => ({
           ...p,
           port: this.opts.port ?? 179,
           localAddress: plan.speaker.bgpId,
@@ -116,9 +172,15 @@ export class BgpController implements Controller {
     }
   }
 
-  private async restartSpeaker(plan: NodeBgpPlan): Promise<void> {
+  private async restartSpeaker(
+    plan: NodeBgpPlan,
+    keys: ReadonlyMap<string, string>,
+  ): Promise<void> {
     // New settings are a restart too: peers keep our routes until the new speaker's End-of-RIB.
     await this.speaker?.stop({ restarting: true });
+    this.speaker = undefined;
+    await this.stopRelay();
+    const relay = keys.size > 0 ? await this.startRelay(plan.speaker.bgpId, keys) : undefined;
     const speaker = new Speaker(
       {
         ...plan.speaker,
@@ -126,6 +188,11 @@ export class BgpController implements Controller {
         listenPort: this.opts.port ?? 179,
         // An agent (re)start is a restart for its peers: they keep our routes meanwhile.
         restarting: true,
+        ...(relay
+          ? {
+              tcpMd5: { speakerSocket: relay.speakerSocket, controlSocket: relay.controlSocket },
+            }
+          : {}),
       },
       this.log,
     );
@@ -138,6 +205,67 @@ export class BgpController implements Controller {
     this.speaker = speaker;
     this.running = plan.speaker;
     this.log.info({ as: plan.speaker.asNumber, id: plan.speaker.bgpId }, 'BGP speaker started');
+  }
+
+  private async startRelay(
+    listenAddress: string,
+    keys: ReadonlyMap<string, string>,
+  ): Promise<TcpMd5Relay> {
+    this.relayDir ??= mkdtempSync(join(tmpdir(), 'podnet-bgp-md5-'));
+    const relay = await startTcpMd5Relay({
+      listenAddress,
+      listenPort: this.opts.port ?? 179,
+      keys,
+      dir: this.relayDir,
+    });
+    this.relay = relay;
+    void relay.exited.then((why) => this.helperDied(relay, listenAddress, why));
+    return relay;
+  }
+
+  /**
+   * The helper died: the relayed connections died with it, so the speaker has seen every
+   * session through it go down and retries them; a new helper on the same sockets takes the
+   * port again and the sessions come back.
+   */
+  private helperDied(relay: TcpMd5Relay, listenAddress: string, why: string): void {
+    if (this.relay !== relay || this.stopped) return;
+    this.relay = undefined;
+    this.helperRestarts++;
+    this.log.warn({ err: why }, 'TCP-MD5 helper died; BGP sessions through it are down');
+    this.restartHelperSoon(listenAddress);
+  }
+
+  private restartHelperSoon(listenAddress: string): void {
+    setTimeout(() => {
+      // A speaker restart in the meantime has started a helper of its own, or needs none.
+      if (this.stopped || this.relay || !this.speaker || !this.relayDir) return;
+      this.startRelay(listenAddress, this.keys).then(
+        () => this.log.info({}, 'TCP-MD5 helper restarted'),
+        (err: unknown) => {
+          this.log.error({ err: errorMessage(err) }, 'TCP-MD5 helper could not restart');
+          this.restartHelperSoon(listenAddress);
+        },
+      );
+    }, HELPER_RESTART_DELAY_MS).unref();
+  }
+
+  private async stopRelay(): Promise<void> {
+    const relay = this.relay;
+    this.relay = undefined;
+    await relay?.stop();
+    if (this.relayDir) rmSync(this.relayDir, { recursive: true, force: true });
+    this.relayDir = undefined;
+  }
+
+  /** Logs keyed peers left out for an unreadable key, once each time the set changes. */
+  private reportKeyProblems(problems: string[]): void {
+    const digest = problems.join('\n');
+    if (digest === this.lastKeyProblems) return;
+    this.lastKeyProblems = digest;
+    for (const problem of problems) {
+      this.log.error({ err: problem }, 'BGP peer left out: its TCP-MD5 key cannot be read');
+    }
   }
 
   private routeTo(): void {
@@ -187,6 +315,36 @@ export class BgpController implements Controller {
   }
 }
 
+/**
+ * The peers with the keys their password files hold. A keyed peer whose key cannot be read is
+ * left out rather than peered with unsigned: its connections are then refused as unknown.
+ */
+export function withKeys(
+  peers: NodeBgpPlan['peers'],
+  read: (path: string) => string = readPasswordFile,
+): { peers: PeerConfig[]; problems: string[] } {
+  const out: PeerConfig[] = [];
+  const problems: string[] = [];
+  for (const { passwordFile, ...peer } of peers) {
+    if (passwordFile === undefined) {
+      out.push(peer);
+      continue;
+    }
+    try {
+      out.push({ ...peer, password: read(passwordFile) });
+    } catch (err) {
+      problems.push(`peer ${peer.address}: passwordFile: ${errorMessage(err)}`);
+    }
+  }
+  return { peers: out, problems };
+}
+
+/** What the key files held, to notice a change (it stays in memory, as the keys do). */
+function keyDigest({ peers, problems }: ReturnType<typeof withKeys>): string {
+  const keys = peers.filter((p) => p.password !== undefined).map((p) => [p.address, p.password]);
+  return JSON.stringify([keys, problems]);
+}
+
 /** The view from the agent's informers: Nodes, BGPPeers and the ClusterNetwork's settings. */
 async function informerView(informers: InformerCache): Promise<BgpClusterView> {
   const listeners: (() => Promise<void>)[] = [];
@@ -230,7 +388,11 @@ const PEER_GAUGES: [name: string, help: string, value: (p: PeerStatus) => number
 ];
 
 /** Per-peer gauges, read from the speaker at scrape time. */
-function registerMetrics(registry: Registry, speaker: () => Speaker | undefined): void {
+function registerMetrics(
+  registry: Registry,
+  speaker: () => Speaker | undefined,
+  helperRestarts: () => number,
+): void {
   for (const [name, help, value] of PEER_GAUGES) {
     new Gauge({
       name,
@@ -254,6 +416,15 @@ function registerMetrics(registry: Registry, speaker: () => Speaker | undefined)
       this.reset();
       const refused: Record<string, number> = speaker()?.refusedConnections() ?? {};
       for (const [reason, n] of Object.entries(refused)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'podnet_bgp_md5_helper_restarts_total',
+    help: 'Times the TCP-MD5 helper died and was started again',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(helperRestarts());
     },
   });
   new Gauge({

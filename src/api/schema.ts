@@ -475,6 +475,12 @@ export const bgpPeerSchema = z.strictObject({
       .min(1, { error: 'must be 1-4294967295' })
       .max(4294967295, { error: 'must be 1-4294967295' }),
     nodeSelector: stringMap.optional(),
+    passwordFile: z
+      .string()
+      .regex(/^\/[^\0\n]*[^/\0\n]$/, {
+        error: 'must be an absolute path to a file on the node, like /etc/podnet/bgp/peer.key',
+      })
+      .optional(),
   }),
 });
 

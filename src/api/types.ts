@@ -252,6 +252,13 @@ export interface BGPPeer extends TypeMeta {
     asNumber: number;
     /** Labels a Node must have to peer with this router; absent or empty: every node. */
     nodeSelector?: Record<string, string>;
+    /**
+     * Sign the sessions with TCP-MD5 (RFC 2385) using the key in this file on each node (one
+     * line, 1 to 80 bytes), as the router's own `password`. A path and not the key: objects
+     * are readable by every agent and shown by `get`, the key must not be. The file can be a
+     * Kubernetes Secret mounted into the agent's pod. Nodes re-read it while running.
+     */
+    passwordFile?: string;
   };
 }
 

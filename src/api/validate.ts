@@ -150,6 +150,15 @@ function namespaceFor(opts: ValidateOptions): string {
   return opts.namespace ?? DEFAULT_NAMESPACE;
 }
 
+/**
+ * Unknown fields that are not kept but refused (kind and path → why, and what to write): a
+ * secret written where podnet would store it and show it in `get`.
+ */
+const REFUSED_FIELDS: Record<string, string> = {
+  'BGPPeer spec.password':
+    'objects never hold keys: put the key in a file on each node and name that file in spec.passwordFile',
+};
+
 export function validateObject(raw: unknown, opts: ValidateOptions = {}): ValidationResult {
   const label = opts.label ?? 'object';
   if (!isMapping(raw)) {
@@ -173,7 +182,10 @@ export function validateObject(raw: unknown, opts: ValidateOptions = {}): Valida
   for (const issue of result.success ? [] : result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        warnings.push(`${who}: ${formatPath([...issue.path, key])}: unknown field, kept as given`);
+        const path = formatPath([...issue.path, key]);
+        const refused = REFUSED_FIELDS[`${info.kind} ${path}`];
+        if (refused) errors.push(`${who}: ${path}: ${refused}`);
+        else warnings.push(`${who}: ${path}: unknown field, kept as given`);
       }
       continue;
     }

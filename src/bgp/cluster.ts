@@ -42,7 +42,8 @@ export interface NodeBgpPlan {
   speaker: Pick<SpeakerConfig, 'asNumber' | 'bgpId' | 'routeReflector' | 'holdTime'> & {
     gracefulRestartTime: number;
   };
-  peers: PeerConfig[];
+  /** With, for keyed BGPPeer routers, the file on this node that holds the TCP-MD5 key. */
+  peers: (PeerConfig & { passwordFile?: string })[];
   /** What this node originates: its pod subnet, the aggregate (never per-pod routes). */
   localPrefixes: string[];
 }
@@ -65,7 +66,7 @@ export function nodeBgpPlan(
   const s = { ...DEFAULT_BGP, ...settings };
   const reflectors = nodes.filter(isRouteReflector);
   const selfIsReflector = isRouteReflector(self);
-  const peers = new Map<string, PeerConfig>();
+  const peers = new Map<string, NodeBgpPlan['peers'][number]>();
   /** Each peer's address, parsed once, to order the peers by. */
   const addresses = new Map<string, IP>();
   for (const node of nodes) {
@@ -87,7 +88,11 @@ export function nodeBgpPlan(
     if (!selects(p.spec.nodeSelector, self)) continue;
     const where = `BGPPeer ${p.metadata.name}`;
     addresses.set(p.spec.peerIP, parseStored(parseIP, p.spec.peerIP, where, 'spec.peerIP'));
-    peers.set(p.spec.peerIP, { address: p.spec.peerIP, asNumber: p.spec.asNumber });
+    peers.set(p.spec.peerIP, {
+      address: p.spec.peerIP,
+      asNumber: p.spec.asNumber,
+      ...(p.spec.passwordFile ? { passwordFile: p.spec.passwordFile } : {}),
+    });
   }
   const podCIDR = nodePodCIDR(self);
   // Checked here, where the Node is known, rather than when the codec meets it on the wire.

@@ -1,12 +1,13 @@
 // A speaker as a process: runs it from a config and serves its status (sessions and Loc-RIB)
 // as JSON on a unix socket, for `podnet bgp status` and for tests.
 import { createServer, request, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { OperationError, UsageError } from '../util/errors.js';
 import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
+import { readPasswordFile } from './password-file.js';
 import { Speaker, type PeerConfig, type PeerStatus, type RefusedReason } from './speaker.js';
 import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
 import { routeLines } from './kernel-routes.js';
@@ -135,22 +136,15 @@ export async function runSpeaker(
   if (statusSocket) rmSync(statusSocket, { force: true });
 }
 
-/** A peer with the key its passwordFile holds (one line; a trailing newline is not part of it). */
+/** A peer with the key its passwordFile holds. */
 function withPassword(peer: StandaloneConfig['peers'][number]): PeerConfig {
   const { passwordFile, ...rest } = peer;
   if (passwordFile === undefined) return rest;
-  let password: string;
   try {
-    password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+    return { ...rest, password: readPasswordFile(passwordFile) };
   } catch (err) {
     throw new UsageError(`peer ${peer.address}: passwordFile: ${errorMessage(err)}`);
   }
-  if (password.length < 1 || Buffer.byteLength(password) > 80 || password.includes('\n')) {
-    throw new UsageError(
-      `peer ${peer.address}: passwordFile: the key must be one line of 1 to 80 bytes`,
-    );
-  }
-  return { ...rest, password };
 }
 
 /** With any keyed peer, the TCP-MD5 helper takes the listen address and port over. */

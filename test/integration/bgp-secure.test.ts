@@ -1,15 +1,22 @@
 // Sessions only with those who belong, against real BIRD in namespaces: a speaker that is no
 // configured peer gets no session and its connections are counted as refused; with TCP-MD5
 // (RFC 2385, through the podnet-bgp-md5 helper) BIRD with the right `password` is Established
-// both when it connects and when podnet does, BIRD with a wrong key gets nothing.
+// both when it connects and when podnet does, BIRD with a wrong key gets nothing. In a lab,
+// the agents sign their sessions to the BIRD fabric with a BGPPeer's passwordFile.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BGPPeer, Node } from '../../src/api/types.js';
+import type { ListDocument } from '../../src/api/list.js';
+import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import { withBgpNet, until, type BgpNet } from '../helpers/bgp-net.js';
+import { podnetOk, sweepStaleLabs, until as untilDefined, withLab } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 
 before(() => {
+  sweepStaleLabs();
   sweepStaleNamespaces();
 });
 
@@ -109,4 +116,86 @@ test('bgp secure: TCP-MD5 sessions with the right key only, whichever side conne
     for (const text of [JSON.stringify(status), speaker.output()]) {
       assert.doesNotMatch(text, /right key/, 'keys are never shown');
     }
+  }));
+
+test('bgp secure lab: a BGPPeer with passwordFile peers with the BIRD fabric keyed the same; a wrong key gets no session', () =>
+  withLab(['--nodes', '2', '--zones', '1', '--routing', 'bgp', '--fabric', 'bird'], async (lab) => {
+    const KEY = 'fabric secret 1';
+    const birdSock = join(lab.stateDir, 'fabric', 'bird.ctl');
+    const birdConf = join(lab.stateDir, 'fabric', 'bird.conf');
+    const keyFile = join(lab.stateDir, 'bgp-fabric.key');
+    const birdEstablished = (): number =>
+      execFileSync('birdc', ['-s', birdSock, 'show', 'protocols'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => /^host_\S+\s+BGP\s.*Established/.test(l)).length;
+    const sessions = (): NodeBgpStatus[] =>
+      (
+        JSON.parse(
+          podnetOk(['--lab', lab.name, 'get', 'bgp', '-o', 'json']),
+        ) as ListDocument<NodeBgpStatus>
+      ).items;
+    const podCIDR = new Map(
+      (
+        JSON.parse(podnetOk(['--lab', lab.name, 'get', 'nodes', '-o', 'json'])) as {
+          items: Node[];
+        }
+      ).items.map((n) => [n.metadata.name, n.spec.podCIDR]),
+    );
+    const otherCIDRs = (node: string) =>
+      [...podCIDR].filter(([name]) => name !== node).map(([, cidr]) => cidr);
+
+    // The router and the cluster both given the key: BIRD's `password`, the BGPPeer's file.
+    writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+    writeFileSync(
+      birdConf,
+      readFileSync(birdConf, 'utf8').replace(
+        'template bgp podnet_host {',
+        `template bgp podnet_host {\n  password "${KEY}";`,
+      ),
+    );
+    execFileSync('birdc', ['-s', birdSock, 'configure'], { encoding: 'utf8' });
+    const peer = JSON.parse(
+      podnetOk(['--lab', lab.name, 'get', 'bgppeer', 'fabric-zone-1', '-o', 'json']),
+    ) as BGPPeer;
+    peer.spec.passwordFile = keyFile;
+    const keyedAt = Date.now();
+    podnetOk(['--lab', lab.name, 'apply', '-f', '-'], { input: JSON.stringify(peer) });
+
+    // Established both ways and routes learnt: each node has the other's pod subnet.
+    await untilDefined(
+      'both hosts Established with BIRD, keyed, and routes learnt',
+      () => {
+        if (birdEstablished() !== 2) return undefined;
+        const all = sessions();
+        const ok =
+          all.length === 2 &&
+          all.every(
+            (s) =>
+              s.peers[0]?.state === 'Established' &&
+              // A session of the keyed configuration, not one left from before.
+              Date.parse(s.peers[0].establishedSince ?? '') >= keyedAt - 1000 &&
+              otherCIDRs(s.node).every((c) => s.routes?.some((r) => r.prefix === c)),
+          );
+        return ok ? true : undefined;
+      },
+      60_000,
+    );
+
+    // A wrong key in the file: the agents drop the sessions and get none back.
+    writeFileSync(keyFile, 'not the fabric key\n');
+    await untilDefined('sessions gone', () => (birdEstablished() === 0 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal(birdEstablished(), 0, 'no session with a wrong key');
+
+    // The key is nowhere podnet shows things: objects, status, logs.
+    const shown = [
+      podnetOk(['--lab', lab.name, 'get', 'bgppeer', '-o', 'yaml']),
+      podnetOk(['--lab', lab.name, 'get', 'bgp', '-o', 'json']),
+      ...readdirSync(lab.stateDir, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.log') && !f.includes('fabric'))
+        .map((f) => readFileSync(join(lab.stateDir, f), 'utf8')),
+    ];
+    assert.ok(shown.length > 2, "the agents' logs were read");
+    for (const text of shown) assert.ok(!text.includes(KEY), 'the key is never shown');
   }));

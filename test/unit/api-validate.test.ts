@@ -261,3 +261,32 @@ test('api: BGPPeer objects are checked (address, AS) and named bgppeers', () => 
   assert.match(bad.errors.join('\n'), /BGPPeer tor-2: spec\.asNumber: must be 1-4294967295/);
   assert.equal(kindByAlias('bgppeers')?.kind, 'BGPPeer');
 });
+
+test('api: a BGPPeer names its TCP-MD5 key by an absolute file path, never holds it', () => {
+  const peer = (passwordFile: unknown) =>
+    validateObject({
+      apiVersion: 'podnet.io/v1',
+      kind: 'BGPPeer',
+      metadata: { name: 'tor-1' },
+      spec: { peerIP: '172.31.1.254', asNumber: 65000, passwordFile },
+    });
+  assert.deepEqual(peer('/etc/podnet/bgp/tor-1.key').errors, []);
+  for (const bad of ['tor-1.key', '/etc/podnet/bgp/', '', 42]) {
+    assert.match(
+      peer(bad).errors.join('\n'),
+      /BGPPeer tor-1: spec\.passwordFile: must be/,
+      JSON.stringify(bad),
+    );
+  }
+  // The key itself in the object is refused (an unknown field would be kept and shown).
+  const inline = validateObject({
+    apiVersion: 'podnet.io/v1',
+    kind: 'BGPPeer',
+    metadata: { name: 'tor-1' },
+    spec: { peerIP: '172.31.1.254', asNumber: 65000, password: 'hunter2' },
+  });
+  assert.equal(inline.object, undefined);
+  assert.deepEqual(inline.errors, [
+    'BGPPeer tor-1: spec.password: objects never hold keys: put the key in a file on each node and name that file in spec.passwordFile',
+  ]);
+});

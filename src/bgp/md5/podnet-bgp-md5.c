@@ -13,9 +13,12 @@
  *     "PEER PORT LOCAL\n" (LOCAL "-" for any source); the connection is made with the peer's
  *     key set, then relayed. If it fails, the control connection is closed.
  *
- * Keys come on stdin as "ADDRESS KEY" lines up to EOF, never on the command line (which any
- * user can read in /proc). "ready" is printed once both sockets listen. Each connection is
- * relayed by a child process that dies with this one, and this one dies with its parent.
+ * Keys come on stdin as "ADDRESS KEY" lines up to an empty line or EOF, never on the command
+ * line (which any user can read in /proc). "ready" is printed once both sockets listen. Later
+ * lines on stdin change the keys while sessions run: "ADDRESS KEY" sets that peer's key,
+ * "ADDRESS" alone removes it. Open connections keep the key they were made with, so a change
+ * touches no session; the speaker drops the changed peer's own. Each connection is relayed by
+ * a child process that dies with this one, and this one dies with its parent.
  *
  * Usage: podnet-bgp-md5 LISTEN_ADDR LISTEN_PORT SPEAKER_SOCKET CONTROL_SOCKET
  * Built by `make build`: cc -O2 -o dist/bin/podnet-bgp-md5 src/bgp/md5/podnet-bgp-md5.c
@@ -53,11 +56,6 @@ static void fail(const char *what) {
     exit(1);
 }
 
-static const struct peer_key *key_for(struct in_addr addr) {
-    for (int i = 0; i < key_count; i++)
-        if (keys[i].addr.s_addr == addr.s_addr) return &keys[i];
-    return NULL;
-}
 
 static int set_key(int fd, const struct peer_key *k) {
     struct tcp_md5sig sig;
@@ -70,24 +68,93 @@ static int set_key(int fd, const struct peer_key *k) {
     return setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof sig);
 }
 
-/* "ADDRESS KEY" lines; the key is the rest of the line, as BIRD's password string is. */
-static void read_keys(void) {
-    char line[512];
-    while (fgets(line, sizeof line, stdin)) {
-        line[strcspn(line, "\n")] = 0;
-        char *space = strchr(line, ' ');
-        if (!space) continue;
-        *space = 0;
-        const char *key = space + 1;
-        size_t len = strlen(key);
-        if (key_count == MAX_KEYS || len == 0 || len > TCP_MD5SIG_MAXKEYLEN ||
-            inet_pton(AF_INET, line, &keys[key_count].addr) != 1) {
-            fprintf(stderr, "podnet-bgp-md5: bad key line for %s\n", line);
+/* Finds the peer's slot, or -1. */
+static int key_index(struct in_addr addr) {
+    for (int i = 0; i < key_count; i++)
+        if (keys[i].addr.s_addr == addr.s_addr) return i;
+    return -1;
+}
+
+/*
+ * One stdin line: "ADDRESS KEY" sets the key (the rest of the line, as BIRD's password string
+ * is), "ADDRESS" alone removes it. With a listener, the listener learns the change at once.
+ */
+static void key_line(char *line, int listener) {
+    char *space = strchr(line, ' ');
+    if (space) *space = 0;
+    struct in_addr addr;
+    const char *key = space ? space + 1 : "";
+    size_t len = strlen(key);
+    if (inet_pton(AF_INET, line, &addr) != 1 || len > TCP_MD5SIG_MAXKEYLEN ||
+        (space && len == 0)) {
+        fprintf(stderr, "podnet-bgp-md5: bad key line for %s\n", line);
+        exit(2);
+    }
+    int i = key_index(addr);
+    if (!space) {
+        if (i < 0) return;
+        struct peer_key removed = {.addr = addr, .len = 0};
+        keys[i] = keys[--key_count];
+        if (listener >= 0 && set_key(listener, &removed) < 0) fail("TCP_MD5SIG");
+        return;
+    }
+    if (i < 0) {
+        if (key_count == MAX_KEYS) {
+            fprintf(stderr, "podnet-bgp-md5: more than %d keys\n", MAX_KEYS);
             exit(2);
         }
-        keys[key_count].len = (uint16_t)len;
-        memcpy(keys[key_count].key, key, len);
-        key_count++;
+        i = key_count++;
+    }
+    keys[i].addr = addr;
+    keys[i].len = (uint16_t)len;
+    memcpy(keys[i].key, key, len);
+    if (listener >= 0 && set_key(listener, &keys[i]) < 0) fail("TCP_MD5SIG");
+}
+
+/* stdin, read with read(2) rather than stdio so that poll(2) sees every unread byte. */
+static char input[8192];
+static size_t input_used;
+static int input_open = 1;
+
+/* Reads once more from stdin (blocking); 0 at EOF. */
+static int read_input(void) {
+    if (input_used == sizeof input) {
+        fprintf(stderr, "podnet-bgp-md5: key line too long\n");
+        exit(2);
+    }
+    ssize_t n;
+    do n = read(0, input + input_used, sizeof input - input_used);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return input_open = 0;
+    input_used += (size_t)n;
+    return 1;
+}
+
+/* Takes the next complete line out of the buffer into `line`; 0 when there is none. */
+static int take_line(char *line, size_t size) {
+    char *nl = memchr(input, '\n', input_used);
+    if (!nl) return 0;
+    size_t len = (size_t)(nl - input);
+    if (len >= size) {
+        fprintf(stderr, "podnet-bgp-md5: key line too long\n");
+        exit(2);
+    }
+    memcpy(line, input, len);
+    line[len] = 0;
+    input_used -= len + 1;
+    memmove(input, nl + 1, input_used);
+    return 1;
+}
+
+/* The first keys: lines up to an empty line or EOF. */
+static void read_keys(void) {
+    char line[512];
+    for (;;) {
+        while (take_line(line, sizeof line)) {
+            if (!line[0]) return;
+            key_line(line, -1);
+        }
+        if (!read_input()) return;
     }
 }
 
@@ -170,8 +237,8 @@ static void connect_out(int control) {
     if (inet_pton(AF_INET, peer_text, &peer.sin_addr) != 1) return;
     int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (tcp < 0) return;
-    const struct peer_key *k = key_for(peer.sin_addr);
-    if (k && set_key(tcp, k) < 0) return;
+    int k = key_index(peer.sin_addr);
+    if (k >= 0 && set_key(tcp, &keys[k]) < 0) return;
     if (strcmp(local_text, "-") != 0) {
         struct sockaddr_in local = {.sin_family = AF_INET};
         if (inet_pton(AF_INET, local_text, &local.sin_addr) != 1) return;
@@ -217,10 +284,19 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     for (;;) {
-        struct pollfd fds[2] = {{listener, POLLIN, 0}, {control, POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0) {
+        /* Key changes first: a connection waiting beside them is made with the new keys. */
+        char line[512];
+        while (take_line(line, sizeof line))
+            if (line[0]) key_line(line, listener);
+        struct pollfd fds[3] = {
+            {listener, POLLIN, 0}, {control, POLLIN, 0}, {input_open ? 0 : -1, POLLIN, 0}};
+        if (poll(fds, 3, -1) < 0) {
             if (errno == EINTR) continue;
             fail("poll");
+        }
+        if (fds[2].revents & (POLLIN | POLLHUP)) {
+            read_input();
+            continue;
         }
         for (int i = 0; i < 2; i++) {
             if (!(fds[i].revents & POLLIN)) continue;
