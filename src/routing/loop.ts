@@ -15,8 +15,8 @@ import {
   type KernelView,
   type ReconcileResult,
 } from './reconcile.js';
-import type { KernelFeatures, RoutingKernel } from './kernel.js';
-import { checkBackendSupport } from './support.js';
+import type { IpipDatapath, KernelFeatures, RoutingKernel } from './kernel.js';
+import { checkBackendSupport, type BackendSupport } from './support.js';
 
 export interface RoutingSnapshot {
   nodes: readonly Node[];
@@ -33,6 +33,8 @@ export interface RoutingLoopOptions {
   /** The host's kernel, and what it supports. */
   kernel: RoutingKernel;
   features: KernelFeatures;
+  /** Where the kernel has no ipip device: the tc BPF programs that stand in for it. */
+  ipipDatapath?: IpipDatapath;
   periodMs: number;
   vtepMac: string;
   log: Logger;
@@ -47,7 +49,7 @@ export class RoutingLoop {
   private running?: Promise<void>;
   private pending?: string;
   private stopped = false;
-  private readonly supported = new Set<string>();
+  private readonly supported = new Map<string, BackendSupport>();
   private lastProblems = '';
   /** The kernel as the last successful reconcile left it (undefined after a failure). */
   private view?: KernelView;
@@ -96,7 +98,7 @@ export class RoutingLoop {
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
       const snapshot = this.opts.snapshot();
-      await this.ensureSupported(snapshot.backend);
+      const support = await this.ensureSupported(snapshot.backend);
       const known = this.readNext ? undefined : this.view;
       this.readNext = false;
       this.view = undefined;
@@ -109,10 +111,13 @@ export class RoutingLoop {
           underlayMTU: snapshot.underlayMTU,
           encryption: snapshot.encryption,
           wireguard: snapshot.wireguard,
+          ipipBpf: support.ipipBpf && this.opts.ipipDatapath !== undefined,
         },
         this.opts.kernel,
         known,
       );
+      const tunnels = result.desired.ipipTunnels;
+      if (tunnels) await this.opts.ipipDatapath?.sync(result.after.underlay.dev, tunnels);
       this.view = result.after;
       this.report(result, snapshot.backend, reason);
       this.opts.onResult?.(result, reason, seconds());
@@ -123,10 +128,12 @@ export class RoutingLoop {
     }
   }
 
-  private async ensureSupported(backend: string): Promise<void> {
-    if (this.supported.has(backend)) return;
-    await checkBackendSupport(backendDriver(backend), this.opts.features);
-    this.supported.add(backend);
+  private async ensureSupported(backend: string): Promise<BackendSupport> {
+    const known = this.supported.get(backend);
+    if (known) return known;
+    const support = await checkBackendSupport(backendDriver(backend), this.opts.features);
+    this.supported.set(backend, support);
+    return support;
   }
 
   private report(result: ReconcileResult, backend: string, reason: string): void {

@@ -46,6 +46,8 @@ export interface HostInput {
   encryption?: Encryption;
   /** This node's WireGuard key and device kind (needed by `wireguard` and encryption). */
   wireguard?: WireguardSelf;
+  /** IP-in-IP through the tc BPF programs on the underlay (the kernel has no ipip device). */
+  ipipBpf?: boolean;
 }
 
 /** What the backend wants, through WireGuard where the cluster encrypts. */
@@ -103,6 +105,7 @@ export async function planHost(
       underlay,
       vtepMac: input.vtepMac,
       wireguard: input.wireguard,
+      ipipBpf: input.ipipBpf,
     }).sysctls.map((s) => s.key);
     const sysctls = await kernel.readSysctls([
       ...keys,
@@ -121,6 +124,7 @@ export async function planHost(
     underlay,
     vtepMac: input.vtepMac,
     wireguard: input.wireguard,
+    ipipBpf: input.ipipBpf,
   });
   return {
     changes: diffState(desired, view.actual),
