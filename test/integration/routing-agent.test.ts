@@ -267,6 +267,10 @@ test('routing agent: host-gw across zones sets NetworkUnavailable naming the pee
     assert.match(log, /peer node-3 cannot be routed to: 172\.31\.2\.13 is not on-link/);
   } finally {
     await applyObject(store, clusterNetwork('auto'));
+    // The next test starts from a settled cluster: every host back on auto.
+    assert.ok(
+      await eventually(async () => (await unreachablePairs(topo.hosts)).length === 0, 10_000),
+    );
   }
 });
 
