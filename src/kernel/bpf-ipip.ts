@@ -130,12 +130,16 @@ export function peerEntries(tunnels: readonly IpipTunnel[]): Map<string, string>
   );
 }
 
-/** Attaches both programs on `dev` where missing and writes the differences into their maps. */
+/**
+ * Attaches both programs on `dev` where missing and writes the differences into their maps.
+ * No tunnels on a device without the programs: nothing to do (they are not attached for that).
+ */
 export async function syncIpipBpf(
   dev: string,
   tunnels: readonly IpipTunnel[],
   netns?: string,
 ): Promise<void> {
+  if (tunnels.length === 0 && (await findProgram(dev, 'encap', netns)) === undefined) return;
   const encap = await attachProgram(dev, 'encap', netns);
   const decap = await attachProgram(dev, 'decap', netns);
   const lines = [

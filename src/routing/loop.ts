@@ -12,6 +12,7 @@ import { backendDriver } from './backends/registry.js';
 import {
   NodeNotReadyError,
   reconcileHost,
+  type HostPlan,
   type KernelView,
   type ReconcileResult,
 } from './reconcile.js';
@@ -55,6 +56,8 @@ export class RoutingLoop {
   private view?: KernelView;
   /** The next run reads the kernel instead of trusting `view`. */
   private readNext = true;
+  /** Whether the BPF IP-in-IP maps may hold peers (unknown at start). */
+  private ipipMapsMayHoldPeers = true;
 
   constructor(private readonly opts: RoutingLoopOptions) {}
 
@@ -115,9 +118,8 @@ export class RoutingLoop {
         },
         this.opts.kernel,
         known,
+        (plan) => this.prepareIpip(plan),
       );
-      const tunnels = result.desired.ipipTunnels;
-      if (tunnels) await this.opts.ipipDatapath?.sync(result.after.underlay.dev, tunnels);
       this.view = result.after;
       this.report(result, snapshot.backend, reason);
       this.opts.onResult?.(result, reason, seconds());
@@ -126,6 +128,20 @@ export class RoutingLoop {
       else log.error({ reason, err: errorMessage(err) }, 'routing reconcile failed');
       this.opts.onResult?.(err instanceof Error ? err : new Error(String(err)), reason, seconds());
     }
+  }
+
+  /**
+   * Fills the BPF IP-in-IP maps before the routes lead pod traffic to the programs, so a
+   * program the kernel refuses leaves the routes as they were. After IP-in-IP (and once at
+   * start, not knowing what a previous agent left) the maps are emptied, so that a peer's pod
+   * traffic routed out of the underlay by another backend is not wrapped.
+   */
+  private async prepareIpip(plan: HostPlan): Promise<void> {
+    const datapath = this.opts.ipipDatapath;
+    const tunnels = plan.desired.ipipTunnels;
+    if (!datapath || (!tunnels && !this.ipipMapsMayHoldPeers)) return;
+    await datapath.sync(plan.view.underlay.dev, tunnels ?? []);
+    this.ipipMapsMayHoldPeers = (tunnels ?? []).length > 0;
   }
 
   private async ensureSupported(backend: string): Promise<BackendSupport> {

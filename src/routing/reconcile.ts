@@ -142,12 +142,18 @@ export interface ReconcileResult extends HostPlan {
   after: KernelView;
 }
 
+/**
+ * Plans, runs `prepare` (what must be in place before the routes point at it; when it throws,
+ * nothing is changed), then applies the plan.
+ */
 export async function reconcileHost(
   input: HostInput,
   kernel: RoutingKernel,
   known?: KernelView,
+  prepare?: (plan: HostPlan) => Promise<void>,
 ): Promise<ReconcileResult> {
   const plan = await planHost(input, kernel, known);
+  await prepare?.(plan);
   const after: KernelView = {
     underlay: plan.view.underlay,
     actual: stateAfter(plan.desired, plan.view.actual, plan.changes),
