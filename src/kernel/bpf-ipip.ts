@@ -67,6 +67,10 @@ export async function attachProgram(
       throw new OperationError(`BPF IP-in-IP: ${section} is not on ${dev} after loading it`);
     }
   }
+  return attachedMap(progId);
+}
+
+async function attachedMap(progId: number): Promise<AttachedProgram> {
   const { stdout } = await run(['bpftool', '-j', 'prog', 'show', 'id', String(progId)]);
   const mapId = (JSON.parse(stdout) as { map_ids?: number[] }).map_ids?.[0];
   if (mapId === undefined) throw new OperationError(`BPF IP-in-IP: program ${progId} has no map`);
@@ -148,4 +152,25 @@ export async function syncIpipBpf(
   ];
   if (lines.length === 0) return;
   await run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
+}
+
+/** The outer addresses the egress program on `dev` wraps a packet for `dst` in, if any. */
+export async function ipipBpfTunnel(
+  dev: string,
+  dst: string,
+  netns?: string,
+): Promise<{ remote: string; local: string } | undefined> {
+  const progId = await findProgram(dev, 'encap', netns);
+  if (progId === undefined) return undefined;
+  const { mapId } = await attachedMap(progId);
+  const key = hexBytes([...hostU32(32), ...ipBytes(parseIPv4(dst))]);
+  const r = await run(
+    ['bpftool', '-j', 'map', 'lookup', 'id', String(mapId), 'key', 'hex', ...key.split(' ')],
+    {
+      okCodes: [255],
+    },
+  );
+  if (r.code !== 0) return undefined;
+  const value = (JSON.parse(r.stdout) as { value: string[] }).value.map((b) => parseInt(b, 16));
+  return { remote: value.slice(0, 4).join('.'), local: value.slice(4, 8).join('.') };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { podnetOk, until } from '../helpers/lab.js';
 import { echoLabForFile, podListener, startCapture } from '../helpers/echo-lab.js';
-import { hostNs } from '../helpers/trace-lab.js';
+import { hostNs, traceJson } from '../helpers/trace-lab.js';
 
 const echo = echoLabForFile(['--backend', 'ipip', '--zones', '2']);
 
@@ -90,4 +90,17 @@ test('bpf ipip: a full-size DF ping crosses, one byte more is answered with frag
   assert.match(over.stdout + over.stderr, /mtu ?= ?1480/i);
   const plan = podnetOk(['--lab', echo.name, 'plan', '--node', 'node-1']);
   assert.match(plan, /^# IP-in-IP: tc BPF programs on eth0 \(the kernel has no ipip device\)$/m);
+});
+
+test('bpf ipip: trace names the tc BPF encapsulation both ways', () => {
+  const t = traceJson(echo.name, ['echo-1', echo.ip('echo-2')]);
+  assert.equal(t.status, 0, t.out.verdict.text);
+  const hops = t.out.hops.filter((h) => h.step === 'encapsulation');
+  assert.deepEqual(
+    hops.map((h) => h.detail),
+    [
+      'ipip (tc BPF) on eth0: outer 172.31.1.1 → 172.31.2.2 (node-2)',
+      'ipip (tc BPF) on eth0: outer 172.31.2.2 → 172.31.1.1 (node-1)',
+    ],
+  );
 });
