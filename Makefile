@@ -13,17 +13,21 @@ export PATH := $(NODE_BIN):$(PATH)
 # a peer of podnet's speaker in the BGP tests; openssl makes the API server's certificates;
 # systemd brings systemd-analyze, which checks the units `podnet install` writes; Chromium is the
 # headless browser the map's tests drive; linux-perf is perf, which shows where the data path
-# spends its cycles).
+# spends its cycles; clang, llvm, libbpf-dev and bpftool build and load the tc BPF programs of
+# bpf/).
 DEBIAN_PACKAGES := iproute2 iptables ipset nftables conntrack ethtool procps psmisc tcpdump \
 	etcd-server etcd-client bind9-dnsutils dnsperf dnsmasq-base iperf3 \
 	podman runc containerd containernetworking-plugins busybox-static \
 	bird2 frr gobgpd build-essential python3 iputils-ping openssl python3-kubernetes systemd \
-	wireguard-go wireguard-tools chromium linux-perf
+	wireguard-go wireguard-tools chromium linux-perf \
+	clang llvm libbpf-dev bpftool
 
 # kubectl 1.20 (Debian 12's kubernetes-client), the oldest client the API server speaks to. Its
 # package owns /usr/bin/kubectl, which is the machine's kubectl 1.32, so it is unpacked here
 # rather than installed; the tests call it by this path.
 KUBECTL_1_20 := tools/kubectl-1.20/usr/bin/kubectl
+
+BPF_OBJECTS := $(patsubst bpf/%.c,dist/bpf/%.o,$(wildcard bpf/*.c))
 
 .PHONY: all deps build test unit integration lint format demo bench clean
 
@@ -61,7 +65,7 @@ $(KUBECTL_1_20): .stamps/debian
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5 dist/bin/podnet-pod-link
+build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5 dist/bin/podnet-pod-link $(BPF_OBJECTS)
 	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
 	npx tsc -p src/ui/web/tsconfig.json
@@ -82,6 +86,12 @@ dist/bin/podnet-bgp-md5: src/bgp/md5/podnet-bgp-md5.c
 dist/bin/podnet-pod-link: src/kernel/pod-link/podnet-pod-link.c
 	@mkdir -p dist/bin
 	cc -O2 -Wall -Wextra -o $@ $<
+
+# The tc BPF programs (bpf/*.c) as BPF objects the agent loads with tc. The multiarch include
+# directory holds the <asm/...> headers the kernel's UAPI headers include.
+dist/bpf/%.o: bpf/%.c .stamps/debian
+	@mkdir -p dist/bpf
+	clang -O2 -g -Wall -Werror -target bpf -I/usr/include/$$(gcc -dumpmachine) -c $< -o $@
 
 lint: build
 	npx eslint .

@@ -19,6 +19,7 @@ import {
   type Node,
 } from '../api/types.js';
 import { kernelFeatures } from '../kernel/features.js';
+import { syncIpipBpf } from '../kernel/bpf-ipip.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
 import { backendAdvice } from '../routing/advice.js';
 import { backendDriver } from '../routing/backends/registry.js';
@@ -154,6 +155,7 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
           logFile: join(options.stateDir, 'wireguard-go.log'),
         }),
         features: kernelFeatures,
+        ipipDatapath: { sync: (dev, tunnels) => syncIpipBpf(dev, tunnels) },
         periodMs: PERIOD_MS,
         vtepMac,
         log,

@@ -46,7 +46,7 @@ export function registerPlan(program: Command): void {
       try {
         const spec = await getClusterNetwork(store);
         const backend = opts.backend ?? spec.backend;
-        await checkBackendSupport(
+        const support = await checkBackendSupport(
           backendDriver(backend, opts.backend ? '--backend' : 'ClusterNetwork backend'),
           kernelFeatures,
         );
@@ -76,6 +76,7 @@ export function registerPlan(program: Command): void {
             underlayMTU: spec.mtu,
             encryption: spec.encryption,
             wireguard: wg.wireguard,
+            ipipBpf: support.ipipBpf,
           },
           routingKernel(netns, wg.run),
         );
@@ -90,7 +91,7 @@ export function registerPlan(program: Command): void {
         const cloud = backend === 'cloud' ? cloudPlacements(storeNodes) : undefined;
         if (opts.output === 'json') {
           process.stdout.write(
-            `${JSON.stringify({ node: nodeName, backend, routing: spec.routing, learned: bgp?.origins, cloud, commands, changes: plan.changes, offloads, problems: plan.problems, wireguard }, null, 2)}\n`,
+            `${JSON.stringify({ node: nodeName, backend, ipipImplementation: ipipImplementation(support.ipipBpf, backend), ipipTunnels: plan.desired.ipipTunnels, routing: spec.routing, learned: bgp?.origins, cloud, commands, changes: plan.changes, offloads, problems: plan.problems, wireguard }, null, 2)}\n`,
           );
           return;
         }
@@ -98,6 +99,9 @@ export function registerPlan(program: Command): void {
         process.stdout.write(
           `# ${nodeName}${where}, backend ${backend}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}\n`,
         );
+        if (backend === 'ipip') {
+          process.stdout.write(`# IP-in-IP: ${describeIpip(support.ipipBpf, plan)}\n`);
+        }
         for (const o of bgp?.origins ?? []) process.stdout.write(`# ${o.prefix}: ${o.origin}\n`);
         for (const line of wireguard ? describeWireguard(wireguard) : []) {
           process.stdout.write(`# ${line}\n`);
@@ -113,6 +117,18 @@ export function registerPlan(program: Command): void {
         await store.close();
       }
     });
+}
+
+/** Which implementation carries backend ipip: the kernel's device or podnet's tc BPF programs. */
+function ipipImplementation(bpf: boolean, backend: string): string | undefined {
+  if (backend !== 'ipip') return undefined;
+  return bpf ? 'bpf' : 'kernel';
+}
+
+function describeIpip(bpf: boolean, plan: { view: { underlay: { dev: string } } }): string {
+  return bpf
+    ? `tc BPF programs on ${plan.view.underlay.dev} (the kernel has no ipip device)`
+    : `the kernel's ipip device`;
 }
 
 /**

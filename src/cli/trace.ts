@@ -1,6 +1,7 @@
 // `podnet trace [-n NS] POD DEST[:PORT]`: the path from a pod to a DNS name, service IP or pod
 // IP as the kernel will take it, hop by hop there and back, and the first broken step
 // (src/diagnose/trace.ts). This file reads the facts; the diagnosis is pure.
+import { ipipBpfTunnel } from '../kernel/bpf-ipip.js';
 import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import type { Command } from 'commander';
 import type {
@@ -406,6 +407,12 @@ async function pathTracer(c: {
       dev?.kind === 'vxlan' && route.gateway
         ? await path.vxlanHop(ns, route.gateway, dev.ifname)
         : undefined;
+    // Without a tunnel device (podnet's and pod veths are pn*), IP-in-IP is the tc BPF program
+    // on the route's device.
+    const ipipBpf =
+      network.backend === 'ipip' && route.ok && route.dev && !route.dev.startsWith('pn')
+        ? await ipipBpfTunnel(route.dev, dst, ns)
+        : undefined;
     const accepts = (flag: string): boolean =>
       host.forwardRules.some(
         (r) => r.includes(`${flag} ${network.clusterCIDR}`) && r.endsWith('-j ACCEPT'),
@@ -420,6 +427,7 @@ async function pathTracer(c: {
       forwardAccepts: accepts('-s') && accepts('-d'),
       ipForward: host.sysctls['net.ipv4.ip_forward'] !== '0',
       tunnel,
+      ipipBpf,
       podnetRoutes: host.podnetRoutes,
       routeOrigin:
         bgp && route.ok && !tunnel

@@ -369,25 +369,39 @@ const kernelFeatures: Check = ({ network, kernelConfig }) => {
   const needed: [string, string][] = [];
   if (network.backend === 'vxlan' || network.backend === 'auto')
     needed.push(['CONFIG_VXLAN', `backend ${network.backend}`]);
-  if (network.backend === 'ipip') needed.push(['CONFIG_NET_IPIP', 'backend ipip']);
+  const ipipBpf =
+    network.backend === 'ipip' && !['y', 'm'].includes(kernelConfig.get('CONFIG_NET_IPIP') ?? '');
+  if (network.backend === 'ipip' && !ipipBpf) needed.push(['CONFIG_NET_IPIP', 'backend ipip']);
   if (network.proxyMode === 'nftables') needed.push(['CONFIG_NFT_NUMGEN', 'proxy nftables']);
   if (network.proxyMode === 'iptables') {
     needed.push(['CONFIG_NETFILTER_XT_MATCH_STATISTIC', 'proxy iptables']);
     needed.push(['CONFIG_NETFILTER_XT_MATCH_RECENT', 'session affinity']);
   }
   const missing = needed.filter(([opt]) => !['y', 'm'].includes(kernelConfig.get(opt) ?? ''));
+  // Without the kernel's module the agent runs IP-in-IP as tc BPF programs on the underlay.
+  const bpf = ipipBpf
+    ? [
+        pass(
+          'kernel-features',
+          'backend ipip runs as tc BPF programs on the underlay (no CONFIG_NET_IPIP)',
+        ),
+      ]
+    : [];
   if (missing.length === 0) {
-    return [pass('kernel-features', `kernel has ${needed.map(([o]) => o).join(', ')}`)];
+    return [...bpf, pass('kernel-features', `kernel has ${needed.map(([o]) => o).join(', ')}`)];
   }
-  return missing.map(([opt, why]) =>
-    fail(
-      'kernel-features',
-      `${why} needs ${opt}, which this kernel lacks`,
-      opt === 'CONFIG_NET_IPIP'
-        ? 'podnet apply a ClusterNetwork with backend: vxlan (or a kernel built with CONFIG_NET_IPIP)'
-        : `use a kernel built with ${opt}`,
+  return [
+    ...bpf,
+    ...missing.map(([opt, why]) =>
+      fail(
+        'kernel-features',
+        `${why} needs ${opt}, which this kernel lacks`,
+        opt === 'CONFIG_NET_IPIP'
+          ? 'podnet apply a ClusterNetwork with backend: vxlan (or a kernel built with CONFIG_NET_IPIP)'
+          : `use a kernel built with ${opt}`,
+      ),
     ),
-  );
+  ];
 };
 
 /** The device holding this node's InternalIP: what its pods' packets leave by. */

@@ -38,6 +38,8 @@ export interface HostPathFacts {
   /** `net.ipv4.ip_forward`: off, the host forwards nothing to or from its pods. */
   ipForward?: boolean;
   tunnel?: TunnelHop;
+  /** The outer addresses podnet's tc BPF IP-in-IP program on the route's device wraps the packet in. */
+  ipipBpf?: { remote: string; local: string };
   /** Strict reverse-path filtering on the device the packet arrives by. */
   rpFilterStrict?: boolean;
   /** Routes podnet installed here (proto 80); the route the kernel picks must be one of them. */
@@ -131,6 +133,7 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
       out.routeOrigin === undefined &&
       !tunnelDev &&
       !wireguardDev &&
+      !out.ipipBpf &&
       to.nodeIP !== undefined &&
       out.route.gateway !== to.nodeIP;
     const foreign =
@@ -151,7 +154,13 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
     } else {
       const kind =
         out.routeOrigin ??
-        (tunnelDev ? 'tunnel' : wireguardDev ? 'WireGuard' : `direct to ${to.node}`);
+        (tunnelDev
+          ? 'tunnel'
+          : wireguardDev
+            ? 'WireGuard'
+            : out.ipipBpf
+              ? 'IP-in-IP in tc BPF'
+              : `direct to ${to.node}`);
       add('route', true, `${out.node}: ${to.ip}${via} dev ${dev} (${kind})`);
     }
   }
@@ -173,6 +182,15 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
             : !underlayOk
               ? `${out.node}: ${dev} MTU ${tunnelDev.mtu} plus ${overhead} bytes of encapsulation exceeds ${underlay!.ifname} MTU ${underlay!.mtu}: encapsulated packets over ${underlay!.mtu} bytes are dropped (see 'podnet doctor --node ${out.node}')`
               : `${tunnelDev.kind} ${dev} VNI ${tunnelDev.vxlan?.id ?? '-'} port ${tunnelDev.vxlan?.port ?? '-'}: inner → ${t.mac}, outer ${tunnelDev.vxlan?.local ?? out.route.prefsrc ?? '?'} → ${t.outerDst}, MTU ${tunnelDev.mtu}`,
+    );
+  } else if (out.ipipBpf && !sameHost && to.node !== undefined) {
+    const { remote, local } = out.ipipBpf;
+    add(
+      'encapsulation',
+      remote === to.nodeIP,
+      remote === to.nodeIP
+        ? `ipip (tc BPF) on ${dev}: outer ${local} → ${remote} (${to.node})`
+        : `ipip (tc BPF) on ${dev}: wraps the packet for ${remote}, but ${to.node} is at ${to.nodeIP ?? '?'}`,
     );
   } else if (wireguardDev && !sameHost && to.node !== undefined) {
     const podMtuOk = leg.from.mtu === undefined || leg.from.mtu <= wireguardDev.mtu;

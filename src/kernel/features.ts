@@ -1,8 +1,9 @@
 // Kernel features a backend may need, probed the way the backend would use them: creating
 // the device in a throw-away network namespace (so nothing of this host changes).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { run } from '../process/run.js';
+import { IPIP_BPF_OBJECT } from './bpf-ipip.js';
 
 export interface FeatureCheck {
   ok: boolean;
@@ -41,4 +42,9 @@ export function kernelConfig(option: string): string | undefined {
 }
 
 /** This machine's kernel features, as routing's support check is given them. */
-export const kernelFeatures = { probeIpip, probeWireguard, kernelConfig };
+export const kernelFeatures = {
+  probeIpip,
+  probeWireguard,
+  kernelConfig,
+  hasIpipBpf: () => existsSync(IPIP_BPF_OBJECT),
+};

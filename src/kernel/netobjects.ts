@@ -11,6 +11,18 @@ export interface Route {
   gateway: string;
   dev: string;
   onlink: boolean;
+  /** The path MTU of the route, where it is below the device's (encapsulated in BPF). */
+  mtu?: number;
+}
+
+/**
+ * One IP-in-IP peer as the tc BPF programs see it: packets for `podCIDR` get an outer header
+ * from `local` to `remote`, and protocol-4 packets from `remote` are decapsulated.
+ */
+export interface IpipTunnel {
+  podCIDR: string;
+  remote: string;
+  local: string;
 }
 
 /** A permanent neighbour (ARP) entry. */
@@ -111,6 +123,8 @@ export interface Underlay {
   address: string;
   prefixLength: number;
   mtu: number;
+  /** The gateway of the default route through the underlay device, if it has one. */
+  gateway?: string;
 }
 
 /** What the kernel has of the objects routing owns or depends on. */

@@ -37,6 +37,7 @@ export interface IpRoute {
   gateway?: string;
   dev?: string;
   flags?: string[];
+  metrics?: { mtu?: number }[];
 }
 
 interface IpLink {
@@ -65,9 +66,9 @@ interface BridgeFdb {
 export async function readHostState(opts: ReadOptions): Promise<HostState> {
   const { stdout } = await runIproute('ip', ['-j', '-d', '-batch', '-'], {
     netns: opts.netns,
-    input: `route show proto ${PODNET_ROUTE_PROTO}\naddr show\nneigh show nud permanent\n`,
+    input: `route show proto ${PODNET_ROUTE_PROTO}\naddr show\nneigh show nud permanent\nroute show default\n`,
   });
-  const [routesJson, linksJson, neighJson] = stdout.trim().split('\n');
+  const [routesJson, linksJson, neighJson, defaultsJson] = stdout.trim().split('\n');
   const routes = routingRoutes(parse<IpRoute[]>(routesJson, 'ip route show'));
   const allLinks = parse<IpLink[]>(linksJson, 'ip addr show');
   const owned = new Set(opts.devices);
@@ -94,7 +95,7 @@ export async function readHostState(opts: ReadOptions): Promise<HostState> {
 
   return {
     actual: { routes, links, neighbours, fdb },
-    underlay: findUnderlay(allLinks, opts.nodeIP),
+    underlay: findUnderlay(allLinks, opts.nodeIP, parse<IpRoute[]>(defaultsJson, 'ip route show')),
   };
 }
 
@@ -118,11 +119,13 @@ export function routingRoutes(routes: readonly IpRoute[]): Route[] {
 }
 
 function toRoute(r: IpRoute): Route {
+  const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
   return {
     dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`,
     gateway: r.gateway ?? '',
     dev: r.dev ?? '',
     onlink: r.flags?.includes('onlink') ?? false,
+    ...(mtu === undefined ? {} : { mtu }),
   };
 }
 
@@ -152,11 +155,22 @@ function toLink(l: IpLink): ActualLink {
   };
 }
 
-function findUnderlay(links: IpLink[], nodeIP: string): Underlay | undefined {
+function findUnderlay(
+  links: IpLink[],
+  nodeIP: string,
+  defaults: readonly IpRoute[],
+): Underlay | undefined {
   for (const link of links) {
     const addr = link.addr_info?.find((a) => a.family === 'inet' && a.local === nodeIP);
     if (addr) {
-      return { dev: link.ifname, address: nodeIP, prefixLength: addr.prefixlen, mtu: link.mtu };
+      const gateway = defaults.find((r) => r.dev === link.ifname && r.gateway)?.gateway;
+      return {
+        dev: link.ifname,
+        address: nodeIP,
+        prefixLength: addr.prefixlen,
+        mtu: link.mtu,
+        ...(gateway === undefined ? {} : { gateway }),
+      };
     }
   }
   return undefined;

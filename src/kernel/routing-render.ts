@@ -98,5 +98,6 @@ function linkAdd(link: TunnelLink): string {
 }
 
 function route(r: Route): string {
-  return `${r.dst} via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''} proto ${PODNET_ROUTE_PROTO}`;
+  const mtu = r.mtu === undefined ? '' : ` mtu ${r.mtu}`;
+  return `${r.dst} via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''}${mtu} proto ${PODNET_ROUTE_PROTO}`;
 }

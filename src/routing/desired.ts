@@ -1,6 +1,13 @@
 // The desired state of one host: every kernel object it needs to reach every peer's pods,
 // built by the backend chosen for the cluster. Pure: nodes in, plain data out.
-import type { FdbEntry, Neighbour, Route, TunnelLink, Underlay } from '../kernel/netobjects.js';
+import type {
+  FdbEntry,
+  IpipTunnel,
+  Neighbour,
+  Route,
+  TunnelLink,
+  Underlay,
+} from '../kernel/netobjects.js';
 import type { Host } from './peers.js';
 
 /** A sysctl this host needs. `looseRpFilter`: any value whose effect is not strict will do. */
@@ -24,6 +31,8 @@ export interface DesiredState {
   fdb: FdbEntry[];
   sysctls: SysctlWant[];
   problems: PeerProblem[];
+  /** IP-in-IP peers for the tc BPF programs on the underlay (absent: no BPF IP-in-IP). */
+  ipipTunnels?: IpipTunnel[];
 }
 
 export interface BackendInput {
@@ -34,6 +43,8 @@ export interface BackendInput {
   vtepMac: string;
   /** This node's WireGuard key (absent until it has one) and which device it runs. */
   wireguard?: WireguardSelf;
+  /** IP-in-IP is done by tc BPF programs on the underlay: the kernel has no ipip device. */
+  ipipBpf?: boolean;
 }
 
 export interface WireguardSelf {

@@ -117,7 +117,7 @@ function linkSettings(link: TunnelLink, have: ActualLink): Change[] {
 }
 
 function sameRoute(a: Route, b: Route): boolean {
-  return a.gateway === b.gateway && a.dev === b.dev && a.onlink === b.onlink;
+  return a.gateway === b.gateway && a.dev === b.dev && a.onlink === b.onlink && a.mtu === b.mtu;
 }
 
 function fdbKey(e: FdbEntry): string {

@@ -2,7 +2,7 @@
 // `bridge` and `sysctl` (src/kernel/), an in-memory fake lets the reconciler run in unit tests
 // without root.
 import type { FeatureCheck } from '../kernel/features.js';
-import type { Change } from '../kernel/netobjects.js';
+import type { Change, IpipTunnel } from '../kernel/netobjects.js';
 import type { ApplyResult } from '../kernel/routing-apply.js';
 import type { HostState } from '../kernel/routing-read.js';
 
@@ -21,4 +21,12 @@ export interface KernelFeatures {
   probeWireguard(): Promise<FeatureCheck>;
   /** CONFIG_<option>: 'y', 'm', 'n', or undefined when the kernel does not say. */
   kernelConfig(option: string): string | undefined;
+  /** podnet's tc BPF IP-in-IP program is built (it is verified when it is loaded). */
+  hasIpipBpf(): boolean;
+}
+
+/** The tc BPF IP-in-IP programs on the underlay and the peers in their maps. */
+export interface IpipDatapath {
+  /** Attaches the programs where they are missing and brings their maps to `tunnels`. */
+  sync(underlayDev: string, tunnels: readonly IpipTunnel[]): Promise<void>;
 }

@@ -12,11 +12,12 @@ import { backendDriver } from './backends/registry.js';
 import {
   NodeNotReadyError,
   reconcileHost,
+  type HostPlan,
   type KernelView,
   type ReconcileResult,
 } from './reconcile.js';
-import type { KernelFeatures, RoutingKernel } from './kernel.js';
-import { checkBackendSupport } from './support.js';
+import type { IpipDatapath, KernelFeatures, RoutingKernel } from './kernel.js';
+import { checkBackendSupport, type BackendSupport } from './support.js';
 
 export interface RoutingSnapshot {
   nodes: readonly Node[];
@@ -33,6 +34,8 @@ export interface RoutingLoopOptions {
   /** The host's kernel, and what it supports. */
   kernel: RoutingKernel;
   features: KernelFeatures;
+  /** Where the kernel has no ipip device: the tc BPF programs that stand in for it. */
+  ipipDatapath?: IpipDatapath;
   periodMs: number;
   vtepMac: string;
   log: Logger;
@@ -47,12 +50,14 @@ export class RoutingLoop {
   private running?: Promise<void>;
   private pending?: string;
   private stopped = false;
-  private readonly supported = new Set<string>();
+  private readonly supported = new Map<string, BackendSupport>();
   private lastProblems = '';
   /** The kernel as the last successful reconcile left it (undefined after a failure). */
   private view?: KernelView;
   /** The next run reads the kernel instead of trusting `view`. */
   private readNext = true;
+  /** Whether the BPF IP-in-IP maps may hold peers (unknown at start). */
+  private ipipMapsMayHoldPeers = true;
 
   constructor(private readonly opts: RoutingLoopOptions) {}
 
@@ -96,7 +101,7 @@ export class RoutingLoop {
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
       const snapshot = this.opts.snapshot();
-      await this.ensureSupported(snapshot.backend);
+      const support = await this.ensureSupported(snapshot.backend);
       const known = this.readNext ? undefined : this.view;
       this.readNext = false;
       this.view = undefined;
@@ -109,9 +114,11 @@ export class RoutingLoop {
           underlayMTU: snapshot.underlayMTU,
           encryption: snapshot.encryption,
           wireguard: snapshot.wireguard,
+          ipipBpf: support.ipipBpf && this.opts.ipipDatapath !== undefined,
         },
         this.opts.kernel,
         known,
+        (plan) => this.prepareIpip(plan),
       );
       this.view = result.after;
       this.report(result, snapshot.backend, reason);
@@ -123,10 +130,26 @@ export class RoutingLoop {
     }
   }
 
-  private async ensureSupported(backend: string): Promise<void> {
-    if (this.supported.has(backend)) return;
-    await checkBackendSupport(backendDriver(backend), this.opts.features);
-    this.supported.add(backend);
+  /**
+   * Fills the BPF IP-in-IP maps before the routes lead pod traffic to the programs, so a
+   * program the kernel refuses leaves the routes as they were. After IP-in-IP (and once at
+   * start, not knowing what a previous agent left) the maps are emptied, so that a peer's pod
+   * traffic routed out of the underlay by another backend is not wrapped.
+   */
+  private async prepareIpip(plan: HostPlan): Promise<void> {
+    const datapath = this.opts.ipipDatapath;
+    const tunnels = plan.desired.ipipTunnels;
+    if (!datapath || (!tunnels && !this.ipipMapsMayHoldPeers)) return;
+    await datapath.sync(plan.view.underlay.dev, tunnels ?? []);
+    this.ipipMapsMayHoldPeers = (tunnels ?? []).length > 0;
+  }
+
+  private async ensureSupported(backend: string): Promise<BackendSupport> {
+    const known = this.supported.get(backend);
+    if (known) return known;
+    const support = await checkBackendSupport(backendDriver(backend), this.opts.features);
+    this.supported.set(backend, support);
+    return support;
   }
 
   private report(result: ReconcileResult, backend: string, reason: string): void {

@@ -46,6 +46,8 @@ export interface HostInput {
   encryption?: Encryption;
   /** This node's WireGuard key and device kind (needed by `wireguard` and encryption). */
   wireguard?: WireguardSelf;
+  /** IP-in-IP through the tc BPF programs on the underlay (the kernel has no ipip device). */
+  ipipBpf?: boolean;
 }
 
 /** What the backend wants, through WireGuard where the cluster encrypts. */
@@ -103,6 +105,7 @@ export async function planHost(
       underlay,
       vtepMac: input.vtepMac,
       wireguard: input.wireguard,
+      ipipBpf: input.ipipBpf,
     }).sysctls.map((s) => s.key);
     const sysctls = await kernel.readSysctls([
       ...keys,
@@ -121,6 +124,7 @@ export async function planHost(
     underlay,
     vtepMac: input.vtepMac,
     wireguard: input.wireguard,
+    ipipBpf: input.ipipBpf,
   });
   return {
     changes: diffState(desired, view.actual),
@@ -138,12 +142,18 @@ export interface ReconcileResult extends HostPlan {
   after: KernelView;
 }
 
+/**
+ * Plans, runs `prepare` (what must be in place before the routes point at it; when it throws,
+ * nothing is changed), then applies the plan.
+ */
 export async function reconcileHost(
   input: HostInput,
   kernel: RoutingKernel,
   known?: KernelView,
+  prepare?: (plan: HostPlan) => Promise<void>,
 ): Promise<ReconcileResult> {
   const plan = await planHost(input, kernel, known);
+  await prepare?.(plan);
   const after: KernelView = {
     underlay: plan.view.underlay,
     actual: stateAfter(plan.desired, plan.view.actual, plan.changes),

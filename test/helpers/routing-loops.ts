@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Node } from '../../src/api/types.js';
 import { kernelFeatures } from '../../src/kernel/features.js';
+import { syncIpipBpf } from '../../src/kernel/bpf-ipip.js';
 import { routingKernel } from '../../src/kernel/routing-kernel.js';
 import { RoutingLoop } from '../../src/routing/loop.js';
 import type { ReconcileResult } from '../../src/routing/reconcile.js';
@@ -61,6 +62,7 @@ export function startHostLoop(
     selfName: host.name,
     kernel: routingKernel(host.ns),
     features: kernelFeatures,
+    ipipDatapath: { sync: (dev, tunnels) => syncIpipBpf(dev, tunnels, host.ns) },
     periodMs,
     vtepMac: host.vtepMac,
     log: pino({ base: { node: host.name } }, sink),

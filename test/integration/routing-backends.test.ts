@@ -148,23 +148,27 @@ test('routing: auto goes direct inside a zone and through VXLAN across, seen in 
   }
 });
 
-test('routing: ipip is refused up front, naming the missing kernel option, when the kernel lacks it', async () => {
+test('routing: ipip runs on the kernel device where there is one, else on the BPF programs; refused naming CONFIG_NET_IPIP without either', async () => {
   const probe = await probeIpip();
-  if (probe.ok) {
-    // A kernel with IP-in-IP: the backend is accepted.
-    await checkBackendSupport(backendDriver('ipip'), kernelFeatures);
-    return;
-  }
-  await assert.rejects(checkBackendSupport(backendDriver('ipip'), kernelFeatures), (err: Error) => {
+  const support = await checkBackendSupport(backendDriver('ipip'), kernelFeatures);
+  assert.deepEqual(support, { ipipBpf: !probe.ok });
+  if (probe.ok) return;
+  const unbuilt = { ...kernelFeatures, hasIpipBpf: () => false };
+  await assert.rejects(checkBackendSupport(backendDriver('ipip'), unbuilt), (err: Error) => {
     assert.equal((err as { exitCode?: number }).exitCode, 2);
     assert.match(
       err.message,
       /^backend ipip: this kernel has no IP-in-IP support: CONFIG_NET_IPIP is not enabled/,
     );
-    assert.match(err.message, /use backend vxlan or auto instead$/);
+    assert.match(
+      err.message,
+      /BPF IP-in-IP program is not built \(make build\); use backend vxlan or auto instead$/,
+    );
     return true;
   });
   // The other backends need nothing the kernel lacks.
   for (const name of ['host-gw', 'vxlan', 'auto'])
-    await checkBackendSupport(backendDriver(name), kernelFeatures);
+    assert.deepEqual(await checkBackendSupport(backendDriver(name), kernelFeatures), {
+      ipipBpf: false,
+    });
 });

@@ -193,7 +193,6 @@ const broken: [string, string, (i: DoctorInput) => void, RegExp][] = [
     },
     /pn0123456789a mtu 1400/,
   ],
-  ['kernel without IPIP', 'kernel-features', (i) => (i.network.backend = 'ipip'), /backend: vxlan/],
 ];
 
 for (const [what, check, breakIt, fix] of broken) {
@@ -348,4 +347,12 @@ test('doctor: backend cloud names a full route table and a source/destination ch
     ],
   );
   assert.match(verdicts[0]!.fix!, /--no-source-dest-check/);
+});
+
+test('doctor: backend ipip on a kernel without CONFIG_NET_IPIP says the tc BPF programs carry it', () => {
+  const input = healthy();
+  input.network.backend = 'ipip';
+  const verdicts = diagnoseHost(input).filter((v) => v.check === 'kernel-features');
+  assert.ok(verdicts.every((v) => v.ok));
+  assert.match(verdicts.map((v) => v.detail).join('\n'), /ipip runs as tc BPF programs/);
 });

@@ -120,6 +120,38 @@ test('routing: ipip builds a tunnel with MTU underlay-20 and onlink routes via p
   assert.deepEqual(state.neighbours, []);
 });
 
+test('routing: ipip in BPF routes each peer subnet out of the underlay via the next hop to the peer, with a route MTU 20 below', () => {
+  const state = backendDriver('ipip').desired({
+    ...input(),
+    underlay: { ...underlay, gateway: '172.31.1.254' },
+    ipipBpf: true,
+  });
+  assert.deepEqual(state.links, []);
+  assert.deepEqual(state.routes, [
+    { dst: '10.244.2.0/24', gateway: '172.31.1.2', dev: 'eth0', onlink: true, mtu: 1480 },
+    { dst: '10.244.3.0/24', gateway: '172.31.1.254', dev: 'eth0', onlink: true, mtu: 1480 },
+  ]);
+  assert.deepEqual(state.ipipTunnels, [
+    { podCIDR: '10.244.2.0/24', remote: '172.31.1.2', local: '172.31.1.1' },
+    { podCIDR: '10.244.3.0/24', remote: '172.31.2.1', local: '172.31.1.1' },
+  ]);
+  assert.deepEqual(state.problems, []);
+});
+
+test('routing: ipip in BPF names a peer off the underlay subnet when the underlay has no gateway', () => {
+  const state = backendDriver('ipip').desired({ ...input(), ipipBpf: true });
+  assert.deepEqual(
+    state.routes.map((r) => r.dst),
+    ['10.244.2.0/24'],
+  );
+  assert.deepEqual(state.problems, [
+    {
+      peer: 'node-3',
+      reason: "172.31.2.1 is outside eth0's subnet and eth0 has no default gateway",
+    },
+  ]);
+});
+
 test('routing: auto goes direct inside the zone and through VXLAN across', () => {
   const state = backendDriver('auto').desired(input());
   assert.equal(state.links[0]?.name, 'pn-vxlan');

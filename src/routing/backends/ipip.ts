@@ -1,9 +1,26 @@
 // IP-in-IP, Calico-style: one tunnel device with any remote, and per peer an onlink route via
-// the peer's node IP (the kernel uses the gateway as the outer destination). Needs the
-// kernel's IPIP module (CONFIG_NET_IPIP); the driver says so and callers check up front.
-import type { IpipLink } from '../../kernel/netobjects.js';
-import { hostSysctls, emptyState, type BackendDriver, type BackendInput } from '../desired.js';
-import { formatIP, networkAddress, parseCidr } from '../../net/index.js';
+// the peer's node IP (the kernel uses the gateway as the outer destination). Where the kernel
+// has no IP-in-IP module (CONFIG_NET_IPIP), tc BPF programs on the underlay do the same on the
+// wire: each peer's pod subnet is routed out of the underlay towards the peer, with a route MTU
+// that leaves room for the outer header (so the kernel answers a too-big DF packet with
+// fragmentation-needed), and the egress program wraps what it sends.
+import type { IpipLink, Route } from '../../kernel/netobjects.js';
+import {
+  hostSysctls,
+  emptyState,
+  type BackendDriver,
+  type BackendInput,
+  type DesiredState,
+} from '../desired.js';
+import type { Host } from '../peers.js';
+import {
+  cidrOf,
+  containsIP,
+  formatIP,
+  networkAddress,
+  parseCidr,
+  parseIP,
+} from '../../net/index.js';
 
 export const IPIP_DEVICE = 'pn-ipip';
 /** The outer IPv4 header. */
@@ -23,6 +40,7 @@ export const ipip: BackendDriver = {
   name: 'ipip',
   needs: 'ipip',
   desired(input) {
+    if (input.ipipBpf) return desiredBpf(input);
     const state = emptyState();
     state.links.push(ipipDevice(input));
     for (const peer of input.peers) {
@@ -32,6 +50,43 @@ export const ipip: BackendDriver = {
     return state;
   },
 };
+
+function desiredBpf(input: BackendInput): DesiredState {
+  const { self, underlay } = input;
+  const state: DesiredState = { ...emptyState(), ipipTunnels: [] };
+  for (const peer of input.peers) {
+    const route = bpfRoute(input, peer);
+    if (!route) {
+      state.problems.push({
+        peer: peer.name,
+        reason: `${peer.ip} is outside ${underlay.dev}'s subnet and ${underlay.dev} has no default gateway`,
+      });
+      continue;
+    }
+    state.routes.push(route);
+    state.ipipTunnels!.push({ podCIDR: peer.podCIDR, remote: peer.ip, local: self.ip });
+  }
+  state.sysctls = hostSysctls(underlay, []);
+  return state;
+}
+
+/**
+ * The route that brings a peer's pod traffic to the underlay's egress program: through the
+ * same next hop as the peer's own address (the peer itself on the underlay's subnet, else the
+ * default gateway), so the frame is already addressed for the outer packet.
+ */
+function bpfRoute({ underlay }: BackendInput, peer: Host): Route | undefined {
+  const subnet = cidrOf(parseIP(underlay.address), underlay.prefixLength);
+  const nextHop = containsIP(subnet, parseIP(peer.ip)) ? peer.ip : underlay.gateway;
+  if (nextHop === undefined) return undefined;
+  return {
+    dst: peer.podCIDR,
+    gateway: nextHop,
+    dev: underlay.dev,
+    onlink: true,
+    mtu: underlay.mtu - IPIP_OVERHEAD,
+  };
+}
 
 /** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the tunnel's own address. */
 function subnetAddress(podCIDR: string): string {
