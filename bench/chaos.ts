@@ -65,8 +65,8 @@ function table(routing: string, rows: Row[]): void {
 
 sweepLeftovers();
 const store = await run('store');
-const bgp = await run('bgp');
 table('store', store);
+const bgp = await run('bgp');
 table('bgp (anchor)', bgp);
 for (const row of store) {
   const anchor = bgp.find((r) => r.fault === row.fault)!.figures;
