@@ -1,8 +1,8 @@
 // The routing controller: keeps this host's routes, neighbours, FDB entries, tunnel devices
 // and sysctls in line with the cluster's Nodes (src/routing/ decides, src/kernel/ applies).
-// It publishes this node's VTEP MAC, reconciles on every Node or ClusterNetwork change and
-// every PERIOD_MS (repairing what someone deleted by hand), and reports peers it cannot reach
-// as the Node's NetworkUnavailable condition.
+// It publishes this node's VTEP MAC, reconciles on every Node or ClusterNetwork change, on
+// every link coming up and every PERIOD_MS (repairing what someone deleted by hand), and
+// reports peers it cannot reach as the Node's NetworkUnavailable condition.
 // With `routing: bgp` the Nodes to route to are what BGP learnt (handed in through `routeTo`
 // by the BGP controller) rather than the store's Nodes, and nothing is reconciled before BGP
 // has spoken once: after an agent restart the kernel keeps every route until then.
@@ -20,6 +20,7 @@ import {
 } from '../api/types.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { syncIpipBpf } from '../kernel/bpf-ipip.js';
+import { watchLinksUp, type LinkWatch } from '../kernel/link-watch.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
 import { backendAdvice } from '../routing/advice.js';
 import { backendDriver } from '../routing/backends/registry.js';
@@ -49,6 +50,7 @@ export interface RoutingController extends Controller {
 
 export function routingController(opts: { bgp?: boolean } = {}): RoutingController {
   let loop: RoutingLoop | undefined;
+  let links: LinkWatch | undefined;
   let started = false;
   /** What BGP last said; undefined until it has spoken (store mode: unused). */
   let learned: Node[] | undefined;
@@ -196,8 +198,18 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
         },
       });
       startOnce();
+      // A link back up (the underlay's carrier, a NIC reset) gets its routes back at once: the
+      // kernel removed them when it went down. Pod veths come and go with pods: not watched.
+      links = watchLinksUp(
+        (ifname) => {
+          if (started) loop?.trigger(`link ${ifname} up`, true);
+        },
+        (ifname) => ifname.startsWith('pn'),
+        (reason) => log.warn({ reason }, 'link watch restarting'),
+      );
     },
     async stop() {
+      links?.stop();
       await loop?.stop();
     },
   };

@@ -1,8 +1,8 @@
 // The lab's pod runner (kubelet-like), one per host: follows the Pod objects placed on its
 // node, creates and removes pods (src/lab/pods.ts) to match, and reports each pod's status.
 // Deciding what to do is pure (podActions, runningStatus); one reconcile runs at a time, on
-// every change, on a resync timer that also retries what failed, and when a crash-looping
-// container's back-off ends.
+// every change, when a container exits, on a resync timer that also retries what failed, and
+// when a crash-looping container's back-off ends.
 import type { ContainerStatus, Pod } from '../api/types.js';
 import { errorMessage } from '../util/errors.js';
 import { serialRuns } from '../util/serial-runs.js';
@@ -13,6 +13,7 @@ import {
   startPod,
   stopPod,
   syncContainers,
+  watchContainerExits,
   type PodHost,
   type PodRecord,
 } from './pods.js';
@@ -227,6 +228,7 @@ export function startKubelet(
   );
   const trigger = runs.trigger;
   const timer = setInterval(trigger, resyncMs);
+  const stopWatchingExits = watchContainerExits(host.labDir, trigger);
   // Never reconcile against a partial list: before the first full list, a pod not yet seen
   // would look deleted and be removed.
   void source.synced.then(() => runs.open());
@@ -238,6 +240,7 @@ export function startKubelet(
       stopped = true;
       clearInterval(timer);
       clearTimeout(wakeTimer);
+      stopWatchingExits();
       await runs.stop();
       await source.stop();
     },

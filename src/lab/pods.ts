@@ -12,6 +12,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -398,6 +399,19 @@ async function startContainer(
 function withExitFile(exitFile: string, argv: string[]): string[] {
   const shim = 'trap : TERM; "$@"; code=$?; echo "$code" > "$0"; exit "$code"';
   return ['sh', '-c', shim, exitFile, ...argv];
+}
+
+/**
+ * Calls `onExit` whenever a container's shim writes its exit file in this lab: the runner
+ * reports a container that ended at once, as kubelet's event-driven PLEG does, instead of at
+ * its next resync. Returns the function that stops watching.
+ */
+export function watchContainerExits(labDir: string, onExit: () => void): () => void {
+  mkdirSync(podsDir(labDir), { recursive: true });
+  const watcher = watch(podsDir(labDir), (_event, file) => {
+    if (file?.endsWith('.exit')) onExit();
+  });
+  return () => watcher.close();
 }
 
 function exitFileOf(host: PodHost, record: PodRecord, container: string): string {

@@ -66,10 +66,14 @@ export class RoutingLoop {
     this.timer = setInterval(() => this.trigger('period'), this.opts.periodMs);
   }
 
-  /** Asks for a reconcile soon; `reason` is logged with it ('period' reads the kernel). */
-  trigger(reason: string): void {
+  /**
+   * Asks for a reconcile soon; `reason` is logged with it. `readKernel` (implied by 'period' and
+   * 'start') makes it read the kernel rather than trust the last run's view: for when the kernel
+   * itself dropped objects, as it does with the routes of a link that went down.
+   */
+  trigger(reason: string, readKernel = false): void {
     if (this.stopped) return;
-    if (reason === 'period' || reason === 'start') this.readNext = true;
+    if (readKernel || reason === 'period' || reason === 'start') this.readNext = true;
     this.pending ??= reason;
     if (!this.running) this.running = this.drain();
   }
