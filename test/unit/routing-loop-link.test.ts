@@ -16,6 +16,7 @@ const features = {
   probeIpip: () => Promise.resolve({ ok: true }),
   probeWireguard: () => Promise.resolve({ ok: true }),
   kernelConfig: () => undefined,
+  hasIpipBpf: () => false,
 };
 
 test('a trigger for a link up reads the kernel and puts back the routes it dropped', async () => {
