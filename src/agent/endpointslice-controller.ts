@@ -49,17 +49,25 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
       const zoneOf = (node: string): string | undefined =>
         nodes.cache.get(node)?.metadata.labels?.[LABEL_ZONE];
 
-      const storedSlices = (key: string): EndpointSlice[] =>
-        [...slices.cache.values()].filter(
-          (s) => isManagedSlice(s) && `${namespaceOf(s)}/${sliceServiceName(s)}` === key,
-        );
+      // Indexes kept by the handlers, so that one service's pass costs its namespace's pods
+      // and its own slices, not the whole cluster's.
+      const podsByNamespace = new Index<Pod>();
+      const servicesByNamespace = new Index<Service>();
+      const slicesByService = new Index<EndpointSlice>();
+      const serviceOfSlice = (s: EndpointSlice): string | undefined => {
+        const service = sliceServiceName(s);
+        return isManagedSlice(s) && service !== undefined
+          ? `${namespaceOf(s)}/${service}`
+          : undefined;
+      };
+      const storedSlices = (key: string): EndpointSlice[] => slicesByService.values(key);
 
       /** Makes one service's slices and Endpoints what its pods say; false on a conflict. */
       const reconcile = async (key: string): Promise<boolean> => {
         const svc = services.cache.get(key);
         const [ns, name] = key.split('/') as [string, string];
         const owned = svc !== undefined && managesService(svc);
-        const nsPods = [...pods.cache.values()].filter((p) => namespaceOf(p) === ns);
+        const nsPods = podsByNamespace.values(ns);
         const plan = owned
           ? planEndpointSlices(svc, nsPods, storedSlices(key), zoneOf)
           : { create: [], update: [], delete: storedSlices(key) };
@@ -95,7 +103,7 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
       const retryLater = (key: string): void => {
         const timer = setTimeout(() => {
           retries.delete(timer);
-          enqueue([key]);
+          void enqueue(() => [key]);
         }, RETRY_MS);
         retries.add(timer);
       };
@@ -119,9 +127,11 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
           draining = undefined;
         })());
 
-      const enqueue = (keys: Iterable<string>): Promise<void> | undefined => {
-        for (const key of keys) dirty.add(key);
-        return leading ? drain() : undefined;
+      // Only the leader queues: a new leader starts from everything() anyway.
+      const enqueue = (keys: () => Iterable<string>): Promise<void> | undefined => {
+        if (!leading) return undefined;
+        for (const key of keys()) dirty.add(key);
+        return drain();
       };
 
       /** Every service there is and every one slices or Endpoints still name (orphans). */
@@ -133,19 +143,26 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         ...[...endpoints.cache.entries()].filter(([, e]) => isManagedEndpoints(e)).map(([k]) => k),
       ];
 
-      services.addHandler((c) => enqueue([c.name]));
-      pods.addHandler((c) => enqueue(servicesOfPod(services.cache.values(), c)));
-      // A node's zone label is on every endpoint of it.
+      services.addHandler((c) => {
+        servicesByNamespace.track(c, namespaceOf);
+        return enqueue(() => [c.name]);
+      });
+      pods.addHandler((c) => {
+        podsByNamespace.track(c, namespaceOf);
+        return enqueue(() => servicesOfPod(servicesByNamespace.values(namespaceOf(c.object)), c));
+      });
+      // A node's zone label is on every endpoint of it: the services of its pods.
       nodes.addHandler((c) =>
-        c.type === 'added' || zoneChanged(c) ? enqueue(services.cache.keys()) : undefined,
+        c.type === 'added' || zoneChanged(c)
+          ? enqueue(() => servicesOnNode(c.name, pods.cache.values(), servicesByNamespace))
+          : undefined,
       );
       slices.addHandler((c) => {
-        const service = sliceServiceName(c.object);
-        return isManagedSlice(c.object) && service !== undefined
-          ? enqueue([`${namespaceOf(c.object)}/${service}`])
-          : undefined;
+        slicesByService.track(c, serviceOfSlice);
+        const service = serviceOfSlice(c.object);
+        return service !== undefined ? enqueue(() => [service]) : undefined;
       });
-      endpoints.addHandler((c) => enqueue([c.name]));
+      endpoints.addHandler((c) => enqueue(() => [c.name]));
       await Promise.all(
         [services, pods, nodes, slices, endpoints].map((informer) => informer.synced),
       );
@@ -155,7 +172,7 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         log,
         onElected: () => {
           leading = true;
-          void enqueue(everything());
+          void enqueue(everything);
         },
         onDeposed: () => {
           leading = false;
@@ -187,6 +204,49 @@ function servicesOfPod(services: Iterable<Service>, change: Change<Pod>): string
     }
   }
   return keys;
+}
+
+/** The services that select a pod on the node. */
+function servicesOnNode(
+  node: string,
+  pods: Iterable<Pod>,
+  servicesByNamespace: Index<Service>,
+): Set<string> {
+  const keys = new Set<string>();
+  for (const pod of pods) {
+    if (pod.spec.nodeName !== node) continue;
+    const services = servicesByNamespace.values(namespaceOf(pod));
+    for (const key of servicesOfPod(services, {
+      type: 'added',
+      name: '',
+      object: pod,
+      revision: 0,
+    })) {
+      keys.add(key);
+    }
+  }
+  return keys;
+}
+
+/** Objects grouped by a key of theirs (namespace, owning service), kept current by changes. */
+class Index<T extends { metadata: { name: string; namespace?: string } }> {
+  private readonly groups = new Map<string, Map<string, T>>();
+
+  track(change: Change<T>, keyOf: (obj: T) => string | undefined): void {
+    const id = `${namespaceOf(change.object)}/${change.object.metadata.name}`;
+    const before = change.old && keyOf(change.old);
+    if (before !== undefined) this.groups.get(before)?.delete(id);
+    if (before !== undefined && this.groups.get(before)?.size === 0) this.groups.delete(before);
+    const after = change.type === 'deleted' ? undefined : keyOf(change.object);
+    if (after === undefined) return;
+    let group = this.groups.get(after);
+    if (!group) this.groups.set(after, (group = new Map()));
+    group.set(id, change.object);
+  }
+
+  values(key: string): T[] {
+    return [...(this.groups.get(key)?.values() ?? [])];
+  }
 }
 
 function zoneChanged(change: Change<ObjectOf<'Node'>>): boolean {
