@@ -61,7 +61,7 @@ $(KUBECTL_1_20): .stamps/debian
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps dist/bin/podnet-cni
+build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5
 	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
 	npx tsc -p src/ui/web/tsconfig.json
@@ -70,6 +70,11 @@ build: deps dist/bin/podnet-cni
 
 # The CNI plugin runtimes exec per pod: a small C client of the node agent (src/cni/shim/).
 dist/bin/podnet-cni: src/cni/shim/podnet-cni.c
+	@mkdir -p dist/bin
+	cc -O2 -Wall -Wextra -o $@ $<
+
+# TCP-MD5 for BGP sessions: Node.js cannot set TCP_MD5SIG, this owns those sockets (src/bgp/md5/).
+dist/bin/podnet-bgp-md5: src/bgp/md5/podnet-bgp-md5.c
 	@mkdir -p dist/bin
 	cc -O2 -Wall -Wextra -o $@ $<
 

@@ -3,7 +3,7 @@
 // it learns to the routing reconciler as the set of Nodes to route to, publishes its sessions
 // for `podnet bgp status` and exports per-peer metrics. On stop it leaves as a graceful
 // restart would: no NOTIFICATION, so peers keep our routes, and nothing leaves the kernel.
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BGPPeer, BGPSettings, Node } from '../api/types.js';
 import type { InformerCache } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
@@ -245,6 +245,17 @@ function registerMetrics(registry: Registry, speaker: () => Speaker | undefined)
       },
     });
   }
+  new Counter({
+    name: 'podnet_bgp_refused_connections_total',
+    help: 'Connections to the BGP listener closed before any message was read, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const refused: Record<string, number> = speaker()?.refusedConnections() ?? {};
+      for (const [reason, n] of Object.entries(refused)) this.inc({ reason }, n);
+    },
+  });
   new Gauge({
     name: 'podnet_bgp_loc_rib_routes',
     help: 'Routes in the Loc-RIB (own prefix included)',

@@ -55,9 +55,13 @@ export function startHealthServer(
   });
 }
 
+/**
+ * `host:port`; a bare `:port` means loopback, never every address: metrics and health are the
+ * host's own, reachable from elsewhere only through an address someone chose to configure.
+ */
 function splitHostPort(address: string): [string, string] {
   const i = address.lastIndexOf(':');
-  return [address.slice(0, i), address.slice(i + 1)];
+  return [address.slice(0, i) || '127.0.0.1', address.slice(i + 1)];
 }
 
 function pathOf(url: string | undefined): string {

@@ -22,7 +22,7 @@ import type { NodeNetwork, PodBinder } from '../cni/handler.js';
 import { parseCidr, parseIPv4, tryParseCidr, type Cidr, parseInput } from '../net/index.js';
 import {
   DEFAULT_LEASE_TTL_SECONDS,
-  acquireSubnetLease,
+  acquireNodeSubnets,
   renewAfterSeconds,
   releaseNodeSubnets,
   renewSubnetLease,
@@ -46,8 +46,12 @@ export class NodeController implements Controller, CniServerSource {
   readonly name = 'node';
   private ctx: AgentContext | undefined;
   private network: NodeNetwork | undefined;
-  /** Set while podnet leases the subnet; a subnet Kubernetes allocated has none. */
-  private lease: SubnetLease | undefined;
+  /**
+   * One per family of the cluster (the primary first) while podnet leases the subnets; a
+   * subnet Kubernetes allocated has none.
+   */
+  private leases: SubnetLease[] = [];
+  /** The primary family's subnet: the one the pods are wired from. */
   private subnet: string | undefined;
   private binder: PodBinder | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -85,17 +89,17 @@ export class NodeController implements Controller, CniServerSource {
       // Prefer the subnet this node had last, then one its Node object already records (given
       // by an operator, or kept from before the state dir was lost).
       const recorded = existing && nodePodCIDR(existing);
-      this.lease = await acquireSubnetLease(
+      const primary = this.lastSubnet() ?? (recorded ? tryParseCidr(recorded) : undefined);
+      this.leases = await acquireNodeSubnets(
         store,
         { node: options.nodeName, publicIP: nodeIP },
-        net.clusterCIDR,
-        net.nodeSubnetPrefix,
+        net,
         {
           ttlSeconds: this.leaseTTLSeconds,
-          preferred: this.lastSubnet() ?? (recorded ? tryParseCidr(recorded) : undefined),
+          preferred: [...(primary ? [primary] : []), ...secondarySubnets(existing)],
         },
       );
-      this.subnet = this.lease.subnet;
+      this.subnet = this.leases[0]!.subnet;
     }
     this.rememberSubnet(this.subnet);
     await this.register(nodeIP, this.subnet);
@@ -105,7 +109,8 @@ export class NodeController implements Controller, CniServerSource {
       'node registered',
     );
 
-    if (this.lease) this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
+    if (this.leases.length > 0)
+      this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
     ctx.informers.informer('Node').addHandler((change) => {
       if (change.type !== 'deleted') return undefined;
       if (change.name !== options.nodeName) return this.freeSubnetOf(change.name);
@@ -134,6 +139,7 @@ export class NodeController implements Controller, CniServerSource {
       name: options.nodeName,
       nodeIP,
       podCIDR,
+      secondaryPodCIDRs: this.leases.slice(1).map((l) => l.subnet),
       zone: options.zone,
       kubernetes: onKubernetes(options.storeUrl),
     };
@@ -155,14 +161,14 @@ export class NodeController implements Controller, CniServerSource {
   private async renew(): Promise<void> {
     const { store, log, health } = this.ctx!;
     try {
-      await renewSubnetLease(store, this.lease!);
+      for (const lease of this.leases) await renewSubnetLease(store, lease);
       health.setError(this.name, undefined);
       this.scheduleRenewal(renewAfterSeconds(this.leaseTTLSeconds) * 1000);
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'subnet lease renewal failed; retrying');
       health.setError(this.name, `subnet lease renewal failed: ${errorMessage(err)}`);
-      if (!(await store.get(this.lease!.key))) {
-        // The lease expired: take the same subnet again if nobody has it (it is preferred).
+      if (await this.anyLeaseLost()) {
+        // A lease expired: take the same subnets again if nobody has them (they are preferred).
         await this.rejoin().catch((e: unknown) =>
           log.error({ err: errorMessage(e) }, 'could not lease a subnet again'),
         );
@@ -171,23 +177,31 @@ export class NodeController implements Controller, CniServerSource {
     }
   }
 
+  private async anyLeaseLost(): Promise<boolean> {
+    for (const lease of this.leases) if (!(await this.ctx!.store.get(lease.key))) return true;
+    return false;
+  }
+
   private async rejoin(): Promise<void> {
     const { store, options } = this.ctx!;
     const net = await getClusterNetwork(store);
-    const lease = await acquireSubnetLease(
+    const old = this.leases[0]!;
+    this.leases = await acquireNodeSubnets(
       store,
-      { node: options.nodeName, publicIP: this.lease!.publicIP },
-      net.clusterCIDR,
-      net.nodeSubnetPrefix,
-      { ttlSeconds: this.leaseTTLSeconds, preferred: tryParseCidr(this.lease!.subnet) },
+      { node: options.nodeName, publicIP: old.publicIP },
+      net,
+      {
+        ttlSeconds: this.leaseTTLSeconds,
+        preferred: this.leases.flatMap((l) => tryParseCidr(l.subnet) ?? []),
+      },
     );
-    if (lease.subnet !== this.lease!.subnet) {
+    const lease = this.leases[0]!;
+    if (lease.subnet !== old.subnet) {
       this.ctx!.log.error(
-        { old: this.lease!.subnet, new: lease.subnet },
+        { old: old.subnet, new: lease.subnet },
         'the old subnet went to another node; pods started before keep their old addresses',
       );
     }
-    this.lease = lease;
     this.subnet = lease.subnet;
     this.rememberSubnet(lease.subnet);
     await this.register(lease.publicIP, lease.subnet);
@@ -288,6 +302,11 @@ export class NodeController implements Controller, CniServerSource {
   }
 }
 
+/** The subnets a Node records beyond its primary one: preferred when leasing again. */
+function secondarySubnets(node: Node | undefined): Cidr[] {
+  return (node?.spec.podCIDRs ?? []).slice(1).flatMap((text) => tryParseCidr(text) ?? []);
+}
+
 function onKubernetes(storeUrl: string): boolean {
   return storeUrl.startsWith(KUBERNETES_SCHEME);
 }
@@ -301,6 +320,8 @@ export interface NodeRegistration {
   name: string;
   nodeIP: string;
   podCIDR: string;
+  /** The node's subnets of the cluster's other families (spec.podCIDRs after podCIDR). */
+  secondaryPodCIDRs?: string[];
   zone?: string;
   /** The cluster is Kubernetes: spec.podCIDR and status.addresses are not the agent's. */
   kubernetes: boolean;
@@ -322,7 +343,8 @@ export function registeredNode(reg: NodeRegistration, existing: Node | undefined
   const allocated = kubernetesPodCIDR(existing);
   const subnetInSpec = !reg.kubernetes || allocated !== undefined;
   if (!subnetInSpec) annotations[ANNOTATION_POD_CIDR] = reg.podCIDR;
-  const spec = subnetInSpec ? { podCIDR: reg.podCIDR, podCIDRs: [reg.podCIDR] } : {};
+  const podCIDRs = [reg.podCIDR, ...(reg.secondaryPodCIDRs ?? [])];
+  const spec = subnetInSpec ? { podCIDR: reg.podCIDR, podCIDRs } : {};
   if (!existing) {
     return {
       apiVersion: 'v1',

@@ -3,7 +3,8 @@
 // them, and the smallest set of writes that turns the slices stored now into those. Services
 // without a selector are someone else's (their slices are written by hand) and get nothing.
 import { createHash } from 'node:crypto';
-import { compareIP, parseIP, parseStored } from '../net/index.js';
+import { compareIP, parseIP, parseStored, tryParseIP } from '../net/index.js';
+import { FAMILY_NAMES } from './cluster-families.js';
 import { isPodReady, isPodServing, resolveTargetPort, selectedPods } from './endpoints.js';
 import {
   ENDPOINTSLICE_CONTROLLER,
@@ -67,12 +68,12 @@ function podPorts(svc: Service, pod: Pod): SlicePort[] {
   });
 }
 
-function podEndpoint(svc: Service, pod: Pod, zoneOf: ZoneOf): SliceEndpoint {
+function podEndpoint(svc: Service, pod: Pod, address: string, zoneOf: ZoneOf): SliceEndpoint {
   const ns = pod.metadata.namespace ?? 'default';
   const node = pod.spec.nodeName;
   const zone = node === undefined ? undefined : zoneOf(node);
   const endpoint: SliceEndpoint = {
-    addresses: [pod.status!.podIP!],
+    addresses: [address],
     conditions: {
       ready: isPodReady(pod),
       serving: isPodServing(pod),
@@ -94,10 +95,25 @@ function podEndpoint(svc: Service, pod: Pod, zoneOf: ZoneOf): SliceEndpoint {
   return endpoint;
 }
 
-function addressTypeOf(pod: Pod): AddressType {
+/** The pod's addresses with their types: status.podIPs, or status.podIP alone. */
+function podAddresses(pod: Pod): { address: string; addressType: AddressType }[] {
   const where = `Pod ${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
-  const ip = parseStored(parseIP, pod.status!.podIP!, where, 'status.podIP');
-  return ip.family === 4 ? 'IPv4' : 'IPv6';
+  const listed = pod.status?.podIPs?.map((p) => p.ip) ?? [pod.status!.podIP!];
+  return listed.map((address, i) => {
+    const field = pod.status?.podIPs ? `status.podIPs[${i}].ip` : 'status.podIP';
+    const ip = parseStored(parseIP, address, where, field);
+    return { address, addressType: FAMILY_NAMES[ip.family] };
+  });
+}
+
+/**
+ * The address types the service's slices carry: its ipFamilies; for a service stored without
+ * them, its cluster IP's family, or (headless) every family its pods have.
+ */
+function serviceAddressTypes(svc: Service): AddressType[] | undefined {
+  if (svc.spec.ipFamilies?.length) return svc.spec.ipFamilies;
+  const ip = svc.spec.clusterIP ? tryParseIP(svc.spec.clusterIP) : undefined;
+  return ip ? [FAMILY_NAMES[ip.family]] : undefined;
 }
 
 /** The key a group is known by: address type and ports (also the stem of its slices' names). */
@@ -108,13 +124,17 @@ function groupKey(addressType: AddressType, ports: SlicePort[]): string {
 /** The service's endpoints, grouped by address type and resolved ports, pods in IP order. */
 function endpointGroups(svc: Service, pods: Iterable<Pod>, zoneOf: ZoneOf): EndpointGroup[] {
   const groups = new Map<string, EndpointGroup>();
+  const types = serviceAddressTypes(svc);
   for (const pod of selectedPods(svc, pods)) {
-    const addressType = addressTypeOf(pod);
     const ports = podPorts(svc, pod);
-    const key = groupKey(addressType, ports);
-    let group = groups.get(key);
-    if (!group) groups.set(key, (group = { addressType, ports, endpoints: [] }));
-    group.endpoints.push(podEndpoint(svc, pod, zoneOf));
+    // One endpoint per family: a dual-stack pod is in the IPv4 slice and in the IPv6 one.
+    for (const { address, addressType } of podAddresses(pod)) {
+      if (types && !types.includes(addressType)) continue;
+      const key = groupKey(addressType, ports);
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { addressType, ports, endpoints: [] }));
+      group.endpoints.push(podEndpoint(svc, pod, address, zoneOf));
+    }
   }
   return [...groups.values()];
 }
@@ -182,7 +202,10 @@ export function planEndpointSlices(
   }
   const groups = endpointGroups(svc, pods, zoneOf);
   // A service without endpoints keeps one empty slice, so readers see it has been handled.
-  if (groups.length === 0) groups.push({ addressType: 'IPv4', ports: [], endpoints: [] });
+  if (groups.length === 0) {
+    const addressType = serviceAddressTypes(svc)?.[0] ?? 'IPv4';
+    groups.push({ addressType, ports: [], endpoints: [] });
+  }
   const storedByGroup = new Map<string, EndpointSlice[]>();
   for (const slice of [...stored].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     const key = groupKey(slice.addressType, slice.ports ?? []);
@@ -283,7 +306,10 @@ export function desiredEndpoints(
   zoneOf: ZoneOf = () => undefined,
 ): Endpoints {
   const subsets: NonNullable<Endpoints['subsets']> = [];
+  // Endpoints predate dual-stack: like Kubernetes', they list the primary family only.
+  const primary = serviceAddressTypes(svc)?.[0] ?? 'IPv4';
   for (const group of endpointGroups(svc, pods, zoneOf)) {
+    if (group.addressType !== primary) continue;
     const addresses: EndpointAddress[] = [];
     const notReady: EndpointAddress[] = [];
     for (const e of group.endpoints) {

@@ -46,9 +46,21 @@ function keepServiceAllocations(existing: Service, merged: Service): void {
   const was = existing.spec.clusterIP;
   const now = merged.spec.clusterIP;
   refuseChange('spec.clusterIP', was, now, 'change', 'delete the service and apply it again');
+  refuseChange(
+    'spec.ipFamilies[0]',
+    existing.spec.ipFamilies?.[0],
+    merged.spec.ipFamilies?.[0],
+    'change the primary family',
+    'delete the service and apply it again',
+  );
   if (was && !now && merged.spec.type === existing.spec.type) {
+    keepServiceFamilies(existing, merged);
+    const ips = existing.spec.clusterIPs ?? merged.spec.clusterIPs;
+    delete merged.spec.clusterIPs;
     merged.spec.clusterIP = was;
-    if (existing.spec.clusterIPs) merged.spec.clusterIPs = existing.spec.clusterIPs;
+    if (ips) {
+      merged.spec.clusterIPs = merged.spec.ipFamilyPolicy === 'SingleStack' ? ips.slice(0, 1) : ips;
+    }
   }
   if (merged.spec.type !== 'NodePort' || existing.spec.type !== 'NodePort') return;
   for (const p of merged.spec.ports ?? []) {
@@ -58,6 +70,20 @@ function keepServiceAllocations(existing: Service, merged: Service): void {
     );
     if (old?.nodePort !== undefined) p.nodePort = old.nodePort;
   }
+}
+
+/**
+ * The families that came with the kept addresses, unless the apply names its own. Asking for
+ * SingleStack drops the secondary family and its address, as Kubernetes' downgrade does.
+ */
+function keepServiceFamilies(existing: Service, merged: Service): void {
+  const { ipFamilies, ipFamilyPolicy } = merged.spec;
+  delete merged.spec.ipFamilies;
+  delete merged.spec.ipFamilyPolicy;
+  const families = ipFamilies ?? existing.spec.ipFamilies;
+  const policy = ipFamilyPolicy ?? existing.spec.ipFamilyPolicy;
+  if (families) merged.spec.ipFamilies = policy === 'SingleStack' ? families.slice(0, 1) : families;
+  if (policy) merged.spec.ipFamilyPolicy = policy;
 }
 
 function keepPodPlacement(existing: Pod, merged: Pod): void {

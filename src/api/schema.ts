@@ -2,7 +2,7 @@
 // TypeScript types). Objects are strict so that unknown fields show up as `unrecognized_keys`
 // issues, which validate.ts turns into warnings and keeps; every other issue is an error.
 import { z } from 'zod';
-import { isIPv4, tryParseCidr } from '../net/index.js';
+import { isIP, isIPv4, tryParseCidr } from '../net/index.js';
 import type {
   AdminNetworkPolicy,
   BaselineAdminNetworkPolicy,
@@ -51,6 +51,18 @@ const ipv4 = z.string().refine(isIPv4, {
 const cidr = z.string().refine((s) => tryParseCidr(s)?.family === 4, {
   error: 'must be an IPv4 network like 10.244.0.0/16 (address bits past the prefix zero)',
 });
+const anyIP = z.string().refine(isIP, {
+  error: 'must be an IPv4 or IPv6 address like 10.96.0.10 or fd00:96::a',
+});
+const anyCidr = z.string().refine((s) => tryParseCidr(s) !== undefined, {
+  error: 'must be an IPv4 or IPv6 network like 10.244.0.0/16 or fd00:10:244::/56',
+});
+/** One entry per address family at most, so never more than two. */
+const perFamily = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item)
+    .min(1, { error: 'must list one or two entries (one per family)' })
+    .max(2, { error: 'must list at most one entry per family (two)' });
 const httpURL = z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
   error: 'must be an http or https URL like http://127.0.0.1:5000',
 });
@@ -93,7 +105,7 @@ export const nodeSchema = z.strictObject({
   metadata: objectMetaSchema,
   spec: z.strictObject({
     podCIDR: cidr.optional(),
-    podCIDRs: z.array(cidr).optional(),
+    podCIDRs: perFamily(anyCidr).optional(),
     providerID: z.string().optional(),
   }),
   status: z
@@ -175,8 +187,8 @@ export const podSchema = z.strictObject({
   status: z
     .strictObject({
       phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']).optional(),
-      podIP: ipv4.optional(),
-      podIPs: z.array(z.strictObject({ ip: ipv4 })).optional(),
+      podIP: anyIP.optional(),
+      podIPs: perFamily(z.strictObject({ ip: anyIP })).optional(),
       hostIP: ipv4.optional(),
       reason: z.string().optional(),
       message: z.string().optional(),
@@ -203,18 +215,26 @@ const servicePortSchema = z.strictObject({
     .optional(),
 });
 
+const clusterIP = z.union([z.literal('None'), z.literal(''), anyIP], {
+  error: 'must be an IPv4 or IPv6 address, "None" (headless) or empty',
+});
+
 export const serviceSchema = z.strictObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('Service'),
   metadata: objectMetaSchema.extend({ name: dnsLabel }),
   spec: z.strictObject({
     type: z.enum(['ClusterIP', 'NodePort', 'ExternalName']).optional(),
-    clusterIP: z
-      .union([z.literal('None'), z.literal(''), ipv4], {
-        error: 'must be an IPv4 address, "None" (headless) or empty',
-      })
+    clusterIP: clusterIP.optional(),
+    clusterIPs: z
+      .array(clusterIP)
+      .max(2, { error: 'must list at most one address per family (two)' })
       .optional(),
-    clusterIPs: z.array(z.string()).optional(),
+    ipFamilies: z
+      .array(z.enum(['IPv4', 'IPv6']))
+      .max(2, { error: 'must list at most two families' })
+      .optional(),
+    ipFamilyPolicy: z.enum(['SingleStack', 'PreferDualStack', 'RequireDualStack']).optional(),
     ports: z.array(servicePortSchema).optional(),
     selector: stringMap.optional(),
     sessionAffinity: z.enum(['None', 'ClientIP']).optional(),
@@ -244,7 +264,7 @@ const objectReference = z.strictObject({
 });
 
 const endpointAddress = z.strictObject({
-  ip: ipv4,
+  ip: anyIP,
   hostname: dnsLabel.optional(),
   nodeName: z.string().optional(),
   targetRef: objectReference.optional(),
@@ -404,13 +424,21 @@ export const clusterNetworkSchema = z.strictObject({
   spec: z
     .strictObject({
       clusterCIDR: cidr,
+      clusterCIDRs: perFamily(anyCidr),
       nodeSubnetPrefix: z
         .number()
         .int()
         .min(8, { error: 'must be 8-30' })
         .max(30, { error: 'must be 8-30' }),
+      nodeSubnetPrefixIPv6: z
+        .number()
+        .int()
+        .min(16, { error: 'must be 16-126' })
+        .max(126, { error: 'must be 16-126' }),
       serviceCIDR: cidr,
+      serviceCIDRs: perFamily(anyCidr),
       dnsIP: ipv4,
+      dnsIPs: perFamily(anyIP),
       domain: dnsSubdomain,
       backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto', 'cloud', 'wireguard']),
       cloud: cloudSettingsSchema,

@@ -123,6 +123,11 @@ export interface Pod extends TypeMeta {
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
+/** Kubernetes' names of the address families (Service ipFamilies, EndpointSlice addressType). */
+export type IPFamily = 'IPv4' | 'IPv6';
+/** How many families a service asks for: one, both when the cluster has both, or both. */
+export type IPFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
+
 export interface ServicePort {
   name?: string;
   protocol?: Protocol;
@@ -138,7 +143,10 @@ export interface Service extends TypeMeta {
   spec: {
     type?: 'ClusterIP' | 'NodePort' | 'ExternalName';
     clusterIP?: string;
+    /** One address per family, in the order of ipFamilies; `clusterIP` is the first. */
     clusterIPs?: string[];
+    ipFamilies?: IPFamily[];
+    ipFamilyPolicy?: IPFamilyPolicy;
     ports?: ServicePort[];
     selector?: Record<string, string>;
     sessionAffinity?: 'None' | 'ClientIP';
@@ -159,10 +167,22 @@ export interface ClusterNetwork extends TypeMeta {
   kind: 'ClusterNetwork';
   metadata: ObjectMeta;
   spec: {
+    /** The pod network; always `clusterCIDRs[0]` when that list is given. */
     clusterCIDR: string;
+    /** The pod network per family (at most one each, IPv4 first): dual-stack when two. */
+    clusterCIDRs?: string[];
+    /** The IPv4 node subnet size (a node leases one /nodeSubnetPrefix of the IPv4 clusterCIDR). */
     nodeSubnetPrefix: number;
+    /** The IPv6 node subnet size (default 64). */
+    nodeSubnetPrefixIPv6?: number;
+    /** The service network; always `serviceCIDRs[0]` when that list is given. */
     serviceCIDR: string;
+    /** The service network per family (at most one each, IPv4 first). */
+    serviceCIDRs?: string[];
+    /** The cluster DNS service's address; always `dnsIPs[0]` when that list is given. */
     dnsIP: string;
+    /** The cluster DNS service's address per service family. */
+    dnsIPs?: string[];
     domain: string;
     backend: Backend;
     proxyMode: ProxyMode;

@@ -2,14 +2,15 @@
 // `Service my-ns/web: spec.ports[1].port: must be 1-65535, got 70000`. Unknown fields are
 // warnings and stay in the object (kubectl manifests carry `resources`, probes, volumes ...).
 import type { z } from 'zod';
+import { containsIP, formatCidr, formatIP, tryParseIP, type Family } from '../net/index.js';
+import { clusterFamilyProblems } from './cluster-network-checks.js';
 import {
-  containsIP,
-  parseCidr,
-  parseIP,
-  tryParseCidr,
-  tryParseIP,
-  type Family,
-} from '../net/index.js';
+  FAMILY_OF_NAME,
+  serviceCIDRFor,
+  serviceFamilies,
+  withFamilyDefaults,
+} from './cluster-families.js';
+import { planServiceFamilies } from './service-families.js';
 import { DEFAULT_NAMESPACE, kindByName, knownKindNames, type KindInfo } from './kinds.js';
 import { adminNetworkPolicyProblems, defaultAdminNetworkPolicy } from './admin-network-policy.js';
 import { defaultNetworkPolicy, networkPolicyProblems } from './network-policy.js';
@@ -218,7 +219,7 @@ function applyDefaults(
       for (const c of obj.spec.containers) for (const p of c.ports ?? []) p.protocol ??= 'TCP';
       break;
     case 'ClusterNetwork':
-      obj.spec = { ...DEFAULT_CLUSTER_NETWORK, ...obj.spec };
+      obj.spec = withFamilyDefaults({ ...DEFAULT_CLUSTER_NETWORK, ...obj.spec }, obj.spec);
       break;
     case 'NetworkPolicy':
       defaultNetworkPolicy(obj);
@@ -319,13 +320,24 @@ function serviceProblems(svc: Service, network: ClusterNetwork['spec'] | undefin
       'node port',
     ),
   );
-  const ip = spec.clusterIP ? tryParseIP(spec.clusterIP) : undefined;
-  const range = network ? tryParseCidr(network.serviceCIDR) : undefined;
-  if (ip && range && !containsIP(range, ip)) {
+  if (network && spec.type !== 'ExternalName') problems.push(...familyProblems(spec, network));
+  return problems;
+}
+
+/** The service's families against the cluster's, and each address it asks for in its range. */
+function familyProblems(spec: Service['spec'], network: ClusterNetwork['spec']): string[] {
+  const decision = planServiceFamilies(spec, serviceFamilies(network));
+  if (decision.problem !== undefined) return [decision.problem];
+  const problems: string[] = [];
+  decision.plan.requested.forEach((ip, i) => {
+    const range = ip && serviceCIDRFor(network, ip.family);
+    if (!ip || !range || containsIP(range, ip)) return;
+    const field = spec.clusterIPs ? `spec.clusterIPs[${i}]` : 'spec.clusterIP';
+    const shownRange = i === 0 ? network.serviceCIDR : formatCidr(range);
     problems.push(
-      `spec.clusterIP: must be inside the service CIDR ${network!.serviceCIDR}, got ${JSON.stringify(spec.clusterIP)}`,
+      `${field}: must be inside the service CIDR ${shownRange}, got ${JSON.stringify(formatIP(ip))}`,
     );
-  }
+  });
   return problems;
 }
 
@@ -357,18 +369,7 @@ function clusterNetworkProblems(cn: ClusterNetwork): string[] {
       `metadata.name: must be "default" (podnet reads only that one), got ${JSON.stringify(cn.metadata.name)}`,
     );
   }
-  const cluster = parseCidr(spec.clusterCIDR);
-  if (spec.nodeSubnetPrefix < cluster.prefix) {
-    problems.push(
-      `spec.nodeSubnetPrefix: must be at least the clusterCIDR prefix /${cluster.prefix}, got ${spec.nodeSubnetPrefix}`,
-    );
-  }
-  const services = parseCidr(spec.serviceCIDR);
-  if (!containsIP(services, parseIP(spec.dnsIP))) {
-    problems.push(
-      `spec.dnsIP: must be inside the service CIDR ${spec.serviceCIDR}, got ${JSON.stringify(spec.dnsIP)}`,
-    );
-  }
+  problems.push(...clusterFamilyProblems(spec));
   if (spec.backend === 'cloud' && !spec.cloud) {
     problems.push(
       'spec.cloud: is required when spec.backend is cloud (provider, routeTableIDs, region)',
@@ -389,7 +390,7 @@ function clusterNetworkProblems(cn: ClusterNetwork): string[] {
   return problems;
 }
 
-const ADDRESS_FAMILY: Record<string, Family> = { IPv4: 4, IPv6: 6 };
+const ADDRESS_FAMILY: Record<string, Family> = FAMILY_OF_NAME;
 
 /** Each address must be of the slice's type; port names unique, as kube-proxy keys them. */
 function endpointSliceProblems(slice: EndpointSlice): string[] {

@@ -1,6 +1,7 @@
 // The list verb: a page of a resource's objects in `namespace/name` order, read once from the
-// store. An object is decoded only when something needs it (a selector, a Table, a delete);
-// the JSON answer streams the stored bytes (stored-json.ts) in chunks as it goes.
+// store or from the resource's watch cache (watch-cache.ts). An object is decoded only when
+// something needs it (a selector, a Table, a delete), and rendered as JSON once (stored-json.ts);
+// the answer streams those bytes in chunks as it goes.
 import type { ServerResponse } from 'node:http';
 import type { KubeObject } from '../api/types.js';
 import { kindInfo } from '../api/kinds.js';
@@ -13,15 +14,17 @@ import { storedJson } from './stored-json.js';
 /** One listed object: where it sorts, its stored key-value, and the object when decoded. */
 export class Listed {
   private decoded?: KubeObject;
+  private text?: string;
   constructor(
     readonly position: string,
     readonly kv: KeyValue,
   ) {}
+  /** Shared by every list this object is in: read it, never change it. */
   get object(): KubeObject {
     return (this.decoded ??= decodeObject(this.kv));
   }
   json(): string {
-    return storedJson(this.kv.key, this.kv.value, this.kv.modRevision);
+    return (this.text ??= storedJson(this.kv.key, this.kv.value, this.kv.modRevision));
   }
 }
 
@@ -35,7 +38,7 @@ export interface ListPage {
  * How a key becomes its position, `namespace/name` (cluster-scoped: `/name`), as objects are
  * keyed: worked out once per list, not per object.
  */
-function positionOfKey(resource: Resource): (key: string) => string {
+export function positionOfKey(resource: Resource): (key: string) => string {
   const skip = kindPrefix(resource.kind).length;
   return kindInfo(resource.kind).namespaced
     ? (key) => key.slice(skip)
@@ -51,14 +54,32 @@ export async function listPage(
   continueToken: string | null,
 ): Promise<ListPage> {
   const { items, revision } = await store.list(kindPrefix(resource.kind, namespace));
+  const positionOf = positionOfKey(resource);
+  const listed = items.map((kv) => new Listed(positionOf(kv.key), kv));
+  return pageOf(resource, { items: listed, revision }, sel, limit, continueToken);
+}
+
+/** The objects of a list as read (from the store or the cache), at one revision. */
+export interface ListRead {
+  items: readonly Listed[];
+  revision: number;
+}
+
+/** The page the request asks for out of everything listed. */
+export function pageOf(
+  resource: Resource,
+  read: ListRead,
+  sel: Selection,
+  limit: number | undefined,
+  continueToken: string | null,
+): ListPage {
+  const { items, revision } = read;
   const selecting = sel.labels.length > 0 || sel.fields.length > 0;
   const after = continueToken ? decodeContinue(continueToken).after : undefined;
-  const positionOf = positionOfKey(resource);
   // One pass, one array: a list of every pod is the API's biggest answer.
   const matching: Listed[] = [];
   let ordered = true;
-  for (const kv of items) {
-    const listed = new Listed(positionOf(kv.key), kv);
+  for (const listed of items) {
     if (after !== undefined && listed.position <= after) continue;
     if (selecting && !selects(resource, sel, listed.object)) continue;
     if (ordered && matching.length > 0 && matching.at(-1)!.position > listed.position) {

@@ -34,7 +34,7 @@ import {
   type Reply,
   type Target,
 } from './handlers.js';
-import { listBody, listPage, sendList } from './list.js';
+import { listBody, listPage, pageOf, sendList, type ListPage } from './list.js';
 import { openApiV3 } from './openapi.js';
 import { openApiV2 } from './openapi-v2.js';
 import { decodeProtobufBody } from './protobuf-decode.js';
@@ -53,6 +53,7 @@ import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { answerReview, reviewAt } from './reviews.js';
 import { requestToken, type TokenIssuer } from './token-request.js';
 import { SharedWatches } from './shared-watch.js';
+import { WatchCaches } from './watch-cache.js';
 import { serveWatch } from './watch.js';
 
 export interface ApiServerOptions {
@@ -81,10 +82,15 @@ const MAX_BODY = 3 * 1024 * 1024;
 /** The options and what the server shares between requests. */
 interface Serving extends ApiServerOptions {
   watches: SharedWatches;
+  caches: WatchCaches;
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const opts: Serving = { ...options, watches: new SharedWatches(options.store) };
+  const opts: Serving = {
+    ...options,
+    watches: new SharedWatches(options.store),
+    caches: new WatchCaches(options.store),
+  };
   const https = createHttpsServer(
     {
       key: opts.tls.key,
@@ -111,6 +117,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     url,
     healthUrl,
     close: async () => {
+      opts.caches.stop();
       for (const s of servers) {
         (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -360,14 +367,7 @@ async function serve(
       );
     }
     case 'list': {
-      const page = await listPage(
-        store,
-        t.resource,
-        t.namespace,
-        selectionOf(t.resource, query),
-        integer(query, 'limit'),
-        query.get('continue'),
-      );
+      const page = await listed(opts, t, query);
       if (!table) return sendList(res, t.resource, page);
       return sendJson(
         res,
@@ -454,6 +454,25 @@ async function serve(
     }
   }
   throw methodNotAllowed(`${verb} is not served`);
+}
+
+/**
+ * A list's page: from the watch cache when the request's resourceVersion lets it ("": the most
+ * recent, once the cache has caught up; "0": whatever the cache has), else from the store.
+ */
+async function listed(opts: Serving, t: Target, query: URLSearchParams): Promise<ListPage> {
+  const sel = selectionOf(t.resource, query);
+  const limit = integer(query, 'limit');
+  const continueToken = query.get('continue');
+  const rv = query.get('resourceVersion') ?? '';
+  const cached =
+    rv === ''
+      ? await opts.caches.of(t.resource).mostRecent(t.namespace)
+      : rv === '0' && continueToken === null
+        ? opts.caches.of(t.resource).anyRecent(t.namespace)
+        : undefined;
+  if (cached) return pageOf(t.resource, cached, sel, limit, continueToken);
+  return listPage(opts.store, t.resource, t.namespace, sel, limit, continueToken);
 }
 
 interface DeleteBody {

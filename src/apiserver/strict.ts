@@ -68,8 +68,6 @@ export const KUBERNETES_FIELDS: readonly string[] = [
   'spec.internalTrafficPolicy',
   'spec.healthCheckNodePort',
   'spec.publishNotReadyAddresses',
-  'spec.ipFamilies',
-  'spec.ipFamilyPolicy',
   'spec.allocateLoadBalancerNodePorts',
   'spec.loadBalancerClass',
   'spec.trafficDistribution',

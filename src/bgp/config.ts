@@ -23,6 +23,8 @@ const peerSchema = z.strictObject({
   rrClient: z.boolean().optional(),
   localAddress: ipv4.optional(),
   holdTime: holdTime.optional(),
+  /** A file holding the session's TCP-MD5 key: the key itself is never in the config. */
+  passwordFile: z.string().min(1).optional(),
 });
 
 const speakerSchema = z.strictObject({
@@ -55,7 +57,7 @@ const speakerSchema = z.strictObject({
 
 export interface StandaloneConfig {
   speaker: SpeakerConfig;
-  peers: PeerConfig[];
+  peers: (PeerConfig & { passwordFile?: string })[];
   localPrefixes: string[];
   installRoutes: boolean;
 }

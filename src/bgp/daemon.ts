@@ -1,10 +1,13 @@
 // A speaker as a process: runs it from a config and serves its status (sessions and Loc-RIB)
 // as JSON on a unix socket, for `podnet bgp status` and for tests.
 import { createServer, request, type Server } from 'node:http';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../util/log.js';
-import { OperationError } from '../util/errors.js';
-import { Speaker, type PeerStatus } from './speaker.js';
+import { OperationError, UsageError } from '../util/errors.js';
+import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
+import { Speaker, type PeerConfig, type PeerStatus, type RefusedReason } from './speaker.js';
 import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
 import { routeLines } from './kernel-routes.js';
 import { errorMessage } from '../util/errors.js';
@@ -26,6 +29,8 @@ export interface SpeakerStatus {
   bgpId: string;
   peers: PeerStatus[];
   routes: RouteStatus[];
+  /** Connections closed unread, by reason. */
+  refusedConnections: Record<RefusedReason, number>;
 }
 
 export function speakerStatus(
@@ -50,6 +55,7 @@ export function speakerStatus(
     bgpId: speaker.config.bgpId,
     peers: speaker.status(),
     routes,
+    refusedConnections: speaker.refusedConnections(),
     routeCount: locRib.size,
   };
 }
@@ -107,10 +113,12 @@ export async function runSpeaker(
   statusSocket: string | undefined,
   log: Logger,
 ): Promise<void> {
-  const speaker = new Speaker(config.speaker, log);
+  const peers = config.peers.map(withPassword);
+  const relay = await tcpMd5Relay(config, peers);
+  const speaker = new Speaker(relay ? { ...config.speaker, tcpMd5: relay } : config.speaker, log);
   await speaker.listen();
   speaker.setLocalPrefixes(config.localPrefixes);
-  speaker.setPeers(config.peers);
+  speaker.setPeers(peers);
   // Deferral: how long a restarted speaker keeps kernel routes its peers have not re-sent.
   if (config.installRoutes)
     syncKernelRoutes(speaker, log, Math.min(config.speaker.gracefulRestartTime ?? 30, 30));
@@ -121,8 +129,47 @@ export async function runSpeaker(
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   await speaker.stop({ restarting: signal === 'SIGTERM' });
+  await relay?.stop();
+  if (relay) rmSync(dirname(relay.speakerSocket), { recursive: true, force: true });
   server?.close();
   if (statusSocket) rmSync(statusSocket, { force: true });
+}
+
+/** A peer with the key its passwordFile holds (one line; a trailing newline is not part of it). */
+function withPassword(peer: StandaloneConfig['peers'][number]): PeerConfig {
+  const { passwordFile, ...rest } = peer;
+  if (passwordFile === undefined) return rest;
+  let password: string;
+  try {
+    password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UsageError(`peer ${peer.address}: passwordFile: ${errorMessage(err)}`);
+  }
+  if (password.length < 1 || Buffer.byteLength(password) > 80 || password.includes('\n')) {
+    throw new UsageError(
+      `peer ${peer.address}: passwordFile: the key must be one line of 1 to 80 bytes`,
+    );
+  }
+  return { ...rest, password };
+}
+
+/** With any keyed peer, the TCP-MD5 helper takes the listen address and port over. */
+async function tcpMd5Relay(
+  config: StandaloneConfig,
+  peers: PeerConfig[],
+): Promise<TcpMd5Relay | undefined> {
+  const keys = new Map<string, string>();
+  for (const p of peers) if (p.password !== undefined) keys.set(p.address, p.password);
+  if (keys.size === 0) return undefined;
+  const listenAddress = config.speaker.listenAddress;
+  // Relayed connections do not show our address: the next hop we announce must be given.
+  if (!listenAddress) throw new UsageError('listenAddress: required when a peer has passwordFile');
+  return startTcpMd5Relay({
+    listenAddress,
+    listenPort: config.speaker.listenPort ?? 179,
+    keys,
+    dir: mkdtempSync(join(tmpdir(), 'podnet-bgp-md5-')),
+  });
 }
 
 /**

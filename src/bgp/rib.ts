@@ -1,7 +1,13 @@
 // Adj-RIB-In, Loc-RIB and Adj-RIB-Out (RFC 4271 §3.2) in memory. No I/O: every method takes
 // routes in and says which prefixes changed their best path, so the speaker sends and installs
 // only the difference.
+//
+// One table holds every source's paths per prefix. As in BIRD and FRR, the path attributes are
+// kept once per UPDATE (one Path object shared by all its prefixes) and a prefix heard from one
+// source stores only that shared Path: a full table from one peer costs one map entry per
+// prefix and no object of its own. Only a prefix several sources announce gets a Contest.
 import {
+  bestPath,
   comparePaths,
   exportAttributes,
   importAttributes,
@@ -13,17 +19,40 @@ import {
 } from './policy.js';
 import type { PathAttributes } from './message.js';
 
+/** The paths of a prefix that more than one source announces, one per source, and the best. */
+class Contest {
+  constructor(
+    readonly paths: Path[],
+    public best: Path,
+  ) {}
+}
+
+type Entry = Path | Contest;
+
+function bestOf(entry: Entry): Path {
+  return entry instanceof Contest ? entry.best : entry;
+}
+
+/** The path `key` holds in `entry`, if any. */
+function pathOf(entry: Entry, key: string): Path | undefined {
+  if (!(entry instanceof Contest)) return entry.source.key === key ? entry : undefined;
+  return entry.paths.find((p) => p.source.key === key);
+}
+
 export class Rib {
-  /** Adj-RIB-In per source (peer address, or 'local'): prefix → path. */
-  private readonly adjIn = new Map<string, Map<string, Path>>();
-  /** Loc-RIB: the best path per prefix. */
-  private readonly best = new Map<string, Path>();
+  /** prefix → the one source's path, or the Contest of several sources' paths. */
+  private readonly table = new Map<string, Entry>();
+  /** Paths held per source, so counts need no walk over the table. */
+  private readonly counts = new Map<string, number>();
   /** Sources with paths kept through a graceful restart. */
   private readonly staleSources = new Set<string>();
   /** Paths refused by import checks (loops), per source, for status and tests. */
   readonly rejected = new Map<string, number>();
+  private readonly bestView: ReadonlyMap<string, Path>;
 
-  constructor(readonly local: LocalConfig) {}
+  constructor(readonly local: LocalConfig) {
+    this.bestView = new LocRibView(this.table);
+  }
 
   /**
    * Paths for `prefixes` from `source`, all with `attrs` (one Path object shared by all of
@@ -38,106 +67,191 @@ export class Rib {
     }
     const stored = source.kind === 'local' ? attrs : importAttributes(source, attrs);
     const path: Path = { attrs: stored, source, stale: false };
-    const mine = this.sourceMap(source.key);
+    const key = source.key;
     const changed: string[] = [];
+    let added = 0;
     for (const prefix of prefixes) {
-      mine.set(prefix, path);
-      const current = this.best.get(prefix);
-      // Only a replaced best path needs a full reselection; otherwise one comparison decides.
-      if (current && current.source.key === source.key) this.reselect(prefix);
-      else if (current && comparePaths(path, current) >= 0) continue;
-      else this.best.set(prefix, path);
-      changed.push(prefix);
+      const entry = this.table.get(prefix);
+      if (entry === undefined) {
+        this.table.set(prefix, path);
+        added++;
+        changed.push(prefix);
+      } else if (entry instanceof Contest) {
+        const i = entry.paths.findIndex((p) => p.source.key === key);
+        if (i < 0) {
+          entry.paths.push(path);
+          added++;
+        } else entry.paths[i] = path;
+        // Only a replaced best path needs a full reselection; otherwise one comparison decides.
+        if (entry.best.source.key === key) entry.best = bestPath(entry.paths)!;
+        else if (comparePaths(path, entry.best) < 0) entry.best = path;
+        else continue;
+        changed.push(prefix);
+      } else if (entry.source.key === key) {
+        // An implicit withdraw: the new path replaces the source's own.
+        this.table.set(prefix, path);
+        changed.push(prefix);
+      } else {
+        const better = comparePaths(path, entry) < 0;
+        this.table.set(prefix, new Contest([entry, path], better ? path : entry));
+        added++;
+        if (better) changed.push(prefix);
+      }
     }
+    if (added) this.counts.set(key, this.count(key) + added);
     return changed;
   }
 
   withdraw(source: PeerInfo | string, prefixes: Iterable<string>): string[] {
     const key = typeof source === 'string' ? source : source.key;
-    const mine = this.adjIn.get(key);
     const changed: string[] = [];
-    if (!mine) return changed;
+    if (this.count(key) === 0) return changed;
+    let removed = 0;
     for (const prefix of prefixes) {
-      if (!mine.delete(prefix)) continue;
-      if (this.best.get(prefix)?.source.key !== key) continue;
-      this.reselect(prefix);
-      changed.push(prefix);
+      const entry = this.table.get(prefix);
+      if (entry === undefined) continue;
+      if (!(entry instanceof Contest)) {
+        if (entry.source.key !== key) continue;
+        this.table.delete(prefix);
+        removed++;
+        changed.push(prefix);
+        continue;
+      }
+      const i = entry.paths.findIndex((p) => p.source.key === key);
+      if (i < 0) continue;
+      entry.paths.splice(i, 1);
+      removed++;
+      const wasBest = entry.best.source.key === key;
+      if (entry.paths.length === 1) this.table.set(prefix, entry.paths[0]!);
+      else if (wasBest) entry.best = bestPath(entry.paths)!;
+      if (wasBest) changed.push(prefix);
     }
+    this.counts.set(key, this.count(key) - removed);
     return changed;
   }
 
   /** Every path of a source goes (session down without graceful restart). */
   dropSource(key: string): string[] {
     this.staleSources.delete(key);
-    const changed = this.withdraw(key, [...(this.adjIn.get(key)?.keys() ?? [])]);
-    this.adjIn.delete(key);
+    const changed = this.withdraw(
+      key,
+      this.prefixesOf(key, () => true),
+    );
+    this.counts.delete(key);
     return changed;
   }
 
   /** Graceful restart: the peer is away; its paths stay but are marked stale. */
   markStale(key: string): void {
-    const mine = this.adjIn.get(key);
-    if (!mine) return;
+    if (this.count(key) === 0) return;
     this.staleSources.add(key);
     const staleOf = new Map<Path, Path>();
-    for (const [prefix, path] of mine) {
+    for (const [prefix, entry] of this.table) {
+      const path = pathOf(entry, key);
+      if (!path) continue;
       let stale = staleOf.get(path);
       if (!stale) staleOf.set(path, (stale = { ...path, stale: true }));
-      mine.set(prefix, stale);
       // Same attributes, so nothing is re-advertised; the Loc-RIB just shows it stale.
-      if (this.best.get(prefix) === path) this.best.set(prefix, stale);
+      if (!(entry instanceof Contest)) {
+        this.table.set(prefix, stale);
+        continue;
+      }
+      entry.paths[entry.paths.indexOf(path)] = stale;
+      if (entry.best === path) entry.best = stale;
     }
   }
 
   /** End-of-RIB or restart time over: stale paths of the source that were not renewed go. */
   sweepStale(key: string): string[] {
     if (!this.staleSources.delete(key)) return [];
-    const stale: string[] = [];
-    for (const [prefix, path] of this.adjIn.get(key) ?? []) if (path.stale) stale.push(prefix);
-    return this.withdraw(key, stale);
+    return this.withdraw(
+      key,
+      this.prefixesOf(key, (p) => p.stale),
+    );
   }
 
-  /** Loc-RIB. */
+  /** Loc-RIB: the best path per prefix (a view of the table, not a copy). */
   locRib(): ReadonlyMap<string, Path> {
-    return this.best;
+    return this.bestView;
   }
 
-  /** Adj-RIB-In of one source: prefix → path. */
+  /** The best path to `prefix`, if any. */
+  bestPath(prefix: string): Path | undefined {
+    const entry = this.table.get(prefix);
+    return entry && bestOf(entry);
+  }
+
+  /** Adj-RIB-In of one source: prefix → path (built by a walk over the table). */
   adjRibIn(key: string): ReadonlyMap<string, Path> {
-    return this.adjIn.get(key) ?? new Map();
+    const out = new Map<string, Path>();
+    if (this.count(key) === 0) return out;
+    for (const [prefix, entry] of this.table) {
+      const path = pathOf(entry, key);
+      if (path) out.set(prefix, path);
+    }
+    return out;
   }
 
   /** Number of paths a source has in the RIB. */
   count(key: string): number {
-    return this.adjIn.get(key)?.size ?? 0;
+    return this.counts.get(key) ?? 0;
   }
 
   /** Number of a source's paths still stale (0 unless it is in a graceful restart). */
   staleCount(key: string): number {
     if (!this.staleSources.has(key)) return 0;
-    let n = 0;
-    for (const path of this.adjIn.get(key)?.values() ?? []) if (path.stale) n++;
-    return n;
+    return this.prefixesOf(key, (p) => p.stale).length;
   }
 
-  private sourceMap(key: string): Map<string, Path> {
-    let map = this.adjIn.get(key);
-    if (!map) this.adjIn.set(key, (map = new Map()));
-    return map;
-  }
-
-  /** Recomputes the best path of `prefix` from every source's Adj-RIB-In. */
-  private reselect(prefix: string): void {
-    let best: Path | undefined;
-    for (const mine of this.adjIn.values()) {
-      const p = mine.get(prefix);
-      if (p && (!best || comparePaths(p, best) < 0)) best = p;
+  /** The prefixes for which `key` holds a path that passes `keep`. */
+  private prefixesOf(key: string, keep: (path: Path) => boolean): string[] {
+    const out: string[] = [];
+    if (this.count(key) === 0) return out;
+    for (const [prefix, entry] of this.table) {
+      const path = pathOf(entry, key);
+      if (path && keep(path)) out.push(prefix);
     }
-    if (best) this.best.set(prefix, best);
-    else this.best.delete(prefix);
+    return out;
   }
 }
 
+/** The Loc-RIB as a read-only map over the table: every entry's best path. */
+class LocRibView implements ReadonlyMap<string, Path> {
+  constructor(private readonly table: ReadonlyMap<string, Entry>) {}
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  get(prefix: string): Path | undefined {
+    const entry = this.table.get(prefix);
+    return entry && bestOf(entry);
+  }
+
+  has(prefix: string): boolean {
+    return this.table.has(prefix);
+  }
+
+  keys(): MapIterator<string> {
+    return this.table.keys();
+  }
+
+  *entries(): MapIterator<[string, Path]> {
+    for (const [prefix, entry] of this.table) yield [prefix, bestOf(entry)];
+  }
+
+  *values(): MapIterator<Path> {
+    for (const entry of this.table.values()) yield bestOf(entry);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, Path]> {
+    return this.entries();
+  }
+
+  forEach(fn: (path: Path, prefix: string, map: ReadonlyMap<string, Path>) => void): void {
+    for (const [prefix, entry] of this.table) fn(bestOf(entry), prefix, this);
+  }
+}
 /** What one peer must be sent: announcements grouped by their (shared) attributes. */
 export interface OutgoingChanges {
   announce: Map<PathAttributes, string[]>;
@@ -163,12 +277,18 @@ export class AdjRibOut {
   }
 
   plan(rib: Rib, prefixes: Iterable<string>): OutgoingChanges {
-    const locRib = rib.locRib();
     const changes: OutgoingChanges = { announce: new Map(), withdraw: [] };
+    // Prefixes of one UPDATE share their Path: the export decision is taken once per run.
+    let lastBest: Path | undefined;
+    let lastAttrs: PathAttributes | undefined;
     for (const prefix of prefixes) {
-      const best = locRib.get(prefix);
-      const attrs =
-        best && mayAdvertise(this.local, best, this.peer) ? this.exportOf(best) : undefined;
+      const best = rib.bestPath(prefix);
+      if (best !== lastBest) {
+        lastBest = best;
+        lastAttrs =
+          best && mayAdvertise(this.local, best, this.peer) ? this.exportOf(best) : undefined;
+      }
+      const attrs = lastAttrs;
       // Nothing to withdraw from a peer that was never sent anything (the common case while
       // a full table arrives from that very peer).
       if (!attrs && this.sent.size === 0) continue;

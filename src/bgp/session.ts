@@ -28,7 +28,12 @@ export interface SessionConfig extends FsmConfig {
   localAddress?: string;
   /** Graceful restart we offer: how long peers keep our routes while we are away. */
   gracefulRestart?: { restartTime: number; restarting: boolean };
+  /** Opens outgoing connections instead of a plain TCP connect (the TCP-MD5 relay). */
+  dial?: Dial;
 }
+
+/** A connection to the peer, carrying BGP; 'connect' when it may be written to. */
+export type Dial = (peerAddress: string, peerPort: number, localAddress?: string) => Socket;
 
 /** What a session tells its speaker. Calls happen on the event loop, never re-entrantly. */
 export interface SessionEvents {
@@ -319,11 +324,10 @@ export class Session {
   }
 
   private connectOut(conn: Connection): void {
-    const socket = connect({
-      host: this.config.peerAddress,
-      port: this.config.peerPort,
-      ...(this.config.localAddress ? { localAddress: this.config.localAddress } : {}),
-    });
+    const { peerAddress, peerPort, localAddress, dial } = this.config;
+    const socket = dial
+      ? dial(peerAddress, peerPort, localAddress)
+      : connect({ host: peerAddress, port: peerPort, ...(localAddress ? { localAddress } : {}) });
     conn.socket?.destroy();
     conn.initiatedByUs = true;
     this.attach(conn, socket);

@@ -3,7 +3,8 @@
 // event loop, each established peer is sent the difference of its Adj-RIB-Out and the Loc-RIB
 // is reported to whoever installs routes. Graceful restart (RFC 4724) keeps a restarting peer's
 // paths, marked stale, until its End-of-RIB or the restart time.
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { rmSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
 import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals } from './update.js';
 import { formatAttributes } from './attributes/table.js';
@@ -11,7 +12,7 @@ import type { DownReason, Negotiated, SessionState } from './fsm.js';
 import { CeaseSubcode, type PathAttributes, type UpdateMessage } from './message.js';
 import type { LocalConfig, Path, PeerInfo } from './policy.js';
 import { AdjRibOut, Rib } from './rib.js';
-import { Session, plainIPv4 } from './session.js';
+import { Session, plainIPv4, type Dial } from './session.js';
 
 export interface SpeakerConfig {
   asNumber: number;
@@ -31,6 +32,11 @@ export interface SpeakerConfig {
   restarting?: boolean;
   /** Offer IPv6 unicast to peers (RFC 4760); its routes are read but not yet used. */
   ipv6Unicast?: boolean;
+  /**
+   * Peers come and go through the TCP-MD5 relay (kernel/tcp-md5.ts), which owns the TCP
+   * sockets, instead of sockets of our own.
+   */
+  tcpMd5?: { speakerSocket: string; controlSocket: string };
 }
 
 export interface PeerConfig {
@@ -42,6 +48,8 @@ export interface PeerConfig {
   rrClient?: boolean;
   localAddress?: string;
   holdTime?: number;
+  /** TCP-MD5 key of the session (RFC 2385); never shown in status or logs. */
+  password?: string;
 }
 
 export interface PeerStatus {
@@ -67,6 +75,9 @@ export interface PeerStatus {
   messagesOut: number;
   lastError?: string;
 }
+
+/** Why a connection was closed before any message of it was read. */
+export type RefusedReason = 'unknown-peer';
 
 /** Told after each batch of changes: the prefixes whose best path changed (may repeat). */
 export type RoutesChanged = (prefixes: string[], speaker: Speaker) => void;
@@ -96,6 +107,7 @@ export class Speaker {
   private dirty: string[][] = [];
   private flushScheduled = false;
   private readonly listeners: RoutesChanged[] = [];
+  private readonly refused = new Map<RefusedReason, number>();
 
   constructor(
     readonly config: SpeakerConfig,
@@ -124,9 +136,17 @@ export class Speaker {
 
   /** Starts listening for peers. Port 0 picks a free port (tests); see listenPort(). */
   async listen(): Promise<void> {
-    const server = createServer((socket) => this.incoming(socket));
+    const relay = this.config.tcpMd5;
+    const server = createServer((socket) =>
+      relay ? this.incomingRelayed(socket) : this.incoming(socket),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
+      if (relay) {
+        rmSync(relay.speakerSocket, { force: true });
+        server.listen(relay.speakerSocket, () => resolve());
+        return;
+      }
       server.listen(
         this.config.listenPort ?? DEFAULTS.listenPort,
         this.config.listenAddress ?? '0.0.0.0',
@@ -189,11 +209,12 @@ export class Speaker {
   /** Loc-RIB paths learnt from peers (what a host installs), prefix → next hop. */
   learnedRoutes(): Map<string, { nextHop: string; path: Path }> {
     const out = new Map<string, { nextHop: string; path: Path }>();
-    for (const [prefix, path] of this.rib.locRib()) {
+    // forEach, not for-of: the Loc-RIB is a view whose iterators yield one entry at a time.
+    this.rib.locRib().forEach((path, prefix) => {
       if (path.source.kind !== 'local' && path.attrs.nextHop) {
         out.set(prefix, { nextHop: path.attrs.nextHop, path });
       }
-    }
+    });
     return out;
   }
 
@@ -249,7 +270,7 @@ export class Speaker {
         passive: config.passive ?? false,
         peerAddress: config.address,
         peerPort: config.port ?? DEFAULTS.listenPort,
-        ...(config.localAddress ? { localAddress: config.localAddress } : {}),
+        ...this.connectionOptions(config),
         ...(this.config.ipv6Unicast ? { ipv6Unicast: true } : {}),
         ...(this.config.gracefulRestartTime !== undefined
           ? {
@@ -272,16 +293,58 @@ export class Speaker {
     runtime.session.start();
   }
 
+  /**
+   * Source address and dialer of a peer's connections. Through the relay the socket does not
+   * show our address, so the listen address stands in for it (the next hop we announce).
+   */
+  private connectionOptions(config: PeerConfig): { localAddress?: string; dial?: Dial } {
+    const relay = this.config.tcpMd5;
+    const localAddress = config.localAddress ?? (relay ? this.config.listenAddress : undefined);
+    return {
+      ...(localAddress ? { localAddress } : {}),
+      ...(relay ? { dial: relayDial(relay.controlSocket) } : {}),
+    };
+  }
+
   private removeRuntime(p: PeerRuntime, subcode: number): void {
     p.session.stop(subcode);
     clearTimeout(p.staleTimer);
     this.markDirty(this.rib.dropSource(p.config.address));
   }
 
-  private incoming(socket: Socket): void {
-    const peer = this.peers.get(plainIPv4(socket.remoteAddress ?? ''));
+  /** Connections closed unread, by reason, since the speaker started. */
+  refusedConnections(): Record<RefusedReason, number> {
+    return { 'unknown-peer': this.refused.get('unknown-peer') ?? 0 };
+  }
+
+  /** A connection the relay accepted: its first line names the peer, BGP follows. */
+  private incomingRelayed(socket: Socket): void {
+    let header = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      header = Buffer.concat([header, chunk]);
+      const end = header.indexOf(0x0a);
+      if (end < 0) {
+        if (header.length > 64) socket.destroy();
+        return;
+      }
+      socket.off('data', onData);
+      socket.pause();
+      if (end + 1 < header.length) socket.unshift(header.subarray(end + 1));
+      this.incoming(socket, header.subarray(0, end).toString('latin1'));
+      socket.resume();
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+  }
+
+  private incoming(socket: Socket, peerAddress = socket.remoteAddress ?? ''): void {
+    const address = plainIPv4(peerAddress);
+    const peer = this.peers.get(address);
     if (!peer) {
+      // Sessions only with configured peers: closed before a byte of it is read.
       socket.destroy();
+      this.refused.set('unknown-peer', (this.refused.get('unknown-peer') ?? 0) + 1);
+      this.log?.warn({ peer: address }, 'BGP connection from an unknown address refused');
       return;
     }
     peer.session.acceptIncoming(socket);
@@ -398,8 +461,18 @@ export class Speaker {
   }
 }
 
+/** Outgoing connections through the relay's control socket: one request line, then BGP. */
+function relayDial(controlSocket: string): Dial {
+  return (peerAddress, peerPort, localAddress) => {
+    const socket = connect({ path: controlSocket });
+    socket.write(`${peerAddress} ${peerPort} ${localAddress ?? '-'}\n`);
+    return socket;
+  };
+}
+
 function samePeer(a: PeerConfig, b: PeerConfig): boolean {
   return (
+    a.password === b.password &&
     a.asNumber === b.asNumber &&
     (a.port ?? 179) === (b.port ?? 179) &&
     Boolean(a.passive) === Boolean(b.passive) &&

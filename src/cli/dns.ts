@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
 import { defaultWorkers, giveUp, MAX_WORKERS } from '../dns/workers.js';
+import { parseCidr, parseInput, type Cidr } from '../net/index.js';
 import { parseCount, resolveStoreUrl } from './context.js';
 
 export function registerDns(program: Command): void {
@@ -11,6 +12,23 @@ export function registerDns(program: Command): void {
     .option('--listen <addr>', 'address to answer on (UDP and TCP)', '0.0.0.0')
     .option('--port <n>', 'port to answer on', parseCount('--port', 1, 65535), 53)
     .option('--upstream <list>', 'resolvers for names outside the cluster: IP[:PORT],...', '')
+    .option(
+      '--recursion-allow <cidrs>',
+      'ranges beside the cluster (pods, services, nodes) that may resolve outside names: CIDR,...',
+      '',
+    )
+    .option(
+      '--rate-limit <n>',
+      'identical UDP answers a second per client /24 before they are slipped or dropped (0: off)',
+      parseCount('--rate-limit', 0, 1_000_000),
+      50,
+    )
+    .option(
+      '--rate-limit-slip <n>',
+      'every n-th limited answer goes out truncated, so real clients retry over TCP (0: drop all)',
+      parseCount('--rate-limit-slip', 0, 10),
+      2,
+    )
     .option('--metrics <addr>', 'metrics and health address (empty: none)', '0.0.0.0:9153')
     .option('--domain <domain>', 'cluster domain', 'cluster.local')
     .option('--ttl <seconds>', 'TTL of cluster records', parseCount('--ttl', 0, 86400), 5)
@@ -21,6 +39,7 @@ export function registerDns(program: Command): void {
     )
     .action(async (opts, cmd: Command) => {
       const upstreams = parseUpstreams(opts.upstream as string);
+      const recursionAllow = parseRanges(opts.recursionAllow as string);
       const domain = parseDomain(opts.domain as string);
       const storeUrl = resolveStoreUrl(cmd);
       const [{ runDns }, { openSource }, { storeSource }] = await Promise.all([
@@ -36,6 +55,8 @@ export function registerDns(program: Command): void {
         domain,
         ttl: opts.ttl,
         upstreams,
+        recursionAllow,
+        rateLimit: { perSecond: opts.rateLimit, slip: opts.rateLimitSlip },
         metrics: opts.metrics,
         workers: opts.workers ?? defaultWorkers(),
         source: async (index, log) =>
@@ -71,6 +92,12 @@ export function parseUpstreams(text: string): { host: string; port: number }[] {
     }
     return { host, port };
   });
+}
+
+/** `CIDR,...` → ranges; names the one that is wrong otherwise. */
+export function parseRanges(text: string): Cidr[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((item) => parseInput(parseCidr, item.trim(), '--recursion-allow'));
 }
 
 function parseDomain(text: string): string {

@@ -2,8 +2,8 @@
 // store's list/watch (CoreDNS keeps this apart from answering too). It derives each service's
 // DNS view when the service or one of its EndpointSlices changes, and keeps the reverse map
 // for PTR.
-import type { ClusterNetwork, EndpointSlice, KubeObject, Service } from '../api/types.js';
-import { LABEL_SERVICE_NAME } from '../api/types.js';
+import type { ClusterNetwork, EndpointSlice, KubeObject, Node, Service } from '../api/types.js';
+import { ANNOTATION_NODE_IP, LABEL_SERVICE_NAME } from '../api/types.js';
 import { dnsEndpoints } from './endpoints.js';
 
 /** Where objects without a namespace live (as in Kubernetes and the store). */
@@ -18,6 +18,13 @@ export class ClusterIndex implements ClusterView {
   /** Set when the current update changed an answer (a pod's status alone often does not). */
   private changed = false;
   network: ClusterNetwork['spec'] | undefined;
+  /**
+   * Bumped when the network or a node's addresses change: who may ask for names outside the
+   * cluster depends on them, no answer does (so `version` stays, and with it the caches).
+   */
+  rangesVersion = 0;
+  /** node name → its addresses */
+  private readonly nodes = new Map<string, string[]>();
 
   private readonly namespaces = new Set<string>();
   /** namespace → name → Service */
@@ -47,6 +54,11 @@ export class ClusterIndex implements ClusterView {
     return [...(this.reverse.get(ip) ?? [])].sort();
   }
 
+  /** Every node's addresses (status and the underlay address the agent publishes). */
+  nodeAddresses(): string[] {
+    return [...this.nodes.values()].flat();
+  }
+
   // ---- updates ----
 
   /**
@@ -70,6 +82,8 @@ export class ClusterIndex implements ClusterView {
     this.records.clear();
     this.reverse.clear();
     this.network = undefined;
+    this.nodes.clear();
+    this.rangesVersion++;
     this.synced = false;
     for (const obj of objects) this.apply(obj);
     this.markSynced();
@@ -92,7 +106,11 @@ export class ClusterIndex implements ClusterView {
       case 'ClusterNetwork':
         this.network = obj.spec;
         this.changed = true;
+        this.rangesVersion++;
         break;
+      case 'Node':
+        this.applyNode(obj);
+        return;
       default:
         return;
     }
@@ -120,11 +138,27 @@ export class ClusterIndex implements ClusterView {
       case 'ClusterNetwork':
         this.network = undefined;
         this.changed = true;
+        this.rangesVersion++;
         break;
+      case 'Node':
+        if (this.nodes.delete(name)) this.rangesVersion++;
+        return;
       default:
         return;
     }
     this.commit();
+  }
+
+  private applyNode(node: Node): void {
+    const addresses = (node.status?.addresses ?? [])
+      .filter((a) => a.type !== 'Hostname')
+      .map((a) => a.address);
+    const underlay = node.metadata.annotations?.[ANNOTATION_NODE_IP];
+    if (underlay) addresses.push(underlay);
+    const before = this.nodes.get(node.metadata.name);
+    if (before?.join() === addresses.join()) return; // a status update that moved no address
+    this.nodes.set(node.metadata.name, addresses);
+    this.rangesVersion++;
   }
 
   private commit(): void {

@@ -21,8 +21,21 @@ const LATENCY_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5,
 ];
 
+export type RateAction = 'slip' | 'drop';
+
 export class DnsMetrics {
   readonly registry = new Registry();
+  private readonly recursionRefused = new Counter({
+    name: 'podnet_dns_recursion_refused_total',
+    help: 'Queries for names outside the cluster refused because the client is outside its ranges',
+    registers: [this.registry],
+  });
+  private readonly rateLimited = new Counter({
+    name: 'podnet_dns_rate_limited_total',
+    help: 'Responses held back by response rate limiting: sent truncated (slip) or dropped',
+    labelNames: ['action'],
+    registers: [this.registry],
+  });
   /** Queries not yet handed to prom-client, by [type][rcode][source]. */
   private readonly pending = new Float64Array(TYPE_SLOTS * RCODE_SLOTS * SOURCES.length);
   private readonly pendingHits = new Float64Array(SOURCES.length);
@@ -62,6 +75,14 @@ export class DnsMetrics {
       },
     });
     this.registry.registerMetric(this.latency as unknown as Metric);
+  }
+
+  refused(): void {
+    this.recursionRefused.inc();
+  }
+
+  limited(action: RateAction): void {
+    this.rateLimited.inc({ action });
   }
 
   /** Counts one answered query; `started` is performance.now() at its arrival. */

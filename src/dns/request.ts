@@ -7,6 +7,8 @@ import { udpLimit, type ScannedQuery } from './wire.js';
 
 export type Transport = 'udp' | 'tcp';
 export type Reply = (response: Buffer) => void;
+/** What becomes of a response on its way out: itself, another (truncated) one, or nothing. */
+export type OutgoingFilter = (response: Buffer, rcode: number) => Buffer | undefined;
 
 /** The one question of a parsed query. */
 export interface Question {
@@ -33,12 +35,16 @@ export class DnsRequest {
   ednsSize: number | undefined;
   /** The DO bit of the client's OPT record (RFC 3225), copied into the response's. */
   dnssecOk = false;
+  /** Set by a stage that may hold back responses (the rate limiter). */
+  outgoing: OutgoingFilter | undefined;
 
   constructor(
     readonly msg: Buffer,
     readonly transport: Transport,
     private readonly reply: Reply,
     private readonly metrics: DnsMetrics | undefined,
+    /** The client's address as the socket reports it ('' when unknown). */
+    readonly client = '',
   ) {}
 
   /** Key of this query in the answer caches, when it is simple enough to be cached. */
@@ -53,7 +59,7 @@ export class DnsRequest {
 
   /** Sends the response and counts the query once. */
   respond(response: Buffer, source: Source, rcode: number, cacheHit = false): void {
-    this.reply(response);
+    this.send(response, rcode);
     this.count(source, rcode, cacheHit);
   }
 
@@ -66,7 +72,12 @@ export class DnsRequest {
   /** Sends a header-only error response without counting, for a query already counted. */
   sendError(rcode: number): void {
     const response = errorResponse(this.msg, rcode);
-    if (response) this.reply(response);
+    if (response) this.send(response, rcode);
+  }
+
+  private send(response: Buffer, rcode: number): void {
+    const out = this.outgoing ? this.outgoing(response, rcode) : response;
+    if (out) this.reply(out);
   }
 
   /** Counts the query without sending anything (the reply could not be built or sent). */

@@ -100,3 +100,16 @@ export function errorResponse(msg: Buffer, rcode: number): Buffer | undefined {
   question.copy(out, HEADER);
   return out;
 }
+
+/**
+ * The response cut to its header and question with TC set: the asker learns only that it
+ * should ask again over TCP.
+ */
+export function truncatedResponse(response: Buffer): Buffer {
+  const end = HEADER + questionName(response).length + 4;
+  const out = Buffer.from(response.subarray(0, end));
+  out.writeUInt16BE(out.readUInt16BE(2) | FLAG_TC, 2);
+  out.writeUInt16BE(1, 4);
+  out.fill(0, 6, HEADER); // no answer, authority or additional records
+  return out;
+}

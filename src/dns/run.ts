@@ -11,6 +11,8 @@ import { ClusterIndex } from './cluster-index.js';
 import { Forwarder, type Upstream } from './forwarder.js';
 import { QueryHandler } from './handler.js';
 import { DnsMetrics } from './metrics.js';
+import type { RateLimitOptions } from './rate-limit.js';
+import type { Cidr } from '../net/index.js';
 import { startDnsServer, type RunningServer } from './server.js';
 import { WORKER_GAVE_UP } from './workers.js';
 
@@ -26,6 +28,9 @@ export interface DnsOptions {
   domain: string;
   ttl: number;
   upstreams: Upstream[];
+  /** Ranges beside the cluster's own whose clients may have names outside it resolved. */
+  recursionAllow: readonly Cidr[];
+  rateLimit: RateLimitOptions;
   /** host:port for /metrics, /healthz, /readyz; empty for none. */
   metrics: string;
   /** Processes answering queries (1: this process answers itself); see workers.ts. */
@@ -56,6 +61,8 @@ export async function startDns(
     ttl: opts.ttl,
     forwarder,
     metrics,
+    recursionAllow: opts.recursionAllow,
+    rateLimit: opts.rateLimit,
   });
   // Sockets first: until the first sync the server answers SERVFAIL rather than nothing.
   const server = await startDnsServer({

@@ -55,13 +55,14 @@ function bindUdp(opts: ServerOptions): Promise<Socket> {
   });
   socket.on('message', (msg, rinfo) => {
     // No send callback: node then sends synchronously; a lost reply is the client's retry.
-    opts.handler.handle(msg, 'udp', (resp) => {
+    const reply = (resp: Buffer): void => {
       try {
         socket.send(resp, rinfo.port, rinfo.address);
       } catch {
         /* the socket is closing */
       }
-    });
+    };
+    opts.handler.handle(msg, 'udp', reply, rinfo.address);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
@@ -87,13 +88,14 @@ function listenTcp(opts: ServerOptions, port: number): Promise<Server> {
         if (buffered.length < 2 + len) break;
         const msg = buffered.subarray(2, 2 + len);
         buffered = buffered.subarray(2 + len);
-        opts.handler.handle(msg, 'tcp', (resp) => {
+        const reply = (resp: Buffer): void => {
           if (conn.destroyed || !conn.writable) return;
           const frame = Buffer.allocUnsafe(2 + resp.length);
           frame.writeUInt16BE(resp.length, 0);
           resp.copy(frame, 2);
           conn.write(frame);
-        });
+        };
+        opts.handler.handle(msg, 'tcp', reply, conn.remoteAddress ?? '');
       }
     });
   });

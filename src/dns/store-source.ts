@@ -7,7 +7,8 @@ import type { Logger } from '../util/log.js';
 import type { ClusterIndex } from './cluster-index.js';
 import type { ClusterSource } from './run.js';
 
-const KINDS: Kind[] = ['Namespace', 'Service', 'EndpointSlice', 'ClusterNetwork'];
+// Nodes for their addresses: nodes may have names outside the cluster resolved.
+const KINDS: Kind[] = ['Namespace', 'Service', 'EndpointSlice', 'ClusterNetwork', 'Node'];
 
 export function storeSource(store: Store): ClusterSource {
   return async (index: ClusterIndex, log: Logger) => {

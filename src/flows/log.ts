@@ -1,7 +1,7 @@
 // An agent's flows: a bounded ring, newest last, each record carrying the sequence number of
 // its latest change so that a reader asks only for what changed since its last look.
 import type { ConntrackEvent } from './conntrack-event.js';
-import { advanceFlow, openFlow, reportsFlow, unconfirmedFlow } from './record.js';
+import { closeFlow, openFlow, reportsFlow, unconfirmedFlow } from './record.js';
 import type { Flow, UnconfirmedConnection } from './types.js';
 import type { ClusterView } from './view.js';
 
@@ -28,16 +28,15 @@ export class FlowLog {
     const id = `${view.self}/${ev.id}`;
     const known = this.flows.get(id);
     if (!known) {
-      if (ev.type === 'UPDATE' || !reportsFlow(view, ev)) return undefined;
+      if (!reportsFlow(view, ev)) return undefined;
       const flow = openFlow(view, ev, ++this.seq);
       this.put(flow);
       return { flow, opened: true, closed: flow.state === 'closed' };
     }
-    const flow = advanceFlow(known, ev, this.seq + 1);
-    if (flow === known) return undefined;
-    this.seq++;
+    if (ev.type !== 'DESTROY' || known.state === 'closed') return undefined;
+    const flow = closeFlow(known, ev, ++this.seq);
     this.put(flow);
-    return { flow, opened: false, closed: flow.state === 'closed' && known.state === 'open' };
+    return { flow, opened: false, closed: true };
   }
 
   /** Keeps a connection a rule refused or denied, which no conntrack event will ever name. */

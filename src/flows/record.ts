@@ -1,5 +1,5 @@
 // From a conntrack event to a flow record: which agent reports the connection, what its ends
-// are called, and how its record changes as the kernel reports it closing.
+// are called, and how its record changes when the kernel lets go of it.
 import type { ConntrackEvent } from './conntrack-event.js';
 import type {
   Flow,
@@ -11,8 +11,6 @@ import type {
 } from './types.js';
 import { nodePortKey, serviceKey, subnetOf, type ClusterView } from './view.js';
 
-const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'sctp', 'icmp'];
-
 /**
  * Every host a connection crosses sees it in its own conntrack table; one of them reports it,
  * so that a connection is one flow: the client's host when the client is one of its pods (it
@@ -20,7 +18,6 @@ const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'sctp', 'icmp'];
  * (a client outside the pod network).
  */
 export function reportsFlow(view: ClusterView, ev: ConntrackEvent): boolean {
-  if (!PROTOCOLS.includes(ev.protocol)) return false;
   const client = subnetOf(view, ev.original.src);
   if (client) return client.node === view.self;
   return subnetOf(view, ev.reply.src)?.node === view.self;
@@ -47,32 +44,23 @@ export function openFlow(view: ClusterView, ev: ConntrackEvent, seq: number): Fl
     state: 'open',
     start: isoTime(ev.type === 'DESTROY' && ev.lifetime ? ev.time - ev.lifetime : ev.time),
   };
-  return ev.type === 'NEW' ? flow : advanceFlow(flow, ev, seq);
+  return ev.type === 'NEW' ? flow : closeFlow(flow, ev, seq);
 }
 
-/** The flow after a later event: TCP's closing states end it, DESTROY brings the counters. */
-export function advanceFlow(flow: Flow, ev: ConntrackEvent, seq: number): Flow {
-  if (ev.type === 'DESTROY') {
-    const traffic =
-      ev.original.packets !== undefined && ev.reply.packets !== undefined
-        ? {
-            sent: { packets: ev.original.packets, bytes: ev.original.bytes ?? 0 },
-            received: { packets: ev.reply.packets, bytes: ev.reply.bytes ?? 0 },
-          }
-        : undefined;
-    return {
-      ...flow,
-      seq,
-      state: 'closed',
-      end: flow.end ?? isoTime(ev.time),
-      ...(traffic ? { traffic } : {}),
-    };
-  }
-  // A TCP connection lingers in TIME_WAIT for minutes after its last packet: it ended here.
-  if (flow.state === 'open' && !flow.end && ev.state && CLOSING.has(ev.state)) {
-    return { ...flow, seq, end: isoTime(ev.time) };
-  }
-  return flow;
+/**
+ * The flow once the kernel destroyed its entry, with the counters it reports only then. It ends
+ * when the kernel let go of it: for TCP that is after TIME_WAIT, which podnet does not follow
+ * (its state changes are most of a connection's events, and the flow log asks for none of them).
+ */
+export function closeFlow(flow: Flow, ev: ConntrackEvent, seq: number): Flow {
+  const traffic =
+    ev.original.packets !== undefined && ev.reply.packets !== undefined
+      ? {
+          sent: { packets: ev.original.packets, bytes: ev.original.bytes ?? 0 },
+          received: { packets: ev.reply.packets, bytes: ev.reply.bytes ?? 0 },
+        }
+      : undefined;
+  return { ...flow, seq, state: 'closed', end: isoTime(ev.time), ...(traffic ? { traffic } : {}) };
 }
 
 /**
@@ -103,8 +91,6 @@ export function unconfirmedFlow(view: ClusterView, c: UnconfirmedConnection, seq
     end: c.time,
   };
 }
-
-const CLOSING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK']);
 
 function serviceOf(view: ClusterView, ev: ConntrackEvent): FlowService | undefined {
   const { dst, dport } = ev.original;

@@ -21,7 +21,7 @@
 // }
 // `service` is absent when the client did not go through a cluster IP; `pod` when an address is
 // no pod's; `end` and `traffic` until conntrack has destroyed the entry (the kernel reports
-// counters only then); `reason` says why a flow was refused or denied, and `policies` which
+// counters only then; `end` is that moment, for TCP after TIME_WAIT); `reason` says why a flow was refused or denied, and `policies` which
 // NetworkPolicies denied it. A refused or denied flow is one a rule logged before conntrack
 // confirmed it: it is closed from the start and carries no counters.
 

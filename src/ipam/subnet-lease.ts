@@ -15,6 +15,8 @@ import {
   type Cidr,
   parseStored,
 } from '../net/index.js';
+import { clusterCIDRsOf, nodeSubnetPrefixOf } from '../api/cluster-families.js';
+import type { ClusterNetwork } from '../api/types.js';
 import { pickFreeSubnet } from './pick-free.js';
 
 export const SUBNET_LEASE_PREFIX = '/podnet/leases/subnets/';
@@ -34,14 +36,20 @@ export interface SubnetLease extends SubnetLeaseRecord {
   lease: string;
 }
 
-/** `10.244.1.0/24` → `/podnet/leases/subnets/10-244-1-0-24` (flannel's key shape). */
+/**
+ * `10.244.1.0/24` → `/podnet/leases/subnets/10-244-1-0-24` (flannel's key shape); an IPv6
+ * subnet keeps its colons: `fd00:10:244:1::/64` → `.../fd00:10:244:1::-64`.
+ */
 export function subnetLeaseKey(subnet: Cidr): string {
   return SUBNET_LEASE_PREFIX + formatCidr(subnet).replace(/[./]/g, '-');
 }
 
 /** The subnet a lease key names, or undefined for a key of another shape. */
 export function subnetOfLeaseKey(key: string): Cidr | undefined {
-  const m = /^(\d+)-(\d+)-(\d+)-(\d+)-(\d+)$/.exec(key.slice(SUBNET_LEASE_PREFIX.length));
+  const text = key.slice(SUBNET_LEASE_PREFIX.length);
+  const v6 = /^([0-9a-f:]+)-(\d+)$/.exec(text);
+  if (v6) return tryParseCidr(`${v6[1]}/${v6[2]}`);
+  const m = /^(\d+)-(\d+)-(\d+)-(\d+)-(\d+)$/.exec(text);
   return m ? tryParseCidr(`${m[1]}.${m[2]}.${m[3]}.${m[4]}/${m[5]}`) : undefined;
 }
 
@@ -86,7 +94,7 @@ export function planSubnetLease(
     action: 'full',
     message:
       `cluster CIDR ${formatCidr(clusterCIDR)} has no free /${prefix} node subnet: it fits ` +
-      `${fits} nodes and all are leased (use a larger clusterCIDR or nodeSubnetPrefix)`,
+      `${fits} nodes and all are leased (use a larger clusterCIDR or ${clusterCIDR.family === 4 ? 'nodeSubnetPrefix' : 'nodeSubnetPrefixIPv6'})`,
   };
 }
 
@@ -131,6 +139,32 @@ export async function acquireSubnetLease(
     await revokeQuietly(store, lease);
   }
   throw new OperationError(`could not lease a node subnet of ${clusterCIDR}: too much contention`);
+}
+
+/**
+ * One subnet lease per family of the cluster, in the order of its clusterCIDRs (IPv4, the
+ * primary, first). `preferred` may hold a subnet per family; each family is leased as
+ * acquireSubnetLease leases one, so taking them again after a restart is idempotent.
+ */
+export async function acquireNodeSubnets(
+  store: Store,
+  self: { node: string; publicIP: string },
+  net: ClusterNetwork['spec'],
+  opts: { ttlSeconds?: number; preferred?: readonly Cidr[] } = {},
+): Promise<SubnetLease[]> {
+  const leases: SubnetLease[] = [];
+  for (const text of clusterCIDRsOf(net)) {
+    const cluster = parseStored(parseCidr, text, 'ClusterNetwork', 'spec.clusterCIDRs');
+    const preferred = opts.preferred?.find((c) => c.family === cluster.family);
+    const prefix = nodeSubnetPrefixOf(net, cluster.family);
+    leases.push(
+      await acquireSubnetLease(store, self, text, prefix, {
+        ttlSeconds: opts.ttlSeconds,
+        preferred,
+      }),
+    );
+  }
+  return leases;
 }
 
 /** Renews the store lease; the key lives as long as the lease does. */

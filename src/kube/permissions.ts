@@ -26,9 +26,9 @@ export const AGENT_RULES: readonly PolicyRule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...READ, ...WRITE] },
 ];
 
-/** The cluster DNS: names from Services and EndpointSlices. */
+/** The cluster DNS: names from Services and EndpointSlices; who may recurse from Nodes. */
 export const DNS_RULES: readonly PolicyRule[] = [
-  { apiGroups: [''], resources: ['namespaces', 'services'], verbs: READ },
+  { apiGroups: [''], resources: ['namespaces', 'services', 'nodes'], verbs: READ },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
   { apiGroups: ['podnet.io'], resources: ['clusternetworks'], verbs: READ },
 ];

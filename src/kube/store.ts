@@ -57,6 +57,7 @@ interface ObjectList {
 }
 
 const LEASES = kindInfo('Lease');
+const NAMESPACES = kindInfo('Namespace');
 /** How long past the server's own timeout a silent watch is given before it counts as dead. */
 const STALL_GRACE_SECONDS = 5;
 
@@ -90,6 +91,12 @@ export class KubeStore implements Store {
     if (!loc.name) return undefined;
     const obj = await this.read<KubeObject>(resourcePath(loc.kind, loc.namespace, loc.name));
     return obj && objectKv(obj, loc.kind.kind);
+  }
+
+  async revision(): Promise<number> {
+    // One namespace is enough: a list's resourceVersion is the cluster's current revision.
+    const list = await this.call<ObjectList>('GET', `${resourcePath(NAMESPACES)}?limit=1`);
+    return Number(list.metadata.resourceVersion ?? 0);
   }
 
   async list(prefix: string): Promise<ListResult> {

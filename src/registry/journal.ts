@@ -47,6 +47,10 @@ export class Journal extends CompareAndSwapWrites implements Store {
     return this.store.get(key);
   }
 
+  revision(): Promise<number> {
+    return this.store.revision();
+  }
+
   list(prefix: string): Promise<ListResult> {
     return this.store.list(prefix);
   }

@@ -7,7 +7,8 @@ import type { Store } from '../store/store.js';
 
 /**
  * The service with its cluster IP and node ports reserved. `old` is the service as stored: an
- * address it held and no longer has (it became ExternalName or headless) is released.
+ * address it held and no longer has (it became ExternalName, headless or single-stack) is
+ * released.
  */
 export async function admitService(
   store: Store,
@@ -16,9 +17,7 @@ export async function admitService(
   network: ClusterNetwork['spec'],
 ): Promise<Service> {
   const admitted = await assignNodePorts(store, await assignClusterIP(store, svc, network));
-  if (old?.spec.clusterIP && old.spec.clusterIP !== admitted.spec.clusterIP) {
-    await releaseClusterIP(store, old);
-  }
+  if (old) await releaseClusterIP(store, old, admitted.spec.clusterIPs ?? []);
   return admitted;
 }
 

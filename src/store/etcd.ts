@@ -186,6 +186,14 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
     return res.kvs[0] && toKeyValue(res.kvs[0]);
   }
 
+  async revision(): Promise<number> {
+    // A count over a range no key is in: the answer's header carries the revision.
+    const res = await this.call('revision', () =>
+      this.client.kv.range({ key: Buffer.from([0]), count_only: true }),
+    );
+    return Number(res.header.revision);
+  }
+
   async list(prefix: string): Promise<ListResult> {
     return this.call('list', async () => {
       const end = prefixEnd(prefix);
@@ -290,6 +298,7 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
         this.watches.delete(w);
         w.cancel();
       },
+      requestProgress: () => w.requestProgress(),
     };
   }
 
@@ -368,6 +377,11 @@ class EtcdWatch {
 
   start(): void {
     void this.open();
+  }
+
+  /** etcd answers on the stream with a progress notification once the watch is in sync. */
+  requestProgress(): void {
+    this.stream?.write({ progress_request: {} });
   }
 
   cancel(): void {
@@ -457,6 +471,7 @@ class EtcdWatch {
     } else if (res.events.length === 0) {
       // A progress notification: nothing under the prefix up to this revision.
       this.next = Math.max(this.next, Number(res.header.revision) + 1);
+      this.handlers.onProgress?.(this.next - 1);
     }
   }
 

@@ -31,6 +31,13 @@ export interface WatchHandlers {
    * (the caller re-lists and watches again), `error` for anything else.
    */
   onError(err: StoreWatchError): void;
+  /**
+   * Every change under the prefix up to `revision` has been handed to `onEvents`, even when
+   * the last of them is older (the store moved on elsewhere): what a cache needs to know it
+   * is current. Stores report it after each batch they look at, and soon after
+   * `Watch.requestProgress`.
+   */
+  onProgress?(revision: number): void;
 }
 
 export class StoreWatchError extends Error {
@@ -45,6 +52,8 @@ export class StoreWatchError extends Error {
 
 export interface Watch {
   cancel(): Promise<void>;
+  /** Asks for an `onProgress` soon, rather than whenever the store next reports one. */
+  requestProgress?(): void;
 }
 
 export type SwapResult =
@@ -61,6 +70,8 @@ export interface Store {
   /** A human-readable locator, e.g. `sqlite:/run/podnet/labs/podnet/store.db`. */
   readonly url: string;
   get(key: string): Promise<KeyValue | undefined>;
+  /** The store's current revision, read without reading any key. */
+  revision(): Promise<number>;
   list(prefix: string): Promise<ListResult>;
   /** Creates the key only if absent. Returns the new revision, or undefined if it existed. */
   create(key: string, value: string, opts?: PutOptions): Promise<number | undefined>;

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pod } from '../../src/api/types.js';
@@ -155,6 +155,39 @@ test('cni: the result carries mac, sandbox, ips, routes and the pod DNS settings
     /^podnet_cni_call_duration_seconds_count\{command="ADD",outcome="ok"\} \d+$/m,
   );
   await succeeds('DEL', 'result-1', p!);
+});
+
+test('cni: the agent socket is root-only; metrics and health listen on loopback only', () => {
+  const socket = statSync(node.socket);
+  assert.ok(socket.isSocket());
+  assert.equal(socket.mode & 0o777, 0o600);
+  assert.equal(socket.uid, 0);
+  // Someone else (nobody) at the socket itself: the test's directory opened for the moment,
+  // so that only the socket's own mode stands in the way.
+  const probe = `require('node:net').connect(${JSON.stringify(node.socket)})
+    .on('connect', () => { console.log('connected'); process.exit(0); })
+    .on('error', (e) => { console.log(e.code); process.exit(0); });`;
+  chmodSync(dir, 0o711);
+  let asNobody: string;
+  try {
+    asNobody = execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', probe],
+      { encoding: 'utf8' },
+    ).trim();
+  } finally {
+    chmodSync(dir, 0o700);
+  }
+  assert.equal(asNobody, 'EACCES');
+  // Every TCP listener in the host namespace (the agent's only) is on loopback.
+  const listeners = execFileSync('ip', ['netns', 'exec', hostNs, 'ss', '-Hltn'], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[3]!);
+  assert.ok(listeners.includes('127.0.0.1:9101'), listeners.join(' '));
+  for (const local of listeners) assert.match(local, /^127\.0\.0\.1:\d+$/, local);
 });
 
 test('cni: DEL twice, DEL of an unknown container and DEL after the netns is gone succeed', async () => {

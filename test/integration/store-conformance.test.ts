@@ -115,6 +115,30 @@ for (const backend of [sqliteBackend(), etcdBackend()]) {
       assert.ok(await store.update(`${p}k`, 'again', 0), 'revision 0 means must be absent');
     });
 
+    test('the current revision, and a watch told on request that it has seen up to it', async () => {
+      const p = uniquePrefix('progress');
+      const start = (await store.list(p)).revision;
+      assert.equal(await store.revision(), start);
+      const progress: number[] = [];
+      const watch = store.watch(p, start + 1, {
+        onEvents: () => undefined,
+        onError: (err) => assert.fail(err),
+        onProgress: (revision) => progress.push(revision),
+      });
+      try {
+        // A write outside the prefix moves the store on: the watch has nothing to deliver,
+        // only progress to report.
+        const elsewhere = await store.put(`${uniquePrefix('elsewhere')}k`, 'v');
+        assert.equal(await store.revision(), elsewhere);
+        await until('progress up to the write elsewhere', () => {
+          watch.requestProgress?.();
+          return progress.some((r) => r >= elsewhere);
+        });
+      } finally {
+        await watch.cancel();
+      }
+    });
+
     test('watch delivers every change in order, exactly once, across a reconnect', async () => {
       const p = uniquePrefix('watch');
       const expected: string[] = [];

@@ -192,6 +192,73 @@ test('bgp rib: graceful restart keeps stale paths until End-of-RIB sweeps the un
   assert.equal(rib.locRib().get('10.244.1.0/24')?.stale, false);
 });
 
+test('bgp rib: the prefixes of one UPDATE share one path; withdrawing one leaves the others', () => {
+  const rib = new Rib(LOCAL);
+  const a = peer('10.0.0.2');
+  const prefixes = ['10.244.1.0/24', '10.244.2.0/24', '10.244.3.0/24'];
+  rib.announce(a, attrs({ localPref: 150 }), prefixes);
+  const shared = rib.locRib().get('10.244.1.0/24');
+  for (const p of prefixes) assert.equal(rib.locRib().get(p), shared);
+  assert.equal(rib.count('10.0.0.2'), 3);
+  assert.deepEqual(rib.withdraw(a, ['10.244.2.0/24']), ['10.244.2.0/24']);
+  assert.deepEqual([...rib.locRib().keys()], ['10.244.1.0/24', '10.244.3.0/24']);
+  assert.equal(rib.locRib().get('10.244.3.0/24'), shared);
+  assert.equal(shared?.attrs.localPref, 150);
+  assert.equal(rib.count('10.0.0.2'), 2);
+  // A later UPDATE for one of them replaces that prefix's path only (an implicit withdraw).
+  assert.deepEqual(rib.announce(a, attrs({ localPref: 170 }), ['10.244.3.0/24']), [
+    '10.244.3.0/24',
+  ]);
+  assert.equal(rib.locRib().get('10.244.3.0/24')?.attrs.localPref, 170);
+  assert.equal(rib.locRib().get('10.244.1.0/24'), shared);
+  assert.equal(rib.count('10.0.0.2'), 2);
+});
+
+test('bgp rib: a prefix from several sources keeps each path; the best follows withdrawals', () => {
+  const rib = new Rib(LOCAL);
+  const [a, b, c] = [peer('10.0.0.2'), peer('10.0.0.3'), peer('10.0.0.4')];
+  const p = '10.244.1.0/24';
+  rib.announce(a, attrs({ localPref: 100 }), [p]);
+  assert.deepEqual(rib.announce(b, attrs({ localPref: 300 }), [p]), [p]);
+  assert.deepEqual(rib.announce(c, attrs({ localPref: 200 }), [p]), []);
+  assert.equal(rib.locRib().get(p)?.source.key, '10.0.0.3');
+  assert.equal(rib.locRib().size, 1);
+  assert.deepEqual(
+    ['10.0.0.2', '10.0.0.3', '10.0.0.4'].map((k) => rib.adjRibIn(k).get(p)?.attrs.localPref),
+    [100, 300, 200],
+  );
+  // The best source lowers its preference: reselection picks c.
+  assert.deepEqual(rib.announce(b, attrs({ localPref: 50 }), [p]), [p]);
+  assert.equal(rib.locRib().get(p)?.source.key, '10.0.0.4');
+  // A non-best source leaving changes nothing; then the best leaving falls back to b.
+  assert.deepEqual(rib.withdraw(a, [p]), []);
+  assert.deepEqual(rib.withdraw(c, [p]), [p]);
+  assert.equal(rib.locRib().get(p)?.source.key, '10.0.0.3');
+  assert.deepEqual(
+    [rib.count('10.0.0.2'), rib.count('10.0.0.3'), rib.count('10.0.0.4')],
+    [0, 1, 0],
+  );
+  assert.deepEqual(rib.withdraw(b, [p]), [p]);
+  assert.equal(rib.locRib().size, 0);
+});
+
+test('bgp rib: stale marking reaches a contested prefix and End-of-RIB sweeps only that source', () => {
+  const rib = new Rib(LOCAL);
+  const [a, b] = [peer('10.0.0.2'), peer('10.0.0.3')];
+  rib.announce(a, attrs({ localPref: 200 }), ['10.244.1.0/24', '10.244.2.0/24']);
+  rib.announce(b, attrs({ localPref: 100 }), ['10.244.1.0/24']);
+  rib.markStale('10.0.0.2');
+  assert.equal(rib.staleCount('10.0.0.2'), 2);
+  assert.equal(rib.locRib().get('10.244.1.0/24')?.stale, true);
+  assert.equal(rib.adjRibIn('10.0.0.3').get('10.244.1.0/24')?.stale, false);
+  assert.deepEqual(rib.sweepStale('10.0.0.2'), ['10.244.1.0/24', '10.244.2.0/24']);
+  assert.deepEqual(
+    [...rib.locRib()].map(([prefix, path]) => [prefix, path.source.key, path.stale]),
+    [['10.244.1.0/24', '10.0.0.3', false]],
+  );
+  assert.equal(rib.count('10.0.0.2'), 0);
+});
+
 test('bgp adj-rib-out: only differences, grouped by shared attributes', () => {
   const rib = new Rib(LOCAL);
   const to = peer('10.0.0.3');
@@ -264,6 +331,20 @@ function ring(stripReflectionAttributes: boolean): { messages: number; leftover:
   }
   return { messages, leftover: ribs.reduce((n, r) => n + r.locRib().size, 0) };
 }
+
+test('bgp adj-rib-out: prefixes whose best paths alternate each get their own export decision', () => {
+  const rib = new Rib(LOCAL);
+  const a = peer('10.0.0.2', { kind: 'ebgp', asNumber: 65001 });
+  const to = peer('10.0.0.3', { kind: 'ebgp', asNumber: 65002 });
+  rib.announce(a, attrs({ asPath: seq(65001) }), ['10.1.0.0/16', '10.3.0.0/16']);
+  rib.announce(to, attrs({ asPath: seq(65002) }), ['10.2.0.0/16']);
+  const out = new AdjRibOut(LOCAL, to);
+  // 10.2.0.0/16 came from `to` itself: never sent back, however the runs fall.
+  const changes = out.plan(rib, ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16', '10.2.0.0/16']);
+  assert.deepEqual([...changes.announce.values()], [['10.1.0.0/16', '10.3.0.0/16']]);
+  assert.deepEqual(changes.withdraw, []);
+  assert.equal(out.size, 2);
+});
 
 test('bgp route reflection: ORIGINATOR_ID/CLUSTER_LIST stop a reflection loop', () => {
   const safe = ring(false);

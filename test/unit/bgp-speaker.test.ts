@@ -141,3 +141,24 @@ test("bgp speaker: graceful restart keeps a peer's routes while it is away, then
     for (const s of list) await s.stop();
   }
 });
+
+test('bgp speaker: a connection from an address that is no peer is closed unread and counted', async () => {
+  const [a, b] = await speakers(2);
+  try {
+    connect([a!, b!], 0, [1]);
+    // From a third address: the connection is closed before anything it sends is read.
+    const { connect: tcp } = await import('node:net');
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = tcp({ host: addr(0), port: a!.boundPort()!, localAddress: addr(2) });
+      socket.on('connect', () => socket.write(Buffer.alloc(19, 0xff)));
+      socket.on('error', () => resolve(true));
+      socket.on('close', () => resolve(true));
+      socket.on('data', () => resolve(false));
+    });
+    assert.ok(closed);
+    await until('counted', () => a!.refusedConnections()['unknown-peer'] === 1);
+    assert.equal(a!.status()[0]!.messagesIn, 0, 'the peer session saw nothing of it');
+  } finally {
+    await Promise.all([a!.stop(), b!.stop()]);
+  }
+});

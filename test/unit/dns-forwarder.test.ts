@@ -7,7 +7,9 @@ import dnsPacket, { type Answer } from 'dns-packet';
 import { ClusterIndex } from '../../src/dns/cluster-index.js';
 import { Forwarder } from '../../src/dns/forwarder.js';
 import { QueryHandler } from '../../src/dns/handler.js';
+import { DnsMetrics } from '../../src/dns/metrics.js';
 import type { Transport } from '../../src/dns/request.js';
+import { parseCidr, type Cidr } from '../../src/net/index.js';
 import { fixtureObjects } from '../helpers/dns-fixtures.js';
 
 interface Upstream {
@@ -99,25 +101,71 @@ async function upstream(opts: { silent?: boolean } = {}): Promise<Upstream> {
   };
 }
 
-function handlerWith(ports: number[], timeoutMs = 300): { handler: QueryHandler; fwd: Forwarder } {
+function handlerWith(
+  ports: number[],
+  timeoutMs = 300,
+  recursionAllow?: Cidr[],
+): { handler: QueryHandler; fwd: Forwarder; metrics: DnsMetrics } {
   const index = new ClusterIndex('cluster.local');
   index.replaceAll(fixtureObjects());
   const fwd = new Forwarder({
     upstreams: ports.map((port) => ({ host: '127.0.0.1', port })),
     timeoutMs,
   });
-  return {
-    handler: new QueryHandler({ index, domain: 'cluster.local', ttl: 5, forwarder: fwd }),
-    fwd,
-  };
+  const metrics = new DnsMetrics();
+  const handler = new QueryHandler({
+    index,
+    domain: 'cluster.local',
+    ttl: 5,
+    forwarder: fwd,
+    metrics,
+    recursionAllow,
+  });
+  return { handler, fwd, metrics };
 }
 
-function ask(handler: QueryHandler, name: string, transport: Transport = 'udp', id = 7) {
+function ask(
+  handler: QueryHandler,
+  name: string,
+  transport: Transport = 'udp',
+  id = 7,
+  client = '',
+) {
   const msg = dnsPacket.encode({ type: 'query', id, flags: 256, questions: [{ name, type: 'A' }] });
   return new Promise<dnsPacket.DecodedPacket & { rcode: string }>((resolve) =>
-    handler.handle(msg, transport, (b) => resolve(dnsPacket.decode(b) as never)),
+    handler.handle(msg, transport, (b) => resolve(dnsPacket.decode(b) as never), client),
   );
 }
+
+test('dns forwarder: outside names refused to clients outside the ranges, cached or not', async () => {
+  const up = await upstream();
+  const { handler, fwd, metrics } = handlerWith([up.port], 300, [parseCidr('198.51.100.0/24')]);
+  try {
+    const pod = await ask(handler, 'www.example.org', 'udp', 1, '10.244.1.5');
+    assert.equal(pod.rcode, 'NOERROR', 'a pod is forwarded');
+    assert.equal(
+      (await ask(handler, 'www.example.org', 'udp', 2, '198.51.100.9')).rcode,
+      'NOERROR',
+    );
+    const outsider = await ask(handler, 'www.example.org', 'udp', 3, '203.0.113.5');
+    assert.equal(outsider.rcode, 'REFUSED', 'not even from the forwarder cache');
+    assert.equal((await ask(handler, 'www.example.org', 'tcp', 4, '203.0.113.5')).rcode, 'REFUSED');
+    const cluster = await ask(
+      handler,
+      'my-svc.my-namespace.svc.cluster.local',
+      'udp',
+      5,
+      '203.0.113.5',
+    );
+    assert.equal(cluster.rcode, 'NOERROR', 'cluster names are answered for anyone');
+    assert.deepEqual(up.queries, ['udp www.example.org']);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /podnet_dns_recursion_refused_total 2/);
+  } finally {
+    fwd.close();
+    await up.close();
+  }
+});
 
 test('dns forwarder: answers come from upstream once, then from the cache, TTL aging', async () => {
   const up = await upstream();

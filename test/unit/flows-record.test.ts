@@ -122,6 +122,7 @@ test('DESTROY closes the flow with counters; since() returns only what changed',
   );
   const c = log.apply(view, destroy)!;
   assert.equal(c.closed, true);
+  assert.equal(c.flow.end, new Date(1700000000500).toISOString(), 'ends when the kernel let go');
   assert.deepEqual(c.flow.traffic, {
     sent: { packets: 6, bytes: 412 },
     received: { packets: 4, bytes: 880 },
@@ -133,7 +134,7 @@ test('DESTROY closes the flow with counters; since() returns only what changed',
   assert.equal(log.since(0).length, 1);
 });
 
-test('the ring keeps the newest flows; UPDATE of an unknown connection opens nothing', () => {
+test('the ring keeps the newest flows; a second DESTROY changes nothing', () => {
   const log = new FlowLog(2);
   const view = clusterView(input);
   for (const port of [1, 2, 3])
@@ -142,10 +143,11 @@ test('the ring keeps the newest flows; UPDATE of an unknown connection opens not
     log.since().map((f) => f.source.port),
     [2, 3],
   );
-  assert.equal(
-    log.apply(view, ev(line('UPDATE', '10.244.1.5:9', '10.244.1.6:80', '10.244.1.6:80'))),
-    undefined,
-  );
+  const destroy = ev(line('DESTROY', '10.244.1.5:3', '10.244.1.6:80', '10.244.1.6:80'));
+  assert.equal(log.apply(view, destroy)?.closed, true);
+  const seen = log.latest;
+  assert.equal(log.apply(view, destroy), undefined);
+  assert.equal(log.latest, seen);
 });
 
 test('filters by namespace, pod, service and verdict', () => {

@@ -6,6 +6,7 @@
 import type { ClusterIndex } from '../cluster-index.js';
 import type { Forwarder } from '../forwarder.js';
 import type { Stage } from '../pipeline.js';
+import type { RecursionGuard } from './recursion.js';
 import { indexResponse, patchResponse, scanQuery, type EncodedResponse } from '../wire.js';
 
 export class AnswerCache {
@@ -16,6 +17,8 @@ export class AnswerCache {
     private readonly index: ClusterIndex,
     private readonly size: number,
     private readonly forwarder: Forwarder | undefined,
+    /** Asked before a forwarded answer is served: it is recursion like any other. */
+    private readonly recursion: RecursionGuard | undefined,
   ) {}
 
   readonly stage: Stage = (req, next) => {
@@ -37,7 +40,10 @@ export class AnswerCache {
         );
         return;
       }
-      const forwarded = this.forwarder?.cached(scanned, req.msg);
+      const forwarded =
+        this.recursion?.allows(req.client) === false
+          ? undefined
+          : this.forwarder?.cached(scanned, req.msg);
       if (forwarded) {
         req.qtype = scanned.qtype;
         req.respond(forwarded, 'forward', forwarded[3]! & 0x0f, true);

@@ -275,12 +275,28 @@ export interface MapPatch {
   remove: string[];
 }
 
+/**
+ * Each element's JSON, kept with the element: the live map compares every new map with the last
+ * one, whose elements were serialized when they were new (thousands of them on a big cluster;
+ * an element is never changed once built).
+ */
+const serialized = new WeakMap<MapElement, string>();
+
+function serialize(e: MapElement): string {
+  let json = serialized.get(e);
+  if (json === undefined) {
+    json = JSON.stringify(e);
+    serialized.set(e, json);
+  }
+  return json;
+}
+
 /** What changed between two maps; an empty patch when nothing did. */
 export function diffMap(before: readonly MapElement[], after: readonly MapElement[]): MapPatch {
-  const old = new Map(before.map((e) => [e.id, JSON.stringify(e)]));
+  const old = new Map(before.map((e) => [e.id, serialize(e)]));
   const now = new Set(after.map((e) => e.id));
   return {
-    upsert: after.filter((e) => old.get(e.id) !== JSON.stringify(e)),
+    upsert: after.filter((e) => old.get(e.id) !== serialize(e)),
     remove: before.filter((e) => !now.has(e.id)).map((e) => e.id),
   };
 }

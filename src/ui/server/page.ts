@@ -9,6 +9,7 @@ header form { display: flex; gap: 6px; align-items: center; }
 #tip { position: fixed; display: none; max-width: 420px; background: #fff8e1; border: 1px solid #c9a227;
   padding: 6px 8px; white-space: pre-wrap; font-size: 12px; pointer-events: none; z-index: 10; }
 main { padding: 8px 16px; display: grid; align-items: start; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 12px; }
+main > section { content-visibility: auto; contain-intrinsic-size: auto 400px; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { border-bottom: 1px solid #e3e6ea; padding: 2px 6px; text-align: left; }

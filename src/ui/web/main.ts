@@ -8,6 +8,7 @@ import type { Flow } from '../../flows/types.js';
 import type { FlowEdge } from '../server/flow-edges.js';
 import type { ElementKind, MapElement, MapPatch } from '../server/map-model.js';
 import type { PlacedHop } from '../server/trace-overlay.js';
+import { RowTable, type Row } from './row-table.js';
 
 /** The page's own query (the token, when the server needs one) goes with every request. */
 const query = location.search;
@@ -25,6 +26,8 @@ const cy: Core = cytoscape({
       selector: 'node',
       style: {
         label: 'data(label)',
+        // Labels too small to read on a zoomed-out big map are not drawn: they cost most of a frame.
+        'min-zoomed-font-size': 6,
         'font-size': 10,
         'text-valign': 'center',
         'text-halign': 'center',
@@ -77,6 +80,7 @@ const cy: Core = cytoscape({
       style: {
         width: 1.5,
         'curve-style': 'bezier',
+        'min-zoomed-font-size': 6,
         'font-size': 9,
         'text-background-color': '#fff',
         'text-background-opacity': 0.8,
@@ -138,13 +142,45 @@ const NODE_ORDER: ElementKind[] = ['zone', 'host', 'pod', 'service'];
 /** Kinds whose arrival or departure reshapes the map; a pod just joins its host. */
 const SHAPING: ElementKind[] = ['zone', 'host', 'service'];
 
+type Positions = Record<string, { x: number; y: number }>;
+
+/** A map past the force layout's limit: laid out as grids, its links between hosts left out. */
+let dense = false;
+
+/**
+ * Between a hundred hosts there are thousands of links, a thicket that reads as nothing and
+ * costs most of every frame: a dense map lists them in their table only.
+ */
+function drawn(e: MapElement): boolean {
+  return !(dense && e.kind === 'link');
+}
+
+/**
+ * Zoomed out on a dense map, thousands of pods are specks that cost most of every frame (each
+ * is drawn on its own): they are hidden, and shown again from this zoom in, where one can be
+ * read. Their hosts keep their size, so nothing moves.
+ */
+const PODS_ZOOM = 0.4;
+let podsShown = true;
+
+function showPodsByZoom(): void {
+  const show = !dense || cy.zoom() >= PODS_ZOOM;
+  if (show === podsShown) return;
+  podsShown = show;
+  cy.style()
+    .selector('node[kind = "pod"]')
+    .style('visibility', show ? 'visible' : 'hidden')
+    .update();
+}
+cy.on('zoom', showPodsByZoom);
+
 /**
  * Puts elements on the map: parents before children, nodes before the edges between them.
  * Returns whether the map needs laying out again.
  */
 function draw(list: MapElement[]): boolean {
   let reshaped = false;
-  const ordered = [...list].sort((a, b) => rank(a) - rank(b));
+  const ordered = list.filter(drawn).sort((a, b) => rank(a) - rank(b));
   cy.startBatch();
   for (const e of ordered) {
     const existing = cy.getElementById(e.id);
@@ -186,12 +222,14 @@ function gridOf(count: number): { cols: number; rows: number } {
   return { cols, rows: Math.max(1, Math.ceil(count / cols)) };
 }
 
-function nestedGridPositions(): Record<string, { x: number; y: number }> {
-  const positions: Record<string, { x: number; y: number }> = {};
+function nestedGridPositions(): Positions {
+  const positions: Positions = {};
   const childrenOf = new Map<string, MapElement[]>();
   for (const e of elements.values()) {
     if (e.source || !e.parent) continue;
-    childrenOf.set(e.parent, [...(childrenOf.get(e.parent) ?? []), e]);
+    const siblings = childrenOf.get(e.parent);
+    if (siblings) siblings.push(e);
+    else childrenOf.set(e.parent, [e]);
   }
   const zones = [...elements.values()].filter((e) => e.kind === 'zone');
   const podGrid = gridOf(Math.max(1, ...[...childrenOf.values()].map((c) => c.length)));
@@ -249,27 +287,46 @@ function applySnapshot(list: MapElement[]): void {
   elements.clear();
   cy.elements().remove();
   for (const e of list) elements.set(e.id, e);
-  draw(list);
-  relayout();
+  const nodes = new Set(list.filter((e) => !e.source).map((e) => e.id));
+  dense = nodes.size > FORCE_LAYOUT_LIMIT;
+  // Placed as they are added, in one call, so that the first paint is already the finished map.
+  const positions: Positions = dense ? nestedGridPositions() : {};
+  cy.add(
+    [...list]
+      .sort((a, b) => rank(a) - rank(b))
+      .filter((e) => drawn(e) && (!e.source || (nodes.has(e.source) && nodes.has(e.target!))))
+      .map((e) => ({
+        ...definition(e),
+        ...(positions[e.id] ? { position: positions[e.id] } : {}),
+      })),
+  );
+  if (dense) cy.fit();
+  else relayout();
+  showPodsByZoom();
   renderTables();
   renderFlows();
 }
 
 function applyPatch(patch: MapPatch): void {
   let reshaped = false;
-  const touchedKinds = new Set(patch.upsert.map((e) => e.kind as string));
+  const removed: MapElement[] = [];
   for (const id of patch.remove) {
-    touchedKinds.add(elements.get(id)?.kind ?? 'pod');
-    reshaped ||= SHAPING.includes(elements.get(id)?.kind ?? 'pod');
+    const e = elements.get(id);
+    if (e) removed.push(e);
+    reshaped ||= SHAPING.includes(e?.kind ?? 'pod');
     elements.delete(id);
     cy.getElementById(id).remove();
   }
   for (const e of patch.upsert) elements.set(e.id, e);
-  // Children whose parent just arrived are drawn again so they move inside it.
-  const touched = new Set(patch.upsert.map((e) => e.id));
-  const children = [...elements.values()].filter((e) => e.parent && touched.has(e.parent));
+  // Children whose parent just arrived are drawn again so they move inside it; only zones and
+  // hosts hold anything, so a patch of pods skips the look.
+  const parents = new Set(patch.upsert.filter((e) => SHAPING.includes(e.kind)).map((e) => e.id));
+  const children =
+    parents.size === 0
+      ? []
+      : [...elements.values()].filter((e) => e.parent && parents.has(e.parent));
   if (draw([...patch.upsert, ...children]) || reshaped) relayout();
-  renderTables(touchedKinds);
+  updateTables(removed, patch.upsert);
 }
 
 // ---- tables: every view also as rows, for people who do not read pictures ----
@@ -284,69 +341,89 @@ const TABLES: { kind: ElementKind | 'trace' | 'flow'; title: string }[] = [
   { kind: 'flow', title: 'Flows' },
 ];
 
-function tableFor(kind: string, title: string): HTMLTableElement {
-  let table = document.querySelector<HTMLTableElement>(`table[data-kind="${kind}"]`);
+const tables = new Map<string, RowTable>();
+
+function tableFor(kind: string, title: string): RowTable {
+  let table = tables.get(kind);
   if (!table) {
-    table = document.createElement('table');
-    table.dataset.kind = kind;
-    table.createCaption().textContent = title;
-    document.getElementById('tables')!.append(table);
+    const element = document.createElement('table');
+    element.dataset.kind = kind;
+    element.createCaption().textContent = title;
+    // Each table in its own section, which the browser may skip laying out while off screen.
+    const section = document.createElement('section');
+    section.append(element);
+    document.getElementById('tables')!.append(section);
+    table = new RowTable(element);
+    tables.set(kind, table);
   }
   return table;
 }
 
-function fillTable(
-  table: HTMLTableElement,
-  columns: string[],
-  rows: { id: string; health: string; hint?: string; cells: string[] }[],
-): void {
-  for (const section of [...table.tBodies, ...(table.tHead ? [table.tHead] : [])]) section.remove();
-  const head = table.createTHead().insertRow();
-  for (const c of columns)
-    head.append(Object.assign(document.createElement('th'), { textContent: c }));
-  const body = table.createTBody();
-  for (const r of rows) {
-    const row = body.insertRow();
-    row.dataset.id = r.id;
-    row.className = r.health;
-    if (r.hint) row.title = r.hint;
-    for (const c of r.cells) row.insertCell().textContent = c;
-  }
+function rowOf(e: MapElement): Row {
+  return {
+    id: e.id,
+    health: e.health,
+    ...(e.hint ? { hint: e.hint } : {}),
+    cells: [...Object.values(e.fields), e.hint ?? ''],
+  };
 }
 
-/** Fills the tables of `kinds` (all when not given) from the elements. */
-function renderTables(kinds?: ReadonlySet<string>): void {
+function columnsOf(e: MapElement | undefined): string[] {
+  return [...Object.keys(e?.fields ?? {}), 'problem'];
+}
+
+/** Fills every table of the map's elements anew (and makes the empty trace and flow tables). */
+function renderTables(): void {
   for (const { kind, title } of TABLES) {
-    if (kinds && !kinds.has(kind)) continue;
-    if (kind === 'trace' || kind === 'flow') {
-      tableFor(kind, title);
-      continue;
-    }
+    const table = tableFor(kind, title);
+    if (kind === 'trace' || kind === 'flow') continue;
     const rows = [...elements.values()].filter((e) => e.kind === kind);
-    const columns = [...Object.keys(rows[0]?.fields ?? {}), 'problem'];
-    fillTable(
-      tableFor(kind, title),
-      columns,
-      rows.map((e) => ({
-        id: e.id,
-        health: e.health,
-        ...(e.hint ? { hint: e.hint } : {}),
-        cells: [...Object.values(e.fields), e.hint ?? ''],
-      })),
-    );
+    table.replace(columnsOf(rows[0]), rows.map(rowOf));
   }
   renderPodChoices();
 }
 
+/** Changes only the rows a patch names; a kind whose columns changed is filled anew. */
+function updateTables(removed: readonly MapElement[], upserted: readonly MapElement[]): void {
+  for (const e of removed) tables.get(e.kind)?.remove(e.id);
+  const refill = new Set<string>();
+  for (const e of upserted) {
+    const table = tables.get(e.kind);
+    if (!table) continue;
+    if (table.hasColumns(columnsOf(e))) table.upsert(rowOf(e));
+    else refill.add(e.kind);
+  }
+  for (const kind of refill) {
+    const rows = [...elements.values()].filter((e) => e.kind === kind);
+    tables.get(kind)!.replace(columnsOf(rows[0]), rows.map(rowOf));
+  }
+  updatePodChoices(removed, upserted);
+}
+
+const podChoice = document.getElementById('trace-pod') as HTMLSelectElement;
+const podOptions = new Map<string, HTMLOptionElement>();
+const podName = (e: MapElement): string => `${e.fields.namespace}/${e.fields.pod}`;
+
 function renderPodChoices(): void {
-  const select = document.getElementById('trace-pod') as HTMLSelectElement;
-  const pods = [...elements.values()]
-    .filter((e) => e.kind === 'pod')
-    .map((e) => `${e.fields.namespace}/${e.fields.pod}`);
-  const chosen = select.value;
-  if ([...select.options].map((o) => o.value).join() === pods.join()) return;
-  select.replaceChildren(...pods.map((p) => new Option(p, p)));
-  if (pods.includes(chosen)) select.value = chosen;
+  const chosen = podChoice.value;
+  podOptions.clear();
+  for (const e of elements.values())
+    if (e.kind === 'pod') podOptions.set(e.id, new Option(podName(e), podName(e)));
+  podChoice.replaceChildren(...podOptions.values());
+  if ([...podOptions.values()].some((o) => o.value === chosen)) podChoice.value = chosen;
+}
+
+function updatePodChoices(removed: readonly MapElement[], upserted: readonly MapElement[]): void {
+  for (const e of removed) {
+    podOptions.get(e.id)?.remove();
+    podOptions.delete(e.id);
+  }
+  for (const e of upserted) {
+    if (e.kind !== 'pod' || podOptions.has(e.id)) continue;
+    const option = new Option(podName(e), podName(e));
+    podOptions.set(e.id, option);
+    podChoice.append(option);
+  }
 }
 
 // ---- flows: edges with rates and a table, filtered by namespace ----
@@ -388,8 +465,7 @@ function renderFlows(): void {
   cy.endBatch();
   const end = (pod: string | undefined, ip: string, port: number) => `${pod ?? ip}:${port}`;
   const rows = flowsView.flows.filter((f) => inNamespace(flowNamespaces(f))).reverse();
-  fillTable(
-    tableFor('flow', 'Flows'),
+  tableFor('flow', 'Flows').replace(
     ['start', 'source', 'service', 'destination', 'protocol', 'path', 'verdict', 'bytes'],
     rows.map((f) => ({
       id: f.id,
@@ -439,7 +515,7 @@ cy.on('mouseout', 'node, edge', () => (tip.style.display = 'none'));
 
 function clearTrace(): void {
   cy.elements().removeClass('traced broken');
-  fillTable(tableFor('trace', 'Trace'), [], []);
+  tableFor('trace', 'Trace').replace([], []);
 }
 
 function drawTrace(hops: PlacedHop[], verdict: { ok: boolean; text: string }): void {
@@ -448,8 +524,7 @@ function drawTrace(hops: PlacedHop[], verdict: { ok: boolean; text: string }): v
   for (const hop of hops) {
     for (const id of hop.on) cy.getElementById(id).addClass(hop === broken ? 'broken' : 'traced');
   }
-  fillTable(
-    tableFor('trace', 'Trace'),
+  tableFor('trace', 'Trace').replace(
     ['step', 'direction', 'ok', 'detail', 'on the map'],
     hops.map((h, i) => ({
       id: `hop/${i}`,
@@ -457,14 +532,13 @@ function drawTrace(hops: PlacedHop[], verdict: { ok: boolean; text: string }): v
       cells: [h.step, h.direction ?? '', h.ok ? 'ok' : 'FAIL', h.detail, h.on.join(' ')],
     })),
   );
-  tableFor('trace', 'Trace').caption!.textContent = `Trace: ${verdict.text}`;
+  document.querySelector('table[data-kind="trace"] caption')!.textContent =
+    `Trace: ${verdict.text}`;
 }
 
 document.getElementById('trace-form')!.addEventListener('submit', (evt) => {
   evt.preventDefault();
-  const [namespace, pod] = (document.getElementById('trace-pod') as HTMLSelectElement).value.split(
-    '/',
-  );
+  const [namespace, pod] = podChoice.value.split('/');
   const destination = (document.getElementById('trace-dest') as HTMLInputElement).value.trim();
   statusLine.textContent = 'tracing…';
   void fetch(`api/trace${query}`, {
