@@ -61,7 +61,7 @@ $(KUBECTL_1_20): .stamps/debian
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5
+build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5 dist/bin/podnet-pod-link
 	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
 	npx tsc -p src/ui/web/tsconfig.json
@@ -75,6 +75,11 @@ dist/bin/podnet-cni: src/cni/shim/podnet-cni.c
 
 # TCP-MD5 for BGP sessions: Node.js cannot set TCP_MD5SIG, this owns those sockets (src/bgp/md5/).
 dist/bin/podnet-bgp-md5: src/bgp/md5/podnet-bgp-md5.c
+	@mkdir -p dist/bin
+	cc -O2 -Wall -Wextra -o $@ $<
+
+# The agent's long-lived helper that configures pods' ends of their veths (src/kernel/pod-link/).
+dist/bin/podnet-pod-link: src/kernel/pod-link/podnet-pod-link.c
 	@mkdir -p dist/bin
 	cc -O2 -Wall -Wextra -o $@ $<
 

@@ -17,6 +17,7 @@ import { decodeRequest, encodeResponse } from '../cni/protocol.js';
 import { hostCount } from '../net/index.js';
 import { PodIPAllocator, type PodAllocation } from '../ipam/pod-ips.js';
 import { IpSession } from '../kernel/ip-session.js';
+import { PodLinkSession } from '../kernel/pod-link-session.js';
 import { setPodMTU } from '../kernel/pod-mtu.js';
 import { enableIPv4Forwarding, isNamespaceFile } from '../kernel/pod-veth.js';
 import { errorMessage } from '../util/errors.js';
@@ -39,6 +40,7 @@ export class CniServer implements Controller {
   readonly name = 'cni';
   private server: Server | undefined;
   private host: IpSession | undefined;
+  private readonly podLinks = new PodLinkSession();
   private reclaimTimer: NodeJS.Timeout | undefined;
   /** The MTU running pods were last given. */
   private podMTU: number | undefined;
@@ -81,6 +83,7 @@ export class CniServer implements Controller {
     const cni = {
       ipam,
       host: this.host,
+      podLinks: this.podLinks,
       node: () => source.nodeNetwork(),
       pods: source.pods,
       beforeReturn: this.beforeReturn,
@@ -160,6 +163,7 @@ export class CniServer implements Controller {
   async stop(): Promise<void> {
     clearInterval(this.reclaimTimer);
     this.host?.close();
+    this.podLinks.close();
     await new Promise<void>((resolve) =>
       this.server ? this.server.close(() => resolve()) : resolve(),
     );

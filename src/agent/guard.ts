@@ -6,6 +6,7 @@
 // what someone else changed, bring it up to date too.
 import { Counter } from 'prom-client';
 import type { ClusterNetwork } from '../api/types.js';
+import { NftSession } from '../kernel/nft-session.js';
 import { nftTable } from '../kernel/nft-table.js';
 import {
   CONTROL_PORTS,
@@ -52,10 +53,10 @@ function controlPorts(options: AgentOptions, storePorts: number[]): PortRange[] 
   return [...CONTROL_PORTS, ...own.map((p) => ({ first: p, last: p }))];
 }
 
-export function guardController(
-  source: GuardSource,
-  kernel: GuardKernel = nftTable(GUARD_TABLE),
-): Controller {
+export function guardController(source: GuardSource, given?: GuardKernel): Controller {
+  // A long-lived nft: the CNI server waits for a pass on every ADD, so no process start there.
+  const session = given ? undefined : new NftSession();
+  const kernel = given ?? nftTable(GUARD_TABLE, undefined, session);
   let timer: NodeJS.Timeout | undefined;
   return {
     name: NAME,
@@ -140,6 +141,8 @@ export function guardController(
     },
     async stop(): Promise<void> {
       clearInterval(timer);
+      // Its nft would keep the agent from exiting.
+      session?.close();
     },
   };
 }

@@ -103,6 +103,8 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
   let lastError: string | undefined;
   /** The next sync reads the kernel's marker rather than trusting what was programmed. */
   let verifyNext = true;
+  /** A new pod's ADD waits for the next sync, which then trusts what was programmed. */
+  let addWaiting = false;
   /** Pods whose address CNI just gave, until the informer has them with it. */
   const newPods = new Map<string, Pod>();
   let ctx: AgentContext | undefined;
@@ -153,8 +155,12 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       };
       const sync = async (): Promise<void> => {
         clearTimeout(retry);
-        const trust = !verifyNext;
-        verifyNext = false;
+        // Reading the marker starts a program: an ADD does not wait for that. A verification
+        // asked for meanwhile (the ADD's own Pod write asks for one) gets the next sync.
+        const trust = !verifyNext || addWaiting;
+        if (!trust) verifyNext = false;
+        else if (verifyNext) void batcher?.request();
+        addWaiting = false;
         const end = metrics.duration.startTimer();
         try {
           const outcome = await datapath.apply(inputs(), trust);
@@ -178,9 +184,11 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       // A change counts as processed once the datapath enforces it.
       // Store changes check the kernel's marker too (a table changed behind the agent's back
       // is repaired with them); a new pod's ADD trusts what was programmed.
-      const verified = (): Promise<void> => {
+      const verified = async (): Promise<void> => {
         verifyNext = true;
-        return b.request();
+        await b.request();
+        // That sync served an ADD and trusted what was programmed: the next one verifies.
+        if (verifyNext) await b.request();
       };
       pods.addHandler((c) => {
         if (c.type === 'deleted') newPods.delete(c.name);
@@ -221,6 +229,7 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
         spec: { ...known.spec, nodeName: known.spec.nodeName ?? ctx.options.nodeName },
         status: { ...known.status, podIP: ip, podIPs: [{ ip }] },
       });
+      addWaiting = true;
       await batcher.request(true);
       if (lastError) throw new OperationError(lastError);
     },

@@ -19,6 +19,7 @@ import {
   type PodVeth,
 } from '../kernel/pod-veth.js';
 import type { IpSession } from '../kernel/ip-session.js';
+import type { PodLinkSession } from '../kernel/pod-link-session.js';
 import { netnsIdentity, netnsWithProcesses } from '../kernel/netns.js';
 import { prevResultAddress, wiringProblems } from './check.js';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, parseNetConf, type NetConf } from './config.js';
@@ -51,6 +52,8 @@ export interface CniContext {
   ipam: PodIPAllocator;
   /** The agent's ip session in the host namespace. */
   host: IpSession;
+  /** The agent's podnet-pod-link: configures the pods' ends of their veths. */
+  podLinks: PodLinkSession;
   /** Undefined until the node holds a subnet lease. */
   node(): NodeNetwork | undefined;
   pods: PodBinder;
@@ -123,34 +126,40 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     if (fresh) ctx.ipam.release(call.containerID, call.ifname);
   };
 
-  // The guard needs only the allocation to let the pod's address out of its veth: it is
-  // brought up to date alongside the wiring, and ADD answers once it is.
+  // The guard and the Pod's record need only the allocation: both are brought up to date
+  // alongside the wiring, and ADD answers once all three are done.
   const guarded = ctx.guardSync?.();
+  const recorded = pod
+    ? ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID)
+    : Promise.resolve();
   try {
-    try {
-      await wirePodVeth(ctx.host, veth);
-    } catch (err) {
+    const [wired, bound] = await Promise.allSettled([
+      wirePodVeth(ctx.host, ctx.podLinks, veth),
+      recorded,
+    ]);
+    if (wired.status === 'rejected') {
+      const err: unknown = wired.reason;
       undoAllocation();
+      // A record this ADD wrote goes again (one of an earlier ADD stays with its pod); the
+      // wiring error is the one to report.
+      if (pod && fresh && bound.status === 'fulfilled') {
+        await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
+      }
       if (err instanceof InterfaceExistsError) {
         throw new CniError(CNI_ERR.interfaceExists, err.message);
       }
       throw new CniError(CNI_ERR.internal, `could not wire ${call.ifname}: ${errorMessage(err)}`);
     }
-
-    if (pod) {
-      try {
-        await ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID);
-      } catch (err) {
-        await deleteLinks(ctx.host, [veth.hostVeth]);
-        undoAllocation();
-        // A store that is away is worth a retry by the runtime; anything else is not.
-        const code =
-          err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
-        throw new CniError(
-          code,
-          `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
-        );
-      }
+    if (pod && bound.status === 'rejected') {
+      const err: unknown = bound.reason;
+      await deleteLinks(ctx.host, [veth.hostVeth]);
+      undoAllocation();
+      // A store that is away is worth a retry by the runtime; anything else is not.
+      const code = err instanceof StoreUnavailableError ? CNI_ERR.tryAgainLater : CNI_ERR.internal;
+      throw new CniError(
+        code,
+        `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
+      );
     }
     if (pod && ctx.beforeReturn) {
       try {

@@ -4,6 +4,7 @@
 // alone, so this stays cheap only for tables of modest size.
 import { run } from '../process/run.js';
 import { nftApply } from './nft.js';
+import type { NftSession } from './nft-session.js';
 
 /** nft lists protocols of an `inet_proto` by name; scripts give their numbers. */
 const PROTOCOL_NUMBERS: Record<string, number> = {
@@ -67,8 +68,11 @@ export interface NftTableReader {
   counters(): Promise<Map<string, number>>;
 }
 
-/** Reads and changes one table (`inet podnet-guard`) in a namespace, or the current one. */
-export function nftTable(table: string, netns?: string): NftTableReader {
+/**
+ * Reads and changes one table (`inet podnet-guard`) in a namespace, or the current one.
+ * Changes go through `session` when given (no process start per change), else `nft -f`.
+ */
+export function nftTable(table: string, netns?: string, session?: NftSession): NftTableReader {
   const [family, name] = table.split(' ') as [string, string];
   // Exit 1 is nft's "no such table/chain/set": reported as missing, not as a failure.
   const list = async (args: string[]): Promise<string | undefined> => {
@@ -76,7 +80,7 @@ export function nftTable(table: string, netns?: string): NftTableReader {
     return r.code === 0 ? r.stdout : undefined;
   };
   return {
-    run: (script) => nftApply(script, { netns }),
+    run: (script) => (session ? session.run(script) : nftApply(script, { netns })),
     async listChain(chain) {
       const out = await list(['-t', 'list', 'chain', family, name, chain]);
       return out === undefined ? undefined : chainRulesFromListing(out, chain);

@@ -1,15 +1,16 @@
 // A routed pod's link to its host, as the reference ptp plugin builds it: a veth pair whose
 // pod end carries the pod's /32 and routes via the gateway, and whose host end carries the
 // gateway address and a host route to the pod (proto 80, podnet's mark). Process start, not
-// the kernel, is what costs time here: the host side goes through the agent's long-lived ip
-// session, and the pod side is the one process per pod, an `ip -batch` inside the pod, started
-// before the pair exists so that its start overlaps the host's work.
+// the kernel, is what costs time here, so no process is started per pod: the host side goes
+// through the agent's long-lived ip session, the pod side through its long-lived
+// podnet-pod-link, which enters the pod's namespace itself.
 import { createHash } from 'node:crypto';
 import { statfsSync, writeFileSync } from 'node:fs';
 import { ipBytes, parseIP } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
 import { run } from '../process/run.js';
 import { IpBatchError, type IpSession } from './ip-session.js';
+import type { PodLinkSession } from './pod-link-session.js';
 import { PODNET_ROUTE_PROTO } from './netobjects.js';
 
 export interface PodVeth {
@@ -62,20 +63,6 @@ export function hostSideCommands(v: PodVeth): string[] {
   ];
 }
 
-/**
- * Pod namespace: the /32 needs no subnet route to delete (the long note in ptp), only a link
- * route to the gateway, which the default route then goes through.
- */
-export function renderPodBatch(v: PodVeth): string {
-  return [
-    `link set ${v.ifname} up`,
-    `addr add ${v.podIP}/32 dev ${v.ifname}`,
-    `route add ${v.gateway}/32 dev ${v.ifname} scope link`,
-    `route add default via ${v.gateway} dev ${v.ifname}`,
-    '',
-  ].join('\n');
-}
-
 /** True when `path` is a namespace file (nsfs), as CNI_NETNS must be. */
 export function isNamespaceFile(path: string): boolean {
   const NSFS_MAGIC = 0x6e736673;
@@ -90,36 +77,25 @@ export class InterfaceExistsError extends OperationError {}
 
 /**
  * Builds the pair: host-side work goes through `host` (this namespace's ip session), the pod
- * side is one `ip -batch` inside the pod. Fails with InterfaceExistsError when `ifname` is
- * already in the pod; on any other failure removes what it created, so nothing is left behind.
+ * side through `pod`. Fails with InterfaceExistsError when `ifname` is already in the pod; on
+ * any other failure removes what it created, so nothing is left behind.
  */
-export async function wirePodVeth(host: IpSession, v: PodVeth): Promise<void> {
-  // The pod's ip starts while the pair is created and is given its commands once the pod end
-  // exists: its start is the slow part, and it does nothing before its input arrives.
-  let podInput!: { give: (batch: string) => void; withhold: (err: unknown) => void };
-  const podSide = run(['ip', '-batch', '-'], {
-    netns: v.netns,
-    input: new Promise<string>((give, withhold) => (podInput = { give, withhold })),
-  });
-  // Its failure is reported where it is awaited below, not as an unhandled one meanwhile.
-  podSide.catch(() => undefined);
+export async function wirePodVeth(host: IpSession, pod: PodLinkSession, v: PodVeth): Promise<void> {
   try {
     await host.run([vethAddCommand(v)]);
   } catch (err) {
-    podInput.withhold(err);
-    await podSide.catch(() => undefined);
     // The pair was not created, so whatever exists belongs to someone else and stays.
     if (await linkExists(v.netns, v.ifname)) {
       throw new InterfaceExistsError(`interface ${v.ifname} already exists in ${v.netns}`);
     }
     throw err;
   }
-  podInput.give(renderPodBatch(v));
   try {
-    // The two ends are independent now: configure both at once.
-    await Promise.all([host.run(hostSideCommands(v)), podSide]);
+    // The two ends are independent now: configure both at once. The pod's /32 needs no
+    // subnet route to delete (the long note in ptp), only a link route to the gateway,
+    // which the default route then goes through.
+    await Promise.all([host.run(hostSideCommands(v)), pod.configure(v)]);
   } catch (err) {
-    await podSide.catch(() => undefined);
     await deleteLinks(host, [v.hostVeth]);
     throw err;
   }

@@ -1,0 +1,188 @@
+// podnet-pod-link: configures the pod end of a routed pod's veth inside the pod's network
+// namespace, for the node agent, which keeps one running: a pod's ADD then costs no process
+// start on the pod side. Runtimes such as containerd create namespaces as files
+// (/var/run/netns/cni-...) that `ip -n` cannot name, so this enters them itself.
+//
+// One request per line on stdin:   NETNS_PATH IFNAME POD_IPV4 GATEWAY_IPV4
+// one answer per line on stdout:   ok | error <message>
+//
+// For each request, in the pod's namespace and stopping at the first failure: the link up,
+// POD_IPV4/32 on it, a link route to the gateway, and the default route via the gateway --
+// what `ip -batch` did there before. The netlink socket is opened inside the pod's namespace
+// and the process returns to its own namespace at once, so nothing else runs in the pod's.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct request {
+  struct nlmsghdr header;
+  union {
+    struct ifinfomsg link;
+    struct ifaddrmsg addr;
+    struct rtmsg route;
+  } body;
+  char attributes[256];
+};
+
+static char failure[512];
+
+static int fail(const char *step, int err) {
+  snprintf(failure, sizeof failure, "%s: %s", step, strerror(err));
+  return -1;
+}
+
+static void add_attribute(struct request *r, unsigned short type, const void *data, size_t len) {
+  struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->header.nlmsg_len));
+  a->rta_type = type;
+  a->rta_len = RTA_LENGTH(len);
+  memcpy(RTA_DATA(a), data, len);
+  r->header.nlmsg_len = NLMSG_ALIGN(r->header.nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+static void start(struct request *r, unsigned short type, unsigned short flags, size_t body) {
+  memset(r, 0, sizeof *r);
+  r->header.nlmsg_len = NLMSG_LENGTH(body);
+  r->header.nlmsg_type = type;
+  r->header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+}
+
+/* Sends one request and waits for its acknowledgement; returns 0 or a negative errno. */
+static int talk(int sock, struct request *r, int *ifindex) {
+  static unsigned int seq;
+  r->header.nlmsg_seq = ++seq;
+  if (send(sock, r, r->header.nlmsg_len, 0) < 0) return -errno;
+  char buf[32768];
+  for (;;) {
+    ssize_t n = recv(sock, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+         h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != seq) continue;
+      if (h->nlmsg_type == RTM_NEWLINK && ifindex) {
+        *ifindex = ((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index;
+        continue;
+      }
+      if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+    }
+  }
+}
+
+static int open_in_namespace(const char *netns, int home) {
+  int target = open(netns, O_RDONLY | O_CLOEXEC);
+  if (target < 0) return fail("open namespace", errno);
+  if (setns(target, CLONE_NEWNET) < 0) {
+    int err = errno;
+    close(target);
+    return fail("enter namespace", err);
+  }
+  close(target);
+  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int err = errno;
+  // Back home before anything else: a process stuck in a pod's namespace must not go on.
+  if (setns(home, CLONE_NEWNET) < 0) {
+    perror("podnet-pod-link: return to own namespace");
+    exit(1);
+  }
+  if (sock < 0) return fail("netlink socket", err);
+  return sock;
+}
+
+static int configure(int sock, const char *ifname, struct in_addr pod, struct in_addr gateway) {
+  struct request r;
+  int ifindex = 0, err;
+
+  start(&r, RTM_GETLINK, 0, sizeof r.body.link);
+  r.body.link.ifi_family = AF_UNSPEC;
+  add_attribute(&r, IFLA_IFNAME, ifname, strlen(ifname) + 1);
+  if ((err = talk(sock, &r, &ifindex)) < 0 || ifindex == 0) {
+    snprintf(failure, sizeof failure, "link %s: %s", ifname,
+             err < 0 ? strerror(-err) : "not found");
+    return -1;
+  }
+
+  start(&r, RTM_NEWLINK, 0, sizeof r.body.link);
+  r.body.link.ifi_family = AF_UNSPEC;
+  r.body.link.ifi_index = ifindex;
+  r.body.link.ifi_flags = IFF_UP;
+  r.body.link.ifi_change = IFF_UP;
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("link set up", -err);
+
+  start(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.addr);
+  r.body.addr.ifa_family = AF_INET;
+  r.body.addr.ifa_prefixlen = 32;
+  r.body.addr.ifa_scope = RT_SCOPE_UNIVERSE;
+  r.body.addr.ifa_index = ifindex;
+  add_attribute(&r, IFA_LOCAL, &pod, sizeof pod);
+  add_attribute(&r, IFA_ADDRESS, &pod, sizeof pod);
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("addr add", -err);
+
+  // Routes as `ip route add` makes them: main table, protocol boot.
+  start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
+  r.body.route.rtm_family = AF_INET;
+  r.body.route.rtm_dst_len = 32;
+  r.body.route.rtm_table = RT_TABLE_MAIN;
+  r.body.route.rtm_protocol = RTPROT_BOOT;
+  r.body.route.rtm_scope = RT_SCOPE_LINK;
+  r.body.route.rtm_type = RTN_UNICAST;
+  add_attribute(&r, RTA_DST, &gateway, sizeof gateway);
+  add_attribute(&r, RTA_OIF, &ifindex, sizeof ifindex);
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("route add gateway", -err);
+
+  start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
+  r.body.route.rtm_family = AF_INET;
+  r.body.route.rtm_dst_len = 0;
+  r.body.route.rtm_table = RT_TABLE_MAIN;
+  r.body.route.rtm_protocol = RTPROT_BOOT;
+  r.body.route.rtm_scope = RT_SCOPE_UNIVERSE;
+  r.body.route.rtm_type = RTN_UNICAST;
+  add_attribute(&r, RTA_GATEWAY, &gateway, sizeof gateway);
+  add_attribute(&r, RTA_OIF, &ifindex, sizeof ifindex);
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("route add default", -err);
+  return 0;
+}
+
+static int serve(const char *line, int home) {
+  char netns[4096], ifname[IFNAMSIZ + 1], pod_text[64], gateway_text[64];
+  struct in_addr pod, gateway;
+  if (sscanf(line, "%4095s %16s %63s %63s", netns, ifname, pod_text, gateway_text) != 4 ||
+      strlen(ifname) >= IFNAMSIZ || inet_pton(AF_INET, pod_text, &pod) != 1 ||
+      inet_pton(AF_INET, gateway_text, &gateway) != 1) {
+    snprintf(failure, sizeof failure, "bad request (want NETNS IFNAME POD_IPV4 GATEWAY_IPV4)");
+    return -1;
+  }
+  int sock = open_in_namespace(netns, home);
+  if (sock < 0) return -1;
+  int result = configure(sock, ifname, pod, gateway);
+  close(sock);
+  return result;
+}
+
+int main(void) {
+  int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    perror("podnet-pod-link: /proc/self/ns/net");
+    return 1;
+  }
+  char *line = NULL;
+  size_t size = 0;
+  while (getline(&line, &size, stdin) >= 0) {
+    if (serve(line, home) == 0) printf("ok\n");
+    else printf("error %s\n", failure);
+    fflush(stdout);
+  }
+  free(line);
+  return 0;
+}
