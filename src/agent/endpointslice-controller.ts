@@ -24,6 +24,8 @@ const NAME = 'endpointslices';
 const DEFAULT_LEASE_SECONDS = 15;
 /** Wait before retrying a service whose write conflicted, for the cache to catch up. */
 const RETRY_MS = 200;
+/** Services reconciled at once: their writes overlap (kube-controller-manager runs 5). */
+const WORKERS = 5;
 
 export interface EndpointSliceControllerOptions {
   leaseSeconds?: number;
@@ -44,6 +46,7 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
       const endpoints = ctx.informers.informer('Endpoints');
       const dirty = new Set<string>();
       let draining: Promise<void> | undefined;
+      const inFlight = new Set<string>();
       let leading = false;
 
       const zoneOf = (node: string): string | undefined =>
@@ -108,21 +111,38 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         retries.add(timer);
       };
 
-      /** Works through the queue, one service at a time, while this agent leads. */
+      /** The next queued service that no worker has in hand. */
+      const nextKey = (): string | undefined => {
+        for (const key of dirty) {
+          if (inFlight.has(key)) continue;
+          dirty.delete(key);
+          return key;
+        }
+        return undefined;
+      };
+      const worker = async (): Promise<void> => {
+        for (let key = nextKey(); key !== undefined; key = nextKey()) {
+          if (!leading || stopped) return;
+          inFlight.add(key);
+          try {
+            if (!(await reconcile(key))) retryLater(key);
+          } catch (err) {
+            ctx.health.setError(NAME, errorMessage(err));
+            log.warn({ service: key, err: errorMessage(err) }, 'endpoint slices not written');
+            retryLater(key);
+          } finally {
+            inFlight.delete(key);
+          }
+        }
+      };
+
+      /** Works through the queue, a few services at a time, never one service twice at once. */
       const drain = (): Promise<void> =>
         (draining ??= (async () => {
           // Yield first, so that `draining` is set before the loop can end and clear it.
           await Promise.resolve();
           while (leading && !stopped && dirty.size > 0) {
-            const key = dirty.values().next().value!;
-            dirty.delete(key);
-            try {
-              if (!(await reconcile(key))) retryLater(key);
-            } catch (err) {
-              ctx.health.setError(NAME, errorMessage(err));
-              log.warn({ service: key, err: errorMessage(err) }, 'endpoint slices not written');
-              retryLater(key);
-            }
+            await Promise.all(Array.from({ length: WORKERS }, worker));
           }
           draining = undefined;
         })());
