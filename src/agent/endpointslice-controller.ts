@@ -24,6 +24,8 @@ const NAME = 'endpointslices';
 const DEFAULT_LEASE_SECONDS = 15;
 /** Wait before retrying a service whose write conflicted, for the cache to catch up. */
 const RETRY_MS = 200;
+/** Services reconciled at once: their writes overlap (kube-controller-manager runs 5). */
+const WORKERS = 5;
 
 export interface EndpointSliceControllerOptions {
   leaseSeconds?: number;
@@ -44,22 +46,31 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
       const endpoints = ctx.informers.informer('Endpoints');
       const dirty = new Set<string>();
       let draining: Promise<void> | undefined;
+      const inFlight = new Set<string>();
       let leading = false;
 
       const zoneOf = (node: string): string | undefined =>
         nodes.cache.get(node)?.metadata.labels?.[LABEL_ZONE];
 
-      const storedSlices = (key: string): EndpointSlice[] =>
-        [...slices.cache.values()].filter(
-          (s) => isManagedSlice(s) && `${namespaceOf(s)}/${sliceServiceName(s)}` === key,
-        );
+      // Indexes kept by the handlers, so that one service's pass costs its namespace's pods
+      // and its own slices, not the whole cluster's.
+      const podsByNamespace = new Index<Pod>();
+      const servicesByNamespace = new Index<Service>();
+      const slicesByService = new Index<EndpointSlice>();
+      const serviceOfSlice = (s: EndpointSlice): string | undefined => {
+        const service = sliceServiceName(s);
+        return isManagedSlice(s) && service !== undefined
+          ? `${namespaceOf(s)}/${service}`
+          : undefined;
+      };
+      const storedSlices = (key: string): EndpointSlice[] => slicesByService.values(key);
 
       /** Makes one service's slices and Endpoints what its pods say; false on a conflict. */
       const reconcile = async (key: string): Promise<boolean> => {
         const svc = services.cache.get(key);
         const [ns, name] = key.split('/') as [string, string];
         const owned = svc !== undefined && managesService(svc);
-        const nsPods = [...pods.cache.values()].filter((p) => namespaceOf(p) === ns);
+        const nsPods = podsByNamespace.values(ns);
         const plan = owned
           ? planEndpointSlices(svc, nsPods, storedSlices(key), zoneOf)
           : { create: [], update: [], delete: storedSlices(key) };
@@ -95,33 +106,52 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
       const retryLater = (key: string): void => {
         const timer = setTimeout(() => {
           retries.delete(timer);
-          enqueue([key]);
+          void enqueue(() => [key]);
         }, RETRY_MS);
         retries.add(timer);
       };
 
-      /** Works through the queue, one service at a time, while this agent leads. */
+      /** The next queued service that no worker has in hand. */
+      const nextKey = (): string | undefined => {
+        for (const key of dirty) {
+          if (inFlight.has(key)) continue;
+          dirty.delete(key);
+          return key;
+        }
+        return undefined;
+      };
+      const worker = async (): Promise<void> => {
+        for (let key = nextKey(); key !== undefined; key = nextKey()) {
+          if (!leading || stopped) return;
+          inFlight.add(key);
+          try {
+            if (!(await reconcile(key))) retryLater(key);
+          } catch (err) {
+            ctx.health.setError(NAME, errorMessage(err));
+            log.warn({ service: key, err: errorMessage(err) }, 'endpoint slices not written');
+            retryLater(key);
+          } finally {
+            inFlight.delete(key);
+          }
+        }
+      };
+
+      /** Works through the queue, a few services at a time, never one service twice at once. */
       const drain = (): Promise<void> =>
         (draining ??= (async () => {
           // Yield first, so that `draining` is set before the loop can end and clear it.
           await Promise.resolve();
           while (leading && !stopped && dirty.size > 0) {
-            const key = dirty.values().next().value!;
-            dirty.delete(key);
-            try {
-              if (!(await reconcile(key))) retryLater(key);
-            } catch (err) {
-              ctx.health.setError(NAME, errorMessage(err));
-              log.warn({ service: key, err: errorMessage(err) }, 'endpoint slices not written');
-              retryLater(key);
-            }
+            await Promise.all(Array.from({ length: WORKERS }, worker));
           }
           draining = undefined;
         })());
 
-      const enqueue = (keys: Iterable<string>): Promise<void> | undefined => {
-        for (const key of keys) dirty.add(key);
-        return leading ? drain() : undefined;
+      // Only the leader queues: a new leader starts from everything() anyway.
+      const enqueue = (keys: () => Iterable<string>): Promise<void> | undefined => {
+        if (!leading) return undefined;
+        for (const key of keys()) dirty.add(key);
+        return drain();
       };
 
       /** Every service there is and every one slices or Endpoints still name (orphans). */
@@ -133,19 +163,26 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         ...[...endpoints.cache.entries()].filter(([, e]) => isManagedEndpoints(e)).map(([k]) => k),
       ];
 
-      services.addHandler((c) => enqueue([c.name]));
-      pods.addHandler((c) => enqueue(servicesOfPod(services.cache.values(), c)));
-      // A node's zone label is on every endpoint of it.
+      services.addHandler((c) => {
+        servicesByNamespace.track(c, namespaceOf);
+        return enqueue(() => [c.name]);
+      });
+      pods.addHandler((c) => {
+        podsByNamespace.track(c, namespaceOf);
+        return enqueue(() => servicesOfPod(servicesByNamespace.values(namespaceOf(c.object)), c));
+      });
+      // A node's zone label is on every endpoint of it: the services of its pods.
       nodes.addHandler((c) =>
-        c.type === 'added' || zoneChanged(c) ? enqueue(services.cache.keys()) : undefined,
+        c.type === 'added' || zoneChanged(c)
+          ? enqueue(() => servicesOnNode(c.name, pods.cache.values(), servicesByNamespace))
+          : undefined,
       );
       slices.addHandler((c) => {
-        const service = sliceServiceName(c.object);
-        return isManagedSlice(c.object) && service !== undefined
-          ? enqueue([`${namespaceOf(c.object)}/${service}`])
-          : undefined;
+        slicesByService.track(c, serviceOfSlice);
+        const service = serviceOfSlice(c.object);
+        return service !== undefined ? enqueue(() => [service]) : undefined;
       });
-      endpoints.addHandler((c) => enqueue([c.name]));
+      endpoints.addHandler((c) => enqueue(() => [c.name]));
       await Promise.all(
         [services, pods, nodes, slices, endpoints].map((informer) => informer.synced),
       );
@@ -155,7 +192,7 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         log,
         onElected: () => {
           leading = true;
-          void enqueue(everything());
+          void enqueue(everything);
         },
         onDeposed: () => {
           leading = false;
@@ -187,6 +224,49 @@ function servicesOfPod(services: Iterable<Service>, change: Change<Pod>): string
     }
   }
   return keys;
+}
+
+/** The services that select a pod on the node. */
+function servicesOnNode(
+  node: string,
+  pods: Iterable<Pod>,
+  servicesByNamespace: Index<Service>,
+): Set<string> {
+  const keys = new Set<string>();
+  for (const pod of pods) {
+    if (pod.spec.nodeName !== node) continue;
+    const services = servicesByNamespace.values(namespaceOf(pod));
+    for (const key of servicesOfPod(services, {
+      type: 'added',
+      name: '',
+      object: pod,
+      revision: 0,
+    })) {
+      keys.add(key);
+    }
+  }
+  return keys;
+}
+
+/** Objects grouped by a key of theirs (namespace, owning service), kept current by changes. */
+class Index<T extends { metadata: { name: string; namespace?: string } }> {
+  private readonly groups = new Map<string, Map<string, T>>();
+
+  track(change: Change<T>, keyOf: (obj: T) => string | undefined): void {
+    const id = `${namespaceOf(change.object)}/${change.object.metadata.name}`;
+    const before = change.old && keyOf(change.old);
+    if (before !== undefined) this.groups.get(before)?.delete(id);
+    if (before !== undefined && this.groups.get(before)?.size === 0) this.groups.delete(before);
+    const after = change.type === 'deleted' ? undefined : keyOf(change.object);
+    if (after === undefined) return;
+    let group = this.groups.get(after);
+    if (!group) this.groups.set(after, (group = new Map()));
+    group.set(id, change.object);
+  }
+
+  values(key: string): T[] {
+    return [...(this.groups.get(key)?.values() ?? [])];
+  }
 }
 
 function zoneChanged(change: Change<ObjectOf<'Node'>>): boolean {

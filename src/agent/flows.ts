@@ -23,6 +23,7 @@ import type { FlowPage, FlowProtocol, UnconfirmedConnection } from '../flows/typ
 import { clusterView, type ClusterView, type HostRoute } from '../flows/view.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
+import { serialRuns, type SerialRuns } from '../util/serial-runs.js';
 
 const NAME = 'flows';
 /** Flows kept per agent: about 2 MB of records. */
@@ -39,6 +40,7 @@ export function flowsController(): FlowsController {
   let reader: ConntrackEventReader | undefined;
   let refusedReader: NflogSubscription | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let routeReads: SerialRuns | undefined;
   const flows = new FlowLog(CAPACITY);
   let viewOf: (() => ClusterView) | undefined;
   return {
@@ -107,8 +109,11 @@ export function flowsController(): FlowsController {
       };
       viewOf = currentView;
       await readRoutes();
-      timer = setInterval(() => void readRoutes(), ROUTES_PERIOD_MS);
-      nodes.addHandler(() => void readRoutes());
+      // A burst of Node changes (an agent's start tells it every Node) is one read, not one each.
+      routeReads = serialRuns(readRoutes, () => undefined);
+      routeReads.open();
+      timer = setInterval(() => routeReads?.trigger(), ROUTES_PERIOD_MS);
+      nodes.addHandler(() => routeReads?.trigger());
 
       reader = readConntrackEvents({
         onEvent(line) {
@@ -146,6 +151,7 @@ export function flowsController(): FlowsController {
     },
     async stop(): Promise<void> {
       clearInterval(timer);
+      await routeReads?.stop();
       reader?.stop();
       refusedReader?.stop();
     },

@@ -86,9 +86,10 @@ export function guardController(source: GuardSource, given?: GuardKernel): Contr
         };
       };
       // One pass at a time. A pass reads its inputs afresh when it begins, so changes that
-      // arrive while one waits to begin are all served by it. Pod churn and CNI calls diff
-      // against the table this process programmed; the start, the periodic pass and changes
-      // to Nodes, peers and the ClusterNetwork read the kernel, which repairs hand changes.
+      // arrive while one waits to begin are all served by it. Pod and Node churn and CNI calls
+      // diff against the table this process programmed (a cluster of thousands of nodes
+      // changes some Node every second); the start, the periodic pass and changes to peers
+      // and the ClusterNetwork read the kernel, which repairs hand changes.
       let programmed: GuardTable | undefined;
       let readKernel = true;
       let running = Promise.resolve();
@@ -127,7 +128,7 @@ export function guardController(source: GuardSource, given?: GuardKernel): Contr
           for (const reason of DROP_REASONS) this.inc({ reason }, counts.get(reason) ?? 0);
         },
       });
-      nodes.addHandler((c) => sync(`node ${c.name} ${c.type}`, true));
+      nodes.addHandler((c) => sync(`node ${c.name} ${c.type}`, false));
       pods.addHandler((c) => sync(`pod ${c.name} ${c.type}`, false));
       networks.addHandler((c) => sync(`clusternetwork ${c.name} ${c.type}`, true));
       peers.addHandler((c) => sync(`bgppeer ${c.name} ${c.type}`, true));

@@ -136,7 +136,8 @@ export class ProxySyncer {
     if (!this.desired) return;
     const rules = typeof this.desired === 'function' ? this.desired() : this.desired;
     const full = this.needFull;
-    const reason = [...this.reasons].sort().join(',') || 'resync';
+    const reasons = [...this.reasons];
+    const { reason, trigger } = describeReasons(this.reasons);
     this.reasons.clear();
     this.lastStart = Date.now();
     const kind = full ? 'full' : 'partial';
@@ -153,7 +154,7 @@ export class ProxySyncer {
       m?.lastSync.set(Date.now() / 1000);
       m?.objects.set({ kind: 'rules' }, outcome.rules);
       m?.objects.set({ kind: 'elements' }, outcome.elements);
-      m?.syncs.inc({ reason, kind, result: 'ok' });
+      m?.syncs.inc({ reason: trigger, kind, result: 'ok' });
       this.opts.log.info(
         {
           mode,
@@ -170,8 +171,8 @@ export class ProxySyncer {
       // The kernel kept what it had; re-read it and rewrite everything on the next attempt.
       this.needFull = true;
       this.proxier.reset();
-      this.reasons.add(reason);
-      this.opts.metrics?.syncs.inc({ reason, kind, result: 'error' });
+      for (const r of reasons) this.reasons.add(r);
+      this.opts.metrics?.syncs.inc({ reason: trigger, kind, result: 'error' });
       const message = `${mode} sync failed: ${errorMessage(err)}`;
       this.opts.log.error({ mode, kind, reason, err: errorMessage(err) }, 'proxy sync failed');
       this.opts.onSynced?.(message);
@@ -182,4 +183,20 @@ export class ProxySyncer {
       }, this.checkIntervalMs);
     }
   }
+}
+
+/** Reasons named in a sync's log line; the rest are counted (a resync can follow 10,000). */
+const REASONS_LOGGED = 10;
+
+/**
+ * A sync's reasons for its log line, and for its metric only their triggers (`service`,
+ * `endpointslice`, `start`...): object names in a label would be a new series per change.
+ */
+export function describeReasons(reasons: ReadonlySet<string>): { reason: string; trigger: string } {
+  if (reasons.size === 0) return { reason: 'resync', trigger: 'resync' };
+  const sorted = [...reasons].sort();
+  const more = sorted.length - REASONS_LOGGED;
+  const reason = sorted.slice(0, REASONS_LOGGED).join(',') + (more > 0 ? ` and ${more} more` : '');
+  const trigger = [...new Set(sorted.map((r) => r.split(' ')[0]!))].sort().join(',');
+  return { reason, trigger };
 }
