@@ -184,6 +184,7 @@ export async function waitFor(
   what: string,
   timeoutMs: number,
   check: () => boolean | Promise<boolean>,
+  pollMs = 100,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -194,7 +195,7 @@ export async function waitFor(
       last = err;
       if (/exited with/.test(String(err))) break;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }

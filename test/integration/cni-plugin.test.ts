@@ -329,13 +329,14 @@ test('cni: the address is bound to the Pod; a bare container gets a Pod in defau
 });
 
 test('cni: an agent killed during ADDs leaves nothing that GC does not reclaim', async () => {
-  // Enough ADDs that some are still in flight when the kill lands, even on a loaded machine.
-  const pods = newPods(80);
+  // Enough ADDs that some are still in flight when the kill lands: an ADD starts no process
+  // and takes a few milliseconds, so the kill follows the first allocation within one.
+  const pods = newPods(120);
   const calls = pods.map((p, i) =>
     node.call({ command: 'ADD', containerID: `kill-${i}`, netns: netnsPath(p) }),
   );
   // Kill as soon as the first addresses are on disk, while the rest are in flight.
-  await waitFor('the first allocations', 20_000, () => node.allocations().length > 0);
+  await waitFor('the first allocations', 20_000, () => node.allocations().length > 0, 1);
   await node.stop('SIGKILL');
   const answers = await Promise.all(calls);
   // Calls the agent never answered fail with "try again later".
