@@ -1,8 +1,7 @@
 // Links coming up, told by the kernel: one long-lived `ip -o monitor link` per agent. When a
 // link goes down the kernel drops every route through it, and routing must put back its own
 // as soon as the link is up again rather than at its next periodic read of the kernel.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { followLines } from '../process/follow.js';
 
 const RESTART_MS = 1000;
 
@@ -34,36 +33,20 @@ export function watchLinksUp(
   onExit: (reason: string) => void,
 ): LinkWatch {
   const up = new Set<string>();
-  let child: ChildProcess | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const start = (): void => {
-    const proc = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    child = proc;
-    createInterface({ input: proc.stdout }).on('line', (line) => {
-      const link = parseLinkLine(line);
-      if (!link || ignore(link.ifname)) return;
-      if (!link.up) up.delete(link.ifname);
-      else if (!up.has(link.ifname)) {
-        up.add(link.ifname);
-        onUp(link.ifname);
-      }
-    });
-    proc.once('error', (err) => {
-      if (!stopped) onExit(`could not run ip monitor: ${err.message}`);
-    });
-    proc.once('exit', (code, signal) => {
-      if (stopped) return;
-      onExit(`ip monitor link ended (${signal ?? `exit ${code}`})`);
-      timer = setTimeout(start, RESTART_MS);
-    });
-  };
-  start();
-  return {
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-      child?.kill('SIGTERM');
+  return followLines(
+    ['ip', '-o', 'monitor', 'link'],
+    {
+      onLine: (line) => {
+        const link = parseLinkLine(line);
+        if (!link || ignore(link.ifname)) return;
+        if (!link.up) up.delete(link.ifname);
+        else if (!up.has(link.ifname)) {
+          up.add(link.ifname);
+          onUp(link.ifname);
+        }
+      },
+      onExit,
     },
-  };
+    RESTART_MS,
+  );
 }

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-const RESTART_MS = 2000;
+const DEFAULT_RESTART_MS = 2000;
 
 export interface FollowHandlers {
   onLine(line: string): void;
@@ -11,7 +11,11 @@ export interface FollowHandlers {
   onExit(reason: string): void;
 }
 
-export function followLines(argv: string[], handlers: FollowHandlers): { stop(): void } {
+export function followLines(
+  argv: string[],
+  handlers: FollowHandlers,
+  restartMs = DEFAULT_RESTART_MS,
+): { stop(): void } {
   let child: ChildProcess | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -28,7 +32,7 @@ export function followLines(argv: string[], handlers: FollowHandlers): { stop():
       if (stopped) return;
       const last = stderr.trim().split('\n').at(-1) ?? '';
       handlers.onExit(`${argv.slice(-4).join(' ')} ended (${signal ?? `exit ${code}`}): ${last}`);
-      timer = setTimeout(start, RESTART_MS);
+      timer = setTimeout(start, restartMs);
     });
   };
   start();

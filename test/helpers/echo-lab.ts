@@ -79,6 +79,30 @@ export class EchoLab {
     }
   }
 
+  /**
+   * Sends 10 MB of random bytes over one TCP connection from `from` to `to` (retried until a
+   * send succeeds) and asserts that what arrived is byte for byte what was sent (by md5).
+   */
+  async sendTenMegabytes(from: string, to: string): Promise<void> {
+    const port = '9000';
+    const sentFile = `/tmp/pn-sent-${this.name}`;
+    const receiver = podListener(this.name, to, port, 'md5sum >&2', 60);
+    await until('the 10 MB send to succeed', () => {
+      const r = this.exec(from, [
+        'timeout',
+        '40',
+        'sh',
+        '-c',
+        `head -c 10485760 /dev/urandom | tee ${sentFile} | busybox nc ${this.ip(to)} ${port}`,
+      ]);
+      return r.status === 0 ? true : undefined;
+    });
+    const { code, stderr } = await receiver.done;
+    assert.equal(code, 0, stderr);
+    const sent = this.exec(from, ['sh', '-c', `md5sum < ${sentFile}; rm -f ${sentFile}`]);
+    assert.equal(stderr.trim().split(/\s+/)[0], sent.stdout.trim().split(/\s+/)[0]);
+  }
+
   ping(from: string, to: string, extra: string[] = []): ReturnType<typeof podnet> {
     return this.exec(from, ['timeout', '10', 'busybox', 'ping', '-c', '3', ...extra, this.ip(to)]);
   }
