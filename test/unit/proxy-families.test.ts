@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { proxyNetworks } from '../../src/agent/proxy.js';
+import { currentServicePorts, proxyNetworks } from '../../src/agent/proxy.js';
+import { planEndpointSlices } from '../../src/api/endpoint-slices.js';
 import type { ClusterNetwork, Service } from '../../src/api/types.js';
 import { servicePortRules } from '../../src/proxy/from-services.js';
 import { JUMP_RULES, desiredChains, restoreText } from '../../src/proxy/iptables-rules.js';
@@ -19,6 +20,7 @@ import { createProxier } from '../../src/proxy/proxier.js';
 import { FakeConntrack } from '../helpers/fake-conntrack.js';
 import { FakeIptables } from '../helpers/fake-iptables.js';
 import { FakeNftables } from '../helpers/fake-nftables.js';
+import { webPod, webService } from '../helpers/web-objects.js';
 
 const NET4: ProxyNetwork = {
   clusterCIDR: '10.244.0.0/16',
@@ -226,6 +228,31 @@ test('a dual-stack service is one rule per family: its cluster IP and endpoints 
   });
   assert.deepEqual(servicePortRules(only6, endpoints, 4), []);
   assert.equal(servicePortRules(only6, endpoints, 6)[0]!.clusterIP, 'fd00:10:96::21');
+});
+
+test('each family reads its own EndpointSlice: IPv6 rules from the IPv6 slice', () => {
+  const svc = webService('shop', [{ name: 'http', port: 80, targetPort: 'http' }]);
+  svc.spec.clusterIPs = ['10.96.0.20', 'fd00:10:96::20'];
+  svc.spec.ipFamilies = ['IPv4', 'IPv6'];
+  svc.spec.ipFamilyPolicy = 'RequireDualStack';
+  const pods = [1, 2].map((i) => {
+    const p = webPod('shop', `web-${i}`, `10.244.${i}.5`, true);
+    p.status!.podIPs = [{ ip: `10.244.${i}.5` }, { ip: `fd00:10:244:${i}::5` }];
+    return p;
+  });
+  const slices = planEndpointSlices(svc, pods, []).create;
+  assert.deepEqual(slices.map((s) => s.addressType).sort(), ['IPv4', 'IPv6']);
+  const [v6rule] = currentServicePorts([svc], slices, 6);
+  assert.equal(v6rule!.clusterIP, 'fd00:10:96::20');
+  assert.deepEqual(v6rule!.endpoints, [
+    { ip: 'fd00:10:244:1::5', port: 8080 },
+    { ip: 'fd00:10:244:2::5', port: 8080 },
+  ]);
+  const [v4rule] = currentServicePorts([svc], slices);
+  assert.deepEqual(
+    v4rule!.endpoints.map((e) => e.ip),
+    ['10.244.1.5', '10.244.2.5'],
+  );
 });
 
 const clusterSpec = (extra: Partial<ClusterNetwork['spec']> = {}): ClusterNetwork['spec'] => ({
