@@ -245,6 +245,19 @@ describe('services and DNS on IPv6', { concurrency: false }, () => {
         await syncAll('endpointslice echo');
         assert.equal(flowsTo(PODS.p2[6]), 0, 'no flow to p2 after it went');
         assert.ok(flowsTo(PODS.p1[6]) > 0, 'the flows to p1 stay');
+
+        // Someone flushes the IPv6 rules only: the IPv6 loop notices and rewrites them in full.
+        const [v4loop, v6loop] = syncers.map((s) => s.syncer);
+        exec(
+          ns.host,
+          mode === 'nftables'
+            ? ['nft', 'delete table ip6 podnet-canary']
+            : ['ip6tables', '-t', 'nat', '-F', 'PODNET-CANARY'],
+        );
+        assert.equal(await v4loop!.checkCanary(), true);
+        assert.equal(await v6loop!.checkCanary(), false);
+        await v6loop!.idle();
+        assert.equal(await v6loop!.checkCanary(), true);
       } finally {
         await Promise.all(syncers.map((s) => s.syncer.stop()));
         // The other mode starts from clean tables in this test's own host namespace.
