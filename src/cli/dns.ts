@@ -9,7 +9,11 @@ export function registerDns(program: Command): void {
   program
     .command('dns')
     .description('run the cluster DNS server (records per the Kubernetes DNS spec, forwarding)')
-    .option('--listen <addr>', 'address to answer on (UDP and TCP)', '0.0.0.0')
+    .option(
+      '--listen <addrs>',
+      'addresses to answer on (UDP and TCP), comma-separated; the default takes both families',
+      '0.0.0.0,::',
+    )
     .option('--port <n>', 'port to answer on', parseCount('--port', 1, 65535), 53)
     .option('--upstream <list>', 'resolvers for names outside the cluster: IP[:PORT],...', '')
     .option(

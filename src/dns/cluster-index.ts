@@ -4,6 +4,7 @@
 // for PTR.
 import type { ClusterNetwork, EndpointSlice, KubeObject, Node, Service } from '../api/types.js';
 import { ANNOTATION_NODE_IP, LABEL_SERVICE_NAME } from '../api/types.js';
+import { formatIP, tryParseIP } from '../net/index.js';
 import { dnsEndpoints } from './endpoints.js';
 
 /** Where objects without a namespace live (as in Kubernetes and the store). */
@@ -245,8 +246,10 @@ export class ClusterIndex implements ClusterView {
 
   private reverseNames(r: ServiceRecord): [string, string][] {
     const fqdn = `${r.name}.${r.namespace}.svc.${this.domain}`;
-    if (r.kind === 'ClusterIP') return r.clusterIPs.map((ip) => [ip, fqdn]);
-    if (r.kind === 'Headless') return r.endpoints.map((e) => [e.ip, `${e.hostname}.${fqdn}`]);
+    if (r.kind === 'ClusterIP') return r.clusterIPs.map((ip) => [canonical(ip), fqdn]);
+    if (r.kind === 'Headless') {
+      return r.endpoints.map((e) => [canonical(e.ip), `${e.hostname}.${fqdn}`]);
+    }
     return [];
   }
 
@@ -256,4 +259,10 @@ export class ClusterIndex implements ClusterView {
     if (!inner) map.set(ns, (inner = new Map()));
     return inner;
   }
+}
+
+/** The reverse map's key: IPv6 may be written several ways, a PTR question names one. */
+function canonical(ip: string): string {
+  const parsed = tryParseIP(ip);
+  return parsed?.family === 6 ? formatIP(parsed) : ip;
 }

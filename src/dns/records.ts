@@ -1,9 +1,9 @@
 // The answer to one question about the cluster, per the Kubernetes DNS specification 1.1.0
-// (plus CoreDNS's `a-b-c-d.<ns>.pod.<zone>` pod records). Pure: a question and a read-only view
+// (plus CoreDNS's `a-b-c-d.<ns>.pod.<zone>` pod records, `2001-db8--1.<ns>.pod.<zone>` for IPv6). Pure: a question and a read-only view
 // of the cluster go in, records and a response code come out. Keeping the objects up to date is
 // cluster-index.ts's job; putting the answer on the wire is the server's.
 import type { Answer, RecordType } from 'dns-packet';
-import { ipBytes, isIPv4, tryParseCidr } from '../net/index.js';
+import { formatIP, ipBytes, ipFromBytes, isIPv4, tryParseCidr, tryParseIP } from '../net/index.js';
 
 /** The spec version `dns-version.<zone>` announces. */
 export const SCHEMA_VERSION = '1.1.0';
@@ -54,14 +54,17 @@ export interface ClusterView {
   readonly synced: boolean;
   namespaceExists(namespace: string): boolean;
   service(namespace: string, name: string): ServiceRecord | undefined;
-  /** Fully qualified names (no trailing dot) that point at this IP, for PTR. */
+  /** Fully qualified names (no trailing dot) that point at this IP (canonical text), for PTR. */
   namesForIP(ip: string): string[];
 }
 
 export interface ZoneConfig {
   /** The cluster domain, lower-case, no trailing dot (`cluster.local`). */
   domain: string;
-  /** Reverse zones this server is authoritative for (`96.10.in-addr.arpa`), lower-case. */
+  /**
+   * Reverse zones this server is authoritative for (`96.10.in-addr.arpa`,
+   * `0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa`), lower-case.
+   */
   reverseZones: string[];
   /** TTL of every record, and the SOA minimum for negative caching (seconds). */
   ttl: number;
@@ -219,11 +222,14 @@ function serviceRecords(svc: ServiceRecord, owner: string, ttl: number): RecordS
   }
 }
 
-/** CoreDNS `pods insecure`: `a-b-c-d.<ns>.pod.<zone>` answers a.b.c.d for any namespace. */
+/**
+ * CoreDNS `pods insecure`: `a-b-c-d.<ns>.pod.<zone>` answers a.b.c.d for any namespace, and
+ * an IPv6 address with its colons as dashes (`2001-db8--1`) answers AAAA.
+ */
 function podRecords(labels: string[], owner: string, view: ClusterView, ttl: number): RecordSet {
   if (labels.length === 2) return view.namespaceExists(labels[0]!) ? [] : undefined;
   if (labels.length !== 3) return undefined;
-  const ip = dashedIPv4(labels[0]!);
+  const ip = dashedIP(labels[0]!);
   return ip === undefined ? undefined : [addressRecord(owner, ip, ttl)];
 }
 
@@ -234,11 +240,10 @@ function reverseRecords(
   view: ClusterView,
   zone: ZoneConfig,
 ): RecordSet {
-  const octets = [...labels, ...reverseZone.split('.').slice(0, -2)];
-  if (octets.length < 4) return []; // an interior node of the reverse tree
-  if (octets.length > 4) return undefined;
-  const ip = octets.reverse().join('.');
-  if (!isIPv4(ip)) return undefined;
+  const digits = [...labels, ...reverseZone.split('.').slice(0, -2)];
+  const ip = reverseZone.endsWith(IP6_ARPA) ? nibbleIP(digits) : octetIP(digits);
+  if (ip === 'interior') return []; // an interior node of the reverse tree
+  if (ip === undefined) return undefined;
   const names = view.namesForIP(ip);
   if (names.length === 0) return undefined;
   return names.map((data) => ({ type: 'PTR', name: owner, ttl: zone.ttl, data }));
@@ -284,20 +289,54 @@ export function soa(zoneName: string, zone: ZoneConfig): Answer {
   };
 }
 
-function dashedIPv4(label: string): string | undefined {
-  const ip = label.split('-').join('.');
+const IP6_ARPA = 'ip6.arpa';
+
+/** The address a reverse name's octets spell (most significant last), IPv4. */
+function octetIP(octets: string[]): string | 'interior' | undefined {
+  if (octets.length < 4) return 'interior';
+  if (octets.length > 4) return undefined;
+  const ip = octets.reverse().join('.');
   return isIPv4(ip) ? ip : undefined;
 }
 
-/** Reverse zones for IPv4 CIDRs, widened to the octet boundary (10.96.0.0/12 → 10.in-addr.arpa). */
+/** The address a reverse name's 32 nibbles spell (RFC 3596), in canonical text. */
+function nibbleIP(nibbles: string[]): string | 'interior' | undefined {
+  if (!nibbles.every((n) => /^[0-9a-f]$/.test(n))) return undefined;
+  if (nibbles.length < 32) return 'interior';
+  if (nibbles.length > 32) return undefined;
+  const hex = nibbles.reverse();
+  const bytes: number[] = [];
+  for (let i = 0; i < 32; i += 2) bytes.push(parseInt(hex[i]! + hex[i + 1]!, 16));
+  return formatIP(ipFromBytes(bytes));
+}
+
+/** `10-244-1-5` → 10.244.1.5; `2001-db8--1` → 2001:db8::1. */
+function dashedIP(label: string): string | undefined {
+  const v4 = label.split('-').join('.');
+  if (isIPv4(v4)) return v4;
+  const v6 = tryParseIP(label.split('-').join(':'));
+  return v6?.family === 6 ? formatIP(v6) : undefined;
+}
+
+/**
+ * Reverse zones for the CIDRs, widened to the label boundary: the octet for IPv4
+ * (10.96.0.0/12 → 10.in-addr.arpa), the nibble for IPv6 (fd00:10:96::/112 → its
+ * first 28 nibbles, reversed, under ip6.arpa).
+ */
 export function reverseZonesFor(cidrs: string[]): string[] {
   const zones = new Set<string>();
   for (const text of cidrs) {
     const cidr = tryParseCidr(text, { loose: true });
-    if (cidr?.family !== 4) continue;
-    const octets = Math.max(1, Math.floor(cidr.prefix / 8));
-    const bytes = ipBytes({ family: 4, value: cidr.base });
-    zones.add(`${bytes.slice(0, octets).reverse().join('.')}.in-addr.arpa`);
+    if (!cidr) continue;
+    const bytes = ipBytes({ family: cidr.family, value: cidr.base });
+    if (cidr.family === 4) {
+      const octets = Math.max(1, Math.floor(cidr.prefix / 8));
+      zones.add(`${bytes.slice(0, octets).reverse().join('.')}.in-addr.arpa`);
+      continue;
+    }
+    const nibbles = bytes.flatMap((b) => [(b >> 4).toString(16), (b & 15).toString(16)]);
+    const count = Math.max(1, Math.floor(cidr.prefix / 4));
+    zones.add(`${nibbles.slice(0, count).reverse().join('.')}.${IP6_ARPA}`);
   }
   return [...zones];
 }

@@ -2,6 +2,7 @@
 // ClusterNetwork's ranges), its nodes, and the ranges the operator adds. Anyone else is refused
 // those names, so the server is no open resolver for spoofed queries to reflect off; the
 // cluster's own names are answered for everyone, as they are the server's to give.
+import { clusterCIDRsOf, serviceCIDRsOf } from '../api/cluster-families.js';
 import type { ClusterNetwork } from '../api/types.js';
 import { cidrOf, containsIP, tryParseCidr, tryParseIP, type Cidr, type IP } from '../net/index.js';
 
@@ -15,7 +16,9 @@ export function recursionRanges(
   extra: readonly Cidr[],
 ): Cidr[] {
   const ranges: Cidr[] = [...extra];
-  const cidrs = network ? [network.clusterCIDR, network.serviceCIDR] : DEFAULT_CLUSTER_RANGES;
+  const cidrs = network
+    ? [...clusterCIDRsOf(network), ...serviceCIDRsOf(network)]
+    : DEFAULT_CLUSTER_RANGES;
   for (const text of cidrs) {
     const cidr = tryParseCidr(text, { loose: true });
     if (cidr) ranges.push(cidr);

@@ -12,8 +12,8 @@ import { Forwarder, type Upstream } from './forwarder.js';
 import { QueryHandler } from './handler.js';
 import { DnsMetrics } from './metrics.js';
 import type { RateLimitOptions } from './rate-limit.js';
-import type { Cidr } from '../net/index.js';
-import { startDnsServer, type RunningServer } from './server.js';
+import { tryParseIP, type Cidr } from '../net/index.js';
+import { startDnsServer, type RunningServer, type ServerOptions } from './server.js';
 import { WORKER_GAVE_UP } from './workers.js';
 
 /** Keeps an index current; resolves once the index holds the first full list. */
@@ -23,6 +23,7 @@ export type ClusterSource = (
 ) => Promise<{ stop(): Promise<void> }>;
 
 export interface DnsOptions {
+  /** Addresses to answer on, comma-separated (`0.0.0.0,::`: both families), one port. */
   listen: string;
   port: number;
   domain: string;
@@ -65,13 +66,7 @@ export async function startDns(
     rateLimit: opts.rateLimit,
   });
   // Sockets first: until the first sync the server answers SERVFAIL rather than nothing.
-  const server = await startDnsServer({
-    host: opts.listen,
-    port: opts.port,
-    handler,
-    log,
-    reusePort,
-  });
+  const server = await startServers(opts, { handler, log, reusePort });
   const http = opts.metrics
     ? await startMetrics(opts.metrics, {
         metrics: () => metrics.registry.metrics(),
@@ -95,6 +90,45 @@ export async function startDns(
       forwarder?.close();
       await server.close();
       await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    },
+  };
+}
+
+/**
+ * The sockets of every listen address, on one port (the first address's, when port 0 lets it
+ * pick). With an IPv4 address beside it, an IPv6 one takes IPv6 only; a kernel without IPv6
+ * leaves the default `::` unbound rather than the server unstarted.
+ */
+async function startServers(
+  opts: DnsOptions,
+  shared: Pick<ServerOptions, 'handler' | 'log' | 'reusePort'>,
+): Promise<RunningServer> {
+  const hosts = opts.listen.split(',').map((h) => h.trim());
+  const families = new Set(hosts.map((h) => tryParseIP(h)?.family));
+  const ipv6Only = families.has(4) && families.has(6);
+  const servers: RunningServer[] = [];
+  let port = opts.port;
+  try {
+    for (const host of hosts) {
+      try {
+        servers.push(await startDnsServer({ ...shared, host, port, ipv6Only }));
+      } catch (err) {
+        if (servers.length === 0 || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') {
+          throw err;
+        }
+        shared.log.warn({ listen: host }, 'no IPv6 in this kernel: answering on IPv4 only');
+        continue;
+      }
+      port = servers[0]!.port;
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    throw err;
+  }
+  return {
+    port,
+    close: async () => {
+      await Promise.all(servers.map((s) => s.close()));
     },
   };
 }

@@ -17,6 +17,8 @@ export interface ServerOptions {
   tcpIdleMs?: number;
   /** Bind with SO_REUSEPORT, beside other sockets on the same port (one per worker). */
   reusePort?: boolean;
+  /** An IPv6 address takes IPv6 only, leaving IPv4 to a socket of its own on the same port. */
+  ipv6Only?: boolean;
 }
 
 export interface RunningServer {
@@ -52,6 +54,7 @@ function bindUdp(opts: ServerOptions): Promise<Socket> {
     // Replies go to the sender's literal address: skip dns.lookup's extra tick per packet.
     lookup: (address, _opts, callback) => callback(null, address, family),
     reusePort: opts.reusePort ?? false,
+    ipv6Only: family === 6 && (opts.ipv6Only ?? false),
   });
   socket.on('message', (msg, rinfo) => {
     // No send callback: node then sends synchronously; a lost reply is the client's retry.
@@ -103,7 +106,8 @@ function listenTcp(opts: ServerOptions, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const reuse = opts.reusePort ?? false;
-    server.listen({ port, host: opts.host, reusePort: reuse, exclusive: reuse }, () => {
+    const ipv6Only = opts.ipv6Only ?? false;
+    server.listen({ port, host: opts.host, reusePort: reuse, exclusive: reuse, ipv6Only }, () => {
       server.off('error', reject);
       resolve(server);
     });

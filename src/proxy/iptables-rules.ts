@@ -1,12 +1,15 @@
 // iptables mode: kube-proxy's chain design rendered as `iptables-restore --noflush` text.
 // Every chain body is rendered in memory on each sync; only chains whose text changed since
 // the last sync go to the kernel (the dispatch chains as single-rule edits), so one endpoint
-// change at 10k services restores a dozen lines, not 230k.
+// change at 10k services restores a dozen lines, not 230k. IPv6 is the same text for
+// `ip6tables-restore`, with the family's host prefix, mask and multicast range.
+import type { Family } from '../net/index.js';
 import {
   MASQ_MARK,
   endpointHash,
-  endpointText,
+  familyOf,
   mayHairpin,
+  natTarget,
   serviceHash,
   type ProxyNetwork,
   type ServicePortRule,
@@ -70,6 +73,12 @@ export function affinityListName(
 
 const MARK = `0x${MASQ_MARK.toString(16)}`;
 
+/** What the family changes in the rule text: one address as a prefix, its mask, multicast. */
+const DIALECTS: Record<Family, { host: string; fullMask: string; multicast: string }> = {
+  4: { host: '/32', fullMask: '255.255.255.255', multicast: '224.0.0.0/4' },
+  6: { host: '/128', fullMask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', multicast: 'ff00::/8' },
+};
+
 /** What one service port contributes: its chain, and its lines in the shared chains. */
 export interface RuleChains {
   services: string[];
@@ -93,6 +102,7 @@ export function desiredChains(
   const services: string[] = [];
   const nodePorts: string[] = [];
   const rejects: string[] = [];
+  const { multicast } = DIALECTS[familyOf(net)];
 
   nat.set(MARK_MASQ_CHAIN, [`-j MARK --or-mark ${MARK}`]);
   // Unmarked traffic goes to the egress rules and ends there (goto: no return here);
@@ -107,7 +117,7 @@ export function desiredChains(
   nat.set(EGRESS_CHAIN, [
     `-d ${net.clusterCIDR} -j RETURN`,
     `-d ${net.serviceCIDR} -j RETURN`,
-    '-d 224.0.0.0/4 -j RETURN',
+    `-d ${multicast} -j RETURN`,
     `-s ${net.clusterCIDR} -m comment --comment "podnet pod egress" -j MASQUERADE --random-fully`,
   ]);
   nat.set(CANARY_CHAIN, ['-j RETURN']);
@@ -132,12 +142,14 @@ export function desiredChains(
 /** The rules of one service port. */
 export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains {
   const out: RuleChains = { services: [], nodePorts: [], rejects: [] };
+  const family = familyOf(net);
+  const { host, fullMask } = DIALECTS[family];
   const proto = rule.protocol.toLowerCase();
   const match = `-p ${proto} -m ${proto}`;
   const comment = `-m comment --comment "${rule.name}"`;
   if (rule.endpoints.length === 0) {
     const refused = [
-      `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port}`,
+      `-d ${rule.clusterIP}${host} ${match} --dport ${rule.port}`,
       ...(rule.nodePort ? [`-m addrtype --dst-type LOCAL ${match} --dport ${rule.nodePort}`] : []),
     ];
     for (const packets of refused) {
@@ -148,7 +160,7 @@ export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains
   }
   const svcChain = serviceChainName(rule);
   out.services.push(
-    `-d ${rule.clusterIP}/32 ${match} --dport ${rule.port} ${comment} -j ${svcChain}`,
+    `-d ${rule.clusterIP}${host} ${match} --dport ${rule.port} ${comment} -j ${svcChain}`,
   );
   if (rule.nodePort) {
     out.nodePorts.push(`${match} --dport ${rule.nodePort} ${comment} -j ${MARK_MASQ_CHAIN}`);
@@ -157,13 +169,13 @@ export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains
   const svcRules = [
     // Off-cluster clients (the host itself, NodePort users) must see replies from the
     // service's address path, so their traffic is masqueraded.
-    `! -s ${net.clusterCIDR} -d ${rule.clusterIP}/32 ${match} --dport ${rule.port} ${comment} -j ${MARK_MASQ_CHAIN}`,
+    `! -s ${net.clusterCIDR} -d ${rule.clusterIP}${host} ${match} --dport ${rule.port} ${comment} -j ${MARK_MASQ_CHAIN}`,
   ];
   // Hairpin: a pod reaching itself through its service must not see its own address as
   // the source, or it would answer itself directly. Marked before the pick, so any
   // endpoint calling its own service is masqueraded (no per-endpoint chains: see below).
   for (const ep of rule.endpoints.filter((e) => mayHairpin(e, net))) {
-    svcRules.push(`-s ${ep.ip}/32 ${comment} -j ${MARK_MASQ_CHAIN}`);
+    svcRules.push(`-s ${ep.ip}${host} ${comment} -j ${MARK_MASQ_CHAIN}`);
   }
   // DNAT straight from the service chain, no KUBE-SEP-style chain per endpoint:
   // iptables-nft's `--noflush` restore slows down with the square of the chains it
@@ -171,11 +183,11 @@ export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains
   // 10 endpoints would be 110k chains. Same datapath, one chain per service port.
   const n = rule.endpoints.length;
   const dnat = (ep: ServicePortRule['endpoints'][0]): string =>
-    `-j DNAT --to-destination ${endpointText(ep)}`;
+    `-j DNAT --to-destination ${natTarget(ep, family)}`;
   if (rule.affinitySeconds !== undefined) {
     for (const ep of rule.endpoints) {
       svcRules.push(
-        `${match} -m recent --rcheck --seconds ${rule.affinitySeconds} --reap --name ${affinityListName(rule, ep)} --mask 255.255.255.255 --rsource ${comment} ${dnat(ep)}`,
+        `${match} -m recent --rcheck --seconds ${rule.affinitySeconds} --reap --name ${affinityListName(rule, ep)} --mask ${fullMask} --rsource ${comment} ${dnat(ep)}`,
       );
     }
   }
@@ -184,7 +196,7 @@ export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains
     const pick = i < n - 1 ? `-m statistic --mode random --probability ${probability(n - i)} ` : '';
     const remember =
       rule.affinitySeconds !== undefined
-        ? `-m recent --set --name ${affinityListName(rule, ep)} --mask 255.255.255.255 --rsource `
+        ? `-m recent --set --name ${affinityListName(rule, ep)} --mask ${fullMask} --rsource `
         : '';
     svcRules.push(`${match} ${comment} ${pick}${remember}${dnat(ep)}`);
   });

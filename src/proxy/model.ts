@@ -2,7 +2,15 @@
 // cluster IP and the ready endpoints behind it. Both rule renderers (iptables, nftables) read
 // only this, so they never see Service or Pod objects.
 import { createHash } from 'node:crypto';
-import { compareIP, containsIP, parseCidr, parseIP, type Cidr } from '../net/index.js';
+import {
+  compareIP,
+  containsIP,
+  parseCidr,
+  parseIP,
+  tryParseIP,
+  type Cidr,
+  type Family,
+} from '../net/index.js';
 
 export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -25,8 +33,13 @@ export interface ServicePortRule {
   endpoints: Endpoint[];
 }
 
-/** Cluster-wide address ranges the rules need (from the ClusterNetwork). */
+/**
+ * Cluster-wide address ranges the rules need (from the ClusterNetwork), of the one family a
+ * proxier programs: each family has its own proxier, tables and ranges.
+ */
 export interface ProxyNetwork {
+  /** The address family of the rules (IPv4 when absent). */
+  family?: Family;
   clusterCIDR: string;
   serviceCIDR: string;
   /**
@@ -93,11 +106,30 @@ export function endpointHash(
   return nameHash(portKey(rule), endpointText(ep));
 }
 
-/** The endpoints ordered by address (IPv4 before IPv6) then port; each address parsed once. */
-export function sortEndpoints(endpoints: Iterable<Endpoint>): Endpoint[] {
-  const keyed = [...endpoints].map((ep) => ({ ep, ip: parseIP(ep.ip) }));
+/**
+ * The endpoints ordered by address (IPv4 before IPv6) then port; each address parsed once.
+ * With `family`, only the endpoints of that family (a proxier serves one).
+ */
+export function sortEndpoints(endpoints: Iterable<Endpoint>, family?: Family): Endpoint[] {
+  let keyed = [...endpoints].map((ep) => ({ ep, ip: parseIP(ep.ip) }));
+  if (family !== undefined) keyed = keyed.filter((k) => k.ip.family === family);
   keyed.sort((a, b) => compareIP(a.ip, b.ip) || a.ep.port - b.ep.port);
   return keyed.map((k) => k.ep);
+}
+
+/** The family of the rules a network describes. */
+export function familyOf(net: ProxyNetwork): Family {
+  return net.family ?? 4;
+}
+
+/** The address of one family among a service's cluster IPs (`clusterIPs`, else `clusterIP`). */
+export function clusterIPFor(clusterIPs: readonly string[], family: Family): string | undefined {
+  return clusterIPs.find((ip) => tryParseIP(ip)?.family === family);
+}
+
+/** An endpoint as a NAT target: `10.0.0.1:80`, `[fd00::1]:80`. */
+export function natTarget(ep: Endpoint, family: Family): string {
+  return family === 6 ? `[${ep.ip}]:${ep.port}` : endpointText(ep);
 }
 
 /** Endpoints a pod on this node could reach through its own service (see nodePodCIDR). */

@@ -1,4 +1,4 @@
-// nftables mode: one table `ip podnet` whose per-packet cost does not grow with the number
+// nftables mode: one table `ip podnet` (and `ip6 podnet` for IPv6) whose per-packet cost does not grow with the number
 // of services. Dispatch is a verdict-map lookup on `ip daddr . meta l4proto . th dport`; the
 // random choice is a lookup in a *named* map shared by every service with the same protocol
 // and endpoint count N, keyed by `service . numgen random mod N` (kube-proxy's
@@ -13,11 +13,14 @@
 // programmed state and adds the new ones, and sends exactly the entries that changed: the
 // cost of one change does not depend on how many services exist, and the kernel's table is
 // never listed.
+import type { Family } from '../net/index.js';
 import {
   MASQ_MARK,
   endpointHash,
   endpointText,
+  familyOf,
   mayHairpin,
+  natTarget,
   nameHash,
   portKey,
   serviceHash,
@@ -38,6 +41,42 @@ export const SERVICE_MAP = 'service-ips';
  */
 export const CANARY_TABLE = 'ip podnet-canary';
 
+/**
+ * What differs between the families' tables: each family has a table of its own (beside
+ * each other, so the IPv4 table is exactly what an IPv4-only cluster has), with its address
+ * match, address type and multicast range.
+ */
+interface NftDialect {
+  table: string;
+  canaryTable: string;
+  /** The address match and NAT family: `ip` or `ip6`. */
+  ip: 'ip' | 'ip6';
+  addrType: 'ipv4_addr' | 'ipv6_addr';
+  multicast: string;
+}
+
+const DIALECTS: Record<Family, NftDialect> = {
+  4: {
+    table: TABLE,
+    canaryTable: CANARY_TABLE,
+    ip: 'ip',
+    addrType: 'ipv4_addr',
+    multicast: '224.0.0.0/4',
+  },
+  6: {
+    table: 'ip6 podnet',
+    canaryTable: 'ip6 podnet-canary',
+    ip: 'ip6',
+    addrType: 'ipv6_addr',
+    multicast: 'ff00::/8',
+  },
+};
+
+/** The canary table (`family table`) of one family's proxier. */
+export function canaryTableOf(family: Family): string {
+  return DIALECTS[family].canaryTable;
+}
+
 const PROTO_NUMBER: Record<L4Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 const MARK = `0x${MASQ_MARK.toString(16)}`;
 
@@ -53,6 +92,8 @@ export const BASE_CHAINS: Record<string, string> = {
 };
 
 export interface NftState {
+  /** The family whose table this is. */
+  family: Family;
   /** Set or map name → its declaration body (immutable for a given name). */
   sets: Map<string, string>;
   /** Chain name → its rules. */
@@ -89,7 +130,9 @@ export function nftCounts(state: NftState): { rules: number; elements: number } 
 
 /** The table with no services: dispatch, masquerade, refusal and egress rules. */
 export function baseNft(net: ProxyNetwork): NftState {
+  const { ip, addrType, multicast } = DIALECTS[familyOf(net)];
   const state: NftState = {
+    family: familyOf(net),
     sets: new Map(),
     chains: new Map(),
     elements: new Map(),
@@ -100,32 +143,32 @@ export function baseNft(net: ProxyNetwork): NftState {
     state.sets.set(name, body);
     state.elements.set(name, new Map());
   };
-  declare(SERVICE_MAP, 'type ipv4_addr . inet_proto . inet_service : verdict;');
+  declare(SERVICE_MAP, `type ${addrType} . inet_proto . inet_service : verdict;`);
   declare('service-nodeports', 'type inet_proto . inet_service : verdict;');
-  declare('no-endpoints', 'type ipv4_addr . inet_proto . inet_service;');
+  declare('no-endpoints', `type ${addrType} . inet_proto . inet_service;`);
   declare('no-endpoint-nodeports', 'type inet_proto . inet_service;');
-  declare('hairpin', 'type ipv4_addr . ipv4_addr;');
+  declare('hairpin', `type ${addrType} . ${addrType};`);
   const chains = state.chains;
   chains.set('nat-prerouting', ['jump services']);
   chains.set('nat-output', ['jump services']);
   chains.set('services', [
-    `ip daddr . meta l4proto . th dport vmap @${SERVICE_MAP}`,
+    `${ip} daddr . meta l4proto . th dport vmap @${SERVICE_MAP}`,
     'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
   ]);
   chains.set('nat-postrouting', [
     `meta mark & ${MARK} == ${MARK} meta mark set meta mark ^ ${MARK} masquerade fully-random`,
     // Hairpin: a pod reaching itself through its service.
-    'ct status dnat ip saddr . ip daddr @hairpin masquerade fully-random',
+    `ct status dnat ${ip} saddr . ${ip} daddr @hairpin masquerade fully-random`,
     // flannel's ip-masq: pods reaching beyond the cluster leave with their host's address.
-    `ip daddr ${net.clusterCIDR} return`,
-    `ip daddr ${net.serviceCIDR} return`,
-    'ip daddr 224.0.0.0/4 return',
-    `ip saddr ${net.clusterCIDR} masquerade fully-random`,
+    `${ip} daddr ${net.clusterCIDR} return`,
+    `${ip} daddr ${net.serviceCIDR} return`,
+    `${ip} daddr ${multicast} return`,
+    `${ip} saddr ${net.clusterCIDR} masquerade fully-random`,
   ]);
   for (const hook of ['filter-prerouting', 'filter-output']) {
     chains.set(hook, ['ct state new jump reject-services']);
   }
-  const noEndpoints = 'ip daddr . meta l4proto . th dport @no-endpoints';
+  const noEndpoints = `${ip} daddr . meta l4proto . th dport @no-endpoints`;
   const noEndpointNodePorts = 'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports';
   chains.set('reject-services', [
     `${noEndpoints} ${NFT_REFUSED_LOG}`,
@@ -136,7 +179,7 @@ export function baseNft(net: ProxyNetwork): NftState {
   return state;
 }
 
-/** The whole desired content of table `ip podnet`. */
+/** The whole desired content of the family's table (`ip podnet`, `ip6 podnet`). */
 export function desiredNft(rules: ServicePortRule[], net: ProxyNetwork): NftState {
   const state = baseNft(net);
   for (const rule of rules) addFragment(state, ruleFragment(rule, net));
@@ -176,7 +219,7 @@ export function ruleFragment(rule: ServicePortRule, net: ProxyNetwork): Fragment
   f.elements.push([SERVICE_MAP, key, `${key} : goto ${backends}`, 1]);
   f.elements.push(endpointRun(backends, `${rule.clusterIP} . ${rule.port}`, rule));
   if (rule.nodePort) {
-    const nodePorts = nodePortChain(l4, n, f);
+    const nodePorts = nodePortChain(l4, n, net, f);
     f.elements.push(['service-nodeports', npKey!, `${npKey} : goto ${nodePorts}`, 1]);
     f.elements.push(endpointRun(`nodeport-backends-${l4}-n${n}`, String(rule.nodePort), rule));
   }
@@ -206,31 +249,36 @@ function endpointRun(
  * `meta l4proto` (nft 1.0.6 cannot re-read typeof keys that mix it with `th dport`).
  */
 function backendsChain(proto: string, n: number, net: ProxyNetwork, f: Fragment): string {
+  const { ip } = DIALECTS[familyOf(net)];
   const name = `backends-${proto}-n${n}`;
   f.sets.push([
     name,
-    `typeof ip daddr . ${proto} dport . numgen random mod ${n} : ip daddr . ${proto} dport;`,
+    `typeof ${ip} daddr . ${proto} dport . numgen random mod ${n} : ${ip} daddr . ${proto} dport;`,
   ]);
   f.chains.push([
     name,
     [
-      `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
-      `meta l4proto ${proto} dnat ip to ip daddr . ${proto} dport . numgen random mod ${n} map @${name}`,
+      `${ip} saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
+      `meta l4proto ${proto} dnat ${ip} to ${ip} daddr . ${proto} dport . numgen random mod ${n} map @${name}`,
     ],
   ]);
   return name;
 }
 
 /** Like backendsChain for NodePorts: keyed by the node port, always masqueraded. */
-function nodePortChain(proto: string, n: number, f: Fragment): string {
+function nodePortChain(proto: string, n: number, net: ProxyNetwork, f: Fragment): string {
+  const { ip } = DIALECTS[familyOf(net)];
   const name = `nodeport-${proto}-n${n}`;
   const map = `nodeport-backends-${proto}-n${n}`;
-  f.sets.push([map, `typeof ${proto} dport . numgen random mod ${n} : ip daddr . ${proto} dport;`]);
+  f.sets.push([
+    map,
+    `typeof ${proto} dport . numgen random mod ${n} : ${ip} daddr . ${proto} dport;`,
+  ]);
   f.chains.push([
     name,
     [
       `meta mark set meta mark | ${MARK}`,
-      `meta l4proto ${proto} dnat ip to ${proto} dport . numgen random mod ${n} map @${map}`,
+      `meta l4proto ${proto} dnat ${ip} to ${proto} dport . numgen random mod ${n} map @${map}`,
     ],
   ]);
   return name;
@@ -238,6 +286,8 @@ function nodePortChain(proto: string, n: number, f: Fragment): string {
 
 /** kube-proxy's affinity layout: remembered clients first, then a random endpoint. */
 function affinityChains(rule: ServicePortRule, net: ProxyNetwork, f: Fragment): string {
+  const family = familyOf(net);
+  const { ip, addrType } = DIALECTS[family];
   const svc = `svc-${serviceHash(rule).toLowerCase()}`;
   const timeout = rule.affinitySeconds!;
   const remembered: string[] = [];
@@ -246,21 +296,21 @@ function affinityChains(rule: ServicePortRule, net: ProxyNetwork, f: Fragment): 
     const sep = `sep-${endpointHash(rule, ep).toLowerCase()}`;
     // The timeout is part of the set's name, so a declaration never changes under a name.
     const aff = `aff-${nameHash(portKey(rule), endpointText(ep), String(timeout)).toLowerCase()}`;
-    f.sets.push([aff, `type ipv4_addr; flags dynamic,timeout; timeout ${timeout}s;`]);
+    f.sets.push([aff, `type ${addrType}; flags dynamic,timeout; timeout ${timeout}s;`]);
     f.chains.push([
       sep,
       [
-        `update @${aff} { ip saddr }`,
-        `meta l4proto ${rule.protocol.toLowerCase()} dnat ip to ${endpointText(ep)}`,
+        `update @${aff} { ${ip} saddr }`,
+        `meta l4proto ${rule.protocol.toLowerCase()} dnat ${ip} to ${natTarget(ep, family)}`,
       ],
     ]);
-    remembered.push(`ip saddr @${aff} goto ${sep}`);
+    remembered.push(`${ip} saddr @${aff} goto ${sep}`);
     picks.push(`${i} : goto ${sep}`);
   });
   f.chains.push([
     svc,
     [
-      `ip saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
+      `${ip} saddr != ${net.clusterCIDR} meta mark set meta mark | ${MARK}`,
       ...remembered,
       `numgen random mod ${rule.endpoints.length} vmap { ${picks.join(', ')} }`,
     ],
@@ -325,6 +375,7 @@ interface Before {
  * nft script that makes the kernel follow, touching only what these fragments concern.
  */
 export function applyFragments(state: NftState, removed: Fragment[], added: Fragment[]): string {
+  const { table } = DIALECTS[state.family];
   const before: Before = { sets: new Map(), chains: new Map(), elements: new Map() };
   for (const f of [...removed, ...added]) {
     for (const [name] of f.sets)
@@ -350,16 +401,16 @@ export function applyFragments(state: NftState, removed: Fragment[], added: Frag
   const additions: string[] = [];
   for (const [name, old] of before.sets) {
     const now = state.sets.get(name);
-    if (!old && now) head.push(`add ${setKind(now)} ${TABLE} ${name} { ${now} }`);
-    if (old && !now) setDeletions.push(`delete ${setKind(old)} ${TABLE} ${name}`);
+    if (!old && now) head.push(`add ${setKind(now)} ${table} ${name} { ${now} }`);
+    if (old && !now) setDeletions.push(`delete ${setKind(old)} ${table} ${name}`);
   }
   for (const [name, old] of before.chains) {
     const now = state.chains.get(name);
     if (old && now && sameLines(old, now)) continue;
-    if (!old && now) head.push(`add chain ${TABLE} ${name}`);
-    if (old) flushes.push(`flush chain ${TABLE} ${name}`);
-    if (old && !now) deletions.push(`delete chain ${TABLE} ${name}`);
-    for (const line of now ?? []) rules.push(`add rule ${TABLE} ${name} ${line}`);
+    if (!old && now) head.push(`add chain ${table} ${name}`);
+    if (old) flushes.push(`flush chain ${table} ${name}`);
+    if (old && !now) deletions.push(`delete chain ${table} ${name}`);
+    for (const line of now ?? []) rules.push(`add rule ${table} ${name} ${line}`);
   }
   for (const [set, keys] of before.elements) {
     const now = state.elements.get(set);
@@ -377,8 +428,8 @@ export function applyFragments(state: NftState, removed: Fragment[], added: Frag
       if (old !== undefined && now && setWasThere) gone.push(key);
       if (text !== undefined) added.push(text);
     }
-    if (gone.length) removals.push(`delete element ${TABLE} ${set} { ${gone.join(', ')} }`);
-    if (added.length) additions.push(`add element ${TABLE} ${set} { ${added.join(', ')} }`);
+    if (gone.length) removals.push(`delete element ${table} ${set} { ${gone.join(', ')} }`);
+    if (added.length) additions.push(`add element ${table} ${set} { ${added.join(', ')} }`);
   }
   // Order matters inside the transaction: nothing may refer to a chain or set when it is
   // deleted, and an element whose value changes is deleted before it is added again.
@@ -417,32 +468,32 @@ function changedElements(
 }
 
 /**
- * The script that replaces table `ip podnet` whole, in one transaction (start, after a flush
+ * The script that replaces the family's table whole, in one transaction (start, after a flush
  * or an error): no listing of the kernel's table, no moment without rules, and conntrack
  * keeps every established flow on its backend. (Clients remembered for ClientIP affinity
  * start afresh then.)
  */
 export function fullScript(desired: NftState): string {
+  const { table, canaryTable } = DIALECTS[desired.family];
   const out: string[] = [];
   // `add` then `delete`: works whether or not the table exists.
-  for (const table of [TABLE, CANARY_TABLE])
-    out.push(`add table ${table}`, `delete table ${table}`);
-  out.push(`add table ${TABLE}`);
+  for (const t of [table, canaryTable]) out.push(`add table ${t}`, `delete table ${t}`);
+  out.push(`add table ${table}`);
   for (const [name, body] of desired.sets) {
-    out.push(`add ${setKind(body)} ${TABLE} ${name} { ${body} }`);
+    out.push(`add ${setKind(body)} ${table} ${name} { ${body} }`);
   }
   for (const name of desired.chains.keys()) {
     const base = BASE_CHAINS[name];
-    out.push(`add chain ${TABLE} ${name}${base ? ` { ${base} }` : ''}`);
+    out.push(`add chain ${table} ${name}${base ? ` { ${base} }` : ''}`);
   }
   for (const [name, lines] of desired.chains) {
-    for (const line of lines) out.push(`add rule ${TABLE} ${name} ${line}`);
+    for (const line of lines) out.push(`add rule ${table} ${name} ${line}`);
   }
   for (const [set, els] of desired.elements) {
-    if (els.size) out.push(`add element ${TABLE} ${set} { ${[...els.values()].join(', ')} }`);
+    if (els.size) out.push(`add element ${table} ${set} { ${[...els.values()].join(', ')} }`);
   }
-  out.push(`add table ${CANARY_TABLE}`, `add chain ${CANARY_TABLE} ${CANARY}`);
-  out.push(`add rule ${CANARY_TABLE} ${CANARY} return`);
+  out.push(`add table ${canaryTable}`, `add chain ${canaryTable} ${CANARY}`);
+  out.push(`add rule ${canaryTable} ${CANARY} return`);
   return `${out.join('\n')}\n`;
 }
 

@@ -14,11 +14,17 @@ import {
   type RuleChains,
 } from './iptables-rules.js';
 import type { IptablesKernel, NftablesKernel, ProxyKernel } from './kernel.js';
-import { portKey, ruleFingerprint, type ProxyNetwork, type ServicePortRule } from './model.js';
+import {
+  familyOf,
+  portKey,
+  ruleFingerprint,
+  type ProxyNetwork,
+  type ServicePortRule,
+} from './model.js';
 import {
   CANARY,
-  CANARY_TABLE,
   addFragment,
+  canaryTableOf,
   applyFragments,
   baseNft,
   fullScript,
@@ -167,7 +173,7 @@ export class NftablesProxier implements Proxier {
   }
 
   async intact(): Promise<boolean> {
-    const [family, table] = CANARY_TABLE.split(' ') as [string, string];
+    const [family, table] = canaryTableOf(familyOf(this.net)).split(' ') as [string, string];
     const rules = await this.kernel.listChain(family, table, CANARY);
     return !!rules?.length;
   }

@@ -1,14 +1,14 @@
 // A tiny responder and client for proxy tests, run inside a pod namespace:
-//   node echo-main.js serve NAME PORT          TCP and UDP on PORT answer NAME
+//   node echo-main.js serve NAME PORT [ADDR]   TCP and UDP on ADDR:PORT (0.0.0.0) answer NAME
 //   node echo-main.js connect IP PORT N tcp|udp [SRC...]
 //   node echo-main.js hold IP PORT SECONDS      one TCP connection, pinged every 100 ms
 // `connect` opens N new connections (UDP: N new sockets, so N conntrack flows), cycling over
 // the source addresses if given, and prints one JSON line: which NAME answered how often.
 // `hold` prints the NAME that first answered, then at the end one JSON line of every answer.
 import { createSocket } from 'node:dgram';
-import { createConnection, createServer } from 'node:net';
+import { createConnection, createServer, isIPv6 } from 'node:net';
 
-function serve(name: string, port: number): void {
+function serve(name: string, port: number, address = '0.0.0.0'): void {
   let ready = 0;
   const up = (): void => {
     if (++ready === 2) process.stdout.write('ready\n');
@@ -18,10 +18,10 @@ function serve(name: string, port: number): void {
     sock.write(name);
     sock.on('data', () => sock.write(name));
     sock.on('end', () => sock.end());
-  }).listen(port, '0.0.0.0', up);
-  const udp = createSocket('udp4');
+  }).listen(port, address, up);
+  const udp = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
   udp.on('message', (_msg, from) => udp.send(name, from.port, from.address));
-  udp.bind(port, '0.0.0.0', up);
+  udp.bind(port, address, up);
 }
 
 interface Outcome {
@@ -54,7 +54,7 @@ function tcpOnce(ip: string, port: number, src: string | undefined): Promise<Out
 function udpOnce(ip: string, port: number, src: string | undefined): Promise<Outcome> {
   const start = process.hrtime.bigint();
   return new Promise((resolve) => {
-    const sock = createSocket('udp4');
+    const sock = createSocket(isIPv6(ip) ? 'udp6' : 'udp4');
     const done = (o: Outcome): void => {
       clearTimeout(timer);
       sock.close();
@@ -112,12 +112,12 @@ function hold(ip: string, port: number, seconds: number): void {
 }
 
 const [mode, ...rest] = process.argv.slice(2);
-if (mode === 'serve') serve(rest[0]!, Number(rest[1]));
+if (mode === 'serve') serve(rest[0]!, Number(rest[1]), rest[2]);
 else if (mode === 'connect') await connect(rest);
 else if (mode === 'hold') hold(rest[0]!, Number(rest[1]), Number(rest[2]));
 else {
   process.stderr.write(
-    'usage: echo-main serve NAME PORT | connect IP PORT N tcp|udp [SRC...] | hold IP PORT SECONDS\n',
+    'usage: echo-main serve NAME PORT [ADDR] | connect IP PORT N tcp|udp [SRC...] | hold IP PORT SECONDS\n',
   );
   process.exit(2);
 }

@@ -2,6 +2,7 @@
 // answer); anything outside them goes on to the next stage. An ExternalName's CNAME is
 // followed through the forwarder, as resolvers expect the target's addresses with it.
 import dnsPacket from 'dns-packet';
+import { clusterCIDRsOf, serviceCIDRsOf } from '../../api/cluster-families.js';
 import type { ClusterIndex } from '../cluster-index.js';
 import type { Forwarder } from '../forwarder.js';
 import type { Stage } from '../pipeline.js';
@@ -86,7 +87,9 @@ export class ClusterAnswers {
 
   private zoneConfig(): ZoneConfig {
     const net = this.opts.index.network;
-    const cidrs = net ? [net.serviceCIDR, net.clusterCIDR] : ['10.96.0.0/16', '10.244.0.0/16'];
+    const cidrs = net
+      ? [...serviceCIDRsOf(net), ...clusterCIDRsOf(net)]
+      : ['10.96.0.0/16', '10.244.0.0/16'];
     return { domain: this.opts.domain, reverseZones: reverseZonesFor(cidrs), ttl: this.opts.ttl };
   }
 }
