@@ -21,6 +21,7 @@ export const EGRESS_CHAIN = 'PODNET-EGRESS';
 export const MARK_MASQ_CHAIN = 'PODNET-MARK-MASQ';
 /** An always-present chain with one rule: if it is gone, someone flushed the table. */
 export const CANARY_CHAIN = 'PODNET-CANARY';
+export const ENDPOINT_ERRORS_CHAIN = 'PODNET-ENDPOINT-ERRORS';
 
 export type IptablesTable = 'nat' | 'filter';
 
@@ -43,7 +44,14 @@ export const JUMP_RULES: JumpRule[] = [
   jump('filter', 'INPUT', SERVICES_CHAIN, 'podnet services without endpoints', true),
   jump('filter', 'FORWARD', SERVICES_CHAIN, 'podnet services without endpoints', true),
   jump('filter', 'OUTPUT', SERVICES_CHAIN, 'podnet services without endpoints', true),
+  icmpJump('INPUT'),
+  icmpJump('FORWARD'),
 ];
+
+function icmpJump(chain: string): JumpRule {
+  const spec = `-p icmp -m comment --comment "podnet errors from service endpoints" -j ${ENDPOINT_ERRORS_CHAIN}`;
+  return { table: 'filter', chain, spec, target: ENDPOINT_ERRORS_CHAIN };
+}
 
 function jump(
   table: IptablesTable,
@@ -112,6 +120,7 @@ export function desiredChains(
   ]);
   nat.set(CANARY_CHAIN, ['-j RETURN']);
   filter.set(CANARY_CHAIN, ['-j RETURN']);
+  filter.set(ENDPOINT_ERRORS_CHAIN, [ENDPOINT_UNREACHABLE_DROP]);
 
   for (const rule of rules) {
     const r = render(rule);
@@ -128,6 +137,15 @@ export function desiredChains(
   filter.set(SERVICES_CHAIN, rejects);
   return { nat, filter };
 }
+
+/**
+ * A UDP endpoint whose program died answers its clients with port unreachable until its
+ * conntrack entries go; glibc's resolver takes that as the server refusing and fails the
+ * lookup at once. Dropped, the query times out instead and is sent again, by then to a live
+ * endpoint. (As iptables-save prints it, so that a full sync finds it unchanged.)
+ */
+export const ENDPOINT_UNREACHABLE_DROP =
+  '-p icmp -m icmp --icmp-type 3/3 -m conntrack --ctstate DNAT --ctproto 17 -m comment --comment "port unreachable from a UDP service endpoint: let the client retry" -j DROP';
 
 /** The rules of one service port. */
 export function ruleChains(rule: ServicePortRule, net: ProxyNetwork): RuleChains {
