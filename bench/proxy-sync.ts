@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     // iptables: anchor first, in its own namespace, with exactly the text podnet sends.
     const bareNs = namespace('bare');
     made.push(bareNs);
-    const text = restoreText(desiredChains(rules, NET), undefined, undefined, JUMP_RULES).text;
+    const text = restoreText(desiredChains(rules, NET), undefined, undefined, JUMP_RULES[4]).text;
     const [bare] = await timed(() => iptablesRestore(text, { netns: bareNs }));
     deleteNamespace(made.pop()!);
     const ipt = await measure('iptables', rules, changed);

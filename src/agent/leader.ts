@@ -1,7 +1,8 @@
 // Leader election over the store, for work that must run once per cluster although every node
 // runs an agent (kube-controller-manager's idea, on etcd's own primitive): the leader holds a
 // key bound to a store lease and keeps the lease alive; when it stops or dies the lease expires,
-// the key goes, and the next agent to look creates it and leads.
+// the key goes, and the next agent to look creates it and leads. A leader restarted under the
+// same identity leads again at once.
 import type { Store } from '../store/store.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -47,9 +48,16 @@ export function campaign(
   };
 
   const tryToLead = async (): Promise<void> => {
-    if (await store.get(key)) return;
+    const held = await store.get(key);
+    if (held && held.value !== identity) return;
     const granted = await store.grantLease(opts.ttlSeconds);
-    if ((await store.create(key, identity, { lease: granted })) === undefined) {
+    // A key held in our own name was left by this node's agent before it was killed (a node
+    // runs one agent): taking it over at once spares the cluster a lease period with no
+    // leader, as client-go's election does for its own identity.
+    const won = held
+      ? await store.update(key, identity, held.modRevision, { lease: granted })
+      : await store.create(key, identity, { lease: granted });
+    if (won === undefined) {
       await store.revokeLease(granted);
       return;
     }

@@ -24,6 +24,7 @@ export const EGRESS_CHAIN = 'PODNET-EGRESS';
 export const MARK_MASQ_CHAIN = 'PODNET-MARK-MASQ';
 /** An always-present chain with one rule: if it is gone, someone flushed the table. */
 export const CANARY_CHAIN = 'PODNET-CANARY';
+export const ENDPOINT_ERRORS_CHAIN = 'PODNET-ENDPOINT-ERRORS';
 
 export type IptablesTable = 'nat' | 'filter';
 
@@ -39,14 +40,47 @@ export interface JumpRule {
   target: string;
 }
 
-export const JUMP_RULES: JumpRule[] = [
-  jump('nat', 'PREROUTING', SERVICES_CHAIN, 'podnet service portals'),
-  jump('nat', 'OUTPUT', SERVICES_CHAIN, 'podnet service portals'),
-  jump('nat', 'POSTROUTING', POSTROUTING_CHAIN, 'podnet postrouting rules'),
-  jump('filter', 'INPUT', SERVICES_CHAIN, 'podnet services without endpoints', true),
-  jump('filter', 'FORWARD', SERVICES_CHAIN, 'podnet services without endpoints', true),
-  jump('filter', 'OUTPUT', SERVICES_CHAIN, 'podnet services without endpoints', true),
-];
+/** What the family changes in the rule text: one address as a prefix, its mask, multicast, ICMP. */
+const DIALECTS: Record<
+  Family,
+  { host: string; fullMask: string; multicast: string; icmp: string; portUnreachable: string }
+> = {
+  4: {
+    host: '/32',
+    fullMask: '255.255.255.255',
+    multicast: '224.0.0.0/4',
+    icmp: 'icmp',
+    portUnreachable: '-m icmp --icmp-type 3/3',
+  },
+  6: {
+    host: '/128',
+    fullMask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    multicast: 'ff00::/8',
+    icmp: 'ipv6-icmp',
+    portUnreachable: '-m icmp6 --icmpv6-type 1/4',
+  },
+};
+
+function familyJumps(family: Family): JumpRule[] {
+  return [
+    jump('nat', 'PREROUTING', SERVICES_CHAIN, 'podnet service portals'),
+    jump('nat', 'OUTPUT', SERVICES_CHAIN, 'podnet service portals'),
+    jump('nat', 'POSTROUTING', POSTROUTING_CHAIN, 'podnet postrouting rules'),
+    jump('filter', 'INPUT', SERVICES_CHAIN, 'podnet services without endpoints', true),
+    jump('filter', 'FORWARD', SERVICES_CHAIN, 'podnet services without endpoints', true),
+    jump('filter', 'OUTPUT', SERVICES_CHAIN, 'podnet services without endpoints', true),
+    icmpJump('INPUT', family),
+    icmpJump('FORWARD', family),
+  ];
+}
+
+/** The jump rules from the built-in chains into podnet's, per family. */
+export const JUMP_RULES: Record<Family, JumpRule[]> = { 4: familyJumps(4), 6: familyJumps(6) };
+
+function icmpJump(chain: string, family: Family): JumpRule {
+  const spec = `-p ${DIALECTS[family].icmp} -m comment --comment "podnet errors from service endpoints" -j ${ENDPOINT_ERRORS_CHAIN}`;
+  return { table: 'filter', chain, spec, target: ENDPOINT_ERRORS_CHAIN };
+}
 
 function jump(
   table: IptablesTable,
@@ -72,12 +106,6 @@ export function affinityListName(
 }
 
 const MARK = `0x${MASQ_MARK.toString(16)}`;
-
-/** What the family changes in the rule text: one address as a prefix, its mask, multicast. */
-const DIALECTS: Record<Family, { host: string; fullMask: string; multicast: string }> = {
-  4: { host: '/32', fullMask: '255.255.255.255', multicast: '224.0.0.0/4' },
-  6: { host: '/128', fullMask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', multicast: 'ff00::/8' },
-};
 
 /** What one service port contributes: its chain, and its lines in the shared chains. */
 export interface RuleChains {
@@ -122,6 +150,7 @@ export function desiredChains(
   ]);
   nat.set(CANARY_CHAIN, ['-j RETURN']);
   filter.set(CANARY_CHAIN, ['-j RETURN']);
+  filter.set(ENDPOINT_ERRORS_CHAIN, [endpointUnreachableDrop(familyOf(net))]);
 
   for (const rule of rules) {
     const r = render(rule);
@@ -137,6 +166,17 @@ export function desiredChains(
   nat.set(NODEPORTS_CHAIN, nodePorts);
   filter.set(SERVICES_CHAIN, rejects);
   return { nat, filter };
+}
+
+/**
+ * A UDP endpoint whose program died answers its clients with port unreachable until its
+ * conntrack entries go; glibc's resolver takes that as the server refusing and fails the
+ * lookup at once. Dropped, the query times out instead and is sent again, by then to a live
+ * endpoint. (As iptables-save prints it, so that a full sync finds it unchanged.)
+ */
+export function endpointUnreachableDrop(family: Family): string {
+  const { icmp, portUnreachable } = DIALECTS[family];
+  return `-p ${icmp} ${portUnreachable} -m conntrack --ctstate DNAT --ctproto 17 -m comment --comment "port unreachable from a UDP service endpoint: let the client retry" -j DROP`;
 }
 
 /** The rules of one service port. */
@@ -300,6 +340,7 @@ const OTHER_OWNERS = ['PODNET-NP-'];
 export function parseSave(
   table: IptablesTable,
   saveText: string,
+  family: Family,
 ): { chains: string[]; jumps: JumpRule[] } {
   const chains: string[] = [];
   const lines = saveText.split('\n');
@@ -307,13 +348,13 @@ export function parseSave(
     const chain = line.startsWith(`:${CHAIN_PREFIX}`) ? line.slice(1).split(' ')[0]! : undefined;
     if (chain && !OTHER_OWNERS.some((prefix) => chain.startsWith(prefix))) chains.push(chain);
   }
-  const jumps = JUMP_RULES.filter(
+  const jumps = JUMP_RULES[family].filter(
     (j) => j.table === table && lines.includes(`-A ${j.chain} ${j.spec}`),
   );
   return { chains, jumps };
 }
 
 /** Jump rules from built-in chains that a save of both tables lacks. */
-export function missingJumpRules(present: JumpRule[]): JumpRule[] {
-  return JUMP_RULES.filter((j) => !present.includes(j));
+export function missingJumpRules(present: JumpRule[], family: Family): JumpRule[] {
+  return JUMP_RULES[family].filter((j) => !present.includes(j));
 }

@@ -89,7 +89,20 @@ export const BASE_CHAINS: Record<string, string> = {
   // refused even on a host without a route for the service range.
   'filter-prerouting': 'type filter hook prerouting priority -110; policy accept;',
   'filter-output': 'type filter hook output priority -110; policy accept;',
+  'filter-input': 'type filter hook input priority 0; policy accept;',
+  'filter-forward': 'type filter hook forward priority 0; policy accept;',
 };
+
+/**
+ * A UDP endpoint whose program died answers its clients with port unreachable until its
+ * conntrack entries go; glibc's resolver takes that as the server refusing and fails the
+ * lookup at once. Dropped, the query times out instead and is sent again, by then to a live
+ * endpoint. (As nft prints it.)
+ */
+export function endpointUnreachableDrop(family: Family): string {
+  const icmp = family === 4 ? 'icmp' : 'icmpv6';
+  return `${icmp} type destination-unreachable ${icmp} code port-unreachable ct status dnat ct protocol udp drop`;
+}
 
 export interface NftState {
   /** The family whose table this is. */
@@ -167,6 +180,9 @@ export function baseNft(net: ProxyNetwork): NftState {
   ]);
   for (const hook of ['filter-prerouting', 'filter-output']) {
     chains.set(hook, ['ct state new jump reject-services']);
+  }
+  for (const hook of ['filter-input', 'filter-forward']) {
+    chains.set(hook, [endpointUnreachableDrop(familyOf(net))]);
   }
   const noEndpoints = `${ip} daddr . meta l4proto . th dport @no-endpoints`;
   const noEndpointNodePorts = 'fib daddr type local meta l4proto . th dport @no-endpoint-nodeports';

@@ -85,10 +85,10 @@ export class IptablesProxier implements Proxier {
     if (full || !this.programmed) {
       // Only a full sync reads the kernel: to find chains and jump rules of an earlier run.
       const [nat, filter] = await Promise.all([
-        this.kernel.save('nat').then((t) => parseSave('nat', t)),
-        this.kernel.save('filter').then((t) => parseSave('filter', t)),
+        this.kernel.save('nat').then((t) => parseSave('nat', t, familyOf(this.net))),
+        this.kernel.save('filter').then((t) => parseSave('filter', t, familyOf(this.net))),
       ]);
-      const missing = missingJumpRules([...nat.jumps, ...filter.jumps]);
+      const missing = missingJumpRules([...nat.jumps, ...filter.jumps], familyOf(this.net));
       text = restoreText(
         desired,
         undefined,
@@ -109,9 +109,11 @@ export class IptablesProxier implements Proxier {
     const [nat, filter, ...builtins] = await Promise.all([
       this.kernel.listChain('nat', CANARY_CHAIN),
       this.kernel.listChain('filter', CANARY_CHAIN),
-      ...JUMP_RULES.map((j) => this.kernel.listChain(j.table, j.chain)),
+      ...JUMP_RULES[familyOf(this.net)].map((j) => this.kernel.listChain(j.table, j.chain)),
     ]);
-    const jumpsThere = JUMP_RULES.every((j, i) => builtins[i]?.includes(`-A ${j.chain} ${j.spec}`));
+    const jumpsThere = JUMP_RULES[familyOf(this.net)].every((j, i) =>
+      builtins[i]?.includes(`-A ${j.chain} ${j.spec}`),
+    );
     return !!nat?.length && !!filter?.length && jumpsThere;
   }
 

@@ -179,6 +179,8 @@ function nftRule(table: FakeTable, rule: string, pkt: Packet, path: Path, depth:
       return el === undefined ? miss : call(el.split(' : ')[1]!, p);
     }
     if ((m = /^ct status dnat/.exec(rest))) return then(!!p.to, m);
+    // A traced packet is a TCP, UDP or SCTP one, never an ICMP error.
+    if ((m = /^icmp type [\w-]+/.exec(rest))) return miss;
     if ((m = /^meta l4proto (tcp|udp|sctp)(?=\s)/.exec(rest))) return then(m[1] === proto, m);
     if ((m = /^meta mark & (0x[0-9a-f]+) == (0x[0-9a-f]+)/.exec(rest)))
       return then((p.mark & Number(m[1])) === Number(m[2]), m);
