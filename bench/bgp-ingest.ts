@@ -4,9 +4,11 @@
 // but a raw peer that writes the whole feed, encoded before timing starts, into the socket at
 // once: about 400 kB, which TCP delivers in milliseconds, so the figure is the receiver's. It is
 // the time from the feed being handed over to 99% of it, and to all of it, in the receiver's
-// Loc-RIB, polled the same way for both; each round starts both receivers afresh.
+// Loc-RIB, polled the same way for both; each round starts both receivers afresh. Beside it,
+// the CPU time each receiver spent meanwhile, which a loaded machine disturbs far less.
+import { readdirSync, readFileSync } from 'node:fs';
 import { encodeEndOfRib, encodeAnnouncements } from '../src/bgp/update.js';
-import { formatIPv4 } from '../src/bgp/ipv4.js';
+import { ipv4PrefixKey, type Ipv4PrefixKey } from '../src/bgp/prefix-key.js';
 import { AsSegmentType, ORIGIN_IGP } from '../src/bgp/message.js';
 import { BgpNet } from '../test/helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
@@ -19,9 +21,9 @@ const RECEIVER_AS = 64512;
 
 /** Every UPDATE of the feed and the End-of-RIB, as one buffer. */
 function feed(nextHop: string): Buffer {
-  const prefixes: string[] = [];
+  const prefixes: Ipv4PrefixKey[] = [];
   // 11.0.0.0/24, 11.0.1.0/24, ...: all distinct, none in the lab's ranges.
-  for (let i = 0; i < PREFIXES; i++) prefixes.push(`${formatIPv4(0x0b000000 + i * 256)}/24`);
+  for (let i = 0; i < PREFIXES; i++) prefixes.push(ipv4PrefixKey(0x0b000000 + i * 256, 24));
   const attributes = {
     origin: ORIGIN_IGP,
     asPath: [{ type: AsSegmentType.SEQUENCE, asns: [SENDER_AS] }],
@@ -35,15 +37,28 @@ function feed(nextHop: string): Buffer {
 interface Ingest {
   p99: number;
   full: number;
+  /** CPU ms the receiver used from the hand-over to the whole feed (polls included). */
+  cpu: number;
+}
+
+/** CPU ms a process has used so far, over all its threads (schedstat counts ns). */
+function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+  }
+  return ns / 1e6;
 }
 
 /**
  * Connects the raw peer (host 0) to a receiver, hands it the feed, and polls the receiver's
- * route count: ms from the hand-over to 99% and to all of the feed.
+ * route count: ms from the hand-over to 99% and to all of the feed, and the receiver's
+ * (process `pid`) CPU time over the same span.
  */
 async function ingest(
   net: BgpNet,
   receiver: number,
+  pid: number,
   bytes: string,
   count: () => Promise<number> | number,
 ): Promise<Ingest> {
@@ -53,6 +68,7 @@ async function ingest(
     const up = await peer.request({ cmd: 'establish', ...target });
     if (up.ok !== true) throw new Error(`no session with host ${receiver}: ${String(up.error)}`);
     const end = Date.now() + 300000;
+    const cpuBefore = cpuMs(pid);
     const start = Date.now();
     const sent = await peer.request({ cmd: 'send', hex: bytes, waitMs: 1 });
     if (sent.notification)
@@ -62,7 +78,7 @@ async function ingest(
       const n = await count();
       const now = Date.now();
       if (n >= PREFIXES * 0.99 && p99 === undefined) p99 = now - start;
-      if (n >= PREFIXES) return { p99: p99!, full: now - start };
+      if (n >= PREFIXES) return { p99: p99!, full: now - start, cpu: cpuMs(pid) - cpuBefore };
       if (now > end) throw new Error(`host ${receiver}: only ${n} of ${PREFIXES} after 300 s`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -87,7 +103,7 @@ protocol bgp feed {
   );
   try {
     await waitFor('BIRD up', () => bird.ctl('show', 'status').includes('Daemon is up'));
-    return await ingest(net, 1, bytes, () =>
+    return await ingest(net, 1, bird.proc.pid!, bytes, () =>
       Number(/(\d+) of \d+ routes/.exec(bird.ctl('show', 'route', 'count'))?.[1] ?? 0),
     );
   } finally {
@@ -106,7 +122,13 @@ async function podnetRound(net: BgpNet, bytes: string, round: number): Promise<I
     `speaker${round}`,
   );
   try {
-    return await ingest(net, 2, bytes, async () => (await speaker.status(false)).routeCount);
+    return await ingest(
+      net,
+      2,
+      speaker.proc.pid!,
+      bytes,
+      async () => (await speaker.status(false)).routeCount,
+    );
   } finally {
     await speaker.kill('SIGINT');
   }
@@ -143,6 +165,9 @@ async function main(): Promise<void> {
       podnet.push(await podnetRound(net, bytes, round));
     }
     const ratios = podnet.map((p, i) => p.full / bird[i]!.full);
+    const cpuRatios = podnet.map((p, i) => p.cpu / bird[i]!.cpu);
+    const cpuRow = (name: string, xs: Ingest[]) =>
+      `${name.padEnd(17)} ${xs.map((x) => x.cpu.toFixed(0).padStart(12)).join('')} ms CPU`;
     const row = (name: string, xs: Ingest[]) =>
       `${name.padEnd(17)} ${xs.map((x) => `${x.p99}/${x.full}`.padStart(12)).join('')} ms   median all ${median(xs.map((x) => x.full))} ms, ${Math.round((PREFIXES / median(xs.map((x) => x.full))) * 1000)}/s`;
     process.stdout.write(
@@ -150,9 +175,12 @@ async function main(): Promise<void> {
         `prefixes ${PREFIXES}, the whole feed written at once; per round: 99% / all of it in the Loc-RIB`,
         row('BIRD receiver', bird),
         row('podnet speaker', podnet),
-        `podnet / BIRD per round: ${ratios.map((r) => r.toFixed(2)).join(' ')}`,
+        cpuRow('BIRD receiver', bird),
+        cpuRow('podnet speaker', podnet),
+        `podnet / BIRD per round: ${ratios.map((r) => r.toFixed(2)).join(' ')} (CPU ${cpuRatios.map((r) => r.toFixed(2)).join(' ')})`,
         '',
         `BENCH bgp-ingest ingest_ms=${median(podnet.map((p) => p.full))} anchor=${median(bird.map((b) => b.full))} ratio=${median(ratios).toFixed(2)} spread=${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`,
+        `BENCH bgp-ingest-cpu cpu_ms=${median(podnet.map((p) => p.cpu)).toFixed(0)} anchor=${median(bird.map((b) => b.cpu)).toFixed(0)} ratio=${median(cpuRatios).toFixed(2)} spread=${Math.min(...cpuRatios).toFixed(2)}-${Math.max(...cpuRatios).toFixed(2)}`,
         '',
       ].join('\n'),
     );

@@ -11,6 +11,7 @@ import { readPasswordFile } from './password-file.js';
 import { Speaker, type PeerConfig, type PeerStatus, type RefusedReason } from './speaker.js';
 import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
 import { routeLines } from './kernel-routes.js';
+import { formatIpv4Key } from './prefix-key.js';
 import { errorMessage } from '../util/errors.js';
 import type { StandaloneConfig } from './config.js';
 
@@ -42,7 +43,7 @@ export function speakerStatus(
   const locRib = speaker.rib.locRib();
   for (const [prefix, path] of withRoutes ? locRib : []) {
     routes.push({
-      prefix,
+      prefix: formatIpv4Key(prefix),
       nextHop: path.attrs.nextHop ?? 'self',
       from: path.source.key,
       asPath: path.attrs.asPath.flatMap((s) => s.asns),
