@@ -52,6 +52,8 @@ export class Rib<P = Ipv4PrefixKey> {
   private readonly staleSources = new Set<string>();
   /** Paths refused by import checks (loops), per source, for status and tests. */
   readonly rejected = new Map<string, number>();
+  /** Every path that became the best of some prefix since takeNewBests (see AdjRibOut.plan). */
+  private newBests = new Set<Path>();
   private readonly bestView: ReadonlyMap<P, Path>;
 
   constructor(readonly local: LocalConfig) {
@@ -79,12 +81,14 @@ export class Rib<P = Ipv4PrefixKey> {
     const path: Path = { attrs: stored, source, stale: false };
     const key = source.key;
     let added = 0;
+    let pathIsBest = false;
     for (let n = 0; n < prefixes.length; n++) {
       const prefix = prefixes[n]!;
       const entry = this.table.get(prefix);
       if (entry === undefined) {
         this.table.set(prefix, path);
         added++;
+        pathIsBest = true;
         changed.push(prefix);
       } else if (entry instanceof Contest) {
         const i = entry.paths.findIndex((p) => p.source.key === key);
@@ -96,18 +100,24 @@ export class Rib<P = Ipv4PrefixKey> {
         if (entry.best.source.key === key) entry.best = bestPath(entry.paths)!;
         else if (comparePaths(path, entry.best) < 0) entry.best = path;
         else continue;
+        this.newBests.add(entry.best);
         changed.push(prefix);
       } else if (entry.source.key === key) {
         // An implicit withdraw: the new path replaces the source's own.
         this.table.set(prefix, path);
+        pathIsBest = true;
         changed.push(prefix);
       } else {
         const better = comparePaths(path, entry) < 0;
         this.table.set(prefix, new Contest([entry, path], better ? path : entry));
         added++;
-        if (better) changed.push(prefix);
+        if (better) {
+          pathIsBest = true;
+          changed.push(prefix);
+        }
       }
     }
+    if (pathIsBest) this.newBests.add(path);
     if (added) this.counts.set(key, this.count(key) + added);
     return changed;
   }
@@ -135,7 +145,10 @@ export class Rib<P = Ipv4PrefixKey> {
       const wasBest = entry.best.source.key === key;
       if (entry.paths.length === 1) this.table.set(prefix, entry.paths[0]!);
       else if (wasBest) entry.best = bestPath(entry.paths)!;
-      if (wasBest) changed.push(prefix);
+      if (wasBest) {
+        this.newBests.add(entry.paths.length === 1 ? entry.paths[0]! : entry.best);
+        changed.push(prefix);
+      }
     }
     this.counts.set(key, this.count(key) - removed);
     return changed;
@@ -179,6 +192,13 @@ export class Rib<P = Ipv4PrefixKey> {
       key,
       this.prefixesOf(key, (p) => p.stale),
     );
+  }
+
+  /** The paths that became a best since the last call, and a fresh start. */
+  takeNewBests(): ReadonlySet<Path> {
+    const taken = this.newBests;
+    this.newBests = new Set();
+    return taken;
   }
 
   /** Loc-RIB: the best path per prefix (a view of the table, not a copy). */
@@ -287,8 +307,15 @@ export class AdjRibOut<P = Ipv4PrefixKey> {
     return this.sent.size;
   }
 
-  plan(rib: Rib<P>, prefixes: readonly P[]): OutgoingChanges<P> {
+  /**
+   * `newBests`, when given, holds every path that became the best of one of `prefixes` since
+   * they last went through plan (Rib.takeNewBests): a peer that was sent nothing and may have
+   * none of them needs nothing, decided without a lookup per prefix. That is a full table
+   * arriving from the very peer (or one it may not be told of) before anything was sent to it.
+   */
+  plan(rib: Rib<P>, prefixes: readonly P[], newBests?: ReadonlySet<Path>): OutgoingChanges<P> {
     const changes: OutgoingChanges<P> = { announce: new Map(), withdraw: [] };
+    if (newBests && this.sent.size === 0 && !this.mayHaveAny(newBests)) return changes;
     // Prefixes of one UPDATE share their Path: the export decision is taken once per run.
     let lastBest: Path | undefined;
     let lastAttrs: PathAttributes | undefined;
@@ -317,6 +344,11 @@ export class AdjRibOut<P = Ipv4PrefixKey> {
       }
     }
     return changes;
+  }
+
+  private mayHaveAny(paths: ReadonlySet<Path>): boolean {
+    for (const path of paths) if (mayAdvertise(this.local, path, this.peer)) return true;
+    return false;
   }
 
   /** Forgets what was sent (the session went down; a new one starts from nothing). */

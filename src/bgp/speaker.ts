@@ -446,9 +446,10 @@ export class Speaker {
     this.flushScheduled = false;
     const changed = this.dirty;
     this.dirty = [];
+    const newBests = this.rib.takeNewBests();
     for (const p of this.peers.values()) {
       if (!p.out) continue;
-      const changes = p.out.plan(this.rib, changed);
+      const changes = p.out.plan(this.rib, changed, newBests);
       this.sendChanges(p, changes.announce, changes.withdraw);
     }
     for (const listener of this.listeners) listener(changed, this);

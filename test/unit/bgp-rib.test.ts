@@ -360,3 +360,29 @@ test('bgp route reflection: ORIGINATOR_ID/CLUSTER_LIST stop a reflection loop', 
   const broken = ring(true);
   assert.equal(broken.messages, 1000, 'without the attributes the paths circulate forever');
 });
+
+test('bgp adj-rib-out: the new bests decide without lookups when a peer may have none of them', () => {
+  const rib = new Rib(LOCAL);
+  const a = peer('10.0.0.2', { kind: 'ebgp', asNumber: 65001 });
+  const to = peer('10.0.0.3', { kind: 'ebgp', asNumber: 65002 });
+  const out = new AdjRibOut(LOCAL, to);
+  let lookups = 0;
+  const lookup = rib.bestPath.bind(rib);
+  rib.bestPath = (prefix) => (lookups++, lookup(prefix));
+  // A table from `to` itself: nothing goes back to it, and no prefix is looked at.
+  const own = rib.announce(to, attrs({ asPath: seq(65002) }), [
+    key('10.2.0.0/16'),
+    key('10.4.0.0/16'),
+  ]);
+  const none = out.plan(rib, own, rib.takeNewBests());
+  assert.deepEqual([none.announce.size, none.withdraw, lookups], [0, [], 0]);
+  // a's longer path for one of them loses; when `to` withdraws, the best falls back to it.
+  const lost = rib.announce(a, attrs({ asPath: seq(65001, 65009) }), [key('10.2.0.0/16')]);
+  assert.deepEqual(lost, []);
+  assert.equal(rib.locRib().get(key('10.2.0.0/16'))?.source.key, '10.0.0.3');
+  // The fallback is a new best that `to` may have: the plan looks, and announces it.
+  const fellBack = rib.withdraw(to, [key('10.2.0.0/16')]);
+  const told = out.plan(rib, fellBack, rib.takeNewBests());
+  assert.deepEqual([...told.announce.values()], [[key('10.2.0.0/16')]]);
+  assert.ok(lookups > 0);
+});
