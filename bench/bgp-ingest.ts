@@ -6,11 +6,10 @@
 // the time from the feed being handed over to 99% of it, and to all of it, in the receiver's
 // Loc-RIB, polled the same way for both; each round starts both receivers afresh. Beside it,
 // the CPU time each receiver spent meanwhile, which a loaded machine disturbs far less. The
-// polls cost the receivers unequally (an HTTP request to podnet's status socket about 0.8 ms,
-// birdc's count about 0.15 ms when idle), so each receiver's cost per poll is measured again
-// once it holds the whole feed and taken off its figure. Measured then, a poll is no cheaper
-// for BIRD (it counts the whole table) and no dearer for podnet (its code is warm) than during
-// the ingest, so the correction never favours podnet.
+// polls cost the receivers unequally (an HTTP request against a birdc command), so each
+// receiver's cost per poll is measured again once it holds the whole feed and taken off its
+// figure. Both polls read a counter, and podnet's costs no more then than during the ingest
+// (its code is warm by then), so the correction never favours podnet.
 import { readdirSync, readFileSync } from 'node:fs';
 import { encodeEndOfRib, encodeAnnouncements } from '../src/bgp/update.js';
 import { ipv4PrefixKey, type Ipv4PrefixKey } from '../src/bgp/prefix-key.js';
@@ -126,8 +125,12 @@ protocol bgp feed {
   );
   try {
     await waitFor('BIRD up', () => bird.ctl('show', 'status').includes('Daemon is up'));
+    // The channel's import counter, as podnet's poll reads its Loc-RIB's size: `show route
+    // count` would walk the whole table on every poll.
     return await ingest(net, 1, bird.proc.pid!, bytes, () =>
-      Number(/(\d+) of \d+ routes/.exec(bird.ctl('show', 'route', 'count'))?.[1] ?? 0),
+      Number(
+        /Routes:\s+(\d+) imported/.exec(bird.ctl('show', 'protocols', 'all', 'feed'))?.[1] ?? 0,
+      ),
     );
   } finally {
     await bird.kill();
