@@ -85,8 +85,10 @@ export function fetchStatus(
   withRoutes = true,
 ): Promise<SpeakerStatus & { routeCount: number }> {
   return new Promise((resolve, reject) => {
+    // A connection of its own: one kept alive from an earlier read can be closed by the
+    // server's idle timeout just as it is reused, and the read then fails with ECONNRESET.
     const req = request(
-      { socketPath, path: withRoutes ? '/status' : '/status?routes=0' },
+      { socketPath, path: withRoutes ? '/status' : '/status?routes=0', agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
