@@ -11,6 +11,7 @@ import { readPasswordFile } from './password-file.js';
 import { Speaker, type PeerConfig, type PeerStatus, type RefusedReason } from './speaker.js';
 import { applyRouteLines, readPodnetRoutes } from '../kernel/bgp-routes.js';
 import { routeLines } from './kernel-routes.js';
+import { formatIpv4Key } from './prefix-key.js';
 import { errorMessage } from '../util/errors.js';
 import type { StandaloneConfig } from './config.js';
 
@@ -42,7 +43,7 @@ export function speakerStatus(
   const locRib = speaker.rib.locRib();
   for (const [prefix, path] of withRoutes ? locRib : []) {
     routes.push({
-      prefix,
+      prefix: formatIpv4Key(prefix),
       nextHop: path.attrs.nextHop ?? 'self',
       from: path.source.key,
       asPath: path.attrs.asPath.flatMap((s) => s.asns),
@@ -84,8 +85,10 @@ export function fetchStatus(
   withRoutes = true,
 ): Promise<SpeakerStatus & { routeCount: number }> {
   return new Promise((resolve, reject) => {
+    // A connection of its own: one kept alive from an earlier read can be closed by the
+    // server's idle timeout just as it is reused, and the read then fails with ECONNRESET.
     const req = request(
-      { socketPath, path: withRoutes ? '/status' : '/status?routes=0' },
+      { socketPath, path: withRoutes ? '/status' : '/status?routes=0', agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -2,6 +2,7 @@
 // RFC 4760 multiprotocol, RFC 2918 route refresh, RFC 4724 graceful restart, RFC 4456
 // reflection attributes). The codec turns these into bytes and back.
 import type { Ipv6NextHop, Ipv6Prefix } from './nlri.js';
+import type { Ipv4PrefixKey } from './prefix-key.js';
 
 export const MessageType = {
   OPEN: 1,
@@ -167,10 +168,10 @@ export interface Ipv6Routes {
  */
 export interface UpdateMessage {
   type: 'update';
-  withdrawn: string[];
+  withdrawn: Ipv4PrefixKey[];
   /** Absent when the UPDATE carried no path attributes (a pure withdrawal or End-of-RIB). */
   attributes?: PathAttributes;
-  nlri: string[];
+  nlri: Ipv4PrefixKey[];
   /** Next hop from MP_REACH_NLRI, when NLRI came there rather than in the classic field. */
   mpNextHop?: string;
   /**

@@ -1,6 +1,6 @@
 // Network layer reachability as BGP carries it: a prefix is a bit length followed by the fewest
-// octets that hold it (RFC 4271 §4.3, RFC 4760 §5). The walk over a list of them is the same for
-// both families and lives here. IPv4 prefixes are "a.b.c.d/len" strings (ipv4.ts); IPv6
+// octets that hold it (RFC 4271 §4.3, RFC 4760 §5). The walk over a list of them lives here;
+// IPv4's full tables take a written-out copy of it (ipv4.ts) into RIB keys (prefix-key.ts). IPv6
 // prefixes stay bytes here, so that they sit on whatever address type the rest of podnet uses
 // for IPv6 without this module knowing its text form.
 

@@ -11,6 +11,7 @@ import { formatAttributes } from './attributes/table.js';
 import type { DownReason, Negotiated, SessionState } from './fsm.js';
 import { CeaseSubcode, type PathAttributes, type UpdateMessage } from './message.js';
 import type { LocalConfig, Path, PeerInfo } from './policy.js';
+import { formatIpv4Key, parseIpv4Key, type Ipv4PrefixKey } from './prefix-key.js';
 import { AdjRibOut, Rib } from './rib.js';
 import { Session, plainIPv4, type Dial } from './session.js';
 
@@ -80,7 +81,7 @@ export interface PeerStatus {
 export type RefusedReason = 'unknown-peer';
 
 /** Told after each batch of changes: the prefixes whose best path changed (may repeat). */
-export type RoutesChanged = (prefixes: string[], speaker: Speaker) => void;
+export type RoutesChanged = (prefixes: Ipv4PrefixKey[], speaker: Speaker) => void;
 
 interface PeerRuntime {
   config: PeerConfig;
@@ -102,9 +103,9 @@ export class Speaker {
   private server: Server | undefined;
   private readonly localAttrs: PathAttributes = { origin: 0, asPath: [], unknown: [] };
   private readonly localSource: PeerInfo;
-  private localPrefixes = new Set<string>();
+  private localPrefixes = new Set<Ipv4PrefixKey>();
   /** Prefixes whose best path changed since the last flush (may repeat; plans are idempotent). */
-  private dirty: string[][] = [];
+  private dirty: Ipv4PrefixKey[] = [];
   private flushScheduled = false;
   private readonly listeners: RoutesChanged[] = [];
   private readonly refused = new Map<RefusedReason, number>();
@@ -198,9 +199,9 @@ export class Speaker {
 
   /** Makes the locally originated prefixes exactly `prefixes`, advertised with next-hop self. */
   setLocalPrefixes(prefixes: string[]): void {
-    const wanted = new Set(prefixes);
+    const wanted = new Set(prefixes.map(parseIpv4Key));
     const gone = [...this.localPrefixes].filter((p) => !wanted.has(p));
-    const added = prefixes.filter((p) => !this.localPrefixes.has(p));
+    const added = [...wanted].filter((p) => !this.localPrefixes.has(p));
     this.localPrefixes = wanted;
     this.markDirty(this.rib.withdraw(this.localSource, gone));
     this.markDirty(this.rib.announce(this.localSource, this.localAttrs, added));
@@ -212,7 +213,7 @@ export class Speaker {
     // forEach, not for-of: the Loc-RIB is a view whose iterators yield one entry at a time.
     this.rib.locRib().forEach((path, prefix) => {
       if (path.source.kind !== 'local' && path.attrs.nextHop) {
-        out.set(prefix, { nextHop: path.attrs.nextHop, path });
+        out.set(formatIpv4Key(prefix), { nextHop: path.attrs.nextHop, path });
       }
     });
     return out;
@@ -363,7 +364,7 @@ export class Speaker {
     };
     p.out = new AdjRibOut(this.local, p.info);
     p.endOfRib = false;
-    const changes = p.out.plan(this.rib, this.rib.locRib().keys());
+    const changes = p.out.plan(this.rib, [...this.rib.locRib().keys()]);
     this.sendChanges(p, changes.announce, changes.withdraw);
     // End-of-RIB tells a restarting peer that our initial table is complete (RFC 4724 §4.1).
     p.session.send([encodeEndOfRib()]);
@@ -401,12 +402,15 @@ export class Speaker {
         e.reason,
       );
     }
-    if (u.withdrawn.length) this.markDirty(this.rib.withdraw(info, u.withdrawn));
+    // The RIB appends what changed straight to this turn's list: no copy of a full table.
+    const before = this.dirty.length;
+    if (u.withdrawn.length) this.rib.withdraw(info, u.withdrawn, this.dirty);
     if (u.nlri.length && u.attributes) {
       const attrs =
         u.mpNextHop !== undefined ? { ...u.attributes, nextHop: u.mpNextHop } : u.attributes;
-      this.markDirty(this.rib.announce(info, attrs, u.nlri));
+      this.rib.announce(info, attrs, u.nlri, this.dirty);
     }
+    if (this.dirty.length > before) this.scheduleFlush();
     if (u.endOfRib) {
       p.endOfRib = true;
       clearTimeout(p.staleTimer);
@@ -420,13 +424,17 @@ export class Speaker {
   private refresh(p: PeerRuntime): void {
     if (!p.out) return;
     p.out.clear();
-    const changes = p.out.plan(this.rib, this.rib.locRib().keys());
+    const changes = p.out.plan(this.rib, [...this.rib.locRib().keys()]);
     this.sendChanges(p, changes.announce, changes.withdraw);
   }
 
-  private markDirty(prefixes: string[], notifyAnyway = false): void {
+  private markDirty(prefixes: Ipv4PrefixKey[], notifyAnyway = false): void {
     if (prefixes.length === 0 && !notifyAnyway) return;
-    if (prefixes.length > 0) this.dirty.push(prefixes);
+    for (const prefix of prefixes) this.dirty.push(prefix);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -436,11 +444,12 @@ export class Speaker {
   /** Sends each established peer what changed, then tells listeners. */
   private flush(): void {
     this.flushScheduled = false;
-    const changed = this.dirty.length === 1 ? this.dirty[0]! : this.dirty.flat();
+    const changed = this.dirty;
     this.dirty = [];
+    const newBests = this.rib.takeNewBests();
     for (const p of this.peers.values()) {
       if (!p.out) continue;
-      const changes = p.out.plan(this.rib, changed);
+      const changes = p.out.plan(this.rib, changed, newBests);
       this.sendChanges(p, changes.announce, changes.withdraw);
     }
     for (const listener of this.listeners) listener(changed, this);
@@ -448,8 +457,8 @@ export class Speaker {
 
   private sendChanges(
     p: PeerRuntime,
-    announce: Map<PathAttributes, string[]>,
-    withdraw: string[],
+    announce: Map<PathAttributes, Ipv4PrefixKey[]>,
+    withdraw: Ipv4PrefixKey[],
   ): void {
     const ctx = { fourOctetAs: p.session.negotiated?.fourOctetAs ?? false };
     const messages: Buffer[] = [];

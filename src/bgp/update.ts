@@ -17,6 +17,7 @@ import {
   type UpdateMessage,
 } from './message.js';
 import type { Ipv6NextHop, Ipv6Prefix } from './nlri.js';
+import type { Ipv4PrefixKey } from './prefix-key.js';
 
 export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateMessage {
   const malformedList = (reason: string) =>
@@ -53,7 +54,11 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateMessage {
 }
 
 /** One UPDATE from already encoded parts. Throws when it would exceed 4096 octets. */
-function updateMessage(withdrawn: string[], attrs: Buffer, nlri: string[]): Buffer {
+function updateMessage(
+  withdrawn: readonly Ipv4PrefixKey[],
+  attrs: Buffer,
+  nlri: readonly Ipv4PrefixKey[],
+): Buffer {
   const wSize = withdrawn.reduce((n, p) => n + prefixWireSize(p), 0);
   const nSize = nlri.reduce((n, p) => n + prefixWireSize(p), 0);
   const body = Buffer.alloc(4 + wSize + attrs.length + nSize);
@@ -77,9 +82,9 @@ export interface Ipv6UpdateContent {
 }
 
 export interface UpdateContent {
-  withdrawn?: string[];
+  withdrawn?: Ipv4PrefixKey[];
   attributes?: PathAttributes;
-  nlri?: string[];
+  nlri?: Ipv4PrefixKey[];
   ipv6?: Ipv6UpdateContent;
 }
 
@@ -104,9 +109,9 @@ export function encodeUpdate(u: UpdateContent, ctx: CodecContext): Buffer {
 const UPDATE_ROOM = MAX_MESSAGE_LENGTH - HEADER_LENGTH - 4;
 
 /** Splits prefixes into runs whose wire size fits in `room` octets. */
-function packPrefixes(prefixes: string[], room: number): string[][] {
-  const runs: string[][] = [];
-  let run: string[] = [];
+function packPrefixes(prefixes: readonly Ipv4PrefixKey[], room: number): Ipv4PrefixKey[][] {
+  const runs: Ipv4PrefixKey[][] = [];
+  let run: Ipv4PrefixKey[] = [];
   let size = 0;
   for (const p of prefixes) {
     const n = prefixWireSize(p);
@@ -125,7 +130,7 @@ function packPrefixes(prefixes: string[], room: number): string[][] {
 /** As many UPDATEs as it takes to announce `nlri` with one set of attributes. */
 export function encodeAnnouncements(
   attributes: PathAttributes,
-  nlri: string[],
+  nlri: readonly Ipv4PrefixKey[],
   ctx: CodecContext,
 ): Buffer[] {
   const attrs = encodeAttributes(attributes, ctx);
@@ -133,7 +138,7 @@ export function encodeAnnouncements(
 }
 
 /** As many UPDATEs as it takes to withdraw `prefixes`. */
-export function encodeWithdrawals(prefixes: string[]): Buffer[] {
+export function encodeWithdrawals(prefixes: readonly Ipv4PrefixKey[]): Buffer[] {
   return packPrefixes(prefixes, UPDATE_ROOM).map((run) => updateMessage(run, Buffer.alloc(0), []));
 }
 

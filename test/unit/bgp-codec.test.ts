@@ -20,6 +20,7 @@ import {
   type OpenMessage,
   type UpdateMessage,
 } from '../../src/bgp/message.js';
+import { parseIpv4Key as key, type Ipv4PrefixKey } from '../../src/bgp/prefix-key.js';
 
 const MARKER = 'ff'.repeat(16);
 const AS4 = { fourOctetAs: true };
@@ -156,7 +157,7 @@ test('bgp codec: UPDATE with every attribute podnet knows', () => {
     ) +
     NLRI;
   const u = update(body);
-  assert.deepEqual(u.nlri, ['10.244.1.0/24', '10.245.0.0/16']);
+  assert.deepEqual(u.nlri, [key('10.244.1.0/24'), key('10.245.0.0/16')]);
   assert.deepEqual(u.withdrawn, []);
   assert.deepEqual(u.errors, []);
   assert.deepEqual(u.attributes, {
@@ -181,19 +182,19 @@ test('bgp codec: UPDATE with every attribute podnet knows', () => {
 
 test('bgp codec: withdrawals, MP_REACH/MP_UNREACH for IPv4 unicast', () => {
   const w = update('0004 18 0af401 0000');
-  assert.deepEqual(w.withdrawn, ['10.244.1.0/24']);
+  assert.deepEqual(w.withdrawn, [key('10.244.1.0/24')]);
   assert.equal(w.attributes, undefined);
   assert.equal(w.endOfRib, false);
 
   const mp = update(
     '0000' + attrs('80 0e 0d 0001 01 04 0a000009 00 18 0af402', ORIGIN, AS_PATH) + '',
   );
-  assert.deepEqual(mp.nlri, ['10.244.2.0/24']);
+  assert.deepEqual(mp.nlri, [key('10.244.2.0/24')]);
   assert.equal(mp.mpNextHop, '10.0.0.9');
   assert.deepEqual(mp.errors, []);
 
   const un = update('0000' + attrs('80 0f 07 0001 01 18 0af403'));
-  assert.deepEqual(un.withdrawn, ['10.244.3.0/24']);
+  assert.deepEqual(un.withdrawn, [key('10.244.3.0/24')]);
 
   // IPv6 unicast MP_REACH is ignored, not an error.
   const v6 = update('0000' + attrs('80 0e 0d 0002 01 04 0a000009 00 18 0af402', ORIGIN, AS_PATH));
@@ -250,7 +251,7 @@ test('bgp codec: UPDATE errors that reset the session (RFC 7606)', () => {
 
 function withdrawnAs(u: UpdateMessage, subcode: number): void {
   assert.deepEqual(u.nlri, []);
-  assert.deepEqual(u.withdrawn, ['10.244.1.0/24', '10.245.0.0/16']);
+  assert.deepEqual(u.withdrawn, [key('10.244.1.0/24'), key('10.245.0.0/16')]);
   assert.equal(u.errors[0]?.action, 'treat-as-withdraw');
   assert.equal(u.errors[0]?.subcode, subcode, u.errors[0]?.reason);
 }
@@ -276,7 +277,7 @@ test('bgp codec: malformed attributes are treat-as-withdraw (RFC 7606 §7)', () 
 test('bgp codec: attribute-discard keeps the route', () => {
   // ATOMIC_AGGREGATE with a length, and a repeated ORIGIN: both dropped, routes kept.
   const u = update('0000' + attrs(ORIGIN, '40 01 01 02', AS_PATH, NEXT_HOP, '40 06 01 00') + NLRI);
-  assert.deepEqual(u.nlri, ['10.244.1.0/24', '10.245.0.0/16']);
+  assert.deepEqual(u.nlri, [key('10.244.1.0/24'), key('10.245.0.0/16')]);
   assert.deepEqual(
     u.errors.map((e) => e.action),
     ['attribute-discard', 'attribute-discard'],
@@ -296,11 +297,11 @@ test('bgp codec: NOTIFICATION and ROUTE-REFRESH', () => {
 });
 
 test('bgp codec: many prefixes are packed into UPDATEs of at most 4096 octets', () => {
-  const prefixes = Array.from({ length: 3000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+  const prefixes = Array.from({ length: 3000 }, (_, i) => key(`10.${i >> 8}.${i & 255}.0/24`));
   const attributes = { origin: 0 as const, asPath: [], nextHop: '10.0.0.1', unknown: [] };
   const msgs = encodeAnnouncements(attributes, prefixes, AS4);
   assert.ok(msgs.length > 1);
-  const got: string[] = [];
+  const got: Ipv4PrefixKey[] = [];
   for (const b of msgs) {
     assert.ok(b.length <= 4096);
     got.push(...(decodeMessage(b, AS4) as UpdateMessage).nlri);

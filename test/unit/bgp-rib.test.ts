@@ -10,6 +10,7 @@ import {
   type PeerInfo,
 } from '../../src/bgp/policy.js';
 import { AdjRibOut, Rib } from '../../src/bgp/rib.js';
+import { parseIpv4Key as key, type Ipv4PrefixKey } from '../../src/bgp/prefix-key.js';
 import type { PathAttributes } from '../../src/bgp/message.js';
 
 const LOCAL: LocalConfig = { asNumber: 64512, bgpId: '10.0.0.1' };
@@ -85,10 +86,10 @@ test('bgp import: loops are refused, LOCAL_PREF from eBGP is ignored', () => {
     'CLUSTER_LIST holds our cluster id',
   );
   const rib = new Rib(LOCAL);
-  rib.announce(ebgp, attrs({ asPath: seq(65000), localPref: 999 }), ['10.1.0.0/16']);
-  assert.equal(rib.locRib().get('10.1.0.0/16')?.attrs.localPref, undefined);
+  rib.announce(ebgp, attrs({ asPath: seq(65000), localPref: 999 }), [key('10.1.0.0/16')]);
+  assert.equal(rib.locRib().get(key('10.1.0.0/16'))?.attrs.localPref, undefined);
   // A looped re-announcement withdraws the earlier path from that peer.
-  rib.announce(ebgp, attrs({ asPath: seq(65000, 64512) }), ['10.1.0.0/16']);
+  rib.announce(ebgp, attrs({ asPath: seq(65000, 64512) }), [key('10.1.0.0/16')]);
   assert.equal(rib.locRib().size, 0);
   assert.equal(rib.rejected.get('192.0.2.1'), 1);
 });
@@ -164,60 +165,60 @@ test('bgp rib: withdrawals fall back to the next best; a peer going drops all it
   const rib = new Rib(LOCAL);
   const a = peer('10.0.0.2');
   const b = peer('10.0.0.3');
-  assert.deepEqual(rib.announce(a, attrs({ localPref: 200 }), ['10.244.1.0/24', '10.244.2.0/24']), [
-    '10.244.1.0/24',
-    '10.244.2.0/24',
-  ]);
+  assert.deepEqual(
+    rib.announce(a, attrs({ localPref: 200 }), [key('10.244.1.0/24'), key('10.244.2.0/24')]),
+    [key('10.244.1.0/24'), key('10.244.2.0/24')],
+  );
   // A worse path changes nothing.
-  assert.deepEqual(rib.announce(b, attrs({ localPref: 100 }), ['10.244.1.0/24']), []);
-  assert.deepEqual(rib.withdraw(a, ['10.244.1.0/24']), ['10.244.1.0/24']);
-  assert.equal(rib.locRib().get('10.244.1.0/24')?.source.key, '10.0.0.3');
-  assert.deepEqual(rib.dropSource('10.0.0.2'), ['10.244.2.0/24']);
-  assert.deepEqual([...rib.locRib().keys()], ['10.244.1.0/24']);
+  assert.deepEqual(rib.announce(b, attrs({ localPref: 100 }), [key('10.244.1.0/24')]), []);
+  assert.deepEqual(rib.withdraw(a, [key('10.244.1.0/24')]), [key('10.244.1.0/24')]);
+  assert.equal(rib.locRib().get(key('10.244.1.0/24'))?.source.key, '10.0.0.3');
+  assert.deepEqual(rib.dropSource('10.0.0.2'), [key('10.244.2.0/24')]);
+  assert.deepEqual([...rib.locRib().keys()], [key('10.244.1.0/24')]);
   assert.equal(rib.adjRibIn('10.0.0.3').size, 1);
   // Withdrawing what was never announced changes nothing.
-  assert.deepEqual(rib.withdraw(a, ['10.99.0.0/16']), []);
+  assert.deepEqual(rib.withdraw(a, [key('10.99.0.0/16')]), []);
 });
 
 test('bgp rib: graceful restart keeps stale paths until End-of-RIB sweeps the unrenewed', () => {
   const rib = new Rib(LOCAL);
   const a = peer('10.0.0.2');
-  rib.announce(a, attrs(), ['10.244.1.0/24', '10.244.2.0/24']);
+  rib.announce(a, attrs(), [key('10.244.1.0/24'), key('10.244.2.0/24')]);
   rib.markStale('10.0.0.2');
   assert.equal(rib.locRib().size, 2);
-  assert.equal(rib.locRib().get('10.244.1.0/24')?.stale, true);
-  rib.announce(a, attrs(), ['10.244.1.0/24']);
-  assert.deepEqual(rib.sweepStale('10.0.0.2'), ['10.244.2.0/24']);
-  assert.deepEqual([...rib.locRib().keys()], ['10.244.1.0/24']);
-  assert.equal(rib.locRib().get('10.244.1.0/24')?.stale, false);
+  assert.equal(rib.locRib().get(key('10.244.1.0/24'))?.stale, true);
+  rib.announce(a, attrs(), [key('10.244.1.0/24')]);
+  assert.deepEqual(rib.sweepStale('10.0.0.2'), [key('10.244.2.0/24')]);
+  assert.deepEqual([...rib.locRib().keys()], [key('10.244.1.0/24')]);
+  assert.equal(rib.locRib().get(key('10.244.1.0/24'))?.stale, false);
 });
 
 test('bgp rib: the prefixes of one UPDATE share one path; withdrawing one leaves the others', () => {
   const rib = new Rib(LOCAL);
   const a = peer('10.0.0.2');
-  const prefixes = ['10.244.1.0/24', '10.244.2.0/24', '10.244.3.0/24'];
+  const prefixes = [key('10.244.1.0/24'), key('10.244.2.0/24'), key('10.244.3.0/24')];
   rib.announce(a, attrs({ localPref: 150 }), prefixes);
-  const shared = rib.locRib().get('10.244.1.0/24');
+  const shared = rib.locRib().get(key('10.244.1.0/24'));
   for (const p of prefixes) assert.equal(rib.locRib().get(p), shared);
   assert.equal(rib.count('10.0.0.2'), 3);
-  assert.deepEqual(rib.withdraw(a, ['10.244.2.0/24']), ['10.244.2.0/24']);
-  assert.deepEqual([...rib.locRib().keys()], ['10.244.1.0/24', '10.244.3.0/24']);
-  assert.equal(rib.locRib().get('10.244.3.0/24'), shared);
+  assert.deepEqual(rib.withdraw(a, [key('10.244.2.0/24')]), [key('10.244.2.0/24')]);
+  assert.deepEqual([...rib.locRib().keys()], [key('10.244.1.0/24'), key('10.244.3.0/24')]);
+  assert.equal(rib.locRib().get(key('10.244.3.0/24')), shared);
   assert.equal(shared?.attrs.localPref, 150);
   assert.equal(rib.count('10.0.0.2'), 2);
   // A later UPDATE for one of them replaces that prefix's path only (an implicit withdraw).
-  assert.deepEqual(rib.announce(a, attrs({ localPref: 170 }), ['10.244.3.0/24']), [
-    '10.244.3.0/24',
+  assert.deepEqual(rib.announce(a, attrs({ localPref: 170 }), [key('10.244.3.0/24')]), [
+    key('10.244.3.0/24'),
   ]);
-  assert.equal(rib.locRib().get('10.244.3.0/24')?.attrs.localPref, 170);
-  assert.equal(rib.locRib().get('10.244.1.0/24'), shared);
+  assert.equal(rib.locRib().get(key('10.244.3.0/24'))?.attrs.localPref, 170);
+  assert.equal(rib.locRib().get(key('10.244.1.0/24')), shared);
   assert.equal(rib.count('10.0.0.2'), 2);
 });
 
 test('bgp rib: a prefix from several sources keeps each path; the best follows withdrawals', () => {
   const rib = new Rib(LOCAL);
   const [a, b, c] = [peer('10.0.0.2'), peer('10.0.0.3'), peer('10.0.0.4')];
-  const p = '10.244.1.0/24';
+  const p = key('10.244.1.0/24');
   rib.announce(a, attrs({ localPref: 100 }), [p]);
   assert.deepEqual(rib.announce(b, attrs({ localPref: 300 }), [p]), [p]);
   assert.deepEqual(rib.announce(c, attrs({ localPref: 200 }), [p]), []);
@@ -245,16 +246,16 @@ test('bgp rib: a prefix from several sources keeps each path; the best follows w
 test('bgp rib: stale marking reaches a contested prefix and End-of-RIB sweeps only that source', () => {
   const rib = new Rib(LOCAL);
   const [a, b] = [peer('10.0.0.2'), peer('10.0.0.3')];
-  rib.announce(a, attrs({ localPref: 200 }), ['10.244.1.0/24', '10.244.2.0/24']);
-  rib.announce(b, attrs({ localPref: 100 }), ['10.244.1.0/24']);
+  rib.announce(a, attrs({ localPref: 200 }), [key('10.244.1.0/24'), key('10.244.2.0/24')]);
+  rib.announce(b, attrs({ localPref: 100 }), [key('10.244.1.0/24')]);
   rib.markStale('10.0.0.2');
   assert.equal(rib.staleCount('10.0.0.2'), 2);
-  assert.equal(rib.locRib().get('10.244.1.0/24')?.stale, true);
-  assert.equal(rib.adjRibIn('10.0.0.3').get('10.244.1.0/24')?.stale, false);
-  assert.deepEqual(rib.sweepStale('10.0.0.2'), ['10.244.1.0/24', '10.244.2.0/24']);
+  assert.equal(rib.locRib().get(key('10.244.1.0/24'))?.stale, true);
+  assert.equal(rib.adjRibIn('10.0.0.3').get(key('10.244.1.0/24'))?.stale, false);
+  assert.deepEqual(rib.sweepStale('10.0.0.2'), [key('10.244.1.0/24'), key('10.244.2.0/24')]);
   assert.deepEqual(
     [...rib.locRib()].map(([prefix, path]) => [prefix, path.source.key, path.stale]),
-    [['10.244.1.0/24', '10.0.0.3', false]],
+    [[key('10.244.1.0/24'), '10.0.0.3', false]],
   );
   assert.equal(rib.count('10.0.0.2'), 0);
 });
@@ -264,19 +265,19 @@ test('bgp adj-rib-out: only differences, grouped by shared attributes', () => {
   const to = peer('10.0.0.3');
   const out = new AdjRibOut(LOCAL, to);
   const own = attrs({ nextHop: undefined });
-  const changed = rib.announce(SELF, own, ['10.244.0.0/24', '10.244.9.0/24']);
+  const changed = rib.announce(SELF, own, [key('10.244.0.0/24'), key('10.244.9.0/24')]);
   const first = out.plan(rib, changed);
   assert.equal(first.announce.size, 1);
-  assert.deepEqual([...first.announce.values()][0], ['10.244.0.0/24', '10.244.9.0/24']);
+  assert.deepEqual([...first.announce.values()][0], [key('10.244.0.0/24'), key('10.244.9.0/24')]);
   assert.equal([...first.announce.keys()][0]!.nextHop, '10.0.0.1');
   // Nothing changed → nothing to send.
-  const again = out.plan(rib, ['10.244.0.0/24']);
+  const again = out.plan(rib, [key('10.244.0.0/24')]);
   assert.deepEqual([again.announce.size, again.withdraw], [0, []]);
   // iBGP-learned paths are not for iBGP peers: no announcement, and no withdrawal either.
-  const learnt = rib.announce(peer('10.0.0.2'), attrs(), ['10.250.0.0/24']);
+  const learnt = rib.announce(peer('10.0.0.2'), attrs(), [key('10.250.0.0/24')]);
   assert.deepEqual(out.plan(rib, learnt).withdraw, []);
-  const gone = rib.withdraw(SELF, ['10.244.9.0/24']);
-  assert.deepEqual(out.plan(rib, gone).withdraw, ['10.244.9.0/24']);
+  const gone = rib.withdraw(SELF, [key('10.244.9.0/24')]);
+  assert.deepEqual(out.plan(rib, gone).withdraw, [key('10.244.9.0/24')]);
   assert.equal(out.size, 1);
 });
 
@@ -295,8 +296,8 @@ function ring(stripReflectionAttributes: boolean): { messages: number; leftover:
   const outs = ids.map((_, i) =>
     [1, 2].map((d) => new AdjRibOut(ribs[i]!.local, view(i, (i + d) % 3))),
   );
-  const queue: { to: number; from: number; attrs?: PathAttributes; prefix: string }[] = [];
-  const propagate = (i: number, changed: string[]) => {
+  const queue: { to: number; from: number; attrs?: PathAttributes; prefix: Ipv4PrefixKey }[] = [];
+  const propagate = (i: number, changed: Ipv4PrefixKey[]) => {
     for (const out of outs[i]!) {
       const plan = out.plan(ribs[i]!, changed);
       const to = ids.indexOf(out.peer.key);
@@ -313,7 +314,7 @@ function ring(stripReflectionAttributes: boolean): { messages: number; leftover:
     }
   };
   const self = peer('local', { kind: 'local', bgpId: ids[0]! });
-  propagate(0, ribs[0]!.announce(self, attrs({ nextHop: undefined }), ['10.244.0.0/24']));
+  propagate(0, ribs[0]!.announce(self, attrs({ nextHop: undefined }), [key('10.244.0.0/24')]));
   let messages = 0;
   let withdrawn = false;
   while (queue.length && messages < 1000) {
@@ -326,7 +327,7 @@ function ring(stripReflectionAttributes: boolean): { messages: number; leftover:
     propagate(m.to, changed);
     if (!queue.length && !withdrawn) {
       withdrawn = true;
-      propagate(0, ribs[0]!.withdraw('local', ['10.244.0.0/24']));
+      propagate(0, ribs[0]!.withdraw('local', [key('10.244.0.0/24')]));
     }
   }
   return { messages, leftover: ribs.reduce((n, r) => n + r.locRib().size, 0) };
@@ -336,12 +337,17 @@ test('bgp adj-rib-out: prefixes whose best paths alternate each get their own ex
   const rib = new Rib(LOCAL);
   const a = peer('10.0.0.2', { kind: 'ebgp', asNumber: 65001 });
   const to = peer('10.0.0.3', { kind: 'ebgp', asNumber: 65002 });
-  rib.announce(a, attrs({ asPath: seq(65001) }), ['10.1.0.0/16', '10.3.0.0/16']);
-  rib.announce(to, attrs({ asPath: seq(65002) }), ['10.2.0.0/16']);
+  rib.announce(a, attrs({ asPath: seq(65001) }), [key('10.1.0.0/16'), key('10.3.0.0/16')]);
+  rib.announce(to, attrs({ asPath: seq(65002) }), [key('10.2.0.0/16')]);
   const out = new AdjRibOut(LOCAL, to);
   // 10.2.0.0/16 came from `to` itself: never sent back, however the runs fall.
-  const changes = out.plan(rib, ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16', '10.2.0.0/16']);
-  assert.deepEqual([...changes.announce.values()], [['10.1.0.0/16', '10.3.0.0/16']]);
+  const changes = out.plan(rib, [
+    key('10.1.0.0/16'),
+    key('10.2.0.0/16'),
+    key('10.3.0.0/16'),
+    key('10.2.0.0/16'),
+  ]);
+  assert.deepEqual([...changes.announce.values()], [[key('10.1.0.0/16'), key('10.3.0.0/16')]]);
   assert.deepEqual(changes.withdraw, []);
   assert.equal(out.size, 2);
 });
@@ -353,4 +359,30 @@ test('bgp route reflection: ORIGINATOR_ID/CLUSTER_LIST stop a reflection loop', 
   // The same ring without the reflection attributes never settles: the check is what stops it.
   const broken = ring(true);
   assert.equal(broken.messages, 1000, 'without the attributes the paths circulate forever');
+});
+
+test('bgp adj-rib-out: the new bests decide without lookups when a peer may have none of them', () => {
+  const rib = new Rib(LOCAL);
+  const a = peer('10.0.0.2', { kind: 'ebgp', asNumber: 65001 });
+  const to = peer('10.0.0.3', { kind: 'ebgp', asNumber: 65002 });
+  const out = new AdjRibOut(LOCAL, to);
+  let lookups = 0;
+  const lookup = rib.bestPath.bind(rib);
+  rib.bestPath = (prefix) => (lookups++, lookup(prefix));
+  // A table from `to` itself: nothing goes back to it, and no prefix is looked at.
+  const own = rib.announce(to, attrs({ asPath: seq(65002) }), [
+    key('10.2.0.0/16'),
+    key('10.4.0.0/16'),
+  ]);
+  const none = out.plan(rib, own, rib.takeNewBests());
+  assert.deepEqual([none.announce.size, none.withdraw, lookups], [0, [], 0]);
+  // a's longer path for one of them loses; when `to` withdraws, the best falls back to it.
+  const lost = rib.announce(a, attrs({ asPath: seq(65001, 65009) }), [key('10.2.0.0/16')]);
+  assert.deepEqual(lost, []);
+  assert.equal(rib.locRib().get(key('10.2.0.0/16'))?.source.key, '10.0.0.3');
+  // The fallback is a new best that `to` may have: the plan looks, and announces it.
+  const fellBack = rib.withdraw(to, [key('10.2.0.0/16')]);
+  const told = out.plan(rib, fellBack, rib.takeNewBests());
+  assert.deepEqual([...told.announce.values()], [[key('10.2.0.0/16')]]);
+  assert.ok(lookups > 0);
 });

@@ -7,6 +7,7 @@ import { Session, type SessionConfig, type SessionEvents } from '../../src/bgp/s
 import type { DownReason } from '../../src/bgp/fsm.js';
 import type { UpdateMessage } from '../../src/bgp/message.js';
 import { encodeAnnouncements } from '../../src/bgp/update.js';
+import { parseIpv4Key } from '../../src/bgp/prefix-key.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Probe extends SessionEvents {
@@ -101,9 +102,10 @@ test('bgp session: two speakers that both connect settle on one session', async 
       localPref: 100,
       unknown: [],
     };
-    assert.ok(a.send(encodeAnnouncements(attrs, ['10.244.1.0/24'], { fourOctetAs: true })));
+    const prefix = parseIpv4Key('10.244.1.0/24');
+    assert.ok(a.send(encodeAnnouncements(attrs, [prefix], { fourOctetAs: true })));
     await until('update', () => pb.updates.length === 1);
-    assert.deepEqual(pb.updates[0]!.nlri, ['10.244.1.0/24']);
+    assert.deepEqual(pb.updates[0]!.nlri, [prefix]);
   } finally {
     close();
   }
