@@ -52,6 +52,18 @@ test('etcd over TLS: every lab process presents a certificate; a client without 
   assert.match(r.stderr, /etcd asks for a client certificate: give cert=FILE&key=FILE/);
 });
 
+test('lab up: --etcd-members and --tls only with --store etcd, and an odd number of members', () => {
+  const cases: [string[], RegExp][] = [
+    [['--tls'], /--etcd-members and --tls are for --store etcd/],
+    [['--store', 'etcd', '--etcd-members', '2'], /--etcd-members 2: use 1, 3, 5/],
+  ];
+  for (const [flags, message] of cases) {
+    const r = podnet(['lab', 'up', '--name', 'pnt-usage', ...flags]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
 test('an etcd follower SIGKILLed: no failed store write, no failed request', async (t) => {
   const f = await etcd.memberLost('follower');
   t.diagnostic(
