@@ -43,27 +43,7 @@ const DAYS = '3650';
 export async function ensurePki(dir: string, names: readonly string[]): Promise<Pki> {
   const p = pkiPaths(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!existsSync(p.caCert) || !existsSync(p.caKey)) {
-    await run([
-      'openssl',
-      'req',
-      '-x509',
-      ...KEY,
-      '-keyout',
-      p.caKey,
-      '-out',
-      p.caCert,
-      '-days',
-      DAYS,
-      '-subj',
-      '/CN=podnet-ca',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
-    chmodSync(p.caKey, 0o600);
-  }
+  await ensureCa(p, '/CN=podnet-ca');
   const sans = subjectAltNames(['127.0.0.1', 'localhost', ...names]);
   const sansFile = join(dir, 'apiserver.sans');
   const current = existsSync(sansFile) ? readFileSync(sansFile, 'utf8') : '';
@@ -86,13 +66,46 @@ export async function ensurePki(dir: string, names: readonly string[]): Promise<
   return p;
 }
 
-function subjectAltNames(names: readonly string[]): string {
+/** A CA key and its self-signed certificate, unless both are there (also the lab's etcd CA). */
+export async function ensureCa(p: Pick<Pki, 'caCert' | 'caKey'>, subject: string): Promise<void> {
+  if (existsSync(p.caCert) && existsSync(p.caKey)) return;
+  await run([
+    'openssl',
+    'req',
+    '-x509',
+    ...KEY,
+    '-keyout',
+    p.caKey,
+    '-out',
+    p.caCert,
+    '-days',
+    DAYS,
+    '-subj',
+    subject,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  chmodSync(p.caKey, 0o600);
+}
+
+/** `IP:a,DNS:b,...` for a certificate's subjectAltName. */
+export function subjectAltNames(names: readonly string[]): string {
   const unique = [...new Set(names)];
   return unique.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
 }
 
-/** A key and a certificate for it signed by the CA, with the given extensions. */
-async function signed(p: Pki, base: string, subject: string, extensions: string[]) {
+/**
+ * A key and a certificate for it signed by the CA, with the given extensions (also the lab's
+ * etcd certificates).
+ */
+export async function signed(
+  p: Pick<Pki, 'dir' | 'caCert' | 'caKey'>,
+  base: string,
+  subject: string,
+  extensions: string[],
+) {
   const key = join(p.dir, `${base}.key`);
   const csr = join(p.dir, `${base}.csr`);
   const ext = join(p.dir, `${base}.ext`);

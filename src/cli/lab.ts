@@ -117,6 +117,15 @@ export function registerLab(program: Command): void {
         'with --backend cloud, what nodes past the route limit get: nothing, or VXLAN (default: refuse)',
       ).choices(OVERFLOWS),
     )
+    .option(
+      '--etcd-members <n>',
+      'with --store etcd, how many etcd members: 1, 3 or 5 (default: 3)',
+      parseCount('--etcd-members', 1, 5),
+    )
+    .option(
+      '--tls',
+      "with --store etcd, etcd over TLS: a CA of the lab's own, and only clients with its certificate",
+    )
     .addOption(outputOption())
     .option(
       '-v, --verbose',
@@ -135,6 +144,11 @@ export function registerLab(program: Command): void {
         ]);
       const name = validateLabName(chosen);
       const zones = zonesFor(opts.nodes, opts.zones);
+      const etcdFlags = opts.etcdMembers !== undefined || opts.tls !== undefined;
+      if (etcdFlags && store !== 'etcd') {
+        throw new UsageError('--etcd-members and --tls are for --store etcd');
+      }
+      const { validateEtcdMembers, DEFAULT_ETCD_MEMBERS } = await import('../lab/etcd-plan.js');
       const cloudFlags = opts.routeLimit !== undefined || opts.overflow !== undefined;
       if (cloudFlags && opts.backend !== 'cloud') {
         throw new UsageError('--route-limit and --overflow are for --backend cloud');
@@ -162,6 +176,12 @@ export function registerLab(program: Command): void {
           runtime: opts.runtime,
           ...(opts.encryption ? { encryption: opts.encryption } : {}),
           api: opts.api,
+          ...(store === 'etcd'
+            ? {
+                etcdMembers: validateEtcdMembers(opts.etcdMembers ?? DEFAULT_ETCD_MEMBERS),
+                etcdTls: opts.tls ?? false,
+              }
+            : {}),
           ...(opts.backend === 'cloud'
             ? {
                 cloud: {
@@ -290,16 +310,22 @@ export function registerLab(program: Command): void {
 
   lab
     .command('relay', { hidden: true })
-    .description('carry connections accepted on fd 3 to HOST:PORT (started by lab up)')
-    .requiredOption('--to <address>', 'HOST:PORT to connect to')
-    .action(async (opts) => {
+    .description(
+      'carry connections accepted on fd 3 (4, ... for each further --to) to HOST:PORT (started by lab up)',
+    )
+    .requiredOption(
+      '--to <address>',
+      'HOST:PORT to connect to (repeatable)',
+      (v: string, all: string[] = []) => [...all, v],
+    )
+    .action(async (opts: { to: string[] }) => {
       const { startRelay } = await import('../lab/relay.js');
-      const server = await startRelay(3, opts.to);
+      const servers = await Promise.all(opts.to.map((to, i) => startRelay(3 + i, to)));
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
-      server.close();
+      for (const server of servers) server.close();
       process.exit(0); // open connections would otherwise keep it alive
     });
 }

@@ -1,43 +1,18 @@
-// `lab up --store etcd`: etcd runs in the underlay namespace, on zone 1's router address, so
-// agents, pod runners and pods reach it over the lab's network as they would on real hosts.
-// `podnet` in the machine's own namespace reaches it through a relay listening on a free
-// loopback port there (see relay.ts).
+// `lab up --store etcd`: the etcd cluster runs in the underlay namespace, its members on zone
+// 1's router address and the ones below it, so agents, pod runners and pods reach it over the
+// lab's network as they would on real hosts, and a member can die without the store going.
+// `podnet` in the machine's own namespace reaches every member through one relay listening on
+// free loopback ports there (see relay.ts). With --tls, etcd speaks TLS to clients and peers
+// and takes only clients with a certificate of the lab's CA (etcd-pki.ts).
 import { join } from 'node:path';
 import { isRunning, listensOnTcp } from '../process/daemons.js';
 import { OperationError } from '../util/errors.js';
+import { etcdMemberArgv, etcdPkiPaths, etcdStoreUrl } from './etcd-plan.js';
+import { makeEtcdPki } from './etcd-pki.js';
 import type { LabPlan } from './plan.js';
-import { startLoopbackRelay } from './relay-process.js';
+import { startLoopbackRelays } from './relay-process.js';
 import { startProcess, type ProcessRecord } from './supervisor.js';
 import { pollUntil } from './wait.js';
-
-/** Where etcd serves the lab: zone 1's router address on the underlay (plan.hostStoreUrl). */
-export function etcdClientAddress(plan: LabPlan): string {
-  return plan.hostStoreUrl.slice('etcd:'.length);
-}
-
-export function etcdArgv(plan: LabPlan): string[] {
-  const client = `http://${etcdClientAddress(plan)}`;
-  const peer = 'http://127.0.0.1:2380';
-  return [
-    'etcd',
-    '--name',
-    plan.name,
-    '--data-dir',
-    join(plan.stateDir, 'etcd'),
-    '--listen-client-urls',
-    client,
-    '--advertise-client-urls',
-    client,
-    '--listen-peer-urls',
-    peer,
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster',
-    `${plan.name}=${peer}`,
-    '--log-level',
-    'warn',
-  ];
-}
 
 export interface LabEtcd {
   /** For `podnet` in the machine's namespace (through the relay). */
@@ -47,31 +22,46 @@ export interface LabEtcd {
   processes: ProcessRecord[];
 }
 
-/** The relay's supervisor id: it is started again on the same port (repair.ts), not from its record. */
+/** The relay's supervisor id: it is started again on the same ports (repair.ts), not from its record. */
 export const ETCD_RELAY = 'etcd-relay';
 
 export async function startLabEtcd(plan: LabPlan, timeoutMs = 30_000): Promise<LabEtcd> {
-  const address = etcdClientAddress(plan);
-  const etcd = await startProcess(plan.stateDir, {
-    id: 'etcd',
-    argv: etcdArgv(plan),
-    netns: plan.underlayNetns,
-    enter: 'nsenter',
-  });
-  const { relay, port } = await startLoopbackRelay(
+  const pki = plan.options.etcdTls ? etcdPkiPaths(plan.stateDir) : undefined;
+  if (pki) await makeEtcdPki(pki, plan.etcdMembers);
+  // Unique per lab, so that members of another lab's cluster never join this one.
+  const token = `${plan.name}-${Date.now()}`;
+  const members = await Promise.all(
+    plan.etcdMembers.map((m) =>
+      startProcess(plan.stateDir, {
+        id: m.name,
+        argv: etcdMemberArgv(m, plan.etcdMembers, join(plan.stateDir, 'etcd', m.name), token, pki),
+        netns: plan.underlayNetns,
+        enter: 'nsenter',
+      }),
+    ),
+  );
+  const endpoints = plan.etcdMembers.map((m) => m.endpoint);
+  const { relay, ports } = await startLoopbackRelays(
     plan.stateDir,
     ETCD_RELAY,
     plan.underlayNetns,
-    address,
+    endpoints,
   );
   const up = await pollUntil(() => {
-    if (!isRunning(etcd)) throw new OperationError(`etcd exited (log: ${etcd.log})`);
-    return listensOnTcp(etcd.pid, address) ? true : undefined;
+    for (const etcd of members) {
+      if (!isRunning(etcd)) throw new OperationError(`etcd exited (log: ${etcd.log})`);
+    }
+    return members.every((etcd, i) => listensOnTcp(etcd.pid, endpoints[i]!)) ? true : undefined;
   }, timeoutMs);
-  if (!up) throw new OperationError(`etcd not serving ${address} after ${timeoutMs / 1000}s`);
+  if (!up) {
+    throw new OperationError(`etcd not serving ${endpoints.join(', ')} after ${timeoutMs / 1000}s`);
+  }
   return {
-    storeUrl: `etcd:127.0.0.1:${port}`,
-    hostStoreUrl: `etcd:${address}`,
-    processes: [etcd, relay],
+    storeUrl: etcdStoreUrl(
+      ports.map((p) => `127.0.0.1:${p}`),
+      pki,
+    ),
+    hostStoreUrl: plan.hostStoreUrl,
+    processes: [...members, relay],
   };
 }

@@ -5,6 +5,13 @@ import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
 import type { Backend, Encryption, ProxyMode, RoutingMode } from '../api/types.js';
 import type { LabCloudOptions } from './cloud-plan.js';
+import {
+  DEFAULT_ETCD_MEMBERS,
+  etcdPkiPaths,
+  etcdStoreUrl,
+  planEtcdMembers,
+  type EtcdMemberPlan,
+} from './etcd-plan.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
@@ -30,6 +37,10 @@ export interface LabOptions {
   api?: LabApi;
   /** With backend cloud: the emulated route tables' quota and what nodes past it get. */
   cloud?: LabCloudOptions;
+  /** With store etcd: how many members (absent: DEFAULT_ETCD_MEMBERS). */
+  etcdMembers?: number;
+  /** With store etcd: TLS between members and to every client, which must show a certificate. */
+  etcdTls?: boolean;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {
@@ -82,6 +93,8 @@ export interface LabPlan {
    * etcd on the underlay. `podnet` in the machine's namespace may need another URL (lab.json).
    */
   hostStoreUrl: string;
+  /** With store etcd: its members, on the underlay (none with SQLite). */
+  etcdMembers: EtcdMemberPlan[];
   underlayNetns: string;
   zones: ZonePlan[];
   hosts: HostPlan[];
@@ -200,13 +213,25 @@ export function planLab(labsDir: string, name: string, options: LabOptions): Lab
       metricsAddress: '127.0.0.1:9101',
     });
   }
+  const etcdMembers =
+    options.store === 'etcd'
+      ? planEtcdMembers(
+          zones[0]!.router,
+          options.etcdMembers ?? DEFAULT_ETCD_MEMBERS,
+          options.etcdTls ?? false,
+        )
+      : [];
   return {
     name,
     stateDir,
     hostStoreUrl:
       options.store === 'etcd'
-        ? `etcd:${zones[0]!.router}:2379`
+        ? etcdStoreUrl(
+            etcdMembers.map((m) => m.endpoint),
+            options.etcdTls ? etcdPkiPaths(stateDir) : undefined,
+          )
         : `sqlite:${join(stateDir, 'store.db')}`,
+    etcdMembers,
     underlayNetns: underlayNetns(name),
     zones,
     hosts,
@@ -244,6 +269,10 @@ export function underlayBatch(plan: LabPlan): string[] {
       `addr add ${z.router}/24 dev ${z.bridge}`,
       `link set ${z.bridge} up`,
     );
+  }
+  // etcd members past the first, beside zone 1's router (the first has the router's address).
+  for (const m of plan.etcdMembers.slice(1)) {
+    lines.push(`addr add ${m.address}/24 dev ${plan.zones[0]!.bridge}`);
   }
   for (const h of plan.hosts) {
     const bridge = plan.zones[h.zoneIndex - 1]!.bridge;

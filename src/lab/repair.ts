@@ -7,7 +7,8 @@ import { OperationError } from '../util/errors.js';
 import { API_SERVER_RELAY } from './apiserver.js';
 import { ETCD_RELAY } from './etcd.js';
 import { CLOUD_RELAY, LAB_AWS_ENV, readLabCloud } from './cloud-up.js';
-import { portOf, startLoopbackRelay } from './relay-process.js';
+import { portOf, startLoopbackRelays } from './relay-process.js';
+import { parseEtcdUrl } from '../store/etcd.js';
 import { labStateDir } from './plan.js';
 import { readLabState, type LabState } from './state.js';
 import { listProcesses, startProcess, type ProcessRecord } from './supervisor.js';
@@ -30,8 +31,8 @@ export async function labRepair(labsDir: string, name: string): Promise<Repaired
   if (!state) throw new OperationError(`lab ${name} is not up (see 'podnet lab status')`);
   const out: Repaired[] = [];
   for (const p of deadDaemons(listProcesses(state.stateDir), isRunning)) {
-    const port = relayPorts(state).get(p.id);
-    const again = port ? await restartRelay(state, p, port) : await restart(state, p);
+    const ports = relayPorts(state).get(p.id);
+    const again = ports ? await restartRelay(state, p, ports) : await restart(state, p);
     out.push({ id: again.id, pid: again.pid });
   }
   return out;
@@ -52,24 +53,27 @@ function restart(state: LabState, p: ProcessRecord): Promise<ProcessRecord> {
  * The loopback ports the relays must serve on again: the ones lab.json's store URL and the
  * kubeconfig name, which `podnet` and kubectl already use.
  */
-function relayPorts(state: LabState): Map<string, number> {
-  const ports = new Map<string, number>();
-  if (state.storeUrl !== state.hostStoreUrl) ports.set(ETCD_RELAY, portOf(state.storeUrl));
-  if (state.apiServer) ports.set(API_SERVER_RELAY, portOf(state.apiServer.url));
+function relayPorts(state: LabState): Map<string, number[]> {
+  const ports = new Map<string, number[]>();
+  if (state.storeUrl !== state.hostStoreUrl) {
+    // One port per etcd member, in the order the relay's `--to` name them.
+    ports.set(ETCD_RELAY, parseEtcdUrl(state.storeUrl).hosts.map(portOf));
+  }
+  if (state.apiServer) ports.set(API_SERVER_RELAY, [portOf(state.apiServer.url)]);
   const cloud = state.options.backend === 'cloud' ? readLabCloud(state.stateDir) : undefined;
-  if (cloud) ports.set(CLOUD_RELAY, portOf(cloud.hostEndpoint));
+  if (cloud) ports.set(CLOUD_RELAY, [portOf(cloud.hostEndpoint)]);
   return ports;
 }
 
-/** The relay on the same loopback port, to the same server. */
-async function restartRelay(state: LabState, p: ProcessRecord, port: number) {
-  const address = p.argv[p.argv.indexOf('--to') + 1]!;
-  const { relay } = await startLoopbackRelay(
+/** The relay on the same loopback ports, to the same servers. */
+async function restartRelay(state: LabState, p: ProcessRecord, ports: number[]) {
+  const addresses = p.argv.flatMap((arg, i) => (arg === '--to' ? [p.argv[i + 1]!] : []));
+  const { relay } = await startLoopbackRelays(
     state.stateDir,
     p.id,
     state.underlay.netns,
-    address,
-    port,
+    addresses,
+    ports,
   );
   return relay;
 }

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabApiServer } from './apiserver.js';
+import type { EtcdMemberPlan } from './etcd-plan.js';
 import type { LabOptions, LabPlan } from './plan.js';
 
 export interface LabHost {
@@ -33,6 +34,8 @@ export interface LabState {
   storeUrl: string;
   /** The store for processes inside the lab (differs from storeUrl with etcd). */
   hostStoreUrl: string;
+  /** With store etcd: its members (each is lab process `name`). */
+  etcdMembers?: EtcdMemberPlan[];
   /** The Kubernetes API server, once started. */
   apiServer?: LabApiServer;
   /** The live map (`podnet ui`), once started. */
@@ -57,6 +60,7 @@ export function stateFromPlan(plan: LabPlan, ownerPid: number): LabState {
     name: plan.name,
     storeUrl: plan.hostStoreUrl,
     hostStoreUrl: plan.hostStoreUrl,
+    ...(plan.etcdMembers.length > 0 ? { etcdMembers: plan.etcdMembers } : {}),
     stateDir: plan.stateDir,
     phase: 'creating',
     ownerPid,

@@ -77,6 +77,30 @@ function readPem(url: string, what: string, file: string): Buffer {
   }
 }
 
+/**
+ * gRPC's text as one line for people: without its status code, resolver notes, OpenSSL's
+ * source locations and timestamp; a TLS handshake etcd refused, or a server certificate the
+ * CA does not vouch for, said in the store URL's own terms.
+ */
+export function describeEtcdFailure(text: string, config: EtcdConfig): string {
+  if (
+    /alert (bad certificate|certificate required|unknown ca)|alert number (42|48|116)\b/.test(text)
+  ) {
+    return config.cert === undefined
+      ? 'etcd asks for a client certificate: give cert=FILE&key=FILE, signed by a CA etcd trusts'
+      : `etcd refused the client certificate ${config.cert}: is it signed by a CA etcd trusts?`;
+  }
+  if (/self[- ]signed certificate|unable to (verify|get local issuer)/.test(text)) {
+    return `etcd's certificate is not signed by ca ${config.ca ?? '(none given)'}`;
+  }
+  return text
+    .replace(/\s*Resolution note:[\s\S]*$/, '')
+    .replace(/^\d+ [A-Z_]+: /, '')
+    .split('\n')[0]!
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)\.?$/, '')
+    .trim();
+}
+
 /** The first key after every key that starts with `prefix` (etcd's range_end). */
 function prefixEnd(prefix: string): Buffer {
   const end = Buffer.from(prefix);
@@ -121,6 +145,7 @@ const retryUnsent = {
 export class EtcdStore extends CompareAndSwapWrites implements Store {
   readonly url: string;
   private readonly client: Etcd3;
+  private readonly config: EtcdConfig;
   private readonly timeoutMs: number;
   private readonly watches = new Set<EtcdWatch>();
 
@@ -128,6 +153,7 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
     super();
     const config = parseEtcdUrl(url);
     this.url = url;
+    this.config = config;
     this.timeoutMs = config.timeoutMs;
     const tls = config.ca !== undefined;
     this.client = new Etcd3({
@@ -166,10 +192,7 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
       return await Promise.race([fn(), timeout]);
     } catch (err) {
       if (err instanceof OperationError || err instanceof UsageError) throw err;
-      // gRPC's text without its status code and resolver notes.
-      const msg = errorMessage(err)
-        .replace(/\s*Resolution note:[\s\S]*$/, '')
-        .replace(/^\d+ [A-Z_]+: /, '');
+      const msg = describeEtcdFailure(errorMessage(err), this.config);
       if (/lease not found/i.test(msg)) {
         throw new OperationError(`store ${this.url}: ${what}: lease not found or expired`);
       }

@@ -21,10 +21,6 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
   if (url.startsWith('sqlite:')) {
     const path = resolve(url.slice('sqlite:'.length));
     if (path === '' || url === 'sqlite:') {
-      if (url.startsWith('etcd:')) {
-        const { EtcdStore } = await import('./etcd.js');
-        return new EtcdStore(url);
-      }
       throw new UsageError(`store ${url}: give a file, e.g. sqlite:/var/lib/podnet/store.db`);
     }
     if (options.create === false && !existsSync(path)) {

@@ -48,7 +48,10 @@ export function faultFigures(
 }
 
 /** The longest time between successive answers, counting from the window's start and to its end. */
-export function longestGap(requests: readonly ChaosRequest[], w: FaultWindow): number {
+export function longestGap(
+  requests: readonly Pick<ChaosRequest, 'start' | 'ms' | 'ok'>[],
+  w: FaultWindow,
+): number {
   const ends = requests
     .filter((r) => r.ok)
     .map((r) => r.start + r.ms)

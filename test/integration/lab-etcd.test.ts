@@ -22,7 +22,7 @@ function etcdctl(netns: string | undefined, endpoint: string, args: string[]): s
 test("lab: --store etcd runs etcd on the underlay, reached by hosts over the lab's network and by podnet through a relay", async () => {
   const name = testLabName();
   try {
-    const lab = labUp(name, ['--nodes', '2', '--store', 'etcd']);
+    const lab = labUp(name, ['--nodes', '2', '--store', 'etcd', '--etcd-members', '1']);
     assert.equal(lab.options.store, 'etcd');
     assert.equal(lab.hostStoreUrl, 'etcd:172.31.1.254:2379');
     assert.match(lab.storeUrl, /^etcd:127\.0\.0\.1:\d+$/);

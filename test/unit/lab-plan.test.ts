@@ -35,7 +35,21 @@ test("lab plan: addresses, routers and names follow the lab's address plan", () 
   assert.equal(plan.underlayNetns, 'podnet-underlay');
   assert.equal(plan.hostStoreUrl, 'sqlite:/run/podnet/labs/podnet/store.db');
   const etcd = planLab('/run/podnet/labs', 'podnet', { ...DEFAULT_LAB_OPTIONS, store: 'etcd' });
-  assert.equal(etcd.hostStoreUrl, 'etcd:172.31.1.254:2379');
+  assert.equal(
+    etcd.hostStoreUrl,
+    'etcd:172.31.1.254:2379,172.31.1.253:2379,172.31.1.252:2379',
+    'three members by default, counting down from zone 1 router',
+  );
+  assert.deepEqual(
+    underlayBatch(etcd).filter((l) => l.includes('.25')),
+    [
+      'addr add 172.31.1.254/24 dev br1',
+      'addr add 172.31.2.254/24 dev br2',
+      'addr add 172.31.1.253/24 dev br1',
+      'addr add 172.31.1.252/24 dev br1',
+    ],
+  );
+  assert.deepEqual(plan.etcdMembers, [], 'no etcd with SQLite');
   assert.deepEqual(
     plan.zones.map((z) => [z.zone, z.subnet, z.router]),
     [
