@@ -151,7 +151,7 @@ export async function patch(w: WriteRequest & { type: PatchType }): Promise<Repl
       namespace: w.target.namespace,
       network,
       fieldValidation: w.fieldValidation,
-      alreadyUnknown: unknownFields(current, network),
+      alreadyUnknown: () => unknownFields(current, network),
     });
     if (object.metadata.name !== current.metadata.name) {
       throw badRequest('a patch cannot change metadata.name');
