@@ -39,6 +39,14 @@ function podObject(name: string, i: number): Pod {
   return benchPod(NS, name, i);
 }
 
+/** CPU time (user and system) the process has used, in ms. */
+function cpuMs(pid: number): number {
+  // /proc/PID/stat: fields 14 and 15, counted after the command name's closing parenthesis.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+const CLOCK_TICKS_PER_S = 100;
+
 /**
  * HTTPS to the API server as the admin, over at most `maxSockets` kept-alive connections. A
  * request finding them all busy waits for one (its wait counts in its latency), as a request
@@ -178,6 +186,8 @@ interface Figures {
   single: Record<'create' | 'get' | 'patch' | 'storePut' | 'storeGet', number[]>;
   /** Connections each API phase had to open while timed (0 when the warm pool sufficed). */
   opened: Record<'create' | 'get' | 'patch', number>;
+  /** The API server's CPU time per call in each phase, which a busy machine does not inflate. */
+  cpuPerCall: Record<'create' | 'get' | 'patch', number>;
   watch: { api: number[]; store: number[] };
 }
 
@@ -211,9 +221,12 @@ async function measure(storeUrl: string, dir: string): Promise<Figures> {
 
     const path = (name: string) => `/api/v1/namespaces/${NS}/pods/${name}`;
     const opened = { create: 0, get: 0, patch: 0 };
+    const cpuPerCall = { create: 0, get: 0, patch: 0 };
     const apiAtRate = async (phase: keyof typeof opened, call: (i: number) => Promise<void>) => {
       await client.warm();
+      const cpu0 = cpuMs(api.pid);
       const latencies = await atRate(SINGLE_SAMPLES, call);
+      cpuPerCall[phase] = (cpuMs(api.pid) - cpu0) / SINGLE_SAMPLES;
       opened[phase] = client.opened;
       return latencies;
     };
@@ -304,7 +317,7 @@ async function measure(storeUrl: string, dir: string): Promise<Figures> {
     for (const stop of stops) stop();
     watchClient.close();
     await storeWatch.cancel();
-    return { list, single, opened, watch: { api: api99, store: store99 } };
+    return { list, single, opened, cpuPerCall, watch: { api: api99, store: store99 } };
   } finally {
     client.close();
     await api.stop();
@@ -335,6 +348,10 @@ function report(backend: string, f: Figures): string[] {
   console.log(
     `${'  connections opened while timed'.padEnd(34)}create ${f.opened.create}, get ${f.opened.get}, patch ${f.opened.patch}`,
   );
+  const cpu = f.cpuPerCall;
+  console.log(
+    `${'  server CPU ms per call'.padEnd(34)}create ${ms(cpu.create)}, get ${ms(cpu.get)}, patch ${ms(cpu.patch)}`,
+  );
   console.log(
     `${`watch delivery, ${WATCHERS} watchers`.padEnd(34)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
   );
@@ -355,6 +372,9 @@ function report(backend: string, f: Figures): string[] {
   bench('patch_p50_ms', percentile(s.patch, 50), percentile(s.storePut, 50));
   bench('patch_p99_ms', percentile(s.patch, 99), putP99);
   bench('watch_p99_ms', percentile(f.watch.api, 99), percentile(f.watch.store, 99));
+  for (const [verb, cpu] of Object.entries(f.cpuPerCall)) {
+    lines.push(`BENCH apiserver-${backend} ${verb}_server_cpu_ms=${ms(cpu)}`);
+  }
   return lines;
 }
 
