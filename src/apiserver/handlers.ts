@@ -81,11 +81,11 @@ export async function create(w: WriteRequest): Promise<Reply> {
     ]);
   }
   // Every read the create needs, in one round trip: the ClusterNetwork for validation, and
-  // the name and namespace the object will have once validated.
+  // the namespace the object will have once validated.
   const namespace = resource.namespaced ? w.target.namespace : undefined;
   const [network, read] = await Promise.all([
     getClusterNetwork(w.store),
-    readForCreate(w.store, resource.kind, namespace, body.metadata.name),
+    readForCreate(w.store, namespace),
   ]);
   const { object, warnings } = checkObject(body, {
     resource,
