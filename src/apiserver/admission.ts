@@ -23,8 +23,12 @@ export interface CheckOptions {
   namespace?: string;
   network: ClusterNetwork['spec'];
   fieldValidation: FieldValidation;
-  /** Unknown fields the stored object already had: a patch that keeps them is not refused. */
-  alreadyUnknown?: ReadonlySet<string>;
+  /**
+   * Unknown fields the stored object already had: a patch that keeps them is not refused.
+   * Asked only when the body has unknown fields, since working them out validates the stored
+   * object a second time.
+   */
+  alreadyUnknown?: () => ReadonlySet<string>;
 }
 
 export interface Checked {
@@ -70,10 +74,11 @@ export function checkObject(raw: unknown, opts: CheckOptions): Checked {
     }
   }
   const r = validateObject(body, { network: opts.network, namespace: opts.namespace });
-  const unknown = r.warnings
+  const given = r.warnings
     .map(unknownFieldOf)
-    .filter((f): f is string => f !== undefined && !isKubernetesField(f))
-    .filter((f) => !opts.alreadyUnknown?.has(f));
+    .filter((f): f is string => f !== undefined && !isKubernetesField(f));
+  const kept = given.length > 0 ? opts.alreadyUnknown?.() : undefined;
+  const unknown = kept ? given.filter((f) => !kept.has(f)) : given;
   if (unknown.length > 0 && opts.fieldValidation === 'Strict') {
     throw badRequest(
       `${resource.kind} in version "${resource.version}" cannot be handled as a ${resource.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`,

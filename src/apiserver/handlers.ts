@@ -81,11 +81,11 @@ export async function create(w: WriteRequest): Promise<Reply> {
     ]);
   }
   // Every read the create needs, in one round trip: the ClusterNetwork for validation, and
-  // the name and namespace the object will have once validated.
+  // the namespace the object will have once validated.
   const namespace = resource.namespaced ? w.target.namespace : undefined;
   const [network, read] = await Promise.all([
     getClusterNetwork(w.store),
-    readForCreate(w.store, resource.kind, namespace, body.metadata.name),
+    readForCreate(w.store, namespace),
   ]);
   const { object, warnings } = checkObject(body, {
     resource,
@@ -151,7 +151,7 @@ export async function patch(w: WriteRequest & { type: PatchType }): Promise<Repl
       namespace: w.target.namespace,
       network,
       fieldValidation: w.fieldValidation,
-      alreadyUnknown: unknownFields(current, network),
+      alreadyUnknown: () => unknownFields(current, network),
     });
     if (object.metadata.name !== current.metadata.name) {
       throw badRequest('a patch cannot change metadata.name');

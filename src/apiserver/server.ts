@@ -102,6 +102,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
     (req, res) => void handle(opts, req, res),
   );
+  // An idle client connection stays open as long as Go's HTTP clients keep theirs (90 s), not
+  // Node's 5 s: a client that pauses between calls would otherwise pay a new TLS handshake on
+  // its next call, and under a burst many at once.
+  https.keepAliveTimeout = 90_000;
   const servers: Server[] = [https];
   const url = `https://${hostForUrl(opts.host)}:${await listen(https, opts.host, opts.port)}`;
   let healthUrl: string | undefined;

@@ -4,7 +4,7 @@
 // write that fails gives back what it took. `dryRun` runs the checks and writes nothing.
 import { randomUUID } from 'node:crypto';
 import { mergeForApply } from '../api/merge.js';
-import type { ClusterNetwork, Kind, KubeObject, Namespace, Service } from '../api/types.js';
+import type { ClusterNetwork, KubeObject, Namespace, Service } from '../api/types.js';
 import { createObject, getObject, replaceObject } from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { OperationError } from '../util/errors.js';
@@ -36,34 +36,28 @@ export interface WriteOptions {
   dryRun?: boolean;
 }
 
-/** What a create reads before it writes: whether the name is taken, and its namespace. */
+/** What a create reads before it writes: the namespace the object goes into. */
 export interface CreateRead {
-  kind: Kind;
   namespace: string | undefined;
-  name: string;
-  found: KubeObject | undefined;
   home: Namespace | undefined;
 }
 
 /**
- * Both reads at once: each is a store call (with etcd, a network round trip), and a caller
- * that has other reads to make (the API server's ClusterNetwork) can make them alongside.
+ * A store call (with etcd, a network round trip), so that a caller with other reads to make
+ * (the API server's ClusterNetwork) can make them alongside. Whether the name is taken is not
+ * read here: the write itself refuses a taken name, and only a refused create asks.
  */
 export async function readForCreate(
   store: Store,
-  kind: Kind,
   namespace: string | undefined,
-  name: string,
 ): Promise<CreateRead> {
-  const [found, home] = await Promise.all([
-    getObject(store, kind, namespace, name),
-    namespace === undefined ? undefined : getObject(store, 'Namespace', undefined, namespace),
-  ]);
-  return { kind, namespace, name, found, home };
+  const home =
+    namespace === undefined ? undefined : await getObject(store, 'Namespace', undefined, namespace);
+  return { namespace, home };
 }
 
 export interface CreateOptions extends WriteOptions {
-  /** readForCreate's answer for this object, when the caller has already asked. */
+  /** readForCreate's answer for this object's namespace, when the caller has already asked. */
   read?: CreateRead;
 }
 
@@ -77,22 +71,30 @@ export async function createOne(
   const exists = () => new WriteRefusedError('exists', `${who} already exists`);
   const namespace = namespaceOf(obj);
   const read =
-    opts.read?.kind === obj.kind &&
-    opts.read.namespace === namespace &&
-    opts.read.name === obj.metadata.name
+    opts.read && opts.read.namespace === namespace
       ? opts.read
-      : await readForCreate(store, obj.kind, namespace, obj.metadata.name);
-  // That the name is taken is the first thing to say.
-  if (read.found) throw exists();
-  const namespaces = new Map(read.home ? [[read.home.metadata.name, read.home]] : []);
-  checkAgainstNamespaces([obj], new Map([[who, undefined]]), namespaces);
-  const [placed] = await placePods(store, [withDefaults(obj)], new Map());
-  const fresh = structuredClone(placed!);
+      : await readForCreate(store, namespace);
+  // That the name is taken is the first thing to say, whatever else refused the object.
+  const nameTaken = async () =>
+    (await getObject(store, obj.kind, namespace, obj.metadata.name)) !== undefined;
+  let fresh: KubeObject;
+  try {
+    const namespaces = new Map(read.home ? [[read.home.metadata.name, read.home]] : []);
+    checkAgainstNamespaces([obj], new Map([[who, undefined]]), namespaces);
+    const [placed] = await placePods(store, [withDefaults(obj)], new Map());
+    fresh = structuredClone(placed!);
+  } catch (err) {
+    if (await nameTaken()) throw exists();
+    throw err;
+  }
   fresh.metadata.uid = randomUUID();
   fresh.metadata.creationTimestamp = stamp(new Date());
   fresh.metadata.generation = 1;
   delete fresh.metadata.resourceVersion;
-  if (opts.dryRun) return fresh;
+  if (opts.dryRun) {
+    if (await nameTaken()) throw exists();
+    return fresh;
+  }
   const journal = new Journal(store);
   try {
     await createSystemNamespaces(journal, [fresh]);
@@ -103,6 +105,7 @@ export async function createOne(
     return created;
   } catch (err) {
     await journal.rollback();
+    if (!(err instanceof WriteRefusedError) && (await nameTaken())) throw exists();
     throw err;
   }
 }

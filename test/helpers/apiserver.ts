@@ -22,6 +22,8 @@ export const KUBECTLS = [
 
 export interface RunningApiServer {
   url: string;
+  /** The server's process, for a benchmark that reads its CPU time. */
+  pid: number;
   dir: string;
   kubeconfig: string;
   storeUrl: string;
@@ -173,6 +175,7 @@ export async function startApiServer(
   const key = readFileSync(join(pki, 'admin.key'));
   return {
     url,
+    pid: child.pid!,
     dir,
     kubeconfig,
     storeUrl,

@@ -343,6 +343,26 @@ test('unknown fields: Strict refuses a typo, accepts Kubernetes fields podnet ke
   );
 });
 
+test('unknown fields a stored object already had pass Strict; they are worked out only when the body has unknown fields', () => {
+  const base = { resource: podResource, namespace: 'shop', network: DEFAULT_CLUSTER_NETWORK };
+  let asked = 0;
+  const alreadyUnknown = () => {
+    asked++;
+    return new Set(['spec.containers[0].imagee']);
+  };
+  const typo = { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', imagee: 'x' }] } };
+  const strict = { ...base, fieldValidation: 'Strict' as const, alreadyUnknown };
+  assert.deepEqual(checkObject(typo, strict).warnings, []);
+  assert.equal(asked, 1);
+  const other = { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', imag: 'x' }] } };
+  assert.throws(
+    () => checkObject(other, strict),
+    (e: ApiError) => e.code === 400 && /unknown field "spec.containers\[0\].imag"/.test(e.message),
+  );
+  checkObject({ metadata: { name: 'p' }, spec: { containers: [{ name: 'c' }] } }, strict);
+  assert.equal(asked, 2, 'a body without unknown fields never asks');
+});
+
 test('paths: namespaced and cluster objects, subresources, named groups; unknown is 404', () => {
   assert.deepEqual(
     (({ resource, ...rest }) => ({ kind: resource.kind, ...rest }))(

@@ -44,6 +44,30 @@ test('create: identity, generation 1, a cluster IP from the allocator; a second 
   await store.close();
 });
 
+test('a taken name is refused first, before what admission would say, and leaves nothing behind', async () => {
+  const store = await openStore('sqlite::memory:');
+  const created = (await createOne(store, svc('web'), { network })) as Service;
+  const before = await dump(store);
+  // The same name asking for the cluster IP that the existing Service holds.
+  const again = svc('web');
+  again.spec.clusterIP = created.spec.clusterIP;
+  await assert.rejects(
+    createOne(store, again, { network }),
+    (e: WriteRefusedError) => e.reason === 'exists',
+  );
+  await assert.rejects(
+    createOne(store, svc('web'), { network, dryRun: true }),
+    (e: WriteRefusedError) => e.reason === 'exists',
+  );
+  assert.deepEqual(await dump(store), before);
+  // Another name asking for that IP is refused by admission instead.
+  const other = svc('other');
+  other.spec.clusterIP = created.spec.clusterIP;
+  await assert.rejects(createOne(store, other, { network }), UsageError);
+  assert.deepEqual(await dump(store), before);
+  await store.close();
+});
+
 test('create refuses a namespace that does not exist; a dry run writes nothing', async () => {
   const store = await openStore('sqlite::memory:');
   await assert.rejects(createOne(store, pod('p', 'nowhere'), { network }), UsageError);
