@@ -238,9 +238,18 @@ export function registerObjects(program: Command): void {
     .description('create or update the objects of a YAML or JSON manifest (all or nothing)')
     .requiredOption('-f, --filename <file>', 'manifest file, or - for stdin')
     .option('-n, --namespace <ns>', 'namespace for objects that name none')
-    .action(async (opts: { filename: string; namespace?: string }, cmd: Command) => {
-      await apply(cmd, opts.filename, opts.namespace);
-    });
+    .option(
+      '--plan',
+      'apply nothing: print what would change (a ClusterNetwork: per host, from its kernel)',
+    )
+    .action(
+      async (opts: { filename: string; namespace?: string; plan?: boolean }, cmd: Command) => {
+        if (!opts.plan) return apply(cmd, opts.filename, opts.namespace);
+        const manifest = { ...readManifest(opts.filename), namespace: opts.namespace };
+        const { planApply } = await import('./apply-plan.js');
+        await withStore(cmd, 'existing', (store) => planApply(cmd, store, manifest, opts.filename));
+      },
+    );
   program
     .command('get')
     .description('list objects, or show one (any stored kind; bgp: the BGP sessions)')

@@ -5,7 +5,7 @@
 // with where it came from.
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { ANNOTATION_VTEP_MAC, type Node } from '../api/types.js';
+import { ANNOTATION_VTEP_MAC, type ClusterNetwork, type Node } from '../api/types.js';
 import { cloudPlacements, placementLines } from '../cloud/placements.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
@@ -41,82 +41,130 @@ export function registerPlan(program: Command): void {
           `--node is required in lab ${lab}: name the host to plan for (node-1, ...)`,
         );
       }
-      const nodeName = opts.node ?? hostname();
       const store = await openStore(resolveStoreUrl(cmd), { create: false });
       try {
         const spec = await getClusterNetwork(store);
         const backend = opts.backend ?? spec.backend;
-        const support = await checkBackendSupport(
-          backendDriver(backend, opts.backend ? '--backend' : 'ClusterNetwork backend'),
-          kernelFeatures,
-        );
-        const { items: storeNodes } = await listObjects(store, 'Node');
-        const self = storeNodes.find((n) => n.metadata.name === nodeName);
-        if (!self) {
-          const known = storeNodes.map((n) => n.metadata.name).join(', ') || 'none';
-          throw new UsageError(`--node ${nodeName}: no such Node (known: ${known})`);
-        }
-        const netns = lab ? `${lab}-${nodeName}` : undefined;
-        const bgp =
-          spec.routing === 'bgp' ? await bgpView(store, storeNodes, self, nodeName) : undefined;
-        const nodes = bgp?.nodes ?? storeNodes;
-        const vtepMac = self.metadata.annotations?.[ANNOTATION_VTEP_MAC] ?? '';
-        if (!vtepMac && backend !== 'host-gw' && backend !== 'ipip' && backend !== 'wireguard') {
-          throw new UsageError(
-            `node ${nodeName} has not published its VTEP MAC (${ANNOTATION_VTEP_MAC}) yet: start its agent first`,
-          );
-        }
-        const wg = await wireguardOf(lab, self);
-        const plan = await planHost(
-          {
-            nodes,
-            selfName: nodeName,
-            backend,
-            vtepMac,
-            underlayMTU: spec.mtu,
-            encryption: spec.encryption,
-            wireguard: wg.wireguard,
-            ipipBpf: support.ipipBpf,
-          },
-          routingKernel(netns, wg.run),
-        );
-        const offloads = await reconcileOffloads(offloadKernel(netns), plan.view.underlay.address, {
-          apply: false,
+        const plan = await planNode(store, {
+          spec: { ...spec, backend: backend as typeof spec.backend },
+          nodeName: opts.node ?? hostname(),
+          lab,
+          backendSource: opts.backend ? '--backend' : 'ClusterNetwork backend',
         });
-        const commands = [
-          ...renderCommands(plan.changes),
-          ...offloadCommands(offloads?.changes ?? []),
-        ];
-        const wireguard = wireguardStatus(plan.view.actual.links, nodes, Date.now() / 1000);
-        const cloud = backend === 'cloud' ? cloudPlacements(storeNodes) : undefined;
         if (opts.output === 'json') {
-          process.stdout.write(
-            `${JSON.stringify({ node: nodeName, backend, ipipImplementation: ipipImplementation(support.ipipBpf, backend), ipipTunnels: plan.desired.ipipTunnels, routing: spec.routing, learned: bgp?.origins, cloud, commands, changes: plan.changes, offloads, problems: plan.problems, wireguard }, null, 2)}\n`,
-          );
+          process.stdout.write(`${JSON.stringify(planJson(plan), null, 2)}\n`);
           return;
         }
-        const where = lab ? ` (namespace ${lab}-${nodeName})` : '';
-        process.stdout.write(
-          `# ${nodeName}${where}, backend ${backend}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}\n`,
-        );
-        if (backend === 'ipip') {
-          process.stdout.write(`# IP-in-IP: ${describeIpip(support.ipipBpf, plan)}\n`);
-        }
-        for (const o of bgp?.origins ?? []) process.stdout.write(`# ${o.prefix}: ${o.origin}\n`);
-        for (const line of wireguard ? describeWireguard(wireguard) : []) {
-          process.stdout.write(`# ${line}\n`);
-        }
-        for (const line of placementLines(cloud ?? [])) process.stdout.write(`${line}\n`);
-        if (offloads?.settled.length) {
-          process.stdout.write(`# offloads in place: ${describeSettled(offloads.settled)}\n`);
-        }
-        for (const p of plan.problems)
-          process.stdout.write(`# cannot route to ${p.peer}: ${p.reason}\n`);
-        for (const line of commands) process.stdout.write(`${line}\n`);
+        for (const line of planLines(plan)) process.stdout.write(`${line}\n`);
       } finally {
         await store.close();
       }
     });
+}
+
+export interface PlanTarget {
+  /** The ClusterNetwork settings to plan for (the stored ones, or a proposed change). */
+  spec: ClusterNetwork['spec'];
+  nodeName: string;
+  /** In a lab, the host is the namespace LAB-NODE; else this machine. */
+  lab?: string;
+  /** What named the backend, for the error when this kernel cannot carry it. */
+  backendSource: string;
+}
+
+/** What routing would change on one host for `target.spec`, read from that host's kernel. */
+export async function planNode(store: Store, target: PlanTarget) {
+  const { spec, nodeName, lab } = target;
+  const backend = spec.backend;
+  const support = await checkBackendSupport(
+    backendDriver(backend, target.backendSource),
+    kernelFeatures,
+  );
+  const { items: storeNodes } = await listObjects(store, 'Node');
+  const self = storeNodes.find((n) => n.metadata.name === nodeName);
+  if (!self) {
+    const known = storeNodes.map((n) => n.metadata.name).join(', ') || 'none';
+    throw new UsageError(`--node ${nodeName}: no such Node (known: ${known})`);
+  }
+  const netns = lab ? `${lab}-${nodeName}` : undefined;
+  const bgp = spec.routing === 'bgp' ? await bgpView(store, storeNodes, self, nodeName) : undefined;
+  const nodes = bgp?.nodes ?? storeNodes;
+  const vtepMac = self.metadata.annotations?.[ANNOTATION_VTEP_MAC] ?? '';
+  if (!vtepMac && backend !== 'host-gw' && backend !== 'ipip' && backend !== 'wireguard') {
+    throw new UsageError(
+      `node ${nodeName} has not published its VTEP MAC (${ANNOTATION_VTEP_MAC}) yet: start its agent first`,
+    );
+  }
+  const wg = await wireguardOf(lab, self);
+  const plan = await planHost(
+    {
+      nodes,
+      selfName: nodeName,
+      backend,
+      vtepMac,
+      underlayMTU: spec.mtu,
+      encryption: spec.encryption,
+      wireguard: wg.wireguard,
+      ipipBpf: support.ipipBpf,
+    },
+    routingKernel(netns, wg.run),
+  );
+  const offloads = await reconcileOffloads(offloadKernel(netns), plan.view.underlay.address, {
+    apply: false,
+  });
+  return {
+    nodeName,
+    lab,
+    spec,
+    backend,
+    ipipBpf: support.ipipBpf,
+    plan,
+    bgp,
+    offloads,
+    commands: [...renderCommands(plan.changes), ...offloadCommands(offloads?.changes ?? [])],
+    wireguard: wireguardStatus(plan.view.actual.links, nodes, Date.now() / 1000),
+    cloud: backend === 'cloud' ? cloudPlacements(storeNodes) : undefined,
+  };
+}
+
+export type NodePlan = Awaited<ReturnType<typeof planNode>>;
+
+function planJson(p: NodePlan) {
+  return {
+    node: p.nodeName,
+    backend: p.backend,
+    ipipImplementation: ipipImplementation(p.ipipBpf, p.backend),
+    ipipTunnels: p.plan.desired.ipipTunnels,
+    routing: p.spec.routing,
+    learned: p.bgp?.origins,
+    cloud: p.cloud,
+    commands: p.commands,
+    changes: p.plan.changes,
+    offloads: p.offloads,
+    problems: p.plan.problems,
+    wireguard: p.wireguard,
+  };
+}
+
+/** The plan as a person reads it: a header, what it knows in comments, then the commands. */
+export function planLines(p: NodePlan): string[] {
+  const { commands, plan } = p;
+  const where = p.lab ? ` (namespace ${p.lab}-${p.nodeName})` : '';
+  const out = [
+    `# ${p.nodeName}${where}, backend ${p.backend}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}`,
+  ];
+  if (p.backend === 'ipip') out.push(`# IP-in-IP: ${describeIpip(p.ipipBpf, plan)}`);
+  for (const o of p.bgp?.origins ?? []) out.push(`# ${o.prefix}: ${o.origin}`);
+  for (const line of p.wireguard ? describeWireguard(p.wireguard) : []) out.push(`# ${line}`);
+  out.push(...placementLines(p.cloud ?? []));
+  if (p.offloads?.settled.length) {
+    out.push(`# offloads in place: ${describeSettled(p.offloads.settled)}`);
+  }
+  for (const problem of plan.problems) {
+    out.push(`# cannot route to ${problem.peer}: ${problem.reason}`);
+  }
+  out.push(...commands);
+  return out;
 }
 
 /** Which implementation carries backend ipip: the kernel's device or podnet's tc BPF programs. */

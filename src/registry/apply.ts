@@ -6,7 +6,13 @@
 import { ImmutableFieldError, mergeForApply } from '../api/merge.js';
 import { schedulePods } from '../api/schedule.js';
 import type { ClusterNetwork, KubeObject, Namespace, Node, Pod, Service } from '../api/types.js';
-import { applyObject, getObject, listObjects, type ApplyAction } from '../store/objects.js';
+import {
+  applyObject,
+  getClusterNetwork,
+  getObject,
+  listObjects,
+  type ApplyAction,
+} from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { OperationError, UsageError, errorMessage } from '../util/errors.js';
 import { Journal } from './journal.js';
@@ -17,6 +23,7 @@ import {
   namespaceProblem,
   withNameLabel,
 } from './namespaces.js';
+import { connectivityCuts } from './network-change.js';
 import { admitPod } from './pods.js';
 import { admitService } from './services.js';
 
@@ -44,6 +51,7 @@ export async function applyManifest(
 ): Promise<Applied[]> {
   const existing = await readExisting(store, objects);
   await checkAgainstStore(store, objects, existing);
+  await checkNetworkChange(store, objects, existing);
   const placed = await placePods(store, objects.map(withDefaults), existing);
   const pods = await admitPods(store, placed);
 
@@ -126,6 +134,37 @@ export function checkAgainstNamespaces(
     if (problem) errors.push(`${describeObject(obj)}: ${problem}`);
   }
   if (errors.length > 0) throw new UsageError(errors.join('\n'));
+}
+
+/**
+ * A changed ClusterNetwork is refused, with every reason, when it would cut what runs now
+ * (pods, node subnets and services outside its ranges); the MTU against each host's underlay is
+ * `apply --plan`'s check, which reads the hosts.
+ */
+async function checkNetworkChange(
+  store: Store,
+  objects: readonly KubeObject[],
+  existing: Existing,
+): Promise<void> {
+  const proposed = objects.find((o): o is ClusterNetwork => o.kind === 'ClusterNetwork');
+  if (!proposed) return;
+  const stored = existing.get(describeObject(proposed)) as ClusterNetwork | undefined;
+  // A cluster that never stored its ClusterNetwork runs on the defaults.
+  const current = stored?.spec ?? (await getClusterNetwork(store));
+  const next = stored ? (mergeForApply(stored, proposed) as ClusterNetwork).spec : proposed.spec;
+  const [nodes, pods, services] = await Promise.all([
+    listObjects(store, 'Node'),
+    listObjects(store, 'Pod'),
+    listObjects(store, 'Service'),
+  ]);
+  const cuts = connectivityCuts(current, next, {
+    nodes: nodes.items,
+    pods: pods.items,
+    services: services.items,
+  });
+  if (cuts.length > 0) {
+    throw new UsageError(cuts.map((c) => `${describeObject(proposed)}: ${c}`).join('\n'));
+  }
 }
 
 /** Defaults no manifest can override: a Namespace's name label; deletion is not applied. */

@@ -82,3 +82,51 @@ test('live ClusterNetwork: MTU and DNS IP change on every agent; no connection d
   );
   assert.match(resolv, /^nameserver 10\.96\.0\.53$/m, 'a new pod gets the new DNS IP');
 });
+
+test('apply --plan: a ClusterNetwork change is planned per host from its kernel, and one that would cut running pods is refused; nothing is applied', () => {
+  const get = (): ClusterNetwork =>
+    JSON.parse(
+      podnetOk(['--lab', name, 'get', 'clusternetwork', 'default', '-o', 'json']),
+    ) as ClusterNetwork;
+  const before = get();
+  const changed = (spec: Partial<ClusterNetwork['spec']>): string =>
+    JSON.stringify({ ...before, spec: { ...before.spec, ...spec } });
+
+  const plan = podnetOk(['--lab', name, 'apply', '--plan', '-f', '-'], {
+    input: changed({ backend: 'vxlan', mtu: 1450 }),
+  });
+  assert.match(plan, /^# ClusterNetwork default: backend auto -> vxlan, mtu 1400 -> 1450$/m);
+  for (const host of NODES) {
+    assert.match(
+      plan,
+      new RegExp(`^# ${host} \\(namespace ${name}-${host}\\), backend vxlan: `, 'm'),
+    );
+  }
+  // The tunnel is sized from the new MTU on each host: the plan says so as the command it runs.
+  assert.match(plan, /^ip link set pn-vxlan mtu 1400 up$/m);
+  assert.match(plan, /^# pod MTU 1350 -> 1400: /m);
+
+  const tooBig = podnet(['--lab', name, 'apply', '--plan', '-f', '-'], {
+    input: changed({ mtu: 9000 }),
+  });
+  assert.equal(tooBig.status, 2, tooBig.stderr);
+  assert.match(
+    tooBig.stderr,
+    /mtu 9000 is above the underlay MTU of node-1 \(1500\), node-2 \(1500\)/,
+  );
+
+  const moved = changed({ clusterCIDR: '10.245.0.0/16' });
+  for (const argv of [['apply', '--plan'], ['apply']]) {
+    const r = podnet(['--lab', name, ...argv, '-f', '-'], { input: moved });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /clusterCIDRs 10\.245\.0\.0\/16 would no longer hold running pod default\/\w+ \(10\.244\./,
+    );
+    assert.match(
+      r.stderr,
+      /would no longer hold the subnet of node node-1 \(10\.244\.\d+\.0\/24\)/,
+    );
+  }
+  assert.equal(get().metadata.resourceVersion, before.metadata.resourceVersion, 'nothing applied');
+});

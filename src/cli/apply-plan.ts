@@ -1,0 +1,141 @@
+// `podnet apply --plan -f FILE`: what applying a manifest would do, applying nothing. A changed
+// ClusterNetwork is planned per host from that host's kernel, with the same plan code its agent
+// runs, and checked against what runs now (ranges that would strand pods, an MTU above a host's
+// underlay): a change that would cut connectivity is refused here, before any host sees it.
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { mergeForApply } from '../api/merge.js';
+import { parseManifests } from '../api/manifest.js';
+import type { ClusterNetwork, KubeObject } from '../api/types.js';
+import { describeObject } from '../registry/apply.js';
+import { connectivityCuts } from '../registry/network-change.js';
+import { namespaceOf } from '../registry/namespaces.js';
+import { podMTU } from '../routing/mtu.js';
+import { getClusterNetwork, getObject, listObjects } from '../store/objects.js';
+import type { Store } from '../store/store.js';
+import { UsageError } from '../util/errors.js';
+import { labFor, requireRoot } from './context.js';
+import { planLines, planNode, type NodePlan } from './plan.js';
+
+type Spec = ClusterNetwork['spec'];
+
+/** The settings a person changes on a live cluster, in the order the summary names them. */
+const WATCHED: (keyof Spec)[] = [
+  'backend',
+  'encryption',
+  'mtu',
+  'proxyMode',
+  'routing',
+  'clusterCIDR',
+  'clusterCIDRs',
+  'serviceCIDR',
+  'serviceCIDRs',
+  'dnsIP',
+  'dnsIPs',
+  'nodeSubnetPrefix',
+  'nodeSubnetPrefixIPv6',
+];
+
+export async function planApply(
+  cmd: Command,
+  store: Store,
+  manifest: { text: string; source: string; namespace?: string },
+  file: string,
+): Promise<void> {
+  const current = await getClusterNetwork(store);
+  const { objects } = parseManifests(manifest.text, manifest.source, {
+    network: current,
+    namespace: manifest.namespace,
+  });
+  for (const obj of objects) {
+    const stored = await getObject(store, obj.kind, namespaceOf(obj), obj.metadata.name);
+    if (obj.kind === 'ClusterNetwork') {
+      await planNetwork(cmd, store, current, proposedSpec(stored, obj), file);
+    } else {
+      process.stdout.write(
+        `${describeObject(obj)}: would be ${stored ? 'configured' : 'created'}\n`,
+      );
+    }
+  }
+}
+
+function proposedSpec(stored: KubeObject | undefined, obj: ClusterNetwork): Spec {
+  return stored ? (mergeForApply(stored, obj) as ClusterNetwork).spec : obj.spec;
+}
+
+async function planNetwork(
+  cmd: Command,
+  store: Store,
+  current: Spec,
+  proposed: Spec,
+  file: string,
+): Promise<void> {
+  requireRoot('podnet apply --plan of a ClusterNetwork (it reads each host kernel)');
+  const changed = WATCHED.filter((k) => JSON.stringify(current[k]) !== JSON.stringify(proposed[k]));
+  const summary = changed.map((k) => `${k} ${show(current[k])} -> ${show(proposed[k])}`);
+  process.stdout.write(
+    `# ClusterNetwork default: ${summary.length ? summary.join(', ') : 'no change to its settings'}\n`,
+  );
+
+  const lab = labFor(cmd);
+  const [nodes, pods, services] = await Promise.all([
+    listObjects(store, 'Node'),
+    listObjects(store, 'Pod'),
+    listObjects(store, 'Service'),
+  ]);
+  // Every host's kernel is reachable in a lab; on real hosts only this one's.
+  const here = lab ? undefined : hostname();
+  const plans: NodePlan[] = [];
+  for (const node of nodes.items) {
+    const nodeName = node.metadata.name;
+    if (here !== undefined && nodeName !== here) continue;
+    plans.push(
+      await planNode(store, {
+        spec: proposed,
+        nodeName,
+        lab,
+        backendSource: `ClusterNetwork backend in ${file}`,
+      }),
+    );
+  }
+  const cuts = connectivityCuts(current, proposed, {
+    nodes: nodes.items,
+    pods: pods.items,
+    services: services.items,
+    underlayMTUs: new Map(plans.map((p) => [p.nodeName, p.plan.view.underlay.mtu])),
+  });
+  if (cuts.length > 0) {
+    throw new UsageError(
+      `${cuts.map((c) => `ClusterNetwork default: ${c}`).join('\n')}\nthis change would be refused; nothing was applied`,
+    );
+  }
+
+  const podsBefore = podMTU(current.backend, current.mtu, current.encryption);
+  const podsAfter = podMTU(proposed.backend, proposed.mtu, proposed.encryption);
+  for (const plan of plans) {
+    process.stdout.write(`${planLines(plan).join('\n')}\n`);
+    if (podsAfter !== podsBefore) {
+      process.stdout.write(
+        `# pod MTU ${podsBefore} -> ${podsAfter}: running pods are resized in place, new ones start with it\n`,
+      );
+    }
+    // Both are read when an agent starts: the host changes over at its agent's next start.
+    for (const key of ['proxyMode', 'routing'] as const) {
+      if (proposed[key] === current[key]) continue;
+      process.stdout.write(
+        `# ${key} ${current[key]} -> ${proposed[key]} takes effect when this host's agent restarts\n`,
+      );
+    }
+  }
+  for (const node of nodes.items) {
+    if (here === undefined || node.metadata.name === here) continue;
+    process.stdout.write(
+      `# ${node.metadata.name}: its kernel is on that host; run podnet apply --plan -f ${file} there\n`,
+    );
+  }
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return '(unset)';
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
