@@ -2,9 +2,11 @@
 // parser and ring, bench/lib/flow-reader.ts) runs in the client's host namespace or not, while
 // (1) a client pod opens short TCP connections through a service (DNAT by the real proxier) to
 // backends on both hosts as fast as it can up to 5,000 a second — completed connections, and the
-// CPU share of a core the flow log used — and (2) iperf3 runs pod to pod across hosts. Phases
-// alternate (off, on, three times) so that the machine's load drifts into both alike. Goals: <= 5 %
-// fewer connections, <= 0.15 of a core, <= 3 % less iperf3 throughput. Ends with BENCH lines.
+// CPU share of a core the flow log used, and that CPU per connection (a busy machine manages
+// fewer than 5,000 a second; the cost of each does not depend on how many) — and (2) iperf3 runs
+// pod to pod across hosts. Phases alternate (off, on, three times) so that the machine's load
+// drifts into both alike. Goals: <= 5 % fewer connections, <= 0.15 of a core, <= 3 % less iperf3
+// throughput. Ends with BENCH lines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
