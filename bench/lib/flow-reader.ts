@@ -1,7 +1,7 @@
 // The agent's flow log alone, for bench/flows.ts: run inside a host namespace, it reads that
 // namespace's conntrack events and names them as flows exactly as the agent does (the same
 // reader, parser and ring), until SIGTERM; then it prints what it saw and the CPU it and its
-// `conntrack -E` used, in seconds.
+// `conntrack -E` used, in seconds (its own from the moment it was ready to read).
 // Usage: flow-reader.js NODE CLIENT_IP SERVICE_IP:PORT BACKEND_IP[@NODE]...
 import { readFileSync } from 'node:fs';
 import type { Node, Pod, Service } from '../../src/api/types.js';
@@ -68,6 +68,8 @@ const reader = readConntrackEvents({
   },
 });
 process.stdout.write('ready\n');
+// The flow log's own work starts here: node's start-up is not a cost of the connections.
+const atReady = cpuSeconds();
 
 /** Seconds of CPU this process and its waited-for children (conntrack) used, apart. */
 function cpuSeconds(): { node: number; conntrack: number } {
@@ -82,7 +84,10 @@ process.once('SIGTERM', () => {
   // conntrack counts as a child once it has exited and been waited for.
   setTimeout(() => {
     const cpu = cpuSeconds();
-    process.stdout.write(`${JSON.stringify({ events, opened, lost, ...cpu })}\n`);
+    const node = cpu.node - atReady.node;
+    process.stdout.write(
+      `${JSON.stringify({ events, opened, lost, node, conntrack: cpu.conntrack })}\n`,
+    );
     process.exit(0);
   }, 300);
 });

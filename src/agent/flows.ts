@@ -20,7 +20,7 @@ import { WIREGUARD_DEVICE } from '../routing/backends/wireguard.js';
 import { isLostEventsWarning, parseConntrackEvent } from '../flows/conntrack-event.js';
 import { FlowLog, type FlowChange } from '../flows/log.js';
 import type { FlowPage, FlowProtocol, UnconfirmedConnection } from '../flows/types.js';
-import { clusterView, type ClusterView, type HostRoute } from '../flows/view.js';
+import { clusterView, type ClusterView, type HostRoute, type ServiceRef } from '../flows/view.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 import { serialRuns, type SerialRuns } from '../util/serial-runs.js';
@@ -202,6 +202,20 @@ function flowMetrics(ctx: AgentContext): {
     labelNames: ['namespace', 'service'],
     registers: [ctx.metrics],
   });
+  // A service's counters by the view's own reference to it: the labelled form of inc() hashes
+  // its labels on every call, and a busy node counts thousands of connections a second.
+  const perService = new WeakMap<ServiceRef, ServiceCounters>();
+  const countersOf = (ref: ServiceRef): ServiceCounters => {
+    let counters = perService.get(ref);
+    if (!counters) {
+      counters = {
+        connections: connections.labels(ref.namespace, ref.name),
+        bytes: bytes.labels(ref.namespace, ref.name),
+      };
+      perService.set(ref, counters);
+    }
+    return counters;
+  };
   let lost = 0;
   return {
     countOverrun() {
@@ -209,13 +223,16 @@ function flowMetrics(ctx: AgentContext): {
       overruns.inc();
     },
     lost: () => lost,
-    count({ flow, opened, closed }) {
-      if (!flow.service) return;
-      const labels = { namespace: flow.service.namespace, service: flow.service.name };
-      if (opened) connections.inc(labels);
-      if (closed && flow.traffic) {
-        bytes.inc(labels, flow.traffic.sent.bytes + flow.traffic.received.bytes);
-      }
+    count({ record, opened, closed }) {
+      if (!record.service) return;
+      const counters = countersOf(record.service);
+      if (opened) counters.connections.inc();
+      if (closed && record.counted) counters.bytes.inc(record.sentBytes + record.receivedBytes);
     },
   };
+}
+
+interface ServiceCounters {
+  connections: { inc(): void };
+  bytes: { inc(value: number): void };
 }

@@ -1,15 +1,58 @@
 // From a conntrack event to a flow record: which agent reports the connection, what its ends
 // are called, and how its record changes when the kernel lets go of it.
+//
+// The log keeps thousands of records that each live a few seconds: long enough to outlive the
+// collector's young generation, so every byte of them is copied and marked again. A record is
+// therefore one flat object whose names are the view's own (shared, not copied) and whose times
+// are numbers; the nested JSON shape of a Flow is built only when someone reads it.
 import type { ConntrackEvent } from './conntrack-event.js';
 import type {
   Flow,
   FlowEnd,
   FlowPath,
   FlowProtocol,
-  FlowService,
+  FlowVerdict,
   UnconfirmedConnection,
 } from './types.js';
-import { nodePortKey, serviceKey, subnetOf, type ClusterView } from './view.js';
+import {
+  nodePortKey,
+  serviceKey,
+  subnetOf,
+  type ClusterView,
+  type PodRef,
+  type ServiceRef,
+} from './view.js';
+
+export interface FlowRecord {
+  /** The sequence number of its latest change. */
+  seq: number;
+  /** Its name in the log: the kernel's number for the connection, or the verdict's for one a rule logged. */
+  key: number | string;
+  node: string;
+  protocol: FlowProtocol;
+  sourceIP: string;
+  sourcePort: number;
+  sourcePod: PodRef | undefined;
+  service: ServiceRef | undefined;
+  serviceIP: string;
+  servicePort: number;
+  destinationIP: string;
+  destinationPort: number;
+  destinationPod: PodRef | undefined;
+  path: FlowPath;
+  verdict: FlowVerdict;
+  reason: string | undefined;
+  policies: string[] | undefined;
+  /** Milliseconds since the epoch; `endMs` is NaN while the connection is open. */
+  startMs: number;
+  endMs: number;
+  /** The kernel's counters, once it reported them (on DESTROY, with accounting on). */
+  counted: boolean;
+  sentPackets: number;
+  sentBytes: number;
+  receivedPackets: number;
+  receivedBytes: number;
+}
 
 /**
  * Every host a connection crosses sees it in its own conntrack table; one of them reports it,
@@ -24,96 +67,171 @@ export function reportsFlow(view: ClusterView, ev: ConntrackEvent): boolean {
 }
 
 /** The flow a connection's first event opens (a DESTROY of one opened before the agent started). */
-export function openFlow(view: ClusterView, ev: ConntrackEvent, seq: number): Flow {
+export function openFlow(view: ClusterView, ev: ConntrackEvent, seq: number): FlowRecord {
   const { original, reply } = ev;
   // The reply comes from whoever really answers: after DNAT, the endpoint the kernel chose.
   const translated = reply.src !== original.dst || reply.sport !== original.dport;
-  const service = translated ? serviceOf(view, ev) : undefined;
-  const source = end(view, original.src, original.sport);
-  const destination = end(view, reply.src, reply.sport);
-  const flow: Flow = {
-    seq,
-    id: `${view.self}/${ev.id}`,
-    node: view.self,
-    protocol: ev.protocol as FlowProtocol,
-    source,
-    ...(service ? { service } : {}),
-    destination,
-    path: pathOf(view, source, destination),
-    verdict: 'forwarded',
-    state: 'open',
-    start: isoTime(ev.type === 'DESTROY' && ev.lifetime ? ev.time - ev.lifetime : ev.time),
-  };
-  return ev.type === 'NEW' ? flow : closeFlow(flow, ev, seq);
+  const record = newRecord(view, seq, ev.id, ev.protocol as FlowProtocol, {
+    source: original.src,
+    sourcePort: original.sport,
+    destination: reply.src,
+    destinationPort: reply.sport,
+    service: translated ? serviceOf(view, ev.protocol, original.dst, original.dport) : undefined,
+    serviceIP: original.dst,
+    servicePort: original.dport,
+  });
+  record.path = pathOf(view, record.sourceIP, record.destinationIP);
+  const seconds = ev.type === 'DESTROY' && ev.lifetime ? ev.time - ev.lifetime : ev.time;
+  record.startMs = Math.round(seconds * 1000);
+  if (ev.type === 'DESTROY') closeFlow(record, ev, seq);
+  return record;
 }
 
 /**
- * The flow once the kernel destroyed its entry, with the counters it reports only then. It ends
- * when the kernel let go of it: for TCP that is after TIME_WAIT, which podnet does not follow
- * (its state changes are most of a connection's events, and the flow log asks for none of them).
+ * Closes the record once the kernel destroyed its entry, with the counters it reports only
+ * then. It ends when the kernel let go of it: for TCP that is after TIME_WAIT, which podnet
+ * does not follow (its state changes are most of a connection's events, and the flow log asks
+ * for none of them).
  */
-export function closeFlow(flow: Flow, ev: ConntrackEvent, seq: number): Flow {
-  const traffic =
-    ev.original.packets !== undefined && ev.reply.packets !== undefined
-      ? {
-          sent: { packets: ev.original.packets, bytes: ev.original.bytes ?? 0 },
-          received: { packets: ev.reply.packets, bytes: ev.reply.bytes ?? 0 },
-        }
-      : undefined;
-  return { ...flow, seq, state: 'closed', end: isoTime(ev.time), ...(traffic ? { traffic } : {}) };
+export function closeFlow(record: FlowRecord, ev: ConntrackEvent, seq: number): void {
+  record.seq = seq;
+  record.endMs = Math.round(ev.time * 1000);
+  const { original, reply } = ev;
+  if (original.packets !== undefined && reply.packets !== undefined) {
+    record.counted = true;
+    record.sentPackets = original.packets;
+    record.sentBytes = original.bytes ?? 0;
+    record.receivedPackets = reply.packets;
+    record.receivedBytes = reply.bytes ?? 0;
+  }
 }
 
 /**
  * The flow of a connection a rule refused or denied: the agent that logged it reports it. A
  * refused connection never left this host; its destination is the service's address.
  */
-export function unconfirmedFlow(view: ClusterView, c: UnconfirmedConnection, seq: number): Flow {
-  const source = end(view, c.source.ip, c.source.port);
-  const destination = end(view, c.destination.ip, c.destination.port);
-  const ref =
-    view.services.get(serviceKey(c.protocol, c.destination.ip, c.destination.port)) ??
-    view.nodePorts.get(nodePortKey(c.protocol, c.destination.port));
-  const service = ref ? { ...ref, ip: c.destination.ip, port: c.destination.port } : undefined;
+export function unconfirmedFlow(
+  view: ClusterView,
+  c: UnconfirmedConnection,
+  seq: number,
+): FlowRecord {
+  const { ip, port } = c.destination;
+  const record = newRecord(view, seq, `${c.verdict}-${seq}`, c.protocol, {
+    source: c.source.ip,
+    sourcePort: c.source.port,
+    destination: ip,
+    destinationPort: port,
+    service: serviceOf(view, c.protocol, ip, port),
+    serviceIP: ip,
+    servicePort: port,
+  });
+  record.path =
+    c.verdict === 'refused' ? 'local' : pathOf(view, record.sourceIP, record.destinationIP);
+  record.verdict = c.verdict;
+  record.reason = c.reason;
+  record.policies = c.policies;
+  record.startMs = record.endMs = Date.parse(c.time);
+  return record;
+}
+
+/** The record in the shape `GET /flows` serves. */
+export function toFlow(r: FlowRecord): Flow {
+  const open = Number.isNaN(r.endMs);
   return {
-    seq,
-    id: `${view.self}/${c.verdict}-${seq}`,
-    node: view.self,
-    protocol: c.protocol,
-    source,
-    ...(service ? { service } : {}),
-    destination,
-    path: c.verdict === 'refused' ? 'local' : pathOf(view, source, destination),
-    verdict: c.verdict,
-    ...(c.reason ? { reason: c.reason } : {}),
-    ...(c.policies ? { policies: c.policies } : {}),
-    state: 'closed',
-    start: c.time,
-    end: c.time,
+    seq: r.seq,
+    id: `${r.node}/${r.key}`,
+    node: r.node,
+    protocol: r.protocol,
+    source: flowEnd(r.sourceIP, r.sourcePort, r.sourcePod),
+    ...(r.service ? { service: { ...r.service, ip: r.serviceIP, port: r.servicePort } } : {}),
+    destination: flowEnd(r.destinationIP, r.destinationPort, r.destinationPod),
+    path: r.path,
+    verdict: r.verdict,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.policies ? { policies: r.policies } : {}),
+    state: open ? 'open' : 'closed',
+    start: new Date(r.startMs).toISOString(),
+    ...(open ? {} : { end: new Date(r.endMs).toISOString() }),
+    ...(r.counted
+      ? {
+          traffic: {
+            sent: { packets: r.sentPackets, bytes: r.sentBytes },
+            received: { packets: r.receivedPackets, bytes: r.receivedBytes },
+          },
+        }
+      : {}),
   };
 }
 
-function serviceOf(view: ClusterView, ev: ConntrackEvent): FlowService | undefined {
-  const { dst, dport } = ev.original;
-  const ref =
-    view.services.get(serviceKey(ev.protocol, dst, dport)) ??
-    view.nodePorts.get(nodePortKey(ev.protocol, dport));
-  return ref ? { ...ref, ip: dst, port: dport } : undefined;
+interface Ends {
+  source: string;
+  sourcePort: number;
+  destination: string;
+  destinationPort: number;
+  service: ServiceRef | undefined;
+  serviceIP: string;
+  servicePort: number;
 }
 
-function end(view: ClusterView, ip: string, port: number): FlowEnd {
-  const pod = view.pods.get(ip);
+/** A forwarded, open record; every field is set here so that all records share one shape. */
+function newRecord(
+  view: ClusterView,
+  seq: number,
+  key: number | string,
+  protocol: FlowProtocol,
+  ends: Ends,
+): FlowRecord {
+  const sourcePod = view.pods.get(ends.source);
+  const destinationPod = view.pods.get(ends.destination);
+  return {
+    seq,
+    key,
+    node: view.self,
+    protocol,
+    sourceIP: sourcePod?.ip ?? ends.source,
+    sourcePort: ends.sourcePort,
+    sourcePod,
+    service: ends.service,
+    serviceIP: ends.serviceIP,
+    servicePort: ends.servicePort,
+    destinationIP: destinationPod?.ip ?? ends.destination,
+    destinationPort: ends.destinationPort,
+    destinationPod,
+    path: 'unknown',
+    verdict: 'forwarded',
+    reason: undefined,
+    policies: undefined,
+    startMs: 0,
+    endMs: NaN,
+    counted: false,
+    sentPackets: 0,
+    sentBytes: 0,
+    receivedPackets: 0,
+    receivedBytes: 0,
+  };
+}
+
+function serviceOf(
+  view: ClusterView,
+  protocol: string,
+  ip: string,
+  port: number,
+): ServiceRef | undefined {
+  return (
+    view.services.get(serviceKey(protocol, ip, port)) ??
+    view.nodePorts.get(nodePortKey(protocol, port))
+  );
+}
+
+function flowEnd(ip: string, port: number, pod: PodRef | undefined): FlowEnd {
   return { ip, port, ...(pod ? { pod: pod.pod, ...(pod.node ? { node: pod.node } : {}) } : {}) };
 }
 
 /** The path between the two ends as this host routes it: toward the end that is not its own. */
-function pathOf(view: ClusterView, source: FlowEnd, destination: FlowEnd): FlowPath {
-  const from = subnetOf(view, source.ip);
-  const to = subnetOf(view, destination.ip);
+function pathOf(view: ClusterView, source: string, destination: string): FlowPath {
+  const from = subnetOf(view, source);
+  const to = subnetOf(view, destination);
   if (!from || !to) return 'external';
   if (from.node === to.node) return 'local';
   return from.node === view.self ? to.path : from.path;
-}
-
-function isoTime(seconds: number): string {
-  return new Date(Math.round(seconds * 1000)).toISOString();
 }

@@ -29,6 +29,8 @@ export interface ViewInput {
 }
 
 export interface PodRef {
+  /** The address it was found by (one string shared by every flow of the pod). */
+  ip: string;
   pod: string;
   node?: string;
 }
@@ -46,7 +48,20 @@ export interface ClusterView {
   /** `tcp/30080` → the service with that node port. */
   nodePorts: Map<string, ServiceRef>;
   subnets: { node: string; cidr: Cidr; path: FlowPath }[];
+  /**
+   * Addresses already placed in a subnet (null: in none), so that an event's addresses are
+   * parsed once per view rather than once per event: a node's connections come from few pods.
+   */
+  placed: Map<string, SubnetHit | null>;
 }
+
+export interface SubnetHit {
+  node: string;
+  path: FlowPath;
+}
+
+/** Addresses remembered per view; past this the memory starts again (many outside clients). */
+const PLACED_LIMIT = 4096;
 
 export function serviceKey(protocol: string, ip: string, port: number): string {
   return `${protocol.toLowerCase()}/${ip}:${port}`;
@@ -62,7 +77,7 @@ export function clusterView(input: ViewInput): ClusterView {
     const name = `${pod.metadata.namespace}/${pod.metadata.name}`;
     const ips = pod.status?.podIPs?.map((p) => p.ip) ?? [];
     if (pod.status?.podIP) ips.push(pod.status.podIP);
-    for (const ip of ips) pods.set(ip, { pod: name, node: pod.spec.nodeName });
+    for (const ip of ips) pods.set(ip, { ip, pod: name, node: pod.spec.nodeName });
   }
   const services = new Map<string, ServiceRef>();
   const nodePorts = new Map<string, ServiceRef>();
@@ -91,7 +106,7 @@ export function clusterView(input: ViewInput): ClusterView {
       subnets.push({ node: name, cidr, path });
     }
   }
-  return { self: input.self, pods, services, nodePorts, subnets };
+  return { self: input.self, pods, services, nodePorts, subnets, placed: new Map() };
 }
 
 /** How this host reaches a peer's pod subnet, read from the route podnet installed for it. */
@@ -103,11 +118,12 @@ function peerPath(route: HostRoute | undefined, input: ViewInput): FlowPath {
 }
 
 /** The node whose pod subnet holds `ip`, with the path to it; undefined outside every subnet. */
-export function subnetOf(
-  view: ClusterView,
-  ip: string,
-): { node: string; path: FlowPath } | undefined {
+export function subnetOf(view: ClusterView, ip: string): SubnetHit | undefined {
+  const known = view.placed.get(ip);
+  if (known !== undefined) return known ?? undefined;
   const addr = tryParseIP(ip);
-  if (!addr) return undefined;
-  return view.subnets.find((s) => containsIP(s.cidr, addr));
+  const hit = addr && view.subnets.find((s) => containsIP(s.cidr, addr));
+  if (view.placed.size >= PLACED_LIMIT) view.placed.clear();
+  view.placed.set(ip, hit ?? null);
+  return hit;
 }

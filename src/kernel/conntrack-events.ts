@@ -65,19 +65,26 @@ export function readConntrackEvents(handlers: ConntrackEventHandlers): Conntrack
 
 /**
  * Hands each line of a stream to `fn`, cut from the chunks as they come: many events arrive in
- * one read, and a line reader's per-line machinery costs more than the parsing.
+ * one read, and a line reader's per-line machinery costs more than the parsing. Lines are cut
+ * from the chunk itself (slices share its memory); only a line split across two reads is joined.
  */
-function eachLine(stream: Readable, fn: (line: string) => void): void {
+export function eachLine(stream: Readable, fn: (line: string) => void): void {
   let rest = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
-    const text = rest + chunk;
     let from = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
-      fn(text.slice(from, nl));
+    let nl = chunk.indexOf('\n');
+    if (rest && nl >= 0) {
+      fn(rest + chunk.slice(0, nl));
+      rest = '';
+      from = nl + 1;
+      nl = chunk.indexOf('\n', from);
+    }
+    for (; nl >= 0; nl = chunk.indexOf('\n', from)) {
+      fn(chunk.slice(from, nl));
       from = nl + 1;
     }
-    rest = text.slice(from);
+    rest += chunk.slice(from);
   });
 }
 

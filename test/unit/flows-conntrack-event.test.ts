@@ -20,7 +20,7 @@ test('a NEW line gives the time, protocol, id and both tuples', () => {
     type: 'NEW',
     time: 1700000000.306582,
     protocol: 'tcp',
-    id: '3206261315',
+    id: 3206261315,
     original: { src: '10.244.1.5', dst: '10.96.0.20', sport: 40918, dport: 80 },
     reply: { src: '10.244.2.7', dst: '10.244.1.5', sport: 8080, dport: 40918 },
   });
@@ -40,16 +40,16 @@ test('a DESTROY line carries the counters of each direction and the lifetime', (
   assert.equal(ev.reply.packets, 4);
   assert.equal(ev.reply.bytes, 880);
   assert.equal(ev.lifetime, 1);
-  assert.equal(ev.id, '3206261315');
+  assert.equal(ev.id, 3206261315);
 });
 
 test('the address family of `-o extended` is skipped; ICMP tuple ids are not the connection id', () => {
   const udp = parseConntrackEvent(NEW_UDP_EXTENDED)!;
   assert.equal(udp.protocol, 'udp');
   assert.equal(udp.original.dport, 53);
-  assert.equal(udp.id, '77');
+  assert.equal(udp.id, 77);
   const icmp = parseConntrackEvent(NEW_ICMP)!;
-  assert.equal(icmp.id, '991');
+  assert.equal(icmp.id, 991);
   assert.equal(icmp.original.dport, 0);
 });
 

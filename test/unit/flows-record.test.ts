@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import type { Node } from '../../src/api/types.js';
 import { parseConntrackEvent } from '../../src/flows/conntrack-event.js';
 import { flowLine, matchesFlow } from '../../src/flows/filter.js';
-import { FlowLog } from '../../src/flows/log.js';
-import { clusterView, type ViewInput } from '../../src/flows/view.js';
+import { FlowLog, type FlowChange } from '../../src/flows/log.js';
+import { toFlow } from '../../src/flows/record.js';
+import { clusterView, subnetOf, type ViewInput } from '../../src/flows/view.js';
 import { webPod, webService } from '../helpers/web-objects.js';
 
 function node(name: string, podCIDR: string): Node {
@@ -46,6 +47,7 @@ function line(type: string, src: string, dst: string, rsrc: string, extra = ''):
 }
 
 const ev = (text: string) => parseConntrackEvent(text)!;
+const flowOf = (change: FlowChange | undefined) => toFlow(change!.record);
 
 test('a connection through a service names client, service and the chosen pod, with the path', () => {
   const log = new FlowLog(10);
@@ -55,20 +57,20 @@ test('a connection through a service names client, service and the chosen pod, w
     ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.3.8:8080')),
   )!;
   assert.equal(c.opened, true);
-  assert.equal(c.flow.source.pod, 'my-namespace/client');
-  assert.deepEqual(c.flow.service, {
+  assert.equal(flowOf(c).source.pod, 'my-namespace/client');
+  assert.deepEqual(flowOf(c).service, {
     namespace: 'my-namespace',
     name: 'my-svc',
     ip: '10.96.0.20',
     port: 80,
   });
-  assert.equal(c.flow.destination.pod, 'my-namespace/echo-3');
-  assert.equal(c.flow.destination.node, 'node-3');
-  assert.equal(c.flow.path, 'vxlan');
-  assert.equal(c.flow.verdict, 'forwarded');
-  assert.equal(c.flow.state, 'open');
+  assert.equal(flowOf(c).destination.pod, 'my-namespace/echo-3');
+  assert.equal(flowOf(c).destination.node, 'node-3');
+  assert.equal(flowOf(c).path, 'vxlan');
+  assert.equal(flowOf(c).verdict, 'forwarded');
+  assert.equal(flowOf(c).state, 'open');
   assert.equal(
-    flowLine(c.flow),
+    flowLine(flowOf(c)),
     '22:13:20.500 my-namespace/client:40000 → my-namespace/my-svc:80 → my-namespace/echo-3:8080 tcp vxlan forwarded open',
   );
 });
@@ -77,13 +79,13 @@ test('paths: local on one host, direct by next hop, external off the pod network
   const log = new FlowLog(10);
   const view = clusterView(input);
   const path = (src: string, dst: string) =>
-    log.apply(view, ev(line('NEW', src, dst, dst)))!.flow.path;
+    flowOf(log.apply(view, ev(line('NEW', src, dst, dst)))).path;
   assert.equal(path('10.244.1.5:1', '10.244.1.6:8080'), 'local');
   assert.equal(path('10.244.1.5:2', '10.244.2.7:8080'), 'direct');
   assert.equal(path('10.244.1.5:3', '172.31.1.2:22'), 'external');
   const bgp = clusterView({ ...input, routing: 'bgp' });
   assert.equal(
-    log.apply(bgp, ev(line('NEW', '10.244.1.5:4', '10.244.2.7:8080', '10.244.2.7:8080')))!.flow
+    flowOf(log.apply(bgp, ev(line('NEW', '10.244.1.5:4', '10.244.2.7:8080', '10.244.2.7:8080'))))
       .path,
     'bgp',
   );
@@ -102,8 +104,8 @@ test('one host reports a connection: the client’s, or the server’s for a cli
     view,
     ev(line('NEW', '172.31.9.9:5', '172.31.1.1:30080', '10.244.1.6:8080')),
   )!;
-  assert.equal(c.flow.service?.name, 'my-svc');
-  assert.equal(c.flow.path, 'external');
+  assert.equal(flowOf(c).service?.name, 'my-svc');
+  assert.equal(flowOf(c).path, 'external');
 });
 
 test('DESTROY closes the flow with counters; since() returns only what changed', () => {
@@ -122,8 +124,8 @@ test('DESTROY closes the flow with counters; since() returns only what changed',
   );
   const c = log.apply(view, destroy)!;
   assert.equal(c.closed, true);
-  assert.equal(c.flow.end, new Date(1700000000500).toISOString(), 'ends when the kernel let go');
-  assert.deepEqual(c.flow.traffic, {
+  assert.equal(flowOf(c).end, new Date(1700000000500).toISOString(), 'ends when the kernel let go');
+  assert.deepEqual(flowOf(c).traffic, {
     sent: { packets: 6, bytes: 412 },
     received: { packets: 4, bytes: 880 },
   });
@@ -153,10 +155,9 @@ test('the ring keeps the newest flows; a second DESTROY changes nothing', () => 
 test('filters by namespace, pod, service and verdict', () => {
   const log = new FlowLog(10);
   const view = clusterView(input);
-  const flow = log.apply(
-    view,
-    ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080')),
-  )!.flow;
+  const flow = flowOf(
+    log.apply(view, ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080'))),
+  );
   assert.ok(matchesFlow(flow, { namespace: 'my-namespace', pod: 'echo-2', service: 'my-svc' }));
   assert.ok(matchesFlow(flow, { pod: 'my-namespace/client', verdict: 'forwarded' }));
   assert.ok(!matchesFlow(flow, { namespace: 'other' }));
@@ -205,4 +206,25 @@ test('a connection a policy denied names the policy and both pods', () => {
     flowLine(flow),
     '10:00:00.000 my-namespace/echo-2:40002 → my-namespace/echo-1:8080 tcp direct denied by my-namespace/deny-all (ingress of my-namespace/echo-1)',
   );
+});
+
+test('a view remembers where addresses lie, within a bound, and still answers rightly', () => {
+  const view = clusterView(input);
+  for (let i = 0; i < 5000; i++) subnetOf(view, `172.16.${i >> 8}.${i & 255}`);
+  assert.ok(view.placed.size <= 4096, `${view.placed.size} addresses remembered`);
+  assert.equal(subnetOf(view, '10.244.3.8')?.node, 'node-3');
+  assert.equal(subnetOf(view, '10.244.3.8')?.path, 'vxlan', 'the second look-up is the same');
+  assert.equal(subnetOf(view, '172.16.0.1'), undefined);
+  assert.equal(subnetOf(view, '172.16.0.1'), undefined, 'an address in no subnet, remembered');
+});
+
+test('a record refers to the view’s pod and service rather than copies of them', () => {
+  const log = new FlowLog(10);
+  const view = clusterView(input);
+  const c = log.apply(
+    view,
+    ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.3.8:8080')),
+  )!;
+  assert.equal(c.record.sourcePod, view.pods.get('10.244.1.5'));
+  assert.equal(c.record.service, view.services.get('tcp/10.96.0.20:80'));
 });

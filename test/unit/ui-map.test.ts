@@ -12,7 +12,7 @@ import {
   type Service,
 } from '../../src/api/types.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
-import { buildMap, diffMap, type MapInput } from '../../src/ui/server/map-model.js';
+import { buildMap, diffMap, MapMemo, type MapInput } from '../../src/ui/server/map-model.js';
 import { placeHops } from '../../src/ui/server/trace-overlay.js';
 import { makeNode } from '../helpers/routing-nodes.js';
 
@@ -215,6 +215,47 @@ test('ui map: the patch carries exactly what appeared, changed and went', () => 
     ['pod/demo/new', 'svc/demo/my-svc'],
   );
   assert.deepEqual(patch.remove, ['ep/demo/my-svc/demo/echo-1', 'pod/demo/echo-1']);
+});
+
+test('ui map: building again reuses the elements of unchanged pods and links, and only those', () => {
+  const memo = new MapMemo();
+  const first = byId(buildMap(input(), memo));
+  const moved = pod('client', 'node-1', '10.244.1.9');
+  const again = buildMap(input({ pods: [pods[0]!, pods[1]!, moved] }), memo);
+  assert.deepEqual(again, buildMap(input({ pods: [pods[0]!, pods[1]!, moved] })), 'same map');
+  const second = byId(again);
+  assert.equal(second.get('pod/demo/echo-1'), first.get('pod/demo/echo-1'));
+  assert.equal(second.get('link/node-1/node-2'), first.get('link/node-1/node-2'));
+  assert.notEqual(second.get('pod/demo/client'), first.get('pod/demo/client'));
+  assert.equal(second.get('pod/demo/client')!.fields.ip, '10.244.1.9');
+
+  // A node gone: its pods lose their host, and the links are built anew without it.
+  const third = byId(buildMap(input({ nodes: [nodes[0]!, nodes[2]!], pods }), memo));
+  assert.equal(third.get('pod/demo/echo-2')!.parent, undefined);
+  assert.equal(third.get('pod/demo/echo-1')!.parent, 'host/node-1');
+  assert.equal(third.get('link/node-1/node-2'), undefined);
+  assert.notEqual(third.get('link/node-1/node-3'), first.get('link/node-1/node-3'));
+  // A different network is a different carrier on every link.
+  const vxlan = byId(
+    buildMap(
+      input({
+        nodes: [nodes[0]!, nodes[2]!],
+        network: { ...DEFAULT_CLUSTER_NETWORK, backend: 'vxlan' },
+      }),
+      memo,
+    ),
+  );
+  assert.deepEqual(
+    vxlan.get('link/node-1/node-3'),
+    byId(
+      buildMap(
+        input({
+          nodes: [nodes[0]!, nodes[2]!],
+          network: { ...DEFAULT_CLUSTER_NETWORK, backend: 'vxlan' },
+        }),
+      ),
+    ).get('link/node-1/node-3'),
+  );
 });
 
 test('ui trace: each hop lands on the hosts, pods and services it names, not on look-alikes', () => {

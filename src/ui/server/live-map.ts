@@ -6,7 +6,14 @@ import { DEFAULT_CLUSTER_NETWORK, type ClusterNetwork } from '../../api/types.js
 import { InformerCache } from '../../store/shared-informers.js';
 import type { Store } from '../../store/store.js';
 import { watchBgpStatuses, type BgpStatusWatch } from './bgp-watch.js';
-import { buildMap, diffMap, type Finding, type MapElement, type MapPatch } from './map-model.js';
+import {
+  buildMap,
+  diffMap,
+  MapMemo,
+  type Finding,
+  type MapElement,
+  type MapPatch,
+} from './map-model.js';
 
 const BATCH_MS = 20;
 
@@ -16,6 +23,7 @@ export class LiveMap {
   private readonly findings = new Map<string, Finding[]>();
   private readonly subscribers = new Set<(patch: MapPatch) => void>();
   private current: MapElement[] = [];
+  private readonly memo = new MapMemo();
   private pending: NodeJS.Timeout | undefined;
   private synced = false;
 
@@ -78,15 +86,18 @@ export class LiveMap {
     const networks = values(this.informers.informer('ClusterNetwork').cache) as ClusterNetwork[];
     const spec = networks.find((n) => n.metadata.name === 'default')?.spec;
     try {
-      const next = buildMap({
-        network: { ...DEFAULT_CLUSTER_NETWORK, ...spec },
-        nodes: values(this.informers.informer('Node').cache),
-        pods: values(this.informers.informer('Pod').cache),
-        services: values(this.informers.informer('Service').cache),
-        slices: values(this.informers.informer('EndpointSlice').cache),
-        bgp: values(this.bgp.statuses),
-        findings: this.findings,
-      });
+      const next = buildMap(
+        {
+          network: { ...DEFAULT_CLUSTER_NETWORK, ...spec },
+          nodes: values(this.informers.informer('Node').cache),
+          pods: values(this.informers.informer('Pod').cache),
+          services: values(this.informers.informer('Service').cache),
+          slices: values(this.informers.informer('EndpointSlice').cache),
+          bgp: values(this.bgp.statuses),
+          findings: this.findings,
+        },
+        this.memo,
+      );
       const patch = diffMap(this.current, next);
       this.current = next;
       if (patch.upsert.length === 0 && patch.remove.length === 0) return;

@@ -61,7 +61,28 @@ export const hostId = (node: string): string => `host/${node}`;
 export const podId = (namespace: string, name: string): string => `pod/${namespace}/${name}`;
 export const serviceId = (namespace: string, name: string): string => `svc/${namespace}/${name}`;
 
-export function buildMap(input: MapInput): MapElement[] {
+/**
+ * What building one map leaves for the next. The live map builds the whole map again on every
+ * change, and on a big cluster nearly all of it comes from the same objects as last time:
+ * thousands of pods, a link between every two hosts. Those elements are reused as they were, so
+ * that a pod's arrival builds one element and the diff, which keeps each element's JSON, has
+ * only that one to serialize.
+ */
+export class MapMemo {
+  /** Each pod's element, by the very object the informer holds (replaced when the pod changes). */
+  readonly pods = new WeakMap<Pod, MapElement>();
+  /** The links, with what they were built from. */
+  links:
+    | {
+        nodes: readonly Node[];
+        network: string;
+        bgp: readonly NodeBgpStatus[];
+        elements: MapElement[];
+      }
+    | undefined;
+}
+
+export function buildMap(input: MapInput, memo?: MapMemo): MapElement[] {
   const elements: MapElement[] = [];
   const zones = new Set<string>();
   const nodeNames = new Set(input.nodes.map((n) => n.metadata.name));
@@ -73,9 +94,9 @@ export function buildMap(input: MapInput): MapElement[] {
   for (const zone of [...zones].sort()) {
     elements.push({ id: zoneId(zone), kind: 'zone', label: zone, health: 'ok', fields: { zone } });
   }
-  for (const pod of input.pods) elements.push(podElement(pod, nodeNames));
+  for (const pod of input.pods) elements.push(podElementOnce(pod, nodeNames, memo));
   elements.push(...serviceElements(input.services, input.slices, input.pods));
-  elements.push(...linkElements(input));
+  elements.push(...linkElementsOnce(input, memo));
   elements.push(...bgpElements(input.bgp, input.nodes));
   return elements.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
@@ -123,6 +144,20 @@ function hostElement(node: Node, zone: string, findings: readonly Finding[]): Ma
       findings: String(findings.length),
     },
   };
+}
+
+/** A pod's element as last built, unless its host has come or gone since. */
+function podElementOnce(
+  pod: Pod,
+  nodeNames: ReadonlySet<string>,
+  memo: MapMemo | undefined,
+): MapElement {
+  const node = pod.spec.nodeName;
+  const known = memo?.pods.get(pod);
+  if (known && (known.parent !== undefined) === (!!node && nodeNames.has(node))) return known;
+  const element = podElement(pod, nodeNames);
+  memo?.pods.set(pod, element);
+  return element;
 }
 
 function podElement(pod: Pod, nodeNames: ReadonlySet<string>): MapElement {
@@ -205,6 +240,26 @@ function serviceElements(
     }
   }
   return out;
+}
+
+/** The links as last built while the nodes, the network and the BGP sessions are the same. */
+function linkElementsOnce(input: MapInput, memo: MapMemo | undefined): MapElement[] {
+  const network = JSON.stringify(input.network ?? null);
+  const last = memo?.links;
+  if (
+    last &&
+    last.network === network &&
+    sameObjects(last.nodes, input.nodes) &&
+    sameObjects(last.bgp, input.bgp)
+  )
+    return last.elements;
+  const elements = linkElements(input);
+  if (memo) memo.links = { nodes: input.nodes, network, bgp: input.bgp, elements };
+  return elements;
+}
+
+function sameObjects<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function linkElements(input: MapInput): MapElement[] {
