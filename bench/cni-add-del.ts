@@ -4,6 +4,9 @@
 //
 // The harness runs inside a namespace standing in for the host (it re-executes itself there),
 // so both plugins are exec'd directly, as a runtime on that host would.
+//
+// IP_FAMILY=dual measures a dual-stack node instead: one address per family for every pod,
+// from podnet (a dual-stack ClusterNetwork) and from host-local (one range per family).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
 
 const PODS = Number(process.env.PODS ?? 200);
+const DUAL = process.env.IP_FAMILY === 'dual';
+/** The figures' names: `cni-add`, or `cni-add-dual` on a dual-stack node. */
+const SUFFIX = DUAL ? '-dual' : '';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PODNET_PLUGIN = join(ROOT, 'dist/bin/podnet-cni');
 const PTP_PLUGIN = '/usr/lib/cni/ptp';
@@ -58,16 +64,34 @@ async function waitForAgent(podnet: Plugin): Promise<void> {
   throw new Error('the podnet agent did not come up');
 }
 
+const DUAL_STACK_NETWORK = `apiVersion: podnet.io/v1
+kind: ClusterNetwork
+metadata: {name: default}
+spec:
+  clusterCIDRs: [10.244.0.0/16, fd00:10:244::/56]
+`;
+
 /** Inside the host namespace: start the agent, then measure both plugins. */
 async function measure(pods: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'podnet-bench-cni-'));
   const socket = join(dir, 'agent.sock');
+  const store = `sqlite:${join(dir, 'store.db')}`;
+  if (DUAL) {
+    execFileSync(
+      'node',
+      [join(ROOT, 'dist/src/cli/main.js'), '--store', store, 'apply', '-f', '-'],
+      {
+        input: DUAL_STACK_NETWORK,
+        stdio: ['pipe', 'ignore', 'inherit'],
+      },
+    );
+  }
   const agent = spawn(
     'node',
     [
       join(ROOT, 'dist/src/cli/main.js'),
       '--store',
-      `sqlite:${join(dir, 'store.db')}`,
+      store,
       'agent',
       '--node',
       'bench-node',
@@ -102,8 +126,11 @@ async function measure(pods: string[]): Promise<void> {
       mtu: 1500,
       ipam: {
         type: 'host-local',
-        ranges: [[{ subnet: '10.245.0.0/16' }]],
-        routes: [{ dst: '0.0.0.0/0' }],
+        ranges: [
+          [{ subnet: '10.245.0.0/16' }],
+          ...(DUAL ? [[{ subnet: 'fd00:10:245::/64' }]] : []),
+        ],
+        routes: [{ dst: '0.0.0.0/0' }, ...(DUAL ? [{ dst: '::/0' }] : [])],
         dataDir: join(dir, 'host-local'),
       },
     }),
@@ -137,7 +164,7 @@ async function measure(pods: string[]): Promise<void> {
       const t = times.get(name)![op];
       return { p50: percentile(t, 50), p99: percentile(t, 99) };
     };
-    console.log(`CNI ${PODS} pods, sequential calls, ms:`);
+    console.log(`CNI ${PODS} pods${DUAL ? ' (dual-stack)' : ''}, sequential calls, ms:`);
     console.log('plugin            op    p50     p99');
     for (const p of plugins) {
       for (const op of ['add', 'del'] as const) {
@@ -151,7 +178,7 @@ async function measure(pods: string[]): Promise<void> {
       const ours = row(podnet.name, op);
       const ref = row(ptp.name, op);
       console.log(
-        `BENCH cni-${op} p50_ms=${ours.p50.toFixed(1)} p99_ms=${ours.p99.toFixed(1)} ` +
+        `BENCH cni-${op}${SUFFIX} p50_ms=${ours.p50.toFixed(1)} p99_ms=${ours.p99.toFixed(1)} ` +
           `anchor=${ref.p50.toFixed(1)} anchor_p99_ms=${ref.p99.toFixed(1)} ` +
           `ratio=${(ours.p50 / ref.p50).toFixed(2)}`,
       );
@@ -177,6 +204,15 @@ function main(): void {
   const pods = Array.from({ length: PODS * 2 }, (_, i) => uniqueName(`b${i}`));
   const all = [host, ...pods];
   execFileSync('ip', ['-batch', '-'], { input: all.map((n) => `netns add ${n}\n`).join('') });
+  if (DUAL) {
+    // ptp waits for duplicate address detection on the pod's IPv6 address (a second or more);
+    // podnet adds it without. Off in every pod namespace, the two compare on their wiring.
+    execFileSync('ip', ['-batch', '-'], {
+      input: pods
+        .map((n) => `netns exec ${n} sysctl -qw net.ipv6.conf.default.accept_dad=0\n`)
+        .join(''),
+    });
+  }
   try {
     const self = fileURLToPath(import.meta.url);
     const r = spawnSync('ip', ['netns', 'exec', host, 'node', self, '--pods', pods.join(',')], {

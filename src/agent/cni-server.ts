@@ -46,6 +46,7 @@ export class CniServer implements Controller {
   private podMTU: number | undefined;
   private resizing = Promise.resolve();
   private ipam: PodIPAllocator | undefined;
+  private ipamIPv6: PodIPAllocator | undefined;
   /** Brings the node guard up to date; an ADD, DEL or GC answers once it has. */
   guardSync: (() => Promise<void>) | undefined;
 
@@ -60,6 +61,10 @@ export class CniServer implements Controller {
     const { source } = this;
     const ipam = PodIPAllocator.open(join(stateDir, 'ipam', 'pods'));
     this.ipam = ipam;
+    // Opened on every node (empty on a single-family one), so a DEL after the cluster dropped
+    // IPv6 still frees what was given.
+    const ipamIPv6 = PodIPAllocator.open(join(stateDir, 'ipam', 'pods-ipv6'));
+    this.ipamIPv6 = ipamIPv6;
     enableIPv4Forwarding();
     const duration = new Histogram({
       name: 'podnet_cni_call_duration_seconds',
@@ -82,6 +87,7 @@ export class CniServer implements Controller {
     this.host = new IpSession();
     const cni = {
       ipam,
+      ipamIPv6,
       host: this.host,
       podLinks: this.podLinks,
       node: () => source.nodeNetwork(),
@@ -140,7 +146,8 @@ export class CniServer implements Controller {
 
   /** The pods this node has wired (veth and address), as the allocator records them. */
   wiredPods(): PodAllocation[] {
-    return this.ipam?.list().filter((a) => a.hostVeth) ?? [];
+    const all = [...(this.ipam?.list() ?? []), ...(this.ipamIPv6?.list() ?? [])];
+    return all.filter((a) => a.hostVeth);
   }
 
   /** Brings every running pod to the node's current pod MTU, in place. */

@@ -28,7 +28,7 @@ import {
   renewSubnetLease,
   type SubnetLease,
 } from '../ipam/subnet-lease.js';
-import { defaultRouteSource } from '../kernel/addresses.js';
+import { defaultRouteSource, ipv6Beside } from '../kernel/addresses.js';
 import { KUBERNETES_SCHEME } from '../kube/url.js';
 import { podMTU } from '../routing/mtu.js';
 import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
@@ -103,7 +103,10 @@ export class NodeController implements Controller, CniServerSource {
     }
     this.rememberSubnet(this.subnet);
     await this.register(nodeIP, this.subnet);
-    this.network = nodeNetwork(net, this.subnet, nodeIP, options.overrides.backend);
+    this.network = {
+      ...nodeNetwork(net, this.subnet, nodeIP, options.overrides.backend),
+      ...this.ipv6Subnet(),
+    };
     ctx.log.info(
       { subnet: this.subnet, nodeIP, allocatedBy: allocated ? 'kubernetes' : 'podnet' },
       'node registered',
@@ -135,9 +138,11 @@ export class NodeController implements Controller, CniServerSource {
   /** Creates the Node object or brings an existing one (e.g. from before a restart) up to date. */
   private async register(nodeIP: string, podCIDR: string): Promise<void> {
     const { store, options } = this.ctx!;
+    const nodeIPv6 = this.ipv6Subnet().ipv6PodCIDR ? await ipv6Beside(nodeIP) : undefined;
     const registration: NodeRegistration = {
       name: options.nodeName,
       nodeIP,
+      ...(nodeIPv6 ? { nodeIPv6 } : {}),
       podCIDR,
       secondaryPodCIDRs: this.leases.slice(1).map((l) => l.subnet),
       zone: options.zone,
@@ -150,6 +155,16 @@ export class NodeController implements Controller, CniServerSource {
       if (updated) return;
       if (await createObject(store, registeredNode(registration, undefined))) return;
     }
+  }
+
+  /** The IPv6 pod subnet this node leased beside its IPv4 one, for the CNI server. */
+  private ipv6Subnet(): { ipv6PodCIDR?: Cidr } {
+    if (this.leases[0] && parseCidr(this.leases[0].subnet).family !== 4) return {};
+    const cidr = this.leases
+      .slice(1)
+      .map((l) => parseCidr(l.subnet))
+      .find((c) => c.family === 6);
+    return cidr ? { ipv6PodCIDR: cidr } : {};
   }
 
   /** Renews the lease well before expiry; if it was lost (agent suspended), leases again. */
@@ -205,7 +220,7 @@ export class NodeController implements Controller, CniServerSource {
     this.subnet = lease.subnet;
     this.rememberSubnet(lease.subnet);
     await this.register(lease.publicIP, lease.subnet);
-    this.network = { ...this.network!, podCIDR: parseCidr(lease.subnet) };
+    this.network = { ...this.network!, podCIDR: parseCidr(lease.subnet), ...this.ipv6Subnet() };
   }
 
   /**
@@ -218,7 +233,7 @@ export class NodeController implements Controller, CniServerSource {
     const next = nodeNetwork(spec, this.subnet, this.network.nodeIP, options.overrides.backend);
     const { mtu, dnsIP, domain } = this.network;
     if (next.mtu === mtu && next.dnsIP === dnsIP && next.domain === domain) return;
-    this.network = next;
+    this.network = { ...next, ...this.ipv6Subnet() };
     log.info(
       { mtu: next.mtu, dnsIP: next.dnsIP, domain: next.domain },
       'pod network settings changed',
@@ -319,6 +334,8 @@ export function kubernetesPodCIDR(node: Node | undefined): string | undefined {
 export interface NodeRegistration {
   name: string;
   nodeIP: string;
+  /** The node's IPv6 address on the underlay, on a dual-stack host: a second InternalIP. */
+  nodeIPv6?: string;
   podCIDR: string;
   /** The node's subnets of the cluster's other families (spec.podCIDRs after podCIDR). */
   secondaryPodCIDRs?: string[];
@@ -337,6 +354,7 @@ export function registeredNode(reg: NodeRegistration, existing: Node | undefined
   if (reg.zone) labels[LABEL_ZONE] = reg.zone;
   const addresses: NonNullable<Node['status']>['addresses'] = [
     { type: 'InternalIP', address: reg.nodeIP },
+    ...(reg.nodeIPv6 ? [{ type: 'InternalIP' as const, address: reg.nodeIPv6 }] : []),
     { type: 'Hostname', address: reg.name },
   ];
   const annotations: Record<string, string> = { [ANNOTATION_NODE_IP]: reg.nodeIP };

@@ -13,17 +13,18 @@ export const ANNOTATION_CNI_CONTAINER = 'podnet.io/cni-container-id';
 
 export function storePodBinder(store: Store, nodeName: string): PodBinder {
   return {
-    async bind(pod, podIP, hostIP, containerID) {
+    async bind(pod, podIP, hostIP, containerID, otherPodIPs = []) {
+      const podIPs = [podIP, ...otherPodIPs].map((ip) => ({ ip }));
       for (let attempt = 0; attempt < 10; attempt++) {
         const updated = await updateObject(store, 'Pod', pod.namespace, pod.name, (p) => {
-          p.status = { ...p.status, podIP, podIPs: [{ ip: podIP }], hostIP };
+          p.status = { ...p.status, podIP, podIPs, hostIP };
           p.spec.nodeName ??= nodeName;
           return p;
         });
         if (updated) return;
         const created = await createObject(
           store,
-          podFor(pod, podIP, hostIP, nodeName, containerID),
+          podFor(pod, podIPs, hostIP, nodeName, containerID),
         );
         if (created) return;
       }
@@ -50,7 +51,7 @@ export function storePodBinder(store: Store, nodeName: string): PodBinder {
 
 function podFor(
   pod: PodRef,
-  podIP: string,
+  podIPs: { ip: string }[],
   hostIP: string,
   nodeName: string,
   containerID: string,
@@ -64,6 +65,6 @@ function podFor(
       annotations: { [ANNOTATION_CNI_CONTAINER]: containerID },
     },
     spec: { nodeName, containers: [{ name: pod.name }] },
-    status: { phase: 'Running', podIP, podIPs: [{ ip: podIP }], hostIP },
+    status: { phase: 'Running', podIP: podIPs[0]!.ip, podIPs, hostIP },
   };
 }

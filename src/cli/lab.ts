@@ -21,6 +21,7 @@ const ROUTINGS = ['store', 'bgp'];
 const FABRICS = ['none', 'bird', 'frr'];
 const RUNTIMES = ['lab', 'containerd'];
 const LAB_APIS = ['podnet', 'kubernetes'];
+const LAB_IP_FAMILIES = ['ipv4', 'dual'];
 
 function nameOption(): Option {
   return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
@@ -106,6 +107,14 @@ export function registerLab(program: Command): void {
         .choices(LAB_APIS)
         .default('podnet'),
     )
+    .addOption(
+      new Option(
+        '--ip-family <family>',
+        "the pods' address families: IPv4 only, or IPv4 and IPv6 (dual-stack: a ULA underlay and pod network beside the IPv4 ones)",
+      )
+        .choices(LAB_IP_FAMILIES)
+        .default('ipv4'),
+    )
     .option(
       '--route-limit <n>',
       'with --backend cloud, routes each emulated route table may hold besides its local one (default: 50)',
@@ -182,6 +191,7 @@ export function registerLab(program: Command): void {
                 etcdTls: opts.tls ?? false,
               }
             : {}),
+          ...(opts.ipFamily === 'dual' ? { ipFamily: opts.ipFamily } : {}),
           ...(opts.backend === 'cloud'
             ? {
                 cloud: {

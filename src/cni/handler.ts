@@ -8,6 +8,7 @@ import { formatCidr, formatIP, hostCount, hostRange, type Cidr, type IP } from '
 import { PoolExhaustedError, type PodAllocation, type PodIPAllocator } from '../ipam/pod-ips.js';
 import {
   InterfaceExistsError,
+  LINK_LOCAL_GATEWAY,
   deleteLinks,
   existingLinks,
   hostMacFor,
@@ -30,6 +31,8 @@ import { buildResult, type CniResult } from './result.js';
 /** What the node agent knows about this node's pod network (from its subnet lease). */
 export interface NodeNetwork {
   podCIDR: Cidr;
+  /** The node's IPv6 pod subnet, on a dual-stack cluster: each pod gets an address of both. */
+  ipv6PodCIDR?: Cidr;
   nodeIP: string;
   mtu: number;
   dnsIP: string;
@@ -44,12 +47,21 @@ export interface PodRef {
 
 /** Binds pod addresses to Pod objects in the cluster store (status.podIP, status.hostIP). */
 export interface PodBinder {
-  bind(pod: PodRef, podIP: string, hostIP: string, containerID: string): Promise<void>;
+  /** `otherPodIPs`: the pod's addresses of the other family (status.podIPs after podIP). */
+  bind(
+    pod: PodRef,
+    podIP: string,
+    hostIP: string,
+    containerID: string,
+    otherPodIPs?: string[],
+  ): Promise<void>;
   unbind(pod: PodRef, podIP: string, containerID: string): Promise<void>;
 }
 
 export interface CniContext {
   ipam: PodIPAllocator;
+  /** The pods' IPv6 addresses, by the same (containerID, ifname) as their IPv4 ones. */
+  ipamIPv6?: PodIPAllocator;
   /** The agent's ip session in the host namespace. */
   host: IpSession;
   /** The agent's podnet-pod-link: configures the pods' ends of their veths. */
@@ -121,16 +133,24 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
   const pod = podRef(call);
   const gateway = gatewayOf(node.podCIDR);
   const { allocation, fresh } = allocate(ctx, node, gateway, call, pod);
-  const veth = vethFor(allocation, call.netns, gateway, node.mtu);
+  let ipv6: PodAllocation | undefined;
+  try {
+    ipv6 = allocateIPv6(ctx, node, allocation);
+  } catch (err) {
+    if (fresh) ctx.ipam.release(call.containerID, call.ifname);
+    throw err;
+  }
+  const veth = vethFor(allocation, call.netns, gateway, node.mtu, ipv6?.ip);
   const undoAllocation = (): void => {
     if (fresh) ctx.ipam.release(call.containerID, call.ifname);
+    if (fresh) ctx.ipamIPv6?.release(call.containerID, call.ifname);
   };
 
   // The guard and the Pod's record need only the allocation: both are brought up to date
   // alongside the wiring, and ADD answers once all three are done.
   const guarded = ctx.guardSync?.();
   const recorded = pod
-    ? ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID)
+    ? ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID, ipv6 ? [ipv6.ip] : [])
     : Promise.resolve();
   try {
     const [wired, bound] = await Promise.allSettled([
@@ -182,13 +202,17 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     throw err;
   }
   await guarded;
-  ctx.log.info({ pod, ip: allocation.ip, containerID: call.containerID }, 'pod added');
+  ctx.log.info(
+    { pod, ip: allocation.ip, ipv6: ipv6?.ip, containerID: call.containerID },
+    'pod added',
+  );
 
   return buildResult(conf.cniVersion, {
     hostVeth: { name: veth.hostVeth, mac: veth.hostMac },
     pod: { ifname: call.ifname, mac: veth.podMac, netns: call.netns },
     address: `${allocation.ip}/32`,
     gateway: veth.gateway,
+    ...(ipv6 ? { ipv6: { address: `${ipv6.ip}/128`, gateway: LINK_LOCAL_GATEWAY } } : {}),
     mtu: node.mtu,
     dns: { nameserver: node.dnsIP, domain: node.domain, podNamespace: pod?.namespace ?? 'default' },
   });
@@ -207,6 +231,7 @@ async function del(call: CniEnv, ctx: CniContext): Promise<void> {
   // and needs no netns (it may be gone already).
   await deleteLinks(ctx.host, [allocation.hostVeth]);
   ctx.ipam.release(call.containerID, call.ifname);
+  ctx.ipamIPv6?.release(call.containerID, call.ifname);
   await unbind(ctx, allocation);
   ctx.log.info({ ip: allocation.ip, containerID: call.containerID }, 'pod deleted');
 }
@@ -251,6 +276,7 @@ async function check(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<void
 /** Frees every attachment the runtime no longer knows, with its link and Pod binding. */
 async function gc(conf: NetConf, ctx: CniContext): Promise<void> {
   const stale = ctx.ipam.releaseAllExcept(conf.validAttachments ?? []);
+  ctx.ipamIPv6?.releaseAllExcept(conf.validAttachments ?? []);
   await deleteLinks(ctx.host, stale.map((a) => a.hostVeth).filter(Boolean));
   for (const allocation of stale) await unbind(ctx, allocation);
   if (stale.length > 0) ctx.log.info({ freed: stale.map((a) => a.ip) }, 'GC freed addresses');
@@ -280,6 +306,7 @@ export async function reclaimOrphans(ctx: CniContext): Promise<PodAllocation[]> 
   );
   for (const a of orphans) {
     ctx.ipam.release(a.containerID, a.ifname);
+    ctx.ipamIPv6?.release(a.containerID, a.ifname);
     await unbind(ctx, a);
     ctx.log.info(
       {
@@ -355,13 +382,40 @@ function allocate(
   }
 }
 
+/**
+ * The pod's IPv6 address on a dual-stack node, under the same owner as its IPv4 one. The
+ * subnet's first address stays free, as in IPv4: the gateway is link-local, but that address
+ * is the node's (its tunnel's) in the pod subnet.
+ */
+function allocateIPv6(
+  ctx: CniContext,
+  node: NodeNetwork,
+  owner: PodAllocation,
+): PodAllocation | undefined {
+  if (!node.ipv6PodCIDR || !ctx.ipamIPv6) return undefined;
+  try {
+    // The owner's record stands for the request: allocate puts the new address in place of its own.
+    return ctx.ipamIPv6.allocate(node.ipv6PodCIDR, [gatewayOf(node.ipv6PodCIDR)], owner).allocation;
+  } catch (err) {
+    if (err instanceof PoolExhaustedError) throw new CniError(CNI_ERR.noAddresses, err.message);
+    throw err;
+  }
+}
+
 function netnsIdentityOf(netns: string): { netnsIdentity?: string } {
   const identity = netnsIdentity(netns);
   return identity ? { netnsIdentity: identity } : {};
 }
 
-function vethFor(allocation: PodAllocation, netns: string, gateway: IP, mtu: number): PodVeth {
+function vethFor(
+  allocation: PodAllocation,
+  netns: string,
+  gateway: IP,
+  mtu: number,
+  podIPv6?: string,
+): PodVeth {
   return {
+    ...(podIPv6 ? { podIPv6 } : {}),
     hostVeth: allocation.hostVeth,
     hostMac: hostMacFor(allocation.hostVeth),
     netns,

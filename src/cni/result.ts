@@ -8,6 +8,8 @@ export interface PodNetwork {
   /** The pod's address and prefix, e.g. 10.244.1.5/32. */
   address: string;
   gateway: string;
+  /** The pod's IPv6 address and prefix and its link-local gateway, on a dual-stack node. */
+  ipv6?: { address: string; gateway: string };
   mtu: number;
   dns: { nameserver: string; domain: string; podNamespace: string };
 }
@@ -22,7 +24,7 @@ export interface CniInterface {
 export interface CniResult {
   cniVersion: string;
   interfaces: CniInterface[];
-  ips: { version?: '4'; address: string; gateway: string; interface: number }[];
+  ips: { version?: '4' | '6'; address: string; gateway: string; interface: number }[];
   routes: { dst: string; gw?: string }[];
   dns: { nameservers: string[]; domain: string; search: string[]; options: string[] };
 }
@@ -40,13 +42,14 @@ export function buildResult(cniVersion: string, net: PodNetwork): CniResult {
     gateway: net.gateway,
     interface: 1,
   };
-  return {
-    cniVersion,
-    interfaces: [host, pod],
-    ips: [cniVersion === '0.4.0' ? { version: '4', ...ip } : ip],
-    routes: [{ dst: '0.0.0.0/0', gw: net.gateway }],
-    dns: podDNS(net.dns),
-  };
+  const ips = [cniVersion === '0.4.0' ? { version: '4' as const, ...ip } : ip];
+  const routes: CniResult['routes'] = [{ dst: '0.0.0.0/0', gw: net.gateway }];
+  if (net.ipv6) {
+    const ip6 = { address: net.ipv6.address, gateway: net.ipv6.gateway, interface: 1 };
+    ips.push(cniVersion === '0.4.0' ? { version: '6', ...ip6 } : ip6);
+    routes.push({ dst: '::/0', gw: net.ipv6.gateway });
+  }
+  return { cniVersion, interfaces: [host, pod], ips, routes, dns: podDNS(net.dns) };
 }
 
 /** The pod's resolver settings, as the Kubernetes DNS spec and kubelet's ClusterFirst give them. */

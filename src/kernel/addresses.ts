@@ -22,3 +22,15 @@ export async function defaultRouteSource(): Promise<string | undefined> {
   const addr = links.flatMap((l) => l.addr_info ?? []).find((a) => a.scope === 'global');
   return addr?.local;
 }
+
+/**
+ * The global IPv6 address beside `nodeIP` on the same device: a dual-stack host's IPv6 address
+ * on the underlay, which peers in its segment route its IPv6 pods through. Undefined on a host
+ * whose underlay carries IPv4 only.
+ */
+export async function ipv6Beside(nodeIP: string): Promise<string | undefined> {
+  const links = await runJson<AddrJson[]>(['ip', '-j', 'addr', 'show']);
+  const link = links.find((l) => l.addr_info?.some((a) => a.local === nodeIP));
+  const addr = link?.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'global');
+  return addr?.local;
+}

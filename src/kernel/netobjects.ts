@@ -125,6 +125,8 @@ export interface Underlay {
   mtu: number;
   /** The gateway of the default route through the underlay device, if it has one. */
   gateway?: string;
+  /** The device's global IPv6 address and prefix length, where the underlay carries IPv6. */
+  ipv6?: { address: string; prefixLength: number };
 }
 
 /** What the kernel has of the objects routing owns or depends on. */

@@ -25,6 +25,26 @@ export function podLinkRequest(end: PodEnd): string {
   return `${end.netns} ${end.ifname} ${end.podIP} ${end.gateway}\n`;
 }
 
+/** A pod end's IPv6 address, with the link-local gateway on the host end and that end's MAC. */
+export interface PodEndIPv6 {
+  netns: string;
+  ifname: string;
+  podIP: string;
+  gateway: string;
+  gatewayMac: string;
+}
+
+/** The request line for a pod end's IPv6 wiring (after its IPv4 request: the link is up then). */
+export function podLinkIPv6Request(end: PodEndIPv6): string {
+  const fields = [end.netns, end.ifname, end.podIP, end.gateway, end.gatewayMac];
+  for (const field of fields) {
+    if (field === '' || /\s/.test(field)) {
+      throw new OperationError(`cannot configure a pod end named "${field}"`);
+    }
+  }
+  return `ipv6 ${fields.join(' ')}\n`;
+}
+
 interface Pending {
   resolve(): void;
   reject(err: Error): void;
@@ -39,7 +59,19 @@ export class PodLinkSession {
 
   /** Up, the pod's /32, a link route to the gateway and the default route via it. */
   configure(end: PodEnd): Promise<void> {
-    const request = podLinkRequest(end);
+    return this.send(podLinkRequest(end));
+  }
+
+  /**
+   * The pod's IPv6 /128 (no duplicate address detection), a permanent neighbour for the
+   * gateway and the default route via it. Requests are served in order, so this may be sent
+   * right after the pod's `configure`.
+   */
+  configureIPv6(end: PodEndIPv6): Promise<void> {
+    return this.send(podLinkIPv6Request(end));
+  }
+
+  private send(request: string): Promise<void> {
     const child = this.child ?? this.start();
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });

@@ -23,7 +23,16 @@ export interface PodVeth {
   podIP: string;
   gateway: string;
   mtu: number;
+  /** The pod's IPv6 address, on a dual-stack node; its gateway is LINK_LOCAL_GATEWAY. */
+  podIPv6?: string;
 }
+
+/**
+ * Every host-side veth carries this link-local address, as Calico's link-local next hop: the
+ * pod's IPv6 default route never depends on the pod's subnet, and as a link-local address it
+ * is never routed to.
+ */
+export const LINK_LOCAL_GATEWAY = 'fe80::1';
 
 /** `pn` + 11 hex characters of a hash of the pod's key: stable, and within IFNAMSIZ (15). */
 export function hostVethName(podKey: string): string {
@@ -60,6 +69,21 @@ export function hostSideCommands(v: PodVeth): string[] {
     `link set ${v.hostVeth} up`,
     `addr add ${v.gateway}/32 dev ${v.hostVeth}`,
     `route add ${v.podIP}/32 dev ${v.hostVeth} proto ${PODNET_ROUTE_PROTO} scope link`,
+    ...(v.podIPv6 ? hostSideIPv6Commands(v, v.podIPv6) : []),
+  ];
+}
+
+/**
+ * The host end's IPv6: the link-local gateway without duplicate address detection (a
+ * tentative address would not answer for a second or more), the route to the pod, and a
+ * permanent neighbour for the pod, whose MAC is known: the first packet to a new pod needs no
+ * solicitation, which the host end could not even send while its own link-local is tentative.
+ */
+export function hostSideIPv6Commands(v: PodVeth, podIPv6: string): string[] {
+  return [
+    `addr add ${LINK_LOCAL_GATEWAY}/64 dev ${v.hostVeth} nodad`,
+    `route add ${podIPv6}/128 dev ${v.hostVeth} proto ${PODNET_ROUTE_PROTO}`,
+    `neigh replace ${podIPv6} lladdr ${v.podMac} dev ${v.hostVeth} nud permanent`,
   ];
 }
 
@@ -94,7 +118,23 @@ export async function wirePodVeth(host: IpSession, pod: PodLinkSession, v: PodVe
     // The two ends are independent now: configure both at once. The pod's /32 needs no
     // subnet route to delete (the long note in ptp), only a link route to the gateway,
     // which the default route then goes through.
-    await Promise.all([host.run(hostSideCommands(v)), pod.configure(v)]);
+    const podIPv6 = v.podIPv6;
+    if (podIPv6) refuseRouterAdvertisements(v.hostVeth);
+    await Promise.all([
+      host.run(hostSideCommands(v)),
+      pod.configure(v),
+      // Served after the IPv4 request, which brings the link up: IPv6 routes need it up.
+      ...(podIPv6
+        ? [
+            pod.configureIPv6({
+              ...v,
+              podIP: podIPv6,
+              gateway: LINK_LOCAL_GATEWAY,
+              gatewayMac: v.hostMac,
+            }),
+          ]
+        : []),
+    ]);
   } catch (err) {
     await deleteLinks(host, [v.hostVeth]);
     throw err;
@@ -170,6 +210,14 @@ export async function readPodVeth(
 /** Routed pods need the host to forward (ptp turns it on too); per network namespace. */
 export function enableIPv4Forwarding(): void {
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+}
+
+/**
+ * A pod must not become the host's router: the host end takes no Router Advertisement from
+ * it, whatever forwarding is set to (the node guard drops them before they get here, too).
+ */
+function refuseRouterAdvertisements(hostVeth: string): void {
+  writeFileSync(`/proc/sys/net/ipv6/conf/${hostVeth}/accept_ra`, '0');
 }
 
 function sha256(text: string): string {

@@ -13,6 +13,7 @@ import { PODNET_ROUTE_PROTO } from './netobjects.js';
 import { run } from '../process/run.js';
 import { runIproute } from './iproute.js';
 import { OperationError } from '../util/errors.js';
+import { tryParseIP } from '../net/index.js';
 import { readWireguard, type WireguardRunOptions } from './wireguard.js';
 
 export interface ReadOptions {
@@ -38,6 +39,8 @@ export interface IpRoute {
   dev?: string;
   flags?: string[];
   metrics?: { mtu?: number }[];
+  /** Absent for the main table. */
+  table?: string;
 }
 
 interface IpLink {
@@ -45,7 +48,7 @@ interface IpLink {
   mtu: number;
   address?: string;
   flags?: string[];
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
   linkinfo?: {
     info_kind?: string;
     info_data?: { id?: number; port?: number; local?: string; link?: string; learning?: boolean };
@@ -66,7 +69,9 @@ interface BridgeFdb {
 export async function readHostState(opts: ReadOptions): Promise<HostState> {
   const { stdout } = await runIproute('ip', ['-j', '-d', '-batch', '-'], {
     netns: opts.netns,
-    input: `route show proto ${PODNET_ROUTE_PROTO}\naddr show\nneigh show nud permanent\nroute show default\n`,
+    // `table all` lists both families (a plain `route show` lists IPv4 only); routing's
+    // routes are the main table's.
+    input: `route show table all proto ${PODNET_ROUTE_PROTO}\naddr show\nneigh show nud permanent\nroute show default\n`,
   });
   const [routesJson, linksJson, neighJson, defaultsJson] = stdout.trim().split('\n');
   const routes = routingRoutes(parse<IpRoute[]>(routesJson, 'ip route show'));
@@ -115,13 +120,16 @@ function parse<T>(line: string | undefined, what: string): T {
  * to name would fail on every run that reads the kernel, on every host with a pod.
  */
 export function routingRoutes(routes: readonly IpRoute[]): Route[] {
-  return routes.filter((r) => r.gateway !== undefined && r.gateway !== '').map(toRoute);
+  return routes
+    .filter((r) => r.gateway !== undefined && r.gateway !== '')
+    .filter((r) => r.table === undefined || r.table === 'main')
+    .map(toRoute);
 }
 
 function toRoute(r: IpRoute): Route {
   const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
   return {
-    dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`,
+    dst: r.dst.includes('/') ? r.dst : `${r.dst}/${tryParseIP(r.dst)?.family === 6 ? 128 : 32}`,
     gateway: r.gateway ?? '',
     dev: r.dev ?? '',
     onlink: r.flags?.includes('onlink') ?? false,
@@ -138,8 +146,9 @@ function toLink(l: IpLink): ActualLink {
     mtu: l.mtu,
     mac: (l.address ?? '').toLowerCase(),
     up: l.flags?.includes('UP') ?? false,
+    // IPv6 link-local addresses are the kernel's own on every device, never podnet's.
     addresses: (l.addr_info ?? [])
-      .filter((a) => a.family === 'inet')
+      .filter((a) => a.family === 'inet' || (a.family === 'inet6' && a.scope === 'global'))
       .map((a) => `${a.local}/${a.prefixlen}`),
     vxlan:
       kind === 'vxlan'
@@ -164,7 +173,9 @@ function findUnderlay(
     const addr = link.addr_info?.find((a) => a.family === 'inet' && a.local === nodeIP);
     if (addr) {
       const gateway = defaults.find((r) => r.dev === link.ifname && r.gateway)?.gateway;
+      const ipv6 = link.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'global');
       return {
+        ...(ipv6 ? { ipv6: { address: ipv6.local, prefixLength: ipv6.prefixlen } } : {}),
         dev: link.ifname,
         address: nodeIP,
         prefixLength: addr.prefixlen,

@@ -220,3 +220,10 @@ export function podIPOf(result: CniResult): string | undefined {
   const ip = result.ips?.find((i) => !i.address.includes(':'));
   return ip?.address.split('/')[0];
 }
+
+/** Every address of the result (a dual-stack pod has one per family), the IPv4 one first. */
+export function podIPsOf(result: CniResult): string[] {
+  const all = (result.ips ?? []).map((i) => i.address.split('/')[0]!);
+  const primary = podIPOf(result);
+  return primary ? [primary, ...all.filter((ip) => ip !== primary)] : all;
+}

@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
+import { isIPv4 } from '../net/index.js';
 
 export interface EchoIdentity {
   pod: string;
@@ -53,7 +54,8 @@ export async function startEcho(
   });
   // Test clients open many short connections; do not keep them around.
   http.keepAliveTimeout = 1000;
-  const udp = createSocket('udp4');
+  // `::` serves both families (a dual-stack pod), 0.0.0.0 and IPv4 addresses IPv4 only.
+  const udp = createSocket(isIPv4(host) ? 'udp4' : 'udp6');
   udp.on('message', (msg, rinfo) => udp.send(udpReply(id, msg), rinfo.port, rinfo.address));
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

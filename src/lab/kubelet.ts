@@ -18,6 +18,7 @@ import {
   type PodRecord,
 } from './pods.js';
 import { runnerPods } from './runner-pods.js';
+import { podIPsOf } from './cni-runtime.js';
 
 /** The cluster's pods as the runner sees them (an informer's cache in practice). */
 export interface PodSource {
@@ -76,7 +77,7 @@ export function tornDown(terminating: readonly Pod[], records: readonly PodRecor
  * only when every container runs.
  */
 export function podStatus(
-  record: Pick<PodRecord, 'podIP'>,
+  record: Pick<PodRecord, 'podIP' | 'result'>,
   hostIP: string,
   containers: ContainerStatus[],
 ): NonNullable<Pod['status']> {
@@ -100,7 +101,7 @@ export function podStatus(
   return {
     phase,
     podIP: record.podIP,
-    podIPs: [{ ip: record.podIP! }],
+    podIPs: (record.result ? podIPsOf(record.result) : [record.podIP!]).map((ip) => ({ ip })),
     hostIP,
     ...(noCommand.length > 0 ? { message: noCommand.join('; ') } : {}),
     conditions: [

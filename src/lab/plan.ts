@@ -12,6 +12,14 @@ import {
   planEtcdMembers,
   type EtcdMemberPlan,
 } from './etcd-plan.js';
+import {
+  addToIP,
+  formatCidr,
+  formatIP,
+  networkAddress,
+  nthSubnet,
+  parseCidr,
+} from '../net/index.js';
 
 export type StoreKind = 'sqlite' | 'etcd';
 export type Fabric = 'none' | 'bird' | 'frr';
@@ -19,6 +27,8 @@ export type Fabric = 'none' | 'bird' | 'frr';
 export type PodRuntime = 'lab' | 'containerd';
 /** Which cluster the lab's processes read: podnet's store, or its Kubernetes API. */
 export type LabApi = 'podnet' | 'kubernetes';
+/** The pod network's families: IPv4 only, or IPv4 and IPv6 (dual-stack). */
+export type LabIpFamily = 'ipv4' | 'dual';
 
 /** What `podnet lab up` was asked for; recorded in lab.json for the other parts to read. */
 export interface LabOptions {
@@ -41,6 +51,8 @@ export interface LabOptions {
   etcdMembers?: number;
   /** With store etcd: TLS between members and to every client, which must show a certificate. */
   etcdTls?: boolean;
+  /** Absent in labs made before there was a choice: IPv4 only. */
+  ipFamily?: LabIpFamily;
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = {
@@ -62,6 +74,8 @@ export interface ZonePlan {
   router: string;
   /** Bridge in the underlay namespace (interface names are per namespace, so they stay short). */
   bridge: string;
+  /** In a dual-stack lab: the zone's IPv6 segment and its router's address there. */
+  ipv6?: { subnet: string; router: string };
 }
 
 export interface HostPlan {
@@ -74,6 +88,8 @@ export interface HostPlan {
   ip: string;
   prefixLength: number;
   router: string;
+  /** In a dual-stack lab: the host's IPv6 underlay address (a /64) and its zone router's. */
+  ipv6?: { address: string; router: string };
   netns: string;
   /** The host's underlay interface, inside its own namespace. */
   interface: string;
@@ -183,6 +199,7 @@ export function labStateDir(labsDir: string, lab: string): string {
 export function planLab(labsDir: string, name: string, options: LabOptions): LabPlan {
   const stateDir = labStateDir(labsDir, name);
   const zones: ZonePlan[] = [];
+  const dual = options.ipFamily === 'dual';
   for (let z = 1; z <= options.zones; z++) {
     zones.push({
       zone: `zone-${z}`,
@@ -190,6 +207,7 @@ export function planLab(labsDir: string, name: string, options: LabOptions): Lab
       subnet: `172.31.${z}.0/24`,
       router: `172.31.${z}.254`,
       bridge: `br${z}`,
+      ...(dual ? { ipv6: zoneIPv6(z) } : {}),
     });
   }
   const hosts: HostPlan[] = [];
@@ -205,6 +223,7 @@ export function planLab(labsDir: string, name: string, options: LabOptions): Lab
       ip: `172.31.${z}.${i}`,
       prefixLength: 24,
       router: `172.31.${z}.254`,
+      ...(dual ? { ipv6: { address: hostIPv6(z, i), router: zoneIPv6(z).router } } : {}),
       netns: hostNetns(name, host),
       interface: 'eth0',
       underlayPeer: `h${i}`,
@@ -239,6 +258,34 @@ export function planLab(labsDir: string, name: string, options: LabOptions): Lab
   };
 }
 
+/** The lab's IPv6 underlay: one ULA /64 per zone, as 172.31.z.0/24 is for IPv4. */
+const UNDERLAY_IPV6 = parseCidr('fd00:172:31::/48');
+/** The zone router's IPv6 host number, as .254 is its IPv4 one. */
+const ROUTER_HOST = 0xfe;
+
+function zoneIPv6(zone: number): { subnet: string; router: string } {
+  const subnet = nthSubnet(UNDERLAY_IPV6, 64, zone);
+  return {
+    subnet: formatCidr(subnet),
+    router: formatIP(addToIP(networkAddress(subnet), ROUTER_HOST)),
+  };
+}
+
+function hostIPv6(zone: number, host: number): string {
+  return formatIP(addToIP(networkAddress(nthSubnet(UNDERLAY_IPV6, 64, zone)), host));
+}
+
+/**
+ * A dual-stack lab's IPv6 sysctls (underlay and hosts alike): forwarding, and no duplicate
+ * address detection on its own addresses, so that no underlay address is still tentative
+ * when the first pods send. Set inside the lab's namespaces only.
+ */
+export const IPV6_SYSCTLS: Record<string, string> = {
+  'net.ipv6.conf.all.forwarding': '1',
+  'net.ipv6.conf.all.accept_dad': '0',
+  'net.ipv6.conf.default.accept_dad': '0',
+};
+
 /** Sysctls of the underlay (it routes between zones). Set inside its namespace only. */
 export const UNDERLAY_SYSCTLS: Record<string, string> = {
   'net.ipv4.ip_forward': '1',
@@ -267,6 +314,7 @@ export function underlayBatch(plan: LabPlan): string[] {
     lines.push(
       `link add ${z.bridge} type bridge`,
       `addr add ${z.router}/24 dev ${z.bridge}`,
+      ...(z.ipv6 ? [`addr add ${z.ipv6.router}/64 dev ${z.bridge} nodad`] : []),
       `link set ${z.bridge} up`,
     );
   }
@@ -292,6 +340,12 @@ export function hostBatch(host: HostPlan): string[] {
     `addr add ${host.ip}/${host.prefixLength} dev ${host.interface}`,
     `link set ${host.interface} up`,
     `route add default via ${host.router} dev ${host.interface}`,
+    ...(host.ipv6
+      ? [
+          `addr add ${host.ipv6.address}/64 dev ${host.interface} nodad`,
+          `route add ::/0 via ${host.ipv6.router} dev ${host.interface}`,
+        ]
+      : []),
   ];
 }
 

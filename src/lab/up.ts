@@ -14,6 +14,7 @@ import { ensureNamespace } from '../registry/apply.js';
 import { SYSTEM_NAMESPACES } from '../registry/namespaces.js';
 import {
   HOST_SYSCTLS,
+  IPV6_SYSCTLS,
   UNDERLAY_SYSCTLS,
   hostBatch,
   ownsNetns,
@@ -143,9 +144,10 @@ function claimStateDir(plan: LabPlan, name: string): void {
 async function buildTopology(plan: LabPlan): Promise<void> {
   await addNetns([plan.underlayNetns, ...plan.hosts.map((h) => h.netns)]);
   // Sysctls first, so interfaces created next inherit the `default` values.
+  const ipv6 = plan.options.ipFamily === 'dual' ? IPV6_SYSCTLS : {};
   await Promise.all([
-    setSysctls(plan.underlayNetns, UNDERLAY_SYSCTLS),
-    ...plan.hosts.map((h) => setSysctls(h.netns, HOST_SYSCTLS)),
+    setSysctls(plan.underlayNetns, { ...UNDERLAY_SYSCTLS, ...ipv6 }),
+    ...plan.hosts.map((h) => setSysctls(h.netns, { ...HOST_SYSCTLS, ...ipv6 })),
   ]);
   await ipBatch(plan.underlayNetns, underlayBatch(plan));
   await Promise.all(plan.hosts.map((h) => ipBatch(h.netns, hostBatch(h))));

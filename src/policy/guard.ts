@@ -28,7 +28,7 @@ const POD_VETH_MATCH = '"pn*"';
 const NOT_FROM_A_LOCAL_POD = [
   `iifname != ${POD_VETH_MATCH} accept`,
   // In the order nft lists them back, so that an unchanged chain compares equal.
-  'iifname { "pn-wg", "pn-ipip", "pn-vxlan" } accept',
+  'iifname { "pn-wg", "pn-ipip", "pn-vxlan", "pn-vxlan6" } accept',
 ];
 
 export const DROP_REASONS = ['spoofed', 'tunnel', 'host-port'] as const;

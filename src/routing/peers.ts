@@ -8,7 +8,7 @@ import {
   type CloudPlacement,
   type Node,
 } from '../api/types.js';
-import { formatCidr, tryParseCidr } from '../net/index.js';
+import { formatCidr, formatIP, tryParseCidr, tryParseIP } from '../net/index.js';
 import { isMac } from './vtep.js';
 
 export interface Host {
@@ -17,6 +17,10 @@ export interface Host {
   podCIDR: string;
   /** The node's InternalIP on the underlay. */
   ip: string;
+  /** The node's IPv6 pod subnet, on a dual-stack cluster (from spec.podCIDRs). */
+  podCIDRIPv6?: string;
+  /** The node's IPv6 InternalIP, where its underlay carries IPv6 too. */
+  ipv6?: string;
   zone?: string;
   /** The MAC of the node's VXLAN device, as it publishes it. */
   vtepMac?: string;
@@ -43,10 +47,26 @@ export function hostFromNode(node: Node): Host | undefined {
     name: node.metadata.name,
     podCIDR,
     ip,
+    ...ipv6Of(node),
     zone: node.metadata.labels?.[LABEL_ZONE],
     vtepMac: mac && isMac(mac) ? mac : undefined,
     cloudRoute: cloudPlacement(node.metadata.annotations?.[ANNOTATION_CLOUD_ROUTE]),
     wireguardKey: wireguardKeyOf(node),
+  };
+}
+
+/** The node's IPv6 pod subnet and underlay address, as the kernel prints them. */
+function ipv6Of(node: Node): { podCIDRIPv6?: string; ipv6?: string } {
+  const subnet = (node.spec.podCIDRs ?? [])
+    .map((text) => tryParseCidr(text, { loose: true }))
+    .find((c) => c?.family === 6);
+  const address = (node.status?.addresses ?? [])
+    .filter((a) => a.type === 'InternalIP')
+    .map((a) => tryParseIP(a.address))
+    .find((ip) => ip?.family === 6);
+  return {
+    ...(subnet ? { podCIDRIPv6: formatCidr(subnet) } : {}),
+    ...(address ? { ipv6: formatIP(address) } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import type { RoutingKernel } from './kernel.js';
 import { diffState } from './diff.js';
 import { stateAfter } from './expected.js';
 import { splitHosts } from './peers.js';
+import { addIPv6, VXLAN6_DEVICE } from './ipv6.js';
 
 /** This node has no Node object with a pod subnet and InternalIP yet (normal at start-up). */
 export class NodeNotReadyError extends OperationError {
@@ -29,7 +30,7 @@ export class NodeNotReadyError extends OperationError {
 }
 
 /** Every device podnet may create: the only links it ever changes or removes. */
-export const PODNET_DEVICES = [VXLAN_DEVICE, IPIP_DEVICE, WIREGUARD_DEVICE];
+export const PODNET_DEVICES = [VXLAN_DEVICE, VXLAN6_DEVICE, IPIP_DEVICE, WIREGUARD_DEVICE];
 
 export interface HostInput {
   nodes: readonly Node[];
@@ -50,13 +51,14 @@ export interface HostInput {
   ipipBpf?: boolean;
 }
 
-/** What the backend wants, through WireGuard where the cluster encrypts. */
+/** What the backend wants for both families, through WireGuard where the cluster encrypts. */
 export function desiredFor(
   driver: BackendDriver,
   encryption: Encryption | undefined,
   input: BackendInput,
 ): DesiredState {
   const state = driver.desired(input);
+  addIPv6(state, driver.name, input);
   return encryption === 'wireguard' && driver.name !== 'wireguard'
     ? encrypted(state, input)
     : state;

@@ -75,3 +75,20 @@ test('cni-check: every kind of drift is named; intact wiring has none', () => {
     /host route 10\.244\.1\.5\/32 dev pnX proto 80/,
   );
 });
+
+test('cni-result: a dual-stack pod lists both addresses and both default routes', () => {
+  const dual = { ...net, ipv6: { address: 'fd00:10:244:1::5/128', gateway: 'fe80::1' } };
+  const r = buildResult('1.0.0', dual);
+  assert.deepEqual(r.ips, [
+    { address: '10.244.1.5/32', gateway: '10.244.1.1', interface: 1 },
+    { address: 'fd00:10:244:1::5/128', gateway: 'fe80::1', interface: 1 },
+  ]);
+  assert.deepEqual(r.routes, [
+    { dst: '0.0.0.0/0', gw: '10.244.1.1' },
+    { dst: '::/0', gw: 'fe80::1' },
+  ]);
+  assert.deepEqual(
+    buildResult('0.4.0', dual).ips.map((ip) => ip.version),
+    ['4', '6'],
+  );
+});

@@ -44,3 +44,11 @@ test('kernel-pod-veth: the pair, and the host side marked proto 80', () => {
     'route add 10.244.1.5/32 dev pn0123456789a proto 80 scope link',
   ]);
 });
+
+test('pod veth: a dual-stack pod gets the link-local gateway, its /128 and a permanent neighbour on the host end', () => {
+  assert.deepEqual(hostSideCommands({ ...veth, podIPv6: 'fd00:10:244:1::5' }).slice(3), [
+    'addr add fe80::1/64 dev pn0123456789a nodad',
+    'route add fd00:10:244:1::5/128 dev pn0123456789a proto 80',
+    'neigh replace fd00:10:244:1::5 lladdr 0a:58:0a:f4:01:05 dev pn0123456789a nud permanent',
+  ]);
+});

@@ -4,16 +4,23 @@
 // (/var/run/netns/cni-...) that `ip -n` cannot name, so this enters them itself.
 //
 // One request per line on stdin:   NETNS_PATH IFNAME POD_IPV4 GATEWAY_IPV4
+//                               or ipv6 NETNS_PATH IFNAME POD_IPV6 GATEWAY_IPV6 GATEWAY_MAC
 // one answer per line on stdout:   ok | error <message>
 //
 // For each request, in the pod's namespace and stopping at the first failure: the link up,
 // POD_IPV4/32 on it, a link route to the gateway, and the default route via the gateway --
-// what `ip -batch` did there before. The netlink socket is opened inside the pod's namespace
+// what `ip -batch` did there before. An ipv6 request comes after its pod's IPv4 one (the link
+// is up then) and adds POD_IPV6/128 without duplicate address detection, a permanent neighbour
+// for the link-local gateway on the host end and the default route via it: the pod's first
+// IPv6 packet leaves at once, with no address still tentative and no neighbour to solicit.
+// The netlink socket is opened inside the pod's namespace
 // and the process returns to its own namespace at once, so nothing else runs in the pod's.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_addr.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -30,6 +37,7 @@ struct request {
     struct ifinfomsg link;
     struct ifaddrmsg addr;
     struct rtmsg route;
+    struct ndmsg neighbour;
   } body;
   char attributes[256];
 };
@@ -154,7 +162,81 @@ static int configure(int sock, const char *ifname, struct in_addr pod, struct in
   return 0;
 }
 
+static int link_index(int sock, const char *ifname) {
+  struct request r;
+  int ifindex = 0;
+  start(&r, RTM_GETLINK, 0, sizeof r.body.link);
+  r.body.link.ifi_family = AF_UNSPEC;
+  add_attribute(&r, IFLA_IFNAME, ifname, strlen(ifname) + 1);
+  int err = talk(sock, &r, &ifindex);
+  if (err < 0 || ifindex == 0) {
+    snprintf(failure, sizeof failure, "link %s: %s", ifname,
+             err < 0 ? strerror(-err) : "not found");
+    return -1;
+  }
+  return ifindex;
+}
+
+static int configure_ipv6(int sock, const char *ifname, struct in6_addr pod,
+                          struct in6_addr gateway, const unsigned char mac[6]) {
+  struct request r;
+  int err, ifindex = link_index(sock, ifname);
+  if (ifindex < 0) return -1;
+
+  start(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.addr);
+  r.body.addr.ifa_family = AF_INET6;
+  r.body.addr.ifa_prefixlen = 128;
+  r.body.addr.ifa_flags = IFA_F_NODAD;
+  r.body.addr.ifa_scope = RT_SCOPE_UNIVERSE;
+  r.body.addr.ifa_index = ifindex;
+  add_attribute(&r, IFA_LOCAL, &pod, sizeof pod);
+  add_attribute(&r, IFA_ADDRESS, &pod, sizeof pod);
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("addr add ipv6", -err);
+
+  start(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, sizeof r.body.neighbour);
+  r.body.neighbour.ndm_family = AF_INET6;
+  r.body.neighbour.ndm_ifindex = ifindex;
+  r.body.neighbour.ndm_state = NUD_PERMANENT;
+  add_attribute(&r, NDA_DST, &gateway, sizeof gateway);
+  add_attribute(&r, NDA_LLADDR, mac, 6);
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("neigh add gateway", -err);
+
+  start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
+  r.body.route.rtm_family = AF_INET6;
+  r.body.route.rtm_dst_len = 0;
+  r.body.route.rtm_table = RT_TABLE_MAIN;
+  r.body.route.rtm_protocol = RTPROT_BOOT;
+  r.body.route.rtm_scope = RT_SCOPE_UNIVERSE;
+  r.body.route.rtm_type = RTN_UNICAST;
+  add_attribute(&r, RTA_GATEWAY, &gateway, sizeof gateway);
+  add_attribute(&r, RTA_OIF, &ifindex, sizeof ifindex);
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("route add ipv6 default", -err);
+  return 0;
+}
+
+static int serve_ipv6(const char *line, int home) {
+  char netns[4096], ifname[IFNAMSIZ + 1], pod_text[64], gateway_text[64];
+  unsigned int m[6];
+  unsigned char mac[6];
+  struct in6_addr pod, gateway;
+  if (sscanf(line, "ipv6 %4095s %16s %63s %63s %2x:%2x:%2x:%2x:%2x:%2x", netns, ifname, pod_text,
+             gateway_text, &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 10 ||
+      strlen(ifname) >= IFNAMSIZ || inet_pton(AF_INET6, pod_text, &pod) != 1 ||
+      inet_pton(AF_INET6, gateway_text, &gateway) != 1) {
+    snprintf(failure, sizeof failure,
+             "bad request (want ipv6 NETNS IFNAME POD_IPV6 GATEWAY_IPV6 GATEWAY_MAC)");
+    return -1;
+  }
+  for (int i = 0; i < 6; i++) mac[i] = (unsigned char)m[i];
+  int sock = open_in_namespace(netns, home);
+  if (sock < 0) return -1;
+  int result = configure_ipv6(sock, ifname, pod, gateway, mac);
+  close(sock);
+  return result;
+}
+
 static int serve(const char *line, int home) {
+  if (strncmp(line, "ipv6 ", 5) == 0) return serve_ipv6(line, home);
   char netns[4096], ifname[IFNAMSIZ + 1], pod_text[64], gateway_text[64];
   struct in_addr pod, gateway;
   if (sscanf(line, "%4095s %16s %63s %63s", netns, ifname, pod_text, gateway_text) != 4 ||

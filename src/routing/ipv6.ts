@@ -1,0 +1,108 @@
+// The IPv6 half of a dual-stack host's routing, beside what its backend builds for IPv4 (the
+// backend decides per peer and per family): host-gw routes a peer's IPv6 pod subnet via the
+// peer's IPv6 underlay address where both share a segment; VXLAN carries IPv6 pods as
+// flannel does, on a second device, here over the IPv4 underlay that every host has.
+import type { Route, Underlay, VxlanLink } from '../kernel/netobjects.js';
+import { containsIP, formatIP, networkAddress, parseCidr, tryParseIP } from '../net/index.js';
+import { VXLAN_OVERHEAD, VXLAN_PORT } from './backends/vxlan.js';
+import type { BackendInput, DesiredState } from './desired.js';
+import type { Host } from './peers.js';
+
+export const VXLAN6_DEVICE = 'pn-vxlan6';
+/** Its own VNI: it shares the UDP port and local address with pn-vxlan's VNI 1. */
+export const VXLAN6_VNI = 2;
+
+/** Backends that carry IPv6 pods, and how: directly where they can, or through VXLAN. */
+const IPV6_WAYS: Record<string, { direct: boolean; tunnel: boolean }> = {
+  'host-gw': { direct: true, tunnel: false },
+  vxlan: { direct: false, tunnel: true },
+  auto: { direct: true, tunnel: true },
+};
+
+/** Adds to `state` what reaches the peers' IPv6 pods, when this host has an IPv6 pod subnet. */
+export function addIPv6(state: DesiredState, backend: string, input: BackendInput): void {
+  const { self, peers, underlay } = input;
+  if (!self.podCIDRIPv6) return;
+  state.sysctls.push(...ipv6Sysctls(underlay));
+  const ways = IPV6_WAYS[backend];
+  const withIPv6 = peers.filter((p) => p.podCIDRIPv6);
+  if (!ways) {
+    for (const peer of withIPv6) {
+      state.problems.push({ peer: peer.name, reason: `backend ${backend} carries IPv4 pods only` });
+    }
+    return;
+  }
+  if (ways.tunnel) state.links.push(vxlan6Device(input, self.podCIDRIPv6));
+  for (const peer of withIPv6) {
+    if (ways.direct && onLinkIPv6(peer, underlay))
+      state.routes.push(directIPv6Route(peer, underlay));
+    else if (ways.tunnel) addVxlan6Peer(state, peer);
+    else {
+      state.problems.push({
+        peer: peer.name,
+        reason: peer.ipv6
+          ? `${peer.ipv6} is not on-link (outside ${underlay.dev}'s IPv6 segment)`
+          : 'has no IPv6 underlay address to route its IPv6 pods through',
+      });
+    }
+  }
+}
+
+/**
+ * Forwarding for IPv6 turns Router Advertisements off on every device unless accept_ra is 2:
+ * the underlay keeps the default route it learned from them, as on a real host.
+ */
+export function ipv6Sysctls(underlay: Underlay): { key: string; value: string }[] {
+  return [
+    { key: `net.ipv6.conf.${underlay.dev}.accept_ra`, value: '2' },
+    { key: 'net.ipv6.conf.all.forwarding', value: '1' },
+  ];
+}
+
+/** True when the peer's IPv6 underlay address is in this host's IPv6 underlay segment. */
+export function onLinkIPv6(peer: Host, underlay: Underlay): boolean {
+  const peerIP = peer.ipv6 ? tryParseIP(peer.ipv6) : undefined;
+  if (!peerIP || !underlay.ipv6) return false;
+  const { address, prefixLength } = underlay.ipv6;
+  return containsIP(parseCidr(`${address}/${prefixLength}`, { loose: true }), peerIP);
+}
+
+export function directIPv6Route(peer: Host, underlay: Underlay): Route {
+  return { dst: peer.podCIDRIPv6!, gateway: peer.ipv6!, dev: underlay.dev, onlink: false };
+}
+
+export function vxlan6Device(
+  { self, underlay, vtepMac }: BackendInput,
+  podCIDRIPv6: string,
+): VxlanLink {
+  return {
+    kind: 'vxlan',
+    name: VXLAN6_DEVICE,
+    vni: VXLAN6_VNI,
+    port: VXLAN_PORT,
+    local: self.ip,
+    underlayDev: underlay.dev,
+    learning: false,
+    mtu: underlay.mtu - VXLAN_OVERHEAD,
+    // A device of its own, but the node's one published VTEP MAC: peers need no second one.
+    mac: vtepMac,
+    addresses: [`${subnetAddress(podCIDRIPv6)}/128`],
+  };
+}
+
+/** The neighbour, FDB entry and route that reach `peer`'s IPv6 pods through pn-vxlan6. */
+export function addVxlan6Peer(state: DesiredState, peer: Host): void {
+  if (!peer.vtepMac) {
+    state.problems.push({ peer: peer.name, reason: 'has not published its VTEP MAC yet' });
+    return;
+  }
+  const gateway = subnetAddress(peer.podCIDRIPv6!);
+  state.neighbours.push({ dev: VXLAN6_DEVICE, ip: gateway, mac: peer.vtepMac });
+  state.fdb.push({ dev: VXLAN6_DEVICE, mac: peer.vtepMac, dst: peer.ip });
+  state.routes.push({ dst: peer.podCIDRIPv6!, gateway, dev: VXLAN6_DEVICE, onlink: true });
+}
+
+/** The subnet's first address (never a pod's: IPv6 host ranges leave it out). */
+function subnetAddress(podCIDR: string): string {
+  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
+}

@@ -1,0 +1,152 @@
+// Dual-stack routing: the IPv6 half each backend adds, per peer and family.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Node } from '../../src/api/types.js';
+import { backendDriver } from '../../src/routing/backends/registry.js';
+import type { BackendInput } from '../../src/routing/desired.js';
+import { hostFromNode, splitHosts } from '../../src/routing/peers.js';
+import { desiredFor } from '../../src/routing/reconcile.js';
+import { renderCommands } from '../../src/kernel/routing-render.js';
+import { routingRoutes } from '../../src/kernel/routing-read.js';
+import { makeNode } from '../helpers/routing-nodes.js';
+
+/** A dual-stack node: its IPv6 subnet in spec.podCIDRs, its IPv6 address a second InternalIP. */
+function dualNode(
+  name: string,
+  v4: [string, string],
+  v6: [string, string | undefined],
+  opts: { zone: string; mac: string },
+): Node {
+  const node = makeNode(name, v4[0], v4[1], opts);
+  node.spec.podCIDRs = [v4[0], v6[0]];
+  if (v6[1]) node.status!.addresses!.push({ type: 'InternalIP', address: v6[1] });
+  return node;
+}
+
+const nodes = [
+  dualNode('node-1', ['10.244.1.0/24', '172.31.1.1'], ['fd00:10:244:1::/64', 'fd00:172:31:1::1'], {
+    zone: 'z1',
+    mac: '02:00:00:00:00:01',
+  }),
+  dualNode('node-2', ['10.244.2.0/24', '172.31.1.2'], ['fd00:10:244:2::/64', 'fd00:172:31:1::2'], {
+    zone: 'z1',
+    mac: '02:00:00:00:00:02',
+  }),
+  dualNode('node-3', ['10.244.3.0/24', '172.31.2.3'], ['fd00:10:244:3::/64', 'fd00:172:31:2::3'], {
+    zone: 'z2',
+    mac: '02:00:00:00:00:03',
+  }),
+];
+const underlay = {
+  dev: 'eth0',
+  address: '172.31.1.1',
+  prefixLength: 24,
+  mtu: 1500,
+  ipv6: { address: 'fd00:172:31:1::1', prefixLength: 64 },
+};
+
+function input(from: readonly Node[] = nodes): BackendInput {
+  const { self, peers } = splitHosts(from, 'node-1');
+  return { self: self!, peers, underlay, vtepMac: '02:00:00:00:00:01' };
+}
+
+const routesOf = (backend: string, from?: readonly Node[]): string[] =>
+  desiredFor(backendDriver(backend), undefined, input(from))
+    .routes.filter((r) => r.dst.includes(':'))
+    .map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''}`);
+
+test('routing ipv6: a node carries its IPv6 subnet and underlay address beside the IPv4 ones', () => {
+  const host = hostFromNode(nodes[1]!)!;
+  assert.equal(host.podCIDRIPv6, 'fd00:10:244:2::/64');
+  assert.equal(host.ipv6, 'fd00:172:31:1::2');
+  assert.equal(hostFromNode(makeNode('v4', '10.244.9.0/24', '172.31.1.9'))!.podCIDRIPv6, undefined);
+});
+
+test('routing ipv6: auto routes the zone peer directly over IPv6 and the other zone through pn-vxlan6', () => {
+  assert.deepEqual(routesOf('auto'), [
+    'fd00:10:244:2::/64 via fd00:172:31:1::2 dev eth0',
+    'fd00:10:244:3::/64 via fd00:10:244:3:: dev pn-vxlan6 onlink',
+  ]);
+  const state = desiredFor(backendDriver('auto'), undefined, input());
+  const device = state.links.find((l) => l.name === 'pn-vxlan6');
+  assert.deepEqual(
+    device && device.kind === 'vxlan' && [device.vni, device.local, device.addresses],
+    [2, '172.31.1.1', ['fd00:10:244:1::/128']],
+  );
+  assert.deepEqual(
+    state.fdb.filter((f) => f.dev === 'pn-vxlan6'),
+    [{ dev: 'pn-vxlan6', mac: '02:00:00:00:00:03', dst: '172.31.2.3' }],
+  );
+  assert.deepEqual(
+    state.neighbours.filter((n) => n.dev === 'pn-vxlan6'),
+    [{ dev: 'pn-vxlan6', ip: 'fd00:10:244:3::', mac: '02:00:00:00:00:03' }],
+  );
+  // accept_ra=2 before forwarding=1: the underlay keeps what it learned from Router Advertisements.
+  const keys = state.sysctls.map((s) => s.key);
+  assert.ok(
+    keys.indexOf('net.ipv6.conf.eth0.accept_ra') < keys.indexOf('net.ipv6.conf.all.forwarding'),
+  );
+  assert.ok(keys.indexOf('net.ipv6.conf.eth0.accept_ra') >= 0);
+});
+
+test('routing ipv6: auto decides per family: a zone peer with no IPv6 underlay address goes through the tunnel', () => {
+  const v4only = [
+    nodes[0]!,
+    dualNode('node-2', ['10.244.2.0/24', '172.31.1.2'], ['fd00:10:244:2::/64', undefined], {
+      zone: 'z1',
+      mac: '02:00:00:00:00:02',
+    }),
+  ];
+  assert.deepEqual(routesOf('auto', v4only), [
+    'fd00:10:244:2::/64 via fd00:10:244:2:: dev pn-vxlan6 onlink',
+  ]);
+  // ...while its IPv4 subnet is still routed directly.
+  assert.ok(
+    desiredFor(backendDriver('auto'), undefined, input(v4only)).routes.some(
+      (r) => r.dst === '10.244.2.0/24' && r.dev === 'eth0',
+    ),
+  );
+});
+
+test('routing ipv6: host-gw names the peer it cannot reach over IPv6; vxlan tunnels all', () => {
+  assert.deepEqual(routesOf('host-gw'), ['fd00:10:244:2::/64 via fd00:172:31:1::2 dev eth0']);
+  const problems = desiredFor(backendDriver('host-gw'), undefined, input()).problems;
+  assert.ok(
+    problems.some((p) => p.peer === 'node-3' && /fd00:172:31:2::3 is not on-link/.test(p.reason)),
+  );
+  assert.deepEqual(routesOf('vxlan'), [
+    'fd00:10:244:2::/64 via fd00:10:244:2:: dev pn-vxlan6 onlink',
+    'fd00:10:244:3::/64 via fd00:10:244:3:: dev pn-vxlan6 onlink',
+  ]);
+});
+
+test('routing ipv6: an IPv4-only cluster gets nothing new', () => {
+  const v4 = [
+    makeNode('node-1', '10.244.1.0/24', '172.31.1.1'),
+    makeNode('node-2', '10.244.2.0/24', '172.31.1.2'),
+  ];
+  const state = desiredFor(backendDriver('auto'), undefined, input(v4));
+  assert.ok(state.links.every((l) => l.name !== 'pn-vxlan6'));
+  assert.ok(state.sysctls.every((s) => !s.key.startsWith('net.ipv6')));
+});
+
+test('routing ipv6: the device renders with its own VNI and the routes as ip takes them', () => {
+  const state = desiredFor(backendDriver('vxlan'), undefined, input());
+  const device = state.links.find((l) => l.name === 'pn-vxlan6')!;
+  assert.deepEqual(renderCommands([{ op: 'link-add', link: device }]), [
+    'ip link add pn-vxlan6 address 02:00:00:00:00:01 mtu 1450 type vxlan id 2 local 172.31.1.1 dev eth0 dstport 8472 nolearning',
+    'ip link set pn-vxlan6 up',
+  ]);
+});
+
+test('routing ipv6: the kernel read keeps main-table routes of both families and the host route lengths right', () => {
+  assert.deepEqual(
+    routingRoutes([
+      { dst: 'fd00:10:244:2::/64', gateway: 'fd00:172:31:1::2', dev: 'eth0', flags: [] },
+      { dst: '10.244.2.0/24', gateway: '172.31.1.2', dev: 'eth0', table: '100', flags: [] },
+      { dst: 'fd00:10:244:9::1', gateway: 'fd00:172:31:1::2', dev: 'eth0', flags: [] },
+      { dst: 'fd00:10:244:1::5', dev: 'pn0123456789a', flags: [] },
+    ]).map((r) => r.dst),
+    ['fd00:10:244:2::/64', 'fd00:10:244:9::1/128'],
+  );
+});
