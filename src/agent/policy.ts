@@ -49,6 +49,8 @@ export interface PolicyController extends Controller {
    * when that failed (the pod must then not start unisolated).
    */
   isolateNewPod(pod: PodRef, ip: string): Promise<void>;
+  /** The pod's ADD failed: `ip` is not the pod's after all, and leaves its policies. */
+  forgetNewPod(pod: PodRef, ip: string): void;
 }
 
 /**
@@ -232,6 +234,13 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       addWaiting = true;
       await batcher.request(true);
       if (lastError) throw new OperationError(lastError);
+    },
+
+    forgetNewPod(ref: PodRef, ip: string): void {
+      const key = `${ref.namespace}/${ref.name}`;
+      if (newPods.get(key)?.status?.podIP !== ip) return;
+      newPods.delete(key);
+      void batcher?.request();
     },
 
     async stop(): Promise<void> {
