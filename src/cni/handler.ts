@@ -69,12 +69,12 @@ export interface CniContext {
   policies?: NewPodPolicies;
   /** Brings the node guard up to date with the allocations (it never fails: it reports). */
   guardSync?: () => Promise<void>;
-  /** Hears how long each stage of a successful ADD took, from the start of its own work. */
+  /** Hears when each stage of a successful ADD ended, in seconds from the ADD's start. */
   observeAddStage?: (stage: AddStage, seconds: number) => void;
   log: Logger;
 }
 
-/** The stages of an ADD; wiring, recording and the guard run side by side. */
+/** The stages of an ADD: after the allocation, all run side by side (the policies once recorded). */
 export const ADD_STAGES = ['allocate', 'wire', 'record', 'guard', 'policy'] as const;
 export type AddStage = (typeof ADD_STAGES)[number];
 
