@@ -5,6 +5,7 @@
 // and a second one started beside it in the same host. Alternating sandbox by sandbox, so
 // machine noise falls on both.
 // Each sandbox is removed before the next is run, so the figure is one start on a quiet host.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
@@ -91,6 +92,36 @@ async function timeOneSandbox(rt: Runtime, i: number, logDir: string): Promise<v
   await removeSandbox(rt.cri, id);
 }
 
+/** The mean of a histogram per value of `label` (failed calls left out), in ms. */
+function histogramMeans(metrics: string, name: string, label: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  const means = new Map<string, number>();
+  const series = new RegExp(`^${name}_(sum|count)\\{.*${label}="([^"]+)".*\\} (\\S+)$`);
+  for (const line of metrics.split('\n')) {
+    const m = series.exec(line);
+    if (!m || line.includes('outcome="error"')) continue;
+    const [, kind, value, number] = m as unknown as [string, string, string, string];
+    if (kind === 'sum') sums.set(value, Number(number));
+    else if (Number(number) > 0) means.set(value, ((sums.get(value) ?? 0) / Number(number)) * 1e3);
+  }
+  return means;
+}
+
+/** Where the agent's time in an ADD went: its own call time and when each stage ended. */
+function printAgentStages(netns: string): void {
+  const metrics = spawnSync(
+    'ip',
+    ['netns', 'exec', netns, 'curl', '-s', 'http://127.0.0.1:9101/metrics'],
+    { encoding: 'utf8' },
+  ).stdout;
+  const calls = histogramMeans(metrics, 'podnet_cni_call_duration_seconds', 'command');
+  const stages = histogramMeans(metrics, 'podnet_cni_add_stage_seconds', 'stage');
+  const show = (m: Map<string, number>): string =>
+    [...m].map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  console.log(`podnet agent, mean ms per call: ${show(calls)}`);
+  console.log(`podnet ADD stages, mean ms from its start to their end: ${show(stages)}`);
+}
+
 async function main(): Promise<void> {
   sweepStaleLabs();
   sweepStaleNamespaces();
@@ -124,6 +155,7 @@ async function main(): Promise<void> {
         `${label.padEnd(15)} ${percentile(rt.times, 50).toFixed(1).padStart(6)} ${percentile(rt.times, 99).toFixed(1).padStart(7)}`,
       );
     }
+    printAgentStages(host.netns);
     const ours = { p50: percentile(podnet.times, 50), p99: percentile(podnet.times, 99) };
     const ref = { p50: percentile(ptp.times, 50), p99: percentile(ptp.times, 99) };
     console.log(

@@ -51,7 +51,7 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
   // Before the CNI server, so that the first ADD finds the policies already programmed.
   const flows = flowsController();
   const policy = policyController({ onDenied: (c) => flows.addDenied(c) });
-  const cni = new CniServer(node, (pod, ip) => policy.isolateNewPod(pod, ip), orphanScanMs());
+  const cni = new CniServer(node, policy, orphanScanMs());
   return [
     node,
     new NodeLeaseController(),

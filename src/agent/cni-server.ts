@@ -6,11 +6,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Gauge, Histogram } from 'prom-client';
 import {
+  ADD_STAGES,
   handleCniCall,
   reclaimOrphans,
+  type NewPodPolicies,
   type NodeNetwork,
   type PodBinder,
-  type PodRef,
 } from '../cni/handler.js';
 import { CNI_COMMANDS, type CniCommand } from '../cni/env.js';
 import { decodeRequest, encodeResponse } from '../cni/protocol.js';
@@ -33,9 +34,6 @@ export interface CniServerSource {
   pods: PodBinder;
 }
 
-/** What runs between recording a new pod's address and answering its ADD. */
-export type BeforeAddReturns = (pod: PodRef, ip: string) => Promise<void>;
-
 export class CniServer implements Controller {
   readonly name = 'cni';
   private server: Server | undefined;
@@ -52,7 +50,7 @@ export class CniServer implements Controller {
 
   constructor(
     private readonly source: CniServerSource,
-    private readonly beforeReturn?: BeforeAddReturns,
+    private readonly policies?: NewPodPolicies,
     private readonly orphanScanMs = ORPHAN_SCAN_MS,
   ) {}
 
@@ -73,6 +71,14 @@ export class CniServer implements Controller {
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers: [ctx.metrics],
     });
+    const addStages = new Histogram({
+      name: 'podnet_cni_add_stage_seconds',
+      help: 'When each stage of a successful ADD ended, from its start (wire, record and guard overlap)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers: [ctx.metrics],
+    });
+    for (const stage of ADD_STAGES) addStages.zero({ stage });
     new Gauge({
       name: 'podnet_ipam_pod_addresses',
       help: "Pod addresses allocated on this node, and the size of the node's pool",
@@ -92,8 +98,9 @@ export class CniServer implements Controller {
       podLinks: this.podLinks,
       node: () => source.nodeNetwork(),
       pods: source.pods,
-      beforeReturn: this.beforeReturn,
+      policies: this.policies,
       guardSync: () => this.guardSync?.() ?? Promise.resolve(),
+      observeAddStage: (stage: string, seconds: number) => addStages.observe({ stage }, seconds),
       log: ctx.log.child({ controller: 'cni' }),
     };
 

@@ -40,6 +40,8 @@ const LOG: PolicyLogOptions = { group: 18, perSecond: 20 };
 
 /** Changes closer together than this are programmed in one sync. */
 const BATCH_MS = 50;
+/** How long after a new pod's own Pod write the kernel is checked: once the pod has started. */
+const VERIFY_AFTER_ADD_MS = 1000;
 /** A failed sync is tried again after this long, whether or not anything changes. */
 const RETRY_MS = 2000;
 
@@ -49,6 +51,8 @@ export interface PolicyController extends Controller {
    * when that failed (the pod must then not start unisolated).
    */
   isolateNewPod(pod: PodRef, ip: string): Promise<void>;
+  /** The pod's ADD failed: `ip` is not the pod's after all, and leaves its policies. */
+  forgetNewPod(pod: PodRef, ip: string): void;
 }
 
 /**
@@ -99,6 +103,7 @@ export interface PolicyControllerOptions {
 export function policyController(options: PolicyControllerOptions = {}): PolicyController {
   let batcher: Batcher | undefined;
   let retry: NodeJS.Timeout | undefined;
+  let verifyTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastError: string | undefined;
   /** The next sync reads the kernel's marker rather than trusting what was programmed. */
@@ -190,8 +195,24 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
         // That sync served an ADD and trusted what was programmed: the next one verifies.
         if (verifyNext) await b.request();
       };
+      // The Pod write of an ADD brings nothing its own sync did not program: it is processed
+      // with a sync that trusts that, and the kernel is checked once the pod has started, not
+      // while its runtime starts it (a check starts a program).
+      const verifyAfterAdd = (): void => {
+        verifyTimer ??= setTimeout(() => {
+          verifyTimer = undefined;
+          void verified();
+        }, VERIFY_AFTER_ADD_MS);
+      };
       pods.addHandler((c) => {
         if (c.type === 'deleted') newPods.delete(c.name);
+        else if (
+          c.object.status?.podIP &&
+          newPods.get(c.name)?.status?.podIP === c.object.status.podIP
+        ) {
+          verifyAfterAdd();
+          return b.request();
+        }
         return verified();
       });
       namespaces.addHandler(verified);
@@ -234,9 +255,17 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       if (lastError) throw new OperationError(lastError);
     },
 
+    forgetNewPod(ref: PodRef, ip: string): void {
+      const key = `${ref.namespace}/${ref.name}`;
+      if (newPods.get(key)?.status?.podIP !== ip) return;
+      newPods.delete(key);
+      void batcher?.request();
+    },
+
     async stop(): Promise<void> {
       stopped = true;
       clearTimeout(retry);
+      clearTimeout(verifyTimer);
       stopLogging();
       await batcher?.stop();
     },

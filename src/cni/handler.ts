@@ -58,6 +58,14 @@ export interface PodBinder {
   unbind(pod: PodRef, podIP: string, containerID: string): Promise<void>;
 }
 
+/** The datapath's side of a new pod: what concerns it (its policies) is enforced before ADD answers. */
+export interface NewPodPolicies {
+  /** Called once the pod's address is recorded; resolves once enforced. A failure fails the ADD. */
+  isolateNewPod(pod: PodRef, ip: string): Promise<void>;
+  /** The ADD failed after all: `ip` is not the pod's, and no policy may treat it as such. */
+  forgetNewPod(pod: PodRef, ip: string): void;
+}
+
 export interface CniContext {
   ipam: PodIPAllocator;
   /** The pods' IPv6 addresses, by the same (containerID, ifname) as their IPv4 ones. */
@@ -69,15 +77,18 @@ export interface CniContext {
   /** Undefined until the node holds a subnet lease. */
   node(): NodeNetwork | undefined;
   pods: PodBinder;
-  /**
-   * Called once a pod's address is recorded and before ADD answers: the datapath enforces what
-   * concerns the pod (its policies) from its first packet. A failure fails the ADD.
-   */
-  beforeReturn?: (pod: PodRef, ip: string) => Promise<void>;
+  /** Enforces the pods' policies: a new pod's from its first packet. */
+  policies?: NewPodPolicies;
   /** Brings the node guard up to date with the allocations (it never fails: it reports). */
   guardSync?: () => Promise<void>;
+  /** Hears when each stage of a successful ADD ended, in seconds from the ADD's start. */
+  observeAddStage?: (stage: AddStage, seconds: number) => void;
   log: Logger;
 }
+
+/** The stages of an ADD: after the allocation, all run side by side (the policies once recorded). */
+export const ADD_STAGES = ['allocate', 'wire', 'record', 'guard', 'policy'] as const;
+export type AddStage = (typeof ADD_STAGES)[number];
 
 export interface CniAnswer {
   exitCode: number;
@@ -132,7 +143,10 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
   }
   const pod = podRef(call);
   const gateway = gatewayOf(node.podCIDR);
-  const { allocation, fresh } = allocate(ctx, node, gateway, call, pod);
+  const timed = stageTimer(ctx);
+  const { allocation, fresh } = timed.sync('allocate', () =>
+    allocate(ctx, node, gateway, call, pod),
+  );
   let ipv6: PodAllocation | undefined;
   try {
     ipv6 = allocateIPv6(ctx, node, allocation);
@@ -146,20 +160,30 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     if (fresh) ctx.ipamIPv6?.release(call.containerID, call.ifname);
   };
 
-  // The guard and the Pod's record need only the allocation: both are brought up to date
-  // alongside the wiring, and ADD answers once all three are done.
-  const guarded = ctx.guardSync?.();
+  // The guard, the Pod's record and the wiring need only the allocation, the pod's policies
+  // only its record: all run side by side, and ADD answers once all are done.
+  const guarded = ctx.guardSync && timed('guard', ctx.guardSync());
   const recorded = pod
-    ? ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID, ipv6 ? [ipv6.ip] : [])
+    ? timed(
+        'record',
+        ctx.pods.bind(pod, allocation.ip, node.nodeIP, call.containerID, ipv6 ? [ipv6.ip] : []),
+      )
     : Promise.resolve();
+  const newPod = pod && ctx.policies ? { pod, policies: ctx.policies } : undefined;
+  const enforced = recorded.then(
+    () => newPod && timed('policy', newPod.policies.isolateNewPod(newPod.pod, allocation.ip)),
+  );
+  const forgetPolicies = (): void => newPod?.policies.forgetNewPod(newPod.pod, allocation.ip);
   try {
-    const [wired, bound] = await Promise.allSettled([
-      wirePodVeth(ctx.host, ctx.podLinks, veth),
+    const [wired, bound, isolated] = await Promise.allSettled([
+      timed('wire', wirePodVeth(ctx.host, ctx.podLinks, veth)),
       recorded,
+      enforced,
     ]);
     if (wired.status === 'rejected') {
       const err: unknown = wired.reason;
       undoAllocation();
+      forgetPolicies();
       // A record this ADD wrote goes again (one of an earlier ADD stays with its pod); the
       // wiring error is the one to report.
       if (pod && fresh && bound.status === 'fulfilled') {
@@ -181,19 +205,16 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
         `could not record ${allocation.ip} on pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
       );
     }
-    if (pod && ctx.beforeReturn) {
-      try {
-        await ctx.beforeReturn(pod, allocation.ip);
-      } catch (err) {
-        await deleteLinks(ctx.host, [veth.hostVeth]);
-        undoAllocation();
-        // The policy error is the one to report; an address left on the Pod is replaced by its next ADD.
-        await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
-        throw new CniError(
-          CNI_ERR.tryAgainLater,
-          `could not enforce the policies of pod ${pod.namespace}/${pod.name}: ${errorMessage(err)}`,
-        );
-      }
+    if (pod && isolated.status === 'rejected') {
+      await deleteLinks(ctx.host, [veth.hostVeth]);
+      undoAllocation();
+      forgetPolicies();
+      // The policy error is the one to report; an address left on the Pod is replaced by its next ADD.
+      await ctx.pods.unbind(pod, allocation.ip, call.containerID).catch(() => undefined);
+      throw new CniError(
+        CNI_ERR.tryAgainLater,
+        `could not enforce the policies of pod ${pod.namespace}/${pod.name}: ${errorMessage(isolated.reason)}`,
+      );
     }
   } catch (err) {
     // The allocation was taken back: the guard forgets the address again before ADD fails.
@@ -202,6 +223,7 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     throw err;
   }
   await guarded;
+  timed.report();
   ctx.log.info(
     { pod, ip: allocation.ip, ipv6: ipv6?.ip, containerID: call.containerID },
     'pod added',
@@ -215,6 +237,37 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     ...(ipv6 ? { ipv6: { address: `${ipv6.ip}/128`, gateway: LINK_LOCAL_GATEWAY } } : {}),
     mtu: node.mtu,
     dns: { nameserver: node.dnsIP, domain: node.domain, podNamespace: pod?.namespace ?? 'default' },
+  });
+}
+
+interface StageTimer {
+  <T>(stage: AddStage, work: Promise<T>): Promise<T>;
+  sync<T>(stage: AddStage, work: () => T): T;
+  /** Hands the stages over: only a successful ADD's, so that failures do not blur them. */
+  report(): void;
+}
+
+/** Times each stage from the start of the ADD, so stages that overlap show as they end. */
+function stageTimer(ctx: CniContext): StageTimer {
+  const started = process.hrtime.bigint();
+  const ended = new Map<AddStage, number>();
+  const end = (stage: AddStage): void => {
+    ended.set(stage, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  const timed = <T>(stage: AddStage, work: Promise<T>): Promise<T> =>
+    work.then((value) => {
+      end(stage);
+      return value;
+    });
+  return Object.assign(timed, {
+    sync<T>(stage: AddStage, work: () => T): T {
+      const value = work();
+      end(stage);
+      return value;
+    },
+    report(): void {
+      for (const [stage, seconds] of ended) ctx.observeAddStage?.(stage, seconds);
+    },
   });
 }
 

@@ -154,6 +154,13 @@ test('cni: the result carries mac, sandbox, ips, routes and the pod DNS settings
     metrics,
     /^podnet_cni_call_duration_seconds_count\{command="ADD",outcome="ok"\} \d+$/m,
   );
+  // ...and say when each stage of that ADD ended.
+  for (const stage of ['allocate', 'wire', 'record', 'guard', 'policy']) {
+    assert.match(
+      metrics,
+      new RegExp(`^podnet_cni_add_stage_seconds_count\\{stage="${stage}"\\} [1-9]\\d*$`, 'm'),
+    );
+  }
   await succeeds('DEL', 'result-1', p!);
 });
 
