@@ -3,10 +3,10 @@
 // peer's IPv6 underlay address where both share a segment; VXLAN carries IPv6 pods as
 // flannel does, on a second device, here over the IPv4 underlay that every host has.
 import type { Route, Underlay, VxlanLink } from '../kernel/netobjects.js';
-import { containsIP, formatIP, networkAddress, parseCidr, tryParseIP } from '../net/index.js';
-import { VXLAN_OVERHEAD, VXLAN_PORT } from './backends/vxlan.js';
+import { containsIP, parseCidr, tryParseIP } from '../net/index.js';
+import { vxlanDevice } from './backends/vxlan.js';
 import type { BackendInput, DesiredState } from './desired.js';
-import type { Host } from './peers.js';
+import { subnetAddress, type Host } from './peers.js';
 
 export const VXLAN6_DEVICE = 'pn-vxlan6';
 /** Its own VNI: it shares the UDP port and local address with pn-vxlan's VNI 1. */
@@ -71,23 +71,13 @@ export function directIPv6Route(peer: Host, underlay: Underlay): Route {
   return { dst: peer.podCIDRIPv6!, gateway: peer.ipv6!, dev: underlay.dev, onlink: false };
 }
 
-export function vxlan6Device(
-  { self, underlay, vtepMac }: BackendInput,
-  podCIDRIPv6: string,
-): VxlanLink {
-  return {
-    kind: 'vxlan',
+export function vxlan6Device(input: BackendInput, podCIDRIPv6: string): VxlanLink {
+  return vxlanDevice(input, {
     name: VXLAN6_DEVICE,
     vni: VXLAN6_VNI,
-    port: VXLAN_PORT,
-    local: self.ip,
-    underlayDev: underlay.dev,
-    learning: false,
-    mtu: underlay.mtu - VXLAN_OVERHEAD,
-    // A device of its own, but the node's one published VTEP MAC: peers need no second one.
-    mac: vtepMac,
-    addresses: [`${subnetAddress(podCIDRIPv6)}/128`],
-  };
+    podCIDR: podCIDRIPv6,
+    hostPrefix: 128,
+  });
 }
 
 /** The neighbour, FDB entry and route that reach `peer`'s IPv6 pods through pn-vxlan6. */
@@ -103,6 +93,3 @@ export function addVxlan6Peer(state: DesiredState, peer: Host): void {
 }
 
 /** The subnet's first address (never a pod's: IPv6 host ranges leave it out). */
-function subnetAddress(podCIDR: string): string {
-  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
-}

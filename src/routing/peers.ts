@@ -8,7 +8,14 @@ import {
   type CloudPlacement,
   type Node,
 } from '../api/types.js';
-import { formatCidr, formatIP, tryParseCidr, tryParseIP } from '../net/index.js';
+import {
+  formatCidr,
+  formatIP,
+  networkAddress,
+  parseCidr,
+  tryParseCidr,
+  tryParseIP,
+} from '../net/index.js';
 import { isMac } from './vtep.js';
 
 export interface Host {
@@ -102,4 +109,9 @@ export function splitHosts(
   }
   peers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { self, peers };
+}
+
+/** A pod subnet's network address: the host's own address on its tunnels and pod side. */
+export function subnetAddress(podCIDR: string): string {
+  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
 }

@@ -108,60 +108,6 @@ static int open_in_namespace(const char *netns, int home) {
   return sock;
 }
 
-static int configure(int sock, const char *ifname, struct in_addr pod, struct in_addr gateway) {
-  struct request r;
-  int ifindex = 0, err;
-
-  start(&r, RTM_GETLINK, 0, sizeof r.body.link);
-  r.body.link.ifi_family = AF_UNSPEC;
-  add_attribute(&r, IFLA_IFNAME, ifname, strlen(ifname) + 1);
-  if ((err = talk(sock, &r, &ifindex)) < 0 || ifindex == 0) {
-    snprintf(failure, sizeof failure, "link %s: %s", ifname,
-             err < 0 ? strerror(-err) : "not found");
-    return -1;
-  }
-
-  start(&r, RTM_NEWLINK, 0, sizeof r.body.link);
-  r.body.link.ifi_family = AF_UNSPEC;
-  r.body.link.ifi_index = ifindex;
-  r.body.link.ifi_flags = IFF_UP;
-  r.body.link.ifi_change = IFF_UP;
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("link set up", -err);
-
-  start(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.addr);
-  r.body.addr.ifa_family = AF_INET;
-  r.body.addr.ifa_prefixlen = 32;
-  r.body.addr.ifa_scope = RT_SCOPE_UNIVERSE;
-  r.body.addr.ifa_index = ifindex;
-  add_attribute(&r, IFA_LOCAL, &pod, sizeof pod);
-  add_attribute(&r, IFA_ADDRESS, &pod, sizeof pod);
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("addr add", -err);
-
-  // Routes as `ip route add` makes them: main table, protocol boot.
-  start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
-  r.body.route.rtm_family = AF_INET;
-  r.body.route.rtm_dst_len = 32;
-  r.body.route.rtm_table = RT_TABLE_MAIN;
-  r.body.route.rtm_protocol = RTPROT_BOOT;
-  r.body.route.rtm_scope = RT_SCOPE_LINK;
-  r.body.route.rtm_type = RTN_UNICAST;
-  add_attribute(&r, RTA_DST, &gateway, sizeof gateway);
-  add_attribute(&r, RTA_OIF, &ifindex, sizeof ifindex);
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("route add gateway", -err);
-
-  start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
-  r.body.route.rtm_family = AF_INET;
-  r.body.route.rtm_dst_len = 0;
-  r.body.route.rtm_table = RT_TABLE_MAIN;
-  r.body.route.rtm_protocol = RTPROT_BOOT;
-  r.body.route.rtm_scope = RT_SCOPE_UNIVERSE;
-  r.body.route.rtm_type = RTN_UNICAST;
-  add_attribute(&r, RTA_GATEWAY, &gateway, sizeof gateway);
-  add_attribute(&r, RTA_OIF, &ifindex, sizeof ifindex);
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("route add default", -err);
-  return 0;
-}
-
 static int link_index(int sock, const char *ifname) {
   struct request r;
   int ifindex = 0;
@@ -177,21 +123,70 @@ static int link_index(int sock, const char *ifname) {
   return ifindex;
 }
 
+/* The pod's own address (a host prefix) on the link; returns 0 or a negative errno. */
+static int add_address(int sock, int ifindex, int family, const void *addr, size_t len,
+                       unsigned char prefixlen, unsigned char flags) {
+  struct request r;
+  start(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.addr);
+  r.body.addr.ifa_family = family;
+  r.body.addr.ifa_prefixlen = prefixlen;
+  r.body.addr.ifa_flags = flags;
+  r.body.addr.ifa_scope = RT_SCOPE_UNIVERSE;
+  r.body.addr.ifa_index = ifindex;
+  add_attribute(&r, IFA_LOCAL, addr, len);
+  add_attribute(&r, IFA_ADDRESS, addr, len);
+  return talk(sock, &r, NULL);
+}
+
+/*
+ * A route as `ip route add` makes it (main table, protocol boot): to `dst` on the link when
+ * there is no gateway, else via `gateway`. Returns 0 or a negative errno.
+ */
+static int add_route(int sock, int ifindex, int family, const void *dst, unsigned char dst_len,
+                     const void *gateway, size_t len) {
+  struct request r;
+  start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
+  r.body.route.rtm_family = family;
+  r.body.route.rtm_dst_len = dst_len;
+  r.body.route.rtm_table = RT_TABLE_MAIN;
+  r.body.route.rtm_protocol = RTPROT_BOOT;
+  r.body.route.rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  r.body.route.rtm_type = RTN_UNICAST;
+  if (dst) add_attribute(&r, RTA_DST, dst, len);
+  if (gateway) add_attribute(&r, RTA_GATEWAY, gateway, len);
+  add_attribute(&r, RTA_OIF, &ifindex, sizeof ifindex);
+  return talk(sock, &r, NULL);
+}
+
+static int configure(int sock, const char *ifname, struct in_addr pod, struct in_addr gateway) {
+  struct request r;
+  int err, ifindex = link_index(sock, ifname);
+  if (ifindex < 0) return -1;
+
+  start(&r, RTM_NEWLINK, 0, sizeof r.body.link);
+  r.body.link.ifi_family = AF_UNSPEC;
+  r.body.link.ifi_index = ifindex;
+  r.body.link.ifi_flags = IFF_UP;
+  r.body.link.ifi_change = IFF_UP;
+  if ((err = talk(sock, &r, NULL)) < 0) return fail("link set up", -err);
+
+  if ((err = add_address(sock, ifindex, AF_INET, &pod, sizeof pod, 32, 0)) < 0)
+    return fail("addr add", -err);
+  if ((err = add_route(sock, ifindex, AF_INET, &gateway, 32, NULL, sizeof gateway)) < 0)
+    return fail("route add gateway", -err);
+  if ((err = add_route(sock, ifindex, AF_INET, NULL, 0, &gateway, sizeof gateway)) < 0)
+    return fail("route add default", -err);
+  return 0;
+}
+
 static int configure_ipv6(int sock, const char *ifname, struct in6_addr pod,
                           struct in6_addr gateway, const unsigned char mac[6]) {
   struct request r;
   int err, ifindex = link_index(sock, ifname);
   if (ifindex < 0) return -1;
 
-  start(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.addr);
-  r.body.addr.ifa_family = AF_INET6;
-  r.body.addr.ifa_prefixlen = 128;
-  r.body.addr.ifa_flags = IFA_F_NODAD;
-  r.body.addr.ifa_scope = RT_SCOPE_UNIVERSE;
-  r.body.addr.ifa_index = ifindex;
-  add_attribute(&r, IFA_LOCAL, &pod, sizeof pod);
-  add_attribute(&r, IFA_ADDRESS, &pod, sizeof pod);
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("addr add ipv6", -err);
+  if ((err = add_address(sock, ifindex, AF_INET6, &pod, sizeof pod, 128, IFA_F_NODAD)) < 0)
+    return fail("addr add ipv6", -err);
 
   start(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, sizeof r.body.neighbour);
   r.body.neighbour.ndm_family = AF_INET6;
@@ -201,16 +196,8 @@ static int configure_ipv6(int sock, const char *ifname, struct in6_addr pod,
   add_attribute(&r, NDA_LLADDR, mac, 6);
   if ((err = talk(sock, &r, NULL)) < 0) return fail("neigh add gateway", -err);
 
-  start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
-  r.body.route.rtm_family = AF_INET6;
-  r.body.route.rtm_dst_len = 0;
-  r.body.route.rtm_table = RT_TABLE_MAIN;
-  r.body.route.rtm_protocol = RTPROT_BOOT;
-  r.body.route.rtm_scope = RT_SCOPE_UNIVERSE;
-  r.body.route.rtm_type = RTN_UNICAST;
-  add_attribute(&r, RTA_GATEWAY, &gateway, sizeof gateway);
-  add_attribute(&r, RTA_OIF, &ifindex, sizeof ifindex);
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("route add ipv6 default", -err);
+  if ((err = add_route(sock, ifindex, AF_INET6, NULL, 0, &gateway, sizeof gateway)) < 0)
+    return fail("route add ipv6 default", -err);
   return 0;
 }
 

@@ -12,15 +12,8 @@ import {
   type BackendInput,
   type DesiredState,
 } from '../desired.js';
-import type { Host } from '../peers.js';
-import {
-  cidrOf,
-  containsIP,
-  formatIP,
-  networkAddress,
-  parseCidr,
-  parseIP,
-} from '../../net/index.js';
+import { subnetAddress, type Host } from '../peers.js';
+import { cidrOf, containsIP, parseIP } from '../../net/index.js';
 
 export const IPIP_DEVICE = 'pn-ipip';
 /** The outer IPv4 header. */
@@ -89,6 +82,3 @@ function bpfRoute({ underlay }: BackendInput, peer: Host): Route | undefined {
 }
 
 /** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the tunnel's own address. */
-function subnetAddress(podCIDR: string): string {
-  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
-}

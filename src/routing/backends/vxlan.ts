@@ -9,8 +9,7 @@ import {
   type BackendInput,
   type DesiredState,
 } from '../desired.js';
-import { formatIP, networkAddress, parseCidr } from '../../net/index.js';
-import type { Host } from '../peers.js';
+import { subnetAddress, type Host } from '../peers.js';
 
 export const VXLAN_DEVICE = 'pn-vxlan';
 export const VXLAN_VNI = 1;
@@ -18,11 +17,23 @@ export const VXLAN_PORT = 8472;
 /** Outer IPv4 + UDP + VXLAN + inner Ethernet headers. */
 export const VXLAN_OVERHEAD = 50;
 
-export function vxlanDevice({ self, underlay, vtepMac }: BackendInput): VxlanLink {
-  return {
-    kind: 'vxlan',
+/**
+ * The VXLAN device of one pod family: `pn-vxlan` for IPv4 pods by default. Every family's
+ * device carries the node's one published VTEP MAC, so peers need no second one.
+ */
+export function vxlanDevice(
+  { self, underlay, vtepMac }: BackendInput,
+  family: { name: string; vni: number; podCIDR: string; hostPrefix: number } = {
     name: VXLAN_DEVICE,
     vni: VXLAN_VNI,
+    podCIDR: self.podCIDR,
+    hostPrefix: 32,
+  },
+): VxlanLink {
+  return {
+    kind: 'vxlan',
+    name: family.name,
+    vni: family.vni,
     port: VXLAN_PORT,
     local: self.ip,
     underlayDev: underlay.dev,
@@ -30,7 +41,7 @@ export function vxlanDevice({ self, underlay, vtepMac }: BackendInput): VxlanLin
     mtu: underlay.mtu - VXLAN_OVERHEAD,
     mac: vtepMac,
     // The subnet's network address gives the host a source address on the tunnel.
-    addresses: [`${subnetAddress(self.podCIDR)}/32`],
+    addresses: [`${subnetAddress(family.podCIDR)}/${family.hostPrefix}`],
   };
 }
 
@@ -58,6 +69,3 @@ export const vxlan: BackendDriver = {
 };
 
 /** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the tunnel's own address. */
-function subnetAddress(podCIDR: string): string {
-  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
-}

@@ -7,7 +7,7 @@
 // through pn-wg, and the backend's own devices stay so that turning encryption off swaps each
 // route back in place.
 import type { WireguardLink, WireguardPeer } from '../../kernel/netobjects.js';
-import { formatIP, networkAddress, parseCidr, parseIP } from '../../net/index.js';
+import { formatIP, parseIP } from '../../net/index.js';
 import {
   emptyState,
   hostSysctls,
@@ -15,7 +15,7 @@ import {
   type BackendInput,
   type DesiredState,
 } from '../desired.js';
-import type { Host } from '../peers.js';
+import { subnetAddress, type Host } from '../peers.js';
 
 export const WIREGUARD_DEVICE = 'pn-wg';
 export const WIREGUARD_PORT = 51820;
@@ -91,6 +91,3 @@ export const wireguard: BackendDriver = {
 };
 
 /** The network address of a pod subnet (`10.244.3.0` for `10.244.3.0/24`): the device's own address. */
-function subnetAddress(podCIDR: string): string {
-  return formatIP(networkAddress(parseCidr(podCIDR, { loose: true })));
-}
