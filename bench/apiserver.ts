@@ -20,6 +20,7 @@ import type { Pod } from '../src/api/types.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { startApiServer, type RunningApiServer } from '../test/helpers/apiserver.js';
 import { benchPod } from './lib/pods.js';
+import { percentile } from './lib/stats.js';
 
 const PODS = 10_000;
 const RATE_GAP_MS = 5;
@@ -28,10 +29,6 @@ const WATCHERS = 100;
 const WATCH_SAMPLES = 100;
 const NS = 'bench';
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 const ms = (n: number): string => n.toFixed(2);
 const sleep = (n: number) => new Promise<void>((r) => setTimeout(r, n));
 

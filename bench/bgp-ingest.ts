@@ -16,6 +16,7 @@ import { ipv4PrefixKey, type Ipv4PrefixKey } from '../src/bgp/prefix-key.js';
 import { AsSegmentType, ORIGIN_IGP } from '../src/bgp/message.js';
 import { BgpNet } from '../test/helpers/bgp-net.js';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
+import { median } from './lib/stats.js';
 
 const PREFIXES = Number(process.env.BGP_INGEST_PREFIXES ?? 100000);
 const ROUNDS = Number(process.env.BGP_INGEST_ROUNDS ?? 3);
@@ -171,11 +172,6 @@ async function waitFor(what: string, ok: () => boolean): Promise<void> {
     if (Date.now() > end) throw new Error(`${what}: not after 120 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function median(xs: number[]): number {
-  const sorted = xs.slice().sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function main(): Promise<void> {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
+import { percentile } from './lib/stats.js';
 
 const PODS = Number(process.env.PODS ?? 200);
 const DUAL = process.env.IP_FAMILY === 'dual';
@@ -43,11 +44,6 @@ function callPlugin(binary: string, env: Record<string, string>, conf: string): 
     });
     child.stdin.end(conf);
   });
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 async function waitForAgent(podnet: Plugin): Promise<void> {

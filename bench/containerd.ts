@@ -22,6 +22,7 @@ import { sandboxConfig } from '../src/lab/cri-pods.js';
 import { findProcess, stopProcesses, type ProcessRecord } from '../src/lab/supervisor.js';
 import type { LabState } from '../src/lab/state.js';
 import type { Pod } from '../src/api/types.js';
+import { percentile } from './lib/stats.js';
 
 const PODS = Number(process.env.PODS ?? 100);
 
@@ -29,11 +30,6 @@ interface Runtime {
   name: string;
   cri: CriClient;
   times: number[];
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 /** The anchor's network: Debian's reference plugins, in a range of their own. */

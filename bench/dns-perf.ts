@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
+import { median } from './lib/stats.js';
 
 const SERVICES = 1000;
 const SECONDS = Number(process.env.DNS_BENCH_SECONDS ?? 5);
@@ -132,11 +133,6 @@ function p99At(port: number, file: string, qps: number): number {
   ]);
   const sorted = (r.latencies ?? []).sort((a, b) => a - b);
   return (sorted[Math.floor(sorted.length * 0.99)] ?? NaN) * 1000;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 async function main(): Promise<void> {

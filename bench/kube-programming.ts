@@ -18,6 +18,7 @@ import { getClusterNetwork, getObject, updateObject } from '../src/store/objects
 import type { Store } from '../src/store/store.js';
 import { labDown, labUp, sweepLeftovers, testLabName } from '../test/helpers/lab.js';
 import type { LabState } from '../src/lab/state.js';
+import { percentile } from './lib/stats.js';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 1000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 40);
@@ -122,11 +123,6 @@ async function populate(store: Store): Promise<void> {
     }
     await applyManifest(store, batch, network);
   }
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 interface Path {

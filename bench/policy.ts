@@ -42,6 +42,7 @@ try:
 except Exception:
     print('closed')
 `;
+import { median, percentile, range } from './lib/stats.js';
 
 const nsName = (i: number): string => `ns-${String(i).padStart(2, '0')}`;
 
@@ -191,18 +192,6 @@ function inputs(pods: Pod[], policies: NetworkPolicy[]): PolicyInputs {
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-const median = (xs: number[]): number =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
-const spread = (xs: number[], digits = 0): string =>
-  `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
-
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t = performance.now();
   const value = await fn();
@@ -339,16 +328,28 @@ async function main(): Promise<void> {
       `first packet (TCP connect, ${CONNECTS} per round, median of ${ROUNDS} rounds, spread)`,
     );
     console.log(
-      `  no policy table    p50 ${offP50.toFixed(0)} us (${spread(off.map((x) => x.p50))})  p99 ${offP99.toFixed(0)} us (${spread(off.map((x) => x.p99))})`,
+      `  no policy table    p50 ${offP50.toFixed(0)} us (${range(
+        off.map((x) => x.p50),
+        0,
+      )})  p99 ${offP99.toFixed(0)} us (${range(
+        off.map((x) => x.p99),
+        0,
+      )})`,
     );
     console.log(
-      `  policies on        p50 ${onP50.toFixed(0)} us (${spread(on.map((x) => x.p50))})  p99 ${onP99.toFixed(0)} us (${spread(on.map((x) => x.p99))})`,
+      `  policies on        p50 ${onP50.toFixed(0)} us (${range(
+        on.map((x) => x.p50),
+        0,
+      )})  p99 ${onP99.toFixed(0)} us (${range(
+        on.map((x) => x.p99),
+        0,
+      )})`,
     );
     console.log(
-      `label change → enforced (${LABEL_CHANGES} changes)  p50 ${percentile(changes, 50).toFixed(1)} ms  p99 ${percentile(changes, 99).toFixed(1)} ms  (${spread(changes, 1)})`,
+      `label change → enforced (${LABEL_CHANGES} changes)  p50 ${percentile(changes, 50).toFixed(1)} ms  p99 ${percentile(changes, 99).toFixed(1)} ms  (${range(changes, 1)})`,
     );
     console.log(
-      `full resync from nothing  ${median(fulls).toFixed(0)} ms (${spread(fulls)}); bare nft -f of the same ${script.split('\n').length} lines ${median(floors).toFixed(0)} ms (${spread(floors)})`,
+      `full resync from nothing  ${median(fulls).toFixed(0)} ms (${range(fulls, 0)}); bare nft -f of the same ${script.split('\n').length} lines ${median(floors).toFixed(0)} ms (${range(floors, 0)})`,
     );
     console.log(
       `size growth from ${small.p}+${small.q} to ${full.p}+${full.q}: inputs x${inputGrowth.toFixed(1)}, rules+elements x${outputGrowth.toFixed(1)} (a product would be x${((full.p * full.q) / (small.p * small.q)).toFixed(0)})`,

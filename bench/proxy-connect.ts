@@ -9,6 +9,7 @@ import type { ProxyMode } from '../src/api/types.js';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
 import { CLUSTER, buildTopology } from '../test/helpers/proxy-topology.js';
 import { CONNECT_TIMER } from './lib/connect-timer.js';
+import { percentile } from './lib/stats.js';
 
 const SIZES = [100, 1000, 10000];
 const CONNECTS = 300;
@@ -26,10 +27,6 @@ function services(n: number, backendIP: string): ServicePortRule[] {
     port: 80,
     endpoints: [{ ip: i === n - 1 ? backendIP : `10.244.200.${(i % 250) + 1}`, port: 8080 }],
   }));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function main(): Promise<void> {

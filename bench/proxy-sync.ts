@@ -16,6 +16,7 @@ import { TABLE, desiredNft } from '../src/proxy/nftables-rules.js';
 import { createProxier, type SyncOutcome } from '../src/proxy/proxier.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
 import { CLUSTER } from '../test/helpers/proxy-topology.js';
+import { median } from './lib/stats.js';
 
 /** The benchmark node's own pod subnet (hairpin rules only for its endpoints). */
 const NET = { ...CLUSTER, nodePodCIDR: '10.244.1.0/24' };
@@ -64,11 +65,6 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 const fmt = (s: number): string => s.toFixed(3);
-
-function median(xs: number[]): number {
-  const sorted = xs.slice().sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 const spread = (xs: number[]): string => `${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}`;
 

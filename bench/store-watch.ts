@@ -17,14 +17,10 @@ import type { Store } from '../src/store/store.js';
 import type { Pod } from '../src/api/types.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { benchPod } from './lib/pods.js';
+import { percentile } from './lib/stats.js';
 
 const SAMPLES = 300;
 const PODS = 10_000;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 const ms = (n: number): string => n.toFixed(2);
 

@@ -15,17 +15,13 @@ import { createObject } from '../src/store/objects.js';
 import { LiveMap } from '../src/ui/server/live-map.js';
 import { startUiServer } from '../src/ui/server/server.js';
 import { benchPod } from './lib/pods.js';
+import { percentile } from './lib/stats.js';
 
 const HOSTS = 100;
 const ZONES = 4;
 const PODS = 3000;
 const UPDATES = 50;
 const CHROMIUM = process.env.PODNET_CHROMIUM ?? '/usr/bin/chromium';
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function benchNode(i: number): Node {
   return {

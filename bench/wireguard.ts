@@ -23,6 +23,7 @@ import {
   sweepLeftovers,
   testLabName,
 } from '../test/helpers/lab.js';
+import { median, range } from './lib/stats.js';
 
 const SECONDS = 3;
 /** Host and pod runs alternate this many times (the machine is shared: medians and spread). */
@@ -33,14 +34,6 @@ interface Run {
   gbps: number;
   /** Machine CPU cores busy during the run. */
   cores: number;
-}
-
-function median(xs: number[]): number {
-  return [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-}
-
-function spread(xs: number[], digits = 2): string {
-  return `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
 }
 
 /** Clock ticks per second of /proc/stat (USER_HZ, 100 on Linux). */
@@ -171,7 +164,7 @@ async function main(): Promise<void> {
       const gbps = rs.map((x) => x.gbps);
       const perGbps = rs.map((x) => x.cores / x.gbps);
       console.log(
-        `${what.padEnd(15)} ${median(gbps).toFixed(2).padStart(6)} (${spread(gbps)})${''.padEnd(10)}` +
+        `${what.padEnd(15)} ${median(gbps).toFixed(2).padStart(6)} (${range(gbps)})${''.padEnd(10)}` +
           `${median(rs.map((x) => x.cores))
             .toFixed(2)
             .padStart(5)}       ${median(perGbps).toFixed(2)}`,
@@ -192,13 +185,13 @@ async function main(): Promise<void> {
     }
     if (first.length === 0) throw new Error('no ping answered after a session reset');
     console.log(
-      `handshake-to-first-packet: first ping ${median(first).toFixed(2)} ms (${spread(first)}), next ${median(next).toFixed(2)} ms (${spread(next)}), ${first.length} resets`,
+      `handshake-to-first-packet: first ping ${median(first).toFixed(2)} ms (${range(first)}), next ${median(next).toFixed(2)} ms (${range(next)}), ${first.length} resets`,
     );
 
     const m = (rs: Run[]): number => median(rs.map((x) => x.gbps));
     const cpu = (rs: Run[]): number => median(rs.map((x) => x.cores / x.gbps));
     console.log(
-      `BENCH wireguard pod_gbps=${m(runs.wireguard).toFixed(2)} spread=${spread(runs.wireguard.map((x) => x.gbps))} anchor=${m(runs.vxlan).toFixed(2)} ratio=${(m(runs.wireguard) / m(runs.vxlan)).toFixed(2)}`,
+      `BENCH wireguard pod_gbps=${m(runs.wireguard).toFixed(2)} spread=${range(runs.wireguard.map((x) => x.gbps))} anchor=${m(runs.vxlan).toFixed(2)} ratio=${(m(runs.wireguard) / m(runs.vxlan)).toFixed(2)}`,
     );
     console.log(
       `BENCH wireguard host_ratio=${(m(runs.wireguard) / m(runs.host)).toFixed(2)} host_gbps=${m(runs.host).toFixed(2)} vxlan_host_ratio=${(m(runs.vxlan) / m(runs.host)).toFixed(2)}`,
