@@ -124,7 +124,9 @@ export function familyOf(net: ProxyNetwork): Family {
 
 /** The address of one family among a service's cluster IPs (`clusterIPs`, else `clusterIP`). */
 export function clusterIPFor(clusterIPs: readonly string[], family: Family): string | undefined {
-  return clusterIPs.find((ip) => tryParseIP(ip)?.family === family);
+  // An address of neither family (written past validation) is not dropped in silence: it goes
+  // to the IPv4 rules, whose kernel refuses it, and the failed sync shows on /healthz.
+  return clusterIPs.find((ip) => (tryParseIP(ip)?.family ?? 4) === family);
 }
 
 /** An endpoint as a NAT target: `10.0.0.1:80`, `[fd00::1]:80`. */
