@@ -2,7 +2,8 @@
 // suite: namespaces x, y, z with pods a, b, c (on two hosts) serving TCP and UDP on 80 and 81
 // under named ports, a Service per pod, and a long-lived prober in every pod. A case applies
 // its policies, waits until every agent has processed them (the informers' processed revision,
-// not a sleep), probes all 81 pairs through the Services' cluster IPs with a 1 s timeout, and
+// not a sleep; the barrier is written by the test process itself through the registry, so it
+// costs no podnet process), probes all 81 pairs through the Services' cluster IPs with a 1 s timeout, and
 // compares with the evaluator's matrix, re-probing once before it reports a mismatch. The proxy
 // mode is a parameter, so the same suite runs over either datapath.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -11,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
   AdminNetworkPolicy,
+  KubeObject,
   Namespace,
   NetworkPolicy,
   Pod,
@@ -19,6 +21,10 @@ import type {
   Service,
 } from '../../src/api/types.js';
 import type { Cluster } from '../../src/policy/evaluate.js';
+import { applyManifest } from '../../src/registry/apply.js';
+import { getClusterNetwork } from '../../src/store/objects.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
 import { hostNetns, podNetns } from '../../src/lab/plan.js';
 import { labDown, labUp, podnetOk, sweepLeftovers, testLabName, until } from './lab.js';
 import {
@@ -125,12 +131,14 @@ export class NetpolLab {
   private readonly clusterIPs = new Map<PodKey, string>();
   private barrierCount = 0;
   private podCache: Pod[] | undefined;
+  private store: Store | undefined;
 
   constructor(readonly proxy: ProxyMode) {}
 
   async up(): Promise<void> {
     sweepLeftovers();
-    labUp(this.name, ['--nodes', String(NODES.length), '--proxy', this.proxy]);
+    const state = labUp(this.name, ['--nodes', String(NODES.length), '--proxy', this.proxy]);
+    this.store = await openStore(state.storeUrl);
     const objects: object[] = [
       ...MATRIX_NAMESPACES.map(matrixNamespace),
       ...MATRIX_NAMESPACES.flatMap((ns, i) =>
@@ -165,8 +173,9 @@ export class NetpolLab {
     await Promise.all([...this.probers.values()].map((p) => p.ready));
   }
 
-  down(): void {
+  async down(): Promise<void> {
     for (const p of this.probers.values()) p.stop();
+    await this.store?.close();
     labDown(this.name);
   }
 
@@ -237,20 +246,17 @@ export class NetpolLab {
    */
   async settle(podRevision = 0): Promise<void> {
     if (podRevision) this.podsChanged();
-    this.apply([
-      {
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        metadata: {
-          name: BARRIER,
-          namespace: 'default',
-          labels: { round: String(this.barrierCount++) },
-        },
-        spec: { podSelector: { matchLabels: { 'netpol-lab': 'none' } }, policyTypes: ['Ingress'] },
+    const rev = await this.writeBarrier({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: {
+        name: BARRIER,
+        namespace: 'default',
+        labels: { round: String(this.barrierCount++) },
       },
-    ]);
-    const barrier = this.getJson<NetworkPolicy>(['get', 'netpol', BARRIER, '-n', 'default']);
-    const wanted = { NetworkPolicy: Number(barrier.metadata.resourceVersion), Pod: podRevision };
+      spec: { podSelector: { matchLabels: { 'netpol-lab': 'none' } }, policyTypes: ['Ingress'] },
+    } as NetworkPolicy);
+    const wanted = { NetworkPolicy: rev, Pod: podRevision };
     for (const node of NODES)
       await until(`${node} to process revision ${wanted.NetworkPolicy}`, () =>
         Object.entries(wanted).every(([kind, rev]) => this.processed(node, kind) >= rev)
@@ -266,19 +272,15 @@ export class NetpolLab {
    * or its own (after an apply).
    */
   async settleAdmin(baseline?: { above: number } | { atLeast: number }): Promise<void> {
-    this.apply([
-      {
-        apiVersion: 'policy.networking.k8s.io/v1alpha1',
-        kind: 'AdminNetworkPolicy',
-        metadata: { name: BARRIER, labels: { round: String(this.barrierCount++) } },
-        spec: {
-          priority: 1000,
-          subject: { namespaces: { matchLabels: { 'netpol-lab': 'none' } } },
-        },
+    const wanted = await this.writeBarrier({
+      apiVersion: 'policy.networking.k8s.io/v1alpha1',
+      kind: 'AdminNetworkPolicy',
+      metadata: { name: BARRIER, labels: { round: String(this.barrierCount++) } },
+      spec: {
+        priority: 1000,
+        subject: { namespaces: { matchLabels: { 'netpol-lab': 'none' } } },
       },
-    ]);
-    const barrier = this.getJson<AdminNetworkPolicy>(['get', 'anp', BARRIER]);
-    const wanted = Number(barrier.metadata.resourceVersion);
+    } as AdminNetworkPolicy);
     const baselineRev = !baseline ? 0 : 'above' in baseline ? baseline.above + 1 : baseline.atLeast;
     for (const node of NODES)
       await until(`${node} to process admin revision ${wanted}`, () =>
@@ -287,6 +289,13 @@ export class NetpolLab {
           ? true
           : undefined,
       );
+  }
+
+  /** Writes a barrier object the way `podnet apply` does; returns its store revision. */
+  private async writeBarrier(barrier: KubeObject): Promise<number> {
+    const network = await getClusterNetwork(this.store!);
+    const [applied] = await applyManifest(this.store!, [barrier], network);
+    return Number(applied!.object.metadata.resourceVersion);
   }
 
   private processed(node: string, kind: string): number {

@@ -2,6 +2,9 @@
 
 tcp HOST PORT [bgp]   connect (2 s); prints connected, refused or timeout. With `bgp`, once
                       connected, sends a BGP OPEN and prints session if an OPEN comes back.
+tcp-each [bgp] HOST:PORT...
+                      tcp to every target at once (so timeouts overlap instead of adding up);
+                      one line per target, in the order given.
 udp SRC DST PORT      sends one datagram from source address SRC.
 ipip DST              sends one IP-in-IP packet (protocol 4) to DST.
 listen ADDR PORT...   accepts TCP on each port of ADDR until killed; prints ready once bound.
@@ -13,6 +16,7 @@ import socket
 import struct
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 def bgp_open(my_as=64999, router_id="10.0.0.99"):
@@ -38,6 +42,11 @@ def tcp(host, port, bgp=False):
         return "no-session"
     # A speaker that accepts the peer answers with its own OPEN (type 1).
     return "session" if len(reply) >= 19 and reply[18] == 1 else "no-session"
+
+
+def tcp_each(targets, bgp=False):
+    with ThreadPoolExecutor(len(targets)) as pool:
+        return list(pool.map(lambda t: tcp(*t.rsplit(":", 1), bgp), targets))
 
 
 def udp(src, dst, port):
@@ -91,6 +100,9 @@ def main(argv):
     verb, args = argv[0], argv[1:]
     if verb == "tcp":
         print(tcp(args[0], args[1], len(args) > 2 and args[2] == "bgp"))
+    elif verb == "tcp-each":
+        bgp = args[:1] == ["bgp"]
+        print("\n".join(tcp_each(args[1:] if bgp else args, bgp)))
     elif verb == "udp":
         print(udp(*args))
     elif verb == "ipip":
