@@ -79,6 +79,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
   );
   const state = stateFromPlan(plan, req.ownerPid);
   writeLabState(state);
+  const booting: Promise<unknown>[] = [];
   try {
     installPlugin(plan.stateDir);
     for (const h of plan.hosts) {
@@ -96,9 +97,15 @@ export async function labUp(req: UpRequest): Promise<LabState> {
     const cloud =
       plan.options.backend === 'cloud' ? labCloudSettings(await startLabCloud(plan)) : undefined;
     await prepareStore(state.storeUrl, plan, cloud);
-    state.apiServer = await startLabApiServer(plan);
-    writeLabState(state);
-    if (plan.options.api === 'kubernetes') await prepareAccounts(state, plan);
+    // The API server and the map spend their start booting node: they boot while the hosts do.
+    // Only agents that read the cluster through the API server wait for it first.
+    const apiServer = inBackground(startLabApiServer(plan), booting);
+    const ui = inBackground(startLabUi(plan), booting);
+    if (plan.options.api === 'kubernetes') {
+      state.apiServer = await apiServer;
+      writeLabState(state);
+      await prepareAccounts(state, plan);
+    }
     // The fabric router is up before the agents, whose first sessions then connect at once.
     await startFabric(plan);
     if (plan.options.runtime === 'containerd') {
@@ -109,16 +116,30 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       plan.hosts.map((h) => Promise.all([startAgent(state, h), startKubelet(plan, h)])),
     );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
+    state.apiServer = await apiServer;
+    writeLabState(state);
     await startClusterDns(plan, state.storeUrl, log, labSourceUrl(state, { role: 'dns' }));
-    state.uiUrl = await startLabUi(plan);
+    state.uiUrl = await ui;
     state.phase = 'ready';
     writeLabState(state);
     return state;
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
+    // A process still starting would otherwise be recorded after the lab is gone.
+    await Promise.allSettled(booting);
     await labDown({ labsDir: req.labsDir, name: req.name });
     throw err;
   }
+}
+
+/**
+ * Runs `work` beside what follows: its failure surfaces where it is awaited (not as an
+ * unhandled rejection meanwhile), and `booting` lets a failed `lab up` wait for it to settle.
+ */
+function inBackground<T>(work: Promise<T>, booting: Promise<unknown>[]): Promise<T> {
+  work.catch(() => undefined);
+  booting.push(work);
+  return work;
 }
 
 /**

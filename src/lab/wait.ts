@@ -13,6 +13,7 @@ export async function pollUntil<T>(
     if (value !== undefined) return value;
     if (Date.now() >= deadline) return undefined;
     await sleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())));
-    intervalMs = Math.min(intervalMs * 1.5, 500);
+    // A slow start is still seen within 200 ms of being done: lab up and down are mostly waits.
+    intervalMs = Math.min(intervalMs * 1.5, 200);
   }
 }
