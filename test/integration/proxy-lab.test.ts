@@ -175,7 +175,8 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
         { kind: 'Service', namespace: 'default', name: 'web' },
         { kind: 'Pod', namespace: 'default', name: 'echo-1' },
       ]);
-      for (const agent of agents) await assertAgentProxyMatchesKernel(store!, agent, mode);
+      // Each host's check waits for the slices to hold still: those waits overlap.
+      await Promise.all(agents.map((agent) => assertAgentProxyMatchesKernel(store!, agent, mode)));
     });
     after(async () => {
       await store?.close();
