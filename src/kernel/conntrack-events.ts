@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { decodeConntrackRecord, RECORD_BYTES, type ConntrackEvent } from './conntrack-record.js';
+import { conntrackDecoder, RECORD_BYTES, type ConntrackEvent } from './conntrack-record.js';
 
 const PROGRAM = new URL('../../bin/podnet-conntrack-events', import.meta.url).pathname;
 const RESTART_MS = 1000;
@@ -39,8 +39,9 @@ export function readConntrackEvents(handlers: ConntrackEventHandlers): Conntrack
   const start = (): void => {
     const proc = spawn(PROGRAM, [], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
+    const decode = conntrackDecoder();
     eachRecord(proc.stdout, (buf, at) => {
-      const record = decodeConntrackRecord(buf, at);
+      const record = decode(buf, at);
       if (!record) return;
       if (record.type === 'LOST') handlers.onLost();
       else if (record.type === 'READY') handlers.onReady?.();

@@ -11,6 +11,9 @@ const KIND_READY = 4;
 const HAS_COUNTERS = 1;
 const HAS_TIMES = 2;
 
+/** Addresses remembered per decoder; past this the memory starts again (many outside clients). */
+const REMEMBERED_ADDRESSES = 4096;
+
 /** The protocols a flow can be, by number; events of others are skipped. */
 const PROTOCOL_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
@@ -46,8 +49,33 @@ export type ConntrackRecord =
   /** The helper has subscribed: every connection from now on is reported. */
   | { type: 'READY' };
 
-/** The record at `at` in `buf`; undefined for an event of a protocol no flow is. */
-export function decodeConntrackRecord(buf: Buffer, at: number): ConntrackRecord | undefined {
+export type ConntrackDecoder = (buf: Buffer, at: number) => ConntrackRecord | undefined;
+
+/**
+ * Decodes the record at `at` in `buf` (undefined for an event of a protocol no flow is). The
+ * decoder remembers the text of the IPv4 addresses it has read: a node's connections come from
+ * and go to few pods, and handing out the same string each time spares making a new one per
+ * event, and hashing it again in every map the flow log looks it up in.
+ */
+export function conntrackDecoder(): ConntrackDecoder {
+  const texts = new Map<number, string>();
+  const ipv4 = (word: number): string => {
+    let text = texts.get(word);
+    if (text === undefined) {
+      if (texts.size >= REMEMBERED_ADDRESSES) texts.clear();
+      text = formatIPv4Word(word);
+      texts.set(word, text);
+    }
+    return text;
+  };
+  return (buf, at) => decode(buf, at, ipv4);
+}
+
+function decode(
+  buf: Buffer,
+  at: number,
+  ipv4: (word: number) => string,
+): ConntrackRecord | undefined {
   const kind = buf[at];
   if (kind === KIND_LOST) return { type: 'LOST' };
   if (kind === KIND_READY) return { type: 'READY' };
@@ -59,7 +87,7 @@ export function decodeConntrackRecord(buf: Buffer, at: number): ConntrackRecord 
   const counted = (flags & HAS_COUNTERS) !== 0;
   const address = (offset: number): string =>
     v4
-      ? formatIPv4Word(buf.readUInt32BE(at + offset))
+      ? ipv4(buf.readUInt32BE(at + offset))
       : formatIP(ipFromBytes([...buf.subarray(at + offset, at + offset + 16)]));
   const tuple = (addresses: number, ports: number, counters: number): ConntrackTuple => {
     const t: ConntrackTuple = {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { eachRecord } from '../../src/kernel/conntrack-events.js';
-import { decodeConntrackRecord, type ConntrackRecord } from '../../src/kernel/conntrack-record.js';
+import { conntrackDecoder, type ConntrackRecord } from '../../src/kernel/conntrack-record.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -53,8 +53,9 @@ test('conntrack-events: a connection yields NEW and DESTROY records with its tup
       'net.netfilter.nf_conntrack_timestamp=1',
     );
     const records: ConntrackRecord[] = [];
+    const decode = conntrackDecoder();
     eachRecord(helper.stdout!, (buf, at) => {
-      const r = decodeConntrackRecord(buf, at);
+      const r = decode(buf, at);
       if (r) records.push(r);
     });
     await waitFor('the helper to subscribe', () => records.some((r) => r.type === 'READY'), 10_000);

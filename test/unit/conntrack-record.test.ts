@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeConntrackRecord } from '../../src/kernel/conntrack-record.js';
+import { conntrackDecoder } from '../../src/kernel/conntrack-record.js';
+
+const decode = conntrackDecoder();
 import { conntrackRecord } from '../helpers/conntrack-records.js';
 
 test('a NEW record gives the time, protocol, id and both tuples, without counters', () => {
@@ -12,7 +14,7 @@ test('a NEW record gives the time, protocol, id and both tuples, without counter
     ports: [40918, 80, 8080, 40918],
     time: 1700000000.306582,
   });
-  assert.deepEqual(decodeConntrackRecord(record, 0), {
+  assert.deepEqual(decode(record, 0), {
     type: 'NEW',
     time: 1700000000.306582,
     protocol: 'tcp',
@@ -34,7 +36,7 @@ test('a DESTROY record carries each direction’s counters and the lifetime; IPv
     counters: [1, 60, 1, 120],
   });
   // Several records in one read: the decoder reads the one at its offset.
-  const ev = decodeConntrackRecord(Buffer.concat([Buffer.alloc(136), record]), 136);
+  const ev = decode(Buffer.concat([Buffer.alloc(136), record]), 136);
   assert.deepEqual(ev, {
     type: 'DESTROY',
     time: 1700000031.5,
@@ -61,8 +63,8 @@ test('a DESTROY record carries each direction’s counters and the lifetime; IPv
 });
 
 test('lost events and the helper’s readiness are records of their own; other protocols are skipped', () => {
-  assert.deepEqual(decodeConntrackRecord(conntrackRecord({ kind: 'LOST' }), 0), { type: 'LOST' });
-  assert.deepEqual(decodeConntrackRecord(conntrackRecord({ kind: 'READY' }), 0), {
+  assert.deepEqual(decode(conntrackRecord({ kind: 'LOST' }), 0), { type: 'LOST' });
+  assert.deepEqual(decode(conntrackRecord({ kind: 'READY' }), 0), {
     type: 'READY',
   });
   const gre = conntrackRecord({
@@ -70,8 +72,8 @@ test('lost events and the helper’s readiness are records of their own; other p
     protocol: 47,
     addresses: ['172.31.0.1', '172.31.0.2', '172.31.0.2', '172.31.0.1'],
   });
-  assert.equal(decodeConntrackRecord(gre, 0), undefined);
-  const icmp = decodeConntrackRecord(
+  assert.equal(decode(gre, 0), undefined);
+  const icmp = decode(
     conntrackRecord({
       kind: 'NEW',
       protocol: 1,
@@ -80,4 +82,15 @@ test('lost events and the helper’s readiness are records of their own; other p
     0,
   );
   assert.equal(icmp?.type === 'NEW' && icmp.protocol, 'icmp');
+});
+
+test('a decoder that has read many addresses still names each rightly', () => {
+  const reader = conntrackDecoder();
+  const of = (a: string) =>
+    conntrackRecord({ kind: 'NEW', protocol: 17, addresses: [a, '10.96.0.10', '10.244.2.3', a] });
+  for (let i = 0; i < 5000; i++) reader(of(`172.16.${i >> 8}.${i & 255}`), 0);
+  const ev = reader(of('172.16.0.1'), 0);
+  assert.ok(ev?.type === 'NEW');
+  assert.equal(ev.original.src, '172.16.0.1');
+  assert.equal(ev.reply.src, '10.244.2.3');
 });

@@ -14,8 +14,9 @@
 //   88 f64 start, 96 f64 stop: the kernel's timestamps in seconds (0 without them)
 //   104 f64 original packets, 112 original bytes, 120 reply packets, 128 reply bytes
 //
-// Records wait at most FLUSH_MS before they are written, so that a burst of short connections
-// costs the agent one read per batch rather than one per event. When the socket's buffer
+// Events gather for FLUSH_MS after the first of a batch before they are read and written, so
+// that a burst of short connections costs the helper and the agent one wake-up per batch
+// rather than one per event. When the socket's buffer
 // overflows the kernel drops events and says so (ENOBUFS): that is a LOST record, counted by
 // the agent. The helper ends with its parent.
 #define _GNU_SOURCE
@@ -40,7 +41,7 @@
 #error "records are written in the machine's order, which must be little-endian"
 #endif
 
-enum { RECORD_BYTES = 136, FLUSH_MS = 20 };
+enum { RECORD_BYTES = 136, FLUSH_MS = 10 };
 enum { KIND_NEW = 1, KIND_DESTROY = 2, KIND_LOST = 3, KIND_READY = 4 };
 enum { HAS_COUNTERS = 1, HAS_TIMES = 2 };
 /** Room for bursts of short connections before the kernel has to drop events (8 MiB). */
@@ -201,8 +202,8 @@ static int subscribe(void) {
 }
 
 /** Reads what the socket holds now into records; false when it holds nothing more. */
-static int read_events(int fd, unsigned char *buf, size_t size, int flags) {
-  ssize_t n = recv(fd, buf, size, flags);
+static int read_events(int fd, unsigned char *buf, size_t size) {
+  ssize_t n = recv(fd, buf, size, MSG_DONTWAIT);
   if (n < 0) {
     if (errno == ENOBUFS) {
       next_record()[0] = KIND_LOST;
@@ -219,12 +220,6 @@ static int read_events(int fd, unsigned char *buf, size_t size, int flags) {
   return 1;
 }
 
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(void) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   int fd = subscribe();
@@ -236,18 +231,15 @@ int main(void) {
   next_record()[0] = KIND_READY;
   flush();
   static unsigned char buf[1 << 16];
-  long long deadline = 0;
+  const struct timespec gather = {.tv_nsec = FLUSH_MS * 1000000L};
   for (;;) {
-    int wait = pending ? (int)(deadline - now_ms()) : -1;
-    if (pending && wait <= 0) {
-      flush();
-      continue;
-    }
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, wait) <= 0) continue;
-    int had = pending > 0;
-    while (read_events(fd, buf, sizeof buf, MSG_DONTWAIT) && pending + RECORD_BYTES <= sizeof out)
+    if (poll(&p, 1, -1) <= 0) continue;
+    // The first event of a batch: let the others gather in the socket's buffer, then read
+    // them all and write them at once (one wake-up and one write per batch, not per event).
+    nanosleep(&gather, NULL);
+    while (read_events(fd, buf, sizeof buf))
       ;
-    if (!had && pending) deadline = now_ms() + FLUSH_MS;
+    flush();
   }
 }
