@@ -65,7 +65,7 @@ $(KUBECTL_1_20): .stamps/debian
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5 dist/bin/podnet-pod-link $(BPF_OBJECTS)
+build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5 dist/bin/podnet-pod-link dist/bin/podnet-conntrack-events $(BPF_OBJECTS)
 	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
 	npx tsc -p src/ui/web/tsconfig.json
@@ -84,6 +84,11 @@ dist/bin/podnet-bgp-md5: src/bgp/md5/podnet-bgp-md5.c
 
 # The agent's long-lived helper that configures pods' ends of their veths (src/kernel/pod-link/).
 dist/bin/podnet-pod-link: src/kernel/pod-link/podnet-pod-link.c
+	@mkdir -p dist/bin
+	cc -O2 -Wall -Wextra -o $@ $<
+
+# The flow log's reader of conntrack events as binary records (src/kernel/conntrack-events/).
+dist/bin/podnet-conntrack-events: src/kernel/conntrack-events/podnet-conntrack-events.c
 	@mkdir -p dist/bin
 	cc -O2 -Wall -Wextra -o $@ $<
 

@@ -1,5 +1,5 @@
-// Flows overhead, on against off in one run: the agent's flow log (its `conntrack -E` reader,
-// parser and ring, bench/lib/flow-reader.ts) runs in the client's host namespace or not, while
+// Flows overhead, on against off in one run: the agent's flow log (its podnet-conntrack-events
+// reader, decoder and ring, bench/lib/flow-reader.ts) runs in the client's host namespace or not, while
 // (1) a client pod opens short TCP connections through a service (DNAT by the real proxier) to
 // backends on both hosts as fast as it can up to 5,000 a second — completed connections, and the
 // CPU share of a core the flow log used, and that CPU per connection (a busy machine manages
@@ -47,9 +47,9 @@ print(done, failed)
 interface Phase {
   connections: number;
   failed: number;
-  /** Shares of one core the flow log used (0 when off): the agent's parsing, conntrack -E. */
+  /** Shares of one core the flow log used (0 when off): the agent's decoding, the helper. */
   node: number;
-  conntrack: number;
+  helper: number;
   /** Seconds of CPU the flow log used in all (0 when off). */
   cpuSeconds: number;
   events: number;
@@ -69,14 +69,12 @@ async function startReader(host: string, args: string[]): Promise<ChildProcess> 
   });
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve) => lines.once('line', () => resolve()));
-  // conntrack -E has subscribed by the time it could print anything; give it a moment.
-  await new Promise((r) => setTimeout(r, 300));
   return child;
 }
 
 async function stopReader(
   child: ChildProcess,
-): Promise<{ events: number; lost: number; node: number; conntrack: number }> {
+): Promise<{ events: number; lost: number; node: number; helper: number }> {
   const lines = createInterface({ input: child.stdout! });
   const report = new Promise<string>((resolve) => lines.once('line', resolve));
   child.kill('SIGTERM');
@@ -84,7 +82,7 @@ async function stopReader(
     events: number;
     lost: number;
     node: number;
-    conntrack: number;
+    helper: number;
   };
 }
 
@@ -124,7 +122,7 @@ async function phase(topo: Topology, flows: boolean): Promise<Phase> {
     .split(' ')
     .map(Number) as [number, number];
   const seconds = (Date.now() - started) / 1000;
-  const seen = reader ? await stopReader(reader) : { events: 0, lost: 0, node: 0, conntrack: 0 };
+  const seen = reader ? await stopReader(reader) : { events: 0, lost: 0, node: 0, helper: 0 };
   reader = flows ? await startReader(host, readerArgs) : undefined;
   const gbps = iperf(topo, client.ns, topo.pods.b2!);
   if (reader) await stopReader(reader);
@@ -134,8 +132,8 @@ async function phase(topo: Topology, flows: boolean): Promise<Phase> {
     gbps,
     ...seen,
     node: seen.node / seconds,
-    conntrack: seen.conntrack / seconds,
-    cpuSeconds: seen.node + seen.conntrack,
+    helper: seen.helper / seconds,
+    cpuSeconds: seen.node + seen.helper,
   };
 }
 
@@ -170,20 +168,20 @@ async function main(): Promise<void> {
     );
     const off: Phase[] = [];
     const on: Phase[] = [];
-    console.log('flows  connections  failed  CPU agent  conntrack  events  lost  iperf3');
+    console.log('flows  connections  failed  CPU agent     helper  events  lost  iperf3');
     for (let round = 0; round < ROUNDS; round++) {
       for (const flows of [false, true]) {
         const p = await phase(topo, flows);
         (flows ? on : off).push(p);
         console.log(
-          `${(flows ? 'on' : 'off').padEnd(5)}  ${String(p.connections).padStart(11)}  ${String(p.failed).padStart(6)}  ${p.node.toFixed(3).padStart(9)}  ${p.conntrack.toFixed(3).padStart(9)}  ${String(p.events).padStart(6)}  ${String(p.lost).padStart(4)}  ${p.gbps.toFixed(2)} Gbit/s`,
+          `${(flows ? 'on' : 'off').padEnd(5)}  ${String(p.connections).padStart(11)}  ${String(p.failed).padStart(6)}  ${p.node.toFixed(3).padStart(9)}  ${p.helper.toFixed(3).padStart(9)}  ${String(p.events).padStart(6)}  ${String(p.lost).padStart(4)}  ${p.gbps.toFixed(2)} Gbit/s`,
         );
       }
     }
     const sum = (list: Phase[], f: (p: Phase) => number) => list.reduce((s, p) => s + f(p), 0);
     const connOff = sum(off, (p) => p.connections);
     const connOn = sum(on, (p) => p.connections);
-    const cpu = sum(on, (p) => p.node + p.conntrack) / on.length;
+    const cpu = sum(on, (p) => p.node + p.helper) / on.length;
     // The CPU per connection does not depend on how many connections a busy machine managed:
     // at the goal's 5,000 a second it is this many shares of a core.
     const perConnection = sum(on, (p) => p.cpuSeconds) / connOn;

@@ -1,11 +1,10 @@
 // The agent's flow log alone, for bench/flows.ts: run inside a host namespace, it reads that
 // namespace's conntrack events and names them as flows exactly as the agent does (the same
-// reader, parser and ring), until SIGTERM; then it prints what it saw and the CPU it and its
-// `conntrack -E` used, in seconds (its own from the moment it was ready to read).
+// reader, decoder and ring), until SIGTERM; then it prints what it saw and the CPU it and its
+// podnet-conntrack-events used, in seconds (its own from the moment the helper subscribed).
 // Usage: flow-reader.js NODE CLIENT_IP SERVICE_IP:PORT BACKEND_IP[@NODE]...
 import { readFileSync } from 'node:fs';
 import type { Node, Pod, Service } from '../../src/api/types.js';
-import { isLostEventsWarning, parseConntrackEvent } from '../../src/flows/conntrack-event.js';
 import { FlowLog } from '../../src/flows/log.js';
 import { clusterView } from '../../src/flows/view.js';
 import { readConntrackEvents } from '../../src/kernel/conntrack-events.js';
@@ -54,40 +53,42 @@ let events = 0;
 let opened = 0;
 let lost = 0;
 const reader = readConntrackEvents({
-  onEvent(line) {
-    const ev = parseConntrackEvent(line);
-    if (!ev) return;
+  onEvent(ev) {
     events++;
     if (log.apply(view, ev)?.opened) opened++;
   },
+  onLost: () => lost++,
+  onReady: () => ready(),
   onWarning(line) {
-    if (isLostEventsWarning(line)) lost++;
+    process.stderr.write(`flow-reader: ${line}\n`);
   },
   onExit(reason) {
     process.stderr.write(`flow-reader: ${reason}\n`);
   },
 });
-process.stdout.write('ready\n');
-// The flow log's own work starts here: node's start-up is not a cost of the connections.
-const atReady = cpuSeconds();
+// The flow log's own work starts once the helper has subscribed: node's start-up is not a cost
+// of the connections.
+let atReady = { node: 0, helper: 0 };
+function ready(): void {
+  atReady = cpuSeconds();
+  process.stdout.write('ready\n');
+}
 
-/** Seconds of CPU this process and its waited-for children (conntrack) used, apart. */
-function cpuSeconds(): { node: number; conntrack: number } {
+/** Seconds of CPU this process and its waited-for children (the helper) used, apart. */
+function cpuSeconds(): { node: number; helper: number } {
   const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
   // utime, stime, cutime, cstime: fields 14-17 of stat, 11-14 after the command name.
   const ticks = (i: number) => Number(fields[i]) / 100;
-  return { node: ticks(11) + ticks(12), conntrack: ticks(13) + ticks(14) };
+  return { node: ticks(11) + ticks(12), helper: ticks(13) + ticks(14) };
 }
 
 process.once('SIGTERM', () => {
   reader.stop();
-  // conntrack counts as a child once it has exited and been waited for.
+  // The helper counts as a child once it has exited and been waited for.
   setTimeout(() => {
     const cpu = cpuSeconds();
     const node = cpu.node - atReady.node;
-    process.stdout.write(
-      `${JSON.stringify({ events, opened, lost, node, conntrack: cpu.conntrack })}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ events, opened, lost, node, helper: cpu.helper })}\n`);
     process.exit(0);
   }, 300);
 });

@@ -17,7 +17,6 @@ import { REFUSED_LOG_GROUP } from '../proxy/refused-log.js';
 import { IPIP_DEVICE } from '../routing/backends/ipip.js';
 import { VXLAN_DEVICE } from '../routing/backends/vxlan.js';
 import { WIREGUARD_DEVICE } from '../routing/backends/wireguard.js';
-import { isLostEventsWarning, parseConntrackEvent } from '../flows/conntrack-event.js';
 import { FlowLog, type FlowChange } from '../flows/log.js';
 import type { FlowPage, FlowProtocol, UnconfirmedConnection } from '../flows/types.js';
 import { clusterView, type ClusterView, type HostRoute, type ServiceRef } from '../flows/view.js';
@@ -116,15 +115,13 @@ export function flowsController(): FlowsController {
       nodes.addHandler(() => routeReads?.trigger());
 
       reader = readConntrackEvents({
-        onEvent(line) {
-          const ev = parseConntrackEvent(line);
-          if (!ev) return;
+        onEvent(ev) {
           const change = flows.apply(currentView(), ev);
           if (change) metrics.count(change);
         },
+        onLost: () => metrics.countOverrun(),
         onWarning(line) {
-          if (isLostEventsWarning(line)) metrics.countOverrun();
-          else log.warn({ err: line }, 'conntrack -E warned');
+          log.warn({ err: line }, 'the conntrack event reader warned');
         },
         onExit(reason) {
           log.warn({ err: reason }, 'conntrack event reader stopped; starting it again');

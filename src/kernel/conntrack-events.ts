@@ -1,23 +1,29 @@
-// The kernel's connection events, read from one long-lived `conntrack -E` per agent: the
-// kernel pushes an event when a connection is confirmed or destroyed, so nothing here runs per
-// packet. Only those two are asked for: the state changes in between are most of a TCP
-// connection's events (five of seven for a short one) and a flow needs none of them. A reader
-// that dies is started again; the kernel's own reports of dropped events are handed on to be
-// counted.
+// The kernel's connection events, read by one long-lived podnet-conntrack-events per agent (a
+// small C program `make build` compiles): the kernel pushes an event when a connection is
+// confirmed or destroyed, so nothing here runs per packet. Only those two are asked for: the
+// state changes in between are most of a TCP connection's events (five of seven for a short
+// one) and a flow needs none of them. The helper writes fixed-size records in batches, read
+// here in place. A helper that dies is started again; the kernel's reports of dropped events
+// are handed on to be counted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { conntrackDecoder, RECORD_BYTES, type ConntrackEvent } from './conntrack-record.js';
 
+const PROGRAM = new URL('../../bin/podnet-conntrack-events', import.meta.url).pathname;
 const RESTART_MS = 1000;
-/** Room for bursts of short connections before the kernel has to drop events (8 MiB). */
-const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export interface ConntrackEventHandlers {
-  /** Each line conntrack prints on stdout (one event). */
-  onEvent(line: string): void;
-  /** Each line conntrack prints on stderr (its warnings, such as lost events). */
+  /** Each NEW or DESTROY event of a protocol a flow can be. */
+  onEvent(ev: ConntrackEvent): void;
+  /** The kernel dropped one or more events before the helper read them. */
+  onLost(): void;
+  /** The helper has subscribed (again, after a restart). */
+  onReady?(): void;
+  /** Each line the helper prints on stderr. */
   onWarning(line: string): void;
-  /** The reader stopped on its own; it is started again shortly. */
+  /** The helper stopped on its own; it is started again shortly. */
   onExit(reason: string): void;
 }
 
@@ -31,25 +37,23 @@ export function readConntrackEvents(handlers: ConntrackEventHandlers): Conntrack
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const start = (): void => {
-    const argv = [
-      '-E',
-      '-e',
-      'NEW,DESTROY',
-      '-o',
-      'timestamp,id',
-      '--buffer-size',
-      `${SOCKET_BUFFER_BYTES}`,
-    ];
-    const proc = spawn('conntrack', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(PROGRAM, [], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
-    eachLine(proc.stdout, handlers.onEvent);
-    eachLine(proc.stderr, handlers.onWarning);
+    const decode = conntrackDecoder();
+    eachRecord(proc.stdout, (buf, at) => {
+      const record = decode(buf, at);
+      if (!record) return;
+      if (record.type === 'LOST') handlers.onLost();
+      else if (record.type === 'READY') handlers.onReady?.();
+      else handlers.onEvent(record);
+    });
+    createInterface({ input: proc.stderr }).on('line', handlers.onWarning);
     proc.once('error', (err) => {
-      if (!stopped) handlers.onExit(`could not run conntrack: ${err.message}`);
+      if (!stopped) handlers.onExit(`could not run podnet-conntrack-events: ${err.message}`);
     });
     proc.once('exit', (code, signal) => {
       if (stopped) return;
-      handlers.onExit(`conntrack -E ended (${signal ?? `exit ${code}`})`);
+      handlers.onExit(`podnet-conntrack-events ended (${signal ?? `exit ${code}`})`);
       timer = setTimeout(start, RESTART_MS);
     });
   };
@@ -64,27 +68,16 @@ export function readConntrackEvents(handlers: ConntrackEventHandlers): Conntrack
 }
 
 /**
- * Hands each line of a stream to `fn`, cut from the chunks as they come: many events arrive in
- * one read, and a line reader's per-line machinery costs more than the parsing. Lines are cut
- * from the chunk itself (slices share its memory); only a line split across two reads is joined.
+ * Hands each whole record of a stream to `fn` where it lies in the chunk read; only a record
+ * split across two reads is copied, to be joined with the rest of it.
  */
-export function eachLine(stream: Readable, fn: (line: string) => void): void {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    let from = 0;
-    let nl = chunk.indexOf('\n');
-    if (rest && nl >= 0) {
-      fn(rest + chunk.slice(0, nl));
-      rest = '';
-      from = nl + 1;
-      nl = chunk.indexOf('\n', from);
-    }
-    for (; nl >= 0; nl = chunk.indexOf('\n', from)) {
-      fn(chunk.slice(from, nl));
-      from = nl + 1;
-    }
-    rest += chunk.slice(from);
+export function eachRecord(stream: Readable, fn: (buf: Buffer, at: number) => void): void {
+  let rest: Buffer | undefined;
+  stream.on('data', (chunk: Buffer) => {
+    const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+    let at = 0;
+    for (; at + RECORD_BYTES <= buf.length; at += RECORD_BYTES) fn(buf, at);
+    rest = at < buf.length ? Buffer.from(buf.subarray(at)) : undefined;
   });
 }
 

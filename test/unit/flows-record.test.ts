@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Node } from '../../src/api/types.js';
-import { parseConntrackEvent } from '../../src/flows/conntrack-event.js';
+import type { ConntrackEvent, ConntrackTuple } from '../../src/flows/conntrack-event.js';
 import { flowLine, matchesFlow } from '../../src/flows/filter.js';
 import { FlowLog, type FlowChange } from '../../src/flows/log.js';
 import { toFlow } from '../../src/flows/record.js';
-import { clusterView, subnetOf, type ViewInput } from '../../src/flows/view.js';
+import { clusterView, subnetOf, type ClusterView, type ViewInput } from '../../src/flows/view.js';
 import { webPod, webService } from '../helpers/web-objects.js';
 
 function node(name: string, podCIDR: string): Node {
@@ -39,23 +39,53 @@ const input: ViewInput = {
   tunnels: { 'pn-vxlan': 'vxlan', 'pn-ipip': 'ipip' },
 };
 
-function line(type: string, src: string, dst: string, rsrc: string, extra = ''): string {
-  const [s, sp] = src.split(':');
-  const [d, dp] = dst.split(':');
-  const [r, rp] = rsrc.split(':');
-  return `[1700000000.5]\t[${type}] ipv4 2 tcp 6 120 SYN_SENT src=${s} dst=${d} sport=${sp} dport=${dp} ${extra} src=${r} dst=${s} sport=${rp} dport=${sp} id=${sp}`;
+/** Packets and bytes of each direction, as the kernel reports them when it destroys an entry. */
+interface Counters {
+  sent: [number, number];
+  received: [number, number];
 }
 
-const ev = (text: string) => parseConntrackEvent(text)!;
+/** An event of a TCP connection from `src` to `dst`, answered from `replySrc` (after DNAT). */
+function ev(
+  type: 'NEW' | 'DESTROY',
+  src: string,
+  dst: string,
+  replySrc: string,
+  counters?: Counters,
+): ConntrackEvent {
+  const end = (text: string) => {
+    const [ip, port] = text.split(':');
+    return { ip: ip!, port: Number(port) };
+  };
+  const [s, d, r] = [end(src), end(dst), end(replySrc)];
+  const tuple = (t: ConntrackTuple, count?: [number, number]): ConntrackTuple =>
+    count ? { ...t, packets: count[0], bytes: count[1] } : t;
+  return {
+    type,
+    time: 1700000000.5,
+    protocol: 'tcp',
+    id: s.port,
+    original: tuple({ src: s.ip, dst: d.ip, sport: s.port, dport: d.port }, counters?.sent),
+    reply: tuple({ src: r.ip, dst: s.ip, sport: r.port, dport: s.port }, counters?.received),
+    ...(type === 'DESTROY' ? { lifetime: 0 } : {}),
+  };
+}
+
+/** A log and view with one connection of the client through my-svc to echo-3 on node-3. */
+function serviceConnection(): { log: FlowLog; view: ClusterView; change: FlowChange } {
+  const log = new FlowLog(10);
+  const view = clusterView(input);
+  const change = log.apply(
+    view,
+    ev('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.3.8:8080'),
+  )!;
+  return { log, view, change };
+}
+
 const flowOf = (change: FlowChange | undefined) => toFlow(change!.record);
 
 test('a connection through a service names client, service and the chosen pod, with the path', () => {
-  const log = new FlowLog(10);
-  const view = clusterView(input);
-  const c = log.apply(
-    view,
-    ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.3.8:8080')),
-  )!;
+  const { change: c } = serviceConnection();
   assert.equal(c.opened, true);
   assert.equal(flowOf(c).source.pod, 'my-namespace/client');
   assert.deepEqual(flowOf(c).service, {
@@ -78,15 +108,13 @@ test('a connection through a service names client, service and the chosen pod, w
 test('paths: local on one host, direct by next hop, external off the pod network', () => {
   const log = new FlowLog(10);
   const view = clusterView(input);
-  const path = (src: string, dst: string) =>
-    flowOf(log.apply(view, ev(line('NEW', src, dst, dst)))).path;
+  const path = (src: string, dst: string) => flowOf(log.apply(view, ev('NEW', src, dst, dst))).path;
   assert.equal(path('10.244.1.5:1', '10.244.1.6:8080'), 'local');
   assert.equal(path('10.244.1.5:2', '10.244.2.7:8080'), 'direct');
   assert.equal(path('10.244.1.5:3', '172.31.1.2:22'), 'external');
   const bgp = clusterView({ ...input, routing: 'bgp' });
   assert.equal(
-    flowOf(log.apply(bgp, ev(line('NEW', '10.244.1.5:4', '10.244.2.7:8080', '10.244.2.7:8080'))))
-      .path,
+    flowOf(log.apply(bgp, ev('NEW', '10.244.1.5:4', '10.244.2.7:8080', '10.244.2.7:8080'))).path,
     'bgp',
   );
 });
@@ -96,14 +124,11 @@ test('one host reports a connection: the client’s, or the server’s for a cli
   const view = clusterView(input);
   // A client on node-2 is node-2's to report, even to a pod here.
   assert.equal(
-    log.apply(view, ev(line('NEW', '10.244.2.7:1', '10.244.1.6:8080', '10.244.1.6:8080'))),
+    log.apply(view, ev('NEW', '10.244.2.7:1', '10.244.1.6:8080', '10.244.1.6:8080')),
     undefined,
   );
   // From outside through a node port, to a pod here: this node reports it, with the service.
-  const c = log.apply(
-    view,
-    ev(line('NEW', '172.31.9.9:5', '172.31.1.1:30080', '10.244.1.6:8080')),
-  )!;
+  const c = log.apply(view, ev('NEW', '172.31.9.9:5', '172.31.1.1:30080', '10.244.1.6:8080'))!;
   assert.equal(flowOf(c).service?.name, 'my-svc');
   assert.equal(flowOf(c).path, 'external');
 });
@@ -111,17 +136,12 @@ test('one host reports a connection: the client’s, or the server’s for a cli
 test('DESTROY closes the flow with counters; since() returns only what changed', () => {
   const log = new FlowLog(10);
   const view = clusterView(input);
-  log.apply(view, ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080')));
+  log.apply(view, ev('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080'));
   const seen = log.latest;
-  const destroy = ev(
-    line(
-      'DESTROY',
-      '10.244.1.5:40000',
-      '10.96.0.20:80 packets=6 bytes=412',
-      '10.244.2.7:8080',
-      '',
-    ).replace('id=40000', 'packets=4 bytes=880 delta-time=0 id=40000'),
-  );
+  const destroy = ev('DESTROY', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080', {
+    sent: [6, 412],
+    received: [4, 880],
+  });
   const c = log.apply(view, destroy)!;
   assert.equal(c.closed, true);
   assert.equal(flowOf(c).end, new Date(1700000000500).toISOString(), 'ends when the kernel let go');
@@ -140,12 +160,12 @@ test('the ring keeps the newest flows; a second DESTROY changes nothing', () => 
   const log = new FlowLog(2);
   const view = clusterView(input);
   for (const port of [1, 2, 3])
-    log.apply(view, ev(line('NEW', `10.244.1.5:${port}`, '10.244.1.6:80', '10.244.1.6:80')));
+    log.apply(view, ev('NEW', `10.244.1.5:${port}`, '10.244.1.6:80', '10.244.1.6:80'));
   assert.deepEqual(
     log.since().map((f) => f.source.port),
     [2, 3],
   );
-  const destroy = ev(line('DESTROY', '10.244.1.5:3', '10.244.1.6:80', '10.244.1.6:80'));
+  const destroy = ev('DESTROY', '10.244.1.5:3', '10.244.1.6:80', '10.244.1.6:80');
   assert.equal(log.apply(view, destroy)?.closed, true);
   const seen = log.latest;
   assert.equal(log.apply(view, destroy), undefined);
@@ -156,7 +176,7 @@ test('filters by namespace, pod, service and verdict', () => {
   const log = new FlowLog(10);
   const view = clusterView(input);
   const flow = flowOf(
-    log.apply(view, ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080'))),
+    log.apply(view, ev('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.2.7:8080')),
   );
   assert.ok(matchesFlow(flow, { namespace: 'my-namespace', pod: 'echo-2', service: 'my-svc' }));
   assert.ok(matchesFlow(flow, { pod: 'my-namespace/client', verdict: 'forwarded' }));
@@ -219,12 +239,7 @@ test('a view remembers where addresses lie, within a bound, and still answers ri
 });
 
 test('a record refers to the view’s pod and service rather than copies of them', () => {
-  const log = new FlowLog(10);
-  const view = clusterView(input);
-  const c = log.apply(
-    view,
-    ev(line('NEW', '10.244.1.5:40000', '10.96.0.20:80', '10.244.3.8:8080')),
-  )!;
+  const { view, change: c } = serviceConnection();
   assert.equal(c.record.sourcePod, view.pods.get('10.244.1.5'));
   assert.equal(c.record.service, view.services.get('tcp/10.96.0.20:80'));
 });
