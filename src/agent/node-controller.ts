@@ -7,6 +7,7 @@
 // annotation, and the agent's address is an annotation beside kubelet's status.addresses.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { dnsIPsOf } from '../api/cluster-families.js';
 import { nodePodCIDR } from '../api/node-network.js';
 import {
   ANNOTATION_NODE_IP,
@@ -231,11 +232,12 @@ export class NodeController implements Controller, CniServerSource {
     if (!this.network || !this.subnet) return;
     const { options, log } = this.ctx!;
     const next = nodeNetwork(spec, this.subnet, this.network.nodeIP, options.overrides.backend);
-    const { mtu, dnsIP, domain } = this.network;
-    if (next.mtu === mtu && next.dnsIP === dnsIP && next.domain === domain) return;
+    const { mtu, dnsIPs, domain } = this.network;
+    const sameDns = next.dnsIPs.join() === dnsIPs.join();
+    if (next.mtu === mtu && sameDns && next.domain === domain) return;
     this.network = { ...next, ...this.ipv6Subnet() };
     log.info(
-      { mtu: next.mtu, dnsIP: next.dnsIP, domain: next.domain },
+      { mtu: next.mtu, dnsIPs: next.dnsIPs, domain: next.domain },
       'pod network settings changed',
     );
   }
@@ -403,7 +405,7 @@ export function nodeNetwork(
     podCIDR: parseCidr(podCIDR),
     nodeIP,
     mtu: podMTU(backend, net.mtu, net.encryption),
-    dnsIP: net.dnsIP,
+    dnsIPs: dnsIPsOf(net),
     domain: net.domain,
   };
 }

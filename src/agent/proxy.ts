@@ -23,10 +23,11 @@ import type { ProxyNetwork, ServicePortRule } from '../proxy/model.js';
 import { createProxier } from '../proxy/proxier.js';
 import { ProxySyncer } from '../proxy/syncer.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
-import { UsageError } from '../util/errors.js';
+import { UsageError, errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 
 const NAME = 'proxy';
+const OTHER_MODE: Record<ProxyMode, ProxyMode> = { iptables: 'nftables', nftables: 'iptables' };
 
 export function parseProxyMode(value: string, source: string): ProxyMode {
   if (value === 'iptables' || value === 'nftables') return value;
@@ -115,7 +116,10 @@ export function proxyController(): Controller {
         });
         const desired = (): ServicePortRule[] =>
           currentServicePorts(services.cache.values(), slices.cache.values(), family);
-        return { sync, desired };
+        // What the other mode left when this host ran it goes once this mode's rules are in,
+        // so that services are answered all along and then only by this mode.
+        const leftovers = createProxier(OTHER_MODE[mode], net, kernel);
+        return { sync, desired, leftovers };
       });
       syncers = loops.map((l) => l.sync);
       // A change is processed once the rules it led to are in the kernel.
@@ -129,6 +133,15 @@ export function proxyController(): Controller {
       for (const l of loops) {
         l.sync.start();
         l.sync.update(l.desired, 'start');
+        void l.sync
+          .idle()
+          .then(() => l.leftovers.remove())
+          .catch((err: unknown) =>
+            log.warn(
+              { err: errorMessage(err) },
+              `could not take out the ${OTHER_MODE[mode]} proxy rules`,
+            ),
+          );
       }
     },
     async stop(): Promise<void> {

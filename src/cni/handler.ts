@@ -22,7 +22,7 @@ import {
 import type { IpSession } from '../kernel/ip-session.js';
 import type { PodLinkSession } from '../kernel/pod-link-session.js';
 import { netnsIdentity, netnsWithProcesses } from '../kernel/netns.js';
-import { prevResultAddress, wiringProblems } from './check.js';
+import { prevResultAddresses, wiringProblems } from './check.js';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, parseNetConf, type NetConf } from './config.js';
 import { parseCniEnv, type CniEnv } from './env.js';
 import { CNI_ERR, CniError, errorJson } from './errors.js';
@@ -35,7 +35,8 @@ export interface NodeNetwork {
   ipv6PodCIDR?: Cidr;
   nodeIP: string;
   mtu: number;
-  dnsIP: string;
+  /** The cluster DNS addresses, primary family first: every one is a pod's nameserver. */
+  dnsIPs: string[];
   domain: string;
 }
 
@@ -236,7 +237,11 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
     gateway: veth.gateway,
     ...(ipv6 ? { ipv6: { address: `${ipv6.ip}/128`, gateway: LINK_LOCAL_GATEWAY } } : {}),
     mtu: node.mtu,
-    dns: { nameserver: node.dnsIP, domain: node.domain, podNamespace: pod?.namespace ?? 'default' },
+    dns: {
+      nameservers: node.dnsIPs,
+      domain: node.domain,
+      podNamespace: pod?.namespace ?? 'default',
+    },
   });
 }
 
@@ -298,16 +303,18 @@ async function check(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<void
       `podnet has no address for container ${call.containerID} interface ${call.ifname}`,
     );
   }
-  const previous = prevResultAddress(conf.prevResult);
-  if (previous !== undefined && previous !== `${allocation.ip}/32`) {
+  const ipv6 = ctx.ipamIPv6?.get(call.containerID, call.ifname);
+  const ours = [`${allocation.ip}/32`, ...(ipv6 ? [`${ipv6.ip}/128`] : [])];
+  const foreign = prevResultAddresses(conf.prevResult).filter((a) => !ours.includes(a));
+  if (foreign.length > 0) {
     throw new CniError(
       CNI_ERR.internal,
-      `prevResult says ${previous} but podnet gave ${call.containerID} ${allocation.ip}/32`,
+      `prevResult says ${foreign.join(', ')} but podnet gave ${call.containerID} ${ours.join(', ')}`,
     );
   }
   let state;
   try {
-    state = await readPodVeth(call.netns, call.ifname, allocation.ip);
+    state = await readPodVeth(call.netns, call.ifname, allocation.ip, ipv6?.ip);
   } catch (err) {
     throw new CniError(
       CNI_ERR.internal,
@@ -320,6 +327,7 @@ async function check(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<void
       gateway: formatIP(gatewayOf(node.podCIDR)),
       ifname: call.ifname,
       hostVeth: allocation.hostVeth,
+      ...(ipv6 ? { ipv6: { podIP: ipv6.ip, gateway: LINK_LOCAL_GATEWAY } } : {}),
     },
     state,
   );

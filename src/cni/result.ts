@@ -11,7 +11,7 @@ export interface PodNetwork {
   /** The pod's IPv6 address and prefix and its link-local gateway, on a dual-stack node. */
   ipv6?: { address: string; gateway: string };
   mtu: number;
-  dns: { nameserver: string; domain: string; podNamespace: string };
+  dns: { nameservers: string[]; domain: string; podNamespace: string };
 }
 
 export interface CniInterface {
@@ -56,7 +56,7 @@ export function buildResult(cniVersion: string, net: PodNetwork): CniResult {
 export function podDNS(dns: PodNetwork['dns']): CniResult['dns'] {
   const d = dns.domain;
   return {
-    nameservers: [dns.nameserver],
+    nameservers: dns.nameservers,
     domain: d,
     search: [`${dns.podNamespace}.svc.${d}`, `svc.${d}`, d],
     options: ['ndots:5'],

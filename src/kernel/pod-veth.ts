@@ -183,13 +183,15 @@ export interface PodVethState {
 }
 
 interface IpAddrJson {
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
+/** The pod side's addresses and routes, and the host's routes to the pod, of both families. */
 export async function readPodVeth(
   netns: string,
   ifname: string,
   podIP: string,
+  podIPv6?: string,
 ): Promise<PodVethState> {
   const pod = await run(['ip', '-j', '-batch', '-'], {
     netns,
@@ -197,13 +199,23 @@ export async function readPodVeth(
   });
   const [addrs = '[]', routes = '[]'] = pod.stdout.trim().split('\n');
   const host = await run(['ip', '-j', 'route', 'show', `${podIP}/32`]);
+  const podRoutes = JSON.parse(routes) as PodVethState['podRoutes'];
+  const hostRoutes = JSON.parse(host.stdout.trim() || '[]') as PodVethState['hostRoutes'];
+  if (podIPv6 !== undefined) {
+    const [pod6, host6] = await Promise.all([
+      run(['ip', '-j', '-6', 'route', 'show'], { netns }),
+      run(['ip', '-j', '-6', 'route', 'show', `${podIPv6}/128`]),
+    ]);
+    podRoutes.push(...(JSON.parse(pod6.stdout.trim() || '[]') as PodVethState['podRoutes']));
+    hostRoutes.push(...(JSON.parse(host6.stdout.trim() || '[]') as PodVethState['hostRoutes']));
+  }
   return {
     podAddresses: (JSON.parse(addrs) as IpAddrJson[])
       .flatMap((l) => l.addr_info ?? [])
-      .filter((a) => a.family === 'inet')
+      .filter((a) => a.family === 'inet' || (a.family === 'inet6' && a.scope !== 'link'))
       .map((a) => `${a.local}/${a.prefixlen}`),
-    podRoutes: JSON.parse(routes) as PodVethState['podRoutes'],
-    hostRoutes: JSON.parse(host.stdout.trim() || '[]') as PodVethState['hostRoutes'],
+    podRoutes,
+    hostRoutes,
   };
 }
 

@@ -1,6 +1,7 @@
 // `podnet lab up`'s cluster DNS step, one call from up.ts once the nodes are ready: the
 // underlay's upstream resolver, routes for its replies to pods, and the kube-system objects;
 // the pod runners then start the DNS pods like any other pods.
+import { dnsIPsOf } from '../api/cluster-families.js';
 import { nodePodCIDR } from '../api/node-network.js';
 import { join } from 'node:path';
 import { ipBatch } from '../kernel/links.js';
@@ -39,11 +40,12 @@ export async function startClusterDns(
       netns: plan.underlayNetns,
     });
     const nodes = plan.hosts.slice(0, REPLICAS).map((h) => h.name);
-    // Through admission like any manifest: the DNS IP reserved for kube-dns, the name label set.
+    const cluster = await getClusterNetwork(store);
+    // Through admission like any manifest: the DNS IPs reserved for kube-dns, the name label set.
     await applyManifest(
       store,
-      clusterDnsObjects({ nodes, source: dnsSource }),
-      await getClusterNetwork(store),
+      clusterDnsObjects({ nodes, source: dnsSource, dnsIPs: dnsIPsOf(cluster) }),
+      cluster,
     );
     log.info({ nodes }, 'cluster DNS applied');
   } finally {

@@ -2,6 +2,8 @@
 // Service at the DNS IP, DNS pods running `podnet dns`) and the underlay's upstream resolver
 // (dnsmasq with a few made-up external names, never forwarding anywhere). The effects live in
 // cluster-dns-up.ts.
+import { FAMILY_NAMES } from '../api/cluster-families.js';
+import { parseIP } from '../net/index.js';
 import {
   DEFAULT_CLUSTER_NETWORK,
   type KubeObject,
@@ -34,7 +36,11 @@ export const RESOLVER_TABLE = 53;
 export interface ClusterDnsOptions {
   /** Nodes to run DNS pods on (one pod each). */
   nodes: string[];
-  dnsIP?: string;
+  /**
+   * The ClusterNetwork's DNS addresses, one per service family (primary first): kube-dns takes
+   * all of them, as a dual-stack cluster's kube-dns does, so pods resolve over either family.
+   */
+  dnsIPs?: string[];
   /** `podnet dns --upstream`. */
   upstream?: string;
   /** The cluster `podnet dns` reads (PODNET_STORE) when not the lab's store given to every pod. */
@@ -43,13 +49,21 @@ export interface ClusterDnsOptions {
 
 export function clusterDnsObjects(opts: ClusterDnsOptions): KubeObject[] {
   const ns: Namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: DNS_NAMESPACE } };
+  const dnsIPs = opts.dnsIPs ?? [DEFAULT_CLUSTER_NETWORK.dnsIP];
   const svc: Service = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: DNS_SERVICE, namespace: DNS_NAMESPACE, labels: { ...DNS_LABEL } },
     spec: {
       type: 'ClusterIP',
-      clusterIP: opts.dnsIP ?? DEFAULT_CLUSTER_NETWORK.dnsIP,
+      clusterIP: dnsIPs[0],
+      ...(dnsIPs.length > 1
+        ? {
+            clusterIPs: dnsIPs,
+            ipFamilies: dnsIPs.map((ip) => FAMILY_NAMES[parseIP(ip).family]),
+            ipFamilyPolicy: 'RequireDualStack' as const,
+          }
+        : {}),
       selector: { ...DNS_LABEL },
       ports: [
         { name: 'dns', protocol: 'UDP', port: 53, targetPort: 53 },

@@ -16,16 +16,18 @@ export function clusterNetworkFor(options: LabOptions, cloud?: CloudSettings): C
       ...(options.encryption ? { encryption: options.encryption } : {}),
       ...(options.fabric !== 'none' ? { bgp: { nodeToNodeMesh: false } } : {}),
       ...(cloud ? { cloud } : {}),
-      ...(options.ipFamily === 'dual' ? DUAL_STACK_PODS : {}),
+      ...(options.ipFamily === 'dual' ? DUAL_STACK_NETWORKS : {}),
     },
   };
 }
 
 /**
- * A dual-stack lab's pod network: a ULA /56 beside the IPv4 one, a /64 per node. Services
- * stay on their IPv4 range here.
+ * A dual-stack lab's networks: a ULA /56 for pods beside the IPv4 one, a /64 per node, and a
+ * ULA service range beside 10.96.0.0/16 (the cluster DNS takes its tenth address, fd00:10:96::a).
  */
-const DUAL_STACK_PODS = {
+const DUAL_STACK_NETWORKS = {
   clusterCIDRs: [DEFAULT_CLUSTER_NETWORK.clusterCIDR, 'fd00:10:244::/56'],
   nodeSubnetPrefixIPv6: 64,
+  serviceCIDRs: [DEFAULT_CLUSTER_NETWORK.serviceCIDR, 'fd00:10:96::/112'],
+  dnsIPs: [DEFAULT_CLUSTER_NETWORK.dnsIP, 'fd00:10:96::a'],
 };

@@ -354,6 +354,28 @@ export function parseSave(
   return { chains, jumps };
 }
 
+/**
+ * Restore text that takes out everything the proxy keeps in the tables, as a save found it:
+ * its jump rules first, then its chains (flushed, so none refers to another, then deleted).
+ * What a host switched to nftables runs once, so that no iptables portal is left to answer
+ * before the nftables one. Empty when there is nothing to take out.
+ */
+export function removalText(
+  found: Record<IptablesTable, { chains: string[]; jumps: JumpRule[] }>,
+): string {
+  const out: string[] = [];
+  for (const table of ['filter', 'nat'] as const) {
+    const { chains, jumps } = found[table];
+    if (chains.length === 0 && jumps.length === 0) continue;
+    out.push(`*${table}`);
+    for (const j of jumps) out.push(`-D ${j.chain} ${j.spec}`);
+    for (const chain of chains) out.push(`:${chain} - [0:0]`);
+    for (const chain of chains) out.push(`-X ${chain}`);
+    out.push('COMMIT');
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
 /** Jump rules from built-in chains that a save of both tables lacks. */
 export function missingJumpRules(present: JumpRule[], family: Family): JumpRule[] {
   return JUMP_RULES[family].filter((j) => !present.includes(j));

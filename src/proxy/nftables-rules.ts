@@ -77,6 +77,16 @@ export function canaryTableOf(family: Family): string {
   return DIALECTS[family].canaryTable;
 }
 
+/**
+ * The script that takes out one family's proxy tables, whether or not they exist (`add` then
+ * `delete` in one transaction): what a host switched to iptables runs once, so that no
+ * nftables portal is left to answer before the iptables one.
+ */
+export function removalScript(family: Family): string {
+  const { table, canaryTable } = DIALECTS[family];
+  return [table, canaryTable].map((t) => `add table ${t}\ndelete table ${t}\n`).join('');
+}
+
 const PROTO_NUMBER: Record<L4Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 const MARK = `0x${MASQ_MARK.toString(16)}`;
 

@@ -8,6 +8,7 @@ import {
   desiredChains,
   missingJumpRules,
   parseSave,
+  removalText,
   restoreText,
   ruleChains,
   type ChainSet,
@@ -29,6 +30,7 @@ import {
   baseNft,
   fullScript,
   nftCounts,
+  removalScript,
   ruleFragment,
   type Fragment,
   type NftState,
@@ -51,6 +53,11 @@ export interface Proxier {
   intact(): Promise<boolean>;
   /** Forget the last programmed state: the next sync is full. */
   reset(): void;
+  /**
+   * Takes out everything this mode programs for its family, as kube-proxy cleans up the modes
+   * it is not running: run with the other mode's proxier when a host changes mode.
+   */
+  remove(): Promise<void>;
 }
 
 export function createProxier(mode: ProxyMode, net: ProxyNetwork, kernel: ProxyKernel): Proxier {
@@ -120,6 +127,17 @@ export class IptablesProxier implements Proxier {
   reset(): void {
     this.programmed = undefined;
   }
+
+  async remove(): Promise<void> {
+    const family = familyOf(this.net);
+    const [nat, filter] = await Promise.all([
+      this.kernel.save('nat').then((t) => parseSave('nat', t, family)),
+      this.kernel.save('filter').then((t) => parseSave('filter', t, family)),
+    ]);
+    const text = removalText({ nat, filter });
+    this.programmed = undefined;
+    if (text) await this.kernel.restore(text);
+  }
 }
 
 export class NftablesProxier implements Proxier {
@@ -182,6 +200,11 @@ export class NftablesProxier implements Proxier {
 
   reset(): void {
     this.programmed = undefined;
+  }
+
+  async remove(): Promise<void> {
+    this.programmed = undefined;
+    await this.kernel.run(removalScript(familyOf(this.net)));
   }
 }
 

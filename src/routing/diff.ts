@@ -3,7 +3,8 @@
 // devices, and neighbour/FDB entries on those devices (the reader sees nothing else).
 //
 // Order: devices first; then FDB and neighbours, so a new route never makes the kernel ARP;
-// then routes added or replaced in place (a backend switch swaps each route atomically);
+// then routes added or replaced in place (a backend switch swaps each route atomically, but
+// for an IPv6 VXLAN route the kernel will not take in place: deleted, then added);
 // only then what is no longer wanted, and the sysctls last, once every device exists.
 import type {
   ActualLink,
@@ -14,6 +15,7 @@ import type {
   Route,
   TunnelLink,
 } from '../kernel/netobjects.js';
+import { containsIP, tryParseCidr, tryParseIP } from '../net/index.js';
 import type { DesiredState, SysctlWant } from './desired.js';
 import { diffWireguard } from './wireguard-diff.js';
 
@@ -73,7 +75,10 @@ export function diffState(desired: DesiredState, actual: ActualState): Change[] 
   for (const route of desired.routes) {
     const have = haveRoutes.get(route.dst);
     if (!have) changes.push({ op: 'route-add', route });
-    else if (!sameRoute(route, have)) changes.push({ op: 'route-replace', route });
+    else if (sameRoute(route, have)) continue;
+    else if (gatewayBehindOldRoute(route, have)) {
+      changes.push({ op: 'route-del', route: have }, { op: 'route-add', route });
+    } else changes.push({ op: 'route-replace', route });
   }
   for (const route of haveRoutes.values()) {
     if (!wantRoutes.has(route.dst)) changes.push({ op: 'route-del', route });
@@ -114,6 +119,19 @@ function linkSettings(link: TunnelLink, have: ActualLink): Change[] {
   const mac = link.kind === 'vxlan' && have.mac !== link.mac ? link.mac : undefined;
   if (mtu === undefined && mac === undefined && have.up) return [];
   return [{ op: 'link-set', name: link.name, mtu, mac, up: true }];
+}
+
+/**
+ * The kernel checks an IPv6 onlink gateway against the routes already there, so it refuses to
+ * replace in place a route whose gateway lies inside its own destination (pn-vxlan6's, via the
+ * peer subnet's first address) while the old route sends that destination to another device:
+ * such a switch (host-gw to VXLAN) deletes the old route and then adds the new one.
+ */
+function gatewayBehindOldRoute(route: Route, have: Route): boolean {
+  if (!route.onlink || route.gateway === undefined || route.dev === have.dev) return false;
+  const dst = tryParseCidr(route.dst);
+  const gateway = tryParseIP(route.gateway);
+  return dst?.family === 6 && gateway !== undefined && containsIP(dst, gateway);
 }
 
 function sameRoute(a: Route, b: Route): boolean {

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { spawn } from 'node:child_process';
-import type { Pod } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
 import {
   echoGet,
@@ -13,6 +12,7 @@ import {
   PODNET,
   podnet,
   podnetOk,
+  runningPodIPs,
   sweepLeftovers,
   testLabName,
   until,
@@ -49,13 +49,7 @@ export class EchoLab {
 
   /** Waits until the pod reports Running and Ready; returns its IP. */
   private running(pod: string): Promise<string> {
-    return until(`pod ${pod} to run`, () => {
-      const r = podnet(['--lab', this.name, 'get', 'pod', pod, '-o', 'json']);
-      if (r.status !== 0) return undefined;
-      const p = JSON.parse(r.stdout) as Pod;
-      const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      return p.status?.phase === 'Running' && ready ? p.status.podIP : undefined;
-    });
+    return until(`pod ${pod} to run`, () => runningPodIPs(this.name, pod)?.[0]);
   }
 
   exec(pod: string, argv: string[]): ReturnType<typeof podnet> {

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_proce
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ownerPidOf, processAlive, sweepStaleNamespaces, uniqueName } from './names.js';
+import type { Pod } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
 
 export const PODNET = new URL('../../../bin/podnet', import.meta.url).pathname;
@@ -139,6 +140,19 @@ export function echoPodYaml(name: string, node: string): string {
     "      command: [podnet, serve-echo, --port, '8080']",
     '',
   ].join('\n');
+}
+
+/**
+ * Pod `pod` of lab `lab`'s addresses (status.podIPs, primary family first) once it is Running
+ * and Ready; undefined until then.
+ */
+export function runningPodIPs(lab: string, pod: string): string[] | undefined {
+  const r = podnet(['--lab', lab, 'get', 'pod', pod, '-o', 'json']);
+  if (r.status !== 0) return undefined;
+  const status = (JSON.parse(r.stdout) as Pod).status;
+  const ready = status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  if (status?.phase !== 'Running' || !ready || !status.podIP) return undefined;
+  return status.podIPs?.map((i) => i.ip) ?? [status.podIP];
 }
 
 /** What an echo pod (`podnet serve-echo`) answers: who served the request. */

@@ -2,6 +2,7 @@
 // veth to its host (ptp style: pod /32, gateway .1 on the host side), the hosts share a veth
 // "underlay" 172.31.0.0/24 and route each other's pod subnet. Nothing touches the root
 // namespace. Used by the proxy integration tests and benchmarks.
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { deleteNamespace, uniqueName } from './names.js';
@@ -232,3 +233,25 @@ export function chiSquareUniform(counts: number[]): number {
 
 /** Critical chi-square values at p = 0.001 by degrees of freedom. */
 export const CHI2_P001: Record<number, number> = { 1: 10.828, 2: 13.816, 3: 16.266 };
+
+/**
+ * `total` requests over `pods`: every one answered by one of them, each pod 20-47 % of them,
+ * and a chi-square test against a uniform split at p = 0.001. Returns a line for the log.
+ */
+export function assertEvenSpread(
+  counts: Record<string, number>,
+  pods: string[],
+  total: number,
+): string {
+  const n = pods.map((p) => counts[p] ?? 0);
+  assert.equal(
+    n.reduce((a, b) => a + b, 0),
+    total,
+    `every request answered by one of ${pods.join(', ')}: ${JSON.stringify(counts)}`,
+  );
+  for (const c of n) assert.ok(c >= 0.2 * total && c <= 0.47 * total, `each 20-47 %: ${n}`);
+  const chi2 = chiSquareUniform(n);
+  const bound = CHI2_P001[pods.length - 1]!;
+  assert.ok(chi2 < bound, `chi-square ${chi2.toFixed(2)} >= ${bound}: ${n}`);
+  return `counts ${n.join('/')} chi-square ${chi2.toFixed(2)}`;
+}

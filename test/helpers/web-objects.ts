@@ -1,5 +1,6 @@
-// The objects proxy tests program rules from: Services selecting pods labelled app=web, and
-// running pods behind them that serve a port named http on 8080, ready or not.
+// The objects proxy tests program rules from: Services selecting pods labelled app=web (one
+// address, or one per family), and running pods behind them that serve a port named http on
+// 8080, ready or not.
 import type { Pod, Service, ServicePort } from '../../src/api/types.js';
 
 export function webService(
@@ -12,6 +13,35 @@ export function webService(
     kind: 'Service',
     metadata: { name, namespace },
     spec: { clusterIP, selector: { app: 'web' }, ports },
+  };
+}
+
+/**
+ * The dual-stack web service: a NodePort service that requires both families, with one cluster
+ * IP per family, IPv4 first.
+ */
+export function dualStackWebService(
+  namespace: string,
+  ports: ServicePort[],
+  {
+    name = 'web',
+    clusterIPs = ['10.96.0.20', 'fd00:10:96::20'],
+    selector = { app: 'web' },
+  }: { name?: string; clusterIPs?: string[]; selector?: Record<string, string> } = {},
+): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace },
+    spec: {
+      type: 'NodePort',
+      clusterIP: clusterIPs[0],
+      clusterIPs,
+      ipFamilies: ['IPv4', 'IPv6'],
+      ipFamilyPolicy: 'RequireDualStack',
+      selector,
+      ports,
+    },
   };
 }
 

@@ -1,18 +1,11 @@
 // EndpointSlices in the real lab: a Service without a selector is load-balanced over, and
 // resolved to, the addresses of a slice written by hand (the controller leaves it alone), and a
 // pod being deleted shows in its service's slice as terminating, then not at all.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndpointSlice, Pod, Service } from '../../src/api/types.js';
-import {
-  labDown,
-  labUp,
-  podnet,
-  podnetOk,
-  sweepLeftovers,
-  testLabName,
-  until as untilWithin,
-} from '../helpers/lab.js';
+import type { EndpointSlice, Service } from '../../src/api/types.js';
+import { podnet, podnetOk, until as untilWithin } from '../helpers/lab.js';
+import { sharedLabWithPods } from '../helpers/shared-lab.js';
 
 const WORKLOAD = `
 apiVersion: v1
@@ -84,8 +77,21 @@ const until = <T>(what: string, check: () => T | undefined): Promise<T> =>
   untilWithin(what, check, 60_000);
 
 describe('endpoint slices in the lab', { concurrency: false }, () => {
-  const name = testLabName();
-  const ips: Record<string, string> = {};
+  const { name, podIPs } = sharedLabWithPods(
+    ['--nodes', '2'],
+    WORKLOAD,
+    ['echo-1', 'echo-2', 'slow', 'client'],
+    () => {
+      const echoes = [ip('echo-1'), ip('echo-2')];
+      podnetOk(['--lab', name, 'apply', '-f', '-'], {
+        input: [
+          handSlice('manual-1', 'manual', echoes),
+          handSlice('manual-headless-1', 'manual-headless', echoes),
+        ].join('---\n'),
+      });
+    },
+  );
+  const ip = (pod: string): string => podIPs.get(pod)![0]!;
   const json = <T>(args: string[]): T | undefined => {
     const r = podnet(['--lab', name, ...args, '-o', 'json']);
     return r.status === 0 ? (JSON.parse(r.stdout) as T) : undefined;
@@ -98,27 +104,6 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
     podnet(['lab', 'exec', '--name', name, '-n', 'default', 'client', '--', ...argv], {
       timeoutMs: 60_000,
     });
-
-  before(async () => {
-    sweepLeftovers();
-    labUp(name, ['--nodes', '2']);
-    podnetOk(['--lab', name, 'apply', '-f', '-'], { input: WORKLOAD });
-    for (const p of ['echo-1', 'echo-2', 'slow', 'client']) {
-      ips[p] = await until(`pod ${p} to run`, () => {
-        const s = json<Pod>(['get', 'pod', p])?.status;
-        const ready = s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-        return s?.phase === 'Running' && ready ? s.podIP : undefined;
-      });
-    }
-    const echoes = [ips['echo-1']!, ips['echo-2']!];
-    podnetOk(['--lab', name, 'apply', '-f', '-'], {
-      input: [
-        handSlice('manual-1', 'manual', echoes),
-        handSlice('manual-headless-1', 'manual-headless', echoes),
-      ].join('---\n'),
-    });
-  });
-  after(() => labDown(name));
 
   test('a selector-less service is load-balanced over a hand-written slice, and resolved', async () => {
     const svc = json<Service>(['get', 'service', 'manual'])!;
@@ -136,7 +121,7 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
       const got = r.stdout.trim().split('\n').filter(Boolean).sort();
       return got.length === 2 ? got : undefined;
     });
-    assert.deepEqual(answers, [ips['echo-1'], ips['echo-2']].sort());
+    assert.deepEqual(answers, [ip('echo-1'), ip('echo-2')].sort());
     // The controller left the hand-written slices as they were, and wrote none of its own.
     const manual = slicesOf('manual');
     assert.deepEqual(
@@ -148,23 +133,23 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
   });
 
   test("a pod being deleted is its slice's terminating endpoint, then gone", async () => {
-    const ip = ips.slow!;
+    const slowIP = ip('slow');
     const endpointOf = () =>
       slicesOf('slow')
         .flatMap((s) => s.endpoints)
-        .find((e) => e.addresses[0] === ip);
+        .find((e) => e.addresses[0] === slowIP);
     await until('the controller to list the pod', () =>
       endpointOf()?.conditions?.ready ? true : undefined,
     );
     // Beside the slices, the controller writes the legacy Endpoints, which `get endpoints` lists.
     const table = await until('the Endpoints to list the pod', () => {
       const r = podnet(['--lab', name, 'get', 'endpoints', 'slow']);
-      return r.stdout.includes(`${ip}:8080`) ? r.stdout : undefined;
+      return r.stdout.includes(`${slowIP}:8080`) ? r.stdout : undefined;
     });
     assert.match(
       table,
       new RegExp(
-        `^NAME\\s+ENDPOINTS\\s+AGE\\nslow\\s+${ip.replaceAll('.', '\\.')}:8080\\s+\\S+\\n$`,
+        `^NAME\\s+ENDPOINTS\\s+AGE\\nslow\\s+${slowIP.replaceAll('.', '\\.')}:8080\\s+\\S+\\n$`,
       ),
     );
     podnetOk(['--lab', name, 'delete', 'pod', 'slow']);

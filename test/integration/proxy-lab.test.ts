@@ -15,7 +15,7 @@ import {
 } from '../helpers/agent-proxy-drift.js';
 import { labDown, labUp, podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import { CHI2_P001, chiSquareUniform } from '../helpers/proxy-topology.js';
+import { assertEvenSpread } from '../helpers/proxy-topology.js';
 
 const ECHOES = ['echo-1', 'echo-2', 'echo-3'];
 const HOST_IPS = ['172.31.1.1', '172.31.2.2', '172.31.1.3'];
@@ -111,16 +111,7 @@ function tally(lines: string[]): Record<string, number> {
 
 /** All 3 pods reached, each 20-47 %, and a chi-square test against uniform at p = 0.001. */
 function assertEven(counts: Record<string, number>, total: number): string {
-  const n = ECHOES.map((p) => counts[p] ?? 0);
-  assert.equal(
-    n.reduce((a, b) => a + b, 0),
-    total,
-    `every request answered by an echo pod: ${JSON.stringify(counts)}`,
-  );
-  for (const c of n) assert.ok(c >= 0.2 * total && c <= 0.47 * total, `each 20-47 %: ${n}`);
-  const chi2 = chiSquareUniform(n);
-  assert.ok(chi2 < CHI2_P001[2]!, `chi-square ${chi2.toFixed(2)} >= ${CHI2_P001[2]}: ${n}`);
-  return `counts ${n.join('/')} chi-square ${chi2.toFixed(2)}`;
+  return assertEvenSpread(counts, ECHOES, total);
 }
 
 before(() => {

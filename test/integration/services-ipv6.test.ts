@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Family } from '../../src/net/index.js';
-import type { KubeObject, ProxyMode, Service } from '../../src/api/types.js';
+import type { KubeObject, ProxyMode, Service, ServicePort } from '../../src/api/types.js';
 import { netfilterKernel } from '../../src/kernel/netfilter.js';
 import { servicePortRules, type ServicePortsEndpoints } from '../../src/proxy/from-services.js';
 import type { ProxyNetwork } from '../../src/proxy/model.js';
@@ -21,6 +21,7 @@ import { digIn } from '../helpers/dns-netns.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
 import { CHI2_P001, chiSquareUniform, type ConnectResult } from '../helpers/proxy-topology.js';
 import { waitFor } from '../helpers/wait.js';
+import { dualStackWebService } from '../helpers/web-objects.js';
 
 const ECHO = fileURLToPath(new URL('../helpers/echo-main.js', import.meta.url));
 const DNS_SERVE = fileURLToPath(new URL('../helpers/dns-serve.js', import.meta.url));
@@ -40,22 +41,8 @@ const PODS = {
 };
 const PORT = 8080;
 
-function service(name: string, clusterIPs: string[], ports: Service['spec']['ports']): Service {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: 'ns' },
-    spec: {
-      type: 'NodePort',
-      clusterIP: clusterIPs[0],
-      clusterIPs,
-      ipFamilies: ['IPv4', 'IPv6'],
-      ipFamilyPolicy: 'RequireDualStack',
-      ports,
-      selector: { app: name },
-    },
-  };
-}
+const service = (name: string, clusterIPs: string[], ports: ServicePort[]): Service =>
+  dualStackWebService('ns', ports, { name, clusterIPs, selector: { app: name } });
 
 const WEB = service(
   'web',

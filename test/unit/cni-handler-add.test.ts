@@ -67,7 +67,7 @@ function fakes(opts: {
       podCIDR: parseCidr('10.244.1.0/24'),
       nodeIP: '172.31.1.1',
       mtu: 1450,
-      dnsIP: '10.96.0.10',
+      dnsIPs: ['10.96.0.10'],
       domain: 'cluster.local',
     }),
     pods: {

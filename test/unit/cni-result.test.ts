@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeRequest, encodeResponse } from '../../src/cni/protocol.js';
 import { buildResult, type PodNetwork } from '../../src/cni/result.js';
-import { wiringProblems } from '../../src/cni/check.js';
+import { prevResultAddresses, wiringProblems } from '../../src/cni/check.js';
 
 const net: PodNetwork = {
   hostVeth: { name: 'pn0123456789a', mac: '02:aa:bb:cc:dd:ee' },
@@ -10,7 +10,7 @@ const net: PodNetwork = {
   address: '10.244.1.5/32',
   gateway: '10.244.1.1',
   mtu: 1450,
-  dns: { nameserver: '10.96.0.10', domain: 'cluster.local', podNamespace: 'shop' },
+  dns: { nameservers: ['10.96.0.10'], domain: 'cluster.local', podNamespace: 'shop' },
 };
 
 test('cni-result: 1.0.0 result carries interfaces with mac and sandbox, ips, routes, dns', () => {
@@ -76,8 +76,65 @@ test('cni-check: every kind of drift is named; intact wiring has none', () => {
   );
 });
 
-test('cni-result: a dual-stack pod lists both addresses and both default routes', () => {
-  const dual = { ...net, ipv6: { address: 'fd00:10:244:1::5/128', gateway: 'fe80::1' } };
+test('cni-check: a dual-stack pod is checked on both families; each IPv6 drift is named', () => {
+  const want = {
+    podIP: '10.244.1.5',
+    gateway: '10.244.1.1',
+    ifname: 'eth0',
+    hostVeth: 'pnX',
+    ipv6: { podIP: 'fd00:10:244:1::5', gateway: 'fe80::1' },
+  };
+  const intact = {
+    podAddresses: ['10.244.1.5/32', 'fd00:10:244:1::5/128'],
+    podRoutes: [
+      { dst: 'default', gateway: '10.244.1.1', dev: 'eth0' },
+      { dst: '10.244.1.1', dev: 'eth0' },
+      { dst: 'default', gateway: 'fe80::1', dev: 'eth0' },
+    ],
+    hostRoutes: [
+      { dst: '10.244.1.5', dev: 'pnX', protocol: '80' },
+      { dst: 'fd00:10:244:1::5', dev: 'pnX', protocol: '80' },
+    ],
+  };
+  assert.deepEqual(wiringProblems(want, intact), []);
+  assert.deepEqual(wiringProblems(want, { ...intact, podAddresses: ['10.244.1.5/32'] }), [
+    'eth0 no longer has fd00:10:244:1::5/128',
+  ]);
+  assert.deepEqual(wiringProblems(want, { ...intact, podRoutes: intact.podRoutes.slice(0, 2) }), [
+    "the pod's default route via fe80::1 is missing",
+  ]);
+  assert.deepEqual(wiringProblems(want, { ...intact, hostRoutes: intact.hostRoutes.slice(0, 1) }), [
+    'the host route fd00:10:244:1::5/128 dev pnX proto 80 is missing',
+  ]);
+  // An IPv4-only pod is not asked for IPv6 wiring.
+  const v4only = { podIP: '10.244.1.5', gateway: '10.244.1.1', ifname: 'eth0', hostVeth: 'pnX' };
+  assert.deepEqual(
+    wiringProblems(v4only, {
+      ...intact,
+      podAddresses: ['10.244.1.5/32'],
+      podRoutes: intact.podRoutes.slice(0, 2),
+      hostRoutes: intact.hostRoutes.slice(0, 1),
+    }),
+    [],
+  );
+});
+
+test('cni-check: prevResult lists the addresses of both families', () => {
+  assert.deepEqual(
+    prevResultAddresses({
+      ips: [{ address: '10.244.1.5/32' }, { address: 'fd00:10:244:1::5/128' }, { gateway: 'x' }],
+    }),
+    ['10.244.1.5/32', 'fd00:10:244:1::5/128'],
+  );
+  assert.deepEqual(prevResultAddresses(undefined), []);
+});
+
+test('cni-result: a dual-stack pod lists both addresses, both default routes and both nameservers', () => {
+  const dual = {
+    ...net,
+    ipv6: { address: 'fd00:10:244:1::5/128', gateway: 'fe80::1' },
+    dns: { ...net.dns, nameservers: ['10.96.0.10', 'fd00:10:96::a'] },
+  };
   const r = buildResult('1.0.0', dual);
   assert.deepEqual(r.ips, [
     { address: '10.244.1.5/32', gateway: '10.244.1.1', interface: 1 },
@@ -91,4 +148,6 @@ test('cni-result: a dual-stack pod lists both addresses and both default routes'
     buildResult('0.4.0', dual).ips.map((ip) => ip.version),
     ['4', '6'],
   );
+  // As kubelet writes every clusterDNS address: a resolver that loses one family has the other.
+  assert.deepEqual(r.dns.nameservers, ['10.96.0.10', 'fd00:10:96::a']);
 });

@@ -37,6 +37,18 @@ test('dns lab: kube-system/kube-dns at 10.96.0.10 with dns, dns-tcp and metrics 
   ]);
 });
 
+test('dns lab: in a dual-stack lab kube-dns takes the DNS address of both families', () => {
+  const svc = clusterDnsObjects({
+    nodes: ['node-1'],
+    dnsIPs: ['10.96.0.10', 'fd00:10:96::a'],
+  }).find((o) => o.kind === 'Service');
+  assert.ok(svc?.kind === 'Service');
+  assert.equal(svc.spec.clusterIP, '10.96.0.10');
+  assert.deepEqual(svc.spec.clusterIPs, ['10.96.0.10', 'fd00:10:96::a']);
+  assert.deepEqual(svc.spec.ipFamilies, ['IPv4', 'IPv6']);
+  assert.equal(svc.spec.ipFamilyPolicy, 'RequireDualStack');
+});
+
 test('dns lab: the upstream resolver never forwards and answers only made-up names', () => {
   const argv = resolverArgv('/run/x.pid');
   assert.ok(argv.includes('--no-resolv'));

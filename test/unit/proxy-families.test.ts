@@ -20,7 +20,7 @@ import { createProxier } from '../../src/proxy/proxier.js';
 import { FakeConntrack } from '../helpers/fake-conntrack.js';
 import { FakeIptables } from '../helpers/fake-iptables.js';
 import { FakeNftables } from '../helpers/fake-nftables.js';
-import { webPod, webService } from '../helpers/web-objects.js';
+import { dualStackWebService, webPod } from '../helpers/web-objects.js';
 
 const NET4: ProxyNetwork = {
   clusterCIDR: '10.244.0.0/16',
@@ -174,19 +174,9 @@ test('IPv6 iptables: /128 hosts, bracketed DNAT targets, a 128-bit affinity mask
 });
 
 function dualService(extra: Partial<Service['spec']> = {}): Service {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'web', namespace: 'shop' },
-    spec: {
-      type: 'NodePort',
-      clusterIP: '10.96.0.20',
-      clusterIPs: ['10.96.0.20', 'fd00:10:96::20'],
-      ipFamilies: ['IPv4', 'IPv6'],
-      ports: [{ name: 'http', port: 80, nodePort: 30080 }],
-      ...extra,
-    },
-  };
+  const svc = dualStackWebService('shop', [{ name: 'http', port: 80, nodePort: 30080 }]);
+  svc.spec = { ...svc.spec, ...extra };
+  return svc;
 }
 
 const endpoints = {
@@ -225,16 +215,14 @@ test('a dual-stack service is one rule per family: its cluster IP and endpoints 
     clusterIP: 'fd00:10:96::21',
     clusterIPs: ['fd00:10:96::21'],
     ipFamilies: ['IPv6'],
+    ipFamilyPolicy: 'SingleStack',
   });
   assert.deepEqual(servicePortRules(only6, endpoints, 4), []);
   assert.equal(servicePortRules(only6, endpoints, 6)[0]!.clusterIP, 'fd00:10:96::21');
 });
 
 test('each family reads its own EndpointSlice: IPv6 rules from the IPv6 slice', () => {
-  const svc = webService('shop', [{ name: 'http', port: 80, targetPort: 'http' }]);
-  svc.spec.clusterIPs = ['10.96.0.20', 'fd00:10:96::20'];
-  svc.spec.ipFamilies = ['IPv4', 'IPv6'];
-  svc.spec.ipFamilyPolicy = 'RequireDualStack';
+  const svc = dualStackWebService('shop', [{ name: 'http', port: 80, targetPort: 'http' }]);
   const pods = [1, 2].map((i) => {
     const p = webPod('shop', `web-${i}`, `10.244.${i}.5`, true);
     p.status!.podIPs = [{ ip: `10.244.${i}.5` }, { ip: `fd00:10:244:${i}::5` }];

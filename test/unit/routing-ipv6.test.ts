@@ -7,6 +7,8 @@ import type { BackendInput } from '../../src/routing/desired.js';
 import { hostFromNode, splitHosts } from '../../src/routing/peers.js';
 import { desiredFor } from '../../src/routing/reconcile.js';
 import { renderCommands } from '../../src/kernel/routing-render.js';
+import { diffState } from '../../src/routing/diff.js';
+import { stateAfter } from '../../src/routing/expected.js';
 import { routingRoutes } from '../../src/kernel/routing-read.js';
 import { makeNode } from '../helpers/routing-nodes.js';
 
@@ -148,5 +150,22 @@ test('routing ipv6: the kernel read keeps main-table routes of both families and
       { dst: 'fd00:10:244:1::5', dev: 'pn0123456789a', flags: [] },
     ]).map((r) => r.dst),
     ['fd00:10:244:2::/64', 'fd00:10:244:9::1/128'],
+  );
+});
+
+test('routing ipv6: a switch from host-gw to vxlan deletes the direct IPv6 route before adding the tunnel one', () => {
+  const twoNodes = nodes.slice(0, 2);
+  const want = (backend: string) => desiredFor(backendDriver(backend), undefined, input(twoNodes));
+  const empty = { routes: [], links: [], neighbours: [], fdb: [], sysctls: {} };
+  const commands = renderCommands(diffState(want('vxlan'), stateAfter(want('host-gw'), empty, [])));
+  const v6 = commands.filter((c) => c.includes('fd00:10:244:2::/64'));
+  // The kernel refuses `replace` here: the new gateway lies inside the route being replaced.
+  assert.deepEqual(v6, [
+    'ip route del fd00:10:244:2::/64 via fd00:172:31:1::2 dev eth0 proto 80',
+    'ip route add fd00:10:244:2::/64 via fd00:10:244:2:: dev pn-vxlan6 onlink proto 80',
+  ]);
+  // IPv4 still swaps in place.
+  assert.ok(
+    commands.includes('ip route replace 10.244.2.0/24 via 10.244.2.0 dev pn-vxlan onlink proto 80'),
   );
 });
