@@ -73,11 +73,13 @@ async function run(routing: 'store' | 'bgp'): Promise<Row[]> {
       }
       const to = Date.now();
       await waitFor('the writes in flight to end', () => endedBy(etcd.writes, to), 30_000, 50);
+      // The writes acknowledged before the read: the read must show each of them or a later one.
+      const acknowledged = [...etcd.writes];
       const stored = await store.list(WRITER_PREFIX);
       const values = new Map(stored.items.map((kv) => [kv.key, kv.value]));
       const lost = {
         failed_writes: writeFigures(etcd.writes, { from, to, clearedAt: to }).failed,
-        lost_writes: lostWrites(etcd.writes, values, WRITER_PREFIX).length,
+        lost_writes: lostWrites(acknowledged, values, WRITER_PREFIX).length,
         lost_leases: lostLeases(leasesBefore, await leaseSnapshot(store)).length,
       };
       const results = Array.isArray(result) ? result : [result];
