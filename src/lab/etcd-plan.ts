@@ -97,22 +97,7 @@ export function etcdMemberArgv(
   pki?: EtcdPkiPaths,
 ): string[] {
   const tls = pki
-    ? [
-        '--client-cert-auth',
-        '--trusted-ca-file',
-        pki.ca,
-        '--cert-file',
-        pki.memberCert(member.name),
-        '--key-file',
-        pki.memberKey(member.name),
-        '--peer-client-cert-auth',
-        '--peer-trusted-ca-file',
-        pki.ca,
-        '--peer-cert-file',
-        pki.memberCert(member.name),
-        '--peer-key-file',
-        pki.memberKey(member.name),
-      ]
+    ? [...tlsFlags('', member.name, pki), ...tlsFlags('peer-', member.name, pki)]
     : [];
   return [
     'etcd',
@@ -137,5 +122,21 @@ export function etcdMemberArgv(
     ...tls,
     '--log-level',
     'warn',
+  ];
+}
+
+/**
+ * etcd's certificate flags for one side: `''` for clients, `'peer-'` for the other members.
+ * Both sides check the caller's certificate against the lab's CA and show the member's own.
+ */
+function tlsFlags(prefix: '' | 'peer-', member: string, pki: EtcdPkiPaths): string[] {
+  return [
+    `--${prefix}client-cert-auth`,
+    `--${prefix}trusted-ca-file`,
+    pki.ca,
+    `--${prefix}cert-file`,
+    pki.memberCert(member),
+    `--${prefix}key-file`,
+    pki.memberKey(member),
   ];
 }

@@ -15,6 +15,7 @@ import {
   type IWatchRequest,
   type IWatchResponse,
 } from 'etcd3';
+import { resendAfterMs } from './etcd-resend.js';
 import { OperationError, StoreUnavailableError, UsageError, errorMessage } from '../util/errors.js';
 import {
   CompareAndSwapWrites,
@@ -282,13 +283,19 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
   }
 
   async put(key: string, value: string, opts?: PutOptions): Promise<number> {
-    const res = await this.call('put', () =>
-      this.client.kv.put({
-        key: Buffer.from(key),
-        value: Buffer.from(value),
-        lease: opts?.lease ?? 0,
-      }),
-    );
+    const request = { key: Buffer.from(key), value: Buffer.from(value), lease: opts?.lease ?? 0 };
+    const res = await this.call('put', async () => {
+      // Each attempt is a fresh call, which the client sends to a member picked anew.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.client.kv.put(request);
+        } catch (err) {
+          const pauseMs = resendAfterMs('put', errorMessage(err), attempt);
+          if (pauseMs === undefined) throw err;
+          await new Promise((r) => setTimeout(r, pauseMs));
+        }
+      }
+    });
     return Number(res.header.revision);
   }
 

@@ -156,7 +156,8 @@ export class ChaosLab {
     await waitFor('the agent to exit', () => !existsSync(`/proc/${proc.pid}`), 10_000);
     podnetOk(['lab', 'repair', '--name', this.name]);
     const h = this.host(host);
-    await waitFor('the restarted agent to be ready', () => agentReady(h.netns), 30_000, 50);
+    // A bound, not a wait: a restart takes ~1 s, but over 30 s on a machine at load 70.
+    await waitFor('the restarted agent to be ready', () => agentReady(h.netns), 90_000, 50);
   }
 
   /**

@@ -22,6 +22,8 @@ import { waitFor } from './wait.js';
 
 const execFileAsync = promisify(execFile);
 const WRITER = fileURLToPath(new URL('./store-writer.js', import.meta.url));
+/** Where podnet's writer puts (100 keys, each its write's start time). */
+export const WRITER_PREFIX = '/chaos/writer/';
 
 export interface EtcdFault {
   member: string;
@@ -75,7 +77,7 @@ export class EtcdChaos {
   /** Starts podnet's writer in the first host's namespace; resolves once a put has ended ok. */
   async startWriter(perSecond: number): Promise<void> {
     const host = this.chaos.lab.hosts[0]!;
-    const prefix = '/chaos/writer/';
+    const prefix = WRITER_PREFIX;
     // DEP0123: as bin/podnet, for the store client's TLS to an IP address.
     const node = [process.execPath, '--disable-warning=DEP0123'];
     const argv = ['netns', 'exec', host.netns, ...node, WRITER];
@@ -118,8 +120,14 @@ export class EtcdChaos {
     }, 1000 / perSecond);
   }
 
-  stop(): void {
+  /** Stops etcdctl's loop (a process per write), leaving podnet's writer running. */
+  stopEtcdctlWriter(): void {
     clearInterval(this.etcdctlTimer);
+    this.etcdctlTimer = undefined;
+  }
+
+  stop(): void {
+    this.stopEtcdctlWriter();
     for (const c of this.children.splice(0)) {
       try {
         process.kill(-c.pid!, 'SIGKILL');
