@@ -16,11 +16,10 @@ import {
   isNamespaceFile,
   podMacFor,
   readPodVeth,
-  wirePodVeth,
   type PodVeth,
 } from '../kernel/pod-veth.js';
 import type { IpSession } from '../kernel/ip-session.js';
-import type { PodLinkSession } from '../kernel/pod-link-session.js';
+import { wirePodVeth, type PodLinkSession } from '../kernel/pod-link-session.js';
 import { netnsIdentity, netnsWithProcesses } from '../kernel/netns.js';
 import { prevResultAddresses, wiringProblems } from './check.js';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, parseNetConf, type NetConf } from './config.js';
@@ -73,7 +72,7 @@ export interface CniContext {
   ipamIPv6?: PodIPAllocator;
   /** The agent's ip session in the host namespace. */
   host: IpSession;
-  /** The agent's podnet-pod-link: configures the pods' ends of their veths. */
+  /** The agent's podnet-pod-link: makes the pods' veths and configures both ends. */
   podLinks: PodLinkSession;
   /** Undefined until the node holds a subnet lease. */
   node(): NodeNetwork | undefined;

@@ -1,48 +1,38 @@
 // The agent's one long-lived podnet-pod-link (a small C program `make build` compiles): it
-// configures a pod's end of its veth inside the pod's namespace, so an ADD starts no process
-// on the pod side. One request line, one answer line (`ok` or `error <message>`), in order.
+// wires a pod's veth, both ends, in one request, so an ADD starts no process and waits on no
+// other process in between. One request line, one answer line (`ok`, `exists <message>` or
+// `error <message>`), in order.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { inNetns } from '../process/run.js';
 import { OperationError } from '../util/errors.js';
+import type { IpSession } from './ip-session.js';
+import { InterfaceExistsError, LINK_LOCAL_GATEWAY, deleteLinks, type PodVeth } from './pod-veth.js';
 
 /** Built by `make build` beside the CNI shim (dist/bin/). */
 const PROGRAM = new URL('../../bin/podnet-pod-link', import.meta.url).pathname;
 
-export interface PodEnd {
-  /** Path of the pod's network namespace. */
-  netns: string;
-  ifname: string;
-  podIP: string;
-  gateway: string;
-}
+/** The program ended with the request unanswered: it may have made part of the pair. */
+export class PodLinkEndedError extends OperationError {}
 
-/** The request line for one pod end: the program reads whitespace-separated fields. */
-export function podLinkRequest(end: PodEnd): string {
-  for (const field of [end.netns, end.ifname, end.podIP, end.gateway]) {
-    if (field === '' || /\s/.test(field)) {
-      throw new OperationError(`cannot configure a pod end named "${field}"`);
-    }
-  }
-  return `${end.netns} ${end.ifname} ${end.podIP} ${end.gateway}\n`;
-}
-
-/** A pod end's IPv6 address, with the link-local gateway on the host end and that end's MAC. */
-export interface PodEndIPv6 {
-  netns: string;
-  ifname: string;
-  podIP: string;
-  gateway: string;
-  gatewayMac: string;
-}
-
-/** The request line for a pod end's IPv6 wiring (after its IPv4 request: the link is up then). */
-export function podLinkIPv6Request(end: PodEndIPv6): string {
-  const fields = [end.netns, end.ifname, end.podIP, end.gateway, end.gatewayMac];
+/** The request line for one pod's veth: the program reads whitespace-separated fields. */
+export function podLinkRequest(v: PodVeth): string {
+  const fields = [
+    v.netns,
+    v.ifname,
+    String(v.mtu),
+    v.hostVeth,
+    v.hostMac,
+    v.podMac,
+    v.podIP,
+    v.gateway,
+    ...(v.podIPv6 ? [v.podIPv6, LINK_LOCAL_GATEWAY] : []),
+  ];
   for (const field of fields) {
     if (field === '' || /\s/.test(field)) {
-      throw new OperationError(`cannot configure a pod end named "${field}"`);
+      throw new OperationError(`cannot wire a pod veth with the field "${field}"`);
     }
   }
-  return `ipv6 ${fields.join(' ')}\n`;
+  return `${fields.join(' ')}\n`;
 }
 
 interface Pending {
@@ -55,23 +45,16 @@ export class PodLinkSession {
   private readonly pending: Pending[] = [];
   private stdout = '';
 
-  constructor(private readonly program = PROGRAM) {}
-
-  /** Up, the pod's /32, a link route to the gateway and the default route via it. */
-  configure(end: PodEnd): Promise<void> {
-    return this.send(podLinkRequest(end));
-  }
+  /** `netns`: the host namespace to wire pods from, when it is not this process's own. */
+  constructor(private readonly netns?: string) {}
 
   /**
-   * The pod's IPv6 /128 (no duplicate address detection), a permanent neighbour for the
-   * gateway and the default route via it. Requests are served in order, so this may be sent
-   * right after the pod's `configure`.
+   * The pair with its pod end made in the pod's namespace, and both ends configured (see
+   * podnet-pod-link.c). Rejects with InterfaceExistsError when the pod already has the
+   * interface; after any other failure the program has removed what it made.
    */
-  configureIPv6(end: PodEndIPv6): Promise<void> {
-    return this.send(podLinkIPv6Request(end));
-  }
-
-  private send(request: string): Promise<void> {
+  wire(v: PodVeth): Promise<void> {
+    const request = podLinkRequest(v);
     const child = this.child ?? this.start();
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
@@ -84,7 +67,8 @@ export class PodLinkSession {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn(this.program, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [program, ...args] = inNetns(this.netns, [PROGRAM]) as [string, ...string[]];
+    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.stdout = '';
     child.stdout.on('data', (b: Buffer) => this.onStdout(b.toString()));
@@ -96,7 +80,7 @@ export class PodLinkSession {
     child.on('close', () => {
       if (this.child === child) this.child = undefined;
       for (const p of this.pending.splice(0)) {
-        p.reject(new OperationError('podnet-pod-link ended unexpectedly'));
+        p.reject(new PodLinkEndedError('podnet-pod-link ended unexpectedly'));
       }
     });
     child.on('error', (err) => {
@@ -114,7 +98,23 @@ export class PodLinkSession {
     for (const line of lines) {
       const done = this.pending.shift();
       if (line === 'ok') done?.resolve();
+      else if (line.startsWith('exists ')) done?.reject(new InterfaceExistsError(line.slice(7)));
       else done?.reject(new OperationError(line.replace(/^error /, '')));
     }
+  }
+}
+
+/**
+ * Builds the pair and configures both ends, in one request to `pod`. Fails with
+ * InterfaceExistsError when `ifname` is already in the pod; on any other failure nothing it
+ * made is left: the helper removes it, or, when the helper died mid-request, the host end is
+ * deleted here (its peer and routes go with it).
+ */
+export async function wirePodVeth(host: IpSession, pod: PodLinkSession, v: PodVeth): Promise<void> {
+  try {
+    await pod.wire(v);
+  } catch (err) {
+    if (err instanceof PodLinkEndedError) await deleteLinks(host, [v.hostVeth]);
+    throw err;
   }
 }

@@ -1,17 +1,15 @@
 // A routed pod's link to its host, as the reference ptp plugin builds it: a veth pair whose
 // pod end carries the pod's /32 and routes via the gateway, and whose host end carries the
 // gateway address and a host route to the pod (proto 80, podnet's mark). Process start, not
-// the kernel, is what costs time here, so no process is started per pod: the host side goes
-// through the agent's long-lived ip session, the pod side through its long-lived
-// podnet-pod-link, which enters the pod's namespace itself.
+// the kernel, is what costs time here, so no process is started per pod: the agent's
+// long-lived podnet-pod-link wires both ends (pod-link-session.ts); its ip session removes
+// links.
 import { createHash } from 'node:crypto';
 import { statfsSync, writeFileSync } from 'node:fs';
 import { ipBytes, parseIP } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
 import { run } from '../process/run.js';
 import { IpBatchError, type IpSession } from './ip-session.js';
-import type { PodLinkSession } from './pod-link-session.js';
-import { PODNET_ROUTE_PROTO } from './netobjects.js';
 
 export interface PodVeth {
   hostVeth: string;
@@ -55,38 +53,6 @@ export function hostMacFor(hostVeth: string): string {
   return ['02', ...(hex.match(/../g) ?? [])].join(':');
 }
 
-/** Host namespace, first: the pair, with the pod end created straight in the pod's namespace. */
-export function vethAddCommand(v: PodVeth): string {
-  return (
-    `link add ${v.hostVeth} mtu ${v.mtu} address ${v.hostMac} type veth` +
-    ` peer name ${v.ifname} mtu ${v.mtu} address ${v.podMac} netns ${v.netns}`
-  );
-}
-
-/** Host namespace, then: the host end up, with the gateway address and the route to the pod. */
-export function hostSideCommands(v: PodVeth): string[] {
-  return [
-    `link set ${v.hostVeth} up`,
-    `addr add ${v.gateway}/32 dev ${v.hostVeth}`,
-    `route add ${v.podIP}/32 dev ${v.hostVeth} proto ${PODNET_ROUTE_PROTO} scope link`,
-    ...(v.podIPv6 ? hostSideIPv6Commands(v, v.podIPv6) : []),
-  ];
-}
-
-/**
- * The host end's IPv6: the link-local gateway without duplicate address detection (a
- * tentative address would not answer for a second or more), the route to the pod, and a
- * permanent neighbour for the pod, whose MAC is known: the first packet to a new pod needs no
- * solicitation, which the host end could not even send while its own link-local is tentative.
- */
-export function hostSideIPv6Commands(v: PodVeth, podIPv6: string): string[] {
-  return [
-    `addr add ${LINK_LOCAL_GATEWAY}/64 dev ${v.hostVeth} nodad`,
-    `route add ${podIPv6}/128 dev ${v.hostVeth} proto ${PODNET_ROUTE_PROTO}`,
-    `neigh replace ${podIPv6} lladdr ${v.podMac} dev ${v.hostVeth} nud permanent`,
-  ];
-}
-
 /** True when `path` is a namespace file (nsfs), as CNI_NETNS must be. */
 export function isNamespaceFile(path: string): boolean {
   const NSFS_MAGIC = 0x6e736673;
@@ -98,48 +64,6 @@ export function isNamespaceFile(path: string): boolean {
 }
 
 export class InterfaceExistsError extends OperationError {}
-
-/**
- * Builds the pair: host-side work goes through `host` (this namespace's ip session), the pod
- * side through `pod`. Fails with InterfaceExistsError when `ifname` is already in the pod; on
- * any other failure removes what it created, so nothing is left behind.
- */
-export async function wirePodVeth(host: IpSession, pod: PodLinkSession, v: PodVeth): Promise<void> {
-  try {
-    await host.run([vethAddCommand(v)]);
-  } catch (err) {
-    // The pair was not created, so whatever exists belongs to someone else and stays.
-    if (await linkExists(v.netns, v.ifname)) {
-      throw new InterfaceExistsError(`interface ${v.ifname} already exists in ${v.netns}`);
-    }
-    throw err;
-  }
-  try {
-    // The two ends are independent now: configure both at once. The pod's /32 needs no
-    // subnet route to delete (the long note in ptp), only a link route to the gateway,
-    // which the default route then goes through.
-    const podIPv6 = v.podIPv6;
-    if (podIPv6) refuseRouterAdvertisements(v.hostVeth);
-    await Promise.all([
-      host.run(hostSideCommands(v)),
-      pod.configure(v),
-      // Served after the IPv4 request, which brings the link up: IPv6 routes need it up.
-      ...(podIPv6
-        ? [
-            pod.configureIPv6({
-              ...v,
-              podIP: podIPv6,
-              gateway: LINK_LOCAL_GATEWAY,
-              gatewayMac: v.hostMac,
-            }),
-          ]
-        : []),
-    ]);
-  } catch (err) {
-    await deleteLinks(host, [v.hostVeth]);
-    throw err;
-  }
-}
 
 /**
  * Deletes links of the session's namespace (a veth's peer and routes go with it); links that
@@ -168,11 +92,6 @@ export async function existingLinks(host: IpSession, names: string[]): Promise<S
     for (const f of err.failures) present.delete(f.command.slice('link show dev '.length));
   }
   return present;
-}
-
-export async function linkExists(netns: string | undefined, name: string): Promise<boolean> {
-  const r = await run(['ip', '-o', 'link', 'show', 'dev', name], { netns, okCodes: [1, 255] });
-  return r.code === 0;
 }
 
 /** What CHECK compares against the allocation: the pod's addresses and routes, the host route. */
@@ -222,14 +141,6 @@ export async function readPodVeth(
 /** Routed pods need the host to forward (ptp turns it on too); per network namespace. */
 export function enableIPv4Forwarding(): void {
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-}
-
-/**
- * A pod must not become the host's router: the host end takes no Router Advertisement from
- * it, whatever forwarding is set to (the node guard drops them before they get here, too).
- */
-function refuseRouterAdvertisements(hostVeth: string): void {
-  writeFileSync(`/proc/sys/net/ipv6/conf/${hostVeth}/accept_ra`, '0');
 }
 
 function sha256(text: string): string {

@@ -14,7 +14,8 @@ import {
 } from '../../src/cni/handler.js';
 import { PodIPAllocator } from '../../src/ipam/pod-ips.js';
 import type { IpSession } from '../../src/kernel/ip-session.js';
-import type { PodLinkSession } from '../../src/kernel/pod-link-session.js';
+import { PodLinkEndedError, type PodLinkSession } from '../../src/kernel/pod-link-session.js';
+import type { PodVeth } from '../../src/kernel/pod-veth.js';
 import { parseCidr } from '../../src/net/index.js';
 import { createLogger } from '../../src/util/log.js';
 
@@ -31,7 +32,7 @@ const CONF = JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'podnet
 
 interface Fakes {
   ctx: CniContext;
-  /** ip batch lines the host session was given. */
+  /** ip batch lines the host session was given (the wiring goes to podnet-pod-link). */
   hostCommands: string[];
   forgotten: string[];
   unbound: string[];
@@ -40,7 +41,7 @@ interface Fakes {
 }
 
 function fakes(opts: {
-  hostRun?: (commands: string[]) => Promise<void>;
+  wire?: (veth: PodVeth) => Promise<void>;
   isolate?: (pod: PodRef, ip: string) => Promise<void>;
 }): Fakes {
   const dir = mkdtempSync(join(tmpdir(), 'podnet-cni-handler-'));
@@ -51,10 +52,11 @@ function fakes(opts: {
   const host = {
     async run(commands: string[]) {
       hostCommands.push(...commands);
-      await opts.hostRun?.(commands);
     },
   } as unknown as IpSession;
-  const podLinks = { configure: async () => undefined } as unknown as PodLinkSession;
+  const podLinks = {
+    wire: (veth: PodVeth) => opts.wire?.(veth) ?? Promise.resolve(),
+  } as unknown as PodLinkSession;
   const policies: NewPodPolicies = {
     isolateNewPod: (pod, ip) => opts.isolate?.(pod, ip) ?? Promise.resolve(),
     forgetNewPod: (_pod, ip) => void forgotten.push(ip),
@@ -93,17 +95,15 @@ test('cni add: the policies of a recorded pod are enforced while its veth is sti
   let asked!: () => void;
   const policiesAsked = new Promise<void>((resolve) => (asked = resolve));
   const f = fakes({
-    // The veth's creation finishes only once the policies were asked for: an ADD that waited
-    // for the wiring before asking would never get there, and fails after a second.
-    hostRun: (commands) =>
-      commands[0]!.startsWith('link add')
-        ? Promise.race([
-            policiesAsked,
-            new Promise<void>((_, reject) =>
-              setTimeout(() => reject(new Error('policies not asked for')), 1000),
-            ),
-          ])
-        : Promise.resolve(),
+    // The wiring finishes only once the policies were asked for: an ADD that waited for the
+    // wiring before asking would never get there, and fails after a second.
+    wire: () =>
+      Promise.race([
+        policiesAsked,
+        new Promise<void>((_, reject) =>
+          setTimeout(() => reject(new Error('policies not asked for')), 1000),
+        ),
+      ]),
     isolate: async () => asked(),
   });
   try {
@@ -119,8 +119,8 @@ test('cni add: the policies of a recorded pod are enforced while its veth is sti
 
 test('cni add: a wiring failure frees the address and takes it out of the policies', async () => {
   const f = fakes({
-    hostRun: async (commands) => {
-      if (commands[0]!.startsWith('link set')) throw new Error('no such device');
+    wire: async () => {
+      throw new Error('no such device');
     },
   });
   try {
@@ -130,8 +130,26 @@ test('cni add: a wiring failure frees the address and takes it out of the polici
     assert.deepEqual(f.forgotten, ['10.244.1.2']);
     assert.deepEqual(f.unbound, ['10.244.1.2']);
     assert.deepEqual(f.ctx.ipam.list(), []);
-    assert.ok(f.hostCommands.some((c) => c.startsWith('link del pn')));
+    assert.deepEqual(f.hostCommands, [], 'podnet-pod-link removed what it made itself');
     assert.deepEqual(f.stages, [], 'a failed ADD reports no stages');
+  } finally {
+    f.done();
+  }
+});
+
+test('cni add: a podnet-pod-link that died mid-request has its half-made veth removed', async () => {
+  const f = fakes({
+    wire: async () => {
+      throw new PodLinkEndedError('podnet-pod-link ended unexpectedly');
+    },
+  });
+  try {
+    const r = await handleCniCall(ENV, CONF, f.ctx);
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stdout, /could not wire eth0: podnet-pod-link ended unexpectedly/);
+    assert.deepEqual(f.ctx.ipam.list(), []);
+    assert.equal(f.hostCommands.length, 1);
+    assert.match(f.hostCommands[0]!, /^link del pn[0-9a-f]{11}$/);
   } finally {
     f.done();
   }

@@ -1,28 +1,43 @@
-// podnet-pod-link: configures the pod end of a routed pod's veth inside the pod's network
-// namespace, for the node agent, which keeps one running: a pod's ADD then costs no process
-// start on the pod side. Runtimes such as containerd create namespaces as files
-// (/var/run/netns/cni-...) that `ip -n` cannot name, so this enters them itself.
+// podnet-pod-link: wires a routed pod's veth, both ends, for the node agent, which keeps one
+// running. A pod's ADD then costs one request to a process that is already up: no process
+// start, and no wait on one process before asking the next. Runtimes such as containerd
+// create namespaces as files (/var/run/netns/cni-...) that `ip -n` cannot name, so this opens
+// them itself.
 //
-// One request per line on stdin:   NETNS_PATH IFNAME POD_IPV4 GATEWAY_IPV4
-//                               or ipv6 NETNS_PATH IFNAME POD_IPV6 GATEWAY_IPV6 GATEWAY_MAC
-// one answer per line on stdout:   ok | error <message>
+// One request per line on stdin:
+//   NETNS_PATH IFNAME MTU HOST_VETH HOST_MAC POD_MAC POD_IPV4 GATEWAY_IPV4 [POD_IPV6 GATEWAY_IPV6]
+// one answer per line on stdout: ok | exists <message> | error <message>
 //
-// For each request, in the pod's namespace and stopping at the first failure: the link up,
-// POD_IPV4/32 on it, a link route to the gateway, and the default route via the gateway --
-// what `ip -batch` did there before. An ipv6 request comes after its pod's IPv4 one (the link
-// is up then) and adds POD_IPV6/128 without duplicate address detection, a permanent neighbour
-// for the link-local gateway on the host end and the default route via it: the pod's first
-// IPv6 packet leaves at once, with no address still tentative and no neighbour to solicit.
-// The netlink socket is opened inside the pod's namespace
-// and the process returns to its own namespace at once, so nothing else runs in the pod's.
+// For each request, over netlink and stopping at the first failure:
+// - the pair: HOST_VETH in this namespace, its peer IFNAME made straight in the pod's
+//   namespace (it never appears in this one, so no other pod's ADD can trip over it), both
+//   with the MTU and their MAC;
+// - the host end: on a dual-stack pod, no Router Advertisements taken from the pod (a pod must
+//   not become the host's router), set before the end comes up; up; GATEWAY_IPV4/32; the route
+//   to POD_IPV4/32, marked proto 80. IPv6: GATEWAY_IPV6/64 without duplicate address detection
+//   (a tentative address would not answer for a second or more), the route to POD_IPV6/128
+//   (proto 80), and a permanent neighbour for the pod, whose MAC is known: the first packet to
+//   a new pod needs no solicitation;
+// - the pod end: up, POD_IPV4/32, a link route to the gateway and the default route via it (a /32
+//   has no subnet route to delete, unlike ptp's). IPv6: POD_IPV6/128 without duplicate address
+//   detection, a permanent neighbour for the gateway at HOST_MAC and the default route via it:
+//   the pod's first IPv6 packet leaves at once.
+// A failure once the pair exists deletes its host end, which takes the peer and every route
+// with it: nothing half made is left. `exists` means IFNAME is already in the pod's namespace
+// (the CNI spec's "interface exists"); nothing was made then.
+//
+// The pod's namespace is entered only to open a netlink socket there; the process returns to
+// its own at once, so nothing else ever runs in a pod's namespace.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/veth.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -30,6 +45,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/** podnet's mark on every route it installs (CONVENTIONS.md). */
+#define PODNET_ROUTE_PROTO 80
 
 struct request {
   struct nlmsghdr header;
@@ -39,22 +57,45 @@ struct request {
     struct rtmsg route;
     struct ndmsg neighbour;
   } body;
-  char attributes[256];
+  char attributes[512];
 };
 
-static char failure[512];
+/** What one request asks for, parsed. */
+struct veth {
+  char netns[4096];
+  char ifname[IFNAMSIZ + 1];
+  char host_veth[IFNAMSIZ + 1];
+  unsigned int mtu;
+  unsigned char host_mac[6];
+  unsigned char pod_mac[6];
+  struct in_addr pod, gateway;
+  int dual_stack;
+  struct in6_addr pod6, gateway6;
+};
+
+static char failure[4608];
+/** This process's own network namespace, and a netlink socket in it: the host's side. */
+static int home;
+static int host_sock;
 
 static int fail(const char *step, int err) {
   snprintf(failure, sizeof failure, "%s: %s", step, strerror(err));
   return -1;
 }
 
-static void add_attribute(struct request *r, unsigned short type, const void *data, size_t len) {
+static struct rtattr *add_attribute(struct request *r, unsigned short type, const void *data,
+                                    size_t len) {
   struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->header.nlmsg_len));
   a->rta_type = type;
   a->rta_len = RTA_LENGTH(len);
-  memcpy(RTA_DATA(a), data, len);
+  if (len) memcpy(RTA_DATA(a), data, len);
   r->header.nlmsg_len = NLMSG_ALIGN(r->header.nlmsg_len) + RTA_ALIGN(a->rta_len);
+  return a;
+}
+
+/** Closes a nested attribute opened with add_attribute(r, type, NULL, 0): it holds all since. */
+static void end_nest(struct request *r, struct rtattr *nest) {
+  nest->rta_len = (unsigned short)((char *)r + r->header.nlmsg_len - (char *)nest);
 }
 
 static void start(struct request *r, unsigned short type, unsigned short flags, size_t body) {
@@ -88,16 +129,14 @@ static int talk(int sock, struct request *r, int *ifindex) {
   }
 }
 
-static int open_in_namespace(const char *netns, int home) {
-  int target = open(netns, O_RDONLY | O_CLOEXEC);
-  if (target < 0) return fail("open namespace", errno);
-  if (setns(target, CLONE_NEWNET) < 0) {
-    int err = errno;
-    close(target);
-    return fail("enter namespace", err);
-  }
-  close(target);
-  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+static int netlink_socket(void) {
+  return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+}
+
+/** A netlink socket in the namespace `target`; the process itself stays in its own. */
+static int socket_in_namespace(int target) {
+  if (setns(target, CLONE_NEWNET) < 0) return fail("enter namespace", errno);
+  int sock = netlink_socket();
   int err = errno;
   // Back home before anything else: a process stuck in a pod's namespace must not go on.
   if (setns(home, CLONE_NEWNET) < 0) {
@@ -108,6 +147,7 @@ static int open_in_namespace(const char *netns, int home) {
   return sock;
 }
 
+/** The link's index, or 0 when there is no such link (-1 on another failure). */
 static int link_index(int sock, const char *ifname) {
   struct request r;
   int ifindex = 0;
@@ -115,15 +155,65 @@ static int link_index(int sock, const char *ifname) {
   r.body.link.ifi_family = AF_UNSPEC;
   add_attribute(&r, IFLA_IFNAME, ifname, strlen(ifname) + 1);
   int err = talk(sock, &r, &ifindex);
-  if (err < 0 || ifindex == 0) {
-    snprintf(failure, sizeof failure, "link %s: %s", ifname,
-             err < 0 ? strerror(-err) : "not found");
+  if (err == -ENODEV) return 0;
+  if (err < 0) {
+    snprintf(failure, sizeof failure, "link %s: %s", ifname, strerror(-err));
     return -1;
   }
   return ifindex;
 }
 
-/* The pod's own address (a host prefix) on the link; returns 0 or a negative errno. */
+/**
+ * The pair, HOST_VETH here and IFNAME in the pod's namespace `pod_netns`, each with the MTU
+ * and its MAC, both down: an end cannot come up before the kernel has paired it (ENOTCONN).
+ * Returns 0 or a negative errno.
+ */
+static int create_pair(const struct veth *v, int pod_netns) {
+  struct request r;
+  start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.link);
+  r.body.link.ifi_family = AF_UNSPEC;
+  add_attribute(&r, IFLA_IFNAME, v->host_veth, strlen(v->host_veth) + 1);
+  add_attribute(&r, IFLA_MTU, &v->mtu, sizeof v->mtu);
+  add_attribute(&r, IFLA_ADDRESS, v->host_mac, sizeof v->host_mac);
+  struct rtattr *info = add_attribute(&r, IFLA_LINKINFO, NULL, 0);
+  add_attribute(&r, IFLA_INFO_KIND, "veth", strlen("veth"));
+  struct rtattr *data = add_attribute(&r, IFLA_INFO_DATA, NULL, 0);
+  struct rtattr *peer = add_attribute(&r, VETH_INFO_PEER, NULL, 0);
+  // The peer's attributes follow an ifinfomsg of its own.
+  struct ifinfomsg *peer_link = (struct ifinfomsg *)((char *)&r + r.header.nlmsg_len);
+  memset(peer_link, 0, sizeof *peer_link);
+  peer_link->ifi_family = AF_UNSPEC;
+  r.header.nlmsg_len += NLMSG_ALIGN(sizeof *peer_link);
+  add_attribute(&r, IFLA_IFNAME, v->ifname, strlen(v->ifname) + 1);
+  add_attribute(&r, IFLA_MTU, &v->mtu, sizeof v->mtu);
+  add_attribute(&r, IFLA_ADDRESS, v->pod_mac, sizeof v->pod_mac);
+  unsigned int fd = (unsigned int)pod_netns;
+  add_attribute(&r, IFLA_NET_NS_FD, &fd, sizeof fd);
+  end_nest(&r, peer);
+  end_nest(&r, data);
+  end_nest(&r, info);
+  return talk(host_sock, &r, NULL);
+}
+
+static int delete_link(int ifindex) {
+  struct request r;
+  start(&r, RTM_DELLINK, 0, sizeof r.body.link);
+  r.body.link.ifi_family = AF_UNSPEC;
+  r.body.link.ifi_index = ifindex;
+  return talk(host_sock, &r, NULL);
+}
+
+static int set_up(int sock, int ifindex) {
+  struct request r;
+  start(&r, RTM_NEWLINK, 0, sizeof r.body.link);
+  r.body.link.ifi_family = AF_UNSPEC;
+  r.body.link.ifi_index = ifindex;
+  r.body.link.ifi_flags = IFF_UP;
+  r.body.link.ifi_change = IFF_UP;
+  return talk(sock, &r, NULL);
+}
+
+/** An address on the link, as `ip addr add` makes it; returns 0 or a negative errno. */
 static int add_address(int sock, int ifindex, int family, const void *addr, size_t len,
                        unsigned char prefixlen, unsigned char flags) {
   struct request r;
@@ -139,17 +229,17 @@ static int add_address(int sock, int ifindex, int family, const void *addr, size
 }
 
 /*
- * A route as `ip route add` makes it (main table, protocol boot): to `dst` on the link when
- * there is no gateway, else via `gateway`. Returns 0 or a negative errno.
+ * A route as `ip route add` makes it (main table) with protocol `protocol`: to `dst` on the
+ * link when there is no gateway, else via `gateway`. Returns 0 or a negative errno.
  */
 static int add_route(int sock, int ifindex, int family, const void *dst, unsigned char dst_len,
-                     const void *gateway, size_t len) {
+                     const void *gateway, size_t len, unsigned char protocol) {
   struct request r;
   start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof r.body.route);
   r.body.route.rtm_family = family;
   r.body.route.rtm_dst_len = dst_len;
   r.body.route.rtm_table = RT_TABLE_MAIN;
-  r.body.route.rtm_protocol = RTPROT_BOOT;
+  r.body.route.rtm_protocol = protocol;
   r.body.route.rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
   r.body.route.rtm_type = RTN_UNICAST;
   if (dst) add_attribute(&r, RTA_DST, dst, len);
@@ -158,98 +248,164 @@ static int add_route(int sock, int ifindex, int family, const void *dst, unsigne
   return talk(sock, &r, NULL);
 }
 
-static int configure(int sock, const char *ifname, struct in_addr pod, struct in_addr gateway) {
+/** A permanent IPv6 neighbour, as `ip neigh replace ... nud permanent`. */
+static int add_neighbour(int sock, int ifindex, const struct in6_addr *addr,
+                         const unsigned char mac[6]) {
   struct request r;
-  int err, ifindex = link_index(sock, ifname);
-  if (ifindex < 0) return -1;
-
-  start(&r, RTM_NEWLINK, 0, sizeof r.body.link);
-  r.body.link.ifi_family = AF_UNSPEC;
-  r.body.link.ifi_index = ifindex;
-  r.body.link.ifi_flags = IFF_UP;
-  r.body.link.ifi_change = IFF_UP;
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("link set up", -err);
-
-  if ((err = add_address(sock, ifindex, AF_INET, &pod, sizeof pod, 32, 0)) < 0)
-    return fail("addr add", -err);
-  if ((err = add_route(sock, ifindex, AF_INET, &gateway, 32, NULL, sizeof gateway)) < 0)
-    return fail("route add gateway", -err);
-  if ((err = add_route(sock, ifindex, AF_INET, NULL, 0, &gateway, sizeof gateway)) < 0)
-    return fail("route add default", -err);
-  return 0;
-}
-
-static int configure_ipv6(int sock, const char *ifname, struct in6_addr pod,
-                          struct in6_addr gateway, const unsigned char mac[6]) {
-  struct request r;
-  int err, ifindex = link_index(sock, ifname);
-  if (ifindex < 0) return -1;
-
-  if ((err = add_address(sock, ifindex, AF_INET6, &pod, sizeof pod, 128, IFA_F_NODAD)) < 0)
-    return fail("addr add ipv6", -err);
-
   start(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, sizeof r.body.neighbour);
   r.body.neighbour.ndm_family = AF_INET6;
   r.body.neighbour.ndm_ifindex = ifindex;
   r.body.neighbour.ndm_state = NUD_PERMANENT;
-  add_attribute(&r, NDA_DST, &gateway, sizeof gateway);
+  add_attribute(&r, NDA_DST, addr, sizeof *addr);
   add_attribute(&r, NDA_LLADDR, mac, 6);
-  if ((err = talk(sock, &r, NULL)) < 0) return fail("neigh add gateway", -err);
+  return talk(sock, &r, NULL);
+}
 
-  if ((err = add_route(sock, ifindex, AF_INET6, NULL, 0, &gateway, sizeof gateway)) < 0)
+static int refuse_router_advertisements(const char *ifname) {
+  char path[128];
+  snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/accept_ra", ifname);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int err = write(fd, "0", 1) == 1 ? 0 : -errno;
+  close(fd);
+  return err;
+}
+
+static int configure_host_end(const struct veth *v, int ifindex) {
+  int err;
+  if (v->dual_stack && (err = refuse_router_advertisements(v->host_veth)) < 0)
+    return fail("host accept_ra", -err);
+  if ((err = set_up(host_sock, ifindex)) < 0) return fail("host link set up", -err);
+  if ((err = add_address(host_sock, ifindex, AF_INET, &v->gateway, sizeof v->gateway, 32, 0)) <
+      0)
+    return fail("host addr add", -err);
+  if ((err = add_route(host_sock, ifindex, AF_INET, &v->pod, 32, NULL, sizeof v->pod,
+                       PODNET_ROUTE_PROTO)) < 0)
+    return fail("host route add", -err);
+  if (!v->dual_stack) return 0;
+  if ((err = add_address(host_sock, ifindex, AF_INET6, &v->gateway6, sizeof v->gateway6, 64,
+                         IFA_F_NODAD)) < 0)
+    return fail("host addr add ipv6", -err);
+  if ((err = add_route(host_sock, ifindex, AF_INET6, &v->pod6, 128, NULL, sizeof v->pod6,
+                       PODNET_ROUTE_PROTO)) < 0)
+    return fail("host route add ipv6", -err);
+  if ((err = add_neighbour(host_sock, ifindex, &v->pod6, v->pod_mac)) < 0)
+    return fail("host neigh add pod", -err);
+  return 0;
+}
+
+static int configure_pod_end(const struct veth *v, int sock) {
+  int err, ifindex = link_index(sock, v->ifname);
+  if (ifindex < 0) return -1;
+  if (ifindex == 0) return fail(v->ifname, ENODEV);
+  if ((err = set_up(sock, ifindex)) < 0) return fail("link set up", -err);
+  if ((err = add_address(sock, ifindex, AF_INET, &v->pod, sizeof v->pod, 32, 0)) < 0)
+    return fail("addr add", -err);
+  if ((err = add_route(sock, ifindex, AF_INET, &v->gateway, 32, NULL, sizeof v->gateway,
+                       RTPROT_BOOT)) < 0)
+    return fail("route add gateway", -err);
+  if ((err = add_route(sock, ifindex, AF_INET, NULL, 0, &v->gateway, sizeof v->gateway,
+                       RTPROT_BOOT)) < 0)
+    return fail("route add default", -err);
+  if (!v->dual_stack) return 0;
+  if ((err = add_address(sock, ifindex, AF_INET6, &v->pod6, sizeof v->pod6, 128, IFA_F_NODAD)) <
+      0)
+    return fail("addr add ipv6", -err);
+  if ((err = add_neighbour(sock, ifindex, &v->gateway6, v->host_mac)) < 0)
+    return fail("neigh add gateway", -err);
+  if ((err = add_route(sock, ifindex, AF_INET6, NULL, 0, &v->gateway6, sizeof v->gateway6,
+                       RTPROT_BOOT)) < 0)
     return fail("route add ipv6 default", -err);
   return 0;
 }
 
-static int serve_ipv6(const char *line, int home) {
-  char netns[4096], ifname[IFNAMSIZ + 1], pod_text[64], gateway_text[64];
-  unsigned int m[6];
-  unsigned char mac[6];
-  struct in6_addr pod, gateway;
-  if (sscanf(line, "ipv6 %4095s %16s %63s %63s %2x:%2x:%2x:%2x:%2x:%2x", netns, ifname, pod_text,
-             gateway_text, &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 10 ||
-      strlen(ifname) >= IFNAMSIZ || inet_pton(AF_INET6, pod_text, &pod) != 1 ||
-      inet_pton(AF_INET6, gateway_text, &gateway) != 1) {
-    snprintf(failure, sizeof failure,
-             "bad request (want ipv6 NETNS IFNAME POD_IPV6 GATEWAY_IPV6 GATEWAY_MAC)");
+/** 0 when made, 1 when IFNAME already exists in the pod, -1 on any other failure. */
+static int wire(const struct veth *v, int pod_netns, int pod_sock) {
+  int err = create_pair(v, pod_netns);
+  if (err == -EEXIST && link_index(pod_sock, v->ifname) > 0) {
+    snprintf(failure, sizeof failure, "interface %s already exists in %s", v->ifname, v->netns);
+    return 1;
+  }
+  // The pair was not made, so whatever exists belongs to someone else and stays.
+  if (err < 0) return fail("link add", -err);
+  int host_index = link_index(host_sock, v->host_veth);
+  if (host_index <= 0) {
+    if (host_index == 0) fail(v->host_veth, ENODEV);
     return -1;
   }
-  for (int i = 0; i < 6; i++) mac[i] = (unsigned char)m[i];
-  int sock = open_in_namespace(netns, home);
-  if (sock < 0) return -1;
-  int result = configure_ipv6(sock, ifname, pod, gateway, mac);
-  close(sock);
-  return result;
+  if (configure_host_end(v, host_index) == 0 && configure_pod_end(v, pod_sock) == 0) return 0;
+  // The host end takes its peer and both ends' addresses and routes with it.
+  if ((err = delete_link(host_index)) < 0 && err != -ENODEV) {
+    size_t used = strlen(failure);
+    snprintf(failure + used, sizeof failure - used, "; and could not remove %s: %s",
+             v->host_veth, strerror(-err));
+  }
+  return -1;
 }
 
-static int serve(const char *line, int home) {
-  if (strncmp(line, "ipv6 ", 5) == 0) return serve_ipv6(line, home);
-  char netns[4096], ifname[IFNAMSIZ + 1], pod_text[64], gateway_text[64];
-  struct in_addr pod, gateway;
-  if (sscanf(line, "%4095s %16s %63s %63s", netns, ifname, pod_text, gateway_text) != 4 ||
-      strlen(ifname) >= IFNAMSIZ || inet_pton(AF_INET, pod_text, &pod) != 1 ||
-      inet_pton(AF_INET, gateway_text, &gateway) != 1) {
-    snprintf(failure, sizeof failure, "bad request (want NETNS IFNAME POD_IPV4 GATEWAY_IPV4)");
+static int parse_mac(const char *text, unsigned char mac[6]) {
+  unsigned int m[6];
+  char end;
+  if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
+             &end) != 6)
+    return -1;
+  for (int i = 0; i < 6; i++) mac[i] = (unsigned char)m[i];
+  return 0;
+}
+
+static int parse(const char *line, struct veth *v) {
+  char host_mac[32], pod_mac[32], pod[64], gateway[64], pod6[64], gateway6[64];
+  int fields = sscanf(line, "%4095s %16s %u %16s %31s %31s %63s %63s %63s %63s", v->netns,
+                      v->ifname, &v->mtu, v->host_veth, host_mac, pod_mac, pod, gateway, pod6,
+                      gateway6);
+  v->dual_stack = fields == 10;
+  if ((fields != 8 && fields != 10) || strlen(v->ifname) >= IFNAMSIZ ||
+      strlen(v->host_veth) >= IFNAMSIZ || parse_mac(host_mac, v->host_mac) < 0 ||
+      parse_mac(pod_mac, v->pod_mac) < 0 || inet_pton(AF_INET, pod, &v->pod) != 1 ||
+      inet_pton(AF_INET, gateway, &v->gateway) != 1 ||
+      (v->dual_stack && (inet_pton(AF_INET6, pod6, &v->pod6) != 1 ||
+                         inet_pton(AF_INET6, gateway6, &v->gateway6) != 1))) {
+    snprintf(failure, sizeof failure,
+             "bad request (want NETNS IFNAME MTU HOST_VETH HOST_MAC POD_MAC POD_IPV4 "
+             "GATEWAY_IPV4 [POD_IPV6 GATEWAY_IPV6])");
     return -1;
   }
-  int sock = open_in_namespace(netns, home);
-  if (sock < 0) return -1;
-  int result = configure(sock, ifname, pod, gateway);
-  close(sock);
+  return 0;
+}
+
+/** 0 when wired, 1 when IFNAME already exists in the pod, -1 on any other failure. */
+static int serve(const char *line) {
+  struct veth v;
+  if (parse(line, &v) < 0) return -1;
+  int pod_netns = open(v.netns, O_RDONLY | O_CLOEXEC);
+  if (pod_netns < 0) return fail("open namespace", errno);
+  int result = -1;
+  int pod_sock = socket_in_namespace(pod_netns);
+  if (pod_sock >= 0) {
+    result = wire(&v, pod_netns, pod_sock);
+    close(pod_sock);
+  }
+  close(pod_netns);
   return result;
 }
 
 int main(void) {
-  int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   if (home < 0) {
     perror("podnet-pod-link: /proc/self/ns/net");
+    return 1;
+  }
+  host_sock = netlink_socket();
+  if (host_sock < 0) {
+    perror("podnet-pod-link: netlink socket");
     return 1;
   }
   char *line = NULL;
   size_t size = 0;
   while (getline(&line, &size, stdin) >= 0) {
-    if (serve(line, home) == 0) printf("ok\n");
-    else printf("error %s\n", failure);
+    int result = serve(line);
+    if (result == 0) printf("ok\n");
+    else printf("%s %s\n", result > 0 ? "exists" : "error", failure);
     fflush(stdout);
   }
   free(line);
