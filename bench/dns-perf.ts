@@ -74,7 +74,8 @@ function start(argv: string[], env: Record<string, string> = {}): ChildProcess {
 }
 
 async function waitForAnswer(port: number, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+  // Generous: on a loaded machine a server takes a while to start and index the services.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       const out = execFileSync(

@@ -28,7 +28,7 @@ import { addIPv6, podIPv6 } from './lib/ipv6-pods.js';
 
 const SECONDS = 2;
 /** Interleaved rounds per figure (the machine is shared: the median and its range are kept). */
-const ROUNDS = 7;
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const BACKENDS = ['host-gw', 'vxlan', 'ipip'] as const;
 const GOAL_POD_PER_HOST = { 'host-gw': 0.95, vxlan: 0.9 };
 const GOAL_IPV6_PER_IPV4 = 0.95;
