@@ -7,13 +7,17 @@
 //
 // IP_FAMILY=dual measures a dual-stack node instead: one address per family for every pod,
 // from podnet (a dual-stack ClusterNetwork) and from host-local (one range per family).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+//
+// Beside them, in the same rotation, a second podnet agent of the other kind (dual-stack beside
+// IPv4-only, or the reverse) in a host namespace of its own: what the IPv6 address costs an
+// ADD, as IPv4-only p50 ÷ dual-stack p50 (goal >= 0.95), its spread over four runs of pods.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
-import { percentile } from './lib/stats.js';
+import { percentile, range } from './lib/stats.js';
 
 const PODS = Number(process.env.PODS ?? 200);
 const DUAL = process.env.IP_FAMILY === 'dual';
@@ -68,42 +72,50 @@ spec:
 `;
 
 /** Inside the host namespace: start the agent, then measure both plugins. */
-async function measure(pods: string[]): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'podnet-bench-cni-'));
+/**
+ * A podnet agent with a store of its own under `dir` (dual-stack or IPv4-only), run in the
+ * namespace `netns` (this one when undefined), and the plugin that talks to it.
+ */
+function startAgent(
+  dir: string,
+  name: string,
+  dual: boolean,
+  netns?: string,
+): { plugin: Plugin; agent: ChildProcess } {
+  mkdirSync(dir);
   const socket = join(dir, 'agent.sock');
   const store = `sqlite:${join(dir, 'store.db')}`;
-  if (DUAL) {
-    execFileSync(
-      'node',
-      [join(ROOT, 'dist/src/cli/main.js'), '--store', store, 'apply', '-f', '-'],
-      {
-        input: DUAL_STACK_NETWORK,
-        stdio: ['pipe', 'ignore', 'inherit'],
-      },
-    );
+  const cli = join(ROOT, 'dist/src/cli/main.js');
+  if (dual) {
+    execFileSync('node', [cli, '--store', store, 'apply', '-f', '-'], {
+      input: DUAL_STACK_NETWORK,
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
   }
-  const agent = spawn(
+  const argv = [
     'node',
-    [
-      join(ROOT, 'dist/src/cli/main.js'),
-      '--store',
-      store,
-      'agent',
-      '--node',
-      'bench-node',
-      '--state-dir',
-      join(dir, 'state'),
-      '--socket',
-      socket,
-      '--metrics',
-      '127.0.0.1:9101',
-      '--node-ip',
-      '172.31.1.1',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PODNET_LOG_LEVEL: 'warn' } },
-  );
-  const podnet: Plugin = {
-    name: 'podnet',
+    cli,
+    '--store',
+    store,
+    'agent',
+    '--node',
+    'bench-node',
+    '--state-dir',
+    join(dir, 'state'),
+    '--socket',
+    socket,
+    '--metrics',
+    '127.0.0.1:9101',
+    '--node-ip',
+    '172.31.1.1',
+  ];
+  const inNetns = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+  const agent = spawn(inNetns[0]!, inNetns.slice(1), {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, PODNET_LOG_LEVEL: 'warn' },
+  });
+  const plugin: Plugin = {
+    name,
     binary: PODNET_PLUGIN,
     conf: JSON.stringify({
       cniVersion: '1.0.0',
@@ -112,6 +124,21 @@ async function measure(pods: string[]): Promise<void> {
       agentSocket: socket,
     }),
   };
+  return { plugin, agent };
+}
+
+/** Inside the host namespace: start the agents, then measure the plugins. */
+async function measure(pods: string[], otherHost: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'podnet-bench-cni-'));
+  const main = startAgent(join(dir, 'main'), 'podnet', DUAL);
+  const podnet = main.plugin;
+  // The other kind of node, in a host namespace of its own (its own routes and veths).
+  const other = startAgent(
+    join(dir, 'other'),
+    DUAL ? 'podnet ipv4-only' : 'podnet dual-stack',
+    !DUAL,
+    otherHost,
+  );
   const ptp: Plugin = {
     name: 'ptp+host-local',
     binary: PTP_PLUGIN,
@@ -134,22 +161,27 @@ async function measure(pods: string[]): Promise<void> {
   try {
     execFileSync('ip', ['link', 'set', 'lo', 'up']);
     await waitForAgent(podnet);
-    const plugins = [podnet, ptp];
+    await waitForAgent(other.plugin);
+    const plugins = [podnet, ptp, other.plugin];
     const times = new Map(
       plugins.map((p) => [p.name, { add: [] as number[], del: [] as number[] }]),
     );
-    const env = (p: Plugin, command: string, i: number): Record<string, string> => ({
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: `bench-${p === podnet ? 'a' : 'b'}-${i}`,
-      CNI_NETNS: `/run/netns/${pods[i * 2 + (p === podnet ? 0 : 1)]}`,
-      CNI_IFNAME: 'eth0',
-      CNI_PATH,
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=pod-${p === podnet ? 'a' : 'b'}-${i}`,
-    });
+    const env = (p: Plugin, command: string, i: number): Record<string, string> => {
+      const k = plugins.indexOf(p);
+      const tag = 'abc'[k]!;
+      return {
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: `bench-${tag}-${i}`,
+        CNI_NETNS: `/run/netns/${pods[i * plugins.length + k]}`,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH,
+        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=pod-${tag}-${i}`,
+      };
+    };
     for (const command of ['ADD', 'DEL'] as const) {
       for (let i = 0; i < PODS; i++) {
-        // Alternate which plugin goes first, so neither always follows the other's work.
-        const order = i % 2 === 0 ? plugins : [...plugins].reverse();
+        // Rotate which plugin goes first, so none always follows another's work.
+        const order = plugins.map((_, k) => plugins[(i + k) % plugins.length]!);
         for (const p of order) {
           const ms = await callPlugin(p.binary, env(p, command, i), p.conf);
           times.get(p.name)![command === 'ADD' ? 'add' : 'del'].push(ms);
@@ -179,8 +211,27 @@ async function measure(pods: string[]): Promise<void> {
           `ratio=${(ours.p50 / ref.p50).toFixed(2)}`,
       );
     }
+    // IPv4-only ÷ dual-stack ADD time: 1 when the IPv6 address costs nothing. The spread is
+    // the same ratio over each quarter of the pods.
+    const [ipv4, dual] = DUAL ? [other.plugin.name, podnet.name] : [podnet.name, other.plugin.name];
+    const adds = (name: string) => times.get(name)!.add;
+    const quarter = Math.ceil(PODS / 4);
+    const quarters = [0, 1, 2, 3].map(
+      (q) =>
+        percentile(adds(ipv4).slice(q * quarter, (q + 1) * quarter), 50) /
+        percentile(adds(dual).slice(q * quarter, (q + 1) * quarter), 50),
+    );
+    const v4 = percentile(adds(ipv4), 50);
+    const v6 = percentile(adds(dual), 50);
+    console.log(
+      `BENCH cni-add-ipv6 p50_ms=${v6.toFixed(1)} p99_ms=${percentile(adds(dual), 99).toFixed(1)} ` +
+        `anchor=${v4.toFixed(1)} anchor_p99_ms=${percentile(adds(ipv4), 99).toFixed(1)} ` +
+        `ratio=${(v4 / v6).toFixed(2)} spread=${range(quarters)} goal=0.95 ` +
+        'anchor_is=podnet_ipv4_only ratio_is=ipv4_ms_per_dual_ms',
+    );
   } finally {
-    agent.kill('SIGKILL');
+    main.agent.kill('SIGKILL');
+    other.agent.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -189,7 +240,8 @@ async function measure(pods: string[]): Promise<void> {
 function main(): void {
   const inside = process.argv.indexOf('--pods');
   if (inside >= 0) {
-    measure(process.argv[inside + 1]!.split(',')).catch((err: unknown) => {
+    const otherHost = process.argv[process.argv.indexOf('--other-host') + 1]!;
+    measure(process.argv[inside + 1]!.split(','), otherHost).catch((err: unknown) => {
       console.error(String(err));
       process.exit(1);
     });
@@ -197,23 +249,25 @@ function main(): void {
   }
   sweepStaleNamespaces();
   const host = uniqueName('bh');
-  const pods = Array.from({ length: PODS * 2 }, (_, i) => uniqueName(`b${i}`));
-  const all = [host, ...pods];
+  const otherHost = uniqueName('bo');
+  const pods = Array.from({ length: PODS * 3 }, (_, i) => uniqueName(`b${i}`));
+  const all = [host, otherHost, ...pods];
   execFileSync('ip', ['-batch', '-'], { input: all.map((n) => `netns add ${n}\n`).join('') });
-  if (DUAL) {
-    // ptp waits for duplicate address detection on the pod's IPv6 address (a second or more);
-    // podnet adds it without. Off in every pod namespace, the two compare on their wiring.
-    execFileSync('ip', ['-batch', '-'], {
-      input: pods
-        .map((n) => `netns exec ${n} sysctl -qw net.ipv6.conf.default.accept_dad=0\n`)
-        .join(''),
-    });
-  }
+  execFileSync('ip', ['-n', otherHost, 'link', 'set', 'lo', 'up']);
+  // ptp waits for duplicate address detection on the pod's IPv6 address (a second or more);
+  // podnet adds it without. Off in every pod namespace, the two compare on their wiring.
+  execFileSync('ip', ['-batch', '-'], {
+    input: pods
+      .map((n) => `netns exec ${n} sysctl -qw net.ipv6.conf.default.accept_dad=0\n`)
+      .join(''),
+  });
   try {
     const self = fileURLToPath(import.meta.url);
-    const r = spawnSync('ip', ['netns', 'exec', host, 'node', self, '--pods', pods.join(',')], {
-      stdio: 'inherit',
-    });
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', host, 'node', self, '--pods', pods.join(','), '--other-host', otherHost],
+      { stdio: 'inherit' },
+    );
     if (r.status !== 0) process.exitCode = 1;
   } finally {
     spawnSync('ip', ['-force', '-batch', '-'], {

@@ -1,7 +1,8 @@
 // BGP in a cluster, as pure functions of the cluster's objects: whom a node peers with (full
 // iBGP mesh, or route reflectors chosen by a label, plus BGPPeer routers), and what the
 // routing reconciler should route to once BGP has spoken (Nodes whose pod subnet and address
-// are what BGP learnt).
+// are what BGP learnt). A node with an IPv6 pod subnet also carries IPv6 unicast, over the same
+// sessions, with its IPv6 InternalIP as the next hop.
 import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import {
   LABEL_ROUTE_REFLECTOR,
@@ -10,7 +11,17 @@ import {
   type BGPSettings,
   type Node,
 } from '../api/types.js';
-import { compareIP, parseCidr, parseIP, type IP, parseStored } from '../net/index.js';
+import {
+  compareIP,
+  formatCidr,
+  formatIP,
+  parseCidr,
+  parseIP,
+  tryParseCidr,
+  tryParseIP,
+  type IP,
+  parseStored,
+} from '../net/index.js';
 import type { PeerConfig, SpeakerConfig } from './speaker.js';
 
 export const DEFAULT_BGP: Required<BGPSettings> = {
@@ -38,13 +49,33 @@ function nodeAddress(node: Node, text: string): IP {
   return parseStored(parseIP, text, `Node ${node.metadata.name}`, 'InternalIP');
 }
 
+/** The node's IPv6 pod subnet (spec.podCIDRs), as the kernel prints it. */
+function ipv6PodCIDR(node: Node): string | undefined {
+  const cidr = (node.spec.podCIDRs ?? [])
+    .map((text) => tryParseCidr(text, { loose: true }))
+    .find((c) => c?.family === 6);
+  return cidr && formatCidr(cidr);
+}
+
+/** The node's IPv6 InternalIP, as the kernel prints it. */
+function ipv6InternalIP(node: Node): string | undefined {
+  const ip = (node.status?.addresses ?? [])
+    .filter((a) => a.type === 'InternalIP')
+    .map((a) => tryParseIP(a.address))
+    .find((a) => a?.family === 6);
+  return ip && formatIP(ip);
+}
+
 export interface NodeBgpPlan {
-  speaker: Pick<SpeakerConfig, 'asNumber' | 'bgpId' | 'routeReflector' | 'holdTime'> & {
+  speaker: Pick<
+    SpeakerConfig,
+    'asNumber' | 'bgpId' | 'routeReflector' | 'holdTime' | 'ipv6Unicast' | 'ipv6NextHop'
+  > & {
     gracefulRestartTime: number;
   };
   /** With, for keyed BGPPeer routers, the file on this node that holds the TCP-MD5 key. */
   peers: (PeerConfig & { passwordFile?: string })[];
-  /** What this node originates: its pod subnet, the aggregate (never per-pod routes). */
+  /** What this node originates: its pod subnets, the aggregates (never per-pod routes). */
   localPrefixes: string[];
 }
 
@@ -97,6 +128,8 @@ export function nodeBgpPlan(
   const podCIDR = nodePodCIDR(self);
   // Checked here, where the Node is known, rather than when the codec meets it on the wire.
   if (podCIDR) parseStored(parseCidr, podCIDR, `Node ${self.metadata.name}`, 'spec.podCIDR');
+  const podCIDRIPv6 = ipv6PodCIDR(self);
+  const ipv6NextHop = ipv6InternalIP(self);
   return {
     speaker: {
       asNumber: s.asNumber,
@@ -104,11 +137,16 @@ export function nodeBgpPlan(
       routeReflector: selfIsReflector,
       holdTime: s.holdTime,
       gracefulRestartTime: s.gracefulRestartTime,
+      ...(podCIDRIPv6 ? { ipv6Unicast: true } : {}),
+      ...(podCIDRIPv6 && ipv6NextHop ? { ipv6NextHop } : {}),
     },
     peers: [...peers.values()].sort((a, b) =>
       compareIP(addresses.get(a.address)!, addresses.get(b.address)!),
     ),
-    localPrefixes: podCIDR ? [podCIDR] : [],
+    localPrefixes: [
+      ...(podCIDR ? [podCIDR] : []),
+      ...(podCIDRIPv6 && ipv6NextHop ? [podCIDRIPv6] : []),
+    ],
   };
 }
 
@@ -118,6 +156,12 @@ export function nodeBgpPlan(
  * is a cluster node keeps that node's name, labels and annotations (zone, VTEP MAC), so the
  * backend can still choose direct routes or encapsulation; a next hop outside the cluster (a
  * router) is taken to be in this node's zone, reached directly.
+ *
+ * Routing sees a host as an IPv4 pod subnet with an IPv6 one beside it, so a learnt IPv6
+ * prefix rides on a Node made for an IPv4 one: the Node's IPv6 subnet and IPv6 address are that
+ * prefix and its next hop, which routing reaches on their own. The two families' next hops need
+ * not agree (a router may pass on a neighbour's IPv4 next hop but give its own for IPv6). An
+ * IPv6 prefix left with no Node to ride on is not routed.
  */
 export function routedNodes(
   self: Node,
@@ -125,14 +169,25 @@ export function routedNodes(
   learned: ReadonlyMap<string, { nextHop: string }>,
 ): Node[] {
   const byIP = new Map<string, Node>();
+  const byIPv6 = new Map<string, Node>();
   for (const n of nodes) {
     const ip = nodeIP(n);
     if (ip) byIP.set(ip, n);
+    const ipv6 = ipv6InternalIP(n);
+    if (ipv6) byIPv6.set(ipv6, n);
   }
   const out: Node[] = [self];
+  /** Each made Node's next-hop owner (a node's name; '' for a router). */
+  const owners: string[] = [];
   const used = new Map<string, number>();
   const sorted = [...learned].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const ipv6: { prefix: string; nextHop: string; owner: string }[] = [];
   for (const [prefix, { nextHop }] of sorted) {
+    if (parseCidr(prefix, { loose: true }).family === 6) {
+      const owner = byIPv6.get(nextHop)?.metadata.name ?? '';
+      if (owner !== self.metadata.name) ipv6.push({ prefix, nextHop, owner });
+      continue;
+    }
     const owner = byIP.get(nextHop);
     if (owner?.metadata.name === self.metadata.name) continue;
     const base = owner?.metadata.name ?? `bgp-${nextHop}`;
@@ -140,6 +195,7 @@ export function routedNodes(
     const n = used.get(base) ?? 0;
     used.set(base, n + 1);
     const zone = self.metadata.labels?.[LABEL_ZONE];
+    owners.push(owner?.metadata.name ?? '');
     out.push({
       apiVersion: 'v1',
       kind: 'Node',
@@ -152,6 +208,21 @@ export function routedNodes(
       spec: { podCIDR: prefix },
       status: { addresses: [{ type: 'InternalIP', address: nextHop }] },
     });
+  }
+  // A route through a node first rides on that node's own Nodes (its tunnels are the ones
+  // that reach it); the rest, through routers, on whichever Nodes are left.
+  const carriers = out.slice(1);
+  const place = (route: (typeof ipv6)[number], fits: (i: number) => boolean): boolean => {
+    const i = carriers.findIndex((n, at) => !n.spec.podCIDRs && fits(at));
+    if (i < 0) return false;
+    const carrier = carriers[i]!;
+    carrier.spec.podCIDRs = [carrier.spec.podCIDR!, route.prefix];
+    carrier.status!.addresses!.push({ type: 'InternalIP', address: route.nextHop });
+    return true;
+  };
+  const unplaced = ipv6.filter((r) => !(r.owner && place(r, (i) => owners[i] === r.owner)));
+  for (const r of unplaced) {
+    if (!place(r, (i) => owners[i] === '')) place(r, () => true);
   }
   return out;
 }

@@ -14,6 +14,7 @@ import { routeLines } from './kernel-routes.js';
 import { formatIpv4Key } from './prefix-key.js';
 import { errorMessage } from '../util/errors.js';
 import type { StandaloneConfig } from './config.js';
+import type { Path } from './policy.js';
 
 export interface RouteStatus {
   prefix: string;
@@ -41,9 +42,16 @@ export function speakerStatus(
 ): SpeakerStatus & { routeCount: number } {
   const routes: RouteStatus[] = [];
   const locRib = speaker.rib.locRib();
-  for (const [prefix, path] of withRoutes ? locRib : []) {
+  const locRib6 = speaker.rib6.locRib();
+  const both: [string, Path][] = withRoutes
+    ? [
+        ...[...locRib].map(([prefix, path]): [string, Path] => [formatIpv4Key(prefix), path]),
+        ...locRib6,
+      ]
+    : [];
+  for (const [prefix, path] of both) {
     routes.push({
-      prefix: formatIpv4Key(prefix),
+      prefix,
       nextHop: path.attrs.nextHop ?? 'self',
       from: path.source.key,
       asPath: path.attrs.asPath.flatMap((s) => s.asns),
@@ -58,7 +66,7 @@ export function speakerStatus(
     peers: speaker.status(),
     routes,
     refusedConnections: speaker.refusedConnections(),
-    routeCount: locRib.size,
+    routeCount: locRib.size + locRib6.size,
   };
 }
 

@@ -2,7 +2,9 @@
 // top-of-rack pattern): BIRD 2 or FRR, in its own AS, peering eBGP with every host.
 // All hosts share one AS, so the router overrides it in paths it passes on (FRR calls this
 // as-override; BIRD deletes the AS in an export filter) — else each host would drop the
-// others' routes as AS_PATH loops.
+// others' routes as AS_PATH loops. On a dual-stack underlay the same sessions carry IPv6
+// unicast too (multiprotocol over the IPv4 session), with the router's IPv6 address on each
+// segment as the next hop it gives.
 
 export interface FabricHost {
   name: string;
@@ -10,6 +12,8 @@ export interface FabricHost {
   address: string;
   /** The router's own address on that segment. */
   routerAddress: string;
+  /** On a dual-stack underlay: the host's and the router's IPv6 addresses on the segment. */
+  ipv6?: { address: string; routerAddress: string };
 }
 
 export interface FabricSpec {
@@ -30,19 +34,30 @@ function protocolName(host: FabricHost): string {
 export function renderBirdFabric(spec: FabricSpec): string {
   const hold = spec.holdTime ?? 90;
   const retry = spec.connectRetryTime ?? 3;
-  const hosts = spec.hosts.map(
-    (h) => `protocol bgp ${protocolName(h)} from podnet_host {
-  local ${h.routerAddress} as ${spec.routerAs};
-  neighbor ${h.address} as ${spec.clusterAs};
-}`,
+  const dual = spec.hosts.some((h) => h.ipv6);
+  // IPv6 over an IPv4 session: BIRD cannot take the next hop from the session's own address.
+  const ipv6Channel = (h: FabricHost): string[] =>
+    h.ipv6 ? [`  ipv6 { next hop address ${h.ipv6.routerAddress}; };`] : [];
+  const hosts = spec.hosts.map((h) =>
+    [
+      `protocol bgp ${protocolName(h)} from podnet_host {`,
+      `  local ${h.routerAddress} as ${spec.routerAs};`,
+      `  neighbor ${h.address} as ${spec.clusterAs};`,
+      ...ipv6Channel(h),
+      '}',
+    ].join('\n'),
   );
+  const kernel6 = dual
+    ? 'protocol kernel kernel6 {\n  ipv6 { import none; export where source = RTS_BGP; };\n}\n'
+    : '';
+  const channel6 = dual ? '  ipv6 { import all; export filter podnet_out; };\n' : '';
   return `# podnet fabric router (BIRD 2), generated
 router id ${spec.routerId};
 protocol device {}
 protocol kernel {
   ipv4 { import none; export where source = RTS_BGP; };
 }
-filter podnet_out {
+${kernel6}filter podnet_out {
   bgp_path.delete(${spec.clusterAs});
   accept;
 }
@@ -51,7 +66,7 @@ template bgp podnet_host {
   connect retry time ${retry};
   graceful restart on;
   ipv4 { import all; export filter podnet_out; };
-}
+${channel6}}
 ${hosts.join('\n')}
 `;
 }
@@ -76,6 +91,16 @@ export function renderFrrFabric(spec: FabricSpec): string {
   }
   lines.push(' address-family ipv4 unicast');
   for (const h of spec.hosts) lines.push(`  neighbor ${h.address} as-override`);
-  lines.push(' exit-address-family', '');
+  lines.push(' exit-address-family');
+  // IPv6 over the IPv4 session; bgpd takes its IPv6 next hop from the segment's interface.
+  const dual = spec.hosts.filter((h) => h.ipv6);
+  if (dual.length) {
+    lines.push(' address-family ipv6 unicast');
+    for (const h of dual) {
+      lines.push(`  neighbor ${h.address} activate`, `  neighbor ${h.address} as-override`);
+    }
+    lines.push(' exit-address-family');
+  }
+  lines.push('');
   return lines.join('\n');
 }

@@ -4,10 +4,22 @@
 // 2^len plus its first len bits. Host bits cannot change it, every length has its own range
 // ([2^len, 2^(len+1))), and up to /30 it stays under 2^31, where V8 keeps a number unboxed
 // (a Smi), so the keys of a full table of /24s allocate nothing. An IPv6 prefix does not fit
-// a number: it gets a key type of its own, which the brand below keeps apart from this one.
-import { formatIPv4Word, parseCidr } from '../net/index.js';
+// a number: its key is the prefix's canonical text (what the kernel prints), under a brand of
+// its own so that a key of one family can never be looked up in the other family's table.
+import {
+  cidrOf,
+  formatCidr,
+  formatIPv4Word,
+  ipBytes,
+  ipFromBytes,
+  networkAddress,
+  parseCidr,
+} from '../net/index.js';
+import type { Ipv6Prefix } from './nlri.js';
 
 declare const ipv4PrefixBrand: unique symbol;
+
+declare const ipv6PrefixBrand: unique symbol;
 
 /** An IPv4 prefix as its trie node number (see above). */
 export type Ipv4PrefixKey = number & { readonly [ipv4PrefixBrand]: true };
@@ -44,4 +56,25 @@ export function parseIpv4Key(text: string): Ipv4PrefixKey {
   const cidr = parseCidr(text, { loose: true });
   if (cidr.family !== 4) throw new Error(`not an IPv4 prefix: ${text}`);
   return ipv4PrefixKey(Number(cidr.base), cidr.prefix);
+}
+
+/** An IPv6 prefix as its canonical text, "2001:db8::/64" (see above). */
+export type Ipv6PrefixKey = string & { readonly [ipv6PrefixBrand]: true };
+
+/** The key of an IPv6 prefix as it travels. */
+export function ipv6PrefixKey(prefix: Ipv6Prefix): Ipv6PrefixKey {
+  return formatCidr(cidrOf(ipFromBytes([...prefix.address]), prefix.length)) as Ipv6PrefixKey;
+}
+
+/** The prefix of a key, as it travels. */
+export function ipv6KeyPrefix(key: Ipv6PrefixKey): Ipv6Prefix {
+  const cidr = parseCidr(key);
+  return { address: Uint8Array.from(ipBytes(networkAddress(cidr))), length: cidr.prefix };
+}
+
+/** "2001:db8::/64" → its key (host bits are dropped); throws AddressError, or for an IPv4 prefix. */
+export function parseIpv6Key(text: string): Ipv6PrefixKey {
+  const cidr = parseCidr(text, { loose: true });
+  if (cidr.family !== 6) throw new Error(`not an IPv6 prefix: ${text}`);
+  return formatCidr(cidr) as Ipv6PrefixKey;
 }

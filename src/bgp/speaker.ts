@@ -2,16 +2,34 @@
 // Received paths go through the Rib; changed prefixes are collected and, once per turn of the
 // event loop, each established peer is sent the difference of its Adj-RIB-Out and the Loc-RIB
 // is reported to whoever installs routes. Graceful restart (RFC 4724) keeps a restarting peer's
-// paths, marked stale, until its End-of-RIB or the restart time.
+// paths, marked stale, until its End-of-RIB or the restart time. IPv6 unicast (RFC 4760) has a
+// RIB and an Adj-RIB-Out per peer of its own, as a BIRD channel does, beside IPv4's; it travels
+// over the same sessions to the peers that negotiated it.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
-import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals } from './update.js';
+import {
+  encodeAnnouncements,
+  encodeEndOfRib,
+  encodeIpv6Announcements,
+  encodeIpv6EndOfRib,
+  encodeIpv6Withdrawals,
+  encodeWithdrawals,
+} from './update.js';
 import { formatAttributes } from './attributes/table.js';
 import type { DownReason, Negotiated, SessionState } from './fsm.js';
 import { CeaseSubcode, type PathAttributes, type UpdateMessage } from './message.js';
 import type { LocalConfig, Path, PeerInfo } from './policy.js';
-import { formatIpv4Key, parseIpv4Key, type Ipv4PrefixKey } from './prefix-key.js';
+import { formatIP, ipBytes, ipFromBytes, parseCidr, tryParseIP } from '../net/index.js';
+import {
+  formatIpv4Key,
+  ipv6KeyPrefix,
+  ipv6PrefixKey,
+  parseIpv4Key,
+  parseIpv6Key,
+  type Ipv4PrefixKey,
+  type Ipv6PrefixKey,
+} from './prefix-key.js';
 import { AdjRibOut, Rib } from './rib.js';
 import { Session, plainIPv4, type Dial } from './session.js';
 
@@ -31,8 +49,13 @@ export interface SpeakerConfig {
   gracefulRestartTime?: number;
   /** Set when this speaker itself has just restarted (the R bit). */
   restarting?: boolean;
-  /** Offer IPv6 unicast to peers (RFC 4760); its routes are read but not yet used. */
+  /** Offer IPv6 unicast to peers (RFC 4760) beside IPv4 unicast. */
   ipv6Unicast?: boolean;
+  /**
+   * Our global IPv6 address, the next hop of the IPv6 routes we announce with next-hop-self
+   * (our own prefixes, and every route to an eBGP peer). Without it none are announced.
+   */
+  ipv6NextHop?: string;
   /**
    * Peers come and go through the TCP-MD5 relay (kernel/tcp-md5.ts), which owns the TCP
    * sockets, instead of sockets of our own.
@@ -88,6 +111,9 @@ interface PeerRuntime {
   session: Session;
   info?: PeerInfo;
   out?: AdjRibOut;
+  /** The peer as IPv6 routes see it (our IPv6 next hop), while IPv6 unicast is negotiated. */
+  info6?: PeerInfo;
+  out6?: AdjRibOut<Ipv6PrefixKey>;
   /** Restart timer while the peer is away with its paths kept stale. */
   staleTimer?: NodeJS.Timeout;
   /** The peer has sent its End-of-RIB since the session came up. */
@@ -98,14 +124,18 @@ const DEFAULTS = { holdTime: 90, connectRetryTime: 3, idleHoldTime: 5, listenPor
 
 export class Speaker {
   readonly rib: Rib;
+  readonly rib6: Rib<Ipv6PrefixKey>;
   private readonly local: LocalConfig;
   private readonly peers = new Map<string, PeerRuntime>();
   private server: Server | undefined;
   private readonly localAttrs: PathAttributes = { origin: 0, asPath: [], unknown: [] };
   private readonly localSource: PeerInfo;
+  private readonly localSource6: PeerInfo;
   private localPrefixes = new Set<Ipv4PrefixKey>();
+  private localPrefixes6 = new Set<Ipv6PrefixKey>();
   /** Prefixes whose best path changed since the last flush (may repeat; plans are idempotent). */
   private dirty: Ipv4PrefixKey[] = [];
+  private dirty6: Ipv6PrefixKey[] = [];
   private flushScheduled = false;
   private readonly listeners: RoutesChanged[] = [];
   private readonly refused = new Map<RefusedReason, number>();
@@ -120,6 +150,7 @@ export class Speaker {
       ...(config.routeReflector ? { clusterId: config.clusterId ?? config.bgpId } : {}),
     };
     this.rib = new Rib(this.local);
+    this.rib6 = new Rib<Ipv6PrefixKey>(this.local);
     this.localSource = {
       key: 'local',
       kind: 'local',
@@ -129,6 +160,7 @@ export class Speaker {
       localAddress: '',
       address: '0.0.0.0',
     };
+    this.localSource6 = { ...this.localSource, localAddress: config.ipv6NextHop ?? '' };
   }
 
   onRoutesChanged(listener: RoutesChanged): void {
@@ -199,12 +231,19 @@ export class Speaker {
 
   /** Makes the locally originated prefixes exactly `prefixes`, advertised with next-hop self. */
   setLocalPrefixes(prefixes: string[]): void {
-    const wanted = new Set(prefixes.map(parseIpv4Key));
+    const ipv6 = prefixes.filter((p) => parseCidr(p, { loose: true }).family === 6);
+    const wanted = new Set(prefixes.filter((p) => !ipv6.includes(p)).map(parseIpv4Key));
     const gone = [...this.localPrefixes].filter((p) => !wanted.has(p));
     const added = [...wanted].filter((p) => !this.localPrefixes.has(p));
     this.localPrefixes = wanted;
     this.markDirty(this.rib.withdraw(this.localSource, gone));
     this.markDirty(this.rib.announce(this.localSource, this.localAttrs, added));
+    const wanted6 = new Set(ipv6.map(parseIpv6Key));
+    const gone6 = [...this.localPrefixes6].filter((p) => !wanted6.has(p));
+    const added6 = [...wanted6].filter((p) => !this.localPrefixes6.has(p));
+    this.localPrefixes6 = wanted6;
+    this.markDirty6(this.rib6.withdraw(this.localSource6, gone6));
+    this.markDirty6(this.rib6.announce(this.localSource6, this.localAttrs, added6));
   }
 
   /** Loc-RIB paths learnt from peers (what a host installs), prefix → next hop. */
@@ -214,6 +253,11 @@ export class Speaker {
     this.rib.locRib().forEach((path, prefix) => {
       if (path.source.kind !== 'local' && path.attrs.nextHop) {
         out.set(formatIpv4Key(prefix), { nextHop: path.attrs.nextHop, path });
+      }
+    });
+    this.rib6.locRib().forEach((path, prefix) => {
+      if (path.source.kind !== 'local' && path.attrs.nextHop) {
+        out.set(prefix, { nextHop: path.attrs.nextHop, path });
       }
     });
     return out;
@@ -243,10 +287,13 @@ export class Speaker {
               establishedSince: new Date(s.establishedAt).toISOString(),
             }
           : {}),
-        prefixesReceived: this.rib.count(p.config.address),
-        prefixesAdvertised: p.out?.size ?? 0,
-        prefixesRejected: this.rib.rejected.get(p.config.address) ?? 0,
-        stalePrefixes: this.rib.staleCount(p.config.address),
+        prefixesReceived: this.rib.count(p.config.address) + this.rib6.count(p.config.address),
+        prefixesAdvertised: (p.out?.size ?? 0) + (p.out6?.size ?? 0),
+        prefixesRejected:
+          (this.rib.rejected.get(p.config.address) ?? 0) +
+          (this.rib6.rejected.get(p.config.address) ?? 0),
+        stalePrefixes:
+          this.rib.staleCount(p.config.address) + this.rib6.staleCount(p.config.address),
         messagesIn: s.stats.messagesIn,
         messagesOut: s.stats.messagesOut,
         ...(s.lastError ? { lastError: s.lastError } : {}),
@@ -310,7 +357,12 @@ export class Speaker {
   private removeRuntime(p: PeerRuntime, subcode: number): void {
     p.session.stop(subcode);
     clearTimeout(p.staleTimer);
-    this.markDirty(this.rib.dropSource(p.config.address));
+    this.dropSource(p.config.address);
+  }
+
+  private dropSource(key: string): void {
+    this.markDirty(this.rib.dropSource(key));
+    this.markDirty6(this.rib6.dropSource(key));
   }
 
   /** Connections closed unread, by reason, since the speaker started. */
@@ -368,10 +420,18 @@ export class Speaker {
     this.sendChanges(p, changes.announce, changes.withdraw);
     // End-of-RIB tells a restarting peer that our initial table is complete (RFC 4724 §4.1).
     p.session.send([encodeEndOfRib()]);
+    if (!n.ipv6Unicast) return;
+    p.info6 = { ...p.info, localAddress: this.config.ipv6NextHop ?? '' };
+    p.out6 = new AdjRibOut<Ipv6PrefixKey>(this.local, p.info6);
+    const changes6 = p.out6.plan(this.rib6, [...this.rib6.locRib().keys()]);
+    this.sendChanges6(p, changes6.announce, changes6.withdraw);
+    p.session.send([encodeIpv6EndOfRib()]);
   }
 
   private down(p: PeerRuntime, reason: DownReason, detail: string): void {
     p.out = undefined;
+    p.out6 = undefined;
+    p.info6 = undefined;
     const grTime = p.session.negotiated?.peerGracefulRestart?.restartTime;
     // RFC 4724 §4.2: the TCP connection went away without a NOTIFICATION: keep the paths.
     if (reason === 'tcp-failed' && grTime !== undefined && grTime > 0) {
@@ -380,16 +440,18 @@ export class Speaker {
         'BGP peer away, keeping its routes',
       );
       this.rib.markStale(p.config.address);
+      this.rib6.markStale(p.config.address);
       clearTimeout(p.staleTimer);
       p.staleTimer = setTimeout(() => {
         p.staleTimer = undefined;
         this.markDirty(this.rib.sweepStale(p.config.address));
+        this.markDirty6(this.rib6.sweepStale(p.config.address));
       }, grTime * 1000);
       return;
     }
     this.log?.info({ peer: p.config.address, reason, detail }, 'BGP session down');
     clearTimeout(p.staleTimer);
-    this.markDirty(this.rib.dropSource(p.config.address));
+    this.dropSource(p.config.address);
   }
 
   private received(p: PeerRuntime, u: UpdateMessage): void {
@@ -411,6 +473,7 @@ export class Speaker {
       this.rib.announce(info, attrs, u.nlri, this.dirty);
     }
     if (this.dirty.length > before) this.scheduleFlush();
+    if (u.ipv6 && p.info6) this.received6(p.info6, u);
     if (u.endOfRib) {
       p.endOfRib = true;
       clearTimeout(p.staleTimer);
@@ -421,16 +484,46 @@ export class Speaker {
     }
   }
 
+  /** The IPv6 routes of an UPDATE; their next hop is the global address (RFC 2545 §3). */
+  private received6(info: PeerInfo, u: UpdateMessage): void {
+    const routes = u.ipv6!;
+    const before = this.dirty6.length;
+    if (routes.withdrawn.length) {
+      this.rib6.withdraw(info, routes.withdrawn.map(ipv6PrefixKey), this.dirty6);
+    }
+    if (routes.nlri.length && u.attributes && routes.nextHop) {
+      const nextHop = formatIP(ipFromBytes([...routes.nextHop.global]));
+      this.rib6.announce(
+        info,
+        { ...u.attributes, nextHop },
+        routes.nlri.map(ipv6PrefixKey),
+        this.dirty6,
+      );
+    }
+    if (this.dirty6.length > before) this.scheduleFlush();
+    if (routes.endOfRib) this.markDirty6(this.rib6.sweepStale(info.key), true);
+  }
+
   private refresh(p: PeerRuntime): void {
     if (!p.out) return;
     p.out.clear();
     const changes = p.out.plan(this.rib, [...this.rib.locRib().keys()]);
     this.sendChanges(p, changes.announce, changes.withdraw);
+    if (!p.out6) return;
+    p.out6.clear();
+    const changes6 = p.out6.plan(this.rib6, [...this.rib6.locRib().keys()]);
+    this.sendChanges6(p, changes6.announce, changes6.withdraw);
   }
 
   private markDirty(prefixes: Ipv4PrefixKey[], notifyAnyway = false): void {
     if (prefixes.length === 0 && !notifyAnyway) return;
     for (const prefix of prefixes) this.dirty.push(prefix);
+    this.scheduleFlush();
+  }
+
+  private markDirty6(prefixes: Ipv6PrefixKey[], notifyAnyway = false): void {
+    if (prefixes.length === 0 && !notifyAnyway) return;
+    for (const prefix of prefixes) this.dirty6.push(prefix);
     this.scheduleFlush();
   }
 
@@ -447,10 +540,18 @@ export class Speaker {
     const changed = this.dirty;
     this.dirty = [];
     const newBests = this.rib.takeNewBests();
+    const changed6 = this.dirty6;
+    this.dirty6 = [];
+    const newBests6 = this.rib6.takeNewBests();
     for (const p of this.peers.values()) {
-      if (!p.out) continue;
-      const changes = p.out.plan(this.rib, changed, newBests);
-      this.sendChanges(p, changes.announce, changes.withdraw);
+      if (p.out) {
+        const changes = p.out.plan(this.rib, changed, newBests);
+        this.sendChanges(p, changes.announce, changes.withdraw);
+      }
+      if (p.out6 && changed6.length) {
+        const changes6 = p.out6.plan(this.rib6, changed6, newBests6);
+        this.sendChanges6(p, changes6.announce, changes6.withdraw);
+      }
     }
     for (const listener of this.listeners) listener(changed, this);
   }
@@ -468,6 +569,31 @@ export class Speaker {
     }
     if (messages.length) p.session.send(messages);
   }
+
+  private sendChanges6(
+    p: PeerRuntime,
+    announce: Map<PathAttributes, Ipv6PrefixKey[]>,
+    withdraw: Ipv6PrefixKey[],
+  ): void {
+    const ctx = { fourOctetAs: p.session.negotiated?.fourOctetAs ?? false, ipv6Unicast: true };
+    const messages: Buffer[] = [];
+    if (withdraw.length) messages.push(...encodeIpv6Withdrawals(withdraw.map(ipv6KeyPrefix)));
+    for (const [attrs, prefixes] of announce) {
+      const nextHop = ipv6NextHop(attrs.nextHop);
+      // Next-hop-self without an IPv6 address of ours: nothing usable to announce.
+      if (!nextHop) continue;
+      messages.push(
+        ...encodeIpv6Announcements(attrs, prefixes.map(ipv6KeyPrefix), { global: nextHop }, ctx),
+      );
+    }
+    if (messages.length) p.session.send(messages);
+  }
+}
+
+/** An IPv6 next hop as it travels, or undefined when `text` is no IPv6 address. */
+function ipv6NextHop(text: string | undefined): Uint8Array | undefined {
+  const ip = text ? tryParseIP(text) : undefined;
+  return ip?.family === 6 ? Uint8Array.from(ipBytes(ip)) : undefined;
 }
 
 /** Outgoing connections through the relay's control socket: one request line, then BGP. */

@@ -16,7 +16,7 @@ import {
   type PathAttributes,
   type UpdateMessage,
 } from './message.js';
-import type { Ipv6NextHop, Ipv6Prefix } from './nlri.js';
+import { ipv6PrefixWireSize, type Ipv6NextHop, type Ipv6Prefix } from './nlri.js';
 import type { Ipv4PrefixKey } from './prefix-key.js';
 
 export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateMessage {
@@ -108,13 +108,17 @@ export function encodeUpdate(u: UpdateContent, ctx: CodecContext): Buffer {
 
 const UPDATE_ROOM = MAX_MESSAGE_LENGTH - HEADER_LENGTH - 4;
 
-/** Splits prefixes into runs whose wire size fits in `room` octets. */
-function packPrefixes(prefixes: readonly Ipv4PrefixKey[], room: number): Ipv4PrefixKey[][] {
-  const runs: Ipv4PrefixKey[][] = [];
-  let run: Ipv4PrefixKey[] = [];
+/** Splits prefixes into runs whose wire size (`sizeOf` each) fits in `room` octets. */
+function packPrefixes<P>(
+  prefixes: readonly P[],
+  room: number,
+  sizeOf: (prefix: P) => number,
+): P[][] {
+  const runs: P[][] = [];
+  let run: P[] = [];
   let size = 0;
   for (const p of prefixes) {
-    const n = prefixWireSize(p);
+    const n = sizeOf(p);
     if (size + n > room && run.length > 0) {
       runs.push(run);
       run = [];
@@ -134,15 +138,58 @@ export function encodeAnnouncements(
   ctx: CodecContext,
 ): Buffer[] {
   const attrs = encodeAttributes(attributes, ctx);
-  return packPrefixes(nlri, UPDATE_ROOM - attrs.length).map((run) => updateMessage([], attrs, run));
+  return packPrefixes(nlri, UPDATE_ROOM - attrs.length, prefixWireSize).map((run) =>
+    updateMessage([], attrs, run),
+  );
 }
 
 /** As many UPDATEs as it takes to withdraw `prefixes`. */
 export function encodeWithdrawals(prefixes: readonly Ipv4PrefixKey[]): Buffer[] {
-  return packPrefixes(prefixes, UPDATE_ROOM).map((run) => updateMessage(run, Buffer.alloc(0), []));
+  return packPrefixes(prefixes, UPDATE_ROOM, prefixWireSize).map((run) =>
+    updateMessage(run, Buffer.alloc(0), []),
+  );
 }
 
 /** End-of-RIB for IPv4 unicast (RFC 4724 §2). */
 export function encodeEndOfRib(): Buffer {
   return updateMessage([], Buffer.alloc(0), []);
+}
+
+/**
+ * Octets MP_REACH_NLRI takes besides its prefixes: the extended-length header, AFI, SAFI, the
+ * next hop's length, the longest next hop (global and link-local) and the reserved octet.
+ */
+const MP_REACH_OVERHEAD = 4 + 3 + 1 + 32 + 1;
+/** Octets MP_UNREACH_NLRI takes besides its prefixes. */
+const MP_UNREACH_OVERHEAD = 4 + 3;
+
+/**
+ * As many UPDATEs as it takes to announce IPv6 `nlri` with one set of attributes via
+ * `nextHop`. NEXT_HOP is left out: MP_REACH_NLRI carries the IPv6 one (RFC 4760 §3).
+ */
+export function encodeIpv6Announcements(
+  attributes: PathAttributes,
+  nlri: readonly Ipv6Prefix[],
+  nextHop: Ipv6NextHop,
+  ctx: CodecContext,
+): Buffer[] {
+  const withoutIpv4NextHop = { ...attributes };
+  delete withoutIpv4NextHop.nextHop;
+  const attrs = encodeAttributes(withoutIpv4NextHop, ctx);
+  const room = UPDATE_ROOM - attrs.length - MP_REACH_OVERHEAD;
+  return packPrefixes(nlri, room, ipv6PrefixWireSize).map((run) =>
+    updateMessage([], Buffer.concat([attrs, ...ipv6Attributes({ nlri: run, nextHop })]), []),
+  );
+}
+
+/** As many UPDATEs as it takes to withdraw IPv6 `prefixes`. */
+export function encodeIpv6Withdrawals(prefixes: readonly Ipv6Prefix[]): Buffer[] {
+  return packPrefixes(prefixes, UPDATE_ROOM - MP_UNREACH_OVERHEAD, ipv6PrefixWireSize).map((run) =>
+    updateMessage([], Buffer.concat(ipv6Attributes({ withdrawn: run })), []),
+  );
+}
+
+/** End-of-RIB for IPv6 unicast: an UPDATE with only an empty MP_UNREACH_NLRI (RFC 4724 §2). */
+export function encodeIpv6EndOfRib(): Buffer {
+  return updateMessage([], Buffer.concat(ipv6Attributes({ withdrawn: [] })), []);
 }

@@ -5,16 +5,19 @@ import { run, runJson } from '../process/run.js';
 import { OperationError } from '../util/errors.js';
 import { PODNET_ROUTE_PROTO } from './netobjects.js';
 
-/** podnet's IPv4 routes in the main table: prefix → next hop. */
+/** podnet's routes of both families in the main table: prefix → next hop. */
 export async function readPodnetRoutes(netns?: string): Promise<Map<string, string>> {
-  const routes = await runJson<{ dst: string; gateway?: string }[]>(
-    ['ip', '-j', '-4', 'route', 'show', 'proto', String(PODNET_ROUTE_PROTO)],
-    { netns },
-  );
   const out = new Map<string, string>();
-  for (const r of routes) {
-    if (!r.gateway) continue;
-    out.set(r.dst.includes('/') ? r.dst : `${r.dst}/32`, r.gateway);
+  for (const family of ['-4', '-6']) {
+    const routes = await runJson<{ dst: string; gateway?: string }[]>(
+      ['ip', '-j', family, 'route', 'show', 'proto', String(PODNET_ROUTE_PROTO)],
+      { netns },
+    );
+    for (const r of routes) {
+      if (!r.gateway) continue;
+      const host = family === '-4' ? '/32' : '/128';
+      out.set(r.dst.includes('/') ? r.dst : `${r.dst}${host}`, r.gateway);
+    }
   }
   return out;
 }

@@ -36,7 +36,12 @@ export function fabricSpec(plan: LabPlan): FabricSpec {
     routerId: plan.zones[0]!.router,
     routerAs: FABRIC_AS,
     clusterAs: DEFAULT_BGP.asNumber,
-    hosts: plan.hosts.map((h) => ({ name: h.name, address: h.ip, routerAddress: h.router })),
+    hosts: plan.hosts.map((h) => ({
+      name: h.name,
+      address: h.ip,
+      routerAddress: h.router,
+      ...(h.ipv6 ? { ipv6: { address: h.ipv6.address, routerAddress: h.ipv6.router } } : {}),
+    })),
   };
 }
 

@@ -33,7 +33,7 @@ export class EchoLab {
   async up(): Promise<void> {
     this.lab = labUp(this.name, ['--nodes', '3', ...this.flags]);
     podnetOk(['--lab', this.name, 'apply', '-f', '-'], {
-      input: NODES.map((n, i) => echoPodYaml(`echo-${i + 1}`, n)).join('---\n'),
+      input: NODES.map((n, i) => echoPodYaml(`echo-${i + 1}`, n, this.echoAddress())).join('---\n'),
     });
     for (let i = 1; i <= NODES.length; i++)
       this.ips.set(`echo-${i}`, await this.running(`echo-${i}`));
@@ -41,6 +41,12 @@ export class EchoLab {
 
   down(): void {
     labDown(this.name);
+  }
+
+  /** A dual-stack lab's echo pods answer on both families ('::' takes IPv4 too). */
+  private echoAddress(): string | undefined {
+    const family = this.flags[this.flags.indexOf('--ip-family') + 1];
+    return this.flags.includes('--ip-family') && family !== 'ipv4' ? '::' : undefined;
   }
 
   ip(pod: string): string {

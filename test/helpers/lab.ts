@@ -126,7 +126,7 @@ export function rootNetwork(): { links: string[]; addresses: string[]; routes: s
 }
 
 /** A Pod manifest running `podnet serve-echo --port 8080` in `default` on `node`. */
-export function echoPodYaml(name: string, node: string): string {
+export function echoPodYaml(name: string, node: string, address?: string): string {
   return [
     'apiVersion: v1',
     'kind: Pod',
@@ -137,7 +137,7 @@ export function echoPodYaml(name: string, node: string): string {
     `  nodeName: ${node}`,
     '  containers:',
     '    - name: echo',
-    "      command: [podnet, serve-echo, --port, '8080']",
+    `      command: [podnet, serve-echo, --port, '8080'${address ? `, --address, '${address}'` : ''}]`,
     '',
   ].join('\n');
 }

@@ -2,18 +2,29 @@
 // zebra) in the underlay namespace peers with every host; hosts learn each other's pod subnets
 // through it, pods in different zones talk through it natively (a capture on the underlay shows
 // the pod addresses themselves, no VXLAN or IP-in-IP), and `lab down` leaves nothing behind.
+// The lab is dual-stack: the same sessions carry IPv6 unicast (multiprotocol over IPv4), every
+// host installs the others' IPv6 pod subnets with proto 80, and pods talk over IPv6 too.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Node } from '../../src/api/types.js';
+import type { Node, Pod } from '../../src/api/types.js';
+import { parseCidr, parseIP } from '../../src/net/index.js';
 import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { processStartTime } from '../../src/process/daemons.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import { LABS_DIR, podnet, podnetOk, sweepStaleLabs, testLabName, until } from '../helpers/lab.js';
+import {
+  echoGet,
+  LABS_DIR,
+  podnet,
+  podnetOk,
+  sweepStaleLabs,
+  testLabName,
+  until,
+} from '../helpers/lab.js';
 import { EchoLab, NODES, startChild } from '../helpers/echo-lab.js';
 
 before(() => {
@@ -36,6 +47,18 @@ const ROUTER: Record<string, string> = {
 function inNetns(ns: string, argv: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' });
 }
+
+/** The same on the IPv6 underlay (a ULA /64 per zone, the router at ::fe). */
+const HOST_IP6: Record<string, string> = {
+  'node-1': 'fd00:172:31:1::1',
+  'node-2': 'fd00:172:31:2::2',
+  'node-3': 'fd00:172:31:1::3',
+};
+const ROUTER6: Record<string, string> = {
+  'node-1': 'fd00:172:31:1::fe',
+  'node-2': 'fd00:172:31:2::fe',
+  'node-3': 'fd00:172:31:1::fe',
+};
 
 /** The router's own view of one prefix: its next hop, or undefined when it has none. */
 type RouterView = (prefix: string) => string | undefined;
@@ -86,7 +109,7 @@ function routerEstablished(fabric: 'bird' | 'frr', labDir: string, underlay: str
 
 async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
   // One echo pod per host: echo-1 on node-1 (zone-1), echo-2 on node-2 (zone-2), echo-3 on node-3.
-  const echo = new EchoLab(['--routing', 'bgp', '--fabric', fabric]);
+  const echo = new EchoLab(['--routing', 'bgp', '--fabric', fabric, '--ip-family', 'dual']);
   const name = echo.name;
   const daemons = fabric === 'bird' ? ['fabric-bird'] : ['fabric-bgpd', 'fabric-zebra'];
   let fabricPids: { pid: number; startTime: number }[] = [];
@@ -170,7 +193,36 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
       });
     }
 
-    // Pods on node-1 (zone-1), node-2 (zone-2) and node-3 (zone-1) talk by HTTP.
+    // The same for IPv6: learnt over the IPv4 sessions, installed with proto 80, next hop the
+    // other host's IPv6 address or the router's on the host's segment.
+    const subnet6 = (n: string) =>
+      nodes
+        .find((x) => x.metadata.name === n)!
+        .spec.podCIDRs!.find((c) => parseCidr(c).family === 6)!;
+    for (const n of NODES) {
+      await until(`${n} routes to the other IPv6 subnets`, () => {
+        type Route = { dst: string; gateway?: string; dev?: string; protocol?: string };
+        const routes = JSON.parse(
+          execFileSync('ip', ['-n', `${name}-${n}`, '-j', '-6', 'route', 'show', 'proto', '80'], {
+            encoding: 'utf8',
+          }),
+        ) as Route[];
+        return NODES.filter((m) => m !== n).every((m) => {
+          const r = routes.find((x) => x.dst === subnet6(m));
+          const sameZone = ROUTER6[m] === ROUTER6[n];
+          const hops = sameZone ? [HOST_IP6[m], ROUTER6[n]] : [ROUTER6[n]];
+          return r?.gateway !== undefined && r.dev === 'eth0' && hops.includes(r.gateway);
+        })
+          ? true
+          : undefined;
+      });
+    }
+
+    // Pods on node-1 (zone-1), node-2 (zone-2) and node-3 (zone-1) talk by HTTP, both families.
+    const ipv6Of = (pod: string): string => {
+      const p = JSON.parse(podnetOk(['--lab', name, 'get', 'pod', pod, '-o', 'json'])) as Pod;
+      return p.status!.podIPs!.map((i) => i.ip).find((ip) => parseIP(ip).family === 6)!;
+    };
     for (const [from, to] of [
       ['echo-1', 'echo-2'],
       ['echo-2', 'echo-1'],
@@ -178,6 +230,7 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
       ['echo-3', 'echo-1'],
     ] as const) {
       assert.equal((await echo.http(from, to)).pod, to);
+      assert.equal((await echoGet(name, from, `[${ipv6Of(to)}]`)).pod, to, `${from} -> ${to}`);
     }
 
     // No pn-vxlan for the cross-zone pod: node-1 reaches echo-2 via its router on eth0.

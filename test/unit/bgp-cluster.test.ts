@@ -160,3 +160,65 @@ test("bgp cluster: peers sort by address value; malformed addresses are the Node
     isDataError('Node node-4: InternalIP "172.31.01.4": not an IPv4 or IPv6 address'),
   );
 });
+
+/** A dual-stack node: an IPv6 pod subnet and an IPv6 InternalIP beside the IPv4 ones. */
+function dualNode(name: string, ip: string, podCIDR: string, ipv6: string, podCIDR6: string): Node {
+  const n = node(name, ip, podCIDR);
+  return {
+    ...n,
+    spec: { podCIDR, podCIDRs: [podCIDR, podCIDR6] },
+    status: { addresses: [...n.status!.addresses!, { type: 'InternalIP', address: ipv6 }] },
+  };
+}
+
+const d1 = dualNode('n1', '172.31.1.1', '10.244.1.0/24', 'fd00:172:31:1::1', 'fd00:10:244:1::/64');
+const d2 = dualNode('n2', '172.31.1.2', '10.244.2.0/24', 'fd00:172:31:1::2', 'fd00:10:244:2::/64');
+
+test('bgp cluster: a dual-stack node offers IPv6 unicast and originates both subnets', () => {
+  const plan = nodeBgpPlan(d1, [d1, d2], [])!;
+  assert.equal(plan.speaker.ipv6Unicast, true);
+  assert.equal(plan.speaker.ipv6NextHop, 'fd00:172:31:1::1');
+  assert.deepEqual(plan.localPrefixes, ['10.244.1.0/24', 'fd00:10:244:1::/64']);
+  // Without an IPv6 address to be the next hop, it listens for IPv6 but originates none.
+  const noAddress = { ...d1, status: n1.status };
+  const bare = nodeBgpPlan(noAddress, [noAddress, d2], [])!;
+  assert.equal(bare.speaker.ipv6Unicast, true);
+  assert.equal(bare.speaker.ipv6NextHop, undefined);
+  assert.deepEqual(bare.localPrefixes, ['10.244.1.0/24']);
+});
+
+test("bgp cluster: learnt IPv6 routes ride on Nodes, their owner's first", () => {
+  const learned = new Map([
+    ['10.244.2.0/24', { nextHop: '172.31.1.2' }],
+    ['fd00:10:244:2::/64', { nextHop: 'fd00:172:31:1::2' }],
+    ['10.244.3.0/24', { nextHop: '172.31.1.254' }],
+    // The router passes n4's IPv4 next hop on but gives its own for IPv6 (as FRR does).
+    ['10.244.4.0/24', { nextHop: '172.31.1.4' }],
+    ['fd00:10:244:3::/64', { nextHop: 'fd00:172:31:1::fe' }],
+    ['fd00:10:244:4::/64', { nextHop: 'fd00:172:31:1::fe' }],
+    // More IPv6 prefixes than IPv4 ones to ride on: the last is not routed.
+    ['fd00:10:244:7::/64', { nextHop: 'fd00:172:31:1::fe' }],
+  ]);
+  const d4 = dualNode(
+    'n4',
+    '172.31.1.4',
+    '10.244.4.0/24',
+    'fd00:172:31:1::4',
+    'fd00:10:244:4::/64',
+  );
+  const nodes = routedNodes(d1, [d1, d2, d4], learned);
+  assert.deepEqual(
+    nodes
+      .slice(1)
+      .map((n) => [n.metadata.name, n.spec.podCIDRs, n.status!.addresses!.map((a) => a.address)]),
+    [
+      ['n2', ['10.244.2.0/24', 'fd00:10:244:2::/64'], ['172.31.1.2', 'fd00:172:31:1::2']],
+      [
+        'bgp-172.31.1.254',
+        ['10.244.3.0/24', 'fd00:10:244:3::/64'],
+        ['172.31.1.254', 'fd00:172:31:1::fe'],
+      ],
+      ['n4', ['10.244.4.0/24', 'fd00:10:244:4::/64'], ['172.31.1.4', 'fd00:172:31:1::fe']],
+    ],
+  );
+});

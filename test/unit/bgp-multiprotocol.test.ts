@@ -11,7 +11,13 @@ import {
 } from '../../src/bgp/message.js';
 import type { Ipv6Prefix } from '../../src/bgp/nlri.js';
 import { encodeOpen } from '../../src/bgp/open.js';
-import { encodeUpdate } from '../../src/bgp/update.js';
+import {
+  encodeIpv6Announcements,
+  encodeIpv6EndOfRib,
+  encodeIpv6Withdrawals,
+  encodeUpdate,
+} from '../../src/bgp/update.js';
+import { ipv6KeyPrefix, ipv6PrefixKey, parseIpv6Key } from '../../src/bgp/prefix-key.js';
 
 const MARKER = 'ff'.repeat(16);
 const V6 = { fourOctetAs: true, ipv6Unicast: true };
@@ -161,4 +167,43 @@ test('bgp multiprotocol: IPv6 unicast is offered when asked, and negotiated when
   assert.equal(agreed({ ...config, ipv6Unicast: true }, dual), true);
   assert.equal(agreed(config, dual), false, 'we did not offer it');
   assert.equal(agreed({ ...config, ipv6Unicast: true }, plain), false, 'the peer did not');
+});
+
+test('bgp multiprotocol: many IPv6 prefixes pack into UPDATEs that fit, and read back whole', () => {
+  const prefixes = Array.from({ length: 600 }, (_, i) =>
+    prefix(`20010db8${i.toString(16).padStart(4, '0')}`, 48),
+  );
+  const messages = encodeIpv6Announcements(ATTRS, prefixes, { global: octets(GLOBAL) }, V6);
+  assert.ok(messages.length > 1);
+  const read = messages.map((m) => {
+    assert.ok(m.length <= 4096, `${m.length} octets`);
+    return decoded(m);
+  });
+  assert.deepEqual(
+    read.flatMap((u) => u.ipv6!.nlri),
+    prefixes,
+  );
+  // NEXT_HOP is IPv4's: the IPv6 next hop travels in MP_REACH_NLRI only.
+  for (const u of read) {
+    assert.equal(u.attributes?.nextHop, undefined);
+    assert.deepEqual(u.ipv6!.nextHop, { global: octets(GLOBAL) });
+  }
+  const withdrawals = encodeIpv6Withdrawals(prefixes).map((m) => decoded(m));
+  assert.deepEqual(
+    withdrawals.flatMap((u) => u.ipv6!.withdrawn),
+    prefixes,
+  );
+  const eor = decoded(encodeIpv6EndOfRib());
+  assert.equal(eor.ipv6?.endOfRib, true);
+  // A peer that did not negotiate IPv6 reads none of it.
+  assert.equal(decoded(messages[0]!, V4_ONLY).ipv6, undefined);
+});
+
+test('bgp multiprotocol: IPv6 prefix keys are canonical text and round-trip', () => {
+  const p = prefix('20010db800010000000000000000ffff', 64);
+  const key = ipv6PrefixKey(p);
+  assert.equal(key, '2001:db8:1::/64');
+  assert.deepEqual(ipv6KeyPrefix(key), prefix('20010db80001', 64));
+  assert.equal(parseIpv6Key('2001:DB8:1:0::5/64'), key);
+  assert.throws(() => parseIpv6Key('10.0.0.0/8'), /not an IPv6 prefix/);
 });

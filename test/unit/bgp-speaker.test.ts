@@ -162,3 +162,48 @@ test('bgp speaker: a connection from an address that is no peer is closed unread
     await Promise.all([a!.stop(), b!.stop()]);
   }
 });
+
+const podCIDR6 = (i: number) => `fd00:10:244:${i + 1}::/64`;
+const hop6 = (i: number) => `fd00:172:31:1::${i + 1}`;
+
+test('bgp speaker: IPv6 unicast beside IPv4 over the same sessions, through a reflector; a peer without it gets none', async () => {
+  // 0 reflects; 1 and 2 speak both families; 3 offers IPv4 unicast only.
+  const list = await speakers(4, (i) => ({
+    ...(i === 0 ? { routeReflector: true } : {}),
+    ...(i < 3 ? { ipv6Unicast: true, ipv6NextHop: hop6(i) } : {}),
+  }));
+  try {
+    connect(list, 0, [1, 2, 3], () => ({ rrClient: true }));
+    for (let i = 1; i < 4; i++) connect(list, i, [0]);
+    for (let i = 0; i < 4; i++) list[i]!.setLocalPrefixes([podCIDR(i), podCIDR6(i)]);
+    // Reflected IPv6 routes keep their origin's next hop, as IPv4 ones do.
+    const want = (i: number) =>
+      Object.fromEntries(
+        [0, 1, 2, 3]
+          .filter((j) => j !== i)
+          .flatMap((j) => [
+            [podCIDR(j), addr(j)],
+            ...(i < 3 && j < 3 ? [[podCIDR6(j), hop6(j)]] : []),
+          ])
+          .sort(([a], [b]) => (a! < b! ? -1 : 1)),
+      );
+    const sorted = (s: Speaker) =>
+      Object.fromEntries(Object.entries(learned(s)).sort(([a], [b]) => (a < b ? -1 : 1)));
+    await until('both families everywhere they are spoken', () =>
+      [0, 1, 2, 3].every((i) => JSON.stringify(sorted(list[i]!)) === JSON.stringify(want(i))),
+    );
+    // Speaker 3 never offered IPv6: it holds no IPv6 route, and its own IPv6 prefix goes nowhere.
+    assert.equal(list[3]!.rib6.locRib().size, 1);
+    assert.equal(list[1]!.rib6.count(addr(0)), 2);
+    const toOne = list[0]!.status().find((p) => p.address === addr(1))!;
+    // Told 0, 2 and 3 over IPv4 and 0 and 2 over IPv6; it sent its own of each family.
+    assert.deepEqual([toOne.prefixesReceived, toOne.prefixesAdvertised], [2, 5]);
+
+    // An IPv6 withdrawal reaches the clients; IPv4 stays.
+    list[2]!.setLocalPrefixes([podCIDR(2)]);
+    await until('IPv6 withdrawn', () => !(podCIDR6(2) in learned(list[1]!)));
+    assert.equal(learned(list[1]!)[podCIDR(2)], addr(2));
+  } finally {
+    for (const s of list) await s.stop();
+  }
+});
