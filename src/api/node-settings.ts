@@ -11,8 +11,11 @@ export const ANNOTATION_NETWORK_SETTINGS = 'podnet.io/network-settings';
 /** The generation of this host's settings its agent has put in the kernel. */
 export const ANNOTATION_NETWORK_APPLIED = 'podnet.io/network-applied';
 
-/** The settings a host can run apart from the rest of the cluster for a while. */
-export const PER_HOST_SETTINGS = ['backend', 'mtu', 'proxyMode', 'routing'] as const;
+/**
+ * The settings a host can run apart from the rest of the cluster for a while, and that its
+ * agent applies while it runs (the proxy mode still takes an agent restart).
+ */
+export const PER_HOST_SETTINGS = ['backend', 'mtu', 'routing'] as const;
 export type PerHostSetting = (typeof PER_HOST_SETTINGS)[number];
 
 export type NodeSettings = Partial<Pick<Spec, PerHostSetting>> & {

@@ -53,8 +53,12 @@ export async function runRollout(
       }
       if (reasons.length === 0) effects.progress(`${step.hosts.join(', ')}: every check passed`);
     } else {
-      await effects.finish();
-      effects.progress('cluster-wide settings written; every host runs them');
+      try {
+        await effects.finish();
+        effects.progress('cluster-wide settings written; every host runs them');
+      } catch (err) {
+        reasons = [errorMessage(err)];
+      }
     }
     if (reasons.length > 0) return rollBack(moved, reasons, effects);
   }
