@@ -91,7 +91,8 @@ export async function planNetwork(
     if (here !== undefined && nodeName !== here) continue;
     plans.push(
       await planNode(store, {
-        spec: proposed,
+        // The routing source is handed over with the same routes: planned from the current one.
+        spec: { ...proposed, routing: current.routing },
         nodeName,
         lab,
         backendSource: `ClusterNetwork backend in ${file}`,
