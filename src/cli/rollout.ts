@@ -6,6 +6,7 @@
 // Then the other hosts follow in batches, checked alike; the cluster-wide object is written
 // last. The first failed check stops the rollout and moves every host it reached back to the
 // cluster-wide settings, which were never changed, so the hosts not reached never change.
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { mergeForApply } from '../api/merge.js';
 import { parseManifests } from '../api/manifest.js';
@@ -139,10 +140,18 @@ function rolloutEffects(store: Store, c: EffectContext): RolloutEffects {
       await waitApplied(store, hosts, settings?.generation ?? CLUSTER_GENERATION, c.timeoutMs);
     },
     async check(host) {
-      const problems = await doctorProblems(store, host, c);
-      if (c.lab) problems.push(...(await probeProblems(store, host, c.lab)));
-      else progress(`${host}: probes from its pods need its namespaces (a lab); doctor only`);
-      return problems;
+      if (c.lab) {
+        return [
+          ...(await doctorProblems(store, host, c)),
+          ...(await probeProblems(store, host, c.lab)),
+        ];
+      }
+      // On real hosts only this host's kernel is at hand: others count on their agent's report.
+      if (host !== hostname()) {
+        progress(`${host}: its agent applied the settings; run podnet doctor there to check it`);
+        return [];
+      }
+      return doctorProblems(store, host, c);
     },
     async finish() {
       if (c.routingChanges && c.proposed.routing === 'bgp') {
