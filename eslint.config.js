@@ -24,6 +24,7 @@ export const ROOMS = {
   cloud: ['api', 'net', 'util'],
   kube: ['api', 'store', 'util'],
   flows: ['api', 'net', 'util'],
+  rollout: ['api', 'util'],
   ui: ['api', 'store', 'routing', 'bgp', 'flows', 'process', 'net', 'util'],
   agent: [
     'api',

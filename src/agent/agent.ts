@@ -22,31 +22,26 @@ import { namespaceController } from './namespace-controller.js';
 import { offloadsController } from './offloads.js';
 import { routingController } from './routing.js';
 import { policyController } from './policy.js';
-import { BgpController } from './bgp.js';
+import { routingSourceController } from './routing-source.js';
+import { networkAckController } from './network-ack.js';
 import { cloudIdentityController } from './cloud-identity.js';
 import { cloudRouteController } from './cloud-routes.js';
 import { guardController } from './guard.js';
 import { flowsController } from './flows.js';
-import { getClusterNetwork } from '../store/objects.js';
-import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
+import { getClusterNetwork, getObject } from '../store/objects.js';
+import { effectiveNetwork } from '../api/node-settings.js';
 
 /** Controllers in start order; a new capability with its own controller adds it here. */
 async function controllers(ctx: AgentContext): Promise<Controller[]> {
   // The node controller leases the pod subnet the CNI server hands addresses from.
   const node = new NodeController(Number(process.env.PODNET_SUBNET_LEASE_TTL) || undefined);
-  // Where routes come from is read once: changing it takes an agent restart (a staged
-  // rollout, not something every agent should do on its own the moment it is written).
-  const routingMode = (await getClusterNetwork(ctx.store)).routing;
-  const bgp = routingMode === 'bgp';
-  ctx.informers.informer('ClusterNetwork').addHandler((c) => {
-    if (c.object.metadata.name !== 'default') return;
-    const wanted = c.type === 'deleted' ? DEFAULT_CLUSTER_NETWORK.routing : c.object.spec.routing;
-    if (wanted === undefined || wanted === routingMode) return;
-    ctx.log.warn(
-      { running: routingMode, wanted },
-      'ClusterNetwork routing changed: this agent keeps its routing until it is restarted',
-    );
-  });
+  // Where routes come from at start (a host's own setting from a rollout wins); the
+  // routing-source controller follows it from then on.
+  const bgp =
+    effectiveNetwork(
+      await getClusterNetwork(ctx.store),
+      await getObject(ctx.store, 'Node', undefined, ctx.options.nodeName),
+    ).routing === 'bgp';
   const routing = routingController({ bgp });
   // Before the CNI server, so that the first ADD finds the policies already programmed.
   const flows = flowsController();
@@ -66,7 +61,7 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     }),
     routing,
     offloadsController(),
-    ...(bgp ? [new BgpController({ routeTo: (nodes) => routing.routeTo(nodes) })] : []),
+    routingSourceController(routing),
     // Every agent stands for election; the leader writes every service's slices.
     endpointSliceController({
       leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
@@ -77,6 +72,8 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     }),
     proxyController(),
     flows,
+    // Last: it reports a host's settings applied once every controller above has them.
+    networkAckController(),
   ];
 }
 

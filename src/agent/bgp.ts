@@ -387,12 +387,23 @@ const PEER_GAUGES: [name: string, help: string, value: (p: PeerStatus) => number
   ['podnet_bgp_messages_sent', 'BGP messages sent to the peer', (p) => p.messagesOut],
 ];
 
+/** Every metric `registerMetrics` makes, by name. */
+const BGP_METRICS = [
+  ...PEER_GAUGES.map(([name]) => name),
+  'podnet_bgp_refused_connections_total',
+  'podnet_bgp_md5_helper_restarts_total',
+  'podnet_bgp_loc_rib_routes',
+];
+
 /** Per-peer gauges, read from the speaker at scrape time. */
 function registerMetrics(
   registry: Registry,
   speaker: () => Speaker | undefined,
   helperRestarts: () => number,
 ): void {
+  // A speaker started again after the routing source went back and forth: its gauges replace
+  // the stopped one's.
+  for (const name of BGP_METRICS) registry.removeSingleMetric(name);
   for (const [name, help, value] of PEER_GAUGES) {
     new Gauge({
       name,

@@ -142,11 +142,16 @@ export class CniServer implements Controller {
     this.reclaimTimer = setInterval(reclaim, this.orphanScanMs);
     this.podMTU = source.nodeNetwork()?.mtu;
     // The node controller was told first (it started first) and has the new pod MTU ready.
-    ctx.informers.informer('ClusterNetwork').addHandler(() => {
-      // One resize at a time, so that the last change is the one the pods end with.
+    // One resize at a time, so that the last change is the one the pods end with. A rollout
+    // step changes this host's settings through its Node.
+    const resize = (): Promise<void> => {
       this.resizing = this.resizing.then(() => this.resizePods(ipam, cni.log));
       return this.resizing;
-    });
+    };
+    ctx.informers.informer('ClusterNetwork').addHandler(resize);
+    ctx.informers
+      .informer('Node')
+      .addHandler((c) => (c.name === ctx.options.nodeName ? resize() : undefined));
     ctx.health.setReady(this.name, true);
     cni.log.info({ socket: socketPath, allocated: ipam.list().length }, 'CNI socket open');
   }

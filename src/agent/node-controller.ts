@@ -12,7 +12,6 @@ import { nodePodCIDR } from '../api/node-network.js';
 import {
   ANNOTATION_NODE_IP,
   ANNOTATION_POD_CIDR,
-  DEFAULT_CLUSTER_NETWORK,
   LABEL_HOSTNAME,
   LABEL_ZONE,
   type ClusterNetwork,
@@ -32,6 +31,7 @@ import {
 import { defaultRouteSource, ipv6Beside } from '../kernel/addresses.js';
 import { KUBERNETES_SCHEME } from '../kube/url.js';
 import { podMTU } from '../routing/mtu.js';
+import { effectiveNetwork } from '../api/node-settings.js';
 import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
@@ -105,7 +105,12 @@ export class NodeController implements Controller, CniServerSource {
     this.rememberSubnet(this.subnet);
     await this.register(nodeIP, this.subnet);
     this.network = {
-      ...nodeNetwork(net, this.subnet, nodeIP, options.overrides.backend),
+      ...nodeNetwork(
+        effectiveNetwork(net, existing),
+        this.subnet,
+        nodeIP,
+        options.overrides.backend,
+      ),
       ...this.ipv6Subnet(),
     };
     ctx.log.info(
@@ -121,10 +126,17 @@ export class NodeController implements Controller, CniServerSource {
       this.nodeDeleted();
       return undefined;
     });
-    ctx.informers.informer('ClusterNetwork').addHandler((change) => {
+    const networks = ctx.informers.informer('ClusterNetwork');
+    const nodes = ctx.informers.informer('Node');
+    networks.addHandler((change) => {
       if (change.object.metadata.name !== 'default') return;
       const spec = change.type === 'deleted' ? undefined : change.object.spec;
-      this.networkChanged({ ...DEFAULT_CLUSTER_NETWORK, ...spec });
+      this.networkChanged(effectiveNetwork(spec, nodes.cache.get(options.nodeName)));
+    });
+    // A rollout step gives this host settings of its own on its Node.
+    nodes.addHandler((change) => {
+      if (change.name !== options.nodeName || change.type === 'deleted') return;
+      this.networkChanged(effectiveNetwork(networks.cache.get('default')?.spec, change.object));
     });
     ctx.health.setReady(this.name, true);
     this.readyTimer = setInterval(() => void this.publishReadiness(), READY_POLL_MS);

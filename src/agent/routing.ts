@@ -5,7 +5,8 @@
 // reports peers it cannot reach as the Node's NetworkUnavailable condition.
 // With `routing: bgp` the Nodes to route to are what BGP learnt (handed in through `routeTo`
 // by the BGP controller) rather than the store's Nodes, and nothing is reconciled before BGP
-// has spoken once: after an agent restart the kernel keeps every route until then.
+// has spoken once: after an agent restart the kernel keeps every route until then. The source
+// can change while the agent runs (`setSource`), handing routes over without removing them.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,19 +19,22 @@ import {
   type ClusterNetwork,
   type Node,
 } from '../api/types.js';
+import { effectiveNetwork } from '../api/node-settings.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { syncIpipBpf } from '../kernel/bpf-ipip.js';
+import type { Change } from '../store/informer.js';
 import { watchLinksUp, type LinkWatch } from '../kernel/link-watch.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
 import { backendAdvice } from '../routing/advice.js';
 import { backendDriver } from '../routing/backends/registry.js';
 import { networkCondition, withCondition } from '../routing/condition.js';
 import { RoutingLoop } from '../routing/loop.js';
+import { backendsInUse, handoverNodes, routingHandover } from '../routing/handover.js';
 import { hostFromNode } from '../routing/peers.js';
 import type { ReconcileResult } from '../routing/reconcile.js';
 import { checkBackendSupport } from '../routing/support.js';
 import { isMac, vtepMacFrom } from '../routing/vtep.js';
-import { getClusterNetwork, updateObject } from '../store/objects.js';
+import { getClusterNetwork, getObject, updateObject } from '../store/objects.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 import {
@@ -46,12 +50,20 @@ export const PERIOD_MS = 10_000;
 export interface RoutingController extends Controller {
   /** BGP mode: the Nodes BGP's best routes lead to (this node first). */
   routeTo(nodes: Node[]): void;
+  /**
+   * Switches where routes come from while running. To BGP: the store's Nodes stay the source
+   * until BGP has spoken. To the store: its Nodes at once (BGP is stopped after this resolves).
+   */
+  setSource(bgp: boolean): Promise<void>;
 }
 
 export function routingController(opts: { bgp?: boolean } = {}): RoutingController {
   let loop: RoutingLoop | undefined;
   let links: LinkWatch | undefined;
   let started = false;
+  let bgp = opts.bgp ?? false;
+  /** Read by the loop's snapshot: the Nodes to route to. */
+  let routeNodes = (): Node[] => [];
   /** What BGP last said; undefined until it has spoken (store mode: unused). */
   let learned: Node[] | undefined;
   /** Asks for a reconcile; resolves once the loop has nothing left to do. */
@@ -60,7 +72,7 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
     await loop?.idle();
   };
   const startOnce = (): void => {
-    if (started || !loop || (opts.bgp && !learned)) return;
+    if (started || !loop || (bgp && !learned)) return;
     started = true;
     loop.start();
   };
@@ -71,12 +83,22 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       if (started) loop?.trigger('bgp');
       else startOnce();
     },
+    async setSource(useBgp) {
+      if (useBgp === bgp) return;
+      bgp = useBgp;
+      learned = undefined;
+      if (started) await reconcile(`routing source ${useBgp ? 'bgp' : 'store'}`);
+    },
     async start(ctx) {
       const { options, store, log, health } = ctx;
       const self = options.nodeName;
       const override = options.overrides.backend;
       const backendOf = (spec: ClusterNetwork['spec']): string => override ?? spec.backend;
-      const initial = await getClusterNetwork(store);
+      // A host's own settings from a staged rollout win over the cluster-wide ones.
+      const initial = effectiveNetwork(
+        await getClusterNetwork(store),
+        await getObject(store, 'Node', undefined, self),
+      );
       let backend = backendOf(initial);
       let underlayMTU = initial.mtu;
       let encryption = initial.encryption;
@@ -96,7 +118,29 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       const metrics = routingMetrics(ctx);
 
       const nodes = ctx.informers.informer('Node');
-      nodes.addHandler((c) => {
+      const networks = ctx.informers.informer('ClusterNetwork');
+      const receivingBackends = (): string[] =>
+        backendsInUse(
+          networks.cache.get('default')?.spec.backend ?? DEFAULT_CLUSTER_NETWORK.backend,
+          [...nodes.cache.values()],
+        );
+      /** What a rollout has hosts run apart (backends, routing sources), as last reconciled. */
+      let lastHandover = '';
+      const handoverChanged = (): boolean => {
+        const now = JSON.stringify([
+          receivingBackends(),
+          routingHandover([...nodes.cache.values()]),
+        ]);
+        if (now === lastHandover) return false;
+        lastHandover = now;
+        return true;
+      };
+      routeNodes = () => {
+        const stored = [...nodes.cache.values()];
+        if (!bgp || !learned) return stored;
+        return routingHandover(stored) ? handoverNodes(learned, stored) : learned;
+      };
+      const nodeChanged = (c: Change<Node>): Promise<void> | undefined => {
         // Our Node may be (re)created by the node controller after we started.
         const own = c.name === self && c.type !== 'deleted';
         const rotated = own && rotateIfAsked(options.stateDir, c.object);
@@ -113,17 +157,21 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
             () => undefined,
           );
         }
-        if (opts.bgp) return publishing; // BGP hands over its own view of the Nodes.
+        // A rollout starting or ending changes which tunnels stay up and where routes come from.
+        if (started && handoverChanged()) {
+          return Promise.all([publishing, reconcile('rollout handover')]).then(() => undefined);
+        }
+        // BGP hands over its own view of the Nodes (the store's only during a handover).
+        if (bgp && learned && !routingHandover([...nodes.cache.values()])) return publishing;
         const before = c.old && JSON.stringify(hostFromNode(c.old));
         const after = c.type === 'deleted' ? undefined : JSON.stringify(hostFromNode(c.object));
         if (before === after) return publishing;
         return Promise.all([publishing, reconcile(`node ${c.name} ${c.type}`)]).then(
           () => undefined,
         );
-      });
-      ctx.informers.informer('ClusterNetwork').addHandler((c) => {
-        if (c.object.metadata.name !== 'default') return undefined;
-        const spec = { ...DEFAULT_CLUSTER_NETWORK, ...(c.type === 'deleted' ? {} : c.object.spec) };
+      };
+      /** Reconciles when the settings this host runs changed (cluster-wide or its own). */
+      const settingsChanged = (spec: ClusterNetwork['spec']): Promise<void> | undefined => {
         const next = backendOf(spec);
         const reasons: string[] = [];
         if (next !== backend) {
@@ -145,6 +193,21 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
         underlayMTU = spec.mtu;
         encryption = spec.encryption;
         return started && reasons.length > 0 ? reconcile(reasons.join(' ')) : undefined;
+      };
+      networks.addHandler((c) => {
+        if (c.object.metadata.name !== 'default') return undefined;
+        return settingsChanged(
+          effectiveNetwork(c.type === 'deleted' ? undefined : c.object.spec, nodes.cache.get(self)),
+        );
+      });
+      nodes.addHandler((c) => {
+        // This host's own settings (a rollout step) arrive on its Node.
+        const settling =
+          c.name === self && c.type !== 'deleted'
+            ? settingsChanged(effectiveNetwork(networks.cache.get('default')?.spec, c.object))
+            : undefined;
+        const handled = nodeChanged(c);
+        return settling ? Promise.all([settling, handled]).then(() => undefined) : handled;
       });
       await nodes.synced;
       await publishAnnotations(ctx, published());
@@ -162,11 +225,12 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
         vtepMac,
         log,
         snapshot: () => ({
-          nodes: learned ?? [...nodes.cache.values()],
+          nodes: routeNodes(),
           backend,
           underlayMTU,
           encryption,
           wireguard: { ...wgKey, userspace: wgUserspace },
+          receiveFrom: receivingBackends(),
         }),
         onResult: (result, _reason, seconds) => {
           metrics.observe(result, seconds);

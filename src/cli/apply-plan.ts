@@ -63,7 +63,7 @@ function proposedSpec(stored: KubeObject | undefined, obj: ClusterNetwork): Spec
   return stored ? (mergeForApply(stored, obj) as ClusterNetwork).spec : obj.spec;
 }
 
-async function planNetwork(
+export async function planNetwork(
   cmd: Command,
   store: Store,
   current: Spec,
@@ -91,7 +91,8 @@ async function planNetwork(
     if (here !== undefined && nodeName !== here) continue;
     plans.push(
       await planNode(store, {
-        spec: proposed,
+        // The routing source is handed over with the same routes: planned from the current one.
+        spec: { ...proposed, routing: current.routing },
         nodeName,
         lab,
         backendSource: `ClusterNetwork backend in ${file}`,
@@ -119,11 +120,15 @@ async function planNetwork(
         `# pod MTU ${podsBefore} -> ${podsAfter}: running pods are resized in place, new ones start with it\n`,
       );
     }
-    // Both are read when an agent starts: the host changes over at its agent's next start.
-    for (const key of ['proxyMode', 'routing'] as const) {
-      if (proposed[key] === current[key]) continue;
+    // Read when an agent starts: the host changes over at its agent's next start.
+    if (proposed.proxyMode !== current.proxyMode) {
       process.stdout.write(
-        `# ${key} ${current[key]} -> ${proposed[key]} takes effect when this host's agent restarts\n`,
+        `# proxyMode ${current.proxyMode} -> ${proposed.proxyMode} takes effect when this host's agent restarts\n`,
+      );
+    }
+    if (proposed.routing !== current.routing) {
+      process.stdout.write(
+        `# routing ${current.routing} -> ${proposed.routing}: the agent hands its routes over while running (no route removed)\n`,
       );
     }
   }

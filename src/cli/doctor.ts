@@ -5,7 +5,10 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { ClusterNetwork, Node } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
-import type { RoutingUnknown, RoutingView } from '../diagnose/doctor.js';
+import type { RoutingUnknown, RoutingView, Verdict } from '../diagnose/doctor.js';
+import { effectiveNetwork } from '../api/node-settings.js';
+import { backendsInUse, handoverNodes, routingHandover } from '../routing/handover.js';
+import type { Store } from '../store/store.js';
 import type { OffloadPlan } from '../routing/offloads.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveStoreUrl } from './context.js';
@@ -28,42 +31,10 @@ export function registerDoctor(program: Command): void {
         );
       }
       const nodeName = opts.node ?? hostname();
-      const [{ diagnoseHost }, facts, { openStore }, objects] = await Promise.all([
-        import('../diagnose/doctor.js'),
-        import('../kernel/host-facts.js'),
-        import('../store/open.js'),
-        import('../store/objects.js'),
-      ]);
+      const { openStore } = await import('../store/open.js');
       const store = await openStore(resolveStoreUrl(cmd), { create: false });
       try {
-        const [network, { items: nodes }, bgpStatuses, { items: leases }] = await Promise.all([
-          objects.getClusterNetwork(store),
-          objects.listObjects(store, 'Node'),
-          import('../bgp/status-store.js').then((m) => m.readStatuses(store)),
-          objects.listObjects(store, 'Lease', 'kube-node-lease'),
-        ]);
-        if (!nodes.some((n) => n.metadata.name === nodeName)) {
-          const known = nodes.map((n) => n.metadata.name).join(', ') || 'none';
-          throw new UsageError(`--node ${nodeName}: no such Node (known: ${known})`);
-        }
-        const netns = lab ? `${lab}-${nodeName}` : undefined;
-        const host = await facts.readHostFacts(netns);
-        const bgp = bgpStatuses.find((b) => b.node === nodeName);
-        const verdicts = diagnoseHost({
-          host,
-          nodeName,
-          nodes,
-          network,
-          kernelConfig: facts.readKernelConfig(),
-          bgp,
-          routing: await routingView({ nodes, nodeName, network, bgp, netns, lab }),
-          offloads: await offloadsView(
-            netns,
-            nodes.find((n) => n.metadata.name === nodeName)!,
-          ),
-          leases,
-          ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
-        });
+        const verdicts = await hostVerdicts(store, nodeName, lab);
         const failed = verdicts.filter((v) => !v.ok);
         if (opts.output === 'json') {
           process.stdout.write(`${JSON.stringify({ node: nodeName, verdicts }, null, 2)}\n`);
@@ -86,6 +57,57 @@ export function registerDoctor(program: Command): void {
 }
 
 /**
+ * The doctor's verdicts on one host, judged against the settings that host should run (its own
+ * during a staged rollout, which also calls this).
+ */
+export async function hostVerdicts(
+  store: Store,
+  nodeName: string,
+  lab: string | undefined,
+): Promise<Verdict[]> {
+  const [{ diagnoseHost }, facts, objects] = await Promise.all([
+    import('../diagnose/doctor.js'),
+    import('../kernel/host-facts.js'),
+    import('../store/objects.js'),
+  ]);
+  const [cluster, { items: nodes }, bgpStatuses, { items: leases }] = await Promise.all([
+    objects.getClusterNetwork(store),
+    objects.listObjects(store, 'Node'),
+    import('../bgp/status-store.js').then((m) => m.readStatuses(store)),
+    objects.listObjects(store, 'Lease', 'kube-node-lease'),
+  ]);
+  const node = nodes.find((n) => n.metadata.name === nodeName);
+  if (!node) {
+    const known = nodes.map((n) => n.metadata.name).join(', ') || 'none';
+    throw new UsageError(`--node ${nodeName}: no such Node (known: ${known})`);
+  }
+  const network = effectiveNetwork(cluster, node);
+  const netns = lab ? `${lab}-${nodeName}` : undefined;
+  const host = await facts.readHostFacts(netns);
+  const bgp = bgpStatuses.find((b) => b.node === nodeName);
+  return diagnoseHost({
+    host,
+    nodeName,
+    nodes,
+    network,
+    kernelConfig: facts.readKernelConfig(),
+    bgp,
+    routing: await routingView({
+      nodes,
+      nodeName,
+      network,
+      bgp,
+      netns,
+      lab,
+      receiveFrom: backendsInUse(cluster.backend, nodes),
+    }),
+    offloads: await offloadsView(netns, node),
+    leases,
+    ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
+  });
+}
+
+/**
  * What the agent's routing reconciler would change on this host now: the same planning it
  * runs, over the store's Nodes — or, with BGP, over the routes the agent last handed to its
  * routing (published with its sessions), which the store does not hold.
@@ -97,6 +119,8 @@ async function routingView(c: {
   bgp: NodeBgpStatus | undefined;
   netns?: string;
   lab?: string;
+  /** Backends other hosts run during a rollout: their tunnels stay up on this host too. */
+  receiveFrom: string[];
 }): Promise<RoutingView | RoutingUnknown> {
   const [{ planHost }, { PERIOD_MS }, { routedNodes }, { learnedRoutes }, types] =
     await Promise.all([
@@ -109,15 +133,18 @@ async function routingView(c: {
   const { routingKernel } = await import('../kernel/routing-kernel.js');
   const self = c.nodes.find((n) => n.metadata.name === c.nodeName)!;
   let nodes = c.nodes;
+  // During a rollout of the routing source, peers BGP has not learnt are routed from the store.
+  const handover = routingHandover(c.nodes);
   if (c.network.routing === 'bgp') {
     const learned = learnedRoutes(c.bgp);
-    if (!learned) {
+    if (!learned && !handover) {
       return {
         error: `its agent has handed no BGP routes to routing yet (after a start it waits for every peer's End-of-RIB)`,
         fix: `podnet get bgp -o wide (are ${c.nodeName}'s sessions Established?), then read its agent's log`,
       };
     }
-    nodes = routedNodes(self, c.nodes, learned);
+    const fromBgp = learned ? routedNodes(self, c.nodes, learned) : [self];
+    nodes = handover ? handoverNodes(fromBgp, c.nodes) : fromBgp;
   }
   try {
     const wg = await wireguardOf(c.lab, self);
@@ -130,6 +157,7 @@ async function routingView(c: {
         underlayMTU: c.network.mtu,
         encryption: c.network.encryption,
         wireguard: wg.wireguard,
+        receiveFrom: c.receiveFrom,
       },
       routingKernel(c.netns, wg.run),
     );

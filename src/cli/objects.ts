@@ -69,6 +69,33 @@ async function apply(cmd: Command, file: string, namespace: string | undefined):
   });
 }
 
+interface ApplyOptions {
+  filename: string;
+  namespace?: string;
+  plan?: boolean;
+  rollout?: boolean;
+  batch: string;
+  canary?: string;
+  stepTimeout: string;
+}
+
+async function rollout(cmd: Command, opts: ApplyOptions): Promise<void> {
+  if (opts.plan) throw new UsageError('--plan and --rollout: give one (--rollout plans first)');
+  const { parseCount, requireRoot } = await import('./context.js');
+  requireRoot('podnet apply --rollout (it checks each host from its kernel)');
+  const batch = parseCount('--batch', 1, 1000)(opts.batch);
+  const timeoutSeconds = parseCount('--step-timeout', 1, 3600)(opts.stepTimeout);
+  const manifest = { ...readManifest(opts.filename), namespace: opts.namespace };
+  const { rolloutApply } = await import('./rollout.js');
+  await withStore(cmd, 'existing', (store) =>
+    rolloutApply(cmd, store, manifest, opts.filename, {
+      batch,
+      canary: opts.canary,
+      timeoutSeconds,
+    }),
+  );
+}
+
 /** Every kind with its shortest alias: `pods (po), services (svc), ...`. */
 const KIND_WORDS = KINDS.map((k) => {
   const short = k.aliases.reduce((a, b) => (b.length < a.length ? b : a));
@@ -242,14 +269,20 @@ export function registerObjects(program: Command): void {
       '--plan',
       'apply nothing: print what would change (a ClusterNetwork: per host, from its kernel)',
     )
-    .action(
-      async (opts: { filename: string; namespace?: string; plan?: boolean }, cmd: Command) => {
-        if (!opts.plan) return apply(cmd, opts.filename, opts.namespace);
-        const manifest = { ...readManifest(opts.filename), namespace: opts.namespace };
-        const { planApply } = await import('./apply-plan.js');
-        await withStore(cmd, 'existing', (store) => planApply(cmd, store, manifest, opts.filename));
-      },
-    );
+    .option(
+      '--rollout',
+      'a ClusterNetwork: one canary host first, checked, then the rest in batches; a failed check rolls back',
+    )
+    .option('--batch <hosts>', 'with --rollout: hosts moved together after the canary', '1')
+    .option('--canary <node>', 'with --rollout: the host moved first (default: the first by name)')
+    .option('--step-timeout <seconds>', "with --rollout: each step's wait for the agents", '60')
+    .action(async (opts: ApplyOptions, cmd: Command) => {
+      if (opts.rollout) return rollout(cmd, opts);
+      if (!opts.plan) return apply(cmd, opts.filename, opts.namespace);
+      const manifest = { ...readManifest(opts.filename), namespace: opts.namespace };
+      const { planApply } = await import('./apply-plan.js');
+      await withStore(cmd, 'existing', (store) => planApply(cmd, store, manifest, opts.filename));
+    });
   program
     .command('get')
     .description('list objects, or show one (any stored kind; bgp: the BGP sessions)')

@@ -13,6 +13,7 @@ import { offloadKernel } from '../kernel/link-features.js';
 import { renderCommands } from '../kernel/routing-render.js';
 import { backendDriver } from '../routing/backends/registry.js';
 import { describeSettled, offloadCommands, reconcileOffloads } from '../routing/offloads.js';
+import { backendsInUse } from '../routing/handover.js';
 import { planHost } from '../routing/reconcile.js';
 import { checkBackendSupport } from '../routing/support.js';
 import { getClusterNetwork, listObjects } from '../store/objects.js';
@@ -106,6 +107,7 @@ export async function planNode(store: Store, target: PlanTarget) {
       encryption: spec.encryption,
       wireguard: wg.wireguard,
       ipipBpf: support.ipipBpf,
+      receiveFrom: backendsInUse(backend, storeNodes),
     },
     routingKernel(netns, wg.run),
   );

@@ -230,8 +230,11 @@ const mtu: Check = ({ host, network, nodeName, nodes }) => {
     );
   }
   const underlay = underlayLink(host, nodeName, nodes);
+  // host-gw sends through no tunnel: one it has is kept up only for peers that still send
+  // through it while a rollout moves the backend.
+  const sendsThrough = tunnel && network.backend !== 'host-gw' ? tunnel : undefined;
   const podLimit = Math.min(
-    tunnel ? tunnel.mtu : Infinity,
+    sendsThrough ? sendsThrough.mtu : Infinity,
     (underlay?.mtu ?? network.mtu) - encapsulationOverhead(network.backend, network.encryption),
   );
   const tooBig = host.links.filter((l) => POD_VETH.test(l.ifname) && l.mtu > podLimit);

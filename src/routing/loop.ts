@@ -27,6 +27,8 @@ export interface RoutingSnapshot {
   encryption?: Encryption;
   /** This node's WireGuard key and device kind. */
   wireguard?: WireguardSelf;
+  /** Backends other hosts run during a backend rollout (their tunnels stay up here). */
+  receiveFrom?: readonly string[];
 }
 
 export interface RoutingLoopOptions {
@@ -119,6 +121,7 @@ export class RoutingLoop {
           encryption: snapshot.encryption,
           wireguard: snapshot.wireguard,
           ipipBpf: support.ipipBpf && this.opts.ipipDatapath !== undefined,
+          receiveFrom: snapshot.receiveFrom,
         },
         this.opts.kernel,
         known,

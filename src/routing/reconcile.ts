@@ -49,6 +49,11 @@ export interface HostInput {
   wireguard?: WireguardSelf;
   /** IP-in-IP through the tc BPF programs on the underlay (the kernel has no ipip device). */
   ipipBpf?: boolean;
+  /**
+   * Backends other hosts run for a while (a staged rollout of the backend): their tunnel
+   * devices stay up here too, so that those hosts still reach this one through them.
+   */
+  receiveFrom?: readonly string[];
 }
 
 /** What the backend wants for both families, through WireGuard where the cluster encrypts. */
@@ -62,6 +67,14 @@ export function desiredFor(
   return encryption === 'wireguard' && driver.name !== 'wireguard'
     ? encrypted(state, input)
     : state;
+}
+
+/** Adds the devices (and their sysctls) of another backend that this one lacks. */
+function addReceivingTunnels(desired: DesiredState, other: DesiredState): void {
+  const links = new Set(desired.links.map((l) => l.name));
+  desired.links.push(...other.links.filter((l) => !links.has(l.name)));
+  const keys = new Set(desired.sysctls.map((s) => s.key));
+  desired.sysctls.push(...other.sysctls.filter((s) => !keys.has(s.key)));
 }
 
 /** The kernel as routing last saw or left it. */
@@ -120,14 +133,18 @@ export async function planHost(
     input.underlayMTU === undefined
       ? view.underlay
       : { ...view.underlay, mtu: Math.min(view.underlay.mtu, input.underlayMTU) };
-  const desired = desiredFor(driver, input.encryption, {
+  const base = {
     self,
-    peers,
     underlay,
     vtepMac: input.vtepMac,
     wireguard: input.wireguard,
     ipipBpf: input.ipipBpf,
-  });
+  };
+  const desired = desiredFor(driver, input.encryption, { ...base, peers });
+  for (const name of input.receiveFrom ?? []) {
+    if (name === driver.name) continue;
+    addReceivingTunnels(desired, backendDriver(name).desired({ ...base, peers: [] }));
+  }
   return {
     changes: diffState(desired, view.actual),
     problems: desired.problems,
