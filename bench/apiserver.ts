@@ -6,7 +6,10 @@
 // - single object: create, get and merge-patch through the API, one request every 5 ms
 //   (200/s, open loop), against a bare store put and get of the same object at the same rate.
 //   Goal: p99 <= the store's p99 + 5 ms. The client's connections are opened before each
-//   phase (16, kept alive), so a timed call never pays for a TLS handshake.
+//   phase (16, kept alive), so a timed call never pays for a TLS handshake. The API's phases
+//   and the store's are taken in turns (rounds of a fifth of the samples each), so that a
+//   machine whose load swings weighs on both alike rather than on whichever ran in its worse
+//   seconds.
 // - watch fan-out: 100 concurrent API watchers see each put made on the store, against the
 //   store's own watch of the same puts. Goal: p99 <= the store watch's p99 + 10 ms.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,7 +27,8 @@ import { percentile } from './lib/stats.js';
 
 const PODS = 10_000;
 const RATE_GAP_MS = 5;
-const SINGLE_SAMPLES = 400;
+const SINGLE_SAMPLES = 1000;
+const SINGLE_ROUNDS = 5;
 const WATCHERS = 100;
 const WATCH_SAMPLES = 100;
 const NS = 'bench';
@@ -219,25 +223,50 @@ async function measure(storeUrl: string, dir: string): Promise<Figures> {
     const path = (name: string) => `/api/v1/namespaces/${NS}/pods/${name}`;
     const opened = { create: 0, get: 0, patch: 0 };
     const cpuPerCall = { create: 0, get: 0, patch: 0 };
-    const apiAtRate = async (phase: keyof typeof opened, call: (i: number) => Promise<void>) => {
+    const single: Figures['single'] = {
+      create: [],
+      get: [],
+      patch: [],
+      storePut: [],
+      storeGet: [],
+    };
+    const perRound = SINGLE_SAMPLES / SINGLE_ROUNDS;
+    /** One round of a phase: samples `first`.. of it, at the rate. */
+    const round = async (
+      phase: keyof Figures['single'],
+      first: number,
+      call: (i: number) => Promise<void>,
+    ) => single[phase].push(...(await atRate(perRound, (i) => call(first + i))));
+    const apiRound = async (
+      phase: keyof typeof opened,
+      first: number,
+      call: (i: number) => Promise<void>,
+    ) => {
       await client.warm();
       const cpu0 = cpuMs(api.pid);
-      const latencies = await atRate(SINGLE_SAMPLES, call);
-      cpuPerCall[phase] = (cpuMs(api.pid) - cpu0) / SINGLE_SAMPLES;
-      opened[phase] = client.opened;
-      return latencies;
+      await round(phase, first, call);
+      cpuPerCall[phase] += (cpuMs(api.pid) - cpu0) / SINGLE_SAMPLES;
+      opened[phase] += client.opened;
     };
-    const single = {
-      create: await apiAtRate('create', async (i) =>
+    for (let r = 0; r < SINGLE_ROUNDS; r++) {
+      const first = r * perRound;
+      await apiRound('create', first, async (i) =>
         expectOk(
           await client.call('POST', `/api/v1/namespaces/${NS}/pods`, podObject(`api-${i}`, i)),
           'create',
         ),
-      ),
-      get: await apiAtRate('get', async (i) =>
+      );
+      await round('storePut', first, async (i) => {
+        const pod = podObject(`direct-${i}`, i);
+        await store.put(objectKey('Pod', NS, pod.metadata.name), JSON.stringify(pod));
+      });
+      await apiRound('get', first, async (i) =>
         expectOk(await client.call('GET', path(`api-${i}`)), 'get'),
-      ),
-      patch: await apiAtRate('patch', async (i) =>
+      );
+      await round('storeGet', first, async (i) => {
+        if (!(await store.get(objectKey('Pod', NS, `direct-${i}`)))) throw new Error('missing');
+      });
+      await apiRound('patch', first, async (i) =>
         expectOk(
           await client.call(
             'PATCH',
@@ -247,15 +276,8 @@ async function measure(storeUrl: string, dir: string): Promise<Figures> {
           ),
           'patch',
         ),
-      ),
-      storePut: await atRate(SINGLE_SAMPLES, async (i) => {
-        const pod = podObject(`direct-${i}`, i);
-        await store.put(objectKey('Pod', NS, pod.metadata.name), JSON.stringify(pod));
-      }),
-      storeGet: await atRate(SINGLE_SAMPLES, async (i) => {
-        if (!(await store.get(objectKey('Pod', NS, `direct-${i}`)))) throw new Error('missing');
-      }),
-    };
+      );
+    }
 
     // Watch fan-out: every watcher and the store's own watch see the same puts of one pod.
     const watched = 'watched';

@@ -4,11 +4,17 @@
 import { ImmutableFieldError } from '../api/merge.js';
 import type { KubeObject } from '../api/types.js';
 import { deleteObject } from '../registry/delete.js';
-import { WriteRefusedError, createOne, readForCreate, replaceOne } from '../registry/write.js';
-import { getClusterNetwork, getObject } from '../store/objects.js';
+import { WriteRefusedError, createOne, replaceOne } from '../registry/write.js';
+import { StaleReadError, decodeObject, getObject, objectKey } from '../store/objects.js';
 import type { Store } from '../store/store.js';
-import { UsageError } from '../util/errors.js';
+import { OperationError, UsageError } from '../util/errors.js';
 import { admissionError, checkObject, unknownFields, type FieldValidation } from './admission.js';
+import {
+  admissionReads,
+  currentObject,
+  type ReadContext,
+  type ReadSource,
+} from './admission-reads.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
 import type { Resource } from './resources.js';
 import {
@@ -46,8 +52,7 @@ export async function getOne(store: Store, t: Target): Promise<KubeObject> {
   return obj;
 }
 
-export interface WriteRequest {
-  store: Store;
+export interface WriteRequest extends ReadContext {
   target: Target;
   body: unknown;
   dryRun: boolean;
@@ -80,48 +85,90 @@ export async function create(w: WriteRequest): Promise<Reply> {
       },
     ]);
   }
-  // Every read the create needs, in one round trip: the ClusterNetwork for validation, and
-  // the namespace the object will have once validated.
   const namespace = resource.namespaced ? w.target.namespace : undefined;
-  const [network, read] = await Promise.all([
-    getClusterNetwork(w.store),
-    readForCreate(w.store, namespace),
-  ]);
-  const { object, warnings } = checkObject(body, {
-    resource,
-    namespace: w.target.namespace,
-    network,
-    fieldValidation: w.fieldValidation,
-  });
-  try {
-    const created = await createOne(w.store, object, { network, dryRun: w.dryRun, read });
+  const name = body.metadata.name;
+  return admitted(w, { ...w.target, name }, async (source) => {
+    const reads = await admissionReads(w, namespace, source);
+    const { object, warnings } = checkObject(body, {
+      resource,
+      namespace: w.target.namespace,
+      network: reads.network,
+      fieldValidation: w.fieldValidation,
+    });
+    const created = await createOne(w.store, object, {
+      network: reads.network,
+      dryRun: w.dryRun,
+      read: { namespace, home: reads.home },
+      unchanged: reads.unchanged,
+    });
     return { code: 201, body: created, warnings };
-  } catch (err) {
-    throw refusal(err, { ...w.target, name: object.metadata.name });
+  });
+}
+
+/** How many times a write is admitted again from the store after what it read has moved. */
+const STALE_READ_TRIES = 10;
+
+/**
+ * Admits and writes, the first time from the caches. Only a success is taken from that try:
+ * any refusal, and a write refused because what it read had moved, is decided again from the
+ * store, so that every refusal is the store's word. A failed operation (the store unreachable,
+ * a write that may have been made) is not tried again. A dry run, which has no write to check
+ * that its reads are current, reads the store from the start. `again` says which other
+ * refusals from the store are worth another try.
+ */
+async function admitted(
+  w: WriteRequest,
+  t: Target,
+  write: (source: ReadSource) => Promise<Reply>,
+  again: (err: unknown) => boolean = () => false,
+): Promise<Reply> {
+  if (!w.dryRun) {
+    try {
+      return await write('cache');
+    } catch (err) {
+      if (err instanceof OperationError) throw refusal(err, t);
+    }
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write('store');
+    } catch (err) {
+      if (err instanceof StaleReadError && attempt < STALE_READ_TRIES) continue;
+      if (err instanceof StaleReadError) {
+        throw new OperationError(
+          `${t.resource.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name ?? ''}: what it is admitted against kept changing under the write; try again`,
+        );
+      }
+      if (again(err) && attempt < STALE_READ_TRIES) continue;
+      throw refusal(err, t);
+    }
   }
 }
 
 export async function update(w: WriteRequest): Promise<Reply> {
   const { resource } = w.target;
-  const network = await getClusterNetwork(w.store);
-  const { object, warnings } = checkObject(w.body, {
-    resource,
-    namespace: w.target.namespace,
-    network,
-    fieldValidation: w.fieldValidation,
-  });
-  if (object.metadata.name !== w.target.name) {
-    throw badRequest(
-      `the name of the object (${object.metadata.name}) does not match the name on the URL (${w.target.name})`,
-    );
-  }
-  try {
+  return admitted(w, w.target, async (source) => {
+    const { network, unchanged } = await admissionReads(w, undefined, source);
+    const { object, warnings } = checkObject(w.body, {
+      resource,
+      namespace: w.target.namespace,
+      network,
+      fieldValidation: w.fieldValidation,
+    });
+    if (object.metadata.name !== w.target.name) {
+      throw badRequest(
+        `the name of the object (${object.metadata.name}) does not match the name on the URL (${w.target.name})`,
+      );
+    }
     const part = w.target.subresource === 'status' ? 'status' : 'main';
-    const written = await replaceOne(w.store, object, { network, dryRun: w.dryRun, part });
+    const written = await replaceOne(w.store, object, {
+      network,
+      dryRun: w.dryRun,
+      part,
+      unchanged,
+    });
     return { code: 200, body: written, warnings };
-  } catch (err) {
-    throw refusal(err, w.target);
-  }
+  });
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic';
@@ -138,14 +185,17 @@ export function patchTypeOf(contentType: string | undefined, resource: Resource)
 
 export async function patch(w: WriteRequest & { type: PatchType }): Promise<Reply> {
   const { resource } = w.target;
-  const [network, read] = await Promise.all([
-    getClusterNetwork(w.store),
-    getOne(w.store, w.target),
-  ]);
-  for (let attempt = 0; ; attempt++) {
-    const current = attempt === 0 ? read : await getOne(w.store, w.target);
+  const key = objectKey(resource.kind, w.target.namespace, w.target.name!);
+  let pinned = false;
+  const write = async (source: ReadSource): Promise<Reply> => {
+    const [{ network, unchanged }, kv] = await Promise.all([
+      admissionReads(w, undefined, source),
+      currentObject(w, resource, key, source),
+    ]);
+    if (!kv) throw notFound(subject(w.target));
+    const current = decodeObject(kv);
     const patched = patchedObject(current, w.body, w.type, resource) as KubeObject;
-    const pinned = patched.metadata?.resourceVersion !== current.metadata.resourceVersion;
+    pinned = patched.metadata?.resourceVersion !== current.metadata.resourceVersion;
     const { object, warnings } = checkObject(patched, {
       resource,
       namespace: w.target.namespace,
@@ -156,22 +206,20 @@ export async function patch(w: WriteRequest & { type: PatchType }): Promise<Repl
     if (object.metadata.name !== current.metadata.name) {
       throw badRequest('a patch cannot change metadata.name');
     }
-    try {
-      const part = w.target.subresource === 'status' ? 'status' : 'main';
-      const written = await replaceOne(w.store, object, {
-        network,
-        dryRun: w.dryRun,
-        part,
-        current,
-      });
-      return { code: 200, body: written, warnings };
-    } catch (err) {
-      // Someone wrote in between: patch the newer object, unless the patch named a version.
-      const raced = err instanceof WriteRefusedError && err.reason === 'changed';
-      if (raced && !pinned && attempt < 10) continue;
-      throw refusal(err, w.target);
-    }
-  }
+    const part = w.target.subresource === 'status' ? 'status' : 'main';
+    const written = await replaceOne(w.store, object, {
+      network,
+      dryRun: w.dryRun,
+      part,
+      current,
+      unchanged,
+    });
+    return { code: 200, body: written, warnings };
+  };
+  // Someone wrote in between: patch the newer object, unless the patch named a version.
+  const raced = (err: unknown) =>
+    err instanceof WriteRefusedError && err.reason === 'changed' && !pinned;
+  return admitted(w, w.target, write, raced);
 }
 
 function patchedObject(current: KubeObject, body: unknown, type: PatchType, r: Resource) {

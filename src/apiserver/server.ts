@@ -413,6 +413,7 @@ async function serve(
       }
       const w = {
         store,
+        caches: opts.caches,
         target: t,
         body,
         dryRun: dryRun(query),

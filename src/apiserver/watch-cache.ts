@@ -94,6 +94,16 @@ export class ResourceCache {
     return this.revision === 0 ? undefined : this.read(namespace);
   }
 
+  /**
+   * The object at `key` as the cache holds it now: null when it holds none, undefined while
+   * not primed. It may be behind the store: a write decided from it names its revision in the
+   * write's `unchanged`.
+   */
+  peek(key: string): Listed | null | undefined {
+    if (this.revision === 0) return undefined;
+    return this.objects.get(key) ?? null;
+  }
+
   stop(): void {
     this.stopped = true;
     this.forget();

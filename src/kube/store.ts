@@ -18,6 +18,7 @@ import {
   type ListResult,
   type PutOptions,
   type Store,
+  type SwapOptions,
   type SwapResult,
   type Watch,
   type WatchEvent,
@@ -131,8 +132,14 @@ export class KubeStore implements Store {
     key: string,
     value: string,
     expectedRevision: number,
-    opts?: PutOptions,
+    opts?: SwapOptions,
   ): Promise<SwapResult> {
+    if (opts?.unchanged?.length) {
+      // An update at a resourceVersion checks that object alone.
+      throw new OperationError(
+        `store ${this.url}: a write conditional on other keys is not possible through the Kubernetes API`,
+      );
+    }
     const loc = locate(key);
     if (loc.type === 'raw') {
       const wanted = this.rawObject(key, value, opts?.lease);

@@ -11,6 +11,7 @@ import type {
   ListResult,
   PutOptions,
   Store,
+  SwapOptions,
   SwapResult,
   Watch,
   WatchHandlers,
@@ -59,7 +60,7 @@ export class Journal extends CompareAndSwapWrites implements Store {
     key: string,
     value: string,
     expectedRevision: number,
-    opts?: PutOptions,
+    opts?: SwapOptions,
   ): Promise<SwapResult> {
     // A key that must be absent had nothing before: no read needed to undo the write.
     if (expectedRevision === 0) {

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { mergeForApply } from '../api/merge.js';
 import type { ClusterNetwork, KubeObject, Namespace, Service } from '../api/types.js';
-import { createObject, getObject, replaceObject } from '../store/objects.js';
-import type { Store } from '../store/store.js';
+import { StaleReadError, createObject, getObject, replaceObject } from '../store/objects.js';
+import type { KeyRevision, Store, SwapOptions } from '../store/store.js';
 import { OperationError } from '../util/errors.js';
 import {
   checkAgainstNamespaces,
@@ -34,6 +34,11 @@ export class WriteRefusedError extends Error {
 export interface WriteOptions {
   network: ClusterNetwork['spec'];
   dryRun?: boolean;
+  /**
+   * The keys `network` and the create's namespace were read from, at the revisions read: the
+   * object is written only if they are still there (else StaleReadError).
+   */
+  unchanged?: readonly KeyRevision[];
 }
 
 /** What a create reads before it writes: the namespace the object goes into. */
@@ -43,21 +48,18 @@ export interface CreateRead {
 }
 
 /**
- * A store call (with etcd, a network round trip), so that a caller with other reads to make
- * (the API server's ClusterNetwork) can make them alongside. Whether the name is taken is not
- * read here: the write itself refuses a taken name, and only a refused create asks.
+ * The namespace a create goes into, read when the caller has not read it already. Whether the
+ * name is taken is not read: the write itself refuses a taken name, and only a refused create
+ * asks.
  */
-export async function readForCreate(
-  store: Store,
-  namespace: string | undefined,
-): Promise<CreateRead> {
+async function readForCreate(store: Store, namespace: string | undefined): Promise<CreateRead> {
   const home =
     namespace === undefined ? undefined : await getObject(store, 'Namespace', undefined, namespace);
   return { namespace, home };
 }
 
 export interface CreateOptions extends WriteOptions {
-  /** readForCreate's answer for this object's namespace, when the caller has already asked. */
+  /** This object's namespace as the caller has read it (else it is read here). */
   read?: CreateRead;
 }
 
@@ -97,14 +99,17 @@ export async function createOne(
   }
   const journal = new Journal(store);
   try {
-    await createSystemNamespaces(journal, [fresh]);
+    // A namespace read as existing needs no creating (a system one is made on first use).
+    if (!read.home) await createSystemNamespaces(journal, [fresh]);
     const admitted = await admit(journal, fresh, undefined, opts.network);
-    const created = await createObject(journal, admitted);
+    const created = await createObject(journal, admitted, { unchanged: opts.unchanged });
     if (!created) throw exists();
     journal.commit();
     return created;
   } catch (err) {
     await journal.rollback();
+    // The caller reads again and creates again: the name is looked at then.
+    if (err instanceof StaleReadError) throw err;
     if (!(err instanceof WriteRefusedError) && (await nameTaken())) throw exists();
     throw err;
   }
@@ -138,12 +143,13 @@ export async function replaceOne(
     if (expected !== undefined && expected !== old.metadata.resourceVersion) throw changed(who);
     const next = opts.part === 'status' ? withStatusOf(old, obj) : replaced(old, obj);
     if (opts.dryRun) return next;
+    const swap = { unchanged: opts.unchanged };
     const written =
       next.kind === 'Service'
-        ? await replaceService(store, next, old, opts.network)
+        ? await replaceService(store, next, old, opts.network, swap)
         : // Nothing else is allocated: the one conditional write needs no journal (whose undo
           // record would cost a read before it).
-          await replaceObject(store, next, Number(old.metadata.resourceVersion));
+          await replaceObject(store, next, Number(old.metadata.resourceVersion), swap);
     if (written) return written;
     if (expected !== undefined) throw changed(who);
   }
@@ -156,11 +162,17 @@ async function replaceService(
   next: KubeObject,
   old: KubeObject,
   network: ClusterNetwork['spec'],
+  swap: SwapOptions,
 ): Promise<KubeObject | undefined> {
   const journal = new Journal(store);
   try {
     const admitted = await admit(journal, next, old, network);
-    const written = await replaceObject(journal, admitted, Number(old.metadata.resourceVersion));
+    const written = await replaceObject(
+      journal,
+      admitted,
+      Number(old.metadata.resourceVersion),
+      swap,
+    );
     if (written) journal.commit();
     else await journal.rollback();
     return written;

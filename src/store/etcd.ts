@@ -25,6 +25,7 @@ import {
   type ListResult,
   type PutOptions,
   type Store,
+  type SwapOptions,
   type SwapResult,
   type Watch,
   type WatchEvent,
@@ -242,12 +243,13 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
 
   private async txn(
     what: string,
-    compare: ICompare,
+    compare: ICompare | ICompare[],
     success: IRequestOp,
     failure: IRequestOp[] = [],
   ) {
+    const compares = Array.isArray(compare) ? compare : [compare];
     const res = await this.call(what, () =>
-      this.client.kv.txn({ compare: [compare], success: [success], failure }),
+      this.client.kv.txn({ compare: compares, success: [success], failure }),
     );
     return { succeeded: res.succeeded, revision: Number(res.header.revision), res };
   }
@@ -262,7 +264,7 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
     key: string,
     value: string,
     expectedRevision: number,
-    opts?: PutOptions,
+    opts?: SwapOptions,
   ): Promise<SwapResult> {
     const k = Buffer.from(key);
     const compare: ICompare =
@@ -274,12 +276,24 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
             result: CompareResult.Equal,
             mod_revision: expectedRevision,
           };
-    const r = await this.txn('update', compare, this.putOp(key, value, opts), [
+    // etcd compares a missing key as revision 0, which is how `unchanged` says "absent".
+    const unchanged = (opts?.unchanged ?? []).map((u): ICompare => ({
+      key: Buffer.from(u.key),
+      target: CompareTarget.Mod,
+      result: CompareResult.Equal,
+      mod_revision: u.modRevision,
+    }));
+    const r = await this.txn('update', [compare, ...unchanged], this.putOp(key, value, opts), [
       { request_range: { key: k } },
     ]);
     if (r.succeeded) return { ok: true, revision: r.revision };
     const kv = r.res.responses[0]?.response_range?.kvs[0];
-    return { ok: false, current: kv && toKeyValue(kv) };
+    const current = kv && toKeyValue(kv);
+    // The key itself was as expected, so one of the others is what refused the write.
+    if (unchanged.length > 0 && (current?.modRevision ?? 0) === expectedRevision) {
+      return { ok: false, current, staleRead: true };
+    }
+    return { ok: false, current };
   }
 
   async put(key: string, value: string, opts?: PutOptions): Promise<number> {

@@ -11,7 +11,7 @@ import {
   type KubeObject,
 } from '../api/types.js';
 import { OperationError } from '../util/errors.js';
-import type { KeyValue, Store } from './store.js';
+import type { KeyValue, Store, SwapOptions, SwapResult } from './store.js';
 
 export type ObjectOf<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
@@ -85,13 +85,36 @@ function stamped<T extends KubeObject>(obj: T): T {
   return out;
 }
 
-/** Creates the object if absent; returns it as stored, or undefined when it already exists. */
+/**
+ * A write refused because a key it was decided from (`SwapOptions.unchanged`) has changed since
+ * it was read: read again and decide again.
+ */
+export class StaleReadError extends Error {
+  constructor(key: string) {
+    super(`store: ${key}: written from a read that is no longer current`);
+    this.name = 'StaleReadError';
+  }
+}
+
+/** The revision a compare-and-swap wrote, undefined when the key was not as expected. */
+function swapped(key: string, r: SwapResult): number | undefined {
+  if (r.ok) return r.revision;
+  if (r.staleRead) throw new StaleReadError(key);
+  return undefined;
+}
+
+/**
+ * Creates the object if absent; returns it as stored, or undefined when it already exists.
+ * Throws StaleReadError when one of `opts.unchanged` has moved.
+ */
 export async function createObject<T extends KubeObject>(
   store: Store,
   obj: T,
+  opts?: SwapOptions,
 ): Promise<T | undefined> {
   const out = stamped(obj);
-  const rev = await store.create(keyOf(out), encodeObject(out));
+  const key = keyOf(out);
+  const rev = swapped(key, await store.compareAndSwap(key, encodeObject(out), 0, opts));
   if (rev === undefined) return undefined;
   out.metadata.resourceVersion = String(rev);
   return out;
@@ -157,13 +180,15 @@ export async function replaceObject<T extends KubeObject>(
   store: Store,
   obj: T,
   expectedRevision = Number(obj.metadata.resourceVersion),
+  opts?: SwapOptions,
 ): Promise<T | undefined> {
   const expected = expectedRevision;
   if (!Number.isInteger(expected) || expected <= 0) {
     throw new OperationError(`store: ${keyOf(obj)}: no resourceVersion to replace at`);
   }
   const out = structuredClone(obj);
-  const rev = await store.update(keyOf(out), encodeObject(out), expected);
+  const key = keyOf(out);
+  const rev = swapped(key, await store.compareAndSwap(key, encodeObject(out), expected, opts));
   if (rev === undefined) return undefined;
   out.metadata.resourceVersion = String(rev);
   return out;

@@ -16,6 +16,7 @@ import {
   type ListResult,
   type PutOptions,
   type Store,
+  type SwapOptions,
   type SwapResult,
   type Watch,
   type WatchEvent,
@@ -272,13 +273,22 @@ export class SqliteStore extends CompareAndSwapWrites implements Store {
     key: string,
     value: string,
     expectedRevision: number,
-    opts?: PutOptions,
+    opts?: SwapOptions,
   ): Promise<SwapResult> {
     return this.write('update', (rev): { changed: boolean; result: SwapResult } => {
       const prev = this.row(key);
       const current = prev ? prev.mod_revision : 0;
       if (current !== expectedRevision) {
         return { changed: false, result: { ok: false, current: prev && toKeyValue(prev) } };
+      }
+      const moved = opts?.unchanged?.some(
+        (u) => (this.row(u.key)?.mod_revision ?? 0) !== u.modRevision,
+      );
+      if (moved) {
+        return {
+          changed: false,
+          result: { ok: false, current: prev && toKeyValue(prev), staleRead: true },
+        };
       }
       this.putLocked(rev, key, value, prev, opts?.lease);
       return { changed: true, result: { ok: true, revision: rev } };

@@ -58,12 +58,31 @@ export interface Watch {
 
 export type SwapResult =
   | { ok: true; revision: number }
-  /** `current` is undefined when the key does not exist. */
-  | { ok: false; current?: KeyValue };
+  | {
+      ok: false;
+      /** The key as it is now; undefined when it does not exist. */
+      current?: KeyValue;
+      /** The key was as expected, but one of `unchanged` had moved: read those again. */
+      staleRead?: true;
+    };
 
 export interface PutOptions {
   /** Bind the key to this lease: it disappears when the lease expires or is revoked. */
   lease?: string;
+}
+
+/** A key as a decision saw it: its modRevision then, 0 when it was absent. */
+export interface KeyRevision {
+  key: string;
+  modRevision: number;
+}
+
+export interface SwapOptions extends PutOptions {
+  /**
+   * Keys the value was decided from (read from a cache, say): the write is made only if each
+   * is still at that revision, checked in the write's own transaction.
+   */
+  unchanged?: readonly KeyRevision[];
 }
 
 export interface Store {
@@ -93,7 +112,7 @@ export interface Store {
     key: string,
     value: string,
     expectedRevision: number,
-    opts?: PutOptions,
+    opts?: SwapOptions,
   ): Promise<SwapResult>;
   /** Unconditional write. Returns the new revision. */
   put(key: string, value: string, opts?: PutOptions): Promise<number>;
@@ -125,7 +144,7 @@ export abstract class CompareAndSwapWrites {
     key: string,
     value: string,
     expectedRevision: number,
-    opts?: PutOptions,
+    opts?: SwapOptions,
   ): Promise<SwapResult>;
 
   async create(key: string, value: string, opts?: PutOptions): Promise<number | undefined> {

@@ -115,6 +115,35 @@ for (const backend of [sqliteBackend(), etcdBackend()]) {
       assert.ok(await store.update(`${p}k`, 'again', 0), 'revision 0 means must be absent');
     });
 
+    test('a write made only while the keys it was decided from are unchanged', async () => {
+      const p = uniquePrefix('unchanged');
+      const read = await store.put(`${p}read`, 'v1');
+      const absent = { key: `${p}absent`, modRevision: 0 };
+      const made = await store.compareAndSwap(`${p}k`, 'a', 0, {
+        unchanged: [{ key: `${p}read`, modRevision: read }, absent],
+      });
+      assert.ok(made.ok, 'every key as read: written');
+      const moved = await store.put(`${p}read`, 'v2');
+      const stale = await store.compareAndSwap(`${p}k`, 'b', made.revision, {
+        unchanged: [{ key: `${p}read`, modRevision: read }],
+      });
+      const kv = await store.get(`${p}k`);
+      assert.deepEqual(stale, { ok: false, current: kv, staleRead: true });
+      assert.equal(kv?.value, 'a', 'nothing written');
+      await store.put(absent.key, 'now there');
+      const appeared = await store.compareAndSwap(`${p}k`, 'b', made.revision, {
+        unchanged: [absent],
+      });
+      assert.equal(appeared.ok === false && appeared.staleRead, true, 'a key read as absent');
+      // The written key changed itself: a conflict as any other, not a stale read.
+      assert.deepEqual(
+        await store.compareAndSwap(`${p}k`, 'b', read, {
+          unchanged: [{ key: `${p}read`, modRevision: moved }],
+        }),
+        { ok: false, current: kv },
+      );
+    });
+
     test('the current revision, and a watch told on request that it has seen up to it', async () => {
       const p = uniquePrefix('progress');
       const start = (await store.list(p)).revision;
