@@ -1,6 +1,6 @@
 // An agent's flows: a bounded ring, newest last, each record carrying the sequence number of
 // its latest change so that a reader asks only for what changed since its last look.
-import type { ConntrackEvent } from './conntrack-event.js';
+import type { ConntrackEvent } from '../net/conntrack-event.js';
 import {
   closeFlow,
   openFlow,

@@ -5,7 +5,7 @@
 // collector's young generation, so every byte of them is copied and marked again. A record is
 // therefore one flat object whose names are the view's own (shared, not copied) and whose times
 // are numbers; the nested JSON shape of a Flow is built only when someone reads it.
-import type { ConntrackEvent } from './conntrack-event.js';
+import type { ConntrackEvent } from '../net/conntrack-event.js';
 import type {
   Flow,
   FlowEnd,

@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { conntrackDecoder, RECORD_BYTES, type ConntrackEvent } from './conntrack-record.js';
+import type { ConntrackEvent } from '../net/conntrack-event.js';
+import { conntrackDecoder, RECORD_BYTES } from './conntrack-record.js';
 
 const PROGRAM = new URL('../../bin/podnet-conntrack-events', import.meta.url).pathname;
 const RESTART_MS = 1000;

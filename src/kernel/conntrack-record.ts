@@ -1,6 +1,7 @@
 // The records podnet-conntrack-events writes, one per conntrack event (the layout is described
 // at the top of its C source): read in place from the helper's output, no text in between.
 import { formatIP, formatIPv4Word, ipFromBytes } from '../net/index.js';
+import type { ConntrackEvent, ConntrackTuple } from '../net/conntrack-event.js';
 
 export const RECORD_BYTES = 136;
 
@@ -16,31 +17,6 @@ const REMEMBERED_ADDRESSES = 4096;
 
 /** The protocols a flow can be, by number; events of others are skipped. */
 const PROTOCOL_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 132: 'sctp' };
-
-export interface ConntrackTuple {
-  src: string;
-  dst: string;
-  /** Ports (0 for ICMP, which has type, code and id instead). */
-  sport: number;
-  dport: number;
-  packets?: number;
-  bytes?: number;
-}
-
-export interface ConntrackEvent {
-  type: 'NEW' | 'DESTROY';
-  /** Seconds since the epoch, with microseconds, when the helper read the event. */
-  time: number;
-  protocol: string;
-  /** The connection's id in the kernel's table (32 bits): stable from NEW to DESTROY. */
-  id: number;
-  /** The packet as the client sent it. */
-  original: ConntrackTuple;
-  /** The reply the kernel expects: after DNAT its source is the chosen endpoint. */
-  reply: ConntrackTuple;
-  /** Seconds the connection lived (DESTROY with timestamps on). */
-  lifetime?: number;
-}
 
 export type ConntrackRecord =
   | ConntrackEvent

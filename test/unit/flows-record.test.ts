@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Node } from '../../src/api/types.js';
-import type { ConntrackEvent, ConntrackTuple } from '../../src/flows/conntrack-event.js';
+import type { ConntrackEvent, ConntrackTuple } from '../../src/net/conntrack-event.js';
 import { flowLine, matchesFlow } from '../../src/flows/filter.js';
 import { FlowLog, type FlowChange } from '../../src/flows/log.js';
 import { toFlow } from '../../src/flows/record.js';

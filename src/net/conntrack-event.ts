@@ -1,5 +1,6 @@
-// What the flow log reads of a conntrack event: the kernel's room decodes the events (from
-// podnet-conntrack-events' records) into exactly this shape, and the agent hands them on.
+// A conntrack event as podnet reads it: the kernel's room decodes podnet-conntrack-events'
+// records into exactly this shape, and the flow log names its connection. It sits here, with
+// the other address shapes, because both rooms use it and neither may import the other.
 
 export type ConntrackEventType = 'NEW' | 'DESTROY';
 
