@@ -322,7 +322,7 @@ test('kube-lab: agents, pod runners and DNS read only the API; a kubectl pod and
   // From the pod's address on (before it, the runtime starting a process, which a loaded
   // machine delays by seconds), the way to it by name is podnet's: the slice, every node's
   // rules, the name. Waited for as the event it is, every agent's processed revision reaching
-  // the slice; the name must answer as soon as that is reached, and all of it within 2 s.
+  // the slice; then the name must answer, and all of it within 2 s.
   const ip = await until('web-1 running with an address', () => podIP('web-1'), 60_000);
   const start = Date.now();
   const revision = await until('web-1 in a ready slice', () => readySliceRevision('web', ip));
@@ -331,11 +331,14 @@ test('kube-lab: agents, pod runners and DNS read only the API; a kubectl pod and
     () => (NODES.every((n) => agentMetric(n, PROCESSED_SLICES) >= revision) ? true : undefined),
     20_000,
   );
-  const answer = getFrom(`web.${SVC_DOMAIN}`, 3);
+  // The pod is Ready once its process runs (no readiness probe), which may be a moment before
+  // it listens: a refused first try is the pod's, not the path's, and is tried again.
+  let answer = getFrom(`web.${SVC_DOMAIN}`, 3);
+  while (!answer && Date.now() - start < 2000) answer = getFrom(`web.${SVC_DOMAIN}`, 1);
   const took = Date.now() - start;
   t.diagnostic(`every node programmed and web answering ${took} ms after the address`);
   assert.ok(took < 2000, `web answered by name ${took} ms after its address`);
-  assert.deepEqual(answer, { ...answer, pod: 'web-1', node: 'node-2' }, 'web by name at once');
+  assert.deepEqual(answer, { ...answer, pod: 'web-1', node: 'node-2' }, 'web by name');
   const clusterIP = kubectl(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}']).trim();
   const lookup = inClient(['busybox', 'nslookup', `web.${SVC_DOMAIN}`]);
   assert.match(lookup.out, new RegExp(`Address:\\s+${clusterIP.replaceAll('.', '\\.')}\\b`));
