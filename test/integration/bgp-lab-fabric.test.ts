@@ -174,49 +174,39 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
 
     // Each host's kernel has the other hosts' subnets (proto 80, as routing installs them):
     // the other zone's via the host's router, the same zone's directly or via the router.
-    for (const n of NODES) {
-      await until(`${n} routes to the other subnets`, () => {
-        type Route = { dst: string; gateway?: string; dev?: string };
-        const routes = JSON.parse(
-          execFileSync('ip', ['-n', `${name}-${n}`, '-j', 'route', 'show', 'proto', '80'], {
-            encoding: 'utf8',
-          }),
-        ) as Route[];
-        return NODES.filter((m) => m !== n).every((m) => {
-          const r = routes.find((x) => x.dst === subnet(m));
-          const sameZone = ROUTER[m] === ROUTER[n];
-          const hops = sameZone ? [HOST_IP[m], ROUTER[n]] : [ROUTER[n]];
-          return r?.gateway !== undefined && r.dev === 'eth0' && hops.includes(r.gateway);
-        })
-          ? true
-          : undefined;
-      });
-    }
-
-    // The same for IPv6: learnt over the IPv4 sessions, installed with proto 80, next hop the
-    // other host's IPv6 address or the router's on the host's segment.
-    const subnet6 = (n: string) =>
+    // IPv6 is learnt over the same IPv4 sessions, its next hop the other host's IPv6 address or
+    // the router's on the host's segment.
+    const subnetOf = (n: string, family: 4 | 6) =>
       nodes
         .find((x) => x.metadata.name === n)!
-        .spec.podCIDRs!.find((c) => parseCidr(c).family === 6)!;
-    for (const n of NODES) {
-      await until(`${n} routes to the other IPv6 subnets`, () => {
-        type Route = { dst: string; gateway?: string; dev?: string; protocol?: string };
-        const routes = JSON.parse(
-          execFileSync('ip', ['-n', `${name}-${n}`, '-j', '-6', 'route', 'show', 'proto', '80'], {
-            encoding: 'utf8',
-          }),
-        ) as Route[];
-        return NODES.filter((m) => m !== n).every((m) => {
-          const r = routes.find((x) => x.dst === subnet6(m));
-          const sameZone = ROUTER6[m] === ROUTER6[n];
-          const hops = sameZone ? [HOST_IP6[m], ROUTER6[n]] : [ROUTER6[n]];
-          return r?.gateway !== undefined && r.dev === 'eth0' && hops.includes(r.gateway);
-        })
-          ? true
-          : undefined;
-      });
-    }
+        .spec.podCIDRs!.find((c) => parseCidr(c).family === family)!;
+    const expectPeerRoutes = async (
+      family: 4 | 6,
+      hostIP: Record<string, string>,
+      router: Record<string, string>,
+    ) => {
+      for (const n of NODES) {
+        await until(`${n} routes to the other IPv${family} subnets`, () => {
+          type Route = { dst: string; gateway?: string; dev?: string };
+          const routes = JSON.parse(
+            execFileSync(
+              'ip',
+              ['-n', `${name}-${n}`, '-j', `-${family}`, 'route', 'show', 'proto', '80'],
+              { encoding: 'utf8' },
+            ),
+          ) as Route[];
+          return NODES.filter((m) => m !== n).every((m) => {
+            const r = routes.find((x) => x.dst === subnetOf(m, family));
+            const hops = router[m] === router[n] ? [hostIP[m], router[n]] : [router[n]];
+            return r?.gateway !== undefined && r.dev === 'eth0' && hops.includes(r.gateway);
+          })
+            ? true
+            : undefined;
+        });
+      }
+    };
+    await expectPeerRoutes(4, HOST_IP, ROUTER);
+    await expectPeerRoutes(6, HOST_IP6, ROUTER6);
 
     // Pods on node-1 (zone-1), node-2 (zone-2) and node-3 (zone-1) talk by HTTP, both families.
     const ipv6Of = (pod: string): string => {

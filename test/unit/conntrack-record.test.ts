@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { conntrackDecoder } from '../../src/kernel/conntrack-record.js';
+import { conntrackRecord } from '../helpers/conntrack-records.js';
 
 const decode = conntrackDecoder();
-import { conntrackRecord } from '../helpers/conntrack-records.js';
 
 test('a NEW record gives the time, protocol, id and both tuples, without counters', () => {
   const record = conntrackRecord({
