@@ -416,7 +416,7 @@ export function nodeNetwork(
   return {
     podCIDR: parseCidr(podCIDR),
     nodeIP,
-    mtu: podMTU(backend, net.mtu, net.encryption),
+    mtu: podMTU(backend, net.mtu, net.encryption, net.autoTunnel),
     dnsIPs: dnsIPsOf(net),
     domain: net.domain,
   };

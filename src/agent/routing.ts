@@ -102,10 +102,12 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       let backend = backendOf(initial);
       let underlayMTU = initial.mtu;
       let encryption = initial.encryption;
+      let autoTunnel = initial.autoTunnel;
       // Refuse up front what this agent cannot do: an unknown name, a missing kernel module.
       await checkBackendSupport(
         backendDriver(backend, override ? '--backend' : 'ClusterNetwork backend'),
         kernelFeatures,
+        autoTunnel,
       );
       const vtepMac = loadVtepMac(options.stateDir);
       let wgKey = loadWireguardKey(options.stateDir);
@@ -189,9 +191,17 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
           );
           reasons.push('encryption');
         }
+        if (spec.autoTunnel !== autoTunnel) {
+          log.info(
+            { from: autoTunnel ?? 'vxlan', to: spec.autoTunnel ?? 'vxlan' },
+            'auto tunnel changed',
+          );
+          reasons.push('autoTunnel');
+        }
         backend = next;
         underlayMTU = spec.mtu;
         encryption = spec.encryption;
+        autoTunnel = spec.autoTunnel;
         return started && reasons.length > 0 ? reconcile(reasons.join(' ')) : undefined;
       };
       networks.addHandler((c) => {
@@ -229,6 +239,7 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
           backend,
           underlayMTU,
           encryption,
+          autoTunnel,
           wireguard: { ...wgKey, userspace: wgUserspace },
           receiveFrom: receivingBackends(),
         }),

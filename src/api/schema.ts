@@ -443,6 +443,7 @@ export const clusterNetworkSchema = z.strictObject({
       backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto', 'cloud', 'wireguard']),
       cloud: cloudSettingsSchema,
       encryption: z.enum(['wireguard']),
+      autoTunnel: z.enum(['vxlan', 'ipip']),
       proxyMode: z.enum(['iptables', 'nftables']),
       routing: z.enum(['store', 'bgp']),
       bgp: z

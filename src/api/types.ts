@@ -158,6 +158,8 @@ export interface Service extends TypeMeta {
 export type Backend = 'host-gw' | 'vxlan' | 'ipip' | 'auto' | 'cloud' | 'wireguard';
 /** Encryption of pod traffic between hosts, on top of any backend. */
 export type Encryption = 'wireguard';
+/** The tunnel backend `auto` reaches peers that are not on-link through. */
+export type AutoTunnel = 'vxlan' | 'ipip';
 export type ProxyMode = 'iptables' | 'nftables';
 export type RoutingMode = 'store' | 'bgp';
 
@@ -191,6 +193,11 @@ export interface ClusterNetwork extends TypeMeta {
     mtu: number;
     /** `wireguard`: traffic to every peer goes through WireGuard, however the backend reaches it. */
     encryption?: Encryption;
+    /**
+     * What `backend: auto` tunnels through to peers that are not on-link (default vxlan; ipip
+     * as Calico's CrossSubnet IP-in-IP mode). Other backends ignore it.
+     */
+    autoTunnel?: AutoTunnel;
     /** BGP settings when `routing: bgp` (all optional; defaults in src/bgp/cluster.ts). */
     bgp?: BGPSettings;
     /** The cloud's route tables when `backend: cloud`. */

@@ -111,8 +111,13 @@ export async function planNetwork(
     );
   }
 
-  const podsBefore = podMTU(current.backend, current.mtu, current.encryption);
-  const podsAfter = podMTU(proposed.backend, proposed.mtu, proposed.encryption);
+  const podsBefore = podMTU(current.backend, current.mtu, current.encryption, current.autoTunnel);
+  const podsAfter = podMTU(
+    proposed.backend,
+    proposed.mtu,
+    proposed.encryption,
+    proposed.autoTunnel,
+  );
   for (const plan of plans) {
     process.stdout.write(`${planLines(plan).join('\n')}\n`);
     if (podsAfter !== podsBefore) {

@@ -16,6 +16,7 @@ import { describeSettled, offloadCommands, reconcileOffloads } from '../routing/
 import { backendsInUse } from '../routing/handover.js';
 import { planHost } from '../routing/reconcile.js';
 import { checkBackendSupport } from '../routing/support.js';
+import { usesIpip } from '../routing/backends/auto.js';
 import { getClusterNetwork, listObjects } from '../store/objects.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -80,6 +81,7 @@ export async function planNode(store: Store, target: PlanTarget) {
   const support = await checkBackendSupport(
     backendDriver(backend, target.backendSource),
     kernelFeatures,
+    spec.autoTunnel,
   );
   const { items: storeNodes } = await listObjects(store, 'Node');
   const self = storeNodes.find((n) => n.metadata.name === nodeName);
@@ -91,7 +93,8 @@ export async function planNode(store: Store, target: PlanTarget) {
   const bgp = spec.routing === 'bgp' ? await bgpView(store, storeNodes, self, nodeName) : undefined;
   const nodes = bgp?.nodes ?? storeNodes;
   const vtepMac = self.metadata.annotations?.[ANNOTATION_VTEP_MAC] ?? '';
-  if (!vtepMac && backend !== 'host-gw' && backend !== 'ipip' && backend !== 'wireguard') {
+  const ipip = usesIpip(backend, spec.autoTunnel);
+  if (!vtepMac && backend !== 'host-gw' && !ipip && backend !== 'wireguard') {
     throw new UsageError(
       `node ${nodeName} has not published its VTEP MAC (${ANNOTATION_VTEP_MAC}) yet: start its agent first`,
     );
@@ -107,6 +110,7 @@ export async function planNode(store: Store, target: PlanTarget) {
       encryption: spec.encryption,
       wireguard: wg.wireguard,
       ipipBpf: support.ipipBpf,
+      autoTunnel: spec.autoTunnel,
       receiveFrom: backendsInUse(backend, storeNodes),
     },
     routingKernel(netns, wg.run),
@@ -119,6 +123,7 @@ export async function planNode(store: Store, target: PlanTarget) {
     lab,
     spec,
     backend,
+    ipip,
     ipipBpf: support.ipipBpf,
     plan,
     bgp,
@@ -135,7 +140,8 @@ function planJson(p: NodePlan) {
   return {
     node: p.nodeName,
     backend: p.backend,
-    ipipImplementation: ipipImplementation(p.ipipBpf, p.backend),
+    autoTunnel: p.backend === 'auto' ? (p.spec.autoTunnel ?? 'vxlan') : undefined,
+    ipipImplementation: p.ipip ? (p.ipipBpf ? 'bpf' : 'kernel') : undefined,
     ipipTunnels: p.plan.desired.ipipTunnels,
     routing: p.spec.routing,
     learned: p.bgp?.origins,
@@ -153,9 +159,9 @@ export function planLines(p: NodePlan): string[] {
   const { commands, plan } = p;
   const where = p.lab ? ` (namespace ${p.lab}-${p.nodeName})` : '';
   const out = [
-    `# ${p.nodeName}${where}, backend ${p.backend}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}`,
+    `# ${p.nodeName}${where}, backend ${describeBackend(p)}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}`,
   ];
-  if (p.backend === 'ipip') out.push(`# IP-in-IP: ${describeIpip(p.ipipBpf, plan)}`);
+  if (p.ipip) out.push(`# IP-in-IP: ${describeIpip(p.ipipBpf, plan)}`);
   for (const o of p.bgp?.origins ?? []) out.push(`# ${o.prefix}: ${o.origin}`);
   for (const line of p.wireguard ? describeWireguard(p.wireguard) : []) out.push(`# ${line}`);
   out.push(...placementLines(p.cloud ?? []));
@@ -169,10 +175,11 @@ export function planLines(p: NodePlan): string[] {
   return out;
 }
 
-/** Which implementation carries backend ipip: the kernel's device or podnet's tc BPF programs. */
-function ipipImplementation(bpf: boolean, backend: string): string | undefined {
-  if (backend !== 'ipip') return undefined;
-  return bpf ? 'bpf' : 'kernel';
+/** The backend, and for auto a tunnel other than its default VXLAN to peers not on-link. */
+function describeBackend(p: NodePlan): string {
+  return p.backend === 'auto' && p.spec.autoTunnel === 'ipip'
+    ? 'auto (ipip where not on-link)'
+    : p.backend;
 }
 
 function describeIpip(bpf: boolean, plan: { view: { underlay: { dev: string } } }): string {

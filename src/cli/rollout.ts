@@ -234,7 +234,7 @@ async function probeProblems(store: Store, host: string, lab: string): Promise<s
   const source = runningPodOn(pods, host);
   if (!self || !source) return [];
   const spec = effectiveNetwork(cluster, self);
-  const mtu = podMTU(spec.backend, spec.mtu, spec.encryption);
+  const mtu = podMTU(spec.backend, spec.mtu, spec.encryption, spec.autoTunnel);
   const netns = podNetns(lab, host, source.metadata.namespace ?? 'default', source.metadata.name);
   const problems: string[] = [];
   for (const peer of nodes) {

@@ -2,6 +2,7 @@
 // IP as the kernel will take it, hop by hop there and back, and the first broken step
 // (src/diagnose/trace.ts). This file reads the facts; the diagnosis is pure.
 import { ipipBpfTunnel } from '../kernel/bpf-ipip.js';
+import { usesIpip } from '../routing/backends/auto.js';
 import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import type { Command } from 'commander';
 import type {
@@ -410,7 +411,10 @@ async function pathTracer(c: {
     // Without a tunnel device (podnet's and pod veths are pn*), IP-in-IP is the tc BPF program
     // on the route's device.
     const ipipBpf =
-      network.backend === 'ipip' && route.ok && route.dev && !route.dev.startsWith('pn')
+      usesIpip(network.backend, network.autoTunnel) &&
+      route.ok &&
+      route.dev &&
+      !route.dev.startsWith('pn')
         ? await ipipBpfTunnel(route.dev, dst, ns)
         : undefined;
     const accepts = (flag: string): boolean =>

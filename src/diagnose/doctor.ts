@@ -17,6 +17,7 @@ import type { NodeBgpStatus } from '../bgp/status-store.js';
 import { containsCidr, tryParseCidr } from '../net/index.js';
 import { NETWORK_UNAVAILABLE } from '../routing/condition.js';
 import { encapsulationOverhead } from '../routing/mtu.js';
+import { usesIpip } from '../routing/backends/auto.js';
 import { describeWireguard, type WireguardStatus } from '../routing/wireguard-status.js';
 import { backendAdvice } from '../routing/advice.js';
 import { describeSettled, offloadCommands, type OffloadPlan } from '../routing/offloads.js';
@@ -235,7 +236,8 @@ const mtu: Check = ({ host, network, nodeName, nodes }) => {
   const sendsThrough = tunnel && network.backend !== 'host-gw' ? tunnel : undefined;
   const podLimit = Math.min(
     sendsThrough ? sendsThrough.mtu : Infinity,
-    (underlay?.mtu ?? network.mtu) - encapsulationOverhead(network.backend, network.encryption),
+    (underlay?.mtu ?? network.mtu) -
+      encapsulationOverhead(network.backend, network.encryption, network.autoTunnel),
   );
   const tooBig = host.links.filter((l) => POD_VETH.test(l.ifname) && l.mtu > podLimit);
   verdicts.push(
@@ -370,11 +372,11 @@ const kernelFeatures: Check = ({ network, kernelConfig }) => {
   if (!kernelConfig)
     return [pass('kernel-features', 'kernel options not exposed (/proc/config.gz); not checked')];
   const needed: [string, string][] = [];
-  if (network.backend === 'vxlan' || network.backend === 'auto')
+  const ipip = usesIpip(network.backend, network.autoTunnel);
+  if (network.backend === 'vxlan' || (network.backend === 'auto' && !ipip))
     needed.push(['CONFIG_VXLAN', `backend ${network.backend}`]);
-  const ipipBpf =
-    network.backend === 'ipip' && !['y', 'm'].includes(kernelConfig.get('CONFIG_NET_IPIP') ?? '');
-  if (network.backend === 'ipip' && !ipipBpf) needed.push(['CONFIG_NET_IPIP', 'backend ipip']);
+  const ipipBpf = ipip && !['y', 'm'].includes(kernelConfig.get('CONFIG_NET_IPIP') ?? '');
+  if (ipip && !ipipBpf) needed.push(['CONFIG_NET_IPIP', `backend ${network.backend}`]);
   if (network.proxyMode === 'nftables') needed.push(['CONFIG_NFT_NUMGEN', 'proxy nftables']);
   if (network.proxyMode === 'iptables') {
     needed.push(['CONFIG_NETFILTER_XT_MATCH_STATISTIC', 'proxy iptables']);
@@ -386,7 +388,7 @@ const kernelFeatures: Check = ({ network, kernelConfig }) => {
     ? [
         pass(
           'kernel-features',
-          'backend ipip runs as tc BPF programs on the underlay (no CONFIG_NET_IPIP)',
+          `backend ${network.backend}${network.backend === 'auto' ? ' (autoTunnel ipip)' : ''} runs as tc BPF programs on the underlay (no CONFIG_NET_IPIP)`,
         ),
       ]
     : [];

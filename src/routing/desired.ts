@@ -9,6 +9,7 @@ import type {
   Underlay,
 } from '../kernel/netobjects.js';
 import type { Host } from './peers.js';
+import type { AutoTunnel } from '../api/types.js';
 
 /** A sysctl this host needs. `looseRpFilter`: any value whose effect is not strict will do. */
 export interface SysctlWant {
@@ -45,6 +46,8 @@ export interface BackendInput {
   wireguard?: WireguardSelf;
   /** IP-in-IP is done by tc BPF programs on the underlay: the kernel has no ipip device. */
   ipipBpf?: boolean;
+  /** ClusterNetwork spec.autoTunnel: what `auto` reaches peers that are not on-link through. */
+  autoTunnel?: AutoTunnel;
 }
 
 export interface WireguardSelf {

@@ -3,7 +3,7 @@
 // back. Triggers arriving during a reconcile fold into one more run; runs never overlap.
 // A trigger diffs against what the last reconcile left in the kernel (no listing: a joining
 // node costs two short batches); the periodic run and any run after an error read the kernel.
-import type { Encryption, Node } from '../api/types.js';
+import type { AutoTunnel, Encryption, Node } from '../api/types.js';
 import type { WireguardSelf } from './desired.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
@@ -25,6 +25,8 @@ export interface RoutingSnapshot {
   /** ClusterNetwork spec.mtu: the underlay MTU tunnels derive from. */
   underlayMTU?: number;
   encryption?: Encryption;
+  /** ClusterNetwork spec.autoTunnel: what `auto` reaches peers that are not on-link through. */
+  autoTunnel?: AutoTunnel;
   /** This node's WireGuard key and device kind. */
   wireguard?: WireguardSelf;
   /** Backends other hosts run during a backend rollout (their tunnels stay up here). */
@@ -107,7 +109,7 @@ export class RoutingLoop {
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
       const snapshot = this.opts.snapshot();
-      const support = await this.ensureSupported(snapshot.backend);
+      const support = await this.ensureSupported(snapshot.backend, snapshot.autoTunnel);
       const known = this.readNext ? undefined : this.view;
       this.readNext = false;
       this.view = undefined;
@@ -121,6 +123,7 @@ export class RoutingLoop {
           encryption: snapshot.encryption,
           wireguard: snapshot.wireguard,
           ipipBpf: support.ipipBpf && this.opts.ipipDatapath !== undefined,
+          autoTunnel: snapshot.autoTunnel,
           receiveFrom: snapshot.receiveFrom,
         },
         this.opts.kernel,
@@ -151,11 +154,16 @@ export class RoutingLoop {
     this.ipipMapsMayHoldPeers = (tunnels ?? []).length > 0;
   }
 
-  private async ensureSupported(backend: string): Promise<BackendSupport> {
-    const known = this.supported.get(backend);
+  private async ensureSupported(backend: string, autoTunnel?: AutoTunnel): Promise<BackendSupport> {
+    const key = `${backend}/${autoTunnel ?? ''}`;
+    const known = this.supported.get(key);
     if (known) return known;
-    const support = await checkBackendSupport(backendDriver(backend), this.opts.features);
-    this.supported.set(backend, support);
+    const support = await checkBackendSupport(
+      backendDriver(backend),
+      this.opts.features,
+      autoTunnel,
+    );
+    this.supported.set(key, support);
     return support;
   }
 

@@ -14,7 +14,7 @@ import type {
   PeerProblem,
   WireguardSelf,
 } from './desired.js';
-import type { Encryption } from '../api/types.js';
+import type { AutoTunnel, Encryption } from '../api/types.js';
 import type { RoutingKernel } from './kernel.js';
 import { diffState } from './diff.js';
 import { stateAfter } from './expected.js';
@@ -49,6 +49,8 @@ export interface HostInput {
   wireguard?: WireguardSelf;
   /** IP-in-IP through the tc BPF programs on the underlay (the kernel has no ipip device). */
   ipipBpf?: boolean;
+  /** ClusterNetwork spec.autoTunnel: what `auto` reaches peers that are not on-link through. */
+  autoTunnel?: AutoTunnel;
   /**
    * Backends other hosts run for a while (a staged rollout of the backend): their tunnel
    * devices stay up here too, so that those hosts still reach this one through them.
@@ -121,6 +123,7 @@ export async function planHost(
       vtepMac: input.vtepMac,
       wireguard: input.wireguard,
       ipipBpf: input.ipipBpf,
+      autoTunnel: input.autoTunnel,
     }).sysctls.map((s) => s.key);
     const sysctls = await kernel.readSysctls([
       ...keys,
@@ -139,6 +142,7 @@ export async function planHost(
     vtepMac: input.vtepMac,
     wireguard: input.wireguard,
     ipipBpf: input.ipipBpf,
+    autoTunnel: input.autoTunnel,
   };
   const desired = desiredFor(driver, input.encryption, { ...base, peers });
   for (const name of input.receiveFrom ?? []) {

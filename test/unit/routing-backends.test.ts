@@ -165,6 +165,48 @@ test('routing: auto goes direct inside the zone and through VXLAN across', () =>
   assert.deepEqual(state.problems, []);
 });
 
+test('routing: auto with autoTunnel ipip goes direct inside the zone and through the ipip device across', () => {
+  const state = backendDriver('auto').desired({ ...input(), autoTunnel: 'ipip' });
+  assert.deepEqual(state.links, [
+    { kind: 'ipip', name: 'pn-ipip', local: '172.31.1.1', mtu: 1480, addresses: ['10.244.1.0/32'] },
+  ]);
+  assert.deepEqual(state.routes, [
+    { dst: '10.244.2.0/24', gateway: '172.31.1.2', dev: 'eth0', onlink: false },
+    { dst: '10.244.3.0/24', gateway: '172.31.2.1', dev: 'pn-ipip', onlink: true },
+  ]);
+  assert.deepEqual(state.neighbours, []);
+  assert.deepEqual(state.fdb, []);
+  assert.equal(state.ipipTunnels, undefined);
+});
+
+test('routing: auto with autoTunnel ipip in BPF hands only the peer across zones to the programs', () => {
+  const state = backendDriver('auto').desired({
+    ...input(),
+    underlay: { ...underlay, gateway: '172.31.1.254' },
+    autoTunnel: 'ipip',
+    ipipBpf: true,
+  });
+  assert.deepEqual(state.links, []);
+  assert.deepEqual(state.routes, [
+    { dst: '10.244.2.0/24', gateway: '172.31.1.2', dev: 'eth0', onlink: false },
+    { dst: '10.244.3.0/24', gateway: '172.31.1.254', dev: 'eth0', onlink: true, mtu: 1480 },
+  ]);
+  assert.deepEqual(state.ipipTunnels, [
+    { podCIDR: '10.244.3.0/24', remote: '172.31.2.1', local: '172.31.1.1' },
+  ]);
+  assert.deepEqual(
+    state.sysctls.map((s) => s.key),
+    ['net.ipv4.ip_forward', 'net.ipv4.conf.eth0.rp_filter'],
+  );
+});
+
+test('routing: auto with autoTunnel vxlan is auto as before', () => {
+  assert.deepEqual(
+    backendDriver('auto').desired({ ...input(), autoTunnel: 'vxlan' }),
+    backendDriver('auto').desired(input()),
+  );
+});
+
 test('routing: VTEP MACs are unicast and locally administered', () => {
   assert.equal(vtepMacFrom(new Uint8Array([0xff, 1, 2, 3, 4, 5])), 'fe:01:02:03:04:05');
   assert.equal(vtepMacFrom(new Uint8Array([0, 0xab, 0, 0, 0, 0x10])), '02:ab:00:00:00:10');

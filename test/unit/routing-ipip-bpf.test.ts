@@ -4,9 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import type { AutoTunnel } from '../../src/api/types.js';
 import type { IpipTunnel } from '../../src/kernel/netobjects.js';
 import type { IpipDatapath, KernelFeatures } from '../../src/routing/kernel.js';
 import { RoutingLoop } from '../../src/routing/loop.js';
+import { backendDriver } from '../../src/routing/backends/registry.js';
+import { checkBackendSupport } from '../../src/routing/support.js';
 import type { ReconcileResult } from '../../src/routing/reconcile.js';
 import { FakeRoutingKernel } from '../helpers/fake-routing.js';
 import { makeNode } from '../helpers/routing-nodes.js';
@@ -50,6 +53,7 @@ function harness(refuse?: string) {
   };
   const results: (ReconcileResult | Error)[] = [];
   let backend = 'ipip';
+  let autoTunnel: AutoTunnel | undefined;
   const loop = new RoutingLoop({
     selfName: 'n1',
     kernel: host,
@@ -58,14 +62,17 @@ function harness(refuse?: string) {
     periodMs: 3_600_000,
     vtepMac: '02:00:00:00:01:01',
     log: pino({ level: 'silent' }),
-    snapshot: () => ({ nodes, backend }),
+    snapshot: () => ({ nodes, backend, autoTunnel }),
     onResult: (r) => results.push(r),
   });
   return {
     host,
     syncs,
     results,
-    setBackend: (b: string) => (backend = b),
+    setBackend: (b: string, tunnel?: AutoTunnel) => {
+      backend = b;
+      autoTunnel = tunnel;
+    },
     async run(reason: string) {
       loop.trigger(reason);
       await loop.idle();
@@ -129,4 +136,38 @@ test('routing loop: leaving ipip for host-gw empties the BPF maps once', async (
   } finally {
     await h.stop();
   }
+});
+
+test('routing loop: auto with autoTunnel ipip routes the zone directly and hands only the other zone to the programs', async () => {
+  const h = harness();
+  try {
+    h.setBackend('auto', 'ipip');
+    const result = await h.run('start');
+    assert.ok(!(result instanceof Error), String(result));
+    assert.deepEqual(
+      h.syncs.map((s) => s.tunnels),
+      [[{ podCIDR: '10.244.3.0/24', remote: '172.31.2.3', local: '172.31.1.1' }]],
+    );
+    assert.deepEqual(h.host.routes, [
+      { dst: '10.244.2.0/24', gateway: '172.31.1.2', dev: 'eth0', onlink: false },
+      { dst: '10.244.3.0/24', gateway: '172.31.1.254', dev: 'eth0', onlink: true, mtu: 1480 },
+    ]);
+    assert.deepEqual([...h.host.links.keys()], ['eth0']);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('routing: auto through IP-in-IP on a kernel with neither the ipip module nor the BPF programs is refused', async () => {
+  const bare: KernelFeatures = { ...features, hasIpipBpf: () => false };
+  await assert.rejects(
+    checkBackendSupport(backendDriver('auto'), bare, 'ipip'),
+    /backend auto: this kernel has no IP-in-IP support.*use backend vxlan, or auto with autoTunnel vxlan, instead/,
+  );
+  assert.deepEqual(await checkBackendSupport(backendDriver('auto'), bare, 'vxlan'), {
+    ipipBpf: false,
+  });
+  assert.deepEqual(await checkBackendSupport(backendDriver('auto'), features, 'ipip'), {
+    ipipBpf: true,
+  });
 });

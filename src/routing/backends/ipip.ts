@@ -33,34 +33,38 @@ export const ipip: BackendDriver = {
   name: 'ipip',
   needs: 'ipip',
   desired(input) {
-    if (input.ipipBpf) return desiredBpf(input);
-    const state = emptyState();
-    state.links.push(ipipDevice(input));
-    for (const peer of input.peers) {
-      state.routes.push({ dst: peer.podCIDR, gateway: peer.ip, dev: IPIP_DEVICE, onlink: true });
-    }
+    const state = ipipState(input);
+    for (const peer of input.peers) addIpipPeer(state, input, peer);
     state.sysctls = hostSysctls(input.underlay, state.links);
     return state;
   },
 };
 
-function desiredBpf(input: BackendInput): DesiredState {
-  const { self, underlay } = input;
-  const state: DesiredState = { ...emptyState(), ipipTunnels: [] };
-  for (const peer of input.peers) {
-    const route = bpfRoute(input, peer);
-    if (!route) {
-      state.problems.push({
-        peer: peer.name,
-        reason: `${peer.ip} is outside ${underlay.dev}'s subnet and ${underlay.dev} has no default gateway`,
-      });
-      continue;
-    }
-    state.routes.push(route);
-    state.ipipTunnels!.push({ podCIDR: peer.podCIDR, remote: peer.ip, local: self.ip });
-  }
-  state.sysctls = hostSysctls(underlay, []);
+/** An empty state with what IP-in-IP needs before any peer: the device, or the BPF peer list. */
+export function ipipState(input: BackendInput): DesiredState {
+  if (input.ipipBpf) return { ...emptyState(), ipipTunnels: [] };
+  const state = emptyState();
+  state.links.push(ipipDevice(input));
   return state;
+}
+
+/** Adds the route (and for the BPF programs, the tunnel) that reach `peer` through IP-in-IP. */
+export function addIpipPeer(state: DesiredState, input: BackendInput, peer: Host): void {
+  if (!input.ipipBpf) {
+    state.routes.push({ dst: peer.podCIDR, gateway: peer.ip, dev: IPIP_DEVICE, onlink: true });
+    return;
+  }
+  const route = bpfRoute(input, peer);
+  if (!route) {
+    const { underlay } = input;
+    state.problems.push({
+      peer: peer.name,
+      reason: `${peer.ip} is outside ${underlay.dev}'s subnet and ${underlay.dev} has no default gateway`,
+    });
+    return;
+  }
+  state.routes.push(route);
+  state.ipipTunnels!.push({ podCIDR: peer.podCIDR, remote: peer.ip, local: input.self.ip });
 }
 
 /**
