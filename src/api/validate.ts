@@ -52,6 +52,11 @@ export interface ValidateOptions {
   namespace?: string;
   /** How to name the document when it has no usable kind/name, e.g. `web.yaml document 2`. */
   label?: string;
+  /**
+   * The document is a copy made for this call alone: the object returned is the document with
+   * its defaults written in, instead of a second copy of it.
+   */
+  owned?: boolean;
 }
 
 export interface ValidationResult {
@@ -196,7 +201,7 @@ export function validateObject(raw: unknown, opts: ValidateOptions = {}): Valida
   }
   if (errors.length > 0) return { errors, warnings };
 
-  const object = structuredClone(raw) as unknown as KubeObject;
+  const object = (opts.owned ? raw : structuredClone(raw)) as unknown as KubeObject;
   applyDefaults(object, info, opts, who, warnings);
   for (const problem of crossChecks(object, opts)) errors.push(`${who}: ${problem}`);
   return errors.length > 0 ? { errors, warnings } : { object, errors, warnings };

@@ -73,7 +73,8 @@ export function checkObject(raw: unknown, opts: CheckOptions): Checked {
       );
     }
   }
-  const r = validateObject(body, { network: opts.network, namespace: opts.namespace });
+  // `body` is withoutNulls' copy, made for this check alone.
+  const r = validateObject(body, { network: opts.network, namespace: opts.namespace, owned: true });
   const given = r.warnings
     .map(unknownFieldOf)
     .filter((f): f is string => f !== undefined && !isKubernetesField(f));

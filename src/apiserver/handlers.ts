@@ -12,6 +12,7 @@ import { admissionError, checkObject, unknownFields, type FieldValidation } from
 import {
   admissionReads,
   currentObject,
+  type AdmissionReads,
   type ReadContext,
   type ReadSource,
 } from './admission-reads.js';
@@ -148,11 +149,11 @@ async function admitted(
 export async function update(w: WriteRequest): Promise<Reply> {
   const { resource } = w.target;
   return admitted(w, w.target, async (source) => {
-    const { network, unchanged } = await admissionReads(w, undefined, source);
+    const reads = await admissionReads(w, undefined, source);
     const { object, warnings } = checkObject(w.body, {
       resource,
       namespace: w.target.namespace,
-      network,
+      network: reads.network,
       fieldValidation: w.fieldValidation,
     });
     if (object.metadata.name !== w.target.name) {
@@ -160,14 +161,27 @@ export async function update(w: WriteRequest): Promise<Reply> {
         `the name of the object (${object.metadata.name}) does not match the name on the URL (${w.target.name})`,
       );
     }
-    const part = w.target.subresource === 'status' ? 'status' : 'main';
-    const written = await replaceOne(w.store, object, {
-      network,
-      dryRun: w.dryRun,
-      part,
-      unchanged,
-    });
-    return { code: 200, body: written, warnings };
+    return { code: 200, body: await writeReplacement(w, object, reads), warnings };
+  });
+}
+
+/**
+ * Update's and patch's last step: the checked object written over the stored one, whole or,
+ * on the status subresource, only its status. `current` is the stored object the caller has
+ * just read, if it has.
+ */
+function writeReplacement(
+  w: WriteRequest,
+  object: KubeObject,
+  reads: AdmissionReads,
+  current?: KubeObject,
+): Promise<KubeObject> {
+  return replaceOne(w.store, object, {
+    network: reads.network,
+    dryRun: w.dryRun,
+    part: w.target.subresource === 'status' ? 'status' : 'main',
+    current,
+    unchanged: reads.unchanged,
   });
 }
 
@@ -188,7 +202,7 @@ export async function patch(w: WriteRequest & { type: PatchType }): Promise<Repl
   const key = objectKey(resource.kind, w.target.namespace, w.target.name!);
   let pinned = false;
   const write = async (source: ReadSource): Promise<Reply> => {
-    const [{ network, unchanged }, kv] = await Promise.all([
+    const [reads, kv] = await Promise.all([
       admissionReads(w, undefined, source),
       currentObject(w, resource, key, source),
     ]);
@@ -199,22 +213,14 @@ export async function patch(w: WriteRequest & { type: PatchType }): Promise<Repl
     const { object, warnings } = checkObject(patched, {
       resource,
       namespace: w.target.namespace,
-      network,
+      network: reads.network,
       fieldValidation: w.fieldValidation,
-      alreadyUnknown: () => unknownFields(current, network),
+      alreadyUnknown: () => unknownFields(current, reads.network),
     });
     if (object.metadata.name !== current.metadata.name) {
       throw badRequest('a patch cannot change metadata.name');
     }
-    const part = w.target.subresource === 'status' ? 'status' : 'main';
-    const written = await replaceOne(w.store, object, {
-      network,
-      dryRun: w.dryRun,
-      part,
-      current,
-      unchanged,
-    });
-    return { code: 200, body: written, warnings };
+    return { code: 200, body: await writeReplacement(w, object, reads, current), warnings };
   };
   // Someone wrote in between: patch the newer object, unless the patch named a version.
   const raced = (err: unknown) =>

@@ -83,8 +83,8 @@ export async function createOne(
   try {
     const namespaces = new Map(read.home ? [[read.home.metadata.name, read.home]] : []);
     checkAgainstNamespaces([obj], new Map([[who, undefined]]), namespaces);
-    const [placed] = await placePods(store, [withDefaults(obj)], new Map());
-    fresh = structuredClone(placed!);
+    // withDefaults copies, and placement makes a new object: `obj` itself is never changed.
+    [fresh] = (await placePods(store, [withDefaults(obj)], new Map())) as [KubeObject];
   } catch (err) {
     if (await nameTaken()) throw exists();
     throw err;
