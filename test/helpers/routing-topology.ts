@@ -267,11 +267,14 @@ export function watchKernel(ns: string): { stop(): Promise<string[]> } {
       await new Promise((r) => setTimeout(r, 300));
       for (const p of procs) p.kill();
       // The kernel gives a new tunnel device an IPv6 link-local address on its own, some time
-      // after it comes up: that is not podnet changing anything.
+      // after it comes up, and makes and ages out multicast neighbours (ff02::2 for its router
+      // solicitations) on it: that is not podnet changing anything.
       return lines.filter(
         (l) =>
           /proto 80|pn-vxlan|pn-ipip|self permanent/.test(l) &&
-          !/inet6 fe80:|fe80:\S* dev \S+ table local proto kernel/.test(l),
+          !/inet6 fe80:|fe80:\S* dev \S+ table local proto kernel|^(Deleted )?ff02:\S* dev /.test(
+            l,
+          ),
       );
     },
   };
