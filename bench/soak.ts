@@ -1,7 +1,9 @@
 // The soak: a 3-host, 2-zone lab with a client pod on every host requesting a service by DNS
 // name, 10 requests a second each, while pods come and go, services are made and removed and
 // pods' labels flip between two selectors (so endpoints change). Every minute the resident
-// memory of each agent and DNS pod is sampled and printed. At the end churn's objects are
+// memory of each agent and DNS pod is sampled and printed, and beside it each agent's V8 heap
+// after its last major garbage collection: a resident size that creeps while that heap stays flat
+// is the allocator keeping pages, not a leak. At the end churn's objects are
 // deleted, and once the cluster has settled nothing may be left that was not there before
 // churn: pod address reservations, veths, podnet's routes, rule lines, conntrack entries to
 // gone addresses, store keys, leases. Not in `make test`.
@@ -16,6 +18,7 @@ import { openStore } from '../src/store/open.js';
 import { ChaosLab } from '../test/helpers/chaos-lab.js';
 import { faultFigures } from '../test/helpers/chaos-figures.js';
 import { PODNET, sweepLeftovers } from '../test/helpers/lab.js';
+import { HEAP_AFTER_GC_METRIC } from '../src/agent/heap-metrics.js';
 import { residentMB, slopePerTenMinutes, type MemorySample } from './lib/memory-slope.js';
 import { countLeaks, leaksBetween, type LeakCounts } from './lib/soak-leaks.js';
 
@@ -134,6 +137,30 @@ async function watchedProcesses(chaos: ChaosLab): Promise<Map<string, number>> {
   return out;
 }
 
+/** An agent's V8 heap after its last major collection, in MB (from its metrics). */
+async function agentHeapAfterGcMB(chaos: ChaosLab, host: string): Promise<number | undefined> {
+  try {
+    const { stdout } = await execFileAsync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        `${chaos.name}-${host}`,
+        'curl',
+        '-sf',
+        '-m',
+        '5',
+        'http://127.0.0.1:9101/metrics',
+      ],
+      { encoding: 'utf8' },
+    );
+    const bytes = new RegExp(`^${HEAP_AFTER_GC_METRIC} (\\S+)$`, 'm').exec(stdout)?.[1];
+    return bytes === undefined || Number(bytes) === 0 ? undefined : Number(bytes) / 2 ** 20;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every pod IP and cluster IP that exists now. */
 async function liveAddresses(chaos: ChaosLab): Promise<Set<string>> {
   const pods = JSON.parse(await podnet(chaos.name, ['get', 'pods', '-A', '-o', 'json'])) as {
@@ -166,22 +193,30 @@ try {
   const before = await leaksNow(chaos, store);
   const processes = await watchedProcesses(chaos);
   const samples = new Map<string, MemorySample[]>([...processes.keys()].map((k) => [k, []]));
+  const heaps = new Map<string, MemorySample[]>(chaos.lab.hosts.map((h) => [h.name, []]));
   const start = Date.now();
-  const sample = (): void => {
+  const sample = async (): Promise<void> => {
     const at = Date.now() - start;
     const line = [`soak t=${Math.round(at / 60_000)}min rss_mb`];
     for (const [name, pid] of processes) {
-      const rssMB = residentMB(pid);
-      if (rssMB === undefined) continue;
-      samples.get(name)!.push({ at, rssMB });
-      line.push(`${name}=${rssMB.toFixed(1)}`);
+      const mb = residentMB(pid);
+      if (mb === undefined) continue;
+      samples.get(name)!.push({ at, mb });
+      line.push(`${name}=${mb.toFixed(1)}`);
+    }
+    line.push('heap_after_gc_mb');
+    for (const [host, s] of heaps) {
+      const mb = await agentHeapAfterGcMB(chaos, host);
+      if (mb === undefined) continue;
+      s.push({ at, mb });
+      line.push(`agent-${host}=${mb.toFixed(1)}`);
     }
     console.log(line.join(' '));
   };
-  sample();
-  const timer = setInterval(sample, SAMPLE_MS);
+  await sample();
+  const timer = setInterval(() => void sample(), SAMPLE_MS);
   const done = await churn(chaos, start + minutes * 60_000);
-  sample();
+  await sample();
   clearInterval(timer);
   const churnEnd = Date.now();
   const traffic = faultFigures(chaos.requests, { from: start, to: churnEnd, clearedAt: churnEnd });
@@ -200,19 +235,27 @@ try {
   );
   console.log(`leaks after ${Math.round(settledMs / 1000)} s: ${leaks.length === 0 ? 'none' : ''}`);
   for (const l of leaks) console.log(`  ${l}`);
-  console.log('\nprocess            first-MB  last-MB  slope-MB/10min (after warm-up)');
-  const slopes: number[] = [];
-  for (const [name, s] of samples) {
-    const slope = slopePerTenMinutes(s, WARM_UP_MS);
-    if (slope !== undefined) slopes.push(slope);
-    console.log(
-      `${name.padEnd(18)} ${s[0]!.rssMB.toFixed(1).padStart(8)} ${s.at(-1)!.rssMB.toFixed(1).padStart(8)}` +
-        `  ${slope === undefined ? 'n/a' : slope.toFixed(2)}`,
-    );
-  }
+  console.log('\nprocess              first-MB  last-MB  slope-MB/10min (after warm-up)');
+  const rows = (what: string, series: Map<string, MemorySample[]>): number[] => {
+    const slopes: number[] = [];
+    for (const [name, s] of series) {
+      if (s.length === 0) continue;
+      const slope = slopePerTenMinutes(s, WARM_UP_MS);
+      if (slope !== undefined) slopes.push(slope);
+      console.log(
+        `${`${name} ${what}`.padEnd(20)} ${s[0]!.mb.toFixed(1).padStart(8)} ${s.at(-1)!.mb.toFixed(1).padStart(8)}` +
+          `  ${slope === undefined ? 'n/a' : slope.toFixed(2)}`,
+      );
+    }
+    return slopes;
+  };
+  const slopes = rows('rss', samples);
+  const heapSlopes = rows('heap', new Map([...heaps].map(([host, s]) => [`agent-${host}`, s])));
   const worst = slopes.length > 0 ? Math.max(...slopes) : Number.NaN;
+  const worstHeap = heapSlopes.length > 0 ? Math.max(...heapSlopes) : Number.NaN;
   console.log(
     `BENCH soak minutes=${minutes} leaks=${leaks.length} worst_rss_slope_mb_per_10min=${worst.toFixed(2)}` +
+      ` worst_agent_heap_after_gc_slope_mb_per_10min=${worstHeap.toFixed(2)}` +
       ` failed=${traffic.failed} ok=${traffic.ok} gap_ms=${traffic.gapMs}` +
       ` pods_created=${done.pods_created} labels_flipped=${done.labels_flipped}` +
       ` services_changed=${done.services_changed}`,

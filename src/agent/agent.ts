@@ -30,6 +30,7 @@ import { guardController } from './guard.js';
 import { flowsController } from './flows.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { effectiveNetwork } from '../api/node-settings.js';
+import { registerHeapAfterGc } from './heap-metrics.js';
 
 /** Controllers in start order; a new capability with its own controller adds it here. */
 async function controllers(ctx: AgentContext): Promise<Controller[]> {
@@ -91,6 +92,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   mkdirSync(options.stateDir, { recursive: true });
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  registerHeapAfterGc(metrics);
   const store = await openSource(options.storeUrl, {
     metrics,
     // Refused credentials or permissions do not heal by retrying: say which, and stop.

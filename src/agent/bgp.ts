@@ -11,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BGPPeer, BGPSettings, Node } from '../api/types.js';
+import { clusterCIDRsOf } from '../api/cluster-families.js';
 import type { InformerCache } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
-import { nodeBgpPlan, routedNodes, type NodeBgpPlan } from '../bgp/cluster.js';
+import { nodeBgpPlan, routedNodes, withoutRemovedNodes, type NodeBgpPlan } from '../bgp/cluster.js';
 import { readPasswordFile } from '../bgp/password-file.js';
 import { Speaker, type PeerConfig, type PeerStatus } from '../bgp/speaker.js';
 import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
@@ -27,6 +28,8 @@ export interface BgpClusterView {
   nodes(): readonly Node[];
   bgpPeers(): readonly BGPPeer[];
   settings(): BGPSettings | undefined;
+  /** The cluster's pod networks (learnt routes inside them must belong to a Node). */
+  clusterCIDRs(): readonly string[];
   /** Calls `listener` after any of the above changed (its promise: the change's handling). */
   onChange(listener: () => Promise<void>): void;
 }
@@ -278,7 +281,11 @@ export class BgpController implements Controller {
       if (!this.speaker.initialTableComplete()) return;
       this.deferUntil = 0;
     }
-    const learned = this.speaker.learnedRoutes();
+    const learned = withoutRemovedNodes(
+      this.speaker.learnedRoutes(),
+      this.view.nodes(),
+      this.view.clusterCIDRs(),
+    );
     const nodes = routedNodes(self, this.view.nodes(), learned);
     // Node heartbeats change the view often; routing hears only of a real difference.
     const digest = JSON.stringify(nodes);
@@ -360,6 +367,10 @@ async function informerView(informers: InformerCache): Promise<BgpClusterView> {
     nodes: () => [...nodes.cache.values()],
     bgpPeers: () => [...peers.cache.values()],
     settings: () => networks.cache.get('default')?.spec.bgp,
+    clusterCIDRs: () => {
+      const network = networks.cache.get('default');
+      return network ? clusterCIDRsOf(network.spec) : [];
+    },
     onChange: (listener) => listeners.push(listener),
   };
 }

@@ -20,9 +20,11 @@ import { tryParseCidr, type Family } from '../net/index.js';
 import { clusterServicePorts } from '../proxy/from-services.js';
 import { proxyMetrics } from '../proxy/metrics.js';
 import type { ProxyNetwork, ServicePortRule } from '../proxy/model.js';
-import { createProxier } from '../proxy/proxier.js';
+import { createProxier, type Proxier } from '../proxy/proxier.js';
+import type { Logger } from '../util/log.js';
 import { ProxySyncer } from '../proxy/syncer.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
+import { effectiveNetwork } from '../api/node-settings.js';
 import { UsageError, errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 
@@ -88,64 +90,125 @@ export function proxyController(): Controller {
     async start(ctx: AgentContext): Promise<void> {
       const cluster = await getClusterNetwork(ctx.store);
       const override = ctx.options.overrides.proxy;
-      const mode = override
-        ? parseProxyMode(override, '--proxy')
-        : parseProxyMode(cluster.proxyMode, 'ClusterNetwork spec.proxyMode');
       const node = await getObject(ctx.store, 'Node', undefined, ctx.options.nodeName);
-      const log = ctx.log.child({ controller: NAME, mode });
+      // A host's own settings from a staged rollout win over the cluster-wide ones.
+      const modeOf = (spec: ClusterNetwork['spec'] | undefined, self: Node | undefined) =>
+        override
+          ? parseProxyMode(override, '--proxy')
+          : parseProxyMode(effectiveNetwork(spec, self).proxyMode, 'ClusterNetwork spec.proxyMode');
+      let mode = modeOf(cluster, node);
       const metrics = proxyMetrics(ctx.metrics);
       // One health entry for the proxy: an error of either family's loop shows until it clears.
       const errors = new Map<Family, string | undefined>();
       const services = ctx.informers.informer('Service');
       const slices = ctx.informers.informer('EndpointSlice');
-      const loops = proxyNetworks(cluster, node).map((net) => {
-        const family = net.family ?? 4;
-        const kernel = netfilterKernel(undefined, family);
-        const sync = new ProxySyncer(createProxier(mode, net, kernel), {
-          log: family === 4 ? log : log.child({ family: 'IPv6' }),
-          conntrack: kernel.conntrack,
-          metrics,
-          onSynced: (error) => {
-            errors.set(family, error);
-            ctx.health.setError(
-              NAME,
-              [...errors.values()].find((e) => e !== undefined),
-            );
-            if (!error) ctx.health.setReady(NAME, true);
-          },
+      const nets = proxyNetworks(cluster, node);
+      const loopsIn = (loopMode: ProxyMode): ProxyLoop[] => {
+        const log = ctx.log.child({ controller: NAME, mode: loopMode });
+        return nets.map((net) => {
+          const family = net.family ?? 4;
+          const kernel = netfilterKernel(undefined, family);
+          const sync = new ProxySyncer(createProxier(loopMode, net, kernel), {
+            log: family === 4 ? log : log.child({ family: 'IPv6' }),
+            conntrack: kernel.conntrack,
+            metrics,
+            onSynced: (error) => {
+              errors.set(family, error);
+              ctx.health.setError(
+                NAME,
+                [...errors.values()].find((e) => e !== undefined),
+              );
+              if (!error) ctx.health.setReady(NAME, true);
+            },
+          });
+          const desired = (): ServicePortRule[] =>
+            currentServicePorts(services.cache.values(), slices.cache.values(), family);
+          const leftovers = createProxier(OTHER_MODE[loopMode], net, kernel);
+          return { sync, desired, leftovers, log };
         });
-        const desired = (): ServicePortRule[] =>
-          currentServicePorts(services.cache.values(), slices.cache.values(), family);
-        // What the other mode left when this host ran it goes once this mode's rules are in,
-        // so that services are answered all along and then only by this mode.
-        const leftovers = createProxier(OTHER_MODE[mode], net, kernel);
-        return { sync, desired, leftovers };
-      });
+      };
+      let loops = loopsIn(mode);
       syncers = loops.map((l) => l.sync);
+      /** Starts the loops and resolves once their first sync is in the kernel. */
+      const bringUp = async (running: ProxyLoop[], reason: string): Promise<void> => {
+        for (const l of running) {
+          l.sync.start();
+          l.sync.update(l.desired, reason);
+        }
+        await Promise.all(running.map((l) => l.sync.idle()));
+      };
+      /** What the other mode left (when this host ran it) goes once this mode's rules are in. */
+      const removeLeftovers = async (running: ProxyLoop[]): Promise<void> => {
+        await Promise.all(
+          running.map((l) =>
+            l.leftovers
+              .remove()
+              .catch((err: unknown) =>
+                l.log.warn(
+                  { err: errorMessage(err) },
+                  `could not take out the ${l.leftovers.mode} proxy rules`,
+                ),
+              ),
+          ),
+        );
+      };
       // A change is processed once the rules it led to are in the kernel.
       const resync = async (reason: string): Promise<void> => {
-        for (const l of loops) l.sync.update(l.desired, reason);
-        await Promise.all(loops.map((l) => l.sync.idle()));
+        const current = loops;
+        for (const l of current) l.sync.update(l.desired, reason);
+        await Promise.all(current.map((l) => l.sync.idle()));
+      };
+      /** Mode changes one at a time, each finished before the next starts. */
+      let switching = Promise.resolve();
+      const follow = (wanted: ProxyMode): Promise<void> => {
+        switching = switching.then(async () => {
+          if (wanted === mode) return;
+          const before = loops;
+          const after = loopsIn(wanted);
+          after[0]?.log.info({ from: mode }, 'changing the proxy mode');
+          // Service changes go to the new loops from here on; the old ones stop as they are.
+          loops = after;
+          syncers = after.map((l) => l.sync);
+          mode = wanted;
+          // Make before break: the new mode's rules in, the old mode's loops stopped, then its
+          // rules out. Established connections keep their conntrack entry, whose translation
+          // needs neither mode's rules.
+          await bringUp(after, `proxy mode ${wanted}`);
+          await Promise.all(before.map((l) => l.sync.stop()));
+          await removeLeftovers(after);
+        });
+        return switching;
       };
       services.addHandler((c) => resync(`service ${c.name} ${c.type}`));
       slices.addHandler((c) => resync(`endpointslice ${c.name} ${c.type}`));
       await Promise.all([services.synced, slices.synced]);
-      for (const l of loops) {
-        l.sync.start();
-        l.sync.update(l.desired, 'start');
-        void l.sync
-          .idle()
-          .then(() => l.leftovers.remove())
-          .catch((err: unknown) =>
-            log.warn(
-              { err: errorMessage(err) },
-              `could not take out the ${OTHER_MODE[mode]} proxy rules`,
-            ),
-          );
-      }
+      // Not awaited: the agent starts while the first sync runs. A mode change waits for it.
+      const first = loops;
+      switching = bringUp(first, 'start').then(() => removeLeftovers(first));
+      // The mode this host runs follows its own settings (a rollout step) and the cluster's.
+      const nodes = ctx.informers.informer('Node');
+      const networks = ctx.informers.informer('ClusterNetwork');
+      nodes.addHandler((c) =>
+        c.name === ctx.options.nodeName && c.type !== 'deleted'
+          ? follow(modeOf(networks.cache.get('default')?.spec, c.object))
+          : undefined,
+      );
+      networks.addHandler((c) =>
+        c.name === 'default' && c.type !== 'deleted'
+          ? follow(modeOf(c.object.spec, nodes.cache.get(ctx.options.nodeName)))
+          : undefined,
+      );
     },
     async stop(): Promise<void> {
       await Promise.all(syncers.map((s) => s.stop()));
     },
   };
+}
+
+/** One family's sync loop in one mode, and the other mode's proxier to take out what it left. */
+interface ProxyLoop {
+  sync: ProxySyncer;
+  desired: () => ServicePortRule[];
+  leftovers: Proxier;
+  log: Logger;
 }

@@ -13,9 +13,9 @@ export const ANNOTATION_NETWORK_APPLIED = 'podnet.io/network-applied';
 
 /**
  * The settings a host can run apart from the rest of the cluster for a while, and that its
- * agent applies while it runs (the proxy mode still takes an agent restart).
+ * agent applies while it runs.
  */
-export const PER_HOST_SETTINGS = ['backend', 'mtu', 'routing'] as const;
+export const PER_HOST_SETTINGS = ['backend', 'mtu', 'routing', 'proxyMode'] as const;
 export type PerHostSetting = (typeof PER_HOST_SETTINGS)[number];
 
 export type NodeSettings = Partial<Pick<Spec, PerHostSetting>> & {

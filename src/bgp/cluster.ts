@@ -13,6 +13,7 @@ import {
 } from '../api/types.js';
 import {
   compareIP,
+  containsCidr,
   formatCidr,
   formatIP,
   parseCidr,
@@ -223,6 +224,35 @@ export function routedNodes(
   const unplaced = ipv6.filter((r) => !(r.owner && place(r, (i) => owners[i] === r.owner)));
   for (const r of unplaced) {
     if (!place(r, (i) => owners[i] === '')) place(r, () => true);
+  }
+  return out;
+}
+
+/**
+ * The learnt routes less a removed node's: a prefix inside the cluster's pod network that no
+ * Node holds as its pod subnet any more. A router that saw the node's session drop keeps its
+ * paths as stale for graceful restart (BIRD for the node's restart time, 120 s) and passes them
+ * on, but a deleted Node never comes back to refresh them, so routing them sends pods' traffic
+ * into a hole. Prefixes outside the pod network (a router's own) are kept as they are.
+ */
+export function withoutRemovedNodes<Route>(
+  learned: ReadonlyMap<string, Route>,
+  nodes: readonly Node[],
+  clusterCIDRs: readonly string[],
+): Map<string, Route> {
+  const podNetworks = clusterCIDRs.map((c) => parseCidr(c, { loose: true }));
+  const held = new Set<string>();
+  for (const n of nodes) {
+    for (const text of n.spec.podCIDRs ?? (n.spec.podCIDR ? [n.spec.podCIDR] : [])) {
+      const cidr = tryParseCidr(text, { loose: true });
+      if (cidr) held.add(formatCidr(cidr));
+    }
+  }
+  const out = new Map<string, Route>();
+  for (const [prefix, route] of learned) {
+    const cidr = parseCidr(prefix, { loose: true });
+    const ofPods = podNetworks.some((net) => containsCidr(net, cidr));
+    if (!ofPods || held.has(formatCidr(cidr))) out.set(prefix, route);
   }
   return out;
 }

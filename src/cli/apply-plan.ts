@@ -125,10 +125,10 @@ export async function planNetwork(
         `# pod MTU ${podsBefore} -> ${podsAfter}: running pods are resized in place, new ones start with it\n`,
       );
     }
-    // Read when an agent starts: the host changes over at its agent's next start.
+    // The agent writes the new mode's rules, then takes out the old mode's.
     if (proposed.proxyMode !== current.proxyMode) {
       process.stdout.write(
-        `# proxyMode ${current.proxyMode} -> ${proposed.proxyMode} takes effect when this host's agent restarts\n`,
+        `# proxyMode ${current.proxyMode} -> ${proposed.proxyMode}: the new mode's service rules go in, then the old mode's come out\n`,
       );
     }
     if (proposed.routing !== current.routing) {

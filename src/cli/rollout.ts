@@ -68,11 +68,6 @@ export async function rolloutApply(
   const proposed = stored
     ? (mergeForApply(stored, network) as ClusterNetwork).spec
     : { ...current, ...network.spec };
-  if (proposed.proxyMode !== current.proxyMode) {
-    throw new UsageError(
-      `ClusterNetwork proxyMode ${current.proxyMode} -> ${proposed.proxyMode}: the proxy mode takes an agent restart and cannot be rolled out host by host; apply it without --rollout and restart the agents`,
-    );
-  }
   // The plan per host, and the refusal of a change that would cut what runs (exit 2).
   await planNetwork(cmd, store, current, proposed, file);
 

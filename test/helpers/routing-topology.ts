@@ -198,8 +198,9 @@ async function tcpExchange(
   to: TestPod,
   receiver: (port: number) => string,
   sender: (port: number) => string,
+  fixedPort?: number,
 ): Promise<string> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = fixedPort ?? 20000 + Math.floor(Math.random() * 20000);
   const received = shAsync(`ip netns exec ${to.ns} node -e "${receiver(port)}"`);
   await new Promise((r) => setTimeout(r, 500));
   await shAsync(`ip netns exec ${from.ns} node -e "${sender(port)}"`);
@@ -224,12 +225,15 @@ export async function tcpTransfer(from: TestPod, to: TestPod, bytes: number): Pr
 
 /**
  * Keeps one TCP connection from pod `from` to pod `to` busy for `seconds` (1 KB every 10 ms)
- * and resolves with the bytes received and the longest silence the receiver saw.
+ * and resolves with the bytes received and the longest silence the receiver saw. With
+ * `service`, the connection goes to that service's address and port, whose target port `to`
+ * listens on.
  */
 export async function tcpStream(
   from: TestPod,
   to: TestPod,
   seconds: number,
+  service?: { ip: string; port: number; targetPort: number },
 ): Promise<{ bytes: number; maxGapMs: number }> {
   const received = await tcpExchange(
     from,
@@ -237,7 +241,8 @@ export async function tcpStream(
     (port) =>
       `let n=0,last=0,gap=0;const s=require('net').createServer(c=>{last=Date.now();c.on('data',d=>{const t=Date.now();gap=Math.max(gap,t-last);last=t;n+=d.length});c.on('end',()=>{console.log(JSON.stringify({bytes:n,maxGapMs:gap}));s.close()})}).listen(${port});setTimeout(()=>process.exit(3),${(seconds + 30) * 1000}).unref()`,
     (port) =>
-      `const c=require('net').connect(${port},'${to.ip}',()=>{const t=setInterval(()=>c.write(Buffer.alloc(1024,1)),10);setTimeout(()=>{clearInterval(t);c.end()},${seconds * 1000})});c.on('error',e=>{console.error(e.message);process.exit(1)})`,
+      `const c=require('net').connect(${service?.port ?? port},'${service?.ip ?? to.ip}',()=>{const t=setInterval(()=>c.write(Buffer.alloc(1024,1)),10);setTimeout(()=>{clearInterval(t);c.end()},${seconds * 1000})});c.on('error',e=>{console.error(e.message);process.exit(1)})`,
+    service?.targetPort,
   );
   return JSON.parse(received) as { bytes: number; maxGapMs: number };
 }
@@ -262,11 +267,14 @@ export function watchKernel(ns: string): { stop(): Promise<string[]> } {
       await new Promise((r) => setTimeout(r, 300));
       for (const p of procs) p.kill();
       // The kernel gives a new tunnel device an IPv6 link-local address on its own, some time
-      // after it comes up: that is not podnet changing anything.
+      // after it comes up, and makes and ages out multicast neighbours (ff02::2 for its router
+      // solicitations) on it: that is not podnet changing anything.
       return lines.filter(
         (l) =>
           /proto 80|pn-vxlan|pn-ipip|self permanent/.test(l) &&
-          !/inet6 fe80:|fe80:\S* dev \S+ table local proto kernel/.test(l),
+          !/inet6 fe80:|fe80:\S* dev \S+ table local proto kernel|^(Deleted )?ff02:\S* dev /.test(
+            l,
+          ),
       );
     },
   };

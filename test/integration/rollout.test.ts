@@ -2,7 +2,8 @@
 // sequence: a change that passes the up-front checks but meets a path that drops full-size
 // packets fails the canary's probe, is rolled back, and the other hosts never change; a backend
 // change vxlan -> host-gw rolls out under running connections with no stall over 1 s; the
-// routing source goes store -> bgp -> store with no podnet route ever deleted on any host.
+// routing source goes store -> bgp -> store with no podnet route ever deleted on any host; the
+// proxy mode goes iptables -> nftables under a running connection to a service.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -71,10 +72,23 @@ function zoneLinkMTU(mtu: number): void {
   for (const dev of [...ports, bridge]) sh(`ip -n ${underlay} link set dev ${dev} mtu ${mtu}`);
 }
 
+/** The service in front of node-2's pod, for the proxy-mode leg (the stream's own port). */
+const SERVICE = { name: 'rollout-svc', port: 80, targetPort: 18080 };
+
 test('rollout: set-up: a pod on every host, pod MTU 1350 (VXLAN over mtu 1400)', async () => {
-  podnetOk(['--lab', name, 'apply', '-f', '-'], {
-    input: HOSTS.map((h) => echoPodYaml(PODS[h as keyof typeof PODS], h)).join('---\n'),
-  });
+  const serviceYaml = [
+    'apiVersion: v1',
+    'kind: Service',
+    `metadata: {name: ${SERVICE.name}, namespace: default}`,
+    `spec: {selector: {app: ${SERVICE.name}}, ports: [{port: ${SERVICE.port}, targetPort: ${SERVICE.targetPort}, protocol: TCP}]}`,
+    '',
+  ].join('\n');
+  const pods = HOSTS.map((h) => echoPodYaml(PODS[h as keyof typeof PODS], h));
+  pods[1] = pods[1]!.replace(
+    '  namespace: default',
+    `  namespace: default\n  labels: {app: ${SERVICE.name}}`,
+  );
+  podnetOk(['--lab', name, 'apply', '-f', '-'], { input: [...pods, serviceYaml].join('---\n') });
   const cn = network();
   cn.spec.mtu = 1400;
   podnetOk(['--lab', name, 'apply', '-f', '-'], { input: JSON.stringify(cn) });
@@ -161,4 +175,34 @@ test('rollout: routing store -> bgp -> store hands every route over without dele
   }
   const [a, b] = [podOn('node-1'), podOn('node-2')];
   assert.ok(sh(`ip netns exec ${a.ns} ping -c1 -W2 ${b.ip}`).includes('1 received'));
+});
+
+test('rollout: proxyMode iptables -> nftables under a connection to a service: no stall over 1 s', async () => {
+  const clusterIP = getJson<{ spec: { clusterIP: string } }>('service', SERVICE.name).spec
+    .clusterIP;
+  const [a, b] = [podOn('node-1'), podOn('node-2')];
+  // Through node-1's rules (the canary's, moved first): the connection's DNAT is in conntrack.
+  const stream = tcpStream(a, b, 8, { ip: clusterIP, ...SERVICE });
+  await until('the stream to the service flowing', () =>
+    sh(`ip netns exec ${b.ns} ss -Htn state established '( sport = :${SERVICE.targetPort} )'`)
+      .split('\n')
+      .filter(Boolean).length >= 1
+      ? true
+      : undefined,
+  );
+  const r = await rollout({ proxyMode: 'nftables' }, ['--batch', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const f = await stream;
+  process.stderr.write(`rollout iptables->nftables: longest stall ${f.maxGapMs} ms\n`);
+  assert.ok(f.maxGapMs < 1000, `longest stall ${f.maxGapMs} ms`);
+  assert.ok(f.bytes > 100 * 1024, `the connection carried data (${f.bytes} bytes)`);
+  assert.equal(network().spec.proxyMode, 'nftables');
+  assert.deepEqual(settingsLeft(), []);
+  for (const host of HOSTS) {
+    const ns = `${name}-${host}`;
+    await until(`${host} without iptables service rules`, () =>
+      sh(`ip netns exec ${ns} iptables-save -t nat`).includes('PODNET-SERVICES') ? undefined : true,
+    );
+    assert.match(sh(`ip netns exec ${ns} nft list table ip podnet`), new RegExp(clusterIP));
+  }
 });

@@ -8,7 +8,7 @@ test('soak memory slope: MB per 10 minutes after warm-up, warm-up growth left ou
   // 50 MB of warm-up in the first 5 minutes, then 0.2 MB a minute.
   const samples = Array.from({ length: 31 }, (_, i) => ({
     at: i * minute,
-    rssMB: i < 5 ? 10 * i : 50 + 0.2 * (i - 5),
+    mb: i < 5 ? 10 * i : 50 + 0.2 * (i - 5),
   }));
   assert.ok(Math.abs(slopePerTenMinutes(samples, 5 * minute)! - 2) < 1e-9);
   assert.ok(slopePerTenMinutes(samples, 0)! > 2, 'warm-up counted makes it steeper');

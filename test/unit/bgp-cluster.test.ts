@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeBgpPlan, routedNodes } from '../../src/bgp/cluster.js';
+import { nodeBgpPlan, routedNodes, withoutRemovedNodes } from '../../src/bgp/cluster.js';
 import type { BGPPeer, Node } from '../../src/api/types.js';
 import { DataError } from '../../src/util/errors.js';
 
@@ -220,5 +220,32 @@ test("bgp cluster: learnt IPv6 routes ride on Nodes, their owner's first", () =>
       ],
       ['n4', ['10.244.4.0/24', 'fd00:10:244:4::/64'], ['172.31.1.4', 'fd00:172:31:1::fe']],
     ],
+  );
+});
+
+test('bgp cluster: a removed node’s pod subnet, still passed on by a router, is not routed', () => {
+  // The fabric keeps n3's path as stale for graceful restart after n3's session dropped.
+  const learned = new Map([
+    ['10.244.2.0/24', { nextHop: '172.31.1.2' }],
+    ['10.244.3.0/24', { nextHop: '172.31.1.254' }],
+    ['fd00:10:244:3::/64', { nextHop: 'fd00:31:1::fe' }],
+    // A router's own prefix, outside the pod network, stays.
+    ['192.168.50.0/24', { nextHop: '172.31.1.254' }],
+  ]);
+  const pods = ['10.244.0.0/16', 'fd00:10:244::/56'];
+  assert.deepEqual(
+    [...withoutRemovedNodes(learned, [n1, n2, n3], pods).keys()],
+    ['10.244.2.0/24', '10.244.3.0/24', '192.168.50.0/24'],
+  );
+  // n3 deleted: its subnets go at once, not when the router's stale timer ends.
+  assert.deepEqual(
+    [...withoutRemovedNodes(learned, [n1, n2], pods).keys()],
+    ['10.244.2.0/24', '192.168.50.0/24'],
+  );
+  // A node that is only restarting keeps its Node, so its stale paths are still routed.
+  const dual = { ...n3, spec: { podCIDRs: ['10.244.3.0/24', 'fd00:10:244:3::/64'] } };
+  assert.deepEqual(
+    [...withoutRemovedNodes(learned, [n1, n2, dual], pods).keys()],
+    [...learned.keys()],
   );
 });

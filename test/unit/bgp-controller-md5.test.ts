@@ -112,6 +112,7 @@ test('bgp controller: keyed BGPPeers, a key change drops only that session, a de
     nodes: () => [node],
     bgpPeers: () => bgpPeers,
     settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    clusterCIDRs: () => ['10.244.0.0/16'],
     onChange: () => undefined,
   };
   let routed: Node[] = [];

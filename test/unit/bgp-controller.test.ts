@@ -62,6 +62,7 @@ test('bgp controller: nodes mesh, learn each other, feed routing, publish status
     nodes: () => nodes,
     bgpPeers: () => [],
     settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    clusterCIDRs: () => ['10.244.0.0/16'],
     onChange: () => undefined,
   };
   const port = await freePort(ip(0));

@@ -52,10 +52,16 @@ test('rollout plan: only the per-host settings that change are carried; a node r
     ...current,
     backend: 'host-gw' as const,
     routing: 'bgp' as const,
+    proxyMode: 'nftables' as const,
     clusterCIDRs: ['10.244.0.0/16', '10.245.0.0/16'],
   };
   const settings = perHostChange(current, proposed, 'g7');
-  assert.deepEqual(settings, { generation: 'g7', backend: 'host-gw', routing: 'bgp' });
+  assert.deepEqual(settings, {
+    generation: 'g7',
+    backend: 'host-gw',
+    routing: 'bgp',
+    proxyMode: 'nftables',
+  });
   const node = {
     apiVersion: 'v1' as const,
     kind: 'Node' as const,
@@ -68,6 +74,7 @@ test('rollout plan: only the per-host settings that change are carried; a node r
   const effective = effectiveNetwork(current, node);
   assert.equal(effective.backend, 'host-gw');
   assert.equal(effective.routing, 'bgp');
+  assert.equal(effective.proxyMode, 'nftables', 'the proxy mode moves host by host too');
   assert.equal(effective.mtu, 1500);
   assert.equal(
     effective.clusterCIDRs,
