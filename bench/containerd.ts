@@ -6,7 +6,7 @@
 // machine noise falls on both.
 // Each sandbox is removed before the next is run, so the figure is one start on a quiet host.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
 import { labDown, labUp, sweepStaleLabs, testLabName } from '../test/helpers/lab.js';
@@ -19,7 +19,7 @@ import {
 import { CriClient } from '../src/lab/cri-client.js';
 import { removeSandbox } from '../src/lab/cri-kubelet.js';
 import { sandboxConfig } from '../src/lab/cri-pods.js';
-import { findProcess, stopProcesses, type ProcessRecord } from '../src/lab/supervisor.js';
+import { findProcess, logFile, stopProcesses, type ProcessRecord } from '../src/lab/supervisor.js';
 import type { LabState } from '../src/lab/state.js';
 import type { Pod } from '../src/api/types.js';
 import { percentile } from './lib/stats.js';
@@ -30,6 +30,8 @@ interface Runtime {
   name: string;
   cri: CriClient;
   times: number[];
+  /** The sandbox behind each time: the agent's log names its ADD by it. */
+  sandboxes: string[];
 }
 
 /** The anchor's network: Debian's reference plugins, in a range of their own. */
@@ -85,6 +87,7 @@ async function timeOneSandbox(rt: Runtime, i: number, logDir: string): Promise<v
     if (s.state === 'SANDBOX_READY' && s.network?.ip) break;
   }
   rt.times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  rt.sandboxes.push(id);
   await removeSandbox(rt.cri, id);
 }
 
@@ -118,6 +121,28 @@ function printAgentStages(netns: string): void {
   console.log(`podnet ADD stages, mean ms from its start to their end: ${show(stages)}`);
 }
 
+/**
+ * The slowest sandboxes and what the agent's log says of their ADD (when each stage ended and
+ * the whole ADD, in ms): whether a tail is the agent's or lies outside it.
+ */
+function printSlowest(rt: Runtime, agentLog: string, count: number): void {
+  const stages = new Map<string, Record<string, number>>();
+  for (const line of agentLog.split('\n')) {
+    if (!line.includes('"pod added"')) continue;
+    const entry = JSON.parse(line) as { containerID?: string; stageMs?: Record<string, number> };
+    if (entry.containerID && entry.stageMs) stages.set(entry.containerID, entry.stageMs);
+  }
+  const slowest = rt.times
+    .map((ms, i) => ({ ms, id: rt.sandboxes[i]! }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, count);
+  for (const { ms, id } of slowest) {
+    const add = stages.get(id);
+    const shown = add ? Object.entries(add).map(([k, v]) => `${k} ${v}`) : ['not in the log'];
+    console.log(`slow sandbox ${ms.toFixed(1)} ms; its ADD, ms: ${shown.join(', ')}`);
+  }
+}
+
 async function main(): Promise<void> {
   sweepStaleLabs();
   sweepStaleNamespaces();
@@ -132,8 +157,18 @@ async function main(): Promise<void> {
     await stopProcesses(lab.stateDir, [findProcess(lab.stateDir, `kubelet-${host.name}`)!]);
     anchor = await startAnchor(lab, anchorDir);
     runtimes.push(
-      { name: 'podnet', cri: new CriClient(containerdPaths(host.stateDir).socket), times: [] },
-      { name: 'ptp', cri: new CriClient(containerdPaths(anchorDir).socket), times: [] },
+      {
+        name: 'podnet',
+        cri: new CriClient(containerdPaths(host.stateDir).socket),
+        times: [],
+        sandboxes: [],
+      },
+      {
+        name: 'ptp',
+        cri: new CriClient(containerdPaths(anchorDir).socket),
+        times: [],
+        sandboxes: [],
+      },
     );
     const [podnet, ptp] = runtimes as [Runtime, Runtime];
     const logDir = join(anchorDir, 'logs');
@@ -152,6 +187,7 @@ async function main(): Promise<void> {
       );
     }
     printAgentStages(host.netns);
+    printSlowest(podnet, readFileSync(logFile(lab.stateDir, `agent-${host.name}`), 'utf8'), 2);
     const ours = { p50: percentile(podnet.times, 50), p99: percentile(podnet.times, 99) };
     const ref = { p50: percentile(ptp.times, 50), p99: percentile(ptp.times, 99) };
     console.log(

@@ -2,7 +2,7 @@
 // protection) in step with the pods this node wired, the Nodes' addresses, the BGP peers and
 // the ClusterNetwork, whatever the proxy mode and whatever NetworkPolicy says. The CNI server
 // waits for it on every ADD and DEL, so a pod's address is let out of its veth before the
-// pod runs; changes to Pods, Nodes and the ClusterNetwork, and a periodic pass that repairs
+// pod runs; changes to Pods, Nodes and the ClusterNetwork, and a periodic check that repairs
 // what someone else changed, bring it up to date too.
 import { Counter } from 'prom-client';
 import type { ClusterNetwork } from '../api/types.js';
@@ -12,6 +12,7 @@ import {
   CONTROL_PORTS,
   DROP_REASONS,
   GUARD_TABLE,
+  guardHolds,
   protectedNodeAddresses,
   syncGuard,
   type GuardInput,
@@ -25,8 +26,14 @@ import { errorMessage } from '../util/errors.js';
 import type { AgentContext, AgentOptions, Controller } from './controller.js';
 
 const NAME = 'guard';
-/** A periodic pass puts back what was changed behind the agent's back. */
+/** A periodic check puts back what was changed behind the agent's back. */
 const RESYNC_MS = 30_000;
+/**
+ * A check whose read overlapped a write of the agent's own tries again this much later; after
+ * this many such tries in a row, it reads in a pass of its own, whatever waits behind it.
+ */
+const UNSETTLED_RETRY_MS = 1000;
+const UNSETTLED_TRIES = 3;
 
 export interface GuardSource {
   wiredPods(): WiredPod[];
@@ -53,11 +60,32 @@ function controlPorts(options: AgentOptions, storePorts: number[]): PortRange[] 
   return [...CONTROL_PORTS, ...own.map((p) => ({ first: p, last: p }))];
 }
 
-export function guardController(source: GuardSource, given?: GuardKernel): Controller {
+export function guardController(
+  source: GuardSource,
+  given?: GuardKernel,
+  resyncMs = RESYNC_MS,
+): Controller {
   // A long-lived nft: the CNI server waits for a pass on every ADD, so no process start there.
   const session = given ? undefined : new NftSession();
   const kernel = given ?? nftTable(GUARD_TABLE, undefined, session);
+  /** Odd while a script of this process is being applied: a read meanwhile may straddle it. */
+  let writes = 0;
+  const counted: GuardKernel = {
+    async run(script) {
+      writes++;
+      try {
+        await kernel.run(script);
+      } finally {
+        writes++;
+      }
+    },
+    listChain: (chain) => kernel.listChain(chain),
+    listSet: (set) => kernel.listSet(set),
+    counters: () => kernel.counters(),
+  };
   let timer: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let stopped = false;
   return {
     name: NAME,
     async start(ctx: AgentContext): Promise<void> {
@@ -88,8 +116,9 @@ export function guardController(source: GuardSource, given?: GuardKernel): Contr
       // One pass at a time. A pass reads its inputs afresh when it begins, so changes that
       // arrive while one waits to begin are all served by it. Pod and Node churn and CNI calls
       // diff against the table this process programmed (a cluster of thousands of nodes
-      // changes some Node every second); the start, the periodic pass and changes to peers
-      // and the ClusterNetwork read the kernel, which repairs hand changes.
+      // changes some Node every second); the start, a periodic check that found the table
+      // changed, and changes to peers and the ClusterNetwork read the kernel, which repairs
+      // hand changes.
       let programmed: GuardTable | undefined;
       let readKernel = true;
       let running = Promise.resolve();
@@ -102,7 +131,7 @@ export function guardController(source: GuardSource, given?: GuardKernel): Contr
           const remembered = readKernel ? undefined : programmed;
           readKernel = false;
           try {
-            const { table, changed } = await syncGuard(kernel, input(), remembered);
+            const { table, changed } = await syncGuard(counted, input(), remembered);
             programmed = table;
             if (changed) log.info({ reason }, 'guard updated');
             ctx.health.setError(NAME, undefined);
@@ -136,11 +165,38 @@ export function guardController(source: GuardSource, given?: GuardKernel): Contr
       await Promise.all([nodes.synced, pods.synced, networks.synced, peers.synced]);
       source.guardSync = () => sync('cni', false);
       await sync('start', true);
-      timer = setInterval(() => void sync('resync', true), RESYNC_MS);
+      // The periodic check reads the kernel beside the passes, not in one of them: reading is
+      // a dozen listings, and an ADD arriving meanwhile would wait for all of them. Only a
+      // table that differs costs a pass that reads it again and repairs.
+      let unsettled = 0;
+      const check = async (): Promise<void> => {
+        const seen = writes;
+        const compared = programmed;
+        // Undefined: a write of this process overlapped the read, which then proves nothing.
+        let holds: boolean | undefined;
+        if (!compared) holds = false;
+        else if (seen % 2 === 0) {
+          const read = await guardHolds(kernel, compared).catch(() => false);
+          holds = writes === seen ? read : undefined;
+        }
+        if (stopped || holds === true) {
+          unsettled = 0;
+          return;
+        }
+        if (holds === undefined && ++unsettled < UNSETTLED_TRIES) {
+          retry = setTimeout(() => void check(), UNSETTLED_RETRY_MS);
+          return;
+        }
+        unsettled = 0;
+        await sync('resync', true);
+      };
+      timer = setInterval(() => void check(), resyncMs);
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {
+      stopped = true;
       clearInterval(timer);
+      clearTimeout(retry);
       // Its nft would keep the agent from exiting.
       session?.close();
     },

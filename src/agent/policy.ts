@@ -4,7 +4,7 @@
 // policy selects never sends or receives a packet its policies do not allow. The datapath
 // follows the node's proxy mode: an nftables table, or ipsets and `PODNET-NP-` chains.
 import { Counter, Histogram } from 'prom-client';
-import type { ClusterNetwork, Pod } from '../api/types.js';
+import type { ClusterNetwork, Pod, ProxyMode } from '../api/types.js';
 import type { PodRef } from '../cni/handler.js';
 import { applySetsAndRules } from '../kernel/ipset-rules.js';
 import { ipsetKernel } from '../kernel/ipset.js';
@@ -40,8 +40,14 @@ const LOG: PolicyLogOptions = { group: 18, perSecond: 20 };
 
 /** Changes closer together than this are programmed in one sync. */
 const BATCH_MS = 50;
-/** How long after a new pod's own Pod write the kernel is checked: once the pod has started. */
-const VERIFY_AFTER_ADD_MS = 1000;
+/**
+ * A change is checked against the kernel within this long, changes closer together by one
+ * check: not at once, since reading the kernel starts a program while a runtime may be
+ * starting the next pod.
+ */
+const CHECK_WITHIN_MS = 1000;
+/** With no change at all, the kernel is checked this often (what repairs a hand change). */
+const RECHECK_MS = 30_000;
 /** A failed sync is tried again after this long, whether or not anything changes. */
 const RETRY_MS = 2000;
 
@@ -98,12 +104,17 @@ class Batcher {
 export interface PolicyControllerOptions {
   /** Hears each denied connection once (the flow log shows them). */
   onDenied?: (c: DeniedConnection) => void;
+  /** The datapath for the node's proxy mode; by default the kernel's. */
+  datapath?: (mode: ProxyMode, log: () => PolicyLogOptions) => PolicyDatapath;
+  /** Reads the log group the datapath sends denied packets to; by default the kernel's. */
+  nflog?: typeof subscribeNflog;
 }
 
 export function policyController(options: PolicyControllerOptions = {}): PolicyController {
   let batcher: Batcher | undefined;
   let retry: NodeJS.Timeout | undefined;
-  let verifyTimer: NodeJS.Timeout | undefined;
+  let checkTimer: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastError: string | undefined;
   /** The next sync reads the kernel's marker rather than trusting what was programmed. */
@@ -126,12 +137,9 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
         ? parseProxyMode(override, '--proxy')
         : parseProxyMode(cluster.proxyMode, 'ClusterNetwork spec.proxyMode');
       log = context.log.child({ controller: NAME, mode });
-      const logging = deniedLogging(context, log, options.onDenied);
+      const logging = deniedLogging(context, log, options.onDenied, options.nflog);
       const logOptions = () => LOG;
-      const datapath =
-        mode === 'nftables'
-          ? nftablesPolicyDatapath(nftKernel(), logOptions)
-          : iptablesPolicyDatapath(policyIptablesKernel(), logOptions);
+      const datapath = (options.datapath ?? kernelDatapath)(mode, logOptions);
       logging.datapath = datapath;
       stopLogging = () => logging.stop();
       const metrics = policyMetrics(context, datapath);
@@ -161,7 +169,7 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       const sync = async (): Promise<void> => {
         clearTimeout(retry);
         // Reading the marker starts a program: an ADD does not wait for that. A verification
-        // asked for meanwhile (the ADD's own Pod write asks for one) gets the next sync.
+        // asked for meanwhile gets the next sync.
         const trust = !verifyNext || addWaiting;
         if (!trust) verifyNext = false;
         else if (verifyNext) void batcher?.request();
@@ -186,39 +194,36 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       };
       const b = new Batcher(sync, BATCH_MS);
       batcher = b;
-      // A change counts as processed once the datapath enforces it.
-      // Store changes check the kernel's marker too (a table changed behind the agent's back
-      // is repaired with them); a new pod's ADD trusts what was programmed.
-      const verified = async (): Promise<void> => {
+      // A change counts as processed once the datapath enforces it. Its sync trusts what was
+      // programmed; the kernel is read soon after, beside the syncs rather than before them,
+      // and only a kernel that differs (a table changed behind the agent's back) costs a sync
+      // that reads it and repairs.
+      const checkKernel = async (): Promise<void> => {
+        checkTimer = undefined;
+        const found = await datapath.check().catch(() => 'differs' as const);
+        metrics.checks.inc({ result: found });
+        if (stopped) return;
+        if (found === 'unsettled') checkSoon();
+        if (found !== 'differs') return;
+        log!.warn('the policy datapath differs from what was programmed; programming it again');
         verifyNext = true;
-        await b.request();
-        // That sync served an ADD and trusted what was programmed: the next one verifies.
-        if (verifyNext) await b.request();
+        void b.request();
       };
-      // The Pod write of an ADD brings nothing its own sync did not program: it is processed
-      // with a sync that trusts that, and the kernel is checked once the pod has started, not
-      // while its runtime starts it (a check starts a program).
-      const verifyAfterAdd = (): void => {
-        verifyTimer ??= setTimeout(() => {
-          verifyTimer = undefined;
-          void verified();
-        }, VERIFY_AFTER_ADD_MS);
+      const checkSoon = (): void => {
+        checkTimer ??= setTimeout(() => void checkKernel(), CHECK_WITHIN_MS);
+      };
+      const changed = (): Promise<void> => {
+        checkSoon();
+        return b.request();
       };
       pods.addHandler((c) => {
         if (c.type === 'deleted') newPods.delete(c.name);
-        else if (
-          c.object.status?.podIP &&
-          newPods.get(c.name)?.status?.podIP === c.object.status.podIP
-        ) {
-          verifyAfterAdd();
-          return b.request();
-        }
-        return verified();
+        return changed();
       });
-      namespaces.addHandler(verified);
-      policies.addHandler(verified);
-      adminPolicies.addHandler(verified);
-      baselinePolicies.addHandler(verified);
+      namespaces.addHandler(changed);
+      policies.addHandler(changed);
+      adminPolicies.addHandler(changed);
+      baselinePolicies.addHandler(changed);
       const networks = context.informers.informer('ClusterNetwork');
       networks.addHandler(async (c) => {
         if (c.object.metadata.name !== 'default') return;
@@ -236,6 +241,7 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       logging.set(network !== undefined && wantsLog(network));
       logging.start();
       await b.request(true);
+      recheck = setInterval(checkSoon, RECHECK_MS);
     },
 
     async isolateNewPod(ref: PodRef, ip: string): Promise<void> {
@@ -265,7 +271,8 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
     async stop(): Promise<void> {
       stopped = true;
       clearTimeout(retry);
-      clearTimeout(verifyTimer);
+      clearTimeout(checkTimer);
+      clearInterval(recheck);
       stopLogging();
       await batcher?.stop();
     },
@@ -285,6 +292,7 @@ function deniedLogging(
   ctx: AgentContext,
   log: Logger,
   onDenied: ((c: DeniedConnection) => void) | undefined,
+  nflog = subscribeNflog,
 ) {
   // Every denied connection once, for the flow log; those while the annotation is on, for
   // DENIED_PATH.
@@ -330,7 +338,7 @@ function deniedLogging(
       log.info({ on }, 'log of denied connections');
     },
     start(): void {
-      reader ??= subscribeNflog(LOG.group, onPacket, (err) =>
+      reader ??= nflog(LOG.group, onPacket, (err) =>
         log.error({ err }, 'the log of denied connections stopped'),
       );
     },
@@ -339,6 +347,12 @@ function deniedLogging(
     },
   };
   return state;
+}
+
+function kernelDatapath(mode: ProxyMode, log: () => PolicyLogOptions): PolicyDatapath {
+  return mode === 'nftables'
+    ? nftablesPolicyDatapath(nftKernel(), log)
+    : iptablesPolicyDatapath(policyIptablesKernel(), log);
 }
 
 /** The host's ipset and iptables, as the iptables datapath uses them. */
@@ -354,7 +368,11 @@ function policyIptablesKernel(): PolicyIptablesKernel {
 function policyMetrics(
   ctx: AgentContext,
   datapath: PolicyDatapath,
-): { syncs: Counter<'result'>; duration: Histogram<'change'> } {
+): {
+  syncs: Counter<'result'>;
+  checks: Counter<'result'>;
+  duration: Histogram<'change'>;
+} {
   new Counter({
     name: 'podnet_policy_drops_total',
     help: 'Packets dropped by policy on this node, by the NetworkPolicies isolating the pod (or the admin Deny rule, `anp/NAME rule RULE`) and direction (restarts from zero when the policy table is replaced)',
@@ -377,6 +395,12 @@ function policyMetrics(
     syncs: new Counter({
       name: 'podnet_policy_syncs_total',
       help: 'Syncs of the policy datapath, by result',
+      labelNames: ['result'],
+      registers: [ctx.metrics],
+    }),
+    checks: new Counter({
+      name: 'podnet_policy_kernel_checks_total',
+      help: 'Reads of the policy datapath beside the syncs, by what they found (holds, differs, unsettled: a sync ran meanwhile)',
       labelNames: ['result'],
       registers: [ctx.metrics],
     }),

@@ -50,6 +50,12 @@ export interface PolicyDrops extends DropChain {
   packets: number;
 }
 
+/**
+ * What a check found: the kernel holds what was programmed, or differs (someone changed it),
+ * or an apply ran meanwhile, so there was nothing settled to compare with (check again).
+ */
+export type KernelCheck = 'holds' | 'differs' | 'unsettled';
+
 export interface PolicyDatapath {
   readonly mode: string;
   /**
@@ -58,6 +64,11 @@ export interface PolicyDatapath {
    * instead of reading it back: a new pod's ADD then waits for no listing.
    */
   apply(inputs: PolicyInputs, trustProgrammed?: boolean): Promise<PolicyApplyOutcome>;
+  /**
+   * Reads the kernel's marker, changing nothing, to tell whether it still holds what the last
+   * apply programmed. Runs beside an apply, never queued before one.
+   */
+  check(): Promise<KernelCheck>;
   /** The drop counters of what the last apply programmed. */
   drops(): Promise<PolicyDrops[]>;
   /** What a dropping chain (a logged packet's prefix) stands for in what was programmed. */

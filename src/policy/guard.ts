@@ -327,3 +327,11 @@ export async function syncGuard(
   if (script !== undefined) await kernel.run(script);
   return { table: want, changed: script !== undefined };
 }
+
+/**
+ * Whether the kernel holds exactly `programmed`: a read that changes nothing, so it can run
+ * beside a pass rather than in its place.
+ */
+export async function guardHolds(kernel: GuardKernel, programmed: GuardTable): Promise<boolean> {
+  return guardScript(programmed, await readGuard(kernel, programmed)) === undefined;
+}

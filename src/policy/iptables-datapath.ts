@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import {
   adminPoliciesOf,
   type PolicyApplyOutcome,
+  type KernelCheck,
   type PolicyDatapath,
   type PolicyDrops,
   type PolicyInputs,
@@ -64,6 +65,10 @@ const markerRule = (print: { rules: string; all: string }): string =>
 const markerRules = (rule: string | undefined): string | undefined =>
   rule ? /rules=(\w+)/.exec(rule)?.[1] : undefined;
 
+/** The marker rule as the kernel lists it; none when nothing is isolated. */
+const expectedMarker = (desired: PolicyIptables, marker: string): string | undefined =>
+  desired.chains.size ? `-A ${MARKER_CHAIN} ${marker}` : undefined;
+
 /** The desired chains with the marker, or nothing at all when nothing is isolated. */
 function withMarker(desired: PolicyIptables, marker: string): PolicyIptables {
   if (desired.chains.size === 0) return desired;
@@ -101,8 +106,7 @@ export function iptablesPolicyDatapath(
         if (trustProgrammed) return { change: 'none', sent: 0 };
         // One chain read tells whether the kernel still holds what this process wrote.
         const inKernel = (await kernel.listChain(MARKER_CHAIN))?.[0];
-        const expected = desired.chains.size ? `-A ${MARKER_CHAIN} ${marker}` : undefined;
-        if (inKernel === expected) return { change: 'none', sent: 0 };
+        if (inKernel === expectedMarker(desired, marker)) return { change: 'none', sent: 0 };
       }
       programmed = undefined;
       const full = withMarker(desired, marker);
@@ -121,6 +125,13 @@ export function iptablesPolicyDatapath(
       if (sent === 0) change = 'none';
       else if (kernelRules === print.rules) change = 'elements';
       return { change, sent };
+    },
+    async check(): Promise<KernelCheck> {
+      const compared = programmed;
+      if (!compared) return 'unsettled';
+      const inKernel = (await kernel.listChain(MARKER_CHAIN))?.[0];
+      if (programmed !== compared) return 'unsettled';
+      return inKernel === expectedMarker(compared.desired, compared.marker) ? 'holds' : 'differs';
     },
     isolationOf: (chain) => programmed?.desired.isolation.get(chain),
     async drops(): Promise<PolicyDrops[]> {

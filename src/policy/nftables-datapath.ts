@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import {
   adminPoliciesOf,
   type PolicyApplyOutcome,
+  type KernelCheck,
   type PolicyDatapath,
   type PolicyDrops,
   type PolicyInputs,
@@ -148,6 +149,13 @@ export function nftablesPolicyDatapath(
       if (script) await kernel.run(script);
       programmed = { table: desired, marker };
       return { change, sent: lines(script) };
+    },
+    async check(): Promise<KernelCheck> {
+      const compared = programmed;
+      if (!compared) return 'unsettled';
+      const inKernel = (await kernel.listChain(family, name, MARKER_CHAIN))?.[0];
+      if (programmed !== compared) return 'unsettled';
+      return inKernel === compared.marker ? 'holds' : 'differs';
     },
     isolationOf: (chain) => programmed?.table.isolation.get(chain),
     async drops(): Promise<PolicyDrops[]> {

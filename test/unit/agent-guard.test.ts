@@ -1,6 +1,8 @@
 // The guard controller over a real store and the fake nft: the table follows the Nodes, the BGP
 // peers and the ClusterNetwork as they change, the CNI server's hook brings a new pod's element in before it
-// returns, and the kernel's counters show as podnet_guard_drops_total.
+// returns, and the kernel's counters show as podnet_guard_drops_total. The periodic check reads
+// the kernel beside the passes: an ADD waits for none of its listings, a whole table costs no
+// write, and a table changed by hand is repaired.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
@@ -9,11 +11,12 @@ import type { BGPPeer, ClusterNetwork, Node } from '../../src/api/types.js';
 import { HealthState, type AgentContext } from '../../src/agent/controller.js';
 import { HttpRoutes } from '../../src/agent/http.js';
 import { guardController, type GuardSource } from '../../src/agent/guard.js';
-import type { WiredPod } from '../../src/policy/guard.js';
+import { GUARD_TABLE, type WiredPod } from '../../src/policy/guard.js';
 import { applyObject } from '../../src/store/objects.js';
 import { InformerCache } from '../../src/store/shared-informers.js';
 import { FakeGuardKernel } from '../helpers/fake-guard.js';
 import { withTempStore } from '../helpers/temp-store.js';
+import { waitFor } from '../helpers/wait.js';
 
 const node = (name: string, ip: string): Node => ({
   apiVersion: 'v1',
@@ -28,6 +31,50 @@ const network = (allowPorts: number[]): ClusterNetwork => ({
   kind: 'ClusterNetwork',
   metadata: { name: 'default' },
   spec: { hostProtection: { allowPorts } } as ClusterNetwork['spec'],
+});
+
+/** The fake guard kernel whose listings wait, while `held`, until released. */
+class HeldReads extends FakeGuardKernel {
+  held = false;
+  reads = 0;
+  private waiting: (() => void)[] = [];
+  release(): void {
+    this.held = false;
+    for (const go of this.waiting.splice(0)) go();
+  }
+  private async gate(): Promise<void> {
+    this.reads++;
+    if (this.held) await new Promise<void>((go) => this.waiting.push(go));
+  }
+  override async listChain(chain: string): Promise<string[] | undefined> {
+    await this.gate();
+    return super.listChain(chain);
+  }
+  override async listSet(set: string): Promise<string[] | undefined> {
+    await this.gate();
+    return super.listSet(set);
+  }
+}
+
+/** The pods let out, read without a listing (which a held kernel would make wait). */
+const sourcesIn = (kernel: FakeGuardKernel): number | undefined =>
+  kernel.nft.tables.get(GUARD_TABLE)?.sets.get('pod-sources-v4')?.elements.size;
+
+const agentContext = (store: AgentContext['store'], informers: InformerCache): AgentContext => ({
+  options: {
+    nodeName: 'node-1',
+    storeUrl: 'sqlite:/nonexistent',
+    stateDir: '/nonexistent',
+    socketPath: '/nonexistent',
+    metricsAddress: '127.0.0.1:9101',
+    overrides: {},
+  },
+  store,
+  informers,
+  log: pino({ level: 'silent' }),
+  metrics: new Registry(),
+  health: new HealthState(),
+  http: new HttpRoutes(),
 });
 
 const revisionOf = (o: { metadata: { resourceVersion?: string } }): number =>
@@ -91,6 +138,52 @@ test('guard controller: Nodes, the ClusterNetwork and CNI calls keep the table; 
       kernel.packets.set('spoofed', 7);
       assert.match(await metrics.metrics(), /^podnet_guard_drops_total\{reason="spoofed"\} 7$/m);
       assert.match(await metrics.metrics(), /^podnet_guard_drops_total\{reason="host-port"\} 0$/m);
+    } finally {
+      await informers.stop();
+      await controller.stop();
+    }
+  });
+});
+
+test('guard controller: the periodic check reads beside the passes and repairs a hand change', async () => {
+  await withTempStore(async (store) => {
+    await applyObject(store, node('node-1', '172.31.1.1'));
+    const informers = new InformerCache(store);
+    const pods: WiredPod[] = [{ hostVeth: 'pn0123456789a', ip: '10.244.1.5' }];
+    const source: GuardSource = { wiredPods: () => pods, guardSync: undefined };
+    const kernel = new HeldReads();
+    const resyncMs = 50;
+    const controller = guardController(source, kernel, resyncMs);
+    try {
+      await controller.start(agentContext(store, informers));
+      const written = kernel.transactions.length;
+
+      // A check is under way and its listings wait: a new pod's pass does not wait for them.
+      kernel.held = true;
+      kernel.reads = 0;
+      await waitFor('a check to read the kernel', () => kernel.reads > 0, 5_000);
+      pods.push({ hostVeth: 'pn0123456789b', ip: '10.244.1.6' });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((r) => (timer = setTimeout(() => r('late'), 2_000)));
+      const passed = await Promise.race([source.guardSync!().then(() => 'done'), late]);
+      clearTimeout(timer);
+      assert.equal(passed, 'done', 'the pass waited for the check');
+      assert.ok(kernel.held, 'the pass ended while the check still read');
+      assert.equal(sourcesIn(kernel), 2, 'the new pod is let out');
+      kernel.release();
+
+      // Checks that find the table whole write nothing.
+      const afterPod = kernel.transactions.length;
+      assert.equal(afterPod, written + 1);
+      kernel.reads = 0;
+      await waitFor('two more checks', () => kernel.reads >= 20, 5_000);
+      assert.equal(kernel.transactions.length, afterPod, 'a whole table costs no write');
+
+      // By hand: a pod's element is deleted; the next check puts it back.
+      await kernel.nft.run(
+        `delete element ${GUARD_TABLE} pod-sources-v4 { "pn0123456789a" . 10.244.1.5 }`,
+      );
+      await waitFor('the element to be put back', () => sourcesIn(kernel) === 2, 5_000);
     } finally {
       await informers.stop();
       await controller.stop();

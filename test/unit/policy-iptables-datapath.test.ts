@@ -97,13 +97,16 @@ test('a rule change rewrites chains; nothing isolated leaves nothing behind', as
   assert.deepEqual(await datapath.apply(inputs([])), { change: 'none', sent: 0 });
 });
 
-test('a filter table someone flushed is written again', async () => {
+test('a filter table someone flushed is found by a check, and written again', async () => {
   const node = new Node();
   const datapath = iptablesPolicyDatapath(node);
   const want = inputs([denyIngressX]);
   await datapath.apply(want);
+  assert.equal(await datapath.check(), 'holds');
   node.iptables.flush('filter');
+  assert.equal(await datapath.check(), 'differs');
   assert.equal((await datapath.apply(want)).change, 'table');
+  assert.equal(await datapath.check(), 'holds');
   assert.ok((node.iptables.tables.filter.get(MARKER_CHAIN) ?? []).length === 1);
 });
 

@@ -92,14 +92,18 @@ test('a rule change replaces the table in one transaction', async () => {
   assert.equal(withoutMarker(fake), await freshTable(updated));
 });
 
-test('a table someone flushed is written again', async () => {
+test('a table someone flushed is found by a check, and written again', async () => {
   const fake = new FakeNftables();
   const datapath = nftablesPolicyDatapath(fake);
   const want = inputs([denyIngressX]);
+  assert.equal(await datapath.check(), 'unsettled', 'nothing programmed yet');
   await datapath.apply(want);
+  assert.equal(await datapath.check(), 'holds');
   fake.flushRuleset();
+  assert.equal(await datapath.check(), 'differs');
   assert.equal((await datapath.apply(want)).change, 'table');
   assert.equal(withoutMarker(fake), await freshTable(want));
+  assert.equal(await datapath.check(), 'holds');
 });
 
 test('drops are read per isolating policy set from the counted drop of its chain', async () => {
