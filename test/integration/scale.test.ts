@@ -13,6 +13,7 @@ const MAX_GROWTH = 12;
 const COSTS = [
   'agents_catch_up_s',
   'agent_rss_mb',
+  'agent_heap_mb',
   'dns_rss_mb',
   'list_pods_ms',
   'node_join_ms',
