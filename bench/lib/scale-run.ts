@@ -98,6 +98,10 @@ export async function runScale(
       figures.set('agents_catch_up_s', (performance.now() - caughtUp) / 1000);
       await settled(store);
       figures.set('agent_rss_mb', Math.max(...agents(lab).map(rssMb)));
+      figures.set(
+        'agent_heap_mb',
+        Math.max(...(await Promise.all(lab.hosts.map((h) => heapMb(lab, h))))),
+      );
       figures.set('dns_rss_mb', Math.max(0, ...dnsProcesses(lab).map(treeRssMb)));
       figures.set('list_pods_ms', await median(SAMPLES, () => timed(() => listAllPods(store))));
 
@@ -228,6 +232,18 @@ function dnsProcesses(lab: LabState): ProcessRecord[] {
 
 function rssMb(p: ProcessRecord): number {
   return residentKb(p.pid) / 1024;
+}
+
+/** V8 heap in use by a host's agent, as its own metrics say (RSS also counts code and free pages). */
+async function heapMb(lab: LabState, host: LabState['hosts'][number]): Promise<number> {
+  const metrics = await inHost(lab, host.name, [
+    'curl',
+    '-s',
+    `http://${host.metricsAddress}/metrics`,
+  ]);
+  const bytes = /^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1];
+  if (bytes === undefined) throw new Error(`scale: no heap figure in ${host.name}'s agent metrics`);
+  return Number(bytes) / 1024 / 1024;
 }
 
 /** A process and its descendants (the DNS server's workers), summed. */

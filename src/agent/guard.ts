@@ -21,7 +21,7 @@ import {
   type PortRange,
   type WiredPod,
 } from '../policy/guard.js';
-import { parseEtcdUrl } from '../store/etcd.js';
+import { parseEtcdUrl } from '../store/etcd-url.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, AgentOptions, Controller } from './controller.js';
 

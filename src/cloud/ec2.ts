@@ -2,15 +2,6 @@
 // controller's loop can be tested against an in-memory table. Each call is paced by AWS's own
 // token bucket for that action; the SDK's standard retries back off on RequestLimitExceeded;
 // AWS's error codes become outcomes (converged, quota) or one clear line for people.
-import {
-  CreateRouteCommand,
-  DeleteRouteCommand,
-  DescribeInstancesCommand,
-  DescribeRouteTablesCommand,
-  EC2Client,
-  ModifyNetworkInterfaceAttributeCommand,
-  ReplaceRouteCommand,
-} from '@aws-sdk/client-ec2';
 import type { CloudSettings } from '../api/types.js';
 import { OperationError } from '../util/errors.js';
 import { AWS_BUCKETS, TokenBucket, paceBelow } from './pacing.js';
@@ -51,12 +42,18 @@ const CONVERGED: Record<string, string[]> = {
 };
 
 export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}): CloudApi {
-  const client = new EC2Client({
-    region: settings.region,
-    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-    maxAttempts: 8,
-    retryMode: 'standard',
-  });
+  // The SDK is loaded by the first cloud backend that asks for it: an agent of any other
+  // backend would otherwise carry its 50 MB of code and heap for nothing.
+  const sdk = import('@aws-sdk/client-ec2');
+  const client = sdk.then(
+    ({ EC2Client }) =>
+      new EC2Client({
+        region: settings.region,
+        ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+        maxAttempts: 8,
+        retryMode: 'standard',
+      }),
+  );
   const routeBucket = bucket(paceBelow(AWS_BUCKETS.routes));
   const describeBucket = bucket(AWS_BUCKETS.describeRouteTables);
   const modifyBucket = bucket(AWS_BUCKETS.modifyNetworkInterfaceAttribute);
@@ -99,9 +96,9 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
       const out = await call(
         'DescribeRouteTables',
         describeBucket,
-        (o) =>
-          client.send(
-            new DescribeRouteTablesCommand({
+        async (o) =>
+          (await client).send(
+            new (await sdk).DescribeRouteTablesCommand({
               Filters: [{ Name: 'route-table-id', Values: [...ids] }],
             }),
             o,
@@ -130,9 +127,9 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
     createRoute: (table, destination, eni) =>
       change(
         'CreateRoute',
-        (o) =>
-          client.send(
-            new CreateRouteCommand({
+        async (o) =>
+          (await client).send(
+            new (await sdk).CreateRouteCommand({
               RouteTableId: table,
               DestinationCidrBlock: destination,
               NetworkInterfaceId: eni,
@@ -144,9 +141,9 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
     replaceRoute: (table, destination, eni) =>
       change(
         'ReplaceRoute',
-        (o) =>
-          client.send(
-            new ReplaceRouteCommand({
+        async (o) =>
+          (await client).send(
+            new (await sdk).ReplaceRouteCommand({
               RouteTableId: table,
               DestinationCidrBlock: destination,
               NetworkInterfaceId: eni,
@@ -158,9 +155,12 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
     deleteRoute: (table, destination) =>
       change(
         'DeleteRoute',
-        (o) =>
-          client.send(
-            new DeleteRouteCommand({ RouteTableId: table, DestinationCidrBlock: destination }),
+        async (o) =>
+          (await client).send(
+            new (await sdk).DeleteRouteCommand({
+              RouteTableId: table,
+              DestinationCidrBlock: destination,
+            }),
             o,
           ),
         `${table} ${destination}`,
@@ -169,9 +169,9 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
       await call(
         'ModifyNetworkInterfaceAttribute',
         modifyBucket,
-        (o) =>
-          client.send(
-            new ModifyNetworkInterfaceAttributeCommand({
+        async (o) =>
+          (await client).send(
+            new (await sdk).ModifyNetworkInterfaceAttributeCommand({
               NetworkInterfaceId: eni,
               SourceDestCheck: { Value: false },
             }),
@@ -184,7 +184,11 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
       const out = await call(
         'DescribeInstances',
         instancesBucket,
-        (o) => client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), o),
+        async (o) =>
+          (await client).send(
+            new (await sdk).DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+            o,
+          ),
         instanceId,
       );
       const instance = out.Reservations?.[0]?.Instances?.[0];

@@ -367,6 +367,70 @@ const conntrack: Check = ({ host }) => {
   ];
 };
 
+/**
+ * Each peer this host routes to directly (a host-gw next hop, a VXLAN or IP-in-IP endpoint)
+ * may hold a neighbour entry per family. Above gc_thresh2 the kernel prunes entries still in
+ * use within 5 s, and at gc_thresh3 it refuses new ones ("neighbour table overflow"): traffic
+ * to the peers left out stalls on ARP. The table is one for the whole machine, so the warning
+ * comes while the peers need half of the soft limit, before other users' entries tip it.
+ */
+const neighbourTable: Check = ({ host, nodes, nodeName, network }) => {
+  // Through a cloud route table every peer is behind the one VPC gateway.
+  if (network.backend === 'cloud') return [];
+  const verdicts: Verdict[] = [];
+  for (const family of [4, 6] as const) {
+    const thresholds = [1, 2, 3].map((i) =>
+      Number(host.sysctls[`net.ipv${family}.neigh.default.gc_thresh${i}`]),
+    );
+    const [, soft, hard] = thresholds;
+    const peers = nodes.filter(
+      (n) => n.metadata.name !== nodeName && subnetFamilies(n).has(family),
+    ).length;
+    if (peers === 0 || !thresholds.every((t) => Number.isFinite(t) && t > 0)) continue;
+    const check = `neighbour-table-ipv${family}`;
+    const detail = `${peers} peers against the IPv${family} neighbour table's gc_thresh1/2/3 ${thresholds.join('/')}`;
+    if (peers <= soft! / 2) {
+      verdicts.push(pass(check, detail));
+      continue;
+    }
+    const bites =
+      peers >= hard!
+        ? 'past the hard limit: the kernel refuses new entries and traffic to some peers stalls'
+        : peers > soft!
+          ? 'past the soft limit: entries in use are pruned, and traffic stalls on ARP while they come back'
+          : 'close to the soft limit, where entries in use start being pruned';
+    const wanted = suggestedThresholds(peers);
+    verdicts.push(
+      fail(
+        check,
+        `${detail}: ${bites}`,
+        `sysctl -w ${wanted.map((v, i) => `net.ipv${family}.neigh.default.gc_thresh${i + 1}=${v}`).join(' ')}`,
+      ),
+    );
+  }
+  return verdicts;
+};
+
+/** The families a node has pod subnets in. */
+function subnetFamilies(node: Node): Set<4 | 6> {
+  const families = new Set<4 | 6>();
+  for (const text of [...(node.spec?.podCIDRs ?? []), nodePodCIDR(node)]) {
+    const cidr = text === undefined ? undefined : tryParseCidr(text);
+    if (cidr) families.add(cidr.family);
+  }
+  return families;
+}
+
+/**
+ * Room for four times the peers below the hard limit, in the kernel defaults' proportions
+ * (128/512/1024): gc_thresh1 an eighth of it, gc_thresh2 half.
+ */
+function suggestedThresholds(peers: number): [number, number, number] {
+  let hard = 1024;
+  while (hard < peers * 4) hard *= 2;
+  return [hard / 8, hard / 2, hard];
+}
+
 /** Kernel options each backend and proxy mode cannot work without. */
 const kernelFeatures: Check = ({ network, kernelConfig }) => {
   if (!kernelConfig)
@@ -650,6 +714,7 @@ const CHECKS: Check[] = [
   staleRoutes,
   bgpSessions,
   conntrack,
+  neighbourTable,
   kernelFeatures,
   cloudRoutes,
   wireguard,

@@ -84,7 +84,7 @@ export async function readHostFacts(netns?: string): Promise<HostFacts> {
     run(['sysctl', '-e', ...sysctlKeys(links)], { netns, okCodes: [255] }),
     run(['iptables', '-w', '5', '-S', 'FORWARD'], { netns, okCodes: [1, 3] }),
   ]);
-  const sysctls: Record<string, string> = {};
+  const sysctls: Record<string, string> = neighbourThresholds();
   for (const line of sysctlOut.stdout.split('\n')) {
     const m = /^(\S+) = (.*)$/.exec(line);
     if (m) sysctls[m[1]!.replace(/\//g, '.')] = m[2]!;
@@ -98,6 +98,25 @@ export async function readHostFacts(netns?: string): Promise<HostFacts> {
     links,
     podnetRoutes: routes,
   };
+}
+
+/**
+ * The neighbour tables' garbage-collection thresholds. The tables are one per machine (every
+ * namespace's entries count against them), so the kernel shows these only in the machine's
+ * own namespace: they are read there, whichever host namespace the other facts come from.
+ */
+function neighbourThresholds(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const family of ['ipv4', 'ipv6'])
+    for (const i of [1, 2, 3]) {
+      const key = `net.${family}.neigh.default.gc_thresh${i}`;
+      try {
+        out[key] = readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8').trim();
+      } catch {
+        // Not shown here (a namespace of its own): the check says nothing rather than guess.
+      }
+    }
+  return out;
 }
 
 /** The running kernel's build options (`CONFIG_X=y|m`), or undefined when the kernel hides them. */

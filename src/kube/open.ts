@@ -2,67 +2,23 @@
 // `kubernetes:KUBECONFIG` or `kubernetes:in-cluster` (the pod's service account, with the API
 // host from KUBERNETES_SERVICE_HOST/_PORT). `?server=https://HOST:PORT` points at the API server
 // directly: agents must never reach it through the `default/kubernetes` Service they program.
-import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import { openStore, type OpenOptions } from '../store/open.js';
 import type { Store } from '../store/store.js';
-import { OperationError, UsageError } from '../util/errors.js';
-import { KubeClient } from './client.js';
-import { KubeStore, type KubeStoreOptions } from './store.js';
-import { IN_CLUSTER, KUBERNETES_SCHEME } from './url.js';
+import type { KubeStoreOptions } from './store.js';
+import { KUBERNETES_SCHEME } from './url.js';
 
 export { kubernetesUrl } from './url.js';
-
-/**
- * Prefixed to /var/run/secrets/kubernetes.io/serviceaccount/ (token, CA, namespace) in-cluster:
- * PODNET_SERVICEACCOUNT_PREFIX lets tests and the lab keep an account's files elsewhere.
- */
-function serviceAccountPrefix(): string {
-  return process.env.PODNET_SERVICEACCOUNT_PREFIX ?? '';
-}
-
-export function loadKubeConfig(config: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (config === IN_CLUSTER) {
-    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
-      throw new UsageError(
-        'in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not in a pod? give --kubeconfig PATH)',
-      );
-    }
-    const token = `${serviceAccountPrefix()}/var/run/secrets/kubernetes.io/serviceaccount/token`;
-    if (!existsSync(token)) {
-      throw new OperationError(`in-cluster: no service account token at ${token}`);
-    }
-    kc.loadFromCluster(serviceAccountPrefix());
-    return kc;
-  }
-  if (!existsSync(config)) {
-    throw new UsageError(`--kubeconfig ${config}: no such file`);
-  }
-  try {
-    kc.loadFromFile(config);
-  } catch (err) {
-    throw new UsageError(`--kubeconfig ${config}: ${(err as Error).message}`);
-  }
-  return kc;
-}
-
-/** The Kubernetes source a `kubernetes:` URL names. */
-export function openKubeStore(url: string, options: KubeStoreOptions = {}): KubeStore {
-  const rest = url.slice(KUBERNETES_SCHEME.length);
-  const [config = '', query = ''] = rest.split('?');
-  const server = new URLSearchParams(query).get('server') ?? undefined;
-  if (server !== undefined && !/^https?:\/\/[^/]+$/.test(server)) {
-    throw new UsageError(`--api-server ${server}: expected https://HOST:PORT`);
-  }
-  return new KubeStore(new KubeClient(loadKubeConfig(config), server), options);
-}
 
 /** podnet's own store, or the Kubernetes API for a `kubernetes:` URL. */
 export async function openSource(
   url: string,
   options: OpenOptions & KubeStoreOptions = {},
 ): Promise<Store> {
-  if (url.startsWith(KUBERNETES_SCHEME)) return openKubeStore(url, options);
+  if (url.startsWith(KUBERNETES_SCHEME)) {
+    // Loaded only here: the Kubernetes client costs a process about 50 MB of code and heap,
+    // which an agent on podnet's own store never needs.
+    const { openKubeStore } = await import('./connect.js');
+    return openKubeStore(url, options);
+  }
   return openStore(url, options);
 }

@@ -8,7 +8,7 @@ import { API_SERVER_RELAY } from './apiserver.js';
 import { ETCD_RELAY } from './etcd.js';
 import { CLOUD_RELAY, LAB_AWS_ENV, readLabCloud } from './cloud-up.js';
 import { portOf, startLoopbackRelays } from './relay-process.js';
-import { parseEtcdUrl } from '../store/etcd.js';
+import { parseEtcdUrl } from '../store/etcd-url.js';
 import { labStateDir } from './plan.js';
 import { readLabState, type LabState } from './state.js';
 import { listProcesses, startProcess, type ProcessRecord } from './supervisor.js';

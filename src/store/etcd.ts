@@ -16,6 +16,7 @@ import {
   type IWatchResponse,
 } from 'etcd3';
 import { resendAfterMs } from './etcd-resend.js';
+import { parseEtcdUrl, type EtcdConfig } from './etcd-url.js';
 import { OperationError, StoreUnavailableError, UsageError, errorMessage } from '../util/errors.js';
 import {
   CompareAndSwapWrites,
@@ -32,44 +33,8 @@ import {
   type WatchHandlers,
 } from './store.js';
 
-/** How long any one store call may take before it fails with StoreUnavailableError. */
-export const ETCD_TIMEOUT_MS = 5000;
 /** Keys per range request when listing, so that large lists stay under gRPC's message limit. */
 const PAGE = 2000;
-
-export interface EtcdConfig {
-  hosts: string[];
-  /** TLS: CA, client certificate and key (PEM files). */
-  ca?: string;
-  cert?: string;
-  key?: string;
-  timeoutMs: number;
-}
-
-/** `etcd:H:P[,H:P...][?ca=F&cert=F&key=F&timeout=MS]` → config. */
-export function parseEtcdUrl(url: string): EtcdConfig {
-  const rest = url.replace(/^etcd:(\/\/)?/, '');
-  const [hostPart = '', query = ''] = rest.split('?', 2);
-  const hosts = hostPart.split(',').filter((h) => h !== '');
-  const bad = hosts.find((h) => !/^(https?:\/\/)?[^\s:/]+:\d{1,5}$/.test(h));
-  if (hosts.length === 0 || bad !== undefined) {
-    throw new UsageError(
-      `store ${url}: ${bad ? `${JSON.stringify(bad)} is not HOST:PORT` : 'no hosts'}; use etcd:HOST:PORT[,HOST:PORT...]`,
-    );
-  }
-  const params = new URLSearchParams(query);
-  const config: EtcdConfig = { hosts, timeoutMs: ETCD_TIMEOUT_MS };
-  for (const [name, value] of params) {
-    if (name === 'ca' || name === 'cert' || name === 'key') config[name] = value;
-    else if (name === 'timeout' && /^\d+$/.test(value)) config.timeoutMs = Number(value);
-    else
-      throw new UsageError(`store ${url}: unknown option ${name}; known: ca, cert, key, timeout`);
-  }
-  if ((config.cert === undefined) !== (config.key === undefined)) {
-    throw new UsageError(`store ${url}: give cert and key together`);
-  }
-  return config;
-}
 
 function readPem(url: string, what: string, file: string): Buffer {
   try {

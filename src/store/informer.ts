@@ -20,6 +20,11 @@ export interface Change<T> {
 export interface InformerOptions<T> {
   /** Only this namespace (namespaced kinds). */
   namespace?: string;
+  /**
+   * What the cache keeps of each object, in place of the whole object (client-go's transform):
+   * a process that reads a few fields of a kind it holds thousands of keeps only those.
+   */
+  transform?: (object: T) => T;
   /** Called after the cache has taken each change. */
   onChange?: (change: Change<T>) => void;
   /**
@@ -57,6 +62,7 @@ export function startInformer<K extends Kind>(
   const synced = new Promise<void>((resolve) => (markSynced = resolve));
 
   const emit = (change: Change<T>): void => opts.onChange?.(change);
+  const keep = opts.transform ?? ((object: T) => object);
 
   const apply = (events: WatchEvent[]): void => {
     for (const ev of events) {
@@ -66,7 +72,7 @@ export function startInformer<K extends Kind>(
         const name = ev.kv.key.slice(strip);
         let object: T;
         try {
-          object = decodeObject<K>(ev.kv);
+          object = keep(decodeObject<K>(ev.kv));
         } catch (err) {
           // Something that is not an object was written under our prefix: skip it, say so.
           opts.onError?.(errorMessage(err));
@@ -100,7 +106,7 @@ export function startInformer<K extends Kind>(
       const { items, revision } = await listObjects(store, kind, opts.namespace);
       if (stopped) return;
       // Whatever happened while we were not watching arrives as the difference to the cache.
-      const fresh = new Map(items.map((o) => [keyName(o), o]));
+      const fresh = new Map(items.map((o) => [keyName(o), keep(o)]));
       for (const [name, old] of [...cache]) {
         if (!fresh.has(name)) {
           cache.delete(name);

@@ -37,6 +37,8 @@ export interface InformerCacheOptions {
   onError?: (kind: Kind, message: string) => void;
   /** Where to export each kind's processed revision (`podnet_informer_processed_revision`). */
   metrics?: Registry;
+  /** What the cache keeps of each object of a kind, where not the whole object. */
+  transforms?: { [K in Kind]?: (object: ObjectOf<K>) => ObjectOf<K> };
 }
 
 export class InformerCache {
@@ -68,7 +70,7 @@ export class InformerCache {
   informer<K extends Kind>(kind: K): SharedInformer<ObjectOf<K>> {
     let shared = this.informers.get(kind) as SharedKind<K> | undefined;
     if (!shared) {
-      shared = new SharedKind(this.store, kind, this.opts.onError);
+      shared = new SharedKind(this.store, kind, this.opts.onError, this.opts.transforms?.[kind]);
       this.informers.set(kind, shared);
     }
     return shared;
@@ -89,8 +91,14 @@ class SharedKind<K extends Kind> implements SharedInformer<ObjectOf<K>> {
   private processed = 0;
   private waiters: { revision: number; resolve: () => void }[] = [];
 
-  constructor(store: Store, kind: K, onError?: (kind: Kind, message: string) => void) {
+  constructor(
+    store: Store,
+    kind: K,
+    onError?: (kind: Kind, message: string) => void,
+    transform?: (object: ObjectOf<K>) => ObjectOf<K>,
+  ) {
     this.informer = startInformer(store, kind, {
+      transform,
       onChange: (change) => {
         for (const handler of this.handlers) this.call(handler, change);
       },

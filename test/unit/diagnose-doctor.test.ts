@@ -22,6 +22,9 @@ function healthy(): DoctorInput {
       'net.netfilter.nf_conntrack_count': '10',
       'net.netfilter.nf_conntrack_max': '1000',
       'net.bridge.bridge-nf-call-iptables': '1',
+      'net.ipv4.neigh.default.gc_thresh1': '128',
+      'net.ipv4.neigh.default.gc_thresh2': '512',
+      'net.ipv4.neigh.default.gc_thresh3': '1024',
     },
     forwardPolicy: 'ACCEPT',
     forwardRules: [],
@@ -355,4 +358,53 @@ test('doctor: backend ipip on a kernel without CONFIG_NET_IPIP says the tc BPF p
   const verdicts = diagnoseHost(input).filter((v) => v.check === 'kernel-features');
   assert.ok(verdicts.every((v) => v.ok));
   assert.match(verdicts.map((v) => v.detail).join('\n'), /ipip runs as tc BPF programs/);
+});
+
+/** The healthy host among `peers` other nodes, one subnet each. */
+function withPeers(peers: number): DoctorInput {
+  const input = healthy();
+  for (let i = 3; i < peers + 2; i++)
+    input.nodes.push(
+      node(`node-${i}`, `10.${100 + (i >> 8)}.${i & 255}.0/24`, 'aa:bb:cc:00:01:00'),
+    );
+  return input;
+}
+
+const neighbourVerdict = (input: DoctorInput) =>
+  diagnoseHost(input).find((v) => v.check === 'neighbour-table-ipv4')!;
+
+test('doctor: peers against the neighbour table warn from half the soft limit, with thresholds to set', () => {
+  const calm = neighbourVerdict(withPeers(256));
+  assert.equal(calm.ok, true);
+  assert.match(
+    calm.detail,
+    /256 peers against the IPv4 neighbour table's gc_thresh1\/2\/3 128\/512\/1024/,
+  );
+
+  const close = neighbourVerdict(withPeers(300));
+  assert.equal(close.ok, false);
+  assert.match(close.detail, /300 peers .* close to the soft limit/);
+  assert.equal(
+    close.fix,
+    'sysctl -w net.ipv4.neigh.default.gc_thresh1=256 net.ipv4.neigh.default.gc_thresh2=1024 net.ipv4.neigh.default.gc_thresh3=2048',
+  );
+
+  assert.match(neighbourVerdict(withPeers(600)).detail, /past the soft limit/);
+  const over = neighbourVerdict(withPeers(5000));
+  assert.match(over.detail, /5000 peers .* past the hard limit/);
+  assert.match(over.fix!, /gc_thresh3=32768$/);
+});
+
+test('doctor: the neighbour check counts only peers of its family, and says nothing without thresholds', () => {
+  const input = withPeers(600);
+  input.host.sysctls['net.ipv6.neigh.default.gc_thresh1'] = '128';
+  input.host.sysctls['net.ipv6.neigh.default.gc_thresh2'] = '512';
+  input.host.sysctls['net.ipv6.neigh.default.gc_thresh3'] = '1024';
+  input.nodes[1]!.spec.podCIDRs = ['10.244.2.0/24', 'fd00:10:244:2::/64'];
+  const v6 = diagnoseHost(input).find((v) => v.check === 'neighbour-table-ipv6')!;
+  assert.equal(v6.ok, true);
+  assert.match(v6.detail, /^1 peers/);
+
+  delete input.host.sysctls['net.ipv4.neigh.default.gc_thresh3'];
+  assert.equal(neighbourVerdict(input), undefined);
 });

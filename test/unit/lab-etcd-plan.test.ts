@@ -7,7 +7,7 @@ import {
   planEtcdMembers,
   validateEtcdMembers,
 } from '../../src/lab/etcd-plan.js';
-import { parseEtcdUrl } from '../../src/store/etcd.js';
+import { parseEtcdUrl } from '../../src/store/etcd-url.js';
 import { DEFAULT_LAB_OPTIONS, planLab } from '../../src/lab/plan.js';
 import { UsageError } from '../../src/util/errors.js';
 

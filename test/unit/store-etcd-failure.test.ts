@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeEtcdFailure, parseEtcdUrl } from '../../src/store/etcd.js';
+import { describeEtcdFailure } from '../../src/store/etcd.js';
+import { parseEtcdUrl } from '../../src/store/etcd-url.js';
 
 // What gRPC said when etcd, started with --client-cert-auth, refused a client without one.
 const REFUSED =

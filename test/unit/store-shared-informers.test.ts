@@ -129,3 +129,33 @@ test('informer cache: deletions are processed too, and the revision is a metric 
     }
   });
 });
+
+test('informer cache: a kind with a transform is cached and handed on as the transform made it', async () => {
+  await withTempStore(async (store) => {
+    await applyObject(store, node('n1', 1));
+    const withoutAnnotations = (n: Node): Node => ({
+      ...n,
+      metadata: { name: n.metadata.name, resourceVersion: n.metadata.resourceVersion },
+    });
+    const cache = new InformerCache(store, { transforms: { Node: withoutAnnotations } });
+    try {
+      const nodes = cache.informer('Node');
+      const seen: (Record<string, string> | undefined)[] = [];
+      nodes.addHandler((c) => void seen.push(c.object.metadata.annotations));
+      await nodes.synced;
+      // Listed, then watched: both paths keep only what the transform keeps.
+      const { object } = await applyObject(store, node('n2', 2));
+      await nodes.waitForRevision(revisionOf(object));
+      assert.deepEqual(seen, [undefined, undefined]);
+      assert.deepEqual(
+        [...nodes.cache.values()].map((n) => n.metadata),
+        [
+          { name: 'n1', resourceVersion: String(revisionOf(nodes.cache.get('n1')!)) },
+          { name: 'n2', resourceVersion: object.metadata.resourceVersion },
+        ],
+      );
+    } finally {
+      await cache.stop();
+    }
+  });
+});
