@@ -80,11 +80,11 @@ export function withFamilyDefaults(spec: Spec, given: Partial<Spec>): Spec {
   }
   if (given.dnsIPs?.[0] !== undefined && given.dnsIP === undefined) out.dnsIP = given.dnsIPs[0];
   const services = parsedCIDRs(serviceCIDRsOf(out));
-  const primary = services[0];
+  const [only, second] = services;
   const dnsUnset = given.dnsIP === undefined && given.dnsIPs === undefined;
   // An IPv6-only cluster's DNS address comes from its service range, as an IPv4 one's does.
-  if (dnsUnset && primary && tryParseIP(out.dnsIP)?.family !== primary.family) {
-    out.dnsIP = defaultDnsIP(primary);
+  if (dnsUnset && only && !second && tryParseIP(out.dnsIP)?.family !== only.family) {
+    out.dnsIP = defaultDnsIP(only);
   }
   if (services.length > 1) {
     const dns = dnsIPsOf(out);

@@ -52,7 +52,8 @@ const anyIP = z.string().refine(isIP, {
   error: 'must be an IPv4 or IPv6 address like 10.96.0.10 or fd00:96::a',
 });
 const anyCidr = z.string().refine((s) => tryParseCidr(s) !== undefined, {
-  error: 'must be an IPv4 or IPv6 network like 10.244.0.0/16 or fd00:10:244::/56',
+  error:
+    'must be an IPv4 or IPv6 network like 10.244.0.0/16 or fd00:10:244::/56 (address bits past the prefix zero)',
 });
 /** One entry per address family at most, so never more than two. */
 const perFamily = <T extends z.ZodType>(item: T) =>
