@@ -98,6 +98,11 @@ const BAD: [string, Record<string, unknown>, RegExp][] = [
     /^ClusterNetwork default: spec\.dnsIP: must be inside an IPv4 service CIDR, and the cluster has none, got "10\.96\.0\.10"$/,
   ],
   [
+    'IP-in-IP on an IPv6-only cluster',
+    { clusterCIDRs: ['fd00:10:244::/56'], serviceCIDRs: ['fd00:10:96::/112'], backend: 'ipip' },
+    /^ClusterNetwork default: spec\.backend: ipip carries IPv4 pods only, and this cluster is IPv6-only \(use vxlan, host-gw or auto\)$/,
+  ],
+  [
     'two IPv4 serviceCIDRs',
     { serviceCIDRs: ['10.96.0.0/16', '10.97.0.0/16'] },
     /^ClusterNetwork default: spec\.serviceCIDRs\[1\]: must be an IPv6 network \(at most one per family\), got "10\.97\.0\.0\/16"$/,
