@@ -151,7 +151,8 @@ export class NodeController implements Controller, CniServerSource {
   /** Creates the Node object or brings an existing one (e.g. from before a restart) up to date. */
   private async register(nodeIP: string, podCIDR: string): Promise<void> {
     const { store, options } = this.ctx!;
-    const nodeIPv6 = this.ipv6Subnet().ipv6PodCIDR ? await ipv6Beside(nodeIP) : undefined;
+    const withIPv6 = this.leases.some((l) => parseCidr(l.subnet).family === 6);
+    const nodeIPv6 = withIPv6 ? await ipv6Beside(nodeIP) : undefined;
     const registration: NodeRegistration = {
       name: options.nodeName,
       nodeIP,

@@ -1,6 +1,6 @@
 // The ClusterNetwork read per address family. The list fields (clusterCIDRs, serviceCIDRs,
 // dnsIPs) say which families the cluster has; a cluster that gives only the singular fields is
-// IPv4 single-stack, exactly as before the lists existed.
+// single-stack in their family (IPv4 unless they carry IPv6), exactly as before the lists existed.
 import {
   addToIP,
   formatIP,
@@ -80,6 +80,12 @@ export function withFamilyDefaults(spec: Spec, given: Partial<Spec>): Spec {
   }
   if (given.dnsIPs?.[0] !== undefined && given.dnsIP === undefined) out.dnsIP = given.dnsIPs[0];
   const services = parsedCIDRs(serviceCIDRsOf(out));
+  const [only, second] = services;
+  const dnsUnset = given.dnsIP === undefined && given.dnsIPs === undefined;
+  // An IPv6-only cluster's DNS address comes from its service range, as an IPv4 one's does.
+  if (dnsUnset && only && !second && tryParseIP(out.dnsIP)?.family !== only.family) {
+    out.dnsIP = defaultDnsIP(only);
+  }
   if (services.length > 1) {
     const dns = dnsIPsOf(out);
     const missing = services.filter((c) => !dns.some((ip) => tryParseIP(ip)?.family === c.family));

@@ -1,6 +1,7 @@
 // The ClusterNetwork's address settings checked per family, each problem one line naming the
-// field as it was given (`spec.clusterCIDR` or `spec.clusterCIDRs[1]`). IPv4 stays the primary
-// family: the singular fields, which every IPv4-only reader uses, are the lists' first entries.
+// field as it was given (`spec.clusterCIDR` or `spec.clusterCIDRs[1]`). IPv4 is the primary
+// family of a dual-stack cluster; an IPv6-only cluster (pods and services IPv6 alone) has IPv6
+// in the singular fields, which are always the lists' first entries.
 import {
   containsIP,
   formatCidr,
@@ -44,15 +45,18 @@ function fieldName(spec: Spec, list: FamilyList, i: number): string {
   return spec[list.plural] === undefined ? `spec.${list.singular}` : `spec.${list.plural}[${i}]`;
 }
 
-/** The first problem of a list's shape: singular vs first entry, IPv4 first, one per family. */
-function listProblem(spec: Spec, list: FamilyList): string | undefined {
+/**
+ * The first problem of a list's shape: singular vs first entry, IPv4 first unless the cluster
+ * is IPv6-only, one per family.
+ */
+function listProblem(spec: Spec, list: FamilyList, ipv6Only: boolean): string | undefined {
   const given = spec[list.plural];
   if (given !== undefined && spec[list.singular] !== given[0]) {
     return `spec.${list.singular}: must equal spec.${list.plural}[0] ${JSON.stringify(given[0])} (the singular field is the list's first entry), got ${JSON.stringify(spec[list.singular])}`;
   }
   const [first, second] = list.entries;
-  if (list.families[0] === 6) {
-    return `${fieldName(spec, list, 0)}: must be an IPv4 ${list.what} (IPv4 is the primary family; an IPv6 one may follow it), got ${JSON.stringify(first)}`;
+  if (list.families[0] === 6 && !ipv6Only) {
+    return `${fieldName(spec, list, 0)}: must be an IPv4 ${list.what} (IPv4 is the primary family unless pods and services are both IPv6 alone; an IPv6 one may follow it), got ${JSON.stringify(first)}`;
   }
   if (second !== undefined && list.families[1] === list.families[0]) {
     return `${fieldName(spec, list, 1)}: must be an IPv6 ${list.what} (at most one per family), got ${JSON.stringify(second)}`;
@@ -68,7 +72,8 @@ export function clusterFamilyProblems(spec: Spec): string[] {
     tryParseCidr(t),
   );
   const dns = familyList('dnsIP', 'dnsIPs', dnsIPsOf(spec), (t) => tryParseIP(t));
-  const shapes = [clusters, services, dns].flatMap((l) => listProblem(spec, l) ?? []);
+  const ipv6Only = [clusters, services].every((l) => l.families.every((f) => f === 6));
+  const shapes = [clusters, services, dns].flatMap((l) => listProblem(spec, l, ipv6Only) ?? []);
   if (shapes.length > 0) return shapes;
 
   const problems: string[] = [];

@@ -48,14 +48,12 @@ const portNumber = z
 const ipv4 = z.string().refine(isIPv4, {
   error: 'must be an IPv4 address like 10.96.0.10',
 });
-const cidr = z.string().refine((s) => tryParseCidr(s)?.family === 4, {
-  error: 'must be an IPv4 network like 10.244.0.0/16 (address bits past the prefix zero)',
-});
 const anyIP = z.string().refine(isIP, {
   error: 'must be an IPv4 or IPv6 address like 10.96.0.10 or fd00:96::a',
 });
 const anyCidr = z.string().refine((s) => tryParseCidr(s) !== undefined, {
-  error: 'must be an IPv4 or IPv6 network like 10.244.0.0/16 or fd00:10:244::/56',
+  error:
+    'must be an IPv4 or IPv6 network like 10.244.0.0/16 or fd00:10:244::/56 (address bits past the prefix zero)',
 });
 /** One entry per address family at most, so never more than two. */
 const perFamily = <T extends z.ZodType>(item: T) =>
@@ -104,7 +102,7 @@ export const nodeSchema = z.strictObject({
   kind: z.literal('Node'),
   metadata: objectMetaSchema,
   spec: z.strictObject({
-    podCIDR: cidr.optional(),
+    podCIDR: anyCidr.optional(),
     podCIDRs: perFamily(anyCidr).optional(),
     providerID: z.string().optional(),
   }),
@@ -423,7 +421,7 @@ export const clusterNetworkSchema = z.strictObject({
   metadata: objectMetaSchema,
   spec: z
     .strictObject({
-      clusterCIDR: cidr,
+      clusterCIDR: anyCidr,
       clusterCIDRs: perFamily(anyCidr),
       nodeSubnetPrefix: z
         .number()
@@ -435,9 +433,9 @@ export const clusterNetworkSchema = z.strictObject({
         .int()
         .min(16, { error: 'must be 16-126' })
         .max(126, { error: 'must be 16-126' }),
-      serviceCIDR: cidr,
+      serviceCIDR: anyCidr,
       serviceCIDRs: perFamily(anyCidr),
-      dnsIP: ipv4,
+      dnsIP: anyIP,
       dnsIPs: perFamily(anyIP),
       domain: dnsSubdomain,
       backend: z.enum(['host-gw', 'vxlan', 'ipip', 'auto', 'cloud', 'wireguard']),

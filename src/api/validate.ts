@@ -2,7 +2,14 @@
 // `Service my-ns/web: spec.ports[1].port: must be 1-65535, got 70000`. Unknown fields are
 // warnings and stay in the object (kubectl manifests carry `resources`, probes, volumes ...).
 import type { z } from 'zod';
-import { containsIP, formatCidr, formatIP, tryParseIP, type Family } from '../net/index.js';
+import {
+  containsIP,
+  formatCidr,
+  formatIP,
+  tryParseCidr,
+  tryParseIP,
+  type Family,
+} from '../net/index.js';
 import { clusterFamilyProblems } from './cluster-network-checks.js';
 import {
   FAMILY_OF_NAME,
@@ -387,6 +394,12 @@ function clusterNetworkProblems(cn: ClusterNetwork): string[] {
     );
   }
   problems.push(...clusterFamilyProblems(spec));
+  // IP-in-IP encapsulates IPv4 packets only: an IPv6-only cluster's pods would be unreachable.
+  if (spec.backend === 'ipip' && tryParseCidr(spec.clusterCIDR)?.family === 6) {
+    problems.push(
+      'spec.backend: ipip carries IPv4 pods only, and this cluster is IPv6-only (use vxlan, host-gw or auto)',
+    );
+  }
   if (spec.backend === 'cloud' && !spec.cloud) {
     problems.push(
       'spec.cloud: is required when spec.backend is cloud (provider, routeTableIDs, region)',

@@ -21,7 +21,7 @@ const ROUTINGS = ['store', 'bgp'];
 const FABRICS = ['none', 'bird', 'frr'];
 const RUNTIMES = ['lab', 'containerd'];
 const LAB_APIS = ['podnet', 'kubernetes'];
-const LAB_IP_FAMILIES = ['ipv4', 'dual'];
+const LAB_IP_FAMILIES = ['ipv4', 'ipv6', 'dual'];
 
 function nameOption(): Option {
   return new Option('--name <name>', 'lab name: prefix of its namespaces').default('podnet');
@@ -110,7 +110,7 @@ export function registerLab(program: Command): void {
     .addOption(
       new Option(
         '--ip-family <family>',
-        "the pods' address families: IPv4 only, or IPv4 and IPv6 (dual-stack: a ULA underlay and pod network beside the IPv4 ones)",
+        "the pods' address families: IPv4 only, IPv6 only, or both (dual-stack); with IPv6 the underlay gets ULA addresses beside its IPv4 ones",
       )
         .choices(LAB_IP_FAMILIES)
         .default('ipv4'),
@@ -191,7 +191,7 @@ export function registerLab(program: Command): void {
                 etcdTls: opts.tls ?? false,
               }
             : {}),
-          ...(opts.ipFamily === 'dual' ? { ipFamily: opts.ipFamily } : {}),
+          ...(opts.ipFamily !== 'ipv4' ? { ipFamily: opts.ipFamily } : {}),
           ...(opts.backend === 'cloud'
             ? {
                 cloud: {

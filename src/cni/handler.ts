@@ -231,8 +231,9 @@ async function add(call: CniEnv, conf: NetConf, ctx: CniContext): Promise<CniRes
   return buildResult(conf.cniVersion, {
     hostVeth: { name: veth.hostVeth, mac: veth.hostMac },
     pod: { ifname: call.ifname, mac: veth.podMac, netns: call.netns },
-    address: `${allocation.ip}/32`,
-    gateway: veth.gateway,
+    ...(veth.podIP && veth.gateway
+      ? { address: `${veth.podIP}/32`, gateway: veth.gateway }
+      : { address: `${allocation.ip}/128`, gateway: LINK_LOCAL_GATEWAY }),
     ...(ipv6 ? { ipv6: { address: `${ipv6.ip}/128`, gateway: LINK_LOCAL_GATEWAY } } : {}),
     mtu: node.mtu,
     dns: {
@@ -484,15 +485,18 @@ function vethFor(
   mtu: number,
   podIPv6?: string,
 ): PodVeth {
+  // On an IPv6-only cluster the node's one pod subnet is IPv6: the pod has that address alone.
+  const onlyIPv6 = gateway.family === 6;
   return {
+    ...(onlyIPv6
+      ? { podIPv6: allocation.ip }
+      : { podIP: allocation.ip, gateway: formatIP(gateway) }),
     ...(podIPv6 ? { podIPv6 } : {}),
     hostVeth: allocation.hostVeth,
     hostMac: hostMacFor(allocation.hostVeth),
     netns,
     ifname: allocation.ifname,
     podMac: podMacFor(allocation.ip),
-    podIP: allocation.ip,
-    gateway: formatIP(gateway),
     mtu,
   };
 }

@@ -1,11 +1,12 @@
 // The Result an ADD prints, in the shape of the configuration's cniVersion: 0.4.0 marks each
 // IP with `version`, 1.1.0 adds interface `mtu`. podman converts results to 0.4.0 and fails
 // unless every interface inside the sandbox has a parseable `mac`, so both sides carry one.
+import { tryParseIP } from '../net/index.js';
 
 export interface PodNetwork {
   hostVeth: { name: string; mac: string };
   pod: { ifname: string; mac: string; netns: string };
-  /** The pod's address and prefix, e.g. 10.244.1.5/32. */
+  /** The pod's first address and prefix, e.g. 10.244.1.5/32 (IPv6 on an IPv6-only cluster). */
   address: string;
   gateway: string;
   /** The pod's IPv6 address and prefix and its link-local gateway, on a dual-stack node. */
@@ -42,8 +43,12 @@ export function buildResult(cniVersion: string, net: PodNetwork): CniResult {
     gateway: net.gateway,
     interface: 1,
   };
-  const ips = [cniVersion === '0.4.0' ? { version: '4' as const, ...ip } : ip];
-  const routes: CniResult['routes'] = [{ dst: '0.0.0.0/0', gw: net.gateway }];
+  // An IPv6-only cluster's pod has its IPv6 address here, and no IPv4 one.
+  const family: '4' | '6' = tryParseIP(net.gateway)?.family === 6 ? '6' : '4';
+  const ips = [cniVersion === '0.4.0' ? { version: family, ...ip } : ip];
+  const routes: CniResult['routes'] = [
+    { dst: family === '6' ? '::/0' : '0.0.0.0/0', gw: net.gateway },
+  ];
   if (net.ipv6) {
     const ip6 = { address: net.ipv6.address, gateway: net.ipv6.gateway, interface: 1 };
     ips.push(cniVersion === '0.4.0' ? { version: '6', ...ip6 } : ip6);

@@ -23,8 +23,9 @@ export function podLinkRequest(v: PodVeth): string {
     v.hostVeth,
     v.hostMac,
     v.podMac,
-    v.podIP,
-    v.gateway,
+    // `-`: no IPv4 (an IPv6-only cluster's pod), which the program reads as such.
+    v.podIP ?? '-',
+    v.gateway ?? '-',
     ...(v.podIPv6 ? [v.podIPv6, LINK_LOCAL_GATEWAY] : []),
   ];
   for (const field of fields) {

@@ -18,10 +18,11 @@ export interface PodVeth {
   netns: string;
   ifname: string;
   podMac: string;
-  podIP: string;
-  gateway: string;
+  /** The pod's IPv4 address and its gateway; absent on an IPv6-only cluster. */
+  podIP?: string;
+  gateway?: string;
   mtu: number;
-  /** The pod's IPv6 address, on a dual-stack node; its gateway is LINK_LOCAL_GATEWAY. */
+  /** The pod's IPv6 address, on a node with IPv6 pods; its gateway is LINK_LOCAL_GATEWAY. */
   podIPv6?: string;
 }
 

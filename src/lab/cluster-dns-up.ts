@@ -4,6 +4,7 @@
 import { dnsIPsOf } from '../api/cluster-families.js';
 import { nodePodCIDR } from '../api/node-network.js';
 import { join } from 'node:path';
+import { tryParseCidr } from '../net/index.js';
 import { ipBatch } from '../kernel/links.js';
 import { openStore } from '../store/open.js';
 import { applyManifest } from '../registry/apply.js';
@@ -53,7 +54,11 @@ export async function startClusterDns(
   }
 }
 
-/** Each host's pod subnet (spec.podCIDR or its agent's annotation) and underlay address. */
+/**
+ * Each host's IPv4 pod subnet (spec.podCIDR or its agent's annotation) and underlay address.
+ * The resolver answers over IPv4 only, so an IPv6-only lab's pods get no route back from it
+ * (their cluster DNS answers the cluster's names itself).
+ */
 async function nodeRoutes(store: Store, plan: LabPlan): Promise<NodeRoute[]> {
   const routes = await pollUntil(async () => {
     const { items } = await listObjects(store, 'Node');
@@ -62,7 +67,7 @@ async function nodeRoutes(store: Store, plan: LabPlan): Promise<NodeRoute[]> {
       const node = items.find((n) => n.metadata.name === h.name);
       const podCIDR = node && nodePodCIDR(node);
       if (!podCIDR) return undefined;
-      out.push({ podCIDR, nodeIP: h.ip });
+      if (tryParseCidr(podCIDR, { loose: true })?.family === 4) out.push({ podCIDR, nodeIP: h.ip });
     }
     return out;
   }, 30_000);

@@ -6,6 +6,7 @@ import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../process/run.js';
 import { OperationError } from '../util/errors.js';
+import { tryParseIP } from '../net/index.js';
 
 export interface PluginConf {
   type: string;
@@ -215,15 +216,17 @@ export async function cniCheck(
   for (const plugin of list.plugins) await execPlugin('CHECK', list, plugin, a, rt, prevResult);
 }
 
-/** The pod's first IPv4 address from a result, without the prefix length. */
+/**
+ * The pod's primary address from a result, without the prefix length: its IPv4 one, or its
+ * IPv6 one on an IPv6-only cluster.
+ */
 export function podIPOf(result: CniResult): string | undefined {
-  const ip = result.ips?.find((i) => !i.address.includes(':'));
-  return ip?.address.split('/')[0];
+  return podIPsOf(result)[0];
 }
 
 /** Every address of the result (a dual-stack pod has one per family), the IPv4 one first. */
 export function podIPsOf(result: CniResult): string[] {
   const all = (result.ips ?? []).map((i) => i.address.split('/')[0]!);
-  const primary = podIPOf(result);
-  return primary ? [primary, ...all.filter((ip) => ip !== primary)] : all;
+  const ipv4 = all.filter((ip) => tryParseIP(ip)?.family === 4);
+  return [...ipv4, ...all.filter((ip) => !ipv4.includes(ip))];
 }

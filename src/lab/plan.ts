@@ -27,8 +27,13 @@ export type Fabric = 'none' | 'bird' | 'frr';
 export type PodRuntime = 'lab' | 'containerd';
 /** Which cluster the lab's processes read: podnet's store, or its Kubernetes API. */
 export type LabApi = 'podnet' | 'kubernetes';
-/** The pod network's families: IPv4 only, or IPv4 and IPv6 (dual-stack). */
-export type LabIpFamily = 'ipv4' | 'dual';
+/** The pod network's families: IPv4 only, IPv6 only, or both (dual-stack). */
+export type LabIpFamily = 'ipv4' | 'ipv6' | 'dual';
+
+/** Whether the lab's underlay carries IPv6 beside IPv4: with any IPv6 in the pod network. */
+export function hasIPv6Underlay(options: LabOptions): boolean {
+  return options.ipFamily === 'dual' || options.ipFamily === 'ipv6';
+}
 
 /** What `podnet lab up` was asked for; recorded in lab.json for the other parts to read. */
 export interface LabOptions {
@@ -199,7 +204,7 @@ export function labStateDir(labsDir: string, lab: string): string {
 export function planLab(labsDir: string, name: string, options: LabOptions): LabPlan {
   const stateDir = labStateDir(labsDir, name);
   const zones: ZonePlan[] = [];
-  const dual = options.ipFamily === 'dual';
+  const dual = hasIPv6Underlay(options);
   for (let z = 1; z <= options.zones; z++) {
     zones.push({
       zone: `zone-${z}`,

@@ -241,7 +241,7 @@ export async function startPod(host: PodHost, pod: Pod): Promise<PodRecord> {
     record.result = await cniAdd(host.network, attachmentOf(record), runtimeOf(host));
     record.podIP = podIPOf(record.result);
     if (!record.podIP)
-      throw new Error(`CNI ADD gave pod ${namespace}/${pod.metadata.name} no IPv4 address`);
+      throw new Error(`CNI ADD gave pod ${namespace}/${pod.metadata.name} no address`);
     saveRecord(host.labDir, record);
     writeNetnsResolvConf(netns, podResolvConf(record.result.dns, namespace, host));
     saveRecord(host.labDir, record);

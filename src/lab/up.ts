@@ -34,7 +34,7 @@ import { labSourceUrl, writeLabAccounts } from './kube-accounts.js';
 import { installPlugin, labNetwork, writeNetwork } from './network.js';
 import { labDown } from './down.js';
 import { podnetBin } from './paths.js';
-import { wireguardSocketDir } from './plan.js';
+import { hasIPv6Underlay, wireguardSocketDir } from './plan.js';
 import { nodesNotReady } from './ready.js';
 import { pollUntil } from './wait.js';
 import { startContainerd } from './containerd.js';
@@ -165,7 +165,7 @@ function claimStateDir(plan: LabPlan, name: string): void {
 async function buildTopology(plan: LabPlan): Promise<void> {
   await addNetns([plan.underlayNetns, ...plan.hosts.map((h) => h.netns)]);
   // Sysctls first, so interfaces created next inherit the `default` values.
-  const ipv6 = plan.options.ipFamily === 'dual' ? IPV6_SYSCTLS : {};
+  const ipv6 = hasIPv6Underlay(plan.options) ? IPV6_SYSCTLS : {};
   await Promise.all([
     setSysctls(plan.underlayNetns, { ...UNDERLAY_SYSCTLS, ...ipv6 }),
     ...plan.hosts.map((h) => setSysctls(h.netns, { ...HOST_SYSCTLS, ...ipv6 })),

@@ -1,9 +1,9 @@
-// The IPv6 half of a dual-stack host's routing, beside what its backend builds for IPv4 (the
+// The IPv6 half of a host's routing (all of it on an IPv6-only cluster), beside what its backend builds for IPv4 (the
 // backend decides per peer and per family): host-gw routes a peer's IPv6 pod subnet via the
 // peer's IPv6 underlay address where both share a segment; VXLAN carries IPv6 pods as
 // flannel does, on a second device, here over the IPv4 underlay that every host has.
 import type { Route, Underlay, VxlanLink } from '../kernel/netobjects.js';
-import { containsIP, parseCidr, tryParseIP } from '../net/index.js';
+import { containsIP, parseCidr, tryParseCidr, tryParseIP } from '../net/index.js';
 import { vxlanDevice } from './backends/vxlan.js';
 import type { BackendInput, DesiredState } from './desired.js';
 import { subnetAddress, type Host } from './peers.js';
@@ -18,6 +18,14 @@ const IPV6_WAYS: Record<string, { direct: boolean; tunnel: boolean }> = {
   vxlan: { direct: false, tunnel: true },
   auto: { direct: true, tunnel: true },
 };
+
+/**
+ * False on an IPv6-only cluster, where the host's one pod subnet is IPv6: the backend's IPv4
+ * half has nothing to carry, and only what addIPv6 builds is wanted.
+ */
+export function hasIPv4Pods(self: Host): boolean {
+  return tryParseCidr(self.podCIDR, { loose: true })?.family === 4;
+}
 
 /** Adds to `state` what reaches the peers' IPv6 pods, when this host has an IPv6 pod subnet. */
 export function addIPv6(state: DesiredState, backend: string, input: BackendInput): void {

@@ -7,19 +7,20 @@ import { backendDriver } from './backends/registry.js';
 import { IPIP_DEVICE } from './backends/ipip.js';
 import { VXLAN_DEVICE } from './backends/vxlan.js';
 import { encrypted, WIREGUARD_DEVICE } from './backends/wireguard.js';
-import type {
-  BackendDriver,
-  BackendInput,
-  DesiredState,
-  PeerProblem,
-  WireguardSelf,
+import {
+  emptyState,
+  type BackendDriver,
+  type BackendInput,
+  type DesiredState,
+  type PeerProblem,
+  type WireguardSelf,
 } from './desired.js';
 import type { AutoTunnel, Encryption } from '../api/types.js';
 import type { RoutingKernel } from './kernel.js';
 import { diffState } from './diff.js';
 import { stateAfter } from './expected.js';
 import { splitHosts } from './peers.js';
-import { addIPv6, VXLAN6_DEVICE } from './ipv6.js';
+import { addIPv6, hasIPv4Pods, VXLAN6_DEVICE } from './ipv6.js';
 
 /** This node has no Node object with a pod subnet and InternalIP yet (normal at start-up). */
 export class NodeNotReadyError extends OperationError {
@@ -64,7 +65,7 @@ export function desiredFor(
   encryption: Encryption | undefined,
   input: BackendInput,
 ): DesiredState {
-  const state = driver.desired(input);
+  const state = hasIPv4Pods(input.self) ? driver.desired(input) : emptyState();
   addIPv6(state, driver.name, input);
   return encryption === 'wireguard' && driver.name !== 'wireguard'
     ? encrypted(state, input)
@@ -146,7 +147,7 @@ export async function planHost(
   };
   const desired = desiredFor(driver, input.encryption, { ...base, peers });
   for (const name of input.receiveFrom ?? []) {
-    if (name === driver.name) continue;
+    if (name === driver.name || !hasIPv4Pods(self)) continue;
     addReceivingTunnels(desired, backendDriver(name).desired({ ...base, peers: [] }));
   }
   return {

@@ -52,6 +52,24 @@ test('cluster families: the lists set the singular fields and a DNS address per 
   assert.equal(dnsIPFor(sized, 6), 'fd00:10:96::53');
 });
 
+test('cluster families: an IPv6-only ClusterNetwork has IPv6 in the singular fields too', () => {
+  const spec = admitted({
+    clusterCIDRs: ['fd00:10:244::/56'],
+    serviceCIDRs: ['fd00:10:96::/112'],
+  });
+  assert.equal(spec.clusterCIDR, 'fd00:10:244::/56');
+  assert.equal(spec.serviceCIDR, 'fd00:10:96::/112');
+  assert.equal(spec.dnsIP, 'fd00:10:96::a', 'the DNS address comes from the IPv6 service range');
+  assert.deepEqual(serviceFamilies(spec), [6]);
+  const singular = admitted({
+    clusterCIDR: 'fd00:10:244::/56',
+    serviceCIDR: 'fd00:10:96::/112',
+    dnsIP: 'fd00:10:96::53',
+  });
+  assert.equal(dnsIPFor(singular, 6), 'fd00:10:96::53');
+  assert.equal(dnsIPFor(singular, 4), undefined);
+});
+
 /** Each bad setting and the one line it must give. */
 const BAD: [string, Record<string, unknown>, RegExp][] = [
   [
@@ -63,6 +81,26 @@ const BAD: [string, Record<string, unknown>, RegExp][] = [
     'two IPv6 clusterCIDRs',
     { clusterCIDRs: ['fd00:1::/48', 'fd00:2::/48'] },
     /^ClusterNetwork default: spec\.clusterCIDRs\[0\]: must be an IPv4 network \(IPv4 is the primary family.*got "fd00:1::\/48"$/,
+  ],
+  [
+    'IPv6 pods with IPv4 services',
+    { clusterCIDRs: ['fd00:10:244::/56'], serviceCIDRs: ['10.96.0.0/16'] },
+    /^ClusterNetwork default: spec\.clusterCIDRs\[0\]: must be an IPv4 network \(IPv4 is the primary family unless pods and services are both IPv6 alone.*got "fd00:10:244::\/56"$/,
+  ],
+  [
+    'IPv6 services first on a dual-stack pod network',
+    { ...DUAL, serviceCIDRs: ['fd00:10:96::/112', '10.96.0.0/16'] },
+    /^ClusterNetwork default: spec\.serviceCIDRs\[0\]: must be an IPv4 network/,
+  ],
+  [
+    'an IPv4 DNS address on an IPv6-only cluster',
+    { clusterCIDRs: ['fd00:10:244::/56'], serviceCIDRs: ['fd00:10:96::/112'], dnsIP: '10.96.0.10' },
+    /^ClusterNetwork default: spec\.dnsIP: must be inside an IPv4 service CIDR, and the cluster has none, got "10\.96\.0\.10"$/,
+  ],
+  [
+    'IP-in-IP on an IPv6-only cluster',
+    { clusterCIDRs: ['fd00:10:244::/56'], serviceCIDRs: ['fd00:10:96::/112'], backend: 'ipip' },
+    /^ClusterNetwork default: spec\.backend: ipip carries IPv4 pods only, and this cluster is IPv6-only \(use vxlan, host-gw or auto\)$/,
   ],
   [
     'two IPv4 serviceCIDRs',

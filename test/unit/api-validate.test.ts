@@ -62,7 +62,7 @@ test('api: a bad CIDR is rejected with the field path', () => {
   assert.equal(r.errors.length, 1);
   assert.match(
     r.errors[0]!,
-    /^ClusterNetwork default: spec\.clusterCIDR: must be an IPv4 network.*got "10\.244\.0\.0\/33"$/,
+    /^ClusterNetwork default: spec\.clusterCIDR: must be an IPv4 or IPv6 network.*got "10\.244\.0\.0\/33"$/,
   );
   const host = validateObject({
     apiVersion: 'v1',
@@ -70,7 +70,10 @@ test('api: a bad CIDR is rejected with the field path', () => {
     metadata: { name: 'n1' },
     spec: { podCIDR: '10.244.1.7/24' },
   });
-  assert.match(host.errors[0]!, /^Node n1: spec\.podCIDR: must be an IPv4 network/);
+  assert.match(
+    host.errors[0]!,
+    /^Node n1: spec\.podCIDR: must be an IPv4 or IPv6 network .*\(address bits past the prefix zero\)/,
+  );
   const address = validateObject({
     apiVersion: 'v1',
     kind: 'Node',

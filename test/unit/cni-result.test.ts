@@ -151,3 +151,18 @@ test('cni-result: a dual-stack pod lists both addresses, both default routes and
   // As kubelet writes every clusterDNS address: a resolver that loses one family has the other.
   assert.deepEqual(r.dns.nameservers, ['10.96.0.10', 'fd00:10:96::a']);
 });
+
+test('cni-result: an IPv6-only pod lists its IPv6 address alone, with the IPv6 default route', () => {
+  const v6: PodNetwork = {
+    ...net,
+    address: 'fd00:10:244:1::5/128',
+    gateway: 'fe80::1',
+    dns: { ...net.dns, nameservers: ['fd00:10:96::a'] },
+  };
+  const r = buildResult('0.4.0', v6);
+  assert.deepEqual(r.ips, [
+    { version: '6', address: 'fd00:10:244:1::5/128', gateway: 'fe80::1', interface: 1 },
+  ]);
+  assert.deepEqual(r.routes, [{ dst: '::/0', gw: 'fe80::1' }]);
+  assert.deepEqual(r.dns.nameservers, ['fd00:10:96::a']);
+});

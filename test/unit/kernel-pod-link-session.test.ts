@@ -34,3 +34,15 @@ test('pod link: a field with whitespace is refused, not sent as a shifted reques
     /cannot wire a pod veth with the field "\/run\/netns\/a b"/,
   );
 });
+
+test('pod link: an IPv6-only pod sends `-` for the IPv4 pair and its IPv6 address alone', () => {
+  assert.equal(
+    podLinkRequest({
+      ...veth,
+      podIP: undefined,
+      gateway: undefined,
+      podIPv6: 'fd00:10:244:1::5',
+    }),
+    '/var/run/netns/cni-1234 eth0 1450 pn0123456789a 02:01:02:03:04:05 0a:58:0a:f4:01:05 - - fd00:10:244:1::5 fe80::1\n',
+  );
+});

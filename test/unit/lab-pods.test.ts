@@ -67,7 +67,10 @@ test('cni runtime: each plugin gets its entry with the list name, version and pr
   const prev = { cniVersion: '1.0.0', ips: [{ address: '10.244.1.2/24' }] };
   assert.deepEqual(JSON.parse(pluginStdin(list, list.plugins[0]!, prev)).prevResult, prev);
   assert.equal(podIPOf(prev), '10.244.1.2');
-  assert.equal(podIPOf({ cniVersion: '1.0.0', ips: [{ address: 'fd00::2/64' }] }), undefined);
+  // An IPv6-only cluster's pod has its IPv6 address as its one address; IPv4 comes first otherwise.
+  assert.equal(podIPOf({ cniVersion: '1.0.0', ips: [{ address: 'fd00::2/128' }] }), 'fd00::2');
+  const dual = { cniVersion: '1.0.0', ips: [{ address: 'fd00::2/128' }, prev.ips[0]!] };
+  assert.equal(podIPOf(dual), '10.244.1.2');
 });
 
 test("pods: each host's pods join podnet's network through the host's own agent socket", () => {

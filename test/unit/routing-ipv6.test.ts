@@ -169,3 +169,39 @@ test('routing ipv6: a switch from host-gw to vxlan deletes the direct IPv6 route
     commands.includes('ip route replace 10.244.2.0/24 via 10.244.2.0 dev pn-vxlan onlink proto 80'),
   );
 });
+
+/** An IPv6-only node: its one pod subnet IPv6 (spec.podCIDR and podCIDRs), both underlay addresses. */
+function ipv6OnlyNode(name: string, subnet: string, v4: string, v6: string, zone: string): Node {
+  const node = makeNode(name, subnet, v4, { zone, mac: `02:00:00:00:00:0${name.slice(-1)}` });
+  node.spec.podCIDRs = [subnet];
+  node.status!.addresses!.push({ type: 'InternalIP', address: v6 });
+  return node;
+}
+
+const ipv6Only = [
+  ipv6OnlyNode('node-1', 'fd00:10:244:1::/64', '172.31.1.1', 'fd00:172:31:1::1', 'z1'),
+  ipv6OnlyNode('node-2', 'fd00:10:244:2::/64', '172.31.1.2', 'fd00:172:31:1::2', 'z1'),
+  ipv6OnlyNode('node-3', 'fd00:10:244:3::/64', '172.31.2.3', 'fd00:172:31:2::3', 'z2'),
+];
+
+test('routing ipv6: an IPv6-only host builds the IPv6 half alone, with no IPv4 device or route', () => {
+  for (const backend of ['auto', 'vxlan', 'host-gw']) {
+    const state = desiredFor(backendDriver(backend), undefined, input(ipv6Only));
+    assert.ok(
+      state.routes.every((r) => r.dst.includes(':')),
+      `${backend}: ${JSON.stringify(state.routes)}`,
+    );
+    assert.ok(
+      state.links.every((l) => l.name === 'pn-vxlan6'),
+      `${backend}: ${state.links.map((l) => l.name).join(', ')}`,
+    );
+  }
+  assert.deepEqual(routesOf('auto', ipv6Only), [
+    'fd00:10:244:2::/64 via fd00:172:31:1::2 dev eth0',
+    'fd00:10:244:3::/64 via fd00:10:244:3:: dev pn-vxlan6 onlink',
+  ]);
+  const [vxlan6] = desiredFor(backendDriver('auto'), undefined, input(ipv6Only)).links;
+  assert.deepEqual(vxlan6 && 'addresses' in vxlan6 ? vxlan6.addresses : [], [
+    'fd00:10:244:1::/128',
+  ]);
+});

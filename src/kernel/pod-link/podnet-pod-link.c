@@ -6,13 +6,15 @@
 //
 // One request per line on stdin:
 //   NETNS_PATH IFNAME MTU HOST_VETH HOST_MAC POD_MAC POD_IPV4 GATEWAY_IPV4 [POD_IPV6 GATEWAY_IPV6]
+// where POD_IPV4 and GATEWAY_IPV4 are both `-` for a pod of an IPv6-only cluster (which then
+// needs the IPv6 pair);
 // one answer per line on stdout: ok | exists <message> | error <message>
 //
 // For each request, over netlink and stopping at the first failure:
 // - the pair: HOST_VETH in this namespace, its peer IFNAME made straight in the pod's
 //   namespace (it never appears in this one, so no other pod's ADD can trip over it), both
 //   with the MTU and their MAC;
-// - the host end: on a dual-stack pod, no Router Advertisements taken from the pod (a pod must
+// - the host end: on a pod with IPv6, no Router Advertisements taken from the pod (a pod must
 //   not become the host's router), set before the end comes up; up; GATEWAY_IPV4/32; the route
 //   to POD_IPV4/32, marked proto 80. IPv6: GATEWAY_IPV6/64 without duplicate address detection
 //   (a tentative address would not answer for a second or more), the route to POD_IPV6/128
@@ -68,8 +70,9 @@ struct veth {
   unsigned int mtu;
   unsigned char host_mac[6];
   unsigned char pod_mac[6];
+  int ipv4;
   struct in_addr pod, gateway;
-  int dual_stack;
+  int ipv6;
   struct in6_addr pod6, gateway6;
 };
 
@@ -273,16 +276,16 @@ static int refuse_router_advertisements(const char *ifname) {
 
 static int configure_host_end(const struct veth *v, int ifindex) {
   int err;
-  if (v->dual_stack && (err = refuse_router_advertisements(v->host_veth)) < 0)
+  if (v->ipv6 && (err = refuse_router_advertisements(v->host_veth)) < 0)
     return fail("host accept_ra", -err);
   if ((err = set_up(host_sock, ifindex)) < 0) return fail("host link set up", -err);
-  if ((err = add_address(host_sock, ifindex, AF_INET, &v->gateway, sizeof v->gateway, 32, 0)) <
-      0)
+  if (v->ipv4 &&
+      (err = add_address(host_sock, ifindex, AF_INET, &v->gateway, sizeof v->gateway, 32, 0)) < 0)
     return fail("host addr add", -err);
-  if ((err = add_route(host_sock, ifindex, AF_INET, &v->pod, 32, NULL, sizeof v->pod,
-                       PODNET_ROUTE_PROTO)) < 0)
+  if (v->ipv4 && (err = add_route(host_sock, ifindex, AF_INET, &v->pod, 32, NULL, sizeof v->pod,
+                                  PODNET_ROUTE_PROTO)) < 0)
     return fail("host route add", -err);
-  if (!v->dual_stack) return 0;
+  if (!v->ipv6) return 0;
   if ((err = add_address(host_sock, ifindex, AF_INET6, &v->gateway6, sizeof v->gateway6, 64,
                          IFA_F_NODAD)) < 0)
     return fail("host addr add ipv6", -err);
@@ -294,11 +297,8 @@ static int configure_host_end(const struct veth *v, int ifindex) {
   return 0;
 }
 
-static int configure_pod_end(const struct veth *v, int sock) {
-  int err, ifindex = link_index(sock, v->ifname);
-  if (ifindex < 0) return -1;
-  if (ifindex == 0) return fail(v->ifname, ENODEV);
-  if ((err = set_up(sock, ifindex)) < 0) return fail("link set up", -err);
+static int configure_pod_ipv4(const struct veth *v, int sock, int ifindex) {
+  int err;
   if ((err = add_address(sock, ifindex, AF_INET, &v->pod, sizeof v->pod, 32, 0)) < 0)
     return fail("addr add", -err);
   if ((err = add_route(sock, ifindex, AF_INET, &v->gateway, 32, NULL, sizeof v->gateway,
@@ -307,7 +307,16 @@ static int configure_pod_end(const struct veth *v, int sock) {
   if ((err = add_route(sock, ifindex, AF_INET, NULL, 0, &v->gateway, sizeof v->gateway,
                        RTPROT_BOOT)) < 0)
     return fail("route add default", -err);
-  if (!v->dual_stack) return 0;
+  return 0;
+}
+
+static int configure_pod_end(const struct veth *v, int sock) {
+  int err, ifindex = link_index(sock, v->ifname);
+  if (ifindex < 0) return -1;
+  if (ifindex == 0) return fail(v->ifname, ENODEV);
+  if ((err = set_up(sock, ifindex)) < 0) return fail("link set up", -err);
+  if (v->ipv4 && (err = configure_pod_ipv4(v, sock, ifindex)) < 0) return err;
+  if (!v->ipv6) return 0;
   if ((err = add_address(sock, ifindex, AF_INET6, &v->pod6, sizeof v->pod6, 128, IFA_F_NODAD)) <
       0)
     return fail("addr add ipv6", -err);
@@ -358,16 +367,18 @@ static int parse(const char *line, struct veth *v) {
   int fields = sscanf(line, "%4095s %16s %u %16s %31s %31s %63s %63s %63s %63s", v->netns,
                       v->ifname, &v->mtu, v->host_veth, host_mac, pod_mac, pod, gateway, pod6,
                       gateway6);
-  v->dual_stack = fields == 10;
-  if ((fields != 8 && fields != 10) || strlen(v->ifname) >= IFNAMSIZ ||
+  v->ipv6 = fields == 10;
+  v->ipv4 = fields >= 8 && !(strcmp(pod, "-") == 0 && strcmp(gateway, "-") == 0);
+  if ((fields != 8 && fields != 10) || (!v->ipv4 && !v->ipv6) || strlen(v->ifname) >= IFNAMSIZ ||
       strlen(v->host_veth) >= IFNAMSIZ || parse_mac(host_mac, v->host_mac) < 0 ||
-      parse_mac(pod_mac, v->pod_mac) < 0 || inet_pton(AF_INET, pod, &v->pod) != 1 ||
-      inet_pton(AF_INET, gateway, &v->gateway) != 1 ||
-      (v->dual_stack && (inet_pton(AF_INET6, pod6, &v->pod6) != 1 ||
-                         inet_pton(AF_INET6, gateway6, &v->gateway6) != 1))) {
+      parse_mac(pod_mac, v->pod_mac) < 0 ||
+      (v->ipv4 && (inet_pton(AF_INET, pod, &v->pod) != 1 ||
+                   inet_pton(AF_INET, gateway, &v->gateway) != 1)) ||
+      (v->ipv6 && (inet_pton(AF_INET6, pod6, &v->pod6) != 1 ||
+                   inet_pton(AF_INET6, gateway6, &v->gateway6) != 1))) {
     snprintf(failure, sizeof failure,
-             "bad request (want NETNS IFNAME MTU HOST_VETH HOST_MAC POD_MAC POD_IPV4 "
-             "GATEWAY_IPV4 [POD_IPV6 GATEWAY_IPV6])");
+             "bad request (want NETNS IFNAME MTU HOST_VETH HOST_MAC POD_MAC POD_IPV4|- "
+             "GATEWAY_IPV4|- [POD_IPV6 GATEWAY_IPV6])");
     return -1;
   }
   return 0;

@@ -1,0 +1,114 @@
+// An IPv6-only cluster (`lab up --ip-family ipv6`, 3 hosts in 2 zones): the pods have IPv6
+// addresses alone, the demo's request flow (a pod calls the service by name, the kernel
+// spreads the calls over pods on every host, over IPv6) works with no IPv4 in the pod network,
+// and the cluster DNS answers AAAA for the service and A with no address.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Service } from '../../src/api/types.js';
+import { parseIP } from '../../src/net/index.js';
+import { podNetns } from '../../src/lab/plan.js';
+import { podnetOk } from '../helpers/lab.js';
+import { sharedLabWithPods } from '../helpers/shared-lab.js';
+
+const NODES = ['node-1', 'node-2', 'node-3'];
+const PODS = ['echo-1', 'echo-2', 'echo-3'];
+const SERVICE_NAME = 'my-svc.default.svc.cluster.local';
+
+/** The demo's echo pod on `node`, listening on IPv6 (there is no IPv4 to listen on). */
+function echoYaml(pod: string, node: string): string {
+  return `apiVersion: v1
+kind: Pod
+metadata: { name: ${pod}, namespace: default, labels: { app: echo } }
+spec:
+  nodeName: ${node}
+  containers:
+    - name: echo
+      command: [podnet, serve-echo, --port, '8080', --address, '::']
+      ports: [{ name: http, containerPort: 8080 }]
+`;
+}
+
+const SERVICE = `apiVersion: v1
+kind: Service
+metadata: { name: my-svc, namespace: default }
+spec:
+  selector: { app: echo }
+  ports: [{ name: http, protocol: TCP, port: 80, targetPort: http }]
+`;
+
+const { name, podIPs } = sharedLabWithPods(
+  ['--nodes', '3', '--zones', '2', '--backend', 'auto', '--ip-family', 'ipv6'],
+  [...PODS.map((p, i) => echoYaml(p, NODES[i]!)), SERVICE].join('---\n'),
+  PODS,
+);
+
+const podNs = (pod: string): string => {
+  const node = NODES[PODS.indexOf(pod)]!;
+  return podNetns(name, node, 'default', pod);
+};
+
+/** Runs `argv` in a pod's namespace with its resolv.conf, as `podnet lab exec` does. */
+function inPod(pod: string, argv: string[]): string {
+  return podnetOk(['lab', 'exec', '--name', name, pod, '--', ...argv]);
+}
+
+function clusterIPs(): string[] {
+  const svc = JSON.parse(
+    podnetOk(['--lab', name, 'get', 'service', 'my-svc', '-o', 'json']),
+  ) as Service;
+  return svc.spec.clusterIPs ?? [svc.spec.clusterIP!];
+}
+
+test('v6only: pods have IPv6 addresses alone, and their resolver is the IPv6 cluster DNS', () => {
+  for (const pod of PODS) {
+    const ips = podIPs.get(pod)!;
+    assert.deepEqual(
+      ips.map((ip) => parseIP(ip).family),
+      [6],
+      `${pod}: status.podIPs ${ips.join(', ')}`,
+    );
+    const ipv4 = spawnSync('ip', ['-n', podNs(pod), '-4', '-o', 'addr', 'show'], {
+      encoding: 'utf8',
+    }).stdout;
+    const devices = ipv4
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/)[1]);
+    assert.deepEqual(devices, ['lo'], `${pod}: IPv4 on ${devices.join(', ')}`);
+    const resolv = readFileSync(`/etc/netns/${podNs(pod)}/resolv.conf`, 'utf8');
+    const nameservers = resolv.match(/^nameserver .*$/gm) ?? [];
+    assert.deepEqual(nameservers, ['nameserver fd00:10:96::a'], `${pod}: ${resolv}`);
+  }
+  assert.deepEqual(
+    clusterIPs().map((ip) => parseIP(ip).family),
+    [6],
+  );
+});
+
+test('v6only: a pod calls the service by name and reaches the pods on every host over IPv6', () => {
+  // One shell in the client pod for all the calls: each answer names the pod that served it.
+  const calls = 30;
+  const out = inPod('echo-1', [
+    'sh',
+    '-c',
+    `for i in $(seq ${calls}); do curl -s -m 3 http://${SERVICE_NAME}/; echo; done`,
+  ]);
+  const answers = out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { pod: string; ip: string });
+  assert.equal(answers.length, calls, out);
+  assert.deepEqual([...new Set(answers.map((a) => a.pod))].sort(), PODS, out);
+  for (const a of answers) assert.equal(parseIP(a.ip).family, 6, a.ip);
+});
+
+test('v6only: the cluster DNS answers AAAA with the cluster IP, and A with no address', () => {
+  const [clusterIP] = clusterIPs();
+  const aaaa = inPod('echo-2', ['dig', '+short', '+time=2', '+tries=2', 'AAAA', SERVICE_NAME]);
+  assert.deepEqual(aaaa.trim().split('\n'), [clusterIP]);
+  const a = inPod('echo-2', ['dig', '+time=2', '+tries=2', 'A', SERVICE_NAME]);
+  assert.match(a, /status: NOERROR/);
+  assert.match(a, /ANSWER: 0,/);
+});
