@@ -23,7 +23,7 @@ export function registerDns(program: Command): void {
     )
     .option(
       '--rate-limit <n>',
-      'identical UDP answers a second per client /24 before they are slipped or dropped (0: off)',
+      'identical UDP answers a second per client /24 outside the cluster (its pods and nodes are never limited) before they are slipped or dropped (0: off)',
       parseCount('--rate-limit', 0, 1_000_000),
       50,
     )

@@ -3,7 +3,6 @@
 // (src/diagnose/trace.ts). This file reads the facts; the diagnosis is pure.
 import { ipipBpfTunnel } from '../kernel/bpf-ipip.js';
 import { usesIpip } from '../routing/backends/auto.js';
-import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import type { Command } from 'commander';
 import type {
   AdminNetworkPolicy,
@@ -19,18 +18,20 @@ import type {
 } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
 import type { Endpoint, HostPathFacts, Hop, Leg } from '../diagnose/trace.js';
-import { isIP } from '../net/index.js';
+import { isIP, type Family } from '../net/index.js';
 import { UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveLab, resolveStoreUrl } from './context.js';
 import { outputOption } from './output.js';
 
-/** `name`, `name:port`, `ip`, `ip:port`. */
+/** `name`, `name:port`, `ip`, `ip:port`, and for IPv6 `ip` or `[ip]:port`. */
 export function parseDestination(text: string): { host: string; port?: number } {
-  const m = /^(.*?)(?::(\d+))?$/.exec(text)!;
+  if (isIP(text)) return { host: text, port: undefined };
+  const bracketed = /^\[([^\]]*)\](?::(\d+))?$/.exec(text);
+  const m = bracketed ?? /^(.*?)(?::(\d+))?$/.exec(text)!;
   const port = m[2] === undefined ? undefined : Number(m[2]);
-  if (!m[1] || (port !== undefined && (port < 1 || port > 65535))) {
+  if (!m[1] || (bracketed && !isIP(m[1])) || (port !== undefined && (port < 1 || port > 65535))) {
     throw new UsageError(
-      `${text}: give DEST as a DNS name, service IP or pod IP, with an optional :PORT (1-65535)`,
+      `${text}: give DEST as a DNS name, service IP or pod IP, with an optional :PORT (1-65535); an IPv6 address with a port as [IP]:PORT`,
     );
   }
   return { host: m[1], port };
@@ -105,6 +106,7 @@ export function registerTrace(program: Command): void {
             );
           }
           const lab = labFor(cmd);
+          const families = await import('../diagnose/trace-families.js');
           const tracer = await pathTracer({
             lab,
             network,
@@ -117,7 +119,7 @@ export function registerTrace(program: Command): void {
             baselinePolicies,
             source,
           });
-          const hops = await traceFrom(tracer, {
+          const hops = await traceFrom(tracer, families, {
             cmd,
             lab,
             network,
@@ -154,16 +156,28 @@ function parseProtocol(text: string): Protocol {
   throw new UsageError(`--protocol ${text}: give TCP, UDP or SCTP`);
 }
 
+type Families = typeof import('../diagnose/trace-families.js');
+
 /** DNS, then the service choice, then each pod-to-pod path. */
-async function traceFrom(tracer: PathTracer, t: TraceInput): Promise<Hop[]> {
+async function traceFrom(tracer: PathTracer, families: Families, t: TraceInput): Promise<Hop[]> {
   const { network, source, dest } = t;
   const namespace = source.metadata.namespace!;
-  const from = { ...tracer.endpoint(source.status!.podIP!, source), node: source.spec.nodeName! };
+  // The packet leaves from the source pod's address of the destination's family.
+  const fromIn = (ip: string): Endpoint & { node: string } => {
+    const family = families.familyOfText(ip) ?? 4;
+    const address = families.podAddressFor(source, family);
+    if (!address) {
+      throw new UsageError(
+        `pod ${namespace}/${source.metadata.name} has no IPv${family} address to reach ${ip} from`,
+      );
+    }
+    return { ...tracer.endpoint(address, source), node: source.spec.nodeName! };
+  };
   const hops: Hop[] = [];
   let destIP = dest.host;
   if (!isIP(dest.host)) {
     // Name resolution, asked of the cluster DNS from the pod's own namespace.
-    let podNetns = tracer.hostNs(from.node);
+    let podNetns = tracer.hostNs(source.spec.nodeName!);
     if (t.lab) {
       const { findPodRecord } = await import('../lab/pods.js');
       podNetns =
@@ -180,8 +194,9 @@ async function traceFrom(tracer: PathTracer, t: TraceInput): Promise<Hop[]> {
       // named rather than blamed on the records.
       const toDns = await serviceHops(
         tracer,
+        families,
         { ...t, protocol: 'UDP' },
-        from,
+        fromIn(network.dnsIP),
         network.dnsIP,
         53,
         'dns ',
@@ -203,10 +218,11 @@ async function traceFrom(tracer: PathTracer, t: TraceInput): Promise<Hop[]> {
     });
     destIP = answer.ip;
   }
-  if (t.services.some((s) => s.spec.clusterIP === destIP)) {
-    hops.push(...(await serviceHops(tracer, t, from, destIP, dest.port, '')));
+  const from = fromIn(destIP);
+  if (families.serviceWithClusterIP(t.services, destIP)) {
+    hops.push(...(await serviceHops(tracer, families, t, from, destIP, dest.port, '')));
   } else {
-    const pod = t.pods.find((p) => p.status?.podIP === destIP);
+    const pod = families.podWithAddress(t.pods, destIP);
     const target = { ...tracer.endpoint(destIP, pod), port: dest.port };
     hops.push(...(await tracer.paths(from, [target], '', t.protocol)));
   }
@@ -216,6 +232,7 @@ async function traceFrom(tracer: PathTracer, t: TraceInput): Promise<Hop[]> {
 /** A service IP is DNATed on the source host to one of its endpoints; each is traced. */
 async function serviceHops(
   tracer: PathTracer,
+  families: Families,
   t: TraceInput,
   from: Endpoint & { node: string },
   clusterIP: string,
@@ -223,7 +240,7 @@ async function serviceHops(
   label: string,
 ): Promise<Hop[]> {
   const { endpointsFromSlices, usableEndpoints } = await import('../api/slice-endpoints.js');
-  const svc = t.services.find((s) => s.spec.clusterIP === clusterIP);
+  const svc = families.serviceWithClusterIP(t.services, clusterIP);
   if (!svc) {
     return [{ step: 'service', ok: false, detail: `no Service has the cluster IP ${clusterIP}` }];
   }
@@ -232,15 +249,19 @@ async function serviceHops(
   if (!port) throw new UsageError(`service ${svc.metadata.name} has no port ${wantedPort}`);
   const mode = t.network.proxyMode;
   const ns = tracer.hostNs(from.node);
-  const { SERVICE_DISPATCH, servicePortListed } = await import('../proxy/programmed.js');
-  const nft = SERVICE_DISPATCH.nftables;
+  const family = families.familyOfText(clusterIP) ?? 4;
+  const { serviceDispatch, servicePortListed } = await import('../proxy/programmed.js');
+  const dispatch = serviceDispatch(family);
+  const nft = dispatch.nftables;
   const listing =
     mode === 'iptables'
-      ? await tracer.path.iptablesTableText(ns, SERVICE_DISPATCH.iptables.table)
+      ? await tracer.path.iptablesTableText(ns, dispatch.iptables.table, family)
       : await tracer.path.nftMapText(ns, nft.family, nft.table, nft.map);
   const programmed = servicePortListed(mode, listing, clusterIP, port.port);
-  // By pod name, so that the list and the paths after it read the same on every run.
+  // A cluster IP is DNATed to endpoints of its own family (one slice per family). By pod name,
+  // so that the list and the paths after it read the same on every run.
   const endpoints = usableEndpoints(port.endpoints)
+    .filter((e) => families.familyOfText(e.ip) === family)
     .map((e) => ({
       // A hand-written slice may name no pod: the address stands for it.
       pod: e.podName ?? e.ip,
@@ -258,10 +279,7 @@ async function serviceHops(
     mode,
   });
   const targets = endpoints.map((e) => ({
-    ...tracer.endpoint(
-      e.ip,
-      t.pods.find((p) => p.status?.podIP === e.ip),
-    ),
+    ...tracer.endpoint(e.ip, families.podWithAddress(t.pods, e.ip)),
     port: e.port,
   }));
   return [
@@ -306,7 +324,7 @@ async function pathTracer(c: {
     path,
     diag,
     { bgpRouteOrigin },
-    cidr,
+    families,
     { NETWORK_UNAVAILABLE },
     { evaluate, isolatingPolicies },
     { policyHop },
@@ -315,27 +333,20 @@ async function pathTracer(c: {
     import('../kernel/path-facts.js'),
     import('../diagnose/trace.js'),
     import('../diagnose/origin.js'),
-    import('../net/index.js'),
+    import('../diagnose/trace-families.js'),
     import('../routing/condition.js'),
     import('../policy/evaluate.js'),
     import('../diagnose/policy.js'),
   ]);
   const { network, nodes } = c;
   const hostNs = (node: string): string | undefined => (c.lab ? `${c.lab}-${node}` : undefined);
-  const nodeIP = (name?: string): string | undefined => {
+  /** The node's underlay address of `family`: the next hop of a direct route to its pods. */
+  const nodeIP = (name: string | undefined, family: Family): string | undefined => {
     const node = nodes.find((n) => n.metadata.name === name);
-    return node && nodeInternalIP(node);
+    return node && families.nodeAddressFor(node, family);
   };
-  const ownerOf = (ip: string): string | undefined => {
-    const n = cidr.tryParseIP(ip);
-    return n === undefined
-      ? undefined
-      : nodes.find((node) => {
-          const podCIDR = nodePodCIDR(node);
-          const subnet = podCIDR && cidr.tryParseCidr(podCIDR);
-          return subnet && cidr.containsIP(subnet, n);
-        })?.metadata.name;
-  };
+  const ownerOf = (ip: string): string | undefined =>
+    nodes.find((node) => families.nodeOwns(node, ip))?.metadata.name;
   const unreachable = (node: string): string | undefined => {
     const cond = nodes
       .find((n) => n.metadata.name === node)
@@ -355,7 +366,7 @@ async function pathTracer(c: {
       baselinePolicies: c.baselinePolicies,
       nodes,
     };
-    const target = c.pods.find((p) => p.status?.podIP === to.ip);
+    const target = families.podWithAddress(c.pods, to.ip);
     // Admin policies may speak about any pod: with any at all, every connection is judged.
     const isolated =
       c.adminPolicies.length + c.baselinePolicies.length > 0 ||
@@ -399,8 +410,9 @@ async function pathTracer(c: {
     from?: { src: string; iif: string },
   ): Promise<HostPathFacts> => {
     const ns = hostNs(node);
+    const family = families.familyOfText(dst) ?? 4;
     const [host, route] = await Promise.all([
-      facts.readHostFacts(ns),
+      facts.readHostFacts(ns, family),
       path.routeGet(ns, dst, from),
     ]);
     const dev = host.links.find((l) => l.ifname === route.dev);
@@ -419,7 +431,9 @@ async function pathTracer(c: {
         : undefined;
     const accepts = (flag: string): boolean =>
       host.forwardRules.some(
-        (r) => r.includes(`${flag} ${network.clusterCIDR}`) && r.endsWith('-j ACCEPT'),
+        (r) =>
+          r.includes(`${flag} ${families.clusterCIDRFor(network, family)}`) &&
+          r.endsWith('-j ACCEPT'),
       );
     const rp = (key: string): number => Number(host.sysctls[key] ?? 0);
     const bgp = network.routing === 'bgp';
@@ -429,7 +443,8 @@ async function pathTracer(c: {
       links: host.links,
       forwardPolicy: host.forwardPolicy,
       forwardAccepts: accepts('-s') && accepts('-d'),
-      ipForward: host.sysctls['net.ipv4.ip_forward'] !== '0',
+      ipForward:
+        host.sysctls[family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] !== '0',
       tunnel,
       ipipBpf,
       podnetRoutes: host.podnetRoutes,
@@ -442,7 +457,9 @@ async function pathTracer(c: {
             )
           : undefined,
       unreachable: unreachable(node),
+      // IPv6 has no rp_filter (its reverse-path check is a firewall rule podnet does not add).
       rpFilterStrict:
+        family === 4 &&
         from !== undefined &&
         Math.max(rp('net.ipv4.conf.all.rp_filter'), rp(`net.ipv4.conf.${from.iif}.rp_filter`)) ===
           1,
@@ -460,7 +477,7 @@ async function pathTracer(c: {
     if (to.node && to.node !== from.node) {
       // Through a tunnel the packet arrives on the peer's device of the same name; otherwise
       // on whichever device faces the sender's host.
-      const fromIP = nodeIP(from.node);
+      const fromIP = nodeIP(from.node, families.familyOfText(from.ip) ?? 4);
       const iif = out.tunnel
         ? out.route.dev
         : fromIP
@@ -477,7 +494,8 @@ async function pathTracer(c: {
     hostNs,
     endpoint(ip, pod) {
       const node = pod?.spec.nodeName ?? ownerOf(ip);
-      return { ip, pod: pod?.metadata.name, node, nodeIP: nodeIP(node) };
+      const family = families.familyOfText(ip) ?? 4;
+      return { ip, pod: pod?.metadata.name, node, nodeIP: nodeIP(node, family) };
     },
     async paths(from, targets, label, protocol) {
       const hops: Hop[] = [];
@@ -494,7 +512,7 @@ async function pathTracer(c: {
         hops.push(
           ...diag
             .tracePath({
-              clusterCIDR: network.clusterCIDR,
+              clusterCIDR: families.clusterCIDRFor(network, families.familyOfText(to.ip) ?? 4),
               backend: network.backend,
               request,
               reply,

@@ -4,7 +4,14 @@
 // the same rules. Pure: the facts read along the path in, hops and a verdict out.
 import type { RouteDecision, TunnelHop } from '../kernel/path-facts.js';
 import type { LinkFact, RouteFact } from '../kernel/host-facts.js';
-import { containsIP, tryParseCidr, tryParseIP } from '../net/index.js';
+import {
+  cidrOf,
+  containsIP,
+  familyBits,
+  tryParseCidr,
+  tryParseIP,
+  type Family,
+} from '../net/index.js';
 import { backendAdvice } from '../routing/advice.js';
 import { WIREGUARD_DEVICE, WIREGUARD_PORT } from '../routing/backends/wireguard.js';
 
@@ -35,7 +42,7 @@ export interface HostPathFacts {
   links: LinkFact[];
   forwardPolicy?: string;
   forwardAccepts: boolean;
-  /** `net.ipv4.ip_forward`: off, the host forwards nothing to or from its pods. */
+  /** `net.ipv4.ip_forward` (`net.ipv6.conf.all.forwarding` for IPv6): off, the host forwards nothing to or from its pods. */
   ipForward?: boolean;
   tunnel?: TunnelHop;
   /** The outer addresses podnet's tc BPF IP-in-IP program on the route's device wraps the packet in. */
@@ -71,6 +78,7 @@ export interface Leg {
 }
 
 export interface PathFacts {
+  /** The cluster's pod range of the path's family. */
   clusterCIDR: string;
   /** The backend routing uses, to name the one that would reach an unreachable peer. */
   backend: string;
@@ -93,8 +101,9 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
   };
   const { out, to } = leg;
   const back = leg.direction === 'reply' ? ' back' : '';
+  const family = tryParseIP(to.ip)?.family === 6 ? 6 : 4;
   if (out.ipForward === false) {
-    add('forward', false, ipForwardOff(out.node));
+    add('forward', false, ipForwardOff(out.node, family));
     return hops;
   }
   if (!out.route.ok) {
@@ -211,15 +220,15 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
       );
     }
   }
-  const outForward = forwardHop(out);
+  const outForward = forwardHop(out, family);
   if (outForward) add('forward', false, outForward);
   const dst = leg.in;
   if (dst && !sameHost) {
     if (dst.ipForward === false) {
-      add('forward', false, ipForwardOff(dst.node));
+      add('forward', false, ipForwardOff(dst.node, family));
       return hops;
     }
-    const inForward = forwardHop(dst);
+    const inForward = forwardHop(dst, family);
     if (inForward) add('forward', false, inForward);
     if (dst.route.ok) {
       const veth = Boolean(dst.route.dev?.startsWith('pn'));
@@ -241,12 +250,20 @@ function legHops(leg: Leg, f: PathFacts): Hop[] {
   return hops;
 }
 
-const ipForwardOff = (node: string): string =>
-  `${node}: net.ipv4.ip_forward = 0: the host forwards no packet to or from its pods (sysctl -w net.ipv4.ip_forward=1)`;
+/** The sysctl that lets a host forward each family's packets. */
+const FORWARDING_SYSCTL: Record<Family, string> = {
+  4: 'net.ipv4.ip_forward',
+  6: 'net.ipv6.conf.all.forwarding',
+};
 
-const forwardHop = (h: HostPathFacts): string | undefined =>
+const ipForwardOff = (node: string, family: Family): string => {
+  const key = FORWARDING_SYSCTL[family];
+  return `${node}: ${key} = 0: the host forwards no packet to or from its pods (sysctl -w ${key}=1)`;
+};
+
+const forwardHop = (h: HostPathFacts, family: Family): string | undefined =>
   h.forwardPolicy === 'DROP' && !h.forwardAccepts
-    ? `${h.node}: iptables FORWARD policy is DROP and nothing accepts pod traffic (see 'podnet doctor --node ${h.node}')`
+    ? `${h.node}: ${family === 4 ? 'iptables' : 'ip6tables'} FORWARD policy is DROP and nothing accepts pod traffic (see 'podnet doctor --node ${h.node}')`
     : undefined;
 
 /** The device a tunnel sends its outer packets by: its `link`, else the one with an address. */
@@ -267,32 +284,40 @@ function unreachableReason(h: HostPathFacts, peer: string, backend: string): str
 }
 
 function within(cidr: string, ip: string): boolean {
-  const c = tryParseCidr(cidr.includes('/') ? cidr : `${cidr}/32`);
+  // `ip route` prints a host route's destination without its length.
+  const host = cidr.includes('/') ? undefined : tryParseIP(cidr);
+  const c = host ? cidrOf(host, familyBits(host.family)) : tryParseCidr(cidr);
   const n = tryParseIP(ip);
   return c !== undefined && n !== undefined && containsIP(c, n);
 }
 
+/** `ip:port`, or `[ip]:port` for IPv6 so that the port stays readable. */
+function hostPort(ip: string, port: number): string {
+  return tryParseIP(ip)?.family === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
 export function serviceHop(s: ServiceFacts): Hop {
+  const service = `${s.name} ${hostPort(s.clusterIP, s.port)}`;
   if (s.endpoints.length === 0) {
     return {
       step: 'service',
       ok: false,
-      detail: `${s.name} ${s.clusterIP}:${s.port} has no ready endpoints: connections are refused`,
+      detail: `${service} has no ready endpoints: connections are refused`,
     };
   }
   if (!s.ruleProgrammed) {
     return {
       step: 'service',
       ok: false,
-      detail: `${s.name} ${s.clusterIP}:${s.port}: no ${s.mode} rule on the source host yet (is its agent running?)`,
+      detail: `${service}: no ${s.mode} rule on the source host yet (is its agent running?)`,
     };
   }
   const p = (100 / s.endpoints.length).toFixed(1);
-  const list = s.endpoints.map((e) => `${e.pod} ${e.ip}:${e.port} (${p} %)`).join(', ');
+  const list = s.endpoints.map((e) => `${e.pod} ${hostPort(e.ip, e.port)} (${p} %)`).join(', ');
   return {
     step: 'service',
     ok: true,
-    detail: `${s.name} ${s.clusterIP}:${s.port} → DNAT at random (${s.mode}) to ${list}`,
+    detail: `${service} → DNAT at random (${s.mode}) to ${list}`,
   };
 }
 

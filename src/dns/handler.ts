@@ -1,6 +1,7 @@
 // One query in, one response out, through a pipeline of stages: the caches of encoded answers
 // (the hot path: no decoding), parsing, the cluster's own zones, and the upstream resolvers.
 // Each query is a DnsRequest the stages read and answer.
+import { ClientRanges } from './client-ranges.js';
 import type { ClusterIndex } from './cluster-index.js';
 import type { Forwarder } from './forwarder.js';
 import type { DnsMetrics } from './metrics.js';
@@ -30,7 +31,7 @@ export interface HandlerOptions {
    * the cluster resolved; undefined lets every client (a server only its own tests reach).
    */
   recursionAllow?: readonly Cidr[];
-  /** Response rate limiting of UDP answers; none when undefined. */
+  /** Response rate limiting of UDP answers to clients outside the cluster; none when undefined. */
   rateLimit?: RateLimitOptions;
 }
 
@@ -46,7 +47,7 @@ export class QueryHandler {
     const cluster = new ClusterAnswers({ index, domain, ttl, cache, forwarder });
     const limiter = opts.rateLimit ? new ResponseRateLimiter(opts.rateLimit) : undefined;
     this.serve = pipeline([
-      ...(limiter?.enabled ? [rateLimitStage(limiter, metrics)] : []),
+      ...(limiter?.enabled ? [rateLimitStage(limiter, new ClientRanges(index, []), metrics)] : []),
       cache.stage,
       parseQuery,
       cluster.stage,

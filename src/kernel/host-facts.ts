@@ -2,6 +2,7 @@
 // few processes as possible: one `sysctl` for every key, one `ip -j` per table.
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import type { Family } from '../net/index.js';
 import { run, runJson } from '../process/run.js';
 
 export interface LinkFact {
@@ -46,6 +47,7 @@ interface IpLink {
 function sysctlKeys(links: LinkFact[]): string[] {
   const keys = [
     'net.ipv4.ip_forward',
+    'net.ipv6.conf.all.forwarding',
     'net.ipv4.conf.all.rp_filter',
     'net.ipv4.conf.default.rp_filter',
     'net.netfilter.nf_conntrack_count',
@@ -56,10 +58,11 @@ function sysctlKeys(links: LinkFact[]): string[] {
   return keys;
 }
 
-export async function readHostFacts(netns?: string): Promise<HostFacts> {
+/** The host's links, routes and sysctls, and the FORWARD chain of `family`'s firewall. */
+export async function readHostFacts(netns?: string, family: Family = 4): Promise<HostFacts> {
   const [rawLinks, routes] = await Promise.all([
     runJson<IpLink[]>(['ip', '-j', '-d', 'addr', 'show'], { netns }),
-    runJson<RouteFact[]>(['ip', '-j', 'route', 'show', 'proto', '80'], { netns }),
+    runJson<RouteFact[]>(['ip', `-${family}`, '-j', 'route', 'show', 'proto', '80'], { netns }),
   ]);
   const links: LinkFact[] = rawLinks.map((l) => ({
     ifname: l.ifname,
@@ -82,7 +85,10 @@ export async function readHostFacts(netns?: string): Promise<HostFacts> {
   }));
   const [sysctlOut, forward] = await Promise.all([
     run(['sysctl', '-e', ...sysctlKeys(links)], { netns, okCodes: [255] }),
-    run(['iptables', '-w', '5', '-S', 'FORWARD'], { netns, okCodes: [1, 3] }),
+    run([family === 4 ? 'iptables' : 'ip6tables', '-w', '5', '-S', 'FORWARD'], {
+      netns,
+      okCodes: [1, 3],
+    }),
   ]);
   const sysctls: Record<string, string> = neighbourThresholds();
   for (const line of sysctlOut.stdout.split('\n')) {

@@ -2,7 +2,7 @@
 // (`ip route get`, which also applies rp_filter when given the incoming device), the VXLAN
 // neighbour and FDB entries behind a tunnel hop, and the listings that show whether a service's
 // rule is programmed (whose names the proxy gives).
-import { isIPv4 } from '../net/index.js';
+import { isIPv4, type Family } from '../net/index.js';
 import { run, runJson } from '../process/run.js';
 
 export interface RouteDecision {
@@ -56,9 +56,14 @@ export async function vxlanHop(
   return { mac, outerDst: fdb.find((f) => f.mac === mac && f.dst)?.dst };
 }
 
-/** One table as `iptables-save -t TABLE` prints it. */
-export async function iptablesTableText(netns: string | undefined, table: string): Promise<string> {
-  return (await run(['iptables-save', '-t', table], { netns })).stdout;
+/** One table as `iptables-save -t TABLE` (`ip6tables-save` for IPv6) prints it. */
+export async function iptablesTableText(
+  netns: string | undefined,
+  table: string,
+  family: Family = 4,
+): Promise<string> {
+  const save = family === 4 ? 'iptables-save' : 'ip6tables-save';
+  return (await run([save, '-t', table], { netns })).stdout;
 }
 
 /** One nft set or map as `nft list map` prints it; empty when it (or its table) is missing. */

@@ -72,6 +72,11 @@ const DIALECTS: Record<Family, NftDialect> = {
   },
 };
 
+/** The table (`family table`) of one family's proxier. */
+export function tableOf(family: Family): string {
+  return DIALECTS[family].table;
+}
+
 /** The canary table (`family table`) of one family's proxier. */
 export function canaryTableOf(family: Family): string {
   return DIALECTS[family].canaryTable;

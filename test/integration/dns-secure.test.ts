@@ -1,8 +1,8 @@
 // The cluster DNS as no open resolver, with real dig and a real upstream (dnsmasq): a client
 // in the pod range and a node have outside names resolved, a client outside the cluster's
-// ranges is REFUSED them but still gets cluster names; a burst of identical questions is
-// answered at the configured rate and otherwise truncated (so dig retries over TCP) or dropped,
-// and /metrics counts both.
+// ranges is REFUSED them but still gets cluster names; a burst of identical questions from
+// outside the cluster is answered at the configured rate and otherwise truncated (so dig retries
+// over TCP) or dropped, and /metrics counts both; the same burst from a pod is answered in full.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -122,36 +122,42 @@ test('dns secure: outside names resolved for pods and nodes, REFUSED to others',
   assert.match(metrics(), /^podnet_dns_recursion_refused_total [3-9]\d*$/m);
 });
 
-test('dns secure: identical answers over the rate are truncated or dropped; dig over TCP', async () => {
+test('dns secure: identical answers to an outside client over the rate are truncated or dropped, a pod’s never; dig over TCP', async () => {
   const query = dnsPacket
     .encode({ type: 'query', id: 1, flags: 256, questions: [{ name: `my-svc.${S}`, type: 'A' }] })
     .toString('hex');
-  // 100 identical queries at once; what comes back within 300 ms, counted by kind.
-  const burst = `
-    const s = require('node:dgram').createSocket('udp4');
-    const seen = { answered: 0, truncated: 0 };
-    s.on('message', (m) => (m[2] & 0x02 ? seen.truncated++ : seen.answered++));
-    s.bind({ address: '${POD_IP}' }, () => {
-      const q = Buffer.from('${query}', 'hex');
-      for (let i = 0; i < 100; i++) s.send(q, 53, '${SERVER_IP}');
-      setTimeout(() => { process.stdout.write(JSON.stringify(seen)); s.close(); }, 300);
-    });`;
-  const seen = JSON.parse(nodeIn(pair.clientNs, ['-e', burst])) as Record<string, number>;
+  // 100 identical queries at once from `source`; what comes back within 300 ms, counted by kind.
+  const burst = (source: string): Record<string, number> => {
+    const script = `
+      const s = require('node:dgram').createSocket('udp4');
+      const seen = { answered: 0, truncated: 0 };
+      s.on('message', (m) => (m[2] & 0x02 ? seen.truncated++ : seen.answered++));
+      s.bind({ address: '${source}' }, () => {
+        const q = Buffer.from('${query}', 'hex');
+        for (let i = 0; i < 100; i++) s.send(q, 53, '${SERVER_IP}');
+        setTimeout(() => { process.stdout.write(JSON.stringify(seen)); s.close(); }, 300);
+      });`;
+    return JSON.parse(nodeIn(pair.clientNs, ['-e', script])) as Record<string, number>;
+  };
+  const seen = burst(CLIENT_IP);
   const dropped = 100 - seen.answered! - seen.truncated!;
   assert.ok(seen.answered! >= RATE && seen.answered! <= RATE + 5, JSON.stringify(seen));
   assert.ok(seen.truncated! >= 30 && dropped >= 30, JSON.stringify(seen));
-  // With the same question still flooding in from the pod's /24, dig gets truncated answers
+  // A pod's lookups are the cluster's own work, and its answers cannot be aimed outside.
+  assert.deepEqual(burst(POD_IP), { answered: 100, truncated: 0 }, 'a pod is never limited');
+  // With the same question still flooding in from the client's /24, dig gets truncated answers
   // (or none) over UDP, and on a truncated one asks again over TCP, which is answered in full.
   const flood = spawn('ip', [
     ...['netns', 'exec', pair.clientNs, process.execPath, '-e'],
     `const s = require('node:dgram').createSocket('udp4');
      const q = Buffer.from('${query}', 'hex');
-     s.bind({ address: '${POD_IP}' }, () => setInterval(() => s.send(q, 53, '${SERVER_IP}'), 10));
+     s.bind({ address: '${CLIENT_IP}' }, () => setInterval(() => s.send(q, 53, '${SERVER_IP}'), 10));
      setTimeout(() => process.exit(0), 15000);`,
   ]);
   try {
     let tcp = '';
-    for (let i = 0; i < 10 && !tcp.includes('Truncated'); i++) tcp = dig(POD_IP, [`my-svc.${S}`]);
+    for (let i = 0; i < 10 && !tcp.includes('Truncated'); i++)
+      tcp = dig(CLIENT_IP, [`my-svc.${S}`]);
     assert.match(tcp, /Truncated, retrying in TCP mode/);
     assert.match(tcp, /^my-svc\.\S+\s+\d+\s+IN\s+A\s+10\.96\.0\.20$/m);
   } finally {

@@ -15,6 +15,17 @@ test('trace: destinations parse with and without a port; a bad port is a usage e
   assert.throws(() => parseDestination('my-svc:70000'), /optional :PORT \(1-65535\)/);
 });
 
+test('trace: an IPv6 destination is given bare, or in brackets with a port', () => {
+  assert.deepEqual(parseDestination('fd00:10:96::14'), { host: 'fd00:10:96::14', port: undefined });
+  assert.deepEqual(parseDestination('[fd00:10:96::14]:80'), { host: 'fd00:10:96::14', port: 80 });
+  assert.deepEqual(parseDestination('[fd00:10:96::14]'), {
+    host: 'fd00:10:96::14',
+    port: undefined,
+  });
+  assert.throws(() => parseDestination('[my-svc]:80'), /\[IP\]:PORT/);
+  assert.throws(() => parseDestination('[fd00::1]:0'), /\[IP\]:PORT/);
+});
+
 test('trace: short names walk the search list; names with 5 dots or a final dot do not', () => {
   assert.deepEqual(searchCandidates('my-svc', 'ns', 'cluster.local'), [
     'my-svc.ns.svc.cluster.local',
@@ -205,5 +216,106 @@ test('trace: a peer its backend cannot reach is given as the reason', () => {
   assert.match(
     verdict(tracePath(f)).text,
     /node-1's routing reports: cannot route to node-2 \(172\.31\.2\.2 is not on-link .*backend auto .* reaches them/,
+  );
+});
+
+const client6 = { ...client, ip: 'fd00:10:244:1::3', nodeIP: 'fd00:172:31:1::1' };
+const echo6 = { ...echo, ip: 'fd00:10:244:2::3', nodeIP: 'fd00:172:31:2::2' };
+
+/** A healthy IPv6 path over host-gw: the next hop is the peer's IPv6 underlay address. */
+function facts6(): PathFacts {
+  const leg = (direction: 'request' | 'reply', from: typeof client6, to: typeof client6): Leg => ({
+    direction,
+    from,
+    to,
+    out: {
+      node: from.node,
+      route: { ok: true, dst: to.ip, gateway: to.nodeIP, dev: 'eth0' },
+      links: [eth0()],
+      forwardAccepts: false,
+      ipForward: true,
+    },
+    in: {
+      node: to.node,
+      route: { ok: true, dst: to.ip, dev: 'pn0123456789a' },
+      links: [],
+      forwardAccepts: false,
+      ipForward: true,
+    },
+  });
+  return {
+    clusterCIDR: 'fd00:10:244::/56',
+    backend: 'host-gw',
+    request: leg('request', client6, echo6),
+    reply: leg('reply', echo6, client6),
+  };
+}
+
+test('trace IPv6: a healthy path names the route via the peer’s IPv6 address and the delivery', () => {
+  const hops = tracePath(facts6());
+  assert.deepEqual(
+    hops.map((h) => `${h.direction} ${h.step} ${h.ok}: ${h.detail}`),
+    [
+      'request route true: node-1: fd00:10:244:2::3 via fd00:172:31:2::2 dev eth0 (direct to node-2)',
+      "request delivery true: node-2: fd00:10:244:2::3 dev pn0123456789a (the pod's veth, echo-2)",
+      'reply route true: node-2: fd00:10:244:1::3 via fd00:172:31:1::1 dev eth0 (direct to node-1)',
+      "reply delivery true: node-1: fd00:10:244:1::3 dev pn0123456789a (the pod's veth, client)",
+    ],
+  );
+  assert.equal(verdict(hops).ok, true);
+});
+
+test('trace IPv6: forwarding off names the IPv6 sysctl, a DROP policy ip6tables', () => {
+  const off = facts6();
+  off.request.in!.ipForward = false;
+  assert.match(
+    verdict(tracePath(off)).text,
+    /^BROKEN at forward: node-2: net\.ipv6\.conf\.all\.forwarding = 0: .*sysctl -w net\.ipv6\.conf\.all\.forwarding=1/,
+  );
+  const drop = facts6();
+  drop.request.out.forwardPolicy = 'DROP';
+  assert.match(
+    verdict(tracePath(drop)).text,
+    /^BROKEN at forward: node-1: ip6tables FORWARD policy/,
+  );
+});
+
+test('trace IPv6: a stray gateway, a podnet host route and an unowned address are told apart', () => {
+  const stray = facts6();
+  stray.request.out.route = { ok: true, gateway: 'fd00:172:31:1::fe', dev: 'eth0' };
+  assert.match(
+    verdict(tracePath(stray)).text,
+    /no podnet route to fd00:10:244:2::3 \(node-2's subnet\): it falls to via fd00:172:31:1::fe dev eth0, not to fd00:172:31:2::2/,
+  );
+  // `ip route` prints a host route without its length: it still covers the address.
+  const host = facts6();
+  host.request.out.podnetRoutes = [
+    { dst: 'fd00:10:244:2::3', gateway: 'fd00:172:31:2::2', dev: 'eth0' },
+  ];
+  assert.equal(verdict(tracePath(host)).ok, true);
+  const unowned = facts6();
+  unowned.request.to = { ip: 'fd00:10:244:99::5' };
+  unowned.reply = undefined;
+  assert.match(
+    verdict(tracePath(unowned)).text,
+    /inside the cluster range fd00:10:244::\/56, but no node owns/,
+  );
+});
+
+test('trace IPv6: a service hop writes IPv6 addresses in brackets before their ports', () => {
+  const hop = serviceHop({
+    name: 'default/web',
+    clusterIP: 'fd00:10:96::14',
+    port: 80,
+    endpoints: [
+      { pod: 'echo-1', ip: 'fd00:10:244:1::3', port: 8080 },
+      { pod: 'echo-2', ip: 'fd00:10:244:2::3', port: 8080 },
+    ],
+    ruleProgrammed: true,
+    mode: 'nftables',
+  });
+  assert.equal(
+    hop.detail,
+    'default/web [fd00:10:96::14]:80 → DNAT at random (nftables) to echo-1 [fd00:10:244:1::3]:8080 (50.0 %), echo-2 [fd00:10:244:2::3]:8080 (50.0 %)',
   );
 });

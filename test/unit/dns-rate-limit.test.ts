@@ -1,5 +1,6 @@
 // Response rate limiting: a bucket per client network, question name and rcode; over the rate,
-// every slip-th response truncated and the rest dropped; TCP never limited.
+// every slip-th response truncated and the rest dropped; TCP and the cluster's own clients (pods,
+// nodes) never limited.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
@@ -9,6 +10,7 @@ import { DnsMetrics } from '../../src/dns/metrics.js';
 import { clientNetwork, ResponseRateLimiter } from '../../src/dns/rate-limit.js';
 import type { Transport } from '../../src/dns/request.js';
 import { parseIP } from '../../src/net/index.js';
+import type { ClusterNetwork, Node } from '../../src/api/types.js';
 import { fixtureObjects } from '../helpers/dns-fixtures.js';
 
 const S = 'my-namespace.svc.cluster.local';
@@ -86,20 +88,66 @@ test('dns rate limit: the handler truncates or drops identical UDP answers, coun
     metrics,
     rateLimit: { perSecond: 2, slip: 2 },
   });
-  const udp = Array.from({ length: 6 }, () => ask(handler, `my-svc.${S}`, 'udp', '10.244.1.5'));
+  const udp = Array.from({ length: 6 }, () => ask(handler, `my-svc.${S}`, 'udp', '192.0.2.5'));
   const seen = udp.map((r) =>
     r.length === 0 ? 'dropped' : r[0]!.flag_tc ? `tc ${r[0]!.answers!.length}` : 'answered',
   );
   assert.deepEqual(seen, ['answered', 'answered', 'dropped', 'tc 0', 'dropped', 'tc 0']);
-  const sizes = [1232, 4096].map((size) => ask(handler, `my-svc.${S}`, 'udp', '10.244.1.9', size));
+  const sizes = [1232, 4096].map((size) => ask(handler, `my-svc.${S}`, 'udp', '192.0.2.9', size));
   assert.deepEqual(
     sizes.map((r) => (r.length === 0 ? 'dropped' : r[0]!.flag_tc ? 'tc' : 'answered')),
     ['dropped', 'tc'],
     'another buffer size is the same question: limited too',
   );
-  const tcp = ask(handler, `my-svc.${S}`, 'tcp', '10.244.1.5');
+  const tcp = ask(handler, `my-svc.${S}`, 'tcp', '192.0.2.5');
   assert.equal(tcp[0]?.answers?.length, 1, 'over TCP the client is answered in full');
   const text = await metrics.registry.metrics();
   assert.match(text, /podnet_dns_rate_limited_total\{action="slip"\} 3/);
   assert.match(text, /podnet_dns_rate_limited_total\{action="drop"\} 3/);
+});
+
+test('dns rate limit: the cluster’s pods (both families) and nodes are never limited, outside clients are', () => {
+  const network: ClusterNetwork = {
+    apiVersion: 'podnet.io/v1',
+    kind: 'ClusterNetwork',
+    metadata: { name: 'default' },
+    spec: {
+      clusterCIDR: '10.244.0.0/16',
+      clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'],
+      nodeSubnetPrefix: 24,
+      serviceCIDR: '10.96.0.0/16',
+      serviceCIDRs: ['10.96.0.0/16', 'fd00:10:96::/112'],
+      dnsIP: '10.96.0.10',
+      domain: 'cluster.local',
+      backend: 'vxlan',
+      proxyMode: 'iptables',
+      routing: 'store',
+      mtu: 1500,
+    },
+  };
+  const node: Node = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'node-1' },
+    spec: {},
+    status: { addresses: [{ type: 'InternalIP', address: '172.31.1.1' }] },
+  };
+  const index = new ClusterIndex('cluster.local');
+  index.replaceAll([...fixtureObjects(), network, node]);
+  const handler = new QueryHandler({
+    index,
+    domain: 'cluster.local',
+    ttl: 5,
+    rateLimit: { perSecond: 2, slip: 0 },
+  });
+  const answered = (client: string): number =>
+    Array.from({ length: 20 }, () => ask(handler, `my-svc.${S}`, 'udp', client)).filter(
+      (r) => r.length === 1,
+    ).length;
+  assert.equal(answered('10.244.1.5'), 20, 'a pod');
+  assert.equal(answered('::ffff:10.244.2.7'), 20, 'a pod on a dual-stack socket');
+  assert.equal(answered('fd00:10:244:1::5'), 20, 'a pod’s IPv6 address');
+  assert.equal(answered('172.31.1.1'), 20, 'a node');
+  assert.equal(answered('172.31.1.2'), 2, 'a client outside the cluster, on the node’s /24');
+  assert.equal(answered('fd00:99::5'), 2, 'an IPv6 client outside the cluster');
 });

@@ -1,6 +1,10 @@
 // The first stage: every UDP response leaves through the response rate limiter (see
 // rate-limit.ts), cache hits included. TCP is left alone: its client's address cannot be forged,
-// and it is where a truncated answer sends a real client.
+// and it is where a truncated answer sends a real client. The cluster's own clients (pods and
+// nodes) are left alone too: an answer to one of them cannot be aimed at a victim outside the
+// cluster, and a pod's burst of lookups is ordinary work, where a dropped answer would cost it
+// the resolver's whole timeout (glibc's 5 s).
+import type { ClientRanges } from '../client-ranges.js';
 import type { DnsMetrics } from '../metrics.js';
 import type { Stage } from '../pipeline.js';
 import { clientNetwork, type ResponseRateLimiter } from '../rate-limit.js';
@@ -13,6 +17,7 @@ const MAX_CLIENTS = 10_000;
 
 export function rateLimitStage(
   limiter: ResponseRateLimiter,
+  cluster: ClientRanges,
   metrics: DnsMetrics | undefined,
 ): Stage {
   // address → its network (or '' for none): parsing an address costs more than answering.
@@ -28,7 +33,8 @@ export function rateLimitStage(
     return network;
   };
   return (req, next) => {
-    const network = req.transport === 'udp' ? networkOf(req.client) : '';
+    const network =
+      req.transport === 'udp' && !cluster.contains(req.client) ? networkOf(req.client) : '';
     if (network) {
       req.outgoing = (response, rcode) => {
         // Name, type and class from the cache stage's scan (its key without the client's

@@ -1,41 +1,26 @@
 // Refuses names outside the cluster to clients outside its ranges (see recursion.ts), right
 // before they would be forwarded. The answer cache asks the same guard before it serves a
 // forwarded answer, so a cached one is no way around it.
+import { ClientRanges } from '../client-ranges.js';
 import type { ClusterIndex } from '../cluster-index.js';
 import type { DnsMetrics } from '../metrics.js';
 import type { Stage } from '../pipeline.js';
-import { mayRecurse, recursionRanges } from '../recursion.js';
 import { RCODES } from '../response.js';
 import type { Cidr } from '../../net/index.js';
 
-/** Verdicts remembered per client address before the memo starts over. */
-const MAX_VERDICTS = 10_000;
-
 export class RecursionGuard {
-  private ranges: Cidr[] = [];
-  private version = -1;
-  /** client address → may recurse; cleared whenever the ranges change. */
-  private readonly verdicts = new Map<string, boolean>();
+  private readonly ranges: ClientRanges;
 
   constructor(
-    private readonly index: ClusterIndex,
-    private readonly extra: readonly Cidr[],
+    index: ClusterIndex,
+    extra: readonly Cidr[],
     private readonly metrics: DnsMetrics | undefined,
-  ) {}
+  ) {
+    this.ranges = new ClientRanges(index, extra);
+  }
 
   allows(client: string): boolean {
-    if (this.version !== this.index.rangesVersion) {
-      this.version = this.index.rangesVersion;
-      this.ranges = recursionRanges(this.index.network, this.index.nodeAddresses(), this.extra);
-      this.verdicts.clear();
-    }
-    let verdict = this.verdicts.get(client);
-    if (verdict === undefined) {
-      verdict = mayRecurse(this.ranges, client);
-      if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.clear();
-      this.verdicts.set(client, verdict);
-    }
-    return verdict;
+    return this.ranges.contains(client);
   }
 
   readonly stage: Stage = (req, next) => {
