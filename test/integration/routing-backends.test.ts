@@ -162,7 +162,7 @@ test('routing: ipip runs on the kernel device where there is one, else on the BP
     );
     assert.match(
       err.message,
-      /BPF IP-in-IP program is not built \(make build\); use backend vxlan or auto instead$/,
+      /BPF IP-in-IP program is not built \(make build\); use backend vxlan, or auto with autoTunnel vxlan, instead$/,
     );
     return true;
   });

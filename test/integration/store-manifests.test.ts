@@ -127,7 +127,7 @@ const BAD: [string, string, RegExp][] = [
 kind: Node
 metadata: {name: node-x}
 spec: {podCIDR: 10.244.1.0/33}`,
-    /^error: Node node-x: spec\.podCIDR: must be an IPv4 network .*got "10\.244\.1\.0\/33"$/m,
+    /^error: Node node-x: spec\.podCIDR: must be an IPv4 or IPv6 network .*got "10\.244\.1\.0\/33"$/m,
   ],
   [
     'port 70000',
