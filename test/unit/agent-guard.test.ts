@@ -6,10 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { pino } from 'pino';
 import type { BGPPeer, ClusterNetwork, Node } from '../../src/api/types.js';
-import { HealthState, type AgentContext } from '../../src/agent/controller.js';
-import { HttpRoutes } from '../../src/agent/http.js';
 import { guardController, type GuardSource } from '../../src/agent/guard.js';
 import { GUARD_TABLE, type WiredPod } from '../../src/policy/guard.js';
 import { applyObject } from '../../src/store/objects.js';
@@ -17,6 +14,7 @@ import { InformerCache } from '../../src/store/shared-informers.js';
 import { FakeGuardKernel } from '../helpers/fake-guard.js';
 import { withTempStore } from '../helpers/temp-store.js';
 import { waitFor } from '../helpers/wait.js';
+import { revisionOf, testAgentContext } from '../helpers/agent-context.js';
 
 const node = (name: string, ip: string): Node => ({
   apiVersion: 'v1',
@@ -60,48 +58,17 @@ class HeldReads extends FakeGuardKernel {
 const sourcesIn = (kernel: FakeGuardKernel): number | undefined =>
   kernel.nft.tables.get(GUARD_TABLE)?.sets.get('pod-sources-v4')?.elements.size;
 
-const agentContext = (store: AgentContext['store'], informers: InformerCache): AgentContext => ({
-  options: {
-    nodeName: 'node-1',
-    storeUrl: 'sqlite:/nonexistent',
-    stateDir: '/nonexistent',
-    socketPath: '/nonexistent',
-    metricsAddress: '127.0.0.1:9101',
-    overrides: {},
-  },
-  store,
-  informers,
-  log: pino({ level: 'silent' }),
-  metrics: new Registry(),
-  health: new HealthState(),
-  http: new HttpRoutes(),
-});
-
-const revisionOf = (o: { metadata: { resourceVersion?: string } }): number =>
-  Number(o.metadata.resourceVersion);
-
 test('guard controller: Nodes, the ClusterNetwork and CNI calls keep the table; drops are metrics', async () => {
   await withTempStore(async (store) => {
     await applyObject(store, node('node-1', '172.31.1.1'));
     const informers = new InformerCache(store);
     const metrics = new Registry();
-    const ctx: AgentContext = {
-      options: {
-        nodeName: 'node-1',
-        storeUrl: 'etcd:172.31.1.254:2379',
-        stateDir: '/nonexistent',
-        socketPath: '/nonexistent',
-        metricsAddress: '127.0.0.1:9101',
-        overrides: {},
-        controlPlane: ['172.31.1.253'],
-      },
+    const ctx = testAgentContext(
       store,
       informers,
-      log: pino({ level: 'silent' }),
+      { storeUrl: 'etcd:172.31.1.254:2379', controlPlane: ['172.31.1.253'] },
       metrics,
-      health: new HealthState(),
-      http: new HttpRoutes(),
-    };
+    );
     const pods: WiredPod[] = [];
     const source: GuardSource = { wiredPods: () => pods, guardSync: undefined };
     const kernel = new FakeGuardKernel();
@@ -155,7 +122,7 @@ test('guard controller: the periodic check reads beside the passes and repairs a
     const resyncMs = 50;
     const controller = guardController(source, kernel, resyncMs);
     try {
-      await controller.start(agentContext(store, informers));
+      await controller.start(testAgentContext(store, informers));
       const written = kernel.transactions.length;
 
       // A check is under way and its listings wait: a new pod's pass does not wait for them.

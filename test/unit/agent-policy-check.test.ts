@@ -3,17 +3,14 @@
 // changes shares one read); only a kernel that differs costs a sync that reads it and repairs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry } from 'prom-client';
-import { pino } from 'pino';
 import type { Namespace, Pod } from '../../src/api/types.js';
-import { HealthState, type AgentContext } from '../../src/agent/controller.js';
-import { HttpRoutes } from '../../src/agent/http.js';
 import { policyController } from '../../src/agent/policy.js';
 import type { KernelCheck, PolicyApplyOutcome, PolicyDatapath } from '../../src/policy/datapath.js';
 import { applyObject } from '../../src/store/objects.js';
 import { InformerCache } from '../../src/store/shared-informers.js';
 import { withTempStore } from '../helpers/temp-store.js';
 import { waitFor } from '../helpers/wait.js';
+import { revisionOf, testAgentContext } from '../helpers/agent-context.js';
 
 /** Records each apply (whether it trusted what was programmed) and each read of the kernel. */
 class RecordingDatapath implements PolicyDatapath {
@@ -51,30 +48,12 @@ const pod = (name: string): Pod => ({
   status: { podIP: `10.244.1.${name.length + 10}` },
 });
 
-const revisionOf = (o: { metadata: { resourceVersion?: string } }): number =>
-  Number(o.metadata.resourceVersion);
-
 test('policy controller: changes sync trusting, the kernel is read soon after, once per burst, and repaired when it differs', async () => {
   await withTempStore(async (store) => {
     const ns: Namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } };
     await applyObject(store, ns);
     const informers = new InformerCache(store);
-    const ctx: AgentContext = {
-      options: {
-        nodeName: 'node-1',
-        storeUrl: 'sqlite:/nonexistent',
-        stateDir: '/nonexistent',
-        socketPath: '/nonexistent',
-        metricsAddress: '127.0.0.1:9101',
-        overrides: { proxy: 'nftables' },
-      },
-      store,
-      informers,
-      log: pino({ level: 'silent' }),
-      metrics: new Registry(),
-      health: new HealthState(),
-      http: new HttpRoutes(),
-    };
+    const ctx = testAgentContext(store, informers, { overrides: { proxy: 'nftables' } });
     const datapath = new RecordingDatapath();
     const controller = policyController({
       datapath: () => datapath,
