@@ -5,8 +5,10 @@
 // - anti-spoofing: at prerouting priority raw (-300), before routing, conntrack and the service
 //   DNAT, a packet from a pod veth must carry that pod's own address (an exact
 //   `iifname . saddr` set, one element per wired pod, so pod churn changes elements, not
-//   rules); IPv6 link-local and duplicate-address probes pass (NDP keeps working on the
-//   veth), router advertisements and everything else from a pod veth are dropped;
+//   rules); IPv6 link-local traffic, duplicate-address probes and the listener reports a pod
+//   sends from `::` while its addresses are tentative pass (NDP keeps working on the veth, and
+//   bringing a pod up counts as no spoofing), router advertisements and everything else from a
+//   pod veth are dropped;
 // - tunnels: pods cannot send podnet's own encapsulation (VXLAN on UDP 8472, IP-in-IP) at
 //   all, so nothing a pod sends can be decapsulated by a host as if another host had sent it;
 // - host protection: after the service DNAT (so a Service pointing at a host is caught too)
@@ -210,6 +212,7 @@ export function desiredGuard(input: GuardInput): GuardTable {
           `icmpv6 type nd-router-advert ${drop('spoofed')}`,
           'ip6 saddr fe80::/10 accept',
           'ip6 saddr :: icmpv6 type nd-neighbor-solicit accept',
+          'ip6 saddr :: icmpv6 type mld2-listener-report accept',
           drop('spoofed'),
         ],
       },

@@ -12,7 +12,7 @@ export interface GuardPacket {
   /** IP protocol number (1 ICMP, 4 IP-in-IP, 6 TCP, 17 UDP, 58 ICMPv6). */
   proto: number;
   dport?: number;
-  icmpv6Type?: 'nd-router-advert' | 'nd-neighbor-solicit' | 'echo-request';
+  icmpv6Type?: 'nd-router-advert' | 'nd-neighbor-solicit' | 'mld2-listener-report' | 'echo-request';
 }
 
 export interface GuardVerdict {

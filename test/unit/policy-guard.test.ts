@@ -197,6 +197,15 @@ test('guard: a pod sends only from its own address, whatever it poses as', async
     counter: 'spoofed',
   });
   assert.equal(pre({ src: 'fd00:10::9', dst: 'fd00:10::1', proto: 58 }).verdict, 'drop');
+  // A pod coming up probes its addresses and joins their solicited-node groups from `::`
+  // (RFC 4862, RFC 3810): neither is spoofing. Anything else from `::` is.
+  const tentative = { src: '::', dst: 'ff02::16', proto: 58 } as const;
+  assert.equal(pre({ ...tentative, icmpv6Type: 'mld2-listener-report' }).verdict, 'accept');
+  assert.equal(pre({ ...tentative, icmpv6Type: 'nd-neighbor-solicit' }).verdict, 'accept');
+  assert.deepEqual(pre({ ...tentative, icmpv6Type: 'echo-request' }), {
+    verdict: 'drop',
+    counter: 'spoofed',
+  });
 });
 
 test('guard: tunnels from pods are dropped; what the tunnels (and WireGuard) deliver is not judged', async () => {
