@@ -128,6 +128,35 @@ export const nodeSchema = z.strictObject({
     .optional(),
 });
 
+const wholeAtLeast = (least: number) =>
+  z
+    .number()
+    .int({ error: 'must be a whole number' })
+    .min(least, { error: `must be at least ${least}` })
+    .optional();
+const probePort = z.union([portNumber, portName]);
+const probeSchema = z
+  .strictObject({
+    httpGet: z
+      .strictObject({
+        path: z.string().optional(),
+        port: probePort,
+        host: z.string().optional(),
+        scheme: z.enum(['HTTP', 'HTTPS']).optional(),
+      })
+      .optional(),
+    tcpSocket: z.strictObject({ port: probePort, host: z.string().optional() }).optional(),
+    exec: z.strictObject({ command: z.array(z.string()).min(1) }).optional(),
+    initialDelaySeconds: wholeAtLeast(0),
+    periodSeconds: wholeAtLeast(1),
+    timeoutSeconds: wholeAtLeast(1),
+    successThreshold: wholeAtLeast(1),
+    failureThreshold: wholeAtLeast(1),
+  })
+  .refine((p) => [p.httpGet, p.tcpSocket, p.exec].filter(Boolean).length <= 1, {
+    error: 'may have only one handler: httpGet, tcpSocket or exec',
+  });
+
 const containerSchema = z.strictObject({
   name: dnsLabel,
   image: z.string().optional(),
@@ -143,6 +172,7 @@ const containerSchema = z.strictObject({
       }),
     )
     .optional(),
+  readinessProbe: probeSchema.optional(),
 });
 
 const containerStateSchema = z.strictObject({

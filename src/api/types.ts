@@ -59,6 +59,24 @@ export interface ContainerPort {
   protocol?: Protocol;
 }
 
+/** A port by number, or by the name of one of the container's ports. */
+export type ProbePort = number | string;
+
+/**
+ * When a container may serve: one handler (an HTTP GET answered 200-399, a TCP connection
+ * accepted, a command exiting 0) and kubelet's timing fields, in seconds.
+ */
+export interface Probe {
+  httpGet?: { path?: string; port: ProbePort; host?: string; scheme?: 'HTTP' | 'HTTPS' };
+  tcpSocket?: { port: ProbePort; host?: string };
+  exec?: { command: string[] };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+}
+
 export interface Container {
   name: string;
   image?: string;
@@ -66,6 +84,7 @@ export interface Container {
   args?: string[];
   env?: { name: string; value?: string }[];
   ports?: ContainerPort[];
+  readinessProbe?: Probe;
 }
 
 export interface PodCondition {

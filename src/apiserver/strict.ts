@@ -48,7 +48,6 @@ export const KUBERNETES_FIELDS: readonly string[] = [
   'spec.containers[*].volumeMounts',
   'spec.containers[*].volumeDevices',
   'spec.containers[*].livenessProbe',
-  'spec.containers[*].readinessProbe',
   'spec.containers[*].startupProbe',
   'spec.containers[*].lifecycle',
   'spec.containers[*].terminationMessagePath',

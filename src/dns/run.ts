@@ -218,7 +218,8 @@ interface MetricsEndpoint {
 
 function startMetrics(address: string, endpoint: MetricsEndpoint): Promise<Server> {
   const i = address.lastIndexOf(':');
-  const host = address.slice(0, i) || '0.0.0.0';
+  // `[::]:9153` is every family's address, as `0.0.0.0:9153` is IPv4's.
+  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
   const port = Number(address.slice(i + 1));
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {

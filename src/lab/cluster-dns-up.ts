@@ -13,6 +13,8 @@ import type { Store } from '../store/store.js';
 import { OperationError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import {
+  DNS_NAMESPACE,
+  DNS_SERVICE,
   clusterDnsObjects,
   resolverArgv,
   resolverRouteBatch,
@@ -20,10 +22,13 @@ import {
 } from './cluster-dns.js';
 import type { LabPlan } from './plan.js';
 import { startProcess } from './supervisor.js';
+import { dnsPodsNotServing } from './ready.js';
 import { pollUntil } from './wait.js';
 
 /** DNS pods: two (on the first two hosts), or one on a one-host lab. */
 const REPLICAS = 2;
+/** Starting a DNS pod and its first read of the cluster take seconds on a busy machine. */
+const SERVING_TIMEOUT_MS = 60_000;
 
 /** `dnsSource`: the cluster the DNS pods read (their PODNET_STORE), when not the lab's store. */
 export async function startClusterDns(
@@ -43,14 +48,32 @@ export async function startClusterDns(
     const nodes = plan.hosts.slice(0, REPLICAS).map((h) => h.name);
     const cluster = await getClusterNetwork(store);
     // Through admission like any manifest: the DNS IPs reserved for kube-dns, the name label set.
-    await applyManifest(
-      store,
-      clusterDnsObjects({ nodes, source: dnsSource, dnsIPs: dnsIPsOf(cluster) }),
-      cluster,
-    );
+    const objects = clusterDnsObjects({ nodes, source: dnsSource, dnsIPs: dnsIPsOf(cluster) });
+    await applyManifest(store, objects, cluster);
     log.info({ nodes }, 'cluster DNS applied');
+    const pods = objects.filter((o) => o.kind === 'Pod').map((o) => o.metadata.name);
+    await waitServing(store, pods);
+    log.info({ nodes }, 'cluster DNS serving');
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * A lab is handed over with its names answering: each DNS pod has read the cluster (its
+ * readiness probe) and is an endpoint of the DNS Service.
+ */
+async function waitServing(store: Store, pods: string[]): Promise<void> {
+  let waiting: string[] = pods;
+  const done = await pollUntil(async () => {
+    const { items } = await listObjects(store, 'EndpointSlice', DNS_NAMESPACE);
+    waiting = dnsPodsNotServing(items, DNS_SERVICE, pods);
+    return waiting.length === 0 ? true : undefined;
+  }, SERVING_TIMEOUT_MS);
+  if (!done) {
+    throw new OperationError(
+      `cluster DNS: not serving after ${SERVING_TIMEOUT_MS / 1000}s: ${waiting.join(', ')}`,
+    );
   }
 }
 

@@ -87,7 +87,7 @@ export function clusterDnsObjects(opts: ClusterDnsOptions): KubeObject[] {
             '--upstream',
             opts.upstream ?? `${RESOLVER_IP}:53`,
             '--metrics',
-            '0.0.0.0:9153',
+            '[::]:9153',
             // The lab's hosts share one machine's cores: one answering process per DNS pod.
             '--workers',
             '1',
@@ -98,6 +98,9 @@ export function clusterDnsObjects(opts: ClusterDnsOptions): KubeObject[] {
             { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
             { name: 'metrics', containerPort: 9153, protocol: 'TCP' },
           ],
+          // In the Service's endpoints once it has read the cluster, not once it has started:
+          // until then it would refuse or fail every lookup sent its way.
+          readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 1 },
         },
       ],
     },

@@ -84,7 +84,10 @@ function terminatedState(exit: ContainerExit): ContainerState {
   return { terminated: { ...exit } };
 }
 
-/** The status Kubernetes reports for one container. */
+/**
+ * The status Kubernetes reports for one container. `probedReady` is its readiness probe's
+ * verdict, for a running container that has one: such a container is Ready only once it says so.
+ */
 export function containerStatus(
   c: Container,
   rec: ContainerRecord | undefined,
@@ -92,6 +95,7 @@ export function containerStatus(
   podKey: { namespace: string; name: string; uid?: string },
   policy: string | undefined,
   noCommandMessage: string,
+  probedReady?: boolean,
 ): ContainerStatus {
   const restartCount = Math.max(0, (rec?.starts ?? 0) - 1);
   const base = {
@@ -115,7 +119,7 @@ export function containerStatus(
     return {
       ...base,
       state: { running: { startedAt: rec.startedAt } },
-      ready: true,
+      ready: probedReady ?? true,
       started: true,
     };
   }

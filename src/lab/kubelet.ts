@@ -19,6 +19,7 @@ import {
 } from './pods.js';
 import { runnerPods } from './runner-pods.js';
 import { podIPsOf } from './cni-runtime.js';
+import { ReadinessProber, type ProbedContainer } from './prober.js';
 
 /** The cluster's pods as the runner sees them (an informer's cache in practice). */
 export interface PodSource {
@@ -161,7 +162,13 @@ export function startKubelet(
     );
   };
 
+  const prober = new ReadinessProber(() => trigger());
   const reconcile = async (): Promise<void> => {
+    const probed: ProbedContainer[] = [];
+    const readiness = (c: ProbedContainer): boolean => {
+      probed.push(c);
+      return prober.ready(c.key);
+    };
     const onNode = runnerPods(source.list(), host.node);
     // A pod with a deletionTimestamp is no longer wanted: torn down like a deleted one, then
     // its object removed here, so that it is gone only once its host has let go of it.
@@ -208,7 +215,14 @@ export function startKubelet(
       if (!r) continue;
       let want: NonNullable<Pod['status']>;
       try {
-        const containers = await syncContainers(host, p, r, new Date(), backoffBaseSeconds);
+        const containers = await syncContainers(
+          host,
+          p,
+          r,
+          new Date(),
+          backoffBaseSeconds,
+          readiness,
+        );
         want = podStatus(r, host.hostIP, containers);
       } catch (err) {
         log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'container start failed');
@@ -222,6 +236,7 @@ export function startKubelet(
         log.error({ pod: keyOfPod(p), err: errorMessage(err) }, 'status update failed');
       }
     }
+    prober.track(probed);
   };
 
   const runs = serialRuns(reconcile, (err) =>
@@ -240,6 +255,7 @@ export function startKubelet(
     stop: async () => {
       stopped = true;
       clearInterval(timer);
+      prober.stop();
       clearTimeout(wakeTimer);
       stopWatchingExits();
       await runs.stop();

@@ -61,6 +61,8 @@ import { repoBinDir } from './paths.js';
 import { podNetns } from './plan.js';
 import { readLabState, type LabState } from './state.js';
 import { findProcess, listProcesses, startProcess, stopProcesses } from './supervisor.js';
+import type { ProbedContainer } from './prober.js';
+import { probeCheck, probeTiming } from './readiness.js';
 
 /** What a pod runner knows about the host it runs pods on. */
 export interface PodHost {
@@ -303,10 +305,14 @@ export function podHostOf(state: LabState, node: string, log: Logger): PodHost {
   };
 }
 
+/** A running container's readiness verdict; the runner probes what it is asked about. */
+export type ReadinessOf = (container: ProbedContainer) => boolean;
+
 /**
  * Brings a running pod's containers to what kubelet would have: a container never started is
  * started, one that exited is restarted per the pod's restartPolicy after its back-off, one
- * running is left alone. Returns each container's status.
+ * running is left alone. Returns each container's status, a probed one Ready once its probe
+ * has passed.
  */
 export async function syncContainers(
   host: PodHost,
@@ -314,6 +320,7 @@ export async function syncContainers(
   record: PodRecord,
   now: Date,
   backoffBaseSeconds?: number,
+  readiness?: ReadinessOf,
 ): Promise<ContainerStatus[]> {
   const policy = restartPolicyOf(pod);
   const records = (record.containers ??= {});
@@ -341,7 +348,24 @@ export async function syncContainers(
       saveRecord(host.labDir, record);
     }
     const key = { namespace: record.namespace, name: record.name, uid: pod.metadata.uid };
-    statuses.push(containerStatus(c, rec, running, key, policy, noCommandMessage(c)));
+    const check = running && readiness ? probeCheck(c, record.podIP!) : undefined;
+    const probedReady = check && {
+      key: `${id}@${rec!.startedAt}`,
+      check,
+      timing: probeTiming(c.readinessProbe!),
+      netns: record.netns,
+    };
+    statuses.push(
+      containerStatus(
+        c,
+        rec,
+        running,
+        key,
+        policy,
+        noCommandMessage(c),
+        probedReady && readiness!(probedReady),
+      ),
+    );
   }
   return statuses;
 }

@@ -372,6 +372,40 @@ function slice(
   };
 }
 
+test('kube-lab: a pod with a readiness probe joins its Service once it serves, not once it starts', async () => {
+  // It listens 3 s after it starts: Running meanwhile, but neither Ready nor a ready endpoint.
+  const pod = webPod('late-1', 'node-2', { app: 'late' });
+  const [httpd] = pod.spec.containers;
+  pod.spec.containers = [
+    {
+      ...httpd!,
+      command: ['sh', '-c', `sleep 3; exec ${httpd!.command.join(' ')}`],
+      readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+    } as typeof httpd,
+  ];
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'late', namespace: 'default' },
+    spec: { selector: { app: 'late' }, ports: [{ port: 80, targetPort: 8080 }] },
+  };
+  apply([pod, service]);
+  const ip = await until('late-1 running with an address', () => podIP('late-1'), 60_000);
+  const ready = (): string =>
+    kubectl([
+      'get',
+      'pod',
+      'late-1',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+    ]);
+  assert.equal(ready(), 'False', 'Ready before its probe passed');
+  assert.equal(readySliceRevision('late', ip), undefined, 'a ready endpoint before it serves');
+  await until('late-1 a ready endpoint of late', () => readySliceRevision('late', ip), 20_000);
+  assert.equal(ready(), 'True');
+  assert.deepEqual(getFrom(`late.${SVC_DOMAIN}`, 2), { pod: 'late-1', node: 'node-2' });
+});
+
 test('kube-lab: a selectorless Service over two hand-written slices; not-ready and terminating endpoints', async () => {
   apply([
     echoPod('echo-a', 'node-1'),

@@ -293,3 +293,28 @@ test('api: a BGPPeer names its TCP-MD5 key by an absolute file path, never holds
     'BGPPeer tor-1: spec.password: objects never hold keys: put the key in a file on each node and name that file in spec.passwordFile',
   ]);
 });
+
+test('api: a readiness probe is read, one handler at most, its fields checked; others kept with a warning', () => {
+  const pod = (readinessProbe: object) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', namespace: 'my-ns' },
+    spec: { containers: [{ name: 'web', command: ['serve'], readinessProbe }] },
+  });
+  const ok = validateObject(pod({ httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 }));
+  assert.deepEqual(ok.errors, []);
+  assert.deepEqual(ok.warnings, []);
+  const two = validateObject(pod({ httpGet: { port: 80 }, tcpSocket: { port: 80 } }));
+  assert.equal(two.errors.length, 1);
+  assert.match(
+    two.errors[0]!,
+    /^Pod my-ns\/web: spec\.containers\[0\]\.readinessProbe: may have only one handler: httpGet, tcpSocket or exec/,
+  );
+  const zero = validateObject(pod({ tcpSocket: { port: 80 }, periodSeconds: 0 }));
+  assert.deepEqual(zero.errors, [
+    'Pod my-ns/web: spec.containers[0].readinessProbe.periodSeconds: must be at least 1, got 0',
+  ]);
+  const grpc = validateObject(pod({ grpc: { port: 9000 } }));
+  assert.deepEqual(grpc.errors, []);
+  assert.match(grpc.warnings.join('\n'), /readinessProbe\.grpc: unknown field, kept as given/);
+});

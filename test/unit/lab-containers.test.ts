@@ -82,6 +82,10 @@ test('containers: running, never started, ended for good and nothing to run', ()
   assert.deepEqual(running.state, { running: { startedAt: T0 } });
   assert.equal(running.ready, true);
   assert.equal(running.restartCount, 0);
+  // A probed container runs before it is ready, and is ready once its probe says so.
+  const started = { starts: 1, startedAt: T0 };
+  assert.equal(containerStatus(web, started, true, key, 'Always', '', false).ready, false);
+  assert.equal(containerStatus(web, started, true, key, 'Always', '', true).ready, true);
   const creating = containerStatus(web, undefined, false, key, 'Always', '');
   assert.deepEqual(creating.state, { waiting: { reason: 'ContainerCreating' } });
   const ended = recordExit({ starts: 1, startedAt: T0 }, exit(3, T0, at(1)));

@@ -12,8 +12,8 @@ import {
   zoneOf,
 } from '../../src/lab/plan.js';
 import { UsageError } from '../../src/util/errors.js';
-import { nodesNotReady } from '../../src/lab/ready.js';
-import type { Node } from '../../src/api/types.js';
+import { dnsPodsNotServing, nodesNotReady } from '../../src/lab/ready.js';
+import type { EndpointSlice, Node } from '../../src/api/types.js';
 
 test('lab plan: hosts are dealt round-robin over the zones', () => {
   assert.deepEqual(
@@ -130,6 +130,39 @@ test('lab readiness: every host has a Node whose Ready condition is True', () =>
     'node-3 (no Node object yet)',
   ]);
   assert.deepEqual(nodesNotReady([node('node-1')], ['node-1']), ['node-1 (Ready=unknown)']);
+});
+
+test('lab plan: the cluster DNS serves once each of its pods is a ready endpoint of kube-dns', () => {
+  const slice = (service: string, endpoints: [string, boolean][]): EndpointSlice => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${service}-x`, labels: { 'kubernetes.io/service-name': service } },
+    addressType: 'IPv4',
+    endpoints: endpoints.map(([pod, ready], i) => ({
+      addresses: [`10.244.${i}.2`],
+      conditions: { ready },
+      targetRef: { kind: 'Pod', name: pod, namespace: 'kube-system' },
+    })),
+  });
+  const pods = ['coredns-0', 'coredns-1'];
+  assert.deepEqual(dnsPodsNotServing([], 'kube-dns', pods), [
+    'coredns-0 (not a ready endpoint yet)',
+    'coredns-1 (not a ready endpoint yet)',
+  ]);
+  const oneReady = slice('kube-dns', [
+    ['coredns-0', true],
+    ['coredns-1', false],
+  ]);
+  assert.deepEqual(dnsPodsNotServing([oneReady], 'kube-dns', pods), [
+    'coredns-1 (not a ready endpoint yet)',
+  ]);
+  const elsewhere = slice('other', [['coredns-1', true]]);
+  assert.equal(dnsPodsNotServing([oneReady, elsewhere], 'kube-dns', pods).length, 1);
+  const both = slice('kube-dns', [
+    ['coredns-0', true],
+    ['coredns-1', true],
+  ]);
+  assert.deepEqual(dnsPodsNotServing([both], 'kube-dns', pods), []);
 });
 
 test('lab plan: zones default to two (or one per host) and more zones than hosts are refused', async () => {
