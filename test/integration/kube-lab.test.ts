@@ -332,9 +332,9 @@ test('kube-lab: agents, pod runners and DNS read only the API; a kubectl pod and
     20_000,
   );
   // The pod is Ready once its process runs (no readiness probe), which may be a moment before
-  // it listens: a refused first try is the pod's, not the path's, and is tried again. Each try
-  // is a new connection given 1 s: a first one lost in that moment would otherwise wait out
-  // TCP's retransmissions (1 s, then 3 s) past the bound while new ones are already answered.
+  // it listens: a refused first try is the pod's, not the path's, and is tried again, each a
+  // new connection given 1 s. (The cluster DNS it looks the name up in serves by now: lab up
+  // waits for its pods' readiness probes.)
   let answer: ReturnType<typeof getFrom>;
   do answer = getFrom(`web.${SVC_DOMAIN}`, 1);
   while (!answer && Date.now() - start < 2000);
