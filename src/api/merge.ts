@@ -3,6 +3,7 @@
 // and annotations agents publish. Kubernetes keeps the same ones; this is the simple two-way
 // version of its merge, enough because podnet objects have one writer per field.
 import type { KubeObject, Pod, Service } from './types.js';
+import { cloneJson } from './clone.js';
 
 export class ImmutableFieldError extends Error {
   constructor(
@@ -16,7 +17,7 @@ export class ImmutableFieldError extends Error {
 
 export function mergeForApply<T extends KubeObject>(existing: T | undefined, incoming: T): T {
   if (!existing) return incoming;
-  const merged = structuredClone(incoming);
+  const merged = cloneJson(incoming);
   merged.metadata.uid = existing.metadata.uid;
   merged.metadata.creationTimestamp = existing.metadata.creationTimestamp;
   // Deletion, once begun, is the registry's to finish: a manifest neither starts nor stops it.
@@ -35,7 +36,7 @@ export function mergeForApply<T extends KubeObject>(existing: T | undefined, inc
     existing.status !== undefined &&
     !('status' in incoming && incoming.status)
   ) {
-    (merged as { status?: unknown }).status = structuredClone(existing.status);
+    (merged as { status?: unknown }).status = cloneJson(existing.status);
   }
   if (merged.kind === 'Service') keepServiceAllocations(existing as Service, merged);
   if (merged.kind === 'Pod') keepPodPlacement(existing as Pod, merged);

@@ -2,6 +2,7 @@
 // JSON merge patch (RFC 7386: `label`, `annotate`, `--type merge`, apply to podnet.io kinds)
 // and strategic merge patch (apply to core kinds), whose lists merge element by element on
 // the key Kubernetes declares for each list. Pure functions over plain JSON values.
+import { cloneJson } from '../api/clone.js';
 import { badRequest, ApiError } from './status.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -12,7 +13,7 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 function clone<T>(v: T): T {
-  return structuredClone(v);
+  return cloneJson(v);
 }
 
 // ---- JSON patch ----

@@ -111,7 +111,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   let healthUrl: string | undefined;
   if (opts.health) {
     const plain = createHttpServer((req, res) => {
-      if (!health(req, res)) sendStatus(res, notServedPlain().status);
+      if (!health(requestUrl(req).pathname, res)) sendStatus(res, notServedPlain().status);
     });
     servers.push(plain);
     const port = await listen(plain, opts.health.host, opts.health.port);
@@ -149,8 +149,11 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function health(req: IncomingMessage, res: ServerResponse): boolean {
-  const path = new URL(req.url ?? '/', 'http://x').pathname;
+function requestUrl(req: IncomingMessage): URL {
+  return new URL(req.url ?? '/', 'https://x');
+}
+
+function health(path: string, res: ServerResponse): boolean {
   if (!['/healthz', '/readyz', '/livez'].includes(path)) return false;
   res.writeHead(200, { 'Content-Type': 'text/plain' });
   res.end('ok');
@@ -159,7 +162,9 @@ function health(req: IncomingMessage, res: ServerResponse): boolean {
 
 async function handle(opts: Serving, req: IncomingMessage, res: ServerResponse) {
   try {
-    if (health(req, res)) return;
+    // Parsed once: the health check, discovery and routing all read it.
+    const url = requestUrl(req);
+    if (health(url.pathname, res)) return;
     let user;
     try {
       user = await authenticate(opts.authenticators, req);
@@ -171,7 +176,6 @@ async function handle(opts: Serving, req: IncomingMessage, res: ServerResponse) 
       throw err;
     }
     if (!user) throw unauthorized();
-    const url = new URL(req.url ?? '/', 'https://x');
     const discovered = discovery(url.pathname, req.headers.host ?? '');
     if (discovered !== undefined) {
       const method = (req.method ?? 'GET').toLowerCase();

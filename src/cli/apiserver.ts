@@ -2,7 +2,7 @@
 // libraries; `podnet apiserver kubeconfig` prints the admin's kubeconfig for it, and
 // `podnet apiserver token` a ServiceAccount's token.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { OperationError, UsageError } from '../util/errors.js';
@@ -111,8 +111,10 @@ export function registerApiServer(program: Command): void {
         log,
         health,
       });
-      // `podnet apiserver kubeconfig` points clients at the address actually served.
-      writeFileSync(join(dir, 'server-url'), `${server.url}\n`);
+      // `podnet apiserver kubeconfig` points clients at the address actually served. Written
+      // whole and then renamed: whoever waits for the file never reads it empty.
+      writeFileSync(join(dir, 'server-url.new'), `${server.url}\n`);
+      renameSync(join(dir, 'server-url.new'), join(dir, 'server-url'));
       log.info({ url: server.url, health: server.healthUrl, store: store.url }, 'serving');
       const stop = async () => {
         await server.close();

@@ -3,6 +3,7 @@
 // first, so a bad manifest is refused with every problem at once; what can only fail while
 // writing (an address taken by a concurrent apply, a store error) rolls back the journal, so a
 // refused manifest leaves the store as it was.
+import { cloneJson } from '../api/clone.js';
 import { ImmutableFieldError, mergeForApply } from '../api/merge.js';
 import { schedulePods } from '../api/schedule.js';
 import type { ClusterNetwork, KubeObject, Namespace, Node, Pod, Service } from '../api/types.js';
@@ -169,7 +170,7 @@ async function checkNetworkChange(
 
 /** Defaults no manifest can override: a Namespace's name label; deletion is not applied. */
 export function withDefaults(obj: KubeObject): KubeObject {
-  const out = structuredClone(obj);
+  const out = cloneJson(obj);
   delete out.metadata.deletionTimestamp;
   delete out.metadata.deletionGracePeriodSeconds;
   return out.kind === 'Namespace' ? withNameLabel(out) : out;

@@ -3,6 +3,7 @@
 // (namespace checks, pod placement, cluster IPs and node ports from the one allocator), and a
 // write that fails gives back what it took. `dryRun` runs the checks and writes nothing.
 import { randomUUID } from 'node:crypto';
+import { cloneJson } from '../api/clone.js';
 import { mergeForApply } from '../api/merge.js';
 import type { ClusterNetwork, KubeObject, Namespace, Service } from '../api/types.js';
 import { StaleReadError, createObject, getObject, replaceObject } from '../store/objects.js';
@@ -199,7 +200,7 @@ function replaced(old: KubeObject, obj: KubeObject): KubeObject {
   if (obj.metadata.annotations) next.metadata.annotations = { ...obj.metadata.annotations };
   else delete next.metadata.annotations;
   if ('status' in old && old.status !== undefined) {
-    (next as { status?: unknown }).status = structuredClone(old.status);
+    (next as { status?: unknown }).status = cloneJson(old.status);
   } else delete (next as { status?: unknown }).status;
   const specChanged =
     JSON.stringify((old as { spec?: unknown }).spec) !==
@@ -211,10 +212,10 @@ function replaced(old: KubeObject, obj: KubeObject): KubeObject {
 
 /** The stored object with only its status taken from `obj` (the status subresource). */
 function withStatusOf(old: KubeObject, obj: KubeObject): KubeObject {
-  const next = structuredClone(old) as KubeObject & { status?: unknown };
+  const next = cloneJson(old) as KubeObject & { status?: unknown };
   const status = (obj as { status?: unknown }).status;
   if (status === undefined) delete next.status;
-  else next.status = structuredClone(status);
+  else next.status = cloneJson(status);
   return next;
 }
 

@@ -2,6 +2,7 @@
 // (cluster-scoped: `/podnet/<plural>/<name>`) as JSON; `metadata.resourceVersion` is the key's
 // modRevision, filled in on read and never stored.
 import { randomUUID } from 'node:crypto';
+import { cloneJson } from '../api/clone.js';
 import { DEFAULT_NAMESPACE, kindInfo } from '../api/kinds.js';
 import { mergeForApply } from '../api/merge.js';
 import {
@@ -79,7 +80,7 @@ export async function listObjects<K extends Kind>(
 }
 
 function stamped<T extends KubeObject>(obj: T): T {
-  const out = structuredClone(obj);
+  const out = cloneJson(obj);
   out.metadata.uid ??= randomUUID();
   out.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   return out;
@@ -186,7 +187,7 @@ export async function replaceObject<T extends KubeObject>(
   if (!Number.isInteger(expected) || expected <= 0) {
     throw new OperationError(`store: ${keyOf(obj)}: no resourceVersion to replace at`);
   }
-  const out = structuredClone(obj);
+  const out = cloneJson(obj);
   const key = keyOf(out);
   const rev = swapped(key, await store.compareAndSwap(key, encodeObject(out), expected, opts));
   if (rev === undefined) return undefined;
@@ -217,7 +218,7 @@ export async function updateObject<K extends Kind>(
   for (let attempt = 0; attempt < 200; attempt++) {
     if (!kv) return undefined;
     const current = decodeObject<K>(kv);
-    const next = mutate(structuredClone(current));
+    const next = mutate(cloneJson(current));
     if (next === undefined || sameContent(next, current)) return current;
     const r = await store.compareAndSwap(key, encodeObject(next), kv.modRevision);
     if (r.ok) {

@@ -141,3 +141,47 @@ test('a patch of a cached object that has moved on applies to the newest one', (
     const pinned = await merge({ metadata: { resourceVersion: String(now), labels: { b: '1' } } });
     assert.deepEqual((pinned.body as Pod).metadata.labels, { app: 'web', b: '1' });
   }));
+
+/** The store, counting each call the handlers make on it by method. */
+function counted(store: Store): { store: Store; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
+
+test('a create and a patch admitted from caches that hold what they read make one store call each, the conditional write', () =>
+  withServer(async (store, caches) => {
+    const home = objectKey('Namespace', undefined, 'default');
+    await store.put(
+      home,
+      JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } }),
+    );
+    await cached(caches, store, resourceOfKind('Namespace')!, home);
+    // No ClusterNetwork is stored: a primed cache says so without asking the store.
+    await cached(caches, store, resourceOfKind('ClusterNetwork')!, NETWORK_KEY);
+    await cached(caches, store, pods, keyOf(pod));
+
+    const created = counted(store);
+    const reply = await create(request(created.store, caches, pods, structuredClone(pod)));
+    assert.equal(reply.code, 201);
+    assert.deepEqual(Object.fromEntries(created.calls), { compareAndSwap: 1 });
+
+    await cached(caches, store, pods, keyOf(pod));
+    const patched = counted(store);
+    const merged = await patch({
+      ...request(patched.store, caches, pods, { metadata: { labels: { patched: 'yes' } } }),
+      target: { resource: pods, namespace: 'default', name: 'p' },
+      type: 'merge',
+    });
+    assert.equal((merged.body as Pod).metadata.labels?.patched, 'yes');
+    assert.deepEqual(Object.fromEntries(patched.calls), { compareAndSwap: 1 });
+  }));
