@@ -235,7 +235,7 @@ async function traceFrom(tracer: PathTracer, families: Families, t: TraceInput):
     hops.push({
       step: 'dns',
       ok: true,
-      detail: `${answer.name} ${question.type} → ${answer.ip} (cluster DNS ${question.server})`,
+      detail: `${answer.name} → ${answer.ip} (cluster DNS ${question.server})`,
     });
     destIP = answer.ip;
   }

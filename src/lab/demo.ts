@@ -181,18 +181,18 @@ async function dnatChoices(
 }
 
 /**
- * `n` HTTP GETs of `http://NAME/` from the client pod, each a new connection, with the name
+ * `n` HTTP GETs of `http://HOST/` from the client pod, each a new connection, with a name
  * resolved to an address of one family only (A or AAAA through the pod's resolver, as
  * getaddrinfo does for an application that asks for that family); one line per request, the
  * echo's JSON answer or the error.
  */
 const REQUESTS_SCRIPT = `
 const http = require('node:http');
-const [name, family, n] = process.argv.slice(1);
+const [host, family, n] = process.argv.slice(1);
 (async () => {
   for (let i = 0; i < Number(n); i++) {
     const line = await new Promise((resolve) => {
-      const req = http.get({ host: name, port: 80, family: Number(family), agent: false, timeout: 3000 }, (res) => {
+      const req = http.get({ host, port: 80, family: Number(family), agent: false, timeout: 3000 }, (res) => {
         let body = '';
         res.on('data', (b) => (body += b));
         res.on('end', () => resolve(body.trim()));
@@ -280,8 +280,10 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
     ),
   );
   for (const flow of flows) {
+    // Without an answer from the DNS, the rest of the flow still shows, by the cluster IP.
+    const target = flow.dnsAnswer.length > 0 ? DEMO_NAME : flow.serviceIP;
     const answers = await inClient(lab, [
-      ...[process.execPath, '-e', REQUESTS_SCRIPT, DEMO_NAME],
+      ...[process.execPath, '-e', REQUESTS_SCRIPT, target],
       ...[String(familyNumber(flow.family)), String(opts.requests)],
     ]);
     for (const line of answers.stdout.split('\n')) {
@@ -295,7 +297,7 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
         /* a request that got no answer prints its error or nothing */
       }
     }
-    say(`    over ${label(flow.family)}:`);
+    say(`    over ${label(flow.family)}${target === DEMO_NAME ? '' : ` to ${flow.serviceIP}`}:`);
     for (const [pod, n] of Object.entries(flow.spread)) {
       say(`      ${pod.padEnd(7)} ${String(n).padStart(3)}  ${'#'.repeat(n)}`);
     }

@@ -126,7 +126,7 @@ test('v6only: trace of the service by name resolves AAAA through the cluster DNS
   const lines = hops.map((h) => `${h.step}: ${h.detail}`).join('\n');
   assert.ok(verdict.ok, `${verdict.text}\n${lines}`);
   const dns = hops.find((h) => h.step === 'dns');
-  assert.match(dns?.detail ?? '', new RegExp(`^${SERVICE_NAME} AAAA → ${clusterIP} `), lines);
+  assert.match(dns?.detail ?? '', new RegExp(`^${SERVICE_NAME} → ${clusterIP} `), lines);
   const service = hops.find((h) => h.step === 'service')?.detail ?? '';
   for (const pod of PODS) {
     const [ip] = podIPs.get(pod)!;
