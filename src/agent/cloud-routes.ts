@@ -17,6 +17,7 @@ import {
 } from '../api/types.js';
 import { cloudRouteCondition } from '../cloud/condition.js';
 import { ec2Api, type CallObserver, type CloudApi, type RouteOutcome } from '../cloud/ec2.js';
+import { clusterCIDRsOf } from '../api/cluster-families.js';
 import { planRoutes, type RouteCall, type RoutePlan, type RouteTable } from '../cloud/routes.js';
 import { withCondition } from '../routing/condition.js';
 import { hostFromNode } from '../routing/peers.js';
@@ -147,7 +148,7 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
           const plan = planRoutes({
             tables,
             nodes: [...nodes.cache.values()].flatMap(routedNode),
-            clusterCIDR: spec.clusterCIDR,
+            clusterCIDRs: clusterCIDRsOf(spec),
             routeLimit: limit,
             overflow: cloud.overflow ?? 'refuse',
           });
@@ -255,7 +256,10 @@ function routedNode(node: Node) {
   const host = hostFromNode(node);
   if (!host) return [];
   const eni = node.metadata.annotations?.[ANNOTATION_CLOUD_INTERFACE];
-  return [{ name: host.name, podCIDR: host.podCIDR, ...(eni ? { networkInterfaceId: eni } : {}) }];
+  // A dual-stack node's IPv6 subnet is routed beside its IPv4 one, to the same interface (on
+  // an IPv6-only node the two are one subnet).
+  const podCIDRs = [...new Set([host.podCIDR, host.podCIDRIPv6 ?? host.podCIDR])];
+  return [{ name: host.name, podCIDRs, ...(eni ? { networkInterfaceId: eni } : {}) }];
 }
 
 /** The plan's calls as runs of one op, in the plan's order. */

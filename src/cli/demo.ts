@@ -5,6 +5,7 @@ import { labNameGiven, parseCount, requireRoot } from './context.js';
 interface DemoFlags {
   name: string;
   requests: number;
+  ipFamily: 'ipv4' | 'ipv6' | 'dual';
   keep?: boolean;
   verbose?: boolean;
   output: string;
@@ -14,10 +15,20 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'build a 3-host lab and walk the request flow: DNS, random DNAT, routes and tunnels',
+      'build a 3-host lab and walk the request flow over each address family: DNS, random DNAT, routes and tunnels, trace',
     )
     .option('--name <lab>', 'lab name (or --lab)', 'demo')
-    .option('--requests <n>', 'HTTP requests to make', parseCount('--requests', 3, 1000), 30)
+    .option(
+      '--requests <n>',
+      'HTTP requests to make in each family',
+      parseCount('--requests', 3, 1000),
+      30,
+    )
+    .addOption(
+      new Option('--ip-family <family>', "the lab's address families: both, or one")
+        .choices(['dual', 'ipv4', 'ipv6'])
+        .default('dual'),
+    )
     .option('--keep', 'leave the lab running to explore it')
     .option('-v, --verbose', "also print the lab's log lines (they are in the lab's logs/ anyway)")
     .addOption(
@@ -46,6 +57,7 @@ export function registerDemo(program: Command): void {
           {
             lab,
             requests: opts.requests,
+            ipFamily: opts.ipFamily,
             keep: opts.keep ?? false,
             verbose: opts.verbose ?? false,
           },

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
 import { defaultWorkers, giveUp, MAX_WORKERS } from '../dns/workers.js';
-import { parseCidr, parseInput, type Cidr } from '../net/index.js';
+import { formatIP, parseCidr, parseInput, tryParseIP, type Cidr } from '../net/index.js';
+import type { Upstream } from '../dns/forwarder.js';
 import { parseCount, resolveStoreUrl } from './context.js';
 
 export function registerDns(program: Command): void {
@@ -15,7 +16,11 @@ export function registerDns(program: Command): void {
       '0.0.0.0,::',
     )
     .option('--port <n>', 'port to answer on', parseCount('--port', 1, 65535), 53)
-    .option('--upstream <list>', 'resolvers for names outside the cluster: IP[:PORT],...', '')
+    .option(
+      '--upstream <list>',
+      'resolvers for names outside the cluster: IP[:PORT],... (IPv6 as IP or [IP]:PORT)',
+      '',
+    )
     .option(
       '--recursion-allow <cidrs>',
       'ranges beside the cluster (pods, services, nodes) that may resolve outside names: CIDR,...',
@@ -74,28 +79,34 @@ function refusedExit(err: Error): never {
   giveUp(`podnet dns: ${err.message}`);
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** `IP[:PORT],...` → upstreams; names what is wrong otherwise. */
-export function parseUpstreams(text: string): { host: string; port: number }[] {
+/**
+ * `IP[:PORT],...` → upstreams (an IPv6 address bare or as `[IP]:PORT`); names what is wrong
+ * otherwise. Addresses are kept in their canonical text, the form a socket reports a reply's
+ * source in, so the forwarder can match answers to the upstream asked.
+ */
+export function parseUpstreams(text: string): Upstream[] {
   if (text.trim() === '') return [];
   return text.split(',').map((item) => {
-    const [host, portText, extra] = item.trim().split(':');
-    const port = portText === undefined ? 53 : Number(portText);
-    if (
-      !host ||
-      !IPV4.test(host) ||
-      extra !== undefined ||
-      !Number.isInteger(port) ||
-      port < 1 ||
-      port > 65535
-    ) {
+    const upstream = parseUpstream(item.trim());
+    if (!upstream) {
       throw new UsageError(
-        `--upstream ${item}: expected an IPv4 address with an optional port, e.g. 172.31.0.53:53`,
+        `--upstream ${item}: expected an IP address with an optional port, e.g. 172.31.0.53:53, fd00::53 or [fd00::53]:53`,
       );
     }
-    return { host, port };
+    return upstream;
   });
+}
+
+function parseUpstream(item: string): Upstream | undefined {
+  const bare = tryParseIP(item);
+  if (bare) return { host: formatIP(bare), port: 53 };
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(item) ?? /^([^:[\]]+):(\d+)$/.exec(item);
+  const ip = m ? tryParseIP(m[1]!) : undefined;
+  const port = Number(m?.[2] ?? 53);
+  // Brackets only around IPv6, as in a URL; an IPv4 address with a port goes without.
+  if (!ip || ip.family !== (item.startsWith('[') ? 6 : 4)) return undefined;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { host: formatIP(ip), port };
 }
 
 /** `CIDR,...` → ranges; names the one that is wrong otherwise. */

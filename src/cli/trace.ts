@@ -18,7 +18,7 @@ import type {
 } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
 import type { Endpoint, HostPathFacts, Hop, Leg } from '../diagnose/trace.js';
-import { isIP, type Family } from '../net/index.js';
+import { isIP, tryParseIP, type Family } from '../net/index.js';
 import { UsageError } from '../util/errors.js';
 import { labFor, requireRoot, resolveLab, resolveStoreUrl } from './context.js';
 import { outputOption } from './output.js';
@@ -52,17 +52,22 @@ export function registerTrace(program: Command): void {
     .argument('<dest>', 'DNS name, service IP or pod IP, with an optional :PORT')
     .option('-n, --namespace <ns>', "the source pod's namespace", 'default')
     .option('--protocol <protocol>', 'TCP, UDP or SCTP, for judging NetworkPolicy', 'TCP')
+    .option(
+      '--family <family>',
+      "ipv4 or ipv6: the address a DNS name resolves to (A or AAAA); default the pod's first address's",
+    )
     .addOption(outputOption(['json']))
     .action(
       async (
         podName: string,
         destText: string,
-        opts: { namespace: string; protocol: string; output?: string },
+        opts: { namespace: string; protocol: string; family?: string; output?: string },
         cmd: Command,
       ) => {
         requireRoot('podnet trace');
         const dest = parseDestination(destText);
         const protocol = parseProtocol(opts.protocol);
+        const family = parseFamily(opts.family, dest.host);
         const [{ openStore }, objects, { readStatuses }] = await Promise.all([
           import('../store/open.js'),
           import('../store/objects.js'),
@@ -129,6 +134,7 @@ export function registerTrace(program: Command): void {
             source,
             dest,
             protocol,
+            family: family ?? families.defaultFamilyOf(source),
           });
           print(opts.output, hops, tracer.verdict(hops));
         } finally {
@@ -148,6 +154,20 @@ interface TraceInput {
   source: Pod;
   dest: { host: string; port?: number };
   protocol: Protocol;
+  /** The family a DNS name is resolved to. */
+  family: Family;
+}
+
+/** `--family ipv4|ipv6`; it picks the record a name resolves to, so an address must agree. */
+export function parseFamily(text: string | undefined, host: string): Family | undefined {
+  if (text === undefined) return undefined;
+  const family = ({ ipv4: 4, ipv6: 6 } as const)[text.toLowerCase()];
+  if (family === undefined) throw new UsageError(`--family ${text}: give ipv4 or ipv6`);
+  const given = tryParseIP(host);
+  if (given && given.family !== family) {
+    throw new UsageError(`--family ${text}: ${host} is an IPv${given.family} address`);
+  }
+  return family;
 }
 
 function parseProtocol(text: string): Protocol {
@@ -184,9 +204,10 @@ async function traceFrom(tracer: PathTracer, families: Families, t: TraceInput):
         findPodRecord(resolveLab(t.cmd).stateDir, namespace, source.metadata.name)?.netns ??
         podNetns;
     }
+    const question = families.dnsQuestionFor(network, t.family);
     const answer = await tracer.path.askDns(
       podNetns,
-      network.dnsIP,
+      question,
       searchCandidates(dest.host, namespace, network.domain),
     );
     if (!answer) {
@@ -196,8 +217,8 @@ async function traceFrom(tracer: PathTracer, families: Families, t: TraceInput):
         tracer,
         families,
         { ...t, protocol: 'UDP' },
-        fromIn(network.dnsIP),
-        network.dnsIP,
+        fromIn(question.server),
+        question.server,
         53,
         'dns ',
       );
@@ -206,15 +227,15 @@ async function traceFrom(tracer: PathTracer, families: Families, t: TraceInput):
         step: 'dns',
         ok: false,
         detail: blocked
-          ? `${dest.host}: no answer from the cluster DNS ${network.dnsIP}: the path to it is broken (above)`
-          : `${dest.host}: no A record from the cluster DNS ${network.dnsIP} through the search path`,
+          ? `${dest.host}: no answer from the cluster DNS ${question.server}: the path to it is broken (above)`
+          : `${dest.host}: no ${question.type} record from the cluster DNS ${question.server} through the search path`,
       });
       return hops;
     }
     hops.push({
       step: 'dns',
       ok: true,
-      detail: `${answer.name} → ${answer.ip} (cluster DNS ${network.dnsIP})`,
+      detail: `${answer.name} → ${answer.ip} (cluster DNS ${question.server})`,
     });
     destIP = answer.ip;
   }

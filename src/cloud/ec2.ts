@@ -3,6 +3,7 @@
 // token bucket for that action; the SDK's standard retries back off on RequestLimitExceeded;
 // AWS's error codes become outcomes (converged, quota) or one clear line for people.
 import type { CloudSettings } from '../api/types.js';
+import { tryParseCidr } from '../net/index.js';
 import { OperationError } from '../util/errors.js';
 import { AWS_BUCKETS, TokenBucket, paceBelow } from './pacing.js';
 import type { RouteTable } from './routes.js';
@@ -108,9 +109,9 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
       const tables = (out.RouteTables ?? []).map((t) => ({
         id: t.RouteTableId ?? '',
         routes: (t.Routes ?? [])
-          .filter((r) => r.DestinationCidrBlock)
+          .filter((r) => r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock)
           .map((r) => ({
-            destination: r.DestinationCidrBlock!,
+            destination: (r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock)!,
             ...(r.NetworkInterfaceId ? { networkInterfaceId: r.NetworkInterfaceId } : {}),
             state: r.State === 'blackhole' ? ('blackhole' as const) : ('active' as const),
           })),
@@ -131,7 +132,7 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
           (await client).send(
             new (await sdk).CreateRouteCommand({
               RouteTableId: table,
-              DestinationCidrBlock: destination,
+              ...destinationOf(destination),
               NetworkInterfaceId: eni,
             }),
             o,
@@ -145,7 +146,7 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
           (await client).send(
             new (await sdk).ReplaceRouteCommand({
               RouteTableId: table,
-              DestinationCidrBlock: destination,
+              ...destinationOf(destination),
               NetworkInterfaceId: eni,
             }),
             o,
@@ -159,7 +160,7 @@ export function ec2Api(settings: CloudSettings, observe: CallObserver = () => {}
           (await client).send(
             new (await sdk).DeleteRouteCommand({
               RouteTableId: table,
-              DestinationCidrBlock: destination,
+              ...destinationOf(destination),
             }),
             o,
           ),
@@ -210,6 +211,15 @@ export class CloudError extends OperationError {
     super(message);
     this.name = 'CloudError';
   }
+}
+
+/** EC2 names an IPv6 route's destination in a field of its own. */
+function destinationOf(
+  destination: string,
+): { DestinationCidrBlock: string } | { DestinationIpv6CidrBlock: string } {
+  return tryParseCidr(destination, { loose: true })?.family === 6
+    ? { DestinationIpv6CidrBlock: destination }
+    : { DestinationCidrBlock: destination };
 }
 
 function bucket(b: { burst: number; perSecond: number }): TokenBucket {

@@ -1,10 +1,11 @@
 // The route controller's decisions, as Kubernetes' route controller makes them but quota-aware:
 // which node gets a slot in the route tables, and which Create/Replace/DeleteRoute calls bring
 // each table there. Pure: tables and nodes in, placements and calls out. Only routes inside the
-// cluster CIDR are podnet's; every other route (local, default, a peering) is left alone and
-// counts against the quota like any route.
+// cluster CIDRs are podnet's; every other route (local, default, a peering) is left alone and
+// counts against the quota like any route. A dual-stack node has a route per pod subnet, and a
+// route table's quota holds for each family apart, as AWS counts IPv4 and IPv6 routes.
 import type { CloudOverflow, CloudPlacement } from '../api/types.js';
-import { containsCidr, formatCidr, parseCidr, tryParseCidr } from '../net/index.js';
+import { containsCidr, formatCidr, parseCidr, tryParseCidr, type Family } from '../net/index.js';
 
 /** One route as DescribeRouteTables lists it. */
 export interface TableRoute {
@@ -19,10 +20,11 @@ export interface RouteTable {
   routes: TableRoute[];
 }
 
-/** A node as the controller needs it: its pod subnet and its interface, once its agent said. */
+/** A node as the controller needs it: its pod subnets and its interface, once its agent said. */
 export interface RoutedNode {
   name: string;
-  podCIDR: string;
+  /** One per family: a route each. */
+  podCIDRs: string[];
   networkInterfaceId?: string;
 }
 
@@ -34,7 +36,7 @@ export type RouteCall =
 /** Why a node has no route, for its condition and `podnet doctor`. */
 export interface QuotaShortfall {
   table: string;
-  /** Routes the table would hold with every node that fits. */
+  /** Routes of the full family the table would hold with every node that fits. */
   count: number;
   limit: number;
 }
@@ -50,7 +52,9 @@ export interface RoutePlan {
 export interface PlanInput {
   tables: readonly RouteTable[];
   nodes: readonly RoutedNode[];
-  clusterCIDR: string;
+  /** The pod ranges, one per family. */
+  clusterCIDRs: readonly string[];
+  /** Routes a table may hold, in each family. */
   routeLimit: number;
   overflow: CloudOverflow;
 }
@@ -58,32 +62,43 @@ export interface PlanInput {
 /**
  * Nodes already holding a route keep their slot (no node loses its route because another
  * joined); the rest fill the free slots in name order, and those left over overflow or are
- * refused. A node whose interface is not known yet waits and takes no slot.
+ * refused. A node takes a slot in each family it has a subnet of, and is routed only when all
+ * fit. A node whose interface is not known yet waits and takes no slot.
  */
 export function planRoutes(input: PlanInput): RoutePlan {
-  const cluster = parseCidr(input.clusterCIDR, { loose: true });
+  const clusters = input.clusterCIDRs.map((c) => parseCidr(c, { loose: true }));
   const inCluster = (r: TableRoute): boolean => {
     const dst = tryParseCidr(r.destination, { loose: true });
-    return dst !== undefined && containsCidr(cluster, dst);
+    return dst !== undefined && clusters.some((cluster) => containsCidr(cluster, dst));
   };
   const known = input.nodes
     .filter((n) => n.networkInterfaceId !== undefined)
-    .map((n) => ({ ...n, podCIDR: canonical(n.podCIDR) }))
+    .map((n) => ({ ...n, podCIDRs: n.podCIDRs.map(canonical) }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-  // Free slots: the limit less the routes podnet does not own, in the fullest table.
-  const foreign = Math.max(
-    0,
-    ...input.tables.map((t) => t.routes.filter((r) => !inCluster(r)).length),
-  );
-  const slots = Math.max(0, input.routeLimit - foreign);
+  // Free slots per family: the limit less the routes podnet does not own, in the fullest table.
+  const foreignIn = (t: RouteTable, family: Family): number =>
+    t.routes.filter((r) => !inCluster(r) && familyOf(r.destination) === family).length;
+  const foreign = (family: Family): number =>
+    Math.max(0, ...input.tables.map((t) => foreignIn(t, family)));
+  const slots = { 4: input.routeLimit - foreign(4), 6: input.routeLimit - foreign(6) };
   const holds = (n: RoutedNode): boolean =>
     input.tables.some((t) =>
-      t.routes.some((r) => r.state === 'active' && canonical(r.destination) === n.podCIDR),
+      t.routes.some((r) => r.state === 'active' && n.podCIDRs.includes(canonical(r.destination))),
     );
   const ordered = [...known.filter(holds), ...known.filter((n) => !holds(n))];
-  const routed = ordered.slice(0, slots);
-  const left = ordered.slice(slots);
+  // In order, until the first node that does not fit: none is passed by one behind it.
+  const used = { 4: 0, 6: 0 };
+  let full: Family | undefined;
+  const routed: typeof known = [];
+  for (const n of ordered) {
+    const families = n.podCIDRs.map(familyOf);
+    full = families.find((f) => used[f] + 1 > slots[f]);
+    if (full) break;
+    for (const f of families) used[f]++;
+    routed.push(n);
+  }
+  const left = ordered.slice(routed.length);
 
   const placements = new Map<string, CloudPlacement>();
   for (const n of routed) placements.set(n.name, 'routed');
@@ -93,8 +108,8 @@ export function planRoutes(input: PlanInput): RoutePlan {
   const calls: RouteCall[] = [];
   const replaces: RouteCall[] = [];
   const creates: RouteCall[] = [];
+  const want = new Map(routed.flatMap((n) => n.podCIDRs.map((c) => [c, n.networkInterfaceId!])));
   for (const table of input.tables) {
-    const want = new Map(routed.map((n) => [n.podCIDR, n.networkInterfaceId!]));
     const seen = new Set<string>();
     for (const route of table.routes) {
       if (!inCluster(route)) continue;
@@ -132,15 +147,23 @@ export function planRoutes(input: PlanInput): RoutePlan {
   calls.push(...replaces, ...creates);
 
   let shortfall: QuotaShortfall | undefined;
-  if (left.length > 0) {
+  if (full !== undefined) {
+    const family = full;
     const fullest = input.tables.reduce((a, b) =>
-      b.routes.filter((r) => !inCluster(r)).length > a.routes.filter((r) => !inCluster(r)).length
-        ? b
-        : a,
+      foreignIn(b, family) > foreignIn(a, family) ? b : a,
     );
-    shortfall = { table: fullest.id, count: foreign + routed.length, limit: input.routeLimit };
+    shortfall = {
+      table: fullest.id,
+      count: foreign(family) + used[family],
+      limit: input.routeLimit,
+    };
   }
   return { calls, placements, shortfall };
+}
+
+/** A route's family (IPv4 for what does not parse: it is never podnet's). */
+function familyOf(cidr: string): Family {
+  return tryParseCidr(cidr, { loose: true })?.family ?? 4;
 }
 
 function canonical(cidr: string): string {

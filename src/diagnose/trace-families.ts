@@ -2,7 +2,7 @@
 // end, so the destination's family picks the source pod's address, the service's cluster IP and
 // endpoints, the node's underlay address and pod subnet, and the cluster range it lies in.
 import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
-import { clusterCIDRsOf } from '../api/cluster-families.js';
+import { clusterCIDRsOf, dnsIPFor } from '../api/cluster-families.js';
 import type { ClusterNetwork, Node, Pod, Service } from '../api/types.js';
 import { containsIP, tryParseCidr, tryParseIP, type Family } from '../net/index.js';
 
@@ -65,4 +65,25 @@ export function clusterCIDRFor(network: ClusterNetwork['spec'], family: Family):
     clusterCIDRsOf(network).find((c) => tryParseCidr(c, { loose: true })?.family === family) ??
     network.clusterCIDR
   );
+}
+
+/**
+ * The family a name is resolved to when none is asked for: that of the source pod's first
+ * address, the one its single-stack peers would use (IPv4 on a dual-stack cluster, IPv6 on an
+ * IPv6-only one).
+ */
+export function defaultFamilyOf(pod: Pod): Family {
+  const first = podAddresses(pod)[0];
+  return (first && familyOfText(first)) || 4;
+}
+
+/**
+ * How a name is looked up for a trace of `family`: the record type, and the cluster DNS address
+ * of that family where the cluster has one (a pod's resolver lists them all, so either serves).
+ */
+export function dnsQuestionFor(
+  network: ClusterNetwork['spec'],
+  family: Family,
+): { type: 'A' | 'AAAA'; server: string } {
+  return { type: family === 4 ? 'A' : 'AAAA', server: dnsIPFor(network, family) ?? network.dnsIP };
 }

@@ -1,9 +1,11 @@
 // Names outside the cluster's zones go to upstream resolvers (in order, the next on a
-// timeout), over UDP and over TCP when a TCP client's answer came back truncated. Answers are
-// kept in a bounded cache, positive and negative alike, for as long as their TTLs allow.
+// timeout), over UDP and over TCP when a TCP client's answer came back truncated; an upstream
+// may be of either family, each asked from a socket of its own. Answers are kept in a bounded
+// cache, positive and negative alike, for as long as their TTLs allow.
 import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
+import { isIPv4 } from '../net/index.js';
 import type { Transport } from './request.js';
 import {
   HEADER,
@@ -15,6 +17,7 @@ import {
 } from './wire.js';
 
 export interface Upstream {
+  /** Its address in canonical text (RFC 5952 for IPv6), as a socket reports a reply's source. */
   host: string;
   port: number;
 }
@@ -43,13 +46,14 @@ interface Pending {
 }
 
 const FLAG_TC = 0x02; // in byte 2
+type SocketKind = 'udp4' | 'udp6';
 /** Queries in flight to upstreams at most (IDs are 16 bits; beyond this, SERVFAIL). */
 const MAX_PENDING = 30_000;
 
 export class Forwarder {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly pending = new Map<number, Pending>();
-  private socket: Socket | undefined;
+  private readonly sockets = new Map<SocketKind, Socket>();
   private readonly timeoutMs: number;
   private readonly cacheSize: number;
   private readonly maxTtl: number;
@@ -94,8 +98,8 @@ export class Forwarder {
   }
 
   close(): void {
-    this.socket?.close();
-    this.socket = undefined;
+    for (const socket of this.sockets.values()) socket.close();
+    this.sockets.clear();
   }
 
   private remember(key: string, resp: EncodedResponse): void {
@@ -111,9 +115,10 @@ export class Forwarder {
     this.cache.set(key, { resp, storedAt: now, expiresAt: now + ttl * 1000 });
   }
 
-  private udpSocket(): Socket {
-    if (this.socket) return this.socket;
-    const socket = createSocket('udp4');
+  private udpSocket(kind: SocketKind): Socket {
+    const open = this.sockets.get(kind);
+    if (open) return open;
+    const socket = createSocket(kind);
     socket.on('message', (resp, rinfo) => {
       if (resp.length < HEADER) return;
       const p = this.pending.get(resp.readUInt16BE(0));
@@ -124,12 +129,12 @@ export class Forwarder {
       /* a send to an unreachable upstream: the attempt times out and the next one is tried */
     });
     socket.unref();
-    this.socket = socket;
+    this.sockets.set(kind, socket);
     return socket;
   }
 
   private askUdp(msg: Buffer, upstream: Upstream): Promise<Buffer> {
-    const socket = this.udpSocket();
+    const socket = this.udpSocket(isIPv4(upstream.host) ? 'udp4' : 'udp6');
     if (this.pending.size >= MAX_PENDING) {
       return Promise.reject(new Error('too many queries waiting for upstreams'));
     }

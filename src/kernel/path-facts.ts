@@ -2,7 +2,7 @@
 // (`ip route get`, which also applies rp_filter when given the incoming device), the VXLAN
 // neighbour and FDB entries behind a tunnel hop, and the listings that show whether a service's
 // rule is programmed (whose names the proxy gives).
-import { isIPv4, type Family } from '../net/index.js';
+import { tryParseIP, type Family } from '../net/index.js';
 import { run, runJson } from '../process/run.js';
 
 export interface RouteDecision {
@@ -77,21 +77,27 @@ export async function nftMapText(
   return r.code === 0 ? r.stdout : '';
 }
 
-/** Asks the cluster DNS for each candidate name in turn, from `netns`; the first A answer wins. */
+/**
+ * Asks the cluster DNS for each candidate name in turn, from `netns`, for its `type` record (A
+ * or AAAA); the first address of that record's family wins.
+ */
 export async function askDns(
   netns: string | undefined,
-  server: string,
+  question: { server: string; type: 'A' | 'AAAA' },
   names: string[],
 ): Promise<{ name: string; ip: string } | undefined> {
+  const { server, type } = question;
+  const family: Family = type === 'A' ? 4 : 6;
   for (const name of names) {
     const { stdout } = await run(
-      ['dig', '+short', '+time=2', '+tries=1', `@${server}`, name, 'A'],
+      ['dig', '+short', '+time=2', '+tries=1', `@${server}`, name, type],
       {
         netns,
         okCodes: [9, 10],
       },
     );
-    const ip = stdout.split('\n').find((l) => isIPv4(l.trim()));
+    // `+short` also lists the CNAMEs on the way: only an address of the family counts.
+    const ip = stdout.split('\n').find((l) => tryParseIP(l.trim())?.family === family);
     if (ip) return { name, ip: ip.trim() };
   }
   return undefined;

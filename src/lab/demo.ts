@@ -1,20 +1,27 @@
 // `podnet demo`: the request flow podnet exists for, on real kernels, with every value read
-// from the system: the name resolves to the service's cluster IP, the client's own host DNATs
-// each new connection to one pod at random, and each packet crosses to that pod's host
-// directly (same zone) or through VXLAN (other zone).
+// from the system, for each address family of the lab (both on the default dual-stack lab):
+// the name resolves to the service's cluster IP of that family (A, AAAA), the client's own host
+// DNATs each new connection to one pod at random, each packet crosses to that pod's host
+// directly (same zone) or through VXLAN (other zone), and `podnet trace` follows the same name.
 import { join } from 'node:path';
 import { run, runJson } from '../process/run.js';
 import { podnetBin, repoBinDir } from './paths.js';
 import { OperationError } from '../util/errors.js';
+import { tryParseIP, type Family } from '../net/index.js';
 
 export const DEMO_NAMESPACE = 'my-namespace';
 export const DEMO_SERVICE = 'my-svc';
 const DEMO_NAME = `${DEMO_SERVICE}.${DEMO_NAMESPACE}.svc.cluster.local`;
 const ECHO_PODS = ['echo-1', 'echo-2', 'echo-3'];
 
+/** The lab's families, as `lab up --ip-family` takes them. */
+export type DemoIpFamily = 'ipv4' | 'ipv6' | 'dual';
+
 export interface DemoOptions {
   lab: string;
+  /** HTTP requests per family. */
   requests: number;
+  ipFamily: DemoIpFamily;
   keep: boolean;
   /** Show the lab's own log lines between the story's steps (they always go to its log files). */
   verbose: boolean;
@@ -29,24 +36,47 @@ export interface DemoPath {
   route: string;
 }
 
-export interface DemoSummary {
-  lab: string;
-  name: string;
+/** The request flow over one address family. */
+export interface DemoFlow {
+  family: 'ipv4' | 'ipv6';
+  /** The service's cluster IP of this family. */
   serviceIP: string;
-  /** What the cluster DNS answered the client for the name (empty when it did not). */
+  /** What the cluster DNS answered the client for the name, A or AAAA (empty when nothing). */
   dnsAnswer: string[];
-  requests: number;
   answered: number;
   /** Requests served per pod, from the pods' own answers. */
   spread: Record<string, number>;
   /** Connections the client host's conntrack DNATed from the service IP, per pod IP. */
   dnat: Record<string, number>;
   paths: DemoPath[];
+  /** `podnet trace` from the client to the name in this family: its verdict and DNS step. */
+  trace: { ok: boolean; text: string; dns: string };
+}
+
+export interface DemoSummary {
+  lab: string;
+  name: string;
+  ipFamily: DemoIpFamily;
+  /** Requests made in each family. */
+  requests: number;
+  flows: DemoFlow[];
   labRemoved: boolean;
   /** With --keep: commands to explore the lab with (arguments after `podnet`). */
   tryCommands: string[][];
   /** With --keep: the lab's kubeconfig, for kubectl and Kubernetes client libraries. */
   kubeconfig?: string;
+}
+
+/** The families a lab of `ipFamily` carries, in the order the demo walks them. */
+export function demoFamilies(ipFamily: DemoIpFamily): ('ipv4' | 'ipv6')[] {
+  return ipFamily === 'dual' ? ['ipv4', 'ipv6'] : [ipFamily];
+}
+
+const familyNumber = (family: 'ipv4' | 'ipv6'): Family => (family === 'ipv4' ? 4 : 6);
+
+/** The addresses of `family` among `texts` (lines of an answer, say), in their order. */
+export function addressesOf(texts: readonly string[], family: 'ipv4' | 'ipv6'): string[] {
+  return texts.map((t) => t.trim()).filter((t) => tryParseIP(t)?.family === familyNumber(family));
 }
 
 /**
@@ -56,7 +86,8 @@ export interface DemoSummary {
 export function tryCommands(lab: string): string[][] {
   return [
     ['--lab', lab, 'get', 'pods', '-A', '-o', 'wide'],
-    ['--lab', lab, 'lab', 'exec', '-n', DEMO_NAMESPACE, 'client', '--', 'dig', DEMO_NAME],
+    ['--lab', lab, 'lab', 'exec', '-n', DEMO_NAMESPACE, 'client', '--', 'dig', DEMO_NAME, 'AAAA'],
+    ['--lab', lab, 'trace', '-n', DEMO_NAMESPACE, 'client', `${DEMO_SERVICE}:80`],
     ['--lab', lab, 'plan', '--node', 'node-1'],
     ['--lab', lab, 'doctor', '--node', 'node-2'],
     ['lab', 'down', '--name', lab],
@@ -66,7 +97,13 @@ export function tryCommands(lab: string): string[][] {
 interface PodJson {
   metadata: { name: string };
   spec: { nodeName?: string };
-  status?: { podIP?: string; phase?: string };
+  status?: { podIP?: string; podIPs?: { ip: string }[]; phase?: string };
+}
+
+/** A pod's address of `family`. */
+function podAddress(pod: PodJson, family: 'ipv4' | 'ipv6'): string {
+  const all = (pod.status?.podIPs ?? []).map((p) => p.ip);
+  return addressesOf(all.length > 0 ? all : [pod.status?.podIP ?? ''], family)[0] ?? '';
 }
 
 type Progress = (line: string) => void;
@@ -118,44 +155,90 @@ async function pathTo(
     ? `${podIP} ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}`
     : 'no route';
   let kind: DemoPath['kind'] = 'unknown';
-  if (route?.dev === 'pn-vxlan') kind = 'vxlan';
+  if (route?.dev === 'pn-vxlan' || route?.dev === 'pn-vxlan6') kind = 'vxlan';
   else if (route?.dev.startsWith('pn')) kind = 'local';
   else if (route?.gateway) kind = 'direct';
   return { pod, podIP, node, kind, route: text };
 }
 
 /** DNAT decisions the client host's kernel made: original destination → the pod it picked. */
-async function dnatChoices(hostNetns: string, serviceIP: string): Promise<Record<string, number>> {
-  const { stdout } = await run(['conntrack', '-L', '-p', 'tcp', '--orig-dst', serviceIP], {
-    netns: hostNetns,
-    okCodes: [1],
-  });
+async function dnatChoices(
+  hostNetns: string,
+  serviceIP: string,
+  family: 'ipv4' | 'ipv6',
+): Promise<Record<string, number>> {
+  const { stdout } = await run(
+    ['conntrack', '-L', '-f', family, '-p', 'tcp', '--orig-dst', serviceIP],
+    { netns: hostNetns, okCodes: [1] },
+  );
   const counts: Record<string, number> = {};
   for (const line of stdout.split('\n')) {
     // The reply direction's source is the pod the connection was rewritten to.
-    const sources = [...line.matchAll(/src=(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!);
+    const sources = [...line.matchAll(/src=(\S+)/g)].map((m) => m[1]!);
     if (sources.length >= 2) counts[sources[1]!] = (counts[sources[1]!] ?? 0) + 1;
   }
   return counts;
 }
 
+/**
+ * `n` HTTP GETs of `http://HOST/` from the client pod, each a new connection, with a name
+ * resolved to an address of one family only (A or AAAA through the pod's resolver, as
+ * getaddrinfo does for an application that asks for that family); one line per request, the
+ * echo's JSON answer or the error.
+ */
+const REQUESTS_SCRIPT = `
+const http = require('node:http');
+const [host, family, n] = process.argv.slice(1);
+(async () => {
+  for (let i = 0; i < Number(n); i++) {
+    const line = await new Promise((resolve) => {
+      const req = http.get({ host, port: 80, family: Number(family), agent: false, timeout: 3000 }, (res) => {
+        let body = '';
+        res.on('data', (b) => (body += b));
+        res.on('end', () => resolve(body.trim()));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => resolve(JSON.stringify({ error: e.message })));
+    });
+    process.stdout.write(line + '\\n');
+  }
+})();
+`;
+
+const STEPS = 7;
+const step = (n: number, text: string): string => `${n}/${STEPS} ${text}`;
+const label = (family: 'ipv4' | 'ipv6'): string => (family === 'ipv4' ? 'IPv4' : 'IPv6');
+
 export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSummary> {
   const { lab } = opts;
-  say(`1/6 building the lab '${lab}': 3 hosts in 2 zones, backend auto (this takes a few seconds)`);
+  const families = demoFamilies(opts.ipFamily);
+  say(
+    step(
+      1,
+      `building the lab '${lab}': 3 hosts in 2 zones, backend auto, ${families.map(label).join(' and ')} (this takes a few seconds)`,
+    ),
+  );
   await run([podnetBin(), 'lab', 'down', '--name', lab]);
-  await run([podnetBin(), 'lab', 'up', '--name', lab, ...(opts.verbose ? ['--verbose'] : [])], {
-    passThrough: true,
-  });
+  await run(
+    [
+      ...[podnetBin(), 'lab', 'up', '--name', lab, '--ip-family', opts.ipFamily],
+      ...(opts.verbose ? ['--verbose'] : []),
+    ],
+    { passThrough: true },
+  );
 
   say(
-    `2/6 applying examples/demo.yaml: 3 echo pods on 3 hosts behind ${DEMO_SERVICE}, and a client`,
+    step(
+      2,
+      `applying examples/demo.yaml: 3 echo pods on 3 hosts behind ${DEMO_SERVICE}, and a client`,
+    ),
   );
   await run(podnet(lab, ['apply', '-f', join(repoBinDir(), '..', 'examples', 'demo.yaml')]));
   const pods = await waitForPods(lab, [...ECHO_PODS, 'client']);
-  const service = await runJson<{ spec: { clusterIP: string } }>(
+  const service = await runJson<{ spec: { clusterIP: string; clusterIPs?: string[] } }>(
     podnet(lab, ['get', 'service', DEMO_SERVICE, '-n', DEMO_NAMESPACE, '-o', 'json']),
   );
-  const serviceIP = service.spec.clusterIP;
+  const clusterIPs = service.spec.clusterIPs ?? [service.spec.clusterIP];
   const client = pods.get('client')!;
   const labState = await runJson<{
     hosts: { name: string; netns: string; zone: string }[];
@@ -164,60 +247,102 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
   const clientHost = labState.hosts.find((h) => h.name === client.spec.nodeName)!;
   for (const name of [...ECHO_PODS, 'client']) {
     const p = pods.get(name)!;
-    say(`    ${name.padEnd(7)} ${p.status!.podIP!.padEnd(13)} on ${p.spec.nodeName}`);
+    const ips = families.map((f) => podAddress(p, f)).join(', ');
+    say(`    ${name.padEnd(7)} ${ips.padEnd(34)} on ${p.spec.nodeName}`);
+  }
+  const flows: DemoFlow[] = families.map((family) => ({
+    family,
+    serviceIP: addressesOf(clusterIPs, family)[0] ?? '',
+    dnsAnswer: [],
+    answered: 0,
+    spread: Object.fromEntries(ECHO_PODS.map((p) => [p, 0])),
+    dnat: {},
+    paths: [],
+    trace: { ok: false, text: '', dns: '' },
+  }));
+
+  say(step(3, `asking the cluster DNS from the client: ${DEMO_NAME}`));
+  for (const flow of flows) {
+    const type = flow.family === 'ipv4' ? 'A' : 'AAAA';
+    const dig = await inClient(lab, ['dig', '+short', '+time=2', '+tries=2', DEMO_NAME, type]);
+    flow.dnsAnswer = addressesOf(dig.stdout.split('\n'), flow.family);
+    say(
+      flow.dnsAnswer.length > 0
+        ? `    ${type.padEnd(4)} ${flow.dnsAnswer.join(', ')} (the service's ${label(flow.family)} cluster IP is ${flow.serviceIP})`
+        : `    ${type.padEnd(4)} no answer from the cluster DNS (the service's ${label(flow.family)} cluster IP is ${flow.serviceIP})`,
+    );
   }
 
-  say(`3/6 asking the cluster DNS from the client: ${DEMO_NAME}`);
-  const dig = await inClient(lab, ['dig', '+short', '+time=2', '+tries=2', DEMO_NAME]);
-  const dnsAnswer = dig.stdout.split('\n').filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l.trim()));
   say(
-    dnsAnswer.length > 0
-      ? `    answer: ${dnsAnswer.join(', ')} (the service's cluster IP is ${serviceIP})`
-      : `    no answer from the cluster DNS; using the cluster IP ${serviceIP} from the store`,
+    step(
+      4,
+      `${opts.requests} HTTP requests per family from the client to http://${DEMO_NAME}/ (new connection each)`,
+    ),
   );
-  const target = dnsAnswer.length > 0 ? DEMO_NAME : serviceIP;
-
-  say(
-    `4/6 ${opts.requests} HTTP requests from the client to http://${target}/ (new connection each)`,
-  );
-  const loop = `for i in $(seq ${opts.requests}); do timeout 3 busybox wget -q -O - http://${target}/; echo; done`;
-  const answers = await inClient(lab, ['sh', '-c', loop]);
-  const spread: Record<string, number> = Object.fromEntries(ECHO_PODS.map((p) => [p, 0]));
-  let answered = 0;
-  for (const line of answers.stdout.split('\n')) {
-    try {
-      const body = JSON.parse(line) as { pod?: string };
-      if (body.pod) {
-        spread[body.pod] = (spread[body.pod] ?? 0) + 1;
-        answered++;
+  for (const flow of flows) {
+    // Without an answer from the DNS, the rest of the flow still shows, by the cluster IP.
+    const target = flow.dnsAnswer.length > 0 ? DEMO_NAME : flow.serviceIP;
+    const answers = await inClient(lab, [
+      ...[process.execPath, '-e', REQUESTS_SCRIPT, target],
+      ...[String(familyNumber(flow.family)), String(opts.requests)],
+    ]);
+    for (const line of answers.stdout.split('\n')) {
+      try {
+        const body = JSON.parse(line) as { pod?: string };
+        if (body.pod) {
+          flow.spread[body.pod] = (flow.spread[body.pod] ?? 0) + 1;
+          flow.answered++;
+        }
+      } catch {
+        /* a request that got no answer prints its error or nothing */
       }
-    } catch {
-      /* a request that got no answer prints an empty line */
+    }
+    say(`    over ${label(flow.family)}${target === DEMO_NAME ? '' : ` to ${flow.serviceIP}`}:`);
+    for (const [pod, n] of Object.entries(flow.spread)) {
+      say(`      ${pod.padEnd(7)} ${String(n).padStart(3)}  ${'#'.repeat(n)}`);
     }
   }
-  for (const [pod, n] of Object.entries(spread)) {
-    say(`    ${pod.padEnd(7)} ${String(n).padStart(3)}  ${'#'.repeat(n)}`);
+
+  say(step(5, `the DNAT choices ${clientHost.name}'s kernel made (conntrack, per cluster IP)`));
+  for (const flow of flows) {
+    flow.dnat = await dnatChoices(clientHost.netns, flow.serviceIP, flow.family);
+    say(`    original destination ${flow.serviceIP}:`);
+    for (const [ip, n] of Object.entries(flow.dnat)) {
+      say(`      → ${ip.padEnd(22)} ${n} connections`);
+    }
   }
 
   say(
-    `5/6 the DNAT choices ${clientHost.name}'s kernel made (conntrack, original destination ${serviceIP})`,
+    step(
+      6,
+      `the path from ${clientHost.name} (${clientHost.zone}) to each pod, from 'ip route get'`,
+    ),
   );
-  const dnat = await dnatChoices(clientHost.netns, serviceIP);
-  for (const [ip, n] of Object.entries(dnat)) say(`    → ${ip.padEnd(13)} ${n} connections`);
+  const how = {
+    local: 'same host, the pod veth',
+    direct: 'same zone: plain route via the host',
+    vxlan: 'other zone: VXLAN tunnel',
+    unknown: '?',
+  };
+  for (const flow of flows) {
+    for (const name of ECHO_PODS) {
+      const p = pods.get(name)!;
+      const path = await pathTo(
+        clientHost.netns,
+        name,
+        p.spec.nodeName!,
+        podAddress(p, flow.family),
+      );
+      flow.paths.push(path);
+      say(`    ${name} on ${path.node}: ${path.route}  (${how[path.kind]})`);
+    }
+  }
 
-  say(`6/6 the path from ${clientHost.name} (${clientHost.zone}) to each pod, from 'ip route get'`);
-  const paths: DemoPath[] = [];
-  for (const name of ECHO_PODS) {
-    const p = pods.get(name)!;
-    const path = await pathTo(clientHost.netns, name, p.spec.nodeName!, p.status!.podIP!);
-    paths.push(path);
-    const how = {
-      local: 'same host, the pod veth',
-      direct: 'same zone: plain route via the host',
-      vxlan: 'other zone: VXLAN tunnel',
-      unknown: '?',
-    }[path.kind];
-    say(`    ${name} on ${path.node}: ${path.route}  (${how})`);
+  say(step(7, `podnet trace from the client to ${DEMO_SERVICE}:80, per family`));
+  for (const flow of flows) {
+    flow.trace = await traceName(lab, flow.family);
+    say(`    ${label(flow.family)}: ${flow.trace.dns}`);
+    say(`      ${flow.trace.ok ? 'ok' : 'broken'}: ${flow.trace.text}`);
   }
 
   let labRemoved = false;
@@ -228,39 +353,52 @@ export async function runDemo(opts: DemoOptions, say: Progress): Promise<DemoSum
   return {
     lab,
     name: DEMO_NAME,
-    serviceIP,
-    dnsAnswer,
+    ipFamily: opts.ipFamily,
     requests: opts.requests,
-    answered,
-    spread,
-    dnat,
-    paths,
+    flows,
     labRemoved,
     tryCommands: labRemoved ? [] : tryCommands(lab),
     ...(!labRemoved && labState.apiServer ? { kubeconfig: labState.apiServer.kubeconfig } : {}),
   };
 }
 
+/** `podnet trace` of the service by name in `family`, as a person would run it. */
+async function traceName(lab: string, family: 'ipv4' | 'ipv6'): Promise<DemoFlow['trace']> {
+  const argv = ['trace', '-n', DEMO_NAMESPACE, 'client', `${DEMO_SERVICE}:80`];
+  const r = await run(podnet(lab, [...argv, '--family', family, '-o', 'json']), { okCodes: [1] });
+  const out = JSON.parse(r.stdout) as {
+    hops: { step: string; detail: string }[];
+    verdict: { ok: boolean; text: string };
+  };
+  const dns = out.hops.find((h) => h.step === 'dns')?.detail ?? '';
+  return { ok: out.verdict.ok, text: out.verdict.text, dns };
+}
+
 /** The one-screen summary a person reads at the end. */
 export function formatSummary(s: DemoSummary): string {
-  const served = Object.entries(s.spread)
-    .map(([p, n]) => `${p} ${n}`)
-    .join(', ');
-  const lines = [
-    '',
-    'Summary',
-    `  DNS      ${s.name} → ${s.dnsAnswer.length ? s.dnsAnswer.join(', ') : '(no answer)'} (cluster IP ${s.serviceIP})`,
-    `  DNAT     ${s.answered} of ${s.requests} requests answered; served by ${served}`,
-    ...s.paths.map((p) => `  path     ${p.pod}: ${p.kind.padEnd(6)} ${p.route}`),
+  const lines = ['', 'Summary'];
+  for (const f of s.flows) {
+    const served = Object.entries(f.spread)
+      .map(([p, n]) => `${p} ${n}`)
+      .join(', ');
+    const name = `${label(f.family)}`;
+    lines.push(
+      `  ${name} DNS    ${s.name} → ${f.dnsAnswer.length ? f.dnsAnswer.join(', ') : '(no answer)'} (cluster IP ${f.serviceIP})`,
+      `  ${name} DNAT   ${f.answered} of ${s.requests} requests answered; served by ${served}`,
+      ...f.paths.map((p) => `  ${name} path   ${p.pod}: ${p.kind.padEnd(6)} ${p.route}`),
+      `  ${name} trace  ${f.trace.ok ? 'ok' : 'broken'}: ${f.trace.text}`,
+    );
+  }
+  lines.push(
     s.labRemoved
-      ? `  lab      '${s.lab}' removed`
+      ? `  lab       '${s.lab}' removed`
       : [
-          `  lab      '${s.lab}' kept. Try:`,
+          `  lab       '${s.lab}' kept. Try:`,
           ...(s.kubeconfig
             ? [`             KUBECONFIG=${s.kubeconfig} kubectl get pods -A -o wide`]
             : []),
           ...s.tryCommands.map((argv) => `             bin/podnet ${argv.join(' ')}`),
         ].join('\n'),
-  ];
+  );
   return lines.join('\n');
 }

@@ -81,7 +81,8 @@ function node(name: string, n: number, eni?: string): Node {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, annotations: eni ? { [ANNOTATION_CLOUD_INTERFACE]: eni } : {} },
-    spec: { podCIDR: `10.244.${n}.0/24` },
+    // Dual-stack: the IPv6 subnet gets a route of its own beside the IPv4 one.
+    spec: { podCIDR: `10.244.${n}.0/24`, podCIDRs: [`10.244.${n}.0/24`, `fd00:10:244:${n}::/64`] },
     status: { addresses: [{ type: 'InternalIP', address: `172.31.1.${n}` }] },
   };
 }
@@ -93,6 +94,7 @@ function network(table: string, endpoint: string, extra: object = {}): ClusterNe
     metadata: { name: 'default' },
     spec: {
       backend: 'cloud',
+      clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'],
       cloud: { provider: 'aws', routeTableIDs: [table], region: 'us-east-1', endpoint, ...extra },
     } as ClusterNetwork['spec'],
   };
@@ -170,7 +172,7 @@ test('cloud: the route controller keeps a real EC2 route table in line with the 
       const out = await ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [table] }));
       return Object.fromEntries(
         (out.RouteTables![0]!.Routes ?? []).map((r) => [
-          r.DestinationCidrBlock!,
+          (r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock)!,
           r.NetworkInterfaceId ?? r.GatewayId ?? '',
         ]),
       );
@@ -196,9 +198,12 @@ test('cloud: the route controller keeps a real EC2 route table in line with the 
       const a = await startAgent(store, 'node-1');
       const b = await startAgent(store, 'node-2');
       try {
-        // Every node's subnet to its interface; the foreign route stays.
-        await until('three node routes', (r) =>
-          [1, 2, 3].every((n) => r[`10.244.${n}.0/24`] === enis[n - 1]),
+        // Every node's subnets (both families) to its interface; the foreign route stays.
+        await until('three nodes routed in both families', (r) =>
+          [1, 2, 3].every(
+            (n) =>
+              r[`10.244.${n}.0/24`] === enis[n - 1] && r[`fd00:10:244:${n}::/64`] === enis[n - 1],
+          ),
         );
         assert.equal((await routes())['192.168.0.0/16'], enis[3]);
         // Asynchronously: the controllers run in this process, and their leases must not lapse
@@ -284,7 +289,10 @@ test('cloud: the route controller keeps a real EC2 route table in line with the 
           }),
         );
         await deleteObject(store, 'Node', undefined, 'node-3');
-        await until('stale routes removed', (r) => !r['10.244.77.0/24'] && !r['10.244.3.0/24']);
+        await until(
+          'stale routes removed',
+          (r) => !r['10.244.77.0/24'] && !r['10.244.3.0/24'] && !r['fd00:10:244:3::/64'],
+        );
         assert.equal((await routes())['192.168.0.0/16'], enis[3]);
 
         // The leader stops; the other takes over within the lease and routes a new node.
@@ -293,11 +301,13 @@ test('cloud: the route controller keeps a real EC2 route table in line with the 
         await until('node-4 routed after takeover', (r) => r['10.244.4.0/24'] === enis[3], 15000);
 
         // The quota: with room for one more route than the foreign ones, the rest are refused.
-        // Routes: local + 192.168/16 + node-1, node-2, node-4. A limit of 4 fits two nodes.
+        // IPv4 routes: local + 192.168/16 + node-1, node-2, node-4. A limit of 4 fits two nodes,
+        // and the refused node's IPv6 route goes with its IPv4 one.
         await applyObject(store, network(table, endpoint, { routeLimit: 4 }));
-        await until(
-          'one node route removed',
-          (r) => Object.keys(r).filter((d) => d.startsWith('10.244.')).length === 2,
+        await until('one node’s routes removed', (r) =>
+          ['10.244.', 'fd00:10:244:'].every(
+            (prefix) => Object.keys(r).filter((d) => d.startsWith(prefix)).length === 2,
+          ),
         );
         const refused = await waitForNode(
           store,

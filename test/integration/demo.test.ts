@@ -6,45 +6,55 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABS_DIR, podnet, readLab, sweepStaleLabs, testLabName } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
-import type { DemoSummary } from '../../src/lab/demo.js';
+import type { DemoFlow, DemoSummary } from '../../src/lab/demo.js';
 
 before(() => {
   sweepStaleLabs();
   sweepStaleNamespaces();
 });
 
-test('demo: my-svc resolves to its cluster IP, requests by name spread over all 3 pods, each path is the one its zone calls for, and the lab is removed', () => {
+test('demo (dual-stack by default): my-svc resolves to its cluster IP of each family (A, AAAA), requests by name spread over all 3 pods in each, each path is the one its zone calls for, trace follows the name, and the lab is removed', () => {
   const name = testLabName();
   try {
-    const r = podnet(['demo', '--name', name, '--requests', '45', '--output', 'json'], {
-      timeoutMs: 240_000,
+    const r = podnet(['demo', '--name', name, '--requests', '30', '--output', 'json'], {
+      timeoutMs: 300_000,
     });
     assert.equal(r.status, 0, r.stderr);
     // A person reads the story: the lab's JSON log lines stay in its log files (unless -v).
     const logLines = r.stderr.split('\n').filter((line) => /^\s*\{.*"(level|msg)"/.test(line));
     assert.deepEqual(logLines, [], 'JSON log lines in the demo');
     const summary = JSON.parse(r.stdout) as DemoSummary;
-    // The client asked the cluster DNS for the name and got the service's cluster IP.
-    assert.deepEqual(summary.dnsAnswer, [summary.serviceIP]);
-    assert.match(summary.serviceIP, /^10\.96\./);
-    assert.equal(summary.answered, 45);
-    for (const pod of ['echo-1', 'echo-2', 'echo-3']) {
-      assert.ok(
-        summary.spread[pod]! > 0,
-        `${pod} served no request: ${JSON.stringify(summary.spread)}`,
-      );
-    }
-    // The client host's own conntrack shows the DNAT to each of the three pod IPs.
-    assert.deepEqual(Object.keys(summary.dnat).sort(), summary.paths.map((p) => p.podIP).sort());
-    // client on node-1 (zone 1): echo-1 is local, echo-3 shares zone 1, echo-2 is in zone 2.
+    assert.equal(summary.ipFamily, 'dual');
     assert.deepEqual(
-      summary.paths.map((p) => [p.pod, p.kind]),
-      [
-        ['echo-1', 'local'],
-        ['echo-2', 'vxlan'],
-        ['echo-3', 'direct'],
-      ],
+      summary.flows.map((f) => f.family),
+      ['ipv4', 'ipv6'],
     );
+    const [v4, v6] = summary.flows as [DemoFlow, DemoFlow];
+    assert.match(v4.serviceIP, /^10\.96\./);
+    assert.match(v6.serviceIP, /^fd00:10:96::/);
+    for (const flow of summary.flows) {
+      const what = `${flow.family}: ${JSON.stringify(flow)}`;
+      // The client asked the cluster DNS for the name (A, AAAA) and got that cluster IP.
+      assert.deepEqual(flow.dnsAnswer, [flow.serviceIP], what);
+      assert.equal(flow.answered, 30, what);
+      for (const pod of ['echo-1', 'echo-2', 'echo-3']) {
+        assert.ok(flow.spread[pod]! > 0, `${pod} served no request: ${what}`);
+      }
+      // The client host's own conntrack shows the DNAT to each of the three pod IPs.
+      assert.deepEqual(Object.keys(flow.dnat).sort(), flow.paths.map((p) => p.podIP).sort(), what);
+      // client on node-1 (zone 1): echo-1 is local, echo-3 shares zone 1, echo-2 is in zone 2.
+      assert.deepEqual(
+        flow.paths.map((p) => [p.pod, p.kind]),
+        [
+          ['echo-1', 'local'],
+          ['echo-2', 'vxlan'],
+          ['echo-3', 'direct'],
+        ],
+        what,
+      );
+      assert.ok(flow.trace.ok, `trace: ${what}`);
+      assert.ok(flow.trace.dns.includes(`→ ${flow.serviceIP} `), `trace's DNS step: ${what}`);
+    }
     assert.equal(summary.labRemoved, true);
     assert.equal(readLab(name), undefined, 'lab state left behind');
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
@@ -54,16 +64,24 @@ test('demo: my-svc resolves to its cluster IP, requests by name spread over all 
   }
 });
 
-test('demo --keep: every Try line it prints runs as printed (exit 0), even with another lab up', () => {
+test('demo --keep --ip-family ipv6: the flow works over IPv6 alone, and every Try line it prints runs as printed (exit 0), even with another lab up', () => {
   const name = testLabName();
   // A second lab on the machine: commands that count on "the one lab that is up" would refuse.
   const other = testLabName();
   try {
-    const r = podnet(['demo', '--name', name, '--requests', '3', '--keep', '--output', 'json'], {
-      timeoutMs: 240_000,
-    });
+    // On an IPv6-only lab: the request flow with no IPv4 in the pod network, and Try lines
+    // (dig, trace) that must work there too.
+    const r = podnet(
+      ['demo', '--name', name, '--requests', '3', '--keep', '--ip-family', 'ipv6', '-o', 'json'],
+      { timeoutMs: 240_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as DemoSummary;
+    assert.deepEqual(
+      summary.flows.map((f) => [f.family, f.answered, f.trace.ok]),
+      [['ipv6', 3, true]],
+      r.stdout,
+    );
     assert.ok(summary.tryCommands.length >= 4, r.stdout);
     mkdirSync(join(LABS_DIR, other));
     const info = JSON.parse(readFileSync(join(LABS_DIR, name, 'lab.json'), 'utf8')) as object;
@@ -100,7 +118,7 @@ test('demo: Ctrl-C while it runs removes the lab', async () => {
       child.stderr!.on('data', (b: Buffer) => {
         stderr += b.toString();
         // Interrupt once the lab exists and pods are being applied.
-        if (stderr.includes('2/6')) resolve();
+        if (stderr.includes('2/7')) resolve();
       });
       child.once('exit', () =>
         reject(new Error(`demo ended before it was interrupted: ${stderr}`)),

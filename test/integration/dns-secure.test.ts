@@ -1,4 +1,5 @@
-// The cluster DNS as no open resolver, with real dig and a real upstream (dnsmasq): a client
+// The cluster DNS as no open resolver, with real dig and a real upstream (dnsmasq, at an IPv6
+// address, so the guard is shown over an IPv6 upstream; dns-wire forwards to IPv4): a client
 // in the pod range and a node have outside names resolved, a client outside the cluster's
 // ranges is REFUSED them but still gets cluster names; a burst of identical questions from
 // outside the cluster is answered at the configured rate and otherwise truncated (so dig retries
@@ -29,6 +30,8 @@ import { fixtureObjects } from '../helpers/dns-fixtures.js';
 const POD_IP = '10.244.9.2';
 /** A third address of the client, made a node's address by a Node object. */
 const NODE_IP = '192.0.2.3';
+/** The upstream resolver's address, on the server namespace's loopback. */
+const UPSTREAM_IP = 'fd00:53::53';
 const RATE = 10;
 const S = 'my-namespace.svc.cluster.local';
 
@@ -70,14 +73,16 @@ before(async () => {
   execFileSync('ip', ['-n', pair.clientNs, '-batch', '-'], {
     input: `addr add ${POD_IP}/24 dev eth0\naddr add ${NODE_IP}/24 dev eth0\n`,
   });
-  execFileSync('ip', ['-n', pair.serverNs, 'addr', 'add', '10.244.9.1/24', 'dev', 'eth0']);
+  execFileSync('ip', ['-n', pair.serverNs, '-batch', '-'], {
+    input: `addr add 10.244.9.1/24 dev eth0\naddr add ${UPSTREAM_IP}/128 dev lo nodad\n`,
+  });
   store = await openStore(storeUrl);
   for (const obj of fixtureObjects()) await applyObject(store, obj);
   const upstream = spawn(
     'ip',
     [
       ...['netns', 'exec', pair.serverNs, 'dnsmasq', '--keep-in-foreground', '--no-resolv'],
-      ...['--no-hosts', '--no-poll', '--listen-address=127.0.0.1', '--bind-interfaces'],
+      ...['--no-hosts', '--no-poll', `--listen-address=${UPSTREAM_IP}`, '--bind-interfaces'],
       ...['--port=5300', '--local=/example.test/', '--host-record=www.example.test,192.0.2.80'],
       `--pid-file=${join(dir, 'dnsmasq.pid')}`,
       '--user=root',
@@ -88,7 +93,7 @@ before(async () => {
     'ip',
     [
       ...['netns', 'exec', pair.serverNs, podnet, 'dns', '--store', storeUrl],
-      ...['--listen', SERVER_IP, '--upstream', '127.0.0.1:5300', '--workers', '1'],
+      ...['--listen', SERVER_IP, '--upstream', `[${UPSTREAM_IP}]:5300`, '--workers', '1'],
       ...['--metrics', `${SERVER_IP}:9153`, '--rate-limit', String(RATE)],
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },

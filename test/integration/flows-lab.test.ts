@@ -31,9 +31,12 @@ function metric(node: string, name: string, service: string): number {
 
 before(() => {
   sweepLeftovers();
-  podnetOk(['demo', '--name', lab, '--keep', '--requests', String(REQUESTS)], {
-    timeoutMs: 240_000,
-  });
+  podnetOk(
+    ['demo', '--name', lab, '--keep', '--ip-family', 'ipv4', '--requests', String(REQUESTS)],
+    {
+      timeoutMs: 240_000,
+    },
+  );
 });
 
 after(() => podnet(['lab', 'down', '--name', lab]));

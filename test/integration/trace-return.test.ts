@@ -30,7 +30,9 @@ async function eventually(what: string, ok: () => boolean, timeoutMs: number): P
 
 before(() => {
   sweepLeftovers();
-  podnetOk(['demo', '--name', lab, '--keep', '--requests', '3'], { timeoutMs: 240_000 });
+  podnetOk(['demo', '--name', lab, '--keep', '--ip-family', 'ipv4', '--requests', '3'], {
+    timeoutMs: 240_000,
+  });
   const pods = JSON.parse(podnetOk(['--lab', lab, 'get', 'pods', '-A', '-o', 'json'])) as {
     items: { metadata: { name: string }; spec: { nodeName: string }; status: { podIP: string } }[];
   };

@@ -15,7 +15,9 @@ const trace = (dest: string): ReturnType<typeof traceJson> =>
 
 before(() => {
   sweepLeftovers();
-  podnetOk(['demo', '--name', lab, '--keep', '--requests', '3'], { timeoutMs: 240_000 });
+  podnetOk(['demo', '--name', lab, '--keep', '--ip-family', 'ipv4', '--requests', '3'], {
+    timeoutMs: 240_000,
+  });
   const pods = JSON.parse(
     podnetOk(['--lab', lab, 'get', 'pods', '-n', 'my-namespace', '-o', 'json']),
   ) as { items: { metadata: { name: string }; status: { podIP: string } }[] };

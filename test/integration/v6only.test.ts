@@ -112,3 +112,24 @@ test('v6only: the cluster DNS answers AAAA with the cluster IP, and A with no ad
   assert.match(a, /status: NOERROR/);
   assert.match(a, /ANSWER: 0,/);
 });
+
+test('v6only: trace of the service by name resolves AAAA through the cluster DNS and follows it to every pod', () => {
+  const [clusterIP] = clusterIPs();
+  const r = podnetOk(
+    ['--lab', name, 'trace', 'echo-1', 'my-svc:80', '--family', 'ipv6', '-o', 'json'],
+    { timeoutMs: 120_000 },
+  );
+  const { hops, verdict } = JSON.parse(r) as {
+    hops: { step: string; ok: boolean; detail: string }[];
+    verdict: { ok: boolean; text: string };
+  };
+  const lines = hops.map((h) => `${h.step}: ${h.detail}`).join('\n');
+  assert.ok(verdict.ok, `${verdict.text}\n${lines}`);
+  const dns = hops.find((h) => h.step === 'dns');
+  assert.match(dns?.detail ?? '', new RegExp(`^${SERVICE_NAME} → ${clusterIP} `), lines);
+  const service = hops.find((h) => h.step === 'service')?.detail ?? '';
+  for (const pod of PODS) {
+    const [ip] = podIPs.get(pod)!;
+    assert.ok(service.includes(`${pod} [${ip}]:8080`), `${pod} in: ${service}`);
+  }
+});

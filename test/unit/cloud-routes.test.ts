@@ -8,18 +8,28 @@ import { ANNOTATION_CLOUD_ROUTE, type CloudPlacement } from '../../src/api/types
 import { makeNode } from '../helpers/routing-nodes.js';
 
 const CLUSTER = '10.244.0.0/16';
+const CLUSTER_IPV6 = 'fd00:10:244::/56';
 const local = { destination: '172.31.0.0/16', state: 'active' as const };
 const internet = { destination: '0.0.0.0/0', state: 'active' as const };
 
 function node(n: number, eni = `eni-${n}`): RoutedNode {
-  return { name: `node-${n}`, podCIDR: `10.244.${n}.0/24`, networkInterfaceId: eni };
+  return { name: `node-${n}`, podCIDRs: [`10.244.${n}.0/24`], networkInterfaceId: eni };
+}
+
+/** A dual-stack node: a /24 and a /64, both to its interface. */
+function dualNode(n: number): RoutedNode {
+  return {
+    name: `node-${n}`,
+    podCIDRs: [`10.244.${n}.0/24`, `fd00:10:244:${n}::/64`],
+    networkInterfaceId: `eni-${n}`,
+  };
 }
 
 function plan(tables: RouteTable[], nodes: RoutedNode[], routeLimit = 50, overflow = 'refuse') {
   return planRoutes({
     tables,
     nodes,
-    clusterCIDR: CLUSTER,
+    clusterCIDRs: [CLUSTER, CLUSTER_IPV6],
     routeLimit,
     overflow: overflow as 'refuse' | 'vxlan',
   });
@@ -101,7 +111,7 @@ test('cloud: wrong targets and blackholes of live nodes are replaced; stale in-c
 test('cloud: a node whose interface is not known yet waits without a slot', () => {
   const p = plan(
     [{ id: 'rtb-a', routes: [local] }],
-    [{ name: 'node-1', podCIDR: '10.244.1.0/24' }],
+    [{ name: 'node-1', podCIDRs: ['10.244.1.0/24'] }],
   );
   assert.deepEqual(p.calls, []);
   assert.equal(p.placements.size, 0);
@@ -166,6 +176,64 @@ test('cloud: a lowered limit deletes the routes of nodes that no longer fit', ()
     { op: 'delete', table: 'rtb-a', destination: '10.244.3.0/24', why: 'matches no routed node' },
   ]);
   assert.equal(p.placements.get('node-3'), 'overflow');
+});
+
+test('cloud, dual-stack: each node gets a route per pod subnet, the IPv6 one beside the IPv4 one; a removed node loses both', () => {
+  const stale = [
+    { destination: '10.244.9.0/24', networkInterfaceId: 'eni-9', state: 'active' as const },
+    { destination: 'fd00:10:244:9::/64', networkInterfaceId: 'eni-9', state: 'active' as const },
+  ];
+  const vpc6 = { destination: 'fd00:172:31::/48', state: 'active' as const };
+  const p = plan([{ id: 'rtb-a', routes: [local, vpc6, ...stale] }], [dualNode(1)]);
+  assert.deepEqual(p.calls, [
+    { op: 'delete', table: 'rtb-a', destination: '10.244.9.0/24', why: 'matches no routed node' },
+    {
+      op: 'delete',
+      table: 'rtb-a',
+      destination: 'fd00:10:244:9::/64',
+      why: 'matches no routed node',
+    },
+    { op: 'create', table: 'rtb-a', destination: '10.244.1.0/24', networkInterfaceId: 'eni-1' },
+    {
+      op: 'create',
+      table: 'rtb-a',
+      destination: 'fd00:10:244:1::/64',
+      networkInterfaceId: 'eni-1',
+    },
+  ]);
+  assert.deepEqual(Object.fromEntries(p.placements), { 'node-1': 'routed' });
+  // Written in another form, the same IPv6 route is no change.
+  const held = [
+    { destination: '10.244.1.0/24', networkInterfaceId: 'eni-1', state: 'active' as const },
+    { destination: 'fd00:10:244:1:0::/64', networkInterfaceId: 'eni-1', state: 'active' as const },
+  ];
+  assert.deepEqual(plan([{ id: 'rtb-a', routes: [local, ...held] }], [dualNode(1)]).calls, []);
+});
+
+test('cloud, dual-stack: the route limit holds per family, and a node is routed only when both of its routes fit', () => {
+  // Limit 3: IPv4 has local alone (2 free); IPv6 has the VPC range and a default route (1 free).
+  const ipv6Foreign = [
+    { destination: 'fd00:172:31::/48', state: 'active' as const },
+    { destination: '::/0', state: 'active' as const },
+  ];
+  const p = plan([{ id: 'rtb-a', routes: [local, ...ipv6Foreign] }], [dualNode(1), dualNode(2)], 3);
+  assert.deepEqual(Object.fromEntries(p.placements), { 'node-1': 'routed', 'node-2': 'refused' });
+  assert.deepEqual(
+    p.calls.map((c) => `${c.op} ${c.destination}`),
+    ['create 10.244.1.0/24', 'create fd00:10:244:1::/64'],
+  );
+  assert.deepEqual(p.shortfall, { table: 'rtb-a', count: 3, limit: 3 });
+  // IPv4 routes alone do not use IPv6 slots: with the IPv6 default route gone both fit.
+  const roomy = plan(
+    [{ id: 'rtb-a', routes: [local, ipv6Foreign[0]!] }],
+    [dualNode(1), dualNode(2)],
+    3,
+  );
+  assert.deepEqual(Object.fromEntries(roomy.placements), {
+    'node-1': 'routed',
+    'node-2': 'routed',
+  });
+  assert.equal(roomy.shortfall, undefined);
 });
 
 function cloudNetwork(cloud: unknown, backend = 'cloud') {

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import type { ClusterNetwork, Node, Pod, Service } from '../../src/api/types.js';
 import {
   clusterCIDRFor,
+  defaultFamilyOf,
+  dnsQuestionFor,
   nodeAddressFor,
   nodeOwns,
   podAddressFor,
@@ -75,4 +77,21 @@ test('trace families: the cluster range of the family, else the primary one', ()
     clusterCIDRFor({ clusterCIDR: '10.244.0.0/16' } as ClusterNetwork['spec'], 6),
     '10.244.0.0/16',
   );
+});
+
+test('trace families: a name resolves to the pod’s first family unless asked, by A or AAAA of the DNS of that family', () => {
+  assert.equal(defaultFamilyOf(pod('dual', ['10.244.1.3', 'fd00:10:244:1::3'])), 4);
+  assert.equal(defaultFamilyOf(pod('v6only', ['fd00:10:244:1::3'])), 6);
+  assert.equal(defaultFamilyOf(pod('pending', [])), 4);
+  const dual = {
+    dnsIP: '10.96.0.10',
+    dnsIPs: ['10.96.0.10', 'fd00:10:96::a'],
+  } as ClusterNetwork['spec'];
+  assert.deepEqual(dnsQuestionFor(dual, 4), { type: 'A', server: '10.96.0.10' });
+  assert.deepEqual(dnsQuestionFor(dual, 6), { type: 'AAAA', server: 'fd00:10:96::a' });
+  // An IPv4-only cluster's DNS is asked for AAAA over IPv4 (and has none to give).
+  const v4 = { dnsIP: '10.96.0.10' } as ClusterNetwork['spec'];
+  assert.deepEqual(dnsQuestionFor(v4, 6), { type: 'AAAA', server: '10.96.0.10' });
+  const v6 = { dnsIP: 'fd00:10:96::a' } as ClusterNetwork['spec'];
+  assert.deepEqual(dnsQuestionFor(v6, 6), { type: 'AAAA', server: 'fd00:10:96::a' });
 });

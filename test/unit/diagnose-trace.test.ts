@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDestination, searchCandidates } from '../../src/cli/trace.js';
+import { parseDestination, parseFamily, searchCandidates } from '../../src/cli/trace.js';
 import {
   serviceHop,
   tracePath,
@@ -8,6 +8,21 @@ import {
   type Leg,
   type PathFacts,
 } from '../../src/diagnose/trace.js';
+
+test('trace: --family picks ipv4 or ipv6, and an address given must be of it', () => {
+  assert.equal(parseFamily(undefined, 'my-svc'), undefined);
+  assert.equal(parseFamily('ipv6', 'my-svc'), 6);
+  assert.equal(parseFamily('IPv4', '10.96.0.20'), 4);
+  assert.equal(parseFamily('ipv6', 'fd00:10:96::14'), 6);
+  assert.throws(
+    () => parseFamily('inet6', 'my-svc'),
+    /^UsageError: --family inet6: give ipv4 or ipv6$/,
+  );
+  assert.throws(
+    () => parseFamily('ipv6', '10.96.0.20'),
+    /--family ipv6: 10\.96\.0\.20 is an IPv4 address/,
+  );
+});
 
 test('trace: destinations parse with and without a port; a bad port is a usage error', () => {
   assert.deepEqual(parseDestination('my-svc'), { host: 'my-svc', port: undefined });

@@ -11,8 +11,25 @@ test('dns cli: upstreams are IP[:PORT] lists', () => {
     { host: '172.31.255.53', port: 53 },
     { host: '10.0.0.1', port: 5353 },
   ]);
-  for (const bad of ['resolver.local', '10.0.0.1:0', '10.0.0.300', '10.0.0.1:53:1', '10.0.0.1,']) {
-    assert.throws(() => parseUpstreams(bad), /--upstream .*expected an IPv4 address/);
+  // IPv6 bare or bracketed with a port, kept in the canonical text a socket reports replies from.
+  assert.deepEqual(parseUpstreams('FD00:0:0::53,[fd00::53]:5353,[::1]'), [
+    { host: 'fd00::53', port: 53 },
+    { host: 'fd00::53', port: 5353 },
+    { host: '::1', port: 53 },
+  ]);
+  for (const bad of [
+    'resolver.local',
+    '10.0.0.1:0',
+    '10.0.0.300',
+    '10.0.0.1:53:1',
+    '10.0.0.1,',
+    '[10.0.0.1]:53',
+    '[fd00::53]:',
+    '[fd00::53]:70000',
+    'fd00::53]:53',
+    'fd00::53%eth0',
+  ]) {
+    assert.throws(() => parseUpstreams(bad), /--upstream .*expected an IP address/);
   }
 });
 

@@ -21,7 +21,8 @@ interface Upstream {
 }
 
 /** Answers `big.example.org` with 100 A records (TC over UDP), `nx.example.org` NXDOMAIN. */
-async function upstream(opts: { silent?: boolean } = {}): Promise<Upstream> {
+async function upstream(opts: { silent?: boolean; host?: string } = {}): Promise<Upstream> {
+  const host = opts.host ?? '127.0.0.1';
   const queries: string[] = [];
   const answer = (msg: Buffer, transport: Transport): Buffer => {
     const q = dnsPacket.decode(msg);
@@ -71,11 +72,11 @@ async function upstream(opts: { silent?: boolean } = {}): Promise<Upstream> {
       authorities,
     });
   };
-  const udp = createSocket('udp4');
+  const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   udp.on('message', (msg, r) => {
     if (!opts.silent) udp.send(answer(msg, 'udp'), r.port, r.address);
   });
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => udp.bind(0, host, () => r()));
   const port = udp.address().port;
   const tcp = createServer((c) => {
     c.on('data', (b) => {
@@ -87,7 +88,7 @@ async function upstream(opts: { silent?: boolean } = {}): Promise<Upstream> {
   });
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
+    tcp.listen(port, host, () => resolve());
   });
   return {
     udp,
@@ -105,11 +106,12 @@ function handlerWith(
   ports: number[],
   timeoutMs = 300,
   recursionAllow?: Cidr[],
+  host = '127.0.0.1',
 ): { handler: QueryHandler; fwd: Forwarder; metrics: DnsMetrics } {
   const index = new ClusterIndex('cluster.local');
   index.replaceAll(fixtureObjects());
   const fwd = new Forwarder({
-    upstreams: ports.map((port) => ({ host: '127.0.0.1', port })),
+    upstreams: ports.map((port) => ({ host, port })),
     timeoutMs,
   });
   const metrics = new DnsMetrics();
@@ -184,6 +186,26 @@ test('dns forwarder: answers come from upstream once, then from the cache, TTL a
     assert.equal((await ask(handler, 'nx.example.org')).rcode, 'NXDOMAIN');
     assert.equal((await ask(handler, 'nx.example.org')).rcode, 'NXDOMAIN');
     assert.equal(up.queries.filter((q) => q.endsWith('nx.example.org')).length, 1);
+  } finally {
+    fwd.close();
+    await up.close();
+  }
+});
+
+test('dns forwarder: an upstream at an IPv6 address answers over UDP and, when truncated, TCP', async () => {
+  const up = await upstream({ host: '::1' });
+  const { handler, fwd } = handlerWith([up.port], 300, undefined, '::1');
+  try {
+    const a = await ask(handler, 'www.example.org');
+    assert.equal(a.rcode, 'NOERROR');
+    assert.equal(a.answers?.[0]?.type === 'A' && a.answers[0].data, '192.0.2.1');
+    const tcp = await ask(handler, 'big.example.org', 'tcp');
+    assert.equal(tcp.answers?.length, 100);
+    assert.deepEqual(up.queries, [
+      'udp www.example.org',
+      'udp big.example.org',
+      'tcp big.example.org',
+    ]);
   } finally {
     fwd.close();
     await up.close();
