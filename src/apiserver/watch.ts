@@ -73,7 +73,9 @@ export async function serveWatch(
       const object = w.table
         ? JSON.stringify(render(seen.object))
         : storedJson(seen.key, seen.value, seen.revision);
-      line = `{"type":"${seen.type}","object":${object}}\n`;
+      // Bytes, not a string: every watcher's socket then writes the same buffer, where a
+      // string would be measured and encoded to UTF-8 again for each of them.
+      line = Buffer.from(`{"type":"${seen.type}","object":${object}}\n`);
       encoded.set(key, line);
     }
     res.write(line);
@@ -162,7 +164,7 @@ function translate(w: WatchRequest, ev: WatchEvent): Seen | undefined {
 
 // Shared by every watcher the event reaches: read-only once made.
 const decodedEvents = new WeakMap<WatchEvent, { object?: KubeObject; prev?: KubeObject }>();
-const encodedEvents = new WeakMap<WatchEvent, Map<string, string>>();
+const encodedEvents = new WeakMap<WatchEvent, Map<string, Buffer>>();
 
 function decodedEvent(ev: WatchEvent): { object?: KubeObject; prev?: KubeObject } {
   let out = decodedEvents.get(ev);
@@ -180,7 +182,7 @@ function decodedEvent(ev: WatchEvent): { object?: KubeObject; prev?: KubeObject 
 }
 
 /** The event's lines as sent, by type and rendering. */
-function encodings(ev: WatchEvent): Map<string, string> {
+function encodings(ev: WatchEvent): Map<string, Buffer> {
   let out = encodedEvents.get(ev);
   if (!out) {
     out = new Map();
