@@ -90,9 +90,9 @@ async function fanout(count: number): Promise<Fanout> {
       warm.metadata.labels = { mark: ready };
       await store.put(objectKey('Pod', NS, 'warm'), JSON.stringify(warm));
       for (let i = 0; arrivals.get(ready)!.length < count; i++) {
-        if (i > 600)
+        if (i > 1200)
           throw new Error(
-            `only ${arrivals.get(ready)!.length} of ${count} watchers connected in 60 s`,
+            `only ${arrivals.get(ready)!.length} of ${count} watchers connected in 120 s`,
           );
         await sleep(100);
       }
