@@ -10,7 +10,7 @@
 // receiver's cost per poll is measured again once it holds the whole feed and taken off its
 // figure. Both polls read a counter, and podnet's costs no more then than during the ingest
 // (its code is warm by then), so the correction never favours podnet.
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpuMs } from './lib/process-cpu.js';
 import { encodeEndOfRib, encodeAnnouncements } from '../src/bgp/update.js';
 import { ipv4PrefixKey, type Ipv4PrefixKey } from '../src/bgp/prefix-key.js';
 import { AsSegmentType, ORIGIN_IGP } from '../src/bgp/message.js';
@@ -58,15 +58,6 @@ async function pollCost(pid: number, count: () => Promise<number> | number): Pro
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   return (cpuMs(pid) - before) / CALIBRATION_POLLS;
-}
-
-/** CPU ms a process has used so far, over all its threads (schedstat counts ns). */
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-  }
-  return ns / 1e6;
 }
 
 /**

@@ -56,6 +56,8 @@ export async function serveWatch(
   }
 
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+  // Out now, so that shared events can go straight to the socket as ready-made chunks.
+  res.flushHeaders();
   let open = true;
   const send = (type: EventType, object: unknown) => {
     if (open) res.write(`${JSON.stringify({ type, object })}\n`);
@@ -73,10 +75,14 @@ export async function serveWatch(
       const object = w.table
         ? JSON.stringify(render(seen.object))
         : storedJson(seen.key, seen.value, seen.revision);
-      line = `{"type":"${seen.type}","object":${object}}\n`;
+      line = framed(`{"type":"${seen.type}","object":${object}}\n`);
       encoded.set(key, line);
     }
-    res.write(line);
+    // The same bytes to every watcher's socket: the response's own write would frame,
+    // measure and encode the line again for each of them, and cork the socket to do it.
+    const socket = res.socket;
+    if (res.chunkedEncoding && socket && !socket.destroyed) socket.write(line.chunk);
+    else res.write(line.line);
   };
 
   // Set once the store watch and the timers exist; an early finish runs it when they do.
@@ -162,7 +168,20 @@ function translate(w: WatchRequest, ev: WatchEvent): Seen | undefined {
 
 // Shared by every watcher the event reaches: read-only once made.
 const decodedEvents = new WeakMap<WatchEvent, { object?: KubeObject; prev?: KubeObject }>();
-const encodedEvents = new WeakMap<WatchEvent, Map<string, string>>();
+const encodedEvents = new WeakMap<WatchEvent, Map<string, Framed>>();
+
+/** An event's line as bytes, alone and as one chunk of a chunked HTTP/1.1 body. */
+interface Framed {
+  line: Buffer;
+  chunk: Buffer;
+}
+
+function framed(text: string): Framed {
+  const line = Buffer.from(text);
+  const chunk = Buffer.concat([Buffer.from(`${line.length.toString(16)}\r\n`), line, CRLF]);
+  return { line, chunk };
+}
+const CRLF = Buffer.from('\r\n');
 
 function decodedEvent(ev: WatchEvent): { object?: KubeObject; prev?: KubeObject } {
   let out = decodedEvents.get(ev);
@@ -180,7 +199,7 @@ function decodedEvent(ev: WatchEvent): { object?: KubeObject; prev?: KubeObject 
 }
 
 /** The event's lines as sent, by type and rendering. */
-function encodings(ev: WatchEvent): Map<string, string> {
+function encodings(ev: WatchEvent): Map<string, Framed> {
   let out = encodedEvents.get(ev);
   if (!out) {
     out = new Map();

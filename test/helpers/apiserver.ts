@@ -152,11 +152,13 @@ export async function startApiServer(
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const urlFile = join(pki, 'server-url');
-  for (let i = 0; i < 200 && !existsSync(urlFile); i++) {
+  // The file is made before its line is written: wait for the line.
+  const written = () => existsSync(urlFile) && readFileSync(urlFile, 'utf8').endsWith('\n');
+  for (let i = 0; i < 200 && !written(); i++) {
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (!existsSync(urlFile)) {
+  if (!written()) {
     child.kill('SIGKILL');
     throw new Error(`podnet apiserver did not start:\n${stderr}`);
   }
