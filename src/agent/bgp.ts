@@ -157,15 +157,10 @@ export class BgpController implements Controller {
       }
       this.keys = keys;
       this.speaker!.setLocalPrefixes(plan.localPrefixes);
-      // Sessions come from the node's own address, the one its peers know it by. A peer whose
-      // key changed is a changed peer: only its session is dropped and made again.
-      this.speaker!.setPeers(
-        keyed.peers.map((p) => ({
-          ...p,
-          port: this.opts.port ?? 179,
-          localAddress: plan.speaker.bgpId,
-        })),
-      );
+      // Sessions come from the node's own address of the peer's family (the plan's), the one
+      // its peers know it by. A peer whose key changed is a changed peer: only its session is
+      // dropped and made again.
+      this.speaker!.setPeers(keyed.peers.map((p) => ({ ...p, port: this.opts.port ?? 179 })));
       this.routeTo();
       ctx.health.setReady(this.name, true);
       ctx.health.setError(this.name, undefined);
@@ -183,11 +178,11 @@ export class BgpController implements Controller {
     await this.speaker?.stop({ restarting: true });
     this.speaker = undefined;
     await this.stopRelay();
-    const relay = keys.size > 0 ? await this.startRelay(plan.speaker.bgpId, keys) : undefined;
+    const listenAddress = plan.speaker.listenAddress;
+    const relay = keys.size > 0 ? await this.startRelay(listenAddress, keys) : undefined;
     const speaker = new Speaker(
       {
         ...plan.speaker,
-        listenAddress: plan.speaker.bgpId,
         listenPort: this.opts.port ?? 179,
         // An agent (re)start is a restart for its peers: they keep our routes meanwhile.
         restarting: true,
@@ -207,7 +202,10 @@ export class BgpController implements Controller {
     this.deferTimer = setTimeout(() => this.routeTo(), deferral * 1000 + 10);
     this.speaker = speaker;
     this.running = plan.speaker;
-    this.log.info({ as: plan.speaker.asNumber, id: plan.speaker.bgpId }, 'BGP speaker started');
+    this.log.info(
+      { as: plan.speaker.asNumber, id: plan.speaker.bgpId, address: listenAddress },
+      'BGP speaker started',
+    );
   }
 
   private async startRelay(

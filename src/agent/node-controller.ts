@@ -414,10 +414,12 @@ export function nodeNetwork(
   backendOverride?: string,
 ): NodeNetwork {
   const backend = (backendOverride ?? net.backend) as ClusterNetwork['spec']['backend'];
+  const subnet = parseCidr(podCIDR);
   return {
-    podCIDR: parseCidr(podCIDR),
+    podCIDR: subnet,
     nodeIP,
-    mtu: podMTU(backend, net.mtu, net.encryption, net.autoTunnel),
+    // The node's first subnet is IPv6 only on an IPv6-only cluster.
+    mtu: podMTU(backend, net.mtu, net.encryption, net.autoTunnel, subnet.family === 6),
     dnsIPs: dnsIPsOf(net),
     domain: net.domain,
   };

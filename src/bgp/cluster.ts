@@ -1,8 +1,11 @@
 // BGP in a cluster, as pure functions of the cluster's objects: whom a node peers with (full
 // iBGP mesh, or route reflectors chosen by a label, plus BGPPeer routers), and what the
 // routing reconciler should route to once BGP has spoken (Nodes whose pod subnet and address
-// are what BGP learnt). A node with an IPv6 pod subnet also carries IPv6 unicast, over the same
-// sessions, with its IPv6 InternalIP as the next hop.
+// are what BGP learnt). A node with an IPv6 pod subnet also carries IPv6 unicast, with its IPv6
+// InternalIP as the next hop. Sessions run over the family of the cluster's first pod network:
+// on a dual-stack cluster one IPv4 session per peer carries both families (multiprotocol), on an
+// IPv6-only cluster the sessions run over IPv6 between the nodes' IPv6 InternalIPs and carry
+// IPv6 alone. A BGPPeer is reached over its own address's family.
 import { nodeInternalIP, nodePodCIDR } from '../api/node-network.js';
 import {
   LABEL_ROUTE_REFLECTOR,
@@ -16,6 +19,8 @@ import {
   containsCidr,
   formatCidr,
   formatIP,
+  formatIPv4Word,
+  ipBytes,
   parseCidr,
   parseIP,
   tryParseCidr,
@@ -50,21 +55,61 @@ function nodeAddress(node: Node, text: string): IP {
   return parseStored(parseIP, text, `Node ${node.metadata.name}`, 'InternalIP');
 }
 
-/** The node's IPv6 pod subnet (spec.podCIDRs), as the kernel prints it. */
+/** The node's IPv6 pod subnet (its only one on an IPv6-only cluster), as the kernel prints it. */
 function ipv6PodCIDR(node: Node): string | undefined {
-  const cidr = (node.spec.podCIDRs ?? [])
+  const primary = nodePodCIDR(node);
+  const cidr = [...(primary ? [primary] : []), ...(node.spec.podCIDRs ?? [])]
     .map((text) => tryParseCidr(text, { loose: true }))
     .find((c) => c?.family === 6);
   return cidr && formatCidr(cidr);
 }
 
-/** The node's IPv6 InternalIP, as the kernel prints it. */
-function ipv6InternalIP(node: Node): string | undefined {
+/** The node's InternalIP of `family`, as the kernel prints it. */
+function internalIPOf(node: Node, family: 4 | 6): string | undefined {
   const ip = (node.status?.addresses ?? [])
     .filter((a) => a.type === 'InternalIP')
     .map((a) => tryParseIP(a.address))
-    .find((a) => a?.family === 6);
+    .find((a) => a?.family === family);
   return ip && formatIP(ip);
+}
+
+/** The node's IPv6 InternalIP, as the kernel prints it. */
+function ipv6InternalIP(node: Node): string | undefined {
+  return internalIPOf(node, 6);
+}
+
+/**
+ * The family BGP sessions between nodes run over: IPv6 on an IPv6-only cluster (the node's
+ * one pod subnet is IPv6), else IPv4.
+ */
+export function sessionFamily(self: Node): 4 | 6 {
+  const podCIDR = nodePodCIDR(self);
+  return podCIDR && tryParseCidr(podCIDR, { loose: true })?.family === 6 ? 6 : 4;
+}
+
+/** The address a node's BGP sessions of `family` run from (and its peers know it by). */
+export function sessionAddress(node: Node, family: 4 | 6): string | undefined {
+  if (family === 6) return ipv6InternalIP(node);
+  const ip = nodeIP(node);
+  // A malformed address is kept, for the plan to report as the Node's data error.
+  return ip && tryParseIP(ip)?.family !== 6 ? ip : internalIPOf(node, 4);
+}
+
+/**
+ * The node's BGP identifier, a 32-bit number whatever the sessions' family (RFC 6286 asks only
+ * that it be unique in the AS): its IPv4 underlay address when it has one, as BIRD and FRR pick
+ * an IPv4 address of the host; else, on an IPv6-only host, a 32-bit FNV-1a hash of its IPv6
+ * InternalIP, unique as that address is unless two hashes collide. Never 0.0.0.0, which the
+ * protocol forbids.
+ */
+export function routerId(node: Node): string | undefined {
+  const ipv4 = sessionAddress(node, 4);
+  if (ipv4) return ipv4;
+  const ipv6 = ipv6InternalIP(node);
+  if (!ipv6) return undefined;
+  let hash = 0x811c9dc5;
+  for (const byte of ipBytes(parseIP(ipv6))) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return formatIPv4Word(hash === 0 ? 1 : hash);
 }
 
 export interface NodeBgpPlan {
@@ -73,6 +118,8 @@ export interface NodeBgpPlan {
     'asNumber' | 'bgpId' | 'routeReflector' | 'holdTime' | 'ipv6Unicast' | 'ipv6NextHop'
   > & {
     gracefulRestartTime: number;
+    /** The node's address of the sessions' family: where it listens for its peers. */
+    listenAddress: string;
   };
   /** With, for keyed BGPPeer routers, the file on this node that holds the TCP-MD5 key. */
   peers: (PeerConfig & { passwordFile?: string })[];
@@ -92,9 +139,14 @@ export function nodeBgpPlan(
   bgpPeers: readonly BGPPeer[],
   settings: BGPSettings = {},
 ): NodeBgpPlan | undefined {
-  const selfIP = nodeIP(self);
-  if (!selfIP) return undefined;
+  const family = sessionFamily(self);
+  const selfIP = sessionAddress(self, family);
+  const bgpId = routerId(self);
+  if (!selfIP || !bgpId) return undefined;
   const selfAddress = nodeAddress(self, selfIP);
+  /** Our end of a session to `address`: the node's own address of that family. */
+  const localAddressFor = (address: IP): string | undefined =>
+    address.family === family ? selfIP : sessionAddress(self, address.family);
   const s = { ...DEFAULT_BGP, ...settings };
   const reflectors = nodes.filter(isRouteReflector);
   const selfIsReflector = isRouteReflector(self);
@@ -102,7 +154,7 @@ export function nodeBgpPlan(
   /** Each peer's address, parsed once, to order the peers by. */
   const addresses = new Map<string, IP>();
   for (const node of nodes) {
-    const ip = nodeIP(node);
+    const ip = sessionAddress(node, family);
     if (!ip || node.metadata.name === self.metadata.name) continue;
     const reflector = isRouteReflector(node);
     // Reflectors always peer with every node; the other nodes mesh only if asked to.
@@ -112,6 +164,7 @@ export function nodeBgpPlan(
     peers.set(ip, {
       address: ip,
       asNumber: s.asNumber,
+      localAddress: selfIP,
       passive: compareIP(selfAddress, address) > 0,
       ...(selfIsReflector && !reflector ? { rrClient: true } : {}),
     });
@@ -119,10 +172,15 @@ export function nodeBgpPlan(
   for (const p of bgpPeers) {
     if (!selects(p.spec.nodeSelector, self)) continue;
     const where = `BGPPeer ${p.metadata.name}`;
-    addresses.set(p.spec.peerIP, parseStored(parseIP, p.spec.peerIP, where, 'spec.peerIP'));
-    peers.set(p.spec.peerIP, {
-      address: p.spec.peerIP,
+    const peerAddress = parseStored(parseIP, p.spec.peerIP, where, 'spec.peerIP');
+    // As the kernel prints it: an incoming connection is matched to its peer by that text.
+    const peerIP = formatIP(peerAddress);
+    const localAddress = localAddressFor(peerAddress);
+    addresses.set(peerIP, peerAddress);
+    peers.set(peerIP, {
+      address: peerIP,
       asNumber: p.spec.asNumber,
+      ...(localAddress ? { localAddress } : {}),
       ...(p.spec.passwordFile ? { passwordFile: p.spec.passwordFile } : {}),
     });
   }
@@ -131,10 +189,15 @@ export function nodeBgpPlan(
   if (podCIDR) parseStored(parseCidr, podCIDR, `Node ${self.metadata.name}`, 'spec.podCIDR');
   const podCIDRIPv6 = ipv6PodCIDR(self);
   const ipv6NextHop = ipv6InternalIP(self);
+  const prefixes = new Set([
+    ...(podCIDR && family === 4 ? [podCIDR] : []),
+    ...(podCIDRIPv6 && ipv6NextHop ? [podCIDRIPv6] : []),
+  ]);
   return {
     speaker: {
       asNumber: s.asNumber,
-      bgpId: selfIP,
+      bgpId,
+      listenAddress: selfIP,
       routeReflector: selfIsReflector,
       holdTime: s.holdTime,
       gracefulRestartTime: s.gracefulRestartTime,
@@ -144,10 +207,7 @@ export function nodeBgpPlan(
     peers: [...peers.values()].sort((a, b) =>
       compareIP(addresses.get(a.address)!, addresses.get(b.address)!),
     ),
-    localPrefixes: [
-      ...(podCIDR ? [podCIDR] : []),
-      ...(podCIDRIPv6 && ipv6NextHop ? [podCIDRIPv6] : []),
-    ],
+    localPrefixes: [...prefixes],
   };
 }
 
@@ -162,7 +222,8 @@ export function nodeBgpPlan(
  * prefix rides on a Node made for an IPv4 one: the Node's IPv6 subnet and IPv6 address are that
  * prefix and its next hop, which routing reaches on their own. The two families' next hops need
  * not agree (a router may pass on a neighbour's IPv4 next hop but give its own for IPv6). An
- * IPv6 prefix left with no Node to ride on is not routed.
+ * IPv6 prefix left with no Node to ride on is not routed. On an IPv6-only cluster the IPv6
+ * prefixes are the hosts' pod subnets: each makes its own Node, as an IPv4 one does on the others.
  */
 export function routedNodes(
   self: Node,
@@ -183,13 +244,17 @@ export function routedNodes(
   const used = new Map<string, number>();
   const sorted = [...learned].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const ipv6: { prefix: string; nextHop: string; owner: string }[] = [];
+  // On an IPv6-only cluster IPv6 prefixes are the hosts' own subnets and make Nodes themselves.
+  const primary = sessionFamily(self);
   for (const [prefix, { nextHop }] of sorted) {
-    if (parseCidr(prefix, { loose: true }).family === 6) {
+    const family = parseCidr(prefix, { loose: true }).family;
+    if (family !== primary) {
+      if (family === 4) continue;
       const owner = byIPv6.get(nextHop)?.metadata.name ?? '';
       if (owner !== self.metadata.name) ipv6.push({ prefix, nextHop, owner });
       continue;
     }
-    const owner = byIP.get(nextHop);
+    const owner = (family === 6 ? byIPv6 : byIP).get(nextHop);
     if (owner?.metadata.name === self.metadata.name) continue;
     const base = owner?.metadata.name ?? `bgp-${nextHop}`;
     // A node announcing several prefixes becomes several Nodes, one subnet each.
@@ -206,7 +271,7 @@ export function routedNodes(
         labels: owner ? (owner.metadata.labels ?? {}) : zone ? { [LABEL_ZONE]: zone } : {},
         ...(owner?.metadata.annotations ? { annotations: owner.metadata.annotations } : {}),
       },
-      spec: { podCIDR: prefix },
+      spec: family === 6 ? { podCIDR: prefix, podCIDRs: [prefix] } : { podCIDR: prefix },
       status: { addresses: [{ type: 'InternalIP', address: nextHop }] },
     });
   }

@@ -4,7 +4,8 @@
 // as-override; BIRD deletes the AS in an export filter) — else each host would drop the
 // others' routes as AS_PATH loops. On a dual-stack underlay the same sessions carry IPv6
 // unicast too (multiprotocol over the IPv4 session), with the router's IPv6 address on each
-// segment as the next hop it gives.
+// segment as the next hop it gives. On an IPv6-only cluster the sessions run over IPv6 between
+// the segment's IPv6 addresses and carry IPv6 unicast alone.
 
 export interface FabricHost {
   name: string;
@@ -24,6 +25,8 @@ export interface FabricSpec {
   hosts: FabricHost[];
   holdTime?: number;
   connectRetryTime?: number;
+  /** Sessions over IPv6 carrying IPv6 alone (an IPv6-only cluster); every host has ipv6. */
+  ipv6Only?: boolean;
 }
 
 function protocolName(host: FabricHost): string {
@@ -35,18 +38,21 @@ export function renderBirdFabric(spec: FabricSpec): string {
   const hold = spec.holdTime ?? 90;
   const retry = spec.connectRetryTime ?? 3;
   const dual = spec.hosts.some((h) => h.ipv6);
+  const v6only = spec.ipv6Only === true;
   // IPv6 over an IPv4 session: BIRD cannot take the next hop from the session's own address.
   const ipv6Channel = (h: FabricHost): string[] =>
-    h.ipv6 ? [`  ipv6 { next hop address ${h.ipv6.routerAddress}; };`] : [];
-  const hosts = spec.hosts.map((h) =>
-    [
+    h.ipv6 && !v6only ? [`  ipv6 { next hop address ${h.ipv6.routerAddress}; };`] : [];
+  const hosts = spec.hosts.map((h) => {
+    const ends = v6only ? h.ipv6! : h;
+    return [
       `protocol bgp ${protocolName(h)} from podnet_host {`,
-      `  local ${h.routerAddress} as ${spec.routerAs};`,
-      `  neighbor ${h.address} as ${spec.clusterAs};`,
+      `  local ${ends.routerAddress} as ${spec.routerAs};`,
+      `  neighbor ${ends.address} as ${spec.clusterAs};`,
       ...ipv6Channel(h),
       '}',
-    ].join('\n'),
-  );
+    ].join('\n');
+  });
+  const channel4 = v6only ? '' : '  ipv4 { import all; export filter podnet_out; };\n';
   const kernel6 = dual
     ? 'protocol kernel kernel6 {\n  ipv6 { import none; export where source = RTS_BGP; };\n}\n'
     : '';
@@ -65,8 +71,7 @@ template bgp podnet_host {
   hold time ${hold};
   connect retry time ${retry};
   graceful restart on;
-  ipv4 { import all; export filter podnet_out; };
-${channel6}}
+${channel4}${channel6}}
 ${hosts.join('\n')}
 `;
 }
@@ -74,20 +79,35 @@ ${hosts.join('\n')}
 /** bgpd.conf for FRR (zebra installs the routes; run zebra beside bgpd for forwarding). */
 export function renderFrrFabric(spec: FabricSpec): string {
   const hold = spec.holdTime ?? 90;
+  const v6only = spec.ipv6Only === true;
   const lines = [
     '! podnet fabric router (FRR), generated',
     `router bgp ${spec.routerAs}`,
     ` bgp router-id ${spec.routerId}`,
     ' no bgp ebgp-requires-policy',
+    // Else every neighbor, an IPv6 one too, would be offered IPv4 unicast.
+    ...(v6only ? [' no bgp default ipv4-unicast'] : []),
     ' bgp graceful-restart',
   ];
   for (const h of spec.hosts) {
+    const ends = v6only ? h.ipv6! : h;
     lines.push(
-      ` neighbor ${h.address} remote-as ${spec.clusterAs}`,
-      ` neighbor ${h.address} update-source ${h.routerAddress}`,
-      ` neighbor ${h.address} timers ${Math.max(1, Math.floor(hold / 3))} ${hold}`,
-      ` neighbor ${h.address} timers connect ${spec.connectRetryTime ?? 3}`,
+      ` neighbor ${ends.address} remote-as ${spec.clusterAs}`,
+      ` neighbor ${ends.address} update-source ${ends.routerAddress}`,
+      ` neighbor ${ends.address} timers ${Math.max(1, Math.floor(hold / 3))} ${hold}`,
+      ` neighbor ${ends.address} timers connect ${spec.connectRetryTime ?? 3}`,
     );
+  }
+  if (v6only) {
+    lines.push(' address-family ipv6 unicast');
+    for (const h of spec.hosts) {
+      lines.push(
+        `  neighbor ${h.ipv6!.address} activate`,
+        `  neighbor ${h.ipv6!.address} as-override`,
+      );
+    }
+    lines.push(' exit-address-family', '');
+    return lines.join('\n');
   }
   lines.push(' address-family ipv4 unicast');
   for (const h of spec.hosts) lines.push(`  neighbor ${h.address} as-override`);

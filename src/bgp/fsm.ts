@@ -32,6 +32,11 @@ export interface FsmConfig {
   passive: boolean;
   /** Offer IPv6 unicast beside IPv4 unicast. */
   ipv6Unicast?: boolean;
+  /**
+   * Offer IPv4 unicast (default true). False on a session over IPv6, which has no IPv4 next hop
+   * of ours to give: it carries IPv6 unicast alone.
+   */
+  ipv4Unicast?: boolean;
 }
 
 /** What both OPENs settled. */
@@ -44,6 +49,8 @@ export interface Negotiated {
   routeRefresh: boolean;
   /** Both sides offered IPv6 unicast, so its MP attributes are read. */
   ipv6Unicast?: boolean;
+  /** IPv4 unicast is not carried: one side did not offer it (a session over IPv6). */
+  noIpv4Unicast?: boolean;
   /** The peer's graceful restart capability, when it sent one. */
   peerGracefulRestart?: GracefulRestartCapability;
 }
@@ -183,11 +190,16 @@ export function negotiate(
   if (open.bgpId === config.bgpId) {
     return openError(OpenSubcode.BAD_BGP_ID, `peer uses our own BGP identifier ${open.bgpId}`);
   }
-  if (
-    open.multiprotocol.length > 0 &&
-    !open.multiprotocol.some((f) => f.afi === 1 && f.safi === 1)
-  ) {
-    return openError(OpenSubcode.UNSUPPORTED_CAPABILITY, 'peer does not offer IPv4 unicast');
+  // A peer without multiprotocol capabilities speaks IPv4 unicast alone (RFC 4760 §8).
+  const peerOffers = (afi: number): boolean =>
+    open.multiprotocol.length === 0
+      ? afi === 1
+      : open.multiprotocol.some((f) => f.afi === afi && f.safi === 1);
+  const ipv4 = config.ipv4Unicast !== false && peerOffers(1);
+  const ipv6 = config.ipv6Unicast === true && peerOffers(2);
+  if (!ipv4 && !ipv6) {
+    const wanted = config.ipv4Unicast === false ? 'IPv6' : 'IPv4';
+    return openError(OpenSubcode.UNSUPPORTED_CAPABILITY, `peer does not offer ${wanted} unicast`);
   }
   const holdTime = Math.min(config.holdTime, open.holdTime);
   return {
@@ -197,9 +209,8 @@ export function negotiate(
     peerBgpId: open.bgpId,
     peerAs: open.asNumber,
     routeRefresh: open.routeRefresh,
-    ...(config.ipv6Unicast && open.multiprotocol.some((f) => f.afi === 2 && f.safi === 1)
-      ? { ipv6Unicast: true }
-      : {}),
+    ...(ipv6 ? { ipv6Unicast: true } : {}),
+    ...(ipv4 ? {} : { noIpv4Unicast: true }),
     ...(open.gracefulRestart ? { peerGracefulRestart: open.gracefulRestart } : {}),
   };
 }

@@ -128,6 +128,8 @@ export interface OpenParams {
   bgpId: string;
   /** Offer IPv6 unicast beside IPv4 unicast. */
   ipv6Unicast?: boolean;
+  /** Offer IPv4 unicast (default true; false on a session over IPv6). */
+  ipv4Unicast?: boolean;
   /** Seconds, when graceful restart is offered. */
   gracefulRestart?: { restarting: boolean; restartTime: number; forwardingPreserved: boolean };
 }
@@ -137,20 +139,30 @@ export function encodeOpen(p: OpenParams): Buffer {
   const cap = (code: number, data: Buffer): void => {
     caps.push(Buffer.concat([Buffer.from([code, data.length]), data]));
   };
-  cap(CapabilityCode.MULTIPROTOCOL, Buffer.from([0, AFI_IPV4, 0, SAFI_UNICAST]));
+  const families = [
+    ...(p.ipv4Unicast === false ? [] : [AFI_IPV4]),
+    ...(p.ipv6Unicast ? [AFI_IPV6] : []),
+  ];
+  if (p.ipv4Unicast !== false) {
+    cap(CapabilityCode.MULTIPROTOCOL, Buffer.from([0, AFI_IPV4, 0, SAFI_UNICAST]));
+  }
   if (p.ipv6Unicast) cap(CapabilityCode.MULTIPROTOCOL, Buffer.from([0, AFI_IPV6, 0, SAFI_UNICAST]));
   cap(CapabilityCode.ROUTE_REFRESH, Buffer.alloc(0));
   const as4 = Buffer.alloc(4);
   as4.writeUInt32BE(p.asNumber);
   cap(CapabilityCode.FOUR_OCTET_AS, as4);
   if (p.gracefulRestart) {
-    const gr = Buffer.alloc(6);
+    // Every family carried is listed: a peer keeps through our restart only the routes of
+    // the families named here (RFC 4724 §3).
+    const gr = Buffer.alloc(2 + 4 * families.length);
     gr.writeUInt16BE(
       (p.gracefulRestart.restarting ? 0x8000 : 0) | (p.gracefulRestart.restartTime & 0xfff),
     );
-    gr.writeUInt16BE(AFI_IPV4, 2);
-    gr[4] = SAFI_UNICAST;
-    gr[5] = p.gracefulRestart.forwardingPreserved ? 0x80 : 0;
+    families.forEach((afi, i) => {
+      gr.writeUInt16BE(afi, 2 + 4 * i);
+      gr[4 + 4 * i] = SAFI_UNICAST;
+      gr[5 + 4 * i] = p.gracefulRestart!.forwardingPreserved ? 0x80 : 0;
+    });
     cap(CapabilityCode.GRACEFUL_RESTART, gr);
   }
   // One capabilities parameter holding them all (RFC 5492 allows either form).

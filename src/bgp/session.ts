@@ -261,6 +261,7 @@ export class Session {
             holdTime: this.config.holdTime,
             bgpId: this.config.bgpId,
             ...(this.config.ipv6Unicast ? { ipv6Unicast: true } : {}),
+            ...(this.config.ipv4Unicast === false ? { ipv4Unicast: false } : {}),
             ...(this.config.gracefulRestart
               ? { gracefulRestart: { ...this.config.gracefulRestart, forwardingPreserved: true } }
               : {}),

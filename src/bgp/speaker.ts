@@ -4,7 +4,8 @@
 // is reported to whoever installs routes. Graceful restart (RFC 4724) keeps a restarting peer's
 // paths, marked stale, until its End-of-RIB or the restart time. IPv6 unicast (RFC 4760) has a
 // RIB and an Adj-RIB-Out per peer of its own, as a BIRD channel does, beside IPv4's; it travels
-// over the same sessions to the peers that negotiated it.
+// over the same sessions to the peers that negotiated it. A session over IPv6 carries IPv6
+// unicast alone: we have no IPv4 next hop on it to give.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
@@ -116,8 +117,8 @@ interface PeerRuntime {
   out6?: AdjRibOut<Ipv6PrefixKey>;
   /** Restart timer while the peer is away with its paths kept stale. */
   staleTimer?: NodeJS.Timeout;
-  /** The peer has sent its End-of-RIB since the session came up. */
-  endOfRib?: boolean;
+  /** The families whose End-of-RIB the peer has yet to send since the session came up. */
+  awaitingEndOfRib?: Set<4 | 6>;
 }
 
 const DEFAULTS = { holdTime: 90, connectRetryTime: 3, idleHoldTime: 5, listenPort: 179 };
@@ -269,7 +270,7 @@ export class Speaker {
    * selection deferral), or a restart would withdraw what is about to come back.
    */
   initialTableComplete(): boolean {
-    return [...this.peers.values()].every((p) => p.endOfRib === true);
+    return [...this.peers.values()].every((p) => p.awaitingEndOfRib?.size === 0);
   }
 
   status(): PeerStatus[] {
@@ -320,6 +321,7 @@ export class Speaker {
         peerPort: config.port ?? DEFAULTS.listenPort,
         ...this.connectionOptions(config),
         ...(this.config.ipv6Unicast ? { ipv6Unicast: true } : {}),
+        ...(tryParseIP(config.address)?.family === 6 ? { ipv4Unicast: false } : {}),
         ...(this.config.gracefulRestartTime !== undefined
           ? {
               gracefulRestart: {
@@ -391,7 +393,7 @@ export class Speaker {
   }
 
   private incoming(socket: Socket, peerAddress = socket.remoteAddress ?? ''): void {
-    const address = plainIPv4(peerAddress);
+    const address = canonicalAddress(plainIPv4(peerAddress));
     const peer = this.peers.get(address);
     if (!peer) {
       // Sessions only with configured peers: closed before a byte of it is read.
@@ -414,14 +416,21 @@ export class Speaker {
       localAddress,
       address: p.config.address,
     };
-    p.out = new AdjRibOut(this.local, p.info);
-    p.endOfRib = false;
-    const changes = p.out.plan(this.rib, [...this.rib.locRib().keys()]);
-    this.sendChanges(p, changes.announce, changes.withdraw);
-    // End-of-RIB tells a restarting peer that our initial table is complete (RFC 4724 §4.1).
-    p.session.send([encodeEndOfRib()]);
+    p.awaitingEndOfRib = new Set([
+      ...(n.noIpv4Unicast ? [] : [4 as const]),
+      ...(n.ipv6Unicast ? [6 as const] : []),
+    ]);
+    if (!n.noIpv4Unicast) {
+      p.out = new AdjRibOut(this.local, p.info);
+      const changes = p.out.plan(this.rib, [...this.rib.locRib().keys()]);
+      this.sendChanges(p, changes.announce, changes.withdraw);
+      // End-of-RIB tells a restarting peer that our initial table is complete (RFC 4724 §4.1).
+      p.session.send([encodeEndOfRib()]);
+    }
     if (!n.ipv6Unicast) return;
-    p.info6 = { ...p.info, localAddress: this.config.ipv6NextHop ?? '' };
+    // Over IPv6 our end of the session is an IPv6 address to give as next hop.
+    const sessionIPv6 = tryParseIP(localAddress)?.family === 6 ? localAddress : '';
+    p.info6 = { ...p.info, localAddress: this.config.ipv6NextHop ?? sessionIPv6 };
     p.out6 = new AdjRibOut<Ipv6PrefixKey>(this.local, p.info6);
     const changes6 = p.out6.plan(this.rib6, [...this.rib6.locRib().keys()]);
     this.sendChanges6(p, changes6.announce, changes6.withdraw);
@@ -473,11 +482,9 @@ export class Speaker {
       this.rib.announce(info, attrs, u.nlri, this.dirty);
     }
     if (this.dirty.length > before) this.scheduleFlush();
-    if (u.ipv6 && p.info6) this.received6(p.info6, u);
+    if (u.ipv6 && p.info6) this.received6(p, p.info6, u);
     if (u.endOfRib) {
-      p.endOfRib = true;
-      clearTimeout(p.staleTimer);
-      p.staleTimer = undefined;
+      this.endOfRib(p, 4);
       // Listeners hear of an End-of-RIB even when it changed nothing: it may end their wait
       // for the initial table (initialTableComplete).
       this.markDirty(this.rib.sweepStale(info.key), true);
@@ -485,7 +492,7 @@ export class Speaker {
   }
 
   /** The IPv6 routes of an UPDATE; their next hop is the global address (RFC 2545 §3). */
-  private received6(info: PeerInfo, u: UpdateMessage): void {
+  private received6(p: PeerRuntime, info: PeerInfo, u: UpdateMessage): void {
     const routes = u.ipv6!;
     const before = this.dirty6.length;
     if (routes.withdrawn.length) {
@@ -501,7 +508,18 @@ export class Speaker {
       );
     }
     if (this.dirty6.length > before) this.scheduleFlush();
-    if (routes.endOfRib) this.markDirty6(this.rib6.sweepStale(info.key), true);
+    if (routes.endOfRib) {
+      this.endOfRib(p, 6);
+      this.markDirty6(this.rib6.sweepStale(info.key), true);
+    }
+  }
+
+  /** The peer's table of `family` is complete; with every family's, its restart is over. */
+  private endOfRib(p: PeerRuntime, family: 4 | 6): void {
+    p.awaitingEndOfRib?.delete(family);
+    if (p.awaitingEndOfRib?.size !== 0) return;
+    clearTimeout(p.staleTimer);
+    p.staleTimer = undefined;
   }
 
   private refresh(p: PeerRuntime): void {
@@ -588,6 +606,12 @@ export class Speaker {
     }
     if (messages.length) p.session.send(messages);
   }
+}
+
+/** An address as the kernel prints it (IPv6 in its one short form), else the text as it is. */
+function canonicalAddress(text: string): string {
+  const ip = tryParseIP(text);
+  return ip ? formatIP(ip) : text;
 }
 
 /** An IPv6 next hop as it travels, or undefined when `text` is no IPv6 address. */

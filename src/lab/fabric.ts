@@ -36,6 +36,7 @@ export function fabricSpec(plan: LabPlan): FabricSpec {
     routerId: plan.zones[0]!.router,
     routerAs: FABRIC_AS,
     clusterAs: DEFAULT_BGP.asNumber,
+    ...(plan.options.ipFamily === 'ipv6' ? { ipv6Only: true } : {}),
     hosts: plan.hosts.map((h) => ({
       name: h.name,
       address: h.ip,
@@ -45,15 +46,19 @@ export function fabricSpec(plan: LabPlan): FabricSpec {
   };
 }
 
-/** One BGPPeer per zone: the hosts of a zone peer with that zone's router address. */
+/**
+ * One BGPPeer per zone: the hosts of a zone peer with that zone's router address (its IPv6 one
+ * on an IPv6-only cluster, whose sessions run over IPv6).
+ */
 export function fabricPeers(plan: LabPlan): BGPPeer[] {
   if (plan.options.fabric === 'none') return [];
+  const v6only = plan.options.ipFamily === 'ipv6';
   return plan.zones.map((z) => ({
     apiVersion: 'podnet.io/v1',
     kind: 'BGPPeer',
     metadata: { name: `fabric-${z.zone}` },
     spec: {
-      peerIP: z.router,
+      peerIP: v6only && z.ipv6 ? z.ipv6.router : z.router,
       asNumber: FABRIC_AS,
       nodeSelector: { 'topology.kubernetes.io/zone': z.zone },
     },

@@ -11,17 +11,27 @@ const OVERHEAD: Record<Backend, number> = {
   auto: 50,
   // cloud may reach a node past the route quota through VXLAN.
   cloud: 50,
-  // Over an IPv4 underlay (IPv6: 80).
+  // Over an IPv4 underlay (IPv6: WIREGUARD_OVER_IPV6).
   wireguard: 60,
 };
 
+/** WireGuard's cost over an IPv6 underlay, as on an IPv6-only cluster (40 bytes of IPv6 header). */
+const WIREGUARD_OVER_IPV6 = 80;
+
 /** With encryption every peer is reached through WireGuard, whatever the backend. */
+/**
+ * `ipv6Only`: the cluster's pods are IPv6 alone, so WireGuard runs over the IPv6 underlay (the
+ * tunnels of the other backends ride the IPv4 underlay every host has).
+ */
 export function encapsulationOverhead(
   backend: Backend,
   encryption?: Encryption,
   autoTunnel?: AutoTunnel,
+  ipv6Only = false,
 ): number {
-  if (encryption === 'wireguard') return OVERHEAD.wireguard;
+  if (encryption === 'wireguard' || backend === 'wireguard') {
+    return ipv6Only ? WIREGUARD_OVER_IPV6 : OVERHEAD.wireguard;
+  }
   return backend === 'auto' && autoTunnel === 'ipip' ? OVERHEAD.ipip : OVERHEAD[backend];
 }
 
@@ -31,6 +41,7 @@ export function podMTU(
   underlayMTU: number,
   encryption?: Encryption,
   autoTunnel?: AutoTunnel,
+  ipv6Only = false,
 ): number {
-  return underlayMTU - encapsulationOverhead(backend, encryption, autoTunnel);
+  return underlayMTU - encapsulationOverhead(backend, encryption, autoTunnel, ipv6Only);
 }

@@ -65,6 +65,8 @@ export function desiredFor(
   encryption: Encryption | undefined,
   input: BackendInput,
 ): DesiredState {
+  // WireGuard carries both families through its one device by itself.
+  if (driver.name === 'wireguard') return driver.desired(input);
   const state = hasIPv4Pods(input.self) ? driver.desired(input) : emptyState();
   addIPv6(state, driver.name, input);
   return encryption === 'wireguard' && driver.name !== 'wireguard'

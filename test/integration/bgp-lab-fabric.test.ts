@@ -3,7 +3,9 @@
 // through it, pods in different zones talk through it natively (a capture on the underlay shows
 // the pod addresses themselves, no VXLAN or IP-in-IP), and `lab down` leaves nothing behind.
 // The lab is dual-stack: the same sessions carry IPv6 unicast (multiprotocol over IPv4), every
-// host installs the others' IPv6 pod subnets with proto 80, and pods talk over IPv6 too.
+// host installs the others' IPv6 pod subnets with proto 80, and pods talk over IPv6 too. On an
+// IPv6-only lab the sessions run over IPv6 (TCP between the segment's IPv6 addresses) and carry
+// IPv6 alone, and the same holds with no IPv4 in the pod network.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -71,14 +73,14 @@ function birdView(labDir: string): RouterView {
     )?.[1];
 }
 
-function frrView(labDir: string, underlay: string): RouterView {
+function frrView(labDir: string, underlay: string, afi: 'ipv4' | 'ipv6'): RouterView {
   return (prefix) => {
     const out = inNetns(underlay, [
       'vtysh',
       '--vty_socket',
       join(labDir, 'fabric'),
       '-c',
-      `show bgp ipv4 unicast ${prefix} json`,
+      `show bgp ${afi} unicast ${prefix} json`,
     ]);
     const json = JSON.parse(out) as { paths?: { nexthops: { ip: string }[] }[] };
     return json.paths?.[0]?.nexthops[0]?.ip;
@@ -86,7 +88,12 @@ function frrView(labDir: string, underlay: string): RouterView {
 }
 
 /** The router's sessions that are Established, per its own daemon. */
-function routerEstablished(fabric: 'bird' | 'frr', labDir: string, underlay: string): number {
+function routerEstablished(
+  fabric: 'bird' | 'frr',
+  labDir: string,
+  underlay: string,
+  afi: 'ipv4' | 'ipv6',
+): number {
   if (fabric === 'bird') {
     const out = execFileSync(
       'birdc',
@@ -101,15 +108,20 @@ function routerEstablished(fabric: 'bird' | 'frr', labDir: string, underlay: str
       '--vty_socket',
       join(labDir, 'fabric'),
       '-c',
-      'show bgp ipv4 unicast summary json',
+      `show bgp ${afi} unicast summary json`,
     ]),
   ) as { peers?: Record<string, { state: string }> };
   return Object.values(json.peers ?? {}).filter((p) => p.state === 'Established').length;
 }
 
-async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
+async function fabricLab(fabric: 'bird' | 'frr', family: 'dual' | 'ipv6' = 'dual'): Promise<void> {
   // One echo pod per host: echo-1 on node-1 (zone-1), echo-2 on node-2 (zone-2), echo-3 on node-3.
-  const echo = new EchoLab(['--routing', 'bgp', '--fabric', fabric, '--ip-family', 'dual']);
+  const echo = new EchoLab(['--routing', 'bgp', '--fabric', fabric, '--ip-family', family]);
+  const v6only = family === 'ipv6';
+  // Sessions, and the hosts' addresses routes name, in the family they run over.
+  const router = v6only ? ROUTER6 : ROUTER;
+  const hostIP = v6only ? HOST_IP6 : HOST_IP;
+  const afi = v6only ? 'ipv6' : 'ipv4';
   const name = echo.name;
   const daemons = fabric === 'bird' ? ['fabric-bird'] : ['fabric-bgpd', 'fabric-zebra'];
   let fabricPids: { pid: number; startTime: number }[] = [];
@@ -147,7 +159,7 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
           const s = sessions.find((x) => x.node === n);
           return (
             s?.peers.length === 1 &&
-            s.peers[0]!.address === ROUTER[n] &&
+            s.peers[0]!.address === router[n] &&
             s.peers[0]!.asNumber === 65000 &&
             s.peers[0]!.state === 'Established'
           );
@@ -157,7 +169,7 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
       60_000,
     );
     await until('the router sees 3 sessions Established', () =>
-      routerEstablished(fabric, lab.stateDir, underlay) === 3 ? true : undefined,
+      routerEstablished(fabric, lab.stateDir, underlay, afi) === 3 ? true : undefined,
     );
 
     const nodes = (
@@ -166,10 +178,10 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
     const subnet = (n: string) => nodes.find((x) => x.metadata.name === n)!.spec.podCIDR!;
 
     // The router holds every host's pod subnet, with that host as next hop.
-    const view = fabric === 'bird' ? birdView(lab.stateDir) : frrView(lab.stateDir, underlay);
+    const view = fabric === 'bird' ? birdView(lab.stateDir) : frrView(lab.stateDir, underlay, afi);
     for (const n of NODES) {
       const hop = await until(`router route for ${subnet(n)}`, () => view(subnet(n)));
-      assert.equal(hop, HOST_IP[n], `router next hop for ${n}'s ${subnet(n)}`);
+      assert.equal(hop, hostIP[n], `router next hop for ${n}'s ${subnet(n)}`);
     }
 
     // Each host's kernel has the other hosts' subnets (proto 80, as routing installs them):
@@ -205,7 +217,7 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
         });
       }
     };
-    await expectPeerRoutes(4, HOST_IP, ROUTER);
+    if (!v6only) await expectPeerRoutes(4, HOST_IP, ROUTER);
     await expectPeerRoutes(6, HOST_IP6, ROUTER6);
 
     // Pods on node-1 (zone-1), node-2 (zone-2) and node-3 (zone-1) talk by HTTP, both families.
@@ -219,13 +231,19 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
       ['echo-1', 'echo-3'],
       ['echo-3', 'echo-1'],
     ] as const) {
-      assert.equal((await echo.http(from, to)).pod, to);
+      if (!v6only) assert.equal((await echo.http(from, to)).pod, to);
       assert.equal((await echoGet(name, from, `[${ipv6Of(to)}]`)).pod, to, `${from} -> ${to}`);
     }
+    /** The cross-zone request, in the lab's first family. */
+    const echo1To2 = async (): Promise<string> =>
+      (v6only
+        ? await echoGet(name, 'echo-1', `[${echo.ip('echo-2')}]`)
+        : await echo.http('echo-1', 'echo-2')
+      ).pod;
 
     // No pn-vxlan for the cross-zone pod: node-1 reaches echo-2 via its router on eth0.
     const get = inNetns(`${name}-node-1`, ['ip', 'route', 'get', echo.ip('echo-2')]);
-    assert.match(get, new RegExp(`via ${ROUTER['node-1']!.replace(/\./g, '\\.')} dev eth0`));
+    assert.match(get, new RegExp(`via ${router['node-1']!.replace(/\./g, '\\.')} dev eth0`));
     assert.doesNotMatch(get, /pn-vxlan|pn-ipip/);
 
     // On the underlay's zone-2 bridge the cross-zone request carries the pod addresses, plain.
@@ -248,16 +266,16 @@ async function fabricLab(fabric: 'bird' | 'frr'): Promise<void> {
     await until('tcpdump to listen', () =>
       capture.stderr().includes('listening on') ? true : undefined,
     );
-    assert.equal((await echo.http('echo-1', 'echo-2')).pod, 'echo-2');
+    assert.equal(await echo1To2(), 'echo-2');
     await new Promise((r) => setTimeout(r, 300));
     capture.kill();
-    const lines = (await capture.done).stdout.split('\n').filter((l) => / IP /.test(l));
+    const lines = (await capture.done).stdout.split('\n').filter((l) => / IP6? /.test(l));
     const esc = (s: string) => s.replace(/\./g, '\\.');
     assert.ok(
       lines.some((l) =>
-        new RegExp(`IP ${esc(echo.ip('echo-1'))}\\.\\d+ > ${esc(echo.ip('echo-2'))}\\.8080: `).test(
-          l,
-        ),
+        new RegExp(
+          `IP6? ${esc(echo.ip('echo-1'))}\\.\\d+ > ${esc(echo.ip('echo-2'))}\\.8080: `,
+        ).test(l),
       ),
       lines.join('\n'),
     );
@@ -281,6 +299,12 @@ test('bgp lab fabric: --fabric bird peers every host with BIRD in the underlay; 
 
 test('bgp lab fabric: --fabric frr peers every host with FRR bgpd + zebra; cross-zone pods talk natively, unencapsulated', () =>
   fabricLab('frr'));
+
+test('bgp lab fabric: IPv6-only, BIRD: sessions over IPv6 carry the IPv6 pod subnets; proto 80 routes; pods talk across zones over IPv6', () =>
+  fabricLab('bird', 'ipv6'));
+
+test('bgp lab fabric: IPv6-only, FRR: sessions over IPv6 carry the IPv6 pod subnets; proto 80 routes; pods talk across zones over IPv6', () =>
+  fabricLab('frr', 'ipv6'));
 
 test('bgp lab fabric: --fabric bird without --routing bgp exits 2 with one line', () => {
   const name = testLabName();

@@ -1,14 +1,17 @@
 // An IPv6-only cluster (`lab up --ip-family ipv6`, 3 hosts in 2 zones): the pods have IPv6
 // addresses alone, the demo's request flow (a pod calls the service by name, the kernel
 // spreads the calls over pods on every host, over IPv6) works with no IPv4 in the pod network,
-// and the cluster DNS answers AAAA for the service and A with no address.
+// and the cluster DNS answers AAAA for the service and A with no address. The cluster encrypts
+// with WireGuard (`--encryption wireguard`): its peers are the hosts' IPv6 underlay addresses, so
+// between hosts the underlay carries only UDP to port 51820 over IPv6.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Service } from '../../src/api/types.js';
 import { parseIP } from '../../src/net/index.js';
 import { podNetns } from '../../src/lab/plan.js';
+import { startCapture } from '../helpers/echo-lab.js';
 import { podnetOk } from '../helpers/lab.js';
 import { sharedLabWithPods } from '../helpers/shared-lab.js';
 
@@ -39,7 +42,10 @@ spec:
 `;
 
 const { name, podIPs } = sharedLabWithPods(
-  ['--nodes', '3', '--zones', '2', '--backend', 'auto', '--ip-family', 'ipv6'],
+  [
+    ...['--nodes', '3', '--zones', '2', '--backend', 'auto', '--ip-family', 'ipv6'],
+    ...['--encryption', 'wireguard'],
+  ],
   [...PODS.map((p, i) => echoYaml(p, NODES[i]!)), SERVICE].join('---\n'),
   PODS,
 );
@@ -132,4 +138,29 @@ test('v6only: trace of the service by name resolves AAAA through the cluster DNS
     const [ip] = podIPs.get(pod)!;
     assert.ok(service.includes(`${pod} [${ip}]:8080`), `${pod} in: ${service}`);
   }
+});
+
+test('v6only: WireGuard peers at IPv6 underlay addresses; between hosts the underlay sees only UDP 51820', async () => {
+  const hostNs = `${name}-node-1`;
+  const routes = JSON.parse(
+    execFileSync('ip', ['-n', hostNs, '-j', '-6', 'route', 'show', 'proto', '80'], {
+      encoding: 'utf8',
+    }),
+  ) as { dst: string; gateway?: string; dev: string }[];
+  const peerRoutes = routes.filter((r) => r.gateway !== undefined);
+  assert.equal(peerRoutes.length, 2, JSON.stringify(routes));
+  for (const r of peerRoutes) assert.equal(r.dev, 'pn-wg', JSON.stringify(r));
+  // node-3 shares node-1's segment: without encryption it would be a plain route.
+  const node3 = 'fd00:172:31:1::3';
+  const td = await startCapture(hostNs, 'eth0', `host ${node3} and not icmp6`);
+  const echo3 = podIPs.get('echo-3')![0]!;
+  const answer = inPod('echo-1', ['curl', '-s', '-m', '3', `http://[${echo3}]:8080/`]);
+  assert.equal((JSON.parse(answer) as { pod: string }).pod, 'echo-3');
+  const stdout = await td.stop();
+  const packets = stdout.split('\n').filter((l) => / IP6 /.test(l));
+  assert.ok(packets.length >= 4, stdout);
+  for (const line of packets) {
+    assert.match(line, /IP6 fd00:172:31:1::[13]\.51820 > fd00:172:31:1::[13]\.51820: UDP/, line);
+  }
+  assert.doesNotMatch(stdout, /fd00:10:244:/);
 });

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeBgpPlan, routedNodes, withoutRemovedNodes } from '../../src/bgp/cluster.js';
+import {
+  nodeBgpPlan,
+  routedNodes,
+  routerId,
+  sessionFamily,
+  withoutRemovedNodes,
+} from '../../src/bgp/cluster.js';
 import type { BGPPeer, Node } from '../../src/api/types.js';
 import { DataError } from '../../src/util/errors.js';
 
@@ -40,14 +46,15 @@ test('bgp cluster: full iBGP mesh in AS 64512, one passive side per pair', () =>
   assert.deepEqual(plan.speaker, {
     asNumber: 64512,
     bgpId: '172.31.1.2',
+    listenAddress: '172.31.1.2',
     routeReflector: false,
     holdTime: 90,
     gracefulRestartTime: 120,
   });
   assert.deepEqual(plan.localPrefixes, ['10.244.2.0/24']);
   assert.deepEqual(plan.peers, [
-    { address: '172.31.1.1', asNumber: 64512, passive: true },
-    { address: '172.31.2.3', asNumber: 64512, passive: false },
+    { address: '172.31.1.1', asNumber: 64512, localAddress: '172.31.1.2', passive: true },
+    { address: '172.31.2.3', asNumber: 64512, localAddress: '172.31.1.2', passive: false },
   ]);
   // Exactly one side of each pair is passive.
   const p1 = nodeBgpPlan(n1, [n1, n2, n3], [])!.peers.find((p) => p.address === '172.31.1.2')!;
@@ -74,8 +81,8 @@ test('bgp cluster: route reflectors by label; BGPPeers by node selector', () => 
   );
   const withTor = nodeBgpPlan(n1, [n1, n2], [torZ1], { asNumber: 64600 })!;
   assert.deepEqual(withTor.peers, [
-    { address: '172.31.1.2', asNumber: 64600, passive: false },
-    { address: '172.31.1.254', asNumber: 65000 },
+    { address: '172.31.1.2', asNumber: 64600, localAddress: '172.31.1.1', passive: false },
+    { address: '172.31.1.254', asNumber: 65000, localAddress: '172.31.1.1' },
   ]);
   const otherZone = node('n4', '172.31.2.4', '10.244.4.0/24', {
     'topology.kubernetes.io/zone': 'z2',
@@ -113,7 +120,9 @@ test('bgp cluster: learnt routes become the Nodes routing installs', () => {
 
 test('bgp cluster: nodeToNodeMesh false leaves only BGPPeer routers (the top-of-rack design)', () => {
   const plan = nodeBgpPlan(n1, [n1, n2, n3], [torZ1], { nodeToNodeMesh: false })!;
-  assert.deepEqual(plan.peers, [{ address: '172.31.1.254', asNumber: 65000 }]);
+  assert.deepEqual(plan.peers, [
+    { address: '172.31.1.254', asNumber: 65000, localAddress: '172.31.1.1' },
+  ]);
   // A node outside the selector has no peer at all.
   const z2 = node('n3', '172.31.2.3', '10.244.3.0/24', { 'topology.kubernetes.io/zone': 'z2' });
   assert.deepEqual(nodeBgpPlan(z2, [n1, n2, z2], [torZ1], { nodeToNodeMesh: false })!.peers, []);
@@ -247,5 +256,116 @@ test('bgp cluster: a removed node’s pod subnet, still passed on by a router, i
   assert.deepEqual(
     [...withoutRemovedNodes(learned, [n1, n2, dual], pods).keys()],
     [...learned.keys()],
+  );
+});
+
+test('bgp cluster: on a dual-stack cluster one IPv4 session per peer carries both families', () => {
+  assert.equal(sessionFamily(d1), 4);
+  const plan = nodeBgpPlan(d1, [d1, d2], [])!;
+  assert.equal(plan.speaker.listenAddress, '172.31.1.1');
+  assert.deepEqual(
+    plan.peers.map((p) => [p.address, p.localAddress]),
+    [['172.31.1.2', '172.31.1.1']],
+  );
+  // A router known by its IPv6 address is reached over IPv6, from the node's IPv6 address.
+  const tor6: BGPPeer = {
+    ...torZ1,
+    metadata: { name: 'tor6' },
+    spec: { peerIP: 'FD00:172:31:1:0::fe', asNumber: 65000 },
+  };
+  assert.deepEqual(nodeBgpPlan(d1, [d1], [tor6])!.peers, [
+    { address: 'fd00:172:31:1::fe', asNumber: 65000, localAddress: 'fd00:172:31:1::1' },
+  ]);
+});
+
+/** A node of an IPv6-only cluster: one IPv6 pod subnet, IPv6 InternalIP (IPv4 too, maybe). */
+function v6Node(name: string, ipv6: string, podCIDR: string, ipv4?: string): Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'topology.kubernetes.io/zone': 'z1' } },
+    spec: { podCIDR, podCIDRs: [podCIDR] },
+    status: {
+      addresses: [
+        ...(ipv4 ? [{ type: 'InternalIP' as const, address: ipv4 }] : []),
+        { type: 'InternalIP', address: ipv6 },
+      ],
+    },
+  };
+}
+
+test('bgp cluster: on an IPv6-only cluster sessions run between the IPv6 InternalIPs', () => {
+  const v1 = v6Node('n1', 'fd00:172:31:1::1', 'fd00:10:244:1::/64', '172.31.1.1');
+  const v2 = v6Node('n2', 'fd00:172:31:1::2', 'fd00:10:244:2::/64', '172.31.1.2');
+  assert.equal(sessionFamily(v1), 6);
+  const plan = nodeBgpPlan(v1, [v1, v2], [])!;
+  assert.deepEqual(plan.speaker, {
+    asNumber: 64512,
+    // The BGP identifier stays the node's IPv4 address where it has one.
+    bgpId: '172.31.1.1',
+    listenAddress: 'fd00:172:31:1::1',
+    routeReflector: false,
+    holdTime: 90,
+    gracefulRestartTime: 120,
+    ipv6Unicast: true,
+    ipv6NextHop: 'fd00:172:31:1::1',
+  });
+  assert.deepEqual(plan.peers, [
+    {
+      address: 'fd00:172:31:1::2',
+      asNumber: 64512,
+      localAddress: 'fd00:172:31:1::1',
+      passive: false,
+    },
+  ]);
+  // The IPv6 subnet once, and no IPv4 one.
+  assert.deepEqual(plan.localPrefixes, ['fd00:10:244:1::/64']);
+  assert.equal(nodeBgpPlan(v2, [v1, v2], [])!.peers[0]!.passive, true);
+});
+
+test('bgp cluster: a host with no IPv4 address takes a 32-bit hash of its IPv6 one as BGP id', () => {
+  const a = v6Node('a', 'fd00:172:31:1::1', 'fd00:10:244:1::/64');
+  const b = v6Node('b', 'fd00:172:31:1::2', 'fd00:10:244:2::/64');
+  const idA = routerId(a)!;
+  const idB = routerId(b)!;
+  assert.match(idA, /^\d+\.\d+\.\d+\.\d+$/);
+  assert.notEqual(idA, idB);
+  assert.notEqual(idA, '0.0.0.0');
+  // Stable: the same address gives the same identifier on every run.
+  assert.equal(routerId(v6Node('a2', 'fd00:172:31:1:0:0:0:1', 'fd00:10:244:9::/64')), idA);
+  assert.equal(nodeBgpPlan(a, [a, b], [])!.speaker.bgpId, idA);
+  assert.equal(routerId(v6Node('c', 'fd00::c', 'fd00:10:244:3::/64', '172.31.1.3')), '172.31.1.3');
+  // No address at all: no identifier, so no plan.
+  assert.equal(routerId({ ...a, status: {} }), undefined);
+});
+
+test('bgp cluster: on an IPv6-only cluster each learnt IPv6 prefix is a Node of its own', () => {
+  const v1 = v6Node('n1', 'fd00:172:31:1::1', 'fd00:10:244:1::/64', '172.31.1.1');
+  const v2 = v6Node('n2', 'fd00:172:31:1::2', 'fd00:10:244:2::/64', '172.31.1.2');
+  const learned = new Map([
+    ['fd00:10:244:1::/64', { nextHop: 'fd00:172:31:1::1' }],
+    ['fd00:10:244:2::/64', { nextHop: 'fd00:172:31:1::2' }],
+    ['fd00:10:244:3::/64', { nextHop: 'fd00:172:31:1::fe' }],
+  ]);
+  const nodes = routedNodes(v1, [v1, v2], learned);
+  assert.equal(nodes[0], v1);
+  assert.deepEqual(
+    nodes
+      .slice(1)
+      .map((n) => [
+        n.metadata.name,
+        n.spec.podCIDR,
+        n.spec.podCIDRs,
+        n.status!.addresses!.map((a) => a.address),
+      ]),
+    [
+      ['n2', 'fd00:10:244:2::/64', ['fd00:10:244:2::/64'], ['fd00:172:31:1::2']],
+      [
+        'bgp-fd00:172:31:1::fe',
+        'fd00:10:244:3::/64',
+        ['fd00:10:244:3::/64'],
+        ['fd00:172:31:1::fe'],
+      ],
+    ],
   );
 });

@@ -241,3 +241,42 @@ test('bgp fsm: collision keeps the connection of the higher BGP identifier', () 
   // Compared as unsigned numbers, not strings.
   assert.equal(collisionKeeps('192.168.0.1', '10.0.0.200'), 'outgoing');
 });
+
+test('bgp fsm: a session over IPv6 offers and carries IPv6 unicast alone', () => {
+  const overIPv6: FsmConfig = { ...CONFIG, ipv4Unicast: false, ipv6Unicast: true };
+  const both = established(
+    overIPv6,
+    peerOpen({
+      multiprotocol: [
+        { afi: 1, safi: 1 },
+        { afi: 2, safi: 1 },
+      ],
+    }),
+  );
+  assert.equal(both.state, 'Established');
+  assert.equal(both.negotiated?.ipv6Unicast, true);
+  assert.equal(both.negotiated?.noIpv4Unicast, true);
+  // A peer that offers IPv6 unicast alone (BIRD with only an ipv6 channel) is taken.
+  const ipv6Only = established(overIPv6, peerOpen({ multiprotocol: [{ afi: 2, safi: 1 }] }));
+  assert.equal(ipv6Only.state, 'Established');
+  // An IPv4 session that also offers IPv6 carries both: nothing is left out.
+  const dual = established(
+    { ...CONFIG, ipv6Unicast: true },
+    peerOpen({
+      multiprotocol: [
+        { afi: 1, safi: 1 },
+        { afi: 2, safi: 1 },
+      ],
+    }),
+  );
+  assert.equal(dual.negotiated?.noIpv4Unicast, undefined);
+  assert.equal(dual.negotiated?.ipv6Unicast, true);
+  // No family in common: refused as an unsupported capability, naming the family wanted.
+  const open = run(newFsm(overIPv6), { type: 'start' }, { type: 'tcp-connected' }).fsm;
+  for (const over of [{ multiprotocol: [{ afi: 1, safi: 1 }] }, { multiprotocol: [] }]) {
+    const r = step(open, msg(peerOpen(over)));
+    assert.equal(r.fsm.state, 'Idle');
+    const n = r.actions.find((a) => a.type === 'send-notification');
+    assert.deepEqual(n && [n.code, n.subcode], [2, 7], JSON.stringify(over));
+  }
+});

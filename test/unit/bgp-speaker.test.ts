@@ -207,3 +207,45 @@ test('bgp speaker: IPv6 unicast beside IPv4 over the same sessions, through a re
     for (const s of list) await s.stop();
   }
 });
+
+test('bgp speaker: a session over IPv6 carries IPv6 alone, its next hop the session address where none is set', async () => {
+  const make = async (bgpId: string, ipv6NextHop?: string) => {
+    const s = new Speaker({
+      asNumber: 64512,
+      bgpId,
+      listenAddress: '::1',
+      listenPort: 0,
+      holdTime: 6,
+      connectRetryTime: 1,
+      idleHoldTime: 1,
+      gracefulRestartTime: 120,
+      ipv6Unicast: true,
+      ...(ipv6NextHop ? { ipv6NextHop } : {}),
+    });
+    await s.listen();
+    return s;
+  };
+  const [a, b] = [await make('10.0.0.1'), await make('10.0.0.2', 'fd00:172:31:1::2')];
+  try {
+    a.setPeers([{ address: '::1', asNumber: 64512, port: b.boundPort()!, localAddress: '::1' }]);
+    b.setPeers([{ address: '::1', asNumber: 64512, port: a.boundPort()!, passive: true }]);
+    a.setLocalPrefixes(['10.244.1.0/24', podCIDR6(1)]);
+    b.setLocalPrefixes(['10.244.2.0/24', podCIDR6(2)]);
+    await until(
+      'each to learn the other’s IPv6 subnet',
+      () => podCIDR6(2) in learned(a) && podCIDR6(1) in learned(b),
+    );
+    assert.deepEqual(learned(a), { [podCIDR6(2)]: 'fd00:172:31:1::2' });
+    // a has no IPv6 next hop configured: its end of the session is the next hop it gives.
+    assert.deepEqual(learned(b), { [podCIDR6(1)]: '::1' });
+    // No IPv4 route crossed the IPv6 session, and the IPv6 End-of-RIB alone completes the table.
+    assert.equal(a.rib.count('::1'), 0);
+    await until(
+      'both initial tables complete',
+      () => a.initialTableComplete() && b.initialTableComplete(),
+    );
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});

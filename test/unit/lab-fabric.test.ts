@@ -65,6 +65,23 @@ test('lab fabric: the router peers every host from its zone router address', () 
   ]);
 });
 
+test('lab fabric: on an IPv6-only lab hosts peer with their zone router over IPv6', () => {
+  const plan = planLab('/l', 'x', { ...options('frr'), ipFamily: 'ipv6' });
+  assert.deepEqual(
+    fabricPeers(plan).map((p) => p.spec.peerIP),
+    ['fd00:172:31:1::fe', 'fd00:172:31:2::fe'],
+  );
+  const spec = fabricSpec(plan);
+  assert.equal(spec.ipv6Only, true);
+  // The router's identifier is still its IPv4 underlay address: BGP ids are 32 bits.
+  assert.equal(spec.routerId, '172.31.1.254');
+  assert.deepEqual(spec.hosts[1]!.ipv6, {
+    address: 'fd00:172:31:2::2',
+    routerAddress: 'fd00:172:31:2::fe',
+  });
+  assert.equal(fabricSpec(planLab('/l', 'x', options('frr'))).ipv6Only, undefined);
+});
+
 test('lab fabric: BIRD runs in the foreground with its socket and pid under the lab directory', () => {
   const layout = fabricLayout(planLab('/l', 'x', options('bird')))!;
   assert.equal(layout.dir, '/l/x/fabric');

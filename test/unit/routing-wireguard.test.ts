@@ -251,3 +251,81 @@ test('wireguard: wg show dump is read into the device and its peers (sorted by k
   assert.equal(parseWireguardDump('(none)\t(none)\t0\toff\n').publicKey, undefined);
   assert.throws(() => parseWireguardDump('garbage'), /could not read the output of wg show dump/);
 });
+
+/** `node` with an IPv6 pod subnet and underlay address beside (or, ipv6Only, instead of) IPv4's. */
+function withIPv6(node: Node, podCIDR6: string, ip6: string, ipv6Only = false): Node {
+  const podCIDR = node.spec.podCIDR!;
+  node.spec = ipv6Only
+    ? { podCIDR: podCIDR6, podCIDRs: [podCIDR6] }
+    : { podCIDR, podCIDRs: [podCIDR, podCIDR6] };
+  node.status!.addresses!.push({ type: 'InternalIP', address: ip6 });
+  return node;
+}
+
+function ipv6Nodes(ipv6Only: boolean): Node[] {
+  return nodes().map((n, i) =>
+    withIPv6(n, `fd00:10:244:${i + 1}::/64`, `fd00:172:31:1::${i + 1}`, ipv6Only),
+  );
+}
+
+const underlay6 = { ...underlay, ipv6: { address: 'fd00:172:31:1::1', prefixLength: 64 } };
+
+test('wireguard: on a dual-stack cluster one peer carries both pod subnets, over the IPv4 underlay', () => {
+  const state = backendDriver('wireguard').desired({
+    ...input(ipv6Nodes(false)),
+    underlay: underlay6,
+  });
+  const wg = device(state);
+  assert.equal(wg.mtu, 1440);
+  assert.deepEqual(wg.addresses, ['10.244.1.0/32', 'fd00:10:244:1::/128']);
+  assert.deepEqual(wg.peers[0], {
+    publicKey: keys['node-2'],
+    endpoint: '172.31.1.2:51820',
+    allowedIPs: ['10.244.2.0/24', 'fd00:10:244:2::/64'],
+  });
+  assert.deepEqual(
+    state.routes.map((r) => `${r.dst} via ${r.gateway} ${r.dev}`),
+    [
+      '10.244.2.0/24 via 10.244.2.0 pn-wg',
+      'fd00:10:244:2::/64 via fd00:10:244:2:: pn-wg',
+      '10.244.3.0/24 via 10.244.3.0 pn-wg',
+      'fd00:10:244:3::/64 via fd00:10:244:3:: pn-wg',
+    ],
+  );
+  assert.deepEqual(state.problems, []);
+  assert.ok(state.sysctls.some((s) => s.key === 'net.ipv6.conf.all.forwarding' && s.value === '1'));
+});
+
+test('wireguard: on an IPv6-only cluster peers are reached at their IPv6 underlay addresses', () => {
+  for (const [backend, encryption] of [
+    ['wireguard', undefined],
+    ['auto', 'wireguard'],
+  ] as const) {
+    const state = desiredFor(backendDriver(backend), encryption, {
+      ...input(ipv6Nodes(true)),
+      underlay: underlay6,
+    });
+    const wg = device(state);
+    assert.equal(wg.mtu, 1420, `${backend}: 80 bytes over IPv6`);
+    assert.deepEqual(wg.addresses, ['fd00:10:244:1::/128']);
+    assert.deepEqual(
+      wg.peers.map((p) => [p.endpoint, p.allowedIPs]),
+      [
+        ['[fd00:172:31:1::2]:51820', ['fd00:10:244:2::/64']],
+        ['[fd00:172:31:1::3]:51820', ['fd00:10:244:3::/64']],
+      ],
+    );
+    assert.deepEqual(
+      state.routes.map((r) => `${r.dst} ${r.dev}`),
+      ['fd00:10:244:2::/64 pn-wg', 'fd00:10:244:3::/64 pn-wg'],
+    );
+    assert.deepEqual(state.problems, [], backend);
+    assert.ok(
+      state.sysctls.some((s) => s.key === 'net.ipv6.conf.all.forwarding'),
+      backend,
+    );
+  }
+  assert.equal(podMTU('auto', 1500, 'wireguard', undefined, true), 1420);
+  assert.equal(podMTU('wireguard', 1500, undefined, undefined, true), 1420);
+  assert.equal(podMTU('wireguard', 1500), 1440);
+});
