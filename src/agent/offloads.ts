@@ -1,7 +1,8 @@
 // The offloads controller: keeps the device features podnet wants (src/routing/offloads.ts) on
 // the underlay device, podnet's tunnels and the pods' veths. It reconciles when this node's
-// Node or one of its pods changes (a new pod brings a new veth) and every PERIOD_MS, which
-// repairs a feature someone turned off by hand.
+// Node changes and every PERIOD_MS, which repairs a feature someone turned off by hand. A new
+// pod's veth is made with its GRO on by the pod-link helper: a reconcile per pod would start
+// an `ip` and an `ethtool` per link on the agent's thread while the pod's ADD waits on it.
 import { offloadKernel } from '../kernel/link-features.js';
 import { hostFromNode } from '../routing/peers.js';
 import { offloadCommands, reconcileOffloads } from '../routing/offloads.js';
@@ -58,9 +59,6 @@ export function offloadsController(): Controller {
         if (ip === nodeIP) return;
         nodeIP = ip;
         trigger();
-      });
-      ctx.informers.informer('Pod').addHandler((c) => {
-        if (c.object.spec?.nodeName === self) trigger();
       });
       timer = setInterval(trigger, OFFLOADS_PERIOD_MS);
       timer.unref();

@@ -23,7 +23,7 @@ import { effectiveNetwork } from '../api/node-settings.js';
 import { kernelFeatures } from '../kernel/features.js';
 import { syncIpipBpf } from '../kernel/bpf-ipip.js';
 import type { Change } from '../store/informer.js';
-import { watchLinksUp, type LinkWatch } from '../kernel/link-watch.js';
+import { comesAndGoesWithPods, watchLinksUp, type LinkWatch } from '../kernel/link-watch.js';
 import { routingKernel } from '../kernel/routing-kernel.js';
 import { backendAdvice } from '../routing/advice.js';
 import { backendDriver } from '../routing/backends/registry.js';
@@ -274,12 +274,13 @@ export function routingController(opts: { bgp?: boolean } = {}): RoutingControll
       });
       startOnce();
       // A link back up (the underlay's carrier, a NIC reset) gets its routes back at once: the
-      // kernel removed them when it went down. Pod veths come and go with pods: not watched.
+      // kernel removed them when it went down. Pod veths, podnet's and other plugins', come and go
+      // with pods: not watched.
       links = watchLinksUp(
         (ifname) => {
           if (started) loop?.trigger(`link ${ifname} up`, true);
         },
-        (ifname) => ifname.startsWith('pn'),
+        comesAndGoesWithPods,
         (reason) => log.warn({ reason }, 'link watch restarting'),
       );
     },

@@ -24,6 +24,16 @@ export function parseLinkLine(line: string): { ifname: string; up: boolean } | u
 }
 
 /**
+ * Links that come and go with pods, whose coming up restores no route of podnet's: its own pod
+ * veths and tunnels (`pn`...), and the host ends the reference CNI plugins (ptp, bridge) make
+ * for pods of another network on the same host (`veth` + 8 hex). Each of those coming up would
+ * otherwise cost a full read of the host's routes beside the next ADD.
+ */
+export function comesAndGoesWithPods(ifname: string): boolean {
+  return ifname.startsWith('pn') || /^veth[0-9a-f]{8}$/.test(ifname);
+}
+
+/**
  * Calls `onUp` each time a link of the network namespace this process runs in comes up (was
  * down, or unseen, before). Links `ignore` names are left out (the pod veths that come and go).
  */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseLinkLine } from '../../src/kernel/link-watch.js';
+import { comesAndGoesWithPods, parseLinkLine } from '../../src/kernel/link-watch.js';
 
 const tail = ' mtu 1500 qdisc noqueue state UP group default \\    link/ether 76:23:85:c1:54:40';
 
@@ -23,4 +23,11 @@ test('a link is up with UP and LOWER_UP and a carrier', () => {
     up: false,
   });
   assert.equal(parseLinkLine('    link/ether 76:23:85:c1:54:40'), undefined);
+});
+
+test("pod veths, podnet's and other CNI plugins', are not watched; the underlay and the rest are", () => {
+  for (const ifname of ['pn0123456789a', 'pn-vxlan', 'veth96e59f7b'])
+    assert.equal(comesAndGoesWithPods(ifname), true, ifname);
+  for (const ifname of ['eth0', 'ens5', 'veth0', 'vethpeer1234', 'bond0'])
+    assert.equal(comesAndGoesWithPods(ifname), false, ifname);
 });

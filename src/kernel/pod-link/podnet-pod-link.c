@@ -15,7 +15,8 @@
 //   namespace (it never appears in this one, so no other pod's ADD can trip over it), both
 //   with the MTU and their MAC;
 // - the host end: on a pod with IPv6, no Router Advertisements taken from the pod (a pod must
-//   not become the host's router), set before the end comes up; up; GATEWAY_IPV4/32; the route
+//   not become the host's router), set before the end comes up; GRO on (the agent's offloads,
+//   here so that a new pod costs the agent no ethtool run); up; GATEWAY_IPV4/32; the route
 //   to POD_IPV4/32, marked proto 80. IPv6: GATEWAY_IPV6/64 without duplicate address detection
 //   (a tentative address would not answer for a second or more), the route to POD_IPV6/128
 //   (proto 80), and a permanent neighbour for the pod, whose MAC is known: the first packet to
@@ -35,16 +36,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_addr.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <linux/veth.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -274,10 +278,27 @@ static int refuse_router_advertisements(const char *ifname) {
   return err;
 }
 
+/*
+ * GRO on the host end, off being a veth's default: it then coalesces what the pod sends before
+ * the host forwards it. Set while the end is down, so it comes up with its NAPI running. A
+ * driver that refuses costs speed, never reachability: not the ADD's failure (the agent's
+ * offloads check names it).
+ */
+static void enable_gro(const char *ifname) {
+  struct ethtool_value value = {.cmd = ETHTOOL_SGRO, .data = 1};
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, ifname, strlen(ifname) + 1);
+  ifr.ifr_data = (char *)&value;
+  // Any socket of the host's namespace carries a device ioctl; this one is at hand.
+  (void)ioctl(host_sock, SIOCETHTOOL, &ifr);
+}
+
 static int configure_host_end(const struct veth *v, int ifindex) {
   int err;
   if (v->ipv6 && (err = refuse_router_advertisements(v->host_veth)) < 0)
     return fail("host accept_ra", -err);
+  enable_gro(v->host_veth);
   if ((err = set_up(host_sock, ifindex)) < 0) return fail("host link set up", -err);
   if (v->ipv4 &&
       (err = add_address(host_sock, ifindex, AF_INET, &v->gateway, sizeof v->gateway, 32, 0)) < 0)
