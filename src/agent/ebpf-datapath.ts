@@ -107,7 +107,8 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
         const maps = desiredDatapathMaps({
           pods: wired,
           ifindexes,
-          underlay,
+          underlay: underlay?.dev,
+          underlaySubnet: underlay?.subnet,
           peers,
           policyPods: policySelectedAddresses({
             pods: pods.cache.values(),
@@ -120,7 +121,7 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
         const written = await syncDatapathMaps(dir, maps);
         const attached = await attachDatapath(dir, {
           pod: [...new Set(wired.map((p) => p.hostVeth))],
-          underlay: underlay ? [underlay] : [],
+          underlay: underlay ? [underlay.dev] : [],
         });
         active.set(1);
         return written + attached > 0

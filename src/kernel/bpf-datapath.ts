@@ -115,7 +115,7 @@ async function pinnedProgramId(dir: string, program: DatapathProgram): Promise<n
 }
 
 interface NetShow {
-  tc?: { devname: string; kind: string; id: number }[];
+  tc?: { devname: string; kind: string; name: string; id: number }[];
 }
 
 /** Devices whose tc ingress runs one of `ids`, by device name → program id. */
@@ -254,12 +254,27 @@ export async function linkIndexes(netns?: string): Promise<Map<string, number>> 
   return new Map(links.map((l) => [l.ifname, l.ifindex]));
 }
 
-/** The device that holds `address` in this namespace. */
+/** The device that holds `address` in this namespace, with the subnet it is on. */
 export async function deviceWithAddress(
   address: string,
   netns?: string,
-): Promise<string | undefined> {
+): Promise<{ dev: string; subnet: string } | undefined> {
   const argv = netns ? ['ip', '-n', netns, '-j', 'addr', 'show'] : ['ip', '-j', 'addr', 'show'];
-  const links = await runJson<{ ifname: string; addr_info?: { local: string }[] }[]>(argv);
-  return links.find((l) => l.addr_info?.some((a) => a.local === address))?.ifname;
+  const links =
+    await runJson<{ ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]>(argv);
+  for (const l of links) {
+    const a = l.addr_info?.find((i) => i.local === address);
+    if (a) return { dev: l.ifname, subnet: `${address}/${a.prefixlen}` };
+  }
+  return undefined;
+}
+
+/** The devices running the data path's programs in a namespace, by program (for `doctor`). */
+export async function datapathDevices(netns?: string): Promise<Record<DatapathProgram, string[]>> {
+  const shown = await runJson<NetShow[]>(['bpftool', '-j', 'net', 'show'], { netns });
+  const on = (name: string): string[] =>
+    (shown[0]?.tc ?? [])
+      .filter((t) => t.kind === 'clsact/ingress' && t.name.split(':')[0] === name)
+      .map((t) => t.devname);
+  return { pod: on(DATAPATH_PROGRAMS.pod), underlay: on(DATAPATH_PROGRAMS.underlay) };
 }

@@ -6,7 +6,7 @@ import type { Datapath, EndpointSlice } from '../api/types.js';
 import { hexBytes, hostU32 } from '../kernel/bpf-ipip.js';
 import type { DatapathMaps } from '../kernel/bpf-datapath.js';
 import { hostMacFor, podMacFor } from '../kernel/pod-veth.js';
-import { ipBytes, networkAddress, tryParseCidr, tryParseIP } from '../net/index.js';
+import { containsIP, ipBytes, networkAddress, tryParseCidr, tryParseIP } from '../net/index.js';
 
 export interface DatapathPod {
   hostVeth: string;
@@ -33,6 +33,8 @@ export interface DatapathInput {
   ifindexes: ReadonlyMap<string, number>;
   /** The underlay device packets to peers leave by (absent: same-host redirects only). */
   underlay?: string;
+  /** The underlay's subnet: only peers on it are on-link, so reached by their neighbour entry. */
+  underlaySubnet?: string;
   peers: readonly DatapathPeer[];
   /** Addresses of every pod a policy holds, anywhere in the cluster. */
   policyPods: readonly string[];
@@ -76,11 +78,15 @@ export function desiredDatapathMaps(input: DatapathInput): DatapathMaps {
     maps.sources.set(hexBytes(hostU32(ifindex)), hexBytes(address));
   }
   const underlay = input.underlay === undefined ? undefined : input.ifindexes.get(input.underlay);
-  if (underlay !== undefined) {
+  const link = input.underlaySubnet
+    ? tryParseCidr(input.underlaySubnet, { loose: true })
+    : undefined;
+  if (underlay !== undefined && link) {
     for (const peer of input.peers) {
       const subnet = tryParseCidr(peer.podCIDR, { loose: true });
       const nexthop = ipv4Bytes(peer.ip);
-      if (subnet?.family !== 4 || !nexthop) continue;
+      const address = tryParseIP(peer.ip);
+      if (subnet?.family !== 4 || !nexthop || !address || !containsIP(link, address)) continue;
       maps.routes.set(
         hexBytes([...hostU32(subnet.prefix), ...ipBytes(networkAddress(subnet))]),
         hexBytes([...hostU32(underlay), ...nexthop]),
@@ -129,4 +135,18 @@ export function datapathPeersDirect(network: {
   encryption?: string;
 }): boolean {
   return network.datapath === 'ebpf' && network.backend === 'host-gw' && !network.encryption;
+}
+
+/** What the data path does on a host, as `plan` says it. */
+export function describeDatapath(network: {
+  datapath?: Datapath;
+  backend: string;
+  encryption?: string;
+}): string {
+  if (network.datapath !== 'ebpf') return "kernel (the host's forwarding path)";
+  const kept =
+    "connection starts, UDP, ICMP, IPv6, services' DNAT and their backends' replies, and pods a policy holds keep the kernel path";
+  return datapathPeersDirect(network)
+    ? `ebpf: tc programs redirect TCP between pods on this host and to host-gw peers; ${kept}`
+    : `ebpf: tc programs redirect TCP between pods on this host only (${network.encryption ? 'encrypted' : network.backend} peers keep the kernel path); ${kept}`;
 }

@@ -100,7 +100,12 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
       pods,
       ifindexes,
       underlay: 'eth0',
-      peers: [{ podCIDR: '10.244.2.0/24', ip: '172.31.1.2' }],
+      underlaySubnet: '172.31.1.1/24',
+      peers: [
+        { podCIDR: '10.244.2.0/24', ip: '172.31.1.2' },
+        // Another zone's host is no neighbour: the kernel routes to it.
+        { podCIDR: '10.244.3.0/24', ip: '172.31.2.3' },
+      ],
       policyPods: ['10.244.2.9'],
       backends: [{ ip: '10.244.2.8', port: 8080, protocol: 'TCP' }],
     };
@@ -137,6 +142,7 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
       assert.deepEqual(r.out, frame, `${what}: unchanged`);
     };
     kernel('a service IP (DNAT)', tcpFrame({ src: A, dst: [10, 96, 0, 20] }));
+    kernel('a host in another zone', tcpFrame({ src: A, dst: [10, 244, 3, 3] }));
     kernel('a policy-held pod', tcpFrame({ src: A, dst: [10, 244, 2, 9] }));
     kernel('a connection start (SYN)', tcpFrame({ src: A, dst: [10, 244, 1, 6], flags: 0x02 }));
     const reply = { src: [10, 244, 2, 8], dst: [10, 244, 1, 5], sport: 8080, dport: 40000 };
@@ -164,7 +170,7 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
 
     const counts = await datapathCounters(pins);
     assert.deepEqual(Object.fromEntries(counts), {
-      kernel: 5,
+      kernel: 6,
       redirect_peer: 2,
       redirect_neigh: 1,
       drop_spoofed: 1,

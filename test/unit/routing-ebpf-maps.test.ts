@@ -32,7 +32,9 @@ const input = {
     ['eth0', 2],
   ]),
   underlay: 'eth0',
+  underlaySubnet: '172.31.1.1/24',
   peers: [
+    { podCIDR: '10.244.3.0/24', ip: '172.31.2.3' },
     { podCIDR: '10.244.2.0/24', ip: '172.31.1.2' },
     { podCIDR: 'fd00:10:244:2::/64', ip: 'fd00::2' },
   ],
@@ -43,7 +45,7 @@ const input = {
   ],
 };
 
-test('ebpf maps: a wired IPv4 pod, its veth source, host-gw peers, policy pods and backends', () => {
+test('ebpf maps: a wired IPv4 pod, its veth source, on-link host-gw peers, policy pods and backends', () => {
   const maps = desiredDatapathMaps(input);
   // IPv6 stays on the kernel path; a veth that is not there has no entry.
   assert.deepEqual(
