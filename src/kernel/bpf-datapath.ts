@@ -3,7 +3,7 @@
 // underlay device where missing, and their maps brought to what the agent wants with one
 // `bpftool batch` of only the differences. Pinned, they outlive the agent: a restarted agent
 // finds the same programs and maps, and the packets it redirected keep flowing meanwhile.
-import { existsSync, mkdirSync, readlinkSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, runJson } from '../process/run.js';
@@ -277,4 +277,21 @@ export async function datapathDevices(netns?: string): Promise<Record<DatapathPr
       .filter((t) => t.kind === 'clsact/ingress' && t.name.split(':')[0] === name)
       .map((t) => t.devname);
   return { pod: on(DATAPATH_PROGRAMS.pod), underlay: on(DATAPATH_PROGRAMS.underlay) };
+}
+
+/**
+ * Removes the pins of a namespace about to go (its programs and maps go with the last
+ * reference): the pin directory is named by the namespace's inode, which a later namespace
+ * may be given.
+ */
+export function removeDatapathPins(netns: string): void {
+  let inode: number;
+  try {
+    inode = statSync(`/run/netns/${netns}`).ino;
+  } catch {
+    return;
+  }
+  for (const root of BPF_ROOTS.filter(isBpfFs)) {
+    rmSync(join(root, 'podnet', `net-${inode}`), { recursive: true, force: true });
+  }
 }
