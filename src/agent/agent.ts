@@ -27,6 +27,7 @@ import { networkAckController } from './network-ack.js';
 import { cloudIdentityController } from './cloud-identity.js';
 import { cloudRouteController } from './cloud-routes.js';
 import { guardController } from './guard.js';
+import { ebpfDatapathController } from './ebpf-datapath.js';
 import { flowsController } from './flows.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { effectiveNetwork } from '../api/node-settings.js';
@@ -56,6 +57,8 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
     policy,
     cni,
     guardController(cni),
+    // After the guard: pods it lets out are the ones the programs may fast-path.
+    ebpfDatapathController(cni),
     // backend cloud only: this node's interface, then (elected) the route tables.
     cloudIdentityController(),
     cloudRouteController({

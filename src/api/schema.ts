@@ -472,6 +472,7 @@ export const clusterNetworkSchema = z.strictObject({
       cloud: cloudSettingsSchema,
       encryption: z.enum(['wireguard']),
       autoTunnel: z.enum(['vxlan', 'ipip']),
+      datapath: z.enum(['kernel', 'ebpf']),
       proxyMode: z.enum(['iptables', 'nftables']),
       routing: z.enum(['store', 'bgp']),
       bgp: z

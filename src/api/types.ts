@@ -180,6 +180,8 @@ export type Encryption = 'wireguard';
 /** The tunnel backend `auto` reaches peers that are not on-link through. */
 export type AutoTunnel = 'vxlan' | 'ipip';
 export type ProxyMode = 'iptables' | 'nftables';
+/** How pod packets cross the host: its forwarding path, or tc BPF programs beside it. */
+export type Datapath = 'kernel' | 'ebpf';
 export type RoutingMode = 'store' | 'bgp';
 
 /** podnet's own cluster-wide network settings (one object, named `default`). */
@@ -217,6 +219,11 @@ export interface ClusterNetwork extends TypeMeta {
      * as Calico's CrossSubnet IP-in-IP mode). Other backends ignore it.
      */
     autoTunnel?: AutoTunnel;
+    /**
+     * `ebpf`: tc programs move TCP between pods on this host and host-gw peers past the host's
+     * forwarding path; whatever netfilter must see keeps the kernel path (default `kernel`).
+     */
+    datapath?: Datapath;
     /** BGP settings when `routing: bgp` (all optional; defaults in src/bgp/cluster.ts). */
     bgp?: BGPSettings;
     /** The cloud's route tables when `backend: cloud`. */

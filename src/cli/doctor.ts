@@ -102,6 +102,9 @@ export async function hostVerdicts(
       receiveFrom: backendsInUse(cluster.backend, nodes),
     }),
     offloads: await offloadsView(netns, node),
+    datapathDevices: await import('../kernel/bpf-datapath.js')
+      .then((m) => m.datapathDevices(netns))
+      .catch((err: unknown) => ({ error: String(err) })),
     leases,
     ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
   });

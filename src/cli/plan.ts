@@ -3,6 +3,7 @@
 // host namespace; on a real host it plans for this machine. With `routing: bgp` the peers are
 // the routes the node's agent handed to its routing (the store does not hold them), each shown
 // with where it came from.
+import { describeDatapath } from '../routing/ebpf-maps.js';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ANNOTATION_VTEP_MAC, type ClusterNetwork, type Node } from '../api/types.js';
@@ -144,6 +145,7 @@ function planJson(p: NodePlan) {
     ipipImplementation: p.ipip ? (p.ipipBpf ? 'bpf' : 'kernel') : undefined,
     ipipTunnels: p.plan.desired.ipipTunnels,
     routing: p.spec.routing,
+    datapath: p.spec.datapath ?? 'kernel',
     learned: p.bgp?.origins,
     cloud: p.cloud,
     commands: p.commands,
@@ -162,6 +164,7 @@ export function planLines(p: NodePlan): string[] {
     `# ${p.nodeName}${where}, backend ${describeBackend(p)}: ${commands.length === 0 ? 'nothing to change' : `${commands.length} command(s)`}`,
   ];
   if (p.ipip) out.push(`# IP-in-IP: ${describeIpip(p.ipipBpf, plan)}`);
+  if (p.spec.datapath === 'ebpf') out.push(`# datapath: ${describeDatapath(p.spec)}`);
   for (const o of p.bgp?.origins ?? []) out.push(`# ${o.prefix}: ${o.origin}`);
   for (const line of p.wireguard ? describeWireguard(p.wireguard) : []) out.push(`# ${line}`);
   out.push(...placementLines(p.cloud ?? []));

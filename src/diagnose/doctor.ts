@@ -44,6 +44,8 @@ export interface DoctorInput {
   offloads?: OffloadPlan | RoutingUnknown;
   /** The nodes' heartbeats (`kube-node-lease`), to tell a dead agent. */
   leases?: Lease[];
+  /** The devices running the eBPF data path's programs, or why that could not be read. */
+  datapathDevices?: { pod: string[]; underlay: string[] } | RoutingUnknown;
   /** The command that starts a dead agent again (`podnet lab repair` in a lab). */
   restartAgent?: string;
 }
@@ -699,6 +701,37 @@ const offloads: Check = ({ offloads: plan }) => {
   ];
 };
 
+/** `datapath: ebpf` runs where its programs are attached; `kernel` leaves none attached. */
+const ebpfDatapath: Check = (input) => {
+  const devices = input.datapathDevices;
+  if (!devices || 'error' in devices) return [];
+  const ebpf = input.network.datapath === 'ebpf';
+  const attached = devices.pod.length + devices.underlay.length;
+  if (ebpf && devices.underlay.length > 0) {
+    const on = `${devices.underlay.join(', ')} and ${devices.pod.length} pod veth(s)`;
+    return [pass('ebpf-datapath', `tc programs on ${on}`)];
+  }
+  if (ebpf) {
+    return [
+      fail(
+        'ebpf-datapath',
+        "datapath ebpf, but no program is attached to the underlay: this host's pods use the kernel path",
+        `read errors["ebpf-datapath"] in the agent's /healthz on ${input.nodeName} (its metrics address): it says why`,
+      ),
+    ];
+  }
+  if (attached > 0) {
+    return [
+      fail(
+        'ebpf-datapath',
+        `datapath kernel, but the eBPF programs are still attached to ${attached} device(s)`,
+        `the agent on ${input.nodeName} takes them off on its next pass: is it running?`,
+      ),
+    ];
+  }
+  return [];
+};
+
 const CHECKS: Check[] = [
   agents,
   ipForward,
@@ -718,6 +751,7 @@ const CHECKS: Check[] = [
   kernelFeatures,
   cloudRoutes,
   wireguard,
+  ebpfDatapath,
 ];
 
 export function diagnoseHost(input: DoctorInput): Verdict[] {

@@ -102,12 +102,12 @@ export function mapCommands(
   return lines;
 }
 
-function hexBytes(bytes: readonly number[]): string {
+export function hexBytes(bytes: readonly number[]): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
 /** A u32 in this machine's byte order, as the programs' C structs hold it. */
-function hostU32(n: number): number[] {
+export function hostU32(n: number): number[] {
   const b = Buffer.alloc(4);
   if (endianness() === 'LE') b.writeUInt32LE(n);
   else b.writeUInt32BE(n);

@@ -9,6 +9,7 @@ import {
   pidsInNetns,
   removeNetnsEtc,
 } from '../kernel/netns.js';
+import { removeDatapathPins } from '../kernel/bpf-datapath.js';
 import { processStartTime, signalPid } from '../process/daemons.js';
 import { labStateDir, ownsNetns } from './plan.js';
 import { listProcesses, stopProcesses } from './supervisor.js';
@@ -47,6 +48,7 @@ export async function labDown(req: DownRequest): Promise<DownResult> {
     () => (leftover.every((p) => processStartTime(p) === undefined) ? true : undefined),
     5000,
   );
+  for (const netns of namespaces) removeDatapathPins(netns);
   await deleteNetns(namespaces);
   for (const dir of listNetnsEtc().filter((n) => ownsNetns(req.name, n))) removeNetnsEtc(dir);
   rmSync(stateDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // `podnet lab up`: the namespaces and links of the plan, the sysctls, the store and the API
 // server, then one agent and one pod runner per host; returns when the cluster is ready.
+import { ensureBpfFs } from '../kernel/bpf-datapath.js';
 import { startClusterDns } from './cluster-dns-up.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -243,7 +244,9 @@ function agentArgv(state: LabState, h: HostPlan): string[] {
   ];
 }
 
-function startAgent(state: LabState, h: HostPlan): Promise<ProcessRecord> {
+async function startAgent(state: LabState, h: HostPlan): Promise<ProcessRecord> {
+  // `ip netns exec` gives the agent a /sys without /sys/fs/bpf: the eBPF data path pins here.
+  await ensureBpfFs();
   return startProcess(state.stateDir, {
     id: `agent-${h.name}`,
     argv: agentArgv(state, h),
