@@ -117,7 +117,7 @@ test('install refuses what the units could not carry, naming the flag (exit 2)',
     [['--store', 'etcd:10.0.0.1:2379', '--node', 'a b'], /--node "a b": must be one word/],
     [
       ['--store', 'etcd:10.0.0.1:2379', '--upstream', 'dns.example'],
-      /--upstream dns\.example: expected an IPv4 address/,
+      /--upstream dns\.example: expected an IP address/,
     ],
     [
       ['--store', 'etcd:10.0.0.1:2379', '--node-ip', '10.0.0.300'],
