@@ -43,7 +43,14 @@ export function hostSh(lab: string, node: string, cmd: string): void {
 /** Stops (SIGSTOP) or resumes (SIGCONT) every process in the host's namespace. */
 export function freezeHost(lab: string, node: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
   const pids = execFileSync('ip', ['netns', 'pids', hostNs(lab, node)], { encoding: 'utf8' });
-  for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
+  for (const pid of pids.split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), signal);
+    } catch (err) {
+      // A short-lived program (an agent's `ip` or `ethtool`) may end between listing and signal.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
 }
 
 /**
