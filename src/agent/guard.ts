@@ -79,8 +79,7 @@ export function guardController(
         writes++;
       }
     },
-    listChain: (chain) => kernel.listChain(chain),
-    listSet: (set) => kernel.listSet(set),
+    list: () => kernel.list(),
     counters: () => kernel.counters(),
   };
   let timer: NodeJS.Timeout | undefined;
@@ -166,7 +165,7 @@ export function guardController(
       source.guardSync = () => sync('cni', false);
       await sync('start', true);
       // The periodic check reads the kernel beside the passes, not in one of them: reading is
-      // a dozen listings, and an ADD arriving meanwhile would wait for all of them. Only a
+      // two listings, and an ADD arriving meanwhile would wait for all of them. Only a
       // table that differs costs a pass that reads it again and repairs.
       let unsettled = 0;
       const check = async (): Promise<void> => {

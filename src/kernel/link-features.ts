@@ -3,6 +3,7 @@
 // `ethtool -K` changes several of one device in one call.
 import { OperationError } from '../util/errors.js';
 import { run, runJson } from '../process/run.js';
+import { POD_LINK_PROGRAM } from './pod-link-session.js';
 
 export interface FeatureState {
   active: boolean;
@@ -34,6 +35,35 @@ export async function readLinkFeatures(
     }),
   );
   return new Map(read.filter((x) => x !== undefined));
+}
+
+/** The states in podnet-pod-link's answer to `gro DEV...`, in the order asked. */
+export function groStatesFromAnswer(
+  answer: string,
+  devs: readonly string[],
+): Map<string, FeatureState> {
+  const [ok, ...states] = answer.trim().split(' ');
+  if (ok !== 'ok' || states.length !== devs.length) {
+    throw new OperationError(`podnet-pod-link answered "${answer.trim()}" to a GRO read`);
+  }
+  const read = new Map<string, FeatureState>();
+  devs.forEach((dev, i) => {
+    if (states[i] !== '-') read.set(dev, { active: states[i] === 'on', fixed: false });
+  });
+  return read;
+}
+
+/**
+ * GRO alone of each of `devs` that exists, all in one run of podnet-pod-link: for the pods'
+ * veths, where `ethtool -k` would start a process per veth.
+ */
+export async function readGro(
+  netns: string | undefined,
+  devs: readonly string[],
+): Promise<Map<string, FeatureState>> {
+  if (devs.length === 0) return new Map();
+  const r = await run([POD_LINK_PROGRAM], { netns, input: `gro ${devs.join(' ')}\n` });
+  return groStatesFromAnswer(r.stdout, devs);
 }
 
 /** Turns features of one device on or off, all in one ethtool call. */
@@ -72,11 +102,13 @@ export async function readTunedLinks(
 export function offloadKernel(netns?: string): {
   readLinks(nodeIP: string): Promise<{ names: string[]; underlay?: string }>;
   readFeatures(devs: readonly string[]): Promise<Map<string, LinkFeatures>>;
+  readGro(devs: readonly string[]): Promise<Map<string, FeatureState>>;
   setFeatures(dev: string, features: Record<string, boolean>): Promise<void>;
 } {
   return {
     readLinks: (nodeIP) => readTunedLinks(netns, nodeIP),
     readFeatures: (devs) => readLinkFeatures(netns, devs),
+    readGro: (devs) => readGro(netns, devs),
     setFeatures: (dev, features) => setLinkFeatures(netns, dev, features),
   };
 }

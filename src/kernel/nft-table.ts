@@ -1,7 +1,7 @@
 // One small nft table, read the way a reconciler compares it: a chain's rules without its hook
 // line, a set's elements in the form they are written in (`"pn1234" . 10.244.1.5`,
-// `6 . 2379-2380`), and the packets of its named counters. Listing a set asks for that set
-// alone, so this stays cheap only for tables of modest size.
+// `6 . 2379-2380`), and the packets of its named counters. A read lists the whole table, so
+// this stays cheap only for tables of modest size.
 import { run } from '../process/run.js';
 import { nftApply } from './nft.js';
 import type { NftSession } from './nft-session.js';
@@ -31,11 +31,12 @@ function part(value: JsonValue, type: string): string {
   return String(value);
 }
 
-/** A set's elements from `nft -j list set`, as a script would write them. */
-export function setElementsFromJson(json: string): string[] {
-  const items = (JSON.parse(json) as { nftables: { set?: NftSetJson }[] }).nftables;
-  const set = items.find((i) => i.set)?.set;
-  if (!set) return [];
+interface NftTableJson {
+  set?: NftSetJson & { name: string };
+  counter?: { name: string; packets: number };
+}
+
+function elementsOf(set: NftSetJson): string[] {
   const types = Array.isArray(set.type) ? set.type : [set.type];
   return (set.elem ?? []).map((e) => {
     const value = typeof e === 'object' && 'elem' in e ? e.elem.val : e;
@@ -44,27 +45,44 @@ export function setElementsFromJson(json: string): string[] {
   });
 }
 
-/** Packets per named counter from `nft -j list counters table ...`. */
+/** Each set's elements from `nft -j list table`, as a script would write them. */
+export function setsFromJson(json: string): Map<string, string[]> {
+  const items = (JSON.parse(json) as { nftables: NftTableJson[] }).nftables;
+  return new Map(items.flatMap((i) => (i.set ? [[i.set.name, elementsOf(i.set)]] : [])));
+}
+
+/** Packets per named counter from `nft -j list table` or `nft -j list counters table`. */
 export function counterPacketsFromJson(json: string): Map<string, number> {
-  const items = (
-    JSON.parse(json) as { nftables: { counter?: { name: string; packets: number } }[] }
-  ).nftables;
+  const items = (JSON.parse(json) as { nftables: NftTableJson[] }).nftables;
   return new Map(items.flatMap((i) => (i.counter ? [[i.counter.name, i.counter.packets]] : [])));
 }
 
-/** The rules of a chain from `nft -t list chain`, without the base chain's hook line. */
-export function chainRulesFromListing(listing: string, chain: string): string[] {
-  const lines = listing.split('\n').map((l) => l.trim());
-  const open = lines.findIndex((l) => l.startsWith(`chain ${chain} {`));
-  return lines
-    .slice(open + 1)
-    .filter((l) => l && l !== '}' && !l.startsWith('type ') && !l.startsWith('policy '));
+/** Each chain's rules from `nft -t list table`, without a base chain's hook line. */
+export function chainsFromListing(listing: string): Map<string, string[]> {
+  const chains = new Map<string, string[]>();
+  let rules: string[] | undefined;
+  for (const raw of listing.split('\n')) {
+    const line = raw.trim();
+    const open = /^chain (\S+) \{$/.exec(line);
+    if (open) chains.set(open[1]!, (rules = []));
+    else if (line === '}') rules = undefined;
+    else if (rules && line && !line.startsWith('type ') && !line.startsWith('policy '))
+      rules.push(line);
+  }
+  return chains;
+}
+
+/** A table as a reconciler compares it; all empty when the table is missing. */
+export interface ListedTable {
+  counters: Map<string, number>;
+  sets: Map<string, string[]>;
+  chains: Map<string, string[]>;
 }
 
 export interface NftTableReader {
   run(script: string): Promise<void>;
-  listChain(chain: string): Promise<string[] | undefined>;
-  listSet(set: string): Promise<string[] | undefined>;
+  /** The whole table: two `nft` runs (rules as text, elements and counters as JSON). */
+  list(): Promise<ListedTable>;
   counters(): Promise<Map<string, number>>;
 }
 
@@ -74,20 +92,24 @@ export interface NftTableReader {
  */
 export function nftTable(table: string, netns?: string, session?: NftSession): NftTableReader {
   const [family, name] = table.split(' ') as [string, string];
-  // Exit 1 is nft's "no such table/chain/set": reported as missing, not as a failure.
+  // Exit 1 is nft's "no such table": reported as missing, not as a failure.
   const list = async (args: string[]): Promise<string | undefined> => {
     const r = await run(['nft', ...args], { netns, okCodes: [1] });
     return r.code === 0 ? r.stdout : undefined;
   };
   return {
     run: (script) => (session ? session.run(script) : nftApply(script, { netns })),
-    async listChain(chain) {
-      const out = await list(['-t', 'list', 'chain', family, name, chain]);
-      return out === undefined ? undefined : chainRulesFromListing(out, chain);
-    },
-    async listSet(set) {
-      const out = await list(['-j', 'list', 'set', family, name, set]);
-      return out === undefined ? undefined : setElementsFromJson(out);
+    async list() {
+      // Terse text drops set elements, which the JSON carries in the form they are written in.
+      const [json, text] = await Promise.all([
+        list(['-j', 'list', 'table', family, name]),
+        list(['-t', 'list', 'table', family, name]),
+      ]);
+      return {
+        counters: json === undefined ? new Map() : counterPacketsFromJson(json),
+        sets: json === undefined ? new Map() : setsFromJson(json),
+        chains: text === undefined ? new Map() : chainsFromListing(text),
+      };
     },
     async counters() {
       const out = await list(['-j', 'list', 'counters', 'table', family, name]);

@@ -9,7 +9,7 @@ import type { IpSession } from './ip-session.js';
 import { InterfaceExistsError, LINK_LOCAL_GATEWAY, deleteLinks, type PodVeth } from './pod-veth.js';
 
 /** Built by `make build` beside the CNI shim (dist/bin/). */
-const PROGRAM = new URL('../../bin/podnet-pod-link', import.meta.url).pathname;
+export const POD_LINK_PROGRAM = new URL('../../bin/podnet-pod-link', import.meta.url).pathname;
 
 /** The program ended with the request unanswered: it may have made part of the pair. */
 export class PodLinkEndedError extends OperationError {}
@@ -68,7 +68,7 @@ export class PodLinkSession {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const [program, ...args] = inNetns(this.netns, [PROGRAM]) as [string, ...string[]];
+    const [program, ...args] = inNetns(this.netns, [POD_LINK_PROGRAM]) as [string, ...string[]];
     const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.stdout = '';

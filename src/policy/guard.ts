@@ -277,10 +277,15 @@ export function guardScript(want: GuardTable, have: ListedGuard): string | undef
 export interface GuardKernel {
   /** One `nft -f` transaction: all or nothing. */
   run(script: string): Promise<void>;
-  /** The rules of one of the guard's chains (without its hook line), undefined when missing. */
-  listChain(chain: string): Promise<string[] | undefined>;
-  /** A set's elements as the guard writes them, undefined when missing. */
-  listSet(set: string): Promise<string[] | undefined>;
+  /**
+   * The guard's table as it is written: chains' rules (without a hook line), sets' elements,
+   * packets per named counter; what is missing is absent from its map.
+   */
+  list(): Promise<{
+    chains: ReadonlyMap<string, readonly string[]>;
+    sets: ReadonlyMap<string, readonly string[]>;
+    counters: ReadonlyMap<string, number>;
+  }>;
   /** Packets per named counter of the guard's table (empty when the table is missing). */
   counters(): Promise<Map<string, number>>;
 }
@@ -294,19 +299,15 @@ function listedFrom(table: GuardTable): ListedGuard {
   };
 }
 
-async function readGuard(kernel: GuardKernel, want: GuardTable): Promise<ListedGuard> {
-  const [counters, sets, chains] = await Promise.all([
-    kernel.counters(),
-    Promise.all(want.sets.map(async (s) => [s.name, await kernel.listSet(s.name)] as const)),
-    Promise.all(want.chains.map(async (c) => [c.name, await kernel.listChain(c.name)] as const)),
-  ]);
-  return { counters: new Set(counters.keys()), sets: new Map(sets), chains: new Map(chains) };
+async function readGuard(kernel: GuardKernel): Promise<ListedGuard> {
+  const { chains, sets, counters } = await kernel.list();
+  return { counters: new Set(counters.keys()), sets, chains };
 }
 
 /**
  * Changes only what differs from the input and returns the table now in the kernel, and
  * whether anything was sent. Given the table it programmed last, it diffs against that
- * instead of reading the kernel (a new pod's ADD then costs one `nft` run, not a dozen
+ * instead of reading the kernel (a new pod's ADD then costs one `nft` run, not two
  * listings); should that script fail, the table was changed behind its back, and it reads
  * the kernel and tries again. A pass without it reads the kernel: that is what repairs.
  */
@@ -326,7 +327,7 @@ export async function syncGuard(
       // Read below: the kernel no longer holds what was remembered.
     }
   }
-  const script = guardScript(want, await readGuard(kernel, want));
+  const script = guardScript(want, await readGuard(kernel));
   if (script !== undefined) await kernel.run(script);
   return { table: want, changed: script !== undefined };
 }
@@ -336,5 +337,5 @@ export async function syncGuard(
  * beside a pass rather than in its place.
  */
 export async function guardHolds(kernel: GuardKernel, programmed: GuardTable): Promise<boolean> {
-  return guardScript(programmed, await readGuard(kernel, programmed)) === undefined;
+  return guardScript(programmed, await readGuard(kernel)) === undefined;
 }

@@ -21,11 +21,21 @@ export class FakeGuardKernel implements GuardKernel {
     for (const name of counters) if (!this.packets.has(name)) this.packets.set(name, 0);
   }
 
-  async listChain(chain: string): Promise<string[] | undefined> {
+  async list(): Promise<{
+    chains: Map<string, string[]>;
+    sets: Map<string, string[]>;
+    counters: Map<string, number>;
+  }> {
     const [family, table] = GUARD_TABLE.split(' ') as [string, string];
-    return this.nft.listChain(family, table, chain);
+    const held = this.nft.tables.get(GUARD_TABLE);
+    const chains = new Map<string, string[]>();
+    for (const name of held?.chains.keys() ?? [])
+      chains.set(name, (await this.nft.listChain(family, table, name)) ?? []);
+    const sets = new Map([...(held?.sets ?? [])].map(([n, s]) => [n, [...s.elements.values()]]));
+    return { chains, sets, counters: new Map(this.packets) };
   }
 
+  /** A set's elements, for a test to look at (the guard reads through `list`). */
   async listSet(set: string): Promise<string[] | undefined> {
     const s = this.nft.tables.get(GUARD_TABLE)?.sets.get(set);
     return s ? [...s.elements.values()] : undefined;

@@ -1,6 +1,7 @@
-// What the agent asks podnet-pod-link for one pod's veth.
+// What the agent asks podnet-pod-link: one pod's veth, and the GRO of many.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { groStatesFromAnswer } from '../../src/kernel/link-features.js';
 import { podLinkRequest } from '../../src/kernel/pod-link-session.js';
 
 const veth = {
@@ -45,4 +46,17 @@ test('pod link: an IPv6-only pod sends `-` for the IPv4 pair and its IPv6 addres
     }),
     '/var/run/netns/cni-1234 eth0 1450 pn0123456789a 02:01:02:03:04:05 0a:58:0a:f4:01:05 - - fd00:10:244:1::5 fe80::1\n',
   );
+});
+
+test('pod link: a GRO read answers one state per device asked, a missing one left out', () => {
+  const states = groStatesFromAnswer('ok on off -\n', ['pna', 'pnb', 'pnc']);
+  assert.deepEqual(
+    [...states],
+    [
+      ['pna', { active: true, fixed: false }],
+      ['pnb', { active: false, fixed: false }],
+    ],
+  );
+  assert.throws(() => groStatesFromAnswer('ok on\n', ['pna', 'pnb']), /answered "ok on"/);
+  assert.throws(() => groStatesFromAnswer('error bad\n', ['pna']), /answered "error bad"/);
 });

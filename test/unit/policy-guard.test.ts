@@ -266,8 +266,7 @@ test('guard: from the table it programmed, a new pod costs one nft run and no li
   let reads = 0;
   const counted: GuardKernel = {
     run: (script) => kernel.run(script),
-    listChain: (c) => (reads++, kernel.listChain(c)),
-    listSet: (s) => (reads++, kernel.listSet(s)),
+    list: () => (reads++, kernel.list()),
     counters: () => (reads++, kernel.counters()),
   };
   const first = await syncGuard(counted, input());

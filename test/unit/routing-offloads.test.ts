@@ -63,14 +63,27 @@ test('offloads: only features that differ are changed, one ethtool call per devi
 });
 
 /** A kernel of devices with their features, where setting a feature that is fixed fails. */
-function fakeKernel(devices: Map<string, LinkFeatures>): OffloadKernel & { calls: number } {
+function fakeKernel(
+  devices: Map<string, LinkFeatures>,
+): OffloadKernel & { calls: number; fullReads: string[] } {
   const kernel = {
     calls: 0,
+    /** Devices whose every feature was read (ethtool -k, a process each). */
+    fullReads: [] as string[],
     async readLinks() {
       return { names: [...devices.keys()], underlay: 'eth0' };
     },
     async readFeatures(devs: readonly string[]) {
+      kernel.fullReads.push(...devs);
       return new Map(devs.flatMap((d) => (devices.has(d) ? [[d, devices.get(d)!] as const] : [])));
+    },
+    async readGro(devs: readonly string[]) {
+      return new Map(
+        devs.flatMap((d) => {
+          const gro = devices.get(d)?.['generic-receive-offload'];
+          return gro ? [[d, { ...gro }] as const] : [];
+        }),
+      );
     },
     async setFeatures(dev: string, wanted: Record<string, boolean>) {
       kernel.calls++;
@@ -100,6 +113,13 @@ test('offloads: a reconcile brings the kernel to what is wanted; the next change
   const settled = await reconcileOffloads(kernel, '172.31.1.11', { apply: true });
   assert.deepEqual(settled?.changes, []);
   assert.equal(kernel.calls, 3);
+  // The pod veth's GRO is read with the others' in one request, never with an ethtool of its own.
+  assert.ok(!kernel.fullReads.includes(POD_VETH));
+  devices.get(POD_VETH)!['generic-receive-offload']!.active = false;
+  const veth = await reconcileOffloads(kernel, '172.31.1.11', { apply: true });
+  assert.deepEqual(offloadCommands(veth!.changes), [
+    `ethtool -K ${POD_VETH} generic-receive-offload on`,
+  ]);
 });
 
 test('offloads: planning alone changes nothing', async () => {

@@ -8,7 +8,9 @@
 //   NETNS_PATH IFNAME MTU HOST_VETH HOST_MAC POD_MAC POD_IPV4 GATEWAY_IPV4 [POD_IPV6 GATEWAY_IPV6]
 // where POD_IPV4 and GATEWAY_IPV4 are both `-` for a pod of an IPv6-only cluster (which then
 // needs the IPv6 pair);
-// one answer per line on stdout: ok | exists <message> | error <message>
+// one answer per line on stdout: ok | exists <message> | error <message>.
+// Also `gro DEV...`, answered `ok STATE...`: each device's GRO as on, off, or - (no such
+// device), read in one request where ethtool would take a process per device.
 //
 // For each request, over netlink and stopping at the first failure:
 // - the pair: HOST_VETH in this namespace, its peer IFNAME made straight in the pod's
@@ -405,6 +407,24 @@ static int parse(const char *line, struct veth *v) {
   return 0;
 }
 
+static void report_gro(char *devs) {
+  printf("ok");
+  for (char *dev = strtok(devs, " \t\n"); dev; dev = strtok(NULL, " \t\n")) {
+    struct ethtool_value value = {.cmd = ETHTOOL_GGRO};
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    size_t len = strlen(dev);
+    int read = len < IFNAMSIZ;
+    if (read) {
+      memcpy(ifr.ifr_name, dev, len + 1);
+      ifr.ifr_data = (char *)&value;
+      read = ioctl(host_sock, SIOCETHTOOL, &ifr) == 0;
+    }
+    printf(!read ? " -" : value.data ? " on" : " off");
+  }
+  printf("\n");
+}
+
 /** 0 when wired, 1 when IFNAME already exists in the pod, -1 on any other failure. */
 static int serve(const char *line) {
   struct veth v;
@@ -435,9 +455,13 @@ int main(void) {
   char *line = NULL;
   size_t size = 0;
   while (getline(&line, &size, stdin) >= 0) {
-    int result = serve(line);
-    if (result == 0) printf("ok\n");
-    else printf("%s %s\n", result > 0 ? "exists" : "error", failure);
+    if (strncmp(line, "gro ", 4) == 0) {
+      report_gro(line + 4);
+    } else {
+      int result = serve(line);
+      if (result == 0) printf("ok\n");
+      else printf("%s %s\n", result > 0 ? "exists" : "error", failure);
+    }
     fflush(stdout);
   }
   free(line);
