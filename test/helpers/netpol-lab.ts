@@ -41,6 +41,7 @@ import {
   type Matrix,
   type PodKey,
 } from './netpol-matrix.js';
+import { agentMetric } from './agent-metrics.js';
 
 /** argv: address, destination port, count. Source ports differ so each INIT is a new flow. */
 const SCTP_SENDER = `
@@ -299,40 +300,15 @@ export class NetpolLab {
   }
 
   private processed(node: string, kind: string): number {
-    const m = new RegExp(
-      `^podnet_informer_processed_revision\\{kind="${kind}"\\} (\\d+)`,
-      'm',
-    ).exec(this.agentMetrics(node));
-    return m ? Number(m[1]) : 0;
-  }
-
-  /** The Prometheus text of `node`'s agent. */
-  agentMetrics(node: string): string {
-    return spawnSyncText([
-      'ip',
-      'netns',
-      'exec',
-      hostNetns(this.name, node),
-      'busybox',
-      'wget',
-      '-q',
-      '-O',
-      '-',
-      'http://127.0.0.1:9101/metrics',
-    ]);
+    return agentMetric(hostNetns(this.name, node), 'podnet_informer_processed_revision', { kind });
   }
 
   /** `podnet_policy_drops_total` of `node` for the pods `policies` (comma-joined) isolate. */
   policyDrops(node: string, policies: string, direction: 'ingress' | 'egress'): number {
-    const line = this.agentMetrics(node)
-      .split('\n')
-      .find(
-        (l) =>
-          l.startsWith('podnet_policy_drops_total{') &&
-          l.includes(`policy="${policies}"`) &&
-          l.includes(`direction="${direction}"`),
-      );
-    return line ? Number(line.split(' ').at(-1)) : 0;
+    return agentMetric(hostNetns(this.name, node), 'podnet_policy_drops_total', {
+      policy: policies,
+      direction,
+    });
   }
 
   /** The node matrix pod `key` runs on. */

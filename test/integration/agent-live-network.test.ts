@@ -10,6 +10,7 @@ import { podNetns } from '../../src/lab/plan.js';
 import { echoPodYaml, podnet, podnetOk, until } from '../helpers/lab.js';
 import { sharedLab } from '../helpers/shared-lab.js';
 import { sh, tcpStream } from '../helpers/routing-topology.js';
+import { agentMetric } from '../helpers/agent-metrics.js';
 
 const name = sharedLab(['--nodes', '2', '--zones', '2']);
 const NODES = ['node-1', 'node-2'];
@@ -24,11 +25,8 @@ const mtuOf = (ns: string, dev: string): number =>
   (JSON.parse(sh(`ip -j -n ${ns} link show dev ${dev}`)) as { mtu: number }[])[0]!.mtu;
 const podNs = (host: string, pod: string): string => podNetns(name, host, 'default', pod);
 /** The revision of the ClusterNetwork every handler of `host`'s agent has finished with. */
-const processed = (host: string): number => {
-  const metrics = sh(`ip netns exec ${name}-${host} curl -s http://127.0.0.1:9101/metrics`);
-  const m = /podnet_informer_processed_revision\{kind="ClusterNetwork"\} (\d+)/.exec(metrics);
-  return m ? Number(m[1]) : 0;
-};
+const processed = (host: string): number =>
+  agentMetric(`${name}-${host}`, 'podnet_informer_processed_revision', { kind: 'ClusterNetwork' });
 
 test('live ClusterNetwork: MTU and DNS IP change on every agent; no connection drops', async () => {
   podnetOk(['--lab', name, 'apply', '-f', '-'], {

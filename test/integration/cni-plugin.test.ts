@@ -21,6 +21,7 @@ import {
   type PluginAnswer,
 } from '../helpers/cni-node.js';
 import { deleteNamespace, sweepStaleNamespaces, uniqueName } from '../helpers/names.js';
+import { agentMetricsText } from '../helpers/agent-metrics.js';
 
 let dir: string;
 let store: Store;
@@ -143,11 +144,7 @@ test('cni: the result carries mac, sandbox, ips, routes and the pod DNS settings
   });
   assert.match(hostRoute, new RegExp(`${ipOf(r)} dev ${res.interfaces[0]!.name}`));
   // The agent's metrics count the address and time the call.
-  const metrics = execFileSync(
-    'ip',
-    ['netns', 'exec', hostNs, 'busybox', 'wget', '-q', '-O', '-', 'http://127.0.0.1:9101/metrics'],
-    { encoding: 'utf8' },
-  );
+  const metrics = agentMetricsText(hostNs);
   assert.match(metrics, /^podnet_ipam_pod_addresses\{state="allocated"\} 1$/m);
   assert.match(metrics, /^podnet_ipam_pod_addresses\{state="capacity"\} 253$/m);
   assert.match(

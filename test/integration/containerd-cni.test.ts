@@ -28,6 +28,7 @@ import {
   testLabName,
   until,
 } from '../helpers/lab.js';
+import { agentMetric } from '../helpers/agent-metrics.js';
 
 /** libcni's cache of what it passed and got back, per network, container and interface. */
 interface CniCache {
@@ -101,32 +102,8 @@ describe('containerd calls podnet as the CNI spec says', () => {
   const cacheFile = (sandbox: string) => join(CNI_CACHE, `podnet-${sandbox}-eth0`);
   const readCache = (sandbox: string) =>
     JSON.parse(readFileSync(cacheFile(sandbox), 'utf8')) as CniCache;
-  const cniCalls = (command: string): number => {
-    const metrics = execFileSync(
-      'ip',
-      [
-        'netns',
-        'exec',
-        host().netns,
-        'busybox',
-        'wget',
-        '-q',
-        '-O',
-        '-',
-        'http://127.0.0.1:9101/metrics',
-      ],
-      { encoding: 'utf8' },
-    );
-    const counts = [
-      ...metrics.matchAll(
-        new RegExp(
-          `^podnet_cni_call_duration_seconds_count\\{command="${command}",[^}]*\\} (\\d+)$`,
-          'gm',
-        ),
-      ),
-    ];
-    return counts.reduce((n, m) => n + Number(m[1]), 0);
-  };
+  const cniCalls = (command: string): number =>
+    agentMetric(host().netns, 'podnet_cni_call_duration_seconds_count', { command });
 
   /** The plugin called as libcni calls it from a cache entry: its conflist, args and result. */
   const callFromCache = (

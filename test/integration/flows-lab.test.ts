@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import type { Flow } from '../../src/flows/types.js';
 import { podnet, podnetOk, sweepLeftovers, testLabName, until } from '../helpers/lab.js';
 import { hostNs, hostSh } from '../helpers/trace-lab.js';
+import { agentMetric } from '../helpers/agent-metrics.js';
 
 const lab = testLabName();
 const REQUESTS = 30;
@@ -17,17 +18,8 @@ function flowsJson(args: string[]): Flow[] {
     .flows;
 }
 
-function metric(node: string, name: string, service: string): number {
-  const text = execFileSync(
-    'ip',
-    ['netns', 'exec', hostNs(lab, node), 'curl', '-s', 'http://127.0.0.1:9101/metrics'],
-    { encoding: 'utf8' },
-  );
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && l.includes(`service="${service}"`));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const metric = (node: string, name: string, service: string): number =>
+  agentMetric(hostNs(lab, node), name, { service });
 
 before(() => {
   sweepLeftovers();

@@ -16,6 +16,7 @@ import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervis
 import { formatIP, hostRange, parseCidr } from '../../src/net/index.js';
 import { EchoLab, startChild } from '../helpers/echo-lab.js';
 import { PODNET, podnet, podnetOk, sweepLeftovers, until } from '../helpers/lab.js';
+import { agentMetricsText, metricValue } from '../helpers/agent-metrics.js';
 
 const PROBE = new URL('../../../test/integration/python/guard_probe.py', import.meta.url).pathname;
 const PYTHON = '/usr/bin/python3';
@@ -26,18 +27,9 @@ const CONTROL_PLANE = '172.31.1.254';
 
 /** podnet_guard_drops_total{reason} from the agent in host namespace `ns`. */
 function dropsIn(ns: string, reason: string): number {
-  const text = spawnSync(
-    'ip',
-    ['netns', 'exec', ns, 'curl', '-s', 'http://127.0.0.1:9101/metrics'],
-    {
-      encoding: 'utf8',
-    },
-  ).stdout;
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`podnet_guard_drops_total{reason="${reason}"}`));
-  assert.ok(line, `no podnet_guard_drops_total{reason="${reason}"} in ${ns}`);
-  return Number(line.split(' ').pop());
+  const drops = metricValue(agentMetricsText(ns), 'podnet_guard_drops_total', { reason });
+  assert.ok(drops !== undefined, `no podnet_guard_drops_total{reason="${reason}"} in ${ns}`);
+  return drops;
 }
 
 for (const proxy of ['iptables', 'nftables']) {

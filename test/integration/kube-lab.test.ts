@@ -25,7 +25,7 @@ import { applyObject } from '../../src/store/objects.js';
 import { openStore } from '../../src/store/open.js';
 import { PODNET, podnet, podnetOk, readLab, until } from '../helpers/lab.js';
 import { sharedLab } from '../helpers/shared-lab.js';
-import { sh } from '../helpers/routing-topology.js';
+import { agentMetric } from '../helpers/agent-metrics.js';
 
 const lab = sharedLab(['--nodes', '2', '--zones', '2', '--api', 'kubernetes']);
 const NODES = ['node-1', 'node-2'];
@@ -195,13 +195,9 @@ function status(): LabStatus {
   return JSON.parse(podnetOk(['lab', 'status', '--name', lab, '-o', 'json'])) as LabStatus;
 }
 
-function agentMetric(node: string, pattern: RegExp): number {
-  const text = sh(`ip netns exec ${lab}-${node} curl -s http://127.0.0.1:9101/metrics`);
-  const m = pattern.exec(text);
-  return m ? Number(m[1]) : 0;
-}
-
-const PROCESSED_SLICES = /podnet_informer_processed_revision\{kind="EndpointSlice"\} (\d+)/;
+/** The revision of `kind` every handler of `node`'s agent has finished with. */
+const processed = (node: string, kind: string): number =>
+  agentMetric(`${lab}-${node}`, 'podnet_informer_processed_revision', { kind });
 
 /** The revision of the slice of `service` that lists `ip` as ready, once there is one. */
 function readySliceRevision(service: string, ip: string): number | undefined {
@@ -228,7 +224,7 @@ async function programmedEverywhere(slices: string[]): Promise<void> {
   );
   await until(
     `every agent to have programmed ${slices.join(', ')}`,
-    () => (NODES.every((n) => agentMetric(n, PROCESSED_SLICES) >= revision) ? true : undefined),
+    () => (NODES.every((n) => processed(n, 'EndpointSlice') >= revision) ? true : undefined),
     20_000,
   );
 }
@@ -328,7 +324,7 @@ test('kube-lab: agents, pod runners and DNS read only the API; a kubectl pod and
   const revision = await until('web-1 in a ready slice', () => readySliceRevision('web', ip));
   await until(
     "every agent to have programmed web-1's slice",
-    () => (NODES.every((n) => agentMetric(n, PROCESSED_SLICES) >= revision) ? true : undefined),
+    () => (NODES.every((n) => processed(n, 'EndpointSlice') >= revision) ? true : undefined),
     20_000,
   );
   // The pod is Ready once its process runs (no readiness probe), which may be a moment before
@@ -473,10 +469,9 @@ test('kube-lab: the API server stopped for 60 s leaves traffic alone; later chan
   const revision = Number(
     kubectl(['get', 'service', 'after-stop', '-o', 'jsonpath={.metadata.resourceVersion}']),
   );
-  const processed = /podnet_informer_processed_revision\{kind="Service"\} (\d+)/;
   await until(
     'every agent to have the new service',
-    () => (NODES.every((n) => agentMetric(n, processed) >= revision) ? true : undefined),
+    () => (NODES.every((n) => processed(n, 'Service') >= revision) ? true : undefined),
     30_000,
   );
   const took = Date.now() - resumed;
@@ -488,8 +483,9 @@ test('kube-lab: the API server stopped for 60 s leaves traffic alone; later chan
 });
 
 test('kube-lab: watches told 410 Gone re-list and count it', async () => {
-  const expired = /podnet_kube_relists_total\{reason="expired"\} (\d+)/;
-  const before = NODES.map((n) => agentMetric(n, expired));
+  const expired = (n: string): number =>
+    agentMetric(`${lab}-${n}`, 'podnet_kube_relists_total', { reason: 'expired' });
+  const before = NODES.map(expired);
   // While the API server is paused (briefly: no watch counts as stalled yet), the store moves
   // on and its history is compacted behind the server's own watches: they resume to 410 Gone.
   const apiserver = status().processes.find((p) => p.id === 'apiserver')!;
@@ -509,7 +505,7 @@ test('kube-lab: watches told 410 Gone re-list and count it', async () => {
   }
   await until(
     'a re-list after 410 on every agent',
-    () => (NODES.every((n, i) => agentMetric(n, expired) > before[i]!) ? true : undefined),
+    () => (NODES.every((n, i) => expired(n) > before[i]!) ? true : undefined),
     40_000,
   );
   // And they carry on: a change after it still reaches them.

@@ -23,6 +23,7 @@ import { PODNET, podnet, podnetOk, readLab, until, type EchoAnswer } from '../he
 import { assertEvenSpread } from '../helpers/proxy-topology.js';
 import { sharedLabWithPods } from '../helpers/shared-lab.js';
 import { startChild } from '../helpers/echo-lab.js';
+import { agentMetric } from '../helpers/agent-metrics.js';
 import type { LabState } from '../../src/lab/state.js';
 
 const PROBE = new URL('../../../test/integration/python/ipv6_probe.py', import.meta.url).pathname;
@@ -74,23 +75,6 @@ const addresses = new Map<string, { v4: string; v6: string }>();
 const subnets = new Map<string, string[]>();
 
 const hostNs = (node: string): string => `${name}-${node}`;
-
-/** The agent's metric `metric` (summed over its labels) in host namespace `ns`. */
-function metricSum(ns: string, metric: string, labels = ''): number {
-  const text = spawnSync(
-    'ip',
-    ['netns', 'exec', ns, 'curl', '-s', 'http://127.0.0.1:9101/metrics'],
-    { encoding: 'utf8' },
-  ).stdout;
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `)) {
-      if (labels && !line.includes(labels)) continue;
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return sum;
-}
 
 function ipv6Routes(ns: string): { dst: string; gateway?: string; dev?: string }[] {
   return JSON.parse(
@@ -278,7 +262,7 @@ test('v6wire: a Router Advertisement from a pod is dropped by the guard and inst
     }).trim(),
     '0',
   );
-  const dropped = metricSum(ns, 'podnet_guard_drops_total', 'reason="spoofed"');
+  const dropped = agentMetric(ns, 'podnet_guard_drops_total', { reason: 'spoofed' });
   const sent = podnetOk([
     'lab',
     'exec',
@@ -293,7 +277,7 @@ test('v6wire: a Router Advertisement from a pod is dropped by the guard and inst
   ]);
   assert.equal(sent.trim(), 'sent');
   await until('the guard to count the advertisement', () =>
-    metricSum(ns, 'podnet_guard_drops_total', 'reason="spoofed"') > dropped ? true : undefined,
+    agentMetric(ns, 'podnet_guard_drops_total', { reason: 'spoofed' }) > dropped ? true : undefined,
   );
   const routes = execFileSync('ip', ['-n', ns, '-6', 'route', 'show'], { encoding: 'utf8' });
   assert.doesNotMatch(routes, /2001:db8:bad|proto ra/, routes);
@@ -321,10 +305,10 @@ test('v6wire: an agent restart changes no IPv6 route', async () => {
     await until(
       'the restarted agent to reconcile',
       () =>
-        metricSum(ns, 'podnet_routing_reconciles_total', 'result="ok"') > 0 ? true : undefined,
+        agentMetric(ns, 'podnet_routing_reconciles_total', { result: 'ok' }) > 0 ? true : undefined,
       90_000,
     );
-    assert.equal(metricSum(ns, 'podnet_routing_kernel_changes_total'), 0);
+    assert.equal(agentMetric(ns, 'podnet_routing_kernel_changes_total'), 0);
   } finally {
     monitor.kill();
   }
@@ -396,7 +380,7 @@ function webClusterIPs(): { v4: string; v6: string } {
 
 /** The revision of `kind` every handler of the agent in `ns` has finished with. */
 function processedRevision(ns: string, kind: string): number {
-  return metricSum(ns, 'podnet_informer_processed_revision', `kind="${kind}"`);
+  return agentMetric(ns, 'podnet_informer_processed_revision', { kind });
 }
 
 /** Writes a change to the ClusterNetwork and waits until every agent has acted on it. */
