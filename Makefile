@@ -113,7 +113,8 @@ integration: build
 
 test: lint unit integration
 
-# The request flow on a fresh 3-host lab; DEMO_FLAGS=--keep leaves the lab up to explore.
+# The request flow on a fresh 3-host dual-stack lab (IPv4, then IPv6); DEMO_FLAGS=--keep leaves
+# the lab up to explore.
 demo: build
 	bin/podnet demo $(DEMO_FLAGS)
 

@@ -30,7 +30,7 @@ import {
 } from '../ipam/subnet-lease.js';
 import { defaultRouteSource, ipv6Beside } from '../kernel/addresses.js';
 import { KUBERNETES_SCHEME } from '../kube/url.js';
-import { podMTU } from '../routing/mtu.js';
+import { clusterPodMTU } from '../routing/mtu.js';
 import { effectiveNetwork } from '../api/node-settings.js';
 import { createObject, getClusterNetwork, getObject, updateObject } from '../store/objects.js';
 import { errorMessage, UsageError } from '../util/errors.js';
@@ -414,12 +414,10 @@ export function nodeNetwork(
   backendOverride?: string,
 ): NodeNetwork {
   const backend = (backendOverride ?? net.backend) as ClusterNetwork['spec']['backend'];
-  const subnet = parseCidr(podCIDR);
   return {
-    podCIDR: subnet,
+    podCIDR: parseCidr(podCIDR),
     nodeIP,
-    // The node's first subnet is IPv6 only on an IPv6-only cluster.
-    mtu: podMTU(backend, net.mtu, net.encryption, net.autoTunnel, subnet.family === 6),
+    mtu: clusterPodMTU(net, backend),
     dnsIPs: dnsIPsOf(net),
     domain: net.domain,
   };

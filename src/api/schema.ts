@@ -498,7 +498,8 @@ export const bgpPeerSchema = z.strictObject({
   kind: z.literal('BGPPeer'),
   metadata: objectMetaSchema,
   spec: z.strictObject({
-    peerIP: ipv4,
+    // Either family: on an IPv6-only cluster nodes peer with routers over IPv6.
+    peerIP: anyIP,
     asNumber: z
       .number()
       .int({ error: 'must be a whole number' })

@@ -10,7 +10,7 @@ import type { ClusterNetwork, KubeObject } from '../api/types.js';
 import { describeObject } from '../registry/apply.js';
 import { connectivityCuts } from '../registry/network-change.js';
 import { namespaceOf } from '../registry/namespaces.js';
-import { podMTU } from '../routing/mtu.js';
+import { clusterPodMTU } from '../routing/mtu.js';
 import { getClusterNetwork, getObject, listObjects } from '../store/objects.js';
 import type { Store } from '../store/store.js';
 import { UsageError } from '../util/errors.js';
@@ -111,13 +111,9 @@ export async function planNetwork(
     );
   }
 
-  const podsBefore = podMTU(current.backend, current.mtu, current.encryption, current.autoTunnel);
-  const podsAfter = podMTU(
-    proposed.backend,
-    proposed.mtu,
-    proposed.encryption,
-    proposed.autoTunnel,
-  );
+  // The agents' own arithmetic: WireGuard costs 80 bytes, not 60, on an IPv6-only cluster.
+  const podsBefore = clusterPodMTU(current);
+  const podsAfter = clusterPodMTU(proposed);
   for (const plan of plans) {
     process.stdout.write(`${planLines(plan).join('\n')}\n`);
     if (podsAfter !== podsBefore) {

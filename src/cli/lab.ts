@@ -110,10 +110,10 @@ export function registerLab(program: Command): void {
     .addOption(
       new Option(
         '--ip-family <family>',
-        "the pods' address families: IPv4 only, IPv6 only, or both (dual-stack); with IPv6 the underlay gets ULA addresses beside its IPv4 ones",
+        "the pods' address families: IPv4 only, IPv6 only, or both (dual-stack, the default); with IPv6 the underlay gets ULA addresses beside its IPv4 ones",
       )
         .choices(LAB_IP_FAMILIES)
-        .default('ipv4'),
+        .default('dual'),
     )
     .option(
       '--route-limit <n>',

@@ -24,7 +24,7 @@ import { pingFrom } from '../kernel/probe.js';
 import { podNetns } from '../lab/plan.js';
 import { addToIP, formatIP, networkAddress, tryParseCidr } from '../net/index.js';
 import { applyManifest } from '../registry/apply.js';
-import { podMTU } from '../routing/mtu.js';
+import { clusterPodMTU } from '../routing/mtu.js';
 import { perHostChange, planRollout } from '../rollout/plan.js';
 import { runRollout, type RolloutEffects } from '../rollout/run.js';
 import { getClusterNetwork, getObject, listObjects, updateObject } from '../store/objects.js';
@@ -229,7 +229,7 @@ async function probeProblems(store: Store, host: string, lab: string): Promise<s
   const source = runningPodOn(pods, host);
   if (!self || !source) return [];
   const spec = effectiveNetwork(cluster, self);
-  const mtu = podMTU(spec.backend, spec.mtu, spec.encryption, spec.autoTunnel);
+  const mtu = clusterPodMTU(spec);
   const netns = podNetns(lab, host, source.metadata.namespace ?? 'default', source.metadata.name);
   const problems: string[] = [];
   for (const peer of nodes) {

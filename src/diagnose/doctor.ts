@@ -16,7 +16,7 @@ import { renderCommands } from '../kernel/routing-render.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
 import { containsCidr, tryParseCidr } from '../net/index.js';
 import { NETWORK_UNAVAILABLE } from '../routing/condition.js';
-import { encapsulationOverhead } from '../routing/mtu.js';
+import { clusterOverhead } from '../routing/mtu.js';
 import { usesIpip } from '../routing/backends/auto.js';
 import { describeWireguard, type WireguardStatus } from '../routing/wireguard-status.js';
 import { backendAdvice } from '../routing/advice.js';
@@ -238,8 +238,7 @@ const mtu: Check = ({ host, network, nodeName, nodes }) => {
   const sendsThrough = tunnel && network.backend !== 'host-gw' ? tunnel : undefined;
   const podLimit = Math.min(
     sendsThrough ? sendsThrough.mtu : Infinity,
-    (underlay?.mtu ?? network.mtu) -
-      encapsulationOverhead(network.backend, network.encryption, network.autoTunnel),
+    (underlay?.mtu ?? network.mtu) - clusterOverhead(network),
   );
   const tooBig = host.links.filter((l) => POD_VETH.test(l.ifname) && l.mtu > podLimit);
   verdicts.push(

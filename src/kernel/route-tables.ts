@@ -1,7 +1,6 @@
 // Routing tables apart from main, chosen by `ip rule`: read per table as JSON, and the rules
 // that pick them. The lab's VPC router keeps one table per zone this way.
 import { run, runJson } from '../process/run.js';
-import { ipBatch } from './links.js';
 
 export interface TableRoute {
   dst: string;
@@ -10,11 +9,19 @@ export interface TableRoute {
   dev?: string;
 }
 
-/** The routes of a table; none when the kernel has not made it yet (it does on the first route). */
-export async function listTableRoutes(netns: string, table: number): Promise<TableRoute[]> {
-  const r = await run(['ip', '-n', netns, '-j', 'route', 'show', 'table', String(table)], {
-    okCodes: [2],
-  });
+/**
+ * The routes of a table in one family; none when the kernel has not made it yet (it does on
+ * the first route).
+ */
+export async function listTableRoutes(
+  netns: string,
+  table: number,
+  family: 4 | 6 = 4,
+): Promise<TableRoute[]> {
+  const r = await run(
+    ['ip', `-${family}`, '-n', netns, '-j', 'route', 'show', 'table', String(table)],
+    { okCodes: [2] },
+  );
   if (r.code === 2) {
     if (/FIB table does not exist/.test(r.stderr)) return [];
     throw new Error(`ip route show table ${table} in ${netns}: ${r.stderr.trim()}`);
@@ -30,10 +37,18 @@ export interface TableRule {
   priority: number;
 }
 
-/** Adds the rules that are missing (each one is known by its priority); leaves the others. */
-export async function ensureTableRules(netns: string, rules: readonly TableRule[]): Promise<void> {
+/**
+ * Adds the rules of one family that are missing (each one is known by its priority); leaves
+ * the others.
+ */
+export async function ensureTableRules(
+  netns: string,
+  rules: readonly TableRule[],
+  family: 4 | 6 = 4,
+): Promise<void> {
   const have = await runJson<{ priority: number; iif?: string; table?: string }[]>([
     'ip',
+    `-${family}`,
     '-n',
     netns,
     '-j',
@@ -47,5 +62,8 @@ export async function ensureTableRules(netns: string, rules: readonly TableRule[
     if (found) lines.push(`rule del priority ${r.priority}`);
     lines.push(`rule add priority ${r.priority} iif ${r.iif} lookup ${r.table}`);
   }
-  await ipBatch(netns, lines);
+  // A batch line takes no family option: the family is the whole batch's.
+  if (lines.length > 0) {
+    await run(['ip', `-${family}`, '-n', netns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  }
 }

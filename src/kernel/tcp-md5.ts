@@ -11,7 +11,7 @@ import { OperationError } from '../util/errors.js';
 const HELPER = new URL('../../bin/podnet-bgp-md5', import.meta.url).pathname;
 
 export interface TcpMd5Options {
-  /** Where peers connect to (IPv4; 0.0.0.0 for any) and on which port. */
+  /** Where peers connect to (IPv4 or IPv6; 0.0.0.0 or :: for any) and on which port. */
   listenAddress: string;
   listenPort: number;
   /** Peer address → its key (1 to 80 bytes). */

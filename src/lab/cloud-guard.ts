@@ -1,9 +1,9 @@
 // The lab's guard in front of moto: what moto leaves out of EC2 and podnet must cope with.
 // It meters route calls and DescribeRouteTables with AWS's token buckets (answering
 // RequestLimitExceeded, never queueing), refuses CreateRoute past the quota
-// (RouteLimitExceeded; each table's routes counted once, then followed through the guard's own
-// writes), and reports routes to terminated instances as blackholes. Tests reach
-// it under /guard/: POST /guard/throttle?calls=N throttles the next N metered calls, GET
+// (RouteLimitExceeded; each table's routes of each family counted once, then followed through
+// the guard's own writes), and reports routes to terminated instances as blackholes. Tests
+// reach it under /guard/: POST /guard/throttle?calls=N throttles the next N metered calls, GET
 // /guard/stats counts what it answered.
 import {
   createServer,
@@ -15,7 +15,7 @@ import {
 import { AWS_BUCKETS, TokenBucket } from '../cloud/pacing.js';
 import { routeState, type EmulatedInterface } from './cloud-plan.js';
 import { motoClient, readInterfaces, readRoutes } from './cloud-moto.js';
-import { RouteCounts } from './cloud-route-counts.js';
+import { countKey, parseCountKey, RouteCounts, routesOfFamily } from './cloud-route-counts.js';
 
 export interface GuardOptions {
   host: string;
@@ -74,9 +74,17 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
   };
   const stats: GuardStats = { calls: {}, throttled: 0, routeLimitExceeded: 0 };
   let throttleNext = 0;
-  const counts = new RouteCounts(
-    async (table) => (await readRoutes(moto, [table])).get(table)?.length,
-  );
+  const counts = new RouteCounts(async (key) => {
+    const { table, family } = parseCountKey(key);
+    const routes = (await readRoutes(moto, [table])).get(table);
+    return (
+      routes &&
+      routesOfFamily(
+        routes.map((r) => r.destination),
+        family,
+      )
+    );
+  });
   // Route writes one at a time: a count and the write it admits must not interleave with
   // another write to the table.
   let writing: Promise<unknown> = Promise.resolve();
@@ -134,8 +142,10 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
     body: Buffer,
     res: ServerResponse,
   ): Promise<void> {
-    const table = new URLSearchParams(body.toString('utf8')).get('RouteTableId') ?? '';
-    const count = action === 'CreateRoute' ? await counts.count(table) : undefined;
+    const params = new URLSearchParams(body.toString('utf8'));
+    const table = params.get('RouteTableId') ?? '';
+    const key = countKey(table, params.has('DestinationIpv6CidrBlock') ? 6 : 4);
+    const count = action === 'CreateRoute' ? await counts.count(key) : undefined;
     if (count !== undefined && count >= opts.quota) {
       stats.routeLimitExceeded++;
       return reply(
@@ -149,10 +159,10 @@ export async function startGuard(opts: GuardOptions): Promise<Server> {
       );
     }
     const answer = await forward(opts.upstream, req, body).catch((err: unknown) => {
-      counts.routeCall(action, table, false);
+      counts.routeCall(action, key, false);
       throw err;
     });
-    counts.routeCall(action, table, answer.status === 200);
+    counts.routeCall(action, key, answer.status === 200);
     reply(res, answer.status, answer.contentType, answer.body);
   }
 

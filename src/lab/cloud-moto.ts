@@ -44,7 +44,7 @@ export async function readInterfaces(ec2: EC2Client): Promise<Map<string, Emulat
   return out;
 }
 
-/** The routes of each table, by table ID. */
+/** The routes of each table (both families), by table ID. */
 export async function readRoutes(
   ec2: EC2Client,
   tableIds: readonly string[],
@@ -58,9 +58,9 @@ export async function readRoutes(
     (out.RouteTables ?? []).map((t) => [
       t.RouteTableId ?? '',
       (t.Routes ?? [])
-        .filter((r) => r.DestinationCidrBlock)
+        .filter((r) => r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock)
         .map((r) => ({
-          destination: r.DestinationCidrBlock!,
+          destination: (r.DestinationCidrBlock ?? r.DestinationIpv6CidrBlock)!,
           ...(r.NetworkInterfaceId ? { networkInterfaceId: r.NetworkInterfaceId } : {}),
           ...(r.GatewayId ? { gatewayId: r.GatewayId } : {}),
         })),

@@ -29,6 +29,8 @@ export interface LabInstance {
   host: string;
   /** The host's underlay address, which is the instance's private address. */
   ip: string;
+  /** In a dual-stack lab: the host's IPv6 underlay address, where the VPC sends IPv6 routes. */
+  ipv6?: string;
   /** The host's port on its zone bridge, where the VPC checks source and destination. */
   port: string;
   instanceId: string;
@@ -105,6 +107,8 @@ export interface EmulatedRoute {
 export interface EmulatedInterface {
   id: string;
   ip: string;
+  /** Its instance's IPv6 address, in a dual-stack lab (the lab's record; moto assigns none). */
+  ipv6?: string;
   sourceDestCheck: boolean;
   /** False once its instance is terminated or stopped: routes to it are blackholes. */
   live: boolean;
@@ -128,7 +132,8 @@ export function routeState(
 
 /**
  * What the VPC router's kernel should hold for the emulated tables: each zone's table routes
- * the node routes to the target's address on its zone bridge, or drops them (blackhole).
+ * the node routes to the target's address of the route's family on its zone bridge, or drops
+ * them (blackhole) when the target is gone or has no address of that family.
  */
 export function routerRoutes(
   tables: readonly { table: LabRouteTable; zoneIndex: number; routes: readonly EmulatedRoute[] }[],
@@ -144,8 +149,10 @@ export function routerRoutes(
       if (r.gatewayId !== undefined || r.networkInterfaceId === undefined) continue;
       const target = interfaces.get(r.networkInterfaceId);
       const bridge = target && bridgeOf(target.ip);
-      if (routeState(r, interfaces) === 'active' && target && bridge) {
-        out.push({ table, destination: r.destination, via: { ip: target.ip, bridge } });
+      const ipv6 = parseCidr(r.destination, { loose: true }).family === 6;
+      const via = ipv6 ? target?.ipv6 : target?.ip;
+      if (routeState(r, interfaces) === 'active' && via && bridge) {
+        out.push({ table, destination: r.destination, via: { ip: via, bridge } });
       } else {
         out.push({ table, destination: r.destination });
       }
@@ -172,8 +179,13 @@ export function sourceDestCheckScript(
   interfaces: ReadonlyMap<string, EmulatedInterface>,
 ): string {
   const checked = instances.filter((i) => interfaces.get(i.networkInterfaceId)?.sourceDestCheck);
-  const from = checked.map((i) => `    iifname "${i.port}" ip saddr != ${i.ip} drop`);
-  const to = checked.map((i) => `    oifname "${i.port}" ip daddr != ${i.ip} drop`);
+  // Each family held to its own address; IPv6 neighbour discovery uses link-local sources.
+  const held = (i: LabInstance, dir: 'iifname' | 'oifname', addr: 'saddr' | 'daddr'): string[] => [
+    `    ${dir} "${i.port}" ip ${addr} != ${i.ip} drop`,
+    ...(i.ipv6 ? [`    ${dir} "${i.port}" ip6 ${addr} != { ${i.ipv6}, fe80::/10 } drop`] : []),
+  ];
+  const from = checked.flatMap((i) => held(i, 'iifname', 'saddr'));
+  const to = checked.flatMap((i) => held(i, 'oifname', 'daddr'));
   return [
     `add table bridge ${CHECK_TABLE}`,
     `delete table bridge ${CHECK_TABLE}`,

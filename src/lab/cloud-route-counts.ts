@@ -2,7 +2,27 @@
 // table from moto costs more the fuller it is (over 100 ms at a few hundred routes, longer than
 // the 200 ms AWS's refill allows per route call), so the guard reads a table once and then
 // follows its own writes; any other write through it (a new table, a reset) may change what a
-// table holds, so the counts are read again after one.
+// table holds, so the counts are read again after one. AWS counts a table's IPv4 and IPv6
+// routes apart, each against the quota, so the guard counts per table and family (countKey).
+import { tryParseCidr, type Family } from '../net/index.js';
+
+/** What the guard counts a route call against: its table, in the family of its destination. */
+export function countKey(table: string, family: Family): string {
+  return family === 6 ? `${table}/ipv6` : table;
+}
+
+/** The table and family a count key stands for. */
+export function parseCountKey(key: string): { table: string; family: Family } {
+  return key.endsWith('/ipv6')
+    ? { table: key.slice(0, -'/ipv6'.length), family: 6 }
+    : { table: key, family: 4 };
+}
+
+/** How many of a table's route destinations are of the family (the local route is IPv4). */
+export function routesOfFamily(destinations: readonly string[], family: Family): number {
+  return destinations.filter((d) => (tryParseCidr(d, { loose: true })?.family ?? 4) === family)
+    .length;
+}
 
 export class RouteCounts {
   private readonly counts = new Map<string, number>();

@@ -157,6 +157,7 @@ async function provision(plan: LabPlan, hostEndpoint: string, quota: number): Pr
     instances.push({
       host: h.name,
       ip: h.ip,
+      ...(h.ipv6 ? { ipv6: h.ipv6.address } : {}),
       port: h.underlayPeer,
       instanceId: instance.InstanceId!,
       networkInterfaceId: eni.NetworkInterfaceId!,

@@ -13,9 +13,11 @@ import {
   routerRouteSpec,
   routerRoutes,
   sourceDestCheckScript,
+  type EmulatedInterface,
   type LabCloud,
   type RouterRoute,
 } from './cloud-plan.js';
+import { parseCidr } from '../net/index.js';
 import { motoClient, readInterfaces, readRoutes } from './cloud-moto.js';
 import type { LabZone } from './state.js';
 
@@ -33,24 +35,26 @@ export interface VpcRouterInput {
 export async function runVpcRouter(input: VpcRouterInput, signal: AbortSignal): Promise<void> {
   const { netns, cloud, zones, log } = input;
   const moto = motoClient(input.motoUrl);
+  // A dual-stack lab's tables hold IPv6 node routes too, sent to the instances' IPv6 addresses.
+  const dualStack = cloud.instances.some((i) => i.ipv6);
+  const families: (4 | 6)[] = dualStack ? [4, 6] : [4];
   const tables = cloud.routeTables.map((t) => ({
     table: t,
     zoneIndex: zones.findIndex((z) => z.zone === t.zone) + 1,
   }));
-  await ensureTableRules(
-    netns,
-    tables.map((t) => ({
-      iif: t.table.bridge,
-      table: ROUTER_TABLE_BASE + t.zoneIndex,
-      priority: 1000 + t.zoneIndex,
-    })),
-  );
+  const rules = tables.map((t) => ({
+    iif: t.table.bridge,
+    table: ROUTER_TABLE_BASE + t.zoneIndex,
+    priority: 1000 + t.zoneIndex,
+  }));
+  await ensureTableRules(netns, rules, 4);
+  if (dualStack) await ensureTableRules(netns, rules, 6);
   let appliedChecks = '';
   let lastError = '';
   while (!signal.aborted) {
     try {
       const [interfaces, routes] = await Promise.all([
-        readInterfaces(moto),
+        readInterfaces(moto).then((found) => withIPv6(found, cloud)),
         readRoutes(
           moto,
           tables.map((t) => t.table.id),
@@ -61,7 +65,7 @@ export async function runVpcRouter(input: VpcRouterInput, signal: AbortSignal): 
         interfaces,
         zones,
       );
-      const changed = await mirror(netns, want, ROUTER_TABLE_BASE, tables.length);
+      const changed = await mirror(netns, want, ROUTER_TABLE_BASE, tables.length, families);
       const checks = sourceDestCheckScript(cloud.instances, interfaces);
       if (checks !== appliedChecks) {
         await nftApply(checks, { netns });
@@ -79,27 +83,44 @@ export async function runVpcRouter(input: VpcRouterInput, signal: AbortSignal): 
   }
 }
 
-/** The kernel tables made equal to `want`; returns how many routes changed. */
+/** The lab's record of each instance's IPv6 address, on the interfaces moto lists. */
+function withIPv6(
+  interfaces: Map<string, EmulatedInterface>,
+  cloud: LabCloud,
+): Map<string, EmulatedInterface> {
+  for (const i of cloud.instances) {
+    const eni = interfaces.get(i.networkInterfaceId);
+    if (eni && i.ipv6) eni.ipv6 = i.ipv6;
+  }
+  return interfaces;
+}
+
+/** The kernel tables made equal to `want` in each family; returns how many routes changed. */
 async function mirror(
   netns: string,
   want: readonly RouterRoute[],
   base: number,
   count: number,
+  families: readonly (4 | 6)[],
 ): Promise<number> {
   const lines: string[] = [];
   for (let z = 1; z <= count; z++) {
-    const table = base + z;
-    const have = await listTableRoutes(netns, table);
-    const wanted = want.filter((r) => r.table === table);
-    for (const r of wanted) {
-      const current = have.find((h) => h.dst === r.destination);
-      if (!current || !same(current, r)) lines.push(`route replace ${routerRouteSpec(r)}`);
-    }
-    for (const h of have) {
-      if (!wanted.some((r) => r.destination === h.dst)) {
-        lines.push(
-          `route del ${h.type === 'blackhole' ? 'blackhole ' : ''}${h.dst} table ${table}`,
-        );
+    for (const family of families) {
+      const table = base + z;
+      const have = await listTableRoutes(netns, table, family);
+      const wanted = want.filter(
+        (r) => r.table === table && parseCidr(r.destination, { loose: true }).family === family,
+      );
+      for (const r of wanted) {
+        const current = have.find((h) => h.dst === r.destination);
+        if (!current || !same(current, r)) lines.push(`route replace ${routerRouteSpec(r)}`);
+      }
+      for (const h of have) {
+        if (!wanted.some((r) => r.destination === h.dst)) {
+          lines.push(
+            `route del ${h.type === 'blackhole' ? 'blackhole ' : ''}${h.dst} table ${table}`,
+          );
+        }
       }
     }
   }

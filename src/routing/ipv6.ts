@@ -34,6 +34,10 @@ export function addIPv6(state: DesiredState, backend: string, input: BackendInpu
   state.sysctls.push(...ipv6Sysctls(underlay));
   const ways = IPV6_WAYS[backend];
   const withIPv6 = peers.filter((p) => p.podCIDRIPv6);
+  if (backend === 'cloud') {
+    addCloudIPv6(state, input, withIPv6);
+    return;
+  }
   if (!ways) {
     for (const peer of withIPv6) {
       state.problems.push({ peer: peer.name, reason: `backend ${backend} carries IPv4 pods only` });
@@ -54,6 +58,22 @@ export function addIPv6(state: DesiredState, backend: string, input: BackendInpu
       });
     }
   }
+}
+
+/**
+ * cloud: the VPC's route tables carry each node's IPv6 pod subnet as they carry its IPv4 one
+ * (the host's IPv6 default route leads there), so a routed peer needs nothing here; a pair
+ * that goes over VXLAN for IPv4 (a node past the route quota) takes pn-vxlan6 for IPv6. The
+ * IPv4 half already names the peers that have no path.
+ */
+function addCloudIPv6(state: DesiredState, input: BackendInput, withIPv6: Host[]): void {
+  const { self } = input;
+  const tunnelled = withIPv6.filter(
+    (p) => self.cloudRoute === 'overflow' || p.cloudRoute === 'overflow',
+  );
+  if (tunnelled.length === 0) return;
+  state.links.push(vxlan6Device(input, self.podCIDRIPv6!));
+  for (const peer of tunnelled) addVxlan6Peer(state, peer);
 }
 
 /**

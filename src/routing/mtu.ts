@@ -1,9 +1,12 @@
 // MTUs derive from the underlay's: every encapsulation costs a fixed number of bytes
-// (Calico's figures: VXLAN 50, IP-in-IP 20). Pods get the smallest MTU any of their paths
-// needs, so a packet never has to be fragmented inside a tunnel.
-import type { AutoTunnel, Backend, Encryption } from '../api/types.js';
+// (Calico's figures: VXLAN 50, IP-in-IP 20, WireGuard 60 over IPv4 and 80 over IPv6). Pods get
+// the smallest MTU any of their paths needs, so a packet never has to be fragmented inside a
+// tunnel. The agent, `apply --plan`, `rollout` and `doctor` all take the figure from
+// clusterPodMTU / clusterOverhead, so what a plan shows is what the agent sets.
+import { clusterCIDRsOf, parsedCIDRs } from '../api/cluster-families.js';
+import type { AutoTunnel, Backend, ClusterNetwork, Encryption } from '../api/types.js';
 
-const OVERHEAD: Record<Backend, number> = {
+const OVERHEAD: Record<Exclude<Backend, 'wireguard'>, number> = {
   'host-gw': 0,
   vxlan: 50,
   ipip: 20,
@@ -11,17 +14,16 @@ const OVERHEAD: Record<Backend, number> = {
   auto: 50,
   // cloud may reach a node past the route quota through VXLAN.
   cloud: 50,
-  // Over an IPv4 underlay (IPv6: WIREGUARD_OVER_IPV6).
-  wireguard: 60,
 };
 
-/** WireGuard's cost over an IPv6 underlay, as on an IPv6-only cluster (40 bytes of IPv6 header). */
-const WIREGUARD_OVER_IPV6 = 80;
+/** WireGuard's outer IP + UDP + WireGuard header and tag, by the underlay's family. */
+export const WIREGUARD_OVERHEAD = { 4: 60, 6: 80 } as const;
 
-/** With encryption every peer is reached through WireGuard, whatever the backend. */
 /**
- * `ipv6Only`: the cluster's pods are IPv6 alone, so WireGuard runs over the IPv6 underlay (the
- * tunnels of the other backends ride the IPv4 underlay every host has).
+ * The bytes a backend adds to every pod packet. With encryption every peer is reached through
+ * WireGuard, whatever the backend. `ipv6Only`: the cluster's pods are IPv6 alone, so WireGuard
+ * runs over the IPv6 underlay (the tunnels of the other backends ride the IPv4 underlay every
+ * host has).
  */
 export function encapsulationOverhead(
   backend: Backend,
@@ -30,7 +32,7 @@ export function encapsulationOverhead(
   ipv6Only = false,
 ): number {
   if (encryption === 'wireguard' || backend === 'wireguard') {
-    return ipv6Only ? WIREGUARD_OVER_IPV6 : OVERHEAD.wireguard;
+    return WIREGUARD_OVERHEAD[ipv6Only ? 6 : 4];
   }
   return backend === 'auto' && autoTunnel === 'ipip' ? OVERHEAD.ipip : OVERHEAD[backend];
 }
@@ -44,4 +46,23 @@ export function podMTU(
   ipv6Only = false,
 ): number {
   return underlayMTU - encapsulationOverhead(backend, encryption, autoTunnel, ipv6Only);
+}
+
+/**
+ * True when every pod network of the cluster is IPv6 (validation lets IPv6 be the primary
+ * family only then): its hosts' WireGuard endpoints are their IPv6 underlay addresses.
+ */
+export function ipv6OnlyCluster(spec: ClusterNetwork['spec']): boolean {
+  const cidrs = parsedCIDRs(clusterCIDRsOf(spec));
+  return cidrs.length > 0 && cidrs.every((c) => c.family === 6);
+}
+
+/** The encapsulation cost of a cluster's settings; `backend` is an agent's override, if any. */
+export function clusterOverhead(spec: ClusterNetwork['spec'], backend = spec.backend): number {
+  return encapsulationOverhead(backend, spec.encryption, spec.autoTunnel, ipv6OnlyCluster(spec));
+}
+
+/** The pod MTU a cluster's settings give: the one every agent sets on its pods. */
+export function clusterPodMTU(spec: ClusterNetwork['spec'], backend = spec.backend): number {
+  return spec.mtu - clusterOverhead(spec, backend);
 }

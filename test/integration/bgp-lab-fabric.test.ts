@@ -5,13 +5,15 @@
 // The lab is dual-stack: the same sessions carry IPv6 unicast (multiprotocol over IPv4), every
 // host installs the others' IPv6 pod subnets with proto 80, and pods talk over IPv6 too. On an
 // IPv6-only lab the sessions run over IPv6 (TCP between the segment's IPv6 addresses) and carry
-// IPv6 alone, and the same holds with no IPv4 in the pod network.
+// IPv6 alone, and the same holds with no IPv4 in the pod network. There, with BIRD, the
+// sessions are then signed with TCP-MD5 over IPv6 (BIRD's `password`, the BGPPeers'
+// passwordFile): they come back keyed, and a wrong key gets none.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Node, Pod } from '../../src/api/types.js';
+import type { BGPPeer, Node, Pod } from '../../src/api/types.js';
 import { parseCidr, parseIP } from '../../src/net/index.js';
 import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
@@ -112,6 +114,92 @@ function routerEstablished(
     ]),
   ) as { peers?: Record<string, { state: string }> };
   return Object.values(json.peers ?? {}).filter((p) => p.state === 'Established').length;
+}
+
+/** The hosts' sessions as podnet reports them. */
+function bgpSessions(name: string): NodeBgpStatus[] {
+  return (
+    JSON.parse(podnetOk(['--lab', name, 'get', 'bgp', '-o', 'json'])) as ListDocument<NodeBgpStatus>
+  ).items;
+}
+
+/**
+ * TCP-MD5 over IPv6 transport: BIRD's hosts template and every zone's BGPPeer given one key,
+ * every session comes back Established after the key; a wrong key in the file takes them down
+ * and none comes back (the kernel drops the unsigned or mis-signed segments).
+ */
+async function keyedOverIPv6(name: string, labDir: string, underlay: string): Promise<void> {
+  const KEY = 'fabric ipv6 secret';
+  const birdConf = join(labDir, 'fabric', 'bird.conf');
+  const keyFile = join(labDir, 'bgp-fabric.key');
+  writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+  writeFileSync(
+    birdConf,
+    readFileSync(birdConf, 'utf8').replace(
+      'template bgp podnet_host {',
+      `template bgp podnet_host {\n  password "${KEY}";`,
+    ),
+  );
+  // SYNs on the zone-1 bridge from now on (IPv6, no extension header: TCP flags at byte 53).
+  const capture = startChild([
+    'timeout',
+    '90',
+    'ip',
+    'netns',
+    'exec',
+    underlay,
+    'tcpdump',
+    '-i',
+    'br1',
+    '-n',
+    '-l',
+    '-v',
+    '-c',
+    '200',
+    'ip6 and tcp port 179 and ip6[53] & 2 != 0',
+  ]);
+  await until('tcpdump to listen', () =>
+    capture.stderr().includes('listening on') ? true : undefined,
+  );
+  execFileSync('birdc', ['-s', join(labDir, 'fabric', 'bird.ctl'), 'configure'], {
+    encoding: 'utf8',
+  });
+  const keyedAt = Date.now();
+  for (const zone of ['zone-1', 'zone-2']) {
+    const peer = JSON.parse(
+      podnetOk(['--lab', name, 'get', 'bgppeer', `fabric-${zone}`, '-o', 'json']),
+    ) as BGPPeer;
+    assert.ok(peer.spec.peerIP.includes(':'), `fabric-${zone} is an IPv6 peer`);
+    peer.spec.passwordFile = keyFile;
+    podnetOk(['--lab', name, 'apply', '-f', '-'], { input: JSON.stringify(peer) });
+  }
+  await until(
+    'every host Established with its router again, keyed, over IPv6',
+    () =>
+      routerEstablished('bird', labDir, underlay, 'ipv6') === 3 &&
+      NODES.every((n) => {
+        const s = bgpSessions(name).find((x) => x.node === n)?.peers[0];
+        return (
+          s?.state === 'Established' &&
+          s.address === ROUTER6[n] &&
+          Date.parse(s.establishedSince ?? '') >= keyedAt - 1000
+        );
+      })
+        ? true
+        : undefined,
+    60_000,
+  );
+  // The kernel signs them: the new sessions' SYNs on the wire carry the MD5 option.
+  capture.kill();
+  const syns = (await capture.done).stdout;
+  assert.match(syns, /md5/i, `a keyed SYN of a new session: ${syns}`);
+
+  writeFileSync(keyFile, 'not the fabric key\n');
+  await until('the keyed sessions to go down', () =>
+    routerEstablished('bird', labDir, underlay, 'ipv6') === 0 ? true : undefined,
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(routerEstablished('bird', labDir, underlay, 'ipv6'), 0, 'no session, wrong key');
 }
 
 async function fabricLab(fabric: 'bird' | 'frr', family: 'dual' | 'ipv6' = 'dual'): Promise<void> {
@@ -280,6 +368,8 @@ async function fabricLab(fabric: 'bird' | 'frr', family: 'dual' | 'ipv6' = 'dual
       lines.join('\n'),
     );
     for (const l of lines) assert.doesNotMatch(l, /\.8472[ :]|VXLAN|OTV|ipip|IPIP/, l);
+
+    if (v6only && fabric === 'bird') await keyedOverIPv6(name, lab.stateDir, underlay);
   } finally {
     echo.down();
   }
@@ -300,7 +390,7 @@ test('bgp lab fabric: --fabric bird peers every host with BIRD in the underlay; 
 test('bgp lab fabric: --fabric frr peers every host with FRR bgpd + zebra; cross-zone pods talk natively, unencapsulated', () =>
   fabricLab('frr'));
 
-test('bgp lab fabric: IPv6-only, BIRD: sessions over IPv6 carry the IPv6 pod subnets; proto 80 routes; pods talk across zones over IPv6', () =>
+test('bgp lab fabric: IPv6-only, BIRD: sessions over IPv6 carry the IPv6 pod subnets; proto 80 routes; pods talk across zones over IPv6; TCP-MD5 keys them', () =>
   fabricLab('bird', 'ipv6'));
 
 test('bgp lab fabric: IPv6-only, FRR: sessions over IPv6 carry the IPv6 pod subnets; proto 80 routes; pods talk across zones over IPv6', () =>

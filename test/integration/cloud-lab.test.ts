@@ -1,6 +1,6 @@
-// `lab up --backend cloud`: a 4-host, 2-zone lab whose underlay is a VPC (moto behind the
-// lab's guard, instance metadata, the underlay router mirroring the route tables). Pods reach
-// each other through the VPC's routes alone; the AWS API's own view shows them; the source/
+// `lab up --backend cloud`: a 4-host, 2-zone, dual-stack lab whose underlay is a VPC (moto
+// behind the lab's guard, instance metadata, the underlay router mirroring the route tables of
+// both families). Pods reach each other through the VPC's routes alone, over IPv4 and IPv6; the AWS API's own view shows them; the source/
 // destination check, metadata's hop limit, throttling and missing credentials behave as on AWS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +27,7 @@ import {
   podnet,
   podnetOk,
   readLab,
+  runningPodIPs,
   until,
 } from '../helpers/lab.js';
 import { startCapture } from '../helpers/echo-lab.js';
@@ -34,7 +35,16 @@ import { sharedLab } from '../helpers/shared-lab.js';
 
 // The agents inherit this: a resync every 2 s keeps the repair cases short.
 process.env.PODNET_CLOUD_RESYNC_MS = '2000';
-const lab = sharedLab(['--backend', 'cloud', '--nodes', '4', '--zones', '2']);
+const lab = sharedLab([
+  '--backend',
+  'cloud',
+  '--nodes',
+  '4',
+  '--zones',
+  '2',
+  '--ip-family',
+  'dual',
+]);
 
 function cloudOf(): LabCloud {
   return JSON.parse(
@@ -160,6 +170,64 @@ test('pods in different zones talk through the VPC route tables alone', async ()
     const lines = cli.split('\n').filter((l) => l.startsWith(`${n.spec.podCIDR}\t`));
     assert.equal(lines.length, cloud.routeTables.length, `${n.spec.podCIDR} in every table`);
     for (const l of lines) assert.equal(l.split('\t')[1], eni);
+  }
+});
+
+test('dual-stack: a VPC route per node per family, and pods talk over IPv6 through them alone', async () => {
+  const cloud = cloudOf();
+  await podIPs();
+  const nodes = JSON.parse(podnetOk(['--lab', lab, 'get', 'nodes', '-o', 'json'])) as {
+    items: { metadata: { name: string }; spec: { podCIDRs?: string[] } }[];
+  };
+  const ipv6Subnets = nodes.items.map((n) => {
+    const subnet = n.spec.podCIDRs?.find((c) => c.includes(':'));
+    assert.ok(subnet, `${n.metadata.name} has an IPv6 pod subnet`);
+    return { node: n.metadata.name, subnet };
+  });
+  // Every table routes every node's IPv6 subnet to that node's interface, beside its IPv4 one.
+  const ipv6RoutesInPlace = async (): Promise<boolean> => {
+    const out = await ec2(cloud).send(
+      new DescribeRouteTablesCommand({ RouteTableIds: cloud.routeTables.map((t) => t.id) }),
+    );
+    assert.equal(out.RouteTables?.length, cloud.routeTables.length);
+    return (out.RouteTables ?? []).every((t) =>
+      ipv6Subnets.every(({ node, subnet }) =>
+        (t.Routes ?? []).some(
+          (r) =>
+            r.DestinationIpv6CidrBlock === subnet &&
+            r.NetworkInterfaceId ===
+              cloud.instances.find((i) => i.host === node)!.networkInterfaceId,
+        ),
+      ),
+    );
+  };
+  const deadline = Date.now() + 30_000;
+  while (!(await ipv6RoutesInPlace())) {
+    assert.ok(Date.now() < deadline, 'IPv6 routes not in every table after 30 s');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  // The VPC router mirrors them to the instances' IPv6 addresses.
+  const underlay = readLab(lab)!.underlay.netns;
+  const mirrored = execFileSync('ip', ['-6', '-n', underlay, 'route', 'show', 'table', '101'], {
+    encoding: 'utf8',
+  });
+  for (const { node, subnet } of ipv6Subnets) {
+    const ipv6 = cloud.instances.find((i) => i.host === node)!.ipv6;
+    assert.ok(ipv6, `${node}'s instance has an IPv6 address`);
+    assert.ok(mirrored.includes(`${subnet} via ${ipv6} dev br`), `${subnet} mirrored: ${mirrored}`);
+  }
+  // IPv6 across zones (echo-1 on node-1 in zone 1, echo-2 on node-2 in zone 2) and within one,
+  // with no pn-vxlan6 on any host (the first case finds no tunnel device at all).
+  for (const [from, to] of [
+    ['echo-1', 'echo-2'],
+    ['echo-2', 'echo-1'],
+    ['echo-1', 'echo-3'],
+  ] as const) {
+    const target = runningPodIPs(lab, to)!.find((ip) => ip.includes(':'))!;
+    const answer = await until(`HTTP over IPv6 from ${from} to ${target}`, () =>
+      echoGetOnce(lab, from, `http://[${target}]:8080/`),
+    );
+    assert.equal(answer.pod, to);
   }
 });
 

@@ -55,11 +55,15 @@ test('lab cli: --lab picks the lab for status and down, lab down refuses to gues
   const theirs = `user${shortToken()}`;
   try {
     labUp(mine, ['--nodes', '1']);
-    const up = spawnSync(PODNET, ['lab', 'up', '--name', theirs, '--nodes', '1'], {
-      encoding: 'utf8',
-      env: { ...process.env, PODNET_LAB_OWNER_PID: String(deadPid()) },
-      timeout: 120_000,
-    });
+    const up = spawnSync(
+      PODNET,
+      ['lab', 'up', '--name', theirs, '--nodes', '1', '--ip-family', 'ipv4'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, PODNET_LAB_OWNER_PID: String(deadPid()) },
+        timeout: 120_000,
+      },
+    );
     assert.equal(up.status, 0, up.stderr);
 
     const guess = podnet(['lab', 'down']);
@@ -196,6 +200,8 @@ test('lab cli: host-gw across two zones is ready but says which peers it cannot 
       '2',
       '--backend',
       'host-gw',
+      '--ip-family',
+      'ipv4',
     ]);
     assert.equal(up.status, 0, up.stderr);
     const warnings = up.stderr.split('\n').filter((l) => l.startsWith('warning: '));

@@ -158,7 +158,7 @@ test('lab: down cleans up after a lab whose up was killed midway and left proces
   const name = testLabName();
   let recorded: ProcessIdentity[] = [];
   try {
-    const child = spawn(PODNET, ['lab', 'up', '--name', name], {
+    const child = spawn(PODNET, ['lab', 'up', '--name', name, '--ip-family', 'ipv4'], {
       stdio: 'ignore',
       env: { ...process.env, PODNET_LAB_OWNER_PID: String(process.pid) },
     });
@@ -212,8 +212,8 @@ test('lab: two labs with different names coexist; a name coming up is refused, o
   try {
     // Two `lab up` of one name at once: exactly one builds it, the other leaves it alone.
     const race = await Promise.all([
-      podnetAsync(['lab', 'up', '--name', a, '--nodes', '2']),
-      podnetAsync(['lab', 'up', '--name', a, '--nodes', '2']),
+      podnetAsync(['lab', 'up', '--name', a, '--nodes', '2', '--ip-family', 'ipv4']),
+      podnetAsync(['lab', 'up', '--name', a, '--nodes', '2', '--ip-family', 'ipv4']),
     ]);
     assert.deepEqual(race.map((r) => r.status).sort(), [0, 2], JSON.stringify(race));
     assert.equal(readLab(a)?.phase, 'ready');

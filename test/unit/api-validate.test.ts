@@ -260,7 +260,18 @@ test('api: BGPPeer objects are checked (address, AS) and named bgppeers', () => 
     spec: { peerIP: '172.31.1.300', asNumber: 0 },
   });
   assert.deepEqual(bad.errors.length, 2);
-  assert.match(bad.errors.join('\n'), /BGPPeer tor-2: spec\.peerIP: must be an IPv4 address/);
+  assert.match(
+    bad.errors.join('\n'),
+    /BGPPeer tor-2: spec\.peerIP: must be an IPv4 or IPv6 address/,
+  );
+  // A router reached over IPv6 (an IPv6-only fabric), keyed or not.
+  const ipv6 = validateObject({
+    apiVersion: 'podnet.io/v1',
+    kind: 'BGPPeer',
+    metadata: { name: 'tor-3' },
+    spec: { peerIP: 'fd00:172:31:1::fe', asNumber: 65000, passwordFile: '/etc/podnet/tor-3.key' },
+  });
+  assert.deepEqual(ipv6.errors, []);
   assert.match(bad.errors.join('\n'), /BGPPeer tor-2: spec\.asNumber: must be 1-4294967295/);
   assert.equal(kindByAlias('bgppeers')?.kind, 'BGPPeer');
 });

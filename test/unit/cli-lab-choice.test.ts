@@ -133,3 +133,14 @@ test('cli: read-only verbs on a sqlite store that does not exist fail (exit 1) n
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('cli: lab up is dual-stack unless --ip-family says otherwise, as the demo is', () => {
+  for (const verb of [['lab', 'up'], ['demo']]) {
+    const r = run([...verb, '--help']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout.replace(/\s+/g, ' '),
+      /--ip-family <family> .*\(choices: .*default: "dual"\)/,
+    );
+  }
+});

@@ -2,7 +2,12 @@
 // write it cannot follow.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RouteCounts } from '../../src/lab/cloud-route-counts.js';
+import {
+  countKey,
+  parseCountKey,
+  RouteCounts,
+  routesOfFamily,
+} from '../../src/lab/cloud-route-counts.js';
 
 function counted(tables: Record<string, number>) {
   const reads: string[] = [];
@@ -38,4 +43,13 @@ test('the guard reads a table again after a failed call or another write, and ne
   tables['rtb-2'] = 1;
   assert.equal(await counts.count('rtb-2'), 1);
   assert.deepEqual(reads, ['rtb-1', 'rtb-1', 'rtb-1', 'rtb-2', 'rtb-2']);
+});
+
+test('the guard counts IPv4 and IPv6 routes of a table apart, as AWS holds each to the quota', () => {
+  const destinations = ['172.31.0.0/16', '10.244.1.0/24', 'fd00:10:244:1::/64'];
+  assert.equal(routesOfFamily(destinations, 4), 2, 'the local route counts as IPv4');
+  assert.equal(routesOfFamily(destinations, 6), 1);
+  assert.notEqual(countKey('rtb-1', 4), countKey('rtb-1', 6));
+  assert.deepEqual(parseCountKey(countKey('rtb-1', 6)), { table: 'rtb-1', family: 6 });
+  assert.deepEqual(parseCountKey(countKey('rtb-1', 4)), { table: 'rtb-1', family: 4 });
 });

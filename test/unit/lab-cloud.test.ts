@@ -110,3 +110,40 @@ test("metadata answers each instance's own identity; spec.cloud counts the local
     overflow: 'vxlan',
   });
 });
+
+test('in a dual-stack lab the VPC router sends IPv6 node routes to the instance IPv6 address', () => {
+  const dual = new Map(interfaces);
+  dual.set('eni-a', { ...interfaces.get('eni-a')!, ipv6: 'fd00:172:31:1::1' });
+  const routes = routerRoutes(
+    [
+      {
+        table,
+        zoneIndex: 1,
+        routes: [
+          { destination: 'fd00:10:244:1::/64', networkInterfaceId: 'eni-a' },
+          // An instance with no IPv6 address cannot take IPv6: the route goes nowhere.
+          { destination: 'fd00:10:244:2::/64', networkInterfaceId: 'eni-b' },
+        ],
+      },
+    ],
+    dual,
+    zones,
+  );
+  assert.deepEqual(routes.map(routerRouteSpec), [
+    'fd00:10:244:1::/64 via fd00:172:31:1::1 dev br1 onlink table 101',
+    'blackhole fd00:10:244:2::/64 table 101',
+  ]);
+  const script = sourceDestCheckScript(
+    [
+      {
+        host: 'node-2',
+        ip: '172.31.2.2',
+        ipv6: 'fd00:172:31:2::2',
+        port: 'h2',
+        networkInterfaceId: 'eni-b',
+      },
+    ] as LabCloud['instances'],
+    interfaces,
+  );
+  assert.match(script, /iifname "h2" ip6 saddr != \{ fd00:172:31:2::2, fe80::\/10 \} drop/);
+});

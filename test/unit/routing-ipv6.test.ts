@@ -1,7 +1,7 @@
 // Dual-stack routing: the IPv6 half each backend adds, per peer and family.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Node } from '../../src/api/types.js';
+import { ANNOTATION_CLOUD_ROUTE, type Node } from '../../src/api/types.js';
 import { backendDriver } from '../../src/routing/backends/registry.js';
 import type { BackendInput } from '../../src/routing/desired.js';
 import { hostFromNode, splitHosts } from '../../src/routing/peers.js';
@@ -204,4 +204,23 @@ test('routing ipv6: an IPv6-only host builds the IPv6 half alone, with no IPv4 d
   assert.deepEqual(vxlan6 && 'addresses' in vxlan6 ? vxlan6.addresses : [], [
     'fd00:10:244:1::/128',
   ]);
+});
+
+test('routing ipv6: cloud leaves routed peers to the VPC in both families and tunnels an overflow peer over pn-vxlan6', () => {
+  const placed = nodes.map((n, i) => {
+    const node = structuredClone(n);
+    node.metadata.annotations![ANNOTATION_CLOUD_ROUTE] = i === 2 ? 'overflow' : 'routed';
+    return node;
+  });
+  const state = desiredFor(backendDriver('cloud'), undefined, input(placed));
+  assert.deepEqual(state.problems, [], 'no peer is said to be IPv4-only');
+  assert.deepEqual(routesOf('cloud', placed), [
+    'fd00:10:244:3::/64 via fd00:10:244:3:: dev pn-vxlan6 onlink',
+  ]);
+  assert.ok(state.links.some((l) => l.name === 'pn-vxlan6'));
+  // All routed: no device, no route of podnet's for IPv6.
+  for (const n of placed) n.metadata.annotations![ANNOTATION_CLOUD_ROUTE] = 'routed';
+  const routed = desiredFor(backendDriver('cloud'), undefined, input(placed));
+  assert.deepEqual(routesOf('cloud', placed), []);
+  assert.ok(!routed.links.some((l) => l.name === 'pn-vxlan6'));
 });

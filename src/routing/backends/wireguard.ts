@@ -19,13 +19,11 @@ import {
   type DesiredState,
 } from '../desired.js';
 import { hasIPv4Pods, ipv6Sysctls } from '../ipv6.js';
+import { WIREGUARD_OVERHEAD } from '../mtu.js';
 import { subnetAddress, type Host } from '../peers.js';
 
 export const WIREGUARD_DEVICE = 'pn-wg';
 export const WIREGUARD_PORT = 51820;
-/** Outer IP + UDP + WireGuard header and tag (Calico's figures). */
-export const WIREGUARD_OVERHEAD = { 4: 60, 6: 80 } as const;
-
 /** The MTU cost of WireGuard over an underlay of this family. */
 export function wireguardOverhead(nodeIP: string): number {
   return WIREGUARD_OVERHEAD[parseIP(nodeIP).family];
