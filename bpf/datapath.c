@@ -137,14 +137,24 @@ static __always_inline int needs_kernel(struct iphdr *ip, void *data_end)
 	return bpf_map_lookup_elem(&pn_dp_backends, &backend) != 0;
 }
 
-/* Into a local pod's namespace, as its host would deliver it (MACs of the pod's own link). */
-static __always_inline int to_local_pod(struct __sk_buff *skb, struct local_pod *pod)
+/* The frame's IPv4 header, bounds-checked against the packet's end; NULL for anything else
+ * (IPv6, ARP, a runt frame), which the programs leave to the kernel. */
+static __always_inline struct iphdr *ipv4_of(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	return ip;
+}
+
+/* Into a local pod's namespace, as its host would deliver it (MACs of the pod's own link). */
+static __always_inline int to_local_pod(struct __sk_buff *skb, struct local_pod *pod)
+{
+	struct iphdr *ip = ipv4_of(skb);
+	if (!ip)
 		return count(ACTION_KERNEL, TC_ACT_OK);
 	if (decrement_ttl(skb, ip))
 		return count(ACTION_KERNEL, TC_ACT_OK);
@@ -157,12 +167,9 @@ static __always_inline int to_local_pod(struct __sk_buff *skb, struct local_pod 
 SEC("tc/from_pod")
 int from_pod(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-
-	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	struct iphdr *ip = ipv4_of(skb);
+	if (!ip)
 		return TC_ACT_OK;
 	__u32 ifindex = skb->ingress_ifindex;
 	__u32 *own = bpf_map_lookup_elem(&pn_dp_sources, &ifindex);
@@ -191,12 +198,9 @@ int from_pod(struct __sk_buff *skb)
 SEC("tc/from_underlay")
 int from_underlay(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-
-	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	struct iphdr *ip = ipv4_of(skb);
+	if (!ip)
 		return TC_ACT_OK;
 	__u32 dst = ip->daddr;
 	struct local_pod *pod = bpf_map_lookup_elem(&pn_dp_pods, &dst);
