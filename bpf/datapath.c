@@ -9,6 +9,13 @@
 // (conntrack undoes the DNAT), TCP connection starts (so conntrack and the flow log see every
 // connection), UDP and ICMP, IPv6, and every destination that is not a known pod.
 // Spoofed sources are dropped here on every path, and each decision is counted.
+// Service ClusterIP TCP is translated here too, as the proxy's nft `numgen` map would: a pod's
+// SYN to a service port picks a backend at random and the program remembers the choice in
+// pn_dp_nat both ways; later packets of that connection are translated from there, and
+// `to_pod` (the pod veth's egress) or the redirect into the pod undoes it on replies. The
+// translated SYN itself still goes through the kernel, so conntrack, the flow log and policy see
+// the connection with its real backend. A connection the program did not start (one begun on
+// the kernel path, before the switch) finds no entry and stays with conntrack's NAT.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -24,7 +31,9 @@ enum action {
 	ACTION_REDIRECT_PEER = 1,
 	ACTION_REDIRECT_NEIGH = 2,
 	ACTION_DROP_SPOOFED = 3,
-	ACTION_COUNT = 4,
+	ACTION_SERVICE_DNAT = 4,
+	ACTION_REVERSE_NAT = 5,
+	ACTION_COUNT = 6,
 };
 
 /* A pod on this host: its host-side veth and both ends' MACs. */
@@ -94,6 +103,61 @@ struct {
 	__type(value, __u32);
 } pn_dp_backends SEC(".maps");
 
+/* A service port the program translates: how many backends it has (slots 0..count-1). */
+struct service {
+	__u32 count;
+};
+
+/* One backend of a service port: the service's key and the backend's slot. */
+struct backend_slot_key {
+	struct backend_key service;
+	__u32 slot;
+};
+
+/* An address and port (network byte order), the target of a translation. */
+struct nat_target {
+	__u32 addr;
+	__u16 port;
+	__u16 pad;
+};
+
+/* One direction of a translated connection, as its packets carry it. */
+struct nat_key {
+	__u32 saddr;
+	__u32 daddr;
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+	__u8 reply; /* 1: backend→client; keeps the two directions' keys apart */
+	__u8 pad[2];
+};
+
+/* Service ports (ClusterIP, port, protocol) the program translates; absent ones (affinity,
+ * no ready endpoints, IPv6) are the kernel's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct backend_key);
+	__type(value, struct service);
+} pn_dp_services SEC(".maps");
+
+/* Each service port's backends by slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct backend_slot_key);
+	__type(value, struct nat_target);
+} pn_dp_service_backends SEC(".maps");
+
+/* The program's own translations, both ways: client→service gives the backend, backend→client
+ * the service to answer as. Written only by the program; LRU, so the oldest idle go first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct nat_key);
+	__type(value, struct nat_target);
+} pn_dp_nat SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ACTION_COUNT);
@@ -120,31 +184,160 @@ static __always_inline int decrement_ttl(struct __sk_buff *skb, struct iphdr *ip
 				   old_word, new_word, sizeof(__u16));
 }
 
-/* True when netfilter must see the packet: only mid-connection TCP between unselected pods
- * that is not a service backend's reply may skip it. */
-static __always_inline int needs_kernel(struct iphdr *ip, void *data_end)
-{
-	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)) || ip->ttl <= 1 ||
-	    ip->protocol != IPPROTO_TCP)
-		return 1;
-	struct tcphdr *tcp = (void *)(ip + 1);
-	if ((void *)(tcp + 1) > data_end || tcp->syn)
-		return 1;
-	__u32 src = ip->saddr, dst = ip->daddr;
-	if (bpf_map_lookup_elem(&pn_dp_policy, &src) || bpf_map_lookup_elem(&pn_dp_policy, &dst))
-		return 1;
-	struct backend_key backend = { .addr = src, .port = tcp->source, .protocol = IPPROTO_TCP };
-	return bpf_map_lookup_elem(&pn_dp_backends, &backend) != 0;
-}
-
-/* Into a local pod's namespace, as its host would deliver it (MACs of the pod's own link). */
-static __always_inline int to_local_pod(struct __sk_buff *skb, struct local_pod *pod)
+/* The frame's IPv4 header, bounds-checked against the packet's end; NULL for anything else
+ * (IPv6, ARP, a runt frame), which the programs leave to the kernel. */
+static __always_inline struct iphdr *ipv4_of(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	return ip;
+}
+
+#define IP_OFF sizeof(struct ethhdr)
+#define TCP_OFF (IP_OFF + sizeof(struct iphdr))
+
+/* The TCP header of a plain IPv4 packet (no IP options, not a fragment), or NULL. */
+static __always_inline struct tcphdr *plain_tcp(struct iphdr *ip, void *data_end)
+{
+	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)) || ip->protocol != IPPROTO_TCP)
+		return NULL;
+	struct tcphdr *tcp = (void *)(ip + 1);
+	if ((void *)(tcp + 1) > data_end)
+		return NULL;
+	return tcp;
+}
+
+/* The key of the packet's own direction in pn_dp_nat (`reply`: as a backend's answer). */
+static __always_inline struct nat_key nat_key_of(struct iphdr *ip, struct tcphdr *tcp, __u8 reply)
+{
+	struct nat_key key = {
+		.saddr = ip->saddr,
+		.daddr = ip->daddr,
+		.sport = tcp->source,
+		.dport = tcp->dest,
+		.protocol = IPPROTO_TCP,
+		.reply = reply,
+	};
+	return key;
+}
+
+/* True when netfilter must see the packet: only mid-connection TCP between unselected pods
+ * may skip it, and a service backend's reply only when the program translated its connection
+ * (conntrack undoes the kernel's own DNAT). */
+static __always_inline int needs_kernel(struct iphdr *ip, void *data_end)
+{
+	struct tcphdr *tcp = plain_tcp(ip, data_end);
+	if (!tcp || ip->ttl <= 1 || tcp->syn)
+		return 1;
+	__u32 src = ip->saddr, dst = ip->daddr;
+	if (bpf_map_lookup_elem(&pn_dp_policy, &src) || bpf_map_lookup_elem(&pn_dp_policy, &dst))
+		return 1;
+	struct backend_key backend = { .addr = src, .port = tcp->source, .protocol = IPPROTO_TCP };
+	if (!bpf_map_lookup_elem(&pn_dp_backends, &backend))
+		return 0;
+	struct nat_key reply = nat_key_of(ip, tcp, 1);
+	return bpf_map_lookup_elem(&pn_dp_nat, &reply) == 0;
+}
+
+/* Rewrites the destination (`dst`) or source address and port of a plain TCP packet, with the
+ * IPv4 checksum and the TCP checksum (its pseudo-header holds the address). */
+static __always_inline int rewrite(struct __sk_buff *skb, int dst, __u32 old_addr, __u16 old_port,
+				   struct nat_target *to)
+{
+	__u32 addr_off =
+		IP_OFF + (dst ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
+	__u32 port_off =
+		TCP_OFF + (dst ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
+	__u32 csum_off = TCP_OFF + offsetof(struct tcphdr, check);
+	if (bpf_l4_csum_replace(skb, csum_off, old_addr, to->addr,
+				BPF_F_PSEUDO_HDR | sizeof(__u32)) ||
+	    bpf_l4_csum_replace(skb, csum_off, old_port, to->port, sizeof(__u16)) ||
+	    bpf_l3_csum_replace(skb, IP_OFF + offsetof(struct iphdr, check), old_addr, to->addr,
+				sizeof(__u32)) ||
+	    bpf_skb_store_bytes(skb, addr_off, &to->addr, sizeof(__u32), 0) ||
+	    bpf_skb_store_bytes(skb, port_off, &to->port, sizeof(__u16), 0))
+		return -1;
+	return 0;
+}
+
+/* Where a pod's packet to a service port goes: the backend the program chose at random on the
+ * connection's SYN and remembered both ways. A miss (no such service, a connection begun on
+ * the kernel path, a backend the kernel must reach itself) leaves the packet to the kernel. */
+static __always_inline int service_backend(struct iphdr *ip, struct tcphdr *tcp,
+					   struct nat_target *backend)
+{
+	struct nat_key forward = nat_key_of(ip, tcp, 0);
+	struct nat_target *known = bpf_map_lookup_elem(&pn_dp_nat, &forward);
+	if (known) {
+		*backend = *known;
+		return 1;
+	}
+	if (!tcp->syn || tcp->ack)
+		return 0;
+	struct backend_slot_key slot = {
+		.service = { .addr = ip->daddr, .port = tcp->dest, .protocol = IPPROTO_TCP },
+	};
+	struct service *service = bpf_map_lookup_elem(&pn_dp_services, &slot.service);
+	if (!service || service->count == 0)
+		return 0;
+	slot.slot = bpf_get_prandom_u32() % service->count;
+	struct nat_target *chosen = bpf_map_lookup_elem(&pn_dp_service_backends, &slot);
+	if (!chosen)
+		return 0; /* the agent is between writes of this service's slots */
+	*backend = *chosen;
+	/* A pod reaching itself needs the kernel's hairpin masquerade, a held backend its policy. */
+	__u32 addr = backend->addr;
+	if (addr == ip->saddr || bpf_map_lookup_elem(&pn_dp_policy, &addr))
+		return 0;
+	struct nat_key reply = {
+		.saddr = backend->addr,
+		.daddr = ip->saddr,
+		.sport = backend->port,
+		.dport = tcp->source,
+		.protocol = IPPROTO_TCP,
+		.reply = 1,
+	};
+	struct nat_target service_addr = { .addr = ip->daddr, .port = tcp->dest };
+	/* The reply's entry first: a backend's answer never finds its connection half-known. */
+	if (bpf_map_update_elem(&pn_dp_nat, &reply, &service_addr, BPF_ANY) ||
+	    bpf_map_update_elem(&pn_dp_nat, &forward, backend, BPF_ANY))
+		return 0;
+	return 1;
+}
+
+/* A backend's reply on a connection the program translated, made to come from the service:
+ * 1 translated, 0 not one of the program's, -1 a rewrite that failed (the packet is spoilt). */
+static __always_inline int reverse_nat(struct __sk_buff *skb)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip = ipv4_of(skb);
+	if (!ip)
+		return 0;
+	struct tcphdr *tcp = plain_tcp(ip, data_end);
+	if (!tcp)
+		return 0;
+	struct nat_key reply = nat_key_of(ip, tcp, 1);
+	struct nat_target *service = bpf_map_lookup_elem(&pn_dp_nat, &reply);
+	if (!service)
+		return 0;
+	struct nat_target to = *service;
+	if (rewrite(skb, 0, reply.saddr, reply.sport, &to))
+		return -1;
+	count(ACTION_REVERSE_NAT, 0);
+	return 1;
+}
+
+/* Into a local pod's namespace, as its host would deliver it (MACs of the pod's own link). */
+static __always_inline int to_local_pod(struct __sk_buff *skb, struct local_pod *pod)
+{
+	if (reverse_nat(skb) < 0)
+		return count(ACTION_KERNEL, TC_ACT_SHOT);
+	struct iphdr *ip = ipv4_of(skb);
+	if (!ip)
 		return count(ACTION_KERNEL, TC_ACT_OK);
 	if (decrement_ttl(skb, ip))
 		return count(ACTION_KERNEL, TC_ACT_OK);
@@ -157,12 +350,9 @@ static __always_inline int to_local_pod(struct __sk_buff *skb, struct local_pod 
 SEC("tc/from_pod")
 int from_pod(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-
-	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	struct iphdr *ip = ipv4_of(skb);
+	if (!ip)
 		return TC_ACT_OK;
 	__u32 ifindex = skb->ingress_ifindex;
 	__u32 *own = bpf_map_lookup_elem(&pn_dp_sources, &ifindex);
@@ -170,6 +360,20 @@ int from_pod(struct __sk_buff *skb)
 		return count(ACTION_KERNEL, TC_ACT_OK);
 	if (ip->saddr != *own)
 		return count(ACTION_DROP_SPOOFED, TC_ACT_SHOT);
+	__u32 src = ip->saddr;
+	struct tcphdr *tcp = plain_tcp(ip, data_end);
+	struct nat_target backend;
+	/* A pod a policy holds reaches services through the kernel, rules and all. */
+	if (tcp && !bpf_map_lookup_elem(&pn_dp_policy, &src) && service_backend(ip, tcp, &backend)) {
+		if (rewrite(skb, 1, ip->daddr, tcp->dest, &backend))
+			return count(ACTION_KERNEL, TC_ACT_SHOT);
+		count(ACTION_SERVICE_DNAT, 0);
+		/* The rewrite moved the packet: its pointers are checked anew. */
+		data_end = (void *)(long)skb->data_end;
+		ip = ipv4_of(skb);
+		if (!ip)
+			return count(ACTION_KERNEL, TC_ACT_SHOT);
+	}
 	if (needs_kernel(ip, data_end))
 		return count(ACTION_KERNEL, TC_ACT_OK);
 
@@ -191,12 +395,9 @@ int from_pod(struct __sk_buff *skb)
 SEC("tc/from_underlay")
 int from_underlay(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-
-	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	struct iphdr *ip = ipv4_of(skb);
+	if (!ip)
 		return TC_ACT_OK;
 	__u32 dst = ip->daddr;
 	struct local_pod *pod = bpf_map_lookup_elem(&pn_dp_pods, &dst);
@@ -207,6 +408,14 @@ int from_underlay(struct __sk_buff *skb)
 	if (!bpf_map_lookup_elem(&pn_dp_routes, &key) || needs_kernel(ip, data_end))
 		return count(ACTION_KERNEL, TC_ACT_OK);
 	return to_local_pod(skb, pod);
+}
+
+/* On a pod veth's egress: a backend's reply the kernel forwarded (a SYN-ACK, or any reply
+ * that kept the kernel path) is made to come from the service the pod asked for. */
+SEC("tc/to_pod")
+int to_pod(struct __sk_buff *skb)
+{
+	return reverse_nat(skb) < 0 ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,6 +1,8 @@
 // The eBPF data path controller (`datapath: ebpf`): keeps bpf/datapath.c's programs attached to
 // this host's pod veths and underlay device and their maps in step with the pods this node
-// wired, the Nodes, the policies and the services' backends. Maps are written before programs
+// wired, the Nodes, the policies and the services (ports and backends, read from the same
+// objects and with the same endpoint choice as the proxy, so both paths send a new connection
+// to the same set of pods). Maps are written before programs
 // are attached, so a program never runs on maps that do not yet know its pods. A program the
 // kernel refuses leaves the kernel path in place, and /healthz says why. Back to `kernel`, the
 // programs come off every device; the pins stay, so switching again costs no load.
@@ -23,6 +25,7 @@ import type { WiredPod } from '../policy/guard.js';
 import { policySelectedAddresses } from '../policy/selected.js';
 import { datapathPeersDirect, desiredDatapathMaps, sliceBackends } from '../routing/ebpf-maps.js';
 import { hostFromNode } from '../routing/peers.js';
+import { currentServicePorts } from './proxy.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 
@@ -58,7 +61,8 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
       const admin = inf.informer('AdminNetworkPolicy');
       const baseline = inf.informer('BaselineAdminNetworkPolicy');
       const slices = inf.informer('EndpointSlice');
-      const all = [networks, nodes, pods, namespaces, policies, admin, baseline, slices];
+      const services = inf.informer('Service');
+      const all = [networks, nodes, pods, namespaces, policies, admin, baseline, slices, services];
       /** Where the programs are pinned, once the data path has been on here. */
       let dir: string | undefined;
       const active = new Gauge({
@@ -68,7 +72,7 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
       });
       new Counter({
         name: 'podnet_ebpf_datapath_packets_total',
-        help: "IPv4 packets the eBPF data path's programs decided on, by action (kernel: left to the host's forwarding path)",
+        help: "IPv4 packets the eBPF data path's programs decided on, by action (kernel: left to the host's forwarding path; service_dnat, reverse_nat: translated, and counted again where they went)",
         labelNames: ['action'],
         registers: [ctx.metrics],
         async collect() {
@@ -117,6 +121,7 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
             adminPolicies: [...admin.cache.values(), ...baseline.cache.values()],
           }),
           backends: sliceBackends(slices.cache.values()),
+          services: currentServicePorts(services.cache.values(), slices.cache.values(), 4),
         });
         const written = await syncDatapathMaps(dir, maps);
         const attached = await attachDatapath(dir, {

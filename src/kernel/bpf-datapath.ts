@@ -13,9 +13,19 @@ import { mapCommands } from './bpf-ipip.js';
 /** The compiled programs (`make build`). */
 export const DATAPATH_BPF_OBJECT = fileURLToPath(new URL('../../bpf/datapath.o', import.meta.url));
 
-/** The programs by the device they run on. */
-export const DATAPATH_PROGRAMS = { pod: 'from_pod', underlay: 'from_underlay' } as const;
+/** The programs by where they run: a pod veth's ingress and egress, the underlay's ingress. */
+export const DATAPATH_PROGRAMS = {
+  pod: 'from_pod',
+  podEgress: 'to_pod',
+  underlay: 'from_underlay',
+} as const;
 export type DatapathProgram = keyof typeof DATAPATH_PROGRAMS;
+const PROGRAM_HOOKS: Record<DatapathProgram, 'ingress' | 'egress'> = {
+  pod: 'ingress',
+  podEgress: 'egress',
+  underlay: 'ingress',
+};
+const PROGRAMS = Object.keys(DATAPATH_PROGRAMS) as DatapathProgram[];
 
 /** The maps the agent writes, as the C source names them. */
 export const DATAPATH_MAPS = {
@@ -24,6 +34,8 @@ export const DATAPATH_MAPS = {
   routes: 'pn_dp_routes',
   policy: 'pn_dp_policy',
   backends: 'pn_dp_backends',
+  services: 'pn_dp_services',
+  serviceBackends: 'pn_dp_service_backends',
 } as const;
 export type DatapathMapName = keyof typeof DATAPATH_MAPS;
 
@@ -31,7 +43,14 @@ export type DatapathMapName = keyof typeof DATAPATH_MAPS;
 export type DatapathMaps = Record<DatapathMapName, Map<string, string>>;
 
 /** The counters' slots (enum action in the C source). */
-export const DATAPATH_ACTIONS = ['kernel', 'redirect_peer', 'redirect_neigh', 'drop_spoofed'];
+export const DATAPATH_ACTIONS = [
+  'kernel',
+  'redirect_peer',
+  'redirect_neigh',
+  'drop_spoofed',
+  'service_dnat',
+  'reverse_nat',
+];
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 /**
@@ -76,8 +95,9 @@ const mapPath = (dir: string, name: DatapathMapName | 'counters'): string =>
 
 /** Loads and pins the programs unless pinned already; the verifier's complaint when it refuses. */
 export async function loadDatapath(dir: string): Promise<void> {
-  if (existsSync(programPath(dir, 'pod')) && existsSync(programPath(dir, 'underlay'))) return;
-  // A half-pinned directory (an earlier load that died) is loaded afresh.
+  if (PROGRAMS.every((p) => existsSync(programPath(dir, p)))) return;
+  // A half-pinned directory (an earlier load that died, or an older agent's programs) is
+  // loaded afresh; programs still attached keep their own maps until they are replaced.
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const loaded = await run(
@@ -118,23 +138,27 @@ interface NetShow {
   tc?: { devname: string; kind: string; name: string; id: number }[];
 }
 
-/** Devices whose tc ingress runs one of `ids`, by device name → program id. */
-async function attachedIngress(
-  ids: readonly number[],
-  netns?: string,
-): Promise<Map<string, number>> {
+/** Where one of `ids` runs: `dev ingress|egress` → program id. */
+async function attachedHooks(ids: readonly number[], netns?: string): Promise<Map<string, number>> {
   const shown = await runJson<NetShow[]>(['bpftool', '-j', 'net', 'show'], { netns });
   const attached = new Map<string, number>();
   for (const t of shown[0]?.tc ?? []) {
-    if (t.kind === 'clsact/ingress' && ids.includes(t.id)) attached.set(t.devname, t.id);
+    const hook = /^clsact\/(ingress|egress)$/.exec(t.kind)?.[1];
+    if (hook && ids.includes(t.id)) attached.set(`${t.devname} ${hook}`, t.id);
   }
   return attached;
 }
 
-/** The devices each program should run on. */
-export type DatapathAttachments = Record<DatapathProgram, readonly string[]>;
+/** The devices each program should run on (pod veths run both of theirs). */
+export type DatapathAttachments = { pod: readonly string[]; underlay: readonly string[] };
 
-const FILTER = 'ingress pref 1 handle 1 bpf';
+const filter = (hook: string): string => `${hook} pref 1 handle 1 bpf`;
+
+async function pinnedProgramIds(dir: string): Promise<Record<DatapathProgram, number>> {
+  const ids = {} as Record<DatapathProgram, number>;
+  for (const p of PROGRAMS) ids[p] = await pinnedProgramId(dir, p);
+  return ids;
+}
 
 /**
  * Attaches each program where it is missing and takes podnet's programs off devices that
@@ -145,25 +169,30 @@ export async function attachDatapath(
   want: DatapathAttachments,
   netns?: string,
 ): Promise<number> {
-  const ids = {
-    pod: await pinnedProgramId(dir, 'pod'),
-    underlay: await pinnedProgramId(dir, 'underlay'),
-  };
-  const have = await attachedIngress([ids.pod, ids.underlay], netns);
+  const ids = await pinnedProgramIds(dir);
+  const have = await attachedHooks(Object.values(ids), netns);
   const lines: string[] = [];
   const wanted = new Set<string>();
-  for (const program of ['pod', 'underlay'] as const) {
-    for (const dev of want[program]) {
-      wanted.add(dev);
-      if (have.get(dev) === ids[program]) continue;
+  const devices: Record<DatapathProgram, readonly string[]> = {
+    pod: want.pod,
+    podEgress: want.pod,
+    underlay: want.underlay,
+  };
+  for (const program of PROGRAMS) {
+    const hook = PROGRAM_HOOKS[program];
+    for (const dev of devices[program]) {
+      wanted.add(`${dev} ${hook}`);
+      if (have.get(`${dev} ${hook}`) === ids[program]) continue;
       lines.push(`qdisc replace dev ${dev} clsact`);
       lines.push(
-        `filter replace dev ${dev} ${FILTER} da object-pinned ${programPath(dir, program)}`,
+        `filter replace dev ${dev} ${filter(hook)} da object-pinned ${programPath(dir, program)}`,
       );
     }
   }
-  for (const dev of have.keys())
-    if (!wanted.has(dev)) lines.push(`filter del dev ${dev} ${FILTER}`);
+  for (const where of have.keys()) {
+    const [dev, hook] = where.split(' ');
+    if (!wanted.has(where)) lines.push(`filter del dev ${dev} ${filter(hook!)}`);
+  }
   if (lines.length > 0) await tcBatch(lines, netns);
   return lines.filter((l) => l.startsWith('filter replace')).length;
 }
@@ -171,13 +200,19 @@ export async function attachDatapath(
 /** Takes the programs off every device (back to the kernel path); the pins stay for later. */
 export async function detachDatapath(dir: string, netns?: string): Promise<number> {
   if (!existsSync(programPath(dir, 'pod'))) return 0;
-  const ids = [await pinnedProgramId(dir, 'pod'), await pinnedProgramId(dir, 'underlay')];
-  const have = await attachedIngress(ids, netns);
+  const ids: number[] = [];
+  for (const p of PROGRAMS) {
+    if (existsSync(programPath(dir, p))) ids.push(await pinnedProgramId(dir, p));
+  }
+  const have = await attachedHooks(ids, netns);
   await tcBatch(
-    [...have.keys()].map((dev) => `filter del dev ${dev} ${FILTER}`),
+    [...have.keys()].map((where) => {
+      const [dev, hook] = where.split(' ');
+      return `filter del dev ${dev} ${filter(hook!)}`;
+    }),
     netns,
   );
-  return have.size;
+  return new Set([...have.keys()].map((where) => where.split(' ')[0])).size;
 }
 
 async function tcBatch(lines: readonly string[], netns?: string): Promise<void> {
@@ -272,11 +307,15 @@ export async function deviceWithAddress(
 /** The devices running the data path's programs in a namespace, by program (for `doctor`). */
 export async function datapathDevices(netns?: string): Promise<Record<DatapathProgram, string[]>> {
   const shown = await runJson<NetShow[]>(['bpftool', '-j', 'net', 'show'], { netns });
-  const on = (name: string): string[] =>
+  const on = (program: DatapathProgram): string[] =>
     (shown[0]?.tc ?? [])
-      .filter((t) => t.kind === 'clsact/ingress' && t.name.split(':')[0] === name)
+      .filter(
+        (t) =>
+          t.kind === `clsact/${PROGRAM_HOOKS[program]}` &&
+          t.name.split(':')[0] === DATAPATH_PROGRAMS[program],
+      )
       .map((t) => t.devname);
-  return { pod: on(DATAPATH_PROGRAMS.pod), underlay: on(DATAPATH_PROGRAMS.underlay) };
+  return { pod: on('pod'), podEgress: on('podEgress'), underlay: on('underlay') };
 }
 
 /**

@@ -1,6 +1,6 @@
 // What the eBPF data path's maps should hold on one host (bpf/datapath.c reads them): pure, from
 // the pods this host wired, its links' indexes, its host-gw peers, the pods policies hold and
-// the services' backends. Only IPv4 is fast-pathed in this first landing; IPv6 keeps the kernel
+// the services' ports and backends. Only IPv4 is fast-pathed in this first landing; IPv6 keeps the kernel
 // path. Keys and values are laid out as the C structs are, in `bpftool`'s hex.
 import type { Datapath, EndpointSlice } from '../api/types.js';
 import { hexBytes, hostU32 } from '../kernel/bpf-ipip.js';
@@ -26,6 +26,19 @@ export interface DatapathBackend {
   protocol: string;
 }
 
+/**
+ * A service port as the proxy programs it (src/proxy/model.ts's ServicePortRule has this
+ * shape): its cluster IP and the ready endpoints a new connection may go to.
+ */
+export interface DatapathService {
+  clusterIP: string;
+  protocol: string;
+  port: number;
+  /** ClientIP affinity: remembered per client by the kernel's rules, so left to them. */
+  affinitySeconds?: number;
+  endpoints: readonly { ip: string; port: number }[];
+}
+
 export interface DatapathInput {
   /** The pods wired on this host. */
   pods: readonly DatapathPod[];
@@ -39,6 +52,8 @@ export interface DatapathInput {
   /** Addresses of every pod a policy holds, anywhere in the cluster. */
   policyPods: readonly string[];
   backends: readonly DatapathBackend[];
+  /** The service ports the proxy programs, of which the program translates TCP to IPv4. */
+  services?: readonly DatapathService[];
 }
 
 const PROTOCOL_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
@@ -62,6 +77,8 @@ export function desiredDatapathMaps(input: DatapathInput): DatapathMaps {
     routes: new Map(),
     policy: new Map(),
     backends: new Map(),
+    services: new Map(),
+    serviceBackends: new Map(),
   };
   for (const pod of input.pods) {
     const address = ipv4Bytes(pod.ip);
@@ -101,9 +118,36 @@ export function desiredDatapathMaps(input: DatapathInput): DatapathMaps {
     const address = ipv4Bytes(b.ip);
     const protocol = PROTOCOL_NUMBERS[b.protocol];
     if (!address || protocol === undefined) continue;
-    maps.backends.set(hexBytes([...address, b.port >> 8, b.port & 0xff, protocol, 0]), ONE);
+    maps.backends.set(hexBytes(serviceKey(address, b.port, protocol)), ONE);
   }
+  for (const service of input.services ?? []) addService(maps, service);
   return maps;
+}
+
+/** struct backend_key: address, port (network order), protocol, pad. */
+function serviceKey(address: readonly number[], port: number, protocol: number): number[] {
+  return [...address, port >> 8, port & 0xff, protocol, 0];
+}
+
+/**
+ * A service port the program may translate: its count in pn_dp_services and each endpoint in
+ * its slot of pn_dp_service_backends, in the proxy's (sorted) order. Only TCP to an IPv4
+ * cluster IP without ClientIP affinity, with IPv4 endpoints: everything else keeps the
+ * kernel's NAT, which the program leaves it to by finding no entry.
+ */
+function addService(maps: DatapathMaps, service: DatapathService): void {
+  const clusterIP = ipv4Bytes(service.clusterIP);
+  if (!clusterIP || service.protocol !== 'TCP' || service.affinitySeconds !== undefined) return;
+  const targets = service.endpoints.flatMap((ep) => {
+    const address = ipv4Bytes(ep.ip);
+    return address ? [[...address, ep.port >> 8, ep.port & 0xff, 0, 0]] : [];
+  });
+  if (targets.length === 0) return;
+  const key = serviceKey(clusterIP, service.port, PROTOCOL_NUMBERS.TCP!);
+  maps.services.set(hexBytes(key), hexBytes(hostU32(targets.length)));
+  targets.forEach((target, slot) =>
+    maps.serviceBackends.set(hexBytes([...key, ...hostU32(slot)]), hexBytes(target)),
+  );
 }
 
 /** Every ready-or-not IPv4 endpoint of every slice, with each of its ports. */
@@ -145,8 +189,8 @@ export function describeDatapath(network: {
 }): string {
   if (network.datapath !== 'ebpf') return "kernel (the host's forwarding path)";
   const kept =
-    "connection starts, UDP, ICMP, IPv6, services' DNAT and their backends' replies, and pods a policy holds keep the kernel path";
+    'connection starts, UDP, ICMP, IPv6, services with ClientIP affinity, connections the kernel translated, and pods a policy holds keep the kernel path';
   return datapathPeersDirect(network)
-    ? `ebpf: tc programs redirect TCP between pods on this host and to host-gw peers; ${kept}`
-    : `ebpf: tc programs redirect TCP between pods on this host only (${network.encryption ? 'encrypted' : network.backend} peers keep the kernel path); ${kept}`;
+    ? `ebpf: tc programs translate pods' TCP to ClusterIPs and redirect TCP between pods on this host and to host-gw peers; ${kept}`
+    : `ebpf: tc programs translate pods' TCP to ClusterIPs and redirect TCP between pods on this host only (${network.encryption ? 'encrypted' : network.backend} peers keep the kernel path); ${kept}`;
 }

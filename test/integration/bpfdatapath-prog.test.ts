@@ -4,7 +4,12 @@
 // run`) on frames built here byte by byte from RFC 791 and RFC 793. What must be seen: a
 // redirect (with the forwarding TTL and the destination pod's MACs) for pod→pod TCP, the
 // kernel path for a service IP, a policy-held pod, a connection start and a backend's reply,
-// and a drop for a spoofed source, each counted in the programs' counters.
+// and a drop for a spoofed source, each counted in the programs' counters. Service NAT: a SYN to
+// a ClusterIP port leaves translated to a backend (both checksums recomputed here from scratch
+// and compared byte for byte), the connection's later packets are translated and redirected,
+// the backend's replies come back from the ClusterIP (redirected, or on the veth's egress for
+// the SYN-ACK the kernel forwards), SYNs spread over the backends at random, and connections
+// the program did not start, or that hairpin, are left to the kernel's NAT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -36,7 +41,12 @@ function checksum(header: number[]): number {
   return ~sum & 0xffff;
 }
 
-/** An Ethernet frame with an IPv4 TCP segment (flags: 0x10 ACK, 0x02 SYN). */
+/** The RFC 793 checksum of a segment with its IPv4 pseudo-header. */
+function tcpChecksum(src: number[], dst: number[], segment: number[]): number {
+  return checksum([...src, ...dst, 0, 6, segment.length >> 8, segment.length & 0xff, ...segment]);
+}
+
+/** An Ethernet frame with an IPv4 TCP segment (flags: 0x10 ACK, 0x02 SYN, 0x12 SYN-ACK). */
 function tcpFrame(o: {
   src: number[];
   dst: number[];
@@ -50,6 +60,9 @@ function tcpFrame(o: {
   const payload = [...Buffer.from('podnet ebpf')];
   const tcp = [sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 1];
   tcp.push(0x50, o.flags ?? 0x10, 0xff, 0xff, 0, 0, 0, 0, ...payload);
+  const t = tcpChecksum(o.src, o.dst, tcp);
+  tcp[16] = t >> 8;
+  tcp[17] = t & 0xff;
   const ip = [0x45, 0, 0, 20 + tcp.length, 0x12, 0x34, 0x40, 0, o.ttl ?? 64, 6, 0, 0];
   ip.push(...o.src, ...o.dst);
   const c = checksum(ip);
@@ -91,6 +104,9 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
     ip(['link', 'add', 'name', 'pnaaaaaaaaaaa', 'type', 'veth', 'peer', 'name', 'pa']);
     ip(['link', 'add', 'name', 'pnbbbbbbbbbbb', 'type', 'veth', 'peer', 'name', 'pb']);
     ip(['link', 'add', 'name', 'eth0', 'type', 'veth', 'peer', 'name', 'wire']);
+    const pod5 = { ip: '10.244.1.5', port: 8080 };
+    const pod6 = { ip: '10.244.1.6', port: 8080 };
+    const remote7 = { ip: '10.244.2.7', port: 8080 };
     const pods = [
       { hostVeth: 'pnaaaaaaaaaaa', ip: '10.244.1.5' },
       { hostVeth: 'pnbbbbbbbbbbb', ip: '10.244.1.6' },
@@ -107,12 +123,22 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
         { podCIDR: '10.244.3.0/24', ip: '172.31.2.3' },
       ],
       policyPods: ['10.244.2.9'],
-      backends: [{ ip: '10.244.2.8', port: 8080, protocol: 'TCP' }],
+      backends: [
+        { ip: '10.244.2.8', port: 8080, protocol: 'TCP' },
+        { ip: '10.244.1.6', port: 8080, protocol: 'TCP' },
+        { ip: '10.244.2.7', port: 8080, protocol: 'TCP' },
+      ],
+      services: [
+        { clusterIP: '10.96.0.20', protocol: 'TCP', port: 80, endpoints: [pod6] },
+        // Its only backend is the client itself: the kernel's hairpin masquerade is needed.
+        { clusterIP: '10.96.0.21', protocol: 'TCP', port: 80, endpoints: [pod5] },
+        { clusterIP: '10.96.0.30', protocol: 'TCP', port: 80, endpoints: [pod6, remote7] },
+      ],
     };
     await loadDatapath(pins);
     await syncDatapathMaps(pins, desiredDatapathMaps(input));
     const want = { pod: pods.map((p) => p.hostVeth), underlay: ['eth0'] };
-    assert.equal(await attachDatapath(pins, want, ns), 3, 'attached where missing');
+    assert.equal(await attachDatapath(pins, want, ns), 5, 'attached where missing');
     assert.equal(await attachDatapath(pins, want, ns), 0, 'found attached the second time');
     assert.equal(await syncDatapathMaps(pins, desiredDatapathMaps(input)), 0, 'maps in step');
 
@@ -141,12 +167,16 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
       assert.equal(r.retval, TC_ACT_OK, what);
       assert.deepEqual(r.out, frame, `${what}: unchanged`);
     };
-    kernel('a service IP (DNAT)', tcpFrame({ src: A, dst: [10, 96, 0, 20] }));
+    kernel('a service port not translated', tcpFrame({ src: A, dst: [10, 96, 0, 20] }));
     kernel('a host in another zone', tcpFrame({ src: A, dst: [10, 244, 3, 3] }));
     kernel('a policy-held pod', tcpFrame({ src: A, dst: [10, 244, 2, 9] }));
     kernel('a connection start (SYN)', tcpFrame({ src: A, dst: [10, 244, 1, 6], flags: 0x02 }));
     const reply = { src: [10, 244, 2, 8], dst: [10, 244, 1, 5], sport: 8080, dport: 40000 };
-    kernel("a service backend's reply (reverse NAT)", tcpFrame(reply), fromUnderlay);
+    kernel(
+      "a backend's reply on a connection the kernel translated",
+      tcpFrame(reply),
+      fromUnderlay,
+    );
     kernel(
       'an address outside the peers',
       tcpFrame({ src: [172, 31, 9, 9], dst: A }),
@@ -163,17 +193,88 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
     assert.equal(spoofed.retval, TC_ACT_SHOT);
 
     // The underlay's program: a peer's pod to a pod here, into its namespace.
-    const back = { src: [10, 244, 2, 7], dst: A, sport: 8080, dport: 40000 };
+    const back = { src: [10, 244, 2, 7], dst: A, sport: 9000, dport: 40000 };
     const returned = runProgram(fromUnderlay, dir, tcpFrame(back));
     assert.equal(returned.retval, TC_ACT_REDIRECT);
     assert.deepEqual(returned.out.slice(0, 6), mac(podMacFor('10.244.1.5')));
 
+    // Service NAT. A's SYN to 10.96.0.20:80 leaves for B at 10.244.1.6:8080 through the kernel
+    // (conntrack and policy see the real backend), both checksums as if built there.
+    const toPod = join(pins, 'progs', 'to_pod');
+    const podB = ifindexes.get('pnbbbbbbbbbbb')!;
+    const B = [10, 244, 1, 6];
+    const SVC = [10, 96, 0, 20];
+    const syn = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80, flags: 2 }), podA);
+    assert.equal(syn.retval, TC_ACT_OK, 'the translated SYN keeps the kernel path');
+    assert.deepEqual(syn.out, tcpFrame({ src: A, dst: B, flags: 2 }), 'DNAT, checksums exact');
+    // The connection's next packet: translated the same way and redirected into B.
+    const ack = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80 }), podA);
+    assert.equal(ack.retval, TC_ACT_REDIRECT);
+    assert.deepEqual(ack.out.slice(14), tcpFrame({ src: A, dst: B, ttl: 63 }).slice(14));
+    // B's SYN-ACK keeps the kernel path; A's veth egress makes it come from the service.
+    const fromB = { src: B, dst: A, sport: 8080, dport: 40000 };
+    const synAck = tcpFrame({ ...fromB, flags: 0x12 });
+    const synAckIn = runProgram(fromPod, dir, synAck, podB);
+    assert.equal(synAckIn.retval, TC_ACT_OK, "a backend's SYN-ACK keeps the kernel path");
+    assert.deepEqual(synAckIn.out, synAck, "a backend's SYN-ACK: unchanged on the way in");
+    const egress = runProgram(toPod, dir, synAck);
+    assert.equal(egress.retval, TC_ACT_OK);
+    assert.deepEqual(
+      egress.out,
+      tcpFrame({ src: SVC, dst: A, sport: 80, dport: 40000, flags: 0x12 }),
+    );
+    // B's data back to A: reverse NAT, and straight into A's namespace.
+    const answer = runProgram(fromPod, dir, tcpFrame(fromB), podB);
+    assert.equal(answer.retval, TC_ACT_REDIRECT);
+    assert.deepEqual(answer.out.slice(0, 6), mac(podMacFor('10.244.1.5')));
+    assert.deepEqual(
+      answer.out.slice(14),
+      tcpFrame({ src: SVC, dst: A, sport: 80, dport: 40000, ttl: 63 }).slice(14),
+    );
+    // Begun on the kernel path (no SYN seen here): conntrack keeps its NAT.
+    kernel(
+      'a connection the kernel began',
+      tcpFrame({ src: A, dst: SVC, sport: 40001, dport: 80 }),
+    );
+    kernel(
+      'a pod reaching itself (hairpin)',
+      tcpFrame({ src: A, dst: [10, 96, 0, 21], dport: 80, flags: 2 }),
+    );
+
+    // 40 connections to a service of two backends, one here, one on a peer: both chosen.
+    const chosen = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      const out = runProgram(
+        fromPod,
+        dir,
+        tcpFrame({ src: A, dst: [10, 96, 0, 30], sport: 41000 + i, dport: 80, flags: 2 }),
+        podA,
+      ).out;
+      const backend = out.slice(30, 34).join('.');
+      chosen.set(backend, chosen.get(backend) ?? 41000 + i);
+    }
+    assert.deepEqual([...chosen.keys()].sort(), ['10.244.1.6', '10.244.2.7']);
+    // The peer's backend answers over the underlay, as the service, into A.
+    const sport = chosen.get('10.244.2.7')!;
+    const overUnderlay = runProgram(
+      fromUnderlay,
+      dir,
+      tcpFrame({ src: [10, 244, 2, 7], dst: A, sport: 8080, dport: sport }),
+    );
+    assert.equal(overUnderlay.retval, TC_ACT_REDIRECT);
+    assert.deepEqual(
+      overUnderlay.out.slice(14),
+      tcpFrame({ src: [10, 96, 0, 30], dst: A, sport: 80, dport: sport, ttl: 63 }).slice(14),
+    );
+
     const counts = await datapathCounters(pins);
     assert.deepEqual(Object.fromEntries(counts), {
-      kernel: 6,
-      redirect_peer: 2,
+      kernel: 50,
+      redirect_peer: 5,
       redirect_neigh: 1,
       drop_spoofed: 1,
+      service_dnat: 42,
+      reverse_nat: 3,
     });
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);

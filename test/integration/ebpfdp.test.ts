@@ -1,8 +1,9 @@
 // The eBPF data path in a lab (3 hosts, host-gw), switched on live with `datapath: ebpf`: pods
 // exchange HTTP and 10 MB byte for byte on one host and across hosts, with the programs'
 // counters showing the redirects; a spoofed source is dropped; a pod a NetworkPolicy holds is
-// still filtered; a service answers on its ClusterIP; and a TCP connection open across an agent
-// restart (SIGKILL) carries on. One lab for every case.
+// still filtered; a service answers on its ClusterIP, translated by the programs and spread over
+// its backends on two hosts; and a TCP connection open across an agent restart (SIGKILL)
+// carries on. One lab for every case.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,13 +19,21 @@ const PYTHON = '/usr/bin/python3';
 
 const echo = echoLabForFile(['--backend', 'host-gw', '--zones', '1']);
 
-/** A second echo pod on node-1, behind a service: the same-host peer of echo-1. */
+/** A second echo pod on node-1, behind a service (with web-2 on node-2): the same-host peer of echo-1. */
 const WEB = [
   'apiVersion: v1',
   'kind: Pod',
   'metadata: {name: web, namespace: default, labels: {app: web}}',
   'spec:',
   '  nodeName: node-1',
+  '  containers:',
+  "    - {name: echo, command: [podnet, serve-echo, --port, '8080']}",
+  '---',
+  'apiVersion: v1',
+  'kind: Pod',
+  'metadata: {name: web-2, namespace: default, labels: {app: web}}',
+  'spec:',
+  '  nodeName: node-2',
   '  containers:',
   "    - {name: echo, command: [podnet, serve-echo, --port, '8080']}",
   '---',
@@ -107,8 +116,45 @@ test('ebpf datapath: a service answers on its ClusterIP, from this host and anot
     const answer = await until(`${from} to reach web by its ClusterIP`, () =>
       echoGetOnce(echo.name, from, `http://${svc.spec.clusterIP}:80/`),
     );
-    assert.equal(answer.pod, 'web');
+    assert.match(answer.pod, /^web(-2)?$/);
   }
+});
+
+test('ebpf datapath: pods reach a service by ClusterIP through the programs, spread over its backends', async () => {
+  await until('web-2 to run', () => runningPodIPs(echo.name, 'web-2')?.[0]);
+  const svc = JSON.parse(podnetOk(['--lab', echo.name, 'get', 'service', 'web', '-o', 'json'])) as {
+    spec: { clusterIP: string };
+  };
+  const url = `http://${svc.spec.clusterIP}:80/`;
+  // Both backends in the programs' map first (the agent writes it on the endpoints' change).
+  await until('web-2 to be a backend', () =>
+    echoGetOnce(echo.name, 'echo-1', url)?.pod === 'web-2' ? true : undefined,
+  );
+  const before = { dnat: packets('node-1', 'service_dnat'), rev: packets('node-1', 'reverse_nat') };
+  const requests = 20;
+  const r = echo.exec('echo-1', [
+    'sh',
+    '-c',
+    `for i in $(seq ${requests}); do timeout 3 busybox wget -q -O - ${url} && echo; done`,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const answered = r.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { pod: string }).pod);
+  assert.equal(answered.length, requests);
+  assert.deepEqual([...new Set(answered)].sort(), ['web', 'web-2'], 'spread over both hosts');
+  // Every connection's SYN and at least one more packet translated by from_pod; at least its
+  // SYN-ACK given back the ClusterIP by to_pod.
+  assert.ok(packets('node-1', 'service_dnat') - before.dnat >= 2 * requests, 'DNAT in BPF');
+  assert.ok(packets('node-1', 'reverse_nat') - before.rev >= requests, 'reverse NAT in BPF');
+  // The kernel's NAT took none of them: conntrack saw them to the backends, never the ClusterIP.
+  const tracked = spawnSync(
+    'ip',
+    ['netns', 'exec', hostNs(echo.name, 'node-1'), 'conntrack', '-L', '-d', svc.spec.clusterIP],
+    { encoding: 'utf8' },
+  );
+  assert.equal(tracked.stdout.trim(), '', 'no conntrack entry to the ClusterIP');
 });
 
 test('ebpf datapath: a spoofed source is dropped by the program and counted', () => {

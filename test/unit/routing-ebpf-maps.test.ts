@@ -61,6 +61,34 @@ test('ebpf maps: a wired IPv4 pod, its veth source, on-link host-gw peers, polic
   );
 });
 
+test('ebpf maps: a TCP service port to an IPv4 ClusterIP gets its count and a slot per endpoint; the rest stay with the kernel', () => {
+  const endpoints = [
+    { ip: '10.244.1.5', port: 8080 },
+    { ip: '10.244.2.6', port: 8080 },
+  ];
+  const maps = desiredDatapathMaps({
+    ...input,
+    services: [
+      { clusterIP: '10.96.0.20', protocol: 'TCP', port: 80, endpoints },
+      // The kernel's: UDP (not yet translated), ClientIP affinity, no endpoint, IPv6.
+      { clusterIP: '10.96.0.10', protocol: 'UDP', port: 53, endpoints },
+      { clusterIP: '10.96.0.21', protocol: 'TCP', port: 80, affinitySeconds: 10800, endpoints },
+      { clusterIP: '10.96.0.22', protocol: 'TCP', port: 80, endpoints: [] },
+      { clusterIP: 'fd00:10:96::20', protocol: 'TCP', port: 80, endpoints },
+    ],
+  });
+  const service = '0a 60 00 14 00 50 06 00'; // 10.96.0.20, port 80 (network order), TCP, pad
+  assert.deepEqual([...maps.services], [[service, u32(2)]]);
+  assert.deepEqual(
+    [...maps.serviceBackends],
+    [
+      [`${service} ${u32(0)}`, '0a f4 01 05 1f 90 00 00'],
+      [`${service} ${u32(1)}`, '0a f4 02 06 1f 90 00 00'],
+    ],
+  );
+  assert.equal(desiredDatapathMaps(input).services.size, 0, 'no services given, none');
+});
+
 test('ebpf maps: without an underlay device, no peer is redirected to', () => {
   assert.equal(desiredDatapathMaps({ ...input, underlay: undefined }).routes.size, 0);
 });
