@@ -86,7 +86,7 @@ export class EchoLab {
   async sendTenMegabytes(from: string, to: string): Promise<void> {
     const port = '9000';
     const sentFile = `/tmp/pn-sent-${this.name}`;
-    const receiver = podListener(this.name, to, port, 'md5sum >&2', 60);
+    const receiver = await podListener(this.name, to, port, 'md5sum >&2', 60);
     await until('the 10 MB send to succeed', () => {
       const r = this.exec(from, [
         'timeout',
@@ -145,16 +145,16 @@ export function startChild(argv: string[]): {
 /**
  * A one-connection TCP listener in pod `pod` of lab `lab` (busybox nc) that hands the
  * connection to `script` as its stdin; busybox nc leaves stderr alone, so what the script
- * writes there comes back as this child's stderr. Bounded by `seconds`.
+ * writes there comes back as this child's stderr. Bounded by `seconds`; resolves once it listens.
  */
-export function podListener(
+export async function podListener(
   lab: string,
   pod: string,
   port: string,
   script: string,
   seconds: number,
-): ReturnType<typeof startChild> {
-  return startChild([
+): Promise<ReturnType<typeof startChild>> {
+  const listener = startChild([
     PODNET,
     'lab',
     'exec',
@@ -174,6 +174,23 @@ export function podListener(
     '-c',
     script,
   ]);
+  await until(`${pod} to listen on ${port}`, () =>
+    podnet(['lab', 'exec', '--name', lab, pod, '--', 'busybox', 'netstat', '-ltn']).stdout.includes(
+      `:${port} `,
+    )
+      ? true
+      : undefined,
+  );
+  return listener;
+}
+
+/** `script` run by sh in pod `from` of lab `lab`, as a child of this test (a sender, say). */
+export function podSender(
+  lab: string,
+  from: string,
+  script: string,
+): ReturnType<typeof startChild> {
+  return startChild([PODNET, 'lab', 'exec', '--name', lab, from, '--', 'sh', '-c', script]);
 }
 
 /**

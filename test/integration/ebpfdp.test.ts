@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import type { ClusterNetwork } from '../../src/api/types.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
-import { echoLabForFile, podListener, startChild } from '../helpers/echo-lab.js';
-import { PODNET, echoGetOnce, podnet, podnetOk, runningPodIPs, until } from '../helpers/lab.js';
+import { agentMetric } from '../helpers/agent-metrics.js';
+import { echoLabForFile, podListener, podSender } from '../helpers/echo-lab.js';
+import { echoGetOnce, podnet, podnetOk, runningPodIPs, until } from '../helpers/lab.js';
 import { hostNs } from '../helpers/trace-lab.js';
 
 const PROBE = new URL('../../../test/integration/python/guard_probe.py', import.meta.url).pathname;
@@ -53,27 +54,10 @@ const DENY_WEB = [
 ].join('\n');
 
 /** One of `node`'s agent metrics (0 when absent). */
-function metric(node: string, name: string, labels = ''): number {
-  const r = spawnSync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      hostNs(echo.name, node),
-      'busybox',
-      'wget',
-      '-q',
-      '-O',
-      '-',
-      'http://127.0.0.1:9101/metrics',
-    ],
-    { encoding: 'utf8' },
-  );
-  const line = r.stdout.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
+const metric = (node: string, name: string, labels: Record<string, string> = {}): number =>
+  agentMetric(hostNs(echo.name, node), name, labels);
 const packets = (node: string, action: string): number =>
-  metric(node, 'podnet_ebpf_datapath_packets_total', `{action="${action}"}`);
+  metric(node, 'podnet_ebpf_datapath_packets_total', { action });
 
 let webIP = '';
 
@@ -192,23 +176,11 @@ test('ebpf datapath: a pod a NetworkPolicy holds is still filtered, and reached 
 
 test('ebpf datapath: a TCP connection open across an agent restart carries on', async () => {
   const port = '9001';
-  const receiver = podListener(echo.name, 'echo-2', port, 'md5sum >&2', 60);
+  const receiver = await podListener(echo.name, 'echo-2', port, 'md5sum >&2', 60);
   const sentFile = `/tmp/pn-sent-${echo.name}-restart`;
   // 1 MB, a pause the restart happens in, 1 MB more: one connection, byte for byte.
   const script = `(head -c 1048576 /dev/urandom; sleep 8; head -c 1048576 /dev/urandom) | tee ${sentFile} | busybox nc ${echo.ip('echo-2')} ${port}`;
-  await new Promise((r) => setTimeout(r, 500)); // the listener binds
-  const sender = startChild([
-    PODNET,
-    'lab',
-    'exec',
-    '--name',
-    echo.name,
-    'echo-1',
-    '--',
-    'sh',
-    '-c',
-    script,
-  ]);
+  const sender = podSender(echo.name, 'echo-1', script);
   await new Promise((r) => setTimeout(r, 2000)); // the first megabyte crosses
   const agent = findProcess(echo.lab.stateDir, 'agent-node-1')!;
   signalGroup(agent, 'SIGKILL');

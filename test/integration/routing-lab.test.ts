@@ -43,8 +43,8 @@ describe('routing lab: vxlan, 2 zones', () => {
     const port = '9000';
     // The receiver counts what arrives on the connection (`-e` hands it the socket as stdin;
     // busybox nc leaves stderr alone, so the count comes out of lab exec's stderr).
-    const receiver = podListener(lab.name, 'echo-2', port, 'wc -c >&2', 30);
-    // The listener is up once the sender connects; retry until then.
+    const receiver = await podListener(lab.name, 'echo-2', port, 'wc -c >&2', 30);
+    // Retried until the path carries it.
     await until('the 10 MB send to succeed', () => {
       const r = lab.exec('echo-1', [
         'timeout',

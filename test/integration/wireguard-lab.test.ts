@@ -17,8 +17,8 @@ import type { ActualWireguard } from '../../src/kernel/netobjects.js';
 import { wireguardSocketDir } from '../../src/lab/plan.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
-import { PODNET, podnet, podnetOk, until } from '../helpers/lab.js';
-import { echoLabForFile, podListener, startCapture, startChild } from '../helpers/echo-lab.js';
+import { podnet, podnetOk, until } from '../helpers/lab.js';
+import { echoLabForFile, podListener, podSender, startCapture } from '../helpers/echo-lab.js';
 import { hostNs, traceJson } from '../helpers/trace-lab.js';
 
 const echo = echoLabForFile(['--backend', 'wireguard', '--zones', '2']);
@@ -55,24 +55,12 @@ function peerKeys(node: string): string[] {
 /** Streams `lines` numbered lines, one every 100 ms, from echo-1 to echo-2; resolves with what echo-2 got. */
 async function slowStream(port: string, lines: number): Promise<() => Promise<string>> {
   // The connection is the script's stdin (nc's own stdin is closed, which would end it).
-  const receiver = podListener(echo.name, 'echo-2', port, 'cat >&2', 60);
-  await until('the receiver to listen', () =>
-    echo.exec('echo-2', ['busybox', 'netstat', '-ltn']).stdout.includes(`:${port} `)
-      ? true
-      : undefined,
-  );
-  const sender = startChild([
-    PODNET,
-    'lab',
-    'exec',
-    '--name',
+  const receiver = await podListener(echo.name, 'echo-2', port, 'cat >&2', 60);
+  const sender = podSender(
     echo.name,
     'echo-1',
-    '--',
-    'sh',
-    '-c',
     `i=0; while [ $i -lt ${lines} ]; do i=$((i+1)); echo line-$i; sleep 0.1; done | busybox nc ${echo.ip('echo-2')} ${port}`,
-  ]);
+  );
   return async () => {
     const sent = await sender.done;
     assert.equal(sent.code, 0, sent.stderr);
