@@ -80,6 +80,9 @@ export class BgpController implements Controller {
   private keyTimer: NodeJS.Timeout | undefined;
   private helperRestarts = 0;
   private lastKeyProblems = '';
+  /** The sync passes running, and whether a change came in since the running one began. */
+  private syncing: Promise<void> | undefined;
+  private syncAgain = false;
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -130,7 +133,29 @@ export class BgpController implements Controller {
       : undefined;
   }
 
-  private async sync(ctx: AgentContext): Promise<void> {
+  /**
+   * One sync at a time; changes meanwhile make one more pass once it is over, whatever their
+   * number. Two passes at once would each restart the speaker after a settings change (a
+   * route-reflector label) and leave the first one running beside the second, both dialling
+   * the same peers, their sessions colliding forever; and a burst of Node events would make a
+   * pass over every node for each event.
+   */
+  private sync(ctx: AgentContext): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    const passes = async (): Promise<void> => {
+      do {
+        this.syncAgain = false;
+        await this.syncOnce(ctx);
+      } while (this.syncAgain && !this.stopped);
+    };
+    this.syncing = passes().finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async syncOnce(ctx: AgentContext): Promise<void> {
     if (this.stopped) return;
     const plan = this.plan();
     if (!plan) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Registry } from 'prom-client';
 import { BgpController, type BgpClusterView } from '../../src/agent/bgp.js';
+import { Speaker } from '../../src/bgp/speaker.js';
 import { HealthState, type AgentContext } from '../../src/agent/controller.js';
 import type { Node } from '../../src/api/types.js';
 import type { Store } from '../../src/store/store.js';
@@ -142,5 +143,54 @@ test('bgp controller: nodes mesh, learn each other, feed routing, publish status
     );
   } finally {
     for (const c of controllers) await c.stop();
+  }
+});
+
+test('bgp controller: changes during a sync make one more pass, never a second speaker', async () => {
+  // A route-reflector label is a new speaker setting: the speaker restarts. Two syncs at once
+  // used to restart it twice over and leave the first new one running unseen, dialling the
+  // same peers as the second, so that their sessions collided for ever.
+  let labels: Record<string, string> = {};
+  const nodes = (): Node[] => [node(0, labels), node(1)];
+  let changed: (() => Promise<void>) | undefined;
+  const view: BgpClusterView = {
+    nodes,
+    bgpPeers: () => [],
+    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    clusterCIDRs: () => ['10.244.0.0/16'],
+    onChange: (listener) => (changed = listener),
+  };
+  const live = new Set<Speaker>();
+  const listen = Speaker.prototype.listen;
+  const stop = Speaker.prototype.stop;
+  Speaker.prototype.listen = function (this: Speaker) {
+    live.add(this);
+    return listen.call(this);
+  };
+  Speaker.prototype.stop = function (this: Speaker, options) {
+    live.delete(this);
+    return stop.call(this, options);
+  };
+  const controller = new BgpController({ view, port: await freePort(ip(0)), routeTo: () => {} });
+  const log = createLogger('test', {});
+  log.level = 'warn';
+  try {
+    await controller.start({
+      options: { nodeName: 'n0' },
+      store: memoryStore(),
+      log,
+      metrics: new Registry(),
+      health: new HealthState(),
+    } as unknown as AgentContext);
+    assert.equal(live.size, 1);
+    labels = { 'podnet.io/route-reflector': 'true' };
+    await Promise.all([changed!(), changed!(), changed!()]);
+    assert.equal(live.size, 1, 'one speaker runs after the changes');
+    assert.equal(controller.current()?.config.routeReflector, true);
+    assert.ok(live.has(controller.current()!));
+  } finally {
+    await controller.stop();
+    Speaker.prototype.listen = listen;
+    Speaker.prototype.stop = stop;
   }
 });
