@@ -21,6 +21,7 @@ import { readPasswordFile } from '../bgp/password-file.js';
 import { Speaker, type PeerConfig, type PeerStatus } from '../bgp/speaker.js';
 import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
 import { publishStatus, type BgpRoute } from '../bgp/status-store.js';
+import { serialRuns, type SerialRuns } from '../util/serial-runs.js';
 import type { AgentContext, Controller } from './controller.js';
 
 /** The cluster as the controller needs it; the agent feeds it from its informers. */
@@ -48,6 +49,9 @@ export interface BgpControllerOptions {
 /** How long after the TCP-MD5 helper died it is started again (no tight restart loop). */
 const HELPER_RESTART_DELAY_MS = 1000;
 
+/** Least time between two status publications (ms). */
+const PUBLISH_SPACING_MS = 500;
+
 /** Longest wait for peers' End-of-RIB before routing is told what BGP has (a dead peer). */
 const MAX_DEFERRAL_SECONDS = 30;
 
@@ -60,8 +64,6 @@ export class BgpController implements Controller {
   private store: Store | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
   private lastPublished = '';
-  /** Publications one at a time, so that an older one never lands after a newer one. */
-  private publishing: Promise<void> = Promise.resolve();
   private stopped = false;
   private deferUntil = 0;
   private deferTimer: NodeJS.Timeout | undefined;
@@ -80,9 +82,19 @@ export class BgpController implements Controller {
   private keyTimer: NodeJS.Timeout | undefined;
   private helperRestarts = 0;
   private lastKeyProblems = '';
-  /** The sync passes running, and whether a change came in since the running one began. */
-  private syncing: Promise<void> | undefined;
-  private syncAgain = false;
+  /**
+   * Syncs one at a time; changes meanwhile make one more pass once it is over, whatever their
+   * number. Two passes at once would each restart the speaker after a settings change (a
+   * route-reflector label) and leave the first new one running beside the second, both
+   * dialling the same peers, their sessions colliding for ever; and a burst of Node events
+   * would make a pass over every node for each event.
+   */
+  private syncs: SerialRuns | undefined;
+  /**
+   * Status publications the same way, spaced: each writes every peer and route, so one per
+   * route change would make a reflector converging with n peers write n tables of n routes.
+   */
+  private publications: SerialRuns | undefined;
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -96,19 +108,38 @@ export class BgpController implements Controller {
       () => this.speaker,
       () => this.helperRestarts,
     );
-    this.view.onChange(() => this.sync(ctx));
-    await this.sync(ctx);
+    const syncs = serialRuns(
+      () => this.sync(ctx),
+      (err) => this.log.error({ err: errorMessage(err) }, 'BGP sync failed'),
+    );
+    this.syncs = syncs;
+    this.publications = serialRuns(
+      async () => {
+        await this.publish();
+        await new Promise((r) => setTimeout(r, PUBLISH_SPACING_MS).unref());
+      },
+      (err) => this.log.warn({ err: errorMessage(err) }, 'could not publish BGP status'),
+    );
+    this.publications.open();
+    this.view.onChange(() => {
+      syncs.trigger();
+      return syncs.idle();
+    });
+    syncs.open();
+    await syncs.idle();
     this.publishTimer = setInterval(() => this.publishSoon(), 2000);
     // Key files change without any object changing (a rotated Secret): look at them again.
     this.keyTimer = setInterval(() => {
       if (this.keyedPeers.length > 0 && keyDigest(withKeys(this.keyedPeers)) !== this.keyDigest) {
-        void this.sync(ctx);
+        this.syncs?.trigger();
       }
     }, this.opts.keyCheckIntervalMs ?? 2000);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    void this.syncs?.stop();
+    void this.publications?.stop();
     clearInterval(this.publishTimer);
     clearInterval(this.keyTimer);
     clearTimeout(this.deferTimer);
@@ -133,29 +164,7 @@ export class BgpController implements Controller {
       : undefined;
   }
 
-  /**
-   * One sync at a time; changes meanwhile make one more pass once it is over, whatever their
-   * number. Two passes at once would each restart the speaker after a settings change (a
-   * route-reflector label) and leave the first one running beside the second, both dialling
-   * the same peers, their sessions colliding forever; and a burst of Node events would make a
-   * pass over every node for each event.
-   */
-  private sync(ctx: AgentContext): Promise<void> {
-    if (this.syncing) {
-      this.syncAgain = true;
-      return this.syncing;
-    }
-    const passes = async (): Promise<void> => {
-      do {
-        this.syncAgain = false;
-        await this.syncOnce(ctx);
-      } while (this.syncAgain && !this.stopped);
-    };
-    this.syncing = passes().finally(() => (this.syncing = undefined));
-    return this.syncing;
-  }
-
-  private async syncOnce(ctx: AgentContext): Promise<void> {
+  private async sync(ctx: AgentContext): Promise<void> {
     if (this.stopped) return;
     const plan = this.plan();
     if (!plan) {
@@ -323,7 +332,7 @@ export class BgpController implements Controller {
   }
 
   private publishSoon(): void {
-    this.publishing = this.publishing.then(() => this.publish());
+    this.publications?.trigger();
   }
 
   private async publish(): Promise<void> {

@@ -194,3 +194,55 @@ test('bgp controller: changes during a sync make one more pass, never a second s
     Speaker.prototype.stop = stop;
   }
 });
+
+test('bgp controller: a burst of route changes is published a few times, not once per change', async () => {
+  // A reflector converging with n peers changes its routes about n times; each publication
+  // writes every peer and route, so publishing each change would cost n tables of n routes.
+  const nodes = [node(0), node(1)];
+  const view: BgpClusterView = {
+    nodes: () => nodes,
+    bgpPeers: () => [],
+    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    clusterCIDRs: () => ['10.244.0.0/16'],
+    onChange: () => undefined,
+  };
+  const port = await freePort(ip(0));
+  const store = memoryStore();
+  const writes = new Map<string, number>();
+  const put = store.put.bind(store);
+  store.put = (key: string, value: string) => {
+    writes.set(key, (writes.get(key) ?? 0) + 1);
+    return put(key, value);
+  };
+  const routed: Node[][] = [[], []];
+  const controllers = nodes.map(
+    (_, i) => new BgpController({ view, port, routeTo: (n) => (routed[i] = n) }),
+  );
+  const log = createLogger('test', {});
+  log.level = 'warn';
+  try {
+    for (const [i, c] of controllers.entries()) {
+      await c.start({
+        options: { nodeName: `n${i}` },
+        store,
+        log,
+        metrics: new Registry(),
+        health: new HealthState(),
+      } as unknown as AgentContext);
+    }
+    await until('n0 routes to n1', () => routed[0]!.length === 2);
+    const before = new Map(writes);
+    // n1 announces 40 more prefixes one at a time: n0 routes each as it comes.
+    const extra: string[] = [];
+    for (let k = 1; k <= 40; k++) {
+      extra.push(`10.250.${k}.0/24`);
+      controllers[1]!.current()!.setLocalPrefixes(['10.244.1.0/24', ...extra]);
+      await until(`n0 routes ${k} extra prefixes`, () => routed[0]!.length === 2 + k);
+    }
+    const key = [...writes.keys()].find((k) => k.endsWith('/n0'))!;
+    const published = (writes.get(key) ?? 0) - (before.get(key) ?? 0);
+    assert.ok(published < 15, `n0 published its status ${published} times for 40 changes`);
+  } finally {
+    for (const c of controllers) await c.stop();
+  }
+});
