@@ -21,6 +21,7 @@ import { readPasswordFile } from '../bgp/password-file.js';
 import { Speaker, type PeerConfig, type PeerStatus } from '../bgp/speaker.js';
 import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
 import { publishStatus, type BgpRoute } from '../bgp/status-store.js';
+import { pacedRuns, type PacedRuns } from '../util/paced-runs.js';
 import { serialRuns, type SerialRuns } from '../util/serial-runs.js';
 import type { AgentContext, Controller } from './controller.js';
 
@@ -48,6 +49,9 @@ export interface BgpControllerOptions {
 
 /** How long after the TCP-MD5 helper died it is started again (no tight restart loop). */
 const HELPER_RESTART_DELAY_MS = 1000;
+
+/** After a pass that handed routing the routes, a pause of this many times its duration. */
+const ROUTING_PAUSE_FACTOR = 4;
 
 /** Least time between two status publications (ms). */
 const PUBLISH_SPACING_MS = 500;
@@ -95,6 +99,11 @@ export class BgpController implements Controller {
    * route change would make a reflector converging with n peers write n tables of n routes.
    */
   private publications: SerialRuns | undefined;
+  /**
+   * Passes that hand routing the learnt routes, paced by their cost: each walks the whole
+   * Loc-RIB and every Node, and a reflector converging with n peers changes routes n times.
+   */
+  private routing: PacedRuns | undefined;
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -121,6 +130,7 @@ export class BgpController implements Controller {
       (err) => this.log.warn({ err: errorMessage(err) }, 'could not publish BGP status'),
     );
     this.publications.open();
+    this.routing = pacedRuns(() => this.routeTo(), ROUTING_PAUSE_FACTOR);
     this.view.onChange(() => {
       syncs.trigger();
       return syncs.idle();
@@ -140,6 +150,7 @@ export class BgpController implements Controller {
     this.stopped = true;
     void this.syncs?.stop();
     void this.publications?.stop();
+    this.routing?.stop();
     clearInterval(this.publishTimer);
     clearInterval(this.keyTimer);
     clearTimeout(this.deferTimer);
@@ -195,7 +206,7 @@ export class BgpController implements Controller {
       // its peers know it by. A peer whose key changed is a changed peer: only its session is
       // dropped and made again.
       this.speaker!.setPeers(keyed.peers.map((p) => ({ ...p, port: this.opts.port ?? 179 })));
-      this.routeTo();
+      this.routing?.trigger();
       ctx.health.setReady(this.name, true);
       ctx.health.setError(this.name, undefined);
     } catch (err) {
@@ -229,11 +240,11 @@ export class BgpController implements Controller {
       this.log,
     );
     await speaker.listen();
-    speaker.onRoutesChanged(() => this.routeTo());
+    speaker.onRoutesChanged(() => this.routing?.trigger());
     const deferral = Math.min(plan.speaker.gracefulRestartTime, MAX_DEFERRAL_SECONDS);
     this.deferUntil = Date.now() + deferral * 1000;
     clearTimeout(this.deferTimer);
-    this.deferTimer = setTimeout(() => this.routeTo(), deferral * 1000 + 10);
+    this.deferTimer = setTimeout(() => this.routing?.trigger(), deferral * 1000 + 10);
     this.speaker = speaker;
     this.running = plan.speaker;
     this.log.info(
