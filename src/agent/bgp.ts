@@ -21,6 +21,8 @@ import { readPasswordFile } from '../bgp/password-file.js';
 import { Speaker, type PeerConfig, type PeerStatus } from '../bgp/speaker.js';
 import { startTcpMd5Relay, type TcpMd5Relay } from '../kernel/tcp-md5.js';
 import { publishStatus, type BgpRoute } from '../bgp/status-store.js';
+import { pacedRuns, type PacedRuns } from '../util/paced-runs.js';
+import { serialRuns, type SerialRuns } from '../util/serial-runs.js';
 import type { AgentContext, Controller } from './controller.js';
 
 /** The cluster as the controller needs it; the agent feeds it from its informers. */
@@ -48,6 +50,12 @@ export interface BgpControllerOptions {
 /** How long after the TCP-MD5 helper died it is started again (no tight restart loop). */
 const HELPER_RESTART_DELAY_MS = 1000;
 
+/** After a pass that handed routing the routes, a pause of this many times its duration. */
+const ROUTING_PAUSE_FACTOR = 4;
+
+/** Least time between two status publications (ms). */
+const PUBLISH_SPACING_MS = 500;
+
 /** Longest wait for peers' End-of-RIB before routing is told what BGP has (a dead peer). */
 const MAX_DEFERRAL_SECONDS = 30;
 
@@ -60,8 +68,6 @@ export class BgpController implements Controller {
   private store: Store | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
   private lastPublished = '';
-  /** Publications one at a time, so that an older one never lands after a newer one. */
-  private publishing: Promise<void> = Promise.resolve();
   private stopped = false;
   private deferUntil = 0;
   private deferTimer: NodeJS.Timeout | undefined;
@@ -80,6 +86,24 @@ export class BgpController implements Controller {
   private keyTimer: NodeJS.Timeout | undefined;
   private helperRestarts = 0;
   private lastKeyProblems = '';
+  /**
+   * Syncs one at a time; changes meanwhile make one more pass once it is over, whatever their
+   * number. Two passes at once would each restart the speaker after a settings change (a
+   * route-reflector label) and leave the first new one running beside the second, both
+   * dialling the same peers, their sessions colliding for ever; and a burst of Node events
+   * would make a pass over every node for each event.
+   */
+  private syncs: SerialRuns | undefined;
+  /**
+   * Status publications the same way, spaced: each writes every peer and route, so one per
+   * route change would make a reflector converging with n peers write n tables of n routes.
+   */
+  private publications: SerialRuns | undefined;
+  /**
+   * Passes that hand routing the learnt routes, paced by their cost: each walks the whole
+   * Loc-RIB and every Node, and a reflector converging with n peers changes routes n times.
+   */
+  private routing: PacedRuns | undefined;
 
   constructor(private readonly opts: BgpControllerOptions) {}
 
@@ -93,19 +117,40 @@ export class BgpController implements Controller {
       () => this.speaker,
       () => this.helperRestarts,
     );
-    this.view.onChange(() => this.sync(ctx));
-    await this.sync(ctx);
+    const syncs = serialRuns(
+      () => this.sync(ctx),
+      (err) => this.log.error({ err: errorMessage(err) }, 'BGP sync failed'),
+    );
+    this.syncs = syncs;
+    this.publications = serialRuns(
+      async () => {
+        await this.publish();
+        await new Promise((r) => setTimeout(r, PUBLISH_SPACING_MS).unref());
+      },
+      (err) => this.log.warn({ err: errorMessage(err) }, 'could not publish BGP status'),
+    );
+    this.publications.open();
+    this.routing = pacedRuns(() => this.routeTo(), ROUTING_PAUSE_FACTOR);
+    this.view.onChange(() => {
+      syncs.trigger();
+      return syncs.idle();
+    });
+    syncs.open();
+    await syncs.idle();
     this.publishTimer = setInterval(() => this.publishSoon(), 2000);
     // Key files change without any object changing (a rotated Secret): look at them again.
     this.keyTimer = setInterval(() => {
       if (this.keyedPeers.length > 0 && keyDigest(withKeys(this.keyedPeers)) !== this.keyDigest) {
-        void this.sync(ctx);
+        this.syncs?.trigger();
       }
     }, this.opts.keyCheckIntervalMs ?? 2000);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    void this.syncs?.stop();
+    void this.publications?.stop();
+    this.routing?.stop();
     clearInterval(this.publishTimer);
     clearInterval(this.keyTimer);
     clearTimeout(this.deferTimer);
@@ -161,7 +206,7 @@ export class BgpController implements Controller {
       // its peers know it by. A peer whose key changed is a changed peer: only its session is
       // dropped and made again.
       this.speaker!.setPeers(keyed.peers.map((p) => ({ ...p, port: this.opts.port ?? 179 })));
-      this.routeTo();
+      this.routing?.trigger();
       ctx.health.setReady(this.name, true);
       ctx.health.setError(this.name, undefined);
     } catch (err) {
@@ -195,11 +240,11 @@ export class BgpController implements Controller {
       this.log,
     );
     await speaker.listen();
-    speaker.onRoutesChanged(() => this.routeTo());
+    speaker.onRoutesChanged(() => this.routing?.trigger());
     const deferral = Math.min(plan.speaker.gracefulRestartTime, MAX_DEFERRAL_SECONDS);
     this.deferUntil = Date.now() + deferral * 1000;
     clearTimeout(this.deferTimer);
-    this.deferTimer = setTimeout(() => this.routeTo(), deferral * 1000 + 10);
+    this.deferTimer = setTimeout(() => this.routing?.trigger(), deferral * 1000 + 10);
     this.speaker = speaker;
     this.running = plan.speaker;
     this.log.info(
@@ -298,7 +343,7 @@ export class BgpController implements Controller {
   }
 
   private publishSoon(): void {
-    this.publishing = this.publishing.then(() => this.publish());
+    this.publications?.trigger();
   }
 
   private async publish(): Promise<void> {

@@ -157,7 +157,13 @@ export function guardController(
         },
       });
       nodes.addHandler((c) => sync(`node ${c.name} ${c.type}`, false));
-      pods.addHandler((c) => sync(`pod ${c.name} ${c.type}`, false));
+      // Only this node's pods are wired here: another node's pod changes nothing in the table,
+      // and a pass for each would make every node work for every pod change in the cluster.
+      pods.addHandler((c) =>
+        c.object.spec.nodeName === ctx.options.nodeName
+          ? sync(`pod ${c.name} ${c.type}`, false)
+          : undefined,
+      );
       networks.addHandler((c) => sync(`clusternetwork ${c.name} ${c.type}`, true));
       peers.addHandler((c) => sync(`bgppeer ${c.name} ${c.type}`, true));
       // Not before every cache is full: a pass over half the Nodes would take protection away.

@@ -3,7 +3,8 @@
 // Node that no speaker announces gets no route (the routes are BGP's, not the store's); an
 // agent restart is a graceful restart that takes no route out of any kernel; a frozen agent's
 // routes leave its peers once the hold time is over, and come back when it wakes; a
-// route-reflector label turns the mesh into a star that still carries every route.
+// route-reflector label turns the mesh into a star that still carries every route, and one
+// reflector carries 100 simulated peers' routes to every client.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,6 +16,11 @@ import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervis
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { podnet, podnetOk, sweepStaleLabs, until } from '../helpers/lab.js';
 import { EchoLab, NODES, startChild } from '../helpers/echo-lab.js';
+import { openStore } from '../../src/store/open.js';
+import { measureReflector } from '../../bench/lib/scale-bgp.js';
+
+/** Seconds 100 reflector sessions may take to converge (a few on an idle machine). */
+const REFLECTOR_BOUND_S = 30;
 
 before(() => {
   sweepStaleLabs();
@@ -255,5 +261,31 @@ describe('bgp lab: podnet mesh, 3 hosts in 2 zones', () => {
         plan.stdout,
       );
     }
+  });
+  test('bgp lab: a reflector with 100 simulated peers reflects every route to every client', async () => {
+    // The scale harness's reflector figures at a small size (bench/scale.ts runs them at 500):
+    // node-3's agent reflects for 100 lightweight speakers; node-1's kernel must route to all of
+    // their subnets. A cost per route change that grows with the peers (a pass over every peer
+    // or route per UPDATE) makes this quadratic and breaks the bound long before 500.
+    const store = await openStore(lab.lab.storeUrl);
+    try {
+      const figures = await measureReflector(store, lab.lab, {
+        reflector: 'node-3',
+        watcher: 'node-1',
+        speakers: 100,
+        timeoutMs: 120_000,
+      });
+      const slow = [
+        'rr_established_s',
+        'rr_rib_full_s',
+        'rr_clients_full_s',
+        'rr_watcher_routes_s',
+      ].filter((f) => !(figures.get(f)! < REFLECTOR_BOUND_S));
+      assert.deepEqual(slow, [], JSON.stringify(Object.fromEntries(figures)));
+    } finally {
+      await store.close();
+    }
+    await until('the full mesh again', allEstablished, 60_000);
+    await until('every host to route to every other subnet', meshRouted, 60_000);
   });
 });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import type { BGPPeer, ClusterNetwork, Node } from '../../src/api/types.js';
+import type { BGPPeer, ClusterNetwork, Node, Pod } from '../../src/api/types.js';
 import { guardController, type GuardSource } from '../../src/agent/guard.js';
 import { GUARD_TABLE, type WiredPod } from '../../src/policy/guard.js';
 import { applyObject } from '../../src/store/objects.js';
@@ -101,6 +101,44 @@ test('guard controller: Nodes, the ClusterNetwork and CNI calls keep the table; 
       kernel.packets.set('spoofed', 7);
       assert.match(await metrics.metrics(), /^podnet_guard_drops_total\{reason="spoofed"\} 7$/m);
       assert.match(await metrics.metrics(), /^podnet_guard_drops_total\{reason="host-port"\} 0$/m);
+    } finally {
+      await informers.stop();
+      await controller.stop();
+    }
+  });
+});
+
+test("guard controller: another node's pods cause no pass; this node's do", async () => {
+  await withTempStore(async (store) => {
+    await applyObject(store, node('node-1', '172.31.1.1'));
+    const informers = new InformerCache(store);
+    const ctx = testAgentContext(store, informers);
+    let passes = 0;
+    const source: GuardSource = {
+      wiredPods: () => {
+        passes++;
+        return [];
+      },
+      guardSync: undefined,
+    };
+    const controller = guardController(source, new FakeGuardKernel());
+    const pod = (name: string, nodeName: string): Pod => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default' },
+      spec: { nodeName, containers: [{ name: 'c', image: 'busybox' }] },
+    });
+    try {
+      await controller.start(ctx);
+      const before = passes;
+      for (let i = 0; i < 5; i++) {
+        const elsewhere = await applyObject(store, pod(`far-${i}`, 'node-2'));
+        await informers.informer('Pod').waitForRevision(revisionOf(elsewhere.object));
+      }
+      assert.equal(passes, before, 'pods of node-2 made node-1 pass');
+      const here = await applyObject(store, pod('near', 'node-1'));
+      await informers.informer('Pod').waitForRevision(revisionOf(here.object));
+      assert.ok(passes > before, 'a pod of node-1 made no pass');
     } finally {
       await informers.stop();
       await controller.stop();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Registry } from 'prom-client';
 import { BgpController, type BgpClusterView } from '../../src/agent/bgp.js';
+import { Speaker } from '../../src/bgp/speaker.js';
 import { HealthState, type AgentContext } from '../../src/agent/controller.js';
 import type { Node } from '../../src/api/types.js';
 import type { Store } from '../../src/store/store.js';
@@ -140,6 +141,107 @@ test('bgp controller: nodes mesh, learn each other, feed routing, publish status
         .sort(),
       ['10.244.1.0/24', '10.244.2.0/24'],
     );
+  } finally {
+    for (const c of controllers) await c.stop();
+  }
+});
+
+test('bgp controller: changes during a sync make one more pass, never a second speaker', async () => {
+  // A route-reflector label is a new speaker setting: the speaker restarts. Two syncs at once
+  // used to restart it twice over and leave the first new one running unseen, dialling the
+  // same peers as the second, so that their sessions collided for ever.
+  let labels: Record<string, string> = {};
+  const nodes = (): Node[] => [node(0, labels), node(1)];
+  let changed: (() => Promise<void>) | undefined;
+  const view: BgpClusterView = {
+    nodes,
+    bgpPeers: () => [],
+    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    clusterCIDRs: () => ['10.244.0.0/16'],
+    onChange: (listener) => (changed = listener),
+  };
+  const live = new Set<Speaker>();
+  const listen = Speaker.prototype.listen;
+  const stop = Speaker.prototype.stop;
+  Speaker.prototype.listen = function (this: Speaker) {
+    live.add(this);
+    return listen.call(this);
+  };
+  Speaker.prototype.stop = function (this: Speaker, options) {
+    live.delete(this);
+    return stop.call(this, options);
+  };
+  const controller = new BgpController({ view, port: await freePort(ip(0)), routeTo: () => {} });
+  const log = createLogger('test', {});
+  log.level = 'warn';
+  try {
+    await controller.start({
+      options: { nodeName: 'n0' },
+      store: memoryStore(),
+      log,
+      metrics: new Registry(),
+      health: new HealthState(),
+    } as unknown as AgentContext);
+    assert.equal(live.size, 1);
+    labels = { 'podnet.io/route-reflector': 'true' };
+    await Promise.all([changed!(), changed!(), changed!()]);
+    assert.equal(live.size, 1, 'one speaker runs after the changes');
+    assert.equal(controller.current()?.config.routeReflector, true);
+    assert.ok(live.has(controller.current()!));
+  } finally {
+    await controller.stop();
+    Speaker.prototype.listen = listen;
+    Speaker.prototype.stop = stop;
+  }
+});
+
+test('bgp controller: a burst of route changes is published a few times, not once per change', async () => {
+  // A reflector converging with n peers changes its routes about n times; each publication
+  // writes every peer and route, so publishing each change would cost n tables of n routes.
+  const nodes = [node(0), node(1)];
+  const view: BgpClusterView = {
+    nodes: () => nodes,
+    bgpPeers: () => [],
+    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    clusterCIDRs: () => ['10.244.0.0/16'],
+    onChange: () => undefined,
+  };
+  const port = await freePort(ip(0));
+  const store = memoryStore();
+  const writes = new Map<string, number>();
+  const put = store.put.bind(store);
+  store.put = (key: string, value: string) => {
+    writes.set(key, (writes.get(key) ?? 0) + 1);
+    return put(key, value);
+  };
+  const routed: Node[][] = [[], []];
+  const controllers = nodes.map(
+    (_, i) => new BgpController({ view, port, routeTo: (n) => (routed[i] = n) }),
+  );
+  const log = createLogger('test', {});
+  log.level = 'warn';
+  try {
+    for (const [i, c] of controllers.entries()) {
+      await c.start({
+        options: { nodeName: `n${i}` },
+        store,
+        log,
+        metrics: new Registry(),
+        health: new HealthState(),
+      } as unknown as AgentContext);
+    }
+    await until('n0 routes to n1', () => routed[0]!.length === 2);
+    const before = new Map(writes);
+    // n1 announces 40 more prefixes one at a time: n0 routes each as it comes.
+    const extra: string[] = [];
+    for (let k = 1; k <= 40; k++) {
+      extra.push(`10.250.${k}.0/24`);
+      controllers[1]!.current()!.setLocalPrefixes(['10.244.1.0/24', ...extra]);
+      await until(`n0 routes ${k} extra prefixes`, () => routed[0]!.length === 2 + k);
+    }
+    const key = [...writes.keys()].find((k) => k.endsWith('/n0'))!;
+    const published = (writes.get(key) ?? 0) - (before.get(key) ?? 0);
+    assert.ok(published < 15, `n0 published its status ${published} times for 40 changes`);
   } finally {
     for (const c of controllers) await c.stop();
   }
