@@ -136,7 +136,14 @@ export class EtcdStore extends CompareAndSwapWrites implements Store {
         : undefined,
       // Unary calls get a deadline so that gRPC gives up too; streams (watch) live on.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
-      grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+      grpcOptions: {
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        // Each of the client's services (KV, Watch, Lease) on a connection of its own, not the
+        // one connection gRPC would share between them: a read or write then never queues
+        // behind watch events on the way (an API server's caches receive an event for every
+        // write), nor a watch behind a large range answer (etcd-io/etcd#15402).
+        'grpc.use_local_subchannel_pool': 1,
+      },
       faultHandling: { global: retryUnsent as unknown as GlobalPolicy },
     });
   }

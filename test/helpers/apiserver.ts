@@ -154,7 +154,8 @@ export async function startApiServer(
   const urlFile = join(pki, 'server-url');
   // The file is made before its line is written: wait for the line.
   const written = () => existsSync(urlFile) && readFileSync(urlFile, 'utf8').endsWith('\n');
-  for (let i = 0; i < 200 && !written(); i++) {
+  // Up to 60 s: on a loaded machine, making the PKI and loading the modules alone can take 20.
+  for (let i = 0; i < 600 && !written(); i++) {
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
