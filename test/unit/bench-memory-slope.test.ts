@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { slopePerTenMinutes } from '../../bench/lib/memory-slope.js';
-import { leaksBetween, staleConntrackEntries } from '../../bench/lib/soak-leaks.js';
+import { addressesOf, leaksBetween, staleConntrackEntries } from '../../bench/lib/soak-leaks.js';
 
 test('soak memory slope: MB per 10 minutes after warm-up, warm-up growth left out', () => {
   const minute = 60_000;
@@ -22,13 +22,36 @@ test('soak leaks: a conntrack entry is stale when it names a pod or cluster IP n
     'tcp 6 431999 ESTABLISHED src=172.31.1.1 dst=172.31.1.254 sport=3 dport=2379 src=172.31.1.254 dst=172.31.1.1 sport=2379 dport=3',
   ].join('\n');
   const live = new Set(['10.244.1.5', '10.96.0.10', '10.244.2.3', '10.96.0.20']);
-  assert.equal(staleConntrackEntries(listing, live), 1, 'the endpoint 10.244.2.7 is gone');
+  assert.deepEqual(
+    staleConntrackEntries(listing, live),
+    [listing.split('\n')[0]],
+    'the endpoint 10.244.2.7 is gone',
+  );
   live.add('10.244.2.7');
-  assert.equal(staleConntrackEntries(listing, live), 0);
+  assert.deepEqual(staleConntrackEntries(listing, live), []);
 });
 
-test('soak leaks: counts that grew, stale conntrack at any count, and new store keys', () => {
+test("soak leaks: a host's own address in the pod range is live (its probe of a DNS pod)", () => {
+  // The lab's readiness probe of a DNS pod: a kept-alive connection from the host's gateway.
+  const probe =
+    'tcp 6 431999 ESTABLISHED src=10.244.0.1 dst=10.244.0.2 sport=57184 dport=9153 src=10.244.0.2 dst=10.244.0.1 sport=9153 dport=57184 [ASSURED]';
+  const ipAddr = JSON.stringify([
+    { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1' }] },
+    { ifname: 'pn-vxlan', addr_info: [{ family: 'inet', local: '10.244.0.0' }] },
+    { ifname: 'pnd598a7940eb', addr_info: [{ family: 'inet', local: '10.244.0.1' }] },
+    { ifname: 'eth0' },
+  ]);
+  assert.deepEqual(addressesOf(ipAddr), ['127.0.0.1', '10.244.0.0', '10.244.0.1']);
+  const pods = new Set(['10.244.0.2']);
+  assert.deepEqual(staleConntrackEntries(probe, pods), [probe], 'pods alone miss the host');
+  assert.deepEqual(staleConntrackEntries(probe, new Set([...pods, ...addressesOf(ipAddr)])), []);
+});
+
+test('soak leaks: counts that grew, stale conntrack at any count (each entry listed), and new store keys', () => {
+  const entry =
+    'udp 17 25 src=10.244.1.5 dst=10.96.0.10 sport=2 dport=53 [UNREPLIED] src=10.244.2.9';
   const before = {
+    staleConntrack: new Map([['node-1', []]]),
     counts: new Map([
       ['node-1 veths', 4],
       ['node-1 stale-conntrack', 0],
@@ -44,10 +67,13 @@ test('soak leaks: counts that grew, stale conntrack at any count, and new store 
       ['store keys', 9],
     ]),
     storeKeys: new Set(['/a', '/c']),
+    staleConntrack: new Map([['node-1', [entry, entry]]]),
   };
   assert.deepEqual(leaksBetween(before, after), [
     'node-1 veths 4 → 5',
     'node-1 stale-conntrack 0 → 2',
+    `  ${entry}`,
+    `  ${entry}`,
     'store key /c',
   ]);
 });
