@@ -502,27 +502,15 @@ function report(backend: string, f: Figures): string[] {
   bench('list_10000_pods_ms', f.list.api, f.list.store);
   const p99Over = (api: number[], anchor: number[]) =>
     `over=${signed(percentile(api, 99) - percentile(anchor, 99))} spread=${partSpread(api, anchor)}`;
-  bench('create_p50_ms', percentile(s.create, 50), percentile(s.storeCreate, 50));
-  bench(
-    'create_p99_ms',
-    percentile(s.create, 99),
-    percentile(s.storeCreate, 99),
-    p99Over(s.create, s.storeCreate),
-  );
-  bench('get_p50_ms', percentile(s.get, 50), percentile(s.storeGet, 50));
-  bench(
-    'get_p99_ms',
-    percentile(s.get, 99),
-    percentile(s.storeGet, 99),
-    p99Over(s.get, s.storeGet),
-  );
-  bench('patch_p50_ms', percentile(s.patch, 50), percentile(s.storePatch, 50));
-  bench(
-    'patch_p99_ms',
-    percentile(s.patch, 99),
-    percentile(s.storePatch, 99),
-    p99Over(s.patch, s.storePatch),
-  );
+  const singles: [string, number[], number[]][] = [
+    ['create', s.create, s.storeCreate],
+    ['get', s.get, s.storeGet],
+    ['patch', s.patch, s.storePatch],
+  ];
+  for (const [verb, api, store] of singles) {
+    bench(`${verb}_p50_ms`, percentile(api, 50), percentile(store, 50));
+    bench(`${verb}_p99_ms`, percentile(api, 99), percentile(store, 99), p99Over(api, store));
+  }
   bench('watch_p99_ms', percentile(f.watch.api, 99), percentile(f.watch.store, 99));
   for (const [verb, cpu] of Object.entries(f.cpuPerCall)) {
     lines.push(`BENCH apiserver-${backend} ${verb}_server_cpu_ms=${ms(cpu)}`);

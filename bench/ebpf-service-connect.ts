@@ -20,10 +20,10 @@ import {
 import { netfilterKernel } from '../src/kernel/netfilter.js';
 import { hostMacFor, podMacFor } from '../src/kernel/pod-veth.js';
 import { createProxier } from '../src/proxy/proxier.js';
-import type { ServicePortRule } from '../src/proxy/model.js';
 import { desiredDatapathMaps } from '../src/routing/ebpf-maps.js';
 import { sweepStaleNamespaces, uniqueName } from '../test/helpers/names.js';
 import { CLUSTER, buildTopology, type Topology } from '../test/helpers/proxy-topology.js';
+import { connectServices } from './lib/bench-services.js';
 import { CONNECT_TIMER } from './lib/connect-timer.js';
 import { median, percentile } from './lib/stats.js';
 
@@ -31,19 +31,6 @@ const SIZES = [100, 10000];
 const ROUNDS = 5;
 const CONNECTS = 300;
 const PATHS = ['kernel', 'ebpf'] as const;
-
-const octets = (n: number): string => `${(n >> 8) & 255}.${n & 255}`;
-
-/** N services with one endpoint each; the last one leads to the real backend. */
-function services(n: number, backendIP: string): ServicePortRule[] {
-  return Array.from({ length: n }, (_, i) => ({
-    name: `bench/svc-${String(i).padStart(6, '0')}:`,
-    clusterIP: `10.96.${octets(i + 1)}`,
-    protocol: 'TCP' as const,
-    port: 80,
-    endpoints: [{ ip: i === n - 1 ? backendIP : `10.244.200.${(i % 250) + 1}`, port: 8080 }],
-  }));
-}
 
 /** The topology's veths get the MACs the agent gives pod links, which the redirects write. */
 function podLinkMacs(topo: Topology, names: string[]): { hostVeth: string; ip: string }[] {
@@ -75,7 +62,7 @@ async function main(): Promise<void> {
         await topo.serve(['b1'], 8080);
         const host = topo.hosts[0];
         const pods = podLinkMacs(topo, ['c1', 'b1']);
-        const rules = services(n, topo.pods.b1!.ip);
+        const rules = connectServices(n, topo.pods.b1!.ip);
         const proxier = createProxier(
           'nftables',
           { ...CLUSTER, nodePodCIDR: '10.244.1.0/24' },

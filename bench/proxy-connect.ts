@@ -4,30 +4,15 @@
 // (one map lookup); iptables grows with N (a rule per service). Ends with BENCH lines.
 import { netfilterKernel } from '../src/kernel/netfilter.js';
 import { createProxier } from '../src/proxy/proxier.js';
-import type { ServicePortRule } from '../src/proxy/model.js';
 import type { ProxyMode } from '../src/api/types.js';
 import { sweepStaleNamespaces } from '../test/helpers/names.js';
 import { CLUSTER, buildTopology } from '../test/helpers/proxy-topology.js';
+import { connectServices } from './lib/bench-services.js';
 import { CONNECT_TIMER } from './lib/connect-timer.js';
 import { percentile } from './lib/stats.js';
 
 const SIZES = [100, 1000, 10000];
 const CONNECTS = 300;
-
-function octets(n: number): string {
-  return `${(n >> 8) & 255}.${n & 255}`;
-}
-
-/** N services with one endpoint each; the last one leads to the real backend. */
-function services(n: number, backendIP: string): ServicePortRule[] {
-  return Array.from({ length: n }, (_, i) => ({
-    name: `bench/svc-${String(i).padStart(6, '0')}:`,
-    clusterIP: `10.96.${octets(i + 1)}`,
-    protocol: 'TCP' as const,
-    port: 80,
-    endpoints: [{ ip: i === n - 1 ? backendIP : `10.244.200.${(i % 250) + 1}`, port: 8080 }],
-  }));
-}
 
 async function main(): Promise<void> {
   sweepStaleNamespaces();
@@ -39,7 +24,7 @@ async function main(): Promise<void> {
       try {
         await topo.serve(['b1'], 8080);
         const host = topo.hosts[0];
-        const rules = services(n, topo.pods.b1!.ip);
+        const rules = connectServices(n, topo.pods.b1!.ip);
         const proxier = createProxier(
           mode,
           { ...CLUSTER, nodePodCIDR: '10.244.1.0/24' },
