@@ -94,7 +94,10 @@ function passes(check: ProbeCheck, timeoutMs: number, netns: string): Promise<bo
       return new Promise((resolve) => {
         const get = check.url.startsWith('https:') ? httpsGet : httpGet;
         // kubelet does not verify a probe's certificate: the probe asks "do you serve", no more.
-        const req = get(check.url, { timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+        // Nor does it keep the connection: each probe is a fresh one, closed after the answer,
+        // so a probed server holds no idle connection (nor its host a conntrack entry) between.
+        const options = { timeout: timeoutMs, rejectUnauthorized: false, agent: false };
+        const req = get(check.url, options, (res) => {
           res.resume();
           const code = res.statusCode ?? 0;
           resolve(code >= 200 && code < 400);
