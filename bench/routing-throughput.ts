@@ -19,6 +19,7 @@ import {
   attachDatapath,
   deviceWithAddress,
   detachDatapath,
+  ensureBpfFs,
   linkIndexes,
   loadDatapath,
   syncDatapathMaps,
@@ -48,7 +49,7 @@ const GOAL_POD_PER_HOST = { 'host-gw': 0.95, vxlan: 0.9 };
 const GOAL_IPV6_PER_IPV4 = 0.95;
 const GOAL_EBPF_POD_PER_HOST = 0.98;
 /** Each host's own pins: two hosts in one process must not share maps keyed by ifindex. */
-const pinDir = (h: TestHost): string => `/sys/fs/bpf/${h.ns}`;
+const pinDir = (h: TestHost): string => `/run/podnet/bpf/${h.ns}`;
 
 /**
  * Loads the eBPF data path on every host with its maps filled (its pod, the other host's pod
@@ -59,6 +60,7 @@ async function ebpfDatapath(
   veths: readonly string[],
 ): Promise<{ on: () => Promise<void>; off: () => Promise<void>; remove: () => void }> {
   const wants: DatapathAttachments[] = [];
+  await ensureBpfFs();
   for (const [i, h] of hosts.entries()) {
     const { dev: underlay, subnet: underlaySubnet } = (await deviceWithAddress(h.ip, h.ns))!;
     const pods = [{ hostVeth: veths[i]!, ip: h.pods[0]!.ip }];
