@@ -66,8 +66,9 @@ const pods = ['node-1', 'node-2', 'node-3', 'node-4'].map((node, i) => ({
 }));
 
 async function podIPs(): Promise<Map<string, string>> {
+  // Listening on `::` the echo pods answer on both families.
   for (const p of pods)
-    podnetOk(['--lab', lab, 'apply', '-f', '-'], { input: echoPodYaml(p.name, p.node) });
+    podnetOk(['--lab', lab, 'apply', '-f', '-'], { input: echoPodYaml(p.name, p.node, '::') });
   return until('pod IPs', () => {
     const out = JSON.parse(podnetOk(['--lab', lab, 'get', 'pods', '-o', 'json'])) as {
       items: { metadata: { name: string }; status?: { podIP?: string } }[];
