@@ -35,7 +35,6 @@ class RecordingDatapath implements PolicyDatapath {
   isolationOf() {
     return undefined;
   }
-  async remove() {}
 }
 
 /** The controller's bound on how long after a change the kernel is read. */
