@@ -54,18 +54,42 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
+/** The cluster as the controller sees it: these nodes, no BGPPeers, short timers. */
+function clusterView(
+  nodes: () => Node[],
+  onChange: BgpClusterView['onChange'] = () => undefined,
+): BgpClusterView {
+  return {
+    nodes,
+    bgpPeers: () => [],
+    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
+    clusterCIDRs: () => ['10.244.0.0/16'],
+    onChange,
+  };
+}
+
+const quietLog = () => {
+  const log = createLogger('test', {});
+  log.level = 'warn';
+  return log;
+};
+
+/** What an agent hands its controllers, for node n`i`. */
+const agentContext = (i: number, store: Store, metrics = new Registry()) =>
+  ({
+    options: { nodeName: `n${i}` },
+    store,
+    log: quietLog(),
+    metrics,
+    health: new HealthState(),
+  }) as unknown as AgentContext;
+
 const until = (what: string, cond: () => boolean, ms = 15000): Promise<true> =>
   waitFor(what, cond, ms, 25);
 
 test('bgp controller: nodes mesh, learn each other, feed routing, publish status and metrics', async () => {
   const nodes = [node(0), node(1), node(2)];
-  const view: BgpClusterView = {
-    nodes: () => nodes,
-    bgpPeers: () => [],
-    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
-    clusterCIDRs: () => ['10.244.0.0/16'],
-    onChange: () => undefined,
-  };
+  const view = clusterView(() => nodes);
   const port = await freePort(ip(0));
   const store = memoryStore();
   const routed: Node[][] = [[], [], []];
@@ -73,17 +97,8 @@ test('bgp controller: nodes mesh, learn each other, feed routing, publish status
   const controllers = nodes.map(
     (_, i) => new BgpController({ view, port, routeTo: (n) => (routed[i] = n) }),
   );
-  const log = createLogger('test', {});
-  log.level = 'warn';
   try {
-    const ctx = (i: number, metrics = registries[i]!) =>
-      ({
-        options: { nodeName: `n${i}` },
-        store,
-        log,
-        metrics,
-        health: new HealthState(),
-      }) as unknown as AgentContext;
+    const ctx = (i: number, metrics = registries[i]!) => agentContext(i, store, metrics);
     for (const [i, c] of controllers.entries()) await c.start(ctx(i));
     const subnets = (i: number) =>
       routed[i]!.slice(1)
@@ -153,13 +168,7 @@ test('bgp controller: changes during a sync make one more pass, never a second s
   let labels: Record<string, string> = {};
   const nodes = (): Node[] => [node(0, labels), node(1)];
   let changed: (() => Promise<void>) | undefined;
-  const view: BgpClusterView = {
-    nodes,
-    bgpPeers: () => [],
-    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
-    clusterCIDRs: () => ['10.244.0.0/16'],
-    onChange: (listener) => (changed = listener),
-  };
+  const view = clusterView(nodes, (listener) => (changed = listener));
   const live = new Set<Speaker>();
   const listen = Speaker.prototype.listen;
   const stop = Speaker.prototype.stop;
@@ -172,16 +181,8 @@ test('bgp controller: changes during a sync make one more pass, never a second s
     return stop.call(this, options);
   };
   const controller = new BgpController({ view, port: await freePort(ip(0)), routeTo: () => {} });
-  const log = createLogger('test', {});
-  log.level = 'warn';
   try {
-    await controller.start({
-      options: { nodeName: 'n0' },
-      store: memoryStore(),
-      log,
-      metrics: new Registry(),
-      health: new HealthState(),
-    } as unknown as AgentContext);
+    await controller.start(agentContext(0, memoryStore()));
     assert.equal(live.size, 1);
     labels = { 'podnet.io/route-reflector': 'true' };
     await Promise.all([changed!(), changed!(), changed!()]);
@@ -199,13 +200,7 @@ test('bgp controller: a burst of route changes is published a few times, not onc
   // A reflector converging with n peers changes its routes about n times; each publication
   // writes every peer and route, so publishing each change would cost n tables of n routes.
   const nodes = [node(0), node(1)];
-  const view: BgpClusterView = {
-    nodes: () => nodes,
-    bgpPeers: () => [],
-    settings: () => ({ holdTime: 9, gracefulRestartTime: 30 }),
-    clusterCIDRs: () => ['10.244.0.0/16'],
-    onChange: () => undefined,
-  };
+  const view = clusterView(() => nodes);
   const port = await freePort(ip(0));
   const store = memoryStore();
   const writes = new Map<string, number>();
@@ -218,18 +213,8 @@ test('bgp controller: a burst of route changes is published a few times, not onc
   const controllers = nodes.map(
     (_, i) => new BgpController({ view, port, routeTo: (n) => (routed[i] = n) }),
   );
-  const log = createLogger('test', {});
-  log.level = 'warn';
   try {
-    for (const [i, c] of controllers.entries()) {
-      await c.start({
-        options: { nodeName: `n${i}` },
-        store,
-        log,
-        metrics: new Registry(),
-        health: new HealthState(),
-      } as unknown as AgentContext);
-    }
+    for (const [i, c] of controllers.entries()) await c.start(agentContext(i, store));
     await until('n0 routes to n1', () => routed[0]!.length === 2);
     const before = new Map(writes);
     // n1 announces 40 more prefixes one at a time: n0 routes each as it comes.

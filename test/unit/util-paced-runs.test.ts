@@ -33,6 +33,20 @@ function fakeClock(): Clock & { advance(ms: number): void } {
   };
 }
 
+/** Paced runs whose every pass costs `ms` on the fake clock; `passes()` counts them. */
+function costlyPasses(clock: ReturnType<typeof fakeClock>, ms: number) {
+  let passes = 0;
+  const runs = pacedRuns(
+    () => {
+      passes++;
+      clock.advance(ms);
+    },
+    4,
+    clock,
+  );
+  return { runs, passes: () => passes };
+}
+
 test('paced runs: the first ask runs at once', () => {
   const clock = fakeClock();
   let passes = 0;
@@ -43,43 +57,28 @@ test('paced runs: the first ask runs at once', () => {
 
 test('paced runs: asks during the pause after a costly pass make one pass when it ends', () => {
   const clock = fakeClock();
-  let passes = 0;
   // Each pass costs 10 ms: the next may start 40 ms after it ended.
-  const runs = pacedRuns(
-    () => {
-      passes++;
-      clock.advance(10);
-    },
-    4,
-    clock,
-  );
+  const { runs, passes } = costlyPasses(clock, 10);
   runs.trigger();
-  assert.equal(passes, 1);
+  assert.equal(passes(), 1);
   for (let i = 0; i < 100; i++) {
     clock.advance(0.3);
     runs.trigger();
   }
   // 30 ms of asks: the pause (40 ms after the pass ended at 10 ms) is not over yet.
-  assert.equal(passes, 1);
+  assert.equal(passes(), 1);
   clock.advance(11);
-  assert.equal(passes, 2);
+  assert.equal(passes(), 2);
 });
 
 test('paced runs: a stream of asks takes at most 1/(1+factor) of the time', () => {
   const clock = fakeClock();
-  let busy = 0;
-  const runs = pacedRuns(
-    () => {
-      busy += 5;
-      clock.advance(5);
-    },
-    4,
-    clock,
-  );
+  const { runs, passes } = costlyPasses(clock, 5);
   for (let i = 0; i < 10_000; i++) {
     runs.trigger();
     clock.advance(0.1);
   }
+  const busy = passes() * 5;
   assert.ok(busy <= 1000 / 5 + 5, `busy ${busy} ms of 1000`);
   assert.ok(busy >= 1000 / 5 - 10, `busy ${busy} ms of 1000: it must still keep up`);
 });
@@ -94,19 +93,11 @@ test('paced runs: a cheap pass never waits', () => {
 
 test('paced runs: stop drops a pending pass', () => {
   const clock = fakeClock();
-  let passes = 0;
-  const runs = pacedRuns(
-    () => {
-      passes++;
-      clock.advance(10);
-    },
-    4,
-    clock,
-  );
+  const { runs, passes } = costlyPasses(clock, 10);
   runs.trigger();
   runs.trigger();
   runs.stop();
   clock.advance(100);
   runs.trigger();
-  assert.equal(passes, 1);
+  assert.equal(passes(), 1);
 });
