@@ -6,8 +6,11 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { listObjects } from '../store/objects.js';
 import type { Store } from '../store/store.js';
+import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from '../api/types.js';
 import { authorize, type Decision } from './rbac.js';
+import { resourceOfKind } from './resources.js';
 import type { RequestAttributes } from './request-attributes.js';
+import type { WatchCaches } from './watch-cache.js';
 
 export interface UserInfo {
   name: string;
@@ -108,26 +111,41 @@ export async function authenticate(
 /**
  * `system:masters` is allowed before any role is read (as in Kubernetes, so that the admin
  * keeps access whatever happens to the stored roles); everyone else by the stored RBAC
- * objects, read afresh for each request so that a new binding counts at once.
+ * objects as the server's watch caches hold them, with no store read (kube-apiserver's
+ * authorizer reads its informers likewise). A denial is confirmed against the store's current
+ * state before it is answered, so that a binding counts as soon as its write returns; a grant
+ * taken away stops counting once the caches have seen it go.
  */
-export function rbacAuthorizer(store: Store): Authorizer {
+export function rbacAuthorizer(store: Store, caches: WatchCaches): Authorizer {
+  const decide = async (user: UserInfo, request: RequestAttributes, fresh: boolean) => {
+    const [roles, clusterRoles, roleBindings, clusterRoleBindings] = await Promise.all([
+      readKind<Role>(store, caches, 'Role', fresh),
+      readKind<ClusterRole>(store, caches, 'ClusterRole', fresh),
+      readKind<RoleBinding>(store, caches, 'RoleBinding', fresh),
+      readKind<ClusterRoleBinding>(store, caches, 'ClusterRoleBinding', fresh),
+    ]);
+    return authorize(user, request, { roles, clusterRoles, roleBindings, clusterRoleBindings });
+  };
   return {
     async authorize(user, request) {
       if (user.groups.includes(SYSTEM_MASTERS)) {
         return { allowed: true, reason: `${SYSTEM_MASTERS} may do anything` };
       }
-      const [roles, clusterRoles, roleBindings, clusterRoleBindings] = await Promise.all([
-        listObjects(store, 'Role'),
-        listObjects(store, 'ClusterRole'),
-        listObjects(store, 'RoleBinding'),
-        listObjects(store, 'ClusterRoleBinding'),
-      ]);
-      return authorize(user, request, {
-        roles: roles.items,
-        clusterRoles: clusterRoles.items,
-        roleBindings: roleBindings.items,
-        clusterRoleBindings: clusterRoleBindings.items,
-      });
+      const cached = await decide(user, request, false);
+      return cached.allowed ? cached : decide(user, request, true);
     },
   };
+}
+
+/** One RBAC kind: from its cache (as it is now, or caught up with the store), else the store. */
+async function readKind<T>(
+  store: Store,
+  caches: WatchCaches,
+  kind: 'Role' | 'ClusterRole' | 'RoleBinding' | 'ClusterRoleBinding',
+  fresh: boolean,
+): Promise<T[]> {
+  const cache = caches.of(resourceOfKind(kind)!);
+  const read = fresh ? await cache.mostRecent(undefined) : cache.anyRecent(undefined);
+  if (read) return read.items.map((l) => l.object as T);
+  return (await listObjects(store, kind)).items as T[];
 }

@@ -63,6 +63,8 @@ export interface ApiServerOptions {
   tls: { key: string; cert: string; ca: string };
   authenticators: readonly Authenticator[];
   authorizer: Authorizer;
+  /** The lists served from memory, one per kind; the authorizer reads its roles there too. */
+  caches: WatchCaches;
   /** Signs ServiceAccount tokens for TokenRequests (`kubectl create token`); none: 404. */
   issueToken?: TokenIssuer;
   log: Logger;
@@ -82,14 +84,12 @@ const MAX_BODY = 3 * 1024 * 1024;
 /** The options and what the server shares between requests. */
 interface Serving extends ApiServerOptions {
   watches: SharedWatches;
-  caches: WatchCaches;
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const opts: Serving = {
     ...options,
     watches: new SharedWatches(options.store),
-    caches: new WatchCaches(options.store),
   };
   const https = createHttpsServer(
     {

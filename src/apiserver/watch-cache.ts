@@ -5,10 +5,11 @@
 // just before: so nothing a write replaced before the read began can be served, and a client
 // always reads its own writes. A cache that cannot catch up in time, or is still priming or
 // re-priming after its watch broke, leaves the read to the store.
-import { kindPrefix } from '../store/objects.js';
+import type { Kind } from '../api/types.js';
+import { getObject, kindPrefix, objectKey, type ObjectOf } from '../store/objects.js';
 import type { Store, Watch, WatchEvent } from '../store/store.js';
 import { Listed, positionOfKey, type ListRead } from './list.js';
-import type { Resource } from './resources.js';
+import { resourceOfKind, type Resource } from './resources.js';
 
 /** How long a most-recent read waits for the cache to catch up before asking the store. */
 const CATCH_UP_MS = 1000;
@@ -212,6 +213,20 @@ export class WatchCaches {
       void cache.prime();
     }
     return cache;
+  }
+
+  /**
+   * One object: from its kind's cache when the cache holds it (it may be a little behind the
+   * store); one the cache lacks is the store's to say, so that a new object counts at once.
+   */
+  async object<K extends Kind>(
+    kind: K,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<ObjectOf<K> | undefined> {
+    const listed = this.of(resourceOfKind(kind)!).peek(objectKey(kind, namespace, name));
+    if (listed) return listed.object as ObjectOf<K>;
+    return getObject(this.store, kind, namespace, name);
   }
 
   stop(): void {

@@ -63,7 +63,7 @@ export function registerApiServer(program: Command): void {
         tokens,
         { ensureBootstrapPolicy },
         { openStore },
-        { getObject },
+        { WatchCaches },
         { createLogger },
       ] = await Promise.all([
         import('../apiserver/pki.js'),
@@ -72,7 +72,7 @@ export function registerApiServer(program: Command): void {
         import('../apiserver/tokens.js'),
         import('../apiserver/bootstrap-policy.js'),
         import('../store/open.js'),
-        import('../store/objects.js'),
+        import('../apiserver/watch-cache.js'),
         import('../util/log.js'),
       ]);
       const log = createLogger('apiserver');
@@ -86,8 +86,10 @@ export function registerApiServer(program: Command): void {
       if (made.length > 0) log.info({ made }, 'default RBAC roles and bindings made');
       const signingKey = createPrivateKey(readFileSync(pki.serviceAccountKey, 'utf8'));
       const issuer = tokens.DEFAULT_ISSUER;
+      const caches = new WatchCaches(store);
       const server = await startApiServer({
         store,
+        caches,
         host: listen,
         port: opts.port as number,
         tls: {
@@ -101,11 +103,11 @@ export function registerApiServer(program: Command): void {
             publicKey: createPublicKey(signingKey),
             issuer,
             audiences: [issuer],
-            lookup: (ns, name) => getObject(store, 'ServiceAccount', ns, name),
+            lookup: (ns, name) => caches.object('ServiceAccount', ns, name),
           }),
           auth.unknownBearerTokens,
         ],
-        authorizer: auth.rbacAuthorizer(store),
+        authorizer: auth.rbacAuthorizer(store, caches),
         issueToken: (account, spec) =>
           tokens.issueToken(signingKey, account, spec, { issuer, now: new Date() }),
         log,
