@@ -2,16 +2,22 @@
 // node's policy datapath in step, one transaction per sync, with bursts of changes batched into
 // one sync. The CNI server asks it to isolate a new pod before ADD returns, so that a pod a
 // policy selects never sends or receives a packet its policies do not allow. The datapath
-// follows the node's proxy mode: an nftables table, or ipsets and `PODNET-NP-` chains.
+// follows the node's proxy mode, live: an nftables table, or ipsets and `PODNET-NP-` chains.
 import { Counter, Histogram } from 'prom-client';
-import type { ClusterNetwork, Pod, ProxyMode } from '../api/types.js';
+import { effectiveNetwork } from '../api/node-settings.js';
+import type { ClusterNetwork, Node, Pod, ProxyMode } from '../api/types.js';
 import type { PodRef } from '../cni/handler.js';
 import { applySetsAndRules } from '../kernel/ipset-rules.js';
 import { ipsetKernel } from '../kernel/ipset.js';
 import { iptablesKernel, iptablesSave } from '../kernel/iptables.js';
 import { subscribeNflog, type LoggedPacket, type NflogSubscription } from '../kernel/nflog.js';
 import { nftKernel } from '../kernel/nft.js';
-import type { PolicyDatapath, PolicyInputs, PolicyLogOptions } from '../policy/datapath.js';
+import type {
+  PolicyApplyOutcome,
+  PolicyDatapath,
+  PolicyInputs,
+  PolicyLogOptions,
+} from '../policy/datapath.js';
 import {
   DeniedLog,
   formatDenied,
@@ -24,7 +30,7 @@ import { getClusterNetwork, getObject } from '../store/objects.js';
 import { errorMessage, OperationError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { AgentContext, Controller } from './controller.js';
-import { parseProxyMode } from './proxy.js';
+import { OTHER_MODE, parseProxyMode } from './proxy.js';
 
 const NAME = 'policy';
 
@@ -104,7 +110,7 @@ class Batcher {
 export interface PolicyControllerOptions {
   /** Hears each denied connection once (the flow log shows them). */
   onDenied?: (c: DeniedConnection) => void;
-  /** The datapath for the node's proxy mode; by default the kernel's. */
+  /** The datapath of a proxy mode; by default the kernel's. */
   datapath?: (mode: ProxyMode, log: () => PolicyLogOptions) => PolicyDatapath;
   /** Reads the log group the datapath sends denied packets to; by default the kernel's. */
   nflog?: typeof subscribeNflog;
@@ -132,17 +138,28 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
     async start(context: AgentContext): Promise<void> {
       ctx = context;
       const cluster = await getClusterNetwork(context.store);
+      const self = await getObject(context.store, 'Node', undefined, context.options.nodeName);
       const override = context.options.overrides.proxy;
-      const mode = override
-        ? parseProxyMode(override, '--proxy')
-        : parseProxyMode(cluster.proxyMode, 'ClusterNetwork spec.proxyMode');
-      log = context.log.child({ controller: NAME, mode });
+      // As the proxy's: a host's own settings from a staged rollout win over the cluster's.
+      const modeOf = (spec: ClusterNetwork['spec'] | undefined, node: Node | undefined) =>
+        override
+          ? parseProxyMode(override, '--proxy')
+          : parseProxyMode(effectiveNetwork(spec, node).proxyMode, 'ClusterNetwork spec.proxyMode');
+      const datapathOf = (mode: ProxyMode): PolicyDatapath =>
+        (options.datapath ?? kernelDatapath)(mode, () => LOG);
+      let datapath = datapathOf(modeOf(cluster, self));
+      /** The mode the node's settings ask for; a sync moves the datapath there. */
+      let wanted = datapath.mode as ProxyMode;
+      /**
+       * A datapath whose rules are still to be taken out: the other mode's at start (this host
+       * may have run it before a restart), the old mode's after a switch.
+       */
+      let leftover: PolicyDatapath | undefined = datapathOf(OTHER_MODE[wanted]);
+      log = context.log.child({ controller: NAME });
       const logging = deniedLogging(context, log, options.onDenied, options.nflog);
-      const logOptions = () => LOG;
-      const datapath = (options.datapath ?? kernelDatapath)(mode, logOptions);
       logging.datapath = datapath;
       stopLogging = () => logging.stop();
-      const metrics = policyMetrics(context, datapath);
+      const metrics = policyMetrics(context, () => datapath);
       const pods = context.informers.informer('Pod');
       const namespaces = context.informers.informer('Namespace');
       const policies = context.informers.informer('NetworkPolicy');
@@ -176,10 +193,14 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
         addWaiting = false;
         const end = metrics.duration.startTimer();
         try {
-          const outcome = await datapath.apply(inputs(), trust);
+          const outcome =
+            wanted === datapath.mode ? await datapath.apply(inputs(), trust) : await switchMode();
           end({ change: outcome.change });
           metrics.syncs.inc({ result: 'ok' });
-          if (outcome.change !== 'none') log!.info(outcome, 'policy datapath synced');
+          if (outcome.change !== 'none') {
+            log!.info({ ...outcome, mode: datapath.mode }, 'policy datapath synced');
+          }
+          if (leftover) await removeLeftover(leftover);
           lastError = undefined;
           context.health.setError(NAME, undefined);
           context.health.setReady(NAME, true);
@@ -191,6 +212,32 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
           verifyNext = true;
           if (!stopped) retry = setTimeout(() => void batcher?.request(), RETRY_MS);
         }
+      };
+      /**
+       * Make before break: the wanted mode's datapath enforces the policies before the old
+       * one's rules go (right after, in the same sync), so no packet meets neither; meanwhile a
+       * packet meets both, which agree. If it fails, the old datapath stays and enforces.
+       */
+      const switchMode = async (): Promise<PolicyApplyOutcome> => {
+        const next = datapathOf(wanted);
+        log!.info({ from: datapath.mode, to: wanted }, 'moving the policy datapath');
+        const outcome = await next.apply(inputs(), false);
+        leftover = datapath;
+        datapath = next;
+        logging.datapath = next;
+        return outcome;
+      };
+      /** Tried once, as the proxy takes out the other mode's rules: a failure is only logged. */
+      const removeLeftover = async (old: PolicyDatapath): Promise<void> => {
+        leftover = undefined;
+        await old
+          .remove()
+          .catch((err: unknown) =>
+            log!.warn(
+              { err: errorMessage(err) },
+              `could not take out the ${old.mode} policy rules`,
+            ),
+          );
       };
       const b = new Batcher(sync, BATCH_MS);
       batcher = b;
@@ -225,10 +272,25 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
       adminPolicies.addHandler(changed);
       baselinePolicies.addHandler(changed);
       const networks = context.informers.informer('ClusterNetwork');
+      const nodes = context.informers.informer('Node');
+      /** A change of the mode is processed (and the Node's rollout step acknowledged) once moved. */
+      const follow = (mode: ProxyMode): Promise<void> | undefined => {
+        if (mode === wanted) return undefined;
+        wanted = mode;
+        return b.request(true);
+      };
       networks.addHandler(async (c) => {
         if (c.object.metadata.name !== 'default') return;
         logging.set(c.type !== 'deleted' && wantsLog(c.object));
+        if (c.type !== 'deleted') {
+          await follow(modeOf(c.object.spec, nodes.cache.get(context.options.nodeName)));
+        }
       });
+      nodes.addHandler((c) =>
+        c.name === context.options.nodeName && c.type !== 'deleted'
+          ? follow(modeOf(networks.cache.get('default')?.spec, c.object))
+          : undefined,
+      );
       await Promise.all([
         pods.synced,
         namespaces.synced,
@@ -236,6 +298,7 @@ export function policyController(options: PolicyControllerOptions = {}): PolicyC
         adminPolicies.synced,
         baselinePolicies.synced,
         networks.synced,
+        nodes.synced,
       ]);
       const network = [...networks.cache.values()].find((n) => n.metadata.name === 'default');
       logging.set(network !== undefined && wantsLog(network));
@@ -367,7 +430,7 @@ function policyIptablesKernel(): PolicyIptablesKernel {
 
 function policyMetrics(
   ctx: AgentContext,
-  datapath: PolicyDatapath,
+  datapath: () => PolicyDatapath,
 ): {
   syncs: Counter<'result'>;
   checks: Counter<'result'>;
@@ -381,7 +444,7 @@ function policyMetrics(
     async collect() {
       this.reset();
       try {
-        for (const drop of await datapath.drops())
+        for (const drop of await datapath().drops())
           this.inc(
             { policy: drop.policies.join(','), direction: drop.direction.toLowerCase() },
             drop.packets,

@@ -29,7 +29,10 @@ import { UsageError, errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
 
 const NAME = 'proxy';
-const OTHER_MODE: Record<ProxyMode, ProxyMode> = { iptables: 'nftables', nftables: 'iptables' };
+export const OTHER_MODE: Record<ProxyMode, ProxyMode> = {
+  iptables: 'nftables',
+  nftables: 'iptables',
+};
 
 export function parseProxyMode(value: string, source: string): ProxyMode {
   if (value === 'iptables' || value === 'nftables') return value;

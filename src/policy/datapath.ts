@@ -73,6 +73,12 @@ export interface PolicyDatapath {
   drops(): Promise<PolicyDrops[]>;
   /** What a dropping chain (a logged packet's prefix) stands for in what was programmed. */
   isolationOf(chain: string): DropChain | undefined;
+  /**
+   * Takes everything of this mode out of the kernel (its table, or its chains, jumps and sets),
+   * whoever programmed it; nothing to do when there is none. The other mode's datapath must
+   * enforce the policies first, or pods go unfiltered (see the agent's mode switch).
+   */
+  remove(): Promise<void>;
 }
 
 /**

@@ -43,6 +43,9 @@ export interface PolicyIptablesKernel {
   saveCounters(): Promise<string>;
 }
 
+/** The policy state with no chain, jump or set: what is left once the datapath is removed. */
+const NOTHING: PolicyIptables = { sets: [], chains: new Map(), jumps: [], isolation: new Map() };
+
 /** Holds one rule whose comment is the fingerprint of what was programmed; nothing jumps to it. */
 export const MARKER_CHAIN = `${POLICY_PREFIX}PROGRAMMED`;
 
@@ -134,6 +137,15 @@ export function iptablesPolicyDatapath(
       return inKernel === expectedMarker(compared.desired, compared.marker) ? 'holds' : 'differs';
     },
     isolationOf: (chain) => programmed?.desired.isolation.get(chain),
+    async remove(): Promise<void> {
+      programmed = undefined;
+      // Nothing wanted: the jumps, every `PODNET-NP-` chain, then every such set go.
+      await kernel.apply({
+        sets: NOTHING.sets,
+        setPrefix: POLICY_PREFIX,
+        restoreFor: (save) => policyRestore(NOTHING, save),
+      });
+    },
     async drops(): Promise<PolicyDrops[]> {
       const desired = programmed?.desired;
       if (!desired || desired.isolation.size === 0) return [];

@@ -158,6 +158,11 @@ export function nftablesPolicyDatapath(
       return inKernel === compared.marker ? 'holds' : 'differs';
     },
     isolationOf: (chain) => programmed?.table.isolation.get(chain),
+    async remove(): Promise<void> {
+      programmed = undefined;
+      // `add` first, so that `delete` of a table that is not there is no error.
+      await kernel.run(`add table ${POLICY_TABLE}\ndelete table ${POLICY_TABLE}\n`);
+    },
     async drops(): Promise<PolicyDrops[]> {
       const table = programmed?.table;
       if (!table) return [];

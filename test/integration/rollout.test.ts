@@ -3,7 +3,8 @@
 // packets fails the canary's probe, is rolled back, and the other hosts never change; a backend
 // change vxlan -> host-gw rolls out under running connections with no stall over 1 s; the
 // routing source goes store -> bgp -> store with no podnet route ever deleted on any host; the
-// proxy mode goes iptables -> nftables under a running connection to a service.
+// proxy mode goes iptables -> nftables under a running connection to a service, and the
+// NetworkPolicy datapath moves with it, never letting a denied connection through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -74,6 +75,45 @@ function zoneLinkMTU(mtu: number): void {
 
 /** The service in front of node-2's pod, for the proxy-mode leg (the stream's own port). */
 const SERVICE = { name: 'rollout-svc', port: 80, targetPort: 18080 };
+
+/**
+ * Isolates node-2's pod: every pod of `default` may still reach it (the rollout's probes are
+ * pings, which no port rule can let in), except one labelled as the intruder, which may not.
+ */
+const POLICY_YAML = [
+  'apiVersion: networking.k8s.io/v1',
+  'kind: NetworkPolicy',
+  `metadata: {name: rollout-no-intruder, namespace: default}`,
+  `spec: {podSelector: {matchLabels: {app: ${SERVICE.name}}}, policyTypes: [Ingress], ingress: [{from: [{podSelector: {matchExpressions: [{key: role, operator: DoesNotExist}]}}]}]}`,
+  '',
+].join('\n');
+/**
+ * The intruder, on node-3. Its name sorts after pod-c, so that the rollout keeps probing from
+ * pod-c (the first running pod of a host).
+ */
+const INTRUDER = 'pod-x';
+/** Nothing listens there: an unfiltered try is refused by the pod itself, and counted. */
+const DENIED_PORT = 18081;
+
+/**
+ * Tries a connection from `from` to ip:port every 20 ms (300 ms each) until stop(), which
+ * says how many tries reached the port: connected, or refused by the pod itself.
+ */
+function connectAttempts(from: TestPod, ip: string, port: number) {
+  const script = `const net=require('net');let reached=0,tries=0;const t=setInterval(()=>{tries++;const s=net.connect({host:'${ip}',port:${port}});const done=(r)=>{if(r)reached++;s.destroy()};s.setTimeout(300,()=>done(false));s.once('connect',()=>done(true));s.once('error',(e)=>done(e.code==='ECONNREFUSED'))},20);process.stdin.on('end',()=>{clearInterval(t);setTimeout(()=>{console.log(JSON.stringify({reached,tries}));process.exit(0)},400)});process.stdin.resume()`;
+  const child = spawn('ip', ['netns', 'exec', from.ns, process.execPath, '-e', script]);
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const ended = new Promise<{ reached: number; tries: number }>((resolve) =>
+    child.on('close', () => resolve(JSON.parse(out) as { reached: number; tries: number })),
+  );
+  return {
+    stop: () => {
+      child.stdin.end();
+      return ended;
+    },
+  };
+}
 
 test('rollout: set-up: a pod on every host, pod MTU 1350 (VXLAN over mtu 1400)', async () => {
   const serviceYaml = [
@@ -177,10 +217,29 @@ test('rollout: routing store -> bgp -> store hands every route over without dele
   assert.ok(sh(`ip netns exec ${a.ns} ping -c1 -W2 ${b.ip}`).includes('1 received'));
 });
 
-test('rollout: proxyMode iptables -> nftables under a connection to a service: no stall over 1 s', async () => {
+test('rollout: proxyMode iptables -> nftables under a connection to a service: no stall over 1 s; policy moves too, never open', async () => {
   const clusterIP = getJson<{ spec: { clusterIP: string } }>('service', SERVICE.name).spec
     .clusterIP;
   const [a, b] = [podOn('node-1'), podOn('node-2')];
+  const intruderYaml = echoPodYaml(INTRUDER, 'node-3').replace(
+    '  namespace: default',
+    '  namespace: default\n  labels: {role: intruder}',
+  );
+  podnetOk(['--lab', name, 'apply', '-f', '-'], {
+    input: [intruderYaml, POLICY_YAML].join('---\n'),
+  });
+  const intruder = await until(`${INTRUDER} running`, () => {
+    const status = getJson<{ status?: { phase?: string; podIP?: string } }>('pod', INTRUDER).status;
+    return status?.phase === 'Running' && status.podIP
+      ? { ns: podNetns(name, 'node-3', 'default', INTRUDER), ip: status.podIP }
+      : undefined;
+  });
+  await until('node-2 enforcing the policy in iptables', () =>
+    sh(`ip netns exec ${name}-node-2 iptables-save -t filter`).includes('PODNET-NP-')
+      ? true
+      : undefined,
+  );
+  const denied = connectAttempts(intruder, b.ip, DENIED_PORT);
   // Through node-1's rules (the canary's, moved first): the connection's DNAT is in conntrack.
   const stream = tcpStream(a, b, 8, { ip: clusterIP, ...SERVICE });
   await until('the stream to the service flowing', () =>
@@ -191,7 +250,11 @@ test('rollout: proxyMode iptables -> nftables under a connection to a service: n
       : undefined,
   );
   const r = await rollout({ proxyMode: 'nftables' }, ['--batch', '2']);
+  const attempts = await denied.stop();
   assert.equal(r.code, 0, r.stderr);
+  process.stderr.write(`rollout iptables->nftables: denied port ${JSON.stringify(attempts)}\n`);
+  assert.equal(attempts.reached, 0, 'a denied connection got through while the policy moved');
+  assert.ok(attempts.tries > 20, `tried through the move (${attempts.tries} tries)`);
   const f = await stream;
   process.stderr.write(`rollout iptables->nftables: longest stall ${f.maxGapMs} ms\n`);
   assert.ok(f.maxGapMs < 1000, `longest stall ${f.maxGapMs} ms`);
@@ -204,5 +267,19 @@ test('rollout: proxyMode iptables -> nftables under a connection to a service: n
       sh(`ip netns exec ${ns} iptables-save -t nat`).includes('PODNET-SERVICES') ? undefined : true,
     );
     assert.match(sh(`ip netns exec ${ns} nft list table ip podnet`), new RegExp(clusterIP));
+    await until(`${host} without iptables policy chains and sets`, () =>
+      sh(`ip netns exec ${ns} iptables-save -t filter; ip netns exec ${ns} ipset list -n`).includes(
+        'PODNET-NP-',
+      )
+        ? undefined
+        : true,
+    );
   }
+  assert.match(
+    sh(`ip netns exec ${name}-node-2 nft list table ip podnet-policy`),
+    /drop/,
+    "node-2's pod isolated in nftables",
+  );
+  podnetOk(['--lab', name, 'delete', 'networkpolicy', 'rollout-no-intruder', '-n', 'default']);
+  podnetOk(['--lab', name, 'delete', 'pod', INTRUDER, '-n', 'default']);
 });

@@ -35,6 +35,7 @@ class RecordingDatapath implements PolicyDatapath {
   isolationOf() {
     return undefined;
   }
+  async remove() {}
 }
 
 /** The controller's bound on how long after a change the kernel is read. */

@@ -190,3 +190,16 @@ test('trusting what it programmed, an unchanged apply reads nothing', async () =
   assert.deepEqual(await datapath.apply(want, true), { change: 'none', sent: 0 });
   assert.equal(node.reads, 0);
 });
+
+test('remove takes out every chain, jump and set, also those a restarted agent did not program', async () => {
+  const node = new Node();
+  await iptablesPolicyDatapath(node).apply(inputs([denyIngressX, allowFromB(80)]));
+  assert.match(await node.iptables.save('filter'), /-A FORWARD .*-j PODNET-NP-FORWARD/);
+  const restarted = iptablesPolicyDatapath(node);
+  await restarted.remove();
+  assert.doesNotMatch(await node.iptables.save('filter'), /PODNET-NP-/);
+  assert.equal(node.ipset.sets.size, 0);
+  const writes = node.writes();
+  await restarted.remove();
+  assert.equal(node.writes(), writes, 'nothing left: nothing sent');
+});

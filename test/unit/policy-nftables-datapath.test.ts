@@ -188,3 +188,15 @@ test('trusting what it programmed, an unchanged apply reads nothing and churn se
   assert.ok(reads > 0);
   assert.equal(withoutMarker(fake), await freshTable(want));
 });
+
+test('remove deletes the table in one transaction, also one a restarted agent did not program; none left is no error', async () => {
+  const fake = new FakeNftables();
+  await nftablesPolicyDatapath(fake).apply(inputs([denyIngressX, allowFromB(80)]));
+  assert.ok(fake.tables.has(TABLE));
+  const restarted = nftablesPolicyDatapath(fake);
+  await restarted.remove();
+  assert.equal(fake.tables.has(TABLE), false);
+  assert.equal(fake.transactions.length, 2);
+  await restarted.remove();
+  assert.equal(fake.tables.has(TABLE), false);
+});
