@@ -1,10 +1,11 @@
 // The `podnet` command. Each verb group lives in its own file and registers itself here;
-// the work behind a verb is imported only when that verb runs, so start-up stays small.
+// only the verb group a command line names is loaded, and the work behind a verb only when that
+// verb runs, so start-up stays small.
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../util/errors.js';
 import { registerVerbs } from './verbs.js';
 
-export function buildProgram(): Command {
+export async function buildProgram(args: readonly string[]): Promise<Command> {
   const program = new Command('podnet')
     .description('Kubernetes-style pod networking for Linux hosts')
     .version('0.1.0')
@@ -21,7 +22,7 @@ export function buildProgram(): Command {
     .option('--api-server <url>', 'reach the Kubernetes API at https://HOST:PORT directly')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerVerbs(program);
+  await registerVerbs(program, args);
   // Every sub-command reports usage errors through the same path (exit 2, one line).
   const override = (cmd: Command): void => {
     cmd.exitOverride();
@@ -51,7 +52,7 @@ export function exitCodeFor(err: unknown): number {
 
 async function main(): Promise<void> {
   try {
-    await buildProgram().parseAsync(process.argv);
+    await (await buildProgram(process.argv.slice(2))).parseAsync(process.argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err);
   }

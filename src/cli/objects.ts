@@ -134,8 +134,8 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
   const ns = info.namespaced ? (opts.namespace ?? DEFAULT_NAMESPACE) : undefined;
   await withStore(cmd, 'existing', async (store) => {
     const { getObject, listObjects } = await import('../store/objects.js');
-    const { toYaml } = await import('../api/manifest.js');
-    const { objectTable } = await import('../api/table.js');
+    // YAML comes with the manifest parser and its schemas: loaded only for -o yaml.
+    const toYaml = async (docs: unknown[]) => (await import('../api/manifest.js')).toYaml(docs);
     let objects: KubeObject[];
     if (name !== undefined) {
       const obj = await getObject(store, info.kind, ns, name);
@@ -144,13 +144,14 @@ async function get(cmd: Command, kindWord: string, name: string | undefined, opt
           `${info.plural} "${name}" not found${ns ? ` in namespace ${ns}` : ''}`,
         );
       if (output === 'json') return print(JSON.stringify(obj, null, 2));
-      if (output === 'yaml') return print(toYaml([obj]));
+      if (output === 'yaml') return print(await toYaml([obj]));
       objects = [obj];
     } else {
       objects = (await listObjects(store, info.kind, opts.allNamespaces ? undefined : ns)).items;
       if (output === 'json') return print(JSON.stringify(listOf(objects), null, 2));
-      if (output === 'yaml') return print(toYaml([listOf(objects)]));
+      if (output === 'yaml') return print(await toYaml([listOf(objects)]));
     }
+    const { objectTable } = await import('../api/table.js');
     if (objects.length === 0) {
       const where = ns && !opts.allNamespaces ? ` in ${ns} namespace` : '';
       process.stderr.write(`No resources found${where}.\n`);
