@@ -204,7 +204,10 @@ export function echoGet(
   );
 }
 
-/** Polls `check` every 100 ms until it returns a value, or fails naming `what`. */
+/**
+ * Polls `check` until it returns a value, or fails naming `what`: every 100 ms, or as long as
+ * the check itself took (at most 500 ms) when that was longer.
+ */
 export async function until<T>(
   what: string,
   check: () => T | undefined,
@@ -212,9 +215,13 @@ export async function until<T>(
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const started = Date.now();
     const v = check();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    // A check that runs a podnet command costs CPU the lab needs to get there: rest about as
+    // long as it took, so that polling takes at most about half a core.
+    const took = Date.now() - started;
+    await new Promise((r) => setTimeout(r, Math.min(500, Math.max(100, took))));
   }
 }
