@@ -71,7 +71,8 @@ test('sqlite: a second connection to the file sees writes and watch events of th
       const t0 = Date.now();
       await store.put('/x/k', 'v');
       await until('event', () => events[0]);
-      assert.ok(Date.now() - t0 < 100, 'event within 100 ms');
+      // A poll every 10 ms brings it at once; the bound leaves room for a loaded machine.
+      assert.ok(Date.now() - t0 < 1000, `event after ${Date.now() - t0} ms, not within 1 s`);
       assert.equal((await other.get('/x/k'))!.value, 'v');
       await w.cancel();
     } finally {
