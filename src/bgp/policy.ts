@@ -126,6 +126,14 @@ export function mayAdvertise(local: LocalConfig, best: Path, to: PeerInfo): bool
 }
 
 /** The attributes `to` receives for `best` (assuming mayAdvertise). */
+/**
+ * What exportAttributes reads of a peer: peers of one class are sent equal attributes, so they
+ * may share the exported objects (and then the UPDATEs encoded from them).
+ */
+export function exportClass(to: PeerInfo): string {
+  return `${to.kind} ${to.localAddress}`;
+}
+
 export function exportAttributes(local: LocalConfig, best: Path, to: PeerInfo): PathAttributes {
   const a = best.attrs;
   if (to.kind === 'ebgp') {

@@ -295,12 +295,15 @@ export interface OutgoingChanges<P = Ipv4PrefixKey> {
  */
 export class AdjRibOut<P = Ipv4PrefixKey> {
   private readonly sent = new Map<P, PathAttributes>();
-  /** Exported attributes per source attributes: one object per group keeps UPDATEs packed. */
-  private readonly exported = new WeakMap<PathAttributes, PathAttributes>();
 
+  /**
+   * `exported`: exported attributes per source attributes. One object per group keeps UPDATEs
+   * packed; one map shared by the peers of an exportClass lets them share encoded UPDATEs.
+   */
   constructor(
     private readonly local: LocalConfig,
     readonly peer: PeerInfo,
+    private readonly exported = new WeakMap<PathAttributes, PathAttributes>(),
   ) {}
 
   get size(): number {

@@ -20,7 +20,7 @@ import {
 import { formatAttributes } from './attributes/table.js';
 import type { DownReason, Negotiated, SessionState } from './fsm.js';
 import { CeaseSubcode, type PathAttributes, type UpdateMessage } from './message.js';
-import type { LocalConfig, Path, PeerInfo } from './policy.js';
+import { exportClass, type LocalConfig, type Path, type PeerInfo } from './policy.js';
 import { formatIP, ipBytes, ipFromBytes, parseCidr, tryParseIP } from '../net/index.js';
 import {
   formatIpv4Key,
@@ -32,6 +32,7 @@ import {
   type Ipv6PrefixKey,
 } from './prefix-key.js';
 import { AdjRibOut, Rib } from './rib.js';
+import { SharedUpdates } from './shared-updates.js';
 import { Session, plainIPv4, type Dial } from './session.js';
 
 export interface SpeakerConfig {
@@ -139,6 +140,11 @@ export class Speaker {
   private dirty6: Ipv6PrefixKey[] = [];
   private flushScheduled = false;
   private readonly listeners: RoutesChanged[] = [];
+  /** Exported attributes per exportClass, shared by that class's peers' Adj-RIB-Outs. */
+  private readonly exports = new Map<string, WeakMap<PathAttributes, PathAttributes>>();
+  /** UPDATEs as encoded for one peer, for the next peer due the same. */
+  private readonly encoded = new SharedUpdates<Ipv4PrefixKey>();
+  private readonly encoded6 = new SharedUpdates<Ipv6PrefixKey>();
   private readonly refused = new Map<RefusedReason, number>();
 
   constructor(
@@ -421,7 +427,7 @@ export class Speaker {
       ...(n.ipv6Unicast ? [6 as const] : []),
     ]);
     if (!n.noIpv4Unicast) {
-      p.out = new AdjRibOut(this.local, p.info);
+      p.out = new AdjRibOut(this.local, p.info, this.exportsOf(p.info));
       const changes = p.out.plan(this.rib, [...this.rib.locRib().keys()]);
       this.sendChanges(p, changes.announce, changes.withdraw);
       // End-of-RIB tells a restarting peer that our initial table is complete (RFC 4724 §4.1).
@@ -431,7 +437,7 @@ export class Speaker {
     // Over IPv6 our end of the session is an IPv6 address to give as next hop.
     const sessionIPv6 = tryParseIP(localAddress)?.family === 6 ? localAddress : '';
     p.info6 = { ...p.info, localAddress: this.config.ipv6NextHop ?? sessionIPv6 };
-    p.out6 = new AdjRibOut<Ipv6PrefixKey>(this.local, p.info6);
+    p.out6 = new AdjRibOut<Ipv6PrefixKey>(this.local, p.info6, this.exportsOf(p.info6));
     const changes6 = p.out6.plan(this.rib6, [...this.rib6.locRib().keys()]);
     this.sendChanges6(p, changes6.announce, changes6.withdraw);
     p.session.send([encodeIpv6EndOfRib()]);
@@ -574,16 +580,31 @@ export class Speaker {
     for (const listener of this.listeners) listener(changed, this);
   }
 
+  /** The exported-attributes map of `info`'s exportClass. */
+  private exportsOf(info: PeerInfo): WeakMap<PathAttributes, PathAttributes> {
+    const key = exportClass(info);
+    let exported = this.exports.get(key);
+    if (!exported) this.exports.set(key, (exported = new WeakMap()));
+    return exported;
+  }
+
   private sendChanges(
     p: PeerRuntime,
     announce: Map<PathAttributes, Ipv4PrefixKey[]>,
     withdraw: Ipv4PrefixKey[],
   ): void {
+    const shared = this.encoded;
     const ctx = { fourOctetAs: p.session.negotiated?.fourOctetAs ?? false };
     const messages: Buffer[] = [];
-    if (withdraw.length) messages.push(...encodeWithdrawals(withdraw));
+    if (withdraw.length) {
+      messages.push(...shared.withdraw(withdraw, () => encodeWithdrawals(withdraw)));
+    }
     for (const [attrs, prefixes] of announce) {
-      messages.push(...encodeAnnouncements(attrs, prefixes, ctx));
+      messages.push(
+        ...shared.announce(attrs, prefixes, String(ctx.fourOctetAs), () =>
+          encodeAnnouncements(attrs, prefixes, ctx),
+        ),
+      );
     }
     if (messages.length) p.session.send(messages);
   }
@@ -593,15 +614,22 @@ export class Speaker {
     announce: Map<PathAttributes, Ipv6PrefixKey[]>,
     withdraw: Ipv6PrefixKey[],
   ): void {
+    const shared = this.encoded6;
     const ctx = { fourOctetAs: p.session.negotiated?.fourOctetAs ?? false, ipv6Unicast: true };
     const messages: Buffer[] = [];
-    if (withdraw.length) messages.push(...encodeIpv6Withdrawals(withdraw.map(ipv6KeyPrefix)));
+    if (withdraw.length) {
+      messages.push(
+        ...shared.withdraw(withdraw, () => encodeIpv6Withdrawals(withdraw.map(ipv6KeyPrefix))),
+      );
+    }
     for (const [attrs, prefixes] of announce) {
       const nextHop = ipv6NextHop(attrs.nextHop);
       // Next-hop-self without an IPv6 address of ours: nothing usable to announce.
       if (!nextHop) continue;
       messages.push(
-        ...encodeIpv6Announcements(attrs, prefixes.map(ipv6KeyPrefix), { global: nextHop }, ctx),
+        ...shared.announce(attrs, prefixes, String(ctx.fourOctetAs), () =>
+          encodeIpv6Announcements(attrs, prefixes.map(ipv6KeyPrefix), { global: nextHop }, ctx),
+        ),
       );
     }
     if (messages.length) p.session.send(messages);
