@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { SETTLE_MS } from '../../src/agent/namespace-controller.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
 import { DEMO_MANIFEST, echoGetOnce, podnet, readLab, until } from '../helpers/lab.js';
@@ -171,13 +172,21 @@ test('kubectl delete -f of a manifest with its Namespace exits 0; the namespace 
 test('kubectl delete namespace: Terminating at first, emptied by the namespace controller, then gone', async () => {
   ok(kubectl(['apply', '-f', '-'], 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ktmp}\n'));
   ok(kubectl(['apply', '-f', '-'], SERVICE.replace('namespace: default', 'namespace: ktmp')));
-  // --wait=false: the answer is the namespace as the delete left it.
+  // The controller empties the namespace SETTLE_MS after the delete, not before: whatever is
+  // read within that time must show the namespace Terminating and its service still there.
+  // (On a machine so loaded that the reads take longer, the controller may rightly be done.)
+  const deleting = Date.now();
   ok(kubectl(['delete', 'namespace', 'ktmp', '--wait=false']));
-  assert.equal(
-    ok(kubectl(['get', 'svc', 'kweb', '-n', 'ktmp', '-o', 'name'])).trim(),
-    'service/kweb',
-  );
-  assert.match(ok(kubectl(['get', 'ns', 'ktmp'])), /^ktmp\s+Terminating\s/m);
+  const svc = kubectl(['get', 'svc', 'kweb', '-n', 'ktmp', '-o', 'name']);
+  const ns = kubectl(['get', 'ns', 'ktmp']);
+  if (Date.now() - deleting < SETTLE_MS) {
+    assert.equal(ok(svc).trim(), 'service/kweb');
+    assert.match(ok(ns), /^ktmp\s+Terminating\s/m);
+  } else {
+    process.stderr.write(
+      `namespace reads took ${Date.now() - deleting} ms, past the settle time\n`,
+    );
+  }
   await until(
     'the namespace gone',
     () => (kubectl(['get', 'ns', 'ktmp']).code === 1 ? true : undefined),
