@@ -27,6 +27,7 @@ import {
   notFound,
   unsupportedMediaType,
 } from './status.js';
+import { storedJson } from './stored-json.js';
 
 export interface Target {
   resource: Resource;
@@ -51,6 +52,17 @@ export async function getOne(store: Store, t: Target): Promise<KubeObject> {
   const obj = await getObject(store, t.resource.kind, t.namespace, t.name!);
   if (!obj) throw notFound(subject(t));
   return obj;
+}
+
+/**
+ * The object as `getOne` has it, as JSON text: the stored bytes with the resourceVersion
+ * spliced in (stored-json.ts), as a list sends them, rather than decoded and encoded again on
+ * every get.
+ */
+export async function getOneJson(store: Store, t: Target): Promise<string> {
+  const kv = await store.get(objectKey(t.resource.kind, t.namespace, t.name!));
+  if (!kv) throw notFound(subject(t));
+  return storedJson(kv.key, kv.value, kv.modRevision);
 }
 
 export interface WriteRequest extends ReadContext {

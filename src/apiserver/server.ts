@@ -27,6 +27,7 @@ import { coreVersions, group, groupList, resourceList, versionInfo } from './dis
 import {
   create,
   getOne,
+  getOneJson,
   patch,
   patchTypeOf,
   remove,
@@ -361,17 +362,16 @@ async function serve(
   };
   switch (verb) {
     case 'get': {
+      if (!table) return sendJsonText(res, 200, await getOneJson(store, t));
       const obj = await getOne(store, t);
       return sendJson(
         res,
         200,
-        table
-          ? toTable(t.resource, [obj], {
-              version: table,
-              include,
-              resourceVersion: obj.metadata.resourceVersion,
-            })
-          : obj,
+        toTable(t.resource, [obj], {
+          version: table,
+          include,
+          resourceVersion: obj.metadata.resourceVersion,
+        }),
       );
     }
     case 'list': {
@@ -534,7 +534,10 @@ function readBody(
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown) {
-  const text = JSON.stringify(body);
+  sendJsonText(res, code, JSON.stringify(body));
+}
+
+function sendJsonText(res: ServerResponse, code: number, text: string) {
   res.writeHead(code, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),

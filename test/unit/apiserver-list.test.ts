@@ -1,8 +1,9 @@
 // The list verb's page: positions from keys, `namespace/name` order whatever order the store
-// gave, selectors and continue tokens over that order.
+// gave, selectors and continue tokens over that order; and how a page is sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { listPage } from '../../src/apiserver/list.js';
+import type { ServerResponse } from 'node:http';
+import { CHUNK_CHARS, listPage, sendList } from '../../src/apiserver/list.js';
 import type { Selection } from '../../src/apiserver/query.js';
 import { resourceFor } from '../../src/apiserver/resources.js';
 import { objectKey } from '../../src/store/objects.js';
@@ -61,4 +62,30 @@ test('a selector and a limit page through the ordered objects with continue toke
   const rest = await listPage(store, pods, 'a', evens, 2, first.continueToken);
   assert.deepEqual(positions(rest), ['a/p5']);
   assert.equal(rest.continueToken, undefined);
+});
+
+test('a big list is sent in chunks of at most CHUNK_CHARS and one object, which join into the list', async () => {
+  const names = Array.from({ length: 2000 }, (_, i) => `pod-${String(i).padStart(4, '0')}`);
+  const store = listing(names.map((name) => ({ kind: 'Pod', namespace: 'a', name })));
+  const page = await listPage(store, pods, undefined, all, undefined, null);
+  const largest = Math.max(...page.items.map((l) => l.json().length));
+  const writes: string[] = [];
+  const res = {
+    writeHead: () => res,
+    write: (chunk: string) => writes.push(chunk),
+    end: (chunk: string) => writes.push(chunk),
+  };
+  sendList(res as unknown as ServerResponse, pods, page);
+  assert.ok(writes.length > 2, `${writes.length} writes`);
+  for (const w of writes)
+    assert.ok(w.length <= CHUNK_CHARS + largest + 1, `a write of ${w.length}`);
+  const list = JSON.parse(writes.join('')) as {
+    kind: string;
+    items: { metadata: { name: string } }[];
+  };
+  assert.equal(list.kind, 'PodList');
+  assert.deepEqual(
+    list.items.map((p) => p.metadata.name),
+    names,
+  );
 });
