@@ -16,6 +16,12 @@
 // translated SYN itself still goes through the kernel, so conntrack, the flow log and policy see
 // the connection with its real backend. A connection the program did not start (one begun on
 // the kernel path, before the switch) finds no entry and stays with conntrack's NAT.
+// Switched back to `kernel`, the agent keeps the programs attached in drain mode while
+// pn_dp_nat holds connections still open: conntrack never saw those to the ClusterIP, so the
+// kernel could not translate their next packet (it would pick a backend afresh). Draining, the
+// programs start no translation and redirect only the packets of connections they translated;
+// everything else takes the kernel path. Each translation records when it last carried a
+// packet and whether a FIN or RST ended it, which is how the agent knows when the drain is over.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -121,6 +127,23 @@ struct nat_target {
 	__u16 pad;
 };
 
+/* What pn_dp_nat remembers of one direction: where it is translated to, whether the connection
+ * is closing (a FIN or RST seen), and when it last carried a packet (bpf_ktime_get_ns, the
+ * clock the agent reads as CLOCK_MONOTONIC). */
+struct nat_entry {
+	__u32 addr;
+	__u16 port;
+	__u8 closing;
+	__u8 pad;
+	__u64 seen;
+};
+
+/* The data path's mode (pn_dp_config slot 0): full, or draining after a switch to `kernel`. */
+enum mode {
+	MODE_FULL = 0,
+	MODE_DRAIN = 1,
+};
+
 /* One direction of a translated connection, as its packets carry it. */
 struct nat_key {
 	__u32 saddr;
@@ -155,8 +178,16 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
 	__type(key, struct nat_key);
-	__type(value, struct nat_target);
+	__type(value, struct nat_entry);
 } pn_dp_nat SEC(".maps");
+
+/* Slot 0: the mode (enum mode), written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pn_dp_config SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -172,6 +203,21 @@ static __always_inline int count(enum action action, int verdict)
 	if (n)
 		*n += 1;
 	return verdict;
+}
+
+static __always_inline int draining(void)
+{
+	__u32 slot = 0;
+	__u32 *mode = bpf_map_lookup_elem(&pn_dp_config, &slot);
+	return mode && *mode == MODE_DRAIN;
+}
+
+/* A translation used by this packet: when, and whether the connection is ending. */
+static __always_inline void touch(struct nat_entry *entry, struct tcphdr *tcp)
+{
+	entry->seen = bpf_ktime_get_ns();
+	if (tcp->fin || tcp->rst)
+		entry->closing = 1;
 }
 
 /* Forwarding's TTL decrement, with the checksum updated for the changed word. */
@@ -225,6 +271,16 @@ static __always_inline struct nat_key nat_key_of(struct iphdr *ip, struct tcphdr
 	return key;
 }
 
+/* Whether the packet is a backend's reply on a connection the program translated. */
+static __always_inline int translated_reply(struct iphdr *ip, void *data_end)
+{
+	struct tcphdr *tcp = plain_tcp(ip, data_end);
+	if (!tcp)
+		return 0;
+	struct nat_key reply = nat_key_of(ip, tcp, 1);
+	return bpf_map_lookup_elem(&pn_dp_nat, &reply) != 0;
+}
+
 /* True when netfilter must see the packet: only mid-connection TCP between unselected pods
  * may skip it, and a service backend's reply only when the program translated its connection
  * (conntrack undoes the kernel's own DNAT). */
@@ -271,12 +327,14 @@ static __always_inline int service_backend(struct iphdr *ip, struct tcphdr *tcp,
 					   struct nat_target *backend)
 {
 	struct nat_key forward = nat_key_of(ip, tcp, 0);
-	struct nat_target *known = bpf_map_lookup_elem(&pn_dp_nat, &forward);
+	struct nat_entry *known = bpf_map_lookup_elem(&pn_dp_nat, &forward);
 	if (known) {
-		*backend = *known;
+		touch(known, tcp);
+		backend->addr = known->addr;
+		backend->port = known->port;
 		return 1;
 	}
-	if (!tcp->syn || tcp->ack)
+	if (!tcp->syn || tcp->ack || draining())
 		return 0;
 	struct backend_slot_key slot = {
 		.service = { .addr = ip->daddr, .port = tcp->dest, .protocol = IPPROTO_TCP },
@@ -301,10 +359,12 @@ static __always_inline int service_backend(struct iphdr *ip, struct tcphdr *tcp,
 		.protocol = IPPROTO_TCP,
 		.reply = 1,
 	};
-	struct nat_target service_addr = { .addr = ip->daddr, .port = tcp->dest };
+	__u64 now = bpf_ktime_get_ns();
+	struct nat_entry service_addr = { .addr = ip->daddr, .port = tcp->dest, .seen = now };
+	struct nat_entry chosen_addr = { .addr = backend->addr, .port = backend->port, .seen = now };
 	/* The reply's entry first: a backend's answer never finds its connection half-known. */
 	if (bpf_map_update_elem(&pn_dp_nat, &reply, &service_addr, BPF_ANY) ||
-	    bpf_map_update_elem(&pn_dp_nat, &forward, backend, BPF_ANY))
+	    bpf_map_update_elem(&pn_dp_nat, &forward, &chosen_addr, BPF_ANY))
 		return 0;
 	return 1;
 }
@@ -321,10 +381,11 @@ static __always_inline int reverse_nat(struct __sk_buff *skb)
 	if (!tcp)
 		return 0;
 	struct nat_key reply = nat_key_of(ip, tcp, 1);
-	struct nat_target *service = bpf_map_lookup_elem(&pn_dp_nat, &reply);
+	struct nat_entry *service = bpf_map_lookup_elem(&pn_dp_nat, &reply);
 	if (!service)
 		return 0;
-	struct nat_target to = *service;
+	touch(service, tcp);
+	struct nat_target to = { .addr = service->addr, .port = service->port };
 	if (rewrite(skb, 0, reply.saddr, reply.sport, &to))
 		return -1;
 	count(ACTION_REVERSE_NAT, 0);
@@ -363,8 +424,10 @@ int from_pod(struct __sk_buff *skb)
 	__u32 src = ip->saddr;
 	struct tcphdr *tcp = plain_tcp(ip, data_end);
 	struct nat_target backend;
+	int translated = 0;
 	/* A pod a policy holds reaches services through the kernel, rules and all. */
 	if (tcp && !bpf_map_lookup_elem(&pn_dp_policy, &src) && service_backend(ip, tcp, &backend)) {
+		translated = 1;
 		if (rewrite(skb, 1, ip->daddr, tcp->dest, &backend))
 			return count(ACTION_KERNEL, TC_ACT_SHOT);
 		count(ACTION_SERVICE_DNAT, 0);
@@ -374,6 +437,9 @@ int from_pod(struct __sk_buff *skb)
 		if (!ip)
 			return count(ACTION_KERNEL, TC_ACT_SHOT);
 	}
+	/* Draining, only the connections the program translated skip the kernel. */
+	if (!translated && draining() && !translated_reply(ip, data_end))
+		return count(ACTION_KERNEL, TC_ACT_OK);
 	if (needs_kernel(ip, data_end))
 		return count(ACTION_KERNEL, TC_ACT_OK);
 
@@ -405,7 +471,8 @@ int from_underlay(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	/* Only a host-gw peer's pods may reach a pod this way; anything else is the kernel's. */
 	struct subnet_key key = { .prefixlen = 32, .addr = ip->saddr };
-	if (!bpf_map_lookup_elem(&pn_dp_routes, &key) || needs_kernel(ip, data_end))
+	if (!bpf_map_lookup_elem(&pn_dp_routes, &key) || needs_kernel(ip, data_end) ||
+	    (draining() && !translated_reply(ip, data_end)))
 		return count(ACTION_KERNEL, TC_ACT_OK);
 	return to_local_pod(skb, pod);
 }

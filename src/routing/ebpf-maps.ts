@@ -2,6 +2,7 @@
 // the pods this host wired, its links' indexes, its host-gw peers, the pods policies hold and
 // the services' ports and backends. Only IPv4 is fast-pathed in this first landing; IPv6 keeps the kernel
 // path. Keys and values are laid out as the C structs are, in `bpftool`'s hex.
+import { endianness } from 'node:os';
 import type { Datapath, EndpointSlice } from '../api/types.js';
 import { hexBytes, hostU32 } from '../kernel/bpf-ipip.js';
 import type { DatapathMaps } from '../kernel/bpf-datapath.js';
@@ -54,7 +55,16 @@ export interface DatapathInput {
   backends: readonly DatapathBackend[];
   /** The service ports the proxy programs, of which the program translates TCP to IPv4. */
   services?: readonly DatapathService[];
+  /**
+   * `drain` after a switch to `kernel`: the programs start no translation and redirect only
+   * the connections they translated, until those end (see openTranslations). Default `full`.
+   */
+  mode?: DatapathMode;
 }
+
+export type DatapathMode = 'full' | 'drain';
+/** enum mode in the C source. */
+const MODE_NUMBERS: Record<DatapathMode, number> = { full: 0, drain: 1 };
 
 const PROTOCOL_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
@@ -79,6 +89,9 @@ export function desiredDatapathMaps(input: DatapathInput): DatapathMaps {
     backends: new Map(),
     services: new Map(),
     serviceBackends: new Map(),
+    config: new Map([
+      [hexBytes(hostU32(0)), hexBytes(hostU32(MODE_NUMBERS[input.mode ?? 'full']))],
+    ]),
   };
   for (const pod of input.pods) {
     const address = ipv4Bytes(pod.ip);
@@ -193,4 +206,35 @@ export function describeDatapath(network: {
   return datapathPeersDirect(network)
     ? `ebpf: tc programs translate pods' TCP to ClusterIPs and redirect TCP between pods on this host and to host-gw peers; ${kept}`
     : `ebpf: tc programs translate pods' TCP to ClusterIPs and redirect TCP between pods on this host only (${network.encryption ? 'encrypted' : network.backend} peers keep the kernel path); ${kept}`;
+}
+
+/**
+ * A translation left alone this long is taken as over although no FIN or RST was seen (a peer
+ * gone without a word): 15 minutes, twice Linux's default keepalive probe interval's worth of
+ * idle time that an application would already notice. A drain can hold the programs this long
+ * for such a connection, but no longer.
+ */
+export const TRANSLATION_IDLE_NS = 15n * 60n * 1_000_000_000n;
+/**
+ * After a FIN or RST, the last ACK follows within a round trip; 5 s also covers a FIN's
+ * retransmissions. A later straggler meets the kernel, which has no connection for it.
+ */
+export const TRANSLATION_CLOSING_NS = 5n * 1_000_000_000n;
+
+/**
+ * How many of pn_dp_nat's entries (hex key → hex value, struct nat_entry: address, port,
+ * closing, pad, then the u64 time of the last packet in host order) still carry an open
+ * connection at `nowNs` (the same monotonic clock): each connection counts twice, once per
+ * direction. While any do, a switch to `kernel` keeps the programs draining.
+ */
+export function openTranslations(entries: ReadonlyMap<string, string>, nowNs: bigint): number {
+  let open = 0;
+  for (const value of entries.values()) {
+    const bytes = Buffer.from(value.split(' ').map((b) => parseInt(b, 16)));
+    if (bytes.length < 16) continue;
+    const seen = endianness() === 'LE' ? bytes.readBigUInt64LE(8) : bytes.readBigUInt64BE(8);
+    const limit = bytes[6] ? TRANSLATION_CLOSING_NS : TRANSLATION_IDLE_NS;
+    if (nowNs - seen < limit) open++;
+  }
+  return open;
 }

@@ -9,7 +9,10 @@
 // and compared byte for byte), the connection's later packets are translated and redirected,
 // the backend's replies come back from the ClusterIP (redirected, or on the veth's egress for
 // the SYN-ACK the kernel forwards), SYNs spread over the backends at random, and connections
-// the program did not start, or that hairpin, are left to the kernel's NAT.
+// the program did not start, or that hairpin, are left to the kernel's NAT. Drain mode (after a
+// switch back to `kernel`): the connections the program translated go on as before, a FIN marks
+// its translation closing, and everything else, a new connection to the service included, is
+// left to the kernel untouched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -19,6 +22,7 @@ import { join } from 'node:path';
 import {
   attachDatapath,
   datapathCounters,
+  datapathTranslations,
   ensureBpfFs,
   linkIndexes,
   loadDatapath,
@@ -278,6 +282,60 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
       drop_spoofed: 1,
       service_dnat: 42,
       reverse_nat: 3,
+    });
+
+    // Drain mode: A's translated connection carries on, both ways; nothing else skips the kernel.
+    assert.equal(
+      await syncDatapathMaps(pins, desiredDatapathMaps({ ...input, mode: 'drain' })),
+      1,
+      'only the mode changes',
+    );
+    const onward = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80 }), podA);
+    assert.equal(onward.retval, TC_ACT_REDIRECT, 'draining: a translated connection goes on');
+    assert.deepEqual(onward.out.slice(14), tcpFrame({ src: A, dst: B, ttl: 63 }).slice(14));
+    const answered = runProgram(fromPod, dir, tcpFrame(fromB), podB);
+    assert.equal(answered.retval, TC_ACT_REDIRECT, 'draining: its reply too');
+    assert.deepEqual(
+      answered.out.slice(14),
+      tcpFrame({ src: SVC, dst: A, sport: 80, dport: 40000, ttl: 63 }).slice(14),
+    );
+    const fromPeer = tcpFrame({ src: [10, 244, 2, 7], dst: A, sport: 8080, dport: sport });
+    assert.equal(runProgram(fromUnderlay, dir, fromPeer).retval, TC_ACT_REDIRECT);
+    kernel('draining: pod to pod', tcpFrame({ src: A, dst: B, sport: 40002 }));
+    kernel('draining: a peer pod to a pod here', tcpFrame(back), fromUnderlay);
+    kernel(
+      'draining: a new connection to the service',
+      tcpFrame({ src: A, dst: SVC, sport: 40003, dport: 80, flags: 2 }),
+    );
+    assert.equal(
+      runProgram(fromPod, dir, tcpFrame({ src: B, dst: SVC, dport: 80 }), podA).retval,
+      TC_ACT_SHOT,
+      'draining: a spoofed source is still dropped',
+    );
+    // A's FIN: translated and redirected, and its translation marked closing (struct nat_entry's
+    // seventh byte) so that the agent ends the drain once it falls quiet.
+    const fin = runProgram(
+      fromPod,
+      dir,
+      tcpFrame({ src: A, dst: SVC, dport: 80, flags: 0x11 }),
+      podA,
+    );
+    assert.equal(fin.retval, TC_ACT_REDIRECT);
+    assert.deepEqual(
+      fin.out.slice(14),
+      tcpFrame({ src: A, dst: B, ttl: 63, flags: 0x11 }).slice(14),
+    );
+    const forwardKey = [...A, ...SVC, 40000 >> 8, 40000 & 0xff, 0, 80, 6, 0, 0, 0];
+    const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const { entries } = await datapathTranslations(pins);
+    assert.equal(entries.get(hex(forwardKey))?.split(' ')[6], '01', 'closing');
+    assert.deepEqual(Object.fromEntries(await datapathCounters(pins)), {
+      kernel: 53,
+      redirect_peer: 9,
+      redirect_neigh: 1,
+      drop_spoofed: 2,
+      service_dnat: 44,
+      reverse_nat: 5,
     });
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);

@@ -10,7 +10,10 @@ import { policySelectedAddresses } from '../../src/policy/selected.js';
 import {
   datapathPeersDirect,
   desiredDatapathMaps,
+  openTranslations,
   sliceBackends,
+  TRANSLATION_CLOSING_NS,
+  TRANSLATION_IDLE_NS,
 } from '../../src/routing/ebpf-maps.js';
 
 /** A u32 as this machine lays it out, in bpftool's hex. */
@@ -87,6 +90,40 @@ test('ebpf maps: a TCP service port to an IPv4 ClusterIP gets its count and a sl
     ],
   );
   assert.equal(desiredDatapathMaps(input).services.size, 0, 'no services given, none');
+});
+
+test('ebpf maps: the mode slot says full by default and drain after a switch to kernel', () => {
+  assert.deepEqual([...desiredDatapathMaps(input).config], [[u32(0), u32(0)]]);
+  assert.deepEqual([...desiredDatapathMaps({ ...input, mode: 'full' }).config], [[u32(0), u32(0)]]);
+  assert.deepEqual(
+    [...desiredDatapathMaps({ ...input, mode: 'drain' }).config],
+    [[u32(0), u32(1)]],
+  );
+});
+
+/** A pn_dp_nat value (struct nat_entry): 10.244.2.6:8080, closing or not, last seen at `seen`. */
+const natEntry = (seen: bigint, closing = false): string => {
+  const b = Buffer.alloc(16);
+  b.set([10, 244, 2, 6, 0x1f, 0x90, closing ? 1 : 0, 0]);
+  if (endianness() === 'LE') b.writeBigUInt64LE(seen, 8);
+  else b.writeBigUInt64BE(seen, 8);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+};
+
+test('ebpf maps: a translation is open until idle past its limit, a closing one sooner', () => {
+  const now = 10n * TRANSLATION_IDLE_NS;
+  const at = (ago: bigint, closing = false) => new Map([['k', natEntry(now - ago, closing)]]);
+  assert.equal(openTranslations(new Map(), now), 0, 'none: the drain is over');
+  assert.equal(openTranslations(at(1n), now), 1, 'a packet just now');
+  assert.equal(openTranslations(at(TRANSLATION_IDLE_NS - 1n), now), 1, 'idle, not for long');
+  assert.equal(openTranslations(at(TRANSLATION_IDLE_NS), now), 0, 'idle too long');
+  assert.equal(openTranslations(at(1n, true), now), 1, 'a FIN just now: its last ACK may follow');
+  assert.equal(openTranslations(at(TRANSLATION_CLOSING_NS, true), now), 0, 'closed');
+  const both = new Map([
+    ['forward', natEntry(now - 1n)],
+    ['reply', natEntry(now - TRANSLATION_CLOSING_NS, true)],
+  ]);
+  assert.equal(openTranslations(both, now), 1, 'counted per direction');
 });
 
 test('ebpf maps: without an underlay device, no peer is redirected to', () => {
