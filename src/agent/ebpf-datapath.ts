@@ -47,8 +47,11 @@ import type { AgentContext, Controller } from './controller.js';
 const NAME = 'ebpf-datapath';
 /** A periodic pass picks up veths that appeared between events and repairs hand changes. */
 const PERIOD_MS = 10_000;
-/** While draining, how soon to look again whether the last translated connection has ended. */
-const DRAIN_CHECK_MS = 2_000;
+/**
+ * While draining, how soon to look again whether the last translated connection has ended: a
+ * look is one read of the translations, and a whole pass only once none is open.
+ */
+const DRAIN_CHECK_MS = 1_000;
 
 /** This host's pin directory, or undefined where no BPF file system is mounted. */
 function pinDirIfAny(): string | undefined {
@@ -119,14 +122,14 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
           dir ??= pinDirIfAny();
           const on = dir ? await datapathDevices() : undefined;
           if (!dir || !on || Object.values(on).every((devs) => devs.length === 0)) {
-            draining.set(0);
+            stopDrainChecks();
             return '';
           }
           return drain(dir, network, self);
         }
         dir ??= datapathPinDir();
         await loadDatapath(dir);
-        draining.set(0);
+        stopDrainChecks();
         const { written, attached } = await run(dir, network, self, 'full');
         active.set(1);
         return written + attached > 0
@@ -191,16 +194,38 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
         const open = openTranslations(entries, nowNs);
         draining.set(open);
         if (open > 0) {
-          clearTimeout(drainTimer);
-          drainTimer = setTimeout(() => void sync('drain check'), DRAIN_CHECK_MS);
+          checkDrainSoon(dir);
           return written > 0
             ? `kernel path: draining ${open} translations of open connections`
             : '';
         }
+        stopDrainChecks();
         const removed = await detachDatapath(dir);
         // Off every device first: no program can be using a translation forgotten here.
         const forgotten = await forgetTranslations(dir, entries.keys());
         return `kernel path: programs taken off ${removed} devices, ${forgotten} translations forgotten`;
+      };
+
+      /** A look at the translations alone; the pass that takes the programs off once none is open. */
+      const checkDrainSoon = (dir: string): void => {
+        clearTimeout(drainTimer);
+        drainTimer = setTimeout(() => {
+          void datapathTranslations(dir)
+            .then(({ entries, nowNs }) => openTranslations(entries, nowNs))
+            .catch(() => 0)
+            .then((open) => {
+              if (drainTimer === undefined) return; // a pass ended the drain meanwhile
+              if (open > 0) {
+                draining.set(open);
+                checkDrainSoon(dir);
+              } else void sync('drain over');
+            });
+        }, DRAIN_CHECK_MS);
+      };
+      const stopDrainChecks = (): void => {
+        clearTimeout(drainTimer);
+        drainTimer = undefined;
+        draining.set(0);
       };
 
       // One pass at a time; changes that arrive while one runs are served by the next.

@@ -210,9 +210,9 @@ export function describeDatapath(network: {
 
 /**
  * A translation left alone this long is taken as over although no FIN or RST was seen (a peer
- * gone without a word): 15 minutes, twice Linux's default keepalive probe interval's worth of
- * idle time that an application would already notice. A drain can hold the programs this long
- * for such a connection, but no longer.
+ * gone without a word): 15 minutes covers the pauses of request/response traffic without a
+ * drain holding the programs for hours. A connection idle longer across a switch to `kernel`
+ * is lost: its next packet meets the kernel, which has no NAT for it.
  */
 export const TRANSLATION_IDLE_NS = 15n * 60n * 1_000_000_000n;
 /**
