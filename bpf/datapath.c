@@ -16,6 +16,9 @@
 // translated SYN itself still goes through the kernel, so conntrack, the flow log and policy see
 // the connection with its real backend. A connection the program did not start (one begun on
 // the kernel path, before the switch) finds no entry and stays with conntrack's NAT.
+// UDP to a ClusterIP (a pod's DNS) is translated the same way, its first datagram choosing the
+// backend; UDP is never redirected, so every datagram goes on through the kernel translated and
+// its answer gets the service's address back in `to_pod`.
 // Switched back to `kernel`, the agent keeps the programs attached in drain mode while
 // pn_dp_nat holds connections still open: conntrack never saw those to the ClusterIP, so the
 // kernel could not translate their next packet (it would pick a backend afresh). Draining, the
@@ -27,6 +30,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
+#include <linux/udp.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -212,11 +216,22 @@ static __always_inline int draining(void)
 	return mode && *mode == MODE_DRAIN;
 }
 
+/* What service NAT needs of a plain TCP or UDP packet: its ports and protocol, whether it may
+ * begin a translation (a TCP SYN without ACK; any UDP datagram, UDP having no handshake), and
+ * whether it ends its connection (a TCP FIN or RST). */
+struct flow {
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+	__u8 start;
+	__u8 ending;
+};
+
 /* A translation used by this packet: when, and whether the connection is ending. */
-static __always_inline void touch(struct nat_entry *entry, struct tcphdr *tcp)
+static __always_inline void touch(struct nat_entry *entry, struct flow *flow)
 {
 	entry->seen = bpf_ktime_get_ns();
-	if (tcp->fin || tcp->rst)
+	if (flow->ending)
 		entry->closing = 1;
 }
 
@@ -257,15 +272,43 @@ static __always_inline struct tcphdr *plain_tcp(struct iphdr *ip, void *data_end
 	return tcp;
 }
 
+/* The flow of a plain IPv4 TCP or UDP packet (no IP options, not a fragment): 0 for others. */
+static __always_inline int flow_of(struct iphdr *ip, void *data_end, struct flow *flow)
+{
+	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
+		return 0;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)(ip + 1);
+		if ((void *)(tcp + 1) > data_end)
+			return 0;
+		flow->sport = tcp->source;
+		flow->dport = tcp->dest;
+		flow->start = tcp->syn && !tcp->ack;
+		flow->ending = tcp->fin || tcp->rst;
+	} else if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *udp = (void *)(ip + 1);
+		if ((void *)(udp + 1) > data_end)
+			return 0;
+		flow->sport = udp->source;
+		flow->dport = udp->dest;
+		flow->start = 1;
+		flow->ending = 0;
+	} else {
+		return 0;
+	}
+	flow->protocol = ip->protocol;
+	return 1;
+}
+
 /* The key of the packet's own direction in pn_dp_nat (`reply`: as a backend's answer). */
-static __always_inline struct nat_key nat_key_of(struct iphdr *ip, struct tcphdr *tcp, __u8 reply)
+static __always_inline struct nat_key nat_key_of(struct iphdr *ip, struct flow *flow, __u8 reply)
 {
 	struct nat_key key = {
 		.saddr = ip->saddr,
 		.daddr = ip->daddr,
-		.sport = tcp->source,
-		.dport = tcp->dest,
-		.protocol = IPPROTO_TCP,
+		.sport = flow->sport,
+		.dport = flow->dport,
+		.protocol = flow->protocol,
 		.reply = reply,
 	};
 	return key;
@@ -274,10 +317,10 @@ static __always_inline struct nat_key nat_key_of(struct iphdr *ip, struct tcphdr
 /* Whether the packet is a backend's reply on a connection the program translated. */
 static __always_inline int translated_reply(struct iphdr *ip, void *data_end)
 {
-	struct tcphdr *tcp = plain_tcp(ip, data_end);
-	if (!tcp)
+	struct flow flow;
+	if (!flow_of(ip, data_end, &flow))
 		return 0;
-	struct nat_key reply = nat_key_of(ip, tcp, 1);
+	struct nat_key reply = nat_key_of(ip, &flow, 1);
 	return bpf_map_lookup_elem(&pn_dp_nat, &reply) != 0;
 }
 
@@ -295,23 +338,26 @@ static __always_inline int needs_kernel(struct iphdr *ip, void *data_end)
 	struct backend_key backend = { .addr = src, .port = tcp->source, .protocol = IPPROTO_TCP };
 	if (!bpf_map_lookup_elem(&pn_dp_backends, &backend))
 		return 0;
-	struct nat_key reply = nat_key_of(ip, tcp, 1);
-	return bpf_map_lookup_elem(&pn_dp_nat, &reply) == 0;
+	return !translated_reply(ip, data_end);
 }
 
-/* Rewrites the destination (`dst`) or source address and port of a plain TCP packet, with the
- * IPv4 checksum and the TCP checksum (its pseudo-header holds the address). */
+/* Rewrites the destination (`dst`) or source address and port of a plain TCP or UDP packet,
+ * with the IPv4 checksum and the TCP or UDP checksum (its pseudo-header holds the address; a
+ * UDP datagram sent without one, checksum 0, keeps none). The ports sit at the same offsets in
+ * both headers. */
 static __always_inline int rewrite(struct __sk_buff *skb, int dst, __u32 old_addr, __u16 old_port,
-				   struct nat_target *to)
+				   struct nat_target *to, __u8 protocol)
 {
 	__u32 addr_off =
 		IP_OFF + (dst ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
 	__u32 port_off =
 		TCP_OFF + (dst ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
-	__u32 csum_off = TCP_OFF + offsetof(struct tcphdr, check);
+	__u32 csum_off = TCP_OFF + (protocol == IPPROTO_UDP ? offsetof(struct udphdr, check)
+							     : offsetof(struct tcphdr, check));
+	__u64 udp = protocol == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	if (bpf_l4_csum_replace(skb, csum_off, old_addr, to->addr,
-				BPF_F_PSEUDO_HDR | sizeof(__u32)) ||
-	    bpf_l4_csum_replace(skb, csum_off, old_port, to->port, sizeof(__u16)) ||
+				udp | BPF_F_PSEUDO_HDR | sizeof(__u32)) ||
+	    bpf_l4_csum_replace(skb, csum_off, old_port, to->port, udp | sizeof(__u16)) ||
 	    bpf_l3_csum_replace(skb, IP_OFF + offsetof(struct iphdr, check), old_addr, to->addr,
 				sizeof(__u32)) ||
 	    bpf_skb_store_bytes(skb, addr_off, &to->addr, sizeof(__u32), 0) ||
@@ -323,21 +369,21 @@ static __always_inline int rewrite(struct __sk_buff *skb, int dst, __u32 old_add
 /* Where a pod's packet to a service port goes: the backend the program chose at random on the
  * connection's SYN and remembered both ways. A miss (no such service, a connection begun on
  * the kernel path, a backend the kernel must reach itself) leaves the packet to the kernel. */
-static __always_inline int service_backend(struct iphdr *ip, struct tcphdr *tcp,
+static __always_inline int service_backend(struct iphdr *ip, struct flow *flow,
 					   struct nat_target *backend)
 {
-	struct nat_key forward = nat_key_of(ip, tcp, 0);
+	struct nat_key forward = nat_key_of(ip, flow, 0);
 	struct nat_entry *known = bpf_map_lookup_elem(&pn_dp_nat, &forward);
 	if (known) {
-		touch(known, tcp);
+		touch(known, flow);
 		backend->addr = known->addr;
 		backend->port = known->port;
 		return 1;
 	}
-	if (!tcp->syn || tcp->ack || draining())
+	if (!flow->start || draining())
 		return 0;
 	struct backend_slot_key slot = {
-		.service = { .addr = ip->daddr, .port = tcp->dest, .protocol = IPPROTO_TCP },
+		.service = { .addr = ip->daddr, .port = flow->dport, .protocol = flow->protocol },
 	};
 	struct service *service = bpf_map_lookup_elem(&pn_dp_services, &slot.service);
 	if (!service || service->count == 0)
@@ -355,12 +401,12 @@ static __always_inline int service_backend(struct iphdr *ip, struct tcphdr *tcp,
 		.saddr = backend->addr,
 		.daddr = ip->saddr,
 		.sport = backend->port,
-		.dport = tcp->source,
-		.protocol = IPPROTO_TCP,
+		.dport = flow->sport,
+		.protocol = flow->protocol,
 		.reply = 1,
 	};
 	__u64 now = bpf_ktime_get_ns();
-	struct nat_entry service_addr = { .addr = ip->daddr, .port = tcp->dest, .seen = now };
+	struct nat_entry service_addr = { .addr = ip->daddr, .port = flow->dport, .seen = now };
 	struct nat_entry chosen_addr = { .addr = backend->addr, .port = backend->port, .seen = now };
 	/* The reply's entry first: a backend's answer never finds its connection half-known. */
 	if (bpf_map_update_elem(&pn_dp_nat, &reply, &service_addr, BPF_ANY) ||
@@ -377,16 +423,16 @@ static __always_inline int reverse_nat(struct __sk_buff *skb)
 	struct iphdr *ip = ipv4_of(skb);
 	if (!ip)
 		return 0;
-	struct tcphdr *tcp = plain_tcp(ip, data_end);
-	if (!tcp)
+	struct flow flow;
+	if (!flow_of(ip, data_end, &flow))
 		return 0;
-	struct nat_key reply = nat_key_of(ip, tcp, 1);
+	struct nat_key reply = nat_key_of(ip, &flow, 1);
 	struct nat_entry *service = bpf_map_lookup_elem(&pn_dp_nat, &reply);
 	if (!service)
 		return 0;
-	touch(service, tcp);
+	touch(service, &flow);
 	struct nat_target to = { .addr = service->addr, .port = service->port };
-	if (rewrite(skb, 0, reply.saddr, reply.sport, &to))
+	if (rewrite(skb, 0, reply.saddr, reply.sport, &to, flow.protocol))
 		return -1;
 	count(ACTION_REVERSE_NAT, 0);
 	return 1;
@@ -422,13 +468,15 @@ int from_pod(struct __sk_buff *skb)
 	if (ip->saddr != *own)
 		return count(ACTION_DROP_SPOOFED, TC_ACT_SHOT);
 	__u32 src = ip->saddr;
-	struct tcphdr *tcp = plain_tcp(ip, data_end);
+	struct flow flow;
 	struct nat_target backend;
 	int translated = 0;
-	/* A pod a policy holds reaches services through the kernel, rules and all. */
-	if (tcp && !bpf_map_lookup_elem(&pn_dp_policy, &src) && service_backend(ip, tcp, &backend)) {
+	/* A pod a policy holds reaches services through the kernel, rules and all. A translated UDP
+	 * datagram goes on through the kernel (needs_kernel), its reply back through to_pod. */
+	if (flow_of(ip, data_end, &flow) && !bpf_map_lookup_elem(&pn_dp_policy, &src) &&
+	    service_backend(ip, &flow, &backend)) {
 		translated = 1;
-		if (rewrite(skb, 1, ip->daddr, tcp->dest, &backend))
+		if (rewrite(skb, 1, ip->daddr, flow.dport, &backend, flow.protocol))
 			return count(ACTION_KERNEL, TC_ACT_SHOT);
 		count(ACTION_SERVICE_DNAT, 0);
 		/* The rewrite moved the packet: its pointers are checked anew. */

@@ -3,7 +3,8 @@
 // counters showing the redirects; a spoofed source is dropped; a pod a NetworkPolicy holds is
 // still filtered; a service answers on its ClusterIP, translated by the programs and spread over
 // its backends on two hosts; a TCP connection open across an agent restart (SIGKILL)
-// carries on; and service connections stay open across live switches of `datapath` both ways,
+// carries on; a pod's DNS query (UDP) to the cluster DNS is translated by the programs; and
+// service connections stay open across live switches of `datapath` both ways,
 // the programs draining theirs after a switch back to `kernel`. One lab for every case.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -206,6 +207,43 @@ test('ebpf datapath: a TCP connection open across an agent restart carries on', 
   await until('the restarted agent to run the data path', () =>
     metric('node-1', 'podnet_ebpf_datapath_active') === 1 ? true : undefined,
   );
+});
+
+test('ebpf datapath: a pod asks the cluster DNS over UDP through the programs', () => {
+  const clusterIP = (name: string, ns: string) =>
+    (
+      JSON.parse(
+        podnetOk(['--lab', echo.name, 'get', 'service', name, '-n', ns, '-o', 'json']),
+      ) as {
+        spec: { clusterIP: string };
+      }
+    ).spec.clusterIP;
+  const dns = clusterIP('kube-dns', 'kube-system');
+  const before = { dnat: packets('node-1', 'service_dnat'), rev: packets('node-1', 'reverse_nat') };
+  // From a known source port, so that conntrack's view of this one query can be read.
+  const port = '35353';
+  const r = echo.exec('echo-1', [
+    'dig',
+    '+short',
+    '+time=3',
+    '+tries=2',
+    '-b',
+    `${echo.ip('echo-1')}#${port}`,
+    `@${dns}`,
+    'web.default.svc.cluster.local',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), clusterIP('web', 'default'), 'answered');
+  // The query translated by from_pod, the answer given the service's address by to_pod.
+  assert.ok(packets('node-1', 'service_dnat') > before.dnat, 'DNAT in BPF');
+  assert.ok(packets('node-1', 'reverse_nat') > before.rev, 'reverse NAT in BPF');
+  const tracked = spawnSync(
+    'ip',
+    ['netns', 'exec', hostNs(echo.name, 'node-1'), 'conntrack', '-L', '-p', 'udp', '--sport', port],
+    { encoding: 'utf8' },
+  ).stdout;
+  assert.match(tracked, /dport=53 /, 'the kernel forwarded it');
+  assert.doesNotMatch(tracked, new RegExp(`dst=${dns.replaceAll('.', '\\.')} `), 'as translated');
 });
 
 /** `node -e script` in a pod, as a child of this test. */
