@@ -16,11 +16,21 @@
 // translated SYN itself still goes through the kernel, so conntrack, the flow log and policy see
 // the connection with its real backend. A connection the program did not start (one begun on
 // the kernel path, before the switch) finds no entry and stays with conntrack's NAT.
+// UDP to a ClusterIP (a pod's DNS) is translated the same way, its first datagram choosing the
+// backend; UDP is never redirected, so every datagram goes on through the kernel translated and
+// its answer gets the service's address back in `to_pod`.
+// Switched back to `kernel`, the agent keeps the programs attached in drain mode while
+// pn_dp_nat holds connections still open: conntrack never saw those to the ClusterIP, so the
+// kernel could not translate their next packet (it would pick a backend afresh). Draining, the
+// programs start no translation and redirect only the packets of connections they translated;
+// everything else takes the kernel path. Each translation records when it last carried a
+// packet and whether a FIN or RST ended it, which is how the agent knows when the drain is over.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
+#include <linux/udp.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -121,6 +131,23 @@ struct nat_target {
 	__u16 pad;
 };
 
+/* What pn_dp_nat remembers of one direction: where it is translated to, whether the connection
+ * is closing (a FIN or RST seen), and when it last carried a packet (bpf_ktime_get_ns, the
+ * clock the agent reads as CLOCK_MONOTONIC). */
+struct nat_entry {
+	__u32 addr;
+	__u16 port;
+	__u8 closing;
+	__u8 pad;
+	__u64 seen;
+};
+
+/* The data path's mode (pn_dp_config slot 0): full, or draining after a switch to `kernel`. */
+enum mode {
+	MODE_FULL = 0,
+	MODE_DRAIN = 1,
+};
+
 /* One direction of a translated connection, as its packets carry it. */
 struct nat_key {
 	__u32 saddr;
@@ -155,8 +182,16 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
 	__type(key, struct nat_key);
-	__type(value, struct nat_target);
+	__type(value, struct nat_entry);
 } pn_dp_nat SEC(".maps");
+
+/* Slot 0: the mode (enum mode), written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pn_dp_config SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -172,6 +207,32 @@ static __always_inline int count(enum action action, int verdict)
 	if (n)
 		*n += 1;
 	return verdict;
+}
+
+static __always_inline int draining(void)
+{
+	__u32 slot = 0;
+	__u32 *mode = bpf_map_lookup_elem(&pn_dp_config, &slot);
+	return mode && *mode == MODE_DRAIN;
+}
+
+/* What service NAT needs of a plain TCP or UDP packet: its ports and protocol, whether it may
+ * begin a translation (a TCP SYN without ACK; any UDP datagram, UDP having no handshake), and
+ * whether it ends its connection (a TCP FIN or RST). */
+struct flow {
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+	__u8 start;
+	__u8 ending;
+};
+
+/* A translation used by this packet: when, and whether the connection is ending. */
+static __always_inline void touch(struct nat_entry *entry, struct flow *flow)
+{
+	entry->seen = bpf_ktime_get_ns();
+	if (flow->ending)
+		entry->closing = 1;
 }
 
 /* Forwarding's TTL decrement, with the checksum updated for the changed word. */
@@ -211,18 +272,56 @@ static __always_inline struct tcphdr *plain_tcp(struct iphdr *ip, void *data_end
 	return tcp;
 }
 
+/* The flow of a plain IPv4 TCP or UDP packet (no IP options, not a fragment): 0 for others. */
+static __always_inline int flow_of(struct iphdr *ip, void *data_end, struct flow *flow)
+{
+	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
+		return 0;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)(ip + 1);
+		if ((void *)(tcp + 1) > data_end)
+			return 0;
+		flow->sport = tcp->source;
+		flow->dport = tcp->dest;
+		flow->start = tcp->syn && !tcp->ack;
+		flow->ending = tcp->fin || tcp->rst;
+	} else if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *udp = (void *)(ip + 1);
+		if ((void *)(udp + 1) > data_end)
+			return 0;
+		flow->sport = udp->source;
+		flow->dport = udp->dest;
+		flow->start = 1;
+		flow->ending = 0;
+	} else {
+		return 0;
+	}
+	flow->protocol = ip->protocol;
+	return 1;
+}
+
 /* The key of the packet's own direction in pn_dp_nat (`reply`: as a backend's answer). */
-static __always_inline struct nat_key nat_key_of(struct iphdr *ip, struct tcphdr *tcp, __u8 reply)
+static __always_inline struct nat_key nat_key_of(struct iphdr *ip, struct flow *flow, __u8 reply)
 {
 	struct nat_key key = {
 		.saddr = ip->saddr,
 		.daddr = ip->daddr,
-		.sport = tcp->source,
-		.dport = tcp->dest,
-		.protocol = IPPROTO_TCP,
+		.sport = flow->sport,
+		.dport = flow->dport,
+		.protocol = flow->protocol,
 		.reply = reply,
 	};
 	return key;
+}
+
+/* Whether the packet is a backend's reply on a connection the program translated. */
+static __always_inline int translated_reply(struct iphdr *ip, void *data_end)
+{
+	struct flow flow;
+	if (!flow_of(ip, data_end, &flow))
+		return 0;
+	struct nat_key reply = nat_key_of(ip, &flow, 1);
+	return bpf_map_lookup_elem(&pn_dp_nat, &reply) != 0;
 }
 
 /* True when netfilter must see the packet: only mid-connection TCP between unselected pods
@@ -239,23 +338,26 @@ static __always_inline int needs_kernel(struct iphdr *ip, void *data_end)
 	struct backend_key backend = { .addr = src, .port = tcp->source, .protocol = IPPROTO_TCP };
 	if (!bpf_map_lookup_elem(&pn_dp_backends, &backend))
 		return 0;
-	struct nat_key reply = nat_key_of(ip, tcp, 1);
-	return bpf_map_lookup_elem(&pn_dp_nat, &reply) == 0;
+	return !translated_reply(ip, data_end);
 }
 
-/* Rewrites the destination (`dst`) or source address and port of a plain TCP packet, with the
- * IPv4 checksum and the TCP checksum (its pseudo-header holds the address). */
+/* Rewrites the destination (`dst`) or source address and port of a plain TCP or UDP packet,
+ * with the IPv4 checksum and the TCP or UDP checksum (its pseudo-header holds the address; a
+ * UDP datagram sent without one, checksum 0, keeps none). The ports sit at the same offsets in
+ * both headers. */
 static __always_inline int rewrite(struct __sk_buff *skb, int dst, __u32 old_addr, __u16 old_port,
-				   struct nat_target *to)
+				   struct nat_target *to, __u8 protocol)
 {
 	__u32 addr_off =
 		IP_OFF + (dst ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
 	__u32 port_off =
 		TCP_OFF + (dst ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
-	__u32 csum_off = TCP_OFF + offsetof(struct tcphdr, check);
+	__u32 csum_off = TCP_OFF + (protocol == IPPROTO_UDP ? offsetof(struct udphdr, check)
+							     : offsetof(struct tcphdr, check));
+	__u64 udp = protocol == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	if (bpf_l4_csum_replace(skb, csum_off, old_addr, to->addr,
-				BPF_F_PSEUDO_HDR | sizeof(__u32)) ||
-	    bpf_l4_csum_replace(skb, csum_off, old_port, to->port, sizeof(__u16)) ||
+				udp | BPF_F_PSEUDO_HDR | sizeof(__u32)) ||
+	    bpf_l4_csum_replace(skb, csum_off, old_port, to->port, udp | sizeof(__u16)) ||
 	    bpf_l3_csum_replace(skb, IP_OFF + offsetof(struct iphdr, check), old_addr, to->addr,
 				sizeof(__u32)) ||
 	    bpf_skb_store_bytes(skb, addr_off, &to->addr, sizeof(__u32), 0) ||
@@ -267,19 +369,21 @@ static __always_inline int rewrite(struct __sk_buff *skb, int dst, __u32 old_add
 /* Where a pod's packet to a service port goes: the backend the program chose at random on the
  * connection's SYN and remembered both ways. A miss (no such service, a connection begun on
  * the kernel path, a backend the kernel must reach itself) leaves the packet to the kernel. */
-static __always_inline int service_backend(struct iphdr *ip, struct tcphdr *tcp,
+static __always_inline int service_backend(struct iphdr *ip, struct flow *flow,
 					   struct nat_target *backend)
 {
-	struct nat_key forward = nat_key_of(ip, tcp, 0);
-	struct nat_target *known = bpf_map_lookup_elem(&pn_dp_nat, &forward);
+	struct nat_key forward = nat_key_of(ip, flow, 0);
+	struct nat_entry *known = bpf_map_lookup_elem(&pn_dp_nat, &forward);
 	if (known) {
-		*backend = *known;
+		touch(known, flow);
+		backend->addr = known->addr;
+		backend->port = known->port;
 		return 1;
 	}
-	if (!tcp->syn || tcp->ack)
+	if (!flow->start || draining())
 		return 0;
 	struct backend_slot_key slot = {
-		.service = { .addr = ip->daddr, .port = tcp->dest, .protocol = IPPROTO_TCP },
+		.service = { .addr = ip->daddr, .port = flow->dport, .protocol = flow->protocol },
 	};
 	struct service *service = bpf_map_lookup_elem(&pn_dp_services, &slot.service);
 	if (!service || service->count == 0)
@@ -297,14 +401,16 @@ static __always_inline int service_backend(struct iphdr *ip, struct tcphdr *tcp,
 		.saddr = backend->addr,
 		.daddr = ip->saddr,
 		.sport = backend->port,
-		.dport = tcp->source,
-		.protocol = IPPROTO_TCP,
+		.dport = flow->sport,
+		.protocol = flow->protocol,
 		.reply = 1,
 	};
-	struct nat_target service_addr = { .addr = ip->daddr, .port = tcp->dest };
+	__u64 now = bpf_ktime_get_ns();
+	struct nat_entry service_addr = { .addr = ip->daddr, .port = flow->dport, .seen = now };
+	struct nat_entry chosen_addr = { .addr = backend->addr, .port = backend->port, .seen = now };
 	/* The reply's entry first: a backend's answer never finds its connection half-known. */
 	if (bpf_map_update_elem(&pn_dp_nat, &reply, &service_addr, BPF_ANY) ||
-	    bpf_map_update_elem(&pn_dp_nat, &forward, backend, BPF_ANY))
+	    bpf_map_update_elem(&pn_dp_nat, &forward, &chosen_addr, BPF_ANY))
 		return 0;
 	return 1;
 }
@@ -317,15 +423,16 @@ static __always_inline int reverse_nat(struct __sk_buff *skb)
 	struct iphdr *ip = ipv4_of(skb);
 	if (!ip)
 		return 0;
-	struct tcphdr *tcp = plain_tcp(ip, data_end);
-	if (!tcp)
+	struct flow flow;
+	if (!flow_of(ip, data_end, &flow))
 		return 0;
-	struct nat_key reply = nat_key_of(ip, tcp, 1);
-	struct nat_target *service = bpf_map_lookup_elem(&pn_dp_nat, &reply);
+	struct nat_key reply = nat_key_of(ip, &flow, 1);
+	struct nat_entry *service = bpf_map_lookup_elem(&pn_dp_nat, &reply);
 	if (!service)
 		return 0;
-	struct nat_target to = *service;
-	if (rewrite(skb, 0, reply.saddr, reply.sport, &to))
+	touch(service, &flow);
+	struct nat_target to = { .addr = service->addr, .port = service->port };
+	if (rewrite(skb, 0, reply.saddr, reply.sport, &to, flow.protocol))
 		return -1;
 	count(ACTION_REVERSE_NAT, 0);
 	return 1;
@@ -361,11 +468,15 @@ int from_pod(struct __sk_buff *skb)
 	if (ip->saddr != *own)
 		return count(ACTION_DROP_SPOOFED, TC_ACT_SHOT);
 	__u32 src = ip->saddr;
-	struct tcphdr *tcp = plain_tcp(ip, data_end);
+	struct flow flow;
 	struct nat_target backend;
-	/* A pod a policy holds reaches services through the kernel, rules and all. */
-	if (tcp && !bpf_map_lookup_elem(&pn_dp_policy, &src) && service_backend(ip, tcp, &backend)) {
-		if (rewrite(skb, 1, ip->daddr, tcp->dest, &backend))
+	int translated = 0;
+	/* A pod a policy holds reaches services through the kernel, rules and all. A translated UDP
+	 * datagram goes on through the kernel (needs_kernel), its reply back through to_pod. */
+	if (flow_of(ip, data_end, &flow) && !bpf_map_lookup_elem(&pn_dp_policy, &src) &&
+	    service_backend(ip, &flow, &backend)) {
+		translated = 1;
+		if (rewrite(skb, 1, ip->daddr, flow.dport, &backend, flow.protocol))
 			return count(ACTION_KERNEL, TC_ACT_SHOT);
 		count(ACTION_SERVICE_DNAT, 0);
 		/* The rewrite moved the packet: its pointers are checked anew. */
@@ -374,6 +485,9 @@ int from_pod(struct __sk_buff *skb)
 		if (!ip)
 			return count(ACTION_KERNEL, TC_ACT_SHOT);
 	}
+	/* Draining, only the connections the program translated skip the kernel. */
+	if (!translated && draining() && !translated_reply(ip, data_end))
+		return count(ACTION_KERNEL, TC_ACT_OK);
 	if (needs_kernel(ip, data_end))
 		return count(ACTION_KERNEL, TC_ACT_OK);
 
@@ -405,7 +519,8 @@ int from_underlay(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	/* Only a host-gw peer's pods may reach a pod this way; anything else is the kernel's. */
 	struct subnet_key key = { .prefixlen = 32, .addr = ip->saddr };
-	if (!bpf_map_lookup_elem(&pn_dp_routes, &key) || needs_kernel(ip, data_end))
+	if (!bpf_map_lookup_elem(&pn_dp_routes, &key) || needs_kernel(ip, data_end) ||
+	    (draining() && !translated_reply(ip, data_end)))
 		return count(ACTION_KERNEL, TC_ACT_OK);
 	return to_local_pod(skb, pod);
 }

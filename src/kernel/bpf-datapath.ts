@@ -36,6 +36,7 @@ export const DATAPATH_MAPS = {
   backends: 'pn_dp_backends',
   services: 'pn_dp_services',
   serviceBackends: 'pn_dp_service_backends',
+  config: 'pn_dp_config',
 } as const;
 export type DatapathMapName = keyof typeof DATAPATH_MAPS;
 
@@ -90,14 +91,27 @@ export function datapathPinDir(): string {
 
 const programPath = (dir: string, program: DatapathProgram): string =>
   join(dir, 'progs', DATAPATH_PROGRAMS[program]);
-const mapPath = (dir: string, name: DatapathMapName | 'counters'): string =>
-  join(dir, 'maps', name === 'counters' ? 'pn_dp_counters' : DATAPATH_MAPS[name]);
+/** The maps only the programs write: their counters and their own translations. */
+const PROGRAM_MAPS = { counters: 'pn_dp_counters', nat: 'pn_dp_nat' } as const;
+const mapPath = (dir: string, name: DatapathMapName | keyof typeof PROGRAM_MAPS): string =>
+  join(
+    dir,
+    'maps',
+    name === 'counters' || name === 'nat' ? PROGRAM_MAPS[name] : DATAPATH_MAPS[name],
+  );
+const ALL_MAPS = [...Object.keys(DATAPATH_MAPS), ...Object.keys(PROGRAM_MAPS)] as (
+  DatapathMapName | keyof typeof PROGRAM_MAPS
+)[];
 
 /** Loads and pins the programs unless pinned already; the verifier's complaint when it refuses. */
 export async function loadDatapath(dir: string): Promise<void> {
-  if (PROGRAMS.every((p) => existsSync(programPath(dir, p)))) return;
-  // A half-pinned directory (an earlier load that died, or an older agent's programs) is
-  // loaded afresh; programs still attached keep their own maps until they are replaced.
+  if (
+    PROGRAMS.every((p) => existsSync(programPath(dir, p))) &&
+    ALL_MAPS.every((m) => existsSync(mapPath(dir, m)))
+  )
+    return;
+  // A half-pinned directory (an earlier load that died, or an older agent's programs, which
+  // lack a map this one has) is loaded afresh; programs still attached keep their own maps until they are replaced.
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const loaded = await run(
@@ -254,6 +268,29 @@ export async function syncDatapathMaps(dir: string, want: DatapathMaps): Promise
       ...mapCommands(0, want[name], have).map((l) => l.replace('id 0 ', `pinned ${path} `)),
     );
   }
+  if (lines.length > 0) {
+    await run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
+  }
+  return lines.length;
+}
+
+/**
+ * The programs' translations (pn_dp_nat, hex key → hex value) and the monotonic clock's time
+ * just after they were read, the clock bpf_ktime_get_ns stamps them with. None where the
+ * programs were never loaded.
+ */
+export async function datapathTranslations(
+  dir: string,
+): Promise<{ entries: Map<string, string>; nowNs: bigint }> {
+  const path = mapPath(dir, 'nat');
+  const entries = existsSync(path) ? await readPinnedMap(path) : new Map<string, string>();
+  return { entries, nowNs: process.hrtime.bigint() };
+}
+
+/** Removes translations (by hex key) the programs no longer need; returns how many. */
+export async function forgetTranslations(dir: string, keys: Iterable<string>): Promise<number> {
+  const path = mapPath(dir, 'nat');
+  const lines = [...keys].map((key) => `map delete pinned ${path} key hex ${key}`);
   if (lines.length > 0) {
     await run(['bpftool', 'batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
   }

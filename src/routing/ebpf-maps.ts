@@ -2,6 +2,7 @@
 // the pods this host wired, its links' indexes, its host-gw peers, the pods policies hold and
 // the services' ports and backends. Only IPv4 is fast-pathed in this first landing; IPv6 keeps the kernel
 // path. Keys and values are laid out as the C structs are, in `bpftool`'s hex.
+import { endianness } from 'node:os';
 import type { Datapath, EndpointSlice } from '../api/types.js';
 import { hexBytes, hostU32 } from '../kernel/bpf-ipip.js';
 import type { DatapathMaps } from '../kernel/bpf-datapath.js';
@@ -54,7 +55,16 @@ export interface DatapathInput {
   backends: readonly DatapathBackend[];
   /** The service ports the proxy programs, of which the program translates TCP to IPv4. */
   services?: readonly DatapathService[];
+  /**
+   * `drain` after a switch to `kernel`: the programs start no translation and redirect only
+   * the connections they translated, until those end (see openTranslations). Default `full`.
+   */
+  mode?: DatapathMode;
 }
+
+export type DatapathMode = 'full' | 'drain';
+/** enum mode in the C source. */
+const MODE_NUMBERS: Record<DatapathMode, number> = { full: 0, drain: 1 };
 
 const PROTOCOL_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
@@ -79,6 +89,9 @@ export function desiredDatapathMaps(input: DatapathInput): DatapathMaps {
     backends: new Map(),
     services: new Map(),
     serviceBackends: new Map(),
+    config: new Map([
+      [hexBytes(hostU32(0)), hexBytes(hostU32(MODE_NUMBERS[input.mode ?? 'full']))],
+    ]),
   };
   for (const pod of input.pods) {
     const address = ipv4Bytes(pod.ip);
@@ -131,19 +144,21 @@ function serviceKey(address: readonly number[], port: number, protocol: number):
 
 /**
  * A service port the program may translate: its count in pn_dp_services and each endpoint in
- * its slot of pn_dp_service_backends, in the proxy's (sorted) order. Only TCP to an IPv4
- * cluster IP without ClientIP affinity, with IPv4 endpoints: everything else keeps the
- * kernel's NAT, which the program leaves it to by finding no entry.
+ * its slot of pn_dp_service_backends, in the proxy's (sorted) order. Only TCP and UDP to an
+ * IPv4 cluster IP without ClientIP affinity, with IPv4 endpoints: everything else (SCTP among
+ * them) keeps the kernel's NAT, which the program leaves it to by finding no entry.
  */
 function addService(maps: DatapathMaps, service: DatapathService): void {
   const clusterIP = ipv4Bytes(service.clusterIP);
-  if (!clusterIP || service.protocol !== 'TCP' || service.affinitySeconds !== undefined) return;
+  const protocol = PROTOCOL_NUMBERS[service.protocol];
+  if (!clusterIP || (protocol !== 6 && protocol !== 17) || service.affinitySeconds !== undefined)
+    return;
   const targets = service.endpoints.flatMap((ep) => {
     const address = ipv4Bytes(ep.ip);
     return address ? [[...address, ep.port >> 8, ep.port & 0xff, 0, 0]] : [];
   });
   if (targets.length === 0) return;
-  const key = serviceKey(clusterIP, service.port, PROTOCOL_NUMBERS.TCP!);
+  const key = serviceKey(clusterIP, service.port, protocol);
   maps.services.set(hexBytes(key), hexBytes(hostU32(targets.length)));
   targets.forEach((target, slot) =>
     maps.serviceBackends.set(hexBytes([...key, ...hostU32(slot)]), hexBytes(target)),
@@ -189,8 +204,50 @@ export function describeDatapath(network: {
 }): string {
   if (network.datapath !== 'ebpf') return "kernel (the host's forwarding path)";
   const kept =
-    'connection starts, UDP, ICMP, IPv6, services with ClientIP affinity, connections the kernel translated, and pods a policy holds keep the kernel path';
+    'connection starts, UDP (translated or not), ICMP, IPv6, services with ClientIP affinity, connections the kernel translated, and pods a policy holds keep the kernel path';
   return datapathPeersDirect(network)
-    ? `ebpf: tc programs translate pods' TCP to ClusterIPs and redirect TCP between pods on this host and to host-gw peers; ${kept}`
-    : `ebpf: tc programs translate pods' TCP to ClusterIPs and redirect TCP between pods on this host only (${network.encryption ? 'encrypted' : network.backend} peers keep the kernel path); ${kept}`;
+    ? `ebpf: tc programs translate pods' TCP and UDP to ClusterIPs and redirect TCP between pods on this host and to host-gw peers; ${kept}`
+    : `ebpf: tc programs translate pods' TCP and UDP to ClusterIPs and redirect TCP between pods on this host only (${network.encryption ? 'encrypted' : network.backend} peers keep the kernel path); ${kept}`;
+}
+
+/**
+ * A translation left alone this long is taken as over although no FIN or RST was seen (a peer
+ * gone without a word): 15 minutes covers the pauses of request/response traffic without a
+ * drain holding the programs for hours. A connection idle longer across a switch to `kernel`
+ * is lost: its next packet meets the kernel, which has no NAT for it.
+ */
+export const TRANSLATION_IDLE_NS = 15n * 60n * 1_000_000_000n;
+/**
+ * After a FIN or RST, the last ACK follows within a round trip; 5 s also covers a FIN's
+ * retransmissions. A later straggler meets the kernel, which has no connection for it.
+ */
+export const TRANSLATION_CLOSING_NS = 5n * 1_000_000_000n;
+/**
+ * UDP has no FIN: a flow quiet for 30 s (conntrack's own UDP timeout) is over. A DNS query
+ * made just before a switch to `kernel` holds the drain that long at most.
+ */
+export const TRANSLATION_UDP_IDLE_NS = 30n * 1_000_000_000n;
+
+/**
+ * How many of pn_dp_nat's entries (hex key, struct nat_key → hex value, struct nat_entry: address, port,
+ * closing, pad, then the u64 time of the last packet in host order) still carry an open
+ * connection at `nowNs` (the same monotonic clock): each connection counts twice, once per
+ * direction. While any do, a switch to `kernel` keeps the programs draining.
+ */
+export function openTranslations(entries: ReadonlyMap<string, string>, nowNs: bigint): number {
+  let open = 0;
+  for (const [key, value] of entries) {
+    const bytes = Buffer.from(value.split(' ').map((b) => parseInt(b, 16)));
+    if (bytes.length < 16) continue;
+    const seen = endianness() === 'LE' ? bytes.readBigUInt64LE(8) : bytes.readBigUInt64BE(8);
+    // struct nat_key: saddr, daddr, sport, dport, then the protocol (byte 12).
+    const udp = key.split(' ')[12] === '11';
+    const limit = bytes[6]
+      ? TRANSLATION_CLOSING_NS
+      : udp
+        ? TRANSLATION_UDP_IDLE_NS
+        : TRANSLATION_IDLE_NS;
+    if (nowNs - seen < limit) open++;
+  }
+  return open;
 }

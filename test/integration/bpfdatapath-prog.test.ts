@@ -9,7 +9,10 @@
 // and compared byte for byte), the connection's later packets are translated and redirected,
 // the backend's replies come back from the ClusterIP (redirected, or on the veth's egress for
 // the SYN-ACK the kernel forwards), SYNs spread over the backends at random, and connections
-// the program did not start, or that hairpin, are left to the kernel's NAT.
+// the program did not start, or that hairpin, are left to the kernel's NAT. Drain mode (after a
+// switch back to `kernel`): the connections the program translated go on as before, a FIN marks
+// its translation closing, and everything else, a new connection to the service included, is
+// left to the kernel untouched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -19,6 +22,7 @@ import { join } from 'node:path';
 import {
   attachDatapath,
   datapathCounters,
+  datapathTranslations,
   ensureBpfFs,
   linkIndexes,
   loadDatapath,
@@ -64,13 +68,41 @@ function tcpFrame(o: {
   const t = tcpChecksum(o.src, o.dst, tcp);
   tcp[16] = t >> 8;
   tcp[17] = t & 0xff;
-  const ip = [0x45, 0, 0, 20 + tcp.length, 0x12, 0x34, 0x40, 0, o.ttl ?? 64, 6, 0, 0];
-  ip.push(...o.src, ...o.dst);
+  return ipv4Frame(o.src, o.dst, 6, o.ttl ?? 64, tcp);
+}
+
+/** An Ethernet frame around an IPv4 header (RFC 791, its checksum) and `l4`. */
+function ipv4Frame(src: number[], dst: number[], protocol: number, ttl: number, l4: number[]) {
+  const ip = [0x45, 0, 0, 20 + l4.length, 0x12, 0x34, 0x40, 0, ttl, protocol, 0, 0];
+  ip.push(...src, ...dst);
   const c = checksum(ip);
   ip[10] = c >> 8;
   ip[11] = c & 0xff;
   const ethernet = [...mac('02:00:00:00:00:02'), ...mac('0a:58:0a:f4:01:05'), 0x08, 0x00];
-  return [...ethernet, ...ip, ...tcp];
+  return [...ethernet, ...ip, ...l4];
+}
+
+/**
+ * An Ethernet frame with a UDP datagram (RFC 768): its checksum over the pseudo-header, sent as
+ * 0xffff when it comes to 0, or none at all (0) with `noChecksum`.
+ */
+function udpFrame(o: {
+  src: number[];
+  dst: number[];
+  sport: number;
+  dport: number;
+  noChecksum?: boolean;
+}): number[] {
+  const payload = [...Buffer.from('podnet dns')];
+  const length = 8 + payload.length;
+  const udp = [o.sport >> 8, o.sport & 0xff, o.dport >> 8, o.dport & 0xff];
+  udp.push(length >> 8, length & 0xff, 0, 0, ...payload);
+  if (!o.noChecksum) {
+    const c = checksum([...o.src, ...o.dst, 0, 17, length >> 8, length & 0xff, ...udp]) || 0xffff;
+    udp[6] = c >> 8;
+    udp[7] = c & 0xff;
+  }
+  return ipv4Frame(o.src, o.dst, 17, 64, udp);
 }
 
 interface Run {
@@ -136,6 +168,13 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
         // Its only backend is the client itself: the kernel's hairpin masquerade is needed.
         { clusterIP: '10.96.0.21', protocol: 'TCP', port: 80, endpoints: [pod5] },
         { clusterIP: '10.96.0.30', protocol: 'TCP', port: 80, endpoints: [pod6, remote7] },
+        // The cluster DNS, over UDP, on B's port 5353.
+        {
+          clusterIP: '10.96.0.10',
+          protocol: 'UDP',
+          port: 53,
+          endpoints: [{ ...pod6, port: 5353 }],
+        },
       ],
     };
     await loadDatapath(pins);
@@ -278,6 +317,91 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
       drop_spoofed: 1,
       service_dnat: 42,
       reverse_nat: 3,
+    });
+
+    // Drain mode: A's translated connection carries on, both ways; nothing else skips the kernel.
+    assert.equal(
+      await syncDatapathMaps(pins, desiredDatapathMaps({ ...input, mode: 'drain' })),
+      1,
+      'only the mode changes',
+    );
+    const onward = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80 }), podA);
+    assert.equal(onward.retval, TC_ACT_REDIRECT, 'draining: a translated connection goes on');
+    assert.deepEqual(onward.out.slice(14), tcpFrame({ src: A, dst: B, ttl: 63 }).slice(14));
+    const answered = runProgram(fromPod, dir, tcpFrame(fromB), podB);
+    assert.equal(answered.retval, TC_ACT_REDIRECT, 'draining: its reply too');
+    assert.deepEqual(
+      answered.out.slice(14),
+      tcpFrame({ src: SVC, dst: A, sport: 80, dport: 40000, ttl: 63 }).slice(14),
+    );
+    const fromPeer = tcpFrame({ src: [10, 244, 2, 7], dst: A, sport: 8080, dport: sport });
+    assert.equal(runProgram(fromUnderlay, dir, fromPeer).retval, TC_ACT_REDIRECT);
+    kernel('draining: pod to pod', tcpFrame({ src: A, dst: B, sport: 40002 }));
+    kernel('draining: a peer pod to a pod here', tcpFrame(back), fromUnderlay);
+    kernel(
+      'draining: a new connection to the service',
+      tcpFrame({ src: A, dst: SVC, sport: 40003, dport: 80, flags: 2 }),
+    );
+    assert.equal(
+      runProgram(fromPod, dir, tcpFrame({ src: B, dst: SVC, dport: 80 }), podA).retval,
+      TC_ACT_SHOT,
+      'draining: a spoofed source is still dropped',
+    );
+    // A's FIN: translated and redirected, and its translation marked closing (struct nat_entry's
+    // seventh byte) so that the agent ends the drain once it falls quiet.
+    const fin = runProgram(
+      fromPod,
+      dir,
+      tcpFrame({ src: A, dst: SVC, dport: 80, flags: 0x11 }),
+      podA,
+    );
+    assert.equal(fin.retval, TC_ACT_REDIRECT);
+    assert.deepEqual(
+      fin.out.slice(14),
+      tcpFrame({ src: A, dst: B, ttl: 63, flags: 0x11 }).slice(14),
+    );
+    const forwardKey = [...A, ...SVC, 40000 >> 8, 40000 & 0xff, 0, 80, 6, 0, 0, 0];
+    const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const { entries } = await datapathTranslations(pins);
+    assert.equal(entries.get(hex(forwardKey))?.split(' ')[6], '01', 'closing');
+    assert.deepEqual(Object.fromEntries(await datapathCounters(pins)), {
+      kernel: 53,
+      redirect_peer: 9,
+      redirect_neigh: 1,
+      drop_spoofed: 2,
+      service_dnat: 44,
+      reverse_nat: 5,
+    });
+
+    // UDP, back in full mode (the first datagram of a flow starts a translation, as a SYN does).
+    // A's query to the cluster DNS leaves for B's 5353, both checksums exact, on the kernel path
+    // (UDP always takes it); B's answer gets the service's address back on A's veth egress.
+    assert.equal(await syncDatapathMaps(pins, desiredDatapathMaps(input)), 1, 'full again');
+    const DNS = [10, 96, 0, 10];
+    const toB = { src: A, dst: B, sport: 53000, dport: 5353 };
+    for (const what of ['the first datagram', 'the next one, to the same backend']) {
+      const query = runProgram(fromPod, dir, udpFrame({ ...toB, dst: DNS, dport: 53 }), podA);
+      assert.equal(query.retval, TC_ACT_OK, what);
+      assert.deepEqual(query.out, udpFrame(toB), `${what}: DNAT, checksums exact`);
+    }
+    const dnsAnswer = udpFrame({ src: B, dst: A, sport: 5353, dport: 53000 });
+    const dnsIn = runProgram(fromPod, dir, dnsAnswer, podB);
+    assert.equal(dnsIn.retval, TC_ACT_OK, "the DNS backend's answer keeps the kernel path");
+    assert.deepEqual(dnsIn.out, dnsAnswer, "the DNS backend's answer: unchanged on the way in");
+    const dnsBack = runProgram(toPod, dir, dnsAnswer);
+    assert.equal(dnsBack.retval, TC_ACT_OK);
+    assert.deepEqual(dnsBack.out, udpFrame({ src: DNS, dst: A, sport: 53, dport: 53000 }));
+    // A datagram sent without a checksum keeps none.
+    const bare = { src: A, sport: 53001, noChecksum: true };
+    const unsummed = runProgram(fromPod, dir, udpFrame({ ...bare, dst: DNS, dport: 53 }), podA);
+    assert.deepEqual(unsummed.out, udpFrame({ ...bare, dst: B, dport: 5353 }), 'still 0');
+    assert.deepEqual(Object.fromEntries(await datapathCounters(pins)), {
+      kernel: 57,
+      redirect_peer: 9,
+      redirect_neigh: 1,
+      drop_spoofed: 2,
+      service_dnat: 47,
+      reverse_nat: 6,
     });
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);

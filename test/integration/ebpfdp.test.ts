@@ -2,17 +2,21 @@
 // exchange HTTP and 10 MB byte for byte on one host and across hosts, with the programs'
 // counters showing the redirects; a spoofed source is dropped; a pod a NetworkPolicy holds is
 // still filtered; a service answers on its ClusterIP, translated by the programs and spread over
-// its backends on two hosts; and a TCP connection open across an agent restart (SIGKILL)
-// carries on. One lab for every case.
+// its backends on two hosts; a TCP connection open across an agent restart (SIGKILL)
+// carries on; a pod's DNS query (UDP) to the cluster DNS is translated by the programs; and
+// service connections stay open across live switches of `datapath` both ways,
+// the programs draining theirs after a switch back to `kernel`. One lab for every case.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { ClusterNetwork } from '../../src/api/types.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
+import { datapathDevices } from '../../src/kernel/bpf-datapath.js';
 import { agentMetric } from '../helpers/agent-metrics.js';
-import { echoLabForFile, podListener, podSender } from '../helpers/echo-lab.js';
-import { echoGetOnce, podnet, podnetOk, runningPodIPs, until } from '../helpers/lab.js';
+import { echoLabForFile, podListener, podSender, startChild } from '../helpers/echo-lab.js';
+import { PODNET, echoGetOnce, podnet, podnetOk, runningPodIPs, until } from '../helpers/lab.js';
 import { hostNs } from '../helpers/trace-lab.js';
 
 const PROBE = new URL('../../../test/integration/python/guard_probe.py', import.meta.url).pathname;
@@ -41,7 +45,10 @@ const WEB = [
   'apiVersion: v1',
   'kind: Service',
   'metadata: {name: web, namespace: default}',
-  'spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}',
+  'spec:',
+  '  selector: {app: web}',
+  // Port 81 for the live-switch case's streams, whose receivers listen on 9100.
+  '  ports: [{name: http, port: 80, targetPort: 8080}, {name: stream, port: 81, targetPort: 9100}]',
   '',
 ].join('\n');
 
@@ -61,18 +68,23 @@ const packets = (node: string, action: string): number =>
 
 let webIP = '';
 
-test('ebpf datapath: switched on live, every agent runs it', async () => {
-  podnetOk(['--lab', echo.name, 'apply', '-f', '-'], { input: WEB });
+/** Switches the cluster's `datapath` live and waits until every agent runs the new one. */
+async function switchDatapath(to: 'kernel' | 'ebpf'): Promise<void> {
   const network = JSON.parse(
     podnetOk(['--lab', echo.name, 'get', 'clusternetwork', 'default', '-o', 'json']),
   ) as ClusterNetwork;
-  network.spec.datapath = 'ebpf';
+  network.spec.datapath = to;
   podnetOk(['--lab', echo.name, 'apply', '-f', '-'], { input: JSON.stringify(network) });
   for (const node of ['node-1', 'node-2', 'node-3']) {
-    await until(`the eBPF data path on ${node}`, () =>
-      metric(node, 'podnet_ebpf_datapath_active') === 1 ? true : undefined,
+    await until(`the ${to} data path on ${node}`, () =>
+      metric(node, 'podnet_ebpf_datapath_active') === (to === 'ebpf' ? 1 : 0) ? true : undefined,
     );
   }
+}
+
+test('ebpf datapath: switched on live, every agent runs it', async () => {
+  podnetOk(['--lab', echo.name, 'apply', '-f', '-'], { input: WEB });
+  await switchDatapath('ebpf');
   webIP = await until('web to run', () => runningPodIPs(echo.name, 'web')?.[0]);
   const plan = podnetOk(['--lab', echo.name, 'plan', '--node', 'node-1']);
   assert.match(plan, /^# datapath: ebpf/m);
@@ -195,4 +207,172 @@ test('ebpf datapath: a TCP connection open across an agent restart carries on', 
   await until('the restarted agent to run the data path', () =>
     metric('node-1', 'podnet_ebpf_datapath_active') === 1 ? true : undefined,
   );
+});
+
+test('ebpf datapath: a pod asks the cluster DNS over UDP through the programs', () => {
+  const clusterIP = (name: string, ns: string) =>
+    (
+      JSON.parse(
+        podnetOk(['--lab', echo.name, 'get', 'service', name, '-n', ns, '-o', 'json']),
+      ) as {
+        spec: { clusterIP: string };
+      }
+    ).spec.clusterIP;
+  const dns = clusterIP('kube-dns', 'kube-system');
+  const before = { dnat: packets('node-1', 'service_dnat'), rev: packets('node-1', 'reverse_nat') };
+  // From a known source port, so that conntrack's view of this one query can be read.
+  const port = '35353';
+  const r = echo.exec('echo-1', [
+    'dig',
+    '+short',
+    '+time=3',
+    '+tries=2',
+    '-b',
+    `${echo.ip('echo-1')}#${port}`,
+    `@${dns}`,
+    'web.default.svc.cluster.local',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), clusterIP('web', 'default'), 'answered');
+  // The query translated by from_pod, the answer given the service's address by to_pod.
+  assert.ok(packets('node-1', 'service_dnat') > before.dnat, 'DNAT in BPF');
+  assert.ok(packets('node-1', 'reverse_nat') > before.rev, 'reverse NAT in BPF');
+  const tracked = spawnSync(
+    'ip',
+    ['netns', 'exec', hostNs(echo.name, 'node-1'), 'conntrack', '-L', '-p', 'udp', '--sport', port],
+    { encoding: 'utf8' },
+  ).stdout;
+  assert.match(tracked, /dport=53 /, 'the kernel forwarded it');
+  assert.doesNotMatch(tracked, new RegExp(`dst=${dns.replaceAll('.', '\\.')} `), 'as translated');
+});
+
+/** `node -e script` in a pod, as a child of this test. */
+const inPod = (pod: string, script: string) =>
+  startChild([
+    PODNET,
+    'lab',
+    'exec',
+    '--name',
+    echo.name,
+    pod,
+    '--',
+    process.execPath,
+    '-e',
+    script,
+  ]);
+
+test('ebpf datapath: open service connections survive switching to kernel and back, both ways', async (t) => {
+  const clusterIP = (
+    JSON.parse(podnetOk(['--lab', echo.name, 'get', 'service', 'web', '-o', 'json'])) as {
+      spec: { clusterIP: string };
+    }
+  ).spec.clusterIP;
+  const stop = `/tmp/pnt-${echo.name}-stream-stop`;
+  // On each backend: one line per connection once it ends, with the longest silence in it.
+  const receivers = ['web', 'web-2'].map((pod) =>
+    inPod(
+      pod,
+      `const fs=require('fs');require('net').createServer(c=>{let n=0,last=Date.now(),gap=0;const port=c.remotePort;c.on('data',d=>{const t=Date.now();gap=Math.max(gap,t-last);last=t;n+=d.length});c.on('end',()=>{console.log(JSON.stringify({port,bytes:n,maxGapMs:gap}));c.end()});c.on('error',()=>{})}).listen(9100,()=>console.error('listening'));setInterval(()=>fs.existsSync('${stop}-receivers')&&process.exit(0),100);setTimeout(()=>process.exit(3),120000)`,
+    ),
+  );
+  // One connection from echo-1, 1 KB every 10 ms until told to stop; its port as it connects.
+  const sender = () =>
+    inPod(
+      'echo-1',
+      `const fs=require('fs');let n=0;const c=require('net').connect(81,'${clusterIP}',()=>{console.error('port '+c.localPort);const t=setInterval(()=>{if(fs.existsSync('${stop}')){clearInterval(t);console.log(JSON.stringify({port:c.localPort,bytes:n}));c.end();return}c.write(Buffer.alloc(1024,1));n+=1024},10)});c.on('error',e=>{console.error('error '+e.message);process.exit(1)});c.on('close',()=>process.exit(0));setTimeout(()=>process.exit(3),120000)`,
+    );
+  const portOf = (s: ReturnType<typeof sender>) =>
+    until('the stream to connect', () => /^port (\d+)$/m.exec(s.stderr())?.[1]);
+  const node1 = hostNs(echo.name, 'node-1');
+  const trackedToClusterIP = (port: string) =>
+    spawnSync('ip', ['netns', 'exec', node1, 'conntrack', '-L', '-d', clusterIP], {
+      encoding: 'utf8',
+    }).stdout.includes(`sport=${port} `);
+  const pause = () => new Promise((r) => setTimeout(r, 500));
+  try {
+    for (const r of receivers) {
+      await until('the receivers to listen on 9100', () =>
+        r.stderr().includes('listening') ? true : undefined,
+      );
+    }
+    // The programs know the port once a connection to it is translated.
+    await until('the programs to translate the stream port', () => {
+      const before = packets('node-1', 'service_dnat');
+      const probe = `const c=require('net').connect(81,'${clusterIP}',()=>c.end());c.on('close',()=>process.exit(0));c.on('error',()=>process.exit(1))`;
+      echo.exec('echo-1', [process.execPath, '-e', probe]);
+      return packets('node-1', 'service_dnat') > before ? true : undefined;
+    });
+    // B begins on the eBPF path: translated by the programs, conntrack never sees the ClusterIP.
+    const b = sender();
+    const bPort = await portOf(b);
+    assert.equal(trackedToClusterIP(bPort), false, 'B translated in BPF');
+    await pause();
+    await switchDatapath('kernel');
+    // The programs stay on node-1 to carry B, the only connection they translated.
+    await until('node-1 to drain B', () =>
+      metric('node-1', 'podnet_ebpf_datapath_draining_translations') >= 2 ? true : undefined,
+    );
+    assert.ok((await datapathDevices(node1)).pod.length > 0, 'programs kept for the drain');
+    // A begins on the kernel path: conntrack's DNAT.
+    const a = sender();
+    const aPort = await portOf(a);
+    assert.equal(trackedToClusterIP(aPort), true, 'A translated by the kernel');
+    await pause();
+    await switchDatapath('ebpf');
+    await pause();
+    await switchDatapath('kernel');
+    await pause();
+    writeFileSync(stop, '');
+    const sent = new Map<string, number>();
+    for (const s of [a, b]) {
+      const { code, stdout, stderr } = await s.done;
+      assert.equal(code, 0, stderr);
+      const { port, bytes } = JSON.parse(stdout) as { port: number; bytes: number };
+      sent.set(String(port), bytes);
+    }
+    writeFileSync(`${stop}-receivers`, '');
+    const got = new Map<string, { bytes: number; maxGapMs: number }>();
+    for (const r of receivers) {
+      const { stdout } = await r.done;
+      for (const line of stdout.split('\n').filter((l) => l.trim())) {
+        const { port, ...rest } = JSON.parse(line) as {
+          port: number;
+          bytes: number;
+          maxGapMs: number;
+        };
+        got.set(String(port), rest);
+      }
+    }
+    for (const [name, port] of [
+      ['A (kernel -> ebpf -> kernel)', aPort],
+      ['B (ebpf -> kernel -> ebpf -> kernel)', bPort],
+    ] as const) {
+      // The same connection from start to end: one port, every byte the sender wrote.
+      assert.ok(sent.get(port)! > 100_000, `${name}: sent`);
+      assert.equal(
+        got.get(port)?.bytes,
+        sent.get(port),
+        `${name}: received on the same connection`,
+      );
+      assert.ok(got.get(port)!.maxGapMs < 1000, `${name}: stalled ${got.get(port)!.maxGapMs} ms`);
+      t.diagnostic(
+        `${name}: ${sent.get(port)} bytes, longest silence ${got.get(port)!.maxGapMs} ms`,
+      );
+    }
+    // B has ended: the drain ends, and the programs come off.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const programs = Object.values(await datapathDevices(node1)).flat();
+      const draining = metric('node-1', 'podnet_ebpf_datapath_draining_translations');
+      if (draining === 0 && programs.length === 0) break;
+      assert.ok(Date.now() < deadline, `drain not over: ${draining}, on ${programs.join(' ')}`);
+      await pause();
+    }
+  } finally {
+    writeFileSync(stop, '');
+    writeFileSync(`${stop}-receivers`, '');
+    await Promise.all(receivers.map((r) => r.done));
+    rmSync(stop, { force: true });
+    rmSync(`${stop}-receivers`, { force: true });
+  }
 });

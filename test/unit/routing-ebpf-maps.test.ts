@@ -10,7 +10,11 @@ import { policySelectedAddresses } from '../../src/policy/selected.js';
 import {
   datapathPeersDirect,
   desiredDatapathMaps,
+  openTranslations,
   sliceBackends,
+  TRANSLATION_CLOSING_NS,
+  TRANSLATION_IDLE_NS,
+  TRANSLATION_UDP_IDLE_NS,
 } from '../../src/routing/ebpf-maps.js';
 
 /** A u32 as this machine lays it out, in bpftool's hex. */
@@ -61,7 +65,7 @@ test('ebpf maps: a wired IPv4 pod, its veth source, on-link host-gw peers, polic
   );
 });
 
-test('ebpf maps: a TCP service port to an IPv4 ClusterIP gets its count and a slot per endpoint; the rest stay with the kernel', () => {
+test('ebpf maps: a TCP or UDP service port to an IPv4 ClusterIP gets its count and a slot per endpoint; the rest stay with the kernel', () => {
   const endpoints = [
     { ip: '10.244.1.5', port: 8080 },
     { ip: '10.244.2.6', port: 8080 },
@@ -70,23 +74,70 @@ test('ebpf maps: a TCP service port to an IPv4 ClusterIP gets its count and a sl
     ...input,
     services: [
       { clusterIP: '10.96.0.20', protocol: 'TCP', port: 80, endpoints },
-      // The kernel's: UDP (not yet translated), ClientIP affinity, no endpoint, IPv6.
-      { clusterIP: '10.96.0.10', protocol: 'UDP', port: 53, endpoints },
+      { clusterIP: '10.96.0.10', protocol: 'UDP', port: 53, endpoints: endpoints.slice(1) },
+      // The kernel's: SCTP, ClientIP affinity, no endpoint, IPv6.
+      { clusterIP: '10.96.0.23', protocol: 'SCTP', port: 80, endpoints },
       { clusterIP: '10.96.0.21', protocol: 'TCP', port: 80, affinitySeconds: 10800, endpoints },
       { clusterIP: '10.96.0.22', protocol: 'TCP', port: 80, endpoints: [] },
       { clusterIP: 'fd00:10:96::20', protocol: 'TCP', port: 80, endpoints },
     ],
   });
   const service = '0a 60 00 14 00 50 06 00'; // 10.96.0.20, port 80 (network order), TCP, pad
-  assert.deepEqual([...maps.services], [[service, u32(2)]]);
+  const dns = '0a 60 00 0a 00 35 11 00'; // 10.96.0.10, port 53, UDP, pad
+  assert.deepEqual(
+    [...maps.services],
+    [
+      [service, u32(2)],
+      [dns, u32(1)],
+    ],
+  );
   assert.deepEqual(
     [...maps.serviceBackends],
     [
       [`${service} ${u32(0)}`, '0a f4 01 05 1f 90 00 00'],
       [`${service} ${u32(1)}`, '0a f4 02 06 1f 90 00 00'],
+      [`${dns} ${u32(0)}`, '0a f4 02 06 1f 90 00 00'],
     ],
   );
   assert.equal(desiredDatapathMaps(input).services.size, 0, 'no services given, none');
+});
+
+test('ebpf maps: the mode slot says full by default and drain after a switch to kernel', () => {
+  assert.deepEqual([...desiredDatapathMaps(input).config], [[u32(0), u32(0)]]);
+  assert.deepEqual([...desiredDatapathMaps({ ...input, mode: 'full' }).config], [[u32(0), u32(0)]]);
+  assert.deepEqual(
+    [...desiredDatapathMaps({ ...input, mode: 'drain' }).config],
+    [[u32(0), u32(1)]],
+  );
+});
+
+/** A pn_dp_nat value (struct nat_entry): 10.244.2.6:8080, closing or not, last seen at `seen`. */
+const natEntry = (seen: bigint, closing = false): string => {
+  const b = Buffer.alloc(16);
+  b.set([10, 244, 2, 6, 0x1f, 0x90, closing ? 1 : 0, 0]);
+  if (endianness() === 'LE') b.writeBigUInt64LE(seen, 8);
+  else b.writeBigUInt64BE(seen, 8);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+};
+
+test('ebpf maps: a translation is open until idle past its limit, a closing one sooner', () => {
+  const now = 10n * TRANSLATION_IDLE_NS;
+  const at = (ago: bigint, closing = false) => new Map([['k', natEntry(now - ago, closing)]]);
+  assert.equal(openTranslations(new Map(), now), 0, 'none: the drain is over');
+  assert.equal(openTranslations(at(1n), now), 1, 'a packet just now');
+  assert.equal(openTranslations(at(TRANSLATION_IDLE_NS - 1n), now), 1, 'idle, not for long');
+  assert.equal(openTranslations(at(TRANSLATION_IDLE_NS), now), 0, 'idle too long');
+  assert.equal(openTranslations(at(1n, true), now), 1, 'a FIN just now: its last ACK may follow');
+  assert.equal(openTranslations(at(TRANSLATION_CLOSING_NS, true), now), 0, 'closed');
+  const both = new Map([
+    ['forward', natEntry(now - 1n)],
+    ['reply', natEntry(now - TRANSLATION_CLOSING_NS, true)],
+  ]);
+  assert.equal(openTranslations(both, now), 1, 'counted per direction');
+  const udpKey = '0a f4 01 05 0a 60 00 0a d4 31 00 35 11 00 00 00';
+  const udp = (ago: bigint) => new Map([[udpKey, natEntry(now - ago)]]);
+  assert.equal(openTranslations(udp(TRANSLATION_UDP_IDLE_NS - 1n), now), 1, 'a UDP flow, quiet');
+  assert.equal(openTranslations(udp(TRANSLATION_UDP_IDLE_NS), now), 0, 'a UDP flow, over');
 });
 
 test('ebpf maps: without an underlay device, no peer is redirected to', () => {
