@@ -17,3 +17,13 @@ export function median(values: readonly number[]): number {
 export function range(values: readonly number[], digits = 2): string {
   return `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`;
 }
+
+/**
+ * The IPv6 ÷ IPv4 throughput a server would have if IPv6 cost its own code nothing: its IPv4
+ * time per request plus the time IPv6 adds to a floor server's (the kernel's and the load
+ * generator's share, the same for any server), all from rates per second.
+ */
+export function floorRatio(ours4: number, floor4: number, floor6: number): number {
+  const ours = 1 / ours4;
+  return ours / (ours + (1 / floor6 - 1 / floor4));
+}
