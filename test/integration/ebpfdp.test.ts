@@ -98,10 +98,11 @@ test('ebpf datapath: HTTP between every pair, and 10 MB byte for byte on one hos
   await echo.sendTenMegabytes('echo-1', 'web');
   await echo.sendTenMegabytes('echo-1', 'echo-2');
   echo.ips.delete('web');
-  // 10 MB is thousands of segments each way: most of them must have skipped the kernel.
-  assert.ok(packets('node-1', 'redirect_peer') - peer > 1000, 'same host: bpf_redirect_peer');
-  assert.ok(packets('node-1', 'redirect_neigh') - neigh > 1000, 'to node-2: bpf_redirect_neigh');
-  assert.ok(packets('node-2', 'redirect_peer') > 1000, 'from the underlay into echo-2');
+  // 10 MB is at least 160 packets even merged to 64 KB each (GSO and GRO merge more the busier
+  // the machine is): at least 100 must have skipped the kernel on each way it can.
+  assert.ok(packets('node-1', 'redirect_peer') - peer > 100, 'same host: bpf_redirect_peer');
+  assert.ok(packets('node-1', 'redirect_neigh') - neigh > 100, 'to node-2: bpf_redirect_neigh');
+  assert.ok(packets('node-2', 'redirect_peer') > 100, 'from the underlay into echo-2');
 });
 
 test('ebpf datapath: a service answers on its ClusterIP, from this host and another', async () => {
