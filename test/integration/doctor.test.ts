@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { labDown, labUp, podnet, readLab, sweepStaleLabs, testLabName } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
+import { freezeHost } from '../helpers/trace-lab.js';
 import type { Verdict } from '../../src/diagnose/doctor.js';
 
 const name = testLabName();
@@ -27,15 +28,6 @@ function doctor(): { status: number | null; verdicts: Verdict[] } {
 
 function sh(cmd: string): void {
   execFileSync('ip', ['netns', 'exec', host, 'sh', '-c', cmd], { stdio: 'pipe' });
-}
-
-function freezeHost(signal: 'SIGSTOP' | 'SIGCONT'): void {
-  freeze(host, signal);
-}
-
-function freeze(netns: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
-  const pids = execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
-  for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
 }
 
 test('doctor: a healthy lab host passes every check and exits 0', () => {
@@ -104,7 +96,7 @@ const problems: [string, string | string[], string, string, RegExp][] = [
 
 for (const [what, check, breakIt, mendIt, fix] of problems) {
   test(`doctor: finds ${what}, names the fix, exits 1`, async () => {
-    freezeHost('SIGSTOP');
+    freezeHost(name, 'node-2', 'SIGSTOP');
     const macBefore = execFileSync('ip', ['-n', host, '-j', 'link', 'show', 'pn-vxlan'], {
       encoding: 'utf8',
     });
@@ -125,7 +117,7 @@ for (const [what, check, breakIt, mendIt, fix] of problems) {
       assert.equal(status, 1);
     } finally {
       sh(mendIt || `ip link set dev pn-vxlan address ${mac}`);
-      freezeHost('SIGCONT');
+      freezeHost(name, 'node-2', 'SIGCONT');
     }
     // What the fault took with it (neighbours) the agent puts back within its resync period.
     const deadline = Date.now() + 15_000;
@@ -140,8 +132,8 @@ test('doctor: finds two nodes publishing the same VTEP MAC', async () => {
   const { openStore } = await import('../../src/store/open.js');
   const { getObject, updateObject } = await import('../../src/store/objects.js');
   const store = await openStore(readLab(name)!.storeUrl);
-  freezeHost('SIGSTOP');
-  freeze(`${name}-node-3`, 'SIGSTOP');
+  freezeHost(name, 'node-2', 'SIGSTOP');
+  freezeHost(name, 'node-3', 'SIGSTOP');
   const key = 'podnet.io/vtep-mac';
   const own = (await getObject(store, 'Node', undefined, 'node-3'))!.metadata.annotations![key]!;
   const node2 = (await getObject(store, 'Node', undefined, 'node-2'))!.metadata.annotations![key]!;
@@ -164,8 +156,8 @@ test('doctor: finds two nodes publishing the same VTEP MAC', async () => {
     assert.equal(status, 1);
   } finally {
     await setMac(own);
-    freeze(`${name}-node-3`, 'SIGCONT');
-    freezeHost('SIGCONT');
+    freezeHost(name, 'node-3', 'SIGCONT');
+    freezeHost(name, 'node-2', 'SIGCONT');
     await store.close();
   }
 });

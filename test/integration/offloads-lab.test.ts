@@ -15,6 +15,7 @@ import {
   until,
 } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
+import { freezeHost } from '../helpers/trace-lab.js';
 import type { Verdict } from '../../src/diagnose/doctor.js';
 
 const name = testLabName();
@@ -48,11 +49,6 @@ function podVeth(): string | undefined {
   return links.map((l) => l.ifname).find((n) => /^pn[0-9a-f]{11}$/.test(n));
 }
 
-function freezeHost(signal: 'SIGSTOP' | 'SIGCONT'): void {
-  const pids = execFileSync('ip', ['netns', 'pids', host], { encoding: 'utf8' });
-  for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), signal);
-}
-
 function offloadsVerdict(): Verdict {
   const r = podnet(['--lab', name, 'doctor', '--node', 'node-1', '-o', 'json']);
   assert.notEqual(r.stdout, '', r.stderr);
@@ -82,7 +78,7 @@ test('offloads: a new host gets them on its underlay, tunnel and pod veths', asy
 
 test('offloads: turned off by hand, plan and doctor show it and the agent turns it back on', async () => {
   const veth = await until('the pod veth', podVeth);
-  freezeHost('SIGSTOP');
+  freezeHost(name, 'node-1', 'SIGSTOP');
   try {
     inHost(['ethtool', '-K', 'eth0', 'rx-udp-gro-forwarding', 'off']);
     inHost(['ethtool', '-K', veth, 'gro', 'off']);
@@ -94,7 +90,7 @@ test('offloads: turned off by hand, plan and doctor show it and the agent turns 
     assert.match(verdict.detail, /eth0 rx-udp-gro-forwarding/);
     assert.match(verdict.fix ?? '', /ethtool -K eth0 rx-udp-gro-forwarding on/);
   } finally {
-    freezeHost('SIGCONT');
+    freezeHost(name, 'node-1', 'SIGCONT');
   }
   await until(
     'the agent to repair them',
