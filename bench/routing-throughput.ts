@@ -9,7 +9,9 @@
 // BPF programs where the kernel has no ipip module, so it has no bare path to set beside it: its
 // figure is pod ÷ host, with the goal VXLAN's pod ÷ host of the same run. The pods are
 // dual-stack: podnet's IPv6 pod path (host-gw, and VXLAN's second device) is measured in the
-// same rotation as its IPv4 one, each round's IPv6 ÷ IPv4 kept (goal >= 0.95). Under host-gw the
+// same rotation as its IPv4 one, each round's IPv6 ÷ IPv4 kept (goal >= 0.95), beside the
+// kernel's own IPv6 ÷ IPv4 host-to-host in the same rounds (`floor`: what a veth and the TCP
+// stack give IPv6 with no pod path at all). Under host-gw the
 // eBPF data path's programs (bpf/datapath.c) are attached for their own column only and taken
 // off after it: pod ÷ host beside the kernel path's (goal >= 0.98), each round's ratio kept.
 import { hostVethName } from '../src/kernel/pod-veth.js';
@@ -37,7 +39,7 @@ import {
 } from '../test/helpers/routing-topology.js';
 import { addBarePods, removeBarePods, setBareMTU, wireBarePeers } from './lib/bare-path.js';
 import { formatGbps, iperf, spread } from './lib/iperf.js';
-import { addIPv6, podIPv6 } from './lib/ipv6-pods.js';
+import { addIPv6, hostIPv6, podIPv6 } from './lib/ipv6-pods.js';
 
 const SECONDS = 2;
 /** Interleaved rounds per figure (the machine is shared: the median and its range are kept). */
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
       `Gb/s, median (min-max) of ${ROUNDS} rounds of ${SECONDS} s; sender and receiver on different cores`,
     );
     console.log(
-      'backend  streams  host-to-host        bare path           podnet              podnet/bare  bare/host  podnet/host  podnet IPv6         IPv6/IPv4',
+      'backend  streams  host-to-host        bare path           podnet              podnet/bare  bare/host  podnet/host  podnet IPv6         IPv6/IPv4  host IPv6           floor',
     );
     /** VXLAN's pod ÷ host by stream count: IP-in-IP's goal. */
     const vxlanPodPerHost = new Map<number, string>();
@@ -152,6 +154,7 @@ async function main(): Promise<void> {
             bare: () => iperf(bare[1]!.ns, bare[0]!.ns, bare[1]!.ip, streams, SECONDS),
             podnet: () => iperf(b.pods[0]!.ns, a.pods[0]!.ns, b.pods[0]!.ip, streams, SECONDS),
             ipv6: () => iperf(b.pods[0]!.ns, a.pods[0]!.ns, podIPv6(b), streams, SECONDS),
+            host6: () => iperf(b.ns, a.ns, hostIPv6(b), streams, SECONDS),
             ebpf: async () => {
               await ebpf!.on();
               try {
@@ -164,13 +167,15 @@ async function main(): Promise<void> {
           // IP-in-IP carries IPv4 pods only.
           const order = (Object.keys(runs) as (keyof typeof runs)[]).filter(
             (k) =>
-              ((k !== 'bare' && k !== 'ipv6') || BARE.has(backend)) && (k !== 'ebpf' || !!ebpf),
+              (!['bare', 'ipv6', 'host6'].includes(k) || BARE.has(backend)) &&
+              (k !== 'ebpf' || !!ebpf),
           );
           const results: Record<keyof typeof runs, number[]> = {
             host: [],
             bare: [],
             podnet: [],
             ipv6: [],
+            host6: [],
             ebpf: [],
           };
           for (let r = 0; r < ROUNDS; r++) {
@@ -202,11 +207,13 @@ async function main(): Promise<void> {
           // Each round's IPv6 ÷ IPv4: both ran back to back in it, so the machine's moment is shared.
           const perRound = spread(results.ipv6.map((v6, r) => v6 / results.podnet[r]!));
           const ratio6 = perRound.median.toFixed(2);
+          const floor = spread(results.host6.map((v6, r) => v6 / results.host[r]!));
+          const podPerHost6 = spread(results.ipv6.map((v6, r) => v6 / results.host6[r]!));
           console.log(
-            `${backend.padEnd(8)} ${String(streams).padStart(7)}  ${formatGbps(host).padEnd(18)}  ${formatGbps(barePath).padEnd(18)}  ${formatGbps(podnet).padEnd(18)}  ${podnetPerBare.padStart(11)}  ${barePerHost.padStart(9)}  ${podnetPerHost.padStart(11)}  ${formatGbps(ipv6).padEnd(18)}  ${ratio6.padStart(9)}`,
+            `${backend.padEnd(8)} ${String(streams).padStart(7)}  ${formatGbps(host).padEnd(18)}  ${formatGbps(barePath).padEnd(18)}  ${formatGbps(podnet).padEnd(18)}  ${podnetPerBare.padStart(11)}  ${barePerHost.padStart(9)}  ${podnetPerHost.padStart(11)}  ${formatGbps(ipv6).padEnd(18)}  ${ratio6.padStart(9)}  ${formatGbps(spread(results.host6)).padEnd(18)}  ${floor.median.toFixed(2).padStart(5)}`,
           );
           lines.push(
-            `BENCH routing-throughput ipv6_${backend}_${streams}stream_gbps=${(ipv6.median / 1e9).toFixed(2)} anchor=${(podnet.median / 1e9).toFixed(2)} ratio=${ratio6} spread=${perRound.min.toFixed(2)}-${perRound.max.toFixed(2)} goal=${GOAL_IPV6_PER_IPV4.toFixed(2)} anchor_is=podnet_ipv4`,
+            `BENCH routing-throughput ipv6_${backend}_${streams}stream_gbps=${(ipv6.median / 1e9).toFixed(2)} anchor=${(podnet.median / 1e9).toFixed(2)} ratio=${ratio6} spread=${perRound.min.toFixed(2)}-${perRound.max.toFixed(2)} goal=${GOAL_IPV6_PER_IPV4.toFixed(2)} anchor_is=podnet_ipv4 floor=${floor.median.toFixed(2)} floor_spread=${floor.min.toFixed(2)}-${floor.max.toFixed(2)} floor_is=host_ipv6_per_host_ipv4 pod_per_host_ipv6=${podPerHost6.median.toFixed(2)}`,
           );
           if (backend === 'vxlan') vxlanPodPerHost.set(streams, podnetPerHost);
           if (ebpf) {

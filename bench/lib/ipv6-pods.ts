@@ -8,7 +8,8 @@ import { sh, type TestHost, type Topology } from '../../test/helpers/routing-top
 /** The IPv6 gateway every pod's host side answers as (the plugin's choice too). */
 const POD_GATEWAY = 'fe80::1';
 
-function hostIPv6(host: TestHost): string {
+/** A host's ULA address on its zone's segment. */
+export function hostIPv6(host: TestHost): string {
   return `fd00:172:31:${host.zone}::${(10 + Number(host.name.slice('node-'.length))).toString(16)}`;
 }
 
