@@ -14,7 +14,8 @@
 // pn_dp_nat both ways; later packets of that connection are translated from there, and
 // `to_pod` (the pod veth's egress) or the redirect into the pod undoes it on replies. The
 // translated SYN itself still goes through the kernel, so conntrack, the flow log and policy see
-// the connection with its real backend. A connection the program did not start (one begun on
+// the connection with its real backend; its later packets skip the kernel once the backend's
+// SYN-ACK has shown that the kernel left the SYN's source port alone. A connection the program did not start (one begun on
 // the kernel path, before the switch) finds no entry and stays with conntrack's NAT.
 // UDP to a ClusterIP (a pod's DNS) is translated the same way, its first datagram choosing the
 // backend; UDP is never redirected, so every datagram goes on through the kernel translated and
@@ -132,13 +133,15 @@ struct nat_target {
 };
 
 /* What pn_dp_nat remembers of one direction: where it is translated to, whether the connection
- * is closing (a FIN or RST seen), and when it last carried a packet (bpf_ktime_get_ns, the
- * clock the agent reads as CLOCK_MONOTONIC). */
+ * is closing (a FIN or RST seen), whether the backend's SYN-ACK came back to the very address
+ * and port the client sent from (`confirmed`, forward entries only: until then the kernel may
+ * have given the SYN another source port, which only its conntrack knows), and when it last
+ * carried a packet (bpf_ktime_get_ns, the clock the agent reads as CLOCK_MONOTONIC). */
 struct nat_entry {
 	__u32 addr;
 	__u16 port;
 	__u8 closing;
-	__u8 pad;
+	__u8 confirmed;
 	__u64 seen;
 };
 
@@ -368,16 +371,19 @@ static __always_inline int rewrite(struct __sk_buff *skb, int dst, __u32 old_add
 
 /* Where a pod's packet to a service port goes: the backend the program chose at random on the
  * connection's SYN and remembered both ways. A miss (no such service, a connection begun on
- * the kernel path, a backend the kernel must reach itself) leaves the packet to the kernel. */
+ * the kernel path, a backend the kernel must reach itself) leaves the packet to the kernel.
+ * `confirmed`: whether the translated packet may skip the kernel (see confirm_translation). */
 static __always_inline int service_backend(struct iphdr *ip, struct flow *flow,
-					   struct nat_target *backend)
+					   struct nat_target *backend, int *confirmed)
 {
 	struct nat_key forward = nat_key_of(ip, flow, 0);
 	struct nat_entry *known = bpf_map_lookup_elem(&pn_dp_nat, &forward);
+	*confirmed = 0;
 	if (known) {
 		touch(known, flow);
 		backend->addr = known->addr;
 		backend->port = known->port;
+		*confirmed = known->confirmed;
 		return 1;
 	}
 	if (!flow->start || draining())
@@ -413,6 +419,40 @@ static __always_inline int service_backend(struct iphdr *ip, struct flow *flow,
 	    bpf_map_update_elem(&pn_dp_nat, &forward, &chosen_addr, BPF_ANY))
 		return 0;
 	return 1;
+}
+
+/* A backend's SYN-ACK seen before the kernel (on its pod's veth, or off the underlay) with the
+ * very address and port the client's SYN left with: the kernel kept the SYN's source as it was,
+ * so the connection's later packets may skip it. The kernel changes a source port when
+ * conntrack still holds an older connection with the same reply tuple (one the kernel path
+ * translated, say, before a switch to eBPF): the SYN-ACK then comes back to another port and
+ * confirms nothing, and the connection keeps the kernel path, whose conntrack knows the change. */
+static __always_inline void confirm_translation(struct iphdr *ip, void *data_end)
+{
+	struct tcphdr *tcp = plain_tcp(ip, data_end);
+	if (!tcp || !tcp->syn || !tcp->ack)
+		return;
+	struct nat_key reply = {
+		.saddr = ip->saddr,
+		.daddr = ip->daddr,
+		.sport = tcp->source,
+		.dport = tcp->dest,
+		.protocol = IPPROTO_TCP,
+		.reply = 1,
+	};
+	struct nat_entry *service = bpf_map_lookup_elem(&pn_dp_nat, &reply);
+	if (!service)
+		return;
+	struct nat_key forward = {
+		.saddr = ip->daddr,
+		.daddr = service->addr,
+		.sport = tcp->dest,
+		.dport = service->port,
+		.protocol = IPPROTO_TCP,
+	};
+	struct nat_entry *chosen = bpf_map_lookup_elem(&pn_dp_nat, &forward);
+	if (chosen)
+		chosen->confirmed = 1;
 }
 
 /* A backend's reply on a connection the program translated, made to come from the service:
@@ -470,21 +510,24 @@ int from_pod(struct __sk_buff *skb)
 	__u32 src = ip->saddr;
 	struct flow flow;
 	struct nat_target backend;
-	int translated = 0;
+	int translated = 0, confirmed = 0;
 	/* A pod a policy holds reaches services through the kernel, rules and all. A translated UDP
 	 * datagram goes on through the kernel (needs_kernel), its reply back through to_pod. */
 	if (flow_of(ip, data_end, &flow) && !bpf_map_lookup_elem(&pn_dp_policy, &src) &&
-	    service_backend(ip, &flow, &backend)) {
+	    service_backend(ip, &flow, &backend, &confirmed)) {
 		translated = 1;
 		if (rewrite(skb, 1, ip->daddr, flow.dport, &backend, flow.protocol))
 			return count(ACTION_KERNEL, TC_ACT_SHOT);
 		count(ACTION_SERVICE_DNAT, 0);
+		if (!confirmed)
+			return count(ACTION_KERNEL, TC_ACT_OK);
 		/* The rewrite moved the packet: its pointers are checked anew. */
 		data_end = (void *)(long)skb->data_end;
 		ip = ipv4_of(skb);
 		if (!ip)
 			return count(ACTION_KERNEL, TC_ACT_SHOT);
 	}
+	confirm_translation(ip, data_end);
 	/* Draining, only the connections the program translated skip the kernel. */
 	if (!translated && draining() && !translated_reply(ip, data_end))
 		return count(ACTION_KERNEL, TC_ACT_OK);
@@ -517,6 +560,7 @@ int from_underlay(struct __sk_buff *skb)
 	struct local_pod *pod = bpf_map_lookup_elem(&pn_dp_pods, &dst);
 	if (!pod)
 		return TC_ACT_OK;
+	confirm_translation(ip, data_end);
 	/* Only a host-gw peer's pods may reach a pod this way; anything else is the kernel's. */
 	struct subnet_key key = { .prefixlen = 32, .addr = ip->saddr };
 	if (!bpf_map_lookup_elem(&pn_dp_routes, &key) || needs_kernel(ip, data_end) ||

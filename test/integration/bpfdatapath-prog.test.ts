@@ -249,10 +249,11 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
     const syn = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80, flags: 2 }), podA);
     assert.equal(syn.retval, TC_ACT_OK, 'the translated SYN keeps the kernel path');
     assert.deepEqual(syn.out, tcpFrame({ src: A, dst: B, flags: 2 }), 'DNAT, checksums exact');
-    // The connection's next packet: translated the same way and redirected into B.
-    const ack = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80 }), podA);
-    assert.equal(ack.retval, TC_ACT_REDIRECT);
-    assert.deepEqual(ack.out.slice(14), tcpFrame({ src: A, dst: B, ttl: 63 }).slice(14));
+    // Before B's SYN-ACK, a packet of the connection is translated the same way but keeps the
+    // kernel path: only the SYN-ACK shows that the kernel left the SYN's source port alone.
+    const early = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80 }), podA);
+    assert.equal(early.retval, TC_ACT_OK, 'unconfirmed: the kernel path');
+    assert.deepEqual(early.out, tcpFrame({ src: A, dst: B }), 'unconfirmed: DNAT all the same');
     // B's SYN-ACK keeps the kernel path; A's veth egress makes it come from the service.
     const fromB = { src: B, dst: A, sport: 8080, dport: 40000 };
     const synAck = tcpFrame({ ...fromB, flags: 0x12 });
@@ -265,6 +266,10 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
       egress.out,
       tcpFrame({ src: SVC, dst: A, sport: 80, dport: 40000, flags: 0x12 }),
     );
+    // The connection's next packet: translated the same way and redirected into B.
+    const ack = runProgram(fromPod, dir, tcpFrame({ src: A, dst: SVC, dport: 80 }), podA);
+    assert.equal(ack.retval, TC_ACT_REDIRECT);
+    assert.deepEqual(ack.out.slice(14), tcpFrame({ src: A, dst: B, ttl: 63 }).slice(14));
     // B's data back to A: reverse NAT, and straight into A's namespace.
     const answer = runProgram(fromPod, dir, tcpFrame(fromB), podB);
     assert.equal(answer.retval, TC_ACT_REDIRECT);
@@ -273,6 +278,16 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
       answer.out.slice(14),
       tcpFrame({ src: SVC, dst: A, sport: 80, dport: 40000, ttl: 63 }).slice(14),
     );
+    // The kernel gave a translated SYN another source port (conntrack held an older connection
+    // with its reply tuple): B's SYN-ACK goes to that port, and the connection keeps the kernel
+    // path, whose conntrack maps the port back and forth.
+    const moved = { src: A, dst: SVC, sport: 40004, dport: 80 };
+    runProgram(fromPod, dir, tcpFrame({ ...moved, flags: 2 }), podA);
+    const movedSynAck = tcpFrame({ ...fromB, dport: 50004, flags: 0x12 });
+    assert.equal(runProgram(fromPod, dir, movedSynAck, podB).retval, TC_ACT_OK);
+    const movedNext = runProgram(fromPod, dir, tcpFrame(moved), podA);
+    assert.equal(movedNext.retval, TC_ACT_OK, 'another source port: the kernel path');
+    assert.deepEqual(movedNext.out, tcpFrame({ ...moved, dst: B, dport: 8080 }));
     // Begun on the kernel path (no SYN seen here): conntrack keeps its NAT.
     kernel(
       'a connection the kernel began',
@@ -311,11 +326,11 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
 
     const counts = await datapathCounters(pins);
     assert.deepEqual(Object.fromEntries(counts), {
-      kernel: 50,
+      kernel: 54,
       redirect_peer: 5,
       redirect_neigh: 1,
       drop_spoofed: 1,
-      service_dnat: 42,
+      service_dnat: 45,
       reverse_nat: 3,
     });
 
@@ -363,13 +378,15 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
     const forwardKey = [...A, ...SVC, 40000 >> 8, 40000 & 0xff, 0, 80, 6, 0, 0, 0];
     const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
     const { entries } = await datapathTranslations(pins);
-    assert.equal(entries.get(hex(forwardKey))?.split(' ')[6], '01', 'closing');
+    const forward = entries.get(hex(forwardKey))?.split(' ');
+    assert.equal(forward?.[6], '01', 'closing');
+    assert.equal(forward?.[7], '01', 'confirmed by the SYN-ACK');
     assert.deepEqual(Object.fromEntries(await datapathCounters(pins)), {
-      kernel: 53,
+      kernel: 57,
       redirect_peer: 9,
       redirect_neigh: 1,
       drop_spoofed: 2,
-      service_dnat: 44,
+      service_dnat: 47,
       reverse_nat: 5,
     });
 
@@ -396,11 +413,11 @@ test('bpf datapath: the loaded programs pass the verifier and redirect, pass or 
     const unsummed = runProgram(fromPod, dir, udpFrame({ ...bare, dst: DNS, dport: 53 }), podA);
     assert.deepEqual(unsummed.out, udpFrame({ ...bare, dst: B, dport: 5353 }), 'still 0');
     assert.deepEqual(Object.fromEntries(await datapathCounters(pins)), {
-      kernel: 57,
+      kernel: 61,
       redirect_peer: 9,
       redirect_neigh: 1,
       drop_spoofed: 2,
-      service_dnat: 47,
+      service_dnat: 50,
       reverse_nat: 6,
     });
   } finally {
