@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { ClusterNetwork, Node } from '../api/types.js';
 import type { NodeBgpStatus } from '../bgp/status-store.js';
-import type { RoutingUnknown, RoutingView, Verdict } from '../diagnose/doctor.js';
+import type { DoctorInput, RoutingUnknown, RoutingView, Verdict } from '../diagnose/doctor.js';
 import { effectiveNetwork } from '../api/node-settings.js';
 import { backendsInUse, handoverNodes, routingHandover } from '../routing/handover.js';
 import type { Store } from '../store/store.js';
@@ -102,9 +102,7 @@ export async function hostVerdicts(
       receiveFrom: backendsInUse(cluster.backend, nodes),
     }),
     offloads: await offloadsView(netns, node),
-    datapathDevices: await import('../kernel/bpf-datapath.js')
-      .then((m) => m.datapathDevices(netns))
-      .catch((err: unknown) => ({ error: String(err) })),
+    ...(await datapathView(netns)),
     leases,
     ...(lab ? { restartAgent: `podnet lab repair --name ${lab}` } : {}),
   });
@@ -193,5 +191,26 @@ async function offloadsView(
     return await reconcileOffloads(offloadKernel(netns), ip, { apply: false });
   } catch (err) {
     return { error: errorMessage(err) };
+  }
+}
+
+/**
+ * The devices running the eBPF data path's programs, and how many translated connections they
+ * still carry (a switch to `kernel` keeps them attached, draining, while any is open).
+ */
+async function datapathView(
+  netns: string | undefined,
+): Promise<Pick<DoctorInput, 'datapathDevices' | 'datapathTranslationsOpen'>> {
+  const [{ datapathDevices, hostTranslations }, { openTranslations }] = await Promise.all([
+    import('../kernel/bpf-datapath.js'),
+    import('../routing/ebpf-maps.js'),
+  ]);
+  try {
+    const devices = await datapathDevices(netns);
+    if (devices.pod.length + devices.underlay.length === 0) return { datapathDevices: devices };
+    const { entries, nowNs } = await hostTranslations(netns);
+    return { datapathDevices: devices, datapathTranslationsOpen: openTranslations(entries, nowNs) };
+  } catch (err) {
+    return { datapathDevices: { error: errorMessage(err) } };
   }
 }

@@ -46,6 +46,8 @@ export interface DoctorInput {
   leases?: Lease[];
   /** The devices running the eBPF data path's programs, or why that could not be read. */
   datapathDevices?: { pod: string[]; underlay: string[] } | RoutingUnknown;
+  /** Translated connections the programs still carry (each direction counted), when read. */
+  datapathTranslationsOpen?: number;
   /** The command that starts a dead agent again (`podnet lab repair` in a lab). */
   restartAgent?: string;
 }
@@ -716,6 +718,15 @@ const ebpfDatapath: Check = (input) => {
         'ebpf-datapath',
         "datapath ebpf, but no program is attached to the underlay: this host's pods use the kernel path",
         `read errors["ebpf-datapath"] in the agent's /healthz on ${input.nodeName} (its metrics address): it says why`,
+      ),
+    ];
+  }
+  const open = input.datapathTranslationsOpen ?? 0;
+  if (attached > 0 && open > 0) {
+    return [
+      pass(
+        'ebpf-datapath',
+        `datapath kernel, draining: the programs stay on ${attached} device(s) for ${open / 2} service connection(s) they translated, and come off once those close or idle 15 min`,
       ),
     ];
   }

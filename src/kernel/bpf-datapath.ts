@@ -287,6 +287,30 @@ export async function datapathTranslations(
   return { entries, nowNs: process.hrtime.bigint() };
 }
 
+/**
+ * The translations of a lab host's programs (`netns`, the pins named by its namespace's inode),
+ * or of this host's without one: what `doctor` reads to tell a drain from programs left behind.
+ */
+export async function hostTranslations(
+  netns?: string,
+): Promise<{ entries: Map<string, string>; nowNs: bigint }> {
+  const inode = netns ? String(statSync(`/run/netns/${netns}`).ino) : undefined;
+  const dir = inode
+    ? BPF_ROOTS.filter(isBpfFs)
+        .map((root) => join(root, 'podnet', `net-${inode}`))
+        .find((d) => existsSync(d))
+    : pinDirIfMounted();
+  return dir ? datapathTranslations(dir) : { entries: new Map(), nowNs: 0n };
+}
+
+function pinDirIfMounted(): string | undefined {
+  try {
+    return datapathPinDir();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Removes translations (by hex key) the programs no longer need; returns how many. */
 export async function forgetTranslations(dir: string, keys: Iterable<string>): Promise<number> {
   const path = mapPath(dir, 'nat');

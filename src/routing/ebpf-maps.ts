@@ -230,7 +230,7 @@ export const TRANSLATION_UDP_IDLE_NS = 30n * 1_000_000_000n;
 
 /**
  * How many of pn_dp_nat's entries (hex key, struct nat_key → hex value, struct nat_entry: address, port,
- * closing, pad, then the u64 time of the last packet in host order) still carry an open
+ * closing, confirmed, then the u64 time of the last packet in host order) still carry an open
  * connection at `nowNs` (the same monotonic clock): each connection counts twice, once per
  * direction. While any do, a switch to `kernel` keeps the programs draining.
  */

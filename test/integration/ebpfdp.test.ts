@@ -314,6 +314,8 @@ test('ebpf datapath: open service connections survive switching to kernel and ba
       metric('node-1', 'podnet_ebpf_datapath_draining_translations') >= 2 ? true : undefined,
     );
     assert.ok((await datapathDevices(node1)).pod.length > 0, 'programs kept for the drain');
+    const doctor = podnet(['--lab', echo.name, 'doctor', '--node', 'node-1']).stdout;
+    assert.match(doctor, /ebpf-datapath .*draining: .* for 1 service connection/, doctor);
     // A begins on the kernel path: conntrack's DNAT.
     const a = sender();
     const aPort = await portOf(a);

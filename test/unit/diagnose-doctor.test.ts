@@ -408,3 +408,14 @@ test('doctor: the neighbour check counts only peers of its family, and says noth
   delete input.host.sysctls['net.ipv4.neigh.default.gc_thresh3'];
   assert.equal(neighbourVerdict(input), undefined);
 });
+
+test('doctor: datapath kernel with the eBPF programs still on passes while they drain connections, fails once none is left', () => {
+  const input = healthy();
+  input.datapathDevices = { pod: ['pn0123456789a'], underlay: ['eth0'] };
+  input.datapathTranslationsOpen = 4;
+  const draining = diagnoseHost(input).find((v) => v.check === 'ebpf-datapath')!;
+  assert.equal(draining.ok, true);
+  assert.match(draining.detail, /draining: .* on 2 device\(s\) for 2 service connection\(s\)/);
+  input.datapathTranslationsOpen = 0;
+  assert.deepEqual(failing(input), ['ebpf-datapath']);
+});
