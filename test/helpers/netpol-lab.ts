@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
   AdminNetworkPolicy,
+  ClusterNetwork,
+  Datapath,
   KubeObject,
   Namespace,
   NetworkPolicy,
@@ -134,12 +136,16 @@ export class NetpolLab {
   private podCache: Pod[] | undefined;
   private store: Store | undefined;
 
-  constructor(readonly proxy: ProxyMode) {}
+  constructor(
+    readonly proxy: ProxyMode,
+    readonly datapath: Datapath = 'kernel',
+  ) {}
 
   async up(): Promise<void> {
     sweepLeftovers();
     const state = labUp(this.name, ['--nodes', String(NODES.length), '--proxy', this.proxy]);
     this.store = await openStore(state.storeUrl);
+    if (this.datapath === 'ebpf') await this.switchToEbpf();
     const objects: object[] = [
       ...MATRIX_NAMESPACES.map(matrixNamespace),
       ...MATRIX_NAMESPACES.flatMap((ns, i) =>
@@ -297,6 +303,28 @@ export class NetpolLab {
     const network = await getClusterNetwork(this.store!);
     const [applied] = await applyManifest(this.store!, [barrier], network);
     return Number(applied!.object.metadata.resourceVersion);
+  }
+
+  /** `datapath: ebpf` in the ClusterNetwork, and every agent running its programs. */
+  private async switchToEbpf(): Promise<void> {
+    const network = this.getJson<ClusterNetwork>(['get', 'clusternetwork', 'default']);
+    network.spec.datapath = 'ebpf';
+    this.apply([network]);
+    for (const node of NODES)
+      await until(`the eBPF data path on ${node}`, () =>
+        agentMetric(hostNetns(this.name, node), 'podnet_ebpf_datapath_active') === 1
+          ? true
+          : undefined,
+      );
+  }
+
+  /** Packets the eBPF programs of every node moved past the host's forwarding path. */
+  redirectedPackets(): number {
+    return NODES.flatMap((node) =>
+      ['redirect_peer', 'redirect_neigh'].map((action) =>
+        agentMetric(hostNetns(this.name, node), 'podnet_ebpf_datapath_packets_total', { action }),
+      ),
+    ).reduce((a, b) => a + b, 0);
   }
 
   private processed(node: string, kind: string): number {

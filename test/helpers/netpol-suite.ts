@@ -16,6 +16,7 @@ import type {
   Node,
   Pod,
   ProxyMode,
+  Datapath,
 } from '../../src/api/types.js';
 import { podNetns } from '../../src/lab/plan.js';
 import { formatIP, hostAddresses, parseCidr } from '../../src/net/index.js';
@@ -23,9 +24,12 @@ import { podnetOk, until } from './lab.js';
 import { NetpolLab, type Probe } from './netpol-lab.js';
 import { netpol, type PodKey } from './netpol-matrix.js';
 
-/** Registers the whole suite against a lab in `mode`. */
-export function netpolSuite(mode: ProxyMode): void {
-  const lab = new NetpolLab(mode);
+/**
+ * Registers the whole suite against a lab in `mode`, on the kernel's data path or the eBPF one
+ * (#22: the cases pass unchanged where the programs carry the pods no policy selects).
+ */
+export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): void {
+  const lab = new NetpolLab(mode, datapath);
   before(() => lab.up());
   after(() => lab.down());
 
@@ -645,4 +649,10 @@ export function netpolSuite(mode: ProxyMode): void {
       },
       [TCP80, TCP81],
     ));
+
+  if (datapath === 'ebpf') {
+    test('ebpf: the programs carried the traffic of pods no policy selected', () => {
+      assert.ok(lab.redirectedPackets() > 0, 'no packet skipped the host forwarding path');
+    });
+  }
 }
