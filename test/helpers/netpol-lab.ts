@@ -12,7 +12,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
   AdminNetworkPolicy,
-  ClusterNetwork,
   Datapath,
   KubeObject,
   Namespace,
@@ -44,6 +43,7 @@ import {
   type PodKey,
 } from './netpol-matrix.js';
 import { agentMetric } from './agent-metrics.js';
+import { datapathPackets, switchDatapath } from './datapath-lab.js';
 
 /** argv: address, destination port, count. Source ports differ so each INIT is a new flow. */
 const SCTP_SENDER = `
@@ -145,7 +145,7 @@ export class NetpolLab {
     sweepLeftovers();
     const state = labUp(this.name, ['--nodes', String(NODES.length), '--proxy', this.proxy]);
     this.store = await openStore(state.storeUrl);
-    if (this.datapath === 'ebpf') await this.switchToEbpf();
+    if (this.datapath === 'ebpf') await switchDatapath(this.name, NODES, 'ebpf');
     const objects: object[] = [
       ...MATRIX_NAMESPACES.map(matrixNamespace),
       ...MATRIX_NAMESPACES.flatMap((ns, i) =>
@@ -305,26 +305,9 @@ export class NetpolLab {
     return Number(applied!.object.metadata.resourceVersion);
   }
 
-  /** `datapath: ebpf` in the ClusterNetwork, and every agent running its programs. */
-  private async switchToEbpf(): Promise<void> {
-    const network = this.getJson<ClusterNetwork>(['get', 'clusternetwork', 'default']);
-    network.spec.datapath = 'ebpf';
-    this.apply([network]);
-    for (const node of NODES)
-      await until(`the eBPF data path on ${node}`, () =>
-        agentMetric(hostNetns(this.name, node), 'podnet_ebpf_datapath_active') === 1
-          ? true
-          : undefined,
-      );
-  }
-
   /** Packets the eBPF programs of every node moved past the host's forwarding path. */
   redirectedPackets(): number {
-    return NODES.flatMap((node) =>
-      ['redirect_peer', 'redirect_neigh'].map((action) =>
-        agentMetric(hostNetns(this.name, node), 'podnet_ebpf_datapath_packets_total', { action }),
-      ),
-    ).reduce((a, b) => a + b, 0);
+    return datapathPackets(this.name, NODES, ['redirect_peer', 'redirect_neigh']);
   }
 
   private processed(node: string, kind: string): number {

@@ -1,10 +1,11 @@
 // Services in the real lab, in both proxy modes: they load-balance over pods on three hosts
 // (TCP and UDP), NodePort answers on every host's address, a pod reaches itself through its
 // own service, and a service without pods refuses at once. After each scenario every host's
-// rules equal what a fresh proxier programs into the fakes from the lab's store.
+// rules equal what a fresh proxier programs into the fakes from the lab's store. The nftables
+// lab runs on the eBPF data path (#22: the same cases, the programs translating ClusterIPs).
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Pod, ProxyMode, Service } from '../../src/api/types.js';
+import type { Datapath, Pod, ProxyMode, Service } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
@@ -13,11 +14,13 @@ import {
   assertAgentProxyMatchesKernel,
   type RunningAgent,
 } from '../helpers/agent-proxy-drift.js';
+import { datapathPackets, switchDatapath } from '../helpers/datapath-lab.js';
 import { labDown, labUp, podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { assertEvenSpread } from '../helpers/proxy-topology.js';
 
 const ECHOES = ['echo-1', 'echo-2', 'echo-3'];
+const NODES = ['node-1', 'node-2', 'node-3'];
 const HOST_IPS = ['172.31.1.1', '172.31.2.2', '172.31.1.3'];
 const NODE_PORT = 30080;
 
@@ -119,6 +122,8 @@ before(() => {
   sweepStaleNamespaces();
 });
 
+const DATAPATH: Record<ProxyMode, Datapath> = { iptables: 'kernel', nftables: 'ebpf' };
+
 for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
   describe(`proxy lab ${mode}`, { concurrency: false }, () => {
     const name = testLabName();
@@ -143,6 +148,7 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       const lab: LabState = labUp(name, ['--nodes', '3', '--zones', '2', '--proxy', mode]);
       store = await openStore(lab.storeUrl);
       agents = lab.hosts.map((h) => ({ node: h.name, ns: h.netns, metrics: h.metricsAddress }));
+      if (DATAPATH[mode] === 'ebpf') await switchDatapath(name, NODES, 'ebpf');
       podnetOk(['--lab', name, 'apply', '-f', '-'], { input: WORKLOAD });
       for (const p of [...ECHOES, 'client']) {
         ips[p] = await until(`pod ${p} to run`, () => {
@@ -212,5 +218,12 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       assert.ok(Number(ms) < 500, `refused after ${ms} ms`);
       t.diagnostic(`refused after ${ms} ms`);
     });
+
+    if (DATAPATH[mode] === 'ebpf') {
+      test(`proxy lab ${mode}: the eBPF programs translated the client's service traffic`, () => {
+        assert.ok(datapathPackets(name, ['node-2'], ['service_dnat']) > 300, 'DNAT in BPF');
+        assert.ok(datapathPackets(name, ['node-2'], ['reverse_nat']) > 0, 'reverse NAT in BPF');
+      });
+    }
   });
 }
