@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { COMPACT_EVERY, SqliteStore } from '../../src/store/sqlite.js';
 import { StoreUnavailableError } from '../../src/util/errors.js';
 import type { StoreWatchError, WatchEvent } from '../../src/store/store.js';
 import { withTempStore } from '../helpers/temp-store.js';
@@ -177,5 +177,32 @@ test('sqlite: a file that cannot be opened, or a write lock held too long, is an
     assert.ok((await other.put('/a', '1')) > 0);
     assert.equal((await store.get('/a'))?.value, '1');
     await other.close();
+  });
+});
+
+test('sqlite: history is trimmed a little at a time, never under what is retained', async () => {
+  await withTempStore(async (_store, path) => {
+    const retain = 250;
+    const store = new SqliteStore(path, { retainRevisions: retain });
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const logRows = () => (db.prepare('SELECT count(*) AS n FROM log').get() as { n: number }).n;
+      let most = 0;
+      let least = Infinity;
+      for (let i = 1; i <= 3 * 1000; i++) {
+        const rev = await store.put(`/t/${i % 7}`, String(i));
+        const rows = logRows();
+        most = Math.max(most, rows);
+        // Once there is as much history as is retained, it is never trimmed below that.
+        if (rev > retain + 1) least = Math.min(least, rows);
+      }
+      // Each trim deletes at most COMPACT_EVERY rows: with trims of 1,000 rows the log grew to
+      // retain + 1,000 between them, and each trim held its write for several milliseconds.
+      assert.ok(most <= retain + COMPACT_EVERY, `log grew to ${most} rows`);
+      assert.ok(least >= retain, `log trimmed to ${least} rows`);
+    } finally {
+      db.close();
+      await store.close();
+    }
   });
 });
