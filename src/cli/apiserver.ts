@@ -81,7 +81,8 @@ export function registerApiServer(program: Command): void {
         dir,
         listen === '0.0.0.0' || listen === '::' ? sans : [listen, ...sans],
       );
-      const store = await openStore(storeUrl);
+      // A write's WAL checkpoint would hold every request queued behind it (sqlite-checkpoints.ts).
+      const store = await openStore(storeUrl, { checkpointsInBackground: true });
       const made = await ensureBootstrapPolicy(store);
       if (made.length > 0) log.info({ made }, 'default RBAC roles and bindings made');
       const signingKey = createPrivateKey(readFileSync(pki.serviceAccountKey, 'utf8'));

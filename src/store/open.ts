@@ -10,6 +10,8 @@ export interface OpenOptions {
    * read pass false: a mistyped path must fail, not quietly start an empty cluster.
    */
   create?: boolean;
+  /** SQLite: WAL checkpoints on a worker thread, not inside writes (sqlite-checkpoints.ts). */
+  checkpointsInBackground?: boolean;
 }
 
 export async function openStore(url: string, options: OpenOptions = {}): Promise<Store> {
@@ -30,7 +32,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     }
     mkdirSync(dirname(path), { recursive: true });
     const { SqliteStore } = await import('./sqlite.js');
-    return new SqliteStore(path);
+    return new SqliteStore(path, { checkpointsInBackground: options.checkpointsInBackground });
   }
   if (url.startsWith('etcd:')) {
     const { EtcdStore } = await import('./etcd.js');

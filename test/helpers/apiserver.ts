@@ -47,6 +47,7 @@ export interface RunningApiServer {
       timeoutMs?: number;
     },
   ): Promise<{ status: number; body: string }>;
+  /** Ends the server (SIGTERM, then SIGKILL after a grace period); never waits for ever. */
   stop(): Promise<void>;
 }
 
@@ -71,10 +72,16 @@ export type TempApiServer = RunningApiServer & { close(): Promise<void> };
  */
 export async function startTempApiServer(
   prefix: string,
-  { storeUrl, kubectlBin }: { storeUrl?: string; kubectlBin?: string } = {},
+  {
+    storeUrl,
+    kubectlBin,
+    stopGraceMs,
+  }: { storeUrl?: string; kubectlBin?: string; stopGraceMs?: number } = {},
 ): Promise<TempApiServer> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const api = await startApiServer(dir, storeUrl ?? `sqlite:${join(dir, 'store.db')}`, kubectlBin);
+  const api = await startApiServer(dir, storeUrl ?? `sqlite:${join(dir, 'store.db')}`, kubectlBin, {
+    stopGraceMs,
+  });
   return {
     ...api,
     close: async () => {
@@ -140,6 +147,7 @@ export async function startApiServer(
   dir: string,
   storeUrl: string,
   kubectlBin = 'kubectl',
+  { stopGraceMs = STOP_GRACE_MS }: { stopGraceMs?: number } = {},
 ): Promise<RunningApiServer> {
   const pki = join(dir, 'pki');
   mkdirSync(dir, { recursive: true });
@@ -210,11 +218,42 @@ export async function startApiServer(
         req.end(opts.body);
       }),
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await gone;
+      await endServer(child, stopGraceMs);
       writeFileSync(log, stderr);
     },
   };
+}
+
+/** How long a stop waits for the server to exit on SIGTERM before it kills it. */
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * Ends the server: SIGTERM, then SIGKILL if it has not exited within `graceMs` (a server stuck
+ * in a loop or stopped never runs its SIGTERM handler). A server that has already ended, by an
+ * exit or by a signal (the OOM killer's SIGKILL), is not waited for: its `exit` event has
+ * passed and would never come again. Either way the caller's own error, if it is stopping
+ * after one, is not held up behind a server that will not go.
+ */
+async function endServer(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    if (child.signalCode !== null)
+      process.stderr.write(
+        `podnet apiserver (pid ${child.pid}) had been killed by ${child.signalCode}\n`,
+      );
+    return;
+  }
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([
+    gone.then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+  ]);
+  clearTimeout(timer);
+  if (!late) return;
+  process.stderr.write(
+    `podnet apiserver (pid ${child.pid}) did not exit within ${graceMs} ms of SIGTERM: killed\n`,
+  );
+  child.kill('SIGKILL');
+  await gone;
 }

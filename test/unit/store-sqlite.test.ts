@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { COMPACT_EVERY, SqliteStore } from '../../src/store/sqlite.js';
+import { BACKSTOP_PAGES } from '../../src/store/sqlite-checkpoints.js';
 import { StoreUnavailableError } from '../../src/util/errors.js';
 import type { StoreWatchError, WatchEvent } from '../../src/store/store.js';
 import { withTempStore } from '../helpers/temp-store.js';
@@ -177,5 +179,72 @@ test('sqlite: a file that cannot be opened, or a write lock held too long, is an
     assert.ok((await other.put('/a', '1')) > 0);
     assert.equal((await store.get('/a'))?.value, '1');
     await other.close();
+  });
+});
+
+test('sqlite: history is trimmed a little at a time, never under what is retained', async () => {
+  await withTempStore(async (_store, path) => {
+    const retain = 250;
+    const store = new SqliteStore(path, { retainRevisions: retain });
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const logRows = () => (db.prepare('SELECT count(*) AS n FROM log').get() as { n: number }).n;
+      let most = 0;
+      let least = Infinity;
+      for (let i = 1; i <= 3 * 1000; i++) {
+        const rev = await store.put(`/t/${i % 7}`, String(i));
+        const rows = logRows();
+        most = Math.max(most, rows);
+        // Once there is as much history as is retained, it is never trimmed below that.
+        if (rev > retain + 1) least = Math.min(least, rows);
+      }
+      // Each trim deletes at most COMPACT_EVERY rows: with trims of 1,000 rows the log grew to
+      // retain + 1,000 between them, and each trim held its write for several milliseconds.
+      assert.ok(most <= retain + COMPACT_EVERY, `log grew to ${most} rows`);
+      assert.ok(least >= retain, `log trimmed to ${least} rows`);
+    } finally {
+      db.close();
+      await store.close();
+    }
+  });
+});
+
+test('sqlite: with checkpoints in the background, writes leave the WAL to the worker', async () => {
+  await withTempStore(async (_store, path) => {
+    // The worker's own turns are an hour apart here: it checkpoints only when told.
+    const store = new SqliteStore(path, {
+      checkpointsInBackground: true,
+      checkpointEveryMs: 3_600_000,
+    });
+    const db = new DatabaseSync(path);
+    /** Pages in the WAL now (this connection's PASSIVE checkpoint copies nothing new after the worker's). */
+    const walFrames = () =>
+      (db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number }).log;
+    const value = 'x'.repeat(1500);
+    try {
+      // Past SQLite's own 1,000 pages a write would have checkpointed and restarted the WAL
+      // inside the write itself; here the WAL keeps growing.
+      let i = 0;
+      while (statSync(`${path}-wal`).size < 1500 * 4096 && i < 20_000) {
+        await store.put(`/w/${i++ % 50}`, value);
+      }
+      assert.ok(statSync(`${path}-wal`).size >= 1500 * 4096, `${i} writes kept the WAL small`);
+      assert.ok(statSync(`${path}-wal`).size < BACKSTOP_PAGES * 4096);
+      const checkpoints = store.checkpoints!;
+      const before = checkpoints.made;
+      checkpoints.now();
+      await until('a checkpoint by the worker', () => checkpoints.made > before || undefined);
+      // The worker copied the whole WAL back: the next write starts it again from the top.
+      await store.put('/w/after', value);
+      assert.ok(
+        walFrames() < 50,
+        `the WAL holds ${walFrames()} pages after the worker's checkpoint`,
+      );
+      const n = (db.prepare('SELECT count(*) AS n FROM kv').get() as { n: number }).n;
+      assert.equal(n, 51);
+    } finally {
+      db.close();
+      await store.close();
+    }
   });
 });
