@@ -10,6 +10,7 @@ import {
   labDown,
   labUp,
   PODNET,
+  podExec,
   podnet,
   podnetOk,
   runningPodIPs,
@@ -59,7 +60,7 @@ export class EchoLab {
   }
 
   exec(pod: string, argv: string[]): ReturnType<typeof podnet> {
-    return podnet(['lab', 'exec', '--name', this.name, pod, '--', ...argv]);
+    return podExec(this.name, pod, argv);
   }
 
   /** GET http://ip:8080/ from inside a pod, retried until the deadline; the echo's answer. */
@@ -175,9 +176,7 @@ export async function podListener(
     script,
   ]);
   await until(`${pod} to listen on ${port}`, () =>
-    podnet(['lab', 'exec', '--name', lab, pod, '--', 'busybox', 'netstat', '-ltn']).stdout.includes(
-      `:${port} `,
-    )
+    podExec(lab, pod, ['busybox', 'netstat', '-ltn']).stdout.includes(`:${port} `)
       ? true
       : undefined,
   );

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ownerPidOf, processAlive, sweepStaleNamespaces, uniqueName } from './names.js';
 import type { Pod } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
+import { execEnv, findPodRecord } from '../../src/lab/pods.js';
 
 export const PODNET = new URL('../../../bin/podnet', import.meta.url).pathname;
 /** The demo's manifest: 3 echo pods behind a service, and a client. */
@@ -168,25 +169,31 @@ export interface EchoAnswer {
   node: string;
 }
 
+/**
+ * Runs `argv` in pod `pod` (namespace `default`) of lab `lab` as `podnet lab exec` does: in
+ * the pod's network namespace, with its resolv.conf and environment, the exit code passed
+ * through. It starts no podnet process: tests run commands in pods over and over while they
+ * poll, and each CLI start costs a fraction of a CPU-second the lab needs. `lab exec` itself is
+ * tested in lab-pods.
+ */
+export function podExec(lab: string, pod: string, argv: string[]): SpawnSyncReturns<string> {
+  const state = readLab(lab);
+  const record = state && findPodRecord(state.stateDir, 'default', pod);
+  if (!state || !record?.podIP) {
+    const stderr = `pod default/${pod} is not running in lab ${lab}`;
+    return { pid: 0, output: [null, '', stderr], stdout: '', stderr, status: 2, signal: null };
+  }
+  return spawnSync('ip', ['netns', 'exec', record.netns, ...argv], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: execEnv(record, state.stateDir),
+  });
+}
+
 /** One GET of `url` from inside a pod of lab `lab`: the echo's answer, or undefined if it failed. */
 export function echoGetOnce(lab: string, from: string, url: string): EchoAnswer | undefined {
   // busybox's own `wget -T` crashes (Debian 12 busybox-static): bound it from outside.
-  const r = podnet([
-    'lab',
-    'exec',
-    '--name',
-    lab,
-    from,
-    '--',
-    'timeout',
-    '3',
-    'busybox',
-    'wget',
-    '-q',
-    '-O',
-    '-',
-    url,
-  ]);
+  const r = podExec(lab, from, ['timeout', '3', 'busybox', 'wget', '-q', '-O', '-', url]);
   return r.status === 0 ? (JSON.parse(r.stdout) as EchoAnswer) : undefined;
 }
 

@@ -27,6 +27,7 @@ import {
   until,
 } from '../helpers/lab.js';
 import { shortToken, sweepStaleNamespaces } from '../helpers/names.js';
+import { agentMetric } from '../helpers/agent-metrics.js';
 
 before(() => {
   sweepStaleLabs();
@@ -220,8 +221,14 @@ test('lab cli: host-gw across two zones is ready but says which peers it cannot 
     const nodes = podnet(['--lab', lab, 'get', 'nodes']);
     assert.match(nodes.stdout, /^node-1\s+Ready,NetworkUnavailable\s/m);
     assert.match(nodes.stdout, /^node-2\s+Ready,NetworkUnavailable\s/m);
-    // Past a resync period: the agent said it when it found out, and not again.
-    await new Promise((r) => setTimeout(r, 11_000));
+    // The agent said it when it found out, and not again on a later reconcile (one comes on
+    // any change, and every resync period at the latest): it is said once per change.
+    const reconciles = (): number =>
+      agentMetric(`${lab}-node-1`, 'podnet_routing_reconciles_total', { result: 'ok' });
+    const saidAt = reconciles();
+    await until('a reconcile after the one that found it out', () =>
+      reconciles() > saidAt ? true : undefined,
+    );
     const log = readFileSync(join(LABS_DIR, lab, 'logs', 'agent-node-1.log'), 'utf8')
       .split('\n')
       .filter((l) => l.includes('"msg":"cannot route to node-2'));

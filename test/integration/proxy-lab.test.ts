@@ -1,11 +1,13 @@
 // Services in the real lab, in both proxy modes: they load-balance over pods on three hosts
 // (TCP and UDP), NodePort answers on every host's address, a pod reaches itself through its
 // own service, and a service without pods refuses at once. After each scenario every host's
-// rules equal what a fresh proxier programs into the fakes from the lab's store. The nftables
-// lab runs on the eBPF data path (#22: the same cases, the programs translating ClusterIPs).
+// rules equal what a fresh proxier programs into the fakes from the lab's store. One lab serves
+// both modes: it starts in iptables mode, and its ClusterNetwork then moves it to nftables, on
+// the eBPF data path (#22: the same cases, the programs translating ClusterIPs).
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Datapath, Pod, ProxyMode, Service } from '../../src/api/types.js';
+import { spawnSync } from 'node:child_process';
+import type { ClusterNetwork, Pod, ProxyMode, Service } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
@@ -15,7 +17,15 @@ import {
   type RunningAgent,
 } from '../helpers/agent-proxy-drift.js';
 import { datapathPackets, switchDatapath } from '../helpers/datapath-lab.js';
-import { labDown, labUp, podnet, podnetOk, sweepStaleLabs, testLabName } from '../helpers/lab.js';
+import {
+  labDown,
+  labUp,
+  podExec,
+  podnet,
+  podnetOk,
+  sweepStaleLabs,
+  testLabName,
+} from '../helpers/lab.js';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { assertEvenSpread } from '../helpers/proxy-topology.js';
 
@@ -122,108 +132,144 @@ before(() => {
   sweepStaleNamespaces();
 });
 
-const DATAPATH: Record<ProxyMode, Datapath> = { iptables: 'kernel', nftables: 'ebpf' };
+describe('proxy lab, iptables then nftables', { concurrency: false }, () => {
+  const name = testLabName();
+  const ips: Record<string, string> = {};
+  let store: Store | undefined;
+  let agents: RunningAgent[] = [];
 
-for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
-  describe(`proxy lab ${mode}`, { concurrency: false }, () => {
-    const name = testLabName();
-    const ips: Record<string, string> = {};
-    let store: Store | undefined;
-    let agents: RunningAgent[] = [];
-
-    const exec = (from: string, argv: string[], timeoutMs = 60_000): ReturnType<typeof podnet> =>
-      podnet(['lab', 'exec', '--name', name, '-n', 'default', from, '--', ...argv], { timeoutMs });
-    const sh = (from: string, script: string): string[] => {
-      const r = exec(from, ['sh', '-c', script]);
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout.split('\n').filter(Boolean);
-    };
-    const get = (url: string): string =>
-      `timeout 3 busybox wget -q -O - ${url} | sed 's/.*"pod":"\\([^"]*\\)".*/\\1/'; echo`;
-    const clusterIP = (svc: string): string =>
-      (JSON.parse(podnetOk(['--lab', name, 'get', 'service', svc, '-o', 'json'])) as Service).spec
-        .clusterIP!;
-
-    before(async () => {
-      const lab: LabState = labUp(name, ['--nodes', '3', '--zones', '2', '--proxy', mode]);
-      store = await openStore(lab.storeUrl);
-      agents = lab.hosts.map((h) => ({ node: h.name, ns: h.netns, metrics: h.metricsAddress }));
-      if (DATAPATH[mode] === 'ebpf') await switchDatapath(name, NODES, 'ebpf');
-      podnetOk(['--lab', name, 'apply', '-f', '-'], { input: WORKLOAD });
-      for (const p of [...ECHOES, 'client']) {
-        ips[p] = await until(`pod ${p} to run`, () => {
-          const r = podnet(['--lab', name, 'get', 'pod', p, '-o', 'json']);
-          const s = r.status === 0 ? (JSON.parse(r.stdout) as Pod).status : undefined;
-          const ready = s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-          return s?.phase === 'Running' && ready ? s.podIP : undefined;
-        });
-      }
-      // The client host's rules know all 3 pods once each has answered at least once.
-      const ip = clusterIP('web');
-      await until('all 3 pods behind the service', () => {
-        const seen = new Set(
-          sh('client', `for i in $(seq 12); do ${get(`http://${ip}:80/`)}; done`),
-        );
-        return ECHOES.every((p) => seen.has(p)) ? true : undefined;
-      });
+  const exec = (from: string, argv: string[]): ReturnType<typeof podnet> =>
+    podExec(name, from, argv);
+  const sh = (from: string, script: string): string[] => {
+    const r = exec(from, ['sh', '-c', script]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split('\n').filter(Boolean);
+  };
+  const get = (url: string): string =>
+    `timeout 3 busybox wget -q -O - ${url} | sed 's/.*"pod":"\\([^"]*\\)".*/\\1/'; echo`;
+  const clusterIP = (svc: string): string =>
+    (JSON.parse(podnetOk(['--lab', name, 'get', 'service', svc, '-o', 'json'])) as Service).spec
+      .clusterIP!;
+  /** Moves the lab to nftables by its ClusterNetwork; done once no host has iptables rules. */
+  const moveToNftables = async (): Promise<void> => {
+    const network = JSON.parse(
+      podnetOk(['--lab', name, 'get', 'clusternetwork', 'default', '-o', 'json']),
+    ) as ClusterNetwork;
+    podnetOk(['--lab', name, 'apply', '-f', '-'], {
+      input: JSON.stringify({
+        ...network,
+        metadata: { name: 'default' },
+        spec: { ...network.spec, proxyMode: 'nftables' },
+      }),
     });
-    afterEach(async () => {
-      await agentsCaughtUp(store!, agents, [
-        { kind: 'Service', namespace: 'default', name: 'web' },
-        { kind: 'Pod', namespace: 'default', name: 'echo-1' },
-      ]);
-      // Each host's check waits for the slices to hold still: those waits overlap.
-      await Promise.all(agents.map((agent) => assertAgentProxyMatchesKernel(store!, agent, mode)));
-    });
-    after(async () => {
-      await store?.close();
-      labDown(name);
-    });
-
-    test(`proxy lab ${mode}: 300 new TCP connections to a ClusterIP reach 3 pods on 3 hosts evenly`, (t) => {
-      const ip = clusterIP('web');
-      const lines = sh('client', `for i in $(seq 300); do ${get(`http://${ip}:80/`)}; done`);
-      t.diagnostic(assertEven(tally(lines), 300));
-    });
-
-    test(`proxy lab ${mode}: 300 UDP exchanges with a ClusterIP reach 3 pods on 3 hosts evenly`, (t) => {
-      const r = exec('client', ['node', '-e', UDP_LOOP, clusterIP('web'), '81', '300']);
-      assert.equal(r.status, 0, r.stderr);
-      t.diagnostic(assertEven(tally(r.stdout.split('\n').filter(Boolean)), 300));
-    });
-
-    test(`proxy lab ${mode}: a NodePort answers on every host's address, from a pod on another host`, () => {
-      for (const host of HOST_IPS) {
-        const lines = sh('client', get(`http://${host}:${NODE_PORT}/`));
-        assert.ok(ECHOES.includes(lines[0]!), `NodePort on ${host}: ${JSON.stringify(lines)}`);
-      }
-    });
-
-    test(`proxy lab ${mode}: a pod reaching its own service gets answers, also from itself (hairpin)`, () => {
-      const ip = clusterIP('web');
-      const counts = tally(sh('echo-1', `for i in $(seq 30); do ${get(`http://${ip}:80/`)}; done`));
-      assert.equal(
-        ECHOES.reduce((a, p) => a + (counts[p] ?? 0), 0),
-        30,
-        `every request answered: ${JSON.stringify(counts)}`,
-      );
-      assert.ok((counts['echo-1'] ?? 0) > 0, `never answered by itself: ${JSON.stringify(counts)}`);
-    });
-
-    test(`proxy lab ${mode}: a service with no pods refuses a connect at once`, (t) => {
-      const r = exec('client', ['node', '-e', CONNECT, clusterIP('nobody'), '80']);
-      assert.equal(r.status, 0, r.stderr);
-      const [what, ms] = r.stdout.trim().split(' ');
-      assert.equal(what, 'ECONNREFUSED', r.stdout);
-      assert.ok(Number(ms) < 500, `refused after ${ms} ms`);
-      t.diagnostic(`refused after ${ms} ms`);
-    });
-
-    if (DATAPATH[mode] === 'ebpf') {
-      test(`proxy lab ${mode}: the eBPF programs translated the client's service traffic`, () => {
-        assert.ok(datapathPackets(name, ['node-2'], ['service_dnat']) > 300, 'DNAT in BPF');
-        assert.ok(datapathPackets(name, ['node-2'], ['reverse_nat']) > 0, 'reverse NAT in BPF');
+    // The move is made before broken: the nftables rules go in, then the iptables ones out.
+    for (const agent of agents) {
+      await until(`${agent.node} to move its service rules to nftables`, () => {
+        const inNs = (argv: string[]) =>
+          spawnSync('ip', ['netns', 'exec', agent.ns, ...argv], { encoding: 'utf8' });
+        const nft = inNs(['nft', 'list', 'table', 'ip', 'podnet']);
+        const nat = inNs(['iptables-save', '-t', 'nat']);
+        return nft.status === 0 && nat.status === 0 && !nat.stdout.includes('PODNET-')
+          ? true
+          : undefined;
       });
     }
+  };
+
+  before(async () => {
+    const lab: LabState = labUp(name, ['--nodes', '3', '--zones', '2', '--proxy', 'iptables']);
+    store = await openStore(lab.storeUrl);
+    agents = lab.hosts.map((h) => ({ node: h.name, ns: h.netns, metrics: h.metricsAddress }));
+    podnetOk(['--lab', name, 'apply', '-f', '-'], { input: WORKLOAD });
+    for (const p of [...ECHOES, 'client']) {
+      ips[p] = await until(`pod ${p} to run`, () => {
+        const r = podnet(['--lab', name, 'get', 'pod', p, '-o', 'json']);
+        const s = r.status === 0 ? (JSON.parse(r.stdout) as Pod).status : undefined;
+        const ready = s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        return s?.phase === 'Running' && ready ? s.podIP : undefined;
+      });
+    }
+    // The client host's rules know all 3 pods once each has answered at least once.
+    const ip = clusterIP('web');
+    await until('all 3 pods behind the service', () => {
+      const seen = new Set(sh('client', `for i in $(seq 12); do ${get(`http://${ip}:80/`)}; done`));
+      return ECHOES.every((p) => seen.has(p)) ? true : undefined;
+    });
   });
-}
+  after(async () => {
+    await store?.close();
+    labDown(name);
+  });
+
+  for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
+    describe(`proxy lab ${mode}`, { concurrency: false }, () => {
+      if (mode === 'nftables') {
+        before(async () => {
+          await moveToNftables();
+          await switchDatapath(name, NODES, 'ebpf');
+        });
+      }
+      afterEach(async () => {
+        await agentsCaughtUp(store!, agents, [
+          { kind: 'Service', namespace: 'default', name: 'web' },
+          { kind: 'Pod', namespace: 'default', name: 'echo-1' },
+        ]);
+        // Each host's check waits for the slices to hold still: those waits overlap.
+        await Promise.all(
+          agents.map((agent) => assertAgentProxyMatchesKernel(store!, agent, mode)),
+        );
+      });
+
+      test(`proxy lab ${mode}: 300 new TCP connections to a ClusterIP reach 3 pods on 3 hosts evenly`, (t) => {
+        const ip = clusterIP('web');
+        const lines = sh('client', `for i in $(seq 300); do ${get(`http://${ip}:80/`)}; done`);
+        t.diagnostic(assertEven(tally(lines), 300));
+      });
+
+      test(`proxy lab ${mode}: 300 UDP exchanges with a ClusterIP reach 3 pods on 3 hosts evenly`, (t) => {
+        const r = exec('client', ['node', '-e', UDP_LOOP, clusterIP('web'), '81', '300']);
+        assert.equal(r.status, 0, r.stderr);
+        t.diagnostic(assertEven(tally(r.stdout.split('\n').filter(Boolean)), 300));
+      });
+
+      test(`proxy lab ${mode}: a NodePort answers on every host's address, from a pod on another host`, () => {
+        for (const host of HOST_IPS) {
+          const lines = sh('client', get(`http://${host}:${NODE_PORT}/`));
+          assert.ok(ECHOES.includes(lines[0]!), `NodePort on ${host}: ${JSON.stringify(lines)}`);
+        }
+      });
+
+      test(`proxy lab ${mode}: a pod reaching its own service gets answers, also from itself (hairpin)`, () => {
+        const ip = clusterIP('web');
+        const counts = tally(
+          sh('echo-1', `for i in $(seq 30); do ${get(`http://${ip}:80/`)}; done`),
+        );
+        assert.equal(
+          ECHOES.reduce((a, p) => a + (counts[p] ?? 0), 0),
+          30,
+          `every request answered: ${JSON.stringify(counts)}`,
+        );
+        assert.ok(
+          (counts['echo-1'] ?? 0) > 0,
+          `never answered by itself: ${JSON.stringify(counts)}`,
+        );
+      });
+
+      test(`proxy lab ${mode}: a service with no pods refuses a connect at once`, (t) => {
+        const r = exec('client', ['node', '-e', CONNECT, clusterIP('nobody'), '80']);
+        assert.equal(r.status, 0, r.stderr);
+        const [what, ms] = r.stdout.trim().split(' ');
+        assert.equal(what, 'ECONNREFUSED', r.stdout);
+        assert.ok(Number(ms) < 500, `refused after ${ms} ms`);
+        t.diagnostic(`refused after ${ms} ms`);
+      });
+
+      if (mode === 'nftables') {
+        test(`proxy lab ${mode}: the eBPF programs translated the client's service traffic`, () => {
+          assert.ok(datapathPackets(name, ['node-2'], ['service_dnat']) > 300, 'DNAT in BPF');
+          assert.ok(datapathPackets(name, ['node-2'], ['reverse_nat']) > 0, 'reverse NAT in BPF');
+        });
+      }
+    });
+  }
+});

@@ -19,7 +19,15 @@ import { hostVethName } from '../../src/kernel/pod-veth.js';
 import { podNetns } from '../../src/lab/plan.js';
 import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
 import { deleteNamespace, uniqueName } from '../helpers/names.js';
-import { PODNET, podnet, podnetOk, readLab, until, type EchoAnswer } from '../helpers/lab.js';
+import {
+  PODNET,
+  podExec,
+  podnet,
+  podnetOk,
+  readLab,
+  until,
+  type EchoAnswer,
+} from '../helpers/lab.js';
 import { assertEvenSpread } from '../helpers/proxy-topology.js';
 import { sharedLabWithPods } from '../helpers/shared-lab.js';
 import { startChild } from '../helpers/echo-lab.js';
@@ -123,7 +131,7 @@ async function exchangeHttp(pods: string[]): Promise<void> {
     // One exec per pod: each GET's answer on its own line, in the order of the URLs.
     const script = urls.map((u) => `timeout 3 busybox wget -q -O - ${u}; echo`).join('; ');
     const answers = await until(`HTTP from ${from} to ${targets.join(', ')}`, () => {
-      const r = podnet(['lab', 'exec', '--name', name, from, '--', 'sh', '-c', script]);
+      const r = podExec(name, from, ['sh', '-c', script]);
       const lines = r.stdout.trim().split('\n');
       if (lines.length !== urls.length || lines.some((l) => !l.startsWith('{'))) return undefined;
       return lines.map((l) => (JSON.parse(l) as EchoAnswer).pod);
@@ -364,7 +372,7 @@ const LOOKUPS = 1000;
 const SPREAD_REQUESTS = 300;
 
 function execIn(pod: string, argv: string[]): string {
-  const r = podnet(['lab', 'exec', '--name', name, pod, '--', ...argv], { timeoutMs: 120_000 });
+  const r = podExec(name, pod, argv);
   assert.equal(r.status, 0, `${argv.join(' ')} in ${pod}: ${r.stderr}`);
   return r.stdout;
 }
