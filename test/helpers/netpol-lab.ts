@@ -43,7 +43,7 @@ import {
   type PodKey,
 } from './netpol-matrix.js';
 import { agentMetric } from './agent-metrics.js';
-import { datapathPackets, switchDatapath } from './datapath-lab.js';
+import { datapathPackets, switchDatapath } from './cluster-network.js';
 
 /** argv: address, destination port, count. Source ports differ so each INIT is a new flow. */
 const SCTP_SENDER = `

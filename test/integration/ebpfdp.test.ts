@@ -14,7 +14,7 @@ import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
 import { datapathDevices } from '../../src/kernel/bpf-datapath.js';
 import { agentMetric } from '../helpers/agent-metrics.js';
-import { switchDatapath as switchTo } from '../helpers/datapath-lab.js';
+import { switchDatapath as switchTo } from '../helpers/cluster-network.js';
 import { echoLabForFile, podListener, podSender, startChild } from '../helpers/echo-lab.js';
 import { PODNET, echoGetOnce, podnet, podnetOk, runningPodIPs, until } from '../helpers/lab.js';
 import { hostNs } from '../helpers/trace-lab.js';

@@ -17,6 +17,7 @@ import type { ListDocument } from '../../src/api/list.js';
 import type { NodeBgpStatus } from '../../src/bgp/status-store.js';
 import { findProcess, startProcess, stopProcesses } from '../../src/lab/supervisor.js';
 import { formatIP, hostRange, parseCidr } from '../../src/net/index.js';
+import { moveToNftables } from '../helpers/cluster-network.js';
 import { EchoLab, NODES, startChild } from '../helpers/echo-lab.js';
 import { PODNET, podnet, podnetOk, sweepLeftovers, until } from '../helpers/lab.js';
 import { agentMetricsText, metricValue } from '../helpers/agent-metrics.js';
@@ -250,41 +251,7 @@ describe('guard, both proxy modes', () => {
     const spoofedBefore = new Map<string, number>();
     before(async () => {
       for (const node of NODES) spoofedBefore.set(node, drops(node, 'spoofed'));
-      const network = JSON.parse(
-        podnetOk(['--lab', lab.name, 'get', 'clusternetwork', 'default', '-o', 'json']),
-      ) as ClusterNetwork;
-      podnetOk(['--lab', lab.name, 'apply', '-f', '-'], {
-        input: JSON.stringify({
-          ...network,
-          metadata: { name: 'default' },
-          spec: { ...network.spec, proxyMode: 'nftables' },
-        }),
-      });
-      // The move is made before broken: the nftables rules go in, then the iptables ones out.
-      for (const node of NODES) {
-        await until(`${node} to move its service rules to nftables`, () => {
-          const nft = spawnSync('ip', [
-            'netns',
-            'exec',
-            hostNs(node),
-            'nft',
-            'list',
-            'table',
-            'ip',
-            'podnet',
-          ]);
-          const nat = spawnSync(
-            'ip',
-            ['netns', 'exec', hostNs(node), 'iptables-save', '-t', 'nat'],
-            {
-              encoding: 'utf8',
-            },
-          );
-          return nft.status === 0 && nat.status === 0 && !nat.stdout.includes('PODNET-')
-            ? true
-            : undefined;
-        });
-      }
+      await moveToNftables(lab.name, NODES);
     });
 
     test('pods still reach pods on every host after the move; well-behaved pods count no spoofing', async () => {

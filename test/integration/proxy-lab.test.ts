@@ -6,8 +6,7 @@
 // the eBPF data path (#22: the same cases, the programs translating ClusterIPs).
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import type { ClusterNetwork, Pod, ProxyMode, Service } from '../../src/api/types.js';
+import type { Pod, ProxyMode, Service } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
@@ -16,7 +15,7 @@ import {
   assertAgentProxyMatchesKernel,
   type RunningAgent,
 } from '../helpers/agent-proxy-drift.js';
-import { datapathPackets, switchDatapath } from '../helpers/datapath-lab.js';
+import { datapathPackets, moveToNftables, switchDatapath } from '../helpers/cluster-network.js';
 import {
   labDown,
   labUp,
@@ -150,32 +149,6 @@ describe('proxy lab, iptables then nftables', { concurrency: false }, () => {
   const clusterIP = (svc: string): string =>
     (JSON.parse(podnetOk(['--lab', name, 'get', 'service', svc, '-o', 'json'])) as Service).spec
       .clusterIP!;
-  /** Moves the lab to nftables by its ClusterNetwork; done once no host has iptables rules. */
-  const moveToNftables = async (): Promise<void> => {
-    const network = JSON.parse(
-      podnetOk(['--lab', name, 'get', 'clusternetwork', 'default', '-o', 'json']),
-    ) as ClusterNetwork;
-    podnetOk(['--lab', name, 'apply', '-f', '-'], {
-      input: JSON.stringify({
-        ...network,
-        metadata: { name: 'default' },
-        spec: { ...network.spec, proxyMode: 'nftables' },
-      }),
-    });
-    // The move is made before broken: the nftables rules go in, then the iptables ones out.
-    for (const agent of agents) {
-      await until(`${agent.node} to move its service rules to nftables`, () => {
-        const inNs = (argv: string[]) =>
-          spawnSync('ip', ['netns', 'exec', agent.ns, ...argv], { encoding: 'utf8' });
-        const nft = inNs(['nft', 'list', 'table', 'ip', 'podnet']);
-        const nat = inNs(['iptables-save', '-t', 'nat']);
-        return nft.status === 0 && nat.status === 0 && !nat.stdout.includes('PODNET-')
-          ? true
-          : undefined;
-      });
-    }
-  };
-
   before(async () => {
     const lab: LabState = labUp(name, ['--nodes', '3', '--zones', '2', '--proxy', 'iptables']);
     store = await openStore(lab.storeUrl);
@@ -205,7 +178,7 @@ describe('proxy lab, iptables then nftables', { concurrency: false }, () => {
     describe(`proxy lab ${mode}`, { concurrency: false }, () => {
       if (mode === 'nftables') {
         before(async () => {
-          await moveToNftables();
+          await moveToNftables(name, NODES);
           await switchDatapath(name, NODES, 'ebpf');
         });
       }

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { sweepStaleNamespaces } from '../helpers/names.js';
 import { podnetOk, sweepStaleLabs, until } from '../helpers/lab.js';
+import { patchClusterNetwork } from '../helpers/cluster-network.js';
 import { EchoLab, capture, podListener } from '../helpers/echo-lab.js';
-import type { ClusterNetwork, Node } from '../../src/api/types.js';
+import type { Node } from '../../src/api/types.js';
 
 /** A Node's pod subnet. */
 function podCIDR(lab: EchoLab, node: string): string {
@@ -81,16 +82,7 @@ describe('routing lab: 2 zones, vxlan then auto', () => {
         ) as { dst: string; gateway?: string; dev?: string }[]
       ).find((r) => r.dst === cidr);
     before(async () => {
-      const network = JSON.parse(
-        podnetOk(['--lab', lab.name, 'get', 'clusternetwork', 'default', '-o', 'json']),
-      ) as ClusterNetwork;
-      podnetOk(['--lab', lab.name, 'apply', '-f', '-'], {
-        input: JSON.stringify({
-          ...network,
-          metadata: { name: 'default' },
-          spec: { ...network.spec, backend: 'auto' },
-        }),
-      });
+      patchClusterNetwork(lab.name, { backend: 'auto' });
       // The zone peers (node-1 and node-3) stop tunnelling to each other: the move is done.
       const cidr1 = podCIDR(lab, 'node-1');
       const cidr3 = podCIDR(lab, 'node-3');
