@@ -22,6 +22,7 @@ import {
   datapathCounters,
   datapathDevices,
   datapathPinDir,
+  datapathPinDirIfAny,
   datapathTranslations,
   detachDatapath,
   deviceWithAddress,
@@ -52,15 +53,6 @@ const PERIOD_MS = 10_000;
  * look is one read of the translations, and a whole pass only once none is open.
  */
 const DRAIN_CHECK_MS = 1_000;
-
-/** This host's pin directory, or undefined where no BPF file system is mounted. */
-function pinDirIfAny(): string | undefined {
-  try {
-    return datapathPinDir();
-  } catch {
-    return undefined;
-  }
-}
 
 export interface DatapathSource {
   wiredPods(): WiredPod[];
@@ -119,7 +111,7 @@ export function ebpfDatapathController(source: DatapathSource): Controller {
         if (network.datapath !== 'ebpf') {
           active.set(0);
           // After a restart too: programs an earlier agent attached drain and come off.
-          dir ??= pinDirIfAny();
+          dir ??= datapathPinDirIfAny();
           const on = dir ? await datapathDevices() : undefined;
           if (!dir || !on || Object.values(on).every((devs) => devs.length === 0)) {
             stopDrainChecks();

@@ -299,11 +299,12 @@ export async function hostTranslations(
     ? BPF_ROOTS.filter(isBpfFs)
         .map((root) => join(root, 'podnet', `net-${inode}`))
         .find((d) => existsSync(d))
-    : pinDirIfMounted();
+    : datapathPinDirIfAny();
   return dir ? datapathTranslations(dir) : { entries: new Map(), nowNs: 0n };
 }
 
-function pinDirIfMounted(): string | undefined {
+/** This host's pin directory, or undefined where no BPF file system is mounted. */
+export function datapathPinDirIfAny(): string | undefined {
   try {
     return datapathPinDir();
   } catch {
