@@ -1,7 +1,7 @@
 // The soak: a 3-host, 2-zone lab with a client pod on every host requesting a service by DNS
 // name, 10 requests a second each, while pods come and go, services are made and removed and
 // pods' labels flip between two selectors (so endpoints change). Every minute the resident
-// memory of each agent and DNS pod is sampled and printed, and beside it each agent's V8 heap
+// memory of each agent and DNS pod is sampled and printed, and beside it each one's V8 heap
 // after its last major garbage collection: a resident size that creeps while that heap stays flat
 // is the allocator keeping pages, not a leak. At the end churn's objects are
 // deleted, and once the cluster has settled nothing may be left that was not there before
@@ -18,7 +18,7 @@ import { openStore } from '../src/store/open.js';
 import { ChaosLab } from '../test/helpers/chaos-lab.js';
 import { faultFigures } from '../test/helpers/chaos-figures.js';
 import { PODNET, sweepLeftovers } from '../test/helpers/lab.js';
-import { HEAP_AFTER_GC_METRIC } from '../src/agent/heap-metrics.js';
+import { HEAP_AFTER_GC_METRIC } from '../src/util/heap-metrics.js';
 import { residentMB, slopePerTenMinutes, type MemorySample } from './lib/memory-slope.js';
 import { countLeaks, leaksBetween, type LeakCounts } from './lib/soak-leaks.js';
 
@@ -111,11 +111,19 @@ async function churn(chaos: ChaosLab, until: number): Promise<Record<string, num
   return done;
 }
 
+/** A sampled process: its pid, and the namespace and port where it serves its metrics. */
+interface Watched {
+  pid: number;
+  netns: string;
+  metricsPort: number;
+}
+
 /** The processes whose memory is sampled: each agent and each DNS pod's server. */
-async function watchedProcesses(chaos: ChaosLab): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+async function watchedProcesses(chaos: ChaosLab): Promise<Map<string, Watched>> {
+  const out = new Map<string, Watched>();
   for (const h of chaos.lab.hosts) {
-    out.set(`agent-${h.name}`, findProcess(chaos.lab.stateDir, `agent-${h.name}`)!.pid);
+    const pid = findProcess(chaos.lab.stateDir, `agent-${h.name}`)!.pid;
+    out.set(`agent-${h.name}`, { pid, netns: `${chaos.name}-${h.name}`, metricsPort: 9101 });
   }
   const pods = JSON.parse(
     await podnet(chaos.name, ['get', 'pods', '-n', 'kube-system', '-o', 'json']),
@@ -132,26 +140,19 @@ async function watchedProcesses(chaos: ChaosLab): Promise<Map<string, number>> {
       .filter((pid) => pid !== '')
       .map(Number);
     const biggest = pids.sort((a, b) => (residentMB(b) ?? 0) - (residentMB(a) ?? 0))[0];
-    if (biggest !== undefined) out.set(`dns-${p.metadata.name}`, biggest);
+    if (biggest !== undefined) {
+      out.set(`dns-${p.metadata.name}`, { pid: biggest, netns: record.netns, metricsPort: 9153 });
+    }
   }
   return out;
 }
 
-/** An agent's V8 heap after its last major collection, in MB (from its metrics). */
-async function agentHeapAfterGcMB(chaos: ChaosLab, host: string): Promise<number | undefined> {
+/** A process's V8 heap after its last major collection, in MB, from the metrics it serves. */
+async function heapAfterGcMB(netns: string, port: number): Promise<number | undefined> {
   try {
     const { stdout } = await execFileAsync(
       'ip',
-      [
-        'netns',
-        'exec',
-        `${chaos.name}-${host}`,
-        'curl',
-        '-sf',
-        '-m',
-        '5',
-        'http://127.0.0.1:9101/metrics',
-      ],
+      ['netns', 'exec', netns, 'curl', '-sf', '-m', '5', `http://127.0.0.1:${port}/metrics`],
       { encoding: 'utf8' },
     );
     const bytes = new RegExp(`^${HEAP_AFTER_GC_METRIC} (\\S+)$`, 'm').exec(stdout)?.[1];
@@ -193,23 +194,23 @@ try {
   const before = await leaksNow(chaos, store);
   const processes = await watchedProcesses(chaos);
   const samples = new Map<string, MemorySample[]>([...processes.keys()].map((k) => [k, []]));
-  const heaps = new Map<string, MemorySample[]>(chaos.lab.hosts.map((h) => [h.name, []]));
+  const heaps = new Map<string, MemorySample[]>([...processes.keys()].map((k) => [k, []]));
   const start = Date.now();
   const sample = async (): Promise<void> => {
     const at = Date.now() - start;
     const line = [`soak t=${Math.round(at / 60_000)}min rss_mb`];
-    for (const [name, pid] of processes) {
+    for (const [name, { pid }] of processes) {
       const mb = residentMB(pid);
       if (mb === undefined) continue;
       samples.get(name)!.push({ at, mb });
       line.push(`${name}=${mb.toFixed(1)}`);
     }
     line.push('heap_after_gc_mb');
-    for (const [host, s] of heaps) {
-      const mb = await agentHeapAfterGcMB(chaos, host);
+    for (const [name, { netns, metricsPort }] of processes) {
+      const mb = await heapAfterGcMB(netns, metricsPort);
       if (mb === undefined) continue;
-      s.push({ at, mb });
-      line.push(`agent-${host}=${mb.toFixed(1)}`);
+      heaps.get(name)!.push({ at, mb });
+      line.push(`${name}=${mb.toFixed(1)}`);
     }
     console.log(line.join(' '));
   };
@@ -250,12 +251,12 @@ try {
     return slopes;
   };
   const slopes = rows('rss', samples);
-  const heapSlopes = rows('heap', new Map([...heaps].map(([host, s]) => [`agent-${host}`, s])));
+  const heapSlopes = rows('heap', heaps);
   const worst = slopes.length > 0 ? Math.max(...slopes) : Number.NaN;
   const worstHeap = heapSlopes.length > 0 ? Math.max(...heapSlopes) : Number.NaN;
   console.log(
     `BENCH soak minutes=${minutes} leaks=${leaks.length} worst_rss_slope_mb_per_10min=${worst.toFixed(2)}` +
-      ` worst_agent_heap_after_gc_slope_mb_per_10min=${worstHeap.toFixed(2)}` +
+      ` worst_heap_after_gc_slope_mb_per_10min=${worstHeap.toFixed(2)}` +
       ` failed=${traffic.failed} ok=${traffic.ok} gap_ms=${traffic.gapMs}` +
       ` pods_created=${done.pods_created} labels_flipped=${done.labels_flipped}` +
       ` services_changed=${done.services_changed}`,

@@ -31,7 +31,7 @@ import { ebpfDatapathController } from './ebpf-datapath.js';
 import { flowsController } from './flows.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { effectiveNetwork } from '../api/node-settings.js';
-import { registerHeapAfterGc } from './heap-metrics.js';
+import { registerHeapAfterGc } from '../util/heap-metrics.js';
 import { slimPod } from '../api/slim-pod.js';
 
 /** Controllers in start order; a new capability with its own controller adds it here. */

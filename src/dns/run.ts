@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
+import { registerHeapAfterGc } from '../util/heap-metrics.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { ClusterIndex } from './cluster-index.js';
 import { Forwarder, type Upstream } from './forwarder.js';
@@ -54,6 +55,8 @@ export async function startDns(
 ): Promise<DnsInstance> {
   const index = new ClusterIndex(opts.domain);
   const metrics = new DnsMetrics();
+  // Whether a creeping resident size is garbage V8 has not collected yet or a leak (the soak).
+  const stopHeapGauge = registerHeapAfterGc(metrics.registry);
   const forwarder =
     opts.upstreams.length > 0 ? new Forwarder({ upstreams: opts.upstreams }) : undefined;
   const handler = new QueryHandler({
@@ -86,6 +89,7 @@ export async function startDns(
     metrics,
     server,
     stop: async () => {
+      stopHeapGauge();
       await source?.stop();
       forwarder?.close();
       await server.close();

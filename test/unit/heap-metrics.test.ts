@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
-import { HEAP_AFTER_GC_METRIC, registerHeapAfterGc } from '../../src/agent/heap-metrics.js';
+import { HEAP_AFTER_GC_METRIC, registerHeapAfterGc } from '../../src/util/heap-metrics.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('heap metrics: a major collection sets the heap left in use after it', async () => {
