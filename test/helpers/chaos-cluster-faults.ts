@@ -56,12 +56,19 @@ function extraEchoPods(chaos: ChaosLab, count: number): string {
   }).join('\n---\n');
 }
 
-function readyPods(chaos: ChaosLab, prefix: string): number {
+/** The default namespace's pods whose names start with `prefix`; undefined if unreadable. */
+function podsNamed(chaos: ChaosLab, prefix: string): Pod[] | undefined {
   const r = podnet(['--lab', chaos.name, 'get', 'pods', '-n', 'default', '-o', 'json']);
-  if (r.status !== 0) return 0;
-  return (JSON.parse(r.stdout) as { items: Pod[] }).items.filter(
+  if (r.status !== 0) return undefined;
+  return (JSON.parse(r.stdout) as { items: Pod[] }).items.filter((p) =>
+    p.metadata.name.startsWith(prefix),
+  );
+}
+
+function readyPods(chaos: ChaosLab, prefix: string): number {
+  return (podsNamed(chaos, prefix) ?? []).filter(
     (p) =>
-      p.metadata.name.startsWith(prefix) &&
+      !p.metadata.deletionTimestamp &&
       (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
   ).length;
 }
@@ -80,6 +87,14 @@ export async function podsRecreated(chaos: ChaosLab, count: number): Promise<Clu
   await waitFor(`the ${count} extra echo pods to be ready`, allReady, 180_000, 500);
   const from = Date.now();
   podnetOk(['--lab', chaos.name, 'delete', '-f', '-'], { input: manifest });
+  // As `kubectl delete` waits: a pod applied while the old one of its name is still terminating
+  // would only update the object its node is about to remove.
+  await waitFor(
+    `the ${count} echo pods to be gone`,
+    () => podsNamed(chaos, 'chaos-extra-')?.length === 0,
+    120_000,
+    200,
+  );
   apply();
   await waitFor(`the ${count} echo pods to be ready again`, allReady, 180_000, 200);
   const readyAgainMs = Date.now() - from;
