@@ -49,8 +49,11 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
       const inFlight = new Set<string>();
       let leading = false;
 
-      const zoneOf = (node: string): string | undefined =>
-        nodes.cache.get(node)?.metadata.labels?.[LABEL_ZONE];
+      const nodeLookup = (name: string): { zone?: string } | undefined => {
+        const node = nodes.cache.get(name);
+        const zone = node?.metadata.labels?.[LABEL_ZONE];
+        return node && (zone === undefined ? {} : { zone });
+      };
 
       // Indexes kept by the handlers, so that one service's pass costs its namespace's pods
       // and its own slices, not the whole cluster's.
@@ -72,7 +75,7 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         const owned = svc !== undefined && managesService(svc);
         const nsPods = podsByNamespace.values(ns);
         const plan = owned
-          ? planEndpointSlices(svc, nsPods, storedSlices(key), zoneOf)
+          ? planEndpointSlices(svc, nsPods, storedSlices(key), nodeLookup)
           : { create: [], update: [], delete: storedSlices(key) };
         let ok = true;
         for (const slice of plan.create)
@@ -82,7 +85,7 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         for (const slice of plan.delete) ok = (await deleteObjectAt(ctx.store, slice)) && ok;
         const current = endpoints.cache.get(key);
         if (owned) {
-          const want = desiredEndpoints(svc, nsPods, zoneOf);
+          const want = desiredEndpoints(svc, nsPods, nodeLookup);
           if (!current) ok = (await createObject(ctx.store, want)) !== undefined && ok;
           else if (isManagedEndpoints(current) && !sameEndpoints(current, want)) {
             const next = {
@@ -171,9 +174,10 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         podsByNamespace.track(c, namespaceOf);
         return enqueue(() => servicesOfPod(servicesByNamespace.values(namespaceOf(c.object)), c));
       });
-      // A node's zone label is on every endpoint of it: the services of its pods.
+      // A node's zone label is on every endpoint of it, and a removed node's pods are not ready:
+      // the services of its pods.
       nodes.addHandler((c) =>
-        c.type === 'added' || zoneChanged(c)
+        c.type !== 'modified' || zoneChanged(c)
           ? enqueue(() => servicesOnNode(c.name, pods.cache.values(), servicesByNamespace))
           : undefined,
       );

@@ -28,8 +28,14 @@ export const MAX_ENDPOINTS_PER_SLICE = 100;
 /** Set on the Endpoints podnet writes, as Kubernetes' endpoints controller does: ours to update. */
 export const LABEL_SKIP_MIRROR = 'endpointslice.kubernetes.io/skip-mirror';
 
-/** Where each node is: its zone label, for the endpoints on it. */
-export type ZoneOf = (nodeName: string) => string | undefined;
+/**
+ * What the endpoints on a node need to know of it: undefined when the cluster has no such Node
+ * (removed: no host routes to its pods any more), else its zone label.
+ */
+export type NodeLookup = (nodeName: string) => { zone?: string } | undefined;
+
+/** For callers without Nodes at hand: every node exists, none has a zone. */
+const EVERY_NODE: NodeLookup = () => ({});
 
 /**
  * Whether the controller writes this service's endpoints: it has a selector (an empty one is
@@ -68,15 +74,19 @@ function podPorts(svc: Service, pod: Pod): SlicePort[] {
   });
 }
 
-function podEndpoint(svc: Service, pod: Pod, address: string, zoneOf: ZoneOf): SliceEndpoint {
+function podEndpoint(svc: Service, pod: Pod, address: string, nodes: NodeLookup): SliceEndpoint {
   const ns = pod.metadata.namespace ?? 'default';
   const node = pod.spec.nodeName;
-  const zone = node === undefined ? undefined : zoneOf(node);
+  const facts = node === undefined ? {} : nodes(node);
+  const zone = facts?.zone;
+  // A pod whose Node was removed answers no one: other hosts dropped their routes to it with the
+  // Node, so traffic sent to it (a DNS query, a connection) would only time out.
+  const reachable = facts !== undefined;
   const endpoint: SliceEndpoint = {
     addresses: [address],
     conditions: {
-      ready: isPodReady(pod),
-      serving: isPodServing(pod),
+      ready: reachable && isPodReady(pod),
+      serving: reachable && isPodServing(pod),
       terminating: pod.metadata.deletionTimestamp !== undefined,
     },
   };
@@ -122,7 +132,7 @@ function groupKey(addressType: AddressType, ports: SlicePort[]): string {
 }
 
 /** The service's endpoints, grouped by address type and resolved ports, pods in IP order. */
-function endpointGroups(svc: Service, pods: Iterable<Pod>, zoneOf: ZoneOf): EndpointGroup[] {
+function endpointGroups(svc: Service, pods: Iterable<Pod>, nodes: NodeLookup): EndpointGroup[] {
   const groups = new Map<string, EndpointGroup>();
   const types = serviceAddressTypes(svc);
   for (const pod of selectedPods(svc, pods)) {
@@ -133,7 +143,7 @@ function endpointGroups(svc: Service, pods: Iterable<Pod>, zoneOf: ZoneOf): Endp
       const key = groupKey(addressType, ports);
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { addressType, ports, endpoints: [] }));
-      group.endpoints.push(podEndpoint(svc, pod, address, zoneOf));
+      group.endpoints.push(podEndpoint(svc, pod, address, nodes));
     }
   }
   return [...groups.values()];
@@ -193,14 +203,14 @@ export function planEndpointSlices(
   svc: Service,
   pods: Iterable<Pod>,
   stored: readonly EndpointSlice[],
-  zoneOf: ZoneOf = () => undefined,
+  nodes: NodeLookup = EVERY_NODE,
 ): SlicePlan {
   const plan: SlicePlan = { create: [], update: [], delete: [] };
   if (!managesService(svc)) {
     plan.delete.push(...stored);
     return plan;
   }
-  const groups = endpointGroups(svc, pods, zoneOf);
+  const groups = endpointGroups(svc, pods, nodes);
   // A service without endpoints keeps one empty slice, so readers see it has been handled.
   if (groups.length === 0) {
     const addressType = serviceAddressTypes(svc)?.[0] ?? 'IPv4';
@@ -303,12 +313,12 @@ function sameSlice(a: EndpointSlice, b: EndpointSlice): boolean {
 export function desiredEndpoints(
   svc: Service,
   pods: Iterable<Pod>,
-  zoneOf: ZoneOf = () => undefined,
+  nodes: NodeLookup = EVERY_NODE,
 ): Endpoints {
   const subsets: NonNullable<Endpoints['subsets']> = [];
   // Endpoints predate dual-stack: like Kubernetes', they list the primary family only.
   const primary = serviceAddressTypes(svc)?.[0] ?? 'IPv4';
-  for (const group of endpointGroups(svc, pods, zoneOf)) {
+  for (const group of endpointGroups(svc, pods, nodes)) {
     if (group.addressType !== primary) continue;
     const addresses: EndpointAddress[] = [];
     const notReady: EndpointAddress[] = [];

@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { withSocketDir } from '../../src/kernel/wireguard.js';
 import { parseWireguardDump } from '../../src/kernel/wireguard-dump.js';
 import type { ActualWireguard } from '../../src/kernel/netobjects.js';
+import type { EndpointSlice } from '../../src/api/types.js';
 import { wireguardSocketDir } from '../../src/lab/plan.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
-import { podnet, podnetOk, until } from '../helpers/lab.js';
+import { echoPodYaml, podnet, podnetOk, until } from '../helpers/lab.js';
 import { echoLabForFile, podListener, podSender, startCapture } from '../helpers/echo-lab.js';
 import { hostNs, traceJson } from '../helpers/trace-lab.js';
 
@@ -313,7 +314,33 @@ function withoutCounters(p: ActualWireguard['peers'][number]) {
   };
 }
 
-test('wireguard: a host removed and added again is a peer removed and added on every host', async () => {
+/** echo-3's endpoint conditions in the `wg-echo` service's slices, once it is listed. */
+function echo3Endpoint(): { ready?: boolean; serving?: boolean } | undefined {
+  const r = podnet(['--lab', echo.name, 'get', 'endpointslices', '-o', 'json']);
+  if (r.status !== 0) return undefined;
+  const slices = (JSON.parse(r.stdout) as { items: EndpointSlice[] }).items.filter(
+    (s) => s.metadata.labels?.['kubernetes.io/service-name'] === 'wg-echo',
+  );
+  const endpoint = slices
+    .flatMap((s) => s.endpoints ?? [])
+    .find((e) => e.targetRef?.name === 'echo-3');
+  return endpoint?.conditions;
+}
+
+test('wireguard: a host removed and added again is a peer removed and added on every host; its pods stop being endpoints meanwhile', async () => {
+  // A service in front of echo-3: while node-3 is gone, no host routes to its pods.
+  podnetOk(['--lab', echo.name, 'apply', '-f', '-'], {
+    input: echoPodYaml('echo-3', 'node-3').replace(
+      '  namespace: default',
+      '  namespace: default\n  labels: {app: wg-echo}',
+    ),
+  });
+  podnetOk(['--lab', echo.name, 'apply', '-f', '-'], {
+    input:
+      'apiVersion: v1\nkind: Service\nmetadata: {name: wg-echo, namespace: default}\n' +
+      'spec: {selector: {app: wg-echo}, ports: [{port: 80, targetPort: 8080}]}\n',
+  });
+  await until('echo-3 to be a ready endpoint', () => (echo3Endpoint()?.ready ? true : undefined));
   const key3 = publishedKey('node-3');
   const agent = findProcess(echo.lab.stateDir, 'agent-node-3')!;
   signalGroup(agent, 'SIGKILL');
@@ -324,6 +351,10 @@ test('wireguard: a host removed and added again is a peer removed and added on e
       peerKeys(node).includes(key3) ? undefined : true,
     );
   }
+  await until('echo-3 to be neither ready nor serving', () => {
+    const c = echo3Endpoint();
+    return c && c.ready === false && c.serving === false ? true : undefined;
+  });
   const repair = podnet(['lab', 'repair', '--name', echo.name]);
   assert.equal(repair.status, 0, repair.stderr);
   for (const node of ['node-1', 'node-2']) {
@@ -333,5 +364,8 @@ test('wireguard: a host removed and added again is a peer removed and added on e
       60_000,
     );
   }
+  await until('echo-3 to be a ready endpoint again', () =>
+    echo3Endpoint()?.ready ? true : undefined,
+  );
   await echo.http('echo-2', 'echo-3');
 });

@@ -62,7 +62,8 @@ const service: Service = {
   },
 };
 
-const zones = (node: string) => ({ 'node-1': 'zone-a', 'node-2': 'zone-b' })[node];
+const zoneNames: Record<string, string> = { 'node-1': 'zone-a', 'node-2': 'zone-b' };
+const zones = (node: string) => (node in zoneNames ? { zone: zoneNames[node] } : undefined);
 
 /** The plan's writes applied to `stored`, with revisions, as the store would hold them. */
 function applied(stored: EndpointSlice[], plan: ReturnType<typeof planEndpointSlices>) {
@@ -143,6 +144,24 @@ test('slices: a pod being deleted is terminating, not ready, serving as its read
   assert.equal(
     desiredEndpoints(service, [pod('a', '10.244.1.5', { deleting: true })]).subsets,
     undefined,
+  );
+});
+
+test('slices: a pod on a node the cluster no longer has is neither ready nor serving', () => {
+  const pods = [pod('a', '10.244.1.5'), pod('gone', '10.244.3.5', { node: 'node-3' })];
+  const [slice] = planEndpointSlices(service, pods, [], zones).create;
+  assert.deepEqual(
+    slice!.endpoints.map((e) => [e.addresses[0], e.conditions]),
+    [
+      ['10.244.1.5', { ready: true, serving: true, terminating: false }],
+      ['10.244.3.5', { ready: false, serving: false, terminating: false }],
+    ],
+  );
+  // In the legacy Endpoints object it moves to notReadyAddresses.
+  const [subset] = desiredEndpoints(service, pods, zones).subsets!;
+  assert.deepEqual(
+    [subset!.addresses?.map((a) => a.ip), subset!.notReadyAddresses?.map((a) => a.ip)],
+    [['10.244.1.5'], ['10.244.3.5']],
   );
 });
 
