@@ -147,19 +147,39 @@ async function watchedProcesses(chaos: ChaosLab): Promise<Map<string, Watched>> 
   return out;
 }
 
-/** A process's V8 heap after its last major collection, in MB, from the metrics it serves. */
-async function heapAfterGcMB(netns: string, port: number): Promise<number | undefined> {
+/** The metrics a process serves, as text; empty when it does not answer. */
+async function metricsText(netns: string, port: number): Promise<string> {
   try {
     const { stdout } = await execFileAsync(
       'ip',
       ['netns', 'exec', netns, 'curl', '-sf', '-m', '5', `http://127.0.0.1:${port}/metrics`],
       { encoding: 'utf8' },
     );
-    const bytes = new RegExp(`^${HEAP_AFTER_GC_METRIC} (\\S+)$`, 'm').exec(stdout)?.[1];
-    return bytes === undefined || Number(bytes) === 0 ? undefined : Number(bytes) / 2 ** 20;
+    return stdout;
   } catch {
-    return undefined;
+    return '';
   }
+}
+
+/** One sample's value in MB, undefined when absent or 0 (a heap not yet collected). */
+function metricMB(metrics: string, series: string): number | undefined {
+  const escaped = series.replace(/[{}"]/g, (c) => `\\${c}`);
+  const bytes = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(metrics)?.[1];
+  return bytes === undefined || Number(bytes) === 0 ? undefined : Number(bytes) / 2 ** 20;
+}
+
+/**
+ * The V8 spaces a resident size can grow by without a leak: the young generation's semi-spaces
+ * (they grow under a high allocation rate) and the old generation's committed pages, where the
+ * process serves Node's default metrics.
+ */
+function committedSpaces(metrics: string): string | undefined {
+  const space = (name: string): number | undefined =>
+    metricMB(metrics, `nodejs_heap_space_size_total_bytes{space="${name}"}`);
+  const [young, old] = [space('new_space'), space('old_space')];
+  return young === undefined || old === undefined
+    ? undefined
+    : `new:${young.toFixed(1)},old:${old.toFixed(1)}`;
 }
 
 /** Every pod IP and cluster IP that exists now. */
@@ -205,12 +225,20 @@ try {
       samples.get(name)!.push({ at, mb });
       line.push(`${name}=${mb.toFixed(1)}`);
     }
+    const metrics = new Map<string, string>();
+    for (const [name, { netns, metricsPort }] of processes)
+      metrics.set(name, await metricsText(netns, metricsPort));
     line.push('heap_after_gc_mb');
-    for (const [name, { netns, metricsPort }] of processes) {
-      const mb = await heapAfterGcMB(netns, metricsPort);
+    for (const [name, text] of metrics) {
+      const mb = metricMB(text, HEAP_AFTER_GC_METRIC);
       if (mb === undefined) continue;
       heaps.get(name)!.push({ at, mb });
       line.push(`${name}=${mb.toFixed(1)}`);
+    }
+    line.push('v8_committed_mb');
+    for (const [name, text] of metrics) {
+      const spaces = committedSpaces(text);
+      if (spaces !== undefined) line.push(`${name}=${spaces}`);
     }
     console.log(line.join(' '));
   };
