@@ -9,7 +9,7 @@
 // during a whole generation is dropped from them (objects holding it keep it). So a cluster
 // whose labels churn (a new pod-template-hash per rollout) never grows them past the bound.
 
-/** Entries per generation: above the distinct values a 5,000-node cluster repeats. */
+/** Entries per generation: more than the distinct values a 5,000-node cluster repeats. */
 const GENERATION = 1 << 16;
 
 export class Interner {
