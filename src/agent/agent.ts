@@ -32,9 +32,7 @@ import { flowsController } from './flows.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { effectiveNetwork } from '../api/node-settings.js';
 import { registerHeapAfterGc } from './heap-metrics.js';
-import { slimPod } from '../api/slim-pod.js';
-import { Interner } from '../api/slim-intern.js';
-import { shareEndpointSlice, shareEndpoints, type PodLookup } from '../api/slim-endpoints.js';
+import { cachedObjectTransforms } from './cached-objects.js';
 
 /** Controllers in start order; a new capability with its own controller adds it here. */
 async function controllers(ctx: AgentContext): Promise<Controller[]> {
@@ -108,18 +106,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     },
   });
   const health = new HealthState();
-  // Every pod of the cluster is cached on every node, and listed again in its services' slices
-  // and Endpoints: only what the controllers read of it, and what pods repeat kept once.
-  const shared = new Interner();
-  const podOf: PodLookup = (namespace, name) =>
-    informers.informer('Pod').cache.get(`${namespace}/${name}`);
   const informers: InformerCache = new InformerCache(store, {
     metrics,
-    transforms: {
-      Pod: (pod) => slimPod(pod, shared),
-      EndpointSlice: (slice) => shareEndpointSlice(slice, shared, podOf),
-      Endpoints: (endpoints) => shareEndpoints(endpoints, shared, podOf),
-    },
+    transforms: cachedObjectTransforms(() => informers.informer('Pod').cache),
     onError: (kind, message) => log.warn({ kind, err: message }, 'watch interrupted; retrying'),
   });
   const http = new HttpRoutes();

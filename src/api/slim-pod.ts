@@ -36,8 +36,7 @@ export function slimPod(pod: Pod, shared: Interner): Pod {
       status: present({
         phase: shared.string(status.phase),
         podIP,
-        // The first is podIP again: one string for both.
-        podIPs: status.podIPs?.map(({ ip }) => ({ ip: ip === podIP ? podIP : ip })),
+        podIPs: otherAddresses(status.podIPs, podIP),
         hostIP: shared.string(status.hostIP),
         conditions: shared.value(
           status.conditions?.map((c) => ({ type: c.type, status: c.status })),
@@ -45,6 +44,18 @@ export function slimPod(pod: Pod, shared: Interner): Pod {
       }),
     }),
   };
+}
+
+/**
+ * podIPs where it says more than podIP: a single-stack pod's is podIP again, and readers take
+ * podIP when podIPs is absent, as the API allows. The first is podIP's own string.
+ */
+function otherAddresses(
+  podIPs: { ip: string }[] | undefined,
+  podIP: string | undefined,
+): { ip: string }[] | undefined {
+  if (!podIPs || (podIPs.length === 1 && podIPs[0]!.ip === podIP)) return undefined;
+  return podIPs.map(({ ip }) => ({ ip: ip === podIP ? podIP : ip }));
 }
 
 /**

@@ -81,7 +81,7 @@ test('agent caches: a pod, its slice endpoint and its Endpoints address cost the
   const perAddress = endpointsCost.bytes / PODS;
   const figures = `pod ${perPod.toFixed(0)} B, slice endpoint ${perSliceEndpoint.toFixed(0)} B, Endpoints address ${perAddress.toFixed(0)} B`;
   t.diagnostic(figures);
-  assert.ok(perPod < 650, figures);
+  assert.ok(perPod < 520, figures);
   assert.ok(perSliceEndpoint < 280, figures);
   assert.ok(perAddress < 200, figures);
 });

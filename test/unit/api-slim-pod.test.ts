@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { slimPod } from '../../src/api/slim-pod.js';
 import { Interner } from '../../src/api/slim-intern.js';
+import { podAddresses } from '../../src/policy/rules.js';
 import type { Pod } from '../../src/api/types.js';
 
 const real: Pod = {
@@ -149,7 +150,17 @@ test('slim pod: the pods of one template hold one labels, containers and conditi
     50,
   );
   assert.deepEqual(pods[7]!.metadata.labels, { app: 'web', 'pod-template-hash': '7d4b9c8f6' });
-  assert.deepEqual(pods[7]!.status?.podIPs, [{ ip: '10.244.3.17' }]);
+  assert.equal(pods[7]!.status?.podIP, '10.244.3.17');
+});
+
+test('slim pod: a podIPs that only repeats podIP is left out; readers fall back to podIP', () => {
+  const single = slimPod(replica(3), new Interner());
+  assert.equal(single.status?.podIPs, undefined);
+  assert.deepEqual(podAddresses(single), podAddresses(replica(3)));
+  // Both families: podIPs says more than podIP, and stays.
+  const dual = slimPod(real, new Interner());
+  assert.deepEqual(dual.status?.podIPs, real.status?.podIPs);
+  assert.deepEqual(podAddresses(dual), podAddresses(real));
 });
 
 test('slim pod: what pods share cannot be changed through one of them', () => {
