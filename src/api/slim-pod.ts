@@ -5,6 +5,7 @@
 // messages) is what makes real pods several kilobytes each. What pods repeat (namespace, node,
 // the labels and containers of their template, a Ready condition) is kept once for all of them
 // (slim-intern.ts); what is the pod's own (name, uid, addresses) is all a pod costs on its own.
+import { present } from './slim-fields.js';
 import type { Interner } from './slim-intern.js';
 import type { Pod } from './types.js';
 
@@ -56,15 +57,4 @@ function otherAddresses(
 ): { ip: string }[] | undefined {
   if (!podIPs || (podIPs.length === 1 && podIPs[0]!.ip === podIP)) return undefined;
   return podIPs.map(({ ip }) => ({ ip: ip === podIP ? podIP : ip }));
-}
-
-/**
- * The fields that are set, copied (an absent field costs nothing, an undefined one a slot; and
- * `delete` would turn the object into a slower, larger dictionary).
- */
-function present<T extends object>(fields: T): T {
-  const out: Partial<T> = {};
-  for (const key of Object.keys(fields) as (keyof T)[])
-    if (fields[key] !== undefined) out[key] = fields[key];
-  return out as T;
 }
