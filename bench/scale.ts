@@ -7,7 +7,8 @@
 //   BENCH scale <figure> value=<at 100 %> growth=<100 % ÷ 10 %> [goal=<bound> ratio=<value/goal>]
 // The anchors are Kubernetes' own thresholds and SLOs (goals below); growth must stay <= 12x.
 //   node dist/bench/scale.js [--nodes N] [--pods P] [--services S] [--speakers R]
-//                            [--only cluster|bgp]
+//                            [--only cluster|bgp] [--snapshots DIR]
+// --snapshots keeps node-2's agent's heap snapshot of each step in DIR (agent_live_mb is its sum).
 import { parseArgs } from 'node:util';
 import { growth, runScale, stepTable, type ScaleStep } from './lib/scale-run.js';
 import { runReflectorScale } from './lib/scale-bgp.js';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     services: { type: 'string', default: '10000' },
     speakers: { type: 'string', default: '500' },
     only: { type: 'string' },
+    snapshots: { type: 'string' },
   },
 });
 const target = {
@@ -55,7 +57,11 @@ function report(steps: readonly ScaleStep[]): void {
 }
 
 if (values.only !== 'bgp') {
-  report(await runScale(target, FRACTIONS, (line) => console.error(line)));
+  report(
+    await runScale(target, FRACTIONS, (line) => console.error(line), {
+      snapshotDir: values.snapshots,
+    }),
+  );
 }
 if (values.only !== 'cluster') {
   report(

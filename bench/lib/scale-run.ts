@@ -3,12 +3,13 @@
 // with simulated nodes, pods and services (scale-fixture.ts), and measured at each step.
 //
 // Each figure is taken the way a user would notice it: kernel objects on the real hosts (routes
-// to every simulated node, a map element for every service), resident memory from /proc, a
-// Node join until its route is on every host, a Service until the cluster DNS answers it, a
-// real pod from the store write until the pod runner reports it Running, an agent killed and
-// restarted until its first full pass, and listing every pod from the store.
+// to every simulated node, a map element for every service), resident memory from /proc, the
+// live heap from a heap snapshot (scale-heap.ts), a Node join until its route is on every host,
+// a Service until the cluster DNS answers it, a real pod from the store write until the pod
+// runner reports it Running, an agent killed and restarted until its first full pass, and
+// listing every pod from the store.
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type { Namespace, Pod } from '../../src/api/types.js';
@@ -20,6 +21,7 @@ import { createObject, deleteObject, getObject, listObjects } from '../../src/st
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
 import { labDown, labUp, podnet, sweepLeftovers, testLabName } from '../../test/helpers/lab.js';
+import { liveHeapMb, snapshotSetup } from './scale-heap.js';
 import {
   SIM_NAMESPACE,
   SIM_POD_RANGE,
@@ -53,14 +55,23 @@ export interface ScaleStep {
 const SAMPLES = 3;
 const WRITES_IN_FLIGHT = 32;
 
+export interface ScaleOptions {
+  /** Keep the agent's heap snapshots (one per step) here, to see what holds its memory. */
+  snapshotDir?: string;
+}
+
 export async function runScale(
   target: ScaleTarget,
   fractions: readonly number[],
   log: (line: string) => void = () => {},
+  opts: ScaleOptions = {},
 ): Promise<ScaleStep[]> {
   sweepLeftovers();
   const name = testLabName();
-  const lab = labUp(name, ['--nodes', '3', '--proxy', 'nftables']);
+  const snapshots = snapshotSetup(opts.snapshotDir);
+  const lab = withNodeOptions(snapshots.nodeOptions, () =>
+    labUp(name, ['--nodes', '3', '--proxy', 'nftables']),
+  );
   const store = await openStore(lab.storeUrl);
   const steps: ScaleStep[] = [];
   try {
@@ -102,6 +113,11 @@ export async function runScale(
         'agent_heap_mb',
         Math.max(...(await Promise.all(lab.hosts.map((h) => heapMb(lab, h))))),
       );
+      // node-2's: node-1's agent is the one killed and restarted below.
+      figures.set(
+        'agent_live_mb',
+        await liveHeapMb(agents(lab)[1]!.pid, snapshots.dir, { keep: !!opts.snapshotDir }),
+      );
       figures.set('dns_rss_mb', Math.max(0, ...dnsProcesses(lab).map(treeRssMb)));
       figures.set('list_pods_ms', await median(SAMPLES, () => timed(() => listAllPods(store))));
 
@@ -125,6 +141,19 @@ export async function runScale(
   } finally {
     await store.close();
     labDown(name);
+    if (!opts.snapshotDir) rmSync(snapshots.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `f` with `options` added to NODE_OPTIONS, which the processes it starts inherit. */
+function withNodeOptions<T>(options: string, f: () => T): T {
+  const before = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = before ? `${before} ${options}` : options;
+  try {
+    return f();
+  } finally {
+    if (before === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = before;
   }
 }
 

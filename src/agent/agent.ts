@@ -32,7 +32,7 @@ import { flowsController } from './flows.js';
 import { getClusterNetwork, getObject } from '../store/objects.js';
 import { effectiveNetwork } from '../api/node-settings.js';
 import { registerHeapAfterGc } from '../util/heap-metrics.js';
-import { slimPod } from '../api/slim-pod.js';
+import { cachedObjectTransforms } from './cached-objects.js';
 
 /** Controllers in start order; a new capability with its own controller adds it here. */
 async function controllers(ctx: AgentContext): Promise<Controller[]> {
@@ -106,10 +106,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     },
   });
   const health = new HealthState();
-  const informers = new InformerCache(store, {
+  const informers: InformerCache = new InformerCache(store, {
     metrics,
-    // Every pod of the cluster is cached on every node: only what the controllers read of it.
-    transforms: { Pod: slimPod },
+    transforms: cachedObjectTransforms(() => informers.informer('Pod').cache),
     onError: (kind, message) => log.warn({ kind, err: message }, 'watch interrupted; retrying'),
   });
   const http = new HttpRoutes();

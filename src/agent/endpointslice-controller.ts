@@ -257,7 +257,8 @@ class Index<T extends { metadata: { name: string; namespace?: string } }> {
   private readonly groups = new Map<string, Map<string, T>>();
 
   track(change: Change<T>, keyOf: (obj: T) => string | undefined): void {
-    const id = `${namespaceOf(change.object)}/${change.object.metadata.name}`;
+    // The informer's own key string: a string of its own per object would cost each pod ~60 B.
+    const id = change.name;
     const before = change.old && keyOf(change.old);
     if (before !== undefined) this.groups.get(before)?.delete(id);
     if (before !== undefined && this.groups.get(before)?.size === 0) this.groups.delete(before);

@@ -365,8 +365,9 @@ function deniedLogging(
   const podsByIP = (): Map<string, string> => {
     const out = new Map<string, string>();
     for (const pod of ctx.informers.informer('Pod').cache.values())
-      for (const { ip } of pod.status?.podIPs ?? [])
-        out.set(ip, `${pod.metadata.namespace}/${pod.metadata.name}`);
+      // podIP alone where podIPs is absent (the agent's cache leaves out a podIPs that repeats it).
+      for (const ip of pod.status?.podIPs?.map((p) => p.ip) ?? [pod.status?.podIP])
+        if (ip) out.set(ip, `${pod.metadata.namespace}/${pod.metadata.name}`);
     return out;
   };
   const onPacket = (packet: LoggedPacket): void => {
