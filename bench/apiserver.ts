@@ -18,6 +18,7 @@
 //   swings weighs on both alike rather than on whichever ran in its worse seconds.
 // - watch fan-out: 100 concurrent API watchers see each put made on the store, against the
 //   store's own watch of the same puts. Goal: p99 <= the store watch's p99 + 10 ms.
+// Usage: node dist/bench/apiserver.js [sqlite|etcd] (default both; one store halves the run).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:https';
@@ -518,19 +519,32 @@ function report(backend: string, f: Figures): string[] {
   return lines;
 }
 
+/** The stores the command line names (all of them when it names none). */
+function storesToRun(args: string[]): ('sqlite' | 'etcd')[] {
+  const bad = args.find((a) => a !== 'sqlite' && a !== 'etcd');
+  if (bad !== undefined) {
+    console.error(`apiserver bench: unknown store ${bad}; use sqlite, etcd or both (the default)`);
+    process.exit(2);
+  }
+  return args.length === 0 ? ['sqlite', 'etcd'] : (args as ('sqlite' | 'etcd')[]);
+}
+
 async function main(): Promise<void> {
+  const stores = storesToRun(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'podnet-bench-apiserver-'));
-  const cluster = await startEtcd(1);
+  const cluster = stores.includes('etcd') ? await startEtcd(1) : undefined;
   const lines: string[] = [];
   try {
-    lines.push(
-      ...report('sqlite', await measure(`sqlite:${join(dir, 'store.db')}`, join(dir, 'sqlite'))),
-    );
-    lines.push(...report('etcd', await measure(cluster.storeUrl, join(dir, 'etcd'))));
+    if (stores.includes('sqlite')) {
+      lines.push(
+        ...report('sqlite', await measure(`sqlite:${join(dir, 'store.db')}`, join(dir, 'sqlite'))),
+      );
+    }
+    if (cluster) lines.push(...report('etcd', await measure(cluster.storeUrl, join(dir, 'etcd'))));
     console.log('');
     for (const l of lines) console.log(l);
   } finally {
-    await cluster.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
