@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // `routing: bgp` through the real agents of a lab (3 hosts, 2 zones, podnet speakers in a full
 // iBGP mesh): every host learns every other host's pod subnet by BGP and pods reach pods; a
 // Node that no speaker announces gets no route (the routes are BGP's, not the store's); an

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // Bad input from a raw TCP peer: each malformed message gets the NOTIFICATION RFC 4271 §6
 // names, or RFC 7606's treat-as-withdraw; 10,000 random mutations never crash the speaker;
 // a well-behaved session (BIRD) beside it is never disturbed.

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // podnet speakers in namespaces, one process each: full iBGP mesh, a route reflector with
 // three clients, a ring of reflectors that settles after a withdrawal, and what happens to
 // routes when a peer dies, freezes, says goodbye or restarts gracefully.

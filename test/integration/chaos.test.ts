@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The short chaos run: traffic by service name from a pod on every host of a 3-host, 2-zone lab
 // while faults come one after another, each with its limits asserted on what the clients saw.
 import assert from 'node:assert/strict';

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The eBPF data path in a lab (3 hosts, host-gw), switched on live with `datapath: ebpf`: pods
 // exchange HTTP and 10 MB byte for byte on one host and across hosts, with the programs'
 // counters showing the redirects; a spoofed source is dropped; a pod a NetworkPolicy holds is

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The lab's store on a 3-member etcd over TLS with client certificates (`lab up --store etcd
 // --tls`), with traffic by service name from a pod on each host and a writer putting through
 // podnet's store client from a host: a client without a certificate is refused; a follower

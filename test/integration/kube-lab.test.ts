@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // `lab up --api kubernetes`: the lab as a Kubernetes cluster whose API is podnet's API server,
 // every agent, pod runner and DNS pod reading it through the Kubernetes source with its own
 // token. The demo's flow by name, objects from kubectl, hand-written EndpointSlices and their

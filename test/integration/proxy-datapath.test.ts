@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // Service load balancing through real kernels, in both modes: two hosts and their pods as
 // namespaces (test/helpers/proxy-topology.ts), the sync loop driven with the proxy's model.
 import assert from 'node:assert/strict';

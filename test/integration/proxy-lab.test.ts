@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // Services in the real lab, in both proxy modes: they load-balance over pods on three hosts
 // (TCP and UDP), NodePort answers on every host's address, a pod reaches itself through its
 // own service, and a service without pods refuses at once. After each scenario every host's

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The staged rollout of a changed ClusterNetwork on one 3-host lab (one zone, VXLAN), cases in
 // sequence: a change that passes the up-front checks but meets a path that drops full-size
 // packets fails the canary's probe, is rolled back, and the other hosts never change; a backend

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The routing controller inside real `podnet agent` processes, one per host namespace, over a
 // temporary sqlite store that this test writes Nodes and the ClusterNetwork into.
 import { after, before, test } from 'node:test';

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The reconciler over time: repairs, restarts, hosts leaving and joining, backend switches.
 // After each scenario every host's kernel holds what a fresh reconcile makes of a fake copy of
 // it, so the fake routing host cannot drift from the kernel.

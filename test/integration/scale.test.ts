@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The scale harness at a small size (bench/scale.ts runs it at Kubernetes' published limits):
 // 200 nodes, 5,000 pods and 500 services against three real agents and the real cluster DNS,
 // measured at 10 % and at 100 %. A cost that grows faster than the cluster (a pass over every

@@ -1,4 +1,3 @@
-// test-runs-alone: it bounds latencies, which a second test beside it would stretch.
 // The IPv6 pod datapath and dual-stack services in one dual-stack lab (`lab up --ip-family
 // dual`, 3 hosts in 2 zones): pods reach each other over both families, node-1 routes its zone
 // peer's IPv6 pods directly and the other zone's through pn-vxlan6, a new pod's first IPv6
