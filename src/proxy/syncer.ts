@@ -147,6 +147,7 @@ export class ProxySyncer {
       const outcome = await this.proxier.sync(rules, full);
       this.needFull = false;
       endTimer?.();
+      const rulesMs = Date.now() - this.lastStart;
       const flows = staleFlows(this.programmed, rules);
       this.programmed = rules;
       if (flows.length) await this.opts.conntrack.deleteStaleFlows(flows);
@@ -161,6 +162,7 @@ export class ProxySyncer {
           kind,
           reason,
           ms: Date.now() - this.lastStart,
+          rulesMs,
           sent: outcome.sent,
           staleFlows: flows.length,
         },

@@ -30,6 +30,44 @@ export interface DnsFault extends FaultFigures {
   conntrackGoneMs: number;
 }
 
+/** A host's stream of UDP conntrack DESTROY events for the cluster DNS address. */
+interface ConntrackDestroys {
+  /** When (epoch ms) the last entry translated to `ip` went, heard so far; undefined if none. */
+  lastAt(ip: string): Promise<number | undefined>;
+  stop(): void;
+}
+
+/**
+ * Listens in `netns` for destroyed UDP conntrack entries to the cluster DNS address, each
+ * stamped by conntrack as it arrives; resolves once conntrack listens.
+ */
+async function listenForDestroys(netns: string): Promise<ConntrackDestroys> {
+  const argv = ['netns', 'exec', netns, 'conntrack', '-E', '-e', 'DESTROY', '-o', 'timestamp'];
+  argv.push('-p', 'udp', '--orig-dst', DEFAULT_CLUSTER_NETWORK.dnsIP);
+  const child = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let text = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+  // conntrack prints nothing when it starts listening; it is given a moment to subscribe.
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    async lastAt(ip: string): Promise<number | undefined> {
+      // Events already sent may still be in the pipe.
+      await new Promise((r) => setTimeout(r, 50));
+      let last: number | undefined;
+      for (const line of text.split('\n')) {
+        // `[1796660220.043453] [DESTROY] udp 17 src=C dst=DNS sport=... src=POD dst=C ...`
+        const m =
+          /^\[(\d+\.\d+)\]\s+\[DESTROY\].*? src=\S+ dst=\S+ sport=\d+ dport=\d+ .*?src=(\S+) /.exec(
+            line,
+          );
+        if (m?.[2] === ip) last = Math.max(last ?? 0, Math.round(Number(m[1]) * 1000));
+      }
+      return last;
+    },
+    stop: () => child.kill(),
+  };
+}
+
 export function chaosManifest(hosts: readonly string[]): string {
   const docs = [
     [
@@ -162,15 +200,19 @@ export class ChaosLab {
 
   /**
    * SIGKILLs the program of a DNS pod (not the shim that records its exit, as a runtime's
-   * shim outlives its container); the pod's address.
+   * shim outlives its container).
    */
-  killDnsPod(pod: string): string {
+  killDnsPod(pod: string): void {
     const record = findPodRecord(this.lab.stateDir, DNS_NAMESPACE, pod)!;
     const pids = execFileSync('ip', ['netns', 'pids', record.netns], { encoding: 'utf8' })
       .split('\n')
       .filter((pid) => pid && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'sh');
     for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
-    return record.podIP!;
+  }
+
+  /** The address of a DNS pod. */
+  dnsPodIP(pod: string): string {
+    return findPodRecord(this.lab.stateDir, DNS_NAMESPACE, pod)!.podIP!;
   }
 
   /** Whether `ip` is a ready endpoint of the cluster DNS in the store. */
@@ -186,16 +228,26 @@ export class ChaosLab {
    * When the UDP conntrack entries of the DNS service translated to `ip` were gone from host
    * namespace `netns` (ms since `from`): the ones that would keep sending a client's queries
    * there. (The pod's own host also tracks the already translated packets passing through to
-   * it; those steer nothing.) Each host polled on its own, so that one's slowness does not
-   * count against another. Infinity when they are still there after 10 s.
+   * it; those steer nothing.) Polling only confirms they are gone; the time is that of the
+   * last one's DESTROY event, as `destroyed` heard it, so that the poll's own pace (a process
+   * per look) does not count. Infinity when they are still there after 10 s.
    */
-  private async conntrackGoneOn(netns: string, ip: string, from: number): Promise<number> {
+  private async conntrackGoneOn(
+    netns: string,
+    ip: string,
+    from: number,
+    destroyed: ConntrackDestroys,
+  ): Promise<number> {
     const argv = ['netns', 'exec', netns, 'conntrack', '-L', '-p', 'udp'];
     argv.push('--orig-dst', DEFAULT_CLUSTER_NETWORK.dnsIP, '--reply-src', ip);
     for (;;) {
       const { stdout } = await execFileAsync('ip', argv, { encoding: 'utf8' });
       const entries = stdout.split('\n').filter((l) => l.startsWith('udp'));
-      if (entries.length === 0) return Date.now() - from;
+      if (entries.length === 0) {
+        const polled = Date.now();
+        const last = await destroyed.lastAt(ip);
+        return (last ?? polled) - from;
+      }
       // Still there after 10 s: they stay until they time out, reported as never gone.
       if (Date.now() - from > 10_000) return Number.POSITIVE_INFINITY;
       await new Promise((r) => setTimeout(r, 10));
@@ -235,20 +287,28 @@ export class ChaosLab {
    * UDP conntrack entries to it left every host.
    */
   async dnsPodKilled(pod: string): Promise<DnsFault> {
-    const from = Date.now();
-    const ip = this.killDnsPod(pod);
-    while (await this.dnsEndpointReady(ip)) {
-      if (Date.now() - from > 10_000) throw new Error(`the killed ${pod} stays a ready endpoint`);
-      await new Promise((r) => setTimeout(r, 5));
+    const ip = this.dnsPodIP(pod);
+    const listeners = await Promise.all(this.lab.hosts.map((h) => listenForDestroys(h.netns)));
+    try {
+      const from = Date.now();
+      this.killDnsPod(pod);
+      while (await this.dnsEndpointReady(ip)) {
+        if (Date.now() - from > 10_000) throw new Error(`the killed ${pod} stays a ready endpoint`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const endpointGoneMs = Date.now() - from;
+      // Right away: once the runner has restarted the pod and it is ready again, new entries to
+      // it are rightly made.
+      const conntrackGoneMs = Math.max(
+        ...(await Promise.all(
+          this.lab.hosts.map((h, i) => this.conntrackGoneOn(h.netns, ip, from, listeners[i]!)),
+        )),
+      );
+      const figures = faultFigures(this.requests, await this.windowFrom(from, from));
+      return { ...figures, endpointGoneMs, conntrackGoneMs };
+    } finally {
+      for (const l of listeners) l.stop();
     }
-    const endpointGoneMs = Date.now() - from;
-    // Right away: once the runner has restarted the pod and it is ready again, new entries to
-    // it are rightly made.
-    const conntrackGoneMs = Math.max(
-      ...(await Promise.all(this.lab.hosts.map((h) => this.conntrackGoneOn(h.netns, ip, from)))),
-    );
-    const figures = faultFigures(this.requests, await this.windowFrom(from, from));
-    return { ...figures, endpointGoneMs, conntrackGoneMs };
   }
 
   /** `host`'s underlay link down for `ms`: figures for that host's client and for the others. */
