@@ -65,7 +65,7 @@ $(KUBECTL_1_20): .stamps/debian
 	npm ci --no-audit --no-fund
 	@mkdir -p .stamps && touch $@
 
-build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5 dist/bin/podnet-pod-link dist/bin/podnet-conntrack-events $(BPF_OBJECTS)
+build: deps dist/bin/podnet-cni dist/bin/podnet-bgp-md5 dist/bin/podnet-pod-link dist/bin/podnet-conntrack-events dist/bin/podnet-conntrack-clean $(BPF_OBJECTS)
 	@echo "node $$(node --version) ($$(command -v node))"
 	npx tsc -p tsconfig.json
 	npx tsc -p src/ui/web/tsconfig.json
@@ -89,6 +89,11 @@ dist/bin/podnet-pod-link: src/kernel/pod-link/podnet-pod-link.c
 
 # The flow log's reader of conntrack events as binary records (src/kernel/conntrack-events/).
 dist/bin/podnet-conntrack-events: src/kernel/conntrack-events/podnet-conntrack-events.c
+	@mkdir -p dist/bin
+	cc -O2 -Wall -Wextra -o $@ $<
+
+# The proxy's deleter of conntrack entries to endpoints that went (src/kernel/conntrack-clean/).
+dist/bin/podnet-conntrack-clean: src/kernel/conntrack-clean/podnet-conntrack-clean.c
 	@mkdir -p dist/bin
 	cc -O2 -Wall -Wextra -o $@ $<
 

@@ -173,6 +173,19 @@ const containerSchema = z.strictObject({
     )
     .optional(),
   readinessProbe: probeSchema.optional(),
+  lifecycle: z
+    .strictObject({
+      preStop: z
+        .strictObject({
+          sleep: z
+            .strictObject({
+              seconds: z.number().int().min(0, { error: 'must be at least 0' }),
+            })
+            .optional(),
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 const containerStateSchema = z.strictObject({

@@ -85,6 +85,16 @@ export interface Container {
   env?: { name: string; value?: string }[];
   ports?: ContainerPort[];
   readinessProbe?: Probe;
+  lifecycle?: Lifecycle;
+}
+
+/**
+ * Hooks around a container's life. The pod runners act on preStop's sleep (Kubernetes 1.30's
+ * PodLifecycleSleepAction): a deleted pod keeps running that long, so every host's proxy takes
+ * it out of its services before it stops answering. Other handlers are kept as given.
+ */
+export interface Lifecycle {
+  preStop?: { sleep?: { seconds: number } };
 }
 
 export interface PodCondition {

@@ -301,7 +301,10 @@ export function registerObjects(program: Command): void {
     .argument('[args...]', 'KIND NAME...')
     .option('-f, --filename <file>', 'manifest naming the objects, or - for stdin')
     .option('-n, --namespace <ns>', 'namespace')
-    .option('--grace-period <seconds>', "seconds a pod's node gets to tear it down (default 30)")
+    .option(
+      '--grace-period <seconds>',
+      'seconds a pod gets to end: its preStop sleep is cut to this (default 30)',
+    )
     .option(
       '--force',
       'with --grace-period 0 (the default then): remove pods at once, not waiting for their node',

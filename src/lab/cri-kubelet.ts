@@ -31,6 +31,7 @@ import {
 import { runnerPods } from './runner-pods.js';
 import { nextWake, restartPolicyOf, type ContainerRecord } from './containers.js';
 import { restartStep } from './cri-restarts.js';
+import { draining, isDraining } from './termination.js';
 
 export interface CriHost {
   node: string;
@@ -156,12 +157,25 @@ export function startCriKubelet(
     wakeTimer = setTimeout(() => trigger(), Math.max(0, t - Date.now()) + 50);
   };
 
+  // Woken when a deleted pod's preStop sleep ends, to tear it down then.
+  let teardownTimer: NodeJS.Timeout | undefined;
+  const terminatingSince = new Map<string, number>();
+  const wakeForTeardown = (at: number | undefined): void => {
+    clearTimeout(teardownTimer);
+    if (at !== undefined) teardownTimer = setTimeout(() => trigger(), at - Date.now() + 50);
+  };
+
   const reconcile = async (): Promise<void> => {
     const onNode = runnerPods(source.list(), host.node);
     const desired = onNode.filter((p) => p.metadata.deletionTimestamp === undefined);
     const terminating = onNode.filter((p) => p.metadata.deletionTimestamp !== undefined);
     const actions = sandboxActions(desired, await cri.listPodSandbox());
-    for (const s of actions.remove) {
+    const drain = draining(terminating, Date.now(), terminatingSince);
+    wakeForTeardown(drain.nextTeardown);
+    const removeNow = actions.remove.filter(
+      (s) => !isDraining(drain, sandboxKey(s), s.metadata.uid),
+    );
+    for (const s of removeNow) {
       try {
         await removeSandbox(cri, s.id);
         log.info({ pod: sandboxKey(s), sandbox: s.id }, 'pod sandbox removed');
@@ -226,6 +240,7 @@ export function startCriKubelet(
       stopped = true;
       clearInterval(timer);
       clearTimeout(wakeTimer);
+      clearTimeout(teardownTimer);
       await runs.stop();
       await source.stop();
       cri.close();

@@ -20,6 +20,7 @@ import {
 import { runnerPods } from './runner-pods.js';
 import { podIPsOf } from './cni-runtime.js';
 import { ReadinessProber, type ProbedContainer } from './prober.js';
+import { draining, isDraining } from './termination.js';
 
 /** The cluster's pods as the runner sees them (an informer's cache in practice). */
 export interface PodSource {
@@ -162,6 +163,14 @@ export function startKubelet(
     );
   };
 
+  // Woken when a deleted pod's preStop sleep ends, to tear it down then.
+  let teardownTimer: NodeJS.Timeout | undefined;
+  const terminatingSince = new Map<string, number>();
+  const wakeForTeardown = (at: number | undefined): void => {
+    clearTimeout(teardownTimer);
+    if (at !== undefined) teardownTimer = setTimeout(() => trigger(), at - Date.now() + 50);
+  };
+
   const prober = new ReadinessProber(() => trigger());
   const reconcile = async (): Promise<void> => {
     const probed: ProbedContainer[] = [];
@@ -176,7 +185,12 @@ export function startKubelet(
     const terminating = onNode.filter((p) => p.metadata.deletionTimestamp !== undefined);
     const records = listPodRecords(host.labDir).filter((r) => r.node === host.node);
     const actions = podActions(desired, records);
-    for (const r of actions.stop) {
+    const drain = draining(terminating, Date.now(), terminatingSince);
+    wakeForTeardown(drain.nextTeardown);
+    const stopNow = actions.stop.filter(
+      (r) => !isDraining(drain, podKey(r.namespace, r.name), r.uid),
+    );
+    for (const r of stopNow) {
       try {
         await stopPod(host, r);
         log.info({ pod: podKey(r.namespace, r.name), netns: r.netns }, 'pod removed');
@@ -257,6 +271,7 @@ export function startKubelet(
       clearInterval(timer);
       prober.stop();
       clearTimeout(wakeTimer);
+      clearTimeout(teardownTimer);
       stopWatchingExits();
       await runs.stop();
       await source.stop();

@@ -24,6 +24,8 @@ export interface IptablesKernel {
 export interface ConntrackKernel {
   /** Deletes the entries of each flow; "nothing to delete" is not an error. */
   deleteStaleFlows(flows: StaleFlow[]): Promise<void>;
+  /** Gets ready, so that the first deletion waits for nothing (an in-memory one needs not). */
+  prepare?(): void;
 }
 
 /** The kernel access of one host's proxy, whichever mode it runs. */

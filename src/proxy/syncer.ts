@@ -64,6 +64,7 @@ export class ProxySyncer {
 
   /** Starts polling the canary. */
   start(): void {
+    this.opts.conntrack.prepare?.();
     const poll = (): void => {
       this.canaryTimer = setTimeout(() => {
         void this.checkCanary().finally(() => {

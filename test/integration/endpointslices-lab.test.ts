@@ -1,10 +1,14 @@
 // EndpointSlices in the real lab: a Service without a selector is load-balanced over, and
-// resolved to, the addresses of a slice written by hand (the controller leaves it alone), and a
-// pod being deleted shows in its service's slice as terminating, then not at all.
+// resolved to, the addresses of a slice written by hand (the controller leaves it alone); a
+// pod being deleted shows in its service's slice as terminating, then not at all; and a pod
+// with a preStop sleep keeps serving while every proxy takes it out, so no request fails.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndpointSlice, Service } from '../../src/api/types.js';
-import { podnet, podnetOk, until as untilWithin } from '../helpers/lab.js';
+import type { EndpointSlice, Pod, Service } from '../../src/api/types.js';
+import { findPodRecord } from '../../src/lab/pods.js';
+import { podnet, podnetOk, readLab, until as untilWithin } from '../helpers/lab.js';
 import { sharedLabWithPods } from '../helpers/shared-lab.js';
 
 const WORKLOAD = `
@@ -36,6 +40,30 @@ metadata: { name: client, namespace: default }
 spec:
   nodeName: node-1
   containers: [{ name: main, command: [sleep, infinity] }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: drain-1, namespace: default, labels: { app: drain } }
+spec:
+  nodeName: node-2
+  containers:
+    - name: main
+      command: [podnet, serve-echo, --port, '8080']
+      lifecycle: { preStop: { sleep: { seconds: 5 } } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: drain-2, namespace: default, labels: { app: drain } }
+spec:
+  nodeName: node-1
+  containers: [{ name: main, command: [podnet, serve-echo, --port, '8080'] }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: drain, namespace: default }
+spec:
+  selector: { app: drain }
+  ports: [{ name: http, port: 80, targetPort: 8080 }]
 ---
 apiVersion: v1
 kind: Service
@@ -72,6 +100,8 @@ endpoints:
 ${ips.map((ip) => `  - addresses: ['${ip}']`).join('\n')}
 `;
 
+const execAsync = promisify(execFile);
+
 /** Pods starting and the elected controller acting may take up to a minute in this lab. */
 const until = <T>(what: string, check: () => T | undefined): Promise<T> =>
   untilWithin(what, check, 60_000);
@@ -80,7 +110,7 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
   const { name, podIPs } = sharedLabWithPods(
     ['--nodes', '2'],
     WORKLOAD,
-    ['echo-1', 'echo-2', 'slow', 'client'],
+    ['echo-1', 'echo-2', 'slow', 'client', 'drain-1', 'drain-2'],
     () => {
       const echoes = [ip('echo-1'), ip('echo-2')];
       podnetOk(['--lab', name, 'apply', '-f', '-'], {
@@ -166,5 +196,64 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
     );
     const eps = json<{ subsets?: unknown[] }>(['get', 'endpoints', 'slow']);
     assert.equal(eps?.subsets, undefined);
+  });
+  test('a pod with a preStop sleep serves through it while proxies take it out: no request fails', async () => {
+    const drainIP = ip('drain-1');
+    const endpointOf = () =>
+      slicesOf('drain')
+        .flatMap((s) => s.endpoints)
+        .find((e) => e.addresses[0] === drainIP);
+    await until('both pods to be ready endpoints', () =>
+      slicesOf('drain')
+        .flatMap((s) => s.endpoints)
+        .filter((e) => e.conditions?.ready).length === 2
+        ? true
+        : undefined,
+    );
+    const svc = json<Service>(['get', 'service', 'drain'])!;
+    const client = findPodRecord(readLab(name)!.stateDir, 'default', 'client')!;
+    // From node-1 for 8 s, before, through and after the deletion (the pod goes after its 5 s
+    // sleep): requests by the service's address, and to the pod's own, each line stamped.
+    const get = (url: string, what: string) =>
+      `timeout 2 busybox wget -q -O /dev/null ${url} && echo "$(date +%s%3N) ${what} ok" || echo "$(date +%s%3N) ${what} failed"`;
+    const loop = `end=$(($(date +%s) + 8)); while [ $(date +%s) -lt $end ]; do ${get(`http://${svc.spec.clusterIP}/`, 'service')}; ${get(`http://${drainIP}:8080/`, 'pod')}; done`;
+    const requests = execAsync('ip', ['netns', 'exec', client.netns, 'sh', '-c', loop], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    podnetOk(['--lab', name, 'delete', 'pod', 'drain-1']);
+    const marked = json<Pod>(['get', 'pod', 'drain-1']);
+    assert.ok(marked, 'drain-1 was gone right after its deletion: its preStop sleep was not kept');
+    const stamp = marked.metadata.deletionTimestamp!;
+    // The stamp has whole seconds: the deletion was at most 1 s after it.
+    const deleted = Date.parse(stamp);
+    const terminating = await until('the endpoint to turn terminating', () => {
+      const e = endpointOf();
+      return e?.conditions?.terminating ? e : undefined;
+    });
+    assert.equal(terminating.conditions?.ready, false);
+    await until('the pod to be gone', () =>
+      json(['get', 'pod', 'drain-1']) === undefined ? true : undefined,
+    );
+    const lines = (await requests).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' '));
+    const service = lines.filter(([, what]) => what === 'service');
+    assert.ok(service.length >= 10, `only ${service.length} requests to the service in 8 s`);
+    assert.deepEqual(
+      service.filter(([, , outcome]) => outcome !== 'ok'),
+      [],
+      'requests to the service failed',
+    );
+    // Still running through its sleep: it answered on its own address 4 s after its deletion
+    // (without the sleep, its runner stops it within a second or so).
+    const answered = lines.filter(([, what, outcome]) => what === 'pod' && outcome === 'ok');
+    const last = Math.max(...answered.map(([at]) => Number(at)));
+    assert.ok(
+      last >= deleted + 4000,
+      `the deleted pod answered last ${last - deleted} ms after its deletion stamp`,
+    );
   });
 });

@@ -329,3 +329,22 @@ test('api: a readiness probe is read, one handler at most, its fields checked; o
   assert.deepEqual(grpc.errors, []);
   assert.match(grpc.warnings.join('\n'), /readinessProbe\.grpc: unknown field, kept as given/);
 });
+
+test('api: a preStop sleep is read and checked; other lifecycle handlers kept with a warning', () => {
+  const pod = (lifecycle: object) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', namespace: 'my-ns' },
+    spec: { containers: [{ name: 'web', command: ['serve'], lifecycle }] },
+  });
+  const ok = validateObject(pod({ preStop: { sleep: { seconds: 5 } } }));
+  assert.deepEqual([ok.errors, ok.warnings], [[], []]);
+  const negative = validateObject(pod({ preStop: { sleep: { seconds: -1 } } }));
+  assert.deepEqual(negative.errors, [
+    'Pod my-ns/web: spec.containers[0].lifecycle.preStop.sleep.seconds: must be at least 0, got -1',
+  ]);
+  const exec = validateObject(pod({ preStop: { exec: { command: ['drain'] } }, postStart: {} }));
+  assert.deepEqual(exec.errors, []);
+  assert.match(exec.warnings.join('\n'), /lifecycle\.preStop\.exec: unknown field, kept as given/);
+  assert.match(exec.warnings.join('\n'), /lifecycle\.postStart: unknown field, kept as given/);
+});
