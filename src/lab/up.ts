@@ -42,6 +42,7 @@ import { startContainerd } from './containerd.js';
 import { KUBERNETES_SCHEME } from '../kube/url.js';
 import { startLabUi } from './ui.js';
 import { LAB_AWS_ENV, startLabCloud } from './cloud-up.js';
+import { phaseClock } from './phase-clock.js';
 import { labCloudSettings } from './cloud-plan.js';
 import type { CloudSettings } from '../api/types.js';
 
@@ -81,6 +82,10 @@ export async function labUp(req: UpRequest): Promise<LabState> {
   const state = stateFromPlan(plan, req.ownerPid);
   writeLabState(state);
   const booting: Promise<unknown>[] = [];
+  // Each phase's time at info level: where a slow `lab up` spent it, in its own log.
+  const clock = phaseClock();
+  const ended = (phase: string, msg: string, fields: Record<string, unknown> = {}): void =>
+    log.info({ ...fields, ...clock.end(phase) }, msg);
   try {
     installPlugin(plan.stateDir);
     for (const h of plan.hosts) {
@@ -88,16 +93,19 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       writeNetwork(h, labNetwork(h));
     }
     await buildTopology(plan);
-    log.info({ hosts: plan.hosts.length }, 'topology built');
+    ended('topology', 'topology built', { hosts: plan.hosts.length });
     if (plan.options.store === 'etcd') {
       const etcd = await startLabEtcd(plan);
       state.storeUrl = etcd.storeUrl;
       writeLabState(state);
+      ended('etcd', 'etcd started');
     }
     // The VPC exists before the ClusterNetwork, which names its route tables.
     const cloud =
       plan.options.backend === 'cloud' ? labCloudSettings(await startLabCloud(plan)) : undefined;
+    if (cloud) ended('cloud', 'cloud emulator started');
     await prepareStore(state.storeUrl, plan, cloud);
+    ended('store', 'store prepared');
     // The API server and the map spend their start booting node: they boot while the hosts do.
     // Only agents that read the cluster through the API server wait for it first.
     const apiServer = inBackground(startLabApiServer(plan), booting);
@@ -106,23 +114,31 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       state.apiServer = await apiServer;
       writeLabState(state);
       await prepareAccounts(state, plan);
+      ended('api server', 'API server started and accounts written');
     }
     // The fabric router is up before the agents, whose first sessions then connect at once.
     await startFabric(plan);
+    if (plan.options.fabric !== 'none') ended('fabric', 'fabric started');
     if (plan.options.runtime === 'containerd') {
       // Before the pod runners, which are its CRI clients.
       await Promise.all(plan.hosts.map((h) => startContainerd(plan.stateDir, h)));
+      ended('containerd', 'containerd started');
     }
     const started = await Promise.all(
       plan.hosts.map((h) => Promise.all([startAgent(state, h), startKubelet(plan, h)])),
     );
+    ended('spawn', 'agents and pod runners started');
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
+    ended('nodes ready', 'nodes ready');
     state.apiServer = await apiServer;
     writeLabState(state);
     await startClusterDns(plan, state.storeUrl, log, labSourceUrl(state, { role: 'dns' }));
+    ended('cluster dns', 'cluster DNS ready');
     state.uiUrl = await ui;
     state.phase = 'ready';
     writeLabState(state);
+    const { sinceStartMs } = clock.end('handover');
+    log.info({ ms: sinceStartMs, phases: clock.summary() }, 'lab ready');
     return state;
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
