@@ -1,7 +1,7 @@
 // `podnet lab up`: the namespaces and links of the plan, the sysctls, the store and the API
 // server, then one agent and one pod runner per host; returns when the cluster is ready.
 import { ensureBpfFs } from '../kernel/bpf-datapath.js';
-import { startClusterDns } from './cluster-dns-up.js';
+import { applyClusterDns, finishClusterDns } from './cluster-dns-up.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createFileLogger } from '../util/log.js';
@@ -82,6 +82,8 @@ export async function labUp(req: UpRequest): Promise<LabState> {
   const state = stateFromPlan(plan, req.ownerPid);
   writeLabState(state);
   const booting: Promise<unknown>[] = [];
+  // Tells background work that waits on the lab's processes that `lab up` has failed.
+  const stopBooting = new AbortController();
   // Each phase's time at info level: where a slow `lab up` spent it, in its own log.
   const clock = phaseClock();
   const ended = (phase: string, msg: string, fields: Record<string, unknown> = {}): void =>
@@ -128,11 +130,22 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       plan.hosts.map((h) => Promise.all([startAgent(state, h), startKubelet(plan, h)])),
     );
     ended('spawn', 'agents and pod runners started');
+    // The DNS pods start while the agents finish their first sync (seconds on a busy machine).
+    const dnsPods = inBackground(
+      applyClusterDns(
+        plan,
+        state.storeUrl,
+        log,
+        labSourceUrl(state, { role: 'dns' }),
+        stopBooting.signal,
+      ),
+      booting,
+    );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
     ended('nodes ready', 'nodes ready');
     state.apiServer = await apiServer;
     writeLabState(state);
-    await startClusterDns(plan, state.storeUrl, log, labSourceUrl(state, { role: 'dns' }));
+    await finishClusterDns(plan, state.storeUrl, log, await dnsPods);
     ended('cluster dns', 'cluster DNS ready');
     state.uiUrl = await ui;
     state.phase = 'ready';
@@ -143,6 +156,7 @@ export async function labUp(req: UpRequest): Promise<LabState> {
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
     // A process still starting would otherwise be recorded after the lab is gone.
+    stopBooting.abort();
     await Promise.allSettled(booting);
     await labDown({ labsDir: req.labsDir, name: req.name });
     throw err;
