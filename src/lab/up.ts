@@ -1,7 +1,7 @@
 // `podnet lab up`: the namespaces and links of the plan, the sysctls, the store and the API
 // server, then one agent and one pod runner per host; returns when the cluster is ready.
 import { ensureBpfFs } from '../kernel/bpf-datapath.js';
-import { startClusterDns } from './cluster-dns-up.js';
+import { applyClusterDns, finishClusterDns } from './cluster-dns-up.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createFileLogger } from '../util/log.js';
@@ -42,6 +42,7 @@ import { startContainerd } from './containerd.js';
 import { KUBERNETES_SCHEME } from '../kube/url.js';
 import { startLabUi } from './ui.js';
 import { LAB_AWS_ENV, startLabCloud } from './cloud-up.js';
+import { phaseClock } from './phase-clock.js';
 import { labCloudSettings } from './cloud-plan.js';
 import type { CloudSettings } from '../api/types.js';
 
@@ -81,6 +82,12 @@ export async function labUp(req: UpRequest): Promise<LabState> {
   const state = stateFromPlan(plan, req.ownerPid);
   writeLabState(state);
   const booting: Promise<unknown>[] = [];
+  // Tells background work that waits on the lab's processes that `lab up` has failed.
+  const stopBooting = new AbortController();
+  // Each phase's time at info level: where a slow `lab up` spent it, in its own log.
+  const clock = phaseClock();
+  const ended = (phase: string, msg: string, fields: Record<string, unknown> = {}): void =>
+    log.info({ ...fields, ...clock.end(phase) }, msg);
   try {
     installPlugin(plan.stateDir);
     for (const h of plan.hosts) {
@@ -88,16 +95,19 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       writeNetwork(h, labNetwork(h));
     }
     await buildTopology(plan);
-    log.info({ hosts: plan.hosts.length }, 'topology built');
+    ended('topology', 'topology built', { hosts: plan.hosts.length });
     if (plan.options.store === 'etcd') {
       const etcd = await startLabEtcd(plan);
       state.storeUrl = etcd.storeUrl;
       writeLabState(state);
+      ended('etcd', 'etcd started');
     }
     // The VPC exists before the ClusterNetwork, which names its route tables.
     const cloud =
       plan.options.backend === 'cloud' ? labCloudSettings(await startLabCloud(plan)) : undefined;
+    if (cloud) ended('cloud', 'cloud emulator started');
     await prepareStore(state.storeUrl, plan, cloud);
+    ended('store', 'store prepared');
     // The API server and the map spend their start booting node: they boot while the hosts do.
     // Only agents that read the cluster through the API server wait for it first.
     const apiServer = inBackground(startLabApiServer(plan), booting);
@@ -106,27 +116,47 @@ export async function labUp(req: UpRequest): Promise<LabState> {
       state.apiServer = await apiServer;
       writeLabState(state);
       await prepareAccounts(state, plan);
+      ended('api server', 'API server started and accounts written');
     }
     // The fabric router is up before the agents, whose first sessions then connect at once.
     await startFabric(plan);
+    if (plan.options.fabric !== 'none') ended('fabric', 'fabric started');
     if (plan.options.runtime === 'containerd') {
       // Before the pod runners, which are its CRI clients.
       await Promise.all(plan.hosts.map((h) => startContainerd(plan.stateDir, h)));
+      ended('containerd', 'containerd started');
     }
     const started = await Promise.all(
       plan.hosts.map((h) => Promise.all([startAgent(state, h), startKubelet(plan, h)])),
     );
+    ended('spawn', 'agents and pod runners started');
+    // The DNS pods start while the agents finish their first sync (seconds on a busy machine).
+    const dnsPods = inBackground(
+      applyClusterDns(
+        plan,
+        state.storeUrl,
+        log,
+        labSourceUrl(state, { role: 'dns' }),
+        stopBooting.signal,
+      ),
+      booting,
+    );
     await waitReady(plan, state.storeUrl, started.flat(), req.readyTimeoutMs ?? 60_000);
+    ended('nodes ready', 'nodes ready');
     state.apiServer = await apiServer;
     writeLabState(state);
-    await startClusterDns(plan, state.storeUrl, log, labSourceUrl(state, { role: 'dns' }));
+    await finishClusterDns(plan, state.storeUrl, log, await dnsPods);
+    ended('cluster dns', 'cluster DNS ready');
     state.uiUrl = await ui;
     state.phase = 'ready';
     writeLabState(state);
+    const { sinceStartMs } = clock.end('handover');
+    log.info({ ms: sinceStartMs, phases: clock.summary() }, 'lab ready');
     return state;
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'lab up failed; removing it');
     // A process still starting would otherwise be recorded after the lab is gone.
+    stopBooting.abort();
     await Promise.allSettled(booting);
     await labDown({ labsDir: req.labsDir, name: req.name });
     throw err;

@@ -50,7 +50,7 @@ function hostNamespaces(lab: string): string[] {
     .filter((n) => n.startsWith(`${lab}-`));
 }
 
-test('lab cli: --lab picks the lab for status and down, lab down refuses to guess, and the test sweep spares a lab not named pnt-', () => {
+test('lab cli: --lab picks the lab for status and down, lab down refuses to guess, the test sweep spares a lab not named pnt-, and lab.log times lab up by phase', () => {
   const mine = testLabName();
   // A person's lab: not a test name, and its owner (the shell that started it) is gone.
   const theirs = `user${shortToken()}`;
@@ -66,6 +66,22 @@ test('lab cli: --lab picks the lab for status and down, lab down refuses to gues
       },
     );
     assert.equal(up.status, 0, up.stderr);
+    // Where `lab up` spent its time, in its own log: every phase, none longer than the whole.
+    const ready = readFileSync(join(LABS_DIR, theirs, 'logs', 'lab.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; ms: number; phases?: Record<string, number> })
+      .find((o) => o.msg === 'lab ready');
+    assert.deepEqual(Object.keys(ready?.phases ?? {}), [
+      'topology',
+      'store',
+      'spawn',
+      'nodes ready',
+      'cluster dns',
+      'handover',
+    ]);
+    const phaseMs = Object.values(ready!.phases!);
+    assert.ok(phaseMs.every((ms) => ms >= 0) && phaseMs.reduce((a, b) => a + b) <= ready!.ms);
 
     const guess = podnet(['lab', 'down']);
     assert.equal(guess.status, 2);
