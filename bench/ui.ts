@@ -13,6 +13,7 @@ import { LABEL_ZONE, type Node } from '../src/api/types.js';
 import { openStore } from '../src/store/open.js';
 import { createObject } from '../src/store/objects.js';
 import { LiveMap } from '../src/ui/server/live-map.js';
+import { OnDemand } from '../src/ui/server/on-demand.js';
 import { startUiServer } from '../src/ui/server/server.js';
 import { benchPod } from './lib/pods.js';
 import { percentile } from './lib/stats.js';
@@ -56,6 +57,8 @@ try {
     listen: { host: '127.0.0.1', port: 0 },
     live,
     podnet: () => Promise.reject(new Error('no trace in the benchmark')),
+    // Nothing runs in the background of the benchmark's map.
+    watched: new OnDemand(() => () => undefined, 0),
     onError: (m) => process.stderr.write(`${m}\n`),
   });
   try {

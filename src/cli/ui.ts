@@ -6,6 +6,8 @@ import { errorMessage } from '../util/errors.js';
 import { globalOptions, resolveStoreUrl } from './context.js';
 
 const DOCTOR_INTERVAL_MS = 30_000;
+/** How long doctor rounds and the flows go on after the last viewer left. */
+const IDLE_AFTER_MS = 60_000;
 
 /** The global flags that named this cluster, handed on to the podnet verbs the map runs. */
 function clusterArgs(cmd: Command): string[] {
@@ -38,6 +40,7 @@ export function registerUi(program: Command): void {
         { LiveFlows },
         probes,
         { startUiServer },
+        { OnDemand },
       ] = await Promise.all([
         import('../ui/server/access.js'),
         import('../store/open.js'),
@@ -45,6 +48,7 @@ export function registerUi(program: Command): void {
         import('../ui/server/live-flows.js'),
         import('../ui/server/probes.js'),
         import('../ui/server/server.js'),
+        import('../ui/server/on-demand.js'),
       ]);
       const listen = parseListen(opts.listen);
       const token = isLoopback(listen.host) ? undefined : randomBytes(24).toString('base64url');
@@ -59,21 +63,34 @@ export function registerUi(program: Command): void {
       const self = [process.execPath, process.argv[1]!];
       const podnet = probes.podnetRunner(self, clusterArgs(cmd));
       const flows = opts.flows ? new LiveFlows([...self, ...clusterArgs(cmd)], onError) : undefined;
-      flows?.start();
-      const stopDoctor = opts.doctor
-        ? probes.startDoctorRounds(
-            podnet,
-            () => live.nodeNames(),
-            (node, findings) => live.setFindings(node, findings),
-            onError,
-            DOCTOR_INTERVAL_MS,
-          )
-        : () => undefined;
-      const { server, url } = await startUiServer({ listen, token, live, flows, podnet, onError });
+      const watched = new OnDemand(() => {
+        flows?.start();
+        const stopDoctor = opts.doctor
+          ? probes.startDoctorRounds(
+              podnet,
+              () => live.nodeNames(),
+              (node, findings) => live.setFindings(node, findings),
+              onError,
+              DOCTOR_INTERVAL_MS,
+            )
+          : () => undefined;
+        return () => {
+          stopDoctor();
+          flows?.stop();
+        };
+      }, IDLE_AFTER_MS);
+      const { server, url } = await startUiServer({
+        listen,
+        token,
+        live,
+        flows,
+        podnet,
+        watched,
+        onError,
+      });
       process.stdout.write(`podnet map: ${url}\n`);
       const stop = (): void => {
-        stopDoctor();
-        flows?.stop();
+        watched.stop();
         server.closeAllConnections();
         server.close();
         void live

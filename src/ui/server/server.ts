@@ -7,6 +7,7 @@ import { errorMessage } from '../../util/errors.js';
 import { refusal, TRACE_PATH, type ListenAddress } from './access.js';
 import type { LiveFlows } from './live-flows.js';
 import type { LiveMap } from './live-map.js';
+import type { OnDemand } from './on-demand.js';
 import { page } from './page.js';
 import { runTrace, type PodnetRunner, type TraceRequest } from './probes.js';
 import { placeHops } from './trace-overlay.js';
@@ -19,6 +20,8 @@ export interface UiServerOptions {
   /** The flows drawn on the map; absent when the map shows none. */
   flows?: LiveFlows;
   podnet: PodnetRunner;
+  /** What the map does only while it is looked at (doctor rounds, the flows). */
+  watched: OnDemand;
   onError: (message: string) => void;
 }
 
@@ -87,13 +90,15 @@ async function handle(
       send(res, 200, { ok: true });
       return;
     case '/api/map':
+      opts.watched.touch();
       send(res, 200, { elements: opts.live.elements() });
       return;
     case '/api/flows':
+      opts.watched.touch();
       send(res, 200, opts.flows?.view() ?? { flows: [], edges: [] });
       return;
     case '/api/events':
-      streamEvents(req, res, opts.live, opts.flows);
+      streamEvents(req, res, opts);
       return;
     case TRACE_PATH:
       await trace(req, res, opts);
@@ -104,12 +109,9 @@ async function handle(
 }
 
 /** The whole map once, then each change as it happens; the flows each second they change. */
-function streamEvents(
-  req: IncomingMessage,
-  res: ServerResponse,
-  live: LiveMap,
-  flows: LiveFlows | undefined,
-): void {
+function streamEvents(req: IncomingMessage, res: ServerResponse, opts: UiServerOptions): void {
+  const { live, flows } = opts;
+  const left = opts.watched.view();
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-store',
@@ -127,6 +129,7 @@ function streamEvents(
     clearInterval(keepalive);
     unsubscribe();
     unsubscribeFlows?.();
+    left();
   });
 }
 
