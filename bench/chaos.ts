@@ -9,7 +9,8 @@
 // BIRD is also killed and restarted. Per fault: requests ok/failed, the longest time a client
 // went without an answer, the time from the fault cleared to answers for good, failed writes,
 // and whether any acknowledged store write or any node's subnet lease was lost.
-//   node dist/bench/chaos.js [--faults etcd]   (only the etcd faults)
+//   node dist/bench/chaos.js [--faults NAME,...]   (only the faults whose names start so,
+//                                                  e.g. `etcd` or `dns-pod-kill,pods-recreated`)
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/store.js';
 import { errorMessage } from '../src/util/errors.js';
@@ -34,7 +35,7 @@ const ROUTER_DOWN_MS = 3000;
 const PODS_RECREATED = 20;
 /** Puts per second of podnet's writer, and of etcdctl's beside it. */
 const WRITES_PER_SECOND = 10;
-const ETCD_ONLY = process.argv.slice(2).join(' ') === '--faults etcd';
+const FAULTS = faultFilter(process.argv.slice(2));
 /** Faults that threw (a wait that ran out), printed at the end. */
 const failures: string[] = [];
 
@@ -42,6 +43,16 @@ interface Row {
   fault: string;
   figures: FaultFigures;
   extra: Record<string, number>;
+}
+
+/** The name prefixes `--faults` asks for; undefined for every fault. */
+function faultFilter(args: string[]): string[] | undefined {
+  if (args.length === 0) return undefined;
+  if (args.length !== 2 || args[0] !== '--faults') {
+    console.error('usage: node dist/bench/chaos.js [--faults NAME,...]');
+    process.exit(2);
+  }
+  return args[1]!.split(',').filter(Boolean);
 }
 
 /** A fault: its rows (one, or one per side of it) and their extra figures. */
@@ -58,7 +69,9 @@ async function run(routing: 'store' | 'bgp'): Promise<Row[]> {
     await chaos.startTraffic(PER_SECOND);
     await etcd.startWriter(WRITES_PER_SECOND);
     store = await openStore(chaos.lab.storeUrl);
-    const faults = [...etcdFaults(etcd), ...(ETCD_ONLY ? [] : clusterFaults(chaos, routing))];
+    const faults = [...etcdFaults(etcd), ...clusterFaults(chaos, routing)].filter(
+      ([name]) => FAULTS === undefined || FAULTS.some((prefix) => name.startsWith(prefix)),
+    );
     for (const [name, inject] of faults) {
       const leasesBefore = await leaseSnapshot(store);
       const from = Date.now();

@@ -45,13 +45,21 @@ export async function zoneRouterRestarted(chaos: ChaosLab, ms: number): Promise<
 
 /** `count` more echo pods behind the service, spread over the hosts. */
 function extraEchoPods(chaos: ChaosLab, count: number): string {
+  // As a service's pods are run in production: ready once the echo listens, and on deletion
+  // serving through a preStop sleep while every proxy takes them out.
+  const container = [
+    'name: main',
+    "command: [podnet, serve-echo, --port, '8080']",
+    'readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}',
+    'lifecycle: {preStop: {sleep: {seconds: 3}}}',
+  ].join(', ');
   return Array.from({ length: count }, (_, i) => {
     const node = chaos.lab.hosts[i % chaos.lab.hosts.length]!.name;
     return [
       'apiVersion: v1',
       'kind: Pod',
       `metadata: {name: chaos-extra-${i + 1}, namespace: default, labels: {app: chaos-echo}}`,
-      `spec: {nodeName: ${node}, containers: [{name: main, command: [podnet, serve-echo, --port, '8080']}]}`,
+      `spec: {nodeName: ${node}, containers: [{${container}}]}`,
     ].join('\n');
   }).join('\n---\n');
 }
