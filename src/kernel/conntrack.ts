@@ -3,12 +3,10 @@
 // deleted by one long-lived podnet-conntrack-clean per namespace (a small C program `make
 // build` compiles): a cleanup starts no process, and the kernel sends only the entries asked
 // for rather than the whole table, so a killed DNS pod's flows go in milliseconds even on a
-// busy host. One request line, one answer line (`ok DELETED` or `error MESSAGE`), in order.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import type { Socket } from 'node:net';
+// busy host. Its answer to a request line is `ok DELETED` or `error MESSAGE`.
 import { tryParseIP } from '../net/index.js';
-import { inNetns } from '../process/run.js';
 import { OperationError } from '../util/errors.js';
+import { LineHelper } from './line-helper.js';
 
 /** Built by `make build` beside the CNI shim (dist/bin/). */
 const PROGRAM = new URL('../../bin/podnet-conntrack-clean', import.meta.url).pathname;
@@ -36,90 +34,21 @@ export function cleanRequest(f: StaleFlow): string {
   return `${fields.join(' ')}\n`;
 }
 
-interface Pending {
-  resolve(deleted: number): void;
-  reject(err: Error): void;
-}
-
-/**
- * One podnet-conntrack-clean, started by the first request and again after it ends. It keeps
- * this process alive only while a request is unanswered.
- */
-class ConntrackCleaner {
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private readonly pending: Pending[] = [];
-  private stdout = '';
-
-  constructor(private readonly netns?: string) {}
-
-  /** Starts the program now, so that the first request does not wait for it. */
-  prepare(): void {
-    if (!this.child) this.hold(this.start(), false);
-  }
-
-  /** Deletes the entries of `flow`; resolves with how many there were. */
-  delete(flow: StaleFlow): Promise<number> {
-    const request = cleanRequest(flow);
-    const child = this.child ?? this.start();
-    return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
-      this.hold(child, true);
-      child.stdin.write(request);
-    });
-  }
-
-  private hold(child: ChildProcessWithoutNullStreams, busy: boolean): void {
-    // The pipes are sockets, which can be (un)referenced like the process.
-    const pipes = [child.stdin, child.stdout, child.stderr] as unknown as Socket[];
-    for (const handle of [child, ...pipes]) {
-      if (busy) handle.ref();
-      else handle.unref();
-    }
-  }
-
-  private start(): ChildProcessWithoutNullStreams {
-    const [program, ...args] = inNetns(this.netns, [PROGRAM]) as [string, ...string[]];
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
-    this.stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => this.onStdout(b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-500)));
-    child.stdin.on('error', () => {
-      /* the process ended; 'close' fails what is pending */
-    });
-    const fail = (message: string): void => {
-      if (this.child === child) this.child = undefined;
-      for (const p of this.pending.splice(0)) p.reject(new OperationError(message));
-    };
-    // A program that ended is started again by the next request.
-    child.on('close', () =>
-      fail(`podnet-conntrack-clean ended: ${stderr.trim() || 'no reason given'}`),
-    );
-    child.on('error', (err) => fail(`could not run podnet-conntrack-clean: ${err.message}`));
-    return child;
-  }
-
-  private onStdout(text: string): void {
-    const lines = (this.stdout + text).split('\n');
-    this.stdout = lines.pop() ?? '';
-    for (const line of lines) {
-      const done = this.pending.shift();
-      const ok = /^ok (\d+)$/.exec(line);
-      if (ok) done?.resolve(Number(ok[1]));
-      else done?.reject(new OperationError(`conntrack cleanup: ${line.replace(/^error /, '')}`));
-    }
-    if (this.pending.length === 0 && this.child) this.hold(this.child, false);
-  }
+/** Deletes the entries of `flow` through `helper`; resolves with how many there were. */
+async function deleteFlow(helper: LineHelper, flow: StaleFlow): Promise<number> {
+  const answer = await helper.request(cleanRequest(flow));
+  const ok = /^ok (\d+)$/.exec(answer);
+  if (!ok) throw new OperationError(`conntrack cleanup: ${answer.replace(/^error /, '')}`);
+  return Number(ok[1]);
 }
 
 /** One cleaner per namespace for the whole process: the proxy's loops of both modes share it. */
-const cleaners = new Map<string, ConntrackCleaner>();
+const cleaners = new Map<string, LineHelper>();
 
-function cleanerFor(netns: string | undefined): ConntrackCleaner {
+function cleanerFor(netns: string | undefined): LineHelper {
   const key = netns ?? '';
   let cleaner = cleaners.get(key);
-  if (!cleaner) cleaners.set(key, (cleaner = new ConntrackCleaner(netns)));
+  if (!cleaner) cleaners.set(key, (cleaner = new LineHelper(PROGRAM, netns)));
   return cleaner;
 }
 
@@ -133,7 +62,7 @@ export function conntrackKernel(netns?: string): {
     prepare: () => cleanerFor(netns).prepare(),
     async deleteStaleFlows(flows) {
       const cleaner = cleanerFor(netns);
-      await Promise.all(flows.map((f) => cleaner.delete(f)));
+      await Promise.all(flows.map((f) => deleteFlow(cleaner, f)));
     },
   };
 }

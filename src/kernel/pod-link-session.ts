@@ -1,18 +1,14 @@
 // The agent's one long-lived podnet-pod-link (a small C program `make build` compiles): it
 // wires a pod's veth, both ends, in one request, so an ADD starts no process and waits on no
-// other process in between. One request line, one answer line (`ok`, `exists <message>` or
-// `error <message>`), in order.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { inNetns } from '../process/run.js';
+// other process in between. Its answer to a request line is `ok`, `exists <message>` or
+// `error <message>`.
 import { OperationError } from '../util/errors.js';
 import type { IpSession } from './ip-session.js';
+import { HelperEndedError, LineHelper } from './line-helper.js';
 import { InterfaceExistsError, LINK_LOCAL_GATEWAY, deleteLinks, type PodVeth } from './pod-veth.js';
 
 /** Built by `make build` beside the CNI shim (dist/bin/). */
 export const POD_LINK_PROGRAM = new URL('../../bin/podnet-pod-link', import.meta.url).pathname;
-
-/** The program ended with the request unanswered: it may have made part of the pair. */
-export class PodLinkEndedError extends OperationError {}
 
 /** The request line for one pod's veth: the program reads whitespace-separated fields. */
 export function podLinkRequest(v: PodVeth): string {
@@ -36,72 +32,29 @@ export function podLinkRequest(v: PodVeth): string {
   return `${fields.join(' ')}\n`;
 }
 
-interface Pending {
-  resolve(): void;
-  reject(err: Error): void;
-}
-
 export class PodLinkSession {
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private readonly pending: Pending[] = [];
-  private stdout = '';
+  private readonly helper: LineHelper;
 
   /** `netns`: the host namespace to wire pods from, when it is not this process's own. */
-  constructor(private readonly netns?: string) {}
+  constructor(netns?: string) {
+    this.helper = new LineHelper(POD_LINK_PROGRAM, netns);
+  }
 
   /**
    * The pair with its pod end made in the pod's namespace, and both ends configured (see
    * podnet-pod-link.c). Rejects with InterfaceExistsError when the pod already has the
-   * interface; after any other failure the program has removed what it made.
+   * interface, and with HelperEndedError when the program ended mid-request; after any other
+   * failure the program has removed what it made.
    */
-  wire(v: PodVeth): Promise<void> {
-    const request = podLinkRequest(v);
-    const child = this.child ?? this.start();
-    return new Promise((resolve, reject) => {
-      this.pending.push({ resolve, reject });
-      child.stdin.write(request);
-    });
+  async wire(v: PodVeth): Promise<void> {
+    const answer = await this.helper.request(podLinkRequest(v));
+    if (answer === 'ok') return;
+    if (answer.startsWith('exists ')) throw new InterfaceExistsError(answer.slice(7));
+    throw new OperationError(answer.replace(/^error /, ''));
   }
 
   close(): void {
-    this.child?.stdin.end();
-  }
-
-  private start(): ChildProcessWithoutNullStreams {
-    const [program, ...args] = inNetns(this.netns, [POD_LINK_PROGRAM]) as [string, ...string[]];
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
-    this.stdout = '';
-    child.stdout.on('data', (b: Buffer) => this.onStdout(b.toString()));
-    child.stderr.resume(); // only a dying program writes there; its end fails what is pending
-    child.stdin.on('error', () => {
-      /* the process ended; 'close' fails what is pending */
-    });
-    // A program that ended is started again by the next request.
-    child.on('close', () => {
-      if (this.child === child) this.child = undefined;
-      for (const p of this.pending.splice(0)) {
-        p.reject(new PodLinkEndedError('podnet-pod-link ended unexpectedly'));
-      }
-    });
-    child.on('error', (err) => {
-      if (this.child === child) this.child = undefined;
-      for (const p of this.pending.splice(0)) {
-        p.reject(new OperationError(`could not run podnet-pod-link: ${err.message}`));
-      }
-    });
-    return child;
-  }
-
-  private onStdout(text: string): void {
-    const lines = (this.stdout + text).split('\n');
-    this.stdout = lines.pop() ?? '';
-    for (const line of lines) {
-      const done = this.pending.shift();
-      if (line === 'ok') done?.resolve();
-      else if (line.startsWith('exists ')) done?.reject(new InterfaceExistsError(line.slice(7)));
-      else done?.reject(new OperationError(line.replace(/^error /, '')));
-    }
+    this.helper.close();
   }
 }
 
@@ -115,7 +68,7 @@ export async function wirePodVeth(host: IpSession, pod: PodLinkSession, v: PodVe
   try {
     await pod.wire(v);
   } catch (err) {
-    if (err instanceof PodLinkEndedError) await deleteLinks(host, [v.hostVeth]);
+    if (err instanceof HelperEndedError) await deleteLinks(host, [v.hostVeth]);
     throw err;
   }
 }

@@ -14,7 +14,8 @@ import {
 } from '../../src/cni/handler.js';
 import { PodIPAllocator } from '../../src/ipam/pod-ips.js';
 import type { IpSession } from '../../src/kernel/ip-session.js';
-import { PodLinkEndedError, type PodLinkSession } from '../../src/kernel/pod-link-session.js';
+import { HelperEndedError } from '../../src/kernel/line-helper.js';
+import type { PodLinkSession } from '../../src/kernel/pod-link-session.js';
 import type { PodVeth } from '../../src/kernel/pod-veth.js';
 import { parseCidr } from '../../src/net/index.js';
 import { createLogger } from '../../src/util/log.js';
@@ -140,7 +141,7 @@ test('cni add: a wiring failure frees the address and takes it out of the polici
 test('cni add: a podnet-pod-link that died mid-request has its half-made veth removed', async () => {
   const f = fakes({
     wire: async () => {
-      throw new PodLinkEndedError('podnet-pod-link ended unexpectedly');
+      throw new HelperEndedError('podnet-pod-link ended unexpectedly');
     },
   });
   try {

@@ -189,6 +189,61 @@ static void consider(const struct request *r, const struct nlmsghdr *h) {
 
 static unsigned char rbuf[1 << 17];
 
+/*
+ * Receives one batch from the kernel and hands it to `handle` a message at a time. The handler
+ * returns 0 to go on, 1 when the reply it waits for is complete, or -errno; so does this, with
+ * 0 once the batch is used up.
+ */
+typedef int (*message_handler)(const struct nlmsghdr *h, void *ctx);
+static int recv_batch(int fd, message_handler handle, void *ctx) {
+  ssize_t n;
+  do n = recv(fd, rbuf, sizeof rbuf, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  for (const struct nlmsghdr *h = (const struct nlmsghdr *)rbuf; NLMSG_OK(h, (size_t)n);
+       h = NLMSG_NEXT(h, n)) {
+    int rc = handle(h, ctx);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+struct dump_reply {
+  const struct request *r;
+  uint32_t seq;
+};
+
+/** A dump's reply: entries, then DONE (or an error). */
+static int on_dump_message(const struct nlmsghdr *h, void *ctx) {
+  const struct dump_reply *d = ctx;
+  if (h->nlmsg_seq != d->seq) return 0;
+  if (h->nlmsg_type == NLMSG_DONE) return 1;
+  if (h->nlmsg_type == NLMSG_ERROR) {
+    int error = ((const struct nlmsgerr *)NLMSG_DATA(h))->error;
+    return error ? error : 1;
+  }
+  if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nfgenmsg))) consider(d->r, h);
+  return 0;
+}
+
+struct delete_acks {
+  uint32_t first, end; /* the sequence numbers sent: [first, end) */
+  size_t sent, acked;
+  long deleted;
+};
+
+/** One ack per delete request sent. */
+static int on_delete_ack(const struct nlmsghdr *h, void *ctx) {
+  struct delete_acks *a = ctx;
+  if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < a->first || h->nlmsg_seq >= a->end) return 0;
+  a->acked++;
+  int error = ((const struct nlmsgerr *)NLMSG_DATA(h))->error;
+  // Gone already (timed out, or deleted by another) is what was wanted.
+  if (error == 0) a->deleted++;
+  else if (error != -ENOENT) return error;
+  return a->acked == a->sent;
+}
+
 /** Sends the dump request for `r` and collects its matching entries; 0 or -errno. */
 static int dump(int fd, const struct request *r, uint32_t seq) {
   unsigned char buf[512];
@@ -218,23 +273,11 @@ static int dump(int fd, const struct request *r, uint32_t seq) {
   }
   end_message(&m, 0);
   if (send(fd, m.buf, m.len, 0) < 0) return -errno;
-  for (;;) {
-    ssize_t n = recv(fd, rbuf, sizeof rbuf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    for (const struct nlmsghdr *h = (const struct nlmsghdr *)rbuf; NLMSG_OK(h, (size_t)n);
-         h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_seq != seq) continue;
-      if (h->nlmsg_type == NLMSG_DONE) return 0;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const struct nlmsgerr *e = NLMSG_DATA(h);
-        return e->error;
-      }
-      if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nfgenmsg))) consider(r, h);
-    }
+  struct dump_reply reply = {r, seq};
+  int rc;
+  while ((rc = recv_batch(fd, on_dump_message, &reply)) == 0) {
   }
+  return rc < 0 ? rc : 0;
 }
 
 /** Deletes the collected entries, many requests to a send; the number deleted, or -errno. */
@@ -256,23 +299,12 @@ static long delete_victims(int fd, int family, uint32_t *seq) {
       sent++;
     }
     if (send(fd, m.buf, m.len, 0) < 0) return -errno;
-    size_t acked = 0;
-    while (acked < sent) {
-      ssize_t n = recv(fd, rbuf, sizeof rbuf, 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return -errno;
-      }
-      for (const struct nlmsghdr *h = (const struct nlmsghdr *)rbuf; NLMSG_OK(h, (size_t)n);
-           h = NLMSG_NEXT(h, n)) {
-        if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < first || h->nlmsg_seq >= *seq) continue;
-        acked++;
-        int error = ((const struct nlmsgerr *)NLMSG_DATA(h))->error;
-        // Gone already (timed out, or deleted by another) is what was wanted.
-        if (error == 0) deleted++;
-        else if (error != -ENOENT) return error;
-      }
+    struct delete_acks acks = {first, *seq, sent, 0, 0};
+    while (acks.acked < sent) {
+      int rc = recv_batch(fd, on_delete_ack, &acks);
+      if (rc < 0) return rc;
     }
+    deleted += acks.deleted;
   }
   return deleted;
 }
