@@ -176,7 +176,8 @@ function metricMB(metrics: string, series: string): number | undefined {
 function committedSpaces(metrics: string): string | undefined {
   const space = (name: string): number | undefined =>
     metricMB(metrics, `nodejs_heap_space_size_total_bytes{space="${name}"}`);
-  const [young, old] = [space('new_space'), space('old_space')];
+  // prom-client names each space without its `_space` suffix.
+  const [young, old] = [space('new'), space('old')];
   return young === undefined || old === undefined
     ? undefined
     : `new:${young.toFixed(1)},old:${old.toFixed(1)}`;

@@ -289,6 +289,8 @@ export class ChaosLab {
   async dnsPodKilled(pod: string): Promise<DnsFault> {
     const ip = this.dnsPodIP(pod);
     const listeners = await Promise.all(this.lab.hosts.map((h) => listenForDestroys(h.netns)));
+    // Connected before the kill: on etcd over TLS a first connection alone takes ~0.5 s.
+    await this.dnsEndpointReady(ip);
     try {
       const from = Date.now();
       this.killDnsPod(pod);

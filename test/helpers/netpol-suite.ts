@@ -44,13 +44,14 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
 
   /** Applies `policies`, waits for every agent, checks the matrix, and deletes them again. */
   async function matrixCase(policies: NetworkPolicy[], probes: Probe[] = [TCP80]): Promise<void> {
-    if (policies.length) lab.apply(policies);
+    if (policies.length) await lab.apply(policies);
     try {
       await lab.settle();
       const failure = await lab.check(policies, probes);
       assert.equal(failure, '', `the lab disagrees with the evaluator:\n${failure}`);
     } finally {
-      for (const p of policies) lab.delete('netpol', p.metadata.namespace!, p.metadata.name);
+      for (const p of policies)
+        await lab.deletePolicy('NetworkPolicy', p.metadata.namespace!, p.metadata.name);
     }
   }
 
@@ -263,13 +264,13 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
       podSelector: pod('a'),
       ingress: [{ from: [{ namespaceSelector: ns('z') }] }],
     });
-    lab.apply([first]);
+    await lab.apply([first]);
     await lab.settle();
     assert.equal(await lab.check([first], [TCP80]), '');
-    lab.apply([second]);
+    await lab.apply([second]);
     await lab.settle();
     assert.equal(await lab.check([second], [TCP80]), '');
-    lab.delete('netpol', 'x', 'moving');
+    await lab.deletePolicy('NetworkPolicy', 'x', 'moving');
     await lab.settle();
     assert.equal(await lab.check([], [TCP80]), '');
   });
@@ -281,22 +282,22 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
         { from: [{ namespaceSelector: {}, podSelector: { matchLabels: { role: 'client' } } }] },
       ],
     });
-    lab.apply([policy]);
-    const relabel = (labels: Record<string, string>): number => {
+    await lab.apply([policy]);
+    const relabel = async (labels: Record<string, string>): Promise<number> => {
       const current = lab.getJson<Pod>(['get', 'pod', 'c', '-n', 'y']);
       current.metadata.labels = labels;
-      lab.apply([{ ...current, status: undefined }]);
+      await lab.apply([{ ...current, status: undefined }]);
       return Number(lab.getJson<Pod>(['get', 'pod', 'c', '-n', 'y']).metadata.resourceVersion);
     };
     try {
       await lab.settle();
       assert.equal(await lab.check([policy], [TCP80]), '');
-      await lab.settle(relabel({ pod: 'c', role: 'client' }));
+      await lab.settle(await relabel({ pod: 'c', role: 'client' }));
       assert.equal(await lab.check([policy], [TCP80]), '');
-      await lab.settle(relabel({ pod: 'c' }));
+      await lab.settle(await relabel({ pod: 'c' }));
       assert.equal(await lab.check([policy], [TCP80]), '');
     } finally {
-      lab.delete('netpol', 'x', 'clients');
+      await lab.deletePolicy('NetworkPolicy', 'x', 'clients');
     }
   });
 
@@ -325,7 +326,7 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
 
   test('a new pod a deny-all policy selects never answers, not even in its first second', async () => {
     const deny = netpol('x', 'deny-new', { podSelector: pod('d'), policyTypes: ['Ingress'] });
-    lab.apply([deny]);
+    await lab.apply([deny]);
     await lab.settle();
     // The new pod's address is not known before its ADD: probe every free address of node-1's
     // pod subnet, over and over, from before the pod is created until a second after it runs.
@@ -348,7 +349,7 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
       }
     })();
     try {
-      lab.apply([newPod('d', { pod: 'd' })]);
+      await lab.apply([newPod('d', { pod: 'd' })]);
       const ip = await readyIP('d');
       await new Promise((r) => setTimeout(r, 1000)); // the second after it runs is part of the claim
       probing = false;
@@ -358,8 +359,8 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
     } finally {
       probing = false;
       await loop;
-      lab.delete('pod', 'x', 'd');
-      lab.delete('netpol', 'x', 'deny-new');
+      lab.deletePod('x', 'd');
+      await lab.deletePolicy('NetworkPolicy', 'x', 'deny-new');
       lab.podsChanged();
     }
   });
@@ -371,12 +372,12 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
         { from: [{ namespaceSelector: ns('x'), podSelector: { matchLabels: { role: 'new' } } }] },
       ],
     });
-    lab.apply([allow]);
+    await lab.apply([allow]);
     await lab.settle();
     const target = lab.podIP('y/a');
     const netns = podNetns(lab.name, 'node-1', 'x', 'e');
     try {
-      lab.apply([newPod('e', { pod: 'e', role: 'new' })]);
+      await lab.apply([newPod('e', { pod: 'e', role: 'new' })]);
       await until(`namespace ${netns}`, () =>
         existsSync(`/run/netns/${netns}`) ? true : undefined,
       );
@@ -386,14 +387,14 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
       const { ms } = JSON.parse(out) as { ms: number | null };
       assert.ok(ms !== null && ms < 1000, `x/e reached y/a ${ms ?? 'never'} ms after its address`);
     } finally {
-      lab.delete('pod', 'x', 'e');
-      lab.delete('netpol', 'y', 'from-new');
+      lab.deletePod('x', 'e');
+      await lab.deletePolicy('NetworkPolicy', 'y', 'from-new');
       lab.podsChanged();
     }
   });
 
   test('drops are counted per policy in the agent metrics', async () => {
-    lab.apply([denyIngress]);
+    await lab.apply([denyIngress]);
     try {
       await lab.settle();
       const node = lab.nodeOf('x/a');
@@ -403,7 +404,7 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
         lab.policyDrops(node, 'x/deny-ingress', 'ingress') > before ? true : undefined,
       );
     } finally {
-      lab.delete('netpol', 'x', 'deny-ingress');
+      await lab.deletePolicy('NetworkPolicy', 'x', 'deny-ingress');
     }
   });
 
@@ -412,7 +413,7 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
       podSelector: pod('a'),
       ingress: [{ ports: [{ port: 80, protocol: 'SCTP' }] }],
     });
-    lab.apply([policy]);
+    await lab.apply([policy]);
     try {
       await lab.settle();
       const target = lab.podIP('x/a');
@@ -436,22 +437,22 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
       assert.equal(await lab.prober('y/a').probe('TCP', target, 80), false);
       await until('the TCP drop to be counted', () => (drops() > dropped + 5 ? true : undefined));
     } finally {
-      lab.delete('netpol', 'x', 'sctp-only');
+      await lab.deletePolicy('NetworkPolicy', 'x', 'sctp-only');
     }
   });
 
   /** Sets the ClusterNetwork annotation that turns the log of denied connections on or off. */
-  function policyLog(on: boolean): void {
+  async function policyLog(on: boolean): Promise<void> {
     const cn = lab.getJson<ClusterNetwork>(['get', 'cn', 'default']);
     const annotations = { ...cn.metadata.annotations };
     if (on) annotations['podnet.io/policy-log'] = 'true';
     else delete annotations['podnet.io/policy-log'];
-    lab.apply([{ ...cn, metadata: { ...cn.metadata, annotations } }]);
+    await lab.apply([{ ...cn, metadata: { ...cn.metadata, annotations } }]);
   }
 
   test('with the log on, a denied connection is logged once, with its policy, 5-tuple and pods', async () => {
-    policyLog(true);
-    lab.apply([denyIngress]);
+    await policyLog(true);
+    await lab.apply([denyIngress]);
     try {
       await lab.settle();
       const target = lab.podIP('x/a');
@@ -482,8 +483,8 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
       );
       assert.equal(deniedLines().length, before + 1);
     } finally {
-      lab.delete('netpol', 'x', 'deny-ingress');
-      policyLog(false);
+      await lab.deletePolicy('NetworkPolicy', 'x', 'deny-ingress');
+      await policyLog(false);
     }
   });
 
@@ -513,7 +514,7 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
     andThen: () => Promise<void> = async () => {},
   ): Promise<void> {
     const { policies = [], admin = [], baseline } = objects;
-    lab.apply([...policies, ...admin, ...(baseline ? [baseline] : [])]);
+    await lab.apply([...policies, ...admin, ...(baseline ? [baseline] : [])]);
     const baselineRev = () =>
       Number(
         lab.getJson<BaselineAdminNetworkPolicy>(['get', 'banp', 'default']).metadata
@@ -531,9 +532,11 @@ export function netpolSuite(mode: ProxyMode, datapath: Datapath = 'kernel'): voi
       assert.equal(failure, '', `the lab disagrees with the evaluator:\n${failure}`);
       await andThen();
     } finally {
-      for (const p of policies) lab.delete('netpol', p.metadata.namespace!, p.metadata.name);
-      for (const p of admin) podnetOk(['--lab', lab.name, 'delete', 'anp', p.metadata.name]);
-      if (baseline) podnetOk(['--lab', lab.name, 'delete', 'banp', 'default']);
+      for (const p of policies)
+        await lab.deletePolicy('NetworkPolicy', p.metadata.namespace!, p.metadata.name);
+      for (const p of admin)
+        await lab.deletePolicy('AdminNetworkPolicy', undefined, p.metadata.name);
+      if (baseline) await lab.deletePolicy('BaselineAdminNetworkPolicy', undefined, 'default');
       await lab.settleAdmin(baseline ? { above: applied } : undefined);
     }
   }
