@@ -1,4 +1,4 @@
-// The per-node daemon: opens the store, starts each controller in order, serves health and
+// The per-node daemon: opens the store, starts its controllers in waves, serves health and
 // metrics, and on SIGTERM stops watching while leaving the datapath exactly as it is.
 import { mkdirSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -34,8 +34,12 @@ import { effectiveNetwork } from '../api/node-settings.js';
 import { registerHeapAfterGc } from '../util/heap-metrics.js';
 import { cachedObjectTransforms } from './cached-objects.js';
 
-/** Controllers in start order; a new capability with its own controller adds it here. */
-async function controllers(ctx: AgentContext): Promise<Controller[]> {
+/**
+ * Controllers in start waves: the controllers of one wave start together, once every one of
+ * the wave before has started. A new capability with its own controller joins the first wave
+ * after everything it needs.
+ */
+async function controllerWaves(ctx: AgentContext): Promise<Controller[][]> {
   // The node controller leases the pod subnet the CNI server hands addresses from.
   const node = new NodeController(Number(process.env.PODNET_SUBNET_LEASE_TTL) || undefined);
   // Where routes come from at start (a host's own setting from a rollout wins); the
@@ -46,39 +50,40 @@ async function controllers(ctx: AgentContext): Promise<Controller[]> {
       await getObject(ctx.store, 'Node', undefined, ctx.options.nodeName),
     ).routing === 'bgp';
   const routing = routingController({ bgp });
-  // Before the CNI server, so that the first ADD finds the policies already programmed.
   const flows = flowsController();
   const policy = policyController({ onDenied: (c) => flows.addDenied(c) });
   const cni = new CniServer(node, policy, orphanScanMs());
+  const leaseSeconds = Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined;
   return [
-    node,
-    new NodeLeaseController(),
-    new NodeLifecycleController(),
-    policy,
-    cni,
-    guardController(cni),
+    [node],
+    [
+      new NodeLeaseController(),
+      new NodeLifecycleController(),
+      // Before the CNI server, so that the first ADD finds the policies already programmed.
+      policy,
+      routing,
+      // backend cloud only: this node's interface, then (elected) the route tables.
+      cloudIdentityController(),
+    ],
+    [
+      cni,
+      cloudRouteController({ leaseSeconds }),
+      // After routing: the tunnel device it makes is among those it tunes; the route table it
+      // programs is what flows read paths from.
+      offloadsController(),
+      routingSourceController(routing),
+      flows,
+      // Every agent stands for election; the leader writes every service's slices.
+      endpointSliceController({ leaseSeconds }),
+      // Likewise elected: the leader finishes the deletion of Terminating namespaces.
+      namespaceController({ leaseSeconds }),
+      proxyController(),
+    ],
+    [guardController(cni)],
     // After the guard: pods it lets out are the ones the programs may fast-path.
-    ebpfDatapathController(cni),
-    // backend cloud only: this node's interface, then (elected) the route tables.
-    cloudIdentityController(),
-    cloudRouteController({
-      leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
-    }),
-    routing,
-    offloadsController(),
-    routingSourceController(routing),
-    // Every agent stands for election; the leader writes every service's slices.
-    endpointSliceController({
-      leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
-    }),
-    // Likewise elected: the leader finishes the deletion of Terminating namespaces.
-    namespaceController({
-      leaseSeconds: Number(process.env.PODNET_LEADER_LEASE_TTL) || undefined,
-    }),
-    proxyController(),
-    flows,
+    [ebpfDatapathController(cni)],
     // Last: it reports a host's settings applied once every controller above has them.
-    networkAckController(),
+    [networkAckController()],
   ];
 }
 
@@ -116,11 +121,20 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const server = await startHealthServer(options.metricsAddress, metrics, health, http);
 
   const started: Controller[] = [];
+  // How long each controller took to start, for the log: where a slow start went.
+  const startMs: Record<string, number> = {};
+  const start = async (controller: Controller): Promise<void> => {
+    health.setReady(controller.name, false);
+    const from = performance.now();
+    await controller.start(ctx);
+    startMs[controller.name] = Math.round(performance.now() - from);
+    started.push(controller);
+  };
   try {
-    for (const controller of await controllers(ctx)) {
-      health.setReady(controller.name, false);
-      await controller.start(ctx);
-      started.push(controller);
+    for (const wave of await controllerWaves(ctx)) {
+      const outcomes = await Promise.allSettled(wave.map(start));
+      const failed = outcomes.find((o) => o.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   } catch (err) {
     // A controller that cannot start ends the agent (with its message), not a hung process.
@@ -130,7 +144,14 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     await store.close();
     throw err;
   }
-  log.info({ controllers: started.map((c) => c.name) }, 'agent started');
+  log.info(
+    {
+      controllers: started.map((c) => c.name),
+      startMs,
+      sinceProcessStartMs: Math.round(performance.now()),
+    },
+    'agent started',
+  );
 
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();

@@ -25,7 +25,7 @@ import { updateObject } from '../store/objects.js';
 import { DeadlineError, withDeadline } from '../util/deadline.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
-import { campaign, type Election } from './leader.js';
+import { campaignAmongNodes, type Election } from './leader.js';
 
 const NAME = 'cloud-routes';
 const DEFAULT_LEASE_SECONDS = 15;
@@ -221,19 +221,25 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
       networks.addHandler(() => trigger());
       await Promise.all([nodes.synced, networks.synced]);
 
-      election = campaign(ctx.store, 'cloud-route-controller', ctx.options.nodeName, {
-        ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
-        log,
-        onElected: () => {
-          leading = true;
-          tables = undefined;
-          trigger();
+      election = campaignAmongNodes(
+        ctx.store,
+        'cloud-route-controller',
+        ctx.options.nodeName,
+        ctx.informers.informer('Node'),
+        {
+          ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+          log,
+          onElected: () => {
+            leading = true;
+            tables = undefined;
+            trigger();
+          },
+          onDeposed: () => {
+            leading = false;
+            clearTimeout(timer);
+          },
         },
-        onDeposed: () => {
-          leading = false;
-          clearTimeout(timer);
-        },
-      });
+      );
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {

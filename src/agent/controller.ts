@@ -1,5 +1,6 @@
 // The node agent is a set of controllers sharing one context. Each controller owns one job
-// (node registration, CNI, routing, proxy, BGP) and is started in order by agent.ts.
+// (node registration, CNI, routing, proxy, BGP) and is started by agent.ts once the
+// controllers it needs have started.
 import type { Registry } from 'prom-client';
 import type { Logger } from '../util/log.js';
 import type { InformerCache } from '../store/shared-informers.js';

@@ -17,7 +17,7 @@ import { createObject, deleteObjectAt, replaceObject, type ObjectOf } from '../s
 import type { Change } from '../store/informer.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
-import { campaign, type Election } from './leader.js';
+import { campaignAmongNodes, type Election } from './leader.js';
 
 const NAME = 'endpointslices';
 /** Kubernetes' default leader-election lease duration. */
@@ -191,17 +191,23 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         [services, pods, nodes, slices, endpoints].map((informer) => informer.synced),
       );
 
-      election = campaign(ctx.store, 'endpointslice-controller', ctx.options.nodeName, {
-        ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
-        log,
-        onElected: () => {
-          leading = true;
-          void enqueue(everything);
+      election = campaignAmongNodes(
+        ctx.store,
+        'endpointslice-controller',
+        ctx.options.nodeName,
+        ctx.informers.informer('Node'),
+        {
+          ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+          log,
+          onElected: () => {
+            leading = true;
+            void enqueue(everything);
+          },
+          onDeposed: () => {
+            leading = false;
+          },
         },
-        onDeposed: () => {
-          leading = false;
-        },
-      });
+      );
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {

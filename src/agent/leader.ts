@@ -3,6 +3,8 @@
 // key bound to a store lease and keeps the lease alive; when it stops or dies the lease expires,
 // the key goes, and the next agent to look creates it and leads. A leader restarted under the
 // same identity leads again at once.
+import type { Node } from '../api/types.js';
+import type { SharedInformer } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -18,10 +20,17 @@ export interface ElectionOptions {
   /** Told when this process has lost (or given up) the lead. */
   onDeposed(): void;
   log: Logger;
+  /**
+   * Whether the holder named so has left the cluster (its Node deleted): its key is taken over
+   * at once instead of after its lease, which a dead holder no longer keeps alive.
+   */
+  holderGone?: (holder: string) => boolean;
 }
 
 export interface Election {
   isLeader(): boolean;
+  /** Runs a round now rather than at the next period (a holder may just have gone). */
+  lookNow(): void;
   /** Stops campaigning; a leader gives the lead up at once so that another takes over. */
   stop(): Promise<void>;
 }
@@ -49,11 +58,12 @@ export function campaign(
 
   const tryToLead = async (): Promise<void> => {
     const held = await store.get(key);
-    if (held && held.value !== identity) return;
+    const holderGone = held !== undefined && opts.holderGone?.(held.value) === true;
+    if (held && held.value !== identity && !holderGone) return;
     const granted = await store.grantLease(opts.ttlSeconds);
     // A key held in our own name was left by this node's agent before it was killed (a node
     // runs one agent): taking it over at once spares the cluster a lease period with no
-    // leader, as client-go's election does for its own identity.
+    // leader, as client-go's election does for its own identity. So is a removed node's.
     const won = held
       ? await store.update(key, identity, held.modRevision, { lease: granted })
       : await store.create(key, identity, { lease: granted });
@@ -62,7 +72,10 @@ export function campaign(
       return;
     }
     lease = granted;
-    opts.log.info({ election: name }, 'leading');
+    opts.log.info(
+      { election: name, ...(holderGone ? { from: held.value } : {}) },
+      holderGone ? 'leading in place of a removed node' : 'leading',
+    );
     opts.onElected();
   };
 
@@ -76,6 +89,7 @@ export function campaign(
     if (current?.lease !== held) depose('the election key is gone or held by another');
   };
 
+  // Rounds run one after another, each scheduling the next.
   const round = async (): Promise<void> => {
     try {
       if (lease === undefined) await tryToLead();
@@ -83,12 +97,18 @@ export function campaign(
     } catch (err) {
       opts.log.warn({ election: name, err: errorMessage(err) }, 'election round failed');
     }
-    if (!stopped) timer = setTimeout(() => (running = round()), periodMs);
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(() => (running = running.then(round)), periodMs);
   };
   running = round();
 
   return {
     isLeader: () => lease !== undefined,
+    lookNow(): void {
+      if (stopped) return;
+      clearTimeout(timer);
+      running = running.then(round);
+    },
     async stop(): Promise<void> {
       stopped = true;
       clearTimeout(timer);
@@ -100,4 +120,29 @@ export function campaign(
       await store.revokeLease(held).catch(() => undefined);
     },
   };
+}
+
+/**
+ * An election among the cluster's nodes, each agent standing as its node: a holder whose Node
+ * has been deleted is passed over at once (a removed node's work would otherwise wait out its
+ * lease), and each deletion of a Node starts a round right away. `nodes` is the agent's Node
+ * informer; until it has synced no holder counts as gone.
+ */
+export function campaignAmongNodes(
+  store: Store,
+  name: string,
+  identity: string,
+  nodes: SharedInformer<Node>,
+  opts: Omit<ElectionOptions, 'holderGone'>,
+): Election {
+  let synced = false;
+  void nodes.synced.then(() => (synced = true));
+  const election = campaign(store, name, identity, {
+    ...opts,
+    holderGone: (holder) => synced && !nodes.cache.has(holder),
+  });
+  nodes.addHandler((c) => {
+    if (c.type === 'deleted') election.lookNow();
+  });
+  return election;
 }

@@ -7,7 +7,7 @@ import { deleteNamespaceContents } from '../registry/delete.js';
 import { isTerminating } from '../registry/namespaces.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentContext, Controller } from './controller.js';
-import { campaign, type Election } from './leader.js';
+import { campaignAmongNodes, type Election } from './leader.js';
 
 const NAME = 'namespaces';
 /** Kubernetes' default leader-election lease duration. */
@@ -76,19 +76,25 @@ export function namespaceController(opts: NamespaceControllerOptions = {}): Cont
       namespaces.addHandler((c) => (c.type === 'deleted' ? undefined : consider(c.object)));
       await namespaces.synced;
 
-      election = campaign(ctx.store, 'namespace-controller', ctx.options.nodeName, {
-        ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
-        log,
-        onElected: () => {
-          leading = true;
-          for (const ns of namespaces.cache.values()) consider(ns);
+      election = campaignAmongNodes(
+        ctx.store,
+        'namespace-controller',
+        ctx.options.nodeName,
+        ctx.informers.informer('Node'),
+        {
+          ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+          log,
+          onElected: () => {
+            leading = true;
+            for (const ns of namespaces.cache.values()) consider(ns);
+          },
+          onDeposed: () => {
+            leading = false;
+            for (const timer of timers.values()) clearTimeout(timer);
+            timers.clear();
+          },
         },
-        onDeposed: () => {
-          leading = false;
-          for (const timer of timers.values()) clearTimeout(timer);
-          timers.clear();
-        },
-      });
+      );
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {

@@ -176,11 +176,16 @@ export interface EchoAnswer {
  * poll, and each CLI start costs a fraction of a CPU-second the lab needs. `lab exec` itself is
  * tested in lab-pods.
  */
-export function podExec(lab: string, pod: string, argv: string[]): SpawnSyncReturns<string> {
+export function podExec(
+  lab: string,
+  pod: string,
+  argv: string[],
+  namespace = 'default',
+): SpawnSyncReturns<string> {
   const state = readLab(lab);
-  const record = state && findPodRecord(state.stateDir, 'default', pod);
+  const record = state && findPodRecord(state.stateDir, namespace, pod);
   if (!state || !record?.podIP) {
-    const stderr = `pod default/${pod} is not running in lab ${lab}`;
+    const stderr = `pod ${namespace}/${pod} is not running in lab ${lab}`;
     return { pid: 0, output: [null, '', stderr], stdout: '', stderr, status: 2, signal: null };
   }
   return spawnSync('ip', ['netns', 'exec', record.netns, ...argv], {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { SETTLE_MS } from '../../src/agent/namespace-controller.js';
 import { findProcess } from '../../src/lab/supervisor.js';
 import { isRunning, signalGroup } from '../../src/process/daemons.js';
-import { DEMO_MANIFEST, echoGetOnce, podnet, readLab, until } from '../helpers/lab.js';
+import { DEMO_MANIFEST, echoGetOnce, podExec, podnet, readLab, until } from '../helpers/lab.js';
 import { ok } from '../helpers/apiserver.js';
 import { sharedLab } from '../helpers/shared-lab.js';
 
@@ -60,7 +60,7 @@ function podIP(name: string): string | undefined {
 }
 
 function inPod(pod: string, command: string[]) {
-  return podnet(['lab', 'exec', '--name', lab, pod, '--', ...command]);
+  return podExec(lab, pod, command);
 }
 
 test('lab up: the kubeconfig reaches the API server, and lab status shows it', () => {

@@ -9,7 +9,7 @@ import { planLab } from '../../src/lab/plan.js';
 import type { Pod } from '../../src/api/types.js';
 import type { LabState } from '../../src/lab/state.js';
 import { createLogger } from '../../src/util/log.js';
-import { LABS_DIR, podnet, podnetOk, readLab } from '../helpers/lab.js';
+import { LABS_DIR, podExec, podnet, podnetOk, readLab } from '../helpers/lab.js';
 import { sharedLab } from '../helpers/shared-lab.js';
 
 const S = 'my-namespace.svc.cluster.local';
@@ -105,8 +105,7 @@ describe('dns in the lab', () => {
     }
   });
 
-  const exec = (argv: string[]) =>
-    podnet(['lab', 'exec', '--name', lab.name, '-n', 'my-namespace', 'client', '--', ...argv]);
+  const exec = (argv: string[]) => podExec(lab.name, 'client', argv, 'my-namespace');
   /** dig through the kube-dns service IP (the proxy DNATs it to a DNS pod). */
   const dig = (...args: string[]) => exec(['dig', '@10.96.0.10', '+time=2', '+tries=2', ...args]);
   const short = (...args: string[]): string[] =>

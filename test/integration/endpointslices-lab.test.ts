@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EndpointSlice, Pod, Service } from '../../src/api/types.js';
 import { findPodRecord } from '../../src/lab/pods.js';
-import { podnet, podnetOk, readLab, until as untilWithin } from '../helpers/lab.js';
+import { podExec, podnet, podnetOk, readLab, until as untilWithin } from '../helpers/lab.js';
 import { sharedLabWithPods } from '../helpers/shared-lab.js';
 
 const WORKLOAD = `
@@ -130,10 +130,7 @@ describe('endpoint slices in the lab', { concurrency: false }, () => {
     (json<{ items: EndpointSlice[] }>(['get', 'endpointslices'])?.items ?? []).filter(
       (s) => s.metadata.labels?.['kubernetes.io/service-name'] === service,
     );
-  const exec = (argv: string[]) =>
-    podnet(['lab', 'exec', '--name', name, '-n', 'default', 'client', '--', ...argv], {
-      timeoutMs: 60_000,
-    });
+  const exec = (argv: string[]) => podExec(name, 'client', argv);
 
   test('a selector-less service is load-balanced over a hand-written slice, and resolved', async () => {
     const svc = json<Service>(['get', 'service', 'manual'])!;

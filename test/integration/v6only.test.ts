@@ -12,7 +12,7 @@ import type { Service } from '../../src/api/types.js';
 import { parseIP } from '../../src/net/index.js';
 import { podNetns } from '../../src/lab/plan.js';
 import { startCapture } from '../helpers/echo-lab.js';
-import { podnetOk } from '../helpers/lab.js';
+import { podExec, podnetOk } from '../helpers/lab.js';
 import { sharedLabWithPods } from '../helpers/shared-lab.js';
 
 const NODES = ['node-1', 'node-2', 'node-3'];
@@ -57,7 +57,10 @@ const podNs = (pod: string): string => {
 
 /** Runs `argv` in a pod's namespace with its resolv.conf, as `podnet lab exec` does. */
 function inPod(pod: string, argv: string[]): string {
-  return podnetOk(['lab', 'exec', '--name', name, pod, '--', ...argv]);
+  const r = podExec(name, pod, argv);
+  if (r.status !== 0)
+    throw new Error(`${argv.join(' ')} in ${pod} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
 }
 
 function clusterIPs(): string[] {

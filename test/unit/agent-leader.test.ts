@@ -1,5 +1,6 @@
 // Leader election: a leader killed without giving the lead up holds the key until its lease
-// expires; the same node's agent started again leads at once, any other waits.
+// expires; the same node's agent started again leads at once, any other waits, unless the
+// leader's node has left the cluster.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -22,6 +23,7 @@ async function leftByKilledLeader(store: Store, identity: string): Promise<strin
 async function firstRound(
   store: Store,
   identity: string,
+  holderGone?: (holder: string) => boolean,
 ): Promise<{ elected: boolean; lease?: string }> {
   const seen: { elected: boolean; lease?: string } = { elected: false };
   let elected!: () => void;
@@ -31,6 +33,7 @@ async function firstRound(
     log: pino({ level: 'silent' }),
     onElected: () => elected(),
     onDeposed: () => undefined,
+    holderGone,
   });
   try {
     // The first round runs at once; the next one would come a third of the TTL later.
@@ -56,6 +59,23 @@ test('another node waits out the killed leader’s lease', async () => {
   await withTempStore(async (store) => {
     await leftByKilledLeader(store, 'node-1');
     assert.equal((await firstRound(store, 'node-2')).elected, false);
+    assert.equal((await store.get(KEY))?.value, 'node-1');
+  });
+});
+
+test('another node takes over at once from a leader whose node was removed', async () => {
+  await withTempStore(async (store) => {
+    const dead = await leftByKilledLeader(store, 'node-1');
+    const round = await firstRound(store, 'node-2', (holder) => holder === 'node-1');
+    assert.ok(round.elected, 'node-2 leads without waiting out the lease');
+    assert.ok(round.lease !== undefined && round.lease !== dead, 'under a lease of its own');
+  });
+});
+
+test('a leader whose node is still there keeps the lead', async () => {
+  await withTempStore(async (store) => {
+    await leftByKilledLeader(store, 'node-1');
+    assert.equal((await firstRound(store, 'node-2', () => false)).elected, false);
     assert.equal((await store.get(KEY))?.value, 'node-1');
   });
 });
