@@ -4,7 +4,13 @@ import { createLogger } from '../util/log.js';
 import { OperationError } from '../util/errors.js';
 import { podHostOf } from './pods.js';
 import { readLabState } from './state.js';
-import { startKubelet, type PodSource, type StatusWriter } from './kubelet.js';
+import {
+  startKubelet,
+  type Kubelet,
+  type PodRemover,
+  type PodSource,
+  type StatusWriter,
+} from './kubelet.js';
 import { openSource } from '../kube/open.js';
 import { labSourceUrl } from './kube-accounts.js';
 import { startInformer } from '../store/informer.js';
@@ -16,8 +22,7 @@ import { DEFAULT_CLUSTER_NETWORK } from '../api/types.js';
 import { dirname, join } from 'node:path';
 import { repoBinDir } from './paths.js';
 import { containerdPaths } from './containerd.js';
-import { CriClient } from './cri-client.js';
-import { startCriKubelet, type CriHost } from './cri-kubelet.js';
+import type { CriHost } from './cri-kubelet.js';
 import type { Pod } from '../api/types.js';
 import type { LabState } from './state.js';
 
@@ -39,13 +44,7 @@ export async function runKubelet(labDir: string, node: string): Promise<void> {
   };
   const kubelet =
     state.options.runtime === 'containerd'
-      ? startCriKubelet(
-          criClientOf(state, node),
-          criHostOf(state, node, log),
-          source,
-          writeStatus,
-          removePod,
-        )
+      ? await startContainerdRunner(state, node, log, source, writeStatus, removePod)
       : startKubelet(
           podHostOf(state, node, log),
           source,
@@ -72,8 +71,24 @@ function labHost(state: LabState, node: string): LabState['hosts'][number] {
   return host;
 }
 
-function criClientOf(state: LabState, node: string): CriClient {
-  return new CriClient(containerdPaths(labHost(state, node).stateDir).socket);
+/**
+ * The runner over containerd's CRI. Its gRPC client is loaded only here: on the lab's own
+ * runtime it would cost every pod runner's start the gRPC and protobuf modules.
+ */
+async function startContainerdRunner(
+  state: LabState,
+  node: string,
+  log: Logger,
+  source: PodSource,
+  writeStatus: StatusWriter,
+  removePod: PodRemover,
+): Promise<Kubelet> {
+  const [{ CriClient }, { startCriKubelet }] = await Promise.all([
+    import('./cri-client.js'),
+    import('./cri-kubelet.js'),
+  ]);
+  const cri = new CriClient(containerdPaths(labHost(state, node).stateDir).socket);
+  return startCriKubelet(cri, criHostOf(state, node, log), source, writeStatus, removePod);
 }
 
 function criHostOf(state: LabState, node: string, log: Logger): CriHost {
