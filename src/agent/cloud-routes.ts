@@ -28,7 +28,6 @@ import type { AgentContext, Controller } from './controller.js';
 import { campaignAmongNodes, type Election } from './leader.js';
 
 const NAME = 'cloud-routes';
-const DEFAULT_LEASE_SECONDS = 15;
 /** Kubernetes' route controller resyncs every 10 s; a full read costs one DescribeRouteTables. */
 const DEFAULT_RESYNC_MS = 10_000;
 /** How long a route this controller wrote, and no read has shown yet, is trusted over a read. */
@@ -221,25 +220,19 @@ export function cloudRouteController(opts: CloudRouteOptions = {}): Controller {
       networks.addHandler(() => trigger());
       await Promise.all([nodes.synced, networks.synced]);
 
-      election = campaignAmongNodes(
-        ctx.store,
-        'cloud-route-controller',
-        ctx.options.nodeName,
-        ctx.informers.informer('Node'),
-        {
-          ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
-          log,
-          onElected: () => {
-            leading = true;
-            tables = undefined;
-            trigger();
-          },
-          onDeposed: () => {
-            leading = false;
-            clearTimeout(timer);
-          },
+      election = campaignAmongNodes(ctx, 'cloud-route-controller', {
+        leaseSeconds: opts.leaseSeconds,
+        log,
+        onElected: () => {
+          leading = true;
+          tables = undefined;
+          trigger();
         },
-      );
+        onDeposed: () => {
+          leading = false;
+          clearTimeout(timer);
+        },
+      });
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {

@@ -21,7 +21,6 @@ import { campaignAmongNodes, type Election } from './leader.js';
 
 const NAME = 'endpointslices';
 /** Kubernetes' default leader-election lease duration. */
-const DEFAULT_LEASE_SECONDS = 15;
 /** Wait before retrying a service whose write conflicted, for the cache to catch up. */
 const RETRY_MS = 200;
 /** Services reconciled at once: their writes overlap (kube-controller-manager runs 5). */
@@ -191,23 +190,17 @@ export function endpointSliceController(opts: EndpointSliceControllerOptions = {
         [services, pods, nodes, slices, endpoints].map((informer) => informer.synced),
       );
 
-      election = campaignAmongNodes(
-        ctx.store,
-        'endpointslice-controller',
-        ctx.options.nodeName,
-        ctx.informers.informer('Node'),
-        {
-          ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
-          log,
-          onElected: () => {
-            leading = true;
-            void enqueue(everything);
-          },
-          onDeposed: () => {
-            leading = false;
-          },
+      election = campaignAmongNodes(ctx, 'endpointslice-controller', {
+        leaseSeconds: opts.leaseSeconds,
+        log,
+        onElected: () => {
+          leading = true;
+          void enqueue(everything);
         },
-      );
+        onDeposed: () => {
+          leading = false;
+        },
+      });
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {

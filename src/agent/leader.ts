@@ -3,11 +3,10 @@
 // key bound to a store lease and keeps the lease alive; when it stops or dies the lease expires,
 // the key goes, and the next agent to look creates it and leads. A leader restarted under the
 // same identity leads again at once.
-import type { Node } from '../api/types.js';
-import type { SharedInformer } from '../store/shared-informers.js';
 import type { Store } from '../store/store.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import type { AgentContext } from './controller.js';
 
 /** Where elections keep their keys: beside the objects, never one of them. */
 export const ELECTION_PREFIX = '/podnet/elections/';
@@ -122,23 +121,27 @@ export function campaign(
   };
 }
 
+/** A lease period when the controller is given none (`PODNET_LEADER_LEASE_TTL` in the agent). */
+const DEFAULT_LEASE_SECONDS = 15;
+
 /**
- * An election among the cluster's nodes, each agent standing as its node: a holder whose Node
- * has been deleted is passed over at once (a removed node's work would otherwise wait out its
- * lease), and each deletion of a Node starts a round right away. `nodes` is the agent's Node
- * informer; until it has synced no holder counts as gone.
+ * An agent's election among the cluster's nodes, standing as its node: a holder whose Node has
+ * been deleted is passed over at once (a removed node's work would otherwise wait out its
+ * lease), and each deletion of a Node starts a round right away. Until the agent's Node
+ * informer has synced no holder counts as gone.
  */
 export function campaignAmongNodes(
-  store: Store,
+  ctx: AgentContext,
   name: string,
-  identity: string,
-  nodes: SharedInformer<Node>,
-  opts: Omit<ElectionOptions, 'holderGone'>,
+  opts: Omit<ElectionOptions, 'holderGone' | 'ttlSeconds'> & { leaseSeconds?: number },
 ): Election {
+  const nodes = ctx.informers.informer('Node');
   let synced = false;
   void nodes.synced.then(() => (synced = true));
-  const election = campaign(store, name, identity, {
-    ...opts,
+  const { leaseSeconds, ...rest } = opts;
+  const election = campaign(ctx.store, name, ctx.options.nodeName, {
+    ...rest,
+    ttlSeconds: leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     holderGone: (holder) => synced && !nodes.cache.has(holder),
   });
   nodes.addHandler((c) => {

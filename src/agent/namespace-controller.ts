@@ -11,7 +11,6 @@ import { campaignAmongNodes, type Election } from './leader.js';
 
 const NAME = 'namespaces';
 /** Kubernetes' default leader-election lease duration. */
-const DEFAULT_LEASE_SECONDS = 15;
 /**
  * How long after a namespace turns Terminating its contents are first deleted: a client that
  * deletes the namespace together with its contents (`kubectl delete -f` of a manifest that
@@ -76,25 +75,19 @@ export function namespaceController(opts: NamespaceControllerOptions = {}): Cont
       namespaces.addHandler((c) => (c.type === 'deleted' ? undefined : consider(c.object)));
       await namespaces.synced;
 
-      election = campaignAmongNodes(
-        ctx.store,
-        'namespace-controller',
-        ctx.options.nodeName,
-        ctx.informers.informer('Node'),
-        {
-          ttlSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
-          log,
-          onElected: () => {
-            leading = true;
-            for (const ns of namespaces.cache.values()) consider(ns);
-          },
-          onDeposed: () => {
-            leading = false;
-            for (const timer of timers.values()) clearTimeout(timer);
-            timers.clear();
-          },
+      election = campaignAmongNodes(ctx, 'namespace-controller', {
+        leaseSeconds: opts.leaseSeconds,
+        log,
+        onElected: () => {
+          leading = true;
+          for (const ns of namespaces.cache.values()) consider(ns);
         },
-      );
+        onDeposed: () => {
+          leading = false;
+          for (const timer of timers.values()) clearTimeout(timer);
+          timers.clear();
+        },
+      });
       ctx.health.setReady(NAME, true);
     },
     async stop(): Promise<void> {
