@@ -133,10 +133,15 @@ function routesGone(chaos: ChaosLab, node: string, subnet: string): boolean {
 /**
  * A node removed from the cluster (its agent stopped, its Node deleted) until every other host
  * has dropped its routes to the node's pod subnet, then added again (its agent started, which
- * registers it). The figures from the removal; recovery counts from the agent's start.
- * `same_subnet` is 0 when the node came back with another pod subnet: its lease was lost.
+ * registers it). The figures from the removal, for the removed node's own client and for the
+ * others apart (its pods keep running, but no host routes their answers back until it is added
+ * again); recovery counts from the agent's start. `same_subnet` is 0 when the node came back with
+ * another pod subnet: its lease was lost.
  */
-export async function nodeRemovedAndAdded(chaos: ChaosLab, node: string): Promise<ClusterFault> {
+export async function nodeRemovedAndAdded(
+  chaos: ChaosLab,
+  node: string,
+): Promise<[own: ClusterFault, others: ClusterFault]> {
   const subnet = podCIDROf(chaos, node)!;
   const agent = findProcess(chaos.lab.stateDir, `agent-${node}`)!;
   const from = Date.now();
@@ -158,11 +163,14 @@ export async function nodeRemovedAndAdded(chaos: ChaosLab, node: string): Promis
     30_000,
     100,
   );
-  const figures = faultFigures(chaos.requests, await chaos.windowFrom(from, addedAt));
-  return {
-    figures,
-    extra: { removed_ms: removedMs, same_subnet: podCIDROf(chaos, node) === subnet ? 1 : 0 },
-  };
+  const window = await chaos.windowFrom(from, addedAt);
+  const extra = { removed_ms: removedMs, same_subnet: podCIDROf(chaos, node) === subnet ? 1 : 0 };
+  const own = new Map([...chaos.requests].filter(([h]) => h === node));
+  const others = new Map([...chaos.requests].filter(([h]) => h !== node));
+  return [
+    { figures: faultFigures(own, window), extra },
+    { figures: faultFigures(others, window), extra },
+  ];
 }
 
 /** The fabric's BIRD SIGKILLed and started again at once by `lab repair`, as a supervisor would. */
