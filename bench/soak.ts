@@ -18,7 +18,7 @@ import { openStore } from '../src/store/open.js';
 import { ChaosLab } from '../test/helpers/chaos-lab.js';
 import { faultFigures } from '../test/helpers/chaos-figures.js';
 import { PODNET, sweepLeftovers } from '../test/helpers/lab.js';
-import { HEAP_AFTER_GC_METRIC } from '../src/util/heap-metrics.js';
+import { HEAP_AFTER_GC_METRIC, HEAP_SPACE_SIZE_METRIC } from '../src/util/heap-metrics.js';
 import { residentMB, slopePerTenMinutes, type MemorySample } from './lib/memory-slope.js';
 import { countLeaks, leaksBetween, type LeakCounts } from './lib/soak-leaks.js';
 
@@ -170,12 +170,11 @@ function metricMB(metrics: string, series: string): number | undefined {
 
 /**
  * The V8 spaces a resident size can grow by without a leak: the young generation's semi-spaces
- * (they grow under a high allocation rate) and the old generation's committed pages, where the
- * process serves Node's default metrics.
+ * (they grow under a high allocation rate) and the old generation's committed pages.
  */
 function committedSpaces(metrics: string): string | undefined {
   const space = (name: string): number | undefined =>
-    metricMB(metrics, `nodejs_heap_space_size_total_bytes{space="${name}"}`);
+    metricMB(metrics, `${HEAP_SPACE_SIZE_METRIC}{space="${name}"}`);
   // prom-client names each space without its `_space` suffix.
   const [young, old] = [space('new'), space('old')];
   return young === undefined || old === undefined

@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
-import { registerHeapAfterGc } from '../util/heap-metrics.js';
+import { registerHeapAfterGc, registerHeapSpaces } from '../util/heap-metrics.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { ClusterIndex } from './cluster-index.js';
 import { Forwarder, type Upstream } from './forwarder.js';
@@ -57,6 +57,7 @@ export async function startDns(
   const metrics = new DnsMetrics();
   // Whether a creeping resident size is garbage V8 has not collected yet or a leak (the soak).
   const stopHeapGauge = registerHeapAfterGc(metrics.registry);
+  registerHeapSpaces(metrics.registry);
   const forwarder =
     opts.upstreams.length > 0 ? new Forwarder({ upstreams: opts.upstreams }) : undefined;
   const handler = new QueryHandler({

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
-import { HEAP_AFTER_GC_METRIC, registerHeapAfterGc } from '../../src/util/heap-metrics.js';
+import {
+  HEAP_AFTER_GC_METRIC,
+  HEAP_SPACE_SIZE_METRIC,
+  registerHeapAfterGc,
+  registerHeapSpaces,
+} from '../../src/util/heap-metrics.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('heap metrics: a major collection sets the heap left in use after it', async () => {
@@ -29,5 +34,17 @@ test('heap metrics: a major collection sets the heap left in use after it', asyn
     assert.ok(after < process.memoryUsage().rss, `${after} bytes is a heap, not the whole process`);
   } finally {
     stop();
+  }
+});
+
+test('heap metrics: the committed size of the young and old spaces, by their short names', async () => {
+  const registry = new Registry();
+  registerHeapSpaces(registry);
+  const text = await registry.metrics();
+  for (const space of ['new', 'old']) {
+    const m = new RegExp(`^${HEAP_SPACE_SIZE_METRIC}\\{space="${space}"\\} (\\d+)$`, 'm').exec(
+      text,
+    );
+    assert.ok(m && Number(m[1]) > 0, `${space}: ${text}`);
   }
 });
